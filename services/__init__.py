@@ -1,0 +1,1 @@
+"""Domain services: configuration, database, directory, auth, audit, documents and their stores."""

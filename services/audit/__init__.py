@@ -1,0 +1,1 @@
+"""The tamper-evident audit trail: a hash chain of entries plus signed Merkle checkpoints."""

@@ -1,0 +1,117 @@
+"""The one place settings are read (environment `LIENTHONG_*` and `.env`)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SigningKeyRef(BaseModel):
+    """Where one signer's key lives in production: a PKCS#12 file, or a PKCS#11 token key."""
+
+    p12_path: Path | None = None
+    pkcs11_module: Path | None = Field(None, description="Default: Settings.pkcs11_module.")
+    token_label: str | None = None
+    key_label: str | None = None
+    cert_label: str | None = Field(None, description="Default: same as key_label.")
+
+
+class Settings(BaseSettings):
+    """Liên Thông settings; every field maps to `LIENTHONG_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="LIENTHONG_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("var"), description="Where the SQLite files, blobs, keys and PKI live.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy async URL; default: SQLite file in the data dir."
+    )
+    temporal_address: str | None = Field(
+        None, description="host:port of the Temporal frontend; unset in `dev` = embedded dev server."
+    )
+    temporal_namespace: str = "default"
+    task_queue: str = "lienthong"
+    secret_key: str | None = Field(
+        None, description="Signs cookies and tokens; generated in the data dir by `dev`, required in production."
+    )
+    production: bool = Field(False, description="Refuse to start without explicit secrets.")
+    upload_max_bytes: int = Field(25 * 1024 * 1024, description="Largest accepted upload.")
+    base_url: str = "http://127.0.0.1:8000"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "lienthong@localhost"
+    smtp_starttls: bool = False
+    audit_checkpoint_minutes: int = Field(60, description="How often the audit checkpoint workflow runs.")
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_address: int = 20
+    login_failure_window_minutes: int = 15
+    session_hours: int = 12
+    cookie_secure: bool | None = Field(
+        None, description="Force the Secure cookie flag; by default it follows the request scheme."
+    )
+
+    # --- signing ---
+    trust_roots: list[Path] = Field(
+        default_factory=list,
+        description="PEM/DER root CA files trusted for signatures (e.g. the government root); "
+        "empty outside production = the dev PKI in the data dir.",
+    )
+    trust_intermediates: list[Path] = Field(
+        default_factory=list, description="PEM/DER intermediate CA files that help build chains."
+    )
+    tsa_url: str | None = Field(None, description="RFC 3161 time-stamping URL; default: the dev TSA.")
+    pades_level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = Field(
+        "B-LT", description="PAdES level of signatures we apply."
+    )
+    revocation_mode: Literal["soft-fail", "hard-fail", "require"] = Field(
+        "hard-fail", description="pyHanko revocation mode when signing."
+    )
+    trust_services_host: str = Field("127.0.0.1", description="Where the dev CRL/OCSP/TSA service listens.")
+    trust_services_port: int = Field(8765, description="Port of the dev CRL/OCSP/TSA service.")
+    pkcs11_module: Path | None = Field(
+        None, description="PKCS#11 module for HSM/token keys, e.g. /usr/lib/softhsm/libsofthsm2.so."
+    )
+    signing_keys: dict[str, SigningKeyRef] = Field(
+        default_factory=dict,
+        description='Per-signer key overrides, keyed "person:<username>" or "org:<code>" (JSON).',
+    )
+    # --- end signing ---
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'lienthong.db'}"
+
+    def ensure_secret_key(self) -> str:
+        """Return the secret key, generating one in the data dir outside production."""
+        if self.secret_key:
+            return self.secret_key
+        if self.production:
+            raise RuntimeError("LIENTHONG_SECRET_KEY is required in production")
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        self.secret_key = path.read_text().strip()
+        return self.secret_key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests and `dev` change the environment before use)."""
+    get_settings.cache_clear()

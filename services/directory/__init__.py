@@ -1,0 +1,1 @@
+"""Organisation directory: organisations across levels, their units, people and their roles."""

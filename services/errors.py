@@ -1,0 +1,43 @@
+"""Domain errors. `web/` maps each to one HTTP answer; services never raise HTTPException.
+
+Every error carries a message a clerk understands, in Vietnamese (`message`) and English
+(`message_en`).
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error a user may see."""
+
+    status_code = 400
+
+    def __init__(self, message: str, message_en: str | None = None, **details: object) -> None:
+        super().__init__(message_en or message)
+        self.message = message
+        self.message_en = message_en or message
+        self.details = details
+
+
+class InvalidInput(DomainError):
+    status_code = 422
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+class Unauthenticated(DomainError):
+    status_code = 401
+
+
+class TooManyAttempts(DomainError):
+    status_code = 429

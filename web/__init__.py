@@ -1,0 +1,1 @@
+"""The web layer: FastAPI app, pages, API, WebSockets and the `lienthong` command."""

@@ -1,0 +1,131 @@
+"""The FastAPI application: middleware, error pages, routers and static files."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from services.config import Settings, get_settings
+from services.db import Database, get_database
+from services.errors import DomainError, Unauthenticated
+from web import i18n
+from web.deps import CSRF_COOKIE, anonymous_csrf
+from web.temporal import TemporalHandle
+
+
+def _wants_html(request: Request) -> bool:
+    if request.url.path.startswith("/api/") or request.headers.get("authorization"):
+        return False
+    return "text/html" in request.headers.get("accept", "") or request.method == "POST" and "json" not in request.headers.get("content-type", "")
+
+
+def _error_response(request: Request, status: int, message: str, details: Any = None) -> Response:
+    if _wants_html(request):
+        from web.templating import render
+
+        return render(request, "error.html", {"status": status, "message": message, "details": details}, status_code=status)
+    return JSONResponse({"error": status, "message": message, "details": details}, status_code=status)
+
+
+def create_app(
+    *, settings: Settings | None = None, database: Database | None = None, temporal: TemporalHandle | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+    settings.ensure_secret_key()
+    database = database or get_database()
+    temporal = temporal or TemporalHandle(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        yield
+        await temporal.close()
+
+    app = FastAPI(
+        title="Liên Thông",
+        description="Văn bản điện tử và họp không giấy liên thông các cấp — e-documents and paperless meetings across levels.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.temporal = temporal
+
+    @app.middleware("http")
+    async def context(request: Request, call_next):  # type: ignore[no-untyped-def]
+        lang = request.cookies.get("lt_lang")
+        token = i18n.current_locale.set(lang if lang in i18n.LOCALES else i18n.DEFAULT_LOCALE)
+        try:
+            length = int(request.headers.get("content-length") or 0)
+            if length > settings.upload_max_bytes + 64 * 1024:
+                return _error_response(
+                    request, 413,
+                    i18n.pick(
+                        f"Tệp quá lớn. Giới hạn là {settings.upload_max_bytes // (1024 * 1024)} MB.",
+                        f"The upload is too large. The limit is {settings.upload_max_bytes // (1024 * 1024)} MB.",
+                    ),
+                )
+            response: Response = await call_next(request)
+        finally:
+            i18n.current_locale.reset(token)
+        new_csrf = getattr(request.state, "new_csrf", None)
+        if new_csrf and not request.cookies.get(CSRF_COOKIE):
+            response.set_cookie(CSRF_COOKIE, new_csrf, httponly=True, samesite="lax", secure=_secure(request, settings))
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        if not request.url.path.startswith("/docs"):
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+                "connect-src 'self' ws: wss:; frame-ancestors 'self'; object-src 'self'",
+            )
+        return response
+
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        if isinstance(exc, Unauthenticated) and request.method == "GET" and _wants_html(request):
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        message = i18n.pick(exc.message, exc.message_en)
+        return _error_response(request, exc.status_code, message, exc.details or None)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        fields = sorted({".".join(str(p) for p in e.get("loc", [])[1:]) for e in exc.errors()})
+        message = i18n.pick(
+            "Dữ liệu gửi lên chưa đúng hoặc còn thiếu: " + ", ".join(fields) + ". Hãy kiểm tra và gửi lại.",
+            "Some fields are missing or invalid: " + ", ".join(fields) + ".",
+        )
+        return _error_response(request, 422, message, {"fields": fields})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            message = i18n.pick("Không tìm thấy trang này.", "This page does not exist.")
+        elif exc.status_code == 405:
+            message = i18n.pick("Thao tác này không được hỗ trợ ở đây.", "This action is not allowed here.")
+        else:
+            message = str(exc.detail)
+        return _error_response(request, exc.status_code, message)
+
+    from web.routes import account, admin, api, audit, health, home
+
+    for module in (health, account, home, admin, audit, api):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    return app
+
+
+def _secure(request: Request, settings: Settings) -> bool:
+    return settings.cookie_secure if settings.cookie_secure is not None else request.url.scheme == "https"
+
+
+secure_cookie = _secure
+__all__ = ["create_app", "anonymous_csrf", "secure_cookie"]

@@ -1,0 +1,125 @@
+"""Request dependencies: the database session, the signed-in principal and access rules.
+
+Every route declares who may call it with `Depends(Access(...))` (or the aliases below);
+`tests/web/test_access.py` fails for a route that does not.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.auth import service as auth
+from services.authz import Principal, load_principal, require
+from services.directory.models import Role
+from services.errors import Forbidden, Unauthenticated
+
+SESSION_COOKIE = "lt_session"
+CSRF_COOKIE = "lt_csrf"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request, committed before the response is sent."""
+    async with request.app.state.db.session() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def anonymous_csrf(request: Request) -> str:
+    """The double-submit token for forms shown before sign-in (set as a cookie by middleware)."""
+    token = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
+    if not token:
+        token = secrets.token_urlsafe(24)
+        request.state.new_csrf = token
+    return token
+
+
+async def _resolve(request: Request, session: AsyncSession) -> Principal | None:
+    if hasattr(request.state, "principal"):
+        return request.state.principal
+    principal = None
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        user = await auth.resolve_api_token(session, clear=header[7:].strip())
+        if user is None:
+            raise Unauthenticated("Mã truy cập không hợp lệ hoặc đã bị thu hồi.", "Invalid or revoked API token.")
+        principal = await load_principal(session, user, ip=client_ip(request))
+        principal.via_token = True
+    elif token := request.cookies.get(SESSION_COOKIE):
+        user_session = await auth.resolve_session(session, token=token)
+        if user_session is not None:
+            principal = await load_principal(session, user_session.user, ip=client_ip(request))
+            principal.session_id = user_session.id
+            principal.csrf_token = user_session.csrf_token
+    request.state.principal = principal
+    return principal
+
+
+async def _check_csrf(request: Request, expected: str | None) -> None:
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        sent = (await request.form()).get("csrf_token")  # Starlette caches the parsed form
+    if not expected or not isinstance(sent, str) or not secrets.compare_digest(sent, expected):
+        raise Forbidden(
+            "Phiên làm việc của biểu mẫu đã hết hạn. Hãy tải lại trang và thử lại.",
+            "The form's security token is missing or stale. Reload the page and try again.",
+        )
+
+
+class Access:
+    """Who may call a route: anyone, any signed-in user, or holders of some roles.
+
+    `org_param` names a path parameter holding an organisation ID that the principal must
+    hold one of `roles` for; outside that scope the answer is 404, not 403.
+    """
+
+    def __init__(self, *roles: Role, public: bool = False, org_param: str | None = None) -> None:
+        self.roles = roles
+        self.public = public
+        self.org_param = org_param
+
+    def describe(self) -> str:
+        if self.public:
+            return "public"
+        return "signed-in" if not self.roles else "roles:" + ",".join(r.value for r in self.roles)
+
+    async def __call__(self, request: Request, session: SessionDep) -> Principal | None:
+        principal = await _resolve(request, session)
+        if self.public:
+            if request.method not in SAFE_METHODS and not (principal and principal.via_token):
+                await _check_csrf(request, principal.csrf_token if principal else request.cookies.get(CSRF_COOKIE))
+            return principal
+        if principal is None:
+            raise Unauthenticated("Hãy đăng nhập để tiếp tục.", "Please sign in to continue.")
+        if request.method not in SAFE_METHODS and not principal.via_token:
+            await _check_csrf(request, principal.csrf_token)
+        if self.roles:
+            scope = principal.orgs_with(*self.roles)
+            if not scope:
+                raise Forbidden(
+                    "Chức năng này dành cho vai trò khác. Hãy liên hệ quản trị viên nếu bạn cần quyền này.",
+                    "This page is for another role. Ask an administrator if you need access.",
+                )
+            if self.org_param is not None:
+                raw = request.path_params.get(self.org_param)
+                require(principal, self.roles, int(raw) if str(raw).isdigit() else None, "organization")
+        return principal
+
+
+SignedIn = Annotated[Principal, Depends(Access())]
+MaybeSignedIn = Annotated[Principal | None, Depends(Access(public=True))]
+AdminUser = Annotated[Principal, Depends(Access(Role.admin))]
+AuditorUser = Annotated[Principal, Depends(Access(Role.auditor))]

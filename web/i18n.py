@@ -1,0 +1,76 @@
+"""Translations (Babel catalogs, Vietnamese first, English second) and display formats.
+
+Message IDs are English; `locales/vi/LC_MESSAGES/messages.po` holds the Vietnamese text.
+Catalogs are compiled in memory at start-up so no build step is needed.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from io import BytesIO
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+LOCALES = ("vi", "en")
+DEFAULT_LOCALE = "vi"
+VN_TZ = timezone(timedelta(hours=7), "ICT")
+_LOCALE_DIR = Path(__file__).parent / "locales"
+current_locale: contextvars.ContextVar[str] = contextvars.ContextVar("locale", default=DEFAULT_LOCALE)
+
+
+@lru_cache
+def translations(locale: str) -> NullTranslations:
+    path = _LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+    if not path.exists():
+        return NullTranslations()
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale=locale)
+    buffer = BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(fp=buffer)
+
+
+def gettext(message: str) -> str:
+    return translations(current_locale.get()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return translations(current_locale.get()).ngettext(singular, plural, n)
+
+
+_ = gettext
+
+
+def pick(vi: str, en: str) -> str:
+    """Choose between a domain error's Vietnamese and English messages."""
+    return en if current_locale.get() == "en" else vi
+
+
+def to_vn(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(VN_TZ)
+
+
+def fmt_datetime(value: datetime | None) -> str:
+    """dd/mm/yyyy HH:mm in Vietnam time."""
+    return "" if value is None else to_vn(value).strftime("%d/%m/%Y %H:%M")
+
+
+def fmt_date(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = to_vn(value)
+    return value.strftime("%d/%m/%Y")
+
+
+def iso_vn(value: datetime | None) -> str:
+    """ISO 8601 with the +07:00 offset, for files and APIs."""
+    return "" if value is None else to_vn(value).isoformat(timespec="seconds")

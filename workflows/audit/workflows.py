@@ -1,0 +1,24 @@
+"""The audit checkpoint workflow, run by a Temporal schedule."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.audit.activities import CheckpointResult, create_audit_checkpoint
+
+SCHEDULE_ID = "audit-checkpoint"
+
+
+@workflow.defn
+class AuditCheckpointWorkflow:
+    @workflow.run
+    async def run(self) -> CheckpointResult:
+        return await workflow.execute_activity(
+            create_audit_checkpoint,
+            start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=20),
+        )

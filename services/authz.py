@@ -54,11 +54,24 @@ class OrgTree:
         return result
 
 
+@dataclass(frozen=True)
+class UserCard:
+    """A snapshot of the user for display; stays readable after a rolled-back transaction."""
+
+    id: int
+    username: str
+    full_name: str
+    position: str | None
+    organization_id: int
+    organization_name: str
+
+
 @dataclass
 class Principal:
     """A signed-in user with their roles, as every service function receives them."""
 
     user: User
+    me: UserCard
     roles: dict[int, set[Role]]
     tree: OrgTree
     ip: str | None = None
@@ -69,10 +82,7 @@ class Principal:
 
     @property
     def actor(self) -> Actor:
-        return Actor(
-            user_id=self.user.id, name=self.user.full_name,
-            organization_id=self.user.organization_id, ip=self.ip,
-        )
+        return Actor(user_id=self.me.id, name=self.me.full_name, organization_id=self.me.organization_id, ip=self.ip)
 
     def has_role(self, role: Role, org_id: int) -> bool:
         return org_id in self.orgs_with(role)
@@ -116,4 +126,9 @@ async def load_principal(session: AsyncSession, user: User, *, ip: str | None = 
     roles: dict[int, set[Role]] = {}
     for org_id, role in rows:
         roles.setdefault(org_id, set()).add(role)
-    return Principal(user=user, roles=roles, tree=await OrgTree.load(session), ip=ip)
+    org = await session.get(Organization, user.organization_id)
+    me = UserCard(
+        id=user.id, username=user.username, full_name=user.full_name, position=user.position,
+        organization_id=user.organization_id, organization_name=org.name if org else "",
+    )
+    return Principal(user=user, me=me, roles=roles, tree=await OrgTree.load(session), ip=ip)

@@ -4,5 +4,7 @@ from services.audit.models import AuditCheckpoint, AuditEntry, AuditHead  # noqa
 from services.auth.models import ApiToken, LoginAttempt, UserSession  # noqa: F401
 from services.db import Base
 from services.directory.models import Organization, RoleAssignment, Unit, User  # noqa: F401
+from services.events.models import Event, EventHead  # noqa: F401
+from services.notifications.models import Notification  # noqa: F401
 
 metadata = Base.metadata

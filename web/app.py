@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -16,6 +16,9 @@ from starlette.responses import Response
 from services.config import Settings, get_settings
 from services.db import Database, get_database
 from services.errors import DomainError, Unauthenticated
+from services.events.hub import EventHub
+from services.events.hub import register as register_hub
+from services.events.hub import unregister as unregister_hub
 from web import i18n
 from web.deps import CSRF_COOKIE, anonymous_csrf
 from web.temporal import TemporalHandle
@@ -43,10 +46,18 @@ def create_app(
     database = database or get_database()
     temporal = temporal or TemporalHandle(settings)
 
+    hub = EventHub(database)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        yield
-        await temporal.close()
+        await hub.start()
+        register_hub(hub)
+        try:
+            yield
+        finally:
+            unregister_hub(hub)
+            await hub.stop()
+            await temporal.close()
 
     app = FastAPI(
         title="Liên Thông",
@@ -57,6 +68,7 @@ def create_app(
     app.state.settings = settings
     app.state.db = database
     app.state.temporal = temporal
+    app.state.hub = hub
 
     @app.middleware("http")
     async def context(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -115,12 +127,18 @@ def create_app(
             message = str(exc.detail)
         return _error_response(request, exc.status_code, message)
 
-    from web.routes import account, admin, api, audit, health, home
-
-    for module in (health, account, home, admin, audit, api):
-        app.include_router(module.router)
+    for router in routers():
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     return app
+
+
+def routers() -> list[APIRouter]:
+    """Every router of the app; tests walk these to check each route's access rule."""
+    from web import live
+    from web.routes import account, admin, api, audit, health, home, notifications
+
+    return [module.router for module in (health, account, home, notifications, admin, audit, api, live)]
 
 
 def _secure(request: Request, settings: Settings) -> bool:

@@ -116,6 +116,10 @@ class Access:
             if self.org_param is not None:
                 raw = request.path_params.get(self.org_param)
                 require(principal, self.roles, int(raw) if str(raw).isdigit() else None, "organization")
+        if request.method == "GET" and not principal.via_token:
+            from web.nav import counts
+
+            request.state.nav_counts = await counts(session, principal)
         return principal
 
 

@@ -25,15 +25,24 @@ current_locale: contextvars.ContextVar[str] = contextvars.ContextVar("locale", d
 
 @lru_cache
 def translations(locale: str) -> NullTranslations:
-    path = _LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
-    if not path.exists():
+    """All catalogs of a locale merged: each domain keeps its own .po file beside messages.po."""
+    paths = sorted((_LOCALE_DIR / locale / "LC_MESSAGES").glob("*.po"))
+    if not paths:
         return NullTranslations()
-    with path.open("rb") as handle:
-        catalog = read_po(handle, locale=locale)
-    buffer = BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return Translations(fp=buffer)
+    merged: Translations | None = None
+    for path in paths:
+        with path.open("rb") as handle:
+            catalog = read_po(handle, locale=locale)
+        buffer = BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        translation = Translations(fp=buffer)
+        if merged is None:
+            merged = translation
+        else:
+            merged.merge(translation)
+    assert merged is not None
+    return merged
 
 
 def gettext(message: str) -> str:

@@ -1,12 +1,21 @@
-"""The navigation bar: sections a principal may open, in UI.md's order."""
+"""The navigation bar: sections a principal may open, in UI.md's order, with live counts.
+
+Each domain adds its section here with an optional async counter (what waits for me).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.authz import Principal
 from services.directory.models import Role
+from services.notifications.service import unread_count
 from web.i18n import gettext as _
+
+Counter = Callable[[AsyncSession, Principal], Awaitable[int]]
 
 
 @dataclass
@@ -15,21 +24,42 @@ class NavItem:
     url: str
     active: bool
     count: int | None = None
+    key: str = ""
 
 
-# (English msgid, url, roles that see it; empty = everyone signed in)
-SECTIONS: list[tuple[str, str, tuple[Role, ...]]] = [
-    ("Home", "/", ()),
-    ("Audit trail", "/audit", (Role.auditor,)),
-    ("Administration", "/admin", (Role.admin,)),
+@dataclass(frozen=True)
+class Section:
+    key: str
+    label: str  # English msgid
+    url: str
+    roles: tuple[Role, ...] = ()  # empty: everyone signed in
+    counter: Counter | None = None
+
+
+async def _unread(session: AsyncSession, principal: Principal) -> int:
+    return await unread_count(session, user_id=principal.user.id)
+
+
+SECTIONS: list[Section] = [
+    Section("home", "Home", "/"),
+    Section("notifications", "Notifications", "/notifications", counter=_unread),
+    Section("audit", "Audit trail", "/audit", (Role.auditor,)),
+    Section("admin", "Administration", "/admin", (Role.admin,)),
 ]
 
 
-def navigation(principal: Principal, path: str) -> list[NavItem]:
+def visible_sections(principal: Principal) -> list[Section]:
+    return [s for s in SECTIONS if not s.roles or principal.orgs_with(*s.roles)]
+
+
+async def counts(session: AsyncSession, principal: Principal) -> dict[str, int]:
+    return {s.key: await s.counter(session, principal) for s in visible_sections(principal) if s.counter}
+
+
+def navigation(principal: Principal, path: str, counted: dict[str, int] | None = None) -> list[NavItem]:
     items = []
-    for label, url, roles in SECTIONS:
-        if roles and not principal.orgs_with(*roles):
-            continue
-        active = path == url if url == "/" else path.startswith(url)
-        items.append(NavItem(label=_(label), url=url, active=active))
+    for section in visible_sections(principal):
+        active = path == section.url if section.url == "/" else path.startswith(section.url)
+        items.append(NavItem(label=_(section.label), url=section.url, active=active,
+                             count=(counted or {}).get(section.key), key=section.key))
     return items

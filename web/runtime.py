@@ -91,7 +91,9 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event) -> None:
     await ensure_checkpoint_schedule(
         client, task_queue=settings.task_queue, every=timedelta(minutes=settings.audit_checkpoint_minutes)
     )
-    worker = build_worker(client, task_queue=settings.task_queue)
+    from workflows.context import ActivityContext
+
+    worker = build_worker(client, task_queue=settings.task_queue, context=ActivityContext(settings, get_database()))
     async with worker:
         await stop.wait()
 
@@ -150,6 +152,7 @@ async def run_dev(settings: Settings, *, host: str, port: int, temporal_port: in
             settings.temporal_address = f"127.0.0.1:{temporal_port}"
         seeded = await prepare_database(settings, seed=True)
         if seeded:
+            print("Đã tạo dữ liệu mẫu (lần chạy đầu) — demo data created on first start.", flush=True)
             for hook in DEV_FIRST_START_HOOKS:
                 await hook(settings)
         for start in DEV_PROCESS_HOOKS:

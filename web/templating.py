@@ -34,7 +34,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
         "principal": principal,
         "locale": i18n.current_locale.get(),
         "csrf_token": principal.csrf_token if principal and principal.csrf_token else anonymous_csrf(request),
-        "nav": navigation(principal, request.url.path) if principal else [],
+        "nav": navigation(principal, request.url.path, getattr(request.state, "nav_counts", None)) if principal else [],
         "flash": request.query_params.get("ok"),
     }
     ctx.update(context or {})

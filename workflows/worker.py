@@ -8,17 +8,24 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from workflows.audit.activities import create_audit_checkpoint
+from workflows.audit.activities import AuditActivities
 from workflows.audit.workflows import AuditCheckpointWorkflow
+from workflows.context import ActivityContext
 
 WORKFLOWS: list[type] = [AuditCheckpointWorkflow]
-ACTIVITIES: list[Callable[..., Any]] = [create_audit_checkpoint]
+
+
+def activities_for(context: ActivityContext) -> list[Callable[..., Any]]:
+    """Every activity, bound to the process's settings and database."""
+    audit = AuditActivities(context)
+    return [audit.create_audit_checkpoint]
 
 
 def build_worker(
     client: Client,
     *,
     task_queue: str,
+    context: ActivityContext,
     workflows: Sequence[type] = (),
     activities: Sequence[Callable[..., Any]] = (),
 ) -> Worker:
@@ -27,5 +34,5 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=[*WORKFLOWS, *workflows],
-        activities=[*ACTIVITIES, *activities],
+        activities=[*activities_for(context), *activities],
     )

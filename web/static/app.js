@@ -18,3 +18,56 @@ document.addEventListener("DOMContentLoaded", () => {
     link.addEventListener("click", (event) => { event.preventDefault(); history.back(); });
   });
 });
+
+// The live channel: one WebSocket per page. Pages add channels with
+// LienThong.follow("meeting-3", handler); the navigation badges follow the user channel.
+window.LienThong = (() => {
+  const handlers = new Map();
+  let socket = null, lastSeq = null, retry = 500, timer = null;
+  const status = () => document.querySelector("[data-live-status]");
+  function channels() { return Array.from(handlers.keys()); }
+  function connect() {
+    if (!channels().length) return;
+    const proto = location.protocol === "https:" ? "wss" : "ws";
+    const after = lastSeq === null ? "" : `&after=${lastSeq}`;
+    socket = new WebSocket(`${proto}://${location.host}/ws?channels=${channels().join(",")}${after}`);
+    socket.onopen = () => {
+      retry = 500;
+      const el = status();
+      if (el && !el.hidden) { el.textContent = el.dataset.back || "Đã kết nối lại."; setTimeout(() => { el.hidden = true; }, 2000); }
+    };
+    socket.onmessage = (message) => {
+      const event = JSON.parse(message.data);
+      if (event.kind === "hello") { if (lastSeq === null) lastSeq = event.seq; return; }
+      if (event.kind === "resync") { lastSeq = event.seq; handlers.forEach((list) => list.forEach((fn) => fn(event))); return; }
+      if (typeof event.seq === "number") lastSeq = Math.max(lastSeq || 0, event.seq);
+      (handlers.get(event.channel) || []).forEach((fn) => fn(event));
+    };
+    socket.onclose = () => {
+      const el = status();
+      if (el) { el.hidden = false; el.textContent = el.dataset.lost || "Mất kết nối, đang thử kết nối lại…"; }
+      clearTimeout(timer);
+      timer = setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 10000);
+    };
+  }
+  function follow(channel, fn) {
+    if (!handlers.has(channel)) handlers.set(channel, []);
+    handlers.get(channel).push(fn);
+    if (socket) { socket.onclose = null; socket.close(); }
+    clearTimeout(timer);
+    timer = setTimeout(connect, 0);
+  }
+  document.addEventListener("DOMContentLoaded", () => {
+    const user = document.body.dataset.user;
+    if (!user) return;
+    follow(`user-${user}`, (event) => {
+      const badge = document.querySelector('[data-count="notifications"]');
+      if (badge && event.data && typeof event.data.unread === "number") {
+        badge.textContent = event.data.unread;
+        badge.hidden = event.data.unread === 0;
+      }
+    });
+  });
+  return { follow };
+})();

@@ -8,7 +8,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.audit.activities import CheckpointResult, create_audit_checkpoint
+    from workflows.audit.activities import AuditActivities, CheckpointResult
 
 SCHEDULE_ID = "audit-checkpoint"
 
@@ -18,7 +18,7 @@ class AuditCheckpointWorkflow:
     @workflow.run
     async def run(self) -> CheckpointResult:
         return await workflow.execute_activity(
-            create_audit_checkpoint,
+            AuditActivities.create_audit_checkpoint,
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=20),
         )

@@ -1,0 +1,167 @@
+"""Printable incoming and outgoing registers (sổ đăng ký văn bản đến / đi), Decree 30 layout.
+
+A4 landscape, one ruled table whose two header rows (titles, then column numbers) repeat on
+every page, so a printed page can be read and filed on its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Final, Literal
+
+from docx.document import Document
+from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Pt
+from docx.table import Table
+
+from services.documents.layout import (
+    PdfConverter,
+    _finish_cells,
+    _paragraph,
+    _setup_document,
+    _table,
+    _to_bytes,
+)
+from services.errors import InvalidInput
+
+__all__ = ["REGISTER_COLUMNS", "RegisterKind", "build_register_docx", "build_register_pdf"]
+
+RegisterKind = Literal["incoming", "outgoing"]
+
+# (row key, printed header, width in mm, alignment); widths fill the 262 mm of landscape text.
+_Column = tuple[str, str, float, WD_ALIGN_PARAGRAPH]
+_C, _L = WD_ALIGN_PARAGRAPH.CENTER, WD_ALIGN_PARAGRAPH.LEFT
+
+REGISTER_COLUMNS: Final[dict[RegisterKind, tuple[_Column, ...]]] = {
+    "incoming": (
+        ("arrival_date", "Ngày đến", 20, _C),
+        ("arrival_number", "Số đến", 14, _C),
+        ("issuer", "Tác giả", 34, _L),
+        ("notation", "Số, ký hiệu", 30, _C),
+        ("document_date", "Ngày tháng văn bản", 22, _C),
+        ("type_and_subject", "Tên loại và trích yếu nội dung", 56, _L),
+        ("receiver", "Đơn vị hoặc người nhận", 28, _L),
+        ("passed_on_date", "Ngày chuyển", 20, _C),
+        ("received_by", "Ký nhận", 20, _C),
+        ("notes", "Ghi chú", 18, _L),
+    ),
+    "outgoing": (
+        ("notation", "Số, ký hiệu văn bản", 30, _C),
+        ("document_date", "Ngày tháng văn bản", 22, _C),
+        ("type_and_subject", "Tên loại và trích yếu nội dung văn bản", 48, _L),
+        ("signer", "Người ký", 30, _L),
+        ("recipients", "Nơi nhận văn bản", 34, _L),
+        ("file_copy_unit", "Đơn vị, người nhận bản lưu", 26, _L),
+        ("copies", "Số lượng bản", 16, _C),
+        ("sent_date", "Ngày chuyển", 20, _C),
+        ("received_by", "Ký nhận", 18, _C),
+        ("notes", "Ghi chú", 18, _L),
+    ),
+}
+
+_TITLES: Final[dict[RegisterKind, str]] = {
+    "incoming": "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN",
+    "outgoing": "SỔ ĐĂNG KÝ VĂN BẢN ĐI",
+}
+_CELL_PT: Final = 11
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, dt.date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, (list, tuple)):
+        return "; ".join(_cell_text(v) for v in value)
+    return str(value)
+
+
+def _mark_header_row(table: Table, index: int) -> None:
+    """Repeat the row at the top of every page and never split it."""
+    tr_pr = table.rows[index]._tr.get_or_add_trPr()
+    tr_pr.append(OxmlElement("w:cantSplit"))
+    header = OxmlElement("w:tblHeader")
+    header.set(qn("w:val"), "true")
+    tr_pr.append(header)
+
+
+def build_register_docx(
+    *,
+    kind: RegisterKind,
+    org_name: str,
+    year: int,
+    rows: Sequence[Mapping[str, object]],
+) -> bytes:
+    """The register ``kind`` of ``org_name`` for ``year`` with ``rows`` (keys as in
+    :data:`REGISTER_COLUMNS`; dates print as dd/mm/yyyy, lists joined with ``;``)."""
+    if kind not in REGISTER_COLUMNS:
+        raise InvalidInput(f"Không có loại sổ “{kind}”.", f"Unknown register kind {kind!r}.")
+    columns = REGISTER_COLUMNS[kind]
+    known = {key for key, *_ in columns}
+    for row in rows:
+        unknown = set(row) - known
+        if unknown:
+            raise InvalidInput(
+                "Dòng sổ có cột không thuộc mẫu sổ.",
+                f"Register row has unknown columns: {sorted(unknown)}",
+            )
+
+    doc = _setup_document(landscape=True, margins_mm=(15, 15, 15, 20))
+    _footer_page_numbers(doc)
+    _paragraph(doc, org_name.upper(), size=13, bold=True)
+    _paragraph(doc, f"{_TITLES[kind]} — năm {year}", size=16, bold=True, before_pt=6, after_pt=10)
+
+    table = _table(doc, [width for _, _, width, _ in columns], rows=2 + len(rows), borders=True)
+    for cell, (_, title, _, _) in zip(table.rows[0].cells, columns):
+        _paragraph(cell, title, size=_CELL_PT, bold=True, before_pt=2, after_pt=2)
+        cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
+    for number, cell in enumerate(table.rows[1].cells, start=1):
+        _paragraph(cell, f"({number})", size=10, italic=True)
+    _mark_header_row(table, 0)
+    _mark_header_row(table, 1)
+    for row, values in zip(table.rows[2:], rows):
+        row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
+        for cell, (key, _, _, align) in zip(row.cells, columns):
+            _paragraph(cell, _cell_text(values.get(key)), size=_CELL_PT, align=align, before_pt=2, after_pt=2)
+    _finish_cells(table)
+    return _to_bytes(doc)
+
+
+def _footer_page_numbers(doc: Document) -> None:
+    """``Trang N`` centred at the foot of every page of the register."""
+    footer = doc.sections[0].footer
+    p = footer.paragraphs[0]
+    p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    run = p.add_run("Trang ")
+    run.font.size = Pt(11)
+    field = OxmlElement("w:fldSimple")
+    field.set(qn("w:instr"), "PAGE")
+    r = OxmlElement("w:r")
+    r_pr = OxmlElement("w:rPr")
+    size = OxmlElement("w:sz")
+    size.set(qn("w:val"), "22")
+    r_pr.append(size)
+    r.append(r_pr)
+    t = OxmlElement("w:t")
+    t.text = "1"
+    r.append(t)
+    field.append(r)
+    p._p.append(field)
+
+
+async def build_register_pdf(
+    *,
+    kind: RegisterKind,
+    org_name: str,
+    year: int,
+    rows: Sequence[Mapping[str, object]],
+    converter: PdfConverter,
+) -> bytes:
+    """The register as PDF, converted with ``converter``."""
+    return await converter.to_pdf(build_register_docx(kind=kind, org_name=org_name, year=year, rows=rows))

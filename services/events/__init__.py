@@ -1,0 +1,1 @@
+"""Append-only events that live pages follow: written with the change, fanned out by a hub."""

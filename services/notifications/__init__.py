@@ -1,0 +1,1 @@
+"""In-app notifications (with a live badge) and e-mail when SMTP is configured."""

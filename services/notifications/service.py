@@ -1,0 +1,77 @@
+"""`notify` is the one notification sender: a row per person, a live badge event, e-mail queued."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.db import utcnow
+from services.directory.models import User
+from services.events.service import publish
+from services.notifications.models import Notification
+
+
+def user_channel(user_id: int) -> str:
+    return f"user-{user_id}"
+
+
+async def notify(
+    session: AsyncSession,
+    *,
+    user_ids: Iterable[int],
+    kind: str,
+    title: str,
+    body: str = "",
+    link: str | None = None,
+    dedupe_key: str | None = None,
+    email: bool = True,
+) -> list[Notification]:
+    """Notify people in the caller's transaction.
+
+    `dedupe_key` (e.g. "incoming-12-reminder-2026-01-05") makes a retried activity harmless:
+    a person gets each keyed notification once.
+    """
+    created = []
+    for user_id in sorted(set(user_ids)):
+        key = f"{dedupe_key}:{user_id}" if dedupe_key else None
+        if key and await session.scalar(select(Notification.id).where(Notification.dedupe_key == key)):
+            continue
+        has_email = email and bool(await session.scalar(select(User.email).where(User.id == user_id)))
+        note = Notification(
+            user_id=user_id, kind=kind, title=title[:500], body=body, link=link, dedupe_key=key,
+            email_state="pending" if has_email else "none",
+        )
+        session.add(note)
+        await session.flush()
+        unread = await unread_count(session, user_id=user_id)
+        await publish(
+            session, channel=user_channel(user_id), kind="notification",
+            payload={"id": note.id, "title": note.title, "link": link, "unread": unread},
+        )
+        created.append(note)
+    return created
+
+
+async def unread_count(session: AsyncSession, *, user_id: int) -> int:
+    return await session.scalar(
+        select(func.count()).select_from(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    ) or 0
+
+
+async def list_for(session: AsyncSession, *, user_id: int, limit: int = 50) -> list[Notification]:
+    return list(
+        (await session.scalars(
+            select(Notification).where(Notification.user_id == user_id).order_by(Notification.id.desc()).limit(limit)
+        )).all()
+    )
+
+
+async def mark_read(session: AsyncSession, *, user_id: int, notification_id: int | None = None) -> None:
+    query = update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    if notification_id is not None:
+        query = query.where(Notification.id == notification_id)
+    await session.execute(query.values(read_at=utcnow()))
+    await publish(session, channel=user_channel(user_id), kind="notification.read",
+                  payload={"unread": await unread_count(session, user_id=user_id)})

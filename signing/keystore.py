@@ -1,0 +1,114 @@
+"""Which key signs for whom: a person's or an organisation's signer, with clear refusals.
+
+Lookup order for `person:<username>` / `org:<code>`:
+1. `Settings.signing_keys[...]` when given (production: a PKCS#12 path, or a PKCS#11 token key);
+2. the development PKI in `<data_dir>/pki/` (outside production only).
+
+Before a signer is handed out its certificate must be current and carry nonRepudiation, and
+(for dev PKI certificates) not be revoked in the index. Full chain and OCSP/CRL checks happen in
+pyHanko when signing at B-LT (`TrustConfig.validation_context(for_signing=True)`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pyhanko.sign.signers.pdf_cms import Signer
+
+from signing.errors import CertificateRevoked, NoSigningKey
+from signing.pki import DevPKI
+from signing.signers import check_certificate_usable, load_pkcs11_signer, load_pkcs12_signer
+
+if TYPE_CHECKING:
+    from services.config import Settings, SigningKeyRef
+
+
+def _from_ref(ref: SigningKeyRef, *, pin: str, settings: Settings, label: str, label_en: str) -> Signer:
+    if ref.p12_path is not None:
+        return load_pkcs12_signer(path=ref.p12_path, pin=pin)
+    module = ref.pkcs11_module or settings.pkcs11_module
+    if module is None or not ref.token_label or not ref.key_label:
+        raise NoSigningKey(
+            f"Cấu hình khóa ký số của {label} chưa đầy đủ. Hãy liên hệ quản trị hệ thống.",
+            f"The signing key configuration of {label_en} is incomplete.",
+        )
+    return load_pkcs11_signer(
+        module_path=module,
+        token_label=ref.token_label,
+        key_label=ref.key_label,
+        cert_label=ref.cert_label,
+        pin=pin,
+    )
+
+
+def _signer(
+    *,
+    data_dir: Path,
+    owner: str,
+    label: str,
+    label_en: str,
+    pin: str,
+    settings: Settings | None,
+) -> Signer:
+    if settings is not None and owner in settings.signing_keys:
+        signer = _from_ref(
+            settings.signing_keys[owner], pin=pin, settings=settings, label=label, label_en=label_en
+        )
+        check_certificate_usable(signer.signing_cert, owner_label=label, owner_label_en=label_en)
+        return signer
+    if settings is not None and settings.production:
+        raise _no_key(label, label_en)
+    try:
+        pki = DevPKI.load(Path(data_dir))
+        entry = pki.entry(owner)
+    except (FileNotFoundError, KeyError):
+        raise _no_key(label, label_en) from None
+    if entry.revoked:
+        raise CertificateRevoked(
+            f"Chứng thư số của {label} đã bị thu hồi. Không thể ký bằng chứng thư này; "
+            "hãy liên hệ quản trị hệ thống để được cấp chứng thư mới.",
+            f"The certificate of {label_en} is revoked.",
+            serial=entry.serial_hex,
+        )
+    if entry.p12_path is None:
+        raise _no_key(label, label_en)
+    signer = load_pkcs12_signer(path=pki.dir / entry.p12_path, pin=pin)
+    check_certificate_usable(signer.signing_cert, owner_label=label, owner_label_en=label_en)
+    return signer
+
+
+def _no_key(label: str, label_en: str) -> NoSigningKey:
+    return NoSigningKey(
+        f"{label[:1].upper()}{label[1:]} chưa có chứng thư số để ký. Hãy liên hệ quản trị hệ thống.",
+        f"{label_en[:1].upper()}{label_en[1:]} has no signing certificate.",
+    )
+
+
+def signer_for_person(
+    *, data_dir: Path, username: str, pin: str, settings: Settings | None = None
+) -> Signer:
+    """The personal signer of `username`, opened with their PIN.
+
+    Raises `NoSigningKey`, `WrongPin`, `CertificateRevoked`, `CertificateExpired` or
+    `CertificateNotUsable`.
+    """
+    return _signer(
+        data_dir=data_dir, owner=f"person:{username}", label=f"người dùng {username}",
+        label_en=f"user {username}",
+        pin=pin,
+        settings=settings,
+    )
+
+
+def signer_for_org(*, data_dir: Path, org_code: str, pin: str, settings: Settings | None = None) -> Signer:
+    """The seal (organisation) signer of `org_code`, opened with the clerk's seal PIN.
+
+    Raises like `signer_for_person`.
+    """
+    return _signer(
+        data_dir=data_dir, owner=f"org:{org_code}", label=f"đơn vị {org_code}",
+        label_en=f"organisation {org_code}",
+        pin=pin,
+        settings=settings,
+    )

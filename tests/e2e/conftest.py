@@ -1,0 +1,102 @@
+"""A real `lienthong dev` (Temporal dev server, SQLite, worker, web) and Chromium via Playwright."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screens"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 390, "height": 844}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class DevServer:
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[str]
+    log: Path
+    ports: dict[str, int]
+
+
+def start_dev(data_dir: Path, log: Path, ports: dict[str, int] | None = None) -> DevServer:
+    ports = ports or {"web": free_port(), "temporal": free_port(), "ui": free_port(), "trust": free_port()}
+    env = {**os.environ, "LIENTHONG_DATA_DIR": str(data_dir), "LIENTHONG_TRUST_SERVICES_PORT": str(ports["trust"]),
+           "LIENTHONG_AUDIT_CHECKPOINT_MINUTES": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "web.cli", "dev", "--port", str(ports["web"]), "--temporal-port", str(ports["temporal"]),
+         "--temporal-ui-port", str(ports["ui"])],
+        env=env, stdout=log.open("a"), stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{ports['web']}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"`lienthong dev` exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                return DevServer(url, data_dir, process, log, ports)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    process.kill()
+    raise RuntimeError(f"`lienthong dev` did not become healthy:\n{log.read_text()[-3000:]}")
+
+
+def stop_dev(server: DevServer) -> int:
+    server.process.send_signal(signal.SIGINT)
+    return server.process.wait(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def live_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    root = tmp_path_factory.mktemp("dev")
+    server = start_dev(root / "var", root / "dev.log")
+    yield server
+    if server.process.poll() is None:
+        stop_dev(server)
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def sign_in(page, base_url: str, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(base_url + "/login")
+    page.get_by_label("Tên đăng nhập").fill(username)
+    page.get_by_label("Mật khẩu").fill(password)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(base_url + "/")

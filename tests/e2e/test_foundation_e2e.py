@@ -1,0 +1,82 @@
+"""`lienthong dev` comes up, the demo leader signs in through Chromium on desktop and phone."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from services.demo import DEMO_PASSWORD
+from tests.e2e.conftest import DESKTOP, PHONE, screenshot, sign_in, start_dev, stop_dev
+
+pytestmark = pytest.mark.e2e
+
+
+def test_dev_answers_healthz_with_database_and_temporal(live_dev) -> None:
+    body = httpx.get(live_dev.url + "/healthz").json()
+    assert body == {"status": "ok", "checks": {"database": True, "temporal": True}}
+    assert httpx.get(live_dev.url + "/docs").status_code == 200
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_leader_signs_in_and_sees_home(live_dev, browser, size) -> None:
+    context = browser.new_context(viewport=size, locale="vi-VN")
+    page = context.new_page()
+    page.goto(live_dev.url + "/")
+    assert "/login" in page.url
+    screenshot(page, f"login-{size['width']}")
+    page.get_by_label("Tên đăng nhập").fill("lan.nguyen")
+    page.get_by_label("Mật khẩu").fill("sai-mat-khau")
+    page.get_by_role("button", name="Đăng nhập").click()
+    assert page.get_by_role("alert").inner_text().startswith("Tên đăng nhập hoặc mật khẩu không đúng")
+    page.get_by_label("Mật khẩu").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(live_dev.url + "/")
+    assert page.get_by_role("heading", level=1).inner_text() == "Xin chào, Nguyễn Thị Lan"
+    assert "Hội Liên hiệp Phụ nữ tỉnh Bến Tre" in page.content()
+    # No horizontal scrolling at phone width.
+    assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+    screenshot(page, f"home-leader-{size['width']}")
+    page.get_by_role("link", name="EN").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Hello, Nguyễn Thị Lan"
+    context.close()
+
+
+def test_admin_and_auditor_pages_render(live_dev, browser) -> None:
+    for username, path, heading in (("quantri", "/admin", "Quản trị"), ("dung.huynh", "/audit", "Nhật ký")):
+        for size in (DESKTOP, PHONE):
+            context = browser.new_context(viewport=size)
+            page = context.new_page()
+            sign_in(page, live_dev.url, username, DEMO_PASSWORD)
+            page.goto(live_dev.url + path)
+            assert page.get_by_role("heading", level=1).inner_text() == heading
+            assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+            screenshot(page, f"{path.strip('/')}-{size['width']}")
+            context.close()
+
+
+def test_auditor_verifies_the_live_chain(live_dev, browser) -> None:
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    sign_in(page, live_dev.url, "dung.huynh", DEMO_PASSWORD)
+    page.goto(live_dev.url + "/audit/verify")
+    assert "Nguyên vẹn" in page.get_by_role("status").inner_text()
+    screenshot(page, "audit-verify")
+    context.close()
+
+
+def test_ctrl_c_stops_everything_and_a_restart_keeps_the_data(live_dev) -> None:
+    assert stop_dev(live_dev) == 0
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(live_dev.url + "/healthz", timeout=2)
+    log_before = live_dev.log.read_text()
+    again = start_dev(live_dev.data_dir, live_dev.log, live_dev.ports)
+    try:
+        # The demo leader still signs in and the earlier sign-ins are still in the trail.
+        with httpx.Client(base_url=again.url) as client:
+            page = client.get("/login")
+            token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+            response = client.post("/login", data={"username": "lan.nguyen", "password": DEMO_PASSWORD, "csrf_token": token})
+            assert response.status_code == 303
+        assert log_before.count("Đã tạo dữ liệu mẫu") == again.log.read_text().count("Đã tạo dữ liệu mẫu")
+    finally:
+        stop_dev(again)

@@ -1,0 +1,161 @@
+"""The audit trail is a hash chain: tampering is detected, concurrent appends never fork it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+from sqlalchemy import delete, func, select, text, update
+
+from services.audit import service as audit
+from services.audit.models import AuditEntry
+from services.audit.service import Actor
+
+
+async def _append(database, n: int, start: int = 0) -> None:  # type: ignore[no-untyped-def]
+    for i in range(start, start + n):
+        async with database.session() as session:
+            await audit.record(session, actor=Actor(user_id=None, name="tester", ip="127.0.0.1"),
+                               action="test.step", object_type="thing", object_id=i, details={"i": i, "ghi chú": "Đã ký"})
+
+
+async def _verify(database, settings):  # type: ignore[no-untyped-def]
+    async with database.session() as session:
+        return await audit.verify_database(session, data_dir=settings.data_dir)
+
+
+async def test_untouched_chain_verifies(database, settings) -> None:
+    await _append(database, 10)
+    result = await _verify(database, settings)
+    assert result.ok and result.entries_checked == 10
+
+
+async def test_edited_row_is_detected_with_its_sequence(database, settings) -> None:
+    await _append(database, 10)
+    async with database.session() as session:
+        await session.execute(update(AuditEntry).where(AuditEntry.seq == 4).values(details='{"i":999}'))
+    result = await _verify(database, settings)
+    assert not result.ok and result.first_bad_seq == 4
+
+
+async def test_deleted_row_is_detected(database, settings) -> None:
+    await _append(database, 10)
+    async with database.session() as session:
+        await session.execute(delete(AuditEntry).where(AuditEntry.seq == 6))
+    result = await _verify(database, settings)
+    assert not result.ok and result.first_bad_seq == 6
+
+
+async def test_row_inserted_by_hand_is_detected(database, settings) -> None:
+    await _append(database, 5)
+    async with database.session() as session:
+        last = await session.scalar(select(AuditEntry).where(AuditEntry.seq == 5))
+        session.add(AuditEntry(seq=6, at=last.at, action="forged", details="{}", prev_hash=last.entry_hash, entry_hash="f" * 64))
+    result = await _verify(database, settings)
+    assert not result.ok and result.first_bad_seq == 6
+
+
+async def test_valid_looking_row_appended_without_the_head_is_detected(database, settings) -> None:
+    """A forger who recomputes the hash but cannot update the head row is still caught."""
+    from services.audit import chain
+
+    await _append(database, 5)
+    async with database.session() as session:
+        last = await session.scalar(select(AuditEntry).where(AuditEntry.seq == 5))
+        forged = AuditEntry(seq=6, at=last.at, actor_name="x", action="forged", details="{}", prev_hash=last.entry_hash)
+        forged.entry_hash = chain.entry_hash(audit.entry_dict(forged), last.entry_hash)
+        session.add(forged)
+    result = await _verify(database, settings)
+    assert not result.ok and result.first_bad_seq == 6
+
+
+async def test_concurrent_appends_keep_one_chain(database, settings) -> None:
+    async def writer(k: int) -> None:
+        async with database.session() as session:
+            await audit.record(session, actor=Actor.system(f"w{k}"), action="test.concurrent", details={"k": k})
+
+    await asyncio.gather(*(writer(k) for k in range(60)))
+    async with database.session() as session:
+        seqs = (await session.scalars(select(AuditEntry.seq).order_by(AuditEntry.seq))).all()
+        prevs = (await session.scalars(select(AuditEntry.prev_hash))).all()
+    assert list(seqs) == list(range(1, 61))
+    assert len(set(prevs)) == 60  # no two entries link to the same predecessor: no fork
+    assert (await _verify(database, settings)).ok
+
+
+async def test_failed_transaction_leaves_no_entry(database, settings) -> None:
+    try:
+        async with database.session() as session:
+            await audit.record(session, actor=Actor.system(), action="test.rollback")
+            raise RuntimeError("the change failed")
+    except RuntimeError:
+        pass
+    await _append(database, 1)
+    async with database.session() as session:
+        assert await session.scalar(select(func.count()).select_from(AuditEntry)) == 1
+    assert (await _verify(database, settings)).ok
+
+
+async def test_checkpoint_detects_a_rewritten_chain(database, settings) -> None:
+    """Rewriting an entry and re-hashing everything after it still breaks the signed checkpoint."""
+    from services.audit import chain
+
+    await _append(database, 8)
+    async with database.session() as session:
+        checkpoint = await audit.create_checkpoint(session, data_dir=settings.data_dir)
+    assert checkpoint is not None and (checkpoint.first_seq, checkpoint.last_seq) == (1, 8)
+    async with database.session() as session:
+        rows = (await session.scalars(select(AuditEntry).order_by(AuditEntry.seq))).all()
+        prev = chain.GENESIS_HASH
+        for row in rows:
+            if row.seq == 3:
+                row.details = '{"i":"rewritten"}'
+            row.prev_hash = prev
+            row.entry_hash = chain.entry_hash(audit.entry_dict(row), prev)
+            prev = row.entry_hash
+        await session.execute(text("UPDATE audit_head SET entry_hash = :h"), {"h": prev})
+    result = await _verify(database, settings)
+    assert not result.ok and result.first_bad_seq == 1  # the checkpoint over 1..8 no longer matches
+    assert any("checkpoint 1..8" in p for p in result.problems)
+
+
+async def test_export_verifies_offline_and_detects_edits(database, settings, tmp_path) -> None:
+    await _append(database, 6)
+    async with database.session() as session:
+        await audit.create_checkpoint(session, data_dir=settings.data_dir)
+    await _append(database, 3, start=6)
+    async with database.session() as session:
+        lines = [line async for line in audit.export_lines(session, data_dir=settings.data_dir)]
+    assert audit.verify_export(lines).ok
+    tampered = []
+    for line in lines:
+        item = json.loads(line)
+        if item.get("seq") == 3:
+            item["details"] = '{"i":7}'
+        tampered.append(json.dumps(item))
+    result = audit.verify_export(tampered)
+    assert not result.ok and result.first_bad_seq == 3
+
+
+def _cli(settings, *args: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "LIENTHONG_DATABASE_URL": settings.database_url, "LIENTHONG_DATA_DIR": str(settings.data_dir)}
+    return subprocess.run([sys.executable, "-m", "web.cli", *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+async def test_cli_verify_exit_codes_and_offline_export(database, settings, tmp_path) -> None:
+    await _append(database, 5)
+    ok = await asyncio.to_thread(_cli, settings, "audit", "verify")
+    assert ok.returncode == 0, ok.stderr
+    out = tmp_path / "trail.jsonl"
+    exported = await asyncio.to_thread(_cli, settings, "audit", "export", "--out", str(out))
+    assert exported.returncode == 0, exported.stderr
+    offline = await asyncio.to_thread(_cli, settings, "audit", "verify", "--file", str(out))
+    assert offline.returncode == 0, offline.stderr
+    async with database.session() as session:
+        await session.execute(update(AuditEntry).where(AuditEntry.seq == 2).values(action="edited"))
+    bad = await asyncio.to_thread(_cli, settings, "audit", "verify")
+    assert bad.returncode != 0
+    assert "First bad sequence number: 2" in bad.stderr

@@ -1,0 +1,47 @@
+"""Every user-facing string has Vietnamese (and labels English) in the gettext catalogs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _catalog(locale: str) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for path in sorted((ROOT / "web" / "locales" / locale / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as handle:
+            merged.update({m.id: m.string for m in read_po(handle) if m.id and m.string})
+    return merged
+
+
+def _msgids() -> set[str]:
+    method_map = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
+    options = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    found = set()
+    for _, _, message, _, _ in extract_from_dir(str(ROOT / "web"), method_map, options):
+        found.add(message[0] if isinstance(message, tuple) else message)
+    return found
+
+
+def test_every_message_has_a_vietnamese_translation() -> None:
+    vi = _catalog("vi")
+    missing = sorted(m for m in _msgids() if not vi.get(m))
+    assert not missing, f"add these to a catalog in web/locales/vi/LC_MESSAGES/: {missing}"
+
+
+def test_every_audit_action_and_enum_has_labels_in_both_languages() -> None:
+    from services.directory.models import Level, Role
+
+    actions = set()
+    sources = [p for d in ("services", "web", "workflows", "meetings", "signing") for p in (ROOT / d).rglob("*.py")]
+    for path in sources:
+        actions |= set(re.findall(r'action="([a-z_]+\.[a-z_.]*[a-z_])"', path.read_text()))
+    keys = {f"action.{a}" for a in actions} | {f"role.{r.value}" for r in Role} | {f"level.{lv.value}" for lv in Level}
+    vi, en = _catalog("vi"), _catalog("en")
+    missing = sorted(k for k in keys if not vi.get(k) or not en.get(k))
+    assert not missing, f"labels without a translation: {missing}"

@@ -1,0 +1,28 @@
+"""Small helpers for tests that drive the web app like a browser would."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from services.demo import DEMO_PASSWORD
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def csrf_of(client: httpx.AsyncClient, path: str) -> str:
+    page = await client.get(path)
+    match = CSRF_RE.search(page.text)
+    assert match, f"no CSRF token on {path} ({page.status_code})"
+    return match.group(1)
+
+
+async def sign_in(client: httpx.AsyncClient, username: str, password: str = DEMO_PASSWORD) -> httpx.Response:
+    token = await csrf_of(client, "/login")
+    return await client.post("/login", data={"username": username, "password": password, "csrf_token": token, "next": "/"})
+
+
+async def post_form(client: httpx.AsyncClient, path: str, data: dict[str, str], *, page: str = "/") -> httpx.Response:
+    token = await csrf_of(client, page)
+    return await client.post(path, data={**data, "csrf_token": token})

@@ -1,0 +1,102 @@
+"""The live channel: one WebSocket per page, following event channels the principal may read.
+
+Clients send `after=<last seq seen>` when they reconnect and receive what they missed, in
+order, exactly once; a client too far behind or too slow gets `{"kind": "resync"}` and
+reloads its snapshot. Each domain registers who may read its channels in CHANNEL_RULES.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.auth import service as auth
+from services.authz import Principal, load_principal
+from services.events.hub import EventHub
+from services.events import service as events
+from web.deps import SESSION_COOKIE, Access
+
+router = APIRouter(tags=["live"])
+MAX_REPLAY = 5000
+ChannelRule = Callable[[AsyncSession, Principal, str], Awaitable[bool]]
+
+
+async def _own_user_channel(session: AsyncSession, principal: Principal, ident: str) -> bool:
+    return ident == str(principal.user.id)
+
+
+# channel prefix ("user" in "user-12") -> may this principal read it?
+CHANNEL_RULES: dict[str, ChannelRule] = {"user": _own_user_channel}
+
+
+async def authorize_channels(session: AsyncSession, principal: Principal, channels: set[str]) -> set[str]:
+    allowed = set()
+    for channel in channels:
+        prefix, _, ident = channel.partition("-")
+        rule = CHANNEL_RULES.get(prefix)
+        if rule is not None and ident and await rule(session, principal, ident):
+            allowed.add(channel)
+    return allowed
+
+
+@router.websocket("/ws")
+async def live(websocket: WebSocket) -> None:
+    """Access: signed-in users, for the channels their roles let them read (checked per channel)."""
+    database = websocket.app.state.db
+    hub: EventHub = websocket.app.state.hub
+    token = websocket.cookies.get(SESSION_COOKIE)
+    requested = {c for c in websocket.query_params.get("channels", "").split(",") if c}
+    after_raw = websocket.query_params.get("after", "")
+    async with database.session() as session:
+        user_session = await auth.resolve_session(session, token=token) if token else None
+        if user_session is None:
+            await websocket.close(code=4401)
+            return
+        principal = await load_principal(session, user_session.user)
+        channels = await authorize_channels(session, principal, requested)
+        head = await events.last_seq(session)
+    if not channels:
+        await websocket.close(code=4404)
+        return
+    await websocket.accept()
+    after = int(after_raw) if after_raw.isdigit() else None
+    if after is not None and head - after > MAX_REPLAY:
+        await websocket.send_json({"kind": "resync", "seq": head})
+        after = head
+    async with hub.subscribe(channels, after=after if after is not None else head) as sub:
+        await websocket.send_json({"kind": "hello", "seq": head, "channels": sorted(channels)})
+        receiver = asyncio.create_task(_drain_client(websocket))
+        try:
+            while True:
+                getter = asyncio.create_task(sub.queue.get())
+                done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+                if receiver in done:
+                    getter.cancel()
+                    return
+                item = getter.result()
+                if item is None:  # dropped for being slow: tell the client to resync
+                    await websocket.send_json({"kind": "resync", "seq": hub.last_seq})
+                    await websocket.close(code=4000)
+                    return
+                await websocket.send_text(json.dumps(item.as_message(), ensure_ascii=False))
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        finally:
+            receiver.cancel()
+
+
+async def _drain_client(websocket: WebSocket) -> None:
+    """Read (and ignore) what the client sends, to notice when it goes away."""
+    try:
+        while True:
+            await websocket.receive_text()
+    except WebSocketDisconnect:
+        return
+
+
+# The WebSocket route's access rule, for the route-audit test (checked per channel above).
+LIVE_ACCESS = Access()

@@ -6,5 +6,6 @@ from services.db import Base
 from services.directory.models import Organization, RoleAssignment, Unit, User  # noqa: F401
 from services.events.models import Event, EventHead  # noqa: F401
 from services.notifications.models import Notification  # noqa: F401
+from services.registers import RegisterCounter  # noqa: F401
 
 metadata = Base.metadata

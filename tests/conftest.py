@@ -169,10 +169,14 @@ async def client_for(settings: Settings):  # type: ignore[no-untyped-def]
     from web.temporal import TemporalHandle
 
     clients: list[httpx.AsyncClient] = []
-    temporal_handle = TemporalHandle(settings)
+    apps = []
 
-    async def make(database: Database) -> httpx.AsyncClient:
-        app = create_app(settings=settings, database=database, temporal=temporal_handle)
+    async def make(database: Database, temporal_client=None) -> httpx.AsyncClient:  # type: ignore[no-untyped-def]
+        """`temporal_client`: pass `temporal_env.client` for pages that start or signal workflows."""
+        app = create_app(settings=settings, database=database, temporal=TemporalHandle(settings, client=temporal_client))
+        # ASGITransport does not run the lifespan: start the event hub by hand.
+        await app.state.hub.start()
+        apps.append(app)
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app, client=("10.1.2.3", 5000)), base_url="http://testserver",
             headers={"accept": "text/html"}, follow_redirects=False,
@@ -183,3 +187,5 @@ async def client_for(settings: Settings):  # type: ignore[no-untyped-def]
     yield make
     for client in clients:
         await client.aclose()
+    for app in apps:
+        await app.state.hub.stop()

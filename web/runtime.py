@@ -83,6 +83,14 @@ async def prepare_database(settings: Settings, *, seed: bool) -> bool:
         return await seed_demo(session)
 
 
+async def seed_domain_demo(settings: Settings) -> None:
+    """Demo documents, meetings and requests: seeded through their workflows once the worker runs."""
+    from workflows.demo import seed_domains
+
+    client = await connect(settings)
+    await seed_domains(settings=settings, database=get_database(), client=client)
+
+
 async def run_worker(settings: Settings, *, stop: asyncio.Event) -> None:
     from workflows.audit.schedule import ensure_checkpoint_schedule
     from workflows.worker import build_worker
@@ -93,9 +101,11 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event) -> None:
     )
     from workflows.context import ActivityContext
 
+    from services.notifications.mailer import run_mailer
+
     worker = build_worker(client, task_queue=settings.task_queue, context=ActivityContext(settings, get_database()))
     async with worker:
-        await stop.wait()
+        await run_mailer(get_database(), settings, stop=stop)
 
 
 async def run_web(settings: Settings, *, host: str, port: int, stop: asyncio.Event) -> None:
@@ -158,10 +168,13 @@ async def run_dev(settings: Settings, *, host: str, port: int, temporal_port: in
         for start in DEV_PROCESS_HOOKS:
             stoppers.append(start(settings))
         print(banner(settings, host=host, port=port, ui_port=ui_port), flush=True)
-        await asyncio.gather(
-            run_worker(settings, stop=stop),
-            run_web(settings, host=host, port=port, stop=stop),
-        )
+        tasks = [
+            asyncio.create_task(run_worker(settings, stop=stop)),
+            asyncio.create_task(run_web(settings, host=host, port=port, stop=stop)),
+        ]
+        if seeded:
+            tasks.append(asyncio.create_task(seed_domain_demo(settings)))
+        await asyncio.gather(*tasks)
     finally:
         for stopper in reversed(stoppers):
             stopper()

@@ -7,21 +7,17 @@ import asyncio
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from services.migrations.naming import include_object
 from services.models import metadata
 
 config = context.config
-
-
-def _include(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
-    # units.head_user_id's FK is created only on PostgreSQL (see 0001); SQLite lacks it by design.
-    return not (type_ == "foreign_key_constraint" and name == "fk_units_head_user_id_users")
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     context.configure(
         connection=connection,
         target_metadata=metadata,
-        include_object=_include,
+        include_object=include_object,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )

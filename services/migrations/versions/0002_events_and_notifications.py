@@ -1,4 +1,4 @@
-"""events and notifications
+"""events, notifications and register counters
 
 Revision ID: 0002
 Revises: 0001
@@ -53,11 +53,21 @@ def upgrade() -> None:
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_notifications_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_notifications_user_id'), ['user_id'], unique=False)
-
-
+    op.create_table('register_counters',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('series', sa.String(length=32), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('last_number', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_register_counters_organization_id_organizations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_register_counters')),
+    sa.UniqueConstraint('organization_id', 'kind', 'series', 'year', name=op.f('uq_register_counters_organization_id_kind_series_year'))
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('register_counters')
 
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notifications_user_id'))

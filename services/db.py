@@ -5,6 +5,7 @@ The same code runs on SQLite (embedded default) and PostgreSQL (production).
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
@@ -81,6 +82,14 @@ def make_engine(url: str) -> AsyncEngine:
     return engine
 
 
+_in_transaction: contextvars.ContextVar[bool] = contextvars.ContextVar("in_transaction", default=False)
+
+
+class NestedTransactionError(RuntimeError):
+    """A second transaction opened while this task holds one: it would wait for a lock the
+    first one holds (SQLite's write lock, PostgreSQL's audit head row) and deadlock."""
+
+
 class Database:
     """An engine plus its session factory; one per process (or per test database)."""
 
@@ -95,10 +104,20 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session whose transaction commits on success and rolls back on error."""
-        async with self.sessionmaker() as session:
-            async with session.begin():
-                yield session
+        """A session whose transaction commits on success and rolls back on error.
+
+        One per task at a time: inside a request use the request's session; a failed attempt
+        that must stay recorded raises `DomainError.record_after_rollback(...)` instead.
+        """
+        if _in_transaction.get():
+            raise NestedTransactionError("a transaction is already open in this task")
+        token = _in_transaction.set(True)
+        try:
+            async with self.sessionmaker() as session:
+                async with session.begin():
+                    yield session
+        finally:
+            _in_transaction.reset(token)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -17,6 +17,14 @@ class DomainError(Exception):
         self.message = message
         self.message_en = message_en or message
         self.details = details
+        # An audit entry to write after the failed transaction rolled back (a failed attempt
+        # that must stay on the record); see `record_after_rollback`.
+        self.audit: dict[str, object] | None = None
+
+    def record_after_rollback(self, **entry: object) -> DomainError:
+        """Ask the web layer to record this failed attempt (keyword arguments of audit.record)."""
+        self.audit = entry
+        return self
 
 
 class InvalidInput(DomainError):

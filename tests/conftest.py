@@ -189,3 +189,33 @@ async def client_for(settings: Settings):  # type: ignore[no-untyped-def]
         await client.aclose()
     for app in apps:
         await app.state.hub.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_pki_dir(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A development PKI for every signer of the demo directory, with CRL/OCSP/TSA running."""
+    import socket
+
+    from services.demo import DEMO_PIN
+    from signing.pki import init_dev_pki
+    from signing.service import demo_directory_specs
+    from signing.trust_services import start_trust_services
+
+    root = tmp_path_factory.mktemp("demo-pki")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    people, orgs = demo_directory_specs(pin=DEMO_PIN)
+    init_dev_pki(data_dir=root, people=people, orgs=orgs, base_url=f"http://127.0.0.1:{port}")
+    handle = start_trust_services(root, host="127.0.0.1", port=port)
+    yield root, port
+    handle.stop()
+
+
+@pytest.fixture
+def demo_signing(demo_pki_dir, settings, data_dir):  # type: ignore[no-untyped-def]
+    """Make the test's data dir use the shared demo PKI (signers: demo users, PIN 123456)."""
+    root, port = demo_pki_dir
+    (data_dir / "pki").symlink_to(root / "pki", target_is_directory=True)
+    settings.trust_services_port = port
+    return settings

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from services.config import Settings, get_settings
 from services.db import Database, get_database
+from services.audit.service import record
 from services.errors import DomainError, Unauthenticated
 from services.events.hub import EventHub
 from services.events.hub import register as register_hub
@@ -103,6 +104,10 @@ def create_app(
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
+        if exc.audit is not None:
+            # The request's transaction is already rolled back: the failed attempt gets its own.
+            async with database.session() as session:
+                await record(session, **exc.audit)  # type: ignore[arg-type]
         if isinstance(exc, Unauthenticated) and request.method == "GET" and _wants_html(request):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         message = i18n.pick(exc.message, exc.message_en)
@@ -136,9 +141,9 @@ def create_app(
 def routers() -> list[APIRouter]:
     """Every router of the app; tests walk these to check each route's access rule."""
     from web import live
-    from web.routes import account, admin, api, audit, health, home, notifications
+    from web.routes import account, admin, api, audit, health, home, notifications, signing
 
-    return [module.router for module in (health, account, home, notifications, admin, audit, api, live)]
+    return [module.router for module in (health, account, home, notifications, signing, admin, audit, api, live)]
 
 
 def _secure(request: Request, settings: Settings) -> bool:

@@ -246,27 +246,20 @@ def build_parser() -> argparse.ArgumentParser:
     checkpoint = with_data_dir(audit_sub.add_parser("checkpoint", help="sign a checkpoint now"))
     checkpoint.set_defaults(func=cmd_audit_checkpoint)
 
-    for register in _extension_commands():
-        register(sub)
+    from signing.cli import add_signing_commands
+    from signing.pki_cli import add_pki_commands
+
+    add_signing_commands(sub)
+    add_pki_commands(sub, people_provider=_directory_people)
     return parser
 
 
-def _extension_commands():  # type: ignore[no-untyped-def]
-    """Sub-commands owned by other packages (PKI, signing), when present."""
-    registrars = []
-    try:
-        from signing.cli import add_signing_commands
+def _directory_people(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """`pki init` covers the directory's signers and organisations, with the demo PIN."""
+    from services.demo import DEMO_PIN
+    from signing.service import directory_specs
 
-        registrars.append(add_signing_commands)
-    except ImportError:
-        pass
-    try:
-        from signing.pki_cli import add_pki_commands
-
-        registrars.append(add_pki_commands)
-    except ImportError:
-        pass
-    return registrars
+    return _run_in_session(args, lambda session: directory_specs(session, pin=DEMO_PIN))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,6 +43,7 @@ async def _unread(session: AsyncSession, principal: Principal) -> int:
 SECTIONS: list[Section] = [
     Section("home", "Home", "/"),
     Section("notifications", "Notifications", "/notifications", counter=_unread),
+    Section("signing", "Digital signing", "/signing", (Role.clerk, Role.leader, Role.deputy_leader, Role.secretary, Role.officer)),
     Section("audit", "Audit trail", "/audit", (Role.auditor,)),
     Section("admin", "Administration", "/admin", (Role.admin,)),
 ]

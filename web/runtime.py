@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,10 +23,6 @@ from services.migrate import upgrade_async
 from workflows.client import connect
 
 log = logging.getLogger("lienthong")
-DevHook = Callable[[Settings], Awaitable[None]]
-# Extra start-up steps of other domains (the development PKI, for example) register here.
-DEV_FIRST_START_HOOKS: list[DevHook] = []
-DEV_PROCESS_HOOKS: list[Callable[[Settings], Callable[[], None]]] = []
 
 
 def temporal_binary() -> str:
@@ -81,6 +77,17 @@ async def prepare_database(settings: Settings, *, seed: bool) -> bool:
         return False
     async with get_database().session() as session:
         return await seed_demo(session)
+
+
+async def start_dev_pki(settings: Settings):  # type: ignore[no-untyped-def]
+    """The development PKI for every signer in the directory (demo PIN) and its CRL/OCSP/TSA service."""
+    from services.demo import DEMO_PIN
+    from signing.service import directory_specs
+    from signing.trust_services import start_for_dev
+
+    async with get_database().session() as session:
+        people, orgs = await directory_specs(session, pin=DEMO_PIN)
+    return await asyncio.to_thread(start_for_dev, settings=settings, people=people, orgs=orgs)
 
 
 async def seed_domain_demo(settings: Settings) -> None:
@@ -163,10 +170,8 @@ async def run_dev(settings: Settings, *, host: str, port: int, temporal_port: in
         seeded = await prepare_database(settings, seed=True)
         if seeded:
             print("Đã tạo dữ liệu mẫu (lần chạy đầu) — demo data created on first start.", flush=True)
-            for hook in DEV_FIRST_START_HOOKS:
-                await hook(settings)
-        for start in DEV_PROCESS_HOOKS:
-            stoppers.append(start(settings))
+        trust = await start_dev_pki(settings)
+        stoppers.append(trust.stop)
         print(banner(settings, host=host, port=port, ui_port=ui_port), flush=True)
         tasks = [
             asyncio.create_task(run_worker(settings, stop=stop)),

@@ -47,9 +47,8 @@ async def sign_in(
 ) -> SignIn:
     """Check the password and open a session; failures are recorded and throttled.
 
-    Raises Unauthenticated (wrong name or password) or TooManyAttempts. The failed attempt is
-    written even though the caller's transaction is rolled back: callers must commit the
-    session when these errors are raised (web/ does so via `commit_failures`).
+    Raises Unauthenticated (wrong name or password) or TooManyAttempts after writing the failed
+    attempt to the session: callers commit the session even then (web/routes/account.py does).
     """
     username = (username or "").strip().lower()[:64]
     per_account, per_address = await _recent_failures(session, settings, username=username, ip=ip)

@@ -95,3 +95,16 @@ class RoleAssignment(Base):
 
     user: Mapped[User] = relationship(back_populates="roles")
     organization: Mapped[Organization] = relationship()
+
+
+class SigningProfile(Base):
+    """A person's uploaded signature image, or an organisation's seal image and PAdES level."""
+
+    __tablename__ = "signing_profiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), unique=True)
+    image_sha256: Mapped[str | None] = mapped_column(String(64))
+    pades_level: Mapped[str | None] = mapped_column(String(8))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

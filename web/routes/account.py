@@ -35,21 +35,21 @@ async def login_page(request: Request, principal: MaybeSignedIn, next: str | Non
 async def login(
     request: Request,
     principal: MaybeSignedIn,
+    session: SessionDep,
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     settings = request.app.state.settings
     error: DomainError | None = None
-    # Its own transaction: a failed attempt must be recorded even though sign-in fails.
-    async with request.app.state.db.session() as session:
-        try:
-            result = await auth.sign_in(
-                session, settings=settings, username=username, password=password,
-                ip=client_ip(request), user_agent=request.headers.get("user-agent"),
-            )
-        except (Unauthenticated, TooManyAttempts) as exc:
-            error = exc
+    try:
+        result = await auth.sign_in(
+            session, settings=settings, username=username, password=password,
+            ip=client_ip(request), user_agent=request.headers.get("user-agent"),
+        )
+    except (Unauthenticated, TooManyAttempts) as exc:
+        # Answered here, not raised: the request's transaction then commits the failed attempt.
+        error = exc
     if error is not None:
         return render(
             request, "login.html",

@@ -82,9 +82,12 @@ async def org_page(request: Request, principal: OrgAdmin, session: SessionDep, o
     units = await directory.units_of(session, org_id=org_id)
     users = await directory.list_users(session, org_ids={org_id})
     parent = await session.get(Organization, org.parent_id) if org.parent_id else None
+    from signing.service import org_level
+
     return render(
         request, "admin/org.html",
-        {"org": org, "units": units, "users": users, "parent": parent, "levels": list(Level), "roles": list(Role)},
+        {"org": org, "units": units, "users": users, "parent": parent, "levels": list(Level), "roles": list(Role),
+         "pades_level": await org_level(session, settings=request.app.state.settings, organization_id=org_id)},
     )
 
 

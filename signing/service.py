@@ -1,0 +1,213 @@
+"""Signing as a service for the document and meeting flows and the signing pages.
+
+Keys are opened with the PIN the signer typed (never stored, never logged, never sent to a
+workflow). A failed attempt raises an error carrying its audit entry, which the web layer
+writes after the request's transaction rolled back, so the attempt stays on the record; a
+success is recorded by the caller together with the change it makes (storing the signed file).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Literal
+
+from PIL import Image, UnidentifiedImageError
+from pyhanko.sign.fields import MDPPerm
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.audit.service import Actor, record
+from services.blobs import BlobStore
+from services.config import Settings
+from services.db import utcnow
+from services.directory.models import Organization, Role, RoleAssignment, User
+from services.errors import DomainError, InvalidInput
+from signing import appearance as looks
+from signing.appearance import Appearance
+from signing.keystore import signer_for_org, signer_for_person
+from services.directory.models import SigningProfile
+from signing.pades import LEVELS, async_sign_pdf
+from signing.pki import OrgSpec, PersonSpec
+from signing.trust import TrustConfig
+from signing.validation import ValidationReport, async_validate_pdf
+
+Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
+SIGNING_ROLES = (Role.leader, Role.deputy_leader, Role.secretary)
+MAX_IMAGE_BYTES = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SigningTarget:
+    """What the audit entry of an attempt points at (e.g. ("outgoing", 12))."""
+
+    object_type: str
+    object_id: object
+
+
+def _failed(error: DomainError, *, actor: Actor, target: SigningTarget | None, signer: str) -> DomainError:
+    return error.record_after_rollback(
+        actor=actor, action="signing.failed",
+        object_type=target.object_type if target else "pdf", object_id=target.object_id if target else None,
+        details={"signer": signer, "error": error.message_en, "kind": type(error).__name__},
+    )
+
+
+async def org_level(session: AsyncSession, *, settings: Settings, organization_id: int) -> Level:
+    profile = await session.scalar(select(SigningProfile).where(SigningProfile.organization_id == organization_id))
+    level = (profile.pades_level if profile and profile.pades_level else settings.pades_level)
+    return level  # type: ignore[return-value]
+
+
+async def profile_image(session: AsyncSession, *, settings: Settings, user_id: int | None = None, organization_id: int | None = None) -> bytes | None:
+    """The uploaded signature (user) or seal (organisation) image, or None for a generated one."""
+    column = SigningProfile.user_id if user_id is not None else SigningProfile.organization_id
+    profile = await session.scalar(select(SigningProfile).where(column == (user_id if user_id is not None else organization_id)))
+    if profile is None or not profile.image_sha256:
+        return None
+    return BlobStore.for_data_dir(settings.data_dir).get(profile.image_sha256)
+
+
+async def preview_png(session: AsyncSession, *, settings: Settings, user: User | None = None, org: Organization | None = None) -> bytes:
+    if user is not None:
+        return await profile_image(session, settings=settings, user_id=user.id) or looks.generated_signature_png(name=user.full_name)
+    assert org is not None
+    return await profile_image(session, settings=settings, organization_id=org.id) or looks.generated_seal_png(org_name=org.name)
+
+
+def _check_png(data: bytes) -> None:
+    if not data or len(data) > MAX_IMAGE_BYTES:
+        raise InvalidInput("Ảnh phải là tệp PNG dưới 2 MB.", "The image must be a PNG under 2 MB.")
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError):
+        raise InvalidInput("Tệp không phải ảnh PNG hợp lệ. Hãy chọn ảnh PNG nền trong suốt.", "Not a valid PNG image.") from None
+    if image.format != "PNG":
+        raise InvalidInput("Ảnh chữ ký, con dấu phải là PNG nền trong suốt.", "Signature and seal images must be PNG.")
+
+
+async def set_profile(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    actor: Actor,
+    user_id: int | None = None,
+    organization_id: int | None = None,
+    image_png: bytes | None = None,
+    remove_image: bool = False,
+    pades_level: str | None = None,
+) -> SigningProfile:
+    """Upload/remove a signature or seal image, or set an organisation's PAdES level."""
+    if pades_level is not None and pades_level not in LEVELS:
+        raise InvalidInput("Mức chữ ký PAdES không hợp lệ.", "Unknown PAdES level.")
+    column = SigningProfile.user_id if user_id is not None else SigningProfile.organization_id
+    owner = user_id if user_id is not None else organization_id
+    profile = await session.scalar(select(SigningProfile).where(column == owner))
+    if profile is None:
+        profile = SigningProfile(user_id=user_id, organization_id=organization_id)
+        session.add(profile)
+    details: dict[str, object] = {}
+    if image_png is not None:
+        _check_png(image_png)
+        profile.image_sha256 = BlobStore.for_data_dir(settings.data_dir).put(image_png)
+        details["image_sha256"] = profile.image_sha256
+    if remove_image:
+        profile.image_sha256 = None
+        details["image_removed"] = True
+    if pades_level is not None:
+        profile.pades_level = pades_level
+        details["pades_level"] = pades_level
+    profile.updated_at = utcnow()
+    await session.flush()
+    await record(
+        session, actor=actor, action="signing.profile_update",
+        object_type="user" if user_id is not None else "organization", object_id=owner,
+        organization_id=organization_id, details=details,
+    )
+    return profile
+
+
+async def sign_as_person(
+    *,
+    settings: Settings,
+    actor: Actor,
+    user: User,
+    pin: str,
+    pdf: bytes,
+    level: Level,
+    appearance: Appearance | None,
+    field_name: str,
+    reason: str | None = None,
+    location: str | None = None,
+    certify: MDPPerm | None = None,
+    target: SigningTarget | None = None,
+) -> bytes:
+    """Sign with the person's own key (opened by their PIN)."""
+    try:
+        signer = signer_for_person(data_dir=settings.data_dir, username=user.username, pin=pin, settings=settings)
+        return await async_sign_pdf(
+            pdf, signer=signer, level=level, trust=TrustConfig.from_settings(settings), appearance=appearance,
+            field_name=field_name, reason=reason, location=location, certify=certify,
+        )
+    except DomainError as error:
+        raise _failed(error, actor=actor, target=target, signer=user.username) from None
+
+
+async def sign_as_org(
+    *,
+    settings: Settings,
+    actor: Actor,
+    org: Organization,
+    pin: str,
+    pdf: bytes,
+    level: Level,
+    appearance: Appearance | None,
+    field_name: str,
+    reason: str | None = None,
+    target: SigningTarget | None = None,
+) -> bytes:
+    """Apply the organisation's signature (the seal), held by its clerks."""
+    try:
+        signer = signer_for_org(data_dir=settings.data_dir, org_code=org.code, pin=pin, settings=settings)
+        return await async_sign_pdf(
+            pdf, signer=signer, level=level, trust=TrustConfig.from_settings(settings), appearance=appearance,
+            field_name=field_name, reason=reason, location=org.place,
+        )
+    except DomainError as error:
+        raise _failed(error, actor=actor, target=target, signer=org.code) from None
+
+
+async def validate(*, settings: Settings, pdf: bytes) -> ValidationReport:
+    """Validation report of every signature in a PDF (InvalidPdf for a broken file)."""
+    return await async_validate_pdf(pdf, trust=TrustConfig.from_settings(settings))
+
+
+async def directory_specs(session: AsyncSession, *, pin: str) -> tuple[list[PersonSpec], list[OrgSpec]]:
+    """Development PKI subjects from the directory: people in signing roles, every organisation."""
+    orgs = {o.id: o for o in (await session.scalars(select(Organization))).all()}
+    signer_ids = set((await session.scalars(
+        select(RoleAssignment.user_id).where(RoleAssignment.role.in_(SIGNING_ROLES))
+    )).all())
+    users = (await session.scalars(select(User).where(User.id.in_(signer_ids)).order_by(User.id))).all()
+    people = [
+        PersonSpec(username=u.username, full_name=u.full_name, org_name=orgs[u.organization_id].name,
+                   position=u.position or "", email=u.email or "", pin=pin)
+        for u in users
+    ]
+    org_specs = [OrgSpec(code=o.code, name=o.name, abbreviation=o.abbreviation, pin=pin) for o in orgs.values()]
+    return people, org_specs
+
+
+def demo_directory_specs(*, pin: str) -> tuple[list[PersonSpec], list[OrgSpec]]:
+    """The same subjects as `directory_specs`, read from the demo tree (tests, no database)."""
+    from services.demo import walk
+
+    people, orgs = [], []
+    for org in walk():
+        orgs.append(OrgSpec(code=org.code, name=org.name, abbreviation=org.abbreviation, pin=pin))
+        for person in org.users:
+            if set(person.roles) & set(SIGNING_ROLES):
+                people.append(PersonSpec(username=person.username, full_name=person.full_name, org_name=org.name,
+                                         position=person.position, email=f"{person.username}@demo.lienthong.vn", pin=pin))
+    return people, orgs

@@ -1,0 +1,39 @@
+# Liên Thông — two commands for a newcomer: `make run` and `make test`.
+# Both create .venv when missing, install the project, and (as root) the Debian packages it needs.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEB_PACKAGES := libreoffice-writer-nogui python3-uno fonts-noto-core fonts-liberation2 poppler-utils \
+	libnss3-tools qpdf softhsm2 chromium postgresql-client
+
+.PHONY: run test deps venv
+
+run: deps venv
+	$(BIN)/lienthong dev
+
+test: deps venv
+	$(BIN)/pytest -q
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Missing Debian packages: installed when we are root, otherwise the exact command is printed.
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "Installing Debian packages: $$missing"; \
+			DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+		else \
+			echo "Missing Debian packages. Run as root:"; \
+			echo "  sudo apt-get install -y $$missing"; \
+			exit 1; \
+		fi; \
+	fi

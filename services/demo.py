@@ -26,6 +26,7 @@ class DemoUser:
     position: str
     roles: tuple[Role, ...]
     unit: str | None = None
+    heads_unit: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,9 @@ DEMO_TREE = DemoOrg(
         DemoUser("hue.do", "Đỗ Thị Huệ Anh", "Phó Chủ tịch", (Role.deputy_leader,)),
         DemoUser("mai.tran", "Trần Thị Mai", "Văn thư", (Role.clerk,), "VP"),
         DemoUser("thu.le", "Lê Thị Thu", "Chuyên viên Ban Tuyên giáo", (Role.officer,), "TG"),
-        DemoUser("hanh.pham", "Phạm Thị Hạnh", "Trưởng Ban Gia đình - Xã hội", (Role.officer,), "GDXH"),
-        DemoUser("ngoc.vo", "Võ Thị Bích Ngọc", "Chánh Văn phòng", (Role.secretary, Role.officer), "VP"),
-        DemoUser("dung.huynh", "Huỳnh Thị Dung", "Trưởng Ban Tổ chức - Kiểm tra", (Role.auditor,), "TCKT"),
+        DemoUser("hanh.pham", "Phạm Thị Hạnh", "Trưởng Ban Gia đình - Xã hội", (Role.officer,), "GDXH", heads_unit=True),
+        DemoUser("ngoc.vo", "Võ Thị Bích Ngọc", "Chánh Văn phòng", (Role.secretary, Role.officer), "VP", heads_unit=True),
+        DemoUser("dung.huynh", "Huỳnh Thị Dung", "Trưởng Ban Tổ chức - Kiểm tra", (Role.auditor,), "TCKT", heads_unit=True),
     ),
     children=(
         _district(
@@ -145,12 +146,14 @@ async def seed_demo(session: AsyncSession, *, actor: Actor | None = None) -> boo
                 session, actor=actor, org=org, code=code, name=name, abbreviation=abbr
             )
         for person in spec.users:
-            await directory.create_user(
+            user = await directory.create_user(
                 session, actor=actor, username=person.username, password=DEMO_PASSWORD,
                 full_name=person.full_name, position=person.position, organization_id=org.id,
                 unit_id=units[person.unit].id if person.unit else None, roles=list(person.roles),
                 email=f"{person.username}@demo.lienthong.vn",
             )
+            if person.heads_unit and person.unit:
+                await directory.set_unit_head(session, actor=actor, unit=units[person.unit], user=user)
         for child in spec.children:
             await create(child, org.id)
 

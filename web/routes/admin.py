@@ -127,6 +127,24 @@ async def create_unit(
     return RedirectResponse(f"/admin/orgs/{org_id}?ok=unit_created", status_code=303)
 
 
+@router.post("/orgs/{org_id}/units/{unit_id}/head")
+async def set_unit_head(
+    request: Request,
+    principal: OrgAdmin,
+    session: SessionDep,
+    org_id: int,
+    unit_id: int,
+    user_id: Annotated[str, Form()] = "",
+) -> Response:
+    unit = next((u for u in await directory.units_of(session, org_id=org_id) if u.id == unit_id), None)
+    if unit is None:
+        raise NotFound("Không tìm thấy đơn vị.", "unit not found")
+    head_id = _optional_int(user_id)
+    head = await directory.get_user(session, user_id=head_id) if head_id else None
+    await directory.set_unit_head(session, actor=principal.actor, unit=unit, user=head)
+    return RedirectResponse(f"/admin/orgs/{org_id}?ok=unit_head", status_code=303)
+
+
 @router.post("/orgs/{org_id}/users")
 async def create_user(
     request: Request,

@@ -1010,16 +1010,3 @@ def load_specs_json(path: Path) -> tuple[list[PersonSpec], list[OrgSpec]]:
     orgs = [OrgSpec(**o) for o in data.get("orgs", [])]
     return people, orgs
 
-
-def add_pki_commands(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-    *,
-    people_provider: PeopleProvider | None = None,
-) -> None:
-    """Add `pki init|revoke|serve` to an argparse subparsers object.
-
-    `people_provider(args)` supplies people and organisations when `--from-json` is not given.
-    """
-    from signing.pki_cli import register
-
-    register(subparsers, people_provider=people_provider)

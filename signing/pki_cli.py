@@ -1,6 +1,6 @@
 """`lienthong pki init|revoke|serve|list`: argparse wiring for the development PKI.
 
-`web/cli.py` calls `signing.pki.add_pki_commands(subparsers, people_provider=...)`; the provider
+`web/cli.py` calls `add_pki_commands(subparsers, people_provider=...)`; the provider
 supplies the people and organisations (the demo directory, later the database) when
 `--from-json` is not given.
 """

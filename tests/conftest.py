@@ -219,3 +219,9 @@ def demo_signing(demo_pki_dir, settings, data_dir):  # type: ignore[no-untyped-d
     (data_dir / "pki").symlink_to(root / "pki", target_is_directory=True)
     settings.trust_services_port = port
     return settings
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running in the main thread
+    for the rest of the session, after which pytest-asyncio cannot run async tests."""
+    items.sort(key=lambda item: "/e2e/" in str(item.path))

@@ -79,7 +79,7 @@ async def logout(request: Request, principal: SignedIn, session: SessionDep) -> 
 
 @router.get("/lang/{code}", dependencies=[Depends(Access(public=True))])
 async def switch_language(request: Request, code: str, next: str | None = None) -> Response:
-    response = RedirectResponse(_safe_next(next or request.headers.get("referer", "/").split(str(request.base_url).rstrip("/"), 1)[-1]), status_code=303)
+    response = RedirectResponse(_safe_next(next), status_code=303)
     if code in i18n.LOCALES:
         response.set_cookie("lt_lang", code, samesite="lax", max_age=365 * 24 * 3600)
     return response

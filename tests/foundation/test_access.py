@@ -7,7 +7,7 @@ import re
 from fastapi.routing import APIRoute
 from sqlalchemy import select
 
-from services.directory.models import Organization, User
+from services.directory.models import Organization, Unit, User
 from tests.helpers import csrf_of, post_form, sign_in
 from web.app import routers
 from web.deps import Access
@@ -52,12 +52,13 @@ async def _ids(database):  # type: ignore[no-untyped-def]
     async with database.session() as session:
         orgs = {o.code: o.id for o in (await session.scalars(select(Organization))).all()}
         users = {u.username: u.id for u in (await session.scalars(select(User))).all()}
-    return orgs, users
+        units = {org_id: unit_id for unit_id, org_id in (await session.execute(select(Unit.id, Unit.organization_id))).all()}
+    return orgs, users, units
 
 
 async def test_admin_of_a_district_cannot_see_another_district(demo_db_sqlite, client_for, settings) -> None:
     """A district admin manages its own subtree; siblings and the province answer 404."""
-    orgs, users = await _ids(demo_db_sqlite)
+    orgs, users, units = await _ids(demo_db_sqlite)
     root = await client_for(demo_db_sqlite)
     await sign_in(root, "quantri")
     # The province admin makes a district admin at Châu Thành.
@@ -67,9 +68,12 @@ async def test_admin_of_a_district_cannot_see_another_district(demo_db_sqlite, c
     district = await client_for(demo_db_sqlite)
     await sign_in(district, "chauthanh.vanthu")
     token = await csrf_of(district, "/admin")
-    own = {"org_id": str(orgs["hlhpn-tanthach"]), "user_id": str(users["tanthach.chutich"])}
-    foreign = {"org_id": str(orgs["hlhpn-mocaynam"]), "user_id": str(users["mocaynam.chutich"])}
-    province = {"org_id": str(orgs["hlhpn-bentre"]), "user_id": str(users["lan.nguyen"])}
+    def ids(org: str, user: str) -> dict[str, str]:
+        return {"org_id": str(orgs[org]), "user_id": str(users[user]), "unit_id": str(units[orgs[org]])}
+
+    own = ids("hlhpn-tanthach", "tanthach.chutich")
+    foreign = ids("hlhpn-mocaynam", "mocaynam.chutich")
+    province = ids("hlhpn-bentre", "lan.nguyen")
     admin_routes = [r for r in _routes(settings) if r.path.startswith("/admin/") and ("{org_id}" in r.path or "{user_id}" in r.path)]
     assert admin_routes
     for route in admin_routes:
@@ -89,14 +93,14 @@ async def test_commune_leader_has_no_admin_or_audit_pages(demo_db_sqlite, client
     await sign_in(client, "tanthach.chutich")
     for path in ("/admin", "/audit", "/audit/export.jsonl"):
         assert (await client.get(path)).status_code == 403
-    orgs, _ = await _ids(demo_db_sqlite)
+    orgs, _, _ = await _ids(demo_db_sqlite)
     assert (await client.get(f"/admin/orgs/{orgs['hlhpn-tanthach']}")).status_code in (403, 404)
     visible = {o["code"] for o in (await client.get("/api/orgs")).json()}
     assert visible == {"hlhpn-tanthach"}
 
 
 async def test_district_auditor_sees_only_its_subtree_in_the_trail(demo_db_sqlite, client_for) -> None:
-    orgs, users = await _ids(demo_db_sqlite)
+    orgs, users, _ = await _ids(demo_db_sqlite)
     root = await client_for(demo_db_sqlite)
     await sign_in(root, "quantri")
     await post_form(root, f"/admin/users/{users['mocaynam.chuyenvien']}/roles",

@@ -83,6 +83,64 @@ class Settings(BaseSettings):
     )
     # --- end signing ---
 
+    # --- incoming documents ---
+    incoming_reminder_working_days: int = Field(
+        2, description="Remind the lead handler this many working days before an incoming document's due date."
+    )
+    incoming_escalate_after_working_days: int = Field(
+        1, description="Escalate an overdue incoming document to the leader after this many working days."
+    )
+    incoming_default_due_working_days: int = Field(10, description="Due date proposed on the direction form.")
+    # --- end incoming documents ---
+
+    # --- outgoing documents ---
+    outgoing_dispatch_timeout_seconds: int = Field(
+        60, description="How long one delivery to a recipient may take before it is retried."
+    )
+    # --- end outgoing documents ---
+
+    # --- meetings ---
+    meeting_video_provider: Literal["jitsi", "bbb", "none"] = Field(
+        "jitsi", description="Video bridge for online meetings: Jitsi Meet, BigBlueButton or none."
+    )
+    meeting_jitsi_base: str = Field("https://meet.jit.si", description="Jitsi Meet base URL; rooms are <base>/<room>.")
+    meeting_jitsi_app_id: str | None = Field(None, description="Jitsi JWT `iss` (app id) when tokens are used.")
+    meeting_jitsi_secret: str | None = Field(None, description="Jitsi JWT HS256 secret; set = signed join links.")
+    meeting_bbb_url: str | None = Field(
+        None, description="BigBlueButton API base, e.g. https://bbb.example.vn/bigbluebutton/"
+    )
+    meeting_bbb_secret: str | None = Field(None, description="BigBlueButton shared secret (checksums).")
+    meeting_room_prefix: str = Field("lienthong", description="Prefix of the derived video room names.")
+    meeting_quorum_ratio: float = Field(0.5, description="Quorum: more than this share of voting members present.")
+    meeting_reminder_minutes: list[int] = Field(
+        default_factory=lambda: [24 * 60, 60], description="Reminders this many minutes before the start."
+    )
+    # --- end meetings ---
+
+    # --- minutes and tasks ---
+    minutes_secretary_sign_working_days: int = Field(
+        1, description="The secretary signs the closed minutes within this many working days."
+    )
+    minutes_chair_sign_working_days: int = Field(
+        2, description="The chair signs within this many working days after the secretary."
+    )
+    task_reminder_working_days: int = Field(
+        2, description="Remind a task's owner this many working days before its due date."
+    )
+    task_escalate_after_working_days: int = Field(
+        1, description="Escalate an overdue task to the owner's leader after this many working days."
+    )
+    task_default_due_working_days: int = Field(10, description="Due date proposed when a task is assigned.")
+    # --- end minutes and tasks ---
+
+    # --- report requests ---
+    report_reminder_hours: int = Field(48, description="Remind a target this many hours before its report deadline.")
+    report_escalate_after_hours: int = Field(
+        24, description="Escalate a missing report to the target's leader this many hours after the deadline."
+    )
+    report_fanout_batch: int = Field(100, description="Child workflows the report fan-out starts at a time.")
+    # --- end report requests ---
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:

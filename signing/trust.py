@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -81,6 +81,9 @@ class TrustConfig:
             allow_fetching=self.allow_fetching if allow_fetching is None else allow_fetching,
             revocation_mode=self.revocation_mode if for_signing else self.validation_revocation_mode,
             moment=moment,
+            # The context fixes "now" when it is built; on a busy machine the OCSP answer can be
+            # produced a few seconds later and would be refused as "too recent" with the default 1 s.
+            time_tolerance=timedelta(seconds=60),
         )
 
     @asynccontextmanager

@@ -40,10 +40,46 @@ async def _unread(session: AsyncSession, principal: Principal) -> int:
     return await unread_count(session, user_id=principal.user.id)
 
 
+async def _meetings(session: AsyncSession, principal: Principal) -> int:
+    from web.routes.meetings import nav_count
+
+    return await nav_count(session, principal)
+
+
+async def _tasks(session: AsyncSession, principal: Principal) -> int:
+    from web.routes.tasks import nav_count
+
+    return await nav_count(session, principal)
+
+
+async def _incoming(session: AsyncSession, principal: Principal) -> int:
+    from web.routes.incoming import nav_count
+
+    return await nav_count(session, principal)
+
+
+async def _reports(session: AsyncSession, principal: Principal) -> int:
+    from services.reports.service import waiting_count
+
+    return await waiting_count(session, principal)
+
+
+async def _outgoing(session: AsyncSession, principal: Principal) -> int:
+    from services.outgoing.service import waiting_count
+
+    return await waiting_count(session, principal)
+
+
 SECTIONS: list[Section] = [
     Section("home", "Home", "/"),
     Section("notifications", "Notifications", "/notifications", counter=_unread),
     Section("signing", "Digital signing", "/signing", (Role.clerk, Role.leader, Role.deputy_leader, Role.secretary, Role.officer)),
+    Section("incoming", "Incoming", "/incoming", tuple(Role), counter=_incoming),
+    Section("outgoing", "Outgoing", "/outgoing", tuple(Role), counter=_outgoing),
+    Section("meetings", "Meetings", "/meetings", counter=_meetings),
+    Section("tasks", "Tasks", "/tasks", counter=_tasks),
+    Section("reports", "Report requests", "/reports", tuple(Role), counter=_reports),
+    Section("dashboard", "Dashboard", "/dashboard", tuple(Role)),
     Section("audit", "Audit trail", "/audit", (Role.auditor,)),
     Section("admin", "Administration", "/admin", (Role.admin,)),
 ]

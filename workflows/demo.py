@@ -17,7 +17,19 @@ log = logging.getLogger(__name__)
 
 
 async def seed_domains(*, settings: Settings, database: Database, client: Client) -> None:
-    seeders: list = []  # (name, async callable(settings=, database=, client=))
+    from meetings.demo import seed_demo as seed_meetings
+
+    from services.incoming.demo import seed_demo as seed_incoming
+
+    from services.outgoing.demo import seed_demo as seed_outgoing
+
+    seeders: list = [("meetings", seed_meetings), ("incoming", seed_incoming), ("outgoing", seed_outgoing)]  # (name, async callable(settings=, database=, client=))
+    from services.reports.demo import seed_demo as seed_reports
+
+    seeders.append(("reports", seed_reports))
+    from meetings.minutes.demo import seed_demo as seed_minutes
+
+    seeders.append(("minutes", seed_minutes))
     for name, seeder in seeders:
         try:
             await seeder(settings=settings, database=database, client=client)

@@ -11,14 +11,41 @@ from temporalio.worker import Worker
 from workflows.audit.activities import AuditActivities
 from workflows.audit.workflows import AuditCheckpointWorkflow
 from workflows.context import ActivityContext
+from workflows.incoming.activities import IncomingActivities
+from workflows.incoming.workflows import IncomingWorkflow
+from workflows.meetings.activities import MeetingActivities
+from workflows.meetings.workflows import MeetingWorkflow
+from workflows.minutes.activities import MinutesActivities
+from workflows.minutes.workflows import MinutesWorkflow
+from workflows.outgoing.activities import OutgoingActivities
+from workflows.outgoing.workflows import OutgoingWorkflow
+from workflows.reports.activities import ReportActivities
+from workflows.reports.workflows import ReportRequestWorkflow, ReportTargetWorkflow
+from workflows.tasks.activities import TaskActivities
+from workflows.tasks.workflows import TaskWorkflow
 
-WORKFLOWS: list[type] = [AuditCheckpointWorkflow]
+WORKFLOWS: list[type] = [AuditCheckpointWorkflow, IncomingWorkflow, OutgoingWorkflow, MeetingWorkflow]
+WORKFLOWS += [MinutesWorkflow, TaskWorkflow]
+WORKFLOWS += [ReportRequestWorkflow, ReportTargetWorkflow]
 
 
 def activities_for(context: ActivityContext) -> list[Callable[..., Any]]:
     """Every activity, bound to the process's settings and database."""
     audit = AuditActivities(context)
-    return [audit.create_audit_checkpoint]
+    incoming = IncomingActivities(context)
+    result: list[Callable[..., Any]] = [audit.create_audit_checkpoint, incoming.snapshot, incoming.validate_signatures, incoming.notify_step,
+            incoming.deadline_notice]
+    outgoing = OutgoingActivities(context)
+    result += [outgoing.load, outgoing.render, outgoing.remind, outgoing.deliver, outgoing.notice, outgoing.validate]
+    meetings = MeetingActivities(context)
+    result += [meetings.meeting_state, meetings.send_invitations, meetings.send_reminder, meetings.announce]
+    result += ReportActivities(context).all()
+    minutes = MinutesActivities(context)
+    result += [minutes.render, minutes.signing_state, minutes.accept_signature, minutes.signing_notice, minutes.number,
+               minutes.validate_final, minutes.distribute]
+    task = TaskActivities(context)
+    result += [task.snapshot, task.notify_assigned, task.deadline_notice]
+    return result
 
 
 def build_worker(

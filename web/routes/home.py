@@ -35,6 +35,9 @@ async def home(request: Request, principal: SignedIn, session: SessionDep) -> Re
             "checkpoint": latest,
             "unsealed": last_seq - (latest.last_seq if latest else 0),
         }
+    from web.routes.meetings import waiting_for_me as meetings_waiting
+
+    cards["meetings"] = await meetings_waiting(session, principal)
     recent = await audit.search(
         session, filters=audit.AuditFilter(actor_id=principal.user.id, action="auth."), limit=5
     )

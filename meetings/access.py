@@ -1,0 +1,146 @@
+"""Who may do what in a meeting: one place for every meeting authorization decision.
+
+- *participants* (people invited by name, chair and secretary included, and the attendees an
+  invited unit named) see the meeting, follow its live channel and take part;
+- *organisers* (chair, secretary, and the organiser's leaders, clerks, secretaries, admins)
+  prepare it;
+- *responders* (leaders and clerks of an invited unit) name who attends for their unit;
+- only the *chair* controls the live meeting; the secretary (or chair) marks attendance.
+Outside these, a meeting answers "not found" so its existence is not disclosed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from meetings.models import Meeting, MeetingParticipant, MeetingStatus, MeetingUnit
+from services.authz import Principal
+from services.directory.models import Role
+from services.errors import Forbidden, InvalidInput, NotFound
+
+ORGANISER_ROLES = (Role.leader, Role.deputy_leader, Role.clerk, Role.secretary, Role.admin)
+RESPONDER_ROLES = (Role.leader, Role.deputy_leader, Role.clerk, Role.admin)
+
+
+@dataclass
+class MeetingAccess:
+    meeting: Meeting
+    user_id: int
+    participant: MeetingParticipant | None
+    organiser: bool
+    responder_units: list[MeetingUnit] = field(default_factory=list)
+    org_member: bool = False
+
+    @property
+    def is_chair(self) -> bool:
+        return self.meeting.chair_id == self.user_id
+
+    @property
+    def is_secretary(self) -> bool:
+        return self.meeting.secretary_id == self.user_id
+
+    @property
+    def is_participant(self) -> bool:
+        return self.participant is not None
+
+    @property
+    def can_view(self) -> bool:
+        return self.is_participant or self.organiser or bool(self.responder_units)
+
+    @property
+    def can_project(self) -> bool:
+        """The projector view: participants and members of the organising organisation."""
+        return self.can_view or self.org_member
+
+
+def not_found() -> NotFound:
+    return NotFound("Không tìm thấy cuộc họp này hoặc bạn không có quyền xem.", "meeting not found")
+
+
+async def get_meeting(session: AsyncSession, meeting_id: int, *, for_update: bool = False) -> Meeting:
+    query = select(Meeting).where(Meeting.id == meeting_id)
+    if for_update:
+        query = query.with_for_update()
+    meeting = await session.scalar(query)
+    if meeting is None:
+        raise not_found()
+    return meeting
+
+
+async def access_for(session: AsyncSession, principal: Principal, meeting_id: int, *, for_update: bool = False) -> MeetingAccess:
+    """The principal's standing in a meeting; NotFound when they may not even see it."""
+    meeting = await get_meeting(session, meeting_id, for_update=for_update)
+    acc = await standing(session, principal, meeting)
+    if not acc.can_view:
+        raise not_found()
+    return acc
+
+
+async def standing(session: AsyncSession, principal: Principal, meeting: Meeting) -> MeetingAccess:
+    user_id = principal.user.id
+    participant = await session.scalar(
+        select(MeetingParticipant).where(MeetingParticipant.meeting_id == meeting.id, MeetingParticipant.user_id == user_id)
+    )
+    organiser = (
+        user_id in (meeting.chair_id, meeting.secretary_id)
+        or meeting.organization_id in principal.orgs_with(*ORGANISER_ROLES)
+    )
+    responder_orgs = principal.orgs_with(*RESPONDER_ROLES)
+    units = []
+    if responder_orgs:
+        units = list((await session.scalars(
+            select(MeetingUnit).where(MeetingUnit.meeting_id == meeting.id, MeetingUnit.organization_id.in_(responder_orgs))
+        )).all())
+    return MeetingAccess(
+        meeting=meeting, user_id=user_id, participant=participant, organiser=organiser,
+        responder_units=units, org_member=meeting.organization_id in principal.roles,
+    )
+
+
+async def is_participant(session: AsyncSession, *, meeting_id: int, user_id: int) -> bool:
+    return bool(await session.scalar(
+        select(MeetingParticipant.id).where(MeetingParticipant.meeting_id == meeting_id, MeetingParticipant.user_id == user_id)
+    ))
+
+
+def require_chair(acc: MeetingAccess) -> None:
+    if not acc.is_chair:
+        raise Forbidden("Chỉ người chủ trì cuộc họp mới thực hiện được thao tác này.", "Only the chair can do this.")
+
+
+def require_chair_or_secretary(acc: MeetingAccess) -> None:
+    if not (acc.is_chair or acc.is_secretary):
+        raise Forbidden(
+            "Chỉ người chủ trì hoặc thư ký cuộc họp mới thực hiện được thao tác này.",
+            "Only the chair or the secretary can do this.",
+        )
+
+
+def require_organiser(acc: MeetingAccess) -> None:
+    if not acc.organiser:
+        raise Forbidden(
+            "Chỉ người tổ chức cuộc họp (chủ trì, thư ký, lãnh đạo, văn thư của đơn vị tổ chức) mới chuẩn bị được cuộc họp.",
+            "Only the meeting's organisers can prepare it.",
+        )
+
+
+def require_participant(acc: MeetingAccess) -> MeetingParticipant:
+    if acc.participant is None:
+        raise Forbidden("Bạn không phải đại biểu của cuộc họp này.", "You are not a participant of this meeting.")
+    return acc.participant
+
+
+def require_status(meeting: Meeting, *allowed: MeetingStatus) -> None:
+    if meeting.status not in allowed:
+        messages = {
+            MeetingStatus.draft: ("Cuộc họp chưa được lên lịch.", "The meeting is not scheduled yet."),
+            MeetingStatus.scheduled: ("Cuộc họp chưa khai mạc.", "The meeting has not been opened yet."),
+            MeetingStatus.open: ("Cuộc họp đang diễn ra.", "The meeting is in progress."),
+            MeetingStatus.closed: ("Cuộc họp đã bế mạc.", "The meeting has been closed."),
+            MeetingStatus.cancelled: ("Cuộc họp đã bị hủy.", "The meeting has been cancelled."),
+        }
+        vi, en = messages[meeting.status]
+        raise InvalidInput(vi + " Không thể thực hiện thao tác này.", en + " This action is not possible now.")

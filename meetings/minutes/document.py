@@ -1,0 +1,163 @@
+"""The Biên bản as a Decree 30 document: facts from the meeting, text from the minutes.
+
+`build_spec` turns the meeting's facts (attendance, times, votes — never typed again) and the
+secretary's text (discussion, opinions, conclusion per item) into a `DocumentSpec` of type BB
+with two signing blocks (secretary left, chair right) and reserved number/date fields.
+`prepare_pdf` adds the number/date form fields and reserves the chair's signature field before
+the first (certification) signature, as the outgoing flow does.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from meetings.service import MeetingFacts, PollFact
+from services.documents.layout import BodyBlock, DocumentSpec, SigningBlock
+from services.documents.notation import vn_date_line  # noqa: F401  (re-exported for callers)
+from services.calendar import VN_TZ
+from signing.forms import SignatureFieldSpec, add_text_fields, field_specs_from_markers
+from signing.placement import find_markers, require_marker, signature_box
+
+SECRETARY_FIELD = "Sig-secretary"
+CHAIR_FIELD = "Sig-chair"
+
+THRESHOLDS = {
+    "majority_present": "quá bán số đại biểu có mặt",
+    "two_thirds_present": "hai phần ba số đại biểu có mặt",
+    "majority_members": "quá bán tổng số thành viên",
+    "two_thirds_members": "hai phần ba tổng số thành viên",
+}
+ROMAN = ["I", "II", "III", "IV", "V", "VI"]
+
+
+def to_vn(value: datetime) -> datetime:
+    return value.astimezone(VN_TZ)
+
+
+def clock(value: datetime | None) -> str:
+    """`08 giờ 30 phút` in Vietnam time."""
+    if value is None:
+        return "…"
+    local = to_vn(value)
+    return f"{local:%H} giờ {local:%M} phút"
+
+
+def day_text(value: datetime | None) -> str:
+    return "…" if value is None else f"ngày {to_vn(value):%d/%m/%Y}"
+
+
+def poll_line(poll: PollFact) -> str:
+    total = poll.present if poll.threshold.endswith("present") else poll.members
+    counts = "; ".join(f"{label}: {votes}" for label, votes in poll.counts)
+    verdict = "" if poll.passed is None else (" — Thông qua." if poll.passed else " — Không thông qua.")
+    base = f" trên tổng số {total} đại biểu" if total else ""
+    rule = THRESHOLDS.get(poll.threshold, "")
+    kind = {"secret": "bỏ phiếu kín", "named": "biểu quyết ghi danh", "open": "biểu quyết công khai"}.get(poll.visibility, "")
+    return (f"Biểu quyết ({kind}) “{poll.question}”: {poll.voted or 0} đại biểu tham gia{base}; {counts}"
+            f" (ngưỡng: {rule}){verdict}")
+
+
+def _person(name: str, position: str, organization: str) -> str:
+    return ", ".join(p for p in (name, position, organization) if p)
+
+
+def _paragraphs(label: str, text: str) -> list[str]:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    if not lines:
+        return []
+    return [f"{label}: {lines[0]}"] + lines[1:]
+
+
+def build_spec(
+    facts: MeetingFacts, content: dict[str, Any], *, tasks: list[dict[str, Any]] | None = None,
+    number: int | None = None, issued_on: date | None = None,
+) -> DocumentSpec:
+    """The Biên bản of a meeting (number/date None = reserved fields for the BB register)."""
+    meeting, org = facts.meeting, facts.organization
+    chair, secretary = facts.chair, facts.secretary
+    started = meeting.opened_at or meeting.starts_at
+    ended = meeting.closed_at or meeting.ends_at
+    body: list[str | BodyBlock] = []
+    body.append(f"Thời gian: bắt đầu lúc {clock(started)}, {day_text(started)}.")
+    where = meeting.place or "—"
+    if meeting.mode.value in ("online", "hybrid"):
+        where += " (họp trực tuyến kết nối các điểm cầu)" if meeting.mode.value == "hybrid" else " (họp trực tuyến)"
+    body.append(f"Địa điểm: {where}.")
+    body.append(f"Chủ trì: {_person(chair.full_name, chair.position or '', org.name)}.")
+    if secretary is not None:
+        body.append(f"Thư ký: {_person(secretary.full_name, secretary.position or '', '')}.")
+
+    body.append(BodyBlock(text="I. THÀNH PHẦN THAM DỰ", style="heading"))
+    present, absent = facts.present, facts.absent
+    body.append(f"Số đại biểu được triệu tập: {len(facts.people)}; có mặt: {len(present)}; vắng mặt: {len(absent)}."
+                + (" Cuộc họp đủ số lượng đại biểu theo quy định." if facts.quorum.get("met") else ""))
+    if present:
+        body.append("Đại biểu có mặt: " + "; ".join(
+            _person(p.name, p.position, p.site or p.organization) for p in present) + ".")
+    if absent:
+        body.append("Đại biểu vắng mặt: " + "; ".join(
+            p.name + (f" (lý do: {p.absence_reason})" if p.absence_reason else " (không rõ lý do)") for p in absent) + ".")
+    for site in facts.sites:
+        status = "có kết nối" if site.get("site_present") else "không kết nối"
+        body.append(f"Điểm cầu {site['name']}: {status}, {site.get('present', 0)}/{site.get('attendees', 0)} đại biểu có mặt.")
+    opening = (content.get("opening") or "").strip()
+    if opening:
+        body.extend(line.strip() for line in opening.splitlines() if line.strip())
+
+    body.append(BodyBlock(text="II. NỘI DUNG CUỘC HỌP", style="heading"))
+    items_text: dict[str, Any] = content.get("items") or {}
+    by_item_polls: dict[int | None, list[PollFact]] = {}
+    for poll in facts.polls:
+        by_item_polls.setdefault(poll.agenda_item_id, []).append(poll)
+    by_item_tasks: dict[int | None, list[dict[str, Any]]] = {}
+    for task in tasks or []:
+        by_item_tasks.setdefault(task.get("item_id"), []).append(task)
+    for index, item in enumerate(facts.items, start=1):
+        text = items_text.get(str(item.id)) or {}
+        body.append(BodyBlock(text=f"{index}. {item.title}", style="heading"))
+        times = ""
+        if item.started_at and item.ended_at:
+            times = f" (từ {to_vn(item.started_at):%H:%M} đến {to_vn(item.ended_at):%H:%M})"
+        if item.presenter:
+            body.append(f"Trình bày: {item.presenter}{times}.")
+        body.extend(_paragraphs("Thảo luận", text.get("discussion", "")))
+        opinions = [o for o in text.get("opinions") or [] if (o.get("text") or "").strip()]
+        if opinions:
+            body.append("Ý kiến phát biểu:")
+            for opinion in opinions:
+                who = opinion.get("name") or "Đại biểu"
+                body.append(f"- {who}: {opinion['text'].strip()}")
+        for poll in by_item_polls.get(item.id, []):
+            body.append(poll_line(poll))
+        body.extend(_paragraphs("Kết luận", text.get("conclusion", "")))
+        for task in by_item_tasks.get(item.id, []):
+            body.append(f"- Giao {task['owner']}: {task['title']} (hạn hoàn thành {task['due_date']:%d/%m/%Y}).")
+    for poll in by_item_polls.get(None, []):
+        body.append(poll_line(poll))
+    closing = (content.get("closing") or "").strip()
+    if closing:
+        body.extend(line.strip() for line in closing.splitlines() if line.strip())
+    body.append(f"Cuộc họp kết thúc lúc {clock(ended)} cùng ngày. Biên bản được lập và thông qua tại cuộc họp.")
+
+    recipients = ["Các đại biểu dự họp"] + [str(s["name"]) for s in facts.sites]
+    return DocumentSpec(
+        parent_body=org.parent_body or "HỘI LHPN VIỆT NAM", issuing_body=org.name, doc_type="BB",
+        notation_suffix=f"/BB-{org.abbreviation}", number=number, place=org.place or "Bến Tre", date=issued_on,
+        subject=meeting.title, body=body, recipients=recipients, filing="Lưu: VT",
+        signers=[
+            SigningBlock(role="secretary", position="THƯ KÝ", signer_name=secretary.full_name if secretary else "…"),
+            SigningBlock(role="chair", position="CHỦ TRÌ", signer_name=chair.full_name),
+        ],
+    )
+
+
+def prepare_pdf(pdf: bytes) -> bytes:
+    """Number/date fields and the chair's empty signature field, before anyone signs."""
+    markers = find_markers(pdf)
+    chair = require_marker(markers=markers, key="sig:chair")
+    require_marker(markers=markers, key="sig:secretary")
+    require_marker(markers=markers, key="field:number")
+    require_marker(markers=markers, key="field:date")
+    reserved = SignatureFieldSpec(CHAIR_FIELD, chair.page, signature_box(marker=chair))
+    return add_text_fields(pdf, field_specs_from_markers(markers=markers), signature_fields=[reserved])

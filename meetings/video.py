@@ -1,0 +1,114 @@
+"""Video links: a room on the configured bridge, derived from the meeting.
+
+Jitsi Meet (default): `<base>/<room>`, with a signed JWT (HS256) per person when a secret is
+configured (the prosody `token` auth of Jitsi). BigBlueButton: API `create` and `join` URLs
+carrying the checksum the BBB API defines (SHA-1 of call name + query string + secret).
+The video itself is the bridge's job.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlencode, urlparse
+
+from meetings.models import Meeting
+from services.config import Settings
+
+
+def room_name(settings: Settings, meeting: Meeting) -> str:
+    """Stable per meeting, unguessable from its number (an HMAC of the id under the secret key)."""
+    key = settings.ensure_secret_key().encode()
+    tag = hmac.new(key, f"meeting-room:{meeting.id}".encode(), hashlib.sha256).hexdigest()[:12]
+    return f"{settings.meeting_room_prefix}-{meeting.id}-{tag}"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt_hs256(claims: dict[str, object], secret: str) -> str:
+    """A compact JWS (RFC 7519) signed with HMAC-SHA256, enough for Jitsi's token auth."""
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    body = _b64(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
+    signature = hmac.new(secret.encode(), f"{header}.{body}".encode(), hashlib.sha256).digest()
+    return f"{header}.{body}.{_b64(signature)}"
+
+
+def bbb_checksum(call: str, query: str, secret: str) -> str:
+    return hashlib.sha1((call + query + secret).encode()).hexdigest()
+
+
+def bbb_url(settings: Settings, call: str, params: dict[str, str]) -> str:
+    assert settings.meeting_bbb_url and settings.meeting_bbb_secret
+    query = urlencode(params)
+    base = settings.meeting_bbb_url.rstrip("/") + "/api/"
+    return f"{base}{call}?{query}&checksum={bbb_checksum(call, query, settings.meeting_bbb_secret)}"
+
+
+@dataclass(frozen=True)
+class JoinPerson:
+    user_id: int
+    name: str
+    email: str | None
+    moderator: bool
+
+
+def provider(settings: Settings) -> str:
+    if settings.meeting_video_provider == "bbb" and not (settings.meeting_bbb_url and settings.meeting_bbb_secret):
+        return "none"
+    return settings.meeting_video_provider
+
+
+def room_url(settings: Settings, meeting: Meeting) -> str | None:
+    """The link printed on the invitation and shown on the page (no personal token)."""
+    if meeting.video_url:
+        return meeting.video_url
+    kind = provider(settings)
+    if kind == "jitsi":
+        return f"{settings.meeting_jitsi_base.rstrip('/')}/{room_name(settings, meeting)}"
+    if kind == "bbb":
+        return f"{settings.base_url.rstrip('/')}/meetings/{meeting.id}/video"
+    return None
+
+
+def bbb_create_url(settings: Settings, meeting: Meeting) -> str:
+    """BBB `create` is idempotent for the same meetingID: call it before the first join."""
+    room = room_name(settings, meeting)
+    return bbb_url(settings, "create", {
+        "name": meeting.title[:200], "meetingID": room, "record": "false",
+        "moderatorPW": hmac.new(settings.ensure_secret_key().encode(), f"{room}:mod".encode(), hashlib.sha256).hexdigest()[:16],
+        "attendeePW": hmac.new(settings.ensure_secret_key().encode(), f"{room}:att".encode(), hashlib.sha256).hexdigest()[:16],
+    })
+
+
+def join_url(settings: Settings, meeting: Meeting, person: JoinPerson, *, now: datetime) -> str | None:
+    """The person's own join link."""
+    if meeting.video_url:
+        return meeting.video_url
+    kind = provider(settings)
+    room = room_name(settings, meeting)
+    if kind == "jitsi":
+        base = settings.meeting_jitsi_base.rstrip("/")
+        if not settings.meeting_jitsi_secret:
+            return f"{base}/{room}"
+        claims = {
+            "aud": "jitsi", "iss": settings.meeting_jitsi_app_id or settings.meeting_room_prefix,
+            "sub": urlparse(base).hostname or "*", "room": room,
+            "nbf": int((now - timedelta(minutes=5)).timestamp()),
+            "exp": int(max(now, meeting.ends_at).timestamp()) + 3 * 3600,
+            "moderator": person.moderator,
+            "context": {"user": {"id": str(person.user_id), "name": person.name, "email": person.email or "",
+                                 "moderator": "true" if person.moderator else "false"}},
+        }
+        return f"{base}/{room}?jwt={jwt_hs256(claims, settings.meeting_jitsi_secret)}"
+    if kind == "bbb":
+        return bbb_url(settings, "join", {
+            "fullName": person.name, "meetingID": room, "role": "MODERATOR" if person.moderator else "VIEWER",
+            "userID": str(person.user_id), "redirect": "true",
+        })
+    return None

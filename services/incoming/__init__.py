@@ -1,0 +1,1 @@
+"""Incoming documents (văn bản đến): registration, direction, handling, sender statuses."""

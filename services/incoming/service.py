@@ -1,0 +1,1166 @@
+"""Incoming documents: registration, direction, handling, deadlines and sender statuses.
+
+Every function that changes state takes the session and the acting principal (or `Actor`)
+explicitly, checks who may act, writes its audit entry and its live event in the same
+transaction, and bumps `revision`. The document's workflow (`incoming-<id>`) reads the
+resulting state through `workflow_snapshot` and owns deadlines and who is notified next.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from services import calendar
+from services.audit.models import AuditEntry
+from services.audit.service import Actor, record
+from services.authz import Principal, require
+from services.blobs import BlobStore
+from services.db import utcnow
+from services.directory.models import Organization, Role, RoleAssignment, Unit, User
+from services.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.events.service import publish
+from services.incoming.models import (
+    CLOSED,
+    DOC_TYPES,
+    OPEN_HANDLING,
+    SECRECY,
+    URGENCY,
+    IncomingAssignment,
+    IncomingDocument,
+    IncomingFile,
+    IncomingNote,
+    IncomingSenderStatus,
+    Status,
+)
+from services.notifications.service import notify
+from services.registers import next_number
+
+LEADERS = (Role.leader, Role.deputy_leader)
+ORG_WIDE_VIEW = (Role.clerk, Role.leader, Role.deputy_leader, Role.auditor)
+SENDER_LABELS = {
+    "01": ("Đã đến", "Arrived"),
+    "02": ("Bị từ chối, trả lại", "Rejected"),
+    "03": ("Đã tiếp nhận", "Received"),
+    "04": ("Đã phân công", "Assigned"),
+    "05": ("Đang xử lý", "In progress"),
+    "06": ("Đã hoàn thành", "Done"),
+}
+URGENCY_VI = {"normal": "Thường", "urgent": "Khẩn", "very_urgent": "Thượng khẩn", "flash": "Hỏa tốc"}
+
+
+def _not_found() -> NotFound:
+    return NotFound("Không tìm thấy văn bản đến này hoặc bạn không có quyền xem.", "incoming document not found")
+
+
+# --- inputs -------------------------------------------------------------------------------------
+
+@dataclass
+class Metadata:
+    """What the clerk types when registering (or correcting) a document."""
+
+    issuer_name: str
+    number_notation: str
+    document_date: date | None
+    doc_type: str
+    subject: str
+    urgency: str = "normal"
+    secrecy: str = "normal"
+    doc_due_date: date | None = None
+    arrival_date: date | None = None
+    receiving_unit_id: int | None = None
+    issuer_org_id: int | None = None
+
+    def cleaned(self) -> Metadata:
+        def need(value: str | None, vi: str, en: str) -> str:
+            value = " ".join((value or "").split())
+            if not value:
+                raise InvalidInput(f"Hãy nhập {vi}.", f"{en} is required.")
+            return value
+
+        notation = need(self.number_notation, "số, ký hiệu văn bản", "Number and notation")
+        if len(notation) > 64:
+            raise InvalidInput("Số, ký hiệu quá dài (tối đa 64 ký tự).", "The notation is too long.")
+        if self.doc_type not in DOC_TYPES:
+            raise InvalidInput("Hãy chọn loại văn bản trong danh sách.", "Choose a document type from the list.")
+        if self.urgency not in URGENCY:
+            raise InvalidInput("Độ khẩn không hợp lệ.", "Unknown urgency.")
+        if self.secrecy not in SECRECY:
+            raise InvalidInput("Độ mật không hợp lệ.", "Unknown secrecy level.")
+        if self.document_date is None:
+            raise InvalidInput("Hãy nhập ngày tháng của văn bản.", "The document date is required.")
+        arrival = self.arrival_date or calendar.vn_today()
+        if self.document_date > arrival:
+            raise InvalidInput(
+                "Ngày văn bản không thể sau ngày đến. Hãy kiểm tra lại.", "The document date is after the arrival date."
+            )
+        return Metadata(
+            issuer_name=need(self.issuer_name, "cơ quan ban hành", "Issuer")[:255],
+            number_notation=notation,
+            document_date=self.document_date,
+            doc_type=self.doc_type,
+            subject=need(self.subject, "trích yếu nội dung", "Subject"),
+            urgency=self.urgency,
+            secrecy=self.secrecy,
+            doc_due_date=self.doc_due_date,
+            arrival_date=arrival,
+            receiving_unit_id=self.receiving_unit_id,
+            issuer_org_id=self.issuer_org_id,
+        )
+
+
+@dataclass
+class NewFile:
+    """A checked upload (services.uploads.check_upload) plus its signature report, if any."""
+
+    filename: str
+    content_type: str
+    data: bytes
+    validation: dict[str, Any] | None = None
+    signatures_ok: bool | None = None
+
+
+@dataclass
+class Handlers:
+    """A direction's people: the lead (a person or a unit, whose head then leads), co-handlers, for information."""
+
+    lead_user_id: int | None = None
+    lead_unit_id: int | None = None
+    co_user_ids: Sequence[int] = ()
+    co_unit_ids: Sequence[int] = ()
+    info_user_ids: Sequence[int] = ()
+
+
+# --- reading and access ----------------------------------------------------------------------
+
+async def _load(session: AsyncSession, document_id: int) -> IncomingDocument:
+    doc = await session.scalar(
+        select(IncomingDocument).where(IncomingDocument.id == document_id)
+        .options(selectinload(IncomingDocument.files), selectinload(IncomingDocument.assignments),
+                 selectinload(IncomingDocument.notes))
+        .execution_options(populate_existing=True)
+    )
+    if doc is None:
+        raise _not_found()
+    return doc
+
+
+def _my_unit(principal: Principal) -> int | None:
+    return principal.user.unit_id
+
+
+async def _headed_units(session: AsyncSession, user_id: int) -> set[int]:
+    return set((await session.scalars(select(Unit.id).where(Unit.head_user_id == user_id))).all())
+
+
+async def roles_on(session: AsyncSession, principal: Principal, doc: IncomingDocument) -> set[str]:
+    """What the principal is on this document: clerk, leader, auditor, lead, unit_head, co, info."""
+    roles: set[str] = set()
+    org = doc.organization_id
+    if org in principal.orgs_with(Role.clerk):
+        roles.add("clerk")
+    if org in principal.orgs_with(*LEADERS):
+        roles.add("leader")
+    if org in principal.orgs_with(Role.auditor):
+        roles.add("auditor")
+    me = principal.user.id
+    if doc.lead_user_id == me:
+        roles.add("lead")
+    if doc.lead_unit_id is not None and doc.lead_unit_id in await _headed_units(session, me):
+        roles.add("unit_head")
+    for a in doc.assignments:
+        if not a.active or a.role == "lead":
+            continue
+        if a.user_id == me or (a.user_id is None and a.unit_id is not None and a.unit_id == _my_unit(principal)):
+            roles.add(a.role)
+    return roles
+
+
+async def get_for(session: AsyncSession, *, principal: Principal, document_id: int) -> tuple[IncomingDocument, set[str]]:
+    """The document and the principal's roles on it; NotFound when they may not see it."""
+    doc = await _load(session, document_id)
+    roles = await roles_on(session, principal, doc)
+    if not roles:
+        raise _not_found()
+    return doc, roles
+
+
+def _need_role(roles: set[str], wanted: Iterable[str], vi: str, en: str) -> None:
+    if not roles & set(wanted):
+        raise Forbidden(vi, en)
+
+
+def _need_status(doc: IncomingDocument, allowed: Iterable[Status | str], vi: str, en: str) -> None:
+    allowed_values = {getattr(s, "value", s) for s in allowed}
+    if doc.status not in allowed_values:
+        raise Conflict(vi, en)
+
+
+async def _touch(session: AsyncSession, doc: IncomingDocument, *, status: Status | None = None) -> None:
+    if status is not None:
+        doc.status = status.value
+    doc.revision = (doc.revision or 0) + 1
+    doc.updated_at = utcnow()
+    await session.flush()
+    await publish(session, channel=f"incoming-{doc.id}", kind="incoming.changed",
+                  payload={"id": doc.id, "status": doc.status, "revision": doc.revision})
+
+
+async def _audit(session: AsyncSession, actor: Actor, doc: IncomingDocument, action: str, **details: Any) -> None:
+    await record(session, actor=actor, action=action, object_type="incoming", object_id=doc.id,
+                 organization_id=doc.organization_id, details=details)
+
+
+async def _note(session: AsyncSession, actor: Actor, doc: IncomingDocument, kind: str, body: str) -> IncomingNote:
+    note = IncomingNote(document_id=doc.id, kind=kind, author_id=actor.user_id, author_name=actor.name, body=body)
+    session.add(note)
+    await session.flush()
+    return note
+
+
+async def _sender_status(session: AsyncSession, doc: IncomingDocument, code: str, note: str | None = None) -> None:
+    """Report a step to the sender organisation once per code (idempotent), with a live event."""
+    if doc.sender_org_id is None or doc.outgoing_ref is None:
+        return
+    if await session.scalar(select(IncomingSenderStatus.id).where(
+        IncomingSenderStatus.document_id == doc.id, IncomingSenderStatus.code == code
+    )):
+        return
+    session.add(IncomingSenderStatus(
+        document_id=doc.id, outgoing_ref=doc.outgoing_ref, sender_org_id=doc.sender_org_id,
+        recipient_org_id=doc.organization_id, code=code, note=note,
+    ))
+    await session.flush()
+    await publish(session, channel=f"incomingsender-{doc.sender_org_id}", kind="incoming.sender_status",
+                  payload={"outgoing_ref": doc.outgoing_ref, "recipient_org_id": doc.organization_id,
+                           "code": code, "label_vi": SENDER_LABELS[code][0], "label_en": SENDER_LABELS[code][1]})
+
+
+def _text(value: str | None, vi: str, en: str, limit: int = 5000) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise InvalidInput(vi, en)
+    return value[:limit]
+
+
+# --- registration -------------------------------------------------------------------------------
+
+async def find_duplicates(
+    session: AsyncSession,
+    *,
+    organization_id: int,
+    number_notation: str,
+    document_date: date | None,
+    issuer_name: str | None = None,
+    issuer_org_id: int | None = None,
+    exclude_id: int | None = None,
+) -> list[IncomingDocument]:
+    """Documents of the organisation with the same issuer, number/notation and date."""
+    notation = " ".join((number_notation or "").split())
+    if not notation or document_date is None:
+        return []
+    query = select(IncomingDocument).where(
+        IncomingDocument.organization_id == organization_id,
+        func.upper(IncomingDocument.number_notation) == notation.upper(),
+        IncomingDocument.document_date == document_date,
+        IncomingDocument.status != Status.rejected.value,
+    )
+    if exclude_id is not None:
+        query = query.where(IncomingDocument.id != exclude_id)
+    # Issuer names compare case-insensitively in Python: SQLite's lower() ignores Vietnamese letters.
+    wanted = " ".join((issuer_name or "").split()).casefold()
+    return [
+        d for d in (await session.scalars(query.order_by(IncomingDocument.id))).all()
+        if (issuer_org_id is not None and d.issuer_org_id == issuer_org_id)
+        or (wanted and " ".join(d.issuer_name.split()).casefold() == wanted)
+        or (not wanted and issuer_org_id is None)
+    ]
+
+
+async def _check_unit(session: AsyncSession, unit_id: int | None, org_id: int) -> None:
+    if unit_id is None:
+        return
+    unit = await session.get(Unit, unit_id)
+    if unit is None or unit.organization_id != org_id:
+        raise InvalidInput("Đơn vị nhận không thuộc cơ quan này.", "The receiving unit is not in this organisation.")
+
+
+def _store_files(doc: IncomingDocument, files: Sequence[NewFile], blobs: BlobStore, start: int) -> list[IncomingFile]:
+    rows = []
+    for offset, upload in enumerate(files):
+        digest = blobs.put(upload.data)
+        row = IncomingFile(
+            position=start + offset, is_main=(start + offset == 0), filename=upload.filename,
+            content_type=upload.content_type, size=len(upload.data), sha256=digest,
+            validation=json.dumps(upload.validation, ensure_ascii=False, default=str) if upload.validation else None,
+            signatures_ok=upload.signatures_ok,
+        )
+        doc.files.append(row)
+        rows.append(row)
+    return rows
+
+
+async def _take_number(session: AsyncSession, doc: IncomingDocument) -> None:
+    if doc.arrival_number is not None:
+        return
+    year = (doc.arrival_date or calendar.vn_today()).year
+    doc.arrival_series = "mat" if doc.secrecy != "normal" else "chung"
+    doc.arrival_year = year
+    doc.arrival_number = await next_number(
+        session, organization_id=doc.organization_id, kind="incoming", series=doc.arrival_series, year=year
+    )
+
+
+async def register(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    organization_id: int,
+    meta: Metadata,
+    files: Sequence[NewFile] = (),
+    blobs: BlobStore,
+    allow_duplicate: bool = False,
+    document_id: int | None = None,
+) -> IncomingDocument:
+    """Register a document in the incoming register (clerks only).
+
+    New documents need at least one file (the first is the main file). `document_id` registers
+    a document that arrived from the system or was returned to the clerk, keeping its files.
+    Duplicates raise Conflict unless `allow_duplicate`. A PDF whose signatures failed keeps the
+    document unnumbered ("arrived") so the clerk can read the report and return it to its sender.
+    Blobs are written only after every check passed: a refused registration stores nothing.
+    """
+    require(principal, [Role.clerk], organization_id, "organization")
+    meta = meta.cleaned()
+    await _check_unit(session, meta.receiving_unit_id, organization_id)
+    if meta.issuer_org_id is not None and await session.get(Organization, meta.issuer_org_id) is None:
+        raise InvalidInput("Cơ quan ban hành không có trong hệ thống.", "Unknown issuing organisation.")
+    doc: IncomingDocument | None = None
+    if document_id is not None:
+        doc = await _load(session, document_id)
+        if doc.organization_id != organization_id:
+            raise _not_found()
+        _need_status(doc, (Status.arrived, Status.returned),
+                     "Văn bản này đã được vào sổ hoặc đã xử lý xong.", "This document is no longer waiting for registration.")
+    elif not files:
+        raise InvalidInput("Hãy tải lên ít nhất một tệp văn bản.", "Upload at least one file.")
+    duplicates = await find_duplicates(
+        session, organization_id=organization_id, number_notation=meta.number_notation,
+        document_date=meta.document_date, issuer_name=meta.issuer_name, issuer_org_id=meta.issuer_org_id,
+        exclude_id=document_id,
+    )
+    if duplicates and not allow_duplicate:
+        first = duplicates[0]
+        raise Conflict(
+            f"Văn bản {meta.number_notation} ngày {meta.document_date:%d/%m/%Y} của {meta.issuer_name} đã có trong sổ "
+            f"(số đến {first.arrival_label or '—'}). Hãy kiểm tra; nếu đúng là văn bản khác, chọn “Vẫn vào sổ”.",
+            f"{meta.number_notation} of {meta.document_date:%d/%m/%Y} from {meta.issuer_name} is already registered.",
+            duplicates=[d.id for d in duplicates],
+        )
+    actor = principal.actor
+    if doc is None:
+        doc = IncomingDocument(organization_id=organization_id, status=Status.arrived.value, source="manual",
+                               files=[], assignments=[], notes=[])
+        session.add(doc)
+    for key in ("issuer_name", "number_notation", "document_date", "doc_type", "subject", "urgency", "secrecy",
+                "doc_due_date", "arrival_date", "receiving_unit_id", "issuer_org_id"):
+        setattr(doc, key, getattr(meta, key))
+    await session.flush()
+    _store_files(doc, files, blobs, start=len(doc.files))
+    held = any(f.signatures_ok is False for f in doc.files)
+    was_returned = doc.status == Status.returned.value
+    if held and not was_returned and doc.arrival_number is None and doc.status == Status.arrived.value and files:
+        await session.flush()
+        await _audit(session, actor, doc, "incoming.hold", reason="invalid_signature",
+                     files=[f.filename for f in doc.files if f.signatures_ok is False])
+        await _touch(session, doc, status=Status.arrived)
+        return doc
+    await _take_number(session, doc)
+    doc.registered_by_id = principal.user.id
+    doc.registered_at = utcnow()
+    doc.return_reason = None
+    await session.flush()
+    await _audit(
+        session, actor, doc, "incoming.register",
+        arrival_number=doc.arrival_number, series=doc.arrival_series, year=doc.arrival_year,
+        number_notation=doc.number_notation, issuer=doc.issuer_name, subject=doc.subject,
+        files=[f.filename for f in doc.files], duplicate_of=[d.id for d in duplicates] if duplicates else None,
+        resubmitted=was_returned or None,
+    )
+    await _sender_status(session, doc, "03")
+    await _touch(session, doc, status=Status.awaiting_direction)
+    return doc
+
+
+async def accept_despite_signatures(
+    session: AsyncSession, *, principal: Principal, document_id: int, reason: str
+) -> IncomingDocument:
+    """The clerk registers a held document whose signatures failed, giving a reason."""
+    doc = await _load(session, document_id)
+    require(principal, [Role.clerk], doc.organization_id, "organization")
+    _need_status(doc, (Status.arrived,), "Văn bản này không còn chờ vào sổ.", "Not waiting for registration.")
+    reason = _text(reason, "Hãy ghi lý do vẫn tiếp nhận văn bản.", "Give a reason.")
+    await _take_number(session, doc)
+    doc.registered_by_id = principal.user.id
+    doc.registered_at = utcnow()
+    await session.flush()
+    await _note(session, principal.actor, doc, "accept", reason)
+    await _audit(session, principal.actor, doc, "incoming.register", arrival_number=doc.arrival_number,
+                 series=doc.arrival_series, year=doc.arrival_year, despite_signatures=reason)
+    await _sender_status(session, doc, "03")
+    await _touch(session, doc, status=Status.awaiting_direction)
+    return doc
+
+
+async def receive_from_system(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    recipient_org_id: int,
+    sender_org_id: int,
+    outgoing_ref: str,
+    number_notation: str,
+    document_date: date,
+    doc_type: str,
+    subject: str,
+    urgency: str = "normal",
+    secrecy: str = "normal",
+    due_date: date | None = None,
+    files: Sequence[tuple[str, str, str]] = (),
+    signer_name: str | None = None,
+) -> IncomingDocument:
+    """A document issued to `recipient_org_id` by another organisation in the system.
+
+    Idempotent on (recipient_org_id, outgoing_ref): a second call returns the same document.
+    The document waits in the recipient clerk's queue ("arrived"); the sender gets status 01.
+    `files` are (filename, content_type, sha256) of blobs already in the blob store, main first.
+    """
+    existing = await session.scalar(select(IncomingDocument).where(
+        IncomingDocument.organization_id == recipient_org_id, IncomingDocument.outgoing_ref == outgoing_ref
+    ))
+    if existing is not None:
+        return existing
+    sender = await session.get(Organization, sender_org_id)
+    if sender is None or await session.get(Organization, recipient_org_id) is None:
+        raise InvalidInput("Cơ quan gửi hoặc nhận không có trong hệ thống.", "Unknown sender or recipient organisation.")
+    if doc_type not in DOC_TYPES or urgency not in URGENCY or secrecy not in SECRECY:
+        raise InvalidInput("Loại, độ khẩn hoặc độ mật của văn bản không hợp lệ.", "Invalid type, urgency or secrecy.")
+    if not files:
+        raise InvalidInput("Văn bản gửi đến không có tệp.", "The document has no file.")
+    doc = IncomingDocument(
+        organization_id=recipient_org_id, status=Status.arrived.value, source="system",
+        issuer_org_id=sender_org_id, issuer_name=sender.name, number_notation=number_notation.strip()[:64],
+        document_date=document_date, doc_type=doc_type, subject=subject.strip(), urgency=urgency, secrecy=secrecy,
+        doc_due_date=due_date, arrival_date=calendar.vn_today(), signer_name=signer_name,
+        outgoing_ref=outgoing_ref, sender_org_id=sender_org_id, files=[], assignments=[], notes=[],
+    )
+    for position, (filename, content_type, sha256) in enumerate(files):
+        doc.files.append(IncomingFile(position=position, is_main=position == 0, filename=filename[:255],
+                                      content_type=content_type, size=0, sha256=sha256))
+    try:
+        async with session.begin_nested():
+            session.add(doc)
+            await session.flush()
+    except Exception:
+        # A concurrent delivery of the same outgoing document won the unique constraint.
+        again = await session.scalar(select(IncomingDocument).where(
+            IncomingDocument.organization_id == recipient_org_id, IncomingDocument.outgoing_ref == outgoing_ref
+        ))
+        if again is None:
+            raise
+        return again
+    await _audit(session, actor, doc, "incoming.receive", sender_org_id=sender_org_id, outgoing_ref=outgoing_ref,
+                 number_notation=doc.number_notation, subject=doc.subject)
+    await _sender_status(session, doc, "01")
+    await _touch(session, doc)
+    return doc
+
+
+async def store_validation(
+    session: AsyncSession, *, actor: Actor, file_id: int, report: dict[str, Any] | None, ok: bool | None
+) -> None:
+    """Keep a file's signature report (once: a retried validation changes nothing)."""
+    row = await session.get(IncomingFile, file_id)
+    if row is None or row.validation is not None:
+        return
+    row.validation = json.dumps(report, ensure_ascii=False, default=str) if report is not None else "null"
+    row.signatures_ok = ok
+    doc = await _load(session, row.document_id)
+    await _audit(session, actor, doc, "incoming.validate", file=row.filename, ok=ok,
+                 summary=(report or {}).get("summary_vi"))
+    await _touch(session, doc)
+
+
+async def files_to_validate(session: AsyncSession, *, document_id: int) -> list[IncomingFile]:
+    return list((await session.scalars(select(IncomingFile).where(
+        IncomingFile.document_id == document_id, IncomingFile.content_type == "application/pdf",
+        IncomingFile.validation.is_(None),
+    ))).all())
+
+
+# --- returns --------------------------------------------------------------------------------------
+
+async def return_to_sender(session: AsyncSession, *, principal: Principal, document_id: int, reason: str) -> IncomingDocument:
+    """The clerk refuses a document (e.g. an invalid signature): status 02 goes to the sender."""
+    doc = await _load(session, document_id)
+    require(principal, [Role.clerk], doc.organization_id, "organization")
+    _need_status(doc, (Status.arrived, Status.returned, Status.awaiting_direction),
+                 "Văn bản đã được giao xử lý, không thể trả lại nơi gửi.", "The document is already being handled.")
+    reason = _text(reason, "Hãy ghi lý do trả lại.", "Give the reason for returning it.")
+    doc.return_reason = reason
+    doc.returned_by_id = principal.user.id
+    await _note(session, principal.actor, doc, "reject", reason)
+    await _audit(session, principal.actor, doc, "incoming.return_sender", reason=reason)
+    await _sender_status(session, doc, "02", reason)
+    await _touch(session, doc, status=Status.rejected)
+    return doc
+
+
+async def return_to_clerk(session: AsyncSession, *, principal: Principal, document_id: int, reason: str) -> IncomingDocument:
+    """A leader (awaiting direction) or the lead handler sends the document back to the clerk."""
+    doc, roles = await get_for(session, principal=principal, document_id=document_id)
+    if doc.status == Status.awaiting_direction.value:
+        _need_role(roles, {"leader"}, "Chỉ lãnh đạo mới trả lại văn bản chờ bút phê.", "Only leaders may return it.")
+    else:
+        _need_status(doc, OPEN_HANDLING, "Văn bản không ở bước có thể trả lại.", "The document cannot be returned now.")
+        _need_role(roles, {"lead", "leader"}, "Chỉ người xử lý chính hoặc lãnh đạo mới trả lại văn bản.",
+                   "Only the lead handler or a leader may return it.")
+    reason = _text(reason, "Hãy ghi lý do trả lại.", "Give the reason for returning it.")
+    doc.return_reason = reason
+    doc.returned_by_id = principal.user.id
+    for a in doc.assignments:
+        a.active = False
+    doc.lead_user_id = doc.lead_unit_id = None
+    await _note(session, principal.actor, doc, "return", reason)
+    await _audit(session, principal.actor, doc, "incoming.return_clerk", reason=reason)
+    await _touch(session, doc, status=Status.returned)
+    return doc
+
+
+# --- direction --------------------------------------------------------------------------------------
+
+async def _org_user(session: AsyncSession, user_id: int, org_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None or user.organization_id != org_id or not user.active:
+        raise InvalidInput("Người được giao không thuộc cơ quan này.", "That person is not in this organisation.")
+    return user
+
+
+async def _org_unit(session: AsyncSession, unit_id: int, org_id: int) -> Unit:
+    unit = await session.get(Unit, unit_id)
+    if unit is None or unit.organization_id != org_id:
+        raise InvalidInput("Đơn vị được giao không thuộc cơ quan này.", "That unit is not in this organisation.")
+    return unit
+
+
+async def _apply_handlers(session: AsyncSession, doc: IncomingDocument, handlers: Handlers, actor: Actor) -> dict[str, Any]:
+    org = doc.organization_id
+    if handlers.lead_user_id is None and handlers.lead_unit_id is None:
+        raise InvalidInput("Hãy chọn người hoặc đơn vị xử lý chính.", "Choose the lead handler (a person or a unit).")
+    lead_unit = await _org_unit(session, handlers.lead_unit_id, org) if handlers.lead_unit_id else None
+    if handlers.lead_user_id is not None:
+        lead_user = await _org_user(session, handlers.lead_user_id, org)
+    else:
+        assert lead_unit is not None
+        if lead_unit.head_user_id is None:
+            raise InvalidInput(
+                f"{lead_unit.name} chưa có trưởng đơn vị. Hãy giao cho một người cụ thể.",
+                f"{lead_unit.name} has no head: assign a person.",
+            )
+        lead_user = await _org_user(session, lead_unit.head_user_id, org)
+    for a in doc.assignments:
+        a.active = False
+    doc.lead_user_id = lead_user.id
+    doc.lead_unit_id = lead_unit.id if lead_unit else None
+    doc.assignments.append(IncomingAssignment(role="lead", user_id=lead_user.id, unit_id=doc.lead_unit_id,
+                                              created_by_id=actor.user_id))
+    seen = {("lead", lead_user.id)}
+    for uid in handlers.co_user_ids:
+        await _org_user(session, uid, org)
+        if ("co", uid) not in seen and uid != lead_user.id:
+            seen.add(("co", uid))
+            doc.assignments.append(IncomingAssignment(role="co", user_id=uid, created_by_id=actor.user_id))
+    for unit_id in handlers.co_unit_ids:
+        unit = await _org_unit(session, unit_id, org)
+        doc.assignments.append(IncomingAssignment(role="co", user_id=unit.head_user_id, unit_id=unit.id,
+                                                  created_by_id=actor.user_id))
+    for uid in handlers.info_user_ids:
+        await _org_user(session, uid, org)
+        if ("info", uid) not in seen:
+            seen.add(("info", uid))
+            doc.assignments.append(IncomingAssignment(role="info", user_id=uid, created_by_id=actor.user_id))
+    await session.flush()
+    return {
+        "lead_user_id": lead_user.id, "lead_user": lead_user.full_name, "lead_unit_id": doc.lead_unit_id,
+        "co_user_ids": list(handlers.co_user_ids), "co_unit_ids": list(handlers.co_unit_ids),
+        "info_user_ids": list(handlers.info_user_ids),
+    }
+
+
+async def _due(session: AsyncSession, due_date: date | None, due_working_days: int | None) -> date | None:
+    if due_working_days is not None:
+        if due_working_days < 1 or due_working_days > 365:
+            raise InvalidInput("Số ngày làm việc phải từ 1 đến 365.", "Working days must be between 1 and 365.")
+        return await calendar.add_working_days_db(session, calendar.vn_today(), due_working_days)
+    if due_date is not None and due_date < calendar.vn_today():
+        raise InvalidInput("Hạn xử lý không thể ở quá khứ.", "The due date cannot be in the past.")
+    return due_date
+
+
+async def direct(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    document_id: int,
+    instruction: str,
+    handlers: Handlers,
+    due_date: date | None = None,
+    due_working_days: int | None = None,
+) -> IncomingDocument:
+    """Bút phê by a leader or deputy: instruction, lead, co-handlers, for information, due date.
+
+    On a document already directed it is a reassignment (recorded as such)."""
+    doc, roles = await get_for(session, principal=principal, document_id=document_id)
+    _need_role(roles, {"leader"}, "Chỉ lãnh đạo, phó lãnh đạo mới bút phê văn bản.", "Only leaders and deputies direct documents.")
+    _need_status(doc, (Status.awaiting_direction, *OPEN_HANDLING),
+                 "Văn bản không ở bước chờ bút phê.", "The document is not awaiting direction.")
+    reassign = doc.status in OPEN_HANDLING
+    instruction = _text(instruction, "Hãy ghi ý kiến chỉ đạo.", "Write the instruction.")
+    due = await _due(session, due_date, due_working_days)
+    if due is None and doc.doc_due_date is not None:
+        due = doc.doc_due_date
+    details = await _apply_handlers(session, doc, handlers, principal.actor)
+    doc.instruction = instruction
+    doc.directed_by_id = principal.user.id
+    doc.directed_at = utcnow()
+    old_due, doc.due_date = doc.due_date, due
+    await _note(session, principal.actor, doc, "direction", instruction)
+    if reassign:
+        await _audit(session, principal.actor, doc, "incoming.reassign", instruction=instruction,
+                     due_date=due.isoformat() if due else None, old_due=old_due.isoformat() if old_due else None, **details)
+        await _touch(session, doc)
+    else:
+        await _audit(session, principal.actor, doc, "incoming.direct", instruction=instruction,
+                     due_date=due.isoformat() if due else None, **details)
+        await _sender_status(session, doc, "04")
+        await _touch(session, doc, status=Status.directed)
+    return doc
+
+
+async def mark_no_direction(session: AsyncSession, *, principal: Principal, document_id: int, note: str = "") -> IncomingDocument:
+    """A leader files the document: no handling needed."""
+    doc, roles = await get_for(session, principal=principal, document_id=document_id)
+    _need_role(roles, {"leader"}, "Chỉ lãnh đạo mới quyết định không cần bút phê.", "Only leaders may decide this.")
+    _need_status(doc, (Status.awaiting_direction,), "Văn bản không ở bước chờ bút phê.", "Not awaiting direction.")
+    note = (note or "").strip() or "Lưu, không cần xử lý."
+    doc.directed_by_id = principal.user.id
+    doc.directed_at = doc.completed_at = utcnow()
+    doc.instruction = note
+    await _note(session, principal.actor, doc, "direction", note)
+    await _audit(session, principal.actor, doc, "incoming.no_direction", note=note)
+    await _sender_status(session, doc, "06", note)
+    await _touch(session, doc, status=Status.no_direction)
+    return doc
+
+
+async def delegate(session: AsyncSession, *, principal: Principal, document_id: int, user_id: int) -> IncomingDocument:
+    """The head of the lead unit hands the lead to a person of the unit."""
+    doc, roles = await get_for(session, principal=principal, document_id=document_id)
+    _need_role(roles, {"unit_head"}, "Chỉ trưởng đơn vị được giao mới phân công trong đơn vị.",
+               "Only the head of the assigned unit may delegate.")
+    _need_status(doc, OPEN_HANDLING, "Văn bản không ở bước xử lý.", "The document is not being handled.")
+    user = await _org_user(session, user_id, doc.organization_id)
+    if user.unit_id != doc.lead_unit_id:
+        raise InvalidInput("Chỉ giao cho người trong đơn vị.", "Delegate to someone of the unit.")
+    for a in doc.assignments:
+        if a.role == "lead":
+            a.active = False
+    previous = doc.lead_user_id
+    doc.lead_user_id = user.id
+    doc.assignments.append(IncomingAssignment(role="lead", user_id=user.id, unit_id=doc.lead_unit_id,
+                                              created_by_id=principal.user.id))
+    await session.flush()
+    await _note(session, principal.actor, doc, "delegation", f"Giao {user.full_name} xử lý chính.")
+    await _audit(session, principal.actor, doc, "incoming.delegate", from_user_id=previous, to_user_id=user.id,
+                 to_user=user.full_name)
+    await _touch(session, doc)
+    return doc
+
+
+# --- handling ------------------------------------------------------------------------------------
+
+async def record_progress(session: AsyncSession, *, principal: Principal, document_id: int, body: str) -> IncomingDocument:
+    doc, roles = await get_for(session, principal=principal, document_id=document_id)
+    _need_role(roles, {"lead"}, "Chỉ người xử lý chính mới cập nhật tiến độ.", "Only the lead handler records progress.")
+    _need_status(doc, OPEN_HANDLING, "Văn bản không ở bước xử lý.", "The document is not being handled.")
+    body = _text(body, "Hãy ghi nội dung tiến độ.", "Write the progress.")
+    await _note(session, principal.actor, doc, "progress", body)
+    await _audit(session, principal.actor, doc, "incoming.progress", body=body)
+    if doc.status == Status.directed.value:
+        doc.started_at = utcnow()
+        await _sender_status(session, doc, "05")
+    await _touch(session, doc, status=Status.in_progress)
+    return doc
+
+
+async def add_opinion(session: AsyncSession, *, principal: Principal, document_id: int, body: str) -> IncomingDocument:
+    doc, roles = await get_for(session, principal=principal, document_id=document_id)
+    _need_role(roles, {"co", "lead", "leader"}, "Chỉ người phối hợp xử lý mới góp ý kiến.", "Only co-handlers add opinions.")
+    _need_status(doc, OPEN_HANDLING, "Văn bản không ở bước xử lý.", "The document is not being handled.")
+    body = _text(body, "Hãy ghi ý kiến.", "Write the opinion.")
+    await _note(session, principal.actor, doc, "opinion", body)
+    await _audit(session, principal.actor, doc, "incoming.opinion", body=body)
+    await _touch(session, doc)
+    return doc
+
+
+async def complete(session: AsyncSession, *, principal: Principal, document_id: int, result: str) -> IncomingDocument:
+    """Only the lead handler closes the document, with its result."""
+    doc, roles = await get_for(session, principal=principal, document_id=document_id)
+    _need_role(roles, {"lead"}, "Chỉ người xử lý chính mới được kết thúc xử lý văn bản.",
+               "Only the lead handler may close the document.")
+    _need_status(doc, OPEN_HANDLING, "Văn bản không ở bước xử lý.", "The document is not being handled.")
+    result = _text(result, "Hãy ghi kết quả xử lý.", "Write the result.")
+    doc.result = result
+    doc.completed_at = utcnow()
+    if doc.started_at is None:
+        doc.started_at = doc.completed_at
+        await _sender_status(session, doc, "05")
+    late = doc.due_date is not None and calendar.vn_today() > doc.due_date
+    await _note(session, principal.actor, doc, "result", result)
+    await _audit(session, principal.actor, doc, "incoming.complete", result=result, late=late)
+    await _sender_status(session, doc, "06")
+    await _touch(session, doc, status=Status.done)
+    return doc
+
+
+async def extend_due(
+    session: AsyncSession, *, principal: Principal, document_id: int, new_due: date, reason: str
+) -> IncomingDocument:
+    doc, roles = await get_for(session, principal=principal, document_id=document_id)
+    _need_role(roles, {"leader"}, "Chỉ lãnh đạo mới gia hạn xử lý.", "Only leaders extend due dates.")
+    _need_status(doc, OPEN_HANDLING, "Văn bản không ở bước xử lý.", "The document is not being handled.")
+    reason = _text(reason, "Hãy ghi lý do gia hạn.", "Give the reason for the extension.")
+    if doc.due_date is not None and new_due <= doc.due_date:
+        raise InvalidInput("Hạn mới phải sau hạn hiện tại.", "The new due date must be after the current one.")
+    old = doc.due_date
+    doc.due_date = new_due
+    await _note(session, principal.actor, doc, "extension",
+                f"Gia hạn đến {new_due:%d/%m/%Y}" + (f" (hạn cũ {old:%d/%m/%Y})" if old else "") + f": {reason}")
+    await _audit(session, principal.actor, doc, "incoming.extend_due", old_due=old.isoformat() if old else None,
+                 new_due=new_due.isoformat(), reason=reason)
+    await _touch(session, doc)
+    return doc
+
+
+# --- what the workflow reads and does -------------------------------------------------------------
+
+@dataclass
+class Snapshot:
+    document_id: int
+    status: str
+    revision: int
+    due_date: date | None
+    lead_user_id: int | None
+    reminder_at: datetime | None = None
+    overdue_at: datetime | None = None
+    escalate_at: datetime | None = None
+    pending: list[str] = field(default_factory=list)  # deadline notices not yet sent for this due date
+
+    @property
+    def closed(self) -> bool:
+        return self.status in CLOSED
+
+
+async def workflow_snapshot(
+    session: AsyncSession, *, document_id: int, reminder_working_days: int, escalate_after_working_days: int
+) -> Snapshot:
+    """The state the workflow acts on, with the instants of the deadline notices still due."""
+    doc = await _load(session, document_id)
+    snap = Snapshot(document_id=doc.id, status=doc.status, revision=doc.revision or 0, due_date=doc.due_date,
+                    lead_user_id=doc.lead_user_id)
+    if doc.status in OPEN_HANDLING and doc.due_date is not None:
+        holidays = await calendar.holiday_set(session, doc.due_date)
+        remind_day = calendar.add_working_days(doc.due_date, -reminder_working_days, holidays)
+        snap.reminder_at = calendar.vn_instant(remind_day, 8)
+        snap.overdue_at = calendar.vn_instant(doc.due_date + timedelta(days=1), 8)
+        after = calendar.add_working_days(doc.due_date + timedelta(days=1), escalate_after_working_days, holidays)
+        snap.escalate_at = calendar.vn_instant(after, 8)
+        if doc.reminded_for != doc.due_date:
+            snap.pending.append("reminder")
+        if doc.overdue_for != doc.due_date:
+            snap.pending.append("overdue")
+        if doc.escalated_for != doc.due_date:
+            snap.pending.append("escalation")
+    return snap
+
+
+async def _users_with(session: AsyncSession, org_id: int, roles: Iterable[Role]) -> list[int]:
+    return list((await session.scalars(select(RoleAssignment.user_id).where(
+        RoleAssignment.organization_id == org_id, RoleAssignment.role.in_(list(roles))
+    ).distinct())).all())
+
+
+def _title_prefix(doc: IncomingDocument) -> str:
+    return f"[{URGENCY_VI[doc.urgency]}] " if doc.urgency != "normal" else ""
+
+
+async def send_deadline_notice(session: AsyncSession, *, document_id: int, kind: str, due_date: date) -> bool:
+    """Reminder before the due date, overdue notice to the handler, escalation to the leader.
+
+    Idempotent by (document, kind, due date): returns False when already sent or no longer relevant."""
+    doc = await _load(session, document_id)
+    if doc.status not in OPEN_HANDLING or doc.due_date != due_date:
+        return False
+    column = {"reminder": "reminded_for", "overdue": "overdue_for", "escalation": "escalated_for"}[kind]
+    if getattr(doc, column) == due_date:
+        return False
+    setattr(doc, column, due_date)
+    link = f"/incoming/{doc.id}"
+    label = f"{doc.number_notation} — {doc.subject[:120]}"
+    key = f"incoming-{doc.id}-{kind}-{due_date.isoformat()}"
+    handlers = [doc.lead_user_id] if doc.lead_user_id else []
+    actor = Actor.system("deadline")
+    if kind == "reminder":
+        await notify(session, user_ids=handlers, kind="incoming.reminder", link=link, dedupe_key=key,
+                     title=f"Sắp đến hạn xử lý ({due_date:%d/%m/%Y}): {label}",
+                     body="Văn bản bạn xử lý chính sắp đến hạn. Hãy cập nhật tiến độ hoặc hoàn thành.")
+        await _audit(session, actor, doc, "incoming.remind", due_date=due_date.isoformat(), to=handlers)
+    elif kind == "overdue":
+        await notify(session, user_ids=handlers, kind="incoming.overdue", link=link, dedupe_key=key,
+                     title=f"Quá hạn xử lý (hạn {due_date:%d/%m/%Y}): {label}",
+                     body="Văn bản đã quá hạn xử lý. Hãy hoàn thành hoặc đề nghị lãnh đạo gia hạn.")
+        await _audit(session, actor, doc, "incoming.overdue", due_date=due_date.isoformat(), to=handlers)
+    else:
+        leaders = [doc.directed_by_id] if doc.directed_by_id else await _users_with(session, doc.organization_id, LEADERS)
+        lead = await session.get(User, doc.lead_user_id) if doc.lead_user_id else None
+        await notify(session, user_ids=leaders, kind="incoming.escalation", link=link, dedupe_key=key,
+                     title=f"Văn bản quá hạn chưa xử lý xong (hạn {due_date:%d/%m/%Y}): {label}",
+                     body=f"Người xử lý chính: {lead.full_name if lead else '—'}. Hãy đôn đốc hoặc gia hạn.")
+        await _audit(session, actor, doc, "incoming.escalate", due_date=due_date.isoformat(), to=leaders)
+    await session.flush()
+    await publish(session, channel=f"incoming-{doc.id}", kind="incoming.deadline", payload={"kind": kind})
+    return True
+
+
+async def notify_step(session: AsyncSession, *, document_id: int, revision: int) -> list[int]:
+    """Tell the next actor(s) that the document waits for them (once per revision)."""
+    doc = await _load(session, document_id)
+    if (doc.revision or 0) != revision:
+        return []
+    link = f"/incoming/{doc.id}"
+    label = f"{_title_prefix(doc)}{doc.number_notation} — {doc.subject[:140]}"
+    key = f"incoming-{doc.id}-r{revision}"
+    sent: list[int] = []
+
+    async def send(users: Iterable[int], kind: str, title: str, body: str = "") -> None:
+        users = [u for u in users if u]
+        if users:
+            notes = await notify(session, user_ids=users, kind=kind, title=title, body=body, link=link,
+                                 dedupe_key=f"{key}-{kind}")
+            sent.extend(n.user_id for n in notes)
+
+    status = doc.status
+    if status in (Status.arrived.value, Status.returned.value):
+        verb = "bị trả lại" if status == Status.returned.value else "chờ vào sổ"
+        await send(await _users_with(session, doc.organization_id, [Role.clerk]), "incoming.to_register",
+                   f"Văn bản đến {verb}: {label}", doc.return_reason or "")
+    elif status == Status.awaiting_direction.value:
+        await send(await _users_with(session, doc.organization_id, LEADERS), "incoming.to_direct",
+                   f"Văn bản chờ bút phê (số đến {doc.arrival_label}): {label}")
+    elif status in OPEN_HANDLING:
+        due = f" — hạn {doc.due_date:%d/%m/%Y}" if doc.due_date else ""
+        active = [a for a in doc.assignments if a.active]
+        await send([doc.lead_user_id] if doc.lead_user_id else [], "incoming.assigned_lead",
+                   f"Bạn được giao xử lý chính{due}: {label}", doc.instruction or "")
+        await send([a.user_id for a in active if a.role == "co" and a.user_id], "incoming.assigned_co",
+                   f"Bạn được giao phối hợp xử lý{due}: {label}", doc.instruction or "")
+        await send([a.user_id for a in active if a.role == "info" and a.user_id], "incoming.for_info",
+                   f"Văn bản gửi bạn để biết: {label}", doc.instruction or "")
+    elif status == Status.done.value and doc.directed_by_id:
+        await send([doc.directed_by_id], "incoming.done", f"Đã hoàn thành xử lý: {label}", doc.result or "")
+    elif status == Status.rejected.value and doc.sender_org_id:
+        await send(await _users_with(session, doc.sender_org_id, [Role.clerk]), "incoming.rejected",
+                   f"Văn bản gửi đi bị trả lại: {label}", doc.return_reason or "")
+    return sent
+
+
+# --- sender statuses (read by the outgoing pages) ---------------------------------------------------
+
+@dataclass(frozen=True)
+class SenderStatus:
+    recipient_org_id: int
+    recipient_name: str
+    document_id: int
+    code: str
+    label_vi: str
+    label_en: str
+    at: datetime
+    note: str | None
+
+
+async def sender_status_history(
+    session: AsyncSession, *, outgoing_ref: str, recipient_org_id: int | None = None
+) -> list[SenderStatus]:
+    """Every status reported for an outgoing document, oldest first."""
+    query = (select(IncomingSenderStatus, Organization.name)
+             .join(Organization, Organization.id == IncomingSenderStatus.recipient_org_id)
+             .where(IncomingSenderStatus.outgoing_ref == outgoing_ref)
+             .order_by(IncomingSenderStatus.at, IncomingSenderStatus.id))
+    if recipient_org_id is not None:
+        query = query.where(IncomingSenderStatus.recipient_org_id == recipient_org_id)
+    return [
+        SenderStatus(recipient_org_id=s.recipient_org_id, recipient_name=name, document_id=s.document_id, code=s.code,
+                     label_vi=SENDER_LABELS[s.code][0], label_en=SENDER_LABELS[s.code][1], at=s.at, note=s.note)
+        for s, name in (await session.execute(query)).all()
+    ]
+
+
+async def sender_statuses(session: AsyncSession, *, outgoing_ref: str) -> list[SenderStatus]:
+    """The latest status per recipient organisation of an outgoing document."""
+    latest: dict[int, SenderStatus] = {}
+    for status in await sender_status_history(session, outgoing_ref=outgoing_ref):
+        latest[status.recipient_org_id] = status  # ordered oldest first: the last one wins
+    return sorted(latest.values(), key=lambda s: s.recipient_name)
+
+
+# --- lists, search, register, statistics -------------------------------------------------------------
+
+def display_status(doc: IncomingDocument, today: date, holidays: set[date], soon_days: int) -> str:
+    """The label users see: adds due_soon / overdue to open handling statuses."""
+    if doc.status in OPEN_HANDLING and doc.due_date is not None:
+        if today > doc.due_date:
+            return "overdue"
+        if calendar.working_days_between(today, doc.due_date, holidays) <= soon_days:
+            return "due_soon"
+    return doc.status
+
+
+def _due_order() -> list[Any]:
+    return [IncomingDocument.due_date.is_(None), IncomingDocument.due_date, IncomingDocument.id]
+
+
+async def clerk_queue(session: AsyncSession, *, principal: Principal) -> list[IncomingDocument]:
+    orgs = principal.orgs_with(Role.clerk)
+    if not orgs:
+        return []
+    return list((await session.scalars(
+        select(IncomingDocument).where(IncomingDocument.organization_id.in_(orgs),
+                                       IncomingDocument.status.in_([Status.arrived.value, Status.returned.value]))
+        .order_by(IncomingDocument.id.desc()).limit(500)
+    )).all())
+
+
+async def leader_queue(session: AsyncSession, *, principal: Principal) -> list[IncomingDocument]:
+    orgs = principal.orgs_with(*LEADERS)
+    if not orgs:
+        return []
+    urgency_rank = {"flash": 0, "very_urgent": 1, "urgent": 2, "normal": 3}
+    docs = list((await session.scalars(
+        select(IncomingDocument).where(IncomingDocument.organization_id.in_(orgs),
+                                       IncomingDocument.status == Status.awaiting_direction.value)
+        .order_by(IncomingDocument.id).limit(500)
+    )).all())
+    return sorted(docs, key=lambda d: (urgency_rank.get(d.urgency, 9), d.doc_due_date or date.max, d.id))
+
+
+def _involved(principal: Principal, unit_ids: set[int]) -> Any:
+    me = principal.user.id
+    unit = principal.user.unit_id
+    assignment = exists().where(
+        IncomingAssignment.document_id == IncomingDocument.id, IncomingAssignment.active.is_(True),
+        or_(IncomingAssignment.user_id == me,
+            and_(IncomingAssignment.user_id.is_(None), IncomingAssignment.unit_id == unit) if unit else False),
+    )
+    clauses = [IncomingDocument.lead_user_id == me, assignment]
+    if unit_ids:
+        clauses.append(IncomingDocument.lead_unit_id.in_(unit_ids))
+    return or_(*clauses)
+
+
+async def my_tasks(session: AsyncSession, *, principal: Principal) -> list[tuple[IncomingDocument, str]]:
+    """Open documents I lead, co-handle or receive for information; due date order, overdue first."""
+    headed = await _headed_units(session, principal.user.id)
+    docs = (await session.scalars(
+        select(IncomingDocument).where(IncomingDocument.status.in_(OPEN_HANDLING), _involved(principal, headed))
+        .options(selectinload(IncomingDocument.assignments)).order_by(*_due_order()).limit(500)
+    )).all()
+    result = []
+    for doc in docs:
+        roles = await roles_on(session, principal, doc)
+        role = next((r for r in ("lead", "unit_head", "co", "info") if r in roles), "info")
+        result.append((doc, role))
+    return result
+
+
+async def done_list(session: AsyncSession, *, principal: Principal, limit: int = 200) -> list[IncomingDocument]:
+    org_wide = principal.orgs_with(*ORG_WIDE_VIEW)
+    headed = await _headed_units(session, principal.user.id)
+    scope = or_(IncomingDocument.organization_id.in_(org_wide), _involved(principal, headed)) if org_wide else _involved(principal, headed)
+    return list((await session.scalars(
+        select(IncomingDocument).where(IncomingDocument.status.in_([Status.done.value, Status.no_direction.value]), scope)
+        .order_by(IncomingDocument.completed_at.desc(), IncomingDocument.id.desc()).limit(limit)
+    )).all())
+
+
+async def queue_counts(session: AsyncSession, *, principal: Principal) -> dict[str, int]:
+    counts = {"to_register": 0, "to_direct": 0, "my_tasks": 0}
+    if orgs := principal.orgs_with(Role.clerk):
+        counts["to_register"] = await session.scalar(select(func.count()).select_from(IncomingDocument).where(
+            IncomingDocument.organization_id.in_(orgs),
+            IncomingDocument.status.in_([Status.arrived.value, Status.returned.value]))) or 0
+    if orgs := principal.orgs_with(*LEADERS):
+        counts["to_direct"] = await session.scalar(select(func.count()).select_from(IncomingDocument).where(
+            IncomingDocument.organization_id.in_(orgs), IncomingDocument.status == Status.awaiting_direction.value)) or 0
+    headed = await _headed_units(session, principal.user.id)
+    counts["my_tasks"] = await session.scalar(select(func.count()).select_from(IncomingDocument).where(
+        IncomingDocument.status.in_(OPEN_HANDLING), _involved(principal, headed))) or 0
+    return counts
+
+
+@dataclass
+class SearchFilters:
+    status: str | None = None  # a Status value, or "overdue" / "due_soon"
+    date_from: date | None = None
+    date_to: date | None = None
+    issuer: str | None = None
+    doc_type: str | None = None
+    urgency: str | None = None
+    due: str | None = None  # overdue | due_soon | has_due | none
+    text: str | None = None
+    org_id: int | None = None
+
+
+async def search(
+    session: AsyncSession, *, principal: Principal, filters: SearchFilters, before_id: int | None = None,
+    limit: int = 30, soon_days: int = 2,
+) -> list[IncomingDocument]:
+    """Newest first, keyset-paginated by id, within what the principal may see."""
+    org_wide = principal.orgs_with(*ORG_WIDE_VIEW)
+    headed = await _headed_units(session, principal.user.id)
+    scope = or_(IncomingDocument.organization_id.in_(org_wide), _involved(principal, headed)) if org_wide else _involved(principal, headed)
+    query = select(IncomingDocument).where(scope).order_by(IncomingDocument.id.desc()).limit(limit)
+    today = calendar.vn_today()
+    if filters.org_id:
+        query = query.where(IncomingDocument.organization_id == filters.org_id)
+    status = filters.status
+    due = filters.due or (status if status in ("overdue", "due_soon") else None)
+    if status and status not in ("overdue", "due_soon"):
+        query = query.where(IncomingDocument.status == status)
+    if due in ("overdue", "due_soon"):
+        query = query.where(IncomingDocument.status.in_(OPEN_HANDLING))
+        if due == "overdue":
+            query = query.where(IncomingDocument.due_date < today)
+        else:
+            limit_day = await calendar.add_working_days_db(session, today, soon_days)
+            query = query.where(IncomingDocument.due_date >= today, IncomingDocument.due_date <= limit_day)
+    elif due == "has_due":
+        query = query.where(IncomingDocument.due_date.is_not(None))
+    elif due == "none":
+        query = query.where(IncomingDocument.due_date.is_(None))
+    if filters.date_from:
+        query = query.where(IncomingDocument.arrival_date >= filters.date_from)
+    if filters.date_to:
+        query = query.where(IncomingDocument.arrival_date <= filters.date_to)
+    if filters.issuer:
+        query = query.where(func.lower(IncomingDocument.issuer_name).contains(filters.issuer.strip().lower()))
+    if filters.doc_type:
+        query = query.where(IncomingDocument.doc_type == filters.doc_type)
+    if filters.urgency:
+        query = query.where(IncomingDocument.urgency == filters.urgency)
+    if filters.text:
+        needle = filters.text.strip().lower()
+        query = query.where(or_(func.lower(IncomingDocument.subject).contains(needle),
+                                func.lower(IncomingDocument.number_notation).contains(needle)))
+    if before_id:
+        query = query.where(IncomingDocument.id < before_id)
+    return list((await session.scalars(query)).all())
+
+
+async def register_rows(
+    session: AsyncSession, *, principal: Principal, organization_id: int, year: int, series: str = "chung"
+) -> list[dict[str, object]]:
+    """Rows of the printed incoming register (Decree 30 columns), in arrival-number order."""
+    require(principal, [Role.clerk, *LEADERS, Role.auditor], organization_id, "organization")
+    docs = (await session.scalars(
+        select(IncomingDocument).where(
+            IncomingDocument.organization_id == organization_id, IncomingDocument.arrival_year == year,
+            IncomingDocument.arrival_series == series, IncomingDocument.arrival_number.is_not(None))
+        .order_by(IncomingDocument.arrival_number)
+    )).all()
+    users = {u.id: u for u in (await session.scalars(select(User).where(User.organization_id == organization_id))).all()}
+    units = {u.id: u for u in (await session.scalars(select(Unit).where(Unit.organization_id == organization_id))).all()}
+    rows = []
+    for d in docs:
+        receiver = units[d.lead_unit_id].name if d.lead_unit_id in units else (
+            users[d.lead_user_id].full_name if d.lead_user_id in users else (
+                units[d.receiving_unit_id].name if d.receiving_unit_id in units else ""))
+        notes = {"rejected": "Trả lại nơi gửi", "no_direction": "Lưu, không cần xử lý"}.get(d.status, "")
+        rows.append({
+            "arrival_date": d.arrival_date, "arrival_number": d.arrival_label, "issuer": d.issuer_name,
+            "notation": d.number_notation, "document_date": d.document_date,
+            "type_and_subject": f"{d.doc_type} — {d.subject}", "receiver": receiver,
+            "passed_on_date": d.directed_at.astimezone(calendar.VN_TZ).date() if d.directed_at else None,
+            "received_by": users[d.lead_user_id].full_name if d.lead_user_id in users else "",
+            "notes": notes,
+        })
+    return rows
+
+
+@dataclass
+class UnitStats:
+    unit_id: int | None
+    unit_name: str
+    on_time: int = 0
+    late: int = 0
+    overdue_open: int = 0
+    open: int = 0
+
+
+async def unit_statistics(session: AsyncSession, *, principal: Principal, organization_id: int, year: int) -> list[UnitStats]:
+    """Per lead unit (or the lead person's unit): completed on time, completed late, overdue open."""
+    require(principal, [Role.clerk, *LEADERS, Role.auditor], organization_id, "organization")
+    today = calendar.vn_today()
+    units = {u.id: u.name for u in (await session.scalars(select(Unit).where(Unit.organization_id == organization_id))).all()}
+    user_units = dict((await session.execute(select(User.id, User.unit_id).where(User.organization_id == organization_id))).all())
+    docs = (await session.scalars(select(IncomingDocument).where(
+        IncomingDocument.organization_id == organization_id, IncomingDocument.arrival_year == year,
+        IncomingDocument.status.in_([*OPEN_HANDLING, Status.done.value]),
+    ))).all()
+    stats: dict[int | None, UnitStats] = {}
+    for d in docs:
+        unit_id = d.lead_unit_id or user_units.get(d.lead_user_id)
+        row = stats.setdefault(unit_id, UnitStats(unit_id, units.get(unit_id, "Chưa rõ đơn vị") if unit_id else "Chưa rõ đơn vị"))
+        if d.status == Status.done.value:
+            finished = d.completed_at.astimezone(calendar.VN_TZ).date() if d.completed_at else today
+            if d.due_date is not None and finished > d.due_date:
+                row.late += 1
+            else:
+                row.on_time += 1
+        elif d.due_date is not None and today > d.due_date:
+            row.overdue_open += 1
+        else:
+            row.open += 1
+    return sorted(stats.values(), key=lambda s: s.unit_name)
+
+
+async def trail(session: AsyncSession, *, document_id: int) -> list[AuditEntry]:
+    return list((await session.scalars(select(AuditEntry).where(
+        AuditEntry.object_type == "incoming", AuditEntry.object_id == str(document_id)
+    ).order_by(AuditEntry.seq))).all())
+
+
+async def record_file_view(session: AsyncSession, *, principal: Principal, doc: IncomingDocument, file: IncomingFile) -> None:
+    await _audit(session, principal.actor, doc, "incoming.file_view", file=file.filename, sha256=file.sha256)
+
+
+async def people_of(session: AsyncSession, *, organization_id: int) -> list[User]:
+    return list((await session.scalars(select(User).where(User.organization_id == organization_id, User.active.is_(True))
+                                       .options(selectinload(User.unit)).order_by(User.full_name))).all())

@@ -1,0 +1,143 @@
+"""Inter-level exchange outside the system: an issued document as an edXML package, and an
+edXML package imported as an incoming document of the organisation it is addressed to."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.audit.service import Actor, record
+from services.authz import Principal
+from services.blobs import BlobStore
+from services.config import Settings
+from services.directory.models import Organization, Role, User
+from services.errors import Conflict, InvalidInput, NotFound
+from services.outgoing import drafting, edxml
+from services.outgoing.models import OutgoingDocument, Status
+from services.outgoing.service import VN_TZ, attachments, recipients
+
+async def package_for(session: AsyncSession, *, settings: Settings, doc: OutgoingDocument) -> edxml.Package:
+    """The edXML package of an issued document (business type: new, recall, or replace when
+    it replaces an earlier document)."""
+    if doc.number is None or not doc.issued_pdf_sha or doc.issue_date is None or not doc.notation:
+        raise Conflict("Văn bản chưa phát hành nên chưa có gói edXML.", "The document is not issued yet.")
+    org = await session.get(Organization, doc.organization_id)
+    signer = await session.get(User, doc.signer_id)
+    assert org is not None and signer is not None
+    blobs = BlobStore.for_data_dir(settings.data_dir)
+    rows = await recipients(session, document_id=doc.id)
+    codes = {o.id: o.code for o in (await session.scalars(select(Organization).where(
+        Organization.id.in_([r.organization_id for r in rows if r.organization_id] or [0])
+    ))).all()}
+    files = [edxml.Attachment(content_id="cid:1", name=f"{doc.notation.replace('/', '_')}.pdf",
+                              content_type="application/pdf", data=blobs.get(doc.issued_pdf_sha),
+                              description="Văn bản chính")]
+    for index, item in enumerate(await attachments(session, document_id=doc.id), start=2):
+        files.append(edxml.Attachment(content_id=f"cid:{index}", name=item.filename, content_type=item.content_type,
+                                      data=blobs.get(item.sealed_sha or item.sha), description="Phụ lục"))
+    business, reason, response_for = "new", "", ""
+    if doc.status == Status.recalled:
+        business, reason = "recall", doc.closing_reason or ""
+    elif doc.replaces_id:
+        old = await session.get(OutgoingDocument, doc.replaces_id)
+        if old is not None and old.notation and old.issue_date:
+            business, reason = "replace", old.closing_reason or ""
+            response_for = f"{org.code},{old.issue_date:%Y/%m/%d},{old.notation}"
+    competence = " ".join(p for p in (doc.authority_prefix, doc.authority_line) if p).upper()
+    issued_at = (doc.issued_at or datetime.now(VN_TZ)).astimezone(VN_TZ).replace(microsecond=0)
+    return edxml.Package(
+        sender=edxml.Organ(organ_id=org.code, name=org.name, email=org.email or ""),
+        recipients=[edxml.Organ(organ_id=codes.get(r.organization_id, ""), name=r.name) for r in rows if not r.external],
+        code_number=doc.number,
+        code_notation=doc.notation.split("/", 1)[1],
+        place=org.place or "",
+        promulgation_date=doc.issue_date,
+        doc_type=doc.doc_type,
+        type_name=drafting.type_name(doc.doc_type),
+        subject=doc.subject,
+        signer_competence=competence,
+        signer_position=signer.position or "",
+        signer_name=signer.full_name,
+        due_date=doc.due_date,
+        to_places=[r.name for r in rows if r.external],
+        urgency=doc.urgency.value,
+        secrecy=doc.secrecy.value,
+        business_type=edxml.BUSINESS[business],
+        business_reason=reason,
+        response_for=response_for,
+        traces=[edxml.Trace(organ_id=org.code, timestamp=issued_at.isoformat())],
+        attachments=files,
+    )
+
+
+async def export_package(session: AsyncSession, *, settings: Settings, actor: Actor, doc: OutgoingDocument) -> tuple[str, bytes]:
+    """(file name, XML bytes) of the document's package; the download is recorded."""
+    package = await package_for(session, settings=settings, doc=doc)
+    data = edxml.build(package)
+    await record(
+        session, actor=actor, action="outgoing.edxml_export", object_type="outgoing", object_id=doc.id,
+        organization_id=doc.organization_id, details={"document_id": package.document_id, "bytes": len(data)},
+    )
+    return f"{doc.notation.replace('/', '_') if doc.notation else doc.id}.edxml.xml", data
+
+
+async def import_package(
+    session: AsyncSession, *, settings: Settings, principal: Principal, data: bytes, organization_id: int | None = None,
+) -> tuple[object, edxml.Package]:
+    """Parse a package safely and register it as an incoming document of the addressed
+    organisation (one the clerk works for). Idempotent per package: importing it twice gives
+    the same incoming document."""
+    from services.incoming import service as incoming
+
+    package = edxml.parse(data)
+    clerk_orgs = principal.orgs_with(Role.clerk)
+    if not clerk_orgs:
+        raise NotFound("Chỉ văn thư nhập được gói edXML.", "only clerks import packages")
+    orgs = {o.code: o for o in (await session.scalars(select(Organization).where(Organization.id.in_(clerk_orgs)))).all()}
+    if organization_id is not None:
+        target = next((o for o in orgs.values() if o.id == organization_id), None)
+    else:
+        target = next((orgs[r.organ_id] for r in package.recipients if r.organ_id in orgs), None)
+        if target is None and len(orgs) == 1:
+            target = next(iter(orgs.values()))
+    if target is None:
+        raise InvalidInput(
+            "Gói edXML không gửi đến cơ quan của anh/chị. Hãy chọn đúng cơ quan nhận.",
+            "The package is not addressed to an organisation you are a clerk of.",
+        )
+    blobs = BlobStore.for_data_dir(settings.data_dir)
+    files = [(a.name, a.content_type, blobs.put(a.data)) for a in package.attachments]
+    sender = await session.scalar(select(Organization).where(Organization.code == package.sender.organ_id))
+    doc_type = package.doc_type if package.doc_type in incoming.DOC_TYPES else "CV"
+    ref = f"edxml:{package.document_id}"[:128]
+    if sender is not None:
+        copy = await incoming.receive_from_system(
+            session, actor=principal.actor, recipient_org_id=target.id, sender_org_id=sender.id, outgoing_ref=ref,
+            number_notation=package.number_notation, document_date=package.promulgation_date, doc_type=doc_type,
+            subject=package.subject, urgency=package.urgency if package.urgency in incoming.URGENCY else "normal",
+            secrecy=package.secrecy if package.secrecy in incoming.SECRECY else "normal", due_date=package.due_date,
+            files=files, signer_name=package.signer_name,
+        )
+    else:
+        # An outside sender: the clerk's import registers it straight away (with its arrival number).
+        meta = incoming.Metadata(
+            issuer_name=package.sender.name, number_notation=package.number_notation,
+            document_date=package.promulgation_date, doc_type=doc_type, subject=package.subject,
+            urgency=package.urgency if package.urgency in incoming.URGENCY else "normal",
+            secrecy=package.secrecy if package.secrecy in incoming.SECRECY else "normal",
+            doc_due_date=package.due_date,
+        )
+        new_files = [incoming.NewFile(filename=a.name, content_type=a.content_type, data=a.data) for a in package.attachments]
+        copy = await incoming.register(
+            session, principal=principal, organization_id=target.id, meta=meta, files=new_files, blobs=blobs,
+            allow_duplicate=False,
+        )
+    await record(
+        session, actor=principal.actor, action="outgoing.edxml_import", object_type="incoming",
+        object_id=getattr(copy, "id", None), organization_id=target.id,
+        details={"document_id": package.document_id, "sender": package.sender.organ_id,
+                 "business_type": package.business_type, "files": [a.sha256 for a in package.attachments]},
+    )
+    return copy, package

@@ -1,0 +1,1 @@
+"""Tracked tasks (nhiệm vụ) with owners, due dates, progress, reminders and escalation."""

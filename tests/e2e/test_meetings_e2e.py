@@ -1,0 +1,137 @@
+"""Meetings in Chromium: the chair and two participants in separate browser contexts see
+check-in, agenda changes, the speaker queue and a vote live; pages at desktop and 390 px."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from services.demo import DEMO_PASSWORD
+from tests.e2e.conftest import DESKTOP, PHONE, screenshot, sign_in
+
+pytestmark = pytest.mark.e2e
+VN = timezone(timedelta(hours=7))
+
+
+def _http_session(base: str, username: str) -> tuple[httpx.Client, str]:
+    client = httpx.Client(base_url=base, follow_redirects=False)
+    token = client.get("/login").text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    assert client.post("/login", data={"username": username, "password": DEMO_PASSWORD, "csrf_token": token}).status_code == 303
+    csrf = client.get("/meetings/new").text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    return client, csrf
+
+
+def _prepare_meeting(base: str) -> int:
+    """The clerk prepares and schedules a meeting through the pages' forms."""
+    client, csrf = _http_session(base, "mai.tran")
+    ids = {}
+    new_page = client.get("/meetings/new").text
+    for username, name in (("lan.nguyen", "Nguyễn Thị Lan"), ("ngoc.vo", "Võ Thị Bích Ngọc")):
+        ids[username] = re.search(r'<option value="(\d+)"[^>]*>' + name, new_page).group(1)
+    org = re.search(r'name="organization_id"><option value="(\d+)"', new_page).group(1)
+    start = datetime.now(VN) + timedelta(days=1)
+    response = client.post("/meetings", data={
+        "csrf_token": csrf, "organization_id": org, "title": "Họp trực tuyến kiểm thử: thông qua kế hoạch Tháng hành động",
+        "chair_id": ids["lan.nguyen"], "secretary_id": ids["ngoc.vo"], "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+        "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"), "mode": "online"})
+    assert response.status_code == 303, response.text
+    mid = int(re.search(r"/meetings/(\d+)", response.headers["location"]).group(1))
+    detail = client.get(f"/meetings/{mid}").text
+    hue = re.search(r'name="user_ids" value="(\d+)"> Đỗ Thị Huệ', detail)
+    thu = re.search(r'name="user_ids" value="(\d+)"> Lê Thị Thu', detail)
+    assert hue and thu, "demo people not found on the preparation page"
+    client.post(f"/meetings/{mid}/participants", data={"csrf_token": csrf, "user_ids": [hue.group(1), thu.group(1)]})
+    client.post(f"/meetings/{mid}/items", data={"csrf_token": csrf, "title": "Báo cáo kết quả 6 tháng", "planned_minutes": "1"})
+    client.post(f"/meetings/{mid}/items", data={"csrf_token": csrf, "title": "Thảo luận kế hoạch", "planned_minutes": "20"})
+    assert client.post(f"/meetings/{mid}/schedule", data={"csrf_token": csrf}).status_code == 303
+    client.close()
+    return mid
+
+
+def _page(browser, base: str, username: str, size: dict[str, int]):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport=size, locale="vi-VN")
+    page = context.new_page()
+    sign_in(page, base, username, DEMO_PASSWORD)
+    return context, page
+
+
+def test_chair_and_two_participants_follow_the_meeting_live(live_dev, browser) -> None:
+    base = live_dev.url
+    mid = _prepare_meeting(base)
+    chair_ctx, chair = _page(browser, base, "lan.nguyen", DESKTOP)
+    a_ctx, a = _page(browser, base, "hue.do", PHONE)
+    b_ctx, b = _page(browser, base, "thu.le", DESKTOP)
+    try:
+        chair.goto(f"{base}/meetings/{mid}/console")
+        a.goto(f"{base}/meetings/{mid}/room")
+        b.goto(f"{base}/meetings/{mid}/room")
+        chair.get_by_role("button", name="Khai mạc cuộc họp").click()
+        a.get_by_text("Đang họp").first.wait_for()
+        # Check-in: the chair sees both participants present without reloading.
+        a.get_by_role("button", name="Điểm danh: tôi có mặt").click()
+        b.get_by_role("button", name="Điểm danh: tôi có mặt").click()
+        chair.locator('[data-list="people"] li', has_text="Đỗ Thị Huệ").get_by_text("Có mặt").wait_for()
+        chair.locator('[data-list="people"] li', has_text="Lê Thị Thu").get_by_text("Có mặt").wait_for()
+        # Agenda: the chair starts an item and adds one; the participants see both at once.
+        chair.locator('[data-list="agenda"] li', has_text="Báo cáo kết quả 6 tháng").get_by_role("button", name="Bắt đầu").click()
+        a.locator('[data-bind="current"]').get_by_text("1. Báo cáo kết quả 6 tháng").wait_for()
+        chair.get_by_label("Nội dung mới").fill("Ý kiến bổ sung của các đại biểu")
+        chair.locator('[data-form="add-item"]').get_by_role("button", name="Thêm").click()
+        b.locator('[data-list="agenda"]').get_by_text("Ý kiến bổ sung của các đại biểu").wait_for()
+        # Speakers: A asks to speak, everyone sees the queue, the chair gives the floor.
+        a.get_by_label("Nội dung phát biểu (không bắt buộc)").fill("Kiến nghị về kinh phí")
+        a.locator('[data-form="request-floor"]').get_by_role("button", name="Đăng ký phát biểu").click()
+        b.locator('[data-list="queue"]').get_by_text("Đỗ Thị Huệ").wait_for()
+        chair.locator('[data-list="queue"] li', has_text="Đỗ Thị Huệ").get_by_role("button", name="Mời phát biểu").click()
+        b.locator('[data-bind="speaking"]').get_by_text("Đỗ Thị Huệ").wait_for()
+        screenshot(a, "meeting-room-390")
+        # A vote: the chair opens it, both vote, turnout shows live, closing shows the result.
+        chair.locator("summary", has_text="Mở biểu quyết").click()
+        chair.get_by_label("Nội dung biểu quyết").fill("Thông qua kế hoạch Tháng hành động?")
+        chair.get_by_role("button", name="Bắt đầu biểu quyết").click()
+        a.get_by_role("button", name="Tán thành", exact=True).click()
+        a.get_by_text("Bạn đã chọn: Tán thành").wait_for()
+        b.get_by_role("button", name="Không tán thành").click()
+        chair.locator(".turnout", has_text="2/").wait_for()
+        screenshot(chair, "meeting-console")
+        chair.once("dialog", lambda dialog: dialog.accept())
+        chair.get_by_role("button", name="Kết thúc biểu quyết").click()
+        a.locator('[data-list="results"]').get_by_text("Thông qua kế hoạch Tháng hành động?").wait_for()
+        b.locator('[data-list="results"]').get_by_text("Tán thành: 1 phiếu", exact=True).wait_for()
+        assert a.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        screenshot(a, "meeting-room-result-390")
+        # The projector shows the result for the big screen.
+        projector = chair_ctx.new_page()
+        projector.goto(f"{base}/meetings/{mid}/projector")
+        projector.locator(".poll-result").get_by_text("Thông qua kế hoạch Tháng hành động?").wait_for()
+        projector.set_viewport_size({"width": 1600, "height": 900})
+        time.sleep(0.3)
+        screenshot(projector, "meeting-projector")
+        # Events arrived in order, each once.
+        seqs = a.evaluate("window.meetingLive.events")
+        assert seqs == sorted(set(seqs)) and len(seqs) >= 10
+    finally:
+        for ctx in (chair_ctx, a_ctx, b_ctx):
+            ctx.close()
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_meeting_list_calendar_and_preparation_pages(live_dev, browser, size) -> None:
+    base = live_dev.url
+    context = browser.new_context(viewport=size, locale="vi-VN")
+    page = context.new_page()
+    sign_in(page, base, "mai.tran", DEMO_PASSWORD)
+    page.goto(f"{base}/meetings")
+    assert page.get_by_role("heading", level=1).inner_text() == "Lịch họp"
+    page.get_by_role("heading", name=re.compile("^Tuần từ")).wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+    screenshot(page, f"meetings-list-{size['width']}")
+    page.locator("table.list a").first.click()
+    page.get_by_role("heading", name="Chương trình họp").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+    screenshot(page, f"meeting-detail-{size['width']}")
+    context.close()

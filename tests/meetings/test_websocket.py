@@ -1,0 +1,175 @@
+"""The live channel with many real WebSocket clients against a real uvicorn server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from datetime import timedelta
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import select
+from websockets.asyncio.client import connect
+
+from services.events.hub import EventHub
+from services.events.models import Event
+from services.events.service import publish
+from tests.meetings.factory import build_meeting
+from web.app import create_app
+from web.temporal import TemporalHandle
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+async def server(demo_db_sqlite, settings):  # type: ignore[no-untyped-def]
+    app = create_app(settings=settings, database=demo_db_sqlite, temporal=TemporalHandle(settings))
+    port = _free_port()
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio", timeout_graceful_shutdown=1))
+    task = asyncio.create_task(uv.serve())
+    while not uv.started:
+        await asyncio.sleep(0.05)
+    yield f"127.0.0.1:{port}"
+    uv.should_exit = True
+    await task
+
+
+async def _session(base: str, username: str) -> tuple[httpx.AsyncClient, str, str]:
+    """Sign in; returns the HTTP client, the session cookie and the CSRF token."""
+    client = httpx.AsyncClient(base_url=f"http://{base}")
+    page = await client.get("/login")
+    token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    response = await client.post("/login", data={"username": username, "password": "LienThong@2026", "csrf_token": token, "next": "/"})
+    assert response.status_code == 303
+    room = await client.get("/meetings")
+    csrf = room.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    return client, client.cookies["lt_session"], csrf
+
+
+class Listener:
+    """One WebSocket client that records the sequence numbers it receives."""
+
+    def __init__(self, base: str, cookie: str, meeting_id: int) -> None:
+        self.base, self.cookie, self.meeting_id = base, cookie, meeting_id
+        self.seqs: list[int] = []
+        self.kinds: list[str] = []
+        self.task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+    async def run(self, after: int | None = None, stop_after: int | None = None) -> None:
+        url = f"ws://{self.base}/ws?channels=meeting-{self.meeting_id}" + (f"&after={after}" if after is not None else "")
+        async with connect(url, additional_headers={"Cookie": f"lt_session={self.cookie}"}) as ws:
+            async for raw in ws:
+                message = json.loads(raw)
+                if message["kind"] == "hello":
+                    self.ready.set()
+                    continue
+                self.seqs.append(message["seq"])
+                self.kinds.append(message["kind"])
+                if stop_after is not None and len(self.seqs) >= stop_after:
+                    return
+
+    def start(self, **kw) -> None:  # type: ignore[no-untyped-def]
+        self.task = asyncio.create_task(self.run(**kw))
+
+
+async def _act(client: httpx.AsyncClient, csrf: str, meeting_id: int, action: str, **body) -> None:  # type: ignore[no-untyped-def]
+    response = await client.post(f"/meetings/{meeting_id}/live/{action}", json=body, headers={"x-csrf-token": csrf, "accept": "application/json"})
+    assert response.status_code == 200, response.text
+
+
+async def test_every_client_gets_every_event_in_order_and_a_reconnect_misses_nothing(server, demo_db_sqlite, settings) -> None:
+    built = await build_meeting(demo_db_sqlite, settings, starts_in=timedelta(days=1))
+    mid = built.meeting_id
+    chair, chair_cookie, chair_csrf = await _session(server, "lan.nguyen")
+    people = [await _session(server, u) for u in ("ngoc.vo", "hue.do", "thu.le", "hanh.pham")]
+    listeners = [Listener(server, cookie, mid) for _, cookie, _ in [(chair, chair_cookie, chair_csrf), *people] for _ in range(5)]
+    for listener in listeners:
+        listener.start()
+    await asyncio.wait_for(asyncio.gather(*(listener.ready.wait() for listener in listeners)), 20)
+    # One client leaves after 3 events and comes back later with the last number it saw.
+    leaver = Listener(server, people[1][1], mid)
+    leaver.start(stop_after=3)
+    await asyncio.wait_for(leaver.ready.wait(), 10)
+
+    await _act(chair, chair_csrf, mid, "open")
+    for client, _, csrf in people:
+        await _act(client, csrf, mid, "checkin")
+    async with demo_db_sqlite.session() as session:
+        from meetings.models import AgendaItem
+
+        items = (await session.scalars(select(AgendaItem.id).where(AgendaItem.meeting_id == mid).order_by(AgendaItem.position))).all()
+    await asyncio.wait_for(leaver.task, 10)  # it left after 3 events
+    for item_id in items:
+        await _act(chair, chair_csrf, mid, "start-item", item_id=item_id)
+    await _act(chair, chair_csrf, mid, "add-item", title="Ý kiến bổ sung của đại biểu", planned_minutes=5)
+    await _act(people[1][0], people[1][2], mid, "request-floor", note="Đề xuất bổ sung chỉ tiêu")
+    await _act(chair, chair_csrf, mid, "open-poll", question="Thông qua nghị quyết?", visibility="secret")
+
+    async with demo_db_sqlite.session() as session:
+        expected = list((await session.scalars(select(Event.seq).where(Event.channel == f"meeting-{mid}").order_by(Event.seq))).all())
+    opened_at = next(s for s in expected if s >= min(leaver.seqs))
+    expected_live = [s for s in expected if s >= opened_at]
+    assert len(expected_live) >= 10
+
+    async def complete(listener: Listener) -> None:
+        while len(listener.seqs) < len(expected_live):
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(asyncio.gather(*(complete(listener) for listener in listeners)), 20)
+    for listener in listeners:
+        assert listener.seqs == expected_live  # every event, in order, once
+    # The leaver reconnects with the last number it saw: it gets exactly what it missed, in order.
+    back = Listener(server, people[1][1], mid)
+    back.start(after=leaver.seqs[-1])
+    await asyncio.wait_for(back.ready.wait(), 10)
+    await asyncio.sleep(0.5)
+    assert leaver.seqs + back.seqs == expected_live
+    for listener in [*listeners, back]:
+        listener.task.cancel()
+    await asyncio.gather(*(listener.task for listener in [*listeners, back]), return_exceptions=True)
+    for client, _, _ in [(chair, None, None), *people]:
+        await client.aclose()
+
+
+async def test_the_channel_is_closed_to_non_participants(server, demo_db_sqlite, settings) -> None:
+    built = await build_meeting(demo_db_sqlite, settings)
+    outsider, cookie, _ = await _session(server, "mocaynam.chuyenvien")
+    with pytest.raises(Exception) as excinfo:
+        async with connect(f"ws://{server}/ws?channels=meeting-{built.meeting_id}", additional_headers={"Cookie": f"lt_session={cookie}"}) as ws:
+            await asyncio.wait_for(ws.recv(), 5)
+    assert "403" in str(excinfo.value)  # refused before the handshake completes
+    await outsider.aclose()
+
+
+async def test_a_slow_client_is_dropped_without_slowing_the_others(demo_db_sqlite) -> None:
+    hub = EventHub(demo_db_sqlite, poll_seconds=0.05)
+    await hub.start()
+    try:
+        async with hub.subscribe({"meeting-999"}) as slow, hub.subscribe({"meeting-999"}) as fast:
+            received: list[int] = []
+
+            async def drain() -> None:
+                while len(received) < 300:
+                    item = await fast.queue.get()
+                    assert item is not None
+                    received.append(item.seq)
+
+            reader = asyncio.create_task(drain())
+            for i in range(300):
+                async with demo_db_sqlite.session() as session:
+                    await publish(session, channel="meeting-999", kind="agenda", payload={"i": i})
+                hub.poke()
+                if i % 50 == 0:
+                    await asyncio.sleep(0.06)
+            await asyncio.wait_for(reader, 20)
+            assert received == sorted(received) and len(received) == 300
+            assert slow.overflowed  # dropped: its page gets "resync" and reloads its snapshot
+    finally:
+        await hub.stop()

@@ -1,0 +1,37 @@
+"""Helpers for the minutes and tasks tests: held meetings, workers on a private queue."""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import asynccontextmanager
+
+from meetings.minutes.demo import Plan, hold_meeting  # noqa: F401  (re-exported for the tests)
+from workflows.context import ActivityContext
+from workflows.worker import build_worker
+
+ITEMS = ["Báo cáo sơ kết 6 tháng đầu năm", "Thảo luận phương hướng 6 tháng cuối năm", "Biểu quyết chương trình phối hợp"]
+
+
+@asynccontextmanager
+async def worker_for(client, settings, database):  # type: ignore[no-untyped-def]
+    queue = f"minutes-{uuid.uuid4().hex[:8]}"
+    settings.task_queue = queue
+    async with build_worker(client, task_queue=queue, context=ActivityContext(settings, database)) as worker:
+        yield worker
+
+
+async def terminate(client, prefix: str) -> None:  # type: ignore[no-untyped-def]
+    """Workflow IDs repeat across the fresh databases of tests: end the previous ones."""
+    async for wf in client.list_workflows(f"WorkflowId STARTS_WITH '{prefix}' AND ExecutionStatus = 'Running'"):
+        try:
+            await client.get_workflow_handle(wf.id).terminate("previous test")
+        except Exception:  # noqa: BLE001 - closed meanwhile
+            pass
+
+
+def pydantic_client(temporal_env):  # type: ignore[no-untyped-def]
+    """The test server's client with the app's (pydantic) data converter."""
+    from temporalio.client import Client
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    return Client(**{**temporal_env.client.config(), "data_converter": pydantic_data_converter})

@@ -1,0 +1,109 @@
+"""Outgoing-document fixtures: a development PKI for the demo signers and organisations with
+live CRL/OCSP/TSA services (once per session), settings whose data dir uses it, helpers that
+drive a document through the service layer, and poppler helpers."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from services.config import Settings
+from services.demo import DEMO_PIN, walk
+from services.directory.models import Role
+from signing.pki import DevPKI, OrgSpec, PersonSpec, init_dev_pki
+from signing.trust_services import start_trust_services
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "outgoing"
+SIGNING_ROLES = {Role.leader, Role.deputy_leader, Role.secretary}
+
+
+def demo_specs() -> tuple[list[PersonSpec], list[OrgSpec]]:
+    people, orgs = [], []
+    for org in walk():
+        orgs.append(OrgSpec(code=org.code, name=org.name, abbreviation=org.abbreviation, pin=DEMO_PIN))
+        for user in org.users:
+            if SIGNING_ROLES & set(user.roles):
+                people.append(PersonSpec(user.username, user.full_name, org.name, user.position,
+                                         f"{user.username}@demo.lienthong.vn", DEMO_PIN))
+    return people, orgs
+
+
+@dataclass
+class DemoPKI:
+    pki: DevPKI
+    root: Path
+    nss_db: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def demo_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoPKI]:
+    root = tmp_path_factory.mktemp("outgoing-pki")
+    port = _free_port()
+    people, orgs = demo_specs()
+    pki = init_dev_pki(data_dir=root, people=people, orgs=orgs, base_url=f"http://127.0.0.1:{port}")
+    services = start_trust_services(root, host="127.0.0.1", port=port)
+    nss = root / "nssdb"
+    nss.mkdir()
+    root_pem = nss / "root.pem"
+    root_pem.write_bytes(pki.root_cert().public_bytes(Encoding.PEM))
+    subprocess.run(["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"], check=True, capture_output=True)
+    subprocess.run(["certutil", "-A", "-n", "dev-root", "-t", "CT,C,C", "-i", str(root_pem), "-d", f"sql:{nss}"],
+                   check=True, capture_output=True)
+    try:
+        yield DemoPKI(pki=pki, root=root, nss_db=nss)
+    finally:
+        services.stop()
+
+
+@pytest.fixture
+def og_settings(settings: Settings, demo_pki: DemoPKI) -> Settings:
+    """The test settings with the session's PKI linked into their data dir."""
+    link = settings.data_dir / "pki"
+    if not link.exists():
+        link.symlink_to(demo_pki.root / "pki", target_is_directory=True)
+    settings.outgoing_dispatch_timeout_seconds = 5
+    return settings
+
+
+@pytest.fixture
+async def pyd_client(temporal_env):  # type: ignore[no-untyped-def]
+    """The session's Temporal server (time skipping) with the app's pydantic data converter; running
+    `outgoing-*` workflows of earlier tests (same IDs, other databases) are terminated first."""
+    from temporalio.client import Client
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    config = temporal_env.client.config()  # keeps the time-skipping interceptor of the test server
+    config["data_converter"] = pydantic_data_converter
+    client = Client(**config)
+    async for wf in client.list_workflows("WorkflowId STARTS_WITH 'outgoing-' AND ExecutionStatus = 'Running'"):
+        try:
+            await client.get_workflow_handle(wf.id).terminate("previous test")
+        except Exception:  # noqa: BLE001 - closed meanwhile
+            pass
+    return client
+
+
+@pytest.fixture
+async def og_worker(pyd_client, og_settings, demo_db_sqlite):  # type: ignore[no-untyped-def]
+    """A worker with every workflow and activity on a private task queue."""
+    import uuid
+
+    from workflows.context import ActivityContext
+    from workflows.worker import build_worker
+
+    og_settings.task_queue = f"outgoing-{uuid.uuid4().hex[:8]}"
+    async with build_worker(pyd_client, task_queue=og_settings.task_queue,
+                            context=ActivityContext(og_settings, demo_db_sqlite)) as worker:
+        yield worker

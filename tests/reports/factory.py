@@ -1,0 +1,142 @@
+"""Test factory of the report-request tests: many organisations at once (bulk inserts), a
+principal, a request, a worker on its own task queue, and clean-up of Temporal IDs that repeat
+across the fresh databases of tests."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+
+from services.authz import Principal, load_principal
+from services.db import Database, utcnow
+from services.directory.models import Level, Organization, Role, RoleAssignment, User
+from services.reports import service as reports
+from services.reports.models import ReportTarget
+from services.uploads import CheckedUpload
+from tests.signing.conftest import make_tiny_pdf
+from workflows.context import ActivityContext
+from workflows.worker import build_worker
+
+PROVINCE = "hlhpn-bentre"
+
+
+async def principal(database: Database, username: str) -> Principal:
+    async with database.session() as session:
+        user = await session.scalar(select(User).where(User.username == username))
+        assert user is not None, username
+        return await load_principal(session, user)
+
+
+async def org_id(database: Database, code: str) -> int:
+    async with database.session() as session:
+        return await session.scalar(select(Organization.id).where(Organization.code == code))
+
+
+async def bulk_orgs(database: Database, n: int, *, parent_code: str = PROVINCE, prefix: str = "bulk") -> list[int]:
+    """`n` communes under `parent_code` and one officer ("<prefix>.officer") acting for all of them."""
+    parent = await org_id(database, parent_code)
+    now = utcnow()
+    async with database.session() as session:
+        await session.execute(insert(Organization), [
+            {"code": f"{prefix}-{i:04d}", "name": f"Hội LHPN xã Thử Nghiệm {i:04d}", "abbreviation": "HLHPN",
+             "level": Level.commune, "parent_id": parent, "place": "Bến Tre", "active": True, "created_at": now}
+            for i in range(n)
+        ])
+        ids = list((await session.scalars(select(Organization.id).where(Organization.code.like(f"{prefix}-%"))
+                                          .order_by(Organization.code))).all())
+        officer = User(username=f"{prefix}.officer", password_hash="!", full_name="Cán bộ Thử Nghiệm",
+                       position="Chuyên viên", organization_id=ids[0])
+        session.add(officer)
+        await session.flush()
+        await session.execute(insert(RoleAssignment), [
+            {"user_id": officer.id, "organization_id": oid, "role": Role.officer} for oid in ids
+        ])
+    return ids
+
+
+def pdf(text: str = "Bao cao") -> CheckedUpload:
+    return CheckedUpload(filename="bao-cao.pdf", content_type="application/pdf", data=make_tiny_pdf(text))
+
+
+async def create_request(database: Database, settings, targets: list[int], *, username: str = "lan.nguyen",  # type: ignore[no-untyped-def]
+                         deadline: datetime | None = None, approval: bool = False,
+                         fields: tuple[reports.FieldSpec, ...] = (reports.FieldSpec("Số hội viên", "người", "integer"),
+                                                                   reports.FieldSpec("Tỷ lệ hộ đạt 5 không 3 sạch", "%", "percent")),
+                         title: str = "Báo cáo kết quả thực hiện Cuộc vận động xây dựng gia đình 5 không 3 sạch quý IV/2026"):
+    who = await principal(database, username)
+    async with database.session() as session:
+        return await reports.create_request(
+            session, principal=who, settings=settings, organization_id=who.me.organization_id, title=title,
+            instructions="Đề nghị các cơ sở Hội báo cáo kết quả theo mẫu đính kèm.",
+            deadline=deadline or utcnow() + timedelta(days=3), target_ids=targets, scope_label="Các cơ sở Hội",
+            fields=list(fields), requires_approval=approval,
+        )
+
+
+async def submit(database: Database, settings, request_id: int, oid: int, who: Principal, *,  # type: ignore[no-untyped-def]
+                 at: datetime | None = None, figures: dict[str, str] | None = None):
+    async with database.session() as session:
+        req = await reports.get_request(session, request_id=request_id)
+        values = figures or {str(f.id): ("50" if f.kind == "percent" else "120") for f in req.fields}
+        return await reports.submit(session, principal=who, settings=settings, request_id=request_id,
+                                    organization_id=oid, file=pdf(f"org {oid}"), figures=values, at=at)
+
+
+async def targets_by(database: Database, request_id: int) -> dict[int, ReportTarget]:
+    async with database.session() as session:
+        rows = (await session.scalars(select(ReportTarget).where(ReportTarget.request_id == request_id))).all()
+        return {t.organization_id: t for t in rows}
+
+
+async def wait_for(predicate, timeout: float = 60.0, every: float = 0.2):  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(every)
+
+
+def pydantic_client(client):  # type: ignore[no-untyped-def]
+    """The test environment's client (time skipping kept) with the app's pydantic converter."""
+    from temporalio.client import Client
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    return Client(**{**client.config(), "data_converter": pydantic_data_converter})
+
+
+@asynccontextmanager
+async def worker_for(client, settings, database):  # type: ignore[no-untyped-def]
+    queue = f"reports-{uuid.uuid4().hex[:8]}"
+    settings.task_queue = queue
+    async with build_worker(client, task_queue=queue, context=ActivityContext(settings, database)) as worker:
+        yield worker
+
+
+async def forget_report_workflows(client) -> None:  # type: ignore[no-untyped-def]
+    """Delete earlier tests' report workflows: their IDs repeat in every fresh database."""
+    ids = [wf.id async for wf in client.list_workflows("WorkflowId STARTS_WITH 'report-request-'")]
+    sem = asyncio.Semaphore(50)
+
+    async def drop(wid: str) -> None:
+        async with sem:
+            try:
+                await client.workflow_service.delete_workflow_execution(DeleteWorkflowExecutionRequest(
+                    namespace=client.namespace, workflow_execution=WorkflowExecution(workflow_id=wid)))
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+
+    await asyncio.gather(*(drop(w) for w in set(ids)))
+    for _ in range(100):
+        left = [wf.id async for wf in client.list_workflows("WorkflowId STARTS_WITH 'report-request-'")]
+        if not left:
+            return
+        await asyncio.sleep(0.1)

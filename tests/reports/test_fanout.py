@@ -1,0 +1,155 @@
+"""The report fan-out on the real Temporal dev server: 300 targets with time skipping (on time,
+late and missing counted right, notices once each), and a worker crash in mid fan-out."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from services.audit.models import AuditEntry
+from services.db import utcnow
+from services.incoming.models import IncomingDocument
+from services.reports import service as reports
+from services.reports.models import ReportTarget
+from tests.reports.factory import (
+    bulk_orgs,
+    create_request,
+    forget_report_workflows,
+    principal,
+    pydantic_client,
+    submit,
+    targets_by,
+    wait_for,
+    worker_for,
+)
+from workflows.reports.client import request_changed, start_request, target_changed
+from workflows.reports.workflows import ReportRequestWorkflow, target_workflow_id
+
+
+async def _count(database, action: str) -> int:  # type: ignore[no-untyped-def]
+    async with database.session() as session:
+        return await session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == action)) or 0
+
+
+async def _delivered(database, request_id: int) -> int:  # type: ignore[no-untyped-def]
+    async with database.session() as session:
+        return await session.scalar(select(func.count()).select_from(ReportTarget).where(
+            ReportTarget.request_id == request_id, ReportTarget.delivered_at.is_not(None))) or 0
+
+
+async def test_request_to_300_organisations_counts_on_time_late_and_missing(temporal_env, demo_db_sqlite, settings) -> None:
+    client = pydantic_client(temporal_env.client)
+    db = demo_db_sqlite
+    await forget_report_workflows(client)
+    orgs = await bulk_orgs(db, 300)
+    officer = await principal(db, "bulk.officer")
+    settings.report_fanout_batch = 100
+    began = time.monotonic()
+    async with worker_for(client, settings, db):
+        req = await create_request(db, settings, orgs, deadline=utcnow() + timedelta(days=3))
+        with temporal_env.with_time_skipping_disabled():
+            # A low history limit makes the parent continue as new during this fan-out.
+            await start_request(client, request_id=req.id, task_queue=settings.task_queue, history_limit=400)
+        parent = client.get_workflow_handle(f"report-request-{req.id}")
+        await wait_for(lambda: _delivered_all(db, req.id, 300), timeout=120)
+        fanned_out = time.monotonic() - began
+        print(f"\nfan-out {fanned_out:.1f}s")
+
+        on_time, late, missing = orgs[:200], orgs[200:250], orgs[250:]
+        for oid in on_time:
+            await submit(db, settings, req.id, oid, officer)
+        await target_changed(client, request_id=req.id, organization_ids=on_time)
+        print(f"on-time submitted {time.monotonic() - began:.1f}s")
+
+        # The 100 without a report live through their deadline: reminder, overdue, escalation.
+        async def past_deadline(oid: int) -> None:
+            await temporal_env.fast_forward(client.get_workflow_handle(target_workflow_id(req.id, oid)), timedelta(days=5))
+
+        await asyncio.gather(*(past_deadline(oid) for oid in orgs[200:]))
+        await wait_for(lambda: _at_least(db, "report.escalate", 100), timeout=60)
+        print(f"escalated {time.monotonic() - began:.1f}s")
+
+        deadline = (await targets_by(db, req.id))[late[0]].deadline
+        for oid in late:
+            await submit(db, settings, req.id, oid, officer, at=deadline + timedelta(hours=30))
+        await target_changed(client, request_id=req.id, organization_ids=late)
+
+        lan = await principal(db, "lan.nguyen")
+        async with db.session() as session:
+            waiting = await reports.close(session, principal=lan, request_id=req.id, reason="Tổng hợp số liệu.")
+        assert sorted(waiting) == sorted(missing)
+        await request_changed(client, request_id=req.id)
+        result = await parent.result()
+        total_time = time.monotonic() - began
+        state = await parent.query(ReportRequestWorkflow.progress)
+
+    assert result == "closed:200/50/50"
+    async with db.session() as session:
+        stats = await reports.progress(session, request_id=req.id)
+    assert (stats.total, stats.submitted, stats.on_time, stats.late, stats.missing) == (300, 250, 200, 50, 50)
+    # Each notice once per target that needed it, none for the punctual ones.
+    assert [await _count(db, a) for a in ("report.remind", "report.overdue", "report.escalate")] == [100, 100, 100]
+    assert state.runs > 1, "the parent should have continued as new"
+    async with db.session() as session:
+        copies = await session.scalar(select(func.count()).select_from(IncomingDocument).where(
+            IncomingDocument.outgoing_ref == f"report-request-{req.id}"))
+    assert copies == 300
+    print(f"\n300 targets: fan-out delivered in {fanned_out:.1f}s, whole flow {total_time:.1f}s, parent runs {state.runs}")
+
+
+async def _delivered_all(db, request_id: int, n: int) -> bool:  # type: ignore[no-untyped-def]
+    return await _delivered(db, request_id) >= n
+
+
+async def _at_least(db, action: str, n: int) -> bool:  # type: ignore[no-untyped-def]
+    return await _count(db, action) >= n
+
+
+async def test_a_worker_crash_during_fanout_creates_no_duplicate_and_loses_no_target(
+    temporal_env, demo_db_sqlite, settings
+) -> None:
+    client = pydantic_client(temporal_env.client)
+    db = demo_db_sqlite
+    await forget_report_workflows(client)
+    orgs = await bulk_orgs(db, 200)
+    settings.report_fanout_batch = 20
+    req = await create_request(db, settings, orgs, deadline=utcnow() + timedelta(days=3))
+    with temporal_env.with_time_skipping_disabled():
+        async with worker_for(client, settings, db) as first:
+            await start_request(client, request_id=req.id, task_queue=settings.task_queue)
+            await wait_for(lambda: _delivered_some(db, req.id, 30), timeout=60, every=0.05)
+            crashed_at = await _delivered(db, req.id)
+        # The worker is gone in the middle of the fan-out; a new one (same queue) takes over.
+        assert crashed_at < 200
+        queue = settings.task_queue
+        from workflows.context import ActivityContext
+        from workflows.worker import build_worker
+
+        async with build_worker(client, task_queue=queue, context=ActivityContext(settings, db)):
+            await wait_for(lambda: _delivered_all(db, req.id, 200), timeout=120)
+            children = [wf async for wf in client.list_workflows(f"WorkflowId STARTS_WITH 'report-request-{req.id}-'")]
+            for _ in range(50):
+                if len(children) >= 200:
+                    break
+                await asyncio.sleep(0.2)
+                children = [wf async for wf in client.list_workflows(f"WorkflowId STARTS_WITH 'report-request-{req.id}-'")]
+            lan = await principal(db, "lan.nguyen")
+            async with db.session() as session:
+                await reports.close(session, principal=lan, request_id=req.id)
+            await request_changed(client, request_id=req.id)
+            assert await client.get_workflow_handle(f"report-request-{req.id}").result() == "closed:0/0/200"
+    ids = [wf.id for wf in children]
+    assert len(ids) == 200 and len(set(ids)) == 200, "one child per target, none twice"
+    assert {int(i.rsplit("-", 1)[1]) for i in ids} == set(orgs)
+    async with db.session() as session:
+        copies = await session.scalar(select(func.count()).select_from(IncomingDocument).where(
+            IncomingDocument.outgoing_ref == f"report-request-{req.id}"))
+    assert copies == 200
+    _ = first
+
+
+async def _delivered_some(db, request_id: int, n: int) -> bool:  # type: ignore[no-untyped-def]
+    return await _delivered(db, request_id) >= n

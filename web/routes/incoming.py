@@ -1,0 +1,619 @@
+"""Pages of incoming documents (văn bản đến) and the public-holiday admin page.
+
+Each action changes the database through services.incoming in the request's transaction; a
+background task (run after the commit) then nudges the document's workflow, which owns the
+deadlines and tells the next actor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services import calendar
+from services.authz import Principal
+from services.blobs import BlobStore
+from services.directory.models import Organization, Role, Unit, User
+from services.errors import DomainError, InvalidInput, NotFound
+from services.incoming import service as incoming
+from services.incoming.models import DOC_TYPES, SECRECY, URGENCY, IncomingDocument, IncomingFile, Status
+from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, check_upload
+from web import i18n, live
+from web.deps import Access, AdminUser, SessionDep, SignedIn
+from web.templating import render
+from workflows.incoming.activities import validate_upload
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["incoming"])
+Clerk = Annotated[Principal, Depends(Access(Role.clerk))]
+Leader = Annotated[Principal, Depends(Access(Role.leader, Role.deputy_leader))]
+Reader = Annotated[Principal, Depends(Access(Role.clerk, Role.leader, Role.deputy_leader, Role.auditor))]
+ALLOWED = {PDF, DOCX, PNG, JPEG, TIFF}
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+def _date(value: str | None, label_vi: str = "ngày", required: bool = False) -> date | None:
+    value = (value or "").strip()
+    if not value:
+        if required:
+            raise InvalidInput(f"Hãy nhập {label_vi}.", f"{label_vi} is required.")
+        return None
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            from datetime import datetime
+
+            return datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    raise InvalidInput(f"{label_vi.capitalize()} không đúng dạng dd/mm/yyyy.", "Dates are written dd/mm/yyyy.")
+
+
+def _int(value: str | None) -> int | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise InvalidInput("Giá trị chọn không hợp lệ.", "Invalid selection.")
+    return int(value)
+
+
+def _ints(values: list[str] | None) -> list[int]:
+    return [int(v) for v in (values or []) if str(v).strip().isdigit()]
+
+
+async def _nudge(request: Request, document_id: int) -> None:
+    """Tell the document's workflow it changed (after the commit); a failure is repaired by the next nudge."""
+    try:
+        from workflows.incoming.workflows import nudge
+
+        client = await request.app.state.temporal.client()
+        await nudge(client, document_id, task_queue=request.app.state.settings.task_queue)
+    except Exception:  # noqa: BLE001 - the DB change stands; the workflow catches up on its next signal
+        log.warning("could not signal the workflow of incoming document %s", document_id, exc_info=True)
+
+
+def _after(background: BackgroundTasks, request: Request, document_id: int) -> None:
+    background.add_task(_nudge, request, document_id)
+
+
+def _done(document_id: int, flash: str = "saved") -> RedirectResponse:
+    return RedirectResponse(f"/incoming/{document_id}?ok={flash}", status_code=303)
+
+
+def _soon(request: Request) -> int:
+    return request.app.state.settings.incoming_reminder_working_days
+
+
+async def _decorate(session: AsyncSession, request: Request, docs: list[IncomingDocument]) -> list[dict[str, Any]]:
+    """Rows for the lists: the document, the status label key, the lead's name, the issuer org."""
+    today = calendar.vn_today()
+    holidays = await calendar.holiday_set(session, today)
+    lead_ids = {d.lead_user_id for d in docs if d.lead_user_id}
+    names = dict((await session.execute(select(User.id, User.full_name).where(User.id.in_(lead_ids)))).all()) if lead_ids else {}
+    return [
+        {"doc": d, "status": incoming.display_status(d, today, holidays, _soon(request)),
+         "lead": names.get(d.lead_user_id)}
+        for d in docs
+    ]
+
+
+async def _org_choices(session: AsyncSession, principal: Principal, roles: tuple[Role, ...]) -> list[Organization]:
+    ids = principal.orgs_with(*roles)
+    if not ids:
+        return []
+    return list((await session.scalars(select(Organization).where(Organization.id.in_(ids)).order_by(Organization.id))).all())
+
+
+async def _form_context(session: AsyncSession, principal: Principal, org_id: int) -> dict[str, Any]:
+    units = list((await session.scalars(select(Unit).where(Unit.organization_id == org_id).order_by(Unit.name))).all())
+    orgs = list((await session.scalars(select(Organization).where(Organization.active.is_(True)).order_by(Organization.id))).all())
+    return {"units": units, "issuer_orgs": orgs, "doc_types": DOC_TYPES, "urgencies": URGENCY, "secrecies": SECRECY}
+
+
+def _meta_from_form(form: dict[str, Any]) -> incoming.Metadata:
+    issuer_org_id = _int(form.get("issuer_org_id"))
+    return incoming.Metadata(
+        issuer_name=form.get("issuer_name") or "",
+        issuer_org_id=issuer_org_id,
+        number_notation=form.get("number_notation") or "",
+        document_date=_date(form.get("document_date"), "ngày văn bản"),
+        doc_type=form.get("doc_type") or "",
+        subject=form.get("subject") or "",
+        urgency=form.get("urgency") or "normal",
+        secrecy=form.get("secrecy") or "normal",
+        doc_due_date=_date(form.get("doc_due_date"), "hạn trả lời"),
+        arrival_date=_date(form.get("arrival_date"), "ngày đến"),
+        receiving_unit_id=_int(form.get("receiving_unit_id")),
+    )
+
+
+async def _fill_issuer(session: AsyncSession, form: dict[str, Any]) -> None:
+    """An issuer chosen from the system's organisations gives its name."""
+    org_id = _int(form.get("issuer_org_id"))
+    if org_id and not (form.get("issuer_name") or "").strip():
+        org = await session.get(Organization, org_id)
+        if org is not None:
+            form["issuer_name"] = org.name
+
+
+async def _check_files(request: Request, uploads: list[UploadFile]) -> list[incoming.NewFile]:
+    """Check every upload by content first (nothing is stored when one is refused), then validate signatures."""
+    settings = request.app.state.settings
+    checked = []
+    for upload in uploads:
+        if upload is None or not upload.filename:
+            continue
+        data = await upload.read(settings.upload_max_bytes + 1)
+        checked.append(check_upload(filename=upload.filename, data=data, allowed=ALLOWED, max_bytes=settings.upload_max_bytes))
+    files = []
+    for item in checked:
+        report, ok = (None, None)
+        if item.content_type == PDF:
+            report, ok = await asyncio.to_thread(validate_upload, settings, item.data)
+        files.append(incoming.NewFile(filename=item.filename, content_type=item.content_type, data=item.data,
+                                      validation=report, signatures_ok=ok))
+    return files
+
+
+# --- navigation ---------------------------------------------------------------------------------
+
+async def nav_count(session: AsyncSession, principal: Principal) -> int:
+    """What waits for me in Văn bản đến (also kept on the principal for the home page's card)."""
+    counts = await incoming.queue_counts(session, principal=principal)
+    principal.incoming_counts = counts  # type: ignore[attr-defined]
+    return counts["to_register"] + counts["to_direct"] + counts["my_tasks"]
+
+
+async def _tabs(session: AsyncSession, principal: Principal, active: str) -> dict[str, Any]:
+    counts = getattr(principal, "incoming_counts", None) or await incoming.queue_counts(session, principal=principal)
+    return {"tab": active, "counts": counts, "is_clerk": bool(principal.orgs_with(Role.clerk)),
+            "is_leader": bool(principal.orgs_with(Role.leader, Role.deputy_leader)),
+            "is_reader": bool(principal.orgs_with(Role.clerk, Role.leader, Role.deputy_leader, Role.auditor))}
+
+
+# --- live channels -------------------------------------------------------------------------------
+
+async def _doc_channel(session: AsyncSession, principal: Principal, ident: str) -> bool:
+    if not ident.isdigit():
+        return False
+    try:
+        await incoming.get_for(session, principal=principal, document_id=int(ident))
+    except NotFound:
+        return False
+    return True
+
+
+async def _sender_channel(session: AsyncSession, principal: Principal, ident: str) -> bool:
+    return ident.isdigit() and int(ident) in principal.visible_orgs()
+
+
+live.CHANNEL_RULES["incoming"] = _doc_channel
+live.CHANNEL_RULES["incomingsender"] = _sender_channel
+
+
+# --- queues and lists ----------------------------------------------------------------------------
+
+@router.get("/incoming")
+async def incoming_home(request: Request, principal: SignedIn, session: SessionDep) -> Response:
+    if principal.orgs_with(Role.clerk):
+        return RedirectResponse("/incoming/to-register", status_code=303)
+    if principal.orgs_with(Role.leader, Role.deputy_leader):
+        return RedirectResponse("/incoming/to-direct", status_code=303)
+    return RedirectResponse("/incoming/tasks", status_code=303)
+
+
+@router.get("/incoming/to-register")
+async def to_register(request: Request, principal: Clerk, session: SessionDep) -> Response:
+    docs = await incoming.clerk_queue(session, principal=principal)
+    return render(request, "incoming/list.html", {
+        **await _tabs(session, principal, "to_register"), "title": "To register", "rows": await _decorate(session, request, docs),
+        "empty": "Nothing waits for registration. Register a paper or e-mailed document with the button above.",
+    })
+
+
+@router.get("/incoming/to-direct")
+async def to_direct(request: Request, principal: Leader, session: SessionDep) -> Response:
+    docs = await incoming.leader_queue(session, principal=principal)
+    return render(request, "incoming/list.html", {
+        **await _tabs(session, principal, "to_direct"), "title": "Awaiting direction", "rows": await _decorate(session, request, docs),
+        "empty": "No document awaits your direction.",
+    })
+
+
+@router.get("/incoming/tasks")
+async def my_tasks(request: Request, principal: SignedIn, session: SessionDep) -> Response:
+    pairs = await incoming.my_tasks(session, principal=principal)
+    rows = await _decorate(session, request, [d for d, _ in pairs])
+    for row, (_, role) in zip(rows, pairs):
+        row["role"] = role
+    rank = {"overdue": 0, "due_soon": 1}
+    rows.sort(key=lambda r: (rank.get(r["status"], 2), r["doc"].due_date or date.max, r["doc"].id))
+    return render(request, "incoming/list.html", {
+        **await _tabs(session, principal, "tasks"), "title": "In progress", "rows": rows, "show_role": True,
+        "empty": "No incoming document is assigned to you.",
+    })
+
+
+@router.get("/incoming/done")
+async def done(request: Request, principal: SignedIn, session: SessionDep) -> Response:
+    docs = await incoming.done_list(session, principal=principal)
+    return render(request, "incoming/list.html", {
+        **await _tabs(session, principal, "done"), "title": "Done", "rows": await _decorate(session, request, docs),
+        "empty": "No completed document yet.",
+    })
+
+
+@router.get("/incoming/search")
+async def search(
+    request: Request, principal: SignedIn, session: SessionDep,
+    status: str = "", date_from: str = "", date_to: str = "", issuer: str = "", doc_type: str = "",
+    urgency: str = "", due: str = "", q: str = "", before: int | None = None,
+) -> Response:
+    filters = incoming.SearchFilters(
+        status=status or None, date_from=_date(date_from), date_to=_date(date_to), issuer=issuer or None,
+        doc_type=doc_type or None, urgency=urgency or None, due=due or None, text=q or None,
+    )
+    limit = 30
+    docs = await incoming.search(session, principal=principal, filters=filters, before_id=before, limit=limit + 1,
+                                 soon_days=_soon(request))
+    more = len(docs) > limit
+    docs = docs[:limit]
+    params = {k: v for k, v in {"status": status, "date_from": date_from, "date_to": date_to, "issuer": issuer,
+                                "doc_type": doc_type, "urgency": urgency, "due": due, "q": q}.items() if v}
+    from urllib.parse import urlencode
+
+    next_url = f"/incoming/search?{urlencode({**params, 'before': docs[-1].id})}" if more and docs else None
+    return render(request, "incoming/list.html", {
+        **await _tabs(session, principal, "search"), "title": "Search incoming documents",
+        "rows": await _decorate(session, request, docs), "search": True, "f": params, "next_url": next_url,
+        "statuses": [s.value for s in Status] + ["due_soon", "overdue"], "doc_types": DOC_TYPES, "urgencies": URGENCY,
+        "empty": "No document matches these filters. Widen the period or clear a filter.",
+    })
+
+
+# --- registration -------------------------------------------------------------------------------
+
+@router.get("/incoming/new")
+async def new_form(request: Request, principal: Clerk, session: SessionDep) -> Response:
+    orgs = await _org_choices(session, principal, (Role.clerk,))
+    org_id = orgs[0].id
+    return render(request, "incoming/new.html", {
+        **await _tabs(session, principal, "to_register"), **await _form_context(session, principal, org_id),
+        "orgs": orgs, "org_id": org_id, "form": {"arrival_date": calendar.vn_today().isoformat(), "doc_type": "CV"},
+        "duplicates": [], "error": None,
+    })
+
+
+@router.get("/incoming/check-duplicate")
+async def check_duplicate(
+    request: Request, principal: Clerk, session: SessionDep,
+    org_id: int = Query(...), number_notation: str = "", document_date: str = "", issuer_name: str = "",
+    issuer_org_id: str = "",
+) -> Response:
+    """The duplicate check the registration form runs before saving (JSON)."""
+    from services.authz import require
+
+    require(principal, [Role.clerk], org_id, "organization")
+    found = await incoming.find_duplicates(
+        session, organization_id=org_id, number_notation=number_notation,
+        document_date=_date(document_date), issuer_name=issuer_name, issuer_org_id=_int(issuer_org_id),
+    )
+    return JSONResponse({"duplicates": [
+        {"id": d.id, "arrival_number": d.arrival_label, "number_notation": d.number_notation, "subject": d.subject,
+         "issuer": d.issuer_name, "arrival_date": i18n.fmt_date(d.arrival_date), "url": f"/incoming/{d.id}"}
+        for d in found
+    ]})
+
+
+@router.post("/incoming")
+async def create(
+    request: Request, principal: Clerk, session: SessionDep, background: BackgroundTasks,
+    files: Annotated[list[UploadFile], File()] = [],  # noqa: B006 - FastAPI's way to declare a list of files
+) -> Response:
+    form = dict((await request.form()).items())
+    form.pop("files", None)
+    org_id = _int(form.get("organization_id")) or 0
+    allow_duplicate = form.get("allow_duplicate") == "on"
+    duplicates: list[IncomingDocument] = []
+    try:
+        await _fill_issuer(session, form)
+        checked = await _check_files(request, files)
+        async with session.begin_nested():
+            doc = await incoming.register(
+                session, principal=principal, organization_id=org_id, meta=_meta_from_form(form), files=checked,
+                blobs=BlobStore.for_data_dir(request.app.state.settings.data_dir), allow_duplicate=allow_duplicate,
+            )
+    except DomainError as exc:
+        if "duplicates" in exc.details:
+            duplicates = [d for d in [await session.get(IncomingDocument, i) for i in exc.details["duplicates"]] if d]
+        orgs = await _org_choices(session, principal, (Role.clerk,))
+        if org_id not in {o.id for o in orgs}:
+            raise
+        return render(request, "incoming/new.html", {
+            **await _tabs(session, principal, "to_register"), **await _form_context(session, principal, org_id),
+            "orgs": orgs, "org_id": org_id, "form": form, "duplicates": duplicates,
+            "error": i18n.pick(exc.message, exc.message_en),
+        }, status_code=exc.status_code)
+    _after(background, request, doc.id)
+    return _done(doc.id, "held" if doc.status == Status.arrived.value else "registered")
+
+
+@router.post("/incoming/{document_id}/register")
+async def register_existing(
+    request: Request, principal: Clerk, session: SessionDep, background: BackgroundTasks, document_id: int,
+) -> Response:
+    """Register a document that arrived from the system or was returned to the clerk."""
+    form = dict((await request.form()).items())
+    doc, _ = await incoming.get_for(session, principal=principal, document_id=document_id)
+    await _fill_issuer(session, form)
+    await incoming.register(
+        session, principal=principal, organization_id=doc.organization_id, meta=_meta_from_form(form), files=[],
+        blobs=BlobStore.for_data_dir(request.app.state.settings.data_dir), document_id=document_id,
+        allow_duplicate=form.get("allow_duplicate") == "on",
+    )
+    _after(background, request, document_id)
+    return _done(document_id, "registered")
+
+
+@router.post("/incoming/{document_id}/accept")
+async def accept(request: Request, principal: Clerk, session: SessionDep, background: BackgroundTasks,
+                 document_id: int, reason: Annotated[str, Form()] = "") -> Response:
+    await incoming.accept_despite_signatures(session, principal=principal, document_id=document_id, reason=reason)
+    _after(background, request, document_id)
+    return _done(document_id, "registered")
+
+
+@router.post("/incoming/{document_id}/return-sender")
+async def return_sender(request: Request, principal: Clerk, session: SessionDep, background: BackgroundTasks,
+                        document_id: int, reason: Annotated[str, Form()] = "") -> Response:
+    await incoming.return_to_sender(session, principal=principal, document_id=document_id, reason=reason)
+    _after(background, request, document_id)
+    return _done(document_id, "returned")
+
+
+# --- direction and handling ------------------------------------------------------------------------
+
+@router.post("/incoming/{document_id}/return-clerk")
+async def return_clerk(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks,
+                       document_id: int, reason: Annotated[str, Form()] = "") -> Response:
+    await incoming.return_to_clerk(session, principal=principal, document_id=document_id, reason=reason)
+    _after(background, request, document_id)
+    return _done(document_id, "returned")
+
+
+@router.post("/incoming/{document_id}/direct")
+async def direct(
+    request: Request, principal: Leader, session: SessionDep, background: BackgroundTasks, document_id: int,
+    instruction: Annotated[str, Form()] = "",
+    lead: Annotated[str, Form()] = "",
+    co_users: Annotated[list[str], Form()] = [],  # noqa: B006
+    co_units: Annotated[list[str], Form()] = [],  # noqa: B006
+    info_users: Annotated[list[str], Form()] = [],  # noqa: B006
+    due_days: Annotated[str, Form()] = "",
+    due_date: Annotated[str, Form()] = "",
+) -> Response:
+    kind, _, ident = lead.partition(":")
+    if not ident.isdigit() or kind not in ("user", "unit"):
+        raise InvalidInput("Hãy chọn người hoặc đơn vị xử lý chính.", "Choose the lead handler.")
+    handlers = incoming.Handlers(
+        lead_user_id=int(ident) if kind == "user" else None, lead_unit_id=int(ident) if kind == "unit" else None,
+        co_user_ids=_ints(co_users), co_unit_ids=_ints(co_units), info_user_ids=_ints(info_users),
+    )
+    explicit = _date(due_date, "hạn xử lý")
+    await incoming.direct(
+        session, principal=principal, document_id=document_id, instruction=instruction, handlers=handlers,
+        due_date=explicit, due_working_days=None if explicit else _int(due_days),
+    )
+    _after(background, request, document_id)
+    return _done(document_id, "directed")
+
+
+@router.post("/incoming/{document_id}/no-direction")
+async def no_direction(request: Request, principal: Leader, session: SessionDep, background: BackgroundTasks,
+                       document_id: int, note: Annotated[str, Form()] = "") -> Response:
+    await incoming.mark_no_direction(session, principal=principal, document_id=document_id, note=note)
+    _after(background, request, document_id)
+    return _done(document_id)
+
+
+@router.post("/incoming/{document_id}/extend")
+async def extend(request: Request, principal: Leader, session: SessionDep, background: BackgroundTasks,
+                 document_id: int, new_due: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
+    due = _date(new_due, "hạn mới", required=True)
+    assert due is not None
+    await incoming.extend_due(session, principal=principal, document_id=document_id, new_due=due, reason=reason)
+    _after(background, request, document_id)
+    return _done(document_id)
+
+
+@router.post("/incoming/{document_id}/delegate")
+async def delegate(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks,
+                   document_id: int, user_id: Annotated[str, Form()] = "") -> Response:
+    uid = _int(user_id)
+    if uid is None:
+        raise InvalidInput("Hãy chọn người xử lý.", "Choose a person.")
+    await incoming.delegate(session, principal=principal, document_id=document_id, user_id=uid)
+    _after(background, request, document_id)
+    return _done(document_id)
+
+
+@router.post("/incoming/{document_id}/progress")
+async def progress(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks,
+                   document_id: int, body: Annotated[str, Form()] = "") -> Response:
+    await incoming.record_progress(session, principal=principal, document_id=document_id, body=body)
+    _after(background, request, document_id)
+    return _done(document_id)
+
+
+@router.post("/incoming/{document_id}/opinion")
+async def opinion(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks,
+                  document_id: int, body: Annotated[str, Form()] = "") -> Response:
+    await incoming.add_opinion(session, principal=principal, document_id=document_id, body=body)
+    _after(background, request, document_id)
+    return _done(document_id)
+
+
+@router.post("/incoming/{document_id}/complete")
+async def complete(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks,
+                   document_id: int, result: Annotated[str, Form()] = "") -> Response:
+    await incoming.complete(session, principal=principal, document_id=document_id, result=result)
+    _after(background, request, document_id)
+    return _done(document_id, "completed")
+
+
+# --- register and statistics --------------------------------------------------------------------------
+
+@router.get("/incoming/book")
+async def register_book(
+    request: Request, principal: Reader, session: SessionDep, year: int | None = None, org: int | None = None,
+    series: str = "chung", format: str = "html",
+) -> Response:
+    orgs = await _org_choices(session, principal, (Role.clerk, Role.leader, Role.deputy_leader, Role.auditor))
+    org_id = org or orgs[0].id
+    year = year or calendar.vn_today().year
+    if series not in ("chung", "mat"):
+        raise InvalidInput("Sổ không hợp lệ.", "Unknown register.")
+    rows = await incoming.register_rows(session, principal=principal, organization_id=org_id, year=year, series=series)
+    organization = await session.get(Organization, org_id)
+    assert organization is not None
+    title = organization.name + (" — Sổ văn bản mật" if series == "mat" else "")
+    if format in ("docx", "pdf"):
+        from services.documents.registers_print import build_register_docx, build_register_pdf
+
+        if format == "docx":
+            data = build_register_docx(kind="incoming", org_name=title, year=year, rows=rows)
+            media = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        else:
+            from signing.convert import get_converter
+
+            data = await build_register_pdf(kind="incoming", org_name=title, year=year, rows=rows, converter=get_converter())
+            media = PDF
+        name = f"so-van-ban-den-{year}{'-mat' if series == 'mat' else ''}.{format}"
+        return Response(data, media_type=media, headers={"Content-Disposition": f'{"inline" if format == "pdf" else "attachment"}; filename="{name}"'})
+    return render(request, "incoming/book.html", {
+        **await _tabs(session, principal, "book"), "rows": rows, "year": year, "org": organization, "orgs": orgs,
+        "series": series, "years": list(range(calendar.vn_today().year, calendar.vn_today().year - 5, -1)),
+    })
+
+
+@router.get("/incoming/stats")
+async def stats(request: Request, principal: Reader, session: SessionDep, year: int | None = None, org: int | None = None) -> Response:
+    orgs = await _org_choices(session, principal, (Role.clerk, Role.leader, Role.deputy_leader, Role.auditor))
+    org_id = org or orgs[0].id
+    year = year or calendar.vn_today().year
+    rows = await incoming.unit_statistics(session, principal=principal, organization_id=org_id, year=year)
+    return render(request, "incoming/stats.html", {
+        **await _tabs(session, principal, "stats"), "rows": rows, "year": year, "org_id": org_id, "orgs": orgs,
+        "total": {k: sum(getattr(r, k) for r in rows) for k in ("on_time", "late", "overdue_open", "open")},
+    })
+
+
+# --- the document page -------------------------------------------------------------------------------
+
+@router.get("/incoming/{document_id}")
+async def document_page(request: Request, principal: SignedIn, session: SessionDep, document_id: int) -> Response:
+    doc, roles = await incoming.get_for(session, principal=principal, document_id=document_id)
+    settings = request.app.state.settings
+    blobs = BlobStore.for_data_dir(settings.data_dir)
+    # A document delivered by the system is checked here if its workflow has not done it yet.
+    if "clerk" in roles and doc.status == Status.arrived.value:
+        for f in await incoming.files_to_validate(session, document_id=doc.id):
+            if blobs.exists(f.sha256):
+                report, ok = await asyncio.to_thread(validate_upload, settings, blobs.get(f.sha256))
+                await incoming.store_validation(session, actor=principal.actor, file_id=f.id, report=report, ok=ok)
+        doc, roles = await incoming.get_for(session, principal=principal, document_id=document_id)
+    today = calendar.vn_today()
+    holidays = await calendar.holiday_set(session, today)
+    user_ids = {doc.lead_user_id, doc.directed_by_id, doc.registered_by_id, doc.returned_by_id,
+                *(a.user_id for a in doc.assignments)} - {None}
+    people = {u.id: u for u in (await session.scalars(select(User).where(User.id.in_(user_ids)))).all()} if user_ids else {}
+    units = {u.id: u for u in (await session.scalars(select(Unit).where(Unit.organization_id == doc.organization_id))).all()}
+    org = await session.get(Organization, doc.organization_id)
+    reports = []
+    for f in doc.files:
+        data = json.loads(f.validation) if f.validation and f.validation != "null" else None
+        reports.append((f, data))
+    ctx: dict[str, Any] = {
+        **await _tabs(session, principal, ""), "doc": doc, "roles": roles, "org": org, "people": people, "units": units,
+        "status": incoming.display_status(doc, today, holidays, _soon(request)), "reports": reports,
+        "main_pdf": next((f for f in doc.files if f.content_type == PDF), None),
+        "trail": await incoming.trail(session, document_id=doc.id),
+        "active": [a for a in doc.assignments if a.active],
+        "working_days_left": calendar.working_days_between(today, doc.due_date, holidays) if doc.due_date else None,
+    }
+    if "clerk" in roles and doc.status in (Status.arrived.value, Status.returned.value):
+        ctx.update(await _form_context(session, principal, doc.organization_id))
+        ctx["form"] = {
+            "issuer_name": doc.issuer_name, "issuer_org_id": doc.issuer_org_id or "", "number_notation": doc.number_notation,
+            "document_date": doc.document_date.isoformat() if doc.document_date else "", "doc_type": doc.doc_type,
+            "subject": doc.subject, "urgency": doc.urgency, "secrecy": doc.secrecy,
+            "doc_due_date": doc.doc_due_date.isoformat() if doc.doc_due_date else "",
+            "arrival_date": (doc.arrival_date or today).isoformat(), "receiving_unit_id": doc.receiving_unit_id or "",
+        }
+        ctx["duplicates"] = await incoming.find_duplicates(
+            session, organization_id=doc.organization_id, number_notation=doc.number_notation,
+            document_date=doc.document_date, issuer_name=doc.issuer_name, issuer_org_id=doc.issuer_org_id, exclude_id=doc.id)
+    if roles & {"leader", "unit_head"}:
+        ctx["staff"] = await incoming.people_of(session, organization_id=doc.organization_id)
+        ctx["default_due_days"] = settings.incoming_default_due_working_days
+        ctx["today_iso"] = today.isoformat()
+    return render(request, "incoming/document.html", ctx)
+
+
+@router.get("/incoming/{document_id}/files/{file_id}")
+async def file_view(request: Request, principal: SignedIn, session: SessionDep, document_id: int, file_id: int,
+                    download: bool = False) -> Response:
+    doc, _ = await incoming.get_for(session, principal=principal, document_id=document_id)
+    row = next((f for f in doc.files if f.id == file_id), None)
+    if row is None:
+        raise NotFound("Không tìm thấy tệp.", "file not found")
+    data = BlobStore.for_data_dir(request.app.state.settings.data_dir).get(row.sha256)
+    await incoming.record_file_view(session, principal=principal, doc=doc, file=row)
+    from urllib.parse import quote
+
+    inline = row.content_type in (PDF, PNG, JPEG) and not download
+    disposition = f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{quote(row.filename)}"
+    return Response(data, media_type=row.content_type, headers={
+        "Content-Disposition": disposition, "Cache-Control": "private, no-store",
+        # The PDF viewer embeds this file in the document page (same origin only).
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'",
+    })
+
+
+# --- public holidays (admin) ------------------------------------------------------------------------
+
+@router.get("/admin/holidays")
+async def holidays_page(request: Request, principal: AdminUser, session: SessionDep, year: int | None = None) -> Response:
+    year = year or calendar.vn_today().year
+    return render(request, "incoming/holidays.html", {
+        "holidays": await calendar.list_holidays(session, year=year), "year": year,
+        "years": list(range(calendar.vn_today().year - 1, calendar.vn_today().year + 3)),
+    })
+
+
+@router.post("/admin/holidays")
+async def holiday_add(request: Request, principal: AdminUser, session: SessionDep,
+                      day: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "") -> Response:
+    when = _date(day, "ngày nghỉ", required=True)
+    assert when is not None
+    await calendar.add_holiday(session, actor=principal.actor, day=when, name=name)
+    return RedirectResponse(f"/admin/holidays?year={when.year}&ok=added", status_code=303)
+
+
+@router.post("/admin/holidays/{holiday_id}/delete")
+async def holiday_delete(request: Request, principal: AdminUser, session: SessionDep, holiday_id: int) -> Response:
+    await calendar.remove_holiday(session, actor=principal.actor, holiday_id=holiday_id)
+    return RedirectResponse("/admin/holidays?ok=removed", status_code=303)
+
+
+# Keep the file model import used (type hints in templates); silence linters about unused names.
+__all__ = ["router", "nav_count", "IncomingFile"]

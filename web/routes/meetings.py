@@ -1,0 +1,594 @@
+"""Meetings: list and week calendar, preparation page, live room, chair console, projector.
+
+Access: every route declares it; inside, `meetings.access` decides per meeting and per action
+(only participants see the live room, only the chair controls, the secretary marks attendance,
+the projector shows a meeting to its organisation's members or anyone holding its token URL).
+Live changes go through `POST /meetings/{id}/live/{action}` (JSON, X-CSRF-Token), each one
+authorized by the service it calls; the WebSocket channel `meeting-<id>` carries the events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from meetings import agenda, attendance, live, polls, scheduling, speakers, video
+from meetings.access import ORGANISER_ROLES, access_for, get_meeting, is_participant, standing
+from meetings.models import (
+    AgendaItem, Meeting, MeetingMode, MeetingStatus, MeetingUnit, ParticipantRole, PollVisibility, Threshold,
+)
+from services.authz import Principal
+from services.blobs import BlobStore
+from services.db import utcnow
+from services.directory.models import Organization, User
+from services.errors import InvalidInput, NotFound
+from services.events.hub import EventHub
+from web import i18n
+from web.deps import Access, SessionDep, SignedIn
+from web.i18n import gettext as _
+from web.live import CHANNEL_RULES
+from web.templating import render
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/meetings", tags=["meetings"])
+PublicAccess = Annotated[Principal | None, Depends(Access(public=True))]
+
+
+# --- the live channel's read rule: participants only ------------------------------------------
+
+
+async def _meeting_channel(session: AsyncSession, principal: Principal, ident: str) -> bool:
+    return ident.isdigit() and await is_participant(session, meeting_id=int(ident), user_id=principal.user.id)
+
+
+CHANNEL_RULES["meeting"] = _meeting_channel
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _int(value: str | None) -> int | None:
+    value = (value or "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _ints(values: list[str] | None) -> list[int]:
+    return [int(v) for v in (values or []) if str(v).strip().isdigit()]
+
+
+def _local(value: str) -> datetime:
+    """A `datetime-local` field, read as Vietnam time."""
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=i18n.VN_TZ)
+    except ValueError:
+        raise InvalidInput("Thời gian không hợp lệ. Hãy chọn ngày giờ theo dạng dd/mm/yyyy HH:mm.", "Invalid date and time.") from None
+
+
+def _local_value(value: datetime | None) -> str:
+    return i18n.to_vn(value).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+
+async def _temporal(request: Request, meeting_id: int, name: str, **kw: Any) -> None:
+    """Start or signal the meeting workflow after the request's transaction committed."""
+    from workflows.meetings import client as meeting_client
+
+    try:
+        client = await request.app.state.temporal.client()
+        if name == "start":
+            await meeting_client.start(client, settings=request.app.state.settings, meeting_id=meeting_id)
+        else:
+            await meeting_client.signal(client, meeting_id=meeting_id, name=name, **kw)
+    except Exception:  # noqa: BLE001 - the database is the record; the workflow catches up on its next step
+        log.exception("meeting workflow %s for meeting %s failed", name, meeting_id)
+
+
+async def _people_choices(session: AsyncSession, org_ids: set[int]) -> list[dict[str, Any]]:
+    rows = (await session.execute(
+        select(User.id, User.full_name, User.position, Organization.name).join(Organization, Organization.id == User.organization_id)
+        .where(User.organization_id.in_(org_ids), User.active.is_(True)).order_by(Organization.id, User.full_name)
+    )).all()
+    return [{"id": uid, "label": f"{name}{' — ' + pos if pos else ''} ({org})"} for uid, name, pos, org in rows]
+
+
+STATUS_CLASS = {"draft": "muted", "scheduled": "info", "open": "live", "closed": "done", "cancelled": "off"}
+
+
+# --- list and calendar --------------------------------------------------------------------------
+
+
+@router.get("")
+async def meeting_list(request: Request, principal: SignedIn, session: SessionDep, week: str = "", status: str = "") -> Response:
+    """Meetings I take part in, organise or answer for: the week calendar and the list."""
+    try:
+        day = date.fromisoformat(week) if week else i18n.to_vn(utcnow()).date()
+    except ValueError:
+        day = i18n.to_vn(utcnow()).date()
+    monday = day - timedelta(days=day.weekday())
+    start = datetime.combine(monday, datetime.min.time(), tzinfo=i18n.VN_TZ)
+    week_meetings = await scheduling.list_meetings(session, principal=principal, start=start, end=start + timedelta(days=7))
+    days = []
+    for offset in range(7):
+        current = monday + timedelta(days=offset)
+        days.append({"date": current, "today": current == i18n.to_vn(utcnow()).date(),
+                     "meetings": [m for m in week_meetings if i18n.to_vn(m.starts_at).date() == current]})
+    statuses = [MeetingStatus(status)] if status in MeetingStatus.__members__ else None
+    upcoming = await scheduling.list_meetings(session, principal=principal, statuses=statuses,
+                                              start=None if statuses else utcnow() - timedelta(days=60))
+    orgs = await scheduling.organisation_names(session, {m.organization_id for m in upcoming + week_meetings})
+    can_create = bool(principal.orgs_with(*ORGANISER_ROLES))
+    return render(request, "meetings/list.html", {
+        "days": days, "monday": monday, "prev": (monday - timedelta(days=7)).isoformat(),
+        "next": (monday + timedelta(days=7)).isoformat(), "this_week": i18n.to_vn(utcnow()).date().isoformat(),
+        "meetings": sorted(upcoming, key=lambda m: (m.status != MeetingStatus.open, m.starts_at)), "orgs": orgs,
+        "status": status, "can_create": can_create, "status_class": STATUS_CLASS,
+    })
+
+
+@router.get("/new")
+async def new_meeting(request: Request, principal: Annotated[Principal, Depends(Access(*ORGANISER_ROLES))], session: SessionDep) -> Response:
+    org_ids = principal.orgs_with(*ORGANISER_ROLES)
+    orgs = [o for o in (await session.scalars(select(Organization).where(Organization.id.in_(org_ids)).order_by(Organization.id))).all()]
+    start = i18n.to_vn(utcnow() + timedelta(days=3)).replace(hour=8, minute=0, second=0, microsecond=0)
+    return render(request, "meetings/new.html", {
+        "orgs": orgs, "people": await _people_choices(session, org_ids), "start": start.strftime("%Y-%m-%dT%H:%M"),
+        "end": (start + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"), "modes": list(MeetingMode), "me": principal.user.id,
+    })
+
+
+@router.post("")
+async def create_meeting(
+    request: Request, principal: Annotated[Principal, Depends(Access(*ORGANISER_ROLES))], session: SessionDep,
+    organization_id: Annotated[str, Form()], title: Annotated[str, Form()], chair_id: Annotated[str, Form()],
+    starts_at: Annotated[str, Form()], ends_at: Annotated[str, Form()], secretary_id: Annotated[str, Form()] = "",
+    mode: Annotated[str, Form()] = "online", place: Annotated[str, Form()] = "", description: Annotated[str, Form()] = "",
+    video_url: Annotated[str, Form()] = "",
+) -> Response:
+    meeting = await scheduling.create_meeting(
+        session, principal=principal, settings=request.app.state.settings, organization_id=_int(organization_id) or 0,
+        title=title, chair_id=_int(chair_id) or 0, secretary_id=_int(secretary_id), starts_at=_local(starts_at),
+        ends_at=_local(ends_at), mode=MeetingMode(mode) if mode in MeetingMode.__members__ else MeetingMode.online,
+        place=place, description=description, video_url=video_url,
+    )
+    return RedirectResponse(f"/meetings/{meeting.id}?ok=1", status_code=303)
+
+
+# --- the meeting page (preparation) --------------------------------------------------------------
+
+
+@router.get("/{meeting_id}")
+async def meeting_page(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int) -> Response:
+    acc = await access_for(session, principal, meeting_id)
+    meeting = acc.meeting
+    org = await session.get(Organization, meeting.organization_id)
+    participants = await live.participants_list(session, meeting.id)
+    sites = await live.sites_payload(session, meeting.id)
+    agenda_state = await live.agenda_payload(session, meeting)
+    documents = await scheduling.visible_documents(session, acc)
+    ctx: dict[str, Any] = {
+        "m": meeting, "org": org, "acc": acc, "participants": participants, "sites": sites, "agenda": agenda_state["items"],
+        "documents": documents, "quorum": await live.quorum(session, meeting), "room_url": video.room_url(request.app.state.settings, meeting),
+        "chair": await session.get(User, meeting.chair_id),
+        "secretary": await session.get(User, meeting.secretary_id) if meeting.secretary_id else None,
+        "status_class": STATUS_CLASS, "modes": list(MeetingMode), "starts_local": _local_value(meeting.starts_at),
+        "ends_local": _local_value(meeting.ends_at), "preparing": meeting.status in scheduling.PREPARING,
+    }
+    if acc.organiser:
+        below = principal.tree.subtree(meeting.organization_id) - {meeting.organization_id}
+        invited = {s["org_id"] for s in sites}
+        ctx["unit_choices"] = [o for o in (await session.scalars(select(Organization).where(Organization.id.in_(below)).order_by(Organization.id))).all()
+                               if o.id not in invited]
+        present = {p["user_id"] for p in participants}
+        ctx["people"] = [p for p in await _people_choices(session, {meeting.organization_id}) if p["id"] not in present]
+        ctx["all_people"] = await _people_choices(session, {meeting.organization_id})
+    if acc.responder_units:
+        ctx["responses"] = []
+        for unit in acc.responder_units:
+            named = {p["user_id"] for p in participants if p["unit_id"] == unit.id}
+            choices = await _people_choices(session, principal.tree.subtree(unit.organization_id))
+            ctx["responses"].append({"unit": unit, "org": await session.get(Organization, unit.organization_id),
+                                     "choices": choices, "named": named})
+    return render(request, "meetings/detail.html", ctx)
+
+
+def _back(meeting_id: int, anchor: str = "") -> RedirectResponse:
+    return RedirectResponse(f"/meetings/{meeting_id}?ok=1{'#' + anchor if anchor else ''}", status_code=303)
+
+
+@router.post("/{meeting_id}/details")
+async def update_details(
+    request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, title: Annotated[str, Form()],
+    mode: Annotated[str, Form()] = "online", place: Annotated[str, Form()] = "", description: Annotated[str, Form()] = "",
+    video_url: Annotated[str, Form()] = "", secretary_id: Annotated[str, Form()] = "",
+) -> Response:
+    await scheduling.update_details(session, principal=principal, meeting_id=meeting_id, title=title, description=description,
+                                    mode=MeetingMode(mode) if mode in MeetingMode.__members__ else MeetingMode.online,
+                                    place=place, video_url=video_url, secretary_id=_int(secretary_id))
+    return _back(meeting_id)
+
+
+@router.post("/{meeting_id}/participants")
+async def add_participants(
+    request: Request, principal: SignedIn, session: SessionDep, meeting_id: int,
+    user_ids: Annotated[list[str], Form()], role: Annotated[str, Form()] = "member",
+) -> Response:
+    chosen = ParticipantRole(role) if role in ("member", "guest") else ParticipantRole.member
+    await scheduling.add_participants(session, principal=principal, meeting_id=meeting_id, user_ids=_ints(user_ids), role=chosen)
+    return _back(meeting_id, "participants")
+
+
+@router.post("/{meeting_id}/participants/{participant_id}/remove")
+async def remove_participant(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, participant_id: int) -> Response:
+    await scheduling.remove_participant(session, principal=principal, meeting_id=meeting_id, participant_id=participant_id)
+    return _back(meeting_id, "participants")
+
+
+@router.post("/{meeting_id}/units")
+async def invite_units(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int,
+                       org_ids: Annotated[list[str], Form()]) -> Response:
+    await scheduling.invite_units(session, principal=principal, meeting_id=meeting_id, org_ids=_ints(org_ids))
+    return _back(meeting_id, "units")
+
+
+@router.post("/{meeting_id}/units/{unit_id}/remove")
+async def remove_unit(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, unit_id: int) -> Response:
+    await scheduling.remove_unit(session, principal=principal, meeting_id=meeting_id, unit_id=unit_id)
+    return _back(meeting_id, "units")
+
+
+@router.post("/{meeting_id}/units/{unit_id}/attendees")
+async def name_attendees(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, unit_id: int,
+                         user_ids: Annotated[list[str], Form()], note: Annotated[str, Form()] = "") -> Response:
+    await scheduling.name_attendees(session, principal=principal, meeting_id=meeting_id, unit_id=unit_id,
+                                    user_ids=_ints(user_ids), note=note)
+    return _back(meeting_id, "answer")
+
+
+@router.post("/{meeting_id}/units/{unit_id}/decline")
+async def decline_unit(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, unit_id: int,
+                       reason: Annotated[str, Form()] = "") -> Response:
+    await scheduling.decline_unit(session, principal=principal, meeting_id=meeting_id, unit_id=unit_id, reason=reason)
+    return _back(meeting_id, "answer")
+
+
+@router.post("/{meeting_id}/reply")
+async def reply(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int,
+                answer: Annotated[str, Form()], reason: Annotated[str, Form()] = "") -> Response:
+    await scheduling.reply(session, principal=principal, meeting_id=meeting_id, accept=answer == "accept", reason=reason)
+    return _back(meeting_id)
+
+
+@router.post("/{meeting_id}/items")
+async def add_item(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, title: Annotated[str, Form()],
+                   planned_minutes: Annotated[str, Form()] = "10", presenter_id: Annotated[str, Form()] = "",
+                   presenter_name: Annotated[str, Form()] = "") -> Response:
+    await agenda.add_item(session, principal=principal, meeting_id=meeting_id, title=title,
+                          planned_minutes=_int(planned_minutes) or 10, presenter_id=_int(presenter_id), presenter_name=presenter_name)
+    return _back(meeting_id, "agenda")
+
+
+@router.post("/{meeting_id}/items/{item_id}/remove")
+async def remove_item(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, item_id: int) -> Response:
+    await agenda.remove_item(session, principal=principal, meeting_id=meeting_id, item_id=item_id)
+    return _back(meeting_id, "agenda")
+
+
+@router.post("/{meeting_id}/items/{item_id}/move")
+async def move_item(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, item_id: int,
+                    direction: Annotated[str, Form()] = "up") -> Response:
+    await agenda.move(session, principal=principal, meeting_id=meeting_id, item_id=item_id, delta=-1 if direction == "up" else 1)
+    return _back(meeting_id, "agenda")
+
+
+@router.post("/{meeting_id}/documents")
+async def add_document(
+    request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, file: Annotated[UploadFile, File()],
+    title: Annotated[str, Form()] = "", agenda_item_id: Annotated[str, Form()] = "",
+    viewer_ids: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    data = await file.read(request.app.state.settings.upload_max_bytes + 1)
+    await scheduling.add_document(session, principal=principal, settings=request.app.state.settings, meeting_id=meeting_id,
+                                  filename=file.filename or "tai-lieu", data=data, title=title,
+                                  agenda_item_id=_int(agenda_item_id), viewer_ids=_ints(viewer_ids))
+    return _back(meeting_id, "documents")
+
+
+@router.get("/{meeting_id}/documents/{document_id}")
+async def download_document(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, document_id: int) -> Response:
+    document = await scheduling.document_for(session, principal=principal, meeting_id=meeting_id, document_id=document_id)
+    data = BlobStore.for_data_dir(request.app.state.settings.data_dir).get(document.sha256)
+    from urllib.parse import quote
+
+    return Response(data, media_type=document.content_type,
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(document.filename)}"})
+
+
+@router.post("/{meeting_id}/schedule")
+async def schedule(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, meeting_id: int) -> Response:
+    await scheduling.schedule_meeting(session, principal=principal, meeting_id=meeting_id)
+    background.add_task(_temporal, request, meeting_id, "start")
+    return _back(meeting_id)
+
+
+@router.post("/{meeting_id}/reschedule")
+async def reschedule(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, meeting_id: int,
+                     starts_at: Annotated[str, Form()], ends_at: Annotated[str, Form()], reason: Annotated[str, Form()] = "") -> Response:
+    meeting = await scheduling.reschedule_meeting(session, principal=principal, meeting_id=meeting_id, starts_at=_local(starts_at),
+                                                  ends_at=_local(ends_at), reason=reason)
+    if meeting.status == MeetingStatus.scheduled:
+        background.add_task(_temporal, request, meeting_id, "rescheduled", starts_at=meeting.starts_at, version=meeting.schedule_version)
+    return _back(meeting_id)
+
+
+@router.post("/{meeting_id}/cancel")
+async def cancel(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, meeting_id: int,
+                 reason: Annotated[str, Form()] = "") -> Response:
+    before = (await get_meeting(session, meeting_id)).status
+    await scheduling.cancel_meeting(session, principal=principal, meeting_id=meeting_id, reason=reason)
+    if before == MeetingStatus.scheduled:
+        background.add_task(_temporal, request, meeting_id, "cancelled")
+    return _back(meeting_id)
+
+
+@router.get("/{meeting_id}/video")
+async def join_video(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int) -> Response:
+    """Redirect to the person's own join link on the video bridge."""
+    acc = await access_for(session, principal, meeting_id)
+    settings = request.app.state.settings
+    person = video.JoinPerson(user_id=principal.user.id, name=principal.me.full_name, email=principal.user.email,
+                              moderator=acc.is_chair or acc.is_secretary)
+    if video.provider(settings) == "bbb" and not acc.meeting.video_url:
+        import httpx
+
+        with contextlib.suppress(httpx.HTTPError):
+            async with httpx.AsyncClient(timeout=10) as http:
+                await http.get(video.bbb_create_url(settings, acc.meeting))
+    url = video.join_url(settings, acc.meeting, person, now=utcnow())
+    if not url:
+        raise NotFound("Cuộc họp này không có phòng họp trực tuyến.", "This meeting has no video room.")
+    return RedirectResponse(url, status_code=303)
+
+
+# --- live pages ------------------------------------------------------------------------------
+
+
+def _labels() -> dict[str, str]:
+    keys = [
+        "Current item", "Not started", "Running", "Done", "planned", "min", "Start", "End", "Up", "Down",
+        "Speaking now", "Queue", "Nobody has asked to speak.", "Give the floor", "End the floor", "Withdraw",
+        "Ask to speak", "Present", "Absent", "Mark present", "Mark absent", "Quorum reached", "No quorum yet",
+        "present of", "voting members", "Vote open", "voted", "Close the vote", "Passed", "Not passed", "You voted",
+        "Your vote is recorded (secret ballot).", "Export CSV", "Site connected", "Site not connected", "attendees",
+        "Connection lost, reconnecting…", "Connected again.", "Close the vote? The result is final.",
+        "Close the meeting? This cannot be undone.", "No vote is open.", "Nobody is speaking.",
+        "You are checked in.", "Check in to vote.", "over time", "in the room", "online", "Not started yet.",
+        "The meeting is closed.", "The meeting has been cancelled.", "votes", "Speaking time",
+        "meeting.vote.yes", "meeting.vote.no", "meeting.vote.abstain",
+        *(f"meeting.status.{s.value}" for s in MeetingStatus), *(f"meeting.poll.{v.value}" for v in PollVisibility),
+        *(f"meeting.threshold.{t.value}" for t in Threshold), *(f"meeting.role.{r.value}" for r in ParticipantRole),
+    ]
+    return {k: _(k) for k in keys}
+
+
+async def _live_page(request: Request, principal: Principal, session: AsyncSession, meeting_id: int, view: str) -> Response:
+    acc = await access_for(session, principal, meeting_id)
+    if view == "console" and not (acc.is_chair or acc.is_secretary):
+        from services.errors import Forbidden
+
+        raise Forbidden("Bảng điều khiển dành cho người chủ trì và thư ký. Hãy vào phòng họp.",
+                        "The console is for the chair and the secretary. Open the meeting room instead.")
+    if not acc.is_participant:
+        from services.errors import Forbidden
+
+        raise Forbidden("Chỉ đại biểu dự họp mới vào được phòng họp.", "Only participants can enter the meeting room.")
+    items = (await session.scalars(select(AgendaItem).where(AgendaItem.meeting_id == meeting_id).order_by(AgendaItem.position))).all()
+    return render(request, "meetings/live.html", {
+        "m": acc.meeting, "acc": acc, "view": view, "labels": json.dumps(_labels(), ensure_ascii=False), "items": items,
+        "room_url": video.room_url(request.app.state.settings, acc.meeting),
+        "visibilities": list(PollVisibility), "thresholds": list(Threshold),
+    })
+
+
+@router.get("/{meeting_id}/room")
+async def room(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int) -> Response:
+    """The participant view (works on a phone): check in, agenda, speakers, vote."""
+    return await _live_page(request, principal, session, meeting_id, "room")
+
+
+@router.get("/{meeting_id}/console")
+async def console(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int) -> Response:
+    """The chair's console (the secretary sees it too, with attendance controls)."""
+    return await _live_page(request, principal, session, meeting_id, "console")
+
+
+@router.get("/{meeting_id}/state.json")
+async def state(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int) -> Response:
+    acc = await access_for(session, principal, meeting_id)
+    if not acc.is_participant:
+        raise NotFound("Không tìm thấy cuộc họp này hoặc bạn không có quyền xem.", "meeting not found")
+    return JSONResponse(await live.snapshot(session, acc.meeting, user_id=principal.user.id))
+
+
+@router.get("/{meeting_id}/projector")
+async def projector(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int) -> Response:
+    """The big screen, for the organisation's members and participants."""
+    meeting = await get_meeting(session, meeting_id)
+    if not (await standing(session, principal, meeting)).can_project:
+        raise NotFound("Không tìm thấy cuộc họp này hoặc bạn không có quyền xem.", "meeting not found")
+    return RedirectResponse(f"/meetings/screen/{meeting.projector_token}", status_code=303)
+
+
+async def _by_token(session: AsyncSession, token: str) -> Meeting:
+    meeting = await session.scalar(select(Meeting).where(Meeting.projector_token == token)) if len(token) > 20 else None
+    if meeting is None:
+        raise NotFound("Đường dẫn màn hình trình chiếu không đúng hoặc đã hết hiệu lực.", "projector link not found")
+    return meeting
+
+
+@router.get("/screen/{token}")
+async def screen(request: Request, principal: PublicAccess, session: SessionDep, token: str) -> Response:
+    """Public projector view: whoever holds the token URL (the meeting room's screen)."""
+    meeting = await _by_token(session, token)
+    return render(request, "meetings/projector.html", {"m": meeting, "token": token,
+                                                       "labels": json.dumps(_labels(), ensure_ascii=False)})
+
+
+@router.get("/screen/{token}/state.json")
+async def screen_state(request: Request, principal: PublicAccess, session: SessionDep, token: str) -> Response:
+    meeting = await _by_token(session, token)
+    return JSONResponse(await live.snapshot(session, meeting, user_id=None, projector=True))
+
+
+@router.websocket("/screen/{token}/ws")
+async def screen_ws(websocket: WebSocket, token: str) -> None:
+    """The projector's live feed: a "changed" ping per event (it then reloads its public state)."""
+    database = websocket.app.state.db
+    hub: EventHub = websocket.app.state.hub
+    async with database.session() as session:
+        meeting = await session.scalar(select(Meeting).where(Meeting.projector_token == token))
+    if meeting is None or len(token) <= 20:
+        await websocket.close(code=4404)
+        return
+    await websocket.accept()
+    async with hub.subscribe({live.channel(meeting.id)}) as sub:
+        receiver = asyncio.create_task(_drain(websocket))
+        try:
+            while True:
+                getter = asyncio.create_task(sub.queue.get())
+                done, _pending = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+                if receiver in done:
+                    getter.cancel()
+                    return
+                item = getter.result()
+                if item is None:
+                    await websocket.send_json({"kind": "resync"})
+                    await websocket.close(code=4000)
+                    return
+                await websocket.send_json({"kind": "changed", "seq": item.seq, "what": item.kind})
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        finally:
+            receiver.cancel()
+
+
+async def _drain(websocket: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await websocket.receive_text()
+
+
+@router.get("/{meeting_id}/polls/{poll_id}.csv")
+async def poll_csv(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, poll_id: int) -> Response:
+    filename, data = await polls.results_csv(session, principal=principal, meeting_id=meeting_id, poll_id=poll_id)
+    return Response(data, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+# --- live actions (JSON) --------------------------------------------------------------------------
+
+
+def _visibility(value: Any) -> PollVisibility:
+    return PollVisibility(value) if value in PollVisibility.__members__ else PollVisibility.open
+
+
+def _threshold(value: Any) -> Threshold:
+    return Threshold(value) if value in Threshold.__members__ else Threshold.majority_present
+
+
+def _id(body: dict[str, Any], key: str) -> int:
+    value = body.get(key)
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        return int(value)
+    raise InvalidInput("Thiếu thông tin cần thiết. Hãy tải lại trang.", f"missing {key}")
+
+
+@router.post("/{meeting_id}/live/{action}")
+async def live_action(
+    request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, meeting_id: int, action: str,
+) -> Response:
+    """One live action; the service it calls authorizes it (chair, secretary, participant)."""
+    try:
+        body = await request.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    p, m = principal, meeting_id
+    if action == "open":
+        await scheduling.open_meeting(session, principal=p, meeting_id=m)
+        background.add_task(_temporal, request, m, "opened")
+    elif action == "close":
+        await scheduling.close_meeting(session, principal=p, meeting_id=m)
+        background.add_task(_temporal, request, m, "closed")
+    elif action == "checkin":
+        await attendance.check_in(session, principal=p, meeting_id=m)
+    elif action == "mark":
+        await attendance.mark(session, principal=p, meeting_id=m, participant_id=_id(body, "participant_id"),
+                              present=bool(body.get("present")), reason=str(body.get("reason") or ""))
+    elif action == "site":
+        await attendance.mark_site(session, principal=p, meeting_id=m, unit_id=_id(body, "unit_id"), present=bool(body.get("present")))
+    elif action == "add-item":
+        await agenda.add_item(session, principal=p, meeting_id=m, title=str(body.get("title") or ""),
+                              planned_minutes=int(body.get("planned_minutes") or 10))
+    elif action == "start-item":
+        await agenda.start_item(session, principal=p, meeting_id=m, item_id=_id(body, "item_id"))
+    elif action == "end-item":
+        await agenda.end_item(session, principal=p, meeting_id=m, item_id=_id(body, "item_id"))
+    elif action == "move-item":
+        await agenda.move(session, principal=p, meeting_id=m, item_id=_id(body, "item_id"), delta=-1 if body.get("direction") == "up" else 1)
+    elif action == "reorder":
+        await agenda.reorder(session, principal=p, meeting_id=m, item_ids=[int(i) for i in body.get("item_ids") or []])
+    elif action == "request-floor":
+        await speakers.request_floor(session, principal=p, meeting_id=m, agenda_item_id=_int(str(body.get("agenda_item_id") or "")),
+                                     note=str(body.get("note") or ""))
+    elif action == "withdraw":
+        await speakers.withdraw(session, principal=p, meeting_id=m, request_id=_id(body, "request_id"))
+    elif action == "grant":
+        await speakers.grant(session, principal=p, meeting_id=m, request_id=_id(body, "request_id"))
+    elif action == "end-floor":
+        await speakers.end_floor(session, principal=p, meeting_id=m, request_id=_id(body, "request_id"))
+    elif action == "open-poll":
+        raw = body.get("options")
+        options = [str(o) for o in raw] if isinstance(raw, list) and any(str(o).strip() for o in raw) else None
+        await polls.open_poll(session, principal=p, meeting_id=m, question=str(body.get("question") or ""),
+                              visibility=_visibility(body.get("visibility")), threshold=_threshold(body.get("threshold")),
+                              options=options, allow_change=bool(body.get("allow_change")),
+                              agenda_item_id=_int(str(body.get("agenda_item_id") or "")))
+    elif action == "vote":
+        await polls.vote(session, principal=p, meeting_id=m, poll_id=_id(body, "poll_id"), option_id=_id(body, "option_id"))
+    elif action == "close-poll":
+        await polls.close_poll(session, principal=p, meeting_id=m, poll_id=_id(body, "poll_id"))
+    else:
+        raise NotFound("Thao tác không tồn tại.", "unknown action")
+    return JSONResponse({"ok": True})
+
+
+# --- the home page card -------------------------------------------------------------------------
+
+
+async def waiting_for_me(session: AsyncSession, principal: Principal) -> dict[str, Any]:
+    """Meetings today and in the coming week, and unit invitations waiting for an answer."""
+    now = utcnow()
+    soon = await scheduling.list_meetings(session, principal=principal, start=now - timedelta(hours=6), end=now + timedelta(days=7),
+                                          statuses=[MeetingStatus.scheduled, MeetingStatus.open])
+    unanswered = 0
+    if orgs := principal.orgs_with(*scheduling.RESPONDER_ROLES):
+        from sqlalchemy import func
+
+        unanswered = await session.scalar(select(func.count()).select_from(MeetingUnit).join(Meeting, Meeting.id == MeetingUnit.meeting_id).where(
+            MeetingUnit.organization_id.in_(orgs), MeetingUnit.reply == "pending",
+            Meeting.status == MeetingStatus.scheduled)) or 0
+    return {"soon": soon, "unanswered": unanswered}
+
+
+async def nav_count(session: AsyncSession, principal: Principal) -> int:
+    data = await waiting_for_me(session, principal)
+    return len(data["soon"]) + data["unanswered"]
+

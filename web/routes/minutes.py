@@ -1,0 +1,271 @@
+"""Minutes (biên bản) pages: the live editor (secretary) and read-only live view (participants),
+revision history, closing for signatures, signing with a PIN, returning, files, tasks.
+
+Access: every route is for signed-in users; `meetings.minutes.service` decides per meeting
+(participants and organisers read; the secretary, the chair and the organising body's
+secretaries write; only the awaited signer signs). Signing happens here, where the signer typed
+the PIN: the signed file goes to the blob store and the workflow `minutes-<id>` gets its hash.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pyhanko.sign.fields import MDPPerm
+from sqlalchemy import select
+
+from meetings.minutes import service as minutes_service
+from meetings.minutes.document import CHAIR_FIELD, SECRETARY_FIELD
+from meetings.minutes.models import EDITABLE, MinutesStatus
+from meetings.models import MeetingParticipant, MeetingStatus, MeetingUnit
+from meetings.service import facts as meeting_facts
+from services import calendar
+from services.blobs import BlobStore
+from services.directory.models import Organization, Unit, User
+from services.errors import InvalidInput, NotFound
+from services.tasks import service as tasks
+from services.tasks.models import OwnerKind
+from signing import service as signing
+from signing.appearance import Appearance
+from web import i18n
+from web.deps import SessionDep, SignedIn
+from web.templating import render
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["minutes"])
+
+
+async def _client(request: Request) -> Any:
+    return await request.app.state.temporal.client()
+
+
+async def _after_close(request: Request, minutes_id: int, round_: int) -> None:
+    try:
+        from workflows.minutes.workflows import closed
+
+        await closed(await _client(request), minutes_id, round_, task_queue=request.app.state.settings.task_queue)
+    except Exception:  # noqa: BLE001 - the page shows "rendering"; closing again repairs it
+        log.exception("could not start minutes-%s", minutes_id)
+
+
+async def _after_sign(request: Request, minutes_id: int, role: str, sha: str) -> None:
+    try:
+        from workflows.minutes.workflows import signed
+
+        await signed(await _client(request), minutes_id, role, sha)
+    except Exception:  # noqa: BLE001 - the workflow also finds the pending hash when it re-reads
+        log.exception("could not signal minutes-%s", minutes_id)
+
+
+async def _after_return(request: Request, minutes_id: int) -> None:
+    try:
+        from workflows.minutes.workflows import returned
+
+        await returned(await _client(request), minutes_id)
+    except Exception:  # noqa: BLE001
+        log.exception("could not signal minutes-%s", minutes_id)
+
+
+async def _nudge_task(request: Request, task_id: int) -> None:
+    try:
+        from workflows.tasks.workflows import nudge
+
+        await nudge(await _client(request), task_id, task_queue=request.app.state.settings.task_queue)
+    except Exception:  # noqa: BLE001 - the next change nudges again
+        log.exception("could not nudge task-%s", task_id)
+
+
+async def _owner_choices(session: Any, meeting_id: int, organization_id: int, principal: Any) -> list[tuple[str, str]]:
+    """People of the meeting, units of the organising body, and the invited (lower-level) bodies."""
+    choices: list[tuple[str, str]] = []
+    people = (await session.execute(
+        select(User.id, User.full_name, Organization.name).join(MeetingParticipant, MeetingParticipant.user_id == User.id)
+        .join(Organization, Organization.id == User.organization_id)
+        .where(MeetingParticipant.meeting_id == meeting_id).order_by(User.full_name)
+    )).all()
+    choices += [(f"user:{uid}", f"{name} — {org}") for uid, name, org in people]
+    units = (await session.execute(select(Unit.id, Unit.name).where(Unit.organization_id == organization_id, Unit.active)
+                                   .order_by(Unit.name))).all()
+    choices += [(f"unit:{uid}", f"{i18n.gettext('Unit')}: {name}") for uid, name in units]
+    invited = set((await session.scalars(select(MeetingUnit.organization_id).where(MeetingUnit.meeting_id == meeting_id))).all())
+    below = principal.tree.subtree(organization_id) - {organization_id}
+    orgs = (await session.execute(select(Organization.id, Organization.name).where(Organization.id.in_(invited | below))
+                                  .order_by(Organization.name))).all()
+    choices += [(f"organization:{oid}", f"{i18n.gettext('Body')}: {name}") for oid, name in orgs]
+    return choices
+
+
+@router.get("/meetings/{meeting_id}/minutes")
+async def minutes_page(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int) -> Response:
+    acc = await minutes_service.access(session, principal, meeting_id)
+    minutes = await minutes_service.find(session, meeting_id=meeting_id)
+    facts = await meeting_facts(session, meeting_id=meeting_id)
+    ctx: dict[str, Any] = {"acc": acc, "meeting": acc.meeting, "minutes": minutes, "facts": facts,
+                           "statuses": MinutesStatus, "meeting_closed": acc.meeting.status == MeetingStatus.closed,
+                           "can_start": acc.can_edit and acc.meeting.status in (MeetingStatus.open, MeetingStatus.closed)}
+    if minutes is not None:
+        content = minutes_service.content_of(minutes)
+        speeches = await minutes_service.speeches(session, meeting_id=meeting_id)
+        task_cards = await minutes_service.task_cards(session, minutes_id=minutes.id)
+        ctx.update({
+            "content": content, "speeches": speeches, "tasks": task_cards,
+            "editable": acc.can_edit and minutes.status in EDITABLE,
+            "polls_by_item": {p.agenda_item_id: [] for p in facts.polls},
+            "my_turn": _my_turn(minutes, acc, principal.user.id),
+            "owner_choices": await _owner_choices(session, meeting_id, minutes.organization_id, principal) if acc.can_edit else [],
+            "default_due": (await calendar.add_working_days_db(session, calendar.vn_today(), request.app.state.settings.task_default_due_working_days)).isoformat(),
+            "updated_by": await _name(session, minutes.updated_by),
+            "boot": json.dumps({
+                "minutes_id": minutes.id, "meeting_id": meeting_id, "revision": minutes.revision, "content": content,
+                "status": minutes.status.value, "editable": acc.can_edit and minutes.status in EDITABLE,
+                "items": [{"id": i.id, "title": i.title} for i in facts.items],
+                "speeches": list(speeches.values()),
+            }, ensure_ascii=False),
+        })
+        for poll in facts.polls:
+            ctx["polls_by_item"].setdefault(poll.agenda_item_id, []).append(poll)
+    return render(request, "minutes/page.html", ctx)
+
+
+async def _name(session: Any, user_id: int | None) -> str:
+    user = await session.get(User, user_id) if user_id else None
+    return user.full_name if user else ""
+
+
+def _my_turn(minutes: Any, acc: Any, user_id: int) -> str | None:
+    if minutes.status == MinutesStatus.awaiting_secretary and user_id == acc.meeting.secretary_id and not minutes.secretary_pdf_sha:
+        return "secretary"
+    if minutes.status == MinutesStatus.awaiting_chair and user_id == acc.meeting.chair_id and not minutes.chair_pdf_sha:
+        return "chair"
+    return None
+
+
+@router.post("/meetings/{meeting_id}/minutes/start")
+async def start(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int) -> Response:
+    await minutes_service.start(session, principal=principal, meeting_id=meeting_id)
+    return RedirectResponse(f"/meetings/{meeting_id}/minutes", status_code=303)
+
+
+@router.post("/minutes/{minutes_id}/save")
+async def save(request: Request, principal: SignedIn, session: SessionDep, minutes_id: int) -> Response:
+    """Autosave (JSON `{base_revision, content}`): 200 with the new revision, or 409 with both versions."""
+    try:
+        body = await request.json()
+        base = int(body["base_revision"])
+        content = body["content"]
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput("Dữ liệu biên bản gửi lên không hợp lệ. Hãy tải lại trang.", "Invalid minutes data.") from None
+    result = await minutes_service.save(session, principal=principal, minutes_id=minutes_id, base_revision=base, content=content)
+    payload = {"saved": result.saved, "revision": result.revision, "content": result.content, "by": result.updated_by,
+               "at": i18n.fmt_datetime(result.updated_at)}
+    if result.saved:
+        return JSONResponse(payload)
+    # The conflict copy is committed with the request's transaction (a 409 is not an error here).
+    payload.update({"message": i18n.pick(result.message, result.message_en), "yours": content,
+                    "conflict_id": result.conflict_id})
+    return JSONResponse(payload, status_code=409)
+
+
+@router.get("/minutes/{minutes_id}/state.json")
+async def state(request: Request, principal: SignedIn, session: SessionDep, minutes_id: int) -> Response:
+    minutes, _acc = await minutes_service.get_for(session, principal=principal, minutes_id=minutes_id)
+    return JSONResponse({"revision": minutes.revision, "content": minutes_service.content_of(minutes),
+                         "status": minutes.status.value, "by": await _name(session, minutes.updated_by)})
+
+
+@router.get("/minutes/{minutes_id}/revisions")
+async def revisions(request: Request, principal: SignedIn, session: SessionDep, minutes_id: int) -> Response:
+    minutes, acc = await minutes_service.get_for(session, principal=principal, minutes_id=minutes_id)
+    rows = await minutes_service.revisions(session, minutes_id=minutes_id)
+    return render(request, "minutes/revisions.html", {"minutes": minutes, "meeting": acc.meeting, "rows": rows})
+
+
+@router.get("/minutes/{minutes_id}/revisions/{revision_id}")
+async def revision(request: Request, principal: SignedIn, session: SessionDep, minutes_id: int, revision_id: int) -> Response:
+    minutes, acc = await minutes_service.get_for(session, principal=principal, minutes_id=minutes_id)
+    row = await minutes_service.revision(session, minutes_id=minutes_id, revision_id=revision_id)
+    facts = await meeting_facts(session, meeting_id=minutes.meeting_id)
+    return render(request, "minutes/revision.html", {
+        "minutes": minutes, "meeting": acc.meeting, "row": row, "content": json.loads(row.content), "facts": facts,
+        "by": await _name(session, row.saved_by),
+    })
+
+
+@router.post("/minutes/{minutes_id}/close")
+async def close(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, minutes_id: int,
+                revision: Annotated[int, Form()]) -> Response:
+    minutes = await minutes_service.close(session, settings=request.app.state.settings, principal=principal,
+                                          minutes_id=minutes_id, revision=revision)
+    background.add_task(_after_close, request, minutes.id, minutes.round)
+    return RedirectResponse(f"/meetings/{minutes.meeting_id}/minutes?ok=1", status_code=303)
+
+
+@router.post("/minutes/{minutes_id}/sign")
+async def sign(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, minutes_id: int,
+               pin: Annotated[str, Form()] = "") -> Response:
+    settings = request.app.state.settings
+    minutes, _acc, role, pdf = await minutes_service.turn(session, settings=settings, principal=principal, minutes_id=minutes_id)
+    if not pin.strip():
+        raise InvalidInput("Hãy nhập mã PIN chữ ký số của bạn.", "Enter your signing PIN.")
+    image = await signing.profile_image(session, settings=settings, user_id=principal.user.id)
+    level = await signing.org_level(session, settings=settings, organization_id=minutes.organization_id)
+    signed_pdf = await signing.sign_as_person(
+        settings=settings, actor=principal.actor, user=principal.user, pin=pin, pdf=pdf, level=level,
+        appearance=Appearance.signature(name=principal.user.full_name, marker=role, image_png=image),
+        field_name=SECRETARY_FIELD if role == "secretary" else CHAIR_FIELD, reason="Ký biên bản cuộc họp",
+        certify=MDPPerm.FILL_FORMS if role == "secretary" else None, target=signing.SigningTarget("minutes", minutes_id),
+    )
+    sha = BlobStore.for_data_dir(settings.data_dir).put(signed_pdf)
+    await minutes_service.record_signature(session, principal=principal, minutes=minutes, role=role, signed_sha=sha)
+    background.add_task(_after_sign, request, minutes_id, role, sha)
+    return RedirectResponse(f"/meetings/{minutes.meeting_id}/minutes?ok=1", status_code=303)
+
+
+@router.post("/minutes/{minutes_id}/return")
+async def refuse(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, minutes_id: int,
+                 comment: Annotated[str, Form()] = "") -> Response:
+    minutes = await minutes_service.refuse(session, principal=principal, minutes_id=minutes_id, comment=comment)
+    background.add_task(_after_return, request, minutes_id)
+    return RedirectResponse(f"/meetings/{minutes.meeting_id}/minutes?ok=1", status_code=303)
+
+
+@router.get("/minutes/{minutes_id}/file/{kind}")
+async def file(request: Request, principal: SignedIn, session: SessionDep, minutes_id: int, kind: str) -> Response:
+    minutes, _acc = await minutes_service.get_for(session, principal=principal, minutes_id=minutes_id)
+    sha = {"docx": minutes.docx_sha, "pdf": minutes.pdf_sha, "signed": minutes.final_pdf_sha or minutes.chair_pdf_sha
+           or minutes.secretary_pdf_sha}.get(kind)
+    if not sha:
+        raise NotFound("Chưa có tệp này của biên bản.", "file not available yet")
+    data = BlobStore.for_data_dir(request.app.state.settings.data_dir).get(sha)
+    name = (minutes.notation or f"bien-ban-{minutes.id}").replace("/", "_")
+    if kind == "docx":
+        media, name = "application/vnd.openxmlformats-officedocument.wordprocessingml.document", name + ".docx"
+    else:
+        media, name = "application/pdf", name + ".pdf"
+    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.post("/minutes/{minutes_id}/tasks")
+async def add_task(
+    request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, minutes_id: int,
+    item_id: Annotated[int, Form()], title: Annotated[str, Form()], owner: Annotated[str, Form()],
+    due_date: Annotated[str, Form()], description: Annotated[str, Form()] = "",
+) -> Response:
+    kind, _, raw = owner.partition(":")
+    try:
+        owner_kind, owner_id, due = OwnerKind(kind), int(raw), date.fromisoformat(due_date)
+    except ValueError:
+        raise InvalidInput("Hãy chọn người hoặc đơn vị thực hiện và hạn hoàn thành (dd/mm/yyyy).",
+                           "Choose an owner and a due date.") from None
+    task = await minutes_service.add_task(
+        session, principal=principal, minutes_id=minutes_id, agenda_item_id=item_id,
+        new=tasks.NewTask(title=title, due_date=due, owner_kind=owner_kind, owner_id=owner_id, description=description),
+    )
+    background.add_task(_nudge_task, request, task.id)
+    minutes = await minutes_service.get(session, minutes_id=minutes_id)
+    return RedirectResponse(f"/meetings/{minutes.meeting_id}/minutes?ok=1#item-{item_id}", status_code=303)

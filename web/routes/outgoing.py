@@ -1,0 +1,633 @@
+"""Outgoing documents (Văn bản đi): lists per role, drafting, review, signing with the PIN,
+issuing with number and seal, dispatch statuses, edXML export/import, the register.
+
+Signing happens here, where the signer typed the PIN (never stored, never sent to a workflow);
+after each change the document's workflow is poked once the request's transaction committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from services.audit import service as audit
+from services.authz import Principal, require
+from services.blobs import BlobStore
+from services.directory import service as directory
+from services.directory.models import Level, Organization, Role, Unit, User
+from services.errors import InvalidInput, NotFound
+from services.outgoing import drafting, exchange
+from services.outgoing import service as outgoing
+from services.outgoing.models import Decision, ReviewMode, Secrecy, Urgency
+from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, XML, CheckedUpload, check_upload
+from web.deps import Access, SessionDep, SignedIn
+from web.i18n import VN_TZ
+from web.templating import render
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/outgoing", tags=["outgoing"])
+Member = Annotated[Principal, Depends(Access(*Role))]
+Drafter = Annotated[Principal, Depends(Access(*outgoing.DRAFT_ROLES))]
+Clerk = Annotated[Principal, Depends(Access(Role.clerk))]
+Signer = Annotated[Principal, Depends(Access(*outgoing.SIGNER_ROLES))]
+ATTACHMENT_TYPES = {PDF, DOCX, PNG, JPEG, TIFF}
+TABS = ("drafts", "review", "sign", "issue", "issued")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+async def _read(upload: UploadFile | None, request: Request, allowed: set[str]) -> CheckedUpload | None:
+    if upload is None or not upload.filename:
+        return None
+    limit = request.app.state.settings.upload_max_bytes
+    return check_upload(filename=upload.filename, data=await upload.read(limit + 1), allowed=allowed, max_bytes=limit)
+
+
+def _int(value: str | None) -> int | None:
+    value = (value or "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _date(value: str | None) -> dt.date | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput("Ngày không hợp lệ (dd/mm/yyyy).", "Invalid date.") from None
+
+
+async def _poke(request: Request, document_id: int, kind: str) -> None:
+    """Runs after the response: the transaction has committed, the workflow reads the new state."""
+    from workflows.outgoing.starter import poke
+
+    try:
+        client = await request.app.state.temporal.client()
+        await poke(client, settings=request.app.state.settings, document_id=document_id, kind=kind)
+    except Exception:  # noqa: BLE001 - the workflow also re-reads the state periodically
+        log.exception("could not signal the workflow of outgoing document %s", document_id)
+
+
+def _done(document_id: int, flash: str = "saved") -> RedirectResponse:
+    return RedirectResponse(f"/outgoing/{document_id}?ok={flash}", status_code=303)
+
+
+async def _group_orgs(session, principal: Principal, own_org_id: int, groups: list[str]) -> set[int]:  # type: ignore[no-untyped-def]
+    """Shortcuts of the recipient picker: all districts, all communes, direct subordinates."""
+    orgs = (await session.scalars(select(Organization).where(Organization.active.is_(True)))).all()
+    below = principal.tree.subtree(own_org_id) - {own_org_id}
+    result: set[int] = set()
+    for org in orgs:
+        if "children" in groups and org.parent_id == own_org_id:
+            result.add(org.id)
+        if "district" in groups and org.level == Level.district and org.id in below:
+            result.add(org.id)
+        if "commune" in groups and org.level == Level.commune and org.id in below:
+            result.add(org.id)
+    return result
+
+
+async def _fields_from_form(session, principal: Principal, org_id: int, form) -> outgoing.DraftFields:  # type: ignore[no-untyped-def]
+    ids = {int(v) for v in form.getlist("recipient_org_ids") if str(v).isdigit()}
+    ids |= await _group_orgs(session, principal, org_id, [str(g) for g in form.getlist("groups")])
+    try:
+        urgency = Urgency(form.get("urgency") or "normal")
+        secrecy = Secrecy(form.get("secrecy") or "normal")
+    except ValueError:
+        raise InvalidInput("Độ khẩn hoặc độ mật không hợp lệ.", "Invalid urgency or secrecy.") from None
+    return outgoing.DraftFields(
+        doc_type=str(form.get("doc_type") or ""), subject=str(form.get("subject") or ""), body=str(form.get("body") or ""),
+        signer_id=_int(form.get("signer_id")), recipient_org_ids=sorted(ids),
+        external_recipients=str(form.get("external_recipients") or "").splitlines(),
+        authority_prefix=str(form.get("authority_prefix") or ""), authority_line=str(form.get("authority_line") or ""),
+        unit_id=_int(form.get("unit_id")), urgency=urgency, secrecy=secrecy, due_date=_date(form.get("due_date")),
+    )
+
+
+async def _form_context(session, principal: Principal, org_id: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    orgs = await directory.list_orgs(session)
+    by_id = {o.id: o for o in orgs}
+    return {
+        "org_id": org_id,
+        "types": outgoing.all_type_codes(),
+        "skeletons": drafting.SKELETONS,
+        "signers": await outgoing.signers_of(session, organization_id=org_id),
+        "units": await directory.units_of(session, org_id=org_id),
+        "tree": [(o, directory.org_depth(o, by_id)) for o in orgs if o.id != org_id and o.active],
+        "prefixes": drafting.AUTHORITY_PREFIXES,
+        "urgencies": list(Urgency), "secrecies": list(Secrecy),
+    }
+
+
+def _draft_org(principal: Principal) -> int:
+    scope = principal.orgs_with(*outgoing.DRAFT_ROLES)
+    if principal.me.organization_id in scope:
+        return principal.me.organization_id
+    return min(scope)
+
+
+# --------------------------------------------------------------------------- lists
+
+
+@router.get("")
+async def lists(
+    request: Request, principal: Member, session: SessionDep, tab: str = "", before: int | None = None, q: str = "",
+) -> Response:
+    counts = await outgoing.queue_counts(session, principal=principal)
+    if tab not in TABS:
+        tab = next((t for t in ("sign", "issue", "review") if counts.get(t)), "drafts" if principal.orgs_with(*outgoing.DRAFT_ROLES) else "issued")
+    docs = await outgoing.queue(session, principal=principal, name=tab, before=before, q=q or None)
+    due = await outgoing.review_due(session, principal=principal, document_ids=[d.id for d in docs]) if tab == "review" else {}
+    if tab == "review":
+        far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+        docs.sort(key=lambda d: due.get(d.id) or far)
+    orgs = {o.id: o for o in (await session.scalars(select(Organization).where(
+        Organization.id.in_({d.organization_id for d in docs} or {0})))).all()}
+    users = {u.id: u for u in (await session.scalars(select(User).where(
+        User.id.in_({d.signer_id for d in docs} | {d.drafter_id for d in docs} or {0})))).all()}
+    now = dt.datetime.now(dt.timezone.utc)
+    return render(request, "outgoing/list.html", {
+        "tab": tab, "docs": docs, "counts": counts, "orgs": orgs, "users": users, "due": due, "now": now, "q": q,
+        "next_before": docs[-1].id if len(docs) == 30 else None, "type_name": drafting.type_name,
+        "can_draft": bool(principal.orgs_with(*outgoing.DRAFT_ROLES)),
+        "is_clerk": bool(principal.orgs_with(Role.clerk)),
+    })
+
+
+# --------------------------------------------------------------------------- edXML import
+
+
+@router.get("/edxml/import")
+async def edxml_form(request: Request, principal: Clerk, session: SessionDep) -> Response:
+    orgs = await directory.list_orgs(session, org_ids=principal.orgs_with(Role.clerk))
+    return render(request, "outgoing/import.html", {"orgs": orgs})
+
+
+@router.post("/edxml/import")
+async def edxml_import(
+    request: Request, principal: Clerk, session: SessionDep, package: Annotated[UploadFile, File()],
+    organization_id: Annotated[str, Form()] = "",
+) -> Response:
+    upload = await _read(package, request, {XML})
+    if upload is None:
+        raise InvalidInput("Hãy chọn tệp gói edXML.", "Choose the edXML file.")
+    copy, parsed = await exchange.import_package(
+        session, settings=request.app.state.settings, principal=principal, data=upload.data,
+        organization_id=_int(organization_id),
+    )
+    wants_json = "json" in request.headers.get("accept", "")
+    if wants_json:
+        from fastapi.responses import JSONResponse
+
+        return JSONResponse({"incoming_id": getattr(copy, "id", None), "document_id": parsed.document_id})
+    return RedirectResponse(f"/incoming/{getattr(copy, 'id', '')}?ok=imported", status_code=303)
+
+
+# --------------------------------------------------------------------------- register
+
+
+@router.get("/register/{year}")
+async def register(
+    request: Request, principal: Member, session: SessionDep, year: int, org: int | None = None, format: str = "html",
+) -> Response:
+    scope = principal.orgs_with(Role.clerk, Role.leader, Role.deputy_leader, Role.auditor, Role.admin)
+    org_id = org or (principal.me.organization_id if principal.me.organization_id in scope else min(scope or {0}))
+    require(principal, [Role.clerk, Role.leader, Role.deputy_leader, Role.auditor, Role.admin], org_id, "register")
+    organization = await session.get(Organization, org_id)
+    rows = await outgoing.register_rows(session, organization_id=org_id, year=year)
+    if format in ("docx", "pdf"):
+        from services.documents.registers_print import build_register_docx, build_register_pdf
+
+        name = f"so-van-ban-di-{year}.{format}"
+        await audit.record(session, actor=principal.actor, action="outgoing.register_print", object_type="register",
+                           object_id=f"outgoing-{org_id}-{year}", organization_id=org_id, details={"format": format})
+        if format == "docx":
+            return _file(build_register_docx(kind="outgoing", org_name=organization.name, year=year, rows=rows), name, DOCX)
+        from signing.convert import get_converter
+
+        data = await build_register_pdf(kind="outgoing", org_name=organization.name, year=year, rows=rows,
+                                        converter=get_converter())
+        return _file(data, name, PDF, inline=True)
+    orgs = await directory.list_orgs(session, org_ids=scope)
+    return render(request, "outgoing/register.html", {
+        "rows": rows, "year": year, "org": organization, "orgs": orgs, "years": range(dt.date.today().year, dt.date.today().year - 5, -1),
+    })
+
+
+@router.get("/register")
+async def register_now(request: Request, principal: Member, year: int | None = None, org: int | None = None) -> Response:
+    """The register of this year (or of the year and organisation chosen in the form)."""
+    target = f"/outgoing/register/{year or dt.datetime.now(VN_TZ).year}"
+    return RedirectResponse(target + (f"?org={org}" if org else ""), status_code=303)
+
+
+# --------------------------------------------------------------------------- drafting
+
+
+@router.get("/new")
+async def new_form(request: Request, principal: Drafter, session: SessionDep, doc_type: str = "CV") -> Response:
+    org_id = _draft_org(principal)
+    ctx = await _form_context(session, principal, org_id)
+    ctx.update({"doc": None, "values": {"doc_type": doc_type, "body": drafting.SKELETONS.get(doc_type, ""),
+                                        "authority_prefix": "TM.", "authority_line": "BAN THƯỜNG VỤ",
+                                        "unit_id": principal.user.unit_id}, "selected": set()})
+    return render(request, "outgoing/form.html", ctx)
+
+
+@router.post("")
+async def create(
+    request: Request, principal: Drafter, session: SessionDep, background: BackgroundTasks,
+    docx: Annotated[UploadFile | None, File()] = None,
+    files: Annotated[list[UploadFile] | None, File()] = None,
+) -> Response:
+    form = await request.form()
+    org_id = _draft_org(principal)
+    fields = await _fields_from_form(session, principal, org_id, form)
+    upload = await _read(docx, request, {DOCX})
+    extra = [u for u in [await _read(f, request, ATTACHMENT_TYPES) for f in files or []] if u]
+    doc = await outgoing.create_draft(
+        session, settings=request.app.state.settings, actor=principal.actor, organization_id=org_id, fields=fields,
+        upload=upload, files=extra,
+    )
+    background.add_task(_poke, request, doc.id, "created")
+    return _done(doc.id, "created")
+
+
+async def _doc(session, principal: Principal, document_id: int):  # type: ignore[no-untyped-def]
+    return await outgoing.get_for(session, principal=principal, document_id=document_id)
+
+
+@router.get("/{document_id}/edit")
+async def edit_form(request: Request, principal: SignedIn, session: SessionDep, document_id: int) -> Response:
+    doc = await _doc(session, principal, document_id)
+    if "edit" not in outgoing.allowed_actions(doc, principal, []):
+        raise InvalidInput("Dự thảo này không sửa được lúc này.", "This draft cannot be edited now.")
+    ctx = await _form_context(session, principal, doc.organization_id)
+    rows = await outgoing.recipients(session, document_id=doc.id)
+    ctx.update({
+        "doc": doc, "selected": {r.organization_id for r in rows if r.organization_id},
+        "values": {
+            "doc_type": doc.doc_type, "subject": doc.subject, "body": doc.body, "signer_id": doc.signer_id,
+            "authority_prefix": doc.authority_prefix or "", "authority_line": doc.authority_line or "",
+            "unit_id": doc.unit_id, "urgency": doc.urgency.value, "secrecy": doc.secrecy.value,
+            "due_date": doc.due_date.isoformat() if doc.due_date else "",
+            "external_recipients": "\n".join(r.name for r in rows if r.external),
+        },
+    })
+    return render(request, "outgoing/form.html", ctx)
+
+
+@router.post("/{document_id}/edit")
+async def save_edit(
+    request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, document_id: int,
+    docx: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    doc = await _doc(session, principal, document_id)
+    form = await request.form()
+    fields = await _fields_from_form(session, principal, doc.organization_id, form)
+    upload = await _read(docx, request, {DOCX})
+    await outgoing.update_draft(session, settings=request.app.state.settings, actor=principal.actor, doc=doc,
+                                fields=fields, note=str(form.get("note") or "") or None, upload=upload)
+    background.add_task(_poke, request, doc.id, "version")
+    return _done(doc.id)
+
+
+@router.post("/{document_id}/attachments")
+async def attach(
+    request: Request, principal: SignedIn, session: SessionDep, document_id: int,
+    files: Annotated[list[UploadFile], File()],
+) -> Response:
+    doc = await _doc(session, principal, document_id)
+    if "attach" not in outgoing.allowed_actions(doc, principal, []):
+        raise InvalidInput("Chỉ người soạn thêm được tệp đính kèm vào dự thảo.", "Only the drafter can attach files.")
+    for item in files:
+        upload = await _read(item, request, ATTACHMENT_TYPES)
+        if upload:
+            await outgoing.add_attachment(session, settings=request.app.state.settings, actor=principal.actor, doc=doc, upload=upload)
+    return _done(doc.id)
+
+
+@router.post("/{document_id}/attachments/{attachment_id}/remove")
+async def detach(request: Request, principal: SignedIn, session: SessionDep, document_id: int, attachment_id: int) -> Response:
+    doc = await _doc(session, principal, document_id)
+    await outgoing.remove_attachment(session, actor=principal.actor, doc=doc, attachment_id=attachment_id)
+    return _done(doc.id)
+
+
+# --------------------------------------------------------------------------- the document page
+
+
+@router.get("/{document_id}")
+async def page(request: Request, principal: SignedIn, session: SessionDep, document_id: int) -> Response:
+    from signing.validation import ValidationReport
+
+    doc = await _doc(session, principal, document_id)
+    review_rows = await outgoing.reviews(session, document_id=doc.id)
+    rows = await outgoing.refresh_statuses(session, doc=doc)
+    ids = {doc.drafter_id, doc.signer_id, doc.issued_by_id} | {r.reviewer_id for r in review_rows}
+    versions = await outgoing.versions(session, document_id=doc.id)
+    ids |= {v.created_by_id for v in versions}
+    users = {u.id: u for u in (await session.scalars(select(User).where(User.id.in_({i for i in ids if i} or {0})))).all()}
+    org = await session.get(Organization, doc.organization_id)
+    unit = await session.get(Unit, doc.unit_id) if doc.unit_id else None
+    report = ValidationReport.model_validate_json(doc.validation_report) if doc.validation_report else None
+    trail = await audit.search(session, filters=audit.AuditFilter(object_type="outgoing", object_id=str(doc.id)), limit=200)
+    current = outgoing.current_reviews(doc, review_rows)
+    colleagues = await outgoing.reviewers_of(session, organization_id=doc.organization_id)
+    return render(request, "outgoing/document.html", {
+        "doc": doc, "org": org, "unit": unit, "users": users, "versions": versions, "reviews": review_rows,
+        "current": current, "recipients": rows, "report": report, "trail": list(reversed(trail)),
+        "attachments": await outgoing.attachments(session, document_id=doc.id),
+        "actions": outgoing.allowed_actions(doc, principal, review_rows), "type_name": drafting.type_name,
+        "colleagues": [u for u in colleagues if u.id != doc.drafter_id],
+        "status_codes": outgoing.STATUS_CODES, "error": None,
+        "replaced_by": doc.replaced_by_id, "replaces": doc.replaces_id,
+    })
+
+
+@router.get("/{document_id}/versions/{number}/docx")
+async def version_docx(request: Request, principal: SignedIn, session: SessionDep, document_id: int, number: int) -> Response:
+    doc = await _doc(session, principal, document_id)
+    version = await outgoing.version(session, document_id=doc.id, number=number)
+    data = BlobStore.for_data_dir(request.app.state.settings.data_dir).get(version.docx_sha)
+    await audit.record(session, actor=principal.actor, action="outgoing.download", object_type="outgoing",
+                       object_id=doc.id, organization_id=doc.organization_id, details={"version": number, "kind": "docx"})
+    return _file(data, f"du-thao-{doc.id}-v{number}.docx", DOCX)
+
+
+def _file(data: bytes, filename: str, content_type: str, inline: bool = False) -> Response:
+    disposition = "inline" if inline else "attachment"
+    return Response(data, media_type=content_type, headers={
+        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(filename)}",
+        "Cache-Control": "private, no-store",
+    })
+
+
+@router.get("/{document_id}/diff")
+async def diff(request: Request, principal: SignedIn, session: SessionDep, document_id: int, a: int = 0, b: int = 0) -> Response:
+    doc = await _doc(session, principal, document_id)
+    versions = await outgoing.versions(session, document_id=doc.id)
+    if not versions:
+        raise NotFound("Văn bản chưa có dự thảo.", "no versions")
+    new = next((v for v in versions if v.number == b), versions[-1])
+    old = next((v for v in versions if v.number == a), versions[-2] if len(versions) > 1 else versions[0])
+    return render(request, "outgoing/diff.html", {
+        "doc": doc, "old": old, "new": new, "versions": versions, "lines": drafting.diff_lines(old.text, new.text),
+    })
+
+
+@router.get("/{document_id}/pdf")
+async def pdf(request: Request, principal: SignedIn, session: SessionDep, document_id: int, kind: str = "") -> Response:
+    """The document as PDF: issued (with number and seal), leader-signed, or the one to sign."""
+    doc = await _doc(session, principal, document_id)
+    sha = {"issued": doc.issued_pdf_sha, "signed": doc.leader_pdf_sha, "prepared": doc.prepared_pdf_sha}.get(kind) \
+        or doc.issued_pdf_sha or doc.leader_pdf_sha or doc.prepared_pdf_sha
+    if not sha:
+        raise NotFound("Bản PDF của văn bản đang được chuẩn bị. Hãy tải lại trang sau ít giây.", "no PDF yet")
+    await audit.record(session, actor=principal.actor, action="outgoing.download", object_type="outgoing",
+                       object_id=doc.id, organization_id=doc.organization_id, details={"kind": kind or "pdf", "sha256": sha})
+    name = (doc.notation or f"du-thao-{doc.id}").replace("/", "_") + ".pdf"
+    return _file(BlobStore.for_data_dir(request.app.state.settings.data_dir).get(sha), name, PDF, inline=True)
+
+
+@router.get("/{document_id}/attachments/{attachment_id}")
+async def attachment(request: Request, principal: SignedIn, session: SessionDep, document_id: int, attachment_id: int) -> Response:
+    doc = await _doc(session, principal, document_id)
+    item = next((a for a in await outgoing.attachments(session, document_id=doc.id) if a.id == attachment_id), None)
+    if item is None:
+        raise NotFound("Không tìm thấy tệp đính kèm.", "attachment not found")
+    await audit.record(session, actor=principal.actor, action="outgoing.download", object_type="outgoing",
+                       object_id=doc.id, organization_id=doc.organization_id, details={"attachment": item.filename})
+    return _file(BlobStore.for_data_dir(request.app.state.settings.data_dir).get(item.sealed_sha or item.sha),
+                 item.filename, item.content_type)
+
+
+@router.get("/{document_id}/status")
+async def status(request: Request, principal: SignedIn, session: SessionDep, document_id: int) -> Response:
+    """Recipients' statuses as JSON (the page refreshes them without a reload)."""
+    from fastapi.responses import JSONResponse
+
+    doc = await _doc(session, principal, document_id)
+    rows = await outgoing.refresh_statuses(session, doc=doc)
+    return JSONResponse({"status": doc.status.value, "prepared": bool(doc.prepared_pdf_sha), "recipients": [
+        {"id": r.id, "code": r.status_code, "delivered": r.delivered_at is not None, "external": r.external,
+         "at": r.status_at.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M") if r.status_at else None} for r in rows
+    ]})
+
+
+# --------------------------------------------------------------------------- review
+
+
+@router.post("/{document_id}/submit")
+async def submit(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, document_id: int) -> Response:
+    doc = await _doc(session, principal, document_id)
+    form = await request.form()
+    reviewers = [int(v) for v in form.getlist("reviewer_ids") if str(v).isdigit()]
+    due_at = None
+    if due := _date(form.get("review_due")):
+        due_at = dt.datetime.combine(due, dt.time(17, 0), tzinfo=VN_TZ).astimezone(dt.timezone.utc)
+    try:
+        mode = ReviewMode(form.get("mode") or "sequential")
+    except ValueError:
+        raise InvalidInput("Cách góp ý không hợp lệ.", "Invalid review mode.") from None
+    await outgoing.submit(session, actor=principal.actor, doc=doc, reviewer_ids=reviewers, mode=mode, due_at=due_at)
+    background.add_task(_poke, request, doc.id, "submitted")
+    return _done(doc.id, "submitted")
+
+
+@router.post("/{document_id}/review")
+async def review(
+    request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, document_id: int,
+    decision: Annotated[str, Form()] = "initialled", comment: Annotated[str, Form()] = "",
+) -> Response:
+    doc = await _doc(session, principal, document_id)
+    try:
+        choice = Decision(decision)
+    except ValueError:
+        raise InvalidInput("Ý kiến không hợp lệ.", "Invalid decision.") from None
+    await outgoing.decide(session, actor=principal.actor, doc=doc, decision=choice, comment=comment)
+    background.add_task(_poke, request, doc.id, "reviewed")
+    return _done(doc.id, "reviewed")
+
+
+@router.post("/{document_id}/return")
+async def return_draft(
+    request: Request, principal: Signer, session: SessionDep, background: BackgroundTasks, document_id: int,
+    comment: Annotated[str, Form()] = "",
+) -> Response:
+    doc = await _doc(session, principal, document_id)
+    await outgoing.return_for_revision(session, actor=principal.actor, doc=doc, comment=comment)
+    background.add_task(_poke, request, doc.id, "returned")
+    return _done(doc.id, "returned")
+
+
+# --------------------------------------------------------------------------- signing and issuing
+
+
+@router.post("/{document_id}/sign")
+async def sign(
+    request: Request, principal: Signer, session: SessionDep, background: BackgroundTasks, document_id: int,
+    pin: Annotated[str, Form()] = "", signed_file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """The leader signs with the PIN, or uploads the PDF signed with an external token."""
+    from signing.service import validate
+    from signing.validation import assert_signed_by
+    from workflows.outgoing.signing import sign_as_leader
+
+    settings = request.app.state.settings
+    doc = await _doc(session, principal, document_id)
+    if "sign" not in outgoing.allowed_actions(doc, principal, []):
+        raise InvalidInput("Văn bản không chờ anh/chị ký.", "This document is not waiting for your signature.")
+    if not doc.prepared_pdf_sha:
+        raise InvalidInput("Bản PDF để ký đang được chuẩn bị. Hãy thử lại sau ít giây.", "The PDF to sign is not ready yet.")
+    blobs = BlobStore.for_data_dir(settings.data_dir)
+    prepared = blobs.get(doc.prepared_pdf_sha)
+    user = await session.get(User, principal.user.id)
+    upload = await _read(signed_file, request, {PDF})
+    if upload is not None:
+        if not upload.data.startswith(prepared):
+            raise InvalidInput(
+                "Tệp tải lên không phải bản PDF của văn bản này được ký thêm. Hãy tải bản PDF để ký, ký bằng thiết bị "
+                "ký số rồi tải lên lại.", "The upload is not this document's PDF with a signature added.",
+            )
+        signed, method = upload.data, "upload"
+    else:
+        if not pin:
+            raise InvalidInput("Hãy nhập mã PIN ký số.", "Enter your signing PIN.")
+        signed = await sign_as_leader(settings=settings, session=session, actor=principal.actor, user=user,
+                                      organization_id=doc.organization_id, pin=pin, pdf=prepared, document_id=doc.id)
+        method = "pin"
+    report = await _validated(validate, settings, signed)
+    assert_signed_by(report, user.full_name)
+    await outgoing.record_signature(session, settings=settings, actor=principal.actor, doc=doc, pdf=signed,
+                                    method=method, report_json=report.model_dump_json())
+    background.add_task(_poke, request, doc.id, "signed")
+    return _done(doc.id, "signed")
+
+
+async def _validated(validate, settings, pdf: bytes):  # type: ignore[no-untyped-def]
+    """Validate a freshly signed PDF. Revocation data fetched within the same second as the
+    time stamp is occasionally judged "too recent" by pyHanko: such a report is retried."""
+    import asyncio
+
+    from services.errors import DomainError
+
+    for attempt in range(4):
+        try:
+            return await validate(settings=settings, pdf=pdf)
+        except DomainError:
+            raise
+        except Exception:  # noqa: BLE001 - pyhanko_certvalidator errors outside the domain errors
+            if attempt == 3:
+                raise
+            log.warning("validation of a freshly signed PDF failed, retrying", exc_info=True)
+            await asyncio.sleep(1.0)
+    raise AssertionError  # pragma: no cover
+
+
+@router.post("/{document_id}/issue")
+async def issue(
+    request: Request, principal: Clerk, session: SessionDep, background: BackgroundTasks, document_id: int,
+    pin: Annotated[str, Form()] = "",
+) -> Response:
+    """Number, date and seal in one step; the number is taken only if all of it succeeds."""
+    from workflows.outgoing.signing import issue_seal
+
+    settings = request.app.state.settings
+    doc = await _doc(session, principal, document_id)
+    require(principal, [Role.clerk], doc.organization_id, "outgoing document")
+    if not pin:
+        raise InvalidInput("Hãy nhập mã PIN con dấu số của cơ quan.", "Enter the organisation's seal PIN.")
+    org = await session.get(Organization, doc.organization_id)
+    blobs = BlobStore.for_data_dir(settings.data_dir)
+    pdf_attachments = {a.id: blobs.get(a.sha) for a in await outgoing.attachments(session, document_id=doc.id)
+                       if a.content_type == PDF}
+
+    async def seal(stamp: outgoing.IssueStamp) -> outgoing.IssuedFiles:
+        return await issue_seal(settings=settings, session=session, actor=principal.actor, org=org, pin=pin,
+                                leader_pdf=blobs.get(doc.leader_pdf_sha), stamp=stamp, pdf_attachments=pdf_attachments)
+
+    await outgoing.issue(session, settings=settings, actor=principal.actor, document_id=doc.id, seal=seal)
+    background.add_task(_poke, request, doc.id, "issued")
+    return _done(doc.id, "issued")
+
+
+@router.post("/{document_id}/cancel")
+async def cancel(
+    request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, document_id: int,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    doc = await _doc(session, principal, document_id)
+    await outgoing.cancel(session, actor=principal.actor, principal=principal, doc=doc, reason=reason)
+    background.add_task(_poke, request, doc.id, "cancelled")
+    return _done(doc.id, "cancelled")
+
+
+@router.post("/{document_id}/recall")
+async def recall(
+    request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, document_id: int,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    doc = await _doc(session, principal, document_id)
+    if "recall" not in outgoing.allowed_actions(doc, principal, []):
+        raise InvalidInput("Anh/chị không thu hồi được văn bản này.", "You cannot recall this document.")
+    await outgoing.recall(session, actor=principal.actor, doc=doc, reason=reason)
+    background.add_task(_poke, request, doc.id, "recalled")
+    return _done(doc.id, "recalled")
+
+
+@router.post("/{document_id}/replace")
+async def replace(
+    request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, document_id: int,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    doc = await _doc(session, principal, document_id)
+    if "replace" not in outgoing.allowed_actions(doc, principal, []):
+        raise InvalidInput("Anh/chị không thay thế được văn bản này.", "You cannot replace this document.")
+    new = await outgoing.replace(session, settings=request.app.state.settings, actor=principal.actor, doc=doc, reason=reason)
+    background.add_task(_poke, request, doc.id, "replaced")
+    background.add_task(_poke, request, new.id, "created")
+    return _done(new.id, "created")
+
+
+# --------------------------------------------------------------------------- edXML
+
+
+@router.get("/{document_id}/edxml")
+async def edxml_export(request: Request, principal: SignedIn, session: SessionDep, document_id: int) -> Response:
+    doc = await _doc(session, principal, document_id)
+    name, data = await exchange.export_package(session, settings=request.app.state.settings, actor=principal.actor, doc=doc)
+    return _file(data, name, "application/xml")
+
+
+# --------------------------------------------------------------------------- live channel
+
+
+async def _may_follow(session, principal: Principal, ident: str) -> bool:  # type: ignore[no-untyped-def]
+    """`outgoing-<id>` is readable by whoever may open the document's page."""
+    from services.errors import DomainError
+
+    if not ident.isdigit():
+        return False
+    try:
+        await outgoing.get_for(session, principal=principal, document_id=int(ident))
+    except DomainError:
+        return False
+    return True
+
+
+def _register_channel() -> None:
+    from web.live import CHANNEL_RULES
+
+    CHANNEL_RULES["outgoing"] = _may_follow
+
+
+_register_channel()

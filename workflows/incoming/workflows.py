@@ -1,0 +1,134 @@
+"""One workflow per incoming document (`incoming-<id>`): it follows the document from arrival or
+registration to its end, tells the next actor, and owns the deadlines (reminder, overdue notice,
+escalation) as durable timers.
+
+User actions change the database through services.incoming (the system of record) and then
+signal `changed` (signal-with-start, so a missing workflow is started). The workflow re-reads the
+state through an activity, so a lost or repeated signal cannot leave it wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.incoming.activities import DeadlineInput, IncomingActivities, SnapshotOut, StepInput
+
+DEADLINE_ORDER = ("reminder", "overdue", "escalation")
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=0)
+
+
+class IncomingInput(BaseModel):
+    document_id: int
+
+
+class IncomingState(BaseModel):
+    document_id: int
+    status: str | None
+    revision: int
+    notified_revision: int
+    next_deadline: str | None
+    next_deadline_at: str | None
+
+
+@workflow.defn
+class IncomingWorkflow:
+    def __init__(self) -> None:
+        self._changes = 0
+        self._processed = -1
+        self._notified = -1
+        self._status: str | None = None
+        self._next: tuple[str, str] | None = None
+        self._validated = False
+
+    @workflow.run
+    async def run(self, start: IncomingInput) -> str:
+        doc_id = start.document_id
+        if not self._validated:
+            await workflow.execute_activity(
+                IncomingActivities.validate_signatures, doc_id,
+                start_to_close_timeout=timedelta(minutes=5), retry_policy=RetryPolicy(maximum_attempts=3),
+            )
+            self._validated = True
+        while True:
+            seen = self._changes
+            snap: SnapshotOut = await workflow.execute_activity(
+                IncomingActivities.snapshot, doc_id, start_to_close_timeout=timedelta(seconds=60), retry_policy=RETRY,
+            )
+            self._status = snap.status
+            if snap.revision != self._notified:
+                await workflow.execute_activity(
+                    IncomingActivities.notify_step, StepInput(document_id=doc_id, revision=snap.revision),
+                    start_to_close_timeout=timedelta(seconds=60), retry_policy=RETRY,
+                )
+                self._notified = snap.revision
+            self._processed = snap.revision
+            if snap.closed:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                return snap.status
+            deadline = self._next_deadline(snap)
+            if deadline is None:
+                self._next = None
+                await workflow.wait_condition(lambda: self._changes != seen)
+            else:
+                kind, at = deadline
+                self._next = (kind, at.isoformat())
+                wait = (at - workflow.now()).total_seconds()
+                try:
+                    if wait > 0:
+                        await workflow.wait_condition(lambda: self._changes != seen, timeout=timedelta(seconds=wait))
+                    else:
+                        raise asyncio.TimeoutError
+                except asyncio.TimeoutError:
+                    assert snap.due_date is not None
+                    await workflow.execute_activity(
+                        IncomingActivities.deadline_notice,
+                        DeadlineInput(document_id=doc_id, kind=kind, due_date=snap.due_date),
+                        start_to_close_timeout=timedelta(seconds=60), retry_policy=RETRY,
+                    )
+            if workflow.info().is_continue_as_new_suggested():
+                workflow.continue_as_new(start)
+
+    @staticmethod
+    def _next_deadline(snap: SnapshotOut):  # type: ignore[no-untyped-def]
+        instants = {"reminder": snap.reminder_at, "overdue": snap.overdue_at, "escalation": snap.escalate_at}
+        for kind in DEADLINE_ORDER:
+            if kind in snap.pending and instants[kind] is not None:
+                return kind, instants[kind]
+        return None
+
+    @workflow.signal
+    def changed(self) -> None:
+        """The document changed in the database: re-read it."""
+        self._changes += 1
+
+    @workflow.update
+    async def sync(self, revision: int) -> str:
+        """Wait until the workflow has acted on `revision` of the document; returns its status."""
+        self._changes += 1
+        await workflow.wait_condition(lambda: self._processed >= revision)
+        return self._status or ""
+
+    @workflow.query
+    def state(self) -> IncomingState:
+        return IncomingState(
+            document_id=0, status=self._status, revision=self._processed, notified_revision=self._notified,
+            next_deadline=self._next[0] if self._next else None, next_deadline_at=self._next[1] if self._next else None,
+        )
+
+
+def incoming_workflow_id(document_id: int) -> str:
+    return f"incoming-{document_id}"
+
+
+async def nudge(client, document_id: int, *, task_queue: str) -> None:  # type: ignore[no-untyped-def]
+    """Start the document's workflow if needed and tell it the document changed (idempotent)."""
+    await client.start_workflow(
+        IncomingWorkflow.run, IncomingInput(document_id=document_id), id=incoming_workflow_id(document_id),
+        task_queue=task_queue, start_signal="changed",
+    )

@@ -1,0 +1,149 @@
+"""One workflow per meeting (`meeting-<id>`): invitations, reminders, then open and close.
+
+scheduled → invitations sent → reminders (e.g. 1 day and 1 hour before; recomputed when the
+meeting is rescheduled) → open → closed (→ minutes, next issue); cancel at any time before it
+opens. The database is the record: web routes change it, then signal this workflow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.meetings.activities import (
+        AnnounceInput, InvitationsSent, MeetingActivities, MeetingRef, MeetingState, ReminderInput,
+    )
+
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=20)
+TIMEOUT = timedelta(minutes=2)
+
+
+class MeetingInput(BaseModel):
+    meeting_id: int
+    reminder_minutes: list[int] = Field(default_factory=lambda: [24 * 60, 60])
+
+
+class Reschedule(BaseModel):
+    starts_at: datetime
+    version: int
+
+
+class MeetingProgress(BaseModel):
+    phase: str
+    starts_at: datetime | None
+    reminders_sent: list[str]
+    invitations_sent: bool
+
+
+class MeetingOutcome(BaseModel):
+    status: str
+    reminders_sent: list[str]
+
+
+@workflow.defn(name="MeetingWorkflow")
+class MeetingWorkflow:
+    @workflow.init
+    def __init__(self, data: MeetingInput) -> None:
+        self.meeting_id = data.meeting_id
+        self.phase = "scheduled"
+        self.starts_at: datetime | None = None
+        self.changed = False
+        self.invited = False
+        self.reminders_sent: list[str] = []
+        self.pending_announcements: list[AnnounceInput] = []
+
+    @workflow.signal
+    def rescheduled(self, data: Reschedule) -> None:
+        self.starts_at = data.starts_at
+        self.changed = True
+        self.pending_announcements.append(AnnounceInput(meeting_id=self.meeting_id, what="rescheduled", version=data.version))
+
+    @workflow.signal
+    def opened(self) -> None:
+        if self.phase == "scheduled":
+            self.phase = "open"
+
+    @workflow.signal
+    def closed(self) -> None:
+        if self.phase in ("scheduled", "open"):
+            self.phase = "closed"
+
+    @workflow.signal
+    def cancelled(self) -> None:
+        if self.phase == "scheduled":
+            self.phase = "cancelled"
+
+    @workflow.query
+    def progress(self) -> MeetingProgress:
+        return MeetingProgress(phase=self.phase, starts_at=self.starts_at, reminders_sent=self.reminders_sent,
+                               invitations_sent=self.invited)
+
+    async def _announce_pending(self) -> None:
+        while self.pending_announcements:
+            note = self.pending_announcements.pop(0)
+            await workflow.execute_activity(MeetingActivities.announce, note, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+
+    def _next_reminder(self, minutes: list[int]) -> tuple[str, int, datetime] | None:
+        assert self.starts_at is not None
+        now = workflow.now()
+        due = []
+        for before in minutes:
+            at = self.starts_at - timedelta(minutes=before)
+            key = f"{before}@{self.starts_at.isoformat()}"
+            if at > now and key not in self.reminders_sent:
+                due.append((at, key, before))
+        if not due:
+            return None
+        at, key, before = min(due)
+        return key, before, at
+
+    @workflow.run
+    async def run(self, data: MeetingInput) -> MeetingOutcome:
+        ref = MeetingRef(meeting_id=data.meeting_id)
+        state: MeetingState = await workflow.execute_activity(
+            MeetingActivities.meeting_state, ref, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+        if self.starts_at is None:
+            self.starts_at = state.starts_at
+        if state.status in ("cancelled", "closed"):
+            return MeetingOutcome(status=state.status, reminders_sent=[])
+        if state.status == "open":
+            self.phase = "open"
+        if self.phase == "scheduled":
+            sent: InvitationsSent = await workflow.execute_activity(
+                MeetingActivities.send_invitations, ref, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+            self.invited = sent.notified >= 0
+
+        while self.phase == "scheduled":
+            await self._announce_pending()
+            self.changed = False
+            upcoming = self._next_reminder(data.reminder_minutes)
+            wake = lambda: self.phase != "scheduled" or self.changed  # noqa: E731
+            if upcoming is None:
+                await workflow.wait_condition(wake)
+                continue
+            key, before, at = upcoming
+            try:
+                await workflow.wait_condition(wake, timeout=at - workflow.now())
+            except asyncio.TimeoutError:
+                assert self.starts_at is not None
+                await workflow.execute_activity(
+                    MeetingActivities.send_reminder,
+                    ReminderInput(meeting_id=data.meeting_id, minutes_before=before, starts_at=self.starts_at),
+                    start_to_close_timeout=TIMEOUT, retry_policy=RETRY,
+                )
+                self.reminders_sent.append(key)
+
+        await self._announce_pending()
+        if self.phase == "cancelled":
+            await workflow.execute_activity(MeetingActivities.announce, AnnounceInput(meeting_id=data.meeting_id, what="cancelled"),
+                                            start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+            return MeetingOutcome(status="cancelled", reminders_sent=self.reminders_sent)
+        await workflow.wait_condition(lambda: self.phase == "closed")
+        await workflow.execute_activity(MeetingActivities.announce, AnnounceInput(meeting_id=data.meeting_id, what="closed"),
+                                        start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+        return MeetingOutcome(status="closed", reminders_sent=self.reminders_sent)

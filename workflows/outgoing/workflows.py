@@ -1,0 +1,149 @@
+"""One workflow per outgoing document (`outgoing-<id>`): it follows the document through
+review (reminders before and after the deadline), rendering for signature, dispatch to every
+recipient after issue, and the notices of a recall or replacement.
+
+The database holds the document's state; pages change it through services.outgoing and then
+signal `changed`. The workflow reads the state with an activity and does what the state asks
+for, so a repeated or lost signal is harmless (it also re-reads the state every few hours).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.outgoing.activities import OutgoingActivities, OutgoingState, RecipientInput, ReminderInput
+
+FINAL = {"cancelled"}
+RECONCILE = timedelta(hours=6)
+KEEP_AFTER_ISSUE = timedelta(days=365)
+MAX_LOOPS = 300
+
+
+class OutgoingInput(BaseModel):
+    document_id: int
+    dispatch_timeout_seconds: int = 60
+    remind_before_hours: int = 24
+
+
+class OutgoingProgress(BaseModel):
+    document_id: int
+    status: str | None = None
+    step: str = "starting"
+    deliveries_pending: int = 0
+    signals: int = 0
+
+
+_QUICK = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=0)
+
+
+@workflow.defn
+class OutgoingWorkflow:
+    def __init__(self) -> None:
+        self._signals = 0
+        self._seen = 0
+        self._progress: OutgoingProgress | None = None
+
+    @workflow.signal
+    def changed(self, kind: str) -> None:
+        """Something changed in the database (submitted, reviewed, signed, issued, recalled…)."""
+        self._signals += 1
+
+    @workflow.query
+    def progress(self) -> OutgoingProgress | None:
+        return self._progress
+
+    async def _load(self, document_id: int) -> OutgoingState:
+        return await workflow.execute_activity(
+            OutgoingActivities.load, document_id, start_to_close_timeout=timedelta(seconds=30), retry_policy=_QUICK,
+        )
+
+    @workflow.run
+    async def run(self, data: OutgoingInput) -> str:
+        self._progress = OutgoingProgress(document_id=data.document_id)
+        issued_since: datetime | None = None
+        for _ in range(MAX_LOOPS):
+            self._seen = self._signals
+            state = await self._load(data.document_id)
+            self._progress.status = state.status
+            self._progress.signals = self._signals
+            if state.status in FINAL:
+                self._progress.step = "closed"
+                return state.status
+            timeout = RECONCILE
+            if state.status == "in_review":
+                timeout = await self._reviews(data, state)
+            elif state.status == "awaiting_signature" and not state.prepared:
+                self._progress.step = "rendering"
+                await workflow.execute_activity(
+                    OutgoingActivities.render, data.document_id, start_to_close_timeout=timedelta(minutes=3),
+                    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=2),
+                                             maximum_attempts=10),
+                )
+                continue
+            elif state.status in ("issued", "recalled", "replaced"):
+                issued_since = issued_since or workflow.now()
+                await self._after_issue(data, state)
+                if state.status != "issued":
+                    self._progress.step = "closed"
+                    return state.status
+                if workflow.now() - issued_since >= KEEP_AFTER_ISSUE:
+                    return state.status  # a later recall starts the workflow again
+            self._progress.step = "waiting"
+            try:
+                await workflow.wait_condition(lambda: self._signals != self._seen, timeout=timeout)
+            except asyncio.TimeoutError:
+                pass
+        workflow.continue_as_new(data)
+
+    async def _reviews(self, data: OutgoingInput, state: OutgoingState) -> timedelta:
+        """Remind reviewers a day before their deadline and when it passes; sleep until the next one."""
+        self._progress.step = "in_review"  # type: ignore[union-attr]
+        now = workflow.now()
+        before = timedelta(hours=data.remind_before_hours)
+        wake = RECONCILE
+        for due in state.review_due:
+            stage = "overdue" if now >= due else "soon" if now >= due - before else None
+            if stage is not None:
+                await workflow.execute_activity(
+                    OutgoingActivities.remind, ReminderInput(document_id=data.document_id, stage=stage),
+                    start_to_close_timeout=timedelta(seconds=30), retry_policy=_QUICK,
+                )
+            for moment in (due - before, due):
+                if moment > now:
+                    wake = min(wake, moment - now + timedelta(seconds=1))
+        return wake
+
+    async def _after_issue(self, data: OutgoingInput, state: OutgoingState) -> None:
+        """Deliver to every in-system recipient at once (one activity each), validate, notify."""
+        if state.pending_deliveries:
+            self._progress.step = "dispatching"  # type: ignore[union-attr]
+            self._progress.deliveries_pending = len(state.pending_deliveries)  # type: ignore[union-attr]
+            await asyncio.gather(*(
+                workflow.execute_activity(
+                    OutgoingActivities.deliver, RecipientInput(document_id=data.document_id, recipient_id=rid),
+                    start_to_close_timeout=timedelta(seconds=data.dispatch_timeout_seconds), retry_policy=_QUICK,
+                )
+                for rid in state.pending_deliveries
+            ))
+            self._progress.deliveries_pending = 0  # type: ignore[union-attr]
+        if not state.validated_issue:
+            self._progress.step = "validating"  # type: ignore[union-attr]
+            await workflow.execute_activity(
+                OutgoingActivities.validate, data.document_id, start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=RetryPolicy(maximum_attempts=5, initial_interval=timedelta(seconds=2)),
+            )
+        if state.pending_notices:
+            self._progress.step = "notifying"  # type: ignore[union-attr]
+            await asyncio.gather(*(
+                workflow.execute_activity(
+                    OutgoingActivities.notice, RecipientInput(document_id=data.document_id, recipient_id=rid),
+                    start_to_close_timeout=timedelta(seconds=data.dispatch_timeout_seconds), retry_policy=_QUICK,
+                )
+                for rid in state.pending_notices
+            ))

@@ -1,0 +1,130 @@
+"""Activities of the report-request fan-out: thin, idempotent wrappers over services.reports.
+
+Each is keyed by business IDs (request, target organisation, deadline), so a retry after a
+crash changes nothing that already happened: delivery is keyed by the target's incoming copy,
+notices by the deadline they were sent for.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from services.errors import DomainError
+from services.reports import service as reports
+from workflows.context import ActivityContext
+
+
+class FanoutPlan(BaseModel):
+    targets: list[int]
+    deadline: datetime
+    status: str
+    batch: int
+    reminder_hours: int
+    escalate_hours: int
+
+
+class RequestState(BaseModel):
+    deadline: datetime
+    status: str
+    waiting: list[int] = []  # targets without a report (their children still wait)
+
+
+class TargetRef(BaseModel):
+    request_id: int
+    organization_id: int
+
+
+class TargetSnap(BaseModel):
+    status: str
+    deadline: datetime
+    request_status: str
+    finished: bool
+    pending: list[str] = []
+
+
+class NoticeInput(BaseModel):
+    request_id: int
+    organization_id: int
+    kind: str  # reminder | overdue | escalation
+    deadline: datetime
+
+
+class FanoutProgress(BaseModel):
+    request_id: int
+    started: int
+
+
+class SummaryInput(BaseModel):
+    request_id: int
+    deadline: datetime
+
+
+def _snap(snapshot: reports.TargetSnapshot) -> TargetSnap:
+    return TargetSnap(status=snapshot.status, deadline=snapshot.deadline, request_status=snapshot.request_status,
+                      finished=snapshot.finished, pending=snapshot.pending)
+
+
+class ReportActivities:
+    def __init__(self, context: ActivityContext) -> None:
+        self.context = context
+
+    @activity.defn(name="report_plan")
+    async def plan(self, request_id: int) -> FanoutPlan:
+        settings = self.context.settings
+        async with self.context.database.session() as session:
+            targets, deadline, status = await reports.fanout_targets(session, request_id=request_id)
+        return FanoutPlan(targets=targets, deadline=deadline, status=status, batch=max(1, settings.report_fanout_batch),
+                          reminder_hours=settings.report_reminder_hours,
+                          escalate_hours=settings.report_escalate_after_hours)
+
+    @activity.defn(name="report_state")
+    async def state(self, request_id: int) -> RequestState:
+        async with self.context.database.session() as session:
+            req = await reports.get_request(session, request_id=request_id)
+            waiting = await reports.waiting_targets(session, request_id=request_id)
+            return RequestState(deadline=req.deadline, status=req.status, waiting=waiting)
+
+    @activity.defn(name="report_deliver")
+    async def deliver(self, ref: TargetRef) -> TargetSnap:
+        """The request into the target's incoming register, once."""
+        try:
+            async with self.context.database.session() as session:
+                return _snap(await reports.deliver(session, settings=self.context.settings, request_id=ref.request_id,
+                                                   organization_id=ref.organization_id))
+        except DomainError as exc:
+            raise ApplicationError(exc.message_en, type=type(exc).__name__, non_retryable=True) from exc
+
+    @activity.defn(name="report_target_snapshot")
+    async def snapshot(self, ref: TargetRef) -> TargetSnap:
+        async with self.context.database.session() as session:
+            return _snap(await reports.snapshot(session, request_id=ref.request_id, organization_id=ref.organization_id))
+
+    @activity.defn(name="report_deadline_notice")
+    async def deadline_notice(self, data: NoticeInput) -> bool:
+        async with self.context.database.session() as session:
+            return await reports.send_deadline_notice(session, request_id=data.request_id,
+                                                      organization_id=data.organization_id, kind=data.kind,
+                                                      deadline=data.deadline)
+
+    @activity.defn(name="report_fanout_progress")
+    async def fanout_progress(self, data: FanoutProgress) -> None:
+        async with self.context.database.session() as session:
+            await reports.fanout_progress(session, request_id=data.request_id, started=data.started)
+
+    @activity.defn(name="report_deadline_summary")
+    async def deadline_summary(self, data: SummaryInput) -> bool:
+        async with self.context.database.session() as session:
+            return await reports.deadline_summary(session, request_id=data.request_id, deadline=data.deadline)
+
+    @activity.defn(name="report_finish")
+    async def finish(self, request_id: int) -> str:
+        async with self.context.database.session() as session:
+            return await reports.finish(session, request_id=request_id)
+
+    def all(self) -> list:  # type: ignore[type-arg]
+        return [self.plan, self.state, self.deliver, self.snapshot, self.deadline_notice, self.fanout_progress,
+                self.deadline_summary, self.finish]

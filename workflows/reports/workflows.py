@@ -1,0 +1,273 @@
+"""The report-request fan-out: one parent per request (`report-request-<id>`) and one child per
+target organisation (`report-request-<id>-<orgId>`).
+
+The parent starts children in batches (settings.report_fanout_batch at a time) with
+ABANDON as parent-close policy, so it can continue-as-new while they run; it carries how far
+the fan-out went across runs. Child IDs are deterministic and started with
+ALLOW_DUPLICATE_FAILED_ONLY, so a replay, retry or crash never runs a target twice: an
+"already started" answer counts as started.
+
+A child delivers the request to its target (an incoming document), owns its deadlines
+(reminder, overdue notice, escalation to the leader) as durable timers, re-reads the target
+through an activity whenever it is signalled `changed`, and ends once its report is in or the
+request closed.
+The database stays the system of record; signals only say "look again".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.reports.activities import (
+        FanoutPlan,
+        FanoutProgress,
+        NoticeInput,
+        ReportActivities,
+        RequestState,
+        SummaryInput,
+        TargetRef,
+        TargetSnap,
+    )
+
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=0)
+SHORT = timedelta(seconds=60)
+DEFAULT_HISTORY_LIMIT = 8000  # events before the parent continues as new (Temporal warns at 10,240)
+
+
+def request_workflow_id(request_id: int) -> str:
+    return f"report-request-{request_id}"
+
+
+def target_workflow_id(request_id: int, organization_id: int) -> str:
+    return f"report-request-{request_id}-{organization_id}"
+
+
+class RequestInput(BaseModel):
+    request_id: int
+    started: int = 0  # targets[:started] have a child
+    summary_for: datetime | None = None  # the deadline the requester's summary was sent for
+    runs: int = 1
+    history_limit: int = DEFAULT_HISTORY_LIMIT
+
+
+class RequestProgress(BaseModel):
+    total: int
+    started: int
+    status: str
+    runs: int
+
+
+class TargetInput(BaseModel):
+    request_id: int
+    organization_id: int
+    reminder_hours: int = 48
+    escalate_hours: int = 24
+
+
+RECHECK = timedelta(hours=12)  # a lost signal costs at most this long
+
+
+# Both run outside the sandbox: a fresh sandbox per run costs tens of milliseconds of CPU, which
+# for a thousand children is most of the fan-out's time. The code below does no I/O and reads
+# time only through workflow.now(), so it stays deterministic without the sandbox's guard.
+@workflow.defn(sandboxed=False)
+class ReportRequestWorkflow:
+    """Children do not report back one by one (a thousand signals on one workflow would make it
+    the bottleneck): the parent learns from the database when it is woken (`wake`, sent when a
+    request completes, closes or changes its deadline) and every RECHECK."""
+
+    def __init__(self) -> None:
+        self._wakeups = 0
+        self._forward = False  # deadlines changed: tell the waiting children
+        self._started = 0
+        self._total = 0
+        self._runs = 1
+        self._status = "open"
+
+    @workflow.run
+    async def run(self, start: RequestInput) -> str:
+        rid = start.request_id
+        self._started = start.started
+        self._runs = start.runs
+        plan: FanoutPlan = await workflow.execute_activity(
+            ReportActivities.plan, rid, start_to_close_timeout=SHORT, retry_policy=RETRY)
+        targets = plan.targets
+        self._total = len(targets)
+        self._status = plan.status
+        deadline = plan.deadline
+        summary_for = start.summary_for
+        seen = self._wakeups
+
+        # Fan-out, a batch at a time; every batch is confirmed before the next one starts.
+        while self._started < self._total and self._status == "open":
+            batch = targets[self._started:self._started + plan.batch]
+            await asyncio.gather(*(self._start_child(rid, oid, plan) for oid in batch))
+            self._started += len(batch)
+            await workflow.execute_activity(
+                ReportActivities.fanout_progress, FanoutProgress(request_id=rid, started=self._started),
+                start_to_close_timeout=SHORT, retry_policy=RETRY)
+            if self._wakeups != seen:
+                seen = self._wakeups
+                self._status, deadline, _ = await self._state(rid)
+            if self._should_continue(start):
+                self._continue(start, summary_for)
+
+        check = True
+        while True:
+            if check:
+                self._status, deadline, waiting = await self._state(rid)
+                started = set(targets[:self._started])
+                if self._status != "open":
+                    # Closed: the children still waiting see "missing" when they look again.
+                    await self._signal(rid, [oid for oid in waiting if oid in started])
+                    break
+                if self._forward:
+                    self._forward = False
+                    await self._signal(rid, [oid for oid in waiting if oid in started])
+            seen = self._wakeups
+            timeout = RECHECK
+            if summary_for != deadline:
+                timeout = min(timeout, deadline - workflow.now())
+            check = True
+            try:
+                if timeout.total_seconds() <= 0:
+                    raise asyncio.TimeoutError
+                await workflow.wait_condition(lambda: self._wakeups != seen, timeout=timeout)
+            except asyncio.TimeoutError:
+                if summary_for != deadline and workflow.now() >= deadline:
+                    await workflow.execute_activity(
+                        ReportActivities.deadline_summary, SummaryInput(request_id=rid, deadline=deadline),
+                        start_to_close_timeout=SHORT, retry_policy=RETRY)
+                    summary_for = deadline
+            if self._should_continue(start) and not self._forward:
+                self._continue(start, summary_for)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return await workflow.execute_activity(
+            ReportActivities.finish, rid, start_to_close_timeout=SHORT, retry_policy=RETRY)
+
+    async def _state(self, rid: int) -> tuple[str, datetime, list[int]]:
+        state: RequestState = await workflow.execute_activity(
+            ReportActivities.state, rid, start_to_close_timeout=SHORT, retry_policy=RETRY)
+        return state.status, state.deadline, state.waiting
+
+    async def _start_child(self, rid: int, oid: int, plan: FanoutPlan) -> None:
+        try:
+            await workflow.start_child_workflow(
+                ReportTargetWorkflow.run,
+                TargetInput(request_id=rid, organization_id=oid, reminder_hours=plan.reminder_hours,
+                            escalate_hours=plan.escalate_hours),
+                id=target_workflow_id(rid, oid),
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            )
+        except WorkflowAlreadyStartedError:
+            pass  # started by an earlier run or attempt: never a second one
+
+    async def _signal(self, rid: int, organization_ids: list[int]) -> None:
+        for i in range(0, len(organization_ids), 100):
+            await asyncio.gather(*(self._poke(rid, oid) for oid in organization_ids[i:i + 100]))
+
+    async def _poke(self, rid: int, oid: int) -> None:
+        try:
+            await workflow.get_external_workflow_handle(target_workflow_id(rid, oid)).signal("changed")
+        except Exception:  # noqa: BLE001 - a child that already finished needs nothing
+            pass
+
+    def _should_continue(self, start: RequestInput) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > start.history_limit
+
+    def _continue(self, start: RequestInput, summary_for: datetime | None) -> None:
+        workflow.continue_as_new(RequestInput(
+            request_id=start.request_id, started=self._started, summary_for=summary_for, runs=self._runs + 1,
+            history_limit=start.history_limit,
+        ))
+
+    @workflow.signal
+    def wake(self) -> None:
+        """The request changed in the database (completed or closed): look again."""
+        self._wakeups += 1
+
+    @workflow.signal
+    def deadline_changed(self) -> None:
+        """Waiting targets got a new deadline (already in the database): tell their children."""
+        self._forward = True
+        self._wakeups += 1
+
+    @workflow.query
+    def progress(self) -> RequestProgress:
+        return RequestProgress(total=self._total, started=self._started, status=self._status, runs=self._runs)
+
+
+@workflow.defn(sandboxed=False)
+class ReportTargetWorkflow:
+    def __init__(self) -> None:
+        self._changes = 0
+        self._next: str | None = None
+
+    @workflow.run
+    async def run(self, start: TargetInput) -> str:
+        ref = TargetRef(request_id=start.request_id, organization_id=start.organization_id)
+        try:
+            snap: TargetSnap = await workflow.execute_activity(
+                ReportActivities.deliver, ref, start_to_close_timeout=SHORT, retry_policy=RETRY)
+        except ActivityError:
+            return "undeliverable"
+        while not snap.finished:
+            seen = self._changes
+            upcoming = self._next_notice(start, snap)
+            if upcoming is None:
+                self._next = None
+                await workflow.wait_condition(lambda: self._changes != seen)
+            else:
+                kind, at = upcoming
+                self._next = f"{kind}@{at.isoformat()}"
+                wait = (at - workflow.now()).total_seconds()
+                try:
+                    if wait > 0:
+                        await workflow.wait_condition(lambda: self._changes != seen, timeout=timedelta(seconds=wait))
+                    else:
+                        raise asyncio.TimeoutError
+                except asyncio.TimeoutError:
+                    await workflow.execute_activity(
+                        ReportActivities.deadline_notice,
+                        NoticeInput(request_id=start.request_id, organization_id=start.organization_id, kind=kind,
+                                    deadline=snap.deadline),
+                        start_to_close_timeout=SHORT, retry_policy=RETRY)
+            snap = await workflow.execute_activity(
+                ReportActivities.snapshot, ref, start_to_close_timeout=SHORT, retry_policy=RETRY)
+            if workflow.info().is_continue_as_new_suggested():
+                workflow.continue_as_new(start)
+        return snap.status
+
+    @staticmethod
+    def _next_notice(start: TargetInput, snap: TargetSnap) -> tuple[str, datetime] | None:
+        now = workflow.now()
+        instants = {
+            "reminder": snap.deadline - timedelta(hours=start.reminder_hours),
+            "overdue": snap.deadline,
+            "escalation": snap.deadline + timedelta(hours=start.escalate_hours),
+        }
+        for kind in ("reminder", "overdue", "escalation"):
+            if kind not in snap.pending:
+                continue
+            if kind == "reminder" and now >= snap.deadline:
+                continue  # too late to remind: the overdue notice says it
+            return kind, instants[kind]
+        return None
+
+    @workflow.signal
+    def changed(self) -> None:
+        """The target changed in the database (report, approval, new deadline, closing)."""
+        self._changes += 1
+
+    @workflow.query
+    def next_notice(self) -> str | None:
+        return self._next

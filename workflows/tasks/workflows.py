@@ -1,0 +1,108 @@
+"""One workflow per task (`task-<id>`): tells the owners, then owns the deadlines — a reminder
+N working days before the due date, an overdue notice the day after, an escalation to the
+owner's leader after M more working days — as durable timers, until the task is done.
+
+The database is the record: pages change the task through services.tasks, then signal `changed`
+(signal-with-start). The workflow re-reads the task, so a lost or repeated signal is harmless
+and a new due date moves the timers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.tasks.activities import TaskActivities, TaskDeadline, TaskSnapshot
+
+ORDER = ("reminder", "overdue", "escalation")
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=0)
+TIMEOUT = timedelta(seconds=60)
+
+
+class TaskInput(BaseModel):
+    task_id: int
+
+
+class TaskState(BaseModel):
+    status: str | None
+    revision: int
+    next_deadline: str | None
+    next_deadline_at: str | None
+
+
+@workflow.defn(name="TaskWorkflow")
+class TaskWorkflow:
+    def __init__(self) -> None:
+        self._changes = 0
+        self._processed = -1
+        self._status: str | None = None
+        self._next: tuple[str, str] | None = None
+        self._announced = False
+
+    @workflow.run
+    async def run(self, start: TaskInput) -> str:
+        if not self._announced:
+            await workflow.execute_activity(TaskActivities.notify_assigned, start.task_id,
+                                            start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+            self._announced = True
+        while True:
+            seen = self._changes
+            snap: TaskSnapshot = await workflow.execute_activity(
+                TaskActivities.snapshot, start.task_id, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+            self._status, self._processed = snap.status, snap.revision
+            if snap.closed:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                return snap.status
+            instants = {"reminder": snap.reminder_at, "overdue": snap.overdue_at, "escalation": snap.escalate_at}
+            upcoming = next(((k, instants[k]) for k in ORDER if k in snap.pending and instants[k] is not None), None)
+            if upcoming is None:
+                self._next = None
+                await workflow.wait_condition(lambda: self._changes != seen)
+            else:
+                kind, at = upcoming
+                assert at is not None
+                self._next = (kind, at.isoformat())
+                wait = (at - workflow.now()).total_seconds()
+                try:
+                    if wait <= 0:
+                        raise asyncio.TimeoutError
+                    await workflow.wait_condition(lambda: self._changes != seen, timeout=timedelta(seconds=wait))
+                except asyncio.TimeoutError:
+                    await workflow.execute_activity(
+                        TaskActivities.deadline_notice, TaskDeadline(task_id=start.task_id, kind=kind, due_date=snap.due_date),
+                        start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+            if workflow.info().is_continue_as_new_suggested():
+                workflow.continue_as_new(start)
+
+    @workflow.signal
+    def changed(self) -> None:
+        """The task changed in the database: re-read it."""
+        self._changes += 1
+
+    @workflow.update
+    async def sync(self, revision: int) -> str:
+        """Wait until the workflow has acted on `revision` of the task; returns its status."""
+        self._changes += 1
+        await workflow.wait_condition(lambda: self._processed >= revision)
+        return self._status or ""
+
+    @workflow.query
+    def state(self) -> TaskState:
+        return TaskState(status=self._status, revision=self._processed,
+                         next_deadline=self._next[0] if self._next else None,
+                         next_deadline_at=self._next[1] if self._next else None)
+
+
+def task_workflow_id(task_id: int) -> str:
+    return f"task-{task_id}"
+
+
+async def nudge(client, task_id: int, *, task_queue: str) -> None:  # type: ignore[no-untyped-def]
+    """Start the task's workflow if needed and tell it the task changed (idempotent)."""
+    await client.start_workflow(TaskWorkflow.run, TaskInput(task_id=task_id), id=task_workflow_id(task_id),
+                                task_queue=task_queue, start_signal="changed")

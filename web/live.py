@@ -83,7 +83,7 @@ async def live(websocket: WebSocket) -> None:
                     await websocket.close(code=4000)
                     return
                 await websocket.send_text(json.dumps(item.as_message(), ensure_ascii=False))
-        except (WebSocketDisconnect, RuntimeError):
+        except Exception:  # noqa: BLE001 - the client went away mid-send (disconnect, closed transport)
             return
         finally:
             receiver.cancel()

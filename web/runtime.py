@@ -173,13 +173,14 @@ async def run_dev(settings: Settings, *, host: str, port: int, temporal_port: in
         trust = await start_dev_pki(settings)
         stoppers.append(trust.stop)
         print(banner(settings, host=host, port=port, ui_port=ui_port), flush=True)
-        tasks = [
-            asyncio.create_task(run_worker(settings, stop=stop)),
-            asyncio.create_task(run_web(settings, host=host, port=port, stop=stop)),
-        ]
-        if seeded:
-            tasks.append(asyncio.create_task(seed_domain_demo(settings)))
-        await asyncio.gather(*tasks)
+        seeding = asyncio.create_task(seed_domain_demo(settings)) if seeded else None
+        try:
+            await asyncio.gather(run_worker(settings, stop=stop), run_web(settings, host=host, port=port, stop=stop))
+        finally:
+            # Ctrl-C during the first start's demo seeding: stop it rather than wait for it.
+            if seeding is not None and not seeding.done():
+                seeding.cancel()
+                await asyncio.gather(seeding, return_exceptions=True)
     finally:
         for stopper in reversed(stoppers):
             stopper()

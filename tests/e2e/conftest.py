@@ -65,7 +65,8 @@ def start_dev(data_dir: Path, log: Path, ports: dict[str, int] | None = None) ->
 
 def stop_dev(server: DevServer) -> int:
     server.process.send_signal(signal.SIGINT)
-    return server.process.wait(timeout=60)
+    # Generous: on first start the demo seeding may still be running and is cancelled first.
+    return server.process.wait(timeout=180)
 
 
 @pytest.fixture(scope="session")

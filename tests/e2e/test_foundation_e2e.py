@@ -49,8 +49,8 @@ def test_admin_and_auditor_pages_render(live_dev, browser) -> None:
             sign_in(page, live_dev.url, username, DEMO_PASSWORD)
             page.goto(live_dev.url + path)
             assert page.get_by_role("heading", level=1).inner_text() == heading
-            assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
             screenshot(page, f"{path.strip('/')}-{size['width']}")
+            assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
             context.close()
 
 

@@ -19,7 +19,7 @@ def test_leader_signs_and_sees_a_valid_report(live_dev, browser, tmp_path, size)
     page = context.new_page()
     page.on("dialog", lambda dialog: dialog.accept())  # "Ký số tệp này?" confirmation
     sign_in(page, live_dev.url, "lan.nguyen", DEMO_PASSWORD)
-    page.get_by_role("link", name="Ký số").first.click()
+    page.goto(live_dev.url + "/signing")
     screenshot(page, f"signing-{size['width']}")
     form = page.locator("form[action='/signing/sign']")
     form.get_by_label("Tệp PDF").set_input_files(str(pdf))

@@ -45,3 +45,16 @@ def test_every_audit_action_and_enum_has_labels_in_both_languages() -> None:
     vi, en = _catalog("vi"), _catalog("en")
     missing = sorted(k for k in keys if not vi.get(k) or not en.get(k))
     assert not missing, f"labels without a translation: {missing}"
+
+
+def test_each_message_has_one_translation_across_catalogs() -> None:
+    """Catalogs are merged: the same msgid translated two ways would show the wrong words somewhere."""
+    for locale in ("vi", "en"):
+        seen: dict[str, set[str]] = {}
+        for path in sorted((ROOT / "web" / "locales" / locale / "LC_MESSAGES").glob("*.po")):
+            with path.open("rb") as handle:
+                for message in read_po(handle):
+                    if message.id and message.string:
+                        seen.setdefault(message.id, set()).add(message.string)
+        conflicts = {k: v for k, v in seen.items() if len(v) > 1}
+        assert not conflicts, f"{locale}: use one translation or a more specific msgid: {conflicts}"

@@ -47,7 +47,7 @@ async def test_request_to_districts_with_approval_and_private_parts(temporal_env
         }, files={"template": ("mau-bao-cao.pdf", make_tiny_pdf("Mau"), "application/pdf")})
         assert created.status_code == 303, created.text
         rid = int(created.headers["location"].split("/")[2].split("?")[0])
-        await wait_for(lambda: _all_delivered(demo_db_sqlite, rid, 3), timeout=60)
+        await wait_for(lambda: _all_delivered(demo_db_sqlite, rid, 3), timeout=240)
         detail = await lan.get(f"/reports/{rid}")
         assert "0/3" in detail.text.replace("</strong>/<span data-num=\"total\">", "/").replace("</span>", "")
 

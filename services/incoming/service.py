@@ -923,6 +923,26 @@ async def sender_status_history(
     ]
 
 
+async def sender_withdrew(
+    session: AsyncSession, *, actor: Actor, recipient_org_id: int, outgoing_ref: str, kind: str, reason: str
+) -> IncomingDocument | None:
+    """The sender recalled or replaced a document it issued to us: say so on our copy (once per kind)."""
+    if kind not in ("recall", "replace"):
+        raise ValueError(f"unknown withdrawal kind {kind!r}")
+    doc = await session.scalar(select(IncomingDocument).where(
+        IncomingDocument.organization_id == recipient_org_id, IncomingDocument.outgoing_ref == outgoing_ref
+    ))
+    if doc is None:
+        return None
+    already = await session.scalar(select(IncomingNote.id).where(IncomingNote.document_id == doc.id, IncomingNote.kind == kind))
+    if already is not None:
+        return doc
+    verb = "thu hồi" if kind == "recall" else "thay thế"
+    await _note(session, actor, doc, kind, f"Cơ quan ban hành đã {verb} văn bản này. Lý do: {reason or '—'}")
+    await _audit(session, actor, doc, f"incoming.sender_{kind}", reason=reason)
+    return doc
+
+
 async def sender_statuses(session: AsyncSession, *, outgoing_ref: str) -> list[SenderStatus]:
     """The latest status per recipient organisation of an outgoing document."""
     latest: dict[int, SenderStatus] = {}

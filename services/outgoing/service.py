@@ -962,16 +962,12 @@ async def notify_recipient(session: AsyncSession, *, document_id: int, recipient
     if kind is None or row.notice == kind:
         return False
     if row.organization_id is not None and row.delivered_at is not None:
-        try:
-            from services.incoming import service as incoming
-        except ImportError:  # pragma: no cover
-            incoming = None  # type: ignore[assignment]
-        hook = getattr(incoming, "sender_withdrew", None) if incoming else None
-        if hook is not None:
-            await hook(
-                session, actor=Actor.system("outgoing-dispatch"), recipient_org_id=row.organization_id,
-                outgoing_ref=outgoing_ref(doc.id), kind=kind, reason=doc.closing_reason or "",
-            )
+        from services.incoming import service as incoming
+
+        await incoming.sender_withdrew(
+            session, actor=Actor.system("outgoing-dispatch"), recipient_org_id=row.organization_id,
+            outgoing_ref=outgoing_ref(doc.id), kind=kind, reason=doc.closing_reason or "",
+        )
         clerks = await users_with(session, organization_id=row.organization_id, roles=[Role.clerk, Role.leader])
         verb = "thu hồi" if kind == "recall" else "thay thế"
         await notify(

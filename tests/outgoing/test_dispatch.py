@@ -125,6 +125,14 @@ async def test_dispatch_creates_one_incoming_document_per_recipient_despite_a_wo
             notes = (await session.scalars(select(Notification).where(Notification.kind == "outgoing.recall"))).all()
             assert len(notes) == 6  # clerk and leader of each of the three districts
             assert all("thu hồi" in n.title for n in notes)
+            # Every recipient's own copy says it was recalled, with the reason, once.
+            from services.incoming.models import IncomingNote
+
+            recalled = (await session.scalars(
+                select(IncomingNote).join(IncomingDocument, IncomingDocument.id == IncomingNote.document_id)
+                .where(IncomingDocument.outgoing_ref == f"outgoing-{doc_id}", IncomingNote.kind == "recall")
+            )).all()
+            assert len(recalled) == 3 and all("Sai thời gian giao ban" in n.body for n in recalled)
 
 
 async def _copies(session, doc_id: int) -> int:  # type: ignore[no-untyped-def]

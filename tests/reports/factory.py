@@ -135,7 +135,7 @@ async def forget_report_workflows(client) -> None:  # type: ignore[no-untyped-de
                 pass
 
     await asyncio.gather(*(drop(w) for w in set(ids)))
-    for _ in range(100):
+    for _ in range(600):  # deleting hundreds of executions takes a while on a slow machine
         left = [wf.id async for wf in client.list_workflows("WorkflowId STARTS_WITH 'report-request-'")]
         if not left:
             return

@@ -60,7 +60,9 @@ def make_engine(url: str) -> AsyncEngine:
     if make_url(url).get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
-    engine = create_async_engine(url, connect_args={"timeout": 60})
+    # Writers queue for SQLite's single write lock; with hundreds of activities in flight (report
+    # fan-out) the queue can be longer than a minute, and waiting beats failing.
+    engine = create_async_engine(url, connect_args={"timeout": 300})
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -69,7 +71,7 @@ def make_engine(url: str) -> AsyncEngine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA busy_timeout=300000")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -5,6 +5,7 @@ The same code runs on SQLite (embedded default) and PostgreSQL (production).
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -73,6 +74,17 @@ def make_engine(url: str) -> AsyncEngine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=300000")
         cursor.close()
+
+    @event.listens_for(engine.sync_engine, "invalidate")
+    def _on_invalidate(dbapi_connection, _record, _exc):  # type: ignore[no-untyped-def]
+        # A task cancelled mid-statement (worker shutdown, activity timeout, client gone) makes
+        # SQLAlchemy close the connection with that statement unfinished. SQLite then keeps the
+        # connection as a "zombie" that holds its write lock until the garbage collector frees the
+        # statement, and every other writer waits. Rolling back first releases the lock at once.
+        try:
+            dbapi_connection.rollback()
+        except (Exception, asyncio.CancelledError):  # noqa: BLE001 - closed already, or cancelled again while
+            pass  # the first cancellation is still on its way up: the close that follows still runs
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn):  # type: ignore[no-untyped-def]

@@ -110,7 +110,8 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event) -> None:
 
     from services.notifications.mailer import run_mailer
 
-    worker = build_worker(client, task_queue=settings.task_queue, context=ActivityContext(settings, get_database()))
+    worker = build_worker(client, task_queue=settings.task_queue, context=ActivityContext(settings, get_database()),
+                          graceful_shutdown=timedelta(seconds=20))
     async with worker:
         await run_mailer(get_database(), settings, stop=stop)
 

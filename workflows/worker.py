@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
@@ -55,11 +56,17 @@ def build_worker(
     context: ActivityContext,
     workflows: Sequence[type] = (),
     activities: Sequence[Callable[..., Any]] = (),
+    graceful_shutdown: timedelta = timedelta(),
 ) -> Worker:
-    """A worker for every registered workflow and activity (plus extra ones in tests)."""
+    """A worker for every registered workflow and activity (plus extra ones in tests).
+
+    `graceful_shutdown` lets running activities finish when the worker stops (the processes we
+    run give them time); tests keep the default 0, which cancels them like a crash would.
+    """
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[*WORKFLOWS, *workflows],
         activities=[*activities_for(context), *activities],
+        graceful_shutdown_timeout=graceful_shutdown,
     )

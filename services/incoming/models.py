@@ -80,6 +80,8 @@ class IncomingDocument(Base):
     result: Mapped[str | None] = mapped_column(Text)
     return_reason: Mapped[str | None] = mapped_column(Text)
     returned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The outgoing document (of this organisation) that answers this one, linked by the handler.
+    reply_outgoing_id: Mapped[int | None] = mapped_column(Integer, index=True)
     # The due date each deadline notice was sent for: a retried activity sends nothing twice,
     # and an extended due date arms the notices again.
     reminded_for: Mapped[date | None] = mapped_column(Date)

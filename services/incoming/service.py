@@ -41,6 +41,8 @@ from services.incoming.models import (
     Status,
 )
 from services.notifications.service import notify
+from services.outgoing.models import OutgoingDocument
+from services.outgoing.models import Status as OutgoingStatus
 from services.registers import next_number
 
 LEADERS = (Role.leader, Role.deputy_leader)
@@ -758,6 +760,57 @@ async def extend_due(
                  new_due=new_due.isoformat(), reason=reason)
     await _touch(session, doc)
     return doc
+
+
+REPLY_STATUSES = (*OPEN_HANDLING, Status.done.value)
+_NOT_A_REPLY = (OutgoingStatus.cancelled, OutgoingStatus.replaced)
+
+
+async def link_reply(
+    session: AsyncSession, *, principal: Principal, document_id: int, outgoing_id: int | None
+) -> IncomingDocument:
+    """The lead handler (or a leader) names the outgoing document that answers this one, during
+    handling or after it is done; None removes the link. The reply must be this organisation's."""
+    doc, roles = await get_for(session, principal=principal, document_id=document_id)
+    _need_role(roles, {"lead", "leader"}, "Chỉ người xử lý chính hoặc lãnh đạo mới gắn văn bản trả lời.",
+               "Only the lead handler or a leader links the reply.")
+    _need_status(doc, REPLY_STATUSES, "Văn bản chưa được giao xử lý.", "The document has not been assigned for handling.")
+    if outgoing_id == doc.reply_outgoing_id:
+        return doc
+    old = doc.reply_outgoing_id
+    if outgoing_id is None:
+        await _note(session, principal.actor, doc, "reply", "Bỏ liên kết văn bản trả lời.")
+        await _audit(session, principal.actor, doc, "incoming.reply_unlinked", outgoing_id=old)
+    else:
+        reply = await session.get(OutgoingDocument, outgoing_id)
+        if reply is None or reply.organization_id != doc.organization_id:
+            raise InvalidInput("Không tìm thấy văn bản đi này của cơ quan.", "No such outgoing document of this organisation.")
+        if reply.status in _NOT_A_REPLY:
+            raise InvalidInput("Văn bản đi này đã bị hủy hoặc thay thế.", "That outgoing document was cancelled or replaced.")
+        label = reply.notation or f"dự thảo #{reply.id}"
+        await _note(session, principal.actor, doc, "reply", f"Văn bản trả lời: {label} — {reply.subject}")
+        await _audit(session, principal.actor, doc, "incoming.reply_linked", outgoing_id=reply.id,
+                     notation=reply.notation, previous=old)
+    doc.reply_outgoing_id = outgoing_id
+    await _touch(session, doc)
+    return doc
+
+
+async def reply_candidates(session: AsyncSession, *, organization_id: int, limit: int = 100) -> list[OutgoingDocument]:
+    """The organisation's outgoing documents that can answer an incoming one, newest first."""
+    return list((await session.scalars(
+        select(OutgoingDocument)
+        .where(OutgoingDocument.organization_id == organization_id, OutgoingDocument.status.not_in(_NOT_A_REPLY))
+        .order_by(OutgoingDocument.id.desc()).limit(limit)
+    )).all())
+
+
+async def answered_by(session: AsyncSession, *, outgoing_id: int) -> list[IncomingDocument]:
+    """The incoming documents this outgoing document replies to."""
+    return list((await session.scalars(
+        select(IncomingDocument).where(IncomingDocument.reply_outgoing_id == outgoing_id)
+        .options(selectinload(IncomingDocument.assignments)).order_by(IncomingDocument.id)
+    )).all())
 
 
 # --- what the workflow reads and does -------------------------------------------------------------

@@ -33,6 +33,8 @@ def test_clerk_registers_leader_directs_officer_completes(live_dev, browser, tmp
     clerk.wait_for_url("**/incoming/*?ok=registered")
     doc_url = clerk.url.split("?")[0]
     assert "Chờ bút phê" in clerk.content()
+    # The viewer's first page is an image the browser really decoded, not an empty plugin frame.
+    clerk.wait_for_function("() => { const i = document.querySelector('.pdf-pages img'); return i && i.complete && i.naturalWidth > 500; }")
     screenshot(clerk, "incoming-registered-desktop")
 
     leader_ctx = browser.new_context(viewport=PHONE, locale="vi-VN")
@@ -56,7 +58,20 @@ def test_clerk_registers_leader_directs_officer_completes(live_dev, browser, tmp
     officer.goto(live_dev.url + "/incoming/tasks")
     assert "Liên hoan văn nghệ" in officer.content()
     screenshot(officer, "incoming-tasks-390")
+    # The lead drafts the reply from the document; the draft is linked to it on save.
     officer.goto(doc_url)
+    officer.get_by_role("link", name="Soạn văn bản trả lời").click()
+    officer.wait_for_url("**/outgoing/new?reply_to=*")
+    assert officer.locator("input[name=subject]").input_value().startswith("Trả lời văn bản số 123/CV-SVHTTDL")
+    assert officer.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(officer, "incoming-reply-draft-390")
+    officer.locator("textarea[name=body]").fill("Hội LHPN tỉnh đăng ký 2 tiết mục tham gia liên hoan.")
+    officer.get_by_role("button", name="Tạo dự thảo").click()
+    officer.wait_for_url("**/outgoing/*?ok=created")
+    assert "Trả lời văn bản" in officer.content() and "123/CV-SVHTTDL" in officer.content()
+    officer.goto(doc_url)
+    assert officer.locator("#reply a[href^='/outgoing/']").count() == 1
+    screenshot(officer, "incoming-reply-linked-390")
     officer.locator("textarea[name=result]").fill("Đã đăng ký 2 tiết mục tham gia liên hoan.")
     officer.once("dialog", lambda dialog: dialog.accept())
     officer.get_by_role("button", name="Hoàn thành xử lý").click()

@@ -47,11 +47,12 @@ async def draft(
     database: Database, settings: Settings, *, doc_type: str = "QĐ", subject: str = "Về việc tổ chức Hội nghị sơ kết 6 tháng đầu năm 2026",
     recipients: tuple[str, ...] = ("hlhpn-tpbentre", "hlhpn-chauthanh", "hlhpn-mocaynam"), secret: bool = False,
     drafter: str = "thu.le", external: tuple[str, ...] = ("Tỉnh đoàn Bến Tre",),
+    org_code: str = "hlhpn-bentre", signer: str = "lan.nguyen",
 ) -> int:
     async with database.session() as session:
         officer = await user(session, drafter)
-        leader = await user(session, "lan.nguyen")
-        province = await org(session, "hlhpn-bentre")
+        leader = await user(session, signer)
+        province = await org(session, org_code)
         unit = await session.scalar(select(Unit).where(Unit.organization_id == province.id, Unit.code == "VP"))
         ids = [(await org(session, c)).id for c in recipients]
         doc = await outgoing.create_draft(

@@ -18,13 +18,15 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services import calendar
+from services import calendar, previews
 from services.authz import Principal
 from services.blobs import BlobStore
 from services.directory.models import Organization, Role, Unit, User
 from services.errors import DomainError, InvalidInput, NotFound
 from services.incoming import service as incoming
 from services.incoming.models import DOC_TYPES, SECRECY, URGENCY, IncomingDocument, IncomingFile, Status
+from services.outgoing.models import OutgoingDocument
+from services.outgoing.service import DRAFT_ROLES
 from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, check_upload
 from web import i18n, live
 from web.deps import Access, AdminUser, SessionDep, SignedIn
@@ -470,6 +472,14 @@ async def complete(request: Request, principal: SignedIn, session: SessionDep, b
     return _done(document_id, "completed")
 
 
+@router.post("/incoming/{document_id}/reply")
+async def link_reply(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks,
+                     document_id: int, outgoing_id: Annotated[str, Form()] = "") -> Response:
+    await incoming.link_reply(session, principal=principal, document_id=document_id, outgoing_id=_int(outgoing_id))
+    _after(background, request, document_id)
+    return _done(document_id, "reply")
+
+
 # --- register and statistics --------------------------------------------------------------------------
 
 @router.get("/incoming/book")
@@ -519,6 +529,17 @@ async def stats(request: Request, principal: Reader, session: SessionDep, year: 
 
 # --- the document page -------------------------------------------------------------------------------
 
+async def _preview_pages(blobs: BlobStore, pdf: IncomingFile | None) -> tuple[int, int]:
+    """(pages shown in the viewer, pages in the file); (0, 0) when there is nothing to show."""
+    if pdf is None or not blobs.exists(pdf.sha256):
+        return 0, 0
+    try:
+        total = await asyncio.to_thread(previews.page_count, blobs, pdf.sha256)
+    except DomainError:
+        return 0, 0
+    return min(total, previews.MAX_PAGES), total
+
+
 @router.get("/incoming/{document_id}")
 async def document_page(request: Request, principal: SignedIn, session: SessionDep, document_id: int) -> Response:
     doc, roles = await incoming.get_for(session, principal=principal, document_id=document_id)
@@ -542,10 +563,12 @@ async def document_page(request: Request, principal: SignedIn, session: SessionD
     for f in doc.files:
         data = json.loads(f.validation) if f.validation and f.validation != "null" else None
         reports.append((f, data))
+    main_pdf = next((f for f in sorted(doc.files, key=lambda f: not f.is_main) if f.content_type == PDF), None)
     ctx: dict[str, Any] = {
         **await _tabs(session, principal, ""), "doc": doc, "roles": roles, "org": org, "people": people, "units": units,
         "status": incoming.display_status(doc, today, holidays, _soon(request)), "reports": reports,
-        "main_pdf": next((f for f in doc.files if f.content_type == PDF), None),
+        "main_pdf": main_pdf, "preview_pages": await _preview_pages(blobs, main_pdf),
+        "main_image": next((f for f in doc.files if f.content_type in (PNG, JPEG)), None),
         "trail": await incoming.trail(session, document_id=doc.id),
         "active": [a for a in doc.assignments if a.active],
         "working_days_left": calendar.working_days_between(today, doc.due_date, holidays) if doc.due_date else None,
@@ -562,6 +585,10 @@ async def document_page(request: Request, principal: SignedIn, session: SessionD
         ctx["duplicates"] = await incoming.find_duplicates(
             session, organization_id=doc.organization_id, number_notation=doc.number_notation,
             document_date=doc.document_date, issuer_name=doc.issuer_name, issuer_org_id=doc.issuer_org_id, exclude_id=doc.id)
+    ctx["reply"] = await session.get(OutgoingDocument, doc.reply_outgoing_id) if doc.reply_outgoing_id else None
+    if roles & {"lead", "leader"} and doc.status in incoming.REPLY_STATUSES:
+        ctx["reply_candidates"] = await incoming.reply_candidates(session, organization_id=doc.organization_id)
+        ctx["can_draft"] = doc.organization_id in principal.orgs_with(*DRAFT_ROLES)
     if roles & {"leader", "unit_head"}:
         ctx["staff"] = await incoming.people_of(session, organization_id=doc.organization_id)
         ctx["default_due_days"] = settings.incoming_default_due_working_days
@@ -587,6 +614,21 @@ async def file_view(request: Request, principal: SignedIn, session: SessionDep, 
         # The PDF viewer embeds this file in the document page (same origin only).
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'",
     })
+
+
+@router.get("/incoming/{document_id}/files/{file_id}/pages/{page}.png")
+async def file_page(request: Request, principal: SignedIn, session: SessionDep, document_id: int, file_id: int,
+                    page: int) -> Response:
+    """One page of a PDF as an image, for the viewer on the document page (opening it is a file view)."""
+    doc, _ = await incoming.get_for(session, principal=principal, document_id=document_id)
+    row = next((f for f in doc.files if f.id == file_id and f.content_type == PDF), None)
+    if row is None:
+        raise NotFound("Không tìm thấy tệp.", "file not found")
+    blobs = BlobStore.for_data_dir(request.app.state.settings.data_dir)
+    data = await asyncio.to_thread(previews.page_png, blobs, row.sha256, page)
+    if page == 1:
+        await incoming.record_file_view(session, principal=principal, doc=doc, file=row)
+    return Response(data, media_type=PNG, headers={"Cache-Control": "private, max-age=3600"})
 
 
 # --- public holidays (admin) ------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from services.authz import Principal, require
 from services.blobs import BlobStore
 from services.directory import service as directory
 from services.directory.models import Level, Organization, Role, Unit, User
-from services.errors import InvalidInput, NotFound
+from services.errors import Forbidden, InvalidInput, NotFound
+from services.incoming import service as incoming
 from services.outgoing import drafting, exchange
 from services.outgoing import service as outgoing
 from services.outgoing.models import Decision, ReviewMode, Secrecy, Urgency
@@ -134,6 +135,17 @@ def _draft_org(principal: Principal) -> int:
     return min(scope)
 
 
+async def _answered(session, principal: Principal, value: object):  # type: ignore[no-untyped-def]
+    """The incoming document a new draft replies to (`reply_to`), checked like its own page."""
+    reply_to = _int(str(value or ""))
+    if reply_to is None:
+        return None
+    doc, _ = await incoming.get_for(session, principal=principal, document_id=reply_to)
+    if doc.organization_id not in principal.orgs_with(*outgoing.DRAFT_ROLES):
+        raise Forbidden("Bạn không soạn văn bản cho cơ quan nhận văn bản này.", "You do not draft for this organisation.")
+    return doc
+
+
 # --------------------------------------------------------------------------- lists
 
 
@@ -233,12 +245,24 @@ async def register_now(request: Request, principal: Member, year: int | None = N
 
 
 @router.get("/new")
-async def new_form(request: Request, principal: Drafter, session: SessionDep, doc_type: str = "CV") -> Response:
-    org_id = _draft_org(principal)
+async def new_form(request: Request, principal: Drafter, session: SessionDep, doc_type: str = "CV",
+                   reply_to: str = "") -> Response:
+    answered = await _answered(session, principal, reply_to)
+    org_id = answered.organization_id if answered else _draft_org(principal)
     ctx = await _form_context(session, principal, org_id)
-    ctx.update({"doc": None, "values": {"doc_type": doc_type, "body": drafting.SKELETONS.get(doc_type, ""),
-                                        "authority_prefix": "TM.", "authority_line": "BAN THƯỜNG VỤ",
-                                        "unit_id": principal.user.unit_id}, "selected": set()})
+    values: dict[str, object] = {"doc_type": doc_type, "body": drafting.SKELETONS.get(doc_type, ""),
+                                 "authority_prefix": "TM.", "authority_line": "BAN THƯỜNG VỤ", "unit_id": principal.user.unit_id}
+    selected: set[int] = set()
+    if answered is not None:
+        # A reply goes back to the issuer: in the system when it is an organisation there.
+        dated = f" ngày {answered.document_date:%d/%m/%Y}" if answered.document_date else ""
+        values["subject"] = f"Trả lời văn bản số {answered.number_notation}{dated} của {answered.issuer_name}"
+        issuer = answered.issuer_org_id or answered.sender_org_id
+        if issuer:
+            selected.add(issuer)
+        else:
+            values["external_recipients"] = answered.issuer_name
+    ctx.update({"doc": None, "values": values, "selected": selected, "answered": answered})
     return render(request, "outgoing/form.html", ctx)
 
 
@@ -249,7 +273,8 @@ async def create(
     files: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
     form = await request.form()
-    org_id = _draft_org(principal)
+    answered = await _answered(session, principal, form.get("reply_to"))
+    org_id = answered.organization_id if answered else _draft_org(principal)
     fields = await _fields_from_form(session, principal, org_id, form)
     upload = await _read(docx, request, {DOCX})
     extra = [u for u in [await _read(f, request, ATTACHMENT_TYPES) for f in files or []] if u]
@@ -257,6 +282,8 @@ async def create(
         session, settings=request.app.state.settings, actor=principal.actor, organization_id=org_id, fields=fields,
         upload=upload, files=extra,
     )
+    if answered is not None:
+        await incoming.link_reply(session, principal=principal, document_id=answered.id, outgoing_id=doc.id)
     background.add_task(_poke, request, doc.id, "created")
     return _done(doc.id, "created")
 
@@ -350,7 +377,17 @@ async def page(request: Request, principal: SignedIn, session: SessionDep, docum
         "colleagues": [u for u in colleagues if u.id != doc.drafter_id],
         "status_codes": outgoing.STATUS_CODES, "error": None,
         "replaced_by": doc.replaced_by_id, "replaces": doc.replaces_id,
+        "answers": await _answers(session, principal, doc.id),
     })
+
+
+async def _answers(session, principal: Principal, outgoing_id: int) -> list[object]:  # type: ignore[no-untyped-def]
+    """The incoming documents this one replies to that the viewer may open."""
+    visible = []
+    for item in await incoming.answered_by(session, outgoing_id=outgoing_id):
+        if await incoming.roles_on(session, principal, item):
+            visible.append(item)
+    return visible
 
 
 @router.get("/{document_id}/versions/{number}/docx")

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from services.textsearch import fold
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -74,6 +76,8 @@ def make_engine(url: str) -> AsyncEngine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=300000")
         cursor.close()
+        # Accent-insensitive search (services.textsearch); PostgreSQL does it in SQL.
+        dbapi_connection.create_function("lt_fold", 1, fold, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "invalidate")
     def _on_invalidate(dbapi_connection, _record, _exc):  # type: ignore[no-untyped-def]

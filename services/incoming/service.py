@@ -18,7 +18,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from services import calendar
+from services import calendar, textsearch
 from services.audit.models import AuditEntry
 from services.audit.service import Actor, record
 from services.authz import Principal, require
@@ -1143,15 +1143,14 @@ async def search(
     if filters.date_to:
         query = query.where(IncomingDocument.arrival_date <= filters.date_to)
     if filters.issuer:
-        query = query.where(func.lower(IncomingDocument.issuer_name).contains(filters.issuer.strip().lower()))
+        query = query.where(textsearch.contains(IncomingDocument.issuer_name, filters.issuer))
     if filters.doc_type:
         query = query.where(IncomingDocument.doc_type == filters.doc_type)
     if filters.urgency:
         query = query.where(IncomingDocument.urgency == filters.urgency)
     if filters.text:
-        needle = filters.text.strip().lower()
-        query = query.where(or_(func.lower(IncomingDocument.subject).contains(needle),
-                                func.lower(IncomingDocument.number_notation).contains(needle)))
+        query = query.where(or_(textsearch.contains(IncomingDocument.subject, filters.text),
+                                textsearch.contains(IncomingDocument.number_notation, filters.text)))
     if before_id:
         query = query.where(IncomingDocument.id < before_id)
     return list((await session.scalars(query)).all())

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services import textsearch
 from services.audit.service import Actor, record
 from services.authz import Principal, require
 from services.blobs import BlobStore
@@ -1020,8 +1021,8 @@ async def queue(
     else:
         raise NotFound("Không có danh sách này.", "unknown list")
     if q:
-        like = f"%{q.strip()}%"
-        query = query.where(or_(OutgoingDocument.subject.ilike(like), OutgoingDocument.notation.ilike(like)))
+        query = query.where(or_(textsearch.contains(OutgoingDocument.subject, q),
+                                textsearch.contains(OutgoingDocument.notation, q)))
     if before:
         query = query.where(OutgoingDocument.id < before)
     return list((await session.scalars(query.order_by(OutgoingDocument.id.desc()).limit(limit))).all())

@@ -21,7 +21,8 @@ from services.incoming.models import IncomingDocument
 
 
 def demo_pdf(title: str) -> bytes:
-    """A one-page PDF (ASCII text) standing in for a scanned document."""
+    """A valid one-page A4 PDF built by hand (correct xref offsets), ASCII text only: it stands in
+    for a scanned document in the demo data and in tests."""
     safe = title.encode("ascii", "replace").decode().replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
     stream = f"BT /F1 16 Tf 72 770 Td ({safe}) Tj ET".encode()
     objects = [
@@ -30,7 +31,7 @@ def demo_pdf(title: str) -> bytes:
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
     ]
-    out, offsets = bytearray(b"%PDF-1.7\n"), []
+    out, offsets = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"), []  # the binary comment marks it as binary
     for number, body in enumerate(objects, start=1):
         offsets.append(len(out))
         out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"

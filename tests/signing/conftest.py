@@ -36,6 +36,7 @@ from typing import Any
 import pytest
 from pyhanko.sign.signers.pdf_cms import Signer
 
+from services.incoming.demo import demo_pdf
 from signing.keystore import signer_for_org, signer_for_person
 from signing.pki import (
     CertEntry,
@@ -273,27 +274,8 @@ def softhsm_token(dev_pki: DevPKIFixture, tmp_path_factory: pytest.TempPathFacto
 
 
 def make_tiny_pdf(text: str = "Liên Thông test") -> bytes:
-    """A valid one-page A4 PDF built by hand (correct xref offsets), ASCII text only."""
-    safe = text.encode("ascii", "replace").decode("ascii").replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-    stream = f"BT /F1 14 Tf 72 770 Td ({safe}) Tj ET".encode("ascii")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
-    ]
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    for offset in offsets:
-        out += f"{offset:010d} 00000 n \n".encode()
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return bytes(out)
+    """A valid one-page A4 PDF (the demo data's builder), ASCII text only."""
+    return demo_pdf(text)
 
 
 @pytest.fixture

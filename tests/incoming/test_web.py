@@ -122,6 +122,8 @@ async def test_leader_directs_from_the_page_and_lists_register_stats_render(demo
     await sign_in(leader, "lan.nguyen")
     queue = await leader.get("/incoming/to-direct")
     assert "Chờ bút phê" in queue.text and "Mật" in queue.text
+    home = await leader.get("/")  # the home page says what waits, and links to it
+    assert 'href="/incoming/to-direct">Văn bản đến chờ bạn bút phê' in home.text
     page = await leader.get(f"/incoming/{doc.id}")
     unit = page.text.split('value="unit:')[1].split('"')[0]
     person = page.text.split('value="user:')[1].split('"')[0]

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from services.audit import service as audit
 from services.audit.models import AuditEntry
 from services.directory.models import Organization, Role, User
+from services.incoming import service as incoming
 from web.deps import SessionDep, SignedIn
 from web.templating import render
 
@@ -38,6 +39,7 @@ async def home(request: Request, principal: SignedIn, session: SessionDep) -> Re
     from web.routes.meetings import waiting_for_me as meetings_waiting
 
     cards["meetings"] = await meetings_waiting(session, principal)
+    cards["incoming"] = await incoming.queue_counts(session, principal=principal)
     recent = await audit.search(
         session, filters=audit.AuditFilter(actor_id=principal.user.id, action="auth."), limit=5
     )

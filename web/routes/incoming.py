@@ -169,14 +169,13 @@ async def _check_files(request: Request, uploads: list[UploadFile]) -> list[inco
 # --- navigation ---------------------------------------------------------------------------------
 
 async def nav_count(session: AsyncSession, principal: Principal) -> int:
-    """What waits for me in Văn bản đến (also kept on the principal for the home page's card)."""
+    """What waits for me in Văn bản đến."""
     counts = await incoming.queue_counts(session, principal=principal)
-    principal.incoming_counts = counts  # type: ignore[attr-defined]
     return counts["to_register"] + counts["to_direct"] + counts["my_tasks"]
 
 
 async def _tabs(session: AsyncSession, principal: Principal, active: str) -> dict[str, Any]:
-    counts = getattr(principal, "incoming_counts", None) or await incoming.queue_counts(session, principal=principal)
+    counts = await incoming.queue_counts(session, principal=principal)
     return {"tab": active, "counts": counts, "is_clerk": bool(principal.orgs_with(Role.clerk)),
             "is_leader": bool(principal.orgs_with(Role.leader, Role.deputy_leader)),
             "is_reader": bool(principal.orgs_with(Role.clerk, Role.leader, Role.deputy_leader, Role.auditor))}

@@ -365,6 +365,77 @@ async def reopen(session: AsyncSession, *, principal: Principal, task_id: int, r
     return task
 
 
+def _managed_open(view: TaskView, vi: str, en: str) -> Task:
+    if not view.may_manage:
+        raise Forbidden(vi, en)
+    if view.task.status not in OPEN:
+        raise InvalidInput("Nhiệm vụ đã kết thúc.", "The task is finished.")
+    return view.task
+
+
+async def cancel(session: AsyncSession, *, principal: Principal, task_id: int, reason: str) -> Task:
+    """The assigner withdraws an open task; its owners are told and its deadlines stop."""
+    view = await get_for(session, principal=principal, task_id=task_id)
+    task = _managed_open(view, "Chỉ người giao nhiệm vụ mới hủy được.", "Only the assigner can cancel a task.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Hãy nêu lý do hủy nhiệm vụ.", "Give a reason.")
+    owners = await responsible(session, task)
+    task.status = TaskStatus.cancelled
+    task.revision += 1
+    session.add(TaskUpdate(task_id=task.id, kind="cancelled", body=reason[:5000], user_id=principal.user.id, at=utcnow()))
+    await record(session, actor=principal.actor, action="task.cancel", object_type="task", object_id=task.id,
+                 organization_id=task.organization_id, details={"reason": reason[:500]})
+    await notify(session, user_ids=owners, kind="task.cancelled", link=f"/tasks/{task.id}",
+                 dedupe_key=f"task-{task.id}-cancelled", title=f"Nhiệm vụ đã hủy: {task.title[:150]}", body=reason[:500])
+    await _changed(session, task)
+    return task
+
+
+async def reassign(
+    session: AsyncSession, *, principal: Principal, task_id: int, owner_kind: OwnerKind, owner_id: int,
+    due_date: date, reason: str,
+) -> Task:
+    """The assigner gives an open task to another owner and/or moves its due date. The new owners
+    are told; the deadline notices start again for them (the workflow re-reads the task)."""
+    view = await get_for(session, principal=principal, task_id=task_id)
+    task = _managed_open(view, "Chỉ người giao nhiệm vụ mới giao lại được.", "Only the assigner can reassign a task.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Hãy nêu lý do giao lại hoặc đổi hạn.", "Give a reason.")
+    if due_date < calendar.vn_today():
+        raise InvalidInput("Hạn hoàn thành không được ở trong quá khứ. Hãy chọn ngày khác.", "The due date is in the past.")
+    await _check_owner(session, owner_kind, owner_id, task.organization_id, principal.tree)
+    before = (task.owner_kind, task.owner_user_id or task.owner_unit_id or task.owner_org_id, task.due_date)
+    if before == (owner_kind, owner_id, due_date):
+        raise InvalidInput("Người được giao và hạn không thay đổi.", "Neither the owner nor the due date changed.")
+    old_owner = await owner_label(session, task)
+    task.owner_kind = owner_kind
+    task.owner_user_id = owner_id if owner_kind == OwnerKind.user else None
+    task.owner_unit_id = owner_id if owner_kind == OwnerKind.unit else None
+    task.owner_org_id = owner_id if owner_kind == OwnerKind.organization else None
+    owner_changed = before[:2] != (owner_kind, owner_id)
+    if owner_changed:
+        # The new owner has had no notice yet: every deadline notice is due again.
+        task.reminded_for = task.overdue_for = task.escalated_for = None
+    task.due_date = due_date
+    task.revision += 1
+    new_owner = await owner_label(session, task)
+    body = f"{old_owner} → {new_owner}, hạn {due_date:%d/%m/%Y}: {reason}" if owner_changed else \
+        f"Hạn mới {due_date:%d/%m/%Y} (hạn cũ {before[2]:%d/%m/%Y}): {reason}"
+    session.add(TaskUpdate(task_id=task.id, kind="reassigned", body=body[:5000], user_id=principal.user.id, at=utcnow()))
+    await record(session, actor=principal.actor, action="task.reassign", object_type="task", object_id=task.id,
+                 organization_id=task.organization_id,
+                 details={"owner_kind": owner_kind.value, "owner_id": owner_id, "due_date": due_date.isoformat(),
+                          "previous_owner": f"{before[0].value}:{before[1]}", "previous_due": before[2].isoformat(),
+                          "reason": reason[:500]})
+    await notify(session, user_ids=await responsible(session, task), kind="task.assigned", link=f"/tasks/{task.id}",
+                 dedupe_key=f"task-{task.id}-assigned-r{task.revision}",
+                 title=f"Nhiệm vụ (hạn {due_date:%d/%m/%Y}): {task.title[:150]}", body=body[:500])
+    await _changed(session, task)
+    return task
+
+
 # --- what the workflow acts on --------------------------------------------------------------
 
 

@@ -91,5 +91,12 @@ def test_chair_signs_the_waiting_minutes_and_they_are_numbered(live_dev, browser
         assert "Đã ký và gửi" in page.content()
         assert re.search(r"\d{2}/BB-HLHPN", page.inner_text("main"))
         screenshot(page, "minutes-chair-signed")
+        # The chair manages the tasks her body assigned: reassign, new due date, cancel (phone width).
+        page.set_viewport_size(PHONE)
+        page.goto(base + "/tasks?view=assigned")
+        page.goto(base + page.locator("main a[href^='/tasks/']").first.get_attribute("href"))
+        assert page.get_by_role("heading", name="Giao lại hoặc đổi hạn").is_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        screenshot(page, "task-manage-phone")
     finally:
         ctx.close()

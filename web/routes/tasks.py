@@ -1,5 +1,5 @@
 """Tasks (Nhiệm vụ): my tasks, tasks I assigned, one task with its history; owners report
-progress and completion, assigners reopen. Minutes waiting for my signature are listed too.
+progress and completion, assigners reassign, move the due date, cancel or reopen. Minutes waiting for my signature are listed too.
 
 Access: signed-in users; `services.tasks.service.get_for` decides per task (owners, assigners,
 auditors; anyone else gets "not found"). Each change nudges the task's workflow after commit.
@@ -8,16 +8,22 @@ auditors; anyone else gets "not found"). Each change nudges the task's workflow 
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings.minutes import service as minutes_service
 from services.authz import Principal
+from services.calendar import vn_today
+from services.directory.models import Organization, Unit, User
 from services.errors import InvalidInput
 from services.tasks import service as tasks
+from services.tasks.models import OwnerKind, Task
+from web import i18n
 from web.deps import SessionDep, SignedIn
 from web.templating import render
 
@@ -68,11 +74,36 @@ async def task_list(request: Request, principal: SignedIn, session: SessionDep, 
     })
 
 
+async def _owner_choices(session: AsyncSession, principal: Principal, task: Task) -> list[tuple[str, str]]:
+    """Who the assigner can give the task to: people and units of the assigning body, the bodies below it."""
+    org_id = task.organization_id
+    people = (await session.execute(select(User.id, User.full_name, User.position).where(
+        User.organization_id == org_id, User.active).order_by(User.full_name))).all()
+    choices = [(f"user:{uid}", f"{name}" + (f" — {position}" if position else "")) for uid, name, position in people]
+    units = (await session.execute(select(Unit.id, Unit.name).where(Unit.organization_id == org_id, Unit.active)
+                                   .order_by(Unit.name))).all()
+    choices += [(f"unit:{uid}", f"{i18n.gettext('Unit')}: {name}") for uid, name in units]
+    below = principal.tree.subtree(org_id) - {org_id}
+    orgs = (await session.execute(select(Organization.id, Organization.name).where(
+        Organization.id.in_(below), Organization.active).order_by(Organization.name))).all()
+    choices += [(f"organization:{oid}", f"{i18n.gettext('Body')}: {name}") for oid, name in orgs]
+    current = f"{task.owner_kind.value}:{task.owner_user_id or task.owner_unit_id or task.owner_org_id}"
+    if current not in {value for value, _ in choices}:  # e.g. a person of a lower body, from a meeting
+        choices.insert(0, (current, await tasks.owner_label(session, task)))
+    return choices
+
+
 @router.get("/{task_id}")
 async def task_page(request: Request, principal: SignedIn, session: SessionDep, task_id: int) -> Response:
     view = await tasks.get_for(session, principal=principal, task_id=task_id)
-    return render(request, "tasks/detail.html", {"v": view, "task": view.task,
-                                                 "history": await tasks.history(session, task_id=task_id)})
+    task = view.task
+    manage_open = view.may_manage and task.status in tasks.OPEN
+    return render(request, "tasks/detail.html", {
+        "v": view, "task": task, "history": await tasks.history(session, task_id=task_id),
+        "owner_choices": await _owner_choices(session, principal, task) if manage_open else [],
+        "current_owner": f"{task.owner_kind.value}:{task.owner_user_id or task.owner_unit_id or task.owner_org_id}",
+        "today_iso": vn_today().isoformat(),
+    })
 
 
 @router.post("/{task_id}/progress")
@@ -100,5 +131,28 @@ async def done(request: Request, principal: SignedIn, session: SessionDep, backg
 async def reopen(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, task_id: int,
                  reason: Annotated[str, Form()] = "") -> Response:
     await tasks.reopen(session, principal=principal, task_id=task_id, reason=reason)
+    background.add_task(_nudge, request, task_id)
+    return RedirectResponse(f"/tasks/{task_id}?ok=1", status_code=303)
+
+
+@router.post("/{task_id}/reassign")
+async def reassign(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, task_id: int,
+                   owner: Annotated[str, Form()] = "", due_date: Annotated[str, Form()] = "",
+                   reason: Annotated[str, Form()] = "") -> Response:
+    kind, _, raw = owner.partition(":")
+    try:
+        owner_kind, owner_id, due = OwnerKind(kind), int(raw), date.fromisoformat(due_date)
+    except ValueError:
+        raise InvalidInput("Hãy chọn người được giao và hạn hoàn thành.", "Choose an owner and a due date.") from None
+    await tasks.reassign(session, principal=principal, task_id=task_id, owner_kind=owner_kind, owner_id=owner_id,
+                         due_date=due, reason=reason)
+    background.add_task(_nudge, request, task_id)
+    return RedirectResponse(f"/tasks/{task_id}?ok=1", status_code=303)
+
+
+@router.post("/{task_id}/cancel")
+async def cancel(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, task_id: int,
+                 reason: Annotated[str, Form()] = "") -> Response:
+    await tasks.cancel(session, principal=principal, task_id=task_id, reason=reason)
     background.add_task(_nudge, request, task_id)
     return RedirectResponse(f"/tasks/{task_id}?ok=1", status_code=303)

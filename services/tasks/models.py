@@ -59,6 +59,21 @@ class Task(Base):
     done_at: Mapped[datetime | None] = mapped_column()
     done_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
+    @property
+    def owner_id(self) -> int | None:
+        return self.owner_user_id or self.owner_unit_id or self.owner_org_id
+
+    @property
+    def owner_ref(self) -> str:
+        """"<kind>:<id>", as the owner pickers of the pages write it."""
+        return f"{self.owner_kind.value}:{self.owner_id}"
+
+    def assign_to(self, kind: OwnerKind, owner_id: int) -> None:
+        self.owner_kind = kind
+        self.owner_user_id = owner_id if kind == OwnerKind.user else None
+        self.owner_unit_id = owner_id if kind == OwnerKind.unit else None
+        self.owner_org_id = owner_id if kind == OwnerKind.organization else None
+
 
 class TaskUpdate(Base):
     """One line of a task's history: progress reported, completion, comment."""

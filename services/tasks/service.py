@@ -153,13 +153,11 @@ async def create(
     task = Task(
         organization_id=organization_id, source_type=new.source_type, source_id=new.source_id,
         source_item_id=new.source_item_id, source_label=new.source_label[:500], source_link=new.source_link,
-        title=title[:500], description=(new.description or "").strip(), owner_kind=new.owner_kind,
-        owner_user_id=new.owner_id if new.owner_kind == OwnerKind.user else None,
-        owner_unit_id=new.owner_id if new.owner_kind == OwnerKind.unit else None,
-        owner_org_id=new.owner_id if new.owner_kind == OwnerKind.organization else None,
+        title=title[:500], description=(new.description or "").strip(),
         due_date=new.due_date, status=TaskStatus.waiting, progress=0, revision=1, created_by=created_by,
         created_at=utcnow(),
     )
+    task.assign_to(new.owner_kind, new.owner_id)
     session.add(task)
     await session.flush()
     session.add(TaskUpdate(task_id=task.id, kind="created", body=task.description, user_id=created_by, at=utcnow()))
@@ -406,14 +404,11 @@ async def reassign(
     if due_date < calendar.vn_today():
         raise InvalidInput("Hạn hoàn thành không được ở trong quá khứ. Hãy chọn ngày khác.", "The due date is in the past.")
     await _check_owner(session, owner_kind, owner_id, task.organization_id, principal.tree)
-    before = (task.owner_kind, task.owner_user_id or task.owner_unit_id or task.owner_org_id, task.due_date)
+    before = (task.owner_kind, task.owner_id, task.due_date)
     if before == (owner_kind, owner_id, due_date):
         raise InvalidInput("Người được giao và hạn không thay đổi.", "Neither the owner nor the due date changed.")
     old_owner = await owner_label(session, task)
-    task.owner_kind = owner_kind
-    task.owner_user_id = owner_id if owner_kind == OwnerKind.user else None
-    task.owner_unit_id = owner_id if owner_kind == OwnerKind.unit else None
-    task.owner_org_id = owner_id if owner_kind == OwnerKind.organization else None
+    task.assign_to(owner_kind, owner_id)
     owner_changed = before[:2] != (owner_kind, owner_id)
     if owner_changed:
         # The new owner has had no notice yet: every deadline notice is due again.

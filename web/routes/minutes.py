@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
@@ -26,14 +25,14 @@ from meetings.models import MeetingParticipant, MeetingStatus, MeetingUnit
 from meetings.service import facts as meeting_facts
 from services import calendar
 from services.blobs import BlobStore
-from services.directory.models import Organization, Unit, User
+from services.directory.models import Organization, User
 from services.errors import InvalidInput, NotFound
 from services.tasks import service as tasks
-from services.tasks.models import OwnerKind
 from signing import service as signing
 from signing.appearance import Appearance
 from web import i18n
 from web.deps import SessionDep, SignedIn
+from web.routes.tasks import parse_owner_and_due, unit_and_body_choices
 from web.templating import render
 
 log = logging.getLogger(__name__)
@@ -89,15 +88,9 @@ async def _owner_choices(session: Any, meeting_id: int, organization_id: int, pr
         .where(MeetingParticipant.meeting_id == meeting_id).order_by(User.full_name)
     )).all()
     choices += [(f"user:{uid}", f"{name} — {org}") for uid, name, org in people]
-    units = (await session.execute(select(Unit.id, Unit.name).where(Unit.organization_id == organization_id, Unit.active)
-                                   .order_by(Unit.name))).all()
-    choices += [(f"unit:{uid}", f"{i18n.gettext('Unit')}: {name}") for uid, name in units]
     invited = set((await session.scalars(select(MeetingUnit.organization_id).where(MeetingUnit.meeting_id == meeting_id))).all())
     below = principal.tree.subtree(organization_id) - {organization_id}
-    orgs = (await session.execute(select(Organization.id, Organization.name).where(Organization.id.in_(invited | below))
-                                  .order_by(Organization.name))).all()
-    choices += [(f"organization:{oid}", f"{i18n.gettext('Body')}: {name}") for oid, name in orgs]
-    return choices
+    return choices + await unit_and_body_choices(session, organization_id, invited | below)
 
 
 @router.get("/meetings/{meeting_id}/minutes")
@@ -256,12 +249,7 @@ async def add_task(
     item_id: Annotated[int, Form()], title: Annotated[str, Form()], owner: Annotated[str, Form()],
     due_date: Annotated[str, Form()], description: Annotated[str, Form()] = "",
 ) -> Response:
-    kind, _, raw = owner.partition(":")
-    try:
-        owner_kind, owner_id, due = OwnerKind(kind), int(raw), date.fromisoformat(due_date)
-    except ValueError:
-        raise InvalidInput("Hãy chọn người hoặc đơn vị thực hiện và hạn hoàn thành (dd/mm/yyyy).",
-                           "Choose an owner and a due date.") from None
+    owner_kind, owner_id, due = parse_owner_and_due(owner, due_date)
     task = await minutes_service.add_task(
         session, principal=principal, minutes_id=minutes_id, agenda_item_id=item_id,
         new=tasks.NewTask(title=title, due_date=due, owner_kind=owner_kind, owner_id=owner_id, description=description),

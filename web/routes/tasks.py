@@ -74,22 +74,35 @@ async def task_list(request: Request, principal: SignedIn, session: SessionDep, 
     })
 
 
+def parse_owner_and_due(owner: str, due_date: str) -> tuple[OwnerKind, int, date]:
+    """The owner picker's "<kind>:<id>" and the due date of a task form."""
+    kind, _, raw = owner.partition(":")
+    try:
+        return OwnerKind(kind), int(raw), date.fromisoformat(due_date)
+    except ValueError:
+        raise InvalidInput("Hãy chọn người hoặc đơn vị thực hiện và hạn hoàn thành (dd/mm/yyyy).",
+                           "Choose an owner and a due date.") from None
+
+
+async def unit_and_body_choices(session: AsyncSession, org_id: int, body_ids: set[int]) -> list[tuple[str, str]]:
+    """Owner choices shared by the task pickers: the units of `org_id`, then the bodies `body_ids`."""
+    units = (await session.execute(select(Unit.id, Unit.name).where(Unit.organization_id == org_id, Unit.active)
+                                   .order_by(Unit.name))).all()
+    orgs = (await session.execute(select(Organization.id, Organization.name).where(
+        Organization.id.in_(body_ids), Organization.active).order_by(Organization.name))).all()
+    return ([(f"unit:{uid}", f"{i18n.gettext('Unit')}: {name}") for uid, name in units]
+            + [(f"organization:{oid}", f"{i18n.gettext('Body')}: {name}") for oid, name in orgs])
+
+
 async def _owner_choices(session: AsyncSession, principal: Principal, task: Task) -> list[tuple[str, str]]:
     """Who the assigner can give the task to: people and units of the assigning body, the bodies below it."""
     org_id = task.organization_id
     people = (await session.execute(select(User.id, User.full_name, User.position).where(
         User.organization_id == org_id, User.active).order_by(User.full_name))).all()
     choices = [(f"user:{uid}", f"{name}" + (f" — {position}" if position else "")) for uid, name, position in people]
-    units = (await session.execute(select(Unit.id, Unit.name).where(Unit.organization_id == org_id, Unit.active)
-                                   .order_by(Unit.name))).all()
-    choices += [(f"unit:{uid}", f"{i18n.gettext('Unit')}: {name}") for uid, name in units]
-    below = principal.tree.subtree(org_id) - {org_id}
-    orgs = (await session.execute(select(Organization.id, Organization.name).where(
-        Organization.id.in_(below), Organization.active).order_by(Organization.name))).all()
-    choices += [(f"organization:{oid}", f"{i18n.gettext('Body')}: {name}") for oid, name in orgs]
-    current = f"{task.owner_kind.value}:{task.owner_user_id or task.owner_unit_id or task.owner_org_id}"
-    if current not in {value for value, _ in choices}:  # e.g. a person of a lower body, from a meeting
-        choices.insert(0, (current, await tasks.owner_label(session, task)))
+    choices += await unit_and_body_choices(session, org_id, principal.tree.subtree(org_id) - {org_id})
+    if task.owner_ref not in {value for value, _ in choices}:  # e.g. a person of a lower body, from a meeting
+        choices.insert(0, (task.owner_ref, await tasks.owner_label(session, task)))
     return choices
 
 
@@ -101,7 +114,6 @@ async def task_page(request: Request, principal: SignedIn, session: SessionDep, 
     return render(request, "tasks/detail.html", {
         "v": view, "task": task, "history": await tasks.history(session, task_id=task_id),
         "owner_choices": await _owner_choices(session, principal, task) if manage_open else [],
-        "current_owner": f"{task.owner_kind.value}:{task.owner_user_id or task.owner_unit_id or task.owner_org_id}",
         "today_iso": vn_today().isoformat(),
     })
 
@@ -139,11 +151,7 @@ async def reopen(request: Request, principal: SignedIn, session: SessionDep, bac
 async def reassign(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, task_id: int,
                    owner: Annotated[str, Form()] = "", due_date: Annotated[str, Form()] = "",
                    reason: Annotated[str, Form()] = "") -> Response:
-    kind, _, raw = owner.partition(":")
-    try:
-        owner_kind, owner_id, due = OwnerKind(kind), int(raw), date.fromisoformat(due_date)
-    except ValueError:
-        raise InvalidInput("Hãy chọn người được giao và hạn hoàn thành.", "Choose an owner and a due date.") from None
+    owner_kind, owner_id, due = parse_owner_and_due(owner, due_date)
     await tasks.reassign(session, principal=principal, task_id=task_id, owner_kind=owner_kind, owner_id=owner_id,
                          due_date=due, reason=reason)
     background.add_task(_nudge, request, task_id)

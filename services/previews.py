@@ -8,12 +8,11 @@ however many people open it.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 from pathlib import Path
 
-from services.blobs import BlobStore
+from services.blobs import BlobStore, write_atomic
 from services.errors import InvalidInput, NotFound
 
 DPI = 110
@@ -32,14 +31,6 @@ def _source(blobs: BlobStore, digest: str) -> Path:
     return path
 
 
-def _write_atomic(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, target)
-
-
 def page_count(blobs: BlobStore, digest: str) -> int:
     """The number of pages of a stored PDF (pdfinfo), remembered beside its page images."""
     cached = _cache_dir(blobs, digest) / "pages"
@@ -49,7 +40,7 @@ def page_count(blobs: BlobStore, digest: str) -> int:
     pages = next((line.split(":", 1)[1].strip() for line in done.stdout.splitlines() if line.startswith("Pages:")), "")
     if done.returncode != 0 or not pages.isdigit():
         raise InvalidInput("Không đọc được tệp PDF để xem trước.", "The PDF cannot be read for a preview.")
-    _write_atomic(cached, pages.encode())
+    write_atomic(cached, pages.encode())
     return int(pages)
 
 
@@ -71,5 +62,5 @@ def page_png(blobs: BlobStore, digest: str, page: int) -> bytes:
         if done.returncode != 0 or not rendered.exists():
             raise InvalidInput("Không hiển thị được trang này.", "This page cannot be rendered.")
         data = rendered.read_bytes()
-    _write_atomic(target, data)
+    write_atomic(target, data)
     return data

@@ -24,6 +24,17 @@ def _minutes_url(page, base: str) -> str:  # type: ignore[no-untyped-def]
     raise AssertionError("the demo's draft minutes did not appear")
 
 
+def _settled_content(page) -> str:  # type: ignore[no-untyped-def]
+    """The page's HTML once a navigation in progress (the live status reload) has finished."""
+    for _ in range(20):
+        try:
+            return page.content()
+        except Exception:  # noqa: BLE001 - "the page is navigating": wait for it to load
+            page.wait_for_load_state()
+            page.wait_for_timeout(250)
+    return page.content()
+
+
 def test_secretary_types_and_participant_sees_it_live(live_dev, browser) -> None:  # type: ignore[no-untyped-def]
     base = live_dev.url
     secretary_ctx = browser.new_context(viewport=DESKTOP, locale="vi-VN")
@@ -82,13 +93,13 @@ def test_chair_signs_the_waiting_minutes_and_they_are_numbered(live_dev, browser
         page.wait_for_url(re.compile(r"/minutes\?ok=1"))
         url = page.url
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and "Đã ký và gửi" not in page.content():
+        while time.monotonic() < deadline and "Đã ký và gửi" not in _settled_content(page):
             page.wait_for_timeout(2000)  # the page also reloads itself on the live status event
             try:
                 page.goto(url)
             except Exception:  # noqa: BLE001 - a live reload raced this navigation
                 pass
-        assert "Đã ký và gửi" in page.content()
+        assert "Đã ký và gửi" in _settled_content(page)
         assert re.search(r"\d{2}/BB-HLHPN", page.inner_text("main"))
         screenshot(page, "minutes-chair-signed")
         # The chair manages the tasks her body assigned: reassign, new due date, cancel (phone width).

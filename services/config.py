@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     temporal_address: str | None = Field(
         None, description="host:port of the Temporal frontend; unset in `dev` = embedded dev server."
     )
+    db_lock_timeout_seconds: float = Field(
+        15.0, description="Longest wait for a database lock; past it the user is told the system is busy (503)."
+    )
+    db_statement_timeout_seconds: float = Field(120.0, description="Longest PostgreSQL statement.")
     temporal_namespace: str = "default"
     task_queue: str = "lienthong"
     secret_key: str | None = Field(

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, MetaData, event
+import anyio
+from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -58,14 +59,27 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """Create the async engine; SQLite gets WAL, a busy timeout and write-ahead locking."""
-    if make_url(url).get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+READ_ONLY = "lienthong_read_only"
 
-    # Writers queue for SQLite's single write lock; with hundreds of activities in flight (report
-    # fan-out) the queue can be longer than a minute, and waiting beats failing.
-    engine = create_async_engine(url, connect_args={"timeout": 300})
+
+def make_engine(url: str, *, lock_timeout: float = 15.0, statement_timeout: float = 120.0) -> AsyncEngine:
+    """Create the async engine; SQLite gets WAL, a bounded busy timeout and write-ahead locking.
+
+    `lock_timeout` bounds how long a statement waits for a lock (SQLite's write lock, a
+    PostgreSQL row lock); past it the statement fails and the caller answers "busy, try again"
+    instead of hanging. `statement_timeout` bounds any PostgreSQL statement.
+    """
+    if make_url(url).get_backend_name() != "sqlite":
+        server_settings = {
+            "lock_timeout": str(int(lock_timeout * 1000)),
+            "statement_timeout": str(int(statement_timeout * 1000)),
+            "idle_in_transaction_session_timeout": str(int(max(statement_timeout, 60) * 1000)),
+        }
+        return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                                   connect_args={"server_settings": server_settings})
+
+    busy_ms = int(lock_timeout * 1000)
+    engine = create_async_engine(url, connect_args={"timeout": lock_timeout})
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -74,7 +88,7 @@ def make_engine(url: str) -> AsyncEngine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=300000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
         # Accent-insensitive search (services.textsearch); PostgreSQL does it in SQL.
         dbapi_connection.create_function("lt_fold", 1, fold, deterministic=True)
@@ -92,10 +106,18 @@ def make_engine(url: str) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn):  # type: ignore[no-untyped-def]
-        # BEGIN IMMEDIATE takes the write lock up front. With deferred transactions two writers
-        # that both read first would fail with SQLITE_BUSY instead of waiting their turn, which
-        # would break serialised appends (audit chain, register numbers).
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY):
+            # Readers take no lock in WAL mode: a deferred BEGIN reads a snapshot while writers
+            # go on. query_only makes an accidental write fail loudly instead of upgrading the
+            # lock (which fails at once with SQLITE_BUSY_SNAPSHOT when another writer was first).
+            conn.exec_driver_sql("PRAGMA query_only=1")
+            conn.exec_driver_sql("BEGIN")
+        else:
+            # BEGIN IMMEDIATE takes the write lock up front. With deferred transactions two
+            # writers that both read first would fail with SQLITE_BUSY instead of waiting their
+            # turn, which would break serialised appends (audit chain, register numbers).
+            conn.exec_driver_sql("PRAGMA query_only=0")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -108,34 +130,80 @@ class NestedTransactionError(RuntimeError):
     first one holds (SQLite's write lock, PostgreSQL's audit head row) and deadlock."""
 
 
-class Database:
-    """An engine plus its session factory; one per process (or per test database)."""
+async def _finish(step: Awaitable[None]) -> None:
+    """Run a clean-up step (rollback, close) to its end even while the task is being cancelled.
 
-    def __init__(self, url: str) -> None:
+    Starlette cancels through anyio scopes, which cancel every await again until the task
+    leaves the scope; a Temporal activity or `asyncio.timeout` cancels once. An interrupted
+    rollback would leave the connection checked out inside its transaction, holding SQLite's
+    write lock (or a PostgreSQL row lock) with nobody left to release it. The step runs in its
+    own task; a cancellation that arrives meanwhile is delivered once the step is done.
+    """
+    task = asyncio.ensure_future(step)
+    cancelled = False
+    with anyio.CancelScope(shield=True):
+        while not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                cancelled = True
+    task.result()
+    if cancelled:
+        raise asyncio.CancelledError
+
+
+class Database:
+    """An engine plus its session factories; one per process (or per test database)."""
+
+    def __init__(self, url: str, *, lock_timeout: float = 15.0, statement_timeout: float = 120.0) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, lock_timeout=lock_timeout, statement_timeout=statement_timeout)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessionmaker = async_sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session whose transaction commits on success and rolls back on error.
+    def session(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A write transaction: commits on success, rolls back on error or cancellation.
 
         One per task at a time: inside a request use the request's session; a failed attempt
-        that must stay recorded raises `DomainError.record_after_rollback(...)` instead.
+        that must stay recorded raises `DomainError.record_after_rollback(...)` instead. Keep it
+        short and never await anything but the database inside it (Temporal, OCSP, LibreOffice
+        and client sockets come before or after).
         """
+        return self._transaction(read_only=False)
+
+    def read(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A read-only transaction: a consistent snapshot that takes no write lock."""
+        return self._transaction(read_only=True)
+
+    @asynccontextmanager
+    async def _transaction(self, *, read_only: bool) -> AsyncIterator[AsyncSession]:
         if _in_transaction.get():
             raise NestedTransactionError("a transaction is already open in this task")
         token = _in_transaction.set(True)
+        session = (self._read_sessionmaker if read_only else self.sessionmaker)()
         try:
-            async with self.sessionmaker() as session:
-                async with session.begin():
-                    yield session
+            try:
+                if read_only and not self.is_sqlite:
+                    await session.execute(text("SET TRANSACTION READ ONLY"))
+                yield session
+                if read_only:
+                    await session.rollback()
+                else:
+                    await session.commit()
+            except BaseException:
+                await _finish(session.rollback())
+                raise
         finally:
-            _in_transaction.reset(token)
+            try:
+                await _finish(session.close())
+            finally:
+                _in_transaction.reset(token)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -150,7 +218,9 @@ def get_database() -> Database:
     if _database is None:
         from services.config import get_settings
 
-        _database = Database(get_settings().sqlalchemy_url)
+        settings = get_settings()
+        _database = Database(settings.sqlalchemy_url, lock_timeout=settings.db_lock_timeout_seconds,
+                             statement_timeout=settings.db_statement_timeout_seconds)
     return _database
 
 

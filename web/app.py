@@ -16,6 +16,7 @@ from starlette.responses import Response
 from services.config import Settings, get_settings
 from services.db import Database, get_database
 from services.audit.service import record
+from services.auth import service as auth
 from services.errors import DomainError, Unauthenticated
 from services.events.hub import EventHub
 from services.events.hub import register as register_hub
@@ -88,6 +89,9 @@ def create_app(
             response: Response = await call_next(request)
         finally:
             i18n.current_locale.reset(token)
+        if (token_id := getattr(request.state, "touch_api_token", None)) is not None:
+            async with database.session() as session:
+                await auth.touch_api_token(session, token_id=token_id)
         new_csrf = getattr(request.state, "new_csrf", None)
         if new_csrf and not request.cookies.get(CSRF_COOKIE):
             response.set_cookie(CSRF_COOKIE, new_csrf, httponly=True, samesite="lax", secure=_secure(request, settings))

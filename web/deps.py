@@ -7,8 +7,8 @@ Every route declares who may call it with `Depends(Access(...))` (or the aliases
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,14 +18,31 @@ from services.authz import Principal, load_principal, require
 from services.directory.models import Role
 from services.errors import Forbidden, Unauthenticated
 
+P = ParamSpec("P")
+R = TypeVar("R")
 SESSION_COOKIE = "lt_session"
 CSRF_COOKIE = "lt_csrf"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
+def writes_on_read(endpoint: Callable[P, R]) -> Callable[P, R]:
+    """Mark a GET route that changes state (a file view recorded in the trail, a notice marked
+    read): its request gets a write transaction instead of a read-only snapshot."""
+    endpoint.__lienthong_writes__ = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+def _writes(request: Request) -> bool:
+    if request.method not in SAFE_METHODS:
+        return True
+    return getattr(request.scope.get("endpoint"), "__lienthong_writes__", False)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request, committed before the response is sent."""
-    async with request.app.state.db.session() as session:
+    """One transaction per request, ended before the response is sent: pages read a snapshot
+    without taking the write lock; forms and marked routes write."""
+    database = request.app.state.db
+    async with database.session() if _writes(request) else database.read() as session:
         yield session
 
 
@@ -51,10 +68,12 @@ async def _resolve(request: Request, session: AsyncSession) -> Principal | None:
     principal = None
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        user = await auth.resolve_api_token(session, clear=header[7:].strip())
-        if user is None:
+        token = await auth.resolve_api_token(session, clear=header[7:].strip())
+        if token is None:
             raise Unauthenticated("Mã truy cập không hợp lệ hoặc đã bị thu hồi.", "Invalid or revoked API token.")
-        principal = await load_principal(session, user, ip=client_ip(request))
+        if auth.api_token_needs_touch(token):
+            request.state.touch_api_token = token.id  # stamped after the request (web.app)
+        principal = await load_principal(session, token.user, ip=client_ip(request))
         principal.via_token = True
     elif token := request.cookies.get(SESSION_COOKIE):
         user_session = await auth.resolve_session(session, token=token)

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -145,14 +145,27 @@ async def revoke_api_token(session: AsyncSession, *, actor: Actor, user: User, t
     )
 
 
-async def resolve_api_token(session: AsyncSession, *, clear: str) -> User | None:
+TOKEN_USE_PRECISION = timedelta(minutes=1)
+
+
+async def resolve_api_token(session: AsyncSession, *, clear: str) -> ApiToken | None:
+    """The live token for `clear`, or None. Its last use is stamped by `touch_api_token`
+    (at most once a minute), so reading through a token needs no write."""
     token = await session.scalar(
         select(ApiToken).where(ApiToken.token_hash == _digest(clear)).options(selectinload(ApiToken.user))
     )
     if token is None or token.revoked or not token.user.active:
         return None
-    token.last_used_at = utcnow()
-    return token.user
+    return token
+
+
+def api_token_needs_touch(token: ApiToken) -> bool:
+    return token.last_used_at is None or utcnow() - token.last_used_at >= TOKEN_USE_PRECISION
+
+
+async def touch_api_token(session: AsyncSession, *, token_id: int) -> None:
+    """Stamp the token's last use (after a request; a read-only request cannot)."""
+    await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=utcnow()))
 
 
 async def list_api_tokens(session: AsyncSession, *, user: User) -> list[ApiToken]:

@@ -14,7 +14,7 @@ from services.audit import service as audit
 from services.authz import Principal
 from services.directory.models import Organization, Role, User
 from services.errors import Forbidden, InvalidInput
-from web.deps import AuditorUser, SessionDep
+from web.deps import AuditorUser, SessionDep, writes_on_read
 from web.i18n import VN_TZ, fmt_datetime
 from web.templating import render
 
@@ -104,6 +104,7 @@ async def verify_page(request: Request, principal: AuditorUser, session: Session
 
 
 @router.get("/export.jsonl")
+@writes_on_read
 async def export_jsonl(request: Request, principal: AuditorUser, session: SessionDep) -> Response:
     if not _sees_whole_trail(principal):
         raise Forbidden(
@@ -119,6 +120,7 @@ async def export_jsonl(request: Request, principal: AuditorUser, session: Sessio
 
 
 @router.get("/export.csv")
+@writes_on_read
 async def export_csv(request: Request, principal: AuditorUser, session: SessionDep) -> Response:
     filters = _filters(principal, dict(request.query_params))
     entries = await audit.search(session, filters=filters, limit=100_000)

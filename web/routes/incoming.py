@@ -29,7 +29,7 @@ from services.outgoing.models import OutgoingDocument
 from services.outgoing.service import DRAFT_ROLES
 from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, check_upload
 from web import i18n, live
-from web.deps import Access, AdminUser, SessionDep, SignedIn
+from web.deps import Access, AdminUser, SessionDep, SignedIn, writes_on_read
 from web.templating import render
 from workflows.incoming.activities import validate_upload
 
@@ -544,13 +544,6 @@ async def document_page(request: Request, principal: SignedIn, session: SessionD
     doc, roles = await incoming.get_for(session, principal=principal, document_id=document_id)
     settings = request.app.state.settings
     blobs = BlobStore.for_data_dir(settings.data_dir)
-    # A document delivered by the system is checked here if its workflow has not done it yet.
-    if "clerk" in roles and doc.status == Status.arrived.value:
-        for f in await incoming.files_to_validate(session, document_id=doc.id):
-            if blobs.exists(f.sha256):
-                report, ok = await asyncio.to_thread(validate_upload, settings, blobs.get(f.sha256))
-                await incoming.store_validation(session, actor=principal.actor, file_id=f.id, report=report, ok=ok)
-        doc, roles = await incoming.get_for(session, principal=principal, document_id=document_id)
     today = calendar.vn_today()
     holidays = await calendar.holiday_set(session, today)
     user_ids = {doc.lead_user_id, doc.directed_by_id, doc.registered_by_id, doc.returned_by_id,
@@ -596,6 +589,7 @@ async def document_page(request: Request, principal: SignedIn, session: SessionD
 
 
 @router.get("/incoming/{document_id}/files/{file_id}")
+@writes_on_read
 async def file_view(request: Request, principal: SignedIn, session: SessionDep, document_id: int, file_id: int,
                     download: bool = False) -> Response:
     doc, _ = await incoming.get_for(session, principal=principal, document_id=document_id)
@@ -616,6 +610,7 @@ async def file_view(request: Request, principal: SignedIn, session: SessionDep, 
 
 
 @router.get("/incoming/{document_id}/files/{file_id}/pages/{page}.png")
+@writes_on_read
 async def file_page(request: Request, principal: SignedIn, session: SessionDep, document_id: int, file_id: int,
                     page: int) -> Response:
     """One page of a PDF as an image, for the viewer on the document page (opening it is a file view)."""

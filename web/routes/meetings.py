@@ -33,7 +33,7 @@ from services.directory.models import Organization, User
 from services.errors import InvalidInput, NotFound
 from services.events.hub import EventHub
 from web import i18n
-from web.deps import Access, SessionDep, SignedIn
+from web.deps import Access, SessionDep, SignedIn, writes_on_read
 from web.i18n import gettext as _
 from web.live import CHANNEL_RULES
 from web.templating import render
@@ -302,6 +302,7 @@ async def add_document(
 
 
 @router.get("/{meeting_id}/documents/{document_id}")
+@writes_on_read
 async def download_document(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, document_id: int) -> Response:
     document = await scheduling.document_for(session, principal=principal, meeting_id=meeting_id, document_id=document_id)
     data = BlobStore.for_data_dir(request.app.state.settings.data_dir).get(document.sha256)

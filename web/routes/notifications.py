@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from services.notifications import service as notifications
-from web.deps import SessionDep, SignedIn
+from web.deps import SessionDep, SignedIn, writes_on_read
 from web.templating import render
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
@@ -31,6 +31,7 @@ async def mark_read(
 
 
 @router.get("/{notification_id}/open")
+@writes_on_read
 async def open_notification(request: Request, principal: SignedIn, session: SessionDep, notification_id: int) -> Response:
     """Mark one as read and go to what it is about."""
     items = await notifications.list_for(session, user_id=principal.user.id, limit=500)

@@ -27,7 +27,7 @@ from services.outgoing import drafting, exchange
 from services.outgoing import service as outgoing
 from services.outgoing.models import Decision, ReviewMode, Secrecy, Urgency
 from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, XML, CheckedUpload, check_upload
-from web.deps import Access, SessionDep, SignedIn
+from web.deps import Access, SessionDep, SignedIn, writes_on_read
 from web.i18n import VN_TZ
 from web.templating import render
 
@@ -207,6 +207,7 @@ async def edxml_import(
 
 
 @router.get("/register/{year}")
+@writes_on_read
 async def register(
     request: Request, principal: Member, session: SessionDep, year: int, org: int | None = None, format: str = "html",
 ) -> Response:
@@ -391,6 +392,7 @@ async def _answers(session, principal: Principal, outgoing_id: int) -> list[obje
 
 
 @router.get("/{document_id}/versions/{number}/docx")
+@writes_on_read
 async def version_docx(request: Request, principal: SignedIn, session: SessionDep, document_id: int, number: int) -> Response:
     doc = await _doc(session, principal, document_id)
     version = await outgoing.version(session, document_id=doc.id, number=number)
@@ -422,6 +424,7 @@ async def diff(request: Request, principal: SignedIn, session: SessionDep, docum
 
 
 @router.get("/{document_id}/pdf")
+@writes_on_read
 async def pdf(request: Request, principal: SignedIn, session: SessionDep, document_id: int, kind: str = "") -> Response:
     """The document as PDF: issued (with number and seal), leader-signed, or the one to sign."""
     doc = await _doc(session, principal, document_id)
@@ -436,6 +439,7 @@ async def pdf(request: Request, principal: SignedIn, session: SessionDep, docume
 
 
 @router.get("/{document_id}/attachments/{attachment_id}")
+@writes_on_read
 async def attachment(request: Request, principal: SignedIn, session: SessionDep, document_id: int, attachment_id: int) -> Response:
     doc = await _doc(session, principal, document_id)
     item = next((a for a in await outgoing.attachments(session, document_id=doc.id) if a.id == attachment_id), None)
@@ -639,6 +643,7 @@ async def replace(
 
 
 @router.get("/{document_id}/edxml")
+@writes_on_read
 async def edxml_export(request: Request, principal: SignedIn, session: SessionDep, document_id: int) -> Response:
     doc = await _doc(session, principal, document_id)
     name, data = await exchange.export_package(session, settings=request.app.state.settings, actor=principal.actor, doc=doc)

@@ -20,7 +20,7 @@ from services.reports import export
 from services.reports import service as reports
 from services.reports.models import FieldKind, SubmissionStatus
 from web import live
-from web.deps import SessionDep, SignedIn
+from web.deps import SessionDep, SignedIn, writes_on_read
 from web.templating import render
 
 router = APIRouter(tags=["reports"])
@@ -249,6 +249,7 @@ def _download(data: bytes, filename: str, content_type: str) -> Response:
 
 
 @router.get("/reports/{request_id}/export.{fmt}")
+@writes_on_read
 async def export_all(request: Request, principal: SignedIn, session: SessionDep, request_id: int, fmt: str) -> Response:
     req = await reports.request_for(session, principal=principal, request_id=request_id)
     if fmt not in ("csv", "xlsx", "zip"):
@@ -266,6 +267,7 @@ async def export_all(request: Request, principal: SignedIn, session: SessionDep,
 
 
 @router.get("/reports/{request_id}/files/{kind}")
+@writes_on_read
 async def request_file(request: Request, principal: SignedIn, session: SessionDep, request_id: int, kind: str) -> Response:
     if kind not in ("letter", "template"):
         raise reports.NotFound("Không tìm thấy tệp.", "file not found")
@@ -340,6 +342,7 @@ async def assign(request: Request, principal: SignedIn, session: SessionDep, req
 
 
 @router.get("/reports/{request_id}/targets/{organization_id}/submissions/{submission_id}/file")
+@writes_on_read
 async def submission_file(request: Request, principal: SignedIn, session: SessionDep, request_id: int,
                           organization_id: int, submission_id: int) -> Response:
     filename, content_type, sha = await reports.blob_for(

@@ -19,7 +19,7 @@ from services.uploads import PDF, PNG, check_upload
 from signing import service as signing
 from signing.appearance import Appearance
 from signing.pades import LEVELS
-from web.deps import Access, SessionDep, SignedIn
+from web.deps import Access, SessionDep, SignedIn, writes_on_read
 from web.templating import render
 
 router = APIRouter(tags=["signing"])
@@ -116,6 +116,7 @@ async def sign(
 
 
 @router.get("/signing/download/{digest}")
+@writes_on_read
 async def download(request: Request, principal: SignedIn, session: SessionDep, digest: str, t: str = "", name: str = "da-ky.pdf") -> Response:
     expected = _download_token(request.app.state.settings.ensure_secret_key(), principal.me.id, digest)
     if not hmac.compare_digest(expected, t):

@@ -21,7 +21,7 @@ from services.authz import Principal, load_principal
 from services.config import Settings
 from services.db import Database, utcnow
 from services.directory.models import Organization, User
-from workflows.meetings import client as meeting_client
+from services.outbox.service import tell_all
 
 log = logging.getLogger(__name__)
 MARK = "Hội nghị sơ kết công tác Hội 6 tháng đầu năm 2026"
@@ -97,7 +97,7 @@ async def seed_demo(*, settings: Settings, database: Database, client: Client) -
                                       reason="Trùng lịch tiếp Đoàn kiểm tra của Huyện ủy; xin dự theo điểm cầu tỉnh.")
         await scheduling.reply(session, principal=p["hanh.pham"], meeting_id=upcoming, accept=False, reason="Đi công tác tại Hà Nội")
         await scheduling.reply(session, principal=p["hue.do"], meeting_id=upcoming, accept=True)
-    await meeting_client.start(client, settings=settings, meeting_id=upcoming)
+    await tell_all(database, "meeting", [upcoming], None)
 
     # 2. Open now, with a live agenda, speakers and an open vote.
     live_id = await create(
@@ -109,7 +109,7 @@ async def seed_demo(*, settings: Settings, database: Database, client: Client) -
                ("Công tác cán bộ và thi đua khen thưởng", 20, "lan.nguyen")])
     async with database.session() as session:
         await scheduling.schedule_meeting(session, principal=p["mai.tran"], meeting_id=live_id)
-    await meeting_client.start(client, settings=settings, meeting_id=live_id)
+    await tell_all(database, "meeting", [live_id], None)
     chair = p["lan.nguyen"]
     async with database.session() as session:
         await scheduling.open_meeting(session, principal=chair, meeting_id=live_id)
@@ -137,7 +137,7 @@ async def seed_demo(*, settings: Settings, database: Database, client: Client) -
     for name in ("lan.nguyen", "thu.le"):
         async with database.session() as session:
             await polls.vote(session, principal=p[name], meeting_id=live_id, poll_id=poll.id, option_id=yes)
-    await _signal(client, live_id, "opened")
+    await tell_all(database, "meeting", [live_id], "opened")
 
     # 3. Closed last week, with an open and a secret vote.
     done_id = await create(
@@ -183,15 +183,8 @@ async def seed_demo(*, settings: Settings, database: Database, client: Client) -
                              items=[("Đánh giá kết quả quý III", 30, "thu.le")])
     async with database.session() as session:
         await scheduling.schedule_meeting(session, principal=p["mai.tran"], meeting_id=cancelled)
-    await meeting_client.start(client, settings=settings, meeting_id=cancelled)
+    await tell_all(database, "meeting", [cancelled], None)
     async with database.session() as session:
         await scheduling.cancel_meeting(session, principal=p["mai.tran"], meeting_id=cancelled,
                                         reason="Lồng ghép vào Hội nghị sơ kết 6 tháng đầu năm để tiết kiệm thời gian.")
-    await _signal(client, cancelled, "cancelled")
-
-
-async def _signal(client: Client, meeting_id: int, name: str) -> None:
-    try:
-        await meeting_client.signal(client, meeting_id=meeting_id, name=name)
-    except Exception:  # noqa: BLE001 - demo data must not stop `lienthong dev`
-        log.exception("demo signal %s to meeting %s failed", name, meeting_id)
+    await tell_all(database, "meeting", [cancelled], "cancelled")

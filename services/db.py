@@ -122,6 +122,14 @@ def make_engine(url: str, *, lock_timeout: float = 15.0, statement_timeout: floa
     return engine
 
 
+def is_busy_error(exc: BaseException) -> bool:
+    """A wait for a lock (or a statement) that passed its deadline: safe to try again later."""
+    text_ = str(getattr(exc, "orig", exc)).lower()
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(getattr(exc, "orig", None), "pgcode", None)
+    return "database is locked" in text_ or "database table is locked" in text_ or code in ("55P03", "57014") \
+        or "lock timeout" in text_ or "canceling statement due to statement timeout" in text_
+
+
 _in_transaction: contextvars.ContextVar[bool] = contextvars.ContextVar("in_transaction", default=False)
 
 
@@ -204,6 +212,12 @@ class Database:
                 await _finish(session.close())
             finally:
                 _in_transaction.reset(token)
+
+    async def ping(self) -> None:
+        """One trivial read on a pooled connection (health checks); takes no lock."""
+        async with self.engine.execution_options(**{READ_ONLY: True}).connect() as connection:
+            await connection.execute(text("SELECT 1"))
+            await connection.rollback()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -170,13 +170,19 @@ async def client_for(settings: Settings):  # type: ignore[no-untyped-def]
 
     clients: list[httpx.AsyncClient] = []
     apps = []
+    relays: list[asyncio.Task[None]] = []
 
     async def make(database: Database, temporal_client=None) -> httpx.AsyncClient:  # type: ignore[no-untyped-def]
-        """`temporal_client`: pass `temporal_env.client` for pages that start or signal workflows."""
+        """`temporal_client`: pass `temporal_env.client` for pages whose changes reach workflows
+        (an outbox relay then runs beside the app, as in the worker process)."""
+        from workflows.relay import OutboxRelay
+
         app = create_app(settings=settings, database=database, temporal=TemporalHandle(settings, client=temporal_client))
         # ASGITransport does not run the lifespan: start the event hub by hand.
         await app.state.hub.start()
         apps.append(app)
+        if temporal_client is not None and not relays:
+            relays.append(asyncio.create_task(OutboxRelay(temporal_client, database, settings, reconcile_every=None).run()))
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app, client=("10.1.2.3", 5000)), base_url="http://testserver",
             headers={"accept": "text/html"}, follow_redirects=False,
@@ -185,6 +191,9 @@ async def client_for(settings: Settings):  # type: ignore[no-untyped-def]
         return client
 
     yield make
+    for relay in relays:
+        relay.cancel()
+    await asyncio.gather(*relays, return_exceptions=True)
     for client in clients:
         await client.aclose()
     for app in apps:

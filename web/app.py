@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,12 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from services.config import Settings, get_settings
-from services.db import Database, get_database
+from services.db import Database, get_database, is_busy_error
 from services.audit.service import record
 from services.auth import service as auth
 from services.errors import DomainError, Unauthenticated
@@ -38,6 +40,8 @@ def _error_response(request: Request, status: int, message: str, details: Any = 
 
         return render(request, "error.html", {"status": status, "message": message, "details": details}, status_code=status)
     return JSONResponse({"error": status, "message": message, "details": details}, status_code=status)
+
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -90,8 +94,11 @@ def create_app(
         finally:
             i18n.current_locale.reset(token)
         if (token_id := getattr(request.state, "touch_api_token", None)) is not None:
-            async with database.session() as session:
-                await auth.touch_api_token(session, token_id=token_id)
+            try:
+                async with database.session() as session:
+                    await auth.touch_api_token(session, token_id=token_id)
+            except OperationalError:  # busy: the stamp is only informative and comes again next minute
+                log.info("API token %s: last use not stamped (database busy)", token_id)
         new_csrf = getattr(request.state, "new_csrf", None)
         if new_csrf and not request.cookies.get(CSRF_COOKIE):
             response.set_cookie(CSRF_COOKIE, new_csrf, httponly=True, samesite="lax", secure=_secure(request, settings))
@@ -135,6 +142,21 @@ def create_app(
         else:
             message = str(exc.detail)
         return _error_response(request, exc.status_code, message)
+
+    @app.exception_handler(OperationalError)
+    async def database_busy(request: Request, exc: OperationalError) -> Response:
+        # A lock or statement wait passed its deadline (settings.db_lock_timeout_seconds): the
+        # transaction was rolled back, so nothing is half-done and trying again is safe.
+        if not is_busy_error(exc):
+            raise exc
+        log.warning("database busy on %s %s: %s", request.method, request.url.path, exc.orig)
+        message = i18n.pick(
+            "Hệ thống đang bận, chưa lưu được thao tác của bạn. Vui lòng thử lại sau giây lát.",
+            "The system is busy and did not save your action. Please try again in a moment.",
+        )
+        response = _error_response(request, 503, message)
+        response.headers["Retry-After"] = "5"
+        return response
 
     for router in routers():
         app.include_router(router)

@@ -142,6 +142,16 @@ class Access:
         return principal
 
 
+class Probe(Access):
+    """Public, and needs no database session: for probes that must answer under any load."""
+
+    def __init__(self) -> None:
+        super().__init__(public=True)
+
+    async def __call__(self, request: Request) -> None:  # type: ignore[override]
+        return None
+
+
 SignedIn = Annotated[Principal, Depends(Access())]
 MaybeSignedIn = Annotated[Principal | None, Depends(Access(public=True))]
 AdminUser = Annotated[Principal, Depends(Access(Role.admin))]

@@ -110,10 +110,18 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event) -> None:
 
     from services.notifications.mailer import run_mailer
 
+    from workflows.relay import OutboxRelay
+
     worker = build_worker(client, task_queue=settings.task_queue, context=ActivityContext(settings, get_database()),
                           graceful_shutdown=timedelta(seconds=20))
-    async with worker:
-        await run_mailer(get_database(), settings, stop=stop)
+    # The relay delivers the outbox (every start and signal) and repairs missing workflows.
+    relay = asyncio.create_task(OutboxRelay(client, get_database(), settings).run(), name="outbox-relay")
+    try:
+        async with worker:
+            await run_mailer(get_database(), settings, stop=stop)
+    finally:
+        relay.cancel()
+        await asyncio.gather(relay, return_exceptions=True)
 
 
 async def run_web(settings: Settings, *, host: str, port: int, stop: asyncio.Event) -> None:

@@ -22,10 +22,10 @@ class TemporalHandle:
                 self._client = await connect(self.settings)
             return self._client
 
-    async def healthy(self) -> bool:
+    async def healthy(self, timeout: float = 3.0) -> bool:
         try:
-            client = await asyncio.wait_for(self.client(), timeout=3)
-            return await asyncio.wait_for(client.service_client.check_health(), timeout=3)
+            client = await asyncio.wait_for(self.client(), timeout=timeout)
+            return await asyncio.wait_for(client.service_client.check_health(), timeout=timeout)
         except Exception:  # noqa: BLE001 - any failure means "not reachable" for /healthz
             return False
 

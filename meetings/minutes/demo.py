@@ -23,6 +23,7 @@ from services import calendar
 from services.authz import Principal, load_principal
 from services.config import Settings
 from services.db import Database, utcnow
+from services.outbox.service import tell, tell_all
 from services.directory.models import Organization, User
 from services.tasks import service as tasks
 from services.tasks.models import OwnerKind, Task
@@ -197,8 +198,6 @@ async def sign(database: Database, settings: Settings, minutes_id: int, username
     from services.blobs import BlobStore
     from signing import service as signing
     from signing.appearance import Appearance
-    from workflows.minutes.workflows import signed
-
     person = await principal(database, username)
     async with database.session() as session:
         minutes, acc, role, pdf = await minutes_service.turn(session, settings=settings, principal=person, minutes_id=minutes_id)
@@ -217,8 +216,8 @@ async def sign(database: Database, settings: Settings, minutes_id: int, username
         minutes, acc, again, _pdf = await minutes_service.turn(session, settings=settings, principal=person, minutes_id=minutes_id)
         assert again == role
         await minutes_service.record_signature(session, principal=person, minutes=minutes, role=role, signed_sha=sha)
-    if client is not None:
-        await signed(client, minutes_id, role, sha)
+        if client is not None:
+            await tell(session, "minutes", minutes_id, "signed", role, sha)
     return sha
 
 
@@ -250,13 +249,10 @@ async def _wait(database: Database, minutes_id: int, statuses: set[MinutesStatus
 
 async def seed_demo(*, settings: Settings, database: Database, client: Any) -> None:
     """Idempotent: skipped when demo minutes exist."""
-    from workflows.minutes.workflows import closed as minutes_closed
-    from workflows.tasks.workflows import nudge as task_nudge
 
     async with database.session() as session:
         if await session.scalar(select(Minutes.id).limit(1)) is not None:
             return
-    queue = settings.task_queue
     today = calendar.vn_today()
     items = ["Báo cáo sơ kết công tác Hội 6 tháng đầu năm 2026", "Thảo luận phương hướng, nhiệm vụ 6 tháng cuối năm",
              "Biểu quyết chương trình phối hợp năm 2026"]
@@ -274,8 +270,7 @@ async def seed_demo(*, settings: Settings, database: Database, client: Any) -> N
         (2, "Tổ chức triển khai chương trình phối hợp với Sở Lao động - TB&XH", OwnerKind.user, "hanh.pham", today + timedelta(days=30)),
         (2, "Báo cáo kết quả hỗ trợ phụ nữ khởi nghiệp quý II", OwnerKind.user, "hue.do", today + timedelta(days=1)),
     ])
-    for task_id in task_ids:
-        await task_nudge(client, task_id, task_queue=queue)
+    await tell_all(database, "task", task_ids)
     await _close(database, settings, client, minutes_id)
     await sign(database, settings, minutes_id, SECRETARY, client)
     await _wait(database, minutes_id, {MinutesStatus.awaiting_chair})
@@ -292,8 +287,8 @@ async def seed_demo(*, settings: Settings, database: Database, client: Any) -> N
         assert late is not None
         late.due_date = today - timedelta(days=3)  # demo only: an overdue task
         late.revision += 1
-    for task_id in task_ids:
-        await task_nudge(client, task_id, task_queue=queue)
+        for task_id in task_ids:
+            await tell(session, "task", task_id)
 
     # 2. Waiting for the chair's signature.
     held = await hold_meeting(database, settings, Plan(
@@ -316,26 +311,20 @@ async def seed_demo(*, settings: Settings, database: Database, client: Any) -> N
         async with database.session() as session:
             await minutes_service.refuse(session, principal=chair, minutes_id=minutes_id,
                                          comment="Đề nghị bổ sung kết luận của nội dung 2 trước khi trình ký.")
-        from workflows.minutes.workflows import returned
-
-        await returned(client, minutes_id)
+            await tell(session, "minutes", minutes_id, "returned")
 
     # 4. A draft: the meeting ended, the secretary is still writing.
     held = await hold_meeting(database, settings, Plan(
         title="Họp chuyên đề công tác phòng, chống bạo lực gia đình", items=["Tình hình bạo lực gia đình 6 tháng", "Giải pháp"],
         poll=None, speeches=[("thu.le", 0, "Số liệu các huyện")], units={}))
     await write(database, held, sample_content(held, conclusions=["Thống nhất đánh giá tình hình.", ""]))
-    del minutes_closed
 
 
 async def _close(database: Database, settings: Settings, client: Any, minutes_id: int) -> None:
-    from workflows.minutes.workflows import closed
-
     secretary = await principal(database, SECRETARY)
     async with database.session() as session:
         minutes = await minutes_service.get(session, minutes_id=minutes_id)
         minutes = await minutes_service.close(session, settings=settings, principal=secretary, minutes_id=minutes_id,
                                               revision=minutes.revision)
-        round_ = minutes.round
-    await closed(client, minutes_id, round_, task_queue=settings.task_queue)
+        await tell(session, "minutes", minutes_id, "closed", minutes.round)
     await _wait(database, minutes_id, {MinutesStatus.awaiting_secretary}, seconds=120)

@@ -13,6 +13,7 @@ from services.authz import load_principal
 from services.blobs import BlobStore
 from services.calendar import vn_today
 from services.config import Settings
+from services.outbox import service as outbox
 from services.db import Database
 from services.directory import service as directory
 from services.directory.models import Organization, Unit, User
@@ -43,8 +44,6 @@ def demo_pdf(title: str) -> bytes:
 
 
 async def seed_demo(*, settings: Settings, database: Database, client) -> None:  # type: ignore[no-untyped-def]
-    from workflows.incoming.workflows import nudge
-
     async with database.session() as session:
         if await session.scalar(select(IncomingDocument.id).limit(1)):
             return
@@ -131,5 +130,4 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None: 
     d5 = await add(district, "chauthanh.vanthu", "88/UBND-VX", "Ủy ban nhân dân huyện Châu Thành", "CV",
                    "Về việc tham gia Hội thi nấu ăn ngon chào mừng Ngày Phụ nữ Việt Nam 20/10", 2)
     await direct(d5, "chauthanh.chutich", "chauthanh.chuyenvien", "Văn phòng chủ trì chuẩn bị đội thi.", 7)
-    for doc_id in ids:
-        await nudge(client, doc_id, task_queue=settings.task_queue)
+    await outbox.tell_all(database, "incoming", ids)

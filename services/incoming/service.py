@@ -27,6 +27,7 @@ from services.db import utcnow
 from services.directory.models import Organization, Role, RoleAssignment, Unit, User
 from services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.events.service import publish
+from services.outbox import service as outbox
 from services.incoming.models import (
     CLOSED,
     DOC_TYPES,
@@ -482,6 +483,8 @@ async def receive_from_system(
                  number_notation=doc.number_notation, subject=doc.subject)
     await _sender_status(session, doc, "01")
     await _touch(session, doc)
+    # Its workflow checks the signatures and tells the clerk; started with the delivery.
+    await outbox.tell(session, "incoming", doc.id)
     return doc
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from services.audit.service import Actor
 from services.blobs import BlobStore
 from services.config import Settings
+from services.outbox import service as outbox
 from services.db import Database, utcnow
 from services.demo import DEMO_PIN
 from services.directory.models import Organization, Unit, User
@@ -65,7 +66,6 @@ async def seed_demo(*, settings: Settings, database: Database, client: object) -
     from workflows.context import ActivityContext
     from workflows.outgoing.activities import OutgoingActivities
     from workflows.outgoing.signing import issue_seal, sign_as_leader
-    from workflows.outgoing.starter import poke
 
     async with database.session() as session:
         if await session.scalar(select(OutgoingDocument.id).where(OutgoingDocument.source_ref == DOCS[0][0])):
@@ -138,6 +138,6 @@ async def seed_demo(*, settings: Settings, database: Database, client: object) -
                                                 leader_pdf=leader_pdf, stamp=stamp, pdf_attachments={})
 
                     await outgoing.issue(session, settings=settings, actor=clerk_actor, document_id=doc_id, seal=seal)
-            await poke(client, settings=settings, document_id=doc_id, kind="demo")  # type: ignore[arg-type]
+            await outbox.tell_all(database, "outgoing", [doc_id], "changed", "demo")
         except Exception:  # noqa: BLE001 - one document must not stop the others
             log.exception("demo outgoing document %s failed", ref)

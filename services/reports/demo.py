@@ -13,6 +13,7 @@ from services.authz import Principal, load_principal
 from services.config import Settings
 from services.db import Database, utcnow
 from services.directory.models import Organization, User
+from services.outbox import service as outbox
 from services.reports import service as reports
 from services.reports.models import ReportRequest
 from services.uploads import DOCX, CheckedUpload
@@ -86,7 +87,6 @@ async def _submit(database: Database, settings: Settings, req: ReportRequest, us
 
 async def seed_demo(*, settings: Settings, database: Database, client) -> None:  # type: ignore[no-untyped-def]
     """Idempotent: a request that already exists (same organisation and title) is left alone."""
-    from workflows.reports.client import request_changed, start_request, target_changed
 
     lan = await _principal(database, "lan.nguyen")
     if lan is None:
@@ -136,11 +136,11 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None: 
                 await _submit(database, settings, approval, user, code, ["6", "Tổ chức hội thi gia đình hạnh phúc."])
             started.append(approval)
 
-    for req in started:
-        await start_request(client, request_id=req.id, task_queue=settings.task_queue)
+    await outbox.tell_all(database, "report-request", [req.id for req in started], None)
     if closed:
         async with database.session() as session:
             waiting = await reports.close(session, principal=lan, request_id=closed.id,
                                           reason="Đã đủ số liệu để tổng hợp báo cáo Trung ương Hội.")
-        await request_changed(client, request_id=closed.id)
-        await target_changed(client, request_id=closed.id, organization_ids=waiting)
+            await outbox.tell(session, "report-request", closed.id, "wake")
+            for organization_id in waiting:
+                await outbox.tell(session, "report-target", closed.id, "changed", organization_id)

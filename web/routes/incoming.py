@@ -1,8 +1,8 @@
 """Pages of incoming documents (văn bản đến) and the public-holiday admin page.
 
-Each action changes the database through services.incoming in the request's transaction; a
-background task (run after the commit) then nudges the document's workflow, which owns the
-deadlines and tells the next actor.
+Each action changes the database through services.incoming in the request's transaction and
+queues a "changed" command for the document's workflow in the same transaction (the outbox);
+the workflow owns the deadlines and tells the next actor.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +28,7 @@ from services.incoming.models import DOC_TYPES, SECRECY, URGENCY, IncomingDocume
 from services.outgoing.models import OutgoingDocument
 from services.outgoing.service import DRAFT_ROLES
 from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, check_upload
+from services.outbox.service import tell
 from web import i18n, live
 from web.deps import Access, AdminUser, SessionDep, SignedIn, writes_on_read
 from web.templating import render
@@ -70,21 +71,6 @@ def _int(value: str | None) -> int | None:
 
 def _ints(values: list[str] | None) -> list[int]:
     return [int(v) for v in (values or []) if str(v).strip().isdigit()]
-
-
-async def _nudge(request: Request, document_id: int) -> None:
-    """Tell the document's workflow it changed (after the commit); a failure is repaired by the next nudge."""
-    try:
-        from workflows.incoming.workflows import nudge
-
-        client = await request.app.state.temporal.client()
-        await nudge(client, document_id, task_queue=request.app.state.settings.task_queue)
-    except Exception:  # noqa: BLE001 - the DB change stands; the workflow catches up on its next signal
-        log.warning("could not signal the workflow of incoming document %s", document_id, exc_info=True)
-
-
-def _after(background: BackgroundTasks, request: Request, document_id: int) -> None:
-    background.add_task(_nudge, request, document_id)
 
 
 def _done(document_id: int, flash: str = "saved") -> RedirectResponse:
@@ -317,8 +303,7 @@ async def check_duplicate(
 
 @router.post("/incoming")
 async def create(
-    request: Request, principal: Clerk, session: SessionDep, background: BackgroundTasks,
-    files: Annotated[list[UploadFile], File()] = [],  # noqa: B006 - FastAPI's way to declare a list of files
+    request: Request, principal: Clerk, session: SessionDep, files: Annotated[list[UploadFile], File()] = [],  # noqa: B006 - FastAPI's way to declare a list of files
 ) -> Response:
     form = dict((await request.form()).items())
     form.pop("files", None)
@@ -344,13 +329,13 @@ async def create(
             "orgs": orgs, "org_id": org_id, "form": form, "duplicates": duplicates,
             "error": i18n.pick(exc.message, exc.message_en),
         }, status_code=exc.status_code)
-    _after(background, request, doc.id)
+    await tell(session, "incoming", doc.id)
     return _done(doc.id, "held" if doc.status == Status.arrived.value else "registered")
 
 
 @router.post("/incoming/{document_id}/register")
 async def register_existing(
-    request: Request, principal: Clerk, session: SessionDep, background: BackgroundTasks, document_id: int,
+    request: Request, principal: Clerk, session: SessionDep, document_id: int,
 ) -> Response:
     """Register a document that arrived from the system or was returned to the clerk."""
     form = dict((await request.form()).items())
@@ -361,39 +346,36 @@ async def register_existing(
         blobs=BlobStore.for_data_dir(request.app.state.settings.data_dir), document_id=document_id,
         allow_duplicate=form.get("allow_duplicate") == "on",
     )
-    _after(background, request, document_id)
+    await tell(session, "incoming", document_id)
     return _done(document_id, "registered")
 
 
 @router.post("/incoming/{document_id}/accept")
-async def accept(request: Request, principal: Clerk, session: SessionDep, background: BackgroundTasks,
-                 document_id: int, reason: Annotated[str, Form()] = "") -> Response:
+async def accept(request: Request, principal: Clerk, session: SessionDep, document_id: int, reason: Annotated[str, Form()] = "") -> Response:
     await incoming.accept_despite_signatures(session, principal=principal, document_id=document_id, reason=reason)
-    _after(background, request, document_id)
+    await tell(session, "incoming", document_id)
     return _done(document_id, "registered")
 
 
 @router.post("/incoming/{document_id}/return-sender")
-async def return_sender(request: Request, principal: Clerk, session: SessionDep, background: BackgroundTasks,
-                        document_id: int, reason: Annotated[str, Form()] = "") -> Response:
+async def return_sender(request: Request, principal: Clerk, session: SessionDep, document_id: int, reason: Annotated[str, Form()] = "") -> Response:
     await incoming.return_to_sender(session, principal=principal, document_id=document_id, reason=reason)
-    _after(background, request, document_id)
+    await tell(session, "incoming", document_id)
     return _done(document_id, "returned")
 
 
 # --- direction and handling ------------------------------------------------------------------------
 
 @router.post("/incoming/{document_id}/return-clerk")
-async def return_clerk(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks,
-                       document_id: int, reason: Annotated[str, Form()] = "") -> Response:
+async def return_clerk(request: Request, principal: SignedIn, session: SessionDep, document_id: int, reason: Annotated[str, Form()] = "") -> Response:
     await incoming.return_to_clerk(session, principal=principal, document_id=document_id, reason=reason)
-    _after(background, request, document_id)
+    await tell(session, "incoming", document_id)
     return _done(document_id, "returned")
 
 
 @router.post("/incoming/{document_id}/direct")
 async def direct(
-    request: Request, principal: Leader, session: SessionDep, background: BackgroundTasks, document_id: int,
+    request: Request, principal: Leader, session: SessionDep, document_id: int,
     instruction: Annotated[str, Form()] = "",
     lead: Annotated[str, Form()] = "",
     co_users: Annotated[list[str], Form()] = [],  # noqa: B006
@@ -414,68 +396,61 @@ async def direct(
         session, principal=principal, document_id=document_id, instruction=instruction, handlers=handlers,
         due_date=explicit, due_working_days=None if explicit else _int(due_days),
     )
-    _after(background, request, document_id)
+    await tell(session, "incoming", document_id)
     return _done(document_id, "directed")
 
 
 @router.post("/incoming/{document_id}/no-direction")
-async def no_direction(request: Request, principal: Leader, session: SessionDep, background: BackgroundTasks,
-                       document_id: int, note: Annotated[str, Form()] = "") -> Response:
+async def no_direction(request: Request, principal: Leader, session: SessionDep, document_id: int, note: Annotated[str, Form()] = "") -> Response:
     await incoming.mark_no_direction(session, principal=principal, document_id=document_id, note=note)
-    _after(background, request, document_id)
+    await tell(session, "incoming", document_id)
     return _done(document_id)
 
 
 @router.post("/incoming/{document_id}/extend")
-async def extend(request: Request, principal: Leader, session: SessionDep, background: BackgroundTasks,
-                 document_id: int, new_due: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
+async def extend(request: Request, principal: Leader, session: SessionDep, document_id: int, new_due: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
     due = _date(new_due, "hạn mới", required=True)
     assert due is not None
     await incoming.extend_due(session, principal=principal, document_id=document_id, new_due=due, reason=reason)
-    _after(background, request, document_id)
+    await tell(session, "incoming", document_id)
     return _done(document_id)
 
 
 @router.post("/incoming/{document_id}/delegate")
-async def delegate(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks,
-                   document_id: int, user_id: Annotated[str, Form()] = "") -> Response:
+async def delegate(request: Request, principal: SignedIn, session: SessionDep, document_id: int, user_id: Annotated[str, Form()] = "") -> Response:
     uid = _int(user_id)
     if uid is None:
         raise InvalidInput("Hãy chọn người xử lý.", "Choose a person.")
     await incoming.delegate(session, principal=principal, document_id=document_id, user_id=uid)
-    _after(background, request, document_id)
+    await tell(session, "incoming", document_id)
     return _done(document_id)
 
 
 @router.post("/incoming/{document_id}/progress")
-async def progress(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks,
-                   document_id: int, body: Annotated[str, Form()] = "") -> Response:
+async def progress(request: Request, principal: SignedIn, session: SessionDep, document_id: int, body: Annotated[str, Form()] = "") -> Response:
     await incoming.record_progress(session, principal=principal, document_id=document_id, body=body)
-    _after(background, request, document_id)
+    await tell(session, "incoming", document_id)
     return _done(document_id)
 
 
 @router.post("/incoming/{document_id}/opinion")
-async def opinion(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks,
-                  document_id: int, body: Annotated[str, Form()] = "") -> Response:
+async def opinion(request: Request, principal: SignedIn, session: SessionDep, document_id: int, body: Annotated[str, Form()] = "") -> Response:
     await incoming.add_opinion(session, principal=principal, document_id=document_id, body=body)
-    _after(background, request, document_id)
+    await tell(session, "incoming", document_id)
     return _done(document_id)
 
 
 @router.post("/incoming/{document_id}/complete")
-async def complete(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks,
-                   document_id: int, result: Annotated[str, Form()] = "") -> Response:
+async def complete(request: Request, principal: SignedIn, session: SessionDep, document_id: int, result: Annotated[str, Form()] = "") -> Response:
     await incoming.complete(session, principal=principal, document_id=document_id, result=result)
-    _after(background, request, document_id)
+    await tell(session, "incoming", document_id)
     return _done(document_id, "completed")
 
 
 @router.post("/incoming/{document_id}/reply")
-async def link_reply(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks,
-                     document_id: int, outgoing_id: Annotated[str, Form()] = "") -> Response:
+async def link_reply(request: Request, principal: SignedIn, session: SessionDep, document_id: int, outgoing_id: Annotated[str, Form()] = "") -> Response:
     await incoming.link_reply(session, principal=principal, document_id=document_id, outgoing_id=_int(outgoing_id))
-    _after(background, request, document_id)
+    await tell(session, "incoming", document_id)
     return _done(document_id, "reply")
 
 

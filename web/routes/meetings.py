@@ -16,7 +16,7 @@ import logging
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +32,7 @@ from services.db import utcnow
 from services.directory.models import Organization, User
 from services.errors import InvalidInput, NotFound
 from services.events.hub import EventHub
+from services.outbox.service import tell
 from web import i18n
 from web.deps import Access, SessionDep, SignedIn, writes_on_read
 from web.i18n import gettext as _
@@ -75,20 +76,6 @@ def _local(value: str) -> datetime:
 
 def _local_value(value: datetime | None) -> str:
     return i18n.to_vn(value).strftime("%Y-%m-%dT%H:%M") if value else ""
-
-
-async def _temporal(request: Request, meeting_id: int, name: str, **kw: Any) -> None:
-    """Start or signal the meeting workflow after the request's transaction committed."""
-    from workflows.meetings import client as meeting_client
-
-    try:
-        client = await request.app.state.temporal.client()
-        if name == "start":
-            await meeting_client.start(client, settings=request.app.state.settings, meeting_id=meeting_id)
-        else:
-            await meeting_client.signal(client, meeting_id=meeting_id, name=name, **kw)
-    except Exception:  # noqa: BLE001 - the database is the record; the workflow catches up on its next step
-        log.exception("meeting workflow %s for meeting %s failed", name, meeting_id)
 
 
 async def _people_choices(session: AsyncSession, org_ids: set[int]) -> list[dict[str, Any]]:
@@ -313,29 +300,29 @@ async def download_document(request: Request, principal: SignedIn, session: Sess
 
 
 @router.post("/{meeting_id}/schedule")
-async def schedule(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, meeting_id: int) -> Response:
+async def schedule(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int) -> Response:
     await scheduling.schedule_meeting(session, principal=principal, meeting_id=meeting_id)
-    background.add_task(_temporal, request, meeting_id, "start")
+    await tell(session, "meeting", meeting_id, None)
     return _back(meeting_id)
 
 
 @router.post("/{meeting_id}/reschedule")
-async def reschedule(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, meeting_id: int,
+async def reschedule(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int,
                      starts_at: Annotated[str, Form()], ends_at: Annotated[str, Form()], reason: Annotated[str, Form()] = "") -> Response:
     meeting = await scheduling.reschedule_meeting(session, principal=principal, meeting_id=meeting_id, starts_at=_local(starts_at),
                                                   ends_at=_local(ends_at), reason=reason)
     if meeting.status == MeetingStatus.scheduled:
-        background.add_task(_temporal, request, meeting_id, "rescheduled", starts_at=meeting.starts_at, version=meeting.schedule_version)
+        await tell(session, "meeting", meeting_id, "rescheduled", meeting.starts_at.isoformat(), meeting.schedule_version)
     return _back(meeting_id)
 
 
 @router.post("/{meeting_id}/cancel")
-async def cancel(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, meeting_id: int,
+async def cancel(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int,
                  reason: Annotated[str, Form()] = "") -> Response:
     before = (await get_meeting(session, meeting_id)).status
     await scheduling.cancel_meeting(session, principal=principal, meeting_id=meeting_id, reason=reason)
     if before == MeetingStatus.scheduled:
-        background.add_task(_temporal, request, meeting_id, "cancelled")
+        await tell(session, "meeting", meeting_id, "cancelled")
     return _back(meeting_id)
 
 
@@ -512,7 +499,7 @@ def _id(body: dict[str, Any], key: str) -> int:
 
 @router.post("/{meeting_id}/live/{action}")
 async def live_action(
-    request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, meeting_id: int, action: str,
+    request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, action: str,
 ) -> Response:
     """One live action; the service it calls authorizes it (chair, secretary, participant)."""
     try:
@@ -524,10 +511,10 @@ async def live_action(
     p, m = principal, meeting_id
     if action == "open":
         await scheduling.open_meeting(session, principal=p, meeting_id=m)
-        background.add_task(_temporal, request, m, "opened")
+        await tell(session, "meeting", m, "opened")
     elif action == "close":
         await scheduling.close_meeting(session, principal=p, meeting_id=m)
-        background.add_task(_temporal, request, m, "closed")
+        await tell(session, "meeting", m, "closed")
     elif action == "checkin":
         await attendance.check_in(session, principal=p, meeting_id=m)
     elif action == "mark":

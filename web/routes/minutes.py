@@ -13,7 +13,7 @@ import json
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pyhanko.sign.fields import MDPPerm
 from sqlalchemy import select
@@ -28,6 +28,7 @@ from services.blobs import BlobStore
 from services.directory.models import Organization, User
 from services.errors import InvalidInput, NotFound
 from services.tasks import service as tasks
+from services.outbox.service import tell
 from signing import service as signing
 from signing.appearance import Appearance
 from web import i18n
@@ -37,46 +38,6 @@ from web.templating import render
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["minutes"])
-
-
-async def _client(request: Request) -> Any:
-    return await request.app.state.temporal.client()
-
-
-async def _after_close(request: Request, minutes_id: int, round_: int) -> None:
-    try:
-        from workflows.minutes.workflows import closed
-
-        await closed(await _client(request), minutes_id, round_, task_queue=request.app.state.settings.task_queue)
-    except Exception:  # noqa: BLE001 - the page shows "rendering"; closing again repairs it
-        log.exception("could not start minutes-%s", minutes_id)
-
-
-async def _after_sign(request: Request, minutes_id: int, role: str, sha: str) -> None:
-    try:
-        from workflows.minutes.workflows import signed
-
-        await signed(await _client(request), minutes_id, role, sha)
-    except Exception:  # noqa: BLE001 - the workflow also finds the pending hash when it re-reads
-        log.exception("could not signal minutes-%s", minutes_id)
-
-
-async def _after_return(request: Request, minutes_id: int) -> None:
-    try:
-        from workflows.minutes.workflows import returned
-
-        await returned(await _client(request), minutes_id)
-    except Exception:  # noqa: BLE001
-        log.exception("could not signal minutes-%s", minutes_id)
-
-
-async def _nudge_task(request: Request, task_id: int) -> None:
-    try:
-        from workflows.tasks.workflows import nudge
-
-        await nudge(await _client(request), task_id, task_queue=request.app.state.settings.task_queue)
-    except Exception:  # noqa: BLE001 - the next change nudges again
-        log.exception("could not nudge task-%s", task_id)
 
 
 async def _owner_choices(session: Any, meeting_id: int, organization_id: int, principal: Any) -> list[tuple[str, str]]:
@@ -190,16 +151,16 @@ async def revision(request: Request, principal: SignedIn, session: SessionDep, m
 
 
 @router.post("/minutes/{minutes_id}/close")
-async def close(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, minutes_id: int,
+async def close(request: Request, principal: SignedIn, session: SessionDep, minutes_id: int,
                 revision: Annotated[int, Form()]) -> Response:
     minutes = await minutes_service.close(session, settings=request.app.state.settings, principal=principal,
                                           minutes_id=minutes_id, revision=revision)
-    background.add_task(_after_close, request, minutes.id, minutes.round)
+    await tell(session, "minutes", minutes.id, "closed", minutes.round)
     return RedirectResponse(f"/meetings/{minutes.meeting_id}/minutes?ok=1", status_code=303)
 
 
 @router.post("/minutes/{minutes_id}/sign")
-async def sign(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, minutes_id: int,
+async def sign(request: Request, principal: SignedIn, session: SessionDep, minutes_id: int,
                pin: Annotated[str, Form()] = "") -> Response:
     settings = request.app.state.settings
     minutes, _acc, role, pdf = await minutes_service.turn(session, settings=settings, principal=principal, minutes_id=minutes_id)
@@ -215,15 +176,15 @@ async def sign(request: Request, principal: SignedIn, session: SessionDep, backg
     )
     sha = BlobStore.for_data_dir(settings.data_dir).put(signed_pdf)
     await minutes_service.record_signature(session, principal=principal, minutes=minutes, role=role, signed_sha=sha)
-    background.add_task(_after_sign, request, minutes_id, role, sha)
+    await tell(session, "minutes", minutes_id, "signed", role, sha)
     return RedirectResponse(f"/meetings/{minutes.meeting_id}/minutes?ok=1", status_code=303)
 
 
 @router.post("/minutes/{minutes_id}/return")
-async def refuse(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, minutes_id: int,
+async def refuse(request: Request, principal: SignedIn, session: SessionDep, minutes_id: int,
                  comment: Annotated[str, Form()] = "") -> Response:
     minutes = await minutes_service.refuse(session, principal=principal, minutes_id=minutes_id, comment=comment)
-    background.add_task(_after_return, request, minutes_id)
+    await tell(session, "minutes", minutes_id, "returned")
     return RedirectResponse(f"/meetings/{minutes.meeting_id}/minutes?ok=1", status_code=303)
 
 
@@ -245,7 +206,7 @@ async def file(request: Request, principal: SignedIn, session: SessionDep, minut
 
 @router.post("/minutes/{minutes_id}/tasks")
 async def add_task(
-    request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, minutes_id: int,
+    request: Request, principal: SignedIn, session: SessionDep, minutes_id: int,
     item_id: Annotated[int, Form()], title: Annotated[str, Form()], owner: Annotated[str, Form()],
     due_date: Annotated[str, Form()], description: Annotated[str, Form()] = "",
 ) -> Response:
@@ -254,6 +215,6 @@ async def add_task(
         session, principal=principal, minutes_id=minutes_id, agenda_item_id=item_id,
         new=tasks.NewTask(title=title, due_date=due, owner_kind=owner_kind, owner_id=owner_id, description=description),
     )
-    background.add_task(_nudge_task, request, task.id)
+    await tell(session, "task", task.id)
     minutes = await minutes_service.get(session, minutes_id=minutes_id)
     return RedirectResponse(f"/meetings/{minutes.meeting_id}/minutes?ok=1#item-{item_id}", status_code=303)

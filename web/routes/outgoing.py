@@ -12,7 +12,7 @@ import logging
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
@@ -27,6 +27,7 @@ from services.outgoing import drafting, exchange
 from services.outgoing import service as outgoing
 from services.outgoing.models import Decision, ReviewMode, Secrecy, Urgency
 from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, XML, CheckedUpload, check_upload
+from services.outbox.service import tell
 from web.deps import Access, SessionDep, SignedIn, writes_on_read
 from web.i18n import VN_TZ
 from web.templating import render
@@ -64,17 +65,6 @@ def _date(value: str | None) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise InvalidInput("Ngày không hợp lệ (dd/mm/yyyy).", "Invalid date.") from None
-
-
-async def _poke(request: Request, document_id: int, kind: str) -> None:
-    """Runs after the response: the transaction has committed, the workflow reads the new state."""
-    from workflows.outgoing.starter import poke
-
-    try:
-        client = await request.app.state.temporal.client()
-        await poke(client, settings=request.app.state.settings, document_id=document_id, kind=kind)
-    except Exception:  # noqa: BLE001 - the workflow also re-reads the state periodically
-        log.exception("could not signal the workflow of outgoing document %s", document_id)
 
 
 def _done(document_id: int, flash: str = "saved") -> RedirectResponse:
@@ -269,8 +259,7 @@ async def new_form(request: Request, principal: Drafter, session: SessionDep, do
 
 @router.post("")
 async def create(
-    request: Request, principal: Drafter, session: SessionDep, background: BackgroundTasks,
-    docx: Annotated[UploadFile | None, File()] = None,
+    request: Request, principal: Drafter, session: SessionDep, docx: Annotated[UploadFile | None, File()] = None,
     files: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
     form = await request.form()
@@ -285,7 +274,7 @@ async def create(
     )
     if answered is not None:
         await incoming.link_reply(session, principal=principal, document_id=answered.id, outgoing_id=doc.id)
-    background.add_task(_poke, request, doc.id, "created")
+    await tell(session, "outgoing", doc.id, "changed", "created")
     return _done(doc.id, "created")
 
 
@@ -315,7 +304,7 @@ async def edit_form(request: Request, principal: SignedIn, session: SessionDep, 
 
 @router.post("/{document_id}/edit")
 async def save_edit(
-    request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, document_id: int,
+    request: Request, principal: SignedIn, session: SessionDep, document_id: int,
     docx: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     doc = await _doc(session, principal, document_id)
@@ -324,7 +313,7 @@ async def save_edit(
     upload = await _read(docx, request, {DOCX})
     await outgoing.update_draft(session, settings=request.app.state.settings, actor=principal.actor, doc=doc,
                                 fields=fields, note=str(form.get("note") or "") or None, upload=upload)
-    background.add_task(_poke, request, doc.id, "version")
+    await tell(session, "outgoing", doc.id, "changed", "version")
     return _done(doc.id)
 
 
@@ -468,7 +457,7 @@ async def status(request: Request, principal: SignedIn, session: SessionDep, doc
 
 
 @router.post("/{document_id}/submit")
-async def submit(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, document_id: int) -> Response:
+async def submit(request: Request, principal: SignedIn, session: SessionDep, document_id: int) -> Response:
     doc = await _doc(session, principal, document_id)
     form = await request.form()
     reviewers = [int(v) for v in form.getlist("reviewer_ids") if str(v).isdigit()]
@@ -480,13 +469,13 @@ async def submit(request: Request, principal: SignedIn, session: SessionDep, bac
     except ValueError:
         raise InvalidInput("Cách góp ý không hợp lệ.", "Invalid review mode.") from None
     await outgoing.submit(session, actor=principal.actor, doc=doc, reviewer_ids=reviewers, mode=mode, due_at=due_at)
-    background.add_task(_poke, request, doc.id, "submitted")
+    await tell(session, "outgoing", doc.id, "changed", "submitted")
     return _done(doc.id, "submitted")
 
 
 @router.post("/{document_id}/review")
 async def review(
-    request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, document_id: int,
+    request: Request, principal: SignedIn, session: SessionDep, document_id: int,
     decision: Annotated[str, Form()] = "initialled", comment: Annotated[str, Form()] = "",
 ) -> Response:
     doc = await _doc(session, principal, document_id)
@@ -495,18 +484,18 @@ async def review(
     except ValueError:
         raise InvalidInput("Ý kiến không hợp lệ.", "Invalid decision.") from None
     await outgoing.decide(session, actor=principal.actor, doc=doc, decision=choice, comment=comment)
-    background.add_task(_poke, request, doc.id, "reviewed")
+    await tell(session, "outgoing", doc.id, "changed", "reviewed")
     return _done(doc.id, "reviewed")
 
 
 @router.post("/{document_id}/return")
 async def return_draft(
-    request: Request, principal: Signer, session: SessionDep, background: BackgroundTasks, document_id: int,
+    request: Request, principal: Signer, session: SessionDep, document_id: int,
     comment: Annotated[str, Form()] = "",
 ) -> Response:
     doc = await _doc(session, principal, document_id)
     await outgoing.return_for_revision(session, actor=principal.actor, doc=doc, comment=comment)
-    background.add_task(_poke, request, doc.id, "returned")
+    await tell(session, "outgoing", doc.id, "changed", "returned")
     return _done(doc.id, "returned")
 
 
@@ -515,7 +504,7 @@ async def return_draft(
 
 @router.post("/{document_id}/sign")
 async def sign(
-    request: Request, principal: Signer, session: SessionDep, background: BackgroundTasks, document_id: int,
+    request: Request, principal: Signer, session: SessionDep, document_id: int,
     pin: Annotated[str, Form()] = "", signed_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """The leader signs with the PIN, or uploads the PDF signed with an external token."""
@@ -550,7 +539,7 @@ async def sign(
     assert_signed_by(report, user.full_name)
     await outgoing.record_signature(session, settings=settings, actor=principal.actor, doc=doc, pdf=signed,
                                     method=method, report_json=report.model_dump_json())
-    background.add_task(_poke, request, doc.id, "signed")
+    await tell(session, "outgoing", doc.id, "changed", "signed")
     return _done(doc.id, "signed")
 
 
@@ -576,7 +565,7 @@ async def _validated(validate, settings, pdf: bytes):  # type: ignore[no-untyped
 
 @router.post("/{document_id}/issue")
 async def issue(
-    request: Request, principal: Clerk, session: SessionDep, background: BackgroundTasks, document_id: int,
+    request: Request, principal: Clerk, session: SessionDep, document_id: int,
     pin: Annotated[str, Form()] = "",
 ) -> Response:
     """Number, date and seal in one step; the number is taken only if all of it succeeds."""
@@ -597,45 +586,45 @@ async def issue(
                                 leader_pdf=blobs.get(doc.leader_pdf_sha), stamp=stamp, pdf_attachments=pdf_attachments)
 
     await outgoing.issue(session, settings=settings, actor=principal.actor, document_id=doc.id, seal=seal)
-    background.add_task(_poke, request, doc.id, "issued")
+    await tell(session, "outgoing", doc.id, "changed", "issued")
     return _done(doc.id, "issued")
 
 
 @router.post("/{document_id}/cancel")
 async def cancel(
-    request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, document_id: int,
+    request: Request, principal: SignedIn, session: SessionDep, document_id: int,
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     doc = await _doc(session, principal, document_id)
     await outgoing.cancel(session, actor=principal.actor, principal=principal, doc=doc, reason=reason)
-    background.add_task(_poke, request, doc.id, "cancelled")
+    await tell(session, "outgoing", doc.id, "changed", "cancelled")
     return _done(doc.id, "cancelled")
 
 
 @router.post("/{document_id}/recall")
 async def recall(
-    request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, document_id: int,
+    request: Request, principal: SignedIn, session: SessionDep, document_id: int,
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     doc = await _doc(session, principal, document_id)
     if "recall" not in outgoing.allowed_actions(doc, principal, []):
         raise InvalidInput("Anh/chị không thu hồi được văn bản này.", "You cannot recall this document.")
     await outgoing.recall(session, actor=principal.actor, doc=doc, reason=reason)
-    background.add_task(_poke, request, doc.id, "recalled")
+    await tell(session, "outgoing", doc.id, "changed", "recalled")
     return _done(doc.id, "recalled")
 
 
 @router.post("/{document_id}/replace")
 async def replace(
-    request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, document_id: int,
+    request: Request, principal: SignedIn, session: SessionDep, document_id: int,
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     doc = await _doc(session, principal, document_id)
     if "replace" not in outgoing.allowed_actions(doc, principal, []):
         raise InvalidInput("Anh/chị không thay thế được văn bản này.", "You cannot replace this document.")
     new = await outgoing.replace(session, settings=request.app.state.settings, actor=principal.actor, doc=doc, reason=reason)
-    background.add_task(_poke, request, doc.id, "replaced")
-    background.add_task(_poke, request, new.id, "created")
+    await tell(session, "outgoing", doc.id, "changed", "replaced")
+    await tell(session, "outgoing", new.id, "changed", "created")
     return _done(new.id, "created")
 
 

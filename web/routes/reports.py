@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,7 @@ from services.errors import InvalidInput
 from services.reports import export
 from services.reports import service as reports
 from services.reports.models import FieldKind, SubmissionStatus
+from services.outbox.service import tell
 from web import live
 from web.deps import SessionDep, SignedIn, writes_on_read
 from web.templating import render
@@ -69,42 +70,12 @@ async def _upload(upload: UploadFile | None, request: Request):  # type: ignore[
     return reports.check_report_file(filename=upload.filename, data=await upload.read(limit + 1), max_bytes=limit)
 
 
-async def _client(request: Request):  # type: ignore[no-untyped-def]
-    return await request.app.state.temporal.client()
-
-
-async def _start(request: Request, request_id: int) -> None:
-    """After the response (the transaction has committed): start the fan-out."""
-    from workflows.reports.client import start_request
-
-    try:
-        await start_request(await _client(request), request_id=request_id,
-                            task_queue=request.app.state.settings.task_queue)
-    except Exception:  # noqa: BLE001 - shown on the page as "not started"; a retry button starts it
-        log.exception("could not start the workflow of report request %s", request_id)
-
-
-async def _targets_changed(request: Request, request_id: int, org_ids: list[int], request_done: bool = False) -> None:
-    from workflows.reports.client import target_changed
-
-    try:
-        await target_changed(await _client(request), request_id=request_id, organization_ids=org_ids,
-                             request_done=request_done)
-    except Exception:  # noqa: BLE001 - the workflows also look again on their own timers
-        log.exception("could not signal report request %s", request_id)
-
-
-async def _request_changed(request: Request, request_id: int, deadline: bool = False) -> None:
-    from workflows.reports.client import deadline_changed, request_changed
-
-    try:
-        client = await _client(request)
-        if deadline:
-            await deadline_changed(client, request_id=request_id)
-        else:
-            await request_changed(client, request_id=request_id)
-    except Exception:  # noqa: BLE001
-        log.exception("could not signal report request %s", request_id)
+async def _targets_changed(session: AsyncSession, request_id: int, org_ids: list[int], request_done: bool = False) -> None:
+    """Targets look again (report in, approval, extension); with `request_done` the parent too."""
+    if request_done:
+        await tell(session, "report-request", request_id, "wake")
+    for organization_id in org_ids:
+        await tell(session, "report-target", request_id, "changed", organization_id)
 
 
 def _to(url: str, flash: str = "saved") -> RedirectResponse:
@@ -150,8 +121,7 @@ async def new_form(request: Request, principal: SignedIn, session: SessionDep, o
 
 
 @router.post("/reports")
-async def create(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks,
-                 title: Annotated[str, Form()] = "", instructions: Annotated[str, Form()] = "",
+async def create(request: Request, principal: SignedIn, session: SessionDep, title: Annotated[str, Form()] = "", instructions: Annotated[str, Form()] = "",
                  organization_id: Annotated[int, Form()] = 0, deadline_date: Annotated[str, Form()] = "",
                  deadline_time: Annotated[str, Form()] = "17:00", scope: Annotated[str, Form()] = "children",
                  under_id: Annotated[str, Form()] = "", requires_approval: Annotated[str, Form()] = "",
@@ -168,7 +138,7 @@ async def create(request: Request, principal: SignedIn, session: SessionDep, bac
         title=title, instructions=instructions, deadline=deadline, target_ids=ids, scope_label=label, fields=fields,
         requires_approval=bool(requires_approval), template=await _upload(template, request),
     )
-    background.add_task(_start, request, req.id)
+    await tell(session, "report-request", req.id, None)
     return _to(f"/reports/{req.id}", "created")
 
 
@@ -206,8 +176,7 @@ async def progress_json(principal: SignedIn, session: SessionDep, request_id: in
 
 
 @router.post("/reports/{request_id}/extend")
-async def extend(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks,
-                 request_id: int, deadline_date: Annotated[str, Form()] = "",
+async def extend(request: Request, principal: SignedIn, session: SessionDep, request_id: int, deadline_date: Annotated[str, Form()] = "",
                  deadline_time: Annotated[str, Form()] = "17:00", organization_id: Annotated[str, Form()] = "",
                  reason: Annotated[str, Form()] = "") -> Response:
     deadline = reports.deadline_from(_date(deadline_date, "Hạn mới"), _time(deadline_time))
@@ -215,28 +184,26 @@ async def extend(request: Request, principal: SignedIn, session: SessionDep, bac
     changed = await reports.extend(session, principal=principal, request_id=request_id, deadline=deadline,
                                    organization_id=one, reason=reason)
     if one is None:
-        background.add_task(_request_changed, request, request_id, True)
+        await tell(session, "report-request", request_id, "deadline_changed")
     else:
-        background.add_task(_targets_changed, request, request_id, changed)
+        await _targets_changed(session, request_id, changed)
     return _to(f"/reports/{request_id}", "extended")
 
 
 @router.post("/reports/{request_id}/close")
-async def close(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks,
-                request_id: int, reason: Annotated[str, Form()] = "") -> Response:
+async def close(request: Request, principal: SignedIn, session: SessionDep, request_id: int, reason: Annotated[str, Form()] = "") -> Response:
     await reports.close(session, principal=principal, request_id=request_id, reason=reason)
-    background.add_task(_request_changed, request, request_id)
+    await tell(session, "report-request", request_id, "wake")
     return _to(f"/reports/{request_id}", "closed")
 
 
 @router.post("/reports/{request_id}/restart")
-async def restart(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks,
-                  request_id: int) -> Response:
+async def restart(request: Request, principal: SignedIn, session: SessionDep, request_id: int) -> Response:
     """Start the fan-out again if it never started (idempotent: children are never duplicated)."""
     req = await reports.request_for(session, principal=principal, request_id=request_id)
     if not reports.can_manage(principal, req):
         raise reports.NotFound("Không tìm thấy yêu cầu báo cáo.", "not found")
-    background.add_task(_start, request, req.id)
+    await tell(session, "report-request", req.id, None)
     return _to(f"/reports/{request_id}", "restarted")
 
 
@@ -308,8 +275,7 @@ async def target_page(request: Request, principal: SignedIn, session: SessionDep
 
 
 @router.post("/reports/{request_id}/targets/{organization_id}/submit")
-async def submit(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks,
-                 request_id: int, organization_id: int, note: Annotated[str, Form()] = "",
+async def submit(request: Request, principal: SignedIn, session: SessionDep, request_id: int, organization_id: int, note: Annotated[str, Form()] = "",
                  file: Annotated[UploadFile | None, File()] = None) -> Response:
     form = await request.form()
     figures = {k[4:]: str(v) for k, v in form.items() if k.startswith("fig_")}
@@ -317,19 +283,18 @@ async def submit(request: Request, principal: SignedIn, session: SessionDep, bac
                                request_id=request_id, organization_id=organization_id, file=await _upload(file, request),
                                figures=figures, note=note)
     req = await reports.get_request(session, request_id=request_id)
-    background.add_task(_targets_changed, request, request_id, [organization_id], req.status == "completed")
+    await _targets_changed(session, request_id, [organization_id], req.status == "completed")
     flash = "awaiting_approval" if sub.status == SubmissionStatus.awaiting_approval.value else "submitted"
     return _to(f"/reports/{request_id}/targets/{organization_id}", flash)
 
 
 @router.post("/reports/{request_id}/targets/{organization_id}/decide")
-async def decide(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks,
-                 request_id: int, organization_id: int, submission_id: Annotated[int, Form()],
+async def decide(request: Request, principal: SignedIn, session: SessionDep, request_id: int, organization_id: int, submission_id: Annotated[int, Form()],
                  decision: Annotated[str, Form()] = "approve", note: Annotated[str, Form()] = "") -> Response:
     await reports.decide(session, principal=principal, request_id=request_id, organization_id=organization_id,
                          submission_id=submission_id, approve=decision == "approve", note=note)
     req = await reports.get_request(session, request_id=request_id)
-    background.add_task(_targets_changed, request, request_id, [organization_id], req.status == "completed")
+    await _targets_changed(session, request_id, [organization_id], req.status == "completed")
     return _to(f"/reports/{request_id}/targets/{organization_id}", "approved" if decision == "approve" else "returned")
 
 

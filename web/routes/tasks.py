@@ -11,7 +11,7 @@ import logging
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +23,7 @@ from services.directory.models import Organization, Unit, User
 from services.errors import InvalidInput
 from services.tasks import service as tasks
 from services.tasks.models import OwnerKind, Task
+from services.outbox.service import tell
 from web import i18n
 from web.deps import SessionDep, SignedIn
 from web.templating import render
@@ -30,15 +31,6 @@ from web.templating import render
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 FILTERS = ("open", "overdue", "done", "all")
-
-
-async def _nudge(request: Request, task_id: int) -> None:
-    try:
-        from workflows.tasks.workflows import nudge
-
-        await nudge(await request.app.state.temporal.client(), task_id, task_queue=request.app.state.settings.task_queue)
-    except Exception:  # noqa: BLE001 - the next change nudges again
-        log.exception("could not nudge task-%s", task_id)
 
 
 async def nav_count(session: AsyncSession, principal: Principal) -> int:
@@ -119,7 +111,7 @@ async def task_page(request: Request, principal: SignedIn, session: SessionDep, 
 
 
 @router.post("/{task_id}/progress")
-async def progress(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, task_id: int,
+async def progress(request: Request, principal: SignedIn, session: SessionDep, task_id: int,
                    body: Annotated[str, Form()] = "", percent: Annotated[str, Form()] = "") -> Response:
     value = None
     if percent.strip():
@@ -127,40 +119,40 @@ async def progress(request: Request, principal: SignedIn, session: SessionDep, b
             raise InvalidInput("Tiến độ phải là số từ 0 đến 100.", "Progress must be a number from 0 to 100.")
         value = int(percent)
     await tasks.report_progress(session, principal=principal, task_id=task_id, body=body, progress=value)
-    background.add_task(_nudge, request, task_id)
+    await tell(session, "task", task_id)
     return RedirectResponse(f"/tasks/{task_id}?ok=1", status_code=303)
 
 
 @router.post("/{task_id}/done")
-async def done(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, task_id: int,
+async def done(request: Request, principal: SignedIn, session: SessionDep, task_id: int,
                result: Annotated[str, Form()] = "") -> Response:
     await tasks.complete(session, principal=principal, task_id=task_id, result=result)
-    background.add_task(_nudge, request, task_id)
+    await tell(session, "task", task_id)
     return RedirectResponse(f"/tasks/{task_id}?ok=1", status_code=303)
 
 
 @router.post("/{task_id}/reopen")
-async def reopen(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, task_id: int,
+async def reopen(request: Request, principal: SignedIn, session: SessionDep, task_id: int,
                  reason: Annotated[str, Form()] = "") -> Response:
     await tasks.reopen(session, principal=principal, task_id=task_id, reason=reason)
-    background.add_task(_nudge, request, task_id)
+    await tell(session, "task", task_id)
     return RedirectResponse(f"/tasks/{task_id}?ok=1", status_code=303)
 
 
 @router.post("/{task_id}/reassign")
-async def reassign(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, task_id: int,
+async def reassign(request: Request, principal: SignedIn, session: SessionDep, task_id: int,
                    owner: Annotated[str, Form()] = "", due_date: Annotated[str, Form()] = "",
                    reason: Annotated[str, Form()] = "") -> Response:
     owner_kind, owner_id, due = parse_owner_and_due(owner, due_date)
     await tasks.reassign(session, principal=principal, task_id=task_id, owner_kind=owner_kind, owner_id=owner_id,
                          due_date=due, reason=reason)
-    background.add_task(_nudge, request, task_id)
+    await tell(session, "task", task_id)
     return RedirectResponse(f"/tasks/{task_id}?ok=1", status_code=303)
 
 
 @router.post("/{task_id}/cancel")
-async def cancel(request: Request, principal: SignedIn, session: SessionDep, background: BackgroundTasks, task_id: int,
+async def cancel(request: Request, principal: SignedIn, session: SessionDep, task_id: int,
                  reason: Annotated[str, Form()] = "") -> Response:
     await tasks.cancel(session, principal=principal, task_id=task_id, reason=reason)
-    background.add_task(_nudge, request, task_id)
+    await tell(session, "task", task_id)
     return RedirectResponse(f"/tasks/{task_id}?ok=1", status_code=303)

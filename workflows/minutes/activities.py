@@ -106,15 +106,7 @@ class MinutesActivities:
 
     @activity.defn(name="minutes_distribute")
     async def distribute(self, minutes_id: int) -> list[int]:
-        """Incoming copies for every recipient body (keyed by `minutes-<id>`), then their workflows."""
+        """Incoming copies for every recipient body (keyed by `minutes-<id>`; each queues its workflow)."""
         async with self.context.database.session() as session:
             created = await minutes_service.distribute(session, settings=self.context.settings, minutes_id=minutes_id)
-        try:
-            from workflows.incoming.workflows import nudge
-
-            client = activity.client()
-            for document_id in created:
-                await nudge(client, document_id, task_queue=self.context.settings.task_queue)
-        except RuntimeError:  # no client outside a worker (direct calls in tests)
-            pass
         return created

@@ -1,0 +1,126 @@
+"""Transactions that never wedge: pages read without the write lock, a lock wait has a deadline
+(503 in Vietnamese, nothing half-done), /healthz never waits behind users, and requests cancelled
+at any point leave no transaction open."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+
+import pytest
+from sqlalchemy import func, select
+
+from services.audit.models import AuditEntry
+from services.db import Database, set_database
+from tests.helpers import csrf_of, sign_in
+
+
+def _sqlite_path(database: Database) -> str:
+    return database.url.split(":///", 1)[1]
+
+
+def _hold_write_lock(path: str) -> sqlite3.Connection:
+    holder = sqlite3.connect(path, timeout=5, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+def _write_lock_is_free(path: str) -> bool:
+    probe = sqlite3.connect(path, timeout=1, isolation_level=None)  # a writer gets its turn within 1 s
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        probe.close()
+
+
+@pytest.fixture
+async def quick_db(demo_db_sqlite: Database):  # type: ignore[no-untyped-def]
+    """The demo directory on SQLite with a short lock deadline (the default is 15 s)."""
+    database = Database(demo_db_sqlite.url, lock_timeout=0.5)
+    set_database(database)
+    yield database
+    await database.dispose()
+
+
+async def test_pages_and_healthz_answer_while_a_writer_holds_the_lock(quick_db, client_for) -> None:
+    client = await client_for(quick_db)
+    await sign_in(client, "mai.tran")
+    holder = _hold_write_lock(_sqlite_path(quick_db))
+    try:
+        for path in ("/", "/incoming/to-register", "/outgoing", "/notifications", "/account"):
+            response = await client.get(path)
+            assert response.status_code == 200, path
+        health = (await client.get("/healthz")).json()
+        assert health["checks"]["database"] is True
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+async def test_a_write_past_the_lock_deadline_is_told_busy_and_leaves_nothing(quick_db, client_for) -> None:
+    client = await client_for(quick_db)
+    await sign_in(client, "mai.tran")
+    token = await csrf_of(client, "/account")
+    async with quick_db.read() as session:
+        entries_before = await session.scalar(select(func.count()).select_from(AuditEntry))
+    holder = _hold_write_lock(_sqlite_path(quick_db))
+    try:
+        response = await client.post("/account/tokens", data={"csrf_token": token, "name": "bận"})
+        assert response.status_code == 503
+        assert "Hệ thống đang bận" in response.text
+        assert response.headers["retry-after"] == "5"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    async with quick_db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(AuditEntry)) == entries_before
+    # and once the lock is free the same action goes through
+    response = await client.post("/account/tokens", data={"csrf_token": token, "name": "rảnh"})
+    assert response.status_code in (200, 303)
+
+
+async def test_read_only_sessions_refuse_writes(demo_db) -> None:
+    from services.directory.models import Organization
+
+    with pytest.raises(Exception):
+        async with demo_db.read() as session:
+            org = await session.scalar(select(Organization))
+            org.name = "đổi tên"
+            await session.flush()
+    async with demo_db.read() as session:
+        assert "đổi tên" not in [o.name for o in (await session.scalars(select(Organization))).all()]
+
+
+async def test_requests_cancelled_at_random_points_leave_the_database_writable(demo_db_sqlite, client_for) -> None:
+    """Pages, forms and API calls cancelled mid-flight (a client gone, a proxy timeout) roll back
+    and return their connection; afterwards a writer gets the lock at once."""
+    client = await client_for(demo_db_sqlite)
+    await sign_in(client, "mai.tran")
+    token = await csrf_of(client, "/account")
+    requests = [
+        lambda: client.get("/"),
+        lambda: client.get("/incoming"),
+        lambda: client.get("/healthz"),
+        lambda: client.get("/api/v1/me"),
+        lambda: client.post("/account/tokens", data={"csrf_token": token, "name": "hủy"}),
+        lambda: client.post("/incoming", data={"csrf_token": token, "subject": "x"}),
+    ]
+    chance = random.Random(20261202)
+    for trial in range(300):
+        tasks = [asyncio.create_task(chance.choice(requests)()) for _ in range(chance.randint(1, 4))]
+        await asyncio.sleep(chance.random() * 0.05)  # cancel each batch at a different point
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if trial % 50 == 49:
+            assert _write_lock_is_free(_sqlite_path(demo_db_sqlite)), f"after {trial + 1} batches the lock is held"
+    assert _write_lock_is_free(_sqlite_path(demo_db_sqlite))
+    async with asyncio.timeout(5):  # the pool still hands out working connections
+        async with demo_db_sqlite.session() as session:
+            assert await session.scalar(select(func.count()).select_from(AuditEntry)) > 0
+    assert (await client.get("/healthz")).json()["checks"]["database"] is True

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import uuid
+from contextlib import asynccontextmanager
 
 import httpx
 
@@ -26,3 +29,24 @@ async def sign_in(client: httpx.AsyncClient, username: str, password: str = DEMO
 async def post_form(client: httpx.AsyncClient, path: str, data: dict[str, str], *, page: str = "/") -> httpx.Response:
     token = await csrf_of(client, page)
     return await client.post(path, data={**data, "csrf_token": token})
+
+
+@asynccontextmanager
+async def worker_with_relay(client, settings, database, prefix: str):  # type: ignore[no-untyped-def]
+    """A worker on a task queue of its own with the outbox relay beside it, as in `lienthong worker`."""
+    from datetime import timedelta
+
+    from workflows.context import ActivityContext
+    from workflows.relay import OutboxRelay
+    from workflows.worker import build_worker
+
+    queue = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    settings.task_queue = queue
+    relay = asyncio.create_task(OutboxRelay(client, database, settings, poll=timedelta(milliseconds=200),
+                                            reconcile_every=None).run())
+    try:
+        async with build_worker(client, task_queue=queue, context=ActivityContext(settings, database)) as worker:
+            yield worker
+    finally:
+        relay.cancel()
+        await asyncio.gather(relay, return_exceptions=True)

@@ -65,7 +65,7 @@ async def seed_demo(*, settings: Settings, database: Database, client: object) -
     # only, so services/ keeps no import-time dependency on signing/ or workflows/.
     from workflows.context import ActivityContext
     from workflows.outgoing.activities import OutgoingActivities
-    from workflows.outgoing.signing import issue_seal, sign_as_leader
+    from workflows.outgoing.signing import issue_seal, signing_profile, sign_as_leader
 
     async with database.session() as session:
         if await session.scalar(select(OutgoingDocument.id).where(OutgoingDocument.source_ref == DOCS[0][0])):
@@ -118,10 +118,11 @@ async def seed_demo(*, settings: Settings, database: Database, client: object) -
                     doc = await outgoing.get(session, document_id=doc_id)
                     leader = await session.get(User, doc.signer_id)
                     leader_actor = Actor(user_id=leader.id, name=leader.full_name, organization_id=doc.organization_id)
+                    profile = await signing_profile(session, settings=settings, organization_id=doc.organization_id,
+                                                    user_id=leader.id)
                     signed = await sign_as_leader(
-                        settings=settings, session=session, actor=leader_actor, user=leader,
-                        organization_id=doc.organization_id, pin=DEMO_PIN, pdf=blobs.get(doc.prepared_pdf_sha),
-                        document_id=doc.id,
+                        settings=settings, profile=profile, actor=leader_actor, user=leader, pin=DEMO_PIN,
+                        pdf=blobs.get(doc.prepared_pdf_sha), document_id=doc.id,
                     )
                     await outgoing.record_signature(session, settings=settings, actor=leader_actor, doc=doc, pdf=signed,
                                                     method="pin", report_json=None)
@@ -133,8 +134,10 @@ async def seed_demo(*, settings: Settings, database: Database, client: object) -
                     org = await session.get(Organization, doc.organization_id)
                     leader_pdf = blobs.get(doc.leader_pdf_sha)
 
-                    async def seal(stamp, session=session, clerk_actor=clerk_actor, org=org, leader_pdf=leader_pdf):  # type: ignore[no-untyped-def]
-                        return await issue_seal(settings=settings, session=session, actor=clerk_actor, org=org, pin=DEMO_PIN,
+                    profile = await signing_profile(session, settings=settings, organization_id=org.id)
+
+                    async def seal(stamp, profile=profile, clerk_actor=clerk_actor, org=org, leader_pdf=leader_pdf):  # type: ignore[no-untyped-def]
+                        return await issue_seal(settings=settings, profile=profile, actor=clerk_actor, org=org, pin=DEMO_PIN,
                                                 leader_pdf=leader_pdf, stamp=stamp, pdf_attachments={})
 
                     await outgoing.issue(session, settings=settings, actor=clerk_actor, document_id=doc_id, seal=seal)

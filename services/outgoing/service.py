@@ -730,6 +730,43 @@ def series_for(doc: OutgoingDocument) -> str:
     return "mat" if doc.is_secret else "chung"
 
 
+async def _locked(session: AsyncSession, document_id: int) -> OutgoingDocument:
+    doc = await session.scalar(
+        select(OutgoingDocument).where(OutgoingDocument.id == document_id).with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if doc is None:
+        raise NotFound("Không tìm thấy văn bản đi.", "outgoing document not found")
+    return doc
+
+
+async def _reserve_number(session: AsyncSession, *, actor: Actor, doc: OutgoingDocument, when: dt.date) -> IssueStamp:
+    """The document's number and date: taken from the register once, then kept by the document."""
+    from services.registers import next_number
+
+    org = await session.get(Organization, doc.organization_id)
+    assert org is not None
+    if doc.number is None:
+        unit = await session.get(Unit, doc.unit_id) if doc.unit_id else None
+        series = series_for(doc)
+        number = await next_number(session, organization_id=doc.organization_id, kind="outgoing", series=series, year=when.year)
+        doc.series, doc.year, doc.number, doc.issue_date = series, when.year, number, when
+        doc.notation = notation(
+            number=number, type_code=None if doc.doc_type == OFFICIAL_LETTER else doc.doc_type, org_abbr=org.abbreviation,
+            unit_abbr=(unit.abbreviation if unit else "VP") if doc.doc_type == OFFICIAL_LETTER else None,
+        )
+        await record(
+            session, actor=actor, action="outgoing.number_reserved", object_type="outgoing", object_id=doc.id,
+            organization_id=doc.organization_id,
+            details={"number": number, "notation": doc.notation, "series": series, "year": when.year},
+        )
+    assert doc.number is not None and doc.notation is not None and doc.issue_date is not None
+    return IssueStamp(
+        document_id=doc.id, number=doc.number, notation=doc.notation, issue_date=doc.issue_date,
+        date_line=vn_date_line(org.place or "Bến Tre", doc.issue_date), org_code=org.code, org_name=org.name,
+    )
+
+
 async def issue(
     session: AsyncSession,
     *,
@@ -739,43 +776,29 @@ async def issue(
     seal: SealCallback,
     issue_date: dt.date | None = None,
 ) -> OutgoingDocument:
-    """Take the next number of the register, write it with the date into the signed PDF and
-    seal it (`seal`), store the result — all in the caller's transaction.
+    """Number, date and seal the document, in two short transactions on the caller's session.
 
-    Idempotent by document: issuing an issued document returns it unchanged. Concurrent
-    issues queue on the document row and on the register counter, so numbers stay contiguous;
-    if anything fails (a wrong PIN, a crash) the number is rolled back with everything else.
+    First the document takes its number from the register (or finds the one it took before) and
+    that is committed, which frees the register for other issues. Then `seal` fills the number and
+    date in and applies the seal — network calls (OCSP, time stamp) that must not hold a lock, so
+    `seal` must not use the session. Last, the issued files are stored in a new transaction. If
+    sealing fails (a wrong PIN, a crash) the number stays with the document and the next attempt
+    uses it: numbers are never skipped or given twice. Issuing an issued document returns it.
     """
-    from services.registers import next_number
-
-    doc = await session.scalar(
-        select(OutgoingDocument).where(OutgoingDocument.id == document_id).with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if doc is None:
-        raise NotFound("Không tìm thấy văn bản đi.", "outgoing document not found")
-    if doc.number is not None:
+    doc = await _locked(session, document_id)
+    if doc.status in ISSUED:
         return doc
     if doc.status != Status.signed or not doc.leader_pdf_sha:
         raise Conflict("Văn bản chưa được lãnh đạo ký nên chưa phát hành được.", "The document is not signed yet.")
-    org = await session.get(Organization, doc.organization_id)
-    assert org is not None
-    unit = await session.get(Unit, doc.unit_id) if doc.unit_id else None
-    when = issue_date or today_vn()
-    series = series_for(doc)
-    number = await next_number(session, organization_id=doc.organization_id, kind="outgoing", series=series, year=when.year)
-    text = notation(
-        number=number, type_code=None if doc.doc_type == OFFICIAL_LETTER else doc.doc_type, org_abbr=org.abbreviation,
-        unit_abbr=(unit.abbreviation if unit else "VP") if doc.doc_type == OFFICIAL_LETTER else None,
-    )
-    stamp = IssueStamp(
-        document_id=doc.id, number=number, notation=text, issue_date=when,
-        date_line=vn_date_line(org.place or "Bến Tre", when), org_code=org.code, org_name=org.name,
-    )
+    stamp = await _reserve_number(session, actor=actor, doc=doc, when=issue_date or today_vn())
+    await session.commit()
     files = await seal(stamp)
+    doc = await _locked(session, document_id)
+    if doc.status in ISSUED:  # issued meanwhile by a concurrent attempt, with the same number
+        return doc
+    if doc.number != stamp.number or doc.status != Status.signed:
+        raise Conflict("Văn bản đã thay đổi trong khi đóng dấu; hãy thử lại.", "The document changed while it was sealed.")
     blobs = _blobs(settings)
-    doc.series, doc.year, doc.number, doc.notation = series, when.year, number, text
-    doc.issue_date = when
     doc.issued_at = utcnow()
     doc.issued_by_id = actor.user_id
     doc.issued_pdf_sha = blobs.put(files.pdf)
@@ -789,12 +812,12 @@ async def issue(
     await record(
         session, actor=actor, action="outgoing.issue", object_type="outgoing", object_id=doc.id,
         organization_id=doc.organization_id,
-        details={"number": number, "notation": text, "series": series, "year": when.year,
-                 "issue_date": when.isoformat(), "sha256": doc.issued_pdf_sha},
+        details={"number": stamp.number, "notation": stamp.notation, "series": doc.series, "year": doc.year,
+                 "issue_date": stamp.issue_date.isoformat(), "sha256": doc.issued_pdf_sha},
     )
     await notify(
         session, user_ids={doc.drafter_id, doc.signer_id}, kind="outgoing.issued",
-        title=f"Đã phát hành {text}: {doc.subject}", link=_link(doc), dedupe_key=f"outgoing-{doc.id}-issued",
+        title=f"Đã phát hành {stamp.notation}: {doc.subject}", link=_link(doc), dedupe_key=f"outgoing-{doc.id}-issued",
     )
     await _event(session, doc, "issued")
     return doc
@@ -890,6 +913,11 @@ async def pending_deliveries(session: AsyncSession, *, document_id: int) -> list
 async def cancel(session: AsyncSession, *, actor: Actor, principal: Principal | None, doc: OutgoingDocument, reason: str) -> None:
     if doc.status not in OPEN:
         raise Conflict("Chỉ hủy được văn bản chưa phát hành.", "Only documents not yet issued can be cancelled.")
+    if doc.number is not None:
+        # The register gave it a number (sealing failed or is under way): the register must not
+        # have a gap, so the document is issued with it and then recalled if it is not wanted.
+        raise Conflict(f"Văn bản đã được cấp số {doc.notation}: hãy phát hành rồi thu hồi nếu không dùng.",
+                       f"The document already holds number {doc.notation}: issue it, then recall it if unwanted.")
     if principal is not None and actor.user_id != doc.drafter_id and doc.organization_id not in principal.orgs_with(*SIGNER_ROLES):
         raise Forbidden("Chỉ người soạn hoặc lãnh đạo hủy được văn bản.", "Only the drafter or a leader can cancel.")
     reason = _clean(reason)

@@ -16,6 +16,7 @@ from services.db import Database
 from services.directory.models import Organization, Unit, User
 from services.incoming import service as incoming
 from services.incoming.models import IncomingDocument
+from tests.helpers import worker_with_relay
 from tests.signing.conftest import make_tiny_pdf
 from workflows.context import ActivityContext
 from workflows.worker import build_worker
@@ -91,9 +92,7 @@ def pydantic_client(temporal_env):  # type: ignore[no-untyped-def]
 
 @asynccontextmanager
 async def worker_for(client, settings, database):  # type: ignore[no-untyped-def]
-    queue = f"incoming-{uuid.uuid4().hex[:8]}"
-    settings.task_queue = queue
-    async with build_worker(client, task_queue=queue, context=ActivityContext(settings, database)) as worker:
+    async with worker_with_relay(client, settings, database, "incoming") as worker:
         yield worker
 
 

@@ -6,6 +6,7 @@ import uuid
 from contextlib import asynccontextmanager
 
 from meetings.minutes.demo import Plan, hold_meeting  # noqa: F401  (re-exported for the tests)
+from tests.helpers import worker_with_relay
 from workflows.context import ActivityContext
 from workflows.worker import build_worker
 
@@ -14,9 +15,7 @@ ITEMS = ["Báo cáo sơ kết 6 tháng đầu năm", "Thảo luận phương hư
 
 @asynccontextmanager
 async def worker_for(client, settings, database):  # type: ignore[no-untyped-def]
-    queue = f"minutes-{uuid.uuid4().hex[:8]}"
-    settings.task_queue = queue
-    async with build_worker(client, task_queue=queue, context=ActivityContext(settings, database)) as worker:
+    async with worker_with_relay(client, settings, database, "minutes") as worker:
         yield worker
 
 

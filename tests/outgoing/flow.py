@@ -18,7 +18,7 @@ from services.outgoing import service as outgoing
 from services.outgoing.models import OutgoingDocument
 from workflows.context import ActivityContext
 from workflows.outgoing.activities import OutgoingActivities
-from workflows.outgoing.signing import issue_seal, sign_as_leader
+from workflows.outgoing.signing import issue_seal, signing_profile, sign_as_leader
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "outgoing"
 BODY = (
@@ -82,9 +82,10 @@ async def sign(database: Database, settings: Settings, document_id: int) -> None
         doc = await outgoing.get(session, document_id=document_id)
         leader = await user(session, "lan.nguyen")
         prepared = BlobStore.for_data_dir(settings.data_dir).get(doc.prepared_pdf_sha)
+        profile = await signing_profile(session, settings=settings, organization_id=doc.organization_id, user_id=leader.id)
         signed = await sign_as_leader(
-            settings=settings, session=session, actor=actor_of(leader), user=leader,
-            organization_id=doc.organization_id, pin=DEMO_PIN, pdf=prepared, document_id=doc.id,
+            settings=settings, profile=profile, actor=actor_of(leader), user=leader, pin=DEMO_PIN, pdf=prepared,
+            document_id=doc.id,
         )
         await outgoing.record_signature(session, settings=settings, actor=actor_of(leader), doc=doc, pdf=signed,
                                         method="pin", report_json=None)
@@ -97,9 +98,11 @@ async def issue(database: Database, settings: Settings, document_id: int) -> Out
         province = await session.get(Organization, doc.organization_id)
         leader_pdf = BlobStore.for_data_dir(settings.data_dir).get(doc.leader_pdf_sha)
 
+        profile = await signing_profile(session, settings=settings, organization_id=province.id)
+
         async def seal(stamp):  # type: ignore[no-untyped-def]
             return await issue_seal(
-                settings=settings, session=session, actor=actor_of(clerk), org=province,
+                settings=settings, profile=profile, actor=actor_of(clerk), org=province,
                 pin=DEMO_PIN, leader_pdf=leader_pdf, stamp=stamp, pdf_attachments={},
             )
 

@@ -19,6 +19,7 @@ from services.directory.models import Level, Organization, Role, RoleAssignment,
 from services.reports import service as reports
 from services.reports.models import ReportTarget
 from services.uploads import CheckedUpload
+from tests.helpers import worker_with_relay
 from tests.signing.conftest import make_tiny_pdf
 from workflows.context import ActivityContext
 from workflows.worker import build_worker
@@ -115,9 +116,7 @@ def pydantic_client(client):  # type: ignore[no-untyped-def]
 
 @asynccontextmanager
 async def worker_for(client, settings, database):  # type: ignore[no-untyped-def]
-    queue = f"reports-{uuid.uuid4().hex[:8]}"
-    settings.task_queue = queue
-    async with build_worker(client, task_queue=queue, context=ActivityContext(settings, database)) as worker:
+    async with worker_with_relay(client, settings, database, "reports") as worker:
         yield worker
 
 

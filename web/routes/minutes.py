@@ -26,7 +26,7 @@ from meetings.service import facts as meeting_facts
 from services import calendar
 from services.blobs import BlobStore
 from services.directory.models import Organization, User
-from services.errors import InvalidInput, NotFound
+from services.errors import Conflict, InvalidInput, NotFound
 from services.tasks import service as tasks
 from services.outbox.service import tell
 from signing import service as signing
@@ -168,6 +168,8 @@ async def sign(request: Request, principal: SignedIn, session: SessionDep, minut
         raise InvalidInput("Hãy nhập mã PIN chữ ký số của bạn.", "Enter your signing PIN.")
     image = await signing.profile_image(session, settings=settings, user_id=principal.user.id)
     level = await signing.org_level(session, settings=settings, organization_id=minutes.organization_id)
+    # Signing waits on OCSP and the time stamp: no transaction stays open meanwhile.
+    await session.commit()
     signed_pdf = await signing.sign_as_person(
         settings=settings, actor=principal.actor, user=principal.user, pin=pin, pdf=pdf, level=level,
         appearance=Appearance.signature(name=principal.user.full_name, marker=role, image_png=image),
@@ -175,6 +177,9 @@ async def sign(request: Request, principal: SignedIn, session: SessionDep, minut
         certify=MDPPerm.FILL_FORMS if role == "secretary" else None, target=signing.SigningTarget("minutes", minutes_id),
     )
     sha = BlobStore.for_data_dir(settings.data_dir).put(signed_pdf)
+    minutes, _acc, again, _pdf = await minutes_service.turn(session, settings=settings, principal=principal, minutes_id=minutes_id)
+    if again != role:
+        raise Conflict("Biên bản vừa thay đổi trong khi ký; hãy tải lại trang.", "The minutes changed while they were signed.")
     await minutes_service.record_signature(session, principal=principal, minutes=minutes, role=role, signed_sha=sha)
     await tell(session, "minutes", minutes_id, "signed", role, sha)
     return RedirectResponse(f"/meetings/{minutes.meeting_id}/minutes?ok=1", status_code=303)

@@ -15,17 +15,18 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit import service as audit
 from services.authz import Principal, require
 from services.blobs import BlobStore
 from services.directory import service as directory
 from services.directory.models import Level, Organization, Role, Unit, User
-from services.errors import Forbidden, InvalidInput, NotFound
+from services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.incoming import service as incoming
 from services.outgoing import drafting, exchange
 from services.outgoing import service as outgoing
-from services.outgoing.models import Decision, ReviewMode, Secrecy, Urgency
+from services.outgoing.models import Decision, OutgoingDocument, ReviewMode, Secrecy, Urgency
 from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, XML, CheckedUpload, check_upload
 from services.outbox.service import tell
 from web.deps import Access, SessionDep, SignedIn, writes_on_read
@@ -510,18 +511,18 @@ async def sign(
     """The leader signs with the PIN, or uploads the PDF signed with an external token."""
     from signing.service import validate
     from signing.validation import assert_signed_by
-    from workflows.outgoing.signing import sign_as_leader
+    from workflows.outgoing.signing import sign_as_leader, signing_profile
 
     settings = request.app.state.settings
-    doc = await _doc(session, principal, document_id)
-    if "sign" not in outgoing.allowed_actions(doc, principal, []):
-        raise InvalidInput("Văn bản không chờ anh/chị ký.", "This document is not waiting for your signature.")
-    if not doc.prepared_pdf_sha:
-        raise InvalidInput("Bản PDF để ký đang được chuẩn bị. Hãy thử lại sau ít giây.", "The PDF to sign is not ready yet.")
+    doc = await _ready_to_sign(session, principal, document_id)
     blobs = BlobStore.for_data_dir(settings.data_dir)
-    prepared = blobs.get(doc.prepared_pdf_sha)
+    prepared_sha = doc.prepared_pdf_sha
+    prepared = blobs.get(prepared_sha)
     user = await session.get(User, principal.user.id)
+    profile = await signing_profile(session, settings=settings, organization_id=doc.organization_id, user_id=user.id)
     upload = await _read(signed_file, request, {PDF})
+    # Signing and validation wait on OCSP and the time stamp: no transaction stays open meanwhile.
+    await session.commit()
     if upload is not None:
         if not upload.data.startswith(prepared):
             raise InvalidInput(
@@ -532,15 +533,27 @@ async def sign(
     else:
         if not pin:
             raise InvalidInput("Hãy nhập mã PIN ký số.", "Enter your signing PIN.")
-        signed = await sign_as_leader(settings=settings, session=session, actor=principal.actor, user=user,
-                                      organization_id=doc.organization_id, pin=pin, pdf=prepared, document_id=doc.id)
+        signed = await sign_as_leader(settings=settings, profile=profile, actor=principal.actor, user=user, pin=pin,
+                                      pdf=prepared, document_id=doc.id)
         method = "pin"
     report = await _validated(validate, settings, signed)
     assert_signed_by(report, user.full_name)
+    doc = await _ready_to_sign(session, principal, document_id)  # still waiting for this signature?
+    if doc.prepared_pdf_sha != prepared_sha:
+        raise Conflict("Văn bản vừa thay đổi trong khi ký; hãy ký lại bản mới.", "The document changed while it was signed.")
     await outgoing.record_signature(session, settings=settings, actor=principal.actor, doc=doc, pdf=signed,
                                     method=method, report_json=report.model_dump_json())
     await tell(session, "outgoing", doc.id, "changed", "signed")
     return _done(doc.id, "signed")
+
+
+async def _ready_to_sign(session: AsyncSession, principal: Principal, document_id: int) -> OutgoingDocument:
+    doc = await _doc(session, principal, document_id)
+    if "sign" not in outgoing.allowed_actions(doc, principal, []):
+        raise InvalidInput("Văn bản không chờ anh/chị ký.", "This document is not waiting for your signature.")
+    if not doc.prepared_pdf_sha:
+        raise InvalidInput("Bản PDF để ký đang được chuẩn bị. Hãy thử lại sau ít giây.", "The PDF to sign is not ready yet.")
+    return doc
 
 
 async def _validated(validate, settings, pdf: bytes):  # type: ignore[no-untyped-def]
@@ -568,8 +581,9 @@ async def issue(
     request: Request, principal: Clerk, session: SessionDep, document_id: int,
     pin: Annotated[str, Form()] = "",
 ) -> Response:
-    """Number, date and seal in one step; the number is taken only if all of it succeeds."""
-    from workflows.outgoing.signing import issue_seal
+    """Number, date and seal in one step (the seal's network calls run outside any transaction);
+    a number taken stays with the document if sealing fails, and the next attempt uses it."""
+    from workflows.outgoing.signing import issue_seal, signing_profile
 
     settings = request.app.state.settings
     doc = await _doc(session, principal, document_id)
@@ -581,8 +595,10 @@ async def issue(
     pdf_attachments = {a.id: blobs.get(a.sha) for a in await outgoing.attachments(session, document_id=doc.id)
                        if a.content_type == PDF}
 
+    profile = await signing_profile(session, settings=settings, organization_id=org.id)
+
     async def seal(stamp: outgoing.IssueStamp) -> outgoing.IssuedFiles:
-        return await issue_seal(settings=settings, session=session, actor=principal.actor, org=org, pin=pin,
+        return await issue_seal(settings=settings, profile=profile, actor=principal.actor, org=org, pin=pin,
                                 leader_pdf=blobs.get(doc.leader_pdf_sha), stamp=stamp, pdf_attachments=pdf_attachments)
 
     await outgoing.issue(session, settings=settings, actor=principal.actor, document_id=doc.id, seal=seal)

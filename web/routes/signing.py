@@ -88,6 +88,7 @@ async def sign(
             looks = None
         else:
             looks = Appearance.seal(org_name=org.name, image_png=image)
+        await session.commit()  # signing waits on OCSP and the time stamp: no transaction stays open
         signed = await signing.sign_as_org(
             settings=settings, actor=principal.actor, org=org, pin=pin, pdf=upload.data,
             level=level, appearance=looks, field_name=f"Seal-{org.code}", reason=reason or None, target=target,
@@ -96,6 +97,7 @@ async def sign(
     else:
         image = await signing.profile_image(session, settings=settings, user_id=principal.me.id)
         looks = None if placement == "invisible" else Appearance.signature(name=principal.me.full_name, image_png=image)
+        await session.commit()  # signing waits on OCSP and the time stamp: no transaction stays open
         signed = await signing.sign_as_person(
             settings=settings, actor=principal.actor, user=principal.user, pin=pin,
             pdf=upload.data, level=level, appearance=looks, field_name=f"Sig-{principal.me.username}",
@@ -103,11 +105,11 @@ async def sign(
         )
         signer_label = principal.me.full_name
     digest = BlobStore.for_data_dir(settings.data_dir).put(signed)
+    report = await signing.validate(settings=settings, pdf=signed)  # before the audit entry's transaction begins
     await record(
         session, actor=principal.actor, action="signing.sign", object_type="pdf", object_id=digest[:16],
         details={"file": upload.filename, "signed_sha256": digest, "level": level, "as": mode, "signer": signer_label},
     )
-    report = await signing.validate(settings=settings, pdf=signed)
     token = _download_token(settings.ensure_secret_key(), principal.me.id, digest)
     name = upload.filename.rsplit(".", 1)[0] + "-da-ky.pdf"
     return render(request, "signing/result.html", {

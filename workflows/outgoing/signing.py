@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
 
 from pyhanko.sign.fields import MDPPerm
@@ -61,28 +62,44 @@ def prepare_pdf(pdf: bytes) -> bytes:
     return add_text_fields(pdf, field_specs_from_markers(markers=markers), signature_fields=[seal])
 
 
+@dataclass(frozen=True)
+class SigningProfile:
+    """What a signature needs from the database (the signature or seal image, the PAdES level),
+    read before the signing's network calls (OCSP, time stamp) so no transaction waits on them."""
+
+    image: bytes | None
+    level: str
+
+
+async def signing_profile(session: object, *, settings: Settings, organization_id: int, user_id: int | None = None) -> SigningProfile:
+    """A person's signature image (with `user_id`) or the organisation's seal image, and its level."""
+    if user_id is not None:
+        image = await signing.profile_image(session, settings=settings, user_id=user_id)  # type: ignore[arg-type]
+    else:
+        image = await signing.profile_image(session, settings=settings, organization_id=organization_id)  # type: ignore[arg-type]
+    level = await signing.org_level(session, settings=settings, organization_id=organization_id)  # type: ignore[arg-type]
+    return SigningProfile(image=image, level=level)
+
+
 async def sign_as_leader(
-    *, settings: Settings, session: object, actor: Actor, user: User, organization_id: int,
-    pin: str, pdf: bytes, document_id: int,
+    *, settings: Settings, profile: SigningProfile, actor: Actor, user: User, pin: str, pdf: bytes, document_id: int,
 ) -> bytes:
     """The leader's visible certification signature allowing only form filling afterwards."""
-    image = await signing.profile_image(session, settings=settings, user_id=user.id)  # type: ignore[arg-type]
-    level = await signing.org_level(session, settings=settings, organization_id=organization_id)  # type: ignore[arg-type]
     return await _retrying(lambda: signing.sign_as_person(
-        settings=settings, actor=actor, user=user, pin=pin, pdf=pdf, level=level,
-        appearance=Appearance.signature(name=user.full_name, marker="leader", image_png=image),
+        settings=settings, actor=actor, user=user, pin=pin, pdf=pdf, level=profile.level,
+        appearance=Appearance.signature(name=user.full_name, marker="leader", image_png=profile.image),
         field_name=LEADER_FIELD, reason="Ký ban hành văn bản", location=None, certify=MDPPerm.FILL_FORMS,
         target=signing.SigningTarget("outgoing", document_id),
     ))
 
 
 async def issue_seal(
-    *, settings: Settings, session: object, actor: Actor, org: Organization, pin: str,
+    *, settings: Settings, profile: SigningProfile, actor: Actor, org: Organization, pin: str,
     leader_pdf: bytes, stamp: IssueStamp, pdf_attachments: dict[int, bytes],
 ) -> IssuedFiles:
-    """Fill number and date into the leader-signed PDF, then apply the seal; seal attachments."""
-    image = await signing.profile_image(session, settings=settings, organization_id=org.id)  # type: ignore[arg-type]
-    level = await signing.org_level(session, settings=settings, organization_id=org.id)  # type: ignore[arg-type]
+    """Fill number and date into the leader-signed PDF, then apply the seal; seal attachments.
+    Uses no database session: it runs between the two transactions of `outgoing.issue`."""
+    image, level = profile.image, profile.level
     filled = await asyncio.to_thread(fill_text_fields, leader_pdf, {"number": stamp.notation, "date": stamp.date_line})
     target = signing.SigningTarget("outgoing", stamp.document_id)
     sealed = await _retrying(lambda: signing.sign_as_org(

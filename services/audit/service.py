@@ -6,6 +6,7 @@ transaction so the change and its entry commit together or not at all.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -233,6 +234,7 @@ async def verify_database(
 
     Streams the entries in batches of `batch` and keeps nothing per entry, so memory does not
     grow with the trail. Run it in `Database.read()`: a snapshot that blocks no writer.
+    `on_batch` must not use the session: the next batch is being read meanwhile.
     """
     checkpoints = [
         checkpoint_dict(row)  # type: ignore[arg-type]
@@ -241,38 +243,52 @@ async def verify_database(
     verifier = chain.ChainVerifier(checkpoints, public_keys=keys.known_public_keys(data_dir))
     entries = AuditEntry.__table__
     batch_sql = _BATCH_SQL.get((await session.connection()).dialect.name)
-    after = 0
-    while True:
-        if batch_sql is None:  # another backend: the reference encoding only
-            rows = (await session.execute(
-                select(*entries.c).where(entries.c.seq > after).order_by(entries.c.seq).limit(batch)
-            )).all()
-            if not rows:
-                break
+    if batch_sql is None:  # another backend: the reference encoding only
+        after = 0
+        while rows := (await session.execute(
+            select(*entries.c).where(entries.c.seq > after).order_by(entries.c.seq).limit(batch)
+        )).all():
             for row in rows:
                 verifier.add(entry_dict(row))  # type: ignore[arg-type]
-            last = rows[-1].seq
-        else:
-            count, first, last, canonical, entry_hashes, prev_hashes, well_formed = (
-                await session.execute(batch_sql, {"after": after, "limit": batch})
-            ).one()
-            if not count:
-                break
-            fast = well_formed == count and canonical is not None and verifier.add_canonical_batch(
-                first_seq=first, last_seq=last, count=count, canonical=canonical.encode("utf-8"),
-                entry_hashes=entry_hashes or "", prev_hashes=prev_hashes or "",
-            )
-            del canonical, entry_hashes, prev_hashes
-            if not fast:  # name what is wrong with the reference encoding
-                rows = await session.execute(
-                    select(*entries.c).where(entries.c.seq > after, entries.c.seq <= last).order_by(entries.c.seq)
+            after = rows[-1].seq
+            if on_batch is not None:
+                await on_batch(VerifyProgress(entries_checked=verifier.result.entries_checked, last_seq=after))
+    else:
+        def fetch(after: int) -> asyncio.Future[Any]:
+            return asyncio.ensure_future(session.execute(batch_sql, {"after": after, "limit": batch}))
+
+        after = 0
+        pending = fetch(after)
+        try:
+            while True:
+                count, first, last, canonical, entry_hashes, prev_hashes, well_formed = (await pending).one()
+                if not count:
+                    break
+                # The database builds the next batch (in its own thread on SQLite, its own process
+                # on PostgreSQL) while this one is hashed here.
+                pending = fetch(last)
+                await asyncio.sleep(0.001)  # long enough for the driver to hand the statement over (aiosqlite: a cursor first)
+                fast = well_formed == count and canonical is not None and verifier.add_canonical_batch(
+                    first_seq=first, last_seq=last, count=count, canonical=canonical.encode("utf-8"),
+                    entry_hashes=entry_hashes or "", prev_hashes=prev_hashes or "",
                 )
-                for row in rows:
-                    verifier.add(entry_dict(row))  # type: ignore[arg-type]
-                    verifier.result.entries_rechecked += 1
-        after = last
-        if on_batch is not None:
-            await on_batch(VerifyProgress(entries_checked=verifier.result.entries_checked, last_seq=last))
+                del canonical, entry_hashes, prev_hashes
+                if not fast:  # name what is wrong with the reference encoding
+                    await asyncio.wait({pending})  # one statement at a time on the session
+                    rows = await session.execute(
+                        select(*entries.c).where(entries.c.seq > after, entries.c.seq <= last).order_by(entries.c.seq)
+                    )
+                    for row in rows:
+                        verifier.add(entry_dict(row))  # type: ignore[arg-type]
+                        verifier.result.entries_rechecked += 1
+                after = last
+                if on_batch is not None:
+                    await on_batch(VerifyProgress(entries_checked=verifier.result.entries_checked, last_seq=after))
+        finally:
+            if not pending.done():  # cancelled or failed mid-batch: leave the session idle for the rollback
+                await asyncio.wait({pending})
+            if not pending.cancelled():
+                pending.exception()  # retrieved, so an abandoned prefetch's error is not logged as lost
     head_row = (await session.execute(select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1))).one_or_none()
     head = {"seq": head_row.seq, "entry_hash": head_row.entry_hash} if head_row else None
     return verifier.finish(head)

@@ -198,7 +198,9 @@ class Database:
         try:
             try:
                 if read_only and not self.is_sqlite:
-                    await session.execute(text("SET TRANSACTION READ ONLY"))
+                    # REPEATABLE READ: one snapshot for the whole transaction, as on SQLite (WAL); a
+                    # read-only transaction at this level never fails to serialise.
+                    await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
                 yield session
                 if read_only:
                     await session.rollback()

@@ -62,7 +62,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_in_session(args: argparse.Namespace, work):  # type: ignore[no-untyped-def]
+def _run_in_session(args: argparse.Namespace, work, *, read_only: bool = False):  # type: ignore[no-untyped-def]
     from services.db import get_database
     from services.errors import DomainError
 
@@ -70,7 +70,8 @@ def _run_in_session(args: argparse.Namespace, work):  # type: ignore[no-untyped-
 
     async def main():  # type: ignore[no-untyped-def]
         try:
-            async with get_database().session() as session:
+            database = get_database()
+            async with database.read() if read_only else database.session() as session:
                 return await work(session)
         finally:
             await get_database().dispose()
@@ -153,7 +154,10 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
             result = audit.verify_export(handle, trusted_keys=trusted)
     else:
         settings = _settings(args)
-        result = _run_in_session(args, lambda session: audit.verify_database(session, data_dir=settings.data_dir))
+        # A read-only snapshot: verifying a long trail never holds up the writers.
+        result = _run_in_session(
+            args, lambda session: audit.verify_database(session, data_dir=settings.data_dir), read_only=True
+        )
     if result.ok:
         print(f"Nhật ký nguyên vẹn — trail intact: {result.entries_checked} entries, {result.checkpoints_checked} checkpoints.")
         return 0

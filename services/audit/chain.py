@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -66,12 +66,208 @@ class VerifyResult:
     problems: list[str] = field(default_factory=list)
     entries_checked: int = 0
     checkpoints_checked: int = 0
+    entries_rechecked: int = 0  # entries the fast batch check could not vouch for, re-read one by one
 
     def fail(self, seq: int | None, problem: str) -> None:
         self.ok = False
         self.problems.append(problem)
         if seq is not None and (self.first_bad_seq is None or seq < self.first_bad_seq):
             self.first_bad_seq = seq
+
+
+class _MerkleAccumulator:
+    """The root of `merkle_root` computed leaf by leaf in O(log n) memory.
+
+    The level-by-level tree with an odd node promoted is the RFC 6962 tree, which is also a
+    list of perfect subtrees of decreasing height folded from the right; leaves are added in
+    perfect blocks so that most hashing happens in list comprehensions.
+    """
+
+    __slots__ = ("count", "stack")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.stack: list[tuple[int, bytes]] = []  # (height, subtree root), heights decreasing
+
+    def add(self, entry_digests: Sequence[bytes]) -> None:
+        """Add leaves given as the raw 32-byte entry hashes, in order."""
+        sha256 = hashlib.sha256
+        done, total = 0, len(entry_digests)
+        while done < total:
+            size = 1 << ((total - done).bit_length() - 1)
+            while self.count % size:
+                size >>= 1
+            level = [sha256(b"\x00" + d).digest() for d in entry_digests[done:done + size]]
+            height = 0
+            while len(level) > 1:
+                level = [sha256(b"\x01" + a + b).digest() for a, b in zip(level[::2], level[1::2])]
+                height += 1
+            node = level[0]
+            while self.stack and self.stack[-1][0] == height:
+                node = sha256(b"\x01" + self.stack.pop()[1] + node).digest()
+                height += 1
+            self.stack.append((height, node))
+            done += size
+            self.count += size
+
+    def root(self) -> str:
+        if not self.stack:
+            return hashlib.sha256(b"").hexdigest()
+        node = self.stack[-1][1]
+        for _, left in reversed(self.stack[:-1]):
+            node = hashlib.sha256(b"\x01" + left + node).digest()
+        return node.hex()
+
+
+class _CheckpointCheck:
+    """One checkpoint whose signature is good, waiting for the leaves of its range."""
+
+    __slots__ = ("first", "last", "merkle_root", "accumulator", "missing", "broken")
+
+    def __init__(self, first: int, last: int, merkle_root: str) -> None:
+        self.first, self.last, self.merkle_root = first, last, merkle_root
+        self.accumulator = _MerkleAccumulator()
+        self.missing: int | None = None
+        self.broken = False
+
+    def add(self, first_seq: int, entry_digests: Sequence[bytes]) -> None:
+        """Leaves for the consecutive entries first_seq, first_seq + 1, ... (any overlap with the range)."""
+        lo, hi = max(first_seq, self.first), min(first_seq + len(entry_digests) - 1, self.last)
+        if lo > hi or self.missing is not None or self.broken:
+            return
+        expected = self.first + self.accumulator.count
+        if lo > expected:
+            self.missing = expected
+            return
+        if lo < expected:  # the same seq twice (only possible in an export)
+            self.broken = True
+            return
+        self.accumulator.add(entry_digests[lo - first_seq:hi - first_seq + 1])
+
+
+class ChainVerifier:
+    """Recomputes the chain and every checkpoint from entries streamed in seq order.
+
+    Memory stays bounded whatever the number of entries: nothing is kept per entry, and each
+    checkpoint keeps only O(log n) Merkle subtree roots. Feed entries with `add` (a mapping
+    with the fields of `entry_hash` plus prev_hash and entry_hash), or a whole batch already
+    in canonical form with `add_canonical_batch`, then call `finish`.
+    """
+
+    def __init__(self, checkpoints: Iterable[Mapping[str, Any]], *, public_keys: Mapping[str, Any]) -> None:
+        from cryptography.exceptions import InvalidSignature
+
+        self.result = VerifyResult()
+        self._prev_hash, self._expected_seq = GENESIS_HASH, 1
+        self._checkpoint_problems: list[tuple[int | None, str]] = []
+        self._open: list[_CheckpointCheck] = []
+        for checkpoint in checkpoints:
+            self.result.checkpoints_checked += 1
+            first, last = int(checkpoint["first_seq"]), int(checkpoint["last_seq"])
+            key = public_keys.get(checkpoint["key_id"])
+            message = checkpoint_message(
+                first_seq=first, last_seq=last, merkle_root=checkpoint["merkle_root"],
+                created_at=checkpoint["created_at"],
+            )
+            if key is None:
+                self._checkpoint_problems.append((None, f"checkpoint {first}..{last} is signed by an unknown key"))
+                continue
+            try:
+                key.verify(bytes.fromhex(checkpoint["signature"]), message)
+            except (InvalidSignature, ValueError):
+                self._checkpoint_problems.append((first, f"checkpoint {first}..{last} has a bad signature"))
+                continue
+            self._open.append(_CheckpointCheck(first, last, checkpoint["merkle_root"]))
+        self._checks = list(self._open)
+
+    @property
+    def expected_seq(self) -> int:
+        return self._expected_seq
+
+    @property
+    def prev_hash(self) -> str:
+        return self._prev_hash
+
+    def add(self, entry: Mapping[str, Any]) -> None:
+        """Check one entry with the reference encoding (`entry_hash`)."""
+        result = self.result
+        seq = int(entry["seq"])
+        result.entries_checked += 1
+        expected_seq = self._expected_seq
+        if seq != expected_seq:
+            if seq > expected_seq:
+                result.fail(expected_seq, f"entries {expected_seq}..{seq - 1} are missing")
+            else:
+                result.fail(seq, f"entry {seq} is out of order")
+        if entry["prev_hash"] != self._prev_hash:
+            result.fail(seq, f"entry {seq} does not link to the entry before it")
+        recomputed = entry_hash(entry, entry["prev_hash"])
+        stored = entry["entry_hash"]
+        if recomputed != stored:
+            result.fail(seq, f"entry {seq} was changed after it was written")
+        if self._open:
+            try:
+                leaf = bytes.fromhex(stored)
+            except (TypeError, ValueError):
+                leaf = stored.encode("utf-8", "surrogatepass") if isinstance(stored, str) else b""
+            self._add_leaves(seq, [leaf])
+        self._prev_hash, self._expected_seq = stored, seq + 1
+
+    def add_canonical_batch(
+        self, *, first_seq: int, last_seq: int, count: int, canonical: bytes, entry_hashes: str, prev_hashes: str
+    ) -> bool:
+        """Check consecutive entries given as their canonical encodings joined by newlines.
+
+        `entry_hashes` and `prev_hashes` are the stored hex hashes concatenated in the same
+        order. Returns False, having changed nothing, unless every entry is intact, in order and
+        linked; the caller then feeds that batch through `add` to name what is wrong.
+        Canonical JSON never contains a raw newline (control characters are escaped).
+        """
+        if first_seq != self._expected_seq or last_seq - first_seq + 1 != count:
+            return False
+        if len(entry_hashes) != 64 * count or prev_hashes != self._prev_hash + entry_hashes[:-64]:
+            return False
+        lines = canonical.split(b"\n")
+        if len(lines) != count:
+            return False
+        sha256 = hashlib.sha256
+        digests = [sha256(line).digest() for line in lines]
+        if b"".join(digests).hex() != entry_hashes:
+            return False
+        self.result.entries_checked += count
+        if self._open:
+            self._add_leaves(first_seq, digests)
+        self._prev_hash, self._expected_seq = entry_hashes[-64:], last_seq + 1
+        return True
+
+    def _add_leaves(self, first_seq: int, digests: Sequence[bytes]) -> None:
+        last_seq = first_seq + len(digests) - 1
+        for check in self._open:
+            if check.first <= last_seq:
+                check.add(first_seq, digests)
+        self._open = [c for c in self._open if c.last > last_seq]
+
+    def finish(self, head: Mapping[str, Any] | None) -> VerifyResult:
+        """Compare with the recorded head and settle every checkpoint."""
+        result = self.result
+        last_seq, prev_hash = self._expected_seq - 1, self._prev_hash
+        if head is not None and (int(head["seq"]) != last_seq or head["entry_hash"] != prev_hash):
+            if int(head["seq"]) > last_seq:
+                result.fail(last_seq + 1, f"entries {last_seq + 1}..{head['seq']} are missing at the end")
+            else:
+                result.fail(int(head["seq"]) + 1, "entries were added after the recorded head of the chain")
+        for seq, problem in self._checkpoint_problems:
+            result.fail(seq, problem)
+        for check in self._checks:
+            span = f"checkpoint {check.first}..{check.last}"
+            covered = check.first + check.accumulator.count - 1
+            if check.missing is None and not check.broken and covered < check.last:
+                check.missing = covered + 1
+            if check.missing is not None:
+                result.fail(check.missing, f"{span} covers entries that are missing")
+            elif check.broken or check.accumulator.root() != check.merkle_root:
+                result.fail(check.first, f"{span} no longer matches its entries")
+        return result
 
 
 def verify_chain(
@@ -86,55 +282,7 @@ def verify_chain(
     `entries` must be ordered by seq. `public_keys` maps key IDs to Ed25519 public keys
     (cryptography objects). `head` is the recorded last (seq, entry_hash), when known.
     """
-    from cryptography.exceptions import InvalidSignature
-
-    result = VerifyResult()
-    hashes: dict[int, str] = {}
-    prev_hash, expected_seq = GENESIS_HASH, 1
+    verifier = ChainVerifier(checkpoints, public_keys=public_keys)
     for entry in entries:
-        seq = int(entry["seq"])
-        result.entries_checked += 1
-        if seq != expected_seq:
-            if seq > expected_seq:
-                result.fail(expected_seq, f"entries {expected_seq}..{seq - 1} are missing")
-            else:
-                result.fail(seq, f"entry {seq} is out of order")
-        if entry["prev_hash"] != prev_hash:
-            result.fail(seq, f"entry {seq} does not link to the entry before it")
-        recomputed = entry_hash(entry, entry["prev_hash"])
-        if recomputed != entry["entry_hash"]:
-            result.fail(seq, f"entry {seq} was changed after it was written")
-        hashes[seq] = entry["entry_hash"]
-        prev_hash, expected_seq = entry["entry_hash"], seq + 1
-
-    last_seq = expected_seq - 1
-    if head is not None and (int(head["seq"]) != last_seq or head["entry_hash"] != prev_hash):
-        if int(head["seq"]) > last_seq:
-            result.fail(last_seq + 1, f"entries {last_seq + 1}..{head['seq']} are missing at the end")
-        else:
-            result.fail(int(head["seq"]) + 1, "entries were added after the recorded head of the chain")
-
-    for checkpoint in checkpoints:
-        result.checkpoints_checked += 1
-        first, last = int(checkpoint["first_seq"]), int(checkpoint["last_seq"])
-        key = public_keys.get(checkpoint["key_id"])
-        message = checkpoint_message(
-            first_seq=first, last_seq=last, merkle_root=checkpoint["merkle_root"],
-            created_at=checkpoint["created_at"],
-        )
-        if key is None:
-            result.fail(None, f"checkpoint {first}..{last} is signed by an unknown key")
-            continue
-        try:
-            key.verify(bytes.fromhex(checkpoint["signature"]), message)
-        except (InvalidSignature, ValueError):
-            result.fail(first, f"checkpoint {first}..{last} has a bad signature")
-            continue
-        leaves = [hashes.get(seq) for seq in range(first, last + 1)]
-        if any(leaf is None for leaf in leaves):
-            missing = next(seq for seq, leaf in zip(range(first, last + 1), leaves) if leaf is None)
-            result.fail(missing, f"checkpoint {first}..{last} covers entries that are missing")
-            continue
-        if merkle_root(leaves) != checkpoint["merkle_root"]:  # type: ignore[arg-type]
-            result.fail(first, f"checkpoint {first}..{last} no longer matches its entries")
-    return result
+        verifier.add(entry)
+    return verifier.finish(head)

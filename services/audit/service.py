@@ -6,14 +6,15 @@ transaction so the change and its entry commit together or not at all.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit import chain, keys
@@ -162,16 +163,135 @@ async def create_checkpoint(session: AsyncSession, *, data_dir: Path) -> AuditCh
     return checkpoint
 
 
-async def verify_database(session: AsyncSession, *, data_dir: Path) -> chain.VerifyResult:
-    """Recompute the whole chain and every checkpoint from the database."""
-    entries = [entry_dict(e) async for e in _iter_entries(session)]
+# The canonical encoding of `chain.entry_hash`, built by the database for a whole batch of
+# entries at once: keys sorted, no spaces, strings JSON-quoted with non-ASCII kept (SQLite's
+# json_object and PostgreSQL's to_json quote exactly as Python's json does), times as
+# `chain.canonical_time`. The verifier still hashes every entry itself; the database only saves
+# building a Python object per column. Anything the database would encode differently (a time
+# stored in another format, a column of an unexpected type) makes the batch fail the fast check
+# and go through the reference encoding row by row, so the result never depends on this.
+_BATCH_SQL = {
+    "sqlite": text(
+        """
+        SELECT count(*), min(seq), max(seq), group_concat(line, char(10)),
+               group_concat(entry_hash, ''), group_concat(prev_hash, ''),
+               sum(length(entry_hash) = 64 AND length(prev_hash) = 64)
+        FROM (
+          SELECT seq, entry_hash, prev_hash,
+                 CASE WHEN at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]'
+                 THEN json_object(
+                   'action', action, 'actor_id', actor_id, 'actor_name', actor_name,
+                   'at', substr(at, 1, 10) || 'T' || substr(at, 12) || 'Z',
+                   'details', details, 'ip', ip, 'object_id', object_id, 'object_type', object_type,
+                   'organization_id', organization_id, 'prev_hash', prev_hash, 'seq', seq)
+                 END AS line
+          FROM audit_entries WHERE seq > :after ORDER BY seq LIMIT :limit
+        )
+        """
+    ),
+    "postgresql": text(
+        """
+        SELECT count(*), min(seq), max(seq), string_agg(line, E'\\n' ORDER BY seq),
+               string_agg(entry_hash, '' ORDER BY seq), string_agg(prev_hash, '' ORDER BY seq),
+               count(*) FILTER (WHERE length(entry_hash) = 64 AND length(prev_hash) = 64)
+        FROM (
+          SELECT seq, entry_hash, prev_hash,
+                 '{"action":' || coalesce(to_json(action)::text, 'null')
+                 || ',"actor_id":' || coalesce(actor_id::text, 'null')
+                 || ',"actor_name":' || coalesce(to_json(actor_name)::text, 'null')
+                 || ',"at":"' || to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+                 || '","details":' || coalesce(to_json(details)::text, 'null')
+                 || ',"ip":' || coalesce(to_json(ip)::text, 'null')
+                 || ',"object_id":' || coalesce(to_json(object_id)::text, 'null')
+                 || ',"object_type":' || coalesce(to_json(object_type)::text, 'null')
+                 || ',"organization_id":' || coalesce(organization_id::text, 'null')
+                 || ',"prev_hash":' || coalesce(to_json(prev_hash)::text, 'null')
+                 || ',"seq":' || seq || '}' AS line
+          FROM audit_entries WHERE seq > :after ORDER BY seq LIMIT :limit
+        ) AS batch
+        """
+    ),
+}
+VERIFY_BATCH = 20_000
+
+
+@dataclass
+class VerifyProgress:
+    """Where a running verification is; `on_batch` receives it after every batch."""
+
+    entries_checked: int
+    last_seq: int
+
+
+async def verify_database(
+    session: AsyncSession,
+    *,
+    data_dir: Path,
+    batch: int = VERIFY_BATCH,
+    on_batch: Callable[[VerifyProgress], Awaitable[None]] | None = None,
+) -> chain.VerifyResult:
+    """Recompute the whole chain and every checkpoint from the database.
+
+    Streams the entries in batches of `batch` and keeps nothing per entry, so memory does not
+    grow with the trail. Run it in `Database.read()`: a snapshot that blocks no writer.
+    `on_batch` must not use the session: the next batch is being read meanwhile.
+    """
     checkpoints = [
-        checkpoint_dict(c)
-        for c in (await session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.last_seq))).all()
+        checkpoint_dict(row)  # type: ignore[arg-type]
+        for row in await session.execute(select(*AuditCheckpoint.__table__.c).order_by(AuditCheckpoint.last_seq))
     ]
-    head_row = await session.get(AuditHead, 1)
+    verifier = chain.ChainVerifier(checkpoints, public_keys=keys.known_public_keys(data_dir))
+    entries = AuditEntry.__table__
+    batch_sql = _BATCH_SQL.get((await session.connection()).dialect.name)
+    if batch_sql is None:  # another backend: the reference encoding only
+        after = 0
+        while rows := (await session.execute(
+            select(*entries.c).where(entries.c.seq > after).order_by(entries.c.seq).limit(batch)
+        )).all():
+            for row in rows:
+                verifier.add(entry_dict(row))  # type: ignore[arg-type]
+            after = rows[-1].seq
+            if on_batch is not None:
+                await on_batch(VerifyProgress(entries_checked=verifier.result.entries_checked, last_seq=after))
+    else:
+        def fetch(after: int) -> asyncio.Future[Any]:
+            return asyncio.ensure_future(session.execute(batch_sql, {"after": after, "limit": batch}))
+
+        after = 0
+        pending = fetch(after)
+        try:
+            while True:
+                count, first, last, canonical, entry_hashes, prev_hashes, well_formed = (await pending).one()
+                if not count:
+                    break
+                # The database builds the next batch (in its own thread on SQLite, its own process
+                # on PostgreSQL) while this one is hashed here.
+                pending = fetch(last)
+                await asyncio.sleep(0.001)  # long enough for the driver to hand the statement over (aiosqlite: a cursor first)
+                fast = well_formed == count and canonical is not None and verifier.add_canonical_batch(
+                    first_seq=first, last_seq=last, count=count, canonical=canonical.encode("utf-8"),
+                    entry_hashes=entry_hashes or "", prev_hashes=prev_hashes or "",
+                )
+                del canonical, entry_hashes, prev_hashes
+                if not fast:  # name what is wrong with the reference encoding
+                    await asyncio.wait({pending})  # one statement at a time on the session
+                    rows = await session.execute(
+                        select(*entries.c).where(entries.c.seq > after, entries.c.seq <= last).order_by(entries.c.seq)
+                    )
+                    for row in rows:
+                        verifier.add(entry_dict(row))  # type: ignore[arg-type]
+                        verifier.result.entries_rechecked += 1
+                after = last
+                if on_batch is not None:
+                    await on_batch(VerifyProgress(entries_checked=verifier.result.entries_checked, last_seq=after))
+        finally:
+            if not pending.done():  # cancelled or failed mid-batch: leave the session idle for the rollback
+                await asyncio.wait({pending})
+            if not pending.cancelled():
+                pending.exception()  # retrieved, so an abandoned prefetch's error is not logged as lost
+    head_row = (await session.execute(select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1))).one_or_none()
     head = {"seq": head_row.seq, "entry_hash": head_row.entry_hash} if head_row else None
-    return chain.verify_chain(entries, checkpoints, public_keys=keys.known_public_keys(data_dir), head=head)
+    return verifier.finish(head)
 
 
 async def export_lines(session: AsyncSession, *, data_dir: Path) -> AsyncIterator[str]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import contextvars
 import json
 import os
 import subprocess
@@ -13,6 +15,7 @@ from sqlalchemy import delete, func, select, text, update
 from services.audit import service as audit
 from services.audit.models import AuditEntry
 from services.audit.service import Actor
+from services.db import Database
 
 
 async def _append(database, n: int, start: int = 0) -> None:  # type: ignore[no-untyped-def]
@@ -23,7 +26,7 @@ async def _append(database, n: int, start: int = 0) -> None:  # type: ignore[no-
 
 
 async def _verify(database, settings):  # type: ignore[no-untyped-def]
-    async with database.session() as session:
+    async with database.read() as session:
         return await audit.verify_database(session, data_dir=settings.data_dir)
 
 
@@ -138,6 +141,65 @@ async def test_export_verifies_offline_and_detects_edits(database, settings, tmp
         tampered.append(json.dumps(item))
     result = audit.verify_export(tampered)
     assert not result.ok and result.first_bad_seq == 3
+
+
+async def test_verify_reads_awkward_text_through_the_fast_path(database, settings) -> None:
+    """Quotes, backslashes, control characters, Vietnamese and emoji: the database builds the
+    same canonical bytes as the chain, so no intact entry needs the slow re-check."""
+    awkward = ['say "hi"', "back\\slash", "tab\tnew\nline\r\x01\x1f\x7f", "Trích yếu: Đã ký số", "😀 \u2028 \ufeff", ""]
+    for i, value in enumerate(awkward):
+        async with database.session() as session:
+            await audit.record(session, actor=Actor(user_id=None, name=value, ip=value), action="test.awkward",
+                               object_type=value or None, object_id=value, details={"v": value, "i": i})
+    async with database.session() as session:
+        await audit.create_checkpoint(session, data_dir=settings.data_dir)
+    result = await _verify(database, settings)
+    assert result.ok, result.problems
+    assert result.entries_checked == len(awkward) + 1 and result.entries_rechecked == 0
+
+
+def test_streamed_merkle_root_matches_the_reference() -> None:
+    from services.audit import chain
+
+    for n in range(0, 70):
+        hashes = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(n)]
+        digests = [bytes.fromhex(h) for h in hashes]
+        for step in (1, 3, 7, 64):
+            accumulator = chain._MerkleAccumulator()
+            for start in range(0, n, step):
+                accumulator.add(digests[start:start + step])
+            assert accumulator.root() == chain.merkle_root(hashes), (n, step)
+
+
+async def test_verify_takes_no_write_lock(database, settings) -> None:
+    """While a verification is half way through the trail, another connection appends an entry
+    (on SQLite: BEGIN IMMEDIATE, the write lock) and commits; the verification still sees one
+    consistent snapshot."""
+    await _append(database, 30)
+    writer = Database(database.url, lock_timeout=2.0)  # fails after 2 s instead of waiting 15 s
+
+    async def append_elsewhere() -> None:
+        try:
+            async with writer.session() as session:
+                await audit.record(session, actor=Actor.system("writer"), action="test.during_verify")
+        finally:
+            await writer.dispose()
+
+    appended: list[int] = []
+
+    async def on_batch(progress: audit.VerifyProgress) -> None:
+        if not appended:
+            # Another thread with a fresh context, as another process would: this task's
+            # context says a transaction (the verification's) is open.
+            await asyncio.to_thread(contextvars.Context().run, asyncio.run, append_elsewhere())
+            appended.append(progress.last_seq)
+
+    async with database.read() as session:
+        result = await audit.verify_database(session, data_dir=settings.data_dir, batch=10, on_batch=on_batch)
+    assert appended == [10]
+    assert result.ok and result.entries_checked == 30  # the snapshot taken before the append
+    after = await _verify(database, settings)
+    assert after.ok and after.entries_checked == 31
 
 
 def _cli(settings, *args: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]

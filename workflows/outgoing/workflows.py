@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+
+from workflows import retry
 
 with workflow.unsafe.imports_passed_through():
     from workflows.outgoing.activities import OutgoingActivities, OutgoingState, RecipientInput, ReminderInput
@@ -39,8 +40,6 @@ class OutgoingProgress(BaseModel):
     signals: int = 0
 
 
-_QUICK = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=0)
-
 
 @workflow.defn
 class OutgoingWorkflow:
@@ -60,7 +59,7 @@ class OutgoingWorkflow:
 
     async def _load(self, document_id: int) -> OutgoingState:
         return await workflow.execute_activity(
-            OutgoingActivities.load, document_id, start_to_close_timeout=timedelta(seconds=30), retry_policy=_QUICK,
+            OutgoingActivities.load, document_id, start_to_close_timeout=timedelta(seconds=30), retry_policy=retry.DATABASE,
         )
 
     @workflow.run
@@ -82,8 +81,7 @@ class OutgoingWorkflow:
                 self._progress.step = "rendering"
                 await workflow.execute_activity(
                     OutgoingActivities.render, data.document_id, start_to_close_timeout=timedelta(minutes=3),
-                    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=2),
-                                             maximum_attempts=10),
+                    retry_policy=retry.RENDER,
                 )
                 continue
             elif state.status in ("issued", "recalled", "replaced"):
@@ -112,7 +110,7 @@ class OutgoingWorkflow:
             if stage is not None:
                 await workflow.execute_activity(
                     OutgoingActivities.remind, ReminderInput(document_id=data.document_id, stage=stage),
-                    start_to_close_timeout=timedelta(seconds=30), retry_policy=_QUICK,
+                    start_to_close_timeout=timedelta(seconds=30), retry_policy=retry.DATABASE,
                 )
             for moment in (due - before, due):
                 if moment > now:
@@ -127,7 +125,7 @@ class OutgoingWorkflow:
             await asyncio.gather(*(
                 workflow.execute_activity(
                     OutgoingActivities.deliver, RecipientInput(document_id=data.document_id, recipient_id=rid),
-                    start_to_close_timeout=timedelta(seconds=data.dispatch_timeout_seconds), retry_policy=_QUICK,
+                    start_to_close_timeout=timedelta(seconds=data.dispatch_timeout_seconds), retry_policy=retry.DELIVERY,
                 )
                 for rid in state.pending_deliveries
             ))
@@ -136,14 +134,14 @@ class OutgoingWorkflow:
             self._progress.step = "validating"  # type: ignore[union-attr]
             await workflow.execute_activity(
                 OutgoingActivities.validate, data.document_id, start_to_close_timeout=timedelta(minutes=2),
-                retry_policy=RetryPolicy(maximum_attempts=5, initial_interval=timedelta(seconds=2)),
+                retry_policy=retry.VALIDATION,
             )
         if state.pending_notices:
             self._progress.step = "notifying"  # type: ignore[union-attr]
             await asyncio.gather(*(
                 workflow.execute_activity(
                     OutgoingActivities.notice, RecipientInput(document_id=data.document_id, recipient_id=rid),
-                    start_to_close_timeout=timedelta(seconds=data.dispatch_timeout_seconds), retry_policy=_QUICK,
+                    start_to_close_timeout=timedelta(seconds=data.dispatch_timeout_seconds), retry_policy=retry.DELIVERY,
                 )
                 for rid in state.pending_notices
             ))

@@ -4,8 +4,10 @@
 It seeds a demo database (SQLite), a development PKI, a time-skipping Temporal dev server and the
 real worker, drives each workflow type along several paths through the services (as the pages
 do) and writes `handle.fetch_history().to_json()` to tests/replay/histories/<type>-<path>.json.
-Existing files are overwritten only for the names asked for; keep the files of earlier code
-versions (they prove the new code still replays what is running in production).
+Only the scenarios named on the command line are recorded (all when none is). Before recording
+a path again after a `workflow.patched` change, rename its old file to
+`<type>-<path>-before-<patch>.json` and commit both: the old one proves the new code still
+replays executions that started before the change (docs/workflows.md).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from temporalio.worker import Worker
 from workflows.audit.activities import AuditActivities
 from workflows.audit.workflows import AuditCheckpointWorkflow
 from workflows.context import ActivityContext
+from workflows.errors import DomainErrorInterceptor
 from workflows.incoming.activities import IncomingActivities
 from workflows.incoming.workflows import IncomingWorkflow
 from workflows.meetings.activities import MeetingActivities
@@ -62,6 +63,7 @@ def build_worker(
 
     `graceful_shutdown` lets running activities finish when the worker stops (the processes we
     run give them time); tests keep the default 0, which cancels them like a crash would.
+    Every activity's domain error fails it without retries (workflows/errors.py).
     """
     return Worker(
         client,
@@ -69,4 +71,5 @@ def build_worker(
         workflows=[*WORKFLOWS, *workflows],
         activities=[*activities_for(context), *activities],
         graceful_shutdown_timeout=graceful_shutdown,
+        interceptors=[DomainErrorInterceptor()],
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+
+from workflows import retry
 
 with workflow.unsafe.imports_passed_through():
     from workflows.audit.activities import AuditActivities, CheckpointResult
@@ -20,5 +21,5 @@ class AuditCheckpointWorkflow:
         return await workflow.execute_activity(
             AuditActivities.create_audit_checkpoint,
             start_to_close_timeout=timedelta(minutes=5),
-            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=20),
+            retry_policy=retry.CHECKPOINT,
         )

@@ -14,13 +14,14 @@ from datetime import timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+
+from workflows import retry
 
 with workflow.unsafe.imports_passed_through():
     from workflows.incoming.activities import DeadlineInput, IncomingActivities, SnapshotOut, StepInput
 
 DEADLINE_ORDER = ("reminder", "overdue", "escalation")
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=0)
+RETRY = retry.DATABASE
 
 
 class IncomingInput(BaseModel):
@@ -52,7 +53,7 @@ class IncomingWorkflow:
         if not self._validated:
             await workflow.execute_activity(
                 IncomingActivities.validate_signatures, doc_id,
-                start_to_close_timeout=timedelta(minutes=5), retry_policy=RetryPolicy(maximum_attempts=3),
+                start_to_close_timeout=timedelta(minutes=5), retry_policy=retry.VALIDATION,
             )
             self._validated = True
         while True:

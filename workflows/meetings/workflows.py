@@ -12,14 +12,15 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+
+from workflows import retry
 
 with workflow.unsafe.imports_passed_through():
     from workflows.meetings.activities import (
         AnnounceInput, InvitationsSent, MeetingActivities, MeetingRef, MeetingState, ReminderInput,
     )
 
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=20)
+RETRY = retry.DATABASE
 TIMEOUT = timedelta(minutes=2)
 
 

@@ -15,15 +15,16 @@ from datetime import timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+
+from workflows import retry
 
 with workflow.unsafe.imports_passed_through():
     from workflows.minutes.activities import (
         AcceptInput, FinalCheck, MinutesActivities, NoticeInput, RenderInput, SigningStateOut,
     )
 
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=0)
-RENDER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=2), maximum_attempts=10)
+RETRY = retry.DATABASE
+RENDER_RETRY = retry.RENDER
 TIMEOUT = timedelta(seconds=60)
 RENDER_TIMEOUT = timedelta(minutes=5)
 
@@ -141,12 +142,12 @@ class MinutesWorkflow:
         self._notation = await workflow.execute_activity(MinutesActivities.number, data.minutes_id,
                                                          start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
         check: FinalCheck = await workflow.execute_activity(MinutesActivities.validate_final, data.minutes_id,
-                                                            start_to_close_timeout=TIMEOUT * 2, retry_policy=RETRY)
+                                                            start_to_close_timeout=TIMEOUT * 2, retry_policy=retry.VALIDATION)
         workflow.logger.info("minutes %s numbered %s: %s signatures, valid=%s", data.minutes_id, self._notation,
                              check.signatures, check.all_valid)
         self._phase = "distributing"
         await workflow.execute_activity(MinutesActivities.distribute, data.minutes_id,
-                                        start_to_close_timeout=TIMEOUT * 2, retry_policy=RETRY)
+                                        start_to_close_timeout=TIMEOUT * 2, retry_policy=retry.DELIVERY)
         self._phase = "distributed"
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._notation

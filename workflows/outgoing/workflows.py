@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+
+from workflows import retry
 
 with workflow.unsafe.imports_passed_through():
     from workflows.outgoing.activities import OutgoingActivities, OutgoingState, RecipientInput, ReminderInput
@@ -25,10 +26,16 @@ KEEP_AFTER_ISSUE = timedelta(days=365)
 MAX_LOOPS = 300
 
 
+# Behaviour added while executions were running (see docs/workflows.md): an issued document's
+# workflow ends once every delivery, validation and notice is done, instead of waiting a year.
+ENDS_AFTER_KEEP = "outgoing-ends-after-keep"
+
+
 class OutgoingInput(BaseModel):
     document_id: int
     dispatch_timeout_seconds: int = 60
     remind_before_hours: int = 24
+    issued_since: datetime | None = None  # carried across continue-as-new (runs from before the patch)
 
 
 class OutgoingProgress(BaseModel):
@@ -39,8 +46,6 @@ class OutgoingProgress(BaseModel):
     signals: int = 0
 
 
-_QUICK = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=0)
-
 
 @workflow.defn
 class OutgoingWorkflow:
@@ -48,6 +53,7 @@ class OutgoingWorkflow:
         self._signals = 0
         self._seen = 0
         self._progress: OutgoingProgress | None = None
+        self._validation_ran = False  # an invalid signature is reported once, not validated forever
 
     @workflow.signal
     def changed(self, kind: str) -> None:
@@ -60,13 +66,13 @@ class OutgoingWorkflow:
 
     async def _load(self, document_id: int) -> OutgoingState:
         return await workflow.execute_activity(
-            OutgoingActivities.load, document_id, start_to_close_timeout=timedelta(seconds=30), retry_policy=_QUICK,
+            OutgoingActivities.load, document_id, start_to_close_timeout=timedelta(seconds=30), retry_policy=retry.DATABASE,
         )
 
     @workflow.run
     async def run(self, data: OutgoingInput) -> str:
         self._progress = OutgoingProgress(document_id=data.document_id)
-        issued_since: datetime | None = None
+        issued_since = data.issued_since
         for _ in range(MAX_LOOPS):
             self._seen = self._signals
             state = await self._load(data.document_id)
@@ -82,16 +88,24 @@ class OutgoingWorkflow:
                 self._progress.step = "rendering"
                 await workflow.execute_activity(
                     OutgoingActivities.render, data.document_id, start_to_close_timeout=timedelta(minutes=3),
-                    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=2),
-                                             maximum_attempts=10),
+                    retry_policy=retry.RENDER,
                 )
                 continue
             elif state.status in ("issued", "recalled", "replaced"):
                 issued_since = issued_since or workflow.now()
+                if self._settled(state) and workflow.patched(ENDS_AFTER_KEEP):
+                    self._progress.step = "closed"
+                    return state.status  # a later recall starts the workflow again (signal-with-start)
                 await self._after_issue(data, state)
                 if state.status != "issued":
                     self._progress.step = "closed"
                     return state.status
+                if workflow.patched(ENDS_AFTER_KEEP):
+                    state = await self._load(data.document_id)  # what is left after this pass
+                    if self._settled(state):
+                        self._progress.step = "closed"
+                        return state.status
+                    # A recipient not reached yet (or a new signal): wait, then try again.
                 if workflow.now() - issued_since >= KEEP_AFTER_ISSUE:
                     return state.status  # a later recall starts the workflow again
             self._progress.step = "waiting"
@@ -99,7 +113,12 @@ class OutgoingWorkflow:
                 await workflow.wait_condition(lambda: self._signals != self._seen, timeout=timeout)
             except asyncio.TimeoutError:
                 pass
-        workflow.continue_as_new(data)
+        workflow.continue_as_new(data.model_copy(update={"issued_since": issued_since}))
+
+    def _settled(self, state: OutgoingState) -> bool:
+        """Issued, and every delivery, the validation and every notice done; no new signal."""
+        return (state.status == "issued" and not state.pending_deliveries and not state.pending_notices
+                and (state.validated_issue or self._validation_ran) and self._signals == self._seen)
 
     async def _reviews(self, data: OutgoingInput, state: OutgoingState) -> timedelta:
         """Remind reviewers a day before their deadline and when it passes; sleep until the next one."""
@@ -112,7 +131,7 @@ class OutgoingWorkflow:
             if stage is not None:
                 await workflow.execute_activity(
                     OutgoingActivities.remind, ReminderInput(document_id=data.document_id, stage=stage),
-                    start_to_close_timeout=timedelta(seconds=30), retry_policy=_QUICK,
+                    start_to_close_timeout=timedelta(seconds=30), retry_policy=retry.DATABASE,
                 )
             for moment in (due - before, due):
                 if moment > now:
@@ -127,7 +146,7 @@ class OutgoingWorkflow:
             await asyncio.gather(*(
                 workflow.execute_activity(
                     OutgoingActivities.deliver, RecipientInput(document_id=data.document_id, recipient_id=rid),
-                    start_to_close_timeout=timedelta(seconds=data.dispatch_timeout_seconds), retry_policy=_QUICK,
+                    start_to_close_timeout=timedelta(seconds=data.dispatch_timeout_seconds), retry_policy=retry.DELIVERY,
                 )
                 for rid in state.pending_deliveries
             ))
@@ -136,14 +155,15 @@ class OutgoingWorkflow:
             self._progress.step = "validating"  # type: ignore[union-attr]
             await workflow.execute_activity(
                 OutgoingActivities.validate, data.document_id, start_to_close_timeout=timedelta(minutes=2),
-                retry_policy=RetryPolicy(maximum_attempts=5, initial_interval=timedelta(seconds=2)),
+                retry_policy=retry.VALIDATION,
             )
+            self._validation_ran = True
         if state.pending_notices:
             self._progress.step = "notifying"  # type: ignore[union-attr]
             await asyncio.gather(*(
                 workflow.execute_activity(
                     OutgoingActivities.notice, RecipientInput(document_id=data.document_id, recipient_id=rid),
-                    start_to_close_timeout=timedelta(seconds=data.dispatch_timeout_seconds), retry_policy=_QUICK,
+                    start_to_close_timeout=timedelta(seconds=data.dispatch_timeout_seconds), retry_policy=retry.DELIVERY,
                 )
                 for rid in state.pending_notices
             ))

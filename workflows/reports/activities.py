@@ -11,9 +11,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
-from services.errors import DomainError
 from services.reports import service as reports
 from workflows.context import ActivityContext
 
@@ -90,13 +88,11 @@ class ReportActivities:
 
     @activity.defn(name="report_deliver")
     async def deliver(self, ref: TargetRef) -> TargetSnap:
-        """The request into the target's incoming register, once."""
-        try:
-            async with self.context.database.session() as session:
-                return _snap(await reports.deliver(session, settings=self.context.settings, request_id=ref.request_id,
-                                                   organization_id=ref.organization_id))
-        except DomainError as exc:
-            raise ApplicationError(exc.message_en, type=type(exc).__name__, non_retryable=True) from exc
+        """The request into the target's incoming register, once (a domain error — e.g. no
+        register at the target — fails it without retries: workflows/errors.py)."""
+        async with self.context.database.session() as session:
+            return _snap(await reports.deliver(session, settings=self.context.settings, request_id=ref.request_id,
+                                               organization_id=ref.organization_id))
 
     @activity.defn(name="report_target_snapshot")
     async def snapshot(self, ref: TargetRef) -> TargetSnap:

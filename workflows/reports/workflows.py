@@ -21,8 +21,10 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
+
+from workflows import retry
 
 with workflow.unsafe.imports_passed_through():
     from workflows.reports.activities import (
@@ -36,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
         TargetSnap,
     )
 
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=0)
+RETRY = retry.DATABASE
 SHORT = timedelta(seconds=60)
 DEFAULT_HISTORY_LIMIT = 8000  # events before the parent continues as new (Temporal warns at 10,240)
 
@@ -217,7 +219,7 @@ class ReportTargetWorkflow:
         ref = TargetRef(request_id=start.request_id, organization_id=start.organization_id)
         try:
             snap: TargetSnap = await workflow.execute_activity(
-                ReportActivities.deliver, ref, start_to_close_timeout=SHORT, retry_policy=RETRY)
+                ReportActivities.deliver, ref, start_to_close_timeout=SHORT, retry_policy=retry.DELIVERY)
         except ActivityError:
             return "undeliverable"
         while not snap.finished:

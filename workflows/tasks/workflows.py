@@ -14,13 +14,14 @@ from datetime import timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+
+from workflows import retry
 
 with workflow.unsafe.imports_passed_through():
     from workflows.tasks.activities import TaskActivities, TaskDeadline, TaskSnapshot
 
 ORDER = ("reminder", "overdue", "escalation")
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=0)
+RETRY = retry.DATABASE
 TIMEOUT = timedelta(seconds=60)
 
 

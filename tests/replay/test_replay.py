@@ -1,0 +1,48 @@
+"""Every recorded history (tests/replay/histories/, written by `python -m tests.replay.record`)
+replays against today's workflow code without nondeterminism, and every registered workflow
+type has at least one. A change that would break running executions fails here, not in
+production; see docs/workflows.md for how to change a workflow safely."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from temporalio import workflow
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workflows.worker import WORKFLOWS
+
+HISTORIES = Path(__file__).resolve().parent / "histories"
+FILES = sorted(HISTORIES.glob("*.json"))
+
+
+def _history(path: Path) -> WorkflowHistory:
+    return WorkflowHistory.from_json(path.stem, path.read_text())
+
+
+def _workflow_type(path: Path) -> str:
+    events = json.loads(path.read_text())["events"]
+    return events[0]["workflowExecutionStartedEventAttributes"]["workflowType"]["name"]
+
+
+def _type_name(cls: type) -> str:
+    definition = workflow._Definition.from_class(cls)
+    assert definition is not None and definition.name, cls
+    return definition.name
+
+
+def test_every_registered_workflow_type_has_a_recorded_history() -> None:
+    recorded = {_workflow_type(path) for path in FILES}
+    missing = sorted(_type_name(cls) for cls in WORKFLOWS if _type_name(cls) not in recorded)
+    assert not missing, f"no recorded history for {missing}: add a path to tests/replay/record.py and record it"
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+async def test_recorded_history_replays_without_nondeterminism(path: Path) -> None:
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(_history(path), raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{path.name}: {result.replay_failure!r}"

@@ -36,7 +36,8 @@ from services.reports.models import ReportTarget  # noqa: E402
 from tests.reports.factory import bulk_orgs, create_request  # noqa: E402
 from web.runtime import temporal_binary  # noqa: E402
 from workflows.context import ActivityContext  # noqa: E402
-from workflows.reports.client import start_request  # noqa: E402
+from services.outbox.service import Command  # noqa: E402
+from workflows.relay import deliver  # noqa: E402
 from workflows.reports.workflows import ReportRequestWorkflow, request_workflow_id  # noqa: E402
 from workflows.worker import build_worker  # noqa: E402
 
@@ -53,7 +54,7 @@ async def fan_out(client: Client, database: Database, settings: Settings, target
     """Create a request to `targets`, start it, and time until every copy is delivered."""
     request = await create_request(database, settings, targets, deadline=utcnow() + timedelta(days=3))
     began = time.perf_counter()
-    await start_request(client, request_id=request.id, task_queue=settings.task_queue)
+    await deliver(client, settings, Command(0, "report-request", request.id, None, [], 0))
     while await _delivered(database, request.id) < len(targets):
         await asyncio.sleep(0.5)
     seconds = time.perf_counter() - began

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     db_statement_timeout_seconds: float = Field(120.0, description="Longest PostgreSQL statement.")
     temporal_namespace: str = "default"
     task_queue: str = "lienthong"
+    workflow_id_prefix: str | None = Field(
+        None, description="Prefix of every workflow ID; default: this database's own (made when it was created), so a "
+                          "fresh database beside an older Temporal never collides. '' for none.",
+    )
     secret_key: str | None = Field(
         None, description="Signs cookies and tokens; generated in the data dir by `dev`, required in production."
     )

@@ -14,6 +14,6 @@ from services.registers import RegisterCounter  # noqa: F401
 from meetings.minutes.models import Minutes, MinutesRevision  # noqa: F401
 from services.tasks.models import Task, TaskUpdate  # noqa: F401
 from services.reports.models import ReportField, ReportRequest, ReportSubmission, ReportTarget  # noqa: F401
-from services.outbox.models import OutboxCommand  # noqa: F401
+from services.outbox.models import Deployment, OutboxCommand  # noqa: F401
 
 metadata = Base.metadata

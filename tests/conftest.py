@@ -111,7 +111,8 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, secret_key="test-secret", temporal_address=None)
+    # No workflow-ID prefix: tests name workflows `incoming-<id>` (and clear earlier tests' runs).
+    return Settings(data_dir=data_dir, secret_key="test-secret", temporal_address=None, workflow_id_prefix="")
 
 
 async def _database(db_templates: Templates, backend: str, tmp_path: Path, settings: Settings, demo: bool) -> AsyncIterator[Database]:

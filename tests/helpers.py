@@ -50,3 +50,11 @@ async def worker_with_relay(client, settings, database, prefix: str):  # type: i
     finally:
         relay.cancel()
         await asyncio.gather(relay, return_exceptions=True)
+
+
+async def send(client, settings, kind: str, object_id: int, signal: str | None = "changed", *args) -> None:  # type: ignore[no-untyped-def]
+    """Deliver one command now, the way the outbox relay does (tests that drive workflows directly)."""
+    from services.outbox.service import Command
+    from workflows.relay import deliver
+
+    await deliver(client, settings, Command(0, kind, object_id, signal, list(args), 0))

@@ -36,14 +36,14 @@ from services.outgoing.models import OutgoingDocument
 from services.outgoing.models import Status as OutgoingStatus
 from services.reports.models import ReportRequest, RequestStatus
 from services.tasks.models import Task, TaskStatus
-from workflows.incoming.workflows import IncomingInput, IncomingWorkflow, incoming_workflow_id
+from workflows.incoming.workflows import IncomingInput, IncomingWorkflow
 from workflows.meetings.workflows import MeetingInput, MeetingWorkflow, Reschedule
-from workflows.minutes.workflows import MinutesInput, MinutesWorkflow, Signed, minutes_workflow_id
+from workflows.minutes.workflows import MinutesInput, MinutesWorkflow, Signed
 from workflows.outgoing.workflows import OutgoingInput, OutgoingWorkflow
 from workflows.reports.workflows import (
     ReportRequestWorkflow, ReportTargetWorkflow, RequestInput, request_workflow_id, target_workflow_id,
 )
-from workflows.tasks.workflows import TaskInput, TaskWorkflow, task_workflow_id
+from workflows.tasks.workflows import TaskInput, TaskWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -99,18 +99,20 @@ TARGETS: dict[str, Target] = {
 }
 
 
-def _workflow_id_of(command: Command) -> str:
+def _workflow_id_of(command: Command, prefix: str) -> str:
     if command.kind == "report-target":  # object_id is the request; the first argument the target organisation
-        return target_workflow_id(command.object_id, int(command.args[0]))
+        return prefix + target_workflow_id(command.object_id, int(command.args[0]))
     if command.kind == "report-request":
-        return request_workflow_id(command.object_id)
-    return workflow_id(command.kind, command.object_id)
+        return prefix + request_workflow_id(command.object_id)
+    return prefix + workflow_id(command.kind, command.object_id)
 
 
-async def deliver(client: Client, settings: Settings, command: Command) -> None:
-    """Deliver one command; raises when Temporal did not take it (the relay retries)."""
+async def deliver(client: Client, settings: Settings, command: Command, prefix: str | None = None) -> None:
+    """Deliver one command; raises when Temporal did not take it (the relay retries).
+
+    `prefix`: the deployment's workflow-ID prefix (default: the setting, else none)."""
     target = TARGETS[command.kind]
-    wid = _workflow_id_of(command)
+    wid = _workflow_id_of(command, (settings.workflow_id_prefix or "") if prefix is None else prefix)
     if target.start is None or (command.kind == "report-request" and command.signal is not None):
         try:
             await client.get_workflow_handle(wid).signal(command.signal or "changed", *(
@@ -143,6 +145,13 @@ class OutboxRelay:
         self.poll = poll
         self.reconcile_every = reconcile_every
         self.delivered = 0
+        self.prefix: str | None = settings.workflow_id_prefix
+
+    async def _prefix(self) -> str:
+        if self.prefix is None:
+            async with self.database.read() as session:
+                self.prefix = await outbox.workflow_prefix(session)
+        return self.prefix
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -183,9 +192,10 @@ class OutboxRelay:
             commands = await outbox.claim(session)
         if not commands:
             return 0
+        prefix = await self._prefix()
         groups: dict[str, list[Command]] = {}
         for command in commands:
-            groups.setdefault(_workflow_id_of(command), []).append(command)
+            groups.setdefault(_workflow_id_of(command, prefix), []).append(command)
         done: list[int] = []
         failures: list[tuple[Command, str]] = []
         gate = asyncio.Semaphore(PARALLEL)
@@ -198,7 +208,7 @@ class OutboxRelay:
                         done.append(command.id)  # the same "look again" twice: once is enough
                         continue
                     try:
-                        await deliver(self.client, self.settings, command)
+                        await deliver(self.client, self.settings, command, prefix)
                     except Exception as exc:  # noqa: BLE001 - Temporal away, a timeout…: kept for later, in order
                         failures.extend((c, f"{type(exc).__name__}: {exc}") for c in group[i:])
                         return
@@ -219,9 +229,10 @@ class OutboxRelay:
         """Queue a look for every open object whose workflow is not running; the number queued."""
         async with self.database.read() as session:
             open_objects = await _open_objects(session)
+        prefix = await self._prefix()
         missing: list[tuple[str, int]] = []
         for kind, object_id in open_objects:
-            wid = _workflow_id_of(Command(0, kind, object_id, None, [], 0))
+            wid = _workflow_id_of(Command(0, kind, object_id, None, [], 0), prefix)
             try:
                 description = await self.client.get_workflow_handle(wid).describe()
                 if description.status == WorkflowExecutionStatus.RUNNING:

@@ -26,3 +26,14 @@ class OutboxCommand(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class Deployment(Base):
+    """This database's identity: the prefix of every workflow ID it starts, made at migration
+    time, so a fresh database beside a Temporal server that served an older one never reuses
+    (and signals) that one's workflows."""
+
+    __tablename__ = "deployment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    workflow_prefix: Mapped[str] = mapped_column(String(32))

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from services.db import utcnow
-from services.outbox.models import OutboxCommand
+from services.outbox.models import Deployment, OutboxCommand
 
 KINDS = {"incoming", "outgoing", "task", "meeting", "minutes", "report-request", "report-target"}
 MAX_BACKOFF = timedelta(minutes=1)
@@ -122,3 +122,8 @@ async def purge(session: AsyncSession, *, older_than: timedelta = timedelta(days
         delete(OutboxCommand).where(OutboxCommand.delivered_at.is_not(None), OutboxCommand.delivered_at < utcnow() - older_than)
     )
     return result.rowcount or 0
+
+
+async def workflow_prefix(session: AsyncSession) -> str:
+    """This database's workflow-ID prefix (made by the migration)."""
+    return await session.scalar(select(Deployment.workflow_prefix).where(Deployment.id == 1)) or ""

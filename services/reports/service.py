@@ -238,8 +238,8 @@ async def create_request(
     template: CheckedUpload | None = None,
     now: datetime | None = None,
 ) -> ReportRequest:
-    """Create a request and its targets (bulk insert: thousands are fine); the caller starts
-    the workflow after commit (`workflows.reports.client.start_request`)."""
+    """Create a request and its targets (bulk insert: thousands are fine); the caller queues
+    the workflow's start in the same transaction (`outbox.tell(session, "report-request", id, None)`)."""
     if organization_id not in principal.orgs_with(*REQUESTER_ROLES):
         raise _not_found()
     now = now or utcnow()

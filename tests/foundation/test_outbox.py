@@ -39,7 +39,7 @@ async def _eventually(check, what: str, timeout: float = 120.0):  # type: ignore
     deadline = loop.time() + timeout
     while True:
         result = await check()
-        if result:
+        if result is not None and result is not False and result != []:
             return result
         assert loop.time() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.2)
@@ -168,3 +168,35 @@ async def _revision(handle) -> int | None:  # type: ignore[no-untyped-def]
     except Exception:  # noqa: BLE001 - not started yet
         return None
     return revision if revision >= 0 else None
+
+
+async def test_two_databases_beside_one_temporal_never_share_a_workflow(
+    db_templates, temporal_env, settings, tmp_path,
+) -> None:
+    """Each database carries its own workflow-ID prefix (made by its migration): document 1 of a
+    fresh database does not signal the workflow of document 1 of an older one."""
+    from sqlalchemy import update
+
+    from services.db import Database
+    from services.outbox.models import Deployment
+
+    client = pydantic_client(temporal_env)
+    settings.workflow_id_prefix = None  # the default: the database's own prefix
+    ids = []
+    for name in ("old", "fresh"):
+        database = Database(await db_templates.copy("sqlite", True, tmp_path / f"{name}.db"))
+        async with database.session() as session:
+            prefix = f"{name}-{tmp_path.name[-6:]}-"
+            await session.execute(update(Deployment).values(workflow_prefix=prefix))
+        doc = await register(database, settings, notation=f"40/{name}")
+        async with database.session() as session:
+            await outbox.tell(session, "incoming", doc.id)
+        async with worker_for(client, settings, database):
+            relay = OutboxRelay(client, database, settings, reconcile_every=None)
+            assert await relay.deliver_due() == 1
+            handle = client.get_workflow_handle(f"{prefix}incoming-{doc.id}")
+            assert await _eventually(lambda: _revision(handle), f"{name}'s workflow") is not None
+        ids.append((prefix, doc.id))
+        await database.dispose()
+    assert ids[0][1] == ids[1][1]  # the same document id in both databases …
+    assert ids[0][0] != ids[1][0]  # … and two workflows

@@ -12,8 +12,9 @@ from services.audit.models import AuditEntry
 from services.calendar import vn_today
 from services.incoming import service as incoming
 from services.notifications.models import Notification
+from tests.helpers import send
 from tests.incoming.conftest import pydantic_client, direct_to, principal, register, terminate_incoming, user_id, worker_for
-from workflows.incoming.workflows import IncomingWorkflow, nudge
+from workflows.incoming.workflows import IncomingWorkflow
 
 
 async def _kinds(database, username: str) -> list[str]:  # type: ignore[no-untyped-def]
@@ -42,7 +43,7 @@ async def test_flow_reminds_then_escalates_with_time_skipping(temporal_env, demo
     async with worker_for(client, settings, db):
         with temporal_env.with_time_skipping_disabled():
             doc = await register(db, settings, urgency="urgent")
-            await nudge(client, doc.id, task_queue=settings.task_queue)
+            await send(client, settings, "incoming", doc.id)
             handle = client.get_workflow_handle(f"incoming-{doc.id}")
             await handle.execute_update(IncomingWorkflow.sync, await _revision(db, doc.id))
         assert "incoming.to_direct" in await _kinds(db, "lan.nguyen")
@@ -75,17 +76,17 @@ async def test_a_new_worker_finishes_the_flow_with_no_step_done_twice(temporal_e
     with temporal_env.with_time_skipping_disabled():
         async with worker_for(client, settings, db):
             doc = await register(db, settings)
-            await nudge(client, doc.id, task_queue=settings.task_queue)
+            await send(client, settings, "incoming", doc.id)
             handle = client.get_workflow_handle(f"incoming-{doc.id}")
             await handle.execute_update(IncomingWorkflow.sync, await _revision(db, doc.id))
         queue = settings.task_queue
         # The worker is gone: the leader directs, the handler works; signals wait in Temporal.
         await direct_to(db, doc.id, lead="thu.le", due=vn_today() + timedelta(days=30))
-        await nudge(client, doc.id, task_queue=queue)
+        await send(client, settings, "incoming", doc.id)
         lead = await principal(db, "thu.le")
         async with db.session() as session:
             await incoming.record_progress(session, principal=lead, document_id=doc.id, body="Đang soạn.")
-        await nudge(client, doc.id, task_queue=queue)
+        await send(client, settings, "incoming", doc.id)
         from workflows.context import ActivityContext
         from workflows.worker import build_worker
 
@@ -93,7 +94,7 @@ async def test_a_new_worker_finishes_the_flow_with_no_step_done_twice(temporal_e
             await handle.execute_update(IncomingWorkflow.sync, await _revision(db, doc.id))
             async with db.session() as session:
                 await incoming.complete(session, principal=lead, document_id=doc.id, result="Xong.")
-            await nudge(client, doc.id, task_queue=queue)
+            await send(client, settings, "incoming", doc.id)
             assert await handle.result() == "done"
     assert await _kinds(db, "thu.le") == ["incoming.assigned_lead"]
     assert (await _kinds(db, "lan.nguyen")).count("incoming.to_direct") == 1

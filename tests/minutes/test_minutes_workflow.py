@@ -18,8 +18,9 @@ from services.blobs import BlobStore
 from services.errors import Conflict
 from services.incoming.models import IncomingDocument
 from signing import service as signing
+from tests.helpers import send
 from tests.minutes.conftest import ITEMS, Plan, hold_meeting, pydantic_client, terminate, worker_for
-from workflows.minutes.workflows import MinutesWorkflow, minutes_workflow_id, returned
+from workflows.minutes.workflows import MinutesWorkflow, minutes_workflow_id
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "minutes"
 
@@ -78,7 +79,7 @@ async def test_secretary_then_chair_sign_then_numbered_and_distributed(temporal_
             chair = await principal(db, "lan.nguyen")
             async with db.session() as session:
                 await minutes_service.refuse(session, principal=chair, minutes_id=minutes_id, comment="Bổ sung kết luận nội dung 2.")
-            await returned(client, minutes_id)
+            await send(client, settings, "minutes", minutes_id, "returned")
             secretary = await principal(db, "ngoc.vo")
             async with db.session() as session:
                 minutes = await minutes_service.get(session, minutes_id=minutes_id)

@@ -14,9 +14,9 @@ from services.audit.models import AuditEntry
 from services.calendar import vn_today
 from services.notifications.models import Notification
 from services.tasks.models import OwnerKind, Task, TaskStatus
-from tests.helpers import csrf_of, sign_in
+from tests.helpers import csrf_of, sign_in, send
 from tests.minutes.conftest import ITEMS, Plan, hold_meeting, pydantic_client, terminate, worker_for
-from workflows.tasks.workflows import TaskWorkflow, nudge, task_workflow_id
+from workflows.tasks.workflows import TaskWorkflow, task_workflow_id
 
 
 async def _task(db, task_id: int) -> Task:  # type: ignore[no-untyped-def]
@@ -42,7 +42,7 @@ async def test_assigner_reassigns_then_cancels_and_the_workflow_follows(temporal
     page = f"/tasks/{task_id}"
     async with worker_for(client, settings, db):
         with temporal_env.with_time_skipping_disabled():
-            await nudge(client, task_id, task_queue=settings.task_queue)
+            await send(client, settings, "task", task_id)
             handle = client.get_workflow_handle(task_workflow_id(task_id))
             await handle.execute_update(TaskWorkflow.sync, 1)
 

@@ -14,8 +14,9 @@ from services.calendar import vn_today
 from services.notifications.models import Notification
 from services.tasks import service as tasks
 from services.tasks.models import OwnerKind
+from tests.helpers import send
 from tests.minutes.conftest import ITEMS, Plan, hold_meeting, pydantic_client, terminate, worker_for
-from workflows.tasks.workflows import TaskWorkflow, nudge, task_workflow_id
+from workflows.tasks.workflows import TaskWorkflow, task_workflow_id
 
 
 async def _kinds(db, user_id: int) -> list[str]:  # type: ignore[no-untyped-def]
@@ -34,7 +35,7 @@ async def test_task_reminds_then_escalates_to_the_owners_leader(temporal_env, de
         (0, "Báo cáo kết quả hỗ trợ phụ nữ khởi nghiệp", OwnerKind.user, "thu.le", vn_today() + timedelta(days=10))])
     async with worker_for(client, settings, db):
         with temporal_env.with_time_skipping_disabled():
-            await nudge(client, task_id, task_queue=settings.task_queue)
+            await send(client, settings, "task", task_id)
             handle = client.get_workflow_handle(task_workflow_id(task_id))
             await handle.execute_update(TaskWorkflow.sync, 1)
             assert (await handle.query(TaskWorkflow.state)).next_deadline == "reminder"

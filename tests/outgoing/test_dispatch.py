@@ -20,11 +20,11 @@ from services.incoming.models import IncomingDocument
 from services.notifications.models import Notification
 from services.outgoing import service as outgoing
 from services.outgoing.models import OutgoingDocument, OutgoingRecipient, Status
+from tests.helpers import send
 from tests.outgoing import flow
 from tests.signing.conftest import make_tiny_pdf
 from workflows.context import ActivityContext
 from workflows.outgoing.activities import OutgoingActivities, RecipientInput
-from workflows.outgoing.starter import poke
 from workflows.outgoing.workflows import OutgoingWorkflow
 from workflows.worker import build_worker
 
@@ -74,7 +74,7 @@ async def test_dispatch_creates_one_incoming_document_per_recipient_despite_a_wo
     crashing = Worker(pyd_client, task_queue=settings.task_queue, workflows=[OutgoingWorkflow],
                       activities=[*others, dying_deliver])
     async with crashing:
-        await poke(pyd_client, settings=settings, document_id=doc_id, kind="issued")
+        await send(pyd_client, settings, "outgoing", doc_id, "changed", "issued")
         await asyncio.wait_for(asyncio.gather(committed.wait(), third.wait()), timeout=60)
         async with db.session() as session:
             assert await _copies(session, doc_id) == 2  # one reported, one committed but unreported
@@ -116,7 +116,7 @@ async def test_dispatch_creates_one_incoming_document_per_recipient_despite_a_wo
         async with db.session() as session:
             doc = await outgoing.get(session, document_id=doc_id)
             await outgoing.recall(session, actor=Actor.system(), doc=doc, reason="Sai thời gian giao ban")
-        await poke(pyd_client, settings=settings, document_id=doc_id, kind="recalled")
+        await send(pyd_client, settings, "outgoing", doc_id, "changed", "recalled")
         result = await pyd_client.get_workflow_handle(f"outgoing-{doc_id}").result()
         assert result == "recalled"
         async with db.session() as session:

@@ -14,7 +14,7 @@ from services.audit.models import AuditEntry
 from services.incoming.models import IncomingDocument
 from services.notifications.models import Notification
 from services.outgoing.models import OutgoingDocument, OutgoingRecipient
-from tests.helpers import csrf_of, sign_in
+from tests.helpers import csrf_of, sign_in, send
 from tests.outgoing import flow
 from tests.outgoing.flow import org, user
 from tests.signing.conftest import make_tiny_pdf
@@ -178,7 +178,6 @@ async def test_reviewers_are_reminded_before_and_after_their_deadline(og_worker,
     once it has passed (the test server skips the waiting time)."""
     from services.db import utcnow
     from services.outgoing import service as outgoing
-    from workflows.outgoing.starter import poke
 
     db, settings = demo_db_sqlite, og_settings
     doc_id = await flow.draft(db, settings, doc_type="TB", subject="Thông báo lịch trực Tết 2027")
@@ -187,7 +186,7 @@ async def test_reviewers_are_reminded_before_and_after_their_deadline(og_worker,
         doc = await outgoing.get(session, document_id=doc_id)
         await outgoing.submit(session, actor=flow.actor_of(officer), doc=doc, reviewer_ids=[reviewer.id],
                               due_at=utcnow() + dt.timedelta(days=2))
-    await poke(pyd_client, settings=settings, document_id=doc_id, kind="submitted")
+    await send(pyd_client, settings, "outgoing", doc_id, "changed", "submitted")
 
     async def reminders(session):  # type: ignore[no-untyped-def]
         rows = (await session.scalars(select(Notification).where(

@@ -14,6 +14,7 @@ from services.db import utcnow
 from services.incoming.models import IncomingDocument
 from services.reports import service as reports
 from services.reports.models import ReportTarget
+from tests.helpers import send
 from tests.reports.factory import (
     bulk_orgs,
     create_request,
@@ -25,8 +26,12 @@ from tests.reports.factory import (
     wait_for,
     worker_for,
 )
-from workflows.reports.client import request_changed, start_request, target_changed
-from workflows.reports.workflows import ReportRequestWorkflow, target_workflow_id
+from workflows.reports.workflows import ReportRequestWorkflow, RequestInput, target_workflow_id
+
+
+async def _targets_changed(client, settings, request_id: int, organization_ids: list[int]) -> None:  # type: ignore[no-untyped-def]
+    for oid in organization_ids:
+        await send(client, settings, "report-target", request_id, "changed", oid)
 
 
 async def _count(database, action: str) -> int:  # type: ignore[no-untyped-def]
@@ -52,7 +57,8 @@ async def test_request_to_300_organisations_counts_on_time_late_and_missing(temp
         req = await create_request(db, settings, orgs, deadline=utcnow() + timedelta(days=3))
         with temporal_env.with_time_skipping_disabled():
             # A low history limit makes the parent continue as new during this fan-out.
-            await start_request(client, request_id=req.id, task_queue=settings.task_queue, history_limit=400)
+            await client.start_workflow(ReportRequestWorkflow.run, RequestInput(request_id=req.id, history_limit=400),
+                                        id=f"report-request-{req.id}", task_queue=settings.task_queue)
         parent = client.get_workflow_handle(f"report-request-{req.id}")
         await wait_for(lambda: _delivered_all(db, req.id, 300), timeout=400)
         fanned_out = time.monotonic() - began
@@ -61,7 +67,7 @@ async def test_request_to_300_organisations_counts_on_time_late_and_missing(temp
         on_time, late, missing = orgs[:200], orgs[200:250], orgs[250:]
         for oid in on_time:
             await submit(db, settings, req.id, oid, officer)
-        await target_changed(client, request_id=req.id, organization_ids=on_time)
+        await _targets_changed(client, settings, req.id, on_time)
         print(f"on-time submitted {time.monotonic() - began:.1f}s")
 
         # The 100 without a report live through their deadline: reminder, overdue, escalation.
@@ -75,13 +81,13 @@ async def test_request_to_300_organisations_counts_on_time_late_and_missing(temp
         deadline = (await targets_by(db, req.id))[late[0]].deadline
         for oid in late:
             await submit(db, settings, req.id, oid, officer, at=deadline + timedelta(hours=30))
-        await target_changed(client, request_id=req.id, organization_ids=late)
+        await _targets_changed(client, settings, req.id, late)
 
         lan = await principal(db, "lan.nguyen")
         async with db.session() as session:
             waiting = await reports.close(session, principal=lan, request_id=req.id, reason="Tổng hợp số liệu.")
         assert sorted(waiting) == sorted(missing)
-        await request_changed(client, request_id=req.id)
+        await send(client, settings, "report-request", req.id, "wake")
         result = await parent.result()
         total_time = time.monotonic() - began
         state = await parent.query(ReportRequestWorkflow.progress)
@@ -122,7 +128,7 @@ async def test_a_worker_crash_during_fanout_creates_no_duplicate_and_loses_no_ta
     req = await create_request(db, settings, orgs, deadline=utcnow() + timedelta(days=3))
     with temporal_env.with_time_skipping_disabled():
         async with worker_for(client, settings, db) as first:
-            await start_request(client, request_id=req.id, task_queue=settings.task_queue)
+            await send(client, settings, "report-request", req.id, None)
             await wait_for(lambda: _delivered_some(db, req.id, 30), timeout=240, every=0.05)
             crashed_at = await _delivered(db, req.id)
         # The worker is gone in the middle of the fan-out; a new one (same queue) takes over.
@@ -142,7 +148,7 @@ async def test_a_worker_crash_during_fanout_creates_no_duplicate_and_loses_no_ta
             lan = await principal(db, "lan.nguyen")
             async with db.session() as session:
                 await reports.close(session, principal=lan, request_id=req.id)
-            await request_changed(client, request_id=req.id)
+            await send(client, settings, "report-request", req.id, "wake")
             assert await client.get_workflow_handle(f"report-request-{req.id}").result() == "closed:0/0/200"
     ids = [wf.id for wf in children]
     assert len(ids) == 200 and len(set(ids)) == 200, "one child per target, none twice"

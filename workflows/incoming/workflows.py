@@ -125,11 +125,3 @@ class IncomingWorkflow:
 
 def incoming_workflow_id(document_id: int) -> str:
     return f"incoming-{document_id}"
-
-
-async def nudge(client, document_id: int, *, task_queue: str) -> None:  # type: ignore[no-untyped-def]
-    """Start the document's workflow if needed and tell it the document changed (idempotent)."""
-    await client.start_workflow(
-        IncomingWorkflow.run, IncomingInput(document_id=document_id), id=incoming_workflow_id(document_id),
-        task_queue=task_queue, start_signal="changed",
-    )

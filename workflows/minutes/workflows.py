@@ -155,17 +155,3 @@ class MinutesWorkflow:
 
 def minutes_workflow_id(minutes_id: int) -> str:
     return f"minutes-{minutes_id}"
-
-
-async def closed(client, minutes_id: int, round_: int, *, task_queue: str) -> None:  # type: ignore[no-untyped-def]
-    """Start `minutes-<id>` if needed and tell it the minutes were closed for signing."""
-    await client.start_workflow(MinutesWorkflow.run, MinutesInput(minutes_id=minutes_id), id=minutes_workflow_id(minutes_id),
-                                task_queue=task_queue, start_signal="closed", start_signal_args=[round_])
-
-
-async def signed(client, minutes_id: int, role: str, sha256: str) -> None:  # type: ignore[no-untyped-def]
-    await client.get_workflow_handle(minutes_workflow_id(minutes_id)).signal(MinutesWorkflow.signed, Signed(role=role, sha256=sha256))
-
-
-async def returned(client, minutes_id: int) -> None:  # type: ignore[no-untyped-def]
-    await client.get_workflow_handle(minutes_workflow_id(minutes_id)).signal(MinutesWorkflow.returned)

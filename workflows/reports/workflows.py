@@ -159,13 +159,18 @@ class ReportRequestWorkflow:
             ReportActivities.state, rid, start_to_close_timeout=SHORT, retry_policy=RETRY)
         return state.status, state.deadline, state.waiting
 
+    @staticmethod
+    def _child_id(oid: int) -> str:
+        """`<this workflow's id>-<organisation>`: children share the parent's deployment prefix."""
+        return f"{workflow.info().workflow_id}-{oid}"
+
     async def _start_child(self, rid: int, oid: int, plan: FanoutPlan) -> None:
         try:
             await workflow.start_child_workflow(
                 ReportTargetWorkflow.run,
                 TargetInput(request_id=rid, organization_id=oid, reminder_hours=plan.reminder_hours,
                             escalate_hours=plan.escalate_hours),
-                id=target_workflow_id(rid, oid),
+                id=self._child_id(oid),
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
             )
@@ -178,7 +183,7 @@ class ReportRequestWorkflow:
 
     async def _poke(self, rid: int, oid: int) -> None:
         try:
-            await workflow.get_external_workflow_handle(target_workflow_id(rid, oid)).signal("changed")
+            await workflow.get_external_workflow_handle(self._child_id(oid)).signal("changed")
         except Exception:  # noqa: BLE001 - a child that already finished needs nothing
             pass
 

@@ -101,9 +101,3 @@ class TaskWorkflow:
 
 def task_workflow_id(task_id: int) -> str:
     return f"task-{task_id}"
-
-
-async def nudge(client, task_id: int, *, task_queue: str) -> None:  # type: ignore[no-untyped-def]
-    """Start the task's workflow if needed and tell it the task changed (idempotent)."""
-    await client.start_workflow(TaskWorkflow.run, TaskInput(task_id=task_id), id=task_workflow_id(task_id),
-                                task_queue=task_queue, start_signal="changed")

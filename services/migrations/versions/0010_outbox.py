@@ -1,9 +1,11 @@
-"""outbox: commands for Temporal written with the change they follow
+"""outbox: commands for Temporal written with the change they follow; the deployment prefix
 
 Revision ID: 0010
 Revises: 0002
 Create Date: 2026-12-02
 """
+
+import uuid
 
 from alembic import op
 import sqlalchemy as sa
@@ -32,8 +34,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
     )
     op.create_index('ix_outbox_pending', 'outbox', ['delivered_at', 'due_at'])
+    deployment = op.create_table(
+        'deployment',
+        sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column('workflow_prefix', sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_deployment')),
+    )
+    op.bulk_insert(deployment, [{'id': 1, 'workflow_prefix': uuid.uuid4().hex[:8] + '-'}])
 
 
 def downgrade() -> None:
+    op.drop_table('deployment')
     op.drop_index('ix_outbox_pending', table_name='outbox')
     op.drop_table('outbox')

@@ -80,6 +80,8 @@ class ConverterUnavailable(DomainError):
 _BRIDGE_SOURCE: Final = r'''
 """UNO bridge for Liên Thông: JSON lines on stdin/stdout, one conversion at a time."""
 import json
+import os
+import signal
 import sys
 import time
 
@@ -139,7 +141,19 @@ def convert(desktop, src, dst):
 
 
 def main():
-    url, timeout = sys.argv[1], float(sys.argv[2])
+    url, timeout, office_pid = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+    try:
+        serve(url, timeout)
+    finally:
+        # Our parent went away (stdin closed: even when it was killed with SIGKILL) or the office
+        # failed: take the office (its own process group) with us rather than leave it running.
+        try:
+            os.killpg(office_pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def serve(url, timeout):
     desktop = connect(url, time.monotonic() + timeout)
     answer(ready=True)
     for line in sys.stdin:
@@ -278,6 +292,7 @@ class _OfficeWorker:
                     str(script),
                     f"uno:pipe,name={pipe};urp;StarOffice.ComponentContext",
                     str(self._startup_timeout),
+                    str(self._office.pid),
                 ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,

@@ -51,7 +51,7 @@ async def live(websocket: WebSocket) -> None:
     token = websocket.cookies.get(SESSION_COOKIE)
     requested = {c for c in websocket.query_params.get("channels", "").split(",") if c}
     after_raw = websocket.query_params.get("after", "")
-    async with database.session() as session:
+    async with database.read() as session:
         user_session = await auth.resolve_session(session, token=token) if token else None
         if user_session is None:
             await websocket.close(code=4401)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
 import shutil
@@ -47,19 +48,35 @@ def wait_for_port(host: str, port: int, timeout: float = 60.0) -> None:
     raise RuntimeError(f"{host}:{port} did not open within {timeout:.0f} s")
 
 
-def start_temporal_dev_server(*, data_dir: Path, port: int, ui_port: int, host: str = "127.0.0.1") -> subprocess.Popen[bytes]:
-    """`temporal server start-dev` with its SQLite file in the data dir (keeps history across runs)."""
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the process that started it dies (even by
+    SIGKILL), so `lienthong dev` never leaves a Temporal server behind. Linux only."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def spawn_temporal_dev_server(*, data_dir: Path, port: int, ui_port: int, host: str = "127.0.0.1") -> subprocess.Popen[bytes]:
+    """Start `temporal server start-dev` (SQLite file in the data dir: history kept across runs).
+
+    Call it from the main thread: the server is tied to the thread that starts it and dies with it."""
     data_dir.mkdir(parents=True, exist_ok=True)
     log_file = (data_dir / "temporal.log").open("ab")
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [
             temporal_binary(), "server", "start-dev",
             "--ip", host, "--port", str(port), "--ui-port", str(ui_port),
             "--db-filename", str(data_dir / "temporal.db"),
             "--namespace", "default", "--log-level", "warn",
         ],
-        stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
     )
+
+
+def start_temporal_dev_server(*, data_dir: Path, port: int, ui_port: int, host: str = "127.0.0.1") -> subprocess.Popen[bytes]:
+    """Spawn the dev server and wait until it listens."""
+    process = spawn_temporal_dev_server(data_dir=data_dir, port=port, ui_port=ui_port, host=host)
     try:
         wait_for_port(host, port)
     except RuntimeError:
@@ -172,9 +189,8 @@ async def run_dev(settings: Settings, *, host: str, port: int, temporal_port: in
     try:
         if not settings.temporal_address:
             print(f"Khởi động Temporal dev server (cổng {temporal_port})…", flush=True)
-            temporal = await asyncio.to_thread(
-                start_temporal_dev_server, data_dir=settings.data_dir, port=temporal_port, ui_port=ui_port
-            )
+            temporal = spawn_temporal_dev_server(data_dir=settings.data_dir, port=temporal_port, ui_port=ui_port)
+            await asyncio.to_thread(wait_for_port, "127.0.0.1", temporal_port)
             settings.temporal_address = f"127.0.0.1:{temporal_port}"
         seeded = await prepare_database(settings, seed=True)
         if seeded:

@@ -38,7 +38,7 @@ class EventHub:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        async with self.database.session() as session:
+        async with self.database.read() as session:
             self.last_seq = await events.last_seq(session)
         self._task = asyncio.create_task(self._run(), name="event-hub")
 
@@ -68,7 +68,7 @@ class EventHub:
 
     async def _fetch(self) -> None:
         while True:
-            async with self.database.session() as session:
+            async with self.database.read() as session:
                 batch = await events.since(session, after=self.last_seq, limit=500)
             if not batch:
                 return
@@ -98,7 +98,7 @@ class EventHub:
         self.subscriptions.add(sub)
         try:
             if after is not None:
-                async with self.database.session() as session:
+                async with self.database.read() as session:
                     missed = await events.since(session, after=after, channels=sub.channels, limit=5000)
                 # Live events may already be queued: drop duplicates by sequence number.
                 replay_until = missed[-1].seq if missed else after

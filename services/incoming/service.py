@@ -907,13 +907,21 @@ async def send_deadline_notice(session: AsyncSession, *, document_id: int, kind:
 
 
 async def notify_step(session: AsyncSession, *, document_id: int, revision: int) -> list[int]:
-    """Tell the next actor(s) that the document waits for them (once per revision)."""
+    """Tell the next actor(s) that the document waits for them, once per step: a registration or
+    return per revision, an assignment per direction (a progress note bumps the revision but is
+    no new assignment), the end once."""
     doc = await _load(session, document_id)
     if (doc.revision or 0) != revision:
         return []
     link = f"/incoming/{doc.id}"
     label = f"{_title_prefix(doc)}{doc.number_notation} — {doc.subject[:140]}"
-    key = f"incoming-{doc.id}-r{revision}"
+    status = doc.status
+    if status in OPEN_HANDLING:
+        key = f"incoming-{doc.id}-directed-{doc.directed_at.isoformat() if doc.directed_at else 0}"
+    elif status in (Status.done.value, Status.rejected.value):
+        key = f"incoming-{doc.id}-{status}"
+    else:
+        key = f"incoming-{doc.id}-r{revision}"
     sent: list[int] = []
 
     async def send(users: Iterable[int], kind: str, title: str, body: str = "") -> None:
@@ -923,7 +931,6 @@ async def notify_step(session: AsyncSession, *, document_id: int, revision: int)
                                  dedupe_key=f"{key}-{kind}")
             sent.extend(n.user_id for n in notes)
 
-    status = doc.status
     if status in (Status.arrived.value, Status.returned.value):
         verb = "bị trả lại" if status == Status.returned.value else "chờ vào sổ"
         await send(await _users_with(session, doc.organization_id, [Role.clerk]), "incoming.to_register",

@@ -98,3 +98,40 @@ def test_without_the_uno_bridge_conversion_falls_back_to_one_office_per_document
         assert not converter.persistent
         assert converter.office_pids == []
     assert "Chế độ dự phòng" in _pdf_text(pdf)
+
+
+def test_the_office_goes_with_a_process_killed_by_sigkill(tmp_path) -> None:
+    """A worker killed with SIGKILL leaves no LibreOffice running: its bridge sees stdin close and
+    takes the office (which lives in its own process group) down with it."""
+    import sys
+    import time
+
+    script = tmp_path / "owner.py"
+    script.write_text(
+        "import io, sys, time, docx\n"
+        "from signing.convert import Converter\n"
+        "d = docx.Document(); d.add_paragraph('x'); out = io.BytesIO(); d.save(out)\n"
+        "c = Converter(); c.convert(out.getvalue())\n"
+        "print(*c.office_pids, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, cwd=os.getcwd())
+    try:
+        pids = [int(p) for p in owner.stdout.readline().split()]  # type: ignore[union-attr]
+        assert pids and all(os.path.exists(f"/proc/{p}") for p in pids)
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()
+        deadline = time.monotonic() + 30
+        while any(os.path.exists(f"/proc/{p}") and "Z" not in _state(p) for p in pids):
+            assert time.monotonic() < deadline, f"office {pids} outlived its owner"
+            time.sleep(0.1)
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+
+
+def _state(pid: int) -> str:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"

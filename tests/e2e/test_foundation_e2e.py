@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import socket
+import time
+
 import httpx
 import pytest
 
@@ -84,3 +88,21 @@ def test_ctrl_c_stops_everything_and_a_restart_keeps_the_data(tmp_path) -> None:
         assert log_before.count("Đã tạo dữ liệu mẫu") == again.log.read_text().count("Đã tạo dữ liệu mẫu")
     finally:
         stop_dev(again)
+
+
+def test_sigkill_of_dev_leaves_no_temporal_server_behind(tmp_path) -> None:
+    """Killed with SIGKILL (no chance to clean up), `lienthong dev` still takes the Temporal dev
+    server it started with it: a restart finds its ports free and its data intact."""
+    first = start_dev(tmp_path / "var", tmp_path / "dev.log")
+    first.process.send_signal(signal.SIGKILL)
+    first.process.wait()
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", first.ports["temporal"]), timeout=1).close()
+        except OSError:
+            break  # nobody listens there any more
+        assert time.monotonic() < deadline, "the Temporal dev server outlived `lienthong dev`"
+        time.sleep(0.2)
+    again = start_dev(first.data_dir, first.log, first.ports)
+    assert stop_dev(again) == 0

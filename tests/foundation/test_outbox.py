@@ -19,7 +19,7 @@ from services.notifications.models import Notification
 from services.outbox import service as outbox
 from services.outbox.models import OutboxCommand
 from tests.helpers import csrf_of, sign_in
-from tests.incoming.conftest import direct_to, org_id, pydantic_client, register, terminate_incoming, worker_for
+from tests.incoming.conftest import direct_to, org_id, pydantic_client, register, terminate_incoming
 from tests.signing.conftest import make_tiny_pdf
 from web.runtime import start_temporal_dev_server
 from workflows.context import ActivityContext
@@ -132,6 +132,14 @@ async def test_changes_made_while_temporal_is_down_reach_their_workflows_once(
         server.wait()
 
 
+def _bare_worker(client, settings, database):  # type: ignore[no-untyped-def]
+    """A worker without the relay beside it: these tests drive the relay themselves."""
+    import uuid
+
+    settings.task_queue = f"outbox-{uuid.uuid4().hex[:8]}"
+    return build_worker(client, task_queue=settings.task_queue, context=ActivityContext(settings, database))
+
+
 async def _attempted(database) -> bool:  # type: ignore[no-untyped-def]
     async with database.read() as session:
         return bool(await session.scalar(select(func.count()).select_from(OutboxCommand).where(OutboxCommand.attempts > 0)))
@@ -151,7 +159,7 @@ async def test_reconciliation_starts_the_missing_workflow_of_an_open_object(
     client = pydantic_client(temporal_env)
     await terminate_incoming(client)  # IDs repeat across the fresh databases of tests
     relay = OutboxRelay(client, db, settings, reconcile_every=None)
-    async with worker_for(client, settings, db):
+    async with _bare_worker(client, settings, db):
         assert await relay.reconcile() >= 1
         assert await relay.deliver_due() >= 1
         handle = client.get_workflow_handle(f"incoming-{doc.id}")
@@ -191,7 +199,7 @@ async def test_two_databases_beside_one_temporal_never_share_a_workflow(
         doc = await register(database, settings, notation=f"40/{name}")
         async with database.session() as session:
             await outbox.tell(session, "incoming", doc.id)
-        async with worker_for(client, settings, database):
+        async with _bare_worker(client, settings, database):
             relay = OutboxRelay(client, database, settings, reconcile_every=None)
             assert await relay.deliver_due() == 1
             handle = client.get_workflow_handle(f"{prefix}incoming-{doc.id}")

@@ -72,7 +72,7 @@ class MeetingActivities:
 
     @activity.defn(name="meeting_state")
     async def meeting_state(self, ref: MeetingRef) -> MeetingState:
-        async with self.context.database.session() as session:
+        async with self.context.database.read() as session:
             meeting = await get_meeting(session, ref.meeting_id)
             return MeetingState(status=meeting.status.value, starts_at=meeting.starts_at, schedule_version=meeting.schedule_version)
 

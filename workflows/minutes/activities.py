@@ -60,7 +60,7 @@ class MinutesActivities:
 
     @activity.defn(name="minutes_signing_state")
     async def signing_state(self, minutes_id: int) -> SigningStateOut:
-        async with self.context.database.session() as session:
+        async with self.context.database.read() as session:
             state = await minutes_service.signing_state(session, minutes_id=minutes_id)
         return SigningStateOut(**state.__dict__)
 

@@ -47,7 +47,7 @@ class OutgoingActivities:
 
     @activity.defn(name="outgoing_load")
     async def load(self, document_id: int) -> OutgoingState:
-        async with self._db.session() as session:
+        async with self._db.read() as session:
             doc = await outgoing.get(session, document_id=document_id)
             rows = outgoing.current_reviews(doc, await outgoing.reviews(session, document_id=doc.id))
             report = outgoing.report_of(doc) or {}

@@ -81,7 +81,7 @@ class ReportActivities:
 
     @activity.defn(name="report_state")
     async def state(self, request_id: int) -> RequestState:
-        async with self.context.database.session() as session:
+        async with self.context.database.read() as session:
             req = await reports.get_request(session, request_id=request_id)
             waiting = await reports.waiting_targets(session, request_id=request_id)
             return RequestState(deadline=req.deadline, status=req.status, waiting=waiting)
@@ -96,7 +96,7 @@ class ReportActivities:
 
     @activity.defn(name="report_target_snapshot")
     async def snapshot(self, ref: TargetRef) -> TargetSnap:
-        async with self.context.database.session() as session:
+        async with self.context.database.read() as session:
             return _snap(await reports.snapshot(session, request_id=ref.request_id, organization_id=ref.organization_id))
 
     @activity.defn(name="report_deadline_notice")

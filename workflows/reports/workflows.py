@@ -222,13 +222,18 @@ class ReportTargetWorkflow:
     @workflow.run
     async def run(self, start: TargetInput) -> str:
         ref = TargetRef(request_id=start.request_id, organization_id=start.organization_id)
+        # A change signalled while a read is under way must wake the next wait: count the changes
+        # before reading, not after (the first version lost a "submitted" that came meanwhile).
+        before_read = workflow.patched("report-target-changes-before-read")
+        seen = self._changes
         try:
             snap: TargetSnap = await workflow.execute_activity(
                 ReportActivities.deliver, ref, start_to_close_timeout=SHORT, retry_policy=retry.DELIVERY)
         except ActivityError:
             return "undeliverable"
         while not snap.finished:
-            seen = self._changes
+            if not before_read:
+                seen = self._changes
             upcoming = self._next_notice(start, snap)
             if upcoming is None:
                 self._next = None
@@ -248,8 +253,11 @@ class ReportTargetWorkflow:
                         NoticeInput(request_id=start.request_id, organization_id=start.organization_id, kind=kind,
                                     deadline=snap.deadline),
                         start_to_close_timeout=SHORT, retry_policy=RETRY)
+            reading = self._changes
             snap = await workflow.execute_activity(
                 ReportActivities.snapshot, ref, start_to_close_timeout=SHORT, retry_policy=RETRY)
+            if before_read:
+                seen = reading
             if workflow.info().is_continue_as_new_suggested():
                 workflow.continue_as_new(start)
         return snap.status

@@ -52,7 +52,7 @@ async def test_invitations_then_reminders_moved_by_a_reschedule_then_open_and_cl
         with temporal_env.with_time_skipping_disabled():
             handle = await _client(temporal_env).start_workflow(
                 MeetingWorkflow.run, MeetingInput(meeting_id=mid, reminder_minutes=[24 * 60, 60]),
-                id=f"{workflow_id("meeting", mid)}-{uuid.uuid4().hex[:6]}", task_queue=queue)
+                id=f"{workflow_id('meeting', mid)}-{uuid.uuid4().hex[:6]}", task_queue=queue)
 
         async def invited() -> bool:
             return any(k.startswith("meeting.invited") for k in await _kinds(db, mid))
@@ -116,7 +116,7 @@ async def test_a_cancelled_meeting_tells_everyone_and_ends(temporal_env, demo_db
     queue = f"meet-{uuid.uuid4().hex[:6]}"
     async with build_worker(_client(temporal_env), task_queue=queue, context=ActivityContext(settings, db)):
         handle = await _client(temporal_env).start_workflow(
-            MeetingWorkflow.run, MeetingInput(meeting_id=mid), id=f"{workflow_id("meeting", mid)}-{uuid.uuid4().hex[:6]}", task_queue=queue)
+            MeetingWorkflow.run, MeetingInput(meeting_id=mid), id=f"{workflow_id('meeting', mid)}-{uuid.uuid4().hex[:6]}", task_queue=queue)
         # Time skips on its own: both reminders go out, then the workflow waits for the chair.
         async def both() -> bool:
             return sum(k.startswith("meeting.reminder") for k in await _kinds(db, mid)) >= 2 * 6

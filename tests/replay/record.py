@@ -749,7 +749,9 @@ async def record(names: list[str]) -> None:
                 handles = await scenario(rig)
                 for name, handle in handles.items():
                     history = await handle.fetch_history()
-                    text = json.dumps(json.loads(history.to_json()), separators=(",", ":"))
+                    # The workflow ID goes with the history: code may read it (report children derive theirs).
+                    recorded = {"workflowId": handle.id, **json.loads(history.to_json())}
+                    text = json.dumps(recorded, separators=(",", ":"))
                     (HISTORIES / f"{name}.json").write_text(text + "\n")
                     print(f"  {name}.json: {len(history.events)} events, {len(text) // 1024} KiB", flush=True)
     finally:

@@ -21,7 +21,20 @@ FILES = sorted(HISTORIES.glob("*.json"))
 
 
 def _history(path: Path) -> WorkflowHistory:
-    return WorkflowHistory.from_json(path.stem, path.read_text())
+    """The history under its recorded workflow ID (workflow code may read it)."""
+    data = json.loads(path.read_text())
+    return WorkflowHistory.from_json(data.pop("workflowId", None) or _derived_id(path, data), data)
+
+
+def _derived_id(path: Path, data: dict) -> str:
+    """For histories recorded before the ID was stored: rebuild it from the start input."""
+    import base64
+
+    started = data["events"][0]["workflowExecutionStartedEventAttributes"]
+    if started["workflowType"]["name"] == "ReportRequestWorkflow":
+        start = json.loads(base64.b64decode(started["input"]["payloads"][0]["data"]))
+        return f"report-request-{start['request_id']}"
+    return path.stem
 
 
 def _workflow_type(path: Path) -> str:

@@ -1,0 +1,251 @@
+"""Real processes for benchmarks and fault tests: a Temporal dev server, `lienthong worker`,
+`lienthong web` and the dev PKI's trust services, each in its own process group, on free ports,
+with all state in one temporary directory.
+
+Every process gets a marker in its environment (`LIENTHONG_STACK_RUN=<id>`); killing a process
+"with its children" kills its process group and then every process still carrying the marker
+that belonged to it (the document converter starts LibreOffice in a session of its own, which a
+process-group kill does not reach). `Stack.close()` kills whatever is left, so nothing outlives
+a run even when it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MARKER = "LIENTHONG_STACK_RUN"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def temporal_binary() -> str:
+    candidate = Path(sys.executable).parent / "temporal"
+    if candidate.exists():
+        return str(candidate)
+    from web.runtime import temporal_binary as find
+
+    return find()
+
+
+def _marked_pids(marker: str) -> list[int]:
+    """PIDs of our user's processes whose environment carries `marker` (read from /proc)."""
+    needle = f"{MARKER}={marker}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                if needle in handle.read().split(b"\0"):
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+@dataclass
+class Proc:
+    """One subprocess in its own process group, with a per-process environment marker."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log: Path
+    popen: subprocess.Popen[bytes] | None = None
+    marker: str = ""
+    starts: int = 0
+    orphans_killed: int = 0
+    escaped_names: list[str] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.marker = f"{self.name}-{uuid.uuid4().hex[:10]}"
+        env = {**self.env, MARKER: self.marker}
+        with self.log.open("ab") as out:
+            out.write(f"\n===== start #{self.starts + 1} {time.strftime('%H:%M:%S')} =====\n".encode())
+            out.flush()
+            self.popen = subprocess.Popen(self.argv, env=env, cwd=str(REPO), stdout=out, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, start_new_session=True)
+        self.starts += 1
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen else None
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def kill(self) -> int:
+        """SIGKILL the process group, then any process of ours that escaped it; returns how many escaped."""
+        escaped = 0
+        if self.popen is not None:
+            try:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.marker:
+            for _ in range(3):  # a process may fork while we look
+                pids = _marked_pids(self.marker)
+                if not pids:
+                    break
+                for pid in pids:
+                    try:
+                        with open(f"/proc/{pid}/comm") as handle:
+                            self.escaped_names.append(handle.read().strip())
+                    except OSError:
+                        pass
+                    try:
+                        os.killpg(pid, signal.SIGKILL)  # its own group leader (soffice, bridge)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                        escaped += 1
+                    except (ProcessLookupError, PermissionError):
+                        pass
+                time.sleep(0.1)
+        self.orphans_killed += escaped
+        self.popen = None
+        return escaped
+
+
+@dataclass
+class Stack:
+    """All the processes of one run and their shared settings."""
+
+    root: Path
+    database_url: str | None = None
+    task_queue: str = "lienthong"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    temporal_port: int = field(default_factory=free_port)
+    web_port: int = field(default_factory=free_port)
+    trust_port: int = field(default_factory=free_port)
+    procs: dict[str, Proc] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.data_dir = self.root / "data"
+        self.data_dir.mkdir(exist_ok=True)
+        self.logs = self.root / "logs"
+        self.logs.mkdir(exist_ok=True)
+        if self.database_url is None:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'lienthong.db'}"
+
+    # --- environment -----------------------------------------------------------------------------
+
+    @property
+    def temporal_address(self) -> str:
+        return f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LIENTHONG_")}
+        env.update({
+            "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
+            "LIENTHONG_DATA_DIR": str(self.data_dir), "LIENTHONG_DATABASE_URL": str(self.database_url),
+            "LIENTHONG_TEMPORAL_ADDRESS": self.temporal_address, "LIENTHONG_SECRET_KEY": "stack-secret-key",
+            "LIENTHONG_TASK_QUEUE": self.task_queue, "LIENTHONG_TRUST_SERVICES_PORT": str(self.trust_port),
+            "LIENTHONG_BASE_URL": self.base_url,
+        })
+        env.update(self.extra_env)
+        return env
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        """Run `lienthong ARGS` with the stack's settings; output returned."""
+        result = subprocess.run([sys.executable, "-m", "web.cli", *args], env=self.env(), cwd=str(REPO),
+                                capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise RuntimeError(f"lienthong {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    # --- processes ---------------------------------------------------------------------------------
+
+    def _proc(self, name: str, argv: list[str]) -> Proc:
+        proc = self.procs.get(name) or Proc(name=name, argv=argv, env=self.env(), log=self.logs / f"{name}.log")
+        self.procs[name] = proc
+        return proc
+
+    def wait_port(self, port: int, proc: Proc, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if port_open(port):
+                return
+            if not proc.alive():
+                raise RuntimeError(f"{proc.name} exited ({proc.popen.returncode if proc.popen else '?'}); see {proc.log}")
+            time.sleep(0.1)
+        raise RuntimeError(f"{proc.name} did not open port {port} within {timeout:.0f} s; see {proc.log}")
+
+    def start_temporal(self) -> Proc:
+        proc = self._proc("temporal", [
+            temporal_binary(), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
+            "--port", str(self.temporal_port), "--db-filename", str(self.root / "temporal.db"),
+            "--namespace", "default", "--log-level", "warn",
+        ])
+        proc.start()
+        self.wait_port(self.temporal_port, proc)
+        return proc
+
+    def prepare(self, *, pki: bool = False) -> None:
+        """Migrate and seed a fresh database; with `pki`, create the dev PKI for the directory."""
+        self.cli("migrate")
+        self.cli("seed-demo")
+        if pki:
+            self.cli("pki", "init", "--base-url", f"http://127.0.0.1:{self.trust_port}")
+
+    def start_trust_services(self) -> Proc:
+        proc = self._proc("trust", [sys.executable, "-m", "web.cli", "pki", "serve", "--port", str(self.trust_port)])
+        proc.start()
+        self.wait_port(self.trust_port, proc)
+        return proc
+
+    def start_worker(self) -> Proc:
+        proc = self._proc("worker", [sys.executable, "-m", "web.cli", "worker"])
+        proc.start()
+        return proc
+
+    def start_web(self) -> Proc:
+        proc = self._proc("web", [sys.executable, "-m", "web.cli", "web", "--host", "127.0.0.1", "--port", str(self.web_port)])
+        proc.start()
+        self.wait_port(self.web_port, proc)
+        return proc
+
+    def kill(self, name: str) -> int:
+        return self.procs[name].kill()
+
+    def close(self) -> None:
+        """Kill every process of the run (group, then escapees), whatever state it is in."""
+        for proc in reversed(list(self.procs.values())):
+            proc.kill()
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,31 @@
+"""Real processes killed with SIGKILL (never a graceful stop) while real flows run over HTTP.
+
+A reduced run of `python -m bench.faults` (see there): a Temporal dev server, `lienthong worker`,
+`lienthong web` and the dev PKI's trust services as subprocesses in their own process groups; an
+incoming, an outgoing (review, PIN signature, issue, dispatch to three districts), a meeting and a
+report request (fan-out to three districts, their submissions) driven over HTTP while the worker
+group is SIGKILLed 5 times at seeded random moments and the Temporal server once. Every flow must
+end, no effect may happen twice, `lienthong audit verify` must pass, and no process may be left.
+
+The full run: `PYTHONPATH=. python -m bench.faults --kills 50`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.faults import parser, run
+
+
+@pytest.mark.faults
+def test_flows_survive_sigkills_of_the_worker_and_of_temporal(tmp_path) -> None:
+    args = parser().parse_args([
+        "--kills", "5", "--seed", "11", "--incoming", "2", "--outgoing", "1", "--meetings", "1", "--reports", "1",
+        "--min-gap", "2", "--max-gap", "6", "--spread", "4", "--deadline", "240", "--keep", str(tmp_path / "run"),
+    ])
+    outcome = run(args)
+    print(outcome.summary())
+    assert sum(1 for k in outcome.kills if k["what"] == "worker") == 5
+    assert sum(1 for k in outcome.kills if k["what"] == "temporal") == 1
+    assert outcome.leftover_processes == 0
+    assert outcome.ok, outcome.summary()

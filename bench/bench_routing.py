@@ -148,7 +148,7 @@ async def system_phase(stack: Stack, docs: int, concurrency: int) -> Phase:
             await drive.incoming_direct(leader, directory, doc)
             await drive.incoming_handle(lead, doc)
             await drive.incoming_close(lead, doc)
-            result = await finished(client, f"incoming-{doc}")
+            result = await finished(client, f"{directory.workflow_prefix}incoming-{doc}")
             if result != "done":
                 raise RuntimeError(f"incoming-{doc} ended {result!r}")
 

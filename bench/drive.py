@@ -111,6 +111,7 @@ class Directory:
     users: dict[str, int]
     orgs: dict[str, int]
     units: dict[tuple[str, str], int]
+    workflow_prefix: str = ""  # the database's deployment prefix of workflow IDs
 
 
 async def load_directory(database_url: str) -> Directory:
@@ -118,6 +119,7 @@ async def load_directory(database_url: str) -> Directory:
 
     from services.db import Database
     from services.directory.models import Organization, Unit, User
+    from services.outbox.service import workflow_prefix
 
     database = Database(database_url)
     try:
@@ -126,9 +128,10 @@ async def load_directory(database_url: str) -> Directory:
             orgs = dict((await session.execute(select(Organization.code, Organization.id))).all())
             units = {(code, unit): uid for code, unit, uid in (await session.execute(
                 select(Organization.code, Unit.code, Unit.id).join(Organization, Organization.id == Unit.organization_id))).all()}
+            prefix = await workflow_prefix(session)
     finally:
         await database.dispose()
-    return Directory(users=users, orgs=orgs, units=units)
+    return Directory(users=users, orgs=orgs, units=units, workflow_prefix=prefix)
 
 
 # --- incoming ---------------------------------------------------------------------------------------

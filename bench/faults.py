@@ -196,12 +196,14 @@ class Checker:
         return self._client
 
     async def workflow_closed(self, workflow_id: str) -> str | None:
-        """'COMPLETED', 'FAILED'… once the workflow has closed; None while it runs or Temporal is away."""
+        """'COMPLETED', 'FAILED'… once the workflow has closed; None while it runs or Temporal is away.
+        `workflow_id` without the database's deployment prefix."""
         from temporalio.client import WorkflowExecutionStatus
 
+        prefix = await self.scalar("SELECT workflow_prefix FROM deployment WHERE id = 1") or ""
         try:
             client = await self.client()
-            desc = await asyncio.wait_for(client.get_workflow_handle(workflow_id).describe(), timeout=5)
+            desc = await asyncio.wait_for(client.get_workflow_handle(prefix + workflow_id).describe(), timeout=5)
         except Exception:  # noqa: BLE001 - not started yet, or the server is restarting
             return None
         if desc.status in (None, WorkflowExecutionStatus.RUNNING):
@@ -237,7 +239,10 @@ class Checker:
         pending = await self.scalar(
             "SELECT count(*) FROM outgoing_recipients WHERE document_id = :i AND external = :f AND incoming_id IS NULL",
             i=doc, f=False)
-        return "final" if status == "issued" and pending == 0 else None
+        if status != "issued" or pending != 0:
+            return None
+        # The workflow ends once the document is delivered, validated and noticed.
+        return "final" if await self.workflow_closed(f"outgoing-{doc}") == "COMPLETED" else None
 
     async def meeting_final(self, meeting: int) -> str | None:
         status = await self.scalar("SELECT status FROM meetings WHERE id = :i", i=meeting)

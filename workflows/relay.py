@@ -41,7 +41,7 @@ from workflows.meetings.workflows import MeetingInput, MeetingWorkflow, Reschedu
 from workflows.minutes.workflows import MinutesInput, MinutesWorkflow, Signed
 from workflows.outgoing.workflows import OutgoingInput, OutgoingWorkflow
 from workflows.reports.workflows import (
-    ReportRequestWorkflow, ReportTargetWorkflow, RequestInput, request_workflow_id, target_workflow_id,
+    ReportRequestWorkflow, RequestInput, request_workflow_id, target_workflow_id,
 )
 from workflows.tasks.workflows import TaskInput, TaskWorkflow
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from meetings import agenda, attendance, polls, scheduling, speakers
 from meetings.minutes import service as minutes_service
 from meetings.minutes.models import Minutes, MinutesStatus
-from meetings.models import Meeting, MeetingMode, MeetingParticipant, MeetingUnit
+from meetings.models import MeetingMode, MeetingParticipant, MeetingUnit
 from services import calendar
 from services.authz import Principal, load_principal
 from services.config import Settings

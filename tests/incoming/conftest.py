@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
 
-import pytest
 from sqlalchemy import select
 
 from services.authz import load_principal
@@ -18,8 +16,6 @@ from services.incoming import service as incoming
 from services.incoming.models import IncomingDocument
 from tests.helpers import worker_with_relay
 from tests.signing.conftest import make_tiny_pdf
-from workflows.context import ActivityContext
-from workflows.worker import build_worker
 
 
 async def principal(database: Database, username: str):  # type: ignore[no-untyped-def]

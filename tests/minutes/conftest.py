@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from contextlib import asynccontextmanager
 
 from meetings.minutes.demo import Plan, hold_meeting  # noqa: F401  (re-exported for the tests)
 from tests.helpers import worker_with_relay
-from workflows.context import ActivityContext
-from workflows.worker import build_worker
 
 ITEMS = ["Báo cáo sơ kết 6 tháng đầu năm", "Thảo luận phương hướng 6 tháng cuối năm", "Biểu quyết chương trình phối hợp"]
 

@@ -17,7 +17,6 @@ from meetings.minutes.models import MinutesStatus
 from services.blobs import BlobStore
 from services.errors import Conflict
 from services.incoming.models import IncomingDocument
-from signing import service as signing
 from tests.helpers import send
 from tests.minutes.conftest import ITEMS, Plan, hold_meeting, pydantic_client, terminate, worker_for
 from workflows.minutes.workflows import MinutesWorkflow, minutes_workflow_id

@@ -5,7 +5,6 @@ across the fresh databases of tests."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
@@ -21,8 +20,6 @@ from services.reports.models import ReportTarget
 from services.uploads import CheckedUpload
 from tests.helpers import worker_with_relay
 from tests.signing.conftest import make_tiny_pdf
-from workflows.context import ActivityContext
-from workflows.worker import build_worker
 
 PROVINCE = "hlhpn-bentre"
 

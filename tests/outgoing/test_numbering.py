@@ -82,3 +82,54 @@ async def test_issuing_twice_keeps_the_first_number(demo_db_sqlite, og_settings)
             doc = await outgoing.issue(session, settings=og_settings, actor=Actor.system(), document_id=doc_id,
                                        seal=seal, issue_date=ISSUE_DAY)
     assert calls == ["01/TB-HLHPN"] and doc.notation == "01/TB-HLHPN"
+
+
+async def test_sealing_runs_with_no_lock_held_and_a_failed_seal_keeps_the_number(demo_db_sqlite, og_settings) -> None:
+    """The seal's network calls (OCSP, time stamp) happen outside any transaction: another writer
+    gets SQLite's lock meanwhile. A seal that fails leaves the number with the document; the next
+    attempt uses it, and another document takes the next one."""
+    import sqlite3
+
+    _secret, first, second = await _signed_documents(demo_db_sqlite, og_settings, 3)  # the last two share a series
+    path = demo_db_sqlite.url.split(":///", 1)[1]
+    locks_free: list[bool] = []
+
+    def lock_is_free() -> bool:
+        probe = sqlite3.connect(path, timeout=0.2, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return True
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            probe.close()
+
+    async def issue(doc_id: int, *, fail: bool) -> OutgoingDocument:
+        async def seal(stamp: outgoing.IssueStamp) -> outgoing.IssuedFiles:
+            locks_free.append(await asyncio.to_thread(lock_is_free))
+            if fail:
+                raise outgoing.InvalidInput("Sai mã PIN.", "Wrong PIN.")
+            return outgoing.IssuedFiles(pdf=f"%PDF-1.7 issued {stamp.notation}".encode())
+
+        async with demo_db_sqlite.session() as session:
+            return await outgoing.issue(session, settings=og_settings, actor=Actor.system(), document_id=doc_id,
+                                        seal=seal, issue_date=ISSUE_DAY)
+
+    try:
+        await issue(first, fail=True)
+        raise AssertionError("the failing seal did not fail")
+    except outgoing.InvalidInput:
+        pass
+    async with demo_db_sqlite.read() as session:
+        held = await session.get(OutgoingDocument, first)
+        assert held.status == Status.signed and held.number == 1  # kept, not issued
+    assert (await issue(second, fail=False)).number == 2
+    assert (await issue(first, fail=False)).number == 1
+    assert locks_free == [True, True, True]
+    async with demo_db_sqlite.session() as session:
+        try:
+            await outgoing.cancel(session, actor=Actor.system(), principal=None,
+                                  doc=await session.get(OutgoingDocument, first), reason="thử")
+        except outgoing.Conflict:
+            pass  # issued already: only recall is possible

@@ -312,6 +312,9 @@ async def create(
     duplicates: list[IncomingDocument] = []
     try:
         await _fill_issuer(session, form)
+        # Checking the uploads' signatures waits on OCSP: no transaction stays open meanwhile
+        # (nothing was written yet; registering begins a new one).
+        await session.commit()
         checked = await _check_files(request, files)
         async with session.begin_nested():
             doc = await incoming.register(

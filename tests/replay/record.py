@@ -99,10 +99,13 @@ async def incoming_done_after_deadlines(rig: Rig) -> dict[str, WorkflowHandle]:
     await rig.env.fast_forward(handle, timedelta(days=20))
 
     async def escalated() -> bool:
-        from services.incoming.models import IncomingDocument
+        from sqlalchemy import func, select
+
+        from services.audit.models import AuditEntry
 
         async with db.session() as session:
-            return (await session.get(IncomingDocument, doc.id)).escalated_for is not None
+            return bool(await session.scalar(select(func.count()).select_from(AuditEntry).where(
+                AuditEntry.action == "incoming.escalate", AuditEntry.object_id == str(doc.id))))
 
     await until(escalated)
     lead = await principal(db, "thu.le")

@@ -6,6 +6,7 @@ from services.db import Base
 from services.directory.models import Organization, RoleAssignment, SigningProfile, Unit, User  # noqa: F401
 from services.events.models import Event, EventHead  # noqa: F401
 from services.calendar import Holiday  # noqa: F401
+from services.deadlines.models import DeadlineNotice  # noqa: F401
 from services.incoming.models import IncomingAssignment, IncomingDocument, IncomingFile, IncomingNote, IncomingSenderStatus  # noqa: F401
 from services.notifications.models import Notification  # noqa: F401
 from meetings.models import AgendaItem, Meeting, MeetingDocument, MeetingDocumentViewer, MeetingParticipant, MeetingUnit, Poll, PollOption, PollVoter, SpeakerRequest  # noqa: F401

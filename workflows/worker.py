@@ -15,6 +15,7 @@ from workflows.context import ActivityContext
 from workflows.errors import DomainErrorInterceptor
 from workflows.incoming.activities import IncomingActivities
 from workflows.incoming.workflows import IncomingWorkflow
+from workflows.kernel_activities import KernelActivities
 from workflows.meetings.activities import MeetingActivities
 from workflows.meetings.workflows import MeetingWorkflow
 from workflows.minutes.activities import MinutesActivities
@@ -47,6 +48,7 @@ def activities_for(context: ActivityContext) -> list[Callable[..., Any]]:
                minutes.validate_final, minutes.distribute]
     task = TaskActivities(context)
     result += [task.snapshot, task.notify_assigned, task.deadline_notice]
+    result += KernelActivities(context).all()
     return result
 
 

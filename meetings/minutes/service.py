@@ -29,6 +29,7 @@ from meetings.minutes.models import EDITABLE, Minutes, MinutesRevision, MinutesS
 from meetings.models import AgendaItem, Meeting, MeetingParticipant, MeetingStatus, MeetingUnit
 from meetings.service import MeetingFacts, facts as meeting_facts
 from services import calendar
+from services.deadlines import service as deadlines
 from services.audit.service import Actor, record
 from services.authz import Principal
 from services.blobs import BlobStore
@@ -348,6 +349,8 @@ async def close(session: AsyncSession, *, settings: Settings, principal: Princip
     minutes.verify_error = None
     minutes.secretary_due = await _due(session, calendar.vn_today(), settings.minutes_secretary_sign_working_days)
     minutes.chair_due = None
+    for role in ("secretary", "chair"):  # a new round: every signature deadline notice is due again
+        await deadlines.rearm(session, kind=f"minutes.{role}", object_id=minutes.id)
     await record(session, actor=principal.actor, action="minutes.close", object_type="minutes", object_id=minutes.id,
                  organization_id=minutes.organization_id, details={"revision": minutes.revision, "round": minutes.round})
     await _status_event(session, minutes)

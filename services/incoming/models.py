@@ -82,11 +82,6 @@ class IncomingDocument(Base):
     returned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # The outgoing document (of this organisation) that answers this one, linked by the handler.
     reply_outgoing_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    # The due date each deadline notice was sent for: a retried activity sends nothing twice,
-    # and an extended due date arms the notices again.
-    reminded_for: Mapped[date | None] = mapped_column(Date)
-    overdue_for: Mapped[date | None] = mapped_column(Date)
-    escalated_for: Mapped[date | None] = mapped_column(Date)
     revision: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

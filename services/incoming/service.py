@@ -838,23 +838,21 @@ class Snapshot:
 async def workflow_snapshot(
     session: AsyncSession, *, document_id: int, reminder_working_days: int, escalate_after_working_days: int
 ) -> Snapshot:
-    """The state the workflow acts on, with the instants of the deadline notices still due."""
+    """The state the workflow's pre-kernel branch acts on, with the instants of the deadline
+    notices still due (read from the deadline kernel's notice table)."""
+    from services.deadlines.ladder import working_day_ladder
+    from services.deadlines.service import rungs_for
+
     doc = await _load(session, document_id)
     snap = Snapshot(document_id=doc.id, status=doc.status, revision=doc.revision or 0, due_date=doc.due_date,
                     lead_user_id=doc.lead_user_id)
     if doc.status in OPEN_HANDLING and doc.due_date is not None:
-        holidays = await calendar.holiday_set(session, doc.due_date)
-        remind_day = calendar.add_working_days(doc.due_date, -reminder_working_days, holidays)
-        snap.reminder_at = calendar.vn_instant(remind_day, 8)
-        snap.overdue_at = calendar.vn_instant(doc.due_date + timedelta(days=1), 8)
-        after = calendar.add_working_days(doc.due_date + timedelta(days=1), escalate_after_working_days, holidays)
-        snap.escalate_at = calendar.vn_instant(after, 8)
-        if doc.reminded_for != doc.due_date:
-            snap.pending.append("reminder")
-        if doc.overdue_for != doc.due_date:
-            snap.pending.append("overdue")
-        if doc.escalated_for != doc.due_date:
-            snap.pending.append("escalation")
+        ladder = working_day_ladder(reminder_before=reminder_working_days, escalate_after=escalate_after_working_days)
+        placed, ahead = await rungs_for(session, kind="incoming", object_id=doc.id, ladder=ladder, due=doc.due_date)
+        instants = dict(placed)
+        snap.reminder_at, snap.overdue_at, snap.escalate_at = \
+            instants["reminder"], instants["overdue"], instants["escalation"]
+        snap.pending = [r.step for r in ahead]
     return snap
 
 
@@ -869,41 +867,16 @@ def _title_prefix(doc: IncomingDocument) -> str:
 
 
 async def send_deadline_notice(session: AsyncSession, *, document_id: int, kind: str, due_date: date) -> bool:
-    """Reminder before the due date, overdue notice to the handler, escalation to the leader.
+    """Reminder before the due date, overdue notice to the handler, escalation to the leader
+    (services/incoming/deadlines.py says what each one says).
 
     Idempotent by (document, kind, due date): returns False when already sent or no longer relevant."""
-    doc = await _load(session, document_id)
-    if doc.status not in OPEN_HANDLING or doc.due_date != due_date:
-        return False
-    column = {"reminder": "reminded_for", "overdue": "overdue_for", "escalation": "escalated_for"}[kind]
-    if getattr(doc, column) == due_date:
-        return False
-    setattr(doc, column, due_date)
-    link = f"/incoming/{doc.id}"
-    label = f"{doc.number_notation} — {doc.subject[:120]}"
-    key = f"incoming-{doc.id}-{kind}-{due_date.isoformat()}"
-    handlers = [doc.lead_user_id] if doc.lead_user_id else []
-    actor = Actor.system("deadline")
-    if kind == "reminder":
-        await notify(session, user_ids=handlers, kind="incoming.reminder", link=link, dedupe_key=key,
-                     title=f"Sắp đến hạn xử lý ({due_date:%d/%m/%Y}): {label}",
-                     body="Văn bản bạn xử lý chính sắp đến hạn. Hãy cập nhật tiến độ hoặc hoàn thành.")
-        await _audit(session, actor, doc, "incoming.remind", due_date=due_date.isoformat(), to=handlers)
-    elif kind == "overdue":
-        await notify(session, user_ids=handlers, kind="incoming.overdue", link=link, dedupe_key=key,
-                     title=f"Quá hạn xử lý (hạn {due_date:%d/%m/%Y}): {label}",
-                     body="Văn bản đã quá hạn xử lý. Hãy hoàn thành hoặc đề nghị lãnh đạo gia hạn.")
-        await _audit(session, actor, doc, "incoming.overdue", due_date=due_date.isoformat(), to=handlers)
-    else:
-        leaders = [doc.directed_by_id] if doc.directed_by_id else await _users_with(session, doc.organization_id, LEADERS)
-        lead = await session.get(User, doc.lead_user_id) if doc.lead_user_id else None
-        await notify(session, user_ids=leaders, kind="incoming.escalation", link=link, dedupe_key=key,
-                     title=f"Văn bản quá hạn chưa xử lý xong (hạn {due_date:%d/%m/%Y}): {label}",
-                     body=f"Người xử lý chính: {lead.full_name if lead else '—'}. Hãy đôn đốc hoặc gia hạn.")
-        await _audit(session, actor, doc, "incoming.escalate", due_date=due_date.isoformat(), to=leaders)
-    await session.flush()
-    await publish(session, channel=f"incoming-{doc.id}", kind="incoming.deadline", payload={"kind": kind})
-    return True
+    from services.deadlines import service as deadlines
+    from services.deadlines.ladder import due_instant
+    from services.incoming.deadlines import IncomingDeadlines
+
+    return await deadlines.send(session, adapter=IncomingDeadlines(), object_id=document_id, step=kind,
+                                due_at=due_instant(due_date))
 
 
 async def notify_step(session: AsyncSession, *, document_id: int, revision: int) -> list[int]:

@@ -89,7 +89,8 @@ class ReportField(Base):
 
 
 class ReportTarget(Base):
-    """One organisation asked for a report; its own deadline (extensions) and notice markers."""
+    """One organisation asked for a report and its own deadline (extensions); the notices sent
+    for it are in `deadline_notices` (kind `report_target`)."""
 
     __tablename__ = "report_targets"
     __table_args__ = (
@@ -109,11 +110,6 @@ class ReportTarget(Base):
     first_submitted_at: Mapped[datetime | None] = mapped_column()
     submitted_at: Mapped[datetime | None] = mapped_column()
     on_time: Mapped[bool | None] = mapped_column(Boolean)
-    # The deadline each notice was sent for: a retried activity sends nothing twice, and an
-    # extension arms the notices again.
-    reminded_for: Mapped[datetime | None] = mapped_column()
-    overdue_for: Mapped[datetime | None] = mapped_column()
-    escalated_for: Mapped[datetime | None] = mapped_column()
     revision: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -551,17 +551,26 @@ class TargetSnapshot:
     request_status: str
     finished: bool
     pending: list[str] = field(default_factory=list)
+    target_id: int | None = None
 
 
-def _snapshot(req: ReportRequest, target: ReportTarget) -> TargetSnapshot:
-    finished = target.first_submitted_at is not None or target.status == TargetStatus.missing.value \
+def _finished(req: ReportRequest, target: ReportTarget) -> bool:
+    return target.first_submitted_at is not None or target.status == TargetStatus.missing.value \
         or req.status != RequestStatus.open.value
-    pending = []
+
+
+async def _snapshot(session: AsyncSession, req: ReportRequest, target: ReportTarget) -> TargetSnapshot:
+    from services.deadlines.ladder import due_instant
+    from services.deadlines.service import sent_steps
+
+    finished = _finished(req, target)
+    pending: list[str] = []
     if not finished:
-        for kind, marker in zip(NOTICE_KINDS, (target.reminded_for, target.overdue_for, target.escalated_for)):
-            if marker != target.deadline:
-                pending.append(kind)
-    return TargetSnapshot(req.id, target.organization_id, target.status, target.deadline, req.status, finished, pending)
+        sent = await sent_steps(session, kind="report_target", object_id=target.id, due_at=due_instant(target.deadline))
+        last = max((i for i, kind in enumerate(NOTICE_KINDS) if kind in sent), default=-1)
+        pending = list(NOTICE_KINDS[last + 1:])
+    return TargetSnapshot(req.id, target.organization_id, target.status, target.deadline, req.status, finished, pending,
+                          target.id)
 
 
 async def _target(session: AsyncSession, request_id: int, organization_id: int, *, lock: bool = False) -> ReportTarget:
@@ -607,12 +616,12 @@ async def deliver(
             link=f"/reports/{req.id}/targets/{organization_id}", dedupe_key=f"report-{req.id}-{organization_id}-received",
             email=False,
         )
-    return _snapshot(req, target)
+    return await _snapshot(session, req, target)
 
 
 async def snapshot(session: AsyncSession, *, request_id: int, organization_id: int) -> TargetSnapshot:
     req = await get_request(session, request_id=request_id)
-    return _snapshot(req, await _target(session, request_id, organization_id))
+    return await _snapshot(session, req, await _target(session, request_id, organization_id))
 
 
 async def fanout_progress(session: AsyncSession, *, request_id: int, started: int) -> None:
@@ -627,40 +636,15 @@ async def send_deadline_notice(
     session: AsyncSession, *, request_id: int, organization_id: int, kind: str, deadline: datetime
 ) -> bool:
     """A reminder before the deadline, an overdue notice at it, an escalation to the target's
-    leader after it; each once per deadline (an extension arms them again)."""
-    req = await get_request(session, request_id=request_id)
+    leader after it; each once per deadline (an extension arms them again). What each says is in
+    services/reports/deadlines.py."""
+    from services.deadlines import service as deadlines
+    from services.deadlines.ladder import due_instant
+    from services.reports.deadlines import ReportTargetDeadlines
+
     target = await _target(session, request_id, organization_id, lock=True)
-    snap = _snapshot(req, target)
-    if snap.finished or target.deadline != deadline or kind not in snap.pending:
-        return False
-    due = f"{_vn(deadline):%H:%M %d/%m/%Y}"
-    link = f"/reports/{req.id}/targets/{organization_id}"
-    doers = [target.assignee_id] if target.assignee_id else await _users_with(session, organization_id, (Role.officer, Role.clerk))
-    leaders = await _users_with(session, organization_id, LEADERS)
-    key = f"report-{req.id}-{organization_id}-{kind}-{deadline.isoformat()}"
-    if kind == "reminder":
-        target.reminded_for = deadline
-        await notify(session, user_ids=doers, kind="report.reminder", title=f"Sắp đến hạn báo cáo: {req.title}",
-                     body=f"Hạn nộp {due}.", link=link, dedupe_key=key)
-        action = "report.remind"
-    elif kind == "overdue":
-        target.reminded_for = target.reminded_for or deadline
-        target.overdue_for = deadline
-        await notify(session, user_ids=[*doers, *leaders], kind="report.overdue", title=f"Quá hạn báo cáo: {req.title}",
-                     body=f"Hạn nộp là {due}. Hãy gửi báo cáo ngay.", link=link, dedupe_key=key)
-        action = "report.overdue"
-    else:
-        target.escalated_for = deadline
-        await notify(session, user_ids=leaders or doers, kind="report.escalation",
-                     title=f"Đơn vị chưa gửi báo cáo quá hạn: {req.title}",
-                     body=f"Hạn nộp là {due}. Đề nghị lãnh đạo chỉ đạo gửi báo cáo.", link=link, dedupe_key=key)
-        action = "report.escalate"
-    await record(session, actor=Actor.system("report-deadlines"), action=action, object_type="report_target",
-                 object_id=target.id, organization_id=organization_id,
-                 details={"request_id": req.id, "deadline": deadline.isoformat()})
-    if kind == "overdue":
-        await _event(session, req, "overdue", target)
-    return True
+    return await deadlines.send(session, adapter=ReportTargetDeadlines(), object_id=target.id, step=kind,
+                                due_at=due_instant(deadline))
 
 
 async def deadline_summary(session: AsyncSession, *, request_id: int, deadline: datetime) -> bool:

@@ -412,7 +412,9 @@ async def reassign(
     owner_changed = before[:2] != (owner_kind, owner_id)
     if owner_changed:
         # The new owner has had no notice yet: every deadline notice is due again.
-        task.reminded_for = task.overdue_for = task.escalated_for = None
+        from services.deadlines.service import rearm
+
+        await rearm(session, kind="task", object_id=task.id)
     task.due_date = due_date
     task.revision += 1
     new_owner = await owner_label(session, task)
@@ -450,20 +452,22 @@ class Snapshot:
 async def workflow_snapshot(
     session: AsyncSession, *, task_id: int, reminder_working_days: int, escalate_after_working_days: int,
 ) -> Snapshot:
+    """What the workflow's pre-kernel branch acts on (notices sent are read from the kernel's table)."""
+    from services.deadlines.ladder import working_day_ladder
+    from services.deadlines.service import rungs_for
+
     task = await session.get(Task, task_id)
     if task is None:
         raise _not_found()
     snap = Snapshot(task_id=task.id, status=task.status.value, revision=task.revision, due_date=task.due_date,
                     closed=task.status not in OPEN)
     if not snap.closed:
-        holidays = await calendar.holiday_set(session, task.due_date)
-        snap.reminder_at = calendar.vn_instant(calendar.add_working_days(task.due_date, -reminder_working_days, holidays), 8)
-        snap.overdue_at = calendar.vn_instant(task.due_date + timedelta(days=1), 8)
-        after = calendar.add_working_days(task.due_date + timedelta(days=1), escalate_after_working_days, holidays)
-        snap.escalate_at = calendar.vn_instant(after, 8)
-        for kind, column in (("reminder", "reminded_for"), ("overdue", "overdue_for"), ("escalation", "escalated_for")):
-            if getattr(task, column) != task.due_date:
-                snap.pending.append(kind)
+        ladder = working_day_ladder(reminder_before=reminder_working_days, escalate_after=escalate_after_working_days)
+        placed, ahead = await rungs_for(session, kind="task", object_id=task.id, ladder=ladder, due=task.due_date)
+        instants = dict(placed)
+        snap.reminder_at, snap.overdue_at, snap.escalate_at = \
+            instants["reminder"], instants["overdue"], instants["escalation"]
+        snap.pending = [r.step for r in ahead]
     return snap
 
 
@@ -481,36 +485,13 @@ async def notify_assigned(session: AsyncSession, *, task_id: int) -> list[int]:
 
 
 async def send_deadline_notice(session: AsyncSession, *, task_id: int, kind: str, due_date: date) -> bool:
-    """Reminder before the due date, overdue notice to the owners, escalation to their leader.
+    """Reminder before the due date, overdue notice to the owners, escalation to their leader
+    (services/tasks/deadlines.py says what each one says).
 
     Idempotent by (task, kind, due date): False when already sent or no longer relevant."""
-    task = await session.get(Task, task_id)
-    if task is None or task.status not in OPEN or task.due_date != due_date:
-        return False
-    column = {"reminder": "reminded_for", "overdue": "overdue_for", "escalation": "escalated_for"}[kind]
-    if getattr(task, column) == due_date:
-        return False
-    setattr(task, column, due_date)
-    owners = await responsible(session, task)
-    link, key, label = f"/tasks/{task.id}", f"task-{task.id}-{kind}-{due_date.isoformat()}", task.title[:150]
-    if kind == "reminder":
-        targets = owners
-        await notify(session, user_ids=owners, kind="task.reminder", link=link, dedupe_key=key,
-                     title=f"Nhiệm vụ sắp đến hạn ({due_date:%d/%m/%Y}): {label}",
-                     body="Hãy cập nhật tiến độ hoặc báo cáo hoàn thành.")
-    elif kind == "overdue":
-        targets = owners
-        await notify(session, user_ids=owners, kind="task.overdue", link=link, dedupe_key=key,
-                     title=f"Nhiệm vụ quá hạn (hạn {due_date:%d/%m/%Y}): {label}",
-                     body="Nhiệm vụ đã quá hạn. Hãy hoàn thành hoặc báo cáo lý do với người giao.")
-    else:
-        targets = await escalation_targets(session, task)
-        await notify(session, user_ids=targets, kind="task.escalation", link=link, dedupe_key=key,
-                     title=f"Nhiệm vụ quá hạn chưa hoàn thành (hạn {due_date:%d/%m/%Y}): {label}",
-                     body=f"Người/đơn vị thực hiện: {await owner_label(session, task)}. Hãy đôn đốc.")
-    await record(session, actor=Actor.system("deadline"), action=f"task.{'remind' if kind == 'reminder' else 'overdue' if kind == 'overdue' else 'escalate'}",
-                 object_type="task", object_id=task.id, organization_id=task.organization_id,
-                 details={"due_date": due_date.isoformat(), "to": targets})
-    await session.flush()
-    await publish(session, channel=channel(task.id), kind="task.deadline", payload={"id": task.id, "kind": kind})
-    return True
+    from services.deadlines import service as deadlines
+    from services.deadlines.ladder import due_instant
+    from services.tasks.deadlines import TaskDeadlines
+
+    return await deadlines.send(session, adapter=TaskDeadlines(), object_id=task_id, step=kind,
+                                due_at=due_instant(due_date))

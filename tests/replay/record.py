@@ -99,10 +99,13 @@ async def incoming_done_after_deadlines(rig: Rig) -> dict[str, WorkflowHandle]:
     await rig.env.fast_forward(handle, timedelta(days=20))
 
     async def escalated() -> bool:
-        from services.incoming.models import IncomingDocument
+        from sqlalchemy import func, select
+
+        from services.audit.models import AuditEntry
 
         async with db.session() as session:
-            return (await session.get(IncomingDocument, doc.id)).escalated_for is not None
+            return bool(await session.scalar(select(func.count()).select_from(AuditEntry).where(
+                AuditEntry.action == "incoming.escalate", AuditEntry.object_id == str(doc.id))))
 
     await until(escalated)
     lead = await principal(db, "thu.le")
@@ -727,6 +730,7 @@ def _prepare(root: Path) -> tuple[Settings, Any]:
 async def record(names: list[str]) -> None:
     from tests.conftest import temporal_binary
     from workflows.context import ActivityContext
+    from workflows.relay import OutboxRelay
     from workflows.worker import build_worker
 
     root = Path(tempfile.mkdtemp(prefix="lienthong-record-"))
@@ -740,6 +744,10 @@ async def record(names: list[str]) -> None:
     client = Client(**{**env.client.config(), "data_converter": pydantic_data_converter})
     rig = Rig(env=env, client=client, db=db, settings=settings)
     HISTORIES.mkdir(parents=True, exist_ok=True)
+    # Services queue their signals in the outbox (minutes closing, for one): a relay delivers them, as
+    # beside `lienthong worker`.
+    relay = asyncio.create_task(OutboxRelay(client, db, settings, poll=timedelta(milliseconds=200),
+                                            reconcile_every=None).run())
     try:
         async with build_worker(client, task_queue=settings.task_queue, context=ActivityContext(settings, db)):
             for scenario in SCENARIOS:
@@ -755,6 +763,8 @@ async def record(names: list[str]) -> None:
                     (HISTORIES / f"{name}.json").write_text(text + "\n")
                     print(f"  {name}.json: {len(history.events)} events, {len(text) // 1024} KiB", flush=True)
     finally:
+        relay.cancel()
+        await asyncio.gather(relay, return_exceptions=True)
         await env.shutdown()
         await db.dispose()
         services.stop()

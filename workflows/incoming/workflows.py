@@ -1,6 +1,8 @@
 """One workflow per incoming document (`incoming-<id>`): it follows the document from arrival or
 registration to its end, tells the next actor, and owns the deadlines (reminder, overdue notice,
-escalation) as durable timers.
+escalation) as durable timers. Since patch `kernel-v1` the loop is the deadline kernel's
+(workflows/kernel.py); executions started before it keep the loop below (`_run_before_kernel`)
+until they end (docs/workflows.md says when that branch goes).
 
 User actions change the database through services.incoming (the system of record) and then
 signal `changed` (signal-with-start, so a missing workflow is started). The workflow re-reads the
@@ -16,6 +18,8 @@ from pydantic import BaseModel
 from temporalio import workflow
 
 from workflows import retry
+
+from workflows.kernel import PATCH, Tracker
 
 with workflow.unsafe.imports_passed_through():
     from workflows.incoming.activities import DeadlineInput, IncomingActivities, SnapshotOut, StepInput
@@ -46,9 +50,12 @@ class IncomingWorkflow:
         self._status: str | None = None
         self._next: tuple[str, str] | None = None
         self._validated = False
+        self._kernel = False
+        self._tracker = Tracker("incoming", lambda: self._changes)
 
     @workflow.run
     async def run(self, start: IncomingInput) -> str:
+        self._kernel = workflow.patched(PATCH)
         doc_id = start.document_id
         if not self._validated:
             await workflow.execute_activity(
@@ -56,6 +63,13 @@ class IncomingWorkflow:
                 start_to_close_timeout=timedelta(minutes=5), retry_policy=retry.VALIDATION,
             )
             self._validated = True
+        if self._kernel:
+            return await self._tracker.track(doc_id, restart=start)
+        return await self._run_before_kernel(start)
+
+    async def _run_before_kernel(self, start: IncomingInput) -> str:
+        """The loop of executions started before `kernel-v1`: exactly the commands they recorded."""
+        doc_id = start.document_id
         while True:
             seen = self._changes
             snap: SnapshotOut = await workflow.execute_activity(
@@ -112,11 +126,20 @@ class IncomingWorkflow:
     async def sync(self, revision: int) -> str:
         """Wait until the workflow has acted on `revision` of the document; returns its status."""
         self._changes += 1
-        await workflow.wait_condition(lambda: self._processed >= revision)
-        return self._status or ""
+        # Read the branch when the condition is checked: an update that arrives with the start
+        # runs before `run` has chosen it.
+        await workflow.wait_condition(
+            lambda: (self._tracker.processed if self._kernel else self._processed) >= revision)
+        return (self._tracker.status if self._kernel else self._status) or ""
 
     @workflow.query
     def state(self) -> IncomingState:
+        if self._kernel:
+            t = self._tracker
+            return IncomingState(
+                document_id=0, status=t.status, revision=t.processed, notified_revision=t.announced,
+                next_deadline=t.next[0] if t.next else None, next_deadline_at=t.next[1].isoformat() if t.next else None,
+            )
         return IncomingState(
             document_id=0, status=self._status, revision=self._processed, notified_revision=self._notified,
             next_deadline=self._next[0] if self._next else None, next_deadline_at=self._next[1] if self._next else None,

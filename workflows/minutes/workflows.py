@@ -6,6 +6,9 @@ Signing happens in the web route (the signer types the PIN there); the route sto
 file and signals `signed` with its hash, and an activity validates it against the expected
 signer before the flow moves on. A refusal (`returned`) sends the minutes back to the
 secretary; closing them again (`closed` with the next round) starts the signatures over.
+Since patch `kernel-v1` the signature deadlines are the deadline kernel's (workflows/kernel.py,
+objects `minutes.secretary` / `minutes.chair`); executions started before it keep their own
+ladder in `_collect` until they end.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from pydantic import BaseModel
 from temporalio import workflow
 
 from workflows import retry
+
+from workflows.kernel import PATCH, Tracker
 
 with workflow.unsafe.imports_passed_through():
     from workflows.minutes.activities import (
@@ -55,6 +60,7 @@ class MinutesWorkflow:
         self._phase = "writing"
         self._notices: list[str] = []
         self._notation: str | None = None
+        self._kernel = False
 
     @workflow.signal
     def closed(self, round: int) -> None:
@@ -101,6 +107,12 @@ class MinutesWorkflow:
                         MinutesActivities.accept_signature, AcceptInput(minutes_id=minutes_id, role=role, sha256=sha),
                         start_to_close_timeout=TIMEOUT * 2, retry_policy=RETRY)
                 continue
+            if self._kernel:
+                tracker = Tracker(f"minutes.{role}", lambda: self._events)
+                step = await tracker.advance(await tracker.snapshot(minutes_id), seen)
+                if step is not None:
+                    self._notices.append(f"{round_}:{role}:{step}")
+                continue
             upcoming = None
             for kind, at in (("reminder", state.reminder_at), ("overdue", state.overdue_at)):
                 key = f"{round_}:{role}:{kind}"
@@ -125,6 +137,7 @@ class MinutesWorkflow:
 
     @workflow.run
     async def run(self, data: MinutesInput) -> str:
+        self._kernel = workflow.patched(PATCH)
         while True:
             self._phase = "writing"
             await workflow.wait_condition(lambda: self._requested > self._rendered)

@@ -42,6 +42,7 @@ class TargetSnap(BaseModel):
     request_status: str
     finished: bool
     pending: list[str] = []
+    target_id: int | None = None  # the object the deadline kernel tracks
 
 
 class NoticeInput(BaseModel):
@@ -63,7 +64,7 @@ class SummaryInput(BaseModel):
 
 def _snap(snapshot: reports.TargetSnapshot) -> TargetSnap:
     return TargetSnap(status=snapshot.status, deadline=snapshot.deadline, request_status=snapshot.request_status,
-                      finished=snapshot.finished, pending=snapshot.pending)
+                      finished=snapshot.finished, pending=snapshot.pending, target_id=snapshot.target_id)
 
 
 class ReportActivities:

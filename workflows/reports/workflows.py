@@ -11,7 +11,9 @@ A child delivers the request to its target (an incoming document), owns its dead
 (reminder, overdue notice, escalation to the leader) as durable timers, re-reads the target
 through an activity whenever it is signalled `changed`, and ends once its report is in or the
 request closed.
-The database stays the system of record; signals only say "look again".
+The database stays the system of record; signals only say "look again". Since patch
+`kernel-v1` a child's deadlines are the deadline kernel's (workflows/kernel.py, object
+`report_target`); children started before it keep their own loop until they end.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 
 from workflows import retry
+
+from workflows.kernel import PATCH, Tracker
 
 with workflow.unsafe.imports_passed_through():
     from workflows.reports.activities import (
@@ -218,9 +222,12 @@ class ReportTargetWorkflow:
     def __init__(self) -> None:
         self._changes = 0
         self._next: str | None = None
+        self._kernel = False
+        self._tracker = Tracker("report_target", lambda: self._changes)
 
     @workflow.run
     async def run(self, start: TargetInput) -> str:
+        self._kernel = workflow.patched(PATCH)
         ref = TargetRef(request_id=start.request_id, organization_id=start.organization_id)
         # A change signalled while a read is under way must wake the next wait: count the changes
         # before reading, not after (the first version lost a "submitted" that came meanwhile).
@@ -231,6 +238,11 @@ class ReportTargetWorkflow:
                 ReportActivities.deliver, ref, start_to_close_timeout=SHORT, retry_policy=retry.DELIVERY)
         except ActivityError:
             return "undeliverable"
+        if self._kernel:
+            if snap.finished or snap.target_id is None:
+                return snap.status
+            # The ladder's hours come from the settings the snapshot activity reads.
+            return await self._tracker.track(snap.target_id, restart=start, announce=None)
         while not snap.finished:
             if not before_read:
                 seen = self._changes
@@ -285,4 +297,7 @@ class ReportTargetWorkflow:
 
     @workflow.query
     def next_notice(self) -> str | None:
+        if self._kernel:
+            upcoming = self._tracker.next
+            return f"{upcoming[0]}@{upcoming[1].isoformat()}" if upcoming else None
         return self._next

@@ -4,7 +4,8 @@ owner's leader after M more working days — as durable timers, until the task i
 
 The database is the record: pages change the task through services.tasks, then signal `changed`
 (signal-with-start). The workflow re-reads the task, so a lost or repeated signal is harmless
-and a new due date moves the timers.
+and a new due date moves the timers. Since patch `kernel-v1` the loop is the deadline kernel's
+(workflows/kernel.py); executions started before it keep `_run_before_kernel` until they end.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pydantic import BaseModel
 from temporalio import workflow
 
 from workflows import retry
+
+from workflows.kernel import PATCH, Tracker
 
 with workflow.unsafe.imports_passed_through():
     from workflows.tasks.activities import TaskActivities, TaskDeadline, TaskSnapshot
@@ -44,9 +47,18 @@ class TaskWorkflow:
         self._status: str | None = None
         self._next: tuple[str, str] | None = None
         self._announced = False
+        self._kernel = False
+        self._tracker = Tracker("task", lambda: self._changes)
 
     @workflow.run
     async def run(self, start: TaskInput) -> str:
+        self._kernel = workflow.patched(PATCH)
+        if self._kernel:
+            return await self._tracker.track(start.task_id, restart=start, announce="once")
+        return await self._run_before_kernel(start)
+
+    async def _run_before_kernel(self, start: TaskInput) -> str:
+        """The loop of executions started before `kernel-v1`: exactly the commands they recorded."""
         if not self._announced:
             await workflow.execute_activity(TaskActivities.notify_assigned, start.task_id,
                                             start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
@@ -89,11 +101,18 @@ class TaskWorkflow:
     async def sync(self, revision: int) -> str:
         """Wait until the workflow has acted on `revision` of the task; returns its status."""
         self._changes += 1
-        await workflow.wait_condition(lambda: self._processed >= revision)
-        return self._status or ""
+        # Read the branch when the condition is checked: an update that arrives with the start
+        # runs before `run` has chosen it.
+        await workflow.wait_condition(
+            lambda: (self._tracker.processed if self._kernel else self._processed) >= revision)
+        return (self._tracker.status if self._kernel else self._status) or ""
 
     @workflow.query
     def state(self) -> TaskState:
+        if self._kernel:
+            t = self._tracker
+            return TaskState(status=t.status, revision=t.processed, next_deadline=t.next[0] if t.next else None,
+                             next_deadline_at=t.next[1].isoformat() if t.next else None)
         return TaskState(status=self._status, revision=self._processed,
                          next_deadline=self._next[0] if self._next else None,
                          next_deadline_at=self._next[1] if self._next else None)

@@ -58,3 +58,18 @@ async def send(client, settings, kind: str, object_id: int, signal: str | None =
     from workflows.relay import deliver
 
     await deliver(client, settings, Command(0, kind, object_id, signal, list(args), 0))
+
+
+def sqlite_write_lock_is_free(path: str, timeout: float = 1.0) -> bool:
+    """Whether a writer gets SQLite's write lock within `timeout` seconds (a probe connection)."""
+    import sqlite3
+
+    probe = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        probe.close()

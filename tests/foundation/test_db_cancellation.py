@@ -7,23 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
 
 from sqlalchemy import text
 
 from services.db import Database
-
-
-def _lock_is_free(path: str) -> bool:
-    probe = sqlite3.connect(path, timeout=2, isolation_level=None)
-    try:
-        probe.execute("BEGIN IMMEDIATE")
-        probe.execute("ROLLBACK")
-        return True
-    except sqlite3.OperationalError:
-        return False
-    finally:
-        probe.close()
+from tests.helpers import sqlite_write_lock_is_free
 
 
 async def test_cancelled_transactions_release_the_sqlite_write_lock(tmp_path) -> None:
@@ -47,7 +35,7 @@ async def test_cancelled_transactions_release_the_sqlite_write_lock(tmp_path) ->
             await asyncio.sleep(chance.random() * 0.03)  # cancel at a different point each time
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            assert _lock_is_free(path), f"cancelled transaction {trial + 1} kept the write lock"
+            assert sqlite_write_lock_is_free(path, timeout=2), f"cancelled transaction {trial + 1} kept the write lock"
         async with database.session() as session:  # and the pool still works
             assert await session.scalar(text("SELECT count(*) FROM t")) >= 200
     finally:

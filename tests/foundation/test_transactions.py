@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from services.audit.models import AuditEntry
 from services.db import Database, set_database
-from tests.helpers import csrf_of, sign_in
+from tests.helpers import csrf_of, sign_in, sqlite_write_lock_is_free
 
 
 def _sqlite_path(database: Database) -> str:
@@ -24,18 +24,6 @@ def _hold_write_lock(path: str) -> sqlite3.Connection:
     holder = sqlite3.connect(path, timeout=5, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     return holder
-
-
-def _write_lock_is_free(path: str) -> bool:
-    probe = sqlite3.connect(path, timeout=1, isolation_level=None)  # a writer gets its turn within 1 s
-    try:
-        probe.execute("BEGIN IMMEDIATE")
-        probe.execute("ROLLBACK")
-        return True
-    except sqlite3.OperationalError:
-        return False
-    finally:
-        probe.close()
 
 
 @pytest.fixture
@@ -118,8 +106,8 @@ async def test_requests_cancelled_at_random_points_leave_the_database_writable(d
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if trial % 50 == 49:
-            assert _write_lock_is_free(_sqlite_path(demo_db_sqlite)), f"after {trial + 1} batches the lock is held"
-    assert _write_lock_is_free(_sqlite_path(demo_db_sqlite))
+            assert sqlite_write_lock_is_free(_sqlite_path(demo_db_sqlite)), f"after {trial + 1} batches the lock is held"
+    assert sqlite_write_lock_is_free(_sqlite_path(demo_db_sqlite))
     async with asyncio.timeout(5):  # the pool still hands out working connections
         async with demo_db_sqlite.session() as session:
             assert await session.scalar(select(func.count()).select_from(AuditEntry)) > 0

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from services.audit.service import Actor
 from services.outgoing import service as outgoing
 from services.outgoing.models import OutgoingDocument, Secrecy, Status
+from tests.helpers import sqlite_write_lock_is_free
 from tests.outgoing.flow import org, user
 
 ISSUE_DAY = dt.date(2026, 3, 2)
@@ -88,26 +89,13 @@ async def test_sealing_runs_with_no_lock_held_and_a_failed_seal_keeps_the_number
     """The seal's network calls (OCSP, time stamp) happen outside any transaction: another writer
     gets SQLite's lock meanwhile. A seal that fails leaves the number with the document; the next
     attempt uses it, and another document takes the next one."""
-    import sqlite3
-
     _secret, first, second = await _signed_documents(demo_db_sqlite, og_settings, 3)  # the last two share a series
     path = demo_db_sqlite.url.split(":///", 1)[1]
     locks_free: list[bool] = []
 
-    def lock_is_free() -> bool:
-        probe = sqlite3.connect(path, timeout=0.2, isolation_level=None)
-        try:
-            probe.execute("BEGIN IMMEDIATE")
-            probe.execute("ROLLBACK")
-            return True
-        except sqlite3.OperationalError:
-            return False
-        finally:
-            probe.close()
-
     async def issue(doc_id: int, *, fail: bool) -> OutgoingDocument:
         async def seal(stamp: outgoing.IssueStamp) -> outgoing.IssuedFiles:
-            locks_free.append(await asyncio.to_thread(lock_is_free))
+            locks_free.append(await asyncio.to_thread(sqlite_write_lock_is_free, path, 0.2))
             if fail:
                 raise outgoing.InvalidInput("Sai mã PIN.", "Wrong PIN.")
             return outgoing.IssuedFiles(pdf=f"%PDF-1.7 issued {stamp.notation}".encode())

@@ -65,7 +65,7 @@ async def test_fuzzing_the_api_leaves_the_instance_writable(demo_db_sqlite, tmp_
             [str(Path(sys.executable).parent / "schemathesis"), "run", base + "/openapi.json", "--phases=fuzzing",
              "--max-examples", "5", "--workers", "1", "--request-timeout", "10", "--no-color",
              "-H", f"Authorization: Bearer {bearer}", "--seed", "20261202"],
-            capture_output=True, text=True, timeout=FUZZ_LIMIT_SECONDS,
+            capture_output=True, text=True, timeout=FUZZ_LIMIT_SECONDS, cwd=tmp_path,  # its cache stays out of the tree
         )
         assert "Test cases:" in fuzz.stdout, fuzz.stdout[-3000:] + fuzz.stderr[-3000:]
         health = httpx.get(base + "/healthz", timeout=1)  # within a second, whatever happened before

@@ -7,19 +7,19 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import ClassVar
 
 import httpx
 import pytest
 import uvicorn
 from sqlalchemy import func, select
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.calendar import vn_today
 from services.incoming.models import IncomingDocument
 from tests.helpers import CSRF_RE, sign_in
 from tests.incoming.conftest import org_id
-from starlette.middleware import Middleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 from web.app import FORM_OVERHEAD_BYTES, create_app
 from web.temporal import TemporalHandle
 
@@ -29,7 +29,7 @@ LIMIT = 200_000
 class Seen:
     """Records how many body bytes reach the application, per request."""
 
-    sizes: list[int] = []
+    sizes: ClassVar[list[int]] = []
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

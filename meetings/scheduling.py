@@ -31,7 +31,7 @@ from services.config import Settings
 from services.db import utcnow
 from services.directory.models import Organization, RoleAssignment, User
 from services.errors import Conflict, InvalidInput, NotFound
-from services.uploads import DOCX, JPEG, PDF, PNG, check_upload
+from services.uploads import DOCX, JPEG, PDF, PNG, OfficeLimits, check_upload
 
 PREPARING = (MeetingStatus.draft, MeetingStatus.scheduled)
 
@@ -299,7 +299,8 @@ async def add_document(
     acc = await access_for(session, principal, meeting_id)
     require_organiser(acc)
     require_status(acc.meeting, *PREPARING, MeetingStatus.open)
-    checked = check_upload(filename=filename, data=data, allowed={PDF, DOCX, PNG, JPEG}, max_bytes=settings.upload_max_bytes)
+    checked = check_upload(filename=filename, data=data, allowed={PDF, DOCX, PNG, JPEG}, max_bytes=settings.upload_max_bytes,
+                           office=OfficeLimits.of(settings))
     if agenda_item_id is not None:
         item = await session.get(AgendaItem, agenda_item_id)
         if item is None or item.meeting_id != meeting_id:

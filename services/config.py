@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     )
     production: bool = Field(False, description="Refuse to start without explicit secrets.")
     upload_max_bytes: int = Field(25 * 1024 * 1024, description="Largest accepted upload.")
+    office_max_unpacked_bytes: int = Field(
+        100 * 1024 * 1024, description="Largest total uncompressed size of an uploaded DOCX/XLSX (zip bombs are refused)."
+    )
+    office_max_compression_ratio: float = Field(
+        100.0, description="Largest uncompressed/compressed size ratio of an uploaded DOCX/XLSX over 1 MB unpacked."
+    )
     base_url: str = "http://127.0.0.1:8000"
     smtp_host: str | None = None
     smtp_port: int = 25

@@ -1,20 +1,50 @@
-"""Checking uploads by their content (not their name): size, type, and that PDFs open."""
+"""Checking uploads by their content (not their name): size, type, that PDFs open, and that
+Office files (DOCX, XLSX) are no zip bombs, carry no macros and are neither encrypted nor broken."""
 
 from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from services.errors import InvalidInput
 
+if TYPE_CHECKING:
+    from services.config import Settings
+
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PNG = "image/png"
 JPEG = "image/jpeg"
 TIFF = "image/tiff"
 XML = "application/xml"
-EXTENSIONS = {PDF: "pdf", DOCX: "docx", PNG: "png", JPEG: "jpg", TIFF: "tif", XML: "xml"}
+EXTENSIONS = {PDF: "pdf", DOCX: "docx", XLSX: "xlsx", PNG: "png", JPEG: "jpg", TIFF: "tif", XML: "xml"}
+OFFICE = {DOCX, XLSX}
+# What a file name's extension claims; images count as one kind (a PNG saved as .jpg is harmless).
+_CLAIMS = {"pdf": PDF, "docx": DOCX, "docm": DOCX, "xlsx": XLSX, "xlsm": XLSX, "xml": XML,
+           "png": "image", "jpg": "image", "jpeg": "image", "tif": "image", "tiff": "image"}
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # DOC/XLS, and every password-protected DOCX/XLSX
+# A real DOCX/XLSX has tens to hundreds of parts; thousands only make the check itself expensive.
+_MAX_OFFICE_PARTS = 5000
+# Small parts compress extremely well (empty styles, repeated XML): the ratio only matters above this.
+_RATIO_FLOOR = 1024 * 1024
+_MACRO_TYPES = ("macroenabled", "vbaproject", "activex")
+
+
+@dataclass(frozen=True)
+class OfficeLimits:
+    """How much a DOCX/XLSX may unpack to, and how strongly compressed it may be."""
+
+    max_unpacked_bytes: int = 100 * 1024 * 1024
+    max_ratio: float = 100.0
+
+    @classmethod
+    def of(cls, settings: Settings) -> OfficeLimits:
+        return cls(max_unpacked_bytes=settings.office_max_unpacked_bytes,
+                   max_ratio=settings.office_max_compression_ratio)
 
 
 @dataclass(frozen=True)
@@ -41,10 +71,14 @@ def sniff(data: bytes) -> str | None:
     if data.startswith(b"PK\x03\x04"):
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                if "word/document.xml" in archive.namelist():
-                    return DOCX
-        except zipfile.BadZipFile:
+                names = set(archive.namelist())
+        except (zipfile.BadZipFile, ValueError, EOFError, OSError):
             return None
+        if "word/document.xml" in names:
+            return DOCX
+        if "xl/workbook.xml" in names:
+            return XLSX
+        return None
     stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if stripped.startswith(b"<?xml") or stripped.startswith(b"<"):
         return XML
@@ -72,11 +106,89 @@ def _check_pdf(data: bytes) -> None:
         ) from None
 
 
+def _office_refusal(name: str, why: str, limits: OfficeLimits) -> InvalidInput:
+    limit_mb = limits.max_unpacked_bytes // (1024 * 1024)
+    messages = {
+        "bomb": ((f"Tệp “{name}” khi giải nén quá lớn hoặc bị nén bất thường (giới hạn {limit_mb} MB), có thể là tệp độc hại. "
+                  "Hãy mở và lưu lại tệp bằng Word/Excel rồi tải lên lại."),
+                 f"The file {name} unpacks to too much data or is abnormally compressed (limit {limit_mb} MB)."),
+        "macro": ((f"Tệp “{name}” có chứa macro hoặc điều khiển ActiveX nên không được nhận. "
+                   "Hãy lưu lại dưới dạng DOCX/XLSX thông thường (không có macro) rồi tải lên lại."),
+                  f"The file {name} contains macros or ActiveX controls. Save it as a plain DOCX/XLSX and upload again."),
+        "encrypted": (f"Tệp “{name}” đang được đặt mật khẩu. Hãy gỡ mật khẩu rồi tải lên lại.",
+                      f"The file {name} is encrypted. Remove the password and upload again."),
+        "broken": (f"Tệp “{name}” bị hỏng hoặc chưa tải hết nên không đọc được. Hãy lưu lại tệp rồi tải lên lại.",
+                   f"The file {name} is broken or incomplete."),
+    }
+    return InvalidInput(*messages[why])
+
+
+def check_office(data: bytes, *, name: str, limits: OfficeLimits) -> None:
+    """Refuse a DOCX/XLSX that is a zip bomb, carries macros, is encrypted or broken.
+
+    Every part is inflated (counting, in chunks, never held whole): zipfile stops a part at its
+    declared size and checks its CRC, so a part that lies about its size shows up as broken.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+            if len(parts) > _MAX_OFFICE_PARTS:
+                raise _office_refusal(name, "bomb", limits)
+            for part in parts:
+                if part.flag_bits & 0x1:
+                    raise _office_refusal(name, "encrypted", limits)
+                lower = part.filename.lower()
+                if lower.endswith(("vbaproject.bin", "vbadata.xml")) or "activex/" in lower:
+                    raise _office_refusal(name, "macro", limits)
+            declared = sum(part.file_size for part in parts)
+            if declared > limits.max_unpacked_bytes or (
+                declared > _RATIO_FLOOR and declared > limits.max_ratio * len(data)
+            ):
+                raise _office_refusal(name, "bomb", limits)
+            unpacked = 0
+            for part in parts:
+                with archive.open(part) as stream:
+                    while chunk := stream.read(1024 * 1024):
+                        unpacked += len(chunk)
+                        if unpacked > limits.max_unpacked_bytes:
+                            raise _office_refusal(name, "bomb", limits)
+                        if part.filename == "[Content_Types].xml" and any(
+                            marker in chunk.lower().decode("latin-1") for marker in _MACRO_TYPES
+                        ):
+                            raise _office_refusal(name, "macro", limits)
+    except InvalidInput:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError, OSError,
+            ValueError, zlib.error):
+        raise _office_refusal(name, "broken", limits) from None
+
+
+def _opens(data: bytes) -> bool:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)):
+            return True
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError):
+        return False
+
+
+def _short_name(filename: str | None, limit: int = 200) -> str:
+    """The file's own name (no folders), at most `limit` characters, keeping its extension."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip() or "tep"
+    if len(name) <= limit:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if dot and stem and len(extension) <= 10:
+        return stem[: limit - len(extension) - 1] + "." + extension
+    return name[:limit]
+
+
 def check_upload(
-    *, filename: str | None, data: bytes, allowed: set[str], max_bytes: int
+    *, filename: str | None, data: bytes, allowed: set[str], max_bytes: int, office: OfficeLimits = OfficeLimits()
 ) -> CheckedUpload:
-    """Validate one uploaded file; raise InvalidInput with a message a clerk understands."""
-    name = (filename or "tep").replace("\\", "/").rsplit("/", 1)[-1][:200] or "tep"
+    """Validate one uploaded file; raise InvalidInput with a message a clerk understands.
+
+    `office`: pass `OfficeLimits.of(settings)`; the default holds the settings' defaults."""
+    name = _short_name(filename)
     if not data:
         raise InvalidInput(f"Tệp “{name}” rỗng. Hãy chọn lại tệp.", f"The file {name} is empty.")
     if len(data) > max_bytes:
@@ -85,12 +197,30 @@ def check_upload(
             f"The file {name} is too large.",
         )
     kind = sniff(data)
+    if kind is None and data.startswith(_OLE) and allowed & OFFICE:
+        raise InvalidInput(
+            f"Tệp “{name}” là tệp Office cũ (DOC, XLS) hoặc đã đặt mật khẩu. "
+            "Hãy lưu lại dưới dạng DOCX/XLSX không mật khẩu rồi tải lên lại.",
+            f"The file {name} is an old Office file (DOC, XLS) or is encrypted. Save it as DOCX/XLSX without a password.",
+        )
+    if kind is None and data.startswith(b"PK\x03\x04") and allowed & OFFICE and not _opens(data):
+        raise _office_refusal(name, "broken", office)
     if kind not in allowed:
         labels = ", ".join(sorted(EXTENSIONS[a].upper() for a in allowed))
         raise InvalidInput(
             f"Tệp “{name}” không đúng định dạng cho phép ({labels}). Hãy chọn tệp khác.",
             f"The file {name} is not one of: {labels}.",
         )
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    claimed = _CLAIMS.get(extension)
+    if claimed is not None and claimed != ("image" if kind in (PNG, JPEG, TIFF) else kind):
+        raise InvalidInput(
+            f"Tệp “{name}” có đuôi .{extension} nhưng nội dung là {EXTENSIONS[kind].upper()}. "
+            "Hãy kiểm tra lại và chọn đúng tệp.",
+            f"The file {name} is named .{extension} but holds a {EXTENSIONS[kind].upper()}.",
+        )
     if kind == PDF:
         _check_pdf(data)
+    if kind in OFFICE:
+        check_office(data, name=name, limits=office)
     return CheckedUpload(filename=name, content_type=kind, data=data)

@@ -24,6 +24,7 @@ from services.events.hub import EventHub
 from services.events.hub import register as register_hub
 from services.events.hub import unregister as unregister_hub
 from web import i18n
+from web.body_limit import BodyLimit
 from web.deps import CSRF_COOKIE, anonymous_csrf
 from web.temporal import TemporalHandle
 
@@ -42,6 +43,8 @@ def _error_response(request: Request, status: int, message: str, details: Any = 
     return JSONResponse({"error": status, "message": message, "details": details}, status_code=status)
 
 log = logging.getLogger(__name__)
+# Room for the form fields and multipart headers around the largest accepted file.
+FORM_OVERHEAD_BYTES = 64 * 1024
 
 
 def create_app(
@@ -76,20 +79,21 @@ def create_app(
     app.state.temporal = temporal
     app.state.hub = hub
 
+    def too_large(request: Request) -> Response:
+        limit_mb = settings.upload_max_bytes // (1024 * 1024)
+        return _error_response(request, 413, i18n.pick(
+            f"Tệp quá lớn. Giới hạn là {limit_mb} MB. Hãy tải lên tệp nhỏ hơn.",
+            f"The upload is too large. The limit is {limit_mb} MB.",
+        ))
+
+    # Inside `context` (added after it), so the 413 gets the locale and the security headers.
+    app.add_middleware(BodyLimit, limit=settings.upload_max_bytes + FORM_OVERHEAD_BYTES, too_large=too_large)
+
     @app.middleware("http")
     async def context(request: Request, call_next):  # type: ignore[no-untyped-def]
         lang = request.cookies.get("lt_lang")
         token = i18n.current_locale.set(lang if lang in i18n.LOCALES else i18n.DEFAULT_LOCALE)
         try:
-            length = int(request.headers.get("content-length") or 0)
-            if length > settings.upload_max_bytes + 64 * 1024:
-                return _error_response(
-                    request, 413,
-                    i18n.pick(
-                        f"Tệp quá lớn. Giới hạn là {settings.upload_max_bytes // (1024 * 1024)} MB.",
-                        f"The upload is too large. The limit is {settings.upload_max_bytes // (1024 * 1024)} MB.",
-                    ),
-                )
             response: Response = await call_next(request)
         finally:
             i18n.current_locale.reset(token)

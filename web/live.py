@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,9 +44,29 @@ async def authorize_channels(session: AsyncSession, principal: Principal, channe
     return allowed
 
 
+def origin_allowed(origin: str | None, host: str | None, base_url: str) -> bool:
+    """A browser's socket must come from our own pages: the configured base URL or the host it
+    connected to (same origin). No Origin at all is a non-browser client, which has no cookie
+    of a victim to abuse."""
+    if origin is None:
+        return True
+    parsed = urlsplit(origin)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        return False
+    base = urlsplit(base_url)
+    if (parsed.scheme, parsed.netloc.lower()) == (base.scheme, base.netloc.lower()):
+        return True
+    return host is not None and parsed.netloc.lower() == host.lower()
+
+
 @router.websocket("/ws")
 async def live(websocket: WebSocket) -> None:
     """Access: signed-in users, for the channels their roles let them read (checked per channel)."""
+    if not origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host"),
+                          websocket.app.state.settings.base_url):
+        # Another site's page opening a socket with the user's cookie (cross-site WebSocket hijacking).
+        await websocket.close(code=4403)
+        return
     database = websocket.app.state.db
     hub: EventHub = websocket.app.state.hub
     token = websocket.cookies.get(SESSION_COOKIE)

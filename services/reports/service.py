@@ -42,12 +42,11 @@ from services.reports.models import (
     SubmissionStatus,
     TargetStatus,
 )
-from services.uploads import DOCX, PDF, CheckedUpload, check_upload
+from services.uploads import DOCX, PDF, XLSX, CheckedUpload, OfficeLimits, check_upload
 
 LEADERS = (Role.leader, Role.deputy_leader)
 REQUESTER_ROLES = (Role.leader, Role.deputy_leader, Role.officer, Role.clerk)
 SUBMITTER_ROLES = (Role.officer, Role.leader, Role.deputy_leader)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_TARGETS = 5000
 NOTICE_KINDS = ("reminder", "overdue", "escalation")
 
@@ -76,21 +75,12 @@ class FieldSpec:
     required: bool = True
 
 
-def check_report_file(*, filename: str | None, data: bytes, max_bytes: int) -> CheckedUpload:
-    """A report or template file: PDF, DOCX or XLSX (checked by content)."""
-    import io
-    import zipfile
-
-    if data.startswith(b"PK\x03\x04") and len(data) <= max_bytes:
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                if "xl/workbook.xml" in archive.namelist():
-                    name = (filename or "bao-cao.xlsx").replace("\\", "/").rsplit("/", 1)[-1][:200]
-                    return CheckedUpload(filename=name, content_type=XLSX, data=data)
-        except zipfile.BadZipFile:
-            pass
+def check_report_file(
+    *, filename: str | None, data: bytes, max_bytes: int, office: OfficeLimits = OfficeLimits()
+) -> CheckedUpload:
+    """A report or template file: PDF, DOCX or XLSX (checked by content, Office files for bombs and macros)."""
     try:
-        return check_upload(filename=filename, data=data, allowed={PDF, DOCX}, max_bytes=max_bytes)
+        return check_upload(filename=filename, data=data, allowed={PDF, DOCX, XLSX}, max_bytes=max_bytes, office=office)
     except InvalidInput as exc:
         if "định dạng" in exc.message:
             raise InvalidInput(

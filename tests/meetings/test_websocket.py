@@ -13,6 +13,7 @@ import uvicorn
 from sqlalchemy import select
 from websockets.asyncio.client import connect
 
+from services.directory.models import User
 from services.events.hub import EventHub
 from services.events.models import Event
 from services.events.service import publish
@@ -173,3 +174,39 @@ async def test_a_slow_client_is_dropped_without_slowing_the_others(demo_db_sqlit
             assert slow.overflowed  # dropped: its page gets "resync" and reloads its snapshot
     finally:
         await hub.stop()
+
+
+async def test_a_foreign_origin_is_refused_and_our_own_pages_are_served(server, demo_db_sqlite, settings) -> None:
+    client, cookie, _ = await _session(server, "mai.tran")
+    async with demo_db_sqlite.session() as session:
+        me = await session.scalar(select(User.id).where(User.username == "mai.tran"))
+    url = f"ws://{server}/ws?channels=user-{me}"
+    headers = {"Cookie": f"lt_session={cookie}"}
+    for origin in ("https://evil.example", "null", f"http://{server}.evil.example"):
+        with pytest.raises(Exception) as excinfo:
+            async with connect(url, additional_headers={**headers, "Origin": origin}) as ws:
+                await asyncio.wait_for(ws.recv(), 5)
+        assert "403" in str(excinfo.value), origin  # refused before the handshake completes
+    settings.base_url = "https://lienthong.example.vn"
+    for origin in (f"http://{server}", "https://lienthong.example.vn"):  # same origin; the configured base URL
+        async with connect(url, additional_headers={**headers, "Origin": origin}) as ws:
+            assert json.loads(await asyncio.wait_for(ws.recv(), 5))["kind"] == "hello", origin
+    await client.aclose()
+
+
+async def test_a_foreign_origin_gets_close_code_4403(demo_db_sqlite, settings) -> None:
+    app = create_app(settings=settings, database=demo_db_sqlite, temporal=TemporalHandle(settings))
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "websocket", "path": "/ws", "raw_path": b"/ws", "query_string": b"channels=user-1",
+             "headers": [(b"host", b"127.0.0.1:8000"), (b"origin", b"https://evil.example")], "scheme": "ws",
+             "server": ("127.0.0.1", 8000), "client": ("10.0.0.9", 4000), "root_path": "", "subprotocols": [],
+             "asgi": {"version": "3.0"}}
+    await app(scope, receive, send)
+    assert sent == [{"type": "websocket.close", "code": 4403, "reason": ""}]

@@ -27,7 +27,7 @@ from services.incoming import service as incoming
 from services.incoming.models import DOC_TYPES, SECRECY, URGENCY, IncomingDocument, IncomingFile, Status
 from services.outgoing.models import OutgoingDocument
 from services.outgoing.service import DRAFT_ROLES
-from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, check_upload
+from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, OfficeLimits, check_upload
 from services.outbox.service import tell
 from web import i18n, live
 from web.deps import Access, AdminUser, SessionDep, SignedIn, writes_on_read
@@ -141,7 +141,8 @@ async def _check_files(request: Request, uploads: list[UploadFile]) -> list[inco
         if upload is None or not upload.filename:
             continue
         data = await upload.read(settings.upload_max_bytes + 1)
-        checked.append(check_upload(filename=upload.filename, data=data, allowed=ALLOWED, max_bytes=settings.upload_max_bytes))
+        checked.append(check_upload(filename=upload.filename, data=data, allowed=ALLOWED, max_bytes=settings.upload_max_bytes,
+                                    office=OfficeLimits.of(settings)))
     files = []
     for item in checked:
         report, ok = (None, None)

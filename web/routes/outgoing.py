@@ -27,7 +27,7 @@ from services.incoming import service as incoming
 from services.outgoing import drafting, exchange
 from services.outgoing import service as outgoing
 from services.outgoing.models import Decision, OutgoingDocument, ReviewMode, Secrecy, Urgency
-from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, XML, CheckedUpload, check_upload
+from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, XML, CheckedUpload, OfficeLimits, check_upload
 from services.outbox.service import tell
 from web.deps import Access, SessionDep, SignedIn, writes_on_read
 from web.i18n import VN_TZ
@@ -49,8 +49,10 @@ TABS = ("drafts", "review", "sign", "issue", "issued")
 async def _read(upload: UploadFile | None, request: Request, allowed: set[str]) -> CheckedUpload | None:
     if upload is None or not upload.filename:
         return None
-    limit = request.app.state.settings.upload_max_bytes
-    return check_upload(filename=upload.filename, data=await upload.read(limit + 1), allowed=allowed, max_bytes=limit)
+    settings = request.app.state.settings
+    limit = settings.upload_max_bytes
+    return check_upload(filename=upload.filename, data=await upload.read(limit + 1), allowed=allowed, max_bytes=limit,
+                        office=OfficeLimits.of(settings))
 
 
 def _int(value: str | None) -> int | None:

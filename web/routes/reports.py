@@ -17,6 +17,7 @@ from services.blobs import BlobStore
 from services.directory.models import Organization, Role, User
 from services.errors import InvalidInput
 from services.reports import export
+from services.uploads import OfficeLimits
 from services.reports import service as reports
 from services.reports.models import FieldKind, SubmissionStatus
 from services.outbox.service import tell
@@ -66,8 +67,10 @@ def _time(value: str) -> dt.time | None:
 async def _upload(upload: UploadFile | None, request: Request):  # type: ignore[no-untyped-def]
     if upload is None or not upload.filename:
         return None
-    limit = request.app.state.settings.upload_max_bytes
-    return reports.check_report_file(filename=upload.filename, data=await upload.read(limit + 1), max_bytes=limit)
+    settings = request.app.state.settings
+    limit = settings.upload_max_bytes
+    return reports.check_report_file(filename=upload.filename, data=await upload.read(limit + 1), max_bytes=limit,
+                                     office=OfficeLimits.of(settings))
 
 
 async def _targets_changed(session: AsyncSession, request_id: int, org_ids: list[int], request_done: bool = False) -> None:

@@ -13,13 +13,12 @@ from services.calendar import vn_today
 from services.deadlines.models import DeadlineNotice
 from services.notifications.models import Notification
 from services.tasks.models import OwnerKind
+from tests.helpers import send
 from tests.helpers import worker_with_relay
 from tests.incoming.conftest import direct_to, pydantic_client, register, terminate_incoming
 from tests.minutes.conftest import ITEMS, Plan, hold_meeting, terminate
 from workflows.incoming.workflows import IncomingWorkflow
-from workflows.incoming.workflows import nudge as nudge_incoming
 from workflows.tasks.workflows import TaskWorkflow
-from workflows.tasks.workflows import nudge as nudge_task
 
 NOTICE_KINDS = {
     "incoming": ("incoming.reminder", "incoming.overdue", "incoming.escalation"),
@@ -56,11 +55,11 @@ async def test_each_rung_is_sent_once_for_incoming_documents_and_tasks(temporal_
     async with worker_with_relay(client, settings, db, "kernel"):
         with temporal_env.with_time_skipping_disabled():
             doc = await register(db, settings)
-            await nudge_incoming(client, doc.id, task_queue=settings.task_queue)
+            await send(client, settings, "incoming", doc.id)
             await direct_to(db, doc.id, lead="thu.le", due=vn_today() + timedelta(days=6))
             incoming = client.get_workflow_handle(f"incoming-{doc.id}")
             await incoming.signal(IncomingWorkflow.changed)
-            await nudge_task(client, task_id, task_queue=settings.task_queue)
+            await send(client, settings, "task", task_id)
             task = client.get_workflow_handle(f"task-{task_id}")
             await task.execute_update(TaskWorkflow.sync, 1)
         for handle in (incoming, task):  # time skips per workflow on this test server

@@ -2,7 +2,7 @@
 progress and completion, assigners reassign, move the due date, cancel or reopen. Minutes waiting for my signature are listed too.
 
 Access: signed-in users; `services.tasks.service.get_for` decides per task (owners, assigners,
-auditors; anyone else gets "not found"). Each change nudges the task's workflow after commit.
+auditors; anyone else gets "not found"). Each change queues a "changed" command for the task's workflow in its transaction (the outbox).
 """
 
 from __future__ import annotations

@@ -166,6 +166,7 @@ class Database:
     def __init__(self, url: str, *, lock_timeout: float = 15.0, statement_timeout: float = 120.0) -> None:
         self.url = url
         self.engine = make_engine(url, lock_timeout=lock_timeout, statement_timeout=statement_timeout)
+        self._probe: AsyncEngine | None = None  # health checks' own connection (see ping)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessionmaker = async_sessionmaker(
             self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
@@ -216,13 +217,18 @@ class Database:
                 _in_transaction.reset(token)
 
     async def ping(self) -> None:
-        """One trivial read on a pooled connection (health checks); takes no lock."""
-        async with self.engine.execution_options(**{READ_ONLY: True}).connect() as connection:
+        """One trivial read for health checks, on a connection of its own: it never waits for the
+        users' pool or takes a lock."""
+        if self._probe is None:
+            self._probe = create_async_engine(self.url, pool_size=1, max_overflow=0, pool_pre_ping=not self.is_sqlite)
+        async with self._probe.connect() as connection:
             await connection.execute(text("SELECT 1"))
             await connection.rollback()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._probe is not None:
+            await self._probe.dispose()
 
 
 _database: Database | None = None

@@ -7,6 +7,13 @@
   const csrf = app.dataset.csrf;
   let revision = boot.revision;
   let dirty = false, saving = false, timer = null;
+  // A form being sent, or one the user has started filling in (a signing PIN, a task), must win
+  // over the live reload: reloading would cancel the submission or throw away what was typed.
+  let leaving = false, filling = false;
+  document.addEventListener("submit", () => { leaving = true; });
+  document.addEventListener("input", (event) => {
+    if (event.target.closest && event.target.closest("form")) filling = true;
+  });
   const status = app.querySelector("[data-save-status]");
   const say = (text) => { if (status) status.textContent = text; };
   const speechesFor = (itemId) => boot.speeches.filter((s) => s.agenda_item_id === itemId || s.agenda_item_id === null);
@@ -208,7 +215,13 @@
         }
         say(app.dataset.msgLive.replace("__W__", data.by || "").replace("__N__", data.revision));
       } else if (event.kind === "minutes.status" || event.kind === "minutes.tasks") {
-        if (!dirty) window.setTimeout(() => window.location.reload(), 300);
+        if (leaving) return;
+        if (dirty || filling) {
+          const notice = app.querySelector("[data-changed-notice]");
+          if (notice) { notice.textContent = app.dataset.msgChanged; notice.hidden = false; }
+          return;
+        }
+        window.setTimeout(() => { if (!leaving && !filling) window.location.reload(); }, 300);
       }
     });
   }

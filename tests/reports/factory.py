@@ -112,8 +112,8 @@ def pydantic_client(client):  # type: ignore[no-untyped-def]
 
 
 @asynccontextmanager
-async def worker_for(client, settings, database):  # type: ignore[no-untyped-def]
-    async with worker_with_relay(client, settings, database, "reports") as worker:
+async def worker_for(client, settings, database, interceptors=()):  # type: ignore[no-untyped-def]
+    async with worker_with_relay(client, settings, database, "reports", interceptors) as worker:
         yield worker
 
 

@@ -611,6 +611,7 @@ async def holidays_page(request: Request, principal: AdminUser, session: Session
     year = year or calendar.vn_today().year
     return render(request, "incoming/holidays.html", {
         "holidays": await calendar.list_holidays(session, year=year), "year": year,
+        "kept": await calendar.is_kept(session, year),
         "years": list(range(calendar.vn_today().year - 1, calendar.vn_today().year + 3)),
     })
 
@@ -624,10 +625,13 @@ async def holiday_add(request: Request, principal: AdminUser, session: SessionDe
     return RedirectResponse(f"/admin/holidays?year={when.year}&ok=added", status_code=303)
 
 
-@router.post("/admin/holidays/{holiday_id}/delete")
-async def holiday_delete(request: Request, principal: AdminUser, session: SessionDep, holiday_id: int) -> Response:
-    await calendar.remove_holiday(session, actor=principal.actor, holiday_id=holiday_id)
-    return RedirectResponse("/admin/holidays?ok=removed", status_code=303)
+@router.post("/admin/holidays/remove")
+async def holiday_remove(request: Request, principal: AdminUser, session: SessionDep,
+                         day: Annotated[str, Form()] = "") -> Response:
+    when = _date(day, "ngày nghỉ", required=True)
+    assert when is not None
+    await calendar.remove_holiday(session, actor=principal.actor, day=when)
+    return RedirectResponse(f"/admin/holidays?year={when.year}&ok=removed", status_code=303)
 
 
 # Keep the file model import used (type hints in templates); silence linters about unused names.

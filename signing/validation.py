@@ -153,6 +153,7 @@ def lta_validation_spec(trust: TrustConfig) -> PdfSignatureValidationSpec:
             cert_validation_policy=CertValidationPolicySpec(
                 trust_manager=SimpleTrustManager.build(trust_roots=list(trust.trust_roots)),
                 revinfo_policy=CertRevTrustPolicy(revocation_checking_policy=REQUIRE_REVINFO),
+                time_tolerance=trust.time_tolerance,
             )
         )
     )

@@ -27,7 +27,7 @@ from meetings import live
 from meetings.access import MeetingAccess, access_for
 from meetings.minutes.models import EDITABLE, Minutes, MinutesRevision, MinutesStatus
 from meetings.models import AgendaItem, Meeting, MeetingParticipant, MeetingStatus, MeetingUnit
-from meetings.service import MeetingFacts, facts as meeting_facts
+from meetings.service import facts as meeting_facts
 from services import calendar
 from services.deadlines import service as deadlines
 from services.audit.service import Actor, record
@@ -486,7 +486,7 @@ async def check_signature(settings: Settings, *, pdf: bytes, role: str, signer_n
     from signing.validation import assert_signed_by
 
     try:
-        report = await _validate(settings, pdf)
+        report = await validate_pdf(settings, pdf)
         wanted = 1 if role == "secretary" else 2
         if len(report.signatures) != wanted or not report.all_valid:
             return f"Tệp có {len(report.signatures)} chữ ký, cần {wanted} chữ ký hợp lệ. {report.summary_vi}"
@@ -540,19 +540,11 @@ async def apply_signature_check(
     return True
 
 
-async def _validate(settings: Settings, pdf: bytes) -> Any:
-    """Validate, trying again when a signature is intact and valid but its revocation data came
-    back "too recent" (the dev OCSP/CRL answers are dated at issue time, so a slow fetch on a
-    busy machine lands after the validation moment): that is not a finding about the file."""
+async def validate_pdf(settings: Settings, pdf: bytes) -> Any:
+    """The validation report of a signed minutes PDF."""
     from signing import service as signing
 
-    report = await signing.validate(settings=settings, pdf=pdf)
-    for _ in range(3):
-        if report.all_valid or not all(s.intact and s.valid for s in report.signatures):
-            break
-        await asyncio.sleep(1)
-        report = await signing.validate(settings=settings, pdf=pdf)
-    return report
+    return await signing.validate(settings=settings, pdf=pdf)
 
 
 async def number_and_date(session: AsyncSession, *, settings: Settings, minutes_id: int) -> str:

@@ -107,7 +107,7 @@ async def test_secretary_then_chair_sign_then_numbered_and_distributed(temporal_
     assert {c.organization_id for c in copies} == {held.orgs["hlhpn-chauthanh"]}
     assert all(c.doc_type == "BB" and c.number_notation == notation for c in copies)
     pdf = BlobStore.for_data_dir(settings.data_dir).get(minutes.final_pdf_sha or "")
-    report = await minutes_service._validate(settings, pdf)
+    report = await minutes_service.validate_pdf(settings, pdf)
     assert report.all_valid and [s.signer.name for s in report.signatures] == ["Võ Thị Ngọc", "Nguyễn Thị Lan"] or (
         report.all_valid and len(report.signatures) == 2), report.summary_en
     assert all(s.modification_level == "FORM_FILLING" for s in report.signatures)

@@ -538,7 +538,7 @@ async def sign(
         signed = await sign_as_leader(settings=settings, profile=profile, actor=principal.actor, user=user, pin=pin,
                                       pdf=prepared, document_id=doc.id)
         method = "pin"
-    report = await _validated(validate, settings, signed)
+    report = await validate(settings=settings, pdf=signed)
     assert_signed_by(report, user.full_name)
     doc = await _ready_to_sign(session, principal, document_id)  # still waiting for this signature?
     if doc.prepared_pdf_sha != prepared_sha:
@@ -556,26 +556,6 @@ async def _ready_to_sign(session: AsyncSession, principal: Principal, document_i
     if not doc.prepared_pdf_sha:
         raise InvalidInput("Bản PDF để ký đang được chuẩn bị. Hãy thử lại sau ít giây.", "The PDF to sign is not ready yet.")
     return doc
-
-
-async def _validated(validate, settings, pdf: bytes):  # type: ignore[no-untyped-def]
-    """Validate a freshly signed PDF. Revocation data fetched within the same second as the
-    time stamp is occasionally judged "too recent" by pyHanko: such a report is retried."""
-    import asyncio
-
-    from services.errors import DomainError
-
-    for attempt in range(4):
-        try:
-            return await validate(settings=settings, pdf=pdf)
-        except DomainError:
-            raise
-        except Exception:  # noqa: BLE001 - pyhanko_certvalidator errors outside the domain errors
-            if attempt == 3:
-                raise
-            log.warning("validation of a freshly signed PDF failed, retrying", exc_info=True)
-            await asyncio.sleep(1.0)
-    raise AssertionError  # pragma: no cover
 
 
 @router.post("/{document_id}/issue")

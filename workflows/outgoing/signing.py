@@ -13,14 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from collections.abc import Awaitable, Callable
 
 from pyhanko.sign.fields import MDPPerm
 
 from services.audit.service import Actor
 from services.config import Settings
 from services.directory.models import Organization, User
-from services.errors import DomainError
 from services.outgoing.service import IssuedFiles, IssueStamp
 from signing import service as signing
 from signing.appearance import Appearance
@@ -30,26 +28,6 @@ from signing.placement import find_markers, require_marker, seal_box, signature_
 log = logging.getLogger(__name__)
 LEADER_FIELD = "Sig-leader"
 SEAL_FIELD = "Sig-seal"
-
-
-async def _retrying(step: Callable[[], Awaitable[bytes]]) -> bytes:
-    """Run a signing step, retrying errors that are not the signer's (wrong PIN, revoked…).
-
-    pyHanko fixes a validation context's moment when it is built and allows one second before
-    revocation data counts as "too recent"; on a loaded machine the OCSP answer can arrive
-    later than that and the attempt fails without anything being wrong. A retry succeeds.
-    """
-    for attempt in range(3):
-        try:
-            return await step()
-        except DomainError:
-            raise
-        except Exception:  # noqa: BLE001 - pyhanko_certvalidator errors outside the domain errors
-            if attempt == 2:
-                raise
-            log.warning("signing attempt failed for a technical reason, retrying", exc_info=True)
-            await asyncio.sleep(0.5)
-    raise AssertionError  # pragma: no cover
 
 
 def prepare_pdf(pdf: bytes) -> bytes:
@@ -85,12 +63,12 @@ async def sign_as_leader(
     *, settings: Settings, profile: SigningProfile, actor: Actor, user: User, pin: str, pdf: bytes, document_id: int,
 ) -> bytes:
     """The leader's visible certification signature allowing only form filling afterwards."""
-    return await _retrying(lambda: signing.sign_as_person(
+    return await signing.sign_as_person(
         settings=settings, actor=actor, user=user, pin=pin, pdf=pdf, level=profile.level,
         appearance=Appearance.signature(name=user.full_name, marker="leader", image_png=profile.image),
         field_name=LEADER_FIELD, reason="Ký ban hành văn bản", location=None, certify=MDPPerm.FILL_FORMS,
         target=signing.SigningTarget("outgoing", document_id),
-    ))
+    )
 
 
 async def issue_seal(
@@ -102,16 +80,16 @@ async def issue_seal(
     image, level = profile.image, profile.level
     filled = await asyncio.to_thread(fill_text_fields, leader_pdf, {"number": stamp.notation, "date": stamp.date_line})
     target = signing.SigningTarget("outgoing", stamp.document_id)
-    sealed = await _retrying(lambda: signing.sign_as_org(
+    sealed = await signing.sign_as_org(
         settings=settings, actor=actor, org=org, pin=pin, pdf=filled, level=level,
         appearance=Appearance.seal(org_name=org.name, over_marker="leader", image_png=image),
         field_name=SEAL_FIELD, reason=f"Phát hành văn bản số {stamp.notation}", target=target,
-    ))
+    )
     attachments = {}
     for attachment_id, data in pdf_attachments.items():
-        attachments[attachment_id] = await _retrying(lambda data=data: signing.sign_as_org(  # type: ignore[misc]
+        attachments[attachment_id] = await signing.sign_as_org(
             settings=settings, actor=actor, org=org, pin=pin, pdf=data, level=level,
             appearance=Appearance.attachment(notation=stamp.notation), field_name="Sig-seal-attachment",
             reason=f"Phụ lục văn bản số {stamp.notation}", target=target,
-        ))
+        )
     return IssuedFiles(pdf=sealed, attachments=attachments)

@@ -140,7 +140,7 @@ async def seed_demo(*, settings: Settings, database: Database, client: object) -
                         return await issue_seal(settings=settings, profile=profile, actor=clerk_actor, org=org, pin=DEMO_PIN,
                                                 leader_pdf=leader_pdf, stamp=stamp, pdf_attachments={})
 
-                    await outgoing.issue(session, settings=settings, actor=clerk_actor, document_id=doc_id, seal=seal)
+                    await outgoing.issue(session, settings=settings, principal=None, actor=clerk_actor, document_id=doc_id, seal=seal)
             await outbox.tell_all(database, "outgoing", [doc_id], "changed", "demo")
         except Exception:  # noqa: BLE001 - one document must not stop the others
             log.exception("demo outgoing document %s failed", ref)

@@ -106,7 +106,7 @@ async def issue(database: Database, settings: Settings, document_id: int) -> Out
                 pin=DEMO_PIN, leader_pdf=leader_pdf, stamp=stamp, pdf_attachments={},
             )
 
-        return await outgoing.issue(session, settings=settings, actor=actor_of(clerk), document_id=document_id, seal=seal)
+        return await outgoing.issue(session, settings=settings, principal=None, actor=actor_of(clerk), document_id=document_id, seal=seal)
 
 
 def pdftotext(pdf: bytes) -> str:

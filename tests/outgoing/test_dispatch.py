@@ -109,7 +109,7 @@ async def test_dispatch_creates_one_incoming_document_per_recipient_despite_a_wo
         # Recall: each recipient's clerk and leader is told once, on every copy.
         async with db.session() as session:
             doc = await outgoing.get(session, document_id=doc_id)
-            await outgoing.recall(session, actor=Actor.system(), doc=doc, reason="Sai thời gian giao ban")
+            await outgoing.recall(session, principal=None, actor=Actor.system(), doc=doc, reason="Sai thời gian giao ban")
         await send(pyd_client, settings, "outgoing", doc_id, "changed", "recalled")
         result = await pyd_client.get_workflow_handle(f"outgoing-{doc_id}").result()
         assert result == "recalled"
@@ -143,7 +143,7 @@ async def test_replacing_an_issued_document_opens_a_new_draft_and_tells_recipien
     async with db.session() as session:
         officer = await flow.user(session, "thu.le")
         doc = await outgoing.get(session, document_id=doc_id)
-        new = await outgoing.replace(session, settings=settings, actor=flow.actor_of(officer), doc=doc,
+        new = await outgoing.replace(session, settings=settings, principal=None, actor=flow.actor_of(officer), doc=doc,
                                      reason="Điều chỉnh thời gian giao ban")
         assert new.replaces_id == doc_id and new.status == Status.draft and doc.replaced_by_id == new.id
         notices = await outgoing.pending_notices(session, document_id=doc_id)

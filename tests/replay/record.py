@@ -263,7 +263,7 @@ async def _issued_without_signing(rig: Rig, subject: str) -> int:
         async def seal(stamp):  # type: ignore[no-untyped-def]
             return outgoing.IssuedFiles(pdf=make_tiny_pdf(f"issued {stamp.number}"))
 
-        await outgoing.issue(session, settings=settings, actor=Actor.system(), document_id=doc_id, seal=seal)
+        await outgoing.issue(session, settings=settings, principal=None, actor=Actor.system(), document_id=doc_id, seal=seal)
         doc.validation_report = '{"signatures": [{"field_name": "a"}, {"field_name": "b"}]}'
     return doc_id
 
@@ -282,7 +282,7 @@ async def outgoing_issued_then_recalled(rig: Rig) -> dict[str, WorkflowHandle]:
         first = await handle.describe()
         async with db.session() as session:
             doc = await outgoing.get(session, document_id=doc_id)
-            await outgoing.recall(session, actor=Actor.system(), doc=doc, reason="Sai thời gian giao ban")
+            await outgoing.recall(session, principal=None, actor=Actor.system(), doc=doc, reason="Sai thời gian giao ban")
         await _outgoing_start(rig, doc_id, "recalled")  # signal-with-start: a new run if the first ended
         latest = rig.client.get_workflow_handle(f"outgoing-{doc_id}")
         assert await finished(latest) == "recalled"

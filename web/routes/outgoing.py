@@ -26,7 +26,7 @@ from services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.incoming import service as incoming
 from services.outgoing import drafting, exchange
 from services.outgoing import service as outgoing
-from services.outgoing.models import Decision, OutgoingDocument, ReviewMode, Secrecy, Urgency
+from services.outgoing.models import Decision, OutgoingDocument, ReviewMode, Secrecy, Status, Urgency
 from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, XML, CheckedUpload, OfficeLimits, check_upload
 from services.outbox.service import tell
 from web.deps import Access, SessionDep, SignedIn, writes_on_read
@@ -551,8 +551,10 @@ async def sign(
 
 async def _ready_to_sign(session: AsyncSession, principal: Principal, document_id: int) -> OutgoingDocument:
     doc = await _doc(session, principal, document_id)
-    if "sign" not in outgoing.allowed_actions(doc, principal, []):
-        raise InvalidInput("Văn bản không chờ anh/chị ký.", "This document is not waiting for your signature.")
+    if doc.signer_id != principal.user.id:
+        raise Forbidden("Anh/chị không phải người ký văn bản này.", "You are not this document's signer.")
+    if doc.status != Status.awaiting_signature:
+        raise Conflict("Văn bản không còn chờ ký.", "This document is not waiting for a signature.")
     if not doc.prepared_pdf_sha:
         raise InvalidInput("Bản PDF để ký đang được chuẩn bị. Hãy thử lại sau ít giây.", "The PDF to sign is not ready yet.")
     return doc
@@ -569,7 +571,6 @@ async def issue(
 
     settings = request.app.state.settings
     doc = await _doc(session, principal, document_id)
-    require(principal, [Role.clerk], doc.organization_id, "outgoing document")
     if not pin:
         raise InvalidInput("Hãy nhập mã PIN con dấu số của cơ quan.", "Enter the organisation's seal PIN.")
     org = await session.get(Organization, doc.organization_id)
@@ -583,7 +584,7 @@ async def issue(
         return await issue_seal(settings=settings, profile=profile, actor=principal.actor, org=org, pin=pin,
                                 leader_pdf=blobs.get(doc.leader_pdf_sha), stamp=stamp, pdf_attachments=pdf_attachments)
 
-    await outgoing.issue(session, settings=settings, actor=principal.actor, document_id=doc.id, seal=seal)
+    await outgoing.issue(session, settings=settings, principal=principal, actor=principal.actor, document_id=doc.id, seal=seal)
     await tell(session, "outgoing", doc.id, "changed", "issued")
     return _done(doc.id, "issued")
 
@@ -605,9 +606,7 @@ async def recall(
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     doc = await _doc(session, principal, document_id)
-    if "recall" not in outgoing.allowed_actions(doc, principal, []):
-        raise InvalidInput("Anh/chị không thu hồi được văn bản này.", "You cannot recall this document.")
-    await outgoing.recall(session, actor=principal.actor, doc=doc, reason=reason)
+    await outgoing.recall(session, principal=principal, actor=principal.actor, doc=doc, reason=reason)
     await tell(session, "outgoing", doc.id, "changed", "recalled")
     return _done(doc.id, "recalled")
 
@@ -618,9 +617,8 @@ async def replace(
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     doc = await _doc(session, principal, document_id)
-    if "replace" not in outgoing.allowed_actions(doc, principal, []):
-        raise InvalidInput("Anh/chị không thay thế được văn bản này.", "You cannot replace this document.")
-    new = await outgoing.replace(session, settings=request.app.state.settings, actor=principal.actor, doc=doc, reason=reason)
+    new = await outgoing.replace(session, settings=request.app.state.settings, principal=principal, actor=principal.actor,
+                                 doc=doc, reason=reason)
     await tell(session, "outgoing", doc.id, "changed", "replaced")
     await tell(session, "outgoing", new.id, "changed", "created")
     return _done(new.id, "created")

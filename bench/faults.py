@@ -63,9 +63,9 @@ class Outcome:
         temporal_kills = sum(1 for k in self.kills if k["what"] == "temporal")
         pg_kills = sum(1 for k in self.kills if k["what"] == "postgres")
         lines = [f"database: {self.backend}",
-                 f"kills: {worker_kills} worker (SIGKILL to its process group), {temporal_kills} Temporal dev server,"
-                 f" {pg_kills} PostgreSQL postmaster; {self.orphans_killed} escaped children killed after the group kill;"
-                 f" {self.seconds:.0f} s",
+                 (f"kills: {worker_kills} worker (SIGKILL to its process group), {temporal_kills} Temporal dev server,"
+                  f" {pg_kills} PostgreSQL postmaster; {self.orphans_killed} escaped children killed after the group"
+                  f" kill; {self.seconds:.0f} s"),
                  f"user actions answered 503 and sent again: {self.retried_503}",
                  f"escaped children (not in the killed group): {dict(Counter(self.escaped))}",
                  "flows:"]
@@ -243,7 +243,7 @@ class Checker:
             try:
                 async with self.database.read() as session:
                     return await read(session)
-            except Exception as exc:  # noqa: BLE001 - only a database that went away is waited out
+            except Exception as exc:  # only a database that went away is waited out
                 if not is_unreachable_error(exc) or time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.5)

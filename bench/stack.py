@@ -284,7 +284,7 @@ class Stack:
         self.wait_port(self.pg_port, proc)
         deadline = time.monotonic() + 120
         while subprocess.run([_pg_bin("pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.pg_port),
-                              "-U", "postgres", "-d", "postgres"]).returncode != 0:
+                              "-U", "postgres", "-d", "postgres"], check=False).returncode != 0:
             if not proc.alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"PostgreSQL did not accept connections; see {proc.log}")
             time.sleep(0.1)

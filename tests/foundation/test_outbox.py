@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 import socket
-from datetime import timedelta
 
 from sqlalchemy import func, or_, select
 from temporalio.client import Client
@@ -27,7 +26,13 @@ from services.outbox import service as outbox
 from services.outbox.models import OutboxCommand
 from services.outgoing.models import OutgoingDocument, OutgoingRecipient
 from tests.helpers import csrf_of, sign_in
-from tests.incoming.conftest import org_id, pydantic_client, register, terminate_incoming, user_id
+from tests.incoming.conftest import (
+    org_id,
+    pydantic_client,
+    register,
+    terminate_incoming,
+    user_id,
+)
 from tests.outgoing import flow
 from tests.signing.conftest import make_tiny_pdf
 from web.runtime import start_temporal_dev_server
@@ -164,7 +169,7 @@ async def test_work_done_while_temporal_is_down_reaches_its_workflows_once(
             handle = client.get_workflow_handle(f"outgoing-{outgoing_id}")
             assert await _eventually(lambda: _completed(handle), "the outgoing workflow to end")
             for copy_id in [c for c, _org in copies]:
-                await _eventually(lambda copy_id=copy_id: _arrival_notices(db, copy_id), f"the notice of copy {copy_id}")
+                await _eventually(lambda copy_id=copy_id: _notices(db, copy_id), f"the notice of copy {copy_id}")
 
             async with db.read() as session:
                 districts = set((await session.scalars(select(Organization.id).where(
@@ -246,10 +251,6 @@ async def _copies(database, outgoing_id: int, expected: int | None = None) -> li
     if expected is not None and (len(rows) < expected or delivered < expected):
         return []
     return sorted((r.id, r.organization_id) for r in rows)
-
-
-async def _arrival_notices(database, copy_id: int) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
-    return await _notices(database, copy_id)
 
 
 async def _with_kind(notices, kind: str):  # type: ignore[no-untyped-def]

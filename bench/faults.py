@@ -18,8 +18,8 @@ flow to end and checks the invariants: every flow final, no effect twice (one in
 recipient, contiguous register numbers, each notification once), `lienthong audit verify` exit 0,
 no process left behind.
 
-Whatever delivers commands to Temporal (today a background task of the web process, later the
-outbox relay inside `lienthong worker`) is exercised as it is: nothing here signals a workflow.
+The outbox relay inside `lienthong worker` delivers every command to Temporal and is exercised as
+it is: nothing here signals a workflow.
 """
 
 from __future__ import annotations

@@ -11,12 +11,12 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from services.config import Settings, get_settings
-from services.db import Database, get_database, is_busy_error
+from services.db import Database, get_database, is_busy_error, is_unreachable_error
 from services.audit.service import record
 from services.auth import service as auth
 from services.errors import DomainError, Unauthenticated
@@ -152,7 +152,7 @@ def create_app(
         # A lock or statement wait passed its deadline (settings.db_lock_timeout_seconds): the
         # transaction was rolled back, so nothing is half-done and trying again is safe.
         if not is_busy_error(exc):
-            raise exc
+            return await database_gone(request, exc)
         log.warning("database busy on %s %s: %s", request.method, request.url.path, exc.orig)
         message = i18n.pick(
             "Hệ thống đang bận, chưa lưu được thao tác của bạn. Vui lòng thử lại sau giây lát.",
@@ -162,6 +162,25 @@ def create_app(
         response.headers["Retry-After"] = "5"
         return response
 
+    async def database_gone(request: Request, exc: Exception) -> Response:
+        # PostgreSQL restarted or cut off: say so (503, try again) instead of a bare 500. The
+        # connection broke before COMMIT (rolled back) or during it (unknown), so the user is
+        # asked to look before trying again.
+        if not is_unreachable_error(exc):
+            raise exc
+        log.warning("database unreachable on %s %s: %r", request.method, request.url.path, exc)
+        message = i18n.pick(
+            "Tạm thời mất kết nối tới cơ sở dữ liệu. Vui lòng tải lại trang sau giây lát, kiểm tra thao tác "
+            "đã được lưu chưa rồi thử lại.",
+            "The database is briefly unreachable. Reload the page in a moment, check whether your action "
+            "was saved, then try again.",
+        )
+        response = _error_response(request, 503, message)
+        response.headers["Retry-After"] = "5"
+        return response
+
+    app.add_exception_handler(DBAPIError, database_gone)
+    app.add_exception_handler(OSError, database_gone)
     for router in routers():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")

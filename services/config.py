@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     office_max_compression_ratio: float = Field(
         100.0, description="Largest uncompressed/compressed size ratio of an uploaded DOCX/XLSX over 1 MB unpacked."
     )
+    office_memory_mb: int = Field(
+        4096, description="Address-space limit of each LibreOffice process converting uploaded documents (MB)."
+    )
+    preview_memory_mb: int = Field(1024, description="Memory limit of poppler rendering a page preview (MB).")
+    preview_timeout_seconds: float = Field(30, description="Time limit of rendering one page preview.")
     base_url: str = "http://127.0.0.1:8000"
     smtp_host: str | None = None
     smtp_port: int = 25

@@ -507,12 +507,12 @@ async def stats(request: Request, principal: Reader, session: SessionDep, year: 
 
 # --- the document page -------------------------------------------------------------------------------
 
-async def _preview_pages(blobs: BlobStore, pdf: IncomingFile | None) -> tuple[int, int]:
+async def _preview_pages(blobs: BlobStore, pdf: IncomingFile | None, limits: previews.Limits) -> tuple[int, int]:
     """(pages shown in the viewer, pages in the file); (0, 0) when there is nothing to show."""
     if pdf is None or not blobs.exists(pdf.sha256):
         return 0, 0
     try:
-        total = await asyncio.to_thread(previews.page_count, blobs, pdf.sha256)
+        total = await asyncio.to_thread(previews.page_count, blobs, pdf.sha256, limits)
     except DomainError:
         return 0, 0
     return min(total, previews.MAX_PAGES), total
@@ -538,7 +538,7 @@ async def document_page(request: Request, principal: SignedIn, session: SessionD
     ctx: dict[str, Any] = {
         **await _tabs(session, principal, ""), "doc": doc, "roles": roles, "org": org, "people": people, "units": units,
         "status": incoming.display_status(doc, today, holidays, _soon(request)), "reports": reports,
-        "main_pdf": main_pdf, "preview_pages": await _preview_pages(blobs, main_pdf),
+        "main_pdf": main_pdf, "preview_pages": await _preview_pages(blobs, main_pdf, previews.Limits.of(request.app.state.settings)),
         "main_image": next((f for f in doc.files if f.content_type in (PNG, JPEG)), None),
         "trail": await incoming.trail(session, document_id=doc.id),
         "active": [a for a in doc.assignments if a.active],
@@ -598,7 +598,8 @@ async def file_page(request: Request, principal: SignedIn, session: SessionDep, 
     if row is None:
         raise NotFound("Không tìm thấy tệp.", "file not found")
     blobs = BlobStore.for_data_dir(request.app.state.settings.data_dir)
-    data = await asyncio.to_thread(previews.page_png, blobs, row.sha256, page)
+    data = await asyncio.to_thread(previews.page_png, blobs, row.sha256, page,
+                                  previews.Limits.of(request.app.state.settings))
     if page == 1:
         await incoming.record_file_view(session, principal=principal, doc=doc, file=row)
     return Response(data, media_type=PNG, headers={"Cache-Control": "private, max-age=3600"})

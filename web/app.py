@@ -19,7 +19,7 @@ from services.config import Settings, get_settings
 from services.db import Database, get_database, is_busy_error
 from services.audit.service import record
 from services.auth import service as auth
-from services.errors import DomainError, Unauthenticated
+from services.errors import DomainError, TooManyAttempts, Unauthenticated
 from services.events.hub import EventHub
 from services.events.hub import register as register_hub
 from services.events.hub import unregister as unregister_hub
@@ -126,7 +126,10 @@ def create_app(
         if isinstance(exc, Unauthenticated) and request.method == "GET" and _wants_html(request):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         message = i18n.pick(exc.message, exc.message_en)
-        return _error_response(request, exc.status_code, message, exc.details or None)
+        response = _error_response(request, exc.status_code, message, exc.details or None)
+        if isinstance(exc, TooManyAttempts):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

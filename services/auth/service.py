@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,12 +35,56 @@ class SignIn:
     session: UserSession
 
 
-async def _recent_failures(session: AsyncSession, settings: Settings, *, username: str, ip: str) -> tuple[int, int]:
+def _delay(settings: Settings, failures: int, free: int) -> timedelta:
+    """How long after the last failure the next attempt must wait: nothing for the free ones,
+    then the base doubled at each further failure, up to the cap."""
+    if failures < free:
+        return timedelta(0)
+    exponent = min(failures - free, 30)  # 2**30 s is past any cap
+    return timedelta(seconds=min(settings.login_delay_base_seconds * 2**exponent, settings.login_delay_max_seconds))
+
+
+async def _failures(session: AsyncSession, *conditions: object, since: datetime) -> tuple[int, datetime | None]:
+    count, last = (await session.execute(
+        select(func.count(), func.max(LoginAttempt.at)).where(
+            LoginAttempt.success.is_(False), LoginAttempt.at >= since, *conditions  # type: ignore[arg-type]
+        )
+    )).one()
+    return count or 0, last
+
+
+async def sign_in_not_before(session: AsyncSession, settings: Settings, *, username: str, ip: str) -> datetime | None:
+    """The instant before which `username` may not try to sign in from `ip`, or None.
+
+    Two counts, each from this address only, so that guessing from elsewhere never locks the
+    owner out: failures on this account since its last success from here, and failures on any
+    account (someone trying many names). Refused attempts are not failures: they do not push
+    the instant further.
+    """
     since = utcnow() - timedelta(minutes=settings.login_failure_window_minutes)
-    base = select(func.count()).select_from(LoginAttempt).where(LoginAttempt.at >= since, LoginAttempt.success.is_(False))
-    per_account = await session.scalar(base.where(LoginAttempt.username == username)) or 0
-    per_address = await session.scalar(base.where(LoginAttempt.ip == ip)) or 0
-    return per_account, per_address
+    last_success = await session.scalar(
+        select(func.max(LoginAttempt.at)).where(
+            LoginAttempt.username == username, LoginAttempt.ip == ip, LoginAttempt.success.is_(True)
+        )
+    )
+    account_since = max(since, last_success) if last_success else since
+    instants = []
+    for conditions, start, free in (
+        ((LoginAttempt.username == username, LoginAttempt.ip == ip), account_since, settings.login_free_failures_per_account),
+        ((LoginAttempt.ip == ip,), since, settings.login_free_failures_per_address),
+    ):
+        count, last = await _failures(session, *conditions, since=start)
+        if last is not None and (wait := _delay(settings, count, free)):
+            instants.append(last + wait)
+    not_before = max(instants, default=None)
+    return not_before if not_before and not_before > utcnow() else None
+
+
+def _wait_words(seconds: int) -> tuple[str, str]:
+    if seconds < 60:
+        return f"{seconds} giây", f"{seconds} seconds"
+    minutes = -(-seconds // 60)
+    return f"{minutes} phút", f"{minutes} minutes"
 
 
 async def sign_in(
@@ -51,15 +96,18 @@ async def sign_in(
     attempt to the session: callers commit the session even then (web/routes/account.py does).
     """
     username = (username or "").strip().lower()[:64]
-    per_account, per_address = await _recent_failures(session, settings, username=username, ip=ip)
-    if per_account >= settings.login_max_failures_per_account or per_address >= settings.login_max_failures_per_address:
+    not_before = await sign_in_not_before(session, settings, username=username, ip=ip)
+    if not_before is not None:
+        retry_after = max(1, math.ceil((not_before - utcnow()).total_seconds()))
         await record(
             session, actor=Actor(user_id=None, name=username, ip=ip), action="auth.login_throttled",
-            object_type="user", details={"username": username},
+            object_type="user", details={"username": username, "retry_after_seconds": retry_after},
         )
+        vi, en = _wait_words(retry_after)
         raise TooManyAttempts(
-            f"Đăng nhập sai quá nhiều lần. Hãy thử lại sau {settings.login_failure_window_minutes} phút.",
-            f"Too many failed sign-ins. Try again in {settings.login_failure_window_minutes} minutes.",
+            f"Đăng nhập sai nhiều lần. Để bảo vệ tài khoản, hãy thử lại sau {vi}.",
+            f"Too many failed sign-ins. To protect the account, try again in {en}.",
+            retry_after=retry_after,
         )
     user = await directory.find_user(session, username=username)
     ok = verify_password(user.password_hash if user else None, password or "")

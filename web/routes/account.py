@@ -51,11 +51,14 @@ async def login(
         # Answered here, not raised: the request's transaction then commits the failed attempt.
         error = exc
     if error is not None:
-        return render(
+        page = render(
             request, "login.html",
             {"next": _safe_next(next), "error": i18n.pick(error.message, error.message_en), "username": username},
             status_code=error.status_code,
         )
+        if isinstance(error, TooManyAttempts):
+            page.headers["Retry-After"] = str(error.retry_after)
+        return page
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE, result.token, httponly=True, samesite="lax", secure=secure_cookie(request, settings),

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from services.audit.service import Actor, record
-from services.auth.models import ApiToken, LoginAttempt, UserSession
+from services.auth.models import ApiToken, LoginAttempt, TokenScope, UserSession
 from services.auth.passwords import hash_password, needs_rehash, verify_password
 from services.config import Settings
 from services.db import utcnow
@@ -166,18 +166,32 @@ async def change_own_password(
     )
 
 
-async def create_api_token(session: AsyncSession, *, actor: Actor, user: User, name: str) -> tuple[ApiToken, str]:
+TOKEN_DAYS = (30, 90, 180, 365)  # the validity choices offered; 90 is the default
+DEFAULT_TOKEN_DAYS = 90
+
+
+async def create_api_token(
+    session: AsyncSession, *, actor: Actor, user: User, name: str, scope: str = TokenScope.read.value,
+    days: int = DEFAULT_TOKEN_DAYS,
+) -> tuple[ApiToken, str]:
     """Create a bearer token; the clear value is returned once and never stored."""
     name = (name or "").strip()
     if not name:
         raise InvalidInput("Hãy đặt tên cho mã truy cập (ví dụ: script báo cáo).", "Give the token a name.")
+    if scope not in {s.value for s in TokenScope}:
+        raise InvalidInput("Hãy chọn quyền của mã truy cập: chỉ đọc hoặc toàn quyền.", "Choose read-only or full access.")
+    if days not in TOKEN_DAYS:
+        raise InvalidInput("Hãy chọn thời hạn của mã truy cập trong danh sách.", "Choose one of the offered validity periods.")
     clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user_id=user.id, name=name[:128], token_hash=_digest(clear), prefix=clear[:10])
+    token = ApiToken(
+        user_id=user.id, name=name[:128], token_hash=_digest(clear), prefix=clear[:10], scope=scope,
+        expires_at=utcnow() + timedelta(days=days),
+    )
     session.add(token)
     await session.flush()
     await record(
         session, actor=actor, action="auth.token_create", object_type="api_token", object_id=token.id,
-        details={"name": token.name, "prefix": token.prefix},
+        details={"name": token.name, "prefix": token.prefix, "scope": scope, "expires_at": token.expires_at.isoformat()},
     )
     return token, clear
 
@@ -196,14 +210,20 @@ async def revoke_api_token(session: AsyncSession, *, actor: Actor, user: User, t
 TOKEN_USE_PRECISION = timedelta(minutes=1)
 
 
-async def resolve_api_token(session: AsyncSession, *, clear: str) -> ApiToken | None:
-    """The live token for `clear`, or None. Its last use is stamped by `touch_api_token`
-    (at most once a minute), so reading through a token needs no write."""
+async def resolve_api_token(session: AsyncSession, *, clear: str) -> ApiToken:
+    """The live token for `clear`; Unauthenticated when it is unknown, revoked or expired. Its
+    last use is stamped by `touch_api_token` (at most once a minute), so reading through a
+    token needs no write."""
     token = await session.scalar(
         select(ApiToken).where(ApiToken.token_hash == _digest(clear)).options(selectinload(ApiToken.user))
     )
     if token is None or token.revoked or not token.user.active:
-        return None
+        raise Unauthenticated("Mã truy cập không hợp lệ hoặc đã bị thu hồi.", "Invalid or revoked API token.")
+    if token.expires_at <= utcnow():
+        raise Unauthenticated(
+            "Mã truy cập đã hết hạn. Hãy tạo mã mới ở trang Tài khoản của tôi.",
+            "The API token has expired. Create a new one on the My account page.",
+        )
     return token
 
 

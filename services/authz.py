@@ -76,7 +76,6 @@ class Principal:
     tree: OrgTree
     ip: str | None = None
     via_token: bool = False
-    token_scope: str | None = None  # of the API token the request came with (services.auth.models.TokenScope)
     session_id: int | None = None
     csrf_token: str | None = None
     _scope_cache: dict[frozenset[Role], set[int]] = field(default_factory=dict)

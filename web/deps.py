@@ -79,7 +79,6 @@ async def _resolve(request: Request, session: AsyncSession) -> Principal | None:
             request.state.touch_api_token = token.id  # stamped after the request (web.app)
         principal = await load_principal(session, token.user, ip=client_ip(request))
         principal.via_token = True
-        principal.token_scope = token.scope
     elif token := request.cookies.get(SESSION_COOKIE):
         user_session = await auth.resolve_session(session, token=token)
         if user_session is not None:

@@ -67,9 +67,17 @@ class Settings(BaseSettings):
     smtp_from: str = "lienthong@localhost"
     smtp_starttls: bool = False
     audit_checkpoint_minutes: int = Field(60, description="How often the audit checkpoint workflow runs.")
-    login_max_failures_per_account: int = 5
-    login_max_failures_per_address: int = 20
-    login_failure_window_minutes: int = 15
+    # Sign-in throttling: after the free failures, each further attempt waits twice as long as the
+    # last (from the base up to the cap); failures older than the window are forgotten.
+    login_free_failures_per_account: int = Field(
+        3, description="Failed sign-ins to one account from one address before attempts are delayed."
+    )
+    login_free_failures_per_address: int = Field(
+        20, description="Failed sign-ins from one address (any account) before attempts are delayed."
+    )
+    login_delay_base_seconds: int = 2
+    login_delay_max_seconds: int = 15 * 60
+    login_failure_window_minutes: int = 60
     session_hours: int = 12
     cookie_secure: bool | None = Field(
         None, description="Force the Secure cookie flag; by default it follows the request scheme."

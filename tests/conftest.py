@@ -173,9 +173,10 @@ async def client_for(settings: Settings):  # type: ignore[no-untyped-def]
     apps = []
     relays: list[asyncio.Task[None]] = []
 
-    async def make(database: Database, temporal_client=None) -> httpx.AsyncClient:  # type: ignore[no-untyped-def]
+    async def make(database: Database, temporal_client=None, *, ip: str = "10.1.2.3") -> httpx.AsyncClient:  # type: ignore[no-untyped-def]
         """`temporal_client`: pass `temporal_env.client` for pages whose changes reach workflows
-        (an outbox relay then runs beside the app, as in the worker process)."""
+        (an outbox relay then runs beside the app, as in the worker process); `ip`: the client's
+        address as the app sees it."""
         from workflows.relay import OutboxRelay
 
         app = create_app(settings=settings, database=database, temporal=TemporalHandle(settings, client=temporal_client))
@@ -185,7 +186,7 @@ async def client_for(settings: Settings):  # type: ignore[no-untyped-def]
         if temporal_client is not None and not relays:
             relays.append(asyncio.create_task(OutboxRelay(temporal_client, database, settings, reconcile_every=None).run()))
         client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, client=("10.1.2.3", 5000)), base_url="http://testserver",
+            transport=httpx.ASGITransport(app=app, client=(ip, 5000)), base_url="http://testserver",
             headers={"accept": "text/html"}, follow_redirects=False,
         )
         clients.append(client)

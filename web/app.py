@@ -19,7 +19,7 @@ from services.config import Settings, get_settings
 from services.db import Database, get_database, is_busy_error, is_unreachable_error
 from services.audit.service import record
 from services.auth import service as auth
-from services.errors import DomainError, Unauthenticated
+from services.errors import DomainError, TooManyAttempts, Unauthenticated
 from services.events.hub import EventHub
 from services.events.hub import register as register_hub
 from services.events.hub import unregister as unregister_hub
@@ -43,6 +43,14 @@ def _error_response(request: Request, status: int, message: str, details: Any = 
     return JSONResponse({"error": status, "message": message, "details": details}, status_code=status)
 
 log = logging.getLogger(__name__)
+# Only our own files run or style a page: no inline script, style or handler (web/templates keep
+# them in web/static), so an injected tag does nothing. `'self'` covers the /ws WebSocket.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'self'"
+)
+HSTS = "max-age=31536000; includeSubDomains"  # one year; browsers ignore it over plain HTTP
 # Room for the form fields and multipart headers around the largest accepted file.
 FORM_OVERHEAD_BYTES = 64 * 1024
 
@@ -91,6 +99,9 @@ def create_app(
 
     @app.middleware("http")
     async def context(request: Request, call_next):  # type: ignore[no-untyped-def]
+        # Behind a TLS-terminating proxy the request itself may arrive over plain HTTP: a
+        # configured https base URL says the site is served over HTTPS all the same.
+        https = request.url.scheme == "https" or settings.base_url.lower().startswith("https://")
         lang = request.cookies.get("lt_lang")
         token = i18n.current_locale.set(lang if lang in i18n.LOCALES else i18n.DEFAULT_LOCALE)
         try:
@@ -109,12 +120,10 @@ def create_app(
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        if https:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         if not request.url.path.startswith("/docs"):
-            response.headers.setdefault(
-                "Content-Security-Policy",
-                "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-                "connect-src 'self' ws: wss:; frame-ancestors 'self'; object-src 'self'",
-            )
+            response.headers.setdefault("Content-Security-Policy", CSP)
         return response
 
     @app.exception_handler(DomainError)
@@ -126,7 +135,10 @@ def create_app(
         if isinstance(exc, Unauthenticated) and request.method == "GET" and _wants_html(request):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         message = i18n.pick(exc.message, exc.message_en)
-        return _error_response(request, exc.status_code, message, exc.details or None)
+        response = _error_response(request, exc.status_code, message, exc.details or None)
+        if isinstance(exc, TooManyAttempts):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -5,7 +5,7 @@ Years that already have rows (the 2026–2027 list earlier versions inserted, an
 administrator added) are kept as they are.
 
 Revision ID: 0016
-Revises: 0011
+Revises: 0015
 Create Date: 2026-12-02
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import services.db
 
 revision = '0016'
-down_revision = '0011'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

@@ -173,6 +173,10 @@ async def create_checkpoint(session: AsyncSession, *, data_dir: Path) -> AuditCh
 # `chain.canonical_time`) and compares it with the stored bytes. An entry it flags is looked at
 # again in Python (`chain.disagreeing_field`), so a difference of encoding alone is never
 # reported as tampering. The database does this for the next batch while Python hashes this one.
+# The aggregates take the rows in the subquery's order (PostgreSQL documents this as what
+# usually happens; an ORDER BY inside them would sort every batch, on disk past work_mem). Were
+# a batch ever joined in another order, its hashes would not line up and it would go through
+# the row-by-row check: slower, never wrong.
 _STORED_COLUMNS = "seq, at, actor_id, actor_name, organization_id, action, object_type, object_id, details, ip, prev_hash, entry_hash, canonical"
 _BATCH_SQL = {
     "sqlite": text(
@@ -191,10 +195,10 @@ _BATCH_SQL = {
     ),
     "postgresql": text(
         f"""
-        SELECT count(*), min(seq), max(seq), string_agg(canonical, '\\x0a'::bytea ORDER BY seq),
-               string_agg(entry_hash, '' ORDER BY seq), string_agg(prev_hash, '' ORDER BY seq),
+        SELECT count(*), min(seq), max(seq), string_agg(canonical, '\\x0a'::bytea),
+               string_agg(entry_hash, ''), string_agg(prev_hash, ''),
                count(*) FILTER (WHERE length(entry_hash) = 64 AND length(prev_hash) = 64),
-               string_agg(seq::text, ',' ORDER BY seq) FILTER (WHERE canonical IS DISTINCT FROM convert_to(
+               string_agg(seq::text, ',') FILTER (WHERE canonical IS DISTINCT FROM convert_to(
                  '{{"action":' || coalesce(to_json(action)::text, 'null')
                  || ',"actor_id":' || coalesce(actor_id::text, 'null')
                  || ',"actor_name":' || coalesce(to_json(actor_name)::text, 'null')

@@ -32,10 +32,18 @@ def writes_on_read(endpoint: Callable[P, R]) -> Callable[P, R]:
     return endpoint
 
 
+def reads_only(endpoint: Callable[P, R]) -> Callable[P, R]:
+    """Mark a POST route that changes nothing (a computation): its request reads a snapshot
+    instead of taking the write lock."""
+    endpoint.__lienthong_writes__ = False  # type: ignore[attr-defined]
+    return endpoint
+
+
 def _writes(request: Request) -> bool:
-    if request.method not in SAFE_METHODS:
-        return True
-    return getattr(request.scope.get("endpoint"), "__lienthong_writes__", False)
+    marked = getattr(request.scope.get("endpoint"), "__lienthong_writes__", None)
+    if marked is not None:
+        return marked
+    return request.method not in SAFE_METHODS
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -103,12 +111,15 @@ class Access:
 
     `org_param` names a path parameter holding an organisation ID that the principal must
     hold one of `roles` for; outside that scope the answer is 404, not 403.
+    `csrf=False` only for routes that change nothing and are called from another origin that
+    cannot know our token (the Temporal UI's codec calls); CORS decides who reads the answer.
     """
 
-    def __init__(self, *roles: Role, public: bool = False, org_param: str | None = None) -> None:
+    def __init__(self, *roles: Role, public: bool = False, org_param: str | None = None, csrf: bool = True) -> None:
         self.roles = roles
         self.public = public
         self.org_param = org_param
+        self.csrf = csrf
 
     def describe(self) -> str:
         if self.public:
@@ -123,7 +134,7 @@ class Access:
             return principal
         if principal is None:
             raise Unauthenticated("Hãy đăng nhập để tiếp tục.", "Please sign in to continue.")
-        if request.method not in SAFE_METHODS and not principal.via_token:
+        if request.method not in SAFE_METHODS and not principal.via_token and self.csrf:
             await _check_csrf(request, principal.csrf_token)
         if self.roles:
             scope = principal.orgs_with(*self.roles)

@@ -11,8 +11,6 @@ import socket
 from datetime import timedelta
 
 from sqlalchemy import func, select
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from services.incoming.models import IncomingDocument
 from services.notifications.models import Notification
@@ -22,6 +20,7 @@ from tests.helpers import csrf_of, sign_in
 from tests.incoming.conftest import direct_to, org_id, pydantic_client, register, terminate_incoming
 from tests.signing.conftest import make_tiny_pdf
 from web.runtime import start_temporal_dev_server
+from workflows.client import connect
 from workflows.context import ActivityContext
 from workflows.relay import OutboxRelay
 from workflows.worker import build_worker
@@ -65,7 +64,7 @@ async def test_changes_made_while_temporal_is_down_reach_their_workflows_once(
     temporal_dir = tmp_path / "temporal"
     server = start_temporal_dev_server(data_dir=temporal_dir, port=port, ui_port=ui_port)
     try:
-        client = await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
+        client = await connect(settings, f"127.0.0.1:{port}")
         worker = build_worker(client, task_queue=settings.task_queue, context=ActivityContext(settings, db))
         relay = OutboxRelay(client, db, settings, poll=timedelta(milliseconds=200), reconcile_every=None)
         async with worker:

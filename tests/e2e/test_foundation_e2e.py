@@ -61,7 +61,6 @@ def test_admin_and_auditor_pages_render(live_dev, browser) -> None:
 def test_dev_encrypts_payloads_and_its_temporal_ui_decodes_through_the_app(live_dev, browser) -> None:
     """The key ring is made once, private and never printed; the embedded Temporal UI is told
     where the codec is, and from the UI's origin Chromium decodes with the admin's cookie only."""
-    import asyncio
     import json
 
     from google.protobuf import json_format
@@ -80,7 +79,7 @@ def test_dev_encrypts_payloads_and_its_temporal_ui_decodes_through_the_app(live_
     codec = EncryptionCodec(parse_key_ring(ring))
     clear = json_format.ParseDict({"payloads": [{"metadata": {"encoding": "anNvbi9wbGFpbg=="}, "data": ""}]}, Payloads())
     clear.payloads[0].data = json.dumps("Nguyễn Thị Lan", ensure_ascii=False).encode()
-    body = json_format.MessageToJson(Payloads(payloads=asyncio.run(codec.encode(clear.payloads))))
+    body = json_format.MessageToJson(Payloads(payloads=[codec.encrypt(p) for p in clear.payloads]))
     call = """async ([url, body, credentials]) => {
         const r = await fetch(url, {method: 'POST', credentials, body,
                                     headers: {'Content-Type': 'application/json', 'X-Namespace': 'default'}});

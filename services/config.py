@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -45,6 +46,14 @@ class Settings(BaseSettings):
     )
     secret_key: str | None = Field(
         None, description="Signs cookies and tokens; generated in the data dir by `dev`, required in production."
+    )
+    payload_keys: SecretStr | None = Field(
+        None, description="Keys that encrypt Temporal payloads, `kid1:base64key,kid2:base64key` (32-byte keys); the first "
+                          "encrypts, all decrypt. Generated in the data dir by `dev`, required in production.",
+    )
+    temporal_ui_origins: list[str] = Field(
+        default_factory=list, description="Origins of Temporal UIs allowed to call the codec endpoint /temporal-codec "
+                                          '(JSON list, e.g. ["https://temporal.example.vn"]); `dev` adds its own UI.',
     )
     production: bool = Field(False, description="Refuse to start without explicit secrets.")
     upload_max_bytes: int = Field(25 * 1024 * 1024, description="Largest accepted upload.")
@@ -190,6 +199,26 @@ class Settings(BaseSettings):
             path.chmod(0o600)
         self.secret_key = path.read_text().strip()
         return self.secret_key
+
+    def ensure_payload_keys(self) -> str:
+        """The Temporal payload key ring, generating one in the data dir outside production.
+
+        The file is the key: back it up with the data dir, or histories cannot be read again."""
+        if self.payload_keys is not None and self.payload_keys.get_secret_value().strip():
+            return self.payload_keys.get_secret_value()
+        if self.production:
+            raise RuntimeError("LIENTHONG_PAYLOAD_KEYS is required in production")
+        from workflows.codec import new_key_entry
+
+        path = self.data_dir / "payload_keys"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            # Created 0600 from the start: the key is never readable by others, not even briefly.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(new_key_entry() + "\n")
+        self.payload_keys = SecretStr(path.read_text().strip())
+        return self.payload_keys.get_secret_value()
 
 
 @lru_cache

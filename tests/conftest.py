@@ -22,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from services.config import Settings
 from services.db import Database, set_database
 from services.migrate import upgrade
+from tests.helpers import TEST_PAYLOAD_KEYS
 
 PG_ADMIN = os.environ.get("LIENTHONG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 RUN_ID = uuid.uuid4().hex[:8]
@@ -112,7 +113,8 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(data_dir: Path) -> Settings:
     # No workflow-ID prefix: tests name workflows `incoming-<id>` (and clear earlier tests' runs).
-    return Settings(data_dir=data_dir, secret_key="test-secret", temporal_address=None, workflow_id_prefix="")
+    return Settings(data_dir=data_dir, secret_key="test-secret", temporal_address=None, workflow_id_prefix="",
+                    payload_keys=TEST_PAYLOAD_KEYS)
 
 
 async def _database(db_templates: Templates, backend: str, tmp_path: Path, settings: Settings, demo: bool) -> AsyncIterator[Database]:

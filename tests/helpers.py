@@ -14,6 +14,19 @@ import pytest
 from services.demo import DEMO_PASSWORD
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+# The payload key ring of test settings and test clients (a test key, public on purpose): the
+# recorded replay histories that are encrypted were sealed with it too.
+TEST_PAYLOAD_KEYS = "test-1:dGVzdC1rZXktb2YtbGllbi10aG9uZy10ZXN0cy0zMmI="
+
+
+def app_client(client):  # type: ignore[no-untyped-def]
+    """`client`'s connection (a test server's time-skipping interceptor kept) with the app's data
+    converter (pydantic, encrypted with TEST_PAYLOAD_KEYS), as `lienthong worker` builds it."""
+    from temporalio.client import Client
+
+    from workflows.codec import encrypted_converter, parse_key_ring
+
+    return Client(**{**client.config(), "data_converter": encrypted_converter(parse_key_ring(TEST_PAYLOAD_KEYS))})
 
 
 async def csrf_of(client: httpx.AsyncClient, path: str) -> str:

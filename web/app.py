@@ -30,7 +30,7 @@ from web.temporal import TemporalHandle
 
 
 def _wants_html(request: Request) -> bool:
-    if request.url.path.startswith("/api/") or request.headers.get("authorization"):
+    if request.url.path.startswith(("/api/", "/temporal-codec/")) or request.headers.get("authorization"):
         return False
     return "text/html" in request.headers.get("accept", "") or request.method == "POST" and "json" not in request.headers.get("content-type", "")
 
@@ -60,6 +60,10 @@ def create_app(
 ) -> FastAPI:
     settings = settings or get_settings()
     settings.ensure_secret_key()
+    from web.routes.temporal_codec import CodecCORS
+    from workflows.codec import EncryptionCodec, parse_key_ring
+
+    payload_codec = EncryptionCodec(parse_key_ring(settings.ensure_payload_keys()))
     database = database or get_database()
     temporal = temporal or TemporalHandle(settings)
 
@@ -86,6 +90,7 @@ def create_app(
     app.state.db = database
     app.state.temporal = temporal
     app.state.hub = hub
+    app.state.payload_codec = payload_codec
 
     def too_large(request: Request) -> Response:
         limit_mb = settings.upload_max_bytes // (1024 * 1024)
@@ -96,6 +101,10 @@ def create_app(
 
     # Inside `context` (added after it), so the 413 gets the locale and the security headers.
     app.add_middleware(BodyLimit, limit=settings.upload_max_bytes + FORM_OVERHEAD_BYTES, too_large=too_large)
+
+    # Around the routes and their error handlers: refusals (401/403) of /temporal-codec carry
+    # the CORS headers too, so the Temporal UI can show them.
+    app.add_middleware(CodecCORS, origins=settings.temporal_ui_origins)
 
     @app.middleware("http")
     async def context(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -204,9 +213,9 @@ def routers() -> list[APIRouter]:
     from web import live
     from web.routes import account, admin, api, audit, health, home, incoming, meetings, notifications, outgoing, signing
     from web.routes import minutes, tasks
-    from web.routes import dashboard, reports
+    from web.routes import dashboard, reports, temporal_codec
 
-    return [module.router for module in (health, account, home, notifications, incoming, outgoing, signing, meetings, minutes, tasks, reports, dashboard, admin, audit, api, live)]
+    return [module.router for module in (health, account, home, notifications, incoming, outgoing, signing, meetings, minutes, tasks, reports, dashboard, admin, audit, api, live, temporal_codec)]
 
 
 def _secure(request: Request, settings: Settings) -> bool:

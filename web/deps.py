@@ -33,10 +33,18 @@ def writes_on_read(endpoint: Callable[P, R]) -> Callable[P, R]:
     return endpoint
 
 
+def reads_only(endpoint: Callable[P, R]) -> Callable[P, R]:
+    """Mark a POST route that changes nothing (a computation): its request reads a snapshot
+    instead of taking the write lock."""
+    endpoint.__lienthong_writes__ = False  # type: ignore[attr-defined]
+    return endpoint
+
+
 def _writes(request: Request) -> bool:
-    if request.method not in SAFE_METHODS:
-        return True
-    return getattr(request.scope.get("endpoint"), "__lienthong_writes__", False)
+    marked = getattr(request.scope.get("endpoint"), "__lienthong_writes__", None)
+    if marked is not None:
+        return marked
+    return request.method not in SAFE_METHODS
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -70,7 +78,7 @@ async def _resolve(request: Request, session: AsyncSession) -> Principal | None:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         token = await auth.resolve_api_token(session, clear=header[7:].strip())
-        if token.scope == TokenScope.read and request.method not in SAFE_METHODS:
+        if token.scope == TokenScope.read and _writes(request):  # a GET that writes too; a POST that only reads not
             raise Forbidden(
                 "Mã truy cập này chỉ có quyền đọc. Hãy dùng mã toàn quyền để thay đổi dữ liệu.",
                 "This API token is read-only. Use a full-access token to change data.",
@@ -107,13 +115,17 @@ class Access:
 
     `org_param` names a path parameter holding an organisation ID that the principal must
     hold one of `roles` for; outside that scope the answer is 404, not 403.
+    `csrf=False` only for routes that change nothing and are called from another origin that
+    cannot know our token (the Temporal UI's codec calls); CORS decides who reads the answer.
     """
 
-    def __init__(self, *roles: Role, public: bool = False, org_param: str | None = None, browser: bool = False) -> None:
+    def __init__(self, *roles: Role, public: bool = False, org_param: str | None = None, browser: bool = False,
+                 csrf: bool = True) -> None:
         self.roles = roles
         self.public = public
         self.org_param = org_param
         self.browser = browser  # a signed-in browser only, not an API token
+        self.csrf = csrf
 
     def describe(self) -> str:
         if self.public:
@@ -136,7 +148,7 @@ class Access:
                 "Thao tác này cần đăng nhập trên trình duyệt, không dùng mã truy cập.",
                 "This needs a signed-in browser, not an API token.",
             )
-        if request.method not in SAFE_METHODS and not principal.via_token:
+        if request.method not in SAFE_METHODS and not principal.via_token and self.csrf:
             await _check_csrf(request, principal.csrf_token)
         if self.roles:
             scope = principal.orgs_with(*self.roles)

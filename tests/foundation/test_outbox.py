@@ -10,8 +10,6 @@ import signal
 import socket
 
 from sqlalchemy import func, or_, select
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from meetings.models import PollOption, PollVoter
 from services.audit.models import AuditEntry
@@ -36,6 +34,7 @@ from tests.incoming.conftest import (
 from tests.outgoing import flow
 from tests.signing.conftest import make_tiny_pdf
 from web.runtime import start_temporal_dev_server
+from workflows.client import connect
 from workflows.context import ActivityContext
 from workflows.relay import OutboxRelay
 from workflows.worker import build_worker
@@ -88,7 +87,7 @@ async def test_work_done_while_temporal_is_down_reaches_its_workflows_once(
     temporal_dir = tmp_path / "temporal"
     server = start_temporal_dev_server(data_dir=temporal_dir, port=port, ui_port=ui_port)
     try:
-        client = await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
+        client = await connect(settings, f"127.0.0.1:{port}")
         async with build_worker(client, task_queue=settings.task_queue, context=ActivityContext(settings, db)):
             # The pages hold a client of this server (a route awaiting Temporal would hang on it);
             # the outbox relay runs beside them.

@@ -87,8 +87,10 @@ async def switch_language(request: Request, code: str, next: str | None = None) 
 
 @router.get("/account")
 async def account_page(request: Request, principal: SignedIn, session: SessionDep) -> Response:
+    from web.routes.keys import my_keys
+
     tokens = await auth.list_api_tokens(session, user=principal.user)
-    return render(request, "account.html", {"tokens": tokens, "new_token": None})
+    return render(request, "account.html", {"tokens": tokens, "new_token": None, **await my_keys(session, principal.user)})
 
 
 @router.post("/account/password")
@@ -116,8 +118,10 @@ async def create_token(
     request: Request, principal: SignedIn, session: SessionDep, name: Annotated[str, Form()] = ""
 ) -> Response:
     _, clear = await auth.create_api_token(session, actor=principal.actor, user=principal.user, name=name)
+    from web.routes.keys import my_keys
+
     tokens = await auth.list_api_tokens(session, user=principal.user)
-    return render(request, "account.html", {"tokens": tokens, "new_token": clear})
+    return render(request, "account.html", {"tokens": tokens, "new_token": clear, **await my_keys(session, principal.user)})
 
 
 @router.post("/account/tokens/{token_id}/revoke")

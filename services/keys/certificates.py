@@ -24,10 +24,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit.service import Actor, record
+from services.authz import OrgTree
 from services.db import utcnow
-from services.directory.models import Organization, User
+from services.directory.models import Organization, Role, RoleAssignment, User
 from services.errors import Conflict, InvalidInput, NotFound
 from services.keys.models import CertSource, CertStatus, SignerCertificate
+from services.notifications.service import notify
 
 MAX_CERT_BYTES = 64 * 1024
 SYSTEM_ACTOR = Actor.system("keystore")
@@ -132,7 +134,20 @@ async def register(
     await session.flush()
     await record(session, actor=actor, action="certificate.register", object_type="certificate", object_id=row.id,
                  organization_id=owner_org, details=_details(row, status=row.status.value))
+    if row.status == CertStatus.pending:
+        await notify(session, user_ids=await _admins_of(session, owner_org), kind="certificate.pending",
+                     link="/admin/certificates", dedupe_key=f"certificate-{row.id}-pending",
+                     title=f"Chứng thư số chờ xác nhận: {row.common_name} (sê-ri {row.serial_hex.upper()})",
+                     body=f"Do {actor.name or ''} đề nghị từ chữ ký đầu tiên. Hãy đối chiếu với người dùng trước khi xác nhận.")
     return row
+
+
+async def _admins_of(session: AsyncSession, org_id: int) -> set[int]:
+    """Administrators of an organisation or of any organisation above it."""
+    scope = (await OrgTree.load(session)).ancestors_and_self(org_id)
+    rows = await session.scalars(select(RoleAssignment.user_id).where(
+        RoleAssignment.role == Role.admin, RoleAssignment.organization_id.in_(scope)))
+    return set(rows.all())
 
 
 async def get(session: AsyncSession, *, cert_id: int, for_update: bool = False) -> SignerCertificate:

@@ -95,16 +95,18 @@ async def record_failure(session: AsyncSession, *, settings: Settings, actor: Ac
     now = utcnow()
     row.failures += 1
     row.last_failure_at = row.updated_at = now
-    if row.failures >= settings.pin_max_failures:
+    newly_locked = row.locked_at is None and row.failures >= settings.pin_max_failures
+    if newly_locked:
         row.locked_at, row.not_before = now, None
-    else:
+    elif row.locked_at is None:
         delay = min(settings.pin_delay_seconds * 2 ** (row.failures - 1), settings.pin_delay_max_seconds)
         row.not_before = now + timedelta(seconds=delay)
     await record(session, actor=actor, action="signing.pin_failed", object_type="key", object_id=ref.key,
                  organization_id=ref.organization_id,
                  details={**details, "failures": row.failures, "locked": row.locked_at is not None,
                           "not_before": row.not_before.isoformat() if row.not_before else None})
-    if row.locked_at is not None:
+    if newly_locked:
+        assert row.locked_at is not None
         what = "con dấu số của cơ quan" if ref.is_seal else "khóa ký số của anh/chị"
         await notify(
             session, user_ids=await _holders(session, ref), kind="signing.key_locked", link="/account",

@@ -127,3 +127,34 @@ async def test_after_a_wrong_pin_even_the_right_one_waits_and_the_wait_doubles(
     await let_the_wait_pass()
     assert (await attempt(RIGHT)).status_code == 200
     assert (await _guard(demo_db_sqlite, key)).failures == 0
+
+
+async def test_concurrent_wrong_pins_are_all_counted_and_lock_once(demo_db, settings) -> None:
+    """Attempts racing on one key each count (the row is locked per failure), on both backends;
+    the key locks once and its holder is told once."""
+    import asyncio
+
+    from services.audit.service import Actor
+    from services.keys import pins
+
+    async with demo_db.session() as session:
+        lan = await session.scalar(select(User).where(User.username == "lan.nguyen"))
+    ref = pins.KeyRef.person(username=lan.username, user_id=lan.id, organization_id=lan.organization_id)
+
+    async def fail() -> None:
+        async with demo_db.session() as session:
+            await pins.record_failure(session, settings=settings, actor=Actor(lan.id, lan.full_name), ref=ref,
+                                      details={"test": True})
+
+    await asyncio.gather(*(fail() for _ in range(6)))
+    guard = await _guard(demo_db, ref.key)
+    assert guard.failures == 6 and guard.locked_at is not None
+    assert pins.refusal(guard) == ("locked", None)
+    async with demo_db.session() as session:
+        told = (await session.scalars(select(Notification).where(
+            Notification.kind == "signing.key_locked", Notification.user_id == lan.id))).all()
+        assert len(told) == 1
+        await pins.unlock(session, actor=Actor(None, "quản trị"), key=ref.key)
+    guard = await _guard(demo_db, ref.key)
+    assert guard.failures == 0 and pins.refusal(guard) is None
+    assert (await _actions(demo_db)).count("signing.pin_failed") == 6

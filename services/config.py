@@ -99,7 +99,7 @@ class Settings(BaseSettings):
         5, description="Wrong PINs in a row after which a key (a person's or the seal) is locked until an administrator unlocks it."
     )
     pin_delay_seconds: float = Field(
-        2.0, description="After the n-th wrong PIN in a row the key refuses attempts for this × 2^(n-1) seconds."
+        2.0, description="After the n-th wrong PIN in a row (n ≥ 2; one typo is free) the key refuses attempts for this × 2^(n-2) seconds."
     )
     pin_delay_max_seconds: float = Field(900.0, description="Longest wait between two PIN attempts on one key.")
     # --- end signing ---

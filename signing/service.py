@@ -213,6 +213,7 @@ async def open_signer(
     except DomainError as error:
         raise _failed(error, actor=actor, target=target, signer=ref.key) from None
     await pins.record_success(session, actor=actor, ref=ref)
+    assert signer.signing_cert is not None
     registration = await certificates.ensure_system_key(session, der=signer.signing_cert.dump(), **owner)
     await session.commit()
     if registration.status != CertStatus.confirmed:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from datetime import timezone
+from datetime import UTC
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -68,8 +68,8 @@ def _facts(cert: x509.Certificate) -> dict[str, object]:
         "common_name": _nfc(str(names[0].value) if names else "")[:255],
         "issuer": _nfc(cert.issuer.rfc4514_string())[:1000],
         "serial_hex": format(cert.serial_number, "x"),
-        "not_before": cert.not_valid_before_utc.astimezone(timezone.utc),
-        "not_after": cert.not_valid_after_utc.astimezone(timezone.utc),
+        "not_before": cert.not_valid_before_utc.astimezone(UTC),
+        "not_after": cert.not_valid_after_utc.astimezone(UTC),
         "der": der,
     }
 

@@ -1,8 +1,8 @@
 """Wrong-PIN counters, one per key (`person:<username>`, `org:<code>`).
 
-After the n-th wrong PIN in a row a key refuses attempts until `not_before` = now +
-`pin_delay_seconds` × 2^(n-1) (no request sleeps: the attempt is refused with the time to come
-back); at `pin_max_failures` it is locked until an administrator unlocks it, and its holder is
+After the n-th wrong PIN in a row (n ≥ 2: one typo is free) a key refuses attempts until
+`not_before` = now + `pin_delay_seconds` × 2^(n-2) (no request sleeps: the attempt is refused
+with the time to come back); at `pin_max_failures` it is locked until an administrator unlocks it, and its holder is
 told. A right PIN resets the counter. The check itself lives in `signing.service.open_signer`,
 the one place a PIN opens a key; this module keeps the state and its audit entries.
 """
@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit.service import Actor, record
@@ -67,13 +68,12 @@ async def state(session: AsyncSession, *, key: str) -> PinGuard | None:
 
 async def _locked_row(session: AsyncSession, ref: KeyRef) -> PinGuard:
     """The key's row, created if missing, locked for this transaction (concurrent failures queue)."""
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+    values = {"key": ref.key, "user_id": ref.user_id, "organization_id": ref.organization_id, "failures": 0,
+              "updated_at": utcnow()}
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(postgresql.insert(PinGuard).values(values).on_conflict_do_nothing(index_elements=["key"]))
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    await session.execute(insert(PinGuard).values(
-        key=ref.key, user_id=ref.user_id, organization_id=ref.organization_id, failures=0, updated_at=utcnow(),
-    ).on_conflict_do_nothing(index_elements=["key"]))
+        await session.execute(sqlite.insert(PinGuard).values(values).on_conflict_do_nothing(index_elements=["key"]))
     row = await session.scalar(select(PinGuard).where(PinGuard.key == ref.key).with_for_update()
                                .execution_options(populate_existing=True))
     assert row is not None
@@ -98,8 +98,8 @@ async def record_failure(session: AsyncSession, *, settings: Settings, actor: Ac
     newly_locked = row.locked_at is None and row.failures >= settings.pin_max_failures
     if newly_locked:
         row.locked_at, row.not_before = now, None
-    elif row.locked_at is None:
-        delay = min(settings.pin_delay_seconds * 2 ** (row.failures - 1), settings.pin_delay_max_seconds)
+    elif row.locked_at is None and row.failures >= 2:  # one typo is free; then the wait doubles
+        delay = min(settings.pin_delay_seconds * 2 ** (row.failures - 2), settings.pin_delay_max_seconds)
         row.not_before = now + timedelta(seconds=delay)
     await record(session, actor=actor, action="signing.pin_failed", object_type="key", object_id=ref.key,
                  organization_id=ref.organization_id,

@@ -3,6 +3,8 @@ first signature (pending), an administrator sees it beside the key counting wron
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from services.demo import DEMO_PASSWORD, DEMO_PIN
@@ -21,8 +23,11 @@ def _token_signed_pdf(data_dir, path) -> None:  # type: ignore[no-untyped-def]
     spec = PersonSpec("token.lan", "Nguyễn Thị Lan", "Hội Liên hiệp Phụ nữ tỉnh Bến Tre", "Chủ tịch", "", DEMO_PIN)
     issue_certificate(data_dir=data_dir, spec=spec)
     signer = signer_for_person(data_dir=data_dir, username="token.lan", pin=DEMO_PIN)
-    path.write_bytes(sign_pdf(make_tiny_pdf("Ky thu"), signer=signer, level="B-B",
-                              trust=DevPKI.load(data_dir).trust(), appearance=None, field_name="Sig-token"))
+    # Playwright's sync API runs an event loop in this thread; sign_pdf needs one of its own.
+    with ThreadPoolExecutor(1) as pool:
+        signed = pool.submit(sign_pdf, make_tiny_pdf("Ky thu"), signer=signer, level="B-B",
+                             trust=DevPKI.load(data_dir).trust(), appearance=None, field_name="Sig-token").result()
+    path.write_bytes(signed)
 
 
 @pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
@@ -34,8 +39,9 @@ def test_certificate_proposal_and_admin_page(live_dev, browser, tmp_path, size) 
     context = browser.new_context(viewport=size)
     page = context.new_page()
     page.on("dialog", lambda dialog: dialog.accept())
-    sign_in(page, live_dev.url, "lan.nguyen", DEMO_PASSWORD)
-    # One wrong PIN: the page says how many attempts are left.
+    # One wrong PIN (a district leader whom the demo seeding never signs for, so nothing resets
+    # her count meanwhile): the page says how many attempts are left.
+    sign_in(page, live_dev.url, "chauthanh.chutich", DEMO_PASSWORD)
     page.goto(live_dev.url + "/signing")
     form = page.locator("form[action='/signing/sign']")
     form.get_by_label("Tệp PDF").set_input_files(str(plain))
@@ -44,7 +50,11 @@ def test_certificate_proposal_and_admin_page(live_dev, browser, tmp_path, size) 
     form.get_by_role("button", name="Ký số").click()
     assert "lần thử trước khi khóa ký số bị khóa" in page.get_by_role("alert").inner_text()
     screenshot(page, f"keys-wrong-pin-{size['width']}")
+    context.close()
 
+    context = browser.new_context(viewport=size)
+    page = context.new_page()
+    sign_in(page, live_dev.url, "lan.nguyen", DEMO_PASSWORD)
     page.goto(live_dev.url + "/account")
     card = page.locator("#certificates")
     card.get_by_label("Tệp PDF đã ký bằng thiết bị ký số của tôi").set_input_files(str(signed))

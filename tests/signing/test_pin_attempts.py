@@ -1,5 +1,5 @@
-"""Wrong PINs on a person's key and on an organisation's seal: each one delays the next attempt
-(the wait doubles), the fifth locks the key until an administrator unlocks it, a right PIN
+"""Wrong PINs on a person's key and on an organisation's seal: from the second one each delays
+the next attempt (the wait doubles), the fifth locks the key until an administrator unlocks it, a right PIN
 resets the count; the holder is told and every step is in the trail."""
 
 from __future__ import annotations
@@ -112,16 +112,18 @@ async def test_after_a_wrong_pin_even_the_right_one_waits_and_the_wait_doubles(
             guard.not_before = utcnow() - timedelta(seconds=1)
 
     assert (await attempt(WRONG)).status_code == 422
+    assert (await _guard(demo_db_sqlite, key)).not_before is None  # one typo is free
+    assert (await attempt(WRONG)).status_code == 422
     waiting = await attempt(RIGHT)
     assert waiting.status_code == 429 and "hãy chờ" in waiting.text
     assert (await _actions(demo_db_sqlite))[-1] == "signing.pin_refused"
     guard = await _guard(demo_db_sqlite, key)
-    assert guard.failures == 1 and guard.not_before - guard.last_failure_at == timedelta(seconds=600)
+    assert guard.failures == 2 and guard.not_before - guard.last_failure_at == timedelta(seconds=600)
 
     await let_the_wait_pass()
     assert (await attempt(WRONG)).status_code == 422
     guard = await _guard(demo_db_sqlite, key)
-    assert guard.failures == 2 and guard.not_before - guard.last_failure_at == timedelta(seconds=1200)
+    assert guard.failures == 3 and guard.not_before - guard.last_failure_at == timedelta(seconds=1200)
     assert (await attempt(RIGHT)).status_code == 429
 
     await let_the_wait_pass()

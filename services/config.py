@@ -117,6 +117,13 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Per-signer key overrides, keyed "person:<username>" or "org:<code>" (JSON).',
     )
+    pin_max_failures: int = Field(
+        5, description="Wrong PINs in a row after which a key (a person's or the seal) is locked until an administrator unlocks it."
+    )
+    pin_delay_seconds: float = Field(
+        2.0, description="After the n-th wrong PIN in a row (n ≥ 2; one typo is free) the key refuses attempts for this × 2^(n-2) seconds."
+    )
+    pin_delay_max_seconds: float = Field(900.0, description="Longest wait between two PIN attempts on one key.")
     # --- end signing ---
 
     # --- incoming documents ---

@@ -212,10 +212,11 @@ def routers() -> list[APIRouter]:
     """Every router of the app; tests walk these to check each route's access rule."""
     from web import live
     from web.routes import account, admin, api, audit, health, home, incoming, meetings, notifications, outgoing, signing
-    from web.routes import minutes, tasks
+    from web.routes import keys, minutes, tasks
     from web.routes import dashboard, reports, temporal_codec
 
-    return [module.router for module in (health, account, home, notifications, incoming, outgoing, signing, meetings, minutes, tasks, reports, dashboard, admin, audit, api, live, temporal_codec)]
+    return [module.router for module in (health, account, home, notifications, incoming, outgoing, signing, keys, meetings, minutes,
+                                         tasks, reports, dashboard, admin, audit, api, live, temporal_codec)]
 
 
 def _secure(request: Request, settings: Settings) -> bool:

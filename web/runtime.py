@@ -102,12 +102,16 @@ async def prepare_database(settings: Settings, *, seed: bool) -> bool:
 async def start_dev_pki(settings: Settings):  # type: ignore[no-untyped-def]
     """The development PKI for every signer in the directory (demo PIN) and its CRL/OCSP/TSA service."""
     from services.demo import DEMO_PIN
-    from signing.service import directory_specs
+    from signing.service import directory_specs, register_system_keys
     from signing.trust_services import start_for_dev
 
     async with get_database().session() as session:
         people, orgs = await directory_specs(session, pin=DEMO_PIN)
-    return await asyncio.to_thread(start_for_dev, settings=settings, people=people, orgs=orgs)
+    handle = await asyncio.to_thread(start_for_dev, settings=settings, people=people, orgs=orgs)
+    # The keys just provisioned are their owners' registered certificates.
+    async with get_database().session() as session:
+        await register_system_keys(session, settings=settings)
+    return handle
 
 
 async def seed_domain_demo(settings: Settings) -> None:

@@ -463,9 +463,10 @@ async def refuse(session: AsyncSession, *, principal: Principal, minutes_id: int
 
 async def signature_to_check(
     session: AsyncSession, *, settings: Settings, minutes_id: int, role: str, signed_sha: str,
-) -> tuple[bytes, str] | bool:
-    """The signed file and the expected signer's name, or True/False when there is nothing to
-    check (already accepted by a retried activity / superseded)."""
+) -> tuple[bytes, str, set[str]] | bool:
+    """The signed file, the expected signer's name and the fingerprints of the certificates
+    registered for them, or True/False when there is nothing to check (already accepted by a
+    retried activity / superseded)."""
     minutes = await get(session, minutes_id=minutes_id)
     current = minutes.secretary_pdf_sha if role == "secretary" else minutes.chair_pdf_sha
     expected_status = MinutesStatus.awaiting_secretary if role == "secretary" else MinutesStatus.awaiting_chair
@@ -477,12 +478,17 @@ async def signature_to_check(
     assert meeting is not None
     signer = await session.get(User, signer_id(meeting, role))
     assert signer is not None
-    return BlobStore.for_data_dir(settings.data_dir).get(signed_sha), signer.full_name
+    from signing.service import expected_fingerprints
+
+    accepted = await expected_fingerprints(session, settings=settings, user=signer)
+    return BlobStore.for_data_dir(settings.data_dir).get(signed_sha), signer.full_name, accepted
 
 
-async def check_signature(settings: Settings, *, pdf: bytes, role: str, signer_name: str) -> str | None:
-    """Intact, trusted, every signature valid, the newest one by the expected signer; the error
-    in Vietnamese, or None. Runs outside any transaction (it fetches revocation data)."""
+async def check_signature(settings: Settings, *, pdf: bytes, role: str, signer_name: str,
+                          accepted: set[str]) -> str | None:
+    """Intact, trusted, every signature valid, the newest one made with a certificate registered
+    for the expected signer (`accepted` fingerprints); the error in Vietnamese, or None. Runs
+    outside any transaction (it fetches revocation data)."""
     from signing.validation import assert_signed_by
 
     try:
@@ -490,9 +496,9 @@ async def check_signature(settings: Settings, *, pdf: bytes, role: str, signer_n
         wanted = 1 if role == "secretary" else 2
         if len(report.signatures) != wanted or not report.all_valid:
             return f"Tệp có {len(report.signatures)} chữ ký, cần {wanted} chữ ký hợp lệ. {report.summary_vi}"
-        assert_signed_by(report, signer_name)
-        if report.signatures[-1].signer.name != signer_name:
-            return f"Chữ ký mới nhất không phải của {signer_name}."
+        assert_signed_by(report, accepted, expected=signer_name)
+        if report.signatures[-1].signer.fingerprint not in accepted:
+            return f"Chữ ký mới nhất không được ký bằng chứng thư số đã đăng ký của {signer_name}."
     except Exception as exc:  # noqa: BLE001 - any failure is a rejected signature, explained to the signer
         return getattr(exc, "message", None) or str(exc)
     return None

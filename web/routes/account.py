@@ -92,10 +92,12 @@ async def switch_language(request: Request, code: str, next: str | None = None) 
 
 
 async def _account(request: Request, session: AsyncSession, principal: Principal, new_token: str | None = None) -> Response:
+    from web.routes.keys import my_keys
+
     tokens = await auth.list_api_tokens(session, user=principal.user)
     return render(request, "account.html", {
         "tokens": tokens, "new_token": new_token, "now": utcnow(), "token_days": auth.TOKEN_DAYS,
-        "default_token_days": auth.DEFAULT_TOKEN_DAYS,
+        "default_token_days": auth.DEFAULT_TOKEN_DAYS, **await my_keys(session, principal.user),
     })
 
 

@@ -511,6 +511,7 @@ async def sign(
     pin: Annotated[str, Form()] = "", signed_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """The leader signs with the PIN, or uploads the PDF signed with an external token."""
+    from signing import service as signing
     from signing.service import validate
     from signing.validation import assert_signed_by
     from workflows.outgoing.signing import sign_as_leader, signing_profile
@@ -523,6 +524,14 @@ async def sign(
     user = await session.get(User, principal.user.id)
     profile = await signing_profile(session, settings=settings, organization_id=doc.organization_id, user_id=user.id)
     upload = await _read(signed_file, request, {PDF})
+    if upload is None and not pin:
+        raise InvalidInput("Hãy nhập mã PIN ký số.", "Enter your signing PIN.")
+    # Only certificates registered and confirmed for this leader count (never a namesake's).
+    accepted = await signing.expected_fingerprints(session, settings=settings, user=user)
+    key = None
+    if upload is None:
+        key = await signing.open_signer(session, settings=settings, actor=principal.actor, pin=pin, user=user,
+                                        target=signing.SigningTarget("outgoing", doc.id))
     # Signing and validation wait on OCSP and the time stamp: no transaction stays open meanwhile.
     await session.commit()
     if upload is not None:
@@ -533,13 +542,12 @@ async def sign(
             )
         signed, method = upload.data, "upload"
     else:
-        if not pin:
-            raise InvalidInput("Hãy nhập mã PIN ký số.", "Enter your signing PIN.")
-        signed = await sign_as_leader(settings=settings, profile=profile, actor=principal.actor, user=user, pin=pin,
+        assert key is not None
+        signed = await sign_as_leader(settings=settings, profile=profile, actor=principal.actor, user=user, signer=key,
                                       pdf=prepared, document_id=doc.id)
         method = "pin"
     report = await validate(settings=settings, pdf=signed)
-    assert_signed_by(report, user.full_name)
+    assert_signed_by(report, accepted, expected=user.full_name)
     doc = await _ready_to_sign(session, principal, document_id)  # still waiting for this signature?
     if doc.prepared_pdf_sha != prepared_sha:
         raise Conflict("Văn bản vừa thay đổi trong khi ký; hãy ký lại bản mới.", "The document changed while it was signed.")
@@ -567,6 +575,7 @@ async def issue(
 ) -> Response:
     """Number, date and seal in one step (the seal's network calls run outside any transaction);
     a number taken stays with the document if sealing fails, and the next attempt uses it."""
+    from signing.service import SigningTarget, open_signer
     from workflows.outgoing.signing import issue_seal, signing_profile
 
     settings = request.app.state.settings
@@ -579,9 +588,20 @@ async def issue(
                        if a.content_type == PDF}
 
     profile = await signing_profile(session, settings=settings, organization_id=org.id)
+    # Checked here as well as in outgoing.issue: the seal's PIN must not be tried (and counted
+    # against the organisation's key) for someone who may not issue.
+    outgoing.authorize(principal, doc, [Role.clerk], "Chỉ văn thư của cơ quan ban hành phát hành được văn bản.",
+                       "Only a clerk of the issuing organisation can issue it.")
+    if doc.status != outgoing.Status.signed:
+        # Issued already, or not signed yet: outgoing.issue answers without the seal.
+        key = None
+    else:
+        key = await open_signer(session, settings=settings, actor=principal.actor, pin=pin, org=org,
+                                target=SigningTarget("outgoing", doc.id))
 
     async def seal(stamp: outgoing.IssueStamp) -> outgoing.IssuedFiles:
-        return await issue_seal(settings=settings, profile=profile, actor=principal.actor, org=org, pin=pin,
+        assert key is not None
+        return await issue_seal(settings=settings, profile=profile, actor=principal.actor, org=org, signer=key,
                                 leader_pdf=blobs.get(doc.leader_pdf_sha), stamp=stamp, pdf_attachments=pdf_attachments)
 
     await outgoing.issue(session, settings=settings, principal=principal, actor=principal.actor, document_id=doc.id, seal=seal)

@@ -73,9 +73,10 @@ class MinutesActivities:
                                                              role=data.role, signed_sha=data.sha256)
         if isinstance(found, bool):
             return found
-        pdf, signer_name = found
+        pdf, signer_name, accepted = found
         # Validation fetches revocation data: no transaction (no SQLite write lock) is held meanwhile.
-        error = await minutes_service.check_signature(settings, pdf=pdf, role=data.role, signer_name=signer_name)
+        error = await minutes_service.check_signature(settings, pdf=pdf, role=data.role, signer_name=signer_name,
+                                                      accepted=accepted)
         async with self.context.database.session() as session:
             return await minutes_service.apply_signature_check(session, settings=settings, minutes_id=data.minutes_id,
                                                                role=data.role, signed_sha=data.sha256, error=error)

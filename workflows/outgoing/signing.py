@@ -3,7 +3,7 @@ typed), the render activity and the demo seeder.
 
 1. `prepare_pdf`: the final PDF gets read-only `number` and `date` fields where the template's
    markers are, and the seal's empty signature field over the left third of the leader's;
-2. `sign_as_leader`: the leader's certification signature (FILL_FORMS) in the signing block;
+2. `sign_as_leader`: (key opened by PIN in `signing.service.open_signer`) the leader's certification signature (FILL_FORMS) in the signing block;
 3. `issue_seal`: number and date filled as form filling, then the organisation's seal
    (and the text seal on PDF attachments).
 """
@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 
 from pyhanko.sign.fields import MDPPerm
+from pyhanko.sign.signers.pdf_cms import Signer
 
 from services.audit.service import Actor
 from services.config import Settings
@@ -60,11 +61,12 @@ async def signing_profile(session: object, *, settings: Settings, organization_i
 
 
 async def sign_as_leader(
-    *, settings: Settings, profile: SigningProfile, actor: Actor, user: User, pin: str, pdf: bytes, document_id: int,
+    *, settings: Settings, profile: SigningProfile, actor: Actor, user: User, signer: Signer, pdf: bytes, document_id: int,
 ) -> bytes:
-    """The leader's visible certification signature allowing only form filling afterwards."""
+    """The leader's visible certification signature allowing only form filling afterwards
+    (`signer`: the leader's key, opened with her PIN by `signing.service.open_signer`)."""
     return await signing.sign_as_person(
-        settings=settings, actor=actor, user=user, pin=pin, pdf=pdf, level=profile.level,
+        settings=settings, signer=signer, actor=actor, user=user, pdf=pdf, level=profile.level,
         appearance=Appearance.signature(name=user.full_name, marker="leader", image_png=profile.image),
         field_name=LEADER_FIELD, reason="Ký ban hành văn bản", location=None, certify=MDPPerm.FILL_FORMS,
         target=signing.SigningTarget("outgoing", document_id),
@@ -72,23 +74,24 @@ async def sign_as_leader(
 
 
 async def issue_seal(
-    *, settings: Settings, profile: SigningProfile, actor: Actor, org: Organization, pin: str,
+    *, settings: Settings, profile: SigningProfile, actor: Actor, org: Organization, signer: Signer,
     leader_pdf: bytes, stamp: IssueStamp, pdf_attachments: dict[int, bytes],
 ) -> IssuedFiles:
-    """Fill number and date into the leader-signed PDF, then apply the seal; seal attachments.
+    """Fill number and date into the leader-signed PDF, then apply the seal (`signer`, opened
+    with the clerk's seal PIN by `signing.service.open_signer`); seal attachments.
     Uses no database session: it runs between the two transactions of `outgoing.issue`."""
     image, level = profile.image, profile.level
     filled = await asyncio.to_thread(fill_text_fields, leader_pdf, {"number": stamp.notation, "date": stamp.date_line})
     target = signing.SigningTarget("outgoing", stamp.document_id)
     sealed = await signing.sign_as_org(
-        settings=settings, actor=actor, org=org, pin=pin, pdf=filled, level=level,
+        settings=settings, signer=signer, actor=actor, org=org, pdf=filled, level=level,
         appearance=Appearance.seal(org_name=org.name, over_marker="leader", image_png=image),
         field_name=SEAL_FIELD, reason=f"Phát hành văn bản số {stamp.notation}", target=target,
     )
     attachments = {}
     for attachment_id, data in pdf_attachments.items():
         attachments[attachment_id] = await signing.sign_as_org(
-            settings=settings, actor=actor, org=org, pin=pin, pdf=data, level=level,
+            settings=settings, signer=signer, actor=actor, org=org, pdf=data, level=level,
             appearance=Appearance.attachment(notation=stamp.notation), field_name="Sig-seal-attachment",
             reason=f"Phụ lục văn bản số {stamp.notation}", target=target,
         )

@@ -5,7 +5,7 @@ default for new tokens): scripts keep working meanwhile, the account page shows 
 token lives forever.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-02
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from services.db import UTCDateTime
 
 revision = '0015'
-down_revision = '0013'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 

@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     outgoing_dispatch_timeout_seconds: int = Field(
         60, description="How long one delivery to a recipient may take before it is retried."
     )
+    outgoing_review_reminder_hours: int = Field(
+        24, description="Remind the reviewers whose turn it is this many hours before the review deadline."
+    )
     # --- end outgoing documents ---
 
     # --- meetings ---

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.kernel_activities import AnnounceInput, KernelActivities, NoticeInput, TrackedRef
 
 PATCH = "kernel-v1"  # domain workflows switch to this loop behind workflow.patched(PATCH)
+PATCH_V2 = "kernel-v2"  # outgoing reviews and meeting reminders switched later, behind this one
 RETRY = retry.DATABASE
 TIMEOUT = timedelta(seconds=60)
 

@@ -16,7 +16,7 @@ from workflows.context import ActivityContext
 
 
 class TrackedRef(BaseModel):
-    kind: str  # incoming | task | report_target | minutes.secretary | minutes.chair
+    kind: str  # incoming | task | report_target | minutes.secretary | minutes.chair | outgoing_review | meeting
     object_id: int
 
 
@@ -45,6 +45,14 @@ def adapter_for(kind: str, settings: Settings) -> deadlines.Adapter:
         return TaskDeadlines.from_settings(settings)
     if kind == "report_target":
         return ReportTargetDeadlines.from_settings(settings)
+    if kind == "outgoing_review":
+        from services.outgoing.deadlines import OutgoingReviewDeadlines
+
+        return OutgoingReviewDeadlines.from_settings(settings)
+    if kind == "meeting":
+        from meetings.reminders import MeetingReminders
+
+        return MeetingReminders.from_settings(settings)
     if kind.startswith("minutes."):
         from meetings.minutes.deadlines import MinutesSignatureDeadlines
 

@@ -3,8 +3,8 @@
 A ladder is a sequence of rungs placed around an object's due instant: a reminder before it,
 an overdue notice at or after it, an escalation later. A due *date* (incoming documents, tasks,
 minutes signatures) counts in working days and fires at 08:00 Vietnam time; a due *instant*
-(report targets) counts in hours. A notice is keyed by the due instant, so moving the due date
-arms every rung again.
+(report targets, outgoing reviews) counts in hours, or in minutes for a meeting's start. A notice
+is keyed by the due instant, so moving the due date arms every rung again.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ class Rung:
     offset: int | None = None  # working days (a due date) or hours (a due instant); None: the anchor itself
     after_due: bool = False  # a due date: count from the day after it (overdue, escalation)
     skip_once_due: bool = False  # not worth sending once the due instant has passed (a late reminder)
+    minutes: bool = False  # a due instant's offset counts in minutes, not hours (meeting reminders)
+    skip_when_late: bool = False  # not worth sending once less than half its lead time is left
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,15 @@ def hour_ladder(*, reminder_before: int, escalate_after: int) -> Ladder:
                    Rung("escalation", escalate_after)))
 
 
+def minute_ladder(before: Iterable[int]) -> Ladder:
+    """Reminders `before` minutes ahead of an instant (a meeting's start), earliest first, each
+    named by its lead ("reminder-1440"). One that can no longer go out in time (the meeting was
+    scheduled or moved inside its window) is skipped: "còn 1 ngày" three hours before says
+    nothing the invitation did not."""
+    leads = sorted({int(m) for m in before if int(m) > 0}, reverse=True)
+    return Ladder(tuple(Rung(f"reminder-{m}", -m, minutes=True, skip_when_late=True) for m in leads))
+
+
 def due_instant(due: date | datetime) -> datetime:
     """The instant a due date or deadline passes: the end of a due day in Vietnam, or the deadline."""
     if isinstance(due, datetime):
@@ -65,7 +76,8 @@ def due_instant(due: date | datetime) -> datetime:
 
 def rung_instant(rung: Rung, due: date | datetime, holidays: set[date]) -> datetime:
     if isinstance(due, datetime):
-        return due.astimezone(timezone.utc) + timedelta(hours=rung.offset or 0)
+        unit = timedelta(minutes=1) if rung.minutes else timedelta(hours=1)
+        return due.astimezone(timezone.utc) + unit * (rung.offset or 0)
     anchor = due + timedelta(days=1) if rung.after_due else due
     day = anchor if rung.offset is None else add_working_days(anchor, rung.offset, holidays)
     return vn_instant(day, NOTICE_HOUR)
@@ -77,6 +89,7 @@ class RungAt(BaseModel):
     step: str
     at: datetime
     skip_once_due: bool = False
+    skip_when_late: bool = False
 
 
 class Tracked(BaseModel):
@@ -97,13 +110,16 @@ def pending(ladder: Ladder, due: date | datetime, sent: Iterable[str], holidays:
     sent = set(sent)
     placed = ladder.instants(due, holidays)
     last = max((i for i, (rung, _) in enumerate(placed) if rung.step in sent), default=-1)
-    return [RungAt(step=rung.step, at=at, skip_once_due=rung.skip_once_due) for rung, at in placed[last + 1:]]
+    return [RungAt(step=rung.step, at=at, skip_once_due=rung.skip_once_due, skip_when_late=rung.skip_when_late)
+            for rung, at in placed[last + 1:]]
 
 
 def next_rung(rungs: Sequence[RungAt], due_at: datetime | None, now: datetime) -> RungAt | None:
     """The next rung to wait for (it may already be due), or None when nothing is left."""
     for rung in rungs:
         if rung.skip_once_due and due_at is not None and now >= due_at:
+            continue
+        if rung.skip_when_late and due_at is not None and due_at - now < (due_at - rung.at) / 2:
             continue
         return rung
     return None

@@ -551,11 +551,21 @@ async def submit(
                      "due_at": due_at.isoformat() if due_at else None, "version": latest.number},
         )
         rows = await reviews(session, document_id=doc.id)
+        await _rearm_review_deadline(session, doc)
         await _notify_reviewers(session, doc, current_reviews(doc, rows))
     else:
         await _to_signer(session, actor=actor, doc=doc)
     await _event(session, doc, "submitted")
     return doc
+
+
+async def _rearm_review_deadline(session: AsyncSession, doc: OutgoingDocument) -> None:
+    """New reviewers have the turn (a new round, or the next one in order): the review deadline's
+    reminder and overdue notice are theirs to receive, even for a due instant already used."""
+    from services.deadlines.service import rearm
+    from services.outgoing.deadlines import KIND
+
+    await rearm(session, kind=KIND, object_id=doc.id)
 
 
 async def _notify_reviewers(session: AsyncSession, doc: OutgoingDocument, rows: list[OutgoingReview]) -> None:
@@ -617,6 +627,8 @@ async def decide(
         if not remaining:
             await _to_signer(session, actor=actor, doc=doc)
         else:
+            if doc.review_mode == ReviewMode.sequential:
+                await _rearm_review_deadline(session, doc)  # the next reviewer's turn
             await _notify_reviewers(session, doc, current_reviews(doc, rows))
     await session.flush()
     await _event(session, doc, "reviewed")
@@ -656,9 +668,15 @@ async def overdue_reviews(session: AsyncSession, *, document_id: int, now: datet
 
 async def remind_reviewers(session: AsyncSession, *, document_id: int, stage: str) -> int:
     """Remind the reviewers whose turn it is (stage `soon` or `overdue`); once per stage."""
+    return len(await remind_current_reviewers(session, document_id=document_id, stage=stage))
+
+
+async def remind_current_reviewers(session: AsyncSession, *, document_id: int, stage: str) -> list[int]:
+    """Remind the reviewers whose turn it is (stage `soon` or `overdue`); returns who was told.
+    Keyed by review row and stage, so each reviewer gets each stage once per round."""
     doc = await get(session, document_id=document_id)
     rows = current_reviews(doc, await reviews(session, document_id=document_id))
-    sent = 0
+    told = []
     for row in rows:
         if row.due_at is None:
             continue
@@ -669,13 +687,13 @@ async def remind_reviewers(session: AsyncSession, *, document_id: int, stage: st
             dedupe_key=f"outgoing-{doc.id}-review-{row.id}-{stage}",
         )
         if created:
-            sent += 1
+            told.append(row.reviewer_id)
             await record(
                 session, actor=Actor.system("outgoing-workflow"), action="outgoing.review_reminder",
                 object_type="outgoing", object_id=doc.id, organization_id=doc.organization_id,
                 details={"reviewer_id": row.reviewer_id, "stage": stage},
             )
-    return sent
+    return told
 
 
 # --------------------------------------------------------------------------- signing

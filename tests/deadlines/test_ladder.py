@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from services.calendar import vn_instant
-from services.deadlines.ladder import Tracked, due_instant, hour_ladder, next_for, pending, working_day_ladder
+from services.deadlines.ladder import (
+    Tracked, due_instant, hour_ladder, minute_ladder, next_for, pending, working_day_ladder,
+)
 
 LADDER = working_day_ladder(reminder_before=2, escalate_after=1)
 
@@ -67,3 +69,20 @@ def test_a_closed_object_or_one_without_due_date_has_no_rung() -> None:
 
 def test_a_due_date_is_keyed_by_the_end_of_that_day_in_vietnam() -> None:
     assert due_instant(date(2026, 6, 10)) == datetime(2026, 6, 10, 17, 0, tzinfo=timezone.utc)
+
+
+def test_meeting_reminders_count_minutes_and_skip_one_that_can_no_longer_go_out_in_time() -> None:
+    start = datetime(2027, 3, 8, 1, 0, tzinfo=timezone.utc)  # 08:00 in Vietnam
+    ladder = minute_ladder([60, 24 * 60, 60])  # any order, repeats ignored: earliest first
+    assert ladder.steps == ("reminder-1440", "reminder-60")
+    assert [at for _, at in ladder.instants(start)] == [start - timedelta(days=1), start - timedelta(hours=1)]
+    snap = _snap(start, set(), ladder=ladder)
+    # Scheduled two days ahead: the day-before reminder is next, at its instant.
+    assert next_for(snap, start - timedelta(days=2)).step == "reminder-1440"  # type: ignore[union-attr]
+    # Woken a little late (a signal beside the timer): still sent.
+    assert next_for(snap, start - timedelta(hours=20)).step == "reminder-1440"  # type: ignore[union-attr]
+    # Scheduled (or moved) three hours ahead: "1 day left" would be wrong; the hour-before one is next.
+    assert next_for(snap, start - timedelta(hours=3)).step == "reminder-60"  # type: ignore[union-attr]
+    assert next_for(snap, start - timedelta(minutes=20)) is None
+    # Once the day-before one went out, only the hour-before one is left.
+    assert [r.step for r in _snap(start, {"reminder-1440"}, ladder=ladder).rungs] == ["reminder-60"]

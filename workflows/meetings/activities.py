@@ -7,7 +7,7 @@ meeting's reminders are new ones.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from pydantic import BaseModel
 from temporalio import activity
@@ -16,6 +16,7 @@ from meetings import live
 from meetings.access import get_meeting
 from meetings.invitations import request_invitation
 from meetings.models import MeetingStatus
+from meetings.reminders import remind, when
 from meetings.scheduling import invited_user_ids
 from services.audit.service import Actor, record
 from services.db import utcnow
@@ -23,7 +24,6 @@ from services.notifications.service import notify
 from workflows.context import ActivityContext
 
 SYSTEM = Actor.system("meeting-workflow")
-VN_TZ = timezone(timedelta(hours=7))
 
 
 class MeetingRef(BaseModel):
@@ -54,18 +54,6 @@ class AnnounceInput(BaseModel):
     version: int = 0
 
 
-def _when(value: datetime) -> str:
-    return value.astimezone(VN_TZ).strftime("%H:%M ngày %d/%m/%Y")
-
-
-def _before(minutes: int) -> str:
-    if minutes % (24 * 60) == 0:
-        return f"{minutes // (24 * 60)} ngày"
-    if minutes % 60 == 0:
-        return f"{minutes // 60} giờ"
-    return f"{minutes} phút"
-
-
 class MeetingActivities:
     def __init__(self, context: ActivityContext) -> None:
         self.context = context
@@ -85,7 +73,7 @@ class MeetingActivities:
             users = await invited_user_ids(session, meeting)
             sent = await notify(
                 session, user_ids=users, kind="meeting.invited", title=f"Giấy mời họp: {meeting.title}",
-                body=f"Thời gian: {_when(meeting.starts_at)}. {meeting.place}".strip(), link=f"/meetings/{meeting.id}",
+                body=f"Thời gian: {when(meeting.starts_at)}. {meeting.place}".strip(), link=f"/meetings/{meeting.id}",
                 dedupe_key=f"meeting-{meeting.id}-invited",
             )
             if meeting.invitations_sent_at is None:
@@ -98,18 +86,13 @@ class MeetingActivities:
 
     @activity.defn(name="meeting_send_reminder")
     async def send_reminder(self, data: ReminderInput) -> int:
-        """Remind everyone invited; nothing when the meeting moved or is no longer scheduled."""
+        """Remind everyone invited; nothing when the meeting moved or is no longer scheduled.
+        Only executions started before patch `kernel-v2` call it (the kernel's adapter since)."""
         async with self.context.database.session() as session:
             meeting = await get_meeting(session, data.meeting_id)
             if meeting.status != MeetingStatus.scheduled or meeting.starts_at != data.starts_at:
                 return 0
-            sent = await notify(
-                session, user_ids=await invited_user_ids(session, meeting), kind="meeting.reminder",
-                title=f"Nhắc lịch họp (còn {_before(data.minutes_before)}): {meeting.title}",
-                body=f"Bắt đầu lúc {_when(meeting.starts_at)}.", link=f"/meetings/{meeting.id}",
-                dedupe_key=f"meeting-{meeting.id}-reminder-{data.minutes_before}-{data.starts_at.isoformat()}",
-            )
-            return len(sent)
+            return len(await remind(session, meeting, data.minutes_before))
 
     @activity.defn(name="meeting_announce")
     async def announce(self, data: AnnounceInput) -> int:
@@ -118,7 +101,7 @@ class MeetingActivities:
             meeting = await get_meeting(session, data.meeting_id)
             if data.what == "rescheduled":
                 title = f"Đổi lịch họp: {meeting.title}"
-                body = f"Thời gian mới: {_when(meeting.starts_at)}."
+                body = f"Thời gian mới: {when(meeting.starts_at)}."
             elif data.what == "cancelled":
                 title = f"Hủy cuộc họp: {meeting.title}"
                 body = f"Lý do: {meeting.cancel_reason or ''}"

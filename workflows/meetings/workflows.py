@@ -3,6 +3,10 @@
 scheduled → invitations sent → reminders (e.g. 1 day and 1 hour before; recomputed when the
 meeting is rescheduled) → open → closed (→ minutes, next issue); cancel at any time before it
 opens. The database is the record: web routes change it, then signal this workflow.
+Since patch `kernel-v2` the reminders are the deadline kernel's (workflows/kernel.py, object
+`meeting`, rungs from the setting `meeting_reminder_minutes`), recorded in `deadline_notices` so
+each goes out once however often the workflow wakes; executions started before it keep their
+own loop until they end.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pydantic import BaseModel, Field
 from temporalio import workflow
 
 from workflows import retry
+from workflows.kernel import PATCH_V2, Tracker
 
 with workflow.unsafe.imports_passed_through():
     from workflows.meetings.activities import (
@@ -57,25 +62,32 @@ class MeetingWorkflow:
         self.invited = False
         self.reminders_sent: list[str] = []
         self.pending_announcements: list[AnnounceInput] = []
+        self._changes = 0  # every signal: the kernel's reminder wait re-reads the meeting
+        self._kernel = False
+        self._tracker = Tracker("meeting", lambda: self._changes)
 
     @workflow.signal
     def rescheduled(self, data: Reschedule) -> None:
         self.starts_at = data.starts_at
         self.changed = True
+        self._changes += 1
         self.pending_announcements.append(AnnounceInput(meeting_id=self.meeting_id, what="rescheduled", version=data.version))
 
     @workflow.signal
     def opened(self) -> None:
+        self._changes += 1
         if self.phase == "scheduled":
             self.phase = "open"
 
     @workflow.signal
     def closed(self) -> None:
+        self._changes += 1
         if self.phase in ("scheduled", "open"):
             self.phase = "closed"
 
     @workflow.signal
     def cancelled(self) -> None:
+        self._changes += 1
         if self.phase == "scheduled":
             self.phase = "cancelled"
 
@@ -103,8 +115,19 @@ class MeetingWorkflow:
         at, key, before = min(due)
         return key, before, at
 
+    async def _track_reminders(self, meeting_id: int) -> None:
+        """Wait for a signal or the next reminder's instant, and send that reminder (the kernel)."""
+        seen = self._changes
+        if self.phase != "scheduled":
+            return  # opened or cancelled while the announcements went out
+        snap = await self._tracker.snapshot(meeting_id)
+        step = await self._tracker.advance(snap, seen)
+        if step is not None and snap.due_at is not None:
+            self.reminders_sent.append(f"{step.removeprefix('reminder-')}@{snap.due_at.isoformat()}")
+
     @workflow.run
     async def run(self, data: MeetingInput) -> MeetingOutcome:
+        self._kernel = workflow.patched(PATCH_V2)
         ref = MeetingRef(meeting_id=data.meeting_id)
         state: MeetingState = await workflow.execute_activity(
             MeetingActivities.meeting_state, ref, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
@@ -121,6 +144,9 @@ class MeetingWorkflow:
 
         while self.phase == "scheduled":
             await self._announce_pending()
+            if self._kernel:
+                await self._track_reminders(data.meeting_id)
+                continue
             self.changed = False
             upcoming = self._next_reminder(data.reminder_minutes)
             wake = lambda: self.phase != "scheduled" or self.changed  # noqa: E731

@@ -5,6 +5,9 @@ recipient after issue, and the notices of a recall or replacement.
 The database holds the document's state; pages change it through services.outgoing and then
 signal `changed`. The workflow reads the state with an activity and does what the state asks
 for, so a repeated or lost signal is harmless (it also re-reads the state every few hours).
+Since patch `kernel-v2` the review deadline is the deadline kernel's (workflows/kernel.py,
+object `outgoing_review`): each reminder goes out once per rung, not at every wake. Executions
+started before it keep `_reviews` until they end.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pydantic import BaseModel
 from temporalio import workflow
 
 from workflows import retry
+from workflows.kernel import PATCH_V2, Tracker
 
 with workflow.unsafe.imports_passed_through():
     from workflows.outgoing.activities import OutgoingActivities, OutgoingState, RecipientInput, ReminderInput
@@ -54,6 +58,8 @@ class OutgoingWorkflow:
         self._seen = 0
         self._progress: OutgoingProgress | None = None
         self._validation_ran = False  # an invalid signature is reported once, not validated forever
+        self._kernel = False
+        self._reviews_tracker = Tracker("outgoing_review", lambda: self._signals)
 
     @workflow.signal
     def changed(self, kind: str) -> None:
@@ -71,6 +77,7 @@ class OutgoingWorkflow:
 
     @workflow.run
     async def run(self, data: OutgoingInput) -> str:
+        self._kernel = workflow.patched(PATCH_V2)
         self._progress = OutgoingProgress(document_id=data.document_id)
         issued_since = data.issued_since
         for _ in range(MAX_LOOPS):
@@ -82,6 +89,9 @@ class OutgoingWorkflow:
                 self._progress.step = "closed"
                 return state.status
             timeout = RECONCILE
+            if state.status == "in_review" and self._kernel:
+                await self._track_reviews(data)
+                continue
             if state.status == "in_review":
                 timeout = await self._reviews(data, state)
             elif state.status == "awaiting_signature" and not state.prepared:
@@ -119,6 +129,15 @@ class OutgoingWorkflow:
         """Issued, and every delivery, the validation and every notice done; no new signal."""
         return (state.status == "issued" and not state.pending_deliveries and not state.pending_notices
                 and (state.validated_issue or self._validation_ran) and self._signals == self._seen)
+
+    async def _track_reviews(self, data: OutgoingInput) -> None:
+        """Wait for a change or the review deadline's next rung, and send that rung (the kernel)."""
+        self._progress.step = "in_review"  # type: ignore[union-attr]
+        snap = await self._reviews_tracker.snapshot(data.document_id)
+        if snap.closed:
+            return  # the review ended since the document was read: read it again
+        self._progress.step = "waiting"  # type: ignore[union-attr]
+        await self._reviews_tracker.advance(snap, self._seen)
 
     async def _reviews(self, data: OutgoingInput, state: OutgoingState) -> timedelta:
         """Remind reviewers a day before their deadline and when it passes; sleep until the next one."""

@@ -30,6 +30,7 @@ class FieldCase:
     name: str
     field: str
     value: str
+    refused: bool = True  # False: plausible input that may be accepted, but never a 5xx
 
 
 # --- PDFs -----------------------------------------------------------------------------------------
@@ -245,6 +246,8 @@ def field_cases() -> list[FieldCase]:
         FieldCase("text-overlong", "text", LONG_TEXT),
         FieldCase("text-nul-byte", "text", "Về việc\x00 tập huấn"),
         FieldCase("text-blank", "text", "   \t "),
+        FieldCase("text-600-chars", "text", "Về việc " + "tập huấn " * 70, refused=False),
+        FieldCase("text-html", "text", "<script>window.__xss=1</script>", refused=False),
     ]
 
 

@@ -361,3 +361,83 @@ async def test_upload_endpoint_refuses_the_hostile_corpus_and_keeps_nothing(make
     endpoint = await make(client_for, demo_db_sqlite, settings)
     problems = await _run_files(endpoint, demo_db_sqlite, settings)
     assert not problems, "\n".join(problems)
+
+
+# --- form fields ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Form:
+    """`send(values)` posts the form with some fields replaced; `fields` maps a kind to field names."""
+
+    send: Callable[[dict[str, str]], Awaitable]
+    fields: dict[str, list[str]]
+    counted: tuple
+
+
+async def incoming_form_endpoint(client_for, db) -> Form:  # type: ignore[no-untyped-def]
+    _, orgs = await _ids(db)
+    clerk = await client_for(db)
+    await sign_in(clerk, "mai.tran")
+    form = incoming_form(await csrf_of(clerk, "/incoming/new"), orgs)
+
+    async def send(values: dict[str, str]):  # type: ignore[no-untyped-def]
+        body, headers = multipart({**form, **values}, [("files", "cong-van.pdf", tiny_pdf())])
+        return await clerk.post("/incoming", content=body, headers=headers)
+
+    return Form(send, {"date": ["document_date", "arrival_date"], "text": ["subject", "issuer_name", "number_notation"]},
+                (IncomingDocument,))
+
+
+async def outgoing_form_endpoint(client_for, db) -> Form:  # type: ignore[no-untyped-def]
+    officer, form = await _officer(client_for, db)
+
+    async def send(values: dict[str, str]):  # type: ignore[no-untyped-def]
+        body, headers = multipart({**form, **values}, [("docx", "", b"")])
+        return await officer.post("/outgoing", content=body, headers=headers)
+
+    return Form(send, {"text": ["subject"]}, (OutgoingDocument,))
+
+
+async def meeting_form_endpoint(client_for, db) -> Form:  # type: ignore[no-untyped-def]
+    clerk, form = await _meeting(client_for, db)
+
+    async def send(values: dict[str, str]):  # type: ignore[no-untyped-def]
+        return await clerk.post("/meetings", data={**form, **values})
+
+    from meetings.models import Meeting
+
+    return Form(send, {"datetime": ["starts_at", "ends_at"], "text": ["title"]}, (Meeting,))
+
+
+async def report_form_endpoint(client_for, db) -> Form:  # type: ignore[no-untyped-def]
+    _, orgs = await _ids(db)
+    leader = await client_for(db)
+    await sign_in(leader, "lan.nguyen")
+    form = report_form(await csrf_of(leader, "/reports/new"), orgs)
+
+    async def send(values: dict[str, str]):  # type: ignore[no-untyped-def]
+        return await leader.post("/reports", data={**form, **values})
+
+    return Form(send, {"date": ["deadline_date"], "text": ["title"]}, (ReportRequest,))
+
+
+FORMS = [incoming_form_endpoint, outgoing_form_endpoint, meeting_form_endpoint, report_form_endpoint]
+
+
+@pytest.mark.parametrize("make", FORMS, ids=lambda make: make.__name__)
+async def test_form_endpoint_refuses_invalid_dates_and_overlong_fields(make, demo_db, client_for, settings) -> None:  # type: ignore[no-untyped-def]
+    form = await make(client_for, demo_db)
+    problems: list[str] = []
+    for case in field_cases():
+        for field in form.fields.get(case.field, []):
+            before = await _state(demo_db, settings, form.counted)
+            response = await form.send({field: case.value})
+            if not case.refused:
+                if response.status_code >= 500:
+                    problems.append(f"{case.name} in {field}: {response.status_code} (server error)")
+                continue
+            problems += _refusal_problems(f"{case.name} in {field}", response)
+            if await _state(demo_db, settings, form.counted) != before:
+                problems.append(f"{case.name} in {field}: something was stored ({response.status_code})")
+    assert not problems, "\n".join(problems)

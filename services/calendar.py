@@ -92,6 +92,22 @@ def working_days_between(start: date, end: date, holidays: set[date]) -> int:
     return sign * count
 
 
+# Dates typed into forms: nothing before 1900 (older papers are archives, not correspondence) and
+# nothing more than a century ahead (9999 probing the storage, or a slipped key).
+FIRST_YEAR, YEARS_AHEAD = 1900, 100
+
+
+def check_plausible(day: date, label_vi: str = "ngày") -> date:
+    last = vn_today().year + YEARS_AHEAD
+    if not FIRST_YEAR <= day.year <= last:
+        raise InvalidInput(
+            f"{label_vi.capitalize()} {day.day:02d}/{day.month:02d}/{day.year:04d} không hợp lý "
+            f"(phải trong khoảng năm {FIRST_YEAR}–{last}). Hãy kiểm tra lại.",
+            f"The date {day.isoformat()} is out of range ({FIRST_YEAR}-{last}).",
+        )
+    return day
+
+
 def vn_today(now: datetime | None = None) -> date:
     return (now or utcnow()).astimezone(VN_TZ).date()
 

@@ -1,9 +1,12 @@
 """Checking uploads by their content (not their name): size, type, that PDFs open, and that
-Office files (DOCX, XLSX) are no zip bombs, carry no macros and are neither encrypted nor broken."""
+Office files (DOCX, XLSX) are no zip bombs, carry no macros, DTDs or encryption and are not broken,
+that PDFs carry no JavaScript or launch actions, and that file names are plain names."""
 
 from __future__ import annotations
 
 import io
+import re
+import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -32,6 +35,15 @@ _MAX_OFFICE_PARTS = 5000
 # Small parts compress extremely well (empty styles, repeated XML): the ratio only matters above this.
 _RATIO_FLOOR = 1024 * 1024
 _MACRO_TYPES = ("macroenabled", "vbaproject", "activex")
+# Word and Excel never write a DTD; one in a part can only be an XXE or entity-expansion attempt.
+_DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+# Bidirectional overrides disguise an extension ("hoso\u202efdp.exe" shows as "hosoexe.pdf").
+_BIDI = set("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+# PDF actions that run something: JavaScript (also as /OpenAction or /AA), launching a program.
+_ACTIVE_KEYS = {"/JS", "/JavaScript"}
+_ACTIVE_ACTIONS = {"/JavaScript", "/Launch"}
+_MAX_PDF_OBJECTS = 50_000
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,35 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
+def _runs_something(reader) -> bool:  # type: ignore[no-untyped-def]
+    """Whether any object reachable from the catalog is a JavaScript or launch action.
+
+    Walks the object graph (names decoded by the parser, so `/J#53` is `/JS`), each indirect
+    object once; stream contents are never decoded. A graph larger than any real letter counts
+    as suspicious rather than being walked for minutes."""
+    from pyhanko.pdf_utils import generic
+
+    stack: list[object] = [reader.root]
+    seen: set[tuple[int, int]] = set()
+    while stack:
+        item = stack.pop()
+        if isinstance(item, generic.IndirectObject):
+            key = (item.idnum, item.generation)
+            if key in seen:
+                continue
+            seen.add(key)
+            if len(seen) > _MAX_PDF_OBJECTS:
+                return True
+            item = item.get_object()
+        if isinstance(item, generic.DictionaryObject):
+            if _ACTIVE_KEYS & set(item.keys()) or dict.get(item, "/S") in _ACTIVE_ACTIONS:
+                return True
+            stack.extend(item.raw_get(k) for k in item.keys())
+        elif isinstance(item, generic.ArrayObject):
+            stack.extend(item.raw_get(i) for i in range(len(item)))
+    return False
+
+
 def _check_pdf(data: bytes) -> None:
     from pyhanko.pdf_utils.misc import PdfReadError
     from pyhanko.pdf_utils.reader import PdfFileReader
@@ -97,6 +138,12 @@ def _check_pdf(data: bytes) -> None:
             )
         if reader.root["/Pages"]["/Count"] < 1:
             raise ValueError("no pages")
+        if _runs_something(reader):
+            raise InvalidInput(
+                "Tệp PDF có chứa mã JavaScript hoặc lệnh chạy chương trình nên không được nhận (có thể là tệp độc hại). "
+                "Hãy in lại tệp ra PDF (Microsoft Print to PDF) rồi tải lên lại.",
+                "The PDF carries JavaScript or a launch action. Print it to a new PDF and upload again.",
+            )
     except InvalidInput:
         raise
     except (PdfReadError, KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
@@ -117,6 +164,9 @@ def _office_refusal(name: str, why: str, limits: OfficeLimits) -> InvalidInput:
                   f"The file {name} contains macros or ActiveX controls. Save it as a plain DOCX/XLSX and upload again."),
         "encrypted": (f"Tệp “{name}” đang được đặt mật khẩu. Hãy gỡ mật khẩu rồi tải lên lại.",
                       f"The file {name} is encrypted. Remove the password and upload again."),
+        "dtd": (f"Tệp “{name}” có khai báo DTD/ENTITY (có thể là tệp độc hại) nên không được nhận. "
+                "Hãy mở và lưu lại tệp bằng Word/Excel rồi tải lên lại.",
+                f"The file {name} declares a DTD or entities (a possible attack). Save it again with Word/Excel."),
         "broken": (f"Tệp “{name}” bị hỏng hoặc chưa tải hết nên không đọc được. Hãy lưu lại tệp rồi tải lên lại.",
                    f"The file {name} is broken or incomplete."),
     }
@@ -147,11 +197,15 @@ def check_office(data: bytes, *, name: str, limits: OfficeLimits) -> None:
                 raise _office_refusal(name, "bomb", limits)
             unpacked = 0
             for part in parts:
+                unpacked_part, lower = 0, part.filename.lower()
                 with archive.open(part) as stream:
                     while chunk := stream.read(1024 * 1024):
                         unpacked += len(chunk)
                         if unpacked > limits.max_unpacked_bytes:
                             raise _office_refusal(name, "bomb", limits)
+                        if unpacked_part == 0 and lower.endswith((".xml", ".rels")) and _DTD.search(chunk[:4096]):
+                            raise _office_refusal(name, "dtd", limits)
+                        unpacked_part += len(chunk)
                         if part.filename == "[Content_Types].xml" and any(
                             marker in chunk.lower().decode("latin-1") for marker in _MACRO_TYPES
                         ):
@@ -172,8 +226,21 @@ def _opens(data: bytes) -> bool:
 
 
 def _short_name(filename: str | None, limit: int = 200) -> str:
-    """The file's own name (no folders), at most `limit` characters, keeping its extension."""
-    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip() or "tep"
+    """The file's own name (no folders), at most `limit` characters, keeping its extension.
+
+    Refuses names no browser sends for a real file: control characters, direction overrides,
+    parent-folder steps and Windows device names."""
+    raw = unicodedata.normalize("NFC", filename or "")
+    shown = "".join("?" if unicodedata.category(c) == "Cc" or c in _BIDI else c for c in raw)[:80]
+    parts = raw.replace("\\", "/").split("/")
+    stem = parts[-1].split(".", 1)[0].strip().lower()
+    if any(c in _BIDI or unicodedata.category(c) == "Cc" for c in raw) or ".." in parts or stem in _RESERVED:
+        raise InvalidInput(
+            f"Tên tệp “{shown}” không hợp lệ (có ký tự điều khiển, đường dẫn thư mục hoặc tên thiết bị). "
+            "Hãy đổi tên tệp cho đơn giản rồi tải lên lại.",
+            f"The file name {shown!r} is not allowed (control characters, folder steps or a device name).",
+        )
+    name = parts[-1].strip() or "tep"
     if len(name) <= limit:
         return name
     stem, dot, extension = name.rpartition(".")

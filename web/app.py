@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -182,6 +182,17 @@ def create_app(
         response = _error_response(request, 503, message)
         response.headers["Retry-After"] = "5"
         return response
+
+    @app.exception_handler(DataError)
+    async def data_refused(request: Request, exc: DataError) -> Response:
+        # The database refused a value (too long for its column, a byte PostgreSQL cannot store):
+        # the transaction was rolled back; say what to fix instead of a 500.
+        log.warning("value refused by the database on %s %s: %s", request.method, request.url.path, exc.orig)
+        message = i18n.pick(
+            "Có nội dung nhập quá dài hoặc có ký tự không hợp lệ nên chưa lưu được. Hãy rút gọn hoặc gõ lại rồi gửi lại.",
+            "A value is too long or holds characters that cannot be stored. Shorten or retype it and try again.",
+        )
+        return _error_response(request, 422, message)
 
     async def database_gone(request: Request, exc: Exception) -> Response:
         # PostgreSQL restarted or cut off: say so (503, try again) instead of a bare 500. The

@@ -7,6 +7,7 @@ Every route declares who may call it with `Depends(Access(...))` (or the aliases
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, ParamSpec, TypeVar
 
@@ -17,7 +18,7 @@ from services.auth import service as auth
 from services.auth.models import TokenScope
 from services.authz import Principal, load_principal, require
 from services.directory.models import Role
-from services.errors import Forbidden, Unauthenticated
+from services.errors import Forbidden, InvalidInput, Unauthenticated
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -97,17 +98,43 @@ async def _resolve(request: Request, session: AsyncSession) -> Principal | None:
     return principal
 
 
+# Longer than any subject, note or minutes text a person types; longer is a paste gone wrong or an attack.
+MAX_FIELD_CHARS = 100_000
+
+
+def _check_plain_text(form) -> None:  # type: ignore[no-untyped-def]
+    """Every typed field is plain text: no control characters (PostgreSQL refuses NUL, DOCX and
+    PDF refuse the rest, and they have no business in a letter) and no absurd length."""
+    for value in form.values():
+        if not isinstance(value, str):
+            continue
+        if len(value) > MAX_FIELD_CHARS:
+            raise InvalidInput(
+                f"Nội dung nhập quá dài (hơn {MAX_FIELD_CHARS:,} ký tự). Hãy rút gọn rồi gửi lại.".replace(",", "."),
+                f"A field is longer than {MAX_FIELD_CHARS} characters.",
+            )
+        if any(unicodedata.category(c) == "Cc" and c not in "\t\r\n" for c in value):
+            raise InvalidInput(
+                "Nội dung nhập có ký tự điều khiển không hợp lệ (thường do sao chép từ phần mềm khác). "
+                "Hãy gõ lại nội dung rồi gửi lại.",
+                "A field holds control characters.",
+            )
+
+
 async def _check_csrf(request: Request, expected: str | None) -> None:
     sent = request.headers.get("x-csrf-token")
-    if sent is None and request.headers.get("content-type", "").startswith(
-        ("application/x-www-form-urlencoded", "multipart/form-data")
-    ):
-        sent = (await request.form()).get("csrf_token")  # Starlette caches the parsed form
+    form = None
+    if request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()  # Starlette caches the parsed form
+        if sent is None:
+            sent = form.get("csrf_token")
     if not expected or not isinstance(sent, str) or not secrets.compare_digest(sent, expected):
         raise Forbidden(
             "Phiên làm việc của biểu mẫu đã hết hạn. Hãy tải lại trang và thử lại.",
             "The form's security token is missing or stale. Reload the page and try again.",
         )
+    if form is not None:
+        _check_plain_text(form)
 
 
 class Access:

@@ -537,7 +537,7 @@ def _closing(doc: Document, spec: DocumentSpec) -> None:
 def build_document_docx(spec: DocumentSpec) -> bytes:
     """Lay ``spec`` out as a Decree 30 document and return the DOCX bytes."""
     doc = _setup_document()
-    doc.core_properties.title = spec.subject
+    doc.core_properties.title = spec.subject[:255]  # the OOXML property holds at most 255 characters
     doc.core_properties.author = spec.issuing_body
     doc.core_properties.language = "vi-VN"
     _page_number_header(doc)

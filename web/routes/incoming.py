@@ -54,9 +54,10 @@ def _date(value: str | None, label_vi: str = "ngày", required: bool = False) ->
         try:
             from datetime import datetime
 
-            return datetime.strptime(value, fmt).date()
+            parsed = datetime.strptime(value, fmt).date()
         except ValueError:
             continue
+        return calendar.check_plausible(parsed, label_vi)
     raise InvalidInput(f"{label_vi.capitalize()} không đúng dạng dd/mm/yyyy.", "Dates are written dd/mm/yyyy.")
 
 

@@ -27,6 +27,7 @@ from meetings.access import ORGANISER_ROLES, access_for, get_meeting, is_partici
 from meetings.models import (
     AgendaItem, Meeting, MeetingMode, MeetingStatus, MeetingUnit, ParticipantRole, PollVisibility, Threshold,
 )
+from services.calendar import check_plausible
 from services.authz import Principal
 from services.blobs import BlobStore
 from services.db import utcnow
@@ -70,9 +71,11 @@ def _ints(values: list[str] | None) -> list[int]:
 def _local(value: str) -> datetime:
     """A `datetime-local` field, read as Vietnam time."""
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=i18n.VN_TZ)
+        moment = datetime.fromisoformat(value).replace(tzinfo=i18n.VN_TZ)
     except ValueError:
         raise InvalidInput("Thời gian không hợp lệ. Hãy chọn ngày giờ theo dạng dd/mm/yyyy HH:mm.", "Invalid date and time.") from None
+    check_plausible(moment.date(), "ngày họp")
+    return moment
 
 
 def _local_value(value: datetime | None) -> str:

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.calendar import check_plausible
 from services.authz import Principal
 from services.blobs import BlobStore
 from services.directory.models import Organization, Role, User
@@ -48,9 +49,10 @@ def _date(value: str, what_vi: str) -> dt.date:
     value = (value or "").strip()
     for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
-            return dt.datetime.strptime(value, fmt).date()
+            parsed = dt.datetime.strptime(value, fmt).date()
         except ValueError:
             continue
+        return check_plausible(parsed, what_vi.lower())
     raise InvalidInput(f"{what_vi} không hợp lệ. Hãy nhập ngày theo dạng dd/mm/yyyy.", "Invalid date.")
 
 

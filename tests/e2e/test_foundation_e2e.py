@@ -110,6 +110,18 @@ def test_auditor_verifies_the_live_chain(live_dev, browser) -> None:
     context.close()
 
 
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_admin_sees_the_statutory_holidays_of_a_year_nobody_typed_in(live_dev, browser, size) -> None:
+    context = browser.new_context(viewport=size, locale="vi-VN")
+    page = context.new_page()
+    sign_in(page, live_dev.url, "quantri", DEMO_PASSWORD)
+    page.goto(live_dev.url + "/admin/holidays?year=2028")
+    assert "Tết Nguyên Đán" in page.inner_text("main") and "theo luật" in page.inner_text("main")
+    assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+    screenshot(page, f"admin-holidays-2028-{size['width']}")
+    context.close()
+
+
 def test_ctrl_c_stops_everything_and_a_restart_keeps_the_data(tmp_path) -> None:
     first = start_dev(tmp_path / "var", tmp_path / "dev.log")
     assert stop_dev(first) == 0

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from services.demo import DEMO_PASSWORD
+from demo.directory import DEMO_PASSWORD
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 

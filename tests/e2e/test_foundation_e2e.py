@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from services.demo import DEMO_PASSWORD
+from demo.directory import DEMO_PASSWORD
 from tests.e2e.conftest import DESKTOP, PHONE, screenshot, sign_in, start_dev, stop_dev
 
 pytestmark = pytest.mark.e2e

@@ -513,7 +513,7 @@ async def sign(
     """The leader signs with the PIN, or uploads the PDF signed with an external token."""
     from signing.service import validate
     from signing.validation import assert_signed_by
-    from workflows.outgoing.signing import sign_as_leader, signing_profile
+    from signing.outgoing import sign_as_leader, signing_profile
 
     settings = request.app.state.settings
     doc = await _ready_to_sign(session, principal, document_id)
@@ -585,7 +585,7 @@ async def issue(
 ) -> Response:
     """Number, date and seal in one step (the seal's network calls run outside any transaction);
     a number taken stays with the document if sealing fails, and the next attempt uses it."""
-    from workflows.outgoing.signing import issue_seal, signing_profile
+    from signing.outgoing import issue_seal, signing_profile
 
     settings = request.app.state.settings
     doc = await _doc(session, principal, document_id)

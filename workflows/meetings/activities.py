@@ -7,7 +7,7 @@ meeting's reminders are new ones.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from pydantic import BaseModel
 from temporalio import activity
@@ -18,12 +18,12 @@ from meetings.invitations import request_invitation
 from meetings.models import MeetingStatus
 from meetings.scheduling import invited_user_ids
 from services.audit.service import Actor, record
+from services.calendar import VN_TZ
 from services.db import utcnow
 from services.notifications.service import notify
 from workflows.context import ActivityContext
 
 SYSTEM = Actor.system("meeting-workflow")
-VN_TZ = timezone(timedelta(hours=7))
 
 
 class MeetingRef(BaseModel):

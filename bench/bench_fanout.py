@@ -25,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select  # noqa: E402
 from temporalio.client import Client  # noqa: E402
-from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from services.config import Settings  # noqa: E402
@@ -35,6 +34,7 @@ from services.migrate import upgrade_async  # noqa: E402
 from services.reports.models import ReportTarget  # noqa: E402
 from tests.reports.factory import bulk_orgs, create_request  # noqa: E402
 from web.runtime import temporal_binary  # noqa: E402
+from workflows.client import data_converter  # noqa: E402
 from workflows.context import ActivityContext  # noqa: E402
 from services.outbox.service import Command  # noqa: E402
 from workflows.relay import deliver  # noqa: E402
@@ -82,7 +82,7 @@ async def main(args: argparse.Namespace) -> None:
     orgs = await bulk_orgs(database, args.baseline + args.targets)
     rows = []
     async with await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter, dev_server_existing_path=temporal_binary(),
+        data_converter=data_converter(settings), dev_server_existing_path=temporal_binary(),  # the app's, encrypted
         dev_server_extra_args=["--headless"],
     ) as env:
         async with build_worker(env.client, task_queue=settings.task_queue, context=ActivityContext(settings, database)):

@@ -252,7 +252,7 @@ def main() -> int:
         pg_name, database_url = _postgres_database()
     root = Path(tempfile.mkdtemp(prefix="lienthong-bench-routing-"))
     stack = Stack(root, database_url=database_url, task_queue="bench-routing",
-                  extra_env={"LIENTHONG_LOGIN_MAX_FAILURES_PER_ADDRESS": "1000"})
+                  extra_env={"LIENTHONG_LOGIN_FREE_FAILURES_PER_ADDRESS": "1000"})
     try:
         stack.start_temporal()
         stack.prepare()

@@ -47,8 +47,10 @@ class Browser:
     base_url: str
     username: str
     timings: list[float] | None = None
+    patience: float = 120.0  # how long a 503 is retried
     client: httpx.AsyncClient = field(init=False)
     csrf: str = ""
+    retries: int = 0  # 503 answers retried
 
     def __post_init__(self) -> None:
         self.client = httpx.AsyncClient(base_url=self.base_url, headers={"accept": "text/html"},
@@ -68,11 +70,23 @@ class Browser:
         self.csrf = token.group(1)
         return self
 
+    async def _patient(self, send: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
+        """Send; on 503 ("busy" or "database unreachable": nothing saved, or see for yourself) wait
+        as the page's Retry-After says and send again, as a user would, for up to `patience` s."""
+        deadline = time.monotonic() + self.patience
+        while True:
+            answer = await send()
+            if answer.status_code != 503 or time.monotonic() > deadline:
+                return answer
+            self.retries += 1
+            await asyncio.sleep(min(float(answer.headers.get("retry-after") or 1), 2.0))
+
     async def action(self, path: str, data: dict[str, Any] | None = None, files: list[Any] | None = None,
                      *, expect: int = 303) -> httpx.Response:
         """POST a form as the signed-in user; timed; anything but `expect` raises."""
         started = time.perf_counter()
-        answer = await self.client.post(path, data={**(data or {}), "csrf_token": self.csrf}, files=files)
+        answer = await self._patient(lambda: self.client.post(path, data={**(data or {}), "csrf_token": self.csrf},
+                                                              files=files))
         if self.timings is not None:
             self.timings.append(time.perf_counter() - started)
         if answer.status_code != expect:
@@ -81,15 +95,19 @@ class Browser:
 
     async def live(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
         started = time.perf_counter()
-        answer = await self.client.post(path, json=body or {}, headers={"x-csrf-token": self.csrf, "accept": "application/json"})
+        answer = await self._patient(lambda: self.client.post(
+            path, json=body or {}, headers={"x-csrf-token": self.csrf, "accept": "application/json"}))
         if self.timings is not None:
             self.timings.append(time.perf_counter() - started)
         if answer.status_code >= 300:
             raise ActionFailed(f"{self.username} POST {path}: {answer.status_code} {answer.text[:500]}")
         return answer
 
+    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self._patient(lambda: self.client.get(path, **kwargs))
+
     async def get_json(self, path: str) -> Any:
-        answer = await self.client.get(path, headers={"accept": "application/json"})
+        answer = await self.get(path, headers={"accept": "application/json"})
         answer.raise_for_status()
         return answer.json()
 
@@ -252,7 +270,7 @@ FIG_RE = re.compile(r'name="(fig_\d+)"')
 
 async def report_submit(reporter: Browser, request_id: int, org_id: int) -> None:
     """The target's leader hands in the report (file + every figure of the form)."""
-    page = await reporter.client.get(f"/reports/{request_id}/targets/{org_id}")
+    page = await reporter.get(f"/reports/{request_id}/targets/{org_id}")
     if page.status_code != 200:
         raise ActionFailed(f"{reporter.username} GET target page: {page.status_code}")
     figures = {name: "12" for name in FIG_RE.findall(page.text)}

@@ -1,21 +1,25 @@
 """Fault harness: real processes killed with SIGKILL while real flows run over HTTP.
 
     PYTHONPATH=. python -m bench.faults --kills 50 [--seed 7] [--incoming 6] [--outgoing 3] [--keep DIR]
+    PYTHONPATH=. python -m bench.faults --kills 50 --postgres [--pg-restarts 5]
 
 It starts a Temporal dev server (own port, own SQLite file), migrates and seeds a fresh SQLite
-database, creates the dev PKI and serves its CRL/OCSP/TSA, starts `lienthong worker` and
+database (with `--postgres`: a PostgreSQL cluster of the run's own, initdb'd in a temporary
+directory on a free port), creates the dev PKI and serves its CRL/OCSP/TSA, starts `lienthong worker` and
 `lienthong web` as subprocesses (each in its own process group), then drives flows over HTTP:
 incoming (register, direct, handle, close), outgoing (draft, review, sign with the PIN, issue,
 dispatch to in-system recipients), meetings (schedule, open, close) and report requests (fan-out
 to the districts, their submissions). Meanwhile a seeded chaos loop SIGKILLs the worker's process
 group at random moments and restarts it, and SIGKILLs the Temporal dev server once and restarts
-it on the same database file and port. Then it waits (conditions, generous deadlines) for every
+it on the same database file and port; with `--postgres` it also SIGKILLs the postmaster at
+seeded moments and starts it again on the same data directory (crash recovery), while the web
+process and the worker stay up and must reconnect. Then it waits (conditions, generous deadlines) for every
 flow to end and checks the invariants: every flow final, no effect twice (one incoming copy per
 recipient, contiguous register numbers, each notification once), `lienthong audit verify` exit 0,
 no process left behind.
 
-Whatever delivers commands to Temporal (today a background task of the web process, later the
-outbox relay inside `lienthong worker`) is exercised as it is: nothing here signals a workflow.
+The outbox relay inside `lienthong worker` delivers every command to Temporal and is exercised as
+it is: nothing here signals a workflow.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from bench.stack import Stack, _marked_pids
 @dataclass
 class Outcome:
     kills: list[dict[str, Any]] = field(default_factory=list)
+    backend: str = "sqlite"
+    retried_503: int = 0  # user actions answered 503 (busy / database unreachable) and sent again
     flows: dict[str, str] = field(default_factory=dict)  # flow name -> "final" or why not
     failures: list[str] = field(default_factory=list)  # invariants that failed
     held: list[str] = field(default_factory=list)  # invariants that held
@@ -55,8 +61,12 @@ class Outcome:
     def summary(self) -> str:
         worker_kills = sum(1 for k in self.kills if k["what"] == "worker")
         temporal_kills = sum(1 for k in self.kills if k["what"] == "temporal")
-        lines = [f"kills: {worker_kills} worker (SIGKILL to its process group), {temporal_kills} Temporal dev server;"
-                 f" {self.orphans_killed} escaped children killed after the group kill; {self.seconds:.0f} s",
+        pg_kills = sum(1 for k in self.kills if k["what"] == "postgres")
+        lines = [f"database: {self.backend}",
+                 (f"kills: {worker_kills} worker (SIGKILL to its process group), {temporal_kills} Temporal dev server,"
+                  f" {pg_kills} PostgreSQL postmaster; {self.orphans_killed} escaped children killed after the group"
+                  f" kill; {self.seconds:.0f} s"),
+                 f"user actions answered 503 and sent again: {self.retried_503}",
                  f"escaped children (not in the killed group): {dict(Counter(self.escaped))}",
                  "flows:"]
         lines += [f"  {name}: {state}" for name, state in sorted(self.flows.items())]
@@ -69,14 +79,16 @@ class Outcome:
 
 
 class Chaos:
-    """Seeded SIGKILLs of the worker group (and once of Temporal), each followed by a restart."""
+    """Seeded SIGKILLs of the worker group (once of Temporal, `pg_restarts` times of PostgreSQL's
+    postmaster), each followed by a restart."""
 
     def __init__(self, stack: Stack, *, kills: int, seed: int, gap: tuple[float, float], outcome: Outcome,
-                 kill_temporal: bool = True) -> None:
+                 kill_temporal: bool = True, pg_restarts: int = 0) -> None:
         self.stack, self.kills, self.outcome = stack, kills, outcome
         self.rng = random.Random(seed)
         self.gap = gap
         self.temporal_at = self.rng.randrange(max(kills, 1)) if kill_temporal else -1
+        self.pg_at = set(self.rng.sample(range(kills), min(pg_restarts, kills))) if pg_restarts else set()
         self.started = time.monotonic()
         self.done = asyncio.Event()
 
@@ -90,6 +102,15 @@ class Chaos:
         try:
             for index in range(self.kills):
                 await asyncio.sleep(self.rng.uniform(*self.gap))
+                if index in self.pg_at:
+                    # The database crashes under a running web process and worker, which must
+                    # reconnect once it is back (crash recovery on the same data directory).
+                    pg_down = self.rng.uniform(1.0, 4.0)
+                    escaped_pg = await asyncio.to_thread(self.stack.kill, "postgres")
+                    self._log("postgres", escaped_pg, pg_down)
+                    await asyncio.sleep(pg_down)
+                    await asyncio.to_thread(self.stack.start_postgres)
+                    await asyncio.sleep(self.rng.uniform(*self.gap))
                 down = self.rng.uniform(0.0, 2.0)
                 escaped = await asyncio.to_thread(self.stack.kill, "worker")
                 self._log("worker", escaped, down)
@@ -187,6 +208,7 @@ class Checker:
         self.stack = stack
         self.database = Database(str(stack.database_url))
         self._client = None
+        self._prefix: str | None = None
 
     async def client(self):  # type: ignore[no-untyped-def]
         from temporalio.client import Client
@@ -200,7 +222,9 @@ class Checker:
         `workflow_id` without the database's deployment prefix."""
         from temporalio.client import WorkflowExecutionStatus
 
-        prefix = await self.scalar("SELECT workflow_prefix FROM deployment WHERE id = 1") or ""
+        if self._prefix is None:
+            self._prefix = await self.scalar("SELECT workflow_prefix FROM deployment WHERE id = 1") or ""
+        prefix = self._prefix
         try:
             client = await self.client()
             desc = await asyncio.wait_for(client.get_workflow_handle(prefix + workflow_id).describe(), timeout=5)
@@ -210,17 +234,32 @@ class Checker:
             return None
         return desc.status.name
 
+    async def _read(self, read: Any) -> Any:
+        """Run a read, riding out a database restart (the checks wait; they never change anything)."""
+        from services.db import is_unreachable_error
+
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                async with self.database.read() as session:
+                    return await read(session)
+            except Exception as exc:  # only a database that went away is waited out
+                if not is_unreachable_error(exc) or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+
     async def scalar(self, sql: str, **params: Any) -> Any:
         from sqlalchemy import text
 
-        async with self.database.read() as session:
-            return await session.scalar(text(sql), params)
+        return await self._read(lambda session: session.scalar(text(sql), params))
 
     async def rows(self, sql: str, **params: Any) -> list[Any]:
         from sqlalchemy import text
 
-        async with self.database.read() as session:
+        async def read(session: Any) -> list[Any]:
             return list((await session.execute(text(sql), params)).all())
+
+        return await self._read(read)
 
     async def target_delivered(self, request_id: int, org_id: int) -> bool:
         status = await self.scalar("SELECT status FROM report_targets WHERE request_id = :r AND organization_id = :o",
@@ -348,7 +387,7 @@ async def _drive(stack: Stack, args: argparse.Namespace, outcome: Outcome) -> No
     flows = Flows()
     rng = random.Random(args.seed + 1)
     chaos = Chaos(stack, kills=args.kills, seed=args.seed, gap=(args.min_gap, args.max_gap), outcome=outcome,
-                  kill_temporal=not args.no_temporal_kill)
+                  kill_temporal=not args.no_temporal_kill, pg_restarts=args.pg_restarts if args.postgres else 0)
     chaos_task = asyncio.create_task(chaos.run())
     run = f"r{args.seed}"
     jobs: list[tuple[str, Any]] = []
@@ -401,6 +440,7 @@ async def _drive(stack: Stack, args: argparse.Namespace, outcome: Outcome) -> No
 
     await check_invariants(checker, flows, outcome, directory)
     for browser in browsers.values():
+        outcome.retried_503 += browser.retries
         await browser.close()
     await checker.close()
 
@@ -409,9 +449,12 @@ def run(args: argparse.Namespace) -> Outcome:
     outcome = Outcome()
     started = time.monotonic()
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="lienthong-faults-"))
-    print(f"fault run in {root} (seed {args.seed}, {args.kills} worker kills)", flush=True)
-    stack = Stack(root, task_queue="faults")
+    outcome.backend = "postgresql (own cluster)" if args.postgres else "sqlite"
+    print(f"fault run in {root} (seed {args.seed}, {args.kills} worker kills, {outcome.backend})", flush=True)
+    stack = Stack(root, task_queue="faults", postgres=args.postgres)
     try:
+        if args.postgres:
+            stack.init_postgres()
         stack.start_temporal()
         stack.prepare(pki=True)
         stack.start_trust_services()
@@ -454,6 +497,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--spread", type=float, default=20.0, help="flows start within this many seconds")
     p.add_argument("--deadline", type=float, default=600.0, help="generous limit for each wait")
     p.add_argument("--no-temporal-kill", action="store_true")
+    p.add_argument("--postgres", action="store_true",
+                   help="run on a PostgreSQL cluster of the run's own (initdb in a temporary directory, free port)")
+    p.add_argument("--pg-restarts", type=int, default=5,
+                   help="with --postgres: SIGKILLs of the postmaster (each followed by a restart) among the kills")
     p.add_argument("--keep", help="run in this directory and keep it (default: a new temporary directory)")
     p.add_argument("--json", help="also write the outcome as JSON to this file")
     return p

@@ -1,6 +1,7 @@
 """Real processes for benchmarks and fault tests: a Temporal dev server, `lienthong worker`,
-`lienthong web` and the dev PKI's trust services, each in its own process group, on free ports,
-with all state in one temporary directory.
+`lienthong web`, the dev PKI's trust services and, on request, a PostgreSQL cluster of the run's
+own (initdb in the run's directory, its own port; never the machine's shared server), each in its
+own process group, on free ports, with all state in one temporary directory.
 
 Every process gets a marker in its environment (`LIENTHONG_STACK_RUN=<id>`); killing a process
 "with its children" kills its process group and then every process still carrying the marker
@@ -11,11 +12,15 @@ a run even when it fails.
 
 from __future__ import annotations
 
+import glob
 import os
+import pwd
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -48,6 +53,20 @@ def temporal_binary() -> str:
     return find()
 
 
+def _pg_bin(name: str) -> str:
+    """A PostgreSQL server program: the newest /usr/lib/postgresql/<version>/bin, else PATH."""
+    versions = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]))
+    found = versions[-1] if versions else shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} not found: install the Debian package postgresql")
+    return found
+
+
+def _postgres_account() -> str | None:
+    """The account PostgreSQL runs as: ours, unless we are root (then `postgres`)."""
+    return "postgres" if os.geteuid() == 0 else None
+
+
 def _marked_pids(marker: str) -> list[int]:
     """PIDs of our user's processes whose environment carries `marker` (read from /proc)."""
     needle = f"{MARKER}={marker}".encode()
@@ -72,6 +91,7 @@ class Proc:
     argv: list[str]
     env: dict[str, str]
     log: Path
+    user: str | None = None  # run as this account (PostgreSQL refuses to run as root)
     popen: subprocess.Popen[bytes] | None = None
     marker: str = ""
     starts: int = 0
@@ -85,7 +105,7 @@ class Proc:
             out.write(f"\n===== start #{self.starts + 1} {time.strftime('%H:%M:%S')} =====\n".encode())
             out.flush()
             self.popen = subprocess.Popen(self.argv, env=env, cwd=str(REPO), stdout=out, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
+                                          stdin=subprocess.DEVNULL, start_new_session=True, user=self.user)
         self.starts += 1
 
     @property
@@ -95,9 +115,21 @@ class Proc:
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
 
-    def kill(self) -> int:
-        """SIGKILL the process group, then any process of ours that escaped it; returns how many escaped."""
+    def kill(self, *, leader_only: bool = False) -> int:
+        """SIGKILL the process group, then any process of ours that escaped it; returns how many escaped.
+
+        `leader_only`: SIGKILL just the group's leader (PostgreSQL's postmaster) and give its
+        children a few seconds to notice and exit on their own, as they do after a crash."""
         escaped = 0
+        if self.popen is not None and leader_only:
+            try:
+                os.kill(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+            deadline = time.monotonic() + 10
+            while self.marker and _marked_pids(self.marker) and time.monotonic() < deadline:
+                time.sleep(0.05)
         if self.popen is not None:
             try:
                 os.killpg(self.popen.pid, signal.SIGKILL)
@@ -139,11 +171,13 @@ class Stack:
 
     root: Path
     database_url: str | None = None
+    postgres: bool = False  # a PostgreSQL cluster of the run's own instead of SQLite
     task_queue: str = "lienthong"
     extra_env: dict[str, str] = field(default_factory=dict)
     temporal_port: int = field(default_factory=free_port)
     web_port: int = field(default_factory=free_port)
     trust_port: int = field(default_factory=free_port)
+    pg_port: int = field(default_factory=free_port)
     procs: dict[str, Proc] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -152,6 +186,9 @@ class Stack:
         self.data_dir.mkdir(exist_ok=True)
         self.logs = self.root / "logs"
         self.logs.mkdir(exist_ok=True)
+        self.pg_dir: Path | None = None
+        if self.database_url is None and self.postgres:
+            self.database_url = f"postgresql+asyncpg://postgres@127.0.0.1:{self.pg_port}/lienthong"
         if self.database_url is None:
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'lienthong.db'}"
 
@@ -212,6 +249,47 @@ class Stack:
         self.wait_port(self.temporal_port, proc)
         return proc
 
+    # --- PostgreSQL of the run's own ------------------------------------------------------------------
+
+    def init_postgres(self) -> None:
+        """initdb a throw-away cluster (trust auth, UTF-8) and create the `lienthong` database.
+
+        Its directory is a fresh temporary one that the `postgres` account owns when we run as
+        root (PostgreSQL refuses root, and the run's directory may not be reachable for it)."""
+        self.pg_dir = Path(tempfile.mkdtemp(prefix="lienthong-pg-"))
+        user = _postgres_account()
+        if user:
+            entry = pwd.getpwnam(user)
+            os.chown(self.pg_dir, entry.pw_uid, entry.pw_gid)
+        log = self.logs / "postgres.log"
+        with log.open("ab") as out:
+            subprocess.run([_pg_bin("initdb"), "-D", str(self.pg_dir / "data"), "-U", "postgres", "-A", "trust",
+                            "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
+                           check=True, stdout=out, stderr=subprocess.STDOUT, user=user, cwd=str(self.pg_dir))
+        self.start_postgres()
+        subprocess.run([_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres", "-d", "postgres",
+                        "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE lienthong"], check=True, capture_output=True)
+
+    def start_postgres(self) -> Proc:
+        """Start the postmaster (in the foreground, so its PID is ours to kill); back once it
+        accepts connections, crash recovery included."""
+        assert self.pg_dir is not None, "init_postgres first"
+        proc = self._proc("postgres", [
+            _pg_bin("postgres"), "-D", str(self.pg_dir / "data"), "-p", str(self.pg_port),
+            "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.pg_dir}",
+            "-c", "max_connections=200",
+        ])
+        proc.user = _postgres_account()
+        proc.start()
+        self.wait_port(self.pg_port, proc)
+        deadline = time.monotonic() + 120
+        while subprocess.run([_pg_bin("pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.pg_port),
+                              "-U", "postgres", "-d", "postgres"], check=False).returncode != 0:
+            if not proc.alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL did not accept connections; see {proc.log}")
+            time.sleep(0.1)
+        return proc
+
     def prepare(self, *, pki: bool = False) -> None:
         """Migrate and seed a fresh database; with `pki`, create the dev PKI for the directory."""
         self.cli("migrate")
@@ -237,12 +315,16 @@ class Stack:
         return proc
 
     def kill(self, name: str) -> int:
-        return self.procs[name].kill()
+        # PostgreSQL: SIGKILL the postmaster alone; its backends notice and exit, as after a crash.
+        return self.procs[name].kill(leader_only=name == "postgres")
 
     def close(self) -> None:
-        """Kill every process of the run (group, then escapees), whatever state it is in."""
+        """Kill every process of the run (group, then escapees), whatever state it is in; drop
+        the run's PostgreSQL cluster."""
         for proc in reversed(list(self.procs.values())):
             proc.kill()
+        if self.pg_dir is not None:
+            shutil.rmtree(self.pg_dir, ignore_errors=True)
 
     def __enter__(self) -> Stack:
         return self

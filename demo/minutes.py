@@ -203,9 +203,11 @@ async def sign(database: Database, settings: Settings, minutes_id: int, username
         minutes, acc, role, pdf = await minutes_service.turn(session, settings=settings, principal=person, minutes_id=minutes_id)
         image = await signing.profile_image(session, settings=settings, user_id=person.user.id)
         level = await signing.org_level(session, settings=settings, organization_id=minutes.organization_id)
+        key = await signing.open_signer(session, settings=settings, actor=person.actor, pin=DEMO_PIN, user=person.user,
+                                        target=signing.SigningTarget("minutes", minutes_id))
     # Signing fetches revocation data and a time stamp: outside the transaction.
     signed_pdf = await signing.sign_as_person(
-        settings=settings, actor=person.actor, user=person.user, pin=DEMO_PIN, pdf=pdf, level=level,
+        settings=settings, signer=key, actor=person.actor, user=person.user, pdf=pdf, level=level,
         appearance=Appearance.signature(name=person.user.full_name, marker=role, image_png=image),
         field_name=SECRETARY_FIELD if role == "secretary" else CHAIR_FIELD,
         reason="Ký biên bản cuộc họp", certify=MDPPerm.FILL_FORMS if role == "secretary" else None,

@@ -65,6 +65,7 @@ async def seed_demo(*, settings: Settings, database: Database, client: object) -
     # only, so services/ keeps no import-time dependency on signing/ or workflows/.
     from workflows.context import ActivityContext
     from workflows.outgoing.activities import OutgoingActivities
+    from signing.service import open_signer
     from signing.outgoing import issue_seal, signing_profile, sign_as_leader
 
     async with database.session() as session:
@@ -120,8 +121,9 @@ async def seed_demo(*, settings: Settings, database: Database, client: object) -
                     leader_actor = Actor(user_id=leader.id, name=leader.full_name, organization_id=doc.organization_id)
                     profile = await signing_profile(session, settings=settings, organization_id=doc.organization_id,
                                                     user_id=leader.id)
+                    key = await open_signer(session, settings=settings, actor=leader_actor, pin=DEMO_PIN, user=leader)
                     signed = await sign_as_leader(
-                        settings=settings, profile=profile, actor=leader_actor, user=leader, pin=DEMO_PIN,
+                        settings=settings, profile=profile, actor=leader_actor, user=leader, signer=key,
                         pdf=blobs.get(doc.prepared_pdf_sha), document_id=doc.id,
                     )
                     await outgoing.record_signature(session, settings=settings, actor=leader_actor, doc=doc, pdf=signed,
@@ -135,12 +137,13 @@ async def seed_demo(*, settings: Settings, database: Database, client: object) -
                     leader_pdf = blobs.get(doc.leader_pdf_sha)
 
                     profile = await signing_profile(session, settings=settings, organization_id=org.id)
+                    key = await open_signer(session, settings=settings, actor=clerk_actor, pin=DEMO_PIN, org=org)
 
-                    async def seal(stamp, profile=profile, clerk_actor=clerk_actor, org=org, leader_pdf=leader_pdf):  # type: ignore[no-untyped-def]
-                        return await issue_seal(settings=settings, profile=profile, actor=clerk_actor, org=org, pin=DEMO_PIN,
+                    async def seal(stamp, profile=profile, clerk_actor=clerk_actor, org=org, leader_pdf=leader_pdf, key=key):  # type: ignore[no-untyped-def]
+                        return await issue_seal(settings=settings, profile=profile, actor=clerk_actor, org=org, signer=key,
                                                 leader_pdf=leader_pdf, stamp=stamp, pdf_attachments={})
 
-                    await outgoing.issue(session, settings=settings, actor=clerk_actor, document_id=doc_id, seal=seal)
+                    await outgoing.issue(session, settings=settings, principal=None, actor=clerk_actor, document_id=doc_id, seal=seal)
             await outbox.tell_all(database, "outgoing", [doc_id], "changed", "demo")
         except Exception:  # noqa: BLE001 - one document must not stop the others
             log.exception("demo outgoing document %s failed", ref)

@@ -1,17 +1,21 @@
-"""Working days and the configurable Vietnamese public holidays (the `holidays` table).
+"""Working days and the Vietnamese public holidays.
 
-Due dates of incoming documents are counted in working days: Monday to Friday, minus the
-public holidays an administrator keeps in the table (defaults are inserted by migration 0003:
-1/1, Tết, Hùng Kings, 30/4, 1/5, 2/9 and its adjacent day, for 2026–2027). The pure functions
-take the holiday set explicitly so workflows and tests can use them without a database.
+Due dates are counted in working days: Monday to Friday, minus the public holidays. For any year
+the defaults are the statutory holidays as the `holidays` package computes them (lunar Tết and
+the Hùng Kings' day included, with the days off in lieu it knows). A year an administrator has
+edited on /admin/holidays is "kept" (table `holiday_years`): its days are exactly the rows of
+the `holidays` table, seeded from the defaults at the first edit. The pure functions take the
+holiday set explicitly so workflows and tests can use them without a database.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import Date, String, select
+import holidays as statutory
+from sqlalchemy import Date, Integer, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,33 +25,6 @@ from services.errors import Conflict, InvalidInput, NotFound
 
 VN_TZ = timezone(timedelta(hours=7), "ICT")
 
-# (date, name): the data an administrator can change later on /admin/holidays.
-DEFAULT_HOLIDAYS: list[tuple[date, str]] = [
-    (date(2026, 1, 1), "Tết Dương lịch"),
-    (date(2026, 2, 16), "Tết Nguyên đán (28 tháng Chạp)"),
-    (date(2026, 2, 17), "Tết Nguyên đán (Mùng 1)"),
-    (date(2026, 2, 18), "Tết Nguyên đán (Mùng 2)"),
-    (date(2026, 2, 19), "Tết Nguyên đán (Mùng 3)"),
-    (date(2026, 2, 20), "Tết Nguyên đán (Mùng 4)"),
-    (date(2026, 4, 27), "Giỗ Tổ Hùng Vương (nghỉ bù)"),
-    (date(2026, 4, 30), "Ngày Chiến thắng"),
-    (date(2026, 5, 1), "Ngày Quốc tế Lao động"),
-    (date(2026, 9, 1), "Quốc khánh (ngày liền kề)"),
-    (date(2026, 9, 2), "Quốc khánh"),
-    (date(2027, 1, 1), "Tết Dương lịch"),
-    (date(2027, 2, 4), "Tết Nguyên đán (28 tháng Chạp)"),
-    (date(2027, 2, 5), "Tết Nguyên đán (29 tháng Chạp)"),
-    (date(2027, 2, 8), "Tết Nguyên đán (Mùng 3)"),
-    (date(2027, 2, 9), "Tết Nguyên đán (Mùng 4, nghỉ bù)"),
-    (date(2027, 2, 10), "Tết Nguyên đán (Mùng 5, nghỉ bù)"),
-    (date(2027, 4, 16), "Giỗ Tổ Hùng Vương"),
-    (date(2027, 4, 30), "Ngày Chiến thắng"),
-    (date(2027, 5, 3), "Ngày Quốc tế Lao động (nghỉ bù)"),
-    (date(2027, 9, 2), "Quốc khánh"),
-    (date(2027, 9, 3), "Quốc khánh (ngày liền kề)"),
-]
-
-
 class Holiday(Base):
     __tablename__ = "holidays"
 
@@ -55,6 +32,30 @@ class Holiday(Base):
     day: Mapped[date] = mapped_column(Date, unique=True)
     name: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HolidayYear(Base):
+    """A year whose holidays an administrator keeps in the table (no statutory defaults added)."""
+
+    __tablename__ = "holiday_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+@dataclass(frozen=True)
+class DefaultHoliday:
+    """A statutory holiday of a year nobody has edited yet (no row, so no id)."""
+
+    day: date
+    name: str
+    id: None = None
+
+
+def statutory_holidays(year: int) -> list[DefaultHoliday]:
+    """Vietnam's public holidays of a year on working days (weekends do not count anyway)."""
+    days = statutory.country_holidays("VN", years=year, language="vi")
+    return [DefaultHoliday(day, name) for day, name in sorted(days.items()) if day.weekday() < 5]
 
 
 # --- pure calendar arithmetic -------------------------------------------------------------------
@@ -102,9 +103,20 @@ def vn_instant(day: date, hour: int = 0, minute: int = 0) -> datetime:
 
 # --- the table ------------------------------------------------------------------------------
 
-async def holidays_between(session: AsyncSession, start: date, end: date) -> set[date]:
-    rows = await session.scalars(select(Holiday.day).where(Holiday.day >= start, Holiday.day <= end))
+async def _kept_years(session: AsyncSession, first: int, last: int) -> set[int]:
+    rows = await session.scalars(select(HolidayYear.year).where(HolidayYear.year >= first, HolidayYear.year <= last))
     return set(rows.all())
+
+
+async def holidays_between(session: AsyncSession, start: date, end: date) -> set[date]:
+    """The holidays from `start` to `end`: the table's rows for kept years, the defaults for others."""
+    kept = await _kept_years(session, start.year, end.year)
+    rows = await session.scalars(select(Holiday.day).where(Holiday.day >= start, Holiday.day <= end))
+    days = {d for d in rows.all() if d.year in kept}
+    for year in range(start.year, end.year + 1):
+        if year not in kept:
+            days |= {h.day for h in statutory_holidays(year) if start <= h.day <= end}
+    return days
 
 
 async def holiday_set(session: AsyncSession, around: date, *, years: int = 1) -> set[date]:
@@ -116,17 +128,37 @@ async def add_working_days_db(session: AsyncSession, start: date, days: int) -> 
     return add_working_days(start, days, await holiday_set(session, start, years=2))
 
 
-async def list_holidays(session: AsyncSession, *, year: int | None = None) -> list[Holiday]:
-    query = select(Holiday).order_by(Holiday.day)
-    if year is not None:
-        query = query.where(Holiday.day >= date(year, 1, 1), Holiday.day <= date(year, 12, 31))
-    return list((await session.scalars(query)).all())
+async def list_holidays(session: AsyncSession, *, year: int) -> list[Holiday] | list[DefaultHoliday]:
+    """A year's holidays: its rows when the year is kept, else the statutory defaults."""
+    if not await _kept_years(session, year, year):
+        return statutory_holidays(year)
+    query = select(Holiday).where(Holiday.day >= date(year, 1, 1), Holiday.day <= date(year, 12, 31))
+    return list((await session.scalars(query.order_by(Holiday.day))).all())
+
+
+async def is_kept(session: AsyncSession, year: int) -> bool:
+    return bool(await _kept_years(session, year, year))
+
+
+async def _keep_year(session: AsyncSession, *, actor: Actor, year: int) -> None:
+    """Before the first edit of a year: its statutory defaults become rows the admin can change."""
+    if await is_kept(session, year):
+        return
+    session.add(HolidayYear(year=year))
+    taken = set((await session.scalars(select(Holiday.day).where(
+        Holiday.day >= date(year, 1, 1), Holiday.day <= date(year, 12, 31)))).all())
+    defaults = [h for h in statutory_holidays(year) if h.day not in taken]
+    session.add_all(Holiday(day=h.day, name=h.name[:255]) for h in defaults)
+    await session.flush()
+    await record(session, actor=actor, action="holiday.keep_year", object_type="holiday_year", object_id=year,
+                 details={"year": year, "defaults": [h.day.isoformat() for h in defaults]})
 
 
 async def add_holiday(session: AsyncSession, *, actor: Actor, day: date, name: str) -> Holiday:
     name = (name or "").strip()
     if not name:
         raise InvalidInput("Hãy nhập tên ngày nghỉ.", "Enter the holiday's name.")
+    await _keep_year(session, actor=actor, year=day.year)
     if await session.scalar(select(Holiday.id).where(Holiday.day == day)):
         raise Conflict(f"Ngày {day:%d/%m/%Y} đã có trong danh sách ngày nghỉ.", f"{day} is already a holiday.")
     holiday = Holiday(day=day, name=name[:255])
@@ -137,10 +169,11 @@ async def add_holiday(session: AsyncSession, *, actor: Actor, day: date, name: s
     return holiday
 
 
-async def remove_holiday(session: AsyncSession, *, actor: Actor, holiday_id: int) -> None:
-    holiday = await session.get(Holiday, holiday_id)
+async def remove_holiday(session: AsyncSession, *, actor: Actor, day: date) -> None:
+    await _keep_year(session, actor=actor, year=day.year)
+    holiday = await session.scalar(select(Holiday).where(Holiday.day == day))
     if holiday is None:
         raise NotFound("Không tìm thấy ngày nghỉ này.", "holiday not found")
     await session.delete(holiday)
-    await record(session, actor=actor, action="holiday.remove", object_type="holiday", object_id=holiday_id,
+    await record(session, actor=actor, action="holiday.remove", object_type="holiday", object_id=holiday.id,
                  details={"day": holiday.day.isoformat(), "name": holiday.name})

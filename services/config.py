@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +47,14 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         None, description="Signs cookies and tokens; generated in the data dir by `dev`, required in production."
     )
+    payload_keys: SecretStr | None = Field(
+        None, description="Keys that encrypt Temporal payloads, `kid1:base64key,kid2:base64key` (32-byte keys); the first "
+                          "encrypts, all decrypt. Generated in the data dir by `dev`, required in production.",
+    )
+    temporal_ui_origins: list[str] = Field(
+        default_factory=list, description="Origins of Temporal UIs allowed to call the codec endpoint /temporal-codec "
+                                          '(JSON list, e.g. ["https://temporal.example.vn"]); `dev` adds its own UI.',
+    )
     production: bool = Field(False, description="Refuse to start without explicit secrets.")
     upload_max_bytes: int = Field(25 * 1024 * 1024, description="Largest accepted upload.")
     office_max_unpacked_bytes: int = Field(
@@ -54,6 +63,11 @@ class Settings(BaseSettings):
     office_max_compression_ratio: float = Field(
         100.0, description="Largest uncompressed/compressed size ratio of an uploaded DOCX/XLSX over 1 MB unpacked."
     )
+    office_memory_mb: int = Field(
+        4096, description="Address-space limit of each LibreOffice process converting uploaded documents (MB)."
+    )
+    preview_memory_mb: int = Field(1024, description="Memory limit of poppler rendering a page preview (MB).")
+    preview_timeout_seconds: float = Field(30, description="Time limit of rendering one page preview.")
     base_url: str = "http://127.0.0.1:8000"
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -62,9 +76,17 @@ class Settings(BaseSettings):
     smtp_from: str = "lienthong@localhost"
     smtp_starttls: bool = False
     audit_checkpoint_minutes: int = Field(60, description="How often the audit checkpoint workflow runs.")
-    login_max_failures_per_account: int = 5
-    login_max_failures_per_address: int = 20
-    login_failure_window_minutes: int = 15
+    # Sign-in throttling: after the free failures, each further attempt waits twice as long as the
+    # last (from the base up to the cap); failures older than the window are forgotten.
+    login_free_failures_per_account: int = Field(
+        3, description="Failed sign-ins to one account from one address before attempts are delayed."
+    )
+    login_free_failures_per_address: int = Field(
+        20, description="Failed sign-ins from one address (any account) before attempts are delayed."
+    )
+    login_delay_base_seconds: int = 2
+    login_delay_max_seconds: int = 15 * 60
+    login_failure_window_minutes: int = 60
     session_hours: int = 12
     cookie_secure: bool | None = Field(
         None, description="Force the Secure cookie flag; by default it follows the request scheme."
@@ -95,6 +117,13 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Per-signer key overrides, keyed "person:<username>" or "org:<code>" (JSON).',
     )
+    pin_max_failures: int = Field(
+        5, description="Wrong PINs in a row after which a key (a person's or the seal) is locked until an administrator unlocks it."
+    )
+    pin_delay_seconds: float = Field(
+        2.0, description="After the n-th wrong PIN in a row (n ≥ 2; one typo is free) the key refuses attempts for this × 2^(n-2) seconds."
+    )
+    pin_delay_max_seconds: float = Field(900.0, description="Longest wait between two PIN attempts on one key.")
     # --- end signing ---
 
     # --- incoming documents ---
@@ -177,6 +206,26 @@ class Settings(BaseSettings):
             path.chmod(0o600)
         self.secret_key = path.read_text().strip()
         return self.secret_key
+
+    def ensure_payload_keys(self) -> str:
+        """The Temporal payload key ring, generating one in the data dir outside production.
+
+        The file is the key: back it up with the data dir, or histories cannot be read again."""
+        if self.payload_keys is not None and self.payload_keys.get_secret_value().strip():
+            return self.payload_keys.get_secret_value()
+        if self.production:
+            raise RuntimeError("LIENTHONG_PAYLOAD_KEYS is required in production")
+        from services.codec import new_key_entry
+
+        path = self.data_dir / "payload_keys"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            # Created 0600 from the start: the key is never readable by others, not even briefly.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(new_key_entry() + "\n")
+        self.payload_keys = SecretStr(path.read_text().strip())
+        return self.payload_keys.get_secret_value()
 
 
 @lru_cache

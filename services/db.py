@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import traceback
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timezone
@@ -14,6 +15,7 @@ from datetime import datetime, timezone
 import anyio
 from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -128,6 +130,28 @@ def is_busy_error(exc: BaseException) -> bool:
     code = getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(getattr(exc, "orig", None), "pgcode", None)
     return "database is locked" in text_ or "database table is locked" in text_ or code in ("55P03", "57014") \
         or "lock timeout" in text_ or "canceling statement due to statement timeout" in text_
+
+
+# SQLSTATE classes of a database that went away: connection exceptions, and a server shutting
+# down, crashed or still recovering.
+_GONE_STATES = ("57P01", "57P02", "57P03")
+
+
+def is_unreachable_error(exc: BaseException) -> bool:
+    """The database went away (restarted, crashed, cut off): the transaction was rolled back by
+    the server, or — when the connection broke during COMMIT — it cannot be known whether it
+    committed. Trying again once the database is back is what a user can do."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    orig = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if isinstance(code, str) and (code.startswith("08") or code in _GONE_STATES):
+        return True
+    if isinstance(orig, OSError) and not isinstance(orig, FileNotFoundError):
+        # A refused or reset connection raised by the driver itself, not by other network code.
+        frames = traceback.extract_tb(orig.__traceback__)
+        return any("/asyncpg/" in f.filename or "/sqlalchemy/" in f.filename for f in frames)
+    return False
 
 
 _in_transaction: contextvars.ContextVar[bool] = contextvars.ContextVar("in_transaction", default=False)

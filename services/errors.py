@@ -48,4 +48,10 @@ class Unauthenticated(DomainError):
 
 
 class TooManyAttempts(DomainError):
+    """Refused until a later instant; the web layer answers 429 with `Retry-After`."""
+
     status_code = 429
+
+    def __init__(self, message: str, message_en: str | None = None, *, retry_after: int = 60, **details: object) -> None:
+        super().__init__(message, message_en, **details)
+        self.retry_after = retry_after

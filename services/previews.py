@@ -8,16 +8,38 @@ however many people open it.
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from services.blobs import BlobStore, write_atomic
+from services.config import Settings
 from services.errors import InvalidInput, NotFound
+from services.processes import LimitHit, run_limited
 
 DPI = 110
 MAX_PAGES = 60  # the viewer shows this many; the whole file is one click away
-_TIMEOUT = 60
+_TOO_BIG = ("Tệp này quá lớn hoặc quá phức tạp để xem trước trên trang. Hãy tải tệp về để xem.",
+            "This file is too large or too complex to preview. Download it to read it.")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one poppler run may take (a page of 200 × 200 inches would need gigabytes)."""
+
+    memory_mb: int = 1024
+    timeout: float = 30
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(memory_mb=settings.preview_memory_mb, timeout=settings.preview_timeout_seconds)
+
+
+def _poppler(cmd: list[str], limits: Limits):  # type: ignore[no-untyped-def]
+    try:
+        return run_limited(cmd, memory_mb=limits.memory_mb, timeout=limits.timeout)
+    except LimitHit as exc:
+        raise InvalidInput(*_TOO_BIG, reason=str(exc)) from exc
 
 
 def _cache_dir(blobs: BlobStore, digest: str) -> Path:
@@ -31,33 +53,31 @@ def _source(blobs: BlobStore, digest: str) -> Path:
     return path
 
 
-def page_count(blobs: BlobStore, digest: str) -> int:
+def page_count(blobs: BlobStore, digest: str, limits: Limits = Limits()) -> int:
     """The number of pages of a stored PDF (pdfinfo), remembered beside its page images."""
     cached = _cache_dir(blobs, digest) / "pages"
     if cached.exists():
         return int(cached.read_text())
-    done = subprocess.run(["pdfinfo", str(_source(blobs, digest))], capture_output=True, text=True, timeout=_TIMEOUT)
-    pages = next((line.split(":", 1)[1].strip() for line in done.stdout.splitlines() if line.startswith("Pages:")), "")
+    done = _poppler(["pdfinfo", str(_source(blobs, digest))], limits)
+    lines = done.stdout.decode("utf-8", "replace").splitlines()
+    pages = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("Pages:")), "")
     if done.returncode != 0 or not pages.isdigit():
         raise InvalidInput("Không đọc được tệp PDF để xem trước.", "The PDF cannot be read for a preview.")
     write_atomic(cached, pages.encode())
     return int(pages)
 
 
-def page_png(blobs: BlobStore, digest: str, page: int) -> bytes:
-    """Page `page` (from 1) of a stored PDF as a PNG, rendered on first request."""
-    if not 1 <= page <= min(page_count(blobs, digest), MAX_PAGES):
+def page_png(blobs: BlobStore, digest: str, page: int, limits: Limits = Limits()) -> bytes:
+    """Page `page` (from 1) of a stored PDF as a PNG, rendered on first request, within `limits`."""
+    if not 1 <= page <= min(page_count(blobs, digest, limits), MAX_PAGES):
         raise NotFound("Không có trang này.", "no such page")
     target = _cache_dir(blobs, digest) / f"{page}-{DPI}.png"
     if target.exists():
         return target.read_bytes()
     with tempfile.TemporaryDirectory() as work:
         out = Path(work) / "page"
-        done = subprocess.run(
-            ["pdftoppm", "-png", "-r", str(DPI), "-f", str(page), "-l", str(page), "-singlefile",
-             str(_source(blobs, digest)), str(out)],
-            capture_output=True, timeout=_TIMEOUT,
-        )
+        done = _poppler(["pdftoppm", "-png", "-r", str(DPI), "-f", str(page), "-l", str(page), "-singlefile",
+                         str(_source(blobs, digest)), str(out)], limits)
         rendered = out.with_suffix(".png")
         if done.returncode != 0 or not rendered.exists():
             raise InvalidInput("Không hiển thị được trang này.", "This page cannot be rendered.")

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Final
 
 from services.errors import DomainError, InvalidInput
+from services.processes import limit_memory
 
 __all__ = [
     "ConversionFailed",
@@ -234,10 +235,11 @@ class _OfficeDied(Exception):
 class _OfficeWorker:
     """One headless office process, its own profile, and the bridge that drives it."""
 
-    def __init__(self, *, soffice: str, home: Path, startup_timeout: float) -> None:
+    def __init__(self, *, soffice: str, home: Path, startup_timeout: float, memory_mb: int | None = None) -> None:
         self._soffice = soffice
         self._home = home
         self._startup_timeout = startup_timeout
+        self._memory_mb = memory_mb
         self._office: subprocess.Popen[bytes] | None = None
         self._bridge: subprocess.Popen[bytes] | None = None
         self._buffer = b""
@@ -285,6 +287,10 @@ class _OfficeWorker:
             env=env,
             start_new_session=True,
         )
+        if self._memory_mb:
+            # A document that would make the office grow past this fails its conversion (a clear
+            # "cannot convert" for the user) instead of taking the server's memory.
+            limit_memory(self._office.pid, self._memory_mb)
         with open(self._home / "bridge.log", "ab") as bridge_log:
             self._bridge = subprocess.Popen(
                 [
@@ -395,6 +401,7 @@ class Converter:
         timeout: float = 60.0,
         startup_timeout: float = 30.0,
         soffice: str | None = None,
+        memory_mb: int | None = 4096,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -406,7 +413,7 @@ class Converter:
         self._jobs.mkdir()
         self._workers = [
             _OfficeWorker(soffice=self._soffice or "soffice", home=self._base / f"office-{i}",
-                          startup_timeout=startup_timeout)
+                          startup_timeout=startup_timeout, memory_mb=memory_mb)
             for i in range(workers)
         ]
         self._idle: queue.Queue[_OfficeWorker] = queue.Queue()
@@ -594,6 +601,8 @@ def get_converter() -> Converter:
     global _shared
     with _shared_lock:
         if _shared is None or _shared._closed:
-            _shared = Converter()
+            from services.config import get_settings
+
+            _shared = Converter(memory_mb=get_settings().office_memory_mb)
             atexit.register(_shared.close)
         return _shared

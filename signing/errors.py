@@ -3,7 +3,7 @@ Vietnamese message for pages and an English one for logs and the API."""
 
 from __future__ import annotations
 
-from services.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from services.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, TooManyAttempts
 
 
 class SigningError(DomainError):
@@ -56,3 +56,7 @@ class UntrustedCertificate(Conflict, SigningError):
 
 class UnexpectedSigner(Conflict, SigningError):
     """The document is not validly signed by the person or organisation expected to sign it."""
+
+
+class PinDelayed(TooManyAttempts, SigningError):
+    """A wrong PIN was typed moments ago: the key refuses attempts until a given instant."""

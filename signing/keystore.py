@@ -112,3 +112,22 @@ def signer_for_org(*, data_dir: Path, org_code: str, pin: str, settings: Setting
         pin=pin,
         settings=settings,
     )
+
+
+def system_certificate_der(*, data_dir: Path, owner: str, settings: Settings | None = None) -> bytes | None:
+    """The certificate (DER) of the key the system holds for `owner`, readable without a PIN:
+    the development PKI's. A key configured in `Settings.signing_keys` shows its certificate
+    only once opened with the PIN, so it is registered on first use instead."""
+    if settings is not None and (owner in settings.signing_keys or settings.production):
+        return None
+    try:
+        pki = DevPKI.load(Path(data_dir))
+        entry = pki.entry(owner)
+    except (FileNotFoundError, KeyError):
+        return None
+    if entry.revoked:
+        return None
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return pki.certificate(owner).public_bytes(Encoding.DER)
+

@@ -1,7 +1,7 @@
 """Signing as a service for the document and meeting flows and the signing pages.
 
 Keys are opened with the PIN the signer typed (never stored, never logged, never sent to a
-workflow). A failed attempt raises an error carrying its audit entry, which the web layer
+workflow), in one place: `open_signer`, which also counts wrong PINs per key. A failed attempt raises an error carrying its audit entry, which the web layer
 writes after the request's transaction rolled back, so the attempt stays on the record; a
 success is recorded by the caller together with the change it makes (storing the signed file).
 """
@@ -9,11 +9,14 @@ success is recorded by the caller together with the change it makes (storing the
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from PIL import Image, UnidentifiedImageError
 from pyhanko.sign.fields import MDPPerm
+from pyhanko.sign.signers.pdf_cms import Signer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,12 +26,16 @@ from services.config import Settings
 from services.db import utcnow
 from services.directory.models import SIGNERS, Organization, RoleAssignment, User
 from services.errors import DomainError, InvalidInput
+from services.keys import certificates, pins
+from services.keys.models import CertStatus, PinGuard
 from signing import appearance as looks
 from signing.appearance import Appearance
-from signing.keystore import signer_for_org, signer_for_person
+from signing.errors import CertificateRevoked, PinDelayed, PinLocked, WrongPin
+from signing.keystore import signer_for_org, signer_for_person, system_certificate_der
 from services.directory.models import SigningProfile
 from signing.pades import LEVELS, async_sign_pdf
 from signing.pki import OrgSpec, PersonSpec
+from signing.signers import WRONG_PIN
 from signing.trust import TrustConfig
 from signing.validation import ValidationReport, async_validate_pdf
 
@@ -128,12 +135,132 @@ async def set_profile(
     return profile
 
 
-async def sign_as_person(
+def _refused(refusal: tuple[pins.Refusal, datetime | None], *, label: str) -> DomainError:
+    kind, until = refusal
+    if kind == "locked":
+        return PinLocked(
+            f"Khóa ký số của {label} đang bị khóa do nhập sai mã PIN nhiều lần. "
+            "Hãy liên hệ quản trị hệ thống để được mở khóa.",
+            f"The signing key of {label} is locked after too many wrong PINs; an administrator must unlock it.",
+        )
+    assert until is not None
+    seconds = max(1, math.ceil((until - utcnow()).total_seconds()))
+    return PinDelayed(
+        f"Vừa nhập sai mã PIN. Để bảo vệ khóa ký số, hãy chờ {seconds} giây "
+        f"(đến {until.astimezone(looks.VN_TZ):%H:%M:%S}) rồi nhập lại.",
+        f"A wrong PIN was typed moments ago: try again in {seconds} s.",
+        retry_after=seconds,
+    )
+
+
+def _wrong_pin(guard: PinGuard, *, settings: Settings, label: str) -> DomainError:
+    if guard.locked_at is not None:
+        return PinLocked(
+            f"Đã nhập sai mã PIN {guard.failures} lần liên tiếp: khóa ký số của {label} đã bị khóa. "
+            "Hãy liên hệ quản trị hệ thống để được mở khóa.",
+            f"{guard.failures} wrong PINs in a row: the signing key of {label} is now locked.",
+        )
+    left = settings.pin_max_failures - guard.failures
+    return WrongPin(
+        f"{WRONG_PIN[0]} Còn {left} lần thử trước khi khóa ký số bị khóa.",
+        f"{WRONG_PIN[1]} {left} attempt(s) left before the key is locked.",
+    )
+
+
+async def open_signer(
+    session: AsyncSession,
     *,
     settings: Settings,
     actor: Actor,
-    user: User,
     pin: str,
+    user: User | None = None,
+    org: Organization | None = None,
+    target: SigningTarget | None = None,
+) -> Signer:
+    """Open a person's key (`user`) or an organisation's seal (`org`) with the PIN typed.
+
+    The one place a PIN is checked. An attempt on a key that is locked, or within its delay
+    after a wrong PIN, is refused without trying the PIN. A wrong PIN is counted (delay, then
+    lock) and a right one resets the count. The key's certificate is registered for its owner
+    when first seen (keys the system holds are the owner's by provisioning). Commits the
+    session: a counted failure must stay recorded although the request then fails; no
+    transaction is open when it returns.
+    """
+    if user is not None:
+        ref = pins.KeyRef.person(username=user.username, user_id=user.id, organization_id=user.organization_id)
+        label, owner = user.full_name, {"user_id": user.id}
+    else:
+        assert org is not None
+        ref = pins.KeyRef.seal(code=org.code, organization_id=org.id)
+        label, owner = org.name, {"organization_id": org.id}
+    where = {"object_type": target.object_type if target else "pdf", "object_id": target.object_id if target else None}
+    refusal = pins.refusal(await pins.state(session, key=ref.key))
+    if refusal is not None:
+        raise _refused(refusal, label=label).record_after_rollback(
+            actor=actor, action="signing.pin_refused", **where, organization_id=ref.organization_id,
+            details={"key": ref.key, "reason": refusal[0]})
+    await session.commit()
+    try:
+        if user is not None:
+            signer = signer_for_person(data_dir=settings.data_dir, username=user.username, pin=pin, settings=settings)
+        else:
+            signer = signer_for_org(data_dir=settings.data_dir, org_code=org.code, pin=pin, settings=settings)  # type: ignore[union-attr]
+    except WrongPin:
+        guard = await pins.record_failure(session, settings=settings, actor=actor, ref=ref,
+                                          details={"signer": ref.key, **where})
+        await session.commit()
+        raise _wrong_pin(guard, settings=settings, label=label) from None
+    except DomainError as error:
+        raise _failed(error, actor=actor, target=target, signer=ref.key) from None
+    await pins.record_success(session, actor=actor, ref=ref)
+    assert signer.signing_cert is not None
+    registration = await certificates.ensure_system_key(session, der=signer.signing_cert.dump(), **owner)
+    await session.commit()
+    if registration.status != CertStatus.confirmed:
+        raise CertificateRevoked(
+            f"Chứng thư số của khóa ký số ({label}) đã bị quản trị hệ thống thu hồi đăng ký, nên chữ ký bằng khóa "
+            "này không được chấp nhận. Hãy liên hệ quản trị hệ thống.",
+            f"The certificate of this signing key ({label}) was revoked by an administrator.",
+        ).record_after_rollback(actor=actor, action="signing.failed", **where,
+                                details={"signer": ref.key, "error": "certificate registration revoked"})
+    return signer
+
+
+async def expected_fingerprints(session: AsyncSession, *, settings: Settings, user: User | None = None,
+                                org: Organization | None = None) -> set[str]:
+    """Certificates whose signatures count as this person's (or this organisation's seal):
+    the confirmed registrations, the key the system holds for them included."""
+    owner = f"person:{user.username}" if user is not None else f"org:{org.code}"  # type: ignore[union-attr]
+    der = system_certificate_der(data_dir=settings.data_dir, owner=owner, settings=settings)
+    ids = {"user_id": user.id} if user is not None else {"organization_id": org.id}  # type: ignore[union-attr]
+    if der is not None:
+        await certificates.ensure_system_key(session, der=der, **ids)
+    return await certificates.accepted_fingerprints(session, **ids)
+
+
+async def register_system_keys(session: AsyncSession, *, settings: Settings) -> int:
+    """Register the certificates of every key the system holds for the directory's people and
+    organisations (after the development PKI was created or completed); returns how many."""
+    count = 0
+    for user in (await session.scalars(select(User))).all():
+        der = system_certificate_der(data_dir=settings.data_dir, owner=f"person:{user.username}", settings=settings)
+        if der is not None:
+            await certificates.ensure_system_key(session, der=der, user_id=user.id)
+            count += 1
+    for org in (await session.scalars(select(Organization))).all():
+        der = system_certificate_der(data_dir=settings.data_dir, owner=f"org:{org.code}", settings=settings)
+        if der is not None:
+            await certificates.ensure_system_key(session, der=der, organization_id=org.id)
+            count += 1
+    return count
+
+
+async def sign_as_person(
+    *,
+    settings: Settings,
+    signer: Signer,
+    actor: Actor,
+    user: User,
     pdf: bytes,
     level: Level,
     appearance: Appearance | None,
@@ -143,9 +270,8 @@ async def sign_as_person(
     certify: MDPPerm | None = None,
     target: SigningTarget | None = None,
 ) -> bytes:
-    """Sign with the person's own key (opened by their PIN)."""
+    """Sign with the person's own key, opened by `open_signer`."""
     try:
-        signer = signer_for_person(data_dir=settings.data_dir, username=user.username, pin=pin, settings=settings)
         return await async_sign_pdf(
             pdf, signer=signer, level=level, trust=TrustConfig.from_settings(settings), appearance=appearance,
             field_name=field_name, reason=reason, location=location, certify=certify,
@@ -157,9 +283,9 @@ async def sign_as_person(
 async def sign_as_org(
     *,
     settings: Settings,
+    signer: Signer,
     actor: Actor,
     org: Organization,
-    pin: str,
     pdf: bytes,
     level: Level,
     appearance: Appearance | None,
@@ -167,9 +293,8 @@ async def sign_as_org(
     reason: str | None = None,
     target: SigningTarget | None = None,
 ) -> bytes:
-    """Apply the organisation's signature (the seal), held by its clerks."""
+    """Apply the organisation's signature (the seal), opened by `open_signer` for a clerk."""
     try:
-        signer = signer_for_org(data_dir=settings.data_dir, org_code=org.code, pin=pin, settings=settings)
         return await async_sign_pdf(
             pdf, signer=signer, level=level, trust=TrustConfig.from_settings(settings), appearance=appearance,
             field_name=field_name, reason=reason, location=org.place,

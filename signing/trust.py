@@ -52,6 +52,11 @@ class TrustConfig:
     """For validating received documents: their embedded LT data usually suffices, and an
     unreachable OCSP of another organisation's CA should not reject a document by itself."""
     allow_fetching: bool = True
+    time_tolerance: timedelta = timedelta(seconds=60)
+    """How far revocation data and time stamps may lie after the validation moment. pyHanko fixes
+    "now" when a context is built and allows 1 s by default; an OCSP answer produced a few seconds
+    later on a busy machine would be refused as "too recent" although nothing is wrong. Every
+    validation (signing, checking, long-term) takes it from here: one place, no retry loops."""
 
     def __post_init__(self) -> None:
         if not self.trust_roots:
@@ -81,9 +86,7 @@ class TrustConfig:
             allow_fetching=self.allow_fetching if allow_fetching is None else allow_fetching,
             revocation_mode=self.revocation_mode if for_signing else self.validation_revocation_mode,
             moment=moment,
-            # The context fixes "now" when it is built; on a busy machine the OCSP answer can be
-            # produced a few seconds later and would be refused as "too recent" with the default 1 s.
-            time_tolerance=timedelta(seconds=60),
+            time_tolerance=self.time_tolerance,
         )
 
     @asynccontextmanager

@@ -4,7 +4,8 @@ Owns `validate_pdf` and its JSON-serialisable `ValidationReport`: per signature,
 (name, organisation, certificate serial and issuer), when (time-stamp or claimed time),
 whether it is intact, cryptographically valid, trusted and not revoked, which PAdES level it
 reaches, what it covers and what was changed after it, with a one-line verdict in Vietnamese
-and English. `assert_signed_by` checks the expected signer for outgoing documents.
+and English. `assert_signed_by` checks that a signature was made with a certificate registered
+for the expected signer (`services.keys.certificates`).
 
 Each signature gets its own fresh `ValidationContext` (trust roots from `TrustConfig`):
 its soft-fail record then tells whether *this* certificate's revocation status was actually
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Collection
 from datetime import datetime
 from typing import Literal
 
@@ -52,6 +54,7 @@ class SignerIdentity(BaseModel):
     subject: str
     serial_hex: str
     issuer: str
+    fingerprint: str = Field("", description="SHA-256 of the signing certificate (DER), hex.")
 
 
 class SignatureReport(BaseModel):
@@ -135,6 +138,7 @@ def _identity(cert: asn1_x509.Certificate) -> SignerIdentity:
         subject=nfc(cert.subject.human_friendly),
         serial_hex=format(cert.serial_number, "x"),
         issuer=nfc(cert.issuer.human_friendly),
+        fingerprint=cert.sha256.hex(),
     )
 
 
@@ -153,6 +157,7 @@ def lta_validation_spec(trust: TrustConfig) -> PdfSignatureValidationSpec:
             cert_validation_policy=CertValidationPolicySpec(
                 trust_manager=SimpleTrustManager.build(trust_roots=list(trust.trust_roots)),
                 revinfo_policy=CertRevTrustPolicy(revocation_checking_policy=REQUIRE_REVINFO),
+                time_tolerance=trust.time_tolerance,
             )
         )
     )
@@ -312,30 +317,33 @@ def validate_pdf(pdf: bytes, *, trust: TrustConfig) -> ValidationReport:
     return asyncio.run(async_validate_pdf(pdf, trust=trust))
 
 
-def assert_signed_by(report: ValidationReport, cert_serial_or_subject: str) -> SignatureReport:
-    """Return the valid signature whose certificate matches `cert_serial_or_subject`.
+def assert_signed_by(report: ValidationReport, accepted: Collection[str], *, expected: str) -> SignatureReport:
+    """Return the valid signature made with one of the `accepted` certificates (SHA-256
+    fingerprints of those registered and confirmed for the expected signer, named `expected`).
 
-    Tried in order, the first kind that matches any signature wins: certificate serial in hex
-    (case and leading zeros ignored), exact common name (NFC), substring of the full subject.
-    Raises `UnexpectedSigner` when nothing matches or the matching signature is not valid.
+    Names are never compared: a namesake's certificate from a trusted CA is refused like any
+    other. Raises `UnexpectedSigner` when no signature uses an accepted certificate or the one
+    that does is not valid.
     """
-    wanted = nfc(cert_serial_or_subject.strip())
-    serial = wanted.lower().removeprefix("0x").lstrip("0")
-    matchers = (
-        lambda s: bool(serial) and s.serial_hex.lower().lstrip("0") == serial,
-        lambda s: s.name == wanted,
-        lambda s: wanted in s.subject,
-    )
-    for matches in matchers:
-        found = [sig for sig in report.signatures if matches(sig.signer)]
-        if not found:
-            continue
-        for sig in found:
-            if sig.ok:
-                return sig
+    wanted = {f.lower() for f in accepted}
+    found = [sig for sig in report.signatures if sig.signer.fingerprint and sig.signer.fingerprint in wanted]
+    for sig in found:
+        if sig.ok:
+            return sig
+    if found:
         bad = found[0]
         raise UnexpectedSigner(
             f"Chữ ký của {bad.signer.name} không hợp lệ: {bad.verdict_vi}",
             f"The signature of {bad.signer.name} is not valid: {bad.verdict_en}",
         )
-    raise UnexpectedSigner(f"Văn bản không có chữ ký của {wanted}.", f"The document is not signed by {wanted}.")
+    if not report.signatures:
+        raise UnexpectedSigner(f"Văn bản không có chữ ký của {expected}.", f"The document is not signed by {expected}.")
+    other = report.signatures[-1].signer
+    raise UnexpectedSigner(
+        f"Chữ ký trên văn bản (người ký: {other.name}; chứng thư số sê-ri {other.serial_hex.upper()} do {other.issuer} "
+        f"cấp) không dùng chứng thư số đã đăng ký và được xác nhận cho {expected}. Trùng họ tên không đủ: chỉ chấp "
+        "nhận chứng thư số đã đăng ký. Nếu đây là chứng thư mới của anh/chị, hãy đăng ký nó ở trang Tài khoản và "
+        "chờ quản trị hệ thống xác nhận.",
+        f"The signature ({other.name}, certificate serial {other.serial_hex.upper()} issued by {other.issuer}) was not "
+        f"made with a certificate registered and confirmed for {expected}; a matching name is not enough.",
+    )

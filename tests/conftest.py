@@ -22,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from services.config import Settings
 from services.db import Database, set_database
 from services.migrate import upgrade
+from tests.helpers import TEST_PAYLOAD_KEYS
 
 PG_ADMIN = os.environ.get("LIENTHONG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 RUN_ID = uuid.uuid4().hex[:8]
@@ -112,7 +113,8 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(data_dir: Path) -> Settings:
     # No workflow-ID prefix: tests name workflows `incoming-<id>` (and clear earlier tests' runs).
-    return Settings(data_dir=data_dir, secret_key="test-secret", temporal_address=None, workflow_id_prefix="")
+    return Settings(data_dir=data_dir, secret_key="test-secret", temporal_address=None, workflow_id_prefix="",
+                    payload_keys=TEST_PAYLOAD_KEYS)
 
 
 async def _database(db_templates: Templates, backend: str, tmp_path: Path, settings: Settings, demo: bool) -> AsyncIterator[Database]:
@@ -173,9 +175,10 @@ async def client_for(settings: Settings):  # type: ignore[no-untyped-def]
     apps = []
     relays: list[asyncio.Task[None]] = []
 
-    async def make(database: Database, temporal_client=None) -> httpx.AsyncClient:  # type: ignore[no-untyped-def]
+    async def make(database: Database, temporal_client=None, *, ip: str = "10.1.2.3") -> httpx.AsyncClient:  # type: ignore[no-untyped-def]
         """`temporal_client`: pass `temporal_env.client` for pages whose changes reach workflows
-        (an outbox relay then runs beside the app, as in the worker process)."""
+        (an outbox relay then runs beside the app, as in the worker process); `ip`: the client's
+        address as the app sees it."""
         from workflows.relay import OutboxRelay
 
         app = create_app(settings=settings, database=database, temporal=TemporalHandle(settings, client=temporal_client))
@@ -185,7 +188,7 @@ async def client_for(settings: Settings):  # type: ignore[no-untyped-def]
         if temporal_client is not None and not relays:
             relays.append(asyncio.create_task(OutboxRelay(temporal_client, database, settings, reconcile_every=None).run()))
         client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, client=("10.1.2.3", 5000)), base_url="http://testserver",
+            transport=httpx.ASGITransport(app=app, client=(ip, 5000)), base_url="http://testserver",
             headers={"accept": "text/html"}, follow_redirects=False,
         )
         clients.append(client)

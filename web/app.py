@@ -11,15 +11,15 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from services.config import Settings, get_settings
-from services.db import Database, get_database, is_busy_error
+from services.db import Database, get_database, is_busy_error, is_unreachable_error
 from services.audit.service import record
 from services.auth import service as auth
-from services.errors import DomainError, Unauthenticated
+from services.errors import DomainError, TooManyAttempts, Unauthenticated
 from services.events.hub import EventHub
 from services.events.hub import register as register_hub
 from services.events.hub import unregister as unregister_hub
@@ -30,7 +30,7 @@ from web.temporal import TemporalHandle
 
 
 def _wants_html(request: Request) -> bool:
-    if request.url.path.startswith("/api/") or request.headers.get("authorization"):
+    if request.url.path.startswith(("/api/", "/temporal-codec/")) or request.headers.get("authorization"):
         return False
     return "text/html" in request.headers.get("accept", "") or request.method == "POST" and "json" not in request.headers.get("content-type", "")
 
@@ -43,6 +43,14 @@ def _error_response(request: Request, status: int, message: str, details: Any = 
     return JSONResponse({"error": status, "message": message, "details": details}, status_code=status)
 
 log = logging.getLogger(__name__)
+# Only our own files run or style a page: no inline script, style or handler (web/templates keep
+# them in web/static), so an injected tag does nothing. `'self'` covers the /ws WebSocket.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'self'"
+)
+HSTS = "max-age=31536000; includeSubDomains"  # one year; browsers ignore it over plain HTTP
 # Room for the form fields and multipart headers around the largest accepted file.
 FORM_OVERHEAD_BYTES = 64 * 1024
 
@@ -52,6 +60,10 @@ def create_app(
 ) -> FastAPI:
     settings = settings or get_settings()
     settings.ensure_secret_key()
+    from web.routes.temporal_codec import CodecCORS
+    from services.codec import EncryptionCodec, parse_key_ring
+
+    payload_codec = EncryptionCodec(parse_key_ring(settings.ensure_payload_keys()))
     database = database or get_database()
     temporal = temporal or TemporalHandle(settings)
 
@@ -78,6 +90,7 @@ def create_app(
     app.state.db = database
     app.state.temporal = temporal
     app.state.hub = hub
+    app.state.payload_codec = payload_codec
 
     def too_large(request: Request) -> Response:
         limit_mb = settings.upload_max_bytes // (1024 * 1024)
@@ -89,8 +102,15 @@ def create_app(
     # Inside `context` (added after it), so the 413 gets the locale and the security headers.
     app.add_middleware(BodyLimit, limit=settings.upload_max_bytes + FORM_OVERHEAD_BYTES, too_large=too_large)
 
+    # Around the routes and their error handlers: refusals (401/403) of /temporal-codec carry
+    # the CORS headers too, so the Temporal UI can show them.
+    app.add_middleware(CodecCORS, origins=settings.temporal_ui_origins)
+
     @app.middleware("http")
     async def context(request: Request, call_next):  # type: ignore[no-untyped-def]
+        # Behind a TLS-terminating proxy the request itself may arrive over plain HTTP: a
+        # configured https base URL says the site is served over HTTPS all the same.
+        https = request.url.scheme == "https" or settings.base_url.lower().startswith("https://")
         lang = request.cookies.get("lt_lang")
         token = i18n.current_locale.set(lang if lang in i18n.LOCALES else i18n.DEFAULT_LOCALE)
         try:
@@ -109,12 +129,10 @@ def create_app(
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        if https:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         if not request.url.path.startswith("/docs"):
-            response.headers.setdefault(
-                "Content-Security-Policy",
-                "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-                "connect-src 'self' ws: wss:; frame-ancestors 'self'; object-src 'self'",
-            )
+            response.headers.setdefault("Content-Security-Policy", CSP)
         return response
 
     @app.exception_handler(DomainError)
@@ -126,7 +144,10 @@ def create_app(
         if isinstance(exc, Unauthenticated) and request.method == "GET" and _wants_html(request):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         message = i18n.pick(exc.message, exc.message_en)
-        return _error_response(request, exc.status_code, message, exc.details or None)
+        response = _error_response(request, exc.status_code, message, exc.details or None)
+        if isinstance(exc, TooManyAttempts):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -152,7 +173,7 @@ def create_app(
         # A lock or statement wait passed its deadline (settings.db_lock_timeout_seconds): the
         # transaction was rolled back, so nothing is half-done and trying again is safe.
         if not is_busy_error(exc):
-            raise exc
+            return await database_gone(request, exc)
         log.warning("database busy on %s %s: %s", request.method, request.url.path, exc.orig)
         message = i18n.pick(
             "Hệ thống đang bận, chưa lưu được thao tác của bạn. Vui lòng thử lại sau giây lát.",
@@ -162,6 +183,25 @@ def create_app(
         response.headers["Retry-After"] = "5"
         return response
 
+    async def database_gone(request: Request, exc: Exception) -> Response:
+        # PostgreSQL restarted or cut off: say so (503, try again) instead of a bare 500. The
+        # connection broke before COMMIT (rolled back) or during it (unknown), so the user is
+        # asked to look before trying again.
+        if not is_unreachable_error(exc):
+            raise exc
+        log.warning("database unreachable on %s %s: %r", request.method, request.url.path, exc)
+        message = i18n.pick(
+            "Tạm thời mất kết nối tới cơ sở dữ liệu. Vui lòng tải lại trang sau giây lát, kiểm tra thao tác "
+            "đã được lưu chưa rồi thử lại.",
+            "The database is briefly unreachable. Reload the page in a moment, check whether your action "
+            "was saved, then try again.",
+        )
+        response = _error_response(request, 503, message)
+        response.headers["Retry-After"] = "5"
+        return response
+
+    app.add_exception_handler(DBAPIError, database_gone)
+    app.add_exception_handler(OSError, database_gone)
     for router in routers():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
@@ -172,10 +212,11 @@ def routers() -> list[APIRouter]:
     """Every router of the app; tests walk these to check each route's access rule."""
     from web import live
     from web.routes import account, admin, api, audit, health, home, incoming, meetings, notifications, outgoing, signing
-    from web.routes import minutes, tasks
-    from web.routes import dashboard, reports
+    from web.routes import keys, minutes, tasks
+    from web.routes import dashboard, reports, temporal_codec
 
-    return [module.router for module in (health, account, home, notifications, incoming, outgoing, signing, meetings, minutes, tasks, reports, dashboard, admin, audit, api, live)]
+    return [module.router for module in (health, account, home, notifications, incoming, outgoing, signing, keys, meetings, minutes,
+                                         tasks, reports, dashboard, admin, audit, api, live, temporal_codec)]
 
 
 def _secure(request: Request, settings: Settings) -> bool:

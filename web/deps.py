@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth import service as auth
+from services.auth.models import TokenScope
 from services.authz import Principal, load_principal, require
 from services.directory.models import Role
 from services.errors import Forbidden, Unauthenticated
@@ -32,10 +33,18 @@ def writes_on_read(endpoint: Callable[P, R]) -> Callable[P, R]:
     return endpoint
 
 
+def reads_only(endpoint: Callable[P, R]) -> Callable[P, R]:
+    """Mark a POST route that changes nothing (a computation): its request reads a snapshot
+    instead of taking the write lock."""
+    endpoint.__lienthong_writes__ = False  # type: ignore[attr-defined]
+    return endpoint
+
+
 def _writes(request: Request) -> bool:
-    if request.method not in SAFE_METHODS:
-        return True
-    return getattr(request.scope.get("endpoint"), "__lienthong_writes__", False)
+    marked = getattr(request.scope.get("endpoint"), "__lienthong_writes__", None)
+    if marked is not None:
+        return marked
+    return request.method not in SAFE_METHODS
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -69,8 +78,11 @@ async def _resolve(request: Request, session: AsyncSession) -> Principal | None:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         token = await auth.resolve_api_token(session, clear=header[7:].strip())
-        if token is None:
-            raise Unauthenticated("Mã truy cập không hợp lệ hoặc đã bị thu hồi.", "Invalid or revoked API token.")
+        if token.scope == TokenScope.read and _writes(request):  # a GET that writes too; a POST that only reads not
+            raise Forbidden(
+                "Mã truy cập này chỉ có quyền đọc. Hãy dùng mã toàn quyền để thay đổi dữ liệu.",
+                "This API token is read-only. Use a full-access token to change data.",
+            )
         if auth.api_token_needs_touch(token):
             request.state.touch_api_token = token.id  # stamped after the request (web.app)
         principal = await load_principal(session, token.user, ip=client_ip(request))
@@ -103,16 +115,23 @@ class Access:
 
     `org_param` names a path parameter holding an organisation ID that the principal must
     hold one of `roles` for; outside that scope the answer is 404, not 403.
+    `csrf=False` only for routes that change nothing and are called from another origin that
+    cannot know our token (the Temporal UI's codec calls); CORS decides who reads the answer.
     """
 
-    def __init__(self, *roles: Role, public: bool = False, org_param: str | None = None) -> None:
+    def __init__(self, *roles: Role, public: bool = False, org_param: str | None = None, browser: bool = False,
+                 csrf: bool = True) -> None:
         self.roles = roles
         self.public = public
         self.org_param = org_param
+        self.browser = browser  # a signed-in browser only, not an API token
+        self.csrf = csrf
 
     def describe(self) -> str:
         if self.public:
             return "public"
+        if self.browser:
+            return "signed-in browser"
         return "signed-in" if not self.roles else "roles:" + ",".join(r.value for r in self.roles)
 
     async def __call__(self, request: Request, session: SessionDep) -> Principal | None:
@@ -123,7 +142,13 @@ class Access:
             return principal
         if principal is None:
             raise Unauthenticated("Hãy đăng nhập để tiếp tục.", "Please sign in to continue.")
-        if request.method not in SAFE_METHODS and not principal.via_token:
+        if self.browser and principal.via_token:
+            # A leaked token must not be able to mint itself successors or revoke the owner's.
+            raise Forbidden(
+                "Thao tác này cần đăng nhập trên trình duyệt, không dùng mã truy cập.",
+                "This needs a signed-in browser, not an API token.",
+            )
+        if request.method not in SAFE_METHODS and not principal.via_token and self.csrf:
             await _check_csrf(request, principal.csrf_token)
         if self.roles:
             scope = principal.orgs_with(*self.roles)
@@ -153,6 +178,7 @@ class Probe(Access):
 
 
 SignedIn = Annotated[Principal, Depends(Access())]
+SignedInBrowser = Annotated[Principal, Depends(Access(browser=True))]
 MaybeSignedIn = Annotated[Principal | None, Depends(Access(public=True))]
 AdminUser = Annotated[Principal, Depends(Access(Role.admin))]
 AuditorUser = Annotated[Principal, Depends(Access(Role.auditor))]

@@ -57,18 +57,21 @@ def _die_with_parent() -> None:
         pass
 
 
-def spawn_temporal_dev_server(*, data_dir: Path, port: int, ui_port: int, host: str = "127.0.0.1") -> subprocess.Popen[bytes]:
+def spawn_temporal_dev_server(*, data_dir: Path, port: int, ui_port: int, host: str = "127.0.0.1",
+                              codec_endpoint: str | None = None) -> subprocess.Popen[bytes]:
     """Start `temporal server start-dev` (SQLite file in the data dir: history kept across runs).
+    `codec_endpoint`: where its UI decodes payloads (the web app's /temporal-codec).
 
     Call it from the main thread: the server is tied to the thread that starts it and dies with it."""
     data_dir.mkdir(parents=True, exist_ok=True)
     log_file = (data_dir / "temporal.log").open("ab")
+    codec = ["--ui-codec-endpoint", codec_endpoint] if codec_endpoint else []
     return subprocess.Popen(
         [
             temporal_binary(), "server", "start-dev",
             "--ip", host, "--port", str(port), "--ui-port", str(ui_port),
             "--db-filename", str(data_dir / "temporal.db"),
-            "--namespace", "default", "--log-level", "warn",
+            "--namespace", "default", "--log-level", "warn", *codec,
         ],
         stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
     )
@@ -99,12 +102,16 @@ async def prepare_database(settings: Settings, *, seed: bool) -> bool:
 async def start_dev_pki(settings: Settings):  # type: ignore[no-untyped-def]
     """The development PKI for every signer in the directory (demo PIN) and its CRL/OCSP/TSA service."""
     from demo.directory import DEMO_PIN
-    from signing.service import directory_specs
+    from signing.service import directory_specs, register_system_keys
     from signing.trust_services import start_for_dev
 
     async with get_database().session() as session:
         people, orgs = await directory_specs(session, pin=DEMO_PIN)
-    return await asyncio.to_thread(start_for_dev, settings=settings, people=people, orgs=orgs)
+    handle = await asyncio.to_thread(start_for_dev, settings=settings, people=people, orgs=orgs)
+    # The keys just provisioned are their owners' registered certificates.
+    async with get_database().session() as session:
+        await register_system_keys(session, settings=settings)
+    return handle
 
 
 async def seed_domain_demo(settings: Settings) -> None:
@@ -169,6 +176,11 @@ def banner(settings: Settings, *, host: str, port: int, ui_port: int) -> str:
         f"  Temporal UI:              http://{host}:{ui_port}",
         f"  Dữ liệu / data dir:       {settings.data_dir}",
         "",
+        "Dữ liệu trong Temporal được mã hóa (khóa: payload_keys trong thư mục dữ liệu). Để Temporal UI giải mã:",
+        "đăng nhập ứng dụng web bằng quản trị viên cấp tỉnh, rồi trong Temporal UI mở Codec Server, bật",
+        "“Include cross-origin credentials” — payloads are encrypted; to read them in the Temporal UI, sign in",
+        f"to the web app as the top-level admin and tick that option (codec: {_codec_endpoint(host, port)}).",
+        "",
         f"Tài khoản mẫu / demo accounts (mật khẩu / password: {DEMO_PASSWORD}; mã PIN ký số / signing PIN: {DEMO_PIN}):",
     ]
     for org in walk():
@@ -178,10 +190,21 @@ def banner(settings: Settings, *, host: str, port: int, ui_port: int) -> str:
     return "\n".join(lines)
 
 
+def _browser_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+def _codec_endpoint(host: str, port: int) -> str:
+    from web.routes.temporal_codec import PREFIX
+
+    return f"http://{_browser_host(host)}:{port}{PREFIX}"
+
+
 async def run_dev(settings: Settings, *, host: str, port: int, temporal_port: int, ui_port: int) -> None:
     """The whole system on the embedded default, in one command."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.ensure_secret_key()
+    settings.ensure_payload_keys()  # generated once in the data dir, never printed
     temporal = None
     stoppers: list[Callable[[], None]] = []
     stop = asyncio.Event()
@@ -189,7 +212,11 @@ async def run_dev(settings: Settings, *, host: str, port: int, temporal_port: in
     try:
         if not settings.temporal_address:
             print(f"Khởi động Temporal dev server (cổng {temporal_port})…", flush=True)
-            temporal = spawn_temporal_dev_server(data_dir=settings.data_dir, port=temporal_port, ui_port=ui_port)
+            temporal = spawn_temporal_dev_server(data_dir=settings.data_dir, port=temporal_port, ui_port=ui_port,
+                                                 codec_endpoint=_codec_endpoint(host, port))
+            # The embedded UI (on 127.0.0.1, like the app, so the session cookie is same-site) may call the codec.
+            settings.temporal_ui_origins = [*settings.temporal_ui_origins, f"http://127.0.0.1:{ui_port}",
+                                            f"http://localhost:{ui_port}"]
             await asyncio.to_thread(wait_for_port, "127.0.0.1", temporal_port)
             settings.temporal_address = f"127.0.0.1:{temporal_port}"
         seeded = await prepare_database(settings, seed=True)

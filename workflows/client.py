@@ -1,11 +1,17 @@
-"""Connecting to Temporal with the pydantic data converter."""
+"""Connecting to Temporal with the app's converter: pydantic models, encrypted payloads."""
 
 from __future__ import annotations
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 
 from services.config import Settings
+from services.codec import encrypted_converter, parse_key_ring
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """The converter of every client, worker and replayer (keys: settings.ensure_payload_keys)."""
+    return encrypted_converter(parse_key_ring(settings.ensure_payload_keys()))
 
 
 async def connect(settings: Settings, address: str | None = None) -> Client:
@@ -13,7 +19,7 @@ async def connect(settings: Settings, address: str | None = None) -> Client:
     target = address or settings.temporal_address
     if not target:
         raise RuntimeError("LIENTHONG_TEMPORAL_ADDRESS is not set (use `lienthong dev` for the embedded server)")
-    return await Client.connect(target, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter)
+    return await Client.connect(target, namespace=settings.temporal_namespace, data_converter=data_converter(settings))
 
 
 def workflow_id(kind: str, object_id: object) -> str:

@@ -27,7 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from meetings.minutes.models import Minutes, MinutesStatus
 from meetings.models import Meeting, MeetingStatus
 from services.config import Settings
-from services.db import Database
+from services.db import Database, is_unreachable_error
 from services.incoming.models import IncomingDocument
 from services.incoming.models import Status as IncomingStatus
 from services.outbox import service as outbox
@@ -182,8 +182,10 @@ class OutboxRelay:
             return await step
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - the database busy or away: the next round tries again
-            log.warning("outbox relay: round failed", exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - the database busy or away: the next round tries again
+            # A database restart: one line a round, not a traceback.
+            log.warning("outbox relay: round failed%s", f" ({exc!r})" if is_unreachable_error(exc) else "",
+                        exc_info=not is_unreachable_error(exc))
             return 0
 
     async def deliver_due(self) -> int:

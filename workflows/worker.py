@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 
 from workflows.audit.activities import AuditActivities
 from workflows.audit.workflows import AuditCheckpointWorkflow
@@ -60,12 +60,14 @@ def build_worker(
     workflows: Sequence[type] = (),
     activities: Sequence[Callable[..., Any]] = (),
     graceful_shutdown: timedelta = timedelta(),
+    interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
     """A worker for every registered workflow and activity (plus extra ones in tests).
 
     `graceful_shutdown` lets running activities finish when the worker stops (the processes we
     run give them time); tests keep the default 0, which cancels them like a crash would.
-    Every activity's domain error fails it without retries (workflows/errors.py).
+    Every activity's domain error fails it without retries (workflows/errors.py); tests may add
+    interceptors of their own (e.g. to hold a worker at a chosen point before killing it).
     """
     return Worker(
         client,
@@ -73,5 +75,5 @@ def build_worker(
         workflows=[*WORKFLOWS, *workflows],
         activities=[*activities_for(context), *activities],
         graceful_shutdown_timeout=graceful_shutdown,
-        interceptors=[DomainErrorInterceptor()],
+        interceptors=[DomainErrorInterceptor(), *interceptors],
     )

@@ -27,7 +27,7 @@ from meetings import live
 from meetings.access import MeetingAccess, access_for
 from meetings.minutes.models import EDITABLE, Minutes, MinutesRevision, MinutesStatus
 from meetings.models import AgendaItem, Meeting, MeetingParticipant, MeetingStatus, MeetingUnit
-from meetings.service import MeetingFacts, facts as meeting_facts
+from meetings.service import facts as meeting_facts
 from services import calendar
 from services.deadlines import service as deadlines
 from services.audit.service import Actor, record
@@ -463,9 +463,10 @@ async def refuse(session: AsyncSession, *, principal: Principal, minutes_id: int
 
 async def signature_to_check(
     session: AsyncSession, *, settings: Settings, minutes_id: int, role: str, signed_sha: str,
-) -> tuple[bytes, str] | bool:
-    """The signed file and the expected signer's name, or True/False when there is nothing to
-    check (already accepted by a retried activity / superseded)."""
+) -> tuple[bytes, str, set[str]] | bool:
+    """The signed file, the expected signer's name and the fingerprints of the certificates
+    registered for them, or True/False when there is nothing to check (already accepted by a
+    retried activity / superseded)."""
     minutes = await get(session, minutes_id=minutes_id)
     current = minutes.secretary_pdf_sha if role == "secretary" else minutes.chair_pdf_sha
     expected_status = MinutesStatus.awaiting_secretary if role == "secretary" else MinutesStatus.awaiting_chair
@@ -477,22 +478,27 @@ async def signature_to_check(
     assert meeting is not None
     signer = await session.get(User, signer_id(meeting, role))
     assert signer is not None
-    return BlobStore.for_data_dir(settings.data_dir).get(signed_sha), signer.full_name
+    from signing.service import expected_fingerprints
+
+    accepted = await expected_fingerprints(session, settings=settings, user=signer)
+    return BlobStore.for_data_dir(settings.data_dir).get(signed_sha), signer.full_name, accepted
 
 
-async def check_signature(settings: Settings, *, pdf: bytes, role: str, signer_name: str) -> str | None:
-    """Intact, trusted, every signature valid, the newest one by the expected signer; the error
-    in Vietnamese, or None. Runs outside any transaction (it fetches revocation data)."""
+async def check_signature(settings: Settings, *, pdf: bytes, role: str, signer_name: str,
+                          accepted: set[str]) -> str | None:
+    """Intact, trusted, every signature valid, the newest one made with a certificate registered
+    for the expected signer (`accepted` fingerprints); the error in Vietnamese, or None. Runs
+    outside any transaction (it fetches revocation data)."""
     from signing.validation import assert_signed_by
 
     try:
-        report = await _validate(settings, pdf)
+        report = await validate_pdf(settings, pdf)
         wanted = 1 if role == "secretary" else 2
         if len(report.signatures) != wanted or not report.all_valid:
             return f"Tệp có {len(report.signatures)} chữ ký, cần {wanted} chữ ký hợp lệ. {report.summary_vi}"
-        assert_signed_by(report, signer_name)
-        if report.signatures[-1].signer.name != signer_name:
-            return f"Chữ ký mới nhất không phải của {signer_name}."
+        assert_signed_by(report, accepted, expected=signer_name)
+        if report.signatures[-1].signer.fingerprint not in accepted:
+            return f"Chữ ký mới nhất không được ký bằng chứng thư số đã đăng ký của {signer_name}."
     except Exception as exc:  # noqa: BLE001 - any failure is a rejected signature, explained to the signer
         return getattr(exc, "message", None) or str(exc)
     return None
@@ -540,19 +546,11 @@ async def apply_signature_check(
     return True
 
 
-async def _validate(settings: Settings, pdf: bytes) -> Any:
-    """Validate, trying again when a signature is intact and valid but its revocation data came
-    back "too recent" (the dev OCSP/CRL answers are dated at issue time, so a slow fetch on a
-    busy machine lands after the validation moment): that is not a finding about the file."""
+async def validate_pdf(settings: Settings, pdf: bytes) -> Any:
+    """The validation report of a signed minutes PDF."""
     from signing import service as signing
 
-    report = await signing.validate(settings=settings, pdf=pdf)
-    for _ in range(3):
-        if report.all_valid or not all(s.intact and s.valid for s in report.signatures):
-            break
-        await asyncio.sleep(1)
-        report = await signing.validate(settings=settings, pdf=pdf)
-    return report
+    return await signing.validate(settings=settings, pdf=pdf)
 
 
 async def number_and_date(session: AsyncSession, *, settings: Settings, minutes_id: int) -> str:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, Index
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.db import Base
 
 
 class AuditEntry(Base):
-    """One change. `entry_hash` covers every column and `prev_hash` (see services.audit.chain)."""
+    """One change. `canonical` holds the exact bytes `entry_hash` is the SHA-256 of: every
+    column and `prev_hash` as canonical JSON (services.audit.chain.canonical_entry). Those bytes
+    are the source of truth; verification also proves the readable columns say the same."""
 
     __tablename__ = "audit_entries"
     __table_args__ = (Index("ix_audit_entries_object", "object_type", "object_id"),)
@@ -28,6 +30,7 @@ class AuditEntry(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64))
+    canonical: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # read by verification only
 
 
 class AuditHead(Base):

@@ -7,6 +7,7 @@ transaction so the change and its entry commit together or not at all.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -73,7 +74,8 @@ async def record(
         ip=actor.ip,
         prev_hash=prev_hash,
     )
-    entry.entry_hash = chain.entry_hash(entry_dict(entry), prev_hash)
+    entry.canonical = chain.canonical_entry(entry_dict(entry), prev_hash)
+    entry.entry_hash = hashlib.sha256(entry.canonical).hexdigest()
     session.add(entry)
     await session.execute(update(AuditHead).where(AuditHead.id == 1).values(entry_hash=entry.entry_hash))
     return entry
@@ -163,40 +165,41 @@ async def create_checkpoint(session: AsyncSession, *, data_dir: Path) -> AuditCh
     return checkpoint
 
 
-# The canonical encoding of `chain.entry_hash`, built by the database for a whole batch of
-# entries at once: keys sorted, no spaces, strings JSON-quoted with non-ASCII kept (SQLite's
-# json_object and PostgreSQL's to_json quote exactly as Python's json does), times as
-# `chain.canonical_time`. The verifier still hashes every entry itself; the database only saves
-# building a Python object per column. Anything the database would encode differently (a time
-# stored in another format, a column of an unexpected type) makes the batch fail the fast check
-# and go through the reference encoding row by row, so the result never depends on this.
+# One batch of entries for verification, read in one statement: their stored canonical bytes
+# joined by newlines, their entry and previous hashes concatenated, and the sequence numbers of
+# entries whose readable columns say something else than their canonical bytes. That last part
+# runs in the database, in C: it rebuilds each entry's canonical JSON from the columns (keys
+# sorted, no spaces, strings JSON-quoted with non-ASCII kept, as Python's json does; times as
+# `chain.canonical_time`) and compares it with the stored bytes. An entry it flags is looked at
+# again in Python (`chain.disagreeing_field`), so a difference of encoding alone is never
+# reported as tampering. The database does this for the next batch while Python hashes this one.
+# The aggregates take the rows in the subquery's order (PostgreSQL documents this as what
+# usually happens; an ORDER BY inside them would sort every batch, on disk past work_mem). Were
+# a batch ever joined in another order, its hashes would not line up and it would go through
+# the row-by-row check: slower, never wrong.
+_STORED_COLUMNS = "seq, at, actor_id, actor_name, organization_id, action, object_type, object_id, details, ip, prev_hash, entry_hash, canonical"
 _BATCH_SQL = {
     "sqlite": text(
-        """
-        SELECT count(*), min(seq), max(seq), group_concat(line, char(10)),
+        f"""
+        SELECT count(*), min(seq), max(seq), CAST(group_concat(canonical, char(10)) AS BLOB),
                group_concat(entry_hash, ''), group_concat(prev_hash, ''),
-               sum(length(entry_hash) = 64 AND length(prev_hash) = 64)
-        FROM (
-          SELECT seq, entry_hash, prev_hash,
-                 CASE WHEN at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]'
-                 THEN json_object(
+               sum(length(entry_hash) = 64 AND length(prev_hash) = 64),
+               group_concat(CASE WHEN canonical IS NOT CAST(json_object(
                    'action', action, 'actor_id', actor_id, 'actor_name', actor_name,
                    'at', substr(at, 1, 10) || 'T' || substr(at, 12) || 'Z',
                    'details', details, 'ip', ip, 'object_id', object_id, 'object_type', object_type,
-                   'organization_id', organization_id, 'prev_hash', prev_hash, 'seq', seq)
-                 END AS line
-          FROM audit_entries WHERE seq > :after ORDER BY seq LIMIT :limit
-        )
+                   'organization_id', organization_id, 'prev_hash', prev_hash, 'seq', seq) AS BLOB)
+                 THEN seq END)
+        FROM (SELECT {_STORED_COLUMNS} FROM audit_entries WHERE seq > :after ORDER BY seq LIMIT :limit)
         """
     ),
     "postgresql": text(
-        """
-        SELECT count(*), min(seq), max(seq), string_agg(line, E'\\n' ORDER BY seq),
-               string_agg(entry_hash, '' ORDER BY seq), string_agg(prev_hash, '' ORDER BY seq),
-               count(*) FILTER (WHERE length(entry_hash) = 64 AND length(prev_hash) = 64)
-        FROM (
-          SELECT seq, entry_hash, prev_hash,
-                 '{"action":' || coalesce(to_json(action)::text, 'null')
+        f"""
+        SELECT count(*), min(seq), max(seq), string_agg(canonical, '\\x0a'::bytea),
+               string_agg(entry_hash, ''), string_agg(prev_hash, ''),
+               count(*) FILTER (WHERE length(entry_hash) = 64 AND length(prev_hash) = 64),
+               string_agg(seq::text, ',') FILTER (WHERE canonical IS DISTINCT FROM convert_to(
+                 '{{"action":' || coalesce(to_json(action)::text, 'null')
                  || ',"actor_id":' || coalesce(actor_id::text, 'null')
                  || ',"actor_name":' || coalesce(to_json(actor_name)::text, 'null')
                  || ',"at":"' || to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
@@ -206,9 +209,8 @@ _BATCH_SQL = {
                  || ',"object_type":' || coalesce(to_json(object_type)::text, 'null')
                  || ',"organization_id":' || coalesce(organization_id::text, 'null')
                  || ',"prev_hash":' || coalesce(to_json(prev_hash)::text, 'null')
-                 || ',"seq":' || seq || '}' AS line
-          FROM audit_entries WHERE seq > :after ORDER BY seq LIMIT :limit
-        ) AS batch
+                 || ',"seq":' || seq || '}}', 'UTF8'))
+        FROM (SELECT {_STORED_COLUMNS} FROM audit_entries WHERE seq > :after ORDER BY seq LIMIT :limit) AS batch
         """
     ),
 }
@@ -223,6 +225,18 @@ class VerifyProgress:
     last_seq: int
 
 
+def _check_columns(result: chain.VerifyResult, row: Any) -> None:
+    """Fail unless the entry's readable columns say what its canonical bytes say."""
+    if row.canonical is None:
+        return  # the chain check reports the missing bytes
+    field_name = chain.disagreeing_field(row.canonical, entry_dict(row))
+    if field_name == "canonical":
+        result.fail(row.seq, f"entry {row.seq}: the bytes its hash was made over are not a well-formed entry")
+    elif field_name is not None:
+        result.fail(row.seq, f"entry {row.seq}: its {field_name} was changed after it was written "
+                             "(the column no longer matches the hashed record)")
+
+
 async def verify_database(
     session: AsyncSession,
     *,
@@ -232,27 +246,40 @@ async def verify_database(
 ) -> chain.VerifyResult:
     """Recompute the whole chain and every checkpoint from the database.
 
-    Streams the entries in batches of `batch` and keeps nothing per entry, so memory does not
-    grow with the trail. Run it in `Database.read()`: a snapshot that blocks no writer.
-    `on_batch` must not use the session: the next batch is being read meanwhile.
+    Streams the entries' stored canonical bytes in batches of `batch` and hashes each once;
+    the database proves meanwhile that the readable columns agree with those bytes. Keeps
+    nothing per entry, so memory does not grow with the trail. Run it in `Database.read()`: a
+    snapshot that blocks no writer. `on_batch` must not use the session: the next batch is
+    being read meanwhile.
     """
     checkpoints = [
         checkpoint_dict(row)  # type: ignore[arg-type]
         for row in await session.execute(select(*AuditCheckpoint.__table__.c).order_by(AuditCheckpoint.last_seq))
     ]
     verifier = chain.ChainVerifier(checkpoints, public_keys=keys.known_public_keys(data_dir))
+    result = verifier.result
     entries = AuditEntry.__table__
     batch_sql = _BATCH_SQL.get((await session.connection()).dialect.name)
-    if batch_sql is None:  # another backend: the reference encoding only
+
+    async def one_by_one(after: int, last: int | None, only: set[int] | None = None) -> list[Any]:
+        """Rows after..last read by SQLAlchemy (Python values), to name exactly what is wrong."""
+        query = select(*entries.c).where(entries.c.seq > after).order_by(entries.c.seq)
+        if last is not None:
+            query = query.where(entries.c.seq <= last)
+        if only is not None:
+            query = query.where(entries.c.seq.in_(sorted(only)))
+        return list((await session.execute(query.limit(batch) if last is None else query)).all())
+
+    if batch_sql is None:  # another backend: every entry through Python
         after = 0
-        while rows := (await session.execute(
-            select(*entries.c).where(entries.c.seq > after).order_by(entries.c.seq).limit(batch)
-        )).all():
+        while rows := await one_by_one(after, None):
             for row in rows:
-                verifier.add(entry_dict(row))  # type: ignore[arg-type]
+                verifier.add_stored(seq=row.seq, canonical=row.canonical, prev_hash=row.prev_hash,
+                                    entry_hash=row.entry_hash)
+                _check_columns(result, row)
             after = rows[-1].seq
             if on_batch is not None:
-                await on_batch(VerifyProgress(entries_checked=verifier.result.entries_checked, last_seq=after))
+                await on_batch(VerifyProgress(entries_checked=result.entries_checked, last_seq=after))
     else:
         def fetch(after: int) -> asyncio.Future[Any]:
             return asyncio.ensure_future(session.execute(batch_sql, {"after": after, "limit": batch}))
@@ -261,29 +288,30 @@ async def verify_database(
         pending = fetch(after)
         try:
             while True:
-                count, first, last, canonical, entry_hashes, prev_hashes, well_formed = (await pending).one()
+                count, first, last, canonical, entry_hashes, prev_hashes, well_formed, disagreeing = (await pending).one()
                 if not count:
                     break
-                # The database builds the next batch (in its own thread on SQLite, its own process
-                # on PostgreSQL) while this one is hashed here.
+                # The database reads (and checks the columns of) the next batch, in its own thread
+                # on SQLite, its own process on PostgreSQL, while this one is hashed here.
                 pending = fetch(last)
                 await asyncio.sleep(0.001)  # long enough for the driver to hand the statement over (aiosqlite: a cursor first)
                 fast = well_formed == count and canonical is not None and verifier.add_canonical_batch(
-                    first_seq=first, last_seq=last, count=count, canonical=canonical.encode("utf-8"),
+                    first_seq=first, last_seq=last, count=count, canonical=bytes(canonical),
                     entry_hashes=entry_hashes or "", prev_hashes=prev_hashes or "",
                 )
                 del canonical, entry_hashes, prev_hashes
-                if not fast:  # name what is wrong with the reference encoding
+                if not fast or disagreeing:
                     await asyncio.wait({pending})  # one statement at a time on the session
-                    rows = await session.execute(
-                        select(*entries.c).where(entries.c.seq > after, entries.c.seq <= last).order_by(entries.c.seq)
-                    )
-                    for row in rows:
-                        verifier.add(entry_dict(row))  # type: ignore[arg-type]
-                        verifier.result.entries_rechecked += 1
+                    flagged = None if not fast else {int(seq) for seq in str(disagreeing).split(",")}
+                    for row in await one_by_one(after, last, flagged):
+                        if not fast:  # name what is wrong with the chain
+                            verifier.add_stored(seq=row.seq, canonical=row.canonical, prev_hash=row.prev_hash,
+                                                entry_hash=row.entry_hash)
+                        result.entries_rechecked += 1
+                        _check_columns(result, row)
                 after = last
                 if on_batch is not None:
-                    await on_batch(VerifyProgress(entries_checked=verifier.result.entries_checked, last_seq=after))
+                    await on_batch(VerifyProgress(entries_checked=result.entries_checked, last_seq=after))
         finally:
             if not pending.done():  # cancelled or failed mid-batch: leave the session idle for the rollback
                 await asyncio.wait({pending})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -28,8 +29,17 @@ class UserSession(Base):
     user: Mapped[User] = relationship()
 
 
+class TokenScope(StrEnum):
+    """What a token may do: `read` only reads (GET/HEAD/OPTIONS); `full` acts as its owner,
+    except creating or revoking tokens, which needs the owner signed in."""
+
+    read = "read"
+    full = "full"
+
+
 class ApiToken(Base):
-    """A personal bearer token for scripts; shown once, stored as SHA-256."""
+    """A personal bearer token for scripts; shown once, stored as SHA-256, with a scope and an
+    expiry chosen at creation."""
 
     __tablename__ = "api_tokens"
 
@@ -41,6 +51,8 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column()
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    scope: Mapped[str] = mapped_column(String(16), default=TokenScope.full.value)
+    expires_at: Mapped[datetime] = mapped_column()
 
     user: Mapped[User] = relationship()
 

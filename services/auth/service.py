@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from services.audit.service import Actor, record
-from services.auth.models import ApiToken, LoginAttempt, UserSession
+from services.auth.models import ApiToken, LoginAttempt, TokenScope, UserSession
 from services.auth.passwords import hash_password, needs_rehash, verify_password
 from services.config import Settings
 from services.db import utcnow
@@ -34,12 +35,56 @@ class SignIn:
     session: UserSession
 
 
-async def _recent_failures(session: AsyncSession, settings: Settings, *, username: str, ip: str) -> tuple[int, int]:
+def _delay(settings: Settings, failures: int, free: int) -> timedelta:
+    """How long after the last failure the next attempt must wait: nothing for the free ones,
+    then the base doubled at each further failure, up to the cap."""
+    if failures < free:
+        return timedelta(0)
+    exponent = min(failures - free, 30)  # 2**30 s is past any cap
+    return timedelta(seconds=min(settings.login_delay_base_seconds * 2**exponent, settings.login_delay_max_seconds))
+
+
+async def _failures(session: AsyncSession, *conditions: object, since: datetime) -> tuple[int, datetime | None]:
+    count, last = (await session.execute(
+        select(func.count(), func.max(LoginAttempt.at)).where(
+            LoginAttempt.success.is_(False), LoginAttempt.at >= since, *conditions  # type: ignore[arg-type]
+        )
+    )).one()
+    return count or 0, last
+
+
+async def sign_in_not_before(session: AsyncSession, settings: Settings, *, username: str, ip: str) -> datetime | None:
+    """The instant before which `username` may not try to sign in from `ip`, or None.
+
+    Two counts, each from this address only, so that guessing from elsewhere never locks the
+    owner out: failures on this account since its last success from here, and failures on any
+    account (someone trying many names). Refused attempts are not failures: they do not push
+    the instant further.
+    """
     since = utcnow() - timedelta(minutes=settings.login_failure_window_minutes)
-    base = select(func.count()).select_from(LoginAttempt).where(LoginAttempt.at >= since, LoginAttempt.success.is_(False))
-    per_account = await session.scalar(base.where(LoginAttempt.username == username)) or 0
-    per_address = await session.scalar(base.where(LoginAttempt.ip == ip)) or 0
-    return per_account, per_address
+    last_success = await session.scalar(
+        select(func.max(LoginAttempt.at)).where(
+            LoginAttempt.username == username, LoginAttempt.ip == ip, LoginAttempt.success.is_(True)
+        )
+    )
+    account_since = max(since, last_success) if last_success else since
+    instants = []
+    for conditions, start, free in (
+        ((LoginAttempt.username == username, LoginAttempt.ip == ip), account_since, settings.login_free_failures_per_account),
+        ((LoginAttempt.ip == ip,), since, settings.login_free_failures_per_address),
+    ):
+        count, last = await _failures(session, *conditions, since=start)
+        if last is not None and (wait := _delay(settings, count, free)):
+            instants.append(last + wait)
+    not_before = max(instants, default=None)
+    return not_before if not_before and not_before > utcnow() else None
+
+
+def _wait_words(seconds: int) -> tuple[str, str]:
+    if seconds < 60:
+        return f"{seconds} giây", f"{seconds} seconds"
+    minutes = -(-seconds // 60)
+    return f"{minutes} phút", f"{minutes} minutes"
 
 
 async def sign_in(
@@ -51,15 +96,18 @@ async def sign_in(
     attempt to the session: callers commit the session even then (web/routes/account.py does).
     """
     username = (username or "").strip().lower()[:64]
-    per_account, per_address = await _recent_failures(session, settings, username=username, ip=ip)
-    if per_account >= settings.login_max_failures_per_account or per_address >= settings.login_max_failures_per_address:
+    not_before = await sign_in_not_before(session, settings, username=username, ip=ip)
+    if not_before is not None:
+        retry_after = max(1, math.ceil((not_before - utcnow()).total_seconds()))
         await record(
             session, actor=Actor(user_id=None, name=username, ip=ip), action="auth.login_throttled",
-            object_type="user", details={"username": username},
+            object_type="user", details={"username": username, "retry_after_seconds": retry_after},
         )
+        vi, en = _wait_words(retry_after)
         raise TooManyAttempts(
-            f"Đăng nhập sai quá nhiều lần. Hãy thử lại sau {settings.login_failure_window_minutes} phút.",
-            f"Too many failed sign-ins. Try again in {settings.login_failure_window_minutes} minutes.",
+            f"Đăng nhập sai nhiều lần. Để bảo vệ tài khoản, hãy thử lại sau {vi}.",
+            f"Too many failed sign-ins. To protect the account, try again in {en}.",
+            retry_after=retry_after,
         )
     user = await directory.find_user(session, username=username)
     ok = verify_password(user.password_hash if user else None, password or "")
@@ -118,18 +166,32 @@ async def change_own_password(
     )
 
 
-async def create_api_token(session: AsyncSession, *, actor: Actor, user: User, name: str) -> tuple[ApiToken, str]:
+TOKEN_DAYS = (30, 90, 180, 365)  # the validity choices offered; 90 is the default
+DEFAULT_TOKEN_DAYS = 90
+
+
+async def create_api_token(
+    session: AsyncSession, *, actor: Actor, user: User, name: str, scope: str = TokenScope.read.value,
+    days: int = DEFAULT_TOKEN_DAYS,
+) -> tuple[ApiToken, str]:
     """Create a bearer token; the clear value is returned once and never stored."""
     name = (name or "").strip()
     if not name:
         raise InvalidInput("Hãy đặt tên cho mã truy cập (ví dụ: script báo cáo).", "Give the token a name.")
+    if scope not in {s.value for s in TokenScope}:
+        raise InvalidInput("Hãy chọn quyền của mã truy cập: chỉ đọc hoặc toàn quyền.", "Choose read-only or full access.")
+    if days not in TOKEN_DAYS:
+        raise InvalidInput("Hãy chọn thời hạn của mã truy cập trong danh sách.", "Choose one of the offered validity periods.")
     clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user_id=user.id, name=name[:128], token_hash=_digest(clear), prefix=clear[:10])
+    token = ApiToken(
+        user_id=user.id, name=name[:128], token_hash=_digest(clear), prefix=clear[:10], scope=scope,
+        expires_at=utcnow() + timedelta(days=days),
+    )
     session.add(token)
     await session.flush()
     await record(
         session, actor=actor, action="auth.token_create", object_type="api_token", object_id=token.id,
-        details={"name": token.name, "prefix": token.prefix},
+        details={"name": token.name, "prefix": token.prefix, "scope": scope, "expires_at": token.expires_at.isoformat()},
     )
     return token, clear
 
@@ -148,14 +210,20 @@ async def revoke_api_token(session: AsyncSession, *, actor: Actor, user: User, t
 TOKEN_USE_PRECISION = timedelta(minutes=1)
 
 
-async def resolve_api_token(session: AsyncSession, *, clear: str) -> ApiToken | None:
-    """The live token for `clear`, or None. Its last use is stamped by `touch_api_token`
-    (at most once a minute), so reading through a token needs no write."""
+async def resolve_api_token(session: AsyncSession, *, clear: str) -> ApiToken:
+    """The live token for `clear`; Unauthenticated when it is unknown, revoked or expired. Its
+    last use is stamped by `touch_api_token` (at most once a minute), so reading through a
+    token needs no write."""
     token = await session.scalar(
         select(ApiToken).where(ApiToken.token_hash == _digest(clear)).options(selectinload(ApiToken.user))
     )
     if token is None or token.revoked or not token.user.active:
-        return None
+        raise Unauthenticated("Mã truy cập không hợp lệ hoặc đã bị thu hồi.", "Invalid or revoked API token.")
+    if token.expires_at <= utcnow():
+        raise Unauthenticated(
+            "Mã truy cập đã hết hạn. Hãy tạo mã mới ở trang Tài khoản của tôi.",
+            "The API token has expired. Create a new one on the My account page.",
+        )
     return token
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from services.audit.service import Actor, record
-from services.auth.passwords import hash_password
+from services.auth.passwords import hash_password, password_problem
 from services.authz import Principal, require
 from services.db import utcnow
 from services.directory.models import Level, Organization, Role, RoleAssignment, Unit, User
@@ -18,15 +18,11 @@ from services.errors import Conflict, InvalidInput, NotFound
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 ABBR_RE = re.compile(r"^[A-ZĐ0-9][A-Za-zĐđ0-9]{0,31}$")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
-MIN_PASSWORD = 10
 
 
-def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise InvalidInput(
-            f"Mật khẩu phải có ít nhất {MIN_PASSWORD} ký tự.",
-            f"The password must have at least {MIN_PASSWORD} characters.",
-        )
+def _check_password(password: str, *, username: str, full_name: str | None) -> None:
+    if problem := password_problem(password, username=username, full_name=full_name):
+        raise InvalidInput(*problem)
 
 
 def _need(value: str | None, vi: str, en: str) -> str:
@@ -209,7 +205,7 @@ async def create_user(
             "Tên đăng nhập gồm 3–64 ký tự: chữ thường không dấu, số, dấu chấm, gạch ngang.",
             "The username holds 3–64 lower-case letters, digits, '.', '_' or '-'.",
         )
-    _check_password(password)
+    _check_password(password, username=username, full_name=full_name)
     if await find_user(session, username=username):
         raise Conflict(f"Tên đăng nhập {username} đã được dùng.", f"username {username} is taken")
     await get_org(session, org_id=organization_id)
@@ -262,7 +258,7 @@ async def update_user(session: AsyncSession, *, actor: Actor, user: User, **chan
 
 async def set_password(session: AsyncSession, *, actor: Actor, user: User, password: str) -> None:
     """Set a new password (admin reset or the user's own change, checked by the caller)."""
-    _check_password(password)
+    _check_password(password, username=user.username, full_name=user.full_name)
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
     await record(

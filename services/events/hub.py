@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from services.db import Database
+from services.db import Database, is_unreachable_error
 from services.events import service as events
 from services.events.service import EventOut
 
@@ -63,8 +63,11 @@ class EventHub:
             self._wake.clear()
             try:
                 await self._fetch()
-            except Exception:  # noqa: BLE001 - a database hiccup must not kill live updates
-                log.exception("event hub poll failed")
+            except Exception as exc:  # noqa: BLE001 - a database hiccup must not kill live updates
+                if is_unreachable_error(exc):  # a restart: one line each poll, not a traceback
+                    log.warning("event hub: database unreachable (%r); trying again", exc)
+                else:
+                    log.exception("event hub poll failed")
 
     async def _fetch(self) -> None:
         while True:

@@ -16,5 +16,6 @@ from meetings.minutes.models import Minutes, MinutesRevision  # noqa: F401
 from services.tasks.models import Task, TaskUpdate  # noqa: F401
 from services.reports.models import ReportField, ReportRequest, ReportSubmission, ReportTarget  # noqa: F401
 from services.outbox.models import Deployment, OutboxCommand  # noqa: F401
+from services.keys.models import PinGuard, SignerCertificate  # noqa: F401
 
 metadata = Base.metadata

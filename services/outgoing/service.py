@@ -374,6 +374,16 @@ def allowed_actions(doc: OutgoingDocument, principal: Principal, review_rows: li
     return actions
 
 
+def authorize(principal: Principal | None, doc: OutgoingDocument, roles: Sequence[Role], vi: str, en: str) -> None:
+    """Refuse an action to someone without one of `roles` in the issuing organisation: 404 when the
+    document is not theirs to see, 403 when it is. `None` is the system (workflows, seeding)."""
+    if principal is None or doc.organization_id in principal.orgs_with(*roles):
+        return
+    if doc.organization_id not in principal.visible_orgs():
+        raise NotFound("Không tìm thấy văn bản này hoặc bạn không có quyền xem.", "outgoing document not found")
+    raise Forbidden(vi, en)
+
+
 # --------------------------------------------------------------------------- drafting
 
 
@@ -771,6 +781,7 @@ async def issue(
     session: AsyncSession,
     *,
     settings: Settings,
+    principal: Principal | None,
     actor: Actor,
     document_id: int,
     seal: SealCallback,
@@ -786,6 +797,8 @@ async def issue(
     uses it: numbers are never skipped or given twice. Issuing an issued document returns it.
     """
     doc = await _locked(session, document_id)
+    authorize(principal, doc, [Role.clerk], "Chỉ văn thư của cơ quan ban hành phát hành được văn bản.",
+              "Only a clerk of the issuing organisation can issue it.")
     if doc.status in ISSUED:
         return doc
     if doc.status != Status.signed or not doc.leader_pdf_sha:
@@ -911,6 +924,9 @@ async def pending_deliveries(session: AsyncSession, *, document_id: int) -> list
 
 
 async def cancel(session: AsyncSession, *, actor: Actor, principal: Principal | None, doc: OutgoingDocument, reason: str) -> None:
+    if principal is not None and actor.user_id != doc.drafter_id:
+        authorize(principal, doc, SIGNER_ROLES, "Chỉ người soạn hoặc lãnh đạo hủy được văn bản.",
+                  "Only the drafter or a leader can cancel.")
     if doc.status not in OPEN:
         raise Conflict("Chỉ hủy được văn bản chưa phát hành.", "Only documents not yet issued can be cancelled.")
     if doc.number is not None:
@@ -918,8 +934,6 @@ async def cancel(session: AsyncSession, *, actor: Actor, principal: Principal | 
         # have a gap, so the document is issued with it and then recalled if it is not wanted.
         raise Conflict(f"Văn bản đã được cấp số {doc.notation}: hãy phát hành rồi thu hồi nếu không dùng.",
                        f"The document already holds number {doc.notation}: issue it, then recall it if unwanted.")
-    if principal is not None and actor.user_id != doc.drafter_id and doc.organization_id not in principal.orgs_with(*SIGNER_ROLES):
-        raise Forbidden("Chỉ người soạn hoặc lãnh đạo hủy được văn bản.", "Only the drafter or a leader can cancel.")
     reason = _clean(reason)
     if not reason:
         raise InvalidInput("Hãy ghi lý do hủy.", "Write the reason.")
@@ -933,8 +947,10 @@ async def cancel(session: AsyncSession, *, actor: Actor, principal: Principal | 
     await _event(session, doc, "cancelled")
 
 
-async def recall(session: AsyncSession, *, actor: Actor, doc: OutgoingDocument, reason: str) -> None:
+async def recall(session: AsyncSession, *, principal: Principal | None, actor: Actor, doc: OutgoingDocument, reason: str) -> None:
     """Recall an issued document; every recipient is told (by the workflow, per recipient)."""
+    authorize(principal, doc, [Role.clerk, *SIGNER_ROLES], "Chỉ văn thư hoặc lãnh đạo cơ quan ban hành thu hồi được văn bản.",
+              "Only a clerk or a leader of the issuing organisation can recall it.")
     if doc.status != Status.issued:
         raise Conflict("Chỉ thu hồi được văn bản đã phát hành.", "Only issued documents can be recalled.")
     reason = _clean(reason)
@@ -951,9 +967,11 @@ async def recall(session: AsyncSession, *, actor: Actor, doc: OutgoingDocument, 
 
 
 async def replace(
-    session: AsyncSession, *, settings: Settings, actor: Actor, doc: OutgoingDocument, reason: str,
+    session: AsyncSession, *, settings: Settings, principal: Principal | None, actor: Actor, doc: OutgoingDocument, reason: str,
 ) -> OutgoingDocument:
     """Mark an issued document as replaced and open the replacing draft (same fields)."""
+    authorize(principal, doc, [Role.clerk, *SIGNER_ROLES], "Chỉ văn thư hoặc lãnh đạo cơ quan ban hành thay thế được văn bản.",
+              "Only a clerk or a leader of the issuing organisation can replace it.")
     if doc.status != Status.issued:
         raise Conflict("Chỉ thay thế được văn bản đã phát hành.", "Only issued documents can be replaced.")
     reason = _clean(reason)

@@ -1,8 +1,8 @@
 """Consolidated downloads of a report request: the figures as CSV and XLSX (one row per target,
 a summary row), and a ZIP of every submitted file with both tables.
 
-The XLSX is written with the standard library (zipfile + minimal SpreadsheetML), no extra
-dependency: strings inline, numbers as numbers, a bold header and summary row.
+The XLSX is written with XlsxWriter: numbers as numbers, text always as text (a figure typed
+as "=1+1" stays text, never a formula), a bold header and summary row.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from xml.sax.saxutils import escape
 
+import xlsxwriter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -106,83 +106,27 @@ def to_csv(table: Table) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def _col(index: int) -> str:
-    name = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        name = chr(65 + rest) + name
-    return name
-
-
-def _cell(ref: str, value: object, style: int) -> str:
-    s = f' s="{style}"' if style else ""
-    if isinstance(value, bool) or value is None or value == "":
-        return f'<c r="{ref}"{s}/>' if style else ""
-    if isinstance(value, (int, float, Decimal)):
-        return f'<c r="{ref}"{s}><v>{value}</v></c>'
-    text = escape(str(value))
-    return f'<c r="{ref}" t="inlineStr"{s}><is><t xml:space="preserve">{text}</t></is></c>'
-
-
 def to_xlsx(table: Table, *, sheet: str = "Tong hop") -> bytes:
-    """A one-sheet workbook: header and summary rows bold, first row frozen."""
-    lines = []
-    all_rows = [(table.header, 1), *((r, 0) for r in table.rows), (table.summary, 1)]
-    for r, (row, style) in enumerate(all_rows, 1):
-        cells = "".join(_cell(f"{_col(c)}{r}", v, style) for c, v in enumerate(row))
-        lines.append(f'<row r="{r}">{cells}</row>')
-    widths = "".join(f'<col min="{i + 1}" max="{i + 1}" width="{w}" customWidth="1"/>'
-                     for i, w in enumerate([6, 40, 22, 18, 10] + [22] * (len(table.header) - 5)))
-    sheet_xml = (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-        '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
-        '</sheetView></sheetViews>'
-        f'<cols>{widths}</cols><sheetData>{"".join(lines)}</sheetData></worksheet>'
-    )
-    files = {
-        "[Content_Types].xml": (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-            '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-            '</Types>'),
-        "_rels/.rels": (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>'
-            '</Relationships>'),
-        "xl/workbook.xml": (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-            f'<sheets><sheet name="{escape(sheet)}" sheetId="1" r:id="rId1"/></sheets></workbook>'),
-        "xl/_rels/workbook.xml.rels": (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'
-            '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/>'
-            '</Relationships>'),
-        "xl/styles.xml": (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-            '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font><font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
-            '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>'
-            '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
-            '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-            '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-            '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
-            '</styleSheet>'),
-        "xl/worksheets/sheet1.xml": sheet_xml,
-    }
+    """A one-sheet workbook: header and summary rows bold, first row frozen, numbers as numbers."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False})
+    bold = book.add_format({"bold": True})
+    ws = book.add_worksheet(sheet[:31])
+    for i, width in enumerate([6, 40, 22, 18, 10] + [22] * (len(table.header) - 5)):
+        ws.set_column(i, i, width)
+    ws.freeze_panes(1, 0)
+    all_rows = [(table.header, bold), *((r, None) for r in table.rows), (table.summary, bold)]
+    for r, (row, style) in enumerate(all_rows):
+        for c, value in enumerate(row):
+            if isinstance(value, Decimal):
+                value = float(value)
+            if value is None or value == "" or isinstance(value, bool):
+                ws.write_blank(r, c, None, style)
+            elif isinstance(value, (int, float)):
+                ws.write_number(r, c, value, style)
+            else:
+                ws.write_string(r, c, str(value), style)  # never a formula, whatever a unit typed
+    book.close()
     return buffer.getvalue()
 
 

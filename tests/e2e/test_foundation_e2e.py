@@ -58,6 +58,48 @@ def test_admin_and_auditor_pages_render(live_dev, browser) -> None:
             context.close()
 
 
+def test_dev_encrypts_payloads_and_its_temporal_ui_decodes_through_the_app(live_dev, browser) -> None:
+    """The key ring is made once, private and never printed; the embedded Temporal UI is told
+    where the codec is, and from the UI's origin Chromium decodes with the admin's cookie only."""
+    import json
+
+    from google.protobuf import json_format
+    from temporalio.api.common.v1 import Payloads
+
+    from services.codec import EncryptionCodec, parse_key_ring
+
+    keys = live_dev.data_dir / "payload_keys"
+    assert keys.stat().st_mode & 0o777 == 0o600
+    ring = keys.read_text().strip()
+    assert ring.split(":", 1)[1] not in live_dev.log.read_text()
+    ui = f"http://127.0.0.1:{live_dev.ports['ui']}"
+    codec_url = live_dev.url + "/temporal-codec"
+    assert httpx.get(ui + "/api/v1/settings").json()["Codec"]["Endpoint"] == codec_url
+
+    codec = EncryptionCodec(parse_key_ring(ring))
+    clear = json_format.ParseDict({"payloads": [{"metadata": {"encoding": "anNvbi9wbGFpbg=="}, "data": ""}]}, Payloads())
+    clear.payloads[0].data = json.dumps("Nguyễn Thị Lan", ensure_ascii=False).encode()
+    body = json_format.MessageToJson(Payloads(payloads=[codec.encrypt(p) for p in clear.payloads]))
+    call = """async ([url, body, credentials]) => {
+        const r = await fetch(url, {method: 'POST', credentials, body,
+                                    headers: {'Content-Type': 'application/json', 'X-Namespace': 'default'}});
+        return [r.status, await r.text()];
+    }"""
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    page.goto(ui)  # the Temporal UI's origin, as its codec calls come from
+    status, _ = page.evaluate(call, [codec_url + "/decode", body, "include"])
+    assert status == 401  # not signed in to the app: refused, and the UI can read why
+    sign_in(page, live_dev.url, "quantri", DEMO_PASSWORD)
+    page.goto(ui)
+    status, text = page.evaluate(call, [codec_url + "/decode", body, "include"])
+    assert status == 200, text
+    assert json_format.Parse(text, Payloads()).payloads[0] == clear.payloads[0]
+    status, _ = page.evaluate(call, [codec_url + "/decode", body, "omit"])
+    assert status == 401  # without "include cross-origin credentials" the UI gets nothing
+    context.close()
+
+
 def test_auditor_verifies_the_live_chain(live_dev, browser) -> None:
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
@@ -73,9 +115,10 @@ def test_ctrl_c_stops_everything_and_a_restart_keeps_the_data(tmp_path) -> None:
     assert stop_dev(first) == 0
     with pytest.raises(httpx.HTTPError):
         httpx.get(first.url + "/healthz", timeout=2)
-    # The Temporal dev server it started is gone too: its port is free again.
-    with pytest.raises(httpx.HTTPError):
-        httpx.get(f"http://127.0.0.1:{first.ports['temporal']}", timeout=2)
+    # The Temporal dev server it started is gone too: nothing accepts a TCP connection on its port
+    # (an HTTP request would fail against a live gRPC server as well, so it could not tell).
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", first.ports["temporal"]), timeout=2).close()
     log_before = first.log.read_text()
     again = start_dev(first.data_dir, first.log, first.ports)
     try:

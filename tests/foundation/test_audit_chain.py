@@ -9,8 +9,11 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timezone
 
+import pytest
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.orm import undefer
 
 from services.audit import service as audit
 from services.audit.models import AuditEntry
@@ -42,6 +45,87 @@ async def test_edited_row_is_detected_with_its_sequence(database, settings) -> N
         await session.execute(update(AuditEntry).where(AuditEntry.seq == 4).values(details='{"i":999}'))
     result = await _verify(database, settings)
     assert not result.ok and result.first_bad_seq == 4
+    assert result.problems == ["entry 4: its details was changed after it was written "
+                               "(the column no longer matches the hashed record)"]
+
+
+@pytest.mark.parametrize("column, value", [
+    ("action", "test.forged"), ("actor_name", "someone else"), ("actor_name", None), ("object_type", "other"),
+    ("object_id", "999"), ("object_id", None), ("ip", "10.9.9.9"), ("details", '{"i":7,"ghi chú":"Đã ký"}'),
+    ("at", datetime(2020, 1, 1, tzinfo=timezone.utc)), ("prev_hash", "0" * 64),
+])
+async def test_every_readable_column_is_held_to_the_hashed_bytes(database, settings, column, value) -> None:
+    """The hashed bytes are intact, only the column people read says something else."""
+    await _append(database, 6)
+    async with database.session() as session:
+        await session.execute(update(AuditEntry).where(AuditEntry.seq == 5).values({column: value}))
+    result = await _verify(database, settings)
+    assert not result.ok and result.first_bad_seq == 5, result.problems
+    assert f"entry 5: its {column} was changed after it was written (the column no longer matches the hashed record)" \
+        in result.problems
+
+
+async def test_edited_canonical_bytes_are_detected(database, settings) -> None:
+    await _append(database, 6)
+    async with database.session() as session:
+        stored = await session.scalar(select(AuditEntry.canonical).where(AuditEntry.seq == 3))
+        await session.execute(update(AuditEntry).where(AuditEntry.seq == 3)
+                              .values(canonical=stored.replace(b'"test.step"', b'"test.stop"')))
+    result = await _verify(database, settings)
+    assert not result.ok and result.first_bad_seq == 3
+    assert "entry 3 was changed after it was written" in result.problems
+    assert result.entries_checked == 6 and result.entries_rechecked == 6
+
+
+async def test_bytes_and_hash_rewritten_together_break_the_link(database, settings) -> None:
+    """A forger who rewrites an entry's bytes, columns and hash consistently still breaks the next link."""
+    from services.audit import chain
+
+    await _append(database, 6)
+    async with database.session() as session:
+        row = await session.scalar(select(AuditEntry).where(AuditEntry.seq == 3).options(undefer(AuditEntry.canonical)))
+        row.action = "test.forged"
+        row.canonical = chain.canonical_entry(audit.entry_dict(row), row.prev_hash)
+        row.entry_hash = hashlib.sha256(row.canonical).hexdigest()
+    result = await _verify(database, settings)
+    assert not result.ok and result.first_bad_seq == 4
+    assert result.problems == ["entry 4 does not link to the entry before it"]
+
+
+async def test_edited_entry_hash_is_detected(database, settings) -> None:
+    await _append(database, 6)
+    async with database.session() as session:
+        await session.execute(update(AuditEntry).where(AuditEntry.seq == 2).values(entry_hash="a" * 64))
+    result = await _verify(database, settings)
+    assert not result.ok and result.first_bad_seq == 2
+    assert "entry 2 was changed after it was written" in result.problems
+
+
+async def test_reordered_entries_are_detected(database, settings) -> None:
+    await _append(database, 6)
+    async with database.session() as session:  # swap entries 3 and 4
+        await session.execute(update(AuditEntry).where(AuditEntry.seq == 3).values(seq=-3))
+        await session.execute(update(AuditEntry).where(AuditEntry.seq == 4).values(seq=3))
+        await session.execute(update(AuditEntry).where(AuditEntry.seq == -3).values(seq=4))
+    result = await _verify(database, settings)
+    assert not result.ok and result.first_bad_seq == 3
+    assert "entry 3: its seq was changed after it was written (the column no longer matches the hashed record)" \
+        in result.problems
+    assert "entry 3 does not link to the entry before it" in result.problems
+
+
+def test_disagreeing_field_names_the_column() -> None:
+    from services.audit import chain
+
+    entry = {"seq": 1, "at": "2026-01-01T00:00:00.000000Z", "actor_id": None, "actor_name": "Lan", "organization_id": 2,
+             "action": "x", "object_type": None, "object_id": "7", "details": "{}", "ip": None, "prev_hash": "0" * 64}
+    canonical = chain.canonical_entry(entry, entry["prev_hash"])
+    assert chain.disagreeing_field(canonical, entry) is None
+    assert chain.disagreeing_field(canonical, {**entry, "organization_id": "2"}) == "organization_id"
+    assert chain.disagreeing_field(canonical, {**entry, "object_id": 7}) == "object_id"
+    assert chain.disagreeing_field(canonical.replace(b'":', b'": '), entry) == "canonical"  # not the canonical form
+    assert chain.disagreeing_field(b"not json", entry) == "canonical"
+    assert chain.disagreeing_field(canonical.replace(b'"ip":null,', b""), entry) == "canonical"
 
 
 async def test_deleted_row_is_detected(database, settings) -> None:
@@ -56,7 +140,8 @@ async def test_row_inserted_by_hand_is_detected(database, settings) -> None:
     await _append(database, 5)
     async with database.session() as session:
         last = await session.scalar(select(AuditEntry).where(AuditEntry.seq == 5))
-        session.add(AuditEntry(seq=6, at=last.at, action="forged", details="{}", prev_hash=last.entry_hash, entry_hash="f" * 64))
+        session.add(AuditEntry(seq=6, at=last.at, action="forged", details="{}", prev_hash=last.entry_hash,
+                               entry_hash="f" * 64, canonical=b"{}"))
     result = await _verify(database, settings)
     assert not result.ok and result.first_bad_seq == 6
 
@@ -69,7 +154,8 @@ async def test_valid_looking_row_appended_without_the_head_is_detected(database,
     async with database.session() as session:
         last = await session.scalar(select(AuditEntry).where(AuditEntry.seq == 5))
         forged = AuditEntry(seq=6, at=last.at, actor_name="x", action="forged", details="{}", prev_hash=last.entry_hash)
-        forged.entry_hash = chain.entry_hash(audit.entry_dict(forged), last.entry_hash)
+        forged.canonical = chain.canonical_entry(audit.entry_dict(forged), last.entry_hash)
+        forged.entry_hash = hashlib.sha256(forged.canonical).hexdigest()
         session.add(forged)
     result = await _verify(database, settings)
     assert not result.ok and result.first_bad_seq == 6
@@ -117,7 +203,8 @@ async def test_checkpoint_detects_a_rewritten_chain(database, settings) -> None:
             if row.seq == 3:
                 row.details = '{"i":"rewritten"}'
             row.prev_hash = prev
-            row.entry_hash = chain.entry_hash(audit.entry_dict(row), prev)
+            row.canonical = chain.canonical_entry(audit.entry_dict(row), prev)
+            row.entry_hash = hashlib.sha256(row.canonical).hexdigest()
             prev = row.entry_hash
         await session.execute(text("UPDATE audit_head SET entry_hash = :h"), {"h": prev})
     result = await _verify(database, settings)

@@ -48,7 +48,7 @@ def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
 async def test_fuzzing_the_api_leaves_the_instance_writable(demo_db_sqlite, tmp_path: Path) -> None:
     async with demo_db_sqlite.session() as session:
         officer = await session.scalar(select(User).where(User.username == "thu.le"))
-        _, bearer = await auth.create_api_token(session, actor=Actor(user_id=officer.id, name=officer.username), user=officer, name="fuzz")
+        _, bearer = await auth.create_api_token(session, actor=Actor(user_id=officer.id, name=officer.username), user=officer, name="fuzz", scope="full")
     await demo_db_sqlite.dispose()
     data = tmp_path / "instance"
     data.mkdir()

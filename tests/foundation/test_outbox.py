@@ -1,6 +1,6 @@
-"""No lost step: with the Temporal server killed (SIGKILL), users keep working and their changes
-wait in the outbox; once the server is back every workflow start, signal and notification
-happens exactly once. A reconciliation repairs an open object whose workflow is missing."""
+"""No lost step: with the Temporal server killed (SIGKILL), users keep working (register, direct,
+sign, issue, vote) and their changes wait in the outbox; once the server is back every workflow
+start, signal, notification, deadline notice and delivery happens exactly once. A reconciliation repairs an open object whose workflow is missing."""
 
 from __future__ import annotations
 
@@ -8,20 +8,33 @@ import asyncio
 import os
 import signal
 import socket
-from datetime import timedelta
 
-from sqlalchemy import func, select
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from sqlalchemy import func, or_, select
 
+from meetings.models import PollOption, PollVoter
+from services.audit.models import AuditEntry
+from services.audit.service import verify_database
+from services.calendar import vn_today
+from services.deadlines.models import DeadlineNotice
+from demo.directory import DEMO_PIN
+from services.directory.models import Organization
 from services.incoming.models import IncomingDocument
 from services.notifications.models import Notification
 from services.outbox import service as outbox
 from services.outbox.models import OutboxCommand
+from services.outgoing.models import OutgoingDocument, OutgoingRecipient
 from tests.helpers import csrf_of, sign_in
-from tests.incoming.conftest import direct_to, org_id, pydantic_client, register, terminate_incoming
+from tests.incoming.conftest import (
+    org_id,
+    pydantic_client,
+    register,
+    terminate_incoming,
+    user_id,
+)
+from tests.outgoing import flow
 from tests.signing.conftest import make_tiny_pdf
 from web.runtime import start_temporal_dev_server
+from workflows.client import connect
 from workflows.context import ActivityContext
 from workflows.relay import OutboxRelay
 from workflows.worker import build_worker
@@ -50,86 +63,207 @@ async def _pending(database) -> int:  # type: ignore[no-untyped-def]
         return await session.scalar(select(func.count()).select_from(OutboxCommand).where(OutboxCommand.delivered_at.is_(None)))
 
 
+def _links_to(path: str):  # type: ignore[no-untyped-def]
+    """Notifications linking to `path` (with or without a query or anchor, not `path` + digits)."""
+    return or_(Notification.link == path, Notification.link.like(f"{path}?%"), Notification.link.like(f"{path}#%"))
+
+
 async def _notices(database, doc_id: int) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
     async with database.read() as session:
         rows = (await session.execute(select(Notification.user_id, Notification.kind).where(
-            Notification.link.like(f"/incoming/{doc_id}%")))).all()
+            _links_to(f"/incoming/{doc_id}")))).all()
     return sorted((r.user_id, r.kind) for r in rows)
 
 
-async def test_changes_made_while_temporal_is_down_reach_their_workflows_once(
-    demo_db_sqlite, client_for, settings, tmp_path,
+async def test_work_done_while_temporal_is_down_reaches_its_workflows_once(
+    demo_db_sqlite, client_for, demo_signing, tmp_path,
 ) -> None:
-    db = demo_db_sqlite
+    """Temporal is SIGKILLed; from the pages a clerk registers, a leader directs, the leader signs
+    an outgoing document with the PIN, the clerk numbers, seals and issues it, a member votes: every
+    page answers and shows the change at once. Temporal comes back on the same port and history
+    file: every notice, the deadline reminder and the delivery to each recipient happen once."""
+    db, settings = demo_db_sqlite, demo_signing
     port, ui_port = _free_port(), _free_port()
     temporal_dir = tmp_path / "temporal"
     server = start_temporal_dev_server(data_dir=temporal_dir, port=port, ui_port=ui_port)
     try:
-        client = await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
-        worker = build_worker(client, task_queue=settings.task_queue, context=ActivityContext(settings, db))
-        relay = OutboxRelay(client, db, settings, poll=timedelta(milliseconds=200), reconcile_every=None)
-        async with worker:
-            relay_task = asyncio.create_task(relay.run())
-            try:
-                # Temporal goes away (a crash, not a graceful stop).
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
+        client = await connect(settings, f"127.0.0.1:{port}")
+        async with build_worker(client, task_queue=settings.task_queue, context=ActivityContext(settings, db)):
+            # The pages hold a client of this server (a route awaiting Temporal would hang on it);
+            # the outbox relay runs beside them.
+            clerk, leader, member = [await client_for(db, client) for _ in range(3)]
+            for web, username in ((clerk, "mai.tran"), (leader, "lan.nguyen"), (member, "thu.le")):
+                await sign_in(web, username)
 
-                # The clerk registers a document from the page: it works, and its command waits.
-                web = await client_for(db)
-                await sign_in(web, "mai.tran")
-                token = await csrf_of(web, "/incoming/new")
-                province = await org_id(db, "hlhpn-bentre")
-                response = await web.post("/incoming", data={
-                    "organization_id": str(province), "issuer_name": "Sở Nội vụ", "number_notation": "21/SNV-VP",
-                    "document_date": "2026-11-30", "doc_type": "CV", "subject": "Về việc rà soát biên chế năm 2027",
-                    "urgency": "normal", "secrecy": "normal", "arrival_date": "2026-12-01", "csrf_token": token,
-                }, files=[("files", ("cv.pdf", make_tiny_pdf("cv"), "application/pdf"))])
-                assert response.status_code == 303, response.text[:500]
-                page = await web.get(response.headers["location"])
-                assert page.status_code == 200 and "Chờ bút phê" in page.text  # shown at once
-                doc_id = int(response.headers["location"].split("/")[2].split("?")[0])
+            # Before: an outgoing document waits for the leader's signature (its workflow rendered
+            # the PDF), and a meeting is open with a vote under way and the member checked in.
+            outgoing_id = await flow.draft(db, settings, doc_type="QĐ", external=())
+            await flow.submit_direct(db, outgoing_id)
+            async with db.session() as session:
+                await outbox.tell(session, "outgoing", outgoing_id, "changed", "submitted")
+            await _eventually(lambda: _prepared(db, outgoing_id), "the PDF to sign")
+            meeting_id, poll_id, option_id = await _open_vote(db, settings)
+            await _eventually(lambda: _none_pending(db), "the outbox to drain before the crash")
 
-                # The leader directs a second document (service + outbox in one transaction, as routes do).
-                other = await register(db, settings, notation="22/SNV-VP")
-                async with db.session() as session:
-                    await outbox.tell(session, "incoming", other.id)
-                await direct_to(db, other.id)
-                async with db.session() as session:
-                    await outbox.tell(session, "incoming", other.id)
+            # Temporal goes away (a crash, not a graceful stop).
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
 
-                # The relay tried and failed; nothing was lost, nothing delivered.
-                await _eventually(lambda: _attempted(db), "a failed delivery attempt")
-                assert await _pending(db) >= 3
-                assert await _notices(db, doc_id) == []
+            # The clerk registers two documents from the page: it works, and the page shows it.
+            doc_id = await _register_on_page(db, clerk, "21/SNV-VP")
+            page = await clerk.get(f"/incoming/{doc_id}")
+            assert page.status_code == 200 and "Chờ bút phê" in page.text
+            other_id = await _register_on_page(db, clerk, "22/SNV-VP")
 
-                # Temporal comes back on the same port and history file.
-                server = start_temporal_dev_server(data_dir=temporal_dir, port=port, ui_port=ui_port)
-                async with db.session() as session:  # wake the relay instead of waiting out its backoff
-                    await session.execute(OutboxCommand.__table__.update().values(due_at=func.now()))
-                await _eventually(lambda: _none_pending(db), "the outbox to drain")
+            # The leader directs the second, due today: its reminder is already due.
+            lead_id = await user_id(db, "thu.le")
+            token = await csrf_of(leader, f"/incoming/{other_id}")
+            response = await leader.post(f"/incoming/{other_id}/direct", data={
+                "instruction": "Ban Tổ chức chủ trì rà soát, báo cáo.", "lead": f"user:{lead_id}",
+                "due_date": vn_today().isoformat(), "csrf_token": token})
+            assert response.status_code == 303, response.text[:500]
+            assert "Ban Tổ chức chủ trì rà soát" in (await leader.get(f"/incoming/{other_id}")).text
 
-                # Each workflow runs once and acts on the latest state: the leader is told about the
-                # registered document once; the directed one reaches its lead handler once.
-                first = await _eventually(lambda: _notices(db, doc_id), "the leader's notice")
-                second = await _eventually(lambda: _notices(db, other.id), "the handler's notice")
-                for wid in (f"incoming-{doc_id}", f"incoming-{other.id}"):
-                    description = await client.get_workflow_handle(wid).describe()
-                    assert description.status is not None
-                assert await _notices(db, doc_id) == first and len(first) == len(set(first))
-                assert await _notices(db, other.id) == second and len(second) == len(set(second))
-                async with db.read() as session:
-                    runs = await session.scalar(select(func.count()).select_from(IncomingDocument))
-                assert runs == 2
-            finally:
-                relay_task.cancel()
-                await asyncio.gather(relay_task, return_exceptions=True)
+            # The leader signs the outgoing document with the PIN; the clerk numbers, seals, issues.
+            token = await csrf_of(leader, f"/outgoing/{outgoing_id}")
+            response = await leader.post(f"/outgoing/{outgoing_id}/sign", data={"pin": DEMO_PIN, "csrf_token": token})
+            assert response.status_code == 303, response.text[:800]
+            assert "Đã ký, chờ phát hành" in (await leader.get(f"/outgoing/{outgoing_id}")).text
+            token = await csrf_of(clerk, f"/outgoing/{outgoing_id}")
+            response = await clerk.post(f"/outgoing/{outgoing_id}/issue", data={"pin": DEMO_PIN, "csrf_token": token})
+            assert response.status_code == 303, response.text[:800]
+            async with db.read() as session:
+                notation = (await session.get(OutgoingDocument, outgoing_id)).notation
+            page = await clerk.get(response.headers["location"])
+            assert notation and f"Đã phát hành với số {notation}" in page.text
+
+            # The member votes; the room's state shows the ballot counted.
+            token = await csrf_of(member, f"/meetings/{meeting_id}/room")
+            response = await member.post(f"/meetings/{meeting_id}/live/vote", json={"poll_id": poll_id, "option_id": option_id},
+                                         headers={"x-csrf-token": token, "accept": "application/json"})
+            assert response.status_code == 200, response.text[:500]
+            room = (await member.get(f"/meetings/{meeting_id}/state.json")).json()
+            assert [p["turnout"] for p in room["polls"] if p["id"] == poll_id] == [1]
+            assert room["me"]["votes"][str(poll_id)]["voted"] is True
+
+            # The relay tried and failed; nothing was lost, nothing delivered.
+            await _eventually(lambda: _attempted(db), "a failed delivery attempt")
+            assert await _pending(db) >= 5  # two registrations, a direction, a signature, an issue
+            assert await _notices(db, doc_id) == []
+            assert await _copies(db, outgoing_id) == []
+
+            # Temporal comes back on the same port and history file.
+            server = start_temporal_dev_server(data_dir=temporal_dir, port=port, ui_port=ui_port)
+            async with db.session() as session:  # wake the relay instead of waiting out its backoff
+                await session.execute(OutboxCommand.__table__.update().values(due_at=func.now()))
+            await _eventually(lambda: _none_pending(db), "the outbox to drain")
+
+            # Each workflow runs once and acts on the latest state: the leader is told about the
+            # registered document; the directed one reaches its lead handler with its reminder;
+            # each district gets one copy of the issued document and the workflow ends.
+            first = await _eventually(lambda: _notices(db, doc_id), "the leader's notice")
+            second = await _eventually(lambda: _with_kind(_notices(db, other_id), "incoming.reminder"),
+                                       "the lead handler's notice and reminder")
+            copies = await _eventually(lambda: _copies(db, outgoing_id, 3), "one copy in each district")
+            handle = client.get_workflow_handle(f"outgoing-{outgoing_id}")
+            assert await _eventually(lambda: _completed(handle), "the outgoing workflow to end")
+            for copy_id in [c for c, _org in copies]:
+                await _eventually(lambda copy_id=copy_id: _notices(db, copy_id), f"the notice of copy {copy_id}")
+
+            async with db.read() as session:
+                districts = set((await session.scalars(select(Organization.id).where(
+                    Organization.code.in_(("hlhpn-tpbentre", "hlhpn-chauthanh", "hlhpn-mocaynam"))))).all())
+                duplicates = (await session.execute(
+                    select(Notification.user_id, Notification.kind, Notification.link, func.count())
+                    .group_by(Notification.user_id, Notification.kind, Notification.link)
+                    .having(func.count() > 1))).all()
+                reminders = await session.scalar(select(func.count()).select_from(DeadlineNotice).where(
+                    DeadlineNotice.object_kind == "incoming", DeadlineNotice.object_id == other_id))
+                issued_notices = await session.scalar(select(func.count()).select_from(Notification).where(
+                    Notification.kind == "outgoing.issued", _links_to(f"/outgoing/{outgoing_id}")))
+                ballots = await session.scalar(select(func.count()).select_from(PollVoter).where(PollVoter.poll_id == poll_id))
+                counted = await session.scalar(select(func.sum(PollOption.votes)).where(PollOption.poll_id == poll_id))
+                votes = await session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "meeting.voted"))
+                verified = await verify_database(session, data_dir=settings.data_dir)
+            assert sorted(org for _c, org in copies) == sorted(districts)  # one copy per recipient
+            assert duplicates == []  # no notice twice to anyone
+            assert await _notices(db, doc_id) == first and await _notices(db, other_id) == second
+            assert ("incoming.reminder" in {k for _u, k in second}) and reminders == 1
+            assert issued_notices >= 1
+            assert (ballots, counted, votes) == (1, 1, 1)
+            assert verified.ok, verified
     finally:
         try:
             os.killpg(server.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         server.wait()
+
+
+async def _register_on_page(database, clerk, notation: str) -> int:  # type: ignore[no-untyped-def]
+    token = await csrf_of(clerk, "/incoming/new")
+    province = await org_id(database, "hlhpn-bentre")
+    response = await clerk.post("/incoming", data={
+        "organization_id": str(province), "issuer_name": "Sở Nội vụ", "number_notation": notation,
+        "document_date": "2026-11-30", "doc_type": "CV", "subject": "Về việc rà soát biên chế năm 2027",
+        "urgency": "normal", "secrecy": "normal", "arrival_date": "2026-12-01", "csrf_token": token,
+    }, files=[("files", ("cv.pdf", make_tiny_pdf(notation), "application/pdf"))])
+    assert response.status_code == 303, response.text[:500]
+    return int(response.headers["location"].split("/")[2].split("?")[0])
+
+
+async def _open_vote(database, settings) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+    """An open meeting (its workflow told, as the pages do), the member thu.le checked in and a
+    vote opened by the chair: (meeting, poll, the "yes" option)."""
+    from meetings import attendance, polls, scheduling
+    from tests.meetings.factory import build_meeting, principal
+
+    meeting_id = (await build_meeting(database, settings, units=())).meeting_id
+    chair, member = await principal(database, "lan.nguyen"), await principal(database, "thu.le")
+    async with database.session() as session:
+        await outbox.tell(session, "meeting", meeting_id, None)
+    async with database.session() as session:
+        await scheduling.open_meeting(session, principal=chair, meeting_id=meeting_id)
+        await outbox.tell(session, "meeting", meeting_id, "opened")
+    async with database.session() as session:
+        await attendance.check_in(session, principal=member, meeting_id=meeting_id)
+    async with database.session() as session:
+        poll = await polls.open_poll(session, principal=chair, meeting_id=meeting_id,
+                                     question="Thông qua chương trình phối hợp năm 2027")
+        yes = await session.scalar(select(PollOption.id).where(PollOption.poll_id == poll.id, PollOption.key == "yes"))
+        return meeting_id, poll.id, yes
+
+
+async def _prepared(database, document_id: int) -> bool:  # type: ignore[no-untyped-def]
+    async with database.read() as session:
+        return bool((await session.get(OutgoingDocument, document_id)).prepared_pdf_sha)
+
+
+async def _copies(database, outgoing_id: int, expected: int | None = None) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
+    """(incoming id, organisation) of the copies delivered; with `expected`, [] until that many
+    were delivered and marked so on the sender's side."""
+    async with database.read() as session:
+        rows = (await session.execute(select(IncomingDocument.id, IncomingDocument.organization_id).where(
+            IncomingDocument.outgoing_ref == f"outgoing-{outgoing_id}"))).all()
+        delivered = await session.scalar(select(func.count()).select_from(OutgoingRecipient).where(
+            OutgoingRecipient.document_id == outgoing_id, OutgoingRecipient.delivered_at.is_not(None)))
+    if expected is not None and (len(rows) < expected or delivered < expected):
+        return []
+    return sorted((r.id, r.organization_id) for r in rows)
+
+
+async def _with_kind(notices, kind: str):  # type: ignore[no-untyped-def]
+    found = await notices
+    return found if kind in {k for _u, k in found} else []
+
+
+async def _completed(handle) -> bool:  # type: ignore[no-untyped-def]
+    from temporalio.client import WorkflowExecutionStatus
+
+    try:
+        return (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+    except Exception:  # noqa: BLE001 - not visible yet
+        return False
 
 
 def _bare_worker(client, settings, database):  # type: ignore[no-untyped-def]

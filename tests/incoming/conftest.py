@@ -14,7 +14,7 @@ from services.db import Database
 from services.directory.models import Organization, Unit, User
 from services.incoming import service as incoming
 from services.incoming.models import IncomingDocument
-from tests.helpers import worker_with_relay
+from tests.helpers import app_client, worker_with_relay
 from tests.signing.conftest import make_tiny_pdf
 
 
@@ -79,11 +79,8 @@ async def direct_to(database: Database, doc_id: int, lead: str = "thu.le", leade
 
 
 def pydantic_client(temporal_env):  # type: ignore[no-untyped-def]
-    """The environment's client (time-skipping interceptor kept) with the app's pydantic converter."""
-    from temporalio.client import Client
-    from temporalio.contrib.pydantic import pydantic_data_converter
-
-    return Client(**{**temporal_env.client.config(), "data_converter": pydantic_data_converter})
+    """The environment's client (time-skipping interceptor kept) with the app's converter."""
+    return app_client(temporal_env.client)
 
 
 @asynccontextmanager

@@ -103,6 +103,14 @@ async def test_prepare_answer_and_run_a_meeting_through_the_pages(demo_db_sqlite
     state = (await member.get(f"{page}/state.json")).json()
     poll = state["polls"][0]
     yes = next(o["id"] for o in poll["options"] if o["key"] == "yes")
+    # Each live action is a typed route: a malformed ballot is refused by its model, naming the field.
+    bad = await _live(member, mid, "vote", m_csrf, poll_id=poll["id"], option_id="có")
+    assert bad.status_code == 422 and "option_id" in bad.json()["message"]
+    bad_poll = await _live(chair, mid, "open-poll", c_csrf, question="?", threshold="most")
+    assert bad_poll.status_code == 422 and "threshold" in bad_poll.json()["message"]
+    schema = (await member.get("/openapi.json")).json()
+    ballot = schema["paths"]["/meetings/{meeting_id}/live/vote"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert ballot["$ref"].endswith("/Ballot") and set(schema["components"]["schemas"]["Ballot"]["required"]) == {"poll_id", "option_id"}
     assert (await _live(member, mid, "vote", m_csrf, poll_id=poll["id"], option_id=yes)).status_code == 200
     again = await _live(member, mid, "vote", m_csrf, poll_id=poll["id"], option_id=yes)
     assert again.status_code == 409 and "đã biểu quyết" in again.json()["message"]

@@ -130,7 +130,12 @@ async def test_every_client_gets_every_event_in_order_and_a_reconnect_misses_not
     back = Listener(server, people[1][1], mid)
     back.start(after=leaver.seqs[-1])
     await asyncio.wait_for(back.ready.wait(), 10)
-    await asyncio.sleep(0.5)
+
+    async def caught_up() -> None:
+        while len(leaver.seqs) + len(back.seqs) < len(expected_live):
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(caught_up(), 20)
     assert leaver.seqs + back.seqs == expected_live
     for listener in [*listeners, back]:
         listener.task.cancel()

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from meetings import scheduling
 from meetings.models import Meeting
 from services.notifications.models import Notification
+from tests.helpers import app_client
 from tests.meetings.factory import CHAIR, ORGANISER, build_meeting, principal
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from workflows.context import ActivityContext
 from workflows.relay import workflow_id
@@ -22,8 +22,8 @@ from workflows.worker import build_worker
 
 
 def _client(temporal_env) -> Client:  # type: ignore[no-untyped-def]
-    """The environment's client (with its time-skipping interceptor) and our pydantic converter."""
-    return Client(**{**temporal_env.client.config(), "data_converter": pydantic_data_converter})
+    """The environment's client (with its time-skipping interceptor) and the app's converter."""
+    return app_client(temporal_env.client)
 
 
 async def _kinds(database, meeting_id: int) -> list[str]:  # type: ignore[no-untyped-def]

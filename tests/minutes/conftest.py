@@ -26,8 +26,7 @@ async def terminate(client, prefix: str) -> None:  # type: ignore[no-untyped-def
 
 
 def pydantic_client(temporal_env):  # type: ignore[no-untyped-def]
-    """The test server's client with the app's (pydantic) data converter."""
-    from temporalio.client import Client
-    from temporalio.contrib.pydantic import pydantic_data_converter
+    """The test server's client with the app's data converter."""
+    from tests.helpers import app_client
 
-    return Client(**{**temporal_env.client.config(), "data_converter": pydantic_data_converter})
+    return app_client(temporal_env.client)

@@ -81,12 +81,9 @@ def og_settings(settings: Settings, demo_pki: DemoPKI) -> Settings:
 async def pyd_client(temporal_env):  # type: ignore[no-untyped-def]
     """The session's Temporal server (time skipping) with the app's pydantic data converter; running
     `outgoing-*` workflows of earlier tests (same IDs, other databases) are terminated first."""
-    from temporalio.client import Client
-    from temporalio.contrib.pydantic import pydantic_data_converter
+    from tests.helpers import app_client
 
-    config = temporal_env.client.config()  # keeps the time-skipping interceptor of the test server
-    config["data_converter"] = pydantic_data_converter
-    client = Client(**config)
+    client = app_client(temporal_env.client)  # keeps the time-skipping interceptor of the test server
     async for wf in client.list_workflows("WorkflowId STARTS_WITH 'outgoing-' AND ExecutionStatus = 'Running'"):
         try:
             await client.get_workflow_handle(wf.id).terminate("previous test")

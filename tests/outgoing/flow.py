@@ -18,6 +18,7 @@ from services.outgoing import service as outgoing
 from services.outgoing.models import OutgoingDocument
 from workflows.context import ActivityContext
 from workflows.outgoing.activities import OutgoingActivities
+from signing.service import open_signer
 from signing.outgoing import issue_seal, signing_profile, sign_as_leader
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "outgoing"
@@ -83,8 +84,9 @@ async def sign(database: Database, settings: Settings, document_id: int) -> None
         leader = await user(session, "lan.nguyen")
         prepared = BlobStore.for_data_dir(settings.data_dir).get(doc.prepared_pdf_sha)
         profile = await signing_profile(session, settings=settings, organization_id=doc.organization_id, user_id=leader.id)
+        key = await open_signer(session, settings=settings, actor=actor_of(leader), pin=DEMO_PIN, user=leader)
         signed = await sign_as_leader(
-            settings=settings, profile=profile, actor=actor_of(leader), user=leader, pin=DEMO_PIN, pdf=prepared,
+            settings=settings, profile=profile, actor=actor_of(leader), user=leader, signer=key, pdf=prepared,
             document_id=doc.id,
         )
         await outgoing.record_signature(session, settings=settings, actor=actor_of(leader), doc=doc, pdf=signed,
@@ -99,14 +101,15 @@ async def issue(database: Database, settings: Settings, document_id: int) -> Out
         leader_pdf = BlobStore.for_data_dir(settings.data_dir).get(doc.leader_pdf_sha)
 
         profile = await signing_profile(session, settings=settings, organization_id=province.id)
+        key = await open_signer(session, settings=settings, actor=actor_of(clerk), pin=DEMO_PIN, org=province)
 
         async def seal(stamp):  # type: ignore[no-untyped-def]
             return await issue_seal(
                 settings=settings, profile=profile, actor=actor_of(clerk), org=province,
-                pin=DEMO_PIN, leader_pdf=leader_pdf, stamp=stamp, pdf_attachments={},
+                signer=key, leader_pdf=leader_pdf, stamp=stamp, pdf_attachments={},
             )
 
-        return await outgoing.issue(session, settings=settings, actor=actor_of(clerk), document_id=document_id, seal=seal)
+        return await outgoing.issue(session, settings=settings, principal=None, actor=actor_of(clerk), document_id=document_id, seal=seal)
 
 
 def pdftotext(pdf: bytes) -> str:

@@ -19,29 +19,23 @@ from services.incoming import service as incoming
 from services.incoming.models import IncomingDocument
 from services.notifications.models import Notification
 from services.outgoing import service as outgoing
-from services.outgoing.models import OutgoingDocument, OutgoingRecipient, Status
+from services.outgoing.models import OutgoingRecipient, Status
 from tests.helpers import send
 from tests.outgoing import flow
-from tests.signing.conftest import make_tiny_pdf
 from workflows.context import ActivityContext
 from workflows.outgoing.activities import OutgoingActivities, RecipientInput
 from workflows.outgoing.workflows import OutgoingWorkflow
 from workflows.worker import build_worker
 
 
-async def _issued_without_signing(database, settings) -> int:  # type: ignore[no-untyped-def]
-    """An issued document to three districts (the PDF is a stand-in: delivery does not sign)."""
-    doc_id = await flow.draft(database, settings, doc_type="TB", subject="Thông báo lịch giao ban tháng 12/2026")
-    async with database.session() as session:
-        doc = await session.get(OutgoingDocument, doc_id)
-        doc.status = Status.signed
-        doc.leader_pdf_sha = BlobStore.for_data_dir(settings.data_dir).put(make_tiny_pdf("signed"))
-
-        async def seal(stamp):  # type: ignore[no-untyped-def]
-            return outgoing.IssuedFiles(pdf=make_tiny_pdf(f"issued {stamp.number}"))
-
-        await outgoing.issue(session, settings=settings, actor=Actor.system(), document_id=doc_id, seal=seal)
-        doc.validation_report = '{"signatures": [{"field_name": "a"}, {"field_name": "b"}]}'
+async def _issued(database, settings) -> int:  # type: ignore[no-untyped-def]
+    """A document to three districts, rendered, signed by the leader and sealed for real (the
+    workflow then validates the real signatures before and while it delivers)."""
+    doc_id = await flow.draft(database, settings, subject="Về việc lịch giao ban tháng 12/2026")
+    await flow.submit_direct(database, doc_id)
+    await flow.render(database, settings, doc_id)
+    await flow.sign(database, settings, doc_id)
+    await flow.issue(database, settings, doc_id)
     return doc_id
 
 
@@ -50,7 +44,7 @@ async def test_dispatch_creates_one_incoming_document_per_recipient_despite_a_wo
 ) -> None:
     db, settings = demo_db_sqlite, og_settings
     settings.task_queue = f"outgoing-{uuid.uuid4().hex[:8]}"
-    doc_id = await _issued_without_signing(db, settings)
+    doc_id = await _issued(db, settings)
     real = OutgoingActivities(ActivityContext(settings, db))
     calls: list[int] = []
     committed, third = asyncio.Event(), asyncio.Event()
@@ -115,7 +109,7 @@ async def test_dispatch_creates_one_incoming_document_per_recipient_despite_a_wo
         # Recall: each recipient's clerk and leader is told once, on every copy.
         async with db.session() as session:
             doc = await outgoing.get(session, document_id=doc_id)
-            await outgoing.recall(session, actor=Actor.system(), doc=doc, reason="Sai thời gian giao ban")
+            await outgoing.recall(session, principal=None, actor=Actor.system(), doc=doc, reason="Sai thời gian giao ban")
         await send(pyd_client, settings, "outgoing", doc_id, "changed", "recalled")
         result = await pyd_client.get_workflow_handle(f"outgoing-{doc_id}").result()
         assert result == "recalled"
@@ -142,14 +136,14 @@ async def _copies(session, doc_id: int) -> int:  # type: ignore[no-untyped-def]
 
 async def test_replacing_an_issued_document_opens_a_new_draft_and_tells_recipients(demo_db_sqlite, og_settings) -> None:
     db, settings = demo_db_sqlite, og_settings
-    doc_id = await _issued_without_signing(db, settings)
+    doc_id = await _issued(db, settings)
     async with db.session() as session:
         for rid in await outgoing.pending_deliveries(session, document_id=doc_id):
             await outgoing.deliver(session, settings=settings, document_id=doc_id, recipient_id=rid)
     async with db.session() as session:
         officer = await flow.user(session, "thu.le")
         doc = await outgoing.get(session, document_id=doc_id)
-        new = await outgoing.replace(session, settings=settings, actor=flow.actor_of(officer), doc=doc,
+        new = await outgoing.replace(session, settings=settings, principal=None, actor=flow.actor_of(officer), doc=doc,
                                      reason="Điều chỉnh thời gian giao ban")
         assert new.replaces_id == doc_id and new.status == Status.draft and doc.replaced_by_id == new.id
         notices = await outgoing.pending_notices(session, document_id=doc_id)

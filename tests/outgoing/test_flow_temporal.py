@@ -151,7 +151,7 @@ async def test_draft_review_sign_issue_dispatch_through_the_pages(
         actions = set((await session.scalars(select(AuditEntry.action).where(AuditEntry.object_id == str(doc_id)))).all())
         assert {"outgoing.create", "outgoing.version", "outgoing.submit", "outgoing.review", "outgoing.render",
                 "outgoing.sign", "outgoing.issue", "outgoing.deliver", "outgoing.validate"} <= actions
-        assert "signing.failed" in set((await session.scalars(select(AuditEntry.action))).all())
+        assert "signing.pin_failed" in set((await session.scalars(select(AuditEntry.action))).all())
         kinds = set((await session.scalars(select(Notification.kind))).all())
         assert {"outgoing.review", "outgoing.sign", "outgoing.signed", "outgoing.issued"} <= kinds
 

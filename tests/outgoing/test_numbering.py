@@ -40,6 +40,9 @@ async def test_concurrent_issues_get_contiguous_numbers_per_series(demo_db, og_s
     ids = await _signed_documents(demo_db, og_settings, 100)
     clerk = Actor(user_id=None, name="Trần Thị Mai")
     failing = set(ids[13::17])  # a wrong seal PIN, say: these attempts must not consume a number
+    # As many at once as the connection pool serves (10 + 20 overflow): more would only wait for a
+    # connection, and on a loaded machine past the pool's 30 s timeout.
+    slots = asyncio.Semaphore(25)
 
     async def issue(doc_id: int, *, fail: bool = False) -> None:
         async def seal(stamp: outgoing.IssueStamp) -> outgoing.IssuedFiles:
@@ -48,8 +51,8 @@ async def test_concurrent_issues_get_contiguous_numbers_per_series(demo_db, og_s
                 raise outgoing.InvalidInput("Sai mã PIN.", "Wrong PIN.")
             return outgoing.IssuedFiles(pdf=f"%PDF-1.7 issued {stamp.notation}".encode())
 
-        async with demo_db.session() as session:
-            await outgoing.issue(session, settings=og_settings, actor=clerk, document_id=doc_id, seal=seal,
+        async with slots, demo_db.session() as session:
+            await outgoing.issue(session, settings=og_settings, principal=None, actor=clerk, document_id=doc_id, seal=seal,
                                  issue_date=ISSUE_DAY)
 
     attempts = [issue(i, fail=i in failing) for i in ids] + [issue(i) for i in ids[:10]]  # 10 double clicks
@@ -80,7 +83,7 @@ async def test_issuing_twice_keeps_the_first_number(demo_db_sqlite, og_settings)
 
     for _ in range(2):
         async with demo_db_sqlite.session() as session:
-            doc = await outgoing.issue(session, settings=og_settings, actor=Actor.system(), document_id=doc_id,
+            doc = await outgoing.issue(session, settings=og_settings, principal=None, actor=Actor.system(), document_id=doc_id,
                                        seal=seal, issue_date=ISSUE_DAY)
     assert calls == ["01/TB-HLHPN"] and doc.notation == "01/TB-HLHPN"
 
@@ -101,7 +104,7 @@ async def test_sealing_runs_with_no_lock_held_and_a_failed_seal_keeps_the_number
             return outgoing.IssuedFiles(pdf=f"%PDF-1.7 issued {stamp.notation}".encode())
 
         async with demo_db_sqlite.session() as session:
-            return await outgoing.issue(session, settings=og_settings, actor=Actor.system(), document_id=doc_id,
+            return await outgoing.issue(session, settings=og_settings, principal=None, actor=Actor.system(), document_id=doc_id,
                                         seal=seal, issue_date=ISSUE_DAY)
 
     try:

@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from services.config import Settings
 from services.db import Database, set_database
+from tests.helpers import TEST_PAYLOAD_KEYS, app_client
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 
@@ -263,7 +263,7 @@ async def _issued_without_signing(rig: Rig, subject: str) -> int:
         async def seal(stamp):  # type: ignore[no-untyped-def]
             return outgoing.IssuedFiles(pdf=make_tiny_pdf(f"issued {stamp.number}"))
 
-        await outgoing.issue(session, settings=settings, actor=Actor.system(), document_id=doc_id, seal=seal)
+        await outgoing.issue(session, settings=settings, principal=None, actor=Actor.system(), document_id=doc_id, seal=seal)
         doc.validation_report = '{"signatures": [{"field_name": "a"}, {"field_name": "b"}]}'
     return doc_id
 
@@ -282,7 +282,7 @@ async def outgoing_issued_then_recalled(rig: Rig) -> dict[str, WorkflowHandle]:
         first = await handle.describe()
         async with db.session() as session:
             doc = await outgoing.get(session, document_id=doc_id)
-            await outgoing.recall(session, actor=Actor.system(), doc=doc, reason="Sai thời gian giao ban")
+            await outgoing.recall(session, principal=None, actor=Actor.system(), doc=doc, reason="Sai thời gian giao ban")
         await _outgoing_start(rig, doc_id, "recalled")  # signal-with-start: a new run if the first ended
         latest = rig.client.get_workflow_handle(f"outgoing-{doc_id}")
         assert await finished(latest) == "recalled"
@@ -720,7 +720,8 @@ def _prepare(root: Path) -> tuple[Settings, Any]:
     people, orgs = demo_directory_specs(pin=DEMO_PIN)
     init_dev_pki(data_dir=data_dir, people=people, orgs=orgs, base_url=f"http://127.0.0.1:{port}")
     services = start_trust_services(data_dir, host="127.0.0.1", port=port)
-    settings = Settings(data_dir=data_dir, secret_key="record-secret", temporal_address=None, database_url=url)
+    settings = Settings(data_dir=data_dir, secret_key="record-secret", temporal_address=None, database_url=url,
+                        payload_keys=TEST_PAYLOAD_KEYS)
     settings.trust_services_port = port
     settings.outgoing_dispatch_timeout_seconds = 5
     settings.task_queue = f"record-{uuid.uuid4().hex[:6]}"
@@ -741,7 +742,7 @@ async def record(names: list[str]) -> None:
         dev_server_existing_path=temporal_binary(),
         dev_server_extra_args=["--headless", "--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
     )
-    client = Client(**{**env.client.config(), "data_converter": pydantic_data_converter})
+    client = app_client(env.client)  # payloads sealed with the test key ring, which the replay test holds
     rig = Rig(env=env, client=client, db=db, settings=settings)
     HISTORIES.mkdir(parents=True, exist_ok=True)
     # Services queue their signals in the outbox (minutes closing, for one): a relay delivers them, as

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from tests.helpers import TEST_PAYLOAD_KEYS
+from services.codec import encrypted_converter, parse_key_ring
 from workflows.worker import WORKFLOWS
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
@@ -56,6 +57,8 @@ def test_every_registered_workflow_type_has_a_recorded_history() -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 async def test_recorded_history_replays_without_nondeterminism(path: Path) -> None:
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    # The workers' converter: histories recorded before encryption pass through it unchanged,
+    # newer ones were sealed with the test key ring.
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=encrypted_converter(parse_key_ring(TEST_PAYLOAD_KEYS)))
     result = await replayer.replay_workflow(_history(path), raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure!r}"

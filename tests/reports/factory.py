@@ -104,16 +104,15 @@ async def wait_for(predicate, timeout: float = 60.0, every: float = 0.2):  # typ
 
 
 def pydantic_client(client):  # type: ignore[no-untyped-def]
-    """The test environment's client (time skipping kept) with the app's pydantic converter."""
-    from temporalio.client import Client
-    from temporalio.contrib.pydantic import pydantic_data_converter
+    """The test environment's client (time skipping kept) with the app's converter."""
+    from tests.helpers import app_client
 
-    return Client(**{**client.config(), "data_converter": pydantic_data_converter})
+    return app_client(client)
 
 
 @asynccontextmanager
-async def worker_for(client, settings, database):  # type: ignore[no-untyped-def]
-    async with worker_with_relay(client, settings, database, "reports") as worker:
+async def worker_for(client, settings, database, interceptors=()):  # type: ignore[no-untyped-def]
+    async with worker_with_relay(client, settings, database, "reports", interceptors) as worker:
         yield worker
 
 

@@ -38,6 +38,7 @@ from pyhanko.sign.signers.pdf_cms import Signer
 
 from demo.incoming import demo_pdf
 from signing.keystore import signer_for_org, signer_for_person
+from tests.helpers import skip_or_fail_without
 from signing.pki import (
     CertEntry,
     DevPKI,
@@ -187,7 +188,7 @@ class SoftHSMToken:
 def softhsm_token(dev_pki: DevPKIFixture, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHSMToken]:
     module = next((p for p in SOFTHSM_MODULE_CANDIDATES if Path(p).exists()), None)
     if module is None or shutil.which("softhsm2-util") is None:
-        pytest.skip("SoftHSM2 is not installed (apt-get install softhsm2)")
+        skip_or_fail_without("SoftHSM2 is not installed (apt-get install softhsm2)")
     import pkcs11
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.hazmat.primitives.serialization import Encoding, load_der_public_key

@@ -13,11 +13,14 @@ from signing_docs import PdfsigSignature, marked_pdf, outgoing_flow, parse_pdfsi
 
 from signing.appearance import Appearance
 from signing.pades import LEVELS, sign_pdf
+from tests.helpers import skip_or_fail_without
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("pdfsig") is None or shutil.which("certutil") is None,
-    reason="needs poppler-utils (pdfsig) and libnss3-tools (certutil)",
-)
+
+
+@pytest.fixture(autouse=True)
+def _tools() -> None:
+    if shutil.which("pdfsig") is None or shutil.which("certutil") is None:
+        skip_or_fail_without("needs poppler-utils (pdfsig) and libnss3-tools (certutil)")
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,7 @@ async def test_wrong_pin_is_refused_and_recorded(demo_db_sqlite, demo_signing, c
     page = await _sign(client, make_tiny_pdf(), pin="000000")
     assert page.status_code == 422
     assert "Mã PIN ký số không đúng" in page.text
-    assert (await _actions(demo_db_sqlite))[-1] == "signing.failed"
+    assert (await _actions(demo_db_sqlite))[-1] == "signing.pin_failed"  # counted towards the lock
 
 
 async def test_not_a_pdf_is_refused_with_nothing_stored(demo_db_sqlite, demo_signing, client_for, data_dir) -> None:

@@ -4,6 +4,7 @@ and broken files behave as documented; the expected signer can be asserted."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 
@@ -132,18 +133,41 @@ def test_report_is_json_serialisable_with_vietnamese_intact(dev_pki):
     assert int(leader["signer"]["serial_hex"], 16) > 0 and "Issuing CA" in leader["signer"]["issuer"]
 
 
-def test_assert_signed_by_accepts_the_expected_signer_and_refuses_others(dev_pki):
+def _fingerprint(dev_pki, owner: str) -> str:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return hashlib.sha256(dev_pki.pki.certificate(owner).public_bytes(Encoding.DER)).hexdigest()
+
+
+def test_assert_signed_by_accepts_registered_certificates_and_refuses_others(dev_pki):
     report = validate_pdf(outgoing_flow(dev_pki).sealed, trust=dev_pki.trust)
-    serial = report.signatures[0].signer.serial_hex
-    assert assert_signed_by(report, serial.upper()).field_name == "Sig-leader"
-    assert assert_signed_by(report, "Nguyễn Thị Lan").field_name == "Sig-leader"
-    assert assert_signed_by(report, "Hội Liên hiệp Phụ nữ tỉnh Bến Tre").field_name == "Sig-seal"
+    lan, seal = _fingerprint(dev_pki, "person:lan.nguyen"), _fingerprint(dev_pki, "org:HLHPN-BT")
+    assert report.signatures[0].signer.fingerprint == lan
+    assert assert_signed_by(report, {lan}, expected="Nguyễn Thị Lan").field_name == "Sig-leader"
+    assert assert_signed_by(report, {seal}, expected="Hội Liên hiệp Phụ nữ tỉnh Bến Tre").field_name == "Sig-seal"
     with pytest.raises(UnexpectedSigner):
-        assert_signed_by(report, "Đỗ Thị Huệ Anh")
+        assert_signed_by(report, {_fingerprint(dev_pki, "person:hue.do")}, expected="Đỗ Thị Huệ Anh")
+    with pytest.raises(UnexpectedSigner):  # nothing registered: nothing counts, whatever the names
+        assert_signed_by(report, set(), expected="Nguyễn Thị Lan")
+
+
+def test_a_namesakes_certificate_from_a_trusted_ca_is_refused(dev_pki, tiny_pdf):
+    """Same common name, another key, certified by the same trusted CA: valid, but not hers."""
+    namesake = dev_pki.fresh_person("namesake", full_name="Nguyễn Thị Lan")
+    signed = sign_pdf(tiny_pdf, signer=dev_pki.person_signer(namesake.username), level="B-T", trust=dev_pki.trust,
+                      appearance=None, field_name="Sig-leader")
+    report = validate_pdf(signed, trust=dev_pki.trust)
+    (sig,) = report.signatures
+    assert sig.ok and sig.signer.name == "Nguyễn Thị Lan"  # trusted, intact, the same name …
+    assert sig.signer.fingerprint != _fingerprint(dev_pki, "person:lan.nguyen")
+    with pytest.raises(UnexpectedSigner) as caught:  # … and still refused
+        assert_signed_by(report, {_fingerprint(dev_pki, "person:lan.nguyen")}, expected="Nguyễn Thị Lan")
+    assert "không dùng chứng thư số đã đăng ký và được xác nhận cho Nguyễn Thị Lan" in caught.value.message
+    assert "Trùng họ tên không đủ" in caught.value.message and sig.signer.serial_hex.upper() in caught.value.message
 
 
 def test_assert_signed_by_refuses_a_tampered_signature_of_the_right_person(dev_pki):
     tampered = _flip_signed_byte(outgoing_flow(dev_pki).sealed, 3000)
     report = validate_pdf(tampered, trust=dev_pki.trust)
     with pytest.raises(UnexpectedSigner):
-        assert_signed_by(report, "Nguyễn Thị Lan")
+        assert_signed_by(report, {_fingerprint(dev_pki, "person:lan.nguyen")}, expected="Nguyễn Thị Lan")

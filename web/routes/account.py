@@ -6,12 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth import service as auth
+from services.authz import Principal
+from services.db import utcnow
 from services.errors import DomainError, TooManyAttempts, Unauthenticated
 from web import i18n
 from web.app import secure_cookie
-from web.deps import SESSION_COOKIE, Access, MaybeSignedIn, SessionDep, SignedIn, client_ip
+from web.deps import SESSION_COOKIE, Access, MaybeSignedIn, SessionDep, SignedIn, SignedInBrowser, client_ip
 from web.templating import render
 
 router = APIRouter(tags=["account"])
@@ -51,11 +54,14 @@ async def login(
         # Answered here, not raised: the request's transaction then commits the failed attempt.
         error = exc
     if error is not None:
-        return render(
+        page = render(
             request, "login.html",
             {"next": _safe_next(next), "error": i18n.pick(error.message, error.message_en), "username": username},
             status_code=error.status_code,
         )
+        if isinstance(error, TooManyAttempts):
+            page.headers["Retry-After"] = str(error.retry_after)
+        return page
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE, result.token, httponly=True, samesite="lax", secure=secure_cookie(request, settings),
@@ -85,10 +91,19 @@ async def switch_language(request: Request, code: str, next: str | None = None) 
     return response
 
 
+async def _account(request: Request, session: AsyncSession, principal: Principal, new_token: str | None = None) -> Response:
+    from web.routes.keys import my_keys
+
+    tokens = await auth.list_api_tokens(session, user=principal.user)
+    return render(request, "account.html", {
+        "tokens": tokens, "new_token": new_token, "now": utcnow(), "token_days": auth.TOKEN_DAYS,
+        "default_token_days": auth.DEFAULT_TOKEN_DAYS, **await my_keys(session, principal.user),
+    })
+
+
 @router.get("/account")
 async def account_page(request: Request, principal: SignedIn, session: SessionDep) -> Response:
-    tokens = await auth.list_api_tokens(session, user=principal.user)
-    return render(request, "account.html", {"tokens": tokens, "new_token": None})
+    return await _account(request, session, principal)
 
 
 @router.post("/account/password")
@@ -113,14 +128,20 @@ async def change_password(
 
 @router.post("/account/tokens")
 async def create_token(
-    request: Request, principal: SignedIn, session: SessionDep, name: Annotated[str, Form()] = ""
+    request: Request,
+    principal: SignedInBrowser,
+    session: SessionDep,
+    name: Annotated[str, Form()] = "",
+    scope: Annotated[str, Form()] = "read",
+    days: Annotated[int, Form()] = auth.DEFAULT_TOKEN_DAYS,
 ) -> Response:
-    _, clear = await auth.create_api_token(session, actor=principal.actor, user=principal.user, name=name)
-    tokens = await auth.list_api_tokens(session, user=principal.user)
-    return render(request, "account.html", {"tokens": tokens, "new_token": clear})
+    _, clear = await auth.create_api_token(
+        session, actor=principal.actor, user=principal.user, name=name, scope=scope, days=days
+    )
+    return await _account(request, session, principal, new_token=clear)
 
 
 @router.post("/account/tokens/{token_id}/revoke")
-async def revoke_token(request: Request, principal: SignedIn, session: SessionDep, token_id: int) -> Response:
+async def revoke_token(request: Request, principal: SignedInBrowser, session: SessionDep, token_id: int) -> Response:
     await auth.revoke_api_token(session, actor=principal.actor, user=principal.user, token_id=token_id)
     return RedirectResponse("/account?ok=token_revoked", status_code=303)

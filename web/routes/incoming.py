@@ -507,12 +507,12 @@ async def stats(request: Request, principal: Reader, session: SessionDep, year: 
 
 # --- the document page -------------------------------------------------------------------------------
 
-async def _preview_pages(blobs: BlobStore, pdf: IncomingFile | None) -> tuple[int, int]:
+async def _preview_pages(blobs: BlobStore, pdf: IncomingFile | None, limits: previews.Limits) -> tuple[int, int]:
     """(pages shown in the viewer, pages in the file); (0, 0) when there is nothing to show."""
     if pdf is None or not blobs.exists(pdf.sha256):
         return 0, 0
     try:
-        total = await asyncio.to_thread(previews.page_count, blobs, pdf.sha256)
+        total = await asyncio.to_thread(previews.page_count, blobs, pdf.sha256, limits)
     except DomainError:
         return 0, 0
     return min(total, previews.MAX_PAGES), total
@@ -538,7 +538,7 @@ async def document_page(request: Request, principal: SignedIn, session: SessionD
     ctx: dict[str, Any] = {
         **await _tabs(session, principal, ""), "doc": doc, "roles": roles, "org": org, "people": people, "units": units,
         "status": incoming.display_status(doc, today, holidays, _soon(request)), "reports": reports,
-        "main_pdf": main_pdf, "preview_pages": await _preview_pages(blobs, main_pdf),
+        "main_pdf": main_pdf, "preview_pages": await _preview_pages(blobs, main_pdf, previews.Limits.of(request.app.state.settings)),
         "main_image": next((f for f in doc.files if f.content_type in (PNG, JPEG)), None),
         "trail": await incoming.trail(session, document_id=doc.id),
         "active": [a for a in doc.assignments if a.active],
@@ -598,7 +598,8 @@ async def file_page(request: Request, principal: SignedIn, session: SessionDep, 
     if row is None:
         raise NotFound("Không tìm thấy tệp.", "file not found")
     blobs = BlobStore.for_data_dir(request.app.state.settings.data_dir)
-    data = await asyncio.to_thread(previews.page_png, blobs, row.sha256, page)
+    data = await asyncio.to_thread(previews.page_png, blobs, row.sha256, page,
+                                  previews.Limits.of(request.app.state.settings))
     if page == 1:
         await incoming.record_file_view(session, principal=principal, doc=doc, file=row)
     return Response(data, media_type=PNG, headers={"Cache-Control": "private, max-age=3600"})
@@ -611,6 +612,7 @@ async def holidays_page(request: Request, principal: AdminUser, session: Session
     year = year or calendar.vn_today().year
     return render(request, "incoming/holidays.html", {
         "holidays": await calendar.list_holidays(session, year=year), "year": year,
+        "kept": await calendar.is_kept(session, year),
         "years": list(range(calendar.vn_today().year - 1, calendar.vn_today().year + 3)),
     })
 
@@ -624,10 +626,13 @@ async def holiday_add(request: Request, principal: AdminUser, session: SessionDe
     return RedirectResponse(f"/admin/holidays?year={when.year}&ok=added", status_code=303)
 
 
-@router.post("/admin/holidays/{holiday_id}/delete")
-async def holiday_delete(request: Request, principal: AdminUser, session: SessionDep, holiday_id: int) -> Response:
-    await calendar.remove_holiday(session, actor=principal.actor, holiday_id=holiday_id)
-    return RedirectResponse("/admin/holidays?ok=removed", status_code=303)
+@router.post("/admin/holidays/remove")
+async def holiday_remove(request: Request, principal: AdminUser, session: SessionDep,
+                         day: Annotated[str, Form()] = "") -> Response:
+    when = _date(day, "ngày nghỉ", required=True)
+    assert when is not None
+    await calendar.remove_holiday(session, actor=principal.actor, day=when)
+    return RedirectResponse(f"/admin/holidays?year={when.year}&ok=removed", status_code=303)
 
 
 # Keep the file model import used (type hints in templates); silence linters about unused names.

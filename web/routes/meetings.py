@@ -14,10 +14,11 @@ import contextlib
 import json
 import logging
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -480,82 +481,187 @@ async def poll_csv(request: Request, principal: SignedIn, session: SessionDep, m
 
 
 # --- live actions (JSON) --------------------------------------------------------------------------
+# One typed route per action of the live room (console, phone room): FastAPI validates the body
+# against its model and the OpenAPI document describes it. The services authorize each action
+# (chair, secretary, participant); the routes only require a signed-in person.
 
 
-def _visibility(value: Any) -> PollVisibility:
-    return PollVisibility(value) if value in PollVisibility.__members__ else PollVisibility.open
+def _blank_is_none(value: Any) -> Any:
+    return None if value == "" else value
 
 
-def _threshold(value: Any) -> Threshold:
-    return Threshold(value) if value in Threshold.__members__ else Threshold.majority_present
+OptionalId = Annotated[int | None, BeforeValidator(_blank_is_none)]
+Text = Annotated[str, Field(max_length=2000)]
 
 
-def _id(body: dict[str, Any], key: str) -> int:
-    value = body.get(key)
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-        return int(value)
-    raise InvalidInput("Thiếu thông tin cần thiết. Hãy tải lại trang.", f"missing {key}")
+class Mark(BaseModel):
+    participant_id: int
+    present: bool = False
+    reason: Annotated[str, Field(max_length=500)] = ""
 
 
-@router.post("/{meeting_id}/live/{action}")
-async def live_action(
-    request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, action: str,
-) -> Response:
-    """One live action; the service it calls authorizes it (chair, secretary, participant)."""
-    try:
-        body = await request.json()
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
-    p, m = principal, meeting_id
-    if action == "open":
-        await scheduling.open_meeting(session, principal=p, meeting_id=m)
-        await tell(session, "meeting", m, "opened")
-    elif action == "close":
-        await scheduling.close_meeting(session, principal=p, meeting_id=m)
-        await tell(session, "meeting", m, "closed")
-    elif action == "checkin":
-        await attendance.check_in(session, principal=p, meeting_id=m)
-    elif action == "mark":
-        await attendance.mark(session, principal=p, meeting_id=m, participant_id=_id(body, "participant_id"),
-                              present=bool(body.get("present")), reason=str(body.get("reason") or ""))
-    elif action == "site":
-        await attendance.mark_site(session, principal=p, meeting_id=m, unit_id=_id(body, "unit_id"), present=bool(body.get("present")))
-    elif action == "add-item":
-        await agenda.add_item(session, principal=p, meeting_id=m, title=str(body.get("title") or ""),
-                              planned_minutes=int(body.get("planned_minutes") or 10))
-    elif action == "start-item":
-        await agenda.start_item(session, principal=p, meeting_id=m, item_id=_id(body, "item_id"))
-    elif action == "end-item":
-        await agenda.end_item(session, principal=p, meeting_id=m, item_id=_id(body, "item_id"))
-    elif action == "move-item":
-        await agenda.move(session, principal=p, meeting_id=m, item_id=_id(body, "item_id"), delta=-1 if body.get("direction") == "up" else 1)
-    elif action == "reorder":
-        await agenda.reorder(session, principal=p, meeting_id=m, item_ids=[int(i) for i in body.get("item_ids") or []])
-    elif action == "request-floor":
-        await speakers.request_floor(session, principal=p, meeting_id=m, agenda_item_id=_int(str(body.get("agenda_item_id") or "")),
-                                     note=str(body.get("note") or ""))
-    elif action == "withdraw":
-        await speakers.withdraw(session, principal=p, meeting_id=m, request_id=_id(body, "request_id"))
-    elif action == "grant":
-        await speakers.grant(session, principal=p, meeting_id=m, request_id=_id(body, "request_id"))
-    elif action == "end-floor":
-        await speakers.end_floor(session, principal=p, meeting_id=m, request_id=_id(body, "request_id"))
-    elif action == "open-poll":
-        raw = body.get("options")
-        options = [str(o) for o in raw] if isinstance(raw, list) and any(str(o).strip() for o in raw) else None
-        await polls.open_poll(session, principal=p, meeting_id=m, question=str(body.get("question") or ""),
-                              visibility=_visibility(body.get("visibility")), threshold=_threshold(body.get("threshold")),
-                              options=options, allow_change=bool(body.get("allow_change")),
-                              agenda_item_id=_int(str(body.get("agenda_item_id") or "")))
-    elif action == "vote":
-        await polls.vote(session, principal=p, meeting_id=m, poll_id=_id(body, "poll_id"), option_id=_id(body, "option_id"))
-    elif action == "close-poll":
-        await polls.close_poll(session, principal=p, meeting_id=m, poll_id=_id(body, "poll_id"))
-    else:
-        raise NotFound("Thao tác không tồn tại.", "unknown action")
-    return JSONResponse({"ok": True})
+class Site(BaseModel):
+    unit_id: int
+    present: bool = False
+
+
+class NewItem(BaseModel):
+    title: Annotated[str, Field(max_length=500)]
+    planned_minutes: Annotated[int, Field(ge=1, le=600)] = 10
+
+
+class ItemRef(BaseModel):
+    item_id: int
+
+
+class MoveItem(BaseModel):
+    item_id: int
+    direction: Literal["up", "down"] = "down"
+
+
+class Reorder(BaseModel):
+    item_ids: Annotated[list[int], Field(max_length=500)]
+
+
+class FloorRequest(BaseModel):
+    agenda_item_id: OptionalId = None
+    note: Text = ""
+
+
+class FloorRef(BaseModel):
+    request_id: int
+
+
+class NewPoll(BaseModel):
+    question: Text
+    visibility: PollVisibility = PollVisibility.open
+    threshold: Threshold = Threshold.majority_present
+    options: Annotated[list[Annotated[str, Field(max_length=500)]], Field(max_length=50)] | None = None
+    allow_change: bool = False
+    agenda_item_id: OptionalId = None
+
+
+class Ballot(BaseModel):
+    poll_id: int
+    option_id: int
+
+
+class PollRef(BaseModel):
+    poll_id: int
+
+
+LIVE_OK = {"ok": True}
+
+
+@router.post("/{meeting_id}/live/open")
+async def live_open(principal: SignedIn, session: SessionDep, meeting_id: int) -> dict[str, bool]:
+    await scheduling.open_meeting(session, principal=principal, meeting_id=meeting_id)
+    await tell(session, "meeting", meeting_id, "opened")
+    return LIVE_OK
+
+
+@router.post("/{meeting_id}/live/close")
+async def live_close(principal: SignedIn, session: SessionDep, meeting_id: int) -> dict[str, bool]:
+    await scheduling.close_meeting(session, principal=principal, meeting_id=meeting_id)
+    await tell(session, "meeting", meeting_id, "closed")
+    return LIVE_OK
+
+
+@router.post("/{meeting_id}/live/checkin")
+async def live_checkin(principal: SignedIn, session: SessionDep, meeting_id: int) -> dict[str, bool]:
+    await attendance.check_in(session, principal=principal, meeting_id=meeting_id)
+    return LIVE_OK
+
+
+@router.post("/{meeting_id}/live/mark")
+async def live_mark(principal: SignedIn, session: SessionDep, meeting_id: int, body: Mark) -> dict[str, bool]:
+    await attendance.mark(session, principal=principal, meeting_id=meeting_id, participant_id=body.participant_id,
+                          present=body.present, reason=body.reason)
+    return LIVE_OK
+
+
+@router.post("/{meeting_id}/live/site")
+async def live_site(principal: SignedIn, session: SessionDep, meeting_id: int, body: Site) -> dict[str, bool]:
+    await attendance.mark_site(session, principal=principal, meeting_id=meeting_id, unit_id=body.unit_id, present=body.present)
+    return LIVE_OK
+
+
+@router.post("/{meeting_id}/live/add-item")
+async def live_add_item(principal: SignedIn, session: SessionDep, meeting_id: int, body: NewItem) -> dict[str, bool]:
+    await agenda.add_item(session, principal=principal, meeting_id=meeting_id, title=body.title,
+                          planned_minutes=body.planned_minutes)
+    return LIVE_OK
+
+
+@router.post("/{meeting_id}/live/start-item")
+async def live_start_item(principal: SignedIn, session: SessionDep, meeting_id: int, body: ItemRef) -> dict[str, bool]:
+    await agenda.start_item(session, principal=principal, meeting_id=meeting_id, item_id=body.item_id)
+    return LIVE_OK
+
+
+@router.post("/{meeting_id}/live/end-item")
+async def live_end_item(principal: SignedIn, session: SessionDep, meeting_id: int, body: ItemRef) -> dict[str, bool]:
+    await agenda.end_item(session, principal=principal, meeting_id=meeting_id, item_id=body.item_id)
+    return LIVE_OK
+
+
+@router.post("/{meeting_id}/live/move-item")
+async def live_move_item(principal: SignedIn, session: SessionDep, meeting_id: int, body: MoveItem) -> dict[str, bool]:
+    await agenda.move(session, principal=principal, meeting_id=meeting_id, item_id=body.item_id,
+                      delta=-1 if body.direction == "up" else 1)
+    return LIVE_OK
+
+
+@router.post("/{meeting_id}/live/reorder")
+async def live_reorder(principal: SignedIn, session: SessionDep, meeting_id: int, body: Reorder) -> dict[str, bool]:
+    await agenda.reorder(session, principal=principal, meeting_id=meeting_id, item_ids=body.item_ids)
+    return LIVE_OK
+
+
+@router.post("/{meeting_id}/live/request-floor")
+async def live_request_floor(principal: SignedIn, session: SessionDep, meeting_id: int, body: FloorRequest) -> dict[str, bool]:
+    await speakers.request_floor(session, principal=principal, meeting_id=meeting_id, agenda_item_id=body.agenda_item_id,
+                                 note=body.note)
+    return LIVE_OK
+
+
+@router.post("/{meeting_id}/live/withdraw")
+async def live_withdraw(principal: SignedIn, session: SessionDep, meeting_id: int, body: FloorRef) -> dict[str, bool]:
+    await speakers.withdraw(session, principal=principal, meeting_id=meeting_id, request_id=body.request_id)
+    return LIVE_OK
+
+
+@router.post("/{meeting_id}/live/grant")
+async def live_grant(principal: SignedIn, session: SessionDep, meeting_id: int, body: FloorRef) -> dict[str, bool]:
+    await speakers.grant(session, principal=principal, meeting_id=meeting_id, request_id=body.request_id)
+    return LIVE_OK
+
+
+@router.post("/{meeting_id}/live/end-floor")
+async def live_end_floor(principal: SignedIn, session: SessionDep, meeting_id: int, body: FloorRef) -> dict[str, bool]:
+    await speakers.end_floor(session, principal=principal, meeting_id=meeting_id, request_id=body.request_id)
+    return LIVE_OK
+
+
+@router.post("/{meeting_id}/live/open-poll")
+async def live_open_poll(principal: SignedIn, session: SessionDep, meeting_id: int, body: NewPoll) -> dict[str, bool]:
+    options = [o for o in body.options if o.strip()] if body.options else None
+    await polls.open_poll(session, principal=principal, meeting_id=meeting_id, question=body.question,
+                          visibility=body.visibility, threshold=body.threshold, options=options or None,
+                          allow_change=body.allow_change, agenda_item_id=body.agenda_item_id)
+    return LIVE_OK
+
+
+@router.post("/{meeting_id}/live/vote")
+async def live_vote(principal: SignedIn, session: SessionDep, meeting_id: int, body: Ballot) -> dict[str, bool]:
+    await polls.vote(session, principal=principal, meeting_id=meeting_id, poll_id=body.poll_id, option_id=body.option_id)
+    return LIVE_OK
+
+
+@router.post("/{meeting_id}/live/close-poll")
+async def live_close_poll(principal: SignedIn, session: SessionDep, meeting_id: int, body: PollRef) -> dict[str, bool]:
+    await polls.close_poll(session, principal=principal, meeting_id=meeting_id, poll_id=body.poll_id)
+    return LIVE_OK
 
 
 # --- the home page card -------------------------------------------------------------------------

@@ -168,10 +168,11 @@ async def sign(request: Request, principal: SignedIn, session: SessionDep, minut
         raise InvalidInput("Hãy nhập mã PIN chữ ký số của bạn.", "Enter your signing PIN.")
     image = await signing.profile_image(session, settings=settings, user_id=principal.user.id)
     level = await signing.org_level(session, settings=settings, organization_id=minutes.organization_id)
-    # Signing waits on OCSP and the time stamp: no transaction stays open meanwhile.
-    await session.commit()
+    key = await signing.open_signer(session, settings=settings, actor=principal.actor, pin=pin, user=principal.user,
+                                    target=signing.SigningTarget("minutes", minutes_id))
+    # Signing waits on OCSP and the time stamp: open_signer left no transaction open.
     signed_pdf = await signing.sign_as_person(
-        settings=settings, actor=principal.actor, user=principal.user, pin=pin, pdf=pdf, level=level,
+        settings=settings, signer=key, actor=principal.actor, user=principal.user, pdf=pdf, level=level,
         appearance=Appearance.signature(name=principal.user.full_name, marker=role, image_png=image),
         field_name=SECRETARY_FIELD if role == "secretary" else CHAIR_FIELD, reason="Ký biên bản cuộc họp",
         certify=MDPPerm.FILL_FORMS if role == "secretary" else None, target=signing.SigningTarget("minutes", minutes_id),

@@ -88,18 +88,21 @@ async def sign(
             looks = None
         else:
             looks = Appearance.seal(org_name=org.name, image_png=image)
-        await session.commit()  # signing waits on OCSP and the time stamp: no transaction stays open
+        key = await signing.open_signer(session, settings=settings, actor=principal.actor, pin=pin, org=org, target=target)
+        # Signing waits on OCSP and the time stamp: open_signer left no transaction open.
         signed = await signing.sign_as_org(
-            settings=settings, actor=principal.actor, org=org, pin=pin, pdf=upload.data,
+            settings=settings, signer=key, actor=principal.actor, org=org, pdf=upload.data,
             level=level, appearance=looks, field_name=f"Seal-{org.code}", reason=reason or None, target=target,
         )
         signer_label = org.name
     else:
         image = await signing.profile_image(session, settings=settings, user_id=principal.me.id)
         looks = None if placement == "invisible" else Appearance.signature(name=principal.me.full_name, image_png=image)
-        await session.commit()  # signing waits on OCSP and the time stamp: no transaction stays open
+        key = await signing.open_signer(session, settings=settings, actor=principal.actor, pin=pin,
+                                        user=principal.user, target=target)
+        # Signing waits on OCSP and the time stamp: open_signer left no transaction open.
         signed = await signing.sign_as_person(
-            settings=settings, actor=principal.actor, user=principal.user, pin=pin,
+            settings=settings, signer=key, actor=principal.actor, user=principal.user,
             pdf=upload.data, level=level, appearance=looks, field_name=f"Sig-{principal.me.username}",
             reason=reason or None, target=target,
         )

@@ -73,9 +73,10 @@ class MinutesActivities:
                                                              role=data.role, signed_sha=data.sha256)
         if isinstance(found, bool):
             return found
-        pdf, signer_name = found
+        pdf, signer_name, accepted = found
         # Validation fetches revocation data: no transaction (no SQLite write lock) is held meanwhile.
-        error = await minutes_service.check_signature(settings, pdf=pdf, role=data.role, signer_name=signer_name)
+        error = await minutes_service.check_signature(settings, pdf=pdf, role=data.role, signer_name=signer_name,
+                                                      accepted=accepted)
         async with self.context.database.session() as session:
             return await minutes_service.apply_signature_check(session, settings=settings, minutes_id=data.minutes_id,
                                                                role=data.role, signed_sha=data.sha256, error=error)
@@ -99,7 +100,7 @@ class MinutesActivities:
             minutes = await minutes_service.get(session, minutes_id=minutes_id)
             sha = minutes.final_pdf_sha
         assert sha is not None
-        report = await minutes_service._validate(settings, BlobStore.for_data_dir(settings.data_dir).get(sha))
+        report = await minutes_service.validate_pdf(settings, BlobStore.for_data_dir(settings.data_dir).get(sha))
         async with self.context.database.session() as session:
             await minutes_service.store_validation(session, minutes_id=minutes_id, report=report.model_dump(mode="json"))
         return FinalCheck(signatures=len(report.signatures), all_valid=report.all_valid)

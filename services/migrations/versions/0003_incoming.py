@@ -153,15 +153,8 @@ def upgrade() -> None:
     with op.batch_alter_table('incoming_sender_statuses', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_incoming_sender_statuses_outgoing_ref'), ['outgoing_ref'], unique=False)
 
-    # Default public holidays (editable on /admin/holidays); see services.calendar.DEFAULT_HOLIDAYS.
-    from services.calendar import DEFAULT_HOLIDAYS
-    from services.db import utcnow
-
-    op.bulk_insert(
-        sa.table('holidays', sa.column('day', sa.Date()), sa.column('name', sa.String()),
-                 sa.column('created_at', services.db.UTCDateTime(timezone=True))),
-        [{'day': day, 'name': name, 'created_at': utcnow()} for day, name in DEFAULT_HOLIDAYS],
-    )
+    # Public holidays: the defaults come from the `holidays` package at run time (services.calendar);
+    # this table keeps only the years an administrator has edited (0016).
 
 
 def downgrade() -> None:

@@ -1,0 +1,67 @@
+"""Password policy (ASVS 2.1): a minimum length and an offline strength check, no composition
+rules; weak choices are refused with a message the user understands (issue 13)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from services.auth.passwords import password_problem
+from demo.directory import DEMO_PASSWORD, walk
+from services.directory.models import Organization, User
+from tests.helpers import post_form, sign_in
+
+TOO_EASY = "Mật khẩu quá dễ đoán"
+OWN_NAME = "không được chứa tên hoặc tên đăng nhập"
+
+
+@pytest.mark.parametrize(("password", "expected"), [
+    ("ngan-qua", "ít nhất 10 ký tự"),
+    ("aaaaaaaaaaaa", TOO_EASY),
+    ("matkhau123456", TOO_EASY),
+    ("password1234", TOO_EASY),
+    ("1234567890", TOO_EASY),
+    ("qwertyuiop12", TOO_EASY),
+    ("ngoc.vo2026!", OWN_NAME),
+    ("VoThiNgoc@1", OWN_NAME),
+    ("ngocvo1990!!", OWN_NAME),
+])
+def test_weak_passwords_are_named_for_what_is_wrong(password: str, expected: str) -> None:
+    problem = password_problem(password, username="ngoc.vo", full_name="Võ Thị Ngọc")
+    assert problem is not None and expected in problem[0]
+
+
+def test_strong_passwords_and_every_demo_account_pass() -> None:
+    for password in ("Ca-phe-sua-da-luc-6h", "MatKhauMoi@2026", "trâu ăn cỏ bên sông Hàm Luông"):
+        assert password_problem(password, username="ngoc.vo", full_name="Võ Thị Ngọc") is None
+    for org in walk():
+        for person in org.users:
+            assert password_problem(DEMO_PASSWORD, username=person.username, full_name=person.full_name) is None
+
+
+async def test_password_change_refuses_weak_passwords_and_keeps_the_old_one(demo_db_sqlite, client_for) -> None:
+    client = await client_for(demo_db_sqlite)
+    await sign_in(client, "ngoc.vo")
+    for weak, expected in (("aaaaaaaaaaaa", TOO_EASY), ("matkhau123456", TOO_EASY), ("ngoc.vo12345", OWN_NAME),
+                           ("VoThiNgoc2026", OWN_NAME)):
+        page = await post_form(client, "/account/password", {
+            "current_password": DEMO_PASSWORD, "new_password": weak, "confirm_password": weak}, page="/account")
+        assert page.status_code == 422 and expected in page.text
+    assert (await sign_in(await client_for(demo_db_sqlite), "ngoc.vo")).status_code == 303
+
+
+async def test_admin_cannot_create_a_user_with_a_weak_password(demo_db_sqlite, client_for) -> None:
+    async with demo_db_sqlite.read() as session:
+        org_id = await session.scalar(select(Organization.id).where(Organization.code == "hlhpn-bentre"))
+    admin = await client_for(demo_db_sqlite)
+    await sign_in(admin, "quantri")
+    form = {"username": "hoa.pham", "full_name": "Phạm Thị Hoa", "password": "PhamThiHoa2026"}
+    page = await post_form(admin, f"/admin/orgs/{org_id}/users", form, page=f"/admin/orgs/{org_id}")
+    assert page.status_code == 422 and OWN_NAME in page.text
+    page = await post_form(admin, f"/admin/orgs/{org_id}/users", {**form, "password": "aaaaaaaaaaaa"}, page=f"/admin/orgs/{org_id}")
+    assert page.status_code == 422 and TOO_EASY in page.text
+    async with demo_db_sqlite.read() as session:
+        assert await session.scalar(select(User).where(User.username == "hoa.pham")) is None
+    page = await post_form(admin, f"/admin/orgs/{org_id}/users", {**form, "password": "Song-Ham-Luong-mua-nuoc-noi"},
+                           page=f"/admin/orgs/{org_id}")
+    assert page.status_code == 303

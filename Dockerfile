@@ -9,6 +9,8 @@ COPY services services
 COPY workflows workflows
 COPY signing signing
 COPY meetings meetings
+COPY dashboard dashboard
+COPY demo demo
 COPY web web
 RUN pip install --no-cache-dir .
 ENV LIENTHONG_DATA_DIR=/data

@@ -29,7 +29,7 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from services.config import Settings  # noqa: E402
 from services.db import Database, set_database, utcnow  # noqa: E402
-from services.demo import seed_demo  # noqa: E402
+from demo.directory import seed_demo  # noqa: E402
 from services.migrate import upgrade_async  # noqa: E402
 from services.reports.models import ReportTarget  # noqa: E402
 from tests.reports.factory import bulk_orgs, create_request  # noqa: E402

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from services.demo import DEMO_PASSWORD, DEMO_PIN
+from demo.directory import DEMO_PASSWORD, DEMO_PIN
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 ID_RE = re.compile(r"/(\d+)(?:\?|$)")
@@ -155,7 +155,7 @@ async def load_directory(database_url: str) -> Directory:
 # --- incoming ---------------------------------------------------------------------------------------
 
 def tiny_pdf(text: str) -> bytes:
-    from services.incoming.demo import demo_pdf
+    from demo.incoming import demo_pdf
 
     return demo_pdf(text)
 

@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings.models import Meeting, MeetingParticipant, MeetingStatus, MeetingUnit
 from services.authz import Principal
-from services.directory.models import Role
+from services.directory.models import LEADERS, ORGANISERS, Role
 from services.errors import Forbidden, InvalidInput, NotFound
 
-ORGANISER_ROLES = (Role.leader, Role.deputy_leader, Role.clerk, Role.secretary, Role.admin)
-RESPONDER_ROLES = (Role.leader, Role.deputy_leader, Role.clerk, Role.admin)
+ORGANISER_ROLES = ORGANISERS
+RESPONDER_ROLES = (*LEADERS, Role.clerk, Role.admin)
 
 
 @dataclass

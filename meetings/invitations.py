@@ -10,7 +10,7 @@ invited units receive it as an incoming document, then answer with their attende
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,13 +19,12 @@ from meetings import video
 from meetings.models import AgendaItem, Meeting, MeetingDocument, MeetingMode, MeetingParticipant, MeetingUnit, ParticipantRole
 from services.audit.service import Actor, record
 from services.blobs import BlobStore
+from services.calendar import VN_TZ
 from services.config import Settings
 from services.directory.models import Organization, User
 from services.documents.layout import BodyBlock, DocumentSpec, SigningBlock, build_document_docx
 from services.documents.notation import notation_suffix
 from services.uploads import DOCX, CheckedUpload
-
-VN_TZ = timezone(timedelta(hours=7))
 
 
 def to_vn(value: datetime) -> datetime:

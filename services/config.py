@@ -218,7 +218,7 @@ class Settings(BaseSettings):
             return self.payload_keys.get_secret_value()
         if self.production:
             raise RuntimeError("LIENTHONG_PAYLOAD_KEYS is required in production")
-        from workflows.codec import new_key_entry
+        from services.codec import new_key_entry
 
         path = self.data_dir / "payload_keys"
         if not path.exists():

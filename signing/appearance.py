@@ -22,7 +22,7 @@ import io
 import math
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import lru_cache
 from typing import Literal
 
@@ -36,6 +36,7 @@ from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.stamp import BaseStampStyle, TextStampStyle
 from pyhanko.stamp.base import BaseStamp
 
+from services.calendar import VN_TZ
 from signing.errors import InvalidPdf
 from signing.fonts import CachedNotoFactory, nfc, pil_font
 from signing.placement import (
@@ -47,7 +48,6 @@ from signing.placement import (
     top_right_box,
 )
 
-VN_TZ = timezone(timedelta(hours=7))
 """Vietnam's offset; every time shown on a stamp uses it, whatever the server's zone."""
 
 SIGNATURE_BLUE = (22, 48, 160)

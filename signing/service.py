@@ -24,7 +24,7 @@ from services.audit.service import Actor, record
 from services.blobs import BlobStore
 from services.config import Settings
 from services.db import utcnow
-from services.directory.models import Organization, Role, RoleAssignment, User
+from services.directory.models import SIGNERS, Organization, RoleAssignment, User
 from services.errors import DomainError, InvalidInput
 from services.keys import certificates, pins
 from services.keys.models import CertStatus, PinGuard
@@ -40,7 +40,7 @@ from signing.trust import TrustConfig
 from signing.validation import ValidationReport, async_validate_pdf
 
 Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
-SIGNING_ROLES = (Role.leader, Role.deputy_leader, Role.secretary)
+SIGNING_ROLES = SIGNERS
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
 
 
@@ -323,16 +323,3 @@ async def directory_specs(session: AsyncSession, *, pin: str) -> tuple[list[Pers
     org_specs = [OrgSpec(code=o.code, name=o.name, abbreviation=o.abbreviation, pin=pin) for o in orgs.values()]
     return people, org_specs
 
-
-def demo_directory_specs(*, pin: str) -> tuple[list[PersonSpec], list[OrgSpec]]:
-    """The same subjects as `directory_specs`, read from the demo tree (tests, no database)."""
-    from services.demo import walk
-
-    people, orgs = [], []
-    for org in walk():
-        orgs.append(OrgSpec(code=org.code, name=org.name, abbreviation=org.abbreviation, pin=pin))
-        for person in org.users:
-            if set(person.roles) & set(SIGNING_ROLES):
-                people.append(PersonSpec(username=person.username, full_name=person.full_name, org_name=org.name,
-                                         position=person.position, email=f"{person.username}@demo.lienthong.vn", pin=pin))
-    return people, orgs

@@ -38,7 +38,7 @@ def _pg_url(name: str) -> str:
 
 
 async def _seed(url: str) -> None:
-    from services.demo import seed_demo
+    from demo.directory import seed_demo
 
     database = Database(url)
     async with database.session() as session:
@@ -209,9 +209,9 @@ def demo_pki_dir(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-u
     """A development PKI for every signer of the demo directory, with CRL/OCSP/TSA running."""
     import socket
 
-    from services.demo import DEMO_PIN
+    from demo.directory import DEMO_PIN
     from signing.pki import init_dev_pki
-    from signing.service import demo_directory_specs
+    from demo.directory import demo_directory_specs
     from signing.trust_services import start_trust_services
 
     root = tmp_path_factory.mktemp("demo-pki")

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from services.demo import DEMO_PASSWORD
+from demo.directory import DEMO_PASSWORD
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 # The payload key ring of test settings and test clients (a test key, public on purpose): the
@@ -24,7 +24,7 @@ def app_client(client):  # type: ignore[no-untyped-def]
     converter (pydantic, encrypted with TEST_PAYLOAD_KEYS), as `lienthong worker` builds it."""
     from temporalio.client import Client
 
-    from workflows.codec import encrypted_converter, parse_key_ring
+    from services.codec import encrypted_converter, parse_key_ring
 
     return Client(**{**client.config(), "data_converter": encrypted_converter(parse_key_ring(TEST_PAYLOAD_KEYS))})
 

@@ -61,7 +61,7 @@ def create_app(
     settings = settings or get_settings()
     settings.ensure_secret_key()
     from web.routes.temporal_codec import CodecCORS
-    from workflows.codec import EncryptionCodec, parse_key_ring
+    from services.codec import EncryptionCodec, parse_key_ring
 
     payload_codec = EncryptionCodec(parse_key_ring(settings.ensure_payload_keys()))
     database = database or get_database()

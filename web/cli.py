@@ -84,7 +84,7 @@ def _run_in_session(args: argparse.Namespace, work, *, read_only: bool = False):
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
-    from services.demo import seed_demo
+    from demo.directory import seed_demo
 
     created = _run_in_session(args, lambda session: seed_demo(session))
     print("Đã tạo dữ liệu mẫu." if created else "Dữ liệu mẫu đã có sẵn — demo data already present.")
@@ -260,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _directory_people(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """`pki init` covers the directory's signers and organisations, with the demo PIN."""
-    from services.demo import DEMO_PIN
+    from demo.directory import DEMO_PIN
     from signing.service import directory_specs
 
     return _run_in_session(args, lambda session: directory_specs(session, pin=DEMO_PIN))

@@ -7,7 +7,7 @@ Catalogs are compiled in memory at start-up so no build step is needed.
 from __future__ import annotations
 
 import contextvars
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
@@ -16,9 +16,10 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
+from services.calendar import VN_TZ  # re-exported: pages format times in Vietnam time
+
 LOCALES = ("vi", "en")
 DEFAULT_LOCALE = "vi"
-VN_TZ = timezone(timedelta(hours=7), "ICT")
 _LOCALE_DIR = Path(__file__).parent / "locales"
 current_locale: contextvars.ContextVar[str] = contextvars.ContextVar("locale", default=DEFAULT_LOCALE)
 

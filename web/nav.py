@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.authz import Principal
-from services.directory.models import Role
+from services.directory.models import STAFF, Role
 from services.notifications.service import unread_count
 from web.i18n import gettext as _
 
@@ -73,7 +73,7 @@ async def _outgoing(session: AsyncSession, principal: Principal) -> int:
 SECTIONS: list[Section] = [
     Section("home", "Home", "/"),
     Section("notifications", "Notifications", "/notifications", counter=_unread),
-    Section("signing", "Digital signing", "/signing", (Role.clerk, Role.leader, Role.deputy_leader, Role.secretary, Role.officer)),
+    Section("signing", "Digital signing", "/signing", STAFF),
     Section("incoming", "Incoming", "/incoming", tuple(Role), counter=_incoming),
     Section("outgoing", "Outgoing", "/outgoing", tuple(Role), counter=_outgoing),
     Section("meetings", "Meetings", "/meetings", counter=_meetings),

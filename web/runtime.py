@@ -90,7 +90,7 @@ def start_temporal_dev_server(*, data_dir: Path, port: int, ui_port: int, host: 
 
 async def prepare_database(settings: Settings, *, seed: bool) -> bool:
     """Migrate, then seed the demo data when the database is new; returns True when seeded."""
-    from services.demo import seed_demo
+    from demo.directory import seed_demo
 
     await upgrade_async(settings.sqlalchemy_url)
     if not seed:
@@ -101,7 +101,7 @@ async def prepare_database(settings: Settings, *, seed: bool) -> bool:
 
 async def start_dev_pki(settings: Settings):  # type: ignore[no-untyped-def]
     """The development PKI for every signer in the directory (demo PIN) and its CRL/OCSP/TSA service."""
-    from services.demo import DEMO_PIN
+    from demo.directory import DEMO_PIN
     from signing.service import directory_specs, register_system_keys
     from signing.trust_services import start_for_dev
 
@@ -116,7 +116,7 @@ async def start_dev_pki(settings: Settings):  # type: ignore[no-untyped-def]
 
 async def seed_domain_demo(settings: Settings) -> None:
     """Demo documents, meetings and requests: seeded through their workflows once the worker runs."""
-    from workflows.demo import seed_domains
+    from demo.domains import seed_domains
 
     client = await connect(settings)
     await seed_domains(settings=settings, database=get_database(), client=client)
@@ -167,7 +167,7 @@ def install_stop_signals(stop: asyncio.Event) -> None:
 
 
 def banner(settings: Settings, *, host: str, port: int, ui_port: int) -> str:
-    from services.demo import DEMO_PASSWORD, DEMO_PIN, walk
+    from demo.directory import DEMO_PASSWORD, DEMO_PIN, walk
 
     lines = [
         "",

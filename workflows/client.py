@@ -6,7 +6,7 @@ from temporalio.client import Client
 from temporalio.converter import DataConverter
 
 from services.config import Settings
-from workflows.codec import encrypted_converter, parse_key_ring
+from services.codec import encrypted_converter, parse_key_ring
 
 
 def data_converter(settings: Settings) -> DataConverter:

@@ -28,6 +28,14 @@ class Role(str, enum.Enum):
     auditor = "auditor"
 
 
+# Role groups shared by the domains and the pages; a rule that needs a group names it here.
+LEADERS = (Role.leader, Role.deputy_leader)  # direct incoming documents, sign outgoing ones
+SIGNERS = (*LEADERS, Role.secretary)  # hold a personal signing key (the secretary signs minutes)
+DOCUMENT_READERS = (Role.clerk, *LEADERS, Role.auditor)  # read every document of their organisation
+STAFF = (Role.officer, Role.clerk, *LEADERS, Role.secretary)  # draft documents, use the signing page
+ORGANISERS = (*LEADERS, Role.clerk, Role.secretary, Role.admin)  # organise meetings, assign tasks
+
+
 class Organization(Base):
     __tablename__ = "organizations"
 

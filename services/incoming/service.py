@@ -24,7 +24,7 @@ from services.audit.service import Actor, record
 from services.authz import Principal, require
 from services.blobs import BlobStore
 from services.db import utcnow
-from services.directory.models import Organization, Role, RoleAssignment, Unit, User
+from services.directory.models import DOCUMENT_READERS, LEADERS, Organization, Role, RoleAssignment, Unit, User
 from services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.events.service import publish
 from services.outbox import service as outbox
@@ -46,8 +46,7 @@ from services.outgoing.models import OutgoingDocument
 from services.outgoing.models import Status as OutgoingStatus
 from services.registers import next_number
 
-LEADERS = (Role.leader, Role.deputy_leader)
-ORG_WIDE_VIEW = (Role.clerk, Role.leader, Role.deputy_leader, Role.auditor)
+ORG_WIDE_VIEW = DOCUMENT_READERS
 SENDER_LABELS = {
     "01": ("Đã đến", "Arrived"),
     "02": ("Bị từ chối, trả lại", "Rejected"),

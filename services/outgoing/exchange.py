@@ -16,7 +16,8 @@ from services.directory.models import Organization, Role, User
 from services.errors import Conflict, InvalidInput, NotFound
 from services.outgoing import drafting, edxml
 from services.outgoing.models import OutgoingDocument, Status
-from services.outgoing.service import VN_TZ, attachments, recipients
+from services.calendar import VN_TZ
+from services.outgoing.service import attachments, recipients
 
 async def package_for(session: AsyncSession, *, settings: Settings, doc: OutgoingDocument) -> edxml.Package:
     """The edXML package of an issued document (business type: new, recall, or replace when

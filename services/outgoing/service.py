@@ -14,7 +14,7 @@ import datetime as dt
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,9 +23,10 @@ from services import textsearch
 from services.audit.service import Actor, record
 from services.authz import Principal, require
 from services.blobs import BlobStore
+from services.calendar import VN_TZ
 from services.config import Settings
 from services.db import utcnow
-from services.directory.models import Organization, Role, RoleAssignment, Unit, User
+from services.directory.models import LEADERS, STAFF, Organization, Role, RoleAssignment, Unit, User
 from services.documents.notation import OFFICIAL_LETTER, TYPE_CODES, canonical_type_code, notation, vn_date_line
 from services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.events.service import publish
@@ -45,9 +46,8 @@ from services.outgoing.models import (
 )
 from services.uploads import DOCX, CheckedUpload
 
-VN_TZ = timezone(timedelta(hours=7))
-DRAFT_ROLES = (Role.officer, Role.clerk, Role.leader, Role.deputy_leader, Role.secretary)
-SIGNER_ROLES = (Role.leader, Role.deputy_leader)
+DRAFT_ROLES = STAFF
+SIGNER_ROLES = LEADERS
 OPEN = (Status.draft, Status.returned, Status.in_review, Status.awaiting_signature, Status.signed)
 ISSUED = (Status.issued, Status.recalled, Status.replaced)
 QUEUES = ("drafts", "review", "sign", "issue", "issued")

@@ -27,7 +27,7 @@ from services.authz import OrgTree, Principal
 from services.blobs import BlobStore
 from services.config import Settings
 from services.db import utcnow
-from services.directory.models import Organization, Role, RoleAssignment, User
+from services.directory.models import LEADERS, Organization, Role, RoleAssignment, User
 from services.errors import Conflict, InvalidInput, NotFound
 from services.events.service import publish
 from services.notifications.service import notify
@@ -44,9 +44,8 @@ from services.reports.models import (
 )
 from services.uploads import DOCX, PDF, XLSX, CheckedUpload, OfficeLimits, check_upload
 
-LEADERS = (Role.leader, Role.deputy_leader)
-REQUESTER_ROLES = (Role.leader, Role.deputy_leader, Role.officer, Role.clerk)
-SUBMITTER_ROLES = (Role.officer, Role.leader, Role.deputy_leader)
+REQUESTER_ROLES = (*LEADERS, Role.officer, Role.clerk)
+SUBMITTER_ROLES = (Role.officer, *LEADERS)
 MAX_TARGETS = 5000
 NOTICE_KINDS = ("reminder", "overdue", "escalation")
 

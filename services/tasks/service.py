@@ -20,14 +20,13 @@ from services import calendar
 from services.audit.service import Actor, record
 from services.authz import Principal
 from services.db import utcnow
-from services.directory.models import Organization, Role, RoleAssignment, Unit, User
+from services.directory.models import LEADERS, ORGANISERS, Organization, Role, RoleAssignment, Unit, User
 from services.errors import Forbidden, InvalidInput, NotFound
 from services.events.service import publish
 from services.notifications.service import notify
 from services.tasks.models import OwnerKind, Task, TaskStatus, TaskUpdate
 
-LEADERS = (Role.leader, Role.deputy_leader)
-ASSIGNERS = (Role.leader, Role.deputy_leader, Role.clerk, Role.secretary, Role.admin)
+ASSIGNERS = ORGANISERS  # tasks come from the meetings they organise
 OPEN = (TaskStatus.waiting, TaskStatus.in_progress)
 SOON_DAYS = 2
 

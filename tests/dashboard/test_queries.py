@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import func, select, text
 
 from meetings.models import Meeting, MeetingMode, MeetingStatus
-from services.dashboard import queries
+from dashboard import queries
 from services.directory.models import Organization, User
 from services.incoming.models import IncomingDocument, IncomingFile
 from services.outgoing.models import OutgoingDocument, Status as OutStatus

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from services.demo import DEMO_PASSWORD
+from demo.directory import DEMO_PASSWORD
 from tests.e2e.conftest import DESKTOP, PHONE, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from services.demo import DEMO_PASSWORD
+from demo.directory import DEMO_PASSWORD
 from tests.e2e.conftest import DESKTOP, PHONE, screenshot, sign_in, start_dev, stop_dev
 
 pytestmark = pytest.mark.e2e
@@ -66,7 +66,7 @@ def test_dev_encrypts_payloads_and_its_temporal_ui_decodes_through_the_app(live_
     from google.protobuf import json_format
     from temporalio.api.common.v1 import Payloads
 
-    from workflows.codec import EncryptionCodec, parse_key_ring
+    from services.codec import EncryptionCodec, parse_key_ring
 
     keys = live_dev.data_dir / "payload_keys"
     assert keys.stat().st_mode & 0o777 == 0o600

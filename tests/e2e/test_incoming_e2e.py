@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from services.calendar import vn_today
-from services.demo import DEMO_PASSWORD
+from demo.directory import DEMO_PASSWORD
 from tests.e2e.conftest import DESKTOP, PHONE, screenshot, sign_in
 from tests.signing.conftest import make_tiny_pdf
 

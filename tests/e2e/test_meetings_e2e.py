@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from services.demo import DEMO_PASSWORD
+from demo.directory import DEMO_PASSWORD
 from tests.e2e.conftest import DESKTOP, PHONE, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e

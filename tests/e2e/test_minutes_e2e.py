@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 
-from services.demo import DEMO_PASSWORD
+from demo.directory import DEMO_PASSWORD
 from tests.e2e.conftest import DESKTOP, PHONE, screenshot, sign_in
 
 DRAFT_MEETING = "Họp chuyên đề công tác phòng, chống bạo lực gia đình"

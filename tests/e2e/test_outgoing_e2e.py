@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from services.demo import DEMO_PASSWORD, DEMO_PIN
+from demo.directory import DEMO_PASSWORD, DEMO_PIN
 from tests.e2e.conftest import DESKTOP, PHONE, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e

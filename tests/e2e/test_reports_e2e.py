@@ -9,7 +9,7 @@ import time
 import httpx
 from playwright.sync_api import expect
 
-from services.demo import DEMO_PASSWORD
+from demo.directory import DEMO_PASSWORD
 from tests.e2e.conftest import DESKTOP, PHONE, screenshot, sign_in
 from tests.signing.conftest import make_tiny_pdf
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.demo import DEMO_PASSWORD, DEMO_PIN
+from demo.directory import DEMO_PASSWORD, DEMO_PIN
 from tests.e2e.conftest import DESKTOP, PHONE, screenshot, sign_in
 from tests.signing.conftest import make_tiny_pdf
 

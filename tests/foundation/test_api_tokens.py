@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from services.auth.models import ApiToken
-from services.demo import DEMO_PASSWORD
+from demo.directory import DEMO_PASSWORD
 from services.migrate import upgrade
 from tests.helpers import post_form, sign_in
 

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from services.migrations.naming import include_object
-from services.models import metadata
+from services.migrations.models import metadata
 
 
 async def test_models_and_migrations_agree(database) -> None:

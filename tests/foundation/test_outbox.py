@@ -16,7 +16,7 @@ from services.audit.models import AuditEntry
 from services.audit.service import verify_database
 from services.calendar import vn_today
 from services.deadlines.models import DeadlineNotice
-from services.demo import DEMO_PIN
+from demo.directory import DEMO_PIN
 from services.directory.models import Organization
 from services.incoming.models import IncomingDocument
 from services.notifications.models import Notification

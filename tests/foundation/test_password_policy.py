@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from services.auth.passwords import password_problem
-from services.demo import DEMO_PASSWORD, walk
+from demo.directory import DEMO_PASSWORD, walk
 from services.directory.models import Organization, User
 from tests.helpers import post_form, sign_in
 

@@ -21,7 +21,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from services.incoming import service as incoming
 from tests.helpers import TEST_PAYLOAD_KEYS, app_client, send, sign_in
 from tests.incoming.conftest import direct_to, principal, register, terminate_incoming
-from workflows.codec import ENCODING, KEY_ID, EncryptionCodec, KeyRingError, encrypted_converter, new_key_entry, parse_key_ring
+from services.codec import ENCODING, KEY_ID, EncryptionCodec, KeyRingError, encrypted_converter, new_key_entry, parse_key_ring
 from workflows.context import ActivityContext
 from workflows.incoming.workflows import IncomingWorkflow
 from workflows.relay import OutboxRelay

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from services.audit.models import AuditEntry
 from services.auth.models import LoginAttempt
 from services.auth.service import sign_in_not_before
-from services.demo import DEMO_PASSWORD
+from demo.directory import DEMO_PASSWORD
 from tests.helpers import sign_in
 
 ATTACKER, OFFICE = "203.0.113.9", "10.20.0.5"

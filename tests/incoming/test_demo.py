@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from services.incoming.demo import seed_demo
+from demo.incoming import seed_demo
 from services.incoming.models import IncomingDocument
 from tests.incoming.conftest import pydantic_client, terminate_incoming, worker_for
 

@@ -133,7 +133,7 @@ async def test_a_cancelled_meeting_tells_everyone_and_ends(temporal_env, demo_db
 
 
 async def test_demo_meetings_cover_every_state_and_seeding_twice_is_harmless(temporal_env, demo_db_sqlite, settings) -> None:
-    from meetings.demo import seed_demo
+    from demo.meetings import seed_demo
     from meetings.models import MeetingStatus
 
     db = demo_db_sqlite

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from meetings.minutes.demo import Plan, hold_meeting  # noqa: F401  (re-exported for the tests)
+from demo.minutes import Plan, hold_meeting  # noqa: F401  (re-exported for the tests)
 from tests.helpers import worker_with_relay
 
 ITEMS = ["Báo cáo sơ kết 6 tháng đầu năm", "Thảo luận phương hướng 6 tháng cuối năm", "Biểu quyết chương trình phối hợp"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from meetings.minutes import document, service as minutes_service
-from meetings.minutes.demo import principal, sample_content, write
+from demo.minutes import principal, sample_content, write
 from meetings.minutes.models import MinutesRevision
 from meetings.service import facts as meeting_facts
 from services.events.models import Event

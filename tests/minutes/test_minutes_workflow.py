@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from meetings.minutes import service as minutes_service
-from meetings.minutes.demo import _close, principal, sample_content, sign, write
+from demo.minutes import _close, principal, sample_content, sign, write
 from meetings.minutes.models import MinutesStatus
 from services.blobs import BlobStore
 from services.errors import Conflict

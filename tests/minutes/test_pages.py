@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from meetings.minutes.demo import write
+from demo.minutes import write
 from tests.helpers import sign_in
 from tests.minutes.conftest import ITEMS, Plan, hold_meeting
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from meetings.minutes.demo import add_tasks, write
+from demo.minutes import add_tasks, write
 from services.audit.models import AuditEntry
 from services.calendar import vn_today
 from services.notifications.models import Notification

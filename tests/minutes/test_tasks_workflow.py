@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from meetings.minutes.demo import add_tasks, principal, write
+from demo.minutes import add_tasks, principal, write
 from services.audit.models import AuditEntry
 from services.calendar import vn_today
 from services.notifications.models import Notification

@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from services.config import Settings
-from services.demo import DEMO_PIN, walk
+from demo.directory import DEMO_PIN, walk
 from services.directory.models import Role
 from signing.pki import DevPKI, OrgSpec, PersonSpec, init_dev_pki
 from signing.trust_services import start_trust_services

@@ -12,14 +12,14 @@ from services.audit.service import Actor
 from services.blobs import BlobStore
 from services.config import Settings
 from services.db import Database
-from services.demo import DEMO_PIN
+from demo.directory import DEMO_PIN
 from services.directory.models import Organization, Unit, User
 from services.outgoing import service as outgoing
 from services.outgoing.models import OutgoingDocument
 from workflows.context import ActivityContext
 from workflows.outgoing.activities import OutgoingActivities
 from signing.service import open_signer
-from workflows.outgoing.signing import issue_seal, signing_profile, sign_as_leader
+from signing.outgoing import issue_seal, signing_profile, sign_as_leader
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "outgoing"
 BODY = (

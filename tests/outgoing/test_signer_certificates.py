@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from services.audit.models import AuditEntry
 from services.blobs import BlobStore
-from services.demo import DEMO_PIN
+from demo.directory import DEMO_PIN
 from services.keys.models import CertSource, CertStatus, SignerCertificate
 from services.outgoing import service as outgoing
 from signing.appearance import Appearance

@@ -433,7 +433,7 @@ async def minutes_returned_then_signed(rig: Rig) -> dict[str, WorkflowHandle]:
     """Closed → secretary signs → chair refuses (returned) → closed again → both sign →
     numbered → distributed."""
     from meetings.minutes import service as minutes_service
-    from meetings.minutes.demo import _close, principal, sample_content, sign, write
+    from demo.minutes import _close, principal, sample_content, sign, write
     from meetings.minutes.models import MinutesStatus
     from tests.minutes.conftest import ITEMS, Plan, hold_meeting
     from workflows.minutes.workflows import MinutesWorkflow, minutes_workflow_id
@@ -473,7 +473,7 @@ async def minutes_returned_then_signed(rig: Rig) -> dict[str, WorkflowHandle]:
 
 async def minutes_reminded_then_signed(rig: Rig) -> dict[str, WorkflowHandle]:
     """Closed → the secretary is reminded and told she is overdue → both sign → distributed."""
-    from meetings.minutes.demo import _close, sample_content, sign, write
+    from demo.minutes import _close, sample_content, sign, write
     from tests.minutes.conftest import ITEMS, Plan, hold_meeting
     from workflows.minutes.workflows import MinutesWorkflow, minutes_workflow_id
 
@@ -501,7 +501,7 @@ async def minutes_reminded_then_signed(rig: Rig) -> dict[str, WorkflowHandle]:
 
 
 async def _task_rig(rig: Rig, owners: list[tuple[str, int]]) -> list[int]:
-    from meetings.minutes.demo import add_tasks, write
+    from demo.minutes import add_tasks, write
     from services.calendar import vn_today
     from services.tasks.models import OwnerKind
     from tests.minutes.conftest import ITEMS, Plan, hold_meeting
@@ -527,7 +527,7 @@ async def tasks_all(rig: Rig) -> dict[str, WorkflowHandle]:
     from services.audit.models import AuditEntry
     from services.tasks import service as tasks
     from tests.minutes.conftest import hold_meeting  # noqa: F401 (same helpers as the task tests)
-    from meetings.minutes.demo import principal
+    from demo.minutes import principal
     from workflows.tasks.workflows import TaskWorkflow
 
     db = rig.db
@@ -705,9 +705,9 @@ SCENARIOS: list[Callable[[Rig], Awaitable[dict[str, WorkflowHandle]]]] = [
 
 def _prepare(root: Path) -> tuple[Settings, Any]:
     """A demo database, settings whose data dir holds a development PKI with trust services."""
-    from services.demo import DEMO_PIN
+    from demo.directory import DEMO_PIN
     from signing.pki import init_dev_pki
-    from signing.service import demo_directory_specs
+    from demo.directory import demo_directory_specs
     from signing.trust_services import start_trust_services
     from tests.conftest import Templates
 

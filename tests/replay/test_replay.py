@@ -14,7 +14,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from tests.helpers import TEST_PAYLOAD_KEYS
-from workflows.codec import encrypted_converter, parse_key_ring
+from services.codec import encrypted_converter, parse_key_ring
 from workflows.worker import WORKFLOWS
 
 HISTORIES = Path(__file__).resolve().parent / "histories"

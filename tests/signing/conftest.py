@@ -36,7 +36,7 @@ from typing import Any
 import pytest
 from pyhanko.sign.signers.pdf_cms import Signer
 
-from services.incoming.demo import demo_pdf
+from demo.incoming import demo_pdf
 from signing.keystore import signer_for_org, signer_for_person
 from tests.helpers import skip_or_fail_without
 from signing.pki import (

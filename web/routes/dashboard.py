@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.authz import Principal
 from services.calendar import vn_today
-from services.dashboard import queries
-from services.dashboard.charts import Series, bar_chart, column_chart
+from dashboard import queries
+from dashboard.charts import Series, bar_chart, column_chart
 from services.directory.models import Organization
 from services.errors import InvalidInput, NotFound
 from web.deps import SessionDep, SignedIn

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services import calendar, previews
 from services.authz import Principal
 from services.blobs import BlobStore
-from services.directory.models import Organization, Role, Unit, User
+from services.directory.models import DOCUMENT_READERS, LEADERS, Organization, Role, Unit, User
 from services.errors import DomainError, InvalidInput, NotFound
 from services.incoming import service as incoming
 from services.incoming.models import DOC_TYPES, SECRECY, URGENCY, IncomingDocument, IncomingFile, Status
@@ -29,16 +29,16 @@ from services.outgoing.models import OutgoingDocument
 from services.outgoing.service import DRAFT_ROLES
 from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, OfficeLimits, check_upload
 from services.outbox.service import tell
+from signing.uploads import validate_upload
 from web import i18n, live
 from web.deps import Access, AdminUser, SessionDep, SignedIn, writes_on_read
 from web.templating import render
-from workflows.incoming.activities import validate_upload
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["incoming"])
 Clerk = Annotated[Principal, Depends(Access(Role.clerk))]
-Leader = Annotated[Principal, Depends(Access(Role.leader, Role.deputy_leader))]
-Reader = Annotated[Principal, Depends(Access(Role.clerk, Role.leader, Role.deputy_leader, Role.auditor))]
+Leader = Annotated[Principal, Depends(Access(*LEADERS))]
+Reader = Annotated[Principal, Depends(Access(*DOCUMENT_READERS))]
 ALLOWED = {PDF, DOCX, PNG, JPEG, TIFF}
 
 
@@ -165,8 +165,8 @@ async def nav_count(session: AsyncSession, principal: Principal) -> int:
 async def _tabs(session: AsyncSession, principal: Principal, active: str) -> dict[str, Any]:
     counts = await incoming.queue_counts(session, principal=principal)
     return {"tab": active, "counts": counts, "is_clerk": bool(principal.orgs_with(Role.clerk)),
-            "is_leader": bool(principal.orgs_with(Role.leader, Role.deputy_leader)),
-            "is_reader": bool(principal.orgs_with(Role.clerk, Role.leader, Role.deputy_leader, Role.auditor))}
+            "is_leader": bool(principal.orgs_with(*LEADERS)),
+            "is_reader": bool(principal.orgs_with(*DOCUMENT_READERS))}
 
 
 # --- live channels -------------------------------------------------------------------------------
@@ -195,7 +195,7 @@ live.CHANNEL_RULES["incomingsender"] = _sender_channel
 async def incoming_home(request: Request, principal: SignedIn, session: SessionDep) -> Response:
     if principal.orgs_with(Role.clerk):
         return RedirectResponse("/incoming/to-register", status_code=303)
-    if principal.orgs_with(Role.leader, Role.deputy_leader):
+    if principal.orgs_with(*LEADERS):
         return RedirectResponse("/incoming/to-direct", status_code=303)
     return RedirectResponse("/incoming/tasks", status_code=303)
 
@@ -466,7 +466,7 @@ async def register_book(
     request: Request, principal: Reader, session: SessionDep, year: int | None = None, org: int | None = None,
     series: str = "chung", format: str = "html",
 ) -> Response:
-    orgs = await _org_choices(session, principal, (Role.clerk, Role.leader, Role.deputy_leader, Role.auditor))
+    orgs = await _org_choices(session, principal, DOCUMENT_READERS)
     org_id = org or orgs[0].id
     year = year or calendar.vn_today().year
     if series not in ("chung", "mat"):
@@ -496,7 +496,7 @@ async def register_book(
 
 @router.get("/incoming/stats")
 async def stats(request: Request, principal: Reader, session: SessionDep, year: int | None = None, org: int | None = None) -> Response:
-    orgs = await _org_choices(session, principal, (Role.clerk, Role.leader, Role.deputy_leader, Role.auditor))
+    orgs = await _org_choices(session, principal, DOCUMENT_READERS)
     org_id = org or orgs[0].id
     year = year or calendar.vn_today().year
     rows = await incoming.unit_statistics(session, principal=principal, organization_id=org_id, year=year)

@@ -514,7 +514,7 @@ async def sign(
     from signing import service as signing
     from signing.service import validate
     from signing.validation import assert_signed_by
-    from workflows.outgoing.signing import sign_as_leader, signing_profile
+    from signing.outgoing import sign_as_leader, signing_profile
 
     settings = request.app.state.settings
     doc = await _ready_to_sign(session, principal, document_id)
@@ -576,7 +576,7 @@ async def issue(
     """Number, date and seal in one step (the seal's network calls run outside any transaction);
     a number taken stays with the document if sealing fails, and the next attempt uses it."""
     from signing.service import SigningTarget, open_signer
-    from workflows.outgoing.signing import issue_seal, signing_profile
+    from signing.outgoing import issue_seal, signing_profile
 
     settings = request.app.state.settings
     doc = await _doc(session, principal, document_id)

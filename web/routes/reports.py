@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.calendar import check_plausible
 from services.authz import Principal
 from services.blobs import BlobStore
-from services.directory.models import Organization, Role, User
+from services.directory.models import LEADERS, Organization, Role, User
 from services.errors import InvalidInput
 from services.reports import export
 from services.uploads import OfficeLimits
@@ -260,7 +260,7 @@ async def target_page(request: Request, principal: SignedIn, session: SessionDep
     history = await reports.submissions_of(session, target_id=target.id)
     my_roles = principal.roles.get(organization_id, set())
     people = []
-    if my_roles & {Role.leader, Role.deputy_leader, Role.clerk}:
+    if my_roles & {*LEADERS, Role.clerk}:
         people = list((await session.scalars(select(User).where(User.organization_id == organization_id,
                                                                 User.active.is_(True)).order_by(User.full_name))).all())
     assignee = await session.get(User, target.assignee_id) if target.assignee_id else None
@@ -270,8 +270,8 @@ async def target_page(request: Request, principal: SignedIn, session: SessionDep
         "req": req, "target": target, "org": org, "requester": requester, "history": history,
         "state": reports.target_state(target), "assignee": assignee, "people": people,
         "can_submit": reports._may_submit(principal, target) and req.status != "closed" and target.status != "missing",
-        "is_leader": bool(my_roles & {Role.leader, Role.deputy_leader}),
-        "can_assign": bool(my_roles & {Role.leader, Role.deputy_leader, Role.clerk}),
+        "is_leader": bool(my_roles & set(LEADERS)),
+        "can_assign": bool(my_roles & {*LEADERS, Role.clerk}),
         "is_requester": reports.can_follow(principal, req), "can_manage": reports.can_manage(principal, req),
         "prefill": reports.figures_of(latest) if latest else {}, "current": current,
         "figures_of": reports.figures_of, "deadline_text": reports.vn_deadline_text(target.deadline),

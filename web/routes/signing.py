@@ -13,7 +13,7 @@ from sqlalchemy import select
 from services.audit.service import record
 from services.authz import Principal, require
 from services.blobs import BlobStore
-from services.directory.models import Organization, Role
+from services.directory.models import STAFF, Organization, Role
 from services.errors import Forbidden, InvalidInput, NotFound
 from services.uploads import PDF, PNG, check_upload
 from signing import service as signing
@@ -23,7 +23,7 @@ from web.deps import Access, SessionDep, SignedIn, writes_on_read
 from web.templating import render
 
 router = APIRouter(tags=["signing"])
-Clerk = Annotated[Principal, Depends(Access(Role.clerk, Role.leader, Role.deputy_leader, Role.secretary, Role.officer))]
+Clerk = Annotated[Principal, Depends(Access(*STAFF))]
 OrgAdmin = Annotated[Principal, Depends(Access(Role.admin, org_param="org_id"))]
 
 

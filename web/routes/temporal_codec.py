@@ -1,6 +1,6 @@
 """The codec endpoint of the Temporal UI and CLI ("remote codec" protocol): POST /encode and
 /decode take and return `{"payloads": [...]}` (Payloads as protobuf JSON), encrypted or clear
-with the app's key ring (workflows/codec.py).
+with the app's key ring (services/codec.py).
 
 Decoding shows every organisation's workflow data, so only an administrator of the top-level
 organisation may call it: from the Temporal UI with the session cookie (the UI's "include
@@ -24,7 +24,7 @@ from services.authz import Principal
 from services.directory.models import Role
 from services.errors import Forbidden, InvalidInput
 from web.deps import Access, reads_only
-from workflows.codec import EncryptionCodec, KeyRingError
+from services.codec import EncryptionCodec, KeyRingError
 
 PREFIX = "/temporal-codec"
 router = APIRouter(prefix=PREFIX, tags=["temporal"])

@@ -1,5 +1,5 @@
 """Activities of the incoming-document workflow: thin, idempotent wrappers over services.incoming,
-plus signature validation of arrived PDFs (signing lives here and in web/, never in services/)."""
+plus signature validation of arrived PDFs (the check itself is `signing.uploads`)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from services.audit.service import Actor
 from services.blobs import BlobStore
 from services.config import Settings
 from services.incoming import service as incoming
+from signing.uploads import validate_upload
 from workflows.context import ActivityContext
 
 
@@ -38,34 +39,6 @@ class DeadlineInput(BaseModel):
     document_id: int
     kind: str  # reminder | overdue | escalation
     due_date: date
-
-
-def _has_signature(pdf: bytes) -> bool:
-    return b"/ByteRange" in pdf
-
-
-def validate_upload(settings: Settings, pdf: bytes) -> tuple[dict[str, Any] | None, bool | None]:
-    """The signature report of a PDF as JSON-ready data, or (None, None) when it carries no signature.
-
-    Blocking (runs its own event loop): call it through `asyncio.to_thread`."""
-    if not _has_signature(pdf):
-        return None, None
-    from signing.trust import TrustConfig
-    from signing.validation import validate_pdf
-
-    try:
-        trust = TrustConfig.from_settings(settings)
-    except (FileNotFoundError, RuntimeError) as exc:
-        return {"signatures": [], "all_valid": False, "error": str(exc),
-                "summary_vi": "Chưa kiểm tra được chữ ký số: hệ thống chưa cấu hình chứng thư gốc tin cậy.",
-                "summary_en": "Signatures could not be checked: no trusted roots are configured."}, None
-    try:
-        report = validate_pdf(pdf, trust=trust)
-    except Exception as exc:  # noqa: BLE001 - an unreadable signature is a finding, shown to the clerk
-        return {"signatures": [], "all_valid": False, "error": str(exc),
-                "summary_vi": "Không kiểm tra được chữ ký số của tệp (tệp hoặc chữ ký bị hỏng).",
-                "summary_en": f"The signatures could not be checked: {exc}"}, False
-    return report.model_dump(mode="json"), report.all_valid
 
 
 async def validate_document_files(settings: Settings, database: Any, document_id: int, actor: Actor) -> int:

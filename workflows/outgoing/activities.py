@@ -65,7 +65,7 @@ class OutgoingActivities:
     async def render(self, document_id: int) -> bool:
         """DOCX of the latest version → PDF (shared LibreOffice) → fields and seal field added."""
         from signing.convert import get_converter
-        from workflows.outgoing.signing import prepare_pdf
+        from signing.outgoing import prepare_pdf
 
         settings = self.context.settings
         async with self._db.session() as session:

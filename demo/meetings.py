@@ -38,7 +38,7 @@ async def _principals(database: Database, names: list[str]) -> dict[str, Princip
 
 
 def _at(days: int, hour: int, minute: int = 0) -> datetime:
-    from web.i18n import VN_TZ
+    from services.calendar import VN_TZ
 
     local = (utcnow() + timedelta(days=days)).astimezone(VN_TZ).replace(hour=hour, minute=minute, second=0, microsecond=0)
     return local

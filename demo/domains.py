@@ -1,5 +1,5 @@
 """Demo data of the document, meeting and report flows, seeded through their real workflows
-on the first start of `lienthong dev` (the directory itself is seeded by services.demo).
+on the first start of `lienthong dev` (the directory itself is seeded by demo.directory).
 
 Each domain adds one call below; every seeder is idempotent.
 """
@@ -17,17 +17,17 @@ log = logging.getLogger(__name__)
 
 
 async def seed_domains(*, settings: Settings, database: Database, client: Client) -> None:
-    from meetings.demo import seed_demo as seed_meetings
+    from demo.meetings import seed_demo as seed_meetings
 
-    from services.incoming.demo import seed_demo as seed_incoming
+    from demo.incoming import seed_demo as seed_incoming
 
-    from services.outgoing.demo import seed_demo as seed_outgoing
+    from demo.outgoing import seed_demo as seed_outgoing
 
     seeders: list = [("meetings", seed_meetings), ("incoming", seed_incoming), ("outgoing", seed_outgoing)]  # (name, async callable(settings=, database=, client=))
-    from services.reports.demo import seed_demo as seed_reports
+    from demo.reports import seed_demo as seed_reports
 
     seeders.append(("reports", seed_reports))
-    from meetings.minutes.demo import seed_demo as seed_minutes
+    from demo.minutes import seed_demo as seed_minutes
 
     seeders.append(("minutes", seed_minutes))
     for name, seeder in seeders:

@@ -19,7 +19,7 @@ from services.blobs import BlobStore
 from services.config import Settings
 from services.outbox import service as outbox
 from services.db import Database, utcnow
-from services.demo import DEMO_PIN
+from demo.directory import DEMO_PIN
 from services.directory.models import Organization, Unit, User
 from services.outgoing import service as outgoing
 from services.outgoing.models import Decision, OutgoingDocument, OutgoingReview, ReviewMode, Urgency
@@ -66,7 +66,7 @@ async def seed_demo(*, settings: Settings, database: Database, client: object) -
     from workflows.context import ActivityContext
     from workflows.outgoing.activities import OutgoingActivities
     from signing.service import open_signer
-    from workflows.outgoing.signing import issue_seal, signing_profile, sign_as_leader
+    from signing.outgoing import issue_seal, signing_profile, sign_as_leader
 
     async with database.session() as session:
         if await session.scalar(select(OutgoingDocument.id).where(OutgoingDocument.source_ref == DOCS[0][0])):

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.audit.service import Actor
 from services.directory import service as directory
 from services.directory.models import Level, Organization, Role
+from signing.pki import OrgSpec, PersonSpec
+from signing.service import SIGNING_ROLES
 
 DEMO_PASSWORD = "LienThong@2026"
 DEMO_PIN = "123456"
@@ -159,3 +161,15 @@ async def seed_demo(session: AsyncSession, *, actor: Actor | None = None) -> boo
 
     await create(DEMO_TREE, None)
     return True
+
+
+def demo_directory_specs(*, pin: str) -> tuple[list[PersonSpec], list[OrgSpec]]:
+    """The same subjects as `signing.service.directory_specs`, read from the demo tree (tests, no database)."""
+    people, orgs = [], []
+    for org in walk():
+        orgs.append(OrgSpec(code=org.code, name=org.name, abbreviation=org.abbreviation, pin=pin))
+        for person in org.users:
+            if set(person.roles) & set(SIGNING_ROLES):
+                people.append(PersonSpec(username=person.username, full_name=person.full_name, org_name=org.name,
+                                         position=person.position, email=f"{person.username}@demo.lienthong.vn", pin=pin))
+    return people, orgs

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import calendar
 from services.audit.service import Actor, record
-from services.authz import OrgTree, Principal
+from services.authz import Principal
 from services.blobs import BlobStore
 from services.config import Settings
 from services.db import utcnow

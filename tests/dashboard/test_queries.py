@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from meetings.models import Meeting, MeetingMode, MeetingStatus
 from dashboard import queries

@@ -26,7 +26,7 @@ from services.outgoing.models import OutgoingAttachment, OutgoingDocument
 from services.registers import RegisterCounter
 from services.reports.models import ReportRequest, ReportSubmission
 from tests.helpers import csrf_of, sign_in
-from tests.hostile.corpus import FieldCase, FileCase, field_cases, file_cases, marked_docx, png, tiny_pdf
+from tests.hostile.corpus import field_cases, file_cases, marked_docx, png, tiny_pdf
 from tests.hostile_files import valid_docx
 from web.i18n import to_vn
 

@@ -272,7 +272,6 @@ async def outgoing_issued_then_recalled(rig: Rig) -> dict[str, WorkflowHandle]:
     """Issued → delivered → recalled: every recipient gets the recall notice."""
     from services.audit.service import Actor
     from services.outgoing import service as outgoing
-    from workflows.outgoing.workflows import OutgoingWorkflow
 
     db = rig.db
     doc_id = await _issued_without_signing(rig, "Thông báo lịch giao ban tháng 12/2026")

@@ -19,7 +19,6 @@ from meetings.models import MeetingStatus
 from meetings.reminders import remind, when
 from meetings.scheduling import invited_user_ids
 from services.audit.service import Actor, record
-from services.calendar import VN_TZ
 from services.db import utcnow
 from services.notifications.service import notify
 from workflows.context import ActivityContext

@@ -23,7 +23,7 @@ from services.errors import DomainError, Unauthenticated
 from services.events.hub import EventHub
 from services.events.hub import register as register_hub
 from services.events.hub import unregister as unregister_hub
-from web import i18n
+from web import i18n, openapi
 from web.body_limit import BodyLimit
 from web.deps import CSRF_COOKIE, anonymous_csrf
 from web.temporal import TemporalHandle
@@ -164,6 +164,7 @@ def create_app(
 
     for router in routers():
         app.include_router(router)
+    openapi.install(app)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     return app
 

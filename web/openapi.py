@@ -79,7 +79,8 @@ def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = complete(get_openapi(
-                title=app.title, version=app.version, description=app.description, routes=app.routes,
+                title=app.title, version=app.version, openapi_version=app.openapi_version,
+                description=app.description, routes=app.routes, tags=app.openapi_tags, servers=app.servers,
             ))
         return app.openapi_schema
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -146,6 +146,20 @@ def create_app(
         else:
             message = str(exc.detail)
         return _error_response(request, exc.status_code, message)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DBAPIError)
+    async def out_of_range(request: Request, exc: Exception) -> Response:
+        # A number beyond the database's integer range (SQLite's OverflowError, asyncpg's "out of
+        # int32 range") or a value too long for its column: bad input; the transaction rolled back.
+        if isinstance(exc, DBAPIError) and not (isinstance(exc, DataError) or "out of" in str(exc.orig)):
+            raise exc
+        log.info("value out of range on %s %s: %s", request.method, request.url.path, exc)
+        message = i18n.pick(
+            "Dữ liệu gửi lên có giá trị vượt quá giới hạn cho phép (số quá lớn hoặc chuỗi quá dài). Hãy kiểm tra và gửi lại.",
+            "A value is out of range (a number too large or a text too long). Check and send again.",
+        )
+        return _error_response(request, 422, message)
 
     @app.exception_handler(OperationalError)
     async def database_busy(request: Request, exc: OperationalError) -> Response:

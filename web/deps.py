@@ -16,13 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.auth import service as auth
 from services.authz import Principal, load_principal, require
 from services.directory.models import Role
-from services.errors import Forbidden, Unauthenticated
+from services.errors import Forbidden, NotFound, Unauthenticated
 
 P = ParamSpec("P")
 R = TypeVar("R")
 SESSION_COOKIE = "lt_session"
 CSRF_COOKIE = "lt_csrf"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+MAX_ID = 2**31 - 1  # IDs are INTEGER columns (32 bits on PostgreSQL): a larger one names nothing
 
 
 def writes_on_read(endpoint: Callable[P, R]) -> Callable[P, R]:
@@ -116,6 +117,8 @@ class Access:
         return "signed-in" if not self.roles else "roles:" + ",".join(r.value for r in self.roles)
 
     async def __call__(self, request: Request, session: SessionDep) -> Principal | None:
+        if any(str(value).isdigit() and int(value) > MAX_ID for value in request.path_params.values()):
+            raise NotFound("Không tìm thấy dữ liệu này.", "not found")
         principal = await _resolve(request, session)
         if self.public:
             if request.method not in SAFE_METHODS and not (principal and principal.via_token):

@@ -69,7 +69,7 @@ async def test_the_api_answers_as_its_schema_says_for_an_officer_and_an_administ
                 [str(Path(sys.executable).parent / "schemathesis"), "run", base + "/openapi.json",
                  "--phases=examples,fuzzing", "--max-examples", "3", "--max-time", str(BUDGET_SECONDS),
                  "--workers", "2", "--request-timeout", "10", "--no-color", "--seed", "20261202",
-                 "--checks", CHECKS,
+                 "--checks", CHECKS, "--exclude-path", "/account/tokens/{token_id}/revoke",  # it would revoke its own token
                  "-H", f"Authorization: Bearer {bearer}"],
                 capture_output=True, text=True, timeout=BUDGET_SECONDS * 4, cwd=tmp_path,  # its cache stays out of the tree
             )

@@ -50,6 +50,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
+def _is_id(value: object) -> bool:
+    """ASCII digits only: isdigit() also takes "²", which int() refuses (a 500 before)."""
+    return str(value).isascii() and str(value).isdecimal()
+
+
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -117,7 +122,7 @@ class Access:
         return "signed-in" if not self.roles else "roles:" + ",".join(r.value for r in self.roles)
 
     async def __call__(self, request: Request, session: SessionDep) -> Principal | None:
-        if any(str(value).isdigit() and int(value) > MAX_ID for value in request.path_params.values()):
+        if any(_is_id(v) and int(v) > MAX_ID for v in request.path_params.values()):
             raise NotFound("Không tìm thấy dữ liệu này.", "not found")
         principal = await _resolve(request, session)
         if self.public:
@@ -137,7 +142,7 @@ class Access:
                 )
             if self.org_param is not None:
                 raw = request.path_params.get(self.org_param)
-                require(principal, self.roles, int(raw) if str(raw).isdigit() else None, "organization")
+                require(principal, self.roles, int(raw) if _is_id(raw) else None, "organization")
         if request.method == "GET" and not principal.via_token:
             from web.nav import counts
 

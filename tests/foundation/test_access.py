@@ -129,6 +129,8 @@ async def test_numbers_beyond_the_database_range_answer_4xx_not_500(demo_db, cli
             for huge in (str(2**31), str(2**63)):
                 response = await client.request(method, re.sub(r"\{\w+\}", huge, route.path), data={"csrf_token": token})
                 assert response.status_code == 404, f"{method} {route.path} answered {response.status_code}"
+            superscript = await client.request(method, re.sub(r"\{\w+\}", "²", route.path), data={"csrf_token": token})
+            assert superscript.status_code < 500, f"{method} {route.path} answered {superscript.status_code} to ²"
     client = await client_for(demo_db)  # the province's clerk organises a meeting, then adds a participant
     await sign_in(client, "mai.tran")
     token = await csrf_of(client, "/meetings/new")

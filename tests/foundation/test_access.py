@@ -143,3 +143,10 @@ async def test_numbers_beyond_the_database_range_answer_4xx_not_500(demo_db, cli
     meeting = re.search(r"/meetings/(\d+)", made.headers["location"]).group(1)
     added = await client.post(f"/meetings/{meeting}/participants", data={"csrf_token": token, "user_ids": [str(2**63)]})
     assert added.status_code == 422, added.text[:300]
+
+
+async def test_a_download_key_with_non_ascii_characters_answers_404(demo_db_sqlite, client_for) -> None:
+    client = await client_for(demo_db_sqlite)
+    await sign_in(client, "mai.tran")
+    response = await client.get("/signing/download/" + "0" * 64, params={"t": "ßô²"})  # a 500 before (schemathesis)
+    assert response.status_code == 404

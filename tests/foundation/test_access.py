@@ -150,3 +150,10 @@ async def test_a_download_key_with_non_ascii_characters_answers_404(demo_db_sqli
     await sign_in(client, "mai.tran")
     response = await client.get("/signing/download/" + "0" * 64, params={"t": "ßô²"})  # a 500 before (schemathesis)
     assert response.status_code == 404
+
+
+async def test_a_holiday_year_out_of_range_answers_422(demo_db_sqlite, client_for) -> None:
+    client = await client_for(demo_db_sqlite)
+    await sign_in(client, "quantri")
+    assert (await client.get("/admin/holidays", params={"year": "-3"})).status_code == 422  # a 500 before (schemathesis)
+    assert (await client.get("/admin/holidays", params={"year": "2027"})).status_code == 200

@@ -23,7 +23,7 @@ from services.errors import DomainError, TooManyAttempts, Unauthenticated
 from services.events.hub import EventHub
 from services.events.hub import register as register_hub
 from services.events.hub import unregister as unregister_hub
-from web import i18n
+from web import i18n, openapi
 from web.body_limit import BodyLimit
 from web.deps import CSRF_COOKIE, anonymous_csrf
 from web.temporal import TemporalHandle
@@ -168,6 +168,20 @@ def create_app(
             message = str(exc.detail)
         return _error_response(request, exc.status_code, message)
 
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DBAPIError)
+    async def out_of_range(request: Request, exc: Exception) -> Response:
+        # A number beyond the database's integer range (SQLite's OverflowError, asyncpg's "out of
+        # int32 range") or a value too long for its column: bad input; the transaction rolled back.
+        if isinstance(exc, DBAPIError) and not (isinstance(exc, DataError) or "out of" in str(exc.orig)):
+            raise exc
+        log.info("value out of range on %s %s: %s", request.method, request.url.path, exc)
+        message = i18n.pick(
+            "Dữ liệu gửi lên có giá trị vượt quá giới hạn cho phép (số quá lớn hoặc chuỗi quá dài). Hãy kiểm tra và gửi lại.",
+            "A value is out of range (a number too large or a text too long). Check and send again.",
+        )
+        return _error_response(request, 422, message)
+
     @app.exception_handler(OperationalError)
     async def database_busy(request: Request, exc: OperationalError) -> Response:
         # A lock or statement wait passed its deadline (settings.db_lock_timeout_seconds): the
@@ -215,6 +229,7 @@ def create_app(
     app.add_exception_handler(OSError, database_gone)
     for router in routers():
         app.include_router(router)
+    openapi.install(app)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     return app
 

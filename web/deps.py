@@ -18,13 +18,14 @@ from services.auth import service as auth
 from services.auth.models import TokenScope
 from services.authz import Principal, load_principal, require
 from services.directory.models import Role
-from services.errors import Forbidden, InvalidInput, Unauthenticated
+from services.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 
 P = ParamSpec("P")
 R = TypeVar("R")
 SESSION_COOKIE = "lt_session"
 CSRF_COOKIE = "lt_csrf"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+MAX_ID = 2**31 - 1  # IDs are INTEGER columns (32 bits on PostgreSQL): a larger one names nothing
 
 
 def writes_on_read(endpoint: Callable[P, R]) -> Callable[P, R]:
@@ -57,6 +58,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def _is_id(value: object) -> bool:
+    """ASCII digits only: isdigit() also takes "²", which int() refuses (a 500 before)."""
+    return str(value).isascii() and str(value).isdecimal()
 
 
 def client_ip(request: Request) -> str:
@@ -162,6 +168,8 @@ class Access:
         return "signed-in" if not self.roles else "roles:" + ",".join(r.value for r in self.roles)
 
     async def __call__(self, request: Request, session: SessionDep) -> Principal | None:
+        if any(_is_id(v) and int(v) > MAX_ID for v in request.path_params.values()):
+            raise NotFound("Không tìm thấy dữ liệu này.", "not found")
         principal = await _resolve(request, session)
         if self.public:
             if request.method not in SAFE_METHODS and not (principal and principal.via_token):
@@ -186,7 +194,7 @@ class Access:
                 )
             if self.org_param is not None:
                 raw = request.path_params.get(self.org_param)
-                require(principal, self.roles, int(raw) if str(raw).isdigit() else None, "organization")
+                require(principal, self.roles, int(raw) if _is_id(raw) else None, "organization")
         if request.method == "GET" and not principal.via_token:
             from web.nav import counts
 

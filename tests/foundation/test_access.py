@@ -114,3 +114,46 @@ async def test_district_auditor_sees_only_its_subtree_in_the_trail(demo_db_sqlit
     assert (await auditor.get("/audit/export.jsonl")).status_code == 403
     foreign = await auditor.get(f"/audit?org={orgs['hlhpn-chauthanh']}")
     assert foreign.status_code == 422
+
+
+async def test_numbers_beyond_the_database_range_answer_4xx_not_500(demo_db, client_for) -> None:
+    """schemathesis found these 500s: an ID of 2**63 in a path or a form (SQLite raises
+    OverflowError, asyncpg refuses more than 32 bits). A path ID that large names nothing: 404."""
+    client = await client_for(demo_db)
+    await sign_in(client, "quantri")
+    token = await csrf_of(client, "/admin")
+    for route in _routes():
+        if "{" not in route.path:
+            continue
+        for method in route.methods - {"HEAD"}:
+            for huge in (str(2**31), str(2**63)):
+                response = await client.request(method, re.sub(r"\{\w+\}", huge, route.path), data={"csrf_token": token})
+                assert response.status_code == 404, f"{method} {route.path} answered {response.status_code}"
+            superscript = await client.request(method, re.sub(r"\{\w+\}", "²", route.path), data={"csrf_token": token})
+            assert superscript.status_code < 500, f"{method} {route.path} answered {superscript.status_code} to ²"
+    client = await client_for(demo_db)  # the province's clerk organises a meeting, then adds a participant
+    await sign_in(client, "mai.tran")
+    token = await csrf_of(client, "/meetings/new")
+    async with demo_db.session() as session:
+        lan = await session.scalar(select(User.id).where(User.username == "lan.nguyen"))
+        province = await session.scalar(select(Organization.id).where(Organization.code == "hlhpn-bentre"))
+    made = await client.post("/meetings", data={"csrf_token": token, "organization_id": str(province), "title": "Họp thử",
+                                                "chair_id": str(lan), "starts_at": "2030-01-02T09:00", "ends_at": "2030-01-02T11:00"})
+    assert made.status_code == 303, made.text[:500]
+    meeting = re.search(r"/meetings/(\d+)", made.headers["location"]).group(1)
+    added = await client.post(f"/meetings/{meeting}/participants", data={"csrf_token": token, "user_ids": [str(2**63)]})
+    assert added.status_code == 422, added.text[:300]
+
+
+async def test_a_download_key_with_non_ascii_characters_answers_404(demo_db_sqlite, client_for) -> None:
+    client = await client_for(demo_db_sqlite)
+    await sign_in(client, "mai.tran")
+    response = await client.get("/signing/download/" + "0" * 64, params={"t": "ßô²"})  # a 500 before (schemathesis)
+    assert response.status_code == 404
+
+
+async def test_a_holiday_year_out_of_range_answers_422(demo_db_sqlite, client_for) -> None:
+    client = await client_for(demo_db_sqlite)
+    await sign_in(client, "quantri")
+    assert (await client.get("/admin/holidays", params={"year": "-3"})).status_code == 422  # a 500 before (schemathesis)
+    assert (await client.get("/admin/holidays", params={"year": "2027"})).status_code == 200

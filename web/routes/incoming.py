@@ -609,7 +609,8 @@ async def file_page(request: Request, principal: SignedIn, session: SessionDep, 
 # --- public holidays (admin) ------------------------------------------------------------------------
 
 @router.get("/admin/holidays")
-async def holidays_page(request: Request, principal: AdminUser, session: SessionDep, year: int | None = None) -> Response:
+async def holidays_page(request: Request, principal: AdminUser, session: SessionDep,
+                        year: Annotated[int | None, Query(ge=1900, le=2200)] = None) -> Response:  # a date's range; 500 before
     year = year or calendar.vn_today().year
     return render(request, "incoming/holidays.html", {
         "holidays": await calendar.list_holidays(session, year=year), "year": year,

@@ -124,7 +124,7 @@ async def sign(
 @writes_on_read
 async def download(request: Request, principal: SignedIn, session: SessionDep, digest: str, t: str = "", name: str = "da-ky.pdf") -> Response:
     expected = _download_token(request.app.state.settings.ensure_secret_key(), principal.me.id, digest)
-    if not hmac.compare_digest(expected, t):
+    if not hmac.compare_digest(expected.encode(), t.encode()):  # str compare refuses non-ASCII (a 500)
         raise NotFound("Không tìm thấy tệp.", "file not found")
     data = BlobStore.for_data_dir(request.app.state.settings.data_dir).get(digest)
     safe = "".join(c for c in name if c.isalnum() or c in "-_.") or "da-ky.pdf"

@@ -23,11 +23,11 @@ from services.blobs import BlobStore
 from services.calendar import add_holiday, vn_today
 from services.config import Settings
 from services.db import Database, utcnow
-from services.demo import DEMO_PASSWORD
+from demo.directory import DEMO_PASSWORD
 from services.directory import service as directory
 from services.directory.models import Organization, Role, RoleAssignment, Unit, User
 from services.incoming import service as incoming
-from services.incoming.demo import demo_pdf
+from demo.incoming import demo_pdf
 from services.incoming.models import IncomingFile
 from services.notifications.service import notify
 from services.outgoing import service as outgoing
@@ -205,7 +205,7 @@ async def build(database: Database, settings: Settings) -> MatrixData:
             data.samples.setdefault(family, {})[relation] = params
     data.samples["holiday"] = {OWN: {"holiday_id": str(holiday_id)}}
     # Parameters that name no object of an organisation.
-    data.samples["-"] = {OWN: {"year": str(vn_today().year), "code": "vi", "key": "documents", "digest": "0" * 64,
+    data.samples["-"] = {OWN: {"year": str(vn_today().year), "code": "vi", "key": "documents", "digest": "0" * 64, "cert_id": "987654",
                                 "organization_id": str(ids[ORGS[OWN]])}}
     for role, username in ROLE_USERS.items():
         who = await _principal(database, username)

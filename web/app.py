@@ -169,7 +169,6 @@ def create_app(
         return _error_response(request, exc.status_code, message)
 
     @app.exception_handler(OverflowError)
-    @app.exception_handler(DBAPIError)
     async def out_of_range(request: Request, exc: Exception) -> Response:
         # A number beyond the database's integer range (SQLite's OverflowError, asyncpg's "out of
         # int32 range") or a value too long for its column: bad input; the transaction rolled back.
@@ -225,7 +224,14 @@ def create_app(
         response.headers["Retry-After"] = "5"
         return response
 
-    app.add_exception_handler(DBAPIError, database_gone)
+    async def database_error(request: Request, exc: Exception) -> Response:
+        # One handler per exception class: a value out of range is the user's (422), a lost
+        # connection is ours for a moment (503); anything else stays a server error.
+        if isinstance(exc, DBAPIError) and (isinstance(exc, DataError) or "out of" in str(exc.orig)):
+            return await out_of_range(request, exc)
+        return await database_gone(request, exc)
+
+    app.add_exception_handler(DBAPIError, database_error)
     app.add_exception_handler(OSError, database_gone)
     for router in routers():
         app.include_router(router)

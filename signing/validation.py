@@ -30,7 +30,7 @@ from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.sign.validation.ades import ades_lta_validation
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.policy_decl import PdfSignatureValidationSpec, SignatureValidationSpec
-from pyhanko.sign.validation.status import PdfSignatureStatus
+from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator.context import CertValidationPolicySpec
 from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
 from pyhanko_certvalidator.registry import SimpleTrustManager
@@ -100,6 +100,10 @@ _WORDING: dict[str, tuple[str, str]] = {
     "untrusted": (
         "Chữ ký nguyên vẹn nhưng chứng thư số không thuộc tổ chức chứng thực được tin cậy.",
         "Intact, but the certificate does not chain to a trusted root.",
+    ),
+    "uncovered": (
+        "Tệp có thêm dữ liệu sau chữ ký cuối cùng mà chữ ký không bảo vệ (bị nối thêm sau khi ký).",
+        "The file carries data after its last signature that no signature covers (appended after signing).",
     ),
     "modified": (
         "Văn bản bị thay đổi sau khi ký theo cách không được phép (ví dụ thêm hoặc sửa trang).",
@@ -208,7 +212,14 @@ async def _report_one(
                     level = "B-LTA"
 
     modification_ok = mod_name != ModificationLevel.OTHER.name and status.docmdp_ok is not False
-    ok = bool(status.intact and status.valid and status.trusted and revocation != "revoked" and modification_ok)
+    # The signature must reach the end of the file, or of its revision when later revisions follow
+    # (their changes are judged by the difference analysis above). Bytes appended after the last
+    # revision belong to no revision: the difference analysis never sees them.
+    last_revision = sig.signed_revision == reader.xrefs.total_revisions - 1
+    covered = status.coverage == SignatureCoverageLevel.ENTIRE_FILE or (
+        status.coverage == SignatureCoverageLevel.ENTIRE_REVISION and not last_revision)
+    ok = bool(status.intact and status.valid and status.trusted and revocation != "revoked" and modification_ok
+              and covered)
     if not status.intact:
         vi, en = _verdict("not_intact")
     elif not status.valid:
@@ -219,6 +230,8 @@ async def _report_one(
         vi, en = _verdict("untrusted")
     elif not modification_ok:
         vi, en = _verdict("modified")
+    elif not covered:
+        vi, en = _verdict("uncovered")
     else:
         vi, en = _verdict(mod_name, revocation_unknown=revocation == "unknown")
     docmdp = sig.docmdp_level if sig.sig_object.get("/Reference") else None

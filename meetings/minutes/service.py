@@ -174,6 +174,14 @@ def _require_editor(acc: MinutesAccess) -> None:
                         "Only the meeting's secretary or chair can write the minutes.")
 
 
+async def editor_for(session: AsyncSession, *, principal: Principal, minutes_id: int) -> tuple[Minutes, MinutesAccess]:
+    """The minutes for one who may write them: 404 when they may not see them, 403 when they may
+    only read them. Routes call it before reading the form, so outsiders learn nothing from it."""
+    minutes, acc = await get_for(session, principal=principal, minutes_id=minutes_id)
+    _require_editor(acc)
+    return minutes, acc
+
+
 async def start(session: AsyncSession, *, principal: Principal, meeting_id: int) -> Minutes:
     """The meeting's minutes, created on first use by an editor (once the meeting is open)."""
     acc = await access(session, principal, meeting_id)
@@ -230,8 +238,7 @@ async def save(
 ) -> SaveResult:
     """Save the whole text if nobody saved since `base_revision`; otherwise keep the attempt as a
     conflict copy and return the current version (the caller answers 409 and commits)."""
-    minutes, acc = await get_for(session, principal=principal, minutes_id=minutes_id)
-    _require_editor(acc)
+    minutes, acc = await editor_for(session, principal=principal, minutes_id=minutes_id)
     if minutes.status not in EDITABLE:
         raise Conflict("Biên bản đã trình ký, không sửa được nữa. Nếu cần sửa, người ký hãy trả lại biên bản.",
                        "The minutes were submitted for signing and can no longer be edited.")
@@ -297,8 +304,7 @@ async def add_task(
     session: AsyncSession, *, principal: Principal, minutes_id: int, agenda_item_id: int, new: tasks.NewTask,
 ) -> Any:
     """A task from an item's conclusion (the caller starts its workflow after commit)."""
-    minutes, acc = await get_for(session, principal=principal, minutes_id=minutes_id)
-    _require_editor(acc)
+    minutes, acc = await editor_for(session, principal=principal, minutes_id=minutes_id)
     item = next((i for i in await _items(session, minutes.meeting_id) if i.id == agenda_item_id), None)
     if item is None:
         raise InvalidInput("Nội dung không thuộc cuộc họp này.", "The agenda item is not part of this meeting.")

@@ -3,8 +3,10 @@ and the password policy."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -14,17 +16,28 @@ _hasher = PasswordHasher()
 # A hash of a random password, verified when the account does not exist so that timing
 # does not reveal which usernames exist.
 _DUMMY = _hasher.hash("not-a-real-password-7f3c")
+# argon2 (~50 ms and 64 MB per call, by design) and zxcvbn run here, off the event loop, so a
+# burst of sign-ins cannot stall every other request; two at a time bounds their memory.
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="passwords")
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+async def _off_loop(function, *args, **kwargs):  # type: ignore[no-untyped-def]
+    return await asyncio.get_running_loop().run_in_executor(_POOL, lambda: function(*args, **kwargs))
 
 
-def verify_password(password_hash: str | None, password: str) -> bool:
+async def hash_password(password: str) -> str:
+    return await _off_loop(_hasher.hash, password)
+
+
+def _verify(password_hash: str | None, password: str) -> bool:
     try:
         return _hasher.verify(password_hash or _DUMMY, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    return await _off_loop(_verify, password_hash, password)
 
 
 def needs_rehash(password_hash: str) -> bool:
@@ -58,6 +71,11 @@ def _own_words(username: str | None, full_name: str | None) -> list[str]:
         parts = [p for p in re.split(r"[^a-z0-9]+", folded) if p]
         words += [folded, "".join(parts), "".join(reversed(parts)), *parts]
     return [w for w in words if len(w) >= 2]
+
+
+async def check_password(password: str, *, username: str | None = None, full_name: str | None = None) -> tuple[str, str] | None:
+    """`password_problem`, off the event loop (zxcvbn takes tens of milliseconds on long input)."""
+    return await _off_loop(password_problem, password, username=username, full_name=full_name)
 
 
 def password_problem(password: str, *, username: str | None = None, full_name: str | None = None) -> tuple[str, str] | None:

@@ -110,7 +110,7 @@ async def sign_in(
             retry_after=retry_after,
         )
     user = await directory.find_user(session, username=username)
-    ok = verify_password(user.password_hash if user else None, password or "")
+    ok = await verify_password(user.password_hash if user else None, password or "")
     if not ok or user is None or not user.active:
         session.add(LoginAttempt(username=username, ip=ip, success=False))
         await record(
@@ -122,7 +122,7 @@ async def sign_in(
             "Tên đăng nhập hoặc mật khẩu không đúng.", "The username or password is wrong."
         )
     if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        user.password_hash = await hash_password(password)
     session.add(LoginAttempt(username=username, ip=ip, success=True))
     token = secrets.token_urlsafe(32)
     user_session = UserSession(
@@ -155,7 +155,7 @@ async def sign_out(session: AsyncSession, *, actor: Actor, user_session: UserSes
 async def change_own_password(
     session: AsyncSession, *, actor: Actor, user: User, current: str, new: str, keep_session_id: int | None
 ) -> None:
-    if not verify_password(user.password_hash, current):
+    if not await verify_password(user.password_hash, current):
         raise InvalidInput("Mật khẩu hiện tại không đúng.", "The current password is wrong.")
     if current == new:
         raise InvalidInput("Mật khẩu mới phải khác mật khẩu hiện tại.", "The new password must differ.")

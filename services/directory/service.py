@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from services.audit.service import Actor, record
-from services.auth.passwords import hash_password, password_problem
+from services.auth.passwords import check_password, hash_password
 from services.authz import Principal, require
 from services.db import utcnow
 from services.directory.models import Level, Organization, Role, RoleAssignment, Unit, User
@@ -20,8 +20,8 @@ ABBR_RE = re.compile(r"^[A-ZĐ0-9][A-Za-zĐđ0-9]{0,31}$")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 
 
-def _check_password(password: str, *, username: str, full_name: str | None) -> None:
-    if problem := password_problem(password, username=username, full_name=full_name):
+async def _check_password(password: str, *, username: str, full_name: str | None) -> None:
+    if problem := await check_password(password, username=username, full_name=full_name):
         raise InvalidInput(*problem)
 
 
@@ -205,7 +205,8 @@ async def create_user(
             "Tên đăng nhập gồm 3–64 ký tự: chữ thường không dấu, số, dấu chấm, gạch ngang.",
             "The username holds 3–64 lower-case letters, digits, '.', '_' or '-'.",
         )
-    _check_password(password, username=username, full_name=full_name)
+    await _check_password(password, username=username, full_name=full_name)
+    password_hash = await hash_password(password)  # before any query: no transaction waits on it
     if await find_user(session, username=username):
         raise Conflict(f"Tên đăng nhập {username} đã được dùng.", f"username {username} is taken")
     await get_org(session, org_id=organization_id)
@@ -214,7 +215,7 @@ async def create_user(
         if unit is None or unit.organization_id != organization_id:
             raise InvalidInput("Đơn vị không thuộc cơ quan đã chọn.", "the unit is not in that organisation")
     user = User(
-        username=username, password_hash=hash_password(password), full_name=_need(full_name, "họ và tên", "Full name"),
+        username=username, password_hash=password_hash, full_name=_need(full_name, "họ và tên", "Full name"),
         organization_id=organization_id, position=(position or "").strip() or None,
         email=(email or "").strip() or None, phone=(phone or "").strip() or None, unit_id=unit_id,
         password_changed_at=utcnow(),
@@ -258,8 +259,8 @@ async def update_user(session: AsyncSession, *, actor: Actor, user: User, **chan
 
 async def set_password(session: AsyncSession, *, actor: Actor, user: User, password: str) -> None:
     """Set a new password (admin reset or the user's own change, checked by the caller)."""
-    _check_password(password, username=user.username, full_name=user.full_name)
-    user.password_hash = hash_password(password)
+    await _check_password(password, username=user.username, full_name=user.full_name)
+    user.password_hash = await hash_password(password)
     user.password_changed_at = utcnow()
     await record(
         session, actor=actor, action="user.password_set", object_type="user", object_id=user.id,

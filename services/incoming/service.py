@@ -674,11 +674,13 @@ async def mark_no_direction(session: AsyncSession, *, principal: Principal, docu
     return doc
 
 
-async def delegate(session: AsyncSession, *, principal: Principal, document_id: int, user_id: int) -> IncomingDocument:
+async def delegate(session: AsyncSession, *, principal: Principal, document_id: int, user_id: int | None) -> IncomingDocument:
     """The head of the lead unit hands the lead to a person of the unit."""
     doc, roles = await get_for(session, principal=principal, document_id=document_id)
     _need_role(roles, {"unit_head"}, "Chỉ trưởng đơn vị được giao mới phân công trong đơn vị.",
                "Only the head of the assigned unit may delegate.")
+    if user_id is None:
+        raise InvalidInput("Hãy chọn người xử lý.", "Choose a person.")
     _need_status(doc, OPEN_HANDLING, "Văn bản không ở bước xử lý.", "The document is not being handled.")
     user = await _org_user(session, user_id, doc.organization_id)
     if user.unit_id != doc.lead_unit_id:

@@ -389,14 +389,20 @@ async def cancel(session: AsyncSession, *, principal: Principal, task_id: int, r
     return task
 
 
+async def for_reassigning(session: AsyncSession, *, principal: Principal, task_id: int) -> Task:
+    """The open task for its assigner: 404 when not visible, 403 for anyone else. The route calls
+    it before reading the form, so outsiders learn nothing from the form's checks."""
+    view = await get_for(session, principal=principal, task_id=task_id)
+    return _managed_open(view, "Chỉ người giao nhiệm vụ mới giao lại được.", "Only the assigner can reassign a task.")
+
+
 async def reassign(
     session: AsyncSession, *, principal: Principal, task_id: int, owner_kind: OwnerKind, owner_id: int,
     due_date: date, reason: str,
 ) -> Task:
     """The assigner gives an open task to another owner and/or moves its due date. The new owners
     are told; the deadline notices start again for them (the workflow re-reads the task)."""
-    view = await get_for(session, principal=principal, task_id=task_id)
-    task = _managed_open(view, "Chỉ người giao nhiệm vụ mới giao lại được.", "Only the assigner can reassign a task.")
+    task = await for_reassigning(session, principal=principal, task_id=task_id)
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("Hãy nêu lý do giao lại hoặc đổi hạn.", "Give a reason.")

@@ -1,10 +1,12 @@
 """Stored XSS in Chromium: script and HTML payloads typed into every kind of user text (document
 subjects, file names, meeting titles, agenda items, poll questions, speaker notes, report titles,
-notifications) are opened on every page that shows them, including the live room, the chair's
-console and the projector: no script runs and no dialog opens; the payload shows as text."""
+notifications, an organisation's name, a person's full name, minutes text, task titles) are opened
+on every page that shows them, including the live room, the chair's console and the projector: no
+script runs and no dialog opens; the payload shows as text."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -34,6 +36,54 @@ def _session(base: str, username: str) -> tuple[httpx.Client, str]:
 
 def _option(page: str, label: str) -> str:
     return re.search(r'<option value="(\d+)"[^>]*>\s*' + re.escape(label), page).group(1)  # type: ignore[union-attr]
+
+
+def _plant_directory(base: str) -> dict[str, str]:
+    """The administrator names a new district union and a new officer of the province with the
+    payload: both then appear in pickers and lists across the application."""
+    admin, csrf = _session(base, "quantri")
+    home = admin.get("/admin").text
+    province = re.search(r'href="/admin/orgs/(\d+)"', home).group(1)  # type: ignore[union-attr]
+    created = admin.post("/admin/orgs", data={
+        "csrf_token": csrf, "code": "xss-district", "name": PAYLOAD, "abbreviation": "XSS", "level": "district",
+        "parent_id": province, "place": PAYLOAD, "parent_body": PAYLOAD})
+    assert created.status_code == 303, created.text[-2000:]
+    org = created.headers["location"].split("?")[0]
+    created = admin.post(f"/admin/orgs/{province}/users", data={
+        "csrf_token": csrf, "username": "xss.officer", "password": DEMO_PASSWORD, "full_name": PAYLOAD,
+        "position": PAYLOAD, "email": "xss@example.org", "role": "officer"})
+    assert created.status_code == 303, created.text[-2000:]
+    user = created.headers["location"].split("?")[0]
+    admin.close()
+    return {"org": org, "user": user, "province": f"/admin/orgs/{province}"}
+
+
+def _plant_minutes(base: str, mid: str) -> dict[str, str]:
+    """The secretary writes the payload into every part of the minutes and turns a conclusion into
+    a task for the payload-named officer; returns the minutes and task pages."""
+    secretary, csrf = _session(base, "ngoc.vo")
+    headers = {"X-CSRF-Token": csrf}
+    assert secretary.post(f"{mid}/minutes/start", data={"csrf_token": csrf}).status_code == 303
+    page = secretary.get(f"{mid}/minutes").text
+    boot = html.unescape(page)  # the editor's state sits in an attribute
+    minutes_id = re.search(r'"minutes_id": (\d+)', boot).group(1)  # type: ignore[union-attr]
+    state = secretary.get(f"/minutes/{minutes_id}/state.json").json()
+    item = re.search(r'"items": \[\{"id": (\d+)', boot).group(1)  # type: ignore[union-attr]
+    content = {"opening": PAYLOAD, "closing": PAYLOAD, "items": {item: {
+        "discussion": PAYLOAD, "conclusion": PAYLOAD, "opinions": [{"name": PAYLOAD, "text": PAYLOAD}]}}}
+    saved = secretary.post(f"/minutes/{minutes_id}/save", json={"base_revision": state["revision"], "content": content},
+                           headers=headers)
+    assert saved.status_code == 200, saved.text[-2000:]
+    owner = re.search(r'<option value="(user:\d+)"[^>]*>[^<]*XSS &lt;img', page)
+    assert owner is not None, "the payload-named officer is offered as a task owner"
+    created = secretary.post(f"/minutes/{minutes_id}/tasks", data={
+        "csrf_token": csrf, "item_id": item, "title": PAYLOAD, "owner": owner.group(1),
+        "due_date": (datetime.now(VN).date() + timedelta(days=10)).isoformat(), "description": PAYLOAD})
+    assert created.status_code == 303, created.text[-2000:]
+    tasks = secretary.get("/tasks?view=assigned").text
+    task = re.search(r'href="(/tasks/\d+)"[^>]*>\s*XSS', tasks)
+    secretary.close()
+    return {"minutes": f"{mid}/minutes", "task": task.group(1) if task else "/tasks"}
 
 
 def _plant(base: str) -> dict[str, str]:
@@ -106,13 +156,18 @@ def _clean(page, dialogs: list[str], where: str) -> None:  # type: ignore[no-unt
 
 def test_stored_payloads_render_as_text_on_every_page(live_dev, browser) -> None:
     base = live_dev.url
+    directory = _plant_directory(base)
     paths = _plant(base)
     mid = paths["meeting"]
     pages_by_user = {
-        "mai.tran": ["/", "/incoming", paths["incoming"], mid, "/meetings", f"{mid}/projector", "/notifications"],
-        "thu.le": ["/", "/outgoing", paths["outgoing"], "/notifications"],
-        "lan.nguyen": ["/", "/reports", paths["report"], "/meetings", mid, "/notifications", paths["incoming"]],
+        "mai.tran": ["/", "/incoming", paths["incoming"], mid, "/meetings", f"{mid}/projector", "/notifications",
+                     "/meetings/new"],
+        "thu.le": ["/", "/outgoing", paths["outgoing"], "/notifications", "/outgoing/new"],
+        "lan.nguyen": ["/", "/reports", paths["report"], "/meetings", mid, "/notifications", paths["incoming"],
+                       "/reports/new"],
         "hue.do": ["/", mid, "/notifications"],
+        "quantri": ["/admin", directory["org"], directory["user"], directory["province"]],
+        "xss.officer": ["/", "/account"],
     }
     seen = 0
     for username, paths_of in pages_by_user.items():
@@ -176,3 +231,24 @@ def test_stored_payloads_render_as_text_on_every_page(live_dev, browser) -> None
     finally:
         chair_ctx.close()
         member_ctx.close()
+
+    # Minutes text and a task from it: the secretary's editor, the chair's view, the owner's tasks.
+    written = _plant_minutes(base, mid)
+    for username, paths_of in {"ngoc.vo": [written["minutes"], "/tasks"], "lan.nguyen": [written["minutes"]],
+                               "xss.officer": ["/tasks", written["task"], "/notifications"]}.items():
+        context = browser.new_context(viewport=PHONE if username == "xss.officer" else DESKTOP, locale="vi-VN")
+        page = context.new_page()
+        dialogs = _watch(page)
+        sign_in(page, base, username, DEMO_PASSWORD)
+        for path in paths_of:
+            response = page.goto(base + path)
+            assert response is not None and response.status < 400, (username, path, response and response.status)
+            _clean(page, dialogs, f"{path} as {username}")
+        if username == "xss.officer":
+            assert written["task"] != "/tasks", "the task from the minutes is listed for its owner"
+            page.get_by_text(SHOWN).first.wait_for()
+            screenshot(page, "xss-task-390")
+        if username == "lan.nguyen":
+            page.get_by_text(SHOWN).first.wait_for()
+            screenshot(page, "xss-minutes")
+        context.close()

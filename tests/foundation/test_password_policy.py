@@ -65,3 +65,32 @@ async def test_admin_cannot_create_a_user_with_a_weak_password(demo_db_sqlite, c
     page = await post_form(admin, f"/admin/orgs/{org_id}/users", {**form, "password": "Song-Ham-Luong-mua-nuoc-noi"},
                            page=f"/admin/orgs/{org_id}")
     assert page.status_code == 303
+
+
+async def test_hashing_and_strength_checks_run_off_the_event_loop(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """argon2 costs ~50 ms and zxcvbn tens of milliseconds by design: on the event loop, a burst of
+    sign-ins would stall every other request (/healthz missed its 1 s during fuzzing)."""
+    import asyncio
+    import threading
+
+    from services.auth import passwords
+
+    loop_thread = threading.current_thread()
+    seen: list[threading.Thread] = []
+    real_verify, real_problem = passwords._verify, passwords.password_problem
+
+    def verify(*args):  # type: ignore[no-untyped-def]
+        seen.append(threading.current_thread())
+        return real_verify(*args)
+
+    def problem(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(threading.current_thread())
+        return real_problem(*args, **kwargs)
+
+    monkeypatch.setattr(passwords, "_verify", verify)
+    monkeypatch.setattr(passwords, "password_problem", problem)
+    stored = await passwords.hash_password(DEMO_PASSWORD)
+    results = await asyncio.gather(*(passwords.verify_password(stored, DEMO_PASSWORD) for _ in range(3)),
+                                   passwords.check_password("aaaaaaaaaaaa"))
+    assert results == [True, True, True, (results[3][0], results[3][1])] and TOO_EASY in results[3][0]
+    assert seen and loop_thread not in seen

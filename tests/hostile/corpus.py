@@ -54,6 +54,20 @@ def _pdf_with(change) -> bytes:  # type: ignore[no-untyped-def]
     return out.getvalue()
 
 
+def tampered_after_signing(signed: bytes) -> dict[str, bytes]:
+    """A signed PDF with content added after its signature: stray bytes after the end, and an
+    incremental update that writes new text onto the first page (what a forger would do)."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.stamp import TextStampStyle, TextStamp
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed))
+    TextStamp(writer, style=TextStampStyle(stamp_text="SỐ TIỀN: 900.000.000 đồng")).apply(0, 72, 72)
+    stamped = io.BytesIO()
+    writer.write(stamped)
+    return {"bytes appended": signed + b"\n% Appended after signing: 900.000.000 dong\n",
+            "text stamped on the page": stamped.getvalue()}
+
+
 def _action(writer, kind: str, **extra):  # type: ignore[no-untyped-def]
     from pyhanko.pdf_utils import generic
 

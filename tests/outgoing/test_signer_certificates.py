@@ -22,6 +22,7 @@ from signing.pades import async_sign_pdf
 from signing.pki import DevPKI, PersonSpec, issue_certificate
 from signing.trust import TrustConfig
 from tests.helpers import csrf_of, sign_in
+from tests.hostile.corpus import tampered_after_signing
 from tests.outgoing import flow
 
 LAN = "Nguyễn Thị Lan"
@@ -91,6 +92,13 @@ async def test_only_a_confirmed_certificate_of_the_leader_counts_never_a_namesak
     assert "Đã xác nhận" in (await leader.get("/account")).text
 
     assert (await upload(await signed_with("namesake.lan"))).status_code == 409  # still not hers
+    for case, forged in tampered_after_signing(first).items():  # her signature, content added after it
+        refused = await upload(forged)
+        message = re.search(r'role="alert"[^>]*>(.*?)</', refused.text, re.S)
+        assert refused.status_code in (409, 422) and message, (case, refused.status_code, refused.text[:1500])
+        assert "sau khi ký" in message.group(1) or "không phải PDF hợp lệ" in message.group(1), (case, message.group(1))
+        async with db.session() as session:
+            assert (await outgoing.get(session, document_id=doc_id)).status.value != "signed", case
     accepted = await upload(first)
     assert accepted.status_code == 303, accepted.text[:1500]
     async with db.session() as session:

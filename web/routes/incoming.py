@@ -389,6 +389,7 @@ async def direct(
     due_days: Annotated[str, Form()] = "",
     due_date: Annotated[str, Form()] = "",
 ) -> Response:
+    await incoming.get_for(session, principal=principal, document_id=document_id)  # 404 before the form is read
     kind, _, ident = lead.partition(":")
     if not ident.isdigit() or kind not in ("user", "unit"):
         raise InvalidInput("Hãy chọn người hoặc đơn vị xử lý chính.", "Choose the lead handler.")
@@ -414,6 +415,7 @@ async def no_direction(request: Request, principal: Leader, session: SessionDep,
 
 @router.post("/incoming/{document_id}/extend")
 async def extend(request: Request, principal: Leader, session: SessionDep, document_id: int, new_due: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
+    await incoming.get_for(session, principal=principal, document_id=document_id)  # 404 before the form is read
     due = _date(new_due, "hạn mới", required=True)
     assert due is not None
     await incoming.extend_due(session, principal=principal, document_id=document_id, new_due=due, reason=reason)
@@ -423,10 +425,7 @@ async def extend(request: Request, principal: Leader, session: SessionDep, docum
 
 @router.post("/incoming/{document_id}/delegate")
 async def delegate(request: Request, principal: SignedIn, session: SessionDep, document_id: int, user_id: Annotated[str, Form()] = "") -> Response:
-    uid = _int(user_id)
-    if uid is None:
-        raise InvalidInput("Hãy chọn người xử lý.", "Choose a person.")
-    await incoming.delegate(session, principal=principal, document_id=document_id, user_id=uid)
+    await incoming.delegate(session, principal=principal, document_id=document_id, user_id=_int(user_id))
     await tell(session, "incoming", document_id)
     return _done(document_id)
 

@@ -108,6 +108,7 @@ async def start(request: Request, principal: SignedIn, session: SessionDep, meet
 @router.post("/minutes/{minutes_id}/save")
 async def save(request: Request, principal: SignedIn, session: SessionDep, minutes_id: int) -> Response:
     """Autosave (JSON `{base_revision, content}`): 200 with the new revision, or 409 with both versions."""
+    await minutes_service.editor_for(session, principal=principal, minutes_id=minutes_id)  # 404/403 before the body is read
     try:
         body = await request.json()
         base = int(body["base_revision"])
@@ -216,6 +217,7 @@ async def add_task(
     item_id: Annotated[int, Form()], title: Annotated[str, Form()], owner: Annotated[str, Form()],
     due_date: Annotated[str, Form()], description: Annotated[str, Form()] = "",
 ) -> Response:
+    await minutes_service.editor_for(session, principal=principal, minutes_id=minutes_id)  # 404/403 before the form is read
     owner_kind, owner_id, due = parse_owner_and_due(owner, due_date)
     task = await minutes_service.add_task(
         session, principal=principal, minutes_id=minutes_id, agenda_item_id=item_id,

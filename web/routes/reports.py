@@ -184,6 +184,7 @@ async def progress_json(principal: SignedIn, session: SessionDep, request_id: in
 async def extend(request: Request, principal: SignedIn, session: SessionDep, request_id: int, deadline_date: Annotated[str, Form()] = "",
                  deadline_time: Annotated[str, Form()] = "17:00", organization_id: Annotated[str, Form()] = "",
                  reason: Annotated[str, Form()] = "") -> Response:
+    await reports.request_for(session, principal=principal, request_id=request_id)  # 404 before the form is read
     deadline = reports.deadline_from(_date(deadline_date, "Hạn mới"), _time(deadline_time))
     one = int(organization_id) if organization_id.isdigit() else None
     changed = await reports.extend(session, principal=principal, request_id=request_id, deadline=deadline,

@@ -143,6 +143,7 @@ async def reopen(request: Request, principal: SignedIn, session: SessionDep, tas
 async def reassign(request: Request, principal: SignedIn, session: SessionDep, task_id: int,
                    owner: Annotated[str, Form()] = "", due_date: Annotated[str, Form()] = "",
                    reason: Annotated[str, Form()] = "") -> Response:
+    await tasks.for_reassigning(session, principal=principal, task_id=task_id)  # 404/403 before the form is read
     owner_kind, owner_id, due = parse_owner_and_due(owner, due_date)
     await tasks.reassign(session, principal=principal, task_id=task_id, owner_kind=owner_kind, owner_id=owner_id,
                          due_date=due, reason=reason)

@@ -109,7 +109,9 @@ def _plant(base: str) -> dict[str, str]:
     mid = int(re.search(r"/meetings/(\d+)", created.headers["location"]).group(1))  # type: ignore[union-attr]
     detail = clerk.get(f"/meetings/{mid}").text
     hue = re.search(r'name="user_ids" value="(\d+)"> Đỗ Thị Huệ', detail).group(1)  # type: ignore[union-attr]
-    clerk.post(f"/meetings/{mid}/participants", data={"csrf_token": csrf, "user_ids": [hue]})
+    named = re.search(r'name="user_ids" value="(\d+)"> XSS &lt;img', detail)  # the payload-named officer
+    assert named is not None, "the payload-named officer is offered as a participant"
+    clerk.post(f"/meetings/{mid}/participants", data={"csrf_token": csrf, "user_ids": [hue, named.group(1)]})
     clerk.post(f"/meetings/{mid}/items", data={"csrf_token": csrf, "title": PAYLOAD, "planned_minutes": "10",
                                                "presenter_name": PAYLOAD})
     clerk.post(f"/meetings/{mid}/documents", data={"csrf_token": csrf, "title": PAYLOAD},
@@ -167,7 +169,7 @@ def test_stored_payloads_render_as_text_on_every_page(live_dev, browser) -> None
                        "/reports/new"],
         "hue.do": ["/", mid, "/notifications"],
         "quantri": ["/admin", directory["org"], directory["user"], directory["province"]],
-        "xss.officer": ["/", "/account"],
+        "xss.officer": ["/", "/account", mid],
     }
     seen = 0
     for username, paths_of in pages_by_user.items():

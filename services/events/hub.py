@@ -128,7 +128,7 @@ def unregister(hub: EventHub) -> None:
     _HUBS.discard(hub)
 
 
-def _after_commit(session) -> None:  # type: ignore[no-untyped-def]
+def _after_commit(session) -> None:
     if session.info.pop("published_events", False):
         for hub in list(_HUBS):
             hub.poke()

@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 
 
 def _send(settings: Settings, message: EmailMessage) -> None:
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=20) as smtp:  # type: ignore[arg-type]
+    assert settings.smtp_host, "send_pending returns first when no host is set"
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=20) as smtp:
         if settings.smtp_starttls:
             smtp.starttls()
         if settings.smtp_user:

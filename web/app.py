@@ -70,7 +70,7 @@ def create_app(
     hub = EventHub(database)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+    async def lifespan(app: FastAPI):
         await hub.start()
         register_hub(hub)
         try:
@@ -107,7 +107,7 @@ def create_app(
     app.add_middleware(CodecCORS, origins=settings.temporal_ui_origins)
 
     @app.middleware("http")
-    async def context(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def context(request: Request, call_next):
         # Behind a TLS-terminating proxy the request itself may arrive over plain HTTP: a
         # configured https base URL says the site is served over HTTPS all the same.
         https = request.url.scheme == "https" or settings.base_url.lower().startswith("https://")

@@ -108,7 +108,7 @@ async def _resolve(request: Request, session: AsyncSession) -> Principal | None:
 MAX_FIELD_CHARS = 100_000
 
 
-def _check_plain_text(form) -> None:  # type: ignore[no-untyped-def]
+def _check_plain_text(form) -> None:
     """Every typed field is plain text: no control characters (PostgreSQL refuses NUL, DOCX and
     PDF refuse the rest, and they have no business in a letter) and no absurd length."""
     for value in form.values():

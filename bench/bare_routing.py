@@ -32,7 +32,7 @@ class BareActivities:
         from sqlalchemy import text
 
         async with self.database.session() as session:
-            await session.execute(text(f"INSERT INTO {table} (doc, step) VALUES (:d, :s)"), {"d": doc, "s": step})  # noqa: S608
+            await session.execute(text(f"INSERT INTO {table} (doc, step) VALUES (:d, :s)"), {"d": doc, "s": step})
 
     @activity.defn(name="bare_validate")
     async def validate(self, doc: int) -> None:

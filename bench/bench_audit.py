@@ -46,11 +46,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import event  # noqa: E402
+from sqlalchemy import event
 
-from services.audit import chain, keys  # noqa: E402
-from services.audit import service as audit  # noqa: E402
-from services.db import Database  # noqa: E402
+from services.audit import chain, keys
+from services.audit import service as audit
+from services.db import Database
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)

@@ -277,7 +277,7 @@ _p11_sessions: dict[tuple[str, str], tuple[bytes, Any]] = {}
 def _close_quietly(session: Any) -> None:
     try:
         session.close()
-    except Exception:  # noqa: BLE001 - closing a dead session must not mask the real error
+    except Exception:  # closing a dead session must not mask the real error
         log.debug("closing PKCS#11 session failed", exc_info=True)
 
 

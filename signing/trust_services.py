@@ -202,7 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "LienThongTrust/1"
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("trust services: " + format, *args)
 
     def _route(self) -> str:
@@ -223,7 +223,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _not_found(self) -> None:
         self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         path = self._route()
         services = self.services
         if path == "/health":
@@ -245,7 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._not_found()
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+    def do_POST(self) -> None:
         path = self._route()
         length = int(self.headers.get("Content-Length") or 0)
         if length > _MAX_BODY:

@@ -140,7 +140,7 @@ def create_app(
         if exc.audit is not None:
             # The request's transaction is already rolled back: the failed attempt gets its own.
             async with database.session() as session:
-                await record(session, **exc.audit)  # type: ignore[arg-type]
+                await record(session, **exc.audit)  # type: ignore[arg-type]  # record's keywords (record_after_rollback)
         if isinstance(exc, Unauthenticated) and request.method == "GET" and _wants_html(request):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         message = i18n.pick(exc.message, exc.message_en)

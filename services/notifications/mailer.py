@@ -62,7 +62,7 @@ async def run_mailer(database: Database, settings: Settings, *, stop: asyncio.Ev
     while not stop.is_set():
         try:
             await send_pending(database, settings)
-        except Exception:  # noqa: BLE001 - keep the loop alive; the next round retries
+        except Exception:  # keep the loop alive; the next round retries
             log.exception("mailer round failed")
         try:
             await asyncio.wait_for(stop.wait(), timeout=every)

@@ -149,7 +149,7 @@ class MeetingWorkflow:
                 continue
             self.changed = False
             upcoming = self._next_reminder(data.reminder_minutes)
-            wake = lambda: self.phase != "scheduled" or self.changed  # noqa: E731
+            wake = lambda: self.phase != "scheduled" or self.changed
             if upcoming is None:
                 await workflow.wait_condition(wake)
                 continue

@@ -25,7 +25,7 @@ class Step:
 
 
 class BareActivities:
-    def __init__(self, database) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, database) -> None:
         self.database = database
 
     async def _write(self, table: str, doc: int, step: str) -> None:
@@ -56,7 +56,7 @@ class BareActivities:
         await self._write("bare_notes", data.doc, data.step)
 
 
-async def create_tables(database) -> None:  # type: ignore[no-untyped-def]
+async def create_tables(database) -> None:
     from sqlalchemy import text
 
     async with database.session() as session:

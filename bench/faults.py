@@ -210,7 +210,7 @@ class Checker:
         self._client = None
         self._prefix: str | None = None
 
-    async def client(self):  # type: ignore[no-untyped-def]
+    async def client(self):
         from temporalio.client import Client
 
         if self._client is None:

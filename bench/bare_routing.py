@@ -25,14 +25,14 @@ class Step:
 
 
 class BareActivities:
-    def __init__(self, database) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, database) -> None:
         self.database = database
 
     async def _write(self, table: str, doc: int, step: str) -> None:
         from sqlalchemy import text
 
         async with self.database.session() as session:
-            await session.execute(text(f"INSERT INTO {table} (doc, step) VALUES (:d, :s)"), {"d": doc, "s": step})  # noqa: S608
+            await session.execute(text(f"INSERT INTO {table} (doc, step) VALUES (:d, :s)"), {"d": doc, "s": step})
 
     @activity.defn(name="bare_validate")
     async def validate(self, doc: int) -> None:
@@ -56,7 +56,7 @@ class BareActivities:
         await self._write("bare_notes", data.doc, data.step)
 
 
-async def create_tables(database) -> None:  # type: ignore[no-untyped-def]
+async def create_tables(database) -> None:
     from sqlalchemy import text
 
     async with database.session() as session:

@@ -46,17 +46,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import event  # noqa: E402
+from sqlalchemy import event
 
-from services.audit import chain, keys  # noqa: E402
-from services.audit import service as audit  # noqa: E402
-from services.db import Database  # noqa: E402
+from services.audit import chain, keys
+from services.audit import service as audit
+from services.db import Database
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)
 
 
-def _entries(n: int):  # type: ignore[no-untyped-def]
+def _entries(n: int):
     """(row for the table, canonical bytes) for entries 1..n, linked by the reference encoding."""
     prev = chain.GENESIS_HASH
     for seq in range(1, n + 1):
@@ -95,14 +95,14 @@ async def build(url: str, data_dir: Path, n: int, checkpoint_every: int, canonic
 
         pg = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
 
-    async def flush(rows: list[tuple]) -> None:  # type: ignore[type-arg]
+    async def flush(rows: list[tuple]) -> None:
         if sqlite:
             connection.executemany(f"INSERT INTO audit_entries ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
         else:
             await pg.copy_records_to_table("audit_entries", records=rows, columns=columns)
 
     with open(canonical_path, "wb") as out:
-        rows: list[tuple] = []  # type: ignore[type-arg]
+        rows: list[tuple] = []
         for row, canonical in _entries(n):
             out.write(canonical + b"\n")
             row["canonical"] = canonical
@@ -202,7 +202,7 @@ async def measure_bare(url: str, prefetch: bool = True) -> dict[str, float]:
     async with database.read() as session:
         sql = text(_BARE_SQL[(await session.connection()).dialect.name])
 
-        def fetch(after: int) -> asyncio.Future:  # type: ignore[type-arg]
+        def fetch(after: int) -> asyncio.Future:
             return asyncio.ensure_future(session.execute(sql, {"after": after, "limit": audit.VERIFY_BATCH}))
 
         pending = fetch(0)
@@ -257,7 +257,7 @@ async def writer_latency_during_verify(url: str, work_dir: Path, data_dir: Path)
         await asyncio.sleep(0.02)
     process = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--measure", "verify", url, str(data_dir), stdout=asyncio.subprocess.PIPE)
-    reading = asyncio.ensure_future(process.stdout.read())  # type: ignore[union-attr]
+    reading = asyncio.ensure_future(process.stdout.read())  # type: ignore[union-attr]  # started with stdout=PIPE
     await asyncio.sleep(1.0)  # past the subprocess's imports, into the verification
     during = []
     while not reading.done():
@@ -287,19 +287,19 @@ class _TxnTimer:
         engine = database.engine.sync_engine
 
         @event.listens_for(engine, "before_cursor_execute")
-        def before(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        def before(conn, cursor, statement, params, context, executemany):
             if statement.startswith("UPDATE audit_head SET seq"):
                 self._started[id(conn)] = time.perf_counter()
 
         @event.listens_for(engine, "after_cursor_execute")
-        def after(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        def after(conn, cursor, statement, params, context, executemany):
             if statement.startswith("UPDATE audit_head SET seq"):
                 now = time.perf_counter()
                 self.wait.append(now - self._started[id(conn)])
                 self._locked[id(conn)] = now
 
         @event.listens_for(engine, "commit")
-        def commit(conn):  # type: ignore[no-untyped-def]
+        def commit(conn):
             locked = self._locked.pop(id(conn), None)
             if locked is not None:
                 self.hold.append(time.perf_counter() - locked)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.documents import DocumentSpec, SigningBlock, build_document_docx  # noqa: E402
-from signing.convert import Converter, convert_oneshot  # noqa: E402
+from services.documents import DocumentSpec, SigningBlock, build_document_docx
+from signing.convert import Converter, convert_oneshot
 
 
 def _sample_docx() -> bytes:

@@ -23,23 +23,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import func, select  # noqa: E402
-from temporalio.client import Client  # noqa: E402
-from temporalio.testing import WorkflowEnvironment  # noqa: E402
+from sqlalchemy import func, select
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
-from services.config import Settings  # noqa: E402
-from services.db import Database, set_database, utcnow  # noqa: E402
-from demo.directory import seed_demo  # noqa: E402
-from services.migrate import upgrade_async  # noqa: E402
-from services.reports.models import ReportTarget  # noqa: E402
-from tests.reports.factory import bulk_orgs, create_request  # noqa: E402
-from web.runtime import temporal_binary  # noqa: E402
-from workflows.client import data_converter  # noqa: E402
-from workflows.context import ActivityContext  # noqa: E402
-from services.outbox.service import Command  # noqa: E402
-from workflows.relay import deliver  # noqa: E402
-from workflows.reports.workflows import ReportRequestWorkflow, request_workflow_id  # noqa: E402
-from workflows.worker import build_worker  # noqa: E402
+from services.config import Settings
+from services.db import Database, set_database, utcnow
+from demo.directory import seed_demo
+from services.migrate import upgrade_async
+from services.reports.models import ReportTarget
+from tests.reports.factory import bulk_orgs, create_request
+from web.runtime import temporal_binary
+from workflows.client import data_converter
+from workflows.context import ActivityContext
+from services.outbox.service import Command
+from workflows.relay import deliver
+from workflows.reports.workflows import ReportRequestWorkflow, request_workflow_id
+from workflows.worker import build_worker
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 

@@ -163,7 +163,7 @@ async def system_phase(stack: Stack, docs: int, concurrency: int) -> Phase:
     return phase
 
 
-async def finished(client, workflow_id: str, timeout: float = 900) -> str:  # type: ignore[no-untyped-def]
+async def finished(client, workflow_id: str, timeout: float = 900) -> str:
     """The workflow's result, once it exists (the web process starts it after its response, or
     the outbox relay does, a little later) and has completed."""
     from temporalio.service import RPCError, RPCStatusCode

@@ -29,21 +29,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PIL import Image  # noqa: E402
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory  # noqa: E402
-from pyhanko.pdf_utils.images import PdfImage  # noqa: E402
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter  # noqa: E402
-from pyhanko.pdf_utils.text import TextBoxStyle  # noqa: E402
-from pyhanko.sign import fields, signers  # noqa: E402
-from pyhanko.stamp import TextStampStyle  # noqa: E402
+from PIL import Image
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+from pyhanko.pdf_utils.images import PdfImage
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.text import TextBoxStyle
+from pyhanko.sign import fields, signers
+from pyhanko.stamp import TextStampStyle
 
-from signing.appearance import Appearance, generated_signature_png  # noqa: E402
-from signing.fonts import font_path  # noqa: E402
-from signing.pades import sign_pdf  # noqa: E402
-from signing.pki import OrgSpec, PersonSpec, init_dev_pki  # noqa: E402
-from signing.placement import Box  # noqa: E402
-from signing.signers import load_pkcs12_signer  # noqa: E402
-from signing.trust_services import start_trust_services  # noqa: E402
+from signing.appearance import Appearance, generated_signature_png
+from signing.fonts import font_path
+from signing.pades import sign_pdf
+from signing.pki import OrgSpec, PersonSpec, init_dev_pki
+from signing.placement import Box
+from signing.signers import load_pkcs12_signer
+from signing.trust_services import start_trust_services
 
 PIN = "123456"
 BOX = (330.0, 120.0, 500.0, 194.0)
@@ -86,7 +86,7 @@ def naive_sign(pdf: bytes, *, p12: Path, png: Path) -> bytes:
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     meta = signers.PdfSignatureMetadata(field_name="Sig-leader", md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES)
     pdf_signer = signers.PdfSigner(
-        meta, signer, stamp_style=style, new_field_spec=fields.SigFieldSpec("Sig-leader", on_page=0, box=BOX)  # type: ignore[arg-type]
+        meta, signer, stamp_style=style, new_field_spec=fields.SigFieldSpec("Sig-leader", on_page=0, box=BOX)  # type: ignore[arg-type]  # pyHanko says int, takes any number
     )
     out = io.BytesIO()
     pdf_signer.sign_pdf(writer, output=out)

@@ -210,7 +210,7 @@ class Checker:
         self._client = None
         self._prefix: str | None = None
 
-    async def client(self):  # type: ignore[no-untyped-def]
+    async def client(self):
         from temporalio.client import Client
 
         if self._client is None:
@@ -301,7 +301,7 @@ class Checker:
         """Where a flow stands, for the failure message."""
         table = {"incoming": "incoming_documents", "outgoing": "outgoing_documents", "meeting": "meetings",
                  "report": "report_requests"}[kind]
-        status = await self.scalar(f"SELECT status FROM {table} WHERE id = :i", i=ident)  # noqa: S608 - fixed names
+        status = await self.scalar(f"SELECT status FROM {table} WHERE id = :i", i=ident)  # fixed names
         wf = {"incoming": f"incoming-{ident}", "outgoing": f"outgoing-{ident}", "meeting": f"meeting-{ident}",
               "report": f"report-request-{ident}"}[kind]
         return f"db status {status!r}, workflow {wf} {await self.workflow_closed(wf) or 'running/missing'}"

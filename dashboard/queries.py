@@ -175,7 +175,7 @@ async def incoming_handling_by_unit(
             else:
                 row.late += 1
             start = registered or created
-            row.days.append(max(0.0, (completed - start).total_seconds() / 86400))  # type: ignore[union-attr]
+            row.days.append(max(0.0, (completed - start).total_seconds() / 86400))  # type: ignore[union-attr]  # created_at is never NULL
         elif status not in CLOSED and due < today:
             row.overdue_open += 1
     return sorted((g for g in groups.values() if g.counted), key=lambda g: (g.rate, -g.counted, g.label))

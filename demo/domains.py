@@ -33,5 +33,5 @@ async def seed_domains(*, settings: Settings, database: Database, client: Client
     for name, seeder in seeders:
         try:
             await seeder(settings=settings, database=database, client=client)
-        except Exception:  # noqa: BLE001 - one domain's demo must not stop the others
+        except Exception:  # one domain's demo must not stop the others
             log.exception("demo data for %s failed", name)

@@ -43,7 +43,7 @@ def demo_pdf(title: str) -> bytes:
     return bytes(out)
 
 
-async def seed_demo(*, settings: Settings, database: Database, client) -> None:  # type: ignore[no-untyped-def]
+async def seed_demo(*, settings: Settings, database: Database, client) -> None:
     async with database.session() as session:
         if await session.scalar(select(IncomingDocument.id).limit(1)):
             return
@@ -61,7 +61,7 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None: 
     today = vn_today()
     ids: list[int] = []
 
-    async def who(username: str):  # type: ignore[no-untyped-def]
+    async def who(username: str):
         async with database.session() as session:
             return await load_principal(session, users[username])
 
@@ -80,13 +80,13 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None: 
             ids.append(doc.id)
             return doc.id
 
-    async def direct(doc_id: int, leader: str, lead: str, instruction: str, due_days: int, **extra) -> None:  # type: ignore[no-untyped-def]
+    async def direct(doc_id: int, leader: str, lead: str, instruction: str, due_days: int, **extra) -> None:
         principal = await who(leader)
         async with database.session() as session:
             await incoming.direct(session, principal=principal, document_id=doc_id, instruction=instruction,
                                   handlers=incoming.Handlers(lead_user_id=users[lead].id, **extra), due_working_days=due_days)
 
-    async def act(doc_id: int, username: str, fn, **kw) -> None:  # type: ignore[no-untyped-def]
+    async def act(doc_id: int, username: str, fn, **kw) -> None:
         principal = await who(username)
         async with database.session() as session:
             await fn(session, principal=principal, document_id=doc_id, **kw)

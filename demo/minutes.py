@@ -243,7 +243,7 @@ async def _wait(database: Database, minutes_id: int, statuses: set[MinutesStatus
 
     for _ in range(int(seconds * 5)):
         async with database.session() as session:
-            if (await session.get(Minutes, minutes_id)).status in statuses:  # type: ignore[union-attr]
+            if (await session.get(Minutes, minutes_id)).status in statuses:  # type: ignore[union-attr]  # the demo's own minutes
                 return True
         await asyncio.sleep(0.2)
     return False

@@ -139,11 +139,11 @@ async def seed_demo(*, settings: Settings, database: Database, client: object) -
                     profile = await signing_profile(session, settings=settings, organization_id=org.id)
                     key = await open_signer(session, settings=settings, actor=clerk_actor, pin=DEMO_PIN, org=org)
 
-                    async def seal(stamp, profile=profile, clerk_actor=clerk_actor, org=org, leader_pdf=leader_pdf, key=key):  # type: ignore[no-untyped-def]
+                    async def seal(stamp, profile=profile, clerk_actor=clerk_actor, org=org, leader_pdf=leader_pdf, key=key):
                         return await issue_seal(settings=settings, profile=profile, actor=clerk_actor, org=org, signer=key,
                                                 leader_pdf=leader_pdf, stamp=stamp, pdf_attachments={})
 
                     await outgoing.issue(session, settings=settings, principal=None, actor=clerk_actor, document_id=doc_id, seal=seal)
             await outbox.tell_all(database, "outgoing", [doc_id], "changed", "demo")
-        except Exception:  # noqa: BLE001 - one document must not stop the others
+        except Exception:  # one document must not stop the others
             log.exception("demo outgoing document %s failed", ref)

@@ -85,7 +85,7 @@ async def _submit(database: Database, settings: Settings, req: ReportRequest, us
             log.info("demo: %s is not a target of request %s", org_code, req.id)
 
 
-async def seed_demo(*, settings: Settings, database: Database, client) -> None:  # type: ignore[no-untyped-def]
+async def seed_demo(*, settings: Settings, database: Database, client) -> None:
     """Idempotent: a request that already exists (same organisation and title) is left alone."""
 
     lan = await _principal(database, "lan.nguyen")

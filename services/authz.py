@@ -33,7 +33,9 @@ class OrgTree:
         return cls(parent={oid: pid for oid, pid in rows})
 
     def ancestors_and_self(self, org_id: int) -> list[int]:
-        chain, current, seen = [], org_id, set()
+        chain: list[int] = []
+        current: int | None = org_id
+        seen: set[int] = set()
         while current is not None and current not in seen:
             seen.add(current)
             chain.append(current)

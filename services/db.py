@@ -84,7 +84,7 @@ def make_engine(url: str, *, lock_timeout: float = 15.0, statement_timeout: floa
     engine = create_async_engine(url, connect_args={"timeout": lock_timeout})
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection, _record):
         # Let SQLAlchemy, not the driver, decide when transactions begin (see _on_begin).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -96,7 +96,7 @@ def make_engine(url: str, *, lock_timeout: float = 15.0, statement_timeout: floa
         dbapi_connection.create_function("lt_fold", 1, fold, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "invalidate")
-    def _on_invalidate(dbapi_connection, _record, _exc):  # type: ignore[no-untyped-def]
+    def _on_invalidate(dbapi_connection, _record, _exc):
         # A task cancelled mid-statement (worker shutdown, activity timeout, client gone) makes
         # SQLAlchemy close the connection with that statement unfinished. SQLite then keeps the
         # connection as a "zombie" that holds its write lock until the garbage collector frees the
@@ -107,7 +107,7 @@ def make_engine(url: str, *, lock_timeout: float = 15.0, statement_timeout: floa
             pass  # the first cancellation is still on its way up: the close that follows still runs
 
     @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn):  # type: ignore[no-untyped-def]
+    def _on_begin(conn):
         if conn.get_execution_options().get(READ_ONLY):
             # Readers take no lock in WAL mode: a deferred BEGIN reads a snapshot while writers
             # go on. query_only makes an accidental write fail loudly instead of upgrading the

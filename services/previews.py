@@ -35,7 +35,7 @@ class Limits:
         return cls(memory_mb=settings.preview_memory_mb, timeout=settings.preview_timeout_seconds)
 
 
-def _poppler(cmd: list[str], limits: Limits):  # type: ignore[no-untyped-def]
+def _poppler(cmd: list[str], limits: Limits):
     try:
         return run_limited(cmd, memory_mb=limits.memory_mb, timeout=limits.timeout)
     except LimitHit as exc:

@@ -97,7 +97,7 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def _runs_something(reader) -> bool:  # type: ignore[no-untyped-def]
+def _runs_something(reader) -> bool:
     """Whether any object reachable from the catalog is a JavaScript or launch action.
 
     Walks the object graph (names decoded by the parser, so `/J#53` is `/JS`), each indirect

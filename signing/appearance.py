@@ -311,7 +311,7 @@ def _image_data(png: bytes) -> _ImageData:
     if cached is not None:
         return cached
     try:
-        img = Image.open(io.BytesIO(png))
+        img: Image.Image = Image.open(io.BytesIO(png))
         img.load()
     except Exception as exc:  # Pillow raises many types for a bad upload.
         raise InvalidPdf("Ảnh chữ ký/con dấu không đọc được.", "The signature/seal image is unreadable.") from exc
@@ -398,11 +398,12 @@ class _ImageTextStamp(BaseStamp):
             text_height = tb.box.height + 2
             # Flush right: the seal covers the left third of a leader's signature, and the
             # line must stay readable under it.
-            x = max(width - tb.box.width - 1, 0)
+            x: float = max(width - tb.box.width - 1, 0)
             # Lift by 2 pt so the last line's descenders stay inside the box.
             commands.append(b"q 1 0 0 1 %g 2 cm %s Q" % (round(x, 3), text_cmds))
         if style.image_png:
             data = _image_data(style.image_png)
+            assert self.writer is not None  # create_stamp always passes the writer
             ref = _write_image(self.writer, data)
             self.set_resource(category=ResourceType.XOBJECT, name=pdf_name("/ImgSig"), value=ref)
             avail_w = width

@@ -32,7 +32,7 @@ EXIT_ERROR = 2
 """The command could not do its job (bad input, refused certificate, wrong PIN…)."""
 
 
-def add_signing_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_signing_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register `sign` and `verify` on an argparse sub-parser collection."""
     sign = subparsers.add_parser(
         "sign",

@@ -138,7 +138,7 @@ def add_text_fields(
         for sig in signature_fields or ():
             append_signature_field(
                 writer,
-                SigFieldSpec(sig_field_name=sig.name, on_page=sig.page, box=sig.box.as_tuple()),  # type: ignore[arg-type]
+                SigFieldSpec(sig_field_name=sig.name, on_page=sig.page, box=sig.box.as_tuple()),  # type: ignore[arg-type]  # pyHanko says int, takes any number
             )
         out = io.BytesIO()
         writer.write(out)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from pyhanko.sign.fields import MDPPerm
 from pyhanko.sign.signers.pdf_cms import Signer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit.service import Actor
 from services.config import Settings
@@ -47,16 +48,16 @@ class SigningProfile:
     read before the signing's network calls (OCSP, time stamp) so no transaction waits on them."""
 
     image: bytes | None
-    level: str
+    level: signing.Level
 
 
-async def signing_profile(session: object, *, settings: Settings, organization_id: int, user_id: int | None = None) -> SigningProfile:
+async def signing_profile(session: AsyncSession, *, settings: Settings, organization_id: int, user_id: int | None = None) -> SigningProfile:
     """A person's signature image (with `user_id`) or the organisation's seal image, and its level."""
     if user_id is not None:
-        image = await signing.profile_image(session, settings=settings, user_id=user_id)  # type: ignore[arg-type]
+        image = await signing.profile_image(session, settings=settings, user_id=user_id)
     else:
-        image = await signing.profile_image(session, settings=settings, organization_id=organization_id)  # type: ignore[arg-type]
-    level = await signing.org_level(session, settings=settings, organization_id=organization_id)  # type: ignore[arg-type]
+        image = await signing.profile_image(session, settings=settings, organization_id=organization_id)
+    level = await signing.org_level(session, settings=settings, organization_id=organization_id)
     return SigningProfile(image=image, level=level)
 
 

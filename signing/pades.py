@@ -239,7 +239,7 @@ async def _sign_checked(
             field_spec = SigFieldSpec(
                 sig_field_name=field_name,
                 on_page=placement.page,
-                box=tuple(round(v, 2) for v in placement.box.as_tuple()),  # type: ignore[arg-type]
+                box=tuple(round(v, 2) for v in placement.box.as_tuple()),  # type: ignore[arg-type]  # pyHanko says int, takes any number
             )
     elif not exists:
         field_spec = SigFieldSpec(sig_field_name=field_name)
@@ -302,10 +302,10 @@ def _page_size(reader: PdfFileReader, page: int) -> tuple[float, float]:
 def _inherited_mediabox(page_obj: object) -> list[float]:
     node = page_obj
     while node is not None:
-        box = node.get("/MediaBox")  # type: ignore[attr-defined]
+        box = node.get("/MediaBox")  # type: ignore[attr-defined]  # a pyHanko DictionaryObject
         if box is not None:
             return list(box)
-        parent = node.get("/Parent")  # type: ignore[attr-defined]
+        parent = node.get("/Parent")  # type: ignore[attr-defined]  # a pyHanko DictionaryObject
         node = parent.get_object() if parent is not None else None
     return [0, 0, 595.28, 841.89]
 

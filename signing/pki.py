@@ -241,7 +241,7 @@ def _load_key(path: Path) -> PrivateKey:
     return key
 
 
-def _signature_hash(key: PrivateKey) -> hashes.HashAlgorithm:
+def _signature_hash(key: PrivateKey) -> hashes.SHA256:
     return hashes.SHA256()
 
 
@@ -464,7 +464,7 @@ class DevPKI:
             .last_update(now)
             .next_update(now + CRL_LIFETIME)
             .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_cert.public_key()),
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
                 critical=False,
             )
             # Monotonic across regenerations within a second: time-based with the stored counter.
@@ -491,7 +491,7 @@ class DevPKI:
     def write_crls(self) -> None:
         """Regenerate both CRL files (called on every revocation and by the trust services)."""
         for issuer in ("issuing-ca", "root-ca"):
-            _write_public(self.dir / "crl" / f"{issuer}.crl", self.build_crl(issuer))  # type: ignore[arg-type]
+            _write_public(self.dir / "crl" / f"{issuer}.crl", self.build_crl(issuer))
 
 
 # --------------------------------------------------------------------------------------------

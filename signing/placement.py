@@ -130,7 +130,7 @@ def find_markers(pdf: bytes) -> dict[str, Marker]:
             match = _MARKER.search(word.text or "")
             if match is None:
                 continue
-            kind = "sig" if match.group(1) == "sig" else "field"
+            kind: Literal["sig", "field"] = "sig" if match.group(1) == "sig" else "field"
             key = f"{kind}:{match.group(2)}"
             if key in found:
                 continue

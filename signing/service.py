@@ -63,7 +63,7 @@ def _failed(error: DomainError, *, actor: Actor, target: SigningTarget | None, s
 async def org_level(session: AsyncSession, *, settings: Settings, organization_id: int) -> Level:
     profile = await session.scalar(select(SigningProfile).where(SigningProfile.organization_id == organization_id))
     level = (profile.pades_level if profile and profile.pades_level else settings.pades_level)
-    return level  # type: ignore[return-value]
+    return level  # type: ignore[return-value]  # the column and the setting hold a Level as a str
 
 
 async def profile_image(session: AsyncSession, *, settings: Settings, user_id: int | None = None, organization_id: int | None = None) -> bytes | None:
@@ -204,7 +204,7 @@ async def open_signer(
         if user is not None:
             signer = signer_for_person(data_dir=settings.data_dir, username=user.username, pin=pin, settings=settings)
         else:
-            signer = signer_for_org(data_dir=settings.data_dir, org_code=org.code, pin=pin, settings=settings)  # type: ignore[union-attr]
+            signer = signer_for_org(data_dir=settings.data_dir, org_code=org.code, pin=pin, settings=settings)  # type: ignore[union-attr]  # no user: org (asserted above)
     except WrongPin:
         guard = await pins.record_failure(session, settings=settings, actor=actor, ref=ref,
                                           details={"signer": ref.key, **where})
@@ -230,9 +230,12 @@ async def expected_fingerprints(session: AsyncSession, *, settings: Settings, us
                                 org: Organization | None = None) -> set[str]:
     """Certificates whose signatures count as this person's (or this organisation's seal):
     the confirmed registrations, the key the system holds for them included."""
-    owner = f"person:{user.username}" if user is not None else f"org:{org.code}"  # type: ignore[union-attr]
+    if user is not None:
+        owner, ids = f"person:{user.username}", {"user_id": user.id}
+    else:
+        assert org is not None
+        owner, ids = f"org:{org.code}", {"organization_id": org.id}
     der = system_certificate_der(data_dir=settings.data_dir, owner=owner, settings=settings)
-    ids = {"user_id": user.id} if user is not None else {"organization_id": org.id}  # type: ignore[union-attr]
     if der is not None:
         await certificates.ensure_system_key(session, der=der, **ids)
     return await certificates.accepted_fingerprints(session, **ids)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -42,6 +42,9 @@ from signing.errors import (
     PinLocked,
     WrongPin,
 )
+
+if TYPE_CHECKING:
+    from pyhanko.sign.pkcs11 import PKCS11Signer
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +170,7 @@ def load_pkcs12_signer(
     )
     cached = _p12_cache.get(key)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
 
     data = path.read_bytes()
     try:
@@ -274,7 +277,7 @@ _p11_sessions: dict[tuple[str, str], tuple[bytes, Any]] = {}
 def _close_quietly(session: Any) -> None:
     try:
         session.close()
-    except Exception:  # noqa: BLE001 - closing a dead session must not mask the real error
+    except Exception:  # closing a dead session must not mask the real error
         log.debug("closing PKCS#11 session failed", exc_info=True)
 
 
@@ -294,10 +297,10 @@ class _LockedKey:
         return getattr(self._key, name)
 
 
-def _pkcs11_signer_class() -> type[Signer]:
+def _pkcs11_signer_class() -> Callable[..., PKCS11Signer]:
     from pyhanko.sign.pkcs11 import PKCS11Signer
 
-    class LockedPKCS11Signer(PKCS11Signer):  # type: ignore[misc]
+    class LockedPKCS11Signer(PKCS11Signer):
         """`PKCS11Signer` whose key handle is used by one thread at a time."""
 
         def __init__(self, *args: Any, op_lock: threading.Lock, **kwargs: Any) -> None:
@@ -307,7 +310,7 @@ def _pkcs11_signer_class() -> type[Signer]:
         def _load_objects(self) -> None:
             super()._load_objects()
             if self._key_handle is not None and not isinstance(self._key_handle, _LockedKey):
-                self._key_handle = _LockedKey(self._key_handle, self._op_lock)
+                self._key_handle = _LockedKey(self._key_handle, self._op_lock)  # type: ignore[assignment]  # a proxy with the key's methods
 
     return LockedPKCS11Signer
 
@@ -343,7 +346,7 @@ def load_pkcs11_signer(
     cache_key = (module, token_label, key_label, cert_label, ecdsa_raw, tag, tuple(c.sha256 for c in extra))
     cached = _p11_cache.get(cache_key)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
 
     missing = NoSigningKey(
         f"Không tìm thấy khóa ký số “{key_label}” trên thiết bị “{token_label}”.",

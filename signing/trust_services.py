@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import tsp
@@ -43,6 +43,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from pyhanko.sign.timestamps import DummyTimeStamper
+from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signing.pki import CRL_LIFETIME, DevPKI
 from signing.trust import asn1_cert
@@ -83,7 +84,7 @@ class _Services:
         self.timestamper = DummyTimeStamper(
             tsa_cert=asn1_cert(pki.tsa_cert()),
             tsa_key=asn1_keys.PrivateKeyInfo.load(tsa_key_der),
-            certs_to_embed=[asn1_cert(self.issuing)],  # type: ignore[arg-type]
+            certs_to_embed=SimpleCertificateStore.from_certs([asn1_cert(self.issuing)]),
         )
         self._lock = threading.Lock()
         self._crl_cache: dict[str, tuple[int, datetime, bytes]] = {}
@@ -100,14 +101,14 @@ class _Services:
                 self._index_cache = (mtime, self.pki.read_index())
             return self._index_cache[1]
 
-    def crl(self, issuer: str) -> bytes:
+    def crl(self, issuer: Literal["issuing-ca", "root-ca"]) -> bytes:
         mtime = self._index_mtime()
         now = datetime.now(UTC)
         with self._lock:
             cached = self._crl_cache.get(issuer)
             if cached and cached[0] == mtime and now - cached[1] < _CRL_REBUILD_AFTER:
                 return cached[2]
-            der = self.pki.build_crl(issuer)  # type: ignore[arg-type]
+            der = self.pki.build_crl(issuer)
             self._crl_cache[issuer] = (mtime, now, der)
             return der
 
@@ -201,7 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "LienThongTrust/1"
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("trust services: " + format, *args)
 
     def _route(self) -> str:
@@ -222,13 +223,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _not_found(self) -> None:
         self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         path = self._route()
         services = self.services
         if path == "/health":
             self._send(HTTPStatus.OK, b"ok\n", "text/plain")
         elif path in ("/crl/issuing-ca.crl", "/crl/root-ca.crl"):
-            issuer = path.removeprefix("/crl/").removesuffix(".crl")
+            issuer: Literal["issuing-ca", "root-ca"] = "issuing-ca" if path == "/crl/issuing-ca.crl" else "root-ca"
             self._send(HTTPStatus.OK, services.crl(issuer), "application/pkix-crl")
         elif path in ("/ca/issuing-ca.crt", "/ca/root-ca.crt"):
             cert = services.issuing if path == "/ca/issuing-ca.crt" else services.root
@@ -244,7 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._not_found()
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+    def do_POST(self) -> None:
         path = self._route()
         length = int(self.headers.get("Content-Length") or 0)
         if length > _MAX_BODY:

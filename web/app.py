@@ -70,7 +70,7 @@ def create_app(
     hub = EventHub(database)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+    async def lifespan(app: FastAPI):
         await hub.start()
         register_hub(hub)
         try:
@@ -107,7 +107,7 @@ def create_app(
     app.add_middleware(CodecCORS, origins=settings.temporal_ui_origins)
 
     @app.middleware("http")
-    async def context(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def context(request: Request, call_next):
         # Behind a TLS-terminating proxy the request itself may arrive over plain HTTP: a
         # configured https base URL says the site is served over HTTPS all the same.
         https = request.url.scheme == "https" or settings.base_url.lower().startswith("https://")
@@ -140,7 +140,7 @@ def create_app(
         if exc.audit is not None:
             # The request's transaction is already rolled back: the failed attempt gets its own.
             async with database.session() as session:
-                await record(session, **exc.audit)  # type: ignore[arg-type]
+                await record(session, **exc.audit)  # type: ignore[arg-type]  # record's keywords (record_after_rollback)
         if isinstance(exc, Unauthenticated) and request.method == "GET" and _wants_html(request):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         message = i18n.pick(exc.message, exc.message_en)

@@ -62,13 +62,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_in_session(args: argparse.Namespace, work, *, read_only: bool = False):  # type: ignore[no-untyped-def]
+def _run_in_session(args: argparse.Namespace, work, *, read_only: bool = False):
     from services.db import get_database
     from services.errors import DomainError
 
     _settings(args)
 
-    async def main():  # type: ignore[no-untyped-def]
+    async def main():
         try:
             database = get_database()
             async with database.read() if read_only else database.session() as session:
@@ -97,7 +97,7 @@ def cmd_create_org(args: argparse.Namespace) -> int:
     from services.directory.models import Level, Organization
     from sqlalchemy import select
 
-    async def work(session):  # type: ignore[no-untyped-def]
+    async def work(session):
         parent_id = None
         if args.parent:
             parent_id = await session.scalar(select(Organization.id).where(Organization.code == args.parent))
@@ -124,7 +124,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
 
     password = args.password or os.environ.get("LIENTHONG_NEW_PASSWORD") or getpass.getpass("Mật khẩu / password: ")
 
-    async def work(session):  # type: ignore[no-untyped-def]
+    async def work(session):
         org_id = await session.scalar(select(Organization.id).where(Organization.code == args.org))
         if org_id is None:
             print(f"Không có cơ quan mã {args.org}", file=sys.stderr)
@@ -172,7 +172,7 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
 
-    async def work(session):  # type: ignore[no-untyped-def]
+    async def work(session):
         count = 0
         with open(args.out, "w", encoding="utf-8") as handle:
             async for line in audit.export_lines(session, data_dir=settings.data_dir):
@@ -258,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _directory_people(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _directory_people(args: argparse.Namespace):
     """`pki init` covers the directory's signers and organisations, with the demo PIN."""
     from demo.directory import DEMO_PIN
     from signing.service import directory_specs

@@ -31,14 +31,14 @@ MAX_ID = 2**31 - 1  # IDs are INTEGER columns (32 bits on PostgreSQL): a larger 
 def writes_on_read(endpoint: Callable[P, R]) -> Callable[P, R]:
     """Mark a GET route that changes state (a file view recorded in the trail, a notice marked
     read): its request gets a write transaction instead of a read-only snapshot."""
-    endpoint.__lienthong_writes__ = True  # type: ignore[attr-defined]
+    endpoint.__lienthong_writes__ = True  # type: ignore[attr-defined]  # a marker the session dependency reads
     return endpoint
 
 
 def reads_only(endpoint: Callable[P, R]) -> Callable[P, R]:
     """Mark a POST route that changes nothing (a computation): its request reads a snapshot
     instead of taking the write lock."""
-    endpoint.__lienthong_writes__ = False  # type: ignore[attr-defined]
+    endpoint.__lienthong_writes__ = False  # type: ignore[attr-defined]  # a marker the session dependency reads
     return endpoint
 
 
@@ -108,7 +108,7 @@ async def _resolve(request: Request, session: AsyncSession) -> Principal | None:
 MAX_FIELD_CHARS = 100_000
 
 
-def _check_plain_text(form) -> None:  # type: ignore[no-untyped-def]
+def _check_plain_text(form) -> None:
     """Every typed field is plain text: no control characters (PostgreSQL refuses NUL, DOCX and
     PDF refuse the rest, and they have no business in a letter) and no absurd length."""
     for value in form.values():
@@ -208,7 +208,7 @@ class Probe(Access):
     def __init__(self) -> None:
         super().__init__(public=True)
 
-    async def __call__(self, request: Request) -> None:  # type: ignore[override]
+    async def __call__(self, request: Request) -> None:  # type: ignore[override]  # a probe takes no database session
         return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import logging
 import os
@@ -99,7 +100,7 @@ async def prepare_database(settings: Settings, *, seed: bool) -> bool:
         return await seed_demo(session)
 
 
-async def start_dev_pki(settings: Settings):  # type: ignore[no-untyped-def]
+async def start_dev_pki(settings: Settings):
     """The development PKI for every signer in the directory (demo PIN) and its CRL/OCSP/TSA service."""
     from demo.directory import DEMO_PIN
     from signing.service import directory_specs, register_system_keys
@@ -153,7 +154,9 @@ async def run_web(settings: Settings, *, host: str, port: int, stop: asyncio.Eve
 
     config = uvicorn.Config(create_app(settings=settings), host=host, port=port, log_level="info", proxy_headers=False)
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own the signals
+    # We own SIGINT/SIGTERM (install_stop_signals stops the worker and the web server together);
+    # uvicorn (since 0.29) would take them over for as long as it serves.
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]  # uvicorn has no switch for it
     task = asyncio.create_task(server.serve())
     await stop.wait()
     server.should_exit = True

@@ -20,7 +20,7 @@ env = jinja2.Environment(
     extensions=["jinja2.ext.i18n"],
 )
 templates = Jinja2Templates(env=env)
-env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]  # added by jinja2.ext.i18n
 env.filters["dt"] = i18n.fmt_datetime
 env.filters["d"] = i18n.fmt_date
 env.filters["iso"] = i18n.iso_vn

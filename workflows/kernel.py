@@ -45,7 +45,7 @@ class Tracker:
         self.sent: list[str] = []
 
     async def snapshot(self, object_id: int) -> Tracked:
-        return await workflow.execute_activity(
+        return await workflow.execute_activity_method(
             KernelActivities.snapshot, TrackedRef(kind=self.kind, object_id=object_id),
             start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
 
@@ -66,7 +66,7 @@ class Tracker:
             except asyncio.TimeoutError:
                 pass
         assert snap.due_at is not None
-        await workflow.execute_activity(
+        await workflow.execute_activity_method(
             KernelActivities.notice,
             NoticeInput(kind=self.kind, object_id=snap.object_id, step=rung.step, due_at=snap.due_at),
             start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
@@ -82,7 +82,7 @@ class Tracker:
             snap = await self.snapshot(object_id)
             self.status = snap.status
             if (announce == "revision" and snap.revision != self.announced) or (announce == "once" and self.announced < 0):
-                await workflow.execute_activity(
+                await workflow.execute_activity_method(
                     KernelActivities.announce, AnnounceInput(kind=self.kind, object_id=object_id, revision=snap.revision),
                     start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
                 self.announced = snap.revision

@@ -3,7 +3,9 @@ services.deadlines, dispatched to each domain's adapter by object kind."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 from temporalio import activity
@@ -83,5 +85,5 @@ class KernelActivities:
             return await deadlines.send(session, adapter=adapter, object_id=data.object_id, step=data.step,
                                         due_at=data.due_at)
 
-    def all(self) -> list:  # type: ignore[type-arg]
+    def all(self) -> list[Callable[..., Any]]:
         return [self.snapshot, self.announce, self.notice]

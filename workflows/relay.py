@@ -182,7 +182,7 @@ class OutboxRelay:
             return await step
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the database busy or away: the next round tries again
+        except Exception as exc:  # the database busy or away: the next round tries again
             # A database restart: one line a round, not a traceback.
             log.warning("outbox relay: round failed%s", f" ({exc!r})" if is_unreachable_error(exc) else "",
                         exc_info=not is_unreachable_error(exc))

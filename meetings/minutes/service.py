@@ -67,14 +67,14 @@ def normalise(raw: Any, *, item_ids: set[int], speeches: dict[int, dict[str, Any
         raise InvalidInput("Nội dung biên bản không hợp lệ.", "The minutes' content is not valid.")
     items: dict[str, Any] = {}
     for key, value in (raw.get("items") or {}).items():
-        if not str(key).isdigit() or int(key) not in item_ids or not isinstance(value, dict):
+        if not str(key).isdecimal() or int(key) not in item_ids or not isinstance(value, dict):
             continue
         opinions = []
         for op in (value.get("opinions") or [])[:200]:
             if not isinstance(op, dict):
                 continue
             speech_id = op.get("speech_id")
-            speech = speeches.get(int(speech_id)) if str(speech_id or "").isdigit() else None
+            speech = speeches.get(int(str(speech_id))) if str(speech_id or "").isdecimal() else None
             opinions.append({
                 "speech_id": speech["id"] if speech else None,
                 "speaker_user_id": speech["user_id"] if speech else None,

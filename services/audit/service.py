@@ -253,7 +253,7 @@ async def verify_database(
     being read meanwhile.
     """
     checkpoints = [
-        checkpoint_dict(row)  # type: ignore[arg-type]
+        checkpoint_dict(row)  # type: ignore[arg-type]  # the row has the model's attributes
         for row in await session.execute(select(*AuditCheckpoint.__table__.c).order_by(AuditCheckpoint.last_seq))
     ]
     verifier = chain.ChainVerifier(checkpoints, public_keys=keys.known_public_keys(data_dir))

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -44,10 +44,10 @@ def _delay(settings: Settings, failures: int, free: int) -> timedelta:
     return timedelta(seconds=min(settings.login_delay_base_seconds * 2**exponent, settings.login_delay_max_seconds))
 
 
-async def _failures(session: AsyncSession, *conditions: object, since: datetime) -> tuple[int, datetime | None]:
+async def _failures(session: AsyncSession, *conditions: ColumnElement[bool], since: datetime) -> tuple[int, datetime | None]:
     count, last = (await session.execute(
         select(func.count(), func.max(LoginAttempt.at)).where(
-            LoginAttempt.success.is_(False), LoginAttempt.at >= since, *conditions  # type: ignore[arg-type]
+            LoginAttempt.success.is_(False), LoginAttempt.at >= since, *conditions
         )
     )).one()
     return count or 0, last

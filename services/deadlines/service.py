@@ -32,7 +32,9 @@ class Tracking:
 
 
 class Adapter(Protocol):
-    kind: str
+    @property
+    def kind(self) -> str: ...  # read-only: the minutes' adapter derives it from the role
+
     ladder: Ladder
 
     async def state(self, session: AsyncSession, object_id: int) -> Tracking:

@@ -212,7 +212,7 @@ class PdfConverter(Protocol):
 
 def _set_fonts(rpr_parent: object, name: str = FONT) -> None:
     """Name the font for every script slot, so Vietnamese never falls back to another face."""
-    rpr = rpr_parent.get_or_add_rPr()  # type: ignore[attr-defined]
+    rpr = rpr_parent.get_or_add_rPr()  # type: ignore[attr-defined]  # python-docx adds it at run time
     fonts = rpr.find(qn("w:rFonts"))
     if fonts is None:
         fonts = OxmlElement("w:rFonts")

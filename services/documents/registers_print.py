@@ -125,9 +125,9 @@ def build_register_docx(
         _paragraph(cell, f"({number})", size=10, italic=True)
     _mark_header_row(table, 0)
     _mark_header_row(table, 1)
-    for row, values in zip(table.rows[2:], rows):
-        row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
-        for cell, (key, _, _, align) in zip(row.cells, columns):
+    for table_row, values in zip(table.rows[2:], rows):
+        table_row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
+        for cell, (key, _, _, align) in zip(table_row.cells, columns):
             _paragraph(cell, _cell_text(values.get(key)), size=_CELL_PT, align=align, before_pt=2, after_pt=2)
     _finish_cells(table)
     return _to_bytes(doc)

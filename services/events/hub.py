@@ -63,7 +63,7 @@ class EventHub:
             self._wake.clear()
             try:
                 await self._fetch()
-            except Exception as exc:  # noqa: BLE001 - a database hiccup must not kill live updates
+            except Exception as exc:  # a database hiccup must not kill live updates
                 if is_unreachable_error(exc):  # a restart: one line each poll, not a traceback
                     log.warning("event hub: database unreachable (%r); trying again", exc)
                 else:
@@ -128,7 +128,7 @@ def unregister(hub: EventHub) -> None:
     _HUBS.discard(hub)
 
 
-def _after_commit(session) -> None:  # type: ignore[no-untyped-def]
+def _after_commit(session) -> None:
     if session.info.pop("published_events", False):
         for hub in list(_HUBS):
             hub.poke()

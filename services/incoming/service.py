@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -1034,7 +1034,7 @@ def _involved(principal: Principal, unit_ids: set[int]) -> Any:
     assignment = exists().where(
         IncomingAssignment.document_id == IncomingDocument.id, IncomingAssignment.active.is_(True),
         or_(IncomingAssignment.user_id == me,
-            and_(IncomingAssignment.user_id.is_(None), IncomingAssignment.unit_id == unit) if unit else False),
+            and_(IncomingAssignment.user_id.is_(None), IncomingAssignment.unit_id == unit) if unit else false()),
     )
     clauses = [IncomingDocument.lead_user_id == me, assignment]
     if unit_ids:
@@ -1153,7 +1153,7 @@ async def register_rows(
     )).all()
     users = {u.id: u for u in (await session.scalars(select(User).where(User.organization_id == organization_id))).all()}
     units = {u.id: u for u in (await session.scalars(select(Unit).where(Unit.organization_id == organization_id))).all()}
-    rows = []
+    rows: list[dict[str, object]] = []
     for d in docs:
         receiver = units[d.lead_unit_id].name if d.lead_unit_id in units else (
             users[d.lead_user_id].full_name if d.lead_user_id in users else (
@@ -1185,7 +1185,7 @@ async def unit_statistics(session: AsyncSession, *, principal: Principal, organi
     require(principal, [Role.clerk, *LEADERS, Role.auditor], organization_id, "organization")
     today = calendar.vn_today()
     units = {u.id: u.name for u in (await session.scalars(select(Unit).where(Unit.organization_id == organization_id))).all()}
-    user_units = dict((await session.execute(select(User.id, User.unit_id).where(User.organization_id == organization_id))).all())
+    user_units: dict[int | None, int | None] = dict((await session.execute(select(User.id, User.unit_id).where(User.organization_id == organization_id))).all())
     docs = (await session.scalars(select(IncomingDocument).where(
         IncomingDocument.organization_id == organization_id, IncomingDocument.arrival_year == year,
         IncomingDocument.status.in_([*OPEN_HANDLING, Status.done.value]),

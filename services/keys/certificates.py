@@ -128,7 +128,7 @@ async def register(
         status=CertStatus.confirmed if confirmed else CertStatus.pending,
         created_at=now, created_by=actor.user_id,
         confirmed_at=now if confirmed else None, confirmed_by=actor.user_id if confirmed else None,
-        **facts,  # type: ignore[arg-type]
+        **facts,
     )
     session.add(row)
     await session.flush()

@@ -13,9 +13,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, event, func, select, update
+from sqlalchemy import CursorResult, delete, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -118,9 +118,10 @@ async def backlog(session: AsyncSession) -> tuple[int, float]:
 
 async def purge(session: AsyncSession, *, older_than: timedelta = timedelta(days=7)) -> int:
     """Forget delivered commands after a while (they are only a delivery log)."""
-    result = await session.execute(
+    # A DELETE's result is a CursorResult (it has the rowcount); execute() is typed for any statement.
+    result = cast(CursorResult[Any], await session.execute(
         delete(OutboxCommand).where(OutboxCommand.delivered_at.is_not(None), OutboxCommand.delivered_at < utcnow() - older_than)
-    )
+    ))
     return result.rowcount or 0
 
 

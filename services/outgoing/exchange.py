@@ -29,7 +29,7 @@ async def package_for(session: AsyncSession, *, settings: Settings, doc: Outgoin
     assert org is not None and signer is not None
     blobs = BlobStore.for_data_dir(settings.data_dir)
     rows = await recipients(session, document_id=doc.id)
-    codes = {o.id: o.code for o in (await session.scalars(select(Organization).where(
+    codes: dict[int | None, str] = {o.id: o.code for o in (await session.scalars(select(Organization).where(
         Organization.id.in_([r.organization_id for r in rows if r.organization_id] or [0])
     ))).all()}
     files = [edxml.Attachment(content_id="cid:1", name=f"{doc.notation.replace('/', '_')}.pdf",

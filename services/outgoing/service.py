@@ -209,7 +209,7 @@ def _apply(doc: OutgoingDocument, fields: DraftFields) -> None:
     doc.doc_type = fields.doc_type
     doc.subject = fields.subject
     doc.body = fields.body
-    doc.signer_id = fields.signer_id  # type: ignore[assignment]
+    doc.signer_id = fields.signer_id  # type: ignore[assignment]  # _check_fields refuses None
     doc.authority_prefix = fields.authority_prefix
     doc.authority_line = fields.authority_line
     doc.unit_id = fields.unit_id
@@ -887,6 +887,7 @@ async def deliver(session: AsyncSession, *, settings: Settings, document_id: int
         raise Conflict("Văn bản chưa phát hành.", "The document is not issued.")
     signer = await session.get(User, doc.signer_id)
     files = await issued_file_refs(session, doc=doc)
+    assert doc.notation is not None and doc.issue_date is not None  # an issued document has both
     copy = await incoming.receive_from_system(
         session, actor=Actor.system("outgoing-dispatch"), recipient_org_id=row.organization_id,
         sender_org_id=doc.organization_id, outgoing_ref=outgoing_ref(doc.id), number_notation=doc.notation,
@@ -921,7 +922,7 @@ async def refresh_statuses(session: AsyncSession, *, doc: OutgoingDocument) -> l
         item = latest.get(row.organization_id)
         if item is not None and row.status_code != str(_get(item, "code")):
             row.status_code = str(_get(item, "code"))
-            row.status_at = _get(item, "at")  # type: ignore[assignment]
+            row.status_at = _get(item, "at")  # type: ignore[assignment]  # the sender status's datetime
     return rows
 
 
@@ -1154,7 +1155,7 @@ async def register_rows(session: AsyncSession, *, organization_id: int, year: in
     )).all()
     users = {u.id: u for u in (await session.scalars(select(User).where(User.id.in_({d.signer_id for d in docs} or {0})))).all()}
     units = {u.id: u for u in (await session.scalars(select(Unit).where(Unit.organization_id == organization_id))).all()}
-    rows = []
+    rows: list[dict[str, object]] = []
     for doc in docs:
         names = [r.name for r in await recipients(session, document_id=doc.id)]
         notes = []

@@ -12,6 +12,7 @@ import io
 import re
 import unicodedata
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -84,13 +85,13 @@ async def figures_table(session: AsyncSession, *, req: ReportRequest, now: datet
                              f"Đúng hạn {states.get('on_time', 0)}; trễ {states.get('late', 0)}; "
                              f"chưa/không nộp {len(rows) - states.get('on_time', 0) - states.get('late', 0)}",
                              "", ""]
-    for f, values in zip(fields, totals):
-        if not values or f.kind == FieldKind.text.value:
+    for f, column in zip(fields, totals):
+        if not column or f.kind == FieldKind.text.value:
             summary.append("")
         elif f.kind == FieldKind.percent.value:
-            summary.append((sum(values) / len(values)).quantize(Decimal("0.01")))
+            summary.append((sum(column, Decimal(0)) / len(column)).quantize(Decimal("0.01")))
         else:
-            total = sum(values)
+            total = sum(column)
             summary.append(int(total) if f.kind == FieldKind.integer.value else total)
     return Table(header=header, rows=table_rows, summary=summary)
 
@@ -115,7 +116,7 @@ def to_xlsx(table: Table, *, sheet: str = "Tong hop") -> bytes:
     for i, width in enumerate([6, 40, 22, 18, 10] + [22] * (len(table.header) - 5)):
         ws.set_column(i, i, width)
     ws.freeze_panes(1, 0)
-    all_rows = [(table.header, bold), *((r, None) for r in table.rows), (table.summary, bold)]
+    all_rows: list[tuple[Sequence[object], object]] = [(table.header, bold), *((r, None) for r in table.rows), (table.summary, bold)]
     for r, (row, style) in enumerate(all_rows):
         for c, value in enumerate(row):
             if isinstance(value, Decimal):

@@ -581,6 +581,7 @@ async def deliver(
     req = await get_request(session, request_id=request_id)
     target = await _target(session, request_id, organization_id, lock=True)
     if target.incoming_id is None and req.status == RequestStatus.open.value:
+        assert req.letter_sha256 is not None  # written when the request was sent
         files = [(f"{req.notation.replace('/', '-')}.docx", DOCX, req.letter_sha256)]
         if req.template_sha256:
             files.append((req.template_filename or "mau-bao-cao", req.template_content_type or PDF, req.template_sha256))
@@ -771,8 +772,8 @@ async def submit(
     at = at or utcnow()
     sub = ReportSubmission(
         target_id=target.id, version=(last.version + 1) if last else 1, status=SubmissionStatus.awaiting_approval.value,
-        filename=file.filename if file else last.filename, content_type=file.content_type if file else last.content_type,  # type: ignore[union-attr]
-        sha256=blobs.put(file.data) if file else last.sha256, size=file.size if file else last.size,  # type: ignore[union-attr]
+        filename=file.filename if file else last.filename, content_type=file.content_type if file else last.content_type,  # type: ignore[union-attr]  # no file: last exists
+        sha256=blobs.put(file.data) if file else last.sha256, size=file.size if file else last.size,  # type: ignore[union-attr]  # no file: last exists
         figures=json.dumps(values, ensure_ascii=False), note=note.strip()[:5000], created_by_id=principal.user.id,
         created_at=at,
     )

@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -176,16 +177,16 @@ async def dashboard(request: Request, principal: SignedIn, session: SessionDep, 
     })
 
 
-def _overall_rate(rows: list[list[object]]) -> float | None:
-    on_time = sum(int(r[2]) for r in rows)  # type: ignore[call-overload]
-    counted = sum(int(r[2]) + int(r[3]) + int(r[4]) for r in rows)  # type: ignore[call-overload]
+def _overall_rate(rows: list[list[Any]]) -> float | None:
+    on_time = sum(int(r[2]) for r in rows)
+    counted = sum(int(r[2]) + int(r[3]) + int(r[4]) for r in rows)
     return round(100 * on_time / counted, 1) if counted else None
 
 
-def _online_share(rows: list[list[object]]) -> float | None:
+def _online_share(rows: list[list[Any]]) -> float | None:
     total_row = rows[-1]
-    total = int(total_row[4])  # type: ignore[call-overload]
-    return round(100 * (int(total_row[1]) + int(total_row[2])) / total, 1) if total else None  # type: ignore[call-overload]
+    total = int(total_row[4])
+    return round(100 * (int(total_row[1]) + int(total_row[2])) / total, 1) if total else None
 
 
 @router.get("/dashboard/export/{key}.csv")

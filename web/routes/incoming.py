@@ -305,7 +305,7 @@ async def check_duplicate(
 
 @router.post("/incoming")
 async def create(
-    request: Request, principal: Clerk, session: SessionDep, files: Annotated[list[UploadFile], File()] = [],  # noqa: B006 - FastAPI's way to declare a list of files
+    request: Request, principal: Clerk, session: SessionDep, files: Annotated[list[UploadFile], File()] = [],  # FastAPI's way to declare a list of files
 ) -> Response:
     form = dict((await request.form()).items())
     form.pop("files", None)
@@ -383,9 +383,9 @@ async def direct(
     request: Request, principal: Leader, session: SessionDep, document_id: int,
     instruction: Annotated[str, Form()] = "",
     lead: Annotated[str, Form()] = "",
-    co_users: Annotated[list[str], Form()] = [],  # noqa: B006
-    co_units: Annotated[list[str], Form()] = [],  # noqa: B006
-    info_users: Annotated[list[str], Form()] = [],  # noqa: B006
+    co_users: Annotated[list[str], Form()] = [],
+    co_units: Annotated[list[str], Form()] = [],
+    info_users: Annotated[list[str], Form()] = [],
     due_days: Annotated[str, Form()] = "",
     due_date: Annotated[str, Form()] = "",
 ) -> Response:

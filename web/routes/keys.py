@@ -30,7 +30,7 @@ def _owner(value: str) -> tuple[int | None, int | None]:
     return (int(raw), None) if kind == "user" else (None, int(raw))
 
 
-async def _admin_scope(session, principal: Principal, *, user_id: int | None, organization_id: int | None) -> None:  # type: ignore[no-untyped-def]
+async def _admin_scope(session, principal: Principal, *, user_id: int | None, organization_id: int | None) -> None:
     if user_id is not None:
         await directory.admin_get_user(session, principal=principal, user_id=user_id)
     else:
@@ -128,7 +128,7 @@ def _signing_certificate(pdf: bytes, field_name: str) -> bytes:
     raise InvalidInput("Không đọc được chứng thư số của chữ ký.", "The signature's certificate cannot be read.")
 
 
-async def my_keys(session, user: User) -> dict[str, object]:  # type: ignore[no-untyped-def]
+async def my_keys(session, user: User) -> dict[str, object]:
     """What the account page shows about one's certificates and key."""
     org = await session.get(Organization, user.organization_id)
     return {

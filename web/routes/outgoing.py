@@ -74,7 +74,7 @@ def _done(document_id: int, flash: str = "saved") -> RedirectResponse:
     return RedirectResponse(f"/outgoing/{document_id}?ok={flash}", status_code=303)
 
 
-async def _group_orgs(session, principal: Principal, own_org_id: int, groups: list[str]) -> set[int]:  # type: ignore[no-untyped-def]
+async def _group_orgs(session, principal: Principal, own_org_id: int, groups: list[str]) -> set[int]:
     """Shortcuts of the recipient picker: all districts, all communes, direct subordinates."""
     orgs = (await session.scalars(select(Organization).where(Organization.active.is_(True)))).all()
     below = principal.tree.subtree(own_org_id) - {own_org_id}
@@ -89,7 +89,7 @@ async def _group_orgs(session, principal: Principal, own_org_id: int, groups: li
     return result
 
 
-async def _fields_from_form(session, principal: Principal, org_id: int, form) -> outgoing.DraftFields:  # type: ignore[no-untyped-def]
+async def _fields_from_form(session, principal: Principal, org_id: int, form) -> outgoing.DraftFields:
     ids = {int(v) for v in form.getlist("recipient_org_ids") if str(v).isdigit()}
     ids |= await _group_orgs(session, principal, org_id, [str(g) for g in form.getlist("groups")])
     try:
@@ -106,7 +106,7 @@ async def _fields_from_form(session, principal: Principal, org_id: int, form) ->
     )
 
 
-async def _form_context(session, principal: Principal, org_id: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
+async def _form_context(session, principal: Principal, org_id: int) -> dict[str, object]:
     orgs = await directory.list_orgs(session)
     by_id = {o.id: o for o in orgs}
     return {
@@ -128,7 +128,7 @@ def _draft_org(principal: Principal) -> int:
     return min(scope)
 
 
-async def _answered(session, principal: Principal, value: object):  # type: ignore[no-untyped-def]
+async def _answered(session, principal: Principal, value: object):
     """The incoming document a new draft replies to (`reply_to`), checked like its own page."""
     reply_to = _int(str(value or ""))
     if reply_to is None:
@@ -281,7 +281,7 @@ async def create(
     return _done(doc.id, "created")
 
 
-async def _doc(session, principal: Principal, document_id: int):  # type: ignore[no-untyped-def]
+async def _doc(session, principal: Principal, document_id: int):
     return await outgoing.get_for(session, principal=principal, document_id=document_id)
 
 
@@ -374,7 +374,7 @@ async def page(request: Request, principal: SignedIn, session: SessionDep, docum
     })
 
 
-async def _answers(session, principal: Principal, outgoing_id: int) -> list[object]:  # type: ignore[no-untyped-def]
+async def _answers(session, principal: Principal, outgoing_id: int) -> list[object]:
     """The incoming documents this one replies to that the viewer may open."""
     visible = []
     for item in await incoming.answered_by(session, outgoing_id=outgoing_id):
@@ -658,7 +658,7 @@ async def edxml_export(request: Request, principal: SignedIn, session: SessionDe
 # --------------------------------------------------------------------------- live channel
 
 
-async def _may_follow(session, principal: Principal, ident: str) -> bool:  # type: ignore[no-untyped-def]
+async def _may_follow(session, principal: Principal, ident: str) -> bool:
     """`outgoing-<id>` is readable by whoever may open the document's page."""
     from services.errors import DomainError
 

@@ -66,7 +66,7 @@ def _time(value: str) -> dt.time | None:
         raise InvalidInput("Giờ không hợp lệ (HH:mm).", "Invalid time.") from None
 
 
-async def _upload(upload: UploadFile | None, request: Request):  # type: ignore[no-untyped-def]
+async def _upload(upload: UploadFile | None, request: Request):
     if upload is None or not upload.filename:
         return None
     settings = request.app.state.settings

@@ -31,12 +31,12 @@ def _download_token(secret: str, user_id: int, digest: str) -> str:
     return hmac.new(secret.encode(), f"{user_id}:{digest}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
-async def _read(upload: UploadFile, request: Request, allowed: set[str]):  # type: ignore[no-untyped-def]
+async def _read(upload: UploadFile, request: Request, allowed: set[str]):
     limit = request.app.state.settings.upload_max_bytes
     return check_upload(filename=upload.filename, data=await upload.read(limit + 1), allowed=allowed, max_bytes=limit)
 
 
-async def _seal_orgs(session, principal: Principal) -> list[Organization]:  # type: ignore[no-untyped-def]
+async def _seal_orgs(session, principal: Principal) -> list[Organization]:
     ids = principal.orgs_with(Role.clerk)
     return list((await session.scalars(select(Organization).where(Organization.id.in_(ids)))).all()) if ids else []
 

@@ -18,7 +18,7 @@ SCHEDULE_ID = "audit-checkpoint"
 class AuditCheckpointWorkflow:
     @workflow.run
     async def run(self) -> CheckpointResult:
-        return await workflow.execute_activity(
+        return await workflow.execute_activity_method(
             AuditActivities.create_audit_checkpoint,
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=retry.CHECKPOINT,

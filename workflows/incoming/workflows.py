@@ -12,7 +12,7 @@ state through an activity, so a lost or repeated signal cannot leave it wrong.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
@@ -58,7 +58,7 @@ class IncomingWorkflow:
         self._kernel = workflow.patched(PATCH)
         doc_id = start.document_id
         if not self._validated:
-            await workflow.execute_activity(
+            await workflow.execute_activity_method(
                 IncomingActivities.validate_signatures, doc_id,
                 start_to_close_timeout=timedelta(minutes=5), retry_policy=retry.VALIDATION,
             )
@@ -72,12 +72,12 @@ class IncomingWorkflow:
         doc_id = start.document_id
         while True:
             seen = self._changes
-            snap: SnapshotOut = await workflow.execute_activity(
+            snap: SnapshotOut = await workflow.execute_activity_method(
                 IncomingActivities.snapshot, doc_id, start_to_close_timeout=timedelta(seconds=60), retry_policy=RETRY,
             )
             self._status = snap.status
             if snap.revision != self._notified:
-                await workflow.execute_activity(
+                await workflow.execute_activity_method(
                     IncomingActivities.notify_step, StepInput(document_id=doc_id, revision=snap.revision),
                     start_to_close_timeout=timedelta(seconds=60), retry_policy=RETRY,
                 )
@@ -101,7 +101,7 @@ class IncomingWorkflow:
                         raise asyncio.TimeoutError
                 except asyncio.TimeoutError:
                     assert snap.due_date is not None
-                    await workflow.execute_activity(
+                    await workflow.execute_activity_method(
                         IncomingActivities.deadline_notice,
                         DeadlineInput(document_id=doc_id, kind=kind, due_date=snap.due_date),
                         start_to_close_timeout=timedelta(seconds=60), retry_policy=RETRY,
@@ -110,11 +110,12 @@ class IncomingWorkflow:
                 workflow.continue_as_new(start)
 
     @staticmethod
-    def _next_deadline(snap: SnapshotOut):  # type: ignore[no-untyped-def]
+    def _next_deadline(snap: SnapshotOut) -> tuple[str, datetime] | None:
         instants = {"reminder": snap.reminder_at, "overdue": snap.overdue_at, "escalation": snap.escalate_at}
         for kind in DEADLINE_ORDER:
-            if kind in snap.pending and instants[kind] is not None:
-                return kind, instants[kind]
+            at = instants[kind]
+            if kind in snap.pending and at is not None:
+                return kind, at
         return None
 
     @workflow.signal

@@ -99,7 +99,7 @@ class MeetingWorkflow:
     async def _announce_pending(self) -> None:
         while self.pending_announcements:
             note = self.pending_announcements.pop(0)
-            await workflow.execute_activity(MeetingActivities.announce, note, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+            await workflow.execute_activity_method(MeetingActivities.announce, note, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
 
     def _next_reminder(self, minutes: list[int]) -> tuple[str, int, datetime] | None:
         assert self.starts_at is not None
@@ -129,7 +129,7 @@ class MeetingWorkflow:
     async def run(self, data: MeetingInput) -> MeetingOutcome:
         self._kernel = workflow.patched(PATCH_V2)
         ref = MeetingRef(meeting_id=data.meeting_id)
-        state: MeetingState = await workflow.execute_activity(
+        state: MeetingState = await workflow.execute_activity_method(
             MeetingActivities.meeting_state, ref, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
         if self.starts_at is None:
             self.starts_at = state.starts_at
@@ -138,7 +138,7 @@ class MeetingWorkflow:
         if state.status == "open":
             self.phase = "open"
         if self.phase == "scheduled":
-            sent: InvitationsSent = await workflow.execute_activity(
+            sent: InvitationsSent = await workflow.execute_activity_method(
                 MeetingActivities.send_invitations, ref, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
             self.invited = sent.notified >= 0
 
@@ -149,7 +149,7 @@ class MeetingWorkflow:
                 continue
             self.changed = False
             upcoming = self._next_reminder(data.reminder_minutes)
-            wake = lambda: self.phase != "scheduled" or self.changed  # noqa: E731
+            wake = lambda: self.phase != "scheduled" or self.changed
             if upcoming is None:
                 await workflow.wait_condition(wake)
                 continue
@@ -158,7 +158,7 @@ class MeetingWorkflow:
                 await workflow.wait_condition(wake, timeout=at - workflow.now())
             except asyncio.TimeoutError:
                 assert self.starts_at is not None
-                await workflow.execute_activity(
+                await workflow.execute_activity_method(
                     MeetingActivities.send_reminder,
                     ReminderInput(meeting_id=data.meeting_id, minutes_before=before, starts_at=self.starts_at),
                     start_to_close_timeout=TIMEOUT, retry_policy=RETRY,
@@ -167,10 +167,10 @@ class MeetingWorkflow:
 
         await self._announce_pending()
         if self.phase == "cancelled":
-            await workflow.execute_activity(MeetingActivities.announce, AnnounceInput(meeting_id=data.meeting_id, what="cancelled"),
-                                            start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+            await workflow.execute_activity_method(MeetingActivities.announce, AnnounceInput(meeting_id=data.meeting_id, what="cancelled"),
+                                                   start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
             return MeetingOutcome(status="cancelled", reminders_sent=self.reminders_sent)
         await workflow.wait_condition(lambda: self.phase == "closed")
-        await workflow.execute_activity(MeetingActivities.announce, AnnounceInput(meeting_id=data.meeting_id, what="closed"),
-                                        start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+        await workflow.execute_activity_method(MeetingActivities.announce, AnnounceInput(meeting_id=data.meeting_id, what="closed"),
+                                               start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
         return MeetingOutcome(status="closed", reminders_sent=self.reminders_sent)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 from temporalio import activity
 
 from services.blobs import BlobStore
+from services.db import Database
 from services.outgoing import service as outgoing
 from services.outgoing.models import Status
 from workflows.context import ActivityContext
@@ -42,7 +44,7 @@ class OutgoingActivities:
         self.context = context
 
     @property
-    def _db(self):  # type: ignore[no-untyped-def]
+    def _db(self) -> Database:
         return self.context.database
 
     @activity.defn(name="outgoing_load")
@@ -50,7 +52,7 @@ class OutgoingActivities:
         async with self._db.read() as session:
             doc = await outgoing.get(session, document_id=document_id)
             rows = outgoing.current_reviews(doc, await outgoing.reviews(session, document_id=doc.id))
-            report = outgoing.report_of(doc) or {}
+            report: dict[str, Any] = outgoing.report_of(doc) or {}  # JSON
             return OutgoingState(
                 status=doc.status.value,
                 prepared=bool(doc.prepared_pdf_sha),

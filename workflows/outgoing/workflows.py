@@ -70,8 +70,14 @@ class OutgoingWorkflow:
     def progress(self) -> OutgoingProgress | None:
         return self._progress
 
+    @property
+    def _live(self) -> OutgoingProgress:
+        """The progress of a running execution (`run` sets it before calling the steps below)."""
+        assert self._progress is not None
+        return self._progress
+
     async def _load(self, document_id: int) -> OutgoingState:
-        return await workflow.execute_activity(
+        return await workflow.execute_activity_method(
             OutgoingActivities.load, document_id, start_to_close_timeout=timedelta(seconds=30), retry_policy=retry.DATABASE,
         )
 
@@ -96,7 +102,7 @@ class OutgoingWorkflow:
                 timeout = await self._reviews(data, state)
             elif state.status == "awaiting_signature" and not state.prepared:
                 self._progress.step = "rendering"
-                await workflow.execute_activity(
+                await workflow.execute_activity_method(
                     OutgoingActivities.render, data.document_id, start_to_close_timeout=timedelta(minutes=3),
                     retry_policy=retry.RENDER,
                 )
@@ -132,23 +138,23 @@ class OutgoingWorkflow:
 
     async def _track_reviews(self, data: OutgoingInput) -> None:
         """Wait for a change or the review deadline's next rung, and send that rung (the kernel)."""
-        self._progress.step = "in_review"  # type: ignore[union-attr]
+        self._live.step = "in_review"
         snap = await self._reviews_tracker.snapshot(data.document_id)
         if snap.closed:
             return  # the review ended since the document was read: read it again
-        self._progress.step = "waiting"  # type: ignore[union-attr]
+        self._live.step = "waiting"
         await self._reviews_tracker.advance(snap, self._seen)
 
     async def _reviews(self, data: OutgoingInput, state: OutgoingState) -> timedelta:
         """Remind reviewers a day before their deadline and when it passes; sleep until the next one."""
-        self._progress.step = "in_review"  # type: ignore[union-attr]
+        self._live.step = "in_review"
         now = workflow.now()
         before = timedelta(hours=data.remind_before_hours)
         wake = RECONCILE
         for due in state.review_due:
             stage = "overdue" if now >= due else "soon" if now >= due - before else None
             if stage is not None:
-                await workflow.execute_activity(
+                await workflow.execute_activity_method(
                     OutgoingActivities.remind, ReminderInput(document_id=data.document_id, stage=stage),
                     start_to_close_timeout=timedelta(seconds=30), retry_policy=retry.DATABASE,
                 )
@@ -160,27 +166,27 @@ class OutgoingWorkflow:
     async def _after_issue(self, data: OutgoingInput, state: OutgoingState) -> None:
         """Deliver to every in-system recipient at once (one activity each), validate, notify."""
         if state.pending_deliveries:
-            self._progress.step = "dispatching"  # type: ignore[union-attr]
-            self._progress.deliveries_pending = len(state.pending_deliveries)  # type: ignore[union-attr]
+            self._live.step = "dispatching"
+            self._live.deliveries_pending = len(state.pending_deliveries)
             await asyncio.gather(*(
-                workflow.execute_activity(
+                workflow.execute_activity_method(
                     OutgoingActivities.deliver, RecipientInput(document_id=data.document_id, recipient_id=rid),
                     start_to_close_timeout=timedelta(seconds=data.dispatch_timeout_seconds), retry_policy=retry.DELIVERY,
                 )
                 for rid in state.pending_deliveries
             ))
-            self._progress.deliveries_pending = 0  # type: ignore[union-attr]
+            self._live.deliveries_pending = 0
         if not state.validated_issue:
-            self._progress.step = "validating"  # type: ignore[union-attr]
-            await workflow.execute_activity(
+            self._live.step = "validating"
+            await workflow.execute_activity_method(
                 OutgoingActivities.validate, data.document_id, start_to_close_timeout=timedelta(minutes=2),
                 retry_policy=retry.VALIDATION,
             )
             self._validation_ran = True
         if state.pending_notices:
-            self._progress.step = "notifying"  # type: ignore[union-attr]
+            self._live.step = "notifying"
             await asyncio.gather(*(
-                workflow.execute_activity(
+                workflow.execute_activity_method(
                     OutgoingActivities.notice, RecipientInput(document_id=data.document_id, recipient_id=rid),
                     start_to_close_timeout=timedelta(seconds=data.dispatch_timeout_seconds), retry_policy=retry.DELIVERY,
                 )

@@ -7,7 +7,9 @@ notices by the deadline they were sent for.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 from temporalio import activity
@@ -122,6 +124,6 @@ class ReportActivities:
         async with self.context.database.session() as session:
             return await reports.finish(session, request_id=request_id)
 
-    def all(self) -> list:  # type: ignore[type-arg]
+    def all(self) -> list[Callable[..., Any]]:
         return [self.plan, self.state, self.deliver, self.snapshot, self.deadline_notice, self.fanout_progress,
                 self.deadline_summary, self.finish]

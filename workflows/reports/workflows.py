@@ -102,7 +102,7 @@ class ReportRequestWorkflow:
         rid = start.request_id
         self._started = start.started
         self._runs = start.runs
-        plan: FanoutPlan = await workflow.execute_activity(
+        plan: FanoutPlan = await workflow.execute_activity_method(
             ReportActivities.plan, rid, start_to_close_timeout=SHORT, retry_policy=RETRY)
         targets = plan.targets
         self._total = len(targets)
@@ -116,7 +116,7 @@ class ReportRequestWorkflow:
             batch = targets[self._started:self._started + plan.batch]
             await asyncio.gather(*(self._start_child(rid, oid, plan) for oid in batch))
             self._started += len(batch)
-            await workflow.execute_activity(
+            await workflow.execute_activity_method(
                 ReportActivities.fanout_progress, FanoutProgress(request_id=rid, started=self._started),
                 start_to_close_timeout=SHORT, retry_policy=RETRY)
             if self._wakeups != seen:
@@ -148,18 +148,18 @@ class ReportRequestWorkflow:
                 await workflow.wait_condition(lambda: self._wakeups != seen, timeout=timeout)
             except asyncio.TimeoutError:
                 if summary_for != deadline and workflow.now() >= deadline:
-                    await workflow.execute_activity(
+                    await workflow.execute_activity_method(
                         ReportActivities.deadline_summary, SummaryInput(request_id=rid, deadline=deadline),
                         start_to_close_timeout=SHORT, retry_policy=RETRY)
                     summary_for = deadline
             if self._should_continue(start) and not self._forward:
                 self._continue(start, summary_for)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return await workflow.execute_activity(
+        return await workflow.execute_activity_method(
             ReportActivities.finish, rid, start_to_close_timeout=SHORT, retry_policy=RETRY)
 
     async def _state(self, rid: int) -> tuple[str, datetime, list[int]]:
-        state: RequestState = await workflow.execute_activity(
+        state: RequestState = await workflow.execute_activity_method(
             ReportActivities.state, rid, start_to_close_timeout=SHORT, retry_policy=RETRY)
         return state.status, state.deadline, state.waiting
 
@@ -234,7 +234,7 @@ class ReportTargetWorkflow:
         before_read = workflow.patched("report-target-changes-before-read")
         seen = self._changes
         try:
-            snap: TargetSnap = await workflow.execute_activity(
+            snap: TargetSnap = await workflow.execute_activity_method(
                 ReportActivities.deliver, ref, start_to_close_timeout=SHORT, retry_policy=retry.DELIVERY)
         except ActivityError:
             return "undeliverable"
@@ -260,13 +260,13 @@ class ReportTargetWorkflow:
                     else:
                         raise asyncio.TimeoutError
                 except asyncio.TimeoutError:
-                    await workflow.execute_activity(
+                    await workflow.execute_activity_method(
                         ReportActivities.deadline_notice,
                         NoticeInput(request_id=start.request_id, organization_id=start.organization_id, kind=kind,
                                     deadline=snap.deadline),
                         start_to_close_timeout=SHORT, retry_policy=RETRY)
             reading = self._changes
-            snap = await workflow.execute_activity(
+            snap = await workflow.execute_activity_method(
                 ReportActivities.snapshot, ref, start_to_close_timeout=SHORT, retry_policy=RETRY)
             if before_read:
                 seen = reading

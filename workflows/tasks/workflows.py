@@ -60,12 +60,12 @@ class TaskWorkflow:
     async def _run_before_kernel(self, start: TaskInput) -> str:
         """The loop of executions started before `kernel-v1`: exactly the commands they recorded."""
         if not self._announced:
-            await workflow.execute_activity(TaskActivities.notify_assigned, start.task_id,
-                                            start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+            await workflow.execute_activity_method(TaskActivities.notify_assigned, start.task_id,
+                                                   start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
             self._announced = True
         while True:
             seen = self._changes
-            snap: TaskSnapshot = await workflow.execute_activity(
+            snap: TaskSnapshot = await workflow.execute_activity_method(
                 TaskActivities.snapshot, start.task_id, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
             self._status, self._processed = snap.status, snap.revision
             if snap.closed:
@@ -86,7 +86,7 @@ class TaskWorkflow:
                         raise asyncio.TimeoutError
                     await workflow.wait_condition(lambda: self._changes != seen, timeout=timedelta(seconds=wait))
                 except asyncio.TimeoutError:
-                    await workflow.execute_activity(
+                    await workflow.execute_activity_method(
                         TaskActivities.deadline_notice, TaskDeadline(task_id=start.task_id, kind=kind, due_date=snap.due_date),
                         start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
             if workflow.info().is_continue_as_new_suggested():

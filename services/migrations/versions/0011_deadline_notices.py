@@ -35,14 +35,14 @@ SOURCES = (('incoming_documents', 'incoming', sa.Date()), ('tasks', 'task', sa.D
            ('report_targets', 'report_target', UTCDateTime(timezone=True)))
 
 
-def _due_at(value):  # type: ignore[no-untyped-def]
+def _due_at(value):
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc)
     assert isinstance(value, date)
     return datetime.combine(value + timedelta(days=1), time(0), tzinfo=VN).astimezone(timezone.utc)
 
 
-def _notices() -> sa.Table:
+def _notices() -> sa.TableClause:
     return sa.table('deadline_notices', sa.column('object_kind', sa.String()), sa.column('object_id', sa.Integer()),
                     sa.column('step', sa.String()), sa.column('due_at', UTCDateTime(timezone=True)),
                     sa.column('sent_at', UTCDateTime(timezone=True)))

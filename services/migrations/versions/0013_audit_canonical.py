@@ -28,7 +28,7 @@ HASHED_FIELDS = ('seq', 'at', 'actor_id', 'actor_name', 'organization_id', 'acti
 BATCH = 5000
 
 
-def _canonical(row) -> bytes:  # type: ignore[no-untyped-def]
+def _canonical(row) -> bytes:
     payload = {name: getattr(row, name) for name in HASHED_FIELDS}
     payload['at'] = row.at.astimezone(timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
     payload['prev_hash'] = row.prev_hash

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import re
 import unicodedata
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,9 +21,10 @@ _DUMMY = _hasher.hash("not-a-real-password-7f3c")
 # argon2 (~50 ms and 64 MB per call, by design) and zxcvbn run here, off the event loop, so a
 # burst of sign-ins cannot stall every other request; two at a time bounds their memory.
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="passwords")
+T = TypeVar("T")
 
 
-async def _off_loop(function, *args, **kwargs):  # type: ignore[no-untyped-def]
+async def _off_loop(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(_POOL, lambda: function(*args, **kwargs))
 
 

@@ -13,7 +13,7 @@ run: deps venv
 	$(BIN)/lienthong dev
 
 # Two pytest-xdist workers (the CI machine has 2 cores; most tests wait on Temporal, LibreOffice or
-# a browser). The tests sharing one `lienthong dev` are one xdist group (tests/conftest.py).
+# a browser). Which tests share a worker: tests/xdist_groups.py.
 # The run ends with the 15 slowest tests.
 TEST_WORKERS ?= 2
 

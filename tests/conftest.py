@@ -234,20 +234,15 @@ def demo_signing(demo_pki_dir, settings, data_dir):  # type: ignore[no-untyped-d
     return settings
 
 
-def _module_scoped(item: pytest.Item) -> bool:
-    info = getattr(item, "_fixtureinfo", None)
-    return info is not None and any(defs[-1].scope == "module" for defs in info.name2fixturedefs.values())
+def pytest_configure(config: pytest.Config) -> None:
+    # With pytest-xdist (`make test`): which tests share a worker (tests/xdist_groups.py).
+    if config.pluginmanager.hasplugin("xdist"):
+        from tests import xdist_groups
+
+        config.pluginmanager.register(xdist_groups, "lienthong-xdist-groups")
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Browser tests last. Groups for `make test` (pytest-xdist, `--dist loadgroup`; each group
-    runs on one worker, in this order): the tests sharing the run's one `lienthong dev` and
-    Chromium, and each module whose tests share a module-scoped fixture (built once, not per
-    worker). Every other test goes to whichever worker is free."""
+    """Browser tests last: in a serial run, after the async tests (Chromium is opened per module,
+    see tests/e2e/conftest.py, so under pytest-xdist async tests may follow them as well)."""
     items.sort(key=lambda item: "/e2e/" in str(item.path))
-    for item in items:
-        if {"live_dev", "browser"} & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("e2e"))
-        elif _module_scoped(item):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))

@@ -12,8 +12,13 @@ DEB_PACKAGES := libreoffice-writer-nogui python3-uno fonts-noto-core fonts-liber
 run: deps venv
 	$(BIN)/lienthong dev
 
+# Two pytest-xdist workers (the CI machine has 2 cores; most tests wait on Temporal, LibreOffice or
+# a browser). Which tests share a worker: tests/xdist_groups.py.
+# The run ends with the 15 slowest tests.
+TEST_WORKERS ?= 2
+
 test: deps venv
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 venv: $(VENV)/.installed
 

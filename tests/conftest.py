@@ -234,7 +234,15 @@ def demo_signing(demo_pki_dir, settings, data_dir):  # type: ignore[no-untyped-d
     return settings
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # With pytest-xdist (`make test`): which tests share a worker (tests/xdist_groups.py).
+    if config.pluginmanager.hasplugin("xdist"):
+        from tests import xdist_groups
+
+        config.pluginmanager.register(xdist_groups, "lienthong-xdist-groups")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Browser tests last: Playwright's sync API keeps an event loop running in the main thread
-    for the rest of the session, after which pytest-asyncio cannot run async tests."""
+    """Browser tests last: in a serial run, after the async tests (Chromium is opened per module,
+    see tests/e2e/conftest.py, so under pytest-xdist async tests may follow them as well)."""
     items.sort(key=lambda item: "/e2e/" in str(item.path))

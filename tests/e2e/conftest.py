@@ -78,8 +78,11 @@ def live_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
         stop_dev(server)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():  # type: ignore[no-untyped-def]
+    """Chromium for one test module. Not for the session: while Playwright's sync API is open it
+    keeps its event loop marked running in the main thread, and pytest-asyncio cannot run an async
+    test after it (which a pytest-xdist worker may be given next)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -167,13 +167,12 @@ async def create_checkpoint(session: AsyncSession, *, data_dir: Path) -> AuditCh
 
 
 # One batch of entries for verification, read in one statement: their stored canonical bytes
-# joined by newlines, their entry hashes concatenated, and the previous hash each entry's bytes
-# name, concatenated. Canonical JSON sorts its keys, so every entry's bytes end with
-# `"prev_hash":"<64 hex>","seq":<seq>}`: the statement takes the previous hash from that tail
-# and counts the entries whose tail is exactly that with their own `seq` (the one column not
-# computed from the bytes). Python then hashes each entry once and checks that the chain links.
-# The readable columns need no per-entry check: the database computes them from these bytes
-# (services.audit.models; `check_schema` proves they still are).
+# joined by newlines and their entry hashes concatenated (with a count of those of the right
+# length, so that concatenation cannot hide a shifted boundary). Python hashes each entry once,
+# and reads each entry's link and sequence number from the tail of its bytes
+# (`chain.ChainVerifier.add_canonical_batch`). The readable columns need no per-entry check:
+# the database computes them from these bytes (services.audit.models; `check_schema` proves
+# that it still does).
 # The aggregates take the rows in the subquery's order (PostgreSQL documents this as what
 # usually happens; an ORDER BY inside them would sort every batch, on disk past work_mem). Were
 # a batch ever joined in another order, its hashes would not line up and it would go through
@@ -182,21 +181,15 @@ _BATCH_SQL = {
     "sqlite": text(
         """
         SELECT count(*), min(seq), max(seq), CAST(group_concat(canonical, char(10)) AS BLOB),
-               group_concat(entry_hash, ''), group_concat(substr(tail, 14, 64), ''),
-               sum(length(entry_hash) = 64 AND tail = '"prev_hash":"' || substr(tail, 14, 64) || '","seq":' || seq || '}')
-        FROM (SELECT seq, entry_hash, canonical, CAST(substr(canonical, -86 - length(seq)) AS TEXT) AS tail
-              FROM audit_entries WHERE seq > :after ORDER BY seq LIMIT :limit)
+               group_concat(entry_hash, ''), sum(length(entry_hash) = 64)
+        FROM (SELECT seq, entry_hash, canonical FROM audit_entries WHERE seq > :after ORDER BY seq LIMIT :limit)
         """
     ),
     "postgresql": text(
         """
         SELECT count(*), min(seq), max(seq), string_agg(canonical, '\\x0a'::bytea),
-               string_agg(entry_hash, ''), string_agg(encode(substring(tail from 14 for 64), 'escape'), ''),
-               count(*) FILTER (WHERE length(entry_hash) = 64 AND tail = '"prev_hash":"'::bytea
-                                || substring(tail from 14 for 64) || ('","seq":' || seq || '}')::bytea)
-        FROM (SELECT seq, entry_hash, canonical,
-                     substring(canonical from octet_length(canonical) - 85 - length(seq::text)) AS tail
-              FROM audit_entries WHERE seq > :after ORDER BY seq LIMIT :limit) AS batch
+               string_agg(entry_hash, ''), count(*) FILTER (WHERE length(entry_hash) = 64)
+        FROM (SELECT seq, entry_hash, canonical FROM audit_entries WHERE seq > :after ORDER BY seq LIMIT :limit) AS batch
         """
     ),
 }
@@ -313,7 +306,7 @@ async def verify_database(
         pending = fetch(after)
         try:
             while True:
-                count, first, last, canonical, entry_hashes, prev_hashes, well_formed = (await pending).one()
+                count, first, last, canonical, entry_hashes, well_formed = (await pending).one()
                 if not count:
                     break
                 # The database reads the next batch, in its own thread on SQLite, its own process
@@ -322,9 +315,9 @@ async def verify_database(
                 await asyncio.sleep(0.001)  # long enough for the driver to hand the statement over (aiosqlite: a cursor first)
                 fast = well_formed == count and canonical is not None and verifier.add_canonical_batch(
                     first_seq=first, last_seq=last, count=count, canonical=bytes(canonical),
-                    entry_hashes=entry_hashes or "", prev_hashes=prev_hashes or "",
+                    entry_hashes=entry_hashes or "",
                 )
-                del canonical, entry_hashes, prev_hashes
+                del canonical, entry_hashes
                 if not fast or every_row:
                     await asyncio.wait({pending})  # one statement at a time on the session
                     for row in await one_by_one(after, last):

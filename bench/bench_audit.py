@@ -7,7 +7,7 @@ a subprocess of its own so that peak memories are separate:
 
 - bare: the bare hashlib loop the goal is measured against: the same stored canonical bytes
   read the same way as verification reads them (same snapshot, same batches, same statement
-  shape minus the hashes and the column check, the next batch read while this one is hashed),
+  shape minus the stored hashes, the next batch read while this one is hashed),
   one `hashlib.sha256(...).digest()` per entry, nothing else;
 - in memory: SHA-256 over the same bytes already in memory, in the tightest loop (and plus the
   Merkle hashing the checkpoints need), for scale;

@@ -257,21 +257,26 @@ class ChainVerifier:
         self._prev_hash, self._expected_seq = stored, seq + 1
 
     def add_canonical_batch(
-        self, *, first_seq: int, last_seq: int, count: int, canonical: bytes, entry_hashes: str, prev_hashes: str
+        self, *, first_seq: int, last_seq: int, count: int, canonical: bytes, entry_hashes: str
     ) -> bool:
         """Check consecutive entries given as their canonical bytes joined by newlines.
 
-        `entry_hashes` and `prev_hashes` are the stored hex hashes concatenated in the same
-        order. One SHA-256 per entry. Returns False, having changed nothing, unless every entry
-        is intact, in order and linked; the caller then feeds that batch through `add_stored`
-        to name what is wrong. Canonical bytes never contain a raw newline.
+        `entry_hashes` are the stored hex hashes concatenated in the same order. One SHA-256 per
+        entry. Each entry's link and sequence number are read from the tail of its bytes:
+        canonical JSON sorts its keys, so an entry's bytes end with
+        `"prev_hash":"<previous hash>","seq":<seq>}`. Returns False, having changed nothing,
+        unless every entry is intact, in order and linked; the caller then feeds that batch
+        through `add_stored` to name what is wrong. Canonical bytes never contain a raw newline.
         """
-        if first_seq != self._expected_seq or last_seq - first_seq + 1 != count:
-            return False
-        if len(entry_hashes) != 64 * count or prev_hashes != self._prev_hash + entry_hashes[:-64]:
+        if first_seq != self._expected_seq or last_seq - first_seq + 1 != count or len(entry_hashes) != 64 * count:
             return False
         lines = canonical.split(b"\n")
         if len(lines) != count:
+            return False
+        prev_hashes = (self._prev_hash + entry_hashes[:-64]).encode("ascii", "replace")
+        tails = map(b'"prev_hash":"%s","seq":%d}'.__mod__,
+                    zip([prev_hashes[i:i + 64] for i in range(0, 64 * count, 64)], range(first_seq, last_seq + 1)))
+        if not all(map(bytes.endswith, lines, tails)):
             return False
         sha256 = hashlib.sha256
         digests = [sha256(line).digest() for line in lines]

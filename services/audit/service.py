@@ -15,10 +15,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, inspect, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit import chain, keys
+from services.audit import models
 from services.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from services.db import utcnow
 
@@ -61,24 +62,24 @@ async def record(
     if row is None:
         raise RuntimeError("the audit head row is missing: run `lienthong migrate`")
     seq, prev_hash = row
-    entry = AuditEntry(
-        seq=seq,
-        at=utcnow(),
-        actor_id=actor.user_id,
-        actor_name=actor.name,
-        organization_id=organization_id if organization_id is not None else actor.organization_id,
-        action=action,
-        object_type=object_type,
-        object_id=None if object_id is None else str(object_id),
-        details=chain.canonical_json(details or {}),
-        ip=actor.ip,
-        prev_hash=prev_hash,
-    )
-    entry.canonical = chain.canonical_entry(entry_dict(entry), prev_hash)
-    entry.entry_hash = hashlib.sha256(entry.canonical).hexdigest()
-    session.add(entry)
-    await session.execute(update(AuditHead).where(AuditHead.id == 1).values(entry_hash=entry.entry_hash))
-    return entry
+    fields = {
+        "seq": seq,
+        "at": utcnow(),
+        "actor_id": actor.user_id,
+        "actor_name": actor.name,
+        "organization_id": organization_id if organization_id is not None else actor.organization_id,
+        "action": action,
+        "object_type": object_type,
+        "object_id": None if object_id is None else str(object_id),
+        "details": chain.canonical_json(details or {}),
+        "ip": actor.ip,
+    }
+    canonical = chain.canonical_entry(fields, prev_hash)
+    digest = hashlib.sha256(canonical).hexdigest()
+    # Only the hashed bytes are written: the database computes every readable column from them.
+    await session.execute(insert(AuditEntry).values(seq=seq, canonical=canonical, entry_hash=digest))
+    await session.execute(update(AuditHead).where(AuditHead.id == 1).values(entry_hash=digest))
+    return AuditEntry(**fields, prev_hash=prev_hash, entry_hash=digest, canonical=canonical)  # a copy, not in the session
 
 
 def entry_dict(entry: AuditEntry) -> dict[str, Any]:
@@ -166,51 +167,29 @@ async def create_checkpoint(session: AsyncSession, *, data_dir: Path) -> AuditCh
 
 
 # One batch of entries for verification, read in one statement: their stored canonical bytes
-# joined by newlines, their entry and previous hashes concatenated, and the sequence numbers of
-# entries whose readable columns say something else than their canonical bytes. That last part
-# runs in the database, in C: it rebuilds each entry's canonical JSON from the columns (keys
-# sorted, no spaces, strings JSON-quoted with non-ASCII kept, as Python's json does; times as
-# `chain.canonical_time`) and compares it with the stored bytes. An entry it flags is looked at
-# again in Python (`chain.disagreeing_field`), so a difference of encoding alone is never
-# reported as tampering. The database does this for the next batch while Python hashes this one.
+# joined by newlines and their entry hashes concatenated (with a count of those of the right
+# length, so that concatenation cannot hide a shifted boundary). Python hashes each entry once,
+# and reads each entry's link and sequence number from the tail of its bytes
+# (`chain.ChainVerifier.add_canonical_batch`). The readable columns need no per-entry check:
+# the database computes them from these bytes (services.audit.models; `check_schema` proves
+# that it still does).
 # The aggregates take the rows in the subquery's order (PostgreSQL documents this as what
 # usually happens; an ORDER BY inside them would sort every batch, on disk past work_mem). Were
 # a batch ever joined in another order, its hashes would not line up and it would go through
 # the row-by-row check: slower, never wrong.
-_STORED_COLUMNS = "seq, at, actor_id, actor_name, organization_id, action, object_type, object_id, details, ip, prev_hash, entry_hash, canonical"
 _BATCH_SQL = {
     "sqlite": text(
-        f"""
+        """
         SELECT count(*), min(seq), max(seq), CAST(group_concat(canonical, char(10)) AS BLOB),
-               group_concat(entry_hash, ''), group_concat(prev_hash, ''),
-               sum(length(entry_hash) = 64 AND length(prev_hash) = 64),
-               group_concat(CASE WHEN canonical IS NOT CAST(json_object(
-                   'action', action, 'actor_id', actor_id, 'actor_name', actor_name,
-                   'at', substr(at, 1, 10) || 'T' || substr(at, 12) || 'Z',
-                   'details', details, 'ip', ip, 'object_id', object_id, 'object_type', object_type,
-                   'organization_id', organization_id, 'prev_hash', prev_hash, 'seq', seq) AS BLOB)
-                 THEN seq END)
-        FROM (SELECT {_STORED_COLUMNS} FROM audit_entries WHERE seq > :after ORDER BY seq LIMIT :limit)
+               group_concat(entry_hash, ''), sum(length(entry_hash) = 64)
+        FROM (SELECT seq, entry_hash, canonical FROM audit_entries WHERE seq > :after ORDER BY seq LIMIT :limit)
         """
     ),
     "postgresql": text(
-        f"""
+        """
         SELECT count(*), min(seq), max(seq), string_agg(canonical, '\\x0a'::bytea),
-               string_agg(entry_hash, ''), string_agg(prev_hash, ''),
-               count(*) FILTER (WHERE length(entry_hash) = 64 AND length(prev_hash) = 64),
-               string_agg(seq::text, ',') FILTER (WHERE canonical IS DISTINCT FROM convert_to(
-                 '{{"action":' || coalesce(to_json(action)::text, 'null')
-                 || ',"actor_id":' || coalesce(actor_id::text, 'null')
-                 || ',"actor_name":' || coalesce(to_json(actor_name)::text, 'null')
-                 || ',"at":"' || to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-                 || '","details":' || coalesce(to_json(details)::text, 'null')
-                 || ',"ip":' || coalesce(to_json(ip)::text, 'null')
-                 || ',"object_id":' || coalesce(to_json(object_id)::text, 'null')
-                 || ',"object_type":' || coalesce(to_json(object_type)::text, 'null')
-                 || ',"organization_id":' || coalesce(organization_id::text, 'null')
-                 || ',"prev_hash":' || coalesce(to_json(prev_hash)::text, 'null')
-                 || ',"seq":' || seq || '}}', 'UTF8'))
-        FROM (SELECT {_STORED_COLUMNS} FROM audit_entries WHERE seq > :after ORDER BY seq LIMIT :limit) AS batch
+               string_agg(entry_hash, ''), count(*) FILTER (WHERE length(entry_hash) = 64)
+        FROM (SELECT seq, entry_hash, canonical FROM audit_entries WHERE seq > :after ORDER BY seq LIMIT :limit) AS batch
         """
     ),
 }
@@ -237,6 +216,42 @@ def _check_columns(result: chain.VerifyResult, row: Any) -> None:
                              "(the column no longer matches the hashed record)")
 
 
+def _normalized(expression: str) -> str:
+    """An expression as compared with the catalog's: without spaces, brackets, quotes or ::text
+    (PostgreSQL prints `f(canonical, 'x'::text)` for `f(canonical, 'x')`)."""
+    return "".join(expression.lower().replace("::text", "").replace("(", "").replace(")", "").replace('"', "").split())
+
+
+async def check_schema(session: AsyncSession) -> list[str]:
+    """The readable columns of audit entries that are no longer computed from the hashed bytes
+    by the expressions of services.audit.models (problems as sentences; empty when all are).
+
+    One look at the catalog instead of a check per entry: a column that is still generated by
+    the right expression cannot disagree with the bytes. On PostgreSQL the two functions the
+    expressions call must also still have their bodies."""
+    connection = await session.connection()
+    dialect = connection.dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        return []
+    expected = models.SQLITE_EXPRESSIONS if dialect == "sqlite" else models.PG_EXPRESSIONS
+    columns = await connection.run_sync(lambda sync: {c["name"]: c for c in inspect(sync).get_columns("audit_entries")})
+    problems = []
+    for name in models.DERIVED_COLUMNS:
+        computed = (columns.get(name) or {}).get("computed")
+        # VIRTUAL on SQLite: a stored copy could be edited behind a restored schema.
+        persisted_ok = computed is not None and bool(computed.get("persisted")) == (dialect == "postgresql")
+        if not persisted_ok or _normalized(str(computed["sqltext"])) != _normalized(expected[name]):  # type: ignore[index]
+            problems.append(f"the {name} column of audit entries is no longer computed from the hashed bytes")
+    if dialect == "postgresql":
+        for signature, (_returns, body) in models.PG_FUNCTIONS.items():
+            name = signature.split("(")[0]
+            found = (await session.execute(
+                text("SELECT prosrc, provolatile::text AS provolatile FROM pg_proc WHERE proname = :name"), {"name": name})).all()
+            if [(row.prosrc.strip(), row.provolatile) for row in found] != [(body, "i")]:
+                problems.append(f"the function {name}, which computes audit columns from the hashed bytes, was changed")
+    return problems
+
+
 async def verify_database(
     session: AsyncSession,
     *,
@@ -246,11 +261,12 @@ async def verify_database(
 ) -> chain.VerifyResult:
     """Recompute the whole chain and every checkpoint from the database.
 
-    Streams the entries' stored canonical bytes in batches of `batch` and hashes each once;
-    the database proves meanwhile that the readable columns agree with those bytes. Keeps
-    nothing per entry, so memory does not grow with the trail. Run it in `Database.read()`: a
-    snapshot that blocks no writer. `on_batch` must not use the session: the next batch is
-    being read meanwhile.
+    Streams the entries' stored canonical bytes in batches of `batch` and hashes each once.
+    The readable columns are computed from those bytes by the database; one catalog check
+    proves they still are (if not, every entry's columns are compared with its bytes, to name
+    the entries). Keeps nothing per entry, so memory does not grow with the trail. Run it in
+    `Database.read()`: a snapshot that blocks no writer. `on_batch` must not use the session:
+    the next batch is being read meanwhile.
     """
     checkpoints = [
         checkpoint_dict(row)  # type: ignore[arg-type]  # the row has the model's attributes
@@ -260,14 +276,16 @@ async def verify_database(
     result = verifier.result
     entries = AuditEntry.__table__
     batch_sql = _BATCH_SQL.get((await session.connection()).dialect.name)
+    schema_problems = await check_schema(session)
+    for problem in schema_problems:
+        result.fail(None, problem)
+    every_row = bool(schema_problems) or batch_sql is None  # compare each entry's columns with its bytes
 
-    async def one_by_one(after: int, last: int | None, only: set[int] | None = None) -> list[Any]:
+    async def one_by_one(after: int, last: int | None) -> list[Any]:
         """Rows after..last read by SQLAlchemy (Python values), to name exactly what is wrong."""
         query = select(*entries.c).where(entries.c.seq > after).order_by(entries.c.seq)
         if last is not None:
             query = query.where(entries.c.seq <= last)
-        if only is not None:
-            query = query.where(entries.c.seq.in_(sorted(only)))
         return list((await session.execute(query.limit(batch) if last is None else query)).all())
 
     if batch_sql is None:  # another backend: every entry through Python
@@ -288,22 +306,21 @@ async def verify_database(
         pending = fetch(after)
         try:
             while True:
-                count, first, last, canonical, entry_hashes, prev_hashes, well_formed, disagreeing = (await pending).one()
+                count, first, last, canonical, entry_hashes, well_formed = (await pending).one()
                 if not count:
                     break
-                # The database reads (and checks the columns of) the next batch, in its own thread
-                # on SQLite, its own process on PostgreSQL, while this one is hashed here.
+                # The database reads the next batch, in its own thread on SQLite, its own process
+                # on PostgreSQL, while this one is hashed here.
                 pending = fetch(last)
                 await asyncio.sleep(0.001)  # long enough for the driver to hand the statement over (aiosqlite: a cursor first)
                 fast = well_formed == count and canonical is not None and verifier.add_canonical_batch(
                     first_seq=first, last_seq=last, count=count, canonical=bytes(canonical),
-                    entry_hashes=entry_hashes or "", prev_hashes=prev_hashes or "",
+                    entry_hashes=entry_hashes or "",
                 )
-                del canonical, entry_hashes, prev_hashes
-                if not fast or disagreeing:
+                del canonical, entry_hashes
+                if not fast or every_row:
                     await asyncio.wait({pending})  # one statement at a time on the session
-                    flagged = None if not fast else {int(seq) for seq in str(disagreeing).split(",")}
-                    for row in await one_by_one(after, last, flagged):
+                    for row in await one_by_one(after, last):
                         if not fast:  # name what is wrong with the chain
                             verifier.add_stored(seq=row.seq, canonical=row.canonical, prev_hash=row.prev_hash,
                                                 entry_hash=row.entry_hash)

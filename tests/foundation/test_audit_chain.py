@@ -12,8 +12,8 @@ import sys
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.orm import undefer
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from services.audit import service as audit
 from services.audit.models import AuditEntry
@@ -39,29 +39,82 @@ async def test_untouched_chain_verifies(database, settings) -> None:
     assert result.ok and result.entries_checked == 10
 
 
-async def test_edited_row_is_detected_with_its_sequence(database, settings) -> None:
+async def _rewrite(session, seq: int, *, rehash: bool = True, **changes) -> None:  # type: ignore[no-untyped-def]
+    """Rewrite an entry's hashed bytes (and its hash, with `rehash`) with `changes` applied."""
+    from services.audit import chain
+
+    row = (await session.execute(select(*AuditEntry.__table__.c).where(AuditEntry.seq == seq))).one()
+    fields = {**audit.entry_dict(row), **changes}
+    canonical = chain.canonical_entry(fields, fields["prev_hash"])
+    values = {"canonical": canonical, **({"entry_hash": hashlib.sha256(canonical).hexdigest()} if rehash else {})}
+    await session.execute(update(AuditEntry).where(AuditEntry.seq == seq).values(values))
+
+
+async def test_edited_bytes_change_what_the_column_says_and_break_the_chain(database, settings) -> None:
+    """The readable columns are computed from the hashed bytes: editing the bytes is the only way
+    to change what an entry says, and it breaks the hash chain at that entry."""
     await _append(database, 10)
     async with database.session() as session:
-        await session.execute(update(AuditEntry).where(AuditEntry.seq == 4).values(details='{"i":999}'))
+        await _rewrite(session, 4, details='{"i":999}')
+        assert await session.scalar(select(AuditEntry.details).where(AuditEntry.seq == 4)) == '{"i":999}'
     result = await _verify(database, settings)
-    assert not result.ok and result.first_bad_seq == 4
-    assert result.problems == ["entry 4: its details was changed after it was written "
-                               "(the column no longer matches the hashed record)"]
+    assert not result.ok and result.first_bad_seq == 5
+    assert result.problems == ["entry 5 does not link to the entry before it"]
 
 
 @pytest.mark.parametrize("column, value", [
-    ("action", "test.forged"), ("actor_name", "someone else"), ("actor_name", None), ("object_type", "other"),
-    ("object_id", "999"), ("object_id", None), ("ip", "10.9.9.9"), ("details", '{"i":7,"ghi chú":"Đã ký"}'),
-    ("at", datetime(2020, 1, 1, tzinfo=timezone.utc)), ("prev_hash", "0" * 64),
+    ("action", "test.forged"), ("actor_name", "someone else"), ("actor_name", None), ("actor_id", None),
+    ("organization_id", None), ("object_type", "other"), ("object_id", "999"), ("object_id", None),
+    ("ip", "10.9.9.9"), ("details", '{"i":7,"ghi chú":"Đã ký"}'), ("at", datetime(2020, 1, 1, tzinfo=timezone.utc)),
+    ("prev_hash", "0" * 64),
 ])
-async def test_every_readable_column_is_held_to_the_hashed_bytes(database, settings, column, value) -> None:
-    """The hashed bytes are intact, only the column people read says something else."""
+async def test_no_readable_column_can_be_written(database, settings, column, value) -> None:
+    """The database itself refuses a readable column that would say something else than the bytes."""
     await _append(database, 6)
-    async with database.session() as session:
-        await session.execute(update(AuditEntry).where(AuditEntry.seq == 5).values({column: value}))
+    with pytest.raises(DBAPIError, match="(?i)generated column|can only be updated to DEFAULT"):
+        async with database.session() as session:
+            await session.execute(update(AuditEntry).where(AuditEntry.seq == 5).values({column: value}))
+    assert (await _verify(database, settings)).ok
+
+
+async def test_a_column_no_longer_computed_from_the_bytes_is_reported_with_its_entry(database, settings, backend) -> None:
+    """Tampering through the schema: on PostgreSQL the column's expression is dropped (it keeps
+    its values and becomes writable) and one value changed; on SQLite the schema is edited so
+    that the column reads another field. The catalog check reports the column, and every entry's
+    columns are then compared with its bytes, which names the entries."""
+    await _append(database, 6)
+    if backend == "postgresql":
+        async with database.session() as session:
+            await session.execute(text("ALTER TABLE audit_entries ALTER COLUMN action DROP EXPRESSION"))
+            await session.execute(update(AuditEntry).where(AuditEntry.seq == 5).values(action="test.forged"))
+        bad_seqs = [5]
+    else:
+        async with database.engine.connect() as connection:
+            raw = (await connection.get_raw_connection()).driver_connection
+            await raw.execute("PRAGMA writable_schema = ON")
+            await raw.execute("UPDATE sqlite_schema SET sql = replace(sql, '$.action', '$.ip') WHERE name = 'audit_entries'")
+            await raw.commit()
+            await raw.execute("PRAGMA writable_schema = OFF")
+        await database.engine.dispose()  # new connections read the edited schema
+        bad_seqs = list(range(1, 7))  # every entry's action now reads its ip
     result = await _verify(database, settings)
-    assert not result.ok and result.first_bad_seq == 5, result.problems
-    assert f"entry 5: its {column} was changed after it was written (the column no longer matches the hashed record)" \
+    assert not result.ok and result.first_bad_seq == bad_seqs[0], result.problems
+    assert "the action column of audit entries is no longer computed from the hashed bytes" in result.problems
+    named = [p for p in result.problems if p.startswith("entry ")]
+    assert named == [f"entry {seq}: its action was changed after it was written "
+                     "(the column no longer matches the hashed record)" for seq in bad_seqs]
+
+
+async def test_a_replaced_column_function_is_reported(database, settings, backend) -> None:
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL computes the columns through SQL functions; SQLite has none")
+    await _append(database, 3)
+    async with database.session() as session:
+        await session.execute(text("CREATE OR REPLACE FUNCTION lienthong_audit_field(canonical bytea, name text) "
+                                   "RETURNS text LANGUAGE sql IMMUTABLE STRICT AS $$SELECT 'forged'$$"))
+    result = await _verify(database, settings)
+    assert not result.ok
+    assert "the function lienthong_audit_field, which computes audit columns from the hashed bytes, was changed" \
         in result.problems
 
 
@@ -78,15 +131,10 @@ async def test_edited_canonical_bytes_are_detected(database, settings) -> None:
 
 
 async def test_bytes_and_hash_rewritten_together_break_the_link(database, settings) -> None:
-    """A forger who rewrites an entry's bytes, columns and hash consistently still breaks the next link."""
-    from services.audit import chain
-
+    """A forger who rewrites an entry's bytes and hash consistently still breaks the next link."""
     await _append(database, 6)
     async with database.session() as session:
-        row = await session.scalar(select(AuditEntry).where(AuditEntry.seq == 3).options(undefer(AuditEntry.canonical)))
-        row.action = "test.forged"
-        row.canonical = chain.canonical_entry(audit.entry_dict(row), row.prev_hash)
-        row.entry_hash = hashlib.sha256(row.canonical).hexdigest()
+        await _rewrite(session, 3, action="test.forged")
     result = await _verify(database, settings)
     assert not result.ok and result.first_bad_seq == 4
     assert result.problems == ["entry 4 does not link to the entry before it"]
@@ -140,8 +188,9 @@ async def test_row_inserted_by_hand_is_detected(database, settings) -> None:
     await _append(database, 5)
     async with database.session() as session:
         last = await session.scalar(select(AuditEntry).where(AuditEntry.seq == 5))
-        session.add(AuditEntry(seq=6, at=last.at, action="forged", details="{}", prev_hash=last.entry_hash,
-                               entry_hash="f" * 64, canonical=b"{}"))
+        canonical = json.dumps({"action": "forged", "at": "2026-01-01T00:00:00.000000Z", "details": "{}",
+                                "prev_hash": last.entry_hash}).encode()
+        await session.execute(insert(AuditEntry).values(seq=6, entry_hash="f" * 64, canonical=canonical))
     result = await _verify(database, settings)
     assert not result.ok and result.first_bad_seq == 6
 
@@ -153,10 +202,10 @@ async def test_valid_looking_row_appended_without_the_head_is_detected(database,
     await _append(database, 5)
     async with database.session() as session:
         last = await session.scalar(select(AuditEntry).where(AuditEntry.seq == 5))
-        forged = AuditEntry(seq=6, at=last.at, actor_name="x", action="forged", details="{}", prev_hash=last.entry_hash)
-        forged.canonical = chain.canonical_entry(audit.entry_dict(forged), last.entry_hash)
-        forged.entry_hash = hashlib.sha256(forged.canonical).hexdigest()
-        session.add(forged)
+        forged = {**audit.entry_dict(last), "seq": 6, "actor_name": "x", "action": "forged", "details": "{}"}
+        canonical = chain.canonical_entry(forged, last.entry_hash)
+        await session.execute(insert(AuditEntry).values(
+            seq=6, canonical=canonical, entry_hash=hashlib.sha256(canonical).hexdigest()))
     result = await _verify(database, settings)
     assert not result.ok and result.first_bad_seq == 6
 
@@ -197,15 +246,16 @@ async def test_checkpoint_detects_a_rewritten_chain(database, settings) -> None:
         checkpoint = await audit.create_checkpoint(session, data_dir=settings.data_dir)
     assert checkpoint is not None and (checkpoint.first_seq, checkpoint.last_seq) == (1, 8)
     async with database.session() as session:
-        rows = (await session.scalars(select(AuditEntry).order_by(AuditEntry.seq))).all()
+        rows = (await session.execute(select(*AuditEntry.__table__.c).order_by(AuditEntry.seq))).all()
         prev = chain.GENESIS_HASH
         for row in rows:
+            fields = audit.entry_dict(row)
             if row.seq == 3:
-                row.details = '{"i":"rewritten"}'
-            row.prev_hash = prev
-            row.canonical = chain.canonical_entry(audit.entry_dict(row), prev)
-            row.entry_hash = hashlib.sha256(row.canonical).hexdigest()
-            prev = row.entry_hash
+                fields["details"] = '{"i":"rewritten"}'
+            canonical = chain.canonical_entry(fields, prev)
+            prev = hashlib.sha256(canonical).hexdigest()
+            await session.execute(update(AuditEntry).where(AuditEntry.seq == row.seq)
+                                  .values(canonical=canonical, entry_hash=prev))
         await session.execute(text("UPDATE audit_head SET entry_hash = :h"), {"h": prev})
     result = await _verify(database, settings)
     assert not result.ok and result.first_bad_seq == 1  # the checkpoint over 1..8 no longer matches
@@ -304,7 +354,7 @@ async def test_cli_verify_exit_codes_and_offline_export(database, settings, tmp_
     offline = await asyncio.to_thread(_cli, settings, "audit", "verify", "--file", str(out))
     assert offline.returncode == 0, offline.stderr
     async with database.session() as session:
-        await session.execute(update(AuditEntry).where(AuditEntry.seq == 2).values(action="edited"))
+        await _rewrite(session, 2, rehash=False, action="edited")
     bad = await asyncio.to_thread(_cli, settings, "audit", "verify")
     assert bad.returncode != 0
     assert "First bad sequence number: 2" in bad.stderr

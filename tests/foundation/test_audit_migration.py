@@ -1,4 +1,6 @@
-"""Migration 0013 gives existing entries the bytes their hashes were made over: old chains still verify."""
+"""Migration 0013 gives existing entries the bytes their hashes were made over: old chains still verify.
+Migration 0017 computes the readable columns from those bytes: it refuses a trail whose columns
+were edited, and its downgrade gives back ordinary columns with the same values."""
 
 from __future__ import annotations
 
@@ -68,10 +70,107 @@ async def test_entries_written_before_the_migration_still_verify(backend, tmp_pa
         assert (result.entries_checked, result.checkpoints_checked, result.entries_rechecked) == (7, 1, 0)
 
         async with database.session() as session:
-            await session.execute(update(AuditEntry).where(AuditEntry.seq == 4).values(actor_name="Người khác"))
+            tampered = (await session.scalar(sa.select(AuditEntry.canonical).where(AuditEntry.seq == 4))).replace(
+                b'"test.old"', b'"test.new"')
+            await session.execute(update(AuditEntry).where(AuditEntry.seq == 4).values(canonical=tampered))
+            assert await session.scalar(sa.select(AuditEntry.action).where(AuditEntry.seq == 4)) == "test.new"
         async with database.read() as session:
             result = await audit.verify_database(session, data_dir=settings.data_dir)
         assert not result.ok and result.first_bad_seq == 4
+        await database.dispose()
+    finally:
+        if name:
+            subprocess.run(["psql", PG_ADMIN, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
+
+
+async def _database_at(backend, tmp_path, revision: str):  # type: ignore[no-untyped-def]
+    if backend == "sqlite":
+        url, name = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}", None
+    else:
+        name = f"lt_mig_{uuid.uuid4().hex[:10]}"
+        subprocess.run(["psql", PG_ADMIN, "-qc", f"CREATE DATABASE {name}"], check=True)
+        url = _pg_url(name)
+    await asyncio.to_thread(upgrade, url, revision)
+    return url, name
+
+
+async def _append(url: str, n: int) -> None:
+    database = Database(url)
+    for i in range(n):
+        async with database.session() as session:  # `record` as of 0016 wrote every column itself
+            await session.execute(sa.text(
+                "INSERT INTO audit_entries (seq, at, actor_id, actor_name, organization_id, action, object_type, "
+                "object_id, details, ip, prev_hash, entry_hash, canonical) VALUES (:seq, :at, NULL, :actor_name, NULL, "
+                ":action, 'thing', :object_id, :details, :ip, :prev_hash, :entry_hash, :canonical)"
+            ).bindparams(sa.bindparam("at", type_=UTCDateTime(timezone=True))), _old_row(await session.scalar(
+                sa.text("SELECT entry_hash FROM audit_head")), i + 1))
+            await session.execute(sa.text("UPDATE audit_head SET seq = seq + 1, entry_hash = (SELECT entry_hash FROM "
+                                          "audit_entries ORDER BY seq DESC LIMIT 1)"))
+    await database.dispose()
+
+
+def _old_row(prev: str, seq: int) -> dict:  # type: ignore[type-arg]
+    row = {"seq": seq, "at": datetime(2026, 11, seq, 9, 30, 0, seq * 111, timezone.utc), "actor_id": None,
+           "actor_name": AWKWARD[seq % len(AWKWARD)], "organization_id": None, "action": "test.old", "object_type": "thing",
+           "object_id": str(seq), "details": chain.canonical_json({"i": seq}), "ip": "10.0.0.1", "prev_hash": prev}
+    row["canonical"] = chain.canonical_entry(row, prev)
+    row["entry_hash"] = hashlib.sha256(row["canonical"]).hexdigest()
+    return row
+
+
+async def test_0017_refuses_a_trail_whose_columns_were_edited(backend, tmp_path) -> None:
+    url, name = await _database_at(backend, tmp_path, "0016")
+    try:
+        await _append(url, 4)
+        database = Database(url)
+        async with database.session() as session:
+            await session.execute(sa.text("UPDATE audit_entries SET action = 'test.forged' WHERE seq = 3"))
+        await database.dispose()
+        try:
+            await asyncio.to_thread(upgrade, url)
+        except RuntimeError as exc:
+            assert "audit entries 3 have readable columns that no longer match their hashed bytes" in str(exc)
+        else:
+            raise AssertionError("the migration went through")
+        database = Database(url)
+        async with database.session() as session:  # nothing changed: the edited column is still there
+            assert await session.scalar(sa.text("SELECT action FROM audit_entries WHERE seq = 3")) == "test.forged"
+        await database.dispose()
+    finally:
+        if name:
+            subprocess.run(["psql", PG_ADMIN, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
+
+
+async def test_0017_upgrade_and_downgrade_keep_every_value(backend, tmp_path, settings) -> None:
+    from alembic import command
+
+    from services.migrate import alembic_config
+
+    url, name = await _database_at(backend, tmp_path, "0016")
+    columns = "seq, at, actor_id, actor_name, organization_id, action, object_type, object_id, details, ip, prev_hash, entry_hash, canonical"
+    query = sa.text(f"SELECT {columns} FROM audit_entries ORDER BY seq").columns(at=UTCDateTime(timezone=True))
+    try:
+        await _append(url, 6)
+        database = Database(url)
+        async with database.session() as session:
+            before = (await session.execute(query)).all()
+        await database.dispose()
+        await asyncio.to_thread(upgrade, url)
+        database = Database(url)
+        async with database.session() as session:
+            assert (await session.execute(query)).all() == before
+            await audit.record(session, actor=audit.Actor.system(), action="test.after")
+        async with database.read() as session:
+            result = await audit.verify_database(session, data_dir=settings.data_dir)
+        assert result.ok and result.entries_checked == 7, result.problems
+        async with database.session() as session:
+            after = (await session.execute(query)).all()
+        await database.dispose()
+        await asyncio.to_thread(command.downgrade, alembic_config(url), "0016")
+        database = Database(url)
+        async with database.session() as session:
+            assert (await session.execute(query)).all() == after
+            await session.execute(sa.text("UPDATE audit_entries SET action = 'writable again' WHERE seq = 1"))
         await database.dispose()
     finally:
         if name:

@@ -237,7 +237,7 @@ async def check_schema(session: AsyncSession) -> list[str]:
     columns = await connection.run_sync(lambda sync: {c["name"]: c for c in inspect(sync).get_columns("audit_entries")})
     problems = []
     for name in models.DERIVED_COLUMNS:
-        computed = (columns.get(name) or {}).get("computed")
+        computed = columns[name].get("computed") if name in columns else None
         # VIRTUAL on SQLite: a stored copy could be edited behind a restored schema.
         persisted_ok = computed is not None and bool(computed.get("persisted")) == (dialect == "postgresql")
         if not persisted_ok or _normalized(str(computed["sqltext"])) != _normalized(expected[name]):  # type: ignore[index]

@@ -17,6 +17,7 @@ Create Date: 2026-12-03
 
 import json
 from datetime import timezone
+from typing import Any
 
 from alembic import op
 import sqlalchemy as sa
@@ -30,7 +31,7 @@ depends_on = None
 
 DERIVED = ('at', 'actor_id', 'actor_name', 'organization_id', 'action', 'object_type', 'object_id', 'details', 'ip',
            'prev_hash')
-TYPES = {
+TYPES: dict[str, tuple[Any, bool]] = {
     'at': (UTCDateTime(timezone=True), False), 'actor_id': (sa.Integer(), True),
     'actor_name': (sa.String(length=255), True), 'organization_id': (sa.Integer(), True),
     'action': (sa.String(length=64), False), 'object_type': (sa.String(length=64), True),
@@ -62,7 +63,7 @@ PG_EXPRESSIONS = {
 BATCH = 5000
 
 
-def _disagreeing(bind) -> list[int]:  # type: ignore[no-untyped-def]
+def _disagreeing(bind: Any) -> list[int]:
     """Entries whose readable columns say something else than their canonical bytes."""
     entries = sa.table('audit_entries', sa.column('seq'), sa.column('canonical', sa.LargeBinary()),
                        sa.column('at', UTCDateTime(timezone=True)), *(sa.column(n) for n in DERIVED if n != 'at'))

@@ -586,6 +586,12 @@ async def _apply_handlers(session: AsyncSession, doc: IncomingDocument, handlers
     doc.assignments.append(IncomingAssignment(role="lead", user_id=lead_user.id, unit_id=doc.lead_unit_id,
                                               created_by_id=actor.user_id))
     seen = {("lead", lead_user.id)}
+    admins_only = set((await session.scalars(select(User.id).where(_administers_only(org)))).all())
+    if admins_only & {lead_user.id, *handlers.co_user_ids}:
+        raise InvalidInput("Quản trị viên không xử lý văn bản. Hãy chọn cán bộ khác.",
+                           "The administrator does not handle documents. Choose another person.")
+    if actor.user_id in handlers.co_user_ids:
+        raise InvalidInput("Bạn không thể tự giao phối hợp cho chính mình.", "You cannot name yourself as a co-handler.")
     for uid in handlers.co_user_ids:
         await _org_user(session, uid, org)
         if ("co", uid) not in seen and uid != lead_user.id:
@@ -1215,6 +1221,17 @@ async def record_file_view(session: AsyncSession, *, principal: Principal, doc: 
     await _audit(session, principal.actor, doc, "incoming.file_view", file=file.filename, sha256=file.sha256)
 
 
-async def people_of(session: AsyncSession, *, organization_id: int) -> list[User]:
-    return list((await session.scalars(select(User).where(User.organization_id == organization_id, User.active.is_(True))
-                                       .options(selectinload(User.unit)).order_by(User.full_name))).all())
+def _administers_only(organization_id: int) -> Any:
+    """Holds the administrator role in the organisation and no other: manages accounts, handles no documents."""
+    roles = select(RoleAssignment.user_id).where(RoleAssignment.organization_id == organization_id)
+    return and_(User.id.in_(roles.where(RoleAssignment.role == Role.admin)),
+                User.id.not_in(roles.where(RoleAssignment.role != Role.admin)))
+
+
+async def people_of(session: AsyncSession, *, organization_id: int, exclude_user_id: int | None = None) -> list[User]:
+    """Who may be given a document of the organisation to handle: its active people, not its administrators."""
+    query = select(User).where(User.organization_id == organization_id, User.active.is_(True),
+                               ~_administers_only(organization_id))
+    if exclude_user_id is not None:
+        query = query.where(User.id != exclude_user_id)
+    return list((await session.scalars(query.options(selectinload(User.unit)).order_by(User.full_name))).all())

@@ -145,3 +145,27 @@ async def test_leader_directs_from_the_page_and_lists_register_stats_render(demo
     assert "Quốc khánh" in holidays.text
     added = await post_form(admin, "/admin/holidays", {"day": "2026-11-20", "name": "Ngày Nhà giáo (thử)"}, page="/admin/holidays")
     assert added.status_code == 303
+
+
+async def test_co_handler_lists_leave_out_the_administrator_and_oneself(demo_db_sqlite, client_for, settings) -> None:
+    import re
+
+    import pytest
+
+    from services.errors import InvalidInput
+    from tests.incoming.conftest import user_id
+
+    db = demo_db_sqlite
+    doc = await register(db, settings, notation="31/KH-UBND")
+    leader = await client_for(db)
+    await sign_in(leader, "lan.nguyen")
+    page = (await leader.get(f"/incoming/{doc.id}")).text
+    co_ids = set(re.findall(r'name="co_users" value="(\d+)"', page))
+    info_ids = set(re.findall(r'name="info_users" value="(\d+)"', page))
+    admin, me, officer = [str(await user_id(db, u)) for u in ("quantri", "lan.nguyen", "thu.le")]
+    assert officer in co_ids and officer in info_ids
+    assert admin not in co_ids | info_ids and me not in co_ids | info_ids
+    assert admin not in re.findall(r'value="user:(\d+)"', page)  # nor may the administrator lead
+    for co in ("quantri", "lan.nguyen"):  # the service refuses them too, whatever the form sends
+        with pytest.raises(InvalidInput):
+            await direct_to(db, doc.id, co_user_ids=[await user_id(db, co)])

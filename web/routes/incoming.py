@@ -563,6 +563,7 @@ async def document_page(request: Request, principal: SignedIn, session: SessionD
         ctx["can_draft"] = doc.organization_id in principal.orgs_with(*DRAFT_ROLES)
     if roles & {"leader", "unit_head"}:
         ctx["staff"] = await incoming.people_of(session, organization_id=doc.organization_id)
+        ctx["co_staff"] = [p for p in ctx["staff"] if p.id != principal.user.id]  # phối hợp: never oneself
         ctx["default_due_days"] = settings.incoming_default_due_working_days
         ctx["today_iso"] = today.isoformat()
     return render(request, "incoming/document.html", ctx)

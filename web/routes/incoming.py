@@ -154,14 +154,6 @@ async def _check_files(request: Request, uploads: list[UploadFile]) -> list[inco
     return files
 
 
-# --- navigation ---------------------------------------------------------------------------------
-
-async def nav_count(session: AsyncSession, principal: Principal) -> int:
-    """What waits for me in Văn bản đến."""
-    counts = await incoming.queue_counts(session, principal=principal)
-    return counts["to_register"] + counts["to_direct"] + counts["my_tasks"]
-
-
 async def _tabs(session: AsyncSession, principal: Principal, active: str) -> dict[str, Any]:
     counts = await incoming.queue_counts(session, principal=principal)
     return {"tab": active, "counts": counts, "is_clerk": bool(principal.orgs_with(Role.clerk)),
@@ -639,4 +631,4 @@ async def holiday_remove(request: Request, principal: AdminUser, session: Sessio
 
 
 # Keep the file model import used (type hints in templates); silence linters about unused names.
-__all__ = ["router", "nav_count", "IncomingFile"]
+__all__ = ["router", "IncomingFile"]

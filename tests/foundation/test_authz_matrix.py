@@ -221,7 +221,7 @@ ROWS: dict[str, str] = {
     "POST /admin/users/{user_id}/roles/{assignment_id}/remove":        "admin | admin@child=ok",
     "GET /audit":                                                      "-",
     # The timeline lists only entries of the auditor's organisations: another's object shows none.
-    "GET /audit/object/{object_type}/{object_id}":                     "audit | auditor@parent,child,other=ok",
+    "GET /audit/object/{object_type}/{object_id}":                     "audit | auditor@child=ok",  # another organisation's object: 404
     "GET /audit/verify":                                               "- | auditor@own=403",
     "GET /audit/export.jsonl":                                         "- | auditor@own=403",
     "GET /audit/export.csv":                                           "-",

@@ -83,3 +83,14 @@ def test_each_message_has_one_translation_across_catalogs() -> None:
                         seen.setdefault(message.id, set()).add(message.string)
         conflicts = {k: v for k, v in seen.items() if len(v) > 1}
         assert not conflicts, f"{locale}: use one translation or a more specific msgid: {conflicts}"
+
+
+def test_every_audited_object_kind_has_a_name_in_both_languages() -> None:
+    """The audit pages name an object's kind ("Văn bản đến"), never its internal type ("incoming")."""
+    kinds: set[str] = set()
+    sources = [p for d in ("services", "web", "workflows", "meetings", "signing") for p in (ROOT / d).rglob("*.py")]
+    for path in sources:
+        kinds |= set(re.findall(r'object_type="([a-z_]+)"', path.read_text()))
+    vi, en = _catalog("vi"), _catalog("en")
+    missing = sorted(f"object.{k}" for k in kinds if not vi.get(f"object.{k}") or not en.get(f"object.{k}"))
+    assert kinds and not missing, f"object kinds without a name: {missing}"

@@ -165,4 +165,5 @@ async def readable_details(session: AsyncSession, entries: Iterable[AuditEntry])
             (user_ids if key in USER_KEYS else org_ids if key in ORG_KEYS else set()).update(ints)
     users = dict((await session.execute(select(User.id, User.full_name).where(User.id.in_(user_ids)))).tuples().all()) if user_ids else {}
     orgs = dict((await session.execute(select(Organization.id, Organization.name).where(Organization.id.in_(org_ids)))).tuples().all()) if org_ids else {}
-    return {seq: [(_label(k), _value(k, v, users, orgs)) for k, v in details.items()] for seq, details in parsed.items()}
+    return {seq: [(_label(k), _value(k, v, users, orgs)) for k, v in details.items() if v not in (None, "", [], {})]
+            for seq, details in parsed.items()}

@@ -365,7 +365,9 @@ async def world(db_templates, tmp_path_factory, demo_pki_dir) -> AsyncIterator[W
 
     root: Path = tmp_path_factory.mktemp("matrix")
     (root / "data").mkdir()
-    settings = Settings(data_dir=root / "data", secret_key="matrix-secret", temporal_address=None, workflow_id_prefix="")
+    settings = Settings(data_dir=root / "data", secret_key="matrix-secret", temporal_address=None, workflow_id_prefix="",
+                        # A configured bridge, so that the video route is reached (none answers 404 to all).
+                        meeting_video_provider="jitsi", meeting_jitsi_base="https://hop.example.vn")
     pki, settings.trust_services_port = demo_pki_dir  # the demo signers' certificates, as after `lienthong dev`
     (root / "data" / "pki").symlink_to(pki / "pki", target_is_directory=True)
     url = await db_templates.copy("sqlite", True, root / "matrix.db")

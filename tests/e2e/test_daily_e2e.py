@@ -5,6 +5,7 @@ the organisation's video bridge; screenshots at desktop and 390 px."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -22,9 +23,18 @@ def _page(browser, live_dev, username: str, viewport: dict[str, int]):  # type: 
     return page
 
 
+def _wait_for_demo_document(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    """The demo seeding may still run after start-up: wait until it has registered 125/KH-UBND."""
+    deadline = time.monotonic() + 180
+    while "125/KH-UBND" not in page.request.get(base_url + "/incoming/search?text=125%2FKH-UBND").text():
+        assert time.monotonic() < deadline, "the demo never registered 125/KH-UBND"
+        page.wait_for_timeout(500)
+
+
 def test_duplicate_override_shows_only_once_a_duplicate_is_found(live_dev, browser) -> None:
     for viewport, suffix in ((DESKTOP, "desktop"), (PHONE, "390")):
         clerk = _page(browser, live_dev, "mai.tran", viewport)
+        _wait_for_demo_document(clerk, live_dev.url)
         clerk.goto(live_dev.url + "/incoming/new")
         override = clerk.locator("#dup-confirm")
         assert not override.is_visible() and not clerk.locator("#dup-box").is_visible()
@@ -63,6 +73,7 @@ def test_navigation_badges_count_the_lines_of_the_home_page(live_dev, browser) -
 
 def test_leader_cannot_name_the_administrator_or_herself_as_co_handler(live_dev, browser) -> None:
     leader = _page(browser, live_dev, "lan.nguyen", PHONE)
+    _wait_for_demo_document(leader, live_dev.url)
     leader.goto(live_dev.url + "/incoming/to-direct")
     leader.get_by_role("link", name="125/KH-UBND").first.click()
     co = leader.locator("fieldset", has_text="Phối hợp").first.inner_text()

@@ -1,6 +1,6 @@
 """Video links: a room on the configured bridge, derived from the meeting.
 
-Jitsi Meet (default): `<base>/<room>`, with a signed JWT (HS256) per person when a secret is
+No bridge by default. Jitsi Meet: `<base>/<room>` on the configured server, with a signed JWT (HS256) per person when a secret is
 configured (the prosody `token` auth of Jitsi). BigBlueButton: API `create` and `join` URLs
 carrying the checksum the BBB API defines (SHA-1 of call name + query string + secret).
 The video itself is the bridge's job.
@@ -47,9 +47,20 @@ class JoinPerson:
 
 
 def provider(settings: Settings) -> str:
-    if settings.meeting_video_provider == "bbb" and not (settings.meeting_bbb_url and settings.meeting_bbb_secret):
+    """The bridge in use: "none" unless a provider and its server are both configured."""
+    kind = settings.meeting_video_provider
+    if kind == "bbb" and not (settings.meeting_bbb_url and settings.meeting_bbb_secret):
         return "none"
-    return settings.meeting_video_provider
+    if kind == "jitsi" and not settings.meeting_jitsi_base:
+        return "none"
+    return kind
+
+
+def bridge_host(settings: Settings) -> str | None:
+    """The server of the bridge in use, for the settings page."""
+    kind = provider(settings)
+    url = settings.meeting_jitsi_base if kind == "jitsi" else settings.meeting_bbb_url if kind == "bbb" else None
+    return urlparse(url).hostname if url else None
 
 
 def room_url(settings: Settings, meeting: Meeting) -> str | None:
@@ -58,6 +69,7 @@ def room_url(settings: Settings, meeting: Meeting) -> str | None:
         return meeting.video_url
     kind = provider(settings)
     if kind == "jitsi":
+        assert settings.meeting_jitsi_base
         return f"{settings.meeting_jitsi_base.rstrip('/')}/{room_name(settings, meeting)}"
     if kind == "bbb":
         return f"{settings.base_url.rstrip('/')}/meetings/{meeting.id}/video"
@@ -81,6 +93,7 @@ def join_url(settings: Settings, meeting: Meeting, person: JoinPerson, *, now: d
     kind = provider(settings)
     room = room_name(settings, meeting)
     if kind == "jitsi":
+        assert settings.meeting_jitsi_base
         base = settings.meeting_jitsi_base.rstrip("/")
         if not settings.meeting_jitsi_secret:
             return f"{base}/{room}"

@@ -146,10 +146,13 @@ class Settings(BaseSettings):
     # --- end outgoing documents ---
 
     # --- meetings ---
+    # No bridge until one is configured: a public server would carry the union's meetings off-site.
     meeting_video_provider: Literal["jitsi", "bbb", "none"] = Field(
-        "jitsi", description="Video bridge for online meetings: Jitsi Meet, BigBlueButton or none."
+        "none", description="Video bridge for online meetings: Jitsi Meet, BigBlueButton or none (the default)."
     )
-    meeting_jitsi_base: str = Field("https://meet.jit.si", description="Jitsi Meet base URL; rooms are <base>/<room>.")
+    meeting_jitsi_base: str | None = Field(
+        None, description="Jitsi Meet base URL (the organisation's own server); rooms are <base>/<room>."
+    )
     meeting_jitsi_app_id: str | None = Field(None, description="Jitsi JWT `iss` (app id) when tokens are used.")
     meeting_jitsi_secret: str | None = Field(None, description="Jitsi JWT HS256 secret; set = signed join links.")
     meeting_bbb_url: str | None = Field(

@@ -197,8 +197,10 @@ class Access:
                 require(principal, self.roles, int(raw) if _is_id(raw) else None, "organization")
         if request.method == "GET" and not principal.via_token:
             from web.nav import counts
+            from web.waiting import waiting_for
 
-            request.state.nav_counts = await counts(session, principal)
+            request.state.waiting = await waiting_for(session, principal)
+            request.state.nav_counts = counts(principal, request.state.waiting)
         return principal
 
 

@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
+from services.directory.models import Role
 from web import i18n
 from web.deps import anonymous_csrf
 from web.nav import navigation
@@ -25,6 +27,17 @@ env.filters["dt"] = i18n.fmt_datetime
 env.filters["d"] = i18n.fmt_date
 env.filters["iso"] = i18n.iso_vn
 env.globals["pick"] = i18n.pick
+
+
+def trail_link(principal: Any, object_type: str, object_id: int, organization_id: int) -> Markup:
+    """A document page's "Lịch sử" link to its audit trail, for the auditors whose scope holds it."""
+    if principal is None or organization_id not in principal.orgs_with(Role.auditor):
+        return Markup("")
+    return Markup('<a class="trail-link" href="/audit/object/{}/{}">{}</a>').format(
+        object_type, object_id, i18n.gettext("Audit history"))
+
+
+env.globals["trail_link"] = trail_link
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:

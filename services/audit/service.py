@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, inspect, insert, select, text, update
+from sqlalchemy import and_, false, func, insert, inspect, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit import chain, keys
@@ -400,6 +400,7 @@ class AuditFilter:
     action: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    objects: list[tuple[str, str]] | None = None  # (object_type, object_id): any of these
 
 
 async def search(
@@ -413,6 +414,12 @@ async def search(
         query = query.where(AuditEntry.object_type == filters.object_type)
     if filters.object_id:
         query = query.where(AuditEntry.object_id == filters.object_id)
+    if filters.objects is not None:
+        by_type: dict[str, list[str]] = {}
+        for object_type, object_id in filters.objects:
+            by_type.setdefault(object_type, []).append(object_id)
+        query = query.where(or_(false(), *(and_(AuditEntry.object_type == t, AuditEntry.object_id.in_(ids))
+                                           for t, ids in by_type.items())))
     if filters.actor_id:
         query = query.where(AuditEntry.actor_id == filters.actor_id)
     if filters.action:

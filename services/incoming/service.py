@@ -586,6 +586,12 @@ async def _apply_handlers(session: AsyncSession, doc: IncomingDocument, handlers
     doc.assignments.append(IncomingAssignment(role="lead", user_id=lead_user.id, unit_id=doc.lead_unit_id,
                                               created_by_id=actor.user_id))
     seen = {("lead", lead_user.id)}
+    admins_only = set((await session.scalars(select(User.id).where(_administers_only(org)))).all())
+    if admins_only & {lead_user.id, *handlers.co_user_ids}:
+        raise InvalidInput("Quản trị viên không xử lý văn bản. Hãy chọn cán bộ khác.",
+                           "The administrator does not handle documents. Choose another person.")
+    if actor.user_id in handlers.co_user_ids:
+        raise InvalidInput("Bạn không thể tự giao phối hợp cho chính mình.", "You cannot name yourself as a co-handler.")
     for uid in handlers.co_user_ids:
         await _org_user(session, uid, org)
         if ("co", uid) not in seen and uid != lead_user.id:
@@ -1004,25 +1010,33 @@ def _due_order() -> list[Any]:
     return [IncomingDocument.due_date.is_(None), IncomingDocument.due_date, IncomingDocument.id]
 
 
+def _queue_where(principal: Principal, queue: str, headed: set[int]) -> Any:
+    """Which documents a queue holds; its list and its count (badges, home page) both read this."""
+    if queue == "to_register":
+        return and_(IncomingDocument.organization_id.in_(principal.orgs_with(Role.clerk)),
+                    IncomingDocument.status.in_([Status.arrived.value, Status.returned.value]))
+    if queue == "to_direct":
+        return and_(IncomingDocument.organization_id.in_(principal.orgs_with(*LEADERS)),
+                    IncomingDocument.status == Status.awaiting_direction.value)
+    assert queue == "my_tasks", queue
+    return and_(IncomingDocument.status.in_(OPEN_HANDLING), _involved(principal, headed))
+
+
 async def clerk_queue(session: AsyncSession, *, principal: Principal) -> list[IncomingDocument]:
-    orgs = principal.orgs_with(Role.clerk)
-    if not orgs:
+    if not principal.orgs_with(Role.clerk):
         return []
     return list((await session.scalars(
-        select(IncomingDocument).where(IncomingDocument.organization_id.in_(orgs),
-                                       IncomingDocument.status.in_([Status.arrived.value, Status.returned.value]))
+        select(IncomingDocument).where(_queue_where(principal, "to_register", set()))
         .order_by(IncomingDocument.id.desc()).limit(500)
     )).all())
 
 
 async def leader_queue(session: AsyncSession, *, principal: Principal) -> list[IncomingDocument]:
-    orgs = principal.orgs_with(*LEADERS)
-    if not orgs:
+    if not principal.orgs_with(*LEADERS):
         return []
     urgency_rank = {"flash": 0, "very_urgent": 1, "urgent": 2, "normal": 3}
     docs = list((await session.scalars(
-        select(IncomingDocument).where(IncomingDocument.organization_id.in_(orgs),
-                                       IncomingDocument.status == Status.awaiting_direction.value)
+        select(IncomingDocument).where(_queue_where(principal, "to_direct", set()))
         .order_by(IncomingDocument.id).limit(500)
     )).all())
     return sorted(docs, key=lambda d: (urgency_rank.get(d.urgency, 9), d.doc_due_date or date.max, d.id))
@@ -1046,7 +1060,7 @@ async def my_tasks(session: AsyncSession, *, principal: Principal) -> list[tuple
     """Open documents I lead, co-handle or receive for information; due date order, overdue first."""
     headed = await _headed_units(session, principal.user.id)
     docs = (await session.scalars(
-        select(IncomingDocument).where(IncomingDocument.status.in_(OPEN_HANDLING), _involved(principal, headed))
+        select(IncomingDocument).where(_queue_where(principal, "my_tasks", headed))
         .options(selectinload(IncomingDocument.assignments)).order_by(*_due_order()).limit(500)
     )).all()
     result = []
@@ -1068,17 +1082,14 @@ async def done_list(session: AsyncSession, *, principal: Principal, limit: int =
 
 
 async def queue_counts(session: AsyncSession, *, principal: Principal) -> dict[str, int]:
+    """How many documents each queue lists (the same conditions as the lists)."""
     counts = {"to_register": 0, "to_direct": 0, "my_tasks": 0}
-    if orgs := principal.orgs_with(Role.clerk):
-        counts["to_register"] = await session.scalar(select(func.count()).select_from(IncomingDocument).where(
-            IncomingDocument.organization_id.in_(orgs),
-            IncomingDocument.status.in_([Status.arrived.value, Status.returned.value]))) or 0
-    if orgs := principal.orgs_with(*LEADERS):
-        counts["to_direct"] = await session.scalar(select(func.count()).select_from(IncomingDocument).where(
-            IncomingDocument.organization_id.in_(orgs), IncomingDocument.status == Status.awaiting_direction.value)) or 0
     headed = await _headed_units(session, principal.user.id)
-    counts["my_tasks"] = await session.scalar(select(func.count()).select_from(IncomingDocument).where(
-        IncomingDocument.status.in_(OPEN_HANDLING), _involved(principal, headed))) or 0
+    for queue in counts:
+        if queue == "to_register" and not principal.orgs_with(Role.clerk) or queue == "to_direct" and not principal.orgs_with(*LEADERS):
+            continue
+        counts[queue] = await session.scalar(
+            select(func.count()).select_from(IncomingDocument).where(_queue_where(principal, queue, headed))) or 0
     return counts
 
 
@@ -1217,6 +1228,17 @@ async def record_file_view(session: AsyncSession, *, principal: Principal, doc: 
     await _audit(session, principal.actor, doc, "incoming.file_view", file=file.filename, sha256=file.sha256)
 
 
-async def people_of(session: AsyncSession, *, organization_id: int) -> list[User]:
-    return list((await session.scalars(select(User).where(User.organization_id == organization_id, User.active.is_(True))
-                                       .options(selectinload(User.unit)).order_by(User.full_name))).all())
+def _administers_only(organization_id: int) -> Any:
+    """Holds the administrator role in the organisation and no other: manages accounts, handles no documents."""
+    roles = select(RoleAssignment.user_id).where(RoleAssignment.organization_id == organization_id)
+    return and_(User.id.in_(roles.where(RoleAssignment.role == Role.admin)),
+                User.id.not_in(roles.where(RoleAssignment.role != Role.admin)))
+
+
+async def people_of(session: AsyncSession, *, organization_id: int, exclude_user_id: int | None = None) -> list[User]:
+    """Who may be given a document of the organisation to handle: its active people, not its administrators."""
+    query = select(User).where(User.organization_id == organization_id, User.active.is_(True),
+                               ~_administers_only(organization_id))
+    if exclude_user_id is not None:
+        query = query.where(User.id != exclude_user_id)
+    return list((await session.scalars(query.options(selectinload(User.unit)).order_by(User.full_name))).all())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -34,14 +35,38 @@ def test_every_message_has_a_vietnamese_translation() -> None:
     assert not missing, f"add these to a catalog in web/locales/vi/LC_MESSAGES/: {missing}"
 
 
+def audit_actions() -> set[str]:
+    """Every action code the code writes to the trail: `record(action="…")`, the codes a helper passes
+    on (`_audit(…, "incoming.register")`, `action = {…}.get(step, "task.escalate")`) and the
+    f-string `incoming.sender_{kind}` (its kinds are checked by `sender_withdrew`)."""
+    code = re.compile(r"^[a-z_]+\.[a-z_]+(\.[a-z_]+)*$")
+    found: set[str] = {"incoming.sender_recall", "incoming.sender_replace"}
+
+    def constants(node: ast.AST) -> set[str]:
+        return {n.value for n in ast.walk(node)
+                if isinstance(n, ast.Constant) and isinstance(n.value, str) and code.match(n.value) and not n.value.endswith("_")}
+
+    sources = [p for d in ("services", "web", "workflows", "meetings", "signing", "dashboard") for p in (ROOT / d).rglob("*.py")]
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.keyword) and node.arg == "action":
+                found |= constants(node.value)
+            elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "action" for t in node.targets):
+                found |= constants(node.value)
+            elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "_audit":
+                found |= {c for arg in node.args for c in constants(arg)}
+    return found
+
+
+def test_audit_actions_are_found_where_helpers_pass_them_on() -> None:
+    actions = audit_actions()
+    assert {"incoming.register", "task.escalate", "minutes.overdue", "auth.login", "incoming.sender_recall"} <= actions
+
+
 def test_every_audit_action_and_enum_has_labels_in_both_languages() -> None:
     from services.directory.models import Level, Role
 
-    actions = set()
-    sources = [p for d in ("services", "web", "workflows", "meetings", "signing") for p in (ROOT / d).rglob("*.py")]
-    for path in sources:
-        actions |= set(re.findall(r'action="([a-z_]+\.[a-z_.]*[a-z_])"', path.read_text()))
-    keys = {f"action.{a}" for a in actions} | {f"role.{r.value}" for r in Role} | {f"level.{lv.value}" for lv in Level}
+    keys = {f"action.{a}" for a in audit_actions()} | {f"role.{r.value}" for r in Role} | {f"level.{lv.value}" for lv in Level}
     vi, en = _catalog("vi"), _catalog("en")
     missing = sorted(k for k in keys if not vi.get(k) or not en.get(k))
     assert not missing, f"labels without a translation: {missing}"
@@ -58,3 +83,14 @@ def test_each_message_has_one_translation_across_catalogs() -> None:
                         seen.setdefault(message.id, set()).add(message.string)
         conflicts = {k: v for k, v in seen.items() if len(v) > 1}
         assert not conflicts, f"{locale}: use one translation or a more specific msgid: {conflicts}"
+
+
+def test_every_audited_object_kind_has_a_name_in_both_languages() -> None:
+    """The audit pages name an object's kind ("Văn bản đến"), never its internal type ("incoming")."""
+    kinds: set[str] = set()
+    sources = [p for d in ("services", "web", "workflows", "meetings", "signing") for p in (ROOT / d).rglob("*.py")]
+    for path in sources:
+        kinds |= set(re.findall(r'object_type="([a-z_]+)"', path.read_text()))
+    vi, en = _catalog("vi"), _catalog("en")
+    missing = sorted(f"object.{k}" for k in kinds if not vi.get(f"object.{k}") or not en.get(f"object.{k}"))
+    assert kinds and not missing, f"object kinds without a name: {missing}"

@@ -145,3 +145,68 @@ async def test_leader_directs_from_the_page_and_lists_register_stats_render(demo
     assert "Quốc khánh" in holidays.text
     added = await post_form(admin, "/admin/holidays", {"day": "2026-11-20", "name": "Ngày Nhà giáo (thử)"}, page="/admin/holidays")
     assert added.status_code == 303
+
+
+async def test_co_handler_lists_leave_out_the_administrator_and_oneself(demo_db_sqlite, client_for, settings) -> None:
+    import re
+
+    import pytest
+
+    from services.errors import InvalidInput
+    from tests.incoming.conftest import user_id
+
+    db = demo_db_sqlite
+    doc = await register(db, settings, notation="31/KH-UBND")
+    leader = await client_for(db)
+    await sign_in(leader, "lan.nguyen")
+    page = (await leader.get(f"/incoming/{doc.id}")).text
+    co_ids = set(re.findall(r'name="co_users" value="(\d+)"', page))
+    info_ids = set(re.findall(r'name="info_users" value="(\d+)"', page))
+    admin, me, officer = [str(await user_id(db, u)) for u in ("quantri", "lan.nguyen", "thu.le")]
+    assert officer in co_ids and officer in info_ids
+    assert admin not in co_ids | info_ids and me not in co_ids | info_ids
+    assert admin not in re.findall(r'value="user:(\d+)"', page)  # nor may the administrator lead
+    for co in ("quantri", "lan.nguyen"):  # the service refuses them too, whatever the form sends
+        with pytest.raises(InvalidInput):
+            await direct_to(db, doc.id, co_user_ids=[await user_id(db, co)])
+
+
+def _badges(html: str) -> dict[str, int]:
+    import re
+
+    return {key: int(n) for key, n in re.findall(r'data-count="(\w+)"[^>]*>(\d+)<', html) if int(n)}
+
+
+def _home_lines(html: str) -> dict[str, int]:
+    import re
+
+    lines: dict[str, int] = {}
+    for key, n in re.findall(r'data-waiting="(\w+)" data-n="(\d+)"', html):
+        lines[key] = lines.get(key, 0) + int(n)
+    return lines
+
+
+async def test_navigation_badges_count_what_the_home_page_and_the_queues_list(demo_db_sqlite, client_for, settings) -> None:
+    import re
+
+    db = demo_db_sqlite
+    await register(db, settings, notation="41/KH-UBND")  # awaits the leader's direction
+    directed = await register(db, settings, notation="42/KH-UBND")
+    await direct_to(db, directed.id)  # the officer handles it
+    returned = await register(db, settings, notation="43/KH-UBND")
+    from services.incoming import service as incoming_service
+    from tests.incoming.conftest import principal
+
+    leader = await principal(db, "lan.nguyen")
+    async with db.session() as session:  # back to the clerk's queue
+        await incoming_service.return_to_clerk(session, principal=leader, document_id=returned.id, reason="Thiếu phụ lục.")
+    queues = {"mai.tran": "/incoming/to-register", "lan.nguyen": "/incoming/to-direct", "thu.le": "/incoming/tasks"}
+    for username, queue in queues.items():  # clerk, leader, officer
+        client = await client_for(db)
+        await sign_in(client, username)
+        home = (await client.get("/")).text
+        badges, lines = _badges(home), _home_lines(home)
+        assert badges.get("incoming"), (username, badges)  # something waits for each of them
+        assert badges == lines, username
+        rows = len(re.findall(r'<tr class="', (await client.get(queue)).text))
+        assert rows and rows == badges["incoming"], (username, rows, badges)

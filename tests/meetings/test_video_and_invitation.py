@@ -27,14 +27,14 @@ def _meeting(**kw) -> Meeting:  # type: ignore[no-untyped-def]
 
 
 def test_jitsi_room_is_stable_unguessable_and_joins_carry_a_valid_hs256_token(tmp_path) -> None:
-    settings = Settings(data_dir=tmp_path, secret_key="k1", meeting_jitsi_base="https://hop.hoilhpn.vn")
+    settings = Settings(data_dir=tmp_path, secret_key="k1", meeting_video_provider="jitsi", meeting_jitsi_base="https://hop.hoilhpn.vn")
     meeting = _meeting()
     room = video.room_name(settings, meeting)
     assert room.startswith("lienthong-7-") and room == video.room_name(settings, meeting)
     assert room != video.room_name(Settings(data_dir=tmp_path, secret_key="k2"), meeting)
     plain = video.join_url(settings, meeting, video.JoinPerson(1, "Nguyễn Thị Lan", None, True), now=NOW)
     assert plain == f"https://hop.hoilhpn.vn/{room}"
-    signed_settings = Settings(data_dir=tmp_path, secret_key="k1", meeting_jitsi_base="https://hop.hoilhpn.vn",
+    signed_settings = Settings(data_dir=tmp_path, secret_key="k1", meeting_video_provider="jitsi", meeting_jitsi_base="https://hop.hoilhpn.vn",
                                meeting_jitsi_secret="s3cret", meeting_jitsi_app_id="lienthong")
     url = video.join_url(signed_settings, meeting, video.JoinPerson(1, "Nguyễn Thị Lan", "lan@example.vn", True), now=NOW)
     token = parse_qs(urlparse(url).query)["jwt"][0]
@@ -63,6 +63,17 @@ def test_bigbluebutton_join_urls_carry_the_api_checksum(tmp_path) -> None:
     assert video.room_url(Settings(data_dir=tmp_path, secret_key="k", meeting_video_provider="bbb"), _meeting()) is None
 
 
+def test_no_video_bridge_until_one_is_configured(tmp_path) -> None:
+    default = Settings(data_dir=tmp_path, secret_key="k")
+    assert video.provider(default) == "none" and video.bridge_host(default) is None
+    assert video.room_url(default, _meeting()) is None
+    assert video.join_url(default, _meeting(), video.JoinPerson(1, "Lan", None, True), now=NOW) is None
+    # Naming Jitsi without its server is no bridge either: never a public server by default.
+    assert video.provider(Settings(data_dir=tmp_path, secret_key="k", meeting_video_provider="jitsi")) == "none"
+    own = Settings(data_dir=tmp_path, secret_key="k", meeting_video_provider="jitsi", meeting_jitsi_base="https://hop.hoilhpn.vn")
+    assert video.provider(own) == "jitsi" and video.bridge_host(own) == "hop.hoilhpn.vn"
+
+
 def test_time_line_reads_like_an_invitation() -> None:
     start = datetime(2026, 1, 5, 1, 0, tzinfo=timezone.utc)  # 08:00 in Vietnam, a Monday
     assert vn_time_line(start, start + timedelta(hours=3, minutes=30)) == (
@@ -76,6 +87,7 @@ async def test_the_invitation_is_a_gm_with_the_agenda_the_link_and_the_units(dem
     assert spec.doc_type == "GM" and spec.title == "GIẤY MỜI" and spec.notation_suffix == "/GM-HLHPN"
     text = "\n".join(p.text for p in Document(io.BytesIO(build_document_docx(spec))).paragraphs)
     for expected in ("trân trọng kính mời", "Hội nghị sơ kết công tác Hội 6 tháng đầu năm 2026", "Báo cáo sơ kết 6 tháng đầu năm",
-                     "Hội LHPN huyện Châu Thành", "Đường dẫn phòng họp trực tuyến: https://meet.jit.si/lienthong-"):
+                     "Hội LHPN huyện Châu Thành"):
         assert expected in text, expected
+    assert "Đường dẫn phòng họp trực tuyến" not in text and "meet.jit.si" not in text  # no bridge configured
     assert "Hội LHPN huyện Mỏ Cày Nam" in spec.recipients

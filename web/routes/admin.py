@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
+from meetings import video
 from services.authz import Principal, require
 from services.directory import service as directory
 from services.directory.models import Level, Organization, Role, RoleAssignment
@@ -87,7 +88,8 @@ async def org_page(request: Request, principal: OrgAdmin, session: SessionDep, o
     return render(
         request, "admin/org.html",
         {"org": org, "units": units, "users": users, "parent": parent, "levels": list(Level), "roles": list(Role),
-         "pades_level": await org_level(session, settings=request.app.state.settings, organization_id=org_id)},
+         "pades_level": await org_level(session, settings=request.app.state.settings, organization_id=org_id),
+         "video": {"kind": video.provider(request.app.state.settings), "host": video.bridge_host(request.app.state.settings)}},
     )
 
 

@@ -13,13 +13,17 @@ from sqlalchemy import select
 from services.audit import service as audit
 from services.authz import Principal
 from services.directory.models import Organization, Role, User
-from services.errors import Forbidden, InvalidInput
+from services.errors import Forbidden, InvalidInput, NotFound
+from web import audit_view
 from web.deps import AuditorUser, SessionDep, writes_on_read
 from web.i18n import VN_TZ, fmt_datetime
 from web.templating import render
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 PAGE = 50
+# The action filter: a family of actions by its prefix, named in people's words (object.<kind>).
+ACTION_GROUPS = ("auth.", "incoming.", "outgoing.", "meeting.", "minutes.", "report.", "task.", "signing.", "certificate.",
+                 "user.", "role.", "org.", "unit.", "holiday.", "audit.")
 
 
 def _day(value: str | None, *, end: bool = False) -> datetime | None:
@@ -63,6 +67,8 @@ def _sees_whole_trail(principal: Principal) -> bool:
 async def audit_page(request: Request, principal: AuditorUser, session: SessionDep) -> Response:
     params = dict(request.query_params)
     filters = _filters(principal, params)
+    if notation := (params.get("notation") or "").strip()[:100]:
+        filters.objects = await audit_view.find_by_notation(session, notation, filters.organization_ids or [])
     before = params.get("before")
     entries = await audit.search(
         session, filters=filters, before_seq=int(before) if before and before.isdigit() else None, limit=PAGE + 1
@@ -79,6 +85,9 @@ async def audit_page(request: Request, principal: AuditorUser, session: SessionD
             "orgs": orgs, "org_names": {o.id: o.name for o in orgs}, "actors": actors, "params": params,
             "query": query, "whole_trail": _sees_whole_trail(principal),
             "checkpoint": await audit.latest_checkpoint(session),
+            "labels": await audit_view.object_labels(session, entries),
+            "details": await audit_view.readable_details(session, entries),
+            "action_groups": ACTION_GROUPS,
         },
     )
 
@@ -88,8 +97,15 @@ async def object_timeline(
     request: Request, principal: AuditorUser, session: SessionDep, object_type: str, object_id: str
 ) -> Response:
     filters = _filters(principal, {"object_type": object_type, "object_id": object_id})
+    # An object of an organisation outside the auditor's scope is not theirs to know of: 404, as elsewhere.
+    if not await audit_view.object_organization(session, object_type, object_id) & set(filters.organization_ids or []):
+        raise NotFound("Không tìm thấy đối tượng này trong phạm vi kiểm tra của bạn.", "No such object in your audit scope.")
     entries = list(reversed(await audit.search(session, filters=filters, limit=500)))
-    return render(request, "audit/timeline.html", {"entries": entries, "object_type": object_type, "object_id": object_id})
+    labels = await audit_view.labels_of(session, {(object_type, object_id)})
+    return render(request, "audit/timeline.html", {
+        "entries": entries, "object_type": object_type, "object_id": object_id,
+        "label": labels[(object_type, object_id)], "details": await audit_view.readable_details(session, entries),
+    })
 
 
 @router.get("/verify")

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from services.audit import service as audit
 from services.audit.models import AuditEntry
 from services.directory.models import Organization, Role, User
-from services.incoming import service as incoming
 from web.deps import SessionDep, SignedIn
 from web.templating import render
+from web.waiting import waiting_for
 
 router = APIRouter(tags=["home"])
 
@@ -36,11 +36,9 @@ async def home(request: Request, principal: SignedIn, session: SessionDep) -> Re
             "checkpoint": latest,
             "unsealed": last_seq - (latest.last_seq if latest else 0),
         }
-    from web.routes.meetings import waiting_for_me as meetings_waiting
-
-    cards["meetings"] = await meetings_waiting(session, principal)
-    cards["incoming"] = await incoming.queue_counts(session, principal=principal)
+    # The very read the navigation badges were made from (web/deps.py), so both always agree.
+    waiting = getattr(request.state, "waiting", None) or await waiting_for(session, principal)
     recent = await audit.search(
         session, filters=audit.AuditFilter(actor_id=principal.user.id, action="auth."), limit=5
     )
-    return render(request, "home.html", {"my_roles": my_roles, "cards": cards, "recent": recent})
+    return render(request, "home.html", {"my_roles": my_roles, "cards": cards, "recent": recent, "waiting": waiting})

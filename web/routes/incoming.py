@@ -154,14 +154,6 @@ async def _check_files(request: Request, uploads: list[UploadFile]) -> list[inco
     return files
 
 
-# --- navigation ---------------------------------------------------------------------------------
-
-async def nav_count(session: AsyncSession, principal: Principal) -> int:
-    """What waits for me in Văn bản đến."""
-    counts = await incoming.queue_counts(session, principal=principal)
-    return counts["to_register"] + counts["to_direct"] + counts["my_tasks"]
-
-
 async def _tabs(session: AsyncSession, principal: Principal, active: str) -> dict[str, Any]:
     counts = await incoming.queue_counts(session, principal=principal)
     return {"tab": active, "counts": counts, "is_clerk": bool(principal.orgs_with(Role.clerk)),
@@ -562,6 +554,7 @@ async def document_page(request: Request, principal: SignedIn, session: SessionD
         ctx["can_draft"] = doc.organization_id in principal.orgs_with(*DRAFT_ROLES)
     if roles & {"leader", "unit_head"}:
         ctx["staff"] = await incoming.people_of(session, organization_id=doc.organization_id)
+        ctx["co_staff"] = [p for p in ctx["staff"] if p.id != principal.user.id]  # phối hợp: never oneself
         ctx["default_due_days"] = settings.incoming_default_due_working_days
         ctx["today_iso"] = today.isoformat()
     return render(request, "incoming/document.html", ctx)
@@ -637,4 +630,4 @@ async def holiday_remove(request: Request, principal: AdminUser, session: Sessio
 
 
 # Keep the file model import used (type hints in templates); silence linters about unused names.
-__all__ = ["router", "nav_count", "IncomingFile"]
+__all__ = ["router", "IncomingFile"]

@@ -683,9 +683,3 @@ async def waiting_for_me(session: AsyncSession, principal: Principal) -> dict[st
             MeetingUnit.organization_id.in_(orgs), MeetingUnit.reply == "pending",
             Meeting.status == MeetingStatus.scheduled)) or 0
     return {"soon": soon, "unanswered": unanswered}
-
-
-async def nav_count(session: AsyncSession, principal: Principal) -> int:
-    data = await waiting_for_me(session, principal)
-    return len(data["soon"]) + data["unanswered"]
-

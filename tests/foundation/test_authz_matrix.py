@@ -159,6 +159,7 @@ ROWS: dict[str, str] = {
     "POST /meetings/{meeting_id}/live/close":                          "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
     "POST /meetings/{meeting_id}/live/checkin":                        "meeting | admin@own=403 admin@child=403 deputy_leader@own=403 secretary@own=403 auditor@own=404",
     "POST /meetings/{meeting_id}/live/mark":                           "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 secretary@own=403 auditor@own=404",
+    "POST /meetings/{meeting_id}/live/substitute":                     "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 secretary@own=403 auditor@own=404",
     "POST /meetings/{meeting_id}/live/site":                           "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 secretary@own=403 auditor@own=404",
     "POST /meetings/{meeting_id}/live/add-item":                       "meeting | admin@child=ok auditor@own=404",
     "POST /meetings/{meeting_id}/live/start-item":                     "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",

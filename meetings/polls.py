@@ -200,6 +200,10 @@ async def results_csv(session: AsyncSession, *, principal: Principal, meeting_id
     writer.writerow(["Có mặt (có quyền biểu quyết)", poll.present_at_close])
     writer.writerow(["Tổng số thành viên", poll.members_at_close])
     writer.writerow(["Số người đã biểu quyết", poll.voted_at_close])
+    writer.writerow(["Tổng số tính theo quy tắc", payload["result"]["base"]])
+    writer.writerow(["Số phiếu tán thành cần để thông qua", payload["result"]["needed"]])
+    if poll.override_reason:
+        writer.writerow(["Mở khi chưa đủ túc số, lý do", poll.override_reason])
     writer.writerow(["Kết quả", "Thông qua" if poll.passed else "Không thông qua"])
     writer.writerow([])
     writer.writerow(["Phương án", "Số phiếu", "Tỷ lệ so với số có mặt"])

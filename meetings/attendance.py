@@ -155,6 +155,14 @@ async def substitute_choices(session: AsyncSession, principal: Principal, meetin
     return [(uid, f"{name} — {org}") for uid, name, org in rows]
 
 
+async def site_delegate(session: AsyncSession, acc: MeetingAccess, *, unit_id: int, participant_id: int) -> MeetingParticipant:
+    """A delegate of invited unit `unit_id` that the principal answers for (NotFound otherwise)."""
+    participant = await _participant(session, acc.meeting.id, participant_id)
+    if participant.unit_id != unit_id or not any(u.id == unit_id for u in acc.responder_units):
+        raise NotFound("Không tìm thấy đại biểu của điểm cầu.", "site delegate not found")
+    return participant
+
+
 async def mark_site(session: AsyncSession, *, principal: Principal, meeting_id: int, unit_id: int, present: bool) -> MeetingUnit:
     """A unit's site (its room, connected by video) is marked connected or not."""
     acc = await access_for(session, principal, meeting_id, for_update=True)

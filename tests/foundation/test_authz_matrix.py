@@ -136,6 +136,7 @@ ROWS: dict[str, str] = {
     "POST /meetings/{meeting_id}/units":                               "meeting | auditor@own=404 admin@child=ok",
     "POST /meetings/{meeting_id}/units/{unit_id}/remove":              "meeting | auditor@own=404",
     "POST /meetings/{meeting_id}/units/{unit_id}/attendees":           "meeting | clerk,leader,deputy_leader,officer,secretary,auditor@own=404",
+    "POST /meetings/{meeting_id}/units/{unit_id}/attendance":          "meeting | clerk,leader,deputy_leader,officer,secretary,auditor@own=404",
     "POST /meetings/{meeting_id}/units/{unit_id}/decline":             "meeting | clerk,leader,deputy_leader,officer,secretary,auditor@own=404",
     "POST /meetings/{meeting_id}/reply":                               "meeting | deputy_leader,secretary@own=403 admin@own,child=403 auditor@own=404",
     "POST /meetings/{meeting_id}/items":                               "meeting | auditor@own=404 admin@child=ok",

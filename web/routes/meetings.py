@@ -186,7 +186,8 @@ async def meeting_page(request: Request, principal: SignedIn, session: SessionDe
             named = {p["user_id"] for p in participants if p["unit_id"] == unit.id}
             choices = await _people_choices(session, principal.tree.subtree(unit.organization_id))
             ctx["responses"].append({"unit": unit, "org": await session.get(Organization, unit.organization_id),
-                                     "choices": choices, "named": named})
+                                     "choices": choices, "named": named,
+                                     "delegates": [p for p in participants if p["unit_id"] == unit.id]})
     return render(request, "meetings/detail.html", ctx)
 
 
@@ -240,6 +241,16 @@ async def name_attendees(request: Request, principal: SignedIn, session: Session
                          user_ids: Annotated[list[str], Form()], note: Annotated[str, Form()] = "") -> Response:
     await scheduling.name_attendees(session, principal=principal, meeting_id=meeting_id, unit_id=unit_id,
                                     user_ids=_ints(user_ids), note=note)
+    return _back(meeting_id, "answer")
+
+
+@router.post("/{meeting_id}/units/{unit_id}/attendance")
+async def mark_site_delegate(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, unit_id: int,
+                             participant_id: Annotated[int, Form()], present: Annotated[bool, Form()] = False) -> Response:
+    """The site's clerk marks one of the unit's delegates present or absent."""
+    acc = await access_for(session, principal, meeting_id)
+    delegate = await attendance.site_delegate(session, acc, unit_id=unit_id, participant_id=participant_id)
+    await attendance.mark(session, principal=principal, meeting_id=meeting_id, participant_id=delegate.id, present=present)
     return _back(meeting_id, "answer")
 
 
@@ -365,7 +376,7 @@ def _labels() -> dict[str, str]:
         "The meeting is closed.", "The meeting has been cancelled.", "votes", "Speaking time",
         "meeting.vote.yes", "meeting.vote.no", "meeting.vote.abstain",
         "Abstentions and members who do not vote count as not in favour.", "Counted against", "needed to pass",
-        "Opened without quorum", "Reason", "in place of", "authorisation", "arrived", "left", "Left", "needed",
+        "Opened without quorum", "Reason", "in place of", "authorisation", "arrived", "left", "Left", "needed", "You attend without a vote.",
         *(f"meeting.status.{s.value}" for s in MeetingStatus), *(f"meeting.poll.{v.value}" for v in PollVisibility),
         *(f"meeting.threshold.{t.value}" for t in Threshold), *(f"meeting.role.{r.value}" for r in ParticipantRole),
     ]

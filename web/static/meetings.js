@@ -277,7 +277,8 @@
         el("p", { class: "turnout" }, `${current.turnout}/${q.voting_present} ${t("voted")}`),
         buttons,
         mine ? el("p", { class: "ok-box" }, chosen ? `${t("You voted")}: ${optionLabel(chosen)}` : t("Your vote is recorded (secret ballot).")) : "",
-        !canVote && participant && view !== "projector" && !mine ? el("p", { class: "muted" }, t("Check in to vote.")) : "",
+        !canVote && participant && view !== "projector" && !mine
+          ? el("p", { class: "muted" }, participant.voting ? t("Check in to vote.") : t("You attend without a vote.")) : "",
         isChair && view !== "projector" ? el("button", { class: "danger", "data-act": "close-poll", "data-id": current.id, "data-confirm-key": "Close the vote? The result is final." }, t("Close the vote")) : ""));
     } else if (view === "projector") {
       const last = polls.filter((p) => p.status === "closed").slice(-1)[0];

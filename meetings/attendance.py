@@ -116,8 +116,11 @@ async def substitute(
     user = await session.get(User, user_id)
     if user is None or not user.active:
         raise InvalidInput("Không tìm thấy người dự thay.", "Unknown substitute.")
+    # A member sends someone of her own organisation; a site's delegate, someone of that unit.
     member_user = await session.get(User, member.user_id)
-    if member_user is None or user.organization_id not in principal.tree.subtree(member_user.organization_id):
+    unit = await session.get(MeetingUnit, member.unit_id) if member.unit_id else None
+    allowed = principal.tree.subtree(unit.organization_id) if unit else {member_user.organization_id if member_user else -1}
+    if user.organization_id not in allowed:
         raise InvalidInput("Người dự thay phải thuộc đơn vị của đại biểu được mời.",
                            "The substitute must belong to the invited member's organisation.")
     if await session.scalar(select(MeetingParticipant.id).where(

@@ -72,9 +72,10 @@ def test_quorum_override_and_substitute(live_dev, browser) -> None:  # type: ign
         # The secretary records a substitute for Huệ: present in her seat, the base stays 4.
         secretary.goto(f"{base}/meetings/{mid}/console")
         secretary.locator("summary", has_text="Người dự thay cho đại biểu được mời").click()
-        seat = secretary.get_by_label("Đại biểu được mời")
+        form = secretary.locator('form[data-form="substitute"]')
+        seat = form.locator('select[name="participant_id"]')
         seat.select_option(seat.locator("option", has_text="Đỗ Thị Huệ").get_attribute("value"))
-        deputy = secretary.get_by_label("Người dự thay", exact=True)
+        deputy = form.locator('select[name="user_id"]')
         deputy.select_option(deputy.locator("option", has_text="Trần Thị Mai").first.get_attribute("value"))
         secretary.get_by_label("Văn bản ủy quyền").fill("Giấy ủy quyền số 12/GUQ-HLHPN ngày 01/12/2026")
         secretary.get_by_role("button", name="Ghi nhận người dự thay").click()

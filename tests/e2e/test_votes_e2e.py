@@ -145,3 +145,32 @@ def test_signed_minutes_record_attendance_and_votes(live_dev, browser, tmp_path)
     assert "Tán thành: 3; Không tán thành: 0; Không biểu quyết: 1. Kết quả: THÔNG QUA." in flat
     # One closing section.
     assert flat.count("kết thúc lúc") == 1 and "Biên bản được lập" not in flat
+
+
+def test_a_site_clerk_marks_the_sites_delegates(live_dev, browser) -> None:  # type: ignore[no-untyped-def]
+    """The demo's open meeting invited Châu Thành, which named its chair: the district's clerk
+    marks her present from the meeting page, at desktop and phone width."""
+    base = live_dev.url
+    ctx, page = _page(browser, base, "chauthanh.vanthu", DESKTOP)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            page.goto(base + "/meetings")
+            link = page.get_by_role("link", name="Họp Ban Thường vụ Hội LHPN tỉnh tháng 11/2026")
+            if link.count():
+                break
+            time.sleep(3)
+        page.goto(base + link.first.get_attribute("href"))
+        row = page.locator(".site-attendance li").first
+        button = row.get_by_role("button")
+        if "Ghi vắng" in button.inner_text():  # already present (a rerun): mark absent first
+            button.click()
+            page.locator(".site-attendance li").first.get_by_role("button", name="Điểm danh có mặt").wait_for()
+        page.locator(".site-attendance li").first.get_by_role("button", name="Điểm danh có mặt").click()
+        page.locator(".site-attendance li").first.get_by_text("Có mặt").wait_for()
+        screenshot(page, "votes-site-clerk")
+        page.set_viewport_size(PHONE)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        screenshot(page, "votes-site-clerk-390")
+    finally:
+        ctx.close()

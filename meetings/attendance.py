@@ -50,6 +50,12 @@ def _require_marker(acc: MeetingAccess, participant: MeetingParticipant) -> str:
                     "Only the chair, the secretary, or a site's clerk (for that site's delegates) can mark attendance.")
 
 
+def _may_mark_someone(acc: MeetingAccess) -> None:
+    # Refuse before looking the person up, so the answer does not depend on who exists.
+    if not (acc.is_chair or acc.is_secretary or acc.responder_units):
+        require_chair_or_secretary(acc)
+
+
 async def _participant(session: AsyncSession, meeting_id: int, participant_id: int) -> MeetingParticipant:
     participant = await session.get(MeetingParticipant, participant_id)
     if participant is None or participant.meeting_id != meeting_id:
@@ -67,6 +73,7 @@ async def mark(
     """Mark a person present in the room, or absent with a reason; someone present who is marked
     absent while the meeting runs has left (the time is kept)."""
     acc = await access_for(session, principal, meeting_id, for_update=True)
+    _may_mark_someone(acc)
     participant = await _participant(session, meeting_id, participant_id)
     how = _require_marker(acc, participant)
     require_status(acc.meeting, *CHECK_IN_OPEN, MeetingStatus.closed)
@@ -100,6 +107,7 @@ async def substitute(
     """`user_id` attends in the seat of invited member `participant_id`, with the authorisation
     (e.g. "Giấy ủy quyền số 12/GUQ ngày 01/12/2026") recorded; the substitute is present."""
     acc = await access_for(session, principal, meeting_id, for_update=True)
+    _may_mark_someone(acc)
     member = await _participant(session, meeting_id, participant_id)
     _require_marker(acc, member)
     require_status(acc.meeting, *CHECK_IN_OPEN)

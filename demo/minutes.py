@@ -68,7 +68,7 @@ class Plan:
         ("thu.le", 0, "Về kết quả tuyên truyền"), ("chauthanh.chutich", 1, "Kiến nghị của huyện Châu Thành")])
     poll: tuple[int, str, dict[str, str]] | None = (
         2, "Thông qua chương trình phối hợp 6 tháng cuối năm",
-        {"lan.nguyen": "yes", "hue.do": "yes", "thu.le": "yes", "ngoc.vo": "abstain", "chauthanh.chutich": "no"})
+        {"lan.nguyen": "yes", "hue.do": "yes", "thu.le": "yes", "ngoc.vo": "no"})  # a site's delegates do not vote
     close: bool = True
 
 
@@ -295,7 +295,8 @@ async def seed_demo(*, settings: Settings, database: Database, client: Any) -> N
     # 2. Waiting for the chair's signature.
     held = await hold_meeting(database, settings, Plan(
         title="Họp Ban Thường vụ tháng 6/2026", items=["Đánh giá kết quả công tác tháng 5", "Triển khai nhiệm vụ tháng 6"],
-        poll=None, speeches=[("hue.do", 0, "Về công tác cán bộ")], units={}))
+        poll=(1, "Thông qua kế hoạch triển khai nhiệm vụ tháng 6/2026",
+              {"lan.nguyen": "yes", "hue.do": "yes", "thu.le": "yes", "ngoc.vo": "abstain"}), speeches=[("hue.do", 0, "Về công tác cán bộ")], units={}))
     minutes_id = await write(database, held, sample_content(held, conclusions=[
         "Ban Thường vụ thống nhất đánh giá kết quả tháng 5.", "Giao Văn phòng theo dõi, đôn đốc thực hiện nhiệm vụ tháng 6."]))
     await _close(database, settings, client, minutes_id)

@@ -18,6 +18,7 @@ from meetings.models import (
     AgendaItem, Attendance, Meeting, MeetingParticipant, MeetingUnit, Poll, PollOption, PollStatus,
     PollVisibility, PollVoter, SpeakerRequest, SpeakerStatus,
 )
+from meetings.rules import base_of, needed
 from services.db import utcnow
 from services.directory.models import Organization, User
 from services.events import service as events
@@ -92,15 +93,19 @@ async def speakers_payload(session: AsyncSession, meeting_id: int) -> dict[str, 
 
 
 async def quorum(session: AsyncSession, meeting: Meeting) -> dict[str, Any]:
+    """Attendance counts and quorum. The base is the voting members invited by name: delegates
+    named by invited units have no vote and a substitute sits in an invited member's seat, so
+    neither moves it while people arrive or units answer."""
     rows = (await session.execute(
-        select(MeetingParticipant.attendance, MeetingParticipant.voting, func.count())
+        select(MeetingParticipant.attendance, MeetingParticipant.voting,
+               MeetingParticipant.substitute_for_id.is_not(None), func.count())
         .where(MeetingParticipant.meeting_id == meeting.id)
-        .group_by(MeetingParticipant.attendance, MeetingParticipant.voting)
+        .group_by(MeetingParticipant.attendance, MeetingParticipant.voting, MeetingParticipant.substitute_for_id.is_not(None))
     )).all()
-    total = sum(n for _, _, n in rows)
-    present = sum(n for a, _, n in rows if a == Attendance.present)
-    members = sum(n for _, v, n in rows if v)
-    voting_present = sum(n for a, v, n in rows if v and a == Attendance.present)
+    total = sum(n for *_, n in rows)
+    present = sum(n for a, _, _, n in rows if a == Attendance.present)
+    members = sum(n for _, v, sub, n in rows if v and not sub)
+    voting_present = sum(n for a, v, _, n in rows if v and a == Attendance.present)
     # Quorum: strictly more than `ratio` of the voting members (0.5 = more than half).
     needed = int(members * meeting.quorum_ratio) + 1 if members else 0
     return {
@@ -137,7 +142,8 @@ def participant_card(p: MeetingParticipant, card: dict[str, Any]) -> dict[str, A
         "id": p.id, "user_id": p.user_id, "name": card.get("name", ""), "position": card.get("position", ""),
         "org": card.get("org", ""), "role": p.role.value, "voting": p.voting, "unit_id": p.unit_id,
         "attendance": p.attendance.value, "in_room": p.in_room, "reply": p.reply.value,
-        "absence_reason": p.absence_reason, "checked_in_at": iso(p.checked_in_at),
+        "absence_reason": p.absence_reason, "checked_in_at": iso(p.checked_in_at), "left_at": iso(p.left_at),
+        "substitute_for_id": p.substitute_for_id, "authorisation": p.authorisation,
     }
 
 
@@ -167,12 +173,16 @@ async def poll_payload(session: AsyncSession, poll: Poll) -> dict[str, Any]:
         "id": poll.id, "question": poll.question, "agenda_item_id": poll.agenda_item_id,
         "visibility": poll.visibility.value, "threshold": poll.threshold.value, "allow_change": poll.allow_change,
         "status": poll.status.value, "turnout": turnout, "opened_at": iso(poll.opened_at), "closed_at": iso(poll.closed_at),
+        "present_at_open": poll.present_at_open, "members_at_open": poll.members_at_open,
+        "override_reason": poll.override_reason or "",
         "options": [{"id": o.id, "label": o.label, "key": o.key, **({"votes": o.votes} if closed else {})} for o in options],
     }
     if closed:
+        base = base_of(poll.threshold, present=poll.present_at_close or 0, members=poll.members_at_close or 0)
         payload["result"] = {
             "present": poll.present_at_close, "members": poll.members_at_close, "voted": poll.voted_at_close,
-            "passed": poll.passed, "winner_option_id": poll.winner_option_id,
+            "passed": poll.passed, "winner_option_id": poll.winner_option_id, "base": base,
+            "needed": needed(poll.threshold, base),
         }
         if poll.visibility == PollVisibility.named:
             voters = (await session.execute(

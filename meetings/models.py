@@ -156,6 +156,10 @@ class MeetingParticipant(Base):
     checked_in_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     in_room: Mapped[bool] = mapped_column(Boolean, default=False, doc="marked by the secretary in the room")
     absence_reason: Mapped[str] = mapped_column(Text, default="")
+    left_at: Mapped[datetime | None] = mapped_column(doc="when a person present left before the end")
+    # A substitute (người dự thay) sits in an invited member's seat: not a seat of their own.
+    substitute_for_id: Mapped[int | None] = mapped_column(ForeignKey("meeting_participants.id", ondelete="CASCADE"))
+    authorisation: Mapped[str] = mapped_column(Text, default="", doc="the written authorisation a substitute brings")
 
 
 class AgendaItem(Base):
@@ -232,6 +236,10 @@ class Poll(Base):
     voted_at_close: Mapped[int | None] = mapped_column(Integer)
     passed: Mapped[bool | None] = mapped_column(Boolean)
     winner_option_id: Mapped[int | None] = mapped_column(Integer)
+    # Quorum when the vote opened; a reason only when the chair opened it without quorum.
+    present_at_open: Mapped[int | None] = mapped_column(Integer)
+    members_at_open: Mapped[int | None] = mapped_column(Integer)
+    override_reason: Mapped[str | None] = mapped_column(Text)
 
     options: Mapped[list[PollOption]] = relationship(order_by="PollOption.position", viewonly=True)
 

@@ -1,6 +1,11 @@
 """Votes (biểu quyết): the chair opens a poll on an item, checked-in voting members vote once,
 the chair closes it and the result is recorded with the item and in the audit trail.
 
+Each poll states its rule when it opens (`Threshold`): more than half or two thirds, of the
+voting members present or of all voting members invited. Only "in favour" carries a poll:
+abstentions and members who do not vote count in the base, so they weigh as not in favour.
+A poll opens only with quorum; the chair may override that only with a recorded reason.
+
 Once each: `meeting_poll_voters` has UNIQUE(poll_id, user_id). Secret polls store no link
 between a person and a choice: the voter row keeps `option_id` NULL and the choice only adds
 one to an option counter. Every vote rewrites *all* options' counters of the poll (adding 0 to
@@ -18,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings import live
+from meetings.rules import base_of, decide, needed  # noqa: F401  (re-exported)
 from meetings.access import access_for, require_chair, require_participant, require_status
 from meetings.models import (
     AgendaItem, Attendance, MeetingStatus, Poll, PollOption, PollStatus, PollVisibility, PollVoter, Threshold,
@@ -34,14 +40,26 @@ async def open_poll(
     session: AsyncSession, *, principal: Principal, meeting_id: int, question: str,
     visibility: PollVisibility = PollVisibility.open, threshold: Threshold = Threshold.majority_present,
     options: Sequence[str] | None = None, allow_change: bool = False, agenda_item_id: int | None = None,
+    override_reason: str = "",
 ) -> Poll:
-    """Open a poll; `options` None = Tán thành / Không tán thành / Không biểu quyết."""
+    """Open a poll; `options` None = Tán thành / Không tán thành / Không biểu quyết.
+
+    Without quorum the poll is refused unless the chair gives `override_reason`."""
     acc = await access_for(session, principal, meeting_id, for_update=True)
     require_chair(acc)
     require_status(acc.meeting, MeetingStatus.open)
     question = (question or "").strip()
     if not question:
         raise InvalidInput("Hãy nhập nội dung biểu quyết.", "Enter the question.")
+    quorum = await live.quorum(session, acc.meeting)
+    reason = (override_reason or "").strip()[:2000] if not quorum["met"] else ""
+    if not quorum["met"] and not reason:
+        raise Conflict(
+            f"Chưa đủ túc số ({quorum['voting_present']}/{quorum['members']} thành viên có quyền biểu quyết có mặt, "
+            f"cần {quorum['needed']}): không mở được biểu quyết. Người chủ trì chỉ có thể mở khi ghi rõ lý do.",
+            f"No quorum ({quorum['voting_present']}/{quorum['members']} voting members present, {quorum['needed']} needed): "
+            "the vote cannot open. The chair may open it only with a stated reason.",
+        )
     if await session.scalar(select(Poll.id).where(Poll.meeting_id == meeting_id, Poll.status == PollStatus.open).limit(1)):
         raise Conflict("Đang có một cuộc biểu quyết mở. Hãy kết thúc nó trước.", "Another vote is open; close it first.")
     labels = [o.strip() for o in (options or []) if o and o.strip()]
@@ -57,6 +75,7 @@ async def open_poll(
         threshold=threshold, status=PollStatus.open, opened_at=utcnow(),
         # A secret ballot cannot be changed: the server does not know which ballot is whose.
         allow_change=allow_change and visibility != PollVisibility.secret,
+        present_at_open=quorum["voting_present"], members_at_open=quorum["members"], override_reason=reason or None,
     )
     session.add(poll)
     await session.flush()
@@ -67,7 +86,13 @@ async def open_poll(
     await record(session, actor=principal.actor, action="meeting.poll_opened", object_type="meeting", object_id=meeting_id,
                  organization_id=acc.meeting.organization_id,
                  details={"poll_id": poll.id, "question": poll.question, "visibility": visibility.value,
-                          "threshold": threshold.value, "options": [label for _, label in pairs], "item_id": item_id})
+                          "threshold": threshold.value, "options": [label for _, label in pairs], "item_id": item_id,
+                          "quorum": {k: quorum[k] for k in ("voting_present", "members", "needed", "met")}})
+    if reason:
+        await record(session, actor=principal.actor, action="meeting.poll_quorum_override", object_type="meeting",
+                     object_id=meeting_id, organization_id=acc.meeting.organization_id,
+                     details={"poll_id": poll.id, "reason": reason, "voting_present": quorum["voting_present"],
+                              "members": quorum["members"], "needed": quorum["needed"]})
     await live.emit(session, meeting_id, "poll", await live.poll_payload(session, poll))
     return poll
 
@@ -130,16 +155,6 @@ async def _tally(session: AsyncSession, poll_id: int, *, add: int, remove: int |
     await session.execute(update(PollOption).where(PollOption.poll_id == poll_id).values(votes=PollOption.votes + delta))
 
 
-def decide(threshold: Threshold, votes: int, *, present: int, members: int) -> bool:
-    """Does `votes` carry the poll under `threshold`? (majority = strictly more than half)."""
-    base = present if threshold in (Threshold.majority_present, Threshold.two_thirds_present) else members
-    if base <= 0:
-        return False
-    if threshold in (Threshold.majority_present, Threshold.majority_members):
-        return votes * 2 > base
-    return votes * 3 >= base * 2
-
-
 async def close_poll(session: AsyncSession, *, principal: Principal, meeting_id: int, poll_id: int) -> Poll:
     acc = await access_for(session, principal, meeting_id, for_update=True)
     require_chair(acc)
@@ -185,6 +200,10 @@ async def results_csv(session: AsyncSession, *, principal: Principal, meeting_id
     writer.writerow(["Có mặt (có quyền biểu quyết)", poll.present_at_close])
     writer.writerow(["Tổng số thành viên", poll.members_at_close])
     writer.writerow(["Số người đã biểu quyết", poll.voted_at_close])
+    writer.writerow(["Tổng số tính theo quy tắc", payload["result"]["base"]])
+    writer.writerow(["Số phiếu tán thành cần để thông qua", payload["result"]["needed"]])
+    if poll.override_reason:
+        writer.writerow(["Mở khi chưa đủ túc số, lý do", poll.override_reason])
     writer.writerow(["Kết quả", "Thông qua" if poll.passed else "Không thông qua"])
     writer.writerow([])
     writer.writerow(["Phương án", "Số phiếu", "Tỷ lệ so với số có mặt"])

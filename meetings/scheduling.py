@@ -21,7 +21,7 @@ from meetings.access import (
     require_status,
 )
 from meetings.models import (
-    AgendaItem, ItemStatus, Meeting, MeetingDocument, MeetingDocumentViewer, MeetingMode, MeetingParticipant,
+    AgendaItem, Attendance, ItemStatus, Meeting, MeetingDocument, MeetingDocumentViewer, MeetingMode, MeetingParticipant,
     MeetingStatus, MeetingUnit, ParticipantRole, Poll, PollStatus, Reply, SpeakerRequest, SpeakerStatus, UnitReply,
 )
 from services.audit.service import record
@@ -252,8 +252,10 @@ async def name_attendees(
         if participant.user_id not in wanted and participant.checked_in_at is None:
             await session.delete(participant)
     await session.flush()
+    # A unit's delegates attend for its site without a vote: the quorum base stays the members
+    # invited by name, whatever the units answer.
     await _add_people(session, principal, meeting, wanted - {p.user_id for p in current}, role=ParticipantRole.member,
-                      voting=True, unit_id=unit.id)
+                      voting=False, unit_id=unit.id)
     unit.reply, unit.reply_note = UnitReply.answered, (note or "").strip()
     unit.replied_by, unit.replied_at = principal.user.id, utcnow()
     await record(session, actor=principal.actor, action="meeting.unit_answered", object_type="meeting", object_id=meeting.id,
@@ -418,6 +420,18 @@ async def open_meeting(session: AsyncSession, *, principal: Principal, meeting_i
     meeting = acc.meeting
     require_status(meeting, MeetingStatus.scheduled)
     meeting.status, meeting.opened_at = MeetingStatus.open, utcnow()
+    # Whoever opens the meeting is in it: the chair, and the secretary beside them (unless
+    # the secretary was already marked absent).
+    for participant in (await session.scalars(select(MeetingParticipant).where(
+            MeetingParticipant.meeting_id == meeting.id,
+            MeetingParticipant.role.in_([ParticipantRole.chair, ParticipantRole.secretary])))).all():
+        if participant.attendance == Attendance.present:
+            continue
+        if participant.role == ParticipantRole.secretary and participant.attendance == Attendance.absent:
+            continue
+        participant.attendance, participant.in_room = Attendance.present, True
+        participant.checked_in_at, participant.checked_in_by = meeting.opened_at, principal.user.id
+        await live.emit(session, meeting.id, "attendance", await live.attendance_payload(session, meeting, participant))
     await record(session, actor=principal.actor, action="meeting.opened", object_type="meeting", object_id=meeting.id,
                  organization_id=meeting.organization_id, details={"quorum": await live.quorum(session, meeting)})
     await live.emit(session, meeting.id, "status", live.status_payload(meeting))

@@ -22,6 +22,9 @@ from meetings.models import (
 from services.directory.models import Organization, User
 
 
+ROLE_ORDER = {"chair": 0, "secretary": 1, "member": 2, "guest": 3}
+
+
 @dataclass(frozen=True)
 class PersonFact:
     user_id: int
@@ -34,6 +37,11 @@ class PersonFact:
     in_room: bool
     site: str | None  # the invited unit they attend for
     absence_reason: str
+    arrived_at: datetime | None = None
+    left_at: datetime | None = None
+    substitute_for: str | None = None  # the invited member whose seat they take
+    authorisation: str = ""
+    substituted_by: str | None = None  # who attends in this member's seat
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,11 @@ class PollFact:
     visibility: str
     threshold: str
     counts: list[tuple[str, int]]  # (option label, votes), in the options' order
+    base: int
+    needed: int
+    override_reason: str
+    present_at_open: int | None
+    members_at_open: int | None
     present: int | None
     members: int | None
     voted: int | None
@@ -129,12 +142,17 @@ async def facts(session: AsyncSession, *, meeting_id: int) -> MeetingFacts:
     site_names = {s["id"]: s["name"] for s in sites}
     rows = (await session.scalars(select(MeetingParticipant).where(MeetingParticipant.meeting_id == meeting_id))).all()
     cards = await live.people(session, {p.user_id for p in rows})
+    names = {p.id: cards[p.user_id]["name"] for p in rows}
+    deputies = {p.substitute_for_id: names[p.id] for p in rows if p.substitute_for_id}
     people = [
         PersonFact(user_id=p.user_id, name=cards[p.user_id]["name"], position=cards[p.user_id]["position"],
                    organization=cards[p.user_id]["org"], role=p.role.value, voting=p.voting,
-                   present=p.attendance == Attendance.present, in_room=p.in_room,
-                   site=str(site_names.get(p.unit_id)) if p.unit_id else None, absence_reason=p.absence_reason)
-        for p in rows
+                   present=p.attendance == Attendance.present or p.left_at is not None, in_room=p.in_room,
+                   site=str(site_names.get(p.unit_id)) if p.unit_id else None, absence_reason=p.absence_reason,
+                   arrived_at=p.checked_in_at, left_at=p.left_at,
+                   substitute_for=names.get(p.substitute_for_id) if p.substitute_for_id else None,
+                   authorisation=p.authorisation, substituted_by=deputies.get(p.id))
+        for p in sorted(rows, key=lambda r: (ROLE_ORDER[r.role.value], r.unit_id or 0, r.id))
     ]
     speech_rows = (await session.scalars(select(SpeakerRequest).where(
         SpeakerRequest.meeting_id == meeting_id, SpeakerRequest.status.in_([SpeakerStatus.done, SpeakerStatus.speaking]),
@@ -153,6 +171,8 @@ async def facts(session: AsyncSession, *, meeting_id: int) -> MeetingFacts:
         polls.append(PollFact(
             id=poll.id, agenda_item_id=poll.agenda_item_id, question=poll.question, visibility=poll.visibility.value,
             threshold=poll.threshold.value, counts=[(o.label, o.votes) for o in options], present=poll.present_at_close,
+            base=payload["result"]["base"], needed=payload["result"]["needed"], override_reason=poll.override_reason or "",
+            present_at_open=poll.present_at_open, members_at_open=poll.members_at_open,
             members=poll.members_at_close, voted=poll.voted_at_close, passed=poll.passed, winner=winner,
             closed_at=poll.closed_at, named=[(n["name"], n["choice"]) for n in payload.get("named", [])],
         ))

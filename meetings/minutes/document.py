@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from meetings.service import MeetingFacts, PollFact
+from meetings.service import MeetingFacts, PersonFact, PollFact
 from services.documents.layout import BodyBlock, DocumentSpec, SigningBlock
 from services.documents.notation import vn_date_line  # noqa: F401  (re-exported for callers)
 from services.calendar import VN_TZ
@@ -23,11 +23,16 @@ SECRETARY_FIELD = "Sig-secretary"
 CHAIR_FIELD = "Sig-chair"
 
 THRESHOLDS = {
-    "majority_present": "quá bán số đại biểu có mặt",
-    "two_thirds_present": "hai phần ba số đại biểu có mặt",
-    "majority_members": "quá bán tổng số thành viên",
-    "two_thirds_members": "hai phần ba tổng số thành viên",
+    "majority_present": "quá nửa số thành viên có quyền biểu quyết có mặt",
+    "two_thirds_present": "ít nhất hai phần ba số thành viên có quyền biểu quyết có mặt",
+    "majority_members": "quá nửa tổng số thành viên có quyền biểu quyết",
+    "two_thirds_members": "ít nhất hai phần ba tổng số thành viên có quyền biểu quyết",
 }
+BASES = {
+    "majority_present": "thành viên có mặt", "two_thirds_present": "thành viên có mặt",
+    "majority_members": "thành viên", "two_thirds_members": "thành viên",
+}
+ABSTENTIONS = "phiếu không biểu quyết và người không bỏ phiếu được tính vào tổng số, không tính là tán thành"
 ROMAN = ["I", "II", "III", "IV", "V", "VI"]
 
 
@@ -47,15 +52,72 @@ def day_text(value: datetime | None) -> str:
     return "…" if value is None else f"ngày {to_vn(value):%d/%m/%Y}"
 
 
+def hm(value: datetime | None) -> str:
+    return f"{to_vn(value):%H:%M}" if value else ""
+
+
 def poll_line(poll: PollFact) -> str:
-    total = poll.present if poll.threshold.endswith("present") else poll.members
+    """One vote as the minutes record it: the rule, the base, the counts and the result."""
     counts = "; ".join(f"{label}: {votes}" for label, votes in poll.counts)
-    verdict = "" if poll.passed is None else (" — Thông qua." if poll.passed else " — Không thông qua.")
-    base = f" trên tổng số {total} đại biểu" if total else ""
-    rule = THRESHOLDS.get(poll.threshold, "")
+    verdict = "" if poll.passed is None else (" Kết quả: THÔNG QUA." if poll.passed else " Kết quả: KHÔNG THÔNG QUA.")
     kind = {"secret": "bỏ phiếu kín", "named": "biểu quyết ghi danh", "open": "biểu quyết công khai"}.get(poll.visibility, "")
-    return (f"Biểu quyết ({kind}) “{poll.question}”: {poll.voted or 0} đại biểu tham gia{base}; {counts}"
-            f" (ngưỡng: {rule}){verdict}")
+    line = (f"Biểu quyết ({kind}) “{poll.question}”. Quy tắc: thông qua khi được {THRESHOLDS.get(poll.threshold, '')} "
+            f"tán thành ({ABSTENTIONS}). Tổng số tính: {poll.base} {BASES.get(poll.threshold, '')}, cần ít nhất "
+            f"{poll.needed} phiếu tán thành; {poll.voted or 0} thành viên tham gia biểu quyết. {counts}.{verdict}")
+    if poll.override_reason:
+        line += (f" Biểu quyết được mở khi chưa đủ túc số ({poll.present_at_open or 0}/{poll.members_at_open or 0} "
+                 f"thành viên có mặt); lý do của người chủ trì: {poll.override_reason}.")
+    return line
+
+
+def _times(person: PersonFact) -> str:
+    parts = []
+    if person.arrived_at:
+        parts.append(f"đến {hm(person.arrived_at)}")
+    if person.left_at:
+        parts.append(f"rời cuộc họp lúc {hm(person.left_at)}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def attendance_lines(facts: MeetingFacts) -> list[str]:
+    """Who attended, in the seat of whom, who was absent and why; the quorum base and count."""
+    people = facts.people
+    seats = [p for p in people if p.voting and p.substitute_for is None]
+    filled = {p.substitute_for for p in people if p.present and p.substitute_for}
+    attended = sum(1 for p in seats if p.present or p.name in filled)
+    needed = facts.quorum.get("needed", 0)
+    lines = [f"Thành viên có quyền biểu quyết được triệu tập: {len(seats)}; có mặt (kể cả người dự thay): {attended}; "
+             f"vắng mặt: {len(seats) - attended}. Túc số cần: {needed}"
+             + (" — cuộc họp đủ túc số." if seats and attended >= int(needed or 0) else " — cuộc họp không đủ túc số.")]
+    present = [p for p in people if p.present]
+    absent = [p for p in people if not p.present]
+    if present:
+        def card(p: PersonFact) -> str:
+            text = _person(p.name, p.position, p.site or p.organization)
+            if p.role in ("chair", "secretary"):
+                text += " — chủ trì" if p.role == "chair" else " — thư ký"
+            if p.substitute_for:
+                text += f", dự thay {p.substitute_for} (ủy quyền: {p.authorisation})"
+            if p.role == "guest" or (not p.voting and p.site is None):
+                text += ", khách mời"
+            return text + _times(p)
+        lines.append("Đại biểu có mặt: " + "; ".join(card(p) for p in present) + ".")
+    if absent:
+        lines.append("Đại biểu vắng mặt: " + "; ".join(
+            p.name + (f" (cử {p.substituted_by} dự thay)" if p.substituted_by else
+                      f" (lý do: {p.absence_reason})" if p.absence_reason else " (không rõ lý do)")
+            for p in absent) + ".")
+    for site in facts.sites:
+        status = "có kết nối" if site.get("site_present") else "không kết nối"
+        lines.append(f"Điểm cầu {site['name']}: {status}, {site.get('present', 0)}/{site.get('attendees', 0)} đại biểu có mặt.")
+    return lines
+
+
+def closing_lines(facts: MeetingFacts, content: dict[str, Any]) -> list[str]:
+    """The one closing section: the secretary's text, then the end time the meeting recorded."""
+    ended = facts.meeting.closed_at or facts.meeting.ends_at
+    lines = [line.strip() for line in (content.get("closing") or "").splitlines() if line.strip()]
+    return lines + [f"Cuộc họp kết thúc lúc {clock(ended)}, {day_text(ended)}."]
 
 
 def _person(name: str, position: str, organization: str) -> str:
@@ -77,7 +139,6 @@ def build_spec(
     meeting, org = facts.meeting, facts.organization
     chair, secretary = facts.chair, facts.secretary
     started = meeting.opened_at or meeting.starts_at
-    ended = meeting.closed_at or meeting.ends_at
     body: list[str | BodyBlock] = []
     body.append(f"Thời gian: bắt đầu lúc {clock(started)}, {day_text(started)}.")
     where = meeting.place or "—"
@@ -89,18 +150,7 @@ def build_spec(
         body.append(f"Thư ký: {_person(secretary.full_name, secretary.position or '', '')}.")
 
     body.append(BodyBlock(text="I. THÀNH PHẦN THAM DỰ", style="heading"))
-    present, absent = facts.present, facts.absent
-    body.append(f"Số đại biểu được triệu tập: {len(facts.people)}; có mặt: {len(present)}; vắng mặt: {len(absent)}."
-                + (" Cuộc họp đủ số lượng đại biểu theo quy định." if facts.quorum.get("met") else ""))
-    if present:
-        body.append("Đại biểu có mặt: " + "; ".join(
-            _person(p.name, p.position, p.site or p.organization) for p in present) + ".")
-    if absent:
-        body.append("Đại biểu vắng mặt: " + "; ".join(
-            p.name + (f" (lý do: {p.absence_reason})" if p.absence_reason else " (không rõ lý do)") for p in absent) + ".")
-    for site in facts.sites:
-        status = "có kết nối" if site.get("site_present") else "không kết nối"
-        body.append(f"Điểm cầu {site['name']}: {status}, {site.get('present', 0)}/{site.get('attendees', 0)} đại biểu có mặt.")
+    body.extend(attendance_lines(facts))
     opening = (content.get("opening") or "").strip()
     if opening:
         body.extend(line.strip() for line in opening.splitlines() if line.strip())
@@ -135,10 +185,8 @@ def build_spec(
             body.append(f"- Giao {task['owner']}: {task['title']} (hạn hoàn thành {task['due_date']:%d/%m/%Y}).")
     for poll in by_item_polls.get(None, []):
         body.append(poll_line(poll))
-    closing = (content.get("closing") or "").strip()
-    if closing:
-        body.extend(line.strip() for line in closing.splitlines() if line.strip())
-    body.append(f"Cuộc họp kết thúc lúc {clock(ended)} cùng ngày. Biên bản được lập và thông qua tại cuộc họp.")
+    body.append(BodyBlock(text="III. KẾT THÚC", style="heading"))
+    body.extend(closing_lines(facts, content))
 
     recipients = ["Các đại biểu dự họp"] + [str(s["name"]) for s in facts.sites]
     return DocumentSpec(

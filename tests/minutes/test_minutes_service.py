@@ -24,19 +24,22 @@ async def test_minutes_content_matches_the_meetings_attendance_and_votes(demo_db
         minutes = await minutes_service.get(session, minutes_id=minutes_id)
         spec = document.build_spec(facts, minutes_service.content_of(minutes))
     text = _text(spec)
-    # Attendance comes from the meeting: 6 summoned (chair, secretary, 3 members, 1 for Châu Thành), 1 absent.
-    assert "Số đại biểu được triệu tập: 6; có mặt: 5; vắng mặt: 1." in text
+    # Attendance comes from the meeting: 5 voting members summoned (chair, secretary, 3 members;
+    # Châu Thành's delegate attends for the site), 1 absent.
+    assert "Thành viên có quyền biểu quyết được triệu tập: 5; có mặt (kể cả người dự thay): 4; vắng mặt: 1." in text
     assert "Phạm" in text and "lý do: Đi công tác tại huyện Mỏ Cày Nam" in text
-    # The vote's result is the poll's: 3 yes, 1 no, 1 abstain, passed.
-    assert "Tán thành: 3" in text and "Không tán thành: 1" in text and "Không biểu quyết: 1" in text
-    assert "Thông qua." in text
+    assert "không rõ lý do" not in text
+    # The vote's result is the poll's, with its rule and base: 3 of 4 present in favour, passed.
+    assert "Tán thành: 3; Không tán thành: 1; Không biểu quyết: 0." in text
+    assert "quá nửa số thành viên có quyền biểu quyết có mặt" in text and "Tổng số tính: 4 thành viên có mặt" in text
+    assert "Kết quả: THÔNG QUA." in text
     # Opinions are linked to who had the floor, with the speaker's name from the meeting.
     assert "Đề nghị tăng cường tuyên truyền" in text
     speaker = next(p for p in facts.people if p.name and "Lê" in p.name)
     assert f"- {speaker.name}" in text
     assert spec.doc_type == "BB" and spec.number is None and {s.role for s in spec.signers} == {"secretary", "chair"}
     assert "Kết luận: Thông qua báo cáo." in text
-    assert "Cuộc họp kết thúc lúc" in text
+    assert text.count("Cuộc họp kết thúc lúc") == 1 and "Biên bản được lập" not in text
 
 
 async def test_a_stale_save_is_refused_and_no_text_is_lost(demo_db, settings) -> None:

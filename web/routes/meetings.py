@@ -186,7 +186,8 @@ async def meeting_page(request: Request, principal: SignedIn, session: SessionDe
             named = {p["user_id"] for p in participants if p["unit_id"] == unit.id}
             choices = await _people_choices(session, principal.tree.subtree(unit.organization_id))
             ctx["responses"].append({"unit": unit, "org": await session.get(Organization, unit.organization_id),
-                                     "choices": choices, "named": named})
+                                     "choices": choices, "named": named,
+                                     "delegates": [p for p in participants if p["unit_id"] == unit.id]})
     return render(request, "meetings/detail.html", ctx)
 
 
@@ -240,6 +241,16 @@ async def name_attendees(request: Request, principal: SignedIn, session: Session
                          user_ids: Annotated[list[str], Form()], note: Annotated[str, Form()] = "") -> Response:
     await scheduling.name_attendees(session, principal=principal, meeting_id=meeting_id, unit_id=unit_id,
                                     user_ids=_ints(user_ids), note=note)
+    return _back(meeting_id, "answer")
+
+
+@router.post("/{meeting_id}/units/{unit_id}/attendance")
+async def mark_site_delegate(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, unit_id: int,
+                             participant_id: Annotated[int, Form()], present: Annotated[bool, Form()] = False) -> Response:
+    """The site's clerk marks one of the unit's delegates present or absent."""
+    acc = await access_for(session, principal, meeting_id)
+    delegate = await attendance.site_delegate(session, acc, unit_id=unit_id, participant_id=participant_id)
+    await attendance.mark(session, principal=principal, meeting_id=meeting_id, participant_id=delegate.id, present=present)
     return _back(meeting_id, "answer")
 
 
@@ -364,6 +375,8 @@ def _labels() -> dict[str, str]:
         "You are checked in.", "Check in to vote.", "over time", "in the room", "online", "Not started yet.",
         "The meeting is closed.", "The meeting has been cancelled.", "votes", "Speaking time",
         "meeting.vote.yes", "meeting.vote.no", "meeting.vote.abstain",
+        "Abstentions and members who do not vote count as not in favour.", "Counted against", "needed to pass",
+        "Opened without quorum", "Reason", "in place of", "authorisation", "arrived", "left", "Left", "needed", "You attend without a vote.",
         *(f"meeting.status.{s.value}" for s in MeetingStatus), *(f"meeting.poll.{v.value}" for v in PollVisibility),
         *(f"meeting.threshold.{t.value}" for t in Threshold), *(f"meeting.role.{r.value}" for r in ParticipantRole),
     ]
@@ -386,7 +399,9 @@ async def _live_page(request: Request, principal: Principal, session: AsyncSessi
         "m": acc.meeting, "acc": acc, "view": view, "labels": json.dumps(_labels(), ensure_ascii=False), "items": items,
         "room_url": video.room_url(request.app.state.settings, acc.meeting),
         "visibilities": list(PollVisibility), "thresholds": list(Threshold),
+        "substitutes": await attendance.substitute_choices(session, principal, acc.meeting) if view == "console" else [],
     })
+
 
 
 @router.get("/{meeting_id}/room")
@@ -542,6 +557,13 @@ class NewPoll(BaseModel):
     options: Annotated[list[Annotated[str, Field(max_length=500)]], Field(max_length=50)] | None = None
     allow_change: bool = False
     agenda_item_id: OptionalId = None
+    override_reason: Text = ""
+
+
+class Substitute(BaseModel):
+    participant_id: int
+    user_id: int
+    authorisation: Text
 
 
 class Ballot(BaseModel):
@@ -580,6 +602,14 @@ async def live_checkin(principal: SignedIn, session: SessionDep, meeting_id: int
 async def live_mark(principal: SignedIn, session: SessionDep, meeting_id: int, body: Mark) -> dict[str, bool]:
     await attendance.mark(session, principal=principal, meeting_id=meeting_id, participant_id=body.participant_id,
                           present=body.present, reason=body.reason)
+    return LIVE_OK
+
+
+@router.post("/{meeting_id}/live/substitute")
+async def live_substitute(principal: SignedIn, session: SessionDep, meeting_id: int, body: Substitute) -> dict[str, bool]:
+    """A substitute (người dự thay) attends in an invited member's seat, authorisation recorded."""
+    await attendance.substitute(session, principal=principal, meeting_id=meeting_id, participant_id=body.participant_id,
+                                user_id=body.user_id, authorisation=body.authorisation)
     return LIVE_OK
 
 
@@ -651,7 +681,8 @@ async def live_open_poll(principal: SignedIn, session: SessionDep, meeting_id: i
     options = [o for o in body.options if o.strip()] if body.options else None
     await polls.open_poll(session, principal=principal, meeting_id=meeting_id, question=body.question,
                           visibility=body.visibility, threshold=body.threshold, options=options or None,
-                          allow_change=body.allow_change, agenda_item_id=body.agenda_item_id)
+                          allow_change=body.allow_change, agenda_item_id=body.agenda_item_id,
+                          override_reason=body.override_reason)
     return LIVE_OK
 
 

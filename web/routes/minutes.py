@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from meetings.minutes import service as minutes_service
 from meetings.minutes.document import CHAIR_FIELD, SECRETARY_FIELD
+from meetings.minutes import document as minutes_document
 from meetings.minutes.models import EDITABLE, MinutesStatus
 from meetings.models import MeetingParticipant, MeetingStatus, MeetingUnit
 from meetings.service import facts as meeting_facts
@@ -59,7 +60,10 @@ async def minutes_page(request: Request, principal: SignedIn, session: SessionDe
     acc = await minutes_service.access(session, principal, meeting_id)
     minutes = await minutes_service.find(session, meeting_id=meeting_id)
     facts = await meeting_facts(session, meeting_id=meeting_id)
+    # The page shows the very lines the PDF prints (attendance, votes, the end of the meeting).
     ctx: dict[str, Any] = {"acc": acc, "meeting": acc.meeting, "minutes": minutes, "facts": facts,
+                           "attendance_lines": minutes_document.attendance_lines(facts), "poll_line": minutes_document.poll_line,
+                           "end_line": minutes_document.closing_lines(facts, {})[-1],
                            "statuses": MinutesStatus, "meeting_closed": acc.meeting.status == MeetingStatus.closed,
                            "can_start": acc.can_edit and acc.meeting.status in (MeetingStatus.open, MeetingStatus.closed)}
     if minutes is not None:

@@ -173,7 +173,7 @@
   function renderAttendance(open) {
     const q = state.attendance.quorum;
     bind("quorum", el("span", { class: q.met ? "q-ok" : "q-no" }, q.met ? `✔ ${t("Quorum reached")}` : `✖ ${t("No quorum yet")}`),
-      ` — ${q.voting_present}/${q.members} ${t("voting members")} (${t("present of")} ${q.participants}: ${q.present})`);
+      ` — ${q.voting_present}/${q.members} ${t("voting members")}, ${t("needed")} ${q.needed} (${t("present of")} ${q.participants}: ${q.present})`);
     if (view === "projector" || !state.me) return;
     const mine = state.me.participant;
     const checkedIn = mine && mine.attendance === "present";
@@ -184,11 +184,26 @@
       el("strong", {}, s.name), ` — ${s.present}/${s.attendees} ${t("attendees")} · `,
       el("span", { class: s.site_present ? "q-ok" : "q-no" }, s.site_present ? t("Site connected") : t("Site not connected")),
       manage ? el("button", { class: "small", "data-act": "site", "data-id": s.id, "data-present": s.site_present ? "0" : "1" }, s.site_present ? t("Site not connected") : t("Site connected")) : "")));
-    list("people", (state.participants || []).map((p) => el("li", { class: `pp-${p.attendance}`, "data-participant": p.id },
-      el("span", { class: "grow" }, el("strong", {}, p.name), el("span", { class: "muted small" }, ` ${t(`meeting.role.${p.role}`)} · ${p.org}`)),
-      el("span", { class: `badge at-${p.attendance}` }, p.attendance === "present" ? `${t("Present")} (${p.in_room ? t("in the room") : t("online")})` : t("Absent")),
+    const everyone = state.participants || [];
+    const byId = Object.fromEntries(everyone.map((p) => [p.id, p]));
+    const hhmm = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "");
+    list("people", everyone.map((p) => el("li", { class: `pp-${p.attendance}`, "data-participant": p.id },
+      el("span", { class: "grow" }, el("strong", {}, p.name), el("span", { class: "muted small" }, ` ${t(`meeting.role.${p.role}`)} · ${p.org}`),
+        p.substitute_for_id ? el("span", { class: "small sub-line" }, ` · ${t("in place of")} ${(byId[p.substitute_for_id] || {}).name || ""} (${t("authorisation")}: ${p.authorisation})`) : "",
+        p.checked_in_at ? el("span", { class: "muted small" }, ` · ${t("arrived")} ${hhmm(p.checked_in_at)}`) : "",
+        p.left_at ? el("span", { class: "muted small" }, ` · ${t("left")} ${hhmm(p.left_at)}`) : ""),
+      el("span", { class: `badge at-${p.attendance}` }, p.attendance === "present" ? `${t("Present")} (${p.in_room ? t("in the room") : t("online")})` : p.left_at ? t("Left") : t("Absent")),
       manage ? el("button", { class: "small", "data-act": "mark", "data-id": p.id, "data-present": p.attendance === "present" ? "0" : "1" },
         p.attendance === "present" ? t("Mark absent") : t("Mark present")) : "")));
+    // Seats a substitute may take: invited members (not chair, secretary, guests) not present.
+    const taken = new Set(everyone.filter((p) => p.substitute_for_id).map((p) => p.substitute_for_id));
+    const seats = everyone.filter((p) => p.role === "member" && !p.substitute_for_id && p.attendance !== "present" && !taken.has(p.id));
+    $$('[data-options="seats"]').forEach((select) => {
+      const keep = select.value;
+      select.replaceChildren(...seats.map((p) => el("option", { value: String(p.id) }, `${p.name} — ${p.org}`)));
+      select.value = keep;
+    });
+    showIf("can-substitute", manage && seats.length > 0 && (state.meeting.status === "open" || state.meeting.status === "scheduled"));
   }
 
   function renderSpeakers(open) {
@@ -220,9 +235,15 @@
       el("ul", { class: "plain bars" }, poll.options.map((o) => el("li", {},
         el("span", { class: "bar-label" }, `${optionLabel(o)}: ${o.votes} ${t("votes")}`),
         el("span", { class: "bar" }, el("span", { class: "fill" }))))),
-      el("p", { class: "muted small" }, `${t(visLabel[poll.visibility])} · ${t(thresholdLabel[poll.threshold])} · ${r.voted}/${r.present} ${t("voted")}`),
+      el("p", { class: "muted small rule-line" }, `${t(visLabel[poll.visibility])} · ${t(thresholdLabel[poll.threshold])} · ${t("Counted against")} ${r.base} · ${r.needed} ${t("needed to pass")} · ${r.voted}/${r.present} ${t("voted")}`),
+      overrideLine(poll),
       poll.named ? el("ul", { class: "plain small named" }, poll.named.map((n) => el("li", {}, `${n.name}: ${n.choice}`))) : "",
       !big && view !== "projector" ? el("a", { href: `/meetings/${mid}/polls/${poll.id}.csv`, class: "small" }, t("Export CSV")) : "");
+  }
+
+  function overrideLine(poll) {
+    if (!poll.override_reason) return "";
+    return el("p", { class: "override-line" }, `⚠ ${t("Opened without quorum")} (${poll.present_at_open}/${poll.members_at_open}) — ${t("Reason")}: ${poll.override_reason}`);
   }
 
   function sizeBars() {
@@ -251,11 +272,13 @@
       bind("poll", el("div", { class: "poll-open" },
         el("p", { class: "badge live" }, t("Vote open")),
         el("p", { class: "poll-q" }, el("strong", {}, current.question)),
-        el("p", { class: "muted small" }, `${t(visLabel[current.visibility])} · ${t(thresholdLabel[current.threshold])}`),
+        el("p", { class: "muted small rule-line" }, `${t(visLabel[current.visibility])} · ${t(thresholdLabel[current.threshold])} · ${t("Abstentions and members who do not vote count as not in favour.")}`),
+        overrideLine(current),
         el("p", { class: "turnout" }, `${current.turnout}/${q.voting_present} ${t("voted")}`),
         buttons,
         mine ? el("p", { class: "ok-box" }, chosen ? `${t("You voted")}: ${optionLabel(chosen)}` : t("Your vote is recorded (secret ballot).")) : "",
-        !canVote && participant && view !== "projector" && !mine ? el("p", { class: "muted" }, t("Check in to vote.")) : "",
+        !canVote && participant && view !== "projector" && !mine
+          ? el("p", { class: "muted" }, participant.voting ? t("Check in to vote.") : t("You attend without a vote.")) : "",
         isChair && view !== "projector" ? el("button", { class: "danger", "data-act": "close-poll", "data-id": current.id, "data-confirm-key": "Close the vote? The result is final." }, t("Close the vote")) : ""));
     } else if (view === "projector") {
       const last = polls.filter((p) => p.status === "closed").slice(-1)[0];
@@ -264,6 +287,7 @@
       bind("poll", el("p", { class: "empty" }, t("No vote is open.")));
     }
     showIf("can-open-poll", open && !current);
+    showIf("no-quorum", !q.met);
     list("results", polls.filter((p) => p.status === "closed").reverse().map((p) => el("li", {}, resultView(p, false))));
     sizeBars();
   }
@@ -320,6 +344,7 @@
       body = { ...data, allow_change: !!data.allow_change, options: (data.options || "").split("\n").map((s) => s.trim()).filter(Boolean) };
       if (!body.options.length) delete body.options;
     }
+    if (kind === "substitute") body = { ...data, participant_id: Number(data.participant_id), user_id: Number(data.user_id) };
     if (await post(kind, body)) { form.reset(); const details = form.closest("details"); if (details) details.open = false; }
   });
 

@@ -4,7 +4,7 @@ times and substitutes (người dự thay) of meeting participants
 The quorum base is the voting members invited by name: delegates named by an invited unit
 attend for their site without a vote, so existing ones lose theirs.
 
-Revision ID: 0017
+Revision ID: 0018
 Revises: 0016
 Create Date: 2026-12-03
 """
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 import services.db
 
-revision = '0017'
-down_revision = '0016'
+revision = '0018'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 

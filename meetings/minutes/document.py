@@ -88,7 +88,7 @@ def attendance_lines(facts: MeetingFacts) -> list[str]:
     needed = facts.quorum.get("needed", 0)
     lines = [f"Thành viên có quyền biểu quyết được triệu tập: {len(seats)}; có mặt (kể cả người dự thay): {attended}; "
              f"vắng mặt: {len(seats) - attended}. Túc số cần: {needed}"
-             + (" — cuộc họp đủ túc số." if seats and attended >= int(needed or 0) else " — cuộc họp không đủ túc số.")]
+             + (" — cuộc họp đủ túc số." if seats and attended >= int(str(needed or 0)) else " — cuộc họp không đủ túc số.")]
     present = [p for p in people if p.present]
     absent = [p for p in people if not p.present]
     if present:

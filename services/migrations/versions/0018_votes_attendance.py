@@ -5,7 +5,7 @@ The quorum base is the voting members invited by name: delegates named by an inv
 attend for their site without a vote, so existing ones lose theirs.
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-03
 """
 

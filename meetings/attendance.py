@@ -12,6 +12,7 @@ from services.audit.service import record
 from services.authz import Principal
 from services.db import utcnow
 from services.errors import NotFound
+from services.i18n import _l
 
 CHECK_IN_OPEN = (MeetingStatus.scheduled, MeetingStatus.open)
 
@@ -40,7 +41,7 @@ async def mark(
     require_status(acc.meeting, *CHECK_IN_OPEN, MeetingStatus.closed)
     participant = await session.get(MeetingParticipant, participant_id)
     if participant is None or participant.meeting_id != meeting_id:
-        raise NotFound("Không tìm thấy đại biểu.", "participant not found")
+        raise NotFound(_l("participant not found"))
     if present:
         participant.attendance, participant.in_room = Attendance.present, True
         participant.checked_in_at = participant.checked_in_at or utcnow()
@@ -63,7 +64,7 @@ async def mark_site(session: AsyncSession, *, principal: Principal, meeting_id: 
     require_status(acc.meeting, *CHECK_IN_OPEN)
     unit = await session.get(MeetingUnit, unit_id)
     if unit is None or unit.meeting_id != meeting_id:
-        raise NotFound("Không tìm thấy điểm cầu.", "site not found")
+        raise NotFound(_l("site not found"))
     unit.site_present, unit.site_marked_at = present, utcnow()
     await record(session, actor=principal.actor, action="meeting.site_marked", object_type="meeting", object_id=meeting_id,
                  organization_id=acc.meeting.organization_id, details={"unit_id": unit.id, "present": present})

@@ -24,6 +24,7 @@ from services.directory.models import Role, RoleAssignment
 from services.errors import NotFound
 from services.keys.models import PinGuard
 from services.notifications.service import notify
+from services.i18n import _l
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ async def unlock(session: AsyncSession, *, actor: Actor, key: str) -> PinGuard:
     """An administrator unlocks a key: the counter starts from zero; its holder is told."""
     row = await state(session, key=key)
     if row is None:
-        raise NotFound("Không tìm thấy khóa ký số này.", "key not found")
+        raise NotFound(_l("key not found"))
     ref = KeyRef(row.key, user_id=row.user_id, organization_id=row.organization_id)
     row = await _locked_row(session, ref)
     failures, was_locked = row.failures, row.locked_at is not None

@@ -19,6 +19,7 @@ from services.errors import NotFound
 from services.notifications.service import notify
 from services.reports import service as reports
 from services.reports.models import ReportRequest, ReportTarget
+from services.i18n import _l
 
 KIND = "report_target"
 
@@ -36,7 +37,7 @@ class ReportTargetDeadlines:
     async def _load(self, session: AsyncSession, target_id: int) -> tuple[ReportRequest, ReportTarget]:
         target = await session.get(ReportTarget, target_id)
         if target is None:
-            raise NotFound("Không tìm thấy đơn vị được yêu cầu báo cáo.", "report target not found")
+            raise NotFound(_l("report target not found"))
         return await reports.get_request(session, request_id=target.request_id), target
 
     async def state(self, session: AsyncSession, object_id: int) -> Tracking:

@@ -25,6 +25,7 @@ from services.errors import Forbidden, InvalidInput, NotFound
 from services.events.service import publish
 from services.notifications.service import notify
 from services.tasks.models import OwnerKind, Task, TaskStatus, TaskUpdate
+from services.i18n import Message, _l
 
 ASSIGNERS = ORGANISERS  # tasks come from the meetings they organise
 OPEN = (TaskStatus.waiting, TaskStatus.in_progress)
@@ -32,7 +33,7 @@ SOON_DAYS = 2
 
 
 def _not_found() -> NotFound:
-    return NotFound("Không tìm thấy nhiệm vụ này hoặc bạn không có quyền xem.", "task not found")
+    return NotFound(_l("task not found"))
 
 
 def channel(task_id: int) -> str:
@@ -133,8 +134,7 @@ async def _check_owner(session: AsyncSession, kind: OwnerKind, owner_id: int, as
         ok = org is not None and org.active and (tree is None or owner_id in tree.subtree(assigning_org))
     if not ok:
         raise InvalidInput(
-            "Người hoặc đơn vị được giao nhiệm vụ không hợp lệ. Hãy chọn lại.",
-            "The task's owner is not valid. Choose another one.",
+            _l("The task's owner is not valid. Choose another one."),
         )
 
 
@@ -145,9 +145,9 @@ async def create(
     """Assign a task (authorize before calling); the caller starts its workflow after commit."""
     title = (new.title or "").strip()
     if not title:
-        raise InvalidInput("Hãy nhập nội dung nhiệm vụ.", "Enter what must be done.")
+        raise InvalidInput(_l("Enter what must be done."))
     if new.due_date < calendar.vn_today():
-        raise InvalidInput("Hạn hoàn thành không được ở trong quá khứ. Hãy chọn ngày khác.", "The due date is in the past.")
+        raise InvalidInput(_l("The due date is in the past."))
     await _check_owner(session, new.owner_kind, new.owner_id, organization_id, tree)
     task = Task(
         organization_id=organization_id, source_type=new.source_type, source_id=new.source_id,
@@ -293,9 +293,9 @@ async def _changed(session: AsyncSession, task: Task) -> None:
 async def _owner_action(session: AsyncSession, principal: Principal, task_id: int) -> Task:
     view = await get_for(session, principal=principal, task_id=task_id)
     if not view.mine:
-        raise Forbidden("Chỉ người được giao nhiệm vụ mới cập nhật được tiến độ.", "Only the task's owner can report on it.")
+        raise Forbidden(_l("Only the task's owner can report on it."))
     if view.task.status not in OPEN:
-        raise InvalidInput("Nhiệm vụ đã kết thúc, không cập nhật được nữa.", "The task is finished.")
+        raise InvalidInput(_l("The task is finished and can no longer be updated."))
     return view.task
 
 
@@ -306,9 +306,9 @@ async def report_progress(
     task = await _owner_action(session, principal, task_id)
     body = (body or "").strip()
     if not body and progress is None:
-        raise InvalidInput("Hãy nhập nội dung tiến độ.", "Describe the progress.")
+        raise InvalidInput(_l("Describe the progress."))
     if progress is not None and not 0 <= progress <= 100:
-        raise InvalidInput("Tiến độ phải từ 0 đến 100%.", "Progress must be between 0 and 100%.")
+        raise InvalidInput(_l("Progress must be between 0 and 100%."))
     kind = "progress"
     if task.status == TaskStatus.waiting:
         task.status, task.started_at, kind = TaskStatus.in_progress, utcnow(), "started"
@@ -326,7 +326,7 @@ async def complete(session: AsyncSession, *, principal: Principal, task_id: int,
     task = await _owner_action(session, principal, task_id)
     result = (result or "").strip()
     if not result:
-        raise InvalidInput("Hãy nêu kết quả thực hiện nhiệm vụ.", "Describe what was done.")
+        raise InvalidInput(_l("Describe what was done."))
     task.status, task.progress, task.result = TaskStatus.done, 100, result[:5000]
     task.done_at, task.done_by = utcnow(), principal.user.id
     task.started_at = task.started_at or task.done_at
@@ -347,12 +347,12 @@ async def reopen(session: AsyncSession, *, principal: Principal, task_id: int, r
     view = await get_for(session, principal=principal, task_id=task_id)
     task = view.task
     if not view.may_manage:
-        raise Forbidden("Chỉ người giao nhiệm vụ mới mở lại được.", "Only the assigner can reopen a task.")
+        raise Forbidden(_l("Only the assigner can reopen a task."))
     if task.status != TaskStatus.done:
-        raise InvalidInput("Chỉ mở lại được nhiệm vụ đã hoàn thành.", "Only a finished task can be reopened.")
+        raise InvalidInput(_l("Only a finished task can be reopened."))
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("Hãy nêu lý do mở lại.", "Give a reason.")
+        raise InvalidInput(_l("Give the reason for reopening."))
     task.status, task.done_at, task.done_by, task.progress = TaskStatus.in_progress, None, None, 90
     task.revision += 1
     session.add(TaskUpdate(task_id=task.id, kind="reopened", body=reason[:5000], user_id=principal.user.id, at=utcnow()))
@@ -362,21 +362,21 @@ async def reopen(session: AsyncSession, *, principal: Principal, task_id: int, r
     return task
 
 
-def _managed_open(view: TaskView, vi: str, en: str) -> Task:
+def _managed_open(view: TaskView, message: Message) -> Task:
     if not view.may_manage:
-        raise Forbidden(vi, en)
+        raise Forbidden(message)
     if view.task.status not in OPEN:
-        raise InvalidInput("Nhiệm vụ đã kết thúc.", "The task is finished.")
+        raise InvalidInput(_l("The task is finished."))
     return view.task
 
 
 async def cancel(session: AsyncSession, *, principal: Principal, task_id: int, reason: str) -> Task:
     """The assigner withdraws an open task; its owners are told and its deadlines stop."""
     view = await get_for(session, principal=principal, task_id=task_id)
-    task = _managed_open(view, "Chỉ người giao nhiệm vụ mới hủy được.", "Only the assigner can cancel a task.")
+    task = _managed_open(view, _l("Only the assigner can cancel a task."))
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("Hãy nêu lý do hủy nhiệm vụ.", "Give a reason.")
+        raise InvalidInput(_l("Give the reason for cancelling the task."))
     owners = await responsible(session, task)
     task.status = TaskStatus.cancelled
     task.revision += 1
@@ -396,16 +396,16 @@ async def reassign(
     """The assigner gives an open task to another owner and/or moves its due date. The new owners
     are told; the deadline notices start again for them (the workflow re-reads the task)."""
     view = await get_for(session, principal=principal, task_id=task_id)
-    task = _managed_open(view, "Chỉ người giao nhiệm vụ mới giao lại được.", "Only the assigner can reassign a task.")
+    task = _managed_open(view, _l("Only the assigner can reassign a task."))
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("Hãy nêu lý do giao lại hoặc đổi hạn.", "Give a reason.")
+        raise InvalidInput(_l("Give the reason for reassigning or changing the deadline."))
     if due_date < calendar.vn_today():
-        raise InvalidInput("Hạn hoàn thành không được ở trong quá khứ. Hãy chọn ngày khác.", "The due date is in the past.")
+        raise InvalidInput(_l("The due date is in the past."))
     await _check_owner(session, owner_kind, owner_id, task.organization_id, principal.tree)
     before = (task.owner_kind, task.owner_id, task.due_date)
     if before == (owner_kind, owner_id, due_date):
-        raise InvalidInput("Người được giao và hạn không thay đổi.", "Neither the owner nor the due date changed.")
+        raise InvalidInput(_l("Neither the owner nor the due date changed."))
     old_owner = await owner_label(session, task)
     task.assign_to(owner_kind, owner_id)
     owner_changed = before[:2] != (owner_kind, owner_id)

@@ -16,6 +16,7 @@ from web import i18n
 from web.app import secure_cookie
 from web.deps import SESSION_COOKIE, Access, MaybeSignedIn, SessionDep, SignedIn, SignedInBrowser, client_ip
 from web.templating import render
+from services.i18n import _l
 
 router = APIRouter(tags=["account"])
 
@@ -56,7 +57,7 @@ async def login(
     if error is not None:
         page = render(
             request, "login.html",
-            {"next": _safe_next(next), "error": i18n.pick(error.message, error.message_en), "username": username},
+            {"next": _safe_next(next), "error": error.text(i18n.current_locale.get()), "username": username},
             status_code=error.status_code,
         )
         if isinstance(error, TooManyAttempts):
@@ -118,7 +119,7 @@ async def change_password(
     from services.errors import InvalidInput
 
     if new_password != confirm_password:
-        raise InvalidInput("Mật khẩu nhập lại không khớp.", "The two new passwords differ.")
+        raise InvalidInput(_l("The two new passwords differ."))
     await auth.change_own_password(
         session, actor=principal.actor, user=principal.user, current=current_password, new=new_password,
         keep_session_id=principal.session_id,

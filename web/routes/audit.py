@@ -17,6 +17,7 @@ from services.errors import Forbidden, InvalidInput
 from web.deps import AuditorUser, SessionDep, writes_on_read
 from web.i18n import VN_TZ, fmt_datetime
 from web.templating import render
+from services.i18n import _l
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 PAGE = 50
@@ -28,7 +29,7 @@ def _day(value: str | None, *, end: bool = False) -> datetime | None:
     try:
         day = datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
-        raise InvalidInput("Ngày không hợp lệ, hãy dùng dạng dd/mm/yyyy.", "Invalid date.") from None
+        raise InvalidInput(_l("Invalid date: use dd/mm/yyyy.")) from None
     moment = datetime.combine(day, time.min, tzinfo=VN_TZ)
     return moment + timedelta(days=1) if end else moment
 
@@ -38,7 +39,7 @@ def _filters(principal: Principal, params: dict[str, str]) -> audit.AuditFilter:
     org = params.get("org")
     if org:
         if not org.isdigit() or int(org) not in scope:
-            raise InvalidInput("Cơ quan không nằm trong phạm vi kiểm tra của bạn.", "Organisation outside your scope.")
+            raise InvalidInput(_l("Organisation outside your scope."))
         org_ids = principal.tree.subtree(int(org)) & scope
     else:
         org_ids = scope
@@ -96,8 +97,7 @@ async def object_timeline(
 async def verify_page(request: Request, principal: AuditorUser, session: SessionDep) -> Response:
     if not _sees_whole_trail(principal):
         raise Forbidden(
-            "Chỉ kiểm tra viên cấp tỉnh mới kiểm chứng toàn bộ nhật ký.",
-            "Only an auditor of the top-level organisation verifies the whole trail.",
+            _l("Only an auditor of the top-level organisation verifies the whole trail."),
         )
     result = await audit.verify_database(session, data_dir=request.app.state.settings.data_dir)
     return render(request, "audit/verify.html", {"result": result})
@@ -108,8 +108,7 @@ async def verify_page(request: Request, principal: AuditorUser, session: Session
 async def export_jsonl(request: Request, principal: AuditorUser, session: SessionDep) -> Response:
     if not _sees_whole_trail(principal):
         raise Forbidden(
-            "Chỉ kiểm tra viên cấp tỉnh mới tải được toàn bộ nhật ký.",
-            "Only an auditor of the top-level organisation exports the whole trail.",
+            _l("Only an auditor of the top-level organisation exports the whole trail."),
         )
     lines = [line async for line in audit.export_lines(session, data_dir=request.app.state.settings.data_dir)]
     await audit.record(session, actor=principal.actor, action="audit.export", details={"format": "jsonl", "lines": len(lines)})

@@ -14,7 +14,7 @@ from services.authz import Principal, require
 from services.db import utcnow
 from services.directory.models import Level, Organization, Role, RoleAssignment, Unit, User
 from services.errors import Conflict, InvalidInput, NotFound
-from services.i18n import Message, _l
+from services.i18n import LOCALES, Message, _l
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 ABBR_RE = re.compile(r"^[A-ZĐ0-9][A-Za-zĐđ0-9]{0,31}$")
@@ -251,6 +251,16 @@ async def update_user(session: AsyncSession, *, actor: Actor, user: User, **chan
             organization_id=user.organization_id, details=diff,
         )
     return user
+
+
+async def set_language(session: AsyncSession, *, actor: Actor, user: User, language: str) -> None:
+    """The language of what is sent to the person (notifications, e-mails); the page switch sets it."""
+    if language not in LOCALES:
+        raise InvalidInput(_l("Unknown language."))
+    if user.language != language:
+        user.language = language
+        await record(session, actor=actor, action="user.language", object_type="user", object_id=user.id,
+                     organization_id=user.organization_id, details={"language": language})
 
 
 async def set_password(session: AsyncSession, *, actor: Actor, user: User, password: str) -> None:

@@ -337,7 +337,7 @@ async def complete(session: AsyncSession, *, principal: Principal, task_id: int,
     if task.created_by:
         await notify(session, user_ids=[task.created_by], kind="task.done", link=f"/tasks/{task.id}",
                      dedupe_key=f"task-{task.id}-done-r{task.revision}",
-                     title=f"Đã hoàn thành nhiệm vụ: {task.title[:150]}", body=task.result[:500])
+                     title=_l("Task completed: {title}", title=task.title[:150]), body=task.result[:500])
     await _changed(session, task)
     return task
 
@@ -384,7 +384,7 @@ async def cancel(session: AsyncSession, *, principal: Principal, task_id: int, r
     await record(session, actor=principal.actor, action="task.cancel", object_type="task", object_id=task.id,
                  organization_id=task.organization_id, details={"reason": reason[:500]})
     await notify(session, user_ids=owners, kind="task.cancelled", link=f"/tasks/{task.id}",
-                 dedupe_key=f"task-{task.id}-cancelled", title=f"Nhiệm vụ đã hủy: {task.title[:150]}", body=reason[:500])
+                 dedupe_key=f"task-{task.id}-cancelled", title=_l("Task cancelled: {title}", title=task.title[:150]), body=reason[:500])
     await _changed(session, task)
     return task
 
@@ -427,7 +427,7 @@ async def reassign(
                           "reason": reason[:500]})
     await notify(session, user_ids=await responsible(session, task), kind="task.assigned", link=f"/tasks/{task.id}",
                  dedupe_key=f"task-{task.id}-assigned-r{task.revision}",
-                 title=f"Nhiệm vụ (hạn {due_date:%d/%m/%Y}): {task.title[:150]}", body=body[:500])
+                 title=_l("Task (due {due}): {title}", due=f"{due_date:%d/%m/%Y}", title=task.title[:150]), body=body[:500])
     await _changed(session, task)
     return task
 
@@ -478,8 +478,9 @@ async def notify_assigned(session: AsyncSession, *, task_id: int) -> list[int]:
     users = await responsible(session, task)
     notes = await notify(session, user_ids=users, kind="task.assigned", link=f"/tasks/{task.id}",
                          dedupe_key=f"task-{task.id}-assigned",
-                         title=f"Nhiệm vụ mới (hạn {task.due_date:%d/%m/%Y}): {task.title[:150]}",
-                         body=(task.source_label and f"Từ: {task.source_label}. ") + task.description[:400])
+                         title=_l("New task (due {due}): {title}", due=f"{task.due_date:%d/%m/%Y}", title=task.title[:150]),
+                         body=_l("From: {source}. {description}", source=task.source_label, description=task.description[:400])
+                         if task.source_label else task.description[:400])
     return [n.user_id for n in notes]
 
 

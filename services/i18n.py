@@ -10,6 +10,7 @@ Vietnamese); the catalogues stay beside the templates, which hold most of the te
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
@@ -61,19 +62,35 @@ class Message:
 
     def to_json(self) -> dict[str, Any]:
         """Stored form (notifications): parameters as text, nested messages kept as messages."""
-        return {"msgid": self.msgid, "params": {
-            k: v.to_json() if isinstance(v, Message) else v if isinstance(v, (int, float)) else str(v)
-            for k, v in self.params.items()
-        }}
+        return {"msgid": self.msgid, "params": {k: _dump(v) for k, v in self.params.items()}}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Message:
-        return cls(data["msgid"], {
-            k: cls.from_json(v) if isinstance(v, dict) else v for k, v in (data.get("params") or {}).items()
-        })
+        return cls(data["msgid"], {k: _load(v) for k, v in (data.get("params") or {}).items()})
 
     def __str__(self) -> str:  # logs and exception text read English
         return self.render("en")
+
+
+def _dump(value: Any) -> Any:
+    # Dates keep their type so a `{due:%d/%m/%Y}` placeholder still formats after storage.
+    if isinstance(value, Message):
+        return value.to_json()
+    if isinstance(value, datetime):
+        return {"datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"date": value.isoformat()}
+    return value if isinstance(value, (int, float)) else str(value)
+
+
+def _load(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    if "datetime" in value:
+        return datetime.fromisoformat(value["datetime"])
+    if "date" in value:
+        return date.fromisoformat(value["date"])
+    return Message.from_json(value)
 
 
 def _l(msgid: str, /, **params: Any) -> Message:

@@ -393,7 +393,7 @@ async def render(session: AsyncSession, *, settings: Settings, minutes_id: int, 
     await notify(session, user_ids=[facts.meeting.secretary_id] if facts.meeting.secretary_id else [],
                  kind="minutes.to_sign", link=f"/meetings/{minutes.meeting_id}/minutes",
                  dedupe_key=f"minutes-{minutes.id}-r{round_}-secretary",
-                 title=f"Biên bản chờ thư ký ký (hạn {minutes.secretary_due:%d/%m/%Y}): {facts.meeting.title[:150]}")
+                 title=_l("Minutes awaiting the secretary's signature (due {secretary_due:%d/%m/%Y}): {title}", secretary_due=minutes.secretary_due, title=facts.meeting.title[:150]))
     await _status_event(session, minutes)
     return True
 
@@ -456,7 +456,7 @@ async def refuse(session: AsyncSession, *, principal: Principal, minutes_id: int
     if acc.meeting.secretary_id and acc.meeting.secretary_id != me:
         await notify(session, user_ids=[acc.meeting.secretary_id], kind="minutes.returned",
                      link=f"/meetings/{minutes.meeting_id}/minutes", dedupe_key=f"minutes-{minutes.id}-r{minutes.round}-returned",
-                     title=f"Biên bản bị trả lại: {acc.meeting.title[:150]}", body=comment[:500])
+                     title=_l("Minutes returned: {title}", title=acc.meeting.title[:150]), body=comment[:500])
     await _status_event(session, minutes)
     return minutes
 
@@ -528,7 +528,7 @@ async def apply_signature_check(
                      details={"role": role, "sha256": signed_sha, "error": error[:500]})
         await notify(session, user_ids=[signer.id], kind="minutes.signature_rejected",
                      link=f"/meetings/{minutes.meeting_id}/minutes", dedupe_key=f"minutes-{minutes.id}-bad-{signed_sha[:16]}",
-                     title=f"Chữ ký trên biên bản không hợp lệ: {meeting.title[:150]}", body=error[:500])
+                     title=_l("A signature on the minutes is not valid: {title}", title=meeting.title[:150]), body=error[:500])
         await _status_event(session, minutes)
         return False
     await record(session, actor=Actor.system("signature-check"), action="minutes.signature_valid",
@@ -541,7 +541,7 @@ async def apply_signature_check(
         minutes.chair_due = await _due(session, calendar.vn_today(), settings.minutes_chair_sign_working_days)
         await notify(session, user_ids=[meeting.chair_id], kind="minutes.to_sign",
                      link=f"/meetings/{minutes.meeting_id}/minutes", dedupe_key=f"minutes-{minutes.id}-r{minutes.round}-chair",
-                     title=f"Biên bản chờ chủ trì ký (hạn {minutes.chair_due:%d/%m/%Y}): {meeting.title[:150]}")
+                     title=_l("Minutes awaiting the chair's signature (due {chair_due:%d/%m/%Y}): {title}", chair_due=minutes.chair_due, title=meeting.title[:150]))
     await _status_event(session, minutes)
     return True
 
@@ -623,8 +623,8 @@ async def distribute(session: AsyncSession, *, settings: Settings, minutes_id: i
     participants = set((await session.scalars(select(MeetingParticipant.user_id).where(MeetingParticipant.meeting_id == meeting.id))).all())
     await notify(session, user_ids=participants, kind="minutes.distributed", link=f"/meetings/{meeting.id}/minutes",
                  dedupe_key=f"minutes-{minutes.id}-distributed",
-                 title=f"Biên bản số {minutes.notation}: {meeting.title[:150]}",
-                 body="Biên bản cuộc họp đã được ký số và gửi đến các đại biểu, đơn vị dự họp.")
+                 title=_l("Minutes no. {notation}: {title}", notation=minutes.notation, title=meeting.title[:150]),
+                 body=_l("The minutes were signed and sent to the participants and attending units."))
     if minutes.status != MinutesStatus.distributed:
         minutes.status, minutes.distributed_at = MinutesStatus.distributed, utcnow()
         await record(session, actor=Actor.system("minutes-dispatch"), action="minutes.distribute", object_type="minutes",
@@ -671,19 +671,19 @@ async def signing_notice(session: AsyncSession, *, minutes_id: int, role: str, k
     meeting = await session.get(Meeting, minutes.meeting_id)
     assert meeting is not None
     who = signer_id(meeting, role)
-    label = "thư ký" if role == "secretary" else "chủ trì"
+    label = _l("secretary") if role == "secretary" else _l("chair")
     key = f"minutes-{minutes.id}-r{round_}-{role}-{kind}"
     link = f"/meetings/{minutes.meeting_id}/minutes"
     if kind == "reminder":
         sent = await notify(session, user_ids=[who] if who else [], kind="minutes.reminder", link=link, dedupe_key=key,
-                            title=f"Hôm nay là hạn ký biên bản ({label}): {meeting.title[:150]}")
+                            title=_l("The minutes are due for signature today ({label}): {title}", label=label, title=meeting.title[:150]))
         action = "minutes.remind"
     else:
         targets = {who} if who else set()
         if role == "secretary":
             targets.add(meeting.chair_id)
         sent = await notify(session, user_ids=targets, kind="minutes.overdue", link=link, dedupe_key=key,
-                            title=f"Biên bản quá hạn ký ({label}, hạn {state.due:%d/%m/%Y}): {meeting.title[:150]}")
+                            title=_l("Minutes overdue for signature ({label}, due {due:%d/%m/%Y}): {title}", label=label, due=state.due, title=meeting.title[:150]))
         action = "minutes.overdue"
     if not sent:
         return False

@@ -890,7 +890,7 @@ async def notify_step(session: AsyncSession, *, document_id: int, revision: int)
         key = f"incoming-{doc.id}-r{revision}"
     sent: list[int] = []
 
-    async def send(users: Iterable[int], kind: str, title: str, body: str = "") -> None:
+    async def send(users: Iterable[int], kind: str, title: Message, body: Message | str = "") -> None:
         users = [u for u in users if u]
         if users:
             notes = await notify(session, user_ids=users, kind=kind, title=title, body=body, link=link,
@@ -898,26 +898,27 @@ async def notify_step(session: AsyncSession, *, document_id: int, revision: int)
             sent.extend(n.user_id for n in notes)
 
     if status in (Status.arrived.value, Status.returned.value):
-        verb = "bị trả lại" if status == Status.returned.value else "chờ vào sổ"
+        title = _l("Incoming document returned: {label}", label=label) if status == Status.returned.value else \
+            _l("Incoming document to register: {label}", label=label)
         await send(await _users_with(session, doc.organization_id, [Role.clerk]), "incoming.to_register",
-                   f"Văn bản đến {verb}: {label}", doc.return_reason or "")
+                   title, doc.return_reason or "")
     elif status == Status.awaiting_direction.value:
         await send(await _users_with(session, doc.organization_id, LEADERS), "incoming.to_direct",
-                   f"Văn bản chờ bút phê (số đến {doc.arrival_label}): {label}")
+                   _l("Awaiting direction (arrival no. {arrival}): {label}", arrival=doc.arrival_label, label=label))
     elif status in OPEN_HANDLING:
-        due = f" — hạn {doc.due_date:%d/%m/%Y}" if doc.due_date else ""
+        due = _l(" — due {due:%d/%m/%Y}", due=doc.due_date) if doc.due_date else ""
         active = [a for a in doc.assignments if a.active]
         await send([doc.lead_user_id] if doc.lead_user_id else [], "incoming.assigned_lead",
-                   f"Bạn được giao xử lý chính{due}: {label}", doc.instruction or "")
+                   _l("You lead the handling{due}: {label}", due=due, label=label), doc.instruction or "")
         await send([a.user_id for a in active if a.role == "co" and a.user_id], "incoming.assigned_co",
-                   f"Bạn được giao phối hợp xử lý{due}: {label}", doc.instruction or "")
+                   _l("You co-handle{due}: {label}", due=due, label=label), doc.instruction or "")
         await send([a.user_id for a in active if a.role == "info" and a.user_id], "incoming.for_info",
-                   f"Văn bản gửi bạn để biết: {label}", doc.instruction or "")
+                   _l("For your information: {label}", label=label), doc.instruction or "")
     elif status == Status.done.value and doc.directed_by_id:
-        await send([doc.directed_by_id], "incoming.done", f"Đã hoàn thành xử lý: {label}", doc.result or "")
+        await send([doc.directed_by_id], "incoming.done", _l("Handling completed: {label}", label=label), doc.result or "")
     elif status == Status.rejected.value and doc.sender_org_id:
         await send(await _users_with(session, doc.sender_org_id, [Role.clerk]), "incoming.rejected",
-                   f"Văn bản gửi đi bị trả lại: {label}", doc.return_reason or "")
+                   _l("Your document was returned: {label}", label=label), doc.return_reason or "")
     return sent
 
 

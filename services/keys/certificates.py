@@ -135,8 +135,8 @@ async def register(
     if row.status == CertStatus.pending:
         await notify(session, user_ids=await _admins_of(session, owner_org), kind="certificate.pending",
                      link="/admin/certificates", dedupe_key=f"certificate-{row.id}-pending",
-                     title=f"Chứng thư số chờ xác nhận: {row.common_name} (sê-ri {row.serial_hex.upper()})",
-                     body=f"Do {actor.name or ''} đề nghị từ chữ ký đầu tiên. Hãy đối chiếu với người dùng trước khi xác nhận.")
+                     title=_l("Certificate awaiting confirmation: {common_name} (serial {serial_hex})", common_name=row.common_name, serial_hex=row.serial_hex.upper()),
+                     body=_l("Proposed by {value} from a first signature. Check with the user before confirming.", value=actor.name or ''))
     return row
 
 

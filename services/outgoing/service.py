@@ -573,7 +573,7 @@ async def _notify_reviewers(session: AsyncSession, doc: OutgoingDocument, rows: 
     for row in rows:
         await notify(
             session, user_ids=[row.reviewer_id], kind="outgoing.review",
-            title=f"Góp ý dự thảo: {doc.subject}", body="Văn bản đi chờ anh/chị góp ý hoặc ký nháy.",
+            title=_l("Comments on a draft: {subject}", subject=doc.subject), body=_l("An outgoing document awaits your comments or initials."),
             link=_link(doc), dedupe_key=f"outgoing-{doc.id}-review-{row.id}",
         )
 
@@ -586,8 +586,8 @@ async def _to_signer(session: AsyncSession, *, actor: Actor, doc: OutgoingDocume
         organization_id=doc.organization_id, details={"version": latest.number, "signer_id": doc.signer_id},
     )
     await notify(
-        session, user_ids=[doc.signer_id], kind="outgoing.sign", title=f"Trình ký: {doc.subject}",
-        body="Văn bản đi chờ đồng chí ký số.", link=_link(doc),
+        session, user_ids=[doc.signer_id], kind="outgoing.sign", title=_l("For signature: {subject}", subject=doc.subject),
+        body=_l("An outgoing document awaits your digital signature."), link=_link(doc),
         dedupe_key=f"outgoing-{doc.id}-sign-v{latest.number}-r{doc.review_round}",
     )
 
@@ -620,7 +620,7 @@ async def decide(
                 row.decision = Decision.skipped
         doc.status = Status.returned
         await notify(
-            session, user_ids=[doc.drafter_id], kind="outgoing.returned", title=f"Dự thảo bị trả lại: {doc.subject}",
+            session, user_ids=[doc.drafter_id], kind="outgoing.returned", title=_l("Draft returned: {subject}", subject=doc.subject),
             body=comment or "", link=_link(doc), dedupe_key=f"outgoing-{doc.id}-returned-{mine.id}",
         )
     else:
@@ -655,7 +655,7 @@ async def return_for_revision(session: AsyncSession, *, actor: Actor, doc: Outgo
         organization_id=doc.organization_id, details={"comment": comment, "version": latest.number},
     )
     await notify(
-        session, user_ids=[doc.drafter_id], kind="outgoing.returned", title=f"Lãnh đạo trả lại dự thảo: {doc.subject}",
+        session, user_ids=[doc.drafter_id], kind="outgoing.returned", title=_l("Draft returned by the leader: {subject}", subject=doc.subject),
         body=comment, link=_link(doc), dedupe_key=f"outgoing-{doc.id}-returned-sign-{latest.number}-{position}",
     )
     await _event(session, doc, "returned")
@@ -684,7 +684,7 @@ async def remind_current_reviewers(session: AsyncSession, *, document_id: int, s
         title = ("Sắp đến hạn góp ý: " if stage == "soon" else "Quá hạn góp ý: ") + doc.subject
         created = await notify(
             session, user_ids=[row.reviewer_id], kind="outgoing.review_reminder", title=title,
-            body=f"Hạn góp ý: {row.due_at.astimezone(VN_TZ):%d/%m/%Y %H:%M}.", link=_link(doc),
+            body=_l("Comments due: {due:%d/%m/%Y %H:%M}.", due=row.due_at.astimezone(VN_TZ)), link=_link(doc),
             dedupe_key=f"outgoing-{doc.id}-review-{row.id}-{stage}",
         )
         if created:
@@ -747,7 +747,7 @@ async def record_signature(
     clerks = await users_with(session, organization_id=doc.organization_id, roles=[Role.clerk])
     await notify(
         session, user_ids=[u.id for u in clerks] + [doc.drafter_id], kind="outgoing.signed",
-        title=f"Chờ phát hành: {doc.subject}", body="Lãnh đạo đã ký số; văn thư cấp số, đóng dấu và phát hành.",
+        title=_l("Awaiting issue: {subject}", subject=doc.subject), body=_l("The leader signed; the clerk numbers, seals and issues it."),
         link=_link(doc), dedupe_key=f"outgoing-{doc.id}-signed",
     )
     await _event(session, doc, "signed")
@@ -848,7 +848,7 @@ async def issue(
     )
     await notify(
         session, user_ids={doc.drafter_id, doc.signer_id}, kind="outgoing.issued",
-        title=f"Đã phát hành {stamp.notation}: {doc.subject}", link=_link(doc), dedupe_key=f"outgoing-{doc.id}-issued",
+        title=_l("Issued {notation}: {subject}", notation=stamp.notation, subject=doc.subject), link=_link(doc), dedupe_key=f"outgoing-{doc.id}-issued",
     )
     await _event(session, doc, "issued")
     return doc
@@ -1030,10 +1030,10 @@ async def notify_recipient(session: AsyncSession, *, document_id: int, recipient
             outgoing_ref=outgoing_ref(doc.id), kind=kind, reason=doc.closing_reason or "",
         )
         clerks = await users_with(session, organization_id=row.organization_id, roles=[Role.clerk, Role.leader])
-        verb = "thu hồi" if kind == "recall" else "thay thế"
+        verb = _l("recalled") if kind == "recall" else _l("replaced")
         await notify(
             session, user_ids=[u.id for u in clerks], kind=f"outgoing.{kind}",
-            title=f"Văn bản {doc.notation} đã bị {verb}: {doc.subject}", body=doc.closing_reason or "",
+            title=_l("Document {notation} was {verb}: {subject}", notation=doc.notation, verb=verb, subject=doc.subject), body=doc.closing_reason or "",
             link=f"/incoming/{row.incoming_id}" if row.incoming_id else None,
             dedupe_key=f"outgoing-{doc.id}-{kind}-{row.id}",
         )

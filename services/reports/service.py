@@ -599,8 +599,8 @@ async def deliver(
         sender = await session.get(Organization, req.organization_id)
         await notify(
             session, user_ids=await _users_with(session, organization_id, (Role.clerk, *LEADERS, Role.officer)),
-            kind="report.received", title=f"Yêu cầu báo cáo: {req.title}",
-            body=f"{sender.name if sender else ''} đề nghị gửi báo cáo trước {_vn(target.deadline):%H:%M %d/%m/%Y}.",
+            kind="report.received", title=_l("Report request: {title}", title=req.title),
+            body=_l("{value} asks for the report by {vn:%H:%M %d/%m/%Y}.", value=sender.name if sender else '', vn=_vn(target.deadline)),
             link=f"/reports/{req.id}/targets/{organization_id}", dedupe_key=f"report-{req.id}-{organization_id}-received",
             email=False,
         )
@@ -643,8 +643,8 @@ async def deadline_summary(session: AsyncSession, *, request_id: int, deadline: 
     stats = await progress(session, request_id=req.id)
     users = {req.created_by_id, *await _users_with(session, req.organization_id, LEADERS)}
     await notify(session, user_ids=users, kind="report.deadline",
-                 title=f"Đến hạn báo cáo: {req.title}",
-                 body=f"Đã nhận {stats.submitted}/{stats.total} báo cáo; {stats.missing} đơn vị chưa gửi.",
+                 title=_l("Report deadline reached: {title}", title=req.title),
+                 body=_l("{submitted}/{total} reports received; {missing} units have not sent theirs.", submitted=stats.submitted, total=stats.total, missing=stats.missing),
                  link=f"/reports/{req.id}", dedupe_key=f"report-{req.id}-deadline-{deadline.isoformat()}")
     return True
 
@@ -719,7 +719,7 @@ async def _accept(session: AsyncSession, *, actor: Actor, req: ReportRequest, ta
                  details={"request_id": req.id, "version": sub.version, "file": sub.sha256, "on_time": target.on_time,
                           "resubmission": bool(previous)})
     await notify(session, user_ids=[req.created_by_id], kind="report.submitted",
-                 title=f"{org.name if org else ''} đã gửi báo cáo: {req.title}",
+                 title=_l("{value} sent the report: {title}", value=org.name if org else '', title=req.title),
                  link=f"/reports/{req.id}/targets/{target.organization_id}",
                  dedupe_key=f"report-{req.id}-{target.organization_id}-v{sub.version}", email=False)
     await _event(session, req, "submitted", target)
@@ -733,7 +733,7 @@ async def _accept(session: AsyncSession, *, actor: Actor, req: ReportRequest, ta
                          object_type="report_request", object_id=req.id, organization_id=req.organization_id,
                          details={"targets": req.target_count})
             await notify(session, user_ids=[req.created_by_id], kind="report.complete",
-                         title=f"Đã nhận đủ báo cáo: {req.title}", link=f"/reports/{req.id}",
+                         title=_l("All reports received: {title}", title=req.title), link=f"/reports/{req.id}",
                          dedupe_key=f"report-{req.id}-complete")
             await _event(session, req, "completed")
 
@@ -791,7 +791,7 @@ async def submit(
                      object_id=target.id, organization_id=target.organization_id,
                      details={"request_id": req.id, "version": sub.version, "file": sub.sha256})
         await notify(session, user_ids=await _users_with(session, target.organization_id, LEADERS),
-                     kind="report.approve", title=f"Báo cáo chờ duyệt: {req.title}",
+                     kind="report.approve", title=_l("Report awaiting approval: {title}", title=req.title),
                      link=f"/reports/{req.id}/targets/{target.organization_id}",
                      dedupe_key=f"report-{req.id}-{target.organization_id}-approve-v{sub.version}")
         await _event(session, req, "awaiting_approval", target)
@@ -835,7 +835,7 @@ async def decide(
                      details={"request_id": req.id, "version": sub.version, "reason": note.strip()})
         if sub.created_by_id:
             await notify(session, user_ids=[sub.created_by_id], kind="report.returned",
-                         title=f"Báo cáo bị trả lại: {req.title}", body=note.strip(),
+                         title=_l("Report returned: {title}", title=req.title), body=note.strip(),
                          link=f"/reports/{req.id}/targets/{target.organization_id}",
                          dedupe_key=f"report-{req.id}-{target.organization_id}-returned-v{sub.version}")
         await _event(session, req, "returned", target)
@@ -857,8 +857,8 @@ async def assign(
     await record(session, actor=principal.actor, action="report.assign", object_type="report_target",
                  object_id=target.id, organization_id=organization_id,
                  details={"request_id": req.id, "user_id": user.id, "name": user.full_name})
-    await notify(session, user_ids=[user.id], kind="report.assigned", title=f"Được giao chuẩn bị báo cáo: {req.title}",
-                 body=f"Hạn nộp {_vn(target.deadline):%H:%M %d/%m/%Y}.",
+    await notify(session, user_ids=[user.id], kind="report.assigned", title=_l("Assigned to prepare a report: {title}", title=req.title),
+                 body=_l("Due {vn:%H:%M %d/%m/%Y}.", vn=_vn(target.deadline)),
                  link=f"/reports/{req.id}/targets/{organization_id}",
                  dedupe_key=f"report-{req.id}-{organization_id}-assigned-{user.id}-{target.revision}")
     await _event(session, req, "assigned", target)
@@ -901,8 +901,8 @@ async def extend(
     link_due = f"{_vn(deadline):%H:%M %d/%m/%Y}"
     for t in targets:
         users = [t.assignee_id] if t.assignee_id else await _users_with(session, t.organization_id, (Role.clerk, *LEADERS))
-        await notify(session, user_ids=users, kind="report.extended", title=f"Gia hạn báo cáo: {req.title}",
-                     body=f"Hạn mới: {link_due}. {reason.strip()}".strip(),
+        await notify(session, user_ids=users, kind="report.extended", title=_l("Report deadline extended: {title}", title=req.title),
+                     body=_l("New deadline: {due}. {reason}", due=link_due, reason=reason.strip()),
                      link=f"/reports/{req.id}/targets/{t.organization_id}",
                      dedupe_key=f"report-{req.id}-{t.organization_id}-extended-{deadline.isoformat()}", email=False)
     await session.flush()

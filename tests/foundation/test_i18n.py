@@ -73,6 +73,34 @@ def test_every_message_has_a_vietnamese_translation() -> None:
     assert not missing, f"add these to a catalog in web/locales/vi/LC_MESSAGES/: {missing}"
 
 
+class _Any:
+    """A parameter value any placeholder accepts (`{due:%d/%m/%Y}`, `{n}`)."""
+
+    def __format__(self, spec: str) -> str:
+        return "·"
+
+
+def test_every_message_renders_with_the_parameters_its_call_passes() -> None:
+    """A translation using a placeholder the code does not pass would fail when shown."""
+    from services.i18n import Message
+
+    failed = []
+    for path in (p for d in CODE for p in (ROOT / d).rglob("*.py")):
+        for call in ast.walk(ast.parse(path.read_text())):
+            if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "_l" and call.args:
+                first = call.args[0]
+                if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+                    failed.append(f"{path.relative_to(ROOT)}:{call.lineno}: the msgid must be a literal")
+                    continue
+                message = Message(first.value, {k.arg: _Any() for k in call.keywords if k.arg})
+                for locale in ("vi", "en"):
+                    try:
+                        message.render(locale)
+                    except (KeyError, IndexError, ValueError) as exc:
+                        failed.append(f"{path.relative_to(ROOT)}:{call.lineno} ({locale}): {exc!r}")
+    assert not failed, failed
+
+
 def test_every_audit_action_and_enum_has_labels_in_both_languages() -> None:
     from services.directory.models import Level, Role
 

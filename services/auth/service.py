@@ -20,7 +20,7 @@ from services.db import utcnow
 from services.directory import service as directory
 from services.directory.models import User
 from services.errors import InvalidInput, NotFound, TooManyAttempts, Unauthenticated
-from services.i18n import _l
+from services.i18n import Message, _l
 
 TOKEN_PREFIX = "lt_"
 
@@ -81,11 +81,10 @@ async def sign_in_not_before(session: AsyncSession, settings: Settings, *, usern
     return not_before if not_before and not_before > utcnow() else None
 
 
-def _wait_words(seconds: int) -> tuple[str, str]:
+def _wait_words(seconds: int) -> Message:
     if seconds < 60:
-        return f"{seconds} giây", f"{seconds} seconds"
-    minutes = -(-seconds // 60)
-    return f"{minutes} phút", f"{minutes} minutes"
+        return _l("{n} seconds", n=seconds)
+    return _l("{n} minutes", n=-(-seconds // 60))
 
 
 async def sign_in(
@@ -104,9 +103,8 @@ async def sign_in(
             session, actor=Actor(user_id=None, name=username, ip=ip), action="auth.login_throttled",
             object_type="user", details={"username": username, "retry_after_seconds": retry_after},
         )
-        vi, en = _wait_words(retry_after)
         raise TooManyAttempts(
-            _l("Too many failed sign-ins. To protect the account, try again in {en}.", en=en, vi=vi),
+            _l("Too many failed sign-ins. To protect the account, try again in {wait}.", wait=_wait_words(retry_after)),
             retry_after=retry_after,
         )
     user = await directory.find_user(session, username=username)

@@ -20,6 +20,7 @@ from meetings.models import Meeting, MeetingParticipant, MeetingStatus, MeetingU
 from services.authz import Principal
 from services.directory.models import LEADERS, ORGANISERS, Role
 from services.errors import Forbidden, InvalidInput, NotFound
+from services.i18n import _l
 
 ORGANISER_ROLES = ORGANISERS
 RESPONDER_ROLES = (*LEADERS, Role.clerk, Role.admin)
@@ -57,7 +58,7 @@ class MeetingAccess:
 
 
 def not_found() -> NotFound:
-    return NotFound("Không tìm thấy cuộc họp này hoặc bạn không có quyền xem.", "meeting not found")
+    return NotFound(_l("meeting not found"))
 
 
 async def get_meeting(session: AsyncSession, meeting_id: int, *, for_update: bool = False) -> Meeting:
@@ -108,39 +109,36 @@ async def is_participant(session: AsyncSession, *, meeting_id: int, user_id: int
 
 def require_chair(acc: MeetingAccess) -> None:
     if not acc.is_chair:
-        raise Forbidden("Chỉ người chủ trì cuộc họp mới thực hiện được thao tác này.", "Only the chair can do this.")
+        raise Forbidden(_l("Only the chair can do this."))
 
 
 def require_chair_or_secretary(acc: MeetingAccess) -> None:
     if not (acc.is_chair or acc.is_secretary):
         raise Forbidden(
-            "Chỉ người chủ trì hoặc thư ký cuộc họp mới thực hiện được thao tác này.",
-            "Only the chair or the secretary can do this.",
+            _l("Only the chair or the secretary can do this."),
         )
 
 
 def require_organiser(acc: MeetingAccess) -> None:
     if not acc.organiser:
         raise Forbidden(
-            "Chỉ người tổ chức cuộc họp (chủ trì, thư ký, lãnh đạo, văn thư của đơn vị tổ chức) mới chuẩn bị được cuộc họp.",
-            "Only the meeting's organisers can prepare it.",
+            _l("Only the meeting's organisers can prepare it."),
         )
 
 
 def require_participant(acc: MeetingAccess) -> MeetingParticipant:
     if acc.participant is None:
-        raise Forbidden("Bạn không phải đại biểu của cuộc họp này.", "You are not a participant of this meeting.")
+        raise Forbidden(_l("You are not a participant of this meeting."))
     return acc.participant
 
 
 def require_status(meeting: Meeting, *allowed: MeetingStatus) -> None:
     if meeting.status not in allowed:
         messages = {
-            MeetingStatus.draft: ("Cuộc họp chưa được lên lịch.", "The meeting is not scheduled yet."),
-            MeetingStatus.scheduled: ("Cuộc họp chưa khai mạc.", "The meeting has not been opened yet."),
-            MeetingStatus.open: ("Cuộc họp đang diễn ra.", "The meeting is in progress."),
-            MeetingStatus.closed: ("Cuộc họp đã bế mạc.", "The meeting has been closed."),
-            MeetingStatus.cancelled: ("Cuộc họp đã bị hủy.", "The meeting has been cancelled."),
+            MeetingStatus.draft: _l("The meeting is not scheduled yet. This action is not possible now."),
+            MeetingStatus.scheduled: _l("The meeting has not been opened yet. This action is not possible now."),
+            MeetingStatus.open: _l("The meeting is in progress. This action is not possible now."),
+            MeetingStatus.closed: _l("The meeting has been closed. This action is not possible now."),
+            MeetingStatus.cancelled: _l("The meeting has been cancelled. This action is not possible now."),
         }
-        vi, en = messages[meeting.status]
-        raise InvalidInput(vi + " Không thể thực hiện thao tác này.", en + " This action is not possible now.")
+        raise InvalidInput(messages[meeting.status])

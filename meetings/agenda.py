@@ -15,6 +15,7 @@ from services.audit.service import record
 from services.authz import Principal
 from services.db import utcnow
 from services.errors import InvalidInput, NotFound
+from services.i18n import _l
 
 
 def _may_edit(acc: MeetingAccess) -> None:
@@ -35,7 +36,7 @@ async def _items(session: AsyncSession, meeting_id: int) -> list[AgendaItem]:
 async def _item(session: AsyncSession, meeting_id: int, item_id: int) -> AgendaItem:
     item = await session.get(AgendaItem, item_id)
     if item is None or item.meeting_id != meeting_id:
-        raise NotFound("Không tìm thấy nội dung này trong chương trình họp.", "agenda item not found")
+        raise NotFound(_l("agenda item not found"))
     return item
 
 
@@ -47,9 +48,9 @@ async def add_item(
     _may_edit(acc)
     title = (title or "").strip()
     if not title:
-        raise InvalidInput("Hãy nhập tên nội dung.", "Enter the item's title.")
+        raise InvalidInput(_l("Enter the item's title."))
     if not 1 <= planned_minutes <= 600:
-        raise InvalidInput("Thời lượng dự kiến từ 1 đến 600 phút.", "Planned minutes must be between 1 and 600.")
+        raise InvalidInput(_l("Planned minutes must be between 1 and 600."))
     last = await session.scalar(select(func.max(AgendaItem.position)).where(AgendaItem.meeting_id == meeting_id)) or 0
     item = AgendaItem(
         meeting_id=meeting_id, position=last + 1, title=title[:500], planned_minutes=planned_minutes,
@@ -85,7 +86,7 @@ async def reorder(session: AsyncSession, *, principal: Principal, meeting_id: in
     _may_edit(acc)
     items = await _items(session, meeting_id)
     if sorted(item_ids) != sorted(i.id for i in items):
-        raise InvalidInput("Thứ tự mới phải gồm đủ các nội dung của chương trình.", "The new order must list every item once.")
+        raise InvalidInput(_l("The new order must list every item once."))
     by_id = {i.id: i for i in items}
     # Two passes keep positions unique at every step.
     for offset, item_id in enumerate(item_ids, start=1):
@@ -103,7 +104,7 @@ async def move(session: AsyncSession, *, principal: Principal, meeting_id: int, 
     """Move one item up (-1) or down (+1)."""
     ids = [i.id for i in await _items(session, meeting_id)]
     if item_id not in ids:
-        raise NotFound("Không tìm thấy nội dung này trong chương trình họp.", "agenda item not found")
+        raise NotFound(_l("agenda item not found"))
     index = ids.index(item_id)
     target = max(0, min(len(ids) - 1, index + delta))
     ids.insert(target, ids.pop(index))
@@ -135,7 +136,7 @@ async def end_item(session: AsyncSession, *, principal: Principal, meeting_id: i
     require_status(acc.meeting, MeetingStatus.open)
     item = await _item(session, meeting_id, item_id)
     if item.status != ItemStatus.running:
-        raise InvalidInput("Nội dung này không đang diễn ra.", "This item is not running.")
+        raise InvalidInput(_l("This item is not running."))
     item.status, item.ended_at = ItemStatus.done, utcnow()
     if acc.meeting.current_item_id == item.id:
         acc.meeting.current_item_id = None

@@ -19,6 +19,7 @@ from services.authz import Principal
 from services.db import utcnow
 from services.directory.models import Organization, User
 from services.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.i18n import _l
 
 CHECK_IN_OPEN = (MeetingStatus.scheduled, MeetingStatus.open)
 
@@ -59,7 +60,7 @@ def _may_mark_someone(acc: MeetingAccess) -> None:
 async def _participant(session: AsyncSession, meeting_id: int, participant_id: int) -> MeetingParticipant:
     participant = await session.get(MeetingParticipant, participant_id)
     if participant is None or participant.meeting_id != meeting_id:
-        raise NotFound("Không tìm thấy đại biểu.", "participant not found")
+        raise NotFound(_l("participant not found"))
     return participant
 
 
@@ -182,7 +183,7 @@ async def mark_site(session: AsyncSession, *, principal: Principal, meeting_id: 
     require_status(acc.meeting, *CHECK_IN_OPEN)
     unit = await session.get(MeetingUnit, unit_id)
     if unit is None or unit.meeting_id != meeting_id:
-        raise NotFound("Không tìm thấy điểm cầu.", "site not found")
+        raise NotFound(_l("site not found"))
     unit.site_present, unit.site_marked_at = present, utcnow()
     await record(session, actor=principal.actor, action="meeting.site_marked", object_type="meeting", object_id=meeting_id,
                  organization_id=acc.meeting.organization_id, details={"unit_id": unit.id, "present": present})

@@ -32,6 +32,7 @@ from services.audit.service import record
 from services.authz import Principal
 from services.db import utcnow
 from services.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.i18n import _l
 
 STANDARD_OPTIONS = (("yes", "Tán thành"), ("no", "Không tán thành"), ("abstain", "Không biểu quyết"))
 
@@ -50,7 +51,7 @@ async def open_poll(
     require_status(acc.meeting, MeetingStatus.open)
     question = (question or "").strip()
     if not question:
-        raise InvalidInput("Hãy nhập nội dung biểu quyết.", "Enter the question.")
+        raise InvalidInput(_l("Enter the question."))
     quorum = await live.quorum(session, acc.meeting)
     reason = (override_reason or "").strip()[:2000] if not quorum["met"] else ""
     if not quorum["met"] and not reason:
@@ -61,15 +62,15 @@ async def open_poll(
             "the vote cannot open. The chair may open it only with a stated reason.",
         )
     if await session.scalar(select(Poll.id).where(Poll.meeting_id == meeting_id, Poll.status == PollStatus.open).limit(1)):
-        raise Conflict("Đang có một cuộc biểu quyết mở. Hãy kết thúc nó trước.", "Another vote is open; close it first.")
+        raise Conflict(_l("Another vote is open; close it first."))
     labels = [o.strip() for o in (options or []) if o and o.strip()]
     if options is not None and len(labels) < 2:
-        raise InvalidInput("Cần ít nhất hai phương án biểu quyết.", "A vote needs at least two options.")
+        raise InvalidInput(_l("A vote needs at least two options."))
     item_id = agenda_item_id or acc.meeting.current_item_id
     if item_id is not None:
         item = await session.get(AgendaItem, item_id)
         if item is None or item.meeting_id != meeting_id:
-            raise InvalidInput("Nội dung không thuộc cuộc họp này.", "The agenda item is not part of this meeting.")
+            raise InvalidInput(_l("The agenda item is not part of this meeting."))
     poll = Poll(
         meeting_id=meeting_id, agenda_item_id=item_id, question=question[:1000], visibility=visibility,
         threshold=threshold, status=PollStatus.open, opened_at=utcnow(),
@@ -103,7 +104,7 @@ async def _poll(session: AsyncSession, meeting_id: int, poll_id: int, *, for_upd
         query = query.with_for_update()
     poll = await session.scalar(query)
     if poll is None or poll.meeting_id != meeting_id:
-        raise NotFound("Không tìm thấy cuộc biểu quyết.", "poll not found")
+        raise NotFound(_l("poll not found"))
     return poll
 
 
@@ -112,20 +113,20 @@ async def vote(session: AsyncSession, *, principal: Principal, meeting_id: int, 
     acc = await access_for(session, principal, meeting_id)
     participant = require_participant(acc)
     if not participant.voting:
-        raise Forbidden("Bạn dự họp với tư cách khách mời, không biểu quyết.", "Guests do not vote.")
+        raise Forbidden(_l("Guests do not vote."))
     if participant.attendance != Attendance.present:
-        raise Forbidden("Chỉ đại biểu đã điểm danh mới được biểu quyết. Hãy điểm danh trước.", "Check in before voting.")
+        raise Forbidden(_l("Check in before voting."))
     poll = await _poll(session, meeting_id, poll_id, for_update=True)
     if poll.status != PollStatus.open:
-        raise Conflict("Cuộc biểu quyết đã kết thúc.", "This vote is closed.")
+        raise Conflict(_l("This vote is closed."))
     option = await session.get(PollOption, option_id)
     if option is None or option.poll_id != poll.id:
-        raise InvalidInput("Phương án không hợp lệ.", "Unknown option.")
+        raise InvalidInput(_l("Unknown option."))
     secret = poll.visibility == PollVisibility.secret
     existing = await session.scalar(select(PollVoter).where(PollVoter.poll_id == poll.id, PollVoter.user_id == participant.user_id))
     if existing is not None:
         if not poll.allow_change or secret:
-            raise Conflict("Bạn đã biểu quyết rồi. Mỗi người chỉ biểu quyết một lần.", "You have already voted.")
+            raise Conflict(_l("You have already voted."))
         if existing.option_id == option.id:
             return
         await _tally(session, poll.id, add=option.id, remove=existing.option_id)
@@ -136,7 +137,7 @@ async def vote(session: AsyncSession, *, principal: Principal, meeting_id: int, 
             async with session.begin_nested():
                 session.add(PollVoter(poll_id=poll.id, user_id=participant.user_id, option_id=None if secret else option.id))
         except IntegrityError as exc:  # a concurrent second vote by the same person
-            raise Conflict("Bạn đã biểu quyết rồi. Mỗi người chỉ biểu quyết một lần.", "You have already voted.") from exc
+            raise Conflict(_l("You have already voted.")) from exc
         await _tally(session, poll.id, add=option.id, remove=None)
         changed = False
     details: dict[str, object] = {"poll_id": poll.id, "changed": changed}
@@ -160,7 +161,7 @@ async def close_poll(session: AsyncSession, *, principal: Principal, meeting_id:
     require_chair(acc)
     poll = await _poll(session, meeting_id, poll_id, for_update=True)
     if poll.status != PollStatus.open:
-        raise Conflict("Cuộc biểu quyết đã kết thúc.", "This vote is already closed.")
+        raise Conflict(_l("This vote is already closed."))
     quorum = await live.quorum(session, acc.meeting)
     options = list((await session.scalars(select(PollOption).where(PollOption.poll_id == poll.id).order_by(PollOption.position))).all())
     voted = await session.scalar(select(func.count()).select_from(PollVoter).where(PollVoter.poll_id == poll.id)) or 0
@@ -190,7 +191,7 @@ async def results_csv(session: AsyncSession, *, principal: Principal, meeting_id
     await access_for(session, principal, meeting_id)
     poll = await _poll(session, meeting_id, poll_id)
     if poll.status != PollStatus.closed:
-        raise InvalidInput("Chỉ xuất kết quả khi biểu quyết đã kết thúc.", "Export is available once the vote is closed.")
+        raise InvalidInput(_l("Export is available once the vote is closed."))
     payload = await live.poll_payload(session, poll)
     buffer = io.StringIO()
     writer = csv.writer(buffer)

@@ -19,21 +19,18 @@ from services.config import Settings
 from services.deadlines.ladder import Ladder, minute_ladder
 from services.deadlines.service import Tracking
 from services.notifications.service import notify
+from services.i18n import Message, _l
 
 KIND = "meeting"
 VN_TZ = timezone(timedelta(hours=7))
 
 
-def when(value: datetime) -> str:
-    return value.astimezone(VN_TZ).strftime("%H:%M ngày %d/%m/%Y")
-
-
-def lead(minutes: int) -> str:
+def lead(minutes: int) -> Message:
     if minutes % (24 * 60) == 0:
-        return f"{minutes // (24 * 60)} ngày"
+        return _l("{n} day(s)", n=minutes // (24 * 60))
     if minutes % 60 == 0:
-        return f"{minutes // 60} giờ"
-    return f"{minutes} phút"
+        return _l("{n} hour(s)", n=minutes // 60)
+    return _l("{n} minute(s)", n=minutes)
 
 
 async def remind(session: AsyncSession, meeting: Meeting, minutes_before: int) -> list[int]:
@@ -41,8 +38,8 @@ async def remind(session: AsyncSession, meeting: Meeting, minutes_before: int) -
     retry tells nobody twice and a rescheduled meeting's reminders are new ones."""
     sent = await notify(
         session, user_ids=await invited_user_ids(session, meeting), kind="meeting.reminder",
-        title=f"Nhắc lịch họp (còn {lead(minutes_before)}): {meeting.title}",
-        body=f"Bắt đầu lúc {when(meeting.starts_at)}.", link=f"/meetings/{meeting.id}",
+        title=_l("Meeting reminder ({lead} to go): {title}", lead=lead(minutes_before), title=meeting.title),
+        body=_l("Starts at {when:%H:%M on %d/%m/%Y}.", when=meeting.starts_at.astimezone(VN_TZ)), link=f"/meetings/{meeting.id}",
         dedupe_key=f"meeting-{meeting.id}-reminder-{minutes_before}-{meeting.starts_at.isoformat()}",
     )
     return [note.user_id for note in sent]

@@ -32,30 +32,31 @@ from services.db import utcnow
 from services.directory.models import Organization, RoleAssignment, User
 from services.errors import Conflict, InvalidInput, NotFound
 from services.uploads import DOCX, JPEG, PDF, PNG, OfficeLimits, check_upload
+from services.i18n import Message, _l
 
 PREPARING = (MeetingStatus.draft, MeetingStatus.scheduled)
 
 
-def _text(value: str | None, vi: str, en: str, *, limit: int = 500) -> str:
+def _text(value: str | None, message: Message, *, limit: int = 500) -> str:
     value = (value or "").strip()
     if not value:
-        raise InvalidInput(vi, en)
+        raise InvalidInput(message)
     return value[:limit]
 
 
 def _check_times(starts_at: datetime, ends_at: datetime) -> None:
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
-        raise InvalidInput("Thời gian không hợp lệ.", "Times must carry a time zone.")
+        raise InvalidInput(_l("Times must carry a time zone."))
     if ends_at <= starts_at:
         raise InvalidInput(
-            "Giờ kết thúc dự kiến phải sau giờ bắt đầu. Hãy sửa lại thời gian.", "The planned end must be after the start."
+            _l("The planned end must be after the start.")
         )
 
 
 async def _user(session: AsyncSession, user_id: int | None) -> User:
     user = await session.get(User, user_id) if user_id else None
     if user is None or not user.active:
-        raise InvalidInput("Không tìm thấy người được chọn. Hãy chọn lại.", "The chosen person does not exist.")
+        raise InvalidInput(_l("The chosen person does not exist."))
     return user
 
 
@@ -78,16 +79,16 @@ async def create_meeting(
 ) -> Meeting:
     """A draft meeting of `organization_id`; its chair and secretary become participants."""
     if organization_id not in principal.orgs_with(*ORGANISER_ROLES):
-        raise NotFound("Không tìm thấy đơn vị tổ chức hoặc bạn không có quyền tổ chức họp.", "organization not found")
+        raise NotFound(_l("organization not found"))
     _check_times(starts_at, ends_at)
     await _user(session, chair_id)
     if secretary_id:
         await _user(session, secretary_id)
     ratio = settings.meeting_quorum_ratio if quorum_ratio is None else quorum_ratio
     if not 0 < ratio < 1:
-        raise InvalidInput("Tỷ lệ túc số phải lớn hơn 0 và nhỏ hơn 1.", "The quorum ratio must be between 0 and 1.")
+        raise InvalidInput(_l("The quorum ratio must be between 0 and 1."))
     meeting = Meeting(
-        organization_id=organization_id, title=_text(title, "Hãy nhập tên cuộc họp.", "Enter the meeting's title."),
+        organization_id=organization_id, title=_text(title, _l("Enter the meeting's title.")),
         description=(description or "").strip(), chair_id=chair_id, secretary_id=secretary_id or None,
         starts_at=starts_at, ends_at=ends_at, mode=mode, place=(place or "").strip()[:255],
         video_url=(video_url or "").strip() or None, quorum_ratio=ratio, projector_token=secrets.token_urlsafe(24),
@@ -113,7 +114,7 @@ async def update_details(
     require_organiser(acc)
     meeting = acc.meeting
     require_status(meeting, *PREPARING)
-    meeting.title = _text(title, "Hãy nhập tên cuộc họp.", "Enter the meeting's title.")
+    meeting.title = _text(title, _l("Enter the meeting's title."))
     meeting.description = (description or "").strip()
     meeting.mode = mode
     meeting.place = (place or "").strip()[:255]
@@ -180,9 +181,9 @@ async def remove_participant(session: AsyncSession, *, principal: Principal, mee
     require_status(acc.meeting, *PREPARING)
     participant = await session.get(MeetingParticipant, participant_id)
     if participant is None or participant.meeting_id != meeting_id:
-        raise NotFound("Không tìm thấy đại biểu.", "participant not found")
+        raise NotFound(_l("participant not found"))
     if participant.role in (ParticipantRole.chair, ParticipantRole.secretary):
-        raise InvalidInput("Không thể bỏ người chủ trì hoặc thư ký khỏi cuộc họp.", "The chair and secretary cannot be removed.")
+        raise InvalidInput(_l("The chair and secretary cannot be removed."))
     await session.delete(participant)
     await record(session, actor=principal.actor, action="meeting.participant_removed", object_type="meeting",
                  object_id=meeting_id, organization_id=acc.meeting.organization_id, details={"user_id": participant.user_id})
@@ -198,7 +199,7 @@ async def invite_units(session: AsyncSession, *, principal: Principal, meeting_i
     added = []
     for org_id in sorted(set(org_ids)):
         if org_id not in below:
-            raise InvalidInput("Chỉ mời được các đơn vị cấp dưới của đơn vị tổ chức.", "Only lower-level units can be invited.")
+            raise InvalidInput(_l("Only lower-level units can be invited."))
         if await session.scalar(select(MeetingUnit.id).where(MeetingUnit.meeting_id == meeting.id, MeetingUnit.organization_id == org_id)):
             continue
         unit = MeetingUnit(meeting_id=meeting.id, organization_id=org_id)
@@ -218,7 +219,7 @@ async def remove_unit(session: AsyncSession, *, principal: Principal, meeting_id
     require_status(acc.meeting, *PREPARING)
     unit = await session.get(MeetingUnit, unit_id)
     if unit is None or unit.meeting_id != meeting_id:
-        raise NotFound("Không tìm thấy đơn vị được mời.", "invited unit not found")
+        raise NotFound(_l("invited unit not found"))
     await session.execute(delete(MeetingParticipant).where(MeetingParticipant.unit_id == unit.id))
     await session.delete(unit)
     await record(session, actor=principal.actor, action="meeting.unit_removed", object_type="meeting", object_id=meeting_id,
@@ -228,7 +229,7 @@ async def remove_unit(session: AsyncSession, *, principal: Principal, meeting_id
 def _responder_unit(acc: MeetingAccess, unit_id: int) -> MeetingUnit:
     unit = next((u for u in acc.responder_units if u.id == unit_id), None)
     if unit is None:
-        raise NotFound("Không tìm thấy lời mời của đơn vị bạn.", "invited unit not found")
+        raise NotFound(_l("Your unit's invitation was not found."))
     return unit
 
 
@@ -242,11 +243,11 @@ async def name_attendees(
     require_status(meeting, *PREPARING, MeetingStatus.open)
     wanted = set(user_ids)
     if not wanted:
-        raise InvalidInput("Hãy chọn ít nhất một người dự họp, hoặc báo vắng cho đơn vị.", "Name at least one attendee, or decline.")
+        raise InvalidInput(_l("Name at least one attendee, or decline."))
     allowed = principal.tree.subtree(unit.organization_id)
     for user_id in wanted:
         if (await _user(session, user_id)).organization_id not in allowed:
-            raise InvalidInput("Người dự họp phải thuộc đơn vị được mời.", "Attendees must belong to the invited unit.")
+            raise InvalidInput(_l("Attendees must belong to the invited unit."))
     current = (await session.scalars(select(MeetingParticipant).where(MeetingParticipant.unit_id == unit.id))).all()
     for participant in current:
         if participant.user_id not in wanted and participant.checked_in_at is None:
@@ -269,7 +270,7 @@ async def decline_unit(session: AsyncSession, *, principal: Principal, meeting_i
     unit = _responder_unit(acc, unit_id)
     require_status(acc.meeting, *PREPARING)
     unit.reply = UnitReply.declined
-    unit.reply_note = _text(reason, "Hãy ghi lý do vắng mặt.", "Give a reason.", limit=2000)
+    unit.reply_note = _text(reason, _l("Give the reason for your absence."), limit=2000)
     unit.replied_by, unit.replied_at = principal.user.id, utcnow()
     await record(session, actor=principal.actor, action="meeting.unit_declined", object_type="meeting", object_id=meeting_id,
                  organization_id=unit.organization_id, details={"unit_id": unit.id, "reason": unit.reply_note})
@@ -283,7 +284,7 @@ async def reply(session: AsyncSession, *, principal: Principal, meeting_id: int,
     participant = require_participant(acc)
     require_status(acc.meeting, *PREPARING)
     participant.reply = Reply.accepted if accept else Reply.declined
-    participant.absence_reason = "" if accept else _text(reason, "Hãy ghi lý do vắng mặt.", "Give a reason for your absence.", limit=2000)
+    participant.absence_reason = "" if accept else _text(reason, _l("Give a reason for your absence."), limit=2000)
     await record(session, actor=principal.actor, action="meeting.replied", object_type="meeting", object_id=meeting_id,
                  organization_id=acc.meeting.organization_id, details={"accept": accept, "reason": participant.absence_reason})
     await live.emit(session, meeting_id, "attendance", await live.attendance_payload(session, acc.meeting, participant))
@@ -306,7 +307,7 @@ async def add_document(
     if agenda_item_id is not None:
         item = await session.get(AgendaItem, agenda_item_id)
         if item is None or item.meeting_id != meeting_id:
-            raise InvalidInput("Mục chương trình không thuộc cuộc họp này.", "The agenda item is not part of this meeting.")
+            raise InvalidInput(_l("The agenda item is not in this meeting's programme."))
     sha = BlobStore.for_data_dir(settings.data_dir).put(checked.data)
     viewers = sorted(set(viewer_ids or []))
     document = MeetingDocument(
@@ -341,7 +342,7 @@ async def document_for(session: AsyncSession, *, principal: Principal, meeting_i
     acc = await access_for(session, principal, meeting_id)
     document = next((d for d in await visible_documents(session, acc) if d.id == document_id), None)
     if document is None:
-        raise NotFound("Không tìm thấy tài liệu hoặc bạn không được xem tài liệu này.", "document not found")
+        raise NotFound(_l("document not found"))
     await record(session, actor=principal.actor, action="meeting.document_downloaded", object_type="meeting",
                  object_id=meeting_id, organization_id=acc.meeting.organization_id, details={"document_id": document_id})
     return document
@@ -368,10 +369,10 @@ async def schedule_meeting(session: AsyncSession, *, principal: Principal, meeti
     meeting = acc.meeting
     require_status(meeting, MeetingStatus.draft)
     if meeting.starts_at <= utcnow():
-        raise InvalidInput("Thời gian bắt đầu đã qua. Hãy đổi lịch trước khi gửi giấy mời.", "The start time is in the past.")
+        raise InvalidInput(_l("The start time is in the past."))
     has_items = await session.scalar(select(AgendaItem.id).where(AgendaItem.meeting_id == meeting.id).limit(1))
     if not has_items:
-        raise InvalidInput("Hãy thêm ít nhất một nội dung vào chương trình họp.", "Add at least one agenda item first.")
+        raise InvalidInput(_l("Add at least one agenda item first."))
     meeting.status = MeetingStatus.scheduled
     await record(session, actor=principal.actor, action="meeting.scheduled", object_type="meeting", object_id=meeting.id,
                  organization_id=meeting.organization_id, details={"starts_at": meeting.starts_at.isoformat()})
@@ -388,7 +389,7 @@ async def reschedule_meeting(
     require_status(meeting, *PREPARING)
     _check_times(starts_at, ends_at)
     if starts_at <= utcnow():
-        raise InvalidInput("Thời gian mới phải ở tương lai.", "The new time must be in the future.")
+        raise InvalidInput(_l("The new time must be in the future."))
     before = meeting.starts_at
     meeting.starts_at, meeting.ends_at = starts_at, ends_at
     meeting.schedule_version += 1
@@ -406,7 +407,7 @@ async def cancel_meeting(session: AsyncSession, *, principal: Principal, meeting
     require_status(meeting, *PREPARING)
     meeting.status = MeetingStatus.cancelled
     meeting.cancelled_at = utcnow()
-    meeting.cancel_reason = _text(reason, "Hãy ghi lý do hủy cuộc họp.", "Give the reason for cancelling.", limit=2000)
+    meeting.cancel_reason = _text(reason, _l("Give the reason for cancelling."), limit=2000)
     await record(session, actor=principal.actor, action="meeting.cancelled", object_type="meeting", object_id=meeting.id,
                  organization_id=meeting.organization_id, details={"reason": meeting.cancel_reason})
     await live.emit(session, meeting.id, "status", live.status_payload(meeting))
@@ -445,7 +446,7 @@ async def close_meeting(session: AsyncSession, *, principal: Principal, meeting_
     meeting = acc.meeting
     require_status(meeting, MeetingStatus.open)
     if await session.scalar(select(Poll.id).where(Poll.meeting_id == meeting.id, Poll.status == PollStatus.open).limit(1)):
-        raise Conflict("Còn một cuộc biểu quyết đang mở. Hãy kết thúc biểu quyết trước khi bế mạc.", "Close the open vote first.")
+        raise Conflict(_l("Close the open vote first."))
     now = utcnow()
     for item in (await session.scalars(select(AgendaItem).where(AgendaItem.meeting_id == meeting.id, AgendaItem.status == ItemStatus.running))).all():
         item.status, item.ended_at = ItemStatus.done, now

@@ -13,6 +13,7 @@ from services.audit.service import record
 from services.authz import Principal
 from services.db import utcnow
 from services.errors import Conflict, InvalidInput, NotFound
+from services.i18n import _l
 
 ACTIVE = (SpeakerStatus.waiting, SpeakerStatus.speaking)
 
@@ -25,12 +26,12 @@ async def request_floor(
     require_status(acc.meeting, MeetingStatus.open)
     if await session.scalar(select(SpeakerRequest.id).where(
         SpeakerRequest.meeting_id == meeting_id, SpeakerRequest.user_id == participant.user_id, SpeakerRequest.status.in_(ACTIVE))):
-        raise Conflict("Bạn đã đăng ký phát biểu rồi. Hãy chờ đến lượt hoặc rút đăng ký.", "You are already in the queue.")
+        raise Conflict(_l("You are already in the queue."))
     item_id = agenda_item_id or acc.meeting.current_item_id
     if item_id is not None:
         item = await session.get(AgendaItem, item_id)
         if item is None or item.meeting_id != meeting_id:
-            raise InvalidInput("Nội dung không thuộc cuộc họp này.", "The agenda item is not part of this meeting.")
+            raise InvalidInput(_l("The agenda item is not part of this meeting."))
     request = SpeakerRequest(meeting_id=meeting_id, user_id=participant.user_id, agenda_item_id=item_id, note=(note or "").strip()[:500])
     session.add(request)
     await session.flush()
@@ -43,7 +44,7 @@ async def request_floor(
 async def _request(session: AsyncSession, meeting_id: int, request_id: int) -> SpeakerRequest:
     request = await session.get(SpeakerRequest, request_id)
     if request is None or request.meeting_id != meeting_id:
-        raise NotFound("Không tìm thấy lượt đăng ký phát biểu.", "speaker request not found")
+        raise NotFound(_l("speaker request not found"))
     return request
 
 
@@ -52,9 +53,9 @@ async def withdraw(session: AsyncSession, *, principal: Principal, meeting_id: i
     require_participant(acc)
     request = await _request(session, meeting_id, request_id)
     if request.user_id != principal.user.id:
-        raise NotFound("Không tìm thấy lượt đăng ký phát biểu.", "speaker request not found")
+        raise NotFound(_l("speaker request not found"))
     if request.status != SpeakerStatus.waiting:
-        raise InvalidInput("Chỉ rút được khi đang chờ đến lượt.", "Only a waiting request can be withdrawn.")
+        raise InvalidInput(_l("Only a waiting request can be withdrawn."))
     request.status, request.ended_at = SpeakerStatus.withdrawn, utcnow()
     await record(session, actor=principal.actor, action="meeting.floor_withdrawn", object_type="meeting", object_id=meeting_id,
                  organization_id=acc.meeting.organization_id, details={"request_id": request.id})
@@ -69,7 +70,7 @@ async def grant(session: AsyncSession, *, principal: Principal, meeting_id: int,
     require_status(acc.meeting, MeetingStatus.open)
     request = await _request(session, meeting_id, request_id)
     if request.status != SpeakerStatus.waiting:
-        raise InvalidInput("Lượt này không còn chờ.", "This request is no longer waiting.")
+        raise InvalidInput(_l("This request is no longer waiting."))
     now = utcnow()
     for other in (await session.scalars(select(SpeakerRequest).where(
         SpeakerRequest.meeting_id == meeting_id, SpeakerRequest.status == SpeakerStatus.speaking))).all():
@@ -86,7 +87,7 @@ async def end_floor(session: AsyncSession, *, principal: Principal, meeting_id: 
     require_chair(acc)
     request = await _request(session, meeting_id, request_id)
     if request.status != SpeakerStatus.speaking:
-        raise InvalidInput("Người này không đang phát biểu.", "This person does not have the floor.")
+        raise InvalidInput(_l("This person does not have the floor."))
     request.status, request.ended_at = SpeakerStatus.done, utcnow()
     seconds = int((request.ended_at - request.granted_at).total_seconds()) if request.granted_at else 0
     await record(session, actor=principal.actor, action="meeting.floor_ended", object_type="meeting", object_id=meeting_id,

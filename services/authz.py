@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.audit.service import Actor
 from services.directory.models import Organization, Role, User
 from services.errors import NotFound
+from services.i18n import _l
 
 SUBTREE_ROLES = frozenset({Role.admin, Role.auditor})
 
@@ -112,8 +113,7 @@ def require(principal: Principal, roles: Iterable[Role], org_id: int | None, wha
     """Raise NotFound unless the principal holds one of `roles` for `org_id`."""
     if org_id is None or org_id not in principal.orgs_with(*roles):
         raise NotFound(
-            "Không tìm thấy dữ liệu này hoặc bạn không có quyền xem.",
-            f"{what} not found",
+            _l("{what} not found", what=what),
         )
 
 

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from services.errors import NotFound
+from services.i18n import _l
 
 
 def write_atomic(target: Path, data: bytes) -> None:
@@ -36,7 +37,7 @@ class BlobStore:
 
     def path(self, digest: str) -> Path:
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            raise NotFound("Không tìm thấy tệp.", "blob not found")
+            raise NotFound(_l("blob not found"))
         return self.root / digest[:2] / digest[2:4] / digest
 
     def put(self, data: bytes) -> str:
@@ -50,10 +51,10 @@ class BlobStore:
     def get(self, digest: str) -> bytes:
         path = self.path(digest)
         if not path.exists():
-            raise NotFound("Không tìm thấy tệp.", "blob not found")
+            raise NotFound(_l("blob not found"))
         data = path.read_bytes()
         if hashlib.sha256(data).hexdigest() != digest:
-            raise NotFound("Tệp lưu trữ đã bị hỏng.", "stored blob does not match its hash")
+            raise NotFound(_l("stored blob does not match its hash"))
         return data
 
     def exists(self, digest: str) -> bool:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from services.audit.service import Actor, record
 from services.db import Base, utcnow
 from services.errors import Conflict, InvalidInput, NotFound
+from services.i18n import Message, _l
 
 VN_TZ = timezone(timedelta(hours=7), "ICT")
 
@@ -97,13 +98,11 @@ def working_days_between(start: date, end: date, holidays: set[date]) -> int:
 FIRST_YEAR, YEARS_AHEAD = 1900, 100
 
 
-def check_plausible(day: date, label_vi: str = "ngày") -> date:
+def check_plausible(day: date, label: Message = _l("Date")) -> date:
     last = vn_today().year + YEARS_AHEAD
     if not FIRST_YEAR <= day.year <= last:
         raise InvalidInput(
-            f"{label_vi.capitalize()} {day.day:02d}/{day.month:02d}/{day.year:04d} không hợp lý "
-            f"(phải trong khoảng năm {FIRST_YEAR}–{last}). Hãy kiểm tra lại.",
-            f"The date {day.isoformat()} is out of range ({FIRST_YEAR}-{last}).",
+            _l("{label} {day:%d/%m/%Y} is out of range ({first}–{last}).", label=label, day=day, first=FIRST_YEAR, last=last),
         )
     return day
 
@@ -173,10 +172,10 @@ async def _keep_year(session: AsyncSession, *, actor: Actor, year: int) -> None:
 async def add_holiday(session: AsyncSession, *, actor: Actor, day: date, name: str) -> Holiday:
     name = (name or "").strip()
     if not name:
-        raise InvalidInput("Hãy nhập tên ngày nghỉ.", "Enter the holiday's name.")
+        raise InvalidInput(_l("Enter the holiday's name."))
     await _keep_year(session, actor=actor, year=day.year)
     if await session.scalar(select(Holiday.id).where(Holiday.day == day)):
-        raise Conflict(f"Ngày {day:%d/%m/%Y} đã có trong danh sách ngày nghỉ.", f"{day} is already a holiday.")
+        raise Conflict(_l("{day} is already a holiday.", day=day))
     holiday = Holiday(day=day, name=name[:255])
     session.add(holiday)
     await session.flush()
@@ -189,7 +188,7 @@ async def remove_holiday(session: AsyncSession, *, actor: Actor, day: date) -> N
     await _keep_year(session, actor=actor, year=day.year)
     holiday = await session.scalar(select(Holiday).where(Holiday.day == day))
     if holiday is None:
-        raise NotFound("Không tìm thấy ngày nghỉ này.", "holiday not found")
+        raise NotFound(_l("holiday not found"))
     await session.delete(holiday)
     await record(session, actor=actor, action="holiday.remove", object_type="holiday", object_id=holiday.id,
                  details={"day": holiday.day.isoformat(), "name": holiday.name})

@@ -16,6 +16,7 @@ from services.blobs import BlobStore, write_atomic
 from services.config import Settings
 from services.errors import InvalidInput, NotFound
 from services.processes import LimitHit, run_limited
+from services.i18n import _l
 
 DPI = 110
 MAX_PAGES = 60  # the viewer shows this many; the whole file is one click away
@@ -49,7 +50,7 @@ def _cache_dir(blobs: BlobStore, digest: str) -> Path:
 def _source(blobs: BlobStore, digest: str) -> Path:
     path = blobs.path(digest)
     if not path.exists():
-        raise NotFound("Không tìm thấy tệp.", "blob not found")
+        raise NotFound(_l("blob not found"))
     return path
 
 
@@ -62,7 +63,7 @@ def page_count(blobs: BlobStore, digest: str, limits: Limits = Limits()) -> int:
     lines = done.stdout.decode("utf-8", "replace").splitlines()
     pages = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("Pages:")), "")
     if done.returncode != 0 or not pages.isdigit():
-        raise InvalidInput("Không đọc được tệp PDF để xem trước.", "The PDF cannot be read for a preview.")
+        raise InvalidInput(_l("The PDF cannot be read for a preview."))
     write_atomic(cached, pages.encode())
     return int(pages)
 
@@ -70,7 +71,7 @@ def page_count(blobs: BlobStore, digest: str, limits: Limits = Limits()) -> int:
 def page_png(blobs: BlobStore, digest: str, page: int, limits: Limits = Limits()) -> bytes:
     """Page `page` (from 1) of a stored PDF as a PNG, rendered on first request, within `limits`."""
     if not 1 <= page <= min(page_count(blobs, digest, limits), MAX_PAGES):
-        raise NotFound("Không có trang này.", "no such page")
+        raise NotFound(_l("no such page"))
     target = _cache_dir(blobs, digest) / f"{page}-{DPI}.png"
     if target.exists():
         return target.read_bytes()
@@ -80,7 +81,7 @@ def page_png(blobs: BlobStore, digest: str, page: int, limits: Limits = Limits()
                          str(_source(blobs, digest)), str(out)], limits)
         rendered = out.with_suffix(".png")
         if done.returncode != 0 or not rendered.exists():
-            raise InvalidInput("Không hiển thị được trang này.", "This page cannot be rendered.")
+            raise InvalidInput(_l("This page cannot be rendered."))
         data = rendered.read_bytes()
     write_atomic(target, data)
     return data

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from services.errors import InvalidInput
+from services.i18n import _l
 
 if TYPE_CHECKING:
     from services.config import Settings
@@ -134,22 +135,19 @@ def _check_pdf(data: bytes) -> None:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         if reader.encrypted:
             raise InvalidInput(
-                "Tệp PDF đang được đặt mật khẩu. Hãy gỡ mật khẩu rồi tải lên lại.", "The PDF is encrypted."
+                _l("The PDF is encrypted.")
             )
         if reader.root["/Pages"]["/Count"] < 1:
             raise ValueError("no pages")
         if _runs_something(reader):
             raise InvalidInput(
-                "Tệp PDF có chứa mã JavaScript hoặc lệnh chạy chương trình nên không được nhận (có thể là tệp độc hại). "
-                "Hãy in lại tệp ra PDF (Microsoft Print to PDF) rồi tải lên lại.",
-                "The PDF carries JavaScript or a launch action. Print it to a new PDF and upload again.",
+                _l("The PDF carries JavaScript or a launch action. Print it to a new PDF and upload again."),
             )
     except InvalidInput:
         raise
     except (PdfReadError, KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
         raise InvalidInput(
-            "Tệp không phải PDF hợp lệ (tệp hỏng hoặc chưa tải hết). Hãy tải lên tệp PDF khác.",
-            f"The file is not a valid PDF ({exc}).",
+            _l("The file is not a valid PDF ({exc}).", exc=exc),
         ) from None
 
 
@@ -236,9 +234,7 @@ def _short_name(filename: str | None, limit: int = 200) -> str:
     stem = parts[-1].split(".", 1)[0].strip().lower()
     if any(c in _BIDI or unicodedata.category(c) == "Cc" for c in raw) or ".." in parts or stem in _RESERVED:
         raise InvalidInput(
-            f"Tên tệp “{shown}” không hợp lệ (có ký tự điều khiển, đường dẫn thư mục hoặc tên thiết bị). "
-            "Hãy đổi tên tệp cho đơn giản rồi tải lên lại.",
-            f"The file name {shown!r} is not allowed (control characters, folder steps or a device name).",
+            _l("The file name {shown!r} is not allowed (control characters, folder steps or a device name).", shown=shown),
         )
     name = parts[-1].strip() or "tep"
     if len(name) <= limit:
@@ -257,34 +253,28 @@ def check_upload(
     `office`: pass `OfficeLimits.of(settings)`; the default holds the settings' defaults."""
     name = _short_name(filename)
     if not data:
-        raise InvalidInput(f"Tệp “{name}” rỗng. Hãy chọn lại tệp.", f"The file {name} is empty.")
+        raise InvalidInput(_l("The file {name} is empty.", name=name))
     if len(data) > max_bytes:
         raise InvalidInput(
-            f"Tệp “{name}” quá lớn ({len(data) // (1024 * 1024)} MB). Giới hạn là {max_bytes // (1024 * 1024)} MB.",
-            f"The file {name} is too large.",
+            _l("The file {name} is too large.", name=name, value=len(data) // (1024 * 1024), value2=max_bytes // (1024 * 1024)),
         )
     kind = sniff(data)
     if kind is None and data.startswith(_OLE) and allowed & OFFICE:
         raise InvalidInput(
-            f"Tệp “{name}” là tệp Office cũ (DOC, XLS) hoặc đã đặt mật khẩu. "
-            "Hãy lưu lại dưới dạng DOCX/XLSX không mật khẩu rồi tải lên lại.",
-            f"The file {name} is an old Office file (DOC, XLS) or is encrypted. Save it as DOCX/XLSX without a password.",
+            _l("The file {name} is an old Office file (DOC, XLS) or is encrypted. Save it as DOCX/XLSX without a password.", name=name),
         )
     if kind is None and data.startswith(b"PK\x03\x04") and allowed & OFFICE and not _opens(data):
         raise _office_refusal(name, "broken", office)
     if kind not in allowed:
         labels = ", ".join(sorted(EXTENSIONS[a].upper() for a in allowed))
         raise InvalidInput(
-            f"Tệp “{name}” không đúng định dạng cho phép ({labels}). Hãy chọn tệp khác.",
-            f"The file {name} is not one of: {labels}.",
+            _l("The file {name} is not one of: {labels}.", name=name, labels=labels),
         )
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     claimed = _CLAIMS.get(extension)
     if claimed is not None and claimed != ("image" if kind in (PNG, JPEG, TIFF) else kind):
         raise InvalidInput(
-            f"Tệp “{name}” có đuôi .{extension} nhưng nội dung là {EXTENSIONS[kind].upper()}. "
-            "Hãy kiểm tra lại và chọn đúng tệp.",
-            f"The file {name} is named .{extension} but holds a {EXTENSIONS[kind].upper()}.",
+            _l("The file {name} is named .{extension} but holds a {EXTENSIONS}.", name=name, extension=extension, EXTENSIONS=EXTENSIONS[kind].upper()),
         )
     if kind == PDF:
         _check_pdf(data)

@@ -47,6 +47,7 @@ from signing.placement import (
     signature_box,
     top_right_box,
 )
+from services.i18n import _l
 
 """Vietnam's offset; every time shown on a stamp uses it, whatever the server's zone."""
 
@@ -180,8 +181,7 @@ def resolve_placement(*, appearance: Appearance, pdf: bytes, page_size: tuple[fl
         )
     if appearance.marker is None:
         raise InvalidPdf(
-            "Chưa chỉ định vị trí chữ ký (trang và khung, hoặc ô ký).",
-            "No placement given for the visible signature (page and box, or a marker role).",
+            _l("No placement given for the visible signature (page and box, or a marker role)."),
         )
     marker = require_marker(markers=find_markers(pdf), key=f"sig:{appearance.marker}")
     sig = signature_box(marker=marker)
@@ -314,7 +314,7 @@ def _image_data(png: bytes) -> _ImageData:
         img: Image.Image = Image.open(io.BytesIO(png))
         img.load()
     except Exception as exc:  # Pillow raises many types for a bad upload.
-        raise InvalidPdf("Ảnh chữ ký/con dấu không đọc được.", "The signature/seal image is unreadable.") from exc
+        raise InvalidPdf(_l("The signature/seal image is unreadable.")) from exc
     img = img.convert("RGBA")
     alpha = img.getchannel("A")
     has_alpha = alpha.getextrema() != (255, 255)

@@ -36,6 +36,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Final
 
+from services.i18n import _l
 from services.errors import DomainError, InvalidInput
 from services.processes import limit_memory
 
@@ -49,10 +50,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_BROKEN_VI: Final = "Không chuyển được tệp DOCX sang PDF. Hãy kiểm tra tệp và thử lại."
-_BROKEN_EN: Final = "Could not convert the DOCX file to PDF. Check the file and try again."
-_UNAVAILABLE_VI: Final = "Máy chủ tạm thời chưa chuyển được tệp sang PDF. Hãy thử lại sau."
-_UNAVAILABLE_EN: Final = "The server cannot convert files to PDF right now. Try again later."
+_BROKEN: Final = _l("Could not convert the DOCX file to PDF. Check the file and try again.")
+_UNAVAILABLE: Final = _l("The server cannot convert files to PDF right now. Try again later.")
 
 #: The system interpreter that can ``import uno`` (Debian package ``python3-uno``).
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -64,7 +63,7 @@ class ConversionFailed(InvalidInput):
     """The DOCX could not be turned into a PDF: broken, not a DOCX, or it stalled the office."""
 
     def __init__(self, reason: str) -> None:
-        super().__init__(_BROKEN_VI, _BROKEN_EN, reason=reason)
+        super().__init__(_BROKEN, reason=reason)
 
 
 class ConverterUnavailable(DomainError):
@@ -73,7 +72,7 @@ class ConverterUnavailable(DomainError):
     status_code = 503
 
     def __init__(self, reason: str) -> None:
-        super().__init__(_UNAVAILABLE_VI, _UNAVAILABLE_EN, reason=reason)
+        super().__init__(_UNAVAILABLE, reason=reason)
 
 
 # The bridge runs under /usr/bin/python3, never imported by us. It is written next to the

@@ -31,6 +31,7 @@ from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 
 from signing.errors import SigningError
+from services.i18n import _l
 
 FontStyle = Literal["regular", "italic", "bold", "bold_italic"]
 
@@ -64,8 +65,7 @@ def font_path(*, style: FontStyle = "regular") -> Path:
     path = NOTO_DIR / _FILES[style]
     if not path.is_file():
         raise SigningError(
-            f"Thiếu phông chữ {path.name}; cài gói fonts-noto-core.",
-            f"Font {path} is missing; install the Debian package fonts-noto-core.",
+            _l("Font {path} is missing; install the Debian package fonts-noto-core.", path=path, name=path.name),
         )
     return path
 

@@ -34,6 +34,7 @@ from signing.errors import ChangesForbidden, InvalidPdf, MarkerNotFound
 from signing.fonts import CachedNotoFactory, nfc
 from signing.pades import open_pdf
 from signing.placement import Box, Marker
+from services.i18n import _l
 
 Align = Literal["left", "center", "right"]
 _QUADDING: dict[Align, int] = {"left": 0, "center": 1, "right": 2}
@@ -102,8 +103,7 @@ def add_text_fields(
     reader = open_pdf(pdf)
     if reader.embedded_signatures:
         raise ChangesForbidden(
-            "Chỉ thêm ô điền trước khi văn bản được ký.",
-            "Fields can only be added before the document is signed.",
+            _l("Fields can only be added before the document is signed."),
         )
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     try:
@@ -112,7 +112,7 @@ def add_text_fields(
         existing = {str(f.get_object().get("/T")) for f in field_array}
         for spec in fields:
             if spec.name in existing:
-                raise InvalidPdf(f"Ô {spec.name!r} đã tồn tại.", f"Field {spec.name!r} already exists.")
+                raise InvalidPdf(_l("Field {name!r} already exists.", name=spec.name))
             page_ref = writer.find_page_for_modification(spec.page)[0]
             font = _ITALIC_DA_FONT if spec.italic else _REGULAR_DA_FONT
             blank = writer.add_object(init_xobject_dictionary(b"", spec.box.width, spec.box.height))
@@ -143,7 +143,7 @@ def add_text_fields(
         out = io.BytesIO()
         writer.write(out)
     except PdfError as exc:
-        raise InvalidPdf("Không thêm được ô điền vào văn bản.", f"Could not add the fields: {exc}") from exc
+        raise InvalidPdf(_l("Could not add the fields: {exc}", exc=exc)) from exc
     return out.getvalue()
 
 
@@ -233,8 +233,7 @@ def fill_text_fields(pdf: bytes, values: dict[str, str]) -> bytes:
     missing = sorted(set(values) - set(by_name))
     if missing:
         raise MarkerNotFound(
-            f"Văn bản không có ô điền: {', '.join(missing)}.",
-            f"The document has no field named: {', '.join(missing)}.",
+            _l("The document has no field named: {value}.", value=', '.join(missing)),
             fields=missing,
         )
     try:
@@ -250,7 +249,7 @@ def fill_text_fields(pdf: bytes, values: dict[str, str]) -> bytes:
         out = io.BytesIO()
         writer.write(out)
     except PdfError as exc:
-        raise InvalidPdf("Không điền được ô trong văn bản.", f"Could not fill the fields: {exc}") from exc
+        raise InvalidPdf(_l("Could not fill the fields: {exc}", exc=exc)) from exc
     return out.getvalue()
 
 

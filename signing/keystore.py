@@ -19,6 +19,7 @@ from pyhanko.sign.signers.pdf_cms import Signer
 from signing.errors import CertificateRevoked, NoSigningKey
 from signing.pki import DevPKI
 from signing.signers import check_certificate_usable, load_pkcs11_signer, load_pkcs12_signer
+from services.i18n import _l
 
 if TYPE_CHECKING:
     from services.config import Settings, SigningKeyRef
@@ -30,8 +31,7 @@ def _from_ref(ref: SigningKeyRef, *, pin: str, settings: Settings, label: str, l
     module = ref.pkcs11_module or settings.pkcs11_module
     if module is None or not ref.token_label or not ref.key_label:
         raise NoSigningKey(
-            f"Cấu hình khóa ký số của {label} chưa đầy đủ. Hãy liên hệ quản trị hệ thống.",
-            f"The signing key configuration of {label_en} is incomplete.",
+            _l("The signing key configuration of {label_en} is incomplete.", label_en=label_en, label=label),
         )
     return load_pkcs11_signer(
         module_path=module,
@@ -66,9 +66,7 @@ def _signer(
         raise _no_key(label, label_en) from None
     if entry.revoked:
         raise CertificateRevoked(
-            f"Chứng thư số của {label} đã bị thu hồi. Không thể ký bằng chứng thư này; "
-            "hãy liên hệ quản trị hệ thống để được cấp chứng thư mới.",
-            f"The certificate of {label_en} is revoked.",
+            _l("The certificate of {label_en} is revoked.", label_en=label_en, label=label),
             serial=entry.serial_hex,
         )
     if entry.p12_path is None:
@@ -80,8 +78,7 @@ def _signer(
 
 def _no_key(label: str, label_en: str) -> NoSigningKey:
     return NoSigningKey(
-        f"{label[:1].upper()}{label[1:]} chưa có chứng thư số để ký. Hãy liên hệ quản trị hệ thống.",
-        f"{label_en[:1].upper()}{label_en[1:]} has no signing certificate.",
+        _l("{label_en}{label_en2} has no signing certificate.", label_en=label_en[:1].upper(), label_en2=label_en[1:], label=label[:1].upper(), label2=label[1:]),
     )
 
 

@@ -52,6 +52,7 @@ from signing.errors import (
 )
 from signing.fonts import nfc
 from signing.trust import TrustConfig
+from services.i18n import _l
 
 Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
 LEVELS: tuple[Level, ...] = ("B-B", "B-T", "B-LT", "B-LTA")
@@ -68,7 +69,7 @@ def open_pdf(pdf: bytes) -> PdfFileReader:
     Raises `InvalidPdf` (not a PDF, truncated, broken) or `EncryptedPdf`.
     """
     if not isinstance(pdf, bytes | bytearray) or b"%PDF-" not in bytes(pdf[:1024]):
-        raise InvalidPdf("Tệp không phải là PDF.", "The file is not a PDF.")
+        raise InvalidPdf(_l("The file is not a PDF."))
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
         encrypted = reader.encrypted
@@ -76,15 +77,14 @@ def open_pdf(pdf: bytes) -> PdfFileReader:
             # Touch the page tree: a truncated file often parses its trailer but not its pages.
             _ = reader.root["/Pages"]
             if reader.root["/Pages"].get("/Count", 0) < 1:
-                raise InvalidPdf("Tệp PDF không có trang nào.", "The PDF has no pages.")
+                raise InvalidPdf(_l("The PDF has no pages."))
     except (PdfError, KeyError, ValueError, TypeError, IndexError, AttributeError, OSError) as exc:
         raise InvalidPdf(
-            "Tệp PDF bị hỏng hoặc không đầy đủ.", f"The PDF is damaged or truncated: {exc}"
+            _l("The PDF is damaged or truncated: {exc}", exc=exc)
         ) from exc
     if encrypted:
         raise EncryptedPdf(
-            "Tệp PDF được mã hóa; hãy gửi bản không đặt mật khẩu.",
-            "The PDF is encrypted; send an unencrypted copy.",
+            _l("The PDF is encrypted; send an unencrypted copy."),
         )
     return reader
 
@@ -104,20 +104,18 @@ async def check_signer_certificate(*, signer: Signer, context: ValidationContext
     """
     cert = signer.signing_cert
     if cert is None:
-        raise CertificateNotUsable("Khóa ký không có chứng thư số.", "The signing key has no certificate.")
+        raise CertificateNotUsable(_l("The signing key has no certificate."))
     now = datetime.now(tz=VN_TZ)
     validity = cert["tbs_certificate"]["validity"]
     not_before, not_after = validity["not_before"].native, validity["not_after"].native
     if not (not_before <= now <= not_after):
         raise CertificateExpired(
-            f"Chứng thư số hết hạn hoặc chưa có hiệu lực (hiệu lực {not_before:%d/%m/%Y}–{not_after:%d/%m/%Y}).",
-            f"The certificate is expired or not yet valid ({not_before:%Y-%m-%d} to {not_after:%Y-%m-%d}).",
+            _l("The certificate is expired or not yet valid ({not_before:%Y-%m-%d} to {not_after:%Y-%m-%d}).", not_before=not_before, not_after=not_after),
         )
     key_usage = cert.key_usage_value.native if cert.key_usage_value is not None else set()
     if "non_repudiation" not in key_usage:
         raise CertificateNotUsable(
-            "Chứng thư số không có mục đích chống chối bỏ (nonRepudiation) nên không dùng để ký văn bản.",
-            "The certificate lacks the nonRepudiation key usage required for document signatures.",
+            _l("The certificate lacks the nonRepudiation key usage required for document signatures."),
         )
     intermediates = [c for c in signer.cert_registry if c.dump() != cert.dump()] if signer.cert_registry else []
     validator = CertificateValidator(cert, intermediate_certs=intermediates, validation_context=context)
@@ -125,16 +123,15 @@ async def check_signer_certificate(*, signer: Signer, context: ValidationContext
         await validator.async_validate_usage({"non_repudiation"})
     except RevokedError as exc:
         raise CertificateRevoked(
-            "Chứng thư số của người ký đã bị thu hồi.", "The signer's certificate has been revoked."
+            _l("The signer's certificate has been revoked.")
         ) from exc
     except ExpiredError as exc:
         raise CertificateExpired(
-            "Chứng thư số trong chuỗi đã hết hạn.", "A certificate in the chain has expired."
+            _l("A certificate in the chain has expired.")
         ) from exc
     except (PathBuildingError, PathValidationError, InvalidCertificateError, ValidationError) as exc:
         raise UntrustedCertificate(
-            "Chứng thư số không hợp lệ hoặc không thuộc tổ chức chứng thực được tin cậy.",
-            f"The certificate is not valid or not trusted: {exc}",
+            _l("The certificate is not valid or not trusted: {exc}", exc=exc),
         ) from exc
 
 
@@ -142,13 +139,11 @@ def _check_modification_allowed(reader: PdfFileReader, *, certify: MDPPerm | Non
     cert_data = read_certification_data(reader)
     if cert_data is not None and cert_data.permission == MDPPerm.NO_CHANGES:
         raise ChangesForbidden(
-            "Văn bản đã được chứng thực với chữ ký không cho phép bất kỳ thay đổi nào.",
-            "The document carries a certification signature that forbids any change.",
+            _l("The document carries a certification signature that forbids any change."),
         )
     if certify is not None and reader.embedded_signatures:
         raise ChangesForbidden(
-            "Chữ ký chứng thực phải là chữ ký đầu tiên trên văn bản.",
-            "A certification signature must be the document's first signature.",
+            _l("A certification signature must be the document's first signature."),
         )
 
 
@@ -180,7 +175,7 @@ async def async_sign_pdf(
     exists, filled = _existing_signature_field(reader, field_name)
     if filled:
         raise ChangesForbidden(
-            f"Ô ký {field_name!r} đã có chữ ký.", f"Signature field {field_name!r} is already signed."
+            _l("Signature field {field_name!r} is already signed.", field_name=field_name)
         )
     # Fresh per signature (cached OCSP answers must not outlive a revocation); closed on exit
     # so its HTTP session does not leak.
@@ -223,8 +218,7 @@ async def _sign_checked(
         timestamper = trust.timestamper()
         if timestamper is None:
             raise SigningError(
-                "Chưa cấu hình dịch vụ cấp dấu thời gian (TSA) cho mức ký này.",
-                f"Level {level} needs a time-stamping authority, but none is configured.",
+                _l("Level {level} needs a time-stamping authority, but none is configured.", level=level),
             )
 
     signer_name = subject_common_name(signer.signing_cert)
@@ -270,14 +264,12 @@ async def _sign_checked(
         message = str(exc)
         if "forbids" in message or "Certification" in message:
             raise ChangesForbidden(
-                "Chữ ký trước đó không cho phép thêm chữ ký này.",
-                f"An earlier signature does not allow this change: {message}",
+                _l("An earlier signature does not allow this change: {message}", message=message),
             ) from exc
-        raise SigningError("Ký số không thành công.", f"Signing failed: {message}") from exc
+        raise SigningError(_l("Signing failed: {message}", message=message)) from exc
     except (OSError, asyncio.TimeoutError) as exc:
         raise SigningError(
-            "Không kết nối được dịch vụ cấp dấu thời gian hoặc kiểm tra chứng thư.",
-            f"Could not reach the time-stamping or revocation service: {exc}",
+            _l("Could not reach the time-stamping or revocation service: {exc}", exc=exc),
         ) from exc
 
 
@@ -293,7 +285,7 @@ def _page_size(reader: PdfFileReader, page: int) -> tuple[float, float]:
     try:
         page_obj = reader.find_page_for_modification(page)[0].get_object()
     except (IndexError, KeyError, PdfError) as exc:
-        raise InvalidPdf(f"Văn bản không có trang {page + 1}.", f"The document has no page {page + 1}.") from exc
+        raise InvalidPdf(_l("The document has no page {value}.", value=page + 1)) from exc
     box = page_obj.get("/CropBox") or page_obj.get("/MediaBox") or _inherited_mediabox(page_obj)
     x1, y1, x2, y2 = (float(v) for v in box)
     return (x2 - x1, y2 - y1)

@@ -22,6 +22,7 @@ from typing import Literal
 from defusedxml import ElementTree
 
 from signing.errors import InvalidPdf, MarkerNotFound
+from services.i18n import _l
 
 MM = 72.0 / 25.4
 """PDF points per millimetre."""
@@ -117,8 +118,7 @@ def find_markers(pdf: bytes) -> dict[str, Marker]:
         )
     if proc.returncode != 0:
         raise InvalidPdf(
-            "Không đọc được nội dung tệp PDF để tìm vị trí ký.",
-            "Could not read the PDF text to find the signing positions.",
+            _l("Could not read the PDF text to find the signing positions."),
             stderr=proc.stderr.decode("utf-8", "replace")[-500:],
         )
     root = ElementTree.fromstring(proc.stdout)
@@ -158,8 +158,7 @@ def require_marker(*, markers: dict[str, Marker], key: str) -> Marker:
         return markers[key]
     except KeyError:
         raise MarkerNotFound(
-            f"Văn bản không có vị trí đánh dấu {key!r} (ô ký hoặc ô điền).",
-            f"The document has no {key!r} marker (signing block or field).",
+            _l("The document has no {key!r} marker (signing block or field).", key=key),
             marker=key,
         ) from None
 

@@ -35,9 +35,9 @@ from signing.keystore import signer_for_org, signer_for_person, system_certifica
 from services.directory.models import SigningProfile
 from signing.pades import LEVELS, async_sign_pdf
 from signing.pki import OrgSpec, PersonSpec
-from signing.signers import WRONG_PIN
 from signing.trust import TrustConfig
 from signing.validation import ValidationReport, async_validate_pdf
+from services.i18n import _l
 
 Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
 SIGNING_ROLES = SIGNERS
@@ -84,14 +84,14 @@ async def preview_png(session: AsyncSession, *, settings: Settings, user: User |
 
 def _check_png(data: bytes) -> None:
     if not data or len(data) > MAX_IMAGE_BYTES:
-        raise InvalidInput("Ảnh phải là tệp PNG dưới 2 MB.", "The image must be a PNG under 2 MB.")
+        raise InvalidInput(_l("The image must be a PNG under 2 MB."))
     try:
         image = Image.open(io.BytesIO(data))
         image.verify()
     except (UnidentifiedImageError, OSError, SyntaxError):
-        raise InvalidInput("Tệp không phải ảnh PNG hợp lệ. Hãy chọn ảnh PNG nền trong suốt.", "Not a valid PNG image.") from None
+        raise InvalidInput(_l("Not a valid PNG image.")) from None
     if image.format != "PNG":
-        raise InvalidInput("Ảnh chữ ký, con dấu phải là PNG nền trong suốt.", "Signature and seal images must be PNG.")
+        raise InvalidInput(_l("Signature and seal images must be PNG."))
 
 
 async def set_profile(
@@ -107,7 +107,7 @@ async def set_profile(
 ) -> SigningProfile:
     """Upload/remove a signature or seal image, or set an organisation's PAdES level."""
     if pades_level is not None and pades_level not in LEVELS:
-        raise InvalidInput("Mức chữ ký PAdES không hợp lệ.", "Unknown PAdES level.")
+        raise InvalidInput(_l("Unknown PAdES level."))
     column = SigningProfile.user_id if user_id is not None else SigningProfile.organization_id
     owner = user_id if user_id is not None else organization_id
     profile = await session.scalar(select(SigningProfile).where(column == owner))
@@ -139,16 +139,12 @@ def _refused(refusal: tuple[pins.Refusal, datetime | None], *, label: str) -> Do
     kind, until = refusal
     if kind == "locked":
         return PinLocked(
-            f"Khóa ký số của {label} đang bị khóa do nhập sai mã PIN nhiều lần. "
-            "Hãy liên hệ quản trị hệ thống để được mở khóa.",
-            f"The signing key of {label} is locked after too many wrong PINs; an administrator must unlock it.",
+            _l("The signing key of {label} is locked after too many wrong PINs; an administrator must unlock it.", label=label),
         )
     assert until is not None
     seconds = max(1, math.ceil((until - utcnow()).total_seconds()))
     return PinDelayed(
-        f"Vừa nhập sai mã PIN. Để bảo vệ khóa ký số, hãy chờ {seconds} giây "
-        f"(đến {until.astimezone(looks.VN_TZ):%H:%M:%S}) rồi nhập lại.",
-        f"A wrong PIN was typed moments ago: try again in {seconds} s.",
+        _l("A wrong PIN was typed moments ago: try again in {seconds} s.", seconds=seconds, astimezone=until.astimezone(looks.VN_TZ)),
         retry_after=seconds,
     )
 
@@ -156,14 +152,11 @@ def _refused(refusal: tuple[pins.Refusal, datetime | None], *, label: str) -> Do
 def _wrong_pin(guard: PinGuard, *, settings: Settings, label: str) -> DomainError:
     if guard.locked_at is not None:
         return PinLocked(
-            f"Đã nhập sai mã PIN {guard.failures} lần liên tiếp: khóa ký số của {label} đã bị khóa. "
-            "Hãy liên hệ quản trị hệ thống để được mở khóa.",
-            f"{guard.failures} wrong PINs in a row: the signing key of {label} is now locked.",
+            _l("{failures} wrong PINs in a row: the signing key of {label} is now locked.", failures=guard.failures, label=label),
         )
     left = settings.pin_max_failures - guard.failures
     return WrongPin(
-        f"{WRONG_PIN[0]} Còn {left} lần thử trước khi khóa ký số bị khóa.",
-        f"{WRONG_PIN[1]} {left} attempt(s) left before the key is locked.",
+        _l("The signing PIN is wrong. {left} attempt(s) left before the key is locked.", left=left),
     )
 
 
@@ -218,9 +211,7 @@ async def open_signer(
     await session.commit()
     if registration.status != CertStatus.confirmed:
         raise CertificateRevoked(
-            f"Chứng thư số của khóa ký số ({label}) đã bị quản trị hệ thống thu hồi đăng ký, nên chữ ký bằng khóa "
-            "này không được chấp nhận. Hãy liên hệ quản trị hệ thống.",
-            f"The certificate of this signing key ({label}) was revoked by an administrator.",
+            _l("The certificate of this signing key ({label}) was revoked by an administrator.", label=label),
         ).record_after_rollback(actor=actor, action="signing.failed", **where,
                                 details={"signer": ref.key, "error": "certificate registration revoked"})
     return signer

@@ -42,6 +42,7 @@ from signing.errors import (
     PinLocked,
     WrongPin,
 )
+from services.i18n import _l
 
 if TYPE_CHECKING:
     from pyhanko.sign.pkcs11 import PKCS11Signer
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 _CACHE_SECRET = secrets.token_bytes(32)
 _CACHE_SIZE = 128
 
-WRONG_PIN = ("Mã PIN ký số không đúng. Hãy nhập lại.", "The signing PIN is wrong.")
+WRONG_PIN = _l("The signing PIN is wrong.")
 
 
 def _pin_tag(pin: str) -> bytes:
@@ -156,8 +157,7 @@ def load_pkcs12_signer(
         stat = path.stat()
     except FileNotFoundError:
         raise NoSigningKey(
-            "Không tìm thấy tệp khóa ký số. Hãy liên hệ quản trị hệ thống.",
-            "The signing key file does not exist.",
+            _l("The signing key file does not exist."),
             path=str(path),
         ) from None
     extra = tuple(other_certs)
@@ -178,17 +178,15 @@ def load_pkcs12_signer(
     except ValueError:
         # cryptography reports a wrong password and a corrupt file the same way; with our own
         # files the PIN is by far the likelier cause, and the message says what to do.
-        raise WrongPin(*WRONG_PIN) from None
+        raise WrongPin(WRONG_PIN) from None
     if private_key is None or cert is None:
         raise NoSigningKey(
-            "Tệp khóa ký số không chứa khóa hoặc chứng thư số.",
-            "The PKCS#12 file holds no key or no certificate.",
+            _l("The PKCS#12 file holds no key or no certificate."),
             path=str(path),
         )
     if not isinstance(private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         raise CertificateNotUsable(
-            "Loại khóa ký số không được hỗ trợ (chỉ RSA hoặc ECDSA).",
-            "Unsupported key type (RSA or ECDSA only).",
+            _l("Unsupported key type (RSA or ECDSA only)."),
         )
     registry = SimpleCertificateStore()
     registry.register_multiple([translate_pyca_cryptography_cert_to_asn1(c) for c in chain])
@@ -250,19 +248,16 @@ def check_certificate_usable(
     if at > cert.not_valid_after:
         day = cert.not_valid_after.astimezone(UTC).strftime("%d/%m/%Y")
         raise CertificateExpired(
-            f"Chứng thư số{who} đã hết hạn từ ngày {day}. Hãy liên hệ quản trị hệ thống để cấp mới.",
-            f"The certificate{who_en} expired on {cert.not_valid_after.date().isoformat()}.",
+            _l("The certificate{who_en} expired on {isoformat}.", who_en=who_en, isoformat=cert.not_valid_after.date().isoformat(), who=who, day=day),
         )
     if at < cert.not_valid_before:
         raise CertificateExpired(
-            f"Chứng thư số{who} chưa có hiệu lực.",
-            f"The certificate{who_en} is not valid yet.",
+            _l("The certificate{who_en} is not valid yet.", who_en=who_en, who=who),
         )
     usage = cert.key_usage_value.native if cert.key_usage_value is not None else None
     if usage is not None and "non_repudiation" not in usage:
         raise CertificateNotUsable(
-            f"Chứng thư số{who} không được phép dùng để ký văn bản (thiếu mục đích chống chối bỏ).",
-            f"The certificate{who_en} lacks the nonRepudiation key usage needed to sign documents.",
+            _l("The certificate{who_en} lacks the nonRepudiation key usage needed to sign documents.", who_en=who_en, who=who),
         )
 
 
@@ -349,8 +344,7 @@ def load_pkcs11_signer(
         return cached
 
     missing = NoSigningKey(
-        f"Không tìm thấy khóa ký số “{key_label}” trên thiết bị “{token_label}”.",
-        f"No key {key_label!r} on PKCS#11 token {token_label!r}.",
+        _l("No key {key_label!r} on PKCS#11 token {token_label!r}.", key_label=key_label, token_label=token_label),
     )
     with _p11_lock:
         token_key = (module, token_label)
@@ -370,16 +364,14 @@ def load_pkcs11_signer(
                     module, token_criteria=TokenCriteria(label=token_label), user_pin=pin
                 )
             except (p11_errors.PinIncorrect, p11_errors.PinInvalid, p11_errors.PinLenRange):
-                raise WrongPin(*WRONG_PIN) from None
+                raise WrongPin(WRONG_PIN) from None
             except p11_errors.PinLocked:
                 raise PinLocked(
-                    "Thiết bị ký số đã bị khóa do nhập sai mã PIN nhiều lần. Hãy liên hệ quản trị hệ thống.",
-                    "The token is locked after too many wrong PINs.",
+                    _l("The token is locked after too many wrong PINs."),
                 ) from None
             except (PKCS11Error, PyHankoSigningError):
                 raise NoSigningKey(
-                    f"Không tìm thấy thiết bị ký số “{token_label}”.",
-                    f"No PKCS#11 token labelled {token_label!r}.",
+                    _l("No PKCS#11 token labelled {token_label!r}.", token_label=token_label),
                 ) from None
             _p11_sessions[token_key] = (tag, session)
         else:

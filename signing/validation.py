@@ -40,6 +40,7 @@ from signing.errors import UnexpectedSigner
 from signing.fonts import nfc
 from signing.pades import open_pdf
 from signing.trust import TrustConfig
+from services.i18n import _l
 
 PadesLevel = Literal["B-B", "B-T", "B-LT", "B-LTA"]
 RevocationStatus = Literal["good", "revoked", "unknown"]
@@ -346,17 +347,11 @@ def assert_signed_by(report: ValidationReport, accepted: Collection[str], *, exp
     if found:
         bad = found[0]
         raise UnexpectedSigner(
-            f"Chữ ký của {bad.signer.name} không hợp lệ: {bad.verdict_vi}",
-            f"The signature of {bad.signer.name} is not valid: {bad.verdict_en}",
+            _l("The signature of {name} is not valid: {verdict_en}", name=bad.signer.name, verdict_en=bad.verdict_en, verdict_vi=bad.verdict_vi),
         )
     if not report.signatures:
-        raise UnexpectedSigner(f"Văn bản không có chữ ký của {expected}.", f"The document is not signed by {expected}.")
+        raise UnexpectedSigner(_l("The document is not signed by {expected}.", expected=expected))
     other = report.signatures[-1].signer
     raise UnexpectedSigner(
-        f"Chữ ký trên văn bản (người ký: {other.name}; chứng thư số sê-ri {other.serial_hex.upper()} do {other.issuer} "
-        f"cấp) không dùng chứng thư số đã đăng ký và được xác nhận cho {expected}. Trùng họ tên không đủ: chỉ chấp "
-        "nhận chứng thư số đã đăng ký. Nếu đây là chứng thư mới của anh/chị, hãy đăng ký nó ở trang Tài khoản và "
-        "chờ quản trị hệ thống xác nhận.",
-        f"The signature ({other.name}, certificate serial {other.serial_hex.upper()} issued by {other.issuer}) was not "
-        f"made with a certificate registered and confirmed for {expected}; a matching name is not enough.",
+        _l("The signature ({name}, certificate serial {serial_hex} issued by {issuer}) was not made with a certificate registered and confirmed for {expected}; a matching name is not enough.", name=other.name, serial_hex=other.serial_hex.upper(), issuer=other.issuer, expected=expected),
     )

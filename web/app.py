@@ -27,6 +27,7 @@ from web import i18n, openapi
 from web.body_limit import BodyLimit
 from web.deps import CSRF_COOKIE, anonymous_csrf
 from web.temporal import TemporalHandle
+from services.i18n import _l
 
 
 def _wants_html(request: Request) -> bool:
@@ -94,9 +95,8 @@ def create_app(
 
     def too_large(request: Request) -> Response:
         limit_mb = settings.upload_max_bytes // (1024 * 1024)
-        return _error_response(request, 413, i18n.pick(
-            f"Tệp quá lớn. Giới hạn là {limit_mb} MB. Hãy tải lên tệp nhỏ hơn.",
-            f"The upload is too large. The limit is {limit_mb} MB.",
+        return _error_response(request, 413, i18n.text(
+            _l("The upload is too large. The limit is {limit_mb} MB.", limit_mb=limit_mb),
         ))
 
     # Inside `context` (added after it), so the 413 gets the locale and the security headers.
@@ -143,7 +143,7 @@ def create_app(
                 await record(session, **exc.audit)  # type: ignore[arg-type]  # record's keywords (record_after_rollback)
         if isinstance(exc, Unauthenticated) and request.method == "GET" and _wants_html(request):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        message = i18n.pick(exc.message, exc.message_en)
+        message = exc.text(i18n.current_locale.get())
         response = _error_response(request, exc.status_code, message, exc.details or None)
         if isinstance(exc, TooManyAttempts):
             response.headers["Retry-After"] = str(exc.retry_after)
@@ -152,18 +152,15 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         fields = sorted({".".join(str(p) for p in e.get("loc", [])[1:]) for e in exc.errors()})
-        message = i18n.pick(
-            "Dữ liệu gửi lên chưa đúng hoặc còn thiếu: " + ", ".join(fields) + ". Hãy kiểm tra và gửi lại.",
-            "Some fields are missing or invalid: " + ", ".join(fields) + ".",
-        )
+        message = i18n.text(_l("Some fields are missing or invalid: {fields}.", fields=", ".join(fields)))
         return _error_response(request, 422, message, {"fields": fields})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
-            message = i18n.pick("Không tìm thấy trang này.", "This page does not exist.")
+            message = i18n.text(_l("This page does not exist."))
         elif exc.status_code == 405:
-            message = i18n.pick("Thao tác này không được hỗ trợ ở đây.", "This action is not allowed here.")
+            message = i18n.text(_l("This action is not allowed here."))
         else:
             message = str(exc.detail)
         return _error_response(request, exc.status_code, message)
@@ -175,9 +172,8 @@ def create_app(
         if isinstance(exc, DBAPIError) and not (isinstance(exc, DataError) or "out of" in str(exc.orig)):
             raise exc
         log.info("value out of range on %s %s: %s", request.method, request.url.path, exc)
-        message = i18n.pick(
-            "Dữ liệu gửi lên có giá trị vượt quá giới hạn cho phép (số quá lớn hoặc chuỗi quá dài). Hãy kiểm tra và gửi lại.",
-            "A value is out of range (a number too large or a text too long). Check and send again.",
+        message = i18n.text(
+            _l("A value is out of range (a number too large or a text too long). Check and send again."),
         )
         return _error_response(request, 422, message)
 
@@ -188,9 +184,8 @@ def create_app(
         if not is_busy_error(exc):
             return await database_gone(request, exc)
         log.warning("database busy on %s %s: %s", request.method, request.url.path, exc.orig)
-        message = i18n.pick(
-            "Hệ thống đang bận, chưa lưu được thao tác của bạn. Vui lòng thử lại sau giây lát.",
-            "The system is busy and did not save your action. Please try again in a moment.",
+        message = i18n.text(
+            _l("The system is busy and did not save your action. Please try again in a moment."),
         )
         response = _error_response(request, 503, message)
         response.headers["Retry-After"] = "5"
@@ -201,9 +196,8 @@ def create_app(
         # The database refused a value (too long for its column, a byte PostgreSQL cannot store):
         # the transaction was rolled back; say what to fix instead of a 500.
         log.warning("value refused by the database on %s %s: %s", request.method, request.url.path, exc.orig)
-        message = i18n.pick(
-            "Có nội dung nhập quá dài hoặc có ký tự không hợp lệ nên chưa lưu được. Hãy rút gọn hoặc gõ lại rồi gửi lại.",
-            "A value is too long or holds characters that cannot be stored. Shorten or retype it and try again.",
+        message = i18n.text(
+            _l("A value is too long or holds characters that cannot be stored. Shorten or retype it and try again."),
         )
         return _error_response(request, 422, message)
 
@@ -214,11 +208,8 @@ def create_app(
         if not is_unreachable_error(exc):
             raise exc
         log.warning("database unreachable on %s %s: %r", request.method, request.url.path, exc)
-        message = i18n.pick(
-            "Tạm thời mất kết nối tới cơ sở dữ liệu. Vui lòng tải lại trang sau giây lát, kiểm tra thao tác "
-            "đã được lưu chưa rồi thử lại.",
-            "The database is briefly unreachable. Reload the page in a moment, check whether your action "
-            "was saved, then try again.",
+        message = i18n.text(
+            _l("The database is briefly unreachable. Reload the page in a moment, check whether your action was saved, then try again."),
         )
         response = _error_response(request, 503, message)
         response.headers["Retry-After"] = "5"

@@ -19,6 +19,7 @@ from services.auth.models import TokenScope
 from services.authz import Principal, load_principal, require
 from services.directory.models import Role
 from services.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from services.i18n import _l
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -87,8 +88,7 @@ async def _resolve(request: Request, session: AsyncSession) -> Principal | None:
         token = await auth.resolve_api_token(session, clear=header[7:].strip())
         if token.scope == TokenScope.read and _writes(request):  # a GET that writes too; a POST that only reads not
             raise Forbidden(
-                "Mã truy cập này chỉ có quyền đọc. Hãy dùng mã toàn quyền để thay đổi dữ liệu.",
-                "This API token is read-only. Use a full-access token to change data.",
+                _l("This API token is read-only. Use a full-access token to change data."),
             )
         if auth.api_token_needs_touch(token):
             request.state.touch_api_token = token.id  # stamped after the request (web.app)
@@ -116,14 +116,11 @@ def _check_plain_text(form) -> None:
             continue
         if len(value) > MAX_FIELD_CHARS:
             raise InvalidInput(
-                f"Nội dung nhập quá dài (hơn {MAX_FIELD_CHARS:,} ký tự). Hãy rút gọn rồi gửi lại.".replace(",", "."),
-                f"A field is longer than {MAX_FIELD_CHARS} characters.",
+                _l("A field is longer than {limit} characters.", limit=MAX_FIELD_CHARS, limit_vi=f"{MAX_FIELD_CHARS:,}".replace(",", ".")),
             )
         if any(unicodedata.category(c) == "Cc" and c not in "\t\r\n" for c in value):
             raise InvalidInput(
-                "Nội dung nhập có ký tự điều khiển không hợp lệ (thường do sao chép từ phần mềm khác). "
-                "Hãy gõ lại nội dung rồi gửi lại.",
-                "A field holds control characters.",
+                _l("A field holds control characters."),
             )
 
 
@@ -136,8 +133,7 @@ async def _check_csrf(request: Request, expected: str | None) -> None:
             sent = form.get("csrf_token")
     if not expected or not isinstance(sent, str) or not secrets.compare_digest(sent, expected):
         raise Forbidden(
-            "Phiên làm việc của biểu mẫu đã hết hạn. Hãy tải lại trang và thử lại.",
-            "The form's security token is missing or stale. Reload the page and try again.",
+            _l("The form's security token is missing or stale. Reload the page and try again."),
         )
     if form is not None:
         _check_plain_text(form)
@@ -169,19 +165,18 @@ class Access:
 
     async def __call__(self, request: Request, session: SessionDep) -> Principal | None:
         if any(_is_id(v) and int(v) > MAX_ID for v in request.path_params.values()):
-            raise NotFound("Không tìm thấy dữ liệu này.", "not found")
+            raise NotFound(_l("not found"))
         principal = await _resolve(request, session)
         if self.public:
             if request.method not in SAFE_METHODS and not (principal and principal.via_token):
                 await _check_csrf(request, principal.csrf_token if principal else request.cookies.get(CSRF_COOKIE))
             return principal
         if principal is None:
-            raise Unauthenticated("Hãy đăng nhập để tiếp tục.", "Please sign in to continue.")
+            raise Unauthenticated(_l("Please sign in to continue."))
         if self.browser and principal.via_token:
             # A leaked token must not be able to mint itself successors or revoke the owner's.
             raise Forbidden(
-                "Thao tác này cần đăng nhập trên trình duyệt, không dùng mã truy cập.",
-                "This needs a signed-in browser, not an API token.",
+                _l("This needs a signed-in browser, not an API token."),
             )
         if request.method not in SAFE_METHODS and not principal.via_token and self.csrf:
             await _check_csrf(request, principal.csrf_token)
@@ -189,8 +184,7 @@ class Access:
             scope = principal.orgs_with(*self.roles)
             if not scope:
                 raise Forbidden(
-                    "Chức năng này dành cho vai trò khác. Hãy liên hệ quản trị viên nếu bạn cần quyền này.",
-                    "This page is for another role. Ask an administrator if you need access.",
+                    _l("This page is for another role. Ask an administrator if you need access."),
                 )
             if self.org_param is not None:
                 raw = request.path_params.get(self.org_param)

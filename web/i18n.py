@@ -1,49 +1,19 @@
 """Translations (Babel catalogs, Vietnamese first, English second) and display formats.
 
-Message IDs are English; `locales/vi/LC_MESSAGES/messages.po` holds the Vietnamese text.
-Catalogs are compiled in memory at start-up so no build step is needed.
+Message IDs are English; `locales/vi/LC_MESSAGES/*.po` hold the Vietnamese text. Catalogs are
+compiled in memory at start-up (`services.i18n`) so no build step is needed.
 """
 
 from __future__ import annotations
 
 import contextvars
 from datetime import date, datetime, timezone
-from functools import lru_cache
-from io import BytesIO
-from pathlib import Path
-
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import NullTranslations, Translations
 
 from services.calendar import VN_TZ  # re-exported: pages format times in Vietnam time
+from services.i18n import DEFAULT_LOCALE, Message, render, translations
+from services.i18n import LOCALES as LOCALES
 
-LOCALES = ("vi", "en")
-DEFAULT_LOCALE = "vi"
-_LOCALE_DIR = Path(__file__).parent / "locales"
 current_locale: contextvars.ContextVar[str] = contextvars.ContextVar("locale", default=DEFAULT_LOCALE)
-
-
-@lru_cache
-def translations(locale: str) -> NullTranslations:
-    """All catalogs of a locale merged: each domain keeps its own .po file beside messages.po."""
-    paths = sorted((_LOCALE_DIR / locale / "LC_MESSAGES").glob("*.po"))
-    if not paths:
-        return NullTranslations()
-    merged: Translations | None = None
-    for path in paths:
-        with path.open("rb") as handle:
-            catalog = read_po(handle, locale=locale)
-        buffer = BytesIO()
-        write_mo(buffer, catalog)
-        buffer.seek(0)
-        translation = Translations(fp=buffer)
-        if merged is None:
-            merged = translation
-        else:
-            merged.merge(translation)
-    assert merged is not None
-    return merged
 
 
 def gettext(message: str) -> str:
@@ -55,6 +25,11 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 
 
 _ = gettext
+
+
+def text(message: Message | str) -> str:
+    """A service's message (`_l(...)`) in the request's language."""
+    return render(message, current_locale.get())
 
 
 def pick(vi: str, en: str) -> str:

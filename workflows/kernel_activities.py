@@ -15,6 +15,7 @@ from services.deadlines import service as deadlines
 from services.deadlines.ladder import Tracked
 from services.errors import InvalidInput
 from workflows.context import ActivityContext
+from services.i18n import _l
 
 
 class TrackedRef(BaseModel):
@@ -59,7 +60,7 @@ def adapter_for(kind: str, settings: Settings) -> deadlines.Adapter:
         from meetings.minutes.deadlines import MinutesSignatureDeadlines
 
         return MinutesSignatureDeadlines.for_role(kind.removeprefix("minutes."))
-    raise InvalidInput(f"Loại đối tượng không có hạn: {kind}.", f"No deadline adapter for {kind!r}.")
+    raise InvalidInput(_l("No deadline adapter for {kind!r}.", kind=kind))
 
 
 class KernelActivities:

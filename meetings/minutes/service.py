@@ -41,13 +41,15 @@ from services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.notifications.service import notify
 from services.registers import next_number
 from services.tasks import service as tasks
+from services.i18n import Message, _l
+from services.i18n import render as translate
 
 MAX_TEXT = 20000
 SIGNERS = ("secretary", "chair")
 
 
 def _not_found() -> NotFound:
-    return NotFound("Không tìm thấy biên bản này hoặc bạn không có quyền xem.", "minutes not found")
+    return NotFound(_l("minutes not found"))
 
 
 # --- content --------------------------------------------------------------------------------
@@ -64,7 +66,7 @@ def _clip(value: Any) -> str:
 def normalise(raw: Any, *, item_ids: set[int], speeches: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """Keep only known fields; opinions linked to a speech take the speaker's name from it."""
     if not isinstance(raw, dict):
-        raise InvalidInput("Nội dung biên bản không hợp lệ.", "The minutes' content is not valid.")
+        raise InvalidInput(_l("The minutes' content is not valid."))
     items: dict[str, Any] = {}
     for key, value in (raw.get("items") or {}).items():
         if not str(key).isdecimal() or int(key) not in item_ids or not isinstance(value, dict):
@@ -170,8 +172,7 @@ async def get_for(session: AsyncSession, *, principal: Principal, minutes_id: in
 
 def _require_editor(acc: MinutesAccess) -> None:
     if not acc.can_edit:
-        raise Forbidden("Chỉ thư ký hoặc người chủ trì cuộc họp mới ghi được biên bản.",
-                        "Only the meeting's secretary or chair can write the minutes.")
+        raise Forbidden(_l("Only the meeting's secretary or chair can write the minutes."))
 
 
 async def editor_for(session: AsyncSession, *, principal: Principal, minutes_id: int) -> tuple[Minutes, MinutesAccess]:
@@ -190,7 +191,7 @@ async def start(session: AsyncSession, *, principal: Principal, meeting_id: int)
         return existing
     _require_editor(acc)
     if acc.meeting.status not in (MeetingStatus.open, MeetingStatus.closed):
-        raise InvalidInput("Chỉ ghi biên bản khi cuộc họp đã khai mạc.", "Minutes are taken once the meeting is open.")
+        raise InvalidInput(_l("Minutes are taken once the meeting is open."))
     minutes = Minutes(meeting_id=meeting_id, organization_id=acc.meeting.organization_id, status=MinutesStatus.draft,
                       revision=0, content=json.dumps(empty_content(), ensure_ascii=False), updated_at=utcnow(),
                       updated_by=principal.user.id, created_at=utcnow())
@@ -224,8 +225,15 @@ class SaveResult:
     updated_by: str = ""
     updated_at: datetime | None = None
     conflict_id: int | None = None
-    message: str = ""
-    message_en: str = ""
+    notice: Message | None = None
+
+    @property
+    def message(self) -> str:
+        return translate(self.notice or "", "vi")
+
+    @property
+    def message_en(self) -> str:
+        return translate(self.notice or "", "en")
 
 
 async def _name(session: AsyncSession, user_id: int | None) -> str:
@@ -240,8 +248,7 @@ async def save(
     conflict copy and return the current version (the caller answers 409 and commits)."""
     minutes, acc = await editor_for(session, principal=principal, minutes_id=minutes_id)
     if minutes.status not in EDITABLE:
-        raise Conflict("Biên bản đã trình ký, không sửa được nữa. Nếu cần sửa, người ký hãy trả lại biên bản.",
-                       "The minutes were submitted for signing and can no longer be edited.")
+        raise Conflict(_l("The minutes were submitted for signing and can no longer be edited."))
     item_ids = {i.id for i in await _items(session, minutes.meeting_id)}
     clean = normalise(content, item_ids=item_ids, speeches=await speeches(session, meeting_id=minutes.meeting_id))
     text = json.dumps(clean, ensure_ascii=False, sort_keys=True)
@@ -265,11 +272,9 @@ async def save(
         return SaveResult(
             saved=False, revision=minutes.revision, content=content_of(minutes), updated_by=who,
             updated_at=minutes.updated_at, conflict_id=copy.id,
-            message=(f"Không lưu được: biên bản đã được {who or 'người khác'} sửa (phiên bản {minutes.revision}) "
-                     f"sau phiên bản {base_revision} mà bạn đang sửa. Nội dung bạn gõ vẫn còn nguyên và đã được giữ lại; "
-                     "hãy xem hai phiên bản bên dưới, gộp lại rồi lưu."),
-            message_en=(f"Not saved: {who or 'someone else'} saved revision {minutes.revision} after revision "
-                        f"{base_revision} you were editing. Your text is kept; compare both versions, merge and save."),
+            notice=_l("Not saved: {who} saved revision {revision} after revision {base} you were editing. Your text is "
+                      "kept; compare both versions, merge and save.", who=who or _l("someone else"),
+                      revision=minutes.revision, base=base_revision),
         )
     session.add(MinutesRevision(minutes_id=minutes.id, number=new_revision, base_number=base_revision, kind="saved",
                                 content=text, saved_by=principal.user.id, saved_at=now))
@@ -293,7 +298,7 @@ async def revisions(session: AsyncSession, *, minutes_id: int) -> list[tuple[Min
 async def revision(session: AsyncSession, *, minutes_id: int, revision_id: int) -> MinutesRevision:
     row = await session.get(MinutesRevision, revision_id)
     if row is None or row.minutes_id != minutes_id:
-        raise NotFound("Không tìm thấy phiên bản này của biên bản.", "revision not found")
+        raise NotFound(_l("revision not found"))
     return row
 
 
@@ -307,7 +312,7 @@ async def add_task(
     minutes, acc = await editor_for(session, principal=principal, minutes_id=minutes_id)
     item = next((i for i in await _items(session, minutes.meeting_id) if i.id == agenda_item_id), None)
     if item is None:
-        raise InvalidInput("Nội dung không thuộc cuộc họp này.", "The agenda item is not part of this meeting.")
+        raise InvalidInput(_l("The agenda item is not part of this meeting."))
     spec = tasks.NewTask(
         title=new.title, due_date=new.due_date, owner_kind=new.owner_kind, owner_id=new.owner_id,
         description=new.description, source_type="minutes", source_id=minutes.id, source_item_id=agenda_item_id,
@@ -338,15 +343,13 @@ async def close(session: AsyncSession, *, settings: Settings, principal: Princip
     minutes, acc = await get_for(session, principal=principal, minutes_id=minutes_id)
     _require_editor(acc)
     if acc.meeting.status != MeetingStatus.closed:
-        raise InvalidInput("Cuộc họp chưa bế mạc. Hãy kết thúc biên bản sau khi chủ trì bế mạc cuộc họp.",
-                           "Close the minutes after the chair has closed the meeting.")
+        raise InvalidInput(_l("Close the minutes after the chair has closed the meeting."))
     if minutes.status not in EDITABLE:
-        raise Conflict("Biên bản đã được trình ký.", "The minutes were already submitted.")
+        raise Conflict(_l("The minutes were already submitted."))
     if minutes.revision != revision:
-        raise Conflict("Biên bản vừa được sửa ở nơi khác. Hãy tải lại trang, kiểm tra rồi trình ký lại.",
-                       "The minutes changed meanwhile. Reload, check and submit again.")
+        raise Conflict(_l("The minutes changed meanwhile. Reload, check and submit again."))
     if not acc.meeting.secretary_id:
-        raise InvalidInput("Cuộc họp chưa có thư ký để ký biên bản.", "The meeting has no secretary to sign.")
+        raise InvalidInput(_l("The meeting has no secretary to sign."))
     minutes.status = MinutesStatus.rendering
     minutes.round += 1
     minutes.closed_revision = minutes.revision
@@ -377,7 +380,7 @@ async def render(session: AsyncSession, *, settings: Settings, minutes_id: int, 
     minutes = await get(session, minutes_id=minutes_id, for_update=True)
     if minutes.round < round_:
         # The closing transaction is not visible yet: fail so the activity is retried.
-        raise Conflict("Biên bản chưa được đóng.", f"round {round_} of minutes {minutes_id} is not committed yet")
+        raise Conflict(_l("round {round_} of minutes {minutes_id} is not committed yet", round_=round_, minutes_id=minutes_id))
     if minutes.status != MinutesStatus.rendering or minutes.round != round_:
         return False
     facts = await meeting_facts(session, meeting_id=minutes.meeting_id)
@@ -396,7 +399,7 @@ async def render(session: AsyncSession, *, settings: Settings, minutes_id: int, 
     await notify(session, user_ids=[facts.meeting.secretary_id] if facts.meeting.secretary_id else [],
                  kind="minutes.to_sign", link=f"/meetings/{minutes.meeting_id}/minutes",
                  dedupe_key=f"minutes-{minutes.id}-r{round_}-secretary",
-                 title=f"Biên bản chờ thư ký ký (hạn {minutes.secretary_due:%d/%m/%Y}): {facts.meeting.title[:150]}")
+                 title=_l("Minutes awaiting the secretary's signature (due {secretary_due:%d/%m/%Y}): {title}", secretary_due=minutes.secretary_due, title=facts.meeting.title[:150]))
     await _status_event(session, minutes)
     return True
 
@@ -412,21 +415,18 @@ async def turn(session: AsyncSession, *, settings: Settings, principal: Principa
     if minutes.status == MinutesStatus.awaiting_secretary:
         if me != acc.meeting.secretary_id:
             if me == acc.meeting.chair_id:
-                raise Conflict("Thư ký chưa ký biên bản. Người chủ trì ký sau khi thư ký đã ký.",
-                               "The secretary has not signed yet: the chair signs after the secretary.")
-            raise Forbidden("Bạn không phải người ký biên bản này.", "You do not sign these minutes.")
+                raise Conflict(_l("The secretary has not signed yet: the chair signs after the secretary."))
+            raise Forbidden(_l("You do not sign these minutes."))
         if minutes.secretary_pdf_sha:
-            raise Conflict("Chữ ký của thư ký đang được kiểm tra. Hãy chờ trong giây lát.",
-                           "The secretary's signature is being checked.")
+            raise Conflict(_l("The secretary's signature is being checked."))
         return minutes, acc, "secretary", BlobStore.for_data_dir(settings.data_dir).get(minutes.pdf_sha or "")
     if minutes.status == MinutesStatus.awaiting_chair:
         if me != acc.meeting.chair_id:
-            raise Forbidden("Biên bản đang chờ người chủ trì ký.", "The minutes wait for the chair's signature.")
+            raise Forbidden(_l("The minutes wait for the chair's signature."))
         if minutes.chair_pdf_sha:
-            raise Conflict("Chữ ký của chủ trì đang được kiểm tra. Hãy chờ trong giây lát.",
-                           "The chair's signature is being checked.")
+            raise Conflict(_l("The chair's signature is being checked."))
         return minutes, acc, "chair", BlobStore.for_data_dir(settings.data_dir).get(minutes.secretary_pdf_sha or "")
-    raise Conflict("Biên bản không ở bước chờ ký.", "The minutes are not waiting for a signature.")
+    raise Conflict(_l("The minutes are not waiting for a signature."))
 
 
 async def record_signature(
@@ -451,10 +451,10 @@ async def refuse(session: AsyncSession, *, principal: Principal, minutes_id: int
     allowed = (minutes.status == MinutesStatus.awaiting_chair and me == acc.meeting.chair_id) or (
         minutes.status == MinutesStatus.awaiting_secretary and me in (acc.meeting.secretary_id, acc.meeting.chair_id))
     if not allowed:
-        raise Forbidden("Bạn không trả lại được biên bản ở bước này.", "You cannot return the minutes at this step.")
+        raise Forbidden(_l("You cannot return the minutes at this step."))
     comment = (comment or "").strip()
     if not comment:
-        raise InvalidInput("Hãy ghi rõ lý do trả lại để thư ký chỉnh sửa.", "Say why, so the secretary can revise.")
+        raise InvalidInput(_l("Say why, so the secretary can revise."))
     minutes.status, minutes.return_comment, minutes.returned_by = MinutesStatus.returned, comment[:5000], me
     minutes.secretary_pdf_sha = minutes.chair_pdf_sha = None
     await record(session, actor=principal.actor, action="minutes.return", object_type="minutes", object_id=minutes.id,
@@ -462,7 +462,7 @@ async def refuse(session: AsyncSession, *, principal: Principal, minutes_id: int
     if acc.meeting.secretary_id and acc.meeting.secretary_id != me:
         await notify(session, user_ids=[acc.meeting.secretary_id], kind="minutes.returned",
                      link=f"/meetings/{minutes.meeting_id}/minutes", dedupe_key=f"minutes-{minutes.id}-r{minutes.round}-returned",
-                     title=f"Biên bản bị trả lại: {acc.meeting.title[:150]}", body=comment[:500])
+                     title=_l("Minutes returned: {title}", title=acc.meeting.title[:150]), body=comment[:500])
     await _status_event(session, minutes)
     return minutes
 
@@ -534,7 +534,7 @@ async def apply_signature_check(
                      details={"role": role, "sha256": signed_sha, "error": error[:500]})
         await notify(session, user_ids=[signer.id], kind="minutes.signature_rejected",
                      link=f"/meetings/{minutes.meeting_id}/minutes", dedupe_key=f"minutes-{minutes.id}-bad-{signed_sha[:16]}",
-                     title=f"Chữ ký trên biên bản không hợp lệ: {meeting.title[:150]}", body=error[:500])
+                     title=_l("A signature on the minutes is not valid: {title}", title=meeting.title[:150]), body=error[:500])
         await _status_event(session, minutes)
         return False
     await record(session, actor=Actor.system("signature-check"), action="minutes.signature_valid",
@@ -547,7 +547,7 @@ async def apply_signature_check(
         minutes.chair_due = await _due(session, calendar.vn_today(), settings.minutes_chair_sign_working_days)
         await notify(session, user_ids=[meeting.chair_id], kind="minutes.to_sign",
                      link=f"/meetings/{minutes.meeting_id}/minutes", dedupe_key=f"minutes-{minutes.id}-r{minutes.round}-chair",
-                     title=f"Biên bản chờ chủ trì ký (hạn {minutes.chair_due:%d/%m/%Y}): {meeting.title[:150]}")
+                     title=_l("Minutes awaiting the chair's signature (due {chair_due:%d/%m/%Y}): {title}", chair_due=minutes.chair_due, title=meeting.title[:150]))
     await _status_event(session, minutes)
     return True
 
@@ -568,7 +568,7 @@ async def number_and_date(session: AsyncSession, *, settings: Settings, minutes_
     if minutes.number is not None and minutes.final_pdf_sha:
         return minutes.notation or ""
     if minutes.status != MinutesStatus.signed or not minutes.chair_pdf_sha:
-        raise Conflict("Biên bản chưa có đủ chữ ký để lấy số.", "The minutes are not signed by both signers yet.")
+        raise Conflict(_l("The minutes are not signed by both signers yet."))
     org = await session.get(Organization, minutes.organization_id)
     assert org is not None
     today = calendar.vn_today()
@@ -612,7 +612,7 @@ async def distribute(session: AsyncSession, *, settings: Settings, minutes_id: i
 
     minutes = await get(session, minutes_id=minutes_id, for_update=True)
     if minutes.status not in (MinutesStatus.signed, MinutesStatus.distributed) or not minutes.final_pdf_sha:
-        raise Conflict("Biên bản chưa được ký và lấy số.", "The minutes are not signed and numbered yet.")
+        raise Conflict(_l("The minutes are not signed and numbered yet."))
     meeting = await session.get(Meeting, minutes.meeting_id)
     assert meeting is not None and minutes.issued_on is not None and minutes.notation
     chair = await session.get(User, meeting.chair_id)
@@ -629,8 +629,8 @@ async def distribute(session: AsyncSession, *, settings: Settings, minutes_id: i
     participants = set((await session.scalars(select(MeetingParticipant.user_id).where(MeetingParticipant.meeting_id == meeting.id))).all())
     await notify(session, user_ids=participants, kind="minutes.distributed", link=f"/meetings/{meeting.id}/minutes",
                  dedupe_key=f"minutes-{minutes.id}-distributed",
-                 title=f"Biên bản số {minutes.notation}: {meeting.title[:150]}",
-                 body="Biên bản cuộc họp đã được ký số và gửi đến các đại biểu, đơn vị dự họp.")
+                 title=_l("Minutes no. {notation}: {title}", notation=minutes.notation, title=meeting.title[:150]),
+                 body=_l("The minutes were signed and sent to the participants and attending units."))
     if minutes.status != MinutesStatus.distributed:
         minutes.status, minutes.distributed_at = MinutesStatus.distributed, utcnow()
         await record(session, actor=Actor.system("minutes-dispatch"), action="minutes.distribute", object_type="minutes",
@@ -677,19 +677,19 @@ async def signing_notice(session: AsyncSession, *, minutes_id: int, role: str, k
     meeting = await session.get(Meeting, minutes.meeting_id)
     assert meeting is not None
     who = signer_id(meeting, role)
-    label = "thư ký" if role == "secretary" else "chủ trì"
+    label = _l("secretary") if role == "secretary" else _l("chair")
     key = f"minutes-{minutes.id}-r{round_}-{role}-{kind}"
     link = f"/meetings/{minutes.meeting_id}/minutes"
     if kind == "reminder":
         sent = await notify(session, user_ids=[who] if who else [], kind="minutes.reminder", link=link, dedupe_key=key,
-                            title=f"Hôm nay là hạn ký biên bản ({label}): {meeting.title[:150]}")
+                            title=_l("The minutes are due for signature today ({label}): {title}", label=label, title=meeting.title[:150]))
         action = "minutes.remind"
     else:
         targets = {who} if who else set()
         if role == "secretary":
             targets.add(meeting.chair_id)
         sent = await notify(session, user_ids=targets, kind="minutes.overdue", link=link, dedupe_key=key,
-                            title=f"Biên bản quá hạn ký ({label}, hạn {state.due:%d/%m/%Y}): {meeting.title[:150]}")
+                            title=_l("Minutes overdue for signature ({label}, due {due:%d/%m/%Y}): {title}", label=label, due=state.due, title=meeting.title[:150]))
         action = "minutes.overdue"
     if not sent:
         return False

@@ -20,6 +20,7 @@ from services.db import utcnow
 from services.directory import service as directory
 from services.directory.models import User
 from services.errors import InvalidInput, NotFound, TooManyAttempts, Unauthenticated
+from services.i18n import Message, _l
 
 TOKEN_PREFIX = "lt_"
 
@@ -80,11 +81,10 @@ async def sign_in_not_before(session: AsyncSession, settings: Settings, *, usern
     return not_before if not_before and not_before > utcnow() else None
 
 
-def _wait_words(seconds: int) -> tuple[str, str]:
+def _wait_words(seconds: int) -> Message:
     if seconds < 60:
-        return f"{seconds} giây", f"{seconds} seconds"
-    minutes = -(-seconds // 60)
-    return f"{minutes} phút", f"{minutes} minutes"
+        return _l("{n} seconds", n=seconds)
+    return _l("{n} minutes", n=-(-seconds // 60))
 
 
 async def sign_in(
@@ -103,10 +103,8 @@ async def sign_in(
             session, actor=Actor(user_id=None, name=username, ip=ip), action="auth.login_throttled",
             object_type="user", details={"username": username, "retry_after_seconds": retry_after},
         )
-        vi, en = _wait_words(retry_after)
         raise TooManyAttempts(
-            f"Đăng nhập sai nhiều lần. Để bảo vệ tài khoản, hãy thử lại sau {vi}.",
-            f"Too many failed sign-ins. To protect the account, try again in {en}.",
+            _l("Too many failed sign-ins. To protect the account, try again in {wait}.", wait=_wait_words(retry_after)),
             retry_after=retry_after,
         )
     user = await directory.find_user(session, username=username)
@@ -119,7 +117,7 @@ async def sign_in(
             organization_id=user.organization_id if user else None, details={"username": username},
         )
         raise Unauthenticated(
-            "Tên đăng nhập hoặc mật khẩu không đúng.", "The username or password is wrong."
+            _l("The username or password is wrong.")
         )
     if needs_rehash(user.password_hash):
         user.password_hash = await hash_password(password)
@@ -156,9 +154,9 @@ async def change_own_password(
     session: AsyncSession, *, actor: Actor, user: User, current: str, new: str, keep_session_id: int | None
 ) -> None:
     if not await verify_password(user.password_hash, current):
-        raise InvalidInput("Mật khẩu hiện tại không đúng.", "The current password is wrong.")
+        raise InvalidInput(_l("The current password is wrong."))
     if current == new:
-        raise InvalidInput("Mật khẩu mới phải khác mật khẩu hiện tại.", "The new password must differ.")
+        raise InvalidInput(_l("The new password must differ."))
     await directory.set_password(session, actor=actor, user=user, password=new)
     # Other browsers signed in with the old password are signed out.
     await session.execute(
@@ -177,11 +175,11 @@ async def create_api_token(
     """Create a bearer token; the clear value is returned once and never stored."""
     name = (name or "").strip()
     if not name:
-        raise InvalidInput("Hãy đặt tên cho mã truy cập (ví dụ: script báo cáo).", "Give the token a name.")
+        raise InvalidInput(_l("Give the token a name."))
     if scope not in {s.value for s in TokenScope}:
-        raise InvalidInput("Hãy chọn quyền của mã truy cập: chỉ đọc hoặc toàn quyền.", "Choose read-only or full access.")
+        raise InvalidInput(_l("Choose read-only or full access."))
     if days not in TOKEN_DAYS:
-        raise InvalidInput("Hãy chọn thời hạn của mã truy cập trong danh sách.", "Choose one of the offered validity periods.")
+        raise InvalidInput(_l("Choose one of the offered validity periods."))
     clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         user_id=user.id, name=name[:128], token_hash=_digest(clear), prefix=clear[:10], scope=scope,
@@ -199,7 +197,7 @@ async def create_api_token(
 async def revoke_api_token(session: AsyncSession, *, actor: Actor, user: User, token_id: int) -> None:
     token = await session.get(ApiToken, token_id)
     if token is None or token.user_id != user.id:
-        raise NotFound("Không tìm thấy mã truy cập.", "token not found")
+        raise NotFound(_l("token not found"))
     token.revoked = True
     await record(
         session, actor=actor, action="auth.token_revoke", object_type="api_token", object_id=token.id,
@@ -218,11 +216,10 @@ async def resolve_api_token(session: AsyncSession, *, clear: str) -> ApiToken:
         select(ApiToken).where(ApiToken.token_hash == _digest(clear)).options(selectinload(ApiToken.user))
     )
     if token is None or token.revoked or not token.user.active:
-        raise Unauthenticated("Mã truy cập không hợp lệ hoặc đã bị thu hồi.", "Invalid or revoked API token.")
+        raise Unauthenticated(_l("Invalid or revoked API token."))
     if token.expires_at <= utcnow():
         raise Unauthenticated(
-            "Mã truy cập đã hết hạn. Hãy tạo mã mới ở trang Tài khoản của tôi.",
-            "The API token has expired. Create a new one on the My account page.",
+            _l("The API token has expired. Create a new one on the My account page."),
         )
     return token
 

@@ -19,6 +19,7 @@ from services import calendar
 from services.deadlines.ladder import Ladder, RungAt, Tracked, due_instant, pending
 from services.deadlines.models import DeadlineNotice
 from services.errors import InvalidInput
+from services.i18n import _l
 
 
 @dataclass
@@ -85,7 +86,7 @@ async def send(session: AsyncSession, *, adapter: Adapter, object_id: int, step:
     """Send `step`'s notice for the due instant `due_at`, once. False when it was sent already,
     the object is final, its due date moved, or a later rung was sent (nothing is sent then)."""
     if step not in adapter.ladder.steps:
-        raise InvalidInput(f"Bậc nhắc hạn không hợp lệ: {step}.", f"Unknown deadline step {step!r}.")
+        raise InvalidInput(_l("Unknown deadline step {step!r}.", step=step))
     state = await adapter.state(session, object_id)
     if state.closed or state.due is None or due_instant(state.due) != due_at:
         return False

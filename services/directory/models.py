@@ -84,6 +84,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[datetime | None] = mapped_column()
+    # Language of what is sent to the person (notifications, e-mails): "vi" or "en".
+    language: Mapped[str] = mapped_column(String(8), default="vi", server_default="vi")
 
     organization: Mapped[Organization] = relationship(foreign_keys=[organization_id])
     unit: Mapped[Unit | None] = relationship(foreign_keys=[unit_id])

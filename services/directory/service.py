@@ -14,6 +14,7 @@ from services.authz import Principal, require
 from services.db import utcnow
 from services.directory.models import Level, Organization, Role, RoleAssignment, Unit, User
 from services.errors import Conflict, InvalidInput, NotFound
+from services.i18n import LOCALES, Message, _l
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 ABBR_RE = re.compile(r"^[A-ZĐ0-9][A-Za-zĐđ0-9]{0,31}$")
@@ -25,17 +26,17 @@ async def _check_password(password: str, *, username: str, full_name: str | None
         raise InvalidInput(*problem)
 
 
-def _need(value: str | None, vi: str, en: str) -> str:
+def _need(value: str | None, message: Message) -> str:
     value = (value or "").strip()
     if not value:
-        raise InvalidInput(f"Hãy nhập {vi}.", f"{en} is required.")
+        raise InvalidInput(message)
     return value
 
 
 async def get_org(session: AsyncSession, *, org_id: int) -> Organization:
     org = await session.get(Organization, org_id)
     if org is None:
-        raise NotFound("Không tìm thấy cơ quan, tổ chức.", "organisation not found")
+        raise NotFound(_l("organisation not found"))
     return org
 
 
@@ -81,24 +82,22 @@ async def create_org(
     place: str | None = None,
     email: str | None = None,
 ) -> Organization:
-    code = _need(code, "mã cơ quan", "Code")
+    code = _need(code, _l("Organisation code is required."))
     if not CODE_RE.match(code):
         raise InvalidInput(
-            "Mã cơ quan chỉ gồm chữ không dấu, số, dấu chấm, gạch ngang (2–64 ký tự).",
-            "The code may only hold letters, digits, '.', '_' and '-' (2–64 characters).",
+            _l("The code may only hold letters, digits, '.', '_' and '-' (2–64 characters)."),
         )
-    abbreviation = _need(abbreviation, "tên viết tắt", "Abbreviation").upper()
+    abbreviation = _need(abbreviation, _l("Abbreviation is required.")).upper()
     if not ABBR_RE.match(abbreviation):
         raise InvalidInput(
-            "Tên viết tắt chỉ gồm chữ in hoa và số, không dấu cách (ví dụ HLHPN).",
-            "The abbreviation holds upper-case letters and digits only (e.g. HLHPN).",
+            _l("The abbreviation holds upper-case letters and digits only (e.g. HLHPN)."),
         )
     if await session.scalar(select(Organization.id).where(Organization.code == code)):
-        raise Conflict(f"Mã cơ quan {code} đã tồn tại.", f"organisation code {code} already exists")
+        raise Conflict(_l("organisation code {code} already exists", code=code))
     if parent_id is not None:
         await get_org(session, org_id=parent_id)
     org = Organization(
-        code=code, name=_need(name, "tên cơ quan", "Name"), abbreviation=abbreviation, level=level,
+        code=code, name=_need(name, _l("Organisation name is required.")), abbreviation=abbreviation, level=level,
         parent_id=parent_id, parent_body=(parent_body or "").strip() or None,
         place=(place or "").strip() or None, email=(email or "").strip() or None,
     )
@@ -119,18 +118,17 @@ async def update_org(
     diff = {}
     for key, value in changes.items():
         if key not in allowed:
-            raise InvalidInput("Trường không được phép sửa.", f"field {key} cannot be changed")
+            raise InvalidInput(_l("field {key} cannot be changed", key=key))
         if isinstance(value, str):
             value = value.strip()
             if key == "abbreviation":
                 value = value.upper()
                 if not ABBR_RE.match(value):
                     raise InvalidInput(
-                        "Tên viết tắt chỉ gồm chữ in hoa và số, không dấu cách (ví dụ HLHPN).",
-                        "The abbreviation holds upper-case letters and digits only.",
+                        _l("The abbreviation holds upper-case letters and digits only."),
                     )
             if key == "name" and not value:
-                raise InvalidInput("Hãy nhập tên cơ quan.", "Name is required.")
+                raise InvalidInput(_l("Name is required."))
         old = getattr(org, key)
         if old != value:
             diff[key] = {"from": getattr(old, "value", old), "to": getattr(value, "value", value)}
@@ -146,12 +144,12 @@ async def update_org(
 async def create_unit(
     session: AsyncSession, *, actor: Actor, org: Organization, code: str, name: str, abbreviation: str
 ) -> Unit:
-    code = _need(code, "mã đơn vị", "Code")
+    code = _need(code, _l("Unit code is required."))
     if await session.scalar(select(Unit.id).where(Unit.organization_id == org.id, Unit.code == code)):
-        raise Conflict(f"Mã đơn vị {code} đã có trong cơ quan này.", f"unit code {code} already exists")
+        raise Conflict(_l("unit code {code} already exists", code=code))
     unit = Unit(
-        organization_id=org.id, code=code, name=_need(name, "tên đơn vị", "Name"),
-        abbreviation=_need(abbreviation, "tên viết tắt", "Abbreviation").upper(),
+        organization_id=org.id, code=code, name=_need(name, _l("Unit name is required.")),
+        abbreviation=_need(abbreviation, _l("Abbreviation is required.")).upper(),
     )
     session.add(unit)
     await session.flush()
@@ -164,7 +162,7 @@ async def create_unit(
 
 async def set_unit_head(session: AsyncSession, *, actor: Actor, unit: Unit, user: User | None) -> None:
     if user is not None and user.organization_id != unit.organization_id:
-        raise InvalidInput("Trưởng đơn vị phải thuộc cùng cơ quan.", "the head must belong to the same organisation")
+        raise InvalidInput(_l("the head must belong to the same organisation"))
     unit.head_user_id = user.id if user else None
     await record(
         session, actor=actor, action="unit.set_head", object_type="unit", object_id=unit.id,
@@ -177,7 +175,7 @@ async def get_user(session: AsyncSession, *, user_id: int) -> User:
         select(User).where(User.id == user_id).options(selectinload(User.roles), selectinload(User.organization))
     )
     if user is None:
-        raise NotFound("Không tìm thấy người dùng.", "user not found")
+        raise NotFound(_l("user not found"))
     return user
 
 
@@ -199,23 +197,22 @@ async def create_user(
     unit_id: int | None = None,
     roles: list[Role] | None = None,
 ) -> User:
-    username = _need(username, "tên đăng nhập", "Username").lower()
+    username = _need(username, _l("Username is required.")).lower()
     if not USERNAME_RE.match(username):
         raise InvalidInput(
-            "Tên đăng nhập gồm 3–64 ký tự: chữ thường không dấu, số, dấu chấm, gạch ngang.",
-            "The username holds 3–64 lower-case letters, digits, '.', '_' or '-'.",
+            _l("The username holds 3–64 lower-case letters, digits, '.', '_' or '-'."),
         )
     await _check_password(password, username=username, full_name=full_name)
     password_hash = await hash_password(password)  # before any query: no transaction waits on it
     if await find_user(session, username=username):
-        raise Conflict(f"Tên đăng nhập {username} đã được dùng.", f"username {username} is taken")
+        raise Conflict(_l("username {username} is taken", username=username))
     await get_org(session, org_id=organization_id)
     if unit_id is not None:
         unit = await session.get(Unit, unit_id)
         if unit is None or unit.organization_id != organization_id:
-            raise InvalidInput("Đơn vị không thuộc cơ quan đã chọn.", "the unit is not in that organisation")
+            raise InvalidInput(_l("the unit is not in that organisation"))
     user = User(
-        username=username, password_hash=password_hash, full_name=_need(full_name, "họ và tên", "Full name"),
+        username=username, password_hash=password_hash, full_name=_need(full_name, _l("Full name is required.")),
         organization_id=organization_id, position=(position or "").strip() or None,
         email=(email or "").strip() or None, phone=(phone or "").strip() or None, unit_id=unit_id,
         password_changed_at=utcnow(),
@@ -237,15 +234,15 @@ async def update_user(session: AsyncSession, *, actor: Actor, user: User, **chan
     diff = {}
     for key, value in changes.items():
         if key not in allowed:
-            raise InvalidInput("Trường không được phép sửa.", f"field {key} cannot be changed")
+            raise InvalidInput(_l("field {key} cannot be changed", key=key))
         if isinstance(value, str):
             value = value.strip() or None
         if key == "full_name" and not value:
-            raise InvalidInput("Hãy nhập họ và tên.", "Full name is required.")
+            raise InvalidInput(_l("Full name is required."))
         if key == "unit_id" and value is not None:
             unit = await session.get(Unit, value)
             if unit is None or unit.organization_id != user.organization_id:
-                raise InvalidInput("Đơn vị không thuộc cơ quan của người dùng.", "the unit is not in that organisation")
+                raise InvalidInput(_l("The unit is not in the user's organisation."))
         if getattr(user, key) != value:
             diff[key] = {"from": getattr(user, key), "to": value}
             setattr(user, key, value)
@@ -255,6 +252,16 @@ async def update_user(session: AsyncSession, *, actor: Actor, user: User, **chan
             organization_id=user.organization_id, details=diff,
         )
     return user
+
+
+async def set_language(session: AsyncSession, *, actor: Actor, user: User, language: str) -> None:
+    """The language of what is sent to the person (notifications, e-mails); the page switch sets it."""
+    if language not in LOCALES:
+        raise InvalidInput(_l("Unknown language."))
+    if user.language != language:
+        user.language = language
+        await record(session, actor=actor, action="user.language", object_type="user", object_id=user.id,
+                     organization_id=user.organization_id, details={"language": language})
 
 
 async def set_password(session: AsyncSession, *, actor: Actor, user: User, password: str) -> None:

@@ -13,6 +13,7 @@ import re
 from typing import Final
 
 from services.errors import InvalidInput
+from services.i18n import _l
 
 __all__ = [
     "OFFICIAL_LETTER",
@@ -71,8 +72,7 @@ def canonical_type_code(code: str) -> str:
     found = _BY_FOLDED.get(code.strip().casefold())
     if found is None:
         raise InvalidInput(
-            f"Mã loại văn bản “{code}” không có trong danh mục.",
-            f"Unknown document type code {code!r}.",
+            _l("Unknown document type code {code!r}.", code=code),
             type_code=code,
         )
     return found
@@ -82,8 +82,7 @@ def _group(value: str, what: str) -> str:
     value = value.strip()
     if not _GROUP.fullmatch(value):
         raise InvalidInput(
-            f"Chữ viết tắt “{value}” ({what}) không được rỗng, có khoảng trắng, “/” hoặc “-”.",
-            f"Abbreviation {value!r} ({what}) must be non-empty, without spaces, '/' or '-'.",
+            _l("Abbreviation {value!r} ({what}) must be non-empty, without spaces, '/' or '-'.", value=value, what=what),
         )
     return value.upper()
 
@@ -91,7 +90,7 @@ def _group(value: str, what: str) -> str:
 def format_number(number: int) -> str:
     """A document or arrival number as printed: leading zero under 10 (``5`` → ``05``)."""
     if number < 1:
-        raise InvalidInput("Số văn bản phải từ 1 trở lên.", "Document numbers start at 1.")
+        raise InvalidInput(_l("Document numbers start at 1."))
     return f"{number:02d}"
 
 

@@ -27,6 +27,7 @@ from services.documents.layout import (
     _to_bytes,
 )
 from services.errors import InvalidInput
+from services.i18n import _l
 
 __all__ = ["REGISTER_COLUMNS", "RegisterKind", "build_register_docx", "build_register_pdf"]
 
@@ -101,15 +102,14 @@ def build_register_docx(
     """The register ``kind`` of ``org_name`` for ``year`` with ``rows`` (keys as in
     :data:`REGISTER_COLUMNS`; dates print as dd/mm/yyyy, lists joined with ``;``)."""
     if kind not in REGISTER_COLUMNS:
-        raise InvalidInput(f"Không có loại sổ “{kind}”.", f"Unknown register kind {kind!r}.")
+        raise InvalidInput(_l("Unknown register kind {kind!r}.", kind=kind))
     columns = REGISTER_COLUMNS[kind]
     known = {key for key, *_ in columns}
     for row in rows:
         unknown = set(row) - known
         if unknown:
             raise InvalidInput(
-                "Dòng sổ có cột không thuộc mẫu sổ.",
-                f"Register row has unknown columns: {sorted(unknown)}",
+                _l("Register row has unknown columns: {sorted}", sorted=sorted(unknown)),
             )
 
     doc = _setup_document(landscape=True, margins_mm=(15, 15, 15, 20))

@@ -21,6 +21,7 @@ from services.events.service import publish
 from services.incoming import service as incoming
 from services.incoming.models import CLOSED, OPEN_HANDLING
 from services.notifications.service import notify
+from services.i18n import _l
 
 KIND = "incoming"
 
@@ -54,22 +55,22 @@ class IncomingDeadlines:
         if step == "reminder":
             told = handlers
             await notify(session, user_ids=handlers, kind="incoming.reminder", link=link, dedupe_key=key,
-                         title=f"Sắp đến hạn xử lý ({due:%d/%m/%Y}): {label}",
-                         body="Văn bản bạn xử lý chính sắp đến hạn. Hãy cập nhật tiến độ hoặc hoàn thành.")
+                         title=_l("Due soon ({due:%d/%m/%Y}): {label}", due=due, label=label),
+                         body=_l("A document you lead is due soon. Update the progress or complete it."))
             await incoming._audit(session, actor, doc, "incoming.remind", due_date=due.isoformat(), to=handlers)
         elif step == "overdue":
             told = handlers
             await notify(session, user_ids=handlers, kind="incoming.overdue", link=link, dedupe_key=key,
-                         title=f"Quá hạn xử lý (hạn {due:%d/%m/%Y}): {label}",
-                         body="Văn bản đã quá hạn xử lý. Hãy hoàn thành hoặc đề nghị lãnh đạo gia hạn.")
+                         title=_l("Overdue (due {due:%d/%m/%Y}): {label}", due=due, label=label),
+                         body=_l("The document is overdue. Complete it or ask a leader for an extension."))
             await incoming._audit(session, actor, doc, "incoming.overdue", due_date=due.isoformat(), to=handlers)
         else:
             told = [doc.directed_by_id] if doc.directed_by_id else \
                 await incoming._users_with(session, doc.organization_id, incoming.LEADERS)
             lead = await session.get(User, doc.lead_user_id) if doc.lead_user_id else None
             await notify(session, user_ids=told, kind="incoming.escalation", link=link, dedupe_key=key,
-                         title=f"Văn bản quá hạn chưa xử lý xong (hạn {due:%d/%m/%Y}): {label}",
-                         body=f"Người xử lý chính: {lead.full_name if lead else '—'}. Hãy đôn đốc hoặc gia hạn.")
+                         title=_l("Document overdue and not handled (due {due:%d/%m/%Y}): {label}", due=due, label=label),
+                         body=_l("Lead handler: {value}. Follow it up or extend the due date.", value=lead.full_name if lead else '—'))
             await incoming._audit(session, actor, doc, "incoming.escalate", due_date=due.isoformat(), to=told)
         await session.flush()
         await publish(session, channel=f"incoming-{doc.id}", kind="incoming.deadline", payload={"kind": step})

@@ -45,6 +45,7 @@ from services.notifications.service import notify
 from services.outgoing.models import OutgoingDocument
 from services.outgoing.models import Status as OutgoingStatus
 from services.registers import next_number
+from services.i18n import Message, _l
 
 ORG_WIDE_VIEW = DOCUMENT_READERS
 SENDER_LABELS = {
@@ -59,7 +60,7 @@ URGENCY_VI = {"normal": "Thường", "urgent": "Khẩn", "very_urgent": "Thượ
 
 
 def _not_found() -> NotFound:
-    return NotFound("Không tìm thấy văn bản đến này hoặc bạn không có quyền xem.", "incoming document not found")
+    return NotFound(_l("incoming document not found"))
 
 
 # --- inputs -------------------------------------------------------------------------------------
@@ -81,34 +82,34 @@ class Metadata:
     issuer_org_id: int | None = None
 
     def cleaned(self) -> Metadata:
-        def need(value: str | None, vi: str, en: str) -> str:
+        def need(value: str | None, message: Message) -> str:
             value = " ".join((value or "").split())
             if not value:
-                raise InvalidInput(f"Hãy nhập {vi}.", f"{en} is required.")
+                raise InvalidInput(message)
             return value
 
-        notation = need(self.number_notation, "số, ký hiệu văn bản", "Number and notation")
+        notation = need(self.number_notation, _l("Number and notation is required."))
         if len(notation) > 64:
-            raise InvalidInput("Số, ký hiệu quá dài (tối đa 64 ký tự).", "The notation is too long.")
+            raise InvalidInput(_l("The notation is too long."))
         if self.doc_type not in DOC_TYPES:
-            raise InvalidInput("Hãy chọn loại văn bản trong danh sách.", "Choose a document type from the list.")
+            raise InvalidInput(_l("Choose a document type from the list."))
         if self.urgency not in URGENCY:
-            raise InvalidInput("Độ khẩn không hợp lệ.", "Unknown urgency.")
+            raise InvalidInput(_l("Unknown urgency."))
         if self.secrecy not in SECRECY:
-            raise InvalidInput("Độ mật không hợp lệ.", "Unknown secrecy level.")
+            raise InvalidInput(_l("Unknown secrecy level."))
         if self.document_date is None:
-            raise InvalidInput("Hãy nhập ngày tháng của văn bản.", "The document date is required.")
+            raise InvalidInput(_l("The document date is required."))
         arrival = self.arrival_date or calendar.vn_today()
         if self.document_date > arrival:
             raise InvalidInput(
-                "Ngày văn bản không thể sau ngày đến. Hãy kiểm tra lại.", "The document date is after the arrival date."
+                _l("The document date is after the arrival date.")
             )
         return Metadata(
-            issuer_name=need(self.issuer_name, "cơ quan ban hành", "Issuer")[:255],
+            issuer_name=need(self.issuer_name, _l("Issuer is required."))[:255],
             number_notation=notation,
             document_date=self.document_date,
             doc_type=self.doc_type,
-            subject=need(self.subject, "trích yếu nội dung", "Subject"),
+            subject=need(self.subject, _l("Subject is required.")),
             urgency=self.urgency,
             secrecy=self.secrecy,
             doc_due_date=self.doc_due_date,
@@ -194,15 +195,15 @@ async def get_for(session: AsyncSession, *, principal: Principal, document_id: i
     return doc, roles
 
 
-def _need_role(roles: set[str], wanted: Iterable[str], vi: str, en: str) -> None:
+def _need_role(roles: set[str], wanted: Iterable[str], message: Message) -> None:
     if not roles & set(wanted):
-        raise Forbidden(vi, en)
+        raise Forbidden(message)
 
 
-def _need_status(doc: IncomingDocument, allowed: Iterable[Status | str], vi: str, en: str) -> None:
+def _need_status(doc: IncomingDocument, allowed: Iterable[Status | str], message: Message) -> None:
     allowed_values = {getattr(s, "value", s) for s in allowed}
     if doc.status not in allowed_values:
-        raise Conflict(vi, en)
+        raise Conflict(message)
 
 
 async def _touch(session: AsyncSession, doc: IncomingDocument, *, status: Status | None = None) -> None:
@@ -245,10 +246,10 @@ async def _sender_status(session: AsyncSession, doc: IncomingDocument, code: str
                            "code": code, "label_vi": SENDER_LABELS[code][0], "label_en": SENDER_LABELS[code][1]})
 
 
-def _text(value: str | None, vi: str, en: str, limit: int = 5000) -> str:
+def _text(value: str | None, message: Message, limit: int = 5000) -> str:
     value = (value or "").strip()
     if not value:
-        raise InvalidInput(vi, en)
+        raise InvalidInput(message)
     return value[:limit]
 
 
@@ -291,7 +292,7 @@ async def _check_unit(session: AsyncSession, unit_id: int | None, org_id: int) -
         return
     unit = await session.get(Unit, unit_id)
     if unit is None or unit.organization_id != org_id:
-        raise InvalidInput("Đơn vị nhận không thuộc cơ quan này.", "The receiving unit is not in this organisation.")
+        raise InvalidInput(_l("The receiving unit is not in this organisation."))
 
 
 def _store_files(doc: IncomingDocument, files: Sequence[NewFile], blobs: BlobStore, start: int) -> list[IncomingFile]:
@@ -343,16 +344,16 @@ async def register(
     meta = meta.cleaned()
     await _check_unit(session, meta.receiving_unit_id, organization_id)
     if meta.issuer_org_id is not None and await session.get(Organization, meta.issuer_org_id) is None:
-        raise InvalidInput("Cơ quan ban hành không có trong hệ thống.", "Unknown issuing organisation.")
+        raise InvalidInput(_l("Unknown issuing organisation."))
     doc: IncomingDocument | None = None
     if document_id is not None:
         doc = await _load(session, document_id)
         if doc.organization_id != organization_id:
             raise _not_found()
         _need_status(doc, (Status.arrived, Status.returned),
-                     "Văn bản này đã được vào sổ hoặc đã xử lý xong.", "This document is no longer waiting for registration.")
+                     _l("This document is no longer waiting for registration."))
     elif not files:
-        raise InvalidInput("Hãy tải lên ít nhất một tệp văn bản.", "Upload at least one file.")
+        raise InvalidInput(_l("Upload at least one file."))
     duplicates = await find_duplicates(
         session, organization_id=organization_id, number_notation=meta.number_notation,
         document_date=meta.document_date, issuer_name=meta.issuer_name, issuer_org_id=meta.issuer_org_id,
@@ -361,9 +362,7 @@ async def register(
     if duplicates and not allow_duplicate:
         first = duplicates[0]
         raise Conflict(
-            f"Văn bản {meta.number_notation} ngày {meta.document_date:%d/%m/%Y} của {meta.issuer_name} đã có trong sổ "
-            f"(số đến {first.arrival_label or '—'}). Hãy kiểm tra; nếu đúng là văn bản khác, chọn “Vẫn vào sổ”.",
-            f"{meta.number_notation} of {meta.document_date:%d/%m/%Y} from {meta.issuer_name} is already registered.",
+            _l("{number_notation} of {document_date:%d/%m/%Y} from {issuer_name} is already registered.", number_notation=meta.number_notation, document_date=meta.document_date, issuer_name=meta.issuer_name, value=first.arrival_label or '—'),
             duplicates=[d.id for d in duplicates],
         )
     actor = principal.actor
@@ -407,8 +406,8 @@ async def accept_despite_signatures(
     """The clerk registers a held document whose signatures failed, giving a reason."""
     doc = await _load(session, document_id)
     require(principal, [Role.clerk], doc.organization_id, "organization")
-    _need_status(doc, (Status.arrived,), "Văn bản này không còn chờ vào sổ.", "Not waiting for registration.")
-    reason = _text(reason, "Hãy ghi lý do vẫn tiếp nhận văn bản.", "Give a reason.")
+    _need_status(doc, (Status.arrived,), _l("Not waiting for registration."))
+    reason = _text(reason, _l("Give the reason for accepting the document anyway."))
     await _take_number(session, doc)
     doc.registered_by_id = principal.user.id
     doc.registered_at = utcnow()
@@ -451,11 +450,11 @@ async def receive_from_system(
         return existing
     sender = await session.get(Organization, sender_org_id)
     if sender is None or await session.get(Organization, recipient_org_id) is None:
-        raise InvalidInput("Cơ quan gửi hoặc nhận không có trong hệ thống.", "Unknown sender or recipient organisation.")
+        raise InvalidInput(_l("Unknown sender or recipient organisation."))
     if doc_type not in DOC_TYPES or urgency not in URGENCY or secrecy not in SECRECY:
-        raise InvalidInput("Loại, độ khẩn hoặc độ mật của văn bản không hợp lệ.", "Invalid type, urgency or secrecy.")
+        raise InvalidInput(_l("Invalid type, urgency or secrecy."))
     if not files:
-        raise InvalidInput("Văn bản gửi đến không có tệp.", "The document has no file.")
+        raise InvalidInput(_l("The document has no file."))
     doc = IncomingDocument(
         organization_id=recipient_org_id, status=Status.arrived.value, source="system",
         issuer_org_id=sender_org_id, issuer_name=sender.name, number_notation=number_notation.strip()[:64],
@@ -516,8 +515,8 @@ async def return_to_sender(session: AsyncSession, *, principal: Principal, docum
     doc = await _load(session, document_id)
     require(principal, [Role.clerk], doc.organization_id, "organization")
     _need_status(doc, (Status.arrived, Status.returned, Status.awaiting_direction),
-                 "Văn bản đã được giao xử lý, không thể trả lại nơi gửi.", "The document is already being handled.")
-    reason = _text(reason, "Hãy ghi lý do trả lại.", "Give the reason for returning it.")
+                 _l("The document is already being handled."))
+    reason = _text(reason, _l("Give the reason for returning it."))
     doc.return_reason = reason
     doc.returned_by_id = principal.user.id
     await _note(session, principal.actor, doc, "reject", reason)
@@ -531,12 +530,11 @@ async def return_to_clerk(session: AsyncSession, *, principal: Principal, docume
     """A leader (awaiting direction) or the lead handler sends the document back to the clerk."""
     doc, roles = await get_for(session, principal=principal, document_id=document_id)
     if doc.status == Status.awaiting_direction.value:
-        _need_role(roles, {"leader"}, "Chỉ lãnh đạo mới trả lại văn bản chờ bút phê.", "Only leaders may return it.")
+        _need_role(roles, {"leader"}, _l("Only leaders may return it."))
     else:
-        _need_status(doc, OPEN_HANDLING, "Văn bản không ở bước có thể trả lại.", "The document cannot be returned now.")
-        _need_role(roles, {"lead", "leader"}, "Chỉ người xử lý chính hoặc lãnh đạo mới trả lại văn bản.",
-                   "Only the lead handler or a leader may return it.")
-    reason = _text(reason, "Hãy ghi lý do trả lại.", "Give the reason for returning it.")
+        _need_status(doc, OPEN_HANDLING, _l("The document cannot be returned now."))
+        _need_role(roles, {"lead", "leader"}, _l("Only the lead handler or a leader may return it."))
+    reason = _text(reason, _l("Give the reason for returning it."))
     doc.return_reason = reason
     doc.returned_by_id = principal.user.id
     for a in doc.assignments:
@@ -553,21 +551,21 @@ async def return_to_clerk(session: AsyncSession, *, principal: Principal, docume
 async def _org_user(session: AsyncSession, user_id: int, org_id: int) -> User:
     user = await session.get(User, user_id)
     if user is None or user.organization_id != org_id or not user.active:
-        raise InvalidInput("Người được giao không thuộc cơ quan này.", "That person is not in this organisation.")
+        raise InvalidInput(_l("That person is not in this organisation."))
     return user
 
 
 async def _org_unit(session: AsyncSession, unit_id: int, org_id: int) -> Unit:
     unit = await session.get(Unit, unit_id)
     if unit is None or unit.organization_id != org_id:
-        raise InvalidInput("Đơn vị được giao không thuộc cơ quan này.", "That unit is not in this organisation.")
+        raise InvalidInput(_l("That unit is not in this organisation."))
     return unit
 
 
 async def _apply_handlers(session: AsyncSession, doc: IncomingDocument, handlers: Handlers, actor: Actor) -> dict[str, Any]:
     org = doc.organization_id
     if handlers.lead_user_id is None and handlers.lead_unit_id is None:
-        raise InvalidInput("Hãy chọn người hoặc đơn vị xử lý chính.", "Choose the lead handler (a person or a unit).")
+        raise InvalidInput(_l("Choose the lead handler (a person or a unit)."))
     lead_unit = await _org_unit(session, handlers.lead_unit_id, org) if handlers.lead_unit_id else None
     if handlers.lead_user_id is not None:
         lead_user = await _org_user(session, handlers.lead_user_id, org)
@@ -575,8 +573,7 @@ async def _apply_handlers(session: AsyncSession, doc: IncomingDocument, handlers
         assert lead_unit is not None
         if lead_unit.head_user_id is None:
             raise InvalidInput(
-                f"{lead_unit.name} chưa có trưởng đơn vị. Hãy giao cho một người cụ thể.",
-                f"{lead_unit.name} has no head: assign a person.",
+                _l("{name} has no head: assign a person.", name=lead_unit.name),
             )
         lead_user = await _org_user(session, lead_unit.head_user_id, org)
     for a in doc.assignments:
@@ -617,10 +614,10 @@ async def _apply_handlers(session: AsyncSession, doc: IncomingDocument, handlers
 async def _due(session: AsyncSession, due_date: date | None, due_working_days: int | None) -> date | None:
     if due_working_days is not None:
         if due_working_days < 1 or due_working_days > 365:
-            raise InvalidInput("Số ngày làm việc phải từ 1 đến 365.", "Working days must be between 1 and 365.")
+            raise InvalidInput(_l("Working days must be between 1 and 365."))
         return await calendar.add_working_days_db(session, calendar.vn_today(), due_working_days)
     if due_date is not None and due_date < calendar.vn_today():
-        raise InvalidInput("Hạn xử lý không thể ở quá khứ.", "The due date cannot be in the past.")
+        raise InvalidInput(_l("The due date cannot be in the past."))
     return due_date
 
 
@@ -638,11 +635,11 @@ async def direct(
 
     On a document already directed it is a reassignment (recorded as such)."""
     doc, roles = await get_for(session, principal=principal, document_id=document_id)
-    _need_role(roles, {"leader"}, "Chỉ lãnh đạo, phó lãnh đạo mới bút phê văn bản.", "Only leaders and deputies direct documents.")
+    _need_role(roles, {"leader"}, _l("Only leaders and deputies direct documents."))
     _need_status(doc, (Status.awaiting_direction, *OPEN_HANDLING),
-                 "Văn bản không ở bước chờ bút phê.", "The document is not awaiting direction.")
+                 _l("The document is not awaiting direction."))
     reassign = doc.status in OPEN_HANDLING
-    instruction = _text(instruction, "Hãy ghi ý kiến chỉ đạo.", "Write the instruction.")
+    instruction = _text(instruction, _l("Write the instruction."))
     due = await _due(session, due_date, due_working_days)
     if due is None and doc.doc_due_date is not None:
         due = doc.doc_due_date
@@ -667,8 +664,8 @@ async def direct(
 async def mark_no_direction(session: AsyncSession, *, principal: Principal, document_id: int, note: str = "") -> IncomingDocument:
     """A leader files the document: no handling needed."""
     doc, roles = await get_for(session, principal=principal, document_id=document_id)
-    _need_role(roles, {"leader"}, "Chỉ lãnh đạo mới quyết định không cần bút phê.", "Only leaders may decide this.")
-    _need_status(doc, (Status.awaiting_direction,), "Văn bản không ở bước chờ bút phê.", "Not awaiting direction.")
+    _need_role(roles, {"leader"}, _l("Only leaders may decide this."))
+    _need_status(doc, (Status.awaiting_direction,), _l("Not awaiting direction."))
     note = (note or "").strip() or "Lưu, không cần xử lý."
     doc.directed_by_id = principal.user.id
     doc.directed_at = doc.completed_at = utcnow()
@@ -683,14 +680,13 @@ async def mark_no_direction(session: AsyncSession, *, principal: Principal, docu
 async def delegate(session: AsyncSession, *, principal: Principal, document_id: int, user_id: int | None) -> IncomingDocument:
     """The head of the lead unit hands the lead to a person of the unit."""
     doc, roles = await get_for(session, principal=principal, document_id=document_id)
-    _need_role(roles, {"unit_head"}, "Chỉ trưởng đơn vị được giao mới phân công trong đơn vị.",
-               "Only the head of the assigned unit may delegate.")
+    _need_role(roles, {"unit_head"}, _l("Only the head of the assigned unit may delegate."))
     if user_id is None:
-        raise InvalidInput("Hãy chọn người xử lý.", "Choose a person.")
-    _need_status(doc, OPEN_HANDLING, "Văn bản không ở bước xử lý.", "The document is not being handled.")
+        raise InvalidInput(_l("Choose a person."))
+    _need_status(doc, OPEN_HANDLING, _l("The document is not being handled."))
     user = await _org_user(session, user_id, doc.organization_id)
     if user.unit_id != doc.lead_unit_id:
-        raise InvalidInput("Chỉ giao cho người trong đơn vị.", "Delegate to someone of the unit.")
+        raise InvalidInput(_l("Delegate to someone of the unit."))
     for a in doc.assignments:
         if a.role == "lead":
             a.active = False
@@ -710,9 +706,9 @@ async def delegate(session: AsyncSession, *, principal: Principal, document_id: 
 
 async def record_progress(session: AsyncSession, *, principal: Principal, document_id: int, body: str) -> IncomingDocument:
     doc, roles = await get_for(session, principal=principal, document_id=document_id)
-    _need_role(roles, {"lead"}, "Chỉ người xử lý chính mới cập nhật tiến độ.", "Only the lead handler records progress.")
-    _need_status(doc, OPEN_HANDLING, "Văn bản không ở bước xử lý.", "The document is not being handled.")
-    body = _text(body, "Hãy ghi nội dung tiến độ.", "Write the progress.")
+    _need_role(roles, {"lead"}, _l("Only the lead handler records progress."))
+    _need_status(doc, OPEN_HANDLING, _l("The document is not being handled."))
+    body = _text(body, _l("Write the progress."))
     await _note(session, principal.actor, doc, "progress", body)
     await _audit(session, principal.actor, doc, "incoming.progress", body=body)
     if doc.status == Status.directed.value:
@@ -724,9 +720,9 @@ async def record_progress(session: AsyncSession, *, principal: Principal, docume
 
 async def add_opinion(session: AsyncSession, *, principal: Principal, document_id: int, body: str) -> IncomingDocument:
     doc, roles = await get_for(session, principal=principal, document_id=document_id)
-    _need_role(roles, {"co", "lead", "leader"}, "Chỉ người phối hợp xử lý mới góp ý kiến.", "Only co-handlers add opinions.")
-    _need_status(doc, OPEN_HANDLING, "Văn bản không ở bước xử lý.", "The document is not being handled.")
-    body = _text(body, "Hãy ghi ý kiến.", "Write the opinion.")
+    _need_role(roles, {"co", "lead", "leader"}, _l("Only co-handlers add opinions."))
+    _need_status(doc, OPEN_HANDLING, _l("The document is not being handled."))
+    body = _text(body, _l("Write the opinion."))
     await _note(session, principal.actor, doc, "opinion", body)
     await _audit(session, principal.actor, doc, "incoming.opinion", body=body)
     await _touch(session, doc)
@@ -736,10 +732,9 @@ async def add_opinion(session: AsyncSession, *, principal: Principal, document_i
 async def complete(session: AsyncSession, *, principal: Principal, document_id: int, result: str) -> IncomingDocument:
     """Only the lead handler closes the document, with its result."""
     doc, roles = await get_for(session, principal=principal, document_id=document_id)
-    _need_role(roles, {"lead"}, "Chỉ người xử lý chính mới được kết thúc xử lý văn bản.",
-               "Only the lead handler may close the document.")
-    _need_status(doc, OPEN_HANDLING, "Văn bản không ở bước xử lý.", "The document is not being handled.")
-    result = _text(result, "Hãy ghi kết quả xử lý.", "Write the result.")
+    _need_role(roles, {"lead"}, _l("Only the lead handler may close the document."))
+    _need_status(doc, OPEN_HANDLING, _l("The document is not being handled."))
+    result = _text(result, _l("Write the result."))
     doc.result = result
     doc.completed_at = utcnow()
     if doc.started_at is None:
@@ -757,11 +752,11 @@ async def extend_due(
     session: AsyncSession, *, principal: Principal, document_id: int, new_due: date, reason: str
 ) -> IncomingDocument:
     doc, roles = await get_for(session, principal=principal, document_id=document_id)
-    _need_role(roles, {"leader"}, "Chỉ lãnh đạo mới gia hạn xử lý.", "Only leaders extend due dates.")
-    _need_status(doc, OPEN_HANDLING, "Văn bản không ở bước xử lý.", "The document is not being handled.")
-    reason = _text(reason, "Hãy ghi lý do gia hạn.", "Give the reason for the extension.")
+    _need_role(roles, {"leader"}, _l("Only leaders extend due dates."))
+    _need_status(doc, OPEN_HANDLING, _l("The document is not being handled."))
+    reason = _text(reason, _l("Give the reason for the extension."))
     if doc.due_date is not None and new_due <= doc.due_date:
-        raise InvalidInput("Hạn mới phải sau hạn hiện tại.", "The new due date must be after the current one.")
+        raise InvalidInput(_l("The new due date must be after the current one."))
     old = doc.due_date
     doc.due_date = new_due
     await _note(session, principal.actor, doc, "extension",
@@ -782,9 +777,8 @@ async def link_reply(
     """The lead handler (or a leader) names the outgoing document that answers this one, during
     handling or after it is done; None removes the link. The reply must be this organisation's."""
     doc, roles = await get_for(session, principal=principal, document_id=document_id)
-    _need_role(roles, {"lead", "leader"}, "Chỉ người xử lý chính hoặc lãnh đạo mới gắn văn bản trả lời.",
-               "Only the lead handler or a leader links the reply.")
-    _need_status(doc, REPLY_STATUSES, "Văn bản chưa được giao xử lý.", "The document has not been assigned for handling.")
+    _need_role(roles, {"lead", "leader"}, _l("Only the lead handler or a leader links the reply."))
+    _need_status(doc, REPLY_STATUSES, _l("The document has not been assigned for handling."))
     if outgoing_id == doc.reply_outgoing_id:
         return doc
     old = doc.reply_outgoing_id
@@ -794,9 +788,9 @@ async def link_reply(
     else:
         reply = await session.get(OutgoingDocument, outgoing_id)
         if reply is None or reply.organization_id != doc.organization_id:
-            raise InvalidInput("Không tìm thấy văn bản đi này của cơ quan.", "No such outgoing document of this organisation.")
+            raise InvalidInput(_l("No such outgoing document of this organisation."))
         if reply.status in _NOT_A_REPLY:
-            raise InvalidInput("Văn bản đi này đã bị hủy hoặc thay thế.", "That outgoing document was cancelled or replaced.")
+            raise InvalidInput(_l("That outgoing document was cancelled or replaced."))
         label = reply.notation or f"dự thảo #{reply.id}"
         await _note(session, principal.actor, doc, "reply", f"Văn bản trả lời: {label} — {reply.subject}")
         await _audit(session, principal.actor, doc, "incoming.reply_linked", outgoing_id=reply.id,
@@ -904,7 +898,7 @@ async def notify_step(session: AsyncSession, *, document_id: int, revision: int)
         key = f"incoming-{doc.id}-r{revision}"
     sent: list[int] = []
 
-    async def send(users: Iterable[int], kind: str, title: str, body: str = "") -> None:
+    async def send(users: Iterable[int], kind: str, title: Message, body: Message | str = "") -> None:
         users = [u for u in users if u]
         if users:
             notes = await notify(session, user_ids=users, kind=kind, title=title, body=body, link=link,
@@ -912,26 +906,27 @@ async def notify_step(session: AsyncSession, *, document_id: int, revision: int)
             sent.extend(n.user_id for n in notes)
 
     if status in (Status.arrived.value, Status.returned.value):
-        verb = "bị trả lại" if status == Status.returned.value else "chờ vào sổ"
+        title = _l("Incoming document returned: {label}", label=label) if status == Status.returned.value else \
+            _l("Incoming document to register: {label}", label=label)
         await send(await _users_with(session, doc.organization_id, [Role.clerk]), "incoming.to_register",
-                   f"Văn bản đến {verb}: {label}", doc.return_reason or "")
+                   title, doc.return_reason or "")
     elif status == Status.awaiting_direction.value:
         await send(await _users_with(session, doc.organization_id, LEADERS), "incoming.to_direct",
-                   f"Văn bản chờ bút phê (số đến {doc.arrival_label}): {label}")
+                   _l("Awaiting direction (arrival no. {arrival}): {label}", arrival=doc.arrival_label, label=label))
     elif status in OPEN_HANDLING:
-        due = f" — hạn {doc.due_date:%d/%m/%Y}" if doc.due_date else ""
+        due = _l(" — due {due:%d/%m/%Y}", due=doc.due_date) if doc.due_date else ""
         active = [a for a in doc.assignments if a.active]
         await send([doc.lead_user_id] if doc.lead_user_id else [], "incoming.assigned_lead",
-                   f"Bạn được giao xử lý chính{due}: {label}", doc.instruction or "")
+                   _l("You lead the handling{due}: {label}", due=due, label=label), doc.instruction or "")
         await send([a.user_id for a in active if a.role == "co" and a.user_id], "incoming.assigned_co",
-                   f"Bạn được giao phối hợp xử lý{due}: {label}", doc.instruction or "")
+                   _l("You co-handle{due}: {label}", due=due, label=label), doc.instruction or "")
         await send([a.user_id for a in active if a.role == "info" and a.user_id], "incoming.for_info",
-                   f"Văn bản gửi bạn để biết: {label}", doc.instruction or "")
+                   _l("For your information: {label}", label=label), doc.instruction or "")
     elif status == Status.done.value and doc.directed_by_id:
-        await send([doc.directed_by_id], "incoming.done", f"Đã hoàn thành xử lý: {label}", doc.result or "")
+        await send([doc.directed_by_id], "incoming.done", _l("Handling completed: {label}", label=label), doc.result or "")
     elif status == Status.rejected.value and doc.sender_org_id:
         await send(await _users_with(session, doc.sender_org_id, [Role.clerk]), "incoming.rejected",
-                   f"Văn bản gửi đi bị trả lại: {label}", doc.return_reason or "")
+                   _l("Your document was returned: {label}", label=label), doc.return_reason or "")
     return sent
 
 

@@ -30,6 +30,7 @@ from services.directory.models import Organization, Role, RoleAssignment, User
 from services.errors import Conflict, InvalidInput, NotFound
 from services.keys.models import CertSource, CertStatus, SignerCertificate
 from services.notifications.service import notify
+from services.i18n import _l
 
 MAX_CERT_BYTES = 64 * 1024
 SYSTEM_ACTOR = Actor.system("keystore")
@@ -42,8 +43,7 @@ def _nfc(text: str) -> str:
 def parse_certificate(data: bytes) -> x509.Certificate:
     """A certificate from a .cer/.crt/.pem/.der file (PEM or DER)."""
     bad = InvalidInput(
-        "Tệp không phải chứng thư số hợp lệ. Hãy chọn tệp chứng thư .cer, .pem hoặc .der.",
-        "Not a valid certificate file (.cer, .pem or .der).",
+        _l("Not a valid certificate file (.cer, .pem or .der)."),
     )
     if not data or len(data) > MAX_CERT_BYTES:
         raise bad
@@ -78,10 +78,10 @@ async def _owner_org(session: AsyncSession, *, user_id: int | None, organization
     if user_id is not None:
         user = await session.get(User, user_id)
         if user is None:
-            raise NotFound("Không tìm thấy người dùng.", "user not found")
+            raise NotFound(_l("user not found"))
         return user.organization_id
     if organization_id is None or await session.get(Organization, organization_id) is None:
-        raise NotFound("Không tìm thấy cơ quan.", "organisation not found")
+        raise NotFound(_l("Organisation not found."))
     return organization_id
 
 
@@ -107,17 +107,15 @@ async def register(
     else, or revoked, is refused.
     """
     if (user_id is None) == (organization_id is None):
-        raise InvalidInput("Hãy chọn người hoặc cơ quan sở hữu chứng thư.", "Choose the certificate's owner.")
+        raise InvalidInput(_l("Choose the certificate's owner."))
     facts = _facts(parse_certificate(der_or_pem))
     owner_org = await _owner_org(session, user_id=user_id, organization_id=organization_id)
     existing = await session.scalar(select(SignerCertificate).where(SignerCertificate.fingerprint == facts["fingerprint"]))
     if existing is not None:
         if (existing.user_id, existing.organization_id) != (user_id, organization_id):
-            raise Conflict("Chứng thư số này đã được đăng ký cho người hoặc cơ quan khác.",
-                           "This certificate is registered for someone else.")
+            raise Conflict(_l("This certificate is registered for someone else."))
         if existing.status == CertStatus.revoked:
-            raise Conflict("Chứng thư số này đã bị thu hồi đăng ký, không dùng lại được.",
-                           "This certificate's registration was revoked and cannot be reused.")
+            raise Conflict(_l("This certificate's registration was revoked and cannot be reused."))
         if existing.status == CertStatus.pending and source != CertSource.self:
             return await confirm(session, actor=actor, cert_id=existing.id)
         return existing
@@ -137,8 +135,8 @@ async def register(
     if row.status == CertStatus.pending:
         await notify(session, user_ids=await _admins_of(session, owner_org), kind="certificate.pending",
                      link="/admin/certificates", dedupe_key=f"certificate-{row.id}-pending",
-                     title=f"Chứng thư số chờ xác nhận: {row.common_name} (sê-ri {row.serial_hex.upper()})",
-                     body=f"Do {actor.name or ''} đề nghị từ chữ ký đầu tiên. Hãy đối chiếu với người dùng trước khi xác nhận.")
+                     title=_l("Certificate awaiting confirmation: {common_name} (serial {serial_hex})", common_name=row.common_name, serial_hex=row.serial_hex.upper()),
+                     body=_l("Proposed by {value} from a first signature. Check with the user before confirming.", value=actor.name or ''))
     return row
 
 
@@ -154,7 +152,7 @@ async def get(session: AsyncSession, *, cert_id: int, for_update: bool = False) 
     query = select(SignerCertificate).where(SignerCertificate.id == cert_id)
     row = await session.scalar(query.with_for_update() if for_update else query)
     if row is None:
-        raise NotFound("Không tìm thấy chứng thư số.", "certificate not found")
+        raise NotFound(_l("certificate not found"))
     return row
 
 
@@ -169,7 +167,7 @@ async def confirm(session: AsyncSession, *, actor: Actor, cert_id: int) -> Signe
     if row.status == CertStatus.confirmed:
         return row
     if row.status == CertStatus.revoked:
-        raise Conflict("Chứng thư số này đã bị thu hồi đăng ký.", "This certificate's registration was revoked.")
+        raise Conflict(_l("This certificate's registration was revoked."))
     row.status, row.confirmed_at, row.confirmed_by = CertStatus.confirmed, utcnow(), actor.user_id
     await record(session, actor=actor, action="certificate.confirm", object_type="certificate", object_id=row.id,
                  organization_id=await owner_org(session, row), details=_details(row))
@@ -180,7 +178,7 @@ async def revoke(session: AsyncSession, *, actor: Actor, cert_id: int, reason: s
     """Stop accepting signatures made with this certificate (final)."""
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("Hãy ghi lý do thu hồi đăng ký chứng thư.", "Say why the certificate is revoked.")
+        raise InvalidInput(_l("Say why the certificate is revoked."))
     row = await get(session, cert_id=cert_id, for_update=True)
     if row.status == CertStatus.revoked:
         return row

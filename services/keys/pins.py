@@ -24,6 +24,7 @@ from services.directory.models import Role, RoleAssignment
 from services.errors import NotFound
 from services.keys.models import PinGuard
 from services.notifications.service import notify
+from services.i18n import _l
 
 
 @dataclass(frozen=True)
@@ -107,13 +108,12 @@ async def record_failure(session: AsyncSession, *, settings: Settings, actor: Ac
                           "not_before": row.not_before.isoformat() if row.not_before else None})
     if newly_locked:
         assert row.locked_at is not None
-        what = "con dấu số của cơ quan" if ref.is_seal else "khóa ký số của anh/chị"
+        what = _l("The organisation's digital seal") if ref.is_seal else _l("Your signing key")
         await notify(
             session, user_ids=await _holders(session, ref), kind="signing.key_locked", link="/account",
             dedupe_key=f"pin-locked-{ref.key}-{row.locked_at.isoformat()}",
-            title=f"Đã khóa {what} sau {row.failures} lần nhập sai mã PIN",
-            body="Nếu không phải anh/chị nhập, hãy báo ngay cho quản trị hệ thống. Quản trị hệ thống mở khóa tại trang "
-                 "Quản trị › Khóa ký số.",
+            title=_l("{what} locked after {failures} wrong PINs", what=what, failures=row.failures),
+            body=_l("If it was not you, tell an administrator at once. Administrators unlock it under Administration › Signing keys."),
         )
     return row
 
@@ -134,7 +134,7 @@ async def unlock(session: AsyncSession, *, actor: Actor, key: str) -> PinGuard:
     """An administrator unlocks a key: the counter starts from zero; its holder is told."""
     row = await state(session, key=key)
     if row is None:
-        raise NotFound("Không tìm thấy khóa ký số này.", "key not found")
+        raise NotFound(_l("key not found"))
     ref = KeyRef(row.key, user_id=row.user_id, organization_id=row.organization_id)
     row = await _locked_row(session, ref)
     failures, was_locked = row.failures, row.locked_at is not None
@@ -143,7 +143,7 @@ async def unlock(session: AsyncSession, *, actor: Actor, key: str) -> PinGuard:
                  organization_id=row.organization_id, details={"failures": failures, "was_locked": was_locked})
     await notify(session, user_ids=await _holders(session, ref), kind="signing.key_unlocked", link="/account",
                  dedupe_key=f"pin-unlocked-{key}-{row.updated_at.isoformat()}",
-                 title="Quản trị hệ thống đã mở khóa ký số; anh/chị có thể ký lại bằng mã PIN.")
+                 title=_l("An administrator unlocked your signing key; you can sign with your PIN again."))
     return row
 
 

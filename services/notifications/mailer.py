@@ -33,17 +33,19 @@ async def send_pending(database: Database, settings: Settings, *, batch: int = 5
         return 0
     async with database.session() as session:
         rows = (await session.execute(
-            select(Notification, User.email, User.full_name).join(User, User.id == Notification.user_id)
+            select(Notification, User.email, User.full_name, User.language).join(User, User.id == Notification.user_id)
             .where(Notification.email_state == "pending").order_by(Notification.id).limit(batch)
         )).all()
     sent = 0
-    for note, address, name in rows:
+    for note, address, name, language in rows:
+        # In the recipient's language, whoever caused the notification.
+        title, body = note.text("title", language), note.text("body", language)
         message = EmailMessage()
         message["From"] = settings.smtp_from
         message["To"] = f"{name} <{address}>"
-        message["Subject"] = f"[Liên Thông] {note.title}"
+        message["Subject"] = f"[Liên Thông] {title}"
         link = f"{settings.base_url}{note.link}" if note.link else settings.base_url
-        message.set_content(f"{note.title}\n\n{note.body}\n\n{link}\n")
+        message.set_content(f"{title}\n\n{body}\n\n{link}\n")
         try:
             await asyncio.to_thread(_send, settings, message)
             state = "sent"

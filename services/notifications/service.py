@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from sqlalchemy import func, select, update
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.db import utcnow
 from services.directory.models import User
 from services.events.service import publish
+from services.i18n import DEFAULT_LOCALE, Message, render
 from services.notifications.models import Notification
 
 
@@ -22,8 +24,8 @@ async def notify(
     *,
     user_ids: Iterable[int],
     kind: str,
-    title: str,
-    body: str = "",
+    title: Message | str,
+    body: Message | str = "",
     link: str | None = None,
     dedupe_key: str | None = None,
     email: bool = True,
@@ -31,24 +33,28 @@ async def notify(
     """Notify people in the caller's transaction.
 
     `dedupe_key` (e.g. "incoming-12-reminder-2026-01-05") makes a retried activity harmless:
-    a person gets each keyed notification once.
+    a person gets each keyed notification once. `title` and `body` are `_l(...)` messages,
+    rendered in each recipient's language where they are shown (the list, the badge, the e-mail).
     """
+    stored = {part: text.to_json() for part, text in (("title", title), ("body", body)) if isinstance(text, Message)}
+    message = json.dumps(stored, ensure_ascii=False) if stored else None
     created = []
     for user_id in sorted(set(user_ids)):
         key = f"{dedupe_key}:{user_id}" if dedupe_key else None
         if key and await session.scalar(select(Notification.id).where(Notification.dedupe_key == key)):
             continue
-        has_email = email and bool(await session.scalar(select(User.email).where(User.id == user_id)))
+        address, language = (await session.execute(select(User.email, User.language).where(User.id == user_id))).one()
+        has_email = email and bool(address)
         note = Notification(
-            user_id=user_id, kind=kind, title=title[:500], body=body, link=link, dedupe_key=key,
-            email_state="pending" if has_email else "none",
+            user_id=user_id, kind=kind, title=render(title, DEFAULT_LOCALE)[:500], body=render(body, DEFAULT_LOCALE),
+            message=message, link=link, dedupe_key=key, email_state="pending" if has_email else "none",
         )
         session.add(note)
         await session.flush()
         unread = await unread_count(session, user_id=user_id)
         await publish(
             session, channel=user_channel(user_id), kind="notification",
-            payload={"id": note.id, "title": note.title, "link": link, "unread": unread},
+            payload={"id": note.id, "title": note.text("title", language), "link": link, "unread": unread},
         )
         created.append(note)
     return created

@@ -18,6 +18,7 @@ from docx import Document
 from services.documents.layout import BodyBlock, DocumentSpec, SigningBlock, build_document_docx
 from services.documents.notation import OFFICIAL_LETTER, TYPE_CODES, notation_suffix
 from services.errors import InvalidInput
+from services.i18n import _l
 
 #: The templates offered first on the drafting page (code → Vietnamese name).
 TEMPLATES: dict[str, str] = {
@@ -136,7 +137,7 @@ def build_spec(data: SpecInput) -> DocumentSpec:
             ],
         )
     except ValueError as exc:
-        raise InvalidInput("Thông tin văn bản chưa hợp lệ.", f"Invalid document fields: {exc}") from None
+        raise InvalidInput(_l("Invalid document fields: {exc}", exc=exc)) from None
 
 
 def render_docx(data: SpecInput) -> bytes:
@@ -148,7 +149,7 @@ def docx_text(docx: bytes) -> str:
     try:
         document = Document(io.BytesIO(docx))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise InvalidInput("Tệp DOCX bị hỏng. Hãy tải lên tệp khác.", f"Broken DOCX: {exc}") from None
+        raise InvalidInput(_l("Broken DOCX: {exc}", exc=exc)) from None
     lines: list[str] = []
 
     def add(text: str) -> None:
@@ -174,7 +175,7 @@ def missing_markers(docx: bytes) -> list[str]:
         with zipfile.ZipFile(io.BytesIO(docx)) as archive:
             xml = archive.read("word/document.xml").decode("utf-8", "replace")
     except (zipfile.BadZipFile, KeyError) as exc:
-        raise InvalidInput("Tệp DOCX bị hỏng. Hãy tải lên tệp khác.", f"Broken DOCX: {exc}") from None
+        raise InvalidInput(_l("Broken DOCX: {exc}", exc=exc)) from None
     # Word may split a token over several runs: compare the text without the XML tags.
     text = re.sub(r"<[^>]+>", "", xml)
     return [m for m in REQUIRED_MARKERS if m not in text]

@@ -25,6 +25,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
 from services.errors import InvalidInput
+from services.i18n import Message, _l
 
 NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 register_namespace("edXML", NS)
@@ -170,14 +171,14 @@ def build(package: Package) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(root, encoding="unicode").encode("utf-8")
 
 
-def _refuse(vi: str, en: str) -> InvalidInput:
-    return InvalidInput(f"Gói edXML không hợp lệ: {vi} Hãy kiểm tra tệp và thử lại.", f"Invalid edXML package: {en}")
+def _refuse(detail: Message) -> InvalidInput:
+    return InvalidInput(_l("Invalid edXML package: {detail}", detail=detail))
 
 
 def _one(parent: Element, path: str) -> Element:
     found = parent.find(path)
     if found is None:
-        raise _refuse(f"thiếu phần tử {path.replace('{' + NS + '}', '')}.", f"missing {path}")
+        raise _refuse(_l("missing {path}", path=path, path2=path.replace('{' + NS + '}', '')))
     return found
 
 
@@ -192,7 +193,7 @@ def _date(value: str, what: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise _refuse(f"ngày {what} sai định dạng.", f"bad {what} date {value!r}") from None
+        raise _refuse(_l("bad {what} date {value!r}", what=what, value=value)) from None
 
 
 def _organ_of(node: Element) -> Organ:
@@ -202,19 +203,19 @@ def _organ_of(node: Element) -> Organ:
 def parse(data: bytes) -> Package:
     """Read a package; raise InvalidInput for anything unsafe, malformed or inconsistent."""
     if len(data) > MAX_BYTES:
-        raise _refuse("tệp quá lớn.", "too large")
+        raise _refuse(_l("too large"))
     try:
         root = fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException:
-        raise _refuse("tệp chứa khai báo DTD hoặc thực thể (entity) không được phép.", "DTDs and entities are forbidden") from None
+        raise _refuse(_l("DTDs and entities are forbidden")) from None
     except (ParseError, ValueError) as exc:
-        raise _refuse("không đọc được XML.", f"not well-formed XML: {exc}") from None
+        raise _refuse(_l("not well-formed XML: {exc}", exc=exc)) from None
     if root.tag != _q("edXMLEnvelope"):
-        raise _refuse("không phải phong bì edXML.", f"unexpected root {root.tag}")
+        raise _refuse(_l("unexpected root {tag}", tag=root.tag))
     message = _one(root, f"{_q('edXMLHeader')}/{_q('MessageHeader')}")
     number_text = _get(message, "Code", "CodeNumber")
     if not number_text.isdigit():
-        raise _refuse("số văn bản không hợp lệ.", "bad CodeNumber")
+        raise _refuse(_l("bad CodeNumber"))
     manifest = {
         ref.findtext(_q("ContentId")) or "": ref for ref in _one(root, f"{_q('edXMLBody')}/{_q('edXMLManifest')}")
     }
@@ -223,11 +224,11 @@ def parse(data: bytes) -> Package:
         cid = node.get("ContentId", "")
         ref = manifest.get(cid)
         if ref is None:
-            raise _refuse(f"tệp đính kèm {cid} không có trong danh mục.", f"attachment {cid} not in manifest")
+            raise _refuse(_l("attachment {cid} not in manifest", cid=cid))
         try:
             raw = base64.b64decode((node.text or "").encode("ascii"), validate=True)
         except (binascii.Error, ValueError, UnicodeEncodeError):
-            raise _refuse(f"tệp {cid} mã hóa base64 sai.", f"bad base64 in {cid}") from None
+            raise _refuse(_l("bad base64 in {cid}", cid=cid)) from None
         item = Attachment(
             content_id=cid, name=ref.findtext(_q("AttachmentName")) or cid,
             content_type=ref.findtext(_q("ContentType")) or "application/octet-stream", data=raw,
@@ -235,10 +236,10 @@ def parse(data: bytes) -> Package:
         )
         digest = ref.findtext(_q("Digest"))
         if digest and digest != item.sha256:
-            raise _refuse(f"tệp {item.name} bị thay đổi (sai mã băm).", f"digest mismatch for {item.name}")
+            raise _refuse(_l("digest mismatch for {name}", name=item.name))
         attachments.append(item)
     if not attachments:
-        raise _refuse("gói không có tệp văn bản.", "no attachment")
+        raise _refuse(_l("no attachment"))
     priority = _get(message, "OtherInfo", "Priority")
     header = _one(root, _q("edXMLHeader"))
     due = message.findtext(_q("DueDate")) or ""
@@ -270,7 +271,7 @@ def parse(data: bytes) -> Package:
         attachments=attachments,
     )
     if _get(message, "DocumentId") != package.document_id:
-        raise _refuse("mã định danh văn bản không khớp với số, ký hiệu và ngày.", "DocumentId does not match the code")
+        raise _refuse(_l("DocumentId does not match the code"))
     if not package.subject.strip() or not package.sender.organ_id:
-        raise _refuse("thiếu trích yếu hoặc cơ quan gửi.", "missing subject or sender")
+        raise _refuse(_l("missing subject or sender"))
     return package

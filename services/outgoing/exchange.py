@@ -18,12 +18,13 @@ from services.outgoing import drafting, edxml
 from services.outgoing.models import OutgoingDocument, Status
 from services.calendar import VN_TZ
 from services.outgoing.service import attachments, recipients
+from services.i18n import _l
 
 async def package_for(session: AsyncSession, *, settings: Settings, doc: OutgoingDocument) -> edxml.Package:
     """The edXML package of an issued document (business type: new, recall, or replace when
     it replaces an earlier document)."""
     if doc.number is None or not doc.issued_pdf_sha or doc.issue_date is None or not doc.notation:
-        raise Conflict("Văn bản chưa phát hành nên chưa có gói edXML.", "The document is not issued yet.")
+        raise Conflict(_l("The document is not issued yet."))
     org = await session.get(Organization, doc.organization_id)
     signer = await session.get(User, doc.signer_id)
     assert org is not None and signer is not None
@@ -95,7 +96,7 @@ async def import_package(
     package = edxml.parse(data)
     clerk_orgs = principal.orgs_with(Role.clerk)
     if not clerk_orgs:
-        raise NotFound("Chỉ văn thư nhập được gói edXML.", "only clerks import packages")
+        raise NotFound(_l("only clerks import packages"))
     orgs = {o.code: o for o in (await session.scalars(select(Organization).where(Organization.id.in_(clerk_orgs)))).all()}
     if organization_id is not None:
         target = next((o for o in orgs.values() if o.id == organization_id), None)
@@ -105,8 +106,7 @@ async def import_package(
             target = next(iter(orgs.values()))
     if target is None:
         raise InvalidInput(
-            "Gói edXML không gửi đến cơ quan của anh/chị. Hãy chọn đúng cơ quan nhận.",
-            "The package is not addressed to an organisation you are a clerk of.",
+            _l("The package is not addressed to an organisation you are a clerk of."),
         )
     blobs = BlobStore.for_data_dir(settings.data_dir)
     files = [(a.name, a.content_type, blobs.put(a.data)) for a in package.attachments]

@@ -45,6 +45,7 @@ from services.outgoing.models import (
     Urgency,
 )
 from services.uploads import DOCX, CheckedUpload
+from services.i18n import Message, _l
 
 DRAFT_ROLES = STAFF
 SIGNER_ROLES = LEADERS
@@ -162,28 +163,28 @@ async def _check_fields(session: AsyncSession, *, org: Organization, fields: Dra
     else:
         doc_type = canonical_type_code(doc_type)
         if doc_type == "BB":
-            raise InvalidInput("Biên bản được lập trong cuộc họp, không soạn ở đây.", "Minutes are drafted in meetings.")
+            raise InvalidInput(_l("Minutes are drafted in meetings."))
     subject = _clean(fields.subject)
     if not subject:
-        raise InvalidInput("Hãy nhập trích yếu văn bản.", "The subject is required.")
+        raise InvalidInput(_l("The subject is required."))
     if len(subject) > 500:
-        raise InvalidInput("Trích yếu quá dài (tối đa 500 ký tự).", "The subject is too long.")
+        raise InvalidInput(_l("The subject is too long."))
     signers = {u.id for u in await signers_of(session, organization_id=org.id)}
     if fields.signer_id is None or fields.signer_id not in signers:
-        raise InvalidInput("Hãy chọn người ký là lãnh đạo của cơ quan.", "Choose a leader of the organisation as signer.")
+        raise InvalidInput(_l("Choose a leader of the organisation as signer."))
     if fields.unit_id is not None:
         unit = await session.get(Unit, fields.unit_id)
         if unit is None or unit.organization_id != org.id:
-            raise InvalidInput("Đơn vị soạn thảo không thuộc cơ quan.", "The drafting unit is not in this organisation.")
+            raise InvalidInput(_l("The drafting unit is not in this organisation."))
     org_ids = sorted(set(fields.recipient_org_ids) - {org.id})
     if org_ids:
         found = set((await session.scalars(select(Organization.id).where(Organization.id.in_(org_ids)))).all())
         if found != set(org_ids):
-            raise InvalidInput("Có cơ quan nhận không tồn tại.", "Unknown recipient organisation.")
+            raise InvalidInput(_l("Unknown recipient organisation."))
     external = [e.strip().lstrip("-").strip() for e in fields.external_recipients if e.strip().lstrip("-").strip()]
     prefix = _clean(fields.authority_prefix) or None
     if prefix and prefix not in drafting.AUTHORITY_PREFIXES:
-        raise InvalidInput("Thẩm quyền ký không hợp lệ.", "Unknown authority prefix.")
+        raise InvalidInput(_l("Unknown authority prefix."))
     return DraftFields(
         doc_type=doc_type, subject=subject, body=fields.body.strip() or drafting.SKELETONS.get(doc_type, ""),
         signer_id=fields.signer_id, recipient_org_ids=org_ids, external_recipients=external,
@@ -269,7 +270,7 @@ async def _template_version(session: AsyncSession, *, settings: Settings, actor:
 
 def check_docx_upload(upload: CheckedUpload) -> None:
     if upload.content_type != DOCX:
-        raise InvalidInput("Dự thảo phải là tệp DOCX.", "The draft must be a DOCX file.")
+        raise InvalidInput(_l("The draft must be a DOCX file."))
     missing = drafting.missing_markers(upload.data)
     if missing:
         raise InvalidInput(
@@ -285,7 +286,7 @@ def check_docx_upload(upload: CheckedUpload) -> None:
 async def get(session: AsyncSession, *, document_id: int) -> OutgoingDocument:
     doc = await session.get(OutgoingDocument, document_id)
     if doc is None:
-        raise NotFound("Không tìm thấy văn bản đi.", "outgoing document not found")
+        raise NotFound(_l("outgoing document not found"))
     return doc
 
 
@@ -315,7 +316,7 @@ async def version(session: AsyncSession, *, document_id: int, number: int) -> Ou
         select(OutgoingVersion).where(OutgoingVersion.document_id == document_id, OutgoingVersion.number == number)
     )
     if found is None:
-        raise NotFound("Không có phiên bản này.", "version not found")
+        raise NotFound(_l("version not found"))
     return found
 
 
@@ -324,7 +325,7 @@ async def latest_version(session: AsyncSession, *, document_id: int) -> Outgoing
         select(OutgoingVersion).where(OutgoingVersion.document_id == document_id).order_by(OutgoingVersion.number.desc()).limit(1)
     )
     if found is None:
-        raise NotFound("Văn bản chưa có dự thảo.", "no version yet")
+        raise NotFound(_l("no version yet"))
     return found
 
 
@@ -374,14 +375,14 @@ def allowed_actions(doc: OutgoingDocument, principal: Principal, review_rows: li
     return actions
 
 
-def authorize(principal: Principal | None, doc: OutgoingDocument, roles: Sequence[Role], vi: str, en: str) -> None:
+def authorize(principal: Principal | None, doc: OutgoingDocument, roles: Sequence[Role], message: Message) -> None:
     """Refuse an action to someone without one of `roles` in the issuing organisation: 404 when the
     document is not theirs to see, 403 when it is. `None` is the system (workflows, seeding)."""
     if principal is None or doc.organization_id in principal.orgs_with(*roles):
         return
     if doc.organization_id not in principal.visible_orgs():
-        raise NotFound("Không tìm thấy văn bản này hoặc bạn không có quyền xem.", "outgoing document not found")
-    raise Forbidden(vi, en)
+        raise NotFound(_l("Outgoing document not found or not visible to you."))
+    raise Forbidden(message)
 
 
 # --------------------------------------------------------------------------- drafting
@@ -409,10 +410,10 @@ async def create_draft(
         if existing is not None:
             return existing
     if actor.user_id is None:
-        raise Forbidden("Chỉ người dùng mới soạn được văn bản.", "Only a person can draft.")
+        raise Forbidden(_l("Only a person can draft."))
     org = await session.get(Organization, organization_id)
     if org is None:
-        raise NotFound("Không tìm thấy cơ quan.", "organisation not found")
+        raise NotFound(_l("Organisation not found."))
     checked = await _check_fields(session, org=org, fields=fields)
     if upload is not None:
         check_docx_upload(upload)
@@ -442,9 +443,9 @@ async def create_draft(
 
 def _editable(doc: OutgoingDocument, actor: Actor) -> None:
     if doc.status not in (Status.draft, Status.returned):
-        raise Conflict("Văn bản không còn ở trạng thái dự thảo nên không sửa được.", "Only drafts can be edited.")
+        raise Conflict(_l("Only drafts can be edited."))
     if actor.user_id != doc.drafter_id:
-        raise Forbidden("Chỉ người soạn thảo sửa được dự thảo.", "Only the drafter can edit the draft.")
+        raise Forbidden(_l("Only the drafter can edit the draft."))
 
 
 async def update_draft(
@@ -484,7 +485,7 @@ async def add_attachment(
     session: AsyncSession, *, settings: Settings, actor: Actor, doc: OutgoingDocument, upload: CheckedUpload
 ) -> OutgoingAttachment:
     if doc.status not in (Status.draft, Status.returned):
-        raise Conflict("Chỉ thêm tệp đính kèm khi văn bản còn là dự thảo.", "Attachments can only change on drafts.")
+        raise Conflict(_l("Attachments can only change on drafts."))
     item = OutgoingAttachment(
         document_id=doc.id, filename=upload.filename, content_type=upload.content_type,
         sha=_blobs(settings).put(upload.data), size=upload.size,
@@ -502,7 +503,7 @@ async def remove_attachment(session: AsyncSession, *, actor: Actor, doc: Outgoin
     _editable(doc, actor)
     item = await session.get(OutgoingAttachment, attachment_id)
     if item is None or item.document_id != doc.id:
-        raise NotFound("Không tìm thấy tệp đính kèm.", "attachment not found")
+        raise NotFound(_l("attachment not found"))
     await session.delete(item)
     await record(
         session, actor=actor, action="outgoing.detach", object_type="outgoing", object_id=doc.id,
@@ -530,9 +531,9 @@ async def submit(
             select(User.id).where(User.id.in_(reviewer_ids), User.organization_id == doc.organization_id)
         )).all())
         if known != set(reviewer_ids):
-            raise InvalidInput("Người góp ý phải thuộc cơ quan ban hành.", "Reviewers must belong to the organisation.")
+            raise InvalidInput(_l("Reviewers must belong to the organisation."))
         if due_at is not None and due_at <= utcnow():
-            raise InvalidInput("Hạn góp ý phải sau thời điểm hiện tại.", "The review deadline must be in the future.")
+            raise InvalidInput(_l("The review deadline must be in the future."))
     latest = await latest_version(session, document_id=doc.id)
     if reviewer_ids:
         doc.review_round += 1
@@ -572,7 +573,7 @@ async def _notify_reviewers(session: AsyncSession, doc: OutgoingDocument, rows: 
     for row in rows:
         await notify(
             session, user_ids=[row.reviewer_id], kind="outgoing.review",
-            title=f"Góp ý dự thảo: {doc.subject}", body="Văn bản đi chờ anh/chị góp ý hoặc ký nháy.",
+            title=_l("Comments on a draft: {subject}", subject=doc.subject), body=_l("An outgoing document awaits your comments or initials."),
             link=_link(doc), dedupe_key=f"outgoing-{doc.id}-review-{row.id}",
         )
 
@@ -585,8 +586,8 @@ async def _to_signer(session: AsyncSession, *, actor: Actor, doc: OutgoingDocume
         organization_id=doc.organization_id, details={"version": latest.number, "signer_id": doc.signer_id},
     )
     await notify(
-        session, user_ids=[doc.signer_id], kind="outgoing.sign", title=f"Trình ký: {doc.subject}",
-        body="Văn bản đi chờ đồng chí ký số.", link=_link(doc),
+        session, user_ids=[doc.signer_id], kind="outgoing.sign", title=_l("For signature: {subject}", subject=doc.subject),
+        body=_l("An outgoing document awaits your digital signature."), link=_link(doc),
         dedupe_key=f"outgoing-{doc.id}-sign-v{latest.number}-r{doc.review_round}",
     )
 
@@ -598,13 +599,13 @@ async def decide(
     rows = await reviews(session, document_id=doc.id)
     mine = next((r for r in current_reviews(doc, rows) if r.reviewer_id == actor.user_id), None)
     if mine is None:
-        raise Conflict("Văn bản không ở lượt góp ý của anh/chị.", "It is not your turn to review this document.")
+        raise Conflict(_l("It is not your turn to review this document."))
     decision = Decision(decision)
     comment = _clean(comment) or None
     if decision in (Decision.pending, Decision.skipped):
-        raise InvalidInput("Ý kiến không hợp lệ.", "Invalid decision.")
+        raise InvalidInput(_l("Invalid decision."))
     if decision in (Decision.commented, Decision.returned) and not comment:
-        raise InvalidInput("Hãy nhập nội dung góp ý.", "Write your comment.")
+        raise InvalidInput(_l("Write your comment."))
     mine.decision = decision
     mine.comment = comment
     mine.decided_at = utcnow()
@@ -619,7 +620,7 @@ async def decide(
                 row.decision = Decision.skipped
         doc.status = Status.returned
         await notify(
-            session, user_ids=[doc.drafter_id], kind="outgoing.returned", title=f"Dự thảo bị trả lại: {doc.subject}",
+            session, user_ids=[doc.drafter_id], kind="outgoing.returned", title=_l("Draft returned: {subject}", subject=doc.subject),
             body=comment or "", link=_link(doc), dedupe_key=f"outgoing-{doc.id}-returned-{mine.id}",
         )
     else:
@@ -638,10 +639,10 @@ async def decide(
 async def return_for_revision(session: AsyncSession, *, actor: Actor, doc: OutgoingDocument, comment: str) -> None:
     """The signer sends the draft back to the drafter with comments instead of signing."""
     if doc.status != Status.awaiting_signature or actor.user_id != doc.signer_id:
-        raise Conflict("Chỉ người ký trả lại được văn bản đang chờ ký.", "Only the signer can return a document awaiting signature.")
+        raise Conflict(_l("Only the signer can return a document awaiting signature."))
     comment = _clean(comment)
     if not comment:
-        raise InvalidInput("Hãy ghi lý do trả lại để người soạn sửa.", "Write why you return it.")
+        raise InvalidInput(_l("Write why you return it."))
     latest = await latest_version(session, document_id=doc.id)
     position = await session.scalar(select(func.count()).select_from(OutgoingReview).where(OutgoingReview.document_id == doc.id)) or 0
     session.add(OutgoingReview(
@@ -654,7 +655,7 @@ async def return_for_revision(session: AsyncSession, *, actor: Actor, doc: Outgo
         organization_id=doc.organization_id, details={"comment": comment, "version": latest.number},
     )
     await notify(
-        session, user_ids=[doc.drafter_id], kind="outgoing.returned", title=f"Lãnh đạo trả lại dự thảo: {doc.subject}",
+        session, user_ids=[doc.drafter_id], kind="outgoing.returned", title=_l("Draft returned by the leader: {subject}", subject=doc.subject),
         body=comment, link=_link(doc), dedupe_key=f"outgoing-{doc.id}-returned-sign-{latest.number}-{position}",
     )
     await _event(session, doc, "returned")
@@ -683,7 +684,7 @@ async def remind_current_reviewers(session: AsyncSession, *, document_id: int, s
         title = ("Sắp đến hạn góp ý: " if stage == "soon" else "Quá hạn góp ý: ") + doc.subject
         created = await notify(
             session, user_ids=[row.reviewer_id], kind="outgoing.review_reminder", title=title,
-            body=f"Hạn góp ý: {row.due_at.astimezone(VN_TZ):%d/%m/%Y %H:%M}.", link=_link(doc),
+            body=_l("Comments due: {due:%d/%m/%Y %H:%M}.", due=row.due_at.astimezone(VN_TZ)), link=_link(doc),
             dedupe_key=f"outgoing-{doc.id}-review-{row.id}-{stage}",
         )
         if created:
@@ -727,11 +728,11 @@ async def record_signature(
 ) -> OutgoingDocument:
     """Store the leader-signed PDF (signed in the browser with the PIN, or uploaded)."""
     if doc.status != Status.awaiting_signature:
-        raise Conflict("Văn bản không ở trạng thái chờ ký.", "The document is not awaiting signature.")
+        raise Conflict(_l("The document is not awaiting signature."))
     if actor.user_id != doc.signer_id:
-        raise Forbidden("Chỉ người ký được chỉ định mới ký văn bản này.", "Only the designated signer can sign.")
+        raise Forbidden(_l("Only the designated signer can sign."))
     if not doc.prepared_pdf_sha:
-        raise Conflict("Bản PDF để ký đang được chuẩn bị. Hãy thử lại sau ít giây.", "The PDF to sign is not ready yet.")
+        raise Conflict(_l("The PDF to sign is not ready yet."))
     doc.leader_pdf_sha = _blobs(settings).put(pdf)
     doc.signed_at = utcnow()
     doc.signed_by_id = actor.user_id
@@ -746,7 +747,7 @@ async def record_signature(
     clerks = await users_with(session, organization_id=doc.organization_id, roles=[Role.clerk])
     await notify(
         session, user_ids=[u.id for u in clerks] + [doc.drafter_id], kind="outgoing.signed",
-        title=f"Chờ phát hành: {doc.subject}", body="Lãnh đạo đã ký số; văn thư cấp số, đóng dấu và phát hành.",
+        title=_l("Awaiting issue: {subject}", subject=doc.subject), body=_l("The leader signed; the clerk numbers, seals and issues it."),
         link=_link(doc), dedupe_key=f"outgoing-{doc.id}-signed",
     )
     await _event(session, doc, "signed")
@@ -764,7 +765,7 @@ async def _locked(session: AsyncSession, document_id: int) -> OutgoingDocument:
         .execution_options(populate_existing=True)
     )
     if doc is None:
-        raise NotFound("Không tìm thấy văn bản đi.", "outgoing document not found")
+        raise NotFound(_l("outgoing document not found"))
     return doc
 
 
@@ -815,12 +816,11 @@ async def issue(
     uses it: numbers are never skipped or given twice. Issuing an issued document returns it.
     """
     doc = await _locked(session, document_id)
-    authorize(principal, doc, [Role.clerk], "Chỉ văn thư của cơ quan ban hành phát hành được văn bản.",
-              "Only a clerk of the issuing organisation can issue it.")
+    authorize(principal, doc, [Role.clerk], _l("Only a clerk of the issuing organisation can issue it."))
     if doc.status in ISSUED:
         return doc
     if doc.status != Status.signed or not doc.leader_pdf_sha:
-        raise Conflict("Văn bản chưa được lãnh đạo ký nên chưa phát hành được.", "The document is not signed yet.")
+        raise Conflict(_l("The document is not signed yet."))
     stamp = await _reserve_number(session, actor=actor, doc=doc, when=issue_date or today_vn())
     await session.commit()
     files = await seal(stamp)
@@ -828,7 +828,7 @@ async def issue(
     if doc.status in ISSUED:  # issued meanwhile by a concurrent attempt, with the same number
         return doc
     if doc.number != stamp.number or doc.status != Status.signed:
-        raise Conflict("Văn bản đã thay đổi trong khi đóng dấu; hãy thử lại.", "The document changed while it was sealed.")
+        raise Conflict(_l("The document changed while it was sealed."))
     blobs = _blobs(settings)
     doc.issued_at = utcnow()
     doc.issued_by_id = actor.user_id
@@ -848,7 +848,7 @@ async def issue(
     )
     await notify(
         session, user_ids={doc.drafter_id, doc.signer_id}, kind="outgoing.issued",
-        title=f"Đã phát hành {stamp.notation}: {doc.subject}", link=_link(doc), dedupe_key=f"outgoing-{doc.id}-issued",
+        title=_l("Issued {notation}: {subject}", notation=stamp.notation, subject=doc.subject), link=_link(doc), dedupe_key=f"outgoing-{doc.id}-issued",
     )
     await _event(session, doc, "issued")
     return doc
@@ -861,7 +861,7 @@ async def issued_file_refs(session: AsyncSession, *, doc: OutgoingDocument) -> l
     """(filename, content type, sha256) of what recipients receive: the issued PDF first,
     then the attachments (PDFs as sealed at issue)."""
     if not doc.issued_pdf_sha or not doc.notation:
-        raise Conflict("Văn bản chưa phát hành.", "The document is not issued.")
+        raise Conflict(_l("The document is not issued."))
     safe = doc.notation.replace("/", "_")
     result = [(f"{safe}.pdf", "application/pdf", doc.issued_pdf_sha)]
     for item in await attachments(session, document_id=doc.id):
@@ -880,11 +880,11 @@ async def deliver(session: AsyncSession, *, settings: Settings, document_id: int
     doc = await get(session, document_id=document_id)
     row = await session.get(OutgoingRecipient, recipient_id)
     if row is None or row.document_id != doc.id or row.external or row.organization_id is None:
-        raise NotFound("Không tìm thấy nơi nhận.", "recipient not found")
+        raise NotFound(_l("recipient not found"))
     if row.delivered_at is not None:
         return row.incoming_id
     if doc.status not in ISSUED:
-        raise Conflict("Văn bản chưa phát hành.", "The document is not issued.")
+        raise Conflict(_l("The document is not issued."))
     signer = await session.get(User, doc.signer_id)
     files = await issued_file_refs(session, doc=doc)
     assert doc.notation is not None and doc.issue_date is not None  # an issued document has both
@@ -944,18 +944,16 @@ async def pending_deliveries(session: AsyncSession, *, document_id: int) -> list
 
 async def cancel(session: AsyncSession, *, actor: Actor, principal: Principal | None, doc: OutgoingDocument, reason: str) -> None:
     if principal is not None and actor.user_id != doc.drafter_id:
-        authorize(principal, doc, SIGNER_ROLES, "Chỉ người soạn hoặc lãnh đạo hủy được văn bản.",
-                  "Only the drafter or a leader can cancel.")
+        authorize(principal, doc, SIGNER_ROLES, _l("Only the drafter or a leader can cancel."))
     if doc.status not in OPEN:
-        raise Conflict("Chỉ hủy được văn bản chưa phát hành.", "Only documents not yet issued can be cancelled.")
+        raise Conflict(_l("Only documents not yet issued can be cancelled."))
     if doc.number is not None:
         # The register gave it a number (sealing failed or is under way): the register must not
         # have a gap, so the document is issued with it and then recalled if it is not wanted.
-        raise Conflict(f"Văn bản đã được cấp số {doc.notation}: hãy phát hành rồi thu hồi nếu không dùng.",
-                       f"The document already holds number {doc.notation}: issue it, then recall it if unwanted.")
+        raise Conflict(_l("The document already holds number {notation}: issue it, then recall it if unwanted.", notation=doc.notation))
     reason = _clean(reason)
     if not reason:
-        raise InvalidInput("Hãy ghi lý do hủy.", "Write the reason.")
+        raise InvalidInput(_l("Write the reason for cancelling."))
     doc.status = Status.cancelled
     doc.closing_reason = reason
     doc.closed_at = utcnow()
@@ -968,13 +966,12 @@ async def cancel(session: AsyncSession, *, actor: Actor, principal: Principal | 
 
 async def recall(session: AsyncSession, *, principal: Principal | None, actor: Actor, doc: OutgoingDocument, reason: str) -> None:
     """Recall an issued document; every recipient is told (by the workflow, per recipient)."""
-    authorize(principal, doc, [Role.clerk, *SIGNER_ROLES], "Chỉ văn thư hoặc lãnh đạo cơ quan ban hành thu hồi được văn bản.",
-              "Only a clerk or a leader of the issuing organisation can recall it.")
+    authorize(principal, doc, [Role.clerk, *SIGNER_ROLES], _l("Only a clerk or a leader of the issuing organisation can recall it."))
     if doc.status != Status.issued:
-        raise Conflict("Chỉ thu hồi được văn bản đã phát hành.", "Only issued documents can be recalled.")
+        raise Conflict(_l("Only issued documents can be recalled."))
     reason = _clean(reason)
     if not reason:
-        raise InvalidInput("Hãy ghi lý do thu hồi.", "Write the reason.")
+        raise InvalidInput(_l("Write the reason for recalling."))
     doc.status = Status.recalled
     doc.closing_reason = reason
     doc.closed_at = utcnow()
@@ -989,13 +986,12 @@ async def replace(
     session: AsyncSession, *, settings: Settings, principal: Principal | None, actor: Actor, doc: OutgoingDocument, reason: str,
 ) -> OutgoingDocument:
     """Mark an issued document as replaced and open the replacing draft (same fields)."""
-    authorize(principal, doc, [Role.clerk, *SIGNER_ROLES], "Chỉ văn thư hoặc lãnh đạo cơ quan ban hành thay thế được văn bản.",
-              "Only a clerk or a leader of the issuing organisation can replace it.")
+    authorize(principal, doc, [Role.clerk, *SIGNER_ROLES], _l("Only a clerk or a leader of the issuing organisation can replace it."))
     if doc.status != Status.issued:
-        raise Conflict("Chỉ thay thế được văn bản đã phát hành.", "Only issued documents can be replaced.")
+        raise Conflict(_l("Only issued documents can be replaced."))
     reason = _clean(reason)
     if not reason:
-        raise InvalidInput("Hãy ghi lý do thay thế.", "Write the reason.")
+        raise InvalidInput(_l("Write the reason for replacing."))
     rows = await recipients(session, document_id=doc.id)
     fields = DraftFields(
         doc_type=doc.doc_type, subject=doc.subject, body=doc.body, signer_id=doc.signer_id,
@@ -1023,7 +1019,7 @@ async def notify_recipient(session: AsyncSession, *, document_id: int, recipient
     doc = await get(session, document_id=document_id)
     row = await session.get(OutgoingRecipient, recipient_id)
     if row is None or row.document_id != doc.id:
-        raise NotFound("Không tìm thấy nơi nhận.", "recipient not found")
+        raise NotFound(_l("recipient not found"))
     kind = {Status.recalled: "recall", Status.replaced: "replace"}.get(doc.status)
     if kind is None or row.notice == kind:
         return False
@@ -1035,10 +1031,10 @@ async def notify_recipient(session: AsyncSession, *, document_id: int, recipient
             outgoing_ref=outgoing_ref(doc.id), kind=kind, reason=doc.closing_reason or "",
         )
         clerks = await users_with(session, organization_id=row.organization_id, roles=[Role.clerk, Role.leader])
-        verb = "thu hồi" if kind == "recall" else "thay thế"
+        verb = _l("recalled") if kind == "recall" else _l("replaced")
         await notify(
             session, user_ids=[u.id for u in clerks], kind=f"outgoing.{kind}",
-            title=f"Văn bản {doc.notation} đã bị {verb}: {doc.subject}", body=doc.closing_reason or "",
+            title=_l("Document {notation} was {verb}: {subject}", notation=doc.notation, verb=verb, subject=doc.subject), body=doc.closing_reason or "",
             link=f"/incoming/{row.incoming_id}" if row.incoming_id else None,
             dedupe_key=f"outgoing-{doc.id}-{kind}-{row.id}",
         )
@@ -1084,7 +1080,7 @@ async def queue(
         query = query.where(OutgoingDocument.organization_id.in_(principal.visible_orgs() or {0}),
                             OutgoingDocument.status.in_(ISSUED))
     else:
-        raise NotFound("Không có danh sách này.", "unknown list")
+        raise NotFound(_l("unknown list"))
     if q:
         query = query.where(or_(textsearch.contains(OutgoingDocument.subject, q),
                                 textsearch.contains(OutgoingDocument.notation, q)))

@@ -19,6 +19,7 @@ from services.errors import NotFound
 from services.notifications.service import notify
 from services.reports import service as reports
 from services.reports.models import ReportRequest, ReportTarget
+from services.i18n import _l
 
 KIND = "report_target"
 
@@ -36,7 +37,7 @@ class ReportTargetDeadlines:
     async def _load(self, session: AsyncSession, target_id: int) -> tuple[ReportRequest, ReportTarget]:
         target = await session.get(ReportTarget, target_id)
         if target is None:
-            raise NotFound("Không tìm thấy đơn vị được yêu cầu báo cáo.", "report target not found")
+            raise NotFound(_l("report target not found"))
         return await reports.get_request(session, request_id=target.request_id), target
 
     async def state(self, session: AsyncSession, object_id: int) -> Tracking:
@@ -60,17 +61,17 @@ class ReportTargetDeadlines:
         key = f"report-{req.id}-{oid}-{step}-{due.isoformat()}"
         if step == "reminder":
             told = doers
-            await notify(session, user_ids=told, kind="report.reminder", title=f"Sắp đến hạn báo cáo: {req.title}",
-                         body=f"Hạn nộp {when}.", link=link, dedupe_key=key)
+            await notify(session, user_ids=told, kind="report.reminder", title=_l("Report due soon: {title}", title=req.title),
+                         body=_l("Due {when}.", when=when), link=link, dedupe_key=key)
         elif step == "overdue":
             told = [*doers, *leaders]
-            await notify(session, user_ids=told, kind="report.overdue", title=f"Quá hạn báo cáo: {req.title}",
-                         body=f"Hạn nộp là {when}. Hãy gửi báo cáo ngay.", link=link, dedupe_key=key)
+            await notify(session, user_ids=told, kind="report.overdue", title=_l("Report overdue: {title}", title=req.title),
+                         body=_l("It was due {when}. Send the report now.", when=when), link=link, dedupe_key=key)
         else:
             told = leaders or doers
             await notify(session, user_ids=told, kind="report.escalation",
-                         title=f"Đơn vị chưa gửi báo cáo quá hạn: {req.title}",
-                         body=f"Hạn nộp là {when}. Đề nghị lãnh đạo chỉ đạo gửi báo cáo.", link=link, dedupe_key=key)
+                         title=_l("A unit has not sent an overdue report: {title}", title=req.title),
+                         body=_l("It was due {when}. Leaders, please have the report sent.", when=when), link=link, dedupe_key=key)
         action = {"reminder": "report.remind", "overdue": "report.overdue"}.get(step, "report.escalate")
         await record(session, actor=Actor.system("report-deadlines"), action=action, object_type="report_target",
                      object_id=target.id, organization_id=oid, details={"request_id": req.id, "deadline": due.isoformat()})

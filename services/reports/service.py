@@ -43,6 +43,7 @@ from services.reports.models import (
     TargetStatus,
 )
 from services.uploads import DOCX, PDF, XLSX, CheckedUpload, OfficeLimits, check_upload
+from services.i18n import _l
 
 REQUESTER_ROLES = (*LEADERS, Role.officer, Role.clerk)
 SUBMITTER_ROLES = (Role.officer, *LEADERS)
@@ -60,7 +61,7 @@ def outgoing_ref(request_id: int) -> str:
 
 
 def _not_found() -> NotFound:
-    return NotFound("Không tìm thấy yêu cầu báo cáo này hoặc bạn không có quyền xem.", "report request not found")
+    return NotFound(_l("report request not found"))
 
 
 # --- inputs -------------------------------------------------------------------------------------
@@ -83,8 +84,7 @@ def check_report_file(
     except InvalidInput as exc:
         if "định dạng" in exc.message:
             raise InvalidInput(
-                f"Tệp “{filename}” không đúng định dạng. Hãy tải lên tệp PDF, DOCX hoặc XLSX.",
-                "The file must be a PDF, DOCX or XLSX.",
+                _l("The file must be a PDF, DOCX or XLSX.", filename=filename),
             ) from None
         raise
 
@@ -138,7 +138,7 @@ async def resolve_targets(
         label = "Các đơn vị cấp dưới trực tiếp"
     elif mode == "under":
         if under_id not in by_id:
-            raise InvalidInput("Hãy chọn đơn vị cấp trên của các đơn vị nhận.", "Choose the parent organisation.")
+            raise InvalidInput(_l("Choose the parent organisation of the receiving units."))
         ids = [o.id for o in below if o.parent_id == under_id]
         label = f"Các đơn vị trực thuộc {by_id[under_id].name}"
     elif mode == "subtree":
@@ -147,14 +147,13 @@ async def resolve_targets(
     elif mode == "pick":
         wanted = set(picked)
         if wanted - set(by_id):
-            raise InvalidInput("Chỉ chọn được các đơn vị cấp dưới của cơ quan gửi yêu cầu.",
-                               "Targets must be below the requesting organisation.")
+            raise InvalidInput(_l("Targets must be below the requesting organisation."))
         ids = [o.id for o in below if o.id in wanted]
         label = "Các đơn vị được chọn"
     else:
-        raise InvalidInput("Hãy chọn phạm vi đơn vị nhận yêu cầu.", "Choose who receives the request.")
+        raise InvalidInput(_l("Choose who receives the request."))
     if not ids:
-        raise InvalidInput("Phạm vi đã chọn không có đơn vị nào. Hãy chọn lại.", "The chosen scope has no organisation.")
+        raise InvalidInput(_l("The chosen scope has no organisation."))
     return ids, label
 
 
@@ -168,10 +167,10 @@ def _clean_fields(fields: Sequence[FieldSpec]) -> list[FieldSpec]:
         if not name:
             continue
         if spec.kind not in {k.value for k in FieldKind}:
-            raise InvalidInput(f"Kiểu số liệu của “{name}” không hợp lệ.", f"Invalid type of figure {name}.")
+            raise InvalidInput(_l("Invalid type of figure {name}.", name=name))
         cleaned.append(FieldSpec(name=name[:255], unit=spec.unit.strip()[:64], kind=spec.kind, required=spec.required))
     if len(cleaned) > 50:
-        raise InvalidInput("Tối đa 50 chỉ tiêu số liệu.", "At most 50 figures.")
+        raise InvalidInput(_l("At most 50 figures."))
     return cleaned
 
 
@@ -234,17 +233,17 @@ async def create_request(
     now = now or utcnow()
     title = " ".join(title.split())
     if not title:
-        raise InvalidInput("Hãy nhập tên yêu cầu báo cáo.", "Enter the title of the request.")
+        raise InvalidInput(_l("Enter the title of the request."))
     if deadline <= now:
-        raise InvalidInput("Hạn nộp báo cáo phải sau thời điểm hiện tại.", "The deadline must be in the future.")
+        raise InvalidInput(_l("The deadline must be in the future."))
     below = principal.tree.subtree(organization_id) - {organization_id}
     targets = list(dict.fromkeys(target_ids))
     if not targets:
-        raise InvalidInput("Hãy chọn ít nhất một đơn vị nhận yêu cầu.", "Choose at least one target.")
+        raise InvalidInput(_l("Choose at least one target."))
     if set(targets) - below:
-        raise InvalidInput("Chỉ gửi được yêu cầu cho các đơn vị cấp dưới.", "Targets must be below the requester.")
+        raise InvalidInput(_l("Targets must be below the requester."))
     if len(targets) > MAX_TARGETS:
-        raise InvalidInput(f"Tối đa {MAX_TARGETS} đơn vị nhận.", f"At most {MAX_TARGETS} targets.")
+        raise InvalidInput(_l("At most {MAX_TARGETS} targets.", MAX_TARGETS=MAX_TARGETS))
     specs = _clean_fields(fields)
     org = await session.get(Organization, organization_id)
     assert org is not None
@@ -601,8 +600,8 @@ async def deliver(
         sender = await session.get(Organization, req.organization_id)
         await notify(
             session, user_ids=await _users_with(session, organization_id, (Role.clerk, *LEADERS, Role.officer)),
-            kind="report.received", title=f"Yêu cầu báo cáo: {req.title}",
-            body=f"{sender.name if sender else ''} đề nghị gửi báo cáo trước {_vn(target.deadline):%H:%M %d/%m/%Y}.",
+            kind="report.received", title=_l("Report request: {title}", title=req.title),
+            body=_l("{value} asks for the report by {vn:%H:%M %d/%m/%Y}.", value=sender.name if sender else '', vn=_vn(target.deadline)),
             link=f"/reports/{req.id}/targets/{organization_id}", dedupe_key=f"report-{req.id}-{organization_id}-received",
             email=False,
         )
@@ -645,8 +644,8 @@ async def deadline_summary(session: AsyncSession, *, request_id: int, deadline: 
     stats = await progress(session, request_id=req.id)
     users = {req.created_by_id, *await _users_with(session, req.organization_id, LEADERS)}
     await notify(session, user_ids=users, kind="report.deadline",
-                 title=f"Đến hạn báo cáo: {req.title}",
-                 body=f"Đã nhận {stats.submitted}/{stats.total} báo cáo; {stats.missing} đơn vị chưa gửi.",
+                 title=_l("Report deadline reached: {title}", title=req.title),
+                 body=_l("{submitted}/{total} reports received; {missing} units have not sent theirs.", submitted=stats.submitted, total=stats.total, missing=stats.missing),
                  link=f"/reports/{req.id}", dedupe_key=f"report-{req.id}-deadline-{deadline.isoformat()}")
     return True
 
@@ -661,7 +660,7 @@ def parse_figures(req: ReportRequest, raw: dict[str, str]) -> dict[str, str]:
         text = (raw.get(str(spec.id)) or "").strip()
         if not text:
             if spec.required:
-                raise InvalidInput(f"Hãy nhập “{spec.name}”.", f"Enter {spec.name}.")
+                raise InvalidInput(_l("Enter {name}.", name=spec.name))
             continue
         if spec.kind == FieldKind.text.value:
             values[str(spec.id)] = text[:2000]
@@ -676,14 +675,14 @@ def parse_figures(req: ReportRequest, raw: dict[str, str]) -> dict[str, str]:
         try:
             value = Decimal(number)
         except InvalidOperation:
-            raise InvalidInput(f"“{spec.name}” phải là số.", f"{spec.name} must be a number.") from None
+            raise InvalidInput(_l("{name} must be a number.", name=spec.name)) from None
         if spec.kind == FieldKind.integer.value:
             if value != value.to_integral_value():
-                raise InvalidInput(f"“{spec.name}” phải là số nguyên.", f"{spec.name} must be a whole number.")
+                raise InvalidInput(_l("{name} must be a whole number.", name=spec.name))
             values[str(spec.id)] = str(int(value))
         elif spec.kind == FieldKind.percent.value:
             if not Decimal(0) <= value <= Decimal(100):
-                raise InvalidInput(f"“{spec.name}” là tỷ lệ phần trăm, từ 0 đến 100.", f"{spec.name} is a percentage 0–100.")
+                raise InvalidInput(_l("{name} is a percentage 0–100.", name=spec.name))
             values[str(spec.id)] = format(value.normalize(), "f")
         else:
             values[str(spec.id)] = format(value.normalize(), "f")
@@ -721,7 +720,7 @@ async def _accept(session: AsyncSession, *, actor: Actor, req: ReportRequest, ta
                  details={"request_id": req.id, "version": sub.version, "file": sub.sha256, "on_time": target.on_time,
                           "resubmission": bool(previous)})
     await notify(session, user_ids=[req.created_by_id], kind="report.submitted",
-                 title=f"{org.name if org else ''} đã gửi báo cáo: {req.title}",
+                 title=_l("{value} sent the report: {title}", value=org.name if org else '', title=req.title),
                  link=f"/reports/{req.id}/targets/{target.organization_id}",
                  dedupe_key=f"report-{req.id}-{target.organization_id}-v{sub.version}", email=False)
     await _event(session, req, "submitted", target)
@@ -735,7 +734,7 @@ async def _accept(session: AsyncSession, *, actor: Actor, req: ReportRequest, ta
                          object_type="report_request", object_id=req.id, organization_id=req.organization_id,
                          details={"targets": req.target_count})
             await notify(session, user_ids=[req.created_by_id], kind="report.complete",
-                         title=f"Đã nhận đủ báo cáo: {req.title}", link=f"/reports/{req.id}",
+                         title=_l("All reports received: {title}", title=req.title), link=f"/reports/{req.id}",
                          dedupe_key=f"report-{req.id}-complete")
             await _event(session, req, "completed")
 
@@ -759,15 +758,15 @@ async def submit(
     if not _may_submit(principal, target):
         raise _not_found()
     if req.status == RequestStatus.closed.value:
-        raise Conflict("Yêu cầu báo cáo đã đóng, không nhận thêm báo cáo.", "The request is closed.")
+        raise Conflict(_l("The request is closed and takes no more reports."))
     if target.status == TargetStatus.missing.value:
-        raise Conflict("Yêu cầu báo cáo đã đóng với đơn vị này.", "The request is closed for this organisation.")
+        raise Conflict(_l("The request is closed for this organisation."))
     values = parse_figures(req, figures)
     last = await session.scalar(select(ReportSubmission).where(ReportSubmission.target_id == target.id)
                                 .order_by(ReportSubmission.version.desc()).limit(1))
     if file is None:
         if last is None or not last.sha256:
-            raise InvalidInput("Hãy đính kèm tệp báo cáo (PDF, DOCX hoặc XLSX).", "Attach the report file.")
+            raise InvalidInput(_l("Attach the report file."))
     blobs = BlobStore.for_data_dir(settings.data_dir)
     at = at or utcnow()
     sub = ReportSubmission(
@@ -793,7 +792,7 @@ async def submit(
                      object_id=target.id, organization_id=target.organization_id,
                      details={"request_id": req.id, "version": sub.version, "file": sub.sha256})
         await notify(session, user_ids=await _users_with(session, target.organization_id, LEADERS),
-                     kind="report.approve", title=f"Báo cáo chờ duyệt: {req.title}",
+                     kind="report.approve", title=_l("Report awaiting approval: {title}", title=req.title),
                      link=f"/reports/{req.id}/targets/{target.organization_id}",
                      dedupe_key=f"report-{req.id}-{target.organization_id}-approve-v{sub.version}")
         await _event(session, req, "awaiting_approval", target)
@@ -814,9 +813,9 @@ async def decide(
     if sub is None or sub.target_id != target.id:
         raise _not_found()
     if sub.status != SubmissionStatus.awaiting_approval.value:
-        raise Conflict("Báo cáo này không còn chờ duyệt.", "This report no longer waits for approval.")
+        raise Conflict(_l("This report no longer waits for approval."))
     if req.status == RequestStatus.closed.value:
-        raise Conflict("Yêu cầu báo cáo đã đóng.", "The request is closed.")
+        raise Conflict(_l("The request is closed."))
     sub.decided_by_id = principal.user.id
     sub.decided_at = utcnow()
     sub.decision_note = note.strip()[:2000] or None
@@ -827,7 +826,7 @@ async def decide(
         await _accept(session, actor=principal.actor, req=req, target=target, sub=sub, at=at or utcnow())
     else:
         if not note.strip():
-            raise InvalidInput("Hãy ghi lý do trả lại để cán bộ sửa báo cáo.", "Give the reason for returning it.")
+            raise InvalidInput(_l("Give the reason for returning the report so the officer can correct it."))
         sub.status = SubmissionStatus.rejected.value
         if target.first_submitted_at is None:
             target.status = TargetStatus.delivered.value
@@ -837,7 +836,7 @@ async def decide(
                      details={"request_id": req.id, "version": sub.version, "reason": note.strip()})
         if sub.created_by_id:
             await notify(session, user_ids=[sub.created_by_id], kind="report.returned",
-                         title=f"Báo cáo bị trả lại: {req.title}", body=note.strip(),
+                         title=_l("Report returned: {title}", title=req.title), body=note.strip(),
                          link=f"/reports/{req.id}/targets/{target.organization_id}",
                          dedupe_key=f"report-{req.id}-{target.organization_id}-returned-v{sub.version}")
         await _event(session, req, "returned", target)
@@ -853,14 +852,14 @@ async def assign(
         raise _not_found()
     user = await session.get(User, user_id)
     if user is None or user.organization_id != organization_id or not user.active:
-        raise InvalidInput("Hãy chọn cán bộ của đơn vị mình.", "Choose someone of your organisation.")
+        raise InvalidInput(_l("Choose someone of your organisation."))
     target.assignee_id = user.id
     target.revision += 1
     await record(session, actor=principal.actor, action="report.assign", object_type="report_target",
                  object_id=target.id, organization_id=organization_id,
                  details={"request_id": req.id, "user_id": user.id, "name": user.full_name})
-    await notify(session, user_ids=[user.id], kind="report.assigned", title=f"Được giao chuẩn bị báo cáo: {req.title}",
-                 body=f"Hạn nộp {_vn(target.deadline):%H:%M %d/%m/%Y}.",
+    await notify(session, user_ids=[user.id], kind="report.assigned", title=_l("Assigned to prepare a report: {title}", title=req.title),
+                 body=_l("Due {vn:%H:%M %d/%m/%Y}.", vn=_vn(target.deadline)),
                  link=f"/reports/{req.id}/targets/{organization_id}",
                  dedupe_key=f"report-{req.id}-{organization_id}-assigned-{user.id}-{target.revision}")
     await _event(session, req, "assigned", target)
@@ -880,16 +879,16 @@ async def extend(
     if not can_manage(principal, req):
         raise _not_found()
     if req.status != RequestStatus.open.value:
-        raise Conflict("Yêu cầu báo cáo đã kết thúc.", "The request is no longer open.")
+        raise Conflict(_l("The request is no longer open."))
     if deadline <= utcnow():
-        raise InvalidInput("Hạn mới phải sau thời điểm hiện tại.", "The new deadline must be in the future.")
+        raise InvalidInput(_l("The new deadline must be in the future."))
     query = select(ReportTarget).where(ReportTarget.request_id == req.id, ReportTarget.first_submitted_at.is_(None),
                                        ReportTarget.status != TargetStatus.missing.value)
     if organization_id is not None:
         query = query.where(ReportTarget.organization_id == organization_id)
     targets = (await session.scalars(query)).all()
     if organization_id is not None and not targets:
-        raise Conflict("Đơn vị này đã gửi báo cáo hoặc không thuộc yêu cầu.", "This target has already reported.")
+        raise Conflict(_l("This target has already reported."))
     await session.execute(
         update(ReportTarget).where(ReportTarget.id.in_([t.id for t in targets]))
         .values(deadline=deadline, revision=ReportTarget.revision + 1, updated_at=utcnow())
@@ -903,8 +902,8 @@ async def extend(
     link_due = f"{_vn(deadline):%H:%M %d/%m/%Y}"
     for t in targets:
         users = [t.assignee_id] if t.assignee_id else await _users_with(session, t.organization_id, (Role.clerk, *LEADERS))
-        await notify(session, user_ids=users, kind="report.extended", title=f"Gia hạn báo cáo: {req.title}",
-                     body=f"Hạn mới: {link_due}. {reason.strip()}".strip(),
+        await notify(session, user_ids=users, kind="report.extended", title=_l("Report deadline extended: {title}", title=req.title),
+                     body=_l("New deadline: {due}. {reason}", due=link_due, reason=reason.strip()),
                      link=f"/reports/{req.id}/targets/{t.organization_id}",
                      dedupe_key=f"report-{req.id}-{t.organization_id}-extended-{deadline.isoformat()}", email=False)
     await session.flush()

@@ -14,6 +14,7 @@ from services.config import Settings
 from services.deadlines.ladder import Ladder, working_day_ladder
 from services.deadlines.service import Tracking
 from services.events.service import publish
+from services.i18n import _l
 from services.notifications.service import notify
 from services.tasks import service as tasks
 from services.tasks.models import Task
@@ -54,18 +55,18 @@ class TaskDeadlines:
         if step == "reminder":
             told = owners
             await notify(session, user_ids=owners, kind="task.reminder", link=link, dedupe_key=key,
-                         title=f"Nhiệm vụ sắp đến hạn ({due:%d/%m/%Y}): {label}",
-                         body="Hãy cập nhật tiến độ hoặc báo cáo hoàn thành.")
+                         title=_l("Task due soon ({due}): {label}", due=f"{due:%d/%m/%Y}", label=label),
+                         body=_l("Update the progress or report completion."))
         elif step == "overdue":
             told = owners
             await notify(session, user_ids=owners, kind="task.overdue", link=link, dedupe_key=key,
-                         title=f"Nhiệm vụ quá hạn (hạn {due:%d/%m/%Y}): {label}",
-                         body="Nhiệm vụ đã quá hạn. Hãy hoàn thành hoặc báo cáo lý do với người giao.")
+                         title=_l("Task overdue (due {due}): {label}", due=f"{due:%d/%m/%Y}", label=label),
+                         body=_l("The task is overdue. Complete it or tell the assigner why."))
         else:
             told = await tasks.escalation_targets(session, task)
             await notify(session, user_ids=told, kind="task.escalation", link=link, dedupe_key=key,
-                         title=f"Nhiệm vụ quá hạn chưa hoàn thành (hạn {due:%d/%m/%Y}): {label}",
-                         body=f"Người/đơn vị thực hiện: {await tasks.owner_label(session, task)}. Hãy đôn đốc.")
+                         title=_l("Task overdue and not completed (due {due}): {label}", due=f"{due:%d/%m/%Y}", label=label),
+                         body=_l("Assigned to: {owner}. Follow it up.", owner=await tasks.owner_label(session, task)))
         action = {"reminder": "task.remind", "overdue": "task.overdue"}.get(step, "task.escalate")
         await record(session, actor=Actor.system("deadline"), action=action, object_type="task", object_id=task.id,
                      organization_id=task.organization_id, details={"due_date": due.isoformat(), "to": told})

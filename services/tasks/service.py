@@ -25,6 +25,7 @@ from services.errors import Forbidden, InvalidInput, NotFound
 from services.events.service import publish
 from services.notifications.service import notify
 from services.tasks.models import OwnerKind, Task, TaskStatus, TaskUpdate
+from services.i18n import Message, _l
 
 ASSIGNERS = ORGANISERS  # tasks come from the meetings they organise
 OPEN = (TaskStatus.waiting, TaskStatus.in_progress)
@@ -32,7 +33,7 @@ SOON_DAYS = 2
 
 
 def _not_found() -> NotFound:
-    return NotFound("Không tìm thấy nhiệm vụ này hoặc bạn không có quyền xem.", "task not found")
+    return NotFound(_l("task not found"))
 
 
 def channel(task_id: int) -> str:
@@ -133,8 +134,7 @@ async def _check_owner(session: AsyncSession, kind: OwnerKind, owner_id: int, as
         ok = org is not None and org.active and (tree is None or owner_id in tree.subtree(assigning_org))
     if not ok:
         raise InvalidInput(
-            "Người hoặc đơn vị được giao nhiệm vụ không hợp lệ. Hãy chọn lại.",
-            "The task's owner is not valid. Choose another one.",
+            _l("The task's owner is not valid. Choose another one."),
         )
 
 
@@ -145,9 +145,9 @@ async def create(
     """Assign a task (authorize before calling); the caller starts its workflow after commit."""
     title = (new.title or "").strip()
     if not title:
-        raise InvalidInput("Hãy nhập nội dung nhiệm vụ.", "Enter what must be done.")
+        raise InvalidInput(_l("Enter what must be done."))
     if new.due_date < calendar.vn_today():
-        raise InvalidInput("Hạn hoàn thành không được ở trong quá khứ. Hãy chọn ngày khác.", "The due date is in the past.")
+        raise InvalidInput(_l("The due date is in the past."))
     await _check_owner(session, new.owner_kind, new.owner_id, organization_id, tree)
     task = Task(
         organization_id=organization_id, source_type=new.source_type, source_id=new.source_id,
@@ -293,9 +293,9 @@ async def _changed(session: AsyncSession, task: Task) -> None:
 async def _owner_action(session: AsyncSession, principal: Principal, task_id: int) -> Task:
     view = await get_for(session, principal=principal, task_id=task_id)
     if not view.mine:
-        raise Forbidden("Chỉ người được giao nhiệm vụ mới cập nhật được tiến độ.", "Only the task's owner can report on it.")
+        raise Forbidden(_l("Only the task's owner can report on it."))
     if view.task.status not in OPEN:
-        raise InvalidInput("Nhiệm vụ đã kết thúc, không cập nhật được nữa.", "The task is finished.")
+        raise InvalidInput(_l("The task is finished and can no longer be updated."))
     return view.task
 
 
@@ -306,9 +306,9 @@ async def report_progress(
     task = await _owner_action(session, principal, task_id)
     body = (body or "").strip()
     if not body and progress is None:
-        raise InvalidInput("Hãy nhập nội dung tiến độ.", "Describe the progress.")
+        raise InvalidInput(_l("Describe the progress."))
     if progress is not None and not 0 <= progress <= 100:
-        raise InvalidInput("Tiến độ phải từ 0 đến 100%.", "Progress must be between 0 and 100%.")
+        raise InvalidInput(_l("Progress must be between 0 and 100%."))
     kind = "progress"
     if task.status == TaskStatus.waiting:
         task.status, task.started_at, kind = TaskStatus.in_progress, utcnow(), "started"
@@ -326,7 +326,7 @@ async def complete(session: AsyncSession, *, principal: Principal, task_id: int,
     task = await _owner_action(session, principal, task_id)
     result = (result or "").strip()
     if not result:
-        raise InvalidInput("Hãy nêu kết quả thực hiện nhiệm vụ.", "Describe what was done.")
+        raise InvalidInput(_l("Describe what was done."))
     task.status, task.progress, task.result = TaskStatus.done, 100, result[:5000]
     task.done_at, task.done_by = utcnow(), principal.user.id
     task.started_at = task.started_at or task.done_at
@@ -337,7 +337,7 @@ async def complete(session: AsyncSession, *, principal: Principal, task_id: int,
     if task.created_by:
         await notify(session, user_ids=[task.created_by], kind="task.done", link=f"/tasks/{task.id}",
                      dedupe_key=f"task-{task.id}-done-r{task.revision}",
-                     title=f"Đã hoàn thành nhiệm vụ: {task.title[:150]}", body=task.result[:500])
+                     title=_l("Task completed: {title}", title=task.title[:150]), body=task.result[:500])
     await _changed(session, task)
     return task
 
@@ -347,12 +347,12 @@ async def reopen(session: AsyncSession, *, principal: Principal, task_id: int, r
     view = await get_for(session, principal=principal, task_id=task_id)
     task = view.task
     if not view.may_manage:
-        raise Forbidden("Chỉ người giao nhiệm vụ mới mở lại được.", "Only the assigner can reopen a task.")
+        raise Forbidden(_l("Only the assigner can reopen a task."))
     if task.status != TaskStatus.done:
-        raise InvalidInput("Chỉ mở lại được nhiệm vụ đã hoàn thành.", "Only a finished task can be reopened.")
+        raise InvalidInput(_l("Only a finished task can be reopened."))
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("Hãy nêu lý do mở lại.", "Give a reason.")
+        raise InvalidInput(_l("Give the reason for reopening."))
     task.status, task.done_at, task.done_by, task.progress = TaskStatus.in_progress, None, None, 90
     task.revision += 1
     session.add(TaskUpdate(task_id=task.id, kind="reopened", body=reason[:5000], user_id=principal.user.id, at=utcnow()))
@@ -362,21 +362,21 @@ async def reopen(session: AsyncSession, *, principal: Principal, task_id: int, r
     return task
 
 
-def _managed_open(view: TaskView, vi: str, en: str) -> Task:
+def _managed_open(view: TaskView, message: Message) -> Task:
     if not view.may_manage:
-        raise Forbidden(vi, en)
+        raise Forbidden(message)
     if view.task.status not in OPEN:
-        raise InvalidInput("Nhiệm vụ đã kết thúc.", "The task is finished.")
+        raise InvalidInput(_l("The task is finished."))
     return view.task
 
 
 async def cancel(session: AsyncSession, *, principal: Principal, task_id: int, reason: str) -> Task:
     """The assigner withdraws an open task; its owners are told and its deadlines stop."""
     view = await get_for(session, principal=principal, task_id=task_id)
-    task = _managed_open(view, "Chỉ người giao nhiệm vụ mới hủy được.", "Only the assigner can cancel a task.")
+    task = _managed_open(view, _l("Only the assigner can cancel a task."))
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("Hãy nêu lý do hủy nhiệm vụ.", "Give a reason.")
+        raise InvalidInput(_l("Give the reason for cancelling the task."))
     owners = await responsible(session, task)
     task.status = TaskStatus.cancelled
     task.revision += 1
@@ -384,7 +384,7 @@ async def cancel(session: AsyncSession, *, principal: Principal, task_id: int, r
     await record(session, actor=principal.actor, action="task.cancel", object_type="task", object_id=task.id,
                  organization_id=task.organization_id, details={"reason": reason[:500]})
     await notify(session, user_ids=owners, kind="task.cancelled", link=f"/tasks/{task.id}",
-                 dedupe_key=f"task-{task.id}-cancelled", title=f"Nhiệm vụ đã hủy: {task.title[:150]}", body=reason[:500])
+                 dedupe_key=f"task-{task.id}-cancelled", title=_l("Task cancelled: {title}", title=task.title[:150]), body=reason[:500])
     await _changed(session, task)
     return task
 
@@ -393,7 +393,7 @@ async def for_reassigning(session: AsyncSession, *, principal: Principal, task_i
     """The open task for its assigner: 404 when not visible, 403 for anyone else. The route calls
     it before reading the form, so outsiders learn nothing from the form's checks."""
     view = await get_for(session, principal=principal, task_id=task_id)
-    return _managed_open(view, "Chỉ người giao nhiệm vụ mới giao lại được.", "Only the assigner can reassign a task.")
+    return _managed_open(view, _l("Only the assigner can reassign a task."))
 
 
 async def reassign(
@@ -405,13 +405,13 @@ async def reassign(
     task = await for_reassigning(session, principal=principal, task_id=task_id)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("Hãy nêu lý do giao lại hoặc đổi hạn.", "Give a reason.")
+        raise InvalidInput(_l("Give the reason for reassigning or changing the deadline."))
     if due_date < calendar.vn_today():
-        raise InvalidInput("Hạn hoàn thành không được ở trong quá khứ. Hãy chọn ngày khác.", "The due date is in the past.")
+        raise InvalidInput(_l("The due date is in the past."))
     await _check_owner(session, owner_kind, owner_id, task.organization_id, principal.tree)
     before = (task.owner_kind, task.owner_id, task.due_date)
     if before == (owner_kind, owner_id, due_date):
-        raise InvalidInput("Người được giao và hạn không thay đổi.", "Neither the owner nor the due date changed.")
+        raise InvalidInput(_l("Neither the owner nor the due date changed."))
     old_owner = await owner_label(session, task)
     task.assign_to(owner_kind, owner_id)
     owner_changed = before[:2] != (owner_kind, owner_id)
@@ -433,7 +433,7 @@ async def reassign(
                           "reason": reason[:500]})
     await notify(session, user_ids=await responsible(session, task), kind="task.assigned", link=f"/tasks/{task.id}",
                  dedupe_key=f"task-{task.id}-assigned-r{task.revision}",
-                 title=f"Nhiệm vụ (hạn {due_date:%d/%m/%Y}): {task.title[:150]}", body=body[:500])
+                 title=_l("Task (due {due}): {title}", due=f"{due_date:%d/%m/%Y}", title=task.title[:150]), body=body[:500])
     await _changed(session, task)
     return task
 
@@ -484,8 +484,9 @@ async def notify_assigned(session: AsyncSession, *, task_id: int) -> list[int]:
     users = await responsible(session, task)
     notes = await notify(session, user_ids=users, kind="task.assigned", link=f"/tasks/{task.id}",
                          dedupe_key=f"task-{task.id}-assigned",
-                         title=f"Nhiệm vụ mới (hạn {task.due_date:%d/%m/%Y}): {task.title[:150]}",
-                         body=(task.source_label and f"Từ: {task.source_label}. ") + task.description[:400])
+                         title=_l("New task (due {due}): {title}", due=f"{task.due_date:%d/%m/%Y}", title=task.title[:150]),
+                         body=_l("From: {source}. {description}", source=task.source_label, description=task.description[:400])
+                         if task.source_label else task.description[:400])
     return [n.user_id for n in notes]
 
 

@@ -6,7 +6,7 @@ import ast
 import re
 from pathlib import Path
 
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,13 +20,51 @@ def _catalog(locale: str) -> dict[str, str]:
     return merged
 
 
+CODE = ("services", "workflows", "meetings", "signing", "dashboard", "web")
+
+
 def _msgids() -> set[str]:
+    """Templates and `_()` in web, and every `_l()` (errors, notifications) in the code."""
     method_map = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
     options = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    keywords = {**DEFAULT_KEYWORDS, "_l": None}
     found = set()
-    for _, _, message, _, _ in extract_from_dir(str(ROOT / "web"), method_map, options):
-        found.add(message[0] if isinstance(message, tuple) else message)
+    for package in CODE:
+        for _, _, message, _, _ in extract_from_dir(str(ROOT / package), method_map, options, keywords=keywords):
+            found.add(message[0] if isinstance(message, tuple) else message)
     return found
+
+
+def _own_arguments(cls: ast.ClassDef) -> bool:
+    """An error whose constructor takes something else than the message (a reason for the log)."""
+    init = next((f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+    return init is not None and [a.arg for a in init.args.args[1:2]] != ["message"]
+
+
+def _error_classes(trees: list[ast.Module]) -> set[str]:
+    names = {"DomainError"}
+    while True:
+        more = {c.name for t in trees for c in ast.walk(t) if isinstance(c, ast.ClassDef)
+                and any(getattr(b, "id", getattr(b, "attr", None)) in names for b in c.bases)
+                and not _own_arguments(c)}
+        if more <= names:
+            return names
+        names |= more
+
+
+def test_domain_errors_take_a_catalogue_message() -> None:
+    """`InvalidInput(_l("English"))`, never text in the code (a (vi, en) pair or an f-string)."""
+    paths = [p for d in CODE for p in (ROOT / d).rglob("*.py") if "migrations" not in p.parts]
+    trees = [ast.parse(p.read_text()) for p in paths]
+    errors = _error_classes(trees)
+    bad = []
+    for path, tree in zip(paths, trees):
+        for call in ast.walk(tree):
+            if isinstance(call, ast.Call) and getattr(call.func, "id", getattr(call.func, "attr", None)) in errors:
+                if any(isinstance(a, ast.JoinedStr) or (isinstance(a, ast.Constant) and isinstance(a.value, str))
+                       for a in call.args):
+                    bad.append(f"{path.relative_to(ROOT)}:{call.lineno}")
+    assert not bad, f"write the message as _l(\"English\", name=value) with its Vietnamese in a catalogue: {bad}"
 
 
 def test_every_message_has_a_vietnamese_translation() -> None:
@@ -61,6 +99,34 @@ def audit_actions() -> set[str]:
 def test_audit_actions_are_found_where_helpers_pass_them_on() -> None:
     actions = audit_actions()
     assert {"incoming.register", "task.escalate", "minutes.overdue", "auth.login", "incoming.sender_recall"} <= actions
+
+
+class _Any:
+    """A parameter value any placeholder accepts (`{due:%d/%m/%Y}`, `{n}`)."""
+
+    def __format__(self, spec: str) -> str:
+        return "·"
+
+
+def test_every_message_renders_with_the_parameters_its_call_passes() -> None:
+    """A translation using a placeholder the code does not pass would fail when shown."""
+    from services.i18n import Message
+
+    failed = []
+    for path in (p for d in CODE for p in (ROOT / d).rglob("*.py")):
+        for call in ast.walk(ast.parse(path.read_text())):
+            if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "_l" and call.args:
+                first = call.args[0]
+                if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+                    failed.append(f"{path.relative_to(ROOT)}:{call.lineno}: the msgid must be a literal")
+                    continue
+                message = Message(first.value, {k.arg: _Any() for k in call.keywords if k.arg})
+                for locale in ("vi", "en"):
+                    try:
+                        message.render(locale)
+                    except (KeyError, IndexError, ValueError) as exc:
+                        failed.append(f"{path.relative_to(ROOT)}:{call.lineno} ({locale}): {exc!r}")
+    assert not failed, failed
 
 
 def test_every_audit_action_and_enum_has_labels_in_both_languages() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,8 +14,10 @@ from services.db import utcnow
 from services.errors import DomainError, TooManyAttempts, Unauthenticated
 from web import i18n
 from web.app import secure_cookie
-from web.deps import SESSION_COOKIE, Access, MaybeSignedIn, SessionDep, SignedIn, SignedInBrowser, client_ip
+from services.directory import service as directory
+from web.deps import SESSION_COOKIE, MaybeSignedIn, SessionDep, SignedIn, SignedInBrowser, client_ip, writes_on_read
 from web.templating import render
+from services.i18n import _l
 
 router = APIRouter(tags=["account"])
 
@@ -56,7 +58,7 @@ async def login(
     if error is not None:
         page = render(
             request, "login.html",
-            {"next": _safe_next(next), "error": i18n.pick(error.message, error.message_en), "username": username},
+            {"next": _safe_next(next), "error": error.text(i18n.current_locale.get()), "username": username},
             status_code=error.status_code,
         )
         if isinstance(error, TooManyAttempts):
@@ -83,11 +85,17 @@ async def logout(request: Request, principal: SignedIn, session: SessionDep) -> 
     return response
 
 
-@router.get("/lang/{code}", dependencies=[Depends(Access(public=True))])
-async def switch_language(request: Request, code: str, next: str | None = None) -> Response:
+@router.get("/lang/{code}")
+@writes_on_read
+async def switch_language(
+    request: Request, principal: MaybeSignedIn, session: SessionDep, code: str, next: str | None = None
+) -> Response:
+    """The page language (a cookie) and, when signed in, the person's preference for notifications and e-mails."""
     response = RedirectResponse(_safe_next(next), status_code=303)
     if code in i18n.LOCALES:
         response.set_cookie("lt_lang", code, samesite="lax", max_age=365 * 24 * 3600)
+        if principal is not None:
+            await directory.set_language(session, actor=principal.actor, user=principal.user, language=code)
     return response
 
 
@@ -118,7 +126,7 @@ async def change_password(
     from services.errors import InvalidInput
 
     if new_password != confirm_password:
-        raise InvalidInput("Mật khẩu nhập lại không khớp.", "The two new passwords differ.")
+        raise InvalidInput(_l("The two new passwords differ."))
     await auth.change_own_password(
         session, actor=principal.actor, user=principal.user, current=current_password, new=new_password,
         keep_session_id=principal.session_id,

@@ -15,6 +15,7 @@ from services.directory.models import Level, Organization, Role, RoleAssignment
 from services.errors import InvalidInput, NotFound
 from web.deps import Access, AdminUser, SessionDep
 from web.templating import render
+from services.i18n import _l
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 OrgAdmin = Annotated[Principal, Depends(Access(Role.admin, org_param="org_id"))]
@@ -24,14 +25,14 @@ def _level(value: str) -> Level:
     try:
         return Level(value)
     except ValueError:
-        raise InvalidInput("Cấp tổ chức không hợp lệ.", "Unknown level.") from None
+        raise InvalidInput(_l("Unknown level.")) from None
 
 
 def _role(value: str) -> Role:
     try:
         return Role(value)
     except ValueError:
-        raise InvalidInput("Vai trò không hợp lệ.", "Unknown role.") from None
+        raise InvalidInput(_l("Unknown role.")) from None
 
 
 def _optional_int(value: str | None) -> int | None:
@@ -39,7 +40,7 @@ def _optional_int(value: str | None) -> int | None:
     if not value:
         return None
     if not value.isdigit():
-        raise InvalidInput("Giá trị chọn không hợp lệ.", "Invalid selection.")
+        raise InvalidInput(_l("Invalid selection."))
     return int(value)
 
 
@@ -68,7 +69,7 @@ async def create_org(
 ) -> Response:
     parent = _optional_int(parent_id)
     if parent is None:
-        raise InvalidInput("Hãy chọn cơ quan cấp trên.", "Choose the parent organisation.")
+        raise InvalidInput(_l("Choose the parent organisation."))
     require(principal, [Role.admin], parent, "organization")
     org = await directory.create_org(
         session, actor=principal.actor, code=code, name=name, abbreviation=abbreviation, level=_level(level),
@@ -140,7 +141,7 @@ async def set_unit_head(
 ) -> Response:
     unit = next((u for u in await directory.units_of(session, org_id=org_id) if u.id == unit_id), None)
     if unit is None:
-        raise NotFound("Không tìm thấy đơn vị.", "unit not found")
+        raise NotFound(_l("unit not found"))
     head_id = _optional_int(user_id)
     head = await directory.get_user(session, user_id=head_id) if head_id else None
     await directory.set_unit_head(session, actor=principal.actor, unit=unit, user=head)
@@ -236,9 +237,9 @@ async def remove_role(
         select(RoleAssignment).where(RoleAssignment.id == assignment_id, RoleAssignment.user_id == user_id)
     )
     if assignment is None:
-        raise NotFound("Không tìm thấy vai trò này.", "role assignment not found")
+        raise NotFound(_l("role assignment not found"))
     require(principal, [Role.admin], assignment.organization_id, "organization")
     if assignment.user_id == principal.user.id and assignment.role == Role.admin:
-        raise InvalidInput("Bạn không thể tự bỏ quyền quản trị của mình.", "You cannot remove your own admin role.")
+        raise InvalidInput(_l("You cannot remove your own admin role."))
     await directory.remove_role(session, actor=principal.actor, assignment=assignment)
     return RedirectResponse(f"/admin/users/{user_id}?ok=role_removed", status_code=303)

@@ -18,6 +18,7 @@ from web import audit_view
 from web.deps import AuditorUser, SessionDep, writes_on_read
 from web.i18n import VN_TZ, fmt_datetime
 from web.templating import render
+from services.i18n import _l
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 PAGE = 50
@@ -32,7 +33,7 @@ def _day(value: str | None, *, end: bool = False) -> datetime | None:
     try:
         day = datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
-        raise InvalidInput("Ngày không hợp lệ, hãy dùng dạng dd/mm/yyyy.", "Invalid date.") from None
+        raise InvalidInput(_l("Invalid date: use dd/mm/yyyy.")) from None
     moment = datetime.combine(day, time.min, tzinfo=VN_TZ)
     return moment + timedelta(days=1) if end else moment
 
@@ -42,7 +43,7 @@ def _filters(principal: Principal, params: dict[str, str]) -> audit.AuditFilter:
     org = params.get("org")
     if org:
         if not org.isdigit() or int(org) not in scope:
-            raise InvalidInput("Cơ quan không nằm trong phạm vi kiểm tra của bạn.", "Organisation outside your scope.")
+            raise InvalidInput(_l("Organisation outside your scope."))
         org_ids = principal.tree.subtree(int(org)) & scope
     else:
         org_ids = scope
@@ -112,8 +113,7 @@ async def object_timeline(
 async def verify_page(request: Request, principal: AuditorUser, session: SessionDep) -> Response:
     if not _sees_whole_trail(principal):
         raise Forbidden(
-            "Chỉ kiểm tra viên cấp tỉnh mới kiểm chứng toàn bộ nhật ký.",
-            "Only an auditor of the top-level organisation verifies the whole trail.",
+            _l("Only an auditor of the top-level organisation verifies the whole trail."),
         )
     result = await audit.verify_database(session, data_dir=request.app.state.settings.data_dir)
     return render(request, "audit/verify.html", {"result": result})
@@ -124,8 +124,7 @@ async def verify_page(request: Request, principal: AuditorUser, session: Session
 async def export_jsonl(request: Request, principal: AuditorUser, session: SessionDep) -> Response:
     if not _sees_whole_trail(principal):
         raise Forbidden(
-            "Chỉ kiểm tra viên cấp tỉnh mới tải được toàn bộ nhật ký.",
-            "Only an auditor of the top-level organisation exports the whole trail.",
+            _l("Only an auditor of the top-level organisation exports the whole trail."),
         )
     lines = [line async for line in audit.export_lines(session, data_dir=request.app.state.settings.data_dir)]
     await audit.record(session, actor=principal.actor, action="audit.export", details={"format": "jsonl", "lines": len(lines)})

@@ -24,6 +24,7 @@ from services.errors import InvalidInput, NotFound
 from web.deps import SessionDep, SignedIn
 from web.i18n import gettext as _
 from web.templating import render
+from services.i18n import _l
 
 router = APIRouter(tags=["dashboard"])
 CHARTS = ("documents", "electronic", "handling", "handling_time", "meetings", "reports")
@@ -52,11 +53,11 @@ def _period(start: str | None, end: str | None) -> queries.Period:
         first = dt.date.fromisoformat(start) if start else dt.date(today.year, 1, 1)
         last = dt.date.fromisoformat(end) if end else today
     except ValueError:
-        raise InvalidInput("Ngày không hợp lệ. Hãy chọn lại khoảng thời gian.", "Invalid date.") from None
+        raise InvalidInput(_l("Invalid date. Choose the period again.")) from None
     if last < first:
-        raise InvalidInput("Ngày kết thúc phải sau ngày bắt đầu.", "The end date must follow the start date.")
+        raise InvalidInput(_l("The end date must follow the start date."))
     if (last - first).days > 3 * 366:
-        raise InvalidInput("Chọn khoảng thời gian tối đa 3 năm.", "Choose at most three years.")
+        raise InvalidInput(_l("Choose at most three years."))
     return queries.Period(first, last)
 
 
@@ -65,10 +66,10 @@ async def _scope(session: AsyncSession, principal: Principal, org: int | None) -
     orgs = list((await session.scalars(select(Organization).where(Organization.id.in_(visible))
                                        .order_by(Organization.id))).all()) if visible else []
     if not orgs:
-        raise NotFound("Bạn chưa có vai trò ở cơ quan nào.", "no organisation")
+        raise NotFound(_l("no organisation"))
     chosen = next((o for o in orgs if o.id == org), None) if org else None
     if org and chosen is None:
-        raise NotFound("Không tìm thấy cơ quan này hoặc bạn không có quyền xem.", "organisation not found")
+        raise NotFound(_l("Organisation not found or not visible to you."))
     chosen = chosen or next((o for o in orgs if o.id == principal.me.organization_id), orgs[0])
     return chosen, orgs, principal.tree.subtree(chosen.id)
 
@@ -193,7 +194,7 @@ def _online_share(rows: list[list[Any]]) -> float | None:
 async def export_csv(principal: SignedIn, session: SessionDep, key: str, org: int | None = None,
                      start: str | None = None, end: str | None = None) -> Response:
     if key not in CHARTS:
-        raise NotFound("Không có biểu đồ này.", "unknown chart")
+        raise NotFound(_l("unknown chart"))
     chosen, _orgs, ids = await _scope(session, principal, org)
     period = _period(start, end)
     chart = next(c for c in await build(session, org_ids=ids, period=period) if c.key == key)

@@ -33,6 +33,7 @@ from signing.uploads import validate_upload
 from web import i18n, live
 from web.deps import Access, AdminUser, SessionDep, SignedIn, writes_on_read
 from web.templating import render
+from services.i18n import Message, _l
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["incoming"])
@@ -44,11 +45,11 @@ ALLOWED = {PDF, DOCX, PNG, JPEG, TIFF}
 
 # --- helpers ------------------------------------------------------------------------------------
 
-def _date(value: str | None, label_vi: str = "ngày", required: bool = False) -> date | None:
+def _date(value: str | None, label: Message = _l("Date"), required: bool = False) -> date | None:
     value = (value or "").strip()
     if not value:
         if required:
-            raise InvalidInput(f"Hãy nhập {label_vi}.", f"{label_vi} is required.")
+            raise InvalidInput(_l("{label}: enter a date.", label=label))
         return None
     for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
@@ -57,8 +58,8 @@ def _date(value: str | None, label_vi: str = "ngày", required: bool = False) ->
             parsed = datetime.strptime(value, fmt).date()
         except ValueError:
             continue
-        return calendar.check_plausible(parsed, label_vi)
-    raise InvalidInput(f"{label_vi.capitalize()} không đúng dạng dd/mm/yyyy.", "Dates are written dd/mm/yyyy.")
+        return calendar.check_plausible(parsed, label)
+    raise InvalidInput(_l("{label}: write the date as dd/mm/yyyy.", label=label))
 
 
 def _int(value: str | None) -> int | None:
@@ -66,7 +67,7 @@ def _int(value: str | None) -> int | None:
     if not value:
         return None
     if not value.isdigit():
-        raise InvalidInput("Giá trị chọn không hợp lệ.", "Invalid selection.")
+        raise InvalidInput(_l("Invalid selection."))
     return int(value)
 
 
@@ -114,13 +115,13 @@ def _meta_from_form(form: dict[str, Any]) -> incoming.Metadata:
         issuer_name=form.get("issuer_name") or "",
         issuer_org_id=issuer_org_id,
         number_notation=form.get("number_notation") or "",
-        document_date=_date(form.get("document_date"), "ngày văn bản"),
+        document_date=_date(form.get("document_date"), _l("Document date")),
         doc_type=form.get("doc_type") or "",
         subject=form.get("subject") or "",
         urgency=form.get("urgency") or "normal",
         secrecy=form.get("secrecy") or "normal",
-        doc_due_date=_date(form.get("doc_due_date"), "hạn trả lời"),
-        arrival_date=_date(form.get("arrival_date"), "ngày đến"),
+        doc_due_date=_date(form.get("doc_due_date"), _l("Reply due date")),
+        arrival_date=_date(form.get("arrival_date"), _l("Arrival date")),
         receiving_unit_id=_int(form.get("receiving_unit_id")),
     )
 
@@ -324,7 +325,7 @@ async def create(
         return render(request, "incoming/new.html", {
             **await _tabs(session, principal, "to_register"), **await _form_context(session, principal, org_id),
             "orgs": orgs, "org_id": org_id, "form": form, "duplicates": duplicates,
-            "error": i18n.pick(exc.message, exc.message_en),
+            "error": exc.text(i18n.current_locale.get()),
         }, status_code=exc.status_code)
     await tell(session, "incoming", doc.id)
     return _done(doc.id, "held" if doc.status == Status.arrived.value else "registered")
@@ -384,12 +385,12 @@ async def direct(
     await incoming.get_for(session, principal=principal, document_id=document_id)  # 404 before the form is read
     kind, _, ident = lead.partition(":")
     if not ident.isdigit() or kind not in ("user", "unit"):
-        raise InvalidInput("Hãy chọn người hoặc đơn vị xử lý chính.", "Choose the lead handler.")
+        raise InvalidInput(_l("Choose the lead handler."))
     handlers = incoming.Handlers(
         lead_user_id=int(ident) if kind == "user" else None, lead_unit_id=int(ident) if kind == "unit" else None,
         co_user_ids=_ints(co_users), co_unit_ids=_ints(co_units), info_user_ids=_ints(info_users),
     )
-    explicit = _date(due_date, "hạn xử lý")
+    explicit = _date(due_date, _l("Handling due date"))
     await incoming.direct(
         session, principal=principal, document_id=document_id, instruction=instruction, handlers=handlers,
         due_date=explicit, due_working_days=None if explicit else _int(due_days),
@@ -408,7 +409,7 @@ async def no_direction(request: Request, principal: Leader, session: SessionDep,
 @router.post("/incoming/{document_id}/extend")
 async def extend(request: Request, principal: Leader, session: SessionDep, document_id: int, new_due: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
     await incoming.get_for(session, principal=principal, document_id=document_id)  # 404 before the form is read
-    due = _date(new_due, "hạn mới", required=True)
+    due = _date(new_due, _l("New due date"), required=True)
     assert due is not None
     await incoming.extend_due(session, principal=principal, document_id=document_id, new_due=due, reason=reason)
     await tell(session, "incoming", document_id)
@@ -461,7 +462,7 @@ async def register_book(
     org_id = org or orgs[0].id
     year = year or calendar.vn_today().year
     if series not in ("chung", "mat"):
-        raise InvalidInput("Sổ không hợp lệ.", "Unknown register.")
+        raise InvalidInput(_l("Unknown register."))
     rows = await incoming.register_rows(session, principal=principal, organization_id=org_id, year=year, series=series)
     organization = await session.get(Organization, org_id)
     assert organization is not None
@@ -567,7 +568,7 @@ async def file_view(request: Request, principal: SignedIn, session: SessionDep, 
     doc, _ = await incoming.get_for(session, principal=principal, document_id=document_id)
     row = next((f for f in doc.files if f.id == file_id), None)
     if row is None:
-        raise NotFound("Không tìm thấy tệp.", "file not found")
+        raise NotFound(_l("file not found"))
     data = BlobStore.for_data_dir(request.app.state.settings.data_dir).get(row.sha256)
     await incoming.record_file_view(session, principal=principal, doc=doc, file=row)
     from urllib.parse import quote
@@ -589,7 +590,7 @@ async def file_page(request: Request, principal: SignedIn, session: SessionDep, 
     doc, _ = await incoming.get_for(session, principal=principal, document_id=document_id)
     row = next((f for f in doc.files if f.id == file_id and f.content_type == PDF), None)
     if row is None:
-        raise NotFound("Không tìm thấy tệp.", "file not found")
+        raise NotFound(_l("file not found"))
     blobs = BlobStore.for_data_dir(request.app.state.settings.data_dir)
     data = await asyncio.to_thread(previews.page_png, blobs, row.sha256, page,
                                   previews.Limits.of(request.app.state.settings))
@@ -614,7 +615,7 @@ async def holidays_page(request: Request, principal: AdminUser, session: Session
 @router.post("/admin/holidays")
 async def holiday_add(request: Request, principal: AdminUser, session: SessionDep,
                       day: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "") -> Response:
-    when = _date(day, "ngày nghỉ", required=True)
+    when = _date(day, _l("Holiday date"), required=True)
     assert when is not None
     await calendar.add_holiday(session, actor=principal.actor, day=when, name=name)
     return RedirectResponse(f"/admin/holidays?year={when.year}&ok=added", status_code=303)
@@ -623,7 +624,7 @@ async def holiday_add(request: Request, principal: AdminUser, session: SessionDe
 @router.post("/admin/holidays/remove")
 async def holiday_remove(request: Request, principal: AdminUser, session: SessionDep,
                          day: Annotated[str, Form()] = "") -> Response:
-    when = _date(day, "ngày nghỉ", required=True)
+    when = _date(day, _l("Holiday date"), required=True)
     assert when is not None
     await calendar.remove_holiday(session, actor=principal.actor, day=when)
     return RedirectResponse(f"/admin/holidays?year={when.year}&ok=removed", status_code=303)

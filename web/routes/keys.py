@@ -18,6 +18,7 @@ from services.keys.models import CertSource
 from services.uploads import PDF, check_upload
 from web.deps import AdminUser, SessionDep, SignedIn
 from web.templating import render
+from services.i18n import _l
 
 router = APIRouter(tags=["keys"])
 CERT_MAX_BYTES = certificates.MAX_CERT_BYTES
@@ -26,7 +27,7 @@ CERT_MAX_BYTES = certificates.MAX_CERT_BYTES
 def _owner(value: str) -> tuple[int | None, int | None]:
     kind, _, raw = (value or "").partition(":")
     if kind not in ("user", "org") or not raw.isdigit():
-        raise InvalidInput("Hãy chọn người hoặc cơ quan sở hữu chứng thư.", "Choose the certificate's owner.")
+        raise InvalidInput(_l("Choose the certificate's owner."))
     return (int(raw), None) if kind == "user" else (None, int(raw))
 
 
@@ -85,7 +86,7 @@ async def admin_unlock(request: Request, principal: AdminUser, session: SessionD
                        key: Annotated[str, Form()] = "") -> Response:
     guard = await pins.state(session, key=key)
     if guard is None:
-        raise InvalidInput("Không tìm thấy khóa ký số này.", "Unknown key.")
+        raise InvalidInput(_l("Unknown key."))
     await _admin_scope(session, principal, user_id=guard.user_id,
                        organization_id=None if guard.user_id is not None else guard.organization_id)
     await pins.unlock(session, actor=principal.actor, key=key)
@@ -102,17 +103,15 @@ async def propose(request: Request, principal: SignedIn, session: SessionDep,
     settings = request.app.state.settings
     limit = settings.upload_max_bytes
     if file is None or not file.filename:
-        raise InvalidInput("Hãy chọn tệp PDF anh/chị đã ký bằng thiết bị ký số.", "Choose a PDF you signed with your token.")
+        raise InvalidInput(_l("Choose a PDF you signed with your token."))
     upload = check_upload(filename=file.filename, data=await file.read(limit + 1), allowed={PDF}, max_bytes=limit)
     await session.commit()  # validation fetches revocation data: no transaction stays open meanwhile
     report = await validate(settings=settings, pdf=upload.data)
     if not report.signatures:
-        raise InvalidInput("Tệp không có chữ ký số. Hãy tải lên tệp PDF đã ký bằng thiết bị ký số của anh/chị.",
-                           "The file carries no digital signature.")
+        raise InvalidInput(_l("The file carries no digital signature."))
     newest = report.signatures[-1]
     if not newest.ok:
-        raise InvalidInput(f"Chữ ký trong tệp không hợp lệ: {newest.verdict_vi} Hãy ký lại rồi tải lên.",
-                           f"The signature is not valid: {newest.verdict_en}")
+        raise InvalidInput(_l("The signature is not valid: {verdict_en}", verdict_en=newest.verdict_en, verdict_vi=newest.verdict_vi))
     der = _signing_certificate(upload.data, newest.field_name)
     await certificates.register(session, actor=principal.actor, der_or_pem=der, source=CertSource.self,
                                 user_id=principal.user.id)
@@ -125,7 +124,7 @@ def _signing_certificate(pdf: bytes, field_name: str) -> bytes:
     for sig in open_pdf(pdf).embedded_regular_signatures:
         if str(sig.field_name) == field_name:
             return bytes(sig.signer_cert.dump())
-    raise InvalidInput("Không đọc được chứng thư số của chữ ký.", "The signature's certificate cannot be read.")
+    raise InvalidInput(_l("The signature's certificate cannot be read."))
 
 
 async def my_keys(session, user: User) -> dict[str, object]:

@@ -40,6 +40,7 @@ from web.deps import Access, SessionDep, SignedIn, writes_on_read
 from web.i18n import gettext as _
 from web.live import CHANNEL_RULES
 from web.templating import render
+from services.i18n import _l
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/meetings", tags=["meetings"])
@@ -73,8 +74,8 @@ def _local(value: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value).replace(tzinfo=i18n.VN_TZ)
     except ValueError:
-        raise InvalidInput("Thời gian không hợp lệ. Hãy chọn ngày giờ theo dạng dd/mm/yyyy HH:mm.", "Invalid date and time.") from None
-    check_plausible(moment.date(), "ngày họp")
+        raise InvalidInput(_l("Invalid date and time.")) from None
+    check_plausible(moment.date(), _l("Meeting date"))
     return moment
 
 
@@ -356,7 +357,7 @@ async def join_video(request: Request, principal: SignedIn, session: SessionDep,
                 await http.get(video.bbb_create_url(settings, acc.meeting))
     url = video.join_url(settings, acc.meeting, person, now=utcnow())
     if not url:
-        raise NotFound("Cuộc họp này không có phòng họp trực tuyến.", "This meeting has no video room.")
+        raise NotFound(_l("This meeting has no video room."))
     return RedirectResponse(url, status_code=303)
 
 
@@ -388,12 +389,11 @@ async def _live_page(request: Request, principal: Principal, session: AsyncSessi
     if view == "console" and not (acc.is_chair or acc.is_secretary):
         from services.errors import Forbidden
 
-        raise Forbidden("Bảng điều khiển dành cho người chủ trì và thư ký. Hãy vào phòng họp.",
-                        "The console is for the chair and the secretary. Open the meeting room instead.")
+        raise Forbidden(_l("The console is for the chair and the secretary. Open the meeting room instead."))
     if not acc.is_participant:
         from services.errors import Forbidden
 
-        raise Forbidden("Chỉ đại biểu dự họp mới vào được phòng họp.", "Only participants can enter the meeting room.")
+        raise Forbidden(_l("Only participants can enter the meeting room."))
     items = (await session.scalars(select(AgendaItem).where(AgendaItem.meeting_id == meeting_id).order_by(AgendaItem.position))).all()
     return render(request, "meetings/live.html", {
         "m": acc.meeting, "acc": acc, "view": view, "labels": json.dumps(_labels(), ensure_ascii=False), "items": items,
@@ -420,7 +420,7 @@ async def console(request: Request, principal: SignedIn, session: SessionDep, me
 async def state(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int) -> Response:
     acc = await access_for(session, principal, meeting_id)
     if not acc.is_participant:
-        raise NotFound("Không tìm thấy cuộc họp này hoặc bạn không có quyền xem.", "meeting not found")
+        raise NotFound(_l("meeting not found"))
     return JSONResponse(await live.snapshot(session, acc.meeting, user_id=principal.user.id))
 
 
@@ -429,14 +429,14 @@ async def projector(request: Request, principal: SignedIn, session: SessionDep, 
     """The big screen, for the organisation's members and participants."""
     meeting = await get_meeting(session, meeting_id)
     if not (await standing(session, principal, meeting)).can_project:
-        raise NotFound("Không tìm thấy cuộc họp này hoặc bạn không có quyền xem.", "meeting not found")
+        raise NotFound(_l("meeting not found"))
     return RedirectResponse(f"/meetings/screen/{meeting.projector_token}", status_code=303)
 
 
 async def _by_token(session: AsyncSession, token: str) -> Meeting:
     meeting = await session.scalar(select(Meeting).where(Meeting.projector_token == token)) if len(token) > 20 else None
     if meeting is None:
-        raise NotFound("Đường dẫn màn hình trình chiếu không đúng hoặc đã hết hiệu lực.", "projector link not found")
+        raise NotFound(_l("projector link not found"))
     return meeting
 
 

@@ -36,6 +36,7 @@ from web import i18n
 from web.deps import SessionDep, SignedIn
 from web.routes.tasks import parse_owner_and_due, unit_and_body_choices
 from web.templating import render
+from services.i18n import _l
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["minutes"])
@@ -118,14 +119,14 @@ async def save(request: Request, principal: SignedIn, session: SessionDep, minut
         base = int(body["base_revision"])
         content = body["content"]
     except (ValueError, KeyError, TypeError):
-        raise InvalidInput("Dữ liệu biên bản gửi lên không hợp lệ. Hãy tải lại trang.", "Invalid minutes data.") from None
+        raise InvalidInput(_l("Invalid minutes data.")) from None
     result = await minutes_service.save(session, principal=principal, minutes_id=minutes_id, base_revision=base, content=content)
     payload = {"saved": result.saved, "revision": result.revision, "content": result.content, "by": result.updated_by,
                "at": i18n.fmt_datetime(result.updated_at)}
     if result.saved:
         return JSONResponse(payload)
     # The conflict copy is committed with the request's transaction (a 409 is not an error here).
-    payload.update({"message": i18n.pick(result.message, result.message_en), "yours": content,
+    payload.update({"message": i18n.text(result.notice or ""), "yours": content,
                     "conflict_id": result.conflict_id})
     return JSONResponse(payload, status_code=409)
 
@@ -170,7 +171,7 @@ async def sign(request: Request, principal: SignedIn, session: SessionDep, minut
     settings = request.app.state.settings
     minutes, _acc, role, pdf = await minutes_service.turn(session, settings=settings, principal=principal, minutes_id=minutes_id)
     if not pin.strip():
-        raise InvalidInput("Hãy nhập mã PIN chữ ký số của bạn.", "Enter your signing PIN.")
+        raise InvalidInput(_l("Enter your signing PIN."))
     image = await signing.profile_image(session, settings=settings, user_id=principal.user.id)
     level = await signing.org_level(session, settings=settings, organization_id=minutes.organization_id)
     key = await signing.open_signer(session, settings=settings, actor=principal.actor, pin=pin, user=principal.user,
@@ -185,7 +186,7 @@ async def sign(request: Request, principal: SignedIn, session: SessionDep, minut
     sha = BlobStore.for_data_dir(settings.data_dir).put(signed_pdf)
     minutes, _acc, again, _pdf = await minutes_service.turn(session, settings=settings, principal=principal, minutes_id=minutes_id)
     if again != role:
-        raise Conflict("Biên bản vừa thay đổi trong khi ký; hãy tải lại trang.", "The minutes changed while they were signed.")
+        raise Conflict(_l("The minutes changed while they were signed."))
     await minutes_service.record_signature(session, principal=principal, minutes=minutes, role=role, signed_sha=sha)
     await tell(session, "minutes", minutes_id, "signed", role, sha)
     return RedirectResponse(f"/meetings/{minutes.meeting_id}/minutes?ok=1", status_code=303)
@@ -205,7 +206,7 @@ async def file(request: Request, principal: SignedIn, session: SessionDep, minut
     sha = {"docx": minutes.docx_sha, "pdf": minutes.pdf_sha, "signed": minutes.final_pdf_sha or minutes.chair_pdf_sha
            or minutes.secretary_pdf_sha}.get(kind)
     if not sha:
-        raise NotFound("Chưa có tệp này của biên bản.", "file not available yet")
+        raise NotFound(_l("file not available yet"))
     data = BlobStore.for_data_dir(request.app.state.settings.data_dir).get(sha)
     name = (minutes.notation or f"bien-ban-{minutes.id}").replace("/", "_")
     if kind == "docx":

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from services.notifications import service as notifications
 from web.deps import SessionDep, SignedIn, writes_on_read
 from web.templating import render
+from services.i18n import _l
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 
@@ -39,6 +40,6 @@ async def open_notification(request: Request, principal: SignedIn, session: Sess
     if target is None:
         from services.errors import NotFound
 
-        raise NotFound("Không tìm thấy thông báo.", "notification not found")
+        raise NotFound(_l("notification not found"))
     await notifications.mark_read(session, user_id=principal.user.id, notification_id=notification_id)
     return RedirectResponse(target.link or "/notifications", status_code=303)

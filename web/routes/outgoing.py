@@ -32,6 +32,7 @@ from services.outbox.service import tell
 from web.deps import Access, SessionDep, SignedIn, writes_on_read
 from web.i18n import VN_TZ
 from web.templating import render
+from services.i18n import _l
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/outgoing", tags=["outgoing"])
@@ -67,7 +68,7 @@ def _date(value: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise InvalidInput("Ngày không hợp lệ (dd/mm/yyyy).", "Invalid date.") from None
+        raise InvalidInput(_l("Invalid date (dd/mm/yyyy).")) from None
 
 
 def _done(document_id: int, flash: str = "saved") -> RedirectResponse:
@@ -96,7 +97,7 @@ async def _fields_from_form(session, principal: Principal, org_id: int, form) ->
         urgency = Urgency(form.get("urgency") or "normal")
         secrecy = Secrecy(form.get("secrecy") or "normal")
     except ValueError:
-        raise InvalidInput("Độ khẩn hoặc độ mật không hợp lệ.", "Invalid urgency or secrecy.") from None
+        raise InvalidInput(_l("Invalid urgency or secrecy.")) from None
     return outgoing.DraftFields(
         doc_type=str(form.get("doc_type") or ""), subject=str(form.get("subject") or ""), body=str(form.get("body") or ""),
         signer_id=_int(form.get("signer_id")), recipient_org_ids=sorted(ids),
@@ -135,7 +136,7 @@ async def _answered(session, principal: Principal, value: object):
         return None
     doc, _ = await incoming.get_for(session, principal=principal, document_id=reply_to)
     if doc.organization_id not in principal.orgs_with(*outgoing.DRAFT_ROLES):
-        raise Forbidden("Bạn không soạn văn bản cho cơ quan nhận văn bản này.", "You do not draft for this organisation.")
+        raise Forbidden(_l("You do not draft for this organisation."))
     return doc
 
 
@@ -183,7 +184,7 @@ async def edxml_import(
 ) -> Response:
     upload = await _read(package, request, {XML})
     if upload is None:
-        raise InvalidInput("Hãy chọn tệp gói edXML.", "Choose the edXML file.")
+        raise InvalidInput(_l("Choose the edXML file."))
     copy, parsed = await exchange.import_package(
         session, settings=request.app.state.settings, principal=principal, data=upload.data,
         organization_id=_int(organization_id),
@@ -289,7 +290,7 @@ async def _doc(session, principal: Principal, document_id: int):
 async def edit_form(request: Request, principal: SignedIn, session: SessionDep, document_id: int) -> Response:
     doc = await _doc(session, principal, document_id)
     if "edit" not in outgoing.allowed_actions(doc, principal, []):
-        raise InvalidInput("Dự thảo này không sửa được lúc này.", "This draft cannot be edited now.")
+        raise InvalidInput(_l("This draft cannot be edited now."))
     ctx = await _form_context(session, principal, doc.organization_id)
     rows = await outgoing.recipients(session, document_id=doc.id)
     ctx.update({
@@ -327,7 +328,7 @@ async def attach(
 ) -> Response:
     doc = await _doc(session, principal, document_id)
     if "attach" not in outgoing.allowed_actions(doc, principal, []):
-        raise InvalidInput("Chỉ người soạn thêm được tệp đính kèm vào dự thảo.", "Only the drafter can attach files.")
+        raise InvalidInput(_l("Only the drafter can attach files."))
     for item in files:
         upload = await _read(item, request, ATTACHMENT_TYPES)
         if upload:
@@ -407,7 +408,7 @@ async def diff(request: Request, principal: SignedIn, session: SessionDep, docum
     doc = await _doc(session, principal, document_id)
     versions = await outgoing.versions(session, document_id=doc.id)
     if not versions:
-        raise NotFound("Văn bản chưa có dự thảo.", "no versions")
+        raise NotFound(_l("no versions"))
     new = next((v for v in versions if v.number == b), versions[-1])
     old = next((v for v in versions if v.number == a), versions[-2] if len(versions) > 1 else versions[0])
     return render(request, "outgoing/diff.html", {
@@ -423,7 +424,7 @@ async def pdf(request: Request, principal: SignedIn, session: SessionDep, docume
     sha = {"issued": doc.issued_pdf_sha, "signed": doc.leader_pdf_sha, "prepared": doc.prepared_pdf_sha}.get(kind) \
         or doc.issued_pdf_sha or doc.leader_pdf_sha or doc.prepared_pdf_sha
     if not sha:
-        raise NotFound("Bản PDF của văn bản đang được chuẩn bị. Hãy tải lại trang sau ít giây.", "no PDF yet")
+        raise NotFound(_l("no PDF yet"))
     await audit.record(session, actor=principal.actor, action="outgoing.download", object_type="outgoing",
                        object_id=doc.id, organization_id=doc.organization_id, details={"kind": kind or "pdf", "sha256": sha})
     name = (doc.notation or f"du-thao-{doc.id}").replace("/", "_") + ".pdf"
@@ -436,7 +437,7 @@ async def attachment(request: Request, principal: SignedIn, session: SessionDep,
     doc = await _doc(session, principal, document_id)
     item = next((a for a in await outgoing.attachments(session, document_id=doc.id) if a.id == attachment_id), None)
     if item is None:
-        raise NotFound("Không tìm thấy tệp đính kèm.", "attachment not found")
+        raise NotFound(_l("attachment not found"))
     await audit.record(session, actor=principal.actor, action="outgoing.download", object_type="outgoing",
                        object_id=doc.id, organization_id=doc.organization_id, details={"attachment": item.filename})
     return _file(BlobStore.for_data_dir(request.app.state.settings.data_dir).get(item.sealed_sha or item.sha),
@@ -470,7 +471,7 @@ async def submit(request: Request, principal: SignedIn, session: SessionDep, doc
     try:
         mode = ReviewMode(form.get("mode") or "sequential")
     except ValueError:
-        raise InvalidInput("Cách góp ý không hợp lệ.", "Invalid review mode.") from None
+        raise InvalidInput(_l("Invalid review mode.")) from None
     await outgoing.submit(session, actor=principal.actor, doc=doc, reviewer_ids=reviewers, mode=mode, due_at=due_at)
     await tell(session, "outgoing", doc.id, "changed", "submitted")
     return _done(doc.id, "submitted")
@@ -485,7 +486,7 @@ async def review(
     try:
         choice = Decision(decision)
     except ValueError:
-        raise InvalidInput("Ý kiến không hợp lệ.", "Invalid decision.") from None
+        raise InvalidInput(_l("Invalid decision.")) from None
     await outgoing.decide(session, actor=principal.actor, doc=doc, decision=choice, comment=comment)
     await tell(session, "outgoing", doc.id, "changed", "reviewed")
     return _done(doc.id, "reviewed")
@@ -525,7 +526,7 @@ async def sign(
     profile = await signing_profile(session, settings=settings, organization_id=doc.organization_id, user_id=user.id)
     upload = await _read(signed_file, request, {PDF})
     if upload is None and not pin:
-        raise InvalidInput("Hãy nhập mã PIN ký số.", "Enter your signing PIN.")
+        raise InvalidInput(_l("Enter the signing PIN."))
     # Only certificates registered and confirmed for this leader count (never a namesake's).
     accepted = await signing.expected_fingerprints(session, settings=settings, user=user)
     key = None
@@ -537,8 +538,7 @@ async def sign(
     if upload is not None:
         if not upload.data.startswith(prepared):
             raise InvalidInput(
-                "Tệp tải lên không phải bản PDF của văn bản này được ký thêm. Hãy tải bản PDF để ký, ký bằng thiết bị "
-                "ký số rồi tải lên lại.", "The upload is not this document's PDF with a signature added.",
+                _l("The upload is not this document's PDF with a signature added."),
             )
         signed, method = upload.data, "upload"
     else:
@@ -550,7 +550,7 @@ async def sign(
     assert_signed_by(report, accepted, expected=user.full_name)
     doc = await _ready_to_sign(session, principal, document_id)  # still waiting for this signature?
     if doc.prepared_pdf_sha != prepared_sha:
-        raise Conflict("Văn bản vừa thay đổi trong khi ký; hãy ký lại bản mới.", "The document changed while it was signed.")
+        raise Conflict(_l("The document changed while it was signed."))
     await outgoing.record_signature(session, settings=settings, actor=principal.actor, doc=doc, pdf=signed,
                                     method=method, report_json=report.model_dump_json())
     await tell(session, "outgoing", doc.id, "changed", "signed")
@@ -560,11 +560,11 @@ async def sign(
 async def _ready_to_sign(session: AsyncSession, principal: Principal, document_id: int) -> OutgoingDocument:
     doc = await _doc(session, principal, document_id)
     if doc.signer_id != principal.user.id:
-        raise Forbidden("Anh/chị không phải người ký văn bản này.", "You are not this document's signer.")
+        raise Forbidden(_l("You are not this document's signer."))
     if doc.status != Status.awaiting_signature:
-        raise Conflict("Văn bản không còn chờ ký.", "This document is not waiting for a signature.")
+        raise Conflict(_l("This document is not waiting for a signature."))
     if not doc.prepared_pdf_sha:
-        raise InvalidInput("Bản PDF để ký đang được chuẩn bị. Hãy thử lại sau ít giây.", "The PDF to sign is not ready yet.")
+        raise InvalidInput(_l("The PDF to sign is not ready yet."))
     return doc
 
 
@@ -581,7 +581,7 @@ async def issue(
     settings = request.app.state.settings
     doc = await _doc(session, principal, document_id)
     if not pin:
-        raise InvalidInput("Hãy nhập mã PIN con dấu số của cơ quan.", "Enter the organisation's seal PIN.")
+        raise InvalidInput(_l("Enter the organisation's seal PIN."))
     org = await session.get(Organization, doc.organization_id)
     blobs = BlobStore.for_data_dir(settings.data_dir)
     pdf_attachments = {a.id: blobs.get(a.sha) for a in await outgoing.attachments(session, document_id=doc.id)
@@ -590,8 +590,7 @@ async def issue(
     profile = await signing_profile(session, settings=settings, organization_id=org.id)
     # Checked here as well as in outgoing.issue: the seal's PIN must not be tried (and counted
     # against the organisation's key) for someone who may not issue.
-    outgoing.authorize(principal, doc, [Role.clerk], "Chỉ văn thư của cơ quan ban hành phát hành được văn bản.",
-                       "Only a clerk of the issuing organisation can issue it.")
+    outgoing.authorize(principal, doc, [Role.clerk], _l("Only a clerk of the issuing organisation can issue it."))
     if doc.status != outgoing.Status.signed:
         # Issued already, or not signed yet: outgoing.issue answers without the seal.
         key = None

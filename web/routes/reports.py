@@ -25,6 +25,7 @@ from services.outbox.service import tell
 from web import live
 from web.deps import SessionDep, SignedIn, writes_on_read
 from web.templating import render
+from services.i18n import Message, _l
 
 router = APIRouter(tags=["reports"])
 log = logging.getLogger(__name__)
@@ -45,15 +46,15 @@ live.CHANNEL_RULES["report"] = _channel_rule
 # --------------------------------------------------------------------------- helpers
 
 
-def _date(value: str, what_vi: str) -> dt.date:
+def _date(value: str, label: Message) -> dt.date:
     value = (value or "").strip()
     for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
             parsed = dt.datetime.strptime(value, fmt).date()
         except ValueError:
             continue
-        return check_plausible(parsed, what_vi.lower())
-    raise InvalidInput(f"{what_vi} không hợp lệ. Hãy nhập ngày theo dạng dd/mm/yyyy.", "Invalid date.")
+        return check_plausible(parsed, label)
+    raise InvalidInput(_l("{label}: write the date as dd/mm/yyyy.", label=label))
 
 
 def _time(value: str) -> dt.time | None:
@@ -63,7 +64,7 @@ def _time(value: str) -> dt.time | None:
     try:
         return dt.time.fromisoformat(value)
     except ValueError:
-        raise InvalidInput("Giờ không hợp lệ (HH:mm).", "Invalid time.") from None
+        raise InvalidInput(_l("Invalid time.")) from None
 
 
 async def _upload(upload: UploadFile | None, request: Request):
@@ -113,8 +114,7 @@ async def index(request: Request, principal: SignedIn, session: SessionDep, tab:
 async def new_form(request: Request, principal: SignedIn, session: SessionDep, org: int | None = None) -> Response:
     orgs = await _requester_orgs(session, principal)
     if not orgs:
-        raise reports.NotFound("Chỉ cơ quan có đơn vị cấp dưới mới tạo được yêu cầu báo cáo.",
-                               "Only an organisation with levels below can request reports.")
+        raise reports.NotFound(_l("Only an organisation with levels below can request reports."))
     current = next((o for o in orgs if o.id == org), None) or next(
         (o for o in orgs if o.id == principal.me.organization_id), orgs[0])
     tree = await reports.tree_below(session, organization_id=current.id)
@@ -135,7 +135,7 @@ async def create(request: Request, principal: SignedIn, session: SessionDep, tit
     picked = [int(v) for v in form.getlist("target_ids") if str(v).isdigit()]
     names, units, kinds = form.getlist("field_name"), form.getlist("field_unit"), form.getlist("field_kind")
     fields = [reports.FieldSpec(name=str(n), unit=str(u), kind=str(k)) for n, u, k in zip(names, units, kinds) if str(n).strip()]
-    deadline = reports.deadline_from(_date(deadline_date, "Hạn nộp"), _time(deadline_time))
+    deadline = reports.deadline_from(_date(deadline_date, _l("Deadline")), _time(deadline_time))
     ids, label = await reports.resolve_targets(session, organization_id=organization_id, mode=scope,
                                                under_id=int(under_id) if under_id.isdigit() else None, picked=picked)
     req = await reports.create_request(
@@ -159,7 +159,7 @@ async def detail(request: Request, principal: SignedIn, session: SessionDep, req
             reports.ReportTarget.request_id == request_id,
             reports.ReportTarget.organization_id.in_(principal.visible_orgs())))
         if mine is None:
-            raise reports.NotFound("Không tìm thấy yêu cầu báo cáo này hoặc bạn không có quyền xem.", "not found")
+            raise reports.NotFound(_l("Report request not found or not visible to you."))
         return RedirectResponse(f"/reports/{request_id}/targets/{mine}", status_code=303)
     org = await session.get(Organization, req.organization_id)
     creator = await session.get(User, req.created_by_id)
@@ -185,7 +185,7 @@ async def extend(request: Request, principal: SignedIn, session: SessionDep, req
                  deadline_time: Annotated[str, Form()] = "17:00", organization_id: Annotated[str, Form()] = "",
                  reason: Annotated[str, Form()] = "") -> Response:
     await reports.request_for(session, principal=principal, request_id=request_id)  # 404 before the form is read
-    deadline = reports.deadline_from(_date(deadline_date, "Hạn mới"), _time(deadline_time))
+    deadline = reports.deadline_from(_date(deadline_date, _l("New due date")), _time(deadline_time))
     one = int(organization_id) if organization_id.isdigit() else None
     changed = await reports.extend(session, principal=principal, request_id=request_id, deadline=deadline,
                                    organization_id=one, reason=reason)
@@ -208,7 +208,7 @@ async def restart(request: Request, principal: SignedIn, session: SessionDep, re
     """Start the fan-out again if it never started (idempotent: children are never duplicated)."""
     req = await reports.request_for(session, principal=principal, request_id=request_id)
     if not reports.can_manage(principal, req):
-        raise reports.NotFound("Không tìm thấy yêu cầu báo cáo.", "not found")
+        raise reports.NotFound(_l("Report request not found."))
     await tell(session, "report-request", req.id, None)
     return _to(f"/reports/{request_id}", "restarted")
 
@@ -226,7 +226,7 @@ def _download(data: bytes, filename: str, content_type: str) -> Response:
 async def export_all(request: Request, principal: SignedIn, session: SessionDep, request_id: int, fmt: str) -> Response:
     req = await reports.request_for(session, principal=principal, request_id=request_id)
     if fmt not in ("csv", "xlsx", "zip"):
-        raise reports.NotFound("Không có định dạng này.", "unknown format")
+        raise reports.NotFound(_l("unknown format"))
     await reports.record(session, actor=principal.actor, action="report.export", object_type="report_request",
                          object_id=req.id, organization_id=req.organization_id, details={"format": fmt})
     name = f"tong-hop-{req.notation.replace('/', '-')}"
@@ -243,7 +243,7 @@ async def export_all(request: Request, principal: SignedIn, session: SessionDep,
 @writes_on_read
 async def request_file(request: Request, principal: SignedIn, session: SessionDep, request_id: int, kind: str) -> Response:
     if kind not in ("letter", "template"):
-        raise reports.NotFound("Không tìm thấy tệp.", "file not found")
+        raise reports.NotFound(_l("file not found"))
     filename, content_type, sha = await reports.blob_for(session, principal=principal, request_id=request_id, kind=kind)
     return _download(BlobStore.for_data_dir(request.app.state.settings.data_dir).get(sha), filename, content_type)
 

@@ -21,6 +21,7 @@ from signing.appearance import Appearance
 from signing.pades import LEVELS
 from web.deps import Access, SessionDep, SignedIn, writes_on_read
 from web.templating import render
+from services.i18n import _l
 
 router = APIRouter(tags=["signing"])
 Clerk = Annotated[Principal, Depends(Access(*STAFF))]
@@ -68,21 +69,21 @@ async def sign(
     settings = request.app.state.settings
     upload = await _read(file, request, {PDF})
     if level not in LEVELS:
-        raise InvalidInput("Mức chữ ký không hợp lệ.", "Unknown PAdES level.")
+        raise InvalidInput(_l("Unknown signature level."))
     if not pin:
-        raise InvalidInput("Hãy nhập mã PIN ký số.", "Enter your signing PIN.")
+        raise InvalidInput(_l("Enter the signing PIN."))
     target = signing.SigningTarget("pdf", hashlib.sha256(upload.data).hexdigest()[:16])
     if mode == "org":
         if not org_id.isdigit():
-            raise InvalidInput("Hãy chọn cơ quan đóng dấu.", "Choose the organisation.")
+            raise InvalidInput(_l("Choose the organisation."))
         require(principal, [Role.clerk], int(org_id), "organization")
         org = await session.get(Organization, int(org_id))
         if org is None:
-            raise NotFound("Không tìm thấy cơ quan.", "organisation not found")
+            raise NotFound(_l("Organisation not found."))
         image = await signing.profile_image(session, settings=settings, organization_id=org.id)
         if placement == "attachment":
             if not notation.strip():
-                raise InvalidInput("Hãy nhập số, ký hiệu văn bản cho dấu phụ lục.", "Enter the number/notation for the stamp.")
+                raise InvalidInput(_l("Enter the number/notation for the stamp."))
             looks = Appearance.attachment(notation=notation.strip())
         elif placement == "invisible":
             looks = None
@@ -125,7 +126,7 @@ async def sign(
 async def download(request: Request, principal: SignedIn, session: SessionDep, digest: str, t: str = "", name: str = "da-ky.pdf") -> Response:
     expected = _download_token(request.app.state.settings.ensure_secret_key(), principal.me.id, digest)
     if not hmac.compare_digest(expected.encode(), t.encode()):  # str compare refuses non-ASCII (a 500)
-        raise NotFound("Không tìm thấy tệp.", "file not found")
+        raise NotFound(_l("file not found"))
     data = BlobStore.for_data_dir(request.app.state.settings.data_dir).get(digest)
     safe = "".join(c for c in name if c.isalnum() or c in "-_.") or "da-ky.pdf"
     return Response(data, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{safe}"'})
@@ -156,7 +157,7 @@ async def upload_my_image(
 ) -> Response:
     image = None if remove or file is None or not file.filename else (await _read(file, request, {PNG})).data
     if image is None and not remove:
-        raise InvalidInput("Hãy chọn ảnh chữ ký (PNG).", "Choose a PNG image.")
+        raise InvalidInput(_l("Choose a PNG image."))
     await signing.set_profile(session, settings=request.app.state.settings, actor=principal.actor,
                               user_id=principal.me.id, image_png=image, remove_image=bool(remove))
     return RedirectResponse("/account?ok=signature", status_code=303)
@@ -166,7 +167,7 @@ async def upload_my_image(
 async def seal_image(request: Request, principal: OrgAdmin, session: SessionDep, org_id: int) -> Response:
     org = await session.get(Organization, org_id)
     if org is None:
-        raise NotFound("Không tìm thấy cơ quan.", "organisation not found")
+        raise NotFound(_l("Organisation not found."))
     png = await signing.preview_png(session, settings=request.app.state.settings, org=org)
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
@@ -178,7 +179,7 @@ async def org_signing(
     remove: Annotated[str, Form()] = "",
 ) -> Response:
     if not principal.orgs_with(Role.admin):
-        raise Forbidden("Chỉ quản trị viên được đổi cấu hình ký số.", "Admins only.")
+        raise Forbidden(_l("Admins only."))
     image = None if remove or file is None or not file.filename else (await _read(file, request, {PNG})).data
     await signing.set_profile(session, settings=request.app.state.settings, actor=principal.actor,
                               organization_id=org_id, image_png=image, remove_image=bool(remove),

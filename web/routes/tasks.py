@@ -27,6 +27,7 @@ from services.outbox.service import tell
 from web import i18n
 from web.deps import SessionDep, SignedIn
 from web.templating import render
+from services.i18n import _l
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -72,8 +73,7 @@ def parse_owner_and_due(owner: str, due_date: str) -> tuple[OwnerKind, int, date
     try:
         return OwnerKind(kind), int(raw), date.fromisoformat(due_date)
     except ValueError:
-        raise InvalidInput("Hãy chọn người hoặc đơn vị thực hiện và hạn hoàn thành (dd/mm/yyyy).",
-                           "Choose an owner and a due date.") from None
+        raise InvalidInput(_l("Choose an owner and a due date.")) from None
 
 
 async def unit_and_body_choices(session: AsyncSession, org_id: int, body_ids: set[int]) -> list[tuple[str, str]]:
@@ -116,7 +116,7 @@ async def progress(request: Request, principal: SignedIn, session: SessionDep, t
     value = None
     if percent.strip():
         if not percent.strip().isdigit():
-            raise InvalidInput("Tiến độ phải là số từ 0 đến 100.", "Progress must be a number from 0 to 100.")
+            raise InvalidInput(_l("Progress must be a number from 0 to 100."))
         value = int(percent)
     await tasks.report_progress(session, principal=principal, task_id=task_id, body=body, progress=value)
     await tell(session, "task", task_id)

@@ -25,6 +25,7 @@ from services.directory.models import Role
 from services.errors import Forbidden, InvalidInput
 from web.deps import Access, reads_only
 from services.codec import EncryptionCodec, KeyRingError
+from services.i18n import _l
 
 PREFIX = "/temporal-codec"
 router = APIRouter(prefix=PREFIX, tags=["temporal"])
@@ -38,19 +39,18 @@ TemporalOperator = Annotated[Principal, Depends(Access(Role.admin, csrf=False))]
 def _require_whole_tree(principal: Principal) -> None:
     if not set(principal.tree.parent) <= principal.orgs_with(Role.admin):
         raise Forbidden(
-            "Chỉ quản trị viên cấp tỉnh mới xem được dữ liệu của Temporal.",
-            "Only an administrator of the top-level organisation may decode Temporal data.",
+            _l("Only an administrator of the top-level organisation may decode Temporal data."),
         )
 
 
 async def _payloads(request: Request) -> list[Payload]:
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-        raise InvalidInput("Hãy gửi dữ liệu dạng JSON.", "Send the payloads as JSON (Content-Type: application/json).")
+        raise InvalidInput(_l("Send the payloads as JSON (Content-Type: application/json)."))
     try:
         message = json_format.Parse(await request.body(), Payloads())
     except (json_format.ParseError, UnicodeDecodeError):
         raise InvalidInput(
-            "Dữ liệu gửi lên không đúng dạng {\"payloads\": [...]}.", 'The body is not {"payloads": [...]} protobuf JSON.'
+            _l("The body is not {\"payloads\": [...]} protobuf JSON.")
         ) from None
     return list(message.payloads)
 
@@ -68,7 +68,7 @@ async def decode(request: Request, principal: TemporalOperator) -> Response:
     try:
         decoded = await codec.decode(payloads)
     except KeyRingError as exc:
-        raise InvalidInput("Không giải mã được dữ liệu này bằng các khóa hiện có.", str(exc)) from None
+        raise InvalidInput(_l("This data cannot be decoded with the current keys."), reason=str(exc)) from None
     # Who looked, not what: the answer itself must stay out of the logs.
     log.info("temporal codec: %s decoded %d payloads (namespace %s)", principal.user.username, len(payloads),
              request.headers.get("x-namespace", "?"))

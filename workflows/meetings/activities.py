@@ -16,12 +16,13 @@ from meetings import live
 from meetings.access import get_meeting
 from meetings.invitations import request_invitation
 from meetings.models import MeetingStatus
-from meetings.reminders import remind, when
+from meetings.reminders import VN_TZ, remind
 from meetings.scheduling import invited_user_ids
 from services.audit.service import Actor, record
 from services.db import utcnow
 from services.notifications.service import notify
 from workflows.context import ActivityContext
+from services.i18n import _l
 
 SYSTEM = Actor.system("meeting-workflow")
 
@@ -72,8 +73,8 @@ class MeetingActivities:
             result = await request_invitation(session, settings=self.context.settings, meeting_id=meeting.id, actor=SYSTEM)
             users = await invited_user_ids(session, meeting)
             sent = await notify(
-                session, user_ids=users, kind="meeting.invited", title=f"Giấy mời họp: {meeting.title}",
-                body=f"Thời gian: {when(meeting.starts_at)}. {meeting.place}".strip(), link=f"/meetings/{meeting.id}",
+                session, user_ids=users, kind="meeting.invited", title=_l("Meeting invitation: {title}", title=meeting.title),
+                body=_l("Time: {when:%H:%M on %d/%m/%Y}. {place}", when=meeting.starts_at.astimezone(VN_TZ), place=meeting.place or ""), link=f"/meetings/{meeting.id}",
                 dedupe_key=f"meeting-{meeting.id}-invited",
             )
             if meeting.invitations_sent_at is None:
@@ -100,14 +101,14 @@ class MeetingActivities:
         async with self.context.database.session() as session:
             meeting = await get_meeting(session, data.meeting_id)
             if data.what == "rescheduled":
-                title = f"Đổi lịch họp: {meeting.title}"
-                body = f"Thời gian mới: {when(meeting.starts_at)}."
+                title = _l("Meeting rescheduled: {title}", title=meeting.title)
+                body = _l("New time: {when:%H:%M on %d/%m/%Y}.", when=meeting.starts_at.astimezone(VN_TZ))
             elif data.what == "cancelled":
-                title = f"Hủy cuộc họp: {meeting.title}"
-                body = f"Lý do: {meeting.cancel_reason or ''}"
+                title = _l("Meeting cancelled: {title}", title=meeting.title)
+                body = _l("Reason: {reason}", reason=meeting.cancel_reason or "")
             else:
-                title = f"Cuộc họp đã bế mạc: {meeting.title}"
-                body = "Kết quả biểu quyết và tài liệu xem trên trang cuộc họp."
+                title = _l("Meeting closed: {title}", title=meeting.title)
+                body = _l("See the voting results and documents on the meeting page.")
             sent = await notify(
                 session, user_ids=await invited_user_ids(session, meeting), kind=f"meeting.{data.what}",
                 title=title, body=body, link=f"/meetings/{meeting.id}",

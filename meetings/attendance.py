@@ -32,7 +32,7 @@ async def check_in(session: AsyncSession, *, principal: Principal, meeting_id: i
     if participant.attendance == Attendance.present:
         return participant
     if participant.substitute_for_id is None and await _substituted(session, participant.id):
-        raise Conflict("Đã có người dự thay bạn tại cuộc họp này.", "Someone already attends in your place.")
+        raise Conflict(_l("Someone already attends in your place."))
     participant.attendance, participant.checked_in_at, participant.checked_in_by = Attendance.present, utcnow(), principal.user.id
     participant.in_room, participant.left_at = False, None
     await record(session, actor=principal.actor, action="meeting.checked_in", object_type="meeting", object_id=meeting_id,
@@ -47,8 +47,7 @@ def _require_marker(acc: MeetingAccess, participant: MeetingParticipant) -> str:
         return "secretary"
     if participant.unit_id is not None and any(u.id == participant.unit_id for u in acc.responder_units):
         return "site"
-    raise Forbidden("Chỉ người chủ trì, thư ký, hoặc văn thư của điểm cầu (với đại biểu của điểm cầu mình) mới điểm danh được.",
-                    "Only the chair, the secretary, or a site's clerk (for that site's delegates) can mark attendance.")
+    raise Forbidden(_l("Only the chair, the secretary, or a site's clerk (for that site's delegates) can mark attendance."))
 
 
 def _may_mark_someone(acc: MeetingAccess) -> None:
@@ -81,7 +80,7 @@ async def mark(
     now = utcnow()
     if present:
         if participant.substitute_for_id is None and await _substituted(session, participant.id):
-            raise Conflict("Đại biểu này đã có người dự thay.", "A substitute already attends in this member's place.")
+            raise Conflict(_l("A substitute already attends in this member's place."))
         participant.attendance, participant.in_room, participant.left_at = Attendance.present, True, None
         participant.checked_in_at = participant.checked_in_at or now
         participant.checked_in_by = principal.user.id
@@ -114,27 +113,25 @@ async def substitute(
     require_status(acc.meeting, *CHECK_IN_OPEN)
     authorisation = (authorisation or "").strip()
     if not authorisation:
-        raise InvalidInput("Hãy ghi văn bản ủy quyền của người dự thay (số, ngày, người ký).",
-                           "Record the substitute's authorisation (number, date, who signed it).")
+        raise InvalidInput(_l("Record the substitute's authorisation (number, date, who signed it)."))
     if member.role in (ParticipantRole.chair, ParticipantRole.secretary, ParticipantRole.guest) or member.substitute_for_id:
-        raise InvalidInput("Chỉ thành viên được mời mới có người dự thay.", "Only an invited member can send a substitute.")
+        raise InvalidInput(_l("Only an invited member can send a substitute."))
     if member.attendance == Attendance.present:
-        raise InvalidInput("Đại biểu này đang có mặt: không cần người dự thay.", "This member is present; no substitute is needed.")
+        raise InvalidInput(_l("This member is present; no substitute is needed."))
     if await _substituted(session, member.id):
-        raise Conflict("Đại biểu này đã có người dự thay.", "A substitute already attends in this member's place.")
+        raise Conflict(_l("A substitute already attends in this member's place."))
     user = await session.get(User, user_id)
     if user is None or not user.active:
-        raise InvalidInput("Không tìm thấy người dự thay.", "Unknown substitute.")
+        raise InvalidInput(_l("Unknown substitute."))
     # A member sends someone of her own organisation; a site's delegate, someone of that unit.
     member_user = await session.get(User, member.user_id)
     unit = await session.get(MeetingUnit, member.unit_id) if member.unit_id else None
     allowed = principal.tree.subtree(unit.organization_id) if unit else {member_user.organization_id if member_user else -1}
     if user.organization_id not in allowed:
-        raise InvalidInput("Người dự thay phải thuộc đơn vị của đại biểu được mời.",
-                           "The substitute must belong to the invited member's organisation.")
+        raise InvalidInput(_l("The substitute must belong to the invited member's organisation."))
     if await session.scalar(select(MeetingParticipant.id).where(
             MeetingParticipant.meeting_id == meeting_id, MeetingParticipant.user_id == user_id)):
-        raise InvalidInput("Người này đã là đại biểu của cuộc họp.", "This person is already a participant.")
+        raise InvalidInput(_l("This person is already a participant."))
     now = utcnow()
     seat = MeetingParticipant(
         meeting_id=meeting_id, user_id=user_id, role=ParticipantRole.member, voting=member.voting, unit_id=member.unit_id,
@@ -171,7 +168,7 @@ async def site_delegate(session: AsyncSession, acc: MeetingAccess, *, unit_id: i
     """A delegate of invited unit `unit_id` that the principal answers for (NotFound otherwise)."""
     participant = await _participant(session, acc.meeting.id, participant_id)
     if participant.unit_id != unit_id or not any(u.id == unit_id for u in acc.responder_units):
-        raise NotFound("Không tìm thấy đại biểu của điểm cầu.", "site delegate not found")
+        raise NotFound(_l("site delegate not found"))
     return participant
 
 

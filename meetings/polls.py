@@ -55,12 +55,10 @@ async def open_poll(
     quorum = await live.quorum(session, acc.meeting)
     reason = (override_reason or "").strip()[:2000] if not quorum["met"] else ""
     if not quorum["met"] and not reason:
-        raise Conflict(
-            f"Chưa đủ túc số ({quorum['voting_present']}/{quorum['members']} thành viên có quyền biểu quyết có mặt, "
-            f"cần {quorum['needed']}): không mở được biểu quyết. Người chủ trì chỉ có thể mở khi ghi rõ lý do.",
-            f"No quorum ({quorum['voting_present']}/{quorum['members']} voting members present, {quorum['needed']} needed): "
-            "the vote cannot open. The chair may open it only with a stated reason.",
-        )
+        raise Conflict(_l(
+            "No quorum ({present}/{members} voting members present, {needed} needed): the vote cannot open. "
+            "The chair may open it only with a stated reason.",
+            present=quorum["voting_present"], members=quorum["members"], needed=quorum["needed"]))
     if await session.scalar(select(Poll.id).where(Poll.meeting_id == meeting_id, Poll.status == PollStatus.open).limit(1)):
         raise Conflict(_l("Another vote is open; close it first."))
     labels = [o.strip() for o in (options or []) if o and o.strip()]

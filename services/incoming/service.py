@@ -585,10 +585,9 @@ async def _apply_handlers(session: AsyncSession, doc: IncomingDocument, handlers
     seen = {("lead", lead_user.id)}
     admins_only = set((await session.scalars(select(User.id).where(_administers_only(org)))).all())
     if admins_only & {lead_user.id, *handlers.co_user_ids}:
-        raise InvalidInput("Quản trị viên không xử lý văn bản. Hãy chọn cán bộ khác.",
-                           "The administrator does not handle documents. Choose another person.")
+        raise InvalidInput(_l("The administrator does not handle documents. Choose another person."))
     if actor.user_id in handlers.co_user_ids:
-        raise InvalidInput("Bạn không thể tự giao phối hợp cho chính mình.", "You cannot name yourself as a co-handler.")
+        raise InvalidInput(_l("You cannot name yourself as a co-handler."))
     for uid in handlers.co_user_ids:
         await _org_user(session, uid, org)
         if ("co", uid) not in seen and uid != lead_user.id:

@@ -100,7 +100,7 @@ async def object_timeline(
     filters = _filters(principal, {"object_type": object_type, "object_id": object_id})
     # An object of an organisation outside the auditor's scope is not theirs to know of: 404, as elsewhere.
     if not await audit_view.object_organization(session, object_type, object_id) & set(filters.organization_ids or []):
-        raise NotFound("Không tìm thấy đối tượng này trong phạm vi kiểm tra của bạn.", "No such object in your audit scope.")
+        raise NotFound(_l("No such object in your audit scope."))
     entries = list(reversed(await audit.search(session, filters=filters, limit=500)))
     labels = await audit_view.labels_of(session, {(object_type, object_id)})
     return render(request, "audit/timeline.html", {

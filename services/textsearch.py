@@ -4,15 +4,25 @@ People type "ke hoach" for "Kế hoạch" and "HỘI LHPN" for "Hội LHPN". Bot
 lowercase letters without diacritics: the needle in Python, the column in the database (SQLite
 through `fold` registered on each connection, PostgreSQL with `translate()` over every Vietnamese
 letter, which needs no extension and does not depend on the database's locale).
+
+Document search ("kế hoạch chuyển đổi số": all words, any order) runs on a word index. Each
+searchable table keeps `search_text`, its searched fields folded here and cut into words (one
+fold for the documents and the queries, so đ/Đ, decomposed input and case agree on both
+databases); the database only indexes those words: PostgreSQL full text (GIN over
+`to_tsvector('simple', search_text)`), SQLite FTS5 (`<table>_fts`, kept by triggers). Both are
+made by migration 0017. Results are ranked: the words as typed, side by side, first; then the
+rest; newest first within each.
 """
 
 from __future__ import annotations
 
+import re
 import string
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import Boolean, String, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
@@ -60,3 +70,112 @@ def _fold_postgresql(element: folded, compiler: Any, **kw: Any) -> str:
 def contains(column: Any, needle: str) -> ColumnElement[bool]:
     """`column` contains `needle`, ignoring case and diacritics (LIKE wildcards in it are literal)."""
     return folded(column).contains(fold(needle.strip()) or "", autoescape=True)
+
+
+# --------------------------------------------------------------------------- word index
+
+_NOT_WORD = re.compile(r"[^0-9a-z]+")
+FIELD_BREAK = " | "  # between fields, so that a phrase never spans two of them
+MAX_WORDS = 12  # a longer query adds nothing but work
+
+
+def words(text: str | None) -> list[str]:
+    """Folded words: "15/QĐ-HLHPN Kế hoạch" → ["15", "qd", "hlhpn", "ke", "hoach"]."""
+    return _NOT_WORD.sub(" ", fold(text) or "").split()
+
+
+def index_text(*fields: str | None) -> str:
+    """The value of a `search_text` column for these fields."""
+    return FIELD_BREAK.join(joined for field in fields if (joined := " ".join(words(field))))
+
+
+@dataclass(frozen=True)
+class Query:
+    """What someone typed, as words. Every word must be in the document, in any order; the last
+    one may be the start of a word (people stop typing mid-word)."""
+
+    words: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, typed: str | None) -> Query | None:
+        found = words(typed)[:MAX_WORDS]
+        return cls(tuple(found)) if found else None
+
+    def tsquery(self) -> str:  # PostgreSQL: 'ke & hoach & so:*' (words are [0-9a-z]+: nothing to quote)
+        return " & ".join([*self.words[:-1], self.words[-1] + ":*"])
+
+    def fts5(self) -> str:  # SQLite FTS5: '"ke" "hoach" "so"*'
+        return " ".join([*(f'"{w}"' for w in self.words[:-1]), f'"{self.words[-1]}"*'])
+
+    def phrase(self) -> str:
+        return " " + " ".join(self.words) + " "
+
+
+class _matches(ColumnElement[bool]):
+    """`table`'s row has every word of `query` in its `search_text` (through the word index)."""
+
+    type = Boolean()
+    inherit_cache = False
+
+    def __init__(self, table: Any, query: Query) -> None:
+        self.table = table
+        self.query = query
+
+
+@compiles(_matches, "postgresql")
+def _matches_postgresql(element: _matches, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.table.c.search_text, **kw)
+    needle = compiler.process(literal(element.query.tsquery()), **kw)
+    return f"to_tsvector('simple', {column}) @@ to_tsquery('simple', {needle})"
+
+
+@compiles(_matches, "sqlite")
+def _matches_sqlite(element: _matches, compiler: Any, **kw: Any) -> str:
+    name = element.table.name
+    row_id = compiler.process(element.table.c.id, **kw)
+    needle = compiler.process(literal(element.query.fts5()), **kw)
+    return f"{row_id} IN (SELECT rowid FROM {name}_fts WHERE {name}_fts MATCH {needle})"
+
+
+def matches(model: Any, query: Query) -> ColumnElement[bool]:
+    """Every word of `query` is in the document (a model with a `search_text` column)."""
+    return _matches(model.__table__, query)  # type: ignore[return-value]
+
+
+def as_typed(model: Any, query: Query) -> ColumnElement[bool]:
+    """The words side by side in the order typed, within one field (the first rank)."""
+    padded = literal(" ") + model.search_text + literal(" ")
+    return padded.contains(query.phrase(), autoescape=True)
+
+
+def rank_of(doc: Any, query: Query) -> int:
+    """The rank `ranked` gave `doc` (0: as typed), for the cursor of the next page."""
+    return 0 if query.phrase() in f" {doc.search_text} " else 1
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a ranked page ends: the rank of its last row and that row's id."""
+
+    rank: int
+    id: int
+
+
+async def ranked(session: Any, base: Any, model: Any, query: Query, *, after: Cursor | None, limit: int) -> list[tuple[Any, int]]:
+    """(document, rank) for `base` (a select of `model` with its filters) matching `query`: rank 0
+    (as typed) then rank 1, newest first within a rank, at most `limit`, after `after`.
+
+    One query per rank, each "newest first, limit n": the database walks the id index or the
+    word index, whichever is cheaper, and never sorts every match of a common word."""
+    found: list[tuple[Any, int]] = []
+    for rank, condition in ((0, as_typed(model, query)), (1, ~as_typed(model, query))):
+        if after is not None and rank < after.rank:
+            continue
+        statement = base.where(matches(model, query), condition)
+        if after is not None and rank == after.rank:
+            statement = statement.where(model.id < after.id)
+        rows = (await session.scalars(statement.order_by(model.id.desc()).limit(limit - len(found)))).all()
+        found += [(row, rank) for row in rows]
+        if len(found) >= limit:
+            break
+    return found

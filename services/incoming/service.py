@@ -1095,13 +1095,14 @@ class SearchFilters:
 
 async def search(
     session: AsyncSession, *, principal: Principal, filters: SearchFilters, before_id: int | None = None,
-    limit: int = 30, soon_days: int = 2,
+    before_rank: int = 0, limit: int = 30, soon_days: int = 2,
 ) -> list[IncomingDocument]:
-    """Newest first, keyset-paginated by id, within what the principal may see."""
+    """Within what the principal may see; with words (`filters.text`) ranked as
+    `textsearch.ranked` says, otherwise newest first; keyset-paginated by (rank,) id."""
     org_wide = principal.orgs_with(*ORG_WIDE_VIEW)
     headed = await _headed_units(session, principal.user.id)
     scope = or_(IncomingDocument.organization_id.in_(org_wide), _involved(principal, headed)) if org_wide else _involved(principal, headed)
-    query = select(IncomingDocument).where(scope).order_by(IncomingDocument.id.desc()).limit(limit)
+    query = select(IncomingDocument).where(scope)
     today = calendar.vn_today()
     if filters.org_id:
         query = query.where(IncomingDocument.organization_id == filters.org_id)
@@ -1130,12 +1131,12 @@ async def search(
         query = query.where(IncomingDocument.doc_type == filters.doc_type)
     if filters.urgency:
         query = query.where(IncomingDocument.urgency == filters.urgency)
-    if filters.text:
-        query = query.where(or_(textsearch.contains(IncomingDocument.subject, filters.text),
-                                textsearch.contains(IncomingDocument.number_notation, filters.text)))
+    if words := textsearch.Query.parse(filters.text):
+        after = textsearch.Cursor(before_rank, before_id) if before_id else None
+        return [doc for doc, _ in await textsearch.ranked(session, query, IncomingDocument, words, after=after, limit=limit)]
     if before_id:
         query = query.where(IncomingDocument.id < before_id)
-    return list((await session.scalars(query)).all())
+    return list((await session.scalars(query.order_by(IncomingDocument.id.desc()).limit(limit))).all())
 
 
 async def register_rows(

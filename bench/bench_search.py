@@ -106,6 +106,8 @@ async def build(name: str, n: int) -> str:
         org_id = await session.scalar(select(Organization.id).where(Organization.code == PROVINCE_CODE))
     await database.dispose()
     pg = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    index = await pg.fetchval("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_incoming_documents_search'")
+    await pg.execute("DROP INDEX ix_incoming_documents_search")  # bulk load first, index after
     began = time.perf_counter()
     batch: list[tuple] = []  # type: ignore[type-arg]
     for row in _documents(n, org_id):
@@ -116,9 +118,11 @@ async def build(name: str, n: int) -> str:
     if batch:
         await pg.copy_records_to_table("incoming_documents", records=batch, columns=COLUMNS)
     copied = time.perf_counter() - began
+    await pg.execute(index)
+    indexed = time.perf_counter() - began - copied
     await pg.execute("VACUUM ANALYZE incoming_documents")
-    print(f"built {n:,} documents: COPY {copied:.1f} s (GIN index kept during COPY), "
-          f"VACUUM ANALYZE {time.perf_counter() - began - copied:.1f} s", flush=True)
+    print(f"built {n:,} documents: COPY {copied:.1f} s, GIN index {indexed:.1f} s, "
+          f"VACUUM ANALYZE {time.perf_counter() - began - copied - indexed:.1f} s", flush=True)
     await pg.close()
     return url
 

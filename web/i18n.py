@@ -16,6 +16,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
+from services import numbers
 from services.calendar import VN_TZ  # re-exported: pages format times in Vietnam time
 
 LOCALES = ("vi", "en")
@@ -44,6 +45,16 @@ def translations(locale: str) -> NullTranslations:
             merged.merge(translation)
     assert merged is not None
     return merged
+
+
+def fmt_number(value: float | int | None, digits: int = 1) -> str:
+    """A count or measure in the page's language: "1.234" / "1,234", "3,5" / "3.5"."""
+    return numbers.decimal(value, current_locale.get(), digits=digits)
+
+
+def fmt_percent(share: float | None) -> str:
+    """A share 0…1: "85,4 %" / "85.4%"."""
+    return numbers.percent(share, current_locale.get())
 
 
 def gettext(message: str) -> str:

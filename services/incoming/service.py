@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from services import calendar, textsearch
+from services.incoming import handling
 from services.audit.models import AuditEntry
 from services.audit.service import Actor, record
 from services.authz import Principal, require
@@ -1170,39 +1171,20 @@ async def register_rows(
 
 
 @dataclass
-class UnitStats:
-    unit_id: int | None
-    unit_name: str
-    on_time: int = 0
-    late: int = 0
-    overdue_open: int = 0
-    open: int = 0
+class UnitStats(handling.Tally):
+    unit_id: int | None = None
+    unit_name: str = ""
 
 
 async def unit_statistics(session: AsyncSession, *, principal: Principal, organization_id: int, year: int) -> list[UnitStats]:
-    """Per lead unit (or the lead person's unit): completed on time, completed late, overdue open."""
+    """Per lead unit (or the lead person's unit): on time, late, overdue, open (`handling`'s definition)."""
     require(principal, [Role.clerk, *LEADERS, Role.auditor], organization_id, "organization")
-    today = calendar.vn_today()
     units = {u.id: u.name for u in (await session.scalars(select(Unit).where(Unit.organization_id == organization_id))).all()}
-    user_units = dict((await session.execute(select(User.id, User.unit_id).where(User.organization_id == organization_id))).all())
-    docs = (await session.scalars(select(IncomingDocument).where(
-        IncomingDocument.organization_id == organization_id, IncomingDocument.arrival_year == year,
-        IncomingDocument.status.in_([*OPEN_HANDLING, Status.done.value]),
-    ))).all()
     stats: dict[int | None, UnitStats] = {}
-    for d in docs:
-        unit_id = d.lead_unit_id or user_units.get(d.lead_user_id)
-        row = stats.setdefault(unit_id, UnitStats(unit_id, units.get(unit_id, "Chưa rõ đơn vị") if unit_id else "Chưa rõ đơn vị"))
-        if d.status == Status.done.value:
-            finished = d.completed_at.astimezone(calendar.VN_TZ).date() if d.completed_at else today
-            if d.due_date is not None and finished > d.due_date:
-                row.late += 1
-            else:
-                row.on_time += 1
-        elif d.due_date is not None and today > d.due_date:
-            row.overdue_open += 1
-        else:
-            row.open += 1
+    for row in await handling.handled(session, org_ids=[organization_id], start=date(year, 1, 1), end=date(year, 12, 31)):
+        unit = stats.setdefault(row.unit_id, UnitStats(
+            unit_id=row.unit_id, unit_name=units.get(row.unit_id, "Chưa rõ đơn vị") if row.unit_id else "Chưa rõ đơn vị"))
+        unit.add(row.result)
     return sorted(stats.values(), key=lambda s: s.unit_name)
 
 

@@ -23,6 +23,7 @@ from services.authz import Principal
 from services.blobs import BlobStore
 from services.directory.models import DOCUMENT_READERS, LEADERS, Organization, Role, Unit, User
 from services.errors import DomainError, InvalidInput, NotFound
+from services.incoming import handling
 from services.incoming import service as incoming
 from services.incoming.models import DOC_TYPES, SECRECY, URGENCY, IncomingDocument, IncomingFile, Status
 from services.outgoing.models import OutgoingDocument
@@ -504,7 +505,7 @@ async def stats(request: Request, principal: Reader, session: SessionDep, year: 
     rows = await incoming.unit_statistics(session, principal=principal, organization_id=org_id, year=year)
     return render(request, "incoming/stats.html", {
         **await _tabs(session, principal, "stats"), "rows": rows, "year": year, "org_id": org_id, "orgs": orgs,
-        "total": {k: sum(getattr(r, k) for r in rows) for k in ("on_time", "late", "overdue_open", "open")},
+        "total": handling.Tally(**{k: sum(getattr(r, k) for r in rows) for k in ("on_time", "late", "overdue_open", "open")}),
     })
 
 

@@ -5,8 +5,9 @@ Search matches every word typed, in any order, ignoring case and diacritics ("ká
 subject and issuer (incoming) or recipients (outgoing), folded and cut into words by
 `services.textsearch`; the models keep it current. This revision adds the column, fills it for
 existing documents (with the fold as of this revision, frozen here) and indexes it:
-PostgreSQL full text over `to_tsvector('simple', search_text)` (GIN; no extension needed, the
-words are folded already), SQLite an external-content FTS5 table `<table>_fts` kept by triggers.
+PostgreSQL full text: a generated column `search_vector = to_tsvector('simple', search_text)`
+with a GIN index (no extension needed, the words are folded already; stored, so that testing a
+row costs no parsing), SQLite an external-content FTS5 table `<table>_fts` kept by triggers.
 
 A later SQLite `batch_alter_table` on these tables recreates them without the triggers: such a
 migration must create them again (`_sqlite_index` below).
@@ -87,7 +88,9 @@ def upgrade() -> None:
     _fill(bind, 'outgoing_documents', ('notation', 'subject'), _recipient_names(bind))
     for table in TABLES:
         if bind.dialect.name == 'postgresql':
-            op.execute(f"CREATE INDEX ix_{table}_search ON {table} USING gin (to_tsvector('simple', search_text))")
+            op.execute(f"ALTER TABLE {table} ADD COLUMN search_vector tsvector "
+                       "GENERATED ALWAYS AS (to_tsvector('simple', search_text)) STORED")
+            op.execute(f'CREATE INDEX ix_{table}_search ON {table} USING gin (search_vector)')
         else:
             _sqlite_index(table)
 
@@ -97,6 +100,7 @@ def downgrade() -> None:
     for table in TABLES:
         if bind.dialect.name == 'postgresql':
             op.execute(f'DROP INDEX ix_{table}_search')
+            op.execute(f'ALTER TABLE {table} DROP COLUMN search_vector')
         else:
             for suffix in ('ai', 'ad', 'au'):
                 op.execute(f'DROP TRIGGER {table}_fts_{suffix}')

@@ -128,6 +128,8 @@ async def build(name: str, n: int) -> str:
 
 
 def _ms(samples: list[float]) -> str:
+    if not samples:
+        return f"{'not run':>25}"
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, int(round(0.95 * len(ordered))) - 1)]
     return f"p50 {statistics.median(ordered) * 1000:7.1f}  p95 {p95 * 1000:7.1f}"
@@ -175,9 +177,15 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=1_000_000, help="documents")
     parser.add_argument("-r", type=int, default=40, help="calls per query")
-    parser.add_argument("--old", type=int, default=3, help="calls per query of the old LIKE search")
+    parser.add_argument("--old", type=int, default=1, help="calls per query of the old LIKE search (0: none; a rare "
+                        "word takes a minute a call at 1M)")
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument("--database", help="measure an existing database built by --keep (name)")
     args = parser.parse_args()
+    if args.database:
+        await measure(PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + args.database,
+                      args.r, args.old)
+        return
     name = f"lt_bench_search_{uuid.uuid4().hex[:8]}"
     _psql(f"CREATE DATABASE {name}")
     try:

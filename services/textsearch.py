@@ -22,7 +22,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Boolean, String, func, literal, select
+from sqlalchemy import Boolean, String, and_, case, func, literal, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
@@ -175,25 +175,30 @@ async def ranked(session: Any, base: Any, model: Any, query: Query, *, after: Cu
     (as typed) then rank 1, newest first within a rank, at most `limit`, after `after`.
 
     A common word ("kế hoạch") matches a large share of all documents: asking the word index for
-    all of them, then keeping the newest, costs seconds at a million documents (and the planner,
-    which cannot tell common words from rare ones well, picks that plan). So each rank first
-    looks among the newest RECENT documents the filters allow (a walk down the id index, which
-    fills a page at once for a common word; the words are tested row by row there, else the
-    planner would still ask the index for every match), and only then asks the word index for
-    the older ones, which is cheap for exactly the rarer words that did not fill the page."""
-    found: list[tuple[Any, int]] = []
-    for rank, condition in ((0, as_typed(model, query)), (1, ~as_typed(model, query))):
-        if after is not None and rank < after.rank:
-            continue
-        scope = base.where(model.id < after.id) if after is not None and rank == after.rank else base
-        recent = scope.with_only_columns(model.id).order_by(model.id.desc()).limit(RECENT).subquery()
-        floor = await session.scalar(select(func.min(recent.c.id)))
-        if floor is None:
-            continue  # nothing visible at all below the cursor
-        for part in (scope.where(model.id >= floor, matches(model, query, indexed=False), condition),
-                     scope.where(model.id < floor, matches(model, query), condition)):
-            rows = (await session.scalars(part.order_by(model.id.desc()).limit(limit - len(found)))).all()
-            found += [(row, rank) for row in rows]
-            if len(found) >= limit:
-                return found
-    return found
+    all of them, then keeping the best, costs seconds at a million documents (and the planner,
+    which cannot tell common words from rare ones well, picks that plan). So the newest RECENT
+    documents the filters allow come first (a walk down the id index, the words tested row by
+    row, else the planner would still ask the index for every match), which fills a page at once
+    for a common word; the word index is asked for the older ones only when that page may still
+    change, which is cheap for exactly the rarer words that did not fill it. Both parts keep
+    their best `limit` by (rank, newest); merged, they are the best overall."""
+    rank = case((as_typed(model, query), 0), else_=1)
+    wanted = base.add_columns(rank.label("rank")).where(matches(model, query, indexed=False))
+    if after is not None:
+        later = model.id < after.id
+        wanted = wanted.where(and_(rank == 1, later) if after.rank == 1 else or_(rank == 1, later))
+    recent = base.with_only_columns(model.id).order_by(model.id.desc()).limit(RECENT).subquery()
+    floor = await session.scalar(select(func.min(recent.c.id)))
+    if floor is None:
+        return []
+
+    async def best(statement: Any) -> list[tuple[Any, int]]:
+        rows = await session.execute(statement.order_by(rank, model.id.desc()).limit(limit))
+        return [(doc, int(r)) for doc, r in rows.all()]
+
+    found = await best(wanted.where(model.id >= floor))
+    first = after.rank if after is not None else 0
+    if sum(1 for _, r in found if r == first) < limit:  # older documents may still rank higher
+        older = wanted.where(model.id < floor, matches(model, query))  # now through the word index
+        found = sorted(found + await best(older), key=lambda hit: (hit[1], -hit[0].id))
+    return found[:limit]

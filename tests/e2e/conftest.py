@@ -49,7 +49,7 @@ def start_dev(data_dir: Path, log: Path, ports: dict[str, int] | None = None) ->
         env=env, stdout=log.open("a"), stderr=subprocess.STDOUT, text=True,
     )
     url = f"http://127.0.0.1:{ports['web']}"
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + float(os.environ.get("LIENTHONG_E2E_START_SECONDS", "180"))  # more on a loaded machine
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"`lienthong dev` exited early:\n{log.read_text()[-3000:]}")

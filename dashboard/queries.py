@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.calendar import VN_TZ, vn_instant
 from services.db import utcnow
 from services.directory.models import Organization, Unit
+from services.incoming import handling
+from services.incoming.handling import Tally
 
 
 @dataclass(frozen=True)
@@ -123,62 +125,31 @@ async def electronic_share(session: AsyncSession, *, org_ids: Iterable[int], per
 
 
 @dataclass
-class UnitHandling:
-    label: str
-    organization: str
-    on_time: int = 0
-    late: int = 0
-    overdue_open: int = 0
-    days: list[float] | None = None
-
-    @property
-    def counted(self) -> int:
-        return self.on_time + self.late + self.overdue_open
-
-    @property
-    def rate(self) -> float:
-        return round(100 * self.on_time / self.counted, 1) if self.counted else 0.0
-
-    @property
-    def avg_days(self) -> float | None:
-        return round(sum(self.days) / len(self.days), 1) if self.days else None
+class UnitHandling(Tally):
+    label: str = ""
+    organization: str = ""
 
 
 async def incoming_handling_by_unit(
     session: AsyncSession, *, org_ids: Iterable[int], period: Period, today: date | None = None
 ) -> list[UnitHandling]:
-    """Incoming documents with a due date, per lead unit: finished by the due date, finished
-    late, or still open past it; with the average handling time (registration → done, days)."""
-    from services.incoming.models import CLOSED, IncomingDocument
-
+    """Incoming documents that arrived in the period and went to handling, per lead unit: on time,
+    late, overdue, open, as `services.incoming.handling` defines them (the statistics page too);
+    with the average handling time (registration → done, days)."""
     ids = list(org_ids)
-    today = today or vn_date(utcnow())
-    docs = (await session.execute(
-        select(IncomingDocument.organization_id, IncomingDocument.lead_unit_id, IncomingDocument.status,
-               IncomingDocument.due_date, IncomingDocument.completed_at, IncomingDocument.registered_at,
-               IncomingDocument.created_at)
-        .where(IncomingDocument.organization_id.in_(ids), IncomingDocument.due_date.is_not(None),
-               IncomingDocument.due_date >= period.start, IncomingDocument.due_date <= period.end)
-    )).all()
+    rows = await handling.handled(session, org_ids=ids, start=period.start, end=period.end, today=today)
     orgs = dict((await session.execute(select(Organization.id, Organization.name).where(Organization.id.in_(ids)))).all())
     units = dict((await session.execute(select(Unit.id, Unit.name).where(Unit.organization_id.in_(ids)))).all())
     groups: dict[tuple[int, int | None], UnitHandling] = {}
-    for org_id, unit_id, status, due, completed, registered, created in docs:
-        key = (org_id, unit_id)
-        if key not in groups:
-            groups[key] = UnitHandling(label=units.get(unit_id, "(Chưa giao đơn vị)") if unit_id else "(Chưa giao đơn vị)",
-                                       organization=orgs.get(org_id, ""), days=[])
-        row = groups[key]
-        if status == "done" and completed is not None:
-            if vn_date(completed) <= due:
-                row.on_time += 1
-            else:
-                row.late += 1
-            start = registered or created
-            row.days.append(max(0.0, (completed - start).total_seconds() / 86400))  # type: ignore[union-attr]  # created_at is never NULL
-        elif status not in CLOSED and due < today:
-            row.overdue_open += 1
-    return sorted((g for g in groups.values() if g.counted), key=lambda g: (g.rate, -g.counted, g.label))
+    for row in rows:
+        group = groups.setdefault((row.organization_id, row.unit_id), UnitHandling(
+            label=units.get(row.unit_id, "(Chưa giao đơn vị)") if row.unit_id else "(Chưa giao đơn vị)",
+            organization=orgs.get(row.organization_id, "")))
+        group.add(row.result)
+        if row.days is not None:
+            group.days.append(row.days)
+    return sorted((g for g in groups.values() if g.counted or g.open),
+                  key=lambda g: (g.rate if g.rate is not None else 2, -g.counted, g.label))
 
 
 @dataclass

@@ -9,11 +9,22 @@ from __future__ import annotations
 import contextvars
 from datetime import date, datetime, timezone
 
+from services import numbers
 from services.calendar import VN_TZ  # re-exported: pages format times in Vietnam time
 from services.i18n import DEFAULT_LOCALE, Message, render, translations
 from services.i18n import LOCALES as LOCALES
 
 current_locale: contextvars.ContextVar[str] = contextvars.ContextVar("locale", default=DEFAULT_LOCALE)
+
+
+def fmt_number(value: float | int | None, digits: int = 1) -> str:
+    """A count or measure in the page's language: "1.234" / "1,234", "3,5" / "3.5"."""
+    return numbers.decimal(value, current_locale.get(), digits=digits)
+
+
+def fmt_percent(share: float | None) -> str:
+    """A share 0…1: "85,4 %" / "85.4%"."""
+    return numbers.percent(share, current_locale.get())
 
 
 def gettext(message: str) -> str:

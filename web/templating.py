@@ -26,6 +26,9 @@ env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # typ
 env.filters["dt"] = i18n.fmt_datetime
 env.filters["d"] = i18n.fmt_date
 env.filters["iso"] = i18n.iso_vn
+env.filters["num"] = i18n.fmt_number
+env.filters["pct"] = i18n.fmt_percent  # a share 0…1
+env.filters["pct100"] = lambda value: i18n.fmt_percent(None if value is None or value == "" else value / 100)
 env.globals["pick"] = i18n.pick
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from services import textsearch
 from services.db import Base, utcnow
 
 
@@ -85,6 +86,8 @@ class IncomingDocument(Base):
     revision: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Number/notation, subject and issuer as folded words, for the word index (services.textsearch).
+    search_text: Mapped[str] = mapped_column(Text, default="")
 
     files: Mapped[list[IncomingFile]] = relationship(
         back_populates="document", order_by="IncomingFile.position", cascade="all, delete-orphan"
@@ -168,3 +171,15 @@ class IncomingSenderStatus(Base):
     code: Mapped[str] = mapped_column(String(2))
     note: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+SEARCHED = ("number_notation", "subject", "issuer_name")
+
+
+@event.listens_for(IncomingDocument, "before_insert")
+@event.listens_for(IncomingDocument, "before_update")
+def _index_words(_mapper, _connection, doc: IncomingDocument) -> None:  # type: ignore[no-untyped-def]
+    # Here rather than in each service function, so that no write path can leave the index stale.
+    state = inspect(doc)
+    if state.pending or any(state.attrs[name].history.has_changes() for name in SEARCHED):
+        doc.search_text = textsearch.index_text(*(getattr(doc, name) for name in SEARCHED))

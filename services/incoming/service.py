@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from services import calendar, textsearch
+from services.incoming import handling
 from services.audit.models import AuditEntry
 from services.audit.service import Actor, record
 from services.authz import Principal, require
@@ -1102,13 +1103,14 @@ class SearchFilters:
 
 async def search(
     session: AsyncSession, *, principal: Principal, filters: SearchFilters, before_id: int | None = None,
-    limit: int = 30, soon_days: int = 2,
+    before_rank: int = 0, limit: int = 30, soon_days: int = 2,
 ) -> list[IncomingDocument]:
-    """Newest first, keyset-paginated by id, within what the principal may see."""
+    """Within what the principal may see; with words (`filters.text`) ranked as
+    `textsearch.ranked` says, otherwise newest first; keyset-paginated by (rank,) id."""
     org_wide = principal.orgs_with(*ORG_WIDE_VIEW)
     headed = await _headed_units(session, principal.user.id)
     scope = or_(IncomingDocument.organization_id.in_(org_wide), _involved(principal, headed)) if org_wide else _involved(principal, headed)
-    query = select(IncomingDocument).where(scope).order_by(IncomingDocument.id.desc()).limit(limit)
+    query = select(IncomingDocument).where(scope)
     today = calendar.vn_today()
     if filters.org_id:
         query = query.where(IncomingDocument.organization_id == filters.org_id)
@@ -1137,12 +1139,12 @@ async def search(
         query = query.where(IncomingDocument.doc_type == filters.doc_type)
     if filters.urgency:
         query = query.where(IncomingDocument.urgency == filters.urgency)
-    if filters.text:
-        query = query.where(or_(textsearch.contains(IncomingDocument.subject, filters.text),
-                                textsearch.contains(IncomingDocument.number_notation, filters.text)))
+    if words := textsearch.Query.parse(filters.text):
+        after = textsearch.Cursor(before_rank, before_id) if before_id else None
+        return [doc for doc, _ in await textsearch.ranked(session, query, IncomingDocument, words, after=after, limit=limit)]
     if before_id:
         query = query.where(IncomingDocument.id < before_id)
-    return list((await session.scalars(query)).all())
+    return list((await session.scalars(query.order_by(IncomingDocument.id.desc()).limit(limit))).all())
 
 
 async def register_rows(
@@ -1176,39 +1178,20 @@ async def register_rows(
 
 
 @dataclass
-class UnitStats:
-    unit_id: int | None
-    unit_name: str
-    on_time: int = 0
-    late: int = 0
-    overdue_open: int = 0
-    open: int = 0
+class UnitStats(handling.Tally):
+    unit_id: int | None = None
+    unit_name: str = ""
 
 
 async def unit_statistics(session: AsyncSession, *, principal: Principal, organization_id: int, year: int) -> list[UnitStats]:
-    """Per lead unit (or the lead person's unit): completed on time, completed late, overdue open."""
+    """Per lead unit (or the lead person's unit): on time, late, overdue, open (`handling`'s definition)."""
     require(principal, [Role.clerk, *LEADERS, Role.auditor], organization_id, "organization")
-    today = calendar.vn_today()
     units = {u.id: u.name for u in (await session.scalars(select(Unit).where(Unit.organization_id == organization_id))).all()}
-    user_units: dict[int | None, int | None] = dict((await session.execute(select(User.id, User.unit_id).where(User.organization_id == organization_id))).all())
-    docs = (await session.scalars(select(IncomingDocument).where(
-        IncomingDocument.organization_id == organization_id, IncomingDocument.arrival_year == year,
-        IncomingDocument.status.in_([*OPEN_HANDLING, Status.done.value]),
-    ))).all()
     stats: dict[int | None, UnitStats] = {}
-    for d in docs:
-        unit_id = d.lead_unit_id or user_units.get(d.lead_user_id)
-        row = stats.setdefault(unit_id, UnitStats(unit_id, units.get(unit_id, "Chưa rõ đơn vị") if unit_id else "Chưa rõ đơn vị"))
-        if d.status == Status.done.value:
-            finished = d.completed_at.astimezone(calendar.VN_TZ).date() if d.completed_at else today
-            if d.due_date is not None and finished > d.due_date:
-                row.late += 1
-            else:
-                row.on_time += 1
-        elif d.due_date is not None and today > d.due_date:
-            row.overdue_open += 1
-        else:
-            row.open += 1
+    for row in await handling.handled(session, org_ids=[organization_id], start=date(year, 1, 1), end=date(year, 12, 31)):
+        unit = stats.setdefault(row.unit_id, UnitStats(
+            unit_id=row.unit_id, unit_name=units.get(row.unit_id, "Chưa rõ đơn vị") if row.unit_id else "Chưa rõ đơn vị"))
+        unit.add(row.result)
     return sorted(stats.values(), key=lambda s: s.unit_name)
 
 

@@ -11,9 +11,10 @@ import datetime as dt
 import enum
 from datetime import datetime
 
-from sqlalchemy import Date, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, Enum, ForeignKey, Integer, String, Text, UniqueConstraint, event, inspect, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services import textsearch
 from services.db import Base, utcnow
 
 
@@ -105,6 +106,8 @@ class OutgoingDocument(Base):
     source_ref: Mapped[str | None] = mapped_column(String(128), unique=True)  # e.g. meeting-12-invitation
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Number/notation, subject and recipients as folded words, for the word index (services.textsearch).
+    search_text: Mapped[str] = mapped_column(Text, default="")
 
     @property
     def is_secret(self) -> bool:
@@ -169,3 +172,37 @@ class OutgoingRecipient(Base):
     status_at: Mapped[datetime | None] = mapped_column()
     notice: Mapped[str | None] = mapped_column(String(16))  # recall | replace, once notified
     notice_at: Mapped[datetime | None] = mapped_column()
+
+
+# The word index is kept here rather than in each service function, so that no write path can
+# leave it stale: a document's own fields when it is written, its recipients when they are.
+
+def _recipient_names(connection, document_id: int | None) -> list[str]:  # type: ignore[no-untyped-def]
+    if document_id is None:
+        return []
+    return list(connection.scalars(select(OutgoingRecipient.name).where(OutgoingRecipient.document_id == document_id)
+                                   .order_by(OutgoingRecipient.id)))
+
+
+@event.listens_for(OutgoingDocument, "before_insert")
+@event.listens_for(OutgoingDocument, "before_update")
+def _index_words(_mapper, connection, doc: OutgoingDocument) -> None:  # type: ignore[no-untyped-def]
+    state = inspect(doc)
+    if state.pending or any(state.attrs[name].history.has_changes() for name in ("notation", "subject")):
+        doc.search_text = textsearch.index_text(doc.notation, doc.subject, *_recipient_names(connection, doc.id))
+
+
+@event.listens_for(OutgoingRecipient, "after_insert")
+@event.listens_for(OutgoingRecipient, "after_delete")
+def _index_recipients(_mapper, connection, row: OutgoingRecipient) -> None:  # type: ignore[no-untyped-def]
+    table = OutgoingDocument.__table__
+    found = connection.execute(select(table.c.notation, table.c.subject).where(table.c.id == row.document_id)).first()
+    if found is not None:
+        connection.execute(update(table).where(table.c.id == row.document_id).values(
+            search_text=textsearch.index_text(found.notation, found.subject, *_recipient_names(connection, row.document_id))))
+
+
+@event.listens_for(OutgoingRecipient, "after_update")
+def _index_renamed_recipient(mapper, connection, row: OutgoingRecipient) -> None:  # type: ignore[no-untyped-def]
+    if inspect(row).attrs.name.history.has_changes():  # not on delivery and status updates
+        _index_recipients(mapper, connection, row)

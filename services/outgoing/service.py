@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import textsearch
@@ -1061,9 +1061,10 @@ async def pending_notices(session: AsyncSession, *, document_id: int) -> list[in
 
 async def queue(
     session: AsyncSession, *, principal: Principal, name: str, before: int | None = None, limit: int = 30,
-    q: str | None = None,
+    q: str | None = None, before_rank: int = 0,
 ) -> list[OutgoingDocument]:
-    """One of the lists: drafts, review, sign, issue, issued (newest first, keyset by id)."""
+    """One of the lists: drafts, review, sign, issue, issued (newest first, keyset by id); with
+    words `q`, those matching them, ranked as `textsearch.ranked` says."""
     me = principal.user.id
     query = select(OutgoingDocument)
     if name == "drafts":
@@ -1081,9 +1082,9 @@ async def queue(
                             OutgoingDocument.status.in_(ISSUED))
     else:
         raise NotFound(_l("unknown list"))
-    if q:
-        query = query.where(or_(textsearch.contains(OutgoingDocument.subject, q),
-                                textsearch.contains(OutgoingDocument.notation, q)))
+    if words := textsearch.Query.parse(q):
+        after = textsearch.Cursor(before_rank, before) if before else None
+        return [doc for doc, _ in await textsearch.ranked(session, query, OutgoingDocument, words, after=after, limit=limit)]
     if before:
         query = query.where(OutgoingDocument.id < before)
     return list((await session.scalars(query.order_by(OutgoingDocument.id.desc()).limit(limit))).all())

@@ -49,7 +49,8 @@ def start_dev(data_dir: Path, log: Path, ports: dict[str, int] | None = None) ->
         env=env, stdout=log.open("a"), stderr=subprocess.STDOUT, text=True,
     )
     url = f"http://127.0.0.1:{ports['web']}"
-    deadline = time.monotonic() + 360  # first start seeds the demo data; slow on a loaded machine
+    # The first start seeds the demo data: minutes on a loaded machine (LIENTHONG_E2E_START_SECONDS).
+    deadline = time.monotonic() + float(os.environ.get("LIENTHONG_E2E_START_SECONDS", "360"))
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"`lienthong dev` exited early:\n{log.read_text()[-3000:]}")

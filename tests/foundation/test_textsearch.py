@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+from alembic import command
 from sqlalchemy import select
 
 from services.incoming import service as incoming
 from services.incoming.models import IncomingDocument
+from services import textsearch
+from services.migrate import alembic_config
 from services.outgoing import service as outgoing
-from services.textsearch import contains, fold
+from services.outgoing.models import OutgoingDocument
+from services.textsearch import Query, contains, fold, index_text, rank_of, words
 from tests.incoming.conftest import principal, register
-from tests.outgoing.flow import draft
+from tests.outgoing.flow import actor_of, draft
 
 
 def test_fold_drops_case_and_every_vietnamese_mark() -> None:
@@ -41,3 +48,98 @@ async def test_incoming_and_outgoing_search_ignore_case_and_accents(demo_db, set
     async with db.session() as session:
         found = await outgoing.queue(session, principal=officer, name="drafts", q="hoi thi nau an")
         assert [d.subject for d in found] == ["Về việc tổ chức Hội thi nấu ăn ngon"]
+
+
+def test_words_fold_and_split_like_people_type() -> None:
+    assert words("15/QĐ-HLHPN: Kế hoạch CHUYỂN ĐỔI SỐ") == ["15", "qd", "hlhpn", "ke", "hoach", "chuyen", "doi", "so"]
+    assert index_text("15/QĐ-HLHPN", "Kế hoạch", None, "") == "15 qd hlhpn | ke hoach"
+    assert Query.parse(" ,; ") is None
+    assert Query.parse("Kế hoạch số").tsquery() == "ke & hoach & so"  # type: ignore[union-attr]
+    assert Query.parse("Kế hoạch số").fts5() == '"ke" "hoach" "so"'  # type: ignore[union-attr]
+
+
+async def _search(db, who: str, text: str, **page: int) -> list[str]:  # type: ignore[no-untyped-def]
+    who_ = await principal(db, who)
+    async with db.session() as session:
+        found = await incoming.search(session, principal=who_, filters=incoming.SearchFilters(text=text), **page)
+        return [d.subject for d in found]
+
+
+@pytest.mark.parametrize("recent", [4000, 2])
+async def test_search_matches_every_word_in_any_order_ranked_phrase_first(demo_db, settings, recent, monkeypatch) -> None:
+    # recent=2: the newest documents hold only part of the answer, the word index gives the rest.
+    monkeypatch.setattr(textsearch, "RECENT", recent)
+    db = demo_db
+    a = await register(db, settings, notation="21/KH-STTTT", issuer_name="Sở Thông tin và Truyền thông",
+                       subject="Kế hoạch triển khai chuyển đổi số năm 2026")
+    b = await register(db, settings, notation="35/KH-HLHPN", issuer_name="Hội LHPN tỉnh",
+                       subject="Kế hoạch chuyển đổi số của Hội LHPN tỉnh")
+    c = await register(db, settings, notation="40/CV-TU", issuer_name="Tỉnh ủy Bến Tre",
+                       subject="Chuyển đổi số trong công tác Hội: kế hoạch năm 2026")
+    await register(db, settings, notation="41/KH-HLHPN", issuer_name="Hội LHPN tỉnh", subject="Kế hoạch tổ chức Đại hội")
+    typed = "kế hoạch chuyển đổi số"
+    # The words as typed first (b), then every word in any order, newest first (c, then a).
+    expected = [b.subject, c.subject, a.subject]
+    assert await _search(db, "mai.tran", typed) == expected
+    assert await _search(db, "mai.tran", "KE HOACH CHUYEN DOI SO") == expected
+    assert await _search(db, "mai.tran", "số chuyển đổi kế hoạch") == [c.subject, b.subject, a.subject]
+    assert await _search(db, "mai.tran", "ĐẠI HỘI") == await _search(db, "mai.tran", "dai hoi") == ["Kế hoạch tổ chức Đại hội"]
+    # Number/notation and issuer are searched too; words are whole words.
+    assert await _search(db, "mai.tran", "21/KH-STTTT") == [a.subject]
+    assert await _search(db, "mai.tran", "thong tin truyen thong") == [a.subject]
+    assert await _search(db, "mai.tran", "thong tin truyen th") == []
+    assert await _search(db, "mai.tran", "tinh uy chuyen doi") == [c.subject]
+    assert await _search(db, "mai.tran", "ke hoach chuyen doi so 2027") == []
+
+    # Pages of one: the cursor carries the rank, so nothing is skipped or repeated across ranks.
+    seen: list[str] = []
+    query = Query.parse(typed)
+    cursor: dict[str, int] = {}
+    clerk = await principal(db, "mai.tran")
+    async with db.session() as session:
+        while page := await incoming.search(session, principal=clerk, filters=incoming.SearchFilters(text=typed),
+                                            limit=1, **cursor):
+            seen.append(page[0].subject)
+            cursor = {"before_id": page[0].id, "before_rank": rank_of(page[0], query)}  # type: ignore[arg-type]
+    assert seen == expected
+
+
+async def test_a_changed_subject_is_found_by_its_new_words(demo_db, settings) -> None:
+    db = demo_db
+    doc = await register(db, settings, subject="Báo cáo sơ kết 6 tháng")
+    async with db.session() as session:
+        row = await session.get(IncomingDocument, doc.id)
+        row.subject = "Báo cáo tổng kết công tác năm"  # type: ignore[union-attr]
+    assert await _search(db, "mai.tran", "tong ket") == ["Báo cáo tổng kết công tác năm"]
+    assert await _search(db, "mai.tran", "so ket") == []
+
+
+async def test_outgoing_search_covers_recipients_and_follows_their_changes(demo_db, settings) -> None:
+    db = demo_db
+    doc_id = await draft(db, settings, doc_type="CV", subject="Về việc tổ chức Hội thi nấu ăn ngon",
+                         recipients=("hlhpn-chauthanh",), external=("Tỉnh đoàn Bến Tre",))
+    officer = await principal(db, "thu.le")
+
+    async def found(q: str) -> list[int]:
+        async with db.session() as session:
+            return [d.id for d in await outgoing.queue(session, principal=officer, name="drafts", q=q)]
+
+    assert await found("tinh doan nau an") == [doc_id]
+    assert await found("châu thành hội thi") == [doc_id]
+    async with db.session() as session:  # the draft's recipients change: the index follows
+        doc = await session.get(OutgoingDocument, doc_id)
+        fields = outgoing.DraftFields(doc_type="CV", subject=doc.subject, body="", signer_id=doc.signer_id,  # type: ignore[union-attr]
+                                      recipient_org_ids=[], external_recipients=["Sở Giáo dục và Đào tạo"])
+        await outgoing.update_draft(session, settings=settings, actor=actor_of(officer.user), doc=doc, fields=fields)  # type: ignore[arg-type]
+    assert await found("tinh doan") == []
+    assert await found("so giao duc dao tao") == [doc_id]
+
+
+async def test_the_migration_indexes_documents_that_already_exist(demo_db, settings) -> None:
+    db = demo_db
+    doc = await register(db, settings, notation="07/TB-HLHPN", subject="Thông báo kết luận của Đảng đoàn")
+    await db.dispose()
+    url = settings.database_url
+    await asyncio.to_thread(command.downgrade, alembic_config(url), "0019")
+    await asyncio.to_thread(command.upgrade, alembic_config(url), "heads")
+    assert await _search(db, "mai.tran", "dang doan ket luan") == [doc.subject]

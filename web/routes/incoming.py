@@ -18,11 +18,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services import calendar, previews
+from services import calendar, previews, textsearch
 from services.authz import Principal
 from services.blobs import BlobStore
 from services.directory.models import DOCUMENT_READERS, LEADERS, Organization, Role, Unit, User
 from services.errors import DomainError, InvalidInput, NotFound
+from services.incoming import handling
 from services.incoming import service as incoming
 from services.incoming.models import DOC_TYPES, SECRECY, URGENCY, IncomingDocument, IncomingFile, Status
 from services.outgoing.models import OutgoingDocument
@@ -238,22 +239,24 @@ async def done(request: Request, principal: SignedIn, session: SessionDep) -> Re
 async def search(
     request: Request, principal: SignedIn, session: SessionDep,
     status: str = "", date_from: str = "", date_to: str = "", issuer: str = "", doc_type: str = "",
-    urgency: str = "", due: str = "", q: str = "", before: int | None = None,
+    urgency: str = "", due: str = "", q: str = "", before: int | None = None, rank: int = Query(0, ge=0, le=1),
 ) -> Response:
     filters = incoming.SearchFilters(
         status=status or None, date_from=_date(date_from), date_to=_date(date_to), issuer=issuer or None,
         doc_type=doc_type or None, urgency=urgency or None, due=due or None, text=q or None,
     )
     limit = 30
-    docs = await incoming.search(session, principal=principal, filters=filters, before_id=before, limit=limit + 1,
-                                 soon_days=_soon(request))
+    docs = await incoming.search(session, principal=principal, filters=filters, before_id=before, before_rank=rank,
+                                 limit=limit + 1, soon_days=_soon(request))
     more = len(docs) > limit
     docs = docs[:limit]
     params = {k: v for k, v in {"status": status, "date_from": date_from, "date_to": date_to, "issuer": issuer,
                                 "doc_type": doc_type, "urgency": urgency, "due": due, "q": q}.items() if v}
     from urllib.parse import urlencode
 
-    next_url = f"/incoming/search?{urlencode({**params, 'before': docs[-1].id})}" if more and docs else None
+    words = textsearch.Query.parse(q)
+    cursor = {"before": docs[-1].id, **({"rank": textsearch.rank_of(docs[-1], words)} if words else {})} if docs else {}
+    next_url = f"/incoming/search?{urlencode({**params, **cursor})}" if more and docs else None
     return render(request, "incoming/list.html", {
         **await _tabs(session, principal, "search"), "title": "Search incoming documents",
         "rows": await _decorate(session, request, docs), "search": True, "f": params, "next_url": next_url,
@@ -494,7 +497,7 @@ async def stats(request: Request, principal: Reader, session: SessionDep, year: 
     rows = await incoming.unit_statistics(session, principal=principal, organization_id=org_id, year=year)
     return render(request, "incoming/stats.html", {
         **await _tabs(session, principal, "stats"), "rows": rows, "year": year, "org_id": org_id, "orgs": orgs,
-        "total": {k: sum(getattr(r, k) for r in rows) for k in ("on_time", "late", "overdue_open", "open")},
+        "total": handling.Tally(**{k: sum(getattr(r, k) for r in rows) for k in ("on_time", "late", "overdue_open", "open")}),
     })
 
 

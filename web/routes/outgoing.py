@@ -12,11 +12,12 @@ import logging
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services import textsearch
 from services.audit import service as audit
 from services.authz import Principal, require
 from services.blobs import BlobStore
@@ -146,11 +147,13 @@ async def _answered(session, principal: Principal, value: object):
 @router.get("")
 async def lists(
     request: Request, principal: Member, session: SessionDep, tab: str = "", before: int | None = None, q: str = "",
+    rank: int = Query(0, ge=0, le=1),
 ) -> Response:
     counts = await outgoing.queue_counts(session, principal=principal)
     if tab not in TABS:
         tab = next((t for t in ("sign", "issue", "review") if counts.get(t)), "drafts" if principal.orgs_with(*outgoing.DRAFT_ROLES) else "issued")
-    docs = await outgoing.queue(session, principal=principal, name=tab, before=before, q=q or None)
+    docs = await outgoing.queue(session, principal=principal, name=tab, before=before, q=q or None, before_rank=rank)
+    words = textsearch.Query.parse(q)
     due = await outgoing.review_due(session, principal=principal, document_ids=[d.id for d in docs]) if tab == "review" else {}
     if tab == "review":
         far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
@@ -163,6 +166,7 @@ async def lists(
     return render(request, "outgoing/list.html", {
         "tab": tab, "docs": docs, "counts": counts, "orgs": orgs, "users": users, "due": due, "now": now, "q": q,
         "next_before": docs[-1].id if len(docs) == 30 else None, "type_name": drafting.type_name,
+        "next_rank": textsearch.rank_of(docs[-1], words) if words and docs else 0,
         "can_draft": bool(principal.orgs_with(*outgoing.DRAFT_ROLES)),
         "is_clerk": bool(principal.orgs_with(Role.clerk)),
     })

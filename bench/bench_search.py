@@ -35,10 +35,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import or_, select  # noqa: E402
+from sqlalchemy import or_, select
 
-from services import textsearch  # noqa: E402
-from services.db import Database  # noqa: E402
+from services import textsearch
+from services.db import Database
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 

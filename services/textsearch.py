@@ -145,7 +145,7 @@ def _matches_sqlite(element: _matches, compiler: Any, **kw: Any) -> str:
 def matches(model: Any, query: Query, *, indexed: bool = True) -> ColumnElement[bool]:
     """Every word of `query` is in the document (a model with a `search_text` column); not
     `indexed`: tested row by row on rows found otherwise (PostgreSQL)."""
-    return _matches(model.__table__, query, indexed)  # type: ignore[return-value]
+    return _matches(model.__table__, query, indexed)
 
 
 def as_typed(model: Any, query: Query) -> ColumnElement[bool]:

@@ -90,5 +90,6 @@ async def handled(
             continue
         begun = registered or created
         days = max(0.0, (completed - begun).total_seconds() / 86400) if completed and begun and status == Status.done.value else None
-        found.append(Handled(org_id, unit_id or user_units.get(lead_user_id), result, days))
+        lead_unit = user_units.get(lead_user_id) if lead_user_id is not None else None
+        found.append(Handled(org_id, unit_id or lead_unit, result, days))
     return found

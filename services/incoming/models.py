@@ -178,7 +178,7 @@ SEARCHED = ("number_notation", "subject", "issuer_name")
 
 @event.listens_for(IncomingDocument, "before_insert")
 @event.listens_for(IncomingDocument, "before_update")
-def _index_words(_mapper, _connection, doc: IncomingDocument) -> None:  # type: ignore[no-untyped-def]
+def _index_words(_mapper, _connection, doc: IncomingDocument) -> None:
     # Here rather than in each service function, so that no write path can leave the index stale.
     state = inspect(doc)
     if state.pending or any(state.attrs[name].history.has_changes() for name in SEARCHED):

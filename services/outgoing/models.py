@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import cast
 from datetime import datetime
 
-from sqlalchemy import Date, Enum, ForeignKey, Integer, String, Text, UniqueConstraint, event, inspect, select, update
+from sqlalchemy import Date, Enum, ForeignKey, Integer, String, Text, Table, UniqueConstraint, event, inspect, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services import textsearch
@@ -177,7 +178,7 @@ class OutgoingRecipient(Base):
 # The word index is kept here rather than in each service function, so that no write path can
 # leave it stale: a document's own fields when it is written, its recipients when they are.
 
-def _recipient_names(connection, document_id: int | None) -> list[str]:  # type: ignore[no-untyped-def]
+def _recipient_names(connection, document_id: int | None) -> list[str]:
     if document_id is None:
         return []
     return list(connection.scalars(select(OutgoingRecipient.name).where(OutgoingRecipient.document_id == document_id)
@@ -186,7 +187,7 @@ def _recipient_names(connection, document_id: int | None) -> list[str]:  # type:
 
 @event.listens_for(OutgoingDocument, "before_insert")
 @event.listens_for(OutgoingDocument, "before_update")
-def _index_words(_mapper, connection, doc: OutgoingDocument) -> None:  # type: ignore[no-untyped-def]
+def _index_words(_mapper, connection, doc: OutgoingDocument) -> None:
     state = inspect(doc)
     if state.pending or any(state.attrs[name].history.has_changes() for name in ("notation", "subject")):
         doc.search_text = textsearch.index_text(doc.notation, doc.subject, *_recipient_names(connection, doc.id))
@@ -194,8 +195,8 @@ def _index_words(_mapper, connection, doc: OutgoingDocument) -> None:  # type: i
 
 @event.listens_for(OutgoingRecipient, "after_insert")
 @event.listens_for(OutgoingRecipient, "after_delete")
-def _index_recipients(_mapper, connection, row: OutgoingRecipient) -> None:  # type: ignore[no-untyped-def]
-    table = OutgoingDocument.__table__
+def _index_recipients(_mapper, connection, row: OutgoingRecipient) -> None:
+    table = cast(Table, OutgoingDocument.__table__)  # declared a FromClause; a Table at run time
     found = connection.execute(select(table.c.notation, table.c.subject).where(table.c.id == row.document_id)).first()
     if found is not None:
         connection.execute(update(table).where(table.c.id == row.document_id).values(
@@ -203,6 +204,6 @@ def _index_recipients(_mapper, connection, row: OutgoingRecipient) -> None:  # t
 
 
 @event.listens_for(OutgoingRecipient, "after_update")
-def _index_renamed_recipient(mapper, connection, row: OutgoingRecipient) -> None:  # type: ignore[no-untyped-def]
+def _index_renamed_recipient(mapper, connection, row: OutgoingRecipient) -> None:
     if inspect(row).attrs.name.history.has_changes():  # not on delivery and status updates
         _index_recipients(mapper, connection, row)

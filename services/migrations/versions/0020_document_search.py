@@ -33,17 +33,17 @@ BATCH = 2000
 _NOT_WORD = re.compile(r'[^0-9a-z]+')
 
 
-def _words(text):  # type: ignore[no-untyped-def]
+def _words(text):
     decomposed = unicodedata.normalize('NFD', text or '')
     bare = ''.join(c for c in decomposed if not unicodedata.combining(c))
     return _NOT_WORD.sub(' ', bare.replace('đ', 'd').replace('Đ', 'D').lower()).split()
 
 
-def _index_text(*fields):  # type: ignore[no-untyped-def]
+def _index_text(*fields):
     return ' | '.join(joined for field in fields if (joined := ' '.join(_words(field))))
 
 
-def _fill(bind, table: str, columns: tuple[str, ...], extra=None) -> None:  # type: ignore[no-untyped-def]
+def _fill(bind, table: str, columns: tuple[str, ...], extra=None) -> None:
     rows_table = sa.table(table, sa.column('id', sa.Integer()), sa.column('search_text', sa.Text()),
                           *(sa.column(c, sa.Text()) for c in columns))
     update = sa.update(rows_table).where(rows_table.c.id == sa.bindparam('b_id')).values(search_text=sa.bindparam('b_text'))
@@ -55,8 +55,8 @@ def _fill(bind, table: str, columns: tuple[str, ...], extra=None) -> None:  # ty
         after = rows[-1].id
 
 
-def _recipient_names(bind):  # type: ignore[no-untyped-def]
-    def names(ids):  # type: ignore[no-untyped-def]
+def _recipient_names(bind):
+    def names(ids):
         found: dict[int, list[str]] = {}
         for document_id, name in bind.execute(sa.text(
                 'SELECT document_id, name FROM outgoing_recipients WHERE document_id IN :ids ORDER BY id')

@@ -37,7 +37,7 @@ def check_viewer(page, scope: str, pdf: bytes, url_prefix: str) -> None:  # type
     assert viewer.bounding_box()["y"] < pin.bounding_box()["y"]
     width = page.viewport_size["width"]
     assert page.evaluate("document.documentElement.scrollWidth") <= width
-    assert images.first.bounding_box()["width"] >= min(width - 80, 600)  # as wide as the screen allows
+    assert images.first.bounding_box()["width"] >= min(width - 100, 600)  # as wide as the screen allows
 
 
 def wrong_pin(page, scope: str, button: str, with_pages: bool = True) -> str:  # type: ignore[no-untyped-def]

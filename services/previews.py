@@ -9,6 +9,7 @@ however many people open it.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,3 +86,14 @@ def page_png(blobs: BlobStore, digest: str, page: int, limits: Limits = Limits()
         data = rendered.read_bytes()
     write_atomic(target, data)
     return data
+
+
+def pdf_for(blobs: BlobStore, digest: str, convert: Callable[[bytes], bytes]) -> str:
+    """The hash of a PDF rendering of a stored office file (`convert` makes it), converted once:
+    the PDF goes to the blob store and its hash is remembered beside the source's previews."""
+    remembered = _cache_dir(blobs, digest) / "pdf"
+    if remembered.exists():
+        return remembered.read_text()
+    pdf_sha = blobs.put(convert(blobs.get(digest)))
+    write_atomic(remembered, pdf_sha.encode())
+    return pdf_sha

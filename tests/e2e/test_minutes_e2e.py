@@ -8,6 +8,7 @@ import time
 
 from demo.directory import DEMO_PASSWORD
 from tests.e2e.conftest import DESKTOP, PHONE, screenshot, sign_in
+from tests.e2e.signview import check_viewer, wrong_pin
 
 DRAFT_MEETING = "Họp chuyên đề công tác phòng, chống bạo lực gia đình"
 
@@ -87,6 +88,14 @@ def test_chair_signs_the_waiting_minutes_and_they_are_numbered(live_dev, browser
                 break
             time.sleep(3)
         link.first.click()
+        # What the chair sees is what she signs: the secretary-signed PDF, page by page, above the PIN.
+        minutes_id = re.search(r"/minutes/(\d+)/sign", page.locator("#sign form").get_attribute("action")).group(1)
+        to_sign = page.request.get(f"{base}/minutes/{minutes_id}/file/signed").body()
+        check_viewer(page, "#sign", to_sign, f"/minutes/{minutes_id}")
+        # A wrong PIN gives the same page back with the message and the document; then the right one.
+        wrong_pin(page, "#sign", "Ký với tư cách chủ trì")
+        check_viewer(page, "#sign", to_sign, f"/minutes/{minutes_id}")
+        screenshot(page, "minutes-chair-wrong-pin")
         page.get_by_label("Mã PIN ký số").fill("123456")
         screenshot(page, "minutes-chair-to-sign")
         page.get_by_role("button", name="Ký với tư cách chủ trì").click()

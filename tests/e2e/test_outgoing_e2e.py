@@ -11,6 +11,7 @@ import pytest
 
 from demo.directory import DEMO_PASSWORD, DEMO_PIN
 from tests.e2e.conftest import DESKTOP, PHONE, screenshot, sign_in
+from tests.e2e.signview import check_viewer, wrong_pin
 
 pytestmark = pytest.mark.e2e
 SUBJECT = "Thông báo kết luận giao ban công tác Hội tháng 11/2026"
@@ -74,7 +75,16 @@ def test_draft_review_sign_issue_and_the_recipient_clerk_sees_it_arrive(live_dev
     page.goto(live_dev.url + "/outgoing?tab=sign")
     page.get_by_role("link", name=SUBJECT).click()
     _reload_until(page, "input[name=pin]")  # the workflow renders the PDF to sign
+    doc_id = doc_url.rsplit("/", 1)[1]
+    to_sign = page.request.get(f"{doc_url}/pdf?kind=prepared").body()
+    check_viewer(page, "#sign", to_sign, f"/outgoing/{doc_id}")
     screenshot(page, "outgoing-sign-1280")
+    wrong_pin(page, "#sign", "Ký số")
+    check_viewer(page, "#sign", to_sign, f"/outgoing/{doc_id}")
+    screenshot(page, "outgoing-sign-wrong-pin-1280")
+    page.set_viewport_size(PHONE)
+    check_viewer(page, "#sign", to_sign, f"/outgoing/{doc_id}")
+    screenshot(page, "outgoing-sign-wrong-pin-390")
     page.get_by_label("Mã PIN ký số").fill(DEMO_PIN)
     page.get_by_role("button", name="Ký số", exact=True).click()
     _wait(page, "**/outgoing/*?ok=signed", "sign", 90_000)
@@ -82,6 +92,8 @@ def test_draft_review_sign_issue_and_the_recipient_clerk_sees_it_arrive(live_dev
 
     context, page = _as(browser, live_dev, "mai.tran", PHONE)
     page.goto(doc_url)
+    wrong_pin(page, "#issue", "Cấp số, đóng dấu và phát hành", with_pages=False)  # the seal's PIN: the same form again
+    screenshot(page, "outgoing-seal-wrong-pin-390")
     page.get_by_label("Mã PIN chữ ký số cơ quan").fill(DEMO_PIN)
     page.get_by_role("button", name="Cấp số, đóng dấu và phát hành").click()
     _wait(page, "**/outgoing/*?ok=issued", "issue", 90_000)

@@ -116,7 +116,9 @@ async def _objects(database: Database, settings: Settings, relation: str, ids: d
         )
         attachment = await outgoing.add_attachment(session, settings=settings, actor=officer.actor, doc=draft,
                                                    upload=_pdf("phu-luc"))
-        out["outgoing"] = {"document_id": str(draft.id), "attachment_id": str(attachment.id), "number": "1"}
+        # A draft has no PDF yet: its page images answer 404 whoever asks.
+        out["outgoing"] = {"document_id": str(draft.id), "attachment_id": str(attachment.id), "number": "1",
+                           "sha": "0" * 64, "page": "1"}
     start = utcnow() + timedelta(minutes=5)
     async with database.session() as session:
         meeting = await scheduling.create_meeting(
@@ -143,6 +145,7 @@ async def _objects(database: Database, settings: Settings, relation: str, ids: d
         await scheduling.close_meeting(session, principal=leader, meeting_id=meeting_id)
     out["meeting"] = {"meeting_id": str(meeting_id), "participant_id": str(participant),
                       **({"unit_id": str(unit)} if unit else {}), "item_id": str(item.id), "document_id": str(document.id), "poll_id": str(poll.id),
+                      "sha": document.sha256, "page": "1",
                       "action": "raise-hand", "token": meeting.projector_token}
     async with database.session() as session:
         minutes = await minutes_service.start(session, principal=officer, meeting_id=meeting_id)
@@ -151,7 +154,8 @@ async def _objects(database: Database, settings: Settings, relation: str, ids: d
         await minutes_service.save(session, principal=officer, minutes_id=minutes_id, base_revision=minutes.revision,
                                    content={"opening": "Khai mạc.", "items": {}, "closing": ""})
         revision = await session.scalar(select(MinutesRevision.id).where(MinutesRevision.minutes_id == minutes_id))
-    out["minutes"] = {"minutes_id": str(minutes_id), "revision_id": str(revision), "kind": "docx"}
+    out["minutes"] = {"minutes_id": str(minutes_id), "revision_id": str(revision), "kind": "docx",
+                      "sha": "0" * 64, "page": "1"}  # no PDF before the minutes are closed
     async with database.session() as session:
         task = await tasks.create(
             session, actor=leader.actor, organization_id=org_id, created_by=leader.user.id, tree=leader.tree,

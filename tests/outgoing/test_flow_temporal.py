@@ -103,7 +103,10 @@ async def test_draft_review_sign_issue_dispatch_through_the_pages(
     assert "Kế hoạch tổ chức Ngày Gia đình" in (await lead.get("/outgoing?tab=sign")).text
     token = await csrf_of(lead, f"/outgoing/{doc_id}")
     wrong = await lead.post(f"/outgoing/{doc_id}/sign", data={"csrf_token": token, "pin": "000000"})
-    assert wrong.status_code in (403, 409, 422) and "PIN" in wrong.text
+    assert wrong.status_code == 422 and "Còn 4 lần thử" in wrong.text
+    # Not a dead end: the signing form again, the message beside the PIN, the pages to read above it.
+    assert "data-pin-error" in wrong.text and f'action="/outgoing/{doc_id}/sign"' in wrong.text
+    assert f"/outgoing/{doc_id}/pdf/" in wrong.text and 'name="pin"' in wrong.text
     signed = await lead.post(f"/outgoing/{doc_id}/sign", data={"csrf_token": token, "pin": "123456"})
     assert signed.status_code == 303, signed.text[:800]
 
@@ -111,6 +114,9 @@ async def test_draft_review_sign_issue_dispatch_through_the_pages(
     await sign_in(clerk, "mai.tran")
     assert "Kế hoạch tổ chức Ngày Gia đình" in (await clerk.get("/outgoing?tab=issue")).text
     token = await csrf_of(clerk, f"/outgoing/{doc_id}")
+    refused = await clerk.post(f"/outgoing/{doc_id}/issue", data={"csrf_token": token, "pin": "000000"})
+    assert refused.status_code == 422 and "data-pin-error" in refused.text and "Còn 4 lần thử" in refused.text
+    assert f'action="/outgoing/{doc_id}/issue"' in refused.text  # the seal's form again
     issued = await clerk.post(f"/outgoing/{doc_id}/issue", data={"csrf_token": token, "pin": "123456"})
     assert issued.status_code == 303, issued.text[:800]
 

@@ -88,7 +88,12 @@ async def test_a_right_pin_resets_the_count(demo_db_sqlite, demo_signing, client
     client = await client_for(demo_db_sqlite)
     await sign_in(client, "lan.nguyen")
     attempt = await _signer(client, "person")
-    assert "Còn 4 lần thử" in (await attempt(WRONG)).text
+    first = await attempt(WRONG)
+    assert "Còn 4 lần thử" in first.text
+    # The signing form again, its message beside the PIN and the choices kept (not the PIN).
+    assert 'data-pin-error' in first.text and 'action="/signing/sign"' in first.text
+    assert '<option value="invisible" selected>' in first.text and '<option value="B-B" selected>' in first.text
+    assert "cong-van.pdf" in first.text and f'value="{WRONG}"' not in first.text
     assert "Còn 3 lần thử" in (await attempt(WRONG)).text
     assert (await attempt(RIGHT)).status_code == 200
     assert (await _guard(demo_db_sqlite, "person:lan.nguyen")).failures == 0

@@ -35,7 +35,7 @@ from services.directory.models import Organization, User
 from services.errors import InvalidInput, NotFound
 from services.events.hub import EventHub
 from services.outbox.service import tell
-from web import i18n
+from web import i18n, page_images
 from web.deps import Access, SessionDep, SignedIn, writes_on_read
 from web.i18n import gettext as _
 from web.live import CHANNEL_RULES
@@ -306,13 +306,41 @@ async def add_document(
 
 @router.get("/{meeting_id}/documents/{document_id}")
 @writes_on_read
-async def download_document(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, document_id: int) -> Response:
+async def download_document(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, document_id: int,
+                            inline: bool = False) -> Response:
+    """The file; `?inline=1` shows an image in the page (the room's document list) instead of saving it."""
     document = await scheduling.document_for(session, principal=principal, meeting_id=meeting_id, document_id=document_id)
     data = BlobStore.for_data_dir(request.app.state.settings.data_dir).get(document.sha256)
     from urllib.parse import quote
 
+    shown = inline and document.content_type in ("image/png", "image/jpeg")
     return Response(data, media_type=document.content_type,
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(document.filename)}"})
+                    headers={"Content-Disposition": f"{'inline' if shown else 'attachment'}; filename*=UTF-8''{quote(document.filename)}"})
+
+
+@router.get("/{meeting_id}/documents/{document_id}/pages.json")
+@writes_on_read
+async def document_pages(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, document_id: int) -> Response:
+    """How to show a document page by page in the room: its PDF's page images (a DOCX is
+    converted once), or the image itself. Opening it is recorded like a download."""
+    document = await scheduling.document_for(session, principal=principal, meeting_id=meeting_id, document_id=document_id)
+    base = f"/meetings/{meeting_id}/documents/{document_id}"
+    if document.content_type in ("image/png", "image/jpeg"):
+        return JSONResponse({"image": f"{base}?inline=1", "pages": 1, "shown": 1})
+    await session.commit()  # the conversion (LibreOffice) runs outside the transaction
+    sha = await page_images.pdf_of(request, document.sha256, document.content_type)
+    shown, total = await page_images.count(request, sha)
+    return JSONResponse({"base": f"{base}/pdf/{sha}/pages", "sha": sha, "pages": total, "shown": shown})
+
+
+@router.get("/{meeting_id}/documents/{document_id}/pdf/{sha}/pages/{page}.png")
+async def document_page(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, document_id: int,
+                        sha: str, page: int) -> Response:
+    acc = await access_for(session, principal, meeting_id)
+    document = next((d for d in await scheduling.visible_documents(session, acc) if d.id == document_id), None)
+    if document is None or sha != await page_images.pdf_of(request, document.sha256, document.content_type):
+        raise NotFound("Không tìm thấy tài liệu hoặc bạn không được xem tài liệu này.", "document not found")
+    return await page_images.png(request, sha, page)
 
 
 @router.post("/{meeting_id}/schedule")
@@ -397,6 +425,7 @@ async def _live_page(request: Request, principal: Principal, session: AsyncSessi
     items = (await session.scalars(select(AgendaItem).where(AgendaItem.meeting_id == meeting_id).order_by(AgendaItem.position))).all()
     return render(request, "meetings/live.html", {
         "m": acc.meeting, "acc": acc, "view": view, "labels": json.dumps(_labels(), ensure_ascii=False), "items": items,
+        "documents": await scheduling.visible_documents(session, acc),
         "room_url": video.room_url(request.app.state.settings, acc.meeting),
         "visibilities": list(PollVisibility), "thresholds": list(Threshold),
         "substitutes": await attendance.substitute_choices(session, principal, acc.meeting) if view == "console" else [],

@@ -27,12 +27,12 @@ from meetings.service import facts as meeting_facts
 from services import calendar
 from services.blobs import BlobStore
 from services.directory.models import Organization, User
-from services.errors import Conflict, InvalidInput, NotFound
+from services.errors import Conflict, DomainError, InvalidInput, NotFound
 from services.tasks import service as tasks
 from services.outbox.service import tell
 from signing import service as signing
 from signing.appearance import Appearance
-from web import i18n
+from web import i18n, page_images, pin_form
 from web.deps import SessionDep, SignedIn
 from web.routes.tasks import parse_owner_and_due, unit_and_body_choices
 from web.templating import render
@@ -58,6 +58,20 @@ async def _owner_choices(session: Any, meeting_id: int, organization_id: int, pr
 
 @router.get("/meetings/{meeting_id}/minutes")
 async def minutes_page(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int) -> Response:
+    return await _page(request, principal, session, meeting_id)
+
+
+def _shown_sha(minutes: Any, turn: str | None) -> str | None:
+    """The PDF the page shows: the exact file the signer whose turn it is will sign, else the latest."""
+    if turn == "secretary":
+        return minutes.pdf_sha
+    if turn == "chair":
+        return minutes.secretary_pdf_sha
+    return minutes.final_pdf_sha or minutes.chair_pdf_sha or minutes.secretary_pdf_sha or minutes.pdf_sha
+
+
+async def _page(request: Request, principal: Any, session: Any, meeting_id: int,
+                pin_error: pin_form.PinError | None = None) -> Response:
     acc = await minutes_service.access(session, principal, meeting_id)
     minutes = await minutes_service.find(session, meeting_id=meeting_id)
     facts = await meeting_facts(session, meeting_id=meeting_id)
@@ -88,7 +102,9 @@ async def minutes_page(request: Request, principal: SignedIn, session: SessionDe
         })
         for poll in facts.polls:
             ctx["polls_by_item"].setdefault(poll.agenda_item_id, []).append(poll)
-    return render(request, "minutes/page.html", ctx)
+        shown = _shown_sha(minutes, ctx["my_turn"])
+        ctx.update({"shown_sha": shown, "preview_pages": await page_images.count(request, shown), "pin_error": pin_error})
+    return render(request, "minutes/page.html", ctx, status_code=pin_error.status_code if pin_error else 200)
 
 
 async def _name(session: Any, user_id: int | None) -> str:
@@ -170,12 +186,18 @@ async def sign(request: Request, principal: SignedIn, session: SessionDep, minut
                pin: Annotated[str, Form()] = "") -> Response:
     settings = request.app.state.settings
     minutes, _acc, role, pdf = await minutes_service.turn(session, settings=settings, principal=principal, minutes_id=minutes_id)
-    if not pin.strip():
-        raise InvalidInput(_l("Enter your signing PIN."))
     image = await signing.profile_image(session, settings=settings, user_id=principal.user.id)
     level = await signing.org_level(session, settings=settings, organization_id=minutes.organization_id)
-    key = await signing.open_signer(session, settings=settings, actor=principal.actor, pin=pin, user=principal.user,
-                                    target=signing.SigningTarget("minutes", minutes_id))
+    try:
+        if not pin.strip():
+            raise InvalidInput("Hãy nhập mã PIN chữ ký số của bạn.", "Enter your signing PIN.")
+        key = await signing.open_signer(session, settings=settings, actor=principal.actor, pin=pin, user=principal.user,
+                                        target=signing.SigningTarget("minutes", minutes_id))
+    except DomainError as exc:
+        if not pin_form.browser_form(request):
+            raise
+        error = await pin_form.refused(session, exc, form="sign")
+        return error.apply(await _page(request, principal, session, minutes.meeting_id, pin_error=error))
     # Signing waits on OCSP and the time stamp: open_signer left no transaction open.
     signed_pdf = await signing.sign_as_person(
         settings=settings, signer=key, actor=principal.actor, user=principal.user, pdf=pdf, level=level,
@@ -190,6 +212,15 @@ async def sign(request: Request, principal: SignedIn, session: SessionDep, minut
     await minutes_service.record_signature(session, principal=principal, minutes=minutes, role=role, signed_sha=sha)
     await tell(session, "minutes", minutes_id, "signed", role, sha)
     return RedirectResponse(f"/meetings/{minutes.meeting_id}/minutes?ok=1", status_code=303)
+
+
+@router.get("/minutes/{minutes_id}/pdf/{sha}/pages/{page}.png")
+async def page_image(request: Request, principal: SignedIn, session: SessionDep, minutes_id: int, sha: str, page: int) -> Response:
+    """One page of one version of the minutes' PDF (the file to sign, or a signed one) as an image."""
+    minutes, _acc = await minutes_service.get_for(session, principal=principal, minutes_id=minutes_id)
+    if sha not in {minutes.pdf_sha, minutes.secretary_pdf_sha, minutes.chair_pdf_sha, minutes.final_pdf_sha} - {None}:
+        raise NotFound("Không tìm thấy bản PDF này của biên bản.", "no such version of the minutes")
+    return await page_images.png(request, sha, page)
 
 
 @router.post("/minutes/{minutes_id}/return")

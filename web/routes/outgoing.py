@@ -23,13 +23,14 @@ from services.authz import Principal, require
 from services.blobs import BlobStore
 from services.directory import service as directory
 from services.directory.models import Level, Organization, Role, Unit, User
-from services.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from services.incoming import service as incoming
 from services.outgoing import drafting, exchange
 from services.outgoing import service as outgoing
 from services.outgoing.models import Decision, OutgoingDocument, ReviewMode, Secrecy, Status, Urgency
 from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, XML, CheckedUpload, OfficeLimits, check_upload
 from services.outbox.service import tell
+from web import page_images, pin_form
 from web.deps import Access, SessionDep, SignedIn, writes_on_read
 from web.i18n import VN_TZ
 from web.templating import render
@@ -352,6 +353,11 @@ async def detach(request: Request, principal: SignedIn, session: SessionDep, doc
 
 @router.get("/{document_id}")
 async def page(request: Request, principal: SignedIn, session: SessionDep, document_id: int) -> Response:
+    return await _page(request, principal, session, document_id)
+
+
+async def _page(request: Request, principal: Principal, session: AsyncSession, document_id: int,
+                pin_error: pin_form.PinError | None = None) -> Response:
     from signing.validation import ValidationReport
 
     doc = await _doc(session, principal, document_id)
@@ -367,16 +373,20 @@ async def page(request: Request, principal: SignedIn, session: SessionDep, docum
     trail = await audit.search(session, filters=audit.AuditFilter(object_type="outgoing", object_id=str(doc.id)), limit=200)
     current = outgoing.current_reviews(doc, review_rows)
     colleagues = await outgoing.reviewers_of(session, organization_id=doc.organization_id)
+    actions = outgoing.allowed_actions(doc, principal, review_rows)
+    # The signer reads the exact PDF to sign, page by page, above the PIN field.
+    to_sign = doc.prepared_pdf_sha if "sign" in actions else None
     return render(request, "outgoing/document.html", {
         "doc": doc, "org": org, "unit": unit, "users": users, "versions": versions, "reviews": review_rows,
         "current": current, "recipients": rows, "report": report, "trail": list(reversed(trail)),
         "attachments": await outgoing.attachments(session, document_id=doc.id),
-        "actions": outgoing.allowed_actions(doc, principal, review_rows), "type_name": drafting.type_name,
+        "actions": actions, "type_name": drafting.type_name,
+        "to_sign": to_sign, "preview_pages": await page_images.count(request, to_sign), "pin_error": pin_error,
         "colleagues": [u for u in colleagues if u.id != doc.drafter_id],
         "status_codes": outgoing.STATUS_CODES, "error": None,
         "replaced_by": doc.replaced_by_id, "replaces": doc.replaces_id,
         "answers": await _answers(session, principal, doc.id),
-    })
+    }, status_code=pin_error.status_code if pin_error else 200)
 
 
 async def _answers(session, principal: Principal, outgoing_id: int) -> list[object]:
@@ -433,6 +443,15 @@ async def pdf(request: Request, principal: SignedIn, session: SessionDep, docume
                        object_id=doc.id, organization_id=doc.organization_id, details={"kind": kind or "pdf", "sha256": sha})
     name = (doc.notation or f"du-thao-{doc.id}").replace("/", "_") + ".pdf"
     return _file(BlobStore.for_data_dir(request.app.state.settings.data_dir).get(sha), name, PDF, inline=True)
+
+
+@router.get("/{document_id}/pdf/{sha}/pages/{page}.png")
+async def pdf_page(request: Request, principal: SignedIn, session: SessionDep, document_id: int, sha: str, page: int) -> Response:
+    """One page of one of the document's PDFs (to sign, signed, issued) as an image."""
+    doc = await _doc(session, principal, document_id)
+    if sha not in {doc.prepared_pdf_sha, doc.leader_pdf_sha, doc.issued_pdf_sha} - {None}:
+        raise NotFound("Không tìm thấy bản PDF này của văn bản.", "no such PDF of this document")
+    return await page_images.png(request, sha, page)
 
 
 @router.get("/{document_id}/attachments/{attachment_id}")
@@ -529,14 +548,20 @@ async def sign(
     user = await session.get(User, principal.user.id)
     profile = await signing_profile(session, settings=settings, organization_id=doc.organization_id, user_id=user.id)
     upload = await _read(signed_file, request, {PDF})
-    if upload is None and not pin:
-        raise InvalidInput(_l("Enter the signing PIN."))
     # Only certificates registered and confirmed for this leader count (never a namesake's).
     accepted = await signing.expected_fingerprints(session, settings=settings, user=user)
     key = None
     if upload is None:
-        key = await signing.open_signer(session, settings=settings, actor=principal.actor, pin=pin, user=user,
-                                        target=signing.SigningTarget("outgoing", doc.id))
+        try:
+            if not pin:
+                raise InvalidInput("Hãy nhập mã PIN ký số.", "Enter your signing PIN.")
+            key = await signing.open_signer(session, settings=settings, actor=principal.actor, pin=pin, user=user,
+                                            target=signing.SigningTarget("outgoing", doc.id))
+        except DomainError as exc:
+            if not pin_form.browser_form(request):
+                raise
+            error = await pin_form.refused(session, exc, form="sign")
+            return error.apply(await _page(request, principal, session, document_id, pin_error=error))
     # Signing and validation wait on OCSP and the time stamp: no transaction stays open meanwhile.
     await session.commit()
     if upload is not None:
@@ -584,8 +609,6 @@ async def issue(
 
     settings = request.app.state.settings
     doc = await _doc(session, principal, document_id)
-    if not pin:
-        raise InvalidInput(_l("Enter the organisation's seal PIN."))
     org = await session.get(Organization, doc.organization_id)
     blobs = BlobStore.for_data_dir(settings.data_dir)
     pdf_attachments = {a.id: blobs.get(a.sha) for a in await outgoing.attachments(session, document_id=doc.id)
@@ -599,8 +622,16 @@ async def issue(
         # Issued already, or not signed yet: outgoing.issue answers without the seal.
         key = None
     else:
-        key = await open_signer(session, settings=settings, actor=principal.actor, pin=pin, org=org,
-                                target=SigningTarget("outgoing", doc.id))
+        try:
+            if not pin:
+                raise InvalidInput("Hãy nhập mã PIN con dấu số của cơ quan.", "Enter the organisation's seal PIN.")
+            key = await open_signer(session, settings=settings, actor=principal.actor, pin=pin, org=org,
+                                    target=SigningTarget("outgoing", doc.id))
+        except DomainError as exc:
+            if not pin_form.browser_form(request):
+                raise
+            error = await pin_form.refused(session, exc, form="issue")
+            return error.apply(await _page(request, principal, session, document_id, pin_error=error))
 
     async def seal(stamp: outgoing.IssueStamp) -> outgoing.IssuedFiles:
         assert key is not None

@@ -14,11 +14,12 @@ from services.audit.service import record
 from services.authz import Principal, require
 from services.blobs import BlobStore
 from services.directory.models import STAFF, Organization, Role
-from services.errors import Forbidden, InvalidInput, NotFound
+from services.errors import DomainError, Forbidden, InvalidInput, NotFound
 from services.uploads import PDF, PNG, check_upload
 from signing import service as signing
 from signing.appearance import Appearance
 from signing.pades import LEVELS
+from web import pin_form
 from web.deps import Access, SessionDep, SignedIn, writes_on_read
 from web.templating import render
 from services.i18n import _l
@@ -44,12 +45,18 @@ async def _seal_orgs(session, principal: Principal) -> list[Organization]:
 
 @router.get("/signing")
 async def signing_page(request: Request, principal: Clerk, session: SessionDep) -> Response:
+    return await _page(request, principal, session)
+
+
+async def _page(request: Request, principal: Principal, session, form: dict[str, str] | None = None,  # type: ignore[no-untyped-def]
+                pin_error: pin_form.PinError | None = None) -> Response:
+    """The signing page; after a refused PIN, with its message and the choices made (not the PIN)."""
     settings = request.app.state.settings
     return render(request, "signing/index.html", {
         "levels": LEVELS,
         "default_level": await signing.org_level(session, settings=settings, organization_id=principal.me.organization_id),
-        "seal_orgs": await _seal_orgs(session, principal),
-    })
+        "seal_orgs": await _seal_orgs(session, principal), "form": form or {}, "pin_error": pin_error,
+    }, status_code=pin_error.status_code if pin_error else 200)
 
 
 @router.post("/signing/sign")
@@ -70,9 +77,22 @@ async def sign(
     upload = await _read(file, request, {PDF})
     if level not in LEVELS:
         raise InvalidInput(_l("Unknown signature level."))
-    if not pin:
-        raise InvalidInput(_l("Enter the signing PIN."))
     target = signing.SigningTarget("pdf", hashlib.sha256(upload.data).hexdigest()[:16])
+    kept = {"mode": mode, "org_id": org_id, "level": level, "placement": placement, "notation": notation,
+            "reason": reason, "filename": upload.filename}
+
+    async def open_key(**owner):  # type: ignore[no-untyped-def]
+        """The key, or the page again with the refusal beside the PIN (the choices kept)."""
+        try:
+            if not pin:
+                raise InvalidInput("Hãy nhập mã PIN ký số.", "Enter your signing PIN.")
+            return await signing.open_signer(session, settings=settings, actor=principal.actor, pin=pin, target=target, **owner), None
+        except DomainError as exc:
+            if not pin_form.browser_form(request):
+                raise
+            error = await pin_form.refused(session, exc, form="sign")
+            return None, error.apply(await _page(request, principal, session, kept, error))
+
     if mode == "org":
         if not org_id.isdigit():
             raise InvalidInput(_l("Choose the organisation."))
@@ -89,7 +109,9 @@ async def sign(
             looks = None
         else:
             looks = Appearance.seal(org_name=org.name, image_png=image)
-        key = await signing.open_signer(session, settings=settings, actor=principal.actor, pin=pin, org=org, target=target)
+        key, again = await open_key(org=org)
+        if again is not None:
+            return again
         # Signing waits on OCSP and the time stamp: open_signer left no transaction open.
         signed = await signing.sign_as_org(
             settings=settings, signer=key, actor=principal.actor, org=org, pdf=upload.data,
@@ -99,8 +121,9 @@ async def sign(
     else:
         image = await signing.profile_image(session, settings=settings, user_id=principal.me.id)
         looks = None if placement == "invisible" else Appearance.signature(name=principal.me.full_name, image_png=image)
-        key = await signing.open_signer(session, settings=settings, actor=principal.actor, pin=pin,
-                                        user=principal.user, target=target)
+        key, again = await open_key(user=principal.user)
+        if again is not None:
+            return again
         # Signing waits on OCSP and the time stamp: open_signer left no transaction open.
         signed = await signing.sign_as_person(
             settings=settings, signer=key, actor=principal.actor, user=principal.user,

@@ -71,3 +71,16 @@ window.LienThong = (() => {
   });
   return { follow };
 })();
+
+// Page images of a document (signing pages): a button shows them at their rendered size, which
+// a phone needs to read the text; the button exists only where this script runs.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-pages-zoom]").forEach((button) => {
+    const region = button.parentElement.nextElementSibling;
+    if (!region || !region.classList.contains("pdf-pages")) return;
+    button.hidden = false;
+    button.addEventListener("click", () => {
+      button.setAttribute("aria-pressed", String(region.classList.toggle("zoomed")));
+    });
+  });
+});

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from services import previews
 from services.blobs import BlobStore
 from services.errors import DomainError, NotFound
+from services.i18n import _l
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -46,7 +47,7 @@ async def pdf_of(request: Request, sha: str, content_type: str) -> str:
     if content_type == "application/pdf":
         return sha
     if content_type != DOCX:
-        raise NotFound("Tệp này không xem trước được; hãy tải về.", "This file has no page preview; download it.")
+        raise NotFound(_l("This file has no page preview; download it."))
     from signing.convert import get_converter
 
     return await asyncio.to_thread(previews.pdf_for, _blobs(request), sha, get_converter().convert)

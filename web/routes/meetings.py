@@ -339,7 +339,7 @@ async def document_page(request: Request, principal: SignedIn, session: SessionD
     acc = await access_for(session, principal, meeting_id)
     document = next((d for d in await scheduling.visible_documents(session, acc) if d.id == document_id), None)
     if document is None or sha != await page_images.pdf_of(request, document.sha256, document.content_type):
-        raise NotFound("Không tìm thấy tài liệu hoặc bạn không được xem tài liệu này.", "document not found")
+        raise NotFound(_l("document not found"))
     return await page_images.png(request, sha, page)
 
 

@@ -190,7 +190,7 @@ async def sign(request: Request, principal: SignedIn, session: SessionDep, minut
     level = await signing.org_level(session, settings=settings, organization_id=minutes.organization_id)
     try:
         if not pin.strip():
-            raise InvalidInput("Hãy nhập mã PIN chữ ký số của bạn.", "Enter your signing PIN.")
+            raise InvalidInput(_l("Enter your signing PIN."))
         key = await signing.open_signer(session, settings=settings, actor=principal.actor, pin=pin, user=principal.user,
                                         target=signing.SigningTarget("minutes", minutes_id))
     except DomainError as exc:
@@ -219,7 +219,7 @@ async def page_image(request: Request, principal: SignedIn, session: SessionDep,
     """One page of one version of the minutes' PDF (the file to sign, or a signed one) as an image."""
     minutes, _acc = await minutes_service.get_for(session, principal=principal, minutes_id=minutes_id)
     if sha not in {minutes.pdf_sha, minutes.secretary_pdf_sha, minutes.chair_pdf_sha, minutes.final_pdf_sha} - {None}:
-        raise NotFound("Không tìm thấy bản PDF này của biên bản.", "no such version of the minutes")
+        raise NotFound(_l("no such version of the minutes"))
     return await page_images.png(request, sha, page)
 
 

@@ -450,7 +450,7 @@ async def pdf_page(request: Request, principal: SignedIn, session: SessionDep, d
     """One page of one of the document's PDFs (to sign, signed, issued) as an image."""
     doc = await _doc(session, principal, document_id)
     if sha not in {doc.prepared_pdf_sha, doc.leader_pdf_sha, doc.issued_pdf_sha} - {None}:
-        raise NotFound("Không tìm thấy bản PDF này của văn bản.", "no such PDF of this document")
+        raise NotFound(_l("no such PDF of this document"))
     return await page_images.png(request, sha, page)
 
 
@@ -554,7 +554,7 @@ async def sign(
     if upload is None:
         try:
             if not pin:
-                raise InvalidInput("Hãy nhập mã PIN ký số.", "Enter your signing PIN.")
+                raise InvalidInput(_l("Enter your signing PIN."))
             key = await signing.open_signer(session, settings=settings, actor=principal.actor, pin=pin, user=user,
                                             target=signing.SigningTarget("outgoing", doc.id))
         except DomainError as exc:
@@ -624,7 +624,7 @@ async def issue(
     else:
         try:
             if not pin:
-                raise InvalidInput("Hãy nhập mã PIN con dấu số của cơ quan.", "Enter the organisation's seal PIN.")
+                raise InvalidInput(_l("Enter the organisation's seal PIN."))
             key = await open_signer(session, settings=settings, actor=principal.actor, pin=pin, org=org,
                                     target=SigningTarget("outgoing", doc.id))
         except DomainError as exc:

@@ -85,7 +85,7 @@ async def sign(
         """The key, or the page again with the refusal beside the PIN (the choices kept)."""
         try:
             if not pin:
-                raise InvalidInput("Hãy nhập mã PIN ký số.", "Enter your signing PIN.")
+                raise InvalidInput(_l("Enter your signing PIN."))
             return await signing.open_signer(session, settings=settings, actor=principal.actor, pin=pin, target=target, **owner), None
         except DomainError as exc:
             if not pin_form.browser_form(request):

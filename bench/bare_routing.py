@@ -48,8 +48,9 @@ class BareActivities:
         from sqlalchemy import text
 
         async with self.database.read() as session:
-            return int(await session.scalar(text("SELECT count(*) FROM bare_events WHERE doc = :d AND step != 'validated'"),
-                                            {"d": doc}) or 0)
+            return int(
+                await session.scalar(text("SELECT count(*) FROM bare_events WHERE doc = :d AND step != 'validated'"), {"d": doc}) or 0
+            )
 
     @activity.defn(name="bare_notify")
     async def notify(self, data: Step) -> None:
@@ -62,9 +63,12 @@ async def create_tables(database) -> None:
     async with database.session() as session:
         for table in ("bare_events", "bare_notes"):
             await session.execute(text(f"DROP TABLE IF EXISTS {table}"))
-            await session.execute(text(
-                f"CREATE TABLE {table} (id INTEGER PRIMARY KEY {'AUTOINCREMENT' if database.is_sqlite else 'GENERATED ALWAYS AS IDENTITY'},"
-                " doc INTEGER NOT NULL, step VARCHAR(16) NOT NULL)"))
+            await session.execute(
+                text(
+                    f"CREATE TABLE {table} (id INTEGER PRIMARY KEY {'AUTOINCREMENT' if database.is_sqlite else 'GENERATED ALWAYS AS IDENTITY'},"
+                    " doc INTEGER NOT NULL, step VARCHAR(16) NOT NULL)"
+                )
+            )
 
 
 @workflow.defn(name="BareRouting")
@@ -78,11 +82,13 @@ class BareRouting:
         await workflow.execute_activity("bare_validate", doc, start_to_close_timeout=timedelta(seconds=60), retry_policy=RETRY)
         while True:
             seen = self._changes
-            done = await workflow.execute_activity("bare_snapshot", doc, result_type=int,
-                                                   start_to_close_timeout=timedelta(seconds=60), retry_policy=RETRY)
+            done = await workflow.execute_activity(
+                "bare_snapshot", doc, result_type=int, start_to_close_timeout=timedelta(seconds=60), retry_policy=RETRY
+            )
             if done > self._processed:
-                await workflow.execute_activity("bare_notify", Step(doc=doc, step=STEPS[done - 1]),
-                                                start_to_close_timeout=timedelta(seconds=60), retry_policy=RETRY)
+                await workflow.execute_activity(
+                    "bare_notify", Step(doc=doc, step=STEPS[done - 1]), start_to_close_timeout=timedelta(seconds=60), retry_policy=RETRY
+                )
                 self._processed = done
             if done >= len(STEPS):
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -92,7 +98,8 @@ class BareRouting:
     @workflow.update
     async def act(self, step: str) -> int:
         doc = int(workflow.info().workflow_id.rsplit("-", 1)[1])
-        count = await workflow.execute_activity("bare_action", Step(doc=doc, step=step), result_type=int,
-                                                start_to_close_timeout=timedelta(seconds=60), retry_policy=RETRY)
+        count = await workflow.execute_activity(
+            "bare_action", Step(doc=doc, step=step), result_type=int, start_to_close_timeout=timedelta(seconds=60), retry_policy=RETRY
+        )
         self._changes += 1
         return count

@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -53,7 +53,7 @@ from services.audit import service as audit
 from services.db import Database
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-START = datetime(2025, 1, 1, tzinfo=timezone.utc)
+START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def _entries(n: int):
@@ -62,10 +62,16 @@ def _entries(n: int):
     for seq in range(1, n + 1):
         at = START + timedelta(seconds=seq // 7, microseconds=(seq * 7919) % 1_000_000)
         row = {
-            "seq": seq, "at": at, "actor_id": None, "actor_name": f"Nguyễn Thị {seq % 97}",
-            "organization_id": None, "action": ("document.view", "document.sign", "meeting.vote")[seq % 3],
-            "object_type": "incoming_document", "object_id": str(seq // 5),
-            "details": chain.canonical_json({"i": seq, "ghi chú": "Đã ký số \"khẩn\""}), "ip": f"10.0.{seq % 256}.7",
+            "seq": seq,
+            "at": at,
+            "actor_id": None,
+            "actor_name": f"Nguyễn Thị {seq % 97}",
+            "organization_id": None,
+            "action": ("document.view", "document.sign", "meeting.vote")[seq % 3],
+            "object_type": "incoming_document",
+            "object_id": str(seq // 5),
+            "details": chain.canonical_json({"i": seq, "ghi chú": 'Đã ký số "khẩn"'}),
+            "ip": f"10.0.{seq % 256}.7",
             "prev_hash": prev,
         }
         payload = {name: row[name] for name in chain.HASHED_FIELDS}
@@ -119,20 +125,22 @@ async def build(url: str, data_dir: Path, n: int, checkpoint_every: int, canonic
     created = START + timedelta(days=400)
     cp_rows = []
     for first, last, root in checkpoints:
-        message = chain.checkpoint_message(first_seq=first, last_seq=last, merkle_root=root,
-                                           created_at=chain.canonical_time(created))
+        message = chain.checkpoint_message(first_seq=first, last_seq=last, merkle_root=root, created_at=chain.canonical_time(created))
         cp_rows.append((first, last, root, created, key_id, private.sign(message).hex()))
     if sqlite:
         connection.executemany(
-            "INSERT INTO audit_checkpoints (first_seq, last_seq, merkle_root, created_at, key_id, signature) "
-            "VALUES (?, ?, ?, ?, ?, ?)", [(*r[:3], r[3].strftime("%Y-%m-%d %H:%M:%S.%f"), *r[4:]) for r in cp_rows])
+            "INSERT INTO audit_checkpoints (first_seq, last_seq, merkle_root, created_at, key_id, signature) VALUES (?, ?, ?, ?, ?, ?)",
+            [(*r[:3], r[3].strftime("%Y-%m-%d %H:%M:%S.%f"), *r[4:]) for r in cp_rows],
+        )
         connection.execute("UPDATE audit_head SET seq = ?, entry_hash = ? WHERE id = 1", (n, last_hash))
         connection.commit()
         connection.close()
     else:
         await pg.executemany(
             "INSERT INTO audit_checkpoints (first_seq, last_seq, merkle_root, created_at, key_id, signature) "
-            "VALUES ($1, $2, $3, $4, $5, $6)", cp_rows)
+            "VALUES ($1, $2, $3, $4, $5, $6)",
+            cp_rows,
+        )
         await pg.execute("UPDATE audit_head SET seq = $1, entry_hash = $2 WHERE id = 1", n, last_hash)
         await pg.execute("VACUUM ANALYZE audit_entries")
         await pg.close()
@@ -141,6 +149,7 @@ async def build(url: str, data_dir: Path, n: int, checkpoint_every: int, canonic
 
 
 # --- measurements, each run in a subprocess: `bench_audit.py --measure KIND ...` ----------------
+
 
 def _peak_mb() -> float:
     # VmHWM, not ru_maxrss: Linux carries the parent's peak over into ru_maxrss across fork+exec.
@@ -159,7 +168,7 @@ def measure_baseline(work_dir: Path) -> dict[str, float]:
     digests = [sha256(line).digest() for line in lines]
     entries_only = time.perf_counter() - began
     for first, last in ranges:
-        level = [sha256(b"\x00" + d).digest() for d in digests[first - 1:last]]
+        level = [sha256(b"\x00" + d).digest() for d in digests[first - 1 : last]]
         while len(level) > 1:
             nxt = [sha256(b"\x01" + a + b).digest() for a, b in zip(level[::2], level[1::2])]
             if len(level) % 2:
@@ -174,15 +183,20 @@ def measure_baseline(work_dir: Path) -> dict[str, float]:
     for entry in sample:
         chain.entry_hash(entry, entry["prev_hash"])
     reference_per_entry = (time.perf_counter() - began) / len(sample)
-    return {"seconds": entries_only, "with_merkle": with_merkle, "entries": len(lines), "peak_mb": peak,
-            "reference": reference_per_entry * len(lines)}
+    return {
+        "seconds": entries_only,
+        "with_merkle": with_merkle,
+        "entries": len(lines),
+        "peak_mb": peak,
+        "reference": reference_per_entry * len(lines),
+    }
 
 
 _BARE_SQL = {  # verification's batch statement (services.audit.service._BATCH_SQL) with the bytes only
     "sqlite": "SELECT count(*), max(seq), CAST(group_concat(canonical, char(10)) AS BLOB) FROM "
-              "(SELECT seq, canonical FROM audit_entries WHERE seq > :after ORDER BY seq LIMIT :limit)",
+    "(SELECT seq, canonical FROM audit_entries WHERE seq > :after ORDER BY seq LIMIT :limit)",
     "postgresql": "SELECT count(*), max(seq), string_agg(canonical, '\\x0a'::bytea) FROM "
-                  "(SELECT seq, canonical FROM audit_entries WHERE seq > :after ORDER BY seq LIMIT :limit) AS batch",
+    "(SELECT seq, canonical FROM audit_entries WHERE seq > :after ORDER BY seq LIMIT :limit) AS batch",
 }
 
 
@@ -227,9 +241,15 @@ async def measure_verify(url: str, data_dir: Path) -> dict[str, float]:
         result = await audit.verify_database(session, data_dir=data_dir)
     seconds = time.perf_counter() - began
     await database.dispose()
-    return {"seconds": seconds, "ok": result.ok, "entries": result.entries_checked,
-            "checkpoints": result.checkpoints_checked, "rechecked": result.entries_rechecked,
-            "peak_mb": _peak_mb(), "start_mb": start_mb}
+    return {
+        "seconds": seconds,
+        "ok": result.ok,
+        "entries": result.entries_checked,
+        "checkpoints": result.checkpoints_checked,
+        "rechecked": result.entries_rechecked,
+        "peak_mb": _peak_mb(),
+        "start_mb": start_mb,
+    }
 
 
 def _subprocess(*args: str) -> dict[str, float]:
@@ -239,8 +259,9 @@ def _subprocess(*args: str) -> dict[str, float]:
 
 async def _append_one(database: Database, name: str) -> None:
     async with database.session() as session:
-        await audit.record(session, actor=audit.Actor.system(name), action="bench.append",
-                           object_type="bench", object_id=1, details={"by": name})
+        await audit.record(
+            session, actor=audit.Actor.system(name), action="bench.append", object_type="bench", object_id=1, details={"by": name}
+        )
 
 
 async def writer_latency_during_verify(url: str, work_dir: Path, data_dir: Path) -> dict[str, float]:
@@ -253,7 +274,8 @@ async def writer_latency_during_verify(url: str, work_dir: Path, data_dir: Path)
         idle.append(time.perf_counter() - began)
         await asyncio.sleep(0.02)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--measure", "verify", url, str(data_dir), stdout=asyncio.subprocess.PIPE)
+        sys.executable, __file__, "--measure", "verify", url, str(data_dir), stdout=asyncio.subprocess.PIPE
+    )
     reading = asyncio.ensure_future(process.stdout.read())  # type: ignore[union-attr]  # started with stdout=PIPE
     await asyncio.sleep(1.0)  # past the subprocess's imports, into the verification
     during = []
@@ -265,12 +287,18 @@ async def writer_latency_during_verify(url: str, work_dir: Path, data_dir: Path)
     await process.wait()
     await database.dispose()
     verify = json.loads((await reading).decode().strip().splitlines()[-1])
-    return {"idle_median_ms": statistics.median(idle) * 1000, "median_ms": statistics.median(during) * 1000,
-            "max_ms": max(during) * 1000, "writes": len(during), "verify_seconds": verify["seconds"],
-            "verify_ok": verify["ok"]}
+    return {
+        "idle_median_ms": statistics.median(idle) * 1000,
+        "median_ms": statistics.median(during) * 1000,
+        "max_ms": max(during) * 1000,
+        "writes": len(during),
+        "verify_seconds": verify["seconds"],
+        "verify_ok": verify["ok"],
+    }
 
 
 # --- concurrent writers on PostgreSQL ------------------------------------------------------------
+
 
 class _TxnTimer:
     """Per transaction: how long the head UPDATE waited, how long the row lock was then held."""
@@ -325,13 +353,17 @@ async def concurrent_writers(url: str, k: int, seconds: float) -> dict[str, floa
     wall, cpu = time.perf_counter() - began, time.process_time() - cpu
     await database.dispose()
     return {
-        "k": k, "entries_per_s": done / wall, "txn_ms": statistics.mean(latencies) * 1000,
-        "head_wait_ms": statistics.mean(timer.wait) * 1000, "head_hold_ms": statistics.mean(timer.hold) * 1000,
+        "k": k,
+        "entries_per_s": done / wall,
+        "txn_ms": statistics.mean(latencies) * 1000,
+        "head_wait_ms": statistics.mean(timer.wait) * 1000,
+        "head_hold_ms": statistics.mean(timer.hold) * 1000,
         "client_cpu": cpu / wall,
     }
 
 
 # --- main ----------------------------------------------------------------------------------------
+
 
 async def main(args: argparse.Namespace) -> None:
     work_dir = args.keep or Path(tempfile.mkdtemp(prefix="bench-audit-"))
@@ -348,8 +380,9 @@ async def main(args: argparse.Namespace) -> None:
     backend = "PostgreSQL" if args.postgres else "SQLite"
     try:
         built = await build(url, data_dir, args.n, args.checkpoint_every, work_dir / "canonical.bin")
-        print(f"{backend}: {args.n:,} entries, {built['checkpoints']} checkpoints, built in {built['seconds']:.1f} s "
-              f"({os.cpu_count()} cores)")
+        print(
+            f"{backend}: {args.n:,} entries, {built['checkpoints']} checkpoints, built in {built['seconds']:.1f} s ({os.cpu_count()} cores)"
+        )
         base = _subprocess("baseline", str(work_dir))
         # Side by side, alternating, each in a fresh process; the best of --repeat runs of each
         # (the machine is shared: the least disturbed run is the closest to the real cost).
@@ -375,28 +408,39 @@ async def main(args: argparse.Namespace) -> None:
             ("ref. encode+sha256 (extrapolated)", base["reference"], base["peak_mb"]),
         ):
             print(f"{label:38}{seconds:9.2f}{seconds / args.n * 1e6:10.2f}{peak:13.0f}")
-        print("runs (s): bare " + ", ".join(f"{r['seconds']:.2f}" for r in bares)
-              + "; without reading ahead " + ", ".join(f"{r['seconds']:.2f}" for r in plains)
-              + "; verify " + ", ".join(f"{r['seconds']:.2f}" for r in verifies))
+        print(
+            "runs (s): bare "
+            + ", ".join(f"{r['seconds']:.2f}" for r in bares)
+            + "; without reading ahead "
+            + ", ".join(f"{r['seconds']:.2f}" for r in plains)
+            + "; verify "
+            + ", ".join(f"{r['seconds']:.2f}" for r in verifies)
+        )
         median = statistics.median
-        print(f"ratio verify / bare hashlib loop: {verify['seconds'] / bare['seconds']:.2f}x "
-              f"(medians: {median(r['seconds'] for r in verifies) / median(r['seconds'] for r in bares):.2f}x); "
-              f"verify / bare loop without reading ahead: {verify['seconds'] / plain['seconds']:.2f}x "
-              f"(medians: {median(r['seconds'] for r in verifies) / median(r['seconds'] for r in plains):.2f}x); "
-              f"verify / in-memory sha256: {verify['seconds'] / base['seconds']:.2f}x\n"
-              f"verify peak RSS {verify['peak_mb']:.0f} MB ({verify['start_mb']:.0f} MB after imports); "
-              f"entries re-checked slowly: {verify['rechecked']}")
+        print(
+            f"ratio verify / bare hashlib loop: {verify['seconds'] / bare['seconds']:.2f}x "
+            f"(medians: {median(r['seconds'] for r in verifies) / median(r['seconds'] for r in bares):.2f}x); "
+            f"verify / bare loop without reading ahead: {verify['seconds'] / plain['seconds']:.2f}x "
+            f"(medians: {median(r['seconds'] for r in verifies) / median(r['seconds'] for r in plains):.2f}x); "
+            f"verify / in-memory sha256: {verify['seconds'] / base['seconds']:.2f}x\n"
+            f"verify peak RSS {verify['peak_mb']:.0f} MB ({verify['start_mb']:.0f} MB after imports); "
+            f"entries re-checked slowly: {verify['rechecked']}"
+        )
         during = await writer_latency_during_verify(url, work_dir, data_dir)
-        print(f"writer during verify: {during['writes']} appends, median {during['median_ms']:.1f} ms, "
-              f"max {during['max_ms']:.1f} ms (idle median {during['idle_median_ms']:.1f} ms); "
-              f"that verify took {during['verify_seconds']:.2f} s, ok={during['verify_ok']}")
+        print(
+            f"writer during verify: {during['writes']} appends, median {during['median_ms']:.1f} ms, "
+            f"max {during['max_ms']:.1f} ms (idle median {during['idle_median_ms']:.1f} ms); "
+            f"that verify took {during['verify_seconds']:.2f} s, ok={during['verify_ok']}"
+        )
         if args.postgres and args.writers:
             print(f"concurrent writers, {args.writer_seconds:.0f} s each, record() in database.session():")
             print(f"{'K':>4}{'entries/s':>11}{'txn ms':>9}{'head wait ms':>14}{'head held ms':>14}{'client CPU':>12}")
             for k in (int(x) for x in args.writers.split(",")):
                 r = await concurrent_writers(url, k, args.writer_seconds)
-                print(f"{k:>4}{r['entries_per_s']:11.0f}{r['txn_ms']:9.2f}{r['head_wait_ms']:14.2f}"
-                      f"{r['head_hold_ms']:14.2f}{r['client_cpu']:11.0%}")
+                print(
+                    f"{k:>4}{r['entries_per_s']:11.0f}{r['txn_ms']:9.2f}{r['head_wait_ms']:14.2f}"
+                    f"{r['head_hold_ms']:14.2f}{r['client_cpu']:11.0%}"
+                )
     finally:
         if args.keep:
             print(f"kept: {url} (data dir {data_dir})")

@@ -31,15 +31,18 @@ def _sample_docx() -> bytes:
         body=["Căn cứ Điều lệ Hội Liên hiệp Phụ nữ Việt Nam;"] * 3
         + ["Điều 1. Ban hành kèm theo Quyết định này Quy chế quản lý văn bản điện tử."] * 5,
         recipients=["Như Điều 3", "Thường trực Tỉnh ủy (để b/c)"],
-        signers=[SigningBlock(authority_prefix="TM.", authority_line="BAN THƯỜNG VỤ", position="CHỦ TỊCH",
-                              signer_name="Nguyễn Thị Hồng Nhung")],
+        signers=[
+            SigningBlock(authority_prefix="TM.", authority_line="BAN THƯỜNG VỤ", position="CHỦ TỊCH", signer_name="Nguyễn Thị Hồng Nhung")
+        ],
     )
     return build_document_docx(spec)
 
 
 def _summary(label: str, times: list[float]) -> None:
-    print(f"{label:<34} mean {statistics.mean(times):6.3f} s   median {statistics.median(times):6.3f} s   "
-          f"min {min(times):6.3f} s   max {max(times):6.3f} s")
+    print(
+        f"{label:<34} mean {statistics.mean(times):6.3f} s   median {statistics.median(times):6.3f} s   "
+        f"min {min(times):6.3f} s   max {max(times):6.3f} s"
+    )
 
 
 def main(count: int = 10) -> None:

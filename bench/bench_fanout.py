@@ -27,16 +27,16 @@ from sqlalchemy import func, select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from demo.directory import seed_demo
 from services.config import Settings
 from services.db import Database, set_database, utcnow
-from demo.directory import seed_demo
 from services.migrate import upgrade_async
+from services.outbox.service import Command
 from services.reports.models import ReportTarget
 from tests.reports.factory import bulk_orgs, create_request
 from web.runtime import temporal_binary
 from workflows.client import data_converter
 from workflows.context import ActivityContext
-from services.outbox.service import Command
 from workflows.relay import deliver
 from workflows.reports.workflows import ReportRequestWorkflow, request_workflow_id
 from workflows.worker import build_worker
@@ -46,8 +46,14 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 async def _delivered(database: Database, request_id: int) -> int:
     async with database.session() as session:
-        return await session.scalar(select(func.count()).select_from(ReportTarget).where(
-            ReportTarget.request_id == request_id, ReportTarget.delivered_at.is_not(None))) or 0
+        return (
+            await session.scalar(
+                select(func.count())
+                .select_from(ReportTarget)
+                .where(ReportTarget.request_id == request_id, ReportTarget.delivered_at.is_not(None))
+            )
+            or 0
+        )
 
 
 async def fan_out(client: Client, database: Database, settings: Settings, targets: list[int]) -> dict[str, float]:
@@ -60,8 +66,13 @@ async def fan_out(client: Client, database: Database, settings: Settings, target
     seconds = time.perf_counter() - began
     progress = await client.get_workflow_handle(request_workflow_id(request.id)).query(ReportRequestWorkflow.progress)
     children = [wf async for wf in client.list_workflows(f"WorkflowId STARTS_WITH 'report-request-{request.id}-'")]
-    return {"targets": len(targets), "seconds": seconds, "ms_per_target": 1000 * seconds / len(targets),
-            "parent_runs": progress.runs, "children": len(children)}
+    return {
+        "targets": len(targets),
+        "seconds": seconds,
+        "ms_per_target": 1000 * seconds / len(targets),
+        "parent_runs": progress.runs,
+        "children": len(children),
+    }
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -82,20 +93,23 @@ async def main(args: argparse.Namespace) -> None:
     orgs = await bulk_orgs(database, args.baseline + args.targets)
     rows = []
     async with await WorkflowEnvironment.start_local(
-        data_converter=data_converter(settings), dev_server_existing_path=temporal_binary(),  # the app's, encrypted
+        data_converter=data_converter(settings),
+        dev_server_existing_path=temporal_binary(),  # the app's, encrypted
         dev_server_extra_args=["--headless"],
     ) as env:
         async with build_worker(env.client, task_queue=settings.task_queue, context=ActivityContext(settings, database)):
-            rows.append(await fan_out(env.client, database, settings, orgs[:args.baseline]))
-            rows.append(await fan_out(env.client, database, settings, orgs[args.baseline:]))
+            rows.append(await fan_out(env.client, database, settings, orgs[: args.baseline]))
+            rows.append(await fan_out(env.client, database, settings, orgs[args.baseline :]))
     await database.dispose()
     if args.backend == "postgresql":
         subprocess.run(["psql", PG_ADMIN, "-qc", f"DROP DATABASE {name} WITH (FORCE)"], check=False)
     print(f"\nReport fan-out on {args.backend}, batch {args.batch} (wall clock, one process, local Temporal dev server)")
     print(f"{'':>16}{'targets':>10}{'seconds':>10}{'ms/target':>11}{'parent runs':>13}{'children':>10}")
     for label, row in zip(("baseline", "measured"), rows, strict=True):
-        print(f"{label:>16}{row['targets']:>10}{row['seconds']:>10.1f}{row['ms_per_target']:>11.1f}"
-              f"{row['parent_runs']:>13}{row['children']:>10}")
+        print(
+            f"{label:>16}{row['targets']:>10}{row['seconds']:>10.1f}{row['ms_per_target']:>11.1f}"
+            f"{row['parent_runs']:>13}{row['children']:>10}"
+        )
 
 
 if __name__ == "__main__":

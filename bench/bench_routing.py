@@ -84,7 +84,7 @@ class HealthPoller:
                 self.phase.health_failures += 0 if ok else 1
                 try:
                     await asyncio.wait_for(self.stop.wait(), timeout=0.1)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
 
@@ -114,8 +114,9 @@ async def bare_phase(stack: Stack, docs: int, concurrency: int) -> Phase:
                 phase.actions.append(time.perf_counter() - started)
             await handle.result()
 
-    async with Worker(client, task_queue=queue, workflows=[BareRouting],
-                      activities=[acts.validate, acts.action, acts.snapshot, acts.notify]):
+    async with Worker(
+        client, task_queue=queue, workflows=[BareRouting], activities=[acts.validate, acts.action, acts.snapshot, acts.notify]
+    ):
         started = time.perf_counter()
         results = await asyncio.gather(*(one(i) for i in range(1, docs + 1)), return_exceptions=True)
         phase.seconds = time.perf_counter() - started
@@ -185,8 +186,9 @@ def _postgres_database() -> tuple[str, str]:
 
 
 def _drop_postgres(name: str) -> None:
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc",
-                    f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False
+    )
 
 
 def report(bare: Phase, system: Phase, *, docs: int, concurrency: int, backend: str) -> str:
@@ -210,8 +212,13 @@ def report(bare: Phase, system: Phase, *, docs: int, concurrency: int, backend: 
         row("user action p95 (ms)", f"{b95:.1f}", f"{s95:.1f}", f"{s95 / b95:.2f}×", "≤ 2×"),
         row("/healthz p95 (ms)", f"{pct(bare.health, 95) * ms:.1f}", f"{pct(system.health, 95) * ms:.1f}", "", "≤ 50 ms (system)"),
         row("/healthz p50 (ms)", f"{pct(bare.health, 50) * ms:.1f}", f"{pct(system.health, 50) * ms:.1f}", "", ""),
-        row("/healthz samples (failed)", f"{len(bare.health)} ({bare.health_failures})",
-            f"{len(system.health)} ({system.health_failures})", "", ""),
+        row(
+            "/healthz samples (failed)",
+            f"{len(bare.health)} ({bare.health_failures})",
+            f"{len(system.health)} ({system.health_failures})",
+            "",
+            "",
+        ),
         row("documents failed", str(len(bare.errors)), str(len(system.errors)), "", ""),
         "",
         "Bare: one workflow per document, 4 updates (each an activity writing a row) + 1 start activity + "
@@ -251,8 +258,9 @@ def main() -> int:
     if args.postgres:
         pg_name, database_url = _postgres_database()
     root = Path(tempfile.mkdtemp(prefix="lienthong-bench-routing-"))
-    stack = Stack(root, database_url=database_url, task_queue="bench-routing",
-                  extra_env={"LIENTHONG_LOGIN_FREE_FAILURES_PER_ADDRESS": "1000"})
+    stack = Stack(
+        root, database_url=database_url, task_queue="bench-routing", extra_env={"LIENTHONG_LOGIN_FREE_FAILURES_PER_ADDRESS": "1000"}
+    )
     try:
         stack.start_temporal()
         stack.prepare()
@@ -267,8 +275,7 @@ def main() -> int:
         stack.close()
         if pg_name:
             _drop_postgres(pg_name)
-    text = report(bare, system, docs=args.docs, concurrency=args.concurrency,
-                  backend="PostgreSQL" if args.postgres else "SQLite")
+    text = report(bare, system, docs=args.docs, concurrency=args.concurrency, backend="PostgreSQL" if args.postgres else "SQLite")
     print(text)
     for phase in (bare, system):
         for error in phase.errors[:5]:

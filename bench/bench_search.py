@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -42,48 +42,128 @@ from services.db import Database
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
-KINDS = [("Kế hoạch", "KH"), ("Báo cáo", "BC"), ("Công văn về việc", "CV"), ("Thông báo", "TB"), ("Quyết định", "QĐ"),
-         ("Hướng dẫn", "HD"), ("Tờ trình", "TTr"), ("Chương trình", "CTr")]
+KINDS = [
+    ("Kế hoạch", "KH"),
+    ("Báo cáo", "BC"),
+    ("Công văn về việc", "CV"),
+    ("Thông báo", "TB"),
+    ("Quyết định", "QĐ"),
+    ("Hướng dẫn", "HD"),
+    ("Tờ trình", "TTr"),
+    ("Chương trình", "CTr"),
+]
 TOPICS = [
-    "chuyển đổi số", "tổ chức Đại hội Phụ nữ các cấp", "sơ kết 6 tháng đầu năm", "tổng kết công tác Hội",
-    "phòng chống bạo lực gia đình", "tổ chức Hội thi nấu ăn ngon", "tuyên truyền pháp luật cho hội viên",
-    "hỗ trợ phụ nữ khởi nghiệp", "xây dựng gia đình 5 không 3 sạch", "chăm sóc sức khỏe sinh sản",
-    "phòng chống mua bán người", "kiểm tra giám sát", "thi đua khen thưởng", "công tác cán bộ",
-    "bình đẳng giới", "giảm nghèo bền vững", "phòng chống dịch bệnh", "an toàn giao thông",
-    "cải cách hành chính", "ứng dụng công nghệ thông tin", "bồi dưỡng nghiệp vụ", "tiếp công dân",
-    "quản lý tài chính", "xây dựng nông thôn mới", "phát triển hội viên", "chăm sóc trẻ em",
+    "chuyển đổi số",
+    "tổ chức Đại hội Phụ nữ các cấp",
+    "sơ kết 6 tháng đầu năm",
+    "tổng kết công tác Hội",
+    "phòng chống bạo lực gia đình",
+    "tổ chức Hội thi nấu ăn ngon",
+    "tuyên truyền pháp luật cho hội viên",
+    "hỗ trợ phụ nữ khởi nghiệp",
+    "xây dựng gia đình 5 không 3 sạch",
+    "chăm sóc sức khỏe sinh sản",
+    "phòng chống mua bán người",
+    "kiểm tra giám sát",
+    "thi đua khen thưởng",
+    "công tác cán bộ",
+    "bình đẳng giới",
+    "giảm nghèo bền vững",
+    "phòng chống dịch bệnh",
+    "an toàn giao thông",
+    "cải cách hành chính",
+    "ứng dụng công nghệ thông tin",
+    "bồi dưỡng nghiệp vụ",
+    "tiếp công dân",
+    "quản lý tài chính",
+    "xây dựng nông thôn mới",
+    "phát triển hội viên",
+    "chăm sóc trẻ em",
 ]
 SUFFIXES = ["", "", "năm 2025", "năm 2026", "giai đoạn 2025-2030", "của Hội LHPN tỉnh", "trên địa bàn tỉnh", "quý III"]
-ISSUERS = ["UBND tỉnh Bến Tre", "Sở Y tế tỉnh Bến Tre", "Sở Thông tin và Truyền thông", "Tỉnh ủy Bến Tre",
-           "Trung ương Hội LHPN Việt Nam", "Sở Giáo dục và Đào tạo", "Công an tỉnh", "Sở Tư pháp",
-           "Ban Tuyên giáo Tỉnh ủy", "Sở Lao động - Thương binh và Xã hội", "Hội LHPN huyện Châu Thành",
-           "Hội LHPN thành phố Bến Tre", "Đảng ủy Khối cơ quan", "Ủy ban MTTQ Việt Nam tỉnh"]
+ISSUERS = [
+    "UBND tỉnh Bến Tre",
+    "Sở Y tế tỉnh Bến Tre",
+    "Sở Thông tin và Truyền thông",
+    "Tỉnh ủy Bến Tre",
+    "Trung ương Hội LHPN Việt Nam",
+    "Sở Giáo dục và Đào tạo",
+    "Công an tỉnh",
+    "Sở Tư pháp",
+    "Ban Tuyên giáo Tỉnh ủy",
+    "Sở Lao động - Thương binh và Xã hội",
+    "Hội LHPN huyện Châu Thành",
+    "Hội LHPN thành phố Bến Tre",
+    "Đảng ủy Khối cơ quan",
+    "Ủy ban MTTQ Việt Nam tỉnh",
+]
 ABBR = ["UBND", "SYT", "STTTT", "TU", "ĐCT", "SGDĐT", "CAT", "STP", "BTGTU", "SLĐTBXH", "HLHPN", "HLHPN", "ĐUK", "MTTQ"]
 
 QUERIES = [  # what people type: Vietnamese with or without accents, notations, issuers
-    "kế hoạch chuyển đổi số", "ke hoach", "báo cáo sơ kết 6 tháng", "dai hoi phu nu", "15/QĐ-HLHPN",
-    "sở y tế sức khỏe sinh sản", "tuyên truyền phòng chống bạo lực gia đình", "hoi thi nau an ngon 2026",
-    "Hội LHPN huyện Châu Thành", "bình đẳng giới quý III", "kế hoạch chuyển đổi số năm 2027 hải đảo",
+    "kế hoạch chuyển đổi số",
+    "ke hoach",
+    "báo cáo sơ kết 6 tháng",
+    "dai hoi phu nu",
+    "15/QĐ-HLHPN",
+    "sở y tế sức khỏe sinh sản",
+    "tuyên truyền phòng chống bạo lực gia đình",
+    "hoi thi nau an ngon 2026",
+    "Hội LHPN huyện Châu Thành",
+    "bình đẳng giới quý III",
+    "kế hoạch chuyển đổi số năm 2027 hải đảo",
 ]
 
 
 def _documents(n: int, org_id: int, seed: int = 7):  # type: ignore[no-untyped-def]
     rng = random.Random(seed)
     start = date(2019, 1, 1)
-    stamp = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    stamp = datetime(2025, 1, 1, tzinfo=UTC)
     for i in range(1, n + 1):
         kind, code = rng.choice(KINDS)
         subject = " ".join(p for p in (kind, rng.choice(TOPICS), rng.choice(SUFFIXES)) if p)
         issuer = rng.randrange(len(ISSUERS))
         day = start + timedelta(days=i * 2500 // n)
         notation = f"{rng.randint(1, 400)}/{code}-{ABBR[issuer]}"
-        yield (org_id, "done", "manual", "chung", day.year, day, ISSUERS[issuer], notation, day, code[:8], subject,
-               "normal", "normal", 0, stamp, stamp, textsearch.index_text(notation, subject, ISSUERS[issuer]))
+        yield (
+            org_id,
+            "done",
+            "manual",
+            "chung",
+            day.year,
+            day,
+            ISSUERS[issuer],
+            notation,
+            day,
+            code[:8],
+            subject,
+            "normal",
+            "normal",
+            0,
+            stamp,
+            stamp,
+            textsearch.index_text(notation, subject, ISSUERS[issuer]),
+        )
 
 
-COLUMNS = ["organization_id", "status", "source", "arrival_series", "arrival_year", "arrival_date", "issuer_name",
-           "number_notation", "document_date", "doc_type", "subject", "urgency", "secrecy", "revision", "created_at",
-           "updated_at", "search_text"]
+COLUMNS = [
+    "organization_id",
+    "status",
+    "source",
+    "arrival_series",
+    "arrival_year",
+    "arrival_date",
+    "issuer_name",
+    "number_notation",
+    "document_date",
+    "doc_type",
+    "subject",
+    "urgency",
+    "secrecy",
+    "revision",
+    "created_at",
+    "updated_at",
+    "search_text",
+]
 
 
 def _psql(sql: str) -> None:
@@ -121,8 +201,11 @@ async def build(name: str, n: int) -> str:
     await pg.execute(index)
     indexed = time.perf_counter() - began - copied
     await pg.execute("VACUUM ANALYZE incoming_documents")
-    print(f"built {n:,} documents: COPY {copied:.1f} s, GIN index {indexed:.1f} s, "
-          f"VACUUM ANALYZE {time.perf_counter() - began - copied - indexed:.1f} s", flush=True)
+    print(
+        f"built {n:,} documents: COPY {copied:.1f} s, GIN index {indexed:.1f} s, "
+        f"VACUUM ANALYZE {time.perf_counter() - began - copied - indexed:.1f} s",
+        flush=True,
+    )
     await pg.close()
     return url
 
@@ -162,10 +245,17 @@ async def measure(url: str, repeats: int, old_repeats: int) -> None:
         for _ in range(old_repeats):
             async with database.read() as session:
                 began = time.perf_counter()
-                (await session.scalars(select(IncomingDocument).where(
-                    IncomingDocument.organization_id == clerk.me.organization_id,
-                    or_(textsearch.contains(IncomingDocument.subject, q), textsearch.contains(IncomingDocument.number_notation, q)))
-                    .order_by(IncomingDocument.id.desc()).limit(31))).all()
+                (
+                    await session.scalars(
+                        select(IncomingDocument)
+                        .where(
+                            IncomingDocument.organization_id == clerk.me.organization_id,
+                            or_(textsearch.contains(IncomingDocument.subject, q), textsearch.contains(IncomingDocument.number_notation, q)),
+                        )
+                        .order_by(IncomingDocument.id.desc())
+                        .limit(31)
+                    )
+                ).all()
                 old_times.append(time.perf_counter() - began)
         all_search += times
         print(f"{q:48} {found:5}  {_ms(times)}   {_ms(pk_times)}   {_ms(old_times)}", flush=True)
@@ -177,14 +267,14 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=1_000_000, help="documents")
     parser.add_argument("-r", type=int, default=40, help="calls per query")
-    parser.add_argument("--old", type=int, default=1, help="calls per query of the old LIKE search (0: none; a rare "
-                        "word takes a minute a call at 1M)")
+    parser.add_argument(
+        "--old", type=int, default=1, help="calls per query of the old LIKE search (0: none; a rare word takes a minute a call at 1M)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--database", help="measure an existing database built by --keep (name)")
     args = parser.parse_args()
     if args.database:
-        await measure(PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + args.database,
-                      args.r, args.old)
+        await measure(PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + args.database, args.r, args.old)
         return
     name = f"lt_bench_search_{uuid.uuid4().hex[:8]}"
     _psql(f"CREATE DATABASE {name}")

@@ -86,7 +86,10 @@ def naive_sign(pdf: bytes, *, p12: Path, png: Path) -> bytes:
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     meta = signers.PdfSignatureMetadata(field_name="Sig-leader", md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES)
     pdf_signer = signers.PdfSigner(
-        meta, signer, stamp_style=style, new_field_spec=fields.SigFieldSpec("Sig-leader", on_page=0, box=BOX)  # type: ignore[arg-type]  # pyHanko says int, takes any number
+        meta,
+        signer,
+        stamp_style=style,
+        new_field_spec=fields.SigFieldSpec("Sig-leader", on_page=0, box=BOX),  # type: ignore[arg-type]  # pyHanko says int, takes any number
     )
     out = io.BytesIO()
     pdf_signer.sign_pdf(writer, output=out)

@@ -53,15 +53,17 @@ class Browser:
     retries: int = 0  # 503 answers retried
 
     def __post_init__(self) -> None:
-        self.client = httpx.AsyncClient(base_url=self.base_url, headers={"accept": "text/html"},
-                                        follow_redirects=False, timeout=httpx.Timeout(120.0))
+        self.client = httpx.AsyncClient(
+            base_url=self.base_url, headers={"accept": "text/html"}, follow_redirects=False, timeout=httpx.Timeout(120.0)
+        )
 
     async def sign_in(self) -> Browser:
         page = await self.client.get("/login")
         token = CSRF_RE.search(page.text)
         assert token, f"no CSRF token on /login ({page.status_code})"
-        answer = await self.client.post("/login", data={"username": self.username, "password": DEMO_PASSWORD,
-                                                        "csrf_token": token.group(1), "next": "/"})
+        answer = await self.client.post(
+            "/login", data={"username": self.username, "password": DEMO_PASSWORD, "csrf_token": token.group(1), "next": "/"}
+        )
         if answer.status_code != 303:
             raise ActionFailed(f"sign-in of {self.username}: {answer.status_code} {answer.text[:300]}")
         home = await self.client.get("/")
@@ -81,12 +83,12 @@ class Browser:
             self.retries += 1
             await asyncio.sleep(min(float(answer.headers.get("retry-after") or 1), 2.0))
 
-    async def action(self, path: str, data: dict[str, Any] | None = None, files: list[Any] | None = None,
-                     *, expect: int = 303) -> httpx.Response:
+    async def action(
+        self, path: str, data: dict[str, Any] | None = None, files: list[Any] | None = None, *, expect: int = 303
+    ) -> httpx.Response:
         """POST a form as the signed-in user; timed; anything but `expect` raises."""
         started = time.perf_counter()
-        answer = await self._patient(lambda: self.client.post(path, data={**(data or {}), "csrf_token": self.csrf},
-                                                              files=files))
+        answer = await self._patient(lambda: self.client.post(path, data={**(data or {}), "csrf_token": self.csrf}, files=files))
         if self.timings is not None:
             self.timings.append(time.perf_counter() - started)
         if answer.status_code != expect:
@@ -95,8 +97,9 @@ class Browser:
 
     async def live(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
         started = time.perf_counter()
-        answer = await self._patient(lambda: self.client.post(
-            path, json=body or {}, headers={"x-csrf-token": self.csrf, "accept": "application/json"}))
+        answer = await self._patient(
+            lambda: self.client.post(path, json=body or {}, headers={"x-csrf-token": self.csrf, "accept": "application/json"})
+        )
         if self.timings is not None:
             self.timings.append(time.perf_counter() - started)
         if answer.status_code >= 300:
@@ -124,6 +127,7 @@ def created_id(answer: httpx.Response) -> int:
 
 # --- directory lookups (set-up only) -----------------------------------------------------------------
 
+
 @dataclass
 class Directory:
     users: dict[str, int]
@@ -144,8 +148,14 @@ async def load_directory(database_url: str) -> Directory:
         async with database.read() as session:
             users = dict((await session.execute(select(User.username, User.id))).all())
             orgs = dict((await session.execute(select(Organization.code, Organization.id))).all())
-            units = {(code, unit): uid for code, unit, uid in (await session.execute(
-                select(Organization.code, Unit.code, Unit.id).join(Organization, Organization.id == Unit.organization_id))).all()}
+            units = {
+                (code, unit): uid
+                for code, unit, uid in (
+                    await session.execute(
+                        select(Organization.code, Unit.code, Unit.id).join(Organization, Organization.id == Unit.organization_id)
+                    )
+                ).all()
+            }
             prefix = await workflow_prefix(session)
     finally:
         await database.dispose()
@@ -153,6 +163,7 @@ async def load_directory(database_url: str) -> Directory:
 
 
 # --- incoming ---------------------------------------------------------------------------------------
+
 
 def tiny_pdf(text: str) -> bytes:
     from demo.incoming import demo_pdf
@@ -166,18 +177,29 @@ _PDF_CACHE: dict[str, bytes] = {}
 async def incoming_register(clerk: Browser, directory: Directory, tag: str) -> int:
     today = datetime.now().date()
     pdf = _PDF_CACHE.setdefault("incoming", tiny_pdf("Cong van den"))
-    answer = await clerk.action("/incoming", {
-        "organization_id": str(directory.orgs["hlhpn-bentre"]), "issuer_name": "Sở Lao động - Thương binh và Xã hội",
-        "number_notation": f"{tag}/CV-SLĐTBXH", "document_date": (today - timedelta(days=1)).isoformat(),
-        "doc_type": "CV", "subject": f"Về việc phối hợp tuyên truyền ({tag})", "urgency": "normal",
-        "secrecy": "normal", "arrival_date": today.isoformat(),
-    }, files=[("files", ("cong-van.pdf", pdf, "application/pdf"))])
+    answer = await clerk.action(
+        "/incoming",
+        {
+            "organization_id": str(directory.orgs["hlhpn-bentre"]),
+            "issuer_name": "Sở Lao động - Thương binh và Xã hội",
+            "number_notation": f"{tag}/CV-SLĐTBXH",
+            "document_date": (today - timedelta(days=1)).isoformat(),
+            "doc_type": "CV",
+            "subject": f"Về việc phối hợp tuyên truyền ({tag})",
+            "urgency": "normal",
+            "secrecy": "normal",
+            "arrival_date": today.isoformat(),
+        },
+        files=[("files", ("cong-van.pdf", pdf, "application/pdf"))],
+    )
     return created_id(answer)
 
 
 async def incoming_direct(leader: Browser, directory: Directory, doc_id: int, lead: str = "thu.le") -> None:
-    await leader.action(f"/incoming/{doc_id}/direct", {
-        "instruction": "Ban Tuyên giáo chủ trì tham mưu.", "lead": f"user:{directory.users[lead]}", "due_days": "10"})
+    await leader.action(
+        f"/incoming/{doc_id}/direct",
+        {"instruction": "Ban Tuyên giáo chủ trì tham mưu.", "lead": f"user:{directory.users[lead]}", "due_days": "10"},
+    )
 
 
 async def incoming_handle(lead: Browser, doc_id: int) -> None:
@@ -195,10 +217,15 @@ OUTGOING_RECIPIENTS = ("hlhpn-tpbentre", "hlhpn-chauthanh", "hlhpn-mocaynam")
 
 async def outgoing_draft(drafter: Browser, directory: Directory, tag: str) -> int:
     data: dict[str, Any] = {
-        "doc_type": "CV", "subject": f"Về việc tổ chức Hội nghị sơ kết ({tag})",
+        "doc_type": "CV",
+        "subject": f"Về việc tổ chức Hội nghị sơ kết ({tag})",
         "body": "Kính gửi các cơ sở Hội.\nĐề nghị các đơn vị triển khai thực hiện.",
-        "signer_id": str(directory.users["lan.nguyen"]), "authority_prefix": "TM.", "authority_line": "BAN THƯỜNG VỤ",
-        "unit_id": str(directory.units[("hlhpn-bentre", "VP")]), "urgency": "normal", "secrecy": "normal",
+        "signer_id": str(directory.users["lan.nguyen"]),
+        "authority_prefix": "TM.",
+        "authority_line": "BAN THƯỜNG VỤ",
+        "unit_id": str(directory.units[("hlhpn-bentre", "VP")]),
+        "urgency": "normal",
+        "secrecy": "normal",
         "recipient_org_ids": [str(directory.orgs[c]) for c in OUTGOING_RECIPIENTS],
     }
     return created_id(await drafter.action("/outgoing", data))
@@ -226,17 +253,26 @@ async def outgoing_issue(clerk: Browser, doc_id: int) -> None:
 
 # --- meetings ---------------------------------------------------------------------------------------
 
+
 async def meeting_create(organiser: Browser, directory: Directory, tag: str) -> int:
     start = (datetime.now() + timedelta(days=3)).replace(hour=8, minute=0, second=0, microsecond=0)
-    answer = await organiser.action("/meetings", {
-        "organization_id": str(directory.orgs["hlhpn-bentre"]), "title": f"Giao ban tháng ({tag})",
-        "chair_id": str(directory.users["lan.nguyen"]), "secretary_id": str(directory.users["ngoc.vo"]),
-        "starts_at": start.strftime("%Y-%m-%dT%H:%M"), "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
-        "mode": "online",
-    })
+    answer = await organiser.action(
+        "/meetings",
+        {
+            "organization_id": str(directory.orgs["hlhpn-bentre"]),
+            "title": f"Giao ban tháng ({tag})",
+            "chair_id": str(directory.users["lan.nguyen"]),
+            "secretary_id": str(directory.users["ngoc.vo"]),
+            "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+            "mode": "online",
+        },
+    )
     meeting_id = created_id(answer)
-    await organiser.action(f"/meetings/{meeting_id}/participants",
-                           {"user_ids": [str(directory.users["thu.le"]), str(directory.users["hanh.pham"])], "role": "member"})
+    await organiser.action(
+        f"/meetings/{meeting_id}/participants",
+        {"user_ids": [str(directory.users["thu.le"]), str(directory.users["hanh.pham"])], "role": "member"},
+    )
     await organiser.action(f"/meetings/{meeting_id}/items", {"title": "Kết quả công tác tháng", "planned_minutes": "20"})
     return meeting_id
 
@@ -255,13 +291,23 @@ async def meeting_close(chair: Browser, meeting_id: int) -> None:
 
 # --- report requests --------------------------------------------------------------------------------
 
+
 async def report_create(requester: Browser, directory: Directory, tag: str) -> int:
     deadline = (datetime.now() + timedelta(days=14)).date().isoformat()
-    answer = await requester.action("/reports", {
-        "title": f"Báo cáo kết quả 6 tháng ({tag})", "instructions": "Gửi số liệu theo mẫu.",
-        "organization_id": str(directory.orgs["hlhpn-bentre"]), "deadline_date": deadline, "deadline_time": "17:00",
-        "scope": "children", "field_name": ["Số hội viên mới"], "field_unit": ["người"], "field_kind": ["integer"],
-    })
+    answer = await requester.action(
+        "/reports",
+        {
+            "title": f"Báo cáo kết quả 6 tháng ({tag})",
+            "instructions": "Gửi số liệu theo mẫu.",
+            "organization_id": str(directory.orgs["hlhpn-bentre"]),
+            "deadline_date": deadline,
+            "deadline_time": "17:00",
+            "scope": "children",
+            "field_name": ["Số hội viên mới"],
+            "field_unit": ["người"],
+            "field_kind": ["integer"],
+        },
+    )
     return created_id(answer)
 
 
@@ -275,5 +321,8 @@ async def report_submit(reporter: Browser, request_id: int, org_id: int) -> None
         raise ActionFailed(f"{reporter.username} GET target page: {page.status_code}")
     figures = {name: "12" for name in FIG_RE.findall(page.text)}
     pdf = _PDF_CACHE.setdefault("report", tiny_pdf("Bao cao 6 thang"))
-    await reporter.action(f"/reports/{request_id}/targets/{org_id}/submit", {"note": "Số liệu 6 tháng.", **figures},
-                          files=[("file", ("bao-cao.pdf", pdf, "application/pdf"))])
+    await reporter.action(
+        f"/reports/{request_id}/targets/{org_id}/submit",
+        {"note": "Số liệu 6 tháng.", **figures},
+        files=[("file", ("bao-cao.pdf", pdf, "application/pdf"))],
+    )

@@ -62,13 +62,17 @@ class Outcome:
         worker_kills = sum(1 for k in self.kills if k["what"] == "worker")
         temporal_kills = sum(1 for k in self.kills if k["what"] == "temporal")
         pg_kills = sum(1 for k in self.kills if k["what"] == "postgres")
-        lines = [f"database: {self.backend}",
-                 (f"kills: {worker_kills} worker (SIGKILL to its process group), {temporal_kills} Temporal dev server,"
-                  f" {pg_kills} PostgreSQL postmaster; {self.orphans_killed} escaped children killed after the group"
-                  f" kill; {self.seconds:.0f} s"),
-                 f"user actions answered 503 and sent again: {self.retried_503}",
-                 f"escaped children (not in the killed group): {dict(Counter(self.escaped))}",
-                 "flows:"]
+        lines = [
+            f"database: {self.backend}",
+            (
+                f"kills: {worker_kills} worker (SIGKILL to its process group), {temporal_kills} Temporal dev server,"
+                f" {pg_kills} PostgreSQL postmaster; {self.orphans_killed} escaped children killed after the group"
+                f" kill; {self.seconds:.0f} s"
+            ),
+            f"user actions answered 503 and sent again: {self.retried_503}",
+            f"escaped children (not in the killed group): {dict(Counter(self.escaped))}",
+            "flows:",
+        ]
         lines += [f"  {name}: {state}" for name, state in sorted(self.flows.items())]
         lines.append("invariants held:")
         lines += [f"  + {h}" for h in self.held]
@@ -82,8 +86,17 @@ class Chaos:
     """Seeded SIGKILLs of the worker group (once of Temporal, `pg_restarts` times of PostgreSQL's
     postmaster), each followed by a restart."""
 
-    def __init__(self, stack: Stack, *, kills: int, seed: int, gap: tuple[float, float], outcome: Outcome,
-                 kill_temporal: bool = True, pg_restarts: int = 0) -> None:
+    def __init__(
+        self,
+        stack: Stack,
+        *,
+        kills: int,
+        seed: int,
+        gap: tuple[float, float],
+        outcome: Outcome,
+        kill_temporal: bool = True,
+        pg_restarts: int = 0,
+    ) -> None:
         self.stack, self.kills, self.outcome = stack, kills, outcome
         self.rng = random.Random(seed)
         self.gap = gap
@@ -93,10 +106,13 @@ class Chaos:
         self.done = asyncio.Event()
 
     def _log(self, what: str, escaped: int, down: float) -> None:
-        self.outcome.kills.append({"what": what, "at_s": round(time.monotonic() - self.started, 1),
-                                   "down_s": round(down, 2), "escaped_children": escaped})
-        print(f"[chaos {time.monotonic() - self.started:6.1f}s] SIGKILL {what}"
-              f" (escaped children killed: {escaped}), restart in {down:.1f} s", flush=True)
+        self.outcome.kills.append(
+            {"what": what, "at_s": round(time.monotonic() - self.started, 1), "down_s": round(down, 2), "escaped_children": escaped}
+        )
+        print(
+            f"[chaos {time.monotonic() - self.started:6.1f}s] SIGKILL {what} (escaped children killed: {escaped}), restart in {down:.1f} s",
+            flush=True,
+        )
 
     async def run(self) -> None:
         try:
@@ -128,6 +144,7 @@ class Chaos:
 
 # --- flows --------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Flows:
     incoming: list[int] = field(default_factory=list)
@@ -151,8 +168,7 @@ async def incoming_flow(b: dict[str, drive.Browser], d: drive.Directory, flows: 
     await drive.incoming_close(b["thu.le"], doc)
 
 
-async def outgoing_flow(b: dict[str, drive.Browser], d: drive.Directory, flows: Flows, tag: str, rng: random.Random,
-                        wait: float) -> None:
+async def outgoing_flow(b: dict[str, drive.Browser], d: drive.Directory, flows: Flows, tag: str, rng: random.Random, wait: float) -> None:
     doc = await drive.outgoing_draft(b["thu.le"], d, tag)
     flows.outgoing.append(doc)
     await _pause(rng, 2)
@@ -180,12 +196,12 @@ async def meeting_flow(b: dict[str, drive.Browser], d: drive.Directory, flows: F
     await drive.meeting_close(b["lan.nguyen"], meeting)
 
 
-REPORT_TARGETS = {"hlhpn-tpbentre": "tpbentre.chutich", "hlhpn-chauthanh": "chauthanh.chutich",
-                  "hlhpn-mocaynam": "mocaynam.chutich"}
+REPORT_TARGETS = {"hlhpn-tpbentre": "tpbentre.chutich", "hlhpn-chauthanh": "chauthanh.chutich", "hlhpn-mocaynam": "mocaynam.chutich"}
 
 
-async def report_flow(b: dict[str, drive.Browser], d: drive.Directory, flows: Flows, tag: str, rng: random.Random,
-                      checker: Checker, wait: float) -> None:
+async def report_flow(
+    b: dict[str, drive.Browser], d: drive.Directory, flows: Flows, tag: str, rng: random.Random, checker: Checker, wait: float
+) -> None:
     req = await drive.report_create(b["lan.nguyen"], d, tag)
     flows.reports.append(req)
     for code, username in REPORT_TARGETS.items():
@@ -200,6 +216,7 @@ async def report_flow(b: dict[str, drive.Browser], d: drive.Directory, flows: Fl
 
 
 # --- checks (read the database and Temporal; never change them) ------------------------------------------
+
 
 class Checker:
     def __init__(self, stack: Stack) -> None:
@@ -262,8 +279,9 @@ class Checker:
         return await self._read(read)
 
     async def target_delivered(self, request_id: int, org_id: int) -> bool:
-        status = await self.scalar("SELECT status FROM report_targets WHERE request_id = :r AND organization_id = :o",
-                                   r=request_id, o=org_id)
+        status = await self.scalar(
+            "SELECT status FROM report_targets WHERE request_id = :r AND organization_id = :o", r=request_id, o=org_id
+        )
         return status not in (None, "pending")
 
     # -- final states --
@@ -276,8 +294,8 @@ class Checker:
     async def outgoing_final(self, doc: int) -> str | None:
         status = await self.scalar("SELECT status FROM outgoing_documents WHERE id = :i", i=doc)
         pending = await self.scalar(
-            "SELECT count(*) FROM outgoing_recipients WHERE document_id = :i AND external = :f AND incoming_id IS NULL",
-            i=doc, f=False)
+            "SELECT count(*) FROM outgoing_recipients WHERE document_id = :i AND external = :f AND incoming_id IS NULL", i=doc, f=False
+        )
         if status != "issued" or pending != 0:
             return None
         # The workflow ends once the document is delivered, validated and noticed.
@@ -299,11 +317,16 @@ class Checker:
 
     async def describe(self, kind: str, ident: int) -> str:
         """Where a flow stands, for the failure message."""
-        table = {"incoming": "incoming_documents", "outgoing": "outgoing_documents", "meeting": "meetings",
-                 "report": "report_requests"}[kind]
+        table = {"incoming": "incoming_documents", "outgoing": "outgoing_documents", "meeting": "meetings", "report": "report_requests"}[
+            kind
+        ]
         status = await self.scalar(f"SELECT status FROM {table} WHERE id = :i", i=ident)  # fixed names
-        wf = {"incoming": f"incoming-{ident}", "outgoing": f"outgoing-{ident}", "meeting": f"meeting-{ident}",
-              "report": f"report-request-{ident}"}[kind]
+        wf = {
+            "incoming": f"incoming-{ident}",
+            "outgoing": f"outgoing-{ident}",
+            "meeting": f"meeting-{ident}",
+            "report": f"report-request-{ident}",
+        }[kind]
         return f"db status {status!r}, workflow {wf} {await self.workflow_closed(wf) or 'running/missing'}"
 
     async def close(self) -> None:
@@ -317,19 +340,28 @@ async def check_invariants(checker: Checker, flows: Flows, outcome: Outcome, dir
     # One incoming copy per in-system recipient of each outgoing document, and per report target.
     bad = []
     for doc in flows.outgoing:
-        recipients = sorted(r[0] for r in await checker.rows(
-            "SELECT organization_id FROM outgoing_recipients WHERE document_id = :i AND external = :f", i=doc, f=False))
-        copies = Counter(r[0] for r in await checker.rows(
-            "SELECT organization_id FROM incoming_documents WHERE outgoing_ref = :ref", ref=f"outgoing-{doc}"))
+        recipients = sorted(
+            r[0]
+            for r in await checker.rows(
+                "SELECT organization_id FROM outgoing_recipients WHERE document_id = :i AND external = :f", i=doc, f=False
+            )
+        )
+        copies = Counter(
+            r[0]
+            for r in await checker.rows("SELECT organization_id FROM incoming_documents WHERE outgoing_ref = :ref", ref=f"outgoing-{doc}")
+        )
         if sorted(copies) != recipients or any(n != 1 for n in copies.values()):
             bad.append(f"outgoing {doc}: recipients {recipients}, copies {dict(copies)}")
     verdict(not bad, "exactly one incoming copy per recipient of each outgoing document" + (f": {bad}" if bad else ""))
     bad = []
     for req in flows.reports:
-        targets = sorted(r[0] for r in await checker.rows(
-            "SELECT organization_id FROM report_targets WHERE request_id = :r", r=req))
-        copies = Counter(r[0] for r in await checker.rows(
-            "SELECT organization_id FROM incoming_documents WHERE outgoing_ref = :ref", ref=f"report-request-{req}"))
+        targets = sorted(r[0] for r in await checker.rows("SELECT organization_id FROM report_targets WHERE request_id = :r", r=req))
+        copies = Counter(
+            r[0]
+            for r in await checker.rows(
+                "SELECT organization_id FROM incoming_documents WHERE outgoing_ref = :ref", ref=f"report-request-{req}"
+            )
+        )
         if sorted(copies) != targets or any(n != 1 for n in copies.values()):
             bad.append(f"report request {req}: targets {targets}, copies {dict(copies)}")
     verdict(not bad, "exactly one incoming copy per report target" + (f": {bad}" if bad else ""))
@@ -338,32 +370,43 @@ async def check_invariants(checker: Checker, flows: Flows, outcome: Outcome, dir
     bad = []
     books: dict[tuple[Any, ...], list[int]] = defaultdict(list)
     for org, year, series, number in await checker.rows(
-            "SELECT organization_id, arrival_year, arrival_series, arrival_number FROM incoming_documents"
-            " WHERE arrival_number IS NOT NULL"):
+        "SELECT organization_id, arrival_year, arrival_series, arrival_number FROM incoming_documents WHERE arrival_number IS NOT NULL"
+    ):
         books[("incoming", org, series, year)].append(number)
     for org, year, series, number in await checker.rows(
-            "SELECT organization_id, year, series, number FROM outgoing_documents WHERE number IS NOT NULL"):
+        "SELECT organization_id, year, series, number FROM outgoing_documents WHERE number IS NOT NULL"
+    ):
         books[("outgoing", org, series, year)].append(number)
-    counters = {(kind, org, series, year): last for kind, org, series, year, last in await checker.rows(
-        "SELECT kind, organization_id, series, year, last_number FROM register_counters")}
+    counters = {
+        (kind, org, series, year): last
+        for kind, org, series, year, last in await checker.rows(
+            "SELECT kind, organization_id, series, year, last_number FROM register_counters"
+        )
+    }
     for key, numbers in sorted(books.items(), key=str):
         if sorted(numbers) != list(range(1, len(numbers) + 1)):
             bad.append(f"{key}: numbers {sorted(numbers)}")
         elif counters.get(key, len(numbers)) != len(numbers):
             bad.append(f"{key}: counter {counters.get(key)} but {len(numbers)} numbered")
     issued = sum(len(v) for k, v in books.items() if k[0] == "outgoing")
-    verdict(not bad, f"register numbers contiguous, no gaps or duplicates ({len(books)} registers,"
-                     f" {sum(map(len, books.values()))} numbers, {issued} outgoing)" + (f": {bad}" if bad else ""))
+    verdict(
+        not bad,
+        f"register numbers contiguous, no gaps or duplicates ({len(books)} registers,"
+        f" {sum(map(len, books.values()))} numbers, {issued} outgoing)" + (f": {bad}" if bad else ""),
+    )
 
     # Each notification once: no two rows for the same person, kind and link.
-    dupes = await checker.rows(
-        "SELECT user_id, kind, link, count(*) FROM notifications GROUP BY user_id, kind, link HAVING count(*) > 1")
+    dupes = await checker.rows("SELECT user_id, kind, link, count(*) FROM notifications GROUP BY user_id, kind, link HAVING count(*) > 1")
     total = await checker.scalar("SELECT count(*) FROM notifications")
-    verdict(not dupes, f"each notification once ({total} notifications; none twice for the same person, kind and object)"
-            + (f": duplicates {[tuple(r) for r in dupes][:20]}" if dupes else ""))
+    verdict(
+        not dupes,
+        f"each notification once ({total} notifications; none twice for the same person, kind and object)"
+        + (f": duplicates {[tuple(r) for r in dupes][:20]}" if dupes else ""),
+    )
     notices = await checker.rows(
         "SELECT kind, count(*) FROM notifications WHERE kind LIKE '%remind%' OR kind LIKE '%overdue%'"
-        " OR kind LIKE '%escalat%' GROUP BY kind")
+        " OR kind LIKE '%escalat%' GROUP BY kind"
+    )
     verdict(True, f"deadline notices (none due in this run): {[tuple(r) for r in notices]}")
 
     # Each user action recorded once in the audit trail (a retried activity must not add one).
@@ -372,9 +415,11 @@ async def check_invariants(checker: Checker, flows: Flows, outcome: Outcome, dir
         " ('incoming.register', 'incoming.direct', 'incoming.complete', 'outgoing.issue', 'outgoing.sign',"
         "  'meeting.opened', 'meeting.closed', 'meeting.invitations_sent', 'meeting.invitation_prepared',"
         "  'outgoing.validate')"
-        " GROUP BY action, object_type, object_id HAVING count(*) > 1")
-    verdict(not dupes, "each user action and invitation recorded once in the audit trail"
-            + (f": {[tuple(r) for r in dupes]}" if dupes else ""))
+        " GROUP BY action, object_type, object_id HAVING count(*) > 1"
+    )
+    verdict(
+        not dupes, "each user action and invitation recorded once in the audit trail" + (f": {[tuple(r) for r in dupes]}" if dupes else "")
+    )
 
 
 async def _drive(stack: Stack, args: argparse.Namespace, outcome: Outcome) -> None:
@@ -386,43 +431,57 @@ async def _drive(stack: Stack, args: argparse.Namespace, outcome: Outcome) -> No
     checker = Checker(stack)
     flows = Flows()
     rng = random.Random(args.seed + 1)
-    chaos = Chaos(stack, kills=args.kills, seed=args.seed, gap=(args.min_gap, args.max_gap), outcome=outcome,
-                  kill_temporal=not args.no_temporal_kill, pg_restarts=args.pg_restarts if args.postgres else 0)
+    chaos = Chaos(
+        stack,
+        kills=args.kills,
+        seed=args.seed,
+        gap=(args.min_gap, args.max_gap),
+        outcome=outcome,
+        kill_temporal=not args.no_temporal_kill,
+        pg_restarts=args.pg_restarts if args.postgres else 0,
+    )
     chaos_task = asyncio.create_task(chaos.run())
     run = f"r{args.seed}"
     jobs: list[tuple[str, Any]] = []
     for i in range(args.incoming):
         jobs.append((f"incoming#{i}", incoming_flow(browsers, directory, flows, f"{run}i{i}", random.Random(rng.random()))))
     for i in range(args.outgoing):
-        jobs.append((f"outgoing#{i}", outgoing_flow(browsers, directory, flows, f"{run}o{i}", random.Random(rng.random()),
-                                                    args.deadline)))
+        jobs.append((f"outgoing#{i}", outgoing_flow(browsers, directory, flows, f"{run}o{i}", random.Random(rng.random()), args.deadline)))
     for i in range(args.meetings):
         jobs.append((f"meeting#{i}", meeting_flow(browsers, directory, flows, f"{run}m{i}", random.Random(rng.random()))))
     for i in range(args.reports):
-        jobs.append((f"report#{i}", report_flow(browsers, directory, flows, f"{run}r{i}", random.Random(rng.random()),
-                                                checker, args.deadline)))
+        jobs.append(
+            (f"report#{i}", report_flow(browsers, directory, flows, f"{run}r{i}", random.Random(rng.random()), checker, args.deadline))
+        )
 
     async def staggered(delay: float, job: Any) -> None:
         await asyncio.sleep(delay)
         await job
 
-    results = await asyncio.gather(*(staggered(rng.uniform(0, args.spread), job) for _, job in jobs),
-                                   return_exceptions=True)
+    results = await asyncio.gather(*(staggered(rng.uniform(0, args.spread), job) for _, job in jobs), return_exceptions=True)
     for (name, _), result in zip(jobs, results):
         if isinstance(result, BaseException):
             outcome.failures.append(f"{name}: a user action failed: {result!r}")
     try:
         await asyncio.wait_for(chaos_task, timeout=args.deadline)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         outcome.failures.append("the chaos loop did not finish")
     if not stack.procs["worker"].alive():
         stack.start_worker()
 
     # Wait for every flow to reach its final state.
-    pending = {("incoming", i) for i in flows.incoming} | {("outgoing", i) for i in flows.outgoing} \
-        | {("meeting", i) for i in flows.meetings} | {("report", i) for i in flows.reports}
-    finals = {"incoming": checker.incoming_final, "outgoing": checker.outgoing_final,
-              "meeting": checker.meeting_final, "report": checker.report_final}
+    pending = (
+        {("incoming", i) for i in flows.incoming}
+        | {("outgoing", i) for i in flows.outgoing}
+        | {("meeting", i) for i in flows.meetings}
+        | {("report", i) for i in flows.reports}
+    )
+    finals = {
+        "incoming": checker.incoming_final,
+        "outgoing": checker.outgoing_final,
+        "meeting": checker.meeting_final,
+        "report": checker.report_final,
+    }
     deadline = time.monotonic() + args.deadline
     while pending and time.monotonic() < deadline:
         for kind, ident in sorted(pending):
@@ -465,7 +524,8 @@ def run(args: argparse.Namespace) -> Outcome:
         verify = stack.cli("audit", "verify", check=False)
         ok = verify.returncode == 0
         (outcome.held if ok else outcome.failures).append(
-            f"`lienthong audit verify` exit {verify.returncode}: {(verify.stdout + verify.stderr).strip()[:400]}")
+            f"`lienthong audit verify` exit {verify.returncode}: {(verify.stdout + verify.stderr).strip()[:400]}"
+        )
     except Exception:  # noqa: BLE001 - reported as a failure with its traceback
         outcome.failures.append(f"harness error: {traceback.format_exc()}")
     finally:
@@ -497,10 +557,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--spread", type=float, default=20.0, help="flows start within this many seconds")
     p.add_argument("--deadline", type=float, default=600.0, help="generous limit for each wait")
     p.add_argument("--no-temporal-kill", action="store_true")
-    p.add_argument("--postgres", action="store_true",
-                   help="run on a PostgreSQL cluster of the run's own (initdb in a temporary directory, free port)")
-    p.add_argument("--pg-restarts", type=int, default=5,
-                   help="with --postgres: SIGKILLs of the postmaster (each followed by a restart) among the kills")
+    p.add_argument(
+        "--postgres", action="store_true", help="run on a PostgreSQL cluster of the run's own (initdb in a temporary directory, free port)"
+    )
+    p.add_argument(
+        "--pg-restarts",
+        type=int,
+        default=5,
+        help="with --postgres: SIGKILLs of the postmaster (each followed by a restart) among the kills",
+    )
     p.add_argument("--keep", help="run in this directory and keep it (default: a new temporary directory)")
     p.add_argument("--json", help="also write the outcome as JSON to this file")
     return p

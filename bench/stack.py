@@ -104,8 +104,16 @@ class Proc:
         with self.log.open("ab") as out:
             out.write(f"\n===== start #{self.starts + 1} {time.strftime('%H:%M:%S')} =====\n".encode())
             out.flush()
-            self.popen = subprocess.Popen(self.argv, env=env, cwd=str(REPO), stdout=out, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, start_new_session=True, user=self.user)
+            self.popen = subprocess.Popen(
+                self.argv,
+                env=env,
+                cwd=str(REPO),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                user=self.user,
+            )
         self.starts += 1
 
     @property
@@ -204,20 +212,27 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LIENTHONG_")}
-        env.update({
-            "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
-            "LIENTHONG_DATA_DIR": str(self.data_dir), "LIENTHONG_DATABASE_URL": str(self.database_url),
-            "LIENTHONG_TEMPORAL_ADDRESS": self.temporal_address, "LIENTHONG_SECRET_KEY": "stack-secret-key",
-            "LIENTHONG_TASK_QUEUE": self.task_queue, "LIENTHONG_TRUST_SERVICES_PORT": str(self.trust_port),
-            "LIENTHONG_BASE_URL": self.base_url,
-        })
+        env.update(
+            {
+                "PYTHONPATH": str(REPO),
+                "PYTHONUNBUFFERED": "1",
+                "LIENTHONG_DATA_DIR": str(self.data_dir),
+                "LIENTHONG_DATABASE_URL": str(self.database_url),
+                "LIENTHONG_TEMPORAL_ADDRESS": self.temporal_address,
+                "LIENTHONG_SECRET_KEY": "stack-secret-key",
+                "LIENTHONG_TASK_QUEUE": self.task_queue,
+                "LIENTHONG_TRUST_SERVICES_PORT": str(self.trust_port),
+                "LIENTHONG_BASE_URL": self.base_url,
+            }
+        )
         env.update(self.extra_env)
         return env
 
     def cli(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         """Run `lienthong ARGS` with the stack's settings; output returned."""
-        result = subprocess.run([sys.executable, "-m", "web.cli", *args], env=self.env(), cwd=str(REPO),
-                                capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(
+            [sys.executable, "-m", "web.cli", *args], env=self.env(), cwd=str(REPO), capture_output=True, text=True, timeout=timeout
+        )
         if check and result.returncode != 0:
             raise RuntimeError(f"lienthong {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
         return result
@@ -240,11 +255,25 @@ class Stack:
         raise RuntimeError(f"{proc.name} did not open port {port} within {timeout:.0f} s; see {proc.log}")
 
     def start_temporal(self) -> Proc:
-        proc = self._proc("temporal", [
-            temporal_binary(), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
-            "--port", str(self.temporal_port), "--db-filename", str(self.root / "temporal.db"),
-            "--namespace", "default", "--log-level", "warn",
-        ])
+        proc = self._proc(
+            "temporal",
+            [
+                temporal_binary(),
+                "server",
+                "start-dev",
+                "--headless",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(self.temporal_port),
+                "--db-filename",
+                str(self.root / "temporal.db"),
+                "--namespace",
+                "default",
+                "--log-level",
+                "warn",
+            ],
+        )
         proc.start()
         self.wait_port(self.temporal_port, proc)
         return proc
@@ -263,28 +292,77 @@ class Stack:
             os.chown(self.pg_dir, entry.pw_uid, entry.pw_gid)
         log = self.logs / "postgres.log"
         with log.open("ab") as out:
-            subprocess.run([_pg_bin("initdb"), "-D", str(self.pg_dir / "data"), "-U", "postgres", "-A", "trust",
-                            "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
-                           check=True, stdout=out, stderr=subprocess.STDOUT, user=user, cwd=str(self.pg_dir))
+            subprocess.run(
+                [
+                    _pg_bin("initdb"),
+                    "-D",
+                    str(self.pg_dir / "data"),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                    "--no-sync",
+                ],
+                check=True,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                user=user,
+                cwd=str(self.pg_dir),
+            )
         self.start_postgres()
-        subprocess.run([_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres", "-d", "postgres",
-                        "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE lienthong"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                _pg_bin("psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.pg_port),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qc",
+                "CREATE DATABASE lienthong",
+            ],
+            check=True,
+            capture_output=True,
+        )
 
     def start_postgres(self) -> Proc:
         """Start the postmaster (in the foreground, so its PID is ours to kill); back once it
         accepts connections, crash recovery included."""
         assert self.pg_dir is not None, "init_postgres first"
-        proc = self._proc("postgres", [
-            _pg_bin("postgres"), "-D", str(self.pg_dir / "data"), "-p", str(self.pg_port),
-            "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.pg_dir}",
-            "-c", "max_connections=200",
-        ])
+        proc = self._proc(
+            "postgres",
+            [
+                _pg_bin("postgres"),
+                "-D",
+                str(self.pg_dir / "data"),
+                "-p",
+                str(self.pg_port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={self.pg_dir}",
+                "-c",
+                "max_connections=200",
+            ],
+        )
         proc.user = _postgres_account()
         proc.start()
         self.wait_port(self.pg_port, proc)
         deadline = time.monotonic() + 120
-        while subprocess.run([_pg_bin("pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.pg_port),
-                              "-U", "postgres", "-d", "postgres"], check=False).returncode != 0:
+        while (
+            subprocess.run(
+                [_pg_bin("pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres", "-d", "postgres"], check=False
+            ).returncode
+            != 0
+        ):
             if not proc.alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"PostgreSQL did not accept connections; see {proc.log}")
             time.sleep(0.1)

@@ -69,14 +69,27 @@ async def documents_per_month(session: AsyncSession, *, org_ids: Iterable[int], 
 
     ids = list(org_ids)
     rows = {m: MonthCount(m) for m in period.months()}
-    arrivals = (await session.scalars(select(IncomingDocument.arrival_date).where(
-        IncomingDocument.organization_id.in_(ids), IncomingDocument.arrival_date >= period.start,
-        IncomingDocument.arrival_date <= period.end))).all()
+    arrivals = (
+        await session.scalars(
+            select(IncomingDocument.arrival_date).where(
+                IncomingDocument.organization_id.in_(ids),
+                IncomingDocument.arrival_date >= period.start,
+                IncomingDocument.arrival_date <= period.end,
+            )
+        )
+    ).all()
     for day in arrivals:
         rows[month_of(day)].incoming += 1
-    issued = (await session.scalars(select(OutgoingDocument.issue_date).where(
-        OutgoingDocument.organization_id.in_(ids), OutgoingDocument.issued_at.is_not(None),
-        OutgoingDocument.issue_date >= period.start, OutgoingDocument.issue_date <= period.end))).all()
+    issued = (
+        await session.scalars(
+            select(OutgoingDocument.issue_date).where(
+                OutgoingDocument.organization_id.in_(ids),
+                OutgoingDocument.issued_at.is_not(None),
+                OutgoingDocument.issue_date >= period.start,
+                OutgoingDocument.issue_date <= period.end,
+            )
+        )
+    ).all()
     for day in issued:
         rows[month_of(day)].outgoing += 1
     return list(rows.values())
@@ -111,16 +124,27 @@ async def electronic_share(session: AsyncSession, *, org_ids: Iterable[int], per
 
     ids = list(org_ids)
     signed_file = exists().where(IncomingFile.document_id == IncomingDocument.id, IncomingFile.signatures_ok.is_(True))
-    rows = (await session.execute(select(IncomingDocument.source, signed_file).where(
-        IncomingDocument.organization_id.in_(ids), IncomingDocument.arrival_date >= period.start,
-        IncomingDocument.arrival_date <= period.end))).all()
-    incoming = Share("incoming", len(rows), sum(1 for src, sig in rows if src == "system" or sig),
-                     sum(1 for _, sig in rows if sig))
-    out_rows = (await session.execute(select(OutgoingDocument.issued_pdf_sha, OutgoingDocument.signed_at).where(
-        OutgoingDocument.organization_id.in_(ids), OutgoingDocument.issued_at.is_not(None),
-        OutgoingDocument.issue_date >= period.start, OutgoingDocument.issue_date <= period.end))).all()
-    outgoing = Share("outgoing", len(out_rows), sum(1 for pdf, _ in out_rows if pdf),
-                     sum(1 for pdf, signed in out_rows if pdf and signed))
+    rows = (
+        await session.execute(
+            select(IncomingDocument.source, signed_file).where(
+                IncomingDocument.organization_id.in_(ids),
+                IncomingDocument.arrival_date >= period.start,
+                IncomingDocument.arrival_date <= period.end,
+            )
+        )
+    ).all()
+    incoming = Share("incoming", len(rows), sum(1 for src, sig in rows if src == "system" or sig), sum(1 for _, sig in rows if sig))
+    out_rows = (
+        await session.execute(
+            select(OutgoingDocument.issued_pdf_sha, OutgoingDocument.signed_at).where(
+                OutgoingDocument.organization_id.in_(ids),
+                OutgoingDocument.issued_at.is_not(None),
+                OutgoingDocument.issue_date >= period.start,
+                OutgoingDocument.issue_date <= period.end,
+            )
+        )
+    ).all()
+    outgoing = Share("outgoing", len(out_rows), sum(1 for pdf, _ in out_rows if pdf), sum(1 for pdf, signed in out_rows if pdf and signed))
     return [incoming, outgoing]
 
 
@@ -142,14 +166,19 @@ async def incoming_handling_by_unit(
     units = dict((await session.execute(select(Unit.id, Unit.name).where(Unit.organization_id.in_(ids)))).all())
     groups: dict[tuple[int, int | None], UnitHandling] = {}
     for row in rows:
-        group = groups.setdefault((row.organization_id, row.unit_id), UnitHandling(
-            label=units.get(row.unit_id, "(Chưa giao đơn vị)") if row.unit_id else "(Chưa giao đơn vị)",
-            organization=orgs.get(row.organization_id, "")))
+        group = groups.setdefault(
+            (row.organization_id, row.unit_id),
+            UnitHandling(
+                label=units.get(row.unit_id, "(Chưa giao đơn vị)") if row.unit_id else "(Chưa giao đơn vị)",
+                organization=orgs.get(row.organization_id, ""),
+            ),
+        )
         group.add(row.result)
         if row.days is not None:
             group.days.append(row.days)
-    return sorted((g for g in groups.values() if g.counted or g.open),
-                  key=lambda g: (g.rate if g.rate is not None else 2, -g.counted, g.label))
+    return sorted(
+        (g for g in groups.values() if g.counted or g.open), key=lambda g: (g.rate if g.rate is not None else 2, -g.counted, g.label)
+    )
 
 
 @dataclass
@@ -163,15 +192,20 @@ async def handling_time_per_month(session: AsyncSession, *, org_ids: Iterable[in
     """Average days from registration to done of incoming documents finished in each month."""
     from services.incoming.models import IncomingDocument
 
-    rows = (await session.execute(select(IncomingDocument.completed_at, IncomingDocument.registered_at,
-                                         IncomingDocument.created_at).where(
-        IncomingDocument.organization_id.in_(list(org_ids)), IncomingDocument.status == "done",
-        IncomingDocument.completed_at >= period.since, IncomingDocument.completed_at < period.until))).all()
+    rows = (
+        await session.execute(
+            select(IncomingDocument.completed_at, IncomingDocument.registered_at, IncomingDocument.created_at).where(
+                IncomingDocument.organization_id.in_(list(org_ids)),
+                IncomingDocument.status == "done",
+                IncomingDocument.completed_at >= period.since,
+                IncomingDocument.completed_at < period.until,
+            )
+        )
+    ).all()
     days: dict[str, list[float]] = defaultdict(list)
     for completed, registered, created in rows:
         days[month_of(completed)].append(max(0.0, (completed - (registered or created)).total_seconds() / 86400))
-    return [MonthHandling(m, len(days.get(m, [])), round(sum(days[m]) / len(days[m]), 1) if days.get(m) else None)
-            for m in period.months()]
+    return [MonthHandling(m, len(days.get(m, [])), round(sum(days[m]) / len(days[m]), 1) if days.get(m) else None) for m in period.months()]
 
 
 @dataclass
@@ -190,9 +224,16 @@ async def meetings_by_mode(session: AsyncSession, *, org_ids: Iterable[int], per
     """Meetings held or scheduled (not drafts, not cancelled) per month: online, hybrid, in person."""
     from meetings.models import Meeting, MeetingStatus
 
-    rows = (await session.execute(select(Meeting.starts_at, Meeting.mode).where(
-        Meeting.organization_id.in_(list(org_ids)), Meeting.starts_at >= period.since, Meeting.starts_at < period.until,
-        Meeting.status.in_([MeetingStatus.scheduled, MeetingStatus.open, MeetingStatus.closed])))).all()
+    rows = (
+        await session.execute(
+            select(Meeting.starts_at, Meeting.mode).where(
+                Meeting.organization_id.in_(list(org_ids)),
+                Meeting.starts_at >= period.since,
+                Meeting.starts_at < period.until,
+                Meeting.status.in_([MeetingStatus.scheduled, MeetingStatus.open, MeetingStatus.closed]),
+            )
+        )
+    ).all()
     result = {m: MonthMeetings(m) for m in period.months()}
     for starts, mode in rows:
         row = result[month_of(starts)]
@@ -224,14 +265,18 @@ async def report_punctuality(
     from services.reports.models import ReportRequest, ReportTarget, TargetStatus
 
     now = now or utcnow()
-    rows = (await session.execute(
-        select(Organization.name, ReportTarget.first_submitted_at, ReportTarget.on_time, ReportTarget.deadline,
-               ReportTarget.status)
-        .join(ReportRequest, ReportRequest.id == ReportTarget.request_id)
-        .join(Organization, Organization.id == ReportTarget.organization_id)
-        .where(ReportRequest.organization_id.in_(list(org_ids)), ReportRequest.created_at >= period.since,
-               ReportRequest.created_at < period.until)
-    )).all()
+    rows = (
+        await session.execute(
+            select(Organization.name, ReportTarget.first_submitted_at, ReportTarget.on_time, ReportTarget.deadline, ReportTarget.status)
+            .join(ReportRequest, ReportRequest.id == ReportTarget.request_id)
+            .join(Organization, Organization.id == ReportTarget.organization_id)
+            .where(
+                ReportRequest.organization_id.in_(list(org_ids)),
+                ReportRequest.created_at >= period.since,
+                ReportRequest.created_at < period.until,
+            )
+        )
+    ).all()
     result: dict[str, TargetPunctuality] = {}
     for name, submitted, on_time, deadline, status in rows:
         row = result.setdefault(name, TargetPunctuality(name))

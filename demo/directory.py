@@ -55,15 +55,24 @@ def _local(prefix: str, names: tuple[str, str, str]) -> tuple[DemoUser, ...]:
 
 def _commune(code: str, name: str, names: tuple[str, str, str], district_body: str) -> DemoOrg:
     return DemoOrg(
-        code=code, name=f"Hội LHPN {name}", abbreviation="HLHPN", level=Level.commune, place="Bến Tre",
-        parent_body=district_body, units=(("VP", "Văn phòng", "VP"),),
+        code=code,
+        name=f"Hội LHPN {name}",
+        abbreviation="HLHPN",
+        level=Level.commune,
+        place="Bến Tre",
+        parent_body=district_body,
+        units=(("VP", "Văn phòng", "VP"),),
         users=_local(code.split("-")[-1], names),
     )
 
 
 def _district(code: str, name: str, place: str, names: tuple[str, str, str], communes: tuple[DemoOrg, ...]) -> DemoOrg:
     return DemoOrg(
-        code=code, name=f"Hội LHPN {name}", abbreviation="HLHPN", level=Level.district, place=place,
+        code=code,
+        name=f"Hội LHPN {name}",
+        abbreviation="HLHPN",
+        level=Level.district,
+        place=place,
         parent_body="HỘI LHPN TỈNH BẾN TRE",
         units=(("VP", "Văn phòng", "VP"), ("TG", "Ban Tuyên giáo - Gia đình", "TG")),
         users=_local(code.split("-")[-1], names),
@@ -96,27 +105,55 @@ DEMO_TREE = DemoOrg(
     ),
     children=(
         _district(
-            "hlhpn-tpbentre", "thành phố Bến Tre", "Bến Tre",
+            "hlhpn-tpbentre",
+            "thành phố Bến Tre",
+            "Bến Tre",
             ("Trương Thị Kim Loan", "Nguyễn Thị Hồng Nhung", "Đặng Thị Yến"),
             (
-                _commune("hlhpn-phukhuong", "phường Phú Khương", ("Lê Thị Mỹ Hạnh", "Phan Thị Thảo", "Võ Thị Ánh"), "HỘI LHPN THÀNH PHỐ BẾN TRE"),
-                _commune("hlhpn-mythanhan", "xã Mỹ Thạnh An", ("Nguyễn Thị Bé Năm", "Huỳnh Thị Diễm", "Trần Thị Cẩm Tú"), "HỘI LHPN THÀNH PHỐ BẾN TRE"),
+                _commune(
+                    "hlhpn-phukhuong", "phường Phú Khương", ("Lê Thị Mỹ Hạnh", "Phan Thị Thảo", "Võ Thị Ánh"), "HỘI LHPN THÀNH PHỐ BẾN TRE"
+                ),
+                _commune(
+                    "hlhpn-mythanhan",
+                    "xã Mỹ Thạnh An",
+                    ("Nguyễn Thị Bé Năm", "Huỳnh Thị Diễm", "Trần Thị Cẩm Tú"),
+                    "HỘI LHPN THÀNH PHỐ BẾN TRE",
+                ),
             ),
         ),
         _district(
-            "hlhpn-chauthanh", "huyện Châu Thành", "Châu Thành",
+            "hlhpn-chauthanh",
+            "huyện Châu Thành",
+            "Châu Thành",
             ("Nguyễn Thị Lan Phương", "Bùi Thị Ngọc Trâm", "Lương Thị Thúy"),
             (
-                _commune("hlhpn-tanthach", "xã Tân Thạch", ("Đoàn Thị Mười", "Lê Thị Kiều Oanh", "Phạm Thị Ngọc Hân"), "HỘI LHPN HUYỆN CHÂU THÀNH"),
-                _commune("hlhpn-ankhanh", "xã An Khánh", ("Trần Thị Út", "Nguyễn Thị Xuân Mai", "Hồ Thị Thanh Tuyền"), "HỘI LHPN HUYỆN CHÂU THÀNH"),
+                _commune(
+                    "hlhpn-tanthach",
+                    "xã Tân Thạch",
+                    ("Đoàn Thị Mười", "Lê Thị Kiều Oanh", "Phạm Thị Ngọc Hân"),
+                    "HỘI LHPN HUYỆN CHÂU THÀNH",
+                ),
+                _commune(
+                    "hlhpn-ankhanh",
+                    "xã An Khánh",
+                    ("Trần Thị Út", "Nguyễn Thị Xuân Mai", "Hồ Thị Thanh Tuyền"),
+                    "HỘI LHPN HUYỆN CHÂU THÀNH",
+                ),
             ),
         ),
         _district(
-            "hlhpn-mocaynam", "huyện Mỏ Cày Nam", "Mỏ Cày Nam",
+            "hlhpn-mocaynam",
+            "huyện Mỏ Cày Nam",
+            "Mỏ Cày Nam",
             ("Võ Thị Hồng Đào", "Châu Thị Ngọc Ánh", "Dương Thị Hiền"),
             (
                 _commune("hlhpn-andinh", "xã An Định", ("Nguyễn Thị Sáu", "Lâm Thị Mỹ Linh", "Trần Thị Hoa"), "HỘI LHPN HUYỆN MỎ CÀY NAM"),
-                _commune("hlhpn-daphuochoi", "xã Đa Phước Hội", ("Phạm Thị Tuyết", "Ngô Thị Kim Chi", "Lê Thị Phượng"), "HỘI LHPN HUYỆN MỎ CÀY NAM"),
+                _commune(
+                    "hlhpn-daphuochoi",
+                    "xã Đa Phước Hội",
+                    ("Phạm Thị Tuyết", "Ngô Thị Kim Chi", "Lê Thị Phượng"),
+                    "HỘI LHPN HUYỆN MỎ CÀY NAM",
+                ),
             ),
         ),
     ),
@@ -139,19 +176,30 @@ async def seed_demo(session: AsyncSession, *, actor: Actor | None = None) -> boo
 
     async def create(spec: DemoOrg, parent_id: int | None) -> None:
         org = await directory.create_org(
-            session, actor=actor, code=spec.code, name=spec.name, abbreviation=spec.abbreviation,
-            level=spec.level, parent_id=parent_id, parent_body=spec.parent_body, place=spec.place,
+            session,
+            actor=actor,
+            code=spec.code,
+            name=spec.name,
+            abbreviation=spec.abbreviation,
+            level=spec.level,
+            parent_id=parent_id,
+            parent_body=spec.parent_body,
+            place=spec.place,
         )
         units = {}
         for code, name, abbr in spec.units:
-            units[code] = await directory.create_unit(
-                session, actor=actor, org=org, code=code, name=name, abbreviation=abbr
-            )
+            units[code] = await directory.create_unit(session, actor=actor, org=org, code=code, name=name, abbreviation=abbr)
         for person in spec.users:
             user = await directory.create_user(
-                session, actor=actor, username=person.username, password=DEMO_PASSWORD,
-                full_name=person.full_name, position=person.position, organization_id=org.id,
-                unit_id=units[person.unit].id if person.unit else None, roles=list(person.roles),
+                session,
+                actor=actor,
+                username=person.username,
+                password=DEMO_PASSWORD,
+                full_name=person.full_name,
+                position=person.position,
+                organization_id=org.id,
+                unit_id=units[person.unit].id if person.unit else None,
+                roles=list(person.roles),
                 email=f"{person.username}@demo.lienthong.vn",
             )
             if person.heads_unit and person.unit:
@@ -170,6 +218,14 @@ def demo_directory_specs(*, pin: str) -> tuple[list[PersonSpec], list[OrgSpec]]:
         orgs.append(OrgSpec(code=org.code, name=org.name, abbreviation=org.abbreviation, pin=pin))
         for person in org.users:
             if set(person.roles) & set(SIGNING_ROLES):
-                people.append(PersonSpec(username=person.username, full_name=person.full_name, org_name=org.name,
-                                         position=person.position, email=f"{person.username}@demo.lienthong.vn", pin=pin))
+                people.append(
+                    PersonSpec(
+                        username=person.username,
+                        full_name=person.full_name,
+                        org_name=org.name,
+                        position=person.position,
+                        email=f"{person.username}@demo.lienthong.vn",
+                        pin=pin,
+                    )
+                )
     return people, orgs

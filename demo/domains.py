@@ -17,13 +17,15 @@ log = logging.getLogger(__name__)
 
 
 async def seed_domains(*, settings: Settings, database: Database, client: Client) -> None:
-    from demo.meetings import seed_demo as seed_meetings
-
     from demo.incoming import seed_demo as seed_incoming
-
+    from demo.meetings import seed_demo as seed_meetings
     from demo.outgoing import seed_demo as seed_outgoing
 
-    seeders: list = [("meetings", seed_meetings), ("incoming", seed_incoming), ("outgoing", seed_outgoing)]  # (name, async callable(settings=, database=, client=))
+    seeders: list = [
+        ("meetings", seed_meetings),
+        ("incoming", seed_incoming),
+        ("outgoing", seed_outgoing),
+    ]  # (name, async callable(settings=, database=, client=))
     from demo.reports import seed_demo as seed_reports
 
     seeders.append(("reports", seed_reports))

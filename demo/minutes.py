@@ -23,8 +23,8 @@ from services import calendar
 from services.authz import Principal, load_principal
 from services.config import Settings
 from services.db import Database, utcnow
-from services.outbox.service import tell, tell_all
 from services.directory.models import Organization, User
+from services.outbox.service import tell, tell_all
 from services.tasks import service as tasks
 from services.tasks.models import OwnerKind, Task
 
@@ -64,11 +64,14 @@ class Plan:
     members: tuple[str, ...] = ("hue.do", "thu.le", "hanh.pham")
     units: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"hlhpn-chauthanh": ("chauthanh.chutich",)})
     absent: dict[str, str] = field(default_factory=lambda: {"hanh.pham": "Đi công tác tại huyện Mỏ Cày Nam"})
-    speeches: list[tuple[str, int, str]] = field(default_factory=lambda: [
-        ("thu.le", 0, "Về kết quả tuyên truyền"), ("chauthanh.chutich", 1, "Kiến nghị của huyện Châu Thành")])
+    speeches: list[tuple[str, int, str]] = field(
+        default_factory=lambda: [("thu.le", 0, "Về kết quả tuyên truyền"), ("chauthanh.chutich", 1, "Kiến nghị của huyện Châu Thành")]
+    )
     poll: tuple[int, str, dict[str, str]] | None = (
-        2, "Thông qua chương trình phối hợp 6 tháng cuối năm",
-        {"lan.nguyen": "yes", "hue.do": "yes", "thu.le": "yes", "ngoc.vo": "no"})  # a site's delegates do not vote
+        2,
+        "Thông qua chương trình phối hợp 6 tháng cuối năm",
+        {"lan.nguyen": "yes", "hue.do": "yes", "thu.le": "yes", "ngoc.vo": "no"},
+    )  # a site's delegates do not vote
     close: bool = True
 
 
@@ -81,32 +84,45 @@ async def hold_meeting(database: Database, settings: Settings, plan: Plan) -> He
     start = utcnow() + timedelta(minutes=5)
     async with database.session() as session:
         meeting = await scheduling.create_meeting(
-            session, principal=organiser, settings=settings, organization_id=orgs["hlhpn-bentre"], title=plan.title,
-            chair_id=users[CHAIR], secretary_id=users[SECRETARY], starts_at=start, ends_at=start + timedelta(hours=2),
-            mode=MeetingMode.hybrid, place="Hội trường Hội LHPN tỉnh Bến Tre",
+            session,
+            principal=organiser,
+            settings=settings,
+            organization_id=orgs["hlhpn-bentre"],
+            title=plan.title,
+            chair_id=users[CHAIR],
+            secretary_id=users[SECRETARY],
+            starts_at=start,
+            ends_at=start + timedelta(hours=2),
+            mode=MeetingMode.hybrid,
+            place="Hội trường Hội LHPN tỉnh Bến Tre",
         )
         meeting_id = meeting.id
     async with database.session() as session:
-        await scheduling.add_participants(session, principal=organiser, meeting_id=meeting_id,
-                                          user_ids=[users[u] for u in plan.members])
+        await scheduling.add_participants(session, principal=organiser, meeting_id=meeting_id, user_ids=[users[u] for u in plan.members])
         if plan.units:
-            await scheduling.invite_units(session, principal=organiser, meeting_id=meeting_id,
-                                          org_ids=[orgs[code] for code in plan.units])
+            await scheduling.invite_units(session, principal=organiser, meeting_id=meeting_id, org_ids=[orgs[code] for code in plan.units])
         item_ids = []
         for index, title in enumerate(plan.items):
-            item = await agenda.add_item(session, principal=organiser, meeting_id=meeting_id, title=title,
-                                         planned_minutes=15 + 5 * index,
-                                         presenter_id=users["hue.do"] if index == 0 else None)
+            item = await agenda.add_item(
+                session,
+                principal=organiser,
+                meeting_id=meeting_id,
+                title=title,
+                planned_minutes=15 + 5 * index,
+                presenter_id=users["hue.do"] if index == 0 else None,
+            )
             item_ids.append(item.id)
         await scheduling.schedule_meeting(session, principal=organiser, meeting_id=meeting_id)
     for code, attendees in plan.units.items():
         async with database.session() as session:
-            unit_id = await session.scalar(select(MeetingUnit.id).where(
-                MeetingUnit.meeting_id == meeting_id, MeetingUnit.organization_id == orgs[code]))
+            unit_id = await session.scalar(
+                select(MeetingUnit.id).where(MeetingUnit.meeting_id == meeting_id, MeetingUnit.organization_id == orgs[code])
+            )
         responder = await principal(database, attendees[0])
         async with database.session() as session:
-            await scheduling.name_attendees(session, principal=responder, meeting_id=meeting_id, unit_id=unit_id,
-                                            user_ids=[users[u] for u in attendees])
+            await scheduling.name_attendees(
+                session, principal=responder, meeting_id=meeting_id, unit_id=unit_id, user_ids=[users[u] for u in attendees]
+            )
     async with database.session() as session:
         await scheduling.open_meeting(session, principal=chair, meeting_id=meeting_id)
     async with database.session() as session:
@@ -114,8 +130,14 @@ async def hold_meeting(database: Database, settings: Settings, plan: Plan) -> He
         by_user = {r.user_id: r.id for r in rows}
     for username, pid in ((u, by_user[users[u]]) for u in users if users[u] in by_user):
         async with database.session() as session:
-            await attendance.mark(session, principal=secretary, meeting_id=meeting_id, participant_id=pid,
-                                  present=username not in plan.absent, reason=plan.absent.get(username, ""))
+            await attendance.mark(
+                session,
+                principal=secretary,
+                meeting_id=meeting_id,
+                participant_id=pid,
+                present=username not in plan.absent,
+                reason=plan.absent.get(username, ""),
+            )
     speech_ids: list[int] = []
     poll_id = None
     for index, item_id in enumerate(item_ids):
@@ -126,8 +148,7 @@ async def hold_meeting(database: Database, settings: Settings, plan: Plan) -> He
                 continue
             speaker = await principal(database, username)
             async with database.session() as session:
-                request = await speakers.request_floor(session, principal=speaker, meeting_id=meeting_id,
-                                                       agenda_item_id=item_id, note=note)
+                request = await speakers.request_floor(session, principal=speaker, meeting_id=meeting_id, agenda_item_id=item_id, note=note)
                 request_id = request.id
             async with database.session() as session:
                 await speakers.grant(session, principal=chair, meeting_id=meeting_id, request_id=request_id)
@@ -136,8 +157,7 @@ async def hold_meeting(database: Database, settings: Settings, plan: Plan) -> He
             speech_ids.append(request_id)
         if plan.poll and plan.poll[0] == index:
             async with database.session() as session:
-                poll = await polls.open_poll(session, principal=chair, meeting_id=meeting_id, question=plan.poll[1],
-                                             agenda_item_id=item_id)
+                poll = await polls.open_poll(session, principal=chair, meeting_id=meeting_id, question=plan.poll[1], agenda_item_id=item_id)
                 poll_id = poll.id
                 options = {o.key: o.id for o in await _options(session, poll_id)}
             for username, choice in plan.poll[2].items():
@@ -167,15 +187,23 @@ def sample_content(held: HeldMeeting, *, conclusions: list[str]) -> dict[str, An
         "Các đại biểu thảo luận về giải pháp hỗ trợ phụ nữ khởi nghiệp và công tác phát triển hội viên.",
         "Hội nghị biểu quyết thông qua chương trình phối hợp với Sở Lao động - Thương binh và Xã hội.",
     ]
-    opinions = ["Đề nghị tăng cường tuyên truyền trên nền tảng số, nhất là ở cơ sở.",
-                "Kiến nghị tỉnh hỗ trợ kinh phí tập huấn cho cán bộ Hội cấp xã."]
+    opinions = [
+        "Đề nghị tăng cường tuyên truyền trên nền tảng số, nhất là ở cơ sở.",
+        "Kiến nghị tỉnh hỗ trợ kinh phí tập huấn cho cán bộ Hội cấp xã.",
+    ]
     items = {}
     for index, item_id in enumerate(held.item_ids):
         ops = [{"speech_id": sid, "text": opinions[n % 2]} for n, sid in enumerate(held.speech_ids) if n == index]
-        items[str(item_id)] = {"discussion": discussions[index % 3], "opinions": ops,
-                               "conclusion": conclusions[index] if index < len(conclusions) else ""}
-    return {"opening": "Đồng chí Chủ tịch khai mạc, nêu mục đích, yêu cầu của hội nghị.", "items": items,
-            "closing": "Hội nghị thống nhất các nội dung nêu trên."}
+        items[str(item_id)] = {
+            "discussion": discussions[index % 3],
+            "opinions": ops,
+            "conclusion": conclusions[index] if index < len(conclusions) else "",
+        }
+    return {
+        "opening": "Đồng chí Chủ tịch khai mạc, nêu mục đích, yêu cầu của hội nghị.",
+        "items": items,
+        "closing": "Hội nghị thống nhất các nội dung nêu trên.",
+    }
 
 
 async def write(database: Database, held: HeldMeeting, content: dict[str, Any]) -> int:
@@ -184,8 +212,7 @@ async def write(database: Database, held: HeldMeeting, content: dict[str, Any]) 
         minutes = await minutes_service.start(session, principal=secretary, meeting_id=held.meeting_id)
         minutes_id, revision = minutes.id, minutes.revision
     async with database.session() as session:
-        result = await minutes_service.save(session, principal=secretary, minutes_id=minutes_id, base_revision=revision,
-                                            content=content)
+        result = await minutes_service.save(session, principal=secretary, minutes_id=minutes_id, base_revision=revision, content=content)
         assert result.saved
     return minutes_id
 
@@ -198,19 +225,32 @@ async def sign(database: Database, settings: Settings, minutes_id: int, username
     from services.blobs import BlobStore
     from signing import service as signing
     from signing.appearance import Appearance
+
     person = await principal(database, username)
     async with database.session() as session:
         minutes, acc, role, pdf = await minutes_service.turn(session, settings=settings, principal=person, minutes_id=minutes_id)
         image = await signing.profile_image(session, settings=settings, user_id=person.user.id)
         level = await signing.org_level(session, settings=settings, organization_id=minutes.organization_id)
-        key = await signing.open_signer(session, settings=settings, actor=person.actor, pin=DEMO_PIN, user=person.user,
-                                        target=signing.SigningTarget("minutes", minutes_id))
+        key = await signing.open_signer(
+            session,
+            settings=settings,
+            actor=person.actor,
+            pin=DEMO_PIN,
+            user=person.user,
+            target=signing.SigningTarget("minutes", minutes_id),
+        )
     # Signing fetches revocation data and a time stamp: outside the transaction.
     signed_pdf = await signing.sign_as_person(
-        settings=settings, signer=key, actor=person.actor, user=person.user, pdf=pdf, level=level,
+        settings=settings,
+        signer=key,
+        actor=person.actor,
+        user=person.user,
+        pdf=pdf,
+        level=level,
         appearance=Appearance.signature(name=person.user.full_name, marker=role, image_png=image),
         field_name=SECRETARY_FIELD if role == "secretary" else CHAIR_FIELD,
-        reason="Ký biên bản cuộc họp", certify=MDPPerm.FILL_FORMS if role == "secretary" else None,
+        reason="Ký biên bản cuộc họp",
+        certify=MDPPerm.FILL_FORMS if role == "secretary" else None,
         target=signing.SigningTarget("minutes", minutes_id),
     )
     sha = BlobStore.for_data_dir(settings.data_dir).put(signed_pdf)
@@ -223,16 +263,22 @@ async def sign(database: Database, settings: Settings, minutes_id: int, username
     return sha
 
 
-async def add_tasks(database: Database, minutes_id: int, held: HeldMeeting, specs: list[tuple[int, str, OwnerKind, str, date]]) -> list[int]:
+async def add_tasks(
+    database: Database, minutes_id: int, held: HeldMeeting, specs: list[tuple[int, str, OwnerKind, str, date]]
+) -> list[int]:
     secretary = await principal(database, SECRETARY)
     ids = []
     for item_index, title, kind, owner, due in specs:
         owner_id = held.users[owner] if kind == OwnerKind.user else held.orgs[owner]
         async with database.session() as session:
             task = await minutes_service.add_task(
-                session, principal=secretary, minutes_id=minutes_id, agenda_item_id=held.item_ids[item_index],
-                new=tasks.NewTask(title=title, due_date=due, owner_kind=kind, owner_id=owner_id,
-                                  description="Thực hiện theo kết luận của hội nghị."),
+                session,
+                principal=secretary,
+                minutes_id=minutes_id,
+                agenda_item_id=held.item_ids[item_index],
+                new=tasks.NewTask(
+                    title=title, due_date=due, owner_kind=kind, owner_id=owner_id, description="Thực hiện theo kết luận của hội nghị."
+                ),
             )
             ids.append(task.id)
     return ids
@@ -256,22 +302,49 @@ async def seed_demo(*, settings: Settings, database: Database, client: Any) -> N
         if await session.scalar(select(Minutes.id).limit(1)) is not None:
             return
     today = calendar.vn_today()
-    items = ["Báo cáo sơ kết công tác Hội 6 tháng đầu năm 2026", "Thảo luận phương hướng, nhiệm vụ 6 tháng cuối năm",
-             "Biểu quyết chương trình phối hợp năm 2026"]
+    items = [
+        "Báo cáo sơ kết công tác Hội 6 tháng đầu năm 2026",
+        "Thảo luận phương hướng, nhiệm vụ 6 tháng cuối năm",
+        "Biểu quyết chương trình phối hợp năm 2026",
+    ]
 
     # 1. Signed and distributed, with tasks in every state.
     held = await hold_meeting(database, settings, Plan(title="Hội nghị sơ kết công tác Hội 6 tháng đầu năm 2026", items=items))
-    minutes_id = await write(database, held, sample_content(held, conclusions=[
-        "Thống nhất thông qua báo cáo sơ kết; giao Văn phòng hoàn chỉnh báo cáo gửi Trung ương Hội.",
-        "Giao các huyện, thành Hội xây dựng kế hoạch phát triển hội viên 6 tháng cuối năm.",
-        "Hội nghị thông qua chương trình phối hợp; giao Ban Gia đình - Xã hội tổ chức thực hiện.",
-    ]))
-    task_ids = await add_tasks(database, minutes_id, held, [
-        (0, "Hoàn chỉnh báo cáo sơ kết gửi Trung ương Hội", OwnerKind.user, "thu.le", today + timedelta(days=7)),
-        (1, "Xây dựng kế hoạch phát triển hội viên 6 tháng cuối năm", OwnerKind.organization, "hlhpn-chauthanh", today + timedelta(days=20)),
-        (2, "Tổ chức triển khai chương trình phối hợp với Sở Lao động - TB&XH", OwnerKind.user, "hanh.pham", today + timedelta(days=30)),
-        (2, "Báo cáo kết quả hỗ trợ phụ nữ khởi nghiệp quý II", OwnerKind.user, "hue.do", today + timedelta(days=1)),
-    ])
+    minutes_id = await write(
+        database,
+        held,
+        sample_content(
+            held,
+            conclusions=[
+                "Thống nhất thông qua báo cáo sơ kết; giao Văn phòng hoàn chỉnh báo cáo gửi Trung ương Hội.",
+                "Giao các huyện, thành Hội xây dựng kế hoạch phát triển hội viên 6 tháng cuối năm.",
+                "Hội nghị thông qua chương trình phối hợp; giao Ban Gia đình - Xã hội tổ chức thực hiện.",
+            ],
+        ),
+    )
+    task_ids = await add_tasks(
+        database,
+        minutes_id,
+        held,
+        [
+            (0, "Hoàn chỉnh báo cáo sơ kết gửi Trung ương Hội", OwnerKind.user, "thu.le", today + timedelta(days=7)),
+            (
+                1,
+                "Xây dựng kế hoạch phát triển hội viên 6 tháng cuối năm",
+                OwnerKind.organization,
+                "hlhpn-chauthanh",
+                today + timedelta(days=20),
+            ),
+            (
+                2,
+                "Tổ chức triển khai chương trình phối hợp với Sở Lao động - TB&XH",
+                OwnerKind.user,
+                "hanh.pham",
+                today + timedelta(days=30),
+            ),
+            (2, "Báo cáo kết quả hỗ trợ phụ nữ khởi nghiệp quý II", OwnerKind.user, "hue.do", today + timedelta(days=1)),
+        ],
+    )
     await tell_all(database, "task", task_ids)
     await _close(database, settings, client, minutes_id)
     await sign(database, settings, minutes_id, SECRETARY, client)
@@ -280,7 +353,9 @@ async def seed_demo(*, settings: Settings, database: Database, client: Any) -> N
     # Progress on the tasks: one in progress, one done, one overdue (backdated for the demo).
     owner = await principal(database, "hanh.pham")
     async with database.session() as session:
-        await tasks.report_progress(session, principal=owner, task_id=task_ids[2], body="Đã họp liên tịch, đang dự thảo kế hoạch.", progress=40)
+        await tasks.report_progress(
+            session, principal=owner, task_id=task_ids[2], body="Đã họp liên tịch, đang dự thảo kế hoạch.", progress=40
+        )
     done_by = await principal(database, "thu.le")
     async with database.session() as session:
         await tasks.complete(session, principal=done_by, task_id=task_ids[0], result="Đã gửi báo cáo sơ kết bằng văn bản điện tử.")
@@ -293,33 +368,69 @@ async def seed_demo(*, settings: Settings, database: Database, client: Any) -> N
             await tell(session, "task", task_id)
 
     # 2. Waiting for the chair's signature.
-    held = await hold_meeting(database, settings, Plan(
-        title="Họp Ban Thường vụ tháng 6/2026", items=["Đánh giá kết quả công tác tháng 5", "Triển khai nhiệm vụ tháng 6"],
-        poll=(1, "Thông qua kế hoạch triển khai nhiệm vụ tháng 6/2026",
-              {"lan.nguyen": "yes", "hue.do": "yes", "thu.le": "yes", "ngoc.vo": "abstain"}), speeches=[("hue.do", 0, "Về công tác cán bộ")], units={}))
-    minutes_id = await write(database, held, sample_content(held, conclusions=[
-        "Ban Thường vụ thống nhất đánh giá kết quả tháng 5.", "Giao Văn phòng theo dõi, đôn đốc thực hiện nhiệm vụ tháng 6."]))
+    held = await hold_meeting(
+        database,
+        settings,
+        Plan(
+            title="Họp Ban Thường vụ tháng 6/2026",
+            items=["Đánh giá kết quả công tác tháng 5", "Triển khai nhiệm vụ tháng 6"],
+            poll=(
+                1,
+                "Thông qua kế hoạch triển khai nhiệm vụ tháng 6/2026",
+                {"lan.nguyen": "yes", "hue.do": "yes", "thu.le": "yes", "ngoc.vo": "abstain"},
+            ),
+            speeches=[("hue.do", 0, "Về công tác cán bộ")],
+            units={},
+        ),
+    )
+    minutes_id = await write(
+        database,
+        held,
+        sample_content(
+            held,
+            conclusions=[
+                "Ban Thường vụ thống nhất đánh giá kết quả tháng 5.",
+                "Giao Văn phòng theo dõi, đôn đốc thực hiện nhiệm vụ tháng 6.",
+            ],
+        ),
+    )
     await _close(database, settings, client, minutes_id)
     await sign(database, settings, minutes_id, SECRETARY, client)
 
     # 3. Returned by the chair with a comment.
-    held = await hold_meeting(database, settings, Plan(
-        title="Hội nghị giao ban trực tuyến các huyện, thành Hội quý II/2026", items=["Báo cáo nhanh của các huyện", "Ý kiến chỉ đạo"],
-        poll=None, units={"hlhpn-chauthanh": ("chauthanh.chutich",)}))
+    held = await hold_meeting(
+        database,
+        settings,
+        Plan(
+            title="Hội nghị giao ban trực tuyến các huyện, thành Hội quý II/2026",
+            items=["Báo cáo nhanh của các huyện", "Ý kiến chỉ đạo"],
+            poll=None,
+            units={"hlhpn-chauthanh": ("chauthanh.chutich",)},
+        ),
+    )
     minutes_id = await write(database, held, sample_content(held, conclusions=["Ghi nhận báo cáo của các huyện.", ""]))
     await _close(database, settings, client, minutes_id)
     await sign(database, settings, minutes_id, SECRETARY, client)
     if await _wait(database, minutes_id, {MinutesStatus.awaiting_chair}):
         chair = await principal(database, CHAIR)
         async with database.session() as session:
-            await minutes_service.refuse(session, principal=chair, minutes_id=minutes_id,
-                                         comment="Đề nghị bổ sung kết luận của nội dung 2 trước khi trình ký.")
+            await minutes_service.refuse(
+                session, principal=chair, minutes_id=minutes_id, comment="Đề nghị bổ sung kết luận của nội dung 2 trước khi trình ký."
+            )
             await tell(session, "minutes", minutes_id, "returned")
 
     # 4. A draft: the meeting ended, the secretary is still writing.
-    held = await hold_meeting(database, settings, Plan(
-        title="Họp chuyên đề công tác phòng, chống bạo lực gia đình", items=["Tình hình bạo lực gia đình 6 tháng", "Giải pháp"],
-        poll=None, speeches=[("thu.le", 0, "Số liệu các huyện")], units={}))
+    held = await hold_meeting(
+        database,
+        settings,
+        Plan(
+            title="Họp chuyên đề công tác phòng, chống bạo lực gia đình",
+            items=["Tình hình bạo lực gia đình 6 tháng", "Giải pháp"],
+            poll=None,
+            speeches=[("thu.le", 0, "Số liệu các huyện")],
+            units={},
+        ),
+    )
     await write(database, held, sample_content(held, conclusions=["Thống nhất đánh giá tình hình.", ""]))
 
 
@@ -327,7 +438,8 @@ async def _close(database: Database, settings: Settings, client: Any, minutes_id
     secretary = await principal(database, SECRETARY)
     async with database.session() as session:
         minutes = await minutes_service.get(session, minutes_id=minutes_id)
-        minutes = await minutes_service.close(session, settings=settings, principal=secretary, minutes_id=minutes_id,
-                                              revision=minutes.revision)
+        minutes = await minutes_service.close(
+            session, settings=settings, principal=secretary, minutes_id=minutes_id, revision=minutes.revision
+        )
         await tell(session, "minutes", minutes_id, "closed", minutes.round)
     await _wait(database, minutes_id, {MinutesStatus.awaiting_secretary}, seconds=120)

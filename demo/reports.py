@@ -35,9 +35,9 @@ async def _principal(database: Database, username: str) -> Principal | None:
 
 
 def _docx(text: str) -> CheckedUpload:
-    from docx import Document
-
     import io
+
+    from docx import Document
 
     doc = Document()
     doc.add_heading(text, 1)
@@ -48,28 +48,48 @@ def _docx(text: str) -> CheckedUpload:
     return CheckedUpload(filename="bao-cao.docx", content_type=DOCX, data=buffer.getvalue())
 
 
-async def _create(database: Database, settings: Settings, who: Principal, *, title: str, scope: str,
-                  under: str | None = None, deadline: datetime, now: datetime | None = None,
-                  approval: bool = False, fields: list[reports.FieldSpec] = FIGURES) -> ReportRequest | None:
+async def _create(
+    database: Database,
+    settings: Settings,
+    who: Principal,
+    *,
+    title: str,
+    scope: str,
+    under: str | None = None,
+    deadline: datetime,
+    now: datetime | None = None,
+    approval: bool = False,
+    fields: list[reports.FieldSpec] = FIGURES,
+) -> ReportRequest | None:
     async with database.session() as session:
-        exists = await session.scalar(select(ReportRequest.id).where(
-            ReportRequest.organization_id == who.me.organization_id, ReportRequest.title == title))
+        exists = await session.scalar(
+            select(ReportRequest.id).where(ReportRequest.organization_id == who.me.organization_id, ReportRequest.title == title)
+        )
         if exists:
             return None
         under_id = await session.scalar(select(Organization.id).where(Organization.code == under)) if under else None
-        ids, label = await reports.resolve_targets(session, organization_id=who.me.organization_id, mode=scope,
-                                                   under_id=under_id)
+        ids, label = await reports.resolve_targets(session, organization_id=who.me.organization_id, mode=scope, under_id=under_id)
         return await reports.create_request(
-            session, principal=who, settings=settings, organization_id=who.me.organization_id, title=title,
+            session,
+            principal=who,
+            settings=settings,
+            organization_id=who.me.organization_id,
+            title=title,
             instructions="Căn cứ Kế hoạch công tác Hội năm 2026, đề nghị các cơ sở Hội báo cáo kết quả theo mẫu "
-                         "đính kèm và nhập các chỉ tiêu số liệu trên hệ thống.\nĐầu mối liên hệ: Ban Tuyên giáo.",
-            deadline=deadline, target_ids=ids, scope_label=label, fields=fields, requires_approval=approval,
-            template=_docx("MẪU BÁO CÁO"), now=now,
+            "đính kèm và nhập các chỉ tiêu số liệu trên hệ thống.\nĐầu mối liên hệ: Ban Tuyên giáo.",
+            deadline=deadline,
+            target_ids=ids,
+            scope_label=label,
+            fields=fields,
+            requires_approval=approval,
+            template=_docx("MẪU BÁO CÁO"),
+            now=now,
         )
 
 
-async def _submit(database: Database, settings: Settings, req: ReportRequest, username: str, org_code: str,
-                  values: list[str], at: datetime | None = None) -> None:
+async def _submit(
+    database: Database, settings: Settings, req: ReportRequest, username: str, org_code: str, values: list[str], at: datetime | None = None
+) -> None:
     who = await _principal(database, username)
     if who is None:
         return
@@ -78,9 +98,17 @@ async def _submit(database: Database, settings: Settings, req: ReportRequest, us
         fresh = await reports.get_request(session, request_id=req.id)
         figures = {str(f.id): v for f, v in zip(fresh.fields, values)}
         try:
-            await reports.submit(session, principal=who, settings=settings, request_id=req.id, organization_id=oid,
-                                 file=_docx(f"BÁO CÁO {org_code.upper()}"), figures=figures,
-                                 note="Đơn vị đã tổng hợp từ các chi hội.", at=at)
+            await reports.submit(
+                session,
+                principal=who,
+                settings=settings,
+                request_id=req.id,
+                organization_id=oid,
+                file=_docx(f"BÁO CÁO {org_code.upper()}"),
+                figures=figures,
+                note="Đơn vị đã tổng hợp từ các chi hội.",
+                at=at,
+            )
         except reports.NotFound:
             log.info("demo: %s is not a target of request %s", org_code, req.id)
 
@@ -95,8 +123,13 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None:
     started: list[ReportRequest] = []
 
     collecting = await _create(
-        database, settings, lan, scope="subtree", deadline=now + timedelta(days=10),
-        title="Báo cáo kết quả thực hiện Cuộc vận động xây dựng gia đình 5 không 3 sạch quý IV/2026")
+        database,
+        settings,
+        lan,
+        scope="subtree",
+        deadline=now + timedelta(days=10),
+        title="Báo cáo kết quả thực hiện Cuộc vận động xây dựng gia đình 5 không 3 sạch quý IV/2026",
+    )
     if collecting:
         await _submit(database, settings, collecting, "tpbentre.chuyenvien", "hlhpn-tpbentre", ["1.250", "1.180", "94,4", "35,5"])
         await _submit(database, settings, collecting, "chauthanh.chuyenvien", "hlhpn-chauthanh", ["980", "901", "91,9", "22"])
@@ -104,21 +137,33 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None:
         started.append(collecting)
 
     overdue = await _create(
-        database, settings, lan, scope="children", now=now - timedelta(days=20), deadline=now - timedelta(days=3),
+        database,
+        settings,
+        lan,
+        scope="children",
+        now=now - timedelta(days=20),
+        deadline=now - timedelta(days=3),
         title="Báo cáo sơ kết 6 tháng đầu năm 2026 công tác Hội và phong trào phụ nữ",
-        fields=[reports.FieldSpec("Số hội viên mới kết nạp", "người", "integer"),
-                reports.FieldSpec("Số mô hình sinh kế được hỗ trợ", "mô hình", "integer")])
+        fields=[
+            reports.FieldSpec("Số hội viên mới kết nạp", "người", "integer"),
+            reports.FieldSpec("Số mô hình sinh kế được hỗ trợ", "mô hình", "integer"),
+        ],
+    )
     if overdue:
-        await _submit(database, settings, overdue, "tpbentre.chuyenvien", "hlhpn-tpbentre", ["146", "12"],
-                      at=now - timedelta(days=6))
-        await _submit(database, settings, overdue, "mocaynam.chuyenvien", "hlhpn-mocaynam", ["88", "5"],
-                      at=now - timedelta(days=1))
+        await _submit(database, settings, overdue, "tpbentre.chuyenvien", "hlhpn-tpbentre", ["146", "12"], at=now - timedelta(days=6))
+        await _submit(database, settings, overdue, "mocaynam.chuyenvien", "hlhpn-mocaynam", ["88", "5"], at=now - timedelta(days=1))
         started.append(overdue)
 
     closed = await _create(
-        database, settings, lan, scope="children", now=now - timedelta(days=40), deadline=now - timedelta(days=25),
+        database,
+        settings,
+        lan,
+        scope="children",
+        now=now - timedelta(days=40),
+        deadline=now - timedelta(days=25),
         title="Báo cáo số liệu hội viên tham gia Đề án 939 năm 2026",
-        fields=[reports.FieldSpec("Số hội viên được hỗ trợ khởi nghiệp", "người", "integer")])
+        fields=[reports.FieldSpec("Số hội viên được hỗ trợ khởi nghiệp", "người", "integer")],
+    )
     if closed:
         await _submit(database, settings, closed, "tpbentre.chuyenvien", "hlhpn-tpbentre", ["57"], at=now - timedelta(days=30))
         await _submit(database, settings, closed, "chauthanh.chuyenvien", "hlhpn-chauthanh", ["41"], at=now - timedelta(days=24))
@@ -127,10 +172,15 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None:
     district = await _principal(database, "chauthanh.chutich")
     if district is not None:
         approval = await _create(
-            database, settings, district, scope="children", deadline=now + timedelta(days=5), approval=True,
+            database,
+            settings,
+            district,
+            scope="children",
+            deadline=now + timedelta(days=5),
+            approval=True,
             title="Báo cáo tình hình tổ chức Ngày Gia đình Việt Nam 28/6 tại cơ sở",
-            fields=[reports.FieldSpec("Số hoạt động tổ chức", "hoạt động", "integer"),
-                    reports.FieldSpec("Ghi chú nổi bật", "", "text")])
+            fields=[reports.FieldSpec("Số hoạt động tổ chức", "hoạt động", "integer"), reports.FieldSpec("Ghi chú nổi bật", "", "text")],
+        )
         if approval:
             for user, code in (("tanthach.chuyenvien", "hlhpn-tanthach"), ("ankhanh.chuyenvien", "hlhpn-ankhanh")):
                 await _submit(database, settings, approval, user, code, ["6", "Tổ chức hội thi gia đình hạnh phúc."])
@@ -139,8 +189,9 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None:
     await outbox.tell_all(database, "report-request", [req.id for req in started], None)
     if closed:
         async with database.session() as session:
-            waiting = await reports.close(session, principal=lan, request_id=closed.id,
-                                          reason="Đã đủ số liệu để tổng hợp báo cáo Trung ương Hội.")
+            waiting = await reports.close(
+                session, principal=lan, request_id=closed.id, reason="Đã đủ số liệu để tổng hợp báo cáo Trung ương Hội."
+            )
             await outbox.tell(session, "report-request", closed.id, "wake")
             for organization_id in waiting:
                 await outbox.tell(session, "report-target", closed.id, "changed", organization_id)

@@ -85,26 +85,33 @@ async def standing(session: AsyncSession, principal: Principal, meeting: Meeting
     participant = await session.scalar(
         select(MeetingParticipant).where(MeetingParticipant.meeting_id == meeting.id, MeetingParticipant.user_id == user_id)
     )
-    organiser = (
-        user_id in (meeting.chair_id, meeting.secretary_id)
-        or meeting.organization_id in principal.orgs_with(*ORGANISER_ROLES)
-    )
+    organiser = user_id in (meeting.chair_id, meeting.secretary_id) or meeting.organization_id in principal.orgs_with(*ORGANISER_ROLES)
     responder_orgs = principal.orgs_with(*RESPONDER_ROLES)
     units = []
     if responder_orgs:
-        units = list((await session.scalars(
-            select(MeetingUnit).where(MeetingUnit.meeting_id == meeting.id, MeetingUnit.organization_id.in_(responder_orgs))
-        )).all())
+        units = list(
+            (
+                await session.scalars(
+                    select(MeetingUnit).where(MeetingUnit.meeting_id == meeting.id, MeetingUnit.organization_id.in_(responder_orgs))
+                )
+            ).all()
+        )
     return MeetingAccess(
-        meeting=meeting, user_id=user_id, participant=participant, organiser=organiser,
-        responder_units=units, org_member=meeting.organization_id in principal.roles,
+        meeting=meeting,
+        user_id=user_id,
+        participant=participant,
+        organiser=organiser,
+        responder_units=units,
+        org_member=meeting.organization_id in principal.roles,
     )
 
 
 async def is_participant(session: AsyncSession, *, meeting_id: int, user_id: int) -> bool:
-    return bool(await session.scalar(
-        select(MeetingParticipant.id).where(MeetingParticipant.meeting_id == meeting_id, MeetingParticipant.user_id == user_id)
-    ))
+    return bool(
+        await session.scalar(
+            select(MeetingParticipant.id).where(MeetingParticipant.meeting_id == meeting_id, MeetingParticipant.user_id == user_id)
+        )
+    )
 
 
 def require_chair(acc: MeetingAccess) -> None:

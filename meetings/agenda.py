@@ -28,9 +28,13 @@ def _may_edit(acc: MeetingAccess) -> None:
 
 
 async def _items(session: AsyncSession, meeting_id: int) -> list[AgendaItem]:
-    return list((await session.scalars(
-        select(AgendaItem).where(AgendaItem.meeting_id == meeting_id).order_by(AgendaItem.position, AgendaItem.id)
-    )).all())
+    return list(
+        (
+            await session.scalars(
+                select(AgendaItem).where(AgendaItem.meeting_id == meeting_id).order_by(AgendaItem.position, AgendaItem.id)
+            )
+        ).all()
+    )
 
 
 async def _item(session: AsyncSession, meeting_id: int, item_id: int) -> AgendaItem:
@@ -41,8 +45,14 @@ async def _item(session: AsyncSession, meeting_id: int, item_id: int) -> AgendaI
 
 
 async def add_item(
-    session: AsyncSession, *, principal: Principal, meeting_id: int, title: str, planned_minutes: int = 10,
-    presenter_id: int | None = None, presenter_name: str = "",
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    meeting_id: int,
+    title: str,
+    planned_minutes: int = 10,
+    presenter_id: int | None = None,
+    presenter_name: str = "",
 ) -> AgendaItem:
     acc = await access_for(session, principal, meeting_id, for_update=True)
     _may_edit(acc)
@@ -53,15 +63,25 @@ async def add_item(
         raise InvalidInput(_l("Planned minutes must be between 1 and 600."))
     last = await session.scalar(select(func.max(AgendaItem.position)).where(AgendaItem.meeting_id == meeting_id)) or 0
     item = AgendaItem(
-        meeting_id=meeting_id, position=last + 1, title=title[:500], planned_minutes=planned_minutes,
-        presenter_id=presenter_id or None, presenter_name=(presenter_name or "").strip()[:255],
+        meeting_id=meeting_id,
+        position=last + 1,
+        title=title[:500],
+        planned_minutes=planned_minutes,
+        presenter_id=presenter_id or None,
+        presenter_name=(presenter_name or "").strip()[:255],
         added_live=acc.meeting.status == MeetingStatus.open,
     )
     session.add(item)
     await session.flush()
-    await record(session, actor=principal.actor, action="meeting.agenda_item_added", object_type="meeting", object_id=meeting_id,
-                 organization_id=acc.meeting.organization_id,
-                 details={"item_id": item.id, "title": item.title, "planned_minutes": planned_minutes, "live": item.added_live})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.agenda_item_added",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=acc.meeting.organization_id,
+        details={"item_id": item.id, "title": item.title, "planned_minutes": planned_minutes, "live": item.added_live},
+    )
     await live.emit(session, meeting_id, "agenda", await live.agenda_payload(session, acc.meeting))
     return item
 
@@ -75,8 +95,15 @@ async def remove_item(session: AsyncSession, *, principal: Principal, meeting_id
     await session.flush()
     for position, other in enumerate(await _items(session, meeting_id), start=1):
         other.position = position
-    await record(session, actor=principal.actor, action="meeting.agenda_item_removed", object_type="meeting",
-                 object_id=meeting_id, organization_id=acc.meeting.organization_id, details={"item_id": item_id, "title": item.title})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.agenda_item_removed",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=acc.meeting.organization_id,
+        details={"item_id": item_id, "title": item.title},
+    )
     await live.emit(session, meeting_id, "agenda", await live.agenda_payload(session, acc.meeting))
 
 
@@ -94,8 +121,15 @@ async def reorder(session: AsyncSession, *, principal: Principal, meeting_id: in
     await session.flush()
     for offset, item_id in enumerate(item_ids, start=1):
         by_id[item_id].position = offset
-    await record(session, actor=principal.actor, action="meeting.agenda_reordered", object_type="meeting", object_id=meeting_id,
-                 organization_id=acc.meeting.organization_id, details={"order": list(item_ids)})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.agenda_reordered",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=acc.meeting.organization_id,
+        details={"order": list(item_ids)},
+    )
     await live.emit(session, meeting_id, "agenda", await live.agenda_payload(session, acc.meeting))
     return [by_id[i] for i in item_ids]
 
@@ -124,8 +158,15 @@ async def start_item(session: AsyncSession, *, principal: Principal, meeting_id:
     if item.status != ItemStatus.running:
         item.status, item.started_at, item.ended_at = ItemStatus.running, now, None
     acc.meeting.current_item_id = item.id
-    await record(session, actor=principal.actor, action="meeting.agenda_item_started", object_type="meeting",
-                 object_id=meeting_id, organization_id=acc.meeting.organization_id, details={"item_id": item.id, "title": item.title})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.agenda_item_started",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=acc.meeting.organization_id,
+        details={"item_id": item.id, "title": item.title},
+    )
     await live.emit(session, meeting_id, "agenda", await live.agenda_payload(session, acc.meeting))
     return item
 
@@ -141,8 +182,14 @@ async def end_item(session: AsyncSession, *, principal: Principal, meeting_id: i
     if acc.meeting.current_item_id == item.id:
         acc.meeting.current_item_id = None
     elapsed = int((item.ended_at - item.started_at).total_seconds()) if item.started_at else 0
-    await record(session, actor=principal.actor, action="meeting.agenda_item_ended", object_type="meeting", object_id=meeting_id,
-                 organization_id=acc.meeting.organization_id,
-                 details={"item_id": item.id, "elapsed_seconds": elapsed, "planned_minutes": item.planned_minutes})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.agenda_item_ended",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=acc.meeting.organization_id,
+        details={"item_id": item.id, "elapsed_seconds": elapsed, "planned_minutes": item.planned_minutes},
+    )
     await live.emit(session, meeting_id, "agenda", await live.agenda_payload(session, acc.meeting))
     return item

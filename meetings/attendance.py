@@ -35,8 +35,15 @@ async def check_in(session: AsyncSession, *, principal: Principal, meeting_id: i
         raise Conflict(_l("Someone already attends in your place."))
     participant.attendance, participant.checked_in_at, participant.checked_in_by = Attendance.present, utcnow(), principal.user.id
     participant.in_room, participant.left_at = False, None
-    await record(session, actor=principal.actor, action="meeting.checked_in", object_type="meeting", object_id=meeting_id,
-                 organization_id=acc.meeting.organization_id, details={"participant_id": participant.id, "how": "self"})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.checked_in",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=acc.meeting.organization_id,
+        details={"participant_id": participant.id, "how": "self"},
+    )
     await live.emit(session, meeting_id, "attendance", await live.attendance_payload(session, acc.meeting, participant))
     return participant
 
@@ -68,7 +75,13 @@ async def _substituted(session: AsyncSession, participant_id: int) -> bool:
 
 
 async def mark(
-    session: AsyncSession, *, principal: Principal, meeting_id: int, participant_id: int, present: bool, reason: str = "",
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    meeting_id: int,
+    participant_id: int,
+    present: bool,
+    reason: str = "",
 ) -> MeetingParticipant:
     """Mark a person present in the room, or absent with a reason; someone present who is marked
     absent while the meeting runs has left (the time is kept)."""
@@ -93,16 +106,33 @@ async def mark(
             participant.checked_in_at = None
         if reason.strip():
             participant.absence_reason = reason.strip()[:2000]
-    await record(session, actor=principal.actor, action="meeting.attendance_marked", object_type="meeting", object_id=meeting_id,
-                 organization_id=acc.meeting.organization_id,
-                 details={"participant_id": participant.id, "present": present, "reason": participant.absence_reason,
-                          "by": how, "left_at": live.iso(participant.left_at)})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.attendance_marked",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=acc.meeting.organization_id,
+        details={
+            "participant_id": participant.id,
+            "present": present,
+            "reason": participant.absence_reason,
+            "by": how,
+            "left_at": live.iso(participant.left_at),
+        },
+    )
     await live.emit(session, meeting_id, "attendance", await live.attendance_payload(session, acc.meeting, participant))
     return participant
 
 
 async def substitute(
-    session: AsyncSession, *, principal: Principal, meeting_id: int, participant_id: int, user_id: int, authorisation: str,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    meeting_id: int,
+    participant_id: int,
+    user_id: int,
+    authorisation: str,
 ) -> MeetingParticipant:
     """`user_id` attends in the seat of invited member `participant_id`, with the authorisation
     (e.g. "Giấy ủy quyền số 12/GUQ ngày 01/12/2026") recorded; the substitute is present."""
@@ -129,23 +159,42 @@ async def substitute(
     allowed = principal.tree.subtree(unit.organization_id) if unit else {member_user.organization_id if member_user else -1}
     if user.organization_id not in allowed:
         raise InvalidInput(_l("The substitute must belong to the invited member's organisation."))
-    if await session.scalar(select(MeetingParticipant.id).where(
-            MeetingParticipant.meeting_id == meeting_id, MeetingParticipant.user_id == user_id)):
+    if await session.scalar(
+        select(MeetingParticipant.id).where(MeetingParticipant.meeting_id == meeting_id, MeetingParticipant.user_id == user_id)
+    ):
         raise InvalidInput(_l("This person is already a participant."))
     now = utcnow()
     seat = MeetingParticipant(
-        meeting_id=meeting_id, user_id=user_id, role=ParticipantRole.member, voting=member.voting, unit_id=member.unit_id,
-        attendance=Attendance.present, checked_in_at=now, checked_in_by=principal.user.id, in_room=True,
-        substitute_for_id=member.id, authorisation=authorisation[:2000],
+        meeting_id=meeting_id,
+        user_id=user_id,
+        role=ParticipantRole.member,
+        voting=member.voting,
+        unit_id=member.unit_id,
+        attendance=Attendance.present,
+        checked_in_at=now,
+        checked_in_by=principal.user.id,
+        in_room=True,
+        substitute_for_id=member.id,
+        authorisation=authorisation[:2000],
     )
     session.add(seat)
     member.attendance, member.in_room = Attendance.absent, False
     member.absence_reason = f"Cử {user.full_name} dự thay"
     await session.flush()
-    await record(session, actor=principal.actor, action="meeting.substitute_attended", object_type="meeting",
-                 object_id=meeting_id, organization_id=acc.meeting.organization_id,
-                 details={"participant_id": member.id, "substitute_user_id": user_id, "substitute_participant_id": seat.id,
-                          "authorisation": seat.authorisation})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.substitute_attended",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=acc.meeting.organization_id,
+        details={
+            "participant_id": member.id,
+            "substitute_user_id": user_id,
+            "substitute_participant_id": seat.id,
+            "authorisation": seat.authorisation,
+        },
+    )
     await live.emit(session, meeting_id, "attendance", await live.attendance_payload(session, acc.meeting, member))
     await live.emit(session, meeting_id, "attendance", await live.attendance_payload(session, acc.meeting, seat))
     return seat
@@ -155,12 +204,15 @@ async def substitute_choices(session: AsyncSession, principal: Principal, meetin
     """Who may sit in for an invited member (for the console's form): active users of the
     organising organisation's tree who are not participants; `substitute` checks the member's unit."""
     taken = select(MeetingParticipant.user_id).where(MeetingParticipant.meeting_id == meeting.id)
-    rows = (await session.execute(
-        select(User.id, User.full_name, Organization.name).join(Organization, Organization.id == User.organization_id)
-        .where(User.active.is_(True), User.organization_id.in_(principal.tree.subtree(meeting.organization_id)),
-               User.id.not_in(taken))
-        .order_by(Organization.name, User.full_name).limit(500)
-    )).all()
+    rows = (
+        await session.execute(
+            select(User.id, User.full_name, Organization.name)
+            .join(Organization, Organization.id == User.organization_id)
+            .where(User.active.is_(True), User.organization_id.in_(principal.tree.subtree(meeting.organization_id)), User.id.not_in(taken))
+            .order_by(Organization.name, User.full_name)
+            .limit(500)
+        )
+    ).all()
     return [(uid, f"{name} — {org}") for uid, name, org in rows]
 
 
@@ -182,12 +234,26 @@ async def mark_site(session: AsyncSession, *, principal: Principal, meeting_id: 
     if unit is None or unit.meeting_id != meeting_id:
         raise NotFound(_l("site not found"))
     unit.site_present, unit.site_marked_at = present, utcnow()
-    await record(session, actor=principal.actor, action="meeting.site_marked", object_type="meeting", object_id=meeting_id,
-                 organization_id=acc.meeting.organization_id, details={"unit_id": unit.id, "present": present})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.site_marked",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=acc.meeting.organization_id,
+        details={"unit_id": unit.id, "present": present},
+    )
     await live.emit(session, meeting_id, "attendance", await live.attendance_payload(session, acc.meeting))
     return unit
 
 
 async def absentees(session: AsyncSession, *, meeting_id: int) -> list[MeetingParticipant]:
-    return list((await session.scalars(select(MeetingParticipant).where(
-        MeetingParticipant.meeting_id == meeting_id, MeetingParticipant.attendance != Attendance.present))).all())
+    return list(
+        (
+            await session.scalars(
+                select(MeetingParticipant).where(
+                    MeetingParticipant.meeting_id == meeting_id, MeetingParticipant.attendance != Attendance.present
+                )
+            )
+        ).all()
+    )

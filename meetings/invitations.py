@@ -64,17 +64,29 @@ async def _names(session: AsyncSession, meeting: Meeting) -> tuple[Organization,
     org = await session.get(Organization, meeting.organization_id)
     chair = await session.get(User, meeting.chair_id)
     assert org is not None and chair is not None
-    people = (await session.execute(
-        select(User.full_name, User.position, Organization.name)
-        .join(MeetingParticipant, MeetingParticipant.user_id == User.id)
-        .join(Organization, Organization.id == User.organization_id)
-        .where(MeetingParticipant.meeting_id == meeting.id, MeetingParticipant.unit_id.is_(None),
-               MeetingParticipant.role != ParticipantRole.chair).order_by(User.full_name)
-    )).all()
-    units = list((await session.scalars(
-        select(Organization).join(MeetingUnit, MeetingUnit.organization_id == Organization.id)
-        .where(MeetingUnit.meeting_id == meeting.id).order_by(Organization.name)
-    )).all())
+    people = (
+        await session.execute(
+            select(User.full_name, User.position, Organization.name)
+            .join(MeetingParticipant, MeetingParticipant.user_id == User.id)
+            .join(Organization, Organization.id == User.organization_id)
+            .where(
+                MeetingParticipant.meeting_id == meeting.id,
+                MeetingParticipant.unit_id.is_(None),
+                MeetingParticipant.role != ParticipantRole.chair,
+            )
+            .order_by(User.full_name)
+        )
+    ).all()
+    units = list(
+        (
+            await session.scalars(
+                select(Organization)
+                .join(MeetingUnit, MeetingUnit.organization_id == Organization.id)
+                .where(MeetingUnit.meeting_id == meeting.id)
+                .order_by(Organization.name)
+            )
+        ).all()
+    )
     lines = [f"Đồng chí {name}{' — ' + position if position else ''}, {org_name}" for name, position, org_name in people]
     return org, chair, lines, units
 
@@ -102,16 +114,29 @@ async def build_spec(session: AsyncSession, *, settings: Settings, meeting: Meet
     if items:
         body.append(BodyBlock(text="NỘI DUNG CHƯƠNG TRÌNH", style="heading"))
         body += [f"{i.position}. {i.title} ({i.planned_minutes} phút)." for i in items]
-    body.append("Tài liệu cuộc họp được gửi trên hệ thống Liên Thông, đề nghị đại biểu nghiên cứu trước, không in giấy. "
-                "Rất mong các đồng chí đến dự đúng giờ.")
+    body.append(
+        "Tài liệu cuộc họp được gửi trên hệ thống Liên Thông, đề nghị đại biểu nghiên cứu trước, không in giấy. "
+        "Rất mong các đồng chí đến dự đúng giờ."
+    )
     return DocumentSpec(
         parent_body=org.parent_body.upper() if org.parent_body else "HỘI LHPN VIỆT NAM",
         issuing_body=org.name.upper().replace("HỘI LIÊN HIỆP PHỤ NỮ", "HỘI LHPN"),
-        doc_type="GM", notation_suffix=notation_suffix(type_code="GM", org_abbr=org.abbreviation),
-        place=org.place or "Bến Tre", subject=meeting.title, body=body,
-        recipients=["Như trên"] + [u.name for u in units], filing="Lưu: VT, VP.",
-        signers=[SigningBlock(role="leader", authority_prefix="TM.", authority_line="BAN THƯỜNG VỤ",
-                              position=(chair.position or "CHỦ TỊCH"), signer_name=chair.full_name)],
+        doc_type="GM",
+        notation_suffix=notation_suffix(type_code="GM", org_abbr=org.abbreviation),
+        place=org.place or "Bến Tre",
+        subject=meeting.title,
+        body=body,
+        recipients=["Như trên"] + [u.name for u in units],
+        filing="Lưu: VT, VP.",
+        signers=[
+            SigningBlock(
+                role="leader",
+                authority_prefix="TM.",
+                authority_line="BAN THƯỜNG VỤ",
+                position=(chair.position or "CHỦ TỊCH"),
+                signer_name=chair.full_name,
+            )
+        ],
     )
 
 
@@ -124,11 +149,20 @@ async def request_invitation(session: AsyncSession, *, settings: Settings, meeti
     assert meeting is not None
     docx = build_document_docx(await build_spec(session, settings=settings, meeting=meeting))
     sha = BlobStore.for_data_dir(settings.data_dir).put(docx)
-    document = await session.scalar(select(MeetingDocument).where(
-        MeetingDocument.meeting_id == meeting_id, MeetingDocument.kind == "invitation"))
+    document = await session.scalar(
+        select(MeetingDocument).where(MeetingDocument.meeting_id == meeting_id, MeetingDocument.kind == "invitation")
+    )
     if document is None:
-        document = MeetingDocument(meeting_id=meeting_id, title="Giấy mời", filename=f"giay-moi-{meeting_id}.docx",
-                                   content_type=DOCX, sha256=sha, size=len(docx), kind="invitation", uploaded_by=None)
+        document = MeetingDocument(
+            meeting_id=meeting_id,
+            title="Giấy mời",
+            filename=f"giay-moi-{meeting_id}.docx",
+            content_type=DOCX,
+            sha256=sha,
+            size=len(docx),
+            kind="invitation",
+            uploaded_by=None,
+        )
         session.add(document)
     else:
         document.sha256, document.size = sha, len(docx)
@@ -136,8 +170,15 @@ async def request_invitation(session: AsyncSession, *, settings: Settings, meeti
     await session.flush()
     outgoing_id = await _outgoing_draft(session, settings=settings, meeting=meeting, docx=docx)
     meeting.invitation_outgoing_id = outgoing_id
-    await record(session, actor=actor, action="meeting.invitation_prepared", object_type="meeting", object_id=meeting_id,
-                 organization_id=meeting.organization_id, details={"docx_sha256": sha, "outgoing_id": outgoing_id})
+    await record(
+        session,
+        actor=actor,
+        action="meeting.invitation_prepared",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=meeting.organization_id,
+        details={"docx_sha256": sha, "outgoing_id": outgoing_id},
+    )
     return InvitationResult(docx_sha=sha, document_id=document.id, outgoing_id=outgoing_id)
 
 
@@ -145,7 +186,9 @@ async def _outgoing_draft(session: AsyncSession, *, settings: Settings, meeting:
     """The outgoing GM draft (văn bản đi), drafted by whoever created the meeting."""
     from services.outgoing import service as outgoing
 
-    existing = await session.scalar(select(outgoing.OutgoingDocument.id).where(outgoing.OutgoingDocument.source_ref == source_ref(meeting.id)))
+    existing = await session.scalar(
+        select(outgoing.OutgoingDocument.id).where(outgoing.OutgoingDocument.source_ref == source_ref(meeting.id))
+    )
     if existing is not None:
         return existing
     signers = [u.id for u in await outgoing.signers_of(session, organization_id=meeting.organization_id)]
@@ -156,14 +199,20 @@ async def _outgoing_draft(session: AsyncSession, *, settings: Settings, meeting:
     assert creator is not None
     units = (await session.scalars(select(MeetingUnit.organization_id).where(MeetingUnit.meeting_id == meeting.id))).all()
     fields = outgoing.DraftFields(
-        doc_type="GM", subject=meeting.title, signer_id=signer, recipient_org_ids=list(units),
-        authority_prefix="TM.", authority_line="BAN THƯỜNG VỤ",
+        doc_type="GM",
+        subject=meeting.title,
+        signer_id=signer,
+        recipient_org_ids=list(units),
+        authority_prefix="TM.",
+        authority_line="BAN THƯỜNG VỤ",
         body=f"Giấy mời dự {meeting.title} (nội dung trong tệp dự thảo do hệ thống tạo từ cuộc họp).",
     )
     draft = await outgoing.create_draft(
-        session, settings=settings,
+        session,
+        settings=settings,
         actor=Actor(user_id=creator.id, name=creator.full_name, organization_id=meeting.organization_id),
-        organization_id=meeting.organization_id, fields=fields,
+        organization_id=meeting.organization_id,
+        fields=fields,
         upload=CheckedUpload(filename=f"giay-moi-{meeting.id}.docx", content_type=DOCX, data=docx),
         source_ref=source_ref(meeting.id),
     )

@@ -23,11 +23,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings import live
-from meetings.rules import base_of, decide, needed  # noqa: F401  (re-exported)
 from meetings.access import access_for, require_chair, require_participant, require_status
 from meetings.models import (
-    AgendaItem, Attendance, MeetingStatus, Poll, PollOption, PollStatus, PollVisibility, PollVoter, Threshold,
+    AgendaItem,
+    Attendance,
+    MeetingStatus,
+    Poll,
+    PollOption,
+    PollStatus,
+    PollVisibility,
+    PollVoter,
+    Threshold,
 )
+from meetings.rules import base_of, decide, needed  # noqa: F401  (re-exported)
 from services.audit.service import record
 from services.authz import Principal
 from services.db import utcnow
@@ -38,9 +46,16 @@ STANDARD_OPTIONS = (("yes", "Tán thành"), ("no", "Không tán thành"), ("abst
 
 
 async def open_poll(
-    session: AsyncSession, *, principal: Principal, meeting_id: int, question: str,
-    visibility: PollVisibility = PollVisibility.open, threshold: Threshold = Threshold.majority_present,
-    options: Sequence[str] | None = None, allow_change: bool = False, agenda_item_id: int | None = None,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    meeting_id: int,
+    question: str,
+    visibility: PollVisibility = PollVisibility.open,
+    threshold: Threshold = Threshold.majority_present,
+    options: Sequence[str] | None = None,
+    allow_change: bool = False,
+    agenda_item_id: int | None = None,
     override_reason: str = "",
 ) -> Poll:
     """Open a poll; `options` None = Tán thành / Không tán thành / Không biểu quyết.
@@ -55,10 +70,15 @@ async def open_poll(
     quorum = await live.quorum(session, acc.meeting)
     reason = (override_reason or "").strip()[:2000] if not quorum["met"] else ""
     if not quorum["met"] and not reason:
-        raise Conflict(_l(
-            "No quorum ({present}/{members} voting members present, {needed} needed): the vote cannot open. "
-            "The chair may open it only with a stated reason.",
-            present=quorum["voting_present"], members=quorum["members"], needed=quorum["needed"]))
+        raise Conflict(
+            _l(
+                "No quorum ({present}/{members} voting members present, {needed} needed): the vote cannot open. "
+                "The chair may open it only with a stated reason.",
+                present=quorum["voting_present"],
+                members=quorum["members"],
+                needed=quorum["needed"],
+            )
+        )
     if await session.scalar(select(Poll.id).where(Poll.meeting_id == meeting_id, Poll.status == PollStatus.open).limit(1)):
         raise Conflict(_l("Another vote is open; close it first."))
     labels = [o.strip() for o in (options or []) if o and o.strip()]
@@ -70,11 +90,18 @@ async def open_poll(
         if item is None or item.meeting_id != meeting_id:
             raise InvalidInput(_l("The agenda item is not part of this meeting."))
     poll = Poll(
-        meeting_id=meeting_id, agenda_item_id=item_id, question=question[:1000], visibility=visibility,
-        threshold=threshold, status=PollStatus.open, opened_at=utcnow(),
+        meeting_id=meeting_id,
+        agenda_item_id=item_id,
+        question=question[:1000],
+        visibility=visibility,
+        threshold=threshold,
+        status=PollStatus.open,
+        opened_at=utcnow(),
         # A secret ballot cannot be changed: the server does not know which ballot is whose.
         allow_change=allow_change and visibility != PollVisibility.secret,
-        present_at_open=quorum["voting_present"], members_at_open=quorum["members"], override_reason=reason or None,
+        present_at_open=quorum["voting_present"],
+        members_at_open=quorum["members"],
+        override_reason=reason or None,
     )
     session.add(poll)
     await session.flush()
@@ -82,16 +109,39 @@ async def open_poll(
     for position, (key, label) in enumerate(pairs, start=1):
         session.add(PollOption(poll_id=poll.id, position=position, label=label, key=key, votes=0))
     await session.flush()
-    await record(session, actor=principal.actor, action="meeting.poll_opened", object_type="meeting", object_id=meeting_id,
-                 organization_id=acc.meeting.organization_id,
-                 details={"poll_id": poll.id, "question": poll.question, "visibility": visibility.value,
-                          "threshold": threshold.value, "options": [label for _, label in pairs], "item_id": item_id,
-                          "quorum": {k: quorum[k] for k in ("voting_present", "members", "needed", "met")}})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.poll_opened",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=acc.meeting.organization_id,
+        details={
+            "poll_id": poll.id,
+            "question": poll.question,
+            "visibility": visibility.value,
+            "threshold": threshold.value,
+            "options": [label for _, label in pairs],
+            "item_id": item_id,
+            "quorum": {k: quorum[k] for k in ("voting_present", "members", "needed", "met")},
+        },
+    )
     if reason:
-        await record(session, actor=principal.actor, action="meeting.poll_quorum_override", object_type="meeting",
-                     object_id=meeting_id, organization_id=acc.meeting.organization_id,
-                     details={"poll_id": poll.id, "reason": reason, "voting_present": quorum["voting_present"],
-                              "members": quorum["members"], "needed": quorum["needed"]})
+        await record(
+            session,
+            actor=principal.actor,
+            action="meeting.poll_quorum_override",
+            object_type="meeting",
+            object_id=meeting_id,
+            organization_id=acc.meeting.organization_id,
+            details={
+                "poll_id": poll.id,
+                "reason": reason,
+                "voting_present": quorum["voting_present"],
+                "members": quorum["members"],
+                "needed": quorum["needed"],
+            },
+        )
     await live.emit(session, meeting_id, "poll", await live.poll_payload(session, poll))
     return poll
 
@@ -141,8 +191,15 @@ async def vote(session: AsyncSession, *, principal: Principal, meeting_id: int, 
     details: dict[str, object] = {"poll_id": poll.id, "changed": changed}
     if not secret:
         details["option_id"] = option.id
-    await record(session, actor=principal.actor, action="meeting.voted", object_type="meeting", object_id=meeting_id,
-                 organization_id=acc.meeting.organization_id, details=details)
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.voted",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=acc.meeting.organization_id,
+        details=details,
+    )
     await live.emit(session, meeting_id, "poll", await live.poll_payload(session, poll))
 
 
@@ -174,12 +231,26 @@ async def close_poll(session: AsyncSession, *, principal: Principal, meeting_id:
     poll.status, poll.closed_at = PollStatus.closed, utcnow()
     poll.present_at_close, poll.members_at_close, poll.voted_at_close = present, members, voted
     poll.passed, poll.winner_option_id = winner is not None, winner.id if winner else None
-    await record(session, actor=principal.actor, action="meeting.poll_closed", object_type="meeting", object_id=meeting_id,
-                 organization_id=acc.meeting.organization_id,
-                 details={"poll_id": poll.id, "question": poll.question, "item_id": poll.agenda_item_id,
-                          "counts": {o.label: o.votes for o in options}, "present": present, "members": members,
-                          "voted": voted, "threshold": poll.threshold.value, "passed": poll.passed,
-                          "winner": winner.label if winner else None})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.poll_closed",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=acc.meeting.organization_id,
+        details={
+            "poll_id": poll.id,
+            "question": poll.question,
+            "item_id": poll.agenda_item_id,
+            "counts": {o.label: o.votes for o in options},
+            "present": present,
+            "members": members,
+            "voted": voted,
+            "threshold": poll.threshold.value,
+            "passed": poll.passed,
+            "winner": winner.label if winner else None,
+        },
+    )
     await live.emit(session, meeting_id, "poll", await live.poll_payload(session, poll))
     return poll
 

@@ -18,8 +18,8 @@ from services.audit.service import Actor, record
 from services.config import Settings
 from services.deadlines.ladder import Ladder, minute_ladder
 from services.deadlines.service import Tracking
-from services.notifications.service import notify
 from services.i18n import Message, _l
+from services.notifications.service import notify
 
 KIND = "meeting"
 VN_TZ = timezone(timedelta(hours=7))
@@ -37,9 +37,12 @@ async def remind(session: AsyncSession, meeting: Meeting, minutes_before: int) -
     """Remind everyone invited `minutes_before` the start; keyed by the start it refers to, so a
     retry tells nobody twice and a rescheduled meeting's reminders are new ones."""
     sent = await notify(
-        session, user_ids=await invited_user_ids(session, meeting), kind="meeting.reminder",
+        session,
+        user_ids=await invited_user_ids(session, meeting),
+        kind="meeting.reminder",
         title=_l("Meeting reminder ({lead} to go): {title}", lead=lead(minutes_before), title=meeting.title),
-        body=_l("Starts at {when:%H:%M on %d/%m/%Y}.", when=meeting.starts_at.astimezone(VN_TZ)), link=f"/meetings/{meeting.id}",
+        body=_l("Starts at {when:%H:%M on %d/%m/%Y}.", when=meeting.starts_at.astimezone(VN_TZ)),
+        link=f"/meetings/{meeting.id}",
         dedupe_key=f"meeting-{meeting.id}-reminder-{minutes_before}-{meeting.starts_at.isoformat()}",
     )
     return [note.user_id for note in sent]
@@ -58,8 +61,12 @@ class MeetingReminders:
         meeting = await get_meeting(session, object_id)
         scheduled = meeting.status == MeetingStatus.scheduled
         # "Closed" for the kernel: no reminder is due any more (the meeting workflow goes on).
-        return Tracking(status=meeting.status.value, revision=meeting.schedule_version, closed=not scheduled,
-                        due=meeting.starts_at if scheduled else None)
+        return Tracking(
+            status=meeting.status.value,
+            revision=meeting.schedule_version,
+            closed=not scheduled,
+            due=meeting.starts_at if scheduled else None,
+        )
 
     async def announce(self, session: AsyncSession, object_id: int, revision: int) -> list[int]:
         return []  # the invitations and the reschedule notices are the meeting workflow's own
@@ -68,7 +75,13 @@ class MeetingReminders:
         meeting = await get_meeting(session, object_id)
         minutes = int(step.removeprefix("reminder-"))
         told = await remind(session, meeting, minutes)
-        await record(session, actor=Actor.system("meeting-workflow"), action="meeting.reminder", object_type="meeting",
-                     object_id=meeting.id, organization_id=meeting.organization_id,
-                     details={"minutes_before": minutes, "starts_at": meeting.starts_at.isoformat(), "to": sorted(told)})
+        await record(
+            session,
+            actor=Actor.system("meeting-workflow"),
+            action="meeting.reminder",
+            object_type="meeting",
+            object_id=meeting.id,
+            organization_id=meeting.organization_id,
+            details={"minutes_before": minutes, "starts_at": meeting.starts_at.isoformat(), "to": sorted(told)},
+        )
         return told

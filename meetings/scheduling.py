@@ -17,12 +17,33 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings import live
 from meetings.access import (
-    MeetingAccess, ORGANISER_ROLES, RESPONDER_ROLES, access_for, require_chair, require_organiser, require_participant,
+    ORGANISER_ROLES,
+    RESPONDER_ROLES,
+    MeetingAccess,
+    access_for,
+    require_chair,
+    require_organiser,
+    require_participant,
     require_status,
 )
 from meetings.models import (
-    AgendaItem, Attendance, ItemStatus, Meeting, MeetingDocument, MeetingDocumentViewer, MeetingMode, MeetingParticipant,
-    MeetingStatus, MeetingUnit, ParticipantRole, Poll, PollStatus, Reply, SpeakerRequest, SpeakerStatus, UnitReply,
+    AgendaItem,
+    Attendance,
+    ItemStatus,
+    Meeting,
+    MeetingDocument,
+    MeetingDocumentViewer,
+    MeetingMode,
+    MeetingParticipant,
+    MeetingStatus,
+    MeetingUnit,
+    ParticipantRole,
+    Poll,
+    PollStatus,
+    Reply,
+    SpeakerRequest,
+    SpeakerStatus,
+    UnitReply,
 )
 from services.audit.service import record
 from services.authz import Principal
@@ -31,8 +52,8 @@ from services.config import Settings
 from services.db import utcnow
 from services.directory.models import Organization, RoleAssignment, User
 from services.errors import Conflict, InvalidInput, NotFound
-from services.uploads import DOCX, JPEG, PDF, PNG, OfficeLimits, check_upload
 from services.i18n import Message, _l
+from services.uploads import DOCX, JPEG, PDF, PNG, OfficeLimits, check_upload
 
 PREPARING = (MeetingStatus.draft, MeetingStatus.scheduled)
 
@@ -48,9 +69,7 @@ def _check_times(starts_at: datetime, ends_at: datetime) -> None:
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise InvalidInput(_l("Times must carry a time zone."))
     if ends_at <= starts_at:
-        raise InvalidInput(
-            _l("The planned end must be after the start.")
-        )
+        raise InvalidInput(_l("The planned end must be after the start."))
 
 
 async def _user(session: AsyncSession, user_id: int | None) -> User:
@@ -88,11 +107,20 @@ async def create_meeting(
     if not 0 < ratio < 1:
         raise InvalidInput(_l("The quorum ratio must be between 0 and 1."))
     meeting = Meeting(
-        organization_id=organization_id, title=_text(title, _l("Enter the meeting's title.")),
-        description=(description or "").strip(), chair_id=chair_id, secretary_id=secretary_id or None,
-        starts_at=starts_at, ends_at=ends_at, mode=mode, place=(place or "").strip()[:255],
-        video_url=(video_url or "").strip() or None, quorum_ratio=ratio, projector_token=secrets.token_urlsafe(24),
-        created_by=principal.user.id, status=MeetingStatus.draft,
+        organization_id=organization_id,
+        title=_text(title, _l("Enter the meeting's title.")),
+        description=(description or "").strip(),
+        chair_id=chair_id,
+        secretary_id=secretary_id or None,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        mode=mode,
+        place=(place or "").strip()[:255],
+        video_url=(video_url or "").strip() or None,
+        quorum_ratio=ratio,
+        projector_token=secrets.token_urlsafe(24),
+        created_by=principal.user.id,
+        status=MeetingStatus.draft,
     )
     session.add(meeting)
     await session.flush()
@@ -100,14 +128,29 @@ async def create_meeting(
     if secretary_id and secretary_id != chair_id:
         session.add(MeetingParticipant(meeting_id=meeting.id, user_id=secretary_id, role=ParticipantRole.secretary, voting=True))
     await session.flush()
-    await record(session, actor=principal.actor, action="meeting.created", object_type="meeting", object_id=meeting.id,
-                 organization_id=organization_id, details={"title": meeting.title, "starts_at": meeting.starts_at.isoformat()})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.created",
+        object_type="meeting",
+        object_id=meeting.id,
+        organization_id=organization_id,
+        details={"title": meeting.title, "starts_at": meeting.starts_at.isoformat()},
+    )
     return meeting
 
 
 async def update_details(
-    session: AsyncSession, *, principal: Principal, meeting_id: int, title: str, description: str,
-    mode: MeetingMode, place: str, video_url: str | None, secretary_id: int | None,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    meeting_id: int,
+    title: str,
+    description: str,
+    mode: MeetingMode,
+    place: str,
+    video_url: str | None,
+    secretary_id: int | None,
 ) -> Meeting:
     """Change what the invitation says (not the time: see `reschedule_meeting`)."""
     acc = await access_for(session, principal, meeting_id, for_update=True)
@@ -121,20 +164,32 @@ async def update_details(
     meeting.video_url = (video_url or "").strip() or None
     if secretary_id != meeting.secretary_id:
         if meeting.secretary_id and meeting.secretary_id != meeting.chair_id:
-            await session.execute(delete(MeetingParticipant).where(
-                MeetingParticipant.meeting_id == meeting.id, MeetingParticipant.user_id == meeting.secretary_id,
-                MeetingParticipant.role == ParticipantRole.secretary))
+            await session.execute(
+                delete(MeetingParticipant).where(
+                    MeetingParticipant.meeting_id == meeting.id,
+                    MeetingParticipant.user_id == meeting.secretary_id,
+                    MeetingParticipant.role == ParticipantRole.secretary,
+                )
+            )
         if secretary_id:
             await _user(session, secretary_id)
-            existing = await session.scalar(select(MeetingParticipant).where(
-                MeetingParticipant.meeting_id == meeting.id, MeetingParticipant.user_id == secretary_id))
+            existing = await session.scalar(
+                select(MeetingParticipant).where(MeetingParticipant.meeting_id == meeting.id, MeetingParticipant.user_id == secretary_id)
+            )
             if existing is None:
                 session.add(MeetingParticipant(meeting_id=meeting.id, user_id=secretary_id, role=ParticipantRole.secretary))
             elif existing.role != ParticipantRole.chair:
                 existing.role = ParticipantRole.secretary
         meeting.secretary_id = secretary_id or None
-    await record(session, actor=principal.actor, action="meeting.updated", object_type="meeting", object_id=meeting.id,
-                 organization_id=meeting.organization_id, details={"title": meeting.title, "mode": mode.value, "place": meeting.place})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.updated",
+        object_type="meeting",
+        object_id=meeting.id,
+        organization_id=meeting.organization_id,
+        details={"title": meeting.title, "mode": mode.value, "place": meeting.place},
+    )
     await live.emit(session, meeting.id, "status", live.status_payload(meeting))
     return meeting
 
@@ -143,8 +198,13 @@ async def update_details(
 
 
 async def add_participants(
-    session: AsyncSession, *, principal: Principal, meeting_id: int, user_ids: Iterable[int],
-    role: ParticipantRole = ParticipantRole.member, voting: bool = True,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    meeting_id: int,
+    user_ids: Iterable[int],
+    role: ParticipantRole = ParticipantRole.member,
+    voting: bool = True,
 ) -> list[MeetingParticipant]:
     acc = await access_for(session, principal, meeting_id, for_update=True)
     require_organiser(acc)
@@ -153,23 +213,38 @@ async def add_participants(
 
 
 async def _add_people(
-    session: AsyncSession, principal: Principal, meeting: Meeting, user_ids: Iterable[int], *,
-    role: ParticipantRole, voting: bool, unit_id: int | None,
+    session: AsyncSession,
+    principal: Principal,
+    meeting: Meeting,
+    user_ids: Iterable[int],
+    *,
+    role: ParticipantRole,
+    voting: bool,
+    unit_id: int | None,
 ) -> list[MeetingParticipant]:
     added = []
     for user_id in sorted(set(user_ids)):
         await _user(session, user_id)
-        if await session.scalar(select(MeetingParticipant.id).where(
-            MeetingParticipant.meeting_id == meeting.id, MeetingParticipant.user_id == user_id)):
+        if await session.scalar(
+            select(MeetingParticipant.id).where(MeetingParticipant.meeting_id == meeting.id, MeetingParticipant.user_id == user_id)
+        ):
             continue
-        participant = MeetingParticipant(meeting_id=meeting.id, user_id=user_id, role=role, voting=voting and role != ParticipantRole.guest, unit_id=unit_id)
+        participant = MeetingParticipant(
+            meeting_id=meeting.id, user_id=user_id, role=role, voting=voting and role != ParticipantRole.guest, unit_id=unit_id
+        )
         session.add(participant)
         added.append(participant)
     await session.flush()
     if added:
-        await record(session, actor=principal.actor, action="meeting.participants_added", object_type="meeting",
-                     object_id=meeting.id, organization_id=meeting.organization_id,
-                     details={"user_ids": [p.user_id for p in added], "role": role.value, "unit_id": unit_id})
+        await record(
+            session,
+            actor=principal.actor,
+            action="meeting.participants_added",
+            object_type="meeting",
+            object_id=meeting.id,
+            organization_id=meeting.organization_id,
+            details={"user_ids": [p.user_id for p in added], "role": role.value, "unit_id": unit_id},
+        )
         for participant in added:
             await live.emit(session, meeting.id, "attendance", await live.attendance_payload(session, meeting, participant))
     return added
@@ -185,8 +260,15 @@ async def remove_participant(session: AsyncSession, *, principal: Principal, mee
     if participant.role in (ParticipantRole.chair, ParticipantRole.secretary):
         raise InvalidInput(_l("The chair and secretary cannot be removed."))
     await session.delete(participant)
-    await record(session, actor=principal.actor, action="meeting.participant_removed", object_type="meeting",
-                 object_id=meeting_id, organization_id=acc.meeting.organization_id, details={"user_id": participant.user_id})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.participant_removed",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=acc.meeting.organization_id,
+        details={"user_id": participant.user_id},
+    )
 
 
 async def invite_units(session: AsyncSession, *, principal: Principal, meeting_id: int, org_ids: Iterable[int]) -> list[MeetingUnit]:
@@ -207,8 +289,15 @@ async def invite_units(session: AsyncSession, *, principal: Principal, meeting_i
         added.append(unit)
     await session.flush()
     if added:
-        await record(session, actor=principal.actor, action="meeting.units_invited", object_type="meeting", object_id=meeting.id,
-                     organization_id=meeting.organization_id, details={"organization_ids": [u.organization_id for u in added]})
+        await record(
+            session,
+            actor=principal.actor,
+            action="meeting.units_invited",
+            object_type="meeting",
+            object_id=meeting.id,
+            organization_id=meeting.organization_id,
+            details={"organization_ids": [u.organization_id for u in added]},
+        )
         await live.emit(session, meeting.id, "attendance", await live.attendance_payload(session, meeting))
     return added
 
@@ -222,8 +311,15 @@ async def remove_unit(session: AsyncSession, *, principal: Principal, meeting_id
         raise NotFound(_l("invited unit not found"))
     await session.execute(delete(MeetingParticipant).where(MeetingParticipant.unit_id == unit.id))
     await session.delete(unit)
-    await record(session, actor=principal.actor, action="meeting.unit_removed", object_type="meeting", object_id=meeting_id,
-                 organization_id=acc.meeting.organization_id, details={"organization_id": unit.organization_id})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.unit_removed",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=acc.meeting.organization_id,
+        details={"organization_id": unit.organization_id},
+    )
 
 
 def _responder_unit(acc: MeetingAccess, unit_id: int) -> MeetingUnit:
@@ -234,7 +330,13 @@ def _responder_unit(acc: MeetingAccess, unit_id: int) -> MeetingUnit:
 
 
 async def name_attendees(
-    session: AsyncSession, *, principal: Principal, meeting_id: int, unit_id: int, user_ids: Iterable[int], note: str = "",
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    meeting_id: int,
+    unit_id: int,
+    user_ids: Iterable[int],
+    note: str = "",
 ) -> MeetingUnit:
     """The invited unit's leader or clerk names who attends for it (replacing an earlier answer)."""
     acc = await access_for(session, principal, meeting_id, for_update=True)
@@ -255,12 +357,20 @@ async def name_attendees(
     await session.flush()
     # A unit's delegates attend for its site without a vote: the quorum base stays the members
     # invited by name, whatever the units answer.
-    await _add_people(session, principal, meeting, wanted - {p.user_id for p in current}, role=ParticipantRole.member,
-                      voting=False, unit_id=unit.id)
+    await _add_people(
+        session, principal, meeting, wanted - {p.user_id for p in current}, role=ParticipantRole.member, voting=False, unit_id=unit.id
+    )
     unit.reply, unit.reply_note = UnitReply.answered, (note or "").strip()
     unit.replied_by, unit.replied_at = principal.user.id, utcnow()
-    await record(session, actor=principal.actor, action="meeting.unit_answered", object_type="meeting", object_id=meeting.id,
-                 organization_id=unit.organization_id, details={"unit_id": unit.id, "user_ids": sorted(wanted), "note": unit.reply_note})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.unit_answered",
+        object_type="meeting",
+        object_id=meeting.id,
+        organization_id=unit.organization_id,
+        details={"unit_id": unit.id, "user_ids": sorted(wanted), "note": unit.reply_note},
+    )
     await live.emit(session, meeting.id, "attendance", await live.attendance_payload(session, meeting))
     return unit
 
@@ -272,8 +382,15 @@ async def decline_unit(session: AsyncSession, *, principal: Principal, meeting_i
     unit.reply = UnitReply.declined
     unit.reply_note = _text(reason, _l("Give the reason for your absence."), limit=2000)
     unit.replied_by, unit.replied_at = principal.user.id, utcnow()
-    await record(session, actor=principal.actor, action="meeting.unit_declined", object_type="meeting", object_id=meeting_id,
-                 organization_id=unit.organization_id, details={"unit_id": unit.id, "reason": unit.reply_note})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.unit_declined",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=unit.organization_id,
+        details={"unit_id": unit.id, "reason": unit.reply_note},
+    )
     await live.emit(session, meeting_id, "attendance", await live.attendance_payload(session, acc.meeting))
     return unit
 
@@ -285,8 +402,15 @@ async def reply(session: AsyncSession, *, principal: Principal, meeting_id: int,
     require_status(acc.meeting, *PREPARING)
     participant.reply = Reply.accepted if accept else Reply.declined
     participant.absence_reason = "" if accept else _text(reason, _l("Give a reason for your absence."), limit=2000)
-    await record(session, actor=principal.actor, action="meeting.replied", object_type="meeting", object_id=meeting_id,
-                 organization_id=acc.meeting.organization_id, details={"accept": accept, "reason": participant.absence_reason})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.replied",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=acc.meeting.organization_id,
+        details={"accept": accept, "reason": participant.absence_reason},
+    )
     await live.emit(session, meeting_id, "attendance", await live.attendance_payload(session, acc.meeting, participant))
     return participant
 
@@ -295,15 +419,24 @@ async def reply(session: AsyncSession, *, principal: Principal, meeting_id: int,
 
 
 async def add_document(
-    session: AsyncSession, *, principal: Principal, settings: Settings, meeting_id: int, filename: str, data: bytes,
-    title: str = "", agenda_item_id: int | None = None, viewer_ids: Iterable[int] | None = None,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    settings: Settings,
+    meeting_id: int,
+    filename: str,
+    data: bytes,
+    title: str = "",
+    agenda_item_id: int | None = None,
+    viewer_ids: Iterable[int] | None = None,
 ) -> MeetingDocument:
     """Attach a document; with `viewer_ids` only those people (and the organisers) see it."""
     acc = await access_for(session, principal, meeting_id)
     require_organiser(acc)
     require_status(acc.meeting, *PREPARING, MeetingStatus.open)
-    checked = check_upload(filename=filename, data=data, allowed={PDF, DOCX, PNG, JPEG}, max_bytes=settings.upload_max_bytes,
-                           office=OfficeLimits.of(settings))
+    checked = check_upload(
+        filename=filename, data=data, allowed={PDF, DOCX, PNG, JPEG}, max_bytes=settings.upload_max_bytes, office=OfficeLimits.of(settings)
+    )
     if agenda_item_id is not None:
         item = await session.get(AgendaItem, agenda_item_id)
         if item is None or item.meeting_id != meeting_id:
@@ -311,17 +444,29 @@ async def add_document(
     sha = BlobStore.for_data_dir(settings.data_dir).put(checked.data)
     viewers = sorted(set(viewer_ids or []))
     document = MeetingDocument(
-        meeting_id=meeting_id, agenda_item_id=agenda_item_id, title=(title or checked.filename).strip()[:500],
-        filename=checked.filename, content_type=checked.content_type, sha256=sha, size=checked.size,
-        restricted=bool(viewers), uploaded_by=principal.user.id,
+        meeting_id=meeting_id,
+        agenda_item_id=agenda_item_id,
+        title=(title or checked.filename).strip()[:500],
+        filename=checked.filename,
+        content_type=checked.content_type,
+        sha256=sha,
+        size=checked.size,
+        restricted=bool(viewers),
+        uploaded_by=principal.user.id,
     )
     session.add(document)
     await session.flush()
     for user_id in viewers:
         session.add(MeetingDocumentViewer(document_id=document.id, user_id=user_id))
-    await record(session, actor=principal.actor, action="meeting.document_added", object_type="meeting", object_id=meeting_id,
-                 organization_id=acc.meeting.organization_id,
-                 details={"document_id": document.id, "title": document.title, "sha256": sha, "viewers": viewers or "all"})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.document_added",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=acc.meeting.organization_id,
+        details={"document_id": document.id, "title": document.title, "sha256": sha, "viewers": viewers or "all"},
+    )
     # Titles of restricted documents are not for everyone: the event only says "look again".
     await live.emit(session, meeting_id, "documents", {})
     return document
@@ -330,10 +475,12 @@ async def add_document(
 async def visible_documents(session: AsyncSession, acc: MeetingAccess) -> list[MeetingDocument]:
     query = select(MeetingDocument).where(MeetingDocument.meeting_id == acc.meeting.id).order_by(MeetingDocument.id)
     if not acc.organiser:
-        query = query.where(or_(
-            MeetingDocument.restricted.is_(False),
-            MeetingDocument.id.in_(select(MeetingDocumentViewer.document_id).where(MeetingDocumentViewer.user_id == acc.user_id)),
-        ))
+        query = query.where(
+            or_(
+                MeetingDocument.restricted.is_(False),
+                MeetingDocument.id.in_(select(MeetingDocumentViewer.document_id).where(MeetingDocumentViewer.user_id == acc.user_id)),
+            )
+        )
     return list((await session.scalars(query)).all())
 
 
@@ -343,8 +490,15 @@ async def document_for(session: AsyncSession, *, principal: Principal, meeting_i
     document = next((d for d in await visible_documents(session, acc) if d.id == document_id), None)
     if document is None:
         raise NotFound(_l("document not found"))
-    await record(session, actor=principal.actor, action="meeting.document_downloaded", object_type="meeting",
-                 object_id=meeting_id, organization_id=acc.meeting.organization_id, details={"document_id": document_id})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.document_downloaded",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=acc.meeting.organization_id,
+        details={"document_id": document_id},
+    )
     return document
 
 
@@ -356,9 +510,15 @@ async def invited_user_ids(session: AsyncSession, meeting: Meeting) -> set[int]:
     people = set((await session.scalars(select(MeetingParticipant.user_id).where(MeetingParticipant.meeting_id == meeting.id))).all())
     unit_orgs = (await session.scalars(select(MeetingUnit.organization_id).where(MeetingUnit.meeting_id == meeting.id))).all()
     if unit_orgs:
-        people |= set((await session.scalars(
-            select(RoleAssignment.user_id).where(RoleAssignment.organization_id.in_(unit_orgs), RoleAssignment.role.in_(RESPONDER_ROLES))
-        )).all())
+        people |= set(
+            (
+                await session.scalars(
+                    select(RoleAssignment.user_id).where(
+                        RoleAssignment.organization_id.in_(unit_orgs), RoleAssignment.role.in_(RESPONDER_ROLES)
+                    )
+                )
+            ).all()
+        )
     return people
 
 
@@ -374,14 +534,27 @@ async def schedule_meeting(session: AsyncSession, *, principal: Principal, meeti
     if not has_items:
         raise InvalidInput(_l("Add at least one agenda item first."))
     meeting.status = MeetingStatus.scheduled
-    await record(session, actor=principal.actor, action="meeting.scheduled", object_type="meeting", object_id=meeting.id,
-                 organization_id=meeting.organization_id, details={"starts_at": meeting.starts_at.isoformat()})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.scheduled",
+        object_type="meeting",
+        object_id=meeting.id,
+        organization_id=meeting.organization_id,
+        details={"starts_at": meeting.starts_at.isoformat()},
+    )
     await live.emit(session, meeting.id, "status", live.status_payload(meeting))
     return meeting
 
 
 async def reschedule_meeting(
-    session: AsyncSession, *, principal: Principal, meeting_id: int, starts_at: datetime, ends_at: datetime, reason: str = "",
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    meeting_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
+    reason: str = "",
 ) -> Meeting:
     acc = await access_for(session, principal, meeting_id, for_update=True)
     require_organiser(acc)
@@ -393,9 +566,15 @@ async def reschedule_meeting(
     before = meeting.starts_at
     meeting.starts_at, meeting.ends_at = starts_at, ends_at
     meeting.schedule_version += 1
-    await record(session, actor=principal.actor, action="meeting.rescheduled", object_type="meeting", object_id=meeting.id,
-                 organization_id=meeting.organization_id,
-                 details={"from": before.isoformat(), "to": starts_at.isoformat(), "reason": (reason or "").strip()})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.rescheduled",
+        object_type="meeting",
+        object_id=meeting.id,
+        organization_id=meeting.organization_id,
+        details={"from": before.isoformat(), "to": starts_at.isoformat(), "reason": (reason or "").strip()},
+    )
     await live.emit(session, meeting.id, "status", live.status_payload(meeting))
     return meeting
 
@@ -408,8 +587,15 @@ async def cancel_meeting(session: AsyncSession, *, principal: Principal, meeting
     meeting.status = MeetingStatus.cancelled
     meeting.cancelled_at = utcnow()
     meeting.cancel_reason = _text(reason, _l("Give the reason for cancelling."), limit=2000)
-    await record(session, actor=principal.actor, action="meeting.cancelled", object_type="meeting", object_id=meeting.id,
-                 organization_id=meeting.organization_id, details={"reason": meeting.cancel_reason})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.cancelled",
+        object_type="meeting",
+        object_id=meeting.id,
+        organization_id=meeting.organization_id,
+        details={"reason": meeting.cancel_reason},
+    )
     await live.emit(session, meeting.id, "status", live.status_payload(meeting))
     return meeting
 
@@ -423,9 +609,13 @@ async def open_meeting(session: AsyncSession, *, principal: Principal, meeting_i
     meeting.status, meeting.opened_at = MeetingStatus.open, utcnow()
     # Whoever opens the meeting is in it: the chair, and the secretary beside them (unless
     # the secretary was already marked absent).
-    for participant in (await session.scalars(select(MeetingParticipant).where(
-            MeetingParticipant.meeting_id == meeting.id,
-            MeetingParticipant.role.in_([ParticipantRole.chair, ParticipantRole.secretary])))).all():
+    for participant in (
+        await session.scalars(
+            select(MeetingParticipant).where(
+                MeetingParticipant.meeting_id == meeting.id, MeetingParticipant.role.in_([ParticipantRole.chair, ParticipantRole.secretary])
+            )
+        )
+    ).all():
         if participant.attendance == Attendance.present:
             continue
         if participant.role == ParticipantRole.secretary and participant.attendance == Attendance.absent:
@@ -433,8 +623,15 @@ async def open_meeting(session: AsyncSession, *, principal: Principal, meeting_i
         participant.attendance, participant.in_room = Attendance.present, True
         participant.checked_in_at, participant.checked_in_by = meeting.opened_at, principal.user.id
         await live.emit(session, meeting.id, "attendance", await live.attendance_payload(session, meeting, participant))
-    await record(session, actor=principal.actor, action="meeting.opened", object_type="meeting", object_id=meeting.id,
-                 organization_id=meeting.organization_id, details={"quorum": await live.quorum(session, meeting)})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.opened",
+        object_type="meeting",
+        object_id=meeting.id,
+        organization_id=meeting.organization_id,
+        details={"quorum": await live.quorum(session, meeting)},
+    )
     await live.emit(session, meeting.id, "status", live.status_payload(meeting))
     return meeting
 
@@ -448,16 +645,30 @@ async def close_meeting(session: AsyncSession, *, principal: Principal, meeting_
     if await session.scalar(select(Poll.id).where(Poll.meeting_id == meeting.id, Poll.status == PollStatus.open).limit(1)):
         raise Conflict(_l("Close the open vote first."))
     now = utcnow()
-    for item in (await session.scalars(select(AgendaItem).where(AgendaItem.meeting_id == meeting.id, AgendaItem.status == ItemStatus.running))).all():
+    for item in (
+        await session.scalars(select(AgendaItem).where(AgendaItem.meeting_id == meeting.id, AgendaItem.status == ItemStatus.running))
+    ).all():
         item.status, item.ended_at = ItemStatus.done, now
-    for request in (await session.scalars(select(SpeakerRequest).where(
-        SpeakerRequest.meeting_id == meeting.id, SpeakerRequest.status.in_([SpeakerStatus.waiting, SpeakerStatus.speaking])))).all():
+    for request in (
+        await session.scalars(
+            select(SpeakerRequest).where(
+                SpeakerRequest.meeting_id == meeting.id, SpeakerRequest.status.in_([SpeakerStatus.waiting, SpeakerStatus.speaking])
+            )
+        )
+    ).all():
         request.status = SpeakerStatus.done if request.status == SpeakerStatus.speaking else SpeakerStatus.withdrawn
         request.ended_at = now
     meeting.current_item_id = None
     meeting.status, meeting.closed_at = MeetingStatus.closed, now
-    await record(session, actor=principal.actor, action="meeting.closed", object_type="meeting", object_id=meeting.id,
-                 organization_id=meeting.organization_id, details={"quorum": await live.quorum(session, meeting)})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.closed",
+        object_type="meeting",
+        object_id=meeting.id,
+        organization_id=meeting.organization_id,
+        details={"quorum": await live.quorum(session, meeting)},
+    )
     await live.emit(session, meeting.id, "agenda", await live.agenda_payload(session, meeting))
     await live.emit(session, meeting.id, "speakers", await live.speakers_payload(session, meeting.id))
     await live.emit(session, meeting.id, "status", live.status_payload(meeting))
@@ -468,8 +679,13 @@ async def close_meeting(session: AsyncSession, *, principal: Principal, meeting_
 
 
 async def list_meetings(
-    session: AsyncSession, *, principal: Principal, start: datetime | None = None, end: datetime | None = None,
-    statuses: Iterable[MeetingStatus] | None = None, limit: int = 200,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    statuses: Iterable[MeetingStatus] | None = None,
+    limit: int = 200,
 ) -> list[Meeting]:
     """Meetings the principal takes part in, organises, or answers for (by start time)."""
     user_id = principal.user.id

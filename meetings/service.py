@@ -16,11 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from meetings import live
 from meetings.access import MeetingAccess, access_for, get_meeting, is_participant  # noqa: F401  (re-exported)
 from meetings.models import (
-    AgendaItem, Attendance, Meeting, MeetingParticipant, MeetingStatus, Poll, PollOption, PollStatus, SpeakerRequest,
+    AgendaItem,
+    Attendance,
+    Meeting,
+    MeetingParticipant,
+    MeetingStatus,
+    Poll,
+    PollOption,
+    PollStatus,
+    SpeakerRequest,
     SpeakerStatus,
 )
 from services.directory.models import Organization, User
-
 
 ROLE_ORDER = {"chair": 0, "secretary": 1, "member": 2, "guest": 3}
 
@@ -133,9 +140,16 @@ async def facts(session: AsyncSession, *, meeting_id: int) -> MeetingFacts:
     agenda = await live.agenda_payload(session, meeting)
     items_by_id = {i.id: i for i in (await session.scalars(select(AgendaItem).where(AgendaItem.meeting_id == meeting_id))).all()}
     items = [
-        ItemFact(id=i["id"], position=i["position"], title=i["title"], presenter=i["presenter"],
-                 planned_minutes=i["planned_minutes"], started_at=items_by_id[i["id"]].started_at,
-                 ended_at=items_by_id[i["id"]].ended_at, status=i["status"])
+        ItemFact(
+            id=i["id"],
+            position=i["position"],
+            title=i["title"],
+            presenter=i["presenter"],
+            planned_minutes=i["planned_minutes"],
+            started_at=items_by_id[i["id"]].started_at,
+            ended_at=items_by_id[i["id"]].ended_at,
+            status=i["status"],
+        )
         for i in agenda["items"]
     ]
     sites = await live.sites_payload(session, meeting_id)
@@ -145,40 +159,89 @@ async def facts(session: AsyncSession, *, meeting_id: int) -> MeetingFacts:
     names = {p.id: cards[p.user_id]["name"] for p in rows}
     deputies = {p.substitute_for_id: names[p.id] for p in rows if p.substitute_for_id}
     people = [
-        PersonFact(user_id=p.user_id, name=cards[p.user_id]["name"], position=cards[p.user_id]["position"],
-                   organization=cards[p.user_id]["org"], role=p.role.value, voting=p.voting,
-                   present=p.attendance == Attendance.present or p.left_at is not None, in_room=p.in_room,
-                   site=str(site_names.get(p.unit_id)) if p.unit_id else None, absence_reason=p.absence_reason,
-                   arrived_at=p.checked_in_at, left_at=p.left_at,
-                   substitute_for=names.get(p.substitute_for_id) if p.substitute_for_id else None,
-                   authorisation=p.authorisation, substituted_by=deputies.get(p.id))
+        PersonFact(
+            user_id=p.user_id,
+            name=cards[p.user_id]["name"],
+            position=cards[p.user_id]["position"],
+            organization=cards[p.user_id]["org"],
+            role=p.role.value,
+            voting=p.voting,
+            present=p.attendance == Attendance.present or p.left_at is not None,
+            in_room=p.in_room,
+            site=str(site_names.get(p.unit_id)) if p.unit_id else None,
+            absence_reason=p.absence_reason,
+            arrived_at=p.checked_in_at,
+            left_at=p.left_at,
+            substitute_for=names.get(p.substitute_for_id) if p.substitute_for_id else None,
+            authorisation=p.authorisation,
+            substituted_by=deputies.get(p.id),
+        )
         for p in sorted(rows, key=lambda r: (ROLE_ORDER[r.role.value], r.unit_id or 0, r.id))
     ]
-    speech_rows = (await session.scalars(select(SpeakerRequest).where(
-        SpeakerRequest.meeting_id == meeting_id, SpeakerRequest.status.in_([SpeakerStatus.done, SpeakerStatus.speaking]),
-    ).order_by(SpeakerRequest.granted_at, SpeakerRequest.id))).all()
+    speech_rows = (
+        await session.scalars(
+            select(SpeakerRequest)
+            .where(
+                SpeakerRequest.meeting_id == meeting_id,
+                SpeakerRequest.status.in_([SpeakerStatus.done, SpeakerStatus.speaking]),
+            )
+            .order_by(SpeakerRequest.granted_at, SpeakerRequest.id)
+        )
+    ).all()
     speaker_cards = await live.people(session, {s.user_id for s in speech_rows})
     speeches = [
-        SpeechFact(user_id=s.user_id, name=speaker_cards[s.user_id]["name"], organization=speaker_cards[s.user_id]["org"],
-                   agenda_item_id=s.agenda_item_id, note=s.note, granted_at=s.granted_at, ended_at=s.ended_at)
-        for s in speech_rows if s.granted_at
+        SpeechFact(
+            user_id=s.user_id,
+            name=speaker_cards[s.user_id]["name"],
+            organization=speaker_cards[s.user_id]["org"],
+            agenda_item_id=s.agenda_item_id,
+            note=s.note,
+            granted_at=s.granted_at,
+            ended_at=s.ended_at,
+        )
+        for s in speech_rows
+        if s.granted_at
     ]
     polls = []
-    for poll in (await session.scalars(select(Poll).where(Poll.meeting_id == meeting_id, Poll.status == PollStatus.closed).order_by(Poll.id))).all():
+    for poll in (
+        await session.scalars(select(Poll).where(Poll.meeting_id == meeting_id, Poll.status == PollStatus.closed).order_by(Poll.id))
+    ).all():
         payload = await live.poll_payload(session, poll)
         options = (await session.scalars(select(PollOption).where(PollOption.poll_id == poll.id).order_by(PollOption.position))).all()
         winner = next((o.label for o in options if o.id == poll.winner_option_id), None)
-        polls.append(PollFact(
-            id=poll.id, agenda_item_id=poll.agenda_item_id, question=poll.question, visibility=poll.visibility.value,
-            threshold=poll.threshold.value, counts=[(o.label, o.votes) for o in options], present=poll.present_at_close,
-            base=payload["result"]["base"], needed=payload["result"]["needed"], override_reason=poll.override_reason or "",
-            present_at_open=poll.present_at_open, members_at_open=poll.members_at_open,
-            members=poll.members_at_close, voted=poll.voted_at_close, passed=poll.passed, winner=winner,
-            closed_at=poll.closed_at, named=[(n["name"], n["choice"]) for n in payload.get("named", [])],
-        ))
+        polls.append(
+            PollFact(
+                id=poll.id,
+                agenda_item_id=poll.agenda_item_id,
+                question=poll.question,
+                visibility=poll.visibility.value,
+                threshold=poll.threshold.value,
+                counts=[(o.label, o.votes) for o in options],
+                present=poll.present_at_close,
+                base=payload["result"]["base"],
+                needed=payload["result"]["needed"],
+                override_reason=poll.override_reason or "",
+                present_at_open=poll.present_at_open,
+                members_at_open=poll.members_at_open,
+                members=poll.members_at_close,
+                voted=poll.voted_at_close,
+                passed=poll.passed,
+                winner=winner,
+                closed_at=poll.closed_at,
+                named=[(n["name"], n["choice"]) for n in payload.get("named", [])],
+            )
+        )
     return MeetingFacts(
-        meeting=meeting, organization=org, chair=chair, secretary=secretary, items=items, people=people, sites=sites,
-        speeches=speeches, polls=polls, quorum=await live.quorum(session, meeting),
+        meeting=meeting,
+        organization=org,
+        chair=chair,
+        secretary=secretary,
+        items=items,
+        people=people,
+        sites=sites,
+        speeches=speeches,
+        polls=polls,
+        quorum=await live.quorum(session, meeting),
     )
 
 

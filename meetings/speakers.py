@@ -19,13 +19,21 @@ ACTIVE = (SpeakerStatus.waiting, SpeakerStatus.speaking)
 
 
 async def request_floor(
-    session: AsyncSession, *, principal: Principal, meeting_id: int, agenda_item_id: int | None = None, note: str = "",
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    meeting_id: int,
+    agenda_item_id: int | None = None,
+    note: str = "",
 ) -> SpeakerRequest:
     acc = await access_for(session, principal, meeting_id, for_update=True)
     participant = require_participant(acc)
     require_status(acc.meeting, MeetingStatus.open)
-    if await session.scalar(select(SpeakerRequest.id).where(
-        SpeakerRequest.meeting_id == meeting_id, SpeakerRequest.user_id == participant.user_id, SpeakerRequest.status.in_(ACTIVE))):
+    if await session.scalar(
+        select(SpeakerRequest.id).where(
+            SpeakerRequest.meeting_id == meeting_id, SpeakerRequest.user_id == participant.user_id, SpeakerRequest.status.in_(ACTIVE)
+        )
+    ):
         raise Conflict(_l("You are already in the queue."))
     item_id = agenda_item_id or acc.meeting.current_item_id
     if item_id is not None:
@@ -35,8 +43,15 @@ async def request_floor(
     request = SpeakerRequest(meeting_id=meeting_id, user_id=participant.user_id, agenda_item_id=item_id, note=(note or "").strip()[:500])
     session.add(request)
     await session.flush()
-    await record(session, actor=principal.actor, action="meeting.floor_requested", object_type="meeting", object_id=meeting_id,
-                 organization_id=acc.meeting.organization_id, details={"request_id": request.id, "item_id": item_id})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.floor_requested",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=acc.meeting.organization_id,
+        details={"request_id": request.id, "item_id": item_id},
+    )
     await live.emit(session, meeting_id, "speakers", await live.speakers_payload(session, meeting_id))
     return request
 
@@ -57,8 +72,15 @@ async def withdraw(session: AsyncSession, *, principal: Principal, meeting_id: i
     if request.status != SpeakerStatus.waiting:
         raise InvalidInput(_l("Only a waiting request can be withdrawn."))
     request.status, request.ended_at = SpeakerStatus.withdrawn, utcnow()
-    await record(session, actor=principal.actor, action="meeting.floor_withdrawn", object_type="meeting", object_id=meeting_id,
-                 organization_id=acc.meeting.organization_id, details={"request_id": request.id})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.floor_withdrawn",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=acc.meeting.organization_id,
+        details={"request_id": request.id},
+    )
     await live.emit(session, meeting_id, "speakers", await live.speakers_payload(session, meeting_id))
     return request
 
@@ -72,12 +94,22 @@ async def grant(session: AsyncSession, *, principal: Principal, meeting_id: int,
     if request.status != SpeakerStatus.waiting:
         raise InvalidInput(_l("This request is no longer waiting."))
     now = utcnow()
-    for other in (await session.scalars(select(SpeakerRequest).where(
-        SpeakerRequest.meeting_id == meeting_id, SpeakerRequest.status == SpeakerStatus.speaking))).all():
+    for other in (
+        await session.scalars(
+            select(SpeakerRequest).where(SpeakerRequest.meeting_id == meeting_id, SpeakerRequest.status == SpeakerStatus.speaking)
+        )
+    ).all():
         other.status, other.ended_at = SpeakerStatus.done, now
     request.status, request.granted_at = SpeakerStatus.speaking, now
-    await record(session, actor=principal.actor, action="meeting.floor_granted", object_type="meeting", object_id=meeting_id,
-                 organization_id=acc.meeting.organization_id, details={"request_id": request.id, "user_id": request.user_id})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.floor_granted",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=acc.meeting.organization_id,
+        details={"request_id": request.id, "user_id": request.user_id},
+    )
     await live.emit(session, meeting_id, "speakers", await live.speakers_payload(session, meeting_id))
     return request
 
@@ -90,8 +122,14 @@ async def end_floor(session: AsyncSession, *, principal: Principal, meeting_id: 
         raise InvalidInput(_l("This person does not have the floor."))
     request.status, request.ended_at = SpeakerStatus.done, utcnow()
     seconds = int((request.ended_at - request.granted_at).total_seconds()) if request.granted_at else 0
-    await record(session, actor=principal.actor, action="meeting.floor_ended", object_type="meeting", object_id=meeting_id,
-                 organization_id=acc.meeting.organization_id,
-                 details={"request_id": request.id, "user_id": request.user_id, "seconds": seconds})
+    await record(
+        session,
+        actor=principal.actor,
+        action="meeting.floor_ended",
+        object_type="meeting",
+        object_id=meeting_id,
+        organization_id=acc.meeting.organization_id,
+        details={"request_id": request.id, "user_id": request.user_id, "seconds": seconds},
+    )
     await live.emit(session, meeting_id, "speakers", await live.speakers_payload(session, meeting_id))
     return request

@@ -79,11 +79,17 @@ def room_url(settings: Settings, meeting: Meeting) -> str | None:
 def bbb_create_url(settings: Settings, meeting: Meeting) -> str:
     """BBB `create` is idempotent for the same meetingID: call it before the first join."""
     room = room_name(settings, meeting)
-    return bbb_url(settings, "create", {
-        "name": meeting.title[:200], "meetingID": room, "record": "false",
-        "moderatorPW": hmac.new(settings.ensure_secret_key().encode(), f"{room}:mod".encode(), hashlib.sha256).hexdigest()[:16],
-        "attendeePW": hmac.new(settings.ensure_secret_key().encode(), f"{room}:att".encode(), hashlib.sha256).hexdigest()[:16],
-    })
+    return bbb_url(
+        settings,
+        "create",
+        {
+            "name": meeting.title[:200],
+            "meetingID": room,
+            "record": "false",
+            "moderatorPW": hmac.new(settings.ensure_secret_key().encode(), f"{room}:mod".encode(), hashlib.sha256).hexdigest()[:16],
+            "attendeePW": hmac.new(settings.ensure_secret_key().encode(), f"{room}:att".encode(), hashlib.sha256).hexdigest()[:16],
+        },
+    )
 
 
 def join_url(settings: Settings, meeting: Meeting, person: JoinPerson, *, now: datetime) -> str | None:
@@ -98,18 +104,33 @@ def join_url(settings: Settings, meeting: Meeting, person: JoinPerson, *, now: d
         if not settings.meeting_jitsi_secret:
             return f"{base}/{room}"
         claims = {
-            "aud": "jitsi", "iss": settings.meeting_jitsi_app_id or settings.meeting_room_prefix,
-            "sub": urlparse(base).hostname or "*", "room": room,
+            "aud": "jitsi",
+            "iss": settings.meeting_jitsi_app_id or settings.meeting_room_prefix,
+            "sub": urlparse(base).hostname or "*",
+            "room": room,
             "nbf": int((now - timedelta(minutes=5)).timestamp()),
             "exp": int(max(now, meeting.ends_at).timestamp()) + 3 * 3600,
             "moderator": person.moderator,
-            "context": {"user": {"id": str(person.user_id), "name": person.name, "email": person.email or "",
-                                 "moderator": "true" if person.moderator else "false"}},
+            "context": {
+                "user": {
+                    "id": str(person.user_id),
+                    "name": person.name,
+                    "email": person.email or "",
+                    "moderator": "true" if person.moderator else "false",
+                }
+            },
         }
         return f"{base}/{room}?jwt={jwt.encode(claims, settings.meeting_jitsi_secret, algorithm='HS256')}"
     if kind == "bbb":
-        return bbb_url(settings, "join", {
-            "fullName": person.name, "meetingID": room, "role": "MODERATOR" if person.moderator else "VIEWER",
-            "userID": str(person.user_id), "redirect": "true",
-        })
+        return bbb_url(
+            settings,
+            "join",
+            {
+                "fullName": person.name,
+                "meetingID": room,
+                "role": "MODERATOR" if person.moderator else "VIEWER",
+                "userID": str(person.user_id),
+                "redirect": "true",
+            },
+        )
     return None

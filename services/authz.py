@@ -121,16 +121,18 @@ async def load_principal(session: AsyncSession, user: User, *, ip: str | None = 
     from services.directory.models import RoleAssignment
 
     rows = (
-        await session.execute(
-            select(RoleAssignment.organization_id, RoleAssignment.role).where(RoleAssignment.user_id == user.id)
-        )
+        await session.execute(select(RoleAssignment.organization_id, RoleAssignment.role).where(RoleAssignment.user_id == user.id))
     ).all()
     roles: dict[int, set[Role]] = {}
     for org_id, role in rows:
         roles.setdefault(org_id, set()).add(role)
     org = await session.get(Organization, user.organization_id)
     me = UserCard(
-        id=user.id, username=user.username, full_name=user.full_name, position=user.position,
-        organization_id=user.organization_id, organization_name=org.name if org else "",
+        id=user.id,
+        username=user.username,
+        full_name=user.full_name,
+        position=user.position,
+        organization_id=user.organization_id,
+        organization_name=org.name if org else "",
     )
     return Principal(user=user, me=me, roles=roles, tree=await OrgTree.load(session), ip=ip)

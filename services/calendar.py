@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import holidays as statutory
 from sqlalchemy import Date, Integer, String, select
@@ -25,6 +25,7 @@ from services.errors import Conflict, InvalidInput, NotFound
 from services.i18n import Message, _l
 
 VN_TZ = timezone(timedelta(hours=7), "ICT")
+
 
 class Holiday(Base):
     __tablename__ = "holidays"
@@ -60,6 +61,7 @@ def statutory_holidays(year: int) -> list[DefaultHoliday]:
 
 
 # --- pure calendar arithmetic -------------------------------------------------------------------
+
 
 def is_working_day(day: date, holidays: Iterable[date] | set[date]) -> bool:
     return day.weekday() < 5 and day not in holidays
@@ -113,10 +115,11 @@ def vn_today(now: datetime | None = None) -> date:
 
 def vn_instant(day: date, hour: int = 0, minute: int = 0) -> datetime:
     """A Vietnam wall-clock time as an aware UTC datetime."""
-    return datetime.combine(day, time(hour, minute), tzinfo=VN_TZ).astimezone(timezone.utc)
+    return datetime.combine(day, time(hour, minute), tzinfo=VN_TZ).astimezone(UTC)
 
 
 # --- the table ------------------------------------------------------------------------------
+
 
 async def _kept_years(session: AsyncSession, first: int, last: int) -> set[int]:
     rows = await session.scalars(select(HolidayYear.year).where(HolidayYear.year >= first, HolidayYear.year <= last))
@@ -160,13 +163,20 @@ async def _keep_year(session: AsyncSession, *, actor: Actor, year: int) -> None:
     if await is_kept(session, year):
         return
     session.add(HolidayYear(year=year))
-    taken = set((await session.scalars(select(Holiday.day).where(
-        Holiday.day >= date(year, 1, 1), Holiday.day <= date(year, 12, 31)))).all())
+    taken = set(
+        (await session.scalars(select(Holiday.day).where(Holiday.day >= date(year, 1, 1), Holiday.day <= date(year, 12, 31)))).all()
+    )
     defaults = [h for h in statutory_holidays(year) if h.day not in taken]
     session.add_all(Holiday(day=h.day, name=h.name[:255]) for h in defaults)
     await session.flush()
-    await record(session, actor=actor, action="holiday.keep_year", object_type="holiday_year", object_id=year,
-                 details={"year": year, "defaults": [h.day.isoformat() for h in defaults]})
+    await record(
+        session,
+        actor=actor,
+        action="holiday.keep_year",
+        object_type="holiday_year",
+        object_id=year,
+        details={"year": year, "defaults": [h.day.isoformat() for h in defaults]},
+    )
 
 
 async def add_holiday(session: AsyncSession, *, actor: Actor, day: date, name: str) -> Holiday:
@@ -179,8 +189,14 @@ async def add_holiday(session: AsyncSession, *, actor: Actor, day: date, name: s
     holiday = Holiday(day=day, name=name[:255])
     session.add(holiday)
     await session.flush()
-    await record(session, actor=actor, action="holiday.add", object_type="holiday", object_id=holiday.id,
-                 details={"day": day.isoformat(), "name": holiday.name})
+    await record(
+        session,
+        actor=actor,
+        action="holiday.add",
+        object_type="holiday",
+        object_id=holiday.id,
+        details={"day": day.isoformat(), "name": holiday.name},
+    )
     return holiday
 
 
@@ -190,5 +206,11 @@ async def remove_holiday(session: AsyncSession, *, actor: Actor, day: date) -> N
     if holiday is None:
         raise NotFound(_l("holiday not found"))
     await session.delete(holiday)
-    await record(session, actor=actor, action="holiday.remove", object_type="holiday", object_id=holiday.id,
-                 details={"day": holiday.day.isoformat(), "name": holiday.name})
+    await record(
+        session,
+        actor=actor,
+        action="holiday.remove",
+        object_type="holiday",
+        object_id=holiday.id,
+        details={"day": holiday.day.isoformat(), "name": holiday.name},
+    )

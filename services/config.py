@@ -28,12 +28,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LIENTHONG_", env_file=".env", extra="ignore")
 
     data_dir: Path = Field(Path("var"), description="Where the SQLite files, blobs, keys and PKI live.")
-    database_url: str | None = Field(
-        None, description="SQLAlchemy async URL; default: SQLite file in the data dir."
-    )
-    temporal_address: str | None = Field(
-        None, description="host:port of the Temporal frontend; unset in `dev` = embedded dev server."
-    )
+    database_url: str | None = Field(None, description="SQLAlchemy async URL; default: SQLite file in the data dir.")
+    temporal_address: str | None = Field(None, description="host:port of the Temporal frontend; unset in `dev` = embedded dev server.")
     db_lock_timeout_seconds: float = Field(
         15.0, description="Longest wait for a database lock; past it the user is told the system is busy (503)."
     )
@@ -41,19 +37,22 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     task_queue: str = "lienthong"
     workflow_id_prefix: str | None = Field(
-        None, description="Prefix of every workflow ID; default: this database's own (made when it was created), so a "
-                          "fresh database beside an older Temporal never collides. '' for none.",
+        None,
+        description="Prefix of every workflow ID; default: this database's own (made when it was created), so a "
+        "fresh database beside an older Temporal never collides. '' for none.",
     )
     secret_key: str | None = Field(
         None, description="Signs cookies and tokens; generated in the data dir by `dev`, required in production."
     )
     payload_keys: SecretStr | None = Field(
-        None, description="Keys that encrypt Temporal payloads, `kid1:base64key,kid2:base64key` (32-byte keys); the first "
-                          "encrypts, all decrypt. Generated in the data dir by `dev`, required in production.",
+        None,
+        description="Keys that encrypt Temporal payloads, `kid1:base64key,kid2:base64key` (32-byte keys); the first "
+        "encrypts, all decrypt. Generated in the data dir by `dev`, required in production.",
     )
     temporal_ui_origins: list[str] = Field(
-        default_factory=list, description="Origins of Temporal UIs allowed to call the codec endpoint /temporal-codec "
-                                          '(JSON list, e.g. ["https://temporal.example.vn"]); `dev` adds its own UI.',
+        default_factory=list,
+        description="Origins of Temporal UIs allowed to call the codec endpoint /temporal-codec "
+        '(JSON list, e.g. ["https://temporal.example.vn"]); `dev` adds its own UI.',
     )
     production: bool = Field(False, description="Refuse to start without explicit secrets.")
     upload_max_bytes: int = Field(25 * 1024 * 1024, description="Largest accepted upload.")
@@ -63,9 +62,7 @@ class Settings(BaseSettings):
     office_max_compression_ratio: float = Field(
         100.0, description="Largest uncompressed/compressed size ratio of an uploaded DOCX/XLSX over 1 MB unpacked."
     )
-    office_memory_mb: int = Field(
-        4096, description="Address-space limit of each LibreOffice process converting uploaded documents (MB)."
-    )
+    office_memory_mb: int = Field(4096, description="Address-space limit of each LibreOffice process converting uploaded documents (MB).")
     preview_memory_mb: int = Field(1024, description="Memory limit of poppler rendering a page preview (MB).")
     preview_timeout_seconds: float = Field(30, description="Time limit of rendering one page preview.")
     base_url: str = "http://127.0.0.1:8000"
@@ -88,9 +85,7 @@ class Settings(BaseSettings):
     login_delay_max_seconds: int = 15 * 60
     login_failure_window_minutes: int = 60
     session_hours: int = 12
-    cookie_secure: bool | None = Field(
-        None, description="Force the Secure cookie flag; by default it follows the request scheme."
-    )
+    cookie_secure: bool | None = Field(None, description="Force the Secure cookie flag; by default it follows the request scheme.")
 
     # --- signing ---
     trust_roots: list[Path] = Field(
@@ -98,21 +93,13 @@ class Settings(BaseSettings):
         description="PEM/DER root CA files trusted for signatures (e.g. the government root); "
         "empty outside production = the dev PKI in the data dir.",
     )
-    trust_intermediates: list[Path] = Field(
-        default_factory=list, description="PEM/DER intermediate CA files that help build chains."
-    )
+    trust_intermediates: list[Path] = Field(default_factory=list, description="PEM/DER intermediate CA files that help build chains.")
     tsa_url: str | None = Field(None, description="RFC 3161 time-stamping URL; default: the dev TSA.")
-    pades_level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = Field(
-        "B-LT", description="PAdES level of signatures we apply."
-    )
-    revocation_mode: Literal["soft-fail", "hard-fail", "require"] = Field(
-        "hard-fail", description="pyHanko revocation mode when signing."
-    )
+    pades_level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = Field("B-LT", description="PAdES level of signatures we apply.")
+    revocation_mode: Literal["soft-fail", "hard-fail", "require"] = Field("hard-fail", description="pyHanko revocation mode when signing.")
     trust_services_host: str = Field("127.0.0.1", description="Where the dev CRL/OCSP/TSA service listens.")
     trust_services_port: int = Field(8765, description="Port of the dev CRL/OCSP/TSA service.")
-    pkcs11_module: Path | None = Field(
-        None, description="PKCS#11 module for HSM/token keys, e.g. /usr/lib/softhsm/libsofthsm2.so."
-    )
+    pkcs11_module: Path | None = Field(None, description="PKCS#11 module for HSM/token keys, e.g. /usr/lib/softhsm/libsofthsm2.so.")
     signing_keys: dict[str, SigningKeyRef] = Field(
         default_factory=dict,
         description='Per-signer key overrides, keyed "person:<username>" or "org:<code>" (JSON).',
@@ -137,9 +124,7 @@ class Settings(BaseSettings):
     # --- end incoming documents ---
 
     # --- outgoing documents ---
-    outgoing_dispatch_timeout_seconds: int = Field(
-        60, description="How long one delivery to a recipient may take before it is retried."
-    )
+    outgoing_dispatch_timeout_seconds: int = Field(60, description="How long one delivery to a recipient may take before it is retried.")
     outgoing_review_reminder_hours: int = Field(
         24, description="Remind the reviewers whose turn it is this many hours before the review deadline."
     )
@@ -155,9 +140,7 @@ class Settings(BaseSettings):
     )
     meeting_jitsi_app_id: str | None = Field(None, description="Jitsi JWT `iss` (app id) when tokens are used.")
     meeting_jitsi_secret: str | None = Field(None, description="Jitsi JWT HS256 secret; set = signed join links.")
-    meeting_bbb_url: str | None = Field(
-        None, description="BigBlueButton API base, e.g. https://bbb.example.vn/bigbluebutton/"
-    )
+    meeting_bbb_url: str | None = Field(None, description="BigBlueButton API base, e.g. https://bbb.example.vn/bigbluebutton/")
     meeting_bbb_secret: str | None = Field(None, description="BigBlueButton shared secret (checksums).")
     meeting_room_prefix: str = Field("lienthong", description="Prefix of the derived video room names.")
     meeting_quorum_ratio: float = Field(0.5, description="Quorum: more than this share of voting members present.")
@@ -167,15 +150,9 @@ class Settings(BaseSettings):
     # --- end meetings ---
 
     # --- minutes and tasks ---
-    minutes_secretary_sign_working_days: int = Field(
-        1, description="The secretary signs the closed minutes within this many working days."
-    )
-    minutes_chair_sign_working_days: int = Field(
-        2, description="The chair signs within this many working days after the secretary."
-    )
-    task_reminder_working_days: int = Field(
-        2, description="Remind a task's owner this many working days before its due date."
-    )
+    minutes_secretary_sign_working_days: int = Field(1, description="The secretary signs the closed minutes within this many working days.")
+    minutes_chair_sign_working_days: int = Field(2, description="The chair signs within this many working days after the secretary.")
+    task_reminder_working_days: int = Field(2, description="Remind a task's owner this many working days before its due date.")
     task_escalate_after_working_days: int = Field(
         1, description="Escalate an overdue task to the owner's leader after this many working days."
     )

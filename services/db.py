@@ -10,7 +10,7 @@ import contextvars
 import traceback
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import anyio
 from sqlalchemy import DateTime, MetaData, event, text
@@ -42,14 +42,14 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -58,7 +58,7 @@ class Base(DeclarativeBase):
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 READ_ONLY = "lienthong_read_only"
@@ -80,8 +80,9 @@ def make_engine(url: str, *, lock_timeout: float = 15.0, statement_timeout: floa
             # million documents) took 120 ms of a 20 ms query.
             "jit": "off",
         }
-        return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
-                                   connect_args={"server_settings": server_settings})
+        return create_async_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args={"server_settings": server_settings}
+        )
 
     busy_ms = int(lock_timeout * 1000)
     engine = create_async_engine(url, connect_args={"timeout": lock_timeout})
@@ -131,8 +132,13 @@ def is_busy_error(exc: BaseException) -> bool:
     """A wait for a lock (or a statement) that passed its deadline: safe to try again later."""
     text_ = str(getattr(exc, "orig", exc)).lower()
     code = getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(getattr(exc, "orig", None), "pgcode", None)
-    return "database is locked" in text_ or "database table is locked" in text_ or code in ("55P03", "57014") \
-        or "lock timeout" in text_ or "canceling statement due to statement timeout" in text_
+    return (
+        "database is locked" in text_
+        or "database table is locked" in text_
+        or code in ("55P03", "57014")
+        or "lock timeout" in text_
+        or "canceling statement due to statement timeout" in text_
+    )
 
 
 # SQLSTATE classes of a database that went away: connection exceptions, and a server shutting
@@ -195,9 +201,7 @@ class Database:
         self.engine = make_engine(url, lock_timeout=lock_timeout, statement_timeout=statement_timeout)
         self._probe: AsyncEngine | None = None  # health checks' own connection (see ping)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._read_sessionmaker = async_sessionmaker(
-            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
-        )
+        self._read_sessionmaker = async_sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -268,8 +272,9 @@ def get_database() -> Database:
         from services.config import get_settings
 
         settings = get_settings()
-        _database = Database(settings.sqlalchemy_url, lock_timeout=settings.db_lock_timeout_seconds,
-                             statement_timeout=settings.db_statement_timeout_seconds)
+        _database = Database(
+            settings.sqlalchemy_url, lock_timeout=settings.db_lock_timeout_seconds, statement_timeout=settings.db_statement_timeout_seconds
+        )
     return _database
 
 

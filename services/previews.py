@@ -16,13 +16,15 @@ from pathlib import Path
 from services.blobs import BlobStore, write_atomic
 from services.config import Settings
 from services.errors import InvalidInput, NotFound
-from services.processes import LimitHit, run_limited
 from services.i18n import _l
+from services.processes import LimitHit, run_limited
 
 DPI = 110
 MAX_PAGES = 60  # the viewer shows this many; the whole file is one click away
-_TOO_BIG = ("Tệp này quá lớn hoặc quá phức tạp để xem trước trên trang. Hãy tải tệp về để xem.",
-            "This file is too large or too complex to preview. Download it to read it.")
+_TOO_BIG = (
+    "Tệp này quá lớn hoặc quá phức tạp để xem trước trên trang. Hãy tải tệp về để xem.",
+    "This file is too large or too complex to preview. Download it to read it.",
+)
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,10 @@ def page_png(blobs: BlobStore, digest: str, page: int, limits: Limits = Limits()
         return target.read_bytes()
     with tempfile.TemporaryDirectory() as work:
         out = Path(work) / "page"
-        done = _poppler(["pdftoppm", "-png", "-r", str(DPI), "-f", str(page), "-l", str(page), "-singlefile",
-                         str(_source(blobs, digest)), str(out)], limits)
+        done = _poppler(
+            ["pdftoppm", "-png", "-r", str(DPI), "-f", str(page), "-l", str(page), "-singlefile", str(_source(blobs, digest)), str(out)],
+            limits,
+        )
         rendered = out.with_suffix(".png")
         if done.returncode != 0 or not rendered.exists():
             raise InvalidInput(_l("This page cannot be rendered."))

@@ -29,8 +29,10 @@ class RegisterCounter(Base):
 async def next_number(session: AsyncSession, *, organization_id: int, kind: str, series: str, year: int) -> int:
     """Take the next number of a register; the row lock is held until the caller commits."""
     where = (
-        (RegisterCounter.organization_id == organization_id) & (RegisterCounter.kind == kind)
-        & (RegisterCounter.series == series) & (RegisterCounter.year == year)
+        (RegisterCounter.organization_id == organization_id)
+        & (RegisterCounter.kind == kind)
+        & (RegisterCounter.series == series)
+        & (RegisterCounter.year == year)
     )
     bump = update(RegisterCounter).where(where).values(last_number=RegisterCounter.last_number + 1).returning(RegisterCounter.last_number)
     number = (await session.execute(bump)).scalar_one_or_none()

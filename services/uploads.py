@@ -28,8 +28,19 @@ XML = "application/xml"
 EXTENSIONS = {PDF: "pdf", DOCX: "docx", XLSX: "xlsx", PNG: "png", JPEG: "jpg", TIFF: "tif", XML: "xml"}
 OFFICE = {DOCX, XLSX}
 # What a file name's extension claims; images count as one kind (a PNG saved as .jpg is harmless).
-_CLAIMS = {"pdf": PDF, "docx": DOCX, "docm": DOCX, "xlsx": XLSX, "xlsm": XLSX, "xml": XML,
-           "png": "image", "jpg": "image", "jpeg": "image", "tif": "image", "tiff": "image"}
+_CLAIMS = {
+    "pdf": PDF,
+    "docx": DOCX,
+    "docm": DOCX,
+    "xlsx": XLSX,
+    "xlsm": XLSX,
+    "xml": XML,
+    "png": "image",
+    "jpg": "image",
+    "jpeg": "image",
+    "tif": "image",
+    "tiff": "image",
+}
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # DOC/XLS, and every password-protected DOCX/XLSX
 # A real DOCX/XLSX has tens to hundreds of parts; thousands only make the check itself expensive.
 _MAX_OFFICE_PARTS = 5000
@@ -56,8 +67,7 @@ class OfficeLimits:
 
     @classmethod
     def of(cls, settings: Settings) -> OfficeLimits:
-        return cls(max_unpacked_bytes=settings.office_max_unpacked_bytes,
-                   max_ratio=settings.office_max_compression_ratio)
+        return cls(max_unpacked_bytes=settings.office_max_unpacked_bytes, max_ratio=settings.office_max_compression_ratio)
 
 
 @dataclass(frozen=True)
@@ -134,9 +144,7 @@ def _check_pdf(data: bytes) -> None:
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         if reader.encrypted:
-            raise InvalidInput(
-                _l("The PDF is encrypted.")
-            )
+            raise InvalidInput(_l("The PDF is encrypted."))
         if reader.root["/Pages"]["/Count"] < 1:
             raise ValueError("no pages")
         if _runs_something(reader):
@@ -154,19 +162,33 @@ def _check_pdf(data: bytes) -> None:
 def _office_refusal(name: str, why: str, limits: OfficeLimits) -> InvalidInput:
     limit_mb = limits.max_unpacked_bytes // (1024 * 1024)
     messages = {
-        "bomb": ((f"Tệp “{name}” khi giải nén quá lớn hoặc bị nén bất thường (giới hạn {limit_mb} MB), có thể là tệp độc hại. "
-                  "Hãy mở và lưu lại tệp bằng Word/Excel rồi tải lên lại."),
-                 f"The file {name} unpacks to too much data or is abnormally compressed (limit {limit_mb} MB)."),
-        "macro": ((f"Tệp “{name}” có chứa macro hoặc điều khiển ActiveX nên không được nhận. "
-                   "Hãy lưu lại dưới dạng DOCX/XLSX thông thường (không có macro) rồi tải lên lại."),
-                  f"The file {name} contains macros or ActiveX controls. Save it as a plain DOCX/XLSX and upload again."),
-        "encrypted": (f"Tệp “{name}” đang được đặt mật khẩu. Hãy gỡ mật khẩu rồi tải lên lại.",
-                      f"The file {name} is encrypted. Remove the password and upload again."),
-        "dtd": (f"Tệp “{name}” có khai báo DTD/ENTITY (có thể là tệp độc hại) nên không được nhận. "
-                "Hãy mở và lưu lại tệp bằng Word/Excel rồi tải lên lại.",
-                f"The file {name} declares a DTD or entities (a possible attack). Save it again with Word/Excel."),
-        "broken": (f"Tệp “{name}” bị hỏng hoặc chưa tải hết nên không đọc được. Hãy lưu lại tệp rồi tải lên lại.",
-                   f"The file {name} is broken or incomplete."),
+        "bomb": (
+            (
+                f"Tệp “{name}” khi giải nén quá lớn hoặc bị nén bất thường (giới hạn {limit_mb} MB), có thể là tệp độc hại. "
+                "Hãy mở và lưu lại tệp bằng Word/Excel rồi tải lên lại."
+            ),
+            f"The file {name} unpacks to too much data or is abnormally compressed (limit {limit_mb} MB).",
+        ),
+        "macro": (
+            (
+                f"Tệp “{name}” có chứa macro hoặc điều khiển ActiveX nên không được nhận. "
+                "Hãy lưu lại dưới dạng DOCX/XLSX thông thường (không có macro) rồi tải lên lại."
+            ),
+            f"The file {name} contains macros or ActiveX controls. Save it as a plain DOCX/XLSX and upload again.",
+        ),
+        "encrypted": (
+            f"Tệp “{name}” đang được đặt mật khẩu. Hãy gỡ mật khẩu rồi tải lên lại.",
+            f"The file {name} is encrypted. Remove the password and upload again.",
+        ),
+        "dtd": (
+            f"Tệp “{name}” có khai báo DTD/ENTITY (có thể là tệp độc hại) nên không được nhận. "
+            "Hãy mở và lưu lại tệp bằng Word/Excel rồi tải lên lại.",
+            f"The file {name} declares a DTD or entities (a possible attack). Save it again with Word/Excel.",
+        ),
+        "broken": (
+            f"Tệp “{name}” bị hỏng hoặc chưa tải hết nên không đọc được. Hãy lưu lại tệp rồi tải lên lại.",
+            f"The file {name} is broken or incomplete.",
+        ),
     }
     return InvalidInput(*messages[why])
 
@@ -189,9 +211,7 @@ def check_office(data: bytes, *, name: str, limits: OfficeLimits) -> None:
                 if lower.endswith(("vbaproject.bin", "vbadata.xml")) or "activex/" in lower:
                     raise _office_refusal(name, "macro", limits)
             declared = sum(part.file_size for part in parts)
-            if declared > limits.max_unpacked_bytes or (
-                declared > _RATIO_FLOOR and declared > limits.max_ratio * len(data)
-            ):
+            if declared > limits.max_unpacked_bytes or (declared > _RATIO_FLOOR and declared > limits.max_ratio * len(data)):
                 raise _office_refusal(name, "bomb", limits)
             unpacked = 0
             for part in parts:
@@ -210,8 +230,7 @@ def check_office(data: bytes, *, name: str, limits: OfficeLimits) -> None:
                             raise _office_refusal(name, "macro", limits)
     except InvalidInput:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError, OSError,
-            ValueError, zlib.error):
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError, OSError, ValueError, zlib.error):
         raise _office_refusal(name, "broken", limits) from None
 
 
@@ -274,7 +293,12 @@ def check_upload(
     claimed = _CLAIMS.get(extension)
     if claimed is not None and claimed != ("image" if kind in (PNG, JPEG, TIFF) else kind):
         raise InvalidInput(
-            _l("The file {name} is named .{extension} but holds a {EXTENSIONS}.", name=name, extension=extension, EXTENSIONS=EXTENSIONS[kind].upper()),
+            _l(
+                "The file {name} is named .{extension} but holds a {EXTENSIONS}.",
+                name=name,
+                extension=extension,
+                EXTENSIONS=EXTENSIONS[kind].upper(),
+            ),
         )
     if kind == PDF:
         _check_pdf(data)

@@ -37,6 +37,7 @@ from pyhanko.stamp import BaseStampStyle, TextStampStyle
 from pyhanko.stamp.base import BaseStamp
 
 from services.calendar import VN_TZ
+from services.i18n import _l
 from signing.errors import InvalidPdf
 from signing.fonts import CachedNotoFactory, nfc, pil_font
 from signing.placement import (
@@ -47,7 +48,6 @@ from signing.placement import (
     signature_box,
     top_right_box,
 )
-from services.i18n import _l
 
 """Vietnam's offset; every time shown on a stamp uses it, whatever the server's zone."""
 
@@ -83,9 +83,7 @@ class Appearance(BaseModel):
     box: tuple[float, float, float, float] | None = None
     marker: str | None = None
     image_png: bytes | None = Field(None, description="Uploaded transparent PNG, if any.")
-    display_name: str | None = Field(
-        None, description="Person or organisation name drawn on generated images and the text line."
-    )
+    display_name: str | None = Field(None, description="Person or organisation name drawn on generated images and the text line.")
     notation: str | None = Field(None, description="Number/notation for the attachment text stamp.")
     show_text_line: bool = True
 

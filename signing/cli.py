@@ -131,7 +131,17 @@ def format_report(report: ValidationReport) -> str:
     """A readable table plus the Vietnamese and English one-liners."""
     lines = [report.summary_vi, report.summary_en]
     if report.signatures:
-        header = ("#", "Ô ký/Field", "Người ký/Signer", "Thời điểm/Time", "Mức/Level", "Nguyên vẹn/Intact", "Tin cậy/Trusted", "Thu hồi/Revocation", "Thay đổi sau/Changes")
+        header = (
+            "#",
+            "Ô ký/Field",
+            "Người ký/Signer",
+            "Thời điểm/Time",
+            "Mức/Level",
+            "Nguyên vẹn/Intact",
+            "Tin cậy/Trusted",
+            "Thu hồi/Revocation",
+            "Thay đổi sau/Changes",
+        )
         rows = [header]
         for i, sig in enumerate(report.signatures, start=1):
             when = f"{sig.signing_time:%Y-%m-%d %H:%M:%S%z} ({sig.signing_time_source})" if sig.signing_time else "-"

@@ -36,8 +36,8 @@ from io import BytesIO
 from pathlib import Path
 from typing import Final
 
-from services.i18n import _l
 from services.errors import DomainError, InvalidInput
+from services.i18n import _l
 from services.processes import limit_memory
 
 __all__ = [
@@ -249,12 +249,7 @@ class _OfficeWorker:
         return self._office.pid if self._office and self._office.poll() is None else None
 
     def alive(self) -> bool:
-        return (
-            self._office is not None
-            and self._bridge is not None
-            and self._office.poll() is None
-            and self._bridge.poll() is None
-        )
+        return self._office is not None and self._bridge is not None and self._office.poll() is None and self._bridge.poll() is None
 
     def start(self) -> None:
         """Start office and bridge; raise ``_OfficeDied`` if they are not ready in time."""
@@ -411,8 +406,9 @@ class Converter:
         self._jobs = self._base / "jobs"
         self._jobs.mkdir()
         self._workers = [
-            _OfficeWorker(soffice=self._soffice or "soffice", home=self._base / f"office-{i}",
-                          startup_timeout=startup_timeout, memory_mb=memory_mb)
+            _OfficeWorker(
+                soffice=self._soffice or "soffice", home=self._base / f"office-{i}", startup_timeout=startup_timeout, memory_mb=memory_mb
+            )
             for i in range(workers)
         ]
         self._idle: queue.Queue[_OfficeWorker] = queue.Queue()
@@ -508,7 +504,8 @@ class Converter:
                 log.warning(
                     "persistent LibreOffice converter could not start (%s); converting with one "
                     "office start per document for %d s (python3-uno must be installed)",
-                    reason, FALLBACK_RETRY_SECONDS,
+                    reason,
+                    FALLBACK_RETRY_SECONDS,
                 )
         return False
 
@@ -571,9 +568,7 @@ def _oneshot(soffice: str | None, src: Path, outdir: Path, profile: Path, timeou
         raise ConversionFailed(f"one-shot conversion took longer than {timeout} s") from None
     pdf = outdir / (src.stem + ".pdf")
     if proc.returncode != 0 or not pdf.exists() or pdf.stat().st_size == 0:
-        raise ConversionFailed(
-            f"soffice exited {proc.returncode}: {stderr.decode(errors='replace')[-300:].strip()}"
-        )
+        raise ConversionFailed(f"soffice exited {proc.returncode}: {stderr.decode(errors='replace')[-300:].strip()}")
     return pdf.read_bytes()
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -30,8 +30,8 @@ from pyhanko.pdf_utils.font.api import FontEngineFactory
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 
-from signing.errors import SigningError
 from services.i18n import _l
+from signing.errors import SigningError
 
 FontStyle = Literal["regular", "italic", "bold", "bold_italic"]
 
@@ -70,7 +70,7 @@ def font_path(*, style: FontStyle = "regular") -> Path:
     return path
 
 
-@lru_cache(maxsize=None)
+@cache
 def font_bytes(*, style: FontStyle = "regular") -> bytes:
     """The Vietnamese subset of Noto Serif `style` as TrueType bytes, built once per process."""
     tt = ttLib.TTFont(str(font_path(style=style)))
@@ -107,9 +107,7 @@ class CachedNotoFactory(FontEngineFactory):
     style: FontStyle = "regular"
     font_size: int = 10
 
-    def create_font_engine(
-        self, writer: BasePdfFileWriter, obj_stream: object | None = None
-    ) -> GlyphAccumulator:
+    def create_font_engine(self, writer: BasePdfFileWriter, obj_stream: object | None = None) -> GlyphAccumulator:
         """Return a fresh accumulator (pyHanko mutates it while subsetting) over cached bytes."""
         if obj_stream is None and writer.stream_xrefs:
             obj_stream = writer.prepare_object_stream()

@@ -29,12 +29,12 @@ from pyhanko.pdf_utils.text import TextBox, TextBoxStyle
 from pyhanko.pdf_utils.writer import init_xobject_dictionary
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 
+from services.i18n import _l
 from signing.appearance import text_width_pt
 from signing.errors import ChangesForbidden, InvalidPdf, MarkerNotFound
 from signing.fonts import CachedNotoFactory, nfc
 from signing.pades import open_pdf
 from signing.placement import Box, Marker
-from services.i18n import _l
 
 Align = Literal["left", "center", "right"]
 _QUADDING: dict[Align, int] = {"left": 0, "center": 1, "right": 2}
@@ -81,9 +81,7 @@ def field_specs_from_markers(
 ) -> list[FieldSpec]:
     """One `FieldSpec` per `[[field:…]]` marker (the date in italics, per Decree 30)."""
     return [
-        FieldSpec(
-            name=m.name, page=m.page, box=m.box, font_size=font_size, italic=m.name in italic, align=align
-        )
+        FieldSpec(name=m.name, page=m.page, box=m.box, font_size=font_size, italic=m.name in italic, align=align)
         for m in markers.values()
         if m.kind == "field"
     ]
@@ -233,7 +231,7 @@ def fill_text_fields(pdf: bytes, values: dict[str, str]) -> bytes:
     missing = sorted(set(values) - set(by_name))
     if missing:
         raise MarkerNotFound(
-            _l("The document has no field named: {value}.", value=', '.join(missing)),
+            _l("The document has no field named: {value}.", value=", ".join(missing)),
             fields=missing,
         )
     try:
@@ -242,9 +240,7 @@ def fill_text_fields(pdf: bytes, values: dict[str, str]) -> bytes:
             field = ref.get_object()
             value = nfc(raw_value)
             field[pdf_name("/V")] = pdf_string(value)
-            field[pdf_name("/AP")] = generic.DictionaryObject(
-                {pdf_name("/N"): _text_appearance(writer, field, value)}
-            )
+            field[pdf_name("/AP")] = generic.DictionaryObject({pdf_name("/N"): _text_appearance(writer, field, value)})
             writer.update_container(field)
         out = io.BytesIO()
         writer.write(out)
@@ -253,9 +249,7 @@ def fill_text_fields(pdf: bytes, values: dict[str, str]) -> bytes:
     return out.getvalue()
 
 
-def _text_appearance(
-    writer: IncrementalPdfFileWriter, field: generic.DictionaryObject, value: str
-) -> generic.IndirectObject:
+def _text_appearance(writer: IncrementalPdfFileWriter, field: generic.DictionaryObject, value: str) -> generic.IndirectObject:
     x1, y1, x2, y2 = (float(v) for v in field["/Rect"])
     width, height = abs(x2 - x1), abs(y2 - y1)
     da = str(field.get("/DA", ""))

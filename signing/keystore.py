@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 from pyhanko.sign.signers.pdf_cms import Signer
 
+from services.i18n import _l
 from signing.errors import CertificateRevoked, NoSigningKey
 from signing.pki import DevPKI
 from signing.signers import check_certificate_usable, load_pkcs11_signer, load_pkcs12_signer
-from services.i18n import _l
 
 if TYPE_CHECKING:
     from services.config import Settings, SigningKeyRef
@@ -52,9 +52,7 @@ def _signer(
     settings: Settings | None,
 ) -> Signer:
     if settings is not None and owner in settings.signing_keys:
-        signer = _from_ref(
-            settings.signing_keys[owner], pin=pin, settings=settings, label=label, label_en=label_en
-        )
+        signer = _from_ref(settings.signing_keys[owner], pin=pin, settings=settings, label=label, label_en=label_en)
         check_certificate_usable(signer.signing_cert, owner_label=label, owner_label_en=label_en)
         return signer
     if settings is not None and settings.production:
@@ -78,20 +76,26 @@ def _signer(
 
 def _no_key(label: str, label_en: str) -> NoSigningKey:
     return NoSigningKey(
-        _l("{label_en}{label_en2} has no signing certificate.", label_en=label_en[:1].upper(), label_en2=label_en[1:], label=label[:1].upper(), label2=label[1:]),
+        _l(
+            "{label_en}{label_en2} has no signing certificate.",
+            label_en=label_en[:1].upper(),
+            label_en2=label_en[1:],
+            label=label[:1].upper(),
+            label2=label[1:],
+        ),
     )
 
 
-def signer_for_person(
-    *, data_dir: Path, username: str, pin: str, settings: Settings | None = None
-) -> Signer:
+def signer_for_person(*, data_dir: Path, username: str, pin: str, settings: Settings | None = None) -> Signer:
     """The personal signer of `username`, opened with their PIN.
 
     Raises `NoSigningKey`, `WrongPin`, `CertificateRevoked`, `CertificateExpired` or
     `CertificateNotUsable`.
     """
     return _signer(
-        data_dir=data_dir, owner=f"person:{username}", label=f"người dùng {username}",
+        data_dir=data_dir,
+        owner=f"person:{username}",
+        label=f"người dùng {username}",
         label_en=f"user {username}",
         pin=pin,
         settings=settings,
@@ -104,7 +108,9 @@ def signer_for_org(*, data_dir: Path, org_code: str, pin: str, settings: Setting
     Raises like `signer_for_person`.
     """
     return _signer(
-        data_dir=data_dir, owner=f"org:{org_code}", label=f"đơn vị {org_code}",
+        data_dir=data_dir,
+        owner=f"org:{org_code}",
+        label=f"đơn vị {org_code}",
         label_en=f"organisation {org_code}",
         pin=pin,
         settings=settings,
@@ -127,4 +133,3 @@ def system_certificate_der(*, data_dir: Path, owner: str, settings: Settings | N
     from cryptography.hazmat.primitives.serialization import Encoding
 
     return pki.certificate(owner).public_bytes(Encoding.DER)
-

@@ -62,21 +62,43 @@ async def signing_profile(session: AsyncSession, *, settings: Settings, organiza
 
 
 async def sign_as_leader(
-    *, settings: Settings, profile: SigningProfile, actor: Actor, user: User, signer: Signer, pdf: bytes, document_id: int,
+    *,
+    settings: Settings,
+    profile: SigningProfile,
+    actor: Actor,
+    user: User,
+    signer: Signer,
+    pdf: bytes,
+    document_id: int,
 ) -> bytes:
     """The leader's visible certification signature allowing only form filling afterwards
     (`signer`: the leader's key, opened with her PIN by `signing.service.open_signer`)."""
     return await signing.sign_as_person(
-        settings=settings, signer=signer, actor=actor, user=user, pdf=pdf, level=profile.level,
+        settings=settings,
+        signer=signer,
+        actor=actor,
+        user=user,
+        pdf=pdf,
+        level=profile.level,
         appearance=Appearance.signature(name=user.full_name, marker="leader", image_png=profile.image),
-        field_name=LEADER_FIELD, reason="Ký ban hành văn bản", location=None, certify=MDPPerm.FILL_FORMS,
+        field_name=LEADER_FIELD,
+        reason="Ký ban hành văn bản",
+        location=None,
+        certify=MDPPerm.FILL_FORMS,
         target=signing.SigningTarget("outgoing", document_id),
     )
 
 
 async def issue_seal(
-    *, settings: Settings, profile: SigningProfile, actor: Actor, org: Organization, signer: Signer,
-    leader_pdf: bytes, stamp: IssueStamp, pdf_attachments: dict[int, bytes],
+    *,
+    settings: Settings,
+    profile: SigningProfile,
+    actor: Actor,
+    org: Organization,
+    signer: Signer,
+    leader_pdf: bytes,
+    stamp: IssueStamp,
+    pdf_attachments: dict[int, bytes],
 ) -> IssuedFiles:
     """Fill number and date into the leader-signed PDF, then apply the seal (`signer`, opened
     with the clerk's seal PIN by `signing.service.open_signer`); seal attachments.
@@ -85,15 +107,29 @@ async def issue_seal(
     filled = await asyncio.to_thread(fill_text_fields, leader_pdf, {"number": stamp.notation, "date": stamp.date_line})
     target = signing.SigningTarget("outgoing", stamp.document_id)
     sealed = await signing.sign_as_org(
-        settings=settings, signer=signer, actor=actor, org=org, pdf=filled, level=level,
+        settings=settings,
+        signer=signer,
+        actor=actor,
+        org=org,
+        pdf=filled,
+        level=level,
         appearance=Appearance.seal(org_name=org.name, over_marker="leader", image_png=image),
-        field_name=SEAL_FIELD, reason=f"Phát hành văn bản số {stamp.notation}", target=target,
+        field_name=SEAL_FIELD,
+        reason=f"Phát hành văn bản số {stamp.notation}",
+        target=target,
     )
     attachments = {}
     for attachment_id, data in pdf_attachments.items():
         attachments[attachment_id] = await signing.sign_as_org(
-            settings=settings, signer=signer, actor=actor, org=org, pdf=data, level=level,
-            appearance=Appearance.attachment(notation=stamp.notation), field_name="Sig-seal-attachment",
-            reason=f"Phụ lục văn bản số {stamp.notation}", target=target,
+            settings=settings,
+            signer=signer,
+            actor=actor,
+            org=org,
+            pdf=data,
+            level=level,
+            appearance=Appearance.attachment(notation=stamp.notation),
+            field_name="Sig-seal-attachment",
+            reason=f"Phụ lục văn bản số {stamp.notation}",
+            target=target,
         )
     return IssuedFiles(pdf=sealed, attachments=attachments)

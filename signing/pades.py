@@ -39,6 +39,7 @@ from pyhanko_certvalidator.errors import (
     ValidationError,
 )
 
+from services.i18n import _l
 from signing.appearance import VN_TZ, Appearance, resolve_placement, stamp_style
 from signing.errors import (
     CertificateExpired,
@@ -52,7 +53,6 @@ from signing.errors import (
 )
 from signing.fonts import nfc
 from signing.trust import TrustConfig
-from services.i18n import _l
 
 Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
 LEVELS: tuple[Level, ...] = ("B-B", "B-T", "B-LT", "B-LTA")
@@ -79,9 +79,7 @@ def open_pdf(pdf: bytes) -> PdfFileReader:
             if reader.root["/Pages"].get("/Count", 0) < 1:
                 raise InvalidPdf(_l("The PDF has no pages."))
     except (PdfError, KeyError, ValueError, TypeError, IndexError, AttributeError, OSError) as exc:
-        raise InvalidPdf(
-            _l("The PDF is damaged or truncated: {exc}", exc=exc)
-        ) from exc
+        raise InvalidPdf(_l("The PDF is damaged or truncated: {exc}", exc=exc)) from exc
     if encrypted:
         raise EncryptedPdf(
             _l("The PDF is encrypted; send an unencrypted copy."),
@@ -110,7 +108,11 @@ async def check_signer_certificate(*, signer: Signer, context: ValidationContext
     not_before, not_after = validity["not_before"].native, validity["not_after"].native
     if not (not_before <= now <= not_after):
         raise CertificateExpired(
-            _l("The certificate is expired or not yet valid ({not_before:%Y-%m-%d} to {not_after:%Y-%m-%d}).", not_before=not_before, not_after=not_after),
+            _l(
+                "The certificate is expired or not yet valid ({not_before:%Y-%m-%d} to {not_after:%Y-%m-%d}).",
+                not_before=not_before,
+                not_after=not_after,
+            ),
         )
     key_usage = cert.key_usage_value.native if cert.key_usage_value is not None else set()
     if "non_repudiation" not in key_usage:
@@ -122,13 +124,9 @@ async def check_signer_certificate(*, signer: Signer, context: ValidationContext
     try:
         await validator.async_validate_usage({"non_repudiation"})
     except RevokedError as exc:
-        raise CertificateRevoked(
-            _l("The signer's certificate has been revoked.")
-        ) from exc
+        raise CertificateRevoked(_l("The signer's certificate has been revoked.")) from exc
     except ExpiredError as exc:
-        raise CertificateExpired(
-            _l("A certificate in the chain has expired.")
-        ) from exc
+        raise CertificateExpired(_l("A certificate in the chain has expired.")) from exc
     except (PathBuildingError, PathValidationError, InvalidCertificateError, ValidationError) as exc:
         raise UntrustedCertificate(
             _l("The certificate is not valid or not trusted: {exc}", exc=exc),
@@ -174,9 +172,7 @@ async def async_sign_pdf(
     _check_modification_allowed(reader, certify=certify)
     exists, filled = _existing_signature_field(reader, field_name)
     if filled:
-        raise ChangesForbidden(
-            _l("Signature field {field_name!r} is already signed.", field_name=field_name)
-        )
+        raise ChangesForbidden(_l("Signature field {field_name!r} is already signed.", field_name=field_name))
     # Fresh per signature (cached OCSP answers must not outlive a revocation); closed on exit
     # so its HTTP session does not leak.
     async with contextlib.aclosing(trust.validation_context(for_signing=True)) as context:
@@ -267,7 +263,7 @@ async def _sign_checked(
                 _l("An earlier signature does not allow this change: {message}", message=message),
             ) from exc
         raise SigningError(_l("Signing failed: {message}", message=message)) from exc
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         raise SigningError(
             _l("Could not reach the time-stamping or revocation service: {exc}", exc=exc),
         ) from exc

@@ -566,9 +566,7 @@ def _make_ca(
             critical=True,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(signer_key.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signer_key.public_key()), critical=False)
     )
     if crl_url:
         builder = builder.add_extension(_crl_dp(crl_url), critical=False)
@@ -630,17 +628,13 @@ def _end_entity(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(key_usage, critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
     )
     if extended_key_usage:
         # RFC 3161 §2.3 requires the TSA's timeStamping EKU to be the only one, and critical.
         builder = builder.add_extension(x509.ExtendedKeyUsage(extended_key_usage), critical=True)
     if email:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False
-        )
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False)
     if revocation_pointers:
         builder = builder.add_extension(_crl_dp(pki.crl_url), critical=False).add_extension(
             x509.AuthorityInformationAccess(
@@ -702,9 +696,7 @@ def _entry_for(
     )
 
 
-def _write_p12(
-    pki: DevPKI, *, rel_path: str, friendly_name: str, key: PrivateKey, cert: x509.Certificate, pin: str
-) -> None:
+def _write_p12(pki: DevPKI, *, rel_path: str, friendly_name: str, key: PrivateKey, cert: x509.Certificate, pin: str) -> None:
     if not pin:
         raise ValueError("a signing PIN is required to protect the PKCS#12 file")
     data = pkcs12.serialize_key_and_certificates(
@@ -938,9 +930,7 @@ def issue_test_certificate(
         index.setdefault("tests", {})
         if name in index["tests"]:
             return CertEntry.from_json(index["certificates"][index["tests"][name]["serial"]])
-        spec = PersonSpec(
-            username=name, full_name=full_name, org_name=org_name, position="Thử nghiệm", email="", pin=pin
-        )
+        spec = PersonSpec(username=name, full_name=full_name, org_name=org_name, position="Thử nghiệm", email="", pin=pin)
         now = _now()
         not_before = not_after = None
         if kind == "expired":
@@ -986,9 +976,7 @@ def issue_external_certificate(
             return entry, _load_cert(pki.dir / entry.cert_path)
         subject = _person_name(spec) if isinstance(spec, PersonSpec) else _org_name(spec)
         email = spec.email if isinstance(spec, PersonSpec) and spec.email else None
-        cert = _end_entity(
-            pki=pki, subject=subject, key=public_key, key_usage=_signing_key_usage(), email=email
-        )
+        cert = _end_entity(pki=pki, subject=subject, key=public_key, key_usage=_signing_key_usage(), email=email)
         cert_rel = f"external/{name}.crt.pem"
         _write_public(pki.dir / cert_rel, _pem_cert(cert))
         entry = _entry_for(owner=f"external:{name}", cert=cert, cert_path=cert_rel, p12_path=None, key=public_key)
@@ -1009,4 +997,3 @@ def load_specs_json(path: Path) -> tuple[list[PersonSpec], list[OrgSpec]]:
     people = [PersonSpec(**p) for p in data.get("people", [])]
     orgs = [OrgSpec(**o) for o in data.get("orgs", [])]
     return people, orgs
-

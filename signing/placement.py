@@ -21,8 +21,8 @@ from typing import Literal
 
 from defusedxml import ElementTree
 
-from signing.errors import InvalidPdf, MarkerNotFound
 from services.i18n import _l
+from signing.errors import InvalidPdf, MarkerNotFound
 
 MM = 72.0 / 25.4
 """PDF points per millimetre."""
@@ -181,9 +181,7 @@ def seal_box(*, signature: Box, diameter_mm: float = SEAL_DIAMETER_MM) -> Box:
     return Box(right - size, cy - size / 2, right, cy + size / 2)
 
 
-def top_right_box(
-    *, page_width: float, page_height: float, width: float, height: float, margin_mm: float = 10.0
-) -> Box:
+def top_right_box(*, page_width: float, page_height: float, width: float, height: float, margin_mm: float = 10.0) -> Box:
     """A box of the given size in the top right corner of a page, `margin_mm` from the edges."""
     margin = margin_mm * MM
     return Box(page_width - margin - width, page_height - margin - height, page_width - margin, page_height - margin)

@@ -24,20 +24,19 @@ from services.audit.service import Actor, record
 from services.blobs import BlobStore
 from services.config import Settings
 from services.db import utcnow
-from services.directory.models import SIGNERS, Organization, RoleAssignment, User
+from services.directory.models import SIGNERS, Organization, RoleAssignment, SigningProfile, User
 from services.errors import DomainError, InvalidInput
+from services.i18n import _l
 from services.keys import certificates, pins
 from services.keys.models import CertStatus, PinGuard
 from signing import appearance as looks
 from signing.appearance import Appearance
 from signing.errors import CertificateRevoked, PinDelayed, PinLocked, WrongPin
 from signing.keystore import signer_for_org, signer_for_person, system_certificate_der
-from services.directory.models import SigningProfile
 from signing.pades import LEVELS, async_sign_pdf
 from signing.pki import OrgSpec, PersonSpec
 from signing.trust import TrustConfig
 from signing.validation import ValidationReport, async_validate_pdf
-from services.i18n import _l
 
 Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
 SIGNING_ROLES = SIGNERS
@@ -54,19 +53,23 @@ class SigningTarget:
 
 def _failed(error: DomainError, *, actor: Actor, target: SigningTarget | None, signer: str) -> DomainError:
     return error.record_after_rollback(
-        actor=actor, action="signing.failed",
-        object_type=target.object_type if target else "pdf", object_id=target.object_id if target else None,
+        actor=actor,
+        action="signing.failed",
+        object_type=target.object_type if target else "pdf",
+        object_id=target.object_id if target else None,
         details={"signer": signer, "error": error.message_en, "kind": type(error).__name__},
     )
 
 
 async def org_level(session: AsyncSession, *, settings: Settings, organization_id: int) -> Level:
     profile = await session.scalar(select(SigningProfile).where(SigningProfile.organization_id == organization_id))
-    level = (profile.pades_level if profile and profile.pades_level else settings.pades_level)
+    level = profile.pades_level if profile and profile.pades_level else settings.pades_level
     return level  # type: ignore[return-value]  # the column and the setting hold a Level as a str
 
 
-async def profile_image(session: AsyncSession, *, settings: Settings, user_id: int | None = None, organization_id: int | None = None) -> bytes | None:
+async def profile_image(
+    session: AsyncSession, *, settings: Settings, user_id: int | None = None, organization_id: int | None = None
+) -> bytes | None:
     """The uploaded signature (user) or seal (organisation) image, or None for a generated one."""
     column = SigningProfile.user_id if user_id is not None else SigningProfile.organization_id
     profile = await session.scalar(select(SigningProfile).where(column == (user_id if user_id is not None else organization_id)))
@@ -128,9 +131,13 @@ async def set_profile(
     profile.updated_at = utcnow()
     await session.flush()
     await record(
-        session, actor=actor, action="signing.profile_update",
-        object_type="user" if user_id is not None else "organization", object_id=owner,
-        organization_id=organization_id, details=details,
+        session,
+        actor=actor,
+        action="signing.profile_update",
+        object_type="user" if user_id is not None else "organization",
+        object_id=owner,
+        organization_id=organization_id,
+        details=details,
     )
     return profile
 
@@ -190,8 +197,12 @@ async def open_signer(
     refusal = pins.refusal(await pins.state(session, key=ref.key))
     if refusal is not None:
         raise _refused(refusal, label=label).record_after_rollback(
-            actor=actor, action="signing.pin_refused", **where, organization_id=ref.organization_id,
-            details={"key": ref.key, "reason": refusal[0]})
+            actor=actor,
+            action="signing.pin_refused",
+            **where,
+            organization_id=ref.organization_id,
+            details={"key": ref.key, "reason": refusal[0]},
+        )
     await session.commit()
     try:
         if user is not None:
@@ -199,8 +210,7 @@ async def open_signer(
         else:
             signer = signer_for_org(data_dir=settings.data_dir, org_code=org.code, pin=pin, settings=settings)  # type: ignore[union-attr]  # no user: org (asserted above)
     except WrongPin:
-        guard = await pins.record_failure(session, settings=settings, actor=actor, ref=ref,
-                                          details={"signer": ref.key, **where})
+        guard = await pins.record_failure(session, settings=settings, actor=actor, ref=ref, details={"signer": ref.key, **where})
         await session.commit()
         raise _wrong_pin(guard, settings=settings, label=label) from None
     except DomainError as error:
@@ -212,13 +222,15 @@ async def open_signer(
     if registration.status != CertStatus.confirmed:
         raise CertificateRevoked(
             _l("The certificate of this signing key ({label}) was revoked by an administrator.", label=label),
-        ).record_after_rollback(actor=actor, action="signing.failed", **where,
-                                details={"signer": ref.key, "error": "certificate registration revoked"})
+        ).record_after_rollback(
+            actor=actor, action="signing.failed", **where, details={"signer": ref.key, "error": "certificate registration revoked"}
+        )
     return signer
 
 
-async def expected_fingerprints(session: AsyncSession, *, settings: Settings, user: User | None = None,
-                                org: Organization | None = None) -> set[str]:
+async def expected_fingerprints(
+    session: AsyncSession, *, settings: Settings, user: User | None = None, org: Organization | None = None
+) -> set[str]:
     """Certificates whose signatures count as this person's (or this organisation's seal):
     the confirmed registrations, the key the system holds for them included."""
     if user is not None:
@@ -267,8 +279,15 @@ async def sign_as_person(
     """Sign with the person's own key, opened by `open_signer`."""
     try:
         return await async_sign_pdf(
-            pdf, signer=signer, level=level, trust=TrustConfig.from_settings(settings), appearance=appearance,
-            field_name=field_name, reason=reason, location=location, certify=certify,
+            pdf,
+            signer=signer,
+            level=level,
+            trust=TrustConfig.from_settings(settings),
+            appearance=appearance,
+            field_name=field_name,
+            reason=reason,
+            location=location,
+            certify=certify,
         )
     except DomainError as error:
         raise _failed(error, actor=actor, target=target, signer=user.username) from None
@@ -290,8 +309,14 @@ async def sign_as_org(
     """Apply the organisation's signature (the seal), opened by `open_signer` for a clerk."""
     try:
         return await async_sign_pdf(
-            pdf, signer=signer, level=level, trust=TrustConfig.from_settings(settings), appearance=appearance,
-            field_name=field_name, reason=reason, location=org.place,
+            pdf,
+            signer=signer,
+            level=level,
+            trust=TrustConfig.from_settings(settings),
+            appearance=appearance,
+            field_name=field_name,
+            reason=reason,
+            location=org.place,
         )
     except DomainError as error:
         raise _failed(error, actor=actor, target=target, signer=org.code) from None
@@ -305,15 +330,18 @@ async def validate(*, settings: Settings, pdf: bytes) -> ValidationReport:
 async def directory_specs(session: AsyncSession, *, pin: str) -> tuple[list[PersonSpec], list[OrgSpec]]:
     """Development PKI subjects from the directory: people in signing roles, every organisation."""
     orgs = {o.id: o for o in (await session.scalars(select(Organization))).all()}
-    signer_ids = set((await session.scalars(
-        select(RoleAssignment.user_id).where(RoleAssignment.role.in_(SIGNING_ROLES))
-    )).all())
+    signer_ids = set((await session.scalars(select(RoleAssignment.user_id).where(RoleAssignment.role.in_(SIGNING_ROLES)))).all())
     users = (await session.scalars(select(User).where(User.id.in_(signer_ids)).order_by(User.id))).all()
     people = [
-        PersonSpec(username=u.username, full_name=u.full_name, org_name=orgs[u.organization_id].name,
-                   position=u.position or "", email=u.email or "", pin=pin)
+        PersonSpec(
+            username=u.username,
+            full_name=u.full_name,
+            org_name=orgs[u.organization_id].name,
+            position=u.position or "",
+            email=u.email or "",
+            pin=pin,
+        )
         for u in users
     ]
     org_specs = [OrgSpec(code=o.code, name=o.name, abbreviation=o.abbreviation, pin=pin) for o in orgs.values()]
     return people, org_specs
-

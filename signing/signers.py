@@ -35,6 +35,7 @@ from pyhanko.sign.signers.pdf_cms import Signer
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
+from services.i18n import _l
 from signing.errors import (
     CertificateExpired,
     CertificateNotUsable,
@@ -42,7 +43,6 @@ from signing.errors import (
     PinLocked,
     WrongPin,
 )
-from services.i18n import _l
 
 if TYPE_CHECKING:
     from pyhanko.sign.pkcs11 import PKCS11Signer
@@ -131,9 +131,7 @@ class CachedKeySigner(SimpleSigner):
         algo = mechanism["algorithm"].native
         hash_algo = get_pyca_cryptography_hash(digest_algorithm)
         key = self._private_key
-        if algo in ("sha256_rsa", "sha384_rsa", "sha512_rsa", "rsassa_pkcs1v15") and isinstance(
-            key, rsa.RSAPrivateKey
-        ):
+        if algo in ("sha256_rsa", "sha384_rsa", "sha512_rsa", "rsassa_pkcs1v15") and isinstance(key, rsa.RSAPrivateKey):
             return key.sign(data, PKCS1v15(), hash_algo)
         if algo.endswith("ecdsa") and isinstance(key, ec.EllipticCurvePrivateKey):
             return key.sign(data, ec.ECDSA(hash_algo))
@@ -248,7 +246,13 @@ def check_certificate_usable(
     if at > cert.not_valid_after:
         day = cert.not_valid_after.astimezone(UTC).strftime("%d/%m/%Y")
         raise CertificateExpired(
-            _l("The certificate{who_en} expired on {isoformat}.", who_en=who_en, isoformat=cert.not_valid_after.date().isoformat(), who=who, day=day),
+            _l(
+                "The certificate{who_en} expired on {isoformat}.",
+                who_en=who_en,
+                isoformat=cert.not_valid_after.date().isoformat(),
+                who=who,
+                day=day,
+            ),
         )
     if at < cert.not_valid_before:
         raise CertificateExpired(
@@ -360,9 +364,7 @@ def load_pkcs11_signer(
             current = None
         if current is None:
             try:
-                session = open_pkcs11_session(
-                    module, token_criteria=TokenCriteria(label=token_label), user_pin=pin
-                )
+                session = open_pkcs11_session(module, token_criteria=TokenCriteria(label=token_label), user_pin=pin)
             except (p11_errors.PinIncorrect, p11_errors.PinInvalid, p11_errors.PinLenRange):
                 raise WrongPin(WRONG_PIN) from None
             except p11_errors.PinLocked:

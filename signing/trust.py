@@ -90,9 +90,7 @@ class TrustConfig:
         )
 
     @asynccontextmanager
-    async def validation_session(
-        self, *, for_signing: bool, moment: datetime | None = None
-    ) -> AsyncIterator[ValidationContext]:
+    async def validation_session(self, *, for_signing: bool, moment: datetime | None = None) -> AsyncIterator[ValidationContext]:
         """`async with trust.validation_session(for_signing=True) as vc:` — closes its fetchers."""
         vc = self.validation_context(for_signing=for_signing, moment=moment)
         try:

@@ -296,26 +296,21 @@ def _make_server(data_dir: Path, host: str, port: int | None) -> tuple[Threading
     actual_port = server.server_address[1]
     if baked.port != actual_port:
         log.warning(
-            "trust services listen on port %s but certificates point to %s: "
-            "validators will not reach this OCSP/CRL",
+            "trust services listen on port %s but certificates point to %s: validators will not reach this OCSP/CRL",
             actual_port,
             pki.base_url,
         )
     return server, pki
 
 
-def start_trust_services(
-    data_dir: Path, host: str = "127.0.0.1", port: int | None = None
-) -> TrustServicesHandle:
+def start_trust_services(data_dir: Path, host: str = "127.0.0.1", port: int | None = None) -> TrustServicesHandle:
     """Serve CRL, OCSP and TSA for the dev PKI in `data_dir` from a daemon thread.
 
     `port=None` uses the port baked into the PKI's certificates; `port=0` picks a free one
     (only useful when the PKI was initialised with that same URL).
     """
     server, _ = _make_server(data_dir, host, port)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="trust-services", daemon=True
-    )
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="trust-services", daemon=True)
     thread.start()
     actual_host, actual_port = server.server_address[:2]
     log.info("trust services on http://%s:%s", actual_host, actual_port)
@@ -333,9 +328,7 @@ def start_for_dev(
     from signing.pki import init_dev_pki
 
     host, port = settings.trust_services_host, settings.trust_services_port
-    init_dev_pki(
-        data_dir=settings.data_dir, people=people or [], orgs=orgs or [], base_url=f"http://{host}:{port}"
-    )
+    init_dev_pki(data_dir=settings.data_dir, people=people or [], orgs=orgs or [], base_url=f"http://{host}:{port}")
     return start_trust_services(settings.data_dir, host=host, port=port)
 
 

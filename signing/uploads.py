@@ -24,13 +24,21 @@ def validate_upload(settings: Settings, pdf: bytes) -> tuple[dict[str, Any] | No
     try:
         trust = TrustConfig.from_settings(settings)
     except (FileNotFoundError, RuntimeError) as exc:
-        return {"signatures": [], "all_valid": False, "error": str(exc),
-                "summary_vi": "Chưa kiểm tra được chữ ký số: hệ thống chưa cấu hình chứng thư gốc tin cậy.",
-                "summary_en": "Signatures could not be checked: no trusted roots are configured."}, None
+        return {
+            "signatures": [],
+            "all_valid": False,
+            "error": str(exc),
+            "summary_vi": "Chưa kiểm tra được chữ ký số: hệ thống chưa cấu hình chứng thư gốc tin cậy.",
+            "summary_en": "Signatures could not be checked: no trusted roots are configured.",
+        }, None
     try:
         report = validate_pdf(pdf, trust=trust)
     except Exception as exc:  # noqa: BLE001 - an unreadable signature is a finding, shown to the clerk
-        return {"signatures": [], "all_valid": False, "error": str(exc),
-                "summary_vi": "Không kiểm tra được chữ ký số của tệp (tệp hoặc chữ ký bị hỏng).",
-                "summary_en": f"The signatures could not be checked: {exc}"}, False
+        return {
+            "signatures": [],
+            "all_valid": False,
+            "error": str(exc),
+            "summary_vi": "Không kiểm tra được chữ ký số của tệp (tệp hoặc chữ ký bị hỏng).",
+            "summary_en": f"The signatures could not be checked: {exc}",
+        }, False
     return report.model_dump(mode="json"), report.all_valid

@@ -25,9 +25,9 @@ from pydantic import BaseModel, Field
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESPassed
 from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.sign.validation.ades import ades_lta_validation
+from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.policy_decl import PdfSignatureValidationSpec, SignatureValidationSpec
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
@@ -35,12 +35,12 @@ from pyhanko_certvalidator.context import CertValidationPolicySpec
 from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
+from services.i18n import _l
 from signing.appearance import VN_TZ
 from signing.errors import UnexpectedSigner
 from signing.fonts import nfc
 from signing.pades import open_pdf
 from signing.trust import TrustConfig
-from services.i18n import _l
 
 PadesLevel = Literal["B-B", "B-T", "B-LT", "B-LTA"]
 RevocationStatus = Literal["good", "revoked", "unknown"]
@@ -218,9 +218,9 @@ async def _report_one(
     # revision belong to no revision: the difference analysis never sees them.
     last_revision = sig.signed_revision == reader.xrefs.total_revisions - 1
     covered = status.coverage == SignatureCoverageLevel.ENTIRE_FILE or (
-        status.coverage == SignatureCoverageLevel.ENTIRE_REVISION and not last_revision)
-    ok = bool(status.intact and status.valid and status.trusted and revocation != "revoked" and modification_ok
-              and covered)
+        status.coverage == SignatureCoverageLevel.ENTIRE_REVISION and not last_revision
+    )
+    ok = bool(status.intact and status.valid and status.trusted and revocation != "revoked" and modification_ok and covered)
     if not status.intact:
         vi, en = _verdict("not_intact")
     elif not status.valid:
@@ -347,11 +347,22 @@ def assert_signed_by(report: ValidationReport, accepted: Collection[str], *, exp
     if found:
         bad = found[0]
         raise UnexpectedSigner(
-            _l("The signature of {name} is not valid: {verdict_en}", name=bad.signer.name, verdict_en=bad.verdict_en, verdict_vi=bad.verdict_vi),
+            _l(
+                "The signature of {name} is not valid: {verdict_en}",
+                name=bad.signer.name,
+                verdict_en=bad.verdict_en,
+                verdict_vi=bad.verdict_vi,
+            ),
         )
     if not report.signatures:
         raise UnexpectedSigner(_l("The document is not signed by {expected}.", expected=expected))
     other = report.signatures[-1].signer
     raise UnexpectedSigner(
-        _l("The signature ({name}, certificate serial {serial_hex} issued by {issuer}) was not made with a certificate registered and confirmed for {expected}; a matching name is not enough.", name=other.name, serial_hex=other.serial_hex.upper(), issuer=other.issuer, expected=expected),
+        _l(
+            "The signature ({name}, certificate serial {serial_hex} issued by {issuer}) was not made with a certificate registered and confirmed for {expected}; a matching name is not enough.",
+            name=other.name,
+            serial_hex=other.serial_hex.upper(),
+            issuer=other.issuer,
+            expected=expected,
+        ),
     )

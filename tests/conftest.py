@@ -113,8 +113,9 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(data_dir: Path) -> Settings:
     # No workflow-ID prefix: tests name workflows `incoming-<id>` (and clear earlier tests' runs).
-    return Settings(data_dir=data_dir, secret_key="test-secret", temporal_address=None, workflow_id_prefix="",
-                    payload_keys=TEST_PAYLOAD_KEYS)
+    return Settings(
+        data_dir=data_dir, secret_key="test-secret", temporal_address=None, workflow_id_prefix="", payload_keys=TEST_PAYLOAD_KEYS
+    )
 
 
 async def _database(db_templates: Templates, backend: str, tmp_path: Path, settings: Settings, demo: bool) -> AsyncIterator[Database]:
@@ -188,8 +189,10 @@ async def client_for(settings: Settings):  # type: ignore[no-untyped-def]
         if temporal_client is not None and not relays:
             relays.append(asyncio.create_task(OutboxRelay(temporal_client, database, settings, reconcile_every=None).run()))
         client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, client=(ip, 5000)), base_url="http://testserver",
-            headers={"accept": "text/html"}, follow_redirects=False,
+            transport=httpx.ASGITransport(app=app, client=(ip, 5000)),
+            base_url="http://testserver",
+            headers={"accept": "text/html"},
+            follow_redirects=False,
         )
         clients.append(client)
         return client
@@ -209,9 +212,8 @@ def demo_pki_dir(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-u
     """A development PKI for every signer of the demo directory, with CRL/OCSP/TSA running."""
     import socket
 
-    from demo.directory import DEMO_PIN
+    from demo.directory import DEMO_PIN, demo_directory_specs
     from signing.pki import init_dev_pki
-    from demo.directory import demo_directory_specs
     from signing.trust_services import start_trust_services
 
     root = tmp_path_factory.mktemp("demo-pki")

@@ -57,11 +57,9 @@ async def worker_with_relay(client, settings, database, prefix: str, interceptor
 
     queue = f"{prefix}-{uuid.uuid4().hex[:8]}"
     settings.task_queue = queue
-    relay = asyncio.create_task(OutboxRelay(client, database, settings, poll=timedelta(milliseconds=200),
-                                            reconcile_every=None).run())
+    relay = asyncio.create_task(OutboxRelay(client, database, settings, poll=timedelta(milliseconds=200), reconcile_every=None).run())
     try:
-        async with build_worker(client, task_queue=queue, context=ActivityContext(settings, database),
-                                interceptors=interceptors) as worker:
+        async with build_worker(client, task_queue=queue, context=ActivityContext(settings, database), interceptors=interceptors) as worker:
             yield worker
     finally:
         relay.cancel()

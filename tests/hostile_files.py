@@ -18,8 +18,10 @@ DOCM_TYPES = DOCX_TYPES.replace(
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
     "application/vnd.ms-word.document.macroEnabled.main+xml",
 ).replace("</Types>", '<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/></Types>')
-DOCUMENT = ('<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
-            "<w:p><w:r><w:t>Báo cáo</w:t></w:r></w:p></w:body></w:document>")
+DOCUMENT = (
+    '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+    "<w:p><w:r><w:t>Báo cáo</w:t></w:r></w:p></w:body></w:document>"
+)
 
 
 def _zip(parts: dict[str, bytes | str]) -> bytes:
@@ -46,8 +48,9 @@ def bomb_docx(unpacked_mb: int = 200) -> bytes:
 
 def macro_docx() -> bytes:
     """A macro-enabled document (DOCM content type and a VBA project) wearing a .docx name."""
-    return _zip({"[Content_Types].xml": DOCM_TYPES, "word/document.xml": DOCUMENT,
-                 "word/vbaProject.bin": b"\xd0\xcf\x11\xe0" + b"VBA" * 100})
+    return _zip(
+        {"[Content_Types].xml": DOCM_TYPES, "word/document.xml": DOCUMENT, "word/vbaProject.bin": b"\xd0\xcf\x11\xe0" + b"VBA" * 100}
+    )
 
 
 def docm_types_only() -> bytes:
@@ -56,13 +59,18 @@ def docm_types_only() -> bytes:
 
 
 def activex_docx() -> bytes:
-    return _zip({"[Content_Types].xml": DOCX_TYPES, "word/document.xml": DOCUMENT,
-                 "word/activeX/activeX1.bin": b"\0" * 64, "word/activeX/activeX1.xml": "<ax/>"})
+    return _zip(
+        {
+            "[Content_Types].xml": DOCX_TYPES,
+            "word/document.xml": DOCUMENT,
+            "word/activeX/activeX1.bin": b"\0" * 64,
+            "word/activeX/activeX1.xml": "<ax/>",
+        }
+    )
 
 
 def macro_xlsx() -> bytes:
-    return _zip({"[Content_Types].xml": DOCX_TYPES, "xl/workbook.xml": "<workbook/>",
-                 "xl/vbaProject.bin": b"VBA" * 50})
+    return _zip({"[Content_Types].xml": DOCX_TYPES, "xl/workbook.xml": "<workbook/>", "xl/vbaProject.bin": b"VBA" * 50})
 
 
 def encrypted_docx() -> bytes:

@@ -15,25 +15,29 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from services.config import Settings, get_settings
-from services.db import Database, get_database, is_busy_error, is_unreachable_error
 from services.audit.service import record
 from services.auth import service as auth
+from services.config import Settings, get_settings
+from services.db import Database, get_database, is_busy_error, is_unreachable_error
 from services.errors import DomainError, TooManyAttempts, Unauthenticated
 from services.events.hub import EventHub
 from services.events.hub import register as register_hub
 from services.events.hub import unregister as unregister_hub
+from services.i18n import _l
 from web import i18n, openapi
 from web.body_limit import BodyLimit
 from web.deps import CSRF_COOKIE, anonymous_csrf
 from web.temporal import TemporalHandle
-from services.i18n import _l
 
 
 def _wants_html(request: Request) -> bool:
     if request.url.path.startswith(("/api/", "/temporal-codec/")) or request.headers.get("authorization"):
         return False
-    return "text/html" in request.headers.get("accept", "") or request.method == "POST" and "json" not in request.headers.get("content-type", "")
+    return (
+        "text/html" in request.headers.get("accept", "")
+        or request.method == "POST"
+        and "json" not in request.headers.get("content-type", "")
+    )
 
 
 def _error_response(request: Request, status: int, message: str, details: Any = None) -> Response:
@@ -42,6 +46,7 @@ def _error_response(request: Request, status: int, message: str, details: Any = 
 
         return render(request, "error.html", {"status": status, "message": message, "details": details}, status_code=status)
     return JSONResponse({"error": status, "message": message, "details": details}, status_code=status)
+
 
 log = logging.getLogger(__name__)
 # Only our own files run or style a page: no inline script, style or handler (web/templates keep
@@ -56,13 +61,11 @@ HSTS = "max-age=31536000; includeSubDomains"  # one year; browsers ignore it ove
 FORM_OVERHEAD_BYTES = 64 * 1024
 
 
-def create_app(
-    *, settings: Settings | None = None, database: Database | None = None, temporal: TemporalHandle | None = None
-) -> FastAPI:
+def create_app(*, settings: Settings | None = None, database: Database | None = None, temporal: TemporalHandle | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.ensure_secret_key()
-    from web.routes.temporal_codec import CodecCORS
     from services.codec import EncryptionCodec, parse_key_ring
+    from web.routes.temporal_codec import CodecCORS
 
     payload_codec = EncryptionCodec(parse_key_ring(settings.ensure_payload_keys()))
     database = database or get_database()
@@ -95,9 +98,13 @@ def create_app(
 
     def too_large(request: Request) -> Response:
         limit_mb = settings.upload_max_bytes // (1024 * 1024)
-        return _error_response(request, 413, i18n.text(
-            _l("The upload is too large. The limit is {limit_mb} MB.", limit_mb=limit_mb),
-        ))
+        return _error_response(
+            request,
+            413,
+            i18n.text(
+                _l("The upload is too large. The limit is {limit_mb} MB.", limit_mb=limit_mb),
+            ),
+        )
 
     # Inside `context` (added after it), so the 413 gets the locale and the security headers.
     app.add_middleware(BodyLimit, limit=settings.upload_max_bytes + FORM_OVERHEAD_BYTES, too_large=too_large)
@@ -234,12 +241,49 @@ def create_app(
 def routers() -> list[APIRouter]:
     """Every router of the app; tests walk these to check each route's access rule."""
     from web import live
-    from web.routes import account, admin, api, audit, health, home, incoming, meetings, notifications, outgoing, signing
-    from web.routes import keys, minutes, tasks
-    from web.routes import dashboard, reports, temporal_codec
+    from web.routes import (
+        account,
+        admin,
+        api,
+        audit,
+        dashboard,
+        health,
+        home,
+        incoming,
+        keys,
+        meetings,
+        minutes,
+        notifications,
+        outgoing,
+        reports,
+        signing,
+        tasks,
+        temporal_codec,
+    )
 
-    return [module.router for module in (health, account, home, notifications, incoming, outgoing, signing, keys, meetings, minutes,
-                                         tasks, reports, dashboard, admin, audit, api, live, temporal_codec)]
+    return [
+        module.router
+        for module in (
+            health,
+            account,
+            home,
+            notifications,
+            incoming,
+            outgoing,
+            signing,
+            keys,
+            meetings,
+            minutes,
+            tasks,
+            reports,
+            dashboard,
+            admin,
+            audit,
+            api,
+            live,
+            temporal_codec,
+        )
+    ]
 
 
 def _secure(request: Request, settings: Settings) -> bool:

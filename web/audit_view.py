@@ -24,16 +24,41 @@ from web.i18n import gettext as _
 
 # object_type -> model; each has `organization_id` (an organisation is its own).
 MODELS: dict[str, Any] = {
-    "incoming": IncomingDocument, "outgoing": OutgoingDocument, "meeting": Meeting, "minutes": Minutes,
-    "report_request": ReportRequest, "report_target": ReportTarget, "task": Task, "user": User, "unit": Unit,
+    "incoming": IncomingDocument,
+    "outgoing": OutgoingDocument,
+    "meeting": Meeting,
+    "minutes": Minutes,
+    "report_request": ReportRequest,
+    "report_target": ReportTarget,
+    "task": Task,
+    "user": User,
+    "unit": Unit,
     "organization": Organization,
 }
 # Where each kind of document is read by the people who work on it.
-PAGES = {"incoming": "/incoming/{id}", "outgoing": "/outgoing/{id}", "meeting": "/meetings/{id}",
-         "report_request": "/reports/{id}", "task": "/tasks/{id}"}
+PAGES = {
+    "incoming": "/incoming/{id}",
+    "outgoing": "/outgoing/{id}",
+    "meeting": "/meetings/{id}",
+    "report_request": "/reports/{id}",
+    "task": "/tasks/{id}",
+}
 # Details that name a person or an organisation by id: shown by name.
-USER_KEYS = {"user_id", "user_ids", "lead_user_id", "co_user_ids", "info_user_ids", "signer_id", "owner_id", "head_user_id",
-             "reviewer_id", "from_user_id", "to_user_id", "to", "reviewers"}
+USER_KEYS = {
+    "user_id",
+    "user_ids",
+    "lead_user_id",
+    "co_user_ids",
+    "info_user_ids",
+    "signer_id",
+    "owner_id",
+    "head_user_id",
+    "reviewer_id",
+    "from_user_id",
+    "to_user_id",
+    "to",
+    "reviewers",
+}
 ORG_KEYS = {"organization_id", "organization_ids", "sender_org_id", "recipient_org_id", "parent_id", "targets"}
 HASH_KEYS = {"sha256", "docx_sha", "pdf_sha", "docx_sha256", "final_sha", "fingerprint"}
 
@@ -88,7 +113,11 @@ async def labels_of(session: AsyncSession, pairs: set[tuple[str, str]]) -> dict[
     meeting_ids = {o.meeting_id for (t, _i), o in objects.items() if t == "minutes"}
     request_ids = {o.request_id for (t, _i), o in objects.items() if t == "report_target"}
     meetings = {m.id: m for m in (await session.scalars(select(Meeting).where(Meeting.id.in_(meeting_ids)))).all()} if meeting_ids else {}
-    requests = {r.id: r for r in (await session.scalars(select(ReportRequest).where(ReportRequest.id.in_(request_ids)))).all()} if request_ids else {}
+    requests = (
+        {r.id: r for r in (await session.scalars(select(ReportRequest).where(ReportRequest.id.in_(request_ids)))).all()}
+        if request_ids
+        else {}
+    )
     labels = {}
     for object_type, object_id in pairs:
         obj = objects.get((object_type, object_id))
@@ -96,8 +125,7 @@ async def labels_of(session: AsyncSession, pairs: set[tuple[str, str]]) -> dict[
         text = _text(obj, object_type, meetings, requests) if obj is not None else f"#{object_id}"
         msgid = f"object.{object_type}"
         kind = _(msgid)
-        labels[(object_type, object_id)] = ObjectLabel(kind=object_type if kind == msgid else kind,
-                                                       text=text, page=page)
+        labels[(object_type, object_id)] = ObjectLabel(kind=object_type if kind == msgid else kind, text=text, page=page)
     return labels
 
 
@@ -106,8 +134,9 @@ async def object_organization(session: AsyncSession, object_type: str, object_id
     obj = (await _load(session, [(object_type, object_id)])).get((object_type, object_id))
     if obj is not None:
         return {obj.id if object_type == "organization" else obj.organization_id}
-    rows = await session.scalars(select(AuditEntry.organization_id).where(
-        AuditEntry.object_type == object_type, AuditEntry.object_id == object_id).distinct())
+    rows = await session.scalars(
+        select(AuditEntry.organization_id).where(AuditEntry.object_type == object_type, AuditEntry.object_id == object_id).distinct()
+    )
     return {org for org in rows.all() if org is not None}
 
 
@@ -116,15 +145,18 @@ async def find_by_notation(session: AsyncSession, text: str, org_ids: Iterable[i
     like = f"%{text.strip()}%"
     orgs = list(org_ids)
     found: list[tuple[str, str]] = []
-    for object_type, model, column in (("incoming", IncomingDocument, IncomingDocument.number_notation),
-                                       ("outgoing", OutgoingDocument, OutgoingDocument.notation),
-                                       ("minutes", Minutes, Minutes.notation),
-                                       ("report_request", ReportRequest, ReportRequest.notation)):
+    for object_type, model, column in (
+        ("incoming", IncomingDocument, IncomingDocument.number_notation),
+        ("outgoing", OutgoingDocument, OutgoingDocument.notation),
+        ("minutes", Minutes, Minutes.notation),
+        ("report_request", ReportRequest, ReportRequest.notation),
+    ):
         query = select(model.id).where(model.organization_id.in_(orgs), column.ilike(like))
         if hasattr(model, "number") and text.strip().split("/")[0].isdigit() and object_type != "incoming":
             number, _sep, rest = text.strip().partition("/")
-            query = select(model.id).where(model.organization_id.in_(orgs), or_(
-                column.ilike(like), (model.number == int(number)) & column.ilike(f"%{rest}%")))
+            query = select(model.id).where(
+                model.organization_id.in_(orgs), or_(column.ilike(like), (model.number == int(number)) & column.ilike(f"%{rest}%"))
+            )
         found += [(object_type, str(i)) for i in (await session.scalars(query.limit(limit))).all()]
     return found
 
@@ -164,6 +196,12 @@ async def readable_details(session: AsyncSession, entries: Iterable[AuditEntry])
             ints = {v for v in values if isinstance(v, int) and not isinstance(v, bool)}
             (user_ids if key in USER_KEYS else org_ids if key in ORG_KEYS else set()).update(ints)
     users = dict((await session.execute(select(User.id, User.full_name).where(User.id.in_(user_ids)))).tuples().all()) if user_ids else {}
-    orgs = dict((await session.execute(select(Organization.id, Organization.name).where(Organization.id.in_(org_ids)))).tuples().all()) if org_ids else {}
-    return {seq: [(_label(k), _value(k, v, users, orgs)) for k, v in details.items() if v not in (None, "", [], {})]
-            for seq, details in parsed.items()}
+    orgs = (
+        dict((await session.execute(select(Organization.id, Organization.name).where(Organization.id.in_(org_ids)))).tuples().all())
+        if org_ids
+        else {}
+    )
+    return {
+        seq: [(_label(k), _value(k, v, users, orgs)) for k, v in details.items() if v not in (None, "", [], {})]
+        for seq, details in parsed.items()
+    }

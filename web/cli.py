@@ -23,9 +23,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from web.runtime import run_dev
 
     settings = _settings(args)
-    asyncio.run(
-        run_dev(settings, host=args.host, port=args.port, temporal_port=args.temporal_port, ui_port=args.temporal_ui_port)
-    )
+    asyncio.run(run_dev(settings, host=args.host, port=args.port, temporal_port=args.temporal_port, ui_port=args.temporal_ui_port))
     return 0
 
 
@@ -92,10 +90,11 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_create_org(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
     from services.audit.service import Actor
     from services.directory import service as directory
     from services.directory.models import Level, Organization
-    from sqlalchemy import select
 
     async def work(session):
         parent_id = None
@@ -105,8 +104,15 @@ def cmd_create_org(args: argparse.Namespace) -> int:
                 print(f"Không có cơ quan mã {args.parent}", file=sys.stderr)
                 raise SystemExit(2)
         org = await directory.create_org(
-            session, actor=Actor.system("cli"), code=args.code, name=args.name, abbreviation=args.abbreviation,
-            level=Level(args.level), parent_id=parent_id, place=args.place, parent_body=args.parent_body,
+            session,
+            actor=Actor.system("cli"),
+            code=args.code,
+            name=args.name,
+            abbreviation=args.abbreviation,
+            level=Level(args.level),
+            parent_id=parent_id,
+            place=args.place,
+            parent_body=args.parent_body,
         )
         return org.id
 
@@ -117,10 +123,11 @@ def cmd_create_org(args: argparse.Namespace) -> int:
 def cmd_create_user(args: argparse.Namespace) -> int:
     import getpass
 
+    from sqlalchemy import select
+
     from services.audit.service import Actor
     from services.directory import service as directory
     from services.directory.models import Organization, Role
-    from sqlalchemy import select
 
     password = args.password or os.environ.get("LIENTHONG_NEW_PASSWORD") or getpass.getpass("Mật khẩu / password: ")
 
@@ -130,8 +137,15 @@ def cmd_create_user(args: argparse.Namespace) -> int:
             print(f"Không có cơ quan mã {args.org}", file=sys.stderr)
             raise SystemExit(2)
         user = await directory.create_user(
-            session, actor=Actor.system("cli"), username=args.username, password=password, full_name=args.full_name,
-            organization_id=org_id, position=args.position, email=args.email, phone=args.phone,
+            session,
+            actor=Actor.system("cli"),
+            username=args.username,
+            password=password,
+            full_name=args.full_name,
+            organization_id=org_id,
+            position=args.position,
+            email=args.email,
+            phone=args.phone,
             roles=[Role(r) for r in args.role],
         )
         return user.id
@@ -155,9 +169,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     else:
         settings = _settings(args)
         # A read-only snapshot: verifying a long trail never holds up the writers.
-        result = _run_in_session(
-            args, lambda session: audit.verify_database(session, data_dir=settings.data_dir), read_only=True
-        )
+        result = _run_in_session(args, lambda session: audit.verify_database(session, data_dir=settings.data_dir), read_only=True)
     if result.ok:
         print(f"Nhật ký nguyên vẹn — trail intact: {result.entries_checked} entries, {result.checkpoints_checked} checkpoints.")
         return 0

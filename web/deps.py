@@ -148,8 +148,7 @@ class Access:
     cannot know our token (the Temporal UI's codec calls); CORS decides who reads the answer.
     """
 
-    def __init__(self, *roles: Role, public: bool = False, org_param: str | None = None, browser: bool = False,
-                 csrf: bool = True) -> None:
+    def __init__(self, *roles: Role, public: bool = False, org_param: str | None = None, browser: bool = False, csrf: bool = True) -> None:
         self.roles = roles
         self.public = public
         self.org_param = org_param

@@ -7,7 +7,7 @@ compiled in memory at start-up (`services.i18n`) so no build step is needed.
 from __future__ import annotations
 
 import contextvars
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from services import numbers
 from services.calendar import VN_TZ  # re-exported: pages format times in Vietnam time
@@ -50,7 +50,7 @@ def pick(vi: str, en: str) -> str:
 
 def to_vn(value: datetime) -> datetime:
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.astimezone(VN_TZ)
 
 

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth import service as auth
 from services.authz import Principal, load_principal
-from services.events.hub import EventHub
 from services.events import service as events
+from services.events.hub import EventHub
 from web.deps import SESSION_COOKIE, Access
 
 router = APIRouter(tags=["live"])
@@ -62,8 +62,7 @@ def origin_allowed(origin: str | None, host: str | None, base_url: str) -> bool:
 @router.websocket("/ws")
 async def live(websocket: WebSocket) -> None:
     """Access: signed-in users, for the channels their roles let them read (checked per channel)."""
-    if not origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host"),
-                          websocket.app.state.settings.base_url):
+    if not origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host"), websocket.app.state.settings.base_url):
         # Another site's page opening a socket with the user's cookie (cross-site WebSocket hijacking).
         await websocket.close(code=4403)
         return

@@ -60,6 +60,7 @@ def navigation(principal: Principal, path: str, counted: dict[str, int] | None =
     items = []
     for section in visible_sections(principal):
         active = path == section.url if section.url == "/" else path.startswith(section.url)
-        items.append(NavItem(label=_(section.label), url=section.url, active=active,
-                             count=(counted or {}).get(section.key), key=section.key))
+        items.append(
+            NavItem(label=_(section.label), url=section.url, active=active, count=(counted or {}).get(section.key), key=section.key)
+        )
     return items

@@ -68,8 +68,13 @@ def complete(schema: dict[str, Any]) -> dict[str, Any]:
                 responses["503"] = {"description": "A part (database, Temporal) does not answer.", "content": ok["content"]}
                 continue
             if not path.startswith("/api/"):
-                responses.setdefault("303", {"description": "After a form, or to /login when not signed in.",
-                                             "headers": {"Location": {"schema": {"type": "string"}}}})
+                responses.setdefault(
+                    "303",
+                    {
+                        "description": "After a form, or to /login when not signed in.",
+                        "headers": {"Location": {"schema": {"type": "string"}}},
+                    },
+                )
             for code, description in ERRORS.items():
                 responses[code] = {"description": description, "content": error}
     return schema
@@ -78,10 +83,17 @@ def complete(schema: dict[str, Any]) -> dict[str, Any]:
 def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = complete(get_openapi(
-                title=app.title, version=app.version, openapi_version=app.openapi_version,
-                description=app.description, routes=app.routes, tags=app.openapi_tags, servers=app.servers,
-            ))
+            app.openapi_schema = complete(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    openapi_version=app.openapi_version,
+                    description=app.description,
+                    routes=app.routes,
+                    tags=app.openapi_tags,
+                    servers=app.servers,
+                )
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema

@@ -47,5 +47,9 @@ async def refused(session: AsyncSession, exc: DomainError, *, form: str) -> PinE
     await session.commit()  # only reads before open_signer; its counted failure is committed
     if exc.audit is not None:
         await record(session, **exc.audit)  # type: ignore[arg-type]
-    return PinError(form=form, message=i18n.pick(exc.message, exc.message_en), status_code=exc.status_code,
-                    retry_after=exc.retry_after if isinstance(exc, TooManyAttempts) else None)
+    return PinError(
+        form=form,
+        message=i18n.pick(exc.message, exc.message_en),
+        status_code=exc.status_code,
+        retry_after=exc.retry_after if isinstance(exc, TooManyAttempts) else None,
+    )

@@ -58,8 +58,9 @@ def _die_with_parent() -> None:
         pass
 
 
-def spawn_temporal_dev_server(*, data_dir: Path, port: int, ui_port: int, host: str = "127.0.0.1",
-                              codec_endpoint: str | None = None) -> subprocess.Popen[bytes]:
+def spawn_temporal_dev_server(
+    *, data_dir: Path, port: int, ui_port: int, host: str = "127.0.0.1", codec_endpoint: str | None = None
+) -> subprocess.Popen[bytes]:
     """Start `temporal server start-dev` (SQLite file in the data dir: history kept across runs).
     `codec_endpoint`: where its UI decodes payloads (the web app's /temporal-codec).
 
@@ -69,12 +70,27 @@ def spawn_temporal_dev_server(*, data_dir: Path, port: int, ui_port: int, host: 
     codec = ["--ui-codec-endpoint", codec_endpoint] if codec_endpoint else []
     return subprocess.Popen(
         [
-            temporal_binary(), "server", "start-dev",
-            "--ip", host, "--port", str(port), "--ui-port", str(ui_port),
-            "--db-filename", str(data_dir / "temporal.db"),
-            "--namespace", "default", "--log-level", "warn", *codec,
+            temporal_binary(),
+            "server",
+            "start-dev",
+            "--ip",
+            host,
+            "--port",
+            str(port),
+            "--ui-port",
+            str(ui_port),
+            "--db-filename",
+            str(data_dir / "temporal.db"),
+            "--namespace",
+            "default",
+            "--log-level",
+            "warn",
+            *codec,
         ],
-        stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
     )
 
 
@@ -128,17 +144,14 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event) -> None:
     from workflows.worker import build_worker
 
     client = await connect(settings)
-    await ensure_checkpoint_schedule(
-        client, task_queue=settings.task_queue, every=timedelta(minutes=settings.audit_checkpoint_minutes)
-    )
-    from workflows.context import ActivityContext
-
+    await ensure_checkpoint_schedule(client, task_queue=settings.task_queue, every=timedelta(minutes=settings.audit_checkpoint_minutes))
     from services.notifications.mailer import run_mailer
-
+    from workflows.context import ActivityContext
     from workflows.relay import OutboxRelay
 
-    worker = build_worker(client, task_queue=settings.task_queue, context=ActivityContext(settings, get_database()),
-                          graceful_shutdown=timedelta(seconds=20))
+    worker = build_worker(
+        client, task_queue=settings.task_queue, context=ActivityContext(settings, get_database()), graceful_shutdown=timedelta(seconds=20)
+    )
     # The relay delivers the outbox (every start and signal) and repairs missing workflows.
     relay = asyncio.create_task(OutboxRelay(client, get_database(), settings).run(), name="outbox-relay")
     try:
@@ -215,11 +228,11 @@ async def run_dev(settings: Settings, *, host: str, port: int, temporal_port: in
     try:
         if not settings.temporal_address:
             print(f"Khởi động Temporal dev server (cổng {temporal_port})…", flush=True)
-            temporal = spawn_temporal_dev_server(data_dir=settings.data_dir, port=temporal_port, ui_port=ui_port,
-                                                 codec_endpoint=_codec_endpoint(host, port))
+            temporal = spawn_temporal_dev_server(
+                data_dir=settings.data_dir, port=temporal_port, ui_port=ui_port, codec_endpoint=_codec_endpoint(host, port)
+            )
             # The embedded UI (on 127.0.0.1, like the app, so the session cookie is same-site) may call the codec.
-            settings.temporal_ui_origins = [*settings.temporal_ui_origins, f"http://127.0.0.1:{ui_port}",
-                                            f"http://localhost:{ui_port}"]
+            settings.temporal_ui_origins = [*settings.temporal_ui_origins, f"http://127.0.0.1:{ui_port}", f"http://localhost:{ui_port}"]
             await asyncio.to_thread(wait_for_port, "127.0.0.1", temporal_port)
             settings.temporal_address = f"127.0.0.1:{temporal_port}"
         seeded = await prepare_database(settings, seed=True)

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from markupsafe import Markup
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
 from services.directory.models import Role
@@ -36,8 +36,7 @@ def trail_link(principal: Any, object_type: str, object_id: int, organization_id
     """A document page's "Lịch sử" link to its audit trail, for the auditors whose scope holds it."""
     if principal is None or organization_id not in principal.orgs_with(Role.auditor):
         return Markup("")
-    return Markup('<a class="trail-link" href="/audit/object/{}/{}">{}</a>').format(
-        object_type, object_id, i18n.gettext("Audit history"))
+    return Markup('<a class="trail-link" href="/audit/object/{}/{}">{}</a>').format(object_type, object_id, i18n.gettext("Audit history"))
 
 
 env.globals["trail_link"] = trail_link

@@ -9,7 +9,6 @@ from temporalio.client import Client
 from services.config import Settings
 from workflows.client import connect
 
-
 HEALTH_TTL = 1.0
 
 

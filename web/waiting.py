@@ -28,8 +28,12 @@ class Waiting:
     def counts(self) -> dict[str, int]:
         """The badge of each navigation section."""
         return {
-            "notifications": self.notifications, "incoming": sum(self.incoming.values()), "outgoing": self.outgoing,
-            "meetings": len(self.meetings_soon) + self.meetings_unanswered, "tasks": self.tasks, "reports": self.reports,
+            "notifications": self.notifications,
+            "incoming": sum(self.incoming.values()),
+            "outgoing": self.outgoing,
+            "meetings": len(self.meetings_soon) + self.meetings_unanswered,
+            "tasks": self.tasks,
+            "reports": self.reports,
         }
 
 
@@ -42,7 +46,8 @@ async def waiting_for(session: AsyncSession, principal: Principal) -> Waiting:
         notifications=await unread_count(session, user_id=principal.user.id),
         incoming=await incoming.queue_counts(session, principal=principal),
         outgoing=await outgoing.waiting_count(session, principal),
-        meetings_soon=meetings["soon"], meetings_unanswered=meetings["unanswered"],
+        meetings_soon=meetings["soon"],
+        meetings_unanswered=meetings["unanswered"],
         tasks=await tasks_waiting(session, principal),
         reports=await reports.waiting_count(session, principal),
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 
-from services.config import Settings
 from services.codec import encrypted_converter, parse_key_ring
+from services.config import Settings
 
 
 def data_converter(settings: Settings) -> DataConverter:

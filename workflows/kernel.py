@@ -13,7 +13,6 @@ database decides, so a lost or repeated signal cannot make it wrong.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,8 +45,8 @@ class Tracker:
 
     async def snapshot(self, object_id: int) -> Tracked:
         return await workflow.execute_activity_method(
-            KernelActivities.snapshot, TrackedRef(kind=self.kind, object_id=object_id),
-            start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+            KernelActivities.snapshot, TrackedRef(kind=self.kind, object_id=object_id), start_to_close_timeout=TIMEOUT, retry_policy=RETRY
+        )
 
     async def advance(self, snap: Tracked, seen: int) -> str | None:
         """Wait until the object changes (since `seen`) or the next rung is due; send that
@@ -63,13 +62,15 @@ class Tracker:
             try:
                 await workflow.wait_condition(lambda: self._changes() != seen, timeout=timedelta(seconds=wait))
                 return None
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         assert snap.due_at is not None
         await workflow.execute_activity_method(
             KernelActivities.notice,
             NoticeInput(kind=self.kind, object_id=snap.object_id, step=rung.step, due_at=snap.due_at),
-            start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+            start_to_close_timeout=TIMEOUT,
+            retry_policy=RETRY,
+        )
         self.sent.append(rung.step)
         return rung.step
 
@@ -83,8 +84,11 @@ class Tracker:
             self.status = snap.status
             if (announce == "revision" and snap.revision != self.announced) or (announce == "once" and self.announced < 0):
                 await workflow.execute_activity_method(
-                    KernelActivities.announce, AnnounceInput(kind=self.kind, object_id=object_id, revision=snap.revision),
-                    start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+                    KernelActivities.announce,
+                    AnnounceInput(kind=self.kind, object_id=object_id, revision=snap.revision),
+                    start_to_close_timeout=TIMEOUT,
+                    retry_policy=RETRY,
+                )
                 self.announced = snap.revision
             self.processed = snap.revision
             if snap.closed:

@@ -14,8 +14,8 @@ from services.config import Settings
 from services.deadlines import service as deadlines
 from services.deadlines.ladder import Tracked
 from services.errors import InvalidInput
-from workflows.context import ActivityContext
 from services.i18n import _l
+from workflows.context import ActivityContext
 
 
 class TrackedRef(BaseModel):
@@ -83,8 +83,7 @@ class KernelActivities:
     async def notice(self, data: NoticeInput) -> bool:
         adapter = adapter_for(data.kind, self.context.settings)
         async with self.context.database.session() as session:
-            return await deadlines.send(session, adapter=adapter, object_id=data.object_id, step=data.step,
-                                        due_at=data.due_at)
+            return await deadlines.send(session, adapter=adapter, object_id=data.object_id, step=data.step, due_at=data.due_at)
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.snapshot, self.announce, self.notice]

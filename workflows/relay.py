@@ -41,7 +41,10 @@ from workflows.meetings.workflows import MeetingInput, MeetingWorkflow, Reschedu
 from workflows.minutes.workflows import MinutesInput, MinutesWorkflow, Signed
 from workflows.outgoing.workflows import OutgoingInput, OutgoingWorkflow
 from workflows.reports.workflows import (
-    ReportRequestWorkflow, RequestInput, request_workflow_id, target_workflow_id,
+    ReportRequestWorkflow,
+    RequestInput,
+    request_workflow_id,
+    target_workflow_id,
 )
 from workflows.tasks.workflows import TaskInput, TaskWorkflow
 
@@ -86,14 +89,20 @@ def _minutes_args(signal: str | None, args: list[Any]) -> list[Any]:
 TARGETS: dict[str, Target] = {
     "incoming": Target(lambda oid, _s: (IncomingWorkflow.run, IncomingInput(document_id=oid))),
     "task": Target(lambda oid, _s: (TaskWorkflow.run, TaskInput(task_id=oid))),
-    "outgoing": Target(lambda oid, s: (OutgoingWorkflow.run, OutgoingInput(
-        document_id=oid, dispatch_timeout_seconds=s.outgoing_dispatch_timeout_seconds)), _outgoing_args),
-    "meeting": Target(lambda oid, s: (MeetingWorkflow.run, MeetingInput(meeting_id=oid, reminder_minutes=s.meeting_reminder_minutes)),
-                      _meeting_args, WorkflowIDReusePolicy.REJECT_DUPLICATE),
+    "outgoing": Target(
+        lambda oid, s: (OutgoingWorkflow.run, OutgoingInput(document_id=oid, dispatch_timeout_seconds=s.outgoing_dispatch_timeout_seconds)),
+        _outgoing_args,
+    ),
+    "meeting": Target(
+        lambda oid, s: (MeetingWorkflow.run, MeetingInput(meeting_id=oid, reminder_minutes=s.meeting_reminder_minutes)),
+        _meeting_args,
+        WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    ),
     "minutes": Target(lambda oid, _s: (MinutesWorkflow.run, MinutesInput(minutes_id=oid)), _minutes_args),
     # The fan-out is started once (again only if it failed); its signals go to a running parent.
-    "report-request": Target(lambda oid, _s: (ReportRequestWorkflow.run, RequestInput(request_id=oid)),
-                             reuse=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY),
+    "report-request": Target(
+        lambda oid, _s: (ReportRequestWorkflow.run, RequestInput(request_id=oid)), reuse=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+    ),
     # Children belong to their parent: never started from outside, only told when running.
     "report-target": Target(None),
 }
@@ -115,8 +124,9 @@ async def deliver(client: Client, settings: Settings, command: Command, prefix: 
     wid = _workflow_id_of(command, (settings.workflow_id_prefix or "") if prefix is None else prefix)
     if target.start is None or (command.kind == "report-request" and command.signal is not None):
         try:
-            await client.get_workflow_handle(wid).signal(command.signal or "changed", *(
-                [] if command.kind == "report-target" else target.typed_args(command.signal, command.args)))
+            await client.get_workflow_handle(wid).signal(
+                command.signal or "changed", *([] if command.kind == "report-target" else target.typed_args(command.signal, command.args))
+            )
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise
@@ -125,20 +135,39 @@ async def deliver(client: Client, settings: Settings, command: Command, prefix: 
     run, arg = target.start(command.object_id, settings)
     if command.signal is None:
         try:
-            await client.start_workflow(run, arg, id=wid, task_queue=settings.task_queue, id_reuse_policy=target.reuse,
-                                        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+            await client.start_workflow(
+                run,
+                arg,
+                id=wid,
+                task_queue=settings.task_queue,
+                id_reuse_policy=target.reuse,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
         except WorkflowAlreadyStartedError:
             pass  # finished before, and its reuse policy says not again
         return
-    await client.start_workflow(run, arg, id=wid, task_queue=settings.task_queue, start_signal=command.signal,
-                                start_signal_args=target.typed_args(command.signal, command.args))
+    await client.start_workflow(
+        run,
+        arg,
+        id=wid,
+        task_queue=settings.task_queue,
+        start_signal=command.signal,
+        start_signal_args=target.typed_args(command.signal, command.args),
+    )
 
 
 class OutboxRelay:
     """Delivers the outbox to Temporal; one per worker process (several are safe: rows are claimed)."""
 
-    def __init__(self, client: Client, database: Database, settings: Settings, *, poll: timedelta = POLL,
-                 reconcile_every: timedelta | None = RECONCILE_EVERY) -> None:
+    def __init__(
+        self,
+        client: Client,
+        database: Database,
+        settings: Settings,
+        *,
+        poll: timedelta = POLL,
+        reconcile_every: timedelta | None = RECONCILE_EVERY,
+    ) -> None:
         self.client = client
         self.database = database
         self.settings = settings
@@ -172,7 +201,7 @@ class OutboxRelay:
                 if not busy:
                     try:
                         await asyncio.wait_for(wake.wait(), timeout=self.poll.total_seconds())
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
         finally:
             outbox.listeners.discard(listener)
@@ -184,8 +213,9 @@ class OutboxRelay:
             raise
         except Exception as exc:  # the database busy or away: the next round tries again
             # A database restart: one line a round, not a traceback.
-            log.warning("outbox relay: round failed%s", f" ({exc!r})" if is_unreachable_error(exc) else "",
-                        exc_info=not is_unreachable_error(exc))
+            log.warning(
+                "outbox relay: round failed%s", f" ({exc!r})" if is_unreachable_error(exc) else "", exc_info=not is_unreachable_error(exc)
+            )
             return 0
 
     async def deliver_due(self) -> int:
@@ -254,14 +284,28 @@ class OutboxRelay:
 async def _open_objects(session: Any) -> list[tuple[str, int]]:
     """Objects that should have a running workflow, by their status in the database."""
     queries = [
-        ("incoming", select(IncomingDocument.id).where(IncomingDocument.status.not_in(
-            [IncomingStatus.done.value, IncomingStatus.no_direction.value, IncomingStatus.rejected.value]))),
+        (
+            "incoming",
+            select(IncomingDocument.id).where(
+                IncomingDocument.status.not_in(
+                    [IncomingStatus.done.value, IncomingStatus.no_direction.value, IncomingStatus.rejected.value]
+                )
+            ),
+        ),
         ("task", select(Task.id).where(Task.status.in_([TaskStatus.waiting, TaskStatus.in_progress]))),
-        ("outgoing", select(OutgoingDocument.id).where(OutgoingDocument.status.in_(
-            [OutgoingStatus.in_review, OutgoingStatus.awaiting_signature]))),
+        (
+            "outgoing",
+            select(OutgoingDocument.id).where(OutgoingDocument.status.in_([OutgoingStatus.in_review, OutgoingStatus.awaiting_signature])),
+        ),
         ("meeting", select(Meeting.id).where(Meeting.status.in_([MeetingStatus.scheduled, MeetingStatus.open]))),
-        ("minutes", select(Minutes.id).where(Minutes.status.in_(
-            [MinutesStatus.rendering, MinutesStatus.awaiting_secretary, MinutesStatus.awaiting_chair, MinutesStatus.signed]))),
+        (
+            "minutes",
+            select(Minutes.id).where(
+                Minutes.status.in_(
+                    [MinutesStatus.rendering, MinutesStatus.awaiting_secretary, MinutesStatus.awaiting_chair, MinutesStatus.signed]
+                )
+            ),
+        ),
         ("report-request", select(ReportRequest.id).where(ReportRequest.status == RequestStatus.open.value)),
     ]
     found: list[tuple[str, int]] = []

@@ -17,8 +17,7 @@ MAX_INTERVAL = timedelta(minutes=5)
 
 
 def _policy(attempts: int, initial: timedelta = timedelta(seconds=1)) -> RetryPolicy:
-    return RetryPolicy(initial_interval=initial, backoff_coefficient=2.0, maximum_interval=MAX_INTERVAL,
-                       maximum_attempts=attempts)
+    return RetryPolicy(initial_interval=initial, backoff_coefficient=2.0, maximum_interval=MAX_INTERVAL, maximum_attempts=attempts)
 
 
 # Short database reads and writes (snapshots, notices, numbering): rides out a database restart

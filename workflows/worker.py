@@ -36,16 +36,28 @@ def activities_for(context: ActivityContext) -> list[Callable[..., Any]]:
     """Every activity, bound to the process's settings and database."""
     audit = AuditActivities(context)
     incoming = IncomingActivities(context)
-    result: list[Callable[..., Any]] = [audit.create_audit_checkpoint, incoming.snapshot, incoming.validate_signatures, incoming.notify_step,
-            incoming.deadline_notice]
+    result: list[Callable[..., Any]] = [
+        audit.create_audit_checkpoint,
+        incoming.snapshot,
+        incoming.validate_signatures,
+        incoming.notify_step,
+        incoming.deadline_notice,
+    ]
     outgoing = OutgoingActivities(context)
     result += [outgoing.load, outgoing.render, outgoing.remind, outgoing.deliver, outgoing.notice, outgoing.validate]
     meetings = MeetingActivities(context)
     result += [meetings.meeting_state, meetings.send_invitations, meetings.send_reminder, meetings.announce]
     result += ReportActivities(context).all()
     minutes = MinutesActivities(context)
-    result += [minutes.render, minutes.signing_state, minutes.accept_signature, minutes.signing_notice, minutes.number,
-               minutes.validate_final, minutes.distribute]
+    result += [
+        minutes.render,
+        minutes.signing_state,
+        minutes.accept_signature,
+        minutes.signing_notice,
+        minutes.number,
+        minutes.validate_final,
+        minutes.distribute,
+    ]
     task = TaskActivities(context)
     result += [task.snapshot, task.notify_assigned, task.deadline_notice]
     result += KernelActivities(context).all()

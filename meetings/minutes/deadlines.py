@@ -41,14 +41,12 @@ class MinutesSignatureDeadlines:
         minutes = await minutes_service.get(session, minutes_id=object_id)
         signing = await minutes_service.signing_state(session, minutes_id=object_id)
         due = signing.due if signing.role == self.role else None
-        return Tracking(status=signing.status, revision=signing.round,
-                        closed=minutes.status == MinutesStatus.distributed, due=due)
+        return Tracking(status=signing.status, revision=signing.round, closed=minutes.status == MinutesStatus.distributed, due=due)
 
     async def announce(self, session: AsyncSession, object_id: int, revision: int) -> list[int]:
         return []  # closing the minutes and accepting a signature tell the next signer
 
     async def notice(self, session: AsyncSession, object_id: int, step: str, due: date | datetime) -> list[int]:
         minutes = await minutes_service.get(session, minutes_id=object_id)
-        await minutes_service.signing_notice(session, minutes_id=object_id, role=self.role, kind=step,
-                                             round_=minutes.round)
+        await minutes_service.signing_notice(session, minutes_id=object_id, role=self.role, kind=step, round_=minutes.round)
         return []

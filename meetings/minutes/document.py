@@ -13,9 +13,9 @@ from datetime import date, datetime
 from typing import Any
 
 from meetings.service import MeetingFacts, PersonFact, PollFact
+from services.calendar import VN_TZ
 from services.documents.layout import BodyBlock, DocumentSpec, SigningBlock
 from services.documents.notation import vn_date_line  # noqa: F401  (re-exported for callers)
-from services.calendar import VN_TZ
 from signing.forms import SignatureFieldSpec, add_text_fields, field_specs_from_markers
 from signing.placement import find_markers, require_marker, signature_box
 
@@ -29,8 +29,10 @@ THRESHOLDS = {
     "two_thirds_members": "ít nhất hai phần ba tổng số thành viên có quyền biểu quyết",
 }
 BASES = {
-    "majority_present": "thành viên có mặt", "two_thirds_present": "thành viên có mặt",
-    "majority_members": "thành viên", "two_thirds_members": "thành viên",
+    "majority_present": "thành viên có mặt",
+    "two_thirds_present": "thành viên có mặt",
+    "majority_members": "thành viên",
+    "two_thirds_members": "thành viên",
 }
 ABSTENTIONS = "phiếu không biểu quyết và người không bỏ phiếu được tính vào tổng số, không tính là tán thành"
 ROMAN = ["I", "II", "III", "IV", "V", "VI"]
@@ -61,12 +63,16 @@ def poll_line(poll: PollFact) -> str:
     counts = "; ".join(f"{label}: {votes}" for label, votes in poll.counts)
     verdict = "" if poll.passed is None else (" Kết quả: THÔNG QUA." if poll.passed else " Kết quả: KHÔNG THÔNG QUA.")
     kind = {"secret": "bỏ phiếu kín", "named": "biểu quyết ghi danh", "open": "biểu quyết công khai"}.get(poll.visibility, "")
-    line = (f"Biểu quyết ({kind}) “{poll.question}”. Quy tắc: thông qua khi được {THRESHOLDS.get(poll.threshold, '')} "
-            f"tán thành ({ABSTENTIONS}). Tổng số tính: {poll.base} {BASES.get(poll.threshold, '')}, cần ít nhất "
-            f"{poll.needed} phiếu tán thành; {poll.voted or 0} thành viên tham gia biểu quyết. {counts}.{verdict}")
+    line = (
+        f"Biểu quyết ({kind}) “{poll.question}”. Quy tắc: thông qua khi được {THRESHOLDS.get(poll.threshold, '')} "
+        f"tán thành ({ABSTENTIONS}). Tổng số tính: {poll.base} {BASES.get(poll.threshold, '')}, cần ít nhất "
+        f"{poll.needed} phiếu tán thành; {poll.voted or 0} thành viên tham gia biểu quyết. {counts}.{verdict}"
+    )
     if poll.override_reason:
-        line += (f" Biểu quyết được mở khi chưa đủ túc số ({poll.present_at_open or 0}/{poll.members_at_open or 0} "
-                 f"thành viên có mặt); lý do của người chủ trì: {poll.override_reason}.")
+        line += (
+            f" Biểu quyết được mở khi chưa đủ túc số ({poll.present_at_open or 0}/{poll.members_at_open or 0} "
+            f"thành viên có mặt); lý do của người chủ trì: {poll.override_reason}."
+        )
     return line
 
 
@@ -86,12 +92,15 @@ def attendance_lines(facts: MeetingFacts) -> list[str]:
     filled = {p.substitute_for for p in people if p.present and p.substitute_for}
     attended = sum(1 for p in seats if p.present or p.name in filled)
     needed = facts.quorum.get("needed", 0)
-    lines = [f"Thành viên có quyền biểu quyết được triệu tập: {len(seats)}; có mặt (kể cả người dự thay): {attended}; "
-             f"vắng mặt: {len(seats) - attended}. Túc số cần: {needed}"
-             + (" — cuộc họp đủ túc số." if seats and attended >= int(str(needed or 0)) else " — cuộc họp không đủ túc số.")]
+    lines = [
+        f"Thành viên có quyền biểu quyết được triệu tập: {len(seats)}; có mặt (kể cả người dự thay): {attended}; "
+        f"vắng mặt: {len(seats) - attended}. Túc số cần: {needed}"
+        + (" — cuộc họp đủ túc số." if seats and attended >= int(str(needed or 0)) else " — cuộc họp không đủ túc số.")
+    ]
     present = [p for p in people if p.present]
     absent = [p for p in people if not p.present]
     if present:
+
         def card(p: PersonFact) -> str:
             text = _person(p.name, p.position, p.site or p.organization)
             if p.role in ("chair", "secretary"):
@@ -101,12 +110,24 @@ def attendance_lines(facts: MeetingFacts) -> list[str]:
             if p.role == "guest" or (not p.voting and p.site is None):
                 text += ", khách mời"
             return text + _times(p)
+
         lines.append("Đại biểu có mặt: " + "; ".join(card(p) for p in present) + ".")
     if absent:
-        lines.append("Đại biểu vắng mặt: " + "; ".join(
-            p.name + (f" (cử {p.substituted_by} dự thay)" if p.substituted_by else
-                      f" (lý do: {p.absence_reason})" if p.absence_reason else " (không rõ lý do)")
-            for p in absent) + ".")
+        lines.append(
+            "Đại biểu vắng mặt: "
+            + "; ".join(
+                p.name
+                + (
+                    f" (cử {p.substituted_by} dự thay)"
+                    if p.substituted_by
+                    else f" (lý do: {p.absence_reason})"
+                    if p.absence_reason
+                    else " (không rõ lý do)"
+                )
+                for p in absent
+            )
+            + "."
+        )
     for site in facts.sites:
         status = "có kết nối" if site.get("site_present") else "không kết nối"
         lines.append(f"Điểm cầu {site['name']}: {status}, {site.get('present', 0)}/{site.get('attendees', 0)} đại biểu có mặt.")
@@ -132,8 +153,12 @@ def _paragraphs(label: str, text: str) -> list[str]:
 
 
 def build_spec(
-    facts: MeetingFacts, content: dict[str, Any], *, tasks: list[dict[str, Any]] | None = None,
-    number: int | None = None, issued_on: date | None = None,
+    facts: MeetingFacts,
+    content: dict[str, Any],
+    *,
+    tasks: list[dict[str, Any]] | None = None,
+    number: int | None = None,
+    issued_on: date | None = None,
 ) -> DocumentSpec:
     """The Biên bản of a meeting (number/date None = reserved fields for the BB register)."""
     meeting, org = facts.meeting, facts.organization
@@ -190,9 +215,17 @@ def build_spec(
 
     recipients = ["Các đại biểu dự họp"] + [str(s["name"]) for s in facts.sites]
     return DocumentSpec(
-        parent_body=org.parent_body or "HỘI LHPN VIỆT NAM", issuing_body=org.name, doc_type="BB",
-        notation_suffix=f"/BB-{org.abbreviation}", number=number, place=org.place or "Bến Tre", date=issued_on,
-        subject=meeting.title, body=body, recipients=recipients, filing="Lưu: VT",
+        parent_body=org.parent_body or "HỘI LHPN VIỆT NAM",
+        issuing_body=org.name,
+        doc_type="BB",
+        notation_suffix=f"/BB-{org.abbreviation}",
+        number=number,
+        place=org.place or "Bến Tre",
+        date=issued_on,
+        subject=meeting.title,
+        body=body,
+        recipients=recipients,
+        filing="Lưu: VT",
         signers=[
             SigningBlock(role="secretary", position="THƯ KÝ", signer_name=secretary.full_name if secretary else "…"),
             SigningBlock(role="chair", position="CHỦ TRÌ", signer_name=chair.full_name),

@@ -29,20 +29,20 @@ from meetings.minutes.models import EDITABLE, Minutes, MinutesRevision, MinutesS
 from meetings.models import AgendaItem, Meeting, MeetingParticipant, MeetingStatus, MeetingUnit
 from meetings.service import facts as meeting_facts
 from services import calendar
-from services.deadlines import service as deadlines
 from services.audit.service import Actor, record
 from services.authz import Principal
 from services.blobs import BlobStore
 from services.config import Settings
 from services.db import utcnow
+from services.deadlines import service as deadlines
 from services.directory.models import Organization, Role, User
 from services.documents.notation import format_number, vn_date_line
 from services.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.i18n import Message, _l
+from services.i18n import render as translate
 from services.notifications.service import notify
 from services.registers import next_number
 from services.tasks import service as tasks
-from services.i18n import Message, _l
-from services.i18n import render as translate
 
 MAX_TEXT = 20000
 SIGNERS = ("secretary", "chair")
@@ -77,14 +77,17 @@ def normalise(raw: Any, *, item_ids: set[int], speeches: dict[int, dict[str, Any
                 continue
             speech_id = op.get("speech_id")
             speech = speeches.get(int(str(speech_id))) if str(speech_id or "").isdecimal() else None
-            opinions.append({
-                "speech_id": speech["id"] if speech else None,
-                "speaker_user_id": speech["user_id"] if speech else None,
-                "name": speech["label"] if speech else _clip(op.get("name"))[:255],
-                "text": _clip(op.get("text")),
-            })
+            opinions.append(
+                {
+                    "speech_id": speech["id"] if speech else None,
+                    "speaker_user_id": speech["user_id"] if speech else None,
+                    "name": speech["label"] if speech else _clip(op.get("name"))[:255],
+                    "text": _clip(op.get("text")),
+                }
+            )
         items[str(int(key))] = {
-            "discussion": _clip(value.get("discussion")), "opinions": opinions,
+            "discussion": _clip(value.get("discussion")),
+            "opinions": opinions,
             "conclusion": _clip(value.get("conclusion")),
         }
     return {"opening": _clip(raw.get("opening")), "items": items, "closing": _clip(raw.get("closing"))}
@@ -94,18 +97,32 @@ async def speeches(session: AsyncSession, *, meeting_id: int) -> dict[int, dict[
     """Speeches (requests given the floor) of a meeting, keyed by request ID."""
     from meetings.models import SpeakerRequest, SpeakerStatus
 
-    rows = (await session.scalars(select(SpeakerRequest).where(
-        SpeakerRequest.meeting_id == meeting_id, SpeakerRequest.granted_at.is_not(None),
-        SpeakerRequest.status.in_([SpeakerStatus.done, SpeakerStatus.speaking]),
-    ).order_by(SpeakerRequest.granted_at, SpeakerRequest.id))).all()
+    rows = (
+        await session.scalars(
+            select(SpeakerRequest)
+            .where(
+                SpeakerRequest.meeting_id == meeting_id,
+                SpeakerRequest.granted_at.is_not(None),
+                SpeakerRequest.status.in_([SpeakerStatus.done, SpeakerStatus.speaking]),
+            )
+            .order_by(SpeakerRequest.granted_at, SpeakerRequest.id)
+        )
+    ).all()
     cards = await live.people(session, {r.user_id for r in rows})
     out = {}
     for r in rows:
         card = cards.get(r.user_id, {})
         label = ", ".join(p for p in (card.get("name", ""), card.get("position", ""), card.get("org", "")) if p)
-        out[r.id] = {"id": r.id, "user_id": r.user_id, "agenda_item_id": r.agenda_item_id, "label": label,
-                     "name": card.get("name", ""), "note": r.note, "granted_at": live.iso(r.granted_at),
-                     "ended_at": live.iso(r.ended_at)}
+        out[r.id] = {
+            "id": r.id,
+            "user_id": r.user_id,
+            "agenda_item_id": r.agenda_item_id,
+            "label": label,
+            "name": card.get("name", ""),
+            "note": r.note,
+            "granted_at": live.iso(r.granted_at),
+            "ended_at": live.iso(r.ended_at),
+        }
     return out
 
 
@@ -192,9 +209,16 @@ async def start(session: AsyncSession, *, principal: Principal, meeting_id: int)
     _require_editor(acc)
     if acc.meeting.status not in (MeetingStatus.open, MeetingStatus.closed):
         raise InvalidInput(_l("Minutes are taken once the meeting is open."))
-    minutes = Minutes(meeting_id=meeting_id, organization_id=acc.meeting.organization_id, status=MinutesStatus.draft,
-                      revision=0, content=json.dumps(empty_content(), ensure_ascii=False), updated_at=utcnow(),
-                      updated_by=principal.user.id, created_at=utcnow())
+    minutes = Minutes(
+        meeting_id=meeting_id,
+        organization_id=acc.meeting.organization_id,
+        status=MinutesStatus.draft,
+        revision=0,
+        content=json.dumps(empty_content(), ensure_ascii=False),
+        updated_at=utcnow(),
+        updated_by=principal.user.id,
+        created_at=utcnow(),
+    )
     try:
         async with session.begin_nested():
             session.add(minutes)
@@ -204,14 +228,26 @@ async def start(session: AsyncSession, *, principal: Principal, meeting_id: int)
         if again is None:
             raise
         return again
-    await record(session, actor=principal.actor, action="minutes.create", object_type="minutes", object_id=minutes.id,
-                 organization_id=minutes.organization_id, details={"meeting_id": meeting_id})
+    await record(
+        session,
+        actor=principal.actor,
+        action="minutes.create",
+        object_type="minutes",
+        object_id=minutes.id,
+        organization_id=minutes.organization_id,
+        details={"meeting_id": meeting_id},
+    )
     return minutes
 
 
 async def _items(session: AsyncSession, meeting_id: int) -> list[AgendaItem]:
-    return list((await session.scalars(
-        select(AgendaItem).where(AgendaItem.meeting_id == meeting_id).order_by(AgendaItem.position, AgendaItem.id))).all())
+    return list(
+        (
+            await session.scalars(
+                select(AgendaItem).where(AgendaItem.meeting_id == meeting_id).order_by(AgendaItem.position, AgendaItem.id)
+            )
+        ).all()
+    )
 
 
 # --- saving ---------------------------------------------------------------------------------
@@ -242,7 +278,12 @@ async def _name(session: AsyncSession, user_id: int | None) -> str:
 
 
 async def save(
-    session: AsyncSession, *, principal: Principal, minutes_id: int, base_revision: int, content: Any,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    minutes_id: int,
+    base_revision: int,
+    content: Any,
 ) -> SaveResult:
     """Save the whole text if nobody saved since `base_revision`; otherwise keep the attempt as a
     conflict copy and return the current version (the caller answers 409 and commits)."""
@@ -254,44 +295,97 @@ async def save(
     text = json.dumps(clean, ensure_ascii=False, sort_keys=True)
     now = utcnow()
     # Compare-and-set: only one save based on a given revision can win.
-    new_revision = (await session.execute(
-        update(Minutes).where(Minutes.id == minutes.id, Minutes.revision == base_revision)
-        .values(revision=Minutes.revision + 1, content=text, updated_at=now, updated_by=principal.user.id)
-        .returning(Minutes.revision)
-    )).scalar_one_or_none()
+    new_revision = (
+        await session.execute(
+            update(Minutes)
+            .where(Minutes.id == minutes.id, Minutes.revision == base_revision)
+            .values(revision=Minutes.revision + 1, content=text, updated_at=now, updated_by=principal.user.id)
+            .returning(Minutes.revision)
+        )
+    ).scalar_one_or_none()
     if new_revision is None:
         await session.refresh(minutes)
-        copy = MinutesRevision(minutes_id=minutes.id, number=None, base_number=base_revision, kind="conflict",
-                               content=text, saved_by=principal.user.id, saved_at=now)
+        copy = MinutesRevision(
+            minutes_id=minutes.id,
+            number=None,
+            base_number=base_revision,
+            kind="conflict",
+            content=text,
+            saved_by=principal.user.id,
+            saved_at=now,
+        )
         session.add(copy)
         await session.flush()
-        await record(session, actor=principal.actor, action="minutes.save_conflict", object_type="minutes",
-                     object_id=minutes.id, organization_id=minutes.organization_id,
-                     details={"base_revision": base_revision, "current_revision": minutes.revision, "copy_id": copy.id})
+        await record(
+            session,
+            actor=principal.actor,
+            action="minutes.save_conflict",
+            object_type="minutes",
+            object_id=minutes.id,
+            organization_id=minutes.organization_id,
+            details={"base_revision": base_revision, "current_revision": minutes.revision, "copy_id": copy.id},
+        )
         who = await _name(session, minutes.updated_by)
         return SaveResult(
-            saved=False, revision=minutes.revision, content=content_of(minutes), updated_by=who,
-            updated_at=minutes.updated_at, conflict_id=copy.id,
-            notice=_l("Not saved: {who} saved revision {revision} after revision {base} you were editing. Your text is "
-                      "kept; compare both versions, merge and save.", who=who or _l("someone else"),
-                      revision=minutes.revision, base=base_revision),
+            saved=False,
+            revision=minutes.revision,
+            content=content_of(minutes),
+            updated_by=who,
+            updated_at=minutes.updated_at,
+            conflict_id=copy.id,
+            notice=_l(
+                "Not saved: {who} saved revision {revision} after revision {base} you were editing. Your text is "
+                "kept; compare both versions, merge and save.",
+                who=who or _l("someone else"),
+                revision=minutes.revision,
+                base=base_revision,
+            ),
         )
-    session.add(MinutesRevision(minutes_id=minutes.id, number=new_revision, base_number=base_revision, kind="saved",
-                                content=text, saved_by=principal.user.id, saved_at=now))
-    await record(session, actor=principal.actor, action="minutes.save", object_type="minutes", object_id=minutes.id,
-                 organization_id=minutes.organization_id, details={"revision": new_revision, "chars": len(text)})
-    await live.emit(session, minutes.meeting_id, "minutes", {
-        "minutes_id": minutes.id, "revision": new_revision, "content": clean, "by": principal.me.full_name,
-        "at": live.iso(now), "status": minutes.status.value,
-    })
+    session.add(
+        MinutesRevision(
+            minutes_id=minutes.id,
+            number=new_revision,
+            base_number=base_revision,
+            kind="saved",
+            content=text,
+            saved_by=principal.user.id,
+            saved_at=now,
+        )
+    )
+    await record(
+        session,
+        actor=principal.actor,
+        action="minutes.save",
+        object_type="minutes",
+        object_id=minutes.id,
+        organization_id=minutes.organization_id,
+        details={"revision": new_revision, "chars": len(text)},
+    )
+    await live.emit(
+        session,
+        minutes.meeting_id,
+        "minutes",
+        {
+            "minutes_id": minutes.id,
+            "revision": new_revision,
+            "content": clean,
+            "by": principal.me.full_name,
+            "at": live.iso(now),
+            "status": minutes.status.value,
+        },
+    )
     return SaveResult(saved=True, revision=new_revision, content=clean, updated_by=principal.me.full_name, updated_at=now)
 
 
 async def revisions(session: AsyncSession, *, minutes_id: int) -> list[tuple[MinutesRevision, str]]:
-    rows = (await session.execute(
-        select(MinutesRevision, User.full_name).outerjoin(User, User.id == MinutesRevision.saved_by)
-        .where(MinutesRevision.minutes_id == minutes_id).order_by(MinutesRevision.saved_at.desc(), MinutesRevision.id.desc())
-    )).all()
+    rows = (
+        await session.execute(
+            select(MinutesRevision, User.full_name)
+            .outerjoin(User, User.id == MinutesRevision.saved_by)
+            .where(MinutesRevision.minutes_id == minutes_id)
+            .order_by(MinutesRevision.saved_at.desc(), MinutesRevision.id.desc())
+        )
+    ).all()
     return [(r, name or "") for r, name in rows]
 
 
@@ -306,7 +400,12 @@ async def revision(session: AsyncSession, *, minutes_id: int, revision_id: int) 
 
 
 async def add_task(
-    session: AsyncSession, *, principal: Principal, minutes_id: int, agenda_item_id: int, new: tasks.NewTask,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    minutes_id: int,
+    agenda_item_id: int,
+    new: tasks.NewTask,
 ) -> Any:
     """A task from an item's conclusion (the caller starts its workflow after commit)."""
     minutes, acc = await editor_for(session, principal=principal, minutes_id=minutes_id)
@@ -314,12 +413,20 @@ async def add_task(
     if item is None:
         raise InvalidInput(_l("The agenda item is not part of this meeting."))
     spec = tasks.NewTask(
-        title=new.title, due_date=new.due_date, owner_kind=new.owner_kind, owner_id=new.owner_id,
-        description=new.description, source_type="minutes", source_id=minutes.id, source_item_id=agenda_item_id,
-        source_label=f"{acc.meeting.title} — {item.title}", source_link=f"/meetings/{minutes.meeting_id}/minutes",
+        title=new.title,
+        due_date=new.due_date,
+        owner_kind=new.owner_kind,
+        owner_id=new.owner_id,
+        description=new.description,
+        source_type="minutes",
+        source_id=minutes.id,
+        source_item_id=agenda_item_id,
+        source_label=f"{acc.meeting.title} — {item.title}",
+        source_link=f"/meetings/{minutes.meeting_id}/minutes",
     )
-    task = await tasks.create(session, actor=principal.actor, organization_id=minutes.organization_id, new=spec,
-                              created_by=principal.user.id, tree=principal.tree)
+    task = await tasks.create(
+        session, actor=principal.actor, organization_id=minutes.organization_id, new=spec, created_by=principal.user.id, tree=principal.tree
+    )
     cards = [{**c, "due_date": c["due_date"].isoformat()} for c in await task_cards(session, minutes_id=minutes.id)]
     await live.emit(session, minutes.meeting_id, "minutes.tasks", {"minutes_id": minutes.id, "tasks": cards})
     return task
@@ -327,8 +434,18 @@ async def add_task(
 
 async def task_cards(session: AsyncSession, *, minutes_id: int) -> list[dict[str, Any]]:
     rows = await tasks.views(session, await tasks.for_source(session, source_type="minutes", source_id=minutes_id))
-    return [{"id": v.task.id, "item_id": v.task.source_item_id, "title": v.task.title, "owner": v.owner,
-             "due_date": v.task.due_date, "status": v.status, "progress": v.task.progress} for v in rows]
+    return [
+        {
+            "id": v.task.id,
+            "item_id": v.task.source_item_id,
+            "title": v.task.title,
+            "owner": v.owner,
+            "due_date": v.task.due_date,
+            "status": v.status,
+            "progress": v.task.progress,
+        }
+        for v in rows
+    ]
 
 
 # --- closing and signing --------------------------------------------------------------------
@@ -360,17 +477,31 @@ async def close(session: AsyncSession, *, settings: Settings, principal: Princip
     minutes.chair_due = None
     for role in ("secretary", "chair"):  # a new round: every signature deadline notice is due again
         await deadlines.rearm(session, kind=f"minutes.{role}", object_id=minutes.id)
-    await record(session, actor=principal.actor, action="minutes.close", object_type="minutes", object_id=minutes.id,
-                 organization_id=minutes.organization_id, details={"revision": minutes.revision, "round": minutes.round})
+    await record(
+        session,
+        actor=principal.actor,
+        action="minutes.close",
+        object_type="minutes",
+        object_id=minutes.id,
+        organization_id=minutes.organization_id,
+        details={"revision": minutes.revision, "round": minutes.round},
+    )
     await _status_event(session, minutes)
     return minutes
 
 
 async def _status_event(session: AsyncSession, minutes: Minutes) -> None:
-    await live.emit(session, minutes.meeting_id, "minutes.status", {
-        "minutes_id": minutes.id, "status": minutes.status.value, "notation": minutes.notation,
-        "verify_error": minutes.verify_error,
-    })
+    await live.emit(
+        session,
+        minutes.meeting_id,
+        "minutes.status",
+        {
+            "minutes_id": minutes.id,
+            "status": minutes.status.value,
+            "notation": minutes.notation,
+            "verify_error": minutes.verify_error,
+        },
+    )
 
 
 async def render(session: AsyncSession, *, settings: Settings, minutes_id: int, round_: int, converter: Any) -> bool:
@@ -393,13 +524,27 @@ async def render(session: AsyncSession, *, settings: Settings, minutes_id: int, 
     blobs = BlobStore.for_data_dir(settings.data_dir)
     minutes.docx_sha, minutes.pdf_sha = blobs.put(docx), blobs.put(prepared)
     minutes.status = MinutesStatus.awaiting_secretary
-    await record(session, actor=Actor.system("minutes"), action="minutes.render", object_type="minutes",
-                 object_id=minutes.id, organization_id=minutes.organization_id,
-                 details={"round": round_, "docx_sha": minutes.docx_sha, "pdf_sha": minutes.pdf_sha})
-    await notify(session, user_ids=[facts.meeting.secretary_id] if facts.meeting.secretary_id else [],
-                 kind="minutes.to_sign", link=f"/meetings/{minutes.meeting_id}/minutes",
-                 dedupe_key=f"minutes-{minutes.id}-r{round_}-secretary",
-                 title=_l("Minutes awaiting the secretary's signature (due {secretary_due:%d/%m/%Y}): {title}", secretary_due=minutes.secretary_due, title=facts.meeting.title[:150]))
+    await record(
+        session,
+        actor=Actor.system("minutes"),
+        action="minutes.render",
+        object_type="minutes",
+        object_id=minutes.id,
+        organization_id=minutes.organization_id,
+        details={"round": round_, "docx_sha": minutes.docx_sha, "pdf_sha": minutes.pdf_sha},
+    )
+    await notify(
+        session,
+        user_ids=[facts.meeting.secretary_id] if facts.meeting.secretary_id else [],
+        kind="minutes.to_sign",
+        link=f"/meetings/{minutes.meeting_id}/minutes",
+        dedupe_key=f"minutes-{minutes.id}-r{round_}-secretary",
+        title=_l(
+            "Minutes awaiting the secretary's signature (due {secretary_due:%d/%m/%Y}): {title}",
+            secretary_due=minutes.secretary_due,
+            title=facts.meeting.title[:150],
+        ),
+    )
     await _status_event(session, minutes)
     return True
 
@@ -408,7 +553,9 @@ def signer_id(meeting: Meeting, role: str) -> int | None:
     return meeting.secretary_id if role == "secretary" else meeting.chair_id
 
 
-async def turn(session: AsyncSession, *, settings: Settings, principal: Principal, minutes_id: int) -> tuple[Minutes, MinutesAccess, str, bytes]:
+async def turn(
+    session: AsyncSession, *, settings: Settings, principal: Principal, minutes_id: int
+) -> tuple[Minutes, MinutesAccess, str, bytes]:
     """Whose signature the minutes wait for, checked against the principal; returns the PDF to sign."""
     minutes, acc = await get_for(session, principal=principal, minutes_id=minutes_id)
     me = principal.user.id
@@ -430,7 +577,12 @@ async def turn(session: AsyncSession, *, settings: Settings, principal: Principa
 
 
 async def record_signature(
-    session: AsyncSession, *, principal: Principal, minutes: Minutes, role: str, signed_sha: str,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    minutes: Minutes,
+    role: str,
+    signed_sha: str,
 ) -> Minutes:
     """The route signed and stored the file: remember its hash until the workflow validated it."""
     if role == "secretary":
@@ -438,8 +590,15 @@ async def record_signature(
     else:
         minutes.chair_pdf_sha, minutes.chair_signed_at = signed_sha, utcnow()
     minutes.verify_error = None
-    await record(session, actor=principal.actor, action="minutes.sign", object_type="minutes", object_id=minutes.id,
-                 organization_id=minutes.organization_id, details={"role": role, "sha256": signed_sha, "round": minutes.round})
+    await record(
+        session,
+        actor=principal.actor,
+        action="minutes.sign",
+        object_type="minutes",
+        object_id=minutes.id,
+        organization_id=minutes.organization_id,
+        details={"role": role, "sha256": signed_sha, "round": minutes.round},
+    )
     await _status_event(session, minutes)
     return minutes
 
@@ -449,7 +608,8 @@ async def refuse(session: AsyncSession, *, principal: Principal, minutes_id: int
     minutes, acc = await get_for(session, principal=principal, minutes_id=minutes_id)
     me = principal.user.id
     allowed = (minutes.status == MinutesStatus.awaiting_chair and me == acc.meeting.chair_id) or (
-        minutes.status == MinutesStatus.awaiting_secretary and me in (acc.meeting.secretary_id, acc.meeting.chair_id))
+        minutes.status == MinutesStatus.awaiting_secretary and me in (acc.meeting.secretary_id, acc.meeting.chair_id)
+    )
     if not allowed:
         raise Forbidden(_l("You cannot return the minutes at this step."))
     comment = (comment or "").strip()
@@ -457,18 +617,36 @@ async def refuse(session: AsyncSession, *, principal: Principal, minutes_id: int
         raise InvalidInput(_l("Say why, so the secretary can revise."))
     minutes.status, minutes.return_comment, minutes.returned_by = MinutesStatus.returned, comment[:5000], me
     minutes.secretary_pdf_sha = minutes.chair_pdf_sha = None
-    await record(session, actor=principal.actor, action="minutes.return", object_type="minutes", object_id=minutes.id,
-                 organization_id=minutes.organization_id, details={"comment": comment[:500], "round": minutes.round})
+    await record(
+        session,
+        actor=principal.actor,
+        action="minutes.return",
+        object_type="minutes",
+        object_id=minutes.id,
+        organization_id=minutes.organization_id,
+        details={"comment": comment[:500], "round": minutes.round},
+    )
     if acc.meeting.secretary_id and acc.meeting.secretary_id != me:
-        await notify(session, user_ids=[acc.meeting.secretary_id], kind="minutes.returned",
-                     link=f"/meetings/{minutes.meeting_id}/minutes", dedupe_key=f"minutes-{minutes.id}-r{minutes.round}-returned",
-                     title=_l("Minutes returned: {title}", title=acc.meeting.title[:150]), body=comment[:500])
+        await notify(
+            session,
+            user_ids=[acc.meeting.secretary_id],
+            kind="minutes.returned",
+            link=f"/meetings/{minutes.meeting_id}/minutes",
+            dedupe_key=f"minutes-{minutes.id}-r{minutes.round}-returned",
+            title=_l("Minutes returned: {title}", title=acc.meeting.title[:150]),
+            body=comment[:500],
+        )
     await _status_event(session, minutes)
     return minutes
 
 
 async def signature_to_check(
-    session: AsyncSession, *, settings: Settings, minutes_id: int, role: str, signed_sha: str,
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    minutes_id: int,
+    role: str,
+    signed_sha: str,
 ) -> tuple[bytes, str, set[str]] | bool:
     """The signed file, the expected signer's name and the fingerprints of the certificates
     registered for them, or True/False when there is nothing to check (already accepted by a
@@ -490,8 +668,7 @@ async def signature_to_check(
     return BlobStore.for_data_dir(settings.data_dir).get(signed_sha), signer.full_name, accepted
 
 
-async def check_signature(settings: Settings, *, pdf: bytes, role: str, signer_name: str,
-                          accepted: set[str]) -> str | None:
+async def check_signature(settings: Settings, *, pdf: bytes, role: str, signer_name: str, accepted: set[str]) -> str | None:
     """Intact, trusted, every signature valid, the newest one made with a certificate registered
     for the expected signer (`accepted` fingerprints); the error in Vietnamese, or None. Runs
     outside any transaction (it fetches revocation data)."""
@@ -511,7 +688,13 @@ async def check_signature(settings: Settings, *, pdf: bytes, role: str, signer_n
 
 
 async def apply_signature_check(
-    session: AsyncSession, *, settings: Settings, minutes_id: int, role: str, signed_sha: str, error: str | None,
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    minutes_id: int,
+    role: str,
+    signed_sha: str,
+    error: str | None,
 ) -> bool:
     """Move on after a valid signature, or drop a bad file and tell the signer. Idempotent."""
     minutes = await get(session, minutes_id=minutes_id, for_update=True)
@@ -529,25 +712,52 @@ async def apply_signature_check(
         else:
             minutes.chair_pdf_sha = minutes.chair_signed_at = None
         minutes.verify_error = error[:2000]
-        await record(session, actor=Actor.system("signature-check"), action="minutes.signature_rejected",
-                     object_type="minutes", object_id=minutes.id, organization_id=minutes.organization_id,
-                     details={"role": role, "sha256": signed_sha, "error": error[:500]})
-        await notify(session, user_ids=[signer.id], kind="minutes.signature_rejected",
-                     link=f"/meetings/{minutes.meeting_id}/minutes", dedupe_key=f"minutes-{minutes.id}-bad-{signed_sha[:16]}",
-                     title=_l("A signature on the minutes is not valid: {title}", title=meeting.title[:150]), body=error[:500])
+        await record(
+            session,
+            actor=Actor.system("signature-check"),
+            action="minutes.signature_rejected",
+            object_type="minutes",
+            object_id=minutes.id,
+            organization_id=minutes.organization_id,
+            details={"role": role, "sha256": signed_sha, "error": error[:500]},
+        )
+        await notify(
+            session,
+            user_ids=[signer.id],
+            kind="minutes.signature_rejected",
+            link=f"/meetings/{minutes.meeting_id}/minutes",
+            dedupe_key=f"minutes-{minutes.id}-bad-{signed_sha[:16]}",
+            title=_l("A signature on the minutes is not valid: {title}", title=meeting.title[:150]),
+            body=error[:500],
+        )
         await _status_event(session, minutes)
         return False
-    await record(session, actor=Actor.system("signature-check"), action="minutes.signature_valid",
-                 object_type="minutes", object_id=minutes.id, organization_id=minutes.organization_id,
-                 details={"role": role, "sha256": signed_sha, "signer": signer.full_name})
+    await record(
+        session,
+        actor=Actor.system("signature-check"),
+        action="minutes.signature_valid",
+        object_type="minutes",
+        object_id=minutes.id,
+        organization_id=minutes.organization_id,
+        details={"role": role, "sha256": signed_sha, "signer": signer.full_name},
+    )
     if role == "chair":
         minutes.status = MinutesStatus.signed  # both signatures valid; the number comes next
     else:
         minutes.status = MinutesStatus.awaiting_chair
         minutes.chair_due = await _due(session, calendar.vn_today(), settings.minutes_chair_sign_working_days)
-        await notify(session, user_ids=[meeting.chair_id], kind="minutes.to_sign",
-                     link=f"/meetings/{minutes.meeting_id}/minutes", dedupe_key=f"minutes-{minutes.id}-r{minutes.round}-chair",
-                     title=_l("Minutes awaiting the chair's signature (due {chair_due:%d/%m/%Y}): {title}", chair_due=minutes.chair_due, title=meeting.title[:150]))
+        await notify(
+            session,
+            user_ids=[meeting.chair_id],
+            kind="minutes.to_sign",
+            link=f"/meetings/{minutes.meeting_id}/minutes",
+            dedupe_key=f"minutes-{minutes.id}-r{minutes.round}-chair",
+            title=_l(
+                "Minutes awaiting the chair's signature (due {chair_due:%d/%m/%Y}): {title}",
+                chair_due=minutes.chair_due,
+                title=meeting.title[:150],
+            ),
+        )
     await _status_event(session, minutes)
     return True
 
@@ -575,15 +785,26 @@ async def number_and_date(session: AsyncSession, *, settings: Settings, minutes_
     number = await next_number(session, organization_id=org.id, kind="outgoing", series="BB", year=today.year)
     notation = f"{format_number(number)}/BB-{org.abbreviation}"
     blobs = BlobStore.for_data_dir(settings.data_dir)
-    filled = await asyncio.to_thread(fill_text_fields, blobs.get(minutes.chair_pdf_sha), {
-        "number": notation, "date": vn_date_line(org.place or "Bến Tre", today),
-    })
+    filled = await asyncio.to_thread(
+        fill_text_fields,
+        blobs.get(minutes.chair_pdf_sha),
+        {
+            "number": notation,
+            "date": vn_date_line(org.place or "Bến Tre", today),
+        },
+    )
     minutes.final_pdf_sha = blobs.put(filled)
     minutes.number, minutes.notation, minutes.issued_on = number, notation, today
     minutes.status = MinutesStatus.signed
-    await record(session, actor=Actor.system("minutes"), action="minutes.number", object_type="minutes",
-                 object_id=minutes.id, organization_id=minutes.organization_id,
-                 details={"number": number, "notation": notation, "final_sha": minutes.final_pdf_sha})
+    await record(
+        session,
+        actor=Actor.system("minutes"),
+        action="minutes.number",
+        object_type="minutes",
+        object_id=minutes.id,
+        organization_id=minutes.organization_id,
+        details={"number": number, "notation": notation, "final_sha": minutes.final_pdf_sha},
+    )
     await _status_event(session, minutes)
     return notation
 
@@ -597,10 +818,15 @@ async def recipient_orgs(session: AsyncSession, *, meeting: Meeting) -> list[int
     """Organisations receiving the signed minutes: every participant's and invited unit's body
     other than the organiser (whose people read them on the meeting page)."""
     orgs = set((await session.scalars(select(MeetingUnit.organization_id).where(MeetingUnit.meeting_id == meeting.id))).all())
-    orgs |= set((await session.scalars(
-        select(User.organization_id).join(MeetingParticipant, MeetingParticipant.user_id == User.id)
-        .where(MeetingParticipant.meeting_id == meeting.id)
-    )).all())
+    orgs |= set(
+        (
+            await session.scalars(
+                select(User.organization_id)
+                .join(MeetingParticipant, MeetingParticipant.user_id == User.id)
+                .where(MeetingParticipant.meeting_id == meeting.id)
+            )
+        ).all()
+    )
     orgs.discard(meeting.organization_id)
     return sorted(orgs)
 
@@ -620,22 +846,40 @@ async def distribute(session: AsyncSession, *, settings: Settings, minutes_id: i
     filename = minutes.notation.replace("/", "_") + ".pdf"
     for org_id in await recipient_orgs(session, meeting=meeting):
         doc = await incoming.receive_from_system(
-            session, actor=Actor.system("minutes-dispatch"), recipient_org_id=org_id, sender_org_id=minutes.organization_id,
-            outgoing_ref=f"minutes-{minutes.id}", number_notation=minutes.notation, document_date=minutes.issued_on,
-            doc_type="BB", subject=f"Biên bản {meeting.title}", files=[(filename, "application/pdf", minutes.final_pdf_sha)],
+            session,
+            actor=Actor.system("minutes-dispatch"),
+            recipient_org_id=org_id,
+            sender_org_id=minutes.organization_id,
+            outgoing_ref=f"minutes-{minutes.id}",
+            number_notation=minutes.notation,
+            document_date=minutes.issued_on,
+            doc_type="BB",
+            subject=f"Biên bản {meeting.title}",
+            files=[(filename, "application/pdf", minutes.final_pdf_sha)],
             signer_name=chair.full_name if chair else None,
         )
         created.append(doc.id)
     participants = set((await session.scalars(select(MeetingParticipant.user_id).where(MeetingParticipant.meeting_id == meeting.id))).all())
-    await notify(session, user_ids=participants, kind="minutes.distributed", link=f"/meetings/{meeting.id}/minutes",
-                 dedupe_key=f"minutes-{minutes.id}-distributed",
-                 title=_l("Minutes no. {notation}: {title}", notation=minutes.notation, title=meeting.title[:150]),
-                 body=_l("The minutes were signed and sent to the participants and attending units."))
+    await notify(
+        session,
+        user_ids=participants,
+        kind="minutes.distributed",
+        link=f"/meetings/{meeting.id}/minutes",
+        dedupe_key=f"minutes-{minutes.id}-distributed",
+        title=_l("Minutes no. {notation}: {title}", notation=minutes.notation, title=meeting.title[:150]),
+        body=_l("The minutes were signed and sent to the participants and attending units."),
+    )
     if minutes.status != MinutesStatus.distributed:
         minutes.status, minutes.distributed_at = MinutesStatus.distributed, utcnow()
-        await record(session, actor=Actor.system("minutes-dispatch"), action="minutes.distribute", object_type="minutes",
-                     object_id=minutes.id, organization_id=minutes.organization_id,
-                     details={"incoming_ids": created, "notation": minutes.notation})
+        await record(
+            session,
+            actor=Actor.system("minutes-dispatch"),
+            action="minutes.distribute",
+            object_type="minutes",
+            object_id=minutes.id,
+            organization_id=minutes.organization_id,
+            details={"incoming_ids": created, "notation": minutes.notation},
+        )
         await _status_event(session, minutes)
     return created
 
@@ -663,8 +907,15 @@ async def signing_state(session: AsyncSession, *, minutes_id: int) -> SigningSta
         reminder_at = calendar.vn_instant(due, 8)  # the morning of the due day
         overdue_at = calendar.vn_instant(due + timedelta(days=1), 8)
     pending = minutes.secretary_pdf_sha if role == "secretary" else minutes.chair_pdf_sha if role == "chair" else None
-    return SigningState(status=minutes.status.value, round=minutes.round, role=role, due=due,
-                        reminder_at=reminder_at, overdue_at=overdue_at, pending_sha=pending)
+    return SigningState(
+        status=minutes.status.value,
+        round=minutes.round,
+        role=role,
+        due=due,
+        reminder_at=reminder_at,
+        overdue_at=overdue_at,
+        pending_sha=pending,
+    )
 
 
 async def signing_notice(session: AsyncSession, *, minutes_id: int, role: str, kind: str, round_: int) -> bool:
@@ -681,20 +932,44 @@ async def signing_notice(session: AsyncSession, *, minutes_id: int, role: str, k
     key = f"minutes-{minutes.id}-r{round_}-{role}-{kind}"
     link = f"/meetings/{minutes.meeting_id}/minutes"
     if kind == "reminder":
-        sent = await notify(session, user_ids=[who] if who else [], kind="minutes.reminder", link=link, dedupe_key=key,
-                            title=_l("The minutes are due for signature today ({label}): {title}", label=label, title=meeting.title[:150]))
+        sent = await notify(
+            session,
+            user_ids=[who] if who else [],
+            kind="minutes.reminder",
+            link=link,
+            dedupe_key=key,
+            title=_l("The minutes are due for signature today ({label}): {title}", label=label, title=meeting.title[:150]),
+        )
         action = "minutes.remind"
     else:
         targets = {who} if who else set()
         if role == "secretary":
             targets.add(meeting.chair_id)
-        sent = await notify(session, user_ids=targets, kind="minutes.overdue", link=link, dedupe_key=key,
-                            title=_l("Minutes overdue for signature ({label}, due {due:%d/%m/%Y}): {title}", label=label, due=state.due, title=meeting.title[:150]))
+        sent = await notify(
+            session,
+            user_ids=targets,
+            kind="minutes.overdue",
+            link=link,
+            dedupe_key=key,
+            title=_l(
+                "Minutes overdue for signature ({label}, due {due:%d/%m/%Y}): {title}",
+                label=label,
+                due=state.due,
+                title=meeting.title[:150],
+            ),
+        )
         action = "minutes.overdue"
     if not sent:
         return False
-    await record(session, actor=Actor.system("deadline"), action=action, object_type="minutes", object_id=minutes.id,
-                 organization_id=minutes.organization_id, details={"role": role, "round": round_, "kind": kind})
+    await record(
+        session,
+        actor=Actor.system("deadline"),
+        action=action,
+        object_type="minutes",
+        object_id=minutes.id,
+        organization_id=minutes.organization_id,
+        details={"role": role, "round": round_, "kind": kind},
+    )
     return True
 
 
@@ -702,24 +977,35 @@ async def signing_notice(session: AsyncSession, *, minutes_id: int, role: str, k
 
 
 async def waiting_signature(session: AsyncSession, *, user_id: int) -> list[tuple[Minutes, Meeting]]:
-    rows = (await session.execute(
-        select(Minutes, Meeting).join(Meeting, Meeting.id == Minutes.meeting_id).where(
-            ((Minutes.status == MinutesStatus.awaiting_secretary) & (Meeting.secretary_id == user_id)
-             & Minutes.secretary_pdf_sha.is_(None))
-            | ((Minutes.status == MinutesStatus.awaiting_chair) & (Meeting.chair_id == user_id) & Minutes.chair_pdf_sha.is_(None))
-            | ((Minutes.status == MinutesStatus.returned) & (Meeting.secretary_id == user_id))
-        ).order_by(Minutes.id)
-    )).all()
+    rows = (
+        await session.execute(
+            select(Minutes, Meeting)
+            .join(Meeting, Meeting.id == Minutes.meeting_id)
+            .where(
+                (
+                    (Minutes.status == MinutesStatus.awaiting_secretary)
+                    & (Meeting.secretary_id == user_id)
+                    & Minutes.secretary_pdf_sha.is_(None)
+                )
+                | ((Minutes.status == MinutesStatus.awaiting_chair) & (Meeting.chair_id == user_id) & Minutes.chair_pdf_sha.is_(None))
+                | ((Minutes.status == MinutesStatus.returned) & (Meeting.secretary_id == user_id))
+            )
+            .order_by(Minutes.id)
+        )
+    ).all()
     return [(m, mt) for m, mt in rows]
 
 
 async def to_write(session: AsyncSession, *, user_id: int) -> list[Meeting]:
     """Closed meetings whose secretary has not submitted the minutes yet."""
-    rows = (await session.execute(
-        select(Meeting, Minutes.status).outerjoin(Minutes, Minutes.meeting_id == Meeting.id)
-        .where(Meeting.secretary_id == user_id, Meeting.status == MeetingStatus.closed)
-        .order_by(Meeting.closed_at.desc())
-    )).all()
+    rows = (
+        await session.execute(
+            select(Meeting, Minutes.status)
+            .outerjoin(Minutes, Minutes.meeting_id == Meeting.id)
+            .where(Meeting.secretary_id == user_id, Meeting.status == MeetingStatus.closed)
+            .order_by(Meeting.closed_at.desc())
+        )
+    ).all()
     return [m for m, status in rows if status is None or status == MinutesStatus.draft]
 
 

@@ -7,22 +7,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-from importlib import import_module
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from importlib import import_module
 from typing import Any
 
 GENESIS_HASH = "0" * 64
 HASHED_FIELDS = (
-    "seq", "at", "actor_id", "actor_name", "organization_id", "action",
-    "object_type", "object_id", "details", "ip",
+    "seq",
+    "at",
+    "actor_id",
+    "actor_name",
+    "organization_id",
+    "action",
+    "object_type",
+    "object_id",
+    "details",
+    "ip",
 )
 
 
 def canonical_time(value: datetime) -> str:
     """UTC, microseconds always present: the same text whichever database stored it."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def canonical_json(value: Any) -> str:
@@ -87,9 +95,9 @@ def merkle_root(leaf_hashes: Iterable[str]) -> str:
 
 def checkpoint_message(*, first_seq: int, last_seq: int, merkle_root: str, created_at: str) -> bytes:
     """The bytes a checkpoint signature covers."""
-    return canonical_json(
-        {"first_seq": first_seq, "last_seq": last_seq, "merkle_root": merkle_root, "created_at": created_at}
-    ).encode("utf-8")
+    return canonical_json({"first_seq": first_seq, "last_seq": last_seq, "merkle_root": merkle_root, "created_at": created_at}).encode(
+        "utf-8"
+    )
 
 
 @dataclass
@@ -130,7 +138,7 @@ class _MerkleAccumulator:
             size = 1 << ((total - done).bit_length() - 1)
             while self.count % size:
                 size >>= 1
-            level = [sha256(b"\x00" + d).digest() for d in entry_digests[done:done + size]]
+            level = [sha256(b"\x00" + d).digest() for d in entry_digests[done : done + size]]
             height = 0
             while len(level) > 1:
                 level = [sha256(b"\x01" + a + b).digest() for a, b in zip(level[::2], level[1::2])]
@@ -175,7 +183,7 @@ class _CheckpointCheck:
         if lo < expected:  # the same seq twice (only possible in an export)
             self.broken = True
             return
-        self.accumulator.add(entry_digests[lo - first_seq:hi - first_seq + 1])
+        self.accumulator.add(entry_digests[lo - first_seq : hi - first_seq + 1])
 
 
 class ChainVerifier:
@@ -200,7 +208,9 @@ class ChainVerifier:
             first, last = int(checkpoint["first_seq"]), int(checkpoint["last_seq"])
             key = public_keys.get(checkpoint["key_id"])
             message = checkpoint_message(
-                first_seq=first, last_seq=last, merkle_root=checkpoint["merkle_root"],
+                first_seq=first,
+                last_seq=last,
+                merkle_root=checkpoint["merkle_root"],
                 created_at=checkpoint["created_at"],
             )
             if key is None:
@@ -256,9 +266,7 @@ class ChainVerifier:
             self._add_leaves(seq, [leaf])
         self._prev_hash, self._expected_seq = stored, seq + 1
 
-    def add_canonical_batch(
-        self, *, first_seq: int, last_seq: int, count: int, canonical: bytes, entry_hashes: str
-    ) -> bool:
+    def add_canonical_batch(self, *, first_seq: int, last_seq: int, count: int, canonical: bytes, entry_hashes: str) -> bool:
         """Check consecutive entries given as their canonical bytes joined by newlines.
 
         `entry_hashes` are the stored hex hashes concatenated in the same order. One SHA-256 per
@@ -274,8 +282,10 @@ class ChainVerifier:
         if len(lines) != count:
             return False
         prev_hashes = (self._prev_hash + entry_hashes[:-64]).encode("ascii", "replace")
-        tails = map(b'"prev_hash":"%s","seq":%d}'.__mod__,
-                    zip([prev_hashes[i:i + 64] for i in range(0, 64 * count, 64)], range(first_seq, last_seq + 1)))
+        tails = map(
+            b'"prev_hash":"%s","seq":%d}'.__mod__,
+            zip([prev_hashes[i : i + 64] for i in range(0, 64 * count, 64)], range(first_seq, last_seq + 1)),
+        )
         if not all(map(bytes.endswith, lines, tails)):
             return False
         sha256 = hashlib.sha256

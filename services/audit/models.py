@@ -23,8 +23,10 @@ from services.db import Base
 SQLITE_JSON = "CAST(canonical AS TEXT)"
 SQLITE_EXPRESSIONS = {
     "at": f"replace(rtrim(json_extract({SQLITE_JSON}, '$.at'), 'Z'), 'T', ' ')",  # SQLAlchemy's text for a datetime
-    **{name: f"json_extract({SQLITE_JSON}, '$.{name}')" for name in (
-        "actor_id", "actor_name", "organization_id", "action", "object_type", "object_id", "details", "ip", "prev_hash")},
+    **{
+        name: f"json_extract({SQLITE_JSON}, '$.{name}')"
+        for name in ("actor_id", "actor_name", "organization_id", "action", "object_type", "object_id", "details", "ip", "prev_hash")
+    },
 }
 PG_FIELD_FUNCTION = "lienthong_audit_field"
 PG_TIME_FUNCTION = "lienthong_audit_time"
@@ -36,8 +38,10 @@ PG_EXPRESSIONS = {
     "at": f"{PG_TIME_FUNCTION}({PG_FIELD_FUNCTION}(canonical, 'at'))",
     "actor_id": f"({PG_FIELD_FUNCTION}(canonical, 'actor_id'))::integer",
     "organization_id": f"({PG_FIELD_FUNCTION}(canonical, 'organization_id'))::integer",
-    **{name: f"{PG_FIELD_FUNCTION}(canonical, '{name}')" for name in (
-        "actor_name", "action", "object_type", "object_id", "details", "ip", "prev_hash")},
+    **{
+        name: f"{PG_FIELD_FUNCTION}(canonical, '{name}')"
+        for name in ("actor_name", "action", "object_type", "object_id", "details", "ip", "prev_hash")
+    },
 }
 DERIVED_COLUMNS = tuple(SQLITE_EXPRESSIONS)
 
@@ -77,8 +81,7 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(_derived("at"), index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), _derived("actor_id"), index=True)
     actor_name: Mapped[str | None] = mapped_column(String(255), _derived("actor_name"))
-    organization_id: Mapped[int | None] = mapped_column(
-        ForeignKey("organizations.id"), _derived("organization_id"), index=True)
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), _derived("organization_id"), index=True)
     action: Mapped[str] = mapped_column(String(64), _derived("action"), index=True)
     object_type: Mapped[str | None] = mapped_column(String(64), _derived("object_type"))
     object_id: Mapped[str | None] = mapped_column(String(64), _derived("object_id"))

@@ -18,8 +18,7 @@ from typing import Any
 from sqlalchemy import and_, false, func, insert, inspect, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.audit import chain, keys
-from services.audit import models
+from services.audit import chain, keys, models
 from services.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from services.db import utcnow
 
@@ -55,8 +54,7 @@ async def record(
     # each one links to the entry committed just before it: the chain cannot fork.
     row = (
         await session.execute(
-            update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1)
-            .returning(AuditHead.seq, AuditHead.entry_hash)
+            update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1).returning(AuditHead.seq, AuditHead.entry_hash)
         )
     ).one_or_none()
     if row is None:
@@ -113,11 +111,7 @@ def checkpoint_dict(checkpoint: AuditCheckpoint) -> dict[str, Any]:
 async def _iter_entries(session: AsyncSession, batch: int = 2000) -> AsyncIterator[AuditEntry]:
     last = 0
     while True:
-        rows = (
-            await session.scalars(
-                select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)
-            )
-        ).all()
+        rows = (await session.scalars(select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch))).all()
         if not rows:
             return
         for row in rows:
@@ -132,20 +126,14 @@ async def create_checkpoint(session: AsyncSession, *, data_dir: Path) -> AuditCh
     """
     last_cp = await session.scalar(select(func.max(AuditCheckpoint.last_seq)))
     first = (last_cp or 0) + 1
-    hashes = (
-        await session.scalars(
-            select(AuditEntry.entry_hash).where(AuditEntry.seq >= first).order_by(AuditEntry.seq)
-        )
-    ).all()
+    hashes = (await session.scalars(select(AuditEntry.entry_hash).where(AuditEntry.seq >= first).order_by(AuditEntry.seq))).all()
     if not hashes:
         return None
     private = keys.load_or_create_system_key(data_dir)
     created_at = utcnow()
     root = chain.merkle_root(hashes)
     last = first + len(hashes) - 1
-    message = chain.checkpoint_message(
-        first_seq=first, last_seq=last, merkle_root=root, created_at=chain.canonical_time(created_at)
-    )
+    message = chain.checkpoint_message(first_seq=first, last_seq=last, merkle_root=root, created_at=chain.canonical_time(created_at))
     checkpoint = AuditCheckpoint(
         first_seq=first,
         last_seq=last,
@@ -212,8 +200,9 @@ def _check_columns(result: chain.VerifyResult, row: Any) -> None:
     if field_name == "canonical":
         result.fail(row.seq, f"entry {row.seq}: the bytes its hash was made over are not a well-formed entry")
     elif field_name is not None:
-        result.fail(row.seq, f"entry {row.seq}: its {field_name} was changed after it was written "
-                             "(the column no longer matches the hashed record)")
+        result.fail(
+            row.seq, f"entry {row.seq}: its {field_name} was changed after it was written (the column no longer matches the hashed record)"
+        )
 
 
 def _normalized(expression: str) -> str:
@@ -245,8 +234,11 @@ async def check_schema(session: AsyncSession) -> list[str]:
     if dialect == "postgresql":
         for signature, (_returns, body) in models.PG_FUNCTIONS.items():
             name = signature.split("(")[0]
-            found = (await session.execute(
-                text("SELECT prosrc, provolatile::text AS provolatile FROM pg_proc WHERE proname = :name"), {"name": name})).all()
+            found = (
+                await session.execute(
+                    text("SELECT prosrc, provolatile::text AS provolatile FROM pg_proc WHERE proname = :name"), {"name": name}
+                )
+            ).all()
             if [(row.prosrc.strip(), row.provolatile) for row in found] != [(body, "i")]:
                 problems.append(f"the function {name}, which computes audit columns from the hashed bytes, was changed")
     return problems
@@ -292,13 +284,13 @@ async def verify_database(
         after = 0
         while rows := await one_by_one(after, None):
             for row in rows:
-                verifier.add_stored(seq=row.seq, canonical=row.canonical, prev_hash=row.prev_hash,
-                                    entry_hash=row.entry_hash)
+                verifier.add_stored(seq=row.seq, canonical=row.canonical, prev_hash=row.prev_hash, entry_hash=row.entry_hash)
                 _check_columns(result, row)
             after = rows[-1].seq
             if on_batch is not None:
                 await on_batch(VerifyProgress(entries_checked=result.entries_checked, last_seq=after))
     else:
+
         def fetch(after: int) -> asyncio.Future[Any]:
             return asyncio.ensure_future(session.execute(batch_sql, {"after": after, "limit": batch}))
 
@@ -313,17 +305,23 @@ async def verify_database(
                 # on PostgreSQL, while this one is hashed here.
                 pending = fetch(last)
                 await asyncio.sleep(0.001)  # long enough for the driver to hand the statement over (aiosqlite: a cursor first)
-                fast = well_formed == count and canonical is not None and verifier.add_canonical_batch(
-                    first_seq=first, last_seq=last, count=count, canonical=bytes(canonical),
-                    entry_hashes=entry_hashes or "",
+                fast = (
+                    well_formed == count
+                    and canonical is not None
+                    and verifier.add_canonical_batch(
+                        first_seq=first,
+                        last_seq=last,
+                        count=count,
+                        canonical=bytes(canonical),
+                        entry_hashes=entry_hashes or "",
+                    )
                 )
                 del canonical, entry_hashes
                 if not fast or every_row:
                     await asyncio.wait({pending})  # one statement at a time on the session
                     for row in await one_by_one(after, last):
                         if not fast:  # name what is wrong with the chain
-                            verifier.add_stored(seq=row.seq, canonical=row.canonical, prev_hash=row.prev_hash,
-                                                entry_hash=row.entry_hash)
+                            verifier.add_stored(seq=row.seq, canonical=row.canonical, prev_hash=row.prev_hash, entry_hash=row.entry_hash)
                         result.entries_rechecked += 1
                         _check_columns(result, row)
                 after = last
@@ -403,9 +401,7 @@ class AuditFilter:
     objects: list[tuple[str, str]] | None = None  # (object_type, object_id): any of these
 
 
-async def search(
-    session: AsyncSession, *, filters: AuditFilter, before_seq: int | None = None, limit: int = 50
-) -> list[AuditEntry]:
+async def search(session: AsyncSession, *, filters: AuditFilter, before_seq: int | None = None, limit: int = 50) -> list[AuditEntry]:
     """Newest first, keyset-paginated by sequence number."""
     query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
     if filters.organization_ids is not None:
@@ -418,8 +414,7 @@ async def search(
         by_type: dict[str, list[str]] = {}
         for object_type, object_id in filters.objects:
             by_type.setdefault(object_type, []).append(object_id)
-        query = query.where(or_(false(), *(and_(AuditEntry.object_type == t, AuditEntry.object_id.in_(ids))
-                                           for t, ids in by_type.items())))
+        query = query.where(or_(false(), *(and_(AuditEntry.object_type == t, AuditEntry.object_id.in_(ids)) for t, ids in by_type.items())))
     if filters.actor_id:
         query = query.where(AuditEntry.actor_id == filters.actor_id)
     if filters.action:

@@ -56,8 +56,23 @@ MAX_PASSWORD = 128
 MIN_STRENGTH = 3  # zxcvbn score 0–4; 3 ≈ 10^8 guesses, out of reach of online guessing
 _ZXCVBN_MAX = 72  # zxcvbn refuses longer input; the first 72 characters are what it scores
 LOCAL_WORDS = (
-    "matkhau", "matma", "mk", "hoilhpn", "lhpn", "hoiphunu", "phunu", "hoilienhiepphunu", "bentre",
-    "vietnam", "quantri", "vanthu", "chutich", "chuyenvien", "xinchao", "anhyeuem", "emyeuanh",
+    "matkhau",
+    "matma",
+    "mk",
+    "hoilhpn",
+    "lhpn",
+    "hoiphunu",
+    "phunu",
+    "hoilienhiepphunu",
+    "bentre",
+    "vietnam",
+    "quantri",
+    "vanthu",
+    "chutich",
+    "chuyenvien",
+    "xinchao",
+    "anhyeuem",
+    "emyeuanh",
 )
 
 
@@ -84,13 +99,14 @@ async def check_password(password: str, *, username: str | None = None, full_nam
 def password_problem(password: str, *, username: str | None = None, full_name: str | None = None) -> tuple[str, str] | None:
     """Why `password` is not acceptable, in Vietnamese and English, or None when it is."""
     if len(password) < MIN_PASSWORD:
-        return (f"Mật khẩu phải có ít nhất {MIN_PASSWORD} ký tự.",
-                f"The password must have at least {MIN_PASSWORD} characters.")
+        return (f"Mật khẩu phải có ít nhất {MIN_PASSWORD} ký tự.", f"The password must have at least {MIN_PASSWORD} characters.")
     if len(password) > MAX_PASSWORD:
         return (f"Mật khẩu dài tối đa {MAX_PASSWORD} ký tự.", f"The password may have at most {MAX_PASSWORD} characters.")
     own = _own_words(username, full_name)
-    own_name = ("Mật khẩu không được chứa tên hoặc tên đăng nhập của bạn. Hãy chọn mật khẩu khác.",
-                "The password must not contain your name or username. Choose another one.")
+    own_name = (
+        "Mật khẩu không được chứa tên hoặc tên đăng nhập của bạn. Hãy chọn mật khẩu khác.",
+        "The password must not contain your name or username. Choose another one.",
+    )
     # Letters that are only the person's names ("NguyenThiLan@1990", "lan.nguyen!!") are refused
     # even where zxcvbn counts the digits and symbols around them as strength.
     letters = rest = re.sub(r"[^a-z]", "", ascii_fold(password))
@@ -102,10 +118,13 @@ def password_problem(password: str, *, username: str | None = None, full_name: s
     if result["score"] >= MIN_STRENGTH:
         return None
     own_set = set(own)
-    if any(m.get("dictionary_name") == "user_inputs" and m.get("matched_word") in own_set and len(m["token"]) >= 3
-           for m in result["sequence"]):
+    if any(
+        m.get("dictionary_name") == "user_inputs" and m.get("matched_word") in own_set and len(m["token"]) >= 3 for m in result["sequence"]
+    ):
         return own_name
-    return ("Mật khẩu quá dễ đoán (từ hoặc mật khẩu phổ biến, ký tự lặp lại, dãy số, ngày tháng…). "
-            "Hãy dùng một cụm vài từ ít gặp ghép lại, ví dụ: “Ca-phe-sua-da-luc-6h”.",
-            "The password is too easy to guess (a common word or password, repeats, sequences, dates…). "
-            "Use a few uncommon words together, e.g. “Ca-phe-sua-da-luc-6h”.")
+    return (
+        "Mật khẩu quá dễ đoán (từ hoặc mật khẩu phổ biến, ký tự lặp lại, dãy số, ngày tháng…). "
+        "Hãy dùng một cụm vài từ ít gặp ghép lại, ví dụ: “Ca-phe-sua-da-luc-6h”.",
+        "The password is too easy to guess (a common word or password, repeats, sequences, dates…). "
+        "Use a few uncommon words together, e.g. “Ca-phe-sua-da-luc-6h”.",
+    )

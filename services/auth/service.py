@@ -46,11 +46,11 @@ def _delay(settings: Settings, failures: int, free: int) -> timedelta:
 
 
 async def _failures(session: AsyncSession, *conditions: ColumnElement[bool], since: datetime) -> tuple[int, datetime | None]:
-    count, last = (await session.execute(
-        select(func.count(), func.max(LoginAttempt.at)).where(
-            LoginAttempt.success.is_(False), LoginAttempt.at >= since, *conditions
+    count, last = (
+        await session.execute(
+            select(func.count(), func.max(LoginAttempt.at)).where(LoginAttempt.success.is_(False), LoginAttempt.at >= since, *conditions)
         )
-    )).one()
+    ).one()
     return count or 0, last
 
 
@@ -64,9 +64,7 @@ async def sign_in_not_before(session: AsyncSession, settings: Settings, *, usern
     """
     since = utcnow() - timedelta(minutes=settings.login_failure_window_minutes)
     last_success = await session.scalar(
-        select(func.max(LoginAttempt.at)).where(
-            LoginAttempt.username == username, LoginAttempt.ip == ip, LoginAttempt.success.is_(True)
-        )
+        select(func.max(LoginAttempt.at)).where(LoginAttempt.username == username, LoginAttempt.ip == ip, LoginAttempt.success.is_(True))
     )
     account_since = max(since, last_success) if last_success else since
     instants = []
@@ -87,9 +85,7 @@ def _wait_words(seconds: int) -> Message:
     return _l("{n} minutes", n=-(-seconds // 60))
 
 
-async def sign_in(
-    session: AsyncSession, *, settings: Settings, username: str, password: str, ip: str, user_agent: str | None
-) -> SignIn:
+async def sign_in(session: AsyncSession, *, settings: Settings, username: str, password: str, ip: str, user_agent: str | None) -> SignIn:
     """Check the password and open a session; failures are recorded and throttled.
 
     Raises Unauthenticated (wrong name or password) or TooManyAttempts after writing the failed
@@ -100,8 +96,11 @@ async def sign_in(
     if not_before is not None:
         retry_after = max(1, math.ceil((not_before - utcnow()).total_seconds()))
         await record(
-            session, actor=Actor(user_id=None, name=username, ip=ip), action="auth.login_throttled",
-            object_type="user", details={"username": username, "retry_after_seconds": retry_after},
+            session,
+            actor=Actor(user_id=None, name=username, ip=ip),
+            action="auth.login_throttled",
+            object_type="user",
+            details={"username": username, "retry_after_seconds": retry_after},
         )
         raise TooManyAttempts(
             _l("Too many failed sign-ins. To protect the account, try again in {wait}.", wait=_wait_words(retry_after)),
@@ -112,26 +111,36 @@ async def sign_in(
     if not ok or user is None or not user.active:
         session.add(LoginAttempt(username=username, ip=ip, success=False))
         await record(
-            session, actor=Actor(user_id=user.id if user else None, name=username, ip=ip),
-            action="auth.login_failed", object_type="user", object_id=user.id if user else None,
-            organization_id=user.organization_id if user else None, details={"username": username},
+            session,
+            actor=Actor(user_id=user.id if user else None, name=username, ip=ip),
+            action="auth.login_failed",
+            object_type="user",
+            object_id=user.id if user else None,
+            organization_id=user.organization_id if user else None,
+            details={"username": username},
         )
-        raise Unauthenticated(
-            _l("The username or password is wrong.")
-        )
+        raise Unauthenticated(_l("The username or password is wrong."))
     if needs_rehash(user.password_hash):
         user.password_hash = await hash_password(password)
     session.add(LoginAttempt(username=username, ip=ip, success=True))
     token = secrets.token_urlsafe(32)
     user_session = UserSession(
-        token_hash=_digest(token), csrf_token=secrets.token_urlsafe(32), user_id=user.id,
-        expires_at=utcnow() + timedelta(hours=settings.session_hours), ip=ip, user_agent=(user_agent or "")[:255],
+        token_hash=_digest(token),
+        csrf_token=secrets.token_urlsafe(32),
+        user_id=user.id,
+        expires_at=utcnow() + timedelta(hours=settings.session_hours),
+        ip=ip,
+        user_agent=(user_agent or "")[:255],
     )
     session.add(user_session)
     await session.flush()
     await record(
-        session, actor=Actor(user_id=user.id, name=user.full_name, organization_id=user.organization_id, ip=ip),
-        action="auth.login", object_type="user", object_id=user.id, details={"session_id": user_session.id},
+        session,
+        actor=Actor(user_id=user.id, name=user.full_name, organization_id=user.organization_id, ip=ip),
+        action="auth.login",
+        object_type="user",
+        object_id=user.id,
+        details={"session_id": user_session.id},
     )
     return SignIn(user=user, token=token, session=user_session)
 
@@ -159,9 +168,7 @@ async def change_own_password(
         raise InvalidInput(_l("The new password must differ."))
     await directory.set_password(session, actor=actor, user=user, password=new)
     # Other browsers signed in with the old password are signed out.
-    await session.execute(
-        delete(UserSession).where(UserSession.user_id == user.id, UserSession.id != (keep_session_id or -1))
-    )
+    await session.execute(delete(UserSession).where(UserSession.user_id == user.id, UserSession.id != (keep_session_id or -1)))
 
 
 TOKEN_DAYS = (30, 90, 180, 365)  # the validity choices offered; 90 is the default
@@ -169,7 +176,12 @@ DEFAULT_TOKEN_DAYS = 90
 
 
 async def create_api_token(
-    session: AsyncSession, *, actor: Actor, user: User, name: str, scope: str = TokenScope.read.value,
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    user: User,
+    name: str,
+    scope: str = TokenScope.read.value,
     days: int = DEFAULT_TOKEN_DAYS,
 ) -> tuple[ApiToken, str]:
     """Create a bearer token; the clear value is returned once and never stored."""
@@ -182,13 +194,21 @@ async def create_api_token(
         raise InvalidInput(_l("Choose one of the offered validity periods."))
     clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
-        user_id=user.id, name=name[:128], token_hash=_digest(clear), prefix=clear[:10], scope=scope,
+        user_id=user.id,
+        name=name[:128],
+        token_hash=_digest(clear),
+        prefix=clear[:10],
+        scope=scope,
         expires_at=utcnow() + timedelta(days=days),
     )
     session.add(token)
     await session.flush()
     await record(
-        session, actor=actor, action="auth.token_create", object_type="api_token", object_id=token.id,
+        session,
+        actor=actor,
+        action="auth.token_create",
+        object_type="api_token",
+        object_id=token.id,
         details={"name": token.name, "prefix": token.prefix, "scope": scope, "expires_at": token.expires_at.isoformat()},
     )
     return token, clear
@@ -200,7 +220,11 @@ async def revoke_api_token(session: AsyncSession, *, actor: Actor, user: User, t
         raise NotFound(_l("token not found"))
     token.revoked = True
     await record(
-        session, actor=actor, action="auth.token_revoke", object_type="api_token", object_id=token.id,
+        session,
+        actor=actor,
+        action="auth.token_revoke",
+        object_type="api_token",
+        object_id=token.id,
         details={"name": token.name},
     )
 
@@ -212,9 +236,7 @@ async def resolve_api_token(session: AsyncSession, *, clear: str) -> ApiToken:
     """The live token for `clear`; Unauthenticated when it is unknown, revoked or expired. Its
     last use is stamped by `touch_api_token` (at most once a minute), so reading through a
     token needs no write."""
-    token = await session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == _digest(clear)).options(selectinload(ApiToken.user))
-    )
+    token = await session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(clear)).options(selectinload(ApiToken.user)))
     if token is None or token.revoked or not token.user.active:
         raise Unauthenticated(_l("Invalid or revoked API token."))
     if token.expires_at <= utcnow():
@@ -234,6 +256,4 @@ async def touch_api_token(session: AsyncSession, *, token_id: int) -> None:
 
 
 async def list_api_tokens(session: AsyncSession, *, user: User) -> list[ApiToken]:
-    return list(
-        (await session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc()))).all()
-    )
+    return list((await session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc()))).all())

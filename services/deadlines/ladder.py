@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from pydantic import BaseModel
 
@@ -47,15 +47,15 @@ class Ladder:
 def working_day_ladder(*, reminder_before: int, escalate_after: int) -> Ladder:
     """Reminder `reminder_before` working days before the due date, overdue notice the day after
     it, escalation `escalate_after` working days after that (incoming documents, tasks)."""
-    return Ladder((Rung("reminder", -reminder_before), Rung("overdue", None, after_due=True),
-                   Rung("escalation", escalate_after, after_due=True)))
+    return Ladder(
+        (Rung("reminder", -reminder_before), Rung("overdue", None, after_due=True), Rung("escalation", escalate_after, after_due=True))
+    )
 
 
 def hour_ladder(*, reminder_before: int, escalate_after: int) -> Ladder:
     """Reminder hours before the due instant (skipped once it passed), overdue notice at it,
     escalation hours after it (report targets)."""
-    return Ladder((Rung("reminder", -reminder_before, skip_once_due=True), Rung("overdue", 0),
-                   Rung("escalation", escalate_after)))
+    return Ladder((Rung("reminder", -reminder_before, skip_once_due=True), Rung("overdue", 0), Rung("escalation", escalate_after)))
 
 
 def minute_ladder(before: Iterable[int]) -> Ladder:
@@ -70,14 +70,14 @@ def minute_ladder(before: Iterable[int]) -> Ladder:
 def due_instant(due: date | datetime) -> datetime:
     """The instant a due date or deadline passes: the end of a due day in Vietnam, or the deadline."""
     if isinstance(due, datetime):
-        return due.astimezone(timezone.utc)
-    return datetime.combine(due + timedelta(days=1), time(0), tzinfo=VN_TZ).astimezone(timezone.utc)
+        return due.astimezone(UTC)
+    return datetime.combine(due + timedelta(days=1), time(0), tzinfo=VN_TZ).astimezone(UTC)
 
 
 def rung_instant(rung: Rung, due: date | datetime, holidays: set[date]) -> datetime:
     if isinstance(due, datetime):
         unit = timedelta(minutes=1) if rung.minutes else timedelta(hours=1)
-        return due.astimezone(timezone.utc) + unit * (rung.offset or 0)
+        return due.astimezone(UTC) + unit * (rung.offset or 0)
     anchor = due + timedelta(days=1) if rung.after_due else due
     day = anchor if rung.offset is None else add_working_days(anchor, rung.offset, holidays)
     return vn_instant(day, NOTICE_HOUR)
@@ -110,8 +110,10 @@ def pending(ladder: Ladder, due: date | datetime, sent: Iterable[str], holidays:
     sent = set(sent)
     placed = ladder.instants(due, holidays)
     last = max((i for i, (rung, _) in enumerate(placed) if rung.step in sent), default=-1)
-    return [RungAt(step=rung.step, at=at, skip_once_due=rung.skip_once_due, skip_when_late=rung.skip_when_late)
-            for rung, at in placed[last + 1:]]
+    return [
+        RungAt(step=rung.step, at=at, skip_once_due=rung.skip_once_due, skip_when_late=rung.skip_when_late)
+        for rung, at in placed[last + 1 :]
+    ]
 
 
 def next_rung(rungs: Sequence[RungAt], due_at: datetime | None, now: datetime) -> RungAt | None:

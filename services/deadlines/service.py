@@ -49,8 +49,11 @@ class Adapter(Protocol):
 
 
 async def sent_steps(session: AsyncSession, *, kind: str, object_id: int, due_at: datetime) -> set[str]:
-    rows = await session.scalars(select(DeadlineNotice.step).where(
-        DeadlineNotice.object_kind == kind, DeadlineNotice.object_id == object_id, DeadlineNotice.due_at == due_at))
+    rows = await session.scalars(
+        select(DeadlineNotice.step).where(
+            DeadlineNotice.object_kind == kind, DeadlineNotice.object_id == object_id, DeadlineNotice.due_at == due_at
+        )
+    )
     return set(rows.all())
 
 
@@ -73,12 +76,10 @@ async def rungs_for(
 async def snapshot(session: AsyncSession, *, adapter: Adapter, object_id: int) -> Tracked:
     """The object's state and the rungs not sent yet for its current due instant."""
     state = await adapter.state(session, object_id)
-    snap = Tracked(kind=adapter.kind, object_id=object_id, status=state.status, revision=state.revision,
-                   closed=state.closed)
+    snap = Tracked(kind=adapter.kind, object_id=object_id, status=state.status, revision=state.revision, closed=state.closed)
     if not state.closed and state.due is not None:
         snap.due_at = due_instant(state.due)
-        _, snap.rungs = await rungs_for(session, kind=adapter.kind, object_id=object_id, ladder=adapter.ladder,
-                                        due=state.due)
+        _, snap.rungs = await rungs_for(session, kind=adapter.kind, object_id=object_id, ladder=adapter.ladder, due=state.due)
     return snap
 
 
@@ -101,5 +102,4 @@ async def send(session: AsyncSession, *, adapter: Adapter, object_id: int, step:
 
 async def rearm(session: AsyncSession, *, kind: str, object_id: int) -> None:
     """Forget the notices sent for an object: every rung is due again (a new owner, a new round)."""
-    await session.execute(delete(DeadlineNotice).where(DeadlineNotice.object_kind == kind,
-                                                       DeadlineNotice.object_id == object_id))
+    await session.execute(delete(DeadlineNotice).where(DeadlineNotice.object_kind == kind, DeadlineNotice.object_id == object_id))

@@ -89,9 +89,7 @@ class User(Base):
 
     organization: Mapped[Organization] = relationship(foreign_keys=[organization_id])
     unit: Mapped[Unit | None] = relationship(foreign_keys=[unit_id])
-    roles: Mapped[list[RoleAssignment]] = relationship(
-        back_populates="user", cascade="all, delete-orphan"
-    )
+    roles: Mapped[list[RoleAssignment]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
 
 class RoleAssignment(Base):

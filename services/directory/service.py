@@ -97,23 +97,30 @@ async def create_org(
     if parent_id is not None:
         await get_org(session, org_id=parent_id)
     org = Organization(
-        code=code, name=_need(name, _l("Organisation name is required.")), abbreviation=abbreviation, level=level,
-        parent_id=parent_id, parent_body=(parent_body or "").strip() or None,
-        place=(place or "").strip() or None, email=(email or "").strip() or None,
+        code=code,
+        name=_need(name, _l("Organisation name is required.")),
+        abbreviation=abbreviation,
+        level=level,
+        parent_id=parent_id,
+        parent_body=(parent_body or "").strip() or None,
+        place=(place or "").strip() or None,
+        email=(email or "").strip() or None,
     )
     session.add(org)
     await session.flush()
     await record(
-        session, actor=actor, action="org.create", object_type="organization", object_id=org.id,
+        session,
+        actor=actor,
+        action="org.create",
+        object_type="organization",
+        object_id=org.id,
         organization_id=org.id,
         details={"code": code, "name": org.name, "level": level.value, "parent_id": parent_id},
     )
     return org
 
 
-async def update_org(
-    session: AsyncSession, *, actor: Actor, org: Organization, **changes: object
-) -> Organization:
+async def update_org(session: AsyncSession, *, actor: Actor, org: Organization, **changes: object) -> Organization:
     allowed = {"name", "abbreviation", "parent_body", "place", "email", "active", "level"}
     diff = {}
     for key, value in changes.items():
@@ -135,27 +142,37 @@ async def update_org(
             setattr(org, key, value)
     if diff:
         await record(
-            session, actor=actor, action="org.update", object_type="organization", object_id=org.id,
-            organization_id=org.id, details=diff,
+            session,
+            actor=actor,
+            action="org.update",
+            object_type="organization",
+            object_id=org.id,
+            organization_id=org.id,
+            details=diff,
         )
     return org
 
 
-async def create_unit(
-    session: AsyncSession, *, actor: Actor, org: Organization, code: str, name: str, abbreviation: str
-) -> Unit:
+async def create_unit(session: AsyncSession, *, actor: Actor, org: Organization, code: str, name: str, abbreviation: str) -> Unit:
     code = _need(code, _l("Unit code is required."))
     if await session.scalar(select(Unit.id).where(Unit.organization_id == org.id, Unit.code == code)):
         raise Conflict(_l("unit code {code} already exists", code=code))
     unit = Unit(
-        organization_id=org.id, code=code, name=_need(name, _l("Unit name is required.")),
+        organization_id=org.id,
+        code=code,
+        name=_need(name, _l("Unit name is required.")),
         abbreviation=_need(abbreviation, _l("Abbreviation is required.")).upper(),
     )
     session.add(unit)
     await session.flush()
     await record(
-        session, actor=actor, action="unit.create", object_type="unit", object_id=unit.id,
-        organization_id=org.id, details={"code": code, "name": unit.name},
+        session,
+        actor=actor,
+        action="unit.create",
+        object_type="unit",
+        object_id=unit.id,
+        organization_id=org.id,
+        details={"code": code, "name": unit.name},
     )
     return unit
 
@@ -165,15 +182,18 @@ async def set_unit_head(session: AsyncSession, *, actor: Actor, unit: Unit, user
         raise InvalidInput(_l("the head must belong to the same organisation"))
     unit.head_user_id = user.id if user else None
     await record(
-        session, actor=actor, action="unit.set_head", object_type="unit", object_id=unit.id,
-        organization_id=unit.organization_id, details={"head_user_id": unit.head_user_id},
+        session,
+        actor=actor,
+        action="unit.set_head",
+        object_type="unit",
+        object_id=unit.id,
+        organization_id=unit.organization_id,
+        details={"head_user_id": unit.head_user_id},
     )
 
 
 async def get_user(session: AsyncSession, *, user_id: int) -> User:
-    user = await session.scalar(
-        select(User).where(User.id == user_id).options(selectinload(User.roles), selectinload(User.organization))
-    )
+    user = await session.scalar(select(User).where(User.id == user_id).options(selectinload(User.roles), selectinload(User.organization)))
     if user is None:
         raise NotFound(_l("user not found"))
     return user
@@ -212,15 +232,24 @@ async def create_user(
         if unit is None or unit.organization_id != organization_id:
             raise InvalidInput(_l("the unit is not in that organisation"))
     user = User(
-        username=username, password_hash=password_hash, full_name=_need(full_name, _l("Full name is required.")),
-        organization_id=organization_id, position=(position or "").strip() or None,
-        email=(email or "").strip() or None, phone=(phone or "").strip() or None, unit_id=unit_id,
+        username=username,
+        password_hash=password_hash,
+        full_name=_need(full_name, _l("Full name is required.")),
+        organization_id=organization_id,
+        position=(position or "").strip() or None,
+        email=(email or "").strip() or None,
+        phone=(phone or "").strip() or None,
+        unit_id=unit_id,
         password_changed_at=utcnow(),
     )
     session.add(user)
     await session.flush()
     await record(
-        session, actor=actor, action="user.create", object_type="user", object_id=user.id,
+        session,
+        actor=actor,
+        action="user.create",
+        object_type="user",
+        object_id=user.id,
         organization_id=organization_id,
         details={"username": username, "full_name": user.full_name, "position": user.position},
     )
@@ -248,8 +277,13 @@ async def update_user(session: AsyncSession, *, actor: Actor, user: User, **chan
             setattr(user, key, value)
     if diff:
         await record(
-            session, actor=actor, action="user.update", object_type="user", object_id=user.id,
-            organization_id=user.organization_id, details=diff,
+            session,
+            actor=actor,
+            action="user.update",
+            object_type="user",
+            object_id=user.id,
+            organization_id=user.organization_id,
+            details=diff,
         )
     return user
 
@@ -260,8 +294,15 @@ async def set_language(session: AsyncSession, *, actor: Actor, user: User, langu
         raise InvalidInput(_l("Unknown language."))
     if user.language != language:
         user.language = language
-        await record(session, actor=actor, action="user.language", object_type="user", object_id=user.id,
-                     organization_id=user.organization_id, details={"language": language})
+        await record(
+            session,
+            actor=actor,
+            action="user.language",
+            object_type="user",
+            object_id=user.id,
+            organization_id=user.organization_id,
+            details={"language": language},
+        )
 
 
 async def set_password(session: AsyncSession, *, actor: Actor, user: User, password: str) -> None:
@@ -270,14 +311,17 @@ async def set_password(session: AsyncSession, *, actor: Actor, user: User, passw
     user.password_hash = await hash_password(password)
     user.password_changed_at = utcnow()
     await record(
-        session, actor=actor, action="user.password_set", object_type="user", object_id=user.id,
-        organization_id=user.organization_id, details={"by_self": actor.user_id == user.id},
+        session,
+        actor=actor,
+        action="user.password_set",
+        object_type="user",
+        object_id=user.id,
+        organization_id=user.organization_id,
+        details={"by_self": actor.user_id == user.id},
     )
 
 
-async def assign_role(
-    session: AsyncSession, *, actor: Actor, user: User, organization_id: int, role: Role
-) -> RoleAssignment:
+async def assign_role(session: AsyncSession, *, actor: Actor, user: User, organization_id: int, role: Role) -> RoleAssignment:
     existing = await session.scalar(
         select(RoleAssignment).where(
             RoleAssignment.user_id == user.id,
@@ -292,8 +336,13 @@ async def assign_role(
     session.add(assignment)
     await session.flush()
     await record(
-        session, actor=actor, action="role.assign", object_type="user", object_id=user.id,
-        organization_id=organization_id, details={"role": role.value, "organization_id": organization_id},
+        session,
+        actor=actor,
+        action="role.assign",
+        object_type="user",
+        object_id=user.id,
+        organization_id=organization_id,
+        details={"role": role.value, "organization_id": organization_id},
     )
     return assignment
 
@@ -301,8 +350,13 @@ async def assign_role(
 async def remove_role(session: AsyncSession, *, actor: Actor, assignment: RoleAssignment) -> None:
     await session.delete(assignment)
     await record(
-        session, actor=actor, action="role.remove", object_type="user", object_id=assignment.user_id,
-        organization_id=assignment.organization_id, details={"role": assignment.role.value},
+        session,
+        actor=actor,
+        action="role.remove",
+        object_type="user",
+        object_id=assignment.user_id,
+        organization_id=assignment.organization_id,
+        details={"role": assignment.role.value},
     )
 
 
@@ -310,7 +364,8 @@ async def list_users(session: AsyncSession, *, org_ids: set[int]) -> list[User]:
     return list(
         (
             await session.scalars(
-                select(User).where(User.organization_id.in_(org_ids))
+                select(User)
+                .where(User.organization_id.in_(org_ids))
                 .options(selectinload(User.roles), selectinload(User.organization), selectinload(User.unit))
                 .order_by(User.organization_id, User.full_name)
             )

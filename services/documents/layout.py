@@ -144,9 +144,7 @@ class DocumentSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    parent_body: str | None = Field(
-        "HỘI LHPN VIỆT NAM", description="Line above the issuer, upper case, not bold; None to omit"
-    )
+    parent_body: str | None = Field("HỘI LHPN VIỆT NAM", description="Line above the issuer, upper case, not bold; None to omit")
     issuing_body: str = Field(min_length=1, description="e.g. HỘI LHPN TỈNH BẾN TRE")
     doc_type: str = Field(description="Type code (QĐ, TB, KH, BC, TTr, GM, BB…) or CV for a công văn")
     type_title: str | None = Field(None, description="Defaults to the type's official title")
@@ -282,11 +280,33 @@ def _paragraph(
 
 # Children of w:pPr that must follow w:pBdr (OOXML fixes the order; Word rejects others).
 _AFTER_PBDR: Final = (
-    "w:shd", "w:tabs", "w:suppressAutoHyphens", "w:kinsoku", "w:wordWrap", "w:overflowPunct",
-    "w:topLinePunct", "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi", "w:adjustRightInd",
-    "w:snapToGrid", "w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents",
-    "w:suppressOverlap", "w:jc", "w:textDirection", "w:textAlignment", "w:textboxTightWrap",
-    "w:outlineLvl", "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange",
+    "w:shd",
+    "w:tabs",
+    "w:suppressAutoHyphens",
+    "w:kinsoku",
+    "w:wordWrap",
+    "w:overflowPunct",
+    "w:topLinePunct",
+    "w:autoSpaceDE",
+    "w:autoSpaceDN",
+    "w:bidi",
+    "w:adjustRightInd",
+    "w:snapToGrid",
+    "w:spacing",
+    "w:ind",
+    "w:contextualSpacing",
+    "w:mirrorIndents",
+    "w:suppressOverlap",
+    "w:jc",
+    "w:textDirection",
+    "w:textAlignment",
+    "w:textboxTightWrap",
+    "w:outlineLvl",
+    "w:divId",
+    "w:cnfStyle",
+    "w:rPr",
+    "w:sectPr",
+    "w:pPrChange",
 )
 
 
@@ -311,9 +331,7 @@ def _run(p: Paragraph, text: str, *, size: float, bold: bool = False, italic: bo
         run.font.color.rgb = _WHITE
 
 
-def _rule(
-    where: Document | _Cell, *, width_mm: float, column_mm: float, after_pt: float = 0, gap_pt: float = 4
-) -> None:
+def _rule(where: Document | _Cell, *, width_mm: float, column_mm: float, after_pt: float = 0, gap_pt: float = 4) -> None:
     """A centred horizontal rule: the bottom border of a 1 pt paragraph indented to the width."""
     p = where.add_paragraph()
     fmt = p.paragraph_format
@@ -464,8 +482,7 @@ def _addressees(doc: Document, spec: DocumentSpec) -> None:
     _paragraph(doc, "Kính gửi:", size=14, align=WD_ALIGN_PARAGRAPH.LEFT, left_mm=35, before_pt=before)
     for index, name in enumerate(spec.addressees):
         last = index == len(spec.addressees) - 1
-        _paragraph(doc, f"- {name}{'.' if last else ';'}", size=14, align=WD_ALIGN_PARAGRAPH.LEFT,
-                   left_mm=55, after_pt=10 if last else 0)
+        _paragraph(doc, f"- {name}{'.' if last else ';'}", size=14, align=WD_ALIGN_PARAGRAPH.LEFT, left_mm=55, after_pt=10 if last else 0)
 
 
 def _body(doc: Document, spec: DocumentSpec) -> None:
@@ -476,16 +493,24 @@ def _body(doc: Document, spec: DocumentSpec) -> None:
         if block.style == "center":
             _paragraph(doc, block.text, size=BODY_PT, bold=True, before_pt=6, after_pt=6, keep_with_next=True)
         elif block.style == "heading":
-            _paragraph(doc, block.text, size=BODY_PT, bold=True, align=WD_ALIGN_PARAGRAPH.JUSTIFY,
-                       first_line_mm=10, after_pt=6, line=1.15, keep_with_next=True)
+            _paragraph(
+                doc,
+                block.text,
+                size=BODY_PT,
+                bold=True,
+                align=WD_ALIGN_PARAGRAPH.JUSTIFY,
+                first_line_mm=10,
+                after_pt=6,
+                line=1.15,
+                keep_with_next=True,
+            )
         else:
-            p = _paragraph(doc, size=BODY_PT, align=WD_ALIGN_PARAGRAPH.JUSTIFY, first_line_mm=10,
-                           after_pt=6, line=1.15)
+            p = _paragraph(doc, size=BODY_PT, align=WD_ALIGN_PARAGRAPH.JUSTIFY, first_line_mm=10, after_pt=6, line=1.15)
             # Articles of a decision or regulation open with a bold "Điều 1.", as in print.
             article = _ARTICLE.match(block.text)
             if article:
                 _run(p, article.group(0), size=BODY_PT, bold=True)
-            _run(p, block.text[article.end() if article else 0:], size=BODY_PT)
+            _run(p, block.text[article.end() if article else 0 :], size=BODY_PT)
 
 
 def _signing_block(cell: _Cell, block: SigningBlock, *, pad_lines: int = 0) -> None:
@@ -500,8 +525,7 @@ def _signing_block(cell: _Cell, block: SigningBlock, *, pad_lines: int = 0) -> N
 
 
 def _recipients(cell: _Cell | Document, spec: DocumentSpec, *, before_pt: float = 0) -> None:
-    p = _paragraph(cell, "Nơi nhận:", size=12, bold=True, italic=True, align=WD_ALIGN_PARAGRAPH.LEFT,
-                   before_pt=before_pt)
+    p = _paragraph(cell, "Nơi nhận:", size=12, bold=True, italic=True, align=WD_ALIGN_PARAGRAPH.LEFT, before_pt=before_pt)
     p.paragraph_format.keep_with_next = True
     for name in spec.recipients:
         _paragraph(cell, f"- {name.rstrip(';. ')};", size=11, align=WD_ALIGN_PARAGRAPH.LEFT)

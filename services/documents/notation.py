@@ -111,9 +111,7 @@ def notation_suffix(*, type_code: str | None, org_abbr: str, unit_abbr: str | No
 
 def notation(*, number: int, type_code: str | None, org_abbr: str, unit_abbr: str | None = None) -> str:
     """Number and notation as printed after ``Số:``: ``15/QĐ-HLHPN``, ``05/HLHPN-VP``."""
-    return format_number(number) + notation_suffix(
-        type_code=type_code, org_abbr=org_abbr, unit_abbr=unit_abbr
-    )
+    return format_number(number) + notation_suffix(type_code=type_code, org_abbr=org_abbr, unit_abbr=unit_abbr)
 
 
 def vn_date_line(place: str, date: dt.date) -> str:

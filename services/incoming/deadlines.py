@@ -18,10 +18,10 @@ from services.deadlines.ladder import Ladder, working_day_ladder
 from services.deadlines.service import Tracking
 from services.directory.models import User
 from services.events.service import publish
+from services.i18n import _l
 from services.incoming import service as incoming
 from services.incoming.models import CLOSED, OPEN_HANDLING
 from services.notifications.service import notify
-from services.i18n import _l
 
 KIND = "incoming"
 
@@ -33,8 +33,11 @@ class IncomingDeadlines:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IncomingDeadlines:
-        return cls(working_day_ladder(reminder_before=settings.incoming_reminder_working_days,
-                                      escalate_after=settings.incoming_escalate_after_working_days))
+        return cls(
+            working_day_ladder(
+                reminder_before=settings.incoming_reminder_working_days, escalate_after=settings.incoming_escalate_after_working_days
+            )
+        )
 
     async def state(self, session: AsyncSession, object_id: int) -> Tracking:
         doc = await incoming._load(session, object_id)
@@ -54,23 +57,42 @@ class IncomingDeadlines:
         actor = Actor.system("deadline")
         if step == "reminder":
             told = handlers
-            await notify(session, user_ids=handlers, kind="incoming.reminder", link=link, dedupe_key=key,
-                         title=_l("Due soon ({due:%d/%m/%Y}): {label}", due=due, label=label),
-                         body=_l("A document you lead is due soon. Update the progress or complete it."))
+            await notify(
+                session,
+                user_ids=handlers,
+                kind="incoming.reminder",
+                link=link,
+                dedupe_key=key,
+                title=_l("Due soon ({due:%d/%m/%Y}): {label}", due=due, label=label),
+                body=_l("A document you lead is due soon. Update the progress or complete it."),
+            )
             await incoming._audit(session, actor, doc, "incoming.remind", due_date=due.isoformat(), to=handlers)
         elif step == "overdue":
             told = handlers
-            await notify(session, user_ids=handlers, kind="incoming.overdue", link=link, dedupe_key=key,
-                         title=_l("Overdue (due {due:%d/%m/%Y}): {label}", due=due, label=label),
-                         body=_l("The document is overdue. Complete it or ask a leader for an extension."))
+            await notify(
+                session,
+                user_ids=handlers,
+                kind="incoming.overdue",
+                link=link,
+                dedupe_key=key,
+                title=_l("Overdue (due {due:%d/%m/%Y}): {label}", due=due, label=label),
+                body=_l("The document is overdue. Complete it or ask a leader for an extension."),
+            )
             await incoming._audit(session, actor, doc, "incoming.overdue", due_date=due.isoformat(), to=handlers)
         else:
-            told = [doc.directed_by_id] if doc.directed_by_id else \
-                await incoming._users_with(session, doc.organization_id, incoming.LEADERS)
+            told = (
+                [doc.directed_by_id] if doc.directed_by_id else await incoming._users_with(session, doc.organization_id, incoming.LEADERS)
+            )
             lead = await session.get(User, doc.lead_user_id) if doc.lead_user_id else None
-            await notify(session, user_ids=told, kind="incoming.escalation", link=link, dedupe_key=key,
-                         title=_l("Document overdue and not handled (due {due:%d/%m/%Y}): {label}", due=due, label=label),
-                         body=_l("Lead handler: {value}. Follow it up or extend the due date.", value=lead.full_name if lead else '—'))
+            await notify(
+                session,
+                user_ids=told,
+                kind="incoming.escalation",
+                link=link,
+                dedupe_key=key,
+                title=_l("Document overdue and not handled (due {due:%d/%m/%Y}): {label}", due=due, label=label),
+                body=_l("Lead handler: {value}. Follow it up or extend the due date.", value=lead.full_name if lead else "—"),
+            )
             await incoming._audit(session, actor, doc, "incoming.escalate", due_date=due.isoformat(), to=told)
         await session.flush()
         await publish(session, channel=f"incoming-{doc.id}", kind="incoming.deadline", payload={"kind": step})

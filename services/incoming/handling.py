@@ -70,18 +70,35 @@ class Handled:
 
 
 async def handled(
-    session: AsyncSession, *, org_ids: Iterable[int], start: date, end: date, today: date | None = None,
+    session: AsyncSession,
+    *,
+    org_ids: Iterable[int],
+    start: date,
+    end: date,
+    today: date | None = None,
 ) -> list[Handled]:
     """Each counted document that arrived between `start` and `end` (inclusive), with its outcome."""
     ids = list(org_ids)
     today = today or calendar.vn_today()
-    rows = (await session.execute(
-        select(IncomingDocument.organization_id, IncomingDocument.lead_unit_id, IncomingDocument.lead_user_id,
-               IncomingDocument.status, IncomingDocument.due_date, IncomingDocument.completed_at,
-               IncomingDocument.registered_at, IncomingDocument.created_at)
-        .where(IncomingDocument.organization_id.in_(ids), IncomingDocument.status.in_(COUNTED),
-               IncomingDocument.arrival_date >= start, IncomingDocument.arrival_date <= end)
-    )).all()
+    rows = (
+        await session.execute(
+            select(
+                IncomingDocument.organization_id,
+                IncomingDocument.lead_unit_id,
+                IncomingDocument.lead_user_id,
+                IncomingDocument.status,
+                IncomingDocument.due_date,
+                IncomingDocument.completed_at,
+                IncomingDocument.registered_at,
+                IncomingDocument.created_at,
+            ).where(
+                IncomingDocument.organization_id.in_(ids),
+                IncomingDocument.status.in_(COUNTED),
+                IncomingDocument.arrival_date >= start,
+                IncomingDocument.arrival_date <= end,
+            )
+        )
+    ).all()
     user_units = dict((await session.execute(select(User.id, User.unit_id).where(User.organization_id.in_(ids)))).all())
     found = []
     for org_id, unit_id, lead_user_id, status, due, completed, registered, created in rows:

@@ -30,8 +30,37 @@ CLOSED = (Status.done.value, Status.no_direction.value, Status.rejected.value)
 URGENCY = ("normal", "urgent", "very_urgent", "flash")  # Thường, Khẩn, Thượng khẩn, Hỏa tốc
 SECRECY = ("normal", "secret", "top_secret", "absolute")  # Thường, Mật, Tối mật, Tuyệt mật
 DOC_TYPES = (
-    "CV", "NQ", "QĐ", "CT", "QC", "QyĐ", "TC", "TB", "HD", "CTr", "KH", "PA", "ĐA", "DA", "BC", "BB", "TTr",
-    "HĐ", "CĐ", "BGN", "BTT", "GUQ", "GM", "GGT", "GNP", "PG", "PC", "PB", "SY", "TrS", "SL",
+    "CV",
+    "NQ",
+    "QĐ",
+    "CT",
+    "QC",
+    "QyĐ",
+    "TC",
+    "TB",
+    "HD",
+    "CTr",
+    "KH",
+    "PA",
+    "ĐA",
+    "DA",
+    "BC",
+    "BB",
+    "TTr",
+    "HĐ",
+    "CĐ",
+    "BGN",
+    "BTT",
+    "GUQ",
+    "GM",
+    "GGT",
+    "GNP",
+    "PG",
+    "PC",
+    "PB",
+    "SY",
+    "TrS",
+    "SL",
 )
 
 # Status codes reported to the sender (edXML): 01 arrived … 06 done.
@@ -95,9 +124,7 @@ class IncomingDocument(Base):
     assignments: Mapped[list[IncomingAssignment]] = relationship(
         back_populates="document", order_by="IncomingAssignment.id", cascade="all, delete-orphan"
     )
-    notes: Mapped[list[IncomingNote]] = relationship(
-        back_populates="document", order_by="IncomingNote.id", cascade="all, delete-orphan"
-    )
+    notes: Mapped[list[IncomingNote]] = relationship(back_populates="document", order_by="IncomingNote.id", cascade="all, delete-orphan")
 
     @property
     def arrival_label(self) -> str:

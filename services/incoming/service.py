@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from services import calendar, textsearch
-from services.incoming import handling
 from services.audit.models import AuditEntry
 from services.audit.service import Actor, record
 from services.authz import Principal, require
@@ -28,7 +27,8 @@ from services.db import utcnow
 from services.directory.models import DOCUMENT_READERS, LEADERS, Organization, Role, RoleAssignment, Unit, User
 from services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.events.service import publish
-from services.outbox import service as outbox
+from services.i18n import Message, _l
+from services.incoming import handling
 from services.incoming.models import (
     CLOSED,
     DOC_TYPES,
@@ -43,10 +43,10 @@ from services.incoming.models import (
     Status,
 )
 from services.notifications.service import notify
+from services.outbox import service as outbox
 from services.outgoing.models import OutgoingDocument
 from services.outgoing.models import Status as OutgoingStatus
 from services.registers import next_number
-from services.i18n import Message, _l
 
 ORG_WIDE_VIEW = DOCUMENT_READERS
 SENDER_LABELS = {
@@ -65,6 +65,7 @@ def _not_found() -> NotFound:
 
 
 # --- inputs -------------------------------------------------------------------------------------
+
 
 @dataclass
 class Metadata:
@@ -102,9 +103,7 @@ class Metadata:
             raise InvalidInput(_l("The document date is required."))
         arrival = self.arrival_date or calendar.vn_today()
         if self.document_date > arrival:
-            raise InvalidInput(
-                _l("The document date is after the arrival date.")
-            )
+            raise InvalidInput(_l("The document date is after the arrival date."))
         return Metadata(
             issuer_name=need(self.issuer_name, _l("Issuer is required."))[:255],
             number_notation=notation,
@@ -144,11 +143,12 @@ class Handlers:
 
 # --- reading and access ----------------------------------------------------------------------
 
+
 async def _load(session: AsyncSession, document_id: int) -> IncomingDocument:
     doc = await session.scalar(
-        select(IncomingDocument).where(IncomingDocument.id == document_id)
-        .options(selectinload(IncomingDocument.files), selectinload(IncomingDocument.assignments),
-                 selectinload(IncomingDocument.notes))
+        select(IncomingDocument)
+        .where(IncomingDocument.id == document_id)
+        .options(selectinload(IncomingDocument.files), selectinload(IncomingDocument.assignments), selectinload(IncomingDocument.notes))
         .execution_options(populate_existing=True)
     )
     if doc is None:
@@ -213,13 +213,18 @@ async def _touch(session: AsyncSession, doc: IncomingDocument, *, status: Status
     doc.revision = (doc.revision or 0) + 1
     doc.updated_at = utcnow()
     await session.flush()
-    await publish(session, channel=f"incoming-{doc.id}", kind="incoming.changed",
-                  payload={"id": doc.id, "status": doc.status, "revision": doc.revision})
+    await publish(
+        session,
+        channel=f"incoming-{doc.id}",
+        kind="incoming.changed",
+        payload={"id": doc.id, "status": doc.status, "revision": doc.revision},
+    )
 
 
 async def _audit(session: AsyncSession, actor: Actor, doc: IncomingDocument, action: str, **details: Any) -> None:
-    await record(session, actor=actor, action=action, object_type="incoming", object_id=doc.id,
-                 organization_id=doc.organization_id, details=details)
+    await record(
+        session, actor=actor, action=action, object_type="incoming", object_id=doc.id, organization_id=doc.organization_id, details=details
+    )
 
 
 async def _note(session: AsyncSession, actor: Actor, doc: IncomingDocument, kind: str, body: str) -> IncomingNote:
@@ -233,18 +238,33 @@ async def _sender_status(session: AsyncSession, doc: IncomingDocument, code: str
     """Report a step to the sender organisation once per code (idempotent), with a live event."""
     if doc.sender_org_id is None or doc.outgoing_ref is None:
         return
-    if await session.scalar(select(IncomingSenderStatus.id).where(
-        IncomingSenderStatus.document_id == doc.id, IncomingSenderStatus.code == code
-    )):
+    if await session.scalar(
+        select(IncomingSenderStatus.id).where(IncomingSenderStatus.document_id == doc.id, IncomingSenderStatus.code == code)
+    ):
         return
-    session.add(IncomingSenderStatus(
-        document_id=doc.id, outgoing_ref=doc.outgoing_ref, sender_org_id=doc.sender_org_id,
-        recipient_org_id=doc.organization_id, code=code, note=note,
-    ))
+    session.add(
+        IncomingSenderStatus(
+            document_id=doc.id,
+            outgoing_ref=doc.outgoing_ref,
+            sender_org_id=doc.sender_org_id,
+            recipient_org_id=doc.organization_id,
+            code=code,
+            note=note,
+        )
+    )
     await session.flush()
-    await publish(session, channel=f"incomingsender-{doc.sender_org_id}", kind="incoming.sender_status",
-                  payload={"outgoing_ref": doc.outgoing_ref, "recipient_org_id": doc.organization_id,
-                           "code": code, "label_vi": SENDER_LABELS[code][0], "label_en": SENDER_LABELS[code][1]})
+    await publish(
+        session,
+        channel=f"incomingsender-{doc.sender_org_id}",
+        kind="incoming.sender_status",
+        payload={
+            "outgoing_ref": doc.outgoing_ref,
+            "recipient_org_id": doc.organization_id,
+            "code": code,
+            "label_vi": SENDER_LABELS[code][0],
+            "label_en": SENDER_LABELS[code][1],
+        },
+    )
 
 
 def _text(value: str | None, message: Message, limit: int = 5000) -> str:
@@ -255,6 +275,7 @@ def _text(value: str | None, message: Message, limit: int = 5000) -> str:
 
 
 # --- registration -------------------------------------------------------------------------------
+
 
 async def find_duplicates(
     session: AsyncSession,
@@ -281,7 +302,8 @@ async def find_duplicates(
     # Issuer names compare case-insensitively in Python: SQLite's lower() ignores Vietnamese letters.
     wanted = " ".join((issuer_name or "").split()).casefold()
     return [
-        d for d in (await session.scalars(query.order_by(IncomingDocument.id))).all()
+        d
+        for d in (await session.scalars(query.order_by(IncomingDocument.id))).all()
         if (issuer_org_id is not None and d.issuer_org_id == issuer_org_id)
         or (wanted and " ".join(d.issuer_name.split()).casefold() == wanted)
         or (not wanted and issuer_org_id is None)
@@ -301,8 +323,12 @@ def _store_files(doc: IncomingDocument, files: Sequence[NewFile], blobs: BlobSto
     for offset, upload in enumerate(files):
         digest = blobs.put(upload.data)
         row = IncomingFile(
-            position=start + offset, is_main=(start + offset == 0), filename=upload.filename,
-            content_type=upload.content_type, size=len(upload.data), sha256=digest,
+            position=start + offset,
+            is_main=(start + offset == 0),
+            filename=upload.filename,
+            content_type=upload.content_type,
+            size=len(upload.data),
+            sha256=digest,
             validation=json.dumps(upload.validation, ensure_ascii=False, default=str) if upload.validation else None,
             signatures_ok=upload.signatures_ok,
         )
@@ -351,28 +377,49 @@ async def register(
         doc = await _load(session, document_id)
         if doc.organization_id != organization_id:
             raise _not_found()
-        _need_status(doc, (Status.arrived, Status.returned),
-                     _l("This document is no longer waiting for registration."))
+        _need_status(doc, (Status.arrived, Status.returned), _l("This document is no longer waiting for registration."))
     elif not files:
         raise InvalidInput(_l("Upload at least one file."))
     duplicates = await find_duplicates(
-        session, organization_id=organization_id, number_notation=meta.number_notation,
-        document_date=meta.document_date, issuer_name=meta.issuer_name, issuer_org_id=meta.issuer_org_id,
+        session,
+        organization_id=organization_id,
+        number_notation=meta.number_notation,
+        document_date=meta.document_date,
+        issuer_name=meta.issuer_name,
+        issuer_org_id=meta.issuer_org_id,
         exclude_id=document_id,
     )
     if duplicates and not allow_duplicate:
         first = duplicates[0]
         raise Conflict(
-            _l("{number_notation} of {document_date:%d/%m/%Y} from {issuer_name} is already registered.", number_notation=meta.number_notation, document_date=meta.document_date, issuer_name=meta.issuer_name, value=first.arrival_label or '—'),
+            _l(
+                "{number_notation} of {document_date:%d/%m/%Y} from {issuer_name} is already registered.",
+                number_notation=meta.number_notation,
+                document_date=meta.document_date,
+                issuer_name=meta.issuer_name,
+                value=first.arrival_label or "—",
+            ),
             duplicates=[d.id for d in duplicates],
         )
     actor = principal.actor
     if doc is None:
-        doc = IncomingDocument(organization_id=organization_id, status=Status.arrived.value, source="manual",
-                               files=[], assignments=[], notes=[])
+        doc = IncomingDocument(
+            organization_id=organization_id, status=Status.arrived.value, source="manual", files=[], assignments=[], notes=[]
+        )
         session.add(doc)
-    for key in ("issuer_name", "number_notation", "document_date", "doc_type", "subject", "urgency", "secrecy",
-                "doc_due_date", "arrival_date", "receiving_unit_id", "issuer_org_id"):
+    for key in (
+        "issuer_name",
+        "number_notation",
+        "document_date",
+        "doc_type",
+        "subject",
+        "urgency",
+        "secrecy",
+        "doc_due_date",
+        "arrival_date",
+        "receiving_unit_id",
+        "issuer_org_id",
+    ):
         setattr(doc, key, getattr(meta, key))
     await session.flush()
     _store_files(doc, files, blobs, start=len(doc.files))
@@ -380,8 +427,14 @@ async def register(
     was_returned = doc.status == Status.returned.value
     if held and not was_returned and doc.arrival_number is None and doc.status == Status.arrived.value and files:
         await session.flush()
-        await _audit(session, actor, doc, "incoming.hold", reason="invalid_signature",
-                     files=[f.filename for f in doc.files if f.signatures_ok is False])
+        await _audit(
+            session,
+            actor,
+            doc,
+            "incoming.hold",
+            reason="invalid_signature",
+            files=[f.filename for f in doc.files if f.signatures_ok is False],
+        )
         await _touch(session, doc, status=Status.arrived)
         return doc
     await _take_number(session, doc)
@@ -390,10 +443,18 @@ async def register(
     doc.return_reason = None
     await session.flush()
     await _audit(
-        session, actor, doc, "incoming.register",
-        arrival_number=doc.arrival_number, series=doc.arrival_series, year=doc.arrival_year,
-        number_notation=doc.number_notation, issuer=doc.issuer_name, subject=doc.subject,
-        files=[f.filename for f in doc.files], duplicate_of=[d.id for d in duplicates] if duplicates else None,
+        session,
+        actor,
+        doc,
+        "incoming.register",
+        arrival_number=doc.arrival_number,
+        series=doc.arrival_series,
+        year=doc.arrival_year,
+        number_notation=doc.number_notation,
+        issuer=doc.issuer_name,
+        subject=doc.subject,
+        files=[f.filename for f in doc.files],
+        duplicate_of=[d.id for d in duplicates] if duplicates else None,
         resubmitted=was_returned or None,
     )
     await _sender_status(session, doc, "03")
@@ -401,9 +462,7 @@ async def register(
     return doc
 
 
-async def accept_despite_signatures(
-    session: AsyncSession, *, principal: Principal, document_id: int, reason: str
-) -> IncomingDocument:
+async def accept_despite_signatures(session: AsyncSession, *, principal: Principal, document_id: int, reason: str) -> IncomingDocument:
     """The clerk registers a held document whose signatures failed, giving a reason."""
     doc = await _load(session, document_id)
     require(principal, [Role.clerk], doc.organization_id, "organization")
@@ -414,8 +473,16 @@ async def accept_despite_signatures(
     doc.registered_at = utcnow()
     await session.flush()
     await _note(session, principal.actor, doc, "accept", reason)
-    await _audit(session, principal.actor, doc, "incoming.register", arrival_number=doc.arrival_number,
-                 series=doc.arrival_series, year=doc.arrival_year, despite_signatures=reason)
+    await _audit(
+        session,
+        principal.actor,
+        doc,
+        "incoming.register",
+        arrival_number=doc.arrival_number,
+        series=doc.arrival_series,
+        year=doc.arrival_year,
+        despite_signatures=reason,
+    )
     await _sender_status(session, doc, "03")
     await _touch(session, doc, status=Status.awaiting_direction)
     return doc
@@ -444,9 +511,9 @@ async def receive_from_system(
     The document waits in the recipient clerk's queue ("arrived"); the sender gets status 01.
     `files` are (filename, content_type, sha256) of blobs already in the blob store, main first.
     """
-    existing = await session.scalar(select(IncomingDocument).where(
-        IncomingDocument.organization_id == recipient_org_id, IncomingDocument.outgoing_ref == outgoing_ref
-    ))
+    existing = await session.scalar(
+        select(IncomingDocument).where(IncomingDocument.organization_id == recipient_org_id, IncomingDocument.outgoing_ref == outgoing_ref)
+    )
     if existing is not None:
         return existing
     sender = await session.get(Organization, sender_org_id)
@@ -457,29 +524,56 @@ async def receive_from_system(
     if not files:
         raise InvalidInput(_l("The document has no file."))
     doc = IncomingDocument(
-        organization_id=recipient_org_id, status=Status.arrived.value, source="system",
-        issuer_org_id=sender_org_id, issuer_name=sender.name, number_notation=number_notation.strip()[:64],
-        document_date=document_date, doc_type=doc_type, subject=subject.strip(), urgency=urgency, secrecy=secrecy,
-        doc_due_date=due_date, arrival_date=calendar.vn_today(), signer_name=signer_name,
-        outgoing_ref=outgoing_ref, sender_org_id=sender_org_id, files=[], assignments=[], notes=[],
+        organization_id=recipient_org_id,
+        status=Status.arrived.value,
+        source="system",
+        issuer_org_id=sender_org_id,
+        issuer_name=sender.name,
+        number_notation=number_notation.strip()[:64],
+        document_date=document_date,
+        doc_type=doc_type,
+        subject=subject.strip(),
+        urgency=urgency,
+        secrecy=secrecy,
+        doc_due_date=due_date,
+        arrival_date=calendar.vn_today(),
+        signer_name=signer_name,
+        outgoing_ref=outgoing_ref,
+        sender_org_id=sender_org_id,
+        files=[],
+        assignments=[],
+        notes=[],
     )
     for position, (filename, content_type, sha256) in enumerate(files):
-        doc.files.append(IncomingFile(position=position, is_main=position == 0, filename=filename[:255],
-                                      content_type=content_type, size=0, sha256=sha256))
+        doc.files.append(
+            IncomingFile(
+                position=position, is_main=position == 0, filename=filename[:255], content_type=content_type, size=0, sha256=sha256
+            )
+        )
     try:
         async with session.begin_nested():
             session.add(doc)
             await session.flush()
     except Exception:
         # A concurrent delivery of the same outgoing document won the unique constraint.
-        again = await session.scalar(select(IncomingDocument).where(
-            IncomingDocument.organization_id == recipient_org_id, IncomingDocument.outgoing_ref == outgoing_ref
-        ))
+        again = await session.scalar(
+            select(IncomingDocument).where(
+                IncomingDocument.organization_id == recipient_org_id, IncomingDocument.outgoing_ref == outgoing_ref
+            )
+        )
         if again is None:
             raise
         return again
-    await _audit(session, actor, doc, "incoming.receive", sender_org_id=sender_org_id, outgoing_ref=outgoing_ref,
-                 number_notation=doc.number_notation, subject=doc.subject)
+    await _audit(
+        session,
+        actor,
+        doc,
+        "incoming.receive",
+        sender_org_id=sender_org_id,
+        outgoing_ref=outgoing_ref,
+        number_notation=doc.number_notation,
+        subject=doc.subject,
+    )
     await _sender_status(session, doc, "01")
     await _touch(session, doc)
     # Its workflow checks the signatures and tells the clerk; started with the delivery.
@@ -487,9 +581,7 @@ async def receive_from_system(
     return doc
 
 
-async def store_validation(
-    session: AsyncSession, *, actor: Actor, file_id: int, report: dict[str, Any] | None, ok: bool | None
-) -> None:
+async def store_validation(session: AsyncSession, *, actor: Actor, file_id: int, report: dict[str, Any] | None, ok: bool | None) -> None:
     """Keep a file's signature report (once: a retried validation changes nothing)."""
     row = await session.get(IncomingFile, file_id)
     if row is None or row.validation is not None:
@@ -497,26 +589,32 @@ async def store_validation(
     row.validation = json.dumps(report, ensure_ascii=False, default=str) if report is not None else "null"
     row.signatures_ok = ok
     doc = await _load(session, row.document_id)
-    await _audit(session, actor, doc, "incoming.validate", file=row.filename, ok=ok,
-                 summary=(report or {}).get("summary_vi"))
+    await _audit(session, actor, doc, "incoming.validate", file=row.filename, ok=ok, summary=(report or {}).get("summary_vi"))
     await _touch(session, doc)
 
 
 async def files_to_validate(session: AsyncSession, *, document_id: int) -> list[IncomingFile]:
-    return list((await session.scalars(select(IncomingFile).where(
-        IncomingFile.document_id == document_id, IncomingFile.content_type == "application/pdf",
-        IncomingFile.validation.is_(None),
-    ))).all())
+    return list(
+        (
+            await session.scalars(
+                select(IncomingFile).where(
+                    IncomingFile.document_id == document_id,
+                    IncomingFile.content_type == "application/pdf",
+                    IncomingFile.validation.is_(None),
+                )
+            )
+        ).all()
+    )
 
 
 # --- returns --------------------------------------------------------------------------------------
+
 
 async def return_to_sender(session: AsyncSession, *, principal: Principal, document_id: int, reason: str) -> IncomingDocument:
     """The clerk refuses a document (e.g. an invalid signature): status 02 goes to the sender."""
     doc = await _load(session, document_id)
     require(principal, [Role.clerk], doc.organization_id, "organization")
-    _need_status(doc, (Status.arrived, Status.returned, Status.awaiting_direction),
-                 _l("The document is already being handled."))
+    _need_status(doc, (Status.arrived, Status.returned, Status.awaiting_direction), _l("The document is already being handled."))
     reason = _text(reason, _l("Give the reason for returning it."))
     doc.return_reason = reason
     doc.returned_by_id = principal.user.id
@@ -548,6 +646,7 @@ async def return_to_clerk(session: AsyncSession, *, principal: Principal, docume
 
 
 # --- direction --------------------------------------------------------------------------------------
+
 
 async def _org_user(session: AsyncSession, user_id: int, org_id: int) -> User:
     user = await session.get(User, user_id)
@@ -581,8 +680,7 @@ async def _apply_handlers(session: AsyncSession, doc: IncomingDocument, handlers
         a.active = False
     doc.lead_user_id = lead_user.id
     doc.lead_unit_id = lead_unit.id if lead_unit else None
-    doc.assignments.append(IncomingAssignment(role="lead", user_id=lead_user.id, unit_id=doc.lead_unit_id,
-                                              created_by_id=actor.user_id))
+    doc.assignments.append(IncomingAssignment(role="lead", user_id=lead_user.id, unit_id=doc.lead_unit_id, created_by_id=actor.user_id))
     seen = {("lead", lead_user.id)}
     admins_only = set((await session.scalars(select(User.id).where(_administers_only(org)))).all())
     if admins_only & {lead_user.id, *handlers.co_user_ids}:
@@ -596,8 +694,7 @@ async def _apply_handlers(session: AsyncSession, doc: IncomingDocument, handlers
             doc.assignments.append(IncomingAssignment(role="co", user_id=uid, created_by_id=actor.user_id))
     for unit_id in handlers.co_unit_ids:
         unit = await _org_unit(session, unit_id, org)
-        doc.assignments.append(IncomingAssignment(role="co", user_id=unit.head_user_id, unit_id=unit.id,
-                                                  created_by_id=actor.user_id))
+        doc.assignments.append(IncomingAssignment(role="co", user_id=unit.head_user_id, unit_id=unit.id, created_by_id=actor.user_id))
     for uid in handlers.info_user_ids:
         await _org_user(session, uid, org)
         if ("info", uid) not in seen:
@@ -605,8 +702,11 @@ async def _apply_handlers(session: AsyncSession, doc: IncomingDocument, handlers
             doc.assignments.append(IncomingAssignment(role="info", user_id=uid, created_by_id=actor.user_id))
     await session.flush()
     return {
-        "lead_user_id": lead_user.id, "lead_user": lead_user.full_name, "lead_unit_id": doc.lead_unit_id,
-        "co_user_ids": list(handlers.co_user_ids), "co_unit_ids": list(handlers.co_unit_ids),
+        "lead_user_id": lead_user.id,
+        "lead_user": lead_user.full_name,
+        "lead_unit_id": doc.lead_unit_id,
+        "co_user_ids": list(handlers.co_user_ids),
+        "co_unit_ids": list(handlers.co_unit_ids),
         "info_user_ids": list(handlers.info_user_ids),
     }
 
@@ -636,8 +736,7 @@ async def direct(
     On a document already directed it is a reassignment (recorded as such)."""
     doc, roles = await get_for(session, principal=principal, document_id=document_id)
     _need_role(roles, {"leader"}, _l("Only leaders and deputies direct documents."))
-    _need_status(doc, (Status.awaiting_direction, *OPEN_HANDLING),
-                 _l("The document is not awaiting direction."))
+    _need_status(doc, (Status.awaiting_direction, *OPEN_HANDLING), _l("The document is not awaiting direction."))
     reassign = doc.status in OPEN_HANDLING
     instruction = _text(instruction, _l("Write the instruction."))
     due = await _due(session, due_date, due_working_days)
@@ -650,12 +749,21 @@ async def direct(
     old_due, doc.due_date = doc.due_date, due
     await _note(session, principal.actor, doc, "direction", instruction)
     if reassign:
-        await _audit(session, principal.actor, doc, "incoming.reassign", instruction=instruction,
-                     due_date=due.isoformat() if due else None, old_due=old_due.isoformat() if old_due else None, **details)
+        await _audit(
+            session,
+            principal.actor,
+            doc,
+            "incoming.reassign",
+            instruction=instruction,
+            due_date=due.isoformat() if due else None,
+            old_due=old_due.isoformat() if old_due else None,
+            **details,
+        )
         await _touch(session, doc)
     else:
-        await _audit(session, principal.actor, doc, "incoming.direct", instruction=instruction,
-                     due_date=due.isoformat() if due else None, **details)
+        await _audit(
+            session, principal.actor, doc, "incoming.direct", instruction=instruction, due_date=due.isoformat() if due else None, **details
+        )
         await _sender_status(session, doc, "04")
         await _touch(session, doc, status=Status.directed)
     return doc
@@ -692,17 +800,16 @@ async def delegate(session: AsyncSession, *, principal: Principal, document_id: 
             a.active = False
     previous = doc.lead_user_id
     doc.lead_user_id = user.id
-    doc.assignments.append(IncomingAssignment(role="lead", user_id=user.id, unit_id=doc.lead_unit_id,
-                                              created_by_id=principal.user.id))
+    doc.assignments.append(IncomingAssignment(role="lead", user_id=user.id, unit_id=doc.lead_unit_id, created_by_id=principal.user.id))
     await session.flush()
     await _note(session, principal.actor, doc, "delegation", f"Giao {user.full_name} xử lý chính.")
-    await _audit(session, principal.actor, doc, "incoming.delegate", from_user_id=previous, to_user_id=user.id,
-                 to_user=user.full_name)
+    await _audit(session, principal.actor, doc, "incoming.delegate", from_user_id=previous, to_user_id=user.id, to_user=user.full_name)
     await _touch(session, doc)
     return doc
 
 
 # --- handling ------------------------------------------------------------------------------------
+
 
 async def record_progress(session: AsyncSession, *, principal: Principal, document_id: int, body: str) -> IncomingDocument:
     doc, roles = await get_for(session, principal=principal, document_id=document_id)
@@ -748,9 +855,7 @@ async def complete(session: AsyncSession, *, principal: Principal, document_id: 
     return doc
 
 
-async def extend_due(
-    session: AsyncSession, *, principal: Principal, document_id: int, new_due: date, reason: str
-) -> IncomingDocument:
+async def extend_due(session: AsyncSession, *, principal: Principal, document_id: int, new_due: date, reason: str) -> IncomingDocument:
     doc, roles = await get_for(session, principal=principal, document_id=document_id)
     _need_role(roles, {"leader"}, _l("Only leaders extend due dates."))
     _need_status(doc, OPEN_HANDLING, _l("The document is not being handled."))
@@ -759,10 +864,22 @@ async def extend_due(
         raise InvalidInput(_l("The new due date must be after the current one."))
     old = doc.due_date
     doc.due_date = new_due
-    await _note(session, principal.actor, doc, "extension",
-                f"Gia hạn đến {new_due:%d/%m/%Y}" + (f" (hạn cũ {old:%d/%m/%Y})" if old else "") + f": {reason}")
-    await _audit(session, principal.actor, doc, "incoming.extend_due", old_due=old.isoformat() if old else None,
-                 new_due=new_due.isoformat(), reason=reason)
+    await _note(
+        session,
+        principal.actor,
+        doc,
+        "extension",
+        f"Gia hạn đến {new_due:%d/%m/%Y}" + (f" (hạn cũ {old:%d/%m/%Y})" if old else "") + f": {reason}",
+    )
+    await _audit(
+        session,
+        principal.actor,
+        doc,
+        "incoming.extend_due",
+        old_due=old.isoformat() if old else None,
+        new_due=new_due.isoformat(),
+        reason=reason,
+    )
     await _touch(session, doc)
     return doc
 
@@ -771,9 +888,7 @@ REPLY_STATUSES = (*OPEN_HANDLING, Status.done.value)
 _NOT_A_REPLY = (OutgoingStatus.cancelled, OutgoingStatus.replaced)
 
 
-async def link_reply(
-    session: AsyncSession, *, principal: Principal, document_id: int, outgoing_id: int | None
-) -> IncomingDocument:
+async def link_reply(session: AsyncSession, *, principal: Principal, document_id: int, outgoing_id: int | None) -> IncomingDocument:
     """The lead handler (or a leader) names the outgoing document that answers this one, during
     handling or after it is done; None removes the link. The reply must be this organisation's."""
     doc, roles = await get_for(session, principal=principal, document_id=document_id)
@@ -793,8 +908,7 @@ async def link_reply(
             raise InvalidInput(_l("That outgoing document was cancelled or replaced."))
         label = reply.notation or f"dự thảo #{reply.id}"
         await _note(session, principal.actor, doc, "reply", f"Văn bản trả lời: {label} — {reply.subject}")
-        await _audit(session, principal.actor, doc, "incoming.reply_linked", outgoing_id=reply.id,
-                     notation=reply.notation, previous=old)
+        await _audit(session, principal.actor, doc, "incoming.reply_linked", outgoing_id=reply.id, notation=reply.notation, previous=old)
     doc.reply_outgoing_id = outgoing_id
     await _touch(session, doc)
     return doc
@@ -802,22 +916,34 @@ async def link_reply(
 
 async def reply_candidates(session: AsyncSession, *, organization_id: int, limit: int = 100) -> list[OutgoingDocument]:
     """The organisation's outgoing documents that can answer an incoming one, newest first."""
-    return list((await session.scalars(
-        select(OutgoingDocument)
-        .where(OutgoingDocument.organization_id == organization_id, OutgoingDocument.status.not_in(_NOT_A_REPLY))
-        .order_by(OutgoingDocument.id.desc()).limit(limit)
-    )).all())
+    return list(
+        (
+            await session.scalars(
+                select(OutgoingDocument)
+                .where(OutgoingDocument.organization_id == organization_id, OutgoingDocument.status.not_in(_NOT_A_REPLY))
+                .order_by(OutgoingDocument.id.desc())
+                .limit(limit)
+            )
+        ).all()
+    )
 
 
 async def answered_by(session: AsyncSession, *, outgoing_id: int) -> list[IncomingDocument]:
     """The incoming documents this outgoing document replies to."""
-    return list((await session.scalars(
-        select(IncomingDocument).where(IncomingDocument.reply_outgoing_id == outgoing_id)
-        .options(selectinload(IncomingDocument.assignments)).order_by(IncomingDocument.id)
-    )).all())
+    return list(
+        (
+            await session.scalars(
+                select(IncomingDocument)
+                .where(IncomingDocument.reply_outgoing_id == outgoing_id)
+                .options(selectinload(IncomingDocument.assignments))
+                .order_by(IncomingDocument.id)
+            )
+        ).all()
+    )
 
 
 # --- what the workflow reads and does -------------------------------------------------------------
+
 
 @dataclass
 class Snapshot:
@@ -845,22 +971,26 @@ async def workflow_snapshot(
     from services.deadlines.service import rungs_for
 
     doc = await _load(session, document_id)
-    snap = Snapshot(document_id=doc.id, status=doc.status, revision=doc.revision or 0, due_date=doc.due_date,
-                    lead_user_id=doc.lead_user_id)
+    snap = Snapshot(document_id=doc.id, status=doc.status, revision=doc.revision or 0, due_date=doc.due_date, lead_user_id=doc.lead_user_id)
     if doc.status in OPEN_HANDLING and doc.due_date is not None:
         ladder = working_day_ladder(reminder_before=reminder_working_days, escalate_after=escalate_after_working_days)
         placed, ahead = await rungs_for(session, kind="incoming", object_id=doc.id, ladder=ladder, due=doc.due_date)
         instants = dict(placed)
-        snap.reminder_at, snap.overdue_at, snap.escalate_at = \
-            instants["reminder"], instants["overdue"], instants["escalation"]
+        snap.reminder_at, snap.overdue_at, snap.escalate_at = instants["reminder"], instants["overdue"], instants["escalation"]
         snap.pending = [r.step for r in ahead]
     return snap
 
 
 async def _users_with(session: AsyncSession, org_id: int, roles: Iterable[Role]) -> list[int]:
-    return list((await session.scalars(select(RoleAssignment.user_id).where(
-        RoleAssignment.organization_id == org_id, RoleAssignment.role.in_(list(roles))
-    ).distinct())).all())
+    return list(
+        (
+            await session.scalars(
+                select(RoleAssignment.user_id)
+                .where(RoleAssignment.organization_id == org_id, RoleAssignment.role.in_(list(roles)))
+                .distinct()
+            )
+        ).all()
+    )
 
 
 def _title_prefix(doc: IncomingDocument) -> str:
@@ -876,8 +1006,7 @@ async def send_deadline_notice(session: AsyncSession, *, document_id: int, kind:
     from services.deadlines.ladder import due_instant
     from services.incoming.deadlines import IncomingDeadlines
 
-    return await deadlines.send(session, adapter=IncomingDeadlines(), object_id=document_id, step=kind,
-                                due_at=due_instant(due_date))
+    return await deadlines.send(session, adapter=IncomingDeadlines(), object_id=document_id, step=kind, due_at=due_instant(due_date))
 
 
 async def notify_step(session: AsyncSession, *, document_id: int, revision: int) -> list[int]:
@@ -901,36 +1030,57 @@ async def notify_step(session: AsyncSession, *, document_id: int, revision: int)
     async def send(users: Iterable[int], kind: str, title: Message, body: Message | str = "") -> None:
         users = [u for u in users if u]
         if users:
-            notes = await notify(session, user_ids=users, kind=kind, title=title, body=body, link=link,
-                                 dedupe_key=f"{key}-{kind}")
+            notes = await notify(session, user_ids=users, kind=kind, title=title, body=body, link=link, dedupe_key=f"{key}-{kind}")
             sent.extend(n.user_id for n in notes)
 
     if status in (Status.arrived.value, Status.returned.value):
-        title = _l("Incoming document returned: {label}", label=label) if status == Status.returned.value else \
-            _l("Incoming document to register: {label}", label=label)
-        await send(await _users_with(session, doc.organization_id, [Role.clerk]), "incoming.to_register",
-                   title, doc.return_reason or "")
+        title = (
+            _l("Incoming document returned: {label}", label=label)
+            if status == Status.returned.value
+            else _l("Incoming document to register: {label}", label=label)
+        )
+        await send(await _users_with(session, doc.organization_id, [Role.clerk]), "incoming.to_register", title, doc.return_reason or "")
     elif status == Status.awaiting_direction.value:
-        await send(await _users_with(session, doc.organization_id, LEADERS), "incoming.to_direct",
-                   _l("Awaiting direction (arrival no. {arrival}): {label}", arrival=doc.arrival_label, label=label))
+        await send(
+            await _users_with(session, doc.organization_id, LEADERS),
+            "incoming.to_direct",
+            _l("Awaiting direction (arrival no. {arrival}): {label}", arrival=doc.arrival_label, label=label),
+        )
     elif status in OPEN_HANDLING:
         due = _l(" — due {due:%d/%m/%Y}", due=doc.due_date) if doc.due_date else ""
         active = [a for a in doc.assignments if a.active]
-        await send([doc.lead_user_id] if doc.lead_user_id else [], "incoming.assigned_lead",
-                   _l("You lead the handling{due}: {label}", due=due, label=label), doc.instruction or "")
-        await send([a.user_id for a in active if a.role == "co" and a.user_id], "incoming.assigned_co",
-                   _l("You co-handle{due}: {label}", due=due, label=label), doc.instruction or "")
-        await send([a.user_id for a in active if a.role == "info" and a.user_id], "incoming.for_info",
-                   _l("For your information: {label}", label=label), doc.instruction or "")
+        await send(
+            [doc.lead_user_id] if doc.lead_user_id else [],
+            "incoming.assigned_lead",
+            _l("You lead the handling{due}: {label}", due=due, label=label),
+            doc.instruction or "",
+        )
+        await send(
+            [a.user_id for a in active if a.role == "co" and a.user_id],
+            "incoming.assigned_co",
+            _l("You co-handle{due}: {label}", due=due, label=label),
+            doc.instruction or "",
+        )
+        await send(
+            [a.user_id for a in active if a.role == "info" and a.user_id],
+            "incoming.for_info",
+            _l("For your information: {label}", label=label),
+            doc.instruction or "",
+        )
     elif status == Status.done.value and doc.directed_by_id:
         await send([doc.directed_by_id], "incoming.done", _l("Handling completed: {label}", label=label), doc.result or "")
     elif status == Status.rejected.value and doc.sender_org_id:
-        await send(await _users_with(session, doc.sender_org_id, [Role.clerk]), "incoming.rejected",
-                   _l("Your document was returned: {label}", label=label), doc.return_reason or "")
+        await send(
+            await _users_with(session, doc.sender_org_id, [Role.clerk]),
+            "incoming.rejected",
+            _l("Your document was returned: {label}", label=label),
+            doc.return_reason or "",
+        )
     return sent
 
 
 # --- sender statuses (read by the outgoing pages) ---------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SenderStatus:
@@ -944,19 +1094,27 @@ class SenderStatus:
     note: str | None
 
 
-async def sender_status_history(
-    session: AsyncSession, *, outgoing_ref: str, recipient_org_id: int | None = None
-) -> list[SenderStatus]:
+async def sender_status_history(session: AsyncSession, *, outgoing_ref: str, recipient_org_id: int | None = None) -> list[SenderStatus]:
     """Every status reported for an outgoing document, oldest first."""
-    query = (select(IncomingSenderStatus, Organization.name)
-             .join(Organization, Organization.id == IncomingSenderStatus.recipient_org_id)
-             .where(IncomingSenderStatus.outgoing_ref == outgoing_ref)
-             .order_by(IncomingSenderStatus.at, IncomingSenderStatus.id))
+    query = (
+        select(IncomingSenderStatus, Organization.name)
+        .join(Organization, Organization.id == IncomingSenderStatus.recipient_org_id)
+        .where(IncomingSenderStatus.outgoing_ref == outgoing_ref)
+        .order_by(IncomingSenderStatus.at, IncomingSenderStatus.id)
+    )
     if recipient_org_id is not None:
         query = query.where(IncomingSenderStatus.recipient_org_id == recipient_org_id)
     return [
-        SenderStatus(recipient_org_id=s.recipient_org_id, recipient_name=name, document_id=s.document_id, code=s.code,
-                     label_vi=SENDER_LABELS[s.code][0], label_en=SENDER_LABELS[s.code][1], at=s.at, note=s.note)
+        SenderStatus(
+            recipient_org_id=s.recipient_org_id,
+            recipient_name=name,
+            document_id=s.document_id,
+            code=s.code,
+            label_vi=SENDER_LABELS[s.code][0],
+            label_en=SENDER_LABELS[s.code][1],
+            at=s.at,
+            note=s.note,
+        )
         for s, name in (await session.execute(query)).all()
     ]
 
@@ -967,9 +1125,9 @@ async def sender_withdrew(
     """The sender recalled or replaced a document it issued to us: say so on our copy (once per kind)."""
     if kind not in ("recall", "replace"):
         raise ValueError(f"unknown withdrawal kind {kind!r}")
-    doc = await session.scalar(select(IncomingDocument).where(
-        IncomingDocument.organization_id == recipient_org_id, IncomingDocument.outgoing_ref == outgoing_ref
-    ))
+    doc = await session.scalar(
+        select(IncomingDocument).where(IncomingDocument.organization_id == recipient_org_id, IncomingDocument.outgoing_ref == outgoing_ref)
+    )
     if doc is None:
         return None
     already = await session.scalar(select(IncomingNote.id).where(IncomingNote.document_id == doc.id, IncomingNote.kind == kind))
@@ -991,6 +1149,7 @@ async def sender_statuses(session: AsyncSession, *, outgoing_ref: str) -> list[S
 
 # --- lists, search, register, statistics -------------------------------------------------------------
 
+
 def display_status(doc: IncomingDocument, today: date, holidays: set[date], soon_days: int) -> str:
     """The label users see: adds due_soon / overdue to open handling statuses."""
     if doc.status in OPEN_HANDLING and doc.due_date is not None:
@@ -1008,11 +1167,14 @@ def _due_order() -> list[Any]:
 def _queue_where(principal: Principal, queue: str, headed: set[int]) -> Any:
     """Which documents a queue holds; its list and its count (badges, home page) both read this."""
     if queue == "to_register":
-        return and_(IncomingDocument.organization_id.in_(principal.orgs_with(Role.clerk)),
-                    IncomingDocument.status.in_([Status.arrived.value, Status.returned.value]))
+        return and_(
+            IncomingDocument.organization_id.in_(principal.orgs_with(Role.clerk)),
+            IncomingDocument.status.in_([Status.arrived.value, Status.returned.value]),
+        )
     if queue == "to_direct":
-        return and_(IncomingDocument.organization_id.in_(principal.orgs_with(*LEADERS)),
-                    IncomingDocument.status == Status.awaiting_direction.value)
+        return and_(
+            IncomingDocument.organization_id.in_(principal.orgs_with(*LEADERS)), IncomingDocument.status == Status.awaiting_direction.value
+        )
     assert queue == "my_tasks", queue
     return and_(IncomingDocument.status.in_(OPEN_HANDLING), _involved(principal, headed))
 
@@ -1020,20 +1182,29 @@ def _queue_where(principal: Principal, queue: str, headed: set[int]) -> Any:
 async def clerk_queue(session: AsyncSession, *, principal: Principal) -> list[IncomingDocument]:
     if not principal.orgs_with(Role.clerk):
         return []
-    return list((await session.scalars(
-        select(IncomingDocument).where(_queue_where(principal, "to_register", set()))
-        .order_by(IncomingDocument.id.desc()).limit(500)
-    )).all())
+    return list(
+        (
+            await session.scalars(
+                select(IncomingDocument)
+                .where(_queue_where(principal, "to_register", set()))
+                .order_by(IncomingDocument.id.desc())
+                .limit(500)
+            )
+        ).all()
+    )
 
 
 async def leader_queue(session: AsyncSession, *, principal: Principal) -> list[IncomingDocument]:
     if not principal.orgs_with(*LEADERS):
         return []
     urgency_rank = {"flash": 0, "very_urgent": 1, "urgent": 2, "normal": 3}
-    docs = list((await session.scalars(
-        select(IncomingDocument).where(_queue_where(principal, "to_direct", set()))
-        .order_by(IncomingDocument.id).limit(500)
-    )).all())
+    docs = list(
+        (
+            await session.scalars(
+                select(IncomingDocument).where(_queue_where(principal, "to_direct", set())).order_by(IncomingDocument.id).limit(500)
+            )
+        ).all()
+    )
     return sorted(docs, key=lambda d: (urgency_rank.get(d.urgency, 9), d.doc_due_date or date.max, d.id))
 
 
@@ -1041,9 +1212,12 @@ def _involved(principal: Principal, unit_ids: set[int]) -> Any:
     me = principal.user.id
     unit = principal.user.unit_id
     assignment = exists().where(
-        IncomingAssignment.document_id == IncomingDocument.id, IncomingAssignment.active.is_(True),
-        or_(IncomingAssignment.user_id == me,
-            and_(IncomingAssignment.user_id.is_(None), IncomingAssignment.unit_id == unit) if unit else false()),
+        IncomingAssignment.document_id == IncomingDocument.id,
+        IncomingAssignment.active.is_(True),
+        or_(
+            IncomingAssignment.user_id == me,
+            and_(IncomingAssignment.user_id.is_(None), IncomingAssignment.unit_id == unit) if unit else false(),
+        ),
     )
     clauses = [IncomingDocument.lead_user_id == me, assignment]
     if unit_ids:
@@ -1054,10 +1228,15 @@ def _involved(principal: Principal, unit_ids: set[int]) -> Any:
 async def my_tasks(session: AsyncSession, *, principal: Principal) -> list[tuple[IncomingDocument, str]]:
     """Open documents I lead, co-handle or receive for information; due date order, overdue first."""
     headed = await _headed_units(session, principal.user.id)
-    docs = (await session.scalars(
-        select(IncomingDocument).where(_queue_where(principal, "my_tasks", headed))
-        .options(selectinload(IncomingDocument.assignments)).order_by(*_due_order()).limit(500)
-    )).all()
+    docs = (
+        await session.scalars(
+            select(IncomingDocument)
+            .where(_queue_where(principal, "my_tasks", headed))
+            .options(selectinload(IncomingDocument.assignments))
+            .order_by(*_due_order())
+            .limit(500)
+        )
+    ).all()
     result = []
     for doc in docs:
         roles = await roles_on(session, principal, doc)
@@ -1070,10 +1249,16 @@ async def done_list(session: AsyncSession, *, principal: Principal, limit: int =
     org_wide = principal.orgs_with(*ORG_WIDE_VIEW)
     headed = await _headed_units(session, principal.user.id)
     scope = or_(IncomingDocument.organization_id.in_(org_wide), _involved(principal, headed)) if org_wide else _involved(principal, headed)
-    return list((await session.scalars(
-        select(IncomingDocument).where(IncomingDocument.status.in_([Status.done.value, Status.no_direction.value]), scope)
-        .order_by(IncomingDocument.completed_at.desc(), IncomingDocument.id.desc()).limit(limit)
-    )).all())
+    return list(
+        (
+            await session.scalars(
+                select(IncomingDocument)
+                .where(IncomingDocument.status.in_([Status.done.value, Status.no_direction.value]), scope)
+                .order_by(IncomingDocument.completed_at.desc(), IncomingDocument.id.desc())
+                .limit(limit)
+            )
+        ).all()
+    )
 
 
 async def queue_counts(session: AsyncSession, *, principal: Principal) -> dict[str, int]:
@@ -1083,8 +1268,9 @@ async def queue_counts(session: AsyncSession, *, principal: Principal) -> dict[s
     for queue in counts:
         if queue == "to_register" and not principal.orgs_with(Role.clerk) or queue == "to_direct" and not principal.orgs_with(*LEADERS):
             continue
-        counts[queue] = await session.scalar(
-            select(func.count()).select_from(IncomingDocument).where(_queue_where(principal, queue, headed))) or 0
+        counts[queue] = (
+            await session.scalar(select(func.count()).select_from(IncomingDocument).where(_queue_where(principal, queue, headed))) or 0
+        )
     return counts
 
 
@@ -1102,8 +1288,14 @@ class SearchFilters:
 
 
 async def search(
-    session: AsyncSession, *, principal: Principal, filters: SearchFilters, before_id: int | None = None,
-    before_rank: int = 0, limit: int = 30, soon_days: int = 2,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    filters: SearchFilters,
+    before_id: int | None = None,
+    before_rank: int = 0,
+    limit: int = 30,
+    soon_days: int = 2,
 ) -> list[IncomingDocument]:
     """Within what the principal may see; with words (`filters.text`) ranked as
     `textsearch.ranked` says, otherwise newest first; keyset-paginated by (rank,) id."""
@@ -1152,28 +1344,46 @@ async def register_rows(
 ) -> list[dict[str, object]]:
     """Rows of the printed incoming register (Decree 30 columns), in arrival-number order."""
     require(principal, [Role.clerk, *LEADERS, Role.auditor], organization_id, "organization")
-    docs = (await session.scalars(
-        select(IncomingDocument).where(
-            IncomingDocument.organization_id == organization_id, IncomingDocument.arrival_year == year,
-            IncomingDocument.arrival_series == series, IncomingDocument.arrival_number.is_not(None))
-        .order_by(IncomingDocument.arrival_number)
-    )).all()
+    docs = (
+        await session.scalars(
+            select(IncomingDocument)
+            .where(
+                IncomingDocument.organization_id == organization_id,
+                IncomingDocument.arrival_year == year,
+                IncomingDocument.arrival_series == series,
+                IncomingDocument.arrival_number.is_not(None),
+            )
+            .order_by(IncomingDocument.arrival_number)
+        )
+    ).all()
     users = {u.id: u for u in (await session.scalars(select(User).where(User.organization_id == organization_id))).all()}
     units = {u.id: u for u in (await session.scalars(select(Unit).where(Unit.organization_id == organization_id))).all()}
     rows: list[dict[str, object]] = []
     for d in docs:
-        receiver = units[d.lead_unit_id].name if d.lead_unit_id in units else (
-            users[d.lead_user_id].full_name if d.lead_user_id in users else (
-                units[d.receiving_unit_id].name if d.receiving_unit_id in units else ""))
+        receiver = (
+            units[d.lead_unit_id].name
+            if d.lead_unit_id in units
+            else (
+                users[d.lead_user_id].full_name
+                if d.lead_user_id in users
+                else (units[d.receiving_unit_id].name if d.receiving_unit_id in units else "")
+            )
+        )
         notes = {"rejected": "Trả lại nơi gửi", "no_direction": "Lưu, không cần xử lý"}.get(d.status, "")
-        rows.append({
-            "arrival_date": d.arrival_date, "arrival_number": d.arrival_label, "issuer": d.issuer_name,
-            "notation": d.number_notation, "document_date": d.document_date,
-            "type_and_subject": f"{d.doc_type} — {d.subject}", "receiver": receiver,
-            "passed_on_date": d.directed_at.astimezone(calendar.VN_TZ).date() if d.directed_at else None,
-            "received_by": users[d.lead_user_id].full_name if d.lead_user_id in users else "",
-            "notes": notes,
-        })
+        rows.append(
+            {
+                "arrival_date": d.arrival_date,
+                "arrival_number": d.arrival_label,
+                "issuer": d.issuer_name,
+                "notation": d.number_notation,
+                "document_date": d.document_date,
+                "type_and_subject": f"{d.doc_type} — {d.subject}",
+                "receiver": receiver,
+                "passed_on_date": d.directed_at.astimezone(calendar.VN_TZ).date() if d.directed_at else None,
+                "received_by": users[d.lead_user_id].full_name if d.lead_user_id in users else "",
+                "notes": notes,
+            }
+        )
     return rows
 
 
@@ -1189,16 +1399,24 @@ async def unit_statistics(session: AsyncSession, *, principal: Principal, organi
     units = {u.id: u.name for u in (await session.scalars(select(Unit).where(Unit.organization_id == organization_id))).all()}
     stats: dict[int | None, UnitStats] = {}
     for row in await handling.handled(session, org_ids=[organization_id], start=date(year, 1, 1), end=date(year, 12, 31)):
-        unit = stats.setdefault(row.unit_id, UnitStats(
-            unit_id=row.unit_id, unit_name=units.get(row.unit_id, "Chưa rõ đơn vị") if row.unit_id else "Chưa rõ đơn vị"))
+        unit = stats.setdefault(
+            row.unit_id,
+            UnitStats(unit_id=row.unit_id, unit_name=units.get(row.unit_id, "Chưa rõ đơn vị") if row.unit_id else "Chưa rõ đơn vị"),
+        )
         unit.add(row.result)
     return sorted(stats.values(), key=lambda s: s.unit_name)
 
 
 async def trail(session: AsyncSession, *, document_id: int) -> list[AuditEntry]:
-    return list((await session.scalars(select(AuditEntry).where(
-        AuditEntry.object_type == "incoming", AuditEntry.object_id == str(document_id)
-    ).order_by(AuditEntry.seq))).all())
+    return list(
+        (
+            await session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.object_type == "incoming", AuditEntry.object_id == str(document_id))
+                .order_by(AuditEntry.seq)
+            )
+        ).all()
+    )
 
 
 async def record_file_view(session: AsyncSession, *, principal: Principal, doc: IncomingDocument, file: IncomingFile) -> None:
@@ -1208,14 +1426,12 @@ async def record_file_view(session: AsyncSession, *, principal: Principal, doc: 
 def _administers_only(organization_id: int) -> Any:
     """Holds the administrator role in the organisation and no other: manages accounts, handles no documents."""
     roles = select(RoleAssignment.user_id).where(RoleAssignment.organization_id == organization_id)
-    return and_(User.id.in_(roles.where(RoleAssignment.role == Role.admin)),
-                User.id.not_in(roles.where(RoleAssignment.role != Role.admin)))
+    return and_(User.id.in_(roles.where(RoleAssignment.role == Role.admin)), User.id.not_in(roles.where(RoleAssignment.role != Role.admin)))
 
 
 async def people_of(session: AsyncSession, *, organization_id: int, exclude_user_id: int | None = None) -> list[User]:
     """Who may be given a document of the organisation to handle: its active people, not its administrators."""
-    query = select(User).where(User.organization_id == organization_id, User.active.is_(True),
-                               ~_administers_only(organization_id))
+    query = select(User).where(User.organization_id == organization_id, User.active.is_(True), ~_administers_only(organization_id))
     if exclude_user_id is not None:
         query = query.where(User.id != exclude_user_id)
     return list((await session.scalars(query.options(selectinload(User.unit)).order_by(User.full_name))).all())

@@ -28,9 +28,9 @@ from services.authz import OrgTree
 from services.db import utcnow
 from services.directory.models import Organization, Role, RoleAssignment, User
 from services.errors import Conflict, InvalidInput, NotFound
+from services.i18n import _l
 from services.keys.models import CertSource, CertStatus, SignerCertificate
 from services.notifications.service import notify
-from services.i18n import _l
 
 MAX_CERT_BYTES = 64 * 1024
 SYSTEM_ACTOR = Actor.system("keystore")
@@ -86,8 +86,16 @@ async def _owner_org(session: AsyncSession, *, user_id: int | None, organization
 
 
 def _details(row: SignerCertificate, **more: object) -> dict[str, object]:
-    return {"fingerprint": row.fingerprint, "serial": row.serial_hex, "issuer": row.issuer, "subject": row.subject,
-            "user_id": row.user_id, "organization_id": row.organization_id, "source": row.source.value, **more}
+    return {
+        "fingerprint": row.fingerprint,
+        "serial": row.serial_hex,
+        "issuer": row.issuer,
+        "subject": row.subject,
+        "user_id": row.user_id,
+        "organization_id": row.organization_id,
+        "source": row.source.value,
+        **more,
+    }
 
 
 async def register(
@@ -122,29 +130,50 @@ async def register(
     now = utcnow()
     confirmed = source != CertSource.self
     row = SignerCertificate(
-        user_id=user_id, organization_id=organization_id, source=source,
+        user_id=user_id,
+        organization_id=organization_id,
+        source=source,
         status=CertStatus.confirmed if confirmed else CertStatus.pending,
-        created_at=now, created_by=actor.user_id,
-        confirmed_at=now if confirmed else None, confirmed_by=actor.user_id if confirmed else None,
+        created_at=now,
+        created_by=actor.user_id,
+        confirmed_at=now if confirmed else None,
+        confirmed_by=actor.user_id if confirmed else None,
         **facts,
     )
     session.add(row)
     await session.flush()
-    await record(session, actor=actor, action="certificate.register", object_type="certificate", object_id=row.id,
-                 organization_id=owner_org, details=_details(row, status=row.status.value))
+    await record(
+        session,
+        actor=actor,
+        action="certificate.register",
+        object_type="certificate",
+        object_id=row.id,
+        organization_id=owner_org,
+        details=_details(row, status=row.status.value),
+    )
     if row.status == CertStatus.pending:
-        await notify(session, user_ids=await _admins_of(session, owner_org), kind="certificate.pending",
-                     link="/admin/certificates", dedupe_key=f"certificate-{row.id}-pending",
-                     title=_l("Certificate awaiting confirmation: {common_name} (serial {serial_hex})", common_name=row.common_name, serial_hex=row.serial_hex.upper()),
-                     body=_l("Proposed by {value} from a first signature. Check with the user before confirming.", value=actor.name or ''))
+        await notify(
+            session,
+            user_ids=await _admins_of(session, owner_org),
+            kind="certificate.pending",
+            link="/admin/certificates",
+            dedupe_key=f"certificate-{row.id}-pending",
+            title=_l(
+                "Certificate awaiting confirmation: {common_name} (serial {serial_hex})",
+                common_name=row.common_name,
+                serial_hex=row.serial_hex.upper(),
+            ),
+            body=_l("Proposed by {value} from a first signature. Check with the user before confirming.", value=actor.name or ""),
+        )
     return row
 
 
 async def _admins_of(session: AsyncSession, org_id: int) -> set[int]:
     """Administrators of an organisation or of any organisation above it."""
     scope = (await OrgTree.load(session)).ancestors_and_self(org_id)
-    rows = await session.scalars(select(RoleAssignment.user_id).where(
-        RoleAssignment.role == Role.admin, RoleAssignment.organization_id.in_(scope)))
+    rows = await session.scalars(
+        select(RoleAssignment.user_id).where(RoleAssignment.role == Role.admin, RoleAssignment.organization_id.in_(scope))
+    )
     return set(rows.all())
 
 
@@ -169,8 +198,15 @@ async def confirm(session: AsyncSession, *, actor: Actor, cert_id: int) -> Signe
     if row.status == CertStatus.revoked:
         raise Conflict(_l("This certificate's registration was revoked."))
     row.status, row.confirmed_at, row.confirmed_by = CertStatus.confirmed, utcnow(), actor.user_id
-    await record(session, actor=actor, action="certificate.confirm", object_type="certificate", object_id=row.id,
-                 organization_id=await owner_org(session, row), details=_details(row))
+    await record(
+        session,
+        actor=actor,
+        action="certificate.confirm",
+        object_type="certificate",
+        object_id=row.id,
+        organization_id=await owner_org(session, row),
+        details=_details(row),
+    )
     return row
 
 
@@ -183,13 +219,23 @@ async def revoke(session: AsyncSession, *, actor: Actor, cert_id: int, reason: s
     if row.status == CertStatus.revoked:
         return row
     row.status, row.revoked_at, row.revoked_by, row.revoke_reason = CertStatus.revoked, utcnow(), actor.user_id, reason[:500]
-    await record(session, actor=actor, action="certificate.revoke", object_type="certificate", object_id=row.id,
-                 organization_id=await owner_org(session, row), details=_details(row, reason=reason[:500]))
+    await record(
+        session,
+        actor=actor,
+        action="certificate.revoke",
+        object_type="certificate",
+        object_id=row.id,
+        organization_id=await owner_org(session, row),
+        details=_details(row, reason=reason[:500]),
+    )
     return row
 
 
 async def listing(
-    session: AsyncSession, *, user_ids: set[int] | None = None, organization_ids: set[int] | None = None,
+    session: AsyncSession,
+    *,
+    user_ids: set[int] | None = None,
+    organization_ids: set[int] | None = None,
 ) -> list[SignerCertificate]:
     """Certificates of these people and organisations, pending first, newest first."""
     clauses = []
@@ -202,22 +248,31 @@ async def listing(
     from sqlalchemy import case, or_
 
     pending_first = case((SignerCertificate.status == CertStatus.pending, 0), else_=1)
-    rows = await session.scalars(select(SignerCertificate).where(or_(*clauses))
-                                 .order_by(pending_first, SignerCertificate.created_at.desc(), SignerCertificate.id.desc()))
+    rows = await session.scalars(
+        select(SignerCertificate)
+        .where(or_(*clauses))
+        .order_by(pending_first, SignerCertificate.created_at.desc(), SignerCertificate.id.desc())
+    )
     return list(rows.all())
 
 
-async def accepted_fingerprints(session: AsyncSession, *, user_id: int | None = None,
-                                organization_id: int | None = None) -> set[str]:
+async def accepted_fingerprints(session: AsyncSession, *, user_id: int | None = None, organization_id: int | None = None) -> set[str]:
     """Fingerprints of the confirmed certificates of a person (or an organisation's seal)."""
     column = SignerCertificate.user_id if user_id is not None else SignerCertificate.organization_id
-    rows = await session.scalars(select(SignerCertificate.fingerprint).where(
-        column == (user_id if user_id is not None else organization_id), SignerCertificate.status == CertStatus.confirmed))
+    rows = await session.scalars(
+        select(SignerCertificate.fingerprint).where(
+            column == (user_id if user_id is not None else organization_id), SignerCertificate.status == CertStatus.confirmed
+        )
+    )
     return set(rows.all())
 
 
 async def ensure_system_key(
-    session: AsyncSession, *, der: bytes, user_id: int | None = None, organization_id: int | None = None,
+    session: AsyncSession,
+    *,
+    der: bytes,
+    user_id: int | None = None,
+    organization_id: int | None = None,
 ) -> SignerCertificate:
     """Register, confirmed, the certificate of a key the system holds for this owner, unless it is
     known already: a registration an administrator revoked stays revoked."""
@@ -226,5 +281,6 @@ async def ensure_system_key(
         if existing.status == CertStatus.pending:  # proposed by the person; the system holds that very key
             return await confirm(session, actor=SYSTEM_ACTOR, cert_id=existing.id)
         return existing
-    return await register(session, actor=SYSTEM_ACTOR, der_or_pem=der, source=CertSource.system,
-                          user_id=user_id, organization_id=organization_id)
+    return await register(
+        session, actor=SYSTEM_ACTOR, der_or_pem=der, source=CertSource.system, user_id=user_id, organization_id=organization_id
+    )

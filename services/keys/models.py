@@ -27,9 +27,7 @@ class SignerCertificate(Base):
     """One certificate registered for exactly one person or one organisation (the seal)."""
 
     __tablename__ = "signer_certificates"
-    __table_args__ = (
-        CheckConstraint("(user_id IS NULL) <> (organization_id IS NULL)", name="one_owner"),
-    )
+    __table_args__ = (CheckConstraint("(user_id IS NULL) <> (organization_id IS NULL)", name="one_owner"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

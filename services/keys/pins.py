@@ -22,9 +22,9 @@ from services.config import Settings
 from services.db import utcnow
 from services.directory.models import Role, RoleAssignment
 from services.errors import NotFound
+from services.i18n import _l
 from services.keys.models import PinGuard
 from services.notifications.service import notify
-from services.i18n import _l
 
 
 @dataclass(frozen=True)
@@ -69,14 +69,12 @@ async def state(session: AsyncSession, *, key: str) -> PinGuard | None:
 
 async def _locked_row(session: AsyncSession, ref: KeyRef) -> PinGuard:
     """The key's row, created if missing, locked for this transaction (concurrent failures queue)."""
-    values = {"key": ref.key, "user_id": ref.user_id, "organization_id": ref.organization_id, "failures": 0,
-              "updated_at": utcnow()}
+    values = {"key": ref.key, "user_id": ref.user_id, "organization_id": ref.organization_id, "failures": 0, "updated_at": utcnow()}
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(postgresql.insert(PinGuard).values(values).on_conflict_do_nothing(index_elements=["key"]))
     else:
         await session.execute(sqlite.insert(PinGuard).values(values).on_conflict_do_nothing(index_elements=["key"]))
-    row = await session.scalar(select(PinGuard).where(PinGuard.key == ref.key).with_for_update()
-                               .execution_options(populate_existing=True))
+    row = await session.scalar(select(PinGuard).where(PinGuard.key == ref.key).with_for_update().execution_options(populate_existing=True))
     assert row is not None
     return row
 
@@ -84,13 +82,13 @@ async def _locked_row(session: AsyncSession, ref: KeyRef) -> PinGuard:
 async def _holders(session: AsyncSession, ref: KeyRef) -> set[int]:
     if not ref.is_seal:
         return {ref.user_id} if ref.user_id is not None else set()
-    clerks = await session.scalars(select(RoleAssignment.user_id).where(
-        RoleAssignment.organization_id == ref.organization_id, RoleAssignment.role == Role.clerk))
+    clerks = await session.scalars(
+        select(RoleAssignment.user_id).where(RoleAssignment.organization_id == ref.organization_id, RoleAssignment.role == Role.clerk)
+    )
     return set(clerks.all())
 
 
-async def record_failure(session: AsyncSession, *, settings: Settings, actor: Actor, ref: KeyRef,
-                         details: dict[str, object]) -> PinGuard:
+async def record_failure(session: AsyncSession, *, settings: Settings, actor: Actor, ref: KeyRef, details: dict[str, object]) -> PinGuard:
     """Count one wrong PIN: delay the next attempt, or lock the key at the limit and tell its holder."""
     row = await _locked_row(session, ref)
     now = utcnow()
@@ -102,15 +100,28 @@ async def record_failure(session: AsyncSession, *, settings: Settings, actor: Ac
     elif row.locked_at is None and row.failures >= 2:  # one typo is free; then the wait doubles
         delay = min(settings.pin_delay_seconds * 2 ** (row.failures - 2), settings.pin_delay_max_seconds)
         row.not_before = now + timedelta(seconds=delay)
-    await record(session, actor=actor, action="signing.pin_failed", object_type="key", object_id=ref.key,
-                 organization_id=ref.organization_id,
-                 details={**details, "failures": row.failures, "locked": row.locked_at is not None,
-                          "not_before": row.not_before.isoformat() if row.not_before else None})
+    await record(
+        session,
+        actor=actor,
+        action="signing.pin_failed",
+        object_type="key",
+        object_id=ref.key,
+        organization_id=ref.organization_id,
+        details={
+            **details,
+            "failures": row.failures,
+            "locked": row.locked_at is not None,
+            "not_before": row.not_before.isoformat() if row.not_before else None,
+        },
+    )
     if newly_locked:
         assert row.locked_at is not None
         what = _l("The organisation's digital seal") if ref.is_seal else _l("Your signing key")
         await notify(
-            session, user_ids=await _holders(session, ref), kind="signing.key_locked", link="/account",
+            session,
+            user_ids=await _holders(session, ref),
+            kind="signing.key_locked",
+            link="/account",
             dedupe_key=f"pin-locked-{ref.key}-{row.locked_at.isoformat()}",
             title=_l("{what} locked after {failures} wrong PINs", what=what, failures=row.failures),
             body=_l("If it was not you, tell an administrator at once. Administrators unlock it under Administration › Signing keys."),
@@ -126,8 +137,15 @@ async def record_success(session: AsyncSession, *, actor: Actor, ref: KeyRef) ->
     row = await _locked_row(session, ref)
     failures = row.failures
     row.failures, row.not_before, row.locked_at, row.updated_at = 0, None, None, utcnow()
-    await record(session, actor=actor, action="signing.pin_reset", object_type="key", object_id=ref.key,
-                 organization_id=ref.organization_id, details={"failures": failures})
+    await record(
+        session,
+        actor=actor,
+        action="signing.pin_reset",
+        object_type="key",
+        object_id=ref.key,
+        organization_id=ref.organization_id,
+        details={"failures": failures},
+    )
 
 
 async def unlock(session: AsyncSession, *, actor: Actor, key: str) -> PinGuard:
@@ -139,11 +157,23 @@ async def unlock(session: AsyncSession, *, actor: Actor, key: str) -> PinGuard:
     row = await _locked_row(session, ref)
     failures, was_locked = row.failures, row.locked_at is not None
     row.failures, row.not_before, row.locked_at, row.updated_at = 0, None, None, utcnow()
-    await record(session, actor=actor, action="signing.pin_unlock", object_type="key", object_id=key,
-                 organization_id=row.organization_id, details={"failures": failures, "was_locked": was_locked})
-    await notify(session, user_ids=await _holders(session, ref), kind="signing.key_unlocked", link="/account",
-                 dedupe_key=f"pin-unlocked-{key}-{row.updated_at.isoformat()}",
-                 title=_l("An administrator unlocked your signing key; you can sign with your PIN again."))
+    await record(
+        session,
+        actor=actor,
+        action="signing.pin_unlock",
+        object_type="key",
+        object_id=key,
+        organization_id=row.organization_id,
+        details={"failures": failures, "was_locked": was_locked},
+    )
+    await notify(
+        session,
+        user_ids=await _holders(session, ref),
+        kind="signing.key_unlocked",
+        link="/account",
+        dedupe_key=f"pin-unlocked-{key}-{row.updated_at.isoformat()}",
+        title=_l("An administrator unlocked your signing key; you can sign with your PIN again."),
+    )
     return row
 
 
@@ -151,7 +181,12 @@ async def troubled(session: AsyncSession, *, organization_ids: set[int]) -> list
     """Keys of these organisations (and their people) that are locked or counting failures."""
     if not organization_ids:
         return []
-    rows = await session.scalars(select(PinGuard).where(
-        PinGuard.organization_id.in_(organization_ids), PinGuard.failures > 0,
-    ).order_by(PinGuard.locked_at.is_(None), PinGuard.updated_at.desc()))
+    rows = await session.scalars(
+        select(PinGuard)
+        .where(
+            PinGuard.organization_id.in_(organization_ids),
+            PinGuard.failures > 0,
+        )
+        .order_by(PinGuard.locked_at.is_(None), PinGuard.updated_at.desc())
+    )
     return list(rows.all())

@@ -7,8 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.migrations.naming import include_object
 from services.migrations.models import metadata
+from services.migrations.naming import include_object
 
 config = context.config
 

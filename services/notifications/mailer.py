@@ -32,10 +32,15 @@ async def send_pending(database: Database, settings: Settings, *, batch: int = 5
     if not settings.smtp_host:
         return 0
     async with database.session() as session:
-        rows = (await session.execute(
-            select(Notification, User.email, User.full_name, User.language).join(User, User.id == Notification.user_id)
-            .where(Notification.email_state == "pending").order_by(Notification.id).limit(batch)
-        )).all()
+        rows = (
+            await session.execute(
+                select(Notification, User.email, User.full_name, User.language)
+                .join(User, User.id == Notification.user_id)
+                .where(Notification.email_state == "pending")
+                .order_by(Notification.id)
+                .limit(batch)
+            )
+        ).all()
     sent = 0
     for note, address, name, language in rows:
         # In the recipient's language, whoever caused the notification.
@@ -68,5 +73,5 @@ async def run_mailer(database: Database, settings: Settings, *, stop: asyncio.Ev
             log.exception("mailer round failed")
         try:
             await asyncio.wait_for(stop.wait(), timeout=every)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass

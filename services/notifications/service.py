@@ -46,14 +46,22 @@ async def notify(
         address, language = (await session.execute(select(User.email, User.language).where(User.id == user_id))).one()
         has_email = email and bool(address)
         note = Notification(
-            user_id=user_id, kind=kind, title=render(title, DEFAULT_LOCALE)[:500], body=render(body, DEFAULT_LOCALE),
-            message=message, link=link, dedupe_key=key, email_state="pending" if has_email else "none",
+            user_id=user_id,
+            kind=kind,
+            title=render(title, DEFAULT_LOCALE)[:500],
+            body=render(body, DEFAULT_LOCALE),
+            message=message,
+            link=link,
+            dedupe_key=key,
+            email_state="pending" if has_email else "none",
         )
         session.add(note)
         await session.flush()
         unread = await unread_count(session, user_id=user_id)
         await publish(
-            session, channel=user_channel(user_id), kind="notification",
+            session,
+            channel=user_channel(user_id),
+            kind="notification",
             payload={"id": note.id, "title": note.text("title", language), "link": link, "unread": unread},
         )
         created.append(note)
@@ -61,16 +69,19 @@ async def notify(
 
 
 async def unread_count(session: AsyncSession, *, user_id: int) -> int:
-    return await session.scalar(
-        select(func.count()).select_from(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
-    ) or 0
+    return (
+        await session.scalar(
+            select(func.count()).select_from(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        )
+        or 0
+    )
 
 
 async def list_for(session: AsyncSession, *, user_id: int, limit: int = 50) -> list[Notification]:
     return list(
-        (await session.scalars(
-            select(Notification).where(Notification.user_id == user_id).order_by(Notification.id.desc()).limit(limit)
-        )).all()
+        (
+            await session.scalars(select(Notification).where(Notification.user_id == user_id).order_by(Notification.id.desc()).limit(limit))
+        ).all()
     )
 
 
@@ -79,5 +90,6 @@ async def mark_read(session: AsyncSession, *, user_id: int, notification_id: int
     if notification_id is not None:
         query = query.where(Notification.id == notification_id)
     await session.execute(query.values(read_at=utcnow()))
-    await publish(session, channel=user_channel(user_id), kind="notification.read",
-                  payload={"unread": await unread_count(session, user_id=user_id)})
+    await publish(
+        session, channel=user_channel(user_id), kind="notification.read", payload={"unread": await unread_count(session, user_id=user_id)}
+    )

@@ -46,8 +46,11 @@ async def tell(session: AsyncSession, kind: str, object_id: int, signal: str | N
     if kind not in KINDS:
         raise ValueError(f"unknown workflow kind {kind!r}")
     now = utcnow()
-    session.add(OutboxCommand(kind=kind, object_id=object_id, signal=signal, args=json.dumps(args, default=str),
-                              created_at=now, due_at=now, attempts=0))
+    session.add(
+        OutboxCommand(
+            kind=kind, object_id=object_id, signal=signal, args=json.dumps(args, default=str), created_at=now, due_at=now, attempts=0
+        )
+    )
     session.info["outbox_written"] = True
 
 
@@ -74,21 +77,32 @@ async def claim(session: AsyncSession, *, limit: int = 500, lease: timedelta = L
     """Take the due commands, oldest first, for `lease`: another relay skips them meanwhile, and
     if this one dies before marking them they come due again."""
     now = utcnow()
-    ids = (await session.scalars(
-        select(OutboxCommand.id).where(OutboxCommand.delivered_at.is_(None), OutboxCommand.due_at <= now)
-        .order_by(OutboxCommand.id).limit(limit)
-    )).all()
+    ids = (
+        await session.scalars(
+            select(OutboxCommand.id)
+            .where(OutboxCommand.delivered_at.is_(None), OutboxCommand.due_at <= now)
+            .order_by(OutboxCommand.id)
+            .limit(limit)
+        )
+    ).all()
     if not ids:
         return []
-    claimed = (await session.execute(
-        update(OutboxCommand)
-        .where(OutboxCommand.id.in_(ids), OutboxCommand.delivered_at.is_(None), OutboxCommand.due_at <= now)
-        .values(due_at=now + lease)
-        .returning(OutboxCommand.id, OutboxCommand.kind, OutboxCommand.object_id, OutboxCommand.signal,
-                   OutboxCommand.args, OutboxCommand.attempts)
-    )).all()
-    return sorted((Command(r.id, r.kind, r.object_id, r.signal, json.loads(r.args), r.attempts) for r in claimed),
-                  key=lambda c: c.id)
+    claimed = (
+        await session.execute(
+            update(OutboxCommand)
+            .where(OutboxCommand.id.in_(ids), OutboxCommand.delivered_at.is_(None), OutboxCommand.due_at <= now)
+            .values(due_at=now + lease)
+            .returning(
+                OutboxCommand.id,
+                OutboxCommand.kind,
+                OutboxCommand.object_id,
+                OutboxCommand.signal,
+                OutboxCommand.args,
+                OutboxCommand.attempts,
+            )
+        )
+    ).all()
+    return sorted((Command(r.id, r.kind, r.object_id, r.signal, json.loads(r.args), r.attempts) for r in claimed), key=lambda c: c.id)
 
 
 async def delivered(session: AsyncSession, *, ids: list[int]) -> None:
@@ -100,7 +114,8 @@ async def failed(session: AsyncSession, *, command: Command, error: str) -> time
     """Count a failed delivery and put the command off (1 s, 2 s, 4 s … up to a minute)."""
     wait = min(timedelta(seconds=2 ** min(command.attempts, 10)), MAX_BACKOFF)
     await session.execute(
-        update(OutboxCommand).where(OutboxCommand.id == command.id)
+        update(OutboxCommand)
+        .where(OutboxCommand.id == command.id)
         .values(attempts=OutboxCommand.attempts + 1, due_at=utcnow() + wait, last_error=error[:2000])
     )
     return wait
@@ -108,9 +123,9 @@ async def failed(session: AsyncSession, *, command: Command, error: str) -> time
 
 async def backlog(session: AsyncSession) -> tuple[int, float]:
     """(undelivered commands, age in seconds of the oldest): Temporal away shows here."""
-    count, oldest = (await session.execute(
-        select(func.count(), func.min(OutboxCommand.created_at)).where(OutboxCommand.delivered_at.is_(None))
-    )).one()
+    count, oldest = (
+        await session.execute(select(func.count(), func.min(OutboxCommand.created_at)).where(OutboxCommand.delivered_at.is_(None)))
+    ).one()
     if not count or oldest is None:
         return 0, 0.0
     return int(count), max(0.0, (utcnow() - oldest).total_seconds())
@@ -119,9 +134,12 @@ async def backlog(session: AsyncSession) -> tuple[int, float]:
 async def purge(session: AsyncSession, *, older_than: timedelta = timedelta(days=7)) -> int:
     """Forget delivered commands after a while (they are only a delivery log)."""
     # A DELETE's result is a CursorResult (it has the rowcount); execute() is typed for any statement.
-    result = cast(CursorResult[Any], await session.execute(
-        delete(OutboxCommand).where(OutboxCommand.delivered_at.is_not(None), OutboxCommand.delivered_at < utcnow() - older_than)
-    ))
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            delete(OutboxCommand).where(OutboxCommand.delivered_at.is_not(None), OutboxCommand.delivered_at < utcnow() - older_than)
+        ),
+    )
     return result.rowcount or 0
 
 

@@ -39,8 +39,9 @@ class OutgoingReviewDeadlines:
         rows = outgoing.current_reviews(doc, await outgoing.reviews(session, document_id=doc.id))
         dues = [r.due_at for r in rows if r.due_at is not None]
         # "Closed" for the kernel: the review is over (the document's own workflow goes on).
-        return Tracking(status=doc.status.value, revision=doc.review_round, closed=doc.status != Status.in_review,
-                        due=min(dues) if dues else None)
+        return Tracking(
+            status=doc.status.value, revision=doc.review_round, closed=doc.status != Status.in_review, due=min(dues) if dues else None
+        )
 
     async def announce(self, session: AsyncSession, object_id: int, revision: int) -> list[int]:
         return []  # submitting and each decision tell the next reviewers

@@ -130,9 +130,11 @@ def build_spec(data: SpecInput) -> DocumentSpec:
             filing=f"Lưu: VT, {data.unit_abbr or 'VP'}.",
             signers=[
                 SigningBlock(
-                    role="leader", authority_prefix=prefix,
+                    role="leader",
+                    authority_prefix=prefix,
                     authority_line=(data.authority_line or None) if prefix else None,
-                    position=data.signer_position or "Chủ tịch", signer_name=data.signer_name,
+                    position=data.signer_position or "Chủ tịch",
+                    signer_name=data.signer_name,
                 )
             ],
         )

@@ -178,7 +178,7 @@ def _refuse(detail: Message) -> InvalidInput:
 def _one(parent: Element, path: str) -> Element:
     found = parent.find(path)
     if found is None:
-        raise _refuse(_l("missing {path}", path=path, path2=path.replace('{' + NS + '}', '')))
+        raise _refuse(_l("missing {path}", path=path, path2=path.replace("{" + NS + "}", "")))
     return found
 
 
@@ -216,9 +216,7 @@ def parse(data: bytes) -> Package:
     number_text = _get(message, "Code", "CodeNumber")
     if not number_text.isdigit():
         raise _refuse(_l("bad CodeNumber"))
-    manifest = {
-        ref.findtext(_q("ContentId")) or "": ref for ref in _one(root, f"{_q('edXMLBody')}/{_q('edXMLManifest')}")
-    }
+    manifest = {ref.findtext(_q("ContentId")) or "": ref for ref in _one(root, f"{_q('edXMLBody')}/{_q('edXMLManifest')}")}
     attachments = []
     for node in _one(root, f"{_q('edXMLBody')}/{_q('Attachments')}"):
         cid = node.get("ContentId", "")
@@ -230,8 +228,10 @@ def parse(data: bytes) -> Package:
         except (binascii.Error, ValueError, UnicodeEncodeError):
             raise _refuse(_l("bad base64 in {cid}", cid=cid)) from None
         item = Attachment(
-            content_id=cid, name=ref.findtext(_q("AttachmentName")) or cid,
-            content_type=ref.findtext(_q("ContentType")) or "application/octet-stream", data=raw,
+            content_id=cid,
+            name=ref.findtext(_q("AttachmentName")) or cid,
+            content_type=ref.findtext(_q("ContentType")) or "application/octet-stream",
+            data=raw,
             description=ref.findtext(_q("Description")) or "",
         )
         digest = ref.findtext(_q("Digest"))

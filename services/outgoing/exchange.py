@@ -11,14 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.audit.service import Actor, record
 from services.authz import Principal
 from services.blobs import BlobStore
+from services.calendar import VN_TZ
 from services.config import Settings
 from services.directory.models import Organization, Role, User
 from services.errors import Conflict, InvalidInput, NotFound
+from services.i18n import _l
 from services.outgoing import drafting, edxml
 from services.outgoing.models import OutgoingDocument, Status
-from services.calendar import VN_TZ
 from services.outgoing.service import attachments, recipients
-from services.i18n import _l
+
 
 async def package_for(session: AsyncSession, *, settings: Settings, doc: OutgoingDocument) -> edxml.Package:
     """The edXML package of an issued document (business type: new, recall, or replace when
@@ -30,15 +31,33 @@ async def package_for(session: AsyncSession, *, settings: Settings, doc: Outgoin
     assert org is not None and signer is not None
     blobs = BlobStore.for_data_dir(settings.data_dir)
     rows = await recipients(session, document_id=doc.id)
-    codes: dict[int | None, str] = {o.id: o.code for o in (await session.scalars(select(Organization).where(
-        Organization.id.in_([r.organization_id for r in rows if r.organization_id] or [0])
-    ))).all()}
-    files = [edxml.Attachment(content_id="cid:1", name=f"{doc.notation.replace('/', '_')}.pdf",
-                              content_type="application/pdf", data=blobs.get(doc.issued_pdf_sha),
-                              description="Văn bản chính")]
+    codes: dict[int | None, str] = {
+        o.id: o.code
+        for o in (
+            await session.scalars(
+                select(Organization).where(Organization.id.in_([r.organization_id for r in rows if r.organization_id] or [0]))
+            )
+        ).all()
+    }
+    files = [
+        edxml.Attachment(
+            content_id="cid:1",
+            name=f"{doc.notation.replace('/', '_')}.pdf",
+            content_type="application/pdf",
+            data=blobs.get(doc.issued_pdf_sha),
+            description="Văn bản chính",
+        )
+    ]
     for index, item in enumerate(await attachments(session, document_id=doc.id), start=2):
-        files.append(edxml.Attachment(content_id=f"cid:{index}", name=item.filename, content_type=item.content_type,
-                                      data=blobs.get(item.sealed_sha or item.sha), description="Phụ lục"))
+        files.append(
+            edxml.Attachment(
+                content_id=f"cid:{index}",
+                name=item.filename,
+                content_type=item.content_type,
+                data=blobs.get(item.sealed_sha or item.sha),
+                description="Phụ lục",
+            )
+        )
     business, reason, response_for = "new", "", ""
     if doc.status == Status.recalled:
         business, reason = "recall", doc.closing_reason or ""
@@ -79,14 +98,24 @@ async def export_package(session: AsyncSession, *, settings: Settings, actor: Ac
     package = await package_for(session, settings=settings, doc=doc)
     data = edxml.build(package)
     await record(
-        session, actor=actor, action="outgoing.edxml_export", object_type="outgoing", object_id=doc.id,
-        organization_id=doc.organization_id, details={"document_id": package.document_id, "bytes": len(data)},
+        session,
+        actor=actor,
+        action="outgoing.edxml_export",
+        object_type="outgoing",
+        object_id=doc.id,
+        organization_id=doc.organization_id,
+        details={"document_id": package.document_id, "bytes": len(data)},
     )
     return f"{doc.notation.replace('/', '_') if doc.notation else doc.id}.edxml.xml", data
 
 
 async def import_package(
-    session: AsyncSession, *, settings: Settings, principal: Principal, data: bytes, organization_id: int | None = None,
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    principal: Principal,
+    data: bytes,
+    organization_id: int | None = None,
 ) -> tuple[object, edxml.Package]:
     """Parse a package safely and register it as an incoming document of the addressed
     organisation (one the clerk works for). Idempotent per package: importing it twice gives
@@ -115,30 +144,55 @@ async def import_package(
     ref = f"edxml:{package.document_id}"[:128]
     if sender is not None:
         copy = await incoming.receive_from_system(
-            session, actor=principal.actor, recipient_org_id=target.id, sender_org_id=sender.id, outgoing_ref=ref,
-            number_notation=package.number_notation, document_date=package.promulgation_date, doc_type=doc_type,
-            subject=package.subject, urgency=package.urgency if package.urgency in incoming.URGENCY else "normal",
-            secrecy=package.secrecy if package.secrecy in incoming.SECRECY else "normal", due_date=package.due_date,
-            files=files, signer_name=package.signer_name,
+            session,
+            actor=principal.actor,
+            recipient_org_id=target.id,
+            sender_org_id=sender.id,
+            outgoing_ref=ref,
+            number_notation=package.number_notation,
+            document_date=package.promulgation_date,
+            doc_type=doc_type,
+            subject=package.subject,
+            urgency=package.urgency if package.urgency in incoming.URGENCY else "normal",
+            secrecy=package.secrecy if package.secrecy in incoming.SECRECY else "normal",
+            due_date=package.due_date,
+            files=files,
+            signer_name=package.signer_name,
         )
     else:
         # An outside sender: the clerk's import registers it straight away (with its arrival number).
         meta = incoming.Metadata(
-            issuer_name=package.sender.name, number_notation=package.number_notation,
-            document_date=package.promulgation_date, doc_type=doc_type, subject=package.subject,
+            issuer_name=package.sender.name,
+            number_notation=package.number_notation,
+            document_date=package.promulgation_date,
+            doc_type=doc_type,
+            subject=package.subject,
             urgency=package.urgency if package.urgency in incoming.URGENCY else "normal",
             secrecy=package.secrecy if package.secrecy in incoming.SECRECY else "normal",
             doc_due_date=package.due_date,
         )
         new_files = [incoming.NewFile(filename=a.name, content_type=a.content_type, data=a.data) for a in package.attachments]
         copy = await incoming.register(
-            session, principal=principal, organization_id=target.id, meta=meta, files=new_files, blobs=blobs,
+            session,
+            principal=principal,
+            organization_id=target.id,
+            meta=meta,
+            files=new_files,
+            blobs=blobs,
             allow_duplicate=False,
         )
     await record(
-        session, actor=principal.actor, action="outgoing.edxml_import", object_type="incoming",
-        object_id=getattr(copy, "id", None), organization_id=target.id,
-        details={"document_id": package.document_id, "sender": package.sender.organ_id,
-                 "business_type": package.business_type, "files": [a.sha256 for a in package.attachments]},
+        session,
+        actor=principal.actor,
+        action="outgoing.edxml_import",
+        object_type="incoming",
+        object_id=getattr(copy, "id", None),
+        organization_id=target.id,
+        details={
+            "document_id": package.document_id,
+            "sender": package.sender.organ_id,
+            "business_type": package.business_type,
+            "files": [a.sha256 for a in package.attachments],
+        },
     )
     return copy, package

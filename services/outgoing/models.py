@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import cast
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import Date, Enum, ForeignKey, Integer, String, Text, Table, UniqueConstraint, event, inspect, select, update
+from sqlalchemy import Date, Enum, ForeignKey, Integer, String, Table, Text, UniqueConstraint, event, inspect, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services import textsearch
@@ -178,11 +178,15 @@ class OutgoingRecipient(Base):
 # The word index is kept here rather than in each service function, so that no write path can
 # leave it stale: a document's own fields when it is written, its recipients when they are.
 
+
 def _recipient_names(connection, document_id: int | None) -> list[str]:
     if document_id is None:
         return []
-    return list(connection.scalars(select(OutgoingRecipient.name).where(OutgoingRecipient.document_id == document_id)
-                                   .order_by(OutgoingRecipient.id)))
+    return list(
+        connection.scalars(
+            select(OutgoingRecipient.name).where(OutgoingRecipient.document_id == document_id).order_by(OutgoingRecipient.id)
+        )
+    )
 
 
 @event.listens_for(OutgoingDocument, "before_insert")
@@ -199,8 +203,11 @@ def _index_recipients(_mapper, connection, row: OutgoingRecipient) -> None:
     table = cast(Table, OutgoingDocument.__table__)  # declared a FromClause; a Table at run time
     found = connection.execute(select(table.c.notation, table.c.subject).where(table.c.id == row.document_id)).first()
     if found is not None:
-        connection.execute(update(table).where(table.c.id == row.document_id).values(
-            search_text=textsearch.index_text(found.notation, found.subject, *_recipient_names(connection, row.document_id))))
+        connection.execute(
+            update(table)
+            .where(table.c.id == row.document_id)
+            .values(search_text=textsearch.index_text(found.notation, found.subject, *_recipient_names(connection, row.document_id)))
+        )
 
 
 @event.listens_for(OutgoingRecipient, "after_update")

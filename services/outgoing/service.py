@@ -30,6 +30,7 @@ from services.directory.models import LEADERS, STAFF, Organization, Role, RoleAs
 from services.documents.notation import OFFICIAL_LETTER, TYPE_CODES, canonical_type_code, notation, vn_date_line
 from services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.events.service import publish
+from services.i18n import Message, _l
 from services.notifications.service import notify
 from services.outgoing import drafting
 from services.outgoing.models import (
@@ -45,7 +46,6 @@ from services.outgoing.models import (
     Urgency,
 )
 from services.uploads import DOCX, CheckedUpload
-from services.i18n import Message, _l
 
 DRAFT_ROLES = STAFF
 SIGNER_ROLES = LEADERS
@@ -54,8 +54,15 @@ ISSUED = (Status.issued, Status.recalled, Status.replaced)
 QUEUES = ("drafts", "review", "sign", "issue", "issued")
 #: edXML status codes shown to the sender (DOMAIN.md).
 STATUS_CODES = {
-    "01": "arrived", "02": "rejected", "03": "received", "04": "assigned", "05": "in_progress",
-    "06": "done", "13": "recall_requested", "15": "recall_accepted", "16": "refused",
+    "01": "arrived",
+    "02": "rejected",
+    "03": "received",
+    "04": "assigned",
+    "05": "in_progress",
+    "06": "done",
+    "13": "recall_requested",
+    "15": "recall_accepted",
+    "16": "refused",
 }
 
 
@@ -139,9 +146,7 @@ def _link(doc: OutgoingDocument) -> str:
 
 
 async def users_with(session: AsyncSession, *, organization_id: int, roles: Sequence[Role]) -> list[User]:
-    ids = select(RoleAssignment.user_id).where(
-        RoleAssignment.organization_id == organization_id, RoleAssignment.role.in_(list(roles))
-    )
+    ids = select(RoleAssignment.user_id).where(RoleAssignment.organization_id == organization_id, RoleAssignment.role.in_(list(roles)))
     return list((await session.scalars(select(User).where(User.id.in_(ids), User.active.is_(True)).order_by(User.full_name))).all())
 
 
@@ -151,9 +156,13 @@ async def signers_of(session: AsyncSession, *, organization_id: int) -> list[Use
 
 
 async def reviewers_of(session: AsyncSession, *, organization_id: int) -> list[User]:
-    return list((await session.scalars(
-        select(User).where(User.organization_id == organization_id, User.active.is_(True)).order_by(User.full_name)
-    )).all())
+    return list(
+        (
+            await session.scalars(
+                select(User).where(User.organization_id == organization_id, User.active.is_(True)).order_by(User.full_name)
+            )
+        ).all()
+    )
 
 
 async def _check_fields(session: AsyncSession, *, org: Organization, fields: DraftFields) -> DraftFields:
@@ -186,10 +195,18 @@ async def _check_fields(session: AsyncSession, *, org: Organization, fields: Dra
     if prefix and prefix not in drafting.AUTHORITY_PREFIXES:
         raise InvalidInput(_l("Unknown authority prefix."))
     return DraftFields(
-        doc_type=doc_type, subject=subject, body=fields.body.strip() or drafting.SKELETONS.get(doc_type, ""),
-        signer_id=fields.signer_id, recipient_org_ids=org_ids, external_recipients=external,
-        authority_prefix=prefix, authority_line=_clean(fields.authority_line) or None, unit_id=fields.unit_id,
-        urgency=Urgency(fields.urgency), secrecy=Secrecy(fields.secrecy), due_date=fields.due_date,
+        doc_type=doc_type,
+        subject=subject,
+        body=fields.body.strip() or drafting.SKELETONS.get(doc_type, ""),
+        signer_id=fields.signer_id,
+        recipient_org_ids=org_ids,
+        external_recipients=external,
+        authority_prefix=prefix,
+        authority_line=_clean(fields.authority_line) or None,
+        unit_id=fields.unit_id,
+        urgency=Urgency(fields.urgency),
+        secrecy=Secrecy(fields.secrecy),
+        due_date=fields.due_date,
     )
 
 
@@ -221,9 +238,13 @@ def _apply(doc: OutgoingDocument, fields: DraftFields) -> None:
 
 
 async def recipients(session: AsyncSession, *, document_id: int) -> list[OutgoingRecipient]:
-    return list((await session.scalars(
-        select(OutgoingRecipient).where(OutgoingRecipient.document_id == document_id).order_by(OutgoingRecipient.id)
-    )).all())
+    return list(
+        (
+            await session.scalars(
+                select(OutgoingRecipient).where(OutgoingRecipient.document_id == document_id).order_by(OutgoingRecipient.id)
+            )
+        ).all()
+    )
 
 
 async def spec_input(session: AsyncSession, *, doc: OutgoingDocument) -> drafting.SpecInput:
@@ -233,21 +254,42 @@ async def spec_input(session: AsyncSession, *, doc: OutgoingDocument) -> draftin
     assert org is not None and signer is not None
     names = [r.name for r in await recipients(session, document_id=doc.id)]
     return drafting.SpecInput(
-        doc_type=doc.doc_type, subject=doc.subject, body=doc.body, org_name=org.name, org_abbr=org.abbreviation,
-        parent_body=org.parent_body, place=org.place or "Bến Tre", unit_abbr=unit.abbreviation if unit else None,
-        recipients=names, signer_name=signer.full_name, signer_position=signer.position or "Chủ tịch",
-        authority_prefix=doc.authority_prefix, authority_line=doc.authority_line,
+        doc_type=doc.doc_type,
+        subject=doc.subject,
+        body=doc.body,
+        org_name=org.name,
+        org_abbr=org.abbreviation,
+        parent_body=org.parent_body,
+        place=org.place or "Bến Tre",
+        unit_abbr=unit.abbreviation if unit else None,
+        recipients=names,
+        signer_name=signer.full_name,
+        signer_position=signer.position or "Chủ tịch",
+        authority_prefix=doc.authority_prefix,
+        authority_line=doc.authority_line,
     )
 
 
 async def _add_version(
-    session: AsyncSession, *, settings: Settings, actor: Actor, doc: OutgoingDocument, source: str,
-    filename: str, docx: bytes, note: str | None,
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    actor: Actor,
+    doc: OutgoingDocument,
+    source: str,
+    filename: str,
+    docx: bytes,
+    note: str | None,
 ) -> OutgoingVersion:
     last = await session.scalar(select(func.max(OutgoingVersion.number)).where(OutgoingVersion.document_id == doc.id)) or 0
     version = OutgoingVersion(
-        document_id=doc.id, number=last + 1, source=source, filename=filename[:255],
-        docx_sha=_blobs(settings).put(docx), text=drafting.docx_text(docx), note=(note or None),
+        document_id=doc.id,
+        number=last + 1,
+        source=source,
+        filename=filename[:255],
+        docx_sha=_blobs(settings).put(docx),
+        text=drafting.docx_text(docx),
+        note=(note or None),
         created_by_id=actor.user_id or doc.drafter_id,
     )
     session.add(version)
@@ -255,14 +297,20 @@ async def _add_version(
     doc.prepared_version = None
     await session.flush()
     await record(
-        session, actor=actor, action="outgoing.version", object_type="outgoing", object_id=doc.id,
+        session,
+        actor=actor,
+        action="outgoing.version",
+        object_type="outgoing",
+        object_id=doc.id,
         organization_id=doc.organization_id,
         details={"version": version.number, "source": source, "sha256": version.docx_sha, "note": note},
     )
     return version
 
 
-async def _template_version(session: AsyncSession, *, settings: Settings, actor: Actor, doc: OutgoingDocument, note: str | None) -> OutgoingVersion:
+async def _template_version(
+    session: AsyncSession, *, settings: Settings, actor: Actor, doc: OutgoingDocument, note: str | None
+) -> OutgoingVersion:
     docx = drafting.render_docx(await spec_input(session, doc=doc))
     name = f"du-thao-{doc.id}.docx"
     return await _add_version(session, settings=settings, actor=actor, doc=doc, source="template", filename=name, docx=docx, note=note)
@@ -306,9 +354,13 @@ async def get_for(session: AsyncSession, *, principal: Principal, document_id: i
 
 
 async def versions(session: AsyncSession, *, document_id: int) -> list[OutgoingVersion]:
-    return list((await session.scalars(
-        select(OutgoingVersion).where(OutgoingVersion.document_id == document_id).order_by(OutgoingVersion.number)
-    )).all())
+    return list(
+        (
+            await session.scalars(
+                select(OutgoingVersion).where(OutgoingVersion.document_id == document_id).order_by(OutgoingVersion.number)
+            )
+        ).all()
+    )
 
 
 async def version(session: AsyncSession, *, document_id: int, number: int) -> OutgoingVersion:
@@ -330,16 +382,25 @@ async def latest_version(session: AsyncSession, *, document_id: int) -> Outgoing
 
 
 async def attachments(session: AsyncSession, *, document_id: int) -> list[OutgoingAttachment]:
-    return list((await session.scalars(
-        select(OutgoingAttachment).where(OutgoingAttachment.document_id == document_id).order_by(OutgoingAttachment.id)
-    )).all())
+    return list(
+        (
+            await session.scalars(
+                select(OutgoingAttachment).where(OutgoingAttachment.document_id == document_id).order_by(OutgoingAttachment.id)
+            )
+        ).all()
+    )
 
 
 async def reviews(session: AsyncSession, *, document_id: int) -> list[OutgoingReview]:
-    return list((await session.scalars(
-        select(OutgoingReview).where(OutgoingReview.document_id == document_id)
-        .order_by(OutgoingReview.round, OutgoingReview.position, OutgoingReview.id)
-    )).all())
+    return list(
+        (
+            await session.scalars(
+                select(OutgoingReview)
+                .where(OutgoingReview.document_id == document_id)
+                .order_by(OutgoingReview.round, OutgoingReview.position, OutgoingReview.id)
+            )
+        ).all()
+    )
 
 
 def current_reviews(doc: OutgoingDocument, rows: list[OutgoingReview]) -> list[OutgoingReview]:
@@ -418,21 +479,33 @@ async def create_draft(
     if upload is not None:
         check_docx_upload(upload)
     doc = OutgoingDocument(
-        organization_id=org.id, drafter_id=actor.user_id, status=Status.draft, source_ref=source_ref,
-        replaces_id=replaces_id, body="", subject="", doc_type="CV", signer_id=checked.signer_id,
+        organization_id=org.id,
+        drafter_id=actor.user_id,
+        status=Status.draft,
+        source_ref=source_ref,
+        replaces_id=replaces_id,
+        body="",
+        subject="",
+        doc_type="CV",
+        signer_id=checked.signer_id,
     )
     _apply(doc, checked)
     session.add(doc)
     await session.flush()
     await _set_recipients(session, doc, checked)
     await record(
-        session, actor=actor, action="outgoing.create", object_type="outgoing", object_id=doc.id,
+        session,
+        actor=actor,
+        action="outgoing.create",
+        object_type="outgoing",
+        object_id=doc.id,
         organization_id=org.id,
         details={"type": doc.doc_type, "subject": doc.subject, "source_ref": source_ref, "replaces": replaces_id},
     )
     if upload is not None:
-        await _add_version(session, settings=settings, actor=actor, doc=doc, source="upload", filename=upload.filename,
-                           docx=upload.data, note=None)
+        await _add_version(
+            session, settings=settings, actor=actor, doc=doc, source="upload", filename=upload.filename, docx=upload.data, note=None
+        )
     else:
         await _template_version(session, settings=settings, actor=actor, doc=doc, note=None)
     for item in files:
@@ -449,8 +522,14 @@ def _editable(doc: OutgoingDocument, actor: Actor) -> None:
 
 
 async def update_draft(
-    session: AsyncSession, *, settings: Settings, actor: Actor, doc: OutgoingDocument, fields: DraftFields,
-    note: str | None = None, upload: CheckedUpload | None = None,
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    actor: Actor,
+    doc: OutgoingDocument,
+    fields: DraftFields,
+    note: str | None = None,
+    upload: CheckedUpload | None = None,
 ) -> OutgoingVersion:
     """Save edited fields as a new version (rendered from the template, or the uploaded DOCX)."""
     _editable(doc, actor)
@@ -461,8 +540,9 @@ async def update_draft(
     await _set_recipients(session, doc, checked)
     if upload is not None:
         check_docx_upload(upload)
-        result = await _add_version(session, settings=settings, actor=actor, doc=doc, source="upload",
-                                    filename=upload.filename, docx=upload.data, note=note)
+        result = await _add_version(
+            session, settings=settings, actor=actor, doc=doc, source="upload", filename=upload.filename, docx=upload.data, note=note
+        )
     else:
         result = await _template_version(session, settings=settings, actor=actor, doc=doc, note=note)
     await _event(session, doc, "version")
@@ -470,13 +550,20 @@ async def update_draft(
 
 
 async def upload_version(
-    session: AsyncSession, *, settings: Settings, actor: Actor, doc: OutgoingDocument, upload: CheckedUpload, note: str | None = None,
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    actor: Actor,
+    doc: OutgoingDocument,
+    upload: CheckedUpload,
+    note: str | None = None,
 ) -> OutgoingVersion:
     """The drafter's own DOCX as the next version (fields unchanged)."""
     _editable(doc, actor)
     check_docx_upload(upload)
-    result = await _add_version(session, settings=settings, actor=actor, doc=doc, source="upload",
-                                filename=upload.filename, docx=upload.data, note=note)
+    result = await _add_version(
+        session, settings=settings, actor=actor, doc=doc, source="upload", filename=upload.filename, docx=upload.data, note=note
+    )
     await _event(session, doc, "version")
     return result
 
@@ -487,14 +574,22 @@ async def add_attachment(
     if doc.status not in (Status.draft, Status.returned):
         raise Conflict(_l("Attachments can only change on drafts."))
     item = OutgoingAttachment(
-        document_id=doc.id, filename=upload.filename, content_type=upload.content_type,
-        sha=_blobs(settings).put(upload.data), size=upload.size,
+        document_id=doc.id,
+        filename=upload.filename,
+        content_type=upload.content_type,
+        sha=_blobs(settings).put(upload.data),
+        size=upload.size,
     )
     session.add(item)
     await session.flush()
     await record(
-        session, actor=actor, action="outgoing.attach", object_type="outgoing", object_id=doc.id,
-        organization_id=doc.organization_id, details={"filename": item.filename, "sha256": item.sha, "size": item.size},
+        session,
+        actor=actor,
+        action="outgoing.attach",
+        object_type="outgoing",
+        object_id=doc.id,
+        organization_id=doc.organization_id,
+        details={"filename": item.filename, "sha256": item.sha, "size": item.size},
     )
     return item
 
@@ -506,8 +601,13 @@ async def remove_attachment(session: AsyncSession, *, actor: Actor, doc: Outgoin
         raise NotFound(_l("attachment not found"))
     await session.delete(item)
     await record(
-        session, actor=actor, action="outgoing.detach", object_type="outgoing", object_id=doc.id,
-        organization_id=doc.organization_id, details={"filename": item.filename, "sha256": item.sha},
+        session,
+        actor=actor,
+        action="outgoing.detach",
+        object_type="outgoing",
+        object_id=doc.id,
+        organization_id=doc.organization_id,
+        details={"filename": item.filename, "sha256": item.sha},
     )
 
 
@@ -527,9 +627,9 @@ async def submit(
     _editable(doc, actor)
     reviewer_ids = list(dict.fromkeys(int(r) for r in reviewer_ids))
     if reviewer_ids:
-        known = set((await session.scalars(
-            select(User.id).where(User.id.in_(reviewer_ids), User.organization_id == doc.organization_id)
-        )).all())
+        known = set(
+            (await session.scalars(select(User.id).where(User.id.in_(reviewer_ids), User.organization_id == doc.organization_id))).all()
+        )
         if known != set(reviewer_ids):
             raise InvalidInput(_l("Reviewers must belong to the organisation."))
         if due_at is not None and due_at <= utcnow():
@@ -539,17 +639,32 @@ async def submit(
         doc.review_round += 1
         doc.review_mode = ReviewMode(mode)
         for position, user_id in enumerate(reviewer_ids):
-            session.add(OutgoingReview(
-                document_id=doc.id, round=doc.review_round, position=position, reviewer_id=user_id, due_at=due_at,
-                version_number=latest.number,
-            ))
+            session.add(
+                OutgoingReview(
+                    document_id=doc.id,
+                    round=doc.review_round,
+                    position=position,
+                    reviewer_id=user_id,
+                    due_at=due_at,
+                    version_number=latest.number,
+                )
+            )
         doc.status = Status.in_review
         await session.flush()
         await record(
-            session, actor=actor, action="outgoing.submit", object_type="outgoing", object_id=doc.id,
+            session,
+            actor=actor,
+            action="outgoing.submit",
+            object_type="outgoing",
+            object_id=doc.id,
             organization_id=doc.organization_id,
-            details={"round": doc.review_round, "mode": doc.review_mode.value, "reviewers": reviewer_ids,
-                     "due_at": due_at.isoformat() if due_at else None, "version": latest.number},
+            details={
+                "round": doc.review_round,
+                "mode": doc.review_mode.value,
+                "reviewers": reviewer_ids,
+                "due_at": due_at.isoformat() if due_at else None,
+                "version": latest.number,
+            },
         )
         rows = await reviews(session, document_id=doc.id)
         await _rearm_review_deadline(session, doc)
@@ -572,9 +687,13 @@ async def _rearm_review_deadline(session: AsyncSession, doc: OutgoingDocument) -
 async def _notify_reviewers(session: AsyncSession, doc: OutgoingDocument, rows: list[OutgoingReview]) -> None:
     for row in rows:
         await notify(
-            session, user_ids=[row.reviewer_id], kind="outgoing.review",
-            title=_l("Comments on a draft: {subject}", subject=doc.subject), body=_l("An outgoing document awaits your comments or initials."),
-            link=_link(doc), dedupe_key=f"outgoing-{doc.id}-review-{row.id}",
+            session,
+            user_ids=[row.reviewer_id],
+            kind="outgoing.review",
+            title=_l("Comments on a draft: {subject}", subject=doc.subject),
+            body=_l("An outgoing document awaits your comments or initials."),
+            link=_link(doc),
+            dedupe_key=f"outgoing-{doc.id}-review-{row.id}",
         )
 
 
@@ -582,18 +701,32 @@ async def _to_signer(session: AsyncSession, *, actor: Actor, doc: OutgoingDocume
     doc.status = Status.awaiting_signature
     latest = await latest_version(session, document_id=doc.id)
     await record(
-        session, actor=actor, action="outgoing.submit_for_signature", object_type="outgoing", object_id=doc.id,
-        organization_id=doc.organization_id, details={"version": latest.number, "signer_id": doc.signer_id},
+        session,
+        actor=actor,
+        action="outgoing.submit_for_signature",
+        object_type="outgoing",
+        object_id=doc.id,
+        organization_id=doc.organization_id,
+        details={"version": latest.number, "signer_id": doc.signer_id},
     )
     await notify(
-        session, user_ids=[doc.signer_id], kind="outgoing.sign", title=_l("For signature: {subject}", subject=doc.subject),
-        body=_l("An outgoing document awaits your digital signature."), link=_link(doc),
+        session,
+        user_ids=[doc.signer_id],
+        kind="outgoing.sign",
+        title=_l("For signature: {subject}", subject=doc.subject),
+        body=_l("An outgoing document awaits your digital signature."),
+        link=_link(doc),
         dedupe_key=f"outgoing-{doc.id}-sign-v{latest.number}-r{doc.review_round}",
     )
 
 
 async def decide(
-    session: AsyncSession, *, actor: Actor, doc: OutgoingDocument, decision: Decision, comment: str | None = None,
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    doc: OutgoingDocument,
+    decision: Decision,
+    comment: str | None = None,
 ) -> OutgoingReview:
     """A reviewer initials, comments, or returns the draft to the drafter."""
     rows = await reviews(session, document_id=doc.id)
@@ -610,7 +743,11 @@ async def decide(
     mine.comment = comment
     mine.decided_at = utcnow()
     await record(
-        session, actor=actor, action="outgoing.review", object_type="outgoing", object_id=doc.id,
+        session,
+        actor=actor,
+        action="outgoing.review",
+        object_type="outgoing",
+        object_id=doc.id,
         organization_id=doc.organization_id,
         details={"round": mine.round, "decision": decision.value, "comment": comment, "version": mine.version_number},
     )
@@ -620,8 +757,13 @@ async def decide(
                 row.decision = Decision.skipped
         doc.status = Status.returned
         await notify(
-            session, user_ids=[doc.drafter_id], kind="outgoing.returned", title=_l("Draft returned: {subject}", subject=doc.subject),
-            body=comment or "", link=_link(doc), dedupe_key=f"outgoing-{doc.id}-returned-{mine.id}",
+            session,
+            user_ids=[doc.drafter_id],
+            kind="outgoing.returned",
+            title=_l("Draft returned: {subject}", subject=doc.subject),
+            body=comment or "",
+            link=_link(doc),
+            dedupe_key=f"outgoing-{doc.id}-returned-{mine.id}",
         )
     else:
         remaining = [r for r in rows if r.round == doc.review_round and r.decision == Decision.pending]
@@ -645,18 +787,36 @@ async def return_for_revision(session: AsyncSession, *, actor: Actor, doc: Outgo
         raise InvalidInput(_l("Write why you return it."))
     latest = await latest_version(session, document_id=doc.id)
     position = await session.scalar(select(func.count()).select_from(OutgoingReview).where(OutgoingReview.document_id == doc.id)) or 0
-    session.add(OutgoingReview(
-        document_id=doc.id, round=doc.review_round, position=1000 + position, reviewer_id=doc.signer_id,
-        decision=Decision.returned, comment=comment, decided_at=utcnow(), version_number=latest.number,
-    ))
+    session.add(
+        OutgoingReview(
+            document_id=doc.id,
+            round=doc.review_round,
+            position=1000 + position,
+            reviewer_id=doc.signer_id,
+            decision=Decision.returned,
+            comment=comment,
+            decided_at=utcnow(),
+            version_number=latest.number,
+        )
+    )
     doc.status = Status.returned
     await record(
-        session, actor=actor, action="outgoing.return", object_type="outgoing", object_id=doc.id,
-        organization_id=doc.organization_id, details={"comment": comment, "version": latest.number},
+        session,
+        actor=actor,
+        action="outgoing.return",
+        object_type="outgoing",
+        object_id=doc.id,
+        organization_id=doc.organization_id,
+        details={"comment": comment, "version": latest.number},
     )
     await notify(
-        session, user_ids=[doc.drafter_id], kind="outgoing.returned", title=_l("Draft returned by the leader: {subject}", subject=doc.subject),
-        body=comment, link=_link(doc), dedupe_key=f"outgoing-{doc.id}-returned-sign-{latest.number}-{position}",
+        session,
+        user_ids=[doc.drafter_id],
+        kind="outgoing.returned",
+        title=_l("Draft returned by the leader: {subject}", subject=doc.subject),
+        body=comment,
+        link=_link(doc),
+        dedupe_key=f"outgoing-{doc.id}-returned-sign-{latest.number}-{position}",
     )
     await _event(session, doc, "returned")
 
@@ -683,15 +843,23 @@ async def remind_current_reviewers(session: AsyncSession, *, document_id: int, s
             continue
         title = ("Sắp đến hạn góp ý: " if stage == "soon" else "Quá hạn góp ý: ") + doc.subject
         created = await notify(
-            session, user_ids=[row.reviewer_id], kind="outgoing.review_reminder", title=title,
-            body=_l("Comments due: {due:%d/%m/%Y %H:%M}.", due=row.due_at.astimezone(VN_TZ)), link=_link(doc),
+            session,
+            user_ids=[row.reviewer_id],
+            kind="outgoing.review_reminder",
+            title=title,
+            body=_l("Comments due: {due:%d/%m/%Y %H:%M}.", due=row.due_at.astimezone(VN_TZ)),
+            link=_link(doc),
             dedupe_key=f"outgoing-{doc.id}-review-{row.id}-{stage}",
         )
         if created:
             told.append(row.reviewer_id)
             await record(
-                session, actor=Actor.system("outgoing-workflow"), action="outgoing.review_reminder",
-                object_type="outgoing", object_id=doc.id, organization_id=doc.organization_id,
+                session,
+                actor=Actor.system("outgoing-workflow"),
+                action="outgoing.review_reminder",
+                object_type="outgoing",
+                object_id=doc.id,
+                organization_id=doc.organization_id,
                 details={"reviewer_id": row.reviewer_id, "stage": stage},
             )
     return told
@@ -714,8 +882,12 @@ async def store_prepared(session: AsyncSession, *, settings: Settings, document_
     doc.prepared_pdf_sha = _blobs(settings).put(pdf)
     doc.prepared_version = version_number
     await record(
-        session, actor=Actor.system("outgoing-workflow"), action="outgoing.render", object_type="outgoing",
-        object_id=doc.id, organization_id=doc.organization_id,
+        session,
+        actor=Actor.system("outgoing-workflow"),
+        action="outgoing.render",
+        object_type="outgoing",
+        object_id=doc.id,
+        organization_id=doc.organization_id,
         details={"version": version_number, "sha256": doc.prepared_pdf_sha},
     )
     await _event(session, doc, "rendered")
@@ -723,7 +895,13 @@ async def store_prepared(session: AsyncSession, *, settings: Settings, document_
 
 
 async def record_signature(
-    session: AsyncSession, *, settings: Settings, actor: Actor, doc: OutgoingDocument, pdf: bytes, method: str,
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    actor: Actor,
+    doc: OutgoingDocument,
+    pdf: bytes,
+    method: str,
     report_json: str | None,
 ) -> OutgoingDocument:
     """Store the leader-signed PDF (signed in the browser with the PIN, or uploaded)."""
@@ -740,15 +918,23 @@ async def record_signature(
     doc.validation_report = report_json
     doc.status = Status.signed
     await record(
-        session, actor=actor, action="outgoing.sign", object_type="outgoing", object_id=doc.id,
+        session,
+        actor=actor,
+        action="outgoing.sign",
+        object_type="outgoing",
+        object_id=doc.id,
         organization_id=doc.organization_id,
         details={"method": method, "sha256": doc.leader_pdf_sha, "version": doc.prepared_version},
     )
     clerks = await users_with(session, organization_id=doc.organization_id, roles=[Role.clerk])
     await notify(
-        session, user_ids=[u.id for u in clerks] + [doc.drafter_id], kind="outgoing.signed",
-        title=_l("Awaiting issue: {subject}", subject=doc.subject), body=_l("The leader signed; the clerk numbers, seals and issues it."),
-        link=_link(doc), dedupe_key=f"outgoing-{doc.id}-signed",
+        session,
+        user_ids=[u.id for u in clerks] + [doc.drafter_id],
+        kind="outgoing.signed",
+        title=_l("Awaiting issue: {subject}", subject=doc.subject),
+        body=_l("The leader signed; the clerk numbers, seals and issues it."),
+        link=_link(doc),
+        dedupe_key=f"outgoing-{doc.id}-signed",
     )
     await _event(session, doc, "signed")
     return doc
@@ -761,8 +947,7 @@ def series_for(doc: OutgoingDocument) -> str:
 
 async def _locked(session: AsyncSession, document_id: int) -> OutgoingDocument:
     doc = await session.scalar(
-        select(OutgoingDocument).where(OutgoingDocument.id == document_id).with_for_update()
-        .execution_options(populate_existing=True)
+        select(OutgoingDocument).where(OutgoingDocument.id == document_id).with_for_update().execution_options(populate_existing=True)
     )
     if doc is None:
         raise NotFound(_l("outgoing document not found"))
@@ -781,18 +966,29 @@ async def _reserve_number(session: AsyncSession, *, actor: Actor, doc: OutgoingD
         number = await next_number(session, organization_id=doc.organization_id, kind="outgoing", series=series, year=when.year)
         doc.series, doc.year, doc.number, doc.issue_date = series, when.year, number, when
         doc.notation = notation(
-            number=number, type_code=None if doc.doc_type == OFFICIAL_LETTER else doc.doc_type, org_abbr=org.abbreviation,
+            number=number,
+            type_code=None if doc.doc_type == OFFICIAL_LETTER else doc.doc_type,
+            org_abbr=org.abbreviation,
             unit_abbr=(unit.abbreviation if unit else "VP") if doc.doc_type == OFFICIAL_LETTER else None,
         )
         await record(
-            session, actor=actor, action="outgoing.number_reserved", object_type="outgoing", object_id=doc.id,
+            session,
+            actor=actor,
+            action="outgoing.number_reserved",
+            object_type="outgoing",
+            object_id=doc.id,
             organization_id=doc.organization_id,
             details={"number": number, "notation": doc.notation, "series": series, "year": when.year},
         )
     assert doc.number is not None and doc.notation is not None and doc.issue_date is not None
     return IssueStamp(
-        document_id=doc.id, number=doc.number, notation=doc.notation, issue_date=doc.issue_date,
-        date_line=vn_date_line(org.place or "Bến Tre", doc.issue_date), org_code=org.code, org_name=org.name,
+        document_id=doc.id,
+        number=doc.number,
+        notation=doc.notation,
+        issue_date=doc.issue_date,
+        date_line=vn_date_line(org.place or "Bến Tre", doc.issue_date),
+        org_code=org.code,
+        org_name=org.name,
     )
 
 
@@ -841,14 +1037,28 @@ async def issue(
             item.sealed_sha = blobs.put(files.attachments[item.id])
     await session.flush()
     await record(
-        session, actor=actor, action="outgoing.issue", object_type="outgoing", object_id=doc.id,
+        session,
+        actor=actor,
+        action="outgoing.issue",
+        object_type="outgoing",
+        object_id=doc.id,
         organization_id=doc.organization_id,
-        details={"number": stamp.number, "notation": stamp.notation, "series": doc.series, "year": doc.year,
-                 "issue_date": stamp.issue_date.isoformat(), "sha256": doc.issued_pdf_sha},
+        details={
+            "number": stamp.number,
+            "notation": stamp.notation,
+            "series": doc.series,
+            "year": doc.year,
+            "issue_date": stamp.issue_date.isoformat(),
+            "sha256": doc.issued_pdf_sha,
+        },
     )
     await notify(
-        session, user_ids={doc.drafter_id, doc.signer_id}, kind="outgoing.issued",
-        title=_l("Issued {notation}: {subject}", notation=stamp.notation, subject=doc.subject), link=_link(doc), dedupe_key=f"outgoing-{doc.id}-issued",
+        session,
+        user_ids={doc.drafter_id, doc.signer_id},
+        kind="outgoing.issued",
+        title=_l("Issued {notation}: {subject}", notation=stamp.notation, subject=doc.subject),
+        link=_link(doc),
+        dedupe_key=f"outgoing-{doc.id}-issued",
     )
     await _event(session, doc, "issued")
     return doc
@@ -889,18 +1099,32 @@ async def deliver(session: AsyncSession, *, settings: Settings, document_id: int
     files = await issued_file_refs(session, doc=doc)
     assert doc.notation is not None and doc.issue_date is not None  # an issued document has both
     copy = await incoming.receive_from_system(
-        session, actor=Actor.system("outgoing-dispatch"), recipient_org_id=row.organization_id,
-        sender_org_id=doc.organization_id, outgoing_ref=outgoing_ref(doc.id), number_notation=doc.notation,
-        document_date=doc.issue_date, doc_type=doc.doc_type, subject=doc.subject, urgency=doc.urgency.value,
-        secrecy=doc.secrecy.value, due_date=doc.due_date, files=files, signer_name=signer.full_name if signer else None,
+        session,
+        actor=Actor.system("outgoing-dispatch"),
+        recipient_org_id=row.organization_id,
+        sender_org_id=doc.organization_id,
+        outgoing_ref=outgoing_ref(doc.id),
+        number_notation=doc.notation,
+        document_date=doc.issue_date,
+        doc_type=doc.doc_type,
+        subject=doc.subject,
+        urgency=doc.urgency.value,
+        secrecy=doc.secrecy.value,
+        due_date=doc.due_date,
+        files=files,
+        signer_name=signer.full_name if signer else None,
     )
     row.delivered_at = utcnow()
     row.incoming_id = getattr(copy, "id", None)
     row.status_code = "01"
     row.status_at = row.delivered_at
     await record(
-        session, actor=Actor.system("outgoing-dispatch"), action="outgoing.deliver", object_type="outgoing",
-        object_id=doc.id, organization_id=doc.organization_id,
+        session,
+        actor=Actor.system("outgoing-dispatch"),
+        action="outgoing.deliver",
+        object_type="outgoing",
+        object_id=doc.id,
+        organization_id=doc.organization_id,
         details={"recipient_org_id": row.organization_id, "incoming_id": row.incoming_id},
     )
     await _event(session, doc, "delivered")
@@ -931,12 +1155,20 @@ def _get(item: object, key: str) -> object:
 
 
 async def pending_deliveries(session: AsyncSession, *, document_id: int) -> list[int]:
-    return list((await session.scalars(
-        select(OutgoingRecipient.id).where(
-            OutgoingRecipient.document_id == document_id, OutgoingRecipient.external.is_(False),
-            OutgoingRecipient.organization_id.is_not(None), OutgoingRecipient.delivered_at.is_(None),
-        ).order_by(OutgoingRecipient.id)
-    )).all())
+    return list(
+        (
+            await session.scalars(
+                select(OutgoingRecipient.id)
+                .where(
+                    OutgoingRecipient.document_id == document_id,
+                    OutgoingRecipient.external.is_(False),
+                    OutgoingRecipient.organization_id.is_not(None),
+                    OutgoingRecipient.delivered_at.is_(None),
+                )
+                .order_by(OutgoingRecipient.id)
+            )
+        ).all()
+    )
 
 
 # --------------------------------------------------------------------------- closing
@@ -958,8 +1190,13 @@ async def cancel(session: AsyncSession, *, actor: Actor, principal: Principal | 
     doc.closing_reason = reason
     doc.closed_at = utcnow()
     await record(
-        session, actor=actor, action="outgoing.cancel", object_type="outgoing", object_id=doc.id,
-        organization_id=doc.organization_id, details={"reason": reason},
+        session,
+        actor=actor,
+        action="outgoing.cancel",
+        object_type="outgoing",
+        object_id=doc.id,
+        organization_id=doc.organization_id,
+        details={"reason": reason},
     )
     await _event(session, doc, "cancelled")
 
@@ -976,14 +1213,25 @@ async def recall(session: AsyncSession, *, principal: Principal | None, actor: A
     doc.closing_reason = reason
     doc.closed_at = utcnow()
     await record(
-        session, actor=actor, action="outgoing.recall", object_type="outgoing", object_id=doc.id,
-        organization_id=doc.organization_id, details={"reason": reason, "notation": doc.notation},
+        session,
+        actor=actor,
+        action="outgoing.recall",
+        object_type="outgoing",
+        object_id=doc.id,
+        organization_id=doc.organization_id,
+        details={"reason": reason, "notation": doc.notation},
     )
     await _event(session, doc, "recalled")
 
 
 async def replace(
-    session: AsyncSession, *, settings: Settings, principal: Principal | None, actor: Actor, doc: OutgoingDocument, reason: str,
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    principal: Principal | None,
+    actor: Actor,
+    doc: OutgoingDocument,
+    reason: str,
 ) -> OutgoingDocument:
     """Mark an issued document as replaced and open the replacing draft (same fields)."""
     authorize(principal, doc, [Role.clerk, *SIGNER_ROLES], _l("Only a clerk or a leader of the issuing organisation can replace it."))
@@ -994,21 +1242,34 @@ async def replace(
         raise InvalidInput(_l("Write the reason for replacing."))
     rows = await recipients(session, document_id=doc.id)
     fields = DraftFields(
-        doc_type=doc.doc_type, subject=doc.subject, body=doc.body, signer_id=doc.signer_id,
+        doc_type=doc.doc_type,
+        subject=doc.subject,
+        body=doc.body,
+        signer_id=doc.signer_id,
         recipient_org_ids=[r.organization_id for r in rows if r.organization_id],
-        external_recipients=[r.name for r in rows if r.external], authority_prefix=doc.authority_prefix,
-        authority_line=doc.authority_line, unit_id=doc.unit_id, urgency=doc.urgency, secrecy=doc.secrecy,
+        external_recipients=[r.name for r in rows if r.external],
+        authority_prefix=doc.authority_prefix,
+        authority_line=doc.authority_line,
+        unit_id=doc.unit_id,
+        urgency=doc.urgency,
+        secrecy=doc.secrecy,
         due_date=doc.due_date,
     )
-    new = await create_draft(session, settings=settings, actor=actor, organization_id=doc.organization_id,
-                             fields=fields, replaces_id=doc.id)
+    new = await create_draft(
+        session, settings=settings, actor=actor, organization_id=doc.organization_id, fields=fields, replaces_id=doc.id
+    )
     doc.status = Status.replaced
     doc.closing_reason = reason
     doc.closed_at = utcnow()
     doc.replaced_by_id = new.id
     await record(
-        session, actor=actor, action="outgoing.replace", object_type="outgoing", object_id=doc.id,
-        organization_id=doc.organization_id, details={"reason": reason, "replaced_by": new.id, "notation": doc.notation},
+        session,
+        actor=actor,
+        action="outgoing.replace",
+        object_type="outgoing",
+        object_id=doc.id,
+        organization_id=doc.organization_id,
+        details={"reason": reason, "replaced_by": new.id, "notation": doc.notation},
     )
     await _event(session, doc, "replaced")
     return new
@@ -1027,22 +1288,33 @@ async def notify_recipient(session: AsyncSession, *, document_id: int, recipient
         from services.incoming import service as incoming
 
         await incoming.sender_withdrew(
-            session, actor=Actor.system("outgoing-dispatch"), recipient_org_id=row.organization_id,
-            outgoing_ref=outgoing_ref(doc.id), kind=kind, reason=doc.closing_reason or "",
+            session,
+            actor=Actor.system("outgoing-dispatch"),
+            recipient_org_id=row.organization_id,
+            outgoing_ref=outgoing_ref(doc.id),
+            kind=kind,
+            reason=doc.closing_reason or "",
         )
         clerks = await users_with(session, organization_id=row.organization_id, roles=[Role.clerk, Role.leader])
         verb = _l("recalled") if kind == "recall" else _l("replaced")
         await notify(
-            session, user_ids=[u.id for u in clerks], kind=f"outgoing.{kind}",
-            title=_l("Document {notation} was {verb}: {subject}", notation=doc.notation, verb=verb, subject=doc.subject), body=doc.closing_reason or "",
+            session,
+            user_ids=[u.id for u in clerks],
+            kind=f"outgoing.{kind}",
+            title=_l("Document {notation} was {verb}: {subject}", notation=doc.notation, verb=verb, subject=doc.subject),
+            body=doc.closing_reason or "",
             link=f"/incoming/{row.incoming_id}" if row.incoming_id else None,
             dedupe_key=f"outgoing-{doc.id}-{kind}-{row.id}",
         )
     row.notice = kind
     row.notice_at = utcnow()
     await record(
-        session, actor=Actor.system("outgoing-dispatch"), action="outgoing.notice", object_type="outgoing",
-        object_id=doc.id, organization_id=doc.organization_id,
+        session,
+        actor=Actor.system("outgoing-dispatch"),
+        action="outgoing.notice",
+        object_type="outgoing",
+        object_id=doc.id,
+        organization_id=doc.organization_id,
         details={"recipient": row.name, "kind": kind},
     )
     return True
@@ -1060,8 +1332,14 @@ async def pending_notices(session: AsyncSession, *, document_id: int) -> list[in
 
 
 async def queue(
-    session: AsyncSession, *, principal: Principal, name: str, before: int | None = None, limit: int = 30,
-    q: str | None = None, before_rank: int = 0,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    name: str,
+    before: int | None = None,
+    limit: int = 30,
+    q: str | None = None,
+    before_rank: int = 0,
 ) -> list[OutgoingDocument]:
     """One of the lists: drafts, review, sign, issue, issued (newest first, keyset by id); with
     words `q`, those matching them, ranked as `textsearch.ranked` says."""
@@ -1075,11 +1353,11 @@ async def queue(
     elif name == "sign":
         query = query.where(OutgoingDocument.signer_id == me, OutgoingDocument.status == Status.awaiting_signature)
     elif name == "issue":
-        query = query.where(OutgoingDocument.organization_id.in_(principal.orgs_with(Role.clerk) or {0}),
-                            OutgoingDocument.status == Status.signed)
+        query = query.where(
+            OutgoingDocument.organization_id.in_(principal.orgs_with(Role.clerk) or {0}), OutgoingDocument.status == Status.signed
+        )
     elif name == "issued":
-        query = query.where(OutgoingDocument.organization_id.in_(principal.visible_orgs() or {0}),
-                            OutgoingDocument.status.in_(ISSUED))
+        query = query.where(OutgoingDocument.organization_id.in_(principal.visible_orgs() or {0}), OutgoingDocument.status.in_(ISSUED))
     else:
         raise NotFound(_l("unknown list"))
     if words := textsearch.Query.parse(q):
@@ -1091,12 +1369,15 @@ async def queue(
 
 
 async def _my_review_ids(session: AsyncSession, principal: Principal) -> list[int]:
-    rows = (await session.execute(
-        select(OutgoingReview, OutgoingDocument).join(OutgoingDocument, OutgoingDocument.id == OutgoingReview.document_id)
-        .where(OutgoingDocument.status == Status.in_review, OutgoingReview.decision == Decision.pending)
-        .where(OutgoingReview.round == OutgoingDocument.review_round)
-        .order_by(OutgoingReview.document_id, OutgoingReview.position)
-    )).all()
+    rows = (
+        await session.execute(
+            select(OutgoingReview, OutgoingDocument)
+            .join(OutgoingDocument, OutgoingDocument.id == OutgoingReview.document_id)
+            .where(OutgoingDocument.status == Status.in_review, OutgoingReview.decision == Decision.pending)
+            .where(OutgoingReview.round == OutgoingDocument.review_round)
+            .order_by(OutgoingReview.document_id, OutgoingReview.position)
+        )
+    ).all()
     first: dict[int, OutgoingReview] = {}
     result = []
     for review, doc in rows:
@@ -1111,25 +1392,50 @@ async def _my_review_ids(session: AsyncSession, principal: Principal) -> list[in
 
 async def review_due(session: AsyncSession, *, principal: Principal, document_ids: list[int]) -> dict[int, datetime | None]:
     """My review deadline per document (for sorting the review list, overdue first)."""
-    rows = (await session.execute(
-        select(OutgoingReview.document_id, OutgoingReview.due_at).where(
-            OutgoingReview.document_id.in_(document_ids or [0]), OutgoingReview.reviewer_id == principal.user.id,
-            OutgoingReview.decision == Decision.pending,
+    rows = (
+        await session.execute(
+            select(OutgoingReview.document_id, OutgoingReview.due_at).where(
+                OutgoingReview.document_id.in_(document_ids or [0]),
+                OutgoingReview.reviewer_id == principal.user.id,
+                OutgoingReview.decision == Decision.pending,
+            )
         )
-    )).all()
+    ).all()
     return {doc_id: due for doc_id, due in rows}
 
 
 async def queue_counts(session: AsyncSession, *, principal: Principal) -> dict[str, int]:
     me = principal.user.id
     counts = {"review": len(await _my_review_ids(session, principal))}
-    counts["sign"] = await session.scalar(select(func.count()).select_from(OutgoingDocument).where(
-        OutgoingDocument.signer_id == me, OutgoingDocument.status == Status.awaiting_signature)) or 0
+    counts["sign"] = (
+        await session.scalar(
+            select(func.count())
+            .select_from(OutgoingDocument)
+            .where(OutgoingDocument.signer_id == me, OutgoingDocument.status == Status.awaiting_signature)
+        )
+        or 0
+    )
     clerk_orgs = principal.orgs_with(Role.clerk)
-    counts["issue"] = (await session.scalar(select(func.count()).select_from(OutgoingDocument).where(
-        OutgoingDocument.organization_id.in_(clerk_orgs), OutgoingDocument.status == Status.signed)) or 0) if clerk_orgs else 0
-    counts["drafts"] = await session.scalar(select(func.count()).select_from(OutgoingDocument).where(
-        OutgoingDocument.drafter_id == me, OutgoingDocument.status == Status.returned)) or 0
+    counts["issue"] = (
+        (
+            await session.scalar(
+                select(func.count())
+                .select_from(OutgoingDocument)
+                .where(OutgoingDocument.organization_id.in_(clerk_orgs), OutgoingDocument.status == Status.signed)
+            )
+            or 0
+        )
+        if clerk_orgs
+        else 0
+    )
+    counts["drafts"] = (
+        await session.scalar(
+            select(func.count())
+            .select_from(OutgoingDocument)
+            .where(OutgoingDocument.drafter_id == me, OutgoingDocument.status == Status.returned)
+        )
+        or 0
+    )
     return counts
 
 
@@ -1144,12 +1450,17 @@ async def waiting_count(session: AsyncSession, principal: Principal) -> int:
 
 async def register_rows(session: AsyncSession, *, organization_id: int, year: int) -> list[dict[str, object]]:
     """Rows of the outgoing register (sổ văn bản đi) in the Decree 30 columns."""
-    docs = (await session.scalars(
-        select(OutgoingDocument).where(
-            OutgoingDocument.organization_id == organization_id, OutgoingDocument.year == year,
-            OutgoingDocument.number.is_not(None),
-        ).order_by(OutgoingDocument.series, OutgoingDocument.number)
-    )).all()
+    docs = (
+        await session.scalars(
+            select(OutgoingDocument)
+            .where(
+                OutgoingDocument.organization_id == organization_id,
+                OutgoingDocument.year == year,
+                OutgoingDocument.number.is_not(None),
+            )
+            .order_by(OutgoingDocument.series, OutgoingDocument.number)
+        )
+    ).all()
     users = {u.id: u for u in (await session.scalars(select(User).where(User.id.in_({d.signer_id for d in docs} or {0})))).all()}
     units = {u.id: u for u in (await session.scalars(select(Unit).where(Unit.organization_id == organization_id))).all()}
     rows: list[dict[str, object]] = []
@@ -1162,18 +1473,20 @@ async def register_rows(session: AsyncSession, *, organization_id: int, year: in
             notes.append(f"Đã thu hồi: {doc.closing_reason}")
         if doc.status == Status.replaced:
             notes.append(f"Đã thay thế: {doc.closing_reason}")
-        rows.append({
-            "notation": doc.notation,
-            "document_date": doc.issue_date,
-            "type_and_subject": f"{drafting.type_name(doc.doc_type)}: {doc.subject}",
-            "signer": users[doc.signer_id].full_name if doc.signer_id in users else "",
-            "recipients": names,
-            "file_copy_unit": units[doc.unit_id].name if doc.unit_id in units else "Văn phòng",
-            "copies": len(names) + 1,
-            "sent_date": doc.issued_at,
-            "received_by": "",
-            "notes": "; ".join(notes),
-        })
+        rows.append(
+            {
+                "notation": doc.notation,
+                "document_date": doc.issue_date,
+                "type_and_subject": f"{drafting.type_name(doc.doc_type)}: {doc.subject}",
+                "signer": users[doc.signer_id].full_name if doc.signer_id in users else "",
+                "recipients": names,
+                "file_copy_unit": units[doc.unit_id].name if doc.unit_id in units else "Văn phòng",
+                "copies": len(names) + 1,
+                "sent_date": doc.issued_at,
+                "received_by": "",
+                "notes": "; ".join(notes),
+            }
+        )
     return rows
 
 
@@ -1217,10 +1530,21 @@ async def create_invitation_draft(
     The draft then follows the normal path (review, signature, issue, dispatch).
     """
     return await create_draft(
-        session, settings=settings, actor=actor, organization_id=organization_id, source_ref=source_ref,
+        session,
+        settings=settings,
+        actor=actor,
+        organization_id=organization_id,
+        source_ref=source_ref,
         fields=DraftFields(
-            doc_type="GM", subject=subject, body=body, signer_id=signer_id,
-            recipient_org_ids=list(recipient_org_ids), external_recipients=list(external_recipients),
-            unit_id=unit_id, urgency=urgency, authority_prefix=authority_prefix, authority_line=authority_line,
+            doc_type="GM",
+            subject=subject,
+            body=body,
+            signer_id=signer_id,
+            recipient_org_ids=list(recipient_org_ids),
+            external_recipients=list(external_recipients),
+            unit_id=unit_id,
+            urgency=urgency,
+            authority_prefix=authority_prefix,
+            authority_line=authority_line,
         ),
     )

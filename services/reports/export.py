@@ -28,8 +28,13 @@ from services.reports.models import FieldKind, ReportRequest, ReportSubmission, 
 from services.reports.service import figures_of, target_state
 
 STATE_VI = {
-    "on_time": "Đúng hạn", "late": "Trễ hạn", "missing": "Không nộp", "overdue": "Quá hạn",
-    "waiting": "Chưa nộp", "pending": "Đang gửi", "awaiting_approval": "Chờ lãnh đạo duyệt",
+    "on_time": "Đúng hạn",
+    "late": "Trễ hạn",
+    "missing": "Không nộp",
+    "overdue": "Quá hạn",
+    "waiting": "Chưa nộp",
+    "pending": "Đang gửi",
+    "awaiting_approval": "Chờ lãnh đạo duyệt",
 }
 
 
@@ -56,16 +61,20 @@ def _number(kind: str, text: str | None) -> object:
 async def figures_table(session: AsyncSession, *, req: ReportRequest, now: datetime | None = None) -> Table:
     """One row per target (its current report), then a summary row: sums of counts and
     amounts, the average of percentages, and how many reported on time, late or not at all."""
-    rows = (await session.execute(
-        select(ReportTarget, Organization.name, ReportSubmission)
-        .join(Organization, Organization.id == ReportTarget.organization_id)
-        .outerjoin(ReportSubmission, (ReportSubmission.target_id == ReportTarget.id)
-                   & (ReportSubmission.status == SubmissionStatus.submitted.value))
-        .where(ReportTarget.request_id == req.id).order_by(ReportTarget.position)
-    )).all()
+    rows = (
+        await session.execute(
+            select(ReportTarget, Organization.name, ReportSubmission)
+            .join(Organization, Organization.id == ReportTarget.organization_id)
+            .outerjoin(
+                ReportSubmission,
+                (ReportSubmission.target_id == ReportTarget.id) & (ReportSubmission.status == SubmissionStatus.submitted.value),
+            )
+            .where(ReportTarget.request_id == req.id)
+            .order_by(ReportTarget.position)
+        )
+    ).all()
     fields = list(req.fields)
-    header = ["STT", "Đơn vị", "Tình trạng", "Thời điểm nộp", "Phiên bản"] + [
-        f"{f.name} ({f.unit})" if f.unit else f.name for f in fields]
+    header = ["STT", "Đơn vị", "Tình trạng", "Thời điểm nộp", "Phiên bản"] + [f"{f.name} ({f.unit})" if f.unit else f.name for f in fields]
     table_rows: list[list[object]] = []
     totals: list[list[Decimal]] = [[] for _ in fields]
     states: dict[str, int] = {}
@@ -79,12 +88,15 @@ async def figures_table(session: AsyncSession, *, req: ReportRequest, now: datet
             cells.append(value)
             if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
                 totals[j].append(Decimal(value))
-        table_rows.append([i, name, STATE_VI.get(state, state), _vn(target.submitted_at),
-                           sub.version if sub is not None else ""] + cells)
-    summary: list[object] = ["", "Tổng hợp",
-                             f"Đúng hạn {states.get('on_time', 0)}; trễ {states.get('late', 0)}; "
-                             f"chưa/không nộp {len(rows) - states.get('on_time', 0) - states.get('late', 0)}",
-                             "", ""]
+        table_rows.append([i, name, STATE_VI.get(state, state), _vn(target.submitted_at), sub.version if sub is not None else ""] + cells)
+    summary: list[object] = [
+        "",
+        "Tổng hợp",
+        f"Đúng hạn {states.get('on_time', 0)}; trễ {states.get('late', 0)}; "
+        f"chưa/không nộp {len(rows) - states.get('on_time', 0) - states.get('late', 0)}",
+        "",
+        "",
+    ]
     for f, column in zip(fields, totals):
         if not column or f.kind == FieldKind.text.value:
             summary.append("")
@@ -141,13 +153,15 @@ def slug(text: str, limit: int = 60) -> str:
 async def archive(session: AsyncSession, *, req: ReportRequest, blobs: BlobStore) -> bytes:
     """ZIP: every target's current report file (one folder per organisation) plus the tables."""
     table = await figures_table(session, req=req)
-    rows = (await session.execute(
-        select(ReportSubmission, Organization.name, ReportTarget.position)
-        .join(ReportTarget, ReportTarget.id == ReportSubmission.target_id)
-        .join(Organization, Organization.id == ReportTarget.organization_id)
-        .where(ReportTarget.request_id == req.id, ReportSubmission.status == SubmissionStatus.submitted.value)
-        .order_by(ReportTarget.position)
-    )).all()
+    rows = (
+        await session.execute(
+            select(ReportSubmission, Organization.name, ReportTarget.position)
+            .join(ReportTarget, ReportTarget.id == ReportSubmission.target_id)
+            .join(Organization, Organization.id == ReportTarget.organization_id)
+            .where(ReportTarget.request_id == req.id, ReportSubmission.status == SubmissionStatus.submitted.value)
+            .order_by(ReportTarget.position)
+        )
+    ).all()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         for sub, name, position in rows:

@@ -30,6 +30,7 @@ from services.db import utcnow
 from services.directory.models import LEADERS, Organization, Role, RoleAssignment, User
 from services.errors import Conflict, InvalidInput, NotFound
 from services.events.service import publish
+from services.i18n import _l
 from services.notifications.service import notify
 from services.registers import next_number
 from services.reports.models import (
@@ -43,7 +44,6 @@ from services.reports.models import (
     TargetStatus,
 )
 from services.uploads import DOCX, PDF, XLSX, CheckedUpload, OfficeLimits, check_upload
-from services.i18n import _l
 
 REQUESTER_ROLES = (*LEADERS, Role.officer, Role.clerk)
 SUBMITTER_ROLES = (Role.officer, *LEADERS)
@@ -75,9 +75,7 @@ class FieldSpec:
     required: bool = True
 
 
-def check_report_file(
-    *, filename: str | None, data: bytes, max_bytes: int, office: OfficeLimits = OfficeLimits()
-) -> CheckedUpload:
+def check_report_file(*, filename: str | None, data: bytes, max_bytes: int, office: OfficeLimits = OfficeLimits()) -> CheckedUpload:
     """A report or template file: PDF, DOCX or XLSX (checked by content, Office files for bombs and macros)."""
     try:
         return check_upload(filename=filename, data=data, allowed={PDF, DOCX, XLSX}, max_bytes=max_bytes, office=office)
@@ -176,9 +174,11 @@ def _clean_fields(fields: Sequence[FieldSpec]) -> list[FieldSpec]:
 
 async def _leader_of(session: AsyncSession, organization_id: int) -> User | None:
     return await session.scalar(
-        select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
+        select(User)
+        .join(RoleAssignment, RoleAssignment.user_id == User.id)
         .where(RoleAssignment.organization_id == organization_id, RoleAssignment.role == Role.leader, User.active.is_(True))
-        .order_by(User.id).limit(1)
+        .order_by(User.id)
+        .limit(1)
     )
 
 
@@ -192,16 +192,28 @@ def _letter_docx(req: ReportRequest, org: Organization, signer: str, position: s
         body.append(BodyBlock(text="Các chỉ tiêu cần báo cáo:", style="heading"))
         for i, f in enumerate(fields, 1):
             body.append(f"{i}. {f.name}" + (f" (đơn vị tính: {f.unit})" if f.unit else ""))
-    body.append(f"Đề nghị các đơn vị gửi báo cáo trên hệ thống Liên Thông trước {_vn(req.deadline):%H} giờ "
-                f"{_vn(req.deadline):%M} ngày {_vn(req.deadline):%d/%m/%Y}.")
+    body.append(
+        f"Đề nghị các đơn vị gửi báo cáo trên hệ thống Liên Thông trước {_vn(req.deadline):%H} giờ "
+        f"{_vn(req.deadline):%M} ngày {_vn(req.deadline):%d/%m/%Y}."
+    )
     spec = DocumentSpec(
-        parent_body=org.parent_body or None, issuing_body=org.name.upper(), doc_type="CV",
+        parent_body=org.parent_body or None,
+        issuing_body=org.name.upper(),
+        doc_type="CV",
         notation_suffix=notation_suffix(type_code=None, org_abbr=org.abbreviation),
-        number=req.number, place=org.place or "Bến Tre", date=_vn(req.created_at or utcnow()).date(),
-        subject=req.title, addressees=[req.scope_label] if req.scope_label else [], body=body,
-        recipients=["Như trên"], filing="Lưu: VT.",
-        signers=[SigningBlock(role="leader", authority_prefix="TM.", authority_line="BAN THƯỜNG VỤ",
-                              position=position or "CHỦ TỊCH", signer_name=signer)],
+        number=req.number,
+        place=org.place or "Bến Tre",
+        date=_vn(req.created_at or utcnow()).date(),
+        subject=req.title,
+        addressees=[req.scope_label] if req.scope_label else [],
+        body=body,
+        recipients=["Như trên"],
+        filing="Lưu: VT.",
+        signers=[
+            SigningBlock(
+                role="leader", authority_prefix="TM.", authority_line="BAN THƯỜNG VỤ", position=position or "CHỦ TỊCH", signer_name=signer
+            )
+        ],
     )
     return build_document_docx(spec)
 
@@ -253,12 +265,20 @@ async def create_request(
 
     blobs = BlobStore.for_data_dir(settings.data_dir)
     req = ReportRequest(
-        organization_id=organization_id, created_by_id=principal.user.id, number=number, year=year,
-        notation=notation(number=number, type_code=None, org_abbr=org.abbreviation), title=title[:500],
-        instructions=instructions.strip()[:20000], deadline=deadline, requires_approval=requires_approval,
-        scope_label=scope_label[:255], status=RequestStatus.open.value, target_count=len(targets), created_at=now,
-        fields=[ReportField(position=i, name=s.name, unit=s.unit, kind=s.kind, required=s.required)
-                for i, s in enumerate(specs)],
+        organization_id=organization_id,
+        created_by_id=principal.user.id,
+        number=number,
+        year=year,
+        notation=notation(number=number, type_code=None, org_abbr=org.abbreviation),
+        title=title[:500],
+        instructions=instructions.strip()[:20000],
+        deadline=deadline,
+        requires_approval=requires_approval,
+        scope_label=scope_label[:255],
+        status=RequestStatus.open.value,
+        target_count=len(targets),
+        created_at=now,
+        fields=[ReportField(position=i, name=s.name, unit=s.unit, kind=s.kind, required=s.required) for i, s in enumerate(specs)],
     )
     if template is not None:
         req.template_filename = template.filename
@@ -269,16 +289,36 @@ async def create_request(
     leader = await _leader_of(session, organization_id)
     signer = leader.full_name if leader else principal.me.full_name
     req.letter_sha256 = blobs.put(_letter_docx(req, org, signer, (leader.position if leader else "") or "", specs))
-    await session.execute(insert(ReportTarget), [
-        {"request_id": req.id, "organization_id": oid, "position": i, "status": TargetStatus.pending.value,
-         "deadline": deadline, "revision": 0, "updated_at": now}
-        for i, oid in enumerate(targets)
-    ])
+    await session.execute(
+        insert(ReportTarget),
+        [
+            {
+                "request_id": req.id,
+                "organization_id": oid,
+                "position": i,
+                "status": TargetStatus.pending.value,
+                "deadline": deadline,
+                "revision": 0,
+                "updated_at": now,
+            }
+            for i, oid in enumerate(targets)
+        ],
+    )
     await record(
-        session, actor=principal.actor, action="report.create", object_type="report_request", object_id=req.id,
+        session,
+        actor=principal.actor,
+        action="report.create",
+        object_type="report_request",
+        object_id=req.id,
         organization_id=organization_id,
-        details={"title": req.title, "notation": req.notation, "deadline": deadline.isoformat(),
-                 "targets": len(targets), "fields": [s.name for s in specs], "requires_approval": requires_approval},
+        details={
+            "title": req.title,
+            "notation": req.notation,
+            "deadline": deadline.isoformat(),
+            "targets": len(targets),
+            "fields": [s.name for s in specs],
+            "requires_approval": requires_approval,
+        },
     )
     await publish(session, channel=channel(req.id), kind="created", payload={"request_id": req.id})
     return req
@@ -316,8 +356,9 @@ async def target_for(
 ) -> tuple[ReportRequest, ReportTarget]:
     """One target's part: its own members, or the requester (404 for other targets)."""
     req = await get_request(session, request_id=request_id)
-    target = await session.scalar(select(ReportTarget).where(
-        ReportTarget.request_id == request_id, ReportTarget.organization_id == organization_id))
+    target = await session.scalar(
+        select(ReportTarget).where(ReportTarget.request_id == request_id, ReportTarget.organization_id == organization_id)
+    )
     if target is None:
         raise _not_found()
     if not (organization_id in principal.visible_orgs() or can_follow(principal, req)):
@@ -341,27 +382,39 @@ class Progress:
         return round(100 * self.submitted / self.total) if self.total else 0
 
     def as_dict(self) -> dict[str, int]:
-        return {k: getattr(self, k) for k in ("total", "delivered", "submitted", "on_time", "late", "missing",
-                                              "waiting", "awaiting_approval")} | {"percent": self.percent}
+        return {
+            k: getattr(self, k) for k in ("total", "delivered", "submitted", "on_time", "late", "missing", "waiting", "awaiting_approval")
+        } | {"percent": self.percent}
 
 
 async def progress(session: AsyncSession, *, request_id: int, now: datetime | None = None) -> Progress:
     """Counts for the progress bar, straight from the targets table."""
     now = now or utcnow()
     submitted = ReportTarget.first_submitted_at.is_not(None)
-    row = (await session.execute(
-        select(
-            func.count(),
-            func.sum(case((ReportTarget.delivered_at.is_not(None), 1), else_=0)),
-            func.sum(case((submitted & ReportTarget.on_time.is_(True), 1), else_=0)),
-            func.sum(case((submitted & ReportTarget.on_time.is_(False), 1), else_=0)),
-            func.sum(case((~submitted & ((ReportTarget.deadline < now) | (ReportTarget.status == TargetStatus.missing.value)), 1), else_=0)),
-            func.sum(case((ReportTarget.status == TargetStatus.awaiting_approval.value, 1), else_=0)),
-        ).where(ReportTarget.request_id == request_id)
-    )).one()
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.sum(case((ReportTarget.delivered_at.is_not(None), 1), else_=0)),
+                func.sum(case((submitted & ReportTarget.on_time.is_(True), 1), else_=0)),
+                func.sum(case((submitted & ReportTarget.on_time.is_(False), 1), else_=0)),
+                func.sum(
+                    case((~submitted & ((ReportTarget.deadline < now) | (ReportTarget.status == TargetStatus.missing.value)), 1), else_=0)
+                ),
+                func.sum(case((ReportTarget.status == TargetStatus.awaiting_approval.value, 1), else_=0)),
+            ).where(ReportTarget.request_id == request_id)
+        )
+    ).one()
     total, delivered, on_time, late, missing, pending_approval = (int(v or 0) for v in row)
-    result = Progress(total=total, delivered=delivered, submitted=on_time + late, on_time=on_time, late=late,
-                      missing=missing, awaiting_approval=pending_approval)
+    result = Progress(
+        total=total,
+        delivered=delivered,
+        submitted=on_time + late,
+        on_time=on_time,
+        late=late,
+        missing=missing,
+        awaiting_approval=pending_approval,
+    )
     result.waiting = total - result.submitted - missing
     return result
 
@@ -398,8 +451,11 @@ class TargetRow:
         from services.calendar import VN_TZ
 
         return {
-            "target_id": self.target_id, "organization_id": self.organization_id, "organization": self.organization,
-            "state": self.state, "deadline": self.deadline.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M"),
+            "target_id": self.target_id,
+            "organization_id": self.organization_id,
+            "organization": self.organization,
+            "state": self.state,
+            "deadline": self.deadline.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M"),
             "submitted_at": self.submitted_at.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M") if self.submitted_at else "",
             "versions": self.versions,
         }
@@ -408,25 +464,37 @@ class TargetRow:
 STATE_ORDER = {"overdue": 0, "missing": 1, "awaiting_approval": 2, "waiting": 3, "pending": 4, "late": 5, "on_time": 6}
 
 
-async def target_rows(
-    session: AsyncSession, *, request_id: int, state: str | None = None, now: datetime | None = None
-) -> list[TargetRow]:
+async def target_rows(session: AsyncSession, *, request_id: int, state: str | None = None, now: datetime | None = None) -> list[TargetRow]:
     """Every target with its state, overdue first (the requester's table)."""
     now = now or utcnow()
-    versions = (select(ReportSubmission.target_id, func.count().label("n"))
-                .where(ReportSubmission.status.in_((SubmissionStatus.submitted.value, SubmissionStatus.superseded.value)))
-                .group_by(ReportSubmission.target_id).subquery())
-    rows = (await session.execute(
-        select(ReportTarget, Organization.name, Organization.level, versions.c.n, User.full_name)
-        .join(Organization, Organization.id == ReportTarget.organization_id)
-        .outerjoin(versions, versions.c.target_id == ReportTarget.id)
-        .outerjoin(User, User.id == ReportTarget.assignee_id)
-        .where(ReportTarget.request_id == request_id)
-        .order_by(ReportTarget.position)
-    )).all()
+    versions = (
+        select(ReportSubmission.target_id, func.count().label("n"))
+        .where(ReportSubmission.status.in_((SubmissionStatus.submitted.value, SubmissionStatus.superseded.value)))
+        .group_by(ReportSubmission.target_id)
+        .subquery()
+    )
+    rows = (
+        await session.execute(
+            select(ReportTarget, Organization.name, Organization.level, versions.c.n, User.full_name)
+            .join(Organization, Organization.id == ReportTarget.organization_id)
+            .outerjoin(versions, versions.c.target_id == ReportTarget.id)
+            .outerjoin(User, User.id == ReportTarget.assignee_id)
+            .where(ReportTarget.request_id == request_id)
+            .order_by(ReportTarget.position)
+        )
+    ).all()
     result = [
-        TargetRow(t.id, t.organization_id, name, level.value if hasattr(level, "value") else str(level),
-                  target_state(t, now), t.deadline, t.submitted_at, int(n or 0), assignee)
+        TargetRow(
+            t.id,
+            t.organization_id,
+            name,
+            level.value if hasattr(level, "value") else str(level),
+            target_state(t, now),
+            t.deadline,
+            t.submitted_at,
+            int(n or 0),
+            assignee,
+        )
         for t, name, level, n, assignee in rows
     ]
     if state:
@@ -437,18 +505,34 @@ async def target_rows(
 
 async def target_row(session: AsyncSession, *, target: ReportTarget, now: datetime | None = None) -> TargetRow:
     org = await session.get(Organization, target.organization_id)
-    n = await session.scalar(select(func.count()).select_from(ReportSubmission).where(
-        ReportSubmission.target_id == target.id,
-        ReportSubmission.status.in_((SubmissionStatus.submitted.value, SubmissionStatus.superseded.value))))
+    n = await session.scalar(
+        select(func.count())
+        .select_from(ReportSubmission)
+        .where(
+            ReportSubmission.target_id == target.id,
+            ReportSubmission.status.in_((SubmissionStatus.submitted.value, SubmissionStatus.superseded.value)),
+        )
+    )
     assignee = await session.get(User, target.assignee_id) if target.assignee_id else None
-    return TargetRow(target.id, target.organization_id, org.name if org else "", org.level.value if org else "",
-                     target_state(target, now), target.deadline, target.submitted_at, int(n or 0),
-                     assignee.full_name if assignee else None)
+    return TargetRow(
+        target.id,
+        target.organization_id,
+        org.name if org else "",
+        org.level.value if org else "",
+        target_state(target, now),
+        target.deadline,
+        target.submitted_at,
+        int(n or 0),
+        assignee.full_name if assignee else None,
+    )
 
 
 async def _event(session: AsyncSession, req: ReportRequest, kind: str, target: ReportTarget | None = None) -> None:
-    payload: dict[str, Any] = {"request_id": req.id, "status": req.status,
-                               "progress": (await progress(session, request_id=req.id)).as_dict()}
+    payload: dict[str, Any] = {
+        "request_id": req.id,
+        "status": req.status,
+        "progress": (await progress(session, request_id=req.id)).as_dict(),
+    }
     if target is not None:
         payload["target"] = (await target_row(session, target=target)).as_dict()
     await publish(session, channel=channel(req.id), kind=kind, payload=payload)
@@ -462,9 +546,7 @@ class RequestCard:
     my_target: ReportTarget | None = None
 
 
-async def list_requests(
-    session: AsyncSession, *, principal: Principal, status: str | None = None, limit: int = 200
-) -> list[RequestCard]:
+async def list_requests(session: AsyncSession, *, principal: Principal, status: str | None = None, limit: int = 200) -> list[RequestCard]:
     """Requests sent by the principal's organisations, newest first."""
     orgs = principal.orgs_with(*REQUESTER_ROLES, Role.auditor, Role.admin)
     if not orgs:
@@ -481,14 +563,16 @@ async def list_received(session: AsyncSession, *, principal: Principal, limit: i
     own = {oid for oid, roles in principal.roles.items() if roles & set(SUBMITTER_ROLES + (Role.clerk,))}
     if not own:
         return []
-    rows = (await session.execute(
-        select(ReportRequest, ReportTarget, Organization.name)
-        .join(ReportTarget, ReportTarget.request_id == ReportRequest.id)
-        .join(Organization, Organization.id == ReportRequest.organization_id)
-        .where(ReportTarget.organization_id.in_(own), ReportTarget.status != TargetStatus.pending.value)
-        .order_by(ReportTarget.first_submitted_at.is_not(None), ReportTarget.deadline)
-        .limit(limit)
-    )).all()
+    rows = (
+        await session.execute(
+            select(ReportRequest, ReportTarget, Organization.name)
+            .join(ReportTarget, ReportTarget.request_id == ReportRequest.id)
+            .join(Organization, Organization.id == ReportRequest.organization_id)
+            .where(ReportTarget.organization_id.in_(own), ReportTarget.status != TargetStatus.pending.value)
+            .order_by(ReportTarget.first_submitted_at.is_not(None), ReportTarget.deadline)
+            .limit(limit)
+        )
+    ).all()
     return [(r, t, n) for r, t, n in rows]
 
 
@@ -497,21 +581,32 @@ async def waiting_count(session: AsyncSession, principal: Principal) -> int:
     own = {oid for oid, roles in principal.roles.items() if roles & set(SUBMITTER_ROLES)}
     if not own:
         return 0
-    return await session.scalar(
-        select(func.count()).select_from(ReportTarget).join(ReportRequest)
-        .where(ReportTarget.organization_id.in_(own), ReportRequest.status == RequestStatus.open.value,
-               ReportTarget.status.in_((TargetStatus.delivered.value, TargetStatus.awaiting_approval.value)))
-    ) or 0
+    return (
+        await session.scalar(
+            select(func.count())
+            .select_from(ReportTarget)
+            .join(ReportRequest)
+            .where(
+                ReportTarget.organization_id.in_(own),
+                ReportRequest.status == RequestStatus.open.value,
+                ReportTarget.status.in_((TargetStatus.delivered.value, TargetStatus.awaiting_approval.value)),
+            )
+        )
+        or 0
+    )
 
 
 async def submissions_of(session: AsyncSession, *, target_id: int) -> list[tuple[ReportSubmission, str | None, str | None]]:
     """A target's submissions, newest first, with who made and who decided them."""
     maker = select(User.full_name).where(User.id == ReportSubmission.created_by_id).scalar_subquery()
     decider = select(User.full_name).where(User.id == ReportSubmission.decided_by_id).scalar_subquery()
-    rows = (await session.execute(
-        select(ReportSubmission, maker, decider).where(ReportSubmission.target_id == target_id)
-        .order_by(ReportSubmission.version.desc())
-    )).all()
+    rows = (
+        await session.execute(
+            select(ReportSubmission, maker, decider)
+            .where(ReportSubmission.target_id == target_id)
+            .order_by(ReportSubmission.version.desc())
+        )
+    ).all()
     return [(s, m, d) for s, m, d in rows]
 
 
@@ -523,11 +618,15 @@ def figures_of(sub: ReportSubmission) -> dict[str, str]:
 
 
 async def _users_with(session: AsyncSession, organization_id: int, roles: Iterable[Role]) -> list[int]:
-    return list((await session.scalars(
-        select(RoleAssignment.user_id).join(User, User.id == RoleAssignment.user_id)
-        .where(RoleAssignment.organization_id == organization_id, RoleAssignment.role.in_(list(roles)),
-               User.active.is_(True))
-    )).all())
+    return list(
+        (
+            await session.scalars(
+                select(RoleAssignment.user_id)
+                .join(User, User.id == RoleAssignment.user_id)
+                .where(RoleAssignment.organization_id == organization_id, RoleAssignment.role.in_(list(roles)), User.active.is_(True))
+            )
+        ).all()
+    )
 
 
 @dataclass
@@ -543,8 +642,7 @@ class TargetSnapshot:
 
 
 def _finished(req: ReportRequest, target: ReportTarget) -> bool:
-    return target.first_submitted_at is not None or target.status == TargetStatus.missing.value \
-        or req.status != RequestStatus.open.value
+    return target.first_submitted_at is not None or target.status == TargetStatus.missing.value or req.status != RequestStatus.open.value
 
 
 async def _snapshot(session: AsyncSession, req: ReportRequest, target: ReportTarget) -> TargetSnapshot:
@@ -556,9 +654,8 @@ async def _snapshot(session: AsyncSession, req: ReportRequest, target: ReportTar
     if not finished:
         sent = await sent_steps(session, kind="report_target", object_id=target.id, due_at=due_instant(target.deadline))
         last = max((i for i, kind in enumerate(NOTICE_KINDS) if kind in sent), default=-1)
-        pending = list(NOTICE_KINDS[last + 1:])
-    return TargetSnapshot(req.id, target.organization_id, target.status, target.deadline, req.status, finished, pending,
-                          target.id)
+        pending = list(NOTICE_KINDS[last + 1 :])
+    return TargetSnapshot(req.id, target.organization_id, target.status, target.deadline, req.status, finished, pending, target.id)
 
 
 async def _target(session: AsyncSession, request_id: int, organization_id: int, *, lock: bool = False) -> ReportTarget:
@@ -571,9 +668,7 @@ async def _target(session: AsyncSession, request_id: int, organization_id: int, 
     return target
 
 
-async def deliver(
-    session: AsyncSession, *, settings: Settings, request_id: int, organization_id: int
-) -> TargetSnapshot:
+async def deliver(session: AsyncSession, *, settings: Settings, request_id: int, organization_id: int) -> TargetSnapshot:
     """Put the request into the target's incoming register (once) and tell its clerk and leader."""
     from services.incoming import service as incoming
 
@@ -586,10 +681,19 @@ async def deliver(
             files.append((req.template_filename or "mau-bao-cao", req.template_content_type or PDF, req.template_sha256))
         creator = await session.get(User, req.created_by_id)
         copy = await incoming.receive_from_system(
-            session, actor=Actor.system("report-fanout"), recipient_org_id=organization_id,
-            sender_org_id=req.organization_id, outgoing_ref=outgoing_ref(req.id), number_notation=req.notation,
-            document_date=_vn(req.created_at).date(), doc_type="CV", subject=req.title, urgency="normal",
-            secrecy="normal", due_date=_vn(target.deadline).date(), files=files,
+            session,
+            actor=Actor.system("report-fanout"),
+            recipient_org_id=organization_id,
+            sender_org_id=req.organization_id,
+            outgoing_ref=outgoing_ref(req.id),
+            number_notation=req.notation,
+            document_date=_vn(req.created_at).date(),
+            doc_type="CV",
+            subject=req.title,
+            urgency="normal",
+            secrecy="normal",
+            due_date=_vn(target.deadline).date(),
+            files=files,
             signer_name=creator.full_name if creator else None,
         )
         target.incoming_id = copy.id
@@ -599,10 +703,13 @@ async def deliver(
         target.revision += 1
         sender = await session.get(Organization, req.organization_id)
         await notify(
-            session, user_ids=await _users_with(session, organization_id, (Role.clerk, *LEADERS, Role.officer)),
-            kind="report.received", title=_l("Report request: {title}", title=req.title),
-            body=_l("{value} asks for the report by {vn:%H:%M %d/%m/%Y}.", value=sender.name if sender else '', vn=_vn(target.deadline)),
-            link=f"/reports/{req.id}/targets/{organization_id}", dedupe_key=f"report-{req.id}-{organization_id}-received",
+            session,
+            user_ids=await _users_with(session, organization_id, (Role.clerk, *LEADERS, Role.officer)),
+            kind="report.received",
+            title=_l("Report request: {title}", title=req.title),
+            body=_l("{value} asks for the report by {vn:%H:%M %d/%m/%Y}.", value=sender.name if sender else "", vn=_vn(target.deadline)),
+            link=f"/reports/{req.id}/targets/{organization_id}",
+            dedupe_key=f"report-{req.id}-{organization_id}-received",
             email=False,
         )
     return await _snapshot(session, req, target)
@@ -616,14 +723,15 @@ async def snapshot(session: AsyncSession, *, request_id: int, organization_id: i
 async def fanout_progress(session: AsyncSession, *, request_id: int, started: int) -> None:
     """Tell the requester's page how far the fan-out went (after each batch)."""
     req = await get_request(session, request_id=request_id)
-    await publish(session, channel=channel(req.id), kind="fanout",
-                  payload={"request_id": req.id, "started": started,
-                           "progress": (await progress(session, request_id=req.id)).as_dict()})
+    await publish(
+        session,
+        channel=channel(req.id),
+        kind="fanout",
+        payload={"request_id": req.id, "started": started, "progress": (await progress(session, request_id=req.id)).as_dict()},
+    )
 
 
-async def send_deadline_notice(
-    session: AsyncSession, *, request_id: int, organization_id: int, kind: str, deadline: datetime
-) -> bool:
+async def send_deadline_notice(session: AsyncSession, *, request_id: int, organization_id: int, kind: str, deadline: datetime) -> bool:
     """A reminder before the deadline, an overdue notice at it, an escalation to the target's
     leader after it; each once per deadline (an extension arms them again). What each says is in
     services/reports/deadlines.py."""
@@ -632,8 +740,7 @@ async def send_deadline_notice(
     from services.reports.deadlines import ReportTargetDeadlines
 
     target = await _target(session, request_id, organization_id, lock=True)
-    return await deadlines.send(session, adapter=ReportTargetDeadlines(), object_id=target.id, step=kind,
-                                due_at=due_instant(deadline))
+    return await deadlines.send(session, adapter=ReportTargetDeadlines(), object_id=target.id, step=kind, due_at=due_instant(deadline))
 
 
 async def deadline_summary(session: AsyncSession, *, request_id: int, deadline: datetime) -> bool:
@@ -643,10 +750,20 @@ async def deadline_summary(session: AsyncSession, *, request_id: int, deadline: 
         return False
     stats = await progress(session, request_id=req.id)
     users = {req.created_by_id, *await _users_with(session, req.organization_id, LEADERS)}
-    await notify(session, user_ids=users, kind="report.deadline",
-                 title=_l("Report deadline reached: {title}", title=req.title),
-                 body=_l("{submitted}/{total} reports received; {missing} units have not sent theirs.", submitted=stats.submitted, total=stats.total, missing=stats.missing),
-                 link=f"/reports/{req.id}", dedupe_key=f"report-{req.id}-deadline-{deadline.isoformat()}")
+    await notify(
+        session,
+        user_ids=users,
+        kind="report.deadline",
+        title=_l("Report deadline reached: {title}", title=req.title),
+        body=_l(
+            "{submitted}/{total} reports received; {missing} units have not sent theirs.",
+            submitted=stats.submitted,
+            total=stats.total,
+            missing=stats.missing,
+        ),
+        link=f"/reports/{req.id}",
+        dedupe_key=f"report-{req.id}-deadline-{deadline.isoformat()}",
+    )
     return True
 
 
@@ -690,19 +807,25 @@ def parse_figures(req: ReportRequest, raw: dict[str, str]) -> dict[str, str]:
 
 
 def _may_submit(principal: Principal, target: ReportTarget) -> bool:
-    return principal.user.id == target.assignee_id or bool(
-        principal.roles.get(target.organization_id, set()) & set(SUBMITTER_ROLES))
+    return principal.user.id == target.assignee_id or bool(principal.roles.get(target.organization_id, set()) & set(SUBMITTER_ROLES))
 
 
 def _is_target_leader(principal: Principal, target: ReportTarget) -> bool:
     return bool(principal.roles.get(target.organization_id, set()) & set(LEADERS))
 
 
-async def _accept(session: AsyncSession, *, actor: Actor, req: ReportRequest, target: ReportTarget,
-                  sub: ReportSubmission, at: datetime) -> None:
-    previous = (await session.scalars(select(ReportSubmission).where(
-        ReportSubmission.target_id == target.id, ReportSubmission.status == SubmissionStatus.submitted.value,
-        ReportSubmission.id != sub.id))).all()
+async def _accept(
+    session: AsyncSession, *, actor: Actor, req: ReportRequest, target: ReportTarget, sub: ReportSubmission, at: datetime
+) -> None:
+    previous = (
+        await session.scalars(
+            select(ReportSubmission).where(
+                ReportSubmission.target_id == target.id,
+                ReportSubmission.status == SubmissionStatus.submitted.value,
+                ReportSubmission.id != sub.id,
+            )
+        )
+    ).all()
     for old in previous:
         old.status = SubmissionStatus.superseded.value
     sub.status = SubmissionStatus.submitted.value
@@ -715,27 +838,57 @@ async def _accept(session: AsyncSession, *, actor: Actor, req: ReportRequest, ta
     target.revision += 1
     target.updated_at = utcnow()
     org = await session.get(Organization, target.organization_id)
-    await record(session, actor=actor, action="report.submit", object_type="report_target", object_id=target.id,
-                 organization_id=target.organization_id,
-                 details={"request_id": req.id, "version": sub.version, "file": sub.sha256, "on_time": target.on_time,
-                          "resubmission": bool(previous)})
-    await notify(session, user_ids=[req.created_by_id], kind="report.submitted",
-                 title=_l("{value} sent the report: {title}", value=org.name if org else '', title=req.title),
-                 link=f"/reports/{req.id}/targets/{target.organization_id}",
-                 dedupe_key=f"report-{req.id}-{target.organization_id}-v{sub.version}", email=False)
+    await record(
+        session,
+        actor=actor,
+        action="report.submit",
+        object_type="report_target",
+        object_id=target.id,
+        organization_id=target.organization_id,
+        details={
+            "request_id": req.id,
+            "version": sub.version,
+            "file": sub.sha256,
+            "on_time": target.on_time,
+            "resubmission": bool(previous),
+        },
+    )
+    await notify(
+        session,
+        user_ids=[req.created_by_id],
+        kind="report.submitted",
+        title=_l("{value} sent the report: {title}", value=org.name if org else "", title=req.title),
+        link=f"/reports/{req.id}/targets/{target.organization_id}",
+        dedupe_key=f"report-{req.id}-{target.organization_id}-v{sub.version}",
+        email=False,
+    )
     await _event(session, req, "submitted", target)
     if req.status == RequestStatus.open.value:
-        left = await session.scalar(select(func.count()).select_from(ReportTarget).where(
-            ReportTarget.request_id == req.id, ReportTarget.first_submitted_at.is_(None)))
+        left = await session.scalar(
+            select(func.count())
+            .select_from(ReportTarget)
+            .where(ReportTarget.request_id == req.id, ReportTarget.first_submitted_at.is_(None))
+        )
         if not left:
             req.status = RequestStatus.completed.value
             req.closed_at = utcnow()
-            await record(session, actor=Actor.system("report-requests"), action="report.complete",
-                         object_type="report_request", object_id=req.id, organization_id=req.organization_id,
-                         details={"targets": req.target_count})
-            await notify(session, user_ids=[req.created_by_id], kind="report.complete",
-                         title=_l("All reports received: {title}", title=req.title), link=f"/reports/{req.id}",
-                         dedupe_key=f"report-{req.id}-complete")
+            await record(
+                session,
+                actor=Actor.system("report-requests"),
+                action="report.complete",
+                object_type="report_request",
+                object_id=req.id,
+                organization_id=req.organization_id,
+                details={"targets": req.target_count},
+            )
+            await notify(
+                session,
+                user_ids=[req.created_by_id],
+                kind="report.complete",
+                title=_l("All reports received: {title}", title=req.title),
+                link=f"/reports/{req.id}",
+                dedupe_key=f"report-{req.id}-complete",
+            )
             await _event(session, req, "completed")
 
 
@@ -762,23 +915,34 @@ async def submit(
     if target.status == TargetStatus.missing.value:
         raise Conflict(_l("The request is closed for this organisation."))
     values = parse_figures(req, figures)
-    last = await session.scalar(select(ReportSubmission).where(ReportSubmission.target_id == target.id)
-                                .order_by(ReportSubmission.version.desc()).limit(1))
+    last = await session.scalar(
+        select(ReportSubmission).where(ReportSubmission.target_id == target.id).order_by(ReportSubmission.version.desc()).limit(1)
+    )
     if file is None:
         if last is None or not last.sha256:
             raise InvalidInput(_l("Attach the report file."))
     blobs = BlobStore.for_data_dir(settings.data_dir)
     at = at or utcnow()
     sub = ReportSubmission(
-        target_id=target.id, version=(last.version + 1) if last else 1, status=SubmissionStatus.awaiting_approval.value,
-        filename=file.filename if file else last.filename, content_type=file.content_type if file else last.content_type,  # type: ignore[union-attr]  # no file: last exists
-        sha256=blobs.put(file.data) if file else last.sha256, size=file.size if file else last.size,  # type: ignore[union-attr]  # no file: last exists
-        figures=json.dumps(values, ensure_ascii=False), note=note.strip()[:5000], created_by_id=principal.user.id,
+        target_id=target.id,
+        version=(last.version + 1) if last else 1,
+        status=SubmissionStatus.awaiting_approval.value,
+        filename=file.filename if file else last.filename,  # type: ignore[union-attr]  # no file: last exists
+        content_type=file.content_type if file else last.content_type,  # type: ignore[union-attr]  # no file: last exists
+        sha256=blobs.put(file.data) if file else last.sha256,  # type: ignore[union-attr]  # no file: last exists
+        size=file.size if file else last.size,  # type: ignore[union-attr]  # no file: last exists
+        figures=json.dumps(values, ensure_ascii=False),
+        note=note.strip()[:5000],
+        created_by_id=principal.user.id,
         created_at=at,
     )
-    for old in (await session.scalars(select(ReportSubmission).where(
-            ReportSubmission.target_id == target.id,
-            ReportSubmission.status == SubmissionStatus.awaiting_approval.value))).all():
+    for old in (
+        await session.scalars(
+            select(ReportSubmission).where(
+                ReportSubmission.target_id == target.id, ReportSubmission.status == SubmissionStatus.awaiting_approval.value
+            )
+        )
+    ).all():
         old.status = SubmissionStatus.superseded.value  # a newer draft replaces one still waiting
     session.add(sub)
     await session.flush()
@@ -788,13 +952,23 @@ async def submit(
         if target.first_submitted_at is None:
             target.status = TargetStatus.awaiting_approval.value
         target.revision += 1
-        await record(session, actor=principal.actor, action="report.draft", object_type="report_target",
-                     object_id=target.id, organization_id=target.organization_id,
-                     details={"request_id": req.id, "version": sub.version, "file": sub.sha256})
-        await notify(session, user_ids=await _users_with(session, target.organization_id, LEADERS),
-                     kind="report.approve", title=_l("Report awaiting approval: {title}", title=req.title),
-                     link=f"/reports/{req.id}/targets/{target.organization_id}",
-                     dedupe_key=f"report-{req.id}-{target.organization_id}-approve-v{sub.version}")
+        await record(
+            session,
+            actor=principal.actor,
+            action="report.draft",
+            object_type="report_target",
+            object_id=target.id,
+            organization_id=target.organization_id,
+            details={"request_id": req.id, "version": sub.version, "file": sub.sha256},
+        )
+        await notify(
+            session,
+            user_ids=await _users_with(session, target.organization_id, LEADERS),
+            kind="report.approve",
+            title=_l("Report awaiting approval: {title}", title=req.title),
+            link=f"/reports/{req.id}/targets/{target.organization_id}",
+            dedupe_key=f"report-{req.id}-{target.organization_id}-approve-v{sub.version}",
+        )
         await _event(session, req, "awaiting_approval", target)
         return sub
     await _accept(session, actor=principal.actor, req=req, target=target, sub=sub, at=at)
@@ -802,8 +976,15 @@ async def submit(
 
 
 async def decide(
-    session: AsyncSession, *, principal: Principal, request_id: int, organization_id: int, submission_id: int,
-    approve: bool, note: str = "", at: datetime | None = None,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    request_id: int,
+    organization_id: int,
+    submission_id: int,
+    approve: bool,
+    note: str = "",
+    at: datetime | None = None,
 ) -> ReportSubmission:
     """The target's leader approves (the report is submitted) or returns it to the officer."""
     req, target = await target_for(session, principal=principal, request_id=request_id, organization_id=organization_id)
@@ -820,9 +1001,15 @@ async def decide(
     sub.decided_at = utcnow()
     sub.decision_note = note.strip()[:2000] or None
     if approve:
-        await record(session, actor=principal.actor, action="report.approve", object_type="report_target",
-                     object_id=target.id, organization_id=target.organization_id,
-                     details={"request_id": req.id, "version": sub.version})
+        await record(
+            session,
+            actor=principal.actor,
+            action="report.approve",
+            object_type="report_target",
+            object_id=target.id,
+            organization_id=target.organization_id,
+            details={"request_id": req.id, "version": sub.version},
+        )
         await _accept(session, actor=principal.actor, req=req, target=target, sub=sub, at=at or utcnow())
     else:
         if not note.strip():
@@ -831,21 +1018,30 @@ async def decide(
         if target.first_submitted_at is None:
             target.status = TargetStatus.delivered.value
         target.revision += 1
-        await record(session, actor=principal.actor, action="report.return", object_type="report_target",
-                     object_id=target.id, organization_id=target.organization_id,
-                     details={"request_id": req.id, "version": sub.version, "reason": note.strip()})
+        await record(
+            session,
+            actor=principal.actor,
+            action="report.return",
+            object_type="report_target",
+            object_id=target.id,
+            organization_id=target.organization_id,
+            details={"request_id": req.id, "version": sub.version, "reason": note.strip()},
+        )
         if sub.created_by_id:
-            await notify(session, user_ids=[sub.created_by_id], kind="report.returned",
-                         title=_l("Report returned: {title}", title=req.title), body=note.strip(),
-                         link=f"/reports/{req.id}/targets/{target.organization_id}",
-                         dedupe_key=f"report-{req.id}-{target.organization_id}-returned-v{sub.version}")
+            await notify(
+                session,
+                user_ids=[sub.created_by_id],
+                kind="report.returned",
+                title=_l("Report returned: {title}", title=req.title),
+                body=note.strip(),
+                link=f"/reports/{req.id}/targets/{target.organization_id}",
+                dedupe_key=f"report-{req.id}-{target.organization_id}-returned-v{sub.version}",
+            )
         await _event(session, req, "returned", target)
     return sub
 
 
-async def assign(
-    session: AsyncSession, *, principal: Principal, request_id: int, organization_id: int, user_id: int
-) -> ReportTarget:
+async def assign(session: AsyncSession, *, principal: Principal, request_id: int, organization_id: int, user_id: int) -> ReportTarget:
     """The target's leader or clerk names the officer who prepares the report."""
     req, target = await target_for(session, principal=principal, request_id=request_id, organization_id=organization_id)
     if not principal.roles.get(organization_id, set()) & {*LEADERS, Role.clerk}:
@@ -855,13 +1051,24 @@ async def assign(
         raise InvalidInput(_l("Choose someone of your organisation."))
     target.assignee_id = user.id
     target.revision += 1
-    await record(session, actor=principal.actor, action="report.assign", object_type="report_target",
-                 object_id=target.id, organization_id=organization_id,
-                 details={"request_id": req.id, "user_id": user.id, "name": user.full_name})
-    await notify(session, user_ids=[user.id], kind="report.assigned", title=_l("Assigned to prepare a report: {title}", title=req.title),
-                 body=_l("Due {vn:%H:%M %d/%m/%Y}.", vn=_vn(target.deadline)),
-                 link=f"/reports/{req.id}/targets/{organization_id}",
-                 dedupe_key=f"report-{req.id}-{organization_id}-assigned-{user.id}-{target.revision}")
+    await record(
+        session,
+        actor=principal.actor,
+        action="report.assign",
+        object_type="report_target",
+        object_id=target.id,
+        organization_id=organization_id,
+        details={"request_id": req.id, "user_id": user.id, "name": user.full_name},
+    )
+    await notify(
+        session,
+        user_ids=[user.id],
+        kind="report.assigned",
+        title=_l("Assigned to prepare a report: {title}", title=req.title),
+        body=_l("Due {vn:%H:%M %d/%m/%Y}.", vn=_vn(target.deadline)),
+        link=f"/reports/{req.id}/targets/{organization_id}",
+        dedupe_key=f"report-{req.id}-{organization_id}-assigned-{user.id}-{target.revision}",
+    )
     await _event(session, req, "assigned", target)
     return target
 
@@ -870,8 +1077,13 @@ async def assign(
 
 
 async def extend(
-    session: AsyncSession, *, principal: Principal, request_id: int, deadline: datetime,
-    organization_id: int | None = None, reason: str = "",
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    request_id: int,
+    deadline: datetime,
+    organization_id: int | None = None,
+    reason: str = "",
 ) -> list[int]:
     """Move the deadline of one target (or of every target without a report); returns the
     organisation IDs whose workflows must be told (`changed`)."""
@@ -882,37 +1094,51 @@ async def extend(
         raise Conflict(_l("The request is no longer open."))
     if deadline <= utcnow():
         raise InvalidInput(_l("The new deadline must be in the future."))
-    query = select(ReportTarget).where(ReportTarget.request_id == req.id, ReportTarget.first_submitted_at.is_(None),
-                                       ReportTarget.status != TargetStatus.missing.value)
+    query = select(ReportTarget).where(
+        ReportTarget.request_id == req.id, ReportTarget.first_submitted_at.is_(None), ReportTarget.status != TargetStatus.missing.value
+    )
     if organization_id is not None:
         query = query.where(ReportTarget.organization_id == organization_id)
     targets = (await session.scalars(query)).all()
     if organization_id is not None and not targets:
         raise Conflict(_l("This target has already reported."))
     await session.execute(
-        update(ReportTarget).where(ReportTarget.id.in_([t.id for t in targets]))
+        update(ReportTarget)
+        .where(ReportTarget.id.in_([t.id for t in targets]))
         .values(deadline=deadline, revision=ReportTarget.revision + 1, updated_at=utcnow())
     )
     if organization_id is None:
         req.deadline = deadline
-    await record(session, actor=principal.actor, action="report.extend", object_type="report_request", object_id=req.id,
-                 organization_id=req.organization_id,
-                 details={"deadline": deadline.isoformat(), "organization_id": organization_id, "targets": len(targets),
-                          "reason": reason.strip()})
+    await record(
+        session,
+        actor=principal.actor,
+        action="report.extend",
+        object_type="report_request",
+        object_id=req.id,
+        organization_id=req.organization_id,
+        details={"deadline": deadline.isoformat(), "organization_id": organization_id, "targets": len(targets), "reason": reason.strip()},
+    )
     link_due = f"{_vn(deadline):%H:%M %d/%m/%Y}"
     for t in targets:
         users = [t.assignee_id] if t.assignee_id else await _users_with(session, t.organization_id, (Role.clerk, *LEADERS))
-        await notify(session, user_ids=users, kind="report.extended", title=_l("Report deadline extended: {title}", title=req.title),
-                     body=_l("New deadline: {due}. {reason}", due=link_due, reason=reason.strip()),
-                     link=f"/reports/{req.id}/targets/{t.organization_id}",
-                     dedupe_key=f"report-{req.id}-{t.organization_id}-extended-{deadline.isoformat()}", email=False)
+        await notify(
+            session,
+            user_ids=users,
+            kind="report.extended",
+            title=_l("Report deadline extended: {title}", title=req.title),
+            body=_l("New deadline: {due}. {reason}", due=link_due, reason=reason.strip()),
+            link=f"/reports/{req.id}/targets/{t.organization_id}",
+            dedupe_key=f"report-{req.id}-{t.organization_id}-extended-{deadline.isoformat()}",
+            email=False,
+        )
     await session.flush()
     await _event(session, req, "extended")
     return [t.organization_id for t in targets]
 
 
-async def close(session: AsyncSession, *, principal: Principal | None, request_id: int, reason: str = "",
-                actor: Actor | None = None) -> list[int]:
+async def close(
+    session: AsyncSession, *, principal: Principal | None, request_id: int, reason: str = "", actor: Actor | None = None
+) -> list[int]:
     """Close the request (early or after the deadline): targets without a report are missing.
     Returns the organisation IDs whose workflows are still waiting."""
     req = await get_request(session, request_id=request_id)
@@ -922,25 +1148,39 @@ async def close(session: AsyncSession, *, principal: Principal | None, request_i
         actor = principal.actor
     if req.status != RequestStatus.open.value:
         return []
-    open_ids = list((await session.scalars(select(ReportTarget.organization_id).where(
-        ReportTarget.request_id == req.id, ReportTarget.first_submitted_at.is_(None)))).all())
+    open_ids = list(
+        (
+            await session.scalars(
+                select(ReportTarget.organization_id).where(ReportTarget.request_id == req.id, ReportTarget.first_submitted_at.is_(None))
+            )
+        ).all()
+    )
     await session.execute(
-        update(ReportTarget).where(ReportTarget.request_id == req.id, ReportTarget.first_submitted_at.is_(None))
+        update(ReportTarget)
+        .where(ReportTarget.request_id == req.id, ReportTarget.first_submitted_at.is_(None))
         .values(status=TargetStatus.missing.value, revision=ReportTarget.revision + 1, updated_at=utcnow())
     )
     await session.execute(
-        update(ReportSubmission).where(
+        update(ReportSubmission)
+        .where(
             ReportSubmission.status == SubmissionStatus.awaiting_approval.value,
-            ReportSubmission.target_id.in_(select(ReportTarget.id).where(ReportTarget.request_id == req.id)))
+            ReportSubmission.target_id.in_(select(ReportTarget.id).where(ReportTarget.request_id == req.id)),
+        )
         .values(status=SubmissionStatus.superseded.value)
     )
     req.status = RequestStatus.closed.value
     req.closed_at = utcnow()
     req.closed_by_id = principal.user.id if principal else None
     req.close_reason = reason.strip() or None
-    await record(session, actor=actor or Actor.system("report-requests"), action="report.close",
-                 object_type="report_request", object_id=req.id, organization_id=req.organization_id,
-                 details={"reason": reason.strip(), "missing": len(open_ids)})
+    await record(
+        session,
+        actor=actor or Actor.system("report-requests"),
+        action="report.close",
+        object_type="report_request",
+        object_id=req.id,
+        organization_id=req.organization_id,
+        details={"reason": reason.strip(), "missing": len(open_ids)},
+    )
     await session.flush()
     await _event(session, req, "closed")
     return open_ids
@@ -956,24 +1196,44 @@ async def finish(session: AsyncSession, *, request_id: int) -> str:
 async def fanout_targets(session: AsyncSession, *, request_id: int) -> tuple[list[int], datetime, str]:
     """The ordered target organisation IDs, the request's deadline and status (parent workflow)."""
     req = await get_request(session, request_id=request_id)
-    ids = list((await session.scalars(select(ReportTarget.organization_id).where(ReportTarget.request_id == request_id)
-                                      .order_by(ReportTarget.position))).all())
+    ids = list(
+        (
+            await session.scalars(
+                select(ReportTarget.organization_id).where(ReportTarget.request_id == request_id).order_by(ReportTarget.position)
+            )
+        ).all()
+    )
     return ids, req.deadline, req.status
 
 
 async def waiting_targets(session: AsyncSession, *, request_id: int) -> list[int]:
     """Organisation IDs of targets without a report (their workflows are still waiting)."""
-    return list((await session.scalars(select(ReportTarget.organization_id).where(
-        ReportTarget.request_id == request_id, ReportTarget.first_submitted_at.is_(None)))).all())
+    return list(
+        (
+            await session.scalars(
+                select(ReportTarget.organization_id).where(ReportTarget.request_id == request_id, ReportTarget.first_submitted_at.is_(None))
+            )
+        ).all()
+    )
 
 
-async def blob_for(session: AsyncSession, *, principal: Principal, request_id: int, kind: str,
-                   organization_id: int | None = None, submission_id: int | None = None) -> tuple[str, str, str]:
+async def blob_for(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    request_id: int,
+    kind: str,
+    organization_id: int | None = None,
+    submission_id: int | None = None,
+) -> tuple[str, str, str]:
     """(filename, content type, sha256) of a file the principal may download; audited."""
     req = await get_request(session, request_id=request_id)
     if kind in ("letter", "template"):
-        visible = can_follow(principal, req) or bool(await session.scalar(select(ReportTarget.id).where(
-            ReportTarget.request_id == req.id, ReportTarget.organization_id.in_(principal.visible_orgs()))))
+        visible = can_follow(principal, req) or bool(
+            await session.scalar(
+                select(ReportTarget.id).where(ReportTarget.request_id == req.id, ReportTarget.organization_id.in_(principal.visible_orgs()))
+            )
+        )
         if not visible:
             raise _not_found()
         if kind == "letter":
@@ -990,12 +1250,17 @@ async def blob_for(session: AsyncSession, *, principal: Principal, request_id: i
         if sub is None or sub.target_id != target.id or not sub.sha256:
             raise _not_found()
         result = (sub.filename or "bao-cao", sub.content_type or PDF, sub.sha256)
-    await record(session, actor=principal.actor, action="report.download", object_type="report_request",
-                 object_id=req.id, organization_id=req.organization_id,
-                 details={"kind": kind, "organization_id": organization_id, "file": result[2]})
+    await record(
+        session,
+        actor=principal.actor,
+        action="report.download",
+        object_type="report_request",
+        object_id=req.id,
+        organization_id=req.organization_id,
+        details={"kind": kind, "organization_id": organization_id, "file": result[2]},
+    )
     return result
 
 
 def vn_deadline_text(value: datetime) -> str:
     return f"{_vn(value):%H:%M %d/%m/%Y}"
-

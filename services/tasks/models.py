@@ -62,7 +62,7 @@ class Task(Base):
 
     @property
     def owner_ref(self) -> str:
-        """"<kind>:<id>", as the owner pickers of the pages write it."""
+        """ "<kind>:<id>", as the owner pickers of the pages write it."""
         return f"{self.owner_kind.value}:{self.owner_id}"
 
     def assign_to(self, kind: OwnerKind, owner_id: int) -> None:

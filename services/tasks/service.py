@@ -23,9 +23,9 @@ from services.db import utcnow
 from services.directory.models import LEADERS, ORGANISERS, Organization, Role, RoleAssignment, Unit, User
 from services.errors import Forbidden, InvalidInput, NotFound
 from services.events.service import publish
+from services.i18n import Message, _l
 from services.notifications.service import notify
 from services.tasks.models import OwnerKind, Task, TaskStatus, TaskUpdate
-from services.i18n import Message, _l
 
 ASSIGNERS = ORGANISERS  # tasks come from the meetings they organise
 OPEN = (TaskStatus.waiting, TaskStatus.in_progress)
@@ -44,9 +44,15 @@ def channel(task_id: int) -> str:
 
 
 async def _users_with(session: AsyncSession, org_id: int, roles: Iterable[Role]) -> list[int]:
-    return sorted(set((await session.scalars(select(RoleAssignment.user_id).where(
-        RoleAssignment.organization_id == org_id, RoleAssignment.role.in_(list(roles))
-    ))).all()))
+    return sorted(
+        set(
+            (
+                await session.scalars(
+                    select(RoleAssignment.user_id).where(RoleAssignment.organization_id == org_id, RoleAssignment.role.in_(list(roles)))
+                )
+            ).all()
+        )
+    )
 
 
 async def responsible(session: AsyncSession, task: Task) -> list[int]:
@@ -139,7 +145,12 @@ async def _check_owner(session: AsyncSession, kind: OwnerKind, owner_id: int, as
 
 
 async def create(
-    session: AsyncSession, *, actor: Actor, organization_id: int, new: NewTask, created_by: int | None,
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    organization_id: int,
+    new: NewTask,
+    created_by: int | None,
     tree: Any = None,
 ) -> Task:
     """Assign a task (authorize before calling); the caller starts its workflow after commit."""
@@ -150,20 +161,40 @@ async def create(
         raise InvalidInput(_l("The due date is in the past."))
     await _check_owner(session, new.owner_kind, new.owner_id, organization_id, tree)
     task = Task(
-        organization_id=organization_id, source_type=new.source_type, source_id=new.source_id,
-        source_item_id=new.source_item_id, source_label=new.source_label[:500], source_link=new.source_link,
-        title=title[:500], description=(new.description or "").strip(),
-        due_date=new.due_date, status=TaskStatus.waiting, progress=0, revision=1, created_by=created_by,
+        organization_id=organization_id,
+        source_type=new.source_type,
+        source_id=new.source_id,
+        source_item_id=new.source_item_id,
+        source_label=new.source_label[:500],
+        source_link=new.source_link,
+        title=title[:500],
+        description=(new.description or "").strip(),
+        due_date=new.due_date,
+        status=TaskStatus.waiting,
+        progress=0,
+        revision=1,
+        created_by=created_by,
         created_at=utcnow(),
     )
     task.assign_to(new.owner_kind, new.owner_id)
     session.add(task)
     await session.flush()
     session.add(TaskUpdate(task_id=task.id, kind="created", body=task.description, user_id=created_by, at=utcnow()))
-    await record(session, actor=actor, action="task.create", object_type="task", object_id=task.id,
-                 organization_id=organization_id,
-                 details={"title": task.title, "owner_kind": task.owner_kind.value, "owner_id": new.owner_id,
-                          "due_date": task.due_date.isoformat(), "source": f"{task.source_type}:{task.source_id}"})
+    await record(
+        session,
+        actor=actor,
+        action="task.create",
+        object_type="task",
+        object_id=task.id,
+        organization_id=organization_id,
+        details={
+            "title": task.title,
+            "owner_kind": task.owner_kind.value,
+            "owner_id": new.owner_id,
+            "due_date": task.due_date.isoformat(),
+            "source": f"{task.source_type}:{task.source_id}",
+        },
+    )
     await _changed(session, task)
     return task
 
@@ -203,8 +234,10 @@ def _mine_clause(principal: Principal) -> Any:
     ]
     if leader_orgs:
         clauses.append((Task.owner_kind == OwnerKind.organization) & Task.owner_org_id.in_(leader_orgs))
-        clauses.append((Task.owner_kind == OwnerKind.unit) & Task.owner_unit_id.in_(
-            select(Unit.id).where(Unit.organization_id.in_(leader_orgs), Unit.head_user_id.is_(None))))
+        clauses.append(
+            (Task.owner_kind == OwnerKind.unit)
+            & Task.owner_unit_id.in_(select(Unit.id).where(Unit.organization_id.in_(leader_orgs), Unit.head_user_id.is_(None)))
+        )
     return or_(*clauses)
 
 
@@ -233,14 +266,23 @@ async def assigned_tasks(session: AsyncSession, *, principal: Principal, open_on
 
 
 async def open_count(session: AsyncSession, *, principal: Principal) -> int:
-    return await session.scalar(select(func.count()).select_from(Task).where(
-        _mine_clause(principal), Task.status.in_(OPEN))) or 0
+    return await session.scalar(select(func.count()).select_from(Task).where(_mine_clause(principal), Task.status.in_(OPEN))) or 0
 
 
 async def for_source(session: AsyncSession, *, source_type: str, source_id: int) -> list[Task]:
-    return list((await session.scalars(select(Task).where(
-        Task.source_type == source_type, Task.source_id == source_id, Task.status != TaskStatus.cancelled,
-    ).order_by(Task.source_item_id, Task.id))).all())
+    return list(
+        (
+            await session.scalars(
+                select(Task)
+                .where(
+                    Task.source_type == source_type,
+                    Task.source_id == source_id,
+                    Task.status != TaskStatus.cancelled,
+                )
+                .order_by(Task.source_item_id, Task.id)
+            )
+        ).all()
+    )
 
 
 async def views(session: AsyncSession, tasks: Iterable[Task], principal: Principal | None = None) -> list[TaskView]:
@@ -249,8 +291,9 @@ async def views(session: AsyncSession, tasks: Iterable[Task], principal: Princip
     for task in tasks:
         mine = principal is not None and principal.user.id in await responsible(session, task)
         manage = principal is not None and _may_manage(principal, task)
-        out.append(TaskView(task=task, owner=await owner_label(session, task), status=display_status(task, today),
-                            mine=mine, may_manage=manage))
+        out.append(
+            TaskView(task=task, owner=await owner_label(session, task), status=display_status(task, today), mine=mine, may_manage=manage)
+        )
     # Overdue first, then by due date.
     return sorted(out, key=lambda v: (v.status != "overdue", v.status in ("done", "cancelled"), v.task.due_date, v.task.id))
 
@@ -269,15 +312,18 @@ async def get_for(session: AsyncSession, *, principal: Principal, task_id: int) 
     auditor = task.organization_id in principal.orgs_with(Role.auditor)
     if not (mine or manage or auditor):
         raise _not_found()
-    return TaskView(task=task, owner=await owner_label(session, task), status=display_status(task), mine=mine,
-                    may_manage=manage)
+    return TaskView(task=task, owner=await owner_label(session, task), status=display_status(task), mine=mine, may_manage=manage)
 
 
 async def history(session: AsyncSession, *, task_id: int) -> list[tuple[TaskUpdate, str]]:
-    rows = (await session.execute(
-        select(TaskUpdate, User.full_name).outerjoin(User, User.id == TaskUpdate.user_id)
-        .where(TaskUpdate.task_id == task_id).order_by(TaskUpdate.at, TaskUpdate.id)
-    )).all()
+    rows = (
+        await session.execute(
+            select(TaskUpdate, User.full_name)
+            .outerjoin(User, User.id == TaskUpdate.user_id)
+            .where(TaskUpdate.task_id == task_id)
+            .order_by(TaskUpdate.at, TaskUpdate.id)
+        )
+    ).all()
     return [(u, name or "Hệ thống") for u, name in rows]
 
 
@@ -285,9 +331,17 @@ async def history(session: AsyncSession, *, task_id: int) -> list[tuple[TaskUpda
 
 
 async def _changed(session: AsyncSession, task: Task) -> None:
-    await publish(session, channel=channel(task.id), kind="task", payload={
-        "id": task.id, "status": task.status.value, "progress": task.progress, "revision": task.revision,
-    })
+    await publish(
+        session,
+        channel=channel(task.id),
+        kind="task",
+        payload={
+            "id": task.id,
+            "status": task.status.value,
+            "progress": task.progress,
+            "revision": task.revision,
+        },
+    )
 
 
 async def _owner_action(session: AsyncSession, principal: Principal, task_id: int) -> Task:
@@ -300,7 +354,12 @@ async def _owner_action(session: AsyncSession, principal: Principal, task_id: in
 
 
 async def report_progress(
-    session: AsyncSession, *, principal: Principal, task_id: int, body: str, progress: int | None = None,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    task_id: int,
+    body: str,
+    progress: int | None = None,
 ) -> Task:
     """Report progress (starts the task if it was waiting)."""
     task = await _owner_action(session, principal, task_id)
@@ -316,8 +375,15 @@ async def report_progress(
         task.progress = min(progress, 99)
     task.revision += 1
     session.add(TaskUpdate(task_id=task.id, kind=kind, body=body[:5000], progress=task.progress, user_id=principal.user.id, at=utcnow()))
-    await record(session, actor=principal.actor, action="task.progress", object_type="task", object_id=task.id,
-                 organization_id=task.organization_id, details={"progress": task.progress, "body": body[:500]})
+    await record(
+        session,
+        actor=principal.actor,
+        action="task.progress",
+        object_type="task",
+        object_id=task.id,
+        organization_id=task.organization_id,
+        details={"progress": task.progress, "body": body[:500]},
+    )
     await _changed(session, task)
     return task
 
@@ -332,12 +398,25 @@ async def complete(session: AsyncSession, *, principal: Principal, task_id: int,
     task.started_at = task.started_at or task.done_at
     task.revision += 1
     session.add(TaskUpdate(task_id=task.id, kind="done", body=task.result, progress=100, user_id=principal.user.id, at=utcnow()))
-    await record(session, actor=principal.actor, action="task.complete", object_type="task", object_id=task.id,
-                 organization_id=task.organization_id, details={"result": task.result[:500]})
+    await record(
+        session,
+        actor=principal.actor,
+        action="task.complete",
+        object_type="task",
+        object_id=task.id,
+        organization_id=task.organization_id,
+        details={"result": task.result[:500]},
+    )
     if task.created_by:
-        await notify(session, user_ids=[task.created_by], kind="task.done", link=f"/tasks/{task.id}",
-                     dedupe_key=f"task-{task.id}-done-r{task.revision}",
-                     title=_l("Task completed: {title}", title=task.title[:150]), body=task.result[:500])
+        await notify(
+            session,
+            user_ids=[task.created_by],
+            kind="task.done",
+            link=f"/tasks/{task.id}",
+            dedupe_key=f"task-{task.id}-done-r{task.revision}",
+            title=_l("Task completed: {title}", title=task.title[:150]),
+            body=task.result[:500],
+        )
     await _changed(session, task)
     return task
 
@@ -356,8 +435,15 @@ async def reopen(session: AsyncSession, *, principal: Principal, task_id: int, r
     task.status, task.done_at, task.done_by, task.progress = TaskStatus.in_progress, None, None, 90
     task.revision += 1
     session.add(TaskUpdate(task_id=task.id, kind="reopened", body=reason[:5000], user_id=principal.user.id, at=utcnow()))
-    await record(session, actor=principal.actor, action="task.reopen", object_type="task", object_id=task.id,
-                 organization_id=task.organization_id, details={"reason": reason[:500]})
+    await record(
+        session,
+        actor=principal.actor,
+        action="task.reopen",
+        object_type="task",
+        object_id=task.id,
+        organization_id=task.organization_id,
+        details={"reason": reason[:500]},
+    )
     await _changed(session, task)
     return task
 
@@ -381,10 +467,24 @@ async def cancel(session: AsyncSession, *, principal: Principal, task_id: int, r
     task.status = TaskStatus.cancelled
     task.revision += 1
     session.add(TaskUpdate(task_id=task.id, kind="cancelled", body=reason[:5000], user_id=principal.user.id, at=utcnow()))
-    await record(session, actor=principal.actor, action="task.cancel", object_type="task", object_id=task.id,
-                 organization_id=task.organization_id, details={"reason": reason[:500]})
-    await notify(session, user_ids=owners, kind="task.cancelled", link=f"/tasks/{task.id}",
-                 dedupe_key=f"task-{task.id}-cancelled", title=_l("Task cancelled: {title}", title=task.title[:150]), body=reason[:500])
+    await record(
+        session,
+        actor=principal.actor,
+        action="task.cancel",
+        object_type="task",
+        object_id=task.id,
+        organization_id=task.organization_id,
+        details={"reason": reason[:500]},
+    )
+    await notify(
+        session,
+        user_ids=owners,
+        kind="task.cancelled",
+        link=f"/tasks/{task.id}",
+        dedupe_key=f"task-{task.id}-cancelled",
+        title=_l("Task cancelled: {title}", title=task.title[:150]),
+        body=reason[:500],
+    )
     await _changed(session, task)
     return task
 
@@ -397,8 +497,14 @@ async def for_reassigning(session: AsyncSession, *, principal: Principal, task_i
 
 
 async def reassign(
-    session: AsyncSession, *, principal: Principal, task_id: int, owner_kind: OwnerKind, owner_id: int,
-    due_date: date, reason: str,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    task_id: int,
+    owner_kind: OwnerKind,
+    owner_id: int,
+    due_date: date,
+    reason: str,
 ) -> Task:
     """The assigner gives an open task to another owner and/or moves its due date. The new owners
     are told; the deadline notices start again for them (the workflow re-reads the task)."""
@@ -423,17 +529,37 @@ async def reassign(
     task.due_date = due_date
     task.revision += 1
     new_owner = await owner_label(session, task)
-    body = f"{old_owner} → {new_owner}, hạn {due_date:%d/%m/%Y}: {reason}" if owner_changed else \
-        f"Hạn mới {due_date:%d/%m/%Y} (hạn cũ {before[2]:%d/%m/%Y}): {reason}"
+    body = (
+        f"{old_owner} → {new_owner}, hạn {due_date:%d/%m/%Y}: {reason}"
+        if owner_changed
+        else f"Hạn mới {due_date:%d/%m/%Y} (hạn cũ {before[2]:%d/%m/%Y}): {reason}"
+    )
     session.add(TaskUpdate(task_id=task.id, kind="reassigned", body=body[:5000], user_id=principal.user.id, at=utcnow()))
-    await record(session, actor=principal.actor, action="task.reassign", object_type="task", object_id=task.id,
-                 organization_id=task.organization_id,
-                 details={"owner_kind": owner_kind.value, "owner_id": owner_id, "due_date": due_date.isoformat(),
-                          "previous_owner": f"{before[0].value}:{before[1]}", "previous_due": before[2].isoformat(),
-                          "reason": reason[:500]})
-    await notify(session, user_ids=await responsible(session, task), kind="task.assigned", link=f"/tasks/{task.id}",
-                 dedupe_key=f"task-{task.id}-assigned-r{task.revision}",
-                 title=_l("Task (due {due}): {title}", due=f"{due_date:%d/%m/%Y}", title=task.title[:150]), body=body[:500])
+    await record(
+        session,
+        actor=principal.actor,
+        action="task.reassign",
+        object_type="task",
+        object_id=task.id,
+        organization_id=task.organization_id,
+        details={
+            "owner_kind": owner_kind.value,
+            "owner_id": owner_id,
+            "due_date": due_date.isoformat(),
+            "previous_owner": f"{before[0].value}:{before[1]}",
+            "previous_due": before[2].isoformat(),
+            "reason": reason[:500],
+        },
+    )
+    await notify(
+        session,
+        user_ids=await responsible(session, task),
+        kind="task.assigned",
+        link=f"/tasks/{task.id}",
+        dedupe_key=f"task-{task.id}-assigned-r{task.revision}",
+        title=_l("Task (due {due}): {title}", due=f"{due_date:%d/%m/%Y}", title=task.title[:150]),
+        body=body[:500],
+    )
     await _changed(session, task)
     return task
 
@@ -455,7 +581,11 @@ class Snapshot:
 
 
 async def workflow_snapshot(
-    session: AsyncSession, *, task_id: int, reminder_working_days: int, escalate_after_working_days: int,
+    session: AsyncSession,
+    *,
+    task_id: int,
+    reminder_working_days: int,
+    escalate_after_working_days: int,
 ) -> Snapshot:
     """What the workflow's pre-kernel branch acts on (notices sent are read from the kernel's table)."""
     from services.deadlines.ladder import working_day_ladder
@@ -464,14 +594,14 @@ async def workflow_snapshot(
     task = await session.get(Task, task_id)
     if task is None:
         raise _not_found()
-    snap = Snapshot(task_id=task.id, status=task.status.value, revision=task.revision, due_date=task.due_date,
-                    closed=task.status not in OPEN)
+    snap = Snapshot(
+        task_id=task.id, status=task.status.value, revision=task.revision, due_date=task.due_date, closed=task.status not in OPEN
+    )
     if not snap.closed:
         ladder = working_day_ladder(reminder_before=reminder_working_days, escalate_after=escalate_after_working_days)
         placed, ahead = await rungs_for(session, kind="task", object_id=task.id, ladder=ladder, due=task.due_date)
         instants = dict(placed)
-        snap.reminder_at, snap.overdue_at, snap.escalate_at = \
-            instants["reminder"], instants["overdue"], instants["escalation"]
+        snap.reminder_at, snap.overdue_at, snap.escalate_at = instants["reminder"], instants["overdue"], instants["escalation"]
         snap.pending = [r.step for r in ahead]
     return snap
 
@@ -482,11 +612,17 @@ async def notify_assigned(session: AsyncSession, *, task_id: int) -> list[int]:
     if task is None or task.status not in OPEN:
         return []
     users = await responsible(session, task)
-    notes = await notify(session, user_ids=users, kind="task.assigned", link=f"/tasks/{task.id}",
-                         dedupe_key=f"task-{task.id}-assigned",
-                         title=_l("New task (due {due}): {title}", due=f"{task.due_date:%d/%m/%Y}", title=task.title[:150]),
-                         body=_l("From: {source}. {description}", source=task.source_label, description=task.description[:400])
-                         if task.source_label else task.description[:400])
+    notes = await notify(
+        session,
+        user_ids=users,
+        kind="task.assigned",
+        link=f"/tasks/{task.id}",
+        dedupe_key=f"task-{task.id}-assigned",
+        title=_l("New task (due {due}): {title}", due=f"{task.due_date:%d/%m/%Y}", title=task.title[:150]),
+        body=_l("From: {source}. {description}", source=task.source_label, description=task.description[:400])
+        if task.source_label
+        else task.description[:400],
+    )
     return [n.user_id for n in notes]
 
 
@@ -499,5 +635,4 @@ async def send_deadline_notice(session: AsyncSession, *, task_id: int, kind: str
     from services.deadlines.ladder import due_instant
     from services.tasks.deadlines import TaskDeadlines
 
-    return await deadlines.send(session, adapter=TaskDeadlines(), object_id=task_id, step=kind,
-                                due_at=due_instant(due_date))
+    return await deadlines.send(session, adapter=TaskDeadlines(), object_id=task_id, step=kind, due_at=due_instant(due_date))

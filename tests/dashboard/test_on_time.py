@@ -4,12 +4,12 @@ their numbers in the page's language."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
 from dashboard import queries
-from dashboard.charts import bar_chart, column_chart, Series
+from dashboard.charts import Series, bar_chart, column_chart
 from services.calendar import vn_today
 from services.directory.models import Organization, Unit, User
 from services.incoming import service as incoming
@@ -32,19 +32,40 @@ async def _seed(db) -> int:  # type: ignore[no-untyped-def]
         due = arrival + timedelta(days=10)
 
         def at(day: date) -> datetime:
-            return datetime(day.year, day.month, day.day, 3, tzinfo=timezone.utc)
+            return datetime(day.year, day.month, day.day, 3, tzinfo=UTC)
 
-        cases = [("done", due, at(due)), ("done", due, at(due - timedelta(days=4))), ("done", None, at(due + timedelta(days=30))),
-                 ("done", None, at(arrival)), ("done", due, at(due + timedelta(days=1))), ("in_progress", due, None),
-                 ("directed", due, None), ("in_progress", None, None), ("awaiting_direction", due, None)]
+        cases = [
+            ("done", due, at(due)),
+            ("done", due, at(due - timedelta(days=4))),
+            ("done", None, at(due + timedelta(days=30))),
+            ("done", None, at(arrival)),
+            ("done", due, at(due + timedelta(days=1))),
+            ("in_progress", due, None),
+            ("directed", due, None),
+            ("in_progress", None, None),
+            ("awaiting_direction", due, None),
+        ]
         for i, (status, due_date, completed) in enumerate(cases):
-            session.add(IncomingDocument(
-                organization_id=org.id, status=status, arrival_number=i + 1, arrival_year=YEAR, arrival_date=arrival,  # type: ignore[union-attr]
-                issuer_name="UBND tỉnh", number_notation=f"{i + 1}/UBND", document_date=arrival, doc_type="CV",
-                subject=f"Văn bản {i}", due_date=due_date, completed_at=completed, registered_at=at(arrival),
-                # The lead is the unit for some, a person (counted in their unit) for others.
-                lead_unit_id=unit.id if i % 2 else None, lead_user_id=None if i % 2 else officer.id,  # type: ignore[union-attr]
-            ))
+            session.add(
+                IncomingDocument(
+                    organization_id=org.id,
+                    status=status,
+                    arrival_number=i + 1,
+                    arrival_year=YEAR,
+                    arrival_date=arrival,  # type: ignore[union-attr]
+                    issuer_name="UBND tỉnh",
+                    number_notation=f"{i + 1}/UBND",
+                    document_date=arrival,
+                    doc_type="CV",
+                    subject=f"Văn bản {i}",
+                    due_date=due_date,
+                    completed_at=completed,
+                    registered_at=at(arrival),
+                    # The lead is the unit for some, a person (counted in their unit) for others.
+                    lead_unit_id=unit.id if i % 2 else None,
+                    lead_user_id=None if i % 2 else officer.id,  # type: ignore[union-attr]
+                )
+            )
         return org.id  # type: ignore[union-attr]
 
 
@@ -53,7 +74,9 @@ async def test_dashboard_and_statistics_count_on_time_the_same(demo_db) -> None:
     leader = await principal(demo_db, "lan.nguyen")
     async with demo_db.session() as session:
         stats = await incoming.unit_statistics(session, principal=leader, organization_id=org_id, year=YEAR)
-        units = await queries.incoming_handling_by_unit(session, org_ids={org_id}, period=queries.Period(date(YEAR, 1, 1), date(YEAR, 12, 31)))
+        units = await queries.incoming_handling_by_unit(
+            session, org_ids={org_id}, period=queries.Period(date(YEAR, 1, 1), date(YEAR, 12, 31))
+        )
     figures = ("on_time", "late", "overdue_open", "open")
     assert [tuple(getattr(s, k) for k in figures) for s in stats] == [tuple(getattr(u, k) for k in figures) for u in units]
     assert tuple(sum(getattr(s, k) for s in stats) for k in figures) == (4, 1, 2, 1)
@@ -74,7 +97,7 @@ async def test_pages_show_the_same_rate_in_each_language(demo_db_sqlite, client_
         board = _text((await client.get(f"/dashboard?start={YEAR}-01-01&end={YEAR}-12-31")).text)
         stats = _text((await client.get(f"/incoming/stats?year={YEAR}")).text)
         label = "Văn bản đến xử lý đúng hạn" if lang == "vi" else "Incoming handled on time"
-        assert f"{label} {rate}" in board, board[board.find(label) - 20:board.find(label) + 80]
+        assert f"{label} {rate}" in board, board[board.find(label) - 20 : board.find(label) + 80]
         assert rate in stats and "4 1 2 1 " + rate in stats  # the total row: on time, late, overdue, open, rate
         assert ("100.0%" if lang == "vi" else "100,0") not in board + stats  # one language's numbers per page
 

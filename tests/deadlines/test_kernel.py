@@ -13,8 +13,7 @@ from services.calendar import vn_today
 from services.deadlines.models import DeadlineNotice
 from services.notifications.models import Notification
 from services.tasks.models import OwnerKind
-from tests.helpers import send
-from tests.helpers import worker_with_relay
+from tests.helpers import send, worker_with_relay
 from tests.incoming.conftest import direct_to, pydantic_client, register, terminate_incoming
 from tests.minutes.conftest import ITEMS, Plan, hold_meeting, terminate
 from workflows.incoming.workflows import IncomingWorkflow
@@ -30,17 +29,25 @@ async def _notices(db, kind: str, object_id: int) -> dict[str, int]:  # type: ig
     """How many notifications of each rung's kind were sent for the object."""
     link = f"/incoming/{object_id}" if kind == "incoming" else f"/tasks/{object_id}"
     async with db.session() as session:
-        rows = (await session.execute(
-            select(Notification.kind, func.count()).where(Notification.link == link,
-                                                          Notification.kind.in_(NOTICE_KINDS[kind]))
-            .group_by(Notification.kind))).all()
+        rows = (
+            await session.execute(
+                select(Notification.kind, func.count())
+                .where(Notification.link == link, Notification.kind.in_(NOTICE_KINDS[kind]))
+                .group_by(Notification.kind)
+            )
+        ).all()
     return dict(rows)
 
 
 async def _rows(db, kind: str, object_id: int) -> list[str]:  # type: ignore[no-untyped-def]
     async with db.session() as session:
-        return sorted((await session.scalars(select(DeadlineNotice.step).where(
-            DeadlineNotice.object_kind == kind, DeadlineNotice.object_id == object_id))).all())
+        return sorted(
+            (
+                await session.scalars(
+                    select(DeadlineNotice.step).where(DeadlineNotice.object_kind == kind, DeadlineNotice.object_id == object_id)
+                )
+            ).all()
+        )
 
 
 async def test_each_rung_is_sent_once_for_incoming_documents_and_tasks(temporal_env, demo_db_sqlite, settings) -> None:
@@ -50,8 +57,9 @@ async def test_each_rung_is_sent_once_for_incoming_documents_and_tasks(temporal_
     await terminate(client, "task-")
     held = await hold_meeting(db, settings, Plan(title="Họp giao ban", items=ITEMS[:1], poll=None, units={}, speeches=[]))
     minutes_id = await write(db, held, {"items": {}})
-    (task_id,) = await add_tasks(db, minutes_id, held, [
-        (0, "Tổng hợp danh sách hội viên", OwnerKind.user, "thu.le", vn_today() + timedelta(days=8))])
+    (task_id,) = await add_tasks(
+        db, minutes_id, held, [(0, "Tổng hợp danh sách hội viên", OwnerKind.user, "thu.le", vn_today() + timedelta(days=8))]
+    )
     async with worker_with_relay(client, settings, db, "kernel"):
         with temporal_env.with_time_skipping_disabled():
             doc = await register(db, settings)

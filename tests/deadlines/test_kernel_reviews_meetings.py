@@ -39,22 +39,37 @@ async def _until(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-u
 
 async def _rows(db, kind: str, object_id: int) -> list[str]:  # type: ignore[no-untyped-def]
     async with db.session() as session:
-        return sorted((await session.scalars(select(DeadlineNotice.step).where(
-            DeadlineNotice.object_kind == kind, DeadlineNotice.object_id == object_id))).all())
+        return sorted(
+            (
+                await session.scalars(
+                    select(DeadlineNotice.step).where(DeadlineNotice.object_kind == kind, DeadlineNotice.object_id == object_id)
+                )
+            ).all()
+        )
 
 
 async def _notice_activities(handle) -> int:  # type: ignore[no-untyped-def]
     """How many deadline notices the workflow scheduled (one activity each), over its history."""
     history = await handle.fetch_history()
-    return sum(1 for e in history.events if e.HasField("activity_task_scheduled_event_attributes")
-               and e.activity_task_scheduled_event_attributes.activity_type.name in NOTICE_ACTIVITIES)
+    return sum(
+        1
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name in NOTICE_ACTIVITIES
+    )
 
 
 async def _review_titles(db, user_id: int, doc_id: int) -> list[str]:  # type: ignore[no-untyped-def]
     async with db.session() as session:
-        titles = (await session.scalars(select(Notification.title).where(
-            Notification.kind == "outgoing.review_reminder", Notification.user_id == user_id,
-            Notification.link == f"/outgoing/{doc_id}"))).all()
+        titles = (
+            await session.scalars(
+                select(Notification.title).where(
+                    Notification.kind == "outgoing.review_reminder",
+                    Notification.user_id == user_id,
+                    Notification.link == f"/outgoing/{doc_id}",
+                )
+            )
+        ).all()
     return sorted(t.split(":")[0] for t in titles)
 
 
@@ -66,8 +81,9 @@ async def test_an_overdue_reviewer_is_reminded_once_per_rung_not_at_every_wake(t
     async with db.session() as session:
         officer, first, second = [await flow.user(session, u) for u in ("thu.le", "ngoc.vo", "hanh.pham")]
         doc = await outgoing.get(session, document_id=doc_id)
-        await outgoing.submit(session, actor=flow.actor_of(officer), doc=doc, reviewer_ids=[first.id, second.id],
-                              due_at=utcnow() + timedelta(days=2))
+        await outgoing.submit(
+            session, actor=flow.actor_of(officer), doc=doc, reviewer_ids=[first.id, second.id], due_at=utcnow() + timedelta(days=2)
+        )
     handle = client.get_workflow_handle(f"outgoing-{doc_id}")
     signals = 0
 
@@ -123,7 +139,9 @@ async def test_an_overdue_reviewer_is_reminded_once_per_rung_not_at_every_wake(t
 
 
 async def test_a_meeting_reminder_goes_out_once_across_wakes_and_a_worker_restart(
-    temporal_env, demo_db_sqlite, settings,
+    temporal_env,
+    demo_db_sqlite,
+    settings,
 ) -> None:
     db = demo_db_sqlite
     client = pydantic_client(temporal_env)
@@ -132,9 +150,9 @@ async def test_a_meeting_reminder_goes_out_once_across_wakes_and_a_worker_restar
     organiser = await principal(db, ORGANISER)
     async with db.session() as session:
         starts = (await session.get(Meeting, mid)).starts_at
-        moved = await scheduling.reschedule_meeting(session, principal=organiser, meeting_id=mid,
-                                                    starts_at=starts + timedelta(hours=1),
-                                                    ends_at=starts + timedelta(hours=4))
+        moved = await scheduling.reschedule_meeting(
+            session, principal=organiser, meeting_id=mid, starts_at=starts + timedelta(hours=1), ends_at=starts + timedelta(hours=4)
+        )
         notice = Reschedule(starts_at=moved.starts_at, version=moved.schedule_version)
         invited = await scheduling.invited_user_ids(session, moved)
     queue = f"kernel-meet-{uuid.uuid4().hex[:6]}"
@@ -142,8 +160,11 @@ async def test_a_meeting_reminder_goes_out_once_across_wakes_and_a_worker_restar
 
     async def reminders() -> dict[str, int]:
         async with db.session() as session:
-            keys = (await session.scalars(select(Notification.dedupe_key).where(
-                Notification.link == f"/meetings/{mid}", Notification.kind == "meeting.reminder"))).all()
+            keys = (
+                await session.scalars(
+                    select(Notification.dedupe_key).where(Notification.link == f"/meetings/{mid}", Notification.kind == "meeting.reminder")
+                )
+            ).all()
         counts: dict[str, int] = {}
         for key in keys:
             counts[key.split("-")[3]] = counts.get(key.split("-")[3], 0) + 1
@@ -157,8 +178,11 @@ async def test_a_meeting_reminder_goes_out_once_across_wakes_and_a_worker_restar
     async with build_worker(client, task_queue=queue, context=context):
         with temporal_env.with_time_skipping_disabled():
             handle = await client.start_workflow(
-                MeetingWorkflow.run, MeetingInput(meeting_id=mid, reminder_minutes=settings.meeting_reminder_minutes),
-                id=f"meeting-{mid}-{uuid.uuid4().hex[:6]}", task_queue=queue)
+                MeetingWorkflow.run,
+                MeetingInput(meeting_id=mid, reminder_minutes=settings.meeting_reminder_minutes),
+                id=f"meeting-{mid}-{uuid.uuid4().hex[:6]}",
+                task_queue=queue,
+            )
             await redeliver(3)
         await temporal_env.fast_forward(handle, timedelta(hours=26))  # type: ignore[attr-defined]
 
@@ -183,8 +207,7 @@ async def test_a_meeting_reminder_goes_out_once_across_wakes_and_a_worker_restar
         await handle.signal(MeetingWorkflow.cancelled)
         outcome = await handle.result()
     assert outcome.status == "cancelled"
-    assert sorted(outcome.reminders_sent) == sorted([f"1440@{notice.starts_at.isoformat()}",
-                                                     f"60@{notice.starts_at.isoformat()}"])
+    assert sorted(outcome.reminders_sent) == sorted([f"1440@{notice.starts_at.isoformat()}", f"60@{notice.starts_at.isoformat()}"])
     assert await reminders() == {"1440": len(invited), "60": len(invited)}  # each person, each reminder, once
     assert await _notice_activities(handle) == 2
     assert await _rows(db, "meeting", mid) == ["reminder-1440", "reminder-60"]
@@ -193,6 +216,9 @@ async def test_a_meeting_reminder_goes_out_once_across_wakes_and_a_worker_restar
 async def _announced(db, mid: int, people: int) -> bool:  # type: ignore[no-untyped-def]
     """The reschedule was announced (once per person, however often it was delivered)."""
     async with db.session() as session:
-        keys = (await session.scalars(select(Notification.dedupe_key).where(
-            Notification.link == f"/meetings/{mid}", Notification.kind == "meeting.rescheduled"))).all()
+        keys = (
+            await session.scalars(
+                select(Notification.dedupe_key).where(Notification.link == f"/meetings/{mid}", Notification.kind == "meeting.rescheduled")
+            )
+        ).all()
     return len(keys) == people

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from services.calendar import vn_instant
 from services.deadlines.ladder import (
-    Tracked, due_instant, hour_ladder, minute_ladder, next_for, pending, working_day_ladder,
+    Tracked,
+    due_instant,
+    hour_ladder,
+    minute_ladder,
+    next_for,
+    pending,
+    working_day_ladder,
 )
 
 LADDER = working_day_ladder(reminder_before=2, escalate_after=1)
 
 
 def _snap(due: date | datetime, sent: set[str], holidays: set[date] = set(), ladder=LADDER) -> Tracked:  # type: ignore[no-untyped-def]
-    return Tracked(kind="task", object_id=1, status="waiting", revision=1, closed=False, due_at=due_instant(due),
-                   rungs=pending(ladder, due, sent, holidays))
+    return Tracked(
+        kind="task",
+        object_id=1,
+        status="waiting",
+        revision=1,
+        closed=False,
+        due_at=due_instant(due),
+        rungs=pending(ladder, due, sent, holidays),
+    )
 
 
 def test_rungs_count_working_days_across_a_weekend_and_a_holiday() -> None:
@@ -52,7 +65,7 @@ def test_a_moved_due_date_arms_every_rung_again() -> None:
 
 def test_an_hour_ladder_skips_a_late_reminder() -> None:
     ladder = hour_ladder(reminder_before=48, escalate_after=24)
-    deadline = datetime(2026, 7, 1, 10, 0, tzinfo=timezone.utc)
+    deadline = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
     snap = _snap(deadline, set(), ladder=ladder)
     early = next_for(snap, deadline - timedelta(days=3))
     assert early.step == "reminder" and early.at == deadline - timedelta(hours=48)
@@ -62,17 +75,16 @@ def test_an_hour_ladder_skips_a_late_reminder() -> None:
 
 
 def test_a_closed_object_or_one_without_due_date_has_no_rung() -> None:
-    assert next_for(Tracked(kind="task", object_id=1, status="done", revision=3, closed=True), datetime.now(timezone.utc)) is None
-    assert next_for(Tracked(kind="incoming", object_id=1, status="awaiting_direction", revision=1, closed=False),
-                    datetime.now(timezone.utc)) is None
+    assert next_for(Tracked(kind="task", object_id=1, status="done", revision=3, closed=True), datetime.now(UTC)) is None
+    assert next_for(Tracked(kind="incoming", object_id=1, status="awaiting_direction", revision=1, closed=False), datetime.now(UTC)) is None
 
 
 def test_a_due_date_is_keyed_by_the_end_of_that_day_in_vietnam() -> None:
-    assert due_instant(date(2026, 6, 10)) == datetime(2026, 6, 10, 17, 0, tzinfo=timezone.utc)
+    assert due_instant(date(2026, 6, 10)) == datetime(2026, 6, 10, 17, 0, tzinfo=UTC)
 
 
 def test_meeting_reminders_count_minutes_and_skip_one_that_can_no_longer_go_out_in_time() -> None:
-    start = datetime(2027, 3, 8, 1, 0, tzinfo=timezone.utc)  # 08:00 in Vietnam
+    start = datetime(2027, 3, 8, 1, 0, tzinfo=UTC)  # 08:00 in Vietnam
     ladder = minute_ladder([60, 24 * 60, 60])  # any order, repeats ignored: earliest first
     assert ladder.steps == ("reminder-1440", "reminder-60")
     assert [at for _, at in ladder.instants(start)] == [start - timedelta(days=1), start - timedelta(hours=1)]

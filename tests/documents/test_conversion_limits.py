@@ -12,8 +12,10 @@ from signing.convert import Converter
 
 # One page of 200 × 200 inches (the largest a PDF allows): at the viewer's 110 dpi it needs a
 # 22,000 × 22,000 pixel bitmap, about 1.5 GB; without limits poppler ran past a minute here.
-HUGE_PAGE_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-                 b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 14400 14400]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF")
+HUGE_PAGE_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 14400 14400]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF"
+)
 
 
 def test_a_page_too_big_to_render_is_refused_with_a_clear_message(tmp_path) -> None:

@@ -35,9 +35,7 @@ from signing.convert import get_converter
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "documents"
 PT_PER_MM = 72 / 25.4
 
-LEADER = SigningBlock(
-    authority_prefix="TM.", authority_line="Ban Thường vụ", position="Chủ tịch", signer_name="Nguyễn Thị Hồng Nhung"
-)
+LEADER = SigningBlock(authority_prefix="TM.", authority_line="Ban Thường vụ", position="Chủ tịch", signer_name="Nguyễn Thị Hồng Nhung")
 DEPUTY = SigningBlock(authority_prefix="KT.", authority_line="Chủ tịch", position="Phó Chủ tịch", signer_name="Trần Thị Mai")
 
 OFFICIAL_LETTER = DocumentSpec(
@@ -75,8 +73,7 @@ DECISION_DRAFT = DocumentSpec(
         BodyBlock(text="QUYẾT ĐỊNH:", style="center"),
         "Điều 1. Ban hành kèm theo Quyết định này Quy chế quản lý văn bản điện tử của Hội LHPN tỉnh Bến Tre.",
         "Điều 2. Quyết định có hiệu lực kể từ ngày ký. Văn bản điện tử được ký số có giá trị như bản gốc.",
-        "Điều 3. Văn phòng, các ban chuyên môn và Hội LHPN các huyện, thành phố chịu trách nhiệm "
-        "thi hành Quyết định này.",
+        "Điều 3. Văn phòng, các ban chuyên môn và Hội LHPN các huyện, thành phố chịu trách nhiệm thi hành Quyết định này.",
     ],
     recipients=["Như Điều 3", "Trung ương Hội LHPN Việt Nam (để b/c)", "Thường trực Tỉnh ủy (để b/c)"],
     signers=[LEADER],
@@ -150,9 +147,7 @@ def _render(name: str, pdf: bytes) -> Rendered:
     words = [
         Word(index, _nfc(m[4]), float(m[0]), float(m[1]), float(m[2]), float(m[3]))
         for index, (_, _, body) in enumerate(pages)
-        for m in re.findall(
-            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>', body
-        )
+        for m in re.findall(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>', body)
     ]
     return Rendered(path, _nfc(layout.stdout), words, (float(pages[0][0]), float(pages[0][1])))
 
@@ -181,9 +176,9 @@ def _assert_clear_signature_space(rendered: Rendered, token: Word) -> None:
     clearance = 14 * PT_PER_MM
     box = (token.cx - half, token.y0 - clearance, token.cx + half, token.y1 + clearance)
     intruders = [
-        w for w in rendered.words
-        if w != token and w.page == token.page
-        and w.x1 > box[0] and w.x0 < box[2] and w.y1 > box[1] and w.y0 < box[3]
+        w
+        for w in rendered.words
+        if w != token and w.page == token.page and w.x1 > box[0] and w.x0 < box[2] and w.y1 > box[1] and w.y0 < box[3]
     ]
     assert intruders == []
 
@@ -313,13 +308,7 @@ def test_signature_token_has_room_for_the_stamp(rendered: dict[str, Rendered]) -
 def test_signature_token_sits_in_a_column_wide_enough_for_the_stamp() -> None:
     for spec in (OFFICIAL_LETTER, DECISION_DRAFT, MINUTES):
         document = docx.Document(io.BytesIO(build_document_docx(spec)))
-        cells = [
-            cell
-            for table in document.tables
-            for row in table.rows
-            for cell in row.cells
-            if "[[sig:" in cell.text
-        ]
+        cells = [cell for table in document.tables for row in table.rows for cell in row.cells if "[[sig:" in cell.text]
         assert cells and all(cell.width >= Mm(65) for cell in cells)
 
 
@@ -359,7 +348,10 @@ def _incoming_rows(count: int) -> list[dict[str, object]]:
 
 async def test_incoming_register_of_40_rows_repeats_its_header_on_every_page() -> None:
     pdf = await build_register_pdf(
-        kind="incoming", org_name="Hội LHPN tỉnh Bến Tre", year=2026, rows=_incoming_rows(40),
+        kind="incoming",
+        org_name="Hội LHPN tỉnh Bến Tre",
+        year=2026,
+        rows=_incoming_rows(40),
         converter=get_converter(),
     )
     doc = _render("register-incoming", pdf)
@@ -387,9 +379,7 @@ async def test_outgoing_register_has_the_decree_30_columns() -> None:
             "sent_date": dt.date(2026, 3, 9),
         }
     ]
-    pdf = await build_register_pdf(
-        kind="outgoing", org_name="Hội LHPN tỉnh Bến Tre", year=2026, rows=rows, converter=get_converter()
-    )
+    pdf = await build_register_pdf(kind="outgoing", org_name="Hội LHPN tỉnh Bến Tre", year=2026, rows=rows, converter=get_converter())
     text = _render("register-outgoing", pdf).layout_text
     assert "SỔ ĐĂNG KÝ VĂN BẢN ĐI — năm 2026" in text
     for header in ("Người ký", "Nơi nhận văn bản", "lượng", "chuyển", "Ký nhận", "Ghi chú"):

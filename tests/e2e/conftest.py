@@ -17,8 +17,14 @@ import pytest
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screens"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
@@ -41,12 +47,29 @@ class DevServer:
 
 def start_dev(data_dir: Path, log: Path, ports: dict[str, int] | None = None) -> DevServer:
     ports = ports or {"web": free_port(), "temporal": free_port(), "ui": free_port(), "trust": free_port()}
-    env = {**os.environ, "LIENTHONG_DATA_DIR": str(data_dir), "LIENTHONG_TRUST_SERVICES_PORT": str(ports["trust"]),
-           "LIENTHONG_AUDIT_CHECKPOINT_MINUTES": "1"}
+    env = {
+        **os.environ,
+        "LIENTHONG_DATA_DIR": str(data_dir),
+        "LIENTHONG_TRUST_SERVICES_PORT": str(ports["trust"]),
+        "LIENTHONG_AUDIT_CHECKPOINT_MINUTES": "1",
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "dev", "--port", str(ports["web"]), "--temporal-port", str(ports["temporal"]),
-         "--temporal-ui-port", str(ports["ui"])],
-        env=env, stdout=log.open("a"), stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "web.cli",
+            "dev",
+            "--port",
+            str(ports["web"]),
+            "--temporal-port",
+            str(ports["temporal"]),
+            "--temporal-ui-port",
+            str(ports["ui"]),
+        ],
+        env=env,
+        stdout=log.open("a"),
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     url = f"http://127.0.0.1:{ports['web']}"
     # The first start seeds the demo data: minutes on a loaded machine (LIENTHONG_E2E_START_SECONDS).

@@ -32,8 +32,7 @@ def check_viewer(page, scope: str, pdf: bytes, url_prefix: str) -> None:  # type
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=images.first.element_handle())
     pin = page.locator(f"{scope} input[name=pin]")
     # The document comes first: in the page's order and on the screen.
-    assert viewer.evaluate("(v, pin) => !!(v.compareDocumentPosition(pin) & Node.DOCUMENT_POSITION_FOLLOWING)",
-                           pin.element_handle())
+    assert viewer.evaluate("(v, pin) => !!(v.compareDocumentPosition(pin) & Node.DOCUMENT_POSITION_FOLLOWING)", pin.element_handle())
     assert viewer.bounding_box()["y"] < pin.bounding_box()["y"]
     width = page.viewport_size["width"]
     assert page.evaluate("document.documentElement.scrollWidth") <= width

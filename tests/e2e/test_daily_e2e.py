@@ -54,8 +54,11 @@ def test_duplicate_override_shows_only_once_a_duplicate_is_found(live_dev, brows
 
 
 def test_navigation_badges_count_the_lines_of_the_home_page(live_dev, browser) -> None:
-    for username, viewport, suffix in (("mai.tran", DESKTOP, "clerk-desktop"), ("lan.nguyen", PHONE, "leader-390"),
-                                       ("thu.le", DESKTOP, "officer-desktop")):
+    for username, viewport, suffix in (
+        ("mai.tran", DESKTOP, "clerk-desktop"),
+        ("lan.nguyen", PHONE, "leader-390"),
+        ("thu.le", DESKTOP, "officer-desktop"),
+    ):
         page = _page(browser, live_dev, username, viewport)
         badges = {}
         for badge in page.locator("[data-count]").all():

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from services.calendar import vn_today
 from demo.directory import DEMO_PASSWORD
+from services.calendar import vn_today
 from tests.e2e.conftest import DESKTOP, PHONE, screenshot, sign_in
 from tests.signing.conftest import make_tiny_pdf
 

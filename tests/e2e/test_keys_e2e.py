@@ -25,8 +25,15 @@ def _token_signed_pdf(data_dir, path) -> None:  # type: ignore[no-untyped-def]
     signer = signer_for_person(data_dir=data_dir, username="token.lan", pin=DEMO_PIN)
     # Playwright's sync API runs an event loop in this thread; sign_pdf needs one of its own.
     with ThreadPoolExecutor(1) as pool:
-        signed = pool.submit(sign_pdf, make_tiny_pdf("Ky thu"), signer=signer, level="B-B",
-                             trust=DevPKI.load(data_dir).trust(), appearance=None, field_name="Sig-token").result()
+        signed = pool.submit(
+            sign_pdf,
+            make_tiny_pdf("Ky thu"),
+            signer=signer,
+            level="B-B",
+            trust=DevPKI.load(data_dir).trust(),
+            appearance=None,
+            field_name="Sig-token",
+        ).result()
     path.write_bytes(signed)
 
 

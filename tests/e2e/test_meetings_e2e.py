@@ -34,10 +34,19 @@ def _prepare_meeting(base: str) -> int:
         ids[username] = re.search(r'<option value="(\d+)"[^>]*>' + name, new_page).group(1)
     org = re.search(r'name="organization_id"><option value="(\d+)"', new_page).group(1)
     start = datetime.now(VN) + timedelta(days=1)
-    response = client.post("/meetings", data={
-        "csrf_token": csrf, "organization_id": org, "title": "Họp trực tuyến kiểm thử: thông qua kế hoạch Tháng hành động",
-        "chair_id": ids["lan.nguyen"], "secretary_id": ids["ngoc.vo"], "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
-        "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"), "mode": "online"})
+    response = client.post(
+        "/meetings",
+        data={
+            "csrf_token": csrf,
+            "organization_id": org,
+            "title": "Họp trực tuyến kiểm thử: thông qua kế hoạch Tháng hành động",
+            "chair_id": ids["lan.nguyen"],
+            "secretary_id": ids["ngoc.vo"],
+            "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+            "mode": "online",
+        },
+    )
     assert response.status_code == 303, response.text
     mid = int(re.search(r"/meetings/(\d+)", response.headers["location"]).group(1))
     detail = client.get(f"/meetings/{mid}").text

@@ -57,7 +57,8 @@ def test_secretary_types_and_participant_sees_it_live(live_dev, browser) -> None
         shown = member.locator('[data-item] [data-show="discussion"]').first
         shown.wait_for()
         member.wait_for_function(
-            "t => document.querySelector('[data-item] [data-show=\"discussion\"]').textContent === t", arg=typed, timeout=20000)
+            "t => document.querySelector('[data-item] [data-show=\"discussion\"]').textContent === t", arg=typed, timeout=20000
+        )
         # Shown as text: the typed tag is not turned into an element.
         assert member.locator("[data-item] [data-show=discussion] b").count() == 0
         assert shown.text_content() == typed

@@ -23,8 +23,11 @@ def _submit(base: str, username: str, path: str) -> None:
         page = http.get(path)
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
         figures = {m: "10" for m in re.findall(r'name="(fig_\d+)"', page.text)}
-        response = http.post(path + "/submit", data={"csrf_token": token, "note": "", **figures},
-                             files={"file": ("bao-cao.pdf", make_tiny_pdf("Bao cao"), "application/pdf")})
+        response = http.post(
+            path + "/submit",
+            data={"csrf_token": token, "note": "", **figures},
+            files={"file": ("bao-cao.pdf", make_tiny_pdf("Bao cao"), "application/pdf")},
+        )
         assert response.status_code == 303, response.text[:500]
 
 
@@ -41,7 +44,7 @@ def test_progress_bar_moves_as_two_targets_submit(live_dev, browser) -> None:  #
     page.click('button[type="submit"].primary')
     page.wait_for_url(re.compile(r"/reports/\d+\?ok=created"))
     path = page.url.split("?")[0].replace(base, "")
-    page.wait_for_selector('[data-live-label]:not([hidden])')
+    page.wait_for_selector("[data-live-label]:not([hidden])")
     assert page.inner_text('[data-num="submitted"]') == "0"
     # Wait until the fan-out delivered the request to the districts.
     targets = {}
@@ -53,8 +56,9 @@ def test_progress_bar_moves_as_two_targets_submit(live_dev, browser) -> None:  #
         time.sleep(0.5)
         page.reload()
     orgs = {"tpbentre": None, "chauthanh": None}
-    names = page.eval_on_selector_all("[data-targets] tr[data-target] td:first-child a",
-                                      "links => links.map(a => [a.textContent, a.getAttribute('href')])")
+    names = page.eval_on_selector_all(
+        "[data-targets] tr[data-target] td:first-child a", "links => links.map(a => [a.textContent, a.getAttribute('href')])"
+    )
     for text, href in names:
         if "Bến Tre" in text and "thành phố" in text.lower():
             orgs["tpbentre"] = href
@@ -72,7 +76,7 @@ def test_progress_bar_moves_as_two_targets_submit(live_dev, browser) -> None:  #
     expect(page.locator('[data-progress] [data-num="submitted"]')).to_have_text("2", timeout=20000)
     width_two = float(page.get_attribute('[data-bar] [data-seg="on_time"]', "width"))
     assert width_two > width_one
-    assert page.locator('[data-targets] .rp-state-on_time').count() >= 2
+    assert page.locator("[data-targets] .rp-state-on_time").count() >= 2
     page.wait_for_timeout(600)
     screenshot(page, "reports-progress-2-of-3")
     phone = browser.new_page(viewport=PHONE)

@@ -21,8 +21,7 @@ pytestmark = pytest.mark.e2e
 VN = timezone(timedelta(hours=7))
 # One text carrying the usual vectors: an event handler, a script element, breaking out of an
 # attribute, and a javascript: URL where a link could be made of it.
-PAYLOAD = ('XSS <img src=x onerror=window.__xss=1> <script>window.__xss=1</script> '
-           '"><svg onload=window.__xss=1> javascript:window.__xss=1')
+PAYLOAD = 'XSS <img src=x onerror=window.__xss=1> <script>window.__xss=1</script> "><svg onload=window.__xss=1> javascript:window.__xss=1'
 SHOWN = "XSS <img src=x onerror=window.__xss=1>"  # how the start of it must read on the page
 
 
@@ -44,14 +43,33 @@ def _plant_directory(base: str) -> dict[str, str]:
     admin, csrf = _session(base, "quantri")
     home = admin.get("/admin").text
     province = re.search(r'href="/admin/orgs/(\d+)"', home).group(1)  # type: ignore[union-attr]
-    created = admin.post("/admin/orgs", data={
-        "csrf_token": csrf, "code": "xss-district", "name": PAYLOAD, "abbreviation": "XSS", "level": "district",
-        "parent_id": province, "place": PAYLOAD, "parent_body": PAYLOAD})
+    created = admin.post(
+        "/admin/orgs",
+        data={
+            "csrf_token": csrf,
+            "code": "xss-district",
+            "name": PAYLOAD,
+            "abbreviation": "XSS",
+            "level": "district",
+            "parent_id": province,
+            "place": PAYLOAD,
+            "parent_body": PAYLOAD,
+        },
+    )
     assert created.status_code == 303, created.text[-2000:]
     org = created.headers["location"].split("?")[0]
-    created = admin.post(f"/admin/orgs/{province}/users", data={
-        "csrf_token": csrf, "username": "xss.officer", "password": DEMO_PASSWORD, "full_name": PAYLOAD,
-        "position": PAYLOAD, "email": "xss@example.org", "role": "officer"})
+    created = admin.post(
+        f"/admin/orgs/{province}/users",
+        data={
+            "csrf_token": csrf,
+            "username": "xss.officer",
+            "password": DEMO_PASSWORD,
+            "full_name": PAYLOAD,
+            "position": PAYLOAD,
+            "email": "xss@example.org",
+            "role": "officer",
+        },
+    )
     assert created.status_code == 303, created.text[-2000:]
     user = created.headers["location"].split("?")[0]
     admin.close()
@@ -69,16 +87,26 @@ def _plant_minutes(base: str, mid: str) -> dict[str, str]:
     minutes_id = re.search(r'"minutes_id": (\d+)', boot).group(1)  # type: ignore[union-attr]
     state = secretary.get(f"/minutes/{minutes_id}/state.json").json()
     item = re.search(r'"items": \[\{"id": (\d+)', boot).group(1)  # type: ignore[union-attr]
-    content = {"opening": PAYLOAD, "closing": PAYLOAD, "items": {item: {
-        "discussion": PAYLOAD, "conclusion": PAYLOAD, "opinions": [{"name": PAYLOAD, "text": PAYLOAD}]}}}
-    saved = secretary.post(f"/minutes/{minutes_id}/save", json={"base_revision": state["revision"], "content": content},
-                           headers=headers)
+    content = {
+        "opening": PAYLOAD,
+        "closing": PAYLOAD,
+        "items": {item: {"discussion": PAYLOAD, "conclusion": PAYLOAD, "opinions": [{"name": PAYLOAD, "text": PAYLOAD}]}},
+    }
+    saved = secretary.post(f"/minutes/{minutes_id}/save", json={"base_revision": state["revision"], "content": content}, headers=headers)
     assert saved.status_code == 200, saved.text[-2000:]
     owner = re.search(r'<option value="(user:\d+)"[^>]*>[^<]*XSS &lt;img', page)
     assert owner is not None, "the payload-named officer is offered as a task owner"
-    created = secretary.post(f"/minutes/{minutes_id}/tasks", data={
-        "csrf_token": csrf, "item_id": item, "title": PAYLOAD, "owner": owner.group(1),
-        "due_date": (datetime.now(VN).date() + timedelta(days=10)).isoformat(), "description": PAYLOAD})
+    created = secretary.post(
+        f"/minutes/{minutes_id}/tasks",
+        data={
+            "csrf_token": csrf,
+            "item_id": item,
+            "title": PAYLOAD,
+            "owner": owner.group(1),
+            "due_date": (datetime.now(VN).date() + timedelta(days=10)).isoformat(),
+            "description": PAYLOAD,
+        },
+    )
     assert created.status_code == 303, created.text[-2000:]
     tasks = secretary.get("/tasks?view=assigned").text
     task = re.search(r'href="(/tasks/\d+)"[^>]*>\s*XSS', tasks)
@@ -92,19 +120,40 @@ def _plant(base: str) -> dict[str, str]:
     meeting_form = clerk.get("/meetings/new").text
     org = re.search(r'name="organization_id"><option value="(\d+)"', meeting_form).group(1)  # type: ignore[union-attr]
     today = datetime.now(VN).date()
-    created = clerk.post("/incoming", data={
-        "csrf_token": csrf, "organization_id": org, "issuer_name": PAYLOAD, "number_notation": "77/CV-XSS",
-        "document_date": (today - timedelta(days=1)).isoformat(), "doc_type": "CV", "subject": PAYLOAD,
-        "urgency": "normal", "secrecy": "normal", "arrival_date": today.isoformat()},
-        files=[("files", (PAYLOAD.replace("/", " ") + ".pdf", tiny_pdf(), "application/pdf"))])
+    created = clerk.post(
+        "/incoming",
+        data={
+            "csrf_token": csrf,
+            "organization_id": org,
+            "issuer_name": PAYLOAD,
+            "number_notation": "77/CV-XSS",
+            "document_date": (today - timedelta(days=1)).isoformat(),
+            "doc_type": "CV",
+            "subject": PAYLOAD,
+            "urgency": "normal",
+            "secrecy": "normal",
+            "arrival_date": today.isoformat(),
+        },
+        files=[("files", (PAYLOAD.replace("/", " ") + ".pdf", tiny_pdf(), "application/pdf"))],
+    )
     assert created.status_code == 303, created.text[-2000:]
     incoming = created.headers["location"].split("?")[0]
 
     start = datetime.now(VN) + timedelta(days=1)
-    created = clerk.post("/meetings", data={
-        "csrf_token": csrf, "organization_id": org, "title": PAYLOAD, "chair_id": _option(meeting_form, "Nguyễn Thị Lan"),
-        "secretary_id": _option(meeting_form, "Võ Thị Bích Ngọc"), "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
-        "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"), "mode": "online", "place": PAYLOAD})
+    created = clerk.post(
+        "/meetings",
+        data={
+            "csrf_token": csrf,
+            "organization_id": org,
+            "title": PAYLOAD,
+            "chair_id": _option(meeting_form, "Nguyễn Thị Lan"),
+            "secretary_id": _option(meeting_form, "Võ Thị Bích Ngọc"),
+            "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+            "mode": "online",
+            "place": PAYLOAD,
+        },
+    )
     assert created.status_code == 303, created.text[-2000:]
     mid = int(re.search(r"/meetings/(\d+)", created.headers["location"]).group(1))  # type: ignore[union-attr]
     detail = clerk.get(f"/meetings/{mid}").text
@@ -112,26 +161,50 @@ def _plant(base: str) -> dict[str, str]:
     named = re.search(r'name="user_ids" value="(\d+)"> XSS &lt;img', detail)  # the payload-named officer
     assert named is not None, "the payload-named officer is offered as a participant"
     clerk.post(f"/meetings/{mid}/participants", data={"csrf_token": csrf, "user_ids": [hue, named.group(1)]})
-    clerk.post(f"/meetings/{mid}/items", data={"csrf_token": csrf, "title": PAYLOAD, "planned_minutes": "10",
-                                               "presenter_name": PAYLOAD})
-    clerk.post(f"/meetings/{mid}/documents", data={"csrf_token": csrf, "title": PAYLOAD},
-               files={"file": ("tai-lieu.pdf", tiny_pdf(), "application/pdf")})
+    clerk.post(f"/meetings/{mid}/items", data={"csrf_token": csrf, "title": PAYLOAD, "planned_minutes": "10", "presenter_name": PAYLOAD})
+    clerk.post(
+        f"/meetings/{mid}/documents",
+        data={"csrf_token": csrf, "title": PAYLOAD},
+        files={"file": ("tai-lieu.pdf", tiny_pdf(), "application/pdf")},
+    )
     assert clerk.post(f"/meetings/{mid}/schedule", data={"csrf_token": csrf}).status_code == 303
 
     officer, csrf = _session(base, "thu.le")
     draft_form = officer.get("/outgoing/new").text
-    created = officer.post("/outgoing", data={
-        "csrf_token": csrf, "doc_type": "CV", "subject": PAYLOAD, "body": PAYLOAD, "external_recipients": PAYLOAD,
-        "signer_id": _option(draft_form, "Nguyễn Thị Lan"), "urgency": "normal", "secrecy": "normal", "groups": "district"},
-        files=[("files", (PAYLOAD.replace("/", " ") + ".pdf", tiny_pdf(), "application/pdf"))])
+    created = officer.post(
+        "/outgoing",
+        data={
+            "csrf_token": csrf,
+            "doc_type": "CV",
+            "subject": PAYLOAD,
+            "body": PAYLOAD,
+            "external_recipients": PAYLOAD,
+            "signer_id": _option(draft_form, "Nguyễn Thị Lan"),
+            "urgency": "normal",
+            "secrecy": "normal",
+            "groups": "district",
+        },
+        files=[("files", (PAYLOAD.replace("/", " ") + ".pdf", tiny_pdf(), "application/pdf"))],
+    )
     assert created.status_code == 303, created.text[-2000:]
     outgoing = created.headers["location"].split("?")[0]
 
     leader, csrf = _session(base, "lan.nguyen")
-    created = leader.post("/reports", data={
-        "csrf_token": csrf, "organization_id": org, "title": PAYLOAD, "instructions": PAYLOAD,
-        "deadline_date": (today + timedelta(days=20)).isoformat(), "deadline_time": "17:00", "scope": "children",
-        "field_name": [PAYLOAD], "field_unit": [PAYLOAD], "field_kind": ["integer"]})
+    created = leader.post(
+        "/reports",
+        data={
+            "csrf_token": csrf,
+            "organization_id": org,
+            "title": PAYLOAD,
+            "instructions": PAYLOAD,
+            "deadline_date": (today + timedelta(days=20)).isoformat(),
+            "deadline_time": "17:00",
+            "scope": "children",
+            "field_name": [PAYLOAD],
+            "field_unit": [PAYLOAD],
+            "field_kind": ["integer"],
+        },
+    )
     assert created.status_code == 303, created.text[-2000:]
     report = created.headers["location"].split("?")[0]
     for client in (clerk, officer, leader):
@@ -162,11 +235,9 @@ def test_stored_payloads_render_as_text_on_every_page(live_dev, browser) -> None
     paths = _plant(base)
     mid = paths["meeting"]
     pages_by_user = {
-        "mai.tran": ["/", "/incoming", paths["incoming"], mid, "/meetings", f"{mid}/projector", "/notifications",
-                     "/meetings/new"],
+        "mai.tran": ["/", "/incoming", paths["incoming"], mid, "/meetings", f"{mid}/projector", "/notifications", "/meetings/new"],
         "thu.le": ["/", "/outgoing", paths["outgoing"], "/notifications", "/outgoing/new"],
-        "lan.nguyen": ["/", "/reports", paths["report"], "/meetings", mid, "/notifications", paths["incoming"],
-                       "/reports/new"],
+        "lan.nguyen": ["/", "/reports", paths["report"], "/meetings", mid, "/notifications", paths["incoming"], "/reports/new"],
         "hue.do": ["/", mid, "/notifications"],
         "quantri": ["/admin", directory["org"], directory["user"], directory["province"]],
         "xss.officer": ["/", "/account", mid],
@@ -236,8 +307,11 @@ def test_stored_payloads_render_as_text_on_every_page(live_dev, browser) -> None
 
     # Minutes text and a task from it: the secretary's editor, the chair's view, the owner's tasks.
     written = _plant_minutes(base, mid)
-    for username, paths_of in {"ngoc.vo": [written["minutes"], "/tasks"], "lan.nguyen": [written["minutes"]],
-                               "xss.officer": ["/tasks", written["task"], "/notifications"]}.items():
+    for username, paths_of in {
+        "ngoc.vo": [written["minutes"], "/tasks"],
+        "lan.nguyen": [written["minutes"]],
+        "xss.officer": ["/tasks", written["task"], "/notifications"],
+    }.items():
         context = browser.new_context(viewport=PHONE if username == "xss.officer" else DESKTOP, locale="vi-VN")
         page = context.new_page()
         dialogs = _watch(page)

@@ -21,10 +21,32 @@ from bench.faults import parser, run
 
 @pytest.mark.faults
 def test_flows_survive_sigkills_of_the_worker_and_of_temporal(tmp_path) -> None:
-    args = parser().parse_args([
-        "--kills", "5", "--seed", "11", "--incoming", "2", "--outgoing", "1", "--meetings", "1", "--reports", "1",
-        "--min-gap", "2", "--max-gap", "6", "--spread", "4", "--deadline", "240", "--keep", str(tmp_path / "run"),
-    ])
+    args = parser().parse_args(
+        [
+            "--kills",
+            "5",
+            "--seed",
+            "11",
+            "--incoming",
+            "2",
+            "--outgoing",
+            "1",
+            "--meetings",
+            "1",
+            "--reports",
+            "1",
+            "--min-gap",
+            "2",
+            "--max-gap",
+            "6",
+            "--spread",
+            "4",
+            "--deadline",
+            "240",
+            "--keep",
+            str(tmp_path / "run"),
+        ]
+    )
     outcome = run(args)
     print(outcome.summary())
     assert sum(1 for k in outcome.kills if k["what"] == "worker") == 5
@@ -38,11 +60,35 @@ def test_flows_survive_postgresql_restarts_and_sigkills_of_the_worker(tmp_path) 
     """The same on a PostgreSQL cluster of the run's own (initdb in a temporary directory, its own
     port): the worker is SIGKILLed 3 times, the Temporal server once and the postmaster once, then
     started again on its data directory while the web process and the worker keep running."""
-    args = parser().parse_args([
-        "--postgres", "--kills", "3", "--pg-restarts", "1", "--seed", "11", "--incoming", "2", "--outgoing", "1",
-        "--meetings", "1", "--reports", "1", "--min-gap", "2", "--max-gap", "6", "--spread", "4", "--deadline", "240",
-        "--keep", str(tmp_path / "run"),
-    ])
+    args = parser().parse_args(
+        [
+            "--postgres",
+            "--kills",
+            "3",
+            "--pg-restarts",
+            "1",
+            "--seed",
+            "11",
+            "--incoming",
+            "2",
+            "--outgoing",
+            "1",
+            "--meetings",
+            "1",
+            "--reports",
+            "1",
+            "--min-gap",
+            "2",
+            "--max-gap",
+            "6",
+            "--spread",
+            "4",
+            "--deadline",
+            "240",
+            "--keep",
+            str(tmp_path / "run"),
+        ]
+    )
     outcome = run(args)
     print(outcome.summary())
     assert sum(1 for k in outcome.kills if k["what"] == "worker") == 3

@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from demo.directory import DEMO_PASSWORD
+from demo.incoming import demo_pdf
 from meetings import agenda, polls, scheduling
 from meetings.minutes import service as minutes_service
 from meetings.minutes.models import MinutesRevision
@@ -23,11 +25,9 @@ from services.blobs import BlobStore
 from services.calendar import add_holiday, vn_today
 from services.config import Settings
 from services.db import Database, utcnow
-from demo.directory import DEMO_PASSWORD
 from services.directory import service as directory
 from services.directory.models import Organization, Role, RoleAssignment, Unit, User
 from services.incoming import service as incoming
-from demo.incoming import demo_pdf
 from services.incoming.models import IncomingFile
 from services.notifications.service import notify
 from services.outgoing import service as outgoing
@@ -48,13 +48,20 @@ PEOPLE = {  # leader, clerk, officer
     OTHER: ("mocaynam.chutich", "mocaynam.vanthu", "mocaynam.chuyenvien"),
 }
 # Who reports to a relation's report request (none for the commune, which has nobody below it).
-REPORTERS = {OWN: ("hlhpn-tanthach", "tanthach.chuyenvien"), PARENT: ("hlhpn-tpbentre", "tpbentre.chuyenvien"),
-             OTHER: ("hlhpn-andinh", "andinh.chuyenvien")}
+REPORTERS = {
+    OWN: ("hlhpn-tanthach", "tanthach.chuyenvien"),
+    PARENT: ("hlhpn-tpbentre", "tpbentre.chuyenvien"),
+    OTHER: ("hlhpn-andinh", "andinh.chuyenvien"),
+}
 # One principal per role, all at Châu Thành; the demo has the first three, the others are added.
 ROLE_USERS = {
-    Role.admin: "chauthanh.quantri", Role.clerk: "chauthanh.vanthu", Role.leader: "chauthanh.chutich",
-    Role.deputy_leader: "chauthanh.phochutich", Role.officer: "chauthanh.chuyenvien",
-    Role.secretary: "chauthanh.chanhvanphong", Role.auditor: "chauthanh.kiemtra",
+    Role.admin: "chauthanh.quantri",
+    Role.clerk: "chauthanh.vanthu",
+    Role.leader: "chauthanh.chutich",
+    Role.deputy_leader: "chauthanh.phochutich",
+    Role.officer: "chauthanh.chuyenvien",
+    Role.secretary: "chauthanh.chanhvanphong",
+    Role.auditor: "chauthanh.kiemtra",
 }
 # The organisation below each relation's that its meeting invites (none for the commune), never Châu Thành.
 INVITED = {OWN: "hlhpn-ankhanh", PARENT: "hlhpn-tpbentre", OTHER: "hlhpn-daphuochoi"}
@@ -88,8 +95,14 @@ async def _add_role_users(database: Database) -> None:
         for role, username in ROLE_USERS.items():
             if username not in existing:
                 await directory.create_user(
-                    session, actor=Actor.system("matrix"), username=username, password=DEMO_PASSWORD,
-                    full_name=f"Người thử {role.value}", position=role.value, organization_id=org.id, roles=[role],
+                    session,
+                    actor=Actor.system("matrix"),
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    full_name=f"Người thử {role.value}",
+                    position=role.value,
+                    organization_id=org.id,
+                    roles=[role],
                 )
 
 
@@ -101,9 +114,17 @@ async def _objects(database: Database, settings: Settings, relation: str, ids: d
     out: dict[str, dict[str, str]] = {}
     async with database.session() as session:
         doc = await incoming.register(
-            session, principal=clerk, organization_id=org_id, blobs=BlobStore.for_data_dir(settings.data_dir),
-            meta=incoming.Metadata(issuer_name="UBND tỉnh Bến Tre", number_notation=f"{org_id}/UBND-VX",
-                                   document_date=today, doc_type="CV", subject=f"Công văn thử ({relation})"),
+            session,
+            principal=clerk,
+            organization_id=org_id,
+            blobs=BlobStore.for_data_dir(settings.data_dir),
+            meta=incoming.Metadata(
+                issuer_name="UBND tỉnh Bến Tre",
+                number_notation=f"{org_id}/UBND-VX",
+                document_date=today,
+                doc_type="CV",
+                subject=f"Công văn thử ({relation})",
+            ),
             files=[incoming.NewFile("cong-van.pdf", "application/pdf", demo_pdf("cong van"))],
         )
         file_id = await session.scalar(select(IncomingFile.id).where(IncomingFile.document_id == doc.id))
@@ -111,30 +132,40 @@ async def _objects(database: Database, settings: Settings, relation: str, ids: d
         out["audit"] = {"object_type": "incoming", "object_id": str(doc.id)}
     async with database.session() as session:
         draft = await outgoing.create_draft(
-            session, settings=settings, actor=officer.actor, organization_id=org_id,
+            session,
+            settings=settings,
+            actor=officer.actor,
+            organization_id=org_id,
             fields=outgoing.DraftFields(doc_type="CV", subject=f"Dự thảo thử ({relation})", signer_id=leader.user.id),
         )
-        attachment = await outgoing.add_attachment(session, settings=settings, actor=officer.actor, doc=draft,
-                                                   upload=_pdf("phu-luc"))
+        attachment = await outgoing.add_attachment(session, settings=settings, actor=officer.actor, doc=draft, upload=_pdf("phu-luc"))
         # A draft has no PDF yet: its page images answer 404 whoever asks.
-        out["outgoing"] = {"document_id": str(draft.id), "attachment_id": str(attachment.id), "number": "1",
-                           "sha": "0" * 64, "page": "1"}
+        out["outgoing"] = {"document_id": str(draft.id), "attachment_id": str(attachment.id), "number": "1", "sha": "0" * 64, "page": "1"}
     start = utcnow() + timedelta(minutes=5)
     async with database.session() as session:
         meeting = await scheduling.create_meeting(
-            session, principal=leader, settings=settings, organization_id=org_id, title=f"Họp thử ({relation})",
-            chair_id=leader.user.id, secretary_id=officer.user.id, starts_at=start, ends_at=start + timedelta(hours=1),
+            session,
+            principal=leader,
+            settings=settings,
+            organization_id=org_id,
+            title=f"Họp thử ({relation})",
+            chair_id=leader.user.id,
+            secretary_id=officer.user.id,
+            starts_at=start,
+            ends_at=start + timedelta(hours=1),
         )
         meeting_id = meeting.id
         await scheduling.add_participants(session, principal=leader, meeting_id=meeting_id, user_ids=[clerk.user.id])
         if relation in INVITED:
             await scheduling.invite_units(session, principal=leader, meeting_id=meeting_id, org_ids=[ids[INVITED[relation]]])
         item = await agenda.add_item(session, principal=leader, meeting_id=meeting_id, title="Báo cáo tình hình")
-        document = await scheduling.add_document(session, principal=leader, settings=settings, meeting_id=meeting_id,
-                                                 filename="tai-lieu.pdf", data=demo_pdf("tai lieu"))
+        document = await scheduling.add_document(
+            session, principal=leader, settings=settings, meeting_id=meeting_id, filename="tai-lieu.pdf", data=demo_pdf("tai lieu")
+        )
         await scheduling.schedule_meeting(session, principal=leader, meeting_id=meeting_id)
-        participant = await session.scalar(select(MeetingParticipant.id).where(
-            MeetingParticipant.meeting_id == meeting_id, MeetingParticipant.user_id == clerk.user.id))
+        participant = await session.scalar(
+            select(MeetingParticipant.id).where(MeetingParticipant.meeting_id == meeting_id, MeetingParticipant.user_id == clerk.user.id)
+        )
         unit = await session.scalar(select(MeetingUnit.id).where(MeetingUnit.meeting_id == meeting_id))
     async with database.session() as session:
         await scheduling.open_meeting(session, principal=leader, meeting_id=meeting_id)
@@ -143,47 +174,87 @@ async def _objects(database: Database, settings: Settings, relation: str, ids: d
         await polls.close_poll(session, principal=leader, meeting_id=meeting_id, poll_id=poll.id)
     async with database.session() as session:
         await scheduling.close_meeting(session, principal=leader, meeting_id=meeting_id)
-    out["meeting"] = {"meeting_id": str(meeting_id), "participant_id": str(participant),
-                      **({"unit_id": str(unit)} if unit else {}), "item_id": str(item.id), "document_id": str(document.id), "poll_id": str(poll.id),
-                      "sha": document.sha256, "page": "1",
-                      "action": "raise-hand", "token": meeting.projector_token}
+    out["meeting"] = {
+        "meeting_id": str(meeting_id),
+        "participant_id": str(participant),
+        **({"unit_id": str(unit)} if unit else {}),
+        "item_id": str(item.id),
+        "document_id": str(document.id),
+        "poll_id": str(poll.id),
+        "sha": document.sha256,
+        "page": "1",
+        "action": "raise-hand",
+        "token": meeting.projector_token,
+    }
     async with database.session() as session:
         minutes = await minutes_service.start(session, principal=officer, meeting_id=meeting_id)
         minutes_id = minutes.id
     async with database.session() as session:
-        await minutes_service.save(session, principal=officer, minutes_id=minutes_id, base_revision=minutes.revision,
-                                   content={"opening": "Khai mạc.", "items": {}, "closing": ""})
+        await minutes_service.save(
+            session,
+            principal=officer,
+            minutes_id=minutes_id,
+            base_revision=minutes.revision,
+            content={"opening": "Khai mạc.", "items": {}, "closing": ""},
+        )
         revision = await session.scalar(select(MinutesRevision.id).where(MinutesRevision.minutes_id == minutes_id))
-    out["minutes"] = {"minutes_id": str(minutes_id), "revision_id": str(revision), "kind": "docx",
-                      "sha": "0" * 64, "page": "1"}  # no PDF before the minutes are closed
+    out["minutes"] = {
+        "minutes_id": str(minutes_id),
+        "revision_id": str(revision),
+        "kind": "docx",
+        "sha": "0" * 64,
+        "page": "1",
+    }  # no PDF before the minutes are closed
     async with database.session() as session:
         task = await tasks.create(
-            session, actor=leader.actor, organization_id=org_id, created_by=leader.user.id, tree=leader.tree,
-            new=tasks.NewTask(title=f"Nhiệm vụ thử ({relation})", due_date=today + timedelta(days=7),
-                              owner_kind=OwnerKind.user, owner_id=officer.user.id),
+            session,
+            actor=leader.actor,
+            organization_id=org_id,
+            created_by=leader.user.id,
+            tree=leader.tree,
+            new=tasks.NewTask(
+                title=f"Nhiệm vụ thử ({relation})", due_date=today + timedelta(days=7), owner_kind=OwnerKind.user, owner_id=officer.user.id
+            ),
         )
         out["task"] = {"task_id": str(task.id)}
     if relation in REPORTERS:
         target_code, reporter = REPORTERS[relation]
         async with database.session() as session:
             req = await reports.create_request(
-                session, principal=leader, settings=settings, organization_id=org_id, title=f"Báo cáo thử ({relation})",
-                instructions="Báo cáo số liệu.", deadline=utcnow() + timedelta(days=5), target_ids=[ids[target_code]],
+                session,
+                principal=leader,
+                settings=settings,
+                organization_id=org_id,
+                title=f"Báo cáo thử ({relation})",
+                instructions="Báo cáo số liệu.",
+                deadline=utcnow() + timedelta(days=5),
+                target_ids=[ids[target_code]],
                 fields=[reports.FieldSpec("Số hội viên", "người", "integer")],
             )
             request_id, field_id = req.id, req.fields[0].id
         who = await _principal(database, reporter)
         async with database.session() as session:
-            await reports.submit(session, principal=who, settings=settings, request_id=request_id,
-                                 organization_id=ids[target_code], file=_pdf("bao-cao"), figures={str(field_id): "12"})
+            await reports.submit(
+                session,
+                principal=who,
+                settings=settings,
+                request_id=request_id,
+                organization_id=ids[target_code],
+                file=_pdf("bao-cao"),
+                figures={str(field_id): "12"},
+            )
             submission = await session.scalar(select(ReportSubmission.id).order_by(ReportSubmission.id.desc()))
-        out["report"] = {"request_id": str(request_id), "organization_id": str(ids[target_code]),
-                         "submission_id": str(submission), "fmt": "csv", "kind": "letter"}
+        out["report"] = {
+            "request_id": str(request_id),
+            "organization_id": str(ids[target_code]),
+            "submission_id": str(submission),
+            "fmt": "csv",
+            "kind": "letter",
+        }
     async with database.session() as session:
         unit_id = await session.scalar(select(Unit.id).where(Unit.organization_id == org_id))
         assignment = await session.scalar(select(RoleAssignment.id).where(RoleAssignment.user_id == leader.user.id))
-        out["admin"] = {"org_id": str(org_id), "unit_id": str(unit_id), "user_id": str(leader.user.id),
-                        "assignment_id": str(assignment)}
+        out["admin"] = {"org_id": str(org_id), "unit_id": str(unit_id), "user_id": str(leader.user.id), "assignment_id": str(assignment)}
     out["person"] = await _personal(database, leader)
     return out
 
@@ -200,8 +271,7 @@ async def build(database: Database, settings: Settings) -> MatrixData:
     await _add_role_users(database)
     async with database.session() as session:
         ids = {o.code: o.id for o in (await session.scalars(select(Organization))).all()}
-        holiday = await add_holiday(session, actor=Actor.system("matrix"), day=date(vn_today().year + 2, 3, 17),
-                                    name="Ngày nghỉ thử")
+        holiday = await add_holiday(session, actor=Actor.system("matrix"), day=date(vn_today().year + 2, 3, 17), name="Ngày nghỉ thử")
         holiday_id = holiday.id
     data = MatrixData()
     for relation in RELATIONS:
@@ -209,15 +279,24 @@ async def build(database: Database, settings: Settings) -> MatrixData:
             data.samples.setdefault(family, {})[relation] = params
     data.samples["holiday"] = {OWN: {"holiday_id": str(holiday_id)}}
     # Parameters that name no object of an organisation.
-    data.samples["-"] = {OWN: {"year": str(vn_today().year), "code": "vi", "key": "documents", "digest": "0" * 64, "cert_id": "987654",
-                                "organization_id": str(ids[ORGS[OWN]])}}
+    data.samples["-"] = {
+        OWN: {
+            "year": str(vn_today().year),
+            "code": "vi",
+            "key": "documents",
+            "digest": "0" * 64,
+            "cert_id": "987654",
+            "organization_id": str(ids[ORGS[OWN]]),
+        }
+    }
     for role, username in ROLE_USERS.items():
         who = await _principal(database, username)
         data.user_ids[role] = who.user.id
         data.mine[role] = {"person": await _personal(database, who)}
         async with database.session() as session:
-            signed = await auth.sign_in(session, settings=settings, username=username, password=DEMO_PASSWORD,
-                                        ip="10.9.9.9", user_agent="matrix")
+            signed = await auth.sign_in(
+                session, settings=settings, username=username, password=DEMO_PASSWORD, ip="10.9.9.9", user_agent="matrix"
+            )
             data.sessions[role] = (signed.token, signed.session.csrf_token)
     return data
 

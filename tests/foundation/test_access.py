@@ -12,6 +12,7 @@ from tests.helpers import csrf_of, post_form, sign_in
 from web.app import routers
 from web.deps import Access
 
+
 def _access_of(route: APIRoute) -> list[Access]:
     found = []
     stack = list(route.dependant.dependencies)
@@ -62,12 +63,17 @@ async def test_admin_of_a_district_cannot_see_another_district(demo_db_sqlite, c
     root = await client_for(demo_db_sqlite)
     await sign_in(root, "quantri")
     # The province admin makes a district admin at Châu Thành.
-    response = await post_form(root, f"/admin/users/{users['chauthanh.vanthu']}/roles",
-                               {"role": "admin", "organization_id": str(orgs["hlhpn-chauthanh"])}, page="/admin")
+    response = await post_form(
+        root,
+        f"/admin/users/{users['chauthanh.vanthu']}/roles",
+        {"role": "admin", "organization_id": str(orgs["hlhpn-chauthanh"])},
+        page="/admin",
+    )
     assert response.status_code == 303
     district = await client_for(demo_db_sqlite)
     await sign_in(district, "chauthanh.vanthu")
     token = await csrf_of(district, "/admin")
+
     def ids(org: str, user: str) -> dict[str, str]:
         return {"org_id": str(orgs[org]), "user_id": str(users[user]), "unit_id": str(units[orgs[org]])}
 
@@ -103,8 +109,12 @@ async def test_district_auditor_sees_only_its_subtree_in_the_trail(demo_db_sqlit
     orgs, users, _ = await _ids(demo_db_sqlite)
     root = await client_for(demo_db_sqlite)
     await sign_in(root, "quantri")
-    await post_form(root, f"/admin/users/{users['mocaynam.chuyenvien']}/roles",
-                    {"role": "auditor", "organization_id": str(orgs["hlhpn-mocaynam"])}, page="/admin")
+    await post_form(
+        root,
+        f"/admin/users/{users['mocaynam.chuyenvien']}/roles",
+        {"role": "auditor", "organization_id": str(orgs["hlhpn-mocaynam"])},
+        page="/admin",
+    )
     auditor = await client_for(demo_db_sqlite)
     await sign_in(auditor, "mocaynam.chuyenvien")
     page = await auditor.get("/audit")
@@ -137,8 +147,17 @@ async def test_numbers_beyond_the_database_range_answer_4xx_not_500(demo_db, cli
     async with demo_db.session() as session:
         lan = await session.scalar(select(User.id).where(User.username == "lan.nguyen"))
         province = await session.scalar(select(Organization.id).where(Organization.code == "hlhpn-bentre"))
-    made = await client.post("/meetings", data={"csrf_token": token, "organization_id": str(province), "title": "Họp thử",
-                                                "chair_id": str(lan), "starts_at": "2030-01-02T09:00", "ends_at": "2030-01-02T11:00"})
+    made = await client.post(
+        "/meetings",
+        data={
+            "csrf_token": token,
+            "organization_id": str(province),
+            "title": "Họp thử",
+            "chair_id": str(lan),
+            "starts_at": "2030-01-02T09:00",
+            "ends_at": "2030-01-02T11:00",
+        },
+    )
     assert made.status_code == 303, made.text[:500]
     meeting = re.search(r"/meetings/(\d+)", made.headers["location"]).group(1)
     added = await client.post(f"/meetings/{meeting}/participants", data={"csrf_token": token, "user_ids": [str(2**63)]})

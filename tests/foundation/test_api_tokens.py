@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from services.auth.models import ApiToken
 from demo.directory import DEMO_PASSWORD
+from services.auth.models import ApiToken
 from services.migrate import upgrade
 from tests.helpers import post_form, sign_in
 
@@ -34,9 +34,14 @@ async def test_a_read_only_token_reads_and_is_refused_any_change(demo_db_sqlite,
     script = await client_for(demo_db_sqlite)
     assert (await script.get("/api/me", headers=_bearer(token))).status_code == 200
     assert (await script.get("/api/orgs", headers=_bearer(token))).status_code == 200
-    for path, form in (("/account/password", {"current_password": DEMO_PASSWORD, "new_password": "Song-Ham-Luong-1",
-                                                "confirm_password": "Song-Ham-Luong-1"}),
-                       ("/notifications/read", {}), ("/logout", {})):
+    for path, form in (
+        (
+            "/account/password",
+            {"current_password": DEMO_PASSWORD, "new_password": "Song-Ham-Luong-1", "confirm_password": "Song-Ham-Luong-1"},
+        ),
+        ("/notifications/read", {}),
+        ("/logout", {}),
+    ):
         refused = await script.post(path, data=form, headers=_bearer(token))
         assert refused.status_code == 403, path
         assert "chỉ có quyền đọc" in refused.json()["message"]
@@ -49,8 +54,11 @@ async def test_a_full_token_changes_data_but_cannot_create_or_revoke_tokens(demo
     await sign_in(browser, "thu.le")
     token, token_id = await _new_token(browser, scope="full")
     script = await client_for(demo_db_sqlite)
-    wrong = await script.post("/account/password", headers=_bearer(token), data={
-        "current_password": "khong-phai-mat-khau", "new_password": "Song-Ham-Luong-1", "confirm_password": "Song-Ham-Luong-1"})
+    wrong = await script.post(
+        "/account/password",
+        headers=_bearer(token),
+        data={"current_password": "khong-phai-mat-khau", "new_password": "Song-Ham-Luong-1", "confirm_password": "Song-Ham-Luong-1"},
+    )
     assert wrong.status_code == 422  # past the access check: a full token may write
     minted = await script.post("/account/tokens", data={"name": "con", "scope": "full"}, headers=_bearer(token))
     revoked = await script.post(f"/account/tokens/{token_id}/revoke", headers=_bearer(token))
@@ -74,7 +82,7 @@ async def test_an_expired_token_is_refused_and_shown_as_expired(demo_db_sqlite, 
     assert (await script.get("/api/me", headers=_bearer(token))).status_code == 200
     async with demo_db_sqlite.session() as session:
         stored = await session.get(ApiToken, int(token_id))
-        stored.expires_at = datetime.now(timezone.utc) - timedelta(minutes=1)  # type: ignore[union-attr]
+        stored.expires_at = datetime.now(UTC) - timedelta(minutes=1)  # type: ignore[union-attr]
     refused = await script.get("/api/me", headers=_bearer(token))
     assert refused.status_code == 401 and "đã hết hạn" in refused.json()["message"]
     page = await browser.get("/account")
@@ -98,10 +106,12 @@ async def test_migration_keeps_existing_tokens_full_and_gives_them_90_days(tmp_p
     url = f"sqlite+aiosqlite:///{path}"
     await asyncio.to_thread(upgrade, url, "0011")
     with sqlite3.connect(path) as db:  # foreign keys are not enforced on a plain connection
-        db.execute("INSERT INTO api_tokens (user_id, name, token_hash, prefix, created_at, revoked) "
-                   "VALUES (1, 'cũ', 'ab', 'lt_x', '2026-01-01 00:00:00.000000', 0)")
+        db.execute(
+            "INSERT INTO api_tokens (user_id, name, token_hash, prefix, created_at, revoked) "
+            "VALUES (1, 'cũ', 'ab', 'lt_x', '2026-01-01 00:00:00.000000', 0)"
+        )
     await asyncio.to_thread(upgrade, url)
     with sqlite3.connect(path) as db:
         scope, expires = db.execute("SELECT scope, expires_at FROM api_tokens").fetchone()
-    left = datetime.fromisoformat(expires).replace(tzinfo=timezone.utc) - datetime.now(timezone.utc)
+    left = datetime.fromisoformat(expires).replace(tzinfo=UTC) - datetime.now(UTC)
     assert scope == "full" and timedelta(days=89) < left <= timedelta(days=90)

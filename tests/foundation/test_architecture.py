@@ -29,18 +29,23 @@ def test_imports_follow_the_layers() -> None:
     assert "0 broken" in result.stdout
 
 
-@pytest.mark.parametrize(("module", "line", "expected"), [
-    ("services/errors.py", "import meetings.models", "services is not allowed to import meetings"),
-    ("meetings/live.py", "import web.i18n", "meetings is not allowed to import web"),
-    ("signing/pades.py", "import demo.directory", "signing is not allowed to import demo"),
-    ("workflows/retry.py", "import dashboard.queries", "workflows is not allowed to import dashboard"),
-    ("web/routes/incoming.py", "import workflows.incoming.activities", "web.routes.incoming -> workflows.incoming.activities"),
-    ("web/routes/home.py", "import demo.directory", "web.routes.home -> demo.directory"),
-    ("services/reports/service.py", "import services.migrations.models", "services.reports.service -> services.migrations.models"),
-])
+@pytest.mark.parametrize(
+    ("module", "line", "expected"),
+    [
+        ("services/errors.py", "import meetings.models", "services is not allowed to import meetings"),
+        ("meetings/live.py", "import web.i18n", "meetings is not allowed to import web"),
+        ("signing/pades.py", "import demo.directory", "signing is not allowed to import demo"),
+        ("workflows/retry.py", "import dashboard.queries", "workflows is not allowed to import dashboard"),
+        ("web/routes/incoming.py", "import workflows.incoming.activities", "web.routes.incoming -> workflows.incoming.activities"),
+        ("web/routes/home.py", "import demo.directory", "web.routes.home -> demo.directory"),
+        ("services/reports/service.py", "import services.migrations.models", "services.reports.service -> services.migrations.models"),
+    ],
+)
 def test_a_forbidden_import_breaks_the_contract(tmp_path: Path, module: str, line: str, expected: str) -> None:
     for package in PACKAGES:
-        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__", "*.po", "*.mo", "static", "templates"))
+        shutil.copytree(
+            ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__", "*.po", "*.mo", "static", "templates")
+        )
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     with open(tmp_path / module, "a", encoding="utf-8") as source:
         source.write(f"\n{line}  # added by the test\n")

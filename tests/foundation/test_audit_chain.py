@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import contextvars
+import hashlib
 import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import delete, func, insert, select, text, update
@@ -24,8 +24,14 @@ from services.db import Database
 async def _append(database, n: int, start: int = 0) -> None:  # type: ignore[no-untyped-def]
     for i in range(start, start + n):
         async with database.session() as session:
-            await audit.record(session, actor=Actor(user_id=None, name="tester", ip="127.0.0.1"),
-                               action="test.step", object_type="thing", object_id=i, details={"i": i, "ghi chú": "Đã ký"})
+            await audit.record(
+                session,
+                actor=Actor(user_id=None, name="tester", ip="127.0.0.1"),
+                action="test.step",
+                object_type="thing",
+                object_id=i,
+                details={"i": i, "ghi chú": "Đã ký"},
+            )
 
 
 async def _verify(database, settings):  # type: ignore[no-untyped-def]
@@ -62,12 +68,23 @@ async def test_edited_bytes_change_what_the_column_says_and_break_the_chain(data
     assert result.problems == ["entry 5 does not link to the entry before it"]
 
 
-@pytest.mark.parametrize("column, value", [
-    ("action", "test.forged"), ("actor_name", "someone else"), ("actor_name", None), ("actor_id", None),
-    ("organization_id", None), ("object_type", "other"), ("object_id", "999"), ("object_id", None),
-    ("ip", "10.9.9.9"), ("details", '{"i":7,"ghi chú":"Đã ký"}'), ("at", datetime(2020, 1, 1, tzinfo=timezone.utc)),
-    ("prev_hash", "0" * 64),
-])
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        ("action", "test.forged"),
+        ("actor_name", "someone else"),
+        ("actor_name", None),
+        ("actor_id", None),
+        ("organization_id", None),
+        ("object_type", "other"),
+        ("object_id", "999"),
+        ("object_id", None),
+        ("ip", "10.9.9.9"),
+        ("details", '{"i":7,"ghi chú":"Đã ký"}'),
+        ("at", datetime(2020, 1, 1, tzinfo=UTC)),
+        ("prev_hash", "0" * 64),
+    ],
+)
 async def test_no_readable_column_can_be_written(database, settings, column, value) -> None:
     """The database itself refuses a readable column that would say something else than the bytes."""
     await _append(database, 6)
@@ -101,8 +118,9 @@ async def test_a_column_no_longer_computed_from_the_bytes_is_reported_with_its_e
     assert not result.ok and result.first_bad_seq == bad_seqs[0], result.problems
     assert "the action column of audit entries is no longer computed from the hashed bytes" in result.problems
     named = [p for p in result.problems if p.startswith("entry ")]
-    assert named == [f"entry {seq}: its action was changed after it was written "
-                     "(the column no longer matches the hashed record)" for seq in bad_seqs]
+    assert named == [
+        f"entry {seq}: its action was changed after it was written (the column no longer matches the hashed record)" for seq in bad_seqs
+    ]
 
 
 async def test_a_replaced_column_function_is_reported(database, settings, backend) -> None:
@@ -110,20 +128,24 @@ async def test_a_replaced_column_function_is_reported(database, settings, backen
         pytest.skip("PostgreSQL computes the columns through SQL functions; SQLite has none")
     await _append(database, 3)
     async with database.session() as session:
-        await session.execute(text("CREATE OR REPLACE FUNCTION lienthong_audit_field(canonical bytea, name text) "
-                                   "RETURNS text LANGUAGE sql IMMUTABLE STRICT AS $$SELECT 'forged'$$"))
+        await session.execute(
+            text(
+                "CREATE OR REPLACE FUNCTION lienthong_audit_field(canonical bytea, name text) "
+                "RETURNS text LANGUAGE sql IMMUTABLE STRICT AS $$SELECT 'forged'$$"
+            )
+        )
     result = await _verify(database, settings)
     assert not result.ok
-    assert "the function lienthong_audit_field, which computes audit columns from the hashed bytes, was changed" \
-        in result.problems
+    assert "the function lienthong_audit_field, which computes audit columns from the hashed bytes, was changed" in result.problems
 
 
 async def test_edited_canonical_bytes_are_detected(database, settings) -> None:
     await _append(database, 6)
     async with database.session() as session:
         stored = await session.scalar(select(AuditEntry.canonical).where(AuditEntry.seq == 3))
-        await session.execute(update(AuditEntry).where(AuditEntry.seq == 3)
-                              .values(canonical=stored.replace(b'"test.step"', b'"test.stop"')))
+        await session.execute(
+            update(AuditEntry).where(AuditEntry.seq == 3).values(canonical=stored.replace(b'"test.step"', b'"test.stop"'))
+        )
     result = await _verify(database, settings)
     assert not result.ok and result.first_bad_seq == 3
     assert "entry 3 was changed after it was written" in result.problems
@@ -157,16 +179,26 @@ async def test_reordered_entries_are_detected(database, settings) -> None:
         await session.execute(update(AuditEntry).where(AuditEntry.seq == -3).values(seq=4))
     result = await _verify(database, settings)
     assert not result.ok and result.first_bad_seq == 3
-    assert "entry 3: its seq was changed after it was written (the column no longer matches the hashed record)" \
-        in result.problems
+    assert "entry 3: its seq was changed after it was written (the column no longer matches the hashed record)" in result.problems
     assert "entry 3 does not link to the entry before it" in result.problems
 
 
 def test_disagreeing_field_names_the_column() -> None:
     from services.audit import chain
 
-    entry = {"seq": 1, "at": "2026-01-01T00:00:00.000000Z", "actor_id": None, "actor_name": "Lan", "organization_id": 2,
-             "action": "x", "object_type": None, "object_id": "7", "details": "{}", "ip": None, "prev_hash": "0" * 64}
+    entry = {
+        "seq": 1,
+        "at": "2026-01-01T00:00:00.000000Z",
+        "actor_id": None,
+        "actor_name": "Lan",
+        "organization_id": 2,
+        "action": "x",
+        "object_type": None,
+        "object_id": "7",
+        "details": "{}",
+        "ip": None,
+        "prev_hash": "0" * 64,
+    }
     canonical = chain.canonical_entry(entry, entry["prev_hash"])
     assert chain.disagreeing_field(canonical, entry) is None
     assert chain.disagreeing_field(canonical, {**entry, "organization_id": "2"}) == "organization_id"
@@ -188,8 +220,9 @@ async def test_row_inserted_by_hand_is_detected(database, settings) -> None:
     await _append(database, 5)
     async with database.session() as session:
         last = await session.scalar(select(AuditEntry).where(AuditEntry.seq == 5))
-        canonical = json.dumps({"action": "forged", "at": "2026-01-01T00:00:00.000000Z", "details": "{}",
-                                "prev_hash": last.entry_hash}).encode()
+        canonical = json.dumps(
+            {"action": "forged", "at": "2026-01-01T00:00:00.000000Z", "details": "{}", "prev_hash": last.entry_hash}
+        ).encode()
         await session.execute(insert(AuditEntry).values(seq=6, entry_hash="f" * 64, canonical=canonical))
     result = await _verify(database, settings)
     assert not result.ok and result.first_bad_seq == 6
@@ -204,8 +237,7 @@ async def test_valid_looking_row_appended_without_the_head_is_detected(database,
         last = await session.scalar(select(AuditEntry).where(AuditEntry.seq == 5))
         forged = {**audit.entry_dict(last), "seq": 6, "actor_name": "x", "action": "forged", "details": "{}"}
         canonical = chain.canonical_entry(forged, last.entry_hash)
-        await session.execute(insert(AuditEntry).values(
-            seq=6, canonical=canonical, entry_hash=hashlib.sha256(canonical).hexdigest()))
+        await session.execute(insert(AuditEntry).values(seq=6, canonical=canonical, entry_hash=hashlib.sha256(canonical).hexdigest()))
     result = await _verify(database, settings)
     assert not result.ok and result.first_bad_seq == 6
 
@@ -254,8 +286,7 @@ async def test_checkpoint_detects_a_rewritten_chain(database, settings) -> None:
                 fields["details"] = '{"i":"rewritten"}'
             canonical = chain.canonical_entry(fields, prev)
             prev = hashlib.sha256(canonical).hexdigest()
-            await session.execute(update(AuditEntry).where(AuditEntry.seq == row.seq)
-                                  .values(canonical=canonical, entry_hash=prev))
+            await session.execute(update(AuditEntry).where(AuditEntry.seq == row.seq).values(canonical=canonical, entry_hash=prev))
         await session.execute(text("UPDATE audit_head SET entry_hash = :h"), {"h": prev})
     result = await _verify(database, settings)
     assert not result.ok and result.first_bad_seq == 1  # the checkpoint over 1..8 no longer matches
@@ -286,8 +317,14 @@ async def test_verify_reads_awkward_text_through_the_fast_path(database, setting
     awkward = ['say "hi"', "back\\slash", "tab\tnew\nline\r\x01\x1f\x7f", "Trích yếu: Đã ký số", "😀 \u2028 \ufeff", ""]
     for i, value in enumerate(awkward):
         async with database.session() as session:
-            await audit.record(session, actor=Actor(user_id=None, name=value, ip=value), action="test.awkward",
-                               object_type=value or None, object_id=value, details={"v": value, "i": i})
+            await audit.record(
+                session,
+                actor=Actor(user_id=None, name=value, ip=value),
+                action="test.awkward",
+                object_type=value or None,
+                object_id=value,
+                details={"v": value, "i": i},
+            )
     async with database.session() as session:
         await audit.create_checkpoint(session, data_dir=settings.data_dir)
     result = await _verify(database, settings)
@@ -304,7 +341,7 @@ def test_streamed_merkle_root_matches_the_reference() -> None:
         for step in (1, 3, 7, 64):
             accumulator = chain._MerkleAccumulator()
             for start in range(0, n, step):
-                accumulator.add(digests[start:start + step])
+                accumulator.add(digests[start : start + step])
             assert accumulator.root() == chain.merkle_root(hashes), (n, step)
 
 

@@ -8,7 +8,7 @@ import asyncio
 import hashlib
 import subprocess
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy import update
@@ -33,29 +33,63 @@ async def test_entries_written_before_the_migration_still_verify(backend, tmp_pa
     try:
         await asyncio.to_thread(upgrade, url, "0011")
         old_entries = sa.table(
-            "audit_entries", *(sa.column(c) for c in ("seq", "actor_id", "actor_name", "organization_id", "action",
-                                                       "object_type", "object_id", "details", "ip", "prev_hash", "entry_hash")),
+            "audit_entries",
+            *(
+                sa.column(c)
+                for c in (
+                    "seq",
+                    "actor_id",
+                    "actor_name",
+                    "organization_id",
+                    "action",
+                    "object_type",
+                    "object_id",
+                    "details",
+                    "ip",
+                    "prev_hash",
+                    "entry_hash",
+                )
+            ),
             sa.column("at", UTCDateTime(timezone=True)),
         )
         database = Database(url)
         prev, rows = chain.GENESIS_HASH, []
         for seq, value in enumerate(AWKWARD, 1):  # as `record` wrote them before 0013
-            row = {"seq": seq, "at": datetime(2026, 3, seq, 8, 0, seq * 1000 % 60, 0 if seq == 2 else 1234, timezone.utc),
-                   "actor_id": None, "actor_name": value, "organization_id": None, "action": "test.old",
-                   "object_type": value, "object_id": str(seq), "details": chain.canonical_json({"v": value}), "ip": value,
-                   "prev_hash": prev}
+            row = {
+                "seq": seq,
+                "at": datetime(2026, 3, seq, 8, 0, seq * 1000 % 60, 0 if seq == 2 else 1234, UTC),
+                "actor_id": None,
+                "actor_name": value,
+                "organization_id": None,
+                "action": "test.old",
+                "object_type": value,
+                "object_id": str(seq),
+                "details": chain.canonical_json({"v": value}),
+                "ip": value,
+                "prev_hash": prev,
+            }
             row["entry_hash"] = prev = chain.entry_hash(row, prev)
             rows.append(row)
         async with database.session() as session:
             await session.execute(sa.insert(old_entries), rows)
             await session.execute(sa.text("UPDATE audit_head SET seq = :s, entry_hash = :h"), {"s": len(rows), "h": prev})
             # A checkpoint over 1..6, signed as `create_checkpoint` did.
-            private, created = keys.load_or_create_system_key(settings.data_dir), datetime(2026, 3, 9, tzinfo=timezone.utc)
+            private, created = keys.load_or_create_system_key(settings.data_dir), datetime(2026, 3, 9, tzinfo=UTC)
             root = chain.merkle_root(r["entry_hash"] for r in rows)
             message = chain.checkpoint_message(first_seq=1, last_seq=6, merkle_root=root, created_at=chain.canonical_time(created))
-            await session.execute(sa.insert(AuditCheckpoint), [{
-                "first_seq": 1, "last_seq": 6, "merkle_root": root, "created_at": created,
-                "key_id": keys.key_id(private.public_key()), "signature": private.sign(message).hex()}])
+            await session.execute(
+                sa.insert(AuditCheckpoint),
+                [
+                    {
+                        "first_seq": 1,
+                        "last_seq": 6,
+                        "merkle_root": root,
+                        "created_at": created,
+                        "key_id": keys.key_id(private.public_key()),
+                        "signature": private.sign(message).hex(),
+                    }
+                ],
+            )
         await database.dispose()
 
         await asyncio.to_thread(upgrade, url)
@@ -71,7 +105,8 @@ async def test_entries_written_before_the_migration_still_verify(backend, tmp_pa
 
         async with database.session() as session:
             tampered = (await session.scalar(sa.select(AuditEntry.canonical).where(AuditEntry.seq == 4))).replace(
-                b'"test.old"', b'"test.new"')
+                b'"test.old"', b'"test.new"'
+            )
             await session.execute(update(AuditEntry).where(AuditEntry.seq == 4).values(canonical=tampered))
             assert await session.scalar(sa.select(AuditEntry.action).where(AuditEntry.seq == 4)) == "test.new"
         async with database.read() as session:
@@ -98,21 +133,36 @@ async def _append(url: str, n: int) -> None:
     database = Database(url)
     for i in range(n):
         async with database.session() as session:  # `record` as of 0016 wrote every column itself
-            await session.execute(sa.text(
-                "INSERT INTO audit_entries (seq, at, actor_id, actor_name, organization_id, action, object_type, "
-                "object_id, details, ip, prev_hash, entry_hash, canonical) VALUES (:seq, :at, NULL, :actor_name, NULL, "
-                ":action, 'thing', :object_id, :details, :ip, :prev_hash, :entry_hash, :canonical)"
-            ).bindparams(sa.bindparam("at", type_=UTCDateTime(timezone=True))), _old_row(await session.scalar(
-                sa.text("SELECT entry_hash FROM audit_head")), i + 1))
-            await session.execute(sa.text("UPDATE audit_head SET seq = seq + 1, entry_hash = (SELECT entry_hash FROM "
-                                          "audit_entries ORDER BY seq DESC LIMIT 1)"))
+            await session.execute(
+                sa.text(
+                    "INSERT INTO audit_entries (seq, at, actor_id, actor_name, organization_id, action, object_type, "
+                    "object_id, details, ip, prev_hash, entry_hash, canonical) VALUES (:seq, :at, NULL, :actor_name, NULL, "
+                    ":action, 'thing', :object_id, :details, :ip, :prev_hash, :entry_hash, :canonical)"
+                ).bindparams(sa.bindparam("at", type_=UTCDateTime(timezone=True))),
+                _old_row(await session.scalar(sa.text("SELECT entry_hash FROM audit_head")), i + 1),
+            )
+            await session.execute(
+                sa.text(
+                    "UPDATE audit_head SET seq = seq + 1, entry_hash = (SELECT entry_hash FROM audit_entries ORDER BY seq DESC LIMIT 1)"
+                )
+            )
     await database.dispose()
 
 
 def _old_row(prev: str, seq: int) -> dict:  # type: ignore[type-arg]
-    row = {"seq": seq, "at": datetime(2026, 11, seq, 9, 30, 0, seq * 111, timezone.utc), "actor_id": None,
-           "actor_name": AWKWARD[seq % len(AWKWARD)], "organization_id": None, "action": "test.old", "object_type": "thing",
-           "object_id": str(seq), "details": chain.canonical_json({"i": seq}), "ip": "10.0.0.1", "prev_hash": prev}
+    row = {
+        "seq": seq,
+        "at": datetime(2026, 11, seq, 9, 30, 0, seq * 111, UTC),
+        "actor_id": None,
+        "actor_name": AWKWARD[seq % len(AWKWARD)],
+        "organization_id": None,
+        "action": "test.old",
+        "object_type": "thing",
+        "object_id": str(seq),
+        "details": chain.canonical_json({"i": seq}),
+        "ip": "10.0.0.1",
+        "prev_hash": prev,
+    }
     row["canonical"] = chain.canonical_entry(row, prev)
     row["entry_hash"] = hashlib.sha256(row["canonical"]).hexdigest()
     return row
@@ -147,7 +197,9 @@ async def test_0017_upgrade_and_downgrade_keep_every_value(backend, tmp_path, se
     from services.migrate import alembic_config
 
     url, name = await _database_at(backend, tmp_path, "0016")
-    columns = "seq, at, actor_id, actor_name, organization_id, action, object_type, object_id, details, ip, prev_hash, entry_hash, canonical"
+    columns = (
+        "seq, at, actor_id, actor_name, organization_id, action, object_type, object_id, details, ip, prev_hash, entry_hash, canonical"
+    )
     query = sa.text(f"SELECT {columns} FROM audit_entries ORDER BY seq").columns(at=UTCDateTime(timezone=True))
     try:
         await _append(url, 6)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from services.audit.models import AuditEntry
 from demo.directory import DEMO_PASSWORD
+from services.audit.models import AuditEntry
 from tests.helpers import csrf_of, post_form, sign_in
 
 
@@ -65,9 +65,19 @@ async def test_password_change_signs_out_other_browsers(demo_db, client_for) -> 
     phone, laptop = await client_for(demo_db), await client_for(demo_db)
     await sign_in(phone, "ngoc.vo")
     await sign_in(laptop, "ngoc.vo")
-    bad = await post_form(laptop, "/account/password", {"current_password": "wrong-one-x", "new_password": "MatKhauMoi@2026", "confirm_password": "MatKhauMoi@2026"}, page="/account")
+    bad = await post_form(
+        laptop,
+        "/account/password",
+        {"current_password": "wrong-one-x", "new_password": "MatKhauMoi@2026", "confirm_password": "MatKhauMoi@2026"},
+        page="/account",
+    )
     assert bad.status_code == 422 and "Mật khẩu hiện tại không đúng" in bad.text
-    ok = await post_form(laptop, "/account/password", {"current_password": DEMO_PASSWORD, "new_password": "MatKhauMoi@2026", "confirm_password": "MatKhauMoi@2026"}, page="/account")
+    ok = await post_form(
+        laptop,
+        "/account/password",
+        {"current_password": DEMO_PASSWORD, "new_password": "MatKhauMoi@2026", "confirm_password": "MatKhauMoi@2026"},
+        page="/account",
+    )
     assert ok.status_code == 303
     assert (await laptop.get("/")).status_code == 200
     assert (await phone.get("/")).status_code == 303  # sent back to the sign-in page
@@ -87,5 +97,7 @@ async def test_logout_ends_the_session(demo_db, client_for) -> None:
 async def test_open_redirect_after_sign_in_is_ignored(demo_db, client_for) -> None:
     client = await client_for(demo_db)
     token = await csrf_of(client, "/login")
-    response = await client.post("/login", data={"username": "lan.nguyen", "password": DEMO_PASSWORD, "csrf_token": token, "next": "//evil.example/x"})
+    response = await client.post(
+        "/login", data={"username": "lan.nguyen", "password": DEMO_PASSWORD, "csrf_token": token, "next": "//evil.example/x"}
+    )
     assert response.headers["location"] == "/"

@@ -19,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from datetime import date, timedelta
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import get_origin
 
@@ -31,10 +31,10 @@ from fastapi.routing import APIRoute, APIWebSocketRoute
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from demo.incoming import demo_pdf
 from services.config import Settings
 from services.db import Database
 from services.directory.models import Role
-from demo.incoming import demo_pdf
 from tests.foundation.authz_data import OWN, RELATIONS, MatrixData, build, params_of
 from web.deps import Access
 
@@ -50,209 +50,209 @@ ROLES = tuple(Role)
 # hence their `@child=ok`. Routes reached through a person's part in the object (the handler of a
 # document, a meeting's chair, a task's owner) answer 403 or 404 to the others of the organisation.
 ROWS: dict[str, str] = {
-    "GET /healthz":                                                    "- | *@own=503",  # Temporal is away here
-    "GET /login":                                                      "-",
-    "POST /login":                                                     "- | *@own=login anon@own=403",  # a wrong password; no CSRF cookie
-    "POST /logout":                                                    "- | *@own=login",
-    "GET /lang/{code}":                                                "-",
-    "GET /account":                                                    "-",
-    "POST /account/password":                                          "-",
-    "POST /account/tokens":                                            "-",
-    "POST /account/tokens/{token_id}/revoke":                          "person",
-    "GET /":                                                           "-",
-    "GET /notifications":                                              "-",
-    "POST /notifications/read":                                        "-",
-    "GET /notifications/{notification_id}/open":                       "person",
-    "GET /incoming":                                                   "-",
-    "GET /incoming/to-register":                                       "-",
-    "GET /incoming/to-direct":                                         "-",
-    "GET /incoming/tasks":                                             "-",
-    "GET /incoming/done":                                              "-",
-    "GET /incoming/search":                                            "-",
-    "GET /incoming/new":                                               "-",
-    "GET /incoming/check-duplicate":                                   "-",
-    "POST /incoming":                                                  "- | clerk@own=404",
-    "POST /incoming/{document_id}/register":                           "incoming",
-    "POST /incoming/{document_id}/accept":                             "incoming",
-    "POST /incoming/{document_id}/return-sender":                      "incoming",
-    "POST /incoming/{document_id}/return-clerk":                       "incoming | clerk@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
-    "POST /incoming/{document_id}/direct":                             "incoming",
-    "POST /incoming/{document_id}/no-direction":                       "incoming",
-    "POST /incoming/{document_id}/extend":                             "incoming",
-    "POST /incoming/{document_id}/delegate":                           "incoming | clerk,leader,deputy_leader@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
-    "POST /incoming/{document_id}/progress":                           "incoming | clerk,leader,deputy_leader@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
-    "POST /incoming/{document_id}/opinion":                            "incoming | clerk@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
-    "POST /incoming/{document_id}/complete":                           "incoming | clerk,leader,deputy_leader@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
-    "POST /incoming/{document_id}/reply":                              "incoming | clerk@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
-    "GET /incoming/book":                                              "-",
-    "GET /incoming/stats":                                             "-",
-    "GET /incoming/{document_id}":                                     "incoming | admin,officer,secretary@own=404 auditor@child=ok",
-    "GET /incoming/{document_id}/files/{file_id}":                     "incoming | admin,officer,secretary@own=404 auditor@child=ok",
-    "GET /incoming/{document_id}/files/{file_id}/pages/{page}.png":    "incoming | admin,officer,secretary@own=404 auditor@child=ok",
-    "GET /admin/holidays":                                             "-",
-    "POST /admin/holidays":                                            "-",
-    "POST /admin/holidays/remove":                                     "-",
-    "GET /outgoing":                                                   "-",
-    "GET /outgoing/edxml/import":                                      "-",
-    "POST /outgoing/edxml/import":                                     "-",
-    "GET /outgoing/register/{year}":                                   "- | officer,secretary@own=404",
-    "GET /outgoing/register":                                          "-",
-    "GET /outgoing/new":                                               "-",
-    "POST /outgoing":                                                  "-",
-    "GET /outgoing/{document_id}/edit":                                "outgoing | admin,auditor@child=ok",
-    "POST /outgoing/{document_id}/edit":                               "outgoing | clerk,leader,deputy_leader,secretary@own=403 admin,auditor@own,child=403",
-    "POST /outgoing/{document_id}/attachments":                        "outgoing | admin,auditor@child=ok",
+    "GET /healthz": "- | *@own=503",  # Temporal is away here
+    "GET /login": "-",
+    "POST /login": "- | *@own=login anon@own=403",  # a wrong password; no CSRF cookie
+    "POST /logout": "- | *@own=login",
+    "GET /lang/{code}": "-",
+    "GET /account": "-",
+    "POST /account/password": "-",
+    "POST /account/tokens": "-",
+    "POST /account/tokens/{token_id}/revoke": "person",
+    "GET /": "-",
+    "GET /notifications": "-",
+    "POST /notifications/read": "-",
+    "GET /notifications/{notification_id}/open": "person",
+    "GET /incoming": "-",
+    "GET /incoming/to-register": "-",
+    "GET /incoming/to-direct": "-",
+    "GET /incoming/tasks": "-",
+    "GET /incoming/done": "-",
+    "GET /incoming/search": "-",
+    "GET /incoming/new": "-",
+    "GET /incoming/check-duplicate": "-",
+    "POST /incoming": "- | clerk@own=404",
+    "POST /incoming/{document_id}/register": "incoming",
+    "POST /incoming/{document_id}/accept": "incoming",
+    "POST /incoming/{document_id}/return-sender": "incoming",
+    "POST /incoming/{document_id}/return-clerk": "incoming | clerk@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
+    "POST /incoming/{document_id}/direct": "incoming",
+    "POST /incoming/{document_id}/no-direction": "incoming",
+    "POST /incoming/{document_id}/extend": "incoming",
+    "POST /incoming/{document_id}/delegate": "incoming | clerk,leader,deputy_leader@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
+    "POST /incoming/{document_id}/progress": "incoming | clerk,leader,deputy_leader@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
+    "POST /incoming/{document_id}/opinion": "incoming | clerk@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
+    "POST /incoming/{document_id}/complete": "incoming | clerk,leader,deputy_leader@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
+    "POST /incoming/{document_id}/reply": "incoming | clerk@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
+    "GET /incoming/book": "-",
+    "GET /incoming/stats": "-",
+    "GET /incoming/{document_id}": "incoming | admin,officer,secretary@own=404 auditor@child=ok",
+    "GET /incoming/{document_id}/files/{file_id}": "incoming | admin,officer,secretary@own=404 auditor@child=ok",
+    "GET /incoming/{document_id}/files/{file_id}/pages/{page}.png": "incoming | admin,officer,secretary@own=404 auditor@child=ok",
+    "GET /admin/holidays": "-",
+    "POST /admin/holidays": "-",
+    "POST /admin/holidays/remove": "-",
+    "GET /outgoing": "-",
+    "GET /outgoing/edxml/import": "-",
+    "POST /outgoing/edxml/import": "-",
+    "GET /outgoing/register/{year}": "- | officer,secretary@own=404",
+    "GET /outgoing/register": "-",
+    "GET /outgoing/new": "-",
+    "POST /outgoing": "-",
+    "GET /outgoing/{document_id}/edit": "outgoing | admin,auditor@child=ok",
+    "POST /outgoing/{document_id}/edit": "outgoing | clerk,leader,deputy_leader,secretary@own=403 admin,auditor@own,child=403",
+    "POST /outgoing/{document_id}/attachments": "outgoing | admin,auditor@child=ok",
     "POST /outgoing/{document_id}/attachments/{attachment_id}/remove": "outgoing | clerk,leader,deputy_leader,secretary@own=403 admin,auditor@own,child=403",
-    "GET /outgoing/{document_id}":                                     "outgoing | admin,auditor@child=ok",
-    "GET /outgoing/{document_id}/versions/{number}/docx":              "outgoing | admin,auditor@child=ok",
-    "GET /outgoing/{document_id}/diff":                                "outgoing | admin,auditor@child=ok",
-    "GET /outgoing/{document_id}/pdf":                                 "outgoing | *@own=404",
-    "GET /outgoing/{document_id}/pdf/{sha}/pages/{page}.png":          "outgoing | *@own=404",
-    "GET /outgoing/{document_id}/attachments/{attachment_id}":         "outgoing | admin,auditor@child=ok",
-    "GET /outgoing/{document_id}/status":                              "outgoing | admin,auditor@child=ok",
-    "POST /outgoing/{document_id}/submit":                             "outgoing | clerk,leader,deputy_leader,secretary@own=403 admin,auditor@own,child=403",
-    "POST /outgoing/{document_id}/review":                             "outgoing | admin,auditor@child=ok",
-    "POST /outgoing/{document_id}/return":                             "outgoing",
-    "POST /outgoing/{document_id}/sign":                               "outgoing | deputy_leader@own=403",
-    "POST /outgoing/{document_id}/issue":                              "outgoing",
-    "POST /outgoing/{document_id}/cancel":                             "outgoing | clerk,secretary@own=403 admin,auditor@own,child=403",
-    "POST /outgoing/{document_id}/recall":                             "outgoing | admin,auditor@child=ok admin@own=403 admin@child=403 officer@own=403 secretary@own=403 auditor@own=403 auditor@child=403",
-    "POST /outgoing/{document_id}/replace":                            "outgoing | admin,auditor@child=ok admin@own=403 admin@child=403 officer@own=403 secretary@own=403 auditor@own=403 auditor@child=403",
-    "GET /outgoing/{document_id}/edxml":                               "outgoing | admin,auditor@child=ok",
-    "GET /signing":                                                    "-",
-    "POST /signing/sign":                                              "-",
-    "GET /signing/download/{digest}":                                  "- | *@own=404",
-    "POST /signing/verify":                                            "-",
-    "GET /signing/image/me.png":                                       "-",
-    "POST /account/signature-image":                                   "-",
-    "GET /admin/orgs/{org_id}/seal.png":                               "admin | admin@child=ok",
-    "POST /admin/orgs/{org_id}/signing":                               "admin | admin@child=ok",
-    "GET /meetings":                                                   "-",
-    "GET /meetings/new":                                               "-",
-    "POST /meetings":                                                  "-",
-    "GET /meetings/{meeting_id}":                                      "meeting | auditor@own=404 admin@child=ok",
-    "POST /meetings/{meeting_id}/details":                             "meeting | auditor@own=404 admin@child=ok",
-    "POST /meetings/{meeting_id}/participants":                        "meeting | auditor@own=404 admin@child=ok",
+    "GET /outgoing/{document_id}": "outgoing | admin,auditor@child=ok",
+    "GET /outgoing/{document_id}/versions/{number}/docx": "outgoing | admin,auditor@child=ok",
+    "GET /outgoing/{document_id}/diff": "outgoing | admin,auditor@child=ok",
+    "GET /outgoing/{document_id}/pdf": "outgoing | *@own=404",
+    "GET /outgoing/{document_id}/pdf/{sha}/pages/{page}.png": "outgoing | *@own=404",
+    "GET /outgoing/{document_id}/attachments/{attachment_id}": "outgoing | admin,auditor@child=ok",
+    "GET /outgoing/{document_id}/status": "outgoing | admin,auditor@child=ok",
+    "POST /outgoing/{document_id}/submit": "outgoing | clerk,leader,deputy_leader,secretary@own=403 admin,auditor@own,child=403",
+    "POST /outgoing/{document_id}/review": "outgoing | admin,auditor@child=ok",
+    "POST /outgoing/{document_id}/return": "outgoing",
+    "POST /outgoing/{document_id}/sign": "outgoing | deputy_leader@own=403",
+    "POST /outgoing/{document_id}/issue": "outgoing",
+    "POST /outgoing/{document_id}/cancel": "outgoing | clerk,secretary@own=403 admin,auditor@own,child=403",
+    "POST /outgoing/{document_id}/recall": "outgoing | admin,auditor@child=ok admin@own=403 admin@child=403 officer@own=403 secretary@own=403 auditor@own=403 auditor@child=403",
+    "POST /outgoing/{document_id}/replace": "outgoing | admin,auditor@child=ok admin@own=403 admin@child=403 officer@own=403 secretary@own=403 auditor@own=403 auditor@child=403",
+    "GET /outgoing/{document_id}/edxml": "outgoing | admin,auditor@child=ok",
+    "GET /signing": "-",
+    "POST /signing/sign": "-",
+    "GET /signing/download/{digest}": "- | *@own=404",
+    "POST /signing/verify": "-",
+    "GET /signing/image/me.png": "-",
+    "POST /account/signature-image": "-",
+    "GET /admin/orgs/{org_id}/seal.png": "admin | admin@child=ok",
+    "POST /admin/orgs/{org_id}/signing": "admin | admin@child=ok",
+    "GET /meetings": "-",
+    "GET /meetings/new": "-",
+    "POST /meetings": "-",
+    "GET /meetings/{meeting_id}": "meeting | auditor@own=404 admin@child=ok",
+    "POST /meetings/{meeting_id}/details": "meeting | auditor@own=404 admin@child=ok",
+    "POST /meetings/{meeting_id}/participants": "meeting | auditor@own=404 admin@child=ok",
     "POST /meetings/{meeting_id}/participants/{participant_id}/remove": "meeting | auditor@own=404 admin@child=ok",
-    "POST /meetings/{meeting_id}/units":                               "meeting | auditor@own=404 admin@child=ok",
-    "POST /meetings/{meeting_id}/units/{unit_id}/remove":              "meeting | auditor@own=404",
-    "POST /meetings/{meeting_id}/units/{unit_id}/attendees":           "meeting | clerk,leader,deputy_leader,officer,secretary,auditor@own=404",
-    "POST /meetings/{meeting_id}/units/{unit_id}/attendance":          "meeting | clerk,leader,deputy_leader,officer,secretary,auditor,admin@own=404",
-    "POST /meetings/{meeting_id}/units/{unit_id}/decline":             "meeting | clerk,leader,deputy_leader,officer,secretary,auditor@own=404",
-    "POST /meetings/{meeting_id}/reply":                               "meeting | deputy_leader,secretary@own=403 admin@own,child=403 auditor@own=404",
-    "POST /meetings/{meeting_id}/items":                               "meeting | auditor@own=404 admin@child=ok",
-    "POST /meetings/{meeting_id}/items/{item_id}/remove":              "meeting | auditor@own=404 admin@child=ok",
-    "POST /meetings/{meeting_id}/items/{item_id}/move":                "meeting | auditor@own=404 admin@child=ok",
-    "POST /meetings/{meeting_id}/documents":                           "meeting | auditor@own=404 admin@child=ok",
-    "GET /meetings/{meeting_id}/documents/{document_id}":              "meeting | auditor@own=404 admin@child=ok",
-    "GET /meetings/{meeting_id}/documents/{document_id}/pages.json":   "meeting | auditor@own=404 admin@child=ok",
+    "POST /meetings/{meeting_id}/units": "meeting | auditor@own=404 admin@child=ok",
+    "POST /meetings/{meeting_id}/units/{unit_id}/remove": "meeting | auditor@own=404",
+    "POST /meetings/{meeting_id}/units/{unit_id}/attendees": "meeting | clerk,leader,deputy_leader,officer,secretary,auditor@own=404",
+    "POST /meetings/{meeting_id}/units/{unit_id}/attendance": "meeting | clerk,leader,deputy_leader,officer,secretary,auditor,admin@own=404",
+    "POST /meetings/{meeting_id}/units/{unit_id}/decline": "meeting | clerk,leader,deputy_leader,officer,secretary,auditor@own=404",
+    "POST /meetings/{meeting_id}/reply": "meeting | deputy_leader,secretary@own=403 admin@own,child=403 auditor@own=404",
+    "POST /meetings/{meeting_id}/items": "meeting | auditor@own=404 admin@child=ok",
+    "POST /meetings/{meeting_id}/items/{item_id}/remove": "meeting | auditor@own=404 admin@child=ok",
+    "POST /meetings/{meeting_id}/items/{item_id}/move": "meeting | auditor@own=404 admin@child=ok",
+    "POST /meetings/{meeting_id}/documents": "meeting | auditor@own=404 admin@child=ok",
+    "GET /meetings/{meeting_id}/documents/{document_id}": "meeting | auditor@own=404 admin@child=ok",
+    "GET /meetings/{meeting_id}/documents/{document_id}/pages.json": "meeting | auditor@own=404 admin@child=ok",
     "GET /meetings/{meeting_id}/documents/{document_id}/pdf/{sha}/pages/{page}.png": "meeting | auditor@own=404 admin@child=ok",
-    "POST /meetings/{meeting_id}/schedule":                            "meeting | auditor@own=404 admin@child=ok",
-    "POST /meetings/{meeting_id}/reschedule":                          "meeting | auditor@own=404 admin@child=ok",
-    "POST /meetings/{meeting_id}/cancel":                              "meeting | auditor@own=404 admin@child=ok",
-    "GET /meetings/{meeting_id}/video":                                "meeting | auditor@own=404 admin@child=ok",
-    "GET /meetings/{meeting_id}/room":                                 "meeting | deputy_leader,secretary@own=403 admin@own,child=403 auditor@own=404",
-    "GET /meetings/{meeting_id}/console":                              "meeting | clerk,deputy_leader,secretary@own=403 admin@own,child=403 auditor@own=404",
-    "GET /meetings/{meeting_id}/state.json":                           "meeting | admin,deputy_leader,secretary,auditor@own=404",
-    "GET /meetings/{meeting_id}/projector":                            "meeting | admin@child=ok",
-    "GET /meetings/screen/{token}":                                    "meeting",
-    "GET /meetings/screen/{token}/state.json":                         "meeting",
-    "WS /meetings/screen/{token}/ws":                                  "meeting",
-    "GET /meetings/{meeting_id}/polls/{poll_id}.csv":                  "meeting | auditor@own=404 admin@child=ok",
-    "POST /meetings/{meeting_id}/live/open":                           "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
-    "POST /meetings/{meeting_id}/live/close":                          "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
-    "POST /meetings/{meeting_id}/live/checkin":                        "meeting | admin@own=403 admin@child=403 deputy_leader@own=403 secretary@own=403 auditor@own=404",
-    "POST /meetings/{meeting_id}/live/mark":                           "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 secretary@own=403 auditor@own=404",
-    "POST /meetings/{meeting_id}/live/substitute":                     "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 secretary@own=403 auditor@own=404",
-    "POST /meetings/{meeting_id}/live/site":                           "meeting | admin@child=403 clerk@own=403 deputy_leader@own=403 secretary@own=403 auditor@own=404",
-    "POST /meetings/{meeting_id}/live/add-item":                       "meeting | admin@child=ok auditor@own=404",
-    "POST /meetings/{meeting_id}/live/start-item":                     "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
-    "POST /meetings/{meeting_id}/live/end-item":                       "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
-    "POST /meetings/{meeting_id}/live/move-item":                      "meeting | auditor@own=404",
-    "POST /meetings/{meeting_id}/live/reorder":                        "meeting | admin@child=ok auditor@own=404",
-    "POST /meetings/{meeting_id}/live/request-floor":                  "meeting | admin@own=403 admin@child=403 deputy_leader@own=403 secretary@own=403 auditor@own=404",
-    "POST /meetings/{meeting_id}/live/withdraw":                       "meeting | admin@own=403 admin@child=403 clerk@own=404 leader@own=404 deputy_leader@own=403 officer@own=404 secretary@own=403 auditor@own=404",
-    "POST /meetings/{meeting_id}/live/grant":                          "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
-    "POST /meetings/{meeting_id}/live/end-floor":                      "meeting | admin@own=403 admin@child=403 clerk@own=403 leader@own=404 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
-    "POST /meetings/{meeting_id}/live/open-poll":                      "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
-    "POST /meetings/{meeting_id}/live/vote":                           "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 secretary@own=403 auditor@own=404",
-    "POST /meetings/{meeting_id}/live/close-poll":                     "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
-    "GET /meetings/{meeting_id}/minutes":                              "meeting | auditor@own=404 admin@child=ok",
-    "POST /meetings/{meeting_id}/minutes/start":                       "meeting | auditor@own=404 admin@child=ok",
-    "POST /minutes/{minutes_id}/save":                                 "minutes | auditor@own=404 admin,clerk,deputy_leader@own=403 admin@child=403",
-    "GET /minutes/{minutes_id}/state.json":                            "minutes | auditor@own=404 admin@child=ok",
-    "GET /minutes/{minutes_id}/revisions":                             "minutes | auditor@own=404 admin@child=ok",
-    "GET /minutes/{minutes_id}/revisions/{revision_id}":               "minutes | auditor@own=404 admin@child=ok",
-    "POST /minutes/{minutes_id}/close":                                "minutes | clerk,deputy_leader@own=403 admin@own,child=403 auditor@own=404",
-    "POST /minutes/{minutes_id}/sign":                                 "minutes | auditor@own=404 admin@child=ok",
-    "POST /minutes/{minutes_id}/return":                               "minutes | clerk,leader,deputy_leader,officer,secretary@own=403 admin@own,child=403 auditor@own=404",
-    "GET /minutes/{minutes_id}/file/{kind}":                           "minutes | *@own=404",
-    "GET /minutes/{minutes_id}/pdf/{sha}/pages/{page}.png":            "minutes | *@own=404",
-    "POST /minutes/{minutes_id}/tasks":                                "minutes | auditor@own=404 admin,clerk,deputy_leader@own=403 admin@child=403",
-    "GET /tasks":                                                      "-",
-    "GET /tasks/{task_id}":                                            "task | admin,auditor@child=ok",
-    "POST /tasks/{task_id}/progress":                                  "task | clerk,leader,deputy_leader,secretary@own=403 admin,auditor@own,child=403",
-    "POST /tasks/{task_id}/done":                                      "task | clerk,leader,deputy_leader,secretary@own=403 admin,auditor@own,child=403",
-    "POST /tasks/{task_id}/reopen":                                    "task | officer@own=403 auditor@own,child=403 admin@child=ok",
-    "POST /tasks/{task_id}/reassign":                                  "task | officer,auditor@own=403 auditor@child=403 admin@child=ok",
-    "POST /tasks/{task_id}/cancel":                                    "task | officer@own=403 auditor@own,child=403 admin@child=ok",
-    "GET /reports":                                                    "-",
-    "GET /reports/new":                                                "- | admin,secretary,auditor@own=404",
-    "POST /reports":                                                   "-",
-    "GET /reports/{request_id}":                                       "report",
-    "GET /reports/{request_id}/progress.json":                         "report",
-    "POST /reports/{request_id}/extend":                               "report",
-    "POST /reports/{request_id}/close":                                "report | admin,clerk,officer,secretary,auditor@own=404",
-    "POST /reports/{request_id}/restart":                              "report | admin,clerk,officer,secretary,auditor@own=404",
-    "GET /reports/{request_id}/export.{fmt}":                          "report",
-    "GET /reports/{request_id}/files/{kind}":                          "report",
-    "GET /reports/{request_id}/targets/{organization_id}":             "report",
-    "POST /reports/{request_id}/targets/{organization_id}/submit":     "report | *@own=404",
-    "POST /reports/{request_id}/targets/{organization_id}/decide":     "report | *@own=404",
-    "POST /reports/{request_id}/targets/{organization_id}/assign":     "report | *@own=404",
+    "POST /meetings/{meeting_id}/schedule": "meeting | auditor@own=404 admin@child=ok",
+    "POST /meetings/{meeting_id}/reschedule": "meeting | auditor@own=404 admin@child=ok",
+    "POST /meetings/{meeting_id}/cancel": "meeting | auditor@own=404 admin@child=ok",
+    "GET /meetings/{meeting_id}/video": "meeting | auditor@own=404 admin@child=ok",
+    "GET /meetings/{meeting_id}/room": "meeting | deputy_leader,secretary@own=403 admin@own,child=403 auditor@own=404",
+    "GET /meetings/{meeting_id}/console": "meeting | clerk,deputy_leader,secretary@own=403 admin@own,child=403 auditor@own=404",
+    "GET /meetings/{meeting_id}/state.json": "meeting | admin,deputy_leader,secretary,auditor@own=404",
+    "GET /meetings/{meeting_id}/projector": "meeting | admin@child=ok",
+    "GET /meetings/screen/{token}": "meeting",
+    "GET /meetings/screen/{token}/state.json": "meeting",
+    "WS /meetings/screen/{token}/ws": "meeting",
+    "GET /meetings/{meeting_id}/polls/{poll_id}.csv": "meeting | auditor@own=404 admin@child=ok",
+    "POST /meetings/{meeting_id}/live/open": "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
+    "POST /meetings/{meeting_id}/live/close": "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
+    "POST /meetings/{meeting_id}/live/checkin": "meeting | admin@own=403 admin@child=403 deputy_leader@own=403 secretary@own=403 auditor@own=404",
+    "POST /meetings/{meeting_id}/live/mark": "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 secretary@own=403 auditor@own=404",
+    "POST /meetings/{meeting_id}/live/substitute": "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 secretary@own=403 auditor@own=404",
+    "POST /meetings/{meeting_id}/live/site": "meeting | admin@child=403 clerk@own=403 deputy_leader@own=403 secretary@own=403 auditor@own=404",
+    "POST /meetings/{meeting_id}/live/add-item": "meeting | admin@child=ok auditor@own=404",
+    "POST /meetings/{meeting_id}/live/start-item": "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
+    "POST /meetings/{meeting_id}/live/end-item": "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
+    "POST /meetings/{meeting_id}/live/move-item": "meeting | auditor@own=404",
+    "POST /meetings/{meeting_id}/live/reorder": "meeting | admin@child=ok auditor@own=404",
+    "POST /meetings/{meeting_id}/live/request-floor": "meeting | admin@own=403 admin@child=403 deputy_leader@own=403 secretary@own=403 auditor@own=404",
+    "POST /meetings/{meeting_id}/live/withdraw": "meeting | admin@own=403 admin@child=403 clerk@own=404 leader@own=404 deputy_leader@own=403 officer@own=404 secretary@own=403 auditor@own=404",
+    "POST /meetings/{meeting_id}/live/grant": "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
+    "POST /meetings/{meeting_id}/live/end-floor": "meeting | admin@own=403 admin@child=403 clerk@own=403 leader@own=404 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
+    "POST /meetings/{meeting_id}/live/open-poll": "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
+    "POST /meetings/{meeting_id}/live/vote": "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 secretary@own=403 auditor@own=404",
+    "POST /meetings/{meeting_id}/live/close-poll": "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
+    "GET /meetings/{meeting_id}/minutes": "meeting | auditor@own=404 admin@child=ok",
+    "POST /meetings/{meeting_id}/minutes/start": "meeting | auditor@own=404 admin@child=ok",
+    "POST /minutes/{minutes_id}/save": "minutes | auditor@own=404 admin,clerk,deputy_leader@own=403 admin@child=403",
+    "GET /minutes/{minutes_id}/state.json": "minutes | auditor@own=404 admin@child=ok",
+    "GET /minutes/{minutes_id}/revisions": "minutes | auditor@own=404 admin@child=ok",
+    "GET /minutes/{minutes_id}/revisions/{revision_id}": "minutes | auditor@own=404 admin@child=ok",
+    "POST /minutes/{minutes_id}/close": "minutes | clerk,deputy_leader@own=403 admin@own,child=403 auditor@own=404",
+    "POST /minutes/{minutes_id}/sign": "minutes | auditor@own=404 admin@child=ok",
+    "POST /minutes/{minutes_id}/return": "minutes | clerk,leader,deputy_leader,officer,secretary@own=403 admin@own,child=403 auditor@own=404",
+    "GET /minutes/{minutes_id}/file/{kind}": "minutes | *@own=404",
+    "GET /minutes/{minutes_id}/pdf/{sha}/pages/{page}.png": "minutes | *@own=404",
+    "POST /minutes/{minutes_id}/tasks": "minutes | auditor@own=404 admin,clerk,deputy_leader@own=403 admin@child=403",
+    "GET /tasks": "-",
+    "GET /tasks/{task_id}": "task | admin,auditor@child=ok",
+    "POST /tasks/{task_id}/progress": "task | clerk,leader,deputy_leader,secretary@own=403 admin,auditor@own,child=403",
+    "POST /tasks/{task_id}/done": "task | clerk,leader,deputy_leader,secretary@own=403 admin,auditor@own,child=403",
+    "POST /tasks/{task_id}/reopen": "task | officer@own=403 auditor@own,child=403 admin@child=ok",
+    "POST /tasks/{task_id}/reassign": "task | officer,auditor@own=403 auditor@child=403 admin@child=ok",
+    "POST /tasks/{task_id}/cancel": "task | officer@own=403 auditor@own,child=403 admin@child=ok",
+    "GET /reports": "-",
+    "GET /reports/new": "- | admin,secretary,auditor@own=404",
+    "POST /reports": "-",
+    "GET /reports/{request_id}": "report",
+    "GET /reports/{request_id}/progress.json": "report",
+    "POST /reports/{request_id}/extend": "report",
+    "POST /reports/{request_id}/close": "report | admin,clerk,officer,secretary,auditor@own=404",
+    "POST /reports/{request_id}/restart": "report | admin,clerk,officer,secretary,auditor@own=404",
+    "GET /reports/{request_id}/export.{fmt}": "report",
+    "GET /reports/{request_id}/files/{kind}": "report",
+    "GET /reports/{request_id}/targets/{organization_id}": "report",
+    "POST /reports/{request_id}/targets/{organization_id}/submit": "report | *@own=404",
+    "POST /reports/{request_id}/targets/{organization_id}/decide": "report | *@own=404",
+    "POST /reports/{request_id}/targets/{organization_id}/assign": "report | *@own=404",
     "GET /reports/{request_id}/targets/{organization_id}/submissions/{submission_id}/file": "report",
-    "GET /dashboard":                                                  "-",
-    "GET /dashboard/export/{key}.csv":                                 "-",
-    "GET /admin":                                                      "-",
-    "POST /admin/orgs":                                                "-",
-    "GET /admin/orgs/{org_id}":                                        "admin | admin@child=ok",
-    "POST /admin/orgs/{org_id}":                                       "admin | admin@child=ok",
-    "POST /admin/orgs/{org_id}/units":                                 "admin | admin@child=ok",
-    "POST /admin/orgs/{org_id}/units/{unit_id}/head":                  "admin | admin@child=ok",
-    "POST /admin/orgs/{org_id}/users":                                 "admin | admin@child=ok",
-    "GET /admin/users/{user_id}":                                      "admin | admin@child=ok",
-    "POST /admin/users/{user_id}":                                     "admin | admin@child=ok",
-    "POST /admin/users/{user_id}/password":                            "admin | admin@child=ok",
-    "POST /admin/users/{user_id}/roles":                               "admin | admin@child=ok",
-    "POST /admin/users/{user_id}/roles/{assignment_id}/remove":        "admin | admin@child=ok",
-    "GET /audit":                                                      "-",
+    "GET /dashboard": "-",
+    "GET /dashboard/export/{key}.csv": "-",
+    "GET /admin": "-",
+    "POST /admin/orgs": "-",
+    "GET /admin/orgs/{org_id}": "admin | admin@child=ok",
+    "POST /admin/orgs/{org_id}": "admin | admin@child=ok",
+    "POST /admin/orgs/{org_id}/units": "admin | admin@child=ok",
+    "POST /admin/orgs/{org_id}/units/{unit_id}/head": "admin | admin@child=ok",
+    "POST /admin/orgs/{org_id}/users": "admin | admin@child=ok",
+    "GET /admin/users/{user_id}": "admin | admin@child=ok",
+    "POST /admin/users/{user_id}": "admin | admin@child=ok",
+    "POST /admin/users/{user_id}/password": "admin | admin@child=ok",
+    "POST /admin/users/{user_id}/roles": "admin | admin@child=ok",
+    "POST /admin/users/{user_id}/roles/{assignment_id}/remove": "admin | admin@child=ok",
+    "GET /audit": "-",
     # The timeline lists only entries of the auditor's organisations: another's object shows none.
-    "GET /audit/object/{object_type}/{object_id}":                     "audit | auditor@child=ok",  # another organisation's object: 404
-    "GET /audit/verify":                                               "- | auditor@own=403",
-    "GET /audit/export.jsonl":                                         "- | auditor@own=403",
-    "GET /audit/export.csv":                                           "-",
-    "GET /admin/certificates":                                         "-",
-    "POST /admin/certificates":                                        "-",
-    "POST /admin/certificates/{cert_id}/confirm":                      "- | admin@own=404",  # no such certificate
-    "POST /admin/certificates/{cert_id}/revoke":                       "- | admin@own=404",
-    "POST /admin/keys/unlock":                                         "-",
-    "POST /account/certificates":                                      "-",
+    "GET /audit/object/{object_type}/{object_id}": "audit | auditor@child=ok",  # another organisation's object: 404
+    "GET /audit/verify": "- | auditor@own=403",
+    "GET /audit/export.jsonl": "- | auditor@own=403",
+    "GET /audit/export.csv": "-",
+    "GET /admin/certificates": "-",
+    "POST /admin/certificates": "-",
+    "POST /admin/certificates/{cert_id}/confirm": "- | admin@own=404",  # no such certificate
+    "POST /admin/certificates/{cert_id}/revoke": "- | admin@own=404",
+    "POST /admin/keys/unlock": "-",
+    "POST /account/certificates": "-",
     # The histories hold every organisation's data: only an administrator of the top level decodes.
-    "POST /temporal-codec/encode":                                     "- | admin@own=403",
-    "POST /temporal-codec/decode":                                     "- | admin@own=403",
-    "GET /api/me":                                                     "-",
-    "GET /api/orgs":                                                   "-",
-    "WS /ws":                                                          "-",
+    "POST /temporal-codec/encode": "- | admin@own=403",
+    "POST /temporal-codec/decode": "- | admin@own=403",
+    "GET /api/me": "-",
+    "GET /api/orgs": "-",
+    "WS /ws": "-",
 }
 
 # Live channels (`/ws?channels=<prefix>-<id>`, signed-in users): "prefix": "family.param | exceptions".
 CHANNELS: dict[str, str] = {
-    "user":           "person.user_id",
-    "incoming":       "incoming.document_id | admin,officer,secretary@own=404 auditor@child=ok",  # as its page
+    "user": "person.user_id",
+    "incoming": "incoming.document_id | admin,officer,secretary@own=404 auditor@child=ok",  # as its page
     "incomingsender": "admin.org_id | admin,auditor@child=ok",
-    "outgoing":       "outgoing.document_id | admin,auditor@child=ok",
-    "meeting":        "meeting.meeting_id | admin,deputy_leader,secretary,auditor@own=404",  # participants only
-    "report":         "report.request_id",
+    "outgoing": "outgoing.document_id | admin,auditor@child=ok",
+    "meeting": "meeting.meeting_id | admin,deputy_leader,secretary,auditor@own=404",  # participants only
+    "report": "report.request_id",
 }
 # The projector's socket needs no sign-in: its URL holds the meeting's secret key.
 SCREEN_ACCESS = Access(public=True)
@@ -371,9 +371,15 @@ async def world(db_templates, tmp_path_factory, demo_pki_dir) -> AsyncIterator[W
 
     root: Path = tmp_path_factory.mktemp("matrix")
     (root / "data").mkdir()
-    settings = Settings(data_dir=root / "data", secret_key="matrix-secret", temporal_address=None, workflow_id_prefix="",
-                        # A configured bridge, so that the video route is reached (none answers 404 to all).
-                        meeting_video_provider="jitsi", meeting_jitsi_base="https://hop.example.vn")
+    settings = Settings(
+        data_dir=root / "data",
+        secret_key="matrix-secret",
+        temporal_address=None,
+        workflow_id_prefix="",
+        # A configured bridge, so that the video route is reached (none answers 404 to all).
+        meeting_video_provider="jitsi",
+        meeting_jitsi_base="https://hop.example.vn",
+    )
     pki, settings.trust_services_port = demo_pki_dir  # the demo signers' certificates, as after `lienthong dev`
     (root / "data" / "pki").symlink_to(pki / "pki", target_is_directory=True)
     url = await db_templates.copy("sqlite", True, root / "matrix.db")
@@ -384,9 +390,12 @@ async def world(db_templates, tmp_path_factory, demo_pki_dir) -> AsyncIterator[W
     rolled_back = RolledBack(url)
     app = create_app(settings=settings, database=rolled_back, temporal=TemporalHandle(settings))
     await app.state.hub.start()
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("10.1.2.3", 5000), raise_app_exceptions=False),
-                               base_url="http://testserver", headers={"accept": "text/html"},
-                               cookies=_NoCookies())
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("10.1.2.3", 5000), raise_app_exceptions=False),
+        base_url="http://testserver",
+        headers={"accept": "text/html"},
+        cookies=_NoCookies(),
+    )
     yield World(data, app, client)
     await client.aclose()
     await app.state.hub.stop()
@@ -408,7 +417,7 @@ def test_every_route_has_a_row() -> None:
     http, sockets = _app_routes()
     keys = [key for route in http for key in _keys(route)] + [f"WS {route.path}" for route in sockets]
     missing = [key for key in keys if key not in ROWS]
-    assert not missing, "\n".join(f'add a row for {key} to ROWS in {__file__}' for key in missing)
+    assert not missing, "\n".join(f"add a row for {key} to ROWS in {__file__}" for key in missing)
     stale = sorted(set(ROWS) - set(keys))
     assert not stale, f"rows for routes the app no longer has: {stale}"
 
@@ -477,8 +486,9 @@ def _sample(annotation: object) -> object:
     return "Nội dung thử"
 
 
-async def _send(world: World, method: str, path: str, role: Role | None, form: tuple[dict, dict],
-                body: dict[str, object] | None = None) -> httpx.Response:
+async def _send(
+    world: World, method: str, path: str, role: Role | None, form: tuple[dict, dict], body: dict[str, object] | None = None
+) -> httpx.Response:
     headers = {}
     if role is not None:
         token, csrf = world.data.sessions[role]
@@ -510,8 +520,18 @@ async def test_every_route_answers_each_role_and_organisation_as_the_table_says(
                     continue
                 path = re.sub(r"\{(\w+)\}", lambda m: params[m.group(1)], route.path)
                 writes = method != "GET" or getattr(route.endpoint, "__lienthong_writes__", False)
-                cells.append((key, method, path, role, relation, rule.expected(declared, role, relation),
-                              (_form(route, params), _json_body(route)), writes))
+                cells.append(
+                    (
+                        key,
+                        method,
+                        path,
+                        role,
+                        relation,
+                        rule.expected(declared, role, relation),
+                        (_form(route, params), _json_body(route)),
+                        writes,
+                    )
+                )
     # Readers run side by side (SQLite snapshots); writers one at a time, as the write lock has them.
     readers, writer = asyncio.Semaphore(6), asyncio.Lock()
 
@@ -522,8 +542,10 @@ async def test_every_route_answers_each_role_and_organisation_as_the_table_says(
         got = _answer(response)
         if got == want or (want == "422" and response.status_code == 422):
             return None
-        return (f"{key:60} {ANON if role is None else role.value:>13}@{relation:<6} expected {want}, "
-                f"got {got} ({response.status_code}: {_message(response)})")
+        return (
+            f"{key:60} {ANON if role is None else role.value:>13}@{relation:<6} expected {want}, "
+            f"got {got} ({response.status_code}: {_message(response)})"
+        )
 
     wrong = [line for line in await asyncio.gather(*(run(cell) for cell in cells)) if line]
     assert not wrong, f"{len(wrong)} of {len(cells)} cells differ:\n" + "\n".join(wrong)
@@ -537,9 +559,19 @@ async def _socket(world: World, path: str, query: str, role: Role | None) -> str
     headers = [(b"host", b"testserver")]
     if role is not None:
         headers.append((b"cookie", f"lt_session={world.data.sessions[role][0]}".encode()))
-    scope = {"type": "websocket", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
-             "headers": headers, "scheme": "ws", "server": ("testserver", 80), "client": ("10.1.2.3", 5000),
-             "root_path": "", "subprotocols": [], "asgi": {"version": "3.0"}}
+    scope = {
+        "type": "websocket",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "headers": headers,
+        "scheme": "ws",
+        "server": ("testserver", 80),
+        "client": ("10.1.2.3", 5000),
+        "root_path": "",
+        "subprotocols": [],
+        "asgi": {"version": "3.0"},
+    }
     answer: list[str] = []
     decided = asyncio.Event()
     connected = False
@@ -555,8 +587,9 @@ async def _socket(world: World, path: str, query: str, role: Role | None) -> str
     async def send(message: dict) -> None:
         if not answer and message["type"] in ("websocket.accept", "websocket.close"):
             code = message.get("code")
-            answer.append(ALLOWED if message["type"] == "websocket.accept" else
-                          {4401: LOGIN, 4403: "403", 4404: "404"}.get(code, f"closed {code}"))
+            answer.append(
+                ALLOWED if message["type"] == "websocket.accept" else {4401: LOGIN, 4403: "403", 4404: "404"}.get(code, f"closed {code}")
+            )
             decided.set()
 
     await asyncio.wait_for(world.app(scope, receive, send), 10)  # type: ignore[operator]
@@ -574,13 +607,13 @@ async def test_every_live_channel_and_socket_answers_as_the_table_says(world: Wo
         for role, relation in _cells(family, LIVE_ACCESS):
             params = params_of(world.data, family, relation, role)
             if params is not None:
-                cells.append(("/ws", f"channels={prefix}-{params[param]}", prefix, role, relation,
-                              rule.expected(LIVE_ACCESS, role, relation)))
+                cells.append(
+                    ("/ws", f"channels={prefix}-{params[param]}", prefix, role, relation, rule.expected(LIVE_ACCESS, role, relation))
+                )
     screen = Rule.parse("screen", ROWS["WS /meetings/screen/{token}/ws"])
     for role, relation in _cells(screen.family, SCREEN_ACCESS):
         token = world.data.samples["meeting"][relation]["token"]
-        cells.append((f"/meetings/screen/{token}/ws", "", "screen", role, relation,
-                      screen.expected(SCREEN_ACCESS, role, relation)))
+        cells.append((f"/meetings/screen/{token}/ws", "", "screen", role, relation, screen.expected(SCREEN_ACCESS, role, relation)))
     cells.append(("/meetings/screen/" + "x" * 32 + "/ws", "", "screen (unknown key)", None, OWN, "404"))
     wrong = []
     for path, query, what, role, relation, want in cells:

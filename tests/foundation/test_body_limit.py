@@ -72,26 +72,35 @@ async def server(demo_db_sqlite, settings):  # type: ignore[no-untyped-def]
     await task
 
 
-async def test_chunked_oversize_upload_gets_413_before_the_body_is_read_and_nothing_is_stored(
-    server, demo_db_sqlite, settings
-) -> None:
+async def test_chunked_oversize_upload_gets_413_before_the_body_is_read_and_nothing_is_stored(server, demo_db_sqlite, settings) -> None:
     async with httpx.AsyncClient(base_url=server, headers={"accept": "text/html"}) as client:
         assert (await sign_in(client, "mai.tran")).status_code == 303
         match = CSRF_RE.search((await client.get("/incoming/new")).text)
         assert match
         province = await org_id(demo_db_sqlite, "hlhpn-bentre")
         fields = {
-            "csrf_token": match.group(1), "organization_id": str(province), "issuer_name": "Sở Tư pháp",
-            "number_notation": "09/CV-STP", "document_date": (vn_today() - timedelta(days=1)).isoformat(),
-            "doc_type": "CV", "subject": "Về việc phổ biến pháp luật", "urgency": "normal", "secrecy": "normal",
+            "csrf_token": match.group(1),
+            "organization_id": str(province),
+            "issuer_name": "Sở Tư pháp",
+            "number_notation": "09/CV-STP",
+            "document_date": (vn_today() - timedelta(days=1)).isoformat(),
+            "doc_type": "CV",
+            "subject": "Về việc phổ biến pháp luật",
+            "urgency": "normal",
+            "secrecy": "normal",
             "arrival_date": vn_today().isoformat(),
         }
         boundary = "lienthongboundary"
-        head = b"".join(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-            for name, value in fields.items()
-        ) + (f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="lon.pdf"\r\n'
-             "Content-Type: application/pdf\r\n\r\n%PDF-1.7\n").encode()
+        head = (
+            b"".join(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+                for name, value in fields.items()
+            )
+            + (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="lon.pdf"\r\n'
+                "Content-Type: application/pdf\r\n\r\n%PDF-1.7\n"
+            ).encode()
+        )
         total = 20 * 1024 * 1024
         sent = 0
 
@@ -106,7 +115,9 @@ async def test_chunked_oversize_upload_gets_413_before_the_body_is_read_and_noth
             yield f"\r\n--{boundary}--\r\n".encode()
 
         response = await client.post(
-            "/incoming", content=body(), headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+            "/incoming",
+            content=body(),
+            headers={"content-type": f"multipart/form-data; boundary={boundary}"},
             timeout=30,
         )
     assert response.status_code == 413
@@ -121,7 +132,6 @@ async def test_chunked_oversize_upload_gets_413_before_the_body_is_read_and_noth
 
 async def test_declared_oversize_body_gets_413_without_being_read(server) -> None:
     async with httpx.AsyncClient(base_url=server, headers={"accept": "application/json"}) as client:
-        response = await client.post("/incoming", content=b"x" * (LIMIT + 100 * 1024),
-                                     headers={"content-type": "application/json"})
+        response = await client.post("/incoming", content=b"x" * (LIMIT + 100 * 1024), headers={"content-type": "application/json"})
     assert response.status_code == 413 and "Tệp quá lớn" in response.json()["message"]
     assert Seen.sizes == []  # refused before the application was called

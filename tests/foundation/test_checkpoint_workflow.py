@@ -22,12 +22,8 @@ async def test_checkpoint_workflow_signs_new_entries_once(temporal_env, database
             await audit.record(session, actor=Actor.system(), action="test.step", details={"i": i})
     queue = f"q-{uuid.uuid4().hex[:6]}"
     async with build_worker(temporal_env.client, task_queue=queue, context=ActivityContext(settings, database)):
-        first = await temporal_env.client.execute_workflow(
-            AuditCheckpointWorkflow.run, id=f"cp-{uuid.uuid4().hex[:6]}", task_queue=queue
-        )
-        second = await temporal_env.client.execute_workflow(
-            AuditCheckpointWorkflow.run, id=f"cp-{uuid.uuid4().hex[:6]}", task_queue=queue
-        )
+        first = await temporal_env.client.execute_workflow(AuditCheckpointWorkflow.run, id=f"cp-{uuid.uuid4().hex[:6]}", task_queue=queue)
+        second = await temporal_env.client.execute_workflow(AuditCheckpointWorkflow.run, id=f"cp-{uuid.uuid4().hex[:6]}", task_queue=queue)
     assert first.created and (first.first_seq, first.last_seq) == (1, 4)
     # The second run covers only the checkpoint's own audit entry (seq 5).
     assert second.created and (second.first_seq, second.last_seq) == (5, 5)

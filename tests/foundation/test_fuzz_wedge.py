@@ -48,24 +48,52 @@ def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
 async def test_fuzzing_the_api_leaves_the_instance_writable(demo_db_sqlite, tmp_path: Path) -> None:
     async with demo_db_sqlite.session() as session:
         officer = await session.scalar(select(User).where(User.username == "thu.le"))
-        _, bearer = await auth.create_api_token(session, actor=Actor(user_id=officer.id, name=officer.username), user=officer, name="fuzz", scope="full")
+        _, bearer = await auth.create_api_token(
+            session, actor=Actor(user_id=officer.id, name=officer.username), user=officer, name="fuzz", scope="full"
+        )
     await demo_db_sqlite.dispose()
     data = tmp_path / "instance"
     data.mkdir()
     shutil.copy(demo_db_sqlite.url.split(":///", 1)[1], data / "lienthong.db")
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "LIENTHONG_DATA_DIR": str(data), "LIENTHONG_SECRET_KEY": "fuzz-" + "x" * 32,
-           "LIENTHONG_TEMPORAL_ADDRESS": f"127.0.0.1:{_free_port()}"}  # nobody listens: Temporal is away
-    web = subprocess.Popen([sys.executable, "-m", "web.cli", "web", "--port", str(port)], env=env,
-                           stdout=(data / "web.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    env = {
+        **os.environ,
+        "LIENTHONG_DATA_DIR": str(data),
+        "LIENTHONG_SECRET_KEY": "fuzz-" + "x" * 32,
+        "LIENTHONG_TEMPORAL_ADDRESS": f"127.0.0.1:{_free_port()}",
+    }  # nobody listens: Temporal is away
+    web = subprocess.Popen(
+        [sys.executable, "-m", "web.cli", "web", "--port", str(port)],
+        env=env,
+        stdout=(data / "web.log").open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         _wait_until_up(base, web)
         fuzz = subprocess.run(
-            [str(Path(sys.executable).parent / "schemathesis"), "run", base + "/openapi.json", "--phases=fuzzing",
-             "--max-examples", "5", "--workers", "1", "--request-timeout", "10", "--no-color",
-             "-H", f"Authorization: Bearer {bearer}", "--seed", "20261202"],
-            capture_output=True, text=True, timeout=FUZZ_LIMIT_SECONDS, cwd=tmp_path,  # its cache stays out of the tree
+            [
+                str(Path(sys.executable).parent / "schemathesis"),
+                "run",
+                base + "/openapi.json",
+                "--phases=fuzzing",
+                "--max-examples",
+                "5",
+                "--workers",
+                "1",
+                "--request-timeout",
+                "10",
+                "--no-color",
+                "-H",
+                f"Authorization: Bearer {bearer}",
+                "--seed",
+                "20261202",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=FUZZ_LIMIT_SECONDS,
+            cwd=tmp_path,  # its cache stays out of the tree
         )
         assert "Test cases:" in fuzz.stdout, fuzz.stdout[-3000:] + fuzz.stderr[-3000:]
         health = httpx.get(base + "/healthz", timeout=1)  # within a second, whatever happened before
@@ -79,8 +107,9 @@ async def test_fuzzing_the_api_leaves_the_instance_writable(demo_db_sqlite, tmp_
         with httpx.Client(base_url=base) as browser:  # and a user can still sign in (a write)
             login = browser.get("/login")
             token = login.text.split('name="csrf_token" value="')[1].split('"')[0]
-            signed_in = browser.post("/login", data={"username": "mai.tran", "password": "LienThong@2026",
-                                                     "csrf_token": token, "next": "/"}, timeout=5)
+            signed_in = browser.post(
+                "/login", data={"username": "mai.tran", "password": "LienThong@2026", "csrf_token": token, "next": "/"}, timeout=5
+            )
             assert signed_in.status_code == 303
         assert web.poll() is None
     finally:

@@ -44,9 +44,14 @@ def _own_arguments(cls: ast.ClassDef) -> bool:
 def _error_classes(trees: list[ast.Module]) -> set[str]:
     names = {"DomainError"}
     while True:
-        more = {c.name for t in trees for c in ast.walk(t) if isinstance(c, ast.ClassDef)
-                and any(getattr(b, "id", getattr(b, "attr", None)) in names for b in c.bases)
-                and not _own_arguments(c)}
+        more = {
+            c.name
+            for t in trees
+            for c in ast.walk(t)
+            if isinstance(c, ast.ClassDef)
+            and any(getattr(b, "id", getattr(b, "attr", None)) in names for b in c.bases)
+            and not _own_arguments(c)
+        }
         if more <= names:
             return names
         names |= more
@@ -61,10 +66,9 @@ def test_domain_errors_take_a_catalogue_message() -> None:
     for path, tree in zip(paths, trees):
         for call in ast.walk(tree):
             if isinstance(call, ast.Call) and getattr(call.func, "id", getattr(call.func, "attr", None)) in errors:
-                if any(isinstance(a, ast.JoinedStr) or (isinstance(a, ast.Constant) and isinstance(a.value, str))
-                       for a in call.args):
+                if any(isinstance(a, ast.JoinedStr) or (isinstance(a, ast.Constant) and isinstance(a.value, str)) for a in call.args):
                     bad.append(f"{path.relative_to(ROOT)}:{call.lineno}")
-    assert not bad, f"write the message as _l(\"English\", name=value) with its Vietnamese in a catalogue: {bad}"
+    assert not bad, f'write the message as _l("English", name=value) with its Vietnamese in a catalogue: {bad}'
 
 
 def test_every_message_has_a_vietnamese_translation() -> None:
@@ -81,8 +85,11 @@ def audit_actions() -> set[str]:
     found: set[str] = {"incoming.sender_recall", "incoming.sender_replace"}
 
     def constants(node: ast.AST) -> set[str]:
-        return {n.value for n in ast.walk(node)
-                if isinstance(n, ast.Constant) and isinstance(n.value, str) and code.match(n.value) and not n.value.endswith("_")}
+        return {
+            n.value
+            for n in ast.walk(node)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and code.match(n.value) and not n.value.endswith("_")
+        }
 
     sources = [p for d in ("services", "web", "workflows", "meetings", "signing", "dashboard") for p in (ROOT / d).rglob("*.py")]
     for path in sources:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from services.migrations.naming import include_object
 from services.migrations.models import metadata
+from services.migrations.naming import include_object
 
 
 async def test_models_and_migrations_agree(database) -> None:

@@ -12,9 +12,8 @@ from sqlalchemy import func, select
 
 from meetings.models import MeetingDocument
 from services.calendar import vn_today
-from services.db import utcnow
-from web.i18n import to_vn
 from services.config import Settings
+from services.db import utcnow
 from services.directory.models import Organization, User
 from services.errors import InvalidInput
 from services.incoming.models import IncomingDocument
@@ -26,6 +25,7 @@ from services.uploads import DOCX, PDF, OfficeLimits, check_upload
 from tests.helpers import csrf_of, sign_in
 from tests.hostile_files import LONG_VIETNAMESE_NAME, bomb_docx, hostile_office_files, macro_xlsx, says, valid_docx
 from tests.signing.conftest import make_tiny_pdf
+from web.i18n import to_vn
 
 
 def test_office_limit_defaults_are_the_settings_defaults() -> None:
@@ -51,8 +51,13 @@ def test_ratio_and_size_limits_follow_the_settings() -> None:
     loose = OfficeLimits(max_unpacked_bytes=64 * 1024 * 1024, max_ratio=5000)
     assert check_upload(filename="a.docx", data=small_bomb, allowed={DOCX}, max_bytes=10**7, office=loose).content_type == DOCX
     with pytest.raises(InvalidInput, match="limit 16 MB"):
-        check_upload(filename="a.docx", data=small_bomb, allowed={DOCX}, max_bytes=10**7,
-                     office=OfficeLimits(max_unpacked_bytes=16 * 1024 * 1024, max_ratio=5000))
+        check_upload(
+            filename="a.docx",
+            data=small_bomb,
+            allowed={DOCX},
+            max_bytes=10**7,
+            office=OfficeLimits(max_unpacked_bytes=16 * 1024 * 1024, max_ratio=5000),
+        )
     with pytest.raises(InvalidInput, match="macros"):
         check_report_file(filename="so-lieu.xlsx", data=macro_xlsx(), max_bytes=10**7)
 
@@ -94,25 +99,31 @@ async def _refused_everywhere(post, database, settings, counted) -> None:  # typ
     assert (_blobs(settings), [await _count(database, model) for model in counted]) == before
 
 
-async def test_incoming_registration_refuses_hostile_office_files_without_taking_a_number(
-    demo_db_sqlite, client_for, settings
-) -> None:
+async def test_incoming_registration_refuses_hostile_office_files_without_taking_a_number(demo_db_sqlite, client_for, settings) -> None:
     db = demo_db_sqlite
     users, orgs = await _ids(db)
     clerk = await client_for(db)
     await sign_in(clerk, "mai.tran")
     token = await csrf_of(clerk, "/incoming/new")
     form = {
-        "csrf_token": token, "organization_id": str(orgs["hlhpn-bentre"]), "issuer_name": "Sở Tư pháp",
-        "number_notation": "11/CV-STP", "document_date": (vn_today() - timedelta(days=1)).isoformat(),
-        "doc_type": "CV", "subject": "Về việc phổ biến pháp luật", "urgency": "normal", "secrecy": "normal",
+        "csrf_token": token,
+        "organization_id": str(orgs["hlhpn-bentre"]),
+        "issuer_name": "Sở Tư pháp",
+        "number_notation": "11/CV-STP",
+        "document_date": (vn_today() - timedelta(days=1)).isoformat(),
+        "doc_type": "CV",
+        "subject": "Về việc phổ biến pháp luật",
+        "urgency": "normal",
+        "secrecy": "normal",
         "arrival_date": vn_today().isoformat(),
     }
 
     async def post(name: str, data: bytes):  # type: ignore[no-untyped-def]
-        return await clerk.post("/incoming", data=form, files=[
-            ("files", ("cong-van.pdf", make_tiny_pdf(), "application/pdf")),
-            ("files", (name, data, "application/octet-stream"))])
+        return await clerk.post(
+            "/incoming",
+            data=form,
+            files=[("files", ("cong-van.pdf", make_tiny_pdf(), "application/pdf")), ("files", (name, data, "application/octet-stream"))],
+        )
 
     await _refused_everywhere(post, db, settings, [IncomingDocument, RegisterCounter])
     ok = await post(LONG_VIETNAMESE_NAME, valid_docx())
@@ -128,9 +139,14 @@ async def test_outgoing_drafts_and_attachments_refuse_hostile_office_files(demo_
     await sign_in(officer, "thu.le")
     token = await csrf_of(officer, "/outgoing/new")
     form = {
-        "csrf_token": token, "doc_type": "CV", "subject": "Về việc tổ chức tập huấn cán bộ Hội cơ sở",
-        "body": "Kính gửi các huyện, thành phố.", "signer_id": str(users["lan.nguyen"]), "urgency": "normal",
-        "secrecy": "normal", "groups": "district",
+        "csrf_token": token,
+        "doc_type": "CV",
+        "subject": "Về việc tổ chức tập huấn cán bộ Hội cơ sở",
+        "body": "Kính gửi các huyện, thành phố.",
+        "signer_id": str(users["lan.nguyen"]),
+        "urgency": "normal",
+        "secrecy": "normal",
+        "groups": "district",
     }
     empty = ("", b"", "application/octet-stream")
 
@@ -147,8 +163,9 @@ async def test_outgoing_drafts_and_attachments_refuse_hostile_office_files(demo_
     doc_id = int(created.headers["location"].split("/")[2].split("?")[0])
 
     async def attach(name: str, data: bytes):  # type: ignore[no-untyped-def]
-        return await officer.post(f"/outgoing/{doc_id}/attachments", data={"csrf_token": token},
-                                  files=[("files", (name, data, "application/octet-stream"))])
+        return await officer.post(
+            f"/outgoing/{doc_id}/attachments", data={"csrf_token": token}, files=[("files", (name, data, "application/octet-stream"))]
+        )
 
     async def edit(name: str, data: bytes):  # type: ignore[no-untyped-def]
         return await officer.post(f"/outgoing/{doc_id}/edit", data=form, files=[("docx", (name, data, "application/octet-stream"))])
@@ -167,17 +184,27 @@ async def test_meeting_documents_refuse_hostile_office_files(demo_db_sqlite, cli
     await sign_in(clerk, "mai.tran")
     csrf = await csrf_of(clerk, "/meetings/new")
     start = to_vn(utcnow() + timedelta(days=2))
-    created = await clerk.post("/meetings", data={
-        "csrf_token": csrf, "organization_id": str(orgs["hlhpn-bentre"]), "title": "Hội nghị giao ban quý",
-        "chair_id": str(users["lan.nguyen"]), "secretary_id": str(users["ngoc.vo"]),
-        "starts_at": start.strftime("%Y-%m-%dT%H:%M"), "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
-        "mode": "online", "place": ""})
+    created = await clerk.post(
+        "/meetings",
+        data={
+            "csrf_token": csrf,
+            "organization_id": str(orgs["hlhpn-bentre"]),
+            "title": "Hội nghị giao ban quý",
+            "chair_id": str(users["lan.nguyen"]),
+            "secretary_id": str(users["ngoc.vo"]),
+            "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+            "mode": "online",
+            "place": "",
+        },
+    )
     assert created.status_code == 303, created.text[:1000]
     mid = int(re.search(r"/meetings/(\d+)", created.headers["location"]).group(1))  # type: ignore[union-attr]
 
     async def post(name: str, data: bytes):  # type: ignore[no-untyped-def]
-        return await clerk.post(f"/meetings/{mid}/documents", data={"csrf_token": csrf, "title": ""},
-                                files={"file": (name, data, "application/octet-stream")})
+        return await clerk.post(
+            f"/meetings/{mid}/documents", data={"csrf_token": csrf, "title": ""}, files={"file": (name, data, "application/octet-stream")}
+        )
 
     await _refused_everywhere(post, db, settings, [MeetingDocument])
     ok = await post(LONG_VIETNAMESE_NAME, valid_docx())
@@ -192,9 +219,16 @@ async def test_report_templates_and_submissions_refuse_hostile_office_files(demo
     await sign_in(leader, "lan.nguyen")
     token = await csrf_of(leader, "/reports/new")
     form = {
-        "csrf_token": token, "organization_id": str(orgs["hlhpn-bentre"]), "title": "Báo cáo nhanh số hội viên",
-        "instructions": "Theo mẫu.", "deadline_date": "2099-12-31", "deadline_time": "17:00", "scope": "children",
-        "field_name": ["Số hội viên"], "field_unit": ["người"], "field_kind": ["integer"],
+        "csrf_token": token,
+        "organization_id": str(orgs["hlhpn-bentre"]),
+        "title": "Báo cáo nhanh số hội viên",
+        "instructions": "Theo mẫu.",
+        "deadline_date": "2099-12-31",
+        "deadline_time": "17:00",
+        "scope": "children",
+        "field_name": ["Số hội viên"],
+        "field_unit": ["người"],
+        "field_kind": ["integer"],
     }
 
     async def template(name: str, data: bytes):  # type: ignore[no-untyped-def]
@@ -211,7 +245,6 @@ async def test_report_templates_and_submissions_refuse_hostile_office_files(demo
     csrf = await csrf_of(officer, "/")
 
     async def submission(name: str, data: bytes):  # type: ignore[no-untyped-def]
-        return await officer.post(own + "/submit", data={"csrf_token": csrf},
-                                  files={"file": (name, data, "application/octet-stream")})
+        return await officer.post(own + "/submit", data={"csrf_token": csrf}, files={"file": (name, data, "application/octet-stream")})
 
     await _refused_everywhere(submission, db, settings, [ReportRequest])

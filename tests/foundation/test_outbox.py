@@ -11,12 +11,12 @@ import socket
 
 from sqlalchemy import func, or_, select
 
+from demo.directory import DEMO_PIN
 from meetings.models import PollOption, PollVoter
 from services.audit.models import AuditEntry
 from services.audit.service import verify_database
 from services.calendar import vn_today
 from services.deadlines.models import DeadlineNotice
-from demo.directory import DEMO_PIN
 from services.directory.models import Organization
 from services.incoming.models import IncomingDocument
 from services.notifications.models import Notification
@@ -70,13 +70,15 @@ def _links_to(path: str):  # type: ignore[no-untyped-def]
 
 async def _notices(database, doc_id: int) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
     async with database.read() as session:
-        rows = (await session.execute(select(Notification.user_id, Notification.kind).where(
-            _links_to(f"/incoming/{doc_id}")))).all()
+        rows = (await session.execute(select(Notification.user_id, Notification.kind).where(_links_to(f"/incoming/{doc_id}")))).all()
     return sorted((r.user_id, r.kind) for r in rows)
 
 
 async def test_work_done_while_temporal_is_down_reaches_its_workflows_once(
-    demo_db_sqlite, client_for, demo_signing, tmp_path,
+    demo_db_sqlite,
+    client_for,
+    demo_signing,
+    tmp_path,
 ) -> None:
     """Temporal is SIGKILLed; from the pages a clerk registers, a leader directs, the leader signs
     an outgoing document with the PIN, the clerk numbers, seals and issues it, a member votes: every
@@ -118,9 +120,15 @@ async def test_work_done_while_temporal_is_down_reaches_its_workflows_once(
             # The leader directs the second, due today: its reminder is already due.
             lead_id = await user_id(db, "thu.le")
             token = await csrf_of(leader, f"/incoming/{other_id}")
-            response = await leader.post(f"/incoming/{other_id}/direct", data={
-                "instruction": "Ban Tổ chức chủ trì rà soát, báo cáo.", "lead": f"user:{lead_id}",
-                "due_date": vn_today().isoformat(), "csrf_token": token})
+            response = await leader.post(
+                f"/incoming/{other_id}/direct",
+                data={
+                    "instruction": "Ban Tổ chức chủ trì rà soát, báo cáo.",
+                    "lead": f"user:{lead_id}",
+                    "due_date": vn_today().isoformat(),
+                    "csrf_token": token,
+                },
+            )
             assert response.status_code == 303, response.text[:500]
             assert "Ban Tổ chức chủ trì rà soát" in (await leader.get(f"/incoming/{other_id}")).text
 
@@ -139,8 +147,11 @@ async def test_work_done_while_temporal_is_down_reaches_its_workflows_once(
 
             # The member votes; the room's state shows the ballot counted.
             token = await csrf_of(member, f"/meetings/{meeting_id}/room")
-            response = await member.post(f"/meetings/{meeting_id}/live/vote", json={"poll_id": poll_id, "option_id": option_id},
-                                         headers={"x-csrf-token": token, "accept": "application/json"})
+            response = await member.post(
+                f"/meetings/{meeting_id}/live/vote",
+                json={"poll_id": poll_id, "option_id": option_id},
+                headers={"x-csrf-token": token, "accept": "application/json"},
+            )
             assert response.status_code == 200, response.text[:500]
             room = (await member.get(f"/meetings/{meeting_id}/state.json")).json()
             assert [p["turnout"] for p in room["polls"] if p["id"] == poll_id] == [1]
@@ -162,8 +173,9 @@ async def test_work_done_while_temporal_is_down_reaches_its_workflows_once(
             # registered document; the directed one reaches its lead handler with its reminder;
             # each district gets one copy of the issued document and the workflow ends.
             first = await _eventually(lambda: _notices(db, doc_id), "the leader's notice")
-            second = await _eventually(lambda: _with_kind(_notices(db, other_id), "incoming.reminder"),
-                                       "the lead handler's notice and reminder")
+            second = await _eventually(
+                lambda: _with_kind(_notices(db, other_id), "incoming.reminder"), "the lead handler's notice and reminder"
+            )
             copies = await _eventually(lambda: _copies(db, outgoing_id, 3), "one copy in each district")
             handle = client.get_workflow_handle(f"outgoing-{outgoing_id}")
             assert await _eventually(lambda: _completed(handle), "the outgoing workflow to end")
@@ -171,16 +183,30 @@ async def test_work_done_while_temporal_is_down_reaches_its_workflows_once(
                 await _eventually(lambda copy_id=copy_id: _notices(db, copy_id), f"the notice of copy {copy_id}")
 
             async with db.read() as session:
-                districts = set((await session.scalars(select(Organization.id).where(
-                    Organization.code.in_(("hlhpn-tpbentre", "hlhpn-chauthanh", "hlhpn-mocaynam"))))).all())
-                duplicates = (await session.execute(
-                    select(Notification.user_id, Notification.kind, Notification.link, func.count())
-                    .group_by(Notification.user_id, Notification.kind, Notification.link)
-                    .having(func.count() > 1))).all()
-                reminders = await session.scalar(select(func.count()).select_from(DeadlineNotice).where(
-                    DeadlineNotice.object_kind == "incoming", DeadlineNotice.object_id == other_id))
-                issued_notices = await session.scalar(select(func.count()).select_from(Notification).where(
-                    Notification.kind == "outgoing.issued", _links_to(f"/outgoing/{outgoing_id}")))
+                districts = set(
+                    (
+                        await session.scalars(
+                            select(Organization.id).where(Organization.code.in_(("hlhpn-tpbentre", "hlhpn-chauthanh", "hlhpn-mocaynam")))
+                        )
+                    ).all()
+                )
+                duplicates = (
+                    await session.execute(
+                        select(Notification.user_id, Notification.kind, Notification.link, func.count())
+                        .group_by(Notification.user_id, Notification.kind, Notification.link)
+                        .having(func.count() > 1)
+                    )
+                ).all()
+                reminders = await session.scalar(
+                    select(func.count())
+                    .select_from(DeadlineNotice)
+                    .where(DeadlineNotice.object_kind == "incoming", DeadlineNotice.object_id == other_id)
+                )
+                issued_notices = await session.scalar(
+                    select(func.count())
+                    .select_from(Notification)
+                    .where(Notification.kind == "outgoing.issued", _links_to(f"/outgoing/{outgoing_id}"))
+                )
                 ballots = await session.scalar(select(func.count()).select_from(PollVoter).where(PollVoter.poll_id == poll_id))
                 counted = await session.scalar(select(func.sum(PollOption.votes)).where(PollOption.poll_id == poll_id))
                 votes = await session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "meeting.voted"))
@@ -203,11 +229,22 @@ async def test_work_done_while_temporal_is_down_reaches_its_workflows_once(
 async def _register_on_page(database, clerk, notation: str) -> int:  # type: ignore[no-untyped-def]
     token = await csrf_of(clerk, "/incoming/new")
     province = await org_id(database, "hlhpn-bentre")
-    response = await clerk.post("/incoming", data={
-        "organization_id": str(province), "issuer_name": "Sở Nội vụ", "number_notation": notation,
-        "document_date": "2026-11-30", "doc_type": "CV", "subject": "Về việc rà soát biên chế năm 2027",
-        "urgency": "normal", "secrecy": "normal", "arrival_date": "2026-12-01", "csrf_token": token,
-    }, files=[("files", ("cv.pdf", make_tiny_pdf(notation), "application/pdf"))])
+    response = await clerk.post(
+        "/incoming",
+        data={
+            "organization_id": str(province),
+            "issuer_name": "Sở Nội vụ",
+            "number_notation": notation,
+            "document_date": "2026-11-30",
+            "doc_type": "CV",
+            "subject": "Về việc rà soát biên chế năm 2027",
+            "urgency": "normal",
+            "secrecy": "normal",
+            "arrival_date": "2026-12-01",
+            "csrf_token": token,
+        },
+        files=[("files", ("cv.pdf", make_tiny_pdf(notation), "application/pdf"))],
+    )
     assert response.status_code == 303, response.text[:500]
     return int(response.headers["location"].split("/")[2].split("?")[0])
 
@@ -228,8 +265,7 @@ async def _open_vote(database, settings) -> tuple[int, int, int]:  # type: ignor
     async with database.session() as session:
         await attendance.check_in(session, principal=member, meeting_id=meeting_id)
     async with database.session() as session:
-        poll = await polls.open_poll(session, principal=chair, meeting_id=meeting_id,
-                                     question="Thông qua chương trình phối hợp năm 2027")
+        poll = await polls.open_poll(session, principal=chair, meeting_id=meeting_id, question="Thông qua chương trình phối hợp năm 2027")
         yes = await session.scalar(select(PollOption.id).where(PollOption.poll_id == poll.id, PollOption.key == "yes"))
         return meeting_id, poll.id, yes
 
@@ -243,10 +279,18 @@ async def _copies(database, outgoing_id: int, expected: int | None = None) -> li
     """(incoming id, organisation) of the copies delivered; with `expected`, [] until that many
     were delivered and marked so on the sender's side."""
     async with database.read() as session:
-        rows = (await session.execute(select(IncomingDocument.id, IncomingDocument.organization_id).where(
-            IncomingDocument.outgoing_ref == f"outgoing-{outgoing_id}"))).all()
-        delivered = await session.scalar(select(func.count()).select_from(OutgoingRecipient).where(
-            OutgoingRecipient.document_id == outgoing_id, OutgoingRecipient.delivered_at.is_not(None)))
+        rows = (
+            await session.execute(
+                select(IncomingDocument.id, IncomingDocument.organization_id).where(
+                    IncomingDocument.outgoing_ref == f"outgoing-{outgoing_id}"
+                )
+            )
+        ).all()
+        delivered = await session.scalar(
+            select(func.count())
+            .select_from(OutgoingRecipient)
+            .where(OutgoingRecipient.document_id == outgoing_id, OutgoingRecipient.delivered_at.is_not(None))
+        )
     if expected is not None and (len(rows) < expected or delivered < expected):
         return []
     return sorted((r.id, r.organization_id) for r in rows)
@@ -284,7 +328,9 @@ async def _none_pending(database) -> bool:  # type: ignore[no-untyped-def]
 
 
 async def test_reconciliation_starts_the_missing_workflow_of_an_open_object(
-    demo_db_sqlite, temporal_env, settings,
+    demo_db_sqlite,
+    temporal_env,
+    settings,
 ) -> None:
     """A document registered before the outbox existed (or whose command was purged) is found
     open with no workflow, and one is started for it."""
@@ -313,7 +359,10 @@ async def _revision(handle) -> int | None:  # type: ignore[no-untyped-def]
 
 
 async def test_two_databases_beside_one_temporal_never_share_a_workflow(
-    db_templates, temporal_env, settings, tmp_path,
+    db_templates,
+    temporal_env,
+    settings,
+    tmp_path,
 ) -> None:
     """Each database carries its own workflow-ID prefix (made by its migration): document 1 of a
     fresh database does not signal the workflow of document 1 of an older one."""

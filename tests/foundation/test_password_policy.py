@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from services.auth.passwords import password_problem
 from demo.directory import DEMO_PASSWORD, walk
+from services.auth.passwords import password_problem
 from services.directory.models import Organization, User
 from tests.helpers import post_form, sign_in
 
@@ -15,17 +15,20 @@ TOO_EASY = "Mật khẩu quá dễ đoán"
 OWN_NAME = "không được chứa tên hoặc tên đăng nhập"
 
 
-@pytest.mark.parametrize(("password", "expected"), [
-    ("ngan-qua", "ít nhất 10 ký tự"),
-    ("aaaaaaaaaaaa", TOO_EASY),
-    ("matkhau123456", TOO_EASY),
-    ("password1234", TOO_EASY),
-    ("1234567890", TOO_EASY),
-    ("qwertyuiop12", TOO_EASY),
-    ("ngoc.vo2026!", OWN_NAME),
-    ("VoThiNgoc@1", OWN_NAME),
-    ("ngocvo1990!!", OWN_NAME),
-])
+@pytest.mark.parametrize(
+    ("password", "expected"),
+    [
+        ("ngan-qua", "ít nhất 10 ký tự"),
+        ("aaaaaaaaaaaa", TOO_EASY),
+        ("matkhau123456", TOO_EASY),
+        ("password1234", TOO_EASY),
+        ("1234567890", TOO_EASY),
+        ("qwertyuiop12", TOO_EASY),
+        ("ngoc.vo2026!", OWN_NAME),
+        ("VoThiNgoc@1", OWN_NAME),
+        ("ngocvo1990!!", OWN_NAME),
+    ],
+)
 def test_weak_passwords_are_named_for_what_is_wrong(password: str, expected: str) -> None:
     problem = password_problem(password, username="ngoc.vo", full_name="Võ Thị Ngọc")
     assert problem is not None and expected in problem[0]
@@ -42,10 +45,18 @@ def test_strong_passwords_and_every_demo_account_pass() -> None:
 async def test_password_change_refuses_weak_passwords_and_keeps_the_old_one(demo_db_sqlite, client_for) -> None:
     client = await client_for(demo_db_sqlite)
     await sign_in(client, "ngoc.vo")
-    for weak, expected in (("aaaaaaaaaaaa", TOO_EASY), ("matkhau123456", TOO_EASY), ("ngoc.vo12345", OWN_NAME),
-                           ("VoThiNgoc2026", OWN_NAME)):
-        page = await post_form(client, "/account/password", {
-            "current_password": DEMO_PASSWORD, "new_password": weak, "confirm_password": weak}, page="/account")
+    for weak, expected in (
+        ("aaaaaaaaaaaa", TOO_EASY),
+        ("matkhau123456", TOO_EASY),
+        ("ngoc.vo12345", OWN_NAME),
+        ("VoThiNgoc2026", OWN_NAME),
+    ):
+        page = await post_form(
+            client,
+            "/account/password",
+            {"current_password": DEMO_PASSWORD, "new_password": weak, "confirm_password": weak},
+            page="/account",
+        )
         assert page.status_code == 422 and expected in page.text
     assert (await sign_in(await client_for(demo_db_sqlite), "ngoc.vo")).status_code == 303
 
@@ -62,8 +73,9 @@ async def test_admin_cannot_create_a_user_with_a_weak_password(demo_db_sqlite, c
     assert page.status_code == 422 and TOO_EASY in page.text
     async with demo_db_sqlite.read() as session:
         assert await session.scalar(select(User).where(User.username == "hoa.pham")) is None
-    page = await post_form(admin, f"/admin/orgs/{org_id}/users", {**form, "password": "Song-Ham-Luong-mua-nuoc-noi"},
-                           page=f"/admin/orgs/{org_id}")
+    page = await post_form(
+        admin, f"/admin/orgs/{org_id}/users", {**form, "password": "Song-Ham-Luong-mua-nuoc-noi"}, page=f"/admin/orgs/{org_id}"
+    )
     assert page.status_code == 303
 
 
@@ -90,7 +102,8 @@ async def test_hashing_and_strength_checks_run_off_the_event_loop(monkeypatch) -
     monkeypatch.setattr(passwords, "_verify", verify)
     monkeypatch.setattr(passwords, "password_problem", problem)
     stored = await passwords.hash_password(DEMO_PASSWORD)
-    results = await asyncio.gather(*(passwords.verify_password(stored, DEMO_PASSWORD) for _ in range(3)),
-                                   passwords.check_password("aaaaaaaaaaaa"))
+    results = await asyncio.gather(
+        *(passwords.verify_password(stored, DEMO_PASSWORD) for _ in range(3)), passwords.check_password("aaaaaaaaaaaa")
+    )
     assert results == [True, True, True, (results[3][0], results[3][1])] and TOO_EASY in results[3][0]
     assert seen and loop_thread not in seen

@@ -18,10 +18,10 @@ from temporalio.client import Client
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from services.codec import ENCODING, KEY_ID, EncryptionCodec, KeyRingError, encrypted_converter, new_key_entry, parse_key_ring
 from services.incoming import service as incoming
 from tests.helpers import TEST_PAYLOAD_KEYS, app_client, send, sign_in
 from tests.incoming.conftest import direct_to, principal, register, terminate_incoming
-from services.codec import ENCODING, KEY_ID, EncryptionCodec, KeyRingError, encrypted_converter, new_key_entry, parse_key_ring
 from workflows.context import ActivityContext
 from workflows.incoming.workflows import IncomingWorkflow
 from workflows.relay import OutboxRelay
@@ -51,8 +51,9 @@ class EchoWorkflow:
     async def run(self, text: str) -> str:
         echoed = await workflow.execute_activity(echo, text, start_to_close_timeout=timedelta(seconds=30))
         try:
-            await workflow.execute_activity(refuse, text, start_to_close_timeout=timedelta(seconds=30),
-                                            retry_policy=RetryPolicy(maximum_attempts=1))
+            await workflow.execute_activity(
+                refuse, text, start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_attempts=1)
+            )
         except ActivityError:
             pass
         return echoed
@@ -83,8 +84,7 @@ def _payloads(message: Message, path: str = "") -> Iterator[tuple[str, Payload]]
         if field.type != field.TYPE_MESSAGE:
             continue
         here = f"{path}/{field.name}"
-        items = value.values() if field.message_type.GetOptions().map_entry else (
-            value if field.is_repeated else [value])
+        items = value.values() if field.message_type.GetOptions().map_entry else (value if field.is_repeated else [value])
         for item in items:
             if isinstance(item, Payload):
                 yield here, item
@@ -109,7 +109,10 @@ def _assert_nothing_in_clear(history, secrets: list[str]) -> None:  # type: igno
                 assert secret not in text, f"{secret!r} in clear at {event.event_type}{path}"
     # Every payload of ours is sealed; what stays clear is the SDK's own bookkeeping.
     clear = {path for event in history.events for path, p in _payloads(event) if p.metadata.get("encoding") != ENCODING}
-    assert clear <= {"/marker_recorded_event_attributes/details/payloads", "/upsert_workflow_search_attributes_event_attributes/search_attributes/indexed_fields"}, clear
+    assert clear <= {
+        "/marker_recorded_event_attributes/details/payloads",
+        "/upsert_workflow_search_attributes_event_attributes/search_attributes/indexed_fields",
+    }, clear
 
 
 async def _decoded_texts(history, codec: EncryptionCodec) -> str:  # type: ignore[no-untyped-def]
@@ -120,13 +123,14 @@ async def _decoded_texts(history, codec: EncryptionCodec) -> str:  # type: ignor
 
 async def test_a_real_flow_leaves_no_clear_text_in_temporal(temporal_env, demo_db_sqlite, settings) -> None:
     db = demo_db_sqlite
-    client = app_client(temporal_env.client)   # what the worker, relay and web use
-    raw = temporal_env.client                  # no key: what anyone reading Temporal sees
+    client = app_client(temporal_env.client)  # what the worker, relay and web use
+    raw = temporal_env.client  # no key: what anyone reading Temporal sees
     await terminate_incoming(client)
     settings.task_queue = f"enc-{uuid.uuid4().hex[:8]}"
     relay = OutboxRelay(client, db, settings, poll=timedelta(milliseconds=200), reconcile_every=None)
-    worker = build_worker(client, task_queue=settings.task_queue, context=ActivityContext(settings, db),
-                          workflows=[EchoWorkflow], activities=[echo, refuse])
+    worker = build_worker(
+        client, task_queue=settings.task_queue, context=ActivityContext(settings, db), workflows=[EchoWorkflow], activities=[echo, refuse]
+    )
     relay_task = asyncio.create_task(relay.run())
     try:
         async with worker:
@@ -138,14 +142,14 @@ async def test_a_real_flow_leaves_no_clear_text_in_temporal(temporal_env, demo_d
                 await handle.signal(IncomingWorkflow.changed)
                 lead = await principal(db, "thu.le")
                 async with db.session() as session:
-                    await incoming.complete(session, principal=lead, document_id=doc.id,
-                                            result=f"{NAME} đã hoàn thành {TITLE}.")
+                    await incoming.complete(session, principal=lead, document_id=doc.id, result=f"{NAME} đã hoàn thành {TITLE}.")
                 await handle.signal(IncomingWorkflow.changed)
                 assert await handle.result() == "done"
                 # A workflow that does put the title, the name and a PIN in its payloads.
                 text = f"{TITLE} — {NAME} — PIN {PIN}"
-                probe = await client.start_workflow(EchoWorkflow.run, text, id=f"enc-probe-{uuid.uuid4().hex[:8]}",
-                                                    task_queue=settings.task_queue)
+                probe = await client.start_workflow(
+                    EchoWorkflow.run, text, id=f"enc-probe-{uuid.uuid4().hex[:8]}", task_queue=settings.task_queue
+                )
                 assert await probe.result() == text  # the app's converter reads its own payloads
     finally:
         relay_task.cancel()
@@ -175,11 +179,13 @@ async def test_keys_rotate_and_old_payloads_still_open(temporal_env, demo_db_sql
 
     before, rotated, new_only = with_ring(old), with_ring(f"{new},{old}"), with_ring(new)
     queue = f"enc-rot-{uuid.uuid4().hex[:8]}"
-    async with build_worker(before, task_queue=queue, context=ActivityContext(settings, demo_db_sqlite),
-                            workflows=[EchoWorkflow], activities=[echo, refuse]):
+    async with build_worker(
+        before, task_queue=queue, context=ActivityContext(settings, demo_db_sqlite), workflows=[EchoWorkflow], activities=[echo, refuse]
+    ):
         with temporal_env.with_time_skipping_disabled():
-            handle = await before.start_workflow(EchoWorkflow.run, f"trước khi đổi khóa: {NAME}",
-                                                 id=f"enc-rot-{uuid.uuid4().hex[:8]}", task_queue=queue)
+            handle = await before.start_workflow(
+                EchoWorkflow.run, f"trước khi đổi khóa: {NAME}", id=f"enc-rot-{uuid.uuid4().hex[:8]}", task_queue=queue
+            )
             await handle.result()
     # After rotation the new key seals and the old one still opens the history it sealed.
     assert await rotated.get_workflow_handle(handle.id).result() == f"trước khi đổi khóa: {NAME}"
@@ -208,8 +214,7 @@ async def test_codec_refuses_garbage_and_lets_clear_payloads_through() -> None:
     relabelled.metadata[KEY_ID] = b"other"
     with pytest.raises(KeyRingError, match="no longer holds"):
         await codec.decode([relabelled])
-    for bad in ("", "nokey", "k1:not-base64!", "k1:" + base64.b64encode(b"short").decode(),
-                f"{TEST_PAYLOAD_KEYS},{TEST_PAYLOAD_KEYS}"):
+    for bad in ("", "nokey", "k1:not-base64!", "k1:" + base64.b64encode(b"short").decode(), f"{TEST_PAYLOAD_KEYS},{TEST_PAYLOAD_KEYS}"):
         with pytest.raises(KeyRingError):
             parse_key_ring(bad)
 
@@ -229,8 +234,15 @@ def test_dev_generates_a_private_key_ring_once(tmp_path) -> None:
 
 
 def _json_payloads(*values: str) -> dict:
-    return {"payloads": [{"metadata": {"encoding": base64.b64encode(b"json/plain").decode()},
-                          "data": base64.b64encode(json.dumps(v, ensure_ascii=False).encode()).decode()} for v in values]}
+    return {
+        "payloads": [
+            {
+                "metadata": {"encoding": base64.b64encode(b"json/plain").decode()},
+                "data": base64.b64encode(json.dumps(v, ensure_ascii=False).encode()).decode(),
+            }
+            for v in values
+        ]
+    }
 
 
 UI = "http://127.0.0.1:8233"
@@ -258,8 +270,12 @@ async def test_codec_endpoint_is_for_top_level_admins_only(demo_db_sqlite, clien
     from tests.helpers import post_form
 
     orgs, users, _ = await _ids(demo_db_sqlite)
-    await post_form(root, f"/admin/users/{users['chauthanh.vanthu']}/roles",
-                    {"role": "admin", "organization_id": str(orgs["hlhpn-chauthanh"])}, page="/admin")
+    await post_form(
+        root,
+        f"/admin/users/{users['chauthanh.vanthu']}/roles",
+        {"role": "admin", "organization_id": str(orgs["hlhpn-chauthanh"])},
+        page="/admin",
+    )
     district = await client_for(demo_db_sqlite)
     await sign_in(district, "chauthanh.vanthu")
     assert (await district.post("/temporal-codec/decode", json=body, headers=headers)).status_code == 403
@@ -279,8 +295,11 @@ async def test_codec_endpoint_is_for_top_level_admins_only(demo_db_sqlite, clien
     from google.protobuf import json_format
     from temporalio.api.common.v1 import Payloads
 
-    opened = await root.post("/temporal-codec/decode", content=json_format.MessageToJson(Payloads(payloads=worker_sealed)),
-                             headers={**headers, "Content-Type": "application/json"})
+    opened = await root.post(
+        "/temporal-codec/decode",
+        content=json_format.MessageToJson(Payloads(payloads=worker_sealed)),
+        headers={**headers, "Content-Type": "application/json"},
+    )
     assert base64.b64decode(opened.json()["payloads"][0]["data"]) == json.dumps(PIN).encode()
 
     # Bad input: a clear 422, nothing decoded.

@@ -51,9 +51,14 @@ async def test_each_recipient_gets_the_e_mail_and_the_list_in_their_language(dem
     assert (thu.language, lan.language) == ("en", "vi")
 
     async with db.session() as session:  # one event, two recipients (the actor's language plays no part)
-        await notify(session, user_ids=[thu.id, lan.id], kind="task.overdue", link="/tasks/1",
-                     title=_l("Task overdue (due {due}): {label}", due="05/01/2027", label="Báo cáo quý IV"),
-                     body=_l("The task is overdue. Complete it or tell the assigner why."))
+        await notify(
+            session,
+            user_ids=[thu.id, lan.id],
+            kind="task.overdue",
+            link="/tasks/1",
+            title=_l("Task overdue (due {due}): {label}", due="05/01/2027", label="Báo cáo quý IV"),
+            body=_l("The task is overdue. Complete it or tell the assigner why."),
+        )
 
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())

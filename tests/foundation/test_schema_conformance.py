@@ -49,29 +49,60 @@ async def test_the_api_answers_as_its_schema_says_for_an_officer_and_an_administ
         for username in ("thu.le", "quantri"):  # an officer, the province's administrator
             user = await session.scalar(select(User).where(User.username == username))
             _, bearers[username] = await auth.create_api_token(
-                session, actor=Actor(user_id=user.id, name=user.username), user=user, name="schemathesis")
+                session, actor=Actor(user_id=user.id, name=user.username), user=user, name="schemathesis"
+            )
     await demo_db_sqlite.dispose()
     data = tmp_path / "instance"
     data.mkdir()
     (data / "lienthong.db").write_bytes(Path(demo_db_sqlite.url.split(":///", 1)[1]).read_bytes())
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "LIENTHONG_DATA_DIR": str(data), "LIENTHONG_SECRET_KEY": "schema-" + "x" * 32,
-           "LIENTHONG_TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host}
-    web = subprocess.Popen([sys.executable, "-m", "web.cli", "web", "--port", str(port)], env=env,
-                           stdout=(data / "web.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    env = {
+        **os.environ,
+        "LIENTHONG_DATA_DIR": str(data),
+        "LIENTHONG_SECRET_KEY": "schema-" + "x" * 32,
+        "LIENTHONG_TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
+    }
+    web = subprocess.Popen(
+        [sys.executable, "-m", "web.cli", "web", "--port", str(port)],
+        env=env,
+        stdout=(data / "web.log").open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     watch = HealthWatch(base)
     try:
         _wait_until_up(base, web)
         watch.start()
         for username, bearer in bearers.items():
             run = subprocess.run(
-                [str(Path(sys.executable).parent / "schemathesis"), "run", base + "/openapi.json",
-                 "--phases=examples,fuzzing", "--max-examples", "3", "--max-time", str(BUDGET_SECONDS),
-                 "--workers", "2", "--request-timeout", "10", "--no-color", "--seed", "20261202",
-                 "--checks", CHECKS, "--exclude-path", "/account/tokens/{token_id}/revoke",  # it would revoke its own token
-                 "-H", f"Authorization: Bearer {bearer}"],
-                capture_output=True, text=True, timeout=BUDGET_SECONDS * 4, cwd=tmp_path,  # its cache stays out of the tree
+                [
+                    str(Path(sys.executable).parent / "schemathesis"),
+                    "run",
+                    base + "/openapi.json",
+                    "--phases=examples,fuzzing",
+                    "--max-examples",
+                    "3",
+                    "--max-time",
+                    str(BUDGET_SECONDS),
+                    "--workers",
+                    "2",
+                    "--request-timeout",
+                    "10",
+                    "--no-color",
+                    "--seed",
+                    "20261202",
+                    "--checks",
+                    CHECKS,
+                    "--exclude-path",
+                    "/account/tokens/{token_id}/revoke",  # it would revoke its own token
+                    "-H",
+                    f"Authorization: Bearer {bearer}",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=BUDGET_SECONDS * 4,
+                cwd=tmp_path,  # its cache stays out of the tree
             )
             assert "Test cases:" in run.stdout, run.stdout[-3000:] + run.stderr[-3000:]
             assert run.returncode == 0, f"schemathesis as {username}:\n{run.stdout[-12000:]}"

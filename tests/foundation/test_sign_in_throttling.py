@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from demo.directory import DEMO_PASSWORD
 from services.audit.models import AuditEntry
 from services.auth.models import LoginAttempt
 from services.auth.service import sign_in_not_before
-from demo.directory import DEMO_PASSWORD
 from tests.helpers import sign_in
 
 ATTACKER, OFFICE = "203.0.113.9", "10.20.0.5"
@@ -28,8 +28,7 @@ async def _wait_after_last_failure(database, settings, username: str, ip: str) -
     async with database.read() as session:
         not_before = await sign_in_not_before(session, settings, username=username, ip=ip)
         last = await session.scalar(
-            select(LoginAttempt.at).where(LoginAttempt.ip == ip, LoginAttempt.success.is_(False))
-            .order_by(LoginAttempt.at.desc()).limit(1)
+            select(LoginAttempt.at).where(LoginAttempt.ip == ip, LoginAttempt.success.is_(False)).order_by(LoginAttempt.at.desc()).limit(1)
         )
     return 0 if not_before is None else (not_before - last).total_seconds()
 
@@ -52,8 +51,7 @@ async def test_failures_delay_the_next_attempt_ever_longer_up_to_the_cap(demo_db
         assert (await sign_in(attacker, "mai.tran", "doan-mat-khau-2")).status_code == 401
     assert waits == [2, 4, 8, 16, 30, 30]
     async with demo_db.read() as session:
-        throttled = (await session.scalars(
-            select(AuditEntry.details).where(AuditEntry.action == "auth.login_throttled"))).all()
+        throttled = (await session.scalars(select(AuditEntry.details).where(AuditEntry.action == "auth.login_throttled"))).all()
     assert len(throttled) == 6 and "mai.tran" in str(throttled[0])
 
 

@@ -56,7 +56,13 @@ def _free_port() -> int:
 
 
 def test_sigterm_reaches_our_stop_event_not_uvicorn() -> None:
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(_free_port())], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(_free_port())],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert "stopped" in done.stdout, done.stdout + done.stderr[-3000:]
     assert "uvicorn took the signal" not in done.stdout

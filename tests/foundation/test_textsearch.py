@@ -8,9 +8,9 @@ import pytest
 from alembic import command
 from sqlalchemy import select
 
+from services import textsearch
 from services.incoming import service as incoming
 from services.incoming.models import IncomingDocument
-from services import textsearch
 from services.migrate import alembic_config
 from services.outgoing import service as outgoing
 from services.outgoing.models import OutgoingDocument
@@ -26,11 +26,13 @@ def test_fold_drops_case_and_every_vietnamese_mark() -> None:
 
 async def test_incoming_and_outgoing_search_ignore_case_and_accents(demo_db, settings) -> None:
     db = demo_db
-    await register(db, settings, notation="312/SYT-NVY", issuer_name="Sở Y tế tỉnh Bến Tre",
-                   subject="Kế hoạch truyền thông sức khỏe sinh sản")
+    await register(
+        db, settings, notation="312/SYT-NVY", issuer_name="Sở Y tế tỉnh Bến Tre", subject="Kế hoạch truyền thông sức khỏe sinh sản"
+    )
     await register(db, settings, notation="15/KH-UBND", subject="Thông báo lịch tiếp công dân 50% thời gian")
     clerk = await principal(db, "mai.tran")
     async with db.session() as session:
+
         async def subjects(**filters: str) -> list[str]:
             found = await incoming.search(session, principal=clerk, filters=incoming.SearchFilters(**filters))
             return [d.subject for d in found]
@@ -70,12 +72,19 @@ async def test_search_matches_every_word_in_any_order_ranked_phrase_first(demo_d
     # recent=2: the newest documents hold only part of the answer, the word index gives the rest.
     monkeypatch.setattr(textsearch, "RECENT", recent)
     db = demo_db
-    a = await register(db, settings, notation="21/KH-STTTT", issuer_name="Sở Thông tin và Truyền thông",
-                       subject="Kế hoạch triển khai chuyển đổi số năm 2026")
-    b = await register(db, settings, notation="35/KH-HLHPN", issuer_name="Hội LHPN tỉnh",
-                       subject="Kế hoạch chuyển đổi số của Hội LHPN tỉnh")
-    c = await register(db, settings, notation="40/CV-TU", issuer_name="Tỉnh ủy Bến Tre",
-                       subject="Chuyển đổi số trong công tác Hội: kế hoạch năm 2026")
+    a = await register(
+        db,
+        settings,
+        notation="21/KH-STTTT",
+        issuer_name="Sở Thông tin và Truyền thông",
+        subject="Kế hoạch triển khai chuyển đổi số năm 2026",
+    )
+    b = await register(
+        db, settings, notation="35/KH-HLHPN", issuer_name="Hội LHPN tỉnh", subject="Kế hoạch chuyển đổi số của Hội LHPN tỉnh"
+    )
+    c = await register(
+        db, settings, notation="40/CV-TU", issuer_name="Tỉnh ủy Bến Tre", subject="Chuyển đổi số trong công tác Hội: kế hoạch năm 2026"
+    )
     await register(db, settings, notation="41/KH-HLHPN", issuer_name="Hội LHPN tỉnh", subject="Kế hoạch tổ chức Đại hội")
     typed = "kế hoạch chuyển đổi số"
     # The words as typed first (b), then every word in any order, newest first (c, then a).
@@ -97,8 +106,7 @@ async def test_search_matches_every_word_in_any_order_ranked_phrase_first(demo_d
     cursor: dict[str, int] = {}
     clerk = await principal(db, "mai.tran")
     async with db.session() as session:
-        while page := await incoming.search(session, principal=clerk, filters=incoming.SearchFilters(text=typed),
-                                            limit=1, **cursor):
+        while page := await incoming.search(session, principal=clerk, filters=incoming.SearchFilters(text=typed), limit=1, **cursor):
             seen.append(page[0].subject)
             cursor = {"before_id": page[0].id, "before_rank": rank_of(page[0], query)}  # type: ignore[arg-type]
     assert seen == expected
@@ -116,8 +124,14 @@ async def test_a_changed_subject_is_found_by_its_new_words(demo_db, settings) ->
 
 async def test_outgoing_search_covers_recipients_and_follows_their_changes(demo_db, settings) -> None:
     db = demo_db
-    doc_id = await draft(db, settings, doc_type="CV", subject="Về việc tổ chức Hội thi nấu ăn ngon",
-                         recipients=("hlhpn-chauthanh",), external=("Tỉnh đoàn Bến Tre",))
+    doc_id = await draft(
+        db,
+        settings,
+        doc_type="CV",
+        subject="Về việc tổ chức Hội thi nấu ăn ngon",
+        recipients=("hlhpn-chauthanh",),
+        external=("Tỉnh đoàn Bến Tre",),
+    )
     officer = await principal(db, "thu.le")
 
     async def found(q: str) -> list[int]:
@@ -128,8 +142,14 @@ async def test_outgoing_search_covers_recipients_and_follows_their_changes(demo_
     assert await found("châu thành hội thi") == [doc_id]
     async with db.session() as session:  # the draft's recipients change: the index follows
         doc = await session.get(OutgoingDocument, doc_id)
-        fields = outgoing.DraftFields(doc_type="CV", subject=doc.subject, body="", signer_id=doc.signer_id,  # type: ignore[union-attr]
-                                      recipient_org_ids=[], external_recipients=["Sở Giáo dục và Đào tạo"])
+        fields = outgoing.DraftFields(
+            doc_type="CV",
+            subject=doc.subject,
+            body="",
+            signer_id=doc.signer_id,  # type: ignore[union-attr]
+            recipient_org_ids=[],
+            external_recipients=["Sở Giáo dục và Đào tạo"],
+        )
         await outgoing.update_draft(session, settings=settings, actor=actor_of(officer.user), doc=doc, fields=fields)  # type: ignore[arg-type]
     assert await found("tinh doan") == []
     assert await found("so giao duc dao tao") == [doc_id]

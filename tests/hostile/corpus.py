@@ -12,7 +12,7 @@ import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 
-from tests.hostile_files import DOCX_TYPES, DOCUMENT, LONG_VIETNAMESE_NAME, hostile_office_files
+from tests.hostile_files import DOCUMENT, DOCX_TYPES, LONG_VIETNAMESE_NAME, hostile_office_files
 
 
 @dataclass(frozen=True)
@@ -58,14 +58,13 @@ def tampered_after_signing(signed: bytes) -> dict[str, bytes]:
     """A signed PDF with content added after its signature: stray bytes after the end, and an
     incremental update that writes new text onto the first page (what a forger would do)."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.stamp import TextStampStyle, TextStamp
+    from pyhanko.stamp import TextStamp, TextStampStyle
 
     writer = IncrementalPdfFileWriter(io.BytesIO(signed))
     TextStamp(writer, style=TextStampStyle(stamp_text="SỐ TIỀN: 900.000.000 đồng")).apply(0, 72, 72)
     stamped = io.BytesIO()
     writer.write(stamped)
-    return {"bytes appended": signed + b"\n% Appended after signing: 900.000.000 dong\n",
-            "text stamped on the page": stamped.getvalue()}
+    return {"bytes appended": signed + b"\n% Appended after signing: 900.000.000 dong\n", "text stamped on the page": stamped.getvalue()}
 
 
 def _action(writer, kind: str, **extra):  # type: ignore[no-untyped-def]
@@ -91,8 +90,7 @@ def js_names_tree_pdf() -> bytes:
 
     def change(writer):  # type: ignore[no-untyped-def]
         action = _action(writer, "/JavaScript", **{"/JS": generic.TextStringObject("this.exportDataObject()")})
-        tree = generic.DictionaryObject({generic.NameObject("/Names"): generic.ArrayObject(
-            [generic.TextStringObject("x"), action])})
+        tree = generic.DictionaryObject({generic.NameObject("/Names"): generic.ArrayObject([generic.TextStringObject("x"), action])})
         writer.root["/Names"] = generic.DictionaryObject({generic.NameObject("/JavaScript"): writer.add_object(tree)})
         writer.update_root()
 
@@ -106,8 +104,9 @@ def page_aa_pdf() -> bytes:
     def change(writer):  # type: ignore[no-untyped-def]
         page_ref = writer.root["/Pages"].raw_get("/Kids").raw_get(0)
         page = page_ref.get_object()
-        page["/AA"] = generic.DictionaryObject({generic.NameObject("/O"): _action(
-            writer, "/JavaScript", **{"/JS": generic.TextStringObject("app.launchURL('http://x')")})})
+        page["/AA"] = generic.DictionaryObject(
+            {generic.NameObject("/O"): _action(writer, "/JavaScript", **{"/JS": generic.TextStringObject("app.launchURL('http://x')")})}
+        )
         writer.update_container(page)
 
     return _pdf_with(change)
@@ -135,15 +134,20 @@ def encrypted_pdf() -> bytes:
 
 
 def pageless_pdf() -> bytes:
-    return (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-            b"trailer<</Root 1 0 R>>\n%%EOF\n")
+    return (
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+        b"trailer<</Root 1 0 R>>\n%%EOF\n"
+    )
 
 
 # --- Office and XML -------------------------------------------------------------------------------
 
 XXE_ENTITY = '<!DOCTYPE w [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-LAUGHS_DTD = ('<!DOCTYPE w [<!ENTITY a "lollollollollollollollollollol">'
-              + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(9)) + "]>")
+LAUGHS_DTD = (
+    '<!DOCTYPE w [<!ENTITY a "lollollollollollollollollollol">'
+    + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(9))
+    + "]>"
+)
 
 
 def _zip(parts: dict[str, str | bytes]) -> bytes:
@@ -161,16 +165,21 @@ def docx_with_dtd(dtd: str, use: str) -> bytes:
 
 def xlsx_with_dtd(dtd: str, use: str) -> bytes:
     types = DOCX_TYPES.replace("/word/document.xml", "/xl/workbook.xml").replace(
-        "wordprocessingml.document.main", "spreadsheetml.sheet.main")
-    return _zip({"[Content_Types].xml": types, "xl/workbook.xml": "<workbook/>",
-                 "xl/sharedStrings.xml": f'<?xml version="1.0"?>{dtd}<sst><si><t>{use}</t></si></sst>'})
+        "wordprocessingml.document.main", "spreadsheetml.sheet.main"
+    )
+    return _zip(
+        {
+            "[Content_Types].xml": types,
+            "xl/workbook.xml": "<workbook/>",
+            "xl/sharedStrings.xml": f'<?xml version="1.0"?>{dtd}<sst><si><t>{use}</t></si></sst>',
+        }
+    )
 
 
 EDXML_NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 XML_XXE = f'<?xml version="1.0"?>{XXE_ENTITY.replace("w [", "r [")}<edXMLEnvelope xmlns="{EDXML_NS}">&x;</edXMLEnvelope>'
 XML_LAUGHS = f'<?xml version="1.0"?>{LAUGHS_DTD}<edXMLEnvelope xmlns="{EDXML_NS}">&j;</edXMLEnvelope>'
-XML_EXTERNAL_DTD = (f'<?xml version="1.0"?><!DOCTYPE edXMLEnvelope SYSTEM "http://127.0.0.1:9/evil.dtd">'
-                    f'<edXMLEnvelope xmlns="{EDXML_NS}"/>')
+XML_EXTERNAL_DTD = f'<?xml version="1.0"?><!DOCTYPE edXMLEnvelope SYSTEM "http://127.0.0.1:9/evil.dtd"><edXMLEnvelope xmlns="{EDXML_NS}"/>'
 
 
 @lru_cache
@@ -182,8 +191,12 @@ def png() -> bytes:
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\0\xff\xff\xff")) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\0\xff\xff\xff"))
+        + chunk(b"IEND", b"")
+    )
 
 
 @lru_cache

@@ -41,8 +41,13 @@ def multipart(fields: dict[str, str | list[str]], files: list[tuple[str, str, by
         for value in values if isinstance(values, list) else [values]:
             out += f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
     for field, filename, data in files:
-        out += (f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="'.encode()
-                + filename.encode() + b'"\r\nContent-Type: application/octet-stream\r\n\r\n' + data + b"\r\n")
+        out += (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="'.encode()
+            + filename.encode()
+            + b'"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            + data
+            + b"\r\n"
+        )
     out += f"--{boundary}--\r\n".encode()
     return bytes(out), {"content-type": f"multipart/form-data; boundary={boundary}"}
 
@@ -132,9 +137,15 @@ async def incoming_registration(client_for, db, settings) -> Endpoint:  # type: 
 
 def incoming_form(token: str, orgs) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {
-        "csrf_token": token, "organization_id": str(orgs["hlhpn-bentre"]), "issuer_name": "Sở Tư pháp",
-        "number_notation": "11/CV-STP", "document_date": (vn_today() - timedelta(days=1)).isoformat(),
-        "doc_type": "CV", "subject": "Về việc phổ biến pháp luật", "urgency": "normal", "secrecy": "normal",
+        "csrf_token": token,
+        "organization_id": str(orgs["hlhpn-bentre"]),
+        "issuer_name": "Sở Tư pháp",
+        "number_notation": "11/CV-STP",
+        "document_date": (vn_today() - timedelta(days=1)).isoformat(),
+        "doc_type": "CV",
+        "subject": "Về việc phổ biến pháp luật",
+        "urgency": "normal",
+        "secrecy": "normal",
         "arrival_date": vn_today().isoformat(),
     }
 
@@ -148,9 +159,14 @@ async def _last_page(client, listing: str) -> str:  # type: ignore[no-untyped-de
 
 def outgoing_form(token: str, users) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {
-        "csrf_token": token, "doc_type": "CV", "subject": "Về việc tổ chức tập huấn cán bộ Hội cơ sở",
-        "body": "Kính gửi các huyện, thành phố.", "signer_id": str(users["lan.nguyen"]), "urgency": "normal",
-        "secrecy": "normal", "groups": "district",
+        "csrf_token": token,
+        "doc_type": "CV",
+        "subject": "Về việc tổ chức tập huấn cán bộ Hội cơ sở",
+        "body": "Kính gửi các huyện, thành phố.",
+        "signer_id": str(users["lan.nguyen"]),
+        "urgency": "normal",
+        "secrecy": "normal",
+        "groups": "district",
     }
 
 
@@ -168,8 +184,7 @@ async def outgoing_draft_docx(client_for, db, settings) -> Endpoint:  # type: ig
         body, headers = multipart(form, [("docx", name, data)])
         return await officer.post("/outgoing", content=body, headers=headers)
 
-    return Endpoint(send, "docx", marked_docx(), (OutgoingDocument, OutgoingAttachment),
-                    shows=lambda: _last_page(officer, "/outgoing"))
+    return Endpoint(send, "docx", marked_docx(), (OutgoingDocument, OutgoingAttachment), shows=lambda: _last_page(officer, "/outgoing"))
 
 
 async def outgoing_new_attachment(client_for, db, settings) -> Endpoint:  # type: ignore[no-untyped-def]
@@ -179,8 +194,7 @@ async def outgoing_new_attachment(client_for, db, settings) -> Endpoint:  # type
         body, headers = multipart(form, [("docx", "", b""), ("files", name, data)])
         return await officer.post("/outgoing", content=body, headers=headers)
 
-    return Endpoint(send, "pdf", tiny_pdf(), (OutgoingDocument, OutgoingAttachment),
-                    shows=lambda: _last_page(officer, "/outgoing"))
+    return Endpoint(send, "pdf", tiny_pdf(), (OutgoingDocument, OutgoingAttachment), shows=lambda: _last_page(officer, "/outgoing"))
 
 
 async def _draft(officer, form) -> int:  # type: ignore[no-untyped-def]
@@ -198,8 +212,7 @@ async def outgoing_attachments(client_for, db, settings) -> Endpoint:  # type: i
         body, headers = multipart({"csrf_token": form["csrf_token"]}, [("files", name, data)])
         return await officer.post(f"/outgoing/{doc_id}/attachments", content=body, headers=headers)
 
-    return Endpoint(send, "pdf", tiny_pdf(), (OutgoingAttachment,),
-                    shows=lambda: _text(officer, f"/outgoing/{doc_id}"))
+    return Endpoint(send, "pdf", tiny_pdf(), (OutgoingAttachment,), shows=lambda: _text(officer, f"/outgoing/{doc_id}"))
 
 
 async def outgoing_edit_docx(client_for, db, settings) -> Endpoint:  # type: ignore[no-untyped-def]
@@ -224,10 +237,15 @@ async def _meeting(client_for, db):  # type: ignore[no-untyped-def]
     csrf = await csrf_of(clerk, "/meetings/new")
     start = to_vn(utcnow() + timedelta(days=2))
     form = {
-        "csrf_token": csrf, "organization_id": str(orgs["hlhpn-bentre"]), "title": "Hội nghị giao ban quý",
-        "chair_id": str(users["lan.nguyen"]), "secretary_id": str(users["ngoc.vo"]),
-        "starts_at": start.strftime("%Y-%m-%dT%H:%M"), "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
-        "mode": "online", "place": "",
+        "csrf_token": csrf,
+        "organization_id": str(orgs["hlhpn-bentre"]),
+        "title": "Hội nghị giao ban quý",
+        "chair_id": str(users["lan.nguyen"]),
+        "secretary_id": str(users["ngoc.vo"]),
+        "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+        "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+        "mode": "online",
+        "place": "",
     }
     return clerk, form
 
@@ -247,9 +265,16 @@ async def meeting_documents(client_for, db, settings) -> Endpoint:  # type: igno
 
 def report_form(token: str, orgs) -> dict[str, str | list[str]]:  # type: ignore[no-untyped-def]
     return {
-        "csrf_token": token, "organization_id": str(orgs["hlhpn-bentre"]), "title": "Báo cáo nhanh số hội viên",
-        "instructions": "Theo mẫu.", "deadline_date": "2099-12-31", "deadline_time": "17:00", "scope": "children",
-        "field_name": ["Số hội viên"], "field_unit": ["người"], "field_kind": ["integer"],
+        "csrf_token": token,
+        "organization_id": str(orgs["hlhpn-bentre"]),
+        "title": "Báo cáo nhanh số hội viên",
+        "instructions": "Theo mẫu.",
+        "deadline_date": "2099-12-31",
+        "deadline_time": "17:00",
+        "scope": "children",
+        "field_name": ["Số hội viên"],
+        "field_unit": ["người"],
+        "field_kind": ["integer"],
     }
 
 
@@ -351,9 +376,21 @@ async def signing_sign(client_for, db, settings) -> Endpoint:  # type: ignore[no
     return Endpoint(send, "pdf", None, (AuditEntry,))
 
 
-UPLOADS = [incoming_registration, outgoing_draft_docx, outgoing_new_attachment, outgoing_attachments, outgoing_edit_docx,
-           meeting_documents, report_templates, report_submissions, edxml_import, signature_image,
-           organisation_seal_image, signing_verify, signing_sign]
+UPLOADS = [
+    incoming_registration,
+    outgoing_draft_docx,
+    outgoing_new_attachment,
+    outgoing_attachments,
+    outgoing_edit_docx,
+    meeting_documents,
+    report_templates,
+    report_submissions,
+    edxml_import,
+    signature_image,
+    organisation_seal_image,
+    signing_verify,
+    signing_sign,
+]
 
 
 @pytest.mark.parametrize("make", UPLOADS, ids=lambda make: make.__name__)
@@ -385,8 +422,9 @@ async def incoming_form_endpoint(client_for, db) -> Form:  # type: ignore[no-unt
         body, headers = multipart({**form, **values}, [("files", "cong-van.pdf", tiny_pdf())])
         return await clerk.post("/incoming", content=body, headers=headers)
 
-    return Form(send, {"date": ["document_date", "arrival_date"], "text": ["subject", "issuer_name", "number_notation"]},
-                (IncomingDocument,))
+    return Form(
+        send, {"date": ["document_date", "arrival_date"], "text": ["subject", "issuer_name", "number_notation"]}, (IncomingDocument,)
+    )
 
 
 async def outgoing_form_endpoint(client_for, db) -> Form:  # type: ignore[no-untyped-def]

@@ -37,14 +37,15 @@ async def user_id(database: Database, username: str) -> int:
 
 async def unit_id(database: Database, org_code: str, unit_code: str) -> int:
     async with database.session() as session:
-        return await session.scalar(select(Unit.id).join(Organization).where(
-            Organization.code == org_code, Unit.code == unit_code))
+        return await session.scalar(select(Unit.id).join(Organization).where(Organization.code == org_code, Unit.code == unit_code))
 
 
 def meta(notation: str = "15/KH-UBND", **changes) -> incoming.Metadata:  # type: ignore[no-untyped-def]
     values = dict(
-        issuer_name="Ủy ban nhân dân tỉnh Bến Tre", number_notation=notation,
-        document_date=vn_today() - timedelta(days=2), doc_type="KH",
+        issuer_name="Ủy ban nhân dân tỉnh Bến Tre",
+        number_notation=notation,
+        document_date=vn_today() - timedelta(days=2),
+        doc_type="KH",
         subject="Kế hoạch triển khai Tháng hành động vì bình đẳng giới năm 2026",
     )
     values.update(changes)
@@ -55,24 +56,43 @@ def pdf_file(text: str = "Ke hoach") -> incoming.NewFile:
     return incoming.NewFile(filename="ke-hoach.pdf", content_type="application/pdf", data=make_tiny_pdf(text))
 
 
-async def register(database: Database, settings, notation: str = "15/KH-UBND", clerk: str = "mai.tran",  # type: ignore[no-untyped-def]
-                   org: str = "hlhpn-bentre", **changes) -> IncomingDocument:
+async def register(
+    database: Database,
+    settings,
+    notation: str = "15/KH-UBND",
+    clerk: str = "mai.tran",  # type: ignore[no-untyped-def]
+    org: str = "hlhpn-bentre",
+    **changes,
+) -> IncomingDocument:
     p = await principal(database, clerk)
     oid = await org_id(database, org)
     async with database.session() as session:
         return await incoming.register(
-            session, principal=p, organization_id=oid, meta=meta(notation, **changes),
-            files=[pdf_file(notation)], blobs=BlobStore.for_data_dir(settings.data_dir),
+            session,
+            principal=p,
+            organization_id=oid,
+            meta=meta(notation, **changes),
+            files=[pdf_file(notation)],
+            blobs=BlobStore.for_data_dir(settings.data_dir),
         )
 
 
-async def direct_to(database: Database, doc_id: int, lead: str = "thu.le", leader: str = "lan.nguyen",  # type: ignore[no-untyped-def]
-                    due: date | None = None, **handlers) -> IncomingDocument:
+async def direct_to(
+    database: Database,
+    doc_id: int,
+    lead: str = "thu.le",
+    leader: str = "lan.nguyen",  # type: ignore[no-untyped-def]
+    due: date | None = None,
+    **handlers,
+) -> IncomingDocument:
     p = await principal(database, leader)
     lead_id = await user_id(database, lead)
     async with database.session() as session:
         return await incoming.direct(
-            session, principal=p, document_id=doc_id, instruction="Giao Ban Tuyên giáo chủ trì tham mưu thực hiện.",
+            session,
+            principal=p,
+            document_id=doc_id,
+            instruction="Giao Ban Tuyên giáo chủ trì tham mưu thực hiện.",
             handlers=incoming.Handlers(lead_user_id=lead_id, **handlers),
             due_date=due or vn_today() + timedelta(days=10),
         )

@@ -40,8 +40,15 @@ async def test_due_dates_skip_tet_of_a_default_year_and_follow_the_admins_edits(
         assert date(2028, 1, 24) not in days and date(2028, 1, 26) in days and date(2028, 5, 1) in days
         # The removed day counts again: Monday 24 is the first working day after Friday 21.
         assert await calendar.add_working_days_db(session, date(2028, 1, 21), 1) == date(2028, 1, 24)
-        actions = dict((await session.execute(select(AuditEntry.action, func.count()).where(
-            AuditEntry.action.in_(["holiday.keep_year", "holiday.remove"])).group_by(AuditEntry.action))).all())
+        actions = dict(
+            (
+                await session.execute(
+                    select(AuditEntry.action, func.count())
+                    .where(AuditEntry.action.in_(["holiday.keep_year", "holiday.remove"]))
+                    .group_by(AuditEntry.action)
+                )
+            ).all()
+        )
     assert actions == {"holiday.keep_year": 1, "holiday.remove": 1}
 
     again = await post_form(admin, "/admin/holidays/remove", {"day": "2028-01-24"}, page="/admin/holidays?year=2028")

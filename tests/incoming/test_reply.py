@@ -27,9 +27,17 @@ async def _reply_id(database, doc_id: int) -> int | None:  # type: ignore[no-unt
 
 async def _actions(database, doc_id: int) -> list[str]:  # type: ignore[no-untyped-def]
     async with database.session() as session:
-        return list((await session.scalars(select(AuditEntry.action).where(
-            AuditEntry.object_type == "incoming", AuditEntry.object_id == str(doc_id),
-            AuditEntry.action.like("incoming.reply%")).order_by(AuditEntry.seq))).all())
+        return list(
+            (
+                await session.scalars(
+                    select(AuditEntry.action)
+                    .where(
+                        AuditEntry.object_type == "incoming", AuditEntry.object_id == str(doc_id), AuditEntry.action.like("incoming.reply%")
+                    )
+                    .order_by(AuditEntry.seq)
+                )
+            ).all()
+        )
 
 
 async def test_lead_links_and_unlinks_a_reply_and_others_cannot(demo_db, settings) -> None:
@@ -46,8 +54,9 @@ async def test_lead_links_and_unlinks_a_reply_and_others_cannot(demo_db, setting
     async with db.session() as session:
         with pytest.raises(Forbidden):
             await incoming.link_reply(session, principal=co, document_id=doc.id, outgoing_id=reply)
-    other_org = await draft(db, settings, doc_type="CV", recipients=(), drafter="chauthanh.chuyenvien",
-                            org_code="hlhpn-chauthanh", signer="chauthanh.chutich")
+    other_org = await draft(
+        db, settings, doc_type="CV", recipients=(), drafter="chauthanh.chuyenvien", org_code="hlhpn-chauthanh", signer="chauthanh.chutich"
+    )
     async with db.session() as session:
         with pytest.raises(InvalidInput):
             await incoming.link_reply(session, principal=lead, document_id=doc.id, outgoing_id=other_org)
@@ -63,8 +72,9 @@ async def test_lead_links_and_unlinks_a_reply_and_others_cannot(demo_db, setting
     dropped = await draft(db, settings, doc_type="CV", subject="Bản soạn bỏ", recipients=())
     async with db.session() as session:
         officer = await user(session, "thu.le")
-        await outgoing.cancel(session, actor=actor_of(officer), principal=lead,
-                              doc=await session.get(OutgoingDocument, dropped), reason="Soạn lại.")
+        await outgoing.cancel(
+            session, actor=actor_of(officer), principal=lead, doc=await session.get(OutgoingDocument, dropped), reason="Soạn lại."
+        )
     async with db.session() as session:
         with pytest.raises(InvalidInput, match="cancelled"):
             await incoming.link_reply(session, principal=lead, document_id=doc.id, outgoing_id=dropped)
@@ -90,11 +100,20 @@ async def test_lead_drafts_the_reply_from_the_incoming_page(demo_db_sqlite, clie
     assert "Trả lời văn bản số 312/SYT-NVY" in form.text and f'name="reply_to" value="{doc.id}"' in form.text
     signer = re.search(r'name="signer_id"[^>]*>.*?<option value="(\d+)"', form.text, re.S).group(1)
     token = await csrf_of(officer, f"/outgoing/new?reply_to={doc.id}")
-    created = await officer.post("/outgoing", data={
-        "csrf_token": token, "reply_to": str(doc.id), "doc_type": "CV", "signer_id": signer,
-        "subject": "Trả lời văn bản số 312/SYT-NVY của Sở Y tế tỉnh Bến Tre", "body": "Hội LHPN tỉnh thống nhất phối hợp.",
-        "external_recipients": "Sở Y tế tỉnh Bến Tre", "authority_prefix": "TM.", "authority_line": "BAN THƯỜNG VỤ",
-    })
+    created = await officer.post(
+        "/outgoing",
+        data={
+            "csrf_token": token,
+            "reply_to": str(doc.id),
+            "doc_type": "CV",
+            "signer_id": signer,
+            "subject": "Trả lời văn bản số 312/SYT-NVY của Sở Y tế tỉnh Bến Tre",
+            "body": "Hội LHPN tỉnh thống nhất phối hợp.",
+            "external_recipients": "Sở Y tế tỉnh Bến Tre",
+            "authority_prefix": "TM.",
+            "authority_line": "BAN THƯỜNG VỤ",
+        },
+    )
     assert created.status_code == 303, created.text[:500]
     reply_id = int(created.headers["location"].split("/")[2].split("?")[0])
     assert await _reply_id(db, doc.id) == reply_id

@@ -24,26 +24,52 @@ async def test_whole_flow_records_every_step_and_sender_statuses(demo_db, settin
     sha = blobs.put(b"%PDF-1.7 fake")
     async with demo_db.session() as session:
         doc = await incoming.receive_from_system(
-            session, actor=Actor.system("outgoing"), recipient_org_id=province, sender_org_id=district,
-            outgoing_ref="outgoing-7", number_notation="12/BC-HLHPN", document_date=vn_today(), doc_type="BC",
-            subject="Báo cáo kết quả công tác Hội quý III", files=[("bao-cao.pdf", "application/pdf", sha)],
+            session,
+            actor=Actor.system("outgoing"),
+            recipient_org_id=province,
+            sender_org_id=district,
+            outgoing_ref="outgoing-7",
+            number_notation="12/BC-HLHPN",
+            document_date=vn_today(),
+            doc_type="BC",
+            subject="Báo cáo kết quả công tác Hội quý III",
+            files=[("bao-cao.pdf", "application/pdf", sha)],
             signer_name="Nguyễn Thị Lan Phương",
         )
         again = await incoming.receive_from_system(
-            session, actor=Actor.system("outgoing"), recipient_org_id=province, sender_org_id=district,
-            outgoing_ref="outgoing-7", number_notation="12/BC-HLHPN", document_date=vn_today(), doc_type="BC",
-            subject="x", files=[("bao-cao.pdf", "application/pdf", sha)], signer_name=None,
+            session,
+            actor=Actor.system("outgoing"),
+            recipient_org_id=province,
+            sender_org_id=district,
+            outgoing_ref="outgoing-7",
+            number_notation="12/BC-HLHPN",
+            document_date=vn_today(),
+            doc_type="BC",
+            subject="x",
+            files=[("bao-cao.pdf", "application/pdf", sha)],
+            signer_name=None,
         )
     assert again.id == doc.id and doc.status == Status.arrived.value
     clerk = await principal(demo_db, "mai.tran")
     async with demo_db.session() as session:
         await incoming.register(
-            session, principal=clerk, organization_id=province, document_id=doc.id, blobs=blobs,
-            meta=meta("12/BC-HLHPN", issuer_name="Hội LHPN huyện Châu Thành", issuer_org_id=district,
-                      document_date=vn_today(), doc_type="BC", subject="Báo cáo kết quả công tác Hội quý III"),
+            session,
+            principal=clerk,
+            organization_id=province,
+            document_id=doc.id,
+            blobs=blobs,
+            meta=meta(
+                "12/BC-HLHPN",
+                issuer_name="Hội LHPN huyện Châu Thành",
+                issuer_org_id=district,
+                document_date=vn_today(),
+                doc_type="BC",
+                subject="Báo cáo kết quả công tác Hội quý III",
+            ),
         )
-    await direct_to(demo_db, doc.id, lead="thu.le", co_user_ids=[await user_id(demo_db, "hanh.pham")],
-                    info_user_ids=[await user_id(demo_db, "ngoc.vo")])
+    await direct_to(
+        demo_db, doc.id, lead="thu.le", co_user_ids=[await user_id(demo_db, "hanh.pham")], info_user_ids=[await user_id(demo_db, "ngoc.vo")]
+    )
     co, lead, other = [await principal(demo_db, n) for n in ("hanh.pham", "thu.le", "chauthanh.chuyenvien")]
     async with demo_db.session() as session:
         await incoming.add_opinion(session, principal=co, document_id=doc.id, body="Ban GĐXH bổ sung số liệu.")
@@ -60,13 +86,24 @@ async def test_whole_flow_records_every_step_and_sender_statuses(demo_db, settin
     async with demo_db.session() as session:
         statuses = await incoming.sender_status_history(session, outgoing_ref="outgoing-7")
         latest = await incoming.sender_statuses(session, outgoing_ref="outgoing-7")
-        actions = (await session.scalars(select(AuditEntry.action).where(
-            AuditEntry.object_type == "incoming", AuditEntry.object_id == str(doc.id)).order_by(AuditEntry.seq))).all()
+        actions = (
+            await session.scalars(
+                select(AuditEntry.action)
+                .where(AuditEntry.object_type == "incoming", AuditEntry.object_id == str(doc.id))
+                .order_by(AuditEntry.seq)
+            )
+        ).all()
         final = await session.get(IncomingDocument, doc.id)
     assert [s.code for s in statuses] == ["01", "03", "04", "05", "06"]
     assert [(s.code, s.recipient_org_id) for s in latest] == [("06", province)]
-    assert actions == ["incoming.receive", "incoming.register", "incoming.direct", "incoming.opinion",
-                       "incoming.progress", "incoming.complete"]
+    assert actions == [
+        "incoming.receive",
+        "incoming.register",
+        "incoming.direct",
+        "incoming.opinion",
+        "incoming.progress",
+        "incoming.complete",
+    ]
     assert final.status == "done" and final.arrival_number == 1
 
 
@@ -76,17 +113,33 @@ async def test_duplicates_are_found_before_saving_and_can_be_overridden(demo_db_
     province = await org_id(demo_db_sqlite, "hlhpn-bentre")
     async with demo_db_sqlite.session() as session:
         found = await incoming.find_duplicates(
-            session, organization_id=province, number_notation="20/tb-hlhpn", document_date=meta().document_date,
-            issuer_name="Ủy ban nhân dân tỉnh Bến Tre")
+            session,
+            organization_id=province,
+            number_notation="20/tb-hlhpn",
+            document_date=meta().document_date,
+            issuer_name="Ủy ban nhân dân tỉnh Bến Tre",
+        )
     assert len(found) == 1
     with pytest.raises(Conflict):
         async with demo_db_sqlite.session() as session:
-            await incoming.register(session, principal=clerk, organization_id=province, meta=meta("20/TB-HLHPN"),
-                                    files=[pdf_file()], blobs=BlobStore.for_data_dir(settings.data_dir))
+            await incoming.register(
+                session,
+                principal=clerk,
+                organization_id=province,
+                meta=meta("20/TB-HLHPN"),
+                files=[pdf_file()],
+                blobs=BlobStore.for_data_dir(settings.data_dir),
+            )
     async with demo_db_sqlite.session() as session:
-        doc = await incoming.register(session, principal=clerk, organization_id=province, meta=meta("20/TB-HLHPN"),
-                                      files=[pdf_file()], blobs=BlobStore.for_data_dir(settings.data_dir),
-                                      allow_duplicate=True)
+        doc = await incoming.register(
+            session,
+            principal=clerk,
+            organization_id=province,
+            meta=meta("20/TB-HLHPN"),
+            files=[pdf_file()],
+            blobs=BlobStore.for_data_dir(settings.data_dir),
+            allow_duplicate=True,
+        )
     assert doc.arrival_number == 2
 
 
@@ -110,8 +163,9 @@ async def test_concurrent_registrations_get_contiguous_numbers(demo_db, settings
 
     async def one(i: int) -> int:
         async with demo_db.session() as session:
-            doc = await incoming.register(session, principal=clerk, organization_id=province,
-                                          meta=meta(f"{i}/CV-X"), files=files, blobs=blobs)
+            doc = await incoming.register(
+                session, principal=clerk, organization_id=province, meta=meta(f"{i}/CV-X"), files=files, blobs=blobs
+            )
             return doc.arrival_number
 
     numbers = await asyncio.gather(*(one(i) for i in range(1, 201)))

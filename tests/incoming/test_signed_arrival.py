@@ -15,8 +15,14 @@ from tests.signing.conftest import make_tiny_pdf
 async def test_signed_pdf_is_validated_on_arrival_and_a_broken_one_can_be_returned(demo_db_sqlite, demo_signing, client_for) -> None:
     settings = demo_signing
     signer = signer_for_person(data_dir=settings.data_dir, username="lan.nguyen", pin="123456", settings=settings)
-    signed = await async_sign_pdf(make_tiny_pdf("Cong van so 07"), signer=signer, level="B-B",
-                                  trust=TrustConfig.from_settings(settings), appearance=None, field_name="Sig1")
+    signed = await async_sign_pdf(
+        make_tiny_pdf("Cong van so 07"),
+        signer=signer,
+        level="B-B",
+        trust=TrustConfig.from_settings(settings),
+        appearance=None,
+        field_name="Sig1",
+    )
     tampered = signed.replace(b"Cong van so 07", b"Cong van so 08", 1)
     assert tampered != signed
 
@@ -24,14 +30,20 @@ async def test_signed_pdf_is_validated_on_arrival_and_a_broken_one_can_be_return
     await sign_in(client, "chauthanh.vanthu")
     district = await org_id(demo_db_sqlite, "hlhpn-chauthanh")
     token = await csrf_of(client, "/incoming/new")
-    good = await client.post("/incoming", data={**_form(district, "07/HLHPN-VP"), "csrf_token": token},
-                             files=[("files", ("cong-van.pdf", signed, "application/pdf"))])
+    good = await client.post(
+        "/incoming",
+        data={**_form(district, "07/HLHPN-VP"), "csrf_token": token},
+        files=[("files", ("cong-van.pdf", signed, "application/pdf"))],
+    )
     assert good.status_code == 303, good.text[:1500]
     page = (await client.get(good.headers["location"])).text
     assert "Nguyễn Thị Lan" in page and "Chữ ký hợp lệ" in page
 
-    bad = await client.post("/incoming", data={**_form(district, "08/HLHPN-VP"), "csrf_token": token},
-                            files=[("files", ("cong-van.pdf", tampered, "application/pdf"))])
+    bad = await client.post(
+        "/incoming",
+        data={**_form(district, "08/HLHPN-VP"), "csrf_token": token},
+        files=[("files", ("cong-van.pdf", tampered, "application/pdf"))],
+    )
     assert bad.status_code == 303, bad.text[:1500]
     doc_url = bad.headers["location"].split("?")[0]
     page = (await client.get(doc_url)).text

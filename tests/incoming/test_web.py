@@ -18,10 +18,15 @@ from tests.signing.conftest import make_tiny_pdf
 
 def _form(org: int, notation: str = "07/CV-SLĐTBXH") -> dict[str, str]:
     return {
-        "organization_id": str(org), "issuer_name": "Sở Lao động - Thương binh và Xã hội", "number_notation": notation,
-        "document_date": (vn_today() - timedelta(days=1)).isoformat(), "doc_type": "CV",
-        "subject": "Về việc phối hợp tuyên truyền phòng, chống bạo lực gia đình", "urgency": "urgent",
-        "secrecy": "normal", "arrival_date": vn_today().isoformat(),
+        "organization_id": str(org),
+        "issuer_name": "Sở Lao động - Thương binh và Xã hội",
+        "number_notation": notation,
+        "document_date": (vn_today() - timedelta(days=1)).isoformat(),
+        "doc_type": "CV",
+        "subject": "Về việc phối hợp tuyên truyền phòng, chống bạo lực gia đình",
+        "urgency": "urgent",
+        "secrecy": "normal",
+        "arrival_date": vn_today().isoformat(),
     }
 
 
@@ -54,15 +59,22 @@ async def test_clerk_registers_from_the_page_and_bad_uploads_store_nothing(demo_
         ("hong.pdf", broken, "Tệp không phải PDF hợp lệ"),
     ]
     for name, data, message in cases:
-        response = await client.post("/incoming", data={**_form(province), "csrf_token": token},
-                                     files=[("files", ("main.pdf", make_tiny_pdf(), "application/pdf")),
-                                            ("files", (name, data, "application/pdf"))])
+        response = await client.post(
+            "/incoming",
+            data={**_form(province), "csrf_token": token},
+            files=[("files", ("main.pdf", make_tiny_pdf(), "application/pdf")), ("files", (name, data, "application/pdf"))],
+        )
         assert response.status_code == 422, name
         assert message in response.text, name
     assert await _rows(db) == 0 and _blobs(settings) == []
-    ok = await client.post("/incoming", data={**_form(province), "csrf_token": token},
-                           files=[("files", ("cong-van.pdf", make_tiny_pdf(), "application/pdf")),
-                                  ("files", ("phu-luc.docx", docx.getvalue(), "application/octet-stream"))])
+    ok = await client.post(
+        "/incoming",
+        data={**_form(province), "csrf_token": token},
+        files=[
+            ("files", ("cong-van.pdf", make_tiny_pdf(), "application/pdf")),
+            ("files", ("phu-luc.docx", docx.getvalue(), "application/octet-stream")),
+        ],
+    )
     assert ok.status_code == 303, ok.text[:2000]
     page = await client.get(ok.headers["location"])
     assert page.status_code == 200 and "Về việc phối hợp tuyên truyền" in page.text and "Chờ bút phê" in page.text
@@ -74,12 +86,20 @@ async def test_clerk_registers_from_the_page_and_bad_uploads_store_nothing(demo_
     assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
     assert (await client.get(image.replace("/pages/1.png", "/pages/2.png"))).status_code == 404
     # The same document again: the check endpoint and the form both show the duplicate first.
-    check = await client.get("/incoming/check-duplicate", params={
-        "org_id": province, "number_notation": "07/CV-SLĐTBXH", "document_date": _form(province)["document_date"],
-        "issuer_name": "Sở Lao động - Thương binh và Xã hội"}, headers={"accept": "application/json"})
+    check = await client.get(
+        "/incoming/check-duplicate",
+        params={
+            "org_id": province,
+            "number_notation": "07/CV-SLĐTBXH",
+            "document_date": _form(province)["document_date"],
+            "issuer_name": "Sở Lao động - Thương binh và Xã hội",
+        },
+        headers={"accept": "application/json"},
+    )
     assert len(check.json()["duplicates"]) == 1
-    again = await client.post("/incoming", data={**_form(province), "csrf_token": token},
-                              files=[("files", ("cong-van.pdf", make_tiny_pdf(), "application/pdf"))])
+    again = await client.post(
+        "/incoming", data={**_form(province), "csrf_token": token}, files=[("files", ("cong-van.pdf", make_tiny_pdf(), "application/pdf"))]
+    )
     assert again.status_code == 409 and "Có thể trùng" in again.text
     assert await _rows(db) == 1
     doc_url = ok.headers["location"].split("?")[0]
@@ -127,8 +147,12 @@ async def test_leader_directs_from_the_page_and_lists_register_stats_render(demo
     page = await leader.get(f"/incoming/{doc.id}")
     unit = page.text.split('value="unit:')[1].split('"')[0]
     person = page.text.split('value="user:')[1].split('"')[0]
-    response = await post_form(leader, f"/incoming/{doc.id}/direct", {
-        "instruction": "Ban chủ trì tham mưu.", "lead": f"user:{person}", "due_days": "5"}, page=f"/incoming/{doc.id}")
+    response = await post_form(
+        leader,
+        f"/incoming/{doc.id}/direct",
+        {"instruction": "Ban chủ trì tham mưu.", "lead": f"user:{person}", "due_days": "5"},
+        page=f"/incoming/{doc.id}",
+    )
     assert response.status_code == 303, response.text[:500]
     assert unit.isdigit()
     clerk = await client_for(db)

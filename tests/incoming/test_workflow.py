@@ -13,15 +13,14 @@ from services.calendar import vn_today
 from services.incoming import service as incoming
 from services.notifications.models import Notification
 from tests.helpers import send
-from tests.incoming.conftest import pydantic_client, direct_to, principal, register, terminate_incoming, user_id, worker_for
+from tests.incoming.conftest import direct_to, principal, pydantic_client, register, terminate_incoming, user_id, worker_for
 from workflows.incoming.workflows import IncomingWorkflow
 
 
 async def _kinds(database, username: str) -> list[str]:  # type: ignore[no-untyped-def]
     uid = await user_id(database, username)
     async with database.session() as session:
-        return list((await session.scalars(select(Notification.kind).where(Notification.user_id == uid)
-                                            .order_by(Notification.id))).all())
+        return list((await session.scalars(select(Notification.kind).where(Notification.user_id == uid).order_by(Notification.id))).all())
 
 
 async def _count(database, action: str) -> int:  # type: ignore[no-untyped-def]

@@ -42,17 +42,31 @@ class Built:
 
 
 async def build_meeting(
-    database: Database, settings: Settings, *, starts_in: timedelta = timedelta(days=2), units: tuple[str, ...] = ("hlhpn-chauthanh",),
-    schedule: bool = True, items: int = 3, title: str = "Hội nghị sơ kết công tác Hội 6 tháng đầu năm 2026",
+    database: Database,
+    settings: Settings,
+    *,
+    starts_in: timedelta = timedelta(days=2),
+    units: tuple[str, ...] = ("hlhpn-chauthanh",),
+    schedule: bool = True,
+    items: int = 3,
+    title: str = "Hội nghị sơ kết công tác Hội 6 tháng đầu năm 2026",
 ) -> Built:
     users, orgs = await ids(database)
     organiser = await principal(database, ORGANISER)
     start: datetime = utcnow() + starts_in
     async with database.session() as session:
         meeting = await scheduling.create_meeting(
-            session, principal=organiser, settings=settings, organization_id=orgs["hlhpn-bentre"], title=title,
-            chair_id=users[CHAIR], secretary_id=users[SECRETARY], starts_at=start, ends_at=start + timedelta(hours=3),
-            mode=MeetingMode.hybrid, place="Hội trường Hội LHPN tỉnh",
+            session,
+            principal=organiser,
+            settings=settings,
+            organization_id=orgs["hlhpn-bentre"],
+            title=title,
+            chair_id=users[CHAIR],
+            secretary_id=users[SECRETARY],
+            starts_at=start,
+            ends_at=start + timedelta(hours=3),
+            mode=MeetingMode.hybrid,
+            place="Hội trường Hội LHPN tỉnh",
         )
         meeting_id = meeting.id
     async with database.session() as session:

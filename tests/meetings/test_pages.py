@@ -28,8 +28,9 @@ async def _client(client_for, database, username):  # type: ignore[no-untyped-de
 
 
 async def _live(client, meeting_id: int, action: str, csrf: str, **body):  # type: ignore[no-untyped-def]
-    return await client.post(f"/meetings/{meeting_id}/live/{action}", json=body,
-                             headers={"x-csrf-token": csrf, "accept": "application/json"})
+    return await client.post(
+        f"/meetings/{meeting_id}/live/{action}", json=body, headers={"x-csrf-token": csrf, "accept": "application/json"}
+    )
 
 
 async def test_prepare_answer_and_run_a_meeting_through_the_pages(demo_db_sqlite, client_for, settings) -> None:
@@ -39,10 +40,20 @@ async def test_prepare_answer_and_run_a_meeting_through_the_pages(demo_db_sqlite
     csrf = await csrf_of(clerk, "/meetings/new")
     start = to_vn(utcnow() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
     end = to_vn(utcnow() + timedelta(days=2, hours=3)).strftime("%Y-%m-%dT%H:%M")
-    created = await clerk.post("/meetings", data={
-        "csrf_token": csrf, "organization_id": str(orgs["hlhpn-bentre"]), "title": "Hội nghị sơ kết công tác Hội 6 tháng đầu năm 2026",
-        "chair_id": str(users["lan.nguyen"]), "secretary_id": str(users["ngoc.vo"]), "starts_at": start, "ends_at": end,
-        "mode": "hybrid", "place": "Hội trường Hội LHPN tỉnh"})
+    created = await clerk.post(
+        "/meetings",
+        data={
+            "csrf_token": csrf,
+            "organization_id": str(orgs["hlhpn-bentre"]),
+            "title": "Hội nghị sơ kết công tác Hội 6 tháng đầu năm 2026",
+            "chair_id": str(users["lan.nguyen"]),
+            "secretary_id": str(users["ngoc.vo"]),
+            "starts_at": start,
+            "ends_at": end,
+            "mode": "hybrid",
+            "place": "Hội trường Hội LHPN tỉnh",
+        },
+    )
     assert created.status_code == 303, created.text
     mid = int(re.search(r"/meetings/(\d+)", created.headers["location"]).group(1))
     page = f"/meetings/{mid}"
@@ -55,9 +66,11 @@ async def test_prepare_answer_and_run_a_meeting_through_the_pages(demo_db_sqlite
         response = await clerk.post(path, data={**data, "csrf_token": csrf})
         assert response.status_code == 303, (path, response.text)
     pdf = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF"
-    upload = await clerk.post(f"{page}/documents", data={"csrf_token": csrf, "title": "Dự thảo báo cáo sơ kết",
-                                                          "viewer_ids": [str(users["hue.do"])]},
-                              files={"file": ("bao-cao.pdf", pdf, "application/pdf")})
+    upload = await clerk.post(
+        f"{page}/documents",
+        data={"csrf_token": csrf, "title": "Dự thảo báo cáo sơ kết", "viewer_ids": [str(users["hue.do"])]},
+        files={"file": ("bao-cao.pdf", pdf, "application/pdf")},
+    )
     assert upload.status_code in (303, 422), upload.text
     scheduled = await clerk.post(f"{page}/schedule", data={"csrf_token": csrf})
     assert scheduled.status_code == 303
@@ -72,8 +85,9 @@ async def test_prepare_answer_and_run_a_meeting_through_the_pages(demo_db_sqlite
     assert "Người dự họp của Hội LHPN huyện Châu Thành" in d_page.text
     unit_id = re.search(r"/units/(\d+)/attendees", d_page.text).group(1)
     d_csrf = await csrf_of(district, page)
-    answered = await district.post(f"{page}/units/{unit_id}/attendees", data={
-        "csrf_token": d_csrf, "user_ids": [str(users["chauthanh.chutich"])]})
+    answered = await district.post(
+        f"{page}/units/{unit_id}/attendees", data={"csrf_token": d_csrf, "user_ids": [str(users["chauthanh.chutich"])]}
+    )
     assert answered.status_code == 303
     # An outsider sees nothing.
     outsider = await _client(client_for, db, "mocaynam.chuyenvien")
@@ -99,7 +113,9 @@ async def test_prepare_answer_and_run_a_meeting_through_the_pages(demo_db_sqlite
     state = (await member.get(f"{page}/state.json")).json()
     assert state["agenda"]["current_item_id"] == first_item
     assert [q["note"] for q in state["speakers"]["queue"]] == ["Về chỉ tiêu"]
-    assert (await _live(chair, mid, "open-poll", c_csrf, question="Thông qua chương trình phối hợp?", visibility="named")).status_code == 200
+    assert (
+        await _live(chair, mid, "open-poll", c_csrf, question="Thông qua chương trình phối hợp?", visibility="named")
+    ).status_code == 200
     state = (await member.get(f"{page}/state.json")).json()
     poll = state["polls"][0]
     yes = next(o["id"] for o in poll["options"] if o["key"] == "yes")

@@ -41,8 +41,13 @@ async def test_a_meeting_runs_from_check_in_to_a_passed_vote(demo_db, settings) 
         # since they opened the meeting: 4 present.
         assert (q["members"], q["voting_present"], q["needed"], q["met"]) == (5, 4, 3, True)
     async with demo_db.session() as session:  # the secretary steps out: still more than half
-        await attendance.mark(session, principal=secretary, meeting_id=mid,
-                              participant_id=(await _participant_id(session, mid, secretary.user.id)), present=False)
+        await attendance.mark(
+            session,
+            principal=secretary,
+            meeting_id=mid,
+            participant_id=(await _participant_id(session, mid, secretary.user.id)),
+            present=False,
+        )
         meeting = await session.get(Meeting, mid)
         assert (await quorum(session, meeting))["met"] is True
     with pytest.raises(Forbidden):
@@ -70,8 +75,14 @@ async def test_a_meeting_runs_from_check_in_to_a_passed_vote(demo_db, settings) 
         await speakers.end_floor(session, principal=chair, meeting_id=mid, request_id=first.id)
 
     async with demo_db.session() as session:
-        poll = await polls.open_poll(session, principal=chair, meeting_id=mid, question="Thông qua chương trình phối hợp?",
-                                     visibility=PollVisibility.named, threshold=Threshold.majority_present)
+        poll = await polls.open_poll(
+            session,
+            principal=chair,
+            meeting_id=mid,
+            question="Thông qua chương trình phối hợp?",
+            visibility=PollVisibility.named,
+            threshold=Threshold.majority_present,
+        )
     async with demo_db.session() as session:
         from meetings.models import PollOption
 
@@ -100,8 +111,9 @@ async def test_a_meeting_runs_from_check_in_to_a_passed_vote(demo_db, settings) 
 async def _participant_id(session, meeting_id: int, user_id: int) -> int:  # type: ignore[no-untyped-def]
     from meetings.models import MeetingParticipant
 
-    return await session.scalar(select(MeetingParticipant.id).where(
-        MeetingParticipant.meeting_id == meeting_id, MeetingParticipant.user_id == user_id))
+    return await session.scalar(
+        select(MeetingParticipant.id).where(MeetingParticipant.meeting_id == meeting_id, MeetingParticipant.user_id == user_id)
+    )
 
 
 async def _poll_with_options(database, chair, mid, **kw):  # type: ignore[no-untyped-def]
@@ -201,8 +213,9 @@ async def test_secret_poll_leaves_no_link_between_voter_and_choice(demo_db, sett
             await attendance.check_in(session, principal=p, meeting_id=mid)
     async with demo_db.session() as session:
         first_seq = await session.scalar(select(Event.seq).order_by(Event.seq.desc()).limit(1))
-    poll, options = await _poll_with_options(demo_db, chair, mid, visibility=PollVisibility.secret, allow_change=True,
-                                             threshold=Threshold.two_thirds_present)
+    poll, options = await _poll_with_options(
+        demo_db, chair, mid, visibility=PollVisibility.secret, allow_change=True, threshold=Threshold.two_thirds_present
+    )
     assert poll.allow_change is False  # a secret ballot cannot be changed
     choices = {voters[0].user.id: options["yes"], voters[1].user.id: options["no"], voters[2].user.id: options["yes"]}
     for p in voters:
@@ -219,7 +232,9 @@ async def test_secret_poll_leaves_no_link_between_voter_and_choice(demo_db, sett
         assert columns == {"id", "poll_id", "position", "label", "key", "votes"}
         if not demo_db.is_sqlite:
             # Every vote rewrites every option row: row versions do not reveal which option moved.
-            xmins = set((await session.execute(text("SELECT xmin::text FROM meeting_poll_options WHERE poll_id = :p"), {"p": poll.id})).scalars())
+            xmins = set(
+                (await session.execute(text("SELECT xmin::text FROM meeting_poll_options WHERE poll_id = :p"), {"p": poll.id})).scalars()
+            )
             assert len(xmins) == 1
         # No event and no audit entry carries a voter with a choice.
         events = (await session.scalars(select(Event).where(Event.seq > first_seq))).all()
@@ -263,17 +278,28 @@ async def test_invited_unit_names_its_attendees_and_they_may_check_in(demo_db, s
     async with demo_db.session() as session:
         acc = await scheduling.access_for(session, district_leader, mid)
         unit_id = acc.responder_units[0].id
-        await scheduling.name_attendees(session, principal=district_leader, meeting_id=mid, unit_id=unit_id,
-                                        user_ids=[built.users["chauthanh.chutich"], built.users["chauthanh.chuyenvien"]])
+        await scheduling.name_attendees(
+            session,
+            principal=district_leader,
+            meeting_id=mid,
+            unit_id=unit_id,
+            user_ids=[built.users["chauthanh.chutich"], built.users["chauthanh.chuyenvien"]],
+        )
     with pytest.raises(InvalidInput):  # someone from another district
         async with demo_db.session() as session:
-            await scheduling.name_attendees(session, principal=district_leader, meeting_id=mid, unit_id=unit_id,
-                                            user_ids=[built.users["mocaynam.chuyenvien"]])
+            await scheduling.name_attendees(
+                session, principal=district_leader, meeting_id=mid, unit_id=unit_id, user_ids=[built.users["mocaynam.chuyenvien"]]
+            )
     mocaynam = await principal(demo_db, "mocaynam.vanthu")
     async with demo_db.session() as session:
         acc = await scheduling.access_for(session, mocaynam, mid)
-        await scheduling.decline_unit(session, principal=mocaynam, meeting_id=mid, unit_id=acc.responder_units[0].id,
-                                      reason="Trùng lịch tiếp đoàn kiểm tra của Huyện ủy")
+        await scheduling.decline_unit(
+            session,
+            principal=mocaynam,
+            meeting_id=mid,
+            unit_id=acc.responder_units[0].id,
+            reason="Trùng lịch tiếp đoàn kiểm tra của Huyện ủy",
+        )
     attendee = await principal(demo_db, "chauthanh.chuyenvien")
     async with demo_db.session() as session:
         await attendance.check_in(session, principal=attendee, meeting_id=mid)

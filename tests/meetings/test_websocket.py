@@ -32,7 +32,9 @@ def _free_port() -> int:
 async def server(demo_db_sqlite, settings):  # type: ignore[no-untyped-def]
     app = create_app(settings=settings, database=demo_db_sqlite, temporal=TemporalHandle(settings))
     port = _free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio", timeout_graceful_shutdown=1))
+    uv = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio", timeout_graceful_shutdown=1)
+    )
     task = asyncio.create_task(uv.serve())
     while not uv.started:
         await asyncio.sleep(0.05)
@@ -81,7 +83,9 @@ class Listener:
 
 
 async def _act(client: httpx.AsyncClient, csrf: str, meeting_id: int, action: str, **body) -> None:  # type: ignore[no-untyped-def]
-    response = await client.post(f"/meetings/{meeting_id}/live/{action}", json=body, headers={"x-csrf-token": csrf, "accept": "application/json"})
+    response = await client.post(
+        f"/meetings/{meeting_id}/live/{action}", json=body, headers={"x-csrf-token": csrf, "accept": "application/json"}
+    )
     assert response.status_code == 200, response.text
 
 
@@ -148,7 +152,9 @@ async def test_the_channel_is_closed_to_non_participants(server, demo_db_sqlite,
     built = await build_meeting(demo_db_sqlite, settings)
     outsider, cookie, _ = await _session(server, "mocaynam.chuyenvien")
     with pytest.raises(Exception) as excinfo:
-        async with connect(f"ws://{server}/ws?channels=meeting-{built.meeting_id}", additional_headers={"Cookie": f"lt_session={cookie}"}) as ws:
+        async with connect(
+            f"ws://{server}/ws?channels=meeting-{built.meeting_id}", additional_headers={"Cookie": f"lt_session={cookie}"}
+        ) as ws:
             await asyncio.wait_for(ws.recv(), 5)
     assert "403" in str(excinfo.value)  # refused before the handshake completes
     await outsider.aclose()
@@ -209,9 +215,18 @@ async def test_a_foreign_origin_gets_close_code_4403(demo_db_sqlite, settings) -
     async def send(message: dict) -> None:
         sent.append(message)
 
-    scope = {"type": "websocket", "path": "/ws", "raw_path": b"/ws", "query_string": b"channels=user-1",
-             "headers": [(b"host", b"127.0.0.1:8000"), (b"origin", b"https://evil.example")], "scheme": "ws",
-             "server": ("127.0.0.1", 8000), "client": ("10.0.0.9", 4000), "root_path": "", "subprotocols": [],
-             "asgi": {"version": "3.0"}}
+    scope = {
+        "type": "websocket",
+        "path": "/ws",
+        "raw_path": b"/ws",
+        "query_string": b"channels=user-1",
+        "headers": [(b"host", b"127.0.0.1:8000"), (b"origin", b"https://evil.example")],
+        "scheme": "ws",
+        "server": ("127.0.0.1", 8000),
+        "client": ("10.0.0.9", 4000),
+        "root_path": "",
+        "subprotocols": [],
+        "asgi": {"version": "3.0"},
+    }
     await app(scope, receive, send)
     assert sent == [{"type": "websocket.close", "code": 4403, "reason": ""}]

@@ -7,17 +7,16 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import select
+from temporalio.client import Client
 
 from meetings import scheduling
 from meetings.models import Meeting
 from services.notifications.models import Notification
 from tests.helpers import app_client
 from tests.meetings.factory import CHAIR, ORGANISER, build_meeting, principal
-from temporalio.client import Client
-
 from workflows.context import ActivityContext
-from workflows.relay import workflow_id
 from workflows.meetings.workflows import MeetingInput, MeetingWorkflow, Reschedule
+from workflows.relay import workflow_id
 from workflows.worker import build_worker
 
 
@@ -28,9 +27,13 @@ def _client(temporal_env) -> Client:  # type: ignore[no-untyped-def]
 
 async def _kinds(database, meeting_id: int) -> list[str]:  # type: ignore[no-untyped-def]
     async with database.session() as session:
-        rows = (await session.execute(
-            select(Notification.kind, Notification.dedupe_key).where(Notification.link == f"/meetings/{meeting_id}").order_by(Notification.id)
-        )).all()
+        rows = (
+            await session.execute(
+                select(Notification.kind, Notification.dedupe_key)
+                .where(Notification.link == f"/meetings/{meeting_id}")
+                .order_by(Notification.id)
+            )
+        ).all()
     return [f"{kind}|{key.rsplit(':', 1)[0]}" for kind, key in rows]
 
 
@@ -51,8 +54,11 @@ async def test_invitations_then_reminders_moved_by_a_reschedule_then_open_and_cl
     async with build_worker(_client(temporal_env), task_queue=queue, context=ActivityContext(settings, db)):
         with temporal_env.with_time_skipping_disabled():
             handle = await _client(temporal_env).start_workflow(
-                MeetingWorkflow.run, MeetingInput(meeting_id=mid, reminder_minutes=[24 * 60, 60]),
-                id=f"{workflow_id('meeting', mid)}-{uuid.uuid4().hex[:6]}", task_queue=queue)
+                MeetingWorkflow.run,
+                MeetingInput(meeting_id=mid, reminder_minutes=[24 * 60, 60]),
+                id=f"{workflow_id('meeting', mid)}-{uuid.uuid4().hex[:6]}",
+                task_queue=queue,
+            )
 
         async def invited() -> bool:
             return any(k.startswith("meeting.invited") for k in await _kinds(db, mid))
@@ -75,15 +81,21 @@ async def test_invitations_then_reminders_moved_by_a_reschedule_then_open_and_cl
         # Rescheduled two days later: the old 1-hour reminder never fires, the new ones do.
         organiser = await principal(db, ORGANISER)
         async with db.session() as session:
-            meeting = await scheduling.reschedule_meeting(session, principal=organiser, meeting_id=mid,
-                                                          starts_at=starts + timedelta(days=2), ends_at=starts + timedelta(days=2, hours=3))
+            meeting = await scheduling.reschedule_meeting(
+                session,
+                principal=organiser,
+                meeting_id=mid,
+                starts_at=starts + timedelta(days=2),
+                ends_at=starts + timedelta(days=2, hours=3),
+            )
             new_start, version = meeting.starts_at, meeting.schedule_version
         await handle.signal(MeetingWorkflow.rescheduled, Reschedule(starts_at=new_start, version=version))
         await temporal_env.fast_forward(handle, timedelta(hours=48))
 
         async def moved() -> bool:
             return sum(k.startswith("meeting.reminder") for k in await _kinds(db, mid)) >= 2 * 1 and any(
-                k.startswith("meeting.rescheduled") for k in await _kinds(db, mid))
+                k.startswith("meeting.rescheduled") for k in await _kinds(db, mid)
+            )
 
         await _wait_for(moved)
         progress = await handle.query(MeetingWorkflow.progress)
@@ -116,7 +128,9 @@ async def test_a_cancelled_meeting_tells_everyone_and_ends(temporal_env, demo_db
     queue = f"meet-{uuid.uuid4().hex[:6]}"
     async with build_worker(_client(temporal_env), task_queue=queue, context=ActivityContext(settings, db)):
         handle = await _client(temporal_env).start_workflow(
-            MeetingWorkflow.run, MeetingInput(meeting_id=mid), id=f"{workflow_id('meeting', mid)}-{uuid.uuid4().hex[:6]}", task_queue=queue)
+            MeetingWorkflow.run, MeetingInput(meeting_id=mid), id=f"{workflow_id('meeting', mid)}-{uuid.uuid4().hex[:6]}", task_queue=queue
+        )
+
         # Time skips on its own: both reminders go out, then the workflow waits for the chair.
         async def both() -> bool:
             return sum(k.startswith("meeting.reminder") for k in await _kinds(db, mid)) >= 2 * 6

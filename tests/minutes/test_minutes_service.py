@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from meetings.minutes import document, service as minutes_service
 from demo.minutes import principal, sample_content, write
+from meetings.minutes import document
+from meetings.minutes import service as minutes_service
 from meetings.minutes.models import MinutesRevision
 from meetings.service import facts as meeting_facts
 from services.events.models import Event
@@ -43,8 +44,9 @@ async def test_minutes_content_matches_the_meetings_attendance_and_votes(demo_db
 
 
 async def test_a_stale_save_is_refused_and_no_text_is_lost(demo_db, settings) -> None:
-    held = await hold_meeting(demo_db, settings, Plan(title="Họp thường kỳ", items=ITEMS[:2], poll=None, units={},
-                                                      speeches=[("thu.le", 0, "")]))
+    held = await hold_meeting(
+        demo_db, settings, Plan(title="Họp thường kỳ", items=ITEMS[:2], poll=None, units={}, speeches=[("thu.le", 0, "")])
+    )
     secretary = await principal(demo_db, "ngoc.vo")
     chair = await principal(demo_db, "lan.nguyen")
     async with demo_db.session() as session:
@@ -62,8 +64,9 @@ async def test_a_stale_save_is_refused_and_no_text_is_lost(demo_db, settings) ->
     assert stale.content["items"][item]["discussion"] == "Thiết bị A viết trước."
     assert "phiên bản 1" in stale.message and "vẫn còn nguyên" in stale.message
     async with demo_db.session() as session:
-        rows = (await session.scalars(select(MinutesRevision).where(MinutesRevision.minutes_id == minutes_id)
-                                      .order_by(MinutesRevision.id))).all()
+        rows = (
+            await session.scalars(select(MinutesRevision).where(MinutesRevision.minutes_id == minutes_id).order_by(MinutesRevision.id))
+        ).all()
         current = await minutes_service.get(session, minutes_id=minutes_id)
     # The winner is saved as revision 1, the refused text is kept as a conflict copy.
     assert [(r.number, r.kind) for r in rows] == [(1, "saved"), (None, "conflict")]
@@ -71,8 +74,13 @@ async def test_a_stale_save_is_refused_and_no_text_is_lost(demo_db, settings) ->
     assert "Thiết bị A" in current.content and current.revision == 1
     # Merging from the current revision succeeds.
     async with demo_db.session() as session:
-        merged = await minutes_service.save(session, principal=chair, minutes_id=minutes_id, base_revision=1, content={
-            "items": {item: {"discussion": "Thiết bị A viết trước. Thiết bị B bổ sung."}}})
+        merged = await minutes_service.save(
+            session,
+            principal=chair,
+            minutes_id=minutes_id,
+            base_revision=1,
+            content={"items": {item: {"discussion": "Thiết bị A viết trước. Thiết bị B bổ sung."}}},
+        )
     assert merged.saved and merged.revision == 2
     async with demo_db.session() as session:
         events = (await session.scalars(select(Event).where(Event.channel == f"meeting-{held.meeting_id}", Event.kind == "minutes"))).all()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from meetings.minutes import service as minutes_service
 from demo.minutes import _close, principal, sample_content, sign, write
+from meetings.minutes import service as minutes_service
 from meetings.minutes.models import MinutesStatus
 from services.blobs import BlobStore
 from services.errors import Conflict
@@ -86,8 +86,11 @@ async def test_secretary_then_chair_sign_then_numbered_and_distributed(temporal_
                 content = minutes_service.content_of(minutes)
             content["items"][str(held.item_ids[1])]["conclusion"] = "Giao các huyện xây dựng kế hoạch trước ngày 15/7."
             async with db.session() as session:
-                assert (await minutes_service.save(session, principal=secretary, minutes_id=minutes_id,
-                                                   base_revision=minutes.revision, content=content)).saved
+                assert (
+                    await minutes_service.save(
+                        session, principal=secretary, minutes_id=minutes_id, base_revision=minutes.revision, content=content
+                    )
+                ).saved
             # Second round: both sign in order.
             await _close(db, settings, client, minutes_id)
             await sign(db, settings, minutes_id, "ngoc.vo", client)
@@ -96,8 +99,10 @@ async def test_secretary_then_chair_sign_then_numbered_and_distributed(temporal_
             handle = client.get_workflow_handle(minutes_workflow_id(minutes_id))
             try:
                 notation = await asyncio.wait_for(handle.result(), timeout=90)
-            except asyncio.TimeoutError:
-                raise AssertionError(f"stuck: {await handle.query(MinutesWorkflow.progress)} {await _status(db, minutes_id)} {await _error(db, minutes_id)} {(await handle.describe()).raw_description.pending_activities}") from None
+            except TimeoutError:
+                raise AssertionError(
+                    f"stuck: {await handle.query(MinutesWorkflow.progress)} {await _status(db, minutes_id)} {await _error(db, minutes_id)} {(await handle.describe()).raw_description.pending_activities}"
+                ) from None
     async with db.session() as session:
         minutes = await minutes_service.get(session, minutes_id=minutes_id)
         copies = (await session.scalars(select(IncomingDocument).where(IncomingDocument.outgoing_ref == f"minutes-{minutes_id}"))).all()
@@ -108,8 +113,11 @@ async def test_secretary_then_chair_sign_then_numbered_and_distributed(temporal_
     assert all(c.doc_type == "BB" and c.number_notation == notation for c in copies)
     pdf = BlobStore.for_data_dir(settings.data_dir).get(minutes.final_pdf_sha or "")
     report = await minutes_service.validate_pdf(settings, pdf)
-    assert report.all_valid and [s.signer.name for s in report.signatures] == ["Võ Thị Ngọc", "Nguyễn Thị Lan"] or (
-        report.all_valid and len(report.signatures) == 2), report.summary_en
+    assert (
+        report.all_valid
+        and [s.signer.name for s in report.signatures] == ["Võ Thị Ngọc", "Nguyễn Thị Lan"]
+        or (report.all_valid and len(report.signatures) == 2)
+    ), report.summary_en
     assert all(s.modification_level == "FORM_FILLING" for s in report.signatures)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "bien-ban.pdf").write_bytes(pdf)

@@ -8,13 +8,18 @@ from meetings.minutes.service import normalise
 
 def test_superscript_digits_are_not_ids() -> None:
     speeches = {2: {"id": 2, "user_id": 7, "label": "Nguyễn Thị Lan, Chủ tịch"}}
-    raw = {"items": {
-        "²": {"discussion": "lost"},
-        "1": {"discussion": "Thảo luận", "opinions": [
-            {"speech_id": "²", "name": "Lê Thu", "text": "Đồng ý"},
-            {"speech_id": 2, "text": "Bổ sung"},
-        ]},
-    }}
+    raw = {
+        "items": {
+            "²": {"discussion": "lost"},
+            "1": {
+                "discussion": "Thảo luận",
+                "opinions": [
+                    {"speech_id": "²", "name": "Lê Thu", "text": "Đồng ý"},
+                    {"speech_id": 2, "text": "Bổ sung"},
+                ],
+            },
+        }
+    }
     items = normalise(raw, item_ids={1, 2}, speeches=speeches)["items"]
     assert list(items) == ["1"]
     first, second = items["1"]["opinions"]

@@ -12,8 +12,7 @@ from tests.minutes.conftest import ITEMS, Plan, hold_meeting
 
 async def test_autosave_conflict_escaping_and_tasks_over_http(demo_db_sqlite, settings, client_for) -> None:
     db = demo_db_sqlite
-    held = await hold_meeting(db, settings, Plan(title="Họp giao ban", items=ITEMS[:2], poll=None, units={},
-                                                 speeches=[("thu.le", 0, "")]))
+    held = await hold_meeting(db, settings, Plan(title="Họp giao ban", items=ITEMS[:2], poll=None, units={}, speeches=[("thu.le", 0, "")]))
     minutes_id = await write(db, held, {"items": {}})
     secretary, chair, member = await client_for(db), await client_for(db), await client_for(db)
     for client, name in ((secretary, "ngoc.vo"), (chair, "lan.nguyen"), (member, "thu.le")):
@@ -23,13 +22,19 @@ async def test_autosave_conflict_escaping_and_tasks_over_http(demo_db_sqlite, se
     token = re.search(r'data-csrf="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     item = str(held.item_ids[0])
     evil = "<img src=x onerror=alert(1)>"
-    ok = await secretary.post(f"/minutes/{minutes_id}/save", headers={"X-CSRF-Token": token, "accept": "application/json"},
-                              json={"base_revision": 1, "content": {"items": {item: {"discussion": evil}}}})
+    ok = await secretary.post(
+        f"/minutes/{minutes_id}/save",
+        headers={"X-CSRF-Token": token, "accept": "application/json"},
+        json={"base_revision": 1, "content": {"items": {item: {"discussion": evil}}}},
+    )
     assert ok.status_code == 200 and ok.json()["revision"] == 2
     chair_page = await chair.get(f"/meetings/{held.meeting_id}/minutes")
     chair_token = re.search(r'data-csrf="([^"]+)"', chair_page.text).group(1)  # type: ignore[union-attr]
-    stale = await chair.post(f"/minutes/{minutes_id}/save", headers={"X-CSRF-Token": chair_token, "accept": "application/json"},
-                             json={"base_revision": 1, "content": {"items": {item: {"discussion": "Ý kiến của chủ trì"}}}})
+    stale = await chair.post(
+        f"/minutes/{minutes_id}/save",
+        headers={"X-CSRF-Token": chair_token, "accept": "application/json"},
+        json={"base_revision": 1, "content": {"items": {item: {"discussion": "Ý kiến của chủ trì"}}}},
+    )
     assert stale.status_code == 409
     body = stale.json()
     assert body["revision"] == 2 and body["content"]["items"][item]["discussion"] == evil
@@ -42,9 +47,17 @@ async def test_autosave_conflict_escaping_and_tasks_over_http(demo_db_sqlite, se
     history = await member.get(f"/minutes/{minutes_id}/revisions")
     assert history.status_code == 200 and "Lần lưu bị từ chối" in history.text
     # A task from the first conclusion, owned by the member.
-    task = await secretary.post(f"/minutes/{minutes_id}/tasks", data={
-        "csrf_token": token, "item_id": item, "title": "Tổng hợp ý kiến các huyện", "owner": f"user:{held.users['thu.le']}",
-        "due_date": "2099-12-31", "description": "Gửi Văn phòng trước hạn."})
+    task = await secretary.post(
+        f"/minutes/{minutes_id}/tasks",
+        data={
+            "csrf_token": token,
+            "item_id": item,
+            "title": "Tổng hợp ý kiến các huyện",
+            "owner": f"user:{held.users['thu.le']}",
+            "due_date": "2099-12-31",
+            "description": "Gửi Văn phòng trước hạn.",
+        },
+    )
     assert task.status_code == 303
     mine = await member.get("/tasks")
     assert mine.status_code == 200 and "Tổng hợp ý kiến các huyện" in mine.text

@@ -14,7 +14,7 @@ from services.audit.models import AuditEntry
 from services.calendar import vn_today
 from services.notifications.models import Notification
 from services.tasks.models import OwnerKind, Task, TaskStatus
-from tests.helpers import csrf_of, sign_in, send
+from tests.helpers import csrf_of, send, sign_in
 from tests.minutes.conftest import ITEMS, Plan, hold_meeting, pydantic_client, terminate, worker_for
 from workflows.tasks.workflows import TaskWorkflow, task_workflow_id
 
@@ -26,8 +26,15 @@ async def _task(db, task_id: int) -> Task:  # type: ignore[no-untyped-def]
 
 async def _kinds(db, user_id: int) -> list[str]:  # type: ignore[no-untyped-def]
     async with db.session() as session:
-        return list((await session.scalars(select(Notification.kind).where(
-            Notification.user_id == user_id, Notification.kind.like("task.%")).order_by(Notification.id))).all())
+        return list(
+            (
+                await session.scalars(
+                    select(Notification.kind)
+                    .where(Notification.user_id == user_id, Notification.kind.like("task.%"))
+                    .order_by(Notification.id)
+                )
+            ).all()
+        )
 
 
 async def test_assigner_reassigns_then_cancels_and_the_workflow_follows(temporal_env, demo_db_sqlite, settings, client_for) -> None:
@@ -37,8 +44,7 @@ async def test_assigner_reassigns_then_cancels_and_the_workflow_follows(temporal
     held = await hold_meeting(db, settings, Plan(title="Họp giao ban", items=ITEMS[:1], poll=None, units={}, speeches=[]))
     minutes_id = await write(db, held, {"items": {}})
     due = vn_today() + timedelta(days=10)
-    (task_id,) = await add_tasks(db, minutes_id, held, [
-        (0, "Tổng hợp ý kiến góp ý dự thảo Nghị quyết", OwnerKind.user, "thu.le", due)])
+    (task_id,) = await add_tasks(db, minutes_id, held, [(0, "Tổng hợp ý kiến góp ý dự thảo Nghị quyết", OwnerKind.user, "thu.le", due)])
     page = f"/tasks/{task_id}"
     async with worker_for(client, settings, db):
         with temporal_env.with_time_skipping_disabled():
@@ -50,8 +56,10 @@ async def test_assigner_reassigns_then_cancels_and_the_workflow_follows(temporal
             await sign_in(owner, "thu.le")
             assert "Giao lại hoặc đổi hạn" not in (await owner.get(page)).text
             token = await csrf_of(owner, page)
-            refused = await owner.post(f"{page}/reassign", data={
-                "csrf_token": token, "owner": f"user:{held.users['hue.do']}", "due_date": due.isoformat(), "reason": "x"})
+            refused = await owner.post(
+                f"{page}/reassign",
+                data={"csrf_token": token, "owner": f"user:{held.users['hue.do']}", "due_date": due.isoformat(), "reason": "x"},
+            )
             assert refused.status_code == 403
 
             leader = await client_for(db, temporal_client=client)
@@ -66,14 +74,21 @@ async def test_assigner_reassigns_then_cancels_and_the_workflow_follows(temporal
                 (thu, due.isoformat(), "Không đổi gì.", "không thay đổi"),
                 ("organization:999999", earlier, "Cơ quan không có.", "không hợp lệ"),
             ):
-                response = await leader.post(f"{page}/reassign", data={
-                    "csrf_token": token, "owner": owner_value, "due_date": due_value, "reason": reason})
+                response = await leader.post(
+                    f"{page}/reassign", data={"csrf_token": token, "owner": owner_value, "due_date": due_value, "reason": reason}
+                )
                 assert response.status_code == 422 and message in response.text, (message, response.text[:300])
             assert (await _task(db, task_id)).owner_user_id == held.users["thu.le"]
 
-            moved = await leader.post(f"{page}/reassign", data={
-                "csrf_token": token, "owner": f"user:{held.users['hue.do']}", "due_date": (due - timedelta(days=3)).isoformat(),
-                "reason": "Đồng chí Thu đi công tác."})
+            moved = await leader.post(
+                f"{page}/reassign",
+                data={
+                    "csrf_token": token,
+                    "owner": f"user:{held.users['hue.do']}",
+                    "due_date": (due - timedelta(days=3)).isoformat(),
+                    "reason": "Đồng chí Thu đi công tác.",
+                },
+            )
             assert moved.status_code == 303
             task = await _task(db, task_id)
             assert (task.owner_user_id, task.due_date) == (held.users["hue.do"], due - timedelta(days=3))
@@ -99,7 +114,12 @@ async def test_assigner_reassigns_then_cancels_and_the_workflow_follows(temporal
     assert (await _task(db, task_id)).status == TaskStatus.cancelled
     assert (await _kinds(db, held.users["hue.do"]))[-1] == "task.cancelled"
     async with db.session() as session:
-        actions = (await session.scalars(select(AuditEntry.action).where(
-            AuditEntry.object_type == "task", AuditEntry.object_id == str(task_id)).order_by(AuditEntry.seq))).all()
+        actions = (
+            await session.scalars(
+                select(AuditEntry.action)
+                .where(AuditEntry.object_type == "task", AuditEntry.object_id == str(task_id))
+                .order_by(AuditEntry.seq)
+            )
+        ).all()
     assert [a for a in actions if a in ("task.reassign", "task.cancel")] == ["task.reassign", "task.cancel"]
     assert "Giao lại hoặc đổi hạn" not in (await leader.get(page)).text  # nothing left to manage

@@ -21,8 +21,16 @@ from workflows.tasks.workflows import TaskWorkflow, task_workflow_id
 
 async def _kinds(db, user_id: int) -> list[str]:  # type: ignore[no-untyped-def]
     async with db.session() as session:
-        return list((await session.scalars(select(Notification.kind).where(Notification.user_id == user_id)
-                                            .where(Notification.kind.like("task.%")).order_by(Notification.id))).all())
+        return list(
+            (
+                await session.scalars(
+                    select(Notification.kind)
+                    .where(Notification.user_id == user_id)
+                    .where(Notification.kind.like("task.%"))
+                    .order_by(Notification.id)
+                )
+            ).all()
+        )
 
 
 async def test_task_reminds_then_escalates_to_the_owners_leader(temporal_env, demo_db_sqlite, settings) -> None:
@@ -31,8 +39,9 @@ async def test_task_reminds_then_escalates_to_the_owners_leader(temporal_env, de
     await terminate(client, "task-")
     held = await hold_meeting(db, settings, Plan(title="Họp giao ban", items=ITEMS[:1], poll=None, units={}, speeches=[]))
     minutes_id = await write(db, held, {"items": {}})
-    (task_id,) = await add_tasks(db, minutes_id, held, [
-        (0, "Báo cáo kết quả hỗ trợ phụ nữ khởi nghiệp", OwnerKind.user, "thu.le", vn_today() + timedelta(days=10))])
+    (task_id,) = await add_tasks(
+        db, minutes_id, held, [(0, "Báo cáo kết quả hỗ trợ phụ nữ khởi nghiệp", OwnerKind.user, "thu.le", vn_today() + timedelta(days=10))]
+    )
     async with worker_for(client, settings, db):
         with temporal_env.with_time_skipping_disabled():
             await send(client, settings, "task", task_id)
@@ -56,6 +65,8 @@ async def test_task_reminds_then_escalates_to_the_owners_leader(temporal_env, de
         await handle.signal(TaskWorkflow.changed)
         assert await handle.result() == "done"
     async with db.session() as session:
-        counts = [await session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == a))
-                  for a in ("task.remind", "task.overdue", "task.escalate")]
+        counts = [
+            await session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == a))
+            for a in ("task.remind", "task.overdue", "task.escalate")
+        ]
     assert counts == [1, 1, 1]

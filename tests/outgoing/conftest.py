@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from services.config import Settings
 from demo.directory import DEMO_PIN, walk
+from services.config import Settings
 from services.directory.models import Role
 from signing.pki import DevPKI, OrgSpec, PersonSpec, init_dev_pki
 from signing.trust_services import start_trust_services
@@ -29,8 +29,9 @@ def demo_specs() -> tuple[list[PersonSpec], list[OrgSpec]]:
         orgs.append(OrgSpec(code=org.code, name=org.name, abbreviation=org.abbreviation, pin=DEMO_PIN))
         for user in org.users:
             if SIGNING_ROLES & set(user.roles):
-                people.append(PersonSpec(user.username, user.full_name, org.name, user.position,
-                                         f"{user.username}@demo.lienthong.vn", DEMO_PIN))
+                people.append(
+                    PersonSpec(user.username, user.full_name, org.name, user.position, f"{user.username}@demo.lienthong.vn", DEMO_PIN)
+                )
     return people, orgs
 
 
@@ -59,8 +60,9 @@ def demo_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoPKI]:
     root_pem = nss / "root.pem"
     root_pem.write_bytes(pki.root_cert().public_bytes(Encoding.PEM))
     subprocess.run(["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"], check=True, capture_output=True)
-    subprocess.run(["certutil", "-A", "-n", "dev-root", "-t", "CT,C,C", "-i", str(root_pem), "-d", f"sql:{nss}"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["certutil", "-A", "-n", "dev-root", "-t", "CT,C,C", "-i", str(root_pem), "-d", f"sql:{nss}"], check=True, capture_output=True
+    )
     try:
         yield DemoPKI(pki=pki, root=root, nss_db=nss)
     finally:
@@ -101,6 +103,5 @@ async def og_worker(pyd_client, og_settings, demo_db_sqlite):  # type: ignore[no
     from workflows.worker import build_worker
 
     og_settings.task_queue = f"outgoing-{uuid.uuid4().hex[:8]}"
-    async with build_worker(pyd_client, task_queue=og_settings.task_queue,
-                            context=ActivityContext(og_settings, demo_db_sqlite)) as worker:
+    async with build_worker(pyd_client, task_queue=og_settings.task_queue, context=ActivityContext(og_settings, demo_db_sqlite)) as worker:
         yield worker

@@ -8,18 +8,18 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from demo.directory import DEMO_PIN
 from services.audit.service import Actor
 from services.blobs import BlobStore
 from services.config import Settings
 from services.db import Database
-from demo.directory import DEMO_PIN
 from services.directory.models import Organization, Unit, User
 from services.outgoing import service as outgoing
 from services.outgoing.models import OutgoingDocument
+from signing.outgoing import issue_seal, sign_as_leader, signing_profile
+from signing.service import open_signer
 from workflows.context import ActivityContext
 from workflows.outgoing.activities import OutgoingActivities
-from signing.service import open_signer
-from signing.outgoing import issue_seal, signing_profile, sign_as_leader
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "outgoing"
 BODY = (
@@ -45,10 +45,17 @@ def actor_of(u: User) -> Actor:
 
 
 async def draft(
-    database: Database, settings: Settings, *, doc_type: str = "QĐ", subject: str = "Về việc tổ chức Hội nghị sơ kết 6 tháng đầu năm 2026",
-    recipients: tuple[str, ...] = ("hlhpn-tpbentre", "hlhpn-chauthanh", "hlhpn-mocaynam"), secret: bool = False,
-    drafter: str = "thu.le", external: tuple[str, ...] = ("Tỉnh đoàn Bến Tre",),
-    org_code: str = "hlhpn-bentre", signer: str = "lan.nguyen",
+    database: Database,
+    settings: Settings,
+    *,
+    doc_type: str = "QĐ",
+    subject: str = "Về việc tổ chức Hội nghị sơ kết 6 tháng đầu năm 2026",
+    recipients: tuple[str, ...] = ("hlhpn-tpbentre", "hlhpn-chauthanh", "hlhpn-mocaynam"),
+    secret: bool = False,
+    drafter: str = "thu.le",
+    external: tuple[str, ...] = ("Tỉnh đoàn Bến Tre",),
+    org_code: str = "hlhpn-bentre",
+    signer: str = "lan.nguyen",
 ) -> int:
     async with database.session() as session:
         officer = await user(session, drafter)
@@ -57,11 +64,20 @@ async def draft(
         unit = await session.scalar(select(Unit).where(Unit.organization_id == province.id, Unit.code == "VP"))
         ids = [(await org(session, c)).id for c in recipients]
         doc = await outgoing.create_draft(
-            session, settings=settings, actor=actor_of(officer), organization_id=province.id,
+            session,
+            settings=settings,
+            actor=actor_of(officer),
+            organization_id=province.id,
             fields=outgoing.DraftFields(
-                doc_type=doc_type, subject=subject, body=BODY if doc_type == "QĐ" else "", signer_id=leader.id,
-                recipient_org_ids=ids, external_recipients=list(external), authority_prefix="TM.",
-                authority_line="BAN THƯỜNG VỤ", unit_id=unit.id,
+                doc_type=doc_type,
+                subject=subject,
+                body=BODY if doc_type == "QĐ" else "",
+                signer_id=leader.id,
+                recipient_org_ids=ids,
+                external_recipients=list(external),
+                authority_prefix="TM.",
+                authority_line="BAN THƯỜNG VỤ",
+                unit_id=unit.id,
                 secrecy=outgoing.Secrecy.secret if secret else outgoing.Secrecy.normal,
             ),
         )
@@ -86,11 +102,17 @@ async def sign(database: Database, settings: Settings, document_id: int) -> None
         profile = await signing_profile(session, settings=settings, organization_id=doc.organization_id, user_id=leader.id)
         key = await open_signer(session, settings=settings, actor=actor_of(leader), pin=DEMO_PIN, user=leader)
         signed = await sign_as_leader(
-            settings=settings, profile=profile, actor=actor_of(leader), user=leader, signer=key, pdf=prepared,
+            settings=settings,
+            profile=profile,
+            actor=actor_of(leader),
+            user=leader,
+            signer=key,
+            pdf=prepared,
             document_id=doc.id,
         )
-        await outgoing.record_signature(session, settings=settings, actor=actor_of(leader), doc=doc, pdf=signed,
-                                        method="pin", report_json=None)
+        await outgoing.record_signature(
+            session, settings=settings, actor=actor_of(leader), doc=doc, pdf=signed, method="pin", report_json=None
+        )
 
 
 async def issue(database: Database, settings: Settings, document_id: int) -> OutgoingDocument:
@@ -105,8 +127,14 @@ async def issue(database: Database, settings: Settings, document_id: int) -> Out
 
         async def seal(stamp):  # type: ignore[no-untyped-def]
             return await issue_seal(
-                settings=settings, profile=profile, actor=actor_of(clerk), org=province,
-                signer=key, leader_pdf=leader_pdf, stamp=stamp, pdf_attachments={},
+                settings=settings,
+                profile=profile,
+                actor=actor_of(clerk),
+                org=province,
+                signer=key,
+                leader_pdf=leader_pdf,
+                stamp=stamp,
+                pdf_attachments={},
             )
 
         return await outgoing.issue(session, settings=settings, principal=None, actor=actor_of(clerk), document_id=document_id, seal=seal)
@@ -116,8 +144,7 @@ def pdftotext(pdf: bytes) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "f.pdf"
         path.write_bytes(pdf)
-        return subprocess.run(["pdftotext", "-layout", "-enc", "UTF-8", str(path), "-"], check=True,
-                              capture_output=True).stdout.decode()
+        return subprocess.run(["pdftotext", "-layout", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True).stdout.decode()
 
 
 def render_png(pdf: bytes, name: str, dpi: int = 70) -> Path:
@@ -125,8 +152,11 @@ def render_png(pdf: bytes, name: str, dpi: int = 70) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "f.pdf"
         path.write_bytes(pdf)
-        subprocess.run(["pdftoppm", "-r", str(dpi), "-png", "-singlefile", "-f", "1", "-l", "1", str(path),
-                        str(ARTIFACTS / name)], check=True, capture_output=True)
+        subprocess.run(
+            ["pdftoppm", "-r", str(dpi), "-png", "-singlefile", "-f", "1", "-l", "1", str(path), str(ARTIFACTS / name)],
+            check=True,
+            capture_output=True,
+        )
     return ARTIFACTS / f"{name}.png"
 
 

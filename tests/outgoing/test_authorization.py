@@ -33,8 +33,9 @@ async def test_services_refuse_issue_recall_replace_and_cancel_on_their_own(demo
     officer_web = await client_for(db)
     await sign_in(officer_web, "thu.le")
     csrf = await csrf_of(officer_web, f"/outgoing/{doc_id}")
-    refused = await officer_web.post(f"/outgoing/{doc_id}/sign", data={"csrf_token": csrf, "pin": "123456"},
-                                     headers={"accept": "application/json"})
+    refused = await officer_web.post(
+        f"/outgoing/{doc_id}/sign", data={"csrf_token": csrf, "pin": "123456"}, headers={"accept": "application/json"}
+    )
     assert refused.status_code == 403, refused.text
 
     await flow.sign(db, settings, doc_id)
@@ -44,11 +45,11 @@ async def test_services_refuse_issue_recall_replace_and_cancel_on_their_own(demo
         # Only a clerk of the issuing organisation issues: a leader is refused, a district's clerk
         # does not even see it; nothing is numbered.
         with pytest.raises(Forbidden):
-            await outgoing.issue(session, settings=settings, principal=leader, actor=leader.actor, document_id=doc_id,
-                                 seal=_never_sealed)
+            await outgoing.issue(session, settings=settings, principal=leader, actor=leader.actor, document_id=doc_id, seal=_never_sealed)
         with pytest.raises(NotFound):
-            await outgoing.issue(session, settings=settings, principal=district_clerk, actor=district_clerk.actor,
-                                 document_id=doc_id, seal=_never_sealed)
+            await outgoing.issue(
+                session, settings=settings, principal=district_clerk, actor=district_clerk.actor, document_id=doc_id, seal=_never_sealed
+            )
         assert (await outgoing.get(session, document_id=doc_id)).number is None
     await flow.issue(db, settings, doc_id)
 
@@ -69,8 +70,9 @@ async def test_services_refuse_issue_recall_replace_and_cancel_on_their_own(demo
     district_web = await client_for(db)
     await sign_in(district_web, "chauthanh.vanthu")
     d_csrf = await csrf_of(district_web, "/outgoing")
-    answer = await district_web.post(f"/outgoing/{doc_id}/recall", data={"csrf_token": d_csrf, "reason": "Thử"},
-                                     headers={"accept": "application/json"})
+    answer = await district_web.post(
+        f"/outgoing/{doc_id}/recall", data={"csrf_token": d_csrf, "reason": "Thử"}, headers={"accept": "application/json"}
+    )
     assert answer.status_code == 404
 
     # Cancel: neither the drafter nor a leader → 403.
@@ -78,5 +80,6 @@ async def test_services_refuse_issue_recall_replace_and_cancel_on_their_own(demo
     async with db.session() as session:
         clerk = await _principal(session, "mai.tran")
         with pytest.raises(Forbidden):
-            await outgoing.cancel(session, actor=clerk.actor, principal=clerk, doc=await outgoing.get(session, document_id=other),
-                                  reason="Thử")
+            await outgoing.cancel(
+                session, actor=clerk.actor, principal=clerk, doc=await outgoing.get(session, document_id=other), reason="Thử"
+            )

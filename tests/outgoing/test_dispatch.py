@@ -12,8 +12,8 @@ from temporalio import activity
 from temporalio.worker import Worker
 
 from services.audit.service import Actor
-from services.blobs import BlobStore
 from services.authz import load_principal
+from services.blobs import BlobStore
 from services.directory.models import Role, RoleAssignment, User
 from services.incoming import service as incoming
 from services.incoming.models import IncomingDocument
@@ -40,7 +40,9 @@ async def _issued(database, settings) -> int:  # type: ignore[no-untyped-def]
 
 
 async def test_dispatch_creates_one_incoming_document_per_recipient_despite_a_worker_crash(
-    pyd_client, demo_db_sqlite, og_settings,
+    pyd_client,
+    demo_db_sqlite,
+    og_settings,
 ) -> None:
     db, settings = demo_db_sqlite, og_settings
     settings.task_queue = f"outgoing-{uuid.uuid4().hex[:8]}"
@@ -65,8 +67,7 @@ async def test_dispatch_creates_one_incoming_document_per_recipient_despite_a_wo
         return None
 
     others = [real.load, real.render, real.remind, real.notice, real.validate]
-    crashing = Worker(pyd_client, task_queue=settings.task_queue, workflows=[OutgoingWorkflow],
-                      activities=[*others, dying_deliver])
+    crashing = Worker(pyd_client, task_queue=settings.task_queue, workflows=[OutgoingWorkflow], activities=[*others, dying_deliver])
     async with crashing:
         await send(pyd_client, settings, "outgoing", doc_id, "changed", "issued")
         await asyncio.wait_for(asyncio.gather(committed.wait(), third.wait()), timeout=60)
@@ -83,24 +84,40 @@ async def test_dispatch_creates_one_incoming_document_per_recipient_despite_a_wo
         assert not pending
         async with db.session() as session:
             assert await _copies(session, doc_id) == 3
-            rows = (await session.scalars(select(OutgoingRecipient).where(
-                OutgoingRecipient.document_id == doc_id, OutgoingRecipient.external.is_(False)))).all()
+            rows = (
+                await session.scalars(
+                    select(OutgoingRecipient).where(OutgoingRecipient.document_id == doc_id, OutgoingRecipient.external.is_(False))
+                )
+            ).all()
             assert all(r.incoming_id and r.status_code == "01" for r in rows)
-            copies = (await session.scalars(select(IncomingDocument).where(
-                IncomingDocument.outgoing_ref == f"outgoing-{doc_id}"))).all()
+            copies = (await session.scalars(select(IncomingDocument).where(IncomingDocument.outgoing_ref == f"outgoing-{doc_id}"))).all()
             assert sorted(c.organization_id for c in copies) == sorted(r.organization_id for r in rows)
 
         # A recipient registers its copy: the sender's page shows "received" (03) for it.
         async with db.session() as session:
             copy = copies[0]
-            vanthu = (await session.scalars(select(User).join(RoleAssignment, RoleAssignment.user_id == User.id).where(
-                RoleAssignment.organization_id == copy.organization_id, RoleAssignment.role == Role.clerk))).first()
+            vanthu = (
+                await session.scalars(
+                    select(User)
+                    .join(RoleAssignment, RoleAssignment.user_id == User.id)
+                    .where(RoleAssignment.organization_id == copy.organization_id, RoleAssignment.role == Role.clerk)
+                )
+            ).first()
             principal = await load_principal(session, vanthu)
-            await incoming.register(session, principal=principal, organization_id=copy.organization_id,
-                                    meta=incoming.Metadata(issuer_name=copy.issuer_name, number_notation=copy.number_notation,
-                                                           document_date=copy.document_date, doc_type=copy.doc_type,
-                                                           subject=copy.subject),
-                                    blobs=BlobStore.for_data_dir(settings.data_dir), document_id=copy.id)
+            await incoming.register(
+                session,
+                principal=principal,
+                organization_id=copy.organization_id,
+                meta=incoming.Metadata(
+                    issuer_name=copy.issuer_name,
+                    number_notation=copy.number_notation,
+                    document_date=copy.document_date,
+                    doc_type=copy.doc_type,
+                    subject=copy.subject,
+                ),
+                blobs=BlobStore.for_data_dir(settings.data_dir),
+                document_id=copy.id,
+            )
         async with db.session() as session:
             doc = await outgoing.get(session, document_id=doc_id)
             codes = {r.organization_id: r.status_code for r in await outgoing.refresh_statuses(session, doc=doc)}
@@ -122,16 +139,23 @@ async def test_dispatch_creates_one_incoming_document_per_recipient_despite_a_wo
             # Every recipient's own copy says it was recalled, with the reason, once.
             from services.incoming.models import IncomingNote
 
-            recalled = (await session.scalars(
-                select(IncomingNote).join(IncomingDocument, IncomingDocument.id == IncomingNote.document_id)
-                .where(IncomingDocument.outgoing_ref == f"outgoing-{doc_id}", IncomingNote.kind == "recall")
-            )).all()
+            recalled = (
+                await session.scalars(
+                    select(IncomingNote)
+                    .join(IncomingDocument, IncomingDocument.id == IncomingNote.document_id)
+                    .where(IncomingDocument.outgoing_ref == f"outgoing-{doc_id}", IncomingNote.kind == "recall")
+                )
+            ).all()
             assert len(recalled) == 3 and all("Sai thời gian giao ban" in n.body for n in recalled)
 
 
 async def _copies(session, doc_id: int) -> int:  # type: ignore[no-untyped-def]
-    return await session.scalar(select(func.count()).select_from(IncomingDocument).where(
-        IncomingDocument.outgoing_ref == f"outgoing-{doc_id}")) or 0
+    return (
+        await session.scalar(
+            select(func.count()).select_from(IncomingDocument).where(IncomingDocument.outgoing_ref == f"outgoing-{doc_id}")
+        )
+        or 0
+    )
 
 
 async def test_replacing_an_issued_document_opens_a_new_draft_and_tells_recipients(demo_db_sqlite, og_settings) -> None:
@@ -143,8 +167,9 @@ async def test_replacing_an_issued_document_opens_a_new_draft_and_tells_recipien
     async with db.session() as session:
         officer = await flow.user(session, "thu.le")
         doc = await outgoing.get(session, document_id=doc_id)
-        new = await outgoing.replace(session, settings=settings, principal=None, actor=flow.actor_of(officer), doc=doc,
-                                     reason="Điều chỉnh thời gian giao ban")
+        new = await outgoing.replace(
+            session, settings=settings, principal=None, actor=flow.actor_of(officer), doc=doc, reason="Điều chỉnh thời gian giao ban"
+        )
         assert new.replaces_id == doc_id and new.status == Status.draft and doc.replaced_by_id == new.id
         notices = await outgoing.pending_notices(session, document_id=doc_id)
         for rid in notices:

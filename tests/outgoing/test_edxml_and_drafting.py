@@ -13,7 +13,7 @@ from docx import Document
 from services.errors import InvalidInput
 from services.outgoing import drafting, edxml
 from services.outgoing import service as outgoing
-from services.uploads import check_upload, DOCX
+from services.uploads import DOCX, check_upload
 from tests.outgoing import flow
 
 
@@ -21,11 +21,21 @@ def _package(**changes) -> edxml.Package:  # type: ignore[no-untyped-def]
     base = dict(
         sender=edxml.Organ("hlhpn-bentre", "Hội Liên hiệp Phụ nữ tỉnh Bến Tre", "vanphong@hlhpn-bentre.vn"),
         recipients=[edxml.Organ("hlhpn-chauthanh", "Hội LHPN huyện Châu Thành")],
-        code_number=5, code_notation="HLHPN-VP", place="Bến Tre", promulgation_date=dt.date(2026, 1, 5),
-        doc_type="CV", type_name="Công văn", subject="V/v hưởng ứng Tháng hành động vì bình đẳng giới",
-        signer_competence="TM. BAN THƯỜNG VỤ", signer_position="Chủ tịch", signer_name="Nguyễn Thị Lan",
-        due_date=dt.date(2026, 1, 20), to_places=["Tỉnh đoàn Bến Tre", "Sở Văn hóa, Thể thao và Du lịch"],
-        urgency="very_urgent", secrecy="normal", business_type=0,
+        code_number=5,
+        code_notation="HLHPN-VP",
+        place="Bến Tre",
+        promulgation_date=dt.date(2026, 1, 5),
+        doc_type="CV",
+        type_name="Công văn",
+        subject="V/v hưởng ứng Tháng hành động vì bình đẳng giới",
+        signer_competence="TM. BAN THƯỜNG VỤ",
+        signer_position="Chủ tịch",
+        signer_name="Nguyễn Thị Lan",
+        due_date=dt.date(2026, 1, 20),
+        to_places=["Tỉnh đoàn Bến Tre", "Sở Văn hóa, Thể thao và Du lịch"],
+        urgency="very_urgent",
+        secrecy="normal",
+        business_type=0,
         traces=[edxml.Trace("hlhpn-bentre", "2026-01-05T09:30:00+07:00")],
         attachments=[
             edxml.Attachment("cid:1", "05_HLHPN-VP.pdf", "application/pdf", b"%PDF-1.7\n\x00\xff binary \r\n"),
@@ -45,8 +55,22 @@ def test_edxml_round_trip_keeps_every_field_and_file_byte_identical() -> None:
     assert [a.data for a in parsed.attachments] == [a.data for a in package.attachments]
     assert edxml.build(parsed) == data
     text = data.decode()
-    for tag in ("From", "To", "Code", "PromulgationInfo", "DocumentType", "SignerInfo", "DueDate", "ToPlaces",
-                "Priority", "SteeringType", "DocumentId", "TraceHeaderList", "BussinessDocType", "edXMLManifest"):
+    for tag in (
+        "From",
+        "To",
+        "Code",
+        "PromulgationInfo",
+        "DocumentType",
+        "SignerInfo",
+        "DueDate",
+        "ToPlaces",
+        "Priority",
+        "SteeringType",
+        "DocumentId",
+        "TraceHeaderList",
+        "BussinessDocType",
+        "edXMLManifest",
+    ):
         assert f"edXML:{tag}" in text or f":{tag}>" in text, tag
 
 
@@ -91,10 +115,19 @@ def test_tampered_or_broken_packages_are_refused() -> None:
 @pytest.mark.parametrize("code", list(drafting.TEMPLATES))
 def test_every_template_renders_the_decree_30_layout_with_markers(code: str) -> None:
     spec = drafting.SpecInput(
-        doc_type=code, subject="Về việc tổ chức Hội nghị sơ kết", body=drafting.SKELETONS[code],
-        org_name="Hội Liên hiệp Phụ nữ tỉnh Bến Tre", org_abbr="HLHPN", parent_body="HỘI LHPN VIỆT NAM",
-        place="Bến Tre", unit_abbr="VP", recipients=["Hội LHPN huyện Châu Thành"], signer_name="Nguyễn Thị Lan",
-        signer_position="Chủ tịch", authority_prefix="TM.", authority_line="BAN THƯỜNG VỤ",
+        doc_type=code,
+        subject="Về việc tổ chức Hội nghị sơ kết",
+        body=drafting.SKELETONS[code],
+        org_name="Hội Liên hiệp Phụ nữ tỉnh Bến Tre",
+        org_abbr="HLHPN",
+        parent_body="HỘI LHPN VIỆT NAM",
+        place="Bến Tre",
+        unit_abbr="VP",
+        recipients=["Hội LHPN huyện Châu Thành"],
+        signer_name="Nguyễn Thị Lan",
+        signer_position="Chủ tịch",
+        authority_prefix="TM.",
+        authority_line="BAN THƯỜNG VỤ",
     )
     docx = drafting.render_docx(spec)
     assert not drafting.missing_markers(docx)
@@ -121,8 +154,11 @@ async def test_every_edit_is_a_version_and_versions_compare(demo_db_sqlite, og_s
         officer = await flow.user(session, "thu.le")
         doc = await outgoing.get(session, document_id=doc_id)
         fields = outgoing.DraftFields(
-            doc_type="CV", subject=doc.subject, body="Đề nghị Hội LHPN các huyện tổ chức tuyên truyền trong tháng 12.",
-            signer_id=doc.signer_id, recipient_org_ids=[r.organization_id for r in await outgoing.recipients(session, document_id=doc_id) if r.organization_id],
+            doc_type="CV",
+            subject=doc.subject,
+            body="Đề nghị Hội LHPN các huyện tổ chức tuyên truyền trong tháng 12.",
+            signer_id=doc.signer_id,
+            recipient_org_ids=[r.organization_id for r in await outgoing.recipients(session, document_id=doc_id) if r.organization_id],
             unit_id=doc.unit_id,
         )
         await outgoing.update_draft(session, settings=settings, actor=flow.actor_of(officer), doc=doc, fields=fields, note="Sửa nội dung")

@@ -14,7 +14,7 @@ from services.audit.models import AuditEntry
 from services.incoming.models import IncomingDocument
 from services.notifications.models import Notification
 from services.outgoing.models import OutgoingDocument, OutgoingRecipient
-from tests.helpers import csrf_of, sign_in, send
+from tests.helpers import csrf_of, send, sign_in
 from tests.outgoing import flow
 from tests.outgoing.flow import org, user
 from tests.signing.conftest import make_tiny_pdf
@@ -33,7 +33,11 @@ async def wait_for(database, check, timeout: float = 90.0):  # type: ignore[no-u
 
 
 async def test_draft_review_sign_issue_dispatch_through_the_pages(
-    og_worker, pyd_client, demo_db_sqlite, og_settings, client_for,
+    og_worker,
+    pyd_client,
+    demo_db_sqlite,
+    og_settings,
+    client_for,
 ) -> None:
     db = demo_db_sqlite
     async with db.session() as session:
@@ -45,12 +49,23 @@ async def test_draft_review_sign_issue_dispatch_through_the_pages(
     form = await officer.get("/outgoing/new?doc_type=KH")
     assert form.status_code == 200 and "Kế hoạch" in form.text
     token = await csrf_of(officer, "/outgoing/new")
-    created = await officer.post("/outgoing", data={
-        "csrf_token": token, "doc_type": "KH", "subject": "Kế hoạch tổ chức Ngày Gia đình Việt Nam 28/6/2026",
-        "body": "I. MỤC ĐÍCH, YÊU CẦU\nTuyên truyền giá trị gia đình Việt Nam.\nII. NỘI DUNG\nTổ chức hội thi.",
-        "signer_id": str(leader.id), "authority_prefix": "TM.", "authority_line": "BAN THƯỜNG VỤ",
-        "urgency": "urgent", "secrecy": "normal", "groups": "district", "external_recipients": "Tỉnh đoàn Bến Tre",
-    }, files={"files": ("phu-luc.pdf", make_tiny_pdf("Phu luc"), "application/pdf")})
+    created = await officer.post(
+        "/outgoing",
+        data={
+            "csrf_token": token,
+            "doc_type": "KH",
+            "subject": "Kế hoạch tổ chức Ngày Gia đình Việt Nam 28/6/2026",
+            "body": "I. MỤC ĐÍCH, YÊU CẦU\nTuyên truyền giá trị gia đình Việt Nam.\nII. NỘI DUNG\nTổ chức hội thi.",
+            "signer_id": str(leader.id),
+            "authority_prefix": "TM.",
+            "authority_line": "BAN THƯỜNG VỤ",
+            "urgency": "urgent",
+            "secrecy": "normal",
+            "groups": "district",
+            "external_recipients": "Tỉnh đoàn Bến Tre",
+        },
+        files={"files": ("phu-luc.pdf", make_tiny_pdf("Phu luc"), "application/pdf")},
+    )
     assert created.status_code == 303, created.text[:500]
     doc_id = int(created.headers["location"].split("/")[2].split("?")[0])
     async with db.session() as session:
@@ -59,23 +74,39 @@ async def test_draft_review_sign_issue_dispatch_through_the_pages(
 
     # Edit: a second version, compared with the first.
     token = await csrf_of(officer, f"/outgoing/{doc_id}/edit")
-    edited = await officer.post(f"/outgoing/{doc_id}/edit", data={
-        "csrf_token": token, "doc_type": "KH", "subject": "Kế hoạch tổ chức Ngày Gia đình Việt Nam 28/6/2026",
-        "body": "I. MỤC ĐÍCH, YÊU CẦU\nTuyên truyền giá trị gia đình Việt Nam, phòng chống bạo lực gia đình.\nII. NỘI DUNG\nTổ chức hội thi.",
-        "signer_id": str(leader.id), "authority_prefix": "TM.", "authority_line": "BAN THƯỜNG VỤ",
-        "urgency": "urgent", "secrecy": "normal", "groups": "district", "external_recipients": "Tỉnh đoàn Bến Tre",
-        "note": "Bổ sung nội dung phòng chống bạo lực gia đình",
-    }, files={"docx": ("", b"", "application/octet-stream")})
+    edited = await officer.post(
+        f"/outgoing/{doc_id}/edit",
+        data={
+            "csrf_token": token,
+            "doc_type": "KH",
+            "subject": "Kế hoạch tổ chức Ngày Gia đình Việt Nam 28/6/2026",
+            "body": "I. MỤC ĐÍCH, YÊU CẦU\nTuyên truyền giá trị gia đình Việt Nam, phòng chống bạo lực gia đình.\nII. NỘI DUNG\nTổ chức hội thi.",
+            "signer_id": str(leader.id),
+            "authority_prefix": "TM.",
+            "authority_line": "BAN THƯỜNG VỤ",
+            "urgency": "urgent",
+            "secrecy": "normal",
+            "groups": "district",
+            "external_recipients": "Tỉnh đoàn Bến Tre",
+            "note": "Bổ sung nội dung phòng chống bạo lực gia đình",
+        },
+        files={"docx": ("", b"", "application/octet-stream")},
+    )
     assert edited.status_code == 303, edited.text[:500]
     diff = await officer.get(f"/outgoing/{doc_id}/diff?a=1&b=2")
     assert "phòng chống bạo lực gia đình" in diff.text and "og-add" in diff.text
 
     due = (dt.date.today() + dt.timedelta(days=3)).isoformat()
     token = await csrf_of(officer, f"/outgoing/{doc_id}")
-    submitted = await officer.post(f"/outgoing/{doc_id}/submit", data={
-        "csrf_token": token, "reviewer_ids": [str(reviewer1.id), str(reviewer2.id)], "mode": "sequential",
-        "review_due": due,
-    })
+    submitted = await officer.post(
+        f"/outgoing/{doc_id}/submit",
+        data={
+            "csrf_token": token,
+            "reviewer_ids": [str(reviewer1.id), str(reviewer2.id)],
+            "mode": "sequential",
+            "review_due": due,
+        },
+    )
     assert submitted.status_code == 303
 
     second = await client_for(db, pyd_client)
@@ -88,8 +119,9 @@ async def test_draft_review_sign_issue_dispatch_through_the_pages(
     await sign_in(first, "ngoc.vo")
     assert "Chờ góp ý" in (await first.get("/outgoing?tab=review")).text
     token = await csrf_of(first, f"/outgoing/{doc_id}")
-    ok = await first.post(f"/outgoing/{doc_id}/review", data={
-        "csrf_token": token, "decision": "commented", "comment": "Đề nghị ghi rõ thời gian hội thi."})
+    ok = await first.post(
+        f"/outgoing/{doc_id}/review", data={"csrf_token": token, "decision": "commented", "comment": "Đề nghị ghi rõ thời gian hội thi."}
+    )
     assert ok.status_code == 303
     token = await csrf_of(second, f"/outgoing/{doc_id}")
     ok = await second.post(f"/outgoing/{doc_id}/review", data={"csrf_token": token, "decision": "initialled"})
@@ -155,8 +187,17 @@ async def test_draft_review_sign_issue_dispatch_through_the_pages(
 
     async with db.session() as session:
         actions = set((await session.scalars(select(AuditEntry.action).where(AuditEntry.object_id == str(doc_id)))).all())
-        assert {"outgoing.create", "outgoing.version", "outgoing.submit", "outgoing.review", "outgoing.render",
-                "outgoing.sign", "outgoing.issue", "outgoing.deliver", "outgoing.validate"} <= actions
+        assert {
+            "outgoing.create",
+            "outgoing.version",
+            "outgoing.submit",
+            "outgoing.review",
+            "outgoing.render",
+            "outgoing.sign",
+            "outgoing.issue",
+            "outgoing.deliver",
+            "outgoing.validate",
+        } <= actions
         assert "signing.pin_failed" in set((await session.scalars(select(AuditEntry.action))).all())
         kinds = set((await session.scalars(select(Notification.kind))).all())
         assert {"outgoing.review", "outgoing.sign", "outgoing.signed", "outgoing.issued"} <= kinds
@@ -169,8 +210,11 @@ async def _prepared(session, doc_id):  # type: ignore[no-untyped-def]
 
 async def _incoming(session, doc_id, n):  # type: ignore[no-untyped-def]
     rows = (await session.scalars(select(IncomingDocument).where(IncomingDocument.outgoing_ref == f"outgoing-{doc_id}"))).all()
-    delivered = (await session.scalars(select(OutgoingRecipient).where(
-        OutgoingRecipient.document_id == doc_id, OutgoingRecipient.delivered_at.is_not(None)))).all()
+    delivered = (
+        await session.scalars(
+            select(OutgoingRecipient).where(OutgoingRecipient.document_id == doc_id, OutgoingRecipient.delivered_at.is_not(None))
+        )
+    ).all()
     return rows if len(rows) == n and len(delivered) == n else None
 
 
@@ -190,13 +234,17 @@ async def test_reviewers_are_reminded_before_and_after_their_deadline(og_worker,
     async with db.session() as session:
         officer, reviewer = await user(session, "thu.le"), await user(session, "ngoc.vo")
         doc = await outgoing.get(session, document_id=doc_id)
-        await outgoing.submit(session, actor=flow.actor_of(officer), doc=doc, reviewer_ids=[reviewer.id],
-                              due_at=utcnow() + dt.timedelta(days=2))
+        await outgoing.submit(
+            session, actor=flow.actor_of(officer), doc=doc, reviewer_ids=[reviewer.id], due_at=utcnow() + dt.timedelta(days=2)
+        )
     await send(pyd_client, settings, "outgoing", doc_id, "changed", "submitted")
 
     async def reminders(session):  # type: ignore[no-untyped-def]
-        rows = (await session.scalars(select(Notification).where(
-            Notification.kind == "outgoing.review_reminder", Notification.user_id == reviewer.id))).all()
+        rows = (
+            await session.scalars(
+                select(Notification).where(Notification.kind == "outgoing.review_reminder", Notification.user_id == reviewer.id)
+            )
+        ).all()
         return rows if len(rows) == 2 else None
 
     rows = await wait_for(db, reminders, timeout=120)

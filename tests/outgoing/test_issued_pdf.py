@@ -23,7 +23,9 @@ from tests.outgoing import flow
 from tests.signing.conftest import make_tiny_pdf
 
 
-async def test_issued_pdf_has_valid_leader_and_seal_signatures_and_shows_number_and_date(demo_db_sqlite, og_settings, demo_pki, client_for) -> None:
+async def test_issued_pdf_has_valid_leader_and_seal_signatures_and_shows_number_and_date(
+    demo_db_sqlite, og_settings, demo_pki, client_for
+) -> None:
     db, settings = demo_db_sqlite, og_settings
     doc_id = await flow.draft(db, settings)
     await flow.submit_direct(db, doc_id)
@@ -89,12 +91,21 @@ async def test_issued_pdf_has_valid_leader_and_seal_signatures_and_shows_number_
     form = await browser.get("/outgoing/edxml/import")
     assert form.status_code == 200 and "Nhập gói edXML" in form.text
     token = await csrf_of(browser, "/outgoing/edxml/import")
-    imported = await browser.post("/outgoing/edxml/import", data={"csrf_token": token},
-                                  files={"package": ("goi.edxml.xml", xml, "application/xml")})
+    imported = await browser.post(
+        "/outgoing/edxml/import", data={"csrf_token": token}, files={"package": ("goi.edxml.xml", xml, "application/xml")}
+    )
     assert imported.status_code == 303 and imported.headers["location"].startswith("/incoming/")
-    evil = await browser.post("/outgoing/edxml/import", data={"csrf_token": token}, files={"package": (
-        "evil.xml", b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>',
-        "application/xml")})
+    evil = await browser.post(
+        "/outgoing/edxml/import",
+        data={"csrf_token": token},
+        files={
+            "package": (
+                "evil.xml",
+                b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>',
+                "application/xml",
+            )
+        },
+    )
     assert evil.status_code == 422 and "DTD" in evil.text
 
     # --- the register of the year lists it, printable as DOCX and PDF -------------------------
@@ -124,23 +135,34 @@ async def test_leader_may_upload_a_pdf_signed_with_a_token_but_only_her_own_sign
 
     async def signed_by(username: str, name: str) -> bytes:
         signer = signer_for_person(data_dir=settings.data_dir, username=username, pin="123456", settings=settings)
-        return await async_sign_pdf(prepared, signer=signer, level="B-T", trust=trust,
-                                    appearance=Appearance.signature(name=name, marker="leader"),
-                                    field_name="Sig-leader", certify=MDPPerm.FILL_FORMS)
+        return await async_sign_pdf(
+            prepared,
+            signer=signer,
+            level="B-T",
+            trust=trust,
+            appearance=Appearance.signature(name=name, marker="leader"),
+            field_name="Sig-leader",
+            certify=MDPPerm.FILL_FORMS,
+        )
 
     leader = await client_for(db)
     await sign_in(leader, "lan.nguyen")
     token = await csrf_of(leader, f"/outgoing/{doc_id}")
     other = await signed_by("hue.do", "Đỗ Thị Huệ Anh")
-    refused = await leader.post(f"/outgoing/{doc_id}/sign", data={"csrf_token": token},
-                                files={"signed_file": ("ky-so.pdf", other, "application/pdf")})
+    refused = await leader.post(
+        f"/outgoing/{doc_id}/sign", data={"csrf_token": token}, files={"signed_file": ("ky-so.pdf", other, "application/pdf")}
+    )
     assert refused.status_code == 409 and "Nguyễn Thị Lan" in refused.text
-    unrelated = await leader.post(f"/outgoing/{doc_id}/sign", data={"csrf_token": token},
-                                  files={"signed_file": ("khac.pdf", make_tiny_pdf("other"), "application/pdf")})
+    unrelated = await leader.post(
+        f"/outgoing/{doc_id}/sign",
+        data={"csrf_token": token},
+        files={"signed_file": ("khac.pdf", make_tiny_pdf("other"), "application/pdf")},
+    )
     assert unrelated.status_code == 422
     own = await signed_by("lan.nguyen", "Nguyễn Thị Lan")
-    accepted = await leader.post(f"/outgoing/{doc_id}/sign", data={"csrf_token": token},
-                                 files={"signed_file": ("ky-so.pdf", own, "application/pdf")})
+    accepted = await leader.post(
+        f"/outgoing/{doc_id}/sign", data={"csrf_token": token}, files={"signed_file": ("ky-so.pdf", own, "application/pdf")}
+    )
     assert accepted.status_code == 303
     async with db.session() as session:
         doc = await outgoing.get(session, document_id=doc_id)

@@ -25,9 +25,16 @@ async def _signed_documents(database, settings, n: int) -> list[int]:  # type: i
         drafter, leader = await user(session, "thu.le"), await user(session, "lan.nguyen")
         docs = [
             OutgoingDocument(
-                organization_id=province.id, drafter_id=drafter.id, signer_id=leader.id,
-                doc_type="CV" if i % 2 else "TB", subject=f"Văn bản thử số {i}", body="", external_recipients="",
-                status=Status.signed, leader_pdf_sha=blob, secrecy=Secrecy.secret if i % 5 == 0 else Secrecy.normal,
+                organization_id=province.id,
+                drafter_id=drafter.id,
+                signer_id=leader.id,
+                doc_type="CV" if i % 2 else "TB",
+                subject=f"Văn bản thử số {i}",
+                body="",
+                external_recipients="",
+                status=Status.signed,
+                leader_pdf_sha=blob,
+                secrecy=Secrecy.secret if i % 5 == 0 else Secrecy.normal,
             )
             for i in range(n)
         ]
@@ -52,8 +59,9 @@ async def test_concurrent_issues_get_contiguous_numbers_per_series(demo_db, og_s
             return outgoing.IssuedFiles(pdf=f"%PDF-1.7 issued {stamp.notation}".encode())
 
         async with slots, demo_db.session() as session:
-            await outgoing.issue(session, settings=og_settings, principal=None, actor=clerk, document_id=doc_id, seal=seal,
-                                 issue_date=ISSUE_DAY)
+            await outgoing.issue(
+                session, settings=og_settings, principal=None, actor=clerk, document_id=doc_id, seal=seal, issue_date=ISSUE_DAY
+            )
 
     attempts = [issue(i, fail=i in failing) for i in ids] + [issue(i) for i in ids[:10]]  # 10 double clicks
     results = await asyncio.gather(*attempts, return_exceptions=True)
@@ -83,8 +91,9 @@ async def test_issuing_twice_keeps_the_first_number(demo_db_sqlite, og_settings)
 
     for _ in range(2):
         async with demo_db_sqlite.session() as session:
-            doc = await outgoing.issue(session, settings=og_settings, principal=None, actor=Actor.system(), document_id=doc_id,
-                                       seal=seal, issue_date=ISSUE_DAY)
+            doc = await outgoing.issue(
+                session, settings=og_settings, principal=None, actor=Actor.system(), document_id=doc_id, seal=seal, issue_date=ISSUE_DAY
+            )
     assert calls == ["01/TB-HLHPN"] and doc.notation == "01/TB-HLHPN"
 
 
@@ -104,8 +113,9 @@ async def test_sealing_runs_with_no_lock_held_and_a_failed_seal_keeps_the_number
             return outgoing.IssuedFiles(pdf=f"%PDF-1.7 issued {stamp.notation}".encode())
 
         async with demo_db_sqlite.session() as session:
-            return await outgoing.issue(session, settings=og_settings, principal=None, actor=Actor.system(), document_id=doc_id,
-                                        seal=seal, issue_date=ISSUE_DAY)
+            return await outgoing.issue(
+                session, settings=og_settings, principal=None, actor=Actor.system(), document_id=doc_id, seal=seal, issue_date=ISSUE_DAY
+            )
 
     try:
         await issue(first, fail=True)
@@ -120,7 +130,8 @@ async def test_sealing_runs_with_no_lock_held_and_a_failed_seal_keeps_the_number
     assert locks_free == [True, True, True]
     async with demo_db_sqlite.session() as session:
         try:
-            await outgoing.cancel(session, actor=Actor.system(), principal=None,
-                                  doc=await session.get(OutgoingDocument, first), reason="thử")
+            await outgoing.cancel(
+                session, actor=Actor.system(), principal=None, doc=await session.get(OutgoingDocument, first), reason="thử"
+            )
         except outgoing.Conflict:
             pass  # issued already: only recall is possible

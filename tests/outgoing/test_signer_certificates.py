@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.sign.fields import MDPPerm
 from sqlalchemy import select
 
+from demo.directory import DEMO_PIN
 from services.audit.models import AuditEntry
 from services.blobs import BlobStore
-from demo.directory import DEMO_PIN
 from services.keys.models import CertSource, CertStatus, SignerCertificate
 from services.outgoing import service as outgoing
 from signing.appearance import Appearance
@@ -40,7 +40,9 @@ async def _actions(database) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 async def test_only_a_confirmed_certificate_of_the_leader_counts_never_a_namesakes(
-    demo_db_sqlite, og_settings, client_for,
+    demo_db_sqlite,
+    og_settings,
+    client_for,
 ) -> None:
     db, settings = demo_db_sqlite, og_settings
     doc_id = await flow.draft(db, settings, doc_type="TB", subject="Thông báo lịch trực cơ quan")
@@ -54,17 +56,24 @@ async def test_only_a_confirmed_certificate_of_the_leader_counts_never_a_namesak
 
     async def signed_with(username: str) -> bytes:
         signer = signer_for_person(data_dir=settings.data_dir, username=username, pin=DEMO_PIN, settings=settings)
-        return await async_sign_pdf(prepared, signer=signer, level="B-T", trust=trust,
-                                    appearance=Appearance.signature(name=LAN, marker="leader"),
-                                    field_name="Sig-leader", certify=MDPPerm.FILL_FORMS)
+        return await async_sign_pdf(
+            prepared,
+            signer=signer,
+            level="B-T",
+            trust=trust,
+            appearance=Appearance.signature(name=LAN, marker="leader"),
+            field_name="Sig-leader",
+            certify=MDPPerm.FILL_FORMS,
+        )
 
     leader = await client_for(db)
     await sign_in(leader, "lan.nguyen")
 
     async def upload(pdf: bytes):  # type: ignore[no-untyped-def]
         token = await csrf_of(leader, f"/outgoing/{doc_id}")
-        return await leader.post(f"/outgoing/{doc_id}/sign", data={"csrf_token": token},
-                                 files={"signed_file": ("ky-so.pdf", pdf, "application/pdf")})
+        return await leader.post(
+            f"/outgoing/{doc_id}/sign", data={"csrf_token": token}, files={"signed_file": ("ky-so.pdf", pdf, "application/pdf")}
+        )
 
     namesake = await upload(await signed_with("namesake.lan"))
     assert namesake.status_code == 409
@@ -74,8 +83,9 @@ async def test_only_a_confirmed_certificate_of_the_leader_counts_never_a_namesak
     first = await signed_with("token.lan")
     assert (await upload(first)).status_code == 409  # not registered yet
     token = await csrf_of(leader, "/account")
-    proposed = await leader.post("/account/certificates", data={"csrf_token": token},
-                                 files={"file": ("lan-ky-thu.pdf", first, "application/pdf")})
+    proposed = await leader.post(
+        "/account/certificates", data={"csrf_token": token}, files={"file": ("lan-ky-thu.pdf", first, "application/pdf")}
+    )
     assert proposed.status_code == 303
     assert "Chờ quản trị xác nhận" in (await leader.get("/account")).text
     assert (await upload(first)).status_code == 409  # pending is not confirmed
@@ -109,7 +119,9 @@ async def test_only_a_confirmed_certificate_of_the_leader_counts_never_a_namesak
 
 
 async def test_administrator_registers_a_certificate_file_and_revoking_it_stops_its_signatures(
-    demo_db_sqlite, og_settings, client_for,
+    demo_db_sqlite,
+    og_settings,
+    client_for,
 ) -> None:
     db, settings = demo_db_sqlite, og_settings
     pki = DevPKI.load(settings.data_dir)
@@ -123,8 +135,9 @@ async def test_administrator_registers_a_certificate_file_and_revoking_it_stops_
 
     async def register(owner: str, name: str, data: bytes):  # type: ignore[no-untyped-def]
         token = await csrf_of(admin, "/admin/certificates")
-        return await admin.post("/admin/certificates", data={"csrf_token": token, "owner": owner},
-                                files={"file": (name, data, "application/pkix-cert")})
+        return await admin.post(
+            "/admin/certificates", data={"csrf_token": token, "owner": owner}, files={"file": (name, data, "application/pkix-cert")}
+        )
 
     bad = await register(lan_owner, "lan.cer", b"not a certificate")
     assert bad.status_code == 422 and "Tệp không phải chứng thư số hợp lệ" in bad.text
@@ -132,8 +145,9 @@ async def test_administrator_registers_a_certificate_file_and_revoking_it_stops_
     taken = await register(hue_owner, "lan.cer", der)  # one certificate, one owner
     assert taken.status_code == 409 and "đã được đăng ký cho người hoặc cơ quan khác" in taken.text
     async with db.session() as session:
-        row = await session.scalar(select(SignerCertificate).where(SignerCertificate.serial_hex == format(
-            pki.certificate("person:token2.lan").serial_number, "x")))
+        row = await session.scalar(
+            select(SignerCertificate).where(SignerCertificate.serial_hex == format(pki.certificate("person:token2.lan").serial_number, "x"))
+        )
         assert row.status == CertStatus.confirmed and row.source == CertSource.admin
 
     # Lan signs with her PIN: her system-held key is registered on the way; an administrator
@@ -145,13 +159,13 @@ async def test_administrator_registers_a_certificate_file_and_revoking_it_stops_
     pdf = flow_pdf()
     assert (await leader.post("/signing/sign", data=form, files={"file": ("a.pdf", pdf, "application/pdf")})).status_code == 200
     async with db.session() as session:
-        system = await session.scalar(select(SignerCertificate).where(SignerCertificate.source == CertSource.system,
-                                                                      SignerCertificate.common_name == LAN))
+        system = await session.scalar(
+            select(SignerCertificate).where(SignerCertificate.source == CertSource.system, SignerCertificate.common_name == LAN)
+        )
     token = await csrf_of(admin, "/admin/certificates")
     no_reason = await admin.post(f"/admin/certificates/{system.id}/revoke", data={"csrf_token": token, "reason": " "})
     assert no_reason.status_code == 422
-    revoked = await admin.post(f"/admin/certificates/{system.id}/revoke",
-                               data={"csrf_token": token, "reason": "Thiết bị ký số bị mất"})
+    revoked = await admin.post(f"/admin/certificates/{system.id}/revoke", data={"csrf_token": token, "reason": "Thiết bị ký số bị mất"})
     assert revoked.status_code == 303
     refused = await leader.post("/signing/sign", data=form, files={"file": ("a.pdf", pdf, "application/pdf")})
     assert refused.status_code == 409 and "thu hồi đăng ký" in refused.text

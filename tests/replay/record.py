@@ -58,18 +58,23 @@ async def finished(handle: WorkflowHandle, timeout: float = 180.0) -> Any:
     """The workflow's result, or a clear failure when it does not end."""
     try:
         return await asyncio.wait_for(handle.result(), timeout=timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise AssertionError(f"{handle.id} did not end: {await handle.describe()}") from None
 
 
 # --- incoming ---------------------------------------------------------------------------------
 
+
 async def _incoming_start(rig: Rig, doc_id: int) -> WorkflowHandle:
     from workflows.incoming.workflows import IncomingInput, IncomingWorkflow
 
     return await rig.client.start_workflow(
-        IncomingWorkflow.run, IncomingInput(document_id=doc_id), id=f"incoming-{doc_id}",
-        task_queue=rig.settings.task_queue, start_signal="changed")
+        IncomingWorkflow.run,
+        IncomingInput(document_id=doc_id),
+        id=f"incoming-{doc_id}",
+        task_queue=rig.settings.task_queue,
+        start_signal="changed",
+    )
 
 
 async def _incoming_sync(rig: Rig, handle: WorkflowHandle, doc_id: int) -> None:
@@ -104,8 +109,13 @@ async def incoming_done_after_deadlines(rig: Rig) -> dict[str, WorkflowHandle]:
         from services.audit.models import AuditEntry
 
         async with db.session() as session:
-            return bool(await session.scalar(select(func.count()).select_from(AuditEntry).where(
-                AuditEntry.action == "incoming.escalate", AuditEntry.object_id == str(doc.id))))
+            return bool(
+                await session.scalar(
+                    select(func.count())
+                    .select_from(AuditEntry)
+                    .where(AuditEntry.action == "incoming.escalate", AuditEntry.object_id == str(doc.id))
+                )
+            )
 
     await until(escalated)
     lead = await principal(db, "thu.le")
@@ -164,12 +174,18 @@ async def incoming_returned(rig: Rig) -> dict[str, WorkflowHandle]:
 
 # --- outgoing ---------------------------------------------------------------------------------
 
+
 async def _outgoing_start(rig: Rig, doc_id: int, kind: str) -> WorkflowHandle:
     from workflows.outgoing.workflows import OutgoingInput, OutgoingWorkflow
 
     return await rig.client.start_workflow(
-        OutgoingWorkflow.run, OutgoingInput(document_id=doc_id, dispatch_timeout_seconds=5), id=f"outgoing-{doc_id}",
-        task_queue=rig.settings.task_queue, start_signal="changed", start_signal_args=[kind])
+        OutgoingWorkflow.run,
+        OutgoingInput(document_id=doc_id, dispatch_timeout_seconds=5),
+        id=f"outgoing-{doc_id}",
+        task_queue=rig.settings.task_queue,
+        start_signal="changed",
+        start_signal_args=[kind],
+    )
 
 
 async def _outgoing_step(rig: Rig, doc_id: int, step: str) -> bool:
@@ -208,8 +224,9 @@ async def outgoing_review_sign_issue_dispatch(rig: Rig) -> dict[str, WorkflowHan
     async with db.session() as session:
         officer, reviewer = await flow.user(session, "thu.le"), await flow.user(session, "ngoc.vo")
         doc = await outgoing.get(session, document_id=doc_id)
-        await outgoing.submit(session, actor=flow.actor_of(officer), doc=doc, reviewer_ids=[reviewer.id],
-                              due_at=utcnow() + timedelta(days=2))
+        await outgoing.submit(
+            session, actor=flow.actor_of(officer), doc=doc, reviewer_ids=[reviewer.id], due_at=utcnow() + timedelta(days=2)
+        )
     with rig.env.with_time_skipping_disabled():
         handle = await _outgoing_start(rig, doc_id, "submitted")
     await until(lambda: _outgoing_step(rig, doc_id, "waiting"))
@@ -221,8 +238,9 @@ async def outgoing_review_sign_issue_dispatch(rig: Rig) -> dict[str, WorkflowHan
         from services.notifications.models import Notification
 
         async with db.session() as session:
-            return (await session.scalar(select(func.count()).select_from(Notification).where(
-                Notification.kind == "outgoing.review_reminder"))) >= 2
+            return (
+                await session.scalar(select(func.count()).select_from(Notification).where(Notification.kind == "outgoing.review_reminder"))
+            ) >= 2
 
     await until(reminded_twice)
     async with db.session() as session:
@@ -317,22 +335,25 @@ async def outgoing_cancelled(rig: Rig) -> dict[str, WorkflowHandle]:
 
 # --- meetings ---------------------------------------------------------------------------------
 
+
 async def _meeting_kinds(db: Database, meeting_id: int) -> list[str]:
     from sqlalchemy import select
 
     from services.notifications.models import Notification
 
     async with db.session() as session:
-        return list((await session.scalars(select(Notification.kind).where(
-            Notification.link == f"/meetings/{meeting_id}"))).all())
+        return list((await session.scalars(select(Notification.kind).where(Notification.link == f"/meetings/{meeting_id}"))).all())
 
 
 async def _meeting_start(rig: Rig, meeting_id: int) -> WorkflowHandle:
     from workflows.meetings.workflows import MeetingInput, MeetingWorkflow
 
     return await rig.client.start_workflow(
-        MeetingWorkflow.run, MeetingInput(meeting_id=meeting_id, reminder_minutes=[24 * 60, 60]),
-        id=f"meeting-{meeting_id}", task_queue=rig.settings.task_queue)
+        MeetingWorkflow.run,
+        MeetingInput(meeting_id=meeting_id, reminder_minutes=[24 * 60, 60]),
+        id=f"meeting-{meeting_id}",
+        task_queue=rig.settings.task_queue,
+    )
 
 
 async def meeting_reminders_closed(rig: Rig) -> dict[str, WorkflowHandle]:
@@ -408,9 +429,9 @@ async def meeting_rescheduled(rig: Rig) -> dict[str, WorkflowHandle]:
     await until(lambda: _progress_has(handle, 1))
     organiser = await principal(db, ORGANISER)
     async with db.session() as session:
-        meeting = await scheduling.reschedule_meeting(session, principal=organiser, meeting_id=mid,
-                                                      starts_at=starts + timedelta(days=2),
-                                                      ends_at=starts + timedelta(days=2, hours=3))
+        meeting = await scheduling.reschedule_meeting(
+            session, principal=organiser, meeting_id=mid, starts_at=starts + timedelta(days=2), ends_at=starts + timedelta(days=2, hours=3)
+        )
         new_start, version = meeting.starts_at, meeting.schedule_version
     await handle.signal(MeetingWorkflow.rescheduled, Reschedule(starts_at=new_start, version=version))
     await rig.env.fast_forward(handle, timedelta(hours=48))
@@ -428,11 +449,12 @@ async def meeting_rescheduled(rig: Rig) -> dict[str, WorkflowHandle]:
 
 # --- minutes and tasks -------------------------------------------------------------------------
 
+
 async def minutes_returned_then_signed(rig: Rig) -> dict[str, WorkflowHandle]:
     """Closed → secretary signs → chair refuses (returned) → closed again → both sign →
     numbered → distributed."""
-    from meetings.minutes import service as minutes_service
     from demo.minutes import _close, principal, sample_content, sign, write
+    from meetings.minutes import service as minutes_service
     from meetings.minutes.models import MinutesStatus
     from tests.minutes.conftest import ITEMS, Plan, hold_meeting
     from workflows.minutes.workflows import MinutesWorkflow, minutes_workflow_id
@@ -460,8 +482,11 @@ async def minutes_returned_then_signed(rig: Rig) -> dict[str, WorkflowHandle]:
             content = minutes_service.content_of(minutes)
         content["items"][str(held.item_ids[1])]["conclusion"] = "Giao các huyện xây dựng kế hoạch trước ngày 15/7."
         async with db.session() as session:
-            assert (await minutes_service.save(session, principal=secretary, minutes_id=minutes_id,
-                                               base_revision=minutes.revision, content=content)).saved
+            assert (
+                await minutes_service.save(
+                    session, principal=secretary, minutes_id=minutes_id, base_revision=minutes.revision, content=content
+                )
+            ).saved
         await _close(db, settings, rig.client, minutes_id)
         await sign(db, settings, minutes_id, "ngoc.vo", rig.client)
         await until(lambda: status_is(MinutesStatus.awaiting_chair))
@@ -505,33 +530,35 @@ async def _task_rig(rig: Rig, owners: list[tuple[str, int]]) -> list[int]:
     from services.tasks.models import OwnerKind
     from tests.minutes.conftest import ITEMS, Plan, hold_meeting
 
-    held = await hold_meeting(rig.db, rig.settings, Plan(title="Họp giao ban", items=ITEMS[:1], poll=None, units={},
-                                                         speeches=[]))
+    held = await hold_meeting(rig.db, rig.settings, Plan(title="Họp giao ban", items=ITEMS[:1], poll=None, units={}, speeches=[]))
     minutes_id = await write(rig.db, held, {"items": {}})
-    return await add_tasks(rig.db, minutes_id, held, [
-        (0, title, OwnerKind.user, "thu.le", vn_today() + timedelta(days=days)) for title, days in owners])
+    return await add_tasks(
+        rig.db, minutes_id, held, [(0, title, OwnerKind.user, "thu.le", vn_today() + timedelta(days=days)) for title, days in owners]
+    )
 
 
 async def _task_start(rig: Rig, task_id: int) -> WorkflowHandle:
     from workflows.tasks.workflows import TaskInput, TaskWorkflow
 
-    return await rig.client.start_workflow(TaskWorkflow.run, TaskInput(task_id=task_id), id=f"task-{task_id}",
-                                           task_queue=rig.settings.task_queue, start_signal="changed")
+    return await rig.client.start_workflow(
+        TaskWorkflow.run, TaskInput(task_id=task_id), id=f"task-{task_id}", task_queue=rig.settings.task_queue, start_signal="changed"
+    )
 
 
 async def tasks_all(rig: Rig) -> dict[str, WorkflowHandle]:
     """Three tasks: done before any deadline; reminded, overdue, escalated, then done; cancelled."""
     from sqlalchemy import func, select
 
+    from demo.minutes import principal
     from services.audit.models import AuditEntry
     from services.tasks import service as tasks
     from tests.minutes.conftest import hold_meeting  # noqa: F401 (same helpers as the task tests)
-    from demo.minutes import principal
     from workflows.tasks.workflows import TaskWorkflow
 
     db = rig.db
-    done_id, late_id, cancelled_id = await _task_rig(rig, [
-        ("Gửi danh sách hội viên", 20), ("Báo cáo kết quả hỗ trợ phụ nữ khởi nghiệp", 10), ("Khảo sát nhu cầu", 15)])
+    done_id, late_id, cancelled_id = await _task_rig(
+        rig, [("Gửi danh sách hội viên", 20), ("Báo cáo kết quả hỗ trợ phụ nữ khởi nghiệp", 10), ("Khảo sát nhu cầu", 15)]
+    )
     owner, assigner = await principal(db, "thu.le"), await principal(db, "ngoc.vo")
     with rig.env.with_time_skipping_disabled():
         done, late, cancelled = [await _task_start(rig, t) for t in (done_id, late_id, cancelled_id)]
@@ -549,8 +576,7 @@ async def tasks_all(rig: Rig) -> dict[str, WorkflowHandle]:
 
     async def escalated() -> bool:
         async with db.session() as session:
-            return bool(await session.scalar(select(func.count()).select_from(AuditEntry).where(
-                AuditEntry.action == "task.escalate")))
+            return bool(await session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "task.escalate")))
 
     await until(escalated)
     async with db.session() as session:
@@ -562,17 +588,18 @@ async def tasks_all(rig: Rig) -> dict[str, WorkflowHandle]:
 
 # --- reports ----------------------------------------------------------------------------------
 
+
 async def _report(rig: Rig, prefix: str, n: int, deadline_days: float = 3):  # type: ignore[no-untyped-def]
     from services.db import utcnow
     from tests.reports.factory import bulk_orgs, create_request
-    from workflows.reports.workflows import RequestInput, ReportRequestWorkflow
+    from workflows.reports.workflows import ReportRequestWorkflow, RequestInput
 
     orgs = await bulk_orgs(rig.db, n, prefix=prefix)
     req = await create_request(rig.db, rig.settings, orgs, deadline=utcnow() + timedelta(days=deadline_days))
     with rig.env.with_time_skipping_disabled():
         parent = await rig.client.start_workflow(
-            ReportRequestWorkflow.run, RequestInput(request_id=req.id), id=f"report-request-{req.id}",
-            task_queue=rig.settings.task_queue)
+            ReportRequestWorkflow.run, RequestInput(request_id=req.id), id=f"report-request-{req.id}", task_queue=rig.settings.task_queue
+        )
     await until(lambda: _delivered(rig, req.id, n))
     return req.id, orgs, parent
 
@@ -583,8 +610,13 @@ async def _delivered(rig: Rig, request_id: int, n: int) -> bool:
     from services.reports.models import ReportTarget
 
     async with rig.db.session() as session:
-        return (await session.scalar(select(func.count()).select_from(ReportTarget).where(
-            ReportTarget.request_id == request_id, ReportTarget.delivered_at.is_not(None)))) >= n
+        return (
+            await session.scalar(
+                select(func.count())
+                .select_from(ReportTarget)
+                .where(ReportTarget.request_id == request_id, ReportTarget.delivered_at.is_not(None))
+            )
+        ) >= n
 
 
 async def _poke_targets(rig: Rig, request_id: int, orgs: list[int]) -> None:
@@ -648,8 +680,7 @@ async def reports_extended(rig: Rig) -> dict[str, WorkflowHandle]:
 
     async def reminded() -> bool:
         async with rig.db.session() as session:
-            return bool(await session.scalar(select(func.count()).select_from(AuditEntry).where(
-                AuditEntry.action == "report.remind")))
+            return bool(await session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "report.remind")))
 
     await until(reminded)
 
@@ -663,8 +694,7 @@ async def reports_extended(rig: Rig) -> dict[str, WorkflowHandle]:
     before = await upcoming()
     lan = await principal(rig.db, "lan.nguyen")
     async with rig.db.session() as session:
-        await reports.extend(session, principal=lan, request_id=rid, deadline=utcnow() + timedelta(days=10),
-                             reason="Gia hạn theo đề nghị.")
+        await reports.extend(session, principal=lan, request_id=rid, deadline=utcnow() + timedelta(days=10), reason="Gia hạn theo đề nghị.")
     await parent.signal(ReportRequestWorkflow.deadline_changed)
 
     async def moved() -> bool:
@@ -682,31 +712,41 @@ async def reports_extended(rig: Rig) -> dict[str, WorkflowHandle]:
 
 # --- audit ------------------------------------------------------------------------------------
 
+
 async def audit_checkpoint(rig: Rig) -> dict[str, WorkflowHandle]:
     from workflows.audit.workflows import AuditCheckpointWorkflow
 
-    handle = await rig.client.start_workflow(AuditCheckpointWorkflow.run, id=f"audit-checkpoint-{uuid.uuid4().hex[:6]}",
-                                             task_queue=rig.settings.task_queue)
+    handle = await rig.client.start_workflow(
+        AuditCheckpointWorkflow.run, id=f"audit-checkpoint-{uuid.uuid4().hex[:6]}", task_queue=rig.settings.task_queue
+    )
     await finished(handle)
     return {"audit-checkpoint": handle}
 
 
 SCENARIOS: list[Callable[[Rig], Awaitable[dict[str, WorkflowHandle]]]] = [
     audit_checkpoint,
-    incoming_handled_done, incoming_done_after_deadlines, incoming_returned,
-    outgoing_cancelled, outgoing_issued_then_recalled, outgoing_review_sign_issue_dispatch,
-    meeting_reminders_closed, meeting_cancelled, meeting_rescheduled,
+    incoming_handled_done,
+    incoming_done_after_deadlines,
+    incoming_returned,
+    outgoing_cancelled,
+    outgoing_issued_then_recalled,
+    outgoing_review_sign_issue_dispatch,
+    meeting_reminders_closed,
+    meeting_cancelled,
+    meeting_rescheduled,
     tasks_all,
-    minutes_returned_then_signed, minutes_reminded_then_signed,
-    reports_submitted, reports_closed_early, reports_extended,
+    minutes_returned_then_signed,
+    minutes_reminded_then_signed,
+    reports_submitted,
+    reports_closed_early,
+    reports_extended,
 ]
 
 
 def _prepare(root: Path) -> tuple[Settings, Any]:
     """A demo database, settings whose data dir holds a development PKI with trust services."""
-    from demo.directory import DEMO_PIN
+    from demo.directory import DEMO_PIN, demo_directory_specs
     from signing.pki import init_dev_pki
-    from demo.directory import demo_directory_specs
     from signing.trust_services import start_trust_services
     from tests.conftest import Templates
 
@@ -719,8 +759,9 @@ def _prepare(root: Path) -> tuple[Settings, Any]:
     people, orgs = demo_directory_specs(pin=DEMO_PIN)
     init_dev_pki(data_dir=data_dir, people=people, orgs=orgs, base_url=f"http://127.0.0.1:{port}")
     services = start_trust_services(data_dir, host="127.0.0.1", port=port)
-    settings = Settings(data_dir=data_dir, secret_key="record-secret", temporal_address=None, database_url=url,
-                        payload_keys=TEST_PAYLOAD_KEYS)
+    settings = Settings(
+        data_dir=data_dir, secret_key="record-secret", temporal_address=None, database_url=url, payload_keys=TEST_PAYLOAD_KEYS
+    )
     settings.trust_services_port = port
     settings.outgoing_dispatch_timeout_seconds = 5
     settings.task_queue = f"record-{uuid.uuid4().hex[:6]}"
@@ -746,8 +787,7 @@ async def record(names: list[str]) -> None:
     HISTORIES.mkdir(parents=True, exist_ok=True)
     # Services queue their signals in the outbox (minutes closing, for one): a relay delivers them, as
     # beside `lienthong worker`.
-    relay = asyncio.create_task(OutboxRelay(client, db, settings, poll=timedelta(milliseconds=200),
-                                            reconcile_every=None).run())
+    relay = asyncio.create_task(OutboxRelay(client, db, settings, poll=timedelta(milliseconds=200), reconcile_every=None).run())
     try:
         async with build_worker(client, task_queue=settings.task_queue, context=ActivityContext(settings, db)):
             for scenario in SCENARIOS:

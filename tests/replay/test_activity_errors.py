@@ -37,15 +37,19 @@ class ProbeWorkflow:
     @workflow.run
     async def run(self, which: str) -> str:
         fn = conflicting if which == "conflict" else flaky
-        return await workflow.execute_activity(fn, which, start_to_close_timeout=timedelta(seconds=10),
-                                               retry_policy=retry.DATABASE)
+        return await workflow.execute_activity(fn, which, start_to_close_timeout=timedelta(seconds=10), retry_policy=retry.DATABASE)
 
 
 async def test_domain_error_fails_the_activity_once_and_transient_errors_retry(temporal_env, settings) -> None:
     queue = f"errors-{uuid.uuid4().hex[:6]}"
     client = temporal_env.client
-    async with build_worker(client, task_queue=queue, context=ActivityContext(settings, None),  # type: ignore[arg-type]
-                            workflows=[ProbeWorkflow], activities=[conflicting, flaky]):
+    async with build_worker(
+        client,
+        task_queue=queue,
+        context=ActivityContext(settings, None),  # type: ignore[arg-type]
+        workflows=[ProbeWorkflow],
+        activities=[conflicting, flaky],
+    ):
         try:
             await client.execute_workflow(ProbeWorkflow.run, "conflict", id=f"probe-{uuid.uuid4().hex[:6]}", task_queue=queue)
             raise AssertionError("the workflow should have failed")
@@ -55,6 +59,5 @@ async def test_domain_error_fails_the_activity_once_and_transient_errors_retry(t
             assert isinstance(cause, ApplicationError)
             assert (cause.type, cause.non_retryable, cause.message) == ("Conflict", True, "The document is already issued.")
             assert cause.details == ("Văn bản đã được phát hành.",)
-        assert await client.execute_workflow(ProbeWorkflow.run, "flaky", id=f"probe-{uuid.uuid4().hex[:6]}",
-                                             task_queue=queue) == "ok"
+        assert await client.execute_workflow(ProbeWorkflow.run, "flaky", id=f"probe-{uuid.uuid4().hex[:6]}", task_queue=queue) == "ok"
     assert ATTEMPTS == {"conflict": [1], "flaky": [1, 2, 3]}

@@ -13,8 +13,8 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from tests.helpers import TEST_PAYLOAD_KEYS
 from services.codec import encrypted_converter, parse_key_ring
+from tests.helpers import TEST_PAYLOAD_KEYS
 from workflows.worker import WORKFLOWS
 
 HISTORIES = Path(__file__).resolve().parent / "histories"

@@ -48,12 +48,23 @@ async def test_no_workflow_stays_open_once_its_documents_are_final(temporal_env,
     province, lead_id = await org_id(db, "hlhpn-bentre"), await user_id(db, "thu.le")
 
     async def signal_incoming(doc_id: int) -> None:
-        await client.start_workflow(IncomingWorkflow.run, IncomingInput(document_id=doc_id), id=f"incoming-{doc_id}",
-                                    task_queue=settings.task_queue, start_signal="changed")
+        await client.start_workflow(
+            IncomingWorkflow.run,
+            IncomingInput(document_id=doc_id),
+            id=f"incoming-{doc_id}",
+            task_queue=settings.task_queue,
+            start_signal="changed",
+        )
 
     async def signal_outgoing(doc_id: int, kind: str) -> None:
-        await client.start_workflow(OutgoingWorkflow.run, OutgoingInput(document_id=doc_id), id=f"outgoing-{doc_id}",
-                                    task_queue=settings.task_queue, start_signal="changed", start_signal_args=[kind])
+        await client.start_workflow(
+            OutgoingWorkflow.run,
+            OutgoingInput(document_id=doc_id),
+            id=f"outgoing-{doc_id}",
+            task_queue=settings.task_queue,
+            start_signal="changed",
+            start_signal_args=[kind],
+        )
 
     incoming_ids: list[int] = []
     outgoing_ids: list[int] = []
@@ -61,17 +72,28 @@ async def test_no_workflow_stays_open_once_its_documents_are_final(temporal_env,
         async with build_worker(client, task_queue=settings.task_queue, context=ActivityContext(settings, db)):
             for i in range(INCOMING):
                 async with db.session() as session:
-                    doc = await incoming.register(session, principal=clerk, organization_id=province,
-                                                  meta=meta(f"{i + 1}/KH-UBND"), files=[pdf_file(str(i))], blobs=blobs)
+                    doc = await incoming.register(
+                        session,
+                        principal=clerk,
+                        organization_id=province,
+                        meta=meta(f"{i + 1}/KH-UBND"),
+                        files=[pdf_file(str(i))],
+                        blobs=blobs,
+                    )
                 incoming_ids.append(doc.id)
                 await signal_incoming(doc.id)
                 async with db.session() as session:
                     if i % 2:  # returned to the sender at once
                         await incoming.return_to_sender(session, principal=clerk, document_id=doc.id, reason="Sai nơi nhận.")
                     else:
-                        await incoming.direct(session, principal=leader, document_id=doc.id, instruction="Xử lý.",
-                                              handlers=incoming.Handlers(lead_user_id=lead_id),
-                                              due_date=vn_today() + timedelta(days=10))
+                        await incoming.direct(
+                            session,
+                            principal=leader,
+                            document_id=doc.id,
+                            instruction="Xử lý.",
+                            handlers=incoming.Handlers(lead_user_id=lead_id),
+                            due_date=vn_today() + timedelta(days=10),
+                        )
                 await signal_incoming(doc.id)
                 if i % 2 == 0:
                     async with db.session() as session:
@@ -79,8 +101,9 @@ async def test_no_workflow_stays_open_once_its_documents_are_final(temporal_env,
                     await signal_incoming(doc.id)
 
             for i in range(OUTGOING):
-                doc_id = await flow.draft(db, settings, doc_type="TB", subject=f"Thông báo số {i}",
-                                          recipients=("hlhpn-tpbentre",), external=())
+                doc_id = await flow.draft(
+                    db, settings, doc_type="TB", subject=f"Thông báo số {i}", recipients=("hlhpn-tpbentre",), external=()
+                )
                 async with db.session() as session:
                     doc = await session.get(OutgoingDocument, doc_id)
                     doc.status = Status.signed
@@ -94,10 +117,13 @@ async def test_no_workflow_stays_open_once_its_documents_are_final(temporal_env,
                 outgoing_ids.append(doc_id)
                 await signal_outgoing(doc_id, "issued")
 
-            results = await asyncio.wait_for(asyncio.gather(
-                *(client.get_workflow_handle(f"incoming-{d}").result() for d in incoming_ids),
-                *(client.get_workflow_handle(f"outgoing-{d}").result() for d in outgoing_ids),
-            ), timeout=150)
+            results = await asyncio.wait_for(
+                asyncio.gather(
+                    *(client.get_workflow_handle(f"incoming-{d}").result() for d in incoming_ids),
+                    *(client.get_workflow_handle(f"outgoing-{d}").result() for d in outgoing_ids),
+                ),
+                timeout=150,
+            )
             assert sorted(set(results)) == ["done", "issued", "rejected"]
 
             # A recall after the end starts the workflow again; it ends once the notices are out.
@@ -106,8 +132,9 @@ async def test_no_workflow_stays_open_once_its_documents_are_final(temporal_env,
                     doc = await outgoing.get(session, document_id=doc_id)
                     await outgoing.recall(session, principal=None, actor=Actor.system(), doc=doc, reason="Thu hồi để sửa.")
                 await signal_outgoing(doc_id, "recalled")
-            recalled = await asyncio.wait_for(asyncio.gather(
-                *(client.get_workflow_handle(f"outgoing-{d}").result() for d in outgoing_ids[:RECALLED])), timeout=60)
+            recalled = await asyncio.wait_for(
+                asyncio.gather(*(client.get_workflow_handle(f"outgoing-{d}").result() for d in outgoing_ids[:RECALLED])), timeout=60
+            )
             assert set(recalled) == {"recalled"}
 
             ours = {f"incoming-{d}" for d in incoming_ids} | {f"outgoing-{d}" for d in outgoing_ids}

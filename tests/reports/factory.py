@@ -41,20 +41,33 @@ async def bulk_orgs(database: Database, n: int, *, parent_code: str = PROVINCE, 
     parent = await org_id(database, parent_code)
     now = utcnow()
     async with database.session() as session:
-        await session.execute(insert(Organization), [
-            {"code": f"{prefix}-{i:04d}", "name": f"Hội LHPN xã Thử Nghiệm {i:04d}", "abbreviation": "HLHPN",
-             "level": Level.commune, "parent_id": parent, "place": "Bến Tre", "active": True, "created_at": now}
-            for i in range(n)
-        ])
-        ids = list((await session.scalars(select(Organization.id).where(Organization.code.like(f"{prefix}-%"))
-                                          .order_by(Organization.code))).all())
-        officer = User(username=f"{prefix}.officer", password_hash="!", full_name="Cán bộ Thử Nghiệm",
-                       position="Chuyên viên", organization_id=ids[0])
+        await session.execute(
+            insert(Organization),
+            [
+                {
+                    "code": f"{prefix}-{i:04d}",
+                    "name": f"Hội LHPN xã Thử Nghiệm {i:04d}",
+                    "abbreviation": "HLHPN",
+                    "level": Level.commune,
+                    "parent_id": parent,
+                    "place": "Bến Tre",
+                    "active": True,
+                    "created_at": now,
+                }
+                for i in range(n)
+            ],
+        )
+        ids = list(
+            (await session.scalars(select(Organization.id).where(Organization.code.like(f"{prefix}-%")).order_by(Organization.code))).all()
+        )
+        officer = User(
+            username=f"{prefix}.officer", password_hash="!", full_name="Cán bộ Thử Nghiệm", position="Chuyên viên", organization_id=ids[0]
+        )
         session.add(officer)
         await session.flush()
-        await session.execute(insert(RoleAssignment), [
-            {"user_id": officer.id, "organization_id": oid, "role": Role.officer} for oid in ids
-        ])
+        await session.execute(
+            insert(RoleAssignment), [{"user_id": officer.id, "organization_id": oid, "role": Role.officer} for oid in ids]
+        )
     return ids
 
 
@@ -62,28 +75,60 @@ def pdf(text: str = "Bao cao") -> CheckedUpload:
     return CheckedUpload(filename="bao-cao.pdf", content_type="application/pdf", data=make_tiny_pdf(text))
 
 
-async def create_request(database: Database, settings, targets: list[int], *, username: str = "lan.nguyen",  # type: ignore[no-untyped-def]
-                         deadline: datetime | None = None, approval: bool = False,
-                         fields: tuple[reports.FieldSpec, ...] = (reports.FieldSpec("Số hội viên", "người", "integer"),
-                                                                   reports.FieldSpec("Tỷ lệ hộ đạt 5 không 3 sạch", "%", "percent")),
-                         title: str = "Báo cáo kết quả thực hiện Cuộc vận động xây dựng gia đình 5 không 3 sạch quý IV/2026"):
+async def create_request(
+    database: Database,
+    settings,
+    targets: list[int],
+    *,
+    username: str = "lan.nguyen",  # type: ignore[no-untyped-def]
+    deadline: datetime | None = None,
+    approval: bool = False,
+    fields: tuple[reports.FieldSpec, ...] = (
+        reports.FieldSpec("Số hội viên", "người", "integer"),
+        reports.FieldSpec("Tỷ lệ hộ đạt 5 không 3 sạch", "%", "percent"),
+    ),
+    title: str = "Báo cáo kết quả thực hiện Cuộc vận động xây dựng gia đình 5 không 3 sạch quý IV/2026",
+):
     who = await principal(database, username)
     async with database.session() as session:
         return await reports.create_request(
-            session, principal=who, settings=settings, organization_id=who.me.organization_id, title=title,
+            session,
+            principal=who,
+            settings=settings,
+            organization_id=who.me.organization_id,
+            title=title,
             instructions="Đề nghị các cơ sở Hội báo cáo kết quả theo mẫu đính kèm.",
-            deadline=deadline or utcnow() + timedelta(days=3), target_ids=targets, scope_label="Các cơ sở Hội",
-            fields=list(fields), requires_approval=approval,
+            deadline=deadline or utcnow() + timedelta(days=3),
+            target_ids=targets,
+            scope_label="Các cơ sở Hội",
+            fields=list(fields),
+            requires_approval=approval,
         )
 
 
-async def submit(database: Database, settings, request_id: int, oid: int, who: Principal, *,  # type: ignore[no-untyped-def]
-                 at: datetime | None = None, figures: dict[str, str] | None = None):
+async def submit(
+    database: Database,
+    settings,
+    request_id: int,
+    oid: int,
+    who: Principal,
+    *,  # type: ignore[no-untyped-def]
+    at: datetime | None = None,
+    figures: dict[str, str] | None = None,
+):
     async with database.session() as session:
         req = await reports.get_request(session, request_id=request_id)
         values = figures or {str(f.id): ("50" if f.kind == "percent" else "120") for f in req.fields}
-        return await reports.submit(session, principal=who, settings=settings, request_id=request_id,
-                                    organization_id=oid, file=pdf(f"org {oid}"), figures=values, at=at)
+        return await reports.submit(
+            session,
+            principal=who,
+            settings=settings,
+            request_id=request_id,
+            organization_id=oid,
+            file=pdf(f"org {oid}"),
+            figures=values,
+            at=at,
+        )
 
 
 async def targets_by(database: Database, request_id: int) -> dict[int, ReportTarget]:
@@ -124,8 +169,9 @@ async def forget_report_workflows(client) -> None:  # type: ignore[no-untyped-de
     async def drop(wid: str) -> None:
         async with sem:
             try:
-                await client.workflow_service.delete_workflow_execution(DeleteWorkflowExecutionRequest(
-                    namespace=client.namespace, workflow_execution=WorkflowExecution(workflow_id=wid)))
+                await client.workflow_service.delete_workflow_execution(
+                    DeleteWorkflowExecutionRequest(namespace=client.namespace, workflow_execution=WorkflowExecution(workflow_id=wid))
+                )
             except Exception:  # noqa: BLE001 - already gone
                 pass
 

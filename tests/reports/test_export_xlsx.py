@@ -14,9 +14,11 @@ NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 
 
 def test_figures_workbook_keeps_types_and_never_writes_formulas() -> None:
-    table = Table(header=["STT", "Đơn vị", "Số hội viên"],
-                  rows=[[1, "Hội LHPN xã Phú Khương", 120], [2, "Hội LHPN xã Mỹ Thạnh An", "=HYPERLINK(\"x\")"]],
-                  summary=["", "Tổng cộng", Decimal("120.5")])
+    table = Table(
+        header=["STT", "Đơn vị", "Số hội viên"],
+        rows=[[1, "Hội LHPN xã Phú Khương", 120], [2, "Hội LHPN xã Mỹ Thạnh An", '=HYPERLINK("x")']],
+        summary=["", "Tổng cộng", Decimal("120.5")],
+    )
     with zipfile.ZipFile(io.BytesIO(to_xlsx(table))) as book:
         sheet = ElementTree.fromstring(book.read("xl/worksheets/sheet1.xml"))
         shared = [t.text for t in ElementTree.fromstring(book.read("xl/sharedStrings.xml")).iter(f"{{{NS['m']}}}t")]

@@ -65,8 +65,14 @@ async def _count(database, action: str) -> int:  # type: ignore[no-untyped-def]
 
 async def _delivered(database, request_id: int) -> int:  # type: ignore[no-untyped-def]
     async with database.session() as session:
-        return await session.scalar(select(func.count()).select_from(ReportTarget).where(
-            ReportTarget.request_id == request_id, ReportTarget.delivered_at.is_not(None))) or 0
+        return (
+            await session.scalar(
+                select(func.count())
+                .select_from(ReportTarget)
+                .where(ReportTarget.request_id == request_id, ReportTarget.delivered_at.is_not(None))
+            )
+            or 0
+        )
 
 
 async def test_request_to_300_organisations_counts_on_time_late_and_missing(temporal_env, demo_db_sqlite, settings) -> None:
@@ -81,8 +87,12 @@ async def test_request_to_300_organisations_counts_on_time_late_and_missing(temp
         req = await create_request(db, settings, orgs, deadline=utcnow() + timedelta(days=3))
         with temporal_env.with_time_skipping_disabled():
             # A low history limit makes the parent continue as new during this fan-out.
-            await client.start_workflow(ReportRequestWorkflow.run, RequestInput(request_id=req.id, history_limit=400),
-                                        id=f"report-request-{req.id}", task_queue=settings.task_queue)
+            await client.start_workflow(
+                ReportRequestWorkflow.run,
+                RequestInput(request_id=req.id, history_limit=400),
+                id=f"report-request-{req.id}",
+                task_queue=settings.task_queue,
+            )
         parent = client.get_workflow_handle(f"report-request-{req.id}")
         await wait_for(lambda: _delivered_all(db, req.id, 300), timeout=400)
         fanned_out = time.monotonic() - began
@@ -124,8 +134,9 @@ async def test_request_to_300_organisations_counts_on_time_late_and_missing(temp
     assert [await _count(db, a) for a in ("report.remind", "report.overdue", "report.escalate")] == [100, 100, 100]
     assert state.runs > 1, "the parent should have continued as new"
     async with db.session() as session:
-        copies = await session.scalar(select(func.count()).select_from(IncomingDocument).where(
-            IncomingDocument.outgoing_ref == f"report-request-{req.id}"))
+        copies = await session.scalar(
+            select(func.count()).select_from(IncomingDocument).where(IncomingDocument.outgoing_ref == f"report-request-{req.id}")
+        )
     assert copies == 300
     print(f"\n300 targets: fan-out delivered in {fanned_out:.1f}s, whole flow {total_time:.1f}s, parent runs {state.runs}")
 
@@ -138,9 +149,7 @@ async def _at_least(db, action: str, n: int) -> bool:  # type: ignore[no-untyped
     return await _count(db, action) >= n
 
 
-async def test_a_worker_crash_during_fanout_creates_no_duplicate_and_loses_no_target(
-    temporal_env, demo_db_sqlite, settings
-) -> None:
+async def test_a_worker_crash_during_fanout_creates_no_duplicate_and_loses_no_target(temporal_env, demo_db_sqlite, settings) -> None:
     client = pydantic_client(temporal_env.client)
     db = demo_db_sqlite
     await forget_report_workflows(client)
@@ -179,8 +188,8 @@ async def test_a_worker_crash_during_fanout_creates_no_duplicate_and_loses_no_ta
     assert len(ids) == 200 and len(set(ids)) == 200, "one child per target, none twice"
     assert {int(i.rsplit("-", 1)[1]) for i in ids} == set(orgs)
     async with db.session() as session:
-        copies = await session.scalar(select(func.count()).select_from(IncomingDocument).where(
-            IncomingDocument.outgoing_ref == f"report-request-{req.id}"))
+        copies = await session.scalar(
+            select(func.count()).select_from(IncomingDocument).where(IncomingDocument.outgoing_ref == f"report-request-{req.id}")
+        )
     assert copies == 200
     _ = first
-

@@ -23,8 +23,11 @@ async def _orgs(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
 
 async def _delivered(db, rid: int) -> int:  # type: ignore[no-untyped-def]
     async with db.session() as session:
-        return len((await session.scalars(select(ReportTarget.id).where(
-            ReportTarget.request_id == rid, ReportTarget.delivered_at.is_not(None)))).all())
+        return len(
+            (
+                await session.scalars(select(ReportTarget.id).where(ReportTarget.request_id == rid, ReportTarget.delivered_at.is_not(None)))
+            ).all()
+        )
 
 
 async def test_request_to_districts_with_approval_and_private_parts(temporal_env, demo_db_sqlite, client_for, settings) -> None:
@@ -37,19 +40,28 @@ async def test_request_to_districts_with_approval_and_private_parts(temporal_env
         page = await lan.get("/reports/new")
         assert page.status_code == 200 and "Tạo yêu cầu báo cáo" in page.text
         token = await csrf_of(lan, "/reports/new")
-        created = await lan.post("/reports", data={
-            "csrf_token": token, "organization_id": str(orgs["hlhpn-bentre"]),
-            "title": "Báo cáo kết quả thực hiện Cuộc vận động xây dựng gia đình 5 không 3 sạch quý IV/2026",
-            "instructions": "Báo cáo theo mẫu.", "deadline_date": "2099-12-31", "deadline_time": "17:00",
-            "scope": "children", "requires_approval": "1",
-            "field_name": ["Số hộ đạt 5 không 3 sạch", "Tỷ lệ hộ đạt"], "field_unit": ["hộ", "%"],
-            "field_kind": ["integer", "percent"],
-        }, files={"template": ("mau-bao-cao.pdf", make_tiny_pdf("Mau"), "application/pdf")})
+        created = await lan.post(
+            "/reports",
+            data={
+                "csrf_token": token,
+                "organization_id": str(orgs["hlhpn-bentre"]),
+                "title": "Báo cáo kết quả thực hiện Cuộc vận động xây dựng gia đình 5 không 3 sạch quý IV/2026",
+                "instructions": "Báo cáo theo mẫu.",
+                "deadline_date": "2099-12-31",
+                "deadline_time": "17:00",
+                "scope": "children",
+                "requires_approval": "1",
+                "field_name": ["Số hộ đạt 5 không 3 sạch", "Tỷ lệ hộ đạt"],
+                "field_unit": ["hộ", "%"],
+                "field_kind": ["integer", "percent"],
+            },
+            files={"template": ("mau-bao-cao.pdf", make_tiny_pdf("Mau"), "application/pdf")},
+        )
         assert created.status_code == 303, created.text
         rid = int(created.headers["location"].split("/")[2].split("?")[0])
         await wait_for(lambda: _all_delivered(demo_db_sqlite, rid, 3), timeout=240)
         detail = await lan.get(f"/reports/{rid}")
-        assert "0/3" in detail.text.replace("</strong>/<span data-num=\"total\">", "/").replace("</span>", "")
+        assert "0/3" in detail.text.replace('</strong>/<span data-num="total">', "/").replace("</span>", "")
 
         officer = await client_for(demo_db_sqlite, client)
         await sign_in(officer, "chauthanh.chuyenvien")
@@ -60,9 +72,11 @@ async def test_request_to_districts_with_approval_and_private_parts(temporal_env
         assert (await officer.get(f"/reports/{rid}/export.csv")).status_code == 404
         token = await csrf_of(officer, own)
         fields = await _field_ids(demo_db_sqlite, rid)
-        sent = await officer.post(own + "/submit", data={"csrf_token": token, f"fig_{fields[0]}": "1.250",
-                                                         f"fig_{fields[1]}": "82,5"},
-                                  files={"file": ("bao-cao.pdf", make_tiny_pdf("Bao cao"), "application/pdf")})
+        sent = await officer.post(
+            own + "/submit",
+            data={"csrf_token": token, f"fig_{fields[0]}": "1.250", f"fig_{fields[1]}": "82,5"},
+            files={"file": ("bao-cao.pdf", make_tiny_pdf("Bao cao"), "application/pdf")},
+        )
         assert sent.status_code == 303 and "awaiting_approval" in sent.headers["location"]
 
         leader = await client_for(demo_db_sqlite, client)
@@ -91,5 +105,6 @@ async def _field_ids(db, rid: int) -> list[int]:  # type: ignore[no-untyped-def]
     from services.reports.models import ReportField
 
     async with db.session() as session:
-        return list((await session.scalars(select(ReportField.id).where(ReportField.request_id == rid)
-                                           .order_by(ReportField.position))).all())
+        return list(
+            (await session.scalars(select(ReportField.id).where(ReportField.request_id == rid).order_by(ReportField.position))).all()
+        )

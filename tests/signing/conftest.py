@@ -38,7 +38,6 @@ from pyhanko.sign.signers.pdf_cms import Signer
 
 from demo.incoming import demo_pdf
 from signing.keystore import signer_for_org, signer_for_person
-from tests.helpers import skip_or_fail_without
 from signing.pki import (
     CertEntry,
     DevPKI,
@@ -52,6 +51,7 @@ from signing.pki import (
 from signing.signers import load_pkcs12_signer
 from signing.trust import TrustConfig
 from signing.trust_services import TrustServicesHandle, start_trust_services
+from tests.helpers import skip_or_fail_without
 
 PIN = "123456"
 ORG_PROVINCE = "Hội Liên hiệp Phụ nữ tỉnh Bến Tre"
@@ -218,7 +218,11 @@ def softhsm_token(dev_pki: DevPKIFixture, tmp_path_factory: pytest.TempPathFacto
         with token.open(rw=True, user_pin=pin) as session:
             # Keys are generated on the token and never leave it; only public keys are certified.
             rsa_pub, _ = session.generate_keypair(
-                pkcs11.KeyType.RSA, 2048, label="rsa-sign", id=b"\x01", store=True,
+                pkcs11.KeyType.RSA,
+                2048,
+                label="rsa-sign",
+                id=b"\x01",
+                store=True,
                 capabilities=pkcs11.MechanismFlag.SIGN | pkcs11.MechanismFlag.VERIFY,
             )
             rsa_public = rsa.RSAPublicNumbers(
@@ -231,14 +235,14 @@ def softhsm_token(dev_pki: DevPKIFixture, tmp_path_factory: pytest.TempPathFacto
                 local=True,
             )
             ec_pub, _ = params.generate_keypair(
-                label="ec-sign", id=b"\x02", store=True,
+                label="ec-sign",
+                id=b"\x02",
+                store=True,
                 capabilities=pkcs11.MechanismFlag.SIGN | pkcs11.MechanismFlag.VERIFY,
             )
             ec_public = load_der_public_key(encode_ec_public_key(ec_pub))
 
-            _, rsa_cert = issue_external_certificate(
-                data_dir=dev_pki.data_dir, name="hsm-rsa", spec=spec, public_key=rsa_public
-            )
+            _, rsa_cert = issue_external_certificate(data_dir=dev_pki.data_dir, name="hsm-rsa", spec=spec, public_key=rsa_public)
             _, ec_cert = issue_external_certificate(
                 data_dir=dev_pki.data_dir,
                 name="hsm-ec",

@@ -160,15 +160,13 @@ def words(pdf: bytes) -> list[Word]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "f.pdf"
         path.write_bytes(pdf)
-        html = subprocess.run(
-            ["pdftotext", "-bbox", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True
-        ).stdout.decode("utf-8")
+        html = subprocess.run(["pdftotext", "-bbox", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True).stdout.decode(
+            "utf-8"
+        )
     result: list[Word] = []
     for page_no, page_html in enumerate(html.split("<page ")[1:]):
         height = float(re.search(r'height="([\d.]+)"', page_html).group(1))  # type: ignore[union-attr]
-        for m in re.finditer(
-            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', page_html
-        ):
+        for m in re.finditer(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', page_html):
             x1, ymin, x2, ymax = (float(m.group(i)) for i in range(1, 5))
             text = m.group(5).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
             result.append(Word(text, page_no, x1, height - ymax, x2, height - ymin))
@@ -179,9 +177,7 @@ def text_of(pdf: bytes) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "f.pdf"
         path.write_bytes(pdf)
-        return subprocess.run(
-            ["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True
-        ).stdout.decode("utf-8")
+        return subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True).stdout.decode("utf-8")
 
 
 def render(pdf: bytes, name: str, *, first_page: int = 1, last_page: int = 1) -> list[Path]:
@@ -211,6 +207,7 @@ def parse_pdfsig(output: str) -> list[PdfsigSignature]:
     """Parse `pdfsig` output into one record per signature."""
     result = []
     for block in re.split(r"^Signature #\d+:\s*$", output, flags=re.M)[1:]:
+
         def field(label: str) -> str:
             m = re.search(rf"^\s*- {re.escape(label)}: (.*)$", block, flags=re.M)
             return m.group(1).strip() if m else ""
@@ -298,10 +295,25 @@ def render_region(pdf: bytes, name: str, *, page: int, box: tuple[float, float, 
         path.write_bytes(pdf)
         subprocess.run(
             [
-                "pdftoppm", "-r", str(dpi), "-png", "-singlefile", "-f", str(page + 1), "-l", str(page + 1),
-                "-x", str(int((x1 - margin) * scale)), "-y", str(int((page_height - y2 - margin) * scale)),
-                "-W", str(int((x2 - x1 + 2 * margin) * scale)), "-H", str(int((y2 - y1 + 2 * margin) * scale)),
-                str(path), str(ARTIFACTS / name),
+                "pdftoppm",
+                "-r",
+                str(dpi),
+                "-png",
+                "-singlefile",
+                "-f",
+                str(page + 1),
+                "-l",
+                str(page + 1),
+                "-x",
+                str(int((x1 - margin) * scale)),
+                "-y",
+                str(int((page_height - y2 - margin) * scale)),
+                "-W",
+                str(int((x2 - x1 + 2 * margin) * scale)),
+                "-H",
+                str(int((y2 - y1 + 2 * margin) * scale)),
+                str(path),
+                str(ARTIFACTS / name),
             ],
             check=True,
             capture_output=True,

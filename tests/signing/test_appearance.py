@@ -98,7 +98,13 @@ def test_leader_signature_and_its_text_line_sit_inside_the_signing_block(dev_pki
     # The stamp does not cover the document's own text: no page word inside the box but ours.
     page_words = [w for w in words(flow.plain) if w.page == marker.page and box.contains(Box(w.x1, w.y1, w.x2, w.y2))]
     assert [w.text for w in page_words] == ["[[sig:leader]]"]
-    render_region(flow.sealed, "signing-block-zoom", page=marker.page, box=seal_box(signature=box).as_tuple()[:2] + box.as_tuple()[2:], page_height=marker.page_height)
+    render_region(
+        flow.sealed,
+        "signing-block-zoom",
+        page=marker.page,
+        box=seal_box(signature=box).as_tuple()[:2] + box.as_tuple()[2:],
+        page_height=marker.page_height,
+    )
 
 
 def test_seal_is_actual_size_and_covers_the_left_third_of_the_signature(dev_pki):

@@ -31,8 +31,21 @@ def marked_file(tmp_path: Path) -> Path:
 def test_sign_at_the_marker_then_verify_succeeds(dev_pki, marked_file, tmp_path, capsys):
     out = tmp_path / "signed.pdf"
     code = run(
-        ["sign", str(marked_file), str(out), "--p12", str(dev_pki.p12_path("person:lan.nguyen")),
-         "--pin", dev_pki.pin, "--level", "B-T", "--marker", "leader", "--data-dir", str(dev_pki.data_dir)]
+        [
+            "sign",
+            str(marked_file),
+            str(out),
+            "--p12",
+            str(dev_pki.p12_path("person:lan.nguyen")),
+            "--pin",
+            dev_pki.pin,
+            "--level",
+            "B-T",
+            "--marker",
+            "leader",
+            "--data-dir",
+            str(dev_pki.data_dir),
+        ]
     )
     assert code == EXIT_OK, capsys.readouterr().err
     assert out.read_bytes().startswith(marked_pdf())
@@ -52,9 +65,25 @@ def test_sign_with_explicit_page_box_and_image(dev_pki, tiny_pdf, tmp_path):
 
     Image.new("RGBA", (300, 100), (20, 40, 160, 255)).save(png)
     code = run(
-        ["sign", str(src), str(out), "--p12", str(dev_pki.p12_path("person:hue.do")), "--pin", dev_pki.pin,
-         "--level", "B-B", "--page", "1", "--box", "300,100,470,174", "--image", str(png),
-         "--data-dir", str(dev_pki.data_dir)]
+        [
+            "sign",
+            str(src),
+            str(out),
+            "--p12",
+            str(dev_pki.p12_path("person:hue.do")),
+            "--pin",
+            dev_pki.pin,
+            "--level",
+            "B-B",
+            "--page",
+            "1",
+            "--box",
+            "300,100,470,174",
+            "--image",
+            str(png),
+            "--data-dir",
+            str(dev_pki.data_dir),
+        ]
     )
     assert code == EXIT_OK
     from pyhanko.pdf_utils.reader import PdfFileReader
@@ -85,8 +114,21 @@ def test_verify_unsigned_exits_non_zero(dev_pki, marked_file):
 def _refused(dev_pki, tmp_path, capsys, src: Path, *extra: str, p12: Path | None = None, pin: str | None = None) -> str:
     out = tmp_path / "must-not-exist.pdf"
     code = run(
-        ["sign", str(src), str(out), "--p12", str(p12 or dev_pki.p12_path("person:lan.nguyen")),
-         "--pin", pin or dev_pki.pin, "--level", "B-B", "--invisible", "--data-dir", str(dev_pki.data_dir), *extra]
+        [
+            "sign",
+            str(src),
+            str(out),
+            "--p12",
+            str(p12 or dev_pki.p12_path("person:lan.nguyen")),
+            "--pin",
+            pin or dev_pki.pin,
+            "--level",
+            "B-B",
+            "--invisible",
+            "--data-dir",
+            str(dev_pki.data_dir),
+            *extra,
+        ]
     )
     assert code == EXIT_ERROR
     assert not out.exists()
@@ -124,8 +166,15 @@ def test_certified_no_changes_pdf_writes_nothing(dev_pki, tiny_pdf, tmp_path, ca
 
     src = tmp_path / "certified.pdf"
     src.write_bytes(
-        sign_pdf(tiny_pdf, signer=dev_pki.person_signer("lan.nguyen"), level="B-B", trust=dev_pki.trust,
-                 appearance=None, field_name="Sig-author", certify=MDPPerm.NO_CHANGES)
+        sign_pdf(
+            tiny_pdf,
+            signer=dev_pki.person_signer("lan.nguyen"),
+            level="B-B",
+            trust=dev_pki.trust,
+            appearance=None,
+            field_name="Sig-author",
+            certify=MDPPerm.NO_CHANGES,
+        )
     )
     assert "forbids any change" in _refused(dev_pki, tmp_path, capsys, src)
 

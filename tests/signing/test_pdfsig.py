@@ -16,7 +16,6 @@ from signing.pades import LEVELS, sign_pdf
 from tests.helpers import skip_or_fail_without
 
 
-
 @pytest.fixture(autouse=True)
 def _tools() -> None:
     if shutil.which("pdfsig") is None or shutil.which("certutil") is None:

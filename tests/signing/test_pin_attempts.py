@@ -40,16 +40,30 @@ async def _signer(client, mode: str):  # type: ignore[no-untyped-def]
 
     async def attempt(pin: str):  # type: ignore[no-untyped-def]
         token = await csrf_of(client, "/signing")
-        return await client.post("/signing/sign", data={"csrf_token": token, "pin": pin, **fields},
-                                 files={"file": ("cong-van.pdf", make_tiny_pdf("PIN"), "application/pdf")})
+        return await client.post(
+            "/signing/sign",
+            data={"csrf_token": token, "pin": pin, **fields},
+            files={"file": ("cong-van.pdf", make_tiny_pdf("PIN"), "application/pdf")},
+        )
+
     return attempt
 
 
-@pytest.mark.parametrize(("mode", "username", "key"), [
-    ("person", "lan.nguyen", "person:lan.nguyen"), ("org", "mai.tran", "org:hlhpn-bentre"),
-])
+@pytest.mark.parametrize(
+    ("mode", "username", "key"),
+    [
+        ("person", "lan.nguyen", "person:lan.nguyen"),
+        ("org", "mai.tran", "org:hlhpn-bentre"),
+    ],
+)
 async def test_five_wrong_pins_lock_the_key_until_an_administrator_unlocks_it(
-    mode, username, key, demo_db_sqlite, demo_signing, client_for, settings,
+    mode,
+    username,
+    key,
+    demo_db_sqlite,
+    demo_signing,
+    client_for,
+    settings,
 ) -> None:
     settings.pin_delay_seconds = 0  # the growing delay has its own test
     client = await client_for(demo_db_sqlite)
@@ -91,7 +105,7 @@ async def test_a_right_pin_resets_the_count(demo_db_sqlite, demo_signing, client
     first = await attempt(WRONG)
     assert "Còn 4 lần thử" in first.text
     # The signing form again, its message beside the PIN and the choices kept (not the PIN).
-    assert 'data-pin-error' in first.text and 'action="/signing/sign"' in first.text
+    assert "data-pin-error" in first.text and 'action="/signing/sign"' in first.text
     assert '<option value="invisible" selected>' in first.text and '<option value="B-B" selected>' in first.text
     assert "cong-van.pdf" in first.text and f'value="{WRONG}"' not in first.text
     assert "Còn 3 lần thử" in (await attempt(WRONG)).text
@@ -102,7 +116,10 @@ async def test_a_right_pin_resets_the_count(demo_db_sqlite, demo_signing, client
 
 
 async def test_after_a_wrong_pin_even_the_right_one_waits_and_the_wait_doubles(
-    demo_db_sqlite, demo_signing, client_for, settings,
+    demo_db_sqlite,
+    demo_signing,
+    client_for,
+    settings,
 ) -> None:
     settings.pin_delay_seconds, settings.pin_delay_max_seconds = 600, 3600
     key = "person:lan.nguyen"
@@ -150,16 +167,16 @@ async def test_concurrent_wrong_pins_are_all_counted_and_lock_once(demo_db, sett
 
     async def fail() -> None:
         async with demo_db.session() as session:
-            await pins.record_failure(session, settings=settings, actor=Actor(lan.id, lan.full_name), ref=ref,
-                                      details={"test": True})
+            await pins.record_failure(session, settings=settings, actor=Actor(lan.id, lan.full_name), ref=ref, details={"test": True})
 
     await asyncio.gather(*(fail() for _ in range(6)))
     guard = await _guard(demo_db, ref.key)
     assert guard.failures == 6 and guard.locked_at is not None
     assert pins.refusal(guard) == ("locked", None)
     async with demo_db.session() as session:
-        told = (await session.scalars(select(Notification).where(
-            Notification.kind == "signing.key_locked", Notification.user_id == lan.id))).all()
+        told = (
+            await session.scalars(select(Notification).where(Notification.kind == "signing.key_locked", Notification.user_id == lan.id))
+        ).all()
         assert len(told) == 1
         await pins.unlock(session, actor=Actor(None, "quản trị"), key=ref.key)
     guard = await _guard(demo_db, ref.key)

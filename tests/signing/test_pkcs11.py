@@ -62,9 +62,7 @@ def test_pkcs11_signer_is_reused_and_refuses_a_wrong_pin(softhsm_token: SoftHSMT
 
 def test_pkcs11_missing_token_or_key_is_reported_as_no_signing_key(softhsm_token: SoftHSMToken) -> None:
     with pytest.raises(NoSigningKey, match="token"):
-        load_pkcs11_signer(
-            module_path=softhsm_token.module_path, token_label="khong-co", key_label="x", pin=softhsm_token.pin
-        )
+        load_pkcs11_signer(module_path=softhsm_token.module_path, token_label="khong-co", key_label="x", pin=softhsm_token.pin)
     with pytest.raises(NoSigningKey) as caught:
         load_pkcs11_signer(
             module_path=softhsm_token.module_path,
@@ -81,11 +79,7 @@ async def test_keystore_uses_a_configured_token_key_for_a_person(
     settings = Settings(
         data_dir=dev_pki.data_dir,
         pkcs11_module=softhsm_token.module_path,
-        signing_keys={
-            "person:nhung.vo": SigningKeyRef(
-                token_label=softhsm_token.token_label, key_label=softhsm_token.ec_key_label
-            )
-        },
+        signing_keys={"person:nhung.vo": SigningKeyRef(token_label=softhsm_token.token_label, key_label=softhsm_token.ec_key_label)},
     )
     signer = signer_for_person(data_dir=dev_pki.data_dir, username="nhung.vo", pin=softhsm_token.pin, settings=settings)
     assert await _sign_and_validate(dev_pki, tiny_pdf, signer) == "Huỳnh Thị Kim Ngân"

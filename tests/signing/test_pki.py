@@ -137,9 +137,7 @@ def test_person_certificate_names_the_officer_with_diacritics_and_allows_non_rep
     cert = dev_pki.pki.certificate("hue.do")
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "Đỗ Thị Huệ Anh"
     assert cert.subject.get_attributes_for_oid(NameOID.TITLE)[0].value == "Phó Chủ tịch"
-    assert cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == (
-        "Hội Liên hiệp Phụ nữ tỉnh Bến Tre"
-    )
+    assert cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == ("Hội Liên hiệp Phụ nữ tỉnh Bến Tre")
     usage = cert.extensions.get_extension_for_class(x509.KeyUsage)
     assert usage.critical and usage.value.digital_signature and usage.value.content_commitment
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -152,9 +150,7 @@ def test_person_certificate_names_the_officer_with_diacritics_and_allows_non_rep
 
     seal = dev_pki.pki.certificate("HLHPN-BT")
     assert seal.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "Hội Liên hiệp Phụ nữ tỉnh Bến Tre"
-    assert seal.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == (
-        "Hội Liên hiệp Phụ nữ tỉnh Bến Tre"
-    )
+    assert seal.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == ("Hội Liên hiệp Phụ nữ tỉnh Bến Tre")
     assert seal.extensions.get_extension_for_class(x509.KeyUsage).value.content_commitment
 
 
@@ -162,9 +158,7 @@ def test_service_certificates_have_their_dedicated_usages(dev_pki: DevPKIFixture
     tsa_eku = dev_pki.pki.tsa_cert().extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     assert tsa_eku.critical and list(tsa_eku.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
     ocsp_cert = dev_pki.pki.ocsp_cert()
-    assert list(ocsp_cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
-        ExtendedKeyUsageOID.OCSP_SIGNING
-    ]
+    assert list(ocsp_cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.OCSP_SIGNING]
     assert ocsp_cert.extensions.get_extension_for_class(x509.OCSPNoCheck)
 
 
@@ -280,9 +274,7 @@ def test_crl_lists_the_revoked_serial_and_is_short_lived(dev_pki: DevPKIFixture)
     assert crl.is_signature_valid(dev_pki.pki.issuing_cert().public_key())  # type: ignore[arg-type]
     revoked = crl.get_revoked_certificate_by_serial_number(serial)
     assert revoked is not None
-    assert revoked.extensions.get_extension_for_class(x509.CRLReason).value.reason == (
-        x509.ReasonFlags.cessation_of_operation
-    )
+    assert revoked.extensions.get_extension_for_class(x509.CRLReason).value.reason == (x509.ReasonFlags.cessation_of_operation)
     assert crl.next_update_utc is not None
     assert crl.next_update_utc - datetime.now(UTC) <= timedelta(hours=1)
     # The file on disk was rewritten too, for anyone serving it statically.
@@ -343,9 +335,7 @@ def test_init_is_idempotent_and_adds_new_people(dev_pki: DevPKIFixture, tmp_path
     assert again.root_cert().serial_number == root_serial
     assert again.entry("lan.nguyen").serial == lan_serial
     assert again.p12_path("lan.nguyen").read_bytes() == lan_p12
-    assert load_pkcs12_signer(path=again.p12_path("hoa.le"), pin="3333").signing_cert.subject.native[
-        "common_name"
-    ] == "Lê Thị Hoa"
+    assert load_pkcs12_signer(path=again.p12_path("hoa.le"), pin="3333").signing_cert.subject.native["common_name"] == "Lê Thị Hoa"
     assert DevPKI.load(tmp_path).entry("HLHPN-BT").owner == "org:HLHPN-BT"
 
 

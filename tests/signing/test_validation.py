@@ -18,7 +18,7 @@ from signing_docs import marked_pdf, outgoing_flow
 from signing.appearance import Appearance
 from signing.errors import InvalidPdf, UnexpectedSigner
 from signing.pades import sign_pdf
-from signing.validation import lta_validation_spec, assert_signed_by, validate_pdf
+from signing.validation import assert_signed_by, lta_validation_spec, validate_pdf
 
 
 @pytest.fixture(scope="module")
@@ -154,8 +154,14 @@ def test_assert_signed_by_accepts_registered_certificates_and_refuses_others(dev
 def test_a_namesakes_certificate_from_a_trusted_ca_is_refused(dev_pki, tiny_pdf):
     """Same common name, another key, certified by the same trusted CA: valid, but not hers."""
     namesake = dev_pki.fresh_person("namesake", full_name="Nguyễn Thị Lan")
-    signed = sign_pdf(tiny_pdf, signer=dev_pki.person_signer(namesake.username), level="B-T", trust=dev_pki.trust,
-                      appearance=None, field_name="Sig-leader")
+    signed = sign_pdf(
+        tiny_pdf,
+        signer=dev_pki.person_signer(namesake.username),
+        level="B-T",
+        trust=dev_pki.trust,
+        appearance=None,
+        field_name="Sig-leader",
+    )
     report = validate_pdf(signed, trust=dev_pki.trust)
     (sig,) = report.signatures
     assert sig.ok and sig.signer.name == "Nguyễn Thị Lan"  # trusted, intact, the same name …

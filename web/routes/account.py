@@ -11,13 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.auth import service as auth
 from services.authz import Principal
 from services.db import utcnow
+from services.directory import service as directory
 from services.errors import DomainError, TooManyAttempts, Unauthenticated
+from services.i18n import _l
 from web import i18n
 from web.app import secure_cookie
-from services.directory import service as directory
 from web.deps import SESSION_COOKIE, MaybeSignedIn, SessionDep, SignedIn, SignedInBrowser, client_ip, writes_on_read
 from web.templating import render
-from services.i18n import _l
 
 router = APIRouter(tags=["account"])
 
@@ -49,15 +49,20 @@ async def login(
     error: DomainError | None = None
     try:
         result = await auth.sign_in(
-            session, settings=settings, username=username, password=password,
-            ip=client_ip(request), user_agent=request.headers.get("user-agent"),
+            session,
+            settings=settings,
+            username=username,
+            password=password,
+            ip=client_ip(request),
+            user_agent=request.headers.get("user-agent"),
         )
     except (Unauthenticated, TooManyAttempts) as exc:
         # Answered here, not raised: the request's transaction then commits the failed attempt.
         error = exc
     if error is not None:
         page = render(
-            request, "login.html",
+            request,
+            "login.html",
             {"next": _safe_next(next), "error": error.text(i18n.current_locale.get()), "username": username},
             status_code=error.status_code,
         )
@@ -66,7 +71,11 @@ async def login(
         return page
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
-        SESSION_COOKIE, result.token, httponly=True, samesite="lax", secure=secure_cookie(request, settings),
+        SESSION_COOKIE,
+        result.token,
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookie(request, settings),
         max_age=settings.session_hours * 3600,
     )
     return response
@@ -87,9 +96,7 @@ async def logout(request: Request, principal: SignedIn, session: SessionDep) -> 
 
 @router.get("/lang/{code}")
 @writes_on_read
-async def switch_language(
-    request: Request, principal: MaybeSignedIn, session: SessionDep, code: str, next: str | None = None
-) -> Response:
+async def switch_language(request: Request, principal: MaybeSignedIn, session: SessionDep, code: str, next: str | None = None) -> Response:
     """The page language (a cookie) and, when signed in, the person's preference for notifications and e-mails."""
     response = RedirectResponse(_safe_next(next), status_code=303)
     if code in i18n.LOCALES:
@@ -103,10 +110,18 @@ async def _account(request: Request, session: AsyncSession, principal: Principal
     from web.routes.keys import my_keys
 
     tokens = await auth.list_api_tokens(session, user=principal.user)
-    return render(request, "account.html", {
-        "tokens": tokens, "new_token": new_token, "now": utcnow(), "token_days": auth.TOKEN_DAYS,
-        "default_token_days": auth.DEFAULT_TOKEN_DAYS, **await my_keys(session, principal.user),
-    })
+    return render(
+        request,
+        "account.html",
+        {
+            "tokens": tokens,
+            "new_token": new_token,
+            "now": utcnow(),
+            "token_days": auth.TOKEN_DAYS,
+            "default_token_days": auth.DEFAULT_TOKEN_DAYS,
+            **await my_keys(session, principal.user),
+        },
+    )
 
 
 @router.get("/account")
@@ -128,7 +143,11 @@ async def change_password(
     if new_password != confirm_password:
         raise InvalidInput(_l("The two new passwords differ."))
     await auth.change_own_password(
-        session, actor=principal.actor, user=principal.user, current=current_password, new=new_password,
+        session,
+        actor=principal.actor,
+        user=principal.user,
+        current=current_password,
+        new=new_password,
         keep_session_id=principal.session_id,
     )
     return RedirectResponse("/account?ok=password", status_code=303)
@@ -143,9 +162,7 @@ async def create_token(
     scope: Annotated[str, Form()] = "read",
     days: Annotated[int, Form()] = auth.DEFAULT_TOKEN_DAYS,
 ) -> Response:
-    _, clear = await auth.create_api_token(
-        session, actor=principal.actor, user=principal.user, name=name, scope=scope, days=days
-    )
+    _, clear = await auth.create_api_token(session, actor=principal.actor, user=principal.user, name=name, scope=scope, days=days)
     return await _account(request, session, principal, new_token=clear)
 
 

@@ -13,9 +13,9 @@ from services.authz import Principal, require
 from services.directory import service as directory
 from services.directory.models import Level, Organization, Role, RoleAssignment
 from services.errors import InvalidInput, NotFound
+from services.i18n import _l
 from web.deps import Access, AdminUser, SessionDep
 from web.templating import render
-from services.i18n import _l
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 OrgAdmin = Annotated[Principal, Depends(Access(Role.admin, org_param="org_id"))]
@@ -72,8 +72,15 @@ async def create_org(
         raise InvalidInput(_l("Choose the parent organisation."))
     require(principal, [Role.admin], parent, "organization")
     org = await directory.create_org(
-        session, actor=principal.actor, code=code, name=name, abbreviation=abbreviation, level=_level(level),
-        parent_id=parent, place=place, parent_body=parent_body,
+        session,
+        actor=principal.actor,
+        code=code,
+        name=name,
+        abbreviation=abbreviation,
+        level=_level(level),
+        parent_id=parent,
+        place=place,
+        parent_body=parent_body,
     )
     return RedirectResponse(f"/admin/orgs/{org.id}?ok=created", status_code=303)
 
@@ -87,10 +94,18 @@ async def org_page(request: Request, principal: OrgAdmin, session: SessionDep, o
     from signing.service import org_level
 
     return render(
-        request, "admin/org.html",
-        {"org": org, "units": units, "users": users, "parent": parent, "levels": list(Level), "roles": list(Role),
-         "pades_level": await org_level(session, settings=request.app.state.settings, organization_id=org_id),
-         "video": {"kind": video.provider(request.app.state.settings), "host": video.bridge_host(request.app.state.settings)}},
+        request,
+        "admin/org.html",
+        {
+            "org": org,
+            "units": units,
+            "users": users,
+            "parent": parent,
+            "levels": list(Level),
+            "roles": list(Role),
+            "pades_level": await org_level(session, settings=request.app.state.settings, organization_id=org_id),
+            "video": {"kind": video.provider(request.app.state.settings), "host": video.bridge_host(request.app.state.settings)},
+        },
     )
 
 
@@ -109,8 +124,15 @@ async def update_org(
 ) -> Response:
     org = await directory.get_org(session, org_id=org_id)
     await directory.update_org(
-        session, actor=principal.actor, org=org, name=name, abbreviation=abbreviation, place=place,
-        parent_body=parent_body, email=email, active=active == "on",
+        session,
+        actor=principal.actor,
+        org=org,
+        name=name,
+        abbreviation=abbreviation,
+        place=place,
+        parent_body=parent_body,
+        email=email,
+        active=active == "on",
     )
     return RedirectResponse(f"/admin/orgs/{org_id}?ok=saved", status_code=303)
 
@@ -164,8 +186,16 @@ async def create_user(
     role: Annotated[str, Form()] = "",
 ) -> Response:
     user = await directory.create_user(
-        session, actor=principal.actor, username=username, password=password, full_name=full_name,
-        organization_id=org_id, position=position, email=email, phone=phone, unit_id=_optional_int(unit_id),
+        session,
+        actor=principal.actor,
+        username=username,
+        password=password,
+        full_name=full_name,
+        organization_id=org_id,
+        position=position,
+        email=email,
+        phone=phone,
+        unit_id=_optional_int(unit_id),
         roles=[_role(role)] if role else [],
     )
     return RedirectResponse(f"/admin/users/{user.id}?ok=created", status_code=303)
@@ -178,7 +208,8 @@ async def user_page(request: Request, principal: AdminUser, session: SessionDep,
     orgs = await directory.list_orgs(session, org_ids=principal.orgs_with(Role.admin))
     org_names = {o.id: o.name for o in orgs}
     return render(
-        request, "admin/user.html",
+        request,
+        "admin/user.html",
         {"user": user, "units": units, "orgs": orgs, "org_names": org_names, "roles": list(Role)},
     )
 
@@ -198,8 +229,15 @@ async def update_user(
 ) -> Response:
     user = await directory.admin_get_user(session, principal=principal, user_id=user_id)
     await directory.update_user(
-        session, actor=principal.actor, user=user, full_name=full_name, position=position, email=email,
-        phone=phone, unit_id=_optional_int(unit_id), active=active == "on",
+        session,
+        actor=principal.actor,
+        user=user,
+        full_name=full_name,
+        position=position,
+        email=email,
+        phone=phone,
+        unit_id=_optional_int(unit_id),
+        active=active == "on",
     )
     return RedirectResponse(f"/admin/users/{user_id}?ok=saved", status_code=303)
 
@@ -230,12 +268,8 @@ async def add_role(
 
 
 @router.post("/users/{user_id}/roles/{assignment_id}/remove")
-async def remove_role(
-    request: Request, principal: AdminUser, session: SessionDep, user_id: int, assignment_id: int
-) -> Response:
-    assignment = await session.scalar(
-        select(RoleAssignment).where(RoleAssignment.id == assignment_id, RoleAssignment.user_id == user_id)
-    )
+async def remove_role(request: Request, principal: AdminUser, session: SessionDep, user_id: int, assignment_id: int) -> Response:
+    assignment = await session.scalar(select(RoleAssignment).where(RoleAssignment.id == assignment_id, RoleAssignment.user_id == user_id))
     if assignment is None:
         raise NotFound(_l("role assignment not found"))
     require(principal, [Role.admin], assignment.organization_id, "organization")

@@ -33,7 +33,10 @@ class OrgOut(BaseModel):
 async def me(principal: SignedIn) -> Me:
     user = principal.user
     return Me(
-        id=user.id, username=user.username, full_name=user.full_name, position=user.position,
+        id=user.id,
+        username=user.username,
+        full_name=user.full_name,
+        position=user.position,
         organization_id=user.organization_id,
         roles={org: sorted(r.value for r in roles) for org, roles in principal.roles.items()},
     )

@@ -14,17 +14,32 @@ from services.audit import service as audit
 from services.authz import Principal
 from services.directory.models import Organization, Role, User
 from services.errors import Forbidden, InvalidInput, NotFound
+from services.i18n import _l
 from web import audit_view
 from web.deps import AuditorUser, SessionDep, writes_on_read
 from web.i18n import VN_TZ, fmt_datetime
 from web.templating import render
-from services.i18n import _l
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 PAGE = 50
 # The action filter: a family of actions by its prefix, named in people's words (object.<kind>).
-ACTION_GROUPS = ("auth.", "incoming.", "outgoing.", "meeting.", "minutes.", "report.", "task.", "signing.", "certificate.",
-                 "user.", "role.", "org.", "unit.", "holiday.", "audit.")
+ACTION_GROUPS = (
+    "auth.",
+    "incoming.",
+    "outgoing.",
+    "meeting.",
+    "minutes.",
+    "report.",
+    "task.",
+    "signing.",
+    "certificate.",
+    "user.",
+    "role.",
+    "org.",
+    "unit.",
+    "holiday.",
+    "audit.",
+)
 
 
 def _day(value: str | None, *, end: bool = False) -> datetime | None:
@@ -71,20 +86,27 @@ async def audit_page(request: Request, principal: AuditorUser, session: SessionD
     if notation := (params.get("notation") or "").strip()[:100]:
         filters.objects = await audit_view.find_by_notation(session, notation, filters.organization_ids or [])
     before = params.get("before")
-    entries = await audit.search(
-        session, filters=filters, before_seq=int(before) if before and before.isdigit() else None, limit=PAGE + 1
-    )
+    entries = await audit.search(session, filters=filters, before_seq=int(before) if before and before.isdigit() else None, limit=PAGE + 1)
     more = len(entries) > PAGE
     entries = entries[:PAGE]
     orgs = (await session.scalars(select(Organization).where(Organization.id.in_(filters.organization_ids or [])))).all()
-    actors = (await session.scalars(select(User).where(User.organization_id.in_(filters.organization_ids or [])).order_by(User.full_name))).all()
+    actors = (
+        await session.scalars(select(User).where(User.organization_id.in_(filters.organization_ids or [])).order_by(User.full_name))
+    ).all()
     query = {k: v for k, v in params.items() if k != "before" and v}
     return render(
-        request, "audit/index.html",
+        request,
+        "audit/index.html",
         {
-            "entries": entries, "more": more, "next_before": entries[-1].seq if entries else None,
-            "orgs": orgs, "org_names": {o.id: o.name for o in orgs}, "actors": actors, "params": params,
-            "query": query, "whole_trail": _sees_whole_trail(principal),
+            "entries": entries,
+            "more": more,
+            "next_before": entries[-1].seq if entries else None,
+            "orgs": orgs,
+            "org_names": {o.id: o.name for o in orgs},
+            "actors": actors,
+            "params": params,
+            "query": query,
+            "whole_trail": _sees_whole_trail(principal),
             "checkpoint": await audit.latest_checkpoint(session),
             "labels": await audit_view.object_labels(session, entries),
             "details": await audit_view.readable_details(session, entries),
@@ -94,19 +116,24 @@ async def audit_page(request: Request, principal: AuditorUser, session: SessionD
 
 
 @router.get("/object/{object_type}/{object_id}")
-async def object_timeline(
-    request: Request, principal: AuditorUser, session: SessionDep, object_type: str, object_id: str
-) -> Response:
+async def object_timeline(request: Request, principal: AuditorUser, session: SessionDep, object_type: str, object_id: str) -> Response:
     filters = _filters(principal, {"object_type": object_type, "object_id": object_id})
     # An object of an organisation outside the auditor's scope is not theirs to know of: 404, as elsewhere.
     if not await audit_view.object_organization(session, object_type, object_id) & set(filters.organization_ids or []):
         raise NotFound(_l("No such object in your audit scope."))
     entries = list(reversed(await audit.search(session, filters=filters, limit=500)))
     labels = await audit_view.labels_of(session, {(object_type, object_id)})
-    return render(request, "audit/timeline.html", {
-        "entries": entries, "object_type": object_type, "object_id": object_id,
-        "label": labels[(object_type, object_id)], "details": await audit_view.readable_details(session, entries),
-    })
+    return render(
+        request,
+        "audit/timeline.html",
+        {
+            "entries": entries,
+            "object_type": object_type,
+            "object_id": object_id,
+            "label": labels[(object_type, object_id)],
+            "details": await audit_view.readable_details(session, entries),
+        },
+    )
 
 
 @router.get("/verify")
@@ -129,7 +156,8 @@ async def export_jsonl(request: Request, principal: AuditorUser, session: Sessio
     lines = [line async for line in audit.export_lines(session, data_dir=request.app.state.settings.data_dir)]
     await audit.record(session, actor=principal.actor, action="audit.export", details={"format": "jsonl", "lines": len(lines)})
     return Response(
-        "\n".join(lines) + "\n", media_type="application/x-ndjson",
+        "\n".join(lines) + "\n",
+        media_type="application/x-ndjson",
         headers={"Content-Disposition": 'attachment; filename="nhat-ky-lienthong.jsonl"'},
     )
 
@@ -141,11 +169,27 @@ async def export_csv(request: Request, principal: AuditorUser, session: SessionD
     entries = await audit.search(session, filters=filters, limit=100_000)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["seq", "time (+07:00)", "actor", "organization_id", "action", "object_type", "object_id", "ip", "details", "entry_hash"])
+    writer.writerow(
+        ["seq", "time (+07:00)", "actor", "organization_id", "action", "object_type", "object_id", "ip", "details", "entry_hash"]
+    )
     for e in entries:
-        writer.writerow([e.seq, fmt_datetime(e.at), e.actor_name, e.organization_id, e.action, e.object_type, e.object_id, e.ip, e.details, e.entry_hash])
+        writer.writerow(
+            [
+                e.seq,
+                fmt_datetime(e.at),
+                e.actor_name,
+                e.organization_id,
+                e.action,
+                e.object_type,
+                e.object_id,
+                e.ip,
+                e.details,
+                e.entry_hash,
+            ]
+        )
     await audit.record(session, actor=principal.actor, action="audit.export", details={"format": "csv", "rows": len(entries)})
     return StreamingResponse(
-        iter(["\ufeff" + buffer.getvalue()]), media_type="text/csv; charset=utf-8",
+        iter(["\ufeff" + buffer.getvalue()]),
+        media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="nhat-ky-loc.csv"'},
     )

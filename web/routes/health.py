@@ -18,7 +18,7 @@ async def _check(probe: Any) -> tuple[bool, str | None]:
     try:
         await asyncio.wait_for(probe, timeout=CHECK_SECONDS)
         return True, None
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False, "timeout"
     except Exception as exc:  # noqa: BLE001 - reported as unhealthy, with its kind
         return False, type(exc).__name__

@@ -38,7 +38,5 @@ async def home(request: Request, principal: SignedIn, session: SessionDep) -> Re
         }
     # The very read the navigation badges were made from (web/deps.py), so both always agree.
     waiting = getattr(request.state, "waiting", None) or await waiting_for(session, principal)
-    recent = await audit.search(
-        session, filters=audit.AuditFilter(actor_id=principal.user.id, action="auth."), limit=5
-    )
+    recent = await audit.search(session, filters=audit.AuditFilter(actor_id=principal.user.id, action="auth."), limit=5)
     return render(request, "home.html", {"my_roles": my_roles, "cards": cards, "recent": recent, "waiting": waiting})

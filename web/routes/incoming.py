@@ -23,18 +23,18 @@ from services.authz import Principal
 from services.blobs import BlobStore
 from services.directory.models import DOCUMENT_READERS, LEADERS, Organization, Role, Unit, User
 from services.errors import DomainError, InvalidInput, NotFound
+from services.i18n import Message, _l
 from services.incoming import handling
 from services.incoming import service as incoming
 from services.incoming.models import DOC_TYPES, SECRECY, URGENCY, IncomingDocument, IncomingFile, Status
+from services.outbox.service import tell
 from services.outgoing.models import OutgoingDocument
 from services.outgoing.service import DRAFT_ROLES
 from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, OfficeLimits, check_upload
-from services.outbox.service import tell
 from signing.uploads import validate_upload
 from web import i18n, live
 from web.deps import Access, AdminUser, SessionDep, SignedIn, writes_on_read
 from web.templating import render
-from services.i18n import Message, _l
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["incoming"])
@@ -45,6 +45,7 @@ ALLOWED = {PDF, DOCX, PNG, JPEG, TIFF}
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
 
 def _date(value: str | None, label: Message = _l("Date"), required: bool = False) -> date | None:
     value = (value or "").strip()
@@ -91,9 +92,7 @@ async def _decorate(session: AsyncSession, request: Request, docs: list[Incoming
     lead_ids = {d.lead_user_id for d in docs if d.lead_user_id}
     names = dict((await session.execute(select(User.id, User.full_name).where(User.id.in_(lead_ids)))).all()) if lead_ids else {}
     return [
-        {"doc": d, "status": incoming.display_status(d, today, holidays, _soon(request)),
-         "lead": names.get(d.lead_user_id)}
-        for d in docs
+        {"doc": d, "status": incoming.display_status(d, today, holidays, _soon(request)), "lead": names.get(d.lead_user_id)} for d in docs
     ]
 
 
@@ -144,26 +143,35 @@ async def _check_files(request: Request, uploads: list[UploadFile]) -> list[inco
         if upload is None or not upload.filename:
             continue
         data = await upload.read(settings.upload_max_bytes + 1)
-        checked.append(check_upload(filename=upload.filename, data=data, allowed=ALLOWED, max_bytes=settings.upload_max_bytes,
-                                    office=OfficeLimits.of(settings)))
+        checked.append(
+            check_upload(
+                filename=upload.filename, data=data, allowed=ALLOWED, max_bytes=settings.upload_max_bytes, office=OfficeLimits.of(settings)
+            )
+        )
     files = []
     for item in checked:
         report, ok = (None, None)
         if item.content_type == PDF:
             report, ok = await asyncio.to_thread(validate_upload, settings, item.data)
-        files.append(incoming.NewFile(filename=item.filename, content_type=item.content_type, data=item.data,
-                                      validation=report, signatures_ok=ok))
+        files.append(
+            incoming.NewFile(filename=item.filename, content_type=item.content_type, data=item.data, validation=report, signatures_ok=ok)
+        )
     return files
 
 
 async def _tabs(session: AsyncSession, principal: Principal, active: str) -> dict[str, Any]:
     counts = await incoming.queue_counts(session, principal=principal)
-    return {"tab": active, "counts": counts, "is_clerk": bool(principal.orgs_with(Role.clerk)),
-            "is_leader": bool(principal.orgs_with(*LEADERS)),
-            "is_reader": bool(principal.orgs_with(*DOCUMENT_READERS))}
+    return {
+        "tab": active,
+        "counts": counts,
+        "is_clerk": bool(principal.orgs_with(Role.clerk)),
+        "is_leader": bool(principal.orgs_with(*LEADERS)),
+        "is_reader": bool(principal.orgs_with(*DOCUMENT_READERS)),
+    }
 
 
 # --- live channels -------------------------------------------------------------------------------
+
 
 async def _doc_channel(session: AsyncSession, principal: Principal, ident: str) -> bool:
     if not ident.isdigit():
@@ -185,6 +193,7 @@ live.CHANNEL_RULES["incomingsender"] = _sender_channel
 
 # --- queues and lists ----------------------------------------------------------------------------
 
+
 @router.get("/incoming")
 async def incoming_home(request: Request, principal: SignedIn, session: SessionDep) -> Response:
     if principal.orgs_with(Role.clerk):
@@ -197,19 +206,31 @@ async def incoming_home(request: Request, principal: SignedIn, session: SessionD
 @router.get("/incoming/to-register")
 async def to_register(request: Request, principal: Clerk, session: SessionDep) -> Response:
     docs = await incoming.clerk_queue(session, principal=principal)
-    return render(request, "incoming/list.html", {
-        **await _tabs(session, principal, "to_register"), "title": "To register", "rows": await _decorate(session, request, docs),
-        "empty": "Nothing waits for registration. Register a paper or e-mailed document with the button above.",
-    })
+    return render(
+        request,
+        "incoming/list.html",
+        {
+            **await _tabs(session, principal, "to_register"),
+            "title": "To register",
+            "rows": await _decorate(session, request, docs),
+            "empty": "Nothing waits for registration. Register a paper or e-mailed document with the button above.",
+        },
+    )
 
 
 @router.get("/incoming/to-direct")
 async def to_direct(request: Request, principal: Leader, session: SessionDep) -> Response:
     docs = await incoming.leader_queue(session, principal=principal)
-    return render(request, "incoming/list.html", {
-        **await _tabs(session, principal, "to_direct"), "title": "Awaiting direction", "rows": await _decorate(session, request, docs),
-        "empty": "No document awaits your direction.",
-    })
+    return render(
+        request,
+        "incoming/list.html",
+        {
+            **await _tabs(session, principal, "to_direct"),
+            "title": "Awaiting direction",
+            "rows": await _decorate(session, request, docs),
+            "empty": "No document awaits your direction.",
+        },
+    )
 
 
 @router.get("/incoming/tasks")
@@ -220,68 +241,134 @@ async def my_tasks(request: Request, principal: SignedIn, session: SessionDep) -
         row["role"] = role
     rank = {"overdue": 0, "due_soon": 1}
     rows.sort(key=lambda r: (rank.get(r["status"], 2), r["doc"].due_date or date.max, r["doc"].id))
-    return render(request, "incoming/list.html", {
-        **await _tabs(session, principal, "tasks"), "title": "In progress", "rows": rows, "show_role": True,
-        "empty": "No incoming document is assigned to you.",
-    })
+    return render(
+        request,
+        "incoming/list.html",
+        {
+            **await _tabs(session, principal, "tasks"),
+            "title": "In progress",
+            "rows": rows,
+            "show_role": True,
+            "empty": "No incoming document is assigned to you.",
+        },
+    )
 
 
 @router.get("/incoming/done")
 async def done(request: Request, principal: SignedIn, session: SessionDep) -> Response:
     docs = await incoming.done_list(session, principal=principal)
-    return render(request, "incoming/list.html", {
-        **await _tabs(session, principal, "done"), "title": "Done", "rows": await _decorate(session, request, docs),
-        "empty": "No completed document yet.",
-    })
+    return render(
+        request,
+        "incoming/list.html",
+        {
+            **await _tabs(session, principal, "done"),
+            "title": "Done",
+            "rows": await _decorate(session, request, docs),
+            "empty": "No completed document yet.",
+        },
+    )
 
 
 @router.get("/incoming/search")
 async def search(
-    request: Request, principal: SignedIn, session: SessionDep,
-    status: str = "", date_from: str = "", date_to: str = "", issuer: str = "", doc_type: str = "",
-    urgency: str = "", due: str = "", q: str = "", before: int | None = None, rank: int = Query(0, ge=0, le=1),
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    status: str = "",
+    date_from: str = "",
+    date_to: str = "",
+    issuer: str = "",
+    doc_type: str = "",
+    urgency: str = "",
+    due: str = "",
+    q: str = "",
+    before: int | None = None,
+    rank: int = Query(0, ge=0, le=1),
 ) -> Response:
     filters = incoming.SearchFilters(
-        status=status or None, date_from=_date(date_from), date_to=_date(date_to), issuer=issuer or None,
-        doc_type=doc_type or None, urgency=urgency or None, due=due or None, text=q or None,
+        status=status or None,
+        date_from=_date(date_from),
+        date_to=_date(date_to),
+        issuer=issuer or None,
+        doc_type=doc_type or None,
+        urgency=urgency or None,
+        due=due or None,
+        text=q or None,
     )
     limit = 30
-    docs = await incoming.search(session, principal=principal, filters=filters, before_id=before, before_rank=rank,
-                                 limit=limit + 1, soon_days=_soon(request))
+    docs = await incoming.search(
+        session, principal=principal, filters=filters, before_id=before, before_rank=rank, limit=limit + 1, soon_days=_soon(request)
+    )
     more = len(docs) > limit
     docs = docs[:limit]
-    params = {k: v for k, v in {"status": status, "date_from": date_from, "date_to": date_to, "issuer": issuer,
-                                "doc_type": doc_type, "urgency": urgency, "due": due, "q": q}.items() if v}
+    params = {
+        k: v
+        for k, v in {
+            "status": status,
+            "date_from": date_from,
+            "date_to": date_to,
+            "issuer": issuer,
+            "doc_type": doc_type,
+            "urgency": urgency,
+            "due": due,
+            "q": q,
+        }.items()
+        if v
+    }
     from urllib.parse import urlencode
 
     words = textsearch.Query.parse(q)
     cursor = {"before": docs[-1].id, **({"rank": textsearch.rank_of(docs[-1], words)} if words else {})} if docs else {}
     next_url = f"/incoming/search?{urlencode({**params, **cursor})}" if more and docs else None
-    return render(request, "incoming/list.html", {
-        **await _tabs(session, principal, "search"), "title": "Search incoming documents",
-        "rows": await _decorate(session, request, docs), "search": True, "f": params, "next_url": next_url,
-        "statuses": [s.value for s in Status] + ["due_soon", "overdue"], "doc_types": DOC_TYPES, "urgencies": URGENCY,
-        "empty": "No document matches these filters. Widen the period or clear a filter.",
-    })
+    return render(
+        request,
+        "incoming/list.html",
+        {
+            **await _tabs(session, principal, "search"),
+            "title": "Search incoming documents",
+            "rows": await _decorate(session, request, docs),
+            "search": True,
+            "f": params,
+            "next_url": next_url,
+            "statuses": [s.value for s in Status] + ["due_soon", "overdue"],
+            "doc_types": DOC_TYPES,
+            "urgencies": URGENCY,
+            "empty": "No document matches these filters. Widen the period or clear a filter.",
+        },
+    )
 
 
 # --- registration -------------------------------------------------------------------------------
+
 
 @router.get("/incoming/new")
 async def new_form(request: Request, principal: Clerk, session: SessionDep) -> Response:
     orgs = await _org_choices(session, principal, (Role.clerk,))
     org_id = orgs[0].id
-    return render(request, "incoming/new.html", {
-        **await _tabs(session, principal, "to_register"), **await _form_context(session, principal, org_id),
-        "orgs": orgs, "org_id": org_id, "form": {"arrival_date": calendar.vn_today().isoformat(), "doc_type": "CV"},
-        "duplicates": [], "error": None,
-    })
+    return render(
+        request,
+        "incoming/new.html",
+        {
+            **await _tabs(session, principal, "to_register"),
+            **await _form_context(session, principal, org_id),
+            "orgs": orgs,
+            "org_id": org_id,
+            "form": {"arrival_date": calendar.vn_today().isoformat(), "doc_type": "CV"},
+            "duplicates": [],
+            "error": None,
+        },
+    )
 
 
 @router.get("/incoming/check-duplicate")
 async def check_duplicate(
-    request: Request, principal: Clerk, session: SessionDep,
-    org_id: int = Query(...), number_notation: str = "", document_date: str = "", issuer_name: str = "",
+    request: Request,
+    principal: Clerk,
+    session: SessionDep,
+    org_id: int = Query(...),
+    number_notation: str = "",
+    document_date: str = "",
+    issuer_name: str = "",
     issuer_org_id: str = "",
 ) -> Response:
     """The duplicate check the registration form runs before saving (JSON)."""
@@ -289,19 +376,37 @@ async def check_duplicate(
 
     require(principal, [Role.clerk], org_id, "organization")
     found = await incoming.find_duplicates(
-        session, organization_id=org_id, number_notation=number_notation,
-        document_date=_date(document_date), issuer_name=issuer_name, issuer_org_id=_int(issuer_org_id),
+        session,
+        organization_id=org_id,
+        number_notation=number_notation,
+        document_date=_date(document_date),
+        issuer_name=issuer_name,
+        issuer_org_id=_int(issuer_org_id),
     )
-    return JSONResponse({"duplicates": [
-        {"id": d.id, "arrival_number": d.arrival_label, "number_notation": d.number_notation, "subject": d.subject,
-         "issuer": d.issuer_name, "arrival_date": i18n.fmt_date(d.arrival_date), "url": f"/incoming/{d.id}"}
-        for d in found
-    ]})
+    return JSONResponse(
+        {
+            "duplicates": [
+                {
+                    "id": d.id,
+                    "arrival_number": d.arrival_label,
+                    "number_notation": d.number_notation,
+                    "subject": d.subject,
+                    "issuer": d.issuer_name,
+                    "arrival_date": i18n.fmt_date(d.arrival_date),
+                    "url": f"/incoming/{d.id}",
+                }
+                for d in found
+            ]
+        }
+    )
 
 
 @router.post("/incoming")
 async def create(
-    request: Request, principal: Clerk, session: SessionDep, files: Annotated[list[UploadFile], File()] = [],  # FastAPI's way to declare a list of files
+    request: Request,
+    principal: Clerk,
+    session: SessionDep,
+    files: Annotated[list[UploadFile], File()] = [],  # FastAPI's way to declare a list of files
 ) -> Response:
     form = dict((await request.form()).items())
     form.pop("files", None)
@@ -316,8 +421,13 @@ async def create(
         checked = await _check_files(request, files)
         async with session.begin_nested():
             doc = await incoming.register(
-                session, principal=principal, organization_id=org_id, meta=_meta_from_form(form), files=checked,
-                blobs=BlobStore.for_data_dir(request.app.state.settings.data_dir), allow_duplicate=allow_duplicate,
+                session,
+                principal=principal,
+                organization_id=org_id,
+                meta=_meta_from_form(form),
+                files=checked,
+                blobs=BlobStore.for_data_dir(request.app.state.settings.data_dir),
+                allow_duplicate=allow_duplicate,
             )
     except DomainError as exc:
         if "duplicates" in exc.details:
@@ -325,26 +435,43 @@ async def create(
         orgs = await _org_choices(session, principal, (Role.clerk,))
         if org_id not in {o.id for o in orgs}:
             raise
-        return render(request, "incoming/new.html", {
-            **await _tabs(session, principal, "to_register"), **await _form_context(session, principal, org_id),
-            "orgs": orgs, "org_id": org_id, "form": form, "duplicates": duplicates,
-            "error": exc.text(i18n.current_locale.get()),
-        }, status_code=exc.status_code)
+        return render(
+            request,
+            "incoming/new.html",
+            {
+                **await _tabs(session, principal, "to_register"),
+                **await _form_context(session, principal, org_id),
+                "orgs": orgs,
+                "org_id": org_id,
+                "form": form,
+                "duplicates": duplicates,
+                "error": exc.text(i18n.current_locale.get()),
+            },
+            status_code=exc.status_code,
+        )
     await tell(session, "incoming", doc.id)
     return _done(doc.id, "held" if doc.status == Status.arrived.value else "registered")
 
 
 @router.post("/incoming/{document_id}/register")
 async def register_existing(
-    request: Request, principal: Clerk, session: SessionDep, document_id: int,
+    request: Request,
+    principal: Clerk,
+    session: SessionDep,
+    document_id: int,
 ) -> Response:
     """Register a document that arrived from the system or was returned to the clerk."""
     form = dict((await request.form()).items())
     doc, _ = await incoming.get_for(session, principal=principal, document_id=document_id)
     await _fill_issuer(session, form)
     await incoming.register(
-        session, principal=principal, organization_id=doc.organization_id, meta=_meta_from_form(form), files=[],
-        blobs=BlobStore.for_data_dir(request.app.state.settings.data_dir), document_id=document_id,
+        session,
+        principal=principal,
+        organization_id=doc.organization_id,
+        meta=_meta_from_form(form),
+        files=[],
+        blobs=BlobStore.for_data_dir(request.app.state.settings.data_dir),
+        document_id=document_id,
         allow_duplicate=form.get("allow_duplicate") == "on",
     )
     await tell(session, "incoming", document_id)
@@ -352,14 +479,18 @@ async def register_existing(
 
 
 @router.post("/incoming/{document_id}/accept")
-async def accept(request: Request, principal: Clerk, session: SessionDep, document_id: int, reason: Annotated[str, Form()] = "") -> Response:
+async def accept(
+    request: Request, principal: Clerk, session: SessionDep, document_id: int, reason: Annotated[str, Form()] = ""
+) -> Response:
     await incoming.accept_despite_signatures(session, principal=principal, document_id=document_id, reason=reason)
     await tell(session, "incoming", document_id)
     return _done(document_id, "registered")
 
 
 @router.post("/incoming/{document_id}/return-sender")
-async def return_sender(request: Request, principal: Clerk, session: SessionDep, document_id: int, reason: Annotated[str, Form()] = "") -> Response:
+async def return_sender(
+    request: Request, principal: Clerk, session: SessionDep, document_id: int, reason: Annotated[str, Form()] = ""
+) -> Response:
     await incoming.return_to_sender(session, principal=principal, document_id=document_id, reason=reason)
     await tell(session, "incoming", document_id)
     return _done(document_id, "returned")
@@ -367,8 +498,11 @@ async def return_sender(request: Request, principal: Clerk, session: SessionDep,
 
 # --- direction and handling ------------------------------------------------------------------------
 
+
 @router.post("/incoming/{document_id}/return-clerk")
-async def return_clerk(request: Request, principal: SignedIn, session: SessionDep, document_id: int, reason: Annotated[str, Form()] = "") -> Response:
+async def return_clerk(
+    request: Request, principal: SignedIn, session: SessionDep, document_id: int, reason: Annotated[str, Form()] = ""
+) -> Response:
     await incoming.return_to_clerk(session, principal=principal, document_id=document_id, reason=reason)
     await tell(session, "incoming", document_id)
     return _done(document_id, "returned")
@@ -376,7 +510,10 @@ async def return_clerk(request: Request, principal: SignedIn, session: SessionDe
 
 @router.post("/incoming/{document_id}/direct")
 async def direct(
-    request: Request, principal: Leader, session: SessionDep, document_id: int,
+    request: Request,
+    principal: Leader,
+    session: SessionDep,
+    document_id: int,
     instruction: Annotated[str, Form()] = "",
     lead: Annotated[str, Form()] = "",
     co_users: Annotated[list[str], Form()] = [],
@@ -390,27 +527,44 @@ async def direct(
     if not ident.isdigit() or kind not in ("user", "unit"):
         raise InvalidInput(_l("Choose the lead handler."))
     handlers = incoming.Handlers(
-        lead_user_id=int(ident) if kind == "user" else None, lead_unit_id=int(ident) if kind == "unit" else None,
-        co_user_ids=_ints(co_users), co_unit_ids=_ints(co_units), info_user_ids=_ints(info_users),
+        lead_user_id=int(ident) if kind == "user" else None,
+        lead_unit_id=int(ident) if kind == "unit" else None,
+        co_user_ids=_ints(co_users),
+        co_unit_ids=_ints(co_units),
+        info_user_ids=_ints(info_users),
     )
     explicit = _date(due_date, _l("Handling due date"))
     await incoming.direct(
-        session, principal=principal, document_id=document_id, instruction=instruction, handlers=handlers,
-        due_date=explicit, due_working_days=None if explicit else _int(due_days),
+        session,
+        principal=principal,
+        document_id=document_id,
+        instruction=instruction,
+        handlers=handlers,
+        due_date=explicit,
+        due_working_days=None if explicit else _int(due_days),
     )
     await tell(session, "incoming", document_id)
     return _done(document_id, "directed")
 
 
 @router.post("/incoming/{document_id}/no-direction")
-async def no_direction(request: Request, principal: Leader, session: SessionDep, document_id: int, note: Annotated[str, Form()] = "") -> Response:
+async def no_direction(
+    request: Request, principal: Leader, session: SessionDep, document_id: int, note: Annotated[str, Form()] = ""
+) -> Response:
     await incoming.mark_no_direction(session, principal=principal, document_id=document_id, note=note)
     await tell(session, "incoming", document_id)
     return _done(document_id)
 
 
 @router.post("/incoming/{document_id}/extend")
-async def extend(request: Request, principal: Leader, session: SessionDep, document_id: int, new_due: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
+async def extend(
+    request: Request,
+    principal: Leader,
+    session: SessionDep,
+    document_id: int,
+    new_due: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
     await incoming.get_for(session, principal=principal, document_id=document_id)  # 404 before the form is read
     due = _date(new_due, _l("New due date"), required=True)
     assert due is not None
@@ -420,35 +574,45 @@ async def extend(request: Request, principal: Leader, session: SessionDep, docum
 
 
 @router.post("/incoming/{document_id}/delegate")
-async def delegate(request: Request, principal: SignedIn, session: SessionDep, document_id: int, user_id: Annotated[str, Form()] = "") -> Response:
+async def delegate(
+    request: Request, principal: SignedIn, session: SessionDep, document_id: int, user_id: Annotated[str, Form()] = ""
+) -> Response:
     await incoming.delegate(session, principal=principal, document_id=document_id, user_id=_int(user_id))
     await tell(session, "incoming", document_id)
     return _done(document_id)
 
 
 @router.post("/incoming/{document_id}/progress")
-async def progress(request: Request, principal: SignedIn, session: SessionDep, document_id: int, body: Annotated[str, Form()] = "") -> Response:
+async def progress(
+    request: Request, principal: SignedIn, session: SessionDep, document_id: int, body: Annotated[str, Form()] = ""
+) -> Response:
     await incoming.record_progress(session, principal=principal, document_id=document_id, body=body)
     await tell(session, "incoming", document_id)
     return _done(document_id)
 
 
 @router.post("/incoming/{document_id}/opinion")
-async def opinion(request: Request, principal: SignedIn, session: SessionDep, document_id: int, body: Annotated[str, Form()] = "") -> Response:
+async def opinion(
+    request: Request, principal: SignedIn, session: SessionDep, document_id: int, body: Annotated[str, Form()] = ""
+) -> Response:
     await incoming.add_opinion(session, principal=principal, document_id=document_id, body=body)
     await tell(session, "incoming", document_id)
     return _done(document_id)
 
 
 @router.post("/incoming/{document_id}/complete")
-async def complete(request: Request, principal: SignedIn, session: SessionDep, document_id: int, result: Annotated[str, Form()] = "") -> Response:
+async def complete(
+    request: Request, principal: SignedIn, session: SessionDep, document_id: int, result: Annotated[str, Form()] = ""
+) -> Response:
     await incoming.complete(session, principal=principal, document_id=document_id, result=result)
     await tell(session, "incoming", document_id)
     return _done(document_id, "completed")
 
 
 @router.post("/incoming/{document_id}/reply")
-async def link_reply(request: Request, principal: SignedIn, session: SessionDep, document_id: int, outgoing_id: Annotated[str, Form()] = "") -> Response:
+async def link_reply(
+    request: Request, principal: SignedIn, session: SessionDep, document_id: int, outgoing_id: Annotated[str, Form()] = ""
+) -> Response:
     await incoming.link_reply(session, principal=principal, document_id=document_id, outgoing_id=_int(outgoing_id))
     await tell(session, "incoming", document_id)
     return _done(document_id, "reply")
@@ -456,10 +620,16 @@ async def link_reply(request: Request, principal: SignedIn, session: SessionDep,
 
 # --- register and statistics --------------------------------------------------------------------------
 
+
 @router.get("/incoming/book")
 async def register_book(
-    request: Request, principal: Reader, session: SessionDep, year: int | None = None, org: int | None = None,
-    series: str = "chung", format: str = "html",
+    request: Request,
+    principal: Reader,
+    session: SessionDep,
+    year: int | None = None,
+    org: int | None = None,
+    series: str = "chung",
+    format: str = "html",
 ) -> Response:
     orgs = await _org_choices(session, principal, DOCUMENT_READERS)
     org_id = org or orgs[0].id
@@ -482,11 +652,22 @@ async def register_book(
             data = await build_register_pdf(kind="incoming", org_name=title, year=year, rows=rows, converter=get_converter())
             media = PDF
         name = f"so-van-ban-den-{year}{'-mat' if series == 'mat' else ''}.{format}"
-        return Response(data, media_type=media, headers={"Content-Disposition": f'{"inline" if format == "pdf" else "attachment"}; filename="{name}"'})
-    return render(request, "incoming/book.html", {
-        **await _tabs(session, principal, "book"), "rows": rows, "year": year, "org": organization, "orgs": orgs,
-        "series": series, "years": list(range(calendar.vn_today().year, calendar.vn_today().year - 5, -1)),
-    })
+        return Response(
+            data, media_type=media, headers={"Content-Disposition": f'{"inline" if format == "pdf" else "attachment"}; filename="{name}"'}
+        )
+    return render(
+        request,
+        "incoming/book.html",
+        {
+            **await _tabs(session, principal, "book"),
+            "rows": rows,
+            "year": year,
+            "org": organization,
+            "orgs": orgs,
+            "series": series,
+            "years": list(range(calendar.vn_today().year, calendar.vn_today().year - 5, -1)),
+        },
+    )
 
 
 @router.get("/incoming/stats")
@@ -495,13 +676,22 @@ async def stats(request: Request, principal: Reader, session: SessionDep, year: 
     org_id = org or orgs[0].id
     year = year or calendar.vn_today().year
     rows = await incoming.unit_statistics(session, principal=principal, organization_id=org_id, year=year)
-    return render(request, "incoming/stats.html", {
-        **await _tabs(session, principal, "stats"), "rows": rows, "year": year, "org_id": org_id, "orgs": orgs,
-        "total": handling.Tally(**{k: sum(getattr(r, k) for r in rows) for k in ("on_time", "late", "overdue_open", "open")}),
-    })
+    return render(
+        request,
+        "incoming/stats.html",
+        {
+            **await _tabs(session, principal, "stats"),
+            "rows": rows,
+            "year": year,
+            "org_id": org_id,
+            "orgs": orgs,
+            "total": handling.Tally(**{k: sum(getattr(r, k) for r in rows) for k in ("on_time", "late", "overdue_open", "open")}),
+        },
+    )
 
 
 # --- the document page -------------------------------------------------------------------------------
+
 
 async def _preview_pages(blobs: BlobStore, pdf: IncomingFile | None, limits: previews.Limits) -> tuple[int, int]:
     """(pages shown in the viewer, pages in the file); (0, 0) when there is nothing to show."""
@@ -521,8 +711,9 @@ async def document_page(request: Request, principal: SignedIn, session: SessionD
     blobs = BlobStore.for_data_dir(settings.data_dir)
     today = calendar.vn_today()
     holidays = await calendar.holiday_set(session, today)
-    user_ids = {doc.lead_user_id, doc.directed_by_id, doc.registered_by_id, doc.returned_by_id,
-                *(a.user_id for a in doc.assignments)} - {None}
+    user_ids = {doc.lead_user_id, doc.directed_by_id, doc.registered_by_id, doc.returned_by_id, *(a.user_id for a in doc.assignments)} - {
+        None
+    }
     people = {u.id: u for u in (await session.scalars(select(User).where(User.id.in_(user_ids)))).all()} if user_ids else {}
     units = {u.id: u for u in (await session.scalars(select(Unit).where(Unit.organization_id == doc.organization_id))).all()}
     org = await session.get(Organization, doc.organization_id)
@@ -532,9 +723,16 @@ async def document_page(request: Request, principal: SignedIn, session: SessionD
         reports.append((f, data))
     main_pdf = next((f for f in sorted(doc.files, key=lambda f: not f.is_main) if f.content_type == PDF), None)
     ctx: dict[str, Any] = {
-        **await _tabs(session, principal, ""), "doc": doc, "roles": roles, "org": org, "people": people, "units": units,
-        "status": incoming.display_status(doc, today, holidays, _soon(request)), "reports": reports,
-        "main_pdf": main_pdf, "preview_pages": await _preview_pages(blobs, main_pdf, previews.Limits.of(request.app.state.settings)),
+        **await _tabs(session, principal, ""),
+        "doc": doc,
+        "roles": roles,
+        "org": org,
+        "people": people,
+        "units": units,
+        "status": incoming.display_status(doc, today, holidays, _soon(request)),
+        "reports": reports,
+        "main_pdf": main_pdf,
+        "preview_pages": await _preview_pages(blobs, main_pdf, previews.Limits.of(request.app.state.settings)),
         "main_image": next((f for f in doc.files if f.content_type in (PNG, JPEG)), None),
         "trail": await incoming.trail(session, document_id=doc.id),
         "active": [a for a in doc.assignments if a.active],
@@ -543,15 +741,27 @@ async def document_page(request: Request, principal: SignedIn, session: SessionD
     if "clerk" in roles and doc.status in (Status.arrived.value, Status.returned.value):
         ctx.update(await _form_context(session, principal, doc.organization_id))
         ctx["form"] = {
-            "issuer_name": doc.issuer_name, "issuer_org_id": doc.issuer_org_id or "", "number_notation": doc.number_notation,
-            "document_date": doc.document_date.isoformat() if doc.document_date else "", "doc_type": doc.doc_type,
-            "subject": doc.subject, "urgency": doc.urgency, "secrecy": doc.secrecy,
+            "issuer_name": doc.issuer_name,
+            "issuer_org_id": doc.issuer_org_id or "",
+            "number_notation": doc.number_notation,
+            "document_date": doc.document_date.isoformat() if doc.document_date else "",
+            "doc_type": doc.doc_type,
+            "subject": doc.subject,
+            "urgency": doc.urgency,
+            "secrecy": doc.secrecy,
             "doc_due_date": doc.doc_due_date.isoformat() if doc.doc_due_date else "",
-            "arrival_date": (doc.arrival_date or today).isoformat(), "receiving_unit_id": doc.receiving_unit_id or "",
+            "arrival_date": (doc.arrival_date or today).isoformat(),
+            "receiving_unit_id": doc.receiving_unit_id or "",
         }
         ctx["duplicates"] = await incoming.find_duplicates(
-            session, organization_id=doc.organization_id, number_notation=doc.number_notation,
-            document_date=doc.document_date, issuer_name=doc.issuer_name, issuer_org_id=doc.issuer_org_id, exclude_id=doc.id)
+            session,
+            organization_id=doc.organization_id,
+            number_notation=doc.number_notation,
+            document_date=doc.document_date,
+            issuer_name=doc.issuer_name,
+            issuer_org_id=doc.issuer_org_id,
+            exclude_id=doc.id,
+        )
     ctx["reply"] = await session.get(OutgoingDocument, doc.reply_outgoing_id) if doc.reply_outgoing_id else None
     if roles & {"lead", "leader"} and doc.status in incoming.REPLY_STATUSES:
         ctx["reply_candidates"] = await incoming.reply_candidates(session, organization_id=doc.organization_id)
@@ -566,8 +776,9 @@ async def document_page(request: Request, principal: SignedIn, session: SessionD
 
 @router.get("/incoming/{document_id}/files/{file_id}")
 @writes_on_read
-async def file_view(request: Request, principal: SignedIn, session: SessionDep, document_id: int, file_id: int,
-                    download: bool = False) -> Response:
+async def file_view(
+    request: Request, principal: SignedIn, session: SessionDep, document_id: int, file_id: int, download: bool = False
+) -> Response:
     doc, _ = await incoming.get_for(session, principal=principal, document_id=document_id)
     row = next((f for f in doc.files if f.id == file_id), None)
     if row is None:
@@ -578,25 +789,28 @@ async def file_view(request: Request, principal: SignedIn, session: SessionDep, 
 
     inline = row.content_type in (PDF, PNG, JPEG) and not download
     disposition = f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{quote(row.filename)}"
-    return Response(data, media_type=row.content_type, headers={
-        "Content-Disposition": disposition, "Cache-Control": "private, no-store",
-        # The PDF viewer embeds this file in the document page (same origin only).
-        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'",
-    })
+    return Response(
+        data,
+        media_type=row.content_type,
+        headers={
+            "Content-Disposition": disposition,
+            "Cache-Control": "private, no-store",
+            # The PDF viewer embeds this file in the document page (same origin only).
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'",
+        },
+    )
 
 
 @router.get("/incoming/{document_id}/files/{file_id}/pages/{page}.png")
 @writes_on_read
-async def file_page(request: Request, principal: SignedIn, session: SessionDep, document_id: int, file_id: int,
-                    page: int) -> Response:
+async def file_page(request: Request, principal: SignedIn, session: SessionDep, document_id: int, file_id: int, page: int) -> Response:
     """One page of a PDF as an image, for the viewer on the document page (opening it is a file view)."""
     doc, _ = await incoming.get_for(session, principal=principal, document_id=document_id)
     row = next((f for f in doc.files if f.id == file_id and f.content_type == PDF), None)
     if row is None:
         raise NotFound(_l("file not found"))
     blobs = BlobStore.for_data_dir(request.app.state.settings.data_dir)
-    data = await asyncio.to_thread(previews.page_png, blobs, row.sha256, page,
-                                  previews.Limits.of(request.app.state.settings))
+    data = await asyncio.to_thread(previews.page_png, blobs, row.sha256, page, previews.Limits.of(request.app.state.settings))
     if page == 1:
         await incoming.record_file_view(session, principal=principal, doc=doc, file=row)
     return Response(data, media_type=PNG, headers={"Cache-Control": "private, max-age=3600"})
@@ -604,20 +818,28 @@ async def file_page(request: Request, principal: SignedIn, session: SessionDep, 
 
 # --- public holidays (admin) ------------------------------------------------------------------------
 
+
 @router.get("/admin/holidays")
-async def holidays_page(request: Request, principal: AdminUser, session: SessionDep,
-                        year: Annotated[int | None, Query(ge=1900, le=2200)] = None) -> Response:  # a date's range; 500 before
+async def holidays_page(
+    request: Request, principal: AdminUser, session: SessionDep, year: Annotated[int | None, Query(ge=1900, le=2200)] = None
+) -> Response:  # a date's range; 500 before
     year = year or calendar.vn_today().year
-    return render(request, "incoming/holidays.html", {
-        "holidays": await calendar.list_holidays(session, year=year), "year": year,
-        "kept": await calendar.is_kept(session, year),
-        "years": list(range(calendar.vn_today().year - 1, calendar.vn_today().year + 3)),
-    })
+    return render(
+        request,
+        "incoming/holidays.html",
+        {
+            "holidays": await calendar.list_holidays(session, year=year),
+            "year": year,
+            "kept": await calendar.is_kept(session, year),
+            "years": list(range(calendar.vn_today().year - 1, calendar.vn_today().year + 3)),
+        },
+    )
 
 
 @router.post("/admin/holidays")
-async def holiday_add(request: Request, principal: AdminUser, session: SessionDep,
-                      day: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "") -> Response:
+async def holiday_add(
+    request: Request, principal: AdminUser, session: SessionDep, day: Annotated[str, Form()] = "", name: Annotated[str, Form()] = ""
+) -> Response:
     when = _date(day, _l("Holiday date"), required=True)
     assert when is not None
     await calendar.add_holiday(session, actor=principal.actor, day=when, name=name)
@@ -625,8 +847,7 @@ async def holiday_add(request: Request, principal: AdminUser, session: SessionDe
 
 
 @router.post("/admin/holidays/remove")
-async def holiday_remove(request: Request, principal: AdminUser, session: SessionDep,
-                         day: Annotated[str, Form()] = "") -> Response:
+async def holiday_remove(request: Request, principal: AdminUser, session: SessionDep, day: Annotated[str, Form()] = "") -> Response:
     when = _date(day, _l("Holiday date"), required=True)
     assert when is not None
     await calendar.remove_holiday(session, actor=principal.actor, day=when)

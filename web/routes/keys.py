@@ -13,12 +13,12 @@ from services.authz import Principal, require
 from services.directory import service as directory
 from services.directory.models import Organization, Role, User
 from services.errors import InvalidInput
+from services.i18n import _l
 from services.keys import certificates, pins
 from services.keys.models import CertSource
 from services.uploads import PDF, check_upload
 from web.deps import AdminUser, SessionDep, SignedIn
 from web.templating import render
-from services.i18n import _l
 
 router = APIRouter(tags=["keys"])
 CERT_MAX_BYTES = certificates.MAX_CERT_BYTES
@@ -44,23 +44,35 @@ async def admin_page(request: Request, principal: AdminUser, session: SessionDep
     orgs = await directory.list_orgs(session, org_ids=scope)
     users = await directory.list_users(session, org_ids=scope)
     rows = await certificates.listing(session, user_ids={u.id for u in users}, organization_ids={o.id for o in orgs})
-    return render(request, "admin/certificates.html", {
-        "rows": rows, "users": users, "orgs": orgs, "guards": await pins.troubled(session, organization_ids=scope),
-        "user_names": {u.id: f"{u.full_name} ({u.username})" for u in users}, "org_names": {o.id: o.name for o in orgs},
-        "max_failures": request.app.state.settings.pin_max_failures,
-    })
+    return render(
+        request,
+        "admin/certificates.html",
+        {
+            "rows": rows,
+            "users": users,
+            "orgs": orgs,
+            "guards": await pins.troubled(session, organization_ids=scope),
+            "user_names": {u.id: f"{u.full_name} ({u.username})" for u in users},
+            "org_names": {o.id: o.name for o in orgs},
+            "max_failures": request.app.state.settings.pin_max_failures,
+        },
+    )
 
 
 @router.post("/admin/certificates")
 async def admin_register(
-    request: Request, principal: AdminUser, session: SessionDep,
-    owner: Annotated[str, Form()] = "", file: Annotated[UploadFile | None, File()] = None,
+    request: Request,
+    principal: AdminUser,
+    session: SessionDep,
+    owner: Annotated[str, Form()] = "",
+    file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     user_id, organization_id = _owner(owner)
     await _admin_scope(session, principal, user_id=user_id, organization_id=organization_id)
     data = await file.read(CERT_MAX_BYTES + 1) if file is not None else b""
-    await certificates.register(session, actor=principal.actor, der_or_pem=data, source=CertSource.admin,
-                                user_id=user_id, organization_id=organization_id)
+    await certificates.register(
+        session, actor=principal.actor, der_or_pem=data, source=CertSource.admin, user_id=user_id, organization_id=organization_id
+    )
     return RedirectResponse("/admin/certificates?ok=registered", status_code=303)
 
 
@@ -73,8 +85,9 @@ async def admin_confirm(request: Request, principal: AdminUser, session: Session
 
 
 @router.post("/admin/certificates/{cert_id}/revoke")
-async def admin_revoke(request: Request, principal: AdminUser, session: SessionDep, cert_id: int,
-                       reason: Annotated[str, Form()] = "") -> Response:
+async def admin_revoke(
+    request: Request, principal: AdminUser, session: SessionDep, cert_id: int, reason: Annotated[str, Form()] = ""
+) -> Response:
     row = await certificates.get(session, cert_id=cert_id)
     await _admin_scope(session, principal, user_id=row.user_id, organization_id=row.organization_id)
     await certificates.revoke(session, actor=principal.actor, cert_id=cert_id, reason=reason)
@@ -82,20 +95,21 @@ async def admin_revoke(request: Request, principal: AdminUser, session: SessionD
 
 
 @router.post("/admin/keys/unlock")
-async def admin_unlock(request: Request, principal: AdminUser, session: SessionDep,
-                       key: Annotated[str, Form()] = "") -> Response:
+async def admin_unlock(request: Request, principal: AdminUser, session: SessionDep, key: Annotated[str, Form()] = "") -> Response:
     guard = await pins.state(session, key=key)
     if guard is None:
         raise InvalidInput(_l("Unknown key."))
-    await _admin_scope(session, principal, user_id=guard.user_id,
-                       organization_id=None if guard.user_id is not None else guard.organization_id)
+    await _admin_scope(
+        session, principal, user_id=guard.user_id, organization_id=None if guard.user_id is not None else guard.organization_id
+    )
     await pins.unlock(session, actor=principal.actor, key=key)
     return RedirectResponse("/admin/certificates?ok=unlocked", status_code=303)
 
 
 @router.post("/account/certificates")
-async def propose(request: Request, principal: SignedIn, session: SessionDep,
-                  file: Annotated[UploadFile | None, File()] = None) -> Response:
+async def propose(
+    request: Request, principal: SignedIn, session: SessionDep, file: Annotated[UploadFile | None, File()] = None
+) -> Response:
     """The person uploads a PDF signed with their token: its newest valid signature's certificate
     is registered for them, pending until an administrator confirms it."""
     from signing.service import validate
@@ -113,8 +127,7 @@ async def propose(request: Request, principal: SignedIn, session: SessionDep,
     if not newest.ok:
         raise InvalidInput(_l("The signature is not valid: {verdict_en}", verdict_en=newest.verdict_en, verdict_vi=newest.verdict_vi))
     der = _signing_certificate(upload.data, newest.field_name)
-    await certificates.register(session, actor=principal.actor, der_or_pem=der, source=CertSource.self,
-                                user_id=principal.user.id)
+    await certificates.register(session, actor=principal.actor, der_or_pem=der, source=CertSource.self, user_id=principal.user.id)
     return RedirectResponse("/account?ok=certificate", status_code=303)
 
 

@@ -25,22 +25,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from meetings import agenda, attendance, live, polls, scheduling, speakers, video
 from meetings.access import ORGANISER_ROLES, access_for, get_meeting, is_participant, standing
 from meetings.models import (
-    AgendaItem, Meeting, MeetingMode, MeetingStatus, MeetingUnit, ParticipantRole, PollVisibility, Threshold,
+    AgendaItem,
+    Meeting,
+    MeetingMode,
+    MeetingStatus,
+    MeetingUnit,
+    ParticipantRole,
+    PollVisibility,
+    Threshold,
 )
-from services.calendar import check_plausible
 from services.authz import Principal
 from services.blobs import BlobStore
+from services.calendar import check_plausible
 from services.db import utcnow
 from services.directory.models import Organization, User
 from services.errors import InvalidInput, NotFound
 from services.events.hub import EventHub
+from services.i18n import _l
 from services.outbox.service import tell
 from web import i18n, page_images
 from web.deps import Access, SessionDep, SignedIn, writes_on_read
 from web.i18n import gettext as _
 from web.live import CHANNEL_RULES
 from web.templating import render
-from services.i18n import _l
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/meetings", tags=["meetings"])
@@ -84,10 +91,14 @@ def _local_value(value: datetime | None) -> str:
 
 
 async def _people_choices(session: AsyncSession, org_ids: set[int]) -> list[dict[str, Any]]:
-    rows = (await session.execute(
-        select(User.id, User.full_name, User.position, Organization.name).join(Organization, Organization.id == User.organization_id)
-        .where(User.organization_id.in_(org_ids), User.active.is_(True)).order_by(Organization.id, User.full_name)
-    )).all()
+    rows = (
+        await session.execute(
+            select(User.id, User.full_name, User.position, Organization.name)
+            .join(Organization, Organization.id == User.organization_id)
+            .where(User.organization_id.in_(org_ids), User.active.is_(True))
+            .order_by(Organization.id, User.full_name)
+        )
+    ).all()
     return [{"id": uid, "label": f"{name}{' — ' + pos if pos else ''} ({org})"} for uid, name, pos, org in rows]
 
 
@@ -110,45 +121,88 @@ async def meeting_list(request: Request, principal: SignedIn, session: SessionDe
     days = []
     for offset in range(7):
         current = monday + timedelta(days=offset)
-        days.append({"date": current, "today": current == i18n.to_vn(utcnow()).date(),
-                     "meetings": [m for m in week_meetings if i18n.to_vn(m.starts_at).date() == current]})
+        days.append(
+            {
+                "date": current,
+                "today": current == i18n.to_vn(utcnow()).date(),
+                "meetings": [m for m in week_meetings if i18n.to_vn(m.starts_at).date() == current],
+            }
+        )
     statuses = [MeetingStatus(status)] if status in MeetingStatus.__members__ else None
-    upcoming = await scheduling.list_meetings(session, principal=principal, statuses=statuses,
-                                              start=None if statuses else utcnow() - timedelta(days=60))
+    upcoming = await scheduling.list_meetings(
+        session, principal=principal, statuses=statuses, start=None if statuses else utcnow() - timedelta(days=60)
+    )
     orgs = await scheduling.organisation_names(session, {m.organization_id for m in upcoming + week_meetings})
     can_create = bool(principal.orgs_with(*ORGANISER_ROLES))
-    return render(request, "meetings/list.html", {
-        "days": days, "monday": monday, "prev": (monday - timedelta(days=7)).isoformat(),
-        "next": (monday + timedelta(days=7)).isoformat(), "this_week": i18n.to_vn(utcnow()).date().isoformat(),
-        "meetings": sorted(upcoming, key=lambda m: (m.status != MeetingStatus.open, m.starts_at)), "orgs": orgs,
-        "status": status, "can_create": can_create, "status_class": STATUS_CLASS,
-    })
+    return render(
+        request,
+        "meetings/list.html",
+        {
+            "days": days,
+            "monday": monday,
+            "prev": (monday - timedelta(days=7)).isoformat(),
+            "next": (monday + timedelta(days=7)).isoformat(),
+            "this_week": i18n.to_vn(utcnow()).date().isoformat(),
+            "meetings": sorted(upcoming, key=lambda m: (m.status != MeetingStatus.open, m.starts_at)),
+            "orgs": orgs,
+            "status": status,
+            "can_create": can_create,
+            "status_class": STATUS_CLASS,
+        },
+    )
 
 
 @router.get("/new")
-async def new_meeting(request: Request, principal: Annotated[Principal, Depends(Access(*ORGANISER_ROLES))], session: SessionDep) -> Response:
+async def new_meeting(
+    request: Request, principal: Annotated[Principal, Depends(Access(*ORGANISER_ROLES))], session: SessionDep
+) -> Response:
     org_ids = principal.orgs_with(*ORGANISER_ROLES)
     orgs = [o for o in (await session.scalars(select(Organization).where(Organization.id.in_(org_ids)).order_by(Organization.id))).all()]
     start = i18n.to_vn(utcnow() + timedelta(days=3)).replace(hour=8, minute=0, second=0, microsecond=0)
-    return render(request, "meetings/new.html", {
-        "orgs": orgs, "people": await _people_choices(session, org_ids), "start": start.strftime("%Y-%m-%dT%H:%M"),
-        "end": (start + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"), "modes": list(MeetingMode), "me": principal.user.id,
-    })
+    return render(
+        request,
+        "meetings/new.html",
+        {
+            "orgs": orgs,
+            "people": await _people_choices(session, org_ids),
+            "start": start.strftime("%Y-%m-%dT%H:%M"),
+            "end": (start + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"),
+            "modes": list(MeetingMode),
+            "me": principal.user.id,
+        },
+    )
 
 
 @router.post("")
 async def create_meeting(
-    request: Request, principal: Annotated[Principal, Depends(Access(*ORGANISER_ROLES))], session: SessionDep,
-    organization_id: Annotated[str, Form()], title: Annotated[str, Form()], chair_id: Annotated[str, Form()],
-    starts_at: Annotated[str, Form()], ends_at: Annotated[str, Form()], secretary_id: Annotated[str, Form()] = "",
-    mode: Annotated[str, Form()] = "online", place: Annotated[str, Form()] = "", description: Annotated[str, Form()] = "",
+    request: Request,
+    principal: Annotated[Principal, Depends(Access(*ORGANISER_ROLES))],
+    session: SessionDep,
+    organization_id: Annotated[str, Form()],
+    title: Annotated[str, Form()],
+    chair_id: Annotated[str, Form()],
+    starts_at: Annotated[str, Form()],
+    ends_at: Annotated[str, Form()],
+    secretary_id: Annotated[str, Form()] = "",
+    mode: Annotated[str, Form()] = "online",
+    place: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
     video_url: Annotated[str, Form()] = "",
 ) -> Response:
     meeting = await scheduling.create_meeting(
-        session, principal=principal, settings=request.app.state.settings, organization_id=_int(organization_id) or 0,
-        title=title, chair_id=_int(chair_id) or 0, secretary_id=_int(secretary_id), starts_at=_local(starts_at),
-        ends_at=_local(ends_at), mode=MeetingMode(mode) if mode in MeetingMode.__members__ else MeetingMode.online,
-        place=place, description=description, video_url=video_url,
+        session,
+        principal=principal,
+        settings=request.app.state.settings,
+        organization_id=_int(organization_id) or 0,
+        title=title,
+        chair_id=_int(chair_id) or 0,
+        secretary_id=_int(secretary_id),
+        starts_at=_local(starts_at),
+        ends_at=_local(ends_at),
+        mode=MeetingMode(mode) if mode in MeetingMode.__members__ else MeetingMode.online,
+        place=place,
+        description=description,
+        video_url=video_url,
     )
     return RedirectResponse(f"/meetings/{meeting.id}?ok=1", status_code=303)
 
@@ -166,18 +220,31 @@ async def meeting_page(request: Request, principal: SignedIn, session: SessionDe
     agenda_state = await live.agenda_payload(session, meeting)
     documents = await scheduling.visible_documents(session, acc)
     ctx: dict[str, Any] = {
-        "m": meeting, "org": org, "acc": acc, "participants": participants, "sites": sites, "agenda": agenda_state["items"],
-        "documents": documents, "quorum": await live.quorum(session, meeting), "room_url": video.room_url(request.app.state.settings, meeting),
+        "m": meeting,
+        "org": org,
+        "acc": acc,
+        "participants": participants,
+        "sites": sites,
+        "agenda": agenda_state["items"],
+        "documents": documents,
+        "quorum": await live.quorum(session, meeting),
+        "room_url": video.room_url(request.app.state.settings, meeting),
         "chair": await session.get(User, meeting.chair_id),
         "secretary": await session.get(User, meeting.secretary_id) if meeting.secretary_id else None,
-        "status_class": STATUS_CLASS, "modes": list(MeetingMode), "starts_local": _local_value(meeting.starts_at),
-        "ends_local": _local_value(meeting.ends_at), "preparing": meeting.status in scheduling.PREPARING,
+        "status_class": STATUS_CLASS,
+        "modes": list(MeetingMode),
+        "starts_local": _local_value(meeting.starts_at),
+        "ends_local": _local_value(meeting.ends_at),
+        "preparing": meeting.status in scheduling.PREPARING,
     }
     if acc.organiser:
         below = principal.tree.subtree(meeting.organization_id) - {meeting.organization_id}
         invited = {s["org_id"] for s in sites}
-        ctx["unit_choices"] = [o for o in (await session.scalars(select(Organization).where(Organization.id.in_(below)).order_by(Organization.id))).all()
-                               if o.id not in invited]
+        ctx["unit_choices"] = [
+            o
+            for o in (await session.scalars(select(Organization).where(Organization.id.in_(below)).order_by(Organization.id))).all()
+            if o.id not in invited
+        ]
         present = {p["user_id"] for p in participants}
         ctx["people"] = [p for p in await _people_choices(session, {meeting.organization_id}) if p["id"] not in present]
         ctx["all_people"] = await _people_choices(session, {meeting.organization_id})
@@ -186,9 +253,15 @@ async def meeting_page(request: Request, principal: SignedIn, session: SessionDe
         for unit in acc.responder_units:
             named = {p["user_id"] for p in participants if p["unit_id"] == unit.id}
             choices = await _people_choices(session, principal.tree.subtree(unit.organization_id))
-            ctx["responses"].append({"unit": unit, "org": await session.get(Organization, unit.organization_id),
-                                     "choices": choices, "named": named,
-                                     "delegates": [p for p in participants if p["unit_id"] == unit.id]})
+            ctx["responses"].append(
+                {
+                    "unit": unit,
+                    "org": await session.get(Organization, unit.organization_id),
+                    "choices": choices,
+                    "named": named,
+                    "delegates": [p for p in participants if p["unit_id"] == unit.id],
+                }
+            )
     return render(request, "meetings/detail.html", ctx)
 
 
@@ -198,20 +271,39 @@ def _back(meeting_id: int, anchor: str = "") -> RedirectResponse:
 
 @router.post("/{meeting_id}/details")
 async def update_details(
-    request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, title: Annotated[str, Form()],
-    mode: Annotated[str, Form()] = "online", place: Annotated[str, Form()] = "", description: Annotated[str, Form()] = "",
-    video_url: Annotated[str, Form()] = "", secretary_id: Annotated[str, Form()] = "",
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    meeting_id: int,
+    title: Annotated[str, Form()],
+    mode: Annotated[str, Form()] = "online",
+    place: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+    video_url: Annotated[str, Form()] = "",
+    secretary_id: Annotated[str, Form()] = "",
 ) -> Response:
-    await scheduling.update_details(session, principal=principal, meeting_id=meeting_id, title=title, description=description,
-                                    mode=MeetingMode(mode) if mode in MeetingMode.__members__ else MeetingMode.online,
-                                    place=place, video_url=video_url, secretary_id=_int(secretary_id))
+    await scheduling.update_details(
+        session,
+        principal=principal,
+        meeting_id=meeting_id,
+        title=title,
+        description=description,
+        mode=MeetingMode(mode) if mode in MeetingMode.__members__ else MeetingMode.online,
+        place=place,
+        video_url=video_url,
+        secretary_id=_int(secretary_id),
+    )
     return _back(meeting_id)
 
 
 @router.post("/{meeting_id}/participants")
 async def add_participants(
-    request: Request, principal: SignedIn, session: SessionDep, meeting_id: int,
-    user_ids: Annotated[list[str], Form()], role: Annotated[str, Form()] = "member",
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    meeting_id: int,
+    user_ids: Annotated[list[str], Form()],
+    role: Annotated[str, Form()] = "member",
 ) -> Response:
     chosen = ParticipantRole(role) if role in ("member", "guest") else ParticipantRole.member
     await scheduling.add_participants(session, principal=principal, meeting_id=meeting_id, user_ids=_ints(user_ids), role=chosen)
@@ -225,8 +317,9 @@ async def remove_participant(request: Request, principal: SignedIn, session: Ses
 
 
 @router.post("/{meeting_id}/units")
-async def invite_units(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int,
-                       org_ids: Annotated[list[str], Form()]) -> Response:
+async def invite_units(
+    request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, org_ids: Annotated[list[str], Form()]
+) -> Response:
     await scheduling.invite_units(session, principal=principal, meeting_id=meeting_id, org_ids=_ints(org_ids))
     return _back(meeting_id, "units")
 
@@ -238,16 +331,31 @@ async def remove_unit(request: Request, principal: SignedIn, session: SessionDep
 
 
 @router.post("/{meeting_id}/units/{unit_id}/attendees")
-async def name_attendees(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, unit_id: int,
-                         user_ids: Annotated[list[str], Form()], note: Annotated[str, Form()] = "") -> Response:
-    await scheduling.name_attendees(session, principal=principal, meeting_id=meeting_id, unit_id=unit_id,
-                                    user_ids=_ints(user_ids), note=note)
+async def name_attendees(
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    meeting_id: int,
+    unit_id: int,
+    user_ids: Annotated[list[str], Form()],
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    await scheduling.name_attendees(
+        session, principal=principal, meeting_id=meeting_id, unit_id=unit_id, user_ids=_ints(user_ids), note=note
+    )
     return _back(meeting_id, "answer")
 
 
 @router.post("/{meeting_id}/units/{unit_id}/attendance")
-async def mark_site_delegate(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, unit_id: int,
-                             participant_id: Annotated[int, Form()], present: Annotated[bool, Form()] = False) -> Response:
+async def mark_site_delegate(
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    meeting_id: int,
+    unit_id: int,
+    participant_id: Annotated[int, Form()],
+    present: Annotated[bool, Form()] = False,
+) -> Response:
     """The site's clerk marks one of the unit's delegates present or absent."""
     acc = await access_for(session, principal, meeting_id)
     delegate = await attendance.site_delegate(session, acc, unit_id=unit_id, participant_id=participant_id)
@@ -256,25 +364,46 @@ async def mark_site_delegate(request: Request, principal: SignedIn, session: Ses
 
 
 @router.post("/{meeting_id}/units/{unit_id}/decline")
-async def decline_unit(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, unit_id: int,
-                       reason: Annotated[str, Form()] = "") -> Response:
+async def decline_unit(
+    request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, unit_id: int, reason: Annotated[str, Form()] = ""
+) -> Response:
     await scheduling.decline_unit(session, principal=principal, meeting_id=meeting_id, unit_id=unit_id, reason=reason)
     return _back(meeting_id, "answer")
 
 
 @router.post("/{meeting_id}/reply")
-async def reply(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int,
-                answer: Annotated[str, Form()], reason: Annotated[str, Form()] = "") -> Response:
+async def reply(
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    meeting_id: int,
+    answer: Annotated[str, Form()],
+    reason: Annotated[str, Form()] = "",
+) -> Response:
     await scheduling.reply(session, principal=principal, meeting_id=meeting_id, accept=answer == "accept", reason=reason)
     return _back(meeting_id)
 
 
 @router.post("/{meeting_id}/items")
-async def add_item(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, title: Annotated[str, Form()],
-                   planned_minutes: Annotated[str, Form()] = "10", presenter_id: Annotated[str, Form()] = "",
-                   presenter_name: Annotated[str, Form()] = "") -> Response:
-    await agenda.add_item(session, principal=principal, meeting_id=meeting_id, title=title,
-                          planned_minutes=_int(planned_minutes) or 10, presenter_id=_int(presenter_id), presenter_name=presenter_name)
+async def add_item(
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    meeting_id: int,
+    title: Annotated[str, Form()],
+    planned_minutes: Annotated[str, Form()] = "10",
+    presenter_id: Annotated[str, Form()] = "",
+    presenter_name: Annotated[str, Form()] = "",
+) -> Response:
+    await agenda.add_item(
+        session,
+        principal=principal,
+        meeting_id=meeting_id,
+        title=title,
+        planned_minutes=_int(planned_minutes) or 10,
+        presenter_id=_int(presenter_id),
+        presenter_name=presenter_name,
+    )
     return _back(meeting_id, "agenda")
 
 
@@ -285,37 +414,55 @@ async def remove_item(request: Request, principal: SignedIn, session: SessionDep
 
 
 @router.post("/{meeting_id}/items/{item_id}/move")
-async def move_item(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, item_id: int,
-                    direction: Annotated[str, Form()] = "up") -> Response:
+async def move_item(
+    request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, item_id: int, direction: Annotated[str, Form()] = "up"
+) -> Response:
     await agenda.move(session, principal=principal, meeting_id=meeting_id, item_id=item_id, delta=-1 if direction == "up" else 1)
     return _back(meeting_id, "agenda")
 
 
 @router.post("/{meeting_id}/documents")
 async def add_document(
-    request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, file: Annotated[UploadFile, File()],
-    title: Annotated[str, Form()] = "", agenda_item_id: Annotated[str, Form()] = "",
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    meeting_id: int,
+    file: Annotated[UploadFile, File()],
+    title: Annotated[str, Form()] = "",
+    agenda_item_id: Annotated[str, Form()] = "",
     viewer_ids: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     data = await file.read(request.app.state.settings.upload_max_bytes + 1)
-    await scheduling.add_document(session, principal=principal, settings=request.app.state.settings, meeting_id=meeting_id,
-                                  filename=file.filename or "tai-lieu", data=data, title=title,
-                                  agenda_item_id=_int(agenda_item_id), viewer_ids=_ints(viewer_ids))
+    await scheduling.add_document(
+        session,
+        principal=principal,
+        settings=request.app.state.settings,
+        meeting_id=meeting_id,
+        filename=file.filename or "tai-lieu",
+        data=data,
+        title=title,
+        agenda_item_id=_int(agenda_item_id),
+        viewer_ids=_ints(viewer_ids),
+    )
     return _back(meeting_id, "documents")
 
 
 @router.get("/{meeting_id}/documents/{document_id}")
 @writes_on_read
-async def download_document(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, document_id: int,
-                            inline: bool = False) -> Response:
+async def download_document(
+    request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, document_id: int, inline: bool = False
+) -> Response:
     """The file; `?inline=1` shows an image in the page (the room's document list) instead of saving it."""
     document = await scheduling.document_for(session, principal=principal, meeting_id=meeting_id, document_id=document_id)
     data = BlobStore.for_data_dir(request.app.state.settings.data_dir).get(document.sha256)
     from urllib.parse import quote
 
     shown = inline and document.content_type in ("image/png", "image/jpeg")
-    return Response(data, media_type=document.content_type,
-                    headers={"Content-Disposition": f"{'inline' if shown else 'attachment'}; filename*=UTF-8''{quote(document.filename)}"})
+    return Response(
+        data,
+        media_type=document.content_type,
+        headers={"Content-Disposition": f"{'inline' if shown else 'attachment'}; filename*=UTF-8''{quote(document.filename)}"},
+    )
 
 
 @router.get("/{meeting_id}/documents/{document_id}/pages.json")
@@ -334,8 +481,9 @@ async def document_pages(request: Request, principal: SignedIn, session: Session
 
 
 @router.get("/{meeting_id}/documents/{document_id}/pdf/{sha}/pages/{page}.png")
-async def document_page(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, document_id: int,
-                        sha: str, page: int) -> Response:
+async def document_page(
+    request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, document_id: int, sha: str, page: int
+) -> Response:
     acc = await access_for(session, principal, meeting_id)
     document = next((d for d in await scheduling.visible_documents(session, acc) if d.id == document_id), None)
     if document is None or sha != await page_images.pdf_of(request, document.sha256, document.content_type):
@@ -351,18 +499,27 @@ async def schedule(request: Request, principal: SignedIn, session: SessionDep, m
 
 
 @router.post("/{meeting_id}/reschedule")
-async def reschedule(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int,
-                     starts_at: Annotated[str, Form()], ends_at: Annotated[str, Form()], reason: Annotated[str, Form()] = "") -> Response:
-    meeting = await scheduling.reschedule_meeting(session, principal=principal, meeting_id=meeting_id, starts_at=_local(starts_at),
-                                                  ends_at=_local(ends_at), reason=reason)
+async def reschedule(
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    meeting_id: int,
+    starts_at: Annotated[str, Form()],
+    ends_at: Annotated[str, Form()],
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    meeting = await scheduling.reschedule_meeting(
+        session, principal=principal, meeting_id=meeting_id, starts_at=_local(starts_at), ends_at=_local(ends_at), reason=reason
+    )
     if meeting.status == MeetingStatus.scheduled:
         await tell(session, "meeting", meeting_id, "rescheduled", meeting.starts_at.isoformat(), meeting.schedule_version)
     return _back(meeting_id)
 
 
 @router.post("/{meeting_id}/cancel")
-async def cancel(request: Request, principal: SignedIn, session: SessionDep, meeting_id: int,
-                 reason: Annotated[str, Form()] = "") -> Response:
+async def cancel(
+    request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, reason: Annotated[str, Form()] = ""
+) -> Response:
     before = (await get_meeting(session, meeting_id)).status
     await scheduling.cancel_meeting(session, principal=principal, meeting_id=meeting_id, reason=reason)
     if before == MeetingStatus.scheduled:
@@ -375,8 +532,9 @@ async def join_video(request: Request, principal: SignedIn, session: SessionDep,
     """Redirect to the person's own join link on the video bridge."""
     acc = await access_for(session, principal, meeting_id)
     settings = request.app.state.settings
-    person = video.JoinPerson(user_id=principal.user.id, name=principal.me.full_name, email=principal.user.email,
-                              moderator=acc.is_chair or acc.is_secretary)
+    person = video.JoinPerson(
+        user_id=principal.user.id, name=principal.me.full_name, email=principal.user.email, moderator=acc.is_chair or acc.is_secretary
+    )
     if video.provider(settings) == "bbb" and not acc.meeting.video_url:
         import httpx
 
@@ -394,20 +552,77 @@ async def join_video(request: Request, principal: SignedIn, session: SessionDep,
 
 def _labels() -> dict[str, str]:
     keys = [
-        "Current item", "Not started", "Running", "Done", "planned", "min", "Start", "End", "Up", "Down",
-        "Speaking now", "Queue", "Nobody has asked to speak.", "Give the floor", "End the floor", "Withdraw",
-        "Ask to speak", "Present", "Absent", "Mark present", "Mark absent", "Quorum reached", "No quorum yet",
-        "present of", "voting members", "Vote open", "voted", "Close the vote", "Passed", "Not passed", "You voted",
-        "Your vote is recorded (secret ballot).", "Export CSV", "Site connected", "Site not connected", "attendees",
-        "Connection lost, reconnecting…", "Connected again.", "Close the vote? The result is final.",
-        "Close the meeting? This cannot be undone.", "No vote is open.", "Nobody is speaking.",
-        "You are checked in.", "Check in to vote.", "over time", "in the room", "online", "Not started yet.",
-        "The meeting is closed.", "The meeting has been cancelled.", "votes", "Speaking time",
-        "meeting.vote.yes", "meeting.vote.no", "meeting.vote.abstain",
-        "Abstentions and members who do not vote count as not in favour.", "Counted against", "needed to pass",
-        "Opened without quorum", "Reason", "in place of", "authorisation", "arrived", "left", "Left", "needed", "You attend without a vote.",
-        *(f"meeting.status.{s.value}" for s in MeetingStatus), *(f"meeting.poll.{v.value}" for v in PollVisibility),
-        *(f"meeting.threshold.{t.value}" for t in Threshold), *(f"meeting.role.{r.value}" for r in ParticipantRole),
+        "Current item",
+        "Not started",
+        "Running",
+        "Done",
+        "planned",
+        "min",
+        "Start",
+        "End",
+        "Up",
+        "Down",
+        "Speaking now",
+        "Queue",
+        "Nobody has asked to speak.",
+        "Give the floor",
+        "End the floor",
+        "Withdraw",
+        "Ask to speak",
+        "Present",
+        "Absent",
+        "Mark present",
+        "Mark absent",
+        "Quorum reached",
+        "No quorum yet",
+        "present of",
+        "voting members",
+        "Vote open",
+        "voted",
+        "Close the vote",
+        "Passed",
+        "Not passed",
+        "You voted",
+        "Your vote is recorded (secret ballot).",
+        "Export CSV",
+        "Site connected",
+        "Site not connected",
+        "attendees",
+        "Connection lost, reconnecting…",
+        "Connected again.",
+        "Close the vote? The result is final.",
+        "Close the meeting? This cannot be undone.",
+        "No vote is open.",
+        "Nobody is speaking.",
+        "You are checked in.",
+        "Check in to vote.",
+        "over time",
+        "in the room",
+        "online",
+        "Not started yet.",
+        "The meeting is closed.",
+        "The meeting has been cancelled.",
+        "votes",
+        "Speaking time",
+        "meeting.vote.yes",
+        "meeting.vote.no",
+        "meeting.vote.abstain",
+        "Abstentions and members who do not vote count as not in favour.",
+        "Counted against",
+        "needed to pass",
+        "Opened without quorum",
+        "Reason",
+        "in place of",
+        "authorisation",
+        "arrived",
+        "left",
+        "Left",
+        "needed",
+        "You attend without a vote.",
+        *(f"meeting.status.{s.value}" for s in MeetingStatus),
+        *(f"meeting.poll.{v.value}" for v in PollVisibility),
+        *(f"meeting.threshold.{t.value}" for t in Threshold),
+        *(f"meeting.role.{r.value}" for r in ParticipantRole),
     ]
     return {k: _(k) for k in keys}
 
@@ -423,14 +638,22 @@ async def _live_page(request: Request, principal: Principal, session: AsyncSessi
 
         raise Forbidden(_l("Only participants can enter the meeting room."))
     items = (await session.scalars(select(AgendaItem).where(AgendaItem.meeting_id == meeting_id).order_by(AgendaItem.position))).all()
-    return render(request, "meetings/live.html", {
-        "m": acc.meeting, "acc": acc, "view": view, "labels": json.dumps(_labels(), ensure_ascii=False), "items": items,
-        "documents": await scheduling.visible_documents(session, acc),
-        "room_url": video.room_url(request.app.state.settings, acc.meeting),
-        "visibilities": list(PollVisibility), "thresholds": list(Threshold),
-        "substitutes": await attendance.substitute_choices(session, principal, acc.meeting) if view == "console" else [],
-    })
-
+    return render(
+        request,
+        "meetings/live.html",
+        {
+            "m": acc.meeting,
+            "acc": acc,
+            "view": view,
+            "labels": json.dumps(_labels(), ensure_ascii=False),
+            "items": items,
+            "documents": await scheduling.visible_documents(session, acc),
+            "room_url": video.room_url(request.app.state.settings, acc.meeting),
+            "visibilities": list(PollVisibility),
+            "thresholds": list(Threshold),
+            "substitutes": await attendance.substitute_choices(session, principal, acc.meeting) if view == "console" else [],
+        },
+    )
 
 
 @router.get("/{meeting_id}/room")
@@ -473,8 +696,7 @@ async def _by_token(session: AsyncSession, token: str) -> Meeting:
 async def screen(request: Request, principal: PublicAccess, session: SessionDep, token: str) -> Response:
     """Public projector view: whoever holds the token URL (the meeting room's screen)."""
     meeting = await _by_token(session, token)
-    return render(request, "meetings/projector.html", {"m": meeting, "token": token,
-                                                       "labels": json.dumps(_labels(), ensure_ascii=False)})
+    return render(request, "meetings/projector.html", {"m": meeting, "token": token, "labels": json.dumps(_labels(), ensure_ascii=False)})
 
 
 @router.get("/screen/{token}/state.json")
@@ -629,16 +851,23 @@ async def live_checkin(principal: SignedIn, session: SessionDep, meeting_id: int
 
 @router.post("/{meeting_id}/live/mark")
 async def live_mark(principal: SignedIn, session: SessionDep, meeting_id: int, body: Mark) -> dict[str, bool]:
-    await attendance.mark(session, principal=principal, meeting_id=meeting_id, participant_id=body.participant_id,
-                          present=body.present, reason=body.reason)
+    await attendance.mark(
+        session, principal=principal, meeting_id=meeting_id, participant_id=body.participant_id, present=body.present, reason=body.reason
+    )
     return LIVE_OK
 
 
 @router.post("/{meeting_id}/live/substitute")
 async def live_substitute(principal: SignedIn, session: SessionDep, meeting_id: int, body: Substitute) -> dict[str, bool]:
     """A substitute (người dự thay) attends in an invited member's seat, authorisation recorded."""
-    await attendance.substitute(session, principal=principal, meeting_id=meeting_id, participant_id=body.participant_id,
-                                user_id=body.user_id, authorisation=body.authorisation)
+    await attendance.substitute(
+        session,
+        principal=principal,
+        meeting_id=meeting_id,
+        participant_id=body.participant_id,
+        user_id=body.user_id,
+        authorisation=body.authorisation,
+    )
     return LIVE_OK
 
 
@@ -650,8 +879,7 @@ async def live_site(principal: SignedIn, session: SessionDep, meeting_id: int, b
 
 @router.post("/{meeting_id}/live/add-item")
 async def live_add_item(principal: SignedIn, session: SessionDep, meeting_id: int, body: NewItem) -> dict[str, bool]:
-    await agenda.add_item(session, principal=principal, meeting_id=meeting_id, title=body.title,
-                          planned_minutes=body.planned_minutes)
+    await agenda.add_item(session, principal=principal, meeting_id=meeting_id, title=body.title, planned_minutes=body.planned_minutes)
     return LIVE_OK
 
 
@@ -669,8 +897,7 @@ async def live_end_item(principal: SignedIn, session: SessionDep, meeting_id: in
 
 @router.post("/{meeting_id}/live/move-item")
 async def live_move_item(principal: SignedIn, session: SessionDep, meeting_id: int, body: MoveItem) -> dict[str, bool]:
-    await agenda.move(session, principal=principal, meeting_id=meeting_id, item_id=body.item_id,
-                      delta=-1 if body.direction == "up" else 1)
+    await agenda.move(session, principal=principal, meeting_id=meeting_id, item_id=body.item_id, delta=-1 if body.direction == "up" else 1)
     return LIVE_OK
 
 
@@ -682,8 +909,7 @@ async def live_reorder(principal: SignedIn, session: SessionDep, meeting_id: int
 
 @router.post("/{meeting_id}/live/request-floor")
 async def live_request_floor(principal: SignedIn, session: SessionDep, meeting_id: int, body: FloorRequest) -> dict[str, bool]:
-    await speakers.request_floor(session, principal=principal, meeting_id=meeting_id, agenda_item_id=body.agenda_item_id,
-                                 note=body.note)
+    await speakers.request_floor(session, principal=principal, meeting_id=meeting_id, agenda_item_id=body.agenda_item_id, note=body.note)
     return LIVE_OK
 
 
@@ -708,10 +934,18 @@ async def live_end_floor(principal: SignedIn, session: SessionDep, meeting_id: i
 @router.post("/{meeting_id}/live/open-poll")
 async def live_open_poll(principal: SignedIn, session: SessionDep, meeting_id: int, body: NewPoll) -> dict[str, bool]:
     options = [o for o in body.options if o.strip()] if body.options else None
-    await polls.open_poll(session, principal=principal, meeting_id=meeting_id, question=body.question,
-                          visibility=body.visibility, threshold=body.threshold, options=options or None,
-                          allow_change=body.allow_change, agenda_item_id=body.agenda_item_id,
-                          override_reason=body.override_reason)
+    await polls.open_poll(
+        session,
+        principal=principal,
+        meeting_id=meeting_id,
+        question=body.question,
+        visibility=body.visibility,
+        threshold=body.threshold,
+        options=options or None,
+        allow_change=body.allow_change,
+        agenda_item_id=body.agenda_item_id,
+        override_reason=body.override_reason,
+    )
     return LIVE_OK
 
 
@@ -733,13 +967,24 @@ async def live_close_poll(principal: SignedIn, session: SessionDep, meeting_id: 
 async def waiting_for_me(session: AsyncSession, principal: Principal) -> dict[str, Any]:
     """Meetings today and in the coming week, and unit invitations waiting for an answer."""
     now = utcnow()
-    soon = await scheduling.list_meetings(session, principal=principal, start=now - timedelta(hours=6), end=now + timedelta(days=7),
-                                          statuses=[MeetingStatus.scheduled, MeetingStatus.open])
+    soon = await scheduling.list_meetings(
+        session,
+        principal=principal,
+        start=now - timedelta(hours=6),
+        end=now + timedelta(days=7),
+        statuses=[MeetingStatus.scheduled, MeetingStatus.open],
+    )
     unanswered = 0
     if orgs := principal.orgs_with(*scheduling.RESPONDER_ROLES):
         from sqlalchemy import func
 
-        unanswered = await session.scalar(select(func.count()).select_from(MeetingUnit).join(Meeting, Meeting.id == MeetingUnit.meeting_id).where(
-            MeetingUnit.organization_id.in_(orgs), MeetingUnit.reply == "pending",
-            Meeting.status == MeetingStatus.scheduled)) or 0
+        unanswered = (
+            await session.scalar(
+                select(func.count())
+                .select_from(MeetingUnit)
+                .join(Meeting, Meeting.id == MeetingUnit.meeting_id)
+                .where(MeetingUnit.organization_id.in_(orgs), MeetingUnit.reply == "pending", Meeting.status == MeetingStatus.scheduled)
+            )
+            or 0
+        )
     return {"soon": soon, "unanswered": unanswered}

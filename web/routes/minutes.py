@@ -18,9 +18,9 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pyhanko.sign.fields import MDPPerm
 from sqlalchemy import select
 
+from meetings.minutes import document as minutes_document
 from meetings.minutes import service as minutes_service
 from meetings.minutes.document import CHAIR_FIELD, SECRETARY_FIELD
-from meetings.minutes import document as minutes_document
 from meetings.minutes.models import EDITABLE, MinutesStatus
 from meetings.models import MeetingParticipant, MeetingStatus, MeetingUnit
 from meetings.service import facts as meeting_facts
@@ -28,15 +28,15 @@ from services import calendar
 from services.blobs import BlobStore
 from services.directory.models import Organization, User
 from services.errors import Conflict, DomainError, InvalidInput, NotFound
-from services.tasks import service as tasks
+from services.i18n import _l
 from services.outbox.service import tell
+from services.tasks import service as tasks
 from signing import service as signing
 from signing.appearance import Appearance
 from web import i18n, page_images, pin_form
 from web.deps import SessionDep, SignedIn
 from web.routes.tasks import parse_owner_and_due, unit_and_body_choices
 from web.templating import render
-from services.i18n import _l
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["minutes"])
@@ -45,11 +45,15 @@ router = APIRouter(tags=["minutes"])
 async def _owner_choices(session: Any, meeting_id: int, organization_id: int, principal: Any) -> list[tuple[str, str]]:
     """People of the meeting, units of the organising body, and the invited (lower-level) bodies."""
     choices: list[tuple[str, str]] = []
-    people = (await session.execute(
-        select(User.id, User.full_name, Organization.name).join(MeetingParticipant, MeetingParticipant.user_id == User.id)
-        .join(Organization, Organization.id == User.organization_id)
-        .where(MeetingParticipant.meeting_id == meeting_id).order_by(User.full_name)
-    )).all()
+    people = (
+        await session.execute(
+            select(User.id, User.full_name, Organization.name)
+            .join(MeetingParticipant, MeetingParticipant.user_id == User.id)
+            .join(Organization, Organization.id == User.organization_id)
+            .where(MeetingParticipant.meeting_id == meeting_id)
+            .order_by(User.full_name)
+        )
+    ).all()
     choices += [(f"user:{uid}", f"{name} — {org}") for uid, name, org in people]
     invited = set((await session.scalars(select(MeetingUnit.organization_id).where(MeetingUnit.meeting_id == meeting_id))).all())
     below = principal.tree.subtree(organization_id) - {organization_id}
@@ -70,36 +74,57 @@ def _shown_sha(minutes: Any, turn: str | None) -> str | None:
     return minutes.final_pdf_sha or minutes.chair_pdf_sha or minutes.secretary_pdf_sha or minutes.pdf_sha
 
 
-async def _page(request: Request, principal: Any, session: Any, meeting_id: int,
-                pin_error: pin_form.PinError | None = None) -> Response:
+async def _page(request: Request, principal: Any, session: Any, meeting_id: int, pin_error: pin_form.PinError | None = None) -> Response:
     acc = await minutes_service.access(session, principal, meeting_id)
     minutes = await minutes_service.find(session, meeting_id=meeting_id)
     facts = await meeting_facts(session, meeting_id=meeting_id)
     # The page shows the very lines the PDF prints (attendance, votes, the end of the meeting).
-    ctx: dict[str, Any] = {"acc": acc, "meeting": acc.meeting, "minutes": minutes, "facts": facts,
-                           "attendance_lines": minutes_document.attendance_lines(facts), "poll_line": minutes_document.poll_line,
-                           "end_line": minutes_document.closing_lines(facts, {})[-1],
-                           "statuses": MinutesStatus, "meeting_closed": acc.meeting.status == MeetingStatus.closed,
-                           "can_start": acc.can_edit and acc.meeting.status in (MeetingStatus.open, MeetingStatus.closed)}
+    ctx: dict[str, Any] = {
+        "acc": acc,
+        "meeting": acc.meeting,
+        "minutes": minutes,
+        "facts": facts,
+        "attendance_lines": minutes_document.attendance_lines(facts),
+        "poll_line": minutes_document.poll_line,
+        "end_line": minutes_document.closing_lines(facts, {})[-1],
+        "statuses": MinutesStatus,
+        "meeting_closed": acc.meeting.status == MeetingStatus.closed,
+        "can_start": acc.can_edit and acc.meeting.status in (MeetingStatus.open, MeetingStatus.closed),
+    }
     if minutes is not None:
         content = minutes_service.content_of(minutes)
         speeches = await minutes_service.speeches(session, meeting_id=meeting_id)
         task_cards = await minutes_service.task_cards(session, minutes_id=minutes.id)
-        ctx.update({
-            "content": content, "speeches": speeches, "tasks": task_cards,
-            "editable": acc.can_edit and minutes.status in EDITABLE,
-            "polls_by_item": {p.agenda_item_id: [] for p in facts.polls},
-            "my_turn": _my_turn(minutes, acc, principal.user.id),
-            "owner_choices": await _owner_choices(session, meeting_id, minutes.organization_id, principal) if acc.can_edit else [],
-            "default_due": (await calendar.add_working_days_db(session, calendar.vn_today(), request.app.state.settings.task_default_due_working_days)).isoformat(),
-            "updated_by": await _name(session, minutes.updated_by),
-            "boot": json.dumps({
-                "minutes_id": minutes.id, "meeting_id": meeting_id, "revision": minutes.revision, "content": content,
-                "status": minutes.status.value, "editable": acc.can_edit and minutes.status in EDITABLE,
-                "items": [{"id": i.id, "title": i.title} for i in facts.items],
-                "speeches": list(speeches.values()),
-            }, ensure_ascii=False),
-        })
+        ctx.update(
+            {
+                "content": content,
+                "speeches": speeches,
+                "tasks": task_cards,
+                "editable": acc.can_edit and minutes.status in EDITABLE,
+                "polls_by_item": {p.agenda_item_id: [] for p in facts.polls},
+                "my_turn": _my_turn(minutes, acc, principal.user.id),
+                "owner_choices": await _owner_choices(session, meeting_id, minutes.organization_id, principal) if acc.can_edit else [],
+                "default_due": (
+                    await calendar.add_working_days_db(
+                        session, calendar.vn_today(), request.app.state.settings.task_default_due_working_days
+                    )
+                ).isoformat(),
+                "updated_by": await _name(session, minutes.updated_by),
+                "boot": json.dumps(
+                    {
+                        "minutes_id": minutes.id,
+                        "meeting_id": meeting_id,
+                        "revision": minutes.revision,
+                        "content": content,
+                        "status": minutes.status.value,
+                        "editable": acc.can_edit and minutes.status in EDITABLE,
+                        "items": [{"id": i.id, "title": i.title} for i in facts.items],
+                        "speeches": list(speeches.values()),
+                    },
+                    ensure_ascii=False,
+                ),
+            }
+        )
         for poll in facts.polls:
             ctx["polls_by_item"].setdefault(poll.agenda_item_id, []).append(poll)
         shown = _shown_sha(minutes, ctx["my_turn"])
@@ -137,21 +162,31 @@ async def save(request: Request, principal: SignedIn, session: SessionDep, minut
     except (ValueError, KeyError, TypeError):
         raise InvalidInput(_l("Invalid minutes data.")) from None
     result = await minutes_service.save(session, principal=principal, minutes_id=minutes_id, base_revision=base, content=content)
-    payload = {"saved": result.saved, "revision": result.revision, "content": result.content, "by": result.updated_by,
-               "at": i18n.fmt_datetime(result.updated_at)}
+    payload = {
+        "saved": result.saved,
+        "revision": result.revision,
+        "content": result.content,
+        "by": result.updated_by,
+        "at": i18n.fmt_datetime(result.updated_at),
+    }
     if result.saved:
         return JSONResponse(payload)
     # The conflict copy is committed with the request's transaction (a 409 is not an error here).
-    payload.update({"message": i18n.text(result.notice or ""), "yours": content,
-                    "conflict_id": result.conflict_id})
+    payload.update({"message": i18n.text(result.notice or ""), "yours": content, "conflict_id": result.conflict_id})
     return JSONResponse(payload, status_code=409)
 
 
 @router.get("/minutes/{minutes_id}/state.json")
 async def state(request: Request, principal: SignedIn, session: SessionDep, minutes_id: int) -> Response:
     minutes, _acc = await minutes_service.get_for(session, principal=principal, minutes_id=minutes_id)
-    return JSONResponse({"revision": minutes.revision, "content": minutes_service.content_of(minutes),
-                         "status": minutes.status.value, "by": await _name(session, minutes.updated_by)})
+    return JSONResponse(
+        {
+            "revision": minutes.revision,
+            "content": minutes_service.content_of(minutes),
+            "status": minutes.status.value,
+            "by": await _name(session, minutes.updated_by),
+        }
+    )
 
 
 @router.get("/minutes/{minutes_id}/revisions")
@@ -166,24 +201,31 @@ async def revision(request: Request, principal: SignedIn, session: SessionDep, m
     minutes, acc = await minutes_service.get_for(session, principal=principal, minutes_id=minutes_id)
     row = await minutes_service.revision(session, minutes_id=minutes_id, revision_id=revision_id)
     facts = await meeting_facts(session, meeting_id=minutes.meeting_id)
-    return render(request, "minutes/revision.html", {
-        "minutes": minutes, "meeting": acc.meeting, "row": row, "content": json.loads(row.content), "facts": facts,
-        "by": await _name(session, row.saved_by),
-    })
+    return render(
+        request,
+        "minutes/revision.html",
+        {
+            "minutes": minutes,
+            "meeting": acc.meeting,
+            "row": row,
+            "content": json.loads(row.content),
+            "facts": facts,
+            "by": await _name(session, row.saved_by),
+        },
+    )
 
 
 @router.post("/minutes/{minutes_id}/close")
-async def close(request: Request, principal: SignedIn, session: SessionDep, minutes_id: int,
-                revision: Annotated[int, Form()]) -> Response:
-    minutes = await minutes_service.close(session, settings=request.app.state.settings, principal=principal,
-                                          minutes_id=minutes_id, revision=revision)
+async def close(request: Request, principal: SignedIn, session: SessionDep, minutes_id: int, revision: Annotated[int, Form()]) -> Response:
+    minutes = await minutes_service.close(
+        session, settings=request.app.state.settings, principal=principal, minutes_id=minutes_id, revision=revision
+    )
     await tell(session, "minutes", minutes.id, "closed", minutes.round)
     return RedirectResponse(f"/meetings/{minutes.meeting_id}/minutes?ok=1", status_code=303)
 
 
 @router.post("/minutes/{minutes_id}/sign")
-async def sign(request: Request, principal: SignedIn, session: SessionDep, minutes_id: int,
-               pin: Annotated[str, Form()] = "") -> Response:
+async def sign(request: Request, principal: SignedIn, session: SessionDep, minutes_id: int, pin: Annotated[str, Form()] = "") -> Response:
     settings = request.app.state.settings
     minutes, _acc, role, pdf = await minutes_service.turn(session, settings=settings, principal=principal, minutes_id=minutes_id)
     image = await signing.profile_image(session, settings=settings, user_id=principal.user.id)
@@ -191,8 +233,14 @@ async def sign(request: Request, principal: SignedIn, session: SessionDep, minut
     try:
         if not pin.strip():
             raise InvalidInput(_l("Enter your signing PIN."))
-        key = await signing.open_signer(session, settings=settings, actor=principal.actor, pin=pin, user=principal.user,
-                                        target=signing.SigningTarget("minutes", minutes_id))
+        key = await signing.open_signer(
+            session,
+            settings=settings,
+            actor=principal.actor,
+            pin=pin,
+            user=principal.user,
+            target=signing.SigningTarget("minutes", minutes_id),
+        )
     except DomainError as exc:
         if not pin_form.browser_form(request):
             raise
@@ -200,10 +248,17 @@ async def sign(request: Request, principal: SignedIn, session: SessionDep, minut
         return error.apply(await _page(request, principal, session, minutes.meeting_id, pin_error=error))
     # Signing waits on OCSP and the time stamp: open_signer left no transaction open.
     signed_pdf = await signing.sign_as_person(
-        settings=settings, signer=key, actor=principal.actor, user=principal.user, pdf=pdf, level=level,
+        settings=settings,
+        signer=key,
+        actor=principal.actor,
+        user=principal.user,
+        pdf=pdf,
+        level=level,
         appearance=Appearance.signature(name=principal.user.full_name, marker=role, image_png=image),
-        field_name=SECRETARY_FIELD if role == "secretary" else CHAIR_FIELD, reason="Ký biên bản cuộc họp",
-        certify=MDPPerm.FILL_FORMS if role == "secretary" else None, target=signing.SigningTarget("minutes", minutes_id),
+        field_name=SECRETARY_FIELD if role == "secretary" else CHAIR_FIELD,
+        reason="Ký biên bản cuộc họp",
+        certify=MDPPerm.FILL_FORMS if role == "secretary" else None,
+        target=signing.SigningTarget("minutes", minutes_id),
     )
     sha = BlobStore.for_data_dir(settings.data_dir).put(signed_pdf)
     minutes, _acc, again, _pdf = await minutes_service.turn(session, settings=settings, principal=principal, minutes_id=minutes_id)
@@ -224,8 +279,9 @@ async def page_image(request: Request, principal: SignedIn, session: SessionDep,
 
 
 @router.post("/minutes/{minutes_id}/return")
-async def refuse(request: Request, principal: SignedIn, session: SessionDep, minutes_id: int,
-                 comment: Annotated[str, Form()] = "") -> Response:
+async def refuse(
+    request: Request, principal: SignedIn, session: SessionDep, minutes_id: int, comment: Annotated[str, Form()] = ""
+) -> Response:
     minutes = await minutes_service.refuse(session, principal=principal, minutes_id=minutes_id, comment=comment)
     await tell(session, "minutes", minutes_id, "returned")
     return RedirectResponse(f"/meetings/{minutes.meeting_id}/minutes?ok=1", status_code=303)
@@ -234,8 +290,11 @@ async def refuse(request: Request, principal: SignedIn, session: SessionDep, min
 @router.get("/minutes/{minutes_id}/file/{kind}")
 async def file(request: Request, principal: SignedIn, session: SessionDep, minutes_id: int, kind: str) -> Response:
     minutes, _acc = await minutes_service.get_for(session, principal=principal, minutes_id=minutes_id)
-    sha = {"docx": minutes.docx_sha, "pdf": minutes.pdf_sha, "signed": minutes.final_pdf_sha or minutes.chair_pdf_sha
-           or minutes.secretary_pdf_sha}.get(kind)
+    sha = {
+        "docx": minutes.docx_sha,
+        "pdf": minutes.pdf_sha,
+        "signed": minutes.final_pdf_sha or minutes.chair_pdf_sha or minutes.secretary_pdf_sha,
+    }.get(kind)
     if not sha:
         raise NotFound(_l("file not available yet"))
     data = BlobStore.for_data_dir(request.app.state.settings.data_dir).get(sha)
@@ -249,14 +308,23 @@ async def file(request: Request, principal: SignedIn, session: SessionDep, minut
 
 @router.post("/minutes/{minutes_id}/tasks")
 async def add_task(
-    request: Request, principal: SignedIn, session: SessionDep, minutes_id: int,
-    item_id: Annotated[int, Form()], title: Annotated[str, Form()], owner: Annotated[str, Form()],
-    due_date: Annotated[str, Form()], description: Annotated[str, Form()] = "",
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    minutes_id: int,
+    item_id: Annotated[int, Form()],
+    title: Annotated[str, Form()],
+    owner: Annotated[str, Form()],
+    due_date: Annotated[str, Form()],
+    description: Annotated[str, Form()] = "",
 ) -> Response:
     await minutes_service.editor_for(session, principal=principal, minutes_id=minutes_id)  # 404/403 before the form is read
     owner_kind, owner_id, due = parse_owner_and_due(owner, due_date)
     task = await minutes_service.add_task(
-        session, principal=principal, minutes_id=minutes_id, agenda_item_id=item_id,
+        session,
+        principal=principal,
+        minutes_id=minutes_id,
+        agenda_item_id=item_id,
         new=tasks.NewTask(title=title, due_date=due, owner_kind=owner_kind, owner_id=owner_id, description=description),
     )
     await tell(session, "task", task.id)

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from services.i18n import _l
 from services.notifications import service as notifications
 from web.deps import SessionDep, SignedIn, writes_on_read
 from web.templating import render
-from services.i18n import _l
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 
@@ -22,9 +22,7 @@ async def notifications_page(request: Request, principal: SignedIn, session: Ses
 
 
 @router.post("/read")
-async def mark_read(
-    request: Request, principal: SignedIn, session: SessionDep, notification_id: Annotated[str, Form()] = ""
-) -> Response:
+async def mark_read(request: Request, principal: SignedIn, session: SessionDep, notification_id: Annotated[str, Form()] = "") -> Response:
     await notifications.mark_read(
         session, user_id=principal.user.id, notification_id=int(notification_id) if notification_id.isdigit() else None
     )

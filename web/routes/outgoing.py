@@ -24,17 +24,17 @@ from services.blobs import BlobStore
 from services.directory import service as directory
 from services.directory.models import Level, Organization, Role, Unit, User
 from services.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from services.i18n import _l
 from services.incoming import service as incoming
+from services.outbox.service import tell
 from services.outgoing import drafting, exchange
 from services.outgoing import service as outgoing
 from services.outgoing.models import Decision, OutgoingDocument, ReviewMode, Secrecy, Status, Urgency
 from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, XML, CheckedUpload, OfficeLimits, check_upload
-from services.outbox.service import tell
 from web import page_images, pin_form
 from web.deps import Access, SessionDep, SignedIn, writes_on_read
 from web.i18n import VN_TZ
 from web.templating import render
-from services.i18n import _l
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/outgoing", tags=["outgoing"])
@@ -54,8 +54,9 @@ async def _read(upload: UploadFile | None, request: Request, allowed: set[str]) 
         return None
     settings = request.app.state.settings
     limit = settings.upload_max_bytes
-    return check_upload(filename=upload.filename, data=await upload.read(limit + 1), allowed=allowed, max_bytes=limit,
-                        office=OfficeLimits.of(settings))
+    return check_upload(
+        filename=upload.filename, data=await upload.read(limit + 1), allowed=allowed, max_bytes=limit, office=OfficeLimits.of(settings)
+    )
 
 
 def _int(value: str | None) -> int | None:
@@ -101,11 +102,18 @@ async def _fields_from_form(session, principal: Principal, org_id: int, form) ->
     except ValueError:
         raise InvalidInput(_l("Invalid urgency or secrecy.")) from None
     return outgoing.DraftFields(
-        doc_type=str(form.get("doc_type") or ""), subject=str(form.get("subject") or ""), body=str(form.get("body") or ""),
-        signer_id=_int(form.get("signer_id")), recipient_org_ids=sorted(ids),
+        doc_type=str(form.get("doc_type") or ""),
+        subject=str(form.get("subject") or ""),
+        body=str(form.get("body") or ""),
+        signer_id=_int(form.get("signer_id")),
+        recipient_org_ids=sorted(ids),
         external_recipients=str(form.get("external_recipients") or "").splitlines(),
-        authority_prefix=str(form.get("authority_prefix") or ""), authority_line=str(form.get("authority_line") or ""),
-        unit_id=_int(form.get("unit_id")), urgency=urgency, secrecy=secrecy, due_date=_date(form.get("due_date")),
+        authority_prefix=str(form.get("authority_prefix") or ""),
+        authority_line=str(form.get("authority_line") or ""),
+        unit_id=_int(form.get("unit_id")),
+        urgency=urgency,
+        secrecy=secrecy,
+        due_date=_date(form.get("due_date")),
     )
 
 
@@ -120,7 +128,8 @@ async def _form_context(session, principal: Principal, org_id: int) -> dict[str,
         "units": await directory.units_of(session, org_id=org_id),
         "tree": [(o, directory.org_depth(o, by_id)) for o in orgs if o.id != org_id and o.active],
         "prefixes": drafting.AUTHORITY_PREFIXES,
-        "urgencies": list(Urgency), "secrecies": list(Secrecy),
+        "urgencies": list(Urgency),
+        "secrecies": list(Secrecy),
     }
 
 
@@ -147,30 +156,55 @@ async def _answered(session, principal: Principal, value: object):
 
 @router.get("")
 async def lists(
-    request: Request, principal: Member, session: SessionDep, tab: str = "", before: int | None = None, q: str = "",
+    request: Request,
+    principal: Member,
+    session: SessionDep,
+    tab: str = "",
+    before: int | None = None,
+    q: str = "",
     rank: int = Query(0, ge=0, le=1),
 ) -> Response:
     counts = await outgoing.queue_counts(session, principal=principal)
     if tab not in TABS:
-        tab = next((t for t in ("sign", "issue", "review") if counts.get(t)), "drafts" if principal.orgs_with(*outgoing.DRAFT_ROLES) else "issued")
+        tab = next(
+            (t for t in ("sign", "issue", "review") if counts.get(t)), "drafts" if principal.orgs_with(*outgoing.DRAFT_ROLES) else "issued"
+        )
     docs = await outgoing.queue(session, principal=principal, name=tab, before=before, q=q or None, before_rank=rank)
     words = textsearch.Query.parse(q)
     due = await outgoing.review_due(session, principal=principal, document_ids=[d.id for d in docs]) if tab == "review" else {}
     if tab == "review":
-        far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+        far = dt.datetime.max.replace(tzinfo=dt.UTC)
         docs.sort(key=lambda d: due.get(d.id) or far)
-    orgs = {o.id: o for o in (await session.scalars(select(Organization).where(
-        Organization.id.in_({d.organization_id for d in docs} or {0})))).all()}
-    users = {u.id: u for u in (await session.scalars(select(User).where(
-        User.id.in_({d.signer_id for d in docs} | {d.drafter_id for d in docs} or {0})))).all()}
-    now = dt.datetime.now(dt.timezone.utc)
-    return render(request, "outgoing/list.html", {
-        "tab": tab, "docs": docs, "counts": counts, "orgs": orgs, "users": users, "due": due, "now": now, "q": q,
-        "next_before": docs[-1].id if len(docs) == 30 else None, "type_name": drafting.type_name,
-        "next_rank": textsearch.rank_of(docs[-1], words) if words and docs else 0,
-        "can_draft": bool(principal.orgs_with(*outgoing.DRAFT_ROLES)),
-        "is_clerk": bool(principal.orgs_with(Role.clerk)),
-    })
+    orgs = {
+        o.id: o
+        for o in (await session.scalars(select(Organization).where(Organization.id.in_({d.organization_id for d in docs} or {0})))).all()
+    }
+    users = {
+        u.id: u
+        for u in (
+            await session.scalars(select(User).where(User.id.in_({d.signer_id for d in docs} | {d.drafter_id for d in docs} or {0})))
+        ).all()
+    }
+    now = dt.datetime.now(dt.UTC)
+    return render(
+        request,
+        "outgoing/list.html",
+        {
+            "tab": tab,
+            "docs": docs,
+            "counts": counts,
+            "orgs": orgs,
+            "users": users,
+            "due": due,
+            "now": now,
+            "q": q,
+            "next_before": docs[-1].id if len(docs) == 30 else None,
+            "type_name": drafting.type_name,
+            "next_rank": textsearch.rank_of(docs[-1], words) if words and docs else 0,
+            "can_draft": bool(principal.orgs_with(*outgoing.DRAFT_ROLES)),
+            "is_clerk": bool(principal.orgs_with(Role.clerk)),
+        },
+    )
 
 
 # --------------------------------------------------------------------------- edXML import
@@ -184,14 +218,20 @@ async def edxml_form(request: Request, principal: Clerk, session: SessionDep) ->
 
 @router.post("/edxml/import")
 async def edxml_import(
-    request: Request, principal: Clerk, session: SessionDep, package: Annotated[UploadFile, File()],
+    request: Request,
+    principal: Clerk,
+    session: SessionDep,
+    package: Annotated[UploadFile, File()],
     organization_id: Annotated[str, Form()] = "",
 ) -> Response:
     upload = await _read(package, request, {XML})
     if upload is None:
         raise InvalidInput(_l("Choose the edXML file."))
     copy, parsed = await exchange.import_package(
-        session, settings=request.app.state.settings, principal=principal, data=upload.data,
+        session,
+        settings=request.app.state.settings,
+        principal=principal,
+        data=upload.data,
         organization_id=_int(organization_id),
     )
     wants_json = "json" in request.headers.get("accept", "")
@@ -208,7 +248,12 @@ async def edxml_import(
 @router.get("/register/{year}")
 @writes_on_read
 async def register(
-    request: Request, principal: Member, session: SessionDep, year: int, org: int | None = None, format: str = "html",
+    request: Request,
+    principal: Member,
+    session: SessionDep,
+    year: int,
+    org: int | None = None,
+    format: str = "html",
 ) -> Response:
     scope = principal.orgs_with(Role.clerk, Role.leader, Role.deputy_leader, Role.auditor, Role.admin)
     org_id = org or (principal.me.organization_id if principal.me.organization_id in scope else min(scope or {0}))
@@ -219,19 +264,33 @@ async def register(
         from services.documents.registers_print import build_register_docx, build_register_pdf
 
         name = f"so-van-ban-di-{year}.{format}"
-        await audit.record(session, actor=principal.actor, action="outgoing.register_print", object_type="register",
-                           object_id=f"outgoing-{org_id}-{year}", organization_id=org_id, details={"format": format})
+        await audit.record(
+            session,
+            actor=principal.actor,
+            action="outgoing.register_print",
+            object_type="register",
+            object_id=f"outgoing-{org_id}-{year}",
+            organization_id=org_id,
+            details={"format": format},
+        )
         if format == "docx":
             return _file(build_register_docx(kind="outgoing", org_name=organization.name, year=year, rows=rows), name, DOCX)
         from signing.convert import get_converter
 
-        data = await build_register_pdf(kind="outgoing", org_name=organization.name, year=year, rows=rows,
-                                        converter=get_converter())
+        data = await build_register_pdf(kind="outgoing", org_name=organization.name, year=year, rows=rows, converter=get_converter())
         return _file(data, name, PDF, inline=True)
     orgs = await directory.list_orgs(session, org_ids=scope)
-    return render(request, "outgoing/register.html", {
-        "rows": rows, "year": year, "org": organization, "orgs": orgs, "years": range(dt.date.today().year, dt.date.today().year - 5, -1),
-    })
+    return render(
+        request,
+        "outgoing/register.html",
+        {
+            "rows": rows,
+            "year": year,
+            "org": organization,
+            "orgs": orgs,
+            "years": range(dt.date.today().year, dt.date.today().year - 5, -1),
+        },
+    )
 
 
 @router.get("/register")
@@ -245,13 +304,17 @@ async def register_now(request: Request, principal: Member, year: int | None = N
 
 
 @router.get("/new")
-async def new_form(request: Request, principal: Drafter, session: SessionDep, doc_type: str = "CV",
-                   reply_to: str = "") -> Response:
+async def new_form(request: Request, principal: Drafter, session: SessionDep, doc_type: str = "CV", reply_to: str = "") -> Response:
     answered = await _answered(session, principal, reply_to)
     org_id = answered.organization_id if answered else _draft_org(principal)
     ctx = await _form_context(session, principal, org_id)
-    values: dict[str, object] = {"doc_type": doc_type, "body": drafting.SKELETONS.get(doc_type, ""),
-                                 "authority_prefix": "TM.", "authority_line": "BAN THƯỜNG VỤ", "unit_id": principal.user.unit_id}
+    values: dict[str, object] = {
+        "doc_type": doc_type,
+        "body": drafting.SKELETONS.get(doc_type, ""),
+        "authority_prefix": "TM.",
+        "authority_line": "BAN THƯỜNG VỤ",
+        "unit_id": principal.user.unit_id,
+    }
     selected: set[int] = set()
     if answered is not None:
         # A reply goes back to the issuer: in the system when it is an organisation there.
@@ -268,7 +331,10 @@ async def new_form(request: Request, principal: Drafter, session: SessionDep, do
 
 @router.post("")
 async def create(
-    request: Request, principal: Drafter, session: SessionDep, docx: Annotated[UploadFile | None, File()] = None,
+    request: Request,
+    principal: Drafter,
+    session: SessionDep,
+    docx: Annotated[UploadFile | None, File()] = None,
     files: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
     form = await request.form()
@@ -278,8 +344,13 @@ async def create(
     upload = await _read(docx, request, {DOCX})
     extra = [u for u in [await _read(f, request, ATTACHMENT_TYPES) for f in files or []] if u]
     doc = await outgoing.create_draft(
-        session, settings=request.app.state.settings, actor=principal.actor, organization_id=org_id, fields=fields,
-        upload=upload, files=extra,
+        session,
+        settings=request.app.state.settings,
+        actor=principal.actor,
+        organization_id=org_id,
+        fields=fields,
+        upload=upload,
+        files=extra,
     )
     if answered is not None:
         await incoming.link_reply(session, principal=principal, document_id=answered.id, outgoing_id=doc.id)
@@ -298,37 +369,59 @@ async def edit_form(request: Request, principal: SignedIn, session: SessionDep, 
         raise InvalidInput(_l("This draft cannot be edited now."))
     ctx = await _form_context(session, principal, doc.organization_id)
     rows = await outgoing.recipients(session, document_id=doc.id)
-    ctx.update({
-        "doc": doc, "selected": {r.organization_id for r in rows if r.organization_id},
-        "values": {
-            "doc_type": doc.doc_type, "subject": doc.subject, "body": doc.body, "signer_id": doc.signer_id,
-            "authority_prefix": doc.authority_prefix or "", "authority_line": doc.authority_line or "",
-            "unit_id": doc.unit_id, "urgency": doc.urgency.value, "secrecy": doc.secrecy.value,
-            "due_date": doc.due_date.isoformat() if doc.due_date else "",
-            "external_recipients": "\n".join(r.name for r in rows if r.external),
-        },
-    })
+    ctx.update(
+        {
+            "doc": doc,
+            "selected": {r.organization_id for r in rows if r.organization_id},
+            "values": {
+                "doc_type": doc.doc_type,
+                "subject": doc.subject,
+                "body": doc.body,
+                "signer_id": doc.signer_id,
+                "authority_prefix": doc.authority_prefix or "",
+                "authority_line": doc.authority_line or "",
+                "unit_id": doc.unit_id,
+                "urgency": doc.urgency.value,
+                "secrecy": doc.secrecy.value,
+                "due_date": doc.due_date.isoformat() if doc.due_date else "",
+                "external_recipients": "\n".join(r.name for r in rows if r.external),
+            },
+        }
+    )
     return render(request, "outgoing/form.html", ctx)
 
 
 @router.post("/{document_id}/edit")
 async def save_edit(
-    request: Request, principal: SignedIn, session: SessionDep, document_id: int,
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    document_id: int,
     docx: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     doc = await _doc(session, principal, document_id)
     form = await request.form()
     fields = await _fields_from_form(session, principal, doc.organization_id, form)
     upload = await _read(docx, request, {DOCX})
-    await outgoing.update_draft(session, settings=request.app.state.settings, actor=principal.actor, doc=doc,
-                                fields=fields, note=str(form.get("note") or "") or None, upload=upload)
+    await outgoing.update_draft(
+        session,
+        settings=request.app.state.settings,
+        actor=principal.actor,
+        doc=doc,
+        fields=fields,
+        note=str(form.get("note") or "") or None,
+        upload=upload,
+    )
     await tell(session, "outgoing", doc.id, "changed", "version")
     return _done(doc.id)
 
 
 @router.post("/{document_id}/attachments")
 async def attach(
-    request: Request, principal: SignedIn, session: SessionDep, document_id: int,
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    document_id: int,
     files: Annotated[list[UploadFile], File()],
 ) -> Response:
     doc = await _doc(session, principal, document_id)
@@ -356,8 +449,9 @@ async def page(request: Request, principal: SignedIn, session: SessionDep, docum
     return await _page(request, principal, session, document_id)
 
 
-async def _page(request: Request, principal: Principal, session: AsyncSession, document_id: int,
-                pin_error: pin_form.PinError | None = None) -> Response:
+async def _page(
+    request: Request, principal: Principal, session: AsyncSession, document_id: int, pin_error: pin_form.PinError | None = None
+) -> Response:
     from signing.validation import ValidationReport
 
     doc = await _doc(session, principal, document_id)
@@ -376,17 +470,35 @@ async def _page(request: Request, principal: Principal, session: AsyncSession, d
     actions = outgoing.allowed_actions(doc, principal, review_rows)
     # The signer reads the exact PDF to sign, page by page, above the PIN field.
     to_sign = doc.prepared_pdf_sha if "sign" in actions else None
-    return render(request, "outgoing/document.html", {
-        "doc": doc, "org": org, "unit": unit, "users": users, "versions": versions, "reviews": review_rows,
-        "current": current, "recipients": rows, "report": report, "trail": list(reversed(trail)),
-        "attachments": await outgoing.attachments(session, document_id=doc.id),
-        "actions": actions, "type_name": drafting.type_name,
-        "to_sign": to_sign, "preview_pages": await page_images.count(request, to_sign), "pin_error": pin_error,
-        "colleagues": [u for u in colleagues if u.id != doc.drafter_id],
-        "status_codes": outgoing.STATUS_CODES, "error": None,
-        "replaced_by": doc.replaced_by_id, "replaces": doc.replaces_id,
-        "answers": await _answers(session, principal, doc.id),
-    }, status_code=pin_error.status_code if pin_error else 200)
+    return render(
+        request,
+        "outgoing/document.html",
+        {
+            "doc": doc,
+            "org": org,
+            "unit": unit,
+            "users": users,
+            "versions": versions,
+            "reviews": review_rows,
+            "current": current,
+            "recipients": rows,
+            "report": report,
+            "trail": list(reversed(trail)),
+            "attachments": await outgoing.attachments(session, document_id=doc.id),
+            "actions": actions,
+            "type_name": drafting.type_name,
+            "to_sign": to_sign,
+            "preview_pages": await page_images.count(request, to_sign),
+            "pin_error": pin_error,
+            "colleagues": [u for u in colleagues if u.id != doc.drafter_id],
+            "status_codes": outgoing.STATUS_CODES,
+            "error": None,
+            "replaced_by": doc.replaced_by_id,
+            "replaces": doc.replaces_id,
+            "answers": await _answers(session, principal, doc.id),
+        },
+        status_code=pin_error.status_code if pin_error else 200,
+    )
 
 
 async def _answers(session, principal: Principal, outgoing_id: int) -> list[object]:
@@ -404,17 +516,28 @@ async def version_docx(request: Request, principal: SignedIn, session: SessionDe
     doc = await _doc(session, principal, document_id)
     version = await outgoing.version(session, document_id=doc.id, number=number)
     data = BlobStore.for_data_dir(request.app.state.settings.data_dir).get(version.docx_sha)
-    await audit.record(session, actor=principal.actor, action="outgoing.download", object_type="outgoing",
-                       object_id=doc.id, organization_id=doc.organization_id, details={"version": number, "kind": "docx"})
+    await audit.record(
+        session,
+        actor=principal.actor,
+        action="outgoing.download",
+        object_type="outgoing",
+        object_id=doc.id,
+        organization_id=doc.organization_id,
+        details={"version": number, "kind": "docx"},
+    )
     return _file(data, f"du-thao-{doc.id}-v{number}.docx", DOCX)
 
 
 def _file(data: bytes, filename: str, content_type: str, inline: bool = False) -> Response:
     disposition = "inline" if inline else "attachment"
-    return Response(data, media_type=content_type, headers={
-        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(filename)}",
-        "Cache-Control": "private, no-store",
-    })
+    return Response(
+        data,
+        media_type=content_type,
+        headers={
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(filename)}",
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 @router.get("/{document_id}/diff")
@@ -425,9 +548,17 @@ async def diff(request: Request, principal: SignedIn, session: SessionDep, docum
         raise NotFound(_l("no versions"))
     new = next((v for v in versions if v.number == b), versions[-1])
     old = next((v for v in versions if v.number == a), versions[-2] if len(versions) > 1 else versions[0])
-    return render(request, "outgoing/diff.html", {
-        "doc": doc, "old": old, "new": new, "versions": versions, "lines": drafting.diff_lines(old.text, new.text),
-    })
+    return render(
+        request,
+        "outgoing/diff.html",
+        {
+            "doc": doc,
+            "old": old,
+            "new": new,
+            "versions": versions,
+            "lines": drafting.diff_lines(old.text, new.text),
+        },
+    )
 
 
 @router.get("/{document_id}/pdf")
@@ -435,12 +566,23 @@ async def diff(request: Request, principal: SignedIn, session: SessionDep, docum
 async def pdf(request: Request, principal: SignedIn, session: SessionDep, document_id: int, kind: str = "") -> Response:
     """The document as PDF: issued (with number and seal), leader-signed, or the one to sign."""
     doc = await _doc(session, principal, document_id)
-    sha = {"issued": doc.issued_pdf_sha, "signed": doc.leader_pdf_sha, "prepared": doc.prepared_pdf_sha}.get(kind) \
-        or doc.issued_pdf_sha or doc.leader_pdf_sha or doc.prepared_pdf_sha
+    sha = (
+        {"issued": doc.issued_pdf_sha, "signed": doc.leader_pdf_sha, "prepared": doc.prepared_pdf_sha}.get(kind)
+        or doc.issued_pdf_sha
+        or doc.leader_pdf_sha
+        or doc.prepared_pdf_sha
+    )
     if not sha:
         raise NotFound(_l("no PDF yet"))
-    await audit.record(session, actor=principal.actor, action="outgoing.download", object_type="outgoing",
-                       object_id=doc.id, organization_id=doc.organization_id, details={"kind": kind or "pdf", "sha256": sha})
+    await audit.record(
+        session,
+        actor=principal.actor,
+        action="outgoing.download",
+        object_type="outgoing",
+        object_id=doc.id,
+        organization_id=doc.organization_id,
+        details={"kind": kind or "pdf", "sha256": sha},
+    )
     name = (doc.notation or f"du-thao-{doc.id}").replace("/", "_") + ".pdf"
     return _file(BlobStore.for_data_dir(request.app.state.settings.data_dir).get(sha), name, PDF, inline=True)
 
@@ -461,10 +603,18 @@ async def attachment(request: Request, principal: SignedIn, session: SessionDep,
     item = next((a for a in await outgoing.attachments(session, document_id=doc.id) if a.id == attachment_id), None)
     if item is None:
         raise NotFound(_l("attachment not found"))
-    await audit.record(session, actor=principal.actor, action="outgoing.download", object_type="outgoing",
-                       object_id=doc.id, organization_id=doc.organization_id, details={"attachment": item.filename})
-    return _file(BlobStore.for_data_dir(request.app.state.settings.data_dir).get(item.sealed_sha or item.sha),
-                 item.filename, item.content_type)
+    await audit.record(
+        session,
+        actor=principal.actor,
+        action="outgoing.download",
+        object_type="outgoing",
+        object_id=doc.id,
+        organization_id=doc.organization_id,
+        details={"attachment": item.filename},
+    )
+    return _file(
+        BlobStore.for_data_dir(request.app.state.settings.data_dir).get(item.sealed_sha or item.sha), item.filename, item.content_type
+    )
 
 
 @router.get("/{document_id}/status")
@@ -474,10 +624,22 @@ async def status(request: Request, principal: SignedIn, session: SessionDep, doc
 
     doc = await _doc(session, principal, document_id)
     rows = await outgoing.refresh_statuses(session, doc=doc)
-    return JSONResponse({"status": doc.status.value, "prepared": bool(doc.prepared_pdf_sha), "recipients": [
-        {"id": r.id, "code": r.status_code, "delivered": r.delivered_at is not None, "external": r.external,
-         "at": r.status_at.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M") if r.status_at else None} for r in rows
-    ]})
+    return JSONResponse(
+        {
+            "status": doc.status.value,
+            "prepared": bool(doc.prepared_pdf_sha),
+            "recipients": [
+                {
+                    "id": r.id,
+                    "code": r.status_code,
+                    "delivered": r.delivered_at is not None,
+                    "external": r.external,
+                    "at": r.status_at.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M") if r.status_at else None,
+                }
+                for r in rows
+            ],
+        }
+    )
 
 
 # --------------------------------------------------------------------------- review
@@ -490,7 +652,7 @@ async def submit(request: Request, principal: SignedIn, session: SessionDep, doc
     reviewers = [int(v) for v in form.getlist("reviewer_ids") if str(v).isdigit()]
     due_at = None
     if due := _date(form.get("review_due")):
-        due_at = dt.datetime.combine(due, dt.time(17, 0), tzinfo=VN_TZ).astimezone(dt.timezone.utc)
+        due_at = dt.datetime.combine(due, dt.time(17, 0), tzinfo=VN_TZ).astimezone(dt.UTC)
     try:
         mode = ReviewMode(form.get("mode") or "sequential")
     except ValueError:
@@ -502,8 +664,12 @@ async def submit(request: Request, principal: SignedIn, session: SessionDep, doc
 
 @router.post("/{document_id}/review")
 async def review(
-    request: Request, principal: SignedIn, session: SessionDep, document_id: int,
-    decision: Annotated[str, Form()] = "initialled", comment: Annotated[str, Form()] = "",
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    document_id: int,
+    decision: Annotated[str, Form()] = "initialled",
+    comment: Annotated[str, Form()] = "",
 ) -> Response:
     doc = await _doc(session, principal, document_id)
     try:
@@ -517,7 +683,10 @@ async def review(
 
 @router.post("/{document_id}/return")
 async def return_draft(
-    request: Request, principal: Signer, session: SessionDep, document_id: int,
+    request: Request,
+    principal: Signer,
+    session: SessionDep,
+    document_id: int,
     comment: Annotated[str, Form()] = "",
 ) -> Response:
     doc = await _doc(session, principal, document_id)
@@ -531,14 +700,18 @@ async def return_draft(
 
 @router.post("/{document_id}/sign")
 async def sign(
-    request: Request, principal: Signer, session: SessionDep, document_id: int,
-    pin: Annotated[str, Form()] = "", signed_file: Annotated[UploadFile | None, File()] = None,
+    request: Request,
+    principal: Signer,
+    session: SessionDep,
+    document_id: int,
+    pin: Annotated[str, Form()] = "",
+    signed_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """The leader signs with the PIN, or uploads the PDF signed with an external token."""
     from signing import service as signing
+    from signing.outgoing import sign_as_leader, signing_profile
     from signing.service import validate
     from signing.validation import assert_signed_by
-    from signing.outgoing import sign_as_leader, signing_profile
 
     settings = request.app.state.settings
     doc = await _ready_to_sign(session, principal, document_id)
@@ -555,8 +728,9 @@ async def sign(
         try:
             if not pin:
                 raise InvalidInput(_l("Enter your signing PIN."))
-            key = await signing.open_signer(session, settings=settings, actor=principal.actor, pin=pin, user=user,
-                                            target=signing.SigningTarget("outgoing", doc.id))
+            key = await signing.open_signer(
+                session, settings=settings, actor=principal.actor, pin=pin, user=user, target=signing.SigningTarget("outgoing", doc.id)
+            )
         except DomainError as exc:
             if not pin_form.browser_form(request):
                 raise
@@ -572,16 +746,18 @@ async def sign(
         signed, method = upload.data, "upload"
     else:
         assert key is not None
-        signed = await sign_as_leader(settings=settings, profile=profile, actor=principal.actor, user=user, signer=key,
-                                      pdf=prepared, document_id=doc.id)
+        signed = await sign_as_leader(
+            settings=settings, profile=profile, actor=principal.actor, user=user, signer=key, pdf=prepared, document_id=doc.id
+        )
         method = "pin"
     report = await validate(settings=settings, pdf=signed)
     assert_signed_by(report, accepted, expected=user.full_name)
     doc = await _ready_to_sign(session, principal, document_id)  # still waiting for this signature?
     if doc.prepared_pdf_sha != prepared_sha:
         raise Conflict(_l("The document changed while it was signed."))
-    await outgoing.record_signature(session, settings=settings, actor=principal.actor, doc=doc, pdf=signed,
-                                    method=method, report_json=report.model_dump_json())
+    await outgoing.record_signature(
+        session, settings=settings, actor=principal.actor, doc=doc, pdf=signed, method=method, report_json=report.model_dump_json()
+    )
     await tell(session, "outgoing", doc.id, "changed", "signed")
     return _done(doc.id, "signed")
 
@@ -599,20 +775,22 @@ async def _ready_to_sign(session: AsyncSession, principal: Principal, document_i
 
 @router.post("/{document_id}/issue")
 async def issue(
-    request: Request, principal: Clerk, session: SessionDep, document_id: int,
+    request: Request,
+    principal: Clerk,
+    session: SessionDep,
+    document_id: int,
     pin: Annotated[str, Form()] = "",
 ) -> Response:
     """Number, date and seal in one step (the seal's network calls run outside any transaction);
     a number taken stays with the document if sealing fails, and the next attempt uses it."""
-    from signing.service import SigningTarget, open_signer
     from signing.outgoing import issue_seal, signing_profile
+    from signing.service import SigningTarget, open_signer
 
     settings = request.app.state.settings
     doc = await _doc(session, principal, document_id)
     org = await session.get(Organization, doc.organization_id)
     blobs = BlobStore.for_data_dir(settings.data_dir)
-    pdf_attachments = {a.id: blobs.get(a.sha) for a in await outgoing.attachments(session, document_id=doc.id)
-                       if a.content_type == PDF}
+    pdf_attachments = {a.id: blobs.get(a.sha) for a in await outgoing.attachments(session, document_id=doc.id) if a.content_type == PDF}
 
     profile = await signing_profile(session, settings=settings, organization_id=org.id)
     # Checked here as well as in outgoing.issue: the seal's PIN must not be tried (and counted
@@ -625,8 +803,9 @@ async def issue(
         try:
             if not pin:
                 raise InvalidInput(_l("Enter the organisation's seal PIN."))
-            key = await open_signer(session, settings=settings, actor=principal.actor, pin=pin, org=org,
-                                    target=SigningTarget("outgoing", doc.id))
+            key = await open_signer(
+                session, settings=settings, actor=principal.actor, pin=pin, org=org, target=SigningTarget("outgoing", doc.id)
+            )
         except DomainError as exc:
             if not pin_form.browser_form(request):
                 raise
@@ -635,8 +814,16 @@ async def issue(
 
     async def seal(stamp: outgoing.IssueStamp) -> outgoing.IssuedFiles:
         assert key is not None
-        return await issue_seal(settings=settings, profile=profile, actor=principal.actor, org=org, signer=key,
-                                leader_pdf=blobs.get(doc.leader_pdf_sha), stamp=stamp, pdf_attachments=pdf_attachments)
+        return await issue_seal(
+            settings=settings,
+            profile=profile,
+            actor=principal.actor,
+            org=org,
+            signer=key,
+            leader_pdf=blobs.get(doc.leader_pdf_sha),
+            stamp=stamp,
+            pdf_attachments=pdf_attachments,
+        )
 
     await outgoing.issue(session, settings=settings, principal=principal, actor=principal.actor, document_id=doc.id, seal=seal)
     await tell(session, "outgoing", doc.id, "changed", "issued")
@@ -645,7 +832,10 @@ async def issue(
 
 @router.post("/{document_id}/cancel")
 async def cancel(
-    request: Request, principal: SignedIn, session: SessionDep, document_id: int,
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    document_id: int,
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     doc = await _doc(session, principal, document_id)
@@ -656,7 +846,10 @@ async def cancel(
 
 @router.post("/{document_id}/recall")
 async def recall(
-    request: Request, principal: SignedIn, session: SessionDep, document_id: int,
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    document_id: int,
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     doc = await _doc(session, principal, document_id)
@@ -667,12 +860,16 @@ async def recall(
 
 @router.post("/{document_id}/replace")
 async def replace(
-    request: Request, principal: SignedIn, session: SessionDep, document_id: int,
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    document_id: int,
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     doc = await _doc(session, principal, document_id)
-    new = await outgoing.replace(session, settings=request.app.state.settings, principal=principal, actor=principal.actor,
-                                 doc=doc, reason=reason)
+    new = await outgoing.replace(
+        session, settings=request.app.state.settings, principal=principal, actor=principal.actor, doc=doc, reason=reason
+    )
     await tell(session, "outgoing", doc.id, "changed", "replaced")
     await tell(session, "outgoing", new.id, "changed", "created")
     return _done(new.id, "created")

@@ -12,20 +12,20 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.calendar import check_plausible
 from services.authz import Principal
 from services.blobs import BlobStore
+from services.calendar import check_plausible
 from services.directory.models import LEADERS, Organization, Role, User
 from services.errors import InvalidInput
+from services.i18n import Message, _l
+from services.outbox.service import tell
 from services.reports import export
-from services.uploads import OfficeLimits
 from services.reports import service as reports
 from services.reports.models import FieldKind, SubmissionStatus
-from services.outbox.service import tell
+from services.uploads import OfficeLimits
 from web import live
 from web.deps import SessionDep, SignedIn, writes_on_read
 from web.templating import render
-from services.i18n import Message, _l
 
 router = APIRouter(tags=["reports"])
 log = logging.getLogger(__name__)
@@ -72,8 +72,9 @@ async def _upload(upload: UploadFile | None, request: Request):
         return None
     settings = request.app.state.settings
     limit = settings.upload_max_bytes
-    return reports.check_report_file(filename=upload.filename, data=await upload.read(limit + 1), max_bytes=limit,
-                                     office=OfficeLimits.of(settings))
+    return reports.check_report_file(
+        filename=upload.filename, data=await upload.read(limit + 1), max_bytes=limit, office=OfficeLimits.of(settings)
+    )
 
 
 async def _targets_changed(session: AsyncSession, request_id: int, org_ids: list[int], request_done: bool = False) -> None:
@@ -103,11 +104,19 @@ async def index(request: Request, principal: SignedIn, session: SessionDep, tab:
     received = await reports.list_received(session, principal=principal)
     if tab not in ("sent", "received"):
         tab = "sent" if sent or not received else "received"
-    return render(request, "reports/index.html", {
-        "tab": tab, "sent": sent, "received": received, "status": status,
-        "can_create": bool(await _requester_orgs(session, principal)), "now": reports.utcnow(),
-        "state_of": reports.target_state,
-    })
+    return render(
+        request,
+        "reports/index.html",
+        {
+            "tab": tab,
+            "sent": sent,
+            "received": received,
+            "status": status,
+            "can_create": bool(await _requester_orgs(session, principal)),
+            "now": reports.utcnow(),
+            "state_of": reports.target_state,
+        },
+    )
 
 
 @router.get("/reports/new")
@@ -115,33 +124,60 @@ async def new_form(request: Request, principal: SignedIn, session: SessionDep, o
     orgs = await _requester_orgs(session, principal)
     if not orgs:
         raise reports.NotFound(_l("Only an organisation with levels below can request reports."))
-    current = next((o for o in orgs if o.id == org), None) or next(
-        (o for o in orgs if o.id == principal.me.organization_id), orgs[0])
+    current = next((o for o in orgs if o.id == org), None) or next((o for o in orgs if o.id == principal.me.organization_id), orgs[0])
     tree = await reports.tree_below(session, organization_id=current.id)
     default_day = reports.calendar.vn_today() + dt.timedelta(days=14)
-    return render(request, "reports/new.html", {
-        "orgs": orgs, "current": current, "tree": tree, "parents": [o for o in tree if o.has_children],
-        "kinds": [k.value for k in FieldKind], "default_day": default_day.isoformat(), "field_rows": range(6),
-    })
+    return render(
+        request,
+        "reports/new.html",
+        {
+            "orgs": orgs,
+            "current": current,
+            "tree": tree,
+            "parents": [o for o in tree if o.has_children],
+            "kinds": [k.value for k in FieldKind],
+            "default_day": default_day.isoformat(),
+            "field_rows": range(6),
+        },
+    )
 
 
 @router.post("/reports")
-async def create(request: Request, principal: SignedIn, session: SessionDep, title: Annotated[str, Form()] = "", instructions: Annotated[str, Form()] = "",
-                 organization_id: Annotated[int, Form()] = 0, deadline_date: Annotated[str, Form()] = "",
-                 deadline_time: Annotated[str, Form()] = "17:00", scope: Annotated[str, Form()] = "children",
-                 under_id: Annotated[str, Form()] = "", requires_approval: Annotated[str, Form()] = "",
-                 template: Annotated[UploadFile | None, File()] = None) -> Response:
+async def create(
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    title: Annotated[str, Form()] = "",
+    instructions: Annotated[str, Form()] = "",
+    organization_id: Annotated[int, Form()] = 0,
+    deadline_date: Annotated[str, Form()] = "",
+    deadline_time: Annotated[str, Form()] = "17:00",
+    scope: Annotated[str, Form()] = "children",
+    under_id: Annotated[str, Form()] = "",
+    requires_approval: Annotated[str, Form()] = "",
+    template: Annotated[UploadFile | None, File()] = None,
+) -> Response:
     form = await request.form()
     picked = [int(v) for v in form.getlist("target_ids") if str(v).isdigit()]
     names, units, kinds = form.getlist("field_name"), form.getlist("field_unit"), form.getlist("field_kind")
     fields = [reports.FieldSpec(name=str(n), unit=str(u), kind=str(k)) for n, u, k in zip(names, units, kinds) if str(n).strip()]
     deadline = reports.deadline_from(_date(deadline_date, _l("Deadline")), _time(deadline_time))
-    ids, label = await reports.resolve_targets(session, organization_id=organization_id, mode=scope,
-                                               under_id=int(under_id) if under_id.isdigit() else None, picked=picked)
+    ids, label = await reports.resolve_targets(
+        session, organization_id=organization_id, mode=scope, under_id=int(under_id) if under_id.isdigit() else None, picked=picked
+    )
     req = await reports.create_request(
-        session, principal=principal, settings=request.app.state.settings, organization_id=organization_id,
-        title=title, instructions=instructions, deadline=deadline, target_ids=ids, scope_label=label, fields=fields,
-        requires_approval=bool(requires_approval), template=await _upload(template, request),
+        session,
+        principal=principal,
+        settings=request.app.state.settings,
+        organization_id=organization_id,
+        title=title,
+        instructions=instructions,
+        deadline=deadline,
+        target_ids=ids,
+        scope_label=label,
+        fields=fields,
+        requires_approval=bool(requires_approval),
+        template=await _upload(template, request),
     )
     await tell(session, "report-request", req.id, None)
     return _to(f"/reports/{req.id}", "created")
@@ -155,40 +191,65 @@ async def detail(request: Request, principal: SignedIn, session: SessionDep, req
     req = await reports.get_request(session, request_id=request_id)
     if not reports.can_follow(principal, req):
         # A target's member lands on their own part.
-        mine = await session.scalar(select(reports.ReportTarget.organization_id).where(
-            reports.ReportTarget.request_id == request_id,
-            reports.ReportTarget.organization_id.in_(principal.visible_orgs())))
+        mine = await session.scalar(
+            select(reports.ReportTarget.organization_id).where(
+                reports.ReportTarget.request_id == request_id, reports.ReportTarget.organization_id.in_(principal.visible_orgs())
+            )
+        )
         if mine is None:
             raise reports.NotFound(_l("Report request not found or not visible to you."))
         return RedirectResponse(f"/reports/{request_id}/targets/{mine}", status_code=303)
     org = await session.get(Organization, req.organization_id)
     creator = await session.get(User, req.created_by_id)
     rows = await reports.target_rows(session, request_id=req.id, state=state or None)
-    return render(request, "reports/detail.html", {
-        "req": req, "org": org, "creator": creator, "rows": rows, "state": state, "states": STATES,
-        "progress": await reports.progress(session, request_id=req.id), "can_manage": reports.can_manage(principal, req),
-        "deadline_text": reports.vn_deadline_text(req.deadline),
-        "default_day": (reports.calendar.vn_today() + dt.timedelta(days=7)).isoformat(),
-    })
+    return render(
+        request,
+        "reports/detail.html",
+        {
+            "req": req,
+            "org": org,
+            "creator": creator,
+            "rows": rows,
+            "state": state,
+            "states": STATES,
+            "progress": await reports.progress(session, request_id=req.id),
+            "can_manage": reports.can_manage(principal, req),
+            "deadline_text": reports.vn_deadline_text(req.deadline),
+            "default_day": (reports.calendar.vn_today() + dt.timedelta(days=7)).isoformat(),
+        },
+    )
 
 
 @router.get("/reports/{request_id}/progress.json")
 async def progress_json(principal: SignedIn, session: SessionDep, request_id: int) -> Response:
     req = await reports.request_for(session, principal=principal, request_id=request_id)
     rows = await reports.target_rows(session, request_id=req.id)
-    return JSONResponse({"status": req.status, "progress": (await reports.progress(session, request_id=req.id)).as_dict(),
-                         "targets": [r.as_dict() for r in rows]})
+    return JSONResponse(
+        {
+            "status": req.status,
+            "progress": (await reports.progress(session, request_id=req.id)).as_dict(),
+            "targets": [r.as_dict() for r in rows],
+        }
+    )
 
 
 @router.post("/reports/{request_id}/extend")
-async def extend(request: Request, principal: SignedIn, session: SessionDep, request_id: int, deadline_date: Annotated[str, Form()] = "",
-                 deadline_time: Annotated[str, Form()] = "17:00", organization_id: Annotated[str, Form()] = "",
-                 reason: Annotated[str, Form()] = "") -> Response:
+async def extend(
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    request_id: int,
+    deadline_date: Annotated[str, Form()] = "",
+    deadline_time: Annotated[str, Form()] = "17:00",
+    organization_id: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
     await reports.request_for(session, principal=principal, request_id=request_id)  # 404 before the form is read
     deadline = reports.deadline_from(_date(deadline_date, _l("New due date")), _time(deadline_time))
     one = int(organization_id) if organization_id.isdigit() else None
-    changed = await reports.extend(session, principal=principal, request_id=request_id, deadline=deadline,
-                                   organization_id=one, reason=reason)
+    changed = await reports.extend(
+        session, principal=principal, request_id=request_id, deadline=deadline, organization_id=one, reason=reason
+    )
     if one is None:
         await tell(session, "report-request", request_id, "deadline_changed")
     else:
@@ -197,7 +258,9 @@ async def extend(request: Request, principal: SignedIn, session: SessionDep, req
 
 
 @router.post("/reports/{request_id}/close")
-async def close(request: Request, principal: SignedIn, session: SessionDep, request_id: int, reason: Annotated[str, Form()] = "") -> Response:
+async def close(
+    request: Request, principal: SignedIn, session: SessionDep, request_id: int, reason: Annotated[str, Form()] = ""
+) -> Response:
     await reports.close(session, principal=principal, request_id=request_id, reason=reason)
     await tell(session, "report-request", request_id, "wake")
     return _to(f"/reports/{request_id}", "closed")
@@ -216,9 +279,14 @@ async def restart(request: Request, principal: SignedIn, session: SessionDep, re
 def _download(data: bytes, filename: str, content_type: str) -> Response:
     from urllib.parse import quote
 
-    return Response(data, media_type=content_type, headers={
-        "Content-Disposition": f"attachment; filename=\"{export.slug(filename.rsplit('.', 1)[0])}.{filename.rsplit('.', 1)[-1]}\"; "
-                               f"filename*=UTF-8''{quote(filename)}"})
+    return Response(
+        data,
+        media_type=content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{export.slug(filename.rsplit(".", 1)[0])}.{filename.rsplit(".", 1)[-1]}"; '
+            f"filename*=UTF-8''{quote(filename)}"
+        },
+    )
 
 
 @router.get("/reports/{request_id}/export.{fmt}")
@@ -227,8 +295,15 @@ async def export_all(request: Request, principal: SignedIn, session: SessionDep,
     req = await reports.request_for(session, principal=principal, request_id=request_id)
     if fmt not in ("csv", "xlsx", "zip"):
         raise reports.NotFound(_l("unknown format"))
-    await reports.record(session, actor=principal.actor, action="report.export", object_type="report_request",
-                         object_id=req.id, organization_id=req.organization_id, details={"format": fmt})
+    await reports.record(
+        session,
+        actor=principal.actor,
+        action="report.export",
+        object_type="report_request",
+        object_id=req.id,
+        organization_id=req.organization_id,
+        details={"format": fmt},
+    )
     name = f"tong-hop-{req.notation.replace('/', '-')}"
     if fmt == "zip":
         data = await export.archive(session, req=req, blobs=BlobStore.for_data_dir(request.app.state.settings.data_dir))
@@ -252,42 +327,72 @@ async def request_file(request: Request, principal: SignedIn, session: SessionDe
 
 
 @router.get("/reports/{request_id}/targets/{organization_id}")
-async def target_page(request: Request, principal: SignedIn, session: SessionDep, request_id: int,
-                      organization_id: int) -> Response:
-    req, target = await reports.target_for(session, principal=principal, request_id=request_id,
-                                           organization_id=organization_id)
+async def target_page(request: Request, principal: SignedIn, session: SessionDep, request_id: int, organization_id: int) -> Response:
+    req, target = await reports.target_for(session, principal=principal, request_id=request_id, organization_id=organization_id)
     org = await session.get(Organization, organization_id)
     requester = await session.get(Organization, req.organization_id)
     history = await reports.submissions_of(session, target_id=target.id)
     my_roles = principal.roles.get(organization_id, set())
     people = []
     if my_roles & {*LEADERS, Role.clerk}:
-        people = list((await session.scalars(select(User).where(User.organization_id == organization_id,
-                                                                User.active.is_(True)).order_by(User.full_name))).all())
+        people = list(
+            (
+                await session.scalars(
+                    select(User).where(User.organization_id == organization_id, User.active.is_(True)).order_by(User.full_name)
+                )
+            ).all()
+        )
     assignee = await session.get(User, target.assignee_id) if target.assignee_id else None
     current = next((s for s, _, _ in history if s.status == SubmissionStatus.submitted.value), None)
     latest = history[0][0] if history else None
-    return render(request, "reports/target.html", {
-        "req": req, "target": target, "org": org, "requester": requester, "history": history,
-        "state": reports.target_state(target), "assignee": assignee, "people": people,
-        "can_submit": reports._may_submit(principal, target) and req.status != "closed" and target.status != "missing",
-        "is_leader": bool(my_roles & set(LEADERS)),
-        "can_assign": bool(my_roles & {*LEADERS, Role.clerk}),
-        "is_requester": reports.can_follow(principal, req), "can_manage": reports.can_manage(principal, req),
-        "prefill": reports.figures_of(latest) if latest else {}, "current": current,
-        "figures_of": reports.figures_of, "deadline_text": reports.vn_deadline_text(target.deadline),
-        "default_day": (reports.calendar.vn_today() + dt.timedelta(days=7)).isoformat(),
-    })
+    return render(
+        request,
+        "reports/target.html",
+        {
+            "req": req,
+            "target": target,
+            "org": org,
+            "requester": requester,
+            "history": history,
+            "state": reports.target_state(target),
+            "assignee": assignee,
+            "people": people,
+            "can_submit": reports._may_submit(principal, target) and req.status != "closed" and target.status != "missing",
+            "is_leader": bool(my_roles & set(LEADERS)),
+            "can_assign": bool(my_roles & {*LEADERS, Role.clerk}),
+            "is_requester": reports.can_follow(principal, req),
+            "can_manage": reports.can_manage(principal, req),
+            "prefill": reports.figures_of(latest) if latest else {},
+            "current": current,
+            "figures_of": reports.figures_of,
+            "deadline_text": reports.vn_deadline_text(target.deadline),
+            "default_day": (reports.calendar.vn_today() + dt.timedelta(days=7)).isoformat(),
+        },
+    )
 
 
 @router.post("/reports/{request_id}/targets/{organization_id}/submit")
-async def submit(request: Request, principal: SignedIn, session: SessionDep, request_id: int, organization_id: int, note: Annotated[str, Form()] = "",
-                 file: Annotated[UploadFile | None, File()] = None) -> Response:
+async def submit(
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    request_id: int,
+    organization_id: int,
+    note: Annotated[str, Form()] = "",
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
     form = await request.form()
     figures = {k[4:]: str(v) for k, v in form.items() if k.startswith("fig_")}
-    sub = await reports.submit(session, principal=principal, settings=request.app.state.settings,
-                               request_id=request_id, organization_id=organization_id, file=await _upload(file, request),
-                               figures=figures, note=note)
+    sub = await reports.submit(
+        session,
+        principal=principal,
+        settings=request.app.state.settings,
+        request_id=request_id,
+        organization_id=organization_id,
+        file=await _upload(file, request),
+        figures=figures,
+        note=note,
+    )
     req = await reports.get_request(session, request_id=request_id)
     await _targets_changed(session, request_id, [organization_id], req.status == "completed")
     flash = "awaiting_approval" if sub.status == SubmissionStatus.awaiting_approval.value else "submitted"
@@ -295,28 +400,44 @@ async def submit(request: Request, principal: SignedIn, session: SessionDep, req
 
 
 @router.post("/reports/{request_id}/targets/{organization_id}/decide")
-async def decide(request: Request, principal: SignedIn, session: SessionDep, request_id: int, organization_id: int, submission_id: Annotated[int, Form()],
-                 decision: Annotated[str, Form()] = "approve", note: Annotated[str, Form()] = "") -> Response:
-    await reports.decide(session, principal=principal, request_id=request_id, organization_id=organization_id,
-                         submission_id=submission_id, approve=decision == "approve", note=note)
+async def decide(
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    request_id: int,
+    organization_id: int,
+    submission_id: Annotated[int, Form()],
+    decision: Annotated[str, Form()] = "approve",
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    await reports.decide(
+        session,
+        principal=principal,
+        request_id=request_id,
+        organization_id=organization_id,
+        submission_id=submission_id,
+        approve=decision == "approve",
+        note=note,
+    )
     req = await reports.get_request(session, request_id=request_id)
     await _targets_changed(session, request_id, [organization_id], req.status == "completed")
     return _to(f"/reports/{request_id}/targets/{organization_id}", "approved" if decision == "approve" else "returned")
 
 
 @router.post("/reports/{request_id}/targets/{organization_id}/assign")
-async def assign(request: Request, principal: SignedIn, session: SessionDep, request_id: int, organization_id: int,
-                 user_id: Annotated[int, Form()]) -> Response:
-    await reports.assign(session, principal=principal, request_id=request_id, organization_id=organization_id,
-                         user_id=user_id)
+async def assign(
+    request: Request, principal: SignedIn, session: SessionDep, request_id: int, organization_id: int, user_id: Annotated[int, Form()]
+) -> Response:
+    await reports.assign(session, principal=principal, request_id=request_id, organization_id=organization_id, user_id=user_id)
     return _to(f"/reports/{request_id}/targets/{organization_id}", "assigned")
 
 
 @router.get("/reports/{request_id}/targets/{organization_id}/submissions/{submission_id}/file")
 @writes_on_read
-async def submission_file(request: Request, principal: SignedIn, session: SessionDep, request_id: int,
-                          organization_id: int, submission_id: int) -> Response:
+async def submission_file(
+    request: Request, principal: SignedIn, session: SessionDep, request_id: int, organization_id: int, submission_id: int
+) -> Response:
     filename, content_type, sha = await reports.blob_for(
-        session, principal=principal, request_id=request_id, kind="submission", organization_id=organization_id,
-        submission_id=submission_id)
+        session, principal=principal, request_id=request_id, kind="submission", organization_id=organization_id, submission_id=submission_id
+    )
     return _download(BlobStore.for_data_dir(request.app.state.settings.data_dir).get(sha), filename, content_type)

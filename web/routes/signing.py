@@ -15,6 +15,7 @@ from services.authz import Principal, require
 from services.blobs import BlobStore
 from services.directory.models import STAFF, Organization, Role
 from services.errors import DomainError, Forbidden, InvalidInput, NotFound
+from services.i18n import _l
 from services.uploads import PDF, PNG, check_upload
 from signing import service as signing
 from signing.appearance import Appearance
@@ -22,7 +23,6 @@ from signing.pades import LEVELS
 from web import pin_form
 from web.deps import Access, SessionDep, SignedIn, writes_on_read
 from web.templating import render
-from services.i18n import _l
 
 router = APIRouter(tags=["signing"])
 Clerk = Annotated[Principal, Depends(Access(*STAFF))]
@@ -48,15 +48,27 @@ async def signing_page(request: Request, principal: Clerk, session: SessionDep) 
     return await _page(request, principal, session)
 
 
-async def _page(request: Request, principal: Principal, session, form: dict[str, str] | None = None,  # type: ignore[no-untyped-def]
-                pin_error: pin_form.PinError | None = None) -> Response:
+async def _page(
+    request: Request,
+    principal: Principal,
+    session,
+    form: dict[str, str] | None = None,  # type: ignore[no-untyped-def]
+    pin_error: pin_form.PinError | None = None,
+) -> Response:
     """The signing page; after a refused PIN, with its message and the choices made (not the PIN)."""
     settings = request.app.state.settings
-    return render(request, "signing/index.html", {
-        "levels": LEVELS,
-        "default_level": await signing.org_level(session, settings=settings, organization_id=principal.me.organization_id),
-        "seal_orgs": await _seal_orgs(session, principal), "form": form or {}, "pin_error": pin_error,
-    }, status_code=pin_error.status_code if pin_error else 200)
+    return render(
+        request,
+        "signing/index.html",
+        {
+            "levels": LEVELS,
+            "default_level": await signing.org_level(session, settings=settings, organization_id=principal.me.organization_id),
+            "seal_orgs": await _seal_orgs(session, principal),
+            "form": form or {},
+            "pin_error": pin_error,
+        },
+        status_code=pin_error.status_code if pin_error else 200,
+    )
 
 
 @router.post("/signing/sign")
@@ -78,8 +90,15 @@ async def sign(
     if level not in LEVELS:
         raise InvalidInput(_l("Unknown signature level."))
     target = signing.SigningTarget("pdf", hashlib.sha256(upload.data).hexdigest()[:16])
-    kept = {"mode": mode, "org_id": org_id, "level": level, "placement": placement, "notation": notation,
-            "reason": reason, "filename": upload.filename}
+    kept = {
+        "mode": mode,
+        "org_id": org_id,
+        "level": level,
+        "placement": placement,
+        "notation": notation,
+        "reason": reason,
+        "filename": upload.filename,
+    }
 
     async def open_key(**owner):  # type: ignore[no-untyped-def]
         """The key, or the page again with the refusal beside the PIN (the choices kept)."""
@@ -114,8 +133,16 @@ async def sign(
             return again
         # Signing waits on OCSP and the time stamp: open_signer left no transaction open.
         signed = await signing.sign_as_org(
-            settings=settings, signer=key, actor=principal.actor, org=org, pdf=upload.data,
-            level=level, appearance=looks, field_name=f"Seal-{org.code}", reason=reason or None, target=target,
+            settings=settings,
+            signer=key,
+            actor=principal.actor,
+            org=org,
+            pdf=upload.data,
+            level=level,
+            appearance=looks,
+            field_name=f"Seal-{org.code}",
+            reason=reason or None,
+            target=target,
         )
         signer_label = org.name
     else:
@@ -126,27 +153,46 @@ async def sign(
             return again
         # Signing waits on OCSP and the time stamp: open_signer left no transaction open.
         signed = await signing.sign_as_person(
-            settings=settings, signer=key, actor=principal.actor, user=principal.user,
-            pdf=upload.data, level=level, appearance=looks, field_name=f"Sig-{principal.me.username}",
-            reason=reason or None, target=target,
+            settings=settings,
+            signer=key,
+            actor=principal.actor,
+            user=principal.user,
+            pdf=upload.data,
+            level=level,
+            appearance=looks,
+            field_name=f"Sig-{principal.me.username}",
+            reason=reason or None,
+            target=target,
         )
         signer_label = principal.me.full_name
     digest = BlobStore.for_data_dir(settings.data_dir).put(signed)
     report = await signing.validate(settings=settings, pdf=signed)  # before the audit entry's transaction begins
     await record(
-        session, actor=principal.actor, action="signing.sign", object_type="pdf", object_id=digest[:16],
+        session,
+        actor=principal.actor,
+        action="signing.sign",
+        object_type="pdf",
+        object_id=digest[:16],
         details={"file": upload.filename, "signed_sha256": digest, "level": level, "as": mode, "signer": signer_label},
     )
     token = _download_token(settings.ensure_secret_key(), principal.me.id, digest)
     name = upload.filename.rsplit(".", 1)[0] + "-da-ky.pdf"
-    return render(request, "signing/result.html", {
-        "report": report, "download": f"/signing/download/{digest}?t={token}&name={name}", "filename": name,
-    })
+    return render(
+        request,
+        "signing/result.html",
+        {
+            "report": report,
+            "download": f"/signing/download/{digest}?t={token}&name={name}",
+            "filename": name,
+        },
+    )
 
 
 @router.get("/signing/download/{digest}")
 @writes_on_read
-async def download(request: Request, principal: SignedIn, session: SessionDep, digest: str, t: str = "", name: str = "da-ky.pdf") -> Response:
+async def download(
+    request: Request, principal: SignedIn, session: SessionDep, digest: str, t: str = "", name: str = "da-ky.pdf"
+) -> Response:
     expected = _download_token(request.app.state.settings.ensure_secret_key(), principal.me.id, digest)
     if not hmac.compare_digest(expected.encode(), t.encode()):  # str compare refuses non-ASCII (a 500)
         raise NotFound(_l("file not found"))
@@ -160,7 +206,10 @@ async def verify(request: Request, principal: SignedIn, session: SessionDep, fil
     upload = await _read(file, request, {PDF})
     report = await signing.validate(settings=request.app.state.settings, pdf=upload.data)
     await record(
-        session, actor=principal.actor, action="signing.verify", object_type="pdf",
+        session,
+        actor=principal.actor,
+        action="signing.verify",
+        object_type="pdf",
         object_id=hashlib.sha256(upload.data).hexdigest()[:16],
         details={"file": upload.filename, "signatures": len(report.signatures), "all_valid": report.all_valid},
     )
@@ -175,14 +224,23 @@ async def my_image(request: Request, principal: SignedIn, session: SessionDep) -
 
 @router.post("/account/signature-image")
 async def upload_my_image(
-    request: Request, principal: SignedIn, session: SessionDep,
-    file: Annotated[UploadFile | None, File()] = None, remove: Annotated[str, Form()] = "",
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    file: Annotated[UploadFile | None, File()] = None,
+    remove: Annotated[str, Form()] = "",
 ) -> Response:
     image = None if remove or file is None or not file.filename else (await _read(file, request, {PNG})).data
     if image is None and not remove:
         raise InvalidInput(_l("Choose a PNG image."))
-    await signing.set_profile(session, settings=request.app.state.settings, actor=principal.actor,
-                              user_id=principal.me.id, image_png=image, remove_image=bool(remove))
+    await signing.set_profile(
+        session,
+        settings=request.app.state.settings,
+        actor=principal.actor,
+        user_id=principal.me.id,
+        image_png=image,
+        remove_image=bool(remove),
+    )
     return RedirectResponse("/account?ok=signature", status_code=303)
 
 
@@ -197,14 +255,24 @@ async def seal_image(request: Request, principal: OrgAdmin, session: SessionDep,
 
 @router.post("/admin/orgs/{org_id}/signing")
 async def org_signing(
-    request: Request, principal: OrgAdmin, session: SessionDep, org_id: int,
-    level: Annotated[str, Form()] = "", file: Annotated[UploadFile | None, File()] = None,
+    request: Request,
+    principal: OrgAdmin,
+    session: SessionDep,
+    org_id: int,
+    level: Annotated[str, Form()] = "",
+    file: Annotated[UploadFile | None, File()] = None,
     remove: Annotated[str, Form()] = "",
 ) -> Response:
     if not principal.orgs_with(Role.admin):
         raise Forbidden(_l("Admins only."))
     image = None if remove or file is None or not file.filename else (await _read(file, request, {PNG})).data
-    await signing.set_profile(session, settings=request.app.state.settings, actor=principal.actor,
-                              organization_id=org_id, image_png=image, remove_image=bool(remove),
-                              pades_level=level or None)
+    await signing.set_profile(
+        session,
+        settings=request.app.state.settings,
+        actor=principal.actor,
+        organization_id=org_id,
+        image_png=image,
+        remove_image=bool(remove),
+        pades_level=level or None,
+    )
     return RedirectResponse(f"/admin/orgs/{org_id}?ok=signing", status_code=303)

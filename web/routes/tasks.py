@@ -21,13 +21,13 @@ from services.authz import Principal
 from services.calendar import vn_today
 from services.directory.models import Organization, Unit, User
 from services.errors import InvalidInput
+from services.i18n import _l
+from services.outbox.service import tell
 from services.tasks import service as tasks
 from services.tasks.models import OwnerKind, Task
-from services.outbox.service import tell
 from web import i18n
 from web.deps import SessionDep, SignedIn
 from web.templating import render
-from services.i18n import _l
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -60,11 +60,19 @@ async def task_list(request: Request, principal: SignedIn, session: SessionDep, 
         "mine": len([t for t in await tasks.my_tasks(session, principal=principal, open_only=True)]),
         "assigned": len(await tasks.assigned_tasks(session, principal=principal, open_only=True)),
     }
-    return render(request, "tasks/list.html", {
-        "views": views, "view": view, "status": status, "filters": FILTERS, "counts": counts,
-        "signatures": await minutes_service.waiting_signature(session, user_id=principal.user.id),
-        "to_write": await minutes_service.to_write(session, user_id=principal.user.id),
-    })
+    return render(
+        request,
+        "tasks/list.html",
+        {
+            "views": views,
+            "view": view,
+            "status": status,
+            "filters": FILTERS,
+            "counts": counts,
+            "signatures": await minutes_service.waiting_signature(session, user_id=principal.user.id),
+            "to_write": await minutes_service.to_write(session, user_id=principal.user.id),
+        },
+    )
 
 
 def parse_owner_and_due(owner: str, due_date: str) -> tuple[OwnerKind, int, date]:
@@ -78,19 +86,25 @@ def parse_owner_and_due(owner: str, due_date: str) -> tuple[OwnerKind, int, date
 
 async def unit_and_body_choices(session: AsyncSession, org_id: int, body_ids: set[int]) -> list[tuple[str, str]]:
     """Owner choices shared by the task pickers: the units of `org_id`, then the bodies `body_ids`."""
-    units = (await session.execute(select(Unit.id, Unit.name).where(Unit.organization_id == org_id, Unit.active)
-                                   .order_by(Unit.name))).all()
-    orgs = (await session.execute(select(Organization.id, Organization.name).where(
-        Organization.id.in_(body_ids), Organization.active).order_by(Organization.name))).all()
-    return ([(f"unit:{uid}", f"{i18n.gettext('Unit')}: {name}") for uid, name in units]
-            + [(f"organization:{oid}", f"{i18n.gettext('Body')}: {name}") for oid, name in orgs])
+    units = (await session.execute(select(Unit.id, Unit.name).where(Unit.organization_id == org_id, Unit.active).order_by(Unit.name))).all()
+    orgs = (
+        await session.execute(
+            select(Organization.id, Organization.name).where(Organization.id.in_(body_ids), Organization.active).order_by(Organization.name)
+        )
+    ).all()
+    return [(f"unit:{uid}", f"{i18n.gettext('Unit')}: {name}") for uid, name in units] + [
+        (f"organization:{oid}", f"{i18n.gettext('Body')}: {name}") for oid, name in orgs
+    ]
 
 
 async def _owner_choices(session: AsyncSession, principal: Principal, task: Task) -> list[tuple[str, str]]:
     """Who the assigner can give the task to: people and units of the assigning body, the bodies below it."""
     org_id = task.organization_id
-    people = (await session.execute(select(User.id, User.full_name, User.position).where(
-        User.organization_id == org_id, User.active).order_by(User.full_name))).all()
+    people = (
+        await session.execute(
+            select(User.id, User.full_name, User.position).where(User.organization_id == org_id, User.active).order_by(User.full_name)
+        )
+    ).all()
     choices = [(f"user:{uid}", f"{name}" + (f" — {position}" if position else "")) for uid, name, position in people]
     choices += await unit_and_body_choices(session, org_id, principal.tree.subtree(org_id) - {org_id})
     if task.owner_ref not in {value for value, _ in choices}:  # e.g. a person of a lower body, from a meeting
@@ -103,16 +117,28 @@ async def task_page(request: Request, principal: SignedIn, session: SessionDep, 
     view = await tasks.get_for(session, principal=principal, task_id=task_id)
     task = view.task
     manage_open = view.may_manage and task.status in tasks.OPEN
-    return render(request, "tasks/detail.html", {
-        "v": view, "task": task, "history": await tasks.history(session, task_id=task_id),
-        "owner_choices": await _owner_choices(session, principal, task) if manage_open else [],
-        "today_iso": vn_today().isoformat(),
-    })
+    return render(
+        request,
+        "tasks/detail.html",
+        {
+            "v": view,
+            "task": task,
+            "history": await tasks.history(session, task_id=task_id),
+            "owner_choices": await _owner_choices(session, principal, task) if manage_open else [],
+            "today_iso": vn_today().isoformat(),
+        },
+    )
 
 
 @router.post("/{task_id}/progress")
-async def progress(request: Request, principal: SignedIn, session: SessionDep, task_id: int,
-                   body: Annotated[str, Form()] = "", percent: Annotated[str, Form()] = "") -> Response:
+async def progress(
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    task_id: int,
+    body: Annotated[str, Form()] = "",
+    percent: Annotated[str, Form()] = "",
+) -> Response:
     value = None
     if percent.strip():
         if not percent.strip().isdigit():
@@ -124,36 +150,40 @@ async def progress(request: Request, principal: SignedIn, session: SessionDep, t
 
 
 @router.post("/{task_id}/done")
-async def done(request: Request, principal: SignedIn, session: SessionDep, task_id: int,
-               result: Annotated[str, Form()] = "") -> Response:
+async def done(request: Request, principal: SignedIn, session: SessionDep, task_id: int, result: Annotated[str, Form()] = "") -> Response:
     await tasks.complete(session, principal=principal, task_id=task_id, result=result)
     await tell(session, "task", task_id)
     return RedirectResponse(f"/tasks/{task_id}?ok=1", status_code=303)
 
 
 @router.post("/{task_id}/reopen")
-async def reopen(request: Request, principal: SignedIn, session: SessionDep, task_id: int,
-                 reason: Annotated[str, Form()] = "") -> Response:
+async def reopen(request: Request, principal: SignedIn, session: SessionDep, task_id: int, reason: Annotated[str, Form()] = "") -> Response:
     await tasks.reopen(session, principal=principal, task_id=task_id, reason=reason)
     await tell(session, "task", task_id)
     return RedirectResponse(f"/tasks/{task_id}?ok=1", status_code=303)
 
 
 @router.post("/{task_id}/reassign")
-async def reassign(request: Request, principal: SignedIn, session: SessionDep, task_id: int,
-                   owner: Annotated[str, Form()] = "", due_date: Annotated[str, Form()] = "",
-                   reason: Annotated[str, Form()] = "") -> Response:
+async def reassign(
+    request: Request,
+    principal: SignedIn,
+    session: SessionDep,
+    task_id: int,
+    owner: Annotated[str, Form()] = "",
+    due_date: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
     await tasks.for_reassigning(session, principal=principal, task_id=task_id)  # 404/403 before the form is read
     owner_kind, owner_id, due = parse_owner_and_due(owner, due_date)
-    await tasks.reassign(session, principal=principal, task_id=task_id, owner_kind=owner_kind, owner_id=owner_id,
-                         due_date=due, reason=reason)
+    await tasks.reassign(
+        session, principal=principal, task_id=task_id, owner_kind=owner_kind, owner_id=owner_id, due_date=due, reason=reason
+    )
     await tell(session, "task", task_id)
     return RedirectResponse(f"/tasks/{task_id}?ok=1", status_code=303)
 
 
 @router.post("/{task_id}/cancel")
-async def cancel(request: Request, principal: SignedIn, session: SessionDep, task_id: int,
-                 reason: Annotated[str, Form()] = "") -> Response:
+async def cancel(request: Request, principal: SignedIn, session: SessionDep, task_id: int, reason: Annotated[str, Form()] = "") -> Response:
     await tasks.cancel(session, principal=principal, task_id=task_id, reason=reason)
     await tell(session, "task", task_id)
     return RedirectResponse(f"/tasks/{task_id}?ok=1", status_code=303)

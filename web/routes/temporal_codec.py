@@ -21,11 +21,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload, Payloads
 
 from services.authz import Principal
+from services.codec import EncryptionCodec, KeyRingError
 from services.directory.models import Role
 from services.errors import Forbidden, InvalidInput
-from web.deps import Access, reads_only
-from services.codec import EncryptionCodec, KeyRingError
 from services.i18n import _l
+from web.deps import Access, reads_only
 
 PREFIX = "/temporal-codec"
 router = APIRouter(prefix=PREFIX, tags=["temporal"])
@@ -49,9 +49,7 @@ async def _payloads(request: Request) -> list[Payload]:
     try:
         message = json_format.Parse(await request.body(), Payloads())
     except (json_format.ParseError, UnicodeDecodeError):
-        raise InvalidInput(
-            _l("The body is not {\"payloads\": [...]} protobuf JSON.")
-        ) from None
+        raise InvalidInput(_l('The body is not {"payloads": [...]} protobuf JSON.')) from None
     return list(message.payloads)
 
 
@@ -70,8 +68,12 @@ async def decode(request: Request, principal: TemporalOperator) -> Response:
     except KeyRingError as exc:
         raise InvalidInput(_l("This data cannot be decoded with the current keys."), reason=str(exc)) from None
     # Who looked, not what: the answer itself must stay out of the logs.
-    log.info("temporal codec: %s decoded %d payloads (namespace %s)", principal.user.username, len(payloads),
-             request.headers.get("x-namespace", "?"))
+    log.info(
+        "temporal codec: %s decoded %d payloads (namespace %s)",
+        principal.user.username,
+        len(payloads),
+        request.headers.get("x-namespace", "?"),
+    )
     return _answer(decoded)
 
 
@@ -90,8 +92,12 @@ class CodecCORS:
     def __init__(self, app: ASGIApp, *, origins: list[str]) -> None:
         self.app = app
         self.cors = CORSMiddleware(
-            app, allow_origins=origins, allow_credentials=True, allow_methods=["POST"],
-            allow_headers=["content-type", "x-namespace", "authorization", "authorization-extras"], max_age=600,
+            app,
+            allow_origins=origins,
+            allow_credentials=True,
+            allow_methods=["POST"],
+            allow_headers=["content-type", "x-namespace", "authorization", "authorization-extras"],
+            max_age=600,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

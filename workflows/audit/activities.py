@@ -28,6 +28,8 @@ class AuditActivities:
             if checkpoint is None:
                 return CheckpointResult(created=False)
             return CheckpointResult(
-                created=True, first_seq=checkpoint.first_seq, last_seq=checkpoint.last_seq,
+                created=True,
+                first_seq=checkpoint.first_seq,
+                last_seq=checkpoint.last_seq,
                 merkle_root=checkpoint.merkle_root,
             )

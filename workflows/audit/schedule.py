@@ -22,9 +22,7 @@ from workflows.audit.workflows import SCHEDULE_ID, AuditCheckpointWorkflow
 
 async def ensure_checkpoint_schedule(client: Client, *, task_queue: str, every: timedelta) -> None:
     schedule = Schedule(
-        action=ScheduleActionStartWorkflow(
-            AuditCheckpointWorkflow.run, id="audit-checkpoint-run", task_queue=task_queue
-        ),
+        action=ScheduleActionStartWorkflow(AuditCheckpointWorkflow.run, id="audit-checkpoint-run", task_queue=task_queue),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )

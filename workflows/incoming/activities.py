@@ -66,21 +66,26 @@ class IncomingActivities:
         settings = self.context.settings
         async with self.context.database.session() as session:
             snap = await incoming.workflow_snapshot(
-                session, document_id=document_id,
+                session,
+                document_id=document_id,
                 reminder_working_days=settings.incoming_reminder_working_days,
                 escalate_after_working_days=settings.incoming_escalate_after_working_days,
             )
         return SnapshotOut(
-            document_id=snap.document_id, status=snap.status, revision=snap.revision, closed=snap.closed,
-            due_date=snap.due_date, reminder_at=snap.reminder_at, overdue_at=snap.overdue_at,
-            escalate_at=snap.escalate_at, pending=snap.pending,
+            document_id=snap.document_id,
+            status=snap.status,
+            revision=snap.revision,
+            closed=snap.closed,
+            due_date=snap.due_date,
+            reminder_at=snap.reminder_at,
+            overdue_at=snap.overdue_at,
+            escalate_at=snap.escalate_at,
+            pending=snap.pending,
         )
 
     @activity.defn(name="incoming_validate_signatures")
     async def validate_signatures(self, document_id: int) -> int:
-        return await validate_document_files(
-            self.context.settings, self.context.database, document_id, Actor.system("signature-check")
-        )
+        return await validate_document_files(self.context.settings, self.context.database, document_id, Actor.system("signature-check"))
 
     @activity.defn(name="incoming_notify_step")
     async def notify_step(self, step: StepInput) -> list[int]:

@@ -11,14 +11,12 @@ state through an activity, so a lost or repeated signal cannot leave it wrong.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
 
 from workflows import retry
-
 from workflows.kernel import PATCH, Tracker
 
 with workflow.unsafe.imports_passed_through():
@@ -59,8 +57,10 @@ class IncomingWorkflow:
         doc_id = start.document_id
         if not self._validated:
             await workflow.execute_activity_method(
-                IncomingActivities.validate_signatures, doc_id,
-                start_to_close_timeout=timedelta(minutes=5), retry_policy=retry.VALIDATION,
+                IncomingActivities.validate_signatures,
+                doc_id,
+                start_to_close_timeout=timedelta(minutes=5),
+                retry_policy=retry.VALIDATION,
             )
             self._validated = True
         if self._kernel:
@@ -73,13 +73,18 @@ class IncomingWorkflow:
         while True:
             seen = self._changes
             snap: SnapshotOut = await workflow.execute_activity_method(
-                IncomingActivities.snapshot, doc_id, start_to_close_timeout=timedelta(seconds=60), retry_policy=RETRY,
+                IncomingActivities.snapshot,
+                doc_id,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=RETRY,
             )
             self._status = snap.status
             if snap.revision != self._notified:
                 await workflow.execute_activity_method(
-                    IncomingActivities.notify_step, StepInput(document_id=doc_id, revision=snap.revision),
-                    start_to_close_timeout=timedelta(seconds=60), retry_policy=RETRY,
+                    IncomingActivities.notify_step,
+                    StepInput(document_id=doc_id, revision=snap.revision),
+                    start_to_close_timeout=timedelta(seconds=60),
+                    retry_policy=RETRY,
                 )
                 self._notified = snap.revision
             self._processed = snap.revision
@@ -98,13 +103,14 @@ class IncomingWorkflow:
                     if wait > 0:
                         await workflow.wait_condition(lambda: self._changes != seen, timeout=timedelta(seconds=wait))
                     else:
-                        raise asyncio.TimeoutError
-                except asyncio.TimeoutError:
+                        raise TimeoutError
+                except TimeoutError:
                     assert snap.due_date is not None
                     await workflow.execute_activity_method(
                         IncomingActivities.deadline_notice,
                         DeadlineInput(document_id=doc_id, kind=kind, due_date=snap.due_date),
-                        start_to_close_timeout=timedelta(seconds=60), retry_policy=RETRY,
+                        start_to_close_timeout=timedelta(seconds=60),
+                        retry_policy=RETRY,
                     )
             if workflow.info().is_continue_as_new_suggested():
                 workflow.continue_as_new(start)
@@ -129,8 +135,7 @@ class IncomingWorkflow:
         self._changes += 1
         # Read the branch when the condition is checked: an update that arrives with the start
         # runs before `run` has chosen it.
-        await workflow.wait_condition(
-            lambda: (self._tracker.processed if self._kernel else self._processed) >= revision)
+        await workflow.wait_condition(lambda: (self._tracker.processed if self._kernel else self._processed) >= revision)
         return (self._tracker.status if self._kernel else self._status) or ""
 
     @workflow.query
@@ -138,12 +143,20 @@ class IncomingWorkflow:
         if self._kernel:
             t = self._tracker
             return IncomingState(
-                document_id=0, status=t.status, revision=t.processed, notified_revision=t.announced,
-                next_deadline=t.next[0] if t.next else None, next_deadline_at=t.next[1].isoformat() if t.next else None,
+                document_id=0,
+                status=t.status,
+                revision=t.processed,
+                notified_revision=t.announced,
+                next_deadline=t.next[0] if t.next else None,
+                next_deadline_at=t.next[1].isoformat() if t.next else None,
             )
         return IncomingState(
-            document_id=0, status=self._status, revision=self._processed, notified_revision=self._notified,
-            next_deadline=self._next[0] if self._next else None, next_deadline_at=self._next[1] if self._next else None,
+            document_id=0,
+            status=self._status,
+            revision=self._processed,
+            notified_revision=self._notified,
+            next_deadline=self._next[0] if self._next else None,
+            next_deadline_at=self._next[1] if self._next else None,
         )
 
 

@@ -20,9 +20,9 @@ from meetings.reminders import VN_TZ, remind
 from meetings.scheduling import invited_user_ids
 from services.audit.service import Actor, record
 from services.db import utcnow
+from services.i18n import _l
 from services.notifications.service import notify
 from workflows.context import ActivityContext
-from services.i18n import _l
 
 SYSTEM = Actor.system("meeting-workflow")
 
@@ -73,15 +73,25 @@ class MeetingActivities:
             result = await request_invitation(session, settings=self.context.settings, meeting_id=meeting.id, actor=SYSTEM)
             users = await invited_user_ids(session, meeting)
             sent = await notify(
-                session, user_ids=users, kind="meeting.invited", title=_l("Meeting invitation: {title}", title=meeting.title),
-                body=_l("Time: {when:%H:%M on %d/%m/%Y}. {place}", when=meeting.starts_at.astimezone(VN_TZ), place=meeting.place or ""), link=f"/meetings/{meeting.id}",
+                session,
+                user_ids=users,
+                kind="meeting.invited",
+                title=_l("Meeting invitation: {title}", title=meeting.title),
+                body=_l("Time: {when:%H:%M on %d/%m/%Y}. {place}", when=meeting.starts_at.astimezone(VN_TZ), place=meeting.place or ""),
+                link=f"/meetings/{meeting.id}",
                 dedupe_key=f"meeting-{meeting.id}-invited",
             )
             if meeting.invitations_sent_at is None:
                 meeting.invitations_sent_at = utcnow()
-                await record(session, actor=SYSTEM, action="meeting.invitations_sent", object_type="meeting",
-                             object_id=meeting.id, organization_id=meeting.organization_id,
-                             details={"notified": sorted(users), "outgoing_id": result.outgoing_id, "docx_sha256": result.docx_sha})
+                await record(
+                    session,
+                    actor=SYSTEM,
+                    action="meeting.invitations_sent",
+                    object_type="meeting",
+                    object_id=meeting.id,
+                    organization_id=meeting.organization_id,
+                    details={"notified": sorted(users), "outgoing_id": result.outgoing_id, "docx_sha256": result.docx_sha},
+                )
                 await live.emit(session, meeting.id, "documents", {})
             return InvitationsSent(notified=len(sent), docx_sha=result.docx_sha, outgoing_id=result.outgoing_id)
 
@@ -110,8 +120,12 @@ class MeetingActivities:
                 title = _l("Meeting closed: {title}", title=meeting.title)
                 body = _l("See the voting results and documents on the meeting page.")
             sent = await notify(
-                session, user_ids=await invited_user_ids(session, meeting), kind=f"meeting.{data.what}",
-                title=title, body=body, link=f"/meetings/{meeting.id}",
+                session,
+                user_ids=await invited_user_ids(session, meeting),
+                kind=f"meeting.{data.what}",
+                title=title,
+                body=body,
+                link=f"/meetings/{meeting.id}",
                 dedupe_key=f"meeting-{meeting.id}-{data.what}-{data.version}",
             )
             return len(sent)

@@ -11,7 +11,6 @@ own loop until they end.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
@@ -22,7 +21,12 @@ from workflows.kernel import PATCH_V2, Tracker
 
 with workflow.unsafe.imports_passed_through():
     from workflows.meetings.activities import (
-        AnnounceInput, InvitationsSent, MeetingActivities, MeetingRef, MeetingState, ReminderInput,
+        AnnounceInput,
+        InvitationsSent,
+        MeetingActivities,
+        MeetingRef,
+        MeetingState,
+        ReminderInput,
     )
 
 RETRY = retry.DATABASE
@@ -93,8 +97,9 @@ class MeetingWorkflow:
 
     @workflow.query
     def progress(self) -> MeetingProgress:
-        return MeetingProgress(phase=self.phase, starts_at=self.starts_at, reminders_sent=self.reminders_sent,
-                               invitations_sent=self.invited)
+        return MeetingProgress(
+            phase=self.phase, starts_at=self.starts_at, reminders_sent=self.reminders_sent, invitations_sent=self.invited
+        )
 
     async def _announce_pending(self) -> None:
         while self.pending_announcements:
@@ -130,7 +135,8 @@ class MeetingWorkflow:
         self._kernel = workflow.patched(PATCH_V2)
         ref = MeetingRef(meeting_id=data.meeting_id)
         state: MeetingState = await workflow.execute_activity_method(
-            MeetingActivities.meeting_state, ref, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+            MeetingActivities.meeting_state, ref, start_to_close_timeout=TIMEOUT, retry_policy=RETRY
+        )
         if self.starts_at is None:
             self.starts_at = state.starts_at
         if state.status in ("cancelled", "closed"):
@@ -139,7 +145,8 @@ class MeetingWorkflow:
             self.phase = "open"
         if self.phase == "scheduled":
             sent: InvitationsSent = await workflow.execute_activity_method(
-                MeetingActivities.send_invitations, ref, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+                MeetingActivities.send_invitations, ref, start_to_close_timeout=TIMEOUT, retry_policy=RETRY
+            )
             self.invited = sent.notified >= 0
 
         while self.phase == "scheduled":
@@ -156,21 +163,30 @@ class MeetingWorkflow:
             key, before, at = upcoming
             try:
                 await workflow.wait_condition(wake, timeout=at - workflow.now())
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 assert self.starts_at is not None
                 await workflow.execute_activity_method(
                     MeetingActivities.send_reminder,
                     ReminderInput(meeting_id=data.meeting_id, minutes_before=before, starts_at=self.starts_at),
-                    start_to_close_timeout=TIMEOUT, retry_policy=RETRY,
+                    start_to_close_timeout=TIMEOUT,
+                    retry_policy=RETRY,
                 )
                 self.reminders_sent.append(key)
 
         await self._announce_pending()
         if self.phase == "cancelled":
-            await workflow.execute_activity_method(MeetingActivities.announce, AnnounceInput(meeting_id=data.meeting_id, what="cancelled"),
-                                                   start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+            await workflow.execute_activity_method(
+                MeetingActivities.announce,
+                AnnounceInput(meeting_id=data.meeting_id, what="cancelled"),
+                start_to_close_timeout=TIMEOUT,
+                retry_policy=RETRY,
+            )
             return MeetingOutcome(status="cancelled", reminders_sent=self.reminders_sent)
         await workflow.wait_condition(lambda: self.phase == "closed")
-        await workflow.execute_activity_method(MeetingActivities.announce, AnnounceInput(meeting_id=data.meeting_id, what="closed"),
-                                               start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+        await workflow.execute_activity_method(
+            MeetingActivities.announce,
+            AnnounceInput(meeting_id=data.meeting_id, what="closed"),
+            start_to_close_timeout=TIMEOUT,
+            retry_policy=RETRY,
+        )
         return MeetingOutcome(status="closed", reminders_sent=self.reminders_sent)

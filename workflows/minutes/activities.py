@@ -55,8 +55,9 @@ class MinutesActivities:
         from signing.convert import get_converter
 
         async with self.context.database.session() as session:
-            return await minutes_service.render(session, settings=self.context.settings, minutes_id=data.minutes_id,
-                                                round_=data.round, converter=get_converter())
+            return await minutes_service.render(
+                session, settings=self.context.settings, minutes_id=data.minutes_id, round_=data.round, converter=get_converter()
+            )
 
     @activity.defn(name="minutes_signing_state")
     async def signing_state(self, minutes_id: int) -> SigningStateOut:
@@ -69,23 +70,25 @@ class MinutesActivities:
         """Validate the signed file against the expected signer before the flow moves on."""
         settings = self.context.settings
         async with self.context.database.session() as session:
-            found = await minutes_service.signature_to_check(session, settings=settings, minutes_id=data.minutes_id,
-                                                             role=data.role, signed_sha=data.sha256)
+            found = await minutes_service.signature_to_check(
+                session, settings=settings, minutes_id=data.minutes_id, role=data.role, signed_sha=data.sha256
+            )
         if isinstance(found, bool):
             return found
         pdf, signer_name, accepted = found
         # Validation fetches revocation data: no transaction (no SQLite write lock) is held meanwhile.
-        error = await minutes_service.check_signature(settings, pdf=pdf, role=data.role, signer_name=signer_name,
-                                                      accepted=accepted)
+        error = await minutes_service.check_signature(settings, pdf=pdf, role=data.role, signer_name=signer_name, accepted=accepted)
         async with self.context.database.session() as session:
-            return await minutes_service.apply_signature_check(session, settings=settings, minutes_id=data.minutes_id,
-                                                               role=data.role, signed_sha=data.sha256, error=error)
+            return await minutes_service.apply_signature_check(
+                session, settings=settings, minutes_id=data.minutes_id, role=data.role, signed_sha=data.sha256, error=error
+            )
 
     @activity.defn(name="minutes_signing_notice")
     async def signing_notice(self, data: NoticeInput) -> bool:
         async with self.context.database.session() as session:
-            return await minutes_service.signing_notice(session, minutes_id=data.minutes_id, role=data.role,
-                                                        kind=data.kind, round_=data.round)
+            return await minutes_service.signing_notice(
+                session, minutes_id=data.minutes_id, role=data.role, kind=data.kind, round_=data.round
+            )
 
     @activity.defn(name="minutes_number")
     async def number(self, minutes_id: int) -> str:

@@ -13,19 +13,22 @@ ladder in `_collect` until they end.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
 
 from workflows import retry
-
 from workflows.kernel import PATCH, Tracker
 
 with workflow.unsafe.imports_passed_through():
     from workflows.minutes.activities import (
-        AcceptInput, FinalCheck, MinutesActivities, NoticeInput, RenderInput, SigningStateOut,
+        AcceptInput,
+        FinalCheck,
+        MinutesActivities,
+        NoticeInput,
+        RenderInput,
+        SigningStateOut,
     )
 
 RETRY = retry.DATABASE
@@ -84,8 +87,9 @@ class MinutesWorkflow:
         return MinutesProgress(phase=self._phase, round=self._rendered, notices=self._notices, notation=self._notation)
 
     async def _state(self, minutes_id: int) -> SigningStateOut:
-        return await workflow.execute_activity_method(MinutesActivities.signing_state, minutes_id,
-                                                      start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+        return await workflow.execute_activity_method(
+            MinutesActivities.signing_state, minutes_id, start_to_close_timeout=TIMEOUT, retry_policy=RETRY
+        )
 
     async def _collect(self, minutes_id: int, role: str, round_: int) -> bool:
         """Wait for `role`'s valid signature; False when the minutes were returned."""
@@ -104,8 +108,11 @@ class MinutesWorkflow:
             if shas:
                 for sha in shas:
                     await workflow.execute_activity_method(
-                        MinutesActivities.accept_signature, AcceptInput(minutes_id=minutes_id, role=role, sha256=sha),
-                        start_to_close_timeout=TIMEOUT * 2, retry_policy=RETRY)
+                        MinutesActivities.accept_signature,
+                        AcceptInput(minutes_id=minutes_id, role=role, sha256=sha),
+                        start_to_close_timeout=TIMEOUT * 2,
+                        retry_policy=RETRY,
+                    )
                 continue
             if self._kernel:
                 tracker = Tracker(f"minutes.{role}", lambda: self._events)
@@ -128,11 +135,14 @@ class MinutesWorkflow:
                 try:
                     await workflow.wait_condition(lambda: self._events != seen, timeout=timedelta(seconds=wait))
                     continue  # something happened before the deadline: re-read
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             await workflow.execute_activity_method(
-                MinutesActivities.signing_notice, NoticeInput(minutes_id=minutes_id, role=role, kind=kind, round=round_),
-                start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+                MinutesActivities.signing_notice,
+                NoticeInput(minutes_id=minutes_id, role=role, kind=kind, round=round_),
+                start_to_close_timeout=TIMEOUT,
+                retry_policy=RETRY,
+            )
             self._notices.append(key)
 
     @workflow.run
@@ -143,8 +153,12 @@ class MinutesWorkflow:
             await workflow.wait_condition(lambda: self._requested > self._rendered)
             round_ = self._requested
             self._phase = "rendering"
-            await workflow.execute_activity_method(MinutesActivities.render, RenderInput(minutes_id=data.minutes_id, round=round_),
-                                                   start_to_close_timeout=RENDER_TIMEOUT, retry_policy=RENDER_RETRY)
+            await workflow.execute_activity_method(
+                MinutesActivities.render,
+                RenderInput(minutes_id=data.minutes_id, round=round_),
+                start_to_close_timeout=RENDER_TIMEOUT,
+                retry_policy=RENDER_RETRY,
+            )
             self._rendered = round_
             if not await self._collect(data.minutes_id, "secretary", round_):
                 continue
@@ -152,15 +166,19 @@ class MinutesWorkflow:
                 continue
             break
         self._phase = "numbering"
-        self._notation = await workflow.execute_activity_method(MinutesActivities.number, data.minutes_id,
-                                                                start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
-        check: FinalCheck = await workflow.execute_activity_method(MinutesActivities.validate_final, data.minutes_id,
-                                                                   start_to_close_timeout=TIMEOUT * 2, retry_policy=retry.VALIDATION)
-        workflow.logger.info("minutes %s numbered %s: %s signatures, valid=%s", data.minutes_id, self._notation,
-                             check.signatures, check.all_valid)
+        self._notation = await workflow.execute_activity_method(
+            MinutesActivities.number, data.minutes_id, start_to_close_timeout=TIMEOUT, retry_policy=RETRY
+        )
+        check: FinalCheck = await workflow.execute_activity_method(
+            MinutesActivities.validate_final, data.minutes_id, start_to_close_timeout=TIMEOUT * 2, retry_policy=retry.VALIDATION
+        )
+        workflow.logger.info(
+            "minutes %s numbered %s: %s signatures, valid=%s", data.minutes_id, self._notation, check.signatures, check.all_valid
+        )
         self._phase = "distributing"
-        await workflow.execute_activity_method(MinutesActivities.distribute, data.minutes_id,
-                                               start_to_close_timeout=TIMEOUT * 2, retry_policy=retry.DELIVERY)
+        await workflow.execute_activity_method(
+            MinutesActivities.distribute, data.minutes_id, start_to_close_timeout=TIMEOUT * 2, retry_policy=retry.DELIVERY
+        )
         self._phase = "distributed"
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._notation

@@ -57,8 +57,7 @@ class OutgoingActivities:
                 status=doc.status.value,
                 prepared=bool(doc.prepared_pdf_sha),
                 review_due=sorted(r.due_at for r in rows if r.due_at is not None),
-                pending_deliveries=await outgoing.pending_deliveries(session, document_id=doc.id)
-                if doc.status in outgoing.ISSUED else [],
+                pending_deliveries=await outgoing.pending_deliveries(session, document_id=doc.id) if doc.status in outgoing.ISSUED else [],
                 pending_notices=await outgoing.pending_notices(session, document_id=doc.id),
                 validated_issue=len(report.get("signatures", [])) >= 2,
             )
@@ -121,9 +120,16 @@ class OutgoingActivities:
             doc = await outgoing.get(session, document_id=document_id)
             doc.validation_report = report.model_dump_json()
             await outgoing.record(
-                session, actor=outgoing.Actor.system("outgoing-workflow"), action="outgoing.validate",
-                object_type="outgoing", object_id=doc.id, organization_id=doc.organization_id,
-                details={"all_valid": report.all_valid, "signatures": len(report.signatures),
-                         "summary": json.dumps(report.summary_en, ensure_ascii=False)},
+                session,
+                actor=outgoing.Actor.system("outgoing-workflow"),
+                action="outgoing.validate",
+                object_type="outgoing",
+                object_id=doc.id,
+                organization_id=doc.organization_id,
+                details={
+                    "all_valid": report.all_valid,
+                    "signatures": len(report.signatures),
+                    "summary": json.dumps(report.summary_en, ensure_ascii=False),
+                },
             )
         return report.all_valid

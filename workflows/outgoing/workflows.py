@@ -50,7 +50,6 @@ class OutgoingProgress(BaseModel):
     signals: int = 0
 
 
-
 @workflow.defn
 class OutgoingWorkflow:
     def __init__(self) -> None:
@@ -78,7 +77,10 @@ class OutgoingWorkflow:
 
     async def _load(self, document_id: int) -> OutgoingState:
         return await workflow.execute_activity_method(
-            OutgoingActivities.load, document_id, start_to_close_timeout=timedelta(seconds=30), retry_policy=retry.DATABASE,
+            OutgoingActivities.load,
+            document_id,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=retry.DATABASE,
         )
 
     @workflow.run
@@ -103,7 +105,9 @@ class OutgoingWorkflow:
             elif state.status == "awaiting_signature" and not state.prepared:
                 self._progress.step = "rendering"
                 await workflow.execute_activity_method(
-                    OutgoingActivities.render, data.document_id, start_to_close_timeout=timedelta(minutes=3),
+                    OutgoingActivities.render,
+                    data.document_id,
+                    start_to_close_timeout=timedelta(minutes=3),
                     retry_policy=retry.RENDER,
                 )
                 continue
@@ -127,14 +131,19 @@ class OutgoingWorkflow:
             self._progress.step = "waiting"
             try:
                 await workflow.wait_condition(lambda: self._signals != self._seen, timeout=timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         workflow.continue_as_new(data.model_copy(update={"issued_since": issued_since}))
 
     def _settled(self, state: OutgoingState) -> bool:
         """Issued, and every delivery, the validation and every notice done; no new signal."""
-        return (state.status == "issued" and not state.pending_deliveries and not state.pending_notices
-                and (state.validated_issue or self._validation_ran) and self._signals == self._seen)
+        return (
+            state.status == "issued"
+            and not state.pending_deliveries
+            and not state.pending_notices
+            and (state.validated_issue or self._validation_ran)
+            and self._signals == self._seen
+        )
 
     async def _track_reviews(self, data: OutgoingInput) -> None:
         """Wait for a change or the review deadline's next rung, and send that rung (the kernel)."""
@@ -155,8 +164,10 @@ class OutgoingWorkflow:
             stage = "overdue" if now >= due else "soon" if now >= due - before else None
             if stage is not None:
                 await workflow.execute_activity_method(
-                    OutgoingActivities.remind, ReminderInput(document_id=data.document_id, stage=stage),
-                    start_to_close_timeout=timedelta(seconds=30), retry_policy=retry.DATABASE,
+                    OutgoingActivities.remind,
+                    ReminderInput(document_id=data.document_id, stage=stage),
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=retry.DATABASE,
                 )
             for moment in (due - before, due):
                 if moment > now:
@@ -168,27 +179,37 @@ class OutgoingWorkflow:
         if state.pending_deliveries:
             self._live.step = "dispatching"
             self._live.deliveries_pending = len(state.pending_deliveries)
-            await asyncio.gather(*(
-                workflow.execute_activity_method(
-                    OutgoingActivities.deliver, RecipientInput(document_id=data.document_id, recipient_id=rid),
-                    start_to_close_timeout=timedelta(seconds=data.dispatch_timeout_seconds), retry_policy=retry.DELIVERY,
+            await asyncio.gather(
+                *(
+                    workflow.execute_activity_method(
+                        OutgoingActivities.deliver,
+                        RecipientInput(document_id=data.document_id, recipient_id=rid),
+                        start_to_close_timeout=timedelta(seconds=data.dispatch_timeout_seconds),
+                        retry_policy=retry.DELIVERY,
+                    )
+                    for rid in state.pending_deliveries
                 )
-                for rid in state.pending_deliveries
-            ))
+            )
             self._live.deliveries_pending = 0
         if not state.validated_issue:
             self._live.step = "validating"
             await workflow.execute_activity_method(
-                OutgoingActivities.validate, data.document_id, start_to_close_timeout=timedelta(minutes=2),
+                OutgoingActivities.validate,
+                data.document_id,
+                start_to_close_timeout=timedelta(minutes=2),
                 retry_policy=retry.VALIDATION,
             )
             self._validation_ran = True
         if state.pending_notices:
             self._live.step = "notifying"
-            await asyncio.gather(*(
-                workflow.execute_activity_method(
-                    OutgoingActivities.notice, RecipientInput(document_id=data.document_id, recipient_id=rid),
-                    start_to_close_timeout=timedelta(seconds=data.dispatch_timeout_seconds), retry_policy=retry.DELIVERY,
+            await asyncio.gather(
+                *(
+                    workflow.execute_activity_method(
+                        OutgoingActivities.notice,
+                        RecipientInput(document_id=data.document_id, recipient_id=rid),
+                        start_to_close_timeout=timedelta(seconds=data.dispatch_timeout_seconds),
+                        retry_policy=retry.DELIVERY,
+                    )
+                    for rid in state.pending_notices
                 )
-                for rid in state.pending_notices
-            ))
+            )

@@ -65,8 +65,14 @@ class SummaryInput(BaseModel):
 
 
 def _snap(snapshot: reports.TargetSnapshot) -> TargetSnap:
-    return TargetSnap(status=snapshot.status, deadline=snapshot.deadline, request_status=snapshot.request_status,
-                      finished=snapshot.finished, pending=snapshot.pending, target_id=snapshot.target_id)
+    return TargetSnap(
+        status=snapshot.status,
+        deadline=snapshot.deadline,
+        request_status=snapshot.request_status,
+        finished=snapshot.finished,
+        pending=snapshot.pending,
+        target_id=snapshot.target_id,
+    )
 
 
 class ReportActivities:
@@ -78,9 +84,14 @@ class ReportActivities:
         settings = self.context.settings
         async with self.context.database.session() as session:
             targets, deadline, status = await reports.fanout_targets(session, request_id=request_id)
-        return FanoutPlan(targets=targets, deadline=deadline, status=status, batch=max(1, settings.report_fanout_batch),
-                          reminder_hours=settings.report_reminder_hours,
-                          escalate_hours=settings.report_escalate_after_hours)
+        return FanoutPlan(
+            targets=targets,
+            deadline=deadline,
+            status=status,
+            batch=max(1, settings.report_fanout_batch),
+            reminder_hours=settings.report_reminder_hours,
+            escalate_hours=settings.report_escalate_after_hours,
+        )
 
     @activity.defn(name="report_state")
     async def state(self, request_id: int) -> RequestState:
@@ -94,8 +105,11 @@ class ReportActivities:
         """The request into the target's incoming register, once (a domain error — e.g. no
         register at the target — fails it without retries: workflows/errors.py)."""
         async with self.context.database.session() as session:
-            return _snap(await reports.deliver(session, settings=self.context.settings, request_id=ref.request_id,
-                                               organization_id=ref.organization_id))
+            return _snap(
+                await reports.deliver(
+                    session, settings=self.context.settings, request_id=ref.request_id, organization_id=ref.organization_id
+                )
+            )
 
     @activity.defn(name="report_target_snapshot")
     async def snapshot(self, ref: TargetRef) -> TargetSnap:
@@ -105,9 +119,9 @@ class ReportActivities:
     @activity.defn(name="report_deadline_notice")
     async def deadline_notice(self, data: NoticeInput) -> bool:
         async with self.context.database.session() as session:
-            return await reports.send_deadline_notice(session, request_id=data.request_id,
-                                                      organization_id=data.organization_id, kind=data.kind,
-                                                      deadline=data.deadline)
+            return await reports.send_deadline_notice(
+                session, request_id=data.request_id, organization_id=data.organization_id, kind=data.kind, deadline=data.deadline
+            )
 
     @activity.defn(name="report_fanout_progress")
     async def fanout_progress(self, data: FanoutProgress) -> None:
@@ -125,5 +139,13 @@ class ReportActivities:
             return await reports.finish(session, request_id=request_id)
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.plan, self.state, self.deliver, self.snapshot, self.deadline_notice, self.fanout_progress,
-                self.deadline_summary, self.finish]
+        return [
+            self.plan,
+            self.state,
+            self.deliver,
+            self.snapshot,
+            self.deadline_notice,
+            self.fanout_progress,
+            self.deadline_summary,
+            self.finish,
+        ]

@@ -27,7 +27,6 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 
 from workflows import retry
-
 from workflows.kernel import PATCH, Tracker
 
 with workflow.unsafe.imports_passed_through():
@@ -103,7 +102,8 @@ class ReportRequestWorkflow:
         self._started = start.started
         self._runs = start.runs
         plan: FanoutPlan = await workflow.execute_activity_method(
-            ReportActivities.plan, rid, start_to_close_timeout=SHORT, retry_policy=RETRY)
+            ReportActivities.plan, rid, start_to_close_timeout=SHORT, retry_policy=RETRY
+        )
         targets = plan.targets
         self._total = len(targets)
         self._status = plan.status
@@ -113,12 +113,15 @@ class ReportRequestWorkflow:
 
         # Fan-out, a batch at a time; every batch is confirmed before the next one starts.
         while self._started < self._total and self._status == "open":
-            batch = targets[self._started:self._started + plan.batch]
+            batch = targets[self._started : self._started + plan.batch]
             await asyncio.gather(*(self._start_child(rid, oid, plan) for oid in batch))
             self._started += len(batch)
             await workflow.execute_activity_method(
-                ReportActivities.fanout_progress, FanoutProgress(request_id=rid, started=self._started),
-                start_to_close_timeout=SHORT, retry_policy=RETRY)
+                ReportActivities.fanout_progress,
+                FanoutProgress(request_id=rid, started=self._started),
+                start_to_close_timeout=SHORT,
+                retry_policy=RETRY,
+            )
             if self._wakeups != seen:
                 seen = self._wakeups
                 self._status, deadline, _ = await self._state(rid)
@@ -129,7 +132,7 @@ class ReportRequestWorkflow:
         while True:
             if check:
                 self._status, deadline, waiting = await self._state(rid)
-                started = set(targets[:self._started])
+                started = set(targets[: self._started])
                 if self._status != "open":
                     # Closed: the children still waiting see "missing" when they look again.
                     await self._signal(rid, [oid for oid in waiting if oid in started])
@@ -144,23 +147,26 @@ class ReportRequestWorkflow:
             check = True
             try:
                 if timeout.total_seconds() <= 0:
-                    raise asyncio.TimeoutError
+                    raise TimeoutError
                 await workflow.wait_condition(lambda: self._wakeups != seen, timeout=timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if summary_for != deadline and workflow.now() >= deadline:
                     await workflow.execute_activity_method(
-                        ReportActivities.deadline_summary, SummaryInput(request_id=rid, deadline=deadline),
-                        start_to_close_timeout=SHORT, retry_policy=RETRY)
+                        ReportActivities.deadline_summary,
+                        SummaryInput(request_id=rid, deadline=deadline),
+                        start_to_close_timeout=SHORT,
+                        retry_policy=RETRY,
+                    )
                     summary_for = deadline
             if self._should_continue(start) and not self._forward:
                 self._continue(start, summary_for)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return await workflow.execute_activity_method(
-            ReportActivities.finish, rid, start_to_close_timeout=SHORT, retry_policy=RETRY)
+        return await workflow.execute_activity_method(ReportActivities.finish, rid, start_to_close_timeout=SHORT, retry_policy=RETRY)
 
     async def _state(self, rid: int) -> tuple[str, datetime, list[int]]:
         state: RequestState = await workflow.execute_activity_method(
-            ReportActivities.state, rid, start_to_close_timeout=SHORT, retry_policy=RETRY)
+            ReportActivities.state, rid, start_to_close_timeout=SHORT, retry_policy=RETRY
+        )
         return state.status, state.deadline, state.waiting
 
     @staticmethod
@@ -172,8 +178,7 @@ class ReportRequestWorkflow:
         try:
             await workflow.start_child_workflow(
                 ReportTargetWorkflow.run,
-                TargetInput(request_id=rid, organization_id=oid, reminder_hours=plan.reminder_hours,
-                            escalate_hours=plan.escalate_hours),
+                TargetInput(request_id=rid, organization_id=oid, reminder_hours=plan.reminder_hours, escalate_hours=plan.escalate_hours),
                 id=self._child_id(oid),
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
@@ -183,7 +188,7 @@ class ReportRequestWorkflow:
 
     async def _signal(self, rid: int, organization_ids: list[int]) -> None:
         for i in range(0, len(organization_ids), 100):
-            await asyncio.gather(*(self._poke(rid, oid) for oid in organization_ids[i:i + 100]))
+            await asyncio.gather(*(self._poke(rid, oid) for oid in organization_ids[i : i + 100]))
 
     async def _poke(self, rid: int, oid: int) -> None:
         try:
@@ -196,10 +201,15 @@ class ReportRequestWorkflow:
         return info.is_continue_as_new_suggested() or info.get_current_history_length() > start.history_limit
 
     def _continue(self, start: RequestInput, summary_for: datetime | None) -> None:
-        workflow.continue_as_new(RequestInput(
-            request_id=start.request_id, started=self._started, summary_for=summary_for, runs=self._runs + 1,
-            history_limit=start.history_limit,
-        ))
+        workflow.continue_as_new(
+            RequestInput(
+                request_id=start.request_id,
+                started=self._started,
+                summary_for=summary_for,
+                runs=self._runs + 1,
+                history_limit=start.history_limit,
+            )
+        )
 
     @workflow.signal
     def wake(self) -> None:
@@ -235,7 +245,8 @@ class ReportTargetWorkflow:
         seen = self._changes
         try:
             snap: TargetSnap = await workflow.execute_activity_method(
-                ReportActivities.deliver, ref, start_to_close_timeout=SHORT, retry_policy=retry.DELIVERY)
+                ReportActivities.deliver, ref, start_to_close_timeout=SHORT, retry_policy=retry.DELIVERY
+            )
         except ActivityError:
             return "undeliverable"
         if self._kernel:
@@ -258,16 +269,16 @@ class ReportTargetWorkflow:
                     if wait > 0:
                         await workflow.wait_condition(lambda: self._changes != seen, timeout=timedelta(seconds=wait))
                     else:
-                        raise asyncio.TimeoutError
-                except asyncio.TimeoutError:
+                        raise TimeoutError
+                except TimeoutError:
                     await workflow.execute_activity_method(
                         ReportActivities.deadline_notice,
-                        NoticeInput(request_id=start.request_id, organization_id=start.organization_id, kind=kind,
-                                    deadline=snap.deadline),
-                        start_to_close_timeout=SHORT, retry_policy=RETRY)
+                        NoticeInput(request_id=start.request_id, organization_id=start.organization_id, kind=kind, deadline=snap.deadline),
+                        start_to_close_timeout=SHORT,
+                        retry_policy=RETRY,
+                    )
             reading = self._changes
-            snap = await workflow.execute_activity_method(
-                ReportActivities.snapshot, ref, start_to_close_timeout=SHORT, retry_policy=RETRY)
+            snap = await workflow.execute_activity_method(ReportActivities.snapshot, ref, start_to_close_timeout=SHORT, retry_policy=RETRY)
             if before_read:
                 seen = reading
             if workflow.info().is_continue_as_new_suggested():

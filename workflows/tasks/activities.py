@@ -38,7 +38,9 @@ class TaskActivities:
         settings = self.context.settings
         async with self.context.database.session() as session:
             snap = await tasks.workflow_snapshot(
-                session, task_id=task_id, reminder_working_days=settings.task_reminder_working_days,
+                session,
+                task_id=task_id,
+                reminder_working_days=settings.task_reminder_working_days,
                 escalate_after_working_days=settings.task_escalate_after_working_days,
             )
         return TaskSnapshot(**snap.__dict__)
@@ -51,5 +53,4 @@ class TaskActivities:
     @activity.defn(name="task_deadline_notice")
     async def deadline_notice(self, deadline: TaskDeadline) -> bool:
         async with self.context.database.session() as session:
-            return await tasks.send_deadline_notice(session, task_id=deadline.task_id, kind=deadline.kind,
-                                                    due_date=deadline.due_date)
+            return await tasks.send_deadline_notice(session, task_id=deadline.task_id, kind=deadline.kind, due_date=deadline.due_date)

@@ -10,14 +10,12 @@ and a new due date moves the timers. Since patch `kernel-v1` the loop is the dea
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
 
 from workflows import retry
-
 from workflows.kernel import PATCH, Tracker
 
 with workflow.unsafe.imports_passed_through():
@@ -60,13 +58,15 @@ class TaskWorkflow:
     async def _run_before_kernel(self, start: TaskInput) -> str:
         """The loop of executions started before `kernel-v1`: exactly the commands they recorded."""
         if not self._announced:
-            await workflow.execute_activity_method(TaskActivities.notify_assigned, start.task_id,
-                                                   start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+            await workflow.execute_activity_method(
+                TaskActivities.notify_assigned, start.task_id, start_to_close_timeout=TIMEOUT, retry_policy=RETRY
+            )
             self._announced = True
         while True:
             seen = self._changes
             snap: TaskSnapshot = await workflow.execute_activity_method(
-                TaskActivities.snapshot, start.task_id, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+                TaskActivities.snapshot, start.task_id, start_to_close_timeout=TIMEOUT, retry_policy=RETRY
+            )
             self._status, self._processed = snap.status, snap.revision
             if snap.closed:
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -83,12 +83,15 @@ class TaskWorkflow:
                 wait = (at - workflow.now()).total_seconds()
                 try:
                     if wait <= 0:
-                        raise asyncio.TimeoutError
+                        raise TimeoutError
                     await workflow.wait_condition(lambda: self._changes != seen, timeout=timedelta(seconds=wait))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     await workflow.execute_activity_method(
-                        TaskActivities.deadline_notice, TaskDeadline(task_id=start.task_id, kind=kind, due_date=snap.due_date),
-                        start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+                        TaskActivities.deadline_notice,
+                        TaskDeadline(task_id=start.task_id, kind=kind, due_date=snap.due_date),
+                        start_to_close_timeout=TIMEOUT,
+                        retry_policy=RETRY,
+                    )
             if workflow.info().is_continue_as_new_suggested():
                 workflow.continue_as_new(start)
 
@@ -103,19 +106,25 @@ class TaskWorkflow:
         self._changes += 1
         # Read the branch when the condition is checked: an update that arrives with the start
         # runs before `run` has chosen it.
-        await workflow.wait_condition(
-            lambda: (self._tracker.processed if self._kernel else self._processed) >= revision)
+        await workflow.wait_condition(lambda: (self._tracker.processed if self._kernel else self._processed) >= revision)
         return (self._tracker.status if self._kernel else self._status) or ""
 
     @workflow.query
     def state(self) -> TaskState:
         if self._kernel:
             t = self._tracker
-            return TaskState(status=t.status, revision=t.processed, next_deadline=t.next[0] if t.next else None,
-                             next_deadline_at=t.next[1].isoformat() if t.next else None)
-        return TaskState(status=self._status, revision=self._processed,
-                         next_deadline=self._next[0] if self._next else None,
-                         next_deadline_at=self._next[1] if self._next else None)
+            return TaskState(
+                status=t.status,
+                revision=t.processed,
+                next_deadline=t.next[0] if t.next else None,
+                next_deadline_at=t.next[1].isoformat() if t.next else None,
+            )
+        return TaskState(
+            status=self._status,
+            revision=self._processed,
+            next_deadline=self._next[0] if self._next else None,
+            next_deadline_at=self._next[1] if self._next else None,
+        )
 
 
 def task_workflow_id(task_id: int) -> str:

@@ -16,7 +16,8 @@ from services.db import Database
 log = logging.getLogger(__name__)
 
 
-async def seed_domains(*, settings: Settings, database: Database, client: Client) -> None:
+async def seed_domains(*, settings: Settings, database: Database, client: Client) -> list[str]:
+    """Seeds every domain; returns the names of those whose demo failed (logged with the cause)."""
     from demo.incoming import seed_demo as seed_incoming
     from demo.meetings import seed_demo as seed_meetings
     from demo.outgoing import seed_demo as seed_outgoing
@@ -32,8 +33,11 @@ async def seed_domains(*, settings: Settings, database: Database, client: Client
     from demo.minutes import seed_demo as seed_minutes
 
     seeders.append(("minutes", seed_minutes))
+    failed = []
     for name, seeder in seeders:
         try:
             await seeder(settings=settings, database=database, client=client)
         except Exception:  # one domain's demo must not stop the others
             log.exception("demo data for %s failed", name)
+            failed.append(name)
+    return failed

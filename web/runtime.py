@@ -25,6 +25,8 @@ from services.migrate import upgrade_async
 from workflows.client import connect
 
 log = logging.getLogger("lienthong")
+# Printed once the first start's demo data is seeded (the browser tests wait for it).
+DEMO_READY = "Dữ liệu mẫu đã sẵn sàng — demo data ready"
 
 
 def temporal_binary() -> str:
@@ -136,7 +138,13 @@ async def seed_domain_demo(settings: Settings) -> None:
     from demo.domains import seed_domains
 
     client = await connect(settings)
-    await seed_domains(settings=settings, database=get_database(), client=client)
+    started = time.monotonic()
+    failed = await seed_domains(settings=settings, database=get_database(), client=client)
+    took = time.monotonic() - started
+    if failed:
+        print(f"Dữ liệu mẫu chưa đầy đủ, lỗi ở: {', '.join(failed)} — demo data incomplete ({took:.0f} s).", flush=True)
+    else:
+        print(f"{DEMO_READY} ({took:.0f} s).", flush=True)
 
 
 async def run_worker(settings: Settings, *, stop: asyncio.Event) -> None:

@@ -44,6 +44,21 @@ class DevServer:
     log: Path
     ports: dict[str, int]
 
+    def wait_for_demo(self) -> None:
+        """Until the first start's demo data is seeded (printed by `dev`); fails at once if a
+        domain's demo failed, with the log's tail. Minutes on a loaded machine."""
+        from web.runtime import DEMO_READY
+
+        deadline = time.monotonic() + float(os.environ.get("LIENTHONG_E2E_DEMO_SECONDS", "900"))
+        while time.monotonic() < deadline:
+            text = self.log.read_text(encoding="utf-8", errors="replace")
+            if DEMO_READY in text:
+                return
+            if "demo data incomplete" in text or self.process.poll() is not None:
+                raise AssertionError(f"the demo data was not seeded:\n{text[-4000:]}")
+            time.sleep(1)
+        raise AssertionError(f"the demo data was not seeded in time:\n{self.log.read_text()[-4000:]}")
+
 
 def start_dev(data_dir: Path, log: Path, ports: dict[str, int] | None = None) -> DevServer:
     ports = ports or {"web": free_port(), "temporal": free_port(), "ui": free_port(), "trust": free_port()}

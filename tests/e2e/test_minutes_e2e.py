@@ -14,15 +14,9 @@ DRAFT_MEETING = "Họp chuyên đề công tác phòng, chống bạo lực gia 
 
 
 def _minutes_url(page, base: str) -> str:  # type: ignore[no-untyped-def]
-    """The demo's draft minutes, found from the secretary's task list (seeding may still run)."""
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        page.goto(base + "/tasks")
-        link = page.get_by_role("link", name=DRAFT_MEETING)
-        if link.count():
-            return base + link.first.get_attribute("href")
-        time.sleep(3)
-    raise AssertionError("the demo's draft minutes did not appear")
+    """The demo's draft minutes, found from the secretary's task list."""
+    page.goto(base + "/tasks")
+    return base + page.get_by_role("link", name=DRAFT_MEETING).first.get_attribute("href")
 
 
 def _settled_content(page) -> str:  # type: ignore[no-untyped-def]
@@ -42,6 +36,7 @@ def test_secretary_types_and_participant_sees_it_live(live_dev, browser) -> None
     member_ctx = browser.new_context(viewport=PHONE, locale="vi-VN")
     secretary, member = secretary_ctx.new_page(), member_ctx.new_page()
     try:
+        live_dev.wait_for_demo()
         sign_in(secretary, base, "ngoc.vo", DEMO_PASSWORD)
         url = _minutes_url(secretary, base)
         assert re.search(r"/meetings/\d+/minutes$", url)
@@ -80,15 +75,10 @@ def test_chair_signs_the_waiting_minutes_and_they_are_numbered(live_dev, browser
     page = ctx.new_page()
     page.on("dialog", lambda dialog: dialog.accept())
     try:
+        live_dev.wait_for_demo()
         sign_in(page, base, "lan.nguyen", DEMO_PASSWORD)
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            page.goto(base + "/tasks")
-            link = page.get_by_role("link", name="Họp Ban Thường vụ tháng 6/2026")
-            if link.count():
-                break
-            time.sleep(3)
-        link.first.click()
+        page.goto(base + "/tasks")
+        page.get_by_role("link", name="Họp Ban Thường vụ tháng 6/2026").first.click()
         # What the chair sees is what she signs: the secretary-signed PDF, page by page, above the PIN.
         minutes_id = re.search(r"/minutes/(\d+)/sign", page.locator("#sign form").get_attribute("action")).group(1)
         to_sign = page.request.get(f"{base}/minutes/{minutes_id}/file/signed").body()

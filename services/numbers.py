@@ -11,6 +11,13 @@ _PERCENT = {"vi": "#,##0.0\u00a0%", "en": "#,##0.0%"}
 _PERCENT_SHORT = {"vi": "#,##0.#\u00a0%", "en": "#,##0.#%"}  # axis ticks: "25 %", "12,5 %"
 
 
+def is_digits(text: object) -> bool:
+    """ASCII digits only: str.isdigit() also takes "²" and "١", which int() refuses or misreads
+    (a 500 before, where a client sent them as an id)."""
+    value = str(text)
+    return value.isascii() and value.isdecimal()
+
+
 def percent(share: float | None, locale: str, *, short: bool = False) -> str:
     """A share 0…1 as a percentage with one decimal ("—" when there is none)."""
     if share is None:

@@ -17,6 +17,7 @@ from services.blobs import BlobStore, write_atomic
 from services.config import Settings
 from services.errors import InvalidInput, NotFound
 from services.i18n import _l
+from services.numbers import is_digits
 from services.processes import LimitHit, run_limited
 
 DPI = 110
@@ -65,7 +66,7 @@ def page_count(blobs: BlobStore, digest: str, limits: Limits = Limits()) -> int:
     done = _poppler(["pdfinfo", str(_source(blobs, digest))], limits)
     lines = done.stdout.decode("utf-8", "replace").splitlines()
     pages = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("Pages:")), "")
-    if done.returncode != 0 or not pages.isdigit():
+    if done.returncode != 0 or not is_digits(pages):
         raise InvalidInput(_l("The PDF cannot be read for a preview."))
     write_atomic(cached, pages.encode())
     return int(pages)

@@ -17,6 +17,7 @@ from meetings.models import Meeting
 from services.audit.models import AuditEntry
 from services.directory.models import Organization, Unit, User
 from services.incoming.models import IncomingDocument
+from services.numbers import is_digits
 from services.outgoing.models import OutgoingDocument
 from services.reports.models import ReportRequest, ReportTarget
 from services.tasks.models import Task
@@ -93,7 +94,7 @@ def _text(obj: Any, object_type: str, meetings: dict[int, Meeting], requests: di
 async def _load(session: AsyncSession, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Any]:
     wanted: dict[str, set[int]] = {}
     for object_type, object_id in pairs:
-        if object_type in MODELS and object_id and object_id.isdigit() and int(object_id) < 2**31:
+        if object_type in MODELS and object_id and is_digits(object_id) and int(object_id) < 2**31:
             wanted.setdefault(object_type, set()).add(int(object_id))
     found: dict[tuple[str, str], Any] = {}
     for object_type, ids in wanted.items():
@@ -152,7 +153,7 @@ async def find_by_notation(session: AsyncSession, text: str, org_ids: Iterable[i
         ("report_request", ReportRequest, ReportRequest.notation),
     ):
         query = select(model.id).where(model.organization_id.in_(orgs), column.ilike(like))
-        if hasattr(model, "number") and text.strip().split("/")[0].isdigit() and object_type != "incoming":
+        if hasattr(model, "number") and is_digits(text.strip().split("/")[0]) and object_type != "incoming":
             number, _sep, rest = text.strip().partition("/")
             query = select(model.id).where(
                 model.organization_id.in_(orgs), or_(column.ilike(like), (model.number == int(number)) & column.ilike(f"%{rest}%"))

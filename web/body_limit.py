@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.numbers import is_digits
+
 
 class BodyLimit:
     """Refuse (413) any HTTP request whose body grows past `limit` bytes."""
@@ -29,7 +31,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.limit:
+        if is_digits(declared) and int(declared) > self.limit:
             # Known too large before a byte of it is read.
             await self._refuse(scope, send)
             return

@@ -20,6 +20,7 @@ from services.authz import Principal, load_principal, require
 from services.directory.models import Role
 from services.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from services.i18n import _l
+from services.numbers import is_digits
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -59,11 +60,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-
-
-def _is_id(value: object) -> bool:
-    """ASCII digits only: isdigit() also takes "²", which int() refuses (a 500 before)."""
-    return str(value).isascii() and str(value).isdecimal()
 
 
 def client_ip(request: Request) -> str:
@@ -163,7 +159,7 @@ class Access:
         return "signed-in" if not self.roles else "roles:" + ",".join(r.value for r in self.roles)
 
     async def __call__(self, request: Request, session: SessionDep) -> Principal | None:
-        if any(_is_id(v) and int(v) > MAX_ID for v in request.path_params.values()):
+        if any(is_digits(v) and int(v) > MAX_ID for v in request.path_params.values()):
             raise NotFound(_l("not found"))
         principal = await _resolve(request, session)
         if self.public:
@@ -187,7 +183,7 @@ class Access:
                 )
             if self.org_param is not None:
                 raw = request.path_params.get(self.org_param)
-                require(principal, self.roles, int(raw) if _is_id(raw) else None, "organization")
+                require(principal, self.roles, int(raw) if is_digits(raw) else None, "organization")
         if request.method == "GET" and not principal.via_token:
             from web.nav import counts
             from web.waiting import waiting_for

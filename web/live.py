@@ -19,6 +19,7 @@ from services.auth import service as auth
 from services.authz import Principal, load_principal
 from services.events import service as events
 from services.events.hub import EventHub
+from services.numbers import is_digits
 from web.deps import SESSION_COOKIE, Access
 
 router = APIRouter(tags=["live"])
@@ -83,7 +84,7 @@ async def live(websocket: WebSocket) -> None:
         await websocket.close(code=4404)
         return
     await websocket.accept()
-    after = int(after_raw) if after_raw.isdigit() else None
+    after = int(after_raw) if is_digits(after_raw) else None
     if after is not None and head - after > MAX_REPLAY:
         await websocket.send_json({"kind": "resync", "seq": head})
         after = head

@@ -26,6 +26,7 @@ from defusedxml.ElementTree import ParseError, fromstring
 
 from services.errors import InvalidInput
 from services.i18n import Message, _l
+from services.numbers import is_digits
 
 NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 register_namespace("edXML", NS)
@@ -214,7 +215,7 @@ def parse(data: bytes) -> Package:
         raise _refuse(_l("unexpected root {tag}", tag=root.tag))
     message = _one(root, f"{_q('edXMLHeader')}/{_q('MessageHeader')}")
     number_text = _get(message, "Code", "CodeNumber")
-    if not number_text.isdigit():
+    if not is_digits(number_text):
         raise _refuse(_l("bad CodeNumber"))
     manifest = {ref.findtext(_q("ContentId")) or "": ref for ref in _one(root, f"{_q('edXMLBody')}/{_q('edXMLManifest')}")}
     attachments = []
@@ -258,7 +259,7 @@ def parse(data: bytes) -> Package:
         signer_name=_get(message, "SignerInfo", "FullName"),
         due_date=_date(due, "hạn xử lý") if due else None,
         to_places=[p.text or "" for p in _one(message, _q("ToPlaces"))],
-        urgency=URGENCY_OF.get(int(priority) if priority.isdigit() else 0, "normal"),
+        urgency=URGENCY_OF.get(int(priority) if is_digits(priority) else 0, "normal"),
         secrecy=(message.findtext(f"{_q('OtherInfo')}/{_q('SecurityLevel')}") or "normal"),
         steering_type=int(_get(message, "SteeringType") or 0),
         business_type=int(_get(header, "Bussiness", "BussinessDocType") or 0),

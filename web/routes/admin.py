@@ -15,6 +15,7 @@ from services.directory.models import Level, Organization, Role, RoleAssignment
 from services.errors import InvalidInput, NotFound
 from services.i18n import _l
 from web.deps import Access, AdminUser, SessionDep
+from web.form_values import form_id
 from web.templating import render
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -33,15 +34,6 @@ def _role(value: str) -> Role:
         return Role(value)
     except ValueError:
         raise InvalidInput(_l("Unknown role.")) from None
-
-
-def _optional_int(value: str | None) -> int | None:
-    value = (value or "").strip()
-    if not value:
-        return None
-    if not value.isdigit():
-        raise InvalidInput(_l("Invalid selection."))
-    return int(value)
 
 
 @router.get("")
@@ -67,7 +59,7 @@ async def create_org(
     place: Annotated[str, Form()] = "",
     parent_body: Annotated[str, Form()] = "",
 ) -> Response:
-    parent = _optional_int(parent_id)
+    parent = form_id(parent_id)
     if parent is None:
         raise InvalidInput(_l("Choose the parent organisation."))
     require(principal, [Role.admin], parent, "organization")
@@ -164,7 +156,7 @@ async def set_unit_head(
     unit = next((u for u in await directory.units_of(session, org_id=org_id) if u.id == unit_id), None)
     if unit is None:
         raise NotFound(_l("unit not found"))
-    head_id = _optional_int(user_id)
+    head_id = form_id(user_id)
     head = await directory.get_user(session, user_id=head_id) if head_id else None
     await directory.set_unit_head(session, actor=principal.actor, unit=unit, user=head)
     return RedirectResponse(f"/admin/orgs/{org_id}?ok=unit_head", status_code=303)
@@ -195,7 +187,7 @@ async def create_user(
         position=position,
         email=email,
         phone=phone,
-        unit_id=_optional_int(unit_id),
+        unit_id=form_id(unit_id),
         roles=[_role(role)] if role else [],
     )
     return RedirectResponse(f"/admin/users/{user.id}?ok=created", status_code=303)
@@ -236,7 +228,7 @@ async def update_user(
         position=position,
         email=email,
         phone=phone,
-        unit_id=_optional_int(unit_id),
+        unit_id=form_id(unit_id),
         active=active == "on",
     )
     return RedirectResponse(f"/admin/users/{user_id}?ok=saved", status_code=303)
@@ -261,7 +253,7 @@ async def add_role(
     organization_id: Annotated[str, Form()] = "",
 ) -> Response:
     user = await directory.admin_get_user(session, principal=principal, user_id=user_id)
-    org_id = _optional_int(organization_id) or user.organization_id
+    org_id = form_id(organization_id) or user.organization_id
     require(principal, [Role.admin], org_id, "organization")
     await directory.assign_role(session, actor=principal.actor, user=user, organization_id=org_id, role=_role(role))
     return RedirectResponse(f"/admin/users/{user_id}?ok=role_added", status_code=303)

@@ -15,6 +15,7 @@ from services.authz import Principal
 from services.directory.models import Organization, Role, User
 from services.errors import Forbidden, InvalidInput, NotFound
 from services.i18n import _l
+from services.numbers import is_digits
 from web import audit_view
 from web.deps import AuditorUser, SessionDep, writes_on_read
 from web.i18n import VN_TZ, fmt_datetime
@@ -57,7 +58,7 @@ def _filters(principal: Principal, params: dict[str, str]) -> audit.AuditFilter:
     scope = principal.orgs_with(Role.auditor)
     org = params.get("org")
     if org:
-        if not org.isdigit() or int(org) not in scope:
+        if not is_digits(org) or int(org) not in scope:
             raise InvalidInput(_l("Organisation outside your scope."))
         org_ids = principal.tree.subtree(int(org)) & scope
     else:
@@ -66,7 +67,7 @@ def _filters(principal: Principal, params: dict[str, str]) -> audit.AuditFilter:
     return audit.AuditFilter(
         object_type=params.get("object_type") or None,
         object_id=params.get("object_id") or None,
-        actor_id=int(actor) if actor and actor.isdigit() else None,
+        actor_id=int(actor) if actor and is_digits(actor) else None,
         organization_ids=sorted(org_ids),
         action=params.get("action") or None,
         since=_day(params.get("since")),
@@ -86,7 +87,7 @@ async def audit_page(request: Request, principal: AuditorUser, session: SessionD
     if notation := (params.get("notation") or "").strip()[:100]:
         filters.objects = await audit_view.find_by_notation(session, notation, filters.organization_ids or [])
     before = params.get("before")
-    entries = await audit.search(session, filters=filters, before_seq=int(before) if before and before.isdigit() else None, limit=PAGE + 1)
+    entries = await audit.search(session, filters=filters, before_seq=int(before) if before and is_digits(before) else None, limit=PAGE + 1)
     more = len(entries) > PAGE
     entries = entries[:PAGE]
     orgs = (await session.scalars(select(Organization).where(Organization.id.in_(filters.organization_ids or [])))).all()

@@ -27,6 +27,7 @@ from services.i18n import Message, _l
 from services.incoming import handling
 from services.incoming import service as incoming
 from services.incoming.models import DOC_TYPES, SECRECY, URGENCY, IncomingDocument, IncomingFile, Status
+from services.numbers import is_digits
 from services.outbox.service import tell
 from services.outgoing.models import OutgoingDocument
 from services.outgoing.service import DRAFT_ROLES
@@ -34,6 +35,7 @@ from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, OfficeLimits, check_upl
 from signing.uploads import validate_upload
 from web import i18n, live
 from web.deps import Access, AdminUser, SessionDep, SignedIn, writes_on_read
+from web.form_values import form_id, form_ids
 from web.templating import render
 
 log = logging.getLogger(__name__)
@@ -62,19 +64,6 @@ def _date(value: str | None, label: Message = _l("Date"), required: bool = False
             continue
         return calendar.check_plausible(parsed, label)
     raise InvalidInput(_l("{label}: write the date as dd/mm/yyyy.", label=label))
-
-
-def _int(value: str | None) -> int | None:
-    value = (value or "").strip()
-    if not value:
-        return None
-    if not value.isdigit():
-        raise InvalidInput(_l("Invalid selection."))
-    return int(value)
-
-
-def _ints(values: list[str] | None) -> list[int]:
-    return [int(v) for v in (values or []) if str(v).strip().isdigit()]
 
 
 def _done(document_id: int, flash: str = "saved") -> RedirectResponse:
@@ -110,7 +99,7 @@ async def _form_context(session: AsyncSession, principal: Principal, org_id: int
 
 
 def _meta_from_form(form: dict[str, Any]) -> incoming.Metadata:
-    issuer_org_id = _int(form.get("issuer_org_id"))
+    issuer_org_id = form_id(form.get("issuer_org_id"))
     return incoming.Metadata(
         issuer_name=form.get("issuer_name") or "",
         issuer_org_id=issuer_org_id,
@@ -122,13 +111,13 @@ def _meta_from_form(form: dict[str, Any]) -> incoming.Metadata:
         secrecy=form.get("secrecy") or "normal",
         doc_due_date=_date(form.get("doc_due_date"), _l("Reply due date")),
         arrival_date=_date(form.get("arrival_date"), _l("Arrival date")),
-        receiving_unit_id=_int(form.get("receiving_unit_id")),
+        receiving_unit_id=form_id(form.get("receiving_unit_id")),
     )
 
 
 async def _fill_issuer(session: AsyncSession, form: dict[str, Any]) -> None:
     """An issuer chosen from the system's organisations gives its name."""
-    org_id = _int(form.get("issuer_org_id"))
+    org_id = form_id(form.get("issuer_org_id"))
     if org_id and not (form.get("issuer_name") or "").strip():
         org = await session.get(Organization, org_id)
         if org is not None:
@@ -174,7 +163,7 @@ async def _tabs(session: AsyncSession, principal: Principal, active: str) -> dic
 
 
 async def _doc_channel(session: AsyncSession, principal: Principal, ident: str) -> bool:
-    if not ident.isdigit():
+    if not is_digits(ident):
         return False
     try:
         await incoming.get_for(session, principal=principal, document_id=int(ident))
@@ -184,7 +173,7 @@ async def _doc_channel(session: AsyncSession, principal: Principal, ident: str) 
 
 
 async def _sender_channel(session: AsyncSession, principal: Principal, ident: str) -> bool:
-    return ident.isdigit() and int(ident) in principal.visible_orgs()
+    return is_digits(ident) and int(ident) in principal.visible_orgs()
 
 
 live.CHANNEL_RULES["incoming"] = _doc_channel
@@ -381,7 +370,7 @@ async def check_duplicate(
         number_notation=number_notation,
         document_date=_date(document_date),
         issuer_name=issuer_name,
-        issuer_org_id=_int(issuer_org_id),
+        issuer_org_id=form_id(issuer_org_id),
     )
     return JSONResponse(
         {
@@ -410,7 +399,7 @@ async def create(
 ) -> Response:
     form = dict((await request.form()).items())
     form.pop("files", None)
-    org_id = _int(form.get("organization_id")) or 0
+    org_id = form_id(form.get("organization_id")) or 0
     allow_duplicate = form.get("allow_duplicate") == "on"
     duplicates: list[IncomingDocument] = []
     try:
@@ -524,14 +513,14 @@ async def direct(
 ) -> Response:
     await incoming.get_for(session, principal=principal, document_id=document_id)  # 404 before the form is read
     kind, _, ident = lead.partition(":")
-    if not ident.isdigit() or kind not in ("user", "unit"):
+    if not is_digits(ident) or kind not in ("user", "unit"):
         raise InvalidInput(_l("Choose the lead handler."))
     handlers = incoming.Handlers(
         lead_user_id=int(ident) if kind == "user" else None,
         lead_unit_id=int(ident) if kind == "unit" else None,
-        co_user_ids=_ints(co_users),
-        co_unit_ids=_ints(co_units),
-        info_user_ids=_ints(info_users),
+        co_user_ids=form_ids(co_users),
+        co_unit_ids=form_ids(co_units),
+        info_user_ids=form_ids(info_users),
     )
     explicit = _date(due_date, _l("Handling due date"))
     await incoming.direct(
@@ -541,7 +530,7 @@ async def direct(
         instruction=instruction,
         handlers=handlers,
         due_date=explicit,
-        due_working_days=None if explicit else _int(due_days),
+        due_working_days=None if explicit else form_id(due_days),
     )
     await tell(session, "incoming", document_id)
     return _done(document_id, "directed")
@@ -577,7 +566,7 @@ async def extend(
 async def delegate(
     request: Request, principal: SignedIn, session: SessionDep, document_id: int, user_id: Annotated[str, Form()] = ""
 ) -> Response:
-    await incoming.delegate(session, principal=principal, document_id=document_id, user_id=_int(user_id))
+    await incoming.delegate(session, principal=principal, document_id=document_id, user_id=form_id(user_id))
     await tell(session, "incoming", document_id)
     return _done(document_id)
 
@@ -613,7 +602,7 @@ async def complete(
 async def link_reply(
     request: Request, principal: SignedIn, session: SessionDep, document_id: int, outgoing_id: Annotated[str, Form()] = ""
 ) -> Response:
-    await incoming.link_reply(session, principal=principal, document_id=document_id, outgoing_id=_int(outgoing_id))
+    await incoming.link_reply(session, principal=principal, document_id=document_id, outgoing_id=form_id(outgoing_id))
     await tell(session, "incoming", document_id)
     return _done(document_id, "reply")
 

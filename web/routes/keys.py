@@ -16,6 +16,7 @@ from services.errors import InvalidInput
 from services.i18n import _l
 from services.keys import certificates, pins
 from services.keys.models import CertSource
+from services.numbers import is_digits
 from services.uploads import PDF, check_upload
 from web.deps import AdminUser, SessionDep, SignedIn
 from web.templating import render
@@ -26,7 +27,7 @@ CERT_MAX_BYTES = certificates.MAX_CERT_BYTES
 
 def _owner(value: str) -> tuple[int | None, int | None]:
     kind, _, raw = (value or "").partition(":")
-    if kind not in ("user", "org") or not raw.isdigit():
+    if kind not in ("user", "org") or not is_digits(raw):
         raise InvalidInput(_l("Choose the certificate's owner."))
     return (int(raw), None) if kind == "user" else (None, int(raw))
 

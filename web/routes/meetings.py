@@ -42,9 +42,11 @@ from services.directory.models import Organization, User
 from services.errors import InvalidInput, NotFound
 from services.events.hub import EventHub
 from services.i18n import _l
+from services.numbers import is_digits
 from services.outbox.service import tell
 from web import i18n, page_images
 from web.deps import Access, SessionDep, SignedIn, writes_on_read
+from web.form_values import form_id, form_ids
 from web.i18n import gettext as _
 from web.live import CHANNEL_RULES
 from web.templating import render
@@ -58,22 +60,13 @@ PublicAccess = Annotated[Principal | None, Depends(Access(public=True))]
 
 
 async def _meeting_channel(session: AsyncSession, principal: Principal, ident: str) -> bool:
-    return ident.isdigit() and await is_participant(session, meeting_id=int(ident), user_id=principal.user.id)
+    return is_digits(ident) and await is_participant(session, meeting_id=int(ident), user_id=principal.user.id)
 
 
 CHANNEL_RULES["meeting"] = _meeting_channel
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _int(value: str | None) -> int | None:
-    value = (value or "").strip()
-    return int(value) if value.isdigit() else None
-
-
-def _ints(values: list[str] | None) -> list[int]:
-    return [int(v) for v in (values or []) if str(v).strip().isdigit()]
 
 
 def _local(value: str) -> datetime:
@@ -193,10 +186,10 @@ async def create_meeting(
         session,
         principal=principal,
         settings=request.app.state.settings,
-        organization_id=_int(organization_id) or 0,
+        organization_id=form_id(organization_id) or 0,
         title=title,
-        chair_id=_int(chair_id) or 0,
-        secretary_id=_int(secretary_id),
+        chair_id=form_id(chair_id) or 0,
+        secretary_id=form_id(secretary_id),
         starts_at=_local(starts_at),
         ends_at=_local(ends_at),
         mode=MeetingMode(mode) if mode in MeetingMode.__members__ else MeetingMode.online,
@@ -291,7 +284,7 @@ async def update_details(
         mode=MeetingMode(mode) if mode in MeetingMode.__members__ else MeetingMode.online,
         place=place,
         video_url=video_url,
-        secretary_id=_int(secretary_id),
+        secretary_id=form_id(secretary_id),
     )
     return _back(meeting_id)
 
@@ -306,7 +299,7 @@ async def add_participants(
     role: Annotated[str, Form()] = "member",
 ) -> Response:
     chosen = ParticipantRole(role) if role in ("member", "guest") else ParticipantRole.member
-    await scheduling.add_participants(session, principal=principal, meeting_id=meeting_id, user_ids=_ints(user_ids), role=chosen)
+    await scheduling.add_participants(session, principal=principal, meeting_id=meeting_id, user_ids=form_ids(user_ids), role=chosen)
     return _back(meeting_id, "participants")
 
 
@@ -320,7 +313,7 @@ async def remove_participant(request: Request, principal: SignedIn, session: Ses
 async def invite_units(
     request: Request, principal: SignedIn, session: SessionDep, meeting_id: int, org_ids: Annotated[list[str], Form()]
 ) -> Response:
-    await scheduling.invite_units(session, principal=principal, meeting_id=meeting_id, org_ids=_ints(org_ids))
+    await scheduling.invite_units(session, principal=principal, meeting_id=meeting_id, org_ids=form_ids(org_ids))
     return _back(meeting_id, "units")
 
 
@@ -341,7 +334,7 @@ async def name_attendees(
     note: Annotated[str, Form()] = "",
 ) -> Response:
     await scheduling.name_attendees(
-        session, principal=principal, meeting_id=meeting_id, unit_id=unit_id, user_ids=_ints(user_ids), note=note
+        session, principal=principal, meeting_id=meeting_id, unit_id=unit_id, user_ids=form_ids(user_ids), note=note
     )
     return _back(meeting_id, "answer")
 
@@ -400,8 +393,8 @@ async def add_item(
         principal=principal,
         meeting_id=meeting_id,
         title=title,
-        planned_minutes=_int(planned_minutes) or 10,
-        presenter_id=_int(presenter_id),
+        planned_minutes=form_id(planned_minutes) or 10,
+        presenter_id=form_id(presenter_id),
         presenter_name=presenter_name,
     )
     return _back(meeting_id, "agenda")
@@ -441,8 +434,8 @@ async def add_document(
         filename=file.filename or "tai-lieu",
         data=data,
         title=title,
-        agenda_item_id=_int(agenda_item_id),
-        viewer_ids=_ints(viewer_ids),
+        agenda_item_id=form_id(agenda_item_id),
+        viewer_ids=form_ids(viewer_ids),
     )
     return _back(meeting_id, "documents")
 

@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from services.i18n import _l
 from services.notifications import service as notifications
+from services.numbers import is_digits
 from web.deps import SessionDep, SignedIn, writes_on_read
 from web.templating import render
 
@@ -24,7 +25,7 @@ async def notifications_page(request: Request, principal: SignedIn, session: Ses
 @router.post("/read")
 async def mark_read(request: Request, principal: SignedIn, session: SessionDep, notification_id: Annotated[str, Form()] = "") -> Response:
     await notifications.mark_read(
-        session, user_id=principal.user.id, notification_id=int(notification_id) if notification_id.isdigit() else None
+        session, user_id=principal.user.id, notification_id=int(notification_id) if is_digits(notification_id) else None
     )
     return RedirectResponse("/notifications", status_code=303)
 

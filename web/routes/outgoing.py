@@ -26,6 +26,7 @@ from services.directory.models import Level, Organization, Role, Unit, User
 from services.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from services.i18n import _l
 from services.incoming import service as incoming
+from services.numbers import is_digits
 from services.outbox.service import tell
 from services.outgoing import drafting, exchange
 from services.outgoing import service as outgoing
@@ -33,6 +34,7 @@ from services.outgoing.models import Decision, OutgoingDocument, ReviewMode, Sec
 from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, XML, CheckedUpload, OfficeLimits, check_upload
 from web import page_images, pin_form
 from web.deps import Access, SessionDep, SignedIn, writes_on_read
+from web.form_values import form_id, form_ids
 from web.i18n import VN_TZ
 from web.templating import render
 
@@ -57,11 +59,6 @@ async def _read(upload: UploadFile | None, request: Request, allowed: set[str]) 
     return check_upload(
         filename=upload.filename, data=await upload.read(limit + 1), allowed=allowed, max_bytes=limit, office=OfficeLimits.of(settings)
     )
-
-
-def _int(value: str | None) -> int | None:
-    value = (value or "").strip()
-    return int(value) if value.isdigit() else None
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -94,7 +91,7 @@ async def _group_orgs(session, principal: Principal, own_org_id: int, groups: li
 
 
 async def _fields_from_form(session, principal: Principal, org_id: int, form) -> outgoing.DraftFields:
-    ids = {int(v) for v in form.getlist("recipient_org_ids") if str(v).isdigit()}
+    ids = set(form_ids(form.getlist("recipient_org_ids")))
     ids |= await _group_orgs(session, principal, org_id, [str(g) for g in form.getlist("groups")])
     try:
         urgency = Urgency(form.get("urgency") or "normal")
@@ -105,12 +102,12 @@ async def _fields_from_form(session, principal: Principal, org_id: int, form) ->
         doc_type=str(form.get("doc_type") or ""),
         subject=str(form.get("subject") or ""),
         body=str(form.get("body") or ""),
-        signer_id=_int(form.get("signer_id")),
+        signer_id=form_id(form.get("signer_id")),
         recipient_org_ids=sorted(ids),
         external_recipients=str(form.get("external_recipients") or "").splitlines(),
         authority_prefix=str(form.get("authority_prefix") or ""),
         authority_line=str(form.get("authority_line") or ""),
-        unit_id=_int(form.get("unit_id")),
+        unit_id=form_id(form.get("unit_id")),
         urgency=urgency,
         secrecy=secrecy,
         due_date=_date(form.get("due_date")),
@@ -142,7 +139,7 @@ def _draft_org(principal: Principal) -> int:
 
 async def _answered(session, principal: Principal, value: object):
     """The incoming document a new draft replies to (`reply_to`), checked like its own page."""
-    reply_to = _int(str(value or ""))
+    reply_to = form_id(str(value or ""))
     if reply_to is None:
         return None
     doc, _ = await incoming.get_for(session, principal=principal, document_id=reply_to)
@@ -232,7 +229,7 @@ async def edxml_import(
         settings=request.app.state.settings,
         principal=principal,
         data=upload.data,
-        organization_id=_int(organization_id),
+        organization_id=form_id(organization_id),
     )
     wants_json = "json" in request.headers.get("accept", "")
     if wants_json:
@@ -649,7 +646,7 @@ async def status(request: Request, principal: SignedIn, session: SessionDep, doc
 async def submit(request: Request, principal: SignedIn, session: SessionDep, document_id: int) -> Response:
     doc = await _doc(session, principal, document_id)
     form = await request.form()
-    reviewers = [int(v) for v in form.getlist("reviewer_ids") if str(v).isdigit()]
+    reviewers = form_ids(form.getlist("reviewer_ids"))
     due_at = None
     if due := _date(form.get("review_due")):
         due_at = dt.datetime.combine(due, dt.time(17, 0), tzinfo=VN_TZ).astimezone(dt.UTC)
@@ -893,7 +890,7 @@ async def _may_follow(session, principal: Principal, ident: str) -> bool:
     """`outgoing-<id>` is readable by whoever may open the document's page."""
     from services.errors import DomainError
 
-    if not ident.isdigit():
+    if not is_digits(ident):
         return False
     try:
         await outgoing.get_for(session, principal=principal, document_id=int(ident))

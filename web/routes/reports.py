@@ -18,6 +18,7 @@ from services.calendar import check_plausible
 from services.directory.models import LEADERS, Organization, Role, User
 from services.errors import InvalidInput
 from services.i18n import Message, _l
+from services.numbers import is_digits
 from services.outbox.service import tell
 from services.reports import export
 from services.reports import service as reports
@@ -25,6 +26,7 @@ from services.reports.models import FieldKind, SubmissionStatus
 from services.uploads import OfficeLimits
 from web import live
 from web.deps import SessionDep, SignedIn, writes_on_read
+from web.form_values import form_ids
 from web.templating import render
 
 router = APIRouter(tags=["reports"])
@@ -34,7 +36,7 @@ STATES = ("overdue", "missing", "awaiting_approval", "waiting", "pending", "late
 
 async def _channel_rule(session: AsyncSession, principal: Principal, ident: str) -> bool:
     """`report-<id>`: only members of the requesting organisation (and admins/auditors above)."""
-    if not ident.isdigit():
+    if not is_digits(ident):
         return False
     req = await session.get(reports.ReportRequest, int(ident))
     return req is not None and reports.can_follow(principal, req)
@@ -158,12 +160,12 @@ async def create(
     template: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     form = await request.form()
-    picked = [int(v) for v in form.getlist("target_ids") if str(v).isdigit()]
+    picked = form_ids(form.getlist("target_ids"))
     names, units, kinds = form.getlist("field_name"), form.getlist("field_unit"), form.getlist("field_kind")
     fields = [reports.FieldSpec(name=str(n), unit=str(u), kind=str(k)) for n, u, k in zip(names, units, kinds) if str(n).strip()]
     deadline = reports.deadline_from(_date(deadline_date, _l("Deadline")), _time(deadline_time))
     ids, label = await reports.resolve_targets(
-        session, organization_id=organization_id, mode=scope, under_id=int(under_id) if under_id.isdigit() else None, picked=picked
+        session, organization_id=organization_id, mode=scope, under_id=int(under_id) if is_digits(under_id) else None, picked=picked
     )
     req = await reports.create_request(
         session,
@@ -246,7 +248,7 @@ async def extend(
 ) -> Response:
     await reports.request_for(session, principal=principal, request_id=request_id)  # 404 before the form is read
     deadline = reports.deadline_from(_date(deadline_date, _l("New due date")), _time(deadline_time))
-    one = int(organization_id) if organization_id.isdigit() else None
+    one = int(organization_id) if is_digits(organization_id) else None
     changed = await reports.extend(
         session, principal=principal, request_id=request_id, deadline=deadline, organization_id=one, reason=reason
     )

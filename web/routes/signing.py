@@ -16,6 +16,7 @@ from services.blobs import BlobStore
 from services.directory.models import STAFF, Organization, Role
 from services.errors import DomainError, Forbidden, InvalidInput, NotFound
 from services.i18n import _l
+from services.numbers import is_digits
 from services.uploads import PDF, PNG, check_upload
 from signing import service as signing
 from signing.appearance import Appearance
@@ -113,7 +114,7 @@ async def sign(
             return None, error.apply(await _page(request, principal, session, kept, error))
 
     if mode == "org":
-        if not org_id.isdigit():
+        if not is_digits(org_id):
             raise InvalidInput(_l("Choose the organisation."))
         require(principal, [Role.clerk], int(org_id), "organization")
         org = await session.get(Organization, int(org_id))

@@ -22,6 +22,7 @@ from services.calendar import vn_today
 from services.directory.models import Organization, Unit, User
 from services.errors import InvalidInput
 from services.i18n import _l
+from services.numbers import is_digits
 from services.outbox.service import tell
 from services.tasks import service as tasks
 from services.tasks.models import OwnerKind, Task
@@ -141,7 +142,7 @@ async def progress(
 ) -> Response:
     value = None
     if percent.strip():
-        if not percent.strip().isdigit():
+        if not is_digits(percent.strip()):
             raise InvalidInput(_l("Progress must be a number from 0 to 100."))
         value = int(percent)
     await tasks.report_progress(session, principal=principal, task_id=task_id, body=body, progress=value)

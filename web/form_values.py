@@ -1,0 +1,25 @@
+"""Ids read from form fields: one reading for every page, so "²" or "abc" in a select is the
+clerk's clear 422, never int()'s 500."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from services.errors import InvalidInput
+from services.i18n import _l
+from services.numbers import is_digits
+
+
+def form_id(value: str | None) -> int | None:
+    """A chosen id; None when nothing was chosen; anything but ASCII digits is refused."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not is_digits(value):
+        raise InvalidInput(_l("Invalid selection."))
+    return int(value)
+
+
+def form_ids(values: Iterable[object] | None) -> list[int]:
+    """The ids ticked in a multiple choice; blanks and non-ids are left out."""
+    return [int(v) for v in (values or []) if is_digits(str(v).strip())]

@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import json
 import random
+import re
 import sys
 import tempfile
 import time
@@ -53,6 +54,7 @@ class Outcome:
     escaped: list[str] = field(default_factory=list)
     leftover_processes: int = 0
     seconds: float = 0.0
+    server_errors: list[str] = field(default_factory=list)  # tracebacks in the web and worker logs
 
     @property
     def ok(self) -> bool:
@@ -79,6 +81,9 @@ class Outcome:
         if self.failures:
             lines.append("INVARIANTS FAILED:")
             lines += [f"  - {f}" for f in self.failures]
+            if self.server_errors:
+                lines.append("last server tracebacks (web and worker logs):")
+                lines += self.server_errors
         return "\n".join(lines)
 
 
@@ -540,8 +545,28 @@ def run(args: argparse.Namespace) -> Outcome:
         else:
             outcome.held.append("no process of the run left behind")
         outcome.seconds = time.monotonic() - started
+        outcome.server_errors = _tracebacks(stack.logs / "web.log") + _tracebacks(stack.logs / "worker.log")
         print(f"logs: {stack.logs}", flush=True)
     return outcome
+
+
+def _tracebacks(log: Path, last: int = 5) -> list[str]:
+    """The last few exceptions of a process log, each with the project's own frame that raised
+    it: a failed run says why at once, even when its temporary directory is gone."""
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    found: list[str] = []
+    frame = ""
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith('File "') and "/site-packages/" not in stripped and "<frozen" not in stripped:
+            frame = stripped
+        elif re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Timeout)\b[\w.]*: ", line):
+            found.append(f"  [{log.name}] {line.strip()}" + (f" — at {frame}" if frame else ""))
+            frame = ""
+    return list(dict.fromkeys(found))[-last:]
 
 
 def parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ from workflows.audit.activities import AuditActivities
 from workflows.audit.workflows import AuditCheckpointWorkflow
 from workflows.context import ActivityContext
 from workflows.errors import DomainErrorInterceptor
+from workflows.heartbeat import HeartbeatInterceptor
 from workflows.incoming.activities import IncomingActivities
 from workflows.incoming.workflows import IncomingWorkflow
 from workflows.kernel_activities import KernelActivities
@@ -78,7 +79,8 @@ def build_worker(
 
     `graceful_shutdown` lets running activities finish when the worker stops (the processes we
     run give them time); tests keep the default 0, which cancels them like a crash would.
-    Every activity's domain error fails it without retries (workflows/errors.py); tests may add
+    Every activity's domain error fails it without retries (workflows/errors.py); long activities
+    heartbeat (workflows/heartbeat.py); tests may add
     interceptors of their own (e.g. to hold a worker at a chosen point before killing it).
     """
     return Worker(
@@ -87,5 +89,5 @@ def build_worker(
         workflows=[*WORKFLOWS, *workflows],
         activities=[*activities_for(context), *activities],
         graceful_shutdown_timeout=graceful_shutdown,
-        interceptors=[DomainErrorInterceptor(), *interceptors],
+        interceptors=[DomainErrorInterceptor(), HeartbeatInterceptor(), *interceptors],
     )

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import and_, false, func, insert, inspect, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.audit import chain, keys, models
+from services.audit import chain, heads, keys, models
 from services.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from services.db import utcnow
 
@@ -52,6 +52,7 @@ async def record(
     """Append one entry to the chain inside the caller's transaction."""
     # The UPDATE takes the head row's write lock first, so concurrent writers queue here and
     # each one links to the entry committed just before it: the chain cannot fork.
+    await heads.taking_audit_head(session)
     row = (
         await session.execute(
             update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1).returning(AuditHead.seq, AuditHead.entry_hash)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.audit import heads
 from services.db import utcnow
 from services.events.models import Event, EventHead
 
@@ -34,6 +35,7 @@ async def publish(session: AsyncSession, *, channel: str, kind: str, payload: di
     The head row's lock is held until commit, so events become visible in sequence order
     and a reader polling `seq > last` never skips one.
     """
+    await heads.audit_head_before_event_head(session)
     seq = (
         await session.execute(update(EventHead).where(EventHead.id == 1).values(seq=EventHead.seq + 1).returning(EventHead.seq))
     ).scalar_one()

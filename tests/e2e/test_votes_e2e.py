@@ -103,9 +103,10 @@ def test_quorum_override_and_substitute(live_dev, browser) -> None:  # type: ign
 
 
 def _signed_minutes_pdf(page, base: str) -> bytes:  # type: ignore[no-untyped-def]
-    """The demo's minutes the secretary signed, from the chair's task list."""
-    page.goto(base + "/tasks")
-    page.goto(base + page.get_by_role("link", name="Họp Ban Thường vụ tháng 6/2026").first.get_attribute("href"))
+    """The demo's minutes the secretary signed, from the closed meetings (not the chair's tasks:
+    the minutes test may have signed them as the chair already)."""
+    page.goto(base + "/meetings?status=closed")
+    page.goto(base + page.get_by_role("link", name="Họp Ban Thường vụ tháng 6/2026").first.get_attribute("href") + "/minutes")
     response = page.request.get(base + page.get_by_role("link", name="Tải tệp PDF đã ký").first.get_attribute("href"))
     assert response.ok
     return response.body()

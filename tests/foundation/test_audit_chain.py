@@ -395,3 +395,35 @@ async def test_cli_verify_exit_codes_and_offline_export(database, settings, tmp_
     bad = await asyncio.to_thread(_cli, settings, "audit", "verify")
     assert bad.returncode != 0
     assert "First bad sequence number: 2" in bad.stderr
+
+
+async def test_an_event_first_and_an_audit_first_transaction_do_not_deadlock(database, settings) -> None:
+    """Opening a meeting published its event before its audit entry while another action did the
+    opposite: on PostgreSQL the two head rows deadlocked (a 500, found by the fault test). Both
+    orders run interleaved here; both commit, and the chain and the event sequence stay whole."""
+    from services.events import service as events
+
+    event_first_holds_event_head, audit_first_holds_audit_head = asyncio.Event(), asyncio.Event()
+
+    async def event_first() -> None:
+        async with database.session() as session:
+            await events.publish(session, channel="meeting:1", kind="opened", payload={})
+            event_first_holds_event_head.set()
+            await audit_first_holds_audit_head.wait()
+            await audit.record(session, actor=Actor.system("a"), action="test.event_first")
+
+    async def audit_first() -> None:
+        await event_first_holds_event_head.wait()
+        async with database.session() as session:
+            # Without one lock order this waits for nothing here but holds the audit head...
+            recording = asyncio.ensure_future(audit.record(session, actor=Actor.system("b"), action="test.audit_first"))
+            done, _ = await asyncio.wait({recording}, timeout=1.0)
+            audit_first_holds_audit_head.set()  # ...and the other transaction now wants it
+            await recording
+            await events.publish(session, channel="meeting:1", kind="changed", payload={})
+
+    await asyncio.wait_for(asyncio.gather(event_first(), audit_first()), timeout=60)
+    async with database.session() as session:
+        report = await audit.verify_database(session, data_dir=settings.data_dir)
+        assert report.ok, report
+        assert await events.last_seq(session) == 2

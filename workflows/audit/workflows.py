@@ -7,6 +7,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 from workflows import retry
+from workflows.heartbeat import HEARTBEAT
 
 with workflow.unsafe.imports_passed_through():
     from workflows.audit.activities import AuditActivities, CheckpointResult
@@ -21,5 +22,6 @@ class AuditCheckpointWorkflow:
         return await workflow.execute_activity_method(
             AuditActivities.create_audit_checkpoint,
             start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=HEARTBEAT,
             retry_policy=retry.CHECKPOINT,
         )

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from temporalio import workflow
 
 from workflows import retry
+from workflows.heartbeat import HEARTBEAT
 from workflows.kernel import PATCH, Tracker
 
 with workflow.unsafe.imports_passed_through():
@@ -60,6 +61,7 @@ class IncomingWorkflow:
                 IncomingActivities.validate_signatures,
                 doc_id,
                 start_to_close_timeout=timedelta(minutes=5),
+                heartbeat_timeout=HEARTBEAT,
                 retry_policy=retry.VALIDATION,
             )
             self._validated = True

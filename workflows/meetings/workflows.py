@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from temporalio import workflow
 
 from workflows import retry
+from workflows.heartbeat import HEARTBEAT
 from workflows.kernel import PATCH_V2, Tracker
 
 with workflow.unsafe.imports_passed_through():
@@ -104,7 +105,9 @@ class MeetingWorkflow:
     async def _announce_pending(self) -> None:
         while self.pending_announcements:
             note = self.pending_announcements.pop(0)
-            await workflow.execute_activity_method(MeetingActivities.announce, note, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+            await workflow.execute_activity_method(
+                MeetingActivities.announce, note, start_to_close_timeout=TIMEOUT, heartbeat_timeout=HEARTBEAT, retry_policy=RETRY
+            )
 
     def _next_reminder(self, minutes: list[int]) -> tuple[str, int, datetime] | None:
         assert self.starts_at is not None
@@ -135,7 +138,7 @@ class MeetingWorkflow:
         self._kernel = workflow.patched(PATCH_V2)
         ref = MeetingRef(meeting_id=data.meeting_id)
         state: MeetingState = await workflow.execute_activity_method(
-            MeetingActivities.meeting_state, ref, start_to_close_timeout=TIMEOUT, retry_policy=RETRY
+            MeetingActivities.meeting_state, ref, start_to_close_timeout=TIMEOUT, heartbeat_timeout=HEARTBEAT, retry_policy=RETRY
         )
         if self.starts_at is None:
             self.starts_at = state.starts_at
@@ -145,7 +148,7 @@ class MeetingWorkflow:
             self.phase = "open"
         if self.phase == "scheduled":
             sent: InvitationsSent = await workflow.execute_activity_method(
-                MeetingActivities.send_invitations, ref, start_to_close_timeout=TIMEOUT, retry_policy=RETRY
+                MeetingActivities.send_invitations, ref, start_to_close_timeout=TIMEOUT, heartbeat_timeout=HEARTBEAT, retry_policy=RETRY
             )
             self.invited = sent.notified >= 0
 
@@ -169,6 +172,7 @@ class MeetingWorkflow:
                     MeetingActivities.send_reminder,
                     ReminderInput(meeting_id=data.meeting_id, minutes_before=before, starts_at=self.starts_at),
                     start_to_close_timeout=TIMEOUT,
+                    heartbeat_timeout=HEARTBEAT,
                     retry_policy=RETRY,
                 )
                 self.reminders_sent.append(key)
@@ -179,6 +183,7 @@ class MeetingWorkflow:
                 MeetingActivities.announce,
                 AnnounceInput(meeting_id=data.meeting_id, what="cancelled"),
                 start_to_close_timeout=TIMEOUT,
+                heartbeat_timeout=HEARTBEAT,
                 retry_policy=RETRY,
             )
             return MeetingOutcome(status="cancelled", reminders_sent=self.reminders_sent)
@@ -187,6 +192,7 @@ class MeetingWorkflow:
             MeetingActivities.announce,
             AnnounceInput(meeting_id=data.meeting_id, what="closed"),
             start_to_close_timeout=TIMEOUT,
+            heartbeat_timeout=HEARTBEAT,
             retry_policy=RETRY,
         )
         return MeetingOutcome(status="closed", reminders_sent=self.reminders_sent)

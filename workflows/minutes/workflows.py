@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from temporalio import workflow
 
 from workflows import retry
+from workflows.heartbeat import HEARTBEAT
 from workflows.kernel import PATCH, Tracker
 
 with workflow.unsafe.imports_passed_through():
@@ -111,6 +112,7 @@ class MinutesWorkflow:
                         MinutesActivities.accept_signature,
                         AcceptInput(minutes_id=minutes_id, role=role, sha256=sha),
                         start_to_close_timeout=TIMEOUT * 2,
+                        heartbeat_timeout=HEARTBEAT,
                         retry_policy=RETRY,
                     )
                 continue
@@ -157,6 +159,7 @@ class MinutesWorkflow:
                 MinutesActivities.render,
                 RenderInput(minutes_id=data.minutes_id, round=round_),
                 start_to_close_timeout=RENDER_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT,
                 retry_policy=RENDER_RETRY,
             )
             self._rendered = round_
@@ -170,14 +173,22 @@ class MinutesWorkflow:
             MinutesActivities.number, data.minutes_id, start_to_close_timeout=TIMEOUT, retry_policy=RETRY
         )
         check: FinalCheck = await workflow.execute_activity_method(
-            MinutesActivities.validate_final, data.minutes_id, start_to_close_timeout=TIMEOUT * 2, retry_policy=retry.VALIDATION
+            MinutesActivities.validate_final,
+            data.minutes_id,
+            start_to_close_timeout=TIMEOUT * 2,
+            heartbeat_timeout=HEARTBEAT,
+            retry_policy=retry.VALIDATION,
         )
         workflow.logger.info(
             "minutes %s numbered %s: %s signatures, valid=%s", data.minutes_id, self._notation, check.signatures, check.all_valid
         )
         self._phase = "distributing"
         await workflow.execute_activity_method(
-            MinutesActivities.distribute, data.minutes_id, start_to_close_timeout=TIMEOUT * 2, retry_policy=retry.DELIVERY
+            MinutesActivities.distribute,
+            data.minutes_id,
+            start_to_close_timeout=TIMEOUT * 2,
+            heartbeat_timeout=HEARTBEAT,
+            retry_policy=retry.DELIVERY,
         )
         self._phase = "distributed"
         await workflow.wait_condition(workflow.all_handlers_finished)

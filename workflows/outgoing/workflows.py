@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from temporalio import workflow
 
 from workflows import retry
+from workflows.heartbeat import HEARTBEAT
 from workflows.kernel import PATCH_V2, Tracker
 
 with workflow.unsafe.imports_passed_through():
@@ -108,6 +109,7 @@ class OutgoingWorkflow:
                     OutgoingActivities.render,
                     data.document_id,
                     start_to_close_timeout=timedelta(minutes=3),
+                    heartbeat_timeout=HEARTBEAT,
                     retry_policy=retry.RENDER,
                 )
                 continue
@@ -185,6 +187,7 @@ class OutgoingWorkflow:
                         OutgoingActivities.deliver,
                         RecipientInput(document_id=data.document_id, recipient_id=rid),
                         start_to_close_timeout=timedelta(seconds=data.dispatch_timeout_seconds),
+                        heartbeat_timeout=HEARTBEAT,
                         retry_policy=retry.DELIVERY,
                     )
                     for rid in state.pending_deliveries
@@ -197,6 +200,7 @@ class OutgoingWorkflow:
                 OutgoingActivities.validate,
                 data.document_id,
                 start_to_close_timeout=timedelta(minutes=2),
+                heartbeat_timeout=HEARTBEAT,
                 retry_policy=retry.VALIDATION,
             )
             self._validation_ran = True
@@ -208,6 +212,7 @@ class OutgoingWorkflow:
                         OutgoingActivities.notice,
                         RecipientInput(document_id=data.document_id, recipient_id=rid),
                         start_to_close_timeout=timedelta(seconds=data.dispatch_timeout_seconds),
+                        heartbeat_timeout=HEARTBEAT,
                         retry_policy=retry.DELIVERY,
                     )
                     for rid in state.pending_notices

@@ -4,7 +4,7 @@ services and handed to their workflows. Idempotent: does nothing when demo docum
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
@@ -92,7 +92,7 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None:
                     subject=subject,
                     urgency=urgency,
                     secrecy=secrecy,
-                    arrival_date=today - timedelta(days=days_ago),
+                    arrival_date=max(today - timedelta(days=days_ago), date(today.year, 1, 1)),  # this year's register
                 ),
                 files=[
                     incoming.NewFile(
@@ -122,16 +122,25 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None:
         async with database.session() as session:
             await fn(session, principal=principal, document_id=doc_id, **kw)
 
-    # Province: awaiting direction (urgent), in progress, overdue, done.
-    await add(
+    # Province: awaiting direction (urgent), in progress, overdue, done — registered oldest
+    # first, as a clerk would: arrival numbers and dates run in the same order.
+    d4 = await add(
         province,
         "mai.tran",
-        "125/KH-UBND",
-        "Ủy ban nhân dân tỉnh Bến Tre",
-        "KH",
-        "Kế hoạch tổ chức Tháng hành động vì bình đẳng giới và phòng ngừa, ứng phó với bạo lực trên cơ sở giới",
-        0,
-        urgency="urgent",
+        "09/TB-HLHPN",
+        "Hội LHPN huyện Mỏ Cày Nam",
+        "TB",
+        "Thông báo kết quả Đại hội đại biểu Phụ nữ huyện Mỏ Cày Nam nhiệm kỳ 2026-2031",
+        20,
+    )
+    d3 = await add(
+        province,
+        "mai.tran",
+        "312/SYT-NVY",
+        "Sở Y tế tỉnh Bến Tre",
+        "CV",
+        "Về việc phối hợp truyền thông chăm sóc sức khỏe sinh sản cho phụ nữ vùng nông thôn",
+        12,
     )
     d2 = await add(
         province,
@@ -141,6 +150,16 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None:
         "HD",
         "Hướng dẫn tổ chức Ngày hội phụ nữ khởi nghiệp năm 2026",
         3,
+    )
+    await add(
+        province,
+        "mai.tran",
+        "125/KH-UBND",
+        "Ủy ban nhân dân tỉnh Bến Tre",
+        "KH",
+        "Kế hoạch tổ chức Tháng hành động vì bình đẳng giới và phòng ngừa, ứng phó với bạo lực trên cơ sở giới",
+        0,
+        urgency="urgent",
     )
     await direct(
         d2,
@@ -152,29 +171,11 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None:
         info_user_ids=[users["hue.do"].id],
     )
     await act(d2, "thu.le", incoming.record_progress, body="Đã xây dựng dự thảo kế hoạch, đang xin ý kiến Ban GĐXH.")
-    d3 = await add(
-        province,
-        "mai.tran",
-        "312/SYT-NVY",
-        "Sở Y tế tỉnh Bến Tre",
-        "CV",
-        "Về việc phối hợp truyền thông chăm sóc sức khỏe sinh sản cho phụ nữ vùng nông thôn",
-        12,
-    )
     await direct(d3, "hue.do", "hanh.pham", "Ban Gia đình - Xã hội nghiên cứu, đề xuất nội dung phối hợp.", 3)
     async with database.session() as session:
         # Demo only: move the due date into the past so the page shows an overdue document.
         doc = await session.get(IncomingDocument, d3)
         doc.due_date = today - timedelta(days=3)
-    d4 = await add(
-        province,
-        "mai.tran",
-        "09/TB-HLHPN",
-        "Hội LHPN huyện Mỏ Cày Nam",
-        "TB",
-        "Thông báo kết quả Đại hội đại biểu Phụ nữ huyện Mỏ Cày Nam nhiệm kỳ 2026-2031",
-        20,
-    )
     await direct(d4, "lan.nguyen", "ngoc.vo", "Văn phòng tổng hợp, báo cáo Thường trực.", 5)
     await act(d4, "ngoc.vo", incoming.complete, result="Đã tổng hợp vào báo cáo tháng của Hội LHPN tỉnh.")
     # Documents delivered through the system, waiting for the clerks.

@@ -82,6 +82,7 @@ class Metadata:
     arrival_date: date | None = None
     receiving_unit_id: int | None = None
     issuer_org_id: int | None = None
+    backdate_reason: str = ""  # why the arrival date is earlier than the register's last entry
 
     def cleaned(self) -> Metadata:
         def need(value: str | None, message: Message) -> str:
@@ -102,6 +103,8 @@ class Metadata:
         if self.document_date is None:
             raise InvalidInput(_l("The document date is required."))
         arrival = self.arrival_date or calendar.vn_today()
+        if arrival > calendar.vn_today():
+            raise InvalidInput(_l("The arrival date {day:%d/%m/%Y} is in the future.", day=arrival))
         if self.document_date > arrival:
             raise InvalidInput(_l("The document date is after the arrival date."))
         return Metadata(
@@ -116,6 +119,7 @@ class Metadata:
             arrival_date=arrival,
             receiving_unit_id=self.receiving_unit_id,
             issuer_org_id=self.issuer_org_id,
+            backdate_reason=" ".join((self.backdate_reason or "").split())[:500],
         )
 
 
@@ -337,15 +341,40 @@ def _store_files(doc: IncomingDocument, files: Sequence[NewFile], blobs: BlobSto
     return rows
 
 
+def series_of(secrecy: str) -> str:
+    """The register series a document goes to: secret documents have their own numbering."""
+    return "mat" if secrecy != "normal" else "chung"
+
+
 async def _take_number(session: AsyncSession, doc: IncomingDocument) -> None:
+    """The next number of this year's register: the year of registration in Vietnam time, never
+    the typed arrival date's (a back-dated entry went to last year's closed register)."""
     if doc.arrival_number is not None:
         return
-    year = (doc.arrival_date or calendar.vn_today()).year
-    doc.arrival_series = "mat" if doc.secrecy != "normal" else "chung"
+    year = calendar.vn_today().year
+    doc.arrival_series = series_of(doc.secrecy)
     doc.arrival_year = year
     doc.arrival_number = await next_number(
         session, organization_id=doc.organization_id, kind="incoming", series=doc.arrival_series, year=year
     )
+
+
+async def register_floor(session: AsyncSession, *, organization_id: int, series: str) -> date:
+    """The earliest arrival date this year's register can take without a reason: its last
+    entry's arrival date, or 1 January when it is still empty."""
+    year = calendar.vn_today().year
+    last = await session.scalar(
+        select(IncomingDocument.arrival_date)
+        .where(
+            IncomingDocument.organization_id == organization_id,
+            IncomingDocument.arrival_series == series,
+            IncomingDocument.arrival_year == year,
+            IncomingDocument.arrival_number.is_not(None),
+        )
+        .order_by(IncomingDocument.arrival_number.desc())
+        .limit(1)
+    )
+    return max(last or date(year, 1, 1), date(year, 1, 1))
 
 
 async def register(
@@ -380,6 +409,20 @@ async def register(
         _need_status(doc, (Status.arrived, Status.returned), _l("This document is no longer waiting for registration."))
     elif not files:
         raise InvalidInput(_l("Upload at least one file."))
+    # Arrival numbers and dates run in the same order: an earlier date than the register's last
+    # entry needs a reason, which the trail keeps.
+    floor = await register_floor(session, organization_id=organization_id, series=series_of(meta.secrecy))
+    backdated = meta.arrival_date is not None and meta.arrival_date < floor
+    if backdated and not meta.backdate_reason:
+        raise InvalidInput(
+            _l(
+                "The arrival date {day:%d/%m/%Y} is before the register's last entry ({floor:%d/%m/%Y}). "
+                "Give the reason for registering it with this date.",
+                day=meta.arrival_date,
+                floor=floor,
+            ),
+            backdate=True,
+        )
     duplicates = await find_duplicates(
         session,
         organization_id=organization_id,
@@ -456,7 +499,10 @@ async def register(
         files=[f.filename for f in doc.files],
         duplicate_of=[d.id for d in duplicates] if duplicates else None,
         resubmitted=was_returned or None,
+        backdated=meta.backdate_reason if backdated else None,
     )
+    if backdated:
+        await _note(session, actor, doc, "backdate", meta.backdate_reason)
     await _sender_status(session, doc, "03")
     await _touch(session, doc, status=Status.awaiting_direction)
     return doc

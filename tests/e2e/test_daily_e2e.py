@@ -53,6 +53,41 @@ def test_duplicate_override_shows_only_once_a_duplicate_is_found(live_dev, brows
         override.wait_for(state="hidden")
 
 
+def test_an_earlier_arrival_date_asks_for_a_reason_on_the_form(live_dev, browser) -> None:
+    """The demo registered today's documents: an earlier date comes back with its message and the
+    reason field (the form filled as typed); with a reason it is registered and the note shows it."""
+    from tests.signing.conftest import make_tiny_pdf
+
+    for days, viewport, suffix in ((1, DESKTOP, "desktop"), (2, PHONE, "390")):
+        # Each round's entry becomes the register's last one: the next round goes a day earlier.
+        yesterday = vn_today() - timedelta(days=days)
+        if yesterday.year != vn_today().year:
+            pytest.skip("early January: no earlier date in this year's register")
+        clerk = _page(browser, live_dev, "mai.tran", viewport)
+        _wait_for_demo_document(clerk, live_dev.url)
+        clerk.goto(live_dev.url + "/incoming/new")
+        assert clerk.locator('input[name="backdate_reason"]').count() == 0
+        notation = f"31/SNV-{suffix}"
+        clerk.get_by_label("Cơ quan ban hành (tên)").fill("Sở Nội vụ tỉnh Bến Tre")
+        clerk.get_by_label("Số, ký hiệu").fill(notation)
+        clerk.get_by_label("Ngày văn bản").fill((yesterday - timedelta(days=1)).isoformat())
+        clerk.get_by_label("Trích yếu").fill("Về việc rà soát biên chế năm 2027")
+        clerk.get_by_label("Ngày đến").fill(yesterday.isoformat())
+        upload = {"name": "cv.pdf", "mimeType": "application/pdf", "buffer": make_tiny_pdf(notation)}
+        clerk.locator('input[name="files"]').set_input_files(upload)
+        clerk.get_by_role("button", name="Vào sổ và cấp số đến").click()
+        clerk.get_by_role("alert").get_by_text(re.compile("sớm hơn ngày đến của văn bản vào sổ gần nhất")).wait_for()
+        reason = clerk.get_by_label(re.compile("Lý do ghi ngày đến sớm hơn"))
+        assert reason.is_visible() and clerk.get_by_label("Số, ký hiệu").input_value() == notation
+        assert clerk.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        screenshot(clerk, f"daily-incoming-backdate-{suffix}")
+        reason.fill("Nhận bản giấy chiều thứ Bảy, vào sổ bổ sung")
+        clerk.locator('input[name="files"]').set_input_files(upload)
+        clerk.get_by_role("button", name="Vào sổ và cấp số đến").click()
+        clerk.get_by_text("Nhận bản giấy chiều thứ Bảy, vào sổ bổ sung").wait_for()
+        assert clerk.get_by_text("Vào sổ với ngày đến sớm hơn").first.is_visible()
+
+
 def test_navigation_badges_count_the_lines_of_the_home_page(live_dev, browser) -> None:
     for username, viewport, suffix in (
         ("mai.tran", DESKTOP, "clerk-desktop"),

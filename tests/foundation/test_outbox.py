@@ -240,7 +240,7 @@ async def _register_on_page(database, clerk, notation: str) -> int:  # type: ign
             "subject": "Về việc rà soát biên chế năm 2027",
             "urgency": "normal",
             "secrecy": "normal",
-            "arrival_date": "2026-12-01",
+            "arrival_date": vn_today().isoformat(),
             "csrf_token": token,
         },
         files=[("files", ("cv.pdf", make_tiny_pdf(notation), "application/pdf"))],

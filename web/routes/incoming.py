@@ -112,6 +112,7 @@ def _meta_from_form(form: dict[str, Any]) -> incoming.Metadata:
         doc_due_date=_date(form.get("doc_due_date"), _l("Reply due date")),
         arrival_date=_date(form.get("arrival_date"), _l("Arrival date")),
         receiving_unit_id=form_id(form.get("receiving_unit_id")),
+        backdate_reason=str(form.get("backdate_reason") or ""),
     )
 
 
@@ -421,6 +422,8 @@ async def create(
     except DomainError as exc:
         if "duplicates" in exc.details:
             duplicates = [d for d in [await session.get(IncomingDocument, i) for i in exc.details["duplicates"]] if d]
+        if exc.details.get("backdate"):
+            form["backdate_needed"] = "1"  # the reason field appears with the message
         orgs = await _org_choices(session, principal, (Role.clerk,))
         if org_id not in {o.id for o in orgs}:
             raise
@@ -742,6 +745,9 @@ async def document_page(request: Request, principal: SignedIn, session: SessionD
             "arrival_date": (doc.arrival_date or today).isoformat(),
             "receiving_unit_id": doc.receiving_unit_id or "",
         }
+        floor = await incoming.register_floor(session, organization_id=doc.organization_id, series=incoming.series_of(doc.secrecy))
+        if (doc.arrival_date or today) < floor:
+            ctx["form"]["backdate_needed"] = "1"  # arrived before the register's last entry: say why
         ctx["duplicates"] = await incoming.find_duplicates(
             session,
             organization_id=doc.organization_id,

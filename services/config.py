@@ -88,10 +88,15 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = Field(None, description="Force the Secure cookie flag; by default it follows the request scheme.")
 
     # --- signing ---
+    trust_profile: Literal["vn", "none"] = Field(
+        "vn",
+        description="Shipped trust anchors (signing/anchors): `vn` = RootCA chuyên dùng Chính phủ G2 with its "
+        "issuing CA and the Vietnam National Root CA; `none` = only the files below.",
+    )
     trust_roots: list[Path] = Field(
         default_factory=list,
-        description="PEM/DER root CA files trusted for signatures (e.g. the government root); "
-        "empty outside production = the dev PKI in the data dir.",
+        description="More PEM/DER root CA files trusted for signatures, besides the profile's; outside "
+        "production the dev PKI in the data dir is trusted too, when it exists.",
     )
     trust_intermediates: list[Path] = Field(default_factory=list, description="PEM/DER intermediate CA files that help build chains.")
     tsa_url: str | None = Field(None, description="RFC 3161 time-stamping URL; default: the dev TSA.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -63,6 +64,7 @@ def add_signing_commands(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument("file", type=Path)
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.add_argument("--data-dir", type=Path, default=None)
+    verify.add_argument("--verbose", action="store_true", help="also print pyHanko's own diagnostics (path building, revocation)")
     verify.set_defaults(func=run_verify)
 
 
@@ -172,6 +174,10 @@ def format_report(report: ValidationReport) -> str:
 
 def run_verify(args: argparse.Namespace) -> int:
     """Validate `args.file`; exit 0 only when every signature is intact, valid and trusted."""
+    if not args.verbose:
+        # pyHanko logs each failed path with its traceback; the verdict below already says it.
+        for name in ("pyhanko", "pyhanko_certvalidator"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         report = validate_pdf(args.file.read_bytes(), trust=_trust(args.data_dir))
     except (SigningError, ValueError, OSError) as exc:

@@ -129,27 +129,26 @@ class TrustConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TrustConfig:
-        """Production: the configured root files and TSA. Otherwise: the dev PKI in the data dir.
-
-        Raises `RuntimeError` in production without configured roots: trusting a dev CA there
-        would make any locally minted certificate look legitimate.
+        """The shipped profile's anchors (Vietnam's roots by default), the configured root and
+        intermediate files, and — outside production, when it exists — the dev PKI in the data
+        dir (its TSA too, unless another is configured). A development root is never trusted in
+        production: it would make any locally minted certificate look legitimate.
         """
-        if settings.trust_roots:
-            return cls.from_files(
-                trust_roots=settings.trust_roots,
-                other_certs=settings.trust_intermediates,
-                tsa_url=settings.tsa_url,
-                revocation_mode=settings.revocation_mode,
-            )
-        if settings.production:
-            raise RuntimeError("LIENTHONG_TRUST_ROOTS is required in production (PEM/DER root CA files)")
+        from signing import anchors
         from signing.pki import DevPKI
 
-        pki = DevPKI.load(settings.data_dir)
-        base = cls.from_dev_pki(pki, tsa_url=settings.tsa_url)
-        return cls(
-            trust_roots=base.trust_roots,
-            other_certs=base.other_certs,
-            tsa_url=base.tsa_url,
-            revocation_mode=settings.revocation_mode,
-        )
+        roots, others = anchors.profile(settings.trust_profile)
+        roots += load_certs_from_pemder([str(p) for p in settings.trust_roots])
+        others += load_certs_from_pemder([str(p) for p in settings.trust_intermediates])
+        tsa_url = settings.tsa_url
+        if not settings.production:
+            try:
+                pki = DevPKI.load(settings.data_dir)
+            except FileNotFoundError:
+                pass  # a machine with no `pki init`: the shipped and configured roots only
+            else:
+                dev = cls.from_dev_pki(pki, tsa_url=settings.tsa_url)
+                roots, others, tsa_url = dev.trust_roots + roots, dev.other_certs + others, dev.tsa_url
+        if not roots:
+            raise RuntimeError("no trust root: set LIENTHONG_TRUST_PROFILE=vn or LIENTHONG_TRUST_ROOTS (PEM/DER root CA files)")
+        return cls(trust_roots=roots, other_certs=others, tsa_url=tsa_url, revocation_mode=settings.revocation_mode)

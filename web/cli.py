@@ -271,10 +271,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _directory_people(args: argparse.Namespace):
-    """`pki init` covers the directory's signers and organisations, with the demo PIN."""
+    """`pki init` covers the directory's signers and organisations, with the demo PIN. On a fresh
+    data dir the database is created first (an empty directory: the PKI has only its CAs)."""
     from demo.directory import DEMO_PIN
+    from services.migrate import upgrade
     from signing.service import directory_specs
 
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.sqlalchemy_url)
     return _run_in_session(args, lambda session: directory_specs(session, pin=DEMO_PIN))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,32 @@ def test_unusable_certificate_writes_nothing(dev_pki, marked_file, tmp_path, cap
     dev_pki.bad_signer(kind)  # issues pki/test/bad-<kind>.p12
     p12 = dev_pki.pki_dir / "test" / f"bad-{kind}.p12"
     assert expected in _refused(dev_pki, tmp_path, capsys, marked_file, p12=p12)
+
+
+def test_verify_runs_on_a_machine_with_no_pki_and_prints_no_traceback(dev_pki, tmp_path):
+    """An auditor's own machine: no `pki init`, a fresh data dir. `lienthong verify` answers with
+    Vietnam's shipped roots: intact and valid, but not trusted (a dev root is not among them),
+    exit 1, and nothing on stderr but the verdict's own output."""
+    signed = tmp_path / "signed.pdf"
+    signed.write_bytes(outgoing_flow(dev_pki).sealed)
+    machine = tmp_path / "auditor"
+    done = subprocess.run(
+        [sys.executable, "-m", "web.cli", "verify", str(signed), "--json", "--data-dir", str(machine)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == EXIT_INVALID, done.stderr
+    assert done.stderr == ""
+    report = json.loads(done.stdout)
+    assert [(s["intact"], s["valid"], s["trusted"]) for s in report["signatures"]] == [(True, True, False)] * 2
+    assert not (machine / "pki").exists()
+
+
+def test_pki_init_on_a_fresh_data_dir_creates_the_database_first(tmp_path):
+    fresh = tmp_path / "fresh"
+    done = subprocess.run(
+        [sys.executable, "-m", "web.cli", "pki", "init", "--data-dir", str(fresh)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and (fresh / "pki" / "index.json").exists()

@@ -28,6 +28,7 @@ from pyhanko_certvalidator import CertificateValidator
 from pyhanko_certvalidator.errors import InvalidCertificateError, RevokedError
 
 from services.config import Settings
+from signing import anchors
 from signing.errors import (
     CertificateExpired,
     CertificateNotUsable,
@@ -340,19 +341,24 @@ def test_init_is_idempotent_and_adds_new_people(dev_pki: DevPKIFixture, tmp_path
 
 
 def test_trust_from_settings_uses_dev_pki_or_configured_roots(dev_pki: DevPKIFixture, tmp_path: Path) -> None:
+    """Outside production: the dev root first, then Vietnam's shipped roots. In production: the
+    profile's roots and the configured files, never a dev PKI; no root at all is refused."""
+    vn_roots, _ = anchors.profile("vn")
     dev = TrustConfig.from_settings(Settings(data_dir=dev_pki.data_dir))
-    assert [c.sha256 for c in dev.trust_roots] == [c.sha256 for c in dev_pki.trust.trust_roots]
+    assert [c.sha256 for c in dev.trust_roots] == [c.sha256 for c in dev_pki.trust.trust_roots + vn_roots]
     assert dev.tsa_url == dev_pki.tsa_url
 
     root_file = tmp_path / "national-root.cer"  # DER, the way government roots are published
     root_file.write_bytes(dev_pki.pki.root_cert().public_bytes(serialization.Encoding.DER))
     configured = TrustConfig.from_settings(
-        Settings(data_dir=tmp_path, trust_roots=[root_file], tsa_url="http://tsa.example.vn", production=True)
+        Settings(data_dir=dev_pki.data_dir, trust_roots=[root_file], tsa_url="http://tsa.example.vn", production=True)
     )
-    assert configured.trust_roots[0].sha256 == dev.trust_roots[0].sha256
+    assert [c.sha256 for c in configured.trust_roots] == [c.sha256 for c in vn_roots] + [dev.trust_roots[0].sha256]
     assert configured.tsa_url == "http://tsa.example.vn"
+    production = TrustConfig.from_settings(Settings(data_dir=dev_pki.data_dir, production=True))
+    assert [c.sha256 for c in production.trust_roots] == [c.sha256 for c in vn_roots]  # the dev root is not trusted
     with pytest.raises(RuntimeError, match="TRUST_ROOTS"):
-        TrustConfig.from_settings(Settings(data_dir=tmp_path, production=True))
+        TrustConfig.from_settings(Settings(data_dir=tmp_path, production=True, trust_profile="none"))
 
 
 def test_pki_cli_init_and_revoke(dev_pki: DevPKIFixture, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -230,6 +230,8 @@ def check_office(data: bytes, *, name: str, limits: OfficeLimits) -> None:
                             raise _office_refusal(name, "macro", limits)
     except InvalidInput:
         raise
+    # What zipfile raises for a damaged archive: bad headers, zip64 it refuses, an unknown
+    # compression method, an encrypted part (RuntimeError), a truncated or corrupt stream.
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError, OSError, ValueError, zlib.error):
         raise _office_refusal(name, "broken", limits) from None
 

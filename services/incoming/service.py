@@ -409,10 +409,13 @@ async def register(
         _need_status(doc, (Status.arrived, Status.returned), _l("This document is no longer waiting for registration."))
     elif not files:
         raise InvalidInput(_l("Upload at least one file."))
-    # Arrival numbers and dates run in the same order: an earlier date than the register's last
-    # entry needs a reason, which the trail keeps.
-    floor = await register_floor(session, organization_id=organization_id, series=series_of(meta.secrecy))
-    backdated = meta.arrival_date is not None and meta.arrival_date < floor
+    # Arrival numbers and dates run in the same order: a new number with an earlier date than the
+    # register's last entry needs a reason, which the trail keeps. A document returned to the
+    # clerk keeps the number (and date) it already has.
+    backdated = False
+    if doc is None or doc.arrival_number is None:
+        floor = await register_floor(session, organization_id=organization_id, series=series_of(meta.secrecy))
+        backdated = meta.arrival_date is not None and meta.arrival_date < floor
     if backdated and not meta.backdate_reason:
         raise InvalidInput(
             _l(

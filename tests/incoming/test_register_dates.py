@@ -100,3 +100,31 @@ async def test_the_registration_page_asks_for_the_reason_and_keeps_nothing_meanw
     assert done.status_code == 303, done.text[:500]
     page = await client.get(done.headers["location"])
     assert "Vào sổ với ngày đến sớm hơn" in page.text and "Nhận bản giấy ngày nghỉ" in page.text
+
+
+async def test_a_returned_document_keeps_its_number_and_date_without_a_reason(demo_db_sqlite, settings) -> None:
+    """Sent back to the clerk after later entries were made: re-registering keeps its number, so
+    its earlier date still agrees with the register and needs no reason."""
+    from services.blobs import BlobStore
+    from services.incoming import service as incoming
+    from tests.incoming.conftest import meta, principal
+
+    today = vn_today()
+    earlier = max(today - timedelta(days=2), date(today.year, 1, 1))
+    if earlier == today:
+        pytest.skip("1 January: no earlier date in this year's register")
+    first = await register(demo_db_sqlite, settings, "01/CV-A", arrival_date=earlier, document_date=earlier)
+    await register(demo_db_sqlite, settings, "02/CV-B", arrival_date=today)
+    leader, clerk = await principal(demo_db_sqlite, "lan.nguyen"), await principal(demo_db_sqlite, "mai.tran")
+    async with demo_db_sqlite.session() as session:
+        await incoming.return_to_clerk(session, principal=leader, document_id=first.id, reason="Thiếu phụ lục.")
+    async with demo_db_sqlite.session() as session:
+        again = await incoming.register(
+            session,
+            principal=clerk,
+            organization_id=first.organization_id,
+            meta=meta("01/CV-A", arrival_date=earlier, document_date=earlier),
+            blobs=BlobStore.for_data_dir(settings.data_dir),
+            document_id=first.id,
+        )
+        assert (again.arrival_number, again.arrival_date) == (1, earlier)

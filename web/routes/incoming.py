@@ -746,7 +746,7 @@ async def document_page(request: Request, principal: SignedIn, session: SessionD
             "receiving_unit_id": doc.receiving_unit_id or "",
         }
         floor = await incoming.register_floor(session, organization_id=doc.organization_id, series=incoming.series_of(doc.secrecy))
-        if (doc.arrival_date or today) < floor:
+        if doc.arrival_number is None and (doc.arrival_date or today) < floor:
             ctx["form"]["backdate_needed"] = "1"  # arrived before the register's last entry: say why
         ctx["duplicates"] = await incoming.find_duplicates(
             session,

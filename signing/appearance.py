@@ -39,7 +39,7 @@ from pyhanko.stamp.base import BaseStamp
 from services.calendar import VN_TZ
 from services.i18n import _l
 from signing.errors import InvalidPdf
-from signing.fonts import CachedNotoFactory, nfc, pil_font
+from signing.fonts import CachedFontFactory, FontFamily, nfc, pil_font
 from signing.placement import (
     Box,
     find_markers,
@@ -158,10 +158,10 @@ def text_line(*, name: str, at: datetime) -> str:
     return f"Ký bởi: {nfc(name)}\n{local:%d/%m/%Y %H:%M:%S} +07:00"
 
 
-def text_width_pt(*, text: str, size: float, style: Literal["regular", "italic"] = "regular") -> float:
-    """Advance width of one line of `text` in Noto Serif at `size` points."""
+def text_width_pt(*, text: str, size: float, style: Literal["regular", "italic"] = "regular", family: FontFamily = "noto") -> float:
+    """Advance width of one line of `text` in `family` (Noto Serif by default) at `size` points."""
     # Measure at 100 px then scale: Pillow rounds advances to whole pixels at small sizes.
-    return pil_font(style=style, size_px=100).getlength(nfc(text)) * size / 100
+    return pil_font(style=style, size_px=100, family=family).getlength(nfc(text)) * size / 100
 
 
 def resolve_placement(*, appearance: Appearance, pdf: bytes, page_size: tuple[float, float]) -> Placement:
@@ -382,7 +382,7 @@ class _ImageTextStamp(BaseStamp):
         if style.lines:
             tb = TextBox(
                 TextBoxStyle(
-                    font=CachedNotoFactory(style="regular", font_size=style.font_size),
+                    font=CachedFontFactory(style="regular", font_size=style.font_size),
                     font_size=style.font_size,
                     text_color=style.text_colour,
                     box_layout_rule=_NO_MARGIN,
@@ -421,7 +421,7 @@ def stamp_style(*, appearance: Appearance, signer_name: str, signed_at: datetime
         return TextStampStyle(
             stamp_text=text.replace("%", "%%"),
             text_box_style=TextBoxStyle(
-                font=CachedNotoFactory(style="regular", font_size=ATTACHMENT_TEXT_SIZE),
+                font=CachedFontFactory(style="regular", font_size=ATTACHMENT_TEXT_SIZE),
                 font_size=ATTACHMENT_TEXT_SIZE,
                 # pyHanko's default 10 pt margins would make the box shrink the text below 10 pt.
                 box_layout_rule=_NO_MARGIN,

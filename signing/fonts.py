@@ -1,8 +1,10 @@
 """Fonts for visible signatures, stamps and filled form fields.
 
-Owns the one copy per process of the Noto Serif data the signing path needs: a pre-subset
+Owns the one copy per process of the font data the signing path needs: a pre-subset
 OpenType font (Latin + Vietnamese repertoire) for pyHanko text boxes and Pillow fonts for
-generated signature and seal images.
+generated signature and seal images. Stamps use Noto Serif; the number and date filled into a
+document use Liberation Serif, the face LibreOffice sets the body's Times New Roman in, so they
+read as part of the text.
 
 Why a pre-subset: pyHanko's stock `GlyphAccumulatorFactory` re-opens and re-parses the full
 font file (≈ 500 kB, thousands of glyphs) for every signature and then subsets it
@@ -34,13 +36,32 @@ from services.i18n import _l
 from signing.errors import SigningError
 
 FontStyle = Literal["regular", "italic", "bold", "bold_italic"]
+FontFamily = Literal["noto", "body"]
 
 NOTO_DIR = Path("/usr/share/fonts/truetype/noto")
-_FILES: dict[FontStyle, str] = {
-    "regular": "NotoSerif-Regular.ttf",
-    "italic": "NotoSerif-Italic.ttf",
-    "bold": "NotoSerif-Bold.ttf",
-    "bold_italic": "NotoSerif-BoldItalic.ttf",
+# Liberation Serif 2.x (Debian fonts-liberation2): 1.x lacks most Vietnamese letters.
+BODY_DIR = Path("/usr/share/fonts/truetype/liberation2")
+_FILES: dict[FontFamily, tuple[Path, str, dict[FontStyle, str]]] = {
+    "noto": (
+        NOTO_DIR,
+        "fonts-noto-core",
+        {
+            "regular": "NotoSerif-Regular.ttf",
+            "italic": "NotoSerif-Italic.ttf",
+            "bold": "NotoSerif-Bold.ttf",
+            "bold_italic": "NotoSerif-BoldItalic.ttf",
+        },
+    ),
+    "body": (
+        BODY_DIR,
+        "fonts-liberation2",
+        {
+            "regular": "LiberationSerif-Regular.ttf",
+            "italic": "LiberationSerif-Italic.ttf",
+            "bold": "LiberationSerif-Bold.ttf",
+            "bold_italic": "LiberationSerif-BoldItalic.ttf",
+        },
+    ),
 }
 
 # Basic Latin, Latin-1, Latin Extended-A/B parts used by Vietnamese (Ă Đ Ĩ Ũ Ơ Ư),
@@ -60,20 +81,21 @@ _REPERTOIRE: tuple[tuple[int, int], ...] = (
 )
 
 
-def font_path(*, style: FontStyle = "regular") -> Path:
-    """Path of the system Noto Serif face for `style` (Debian `fonts-noto-core`)."""
-    path = NOTO_DIR / _FILES[style]
+def font_path(*, style: FontStyle = "regular", family: FontFamily = "noto") -> Path:
+    """Path of the system face of `family` for `style` (Noto Serif or Liberation Serif)."""
+    directory, package, files = _FILES[family]
+    path = directory / files[style]
     if not path.is_file():
         raise SigningError(
-            _l("Font {path} is missing; install the Debian package fonts-noto-core.", path=path, name=path.name),
+            _l("Font {path} is missing; install the Debian package {package}.", path=path, package=package, name=path.name),
         )
     return path
 
 
 @cache
-def font_bytes(*, style: FontStyle = "regular") -> bytes:
-    """The Vietnamese subset of Noto Serif `style` as TrueType bytes, built once per process."""
-    tt = ttLib.TTFont(str(font_path(style=style)))
+def font_bytes(*, style: FontStyle = "regular", family: FontFamily = "noto") -> bytes:
+    """The Vietnamese subset of `family`'s `style` as TrueType bytes, built once per process."""
+    tt = ttLib.TTFont(str(font_path(style=style, family=family)))
     if tt["head"].unitsPerEm != 1000:
         # pyHanko positions glyphs assuming 1000 units; rescale instead of living with
         # stretched letter spacing.
@@ -83,7 +105,7 @@ def font_bytes(*, style: FontStyle = "regular") -> bytes:
     # precomposed glyph, and pyHanko decompiles these big tables again on every signature
     # when it subsets, which was most of a stamp's cost.
     options.layout_features = []
-    options.drop_tables += ["GSUB", "GPOS", "GDEF", "BASE", "JSTF", "MATH"]
+    options.drop_tables += ["GSUB", "GPOS", "GDEF", "BASE", "JSTF", "MATH", "FFTM"]
     options.name_IDs = ["*"]
     options.notdef_outline = True
     options.glyph_names = False
@@ -97,7 +119,7 @@ def font_bytes(*, style: FontStyle = "regular") -> bytes:
 
 
 @dataclass(frozen=True)
-class CachedNotoFactory(FontEngineFactory):
+class CachedFontFactory(FontEngineFactory):
     """pyHanko font engine factory that builds glyph accumulators from the cached subset.
 
     `font_size` must equal the size of the text box that uses the engine (pyHanko's
@@ -106,6 +128,7 @@ class CachedNotoFactory(FontEngineFactory):
 
     style: FontStyle = "regular"
     font_size: int = 10
+    family: FontFamily = "noto"
 
     def create_font_engine(self, writer: BasePdfFileWriter, obj_stream: object | None = None) -> GlyphAccumulator:
         """Return a fresh accumulator (pyHanko mutates it while subsetting) over cached bytes."""
@@ -113,7 +136,7 @@ class CachedNotoFactory(FontEngineFactory):
             obj_stream = writer.prepare_object_stream()
         return GlyphAccumulator(
             writer=writer,
-            font_handle=io.BytesIO(font_bytes(style=self.style)),
+            font_handle=io.BytesIO(font_bytes(style=self.style, family=self.family)),
             font_size=self.font_size,
             bcp47_lang_code="vi",
             obj_stream=obj_stream,
@@ -121,9 +144,9 @@ class CachedNotoFactory(FontEngineFactory):
 
 
 @lru_cache(maxsize=64)
-def pil_font(*, style: FontStyle = "regular", size_px: int) -> ImageFont.FreeTypeFont:
-    """A Pillow font for generated images, loaded once per (style, size)."""
-    return ImageFont.truetype(str(font_path(style=style)), size_px)
+def pil_font(*, style: FontStyle = "regular", size_px: int, family: FontFamily = "noto") -> ImageFont.FreeTypeFont:
+    """A Pillow font for generated images and text measures, loaded once per (style, size, family)."""
+    return ImageFont.truetype(str(font_path(style=style, family=family)), size_px)
 
 
 def nfc(text: str) -> str:

@@ -5,7 +5,8 @@ Owns the two steps around the leader's signature:
 1. before the leader signs, `add_text_fields` turns the template's `[[field:…]]` areas into
    read-only AcroForm text fields (and can reserve the empty signature field for the seal);
 2. after the leader signs, `fill_text_fields` writes the values as an incremental update with
-   appearance streams in embedded Noto Serif, so Vietnamese renders in every viewer.
+   appearance streams in embedded Liberation Serif, the face the body is set in (Times New
+   Roman's metric twin), so the number and date read as part of the text in every viewer.
 
 The leader signs as the document's certification signature with permission FILL_FORMS
 (`signing.pades.sign_pdf(certify=MDPPerm.FILL_FORMS)`): filling these fields and signing the
@@ -32,7 +33,7 @@ from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 from services.i18n import _l
 from signing.appearance import text_width_pt
 from signing.errors import ChangesForbidden, InvalidPdf, MarkerNotFound
-from signing.fonts import CachedNotoFactory, nfc
+from signing.fonts import CachedFontFactory, nfc
 from signing.pades import open_pdf
 from signing.placement import Box, Marker
 
@@ -77,11 +78,14 @@ def field_specs_from_markers(
     markers: dict[str, Marker],
     font_size: float = 13,
     italic: frozenset[str] = frozenset({"date"}),
-    align: Align = "center",
+    left: frozenset[str] = frozenset({"number"}),
 ) -> list[FieldSpec]:
-    """One `FieldSpec` per `[[field:…]]` marker (the date in italics, per Decree 30)."""
+    """One `FieldSpec` per `[[field:…]]` marker: the date in italics and centred like its line
+    (Decree 30), the number flush left so it follows "Số:" with one space."""
     return [
-        FieldSpec(name=m.name, page=m.page, box=m.box, font_size=font_size, italic=m.name in italic, align=align)
+        FieldSpec(
+            name=m.name, page=m.page, box=m.box, font_size=font_size, italic=m.name in italic, align="left" if m.name in left else "center"
+        )
         for m in markers.values()
         if m.kind == "field"
     ]
@@ -213,8 +217,8 @@ def text_field_names(pdf: bytes) -> list[str]:
 def fill_text_fields(pdf: bytes, values: dict[str, str]) -> bytes:
     """Fill text fields by name as an incremental update (earlier signatures stay valid).
 
-    Each value gets an appearance stream in embedded Noto Serif (italic when the field was
-    created italic), shrunk if needed to fit its box, aligned as the field says.
+    Each value gets an appearance stream in embedded Liberation Serif (italic when the field
+    was created italic), shrunk if needed to fit its box, aligned as the field says.
     Raises `MarkerNotFound` for a name the document has no field for.
     """
     open_pdf(pdf)  # refuse what is not a readable, unencrypted PDF before touching it
@@ -260,11 +264,11 @@ def _text_appearance(writer: IncrementalPdfFileWriter, field: generic.Dictionary
         size = 13
     style: Literal["regular", "italic"] = "italic" if italic else "regular"
     # Shrink to fit rather than overflow into the neighbouring text.
-    while size > _MIN_FONT_SIZE and text_width_pt(text=value, size=size, style=style) > width - 2:
+    while size > _MIN_FONT_SIZE and text_width_pt(text=value, size=size, style=style, family="body") > width - 2:
         size -= 1
     tb = TextBox(
         TextBoxStyle(
-            font=CachedNotoFactory(style=style, font_size=size),
+            font=CachedFontFactory(style=style, font_size=size, family="body"),
             font_size=size,
             # No margins: the first baseline is then at y = 0 and we place it ourselves.
             box_layout_rule=layout.SimpleBoxLayoutRule(

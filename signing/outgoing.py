@@ -2,7 +2,8 @@
 typed), the render activity and the demo seeder.
 
 1. `prepare_pdf`: the final PDF gets read-only `number` and `date` fields where the template's
-   markers are, and the seal's empty signature field over the left third of the leader's;
+   markers are, the leader's empty signature field and the seal's over its left third; the
+   marker text leaves the text layer;
 2. `sign_as_leader`: (key opened by PIN in `signing.service.open_signer`) the leader's certification signature (FILL_FORMS) in the signing block;
 3. `issue_seal`: number and date filled as form filling, then the organisation's seal
    (and the text seal on PDF attachments).
@@ -25,6 +26,7 @@ from services.outgoing.service import IssuedFiles, IssueStamp
 from signing import service as signing
 from signing.appearance import Appearance
 from signing.forms import SignatureFieldSpec, add_text_fields, field_specs_from_markers, fill_text_fields
+from signing.marker_text import remove_marker_text
 from signing.placement import find_markers, require_marker, seal_box, signature_box
 
 log = logging.getLogger(__name__)
@@ -33,13 +35,16 @@ SEAL_FIELD = "Sig-seal"
 
 
 def prepare_pdf(pdf: bytes) -> bytes:
-    """Add the number/date fields and reserve the seal's field (before anyone signs)."""
+    """Add the number/date fields, reserve the leader's and the seal's signature fields (the
+    seal after the leader's, so it is drawn over it) and remove the markers' text; before
+    anyone signs."""
     markers = find_markers(pdf)
     leader = require_marker(markers=markers, key="sig:leader")
     require_marker(markers=markers, key="field:number")
     require_marker(markers=markers, key="field:date")
-    seal = SignatureFieldSpec(SEAL_FIELD, leader.page, seal_box(signature=signature_box(marker=leader)))
-    return add_text_fields(pdf, field_specs_from_markers(markers=markers), signature_fields=[seal])
+    box = signature_box(marker=leader)
+    reserved = [SignatureFieldSpec(LEADER_FIELD, leader.page, box), SignatureFieldSpec(SEAL_FIELD, leader.page, seal_box(signature=box))]
+    return add_text_fields(remove_marker_text(pdf), field_specs_from_markers(markers=markers), signature_fields=reserved)
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 `build_spec` turns the meeting's facts (attendance, times, votes — never typed again) and the
 secretary's text (discussion, opinions, conclusion per item) into a `DocumentSpec` of type BB
 with two signing blocks (secretary left, chair right) and reserved number/date fields.
-`prepare_pdf` adds the number/date form fields and reserves the chair's signature field before
-the first (certification) signature, as the outgoing flow does.
+`prepare_pdf` adds the number/date form fields, reserves both signature fields and removes the
+markers' text before the first (certification) signature, as the outgoing flow does.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from services.calendar import VN_TZ
 from services.documents.layout import BodyBlock, DocumentSpec, SigningBlock
 from services.documents.notation import vn_date_line  # noqa: F401  (re-exported for callers)
 from signing.forms import SignatureFieldSpec, add_text_fields, field_specs_from_markers
+from signing.marker_text import remove_marker_text
 from signing.placement import find_markers, require_marker, signature_box
 
 SECRETARY_FIELD = "Sig-secretary"
@@ -234,11 +235,15 @@ def build_spec(
 
 
 def prepare_pdf(pdf: bytes) -> bytes:
-    """Number/date fields and the chair's empty signature field, before anyone signs."""
+    """Number/date fields and both signers' empty signature fields, markers' text removed;
+    before anyone signs."""
     markers = find_markers(pdf)
     chair = require_marker(markers=markers, key="sig:chair")
-    require_marker(markers=markers, key="sig:secretary")
+    secretary = require_marker(markers=markers, key="sig:secretary")
     require_marker(markers=markers, key="field:number")
     require_marker(markers=markers, key="field:date")
-    reserved = SignatureFieldSpec(CHAIR_FIELD, chair.page, signature_box(marker=chair))
-    return add_text_fields(pdf, field_specs_from_markers(markers=markers), signature_fields=[reserved])
+    reserved = [
+        SignatureFieldSpec(SECRETARY_FIELD, secretary.page, signature_box(marker=secretary)),
+        SignatureFieldSpec(CHAIR_FIELD, chair.page, signature_box(marker=chair)),
+    ]
+    return add_text_fields(remove_marker_text(pdf), field_specs_from_markers(markers=markers), signature_fields=reserved)

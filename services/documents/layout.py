@@ -13,6 +13,9 @@ signing code, which finds these tokens in the converted PDF with ``pdftotext -bb
   the whole ``15/QĐ-HLHPN``; the black ``Số:`` label stays.
 * ``[[field:date]]____`` in white italic where the place-and-date line goes while undated;
   its box reserves :data:`DATE_FIELD_MM` and will hold the whole line.
+
+Once the signing code has reserved the fields and signature boxes it removes the tokens' text
+(``signing.marker_text``), so no final PDF carries them in its text layer.
 """
 
 from __future__ import annotations

@@ -123,6 +123,7 @@ async def test_secretary_then_chair_sign_then_numbered_and_distributed(temporal_
     (ARTIFACTS / "bien-ban.pdf").write_bytes(pdf)
     text = subprocess.run(["pdftotext", "-layout", str(ARTIFACTS / "bien-ban.pdf"), "-"], capture_output=True, text=True).stdout
     assert "BIÊN BẢN" in text and "Tán thành: 3" in text and "trước ngày 15/7" in text
+    assert "[[" not in text and "____" not in text  # the placement markers left the text layer
     if shutil.which("pdftoppm"):
         subprocess.run(["pdftoppm", "-png", "-r", "60", str(ARTIFACTS / "bien-ban.pdf"), str(ARTIFACTS / "bien-ban")], check=True)
     if not (shutil.which("pdfsig") and shutil.which("certutil")):

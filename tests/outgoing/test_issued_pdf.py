@@ -54,6 +54,7 @@ async def test_issued_pdf_has_valid_leader_and_seal_signatures_and_shows_number_
     assert doc.notation == "01/QĐ-HLHPN" and "01/QĐ-HLHPN" in first_page
     assert vn_date_line("Bến Tre", doc.issue_date) in first_page
     assert "Ký bởi: Nguyễn Thị Lan" in first_page and "TM. BAN THƯỜNG VỤ" in first_page
+    assert "[[" not in text and "____" not in text  # the placement markers left the text layer
     png = flow.render_png(pdf, "issued-page-1")  # looked at by eye: number, date, signature, seal
     assert png.stat().st_size > 20_000
 

@@ -239,26 +239,21 @@ _FLOWS: dict[tuple[int, str], OutgoingFlow] = {}
 
 
 def outgoing_flow(dev_pki: Any, *, level: str = "B-T") -> OutgoingFlow:
-    """Fields added → leader signs (certification, FILL_FORMS) → number and date filled →
-    the clerk applies the seal into the reserved field. Built once per PKI and level."""
+    """Fields added and markers' text removed (`signing.outgoing.prepare_pdf`) → leader signs
+    (certification, FILL_FORMS) → number and date filled → the clerk applies the seal into the
+    reserved field. Built once per PKI and level."""
     from pyhanko.sign.fields import MDPPerm
 
     from signing.appearance import Appearance
-    from signing.forms import SignatureFieldSpec, add_text_fields, field_specs_from_markers, fill_text_fields
+    from signing.forms import fill_text_fields
+    from signing.outgoing import prepare_pdf
     from signing.pades import sign_pdf
-    from signing.placement import find_markers, seal_box, signature_box
 
     key = (id(dev_pki), level)
     if key in _FLOWS:
         return _FLOWS[key]
     plain = marked_pdf()
-    markers = find_markers(plain)
-    leader = markers["sig:leader"]
-    prepared = add_text_fields(
-        plain,
-        field_specs_from_markers(markers=markers),
-        signature_fields=[SignatureFieldSpec("Sig-seal", leader.page, seal_box(signature=signature_box(marker=leader)))],
-    )
+    prepared = prepare_pdf(plain)
     leader_signed = sign_pdf(
         prepared,
         signer=dev_pki.person_signer("lan.nguyen"),

@@ -160,6 +160,20 @@ DEMO_TREE = DemoOrg(
 )
 
 
+# Electronic identifiers shaped as Decision 20/2020/QĐ-TTg numbers them (level 4 . level 3 .
+# level 2 . province): the union directly under the province, its districts, their communes.
+# Illustrative values: a real installation enters the ones its province assigned.
+NATIONAL_IDS: dict[str, str] = {
+    PROVINCE_CODE: "000.00.31.H08",
+    **{district.code: f"000.{d:02d}.31.H08" for d, district in enumerate(DEMO_TREE.children, start=1)},
+    **{
+        commune.code: f"{c:03d}.{d:02d}.31.H08"
+        for d, district in enumerate(DEMO_TREE.children, start=1)
+        for c, commune in enumerate(district.children, start=1)
+    },
+}
+
+
 def walk(org: DemoOrg = DEMO_TREE) -> list[DemoOrg]:
     """The demo tree, parents before children."""
     result = [org]
@@ -185,6 +199,7 @@ async def seed_demo(session: AsyncSession, *, actor: Actor | None = None) -> boo
             parent_id=parent_id,
             parent_body=spec.parent_body,
             place=spec.place,
+            national_id=NATIONAL_IDS.get(spec.code),
         )
         units = {}
         for code, name, abbr in spec.units:

@@ -41,6 +41,8 @@ class Organization(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
+    # Mã định danh điện tử (Decision 20/2020/QĐ-TTg): how other systems address it in edXML.
+    national_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(255))
     abbreviation: Mapped[str] = mapped_column(String(32))
     level: Mapped[Level] = mapped_column(Enum(Level, native_enum=False, length=16))

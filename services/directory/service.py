@@ -18,6 +18,9 @@ from services.i18n import LOCALES, Message, _l
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 ABBR_RE = re.compile(r"^[A-ZĐ0-9][A-Za-zĐđ0-9]{0,31}$")
+# Decision 20/2020/QĐ-TTg: four groups, level 4 . level 3 . level 2 . level 1 (H + 2 digits for
+# a province or ministry), e.g. 000.00.31.H08 for a body directly under the province.
+NATIONAL_ID_RE = re.compile(r"^[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[A-Z][0-9]{2}$")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 
 
@@ -81,6 +84,7 @@ async def create_org(
     parent_body: str | None = None,
     place: str | None = None,
     email: str | None = None,
+    national_id: str | None = None,
 ) -> Organization:
     code = _need(code, _l("Organisation code is required."))
     if not CODE_RE.match(code):
@@ -96,8 +100,10 @@ async def create_org(
         raise Conflict(_l("organisation code {code} already exists", code=code))
     if parent_id is not None:
         await get_org(session, org_id=parent_id)
+    national = await _national_id(session, national_id, org_id=None)
     org = Organization(
         code=code,
+        national_id=national,
         name=_need(name, _l("Organisation name is required.")),
         abbreviation=abbreviation,
         level=level,
@@ -115,17 +121,34 @@ async def create_org(
         object_type="organization",
         object_id=org.id,
         organization_id=org.id,
-        details={"code": code, "name": org.name, "level": level.value, "parent_id": parent_id},
+        details={"code": code, "name": org.name, "level": level.value, "parent_id": parent_id, "national_id": national},
     )
     return org
 
 
+async def _national_id(session: AsyncSession, value: str | None, *, org_id: int | None) -> str | None:
+    """The identifier normalised (upper case, no spaces) and checked for shape and uniqueness."""
+    value = "".join((value or "").split()).upper()
+    if not value:
+        return None
+    if not NATIONAL_ID_RE.match(value):
+        raise InvalidInput(
+            _l("The electronic identifier has the form 000.00.31.H08 (Decision 20/2020/QĐ-TTg)."),
+        )
+    owner = await session.scalar(select(Organization.id).where(Organization.national_id == value))
+    if owner is not None and owner != org_id:
+        raise Conflict(_l("Another organisation already has the identifier {value}.", value=value))
+    return value
+
+
 async def update_org(session: AsyncSession, *, actor: Actor, org: Organization, **changes: object) -> Organization:
-    allowed = {"name", "abbreviation", "parent_body", "place", "email", "active", "level"}
+    allowed = {"name", "abbreviation", "parent_body", "place", "email", "active", "level", "national_id"}
     diff = {}
     for key, value in changes.items():
         if key not in allowed:
             raise InvalidInput(_l("field {key} cannot be changed", key=key))
+        if key == "national_id":
+            value = await _national_id(session, value if isinstance(value, str) else None, org_id=org.id)
         if isinstance(value, str):
             value = value.strip()
             if key == "abbreviation":

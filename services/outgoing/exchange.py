@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit.service import Actor, record
@@ -16,9 +16,31 @@ from services.config import Settings
 from services.directory.models import Organization, Role, User
 from services.errors import Conflict, InvalidInput, NotFound
 from services.i18n import _l
+from services.incoming.models import IncomingDocument
 from services.outgoing import drafting, edxml
 from services.outgoing.models import OutgoingDocument, Status
 from services.outgoing.service import attachments, recipients
+
+
+def address_of(org: Organization) -> str:
+    """How a package names the organisation: its national electronic identifier (Decision
+    20/2020/QĐ-TTg), or the internal code where the administrator has not entered one."""
+    return org.national_id or org.code
+
+
+def addressee_among(package: edxml.Package, orgs: list[Organization]) -> Organization | None:
+    """The first of `orgs` the package is addressed to: by identifier (national or internal
+    code) or, for a recipient written without one, by its exact name."""
+    for recipient in package.recipients:
+        for org in orgs:
+            if recipient.organ_id and recipient.organ_id in (org.national_id, org.code):
+                return org
+            if not recipient.organ_id and " ".join(recipient.name.split()).casefold() == " ".join(org.name.split()).casefold():
+                return org
+    return None
+
+
+RECEIVED_NAME = "goi-edxml-nhan-duoc.xml"
 
 
 async def package_for(session: AsyncSession, *, settings: Settings, doc: OutgoingDocument) -> edxml.Package:
@@ -32,7 +54,7 @@ async def package_for(session: AsyncSession, *, settings: Settings, doc: Outgoin
     blobs = BlobStore.for_data_dir(settings.data_dir)
     rows = await recipients(session, document_id=doc.id)
     codes: dict[int | None, str] = {
-        o.id: o.code
+        o.id: address_of(o)
         for o in (
             await session.scalars(
                 select(Organization).where(Organization.id.in_([r.organization_id for r in rows if r.organization_id] or [0]))
@@ -65,11 +87,11 @@ async def package_for(session: AsyncSession, *, settings: Settings, doc: Outgoin
         old = await session.get(OutgoingDocument, doc.replaces_id)
         if old is not None and old.notation and old.issue_date:
             business, reason = "replace", old.closing_reason or ""
-            response_for = f"{org.code},{old.issue_date:%Y/%m/%d},{old.notation}"
+            response_for = f"{address_of(org)},{old.issue_date:%Y/%m/%d},{old.notation}"
     competence = " ".join(p for p in (doc.authority_prefix, doc.authority_line) if p).upper()
     issued_at = (doc.issued_at or datetime.now(VN_TZ)).astimezone(VN_TZ).replace(microsecond=0)
     return edxml.Package(
-        sender=edxml.Organ(organ_id=org.code, name=org.name, email=org.email or ""),
+        sender=edxml.Organ(organ_id=address_of(org), name=org.name, email=org.email or ""),
         recipients=[edxml.Organ(organ_id=codes.get(r.organization_id, ""), name=r.name) for r in rows if not r.external],
         code_number=doc.number,
         code_notation=doc.notation.split("/", 1)[1],
@@ -88,7 +110,7 @@ async def package_for(session: AsyncSession, *, settings: Settings, doc: Outgoin
         business_type=edxml.BUSINESS[business],
         business_reason=reason,
         response_for=response_for,
-        traces=[edxml.Trace(organ_id=org.code, timestamp=issued_at.isoformat())],
+        traces=[edxml.Trace(organ_id=address_of(org), timestamp=issued_at.isoformat())],
         attachments=files,
     )
 
@@ -126,22 +148,31 @@ async def import_package(
     clerk_orgs = principal.orgs_with(Role.clerk)
     if not clerk_orgs:
         raise NotFound(_l("only clerks import packages"))
-    orgs = {o.code: o for o in (await session.scalars(select(Organization).where(Organization.id.in_(clerk_orgs)))).all()}
     if organization_id is not None:
-        target = next((o for o in orgs.values() if o.id == organization_id), None)
-    else:
-        target = next((orgs[r.organ_id] for r in package.recipients if r.organ_id in orgs), None)
-        if target is None and len(orgs) == 1:
-            target = next(iter(orgs.values()))
+        clerk_orgs = clerk_orgs & {organization_id}
+    mine = list((await session.scalars(select(Organization).where(Organization.id.in_(clerk_orgs)).order_by(Organization.id))).all())
+    target = addressee_among(package, mine)
     if target is None:
         raise InvalidInput(
-            _l("The package is not addressed to an organisation you are a clerk of."),
+            _l(
+                "The package is addressed to {value}, not to an organisation you are a clerk of.",
+                value="; ".join(r.name or r.organ_id for r in package.recipients) or "—",
+            ),
         )
     blobs = BlobStore.for_data_dir(settings.data_dir)
-    files = [(a.name, a.content_type, blobs.put(a.data)) for a in package.attachments]
-    sender = await session.scalar(select(Organization).where(Organization.code == package.sender.organ_id))
+    # The package itself is kept as received, beside the files it carried.
+    received = (RECEIVED_NAME, "application/xml", blobs.put(data))
+    files = [(a.name, a.content_type, blobs.put(a.data)) for a in package.attachments] + [received]
+    sender = await session.scalar(
+        select(Organization).where(or_(Organization.national_id == package.sender.organ_id, Organization.code == package.sender.organ_id))
+    )
     doc_type = package.doc_type if package.doc_type in incoming.DOC_TYPES else "CV"
     ref = f"edxml:{package.document_id}"[:128]
+    existing = await session.scalar(
+        select(IncomingDocument).where(IncomingDocument.organization_id == target.id, IncomingDocument.outgoing_ref == ref)
+    )
+    if existing is not None:  # the same document imported again (or re-sent): one entry
+        return existing, package
     if sender is not None:
         copy = await incoming.receive_from_system(
             session,
@@ -172,6 +203,7 @@ async def import_package(
             doc_due_date=package.due_date,
         )
         new_files = [incoming.NewFile(filename=a.name, content_type=a.content_type, data=a.data) for a in package.attachments]
+        new_files.append(incoming.NewFile(filename=RECEIVED_NAME, content_type="application/xml", data=data))
         copy = await incoming.register(
             session,
             principal=principal,
@@ -181,6 +213,7 @@ async def import_package(
             blobs=blobs,
             allow_duplicate=False,
         )
+        copy.outgoing_ref = ref  # what a second import of the same DocumentId finds
     await record(
         session,
         actor=principal.actor,

@@ -161,3 +161,22 @@ def test_sigkill_of_dev_leaves_no_temporal_server_behind(tmp_path) -> None:
         time.sleep(0.2)
     again = start_dev(first.data_dir, first.log, first.ports)
     assert stop_dev(again) == 0
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_admin_enters_the_electronic_identifier_of_an_organisation(live_dev, browser, size) -> None:
+    context = browser.new_context(viewport=size, locale="vi-VN")
+    page = context.new_page()
+    sign_in(page, live_dev.url, "quantri", DEMO_PASSWORD)
+    page.goto(live_dev.url + "/admin")
+    page.get_by_role("link", name="Hội LHPN xã An Khánh").first.click()
+    field = page.get_by_label("Mã định danh điện tử (Quyết định 20/2020/QĐ-TTg)")
+    assert field.input_value() in ("002.02.31.H08", "008.02.31.H08", "009.02.31.H08")  # demo value, or an earlier run's
+    new = "008.02.31.H08" if size is DESKTOP else "009.02.31.H08"
+    field.fill(f" {new.lower()} ")
+    page.get_by_role("button", name="Lưu").first.click()
+    page.wait_for_url("**ok=saved**")
+    assert page.locator("[data-national-id]").inner_text() == new
+    assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+    screenshot(page, f"admin-org-national-id-{size['width']}")
+    context.close()

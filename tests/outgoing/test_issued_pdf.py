@@ -65,7 +65,7 @@ async def test_issued_pdf_has_valid_leader_and_seal_signatures_and_shows_number_
         xml = edxml.build(package)
     parsed = edxml.parse(xml)
     assert parsed == package
-    assert parsed.document_id == f"hlhpn-bentre,{doc.issue_date:%Y/%m/%d},01/QĐ-HLHPN"
+    assert parsed.document_id == f"000.00.31.H08,{doc.issue_date:%Y/%m/%d},01/QĐ-HLHPN"  # the national identifier
     assert parsed.signer_name == "Nguyễn Thị Lan" and parsed.signer_competence == "TM. BAN THƯỜNG VỤ"
     assert parsed.to_places == ["Tỉnh đoàn Bến Tre"] and len(parsed.recipients) == 3
     assert parsed.attachments[0].data == pdf and edxml.build(parsed) == xml
@@ -83,7 +83,8 @@ async def test_issued_pdf_has_valid_leader_and_seal_signatures_and_shows_number_
         assert incoming.number_notation == "01/QĐ-HLHPN" and incoming.subject == doc.subject
         assert incoming.document_date == doc.issue_date and incoming.doc_type == "QĐ"
         assert incoming.signer_name == "Nguyễn Thị Lan" and incoming.organization_id == clerk.organization_id
-        assert [f.sha256 for f in files] == [a.sha256 for a in parsed.attachments]
+        assert [f.sha256 for f in files[:-1]] == [a.sha256 for a in parsed.attachments]
+        assert files[-1].filename == exchange.RECEIVED_NAME and blobs.get(files[-1].sha256) == xml
         assert blobs.get(files[0].sha256) == pdf
 
     # The import page does the same for a clerk (the second organisation addressed).

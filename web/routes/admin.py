@@ -58,6 +58,7 @@ async def create_org(
     parent_id: Annotated[str, Form()] = "",
     place: Annotated[str, Form()] = "",
     parent_body: Annotated[str, Form()] = "",
+    national_id: Annotated[str, Form()] = "",
 ) -> Response:
     parent = form_id(parent_id)
     if parent is None:
@@ -73,6 +74,7 @@ async def create_org(
         parent_id=parent,
         place=place,
         parent_body=parent_body,
+        national_id=national_id,
     )
     return RedirectResponse(f"/admin/orgs/{org.id}?ok=created", status_code=303)
 
@@ -112,6 +114,7 @@ async def update_org(
     place: Annotated[str, Form()] = "",
     parent_body: Annotated[str, Form()] = "",
     email: Annotated[str, Form()] = "",
+    national_id: Annotated[str, Form()] = "",
     active: Annotated[str | None, Form()] = None,
 ) -> Response:
     org = await directory.get_org(session, org_id=org_id)
@@ -124,6 +127,7 @@ async def update_org(
         place=place,
         parent_body=parent_body,
         email=email,
+        national_id=national_id,
         active=active == "on",
     )
     return RedirectResponse(f"/admin/orgs/{org_id}?ok=saved", status_code=303)

@@ -35,6 +35,7 @@ _CLAIMS = {
     "xlsx": XLSX,
     "xlsm": XLSX,
     "xml": XML,
+    "edxml": XML,
     "png": "image",
     "jpg": "image",
     "jpeg": "image",

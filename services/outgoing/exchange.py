@@ -91,7 +91,7 @@ async def package_for(session: AsyncSession, *, settings: Settings, doc: Outgoin
     competence = " ".join(p for p in (doc.authority_prefix, doc.authority_line) if p).upper()
     issued_at = (doc.issued_at or datetime.now(VN_TZ)).astimezone(VN_TZ).replace(microsecond=0)
     return edxml.Package(
-        sender=edxml.Organ(organ_id=address_of(org), name=org.name, email=org.email or ""),
+        sender=edxml.Organ(organ_id=address_of(org), name=org.name, email=org.email or "", in_charge=org.parent_body or ""),
         recipients=[edxml.Organ(organ_id=codes.get(r.organization_id, ""), name=r.name) for r in rows if not r.external],
         code_number=doc.number,
         code_notation=doc.notation.split("/", 1)[1],
@@ -110,7 +110,7 @@ async def package_for(session: AsyncSession, *, settings: Settings, doc: Outgoin
         business_type=edxml.BUSINESS[business],
         business_reason=reason,
         response_for=response_for,
-        traces=[edxml.Trace(organ_id=address_of(org), timestamp=issued_at.isoformat())],
+        traces=[edxml.Trace(organ_id=address_of(org), timestamp=edxml.trace_time(issued_at))],
         attachments=files,
     )
 

@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     smtp_from: str = "lienthong@localhost"
     smtp_starttls: bool = False
     audit_checkpoint_minutes: int = Field(60, description="How often the audit checkpoint workflow runs.")
+    archive_every_days: int = Field(7, description="How often the archive pass stamps and refreshes final documents (PAdES B-LTA).")
+    archive_margin_days: int = Field(
+        90, description="Refresh a document's archive time stamp this long before the authority's certificate expires."
+    )
+    archive_retry_days: int = Field(
+        30, description="Least time between two refreshes of one document (while the authority's certificate is still expiring)."
+    )
     # Sign-in throttling: after the free failures, each further attempt waits twice as long as the
     # last (from the base up to the cap); failures older than the window are forgotten.
     login_free_failures_per_account: int = Field(

@@ -169,6 +169,15 @@ def format_report(report: ValidationReport) -> str:
             lines.append(f"{i}. {sig.signer.name} — serial {sig.signer.serial_hex}")
             lines.append(f"   {sig.verdict_vi}")
             lines.append(f"   {sig.verdict_en}")
+    if report.archive:
+        lines.append("")
+        lines.append(f"Chuỗi dấu thời gian lưu trữ (B-LTA) / Archive time stamp chain: {len(report.archive)}")
+        for i, stamp in enumerate(report.archive, start=1):
+            ok = "hợp lệ/valid" if stamp.intact and stamp.valid and stamp.trusted and stamp.covers_document else "KHÔNG HỢP LỆ/INVALID"
+            lines.append(
+                f"  {i}. {stamp.time:%Y-%m-%d %H:%M:%S%z} — {stamp.authority} "
+                f"(chứng thư hết hạn/certificate expires {stamp.authority_expires:%Y-%m-%d}) — {ok}"
+            )
     return "\n".join(lines)
 
 

@@ -37,6 +37,7 @@ from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from services.i18n import _l
 from signing.appearance import VN_TZ
+from signing.archive import ArchiveStamp, archive_chain
 from signing.errors import UnexpectedSigner
 from signing.fonts import nfc
 from signing.pades import open_pdf
@@ -84,6 +85,7 @@ class ValidationReport(BaseModel):
 
     signatures: list[SignatureReport]
     document_timestamps: int = 0
+    archive: list[ArchiveStamp] = Field(default_factory=list, description="Document time stamps (B-LTA), oldest first.")
     all_valid: bool
     summary_vi: str
     summary_en: str
@@ -268,10 +270,14 @@ async def async_validate_pdf(pdf: bytes, *, trust: TrustConfig) -> ValidationRep
         except (SignatureValidationError, ValueError, KeyError) as exc:
             # A signature too broken to analyse is reported, not raised: the clerk must see it.
             reports.append(_broken_report(sig, exc))
-    all_valid = bool(reports) and all(r.ok for r in reports)
+    archive = await archive_chain(pdf, trust=trust) if doc_ts_revisions else []
+    # A broken archive stamp fails the document as a broken signature would.
+    stamps_ok = all(s.intact and s.valid and s.trusted and s.covers_document for s in archive)
+    all_valid = bool(reports) and all(r.ok for r in reports) and stamps_ok
     return ValidationReport(
         signatures=reports,
         document_timestamps=len(doc_ts_revisions),
+        archive=archive,
         all_valid=all_valid,
         summary_vi=_summary_vi(reports),
         summary_en=_summary_en(reports),

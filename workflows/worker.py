@@ -9,6 +9,8 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
 
+from workflows.archive.activities import ArchiveActivities
+from workflows.archive.workflows import ArchiveRefreshWorkflow
 from workflows.audit.activities import AuditActivities
 from workflows.audit.workflows import AuditCheckpointWorkflow
 from workflows.context import ActivityContext
@@ -30,7 +32,7 @@ from workflows.tasks.workflows import TaskWorkflow
 
 WORKFLOWS: list[type] = [AuditCheckpointWorkflow, IncomingWorkflow, OutgoingWorkflow, MeetingWorkflow]
 WORKFLOWS += [MinutesWorkflow, TaskWorkflow]
-WORKFLOWS += [ReportRequestWorkflow, ReportTargetWorkflow]
+WORKFLOWS += [ReportRequestWorkflow, ReportTargetWorkflow, ArchiveRefreshWorkflow]
 
 
 def activities_for(context: ActivityContext) -> list[Callable[..., Any]]:
@@ -62,6 +64,7 @@ def activities_for(context: ActivityContext) -> list[Callable[..., Any]]:
     task = TaskActivities(context)
     result += [task.snapshot, task.notify_assigned, task.deadline_notice]
     result += KernelActivities(context).all()
+    result.append(ArchiveActivities(context).archive_pass)
     return result
 
 

@@ -723,7 +723,32 @@ async def audit_checkpoint(rig: Rig) -> dict[str, WorkflowHandle]:
     return {"audit-checkpoint": handle}
 
 
+# --- archive ----------------------------------------------------------------------------------
+
+
+async def archive_refresh(rig: Rig) -> dict[str, WorkflowHandle]:
+    """Two weekly passes: the first stamps an issued document, the second finds nothing due."""
+    from workflows.archive.workflows import ArchiveInput, ArchiveRefreshWorkflow
+
+    await _issued_without_signing(rig, "Lưu trữ: dấu thời gian")
+    handle = await rig.client.start_workflow(
+        ArchiveRefreshWorkflow.run,
+        ArchiveInput(every_days=7),
+        id=f"archive-refresh-{uuid.uuid4().hex[:6]}",
+        task_queue=rig.settings.task_queue,
+    )
+    await rig.env.fast_forward(handle, timedelta(days=15))  # type: ignore[attr-defined]
+
+    async def two_passes() -> bool:
+        return (await handle.query(ArchiveRefreshWorkflow.progress))["passes"] >= 2
+
+    await until(two_passes)
+    await handle.terminate("recorded")
+    return {"archive-refresh": handle}
+
+
 SCENARIOS: list[Callable[[Rig], Awaitable[dict[str, WorkflowHandle]]]] = [
+    archive_refresh,
     audit_checkpoint,
     incoming_handled_done,
     incoming_done_after_deadlines,

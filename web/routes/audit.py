@@ -40,6 +40,7 @@ ACTION_GROUPS = (
     "unit.",
     "holiday.",
     "audit.",
+    "archive.",
 )
 
 

@@ -6,9 +6,11 @@ Every route declares who may call it with `Depends(Access(...))` (or the aliases
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import secrets
 import unicodedata
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
@@ -60,6 +62,24 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def write_apart(request: Request, work: Callable[[AsyncSession], Awaitable[R]]) -> R:
+    """Run `work` in a short write transaction of its own.
+
+    For a GET route that reads, then does slow work with no transaction open (LibreOffice, a
+    network call), then must record something: it ends its read snapshot (`session.rollback()`)
+    before the slow work and writes here after it, instead of holding the write lock throughout
+    as a `writes_on_read` route would. A task of its own with a fresh context, so the request's
+    (ended) session and this transaction do not count as nested.
+    """
+    database = request.app.state.db
+
+    async def run() -> R:
+        async with database.session() as session:
+            return await work(session)
+
+    return await asyncio.create_task(run(), context=contextvars.Context())
 
 
 def client_ip(request: Request) -> str:

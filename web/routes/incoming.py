@@ -635,6 +635,7 @@ async def register_book(
     if format in ("docx", "pdf"):
         from services.documents.registers_print import build_register_docx, build_register_pdf
 
+        await session.rollback()  # no snapshot held while LibreOffice builds the print
         if format == "docx":
             data = build_register_docx(kind="incoming", org_name=title, year=year, rows=rows)
             media = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

@@ -33,7 +33,7 @@ from services.outgoing import service as outgoing
 from services.outgoing.models import Decision, OutgoingDocument, ReviewMode, Secrecy, Status, Urgency
 from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, XML, CheckedUpload, OfficeLimits, check_upload
 from web import page_images, pin_form
-from web.deps import Access, SessionDep, SignedIn, writes_on_read
+from web.deps import Access, SessionDep, SignedIn, write_apart, writes_on_read
 from web.form_values import form_id, form_ids
 from web.i18n import VN_TZ
 from web.templating import render
@@ -243,7 +243,6 @@ async def edxml_import(
 
 
 @router.get("/register/{year}")
-@writes_on_read
 async def register(
     request: Request,
     principal: Member,
@@ -261,21 +260,30 @@ async def register(
         from services.documents.registers_print import build_register_docx, build_register_pdf
 
         name = f"so-van-ban-di-{year}.{format}"
-        await audit.record(
-            session,
-            actor=principal.actor,
-            action="outgoing.register_print",
-            object_type="register",
-            object_id=f"outgoing-{org_id}-{year}",
-            organization_id=org_id,
-            details={"format": format},
-        )
+        org_name, actor = organization.name, principal.actor  # read before the snapshot ends
+        # The print is built with no transaction open (LibreOffice takes seconds for a year's
+        # register) and recorded afterwards in a short write of its own.
+        await session.rollback()
         if format == "docx":
-            return _file(build_register_docx(kind="outgoing", org_name=organization.name, year=year, rows=rows), name, DOCX)
-        from signing.convert import get_converter
+            data, media = build_register_docx(kind="outgoing", org_name=org_name, year=year, rows=rows), DOCX
+        else:
+            from signing.convert import get_converter
 
-        data = await build_register_pdf(kind="outgoing", org_name=organization.name, year=year, rows=rows, converter=get_converter())
-        return _file(data, name, PDF, inline=True)
+            data, media = await build_register_pdf(kind="outgoing", org_name=org_name, year=year, rows=rows, converter=get_converter()), PDF
+
+        async def recorded(write: AsyncSession) -> None:
+            await audit.record(
+                write,
+                actor=actor,
+                action="outgoing.register_print",
+                object_type="register",
+                object_id=f"outgoing-{org_id}-{year}",
+                organization_id=org_id,
+                details={"format": format},
+            )
+
+        await write_apart(request, recorded)
+        return _file(data, name, media, inline=format == "pdf")
     orgs = await directory.list_orgs(session, org_ids=scope)
     return render(
         request,

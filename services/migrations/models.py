@@ -19,6 +19,7 @@ from services.calendar import Holiday
 from services.db import Base
 from services.deadlines.models import DeadlineNotice
 from services.directory.models import Organization, RoleAssignment, SigningProfile, Unit, User
+from services.documents.register_archive import RegisterArchive
 from services.events.models import Event, EventHead
 from services.incoming.models import IncomingAssignment, IncomingDocument, IncomingFile, IncomingNote, IncomingSenderStatus
 from services.keys.models import PinGuard, SignerCertificate

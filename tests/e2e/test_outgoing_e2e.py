@@ -133,3 +133,27 @@ def test_demo_documents_and_register_pages(live_dev, browser, size) -> None:
     assert "Đề nghị bổ sung biểu mẫu thống kê" in page.content()
     screenshot(page, f"outgoing-returned-{size['width']}")
     context.close()
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_clerk_closes_and_archives_a_past_years_register(live_dev, browser, size) -> None:
+    import datetime as dt
+
+    year = dt.date.today().year - 2  # a closed year no other test touches
+    context = browser.new_context(viewport=size, locale="vi-VN")
+    page = context.new_page()
+    sign_in(page, live_dev.url, "mai.tran", DEMO_PASSWORD)
+    page.goto(f"{live_dev.url}/outgoing/register/{year}")
+    if page.locator("[data-register-archive]").count():  # the first size closes it, the second finds it closed
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Khóa sổ và lưu trữ").click()
+        page.wait_for_url("**ok=archived**")
+    archived = page.locator("[data-register-archived]")
+    assert f"Sổ năm {year} đã được khóa và lưu trữ" in archived.inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+    screenshot(page, f"outgoing-register-archived-{size['width']}")
+    with page.expect_popup() as popup:
+        archived.get_by_role("link", name="Mở sổ đã lưu trữ (PDF)").click()
+    pdf = popup.value.request.get(popup.value.url)
+    assert pdf.status == 200 and pdf.body().startswith(b"%PDF")
+    context.close()

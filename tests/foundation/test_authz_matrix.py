@@ -85,6 +85,8 @@ ROWS: dict[str, str] = {
     "POST /incoming/{document_id}/complete": "incoming | clerk,leader,deputy_leader@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
     "POST /incoming/{document_id}/reply": "incoming | clerk@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
     "GET /incoming/book": "-",
+    "POST /incoming/book/archive": "-",
+    "GET /incoming/book/archive.pdf": "-",
     "GET /incoming/stats": "-",
     "GET /incoming/{document_id}": "incoming | admin,officer,secretary@own=404 auditor@child=ok",
     "GET /incoming/{document_id}/files/{file_id}": "incoming | admin,officer,secretary@own=404 auditor@child=ok",
@@ -96,6 +98,8 @@ ROWS: dict[str, str] = {
     "GET /outgoing/edxml/import": "-",
     "POST /outgoing/edxml/import": "-",
     "GET /outgoing/register/{year}": "- | officer,secretary@own=404",
+    "POST /outgoing/register/{year}/archive": "-",
+    "GET /outgoing/register/{year}/archive.pdf": "- | *@own=404",  # no register of that year is closed here
     "GET /outgoing/register": "-",
     "GET /outgoing/new": "-",
     "POST /outgoing": "-",

@@ -41,6 +41,7 @@ ACTION_GROUPS = (
     "holiday.",
     "audit.",
     "archive.",
+    "register.",
 )
 
 

@@ -1,6 +1,7 @@
 """The archive pass over final documents: their signatures stay verifiable while they are kept.
 
-Final documents are the issued outgoing documents and the signed minutes. Each archive pass
+Final documents are the issued outgoing documents, the signed minutes and the archived books of
+closed registers. Each archive pass
 (run by `ArchiveRefreshWorkflow`; it sits with the workflows because it reads two domains and
 signs) gives every one of them its first document time stamp (PAdES B-LTA) and, before the
 time-stamping authority's certificate expires, the next one (`signing.archive`). The stamped
@@ -31,6 +32,7 @@ from services.audit.service import Actor, record
 from services.blobs import BlobStore
 from services.config import Settings
 from services.db import Database
+from services.documents.register_archive import RegisterArchive
 from services.errors import DomainError
 from services.outgoing.models import OutgoingDocument
 from signing.archive import add_archive_timestamp, newest_stamp_facts, refresh_due
@@ -39,7 +41,7 @@ from signing.validation import async_validate_pdf
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["outgoing", "minutes"]
+Kind = Literal["outgoing", "minutes", "register"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,14 @@ async def final_files(session: AsyncSession) -> list[FinalFile]:
             )
         ).all()
     ]
+    files += [
+        FinalFile("register", archive_id, org_id, sha)
+        for archive_id, org_id, sha in (
+            await session.execute(
+                select(RegisterArchive.id, RegisterArchive.organization_id, RegisterArchive.pdf_sha256).order_by(RegisterArchive.id)
+            )
+        ).all()
+    ]
     return files
 
 
@@ -94,11 +104,17 @@ async def _repoint(session: AsyncSession, item: FinalFile, new_sha: str, report_
             .where(OutgoingDocument.id == item.object_id, OutgoingDocument.issued_pdf_sha == item.sha256)
             .values(issued_pdf_sha=new_sha, validation_report=report_json)
         )
-    else:
+    elif item.kind == "minutes":
         result = await session.execute(
             update(Minutes)
             .where(Minutes.id == item.object_id, Minutes.final_pdf_sha == item.sha256)
             .values(final_pdf_sha=new_sha, validation=report_json)
+        )
+    else:
+        result = await session.execute(
+            update(RegisterArchive)
+            .where(RegisterArchive.id == item.object_id, RegisterArchive.pdf_sha256 == item.sha256)
+            .values(pdf_sha256=new_sha)
         )
     return bool(getattr(result, "rowcount", 0))
 

@@ -165,3 +165,12 @@ def pdfsig(pdf: bytes, nss_db: Path) -> str:
         path = Path(tmp) / "f.pdf"
         path.write_bytes(pdf)
         return subprocess.run(["pdfsig", "-nssdir", f"sql:{nss_db}", str(path)], capture_output=True, text=True).stdout
+
+
+async def issued(database: Database, settings: Settings) -> OutgoingDocument:
+    """A decision drafted, submitted straight to the leader, rendered, signed and issued."""
+    doc_id = await draft(database, settings)
+    await submit_direct(database, doc_id)
+    await render(database, settings, doc_id)
+    await sign(database, settings, doc_id)
+    return await issue(database, settings, doc_id)

@@ -46,11 +46,7 @@ async def test_archive_stamps_once_then_refreshes_before_the_authority_expires(
 ) -> None:
     db, settings = demo_db_sqlite, og_settings
     settings.archive_margin_days, settings.archive_retry_days = 90, 30
-    doc_id = await flow.draft(db, settings)
-    await flow.submit_direct(db, doc_id)
-    await flow.render(db, settings, doc_id)
-    await flow.sign(db, settings, doc_id)
-    await flow.issue(db, settings, doc_id)
+    doc_id = (await flow.issued(db, settings)).id
     issued = await _issued_pdf(db, settings, doc_id)
     assert newest_stamp_facts(issued) is None
 

@@ -22,7 +22,7 @@ from services import calendar, previews, textsearch
 from services.authz import Principal, require
 from services.blobs import BlobStore
 from services.directory.models import DOCUMENT_READERS, LEADERS, Organization, Role, Unit, User
-from services.errors import Conflict, DomainError, InvalidInput, NotFound
+from services.errors import DomainError, InvalidInput, NotFound
 from services.i18n import Message, _l
 from services.incoming import handling
 from services.incoming import service as incoming
@@ -34,7 +34,8 @@ from services.outgoing.service import DRAFT_ROLES
 from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, OfficeLimits, check_upload
 from signing.uploads import validate_upload
 from web import i18n, live
-from web.deps import Access, AdminUser, SessionDep, SignedIn, reads_only, write_apart, writes_on_read
+from web import register_archive as closing
+from web.deps import Access, AdminUser, SessionDep, SignedIn, reads_only, writes_on_read
 from web.form_values import form_id, form_ids
 from web.templating import render
 
@@ -362,7 +363,6 @@ async def check_duplicate(
     issuer_org_id: str = "",
 ) -> Response:
     """The duplicate check the registration form runs before saving (JSON)."""
-    from services.authz import require
 
     require(principal, [Role.clerk], org_id, "organization")
     found = await incoming.find_duplicates(
@@ -624,37 +624,14 @@ async def register_book_archive(
     series: Annotated[str, Form()] = "chung",
 ) -> Response:
     """Close a past year's incoming register (one series): its book printed, time-stamped, kept."""
-    from services.documents import register_archive
-    from signing.register_archive import archived_book
-
     org_id = form_id(org) or principal.me.organization_id
-    require(principal, [Role.clerk], org_id, "register")
-    today = calendar.vn_today()
-    register_archive.check_closable(kind="incoming", series=series, year=year, today=today)
-    if await register_archive.find(session, organization_id=org_id, kind="incoming", series=series, year=year):
-        raise Conflict(_l("The register of {year} is already archived.", year=year))
-    rows = await incoming.register_rows(session, principal=principal, organization_id=org_id, year=year, series=series)
-    organization = await session.get(Organization, org_id)
-    title = (organization.name if organization else "") + (" — Sổ văn bản mật" if series == "mat" else "")
-    await session.rollback()  # LibreOffice and the time stamp come with no transaction open
-    settings = request.app.state.settings
-    pdf = await archived_book(settings=settings, kind="incoming", org_name=title, year=year, rows=rows)
-    sha = BlobStore.for_data_dir(settings.data_dir).put(pdf)
 
-    async def recorded(write: AsyncSession) -> None:
-        await register_archive.archive(
-            write,
-            principal=principal,
-            organization_id=org_id,
-            kind="incoming",
-            series=series,
-            year=year,
-            entries=len(rows),
-            pdf_sha256=sha,
-            today=today,
-        )
+    async def book() -> tuple[str, list[dict]]:
+        rows = await incoming.register_rows(session, principal=principal, organization_id=org_id, year=year, series=series)
+        organization = await session.get(Organization, org_id)
+        return (organization.name if organization else "") + (" — Sổ văn bản mật" if series == "mat" else ""), rows
 
-    await write_apart(request, recorded)
+    await closing.close(request, session, principal, kind="incoming", series=series, org_id=org_id, year=year, book=book)
     return RedirectResponse(f"/incoming/book?org={org_id}&year={year}&series={series}&ok=archived", status_code=303)
 
 
@@ -662,17 +639,12 @@ async def register_book_archive(
 async def register_book_archive_file(
     request: Request, principal: Reader, session: SessionDep, year: int, org: int | None = None, series: str = "chung"
 ) -> Response:
-    from services.documents import register_archive
-
     org_id = org or principal.me.organization_id
-    if org_id not in principal.orgs_with(*DOCUMENT_READERS):
+    readers = principal.orgs_with(*DOCUMENT_READERS) if series == "chung" else principal.orgs_with(Role.clerk, Role.leader)
+    if org_id not in readers:
         raise NotFound(_l("register not found"))
-    row = await register_archive.find(session, organization_id=org_id, kind="incoming", series=series, year=year)
-    if row is None or (series == "mat" and not principal.has_role(Role.clerk, org_id) and not principal.has_role(Role.leader, org_id)):
-        raise NotFound(_l("register not found"))
-    data = BlobStore.for_data_dir(request.app.state.settings.data_dir).get(row.pdf_sha256)
     name = f"so-van-ban-den-{year}{'-mat' if series == 'mat' else ''}-luu-tru.pdf"
-    return Response(data, media_type=PDF, headers={"Content-Disposition": f'inline; filename="{name}"'})
+    return await closing.archived_file(request, session, kind="incoming", series=series, org_id=org_id, year=year, name=name)
 
 
 @router.get("/incoming/book")

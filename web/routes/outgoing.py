@@ -33,6 +33,7 @@ from services.outgoing import service as outgoing
 from services.outgoing.models import Decision, OutgoingDocument, ReviewMode, Secrecy, Status, Urgency
 from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, XML, CheckedUpload, OfficeLimits, check_upload
 from web import page_images, pin_form
+from web import register_archive as closing
 from web.deps import Access, SessionDep, SignedIn, reads_only, write_apart, writes_on_read
 from web.form_values import form_id, form_ids
 from web.i18n import VN_TZ
@@ -310,51 +311,22 @@ async def register_archive(
     request: Request, principal: Clerk, session: SessionDep, year: int, org: Annotated[str, Form()] = ""
 ) -> Response:
     """Close a past year's register: its book printed, time-stamped (B-LTA) and kept."""
-    from services.documents import register_archive
-    from signing.register_archive import archived_book
-
     org_id = form_id(org) or principal.me.organization_id
-    require(principal, [Role.clerk], org_id, "register")
-    today = dt.datetime.now(VN_TZ).date()
-    register_archive.check_closable(kind="outgoing", series="chung", year=year, today=today)
-    if await register_archive.find(session, organization_id=org_id, kind="outgoing", series="chung", year=year):
-        raise Conflict(_l("The register of {year} is already archived.", year=year))
-    organization = await session.get(Organization, org_id)
-    rows = await outgoing.register_rows(session, organization_id=org_id, year=year)
-    org_name = organization.name if organization else ""
-    await session.rollback()  # LibreOffice and the time stamp come with no transaction open
-    settings = request.app.state.settings
-    pdf = await archived_book(settings=settings, kind="outgoing", org_name=org_name, year=year, rows=rows)
-    sha = BlobStore.for_data_dir(settings.data_dir).put(pdf)
 
-    async def recorded(write: AsyncSession) -> None:
-        await register_archive.archive(
-            write,
-            principal=principal,
-            organization_id=org_id,
-            kind="outgoing",
-            series="chung",
-            year=year,
-            entries=len(rows),
-            pdf_sha256=sha,
-            today=today,
-        )
+    async def book() -> tuple[str, list[dict]]:
+        organization = await session.get(Organization, org_id)
+        return (organization.name if organization else ""), await outgoing.register_rows(session, organization_id=org_id, year=year)
 
-    await write_apart(request, recorded)
+    await closing.close(request, session, principal, kind="outgoing", series="chung", org_id=org_id, year=year, book=book)
     return RedirectResponse(f"/outgoing/register/{year}?org={org_id}&ok=archived", status_code=303)
 
 
 @router.get("/register/{year}/archive.pdf")
 async def register_archive_file(request: Request, principal: Member, session: SessionDep, year: int, org: int | None = None) -> Response:
-    from services.documents import register_archive
-
     org_id = org or principal.me.organization_id
     require(principal, [Role.clerk, Role.leader, Role.deputy_leader, Role.auditor, Role.admin], org_id, "register")
-    row = await register_archive.find(session, organization_id=org_id, kind="outgoing", series="chung", year=year)
-    if row is None:
-        raise NotFound(_l("register not found"))
-    data = BlobStore.for_data_dir(request.app.state.settings.data_dir).get(row.pdf_sha256)
-    return _file(data, f"so-van-ban-di-{year}-luu-tru.pdf", PDF, inline=True)
+    name = f"so-van-ban-di-{year}-luu-tru.pdf"
+    return await closing.archived_file(request, session, kind="outgoing", series="chung", org_id=org_id, year=year, name=name)
 
 
 @router.get("/register")

@@ -22,6 +22,14 @@ class SigningKeyRef(BaseModel):
     cert_label: str | None = Field(None, description="Default: same as key_label.")
 
 
+class ExchangePartner(BaseModel):
+    """A system outside this installation that exchanges edXML packages with it."""
+
+    organ_id: str = Field(description="Its electronic identifier (Decision 20/2020/QĐ-TTg).")
+    name: str = Field(description="Its name as our outgoing documents list it among the recipients.")
+    drop: Path = Field(description="The folder its gateway reads (our packages and statuses are written there).")
+
+
 class Settings(BaseSettings):
     """Liên Thông settings; every field maps to `LIENTHONG_<NAME>`."""
 
@@ -73,6 +81,13 @@ class Settings(BaseSettings):
     smtp_from: str = "lienthong@localhost"
     smtp_starttls: bool = False
     audit_checkpoint_minutes: int = Field(60, description="How often the audit checkpoint workflow runs.")
+    exchange_partners: list[ExchangePartner] = Field(
+        default_factory=list, description="Partners reached by drop folder: JSON list of {organ_id, name, drop}."
+    )
+    exchange_inbox: Path | None = Field(
+        None, description="The folder the worker imports packages and statuses from (default <data dir>/exchange/inbox)."
+    )
+    exchange_poll_seconds: float = Field(5, description="How often the worker looks into the exchange inbox.")
     archive_every_days: int = Field(7, description="How often the archive pass stamps and refreshes final documents (PAdES B-LTA).")
     archive_margin_days: int = Field(
         90, description="Refresh a document's archive time stamp this long before the authority's certificate expires."
@@ -178,6 +193,10 @@ class Settings(BaseSettings):
     )
     report_fanout_batch: int = Field(100, description="Child workflows the report fan-out starts at a time.")
     # --- end report requests ---
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.exchange_inbox or self.data_dir / "exchange" / "inbox"
 
     @field_validator("data_dir")
     @classmethod

@@ -164,12 +164,17 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event) -> None:
     )
     # The relay delivers the outbox (every start and signal) and repairs missing workflows.
     relay = asyncio.create_task(OutboxRelay(client, get_database(), settings).run(), name="outbox-relay")
+    # Packages and statuses partners drop into the exchange inbox.
+    from services.exchange.inbox import run_inbox
+
+    inbox = asyncio.create_task(run_inbox(get_database(), settings, stop=stop), name="exchange-inbox")
     try:
         async with worker:
             await run_mailer(get_database(), settings, stop=stop)
     finally:
         relay.cancel()
-        await asyncio.gather(relay, return_exceptions=True)
+        inbox.cancel()
+        await asyncio.gather(relay, inbox, return_exceptions=True)
 
 
 async def run_web(settings: Settings, *, host: str, port: int, stop: asyncio.Event) -> None:

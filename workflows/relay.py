@@ -28,6 +28,7 @@ from meetings.minutes.models import Minutes, MinutesStatus
 from meetings.models import Meeting, MeetingStatus
 from services.config import Settings
 from services.db import Database, is_unreachable_error
+from services.exchange import service as exchange
 from services.incoming.models import IncomingDocument
 from services.incoming.models import Status as IncomingStatus
 from services.outbox import service as outbox
@@ -240,7 +241,10 @@ class OutboxRelay:
                         done.append(command.id)  # the same "look again" twice: once is enough
                         continue
                     try:
-                        await deliver(self.client, self.settings, command, prefix)
+                        if command.kind == "exchange":  # a package for a partner's drop folder, not Temporal
+                            await exchange.deliver(self.database, self.settings, command.object_id)
+                        else:
+                            await deliver(self.client, self.settings, command, prefix)
                     except Exception as exc:  # noqa: BLE001 - Temporal away, a timeout…: kept for later, in order
                         failures.extend((c, f"{type(exc).__name__}: {exc}") for c in group[i:])
                         return

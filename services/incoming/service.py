@@ -239,7 +239,13 @@ async def _note(session: AsyncSession, actor: Actor, doc: IncomingDocument, kind
 
 
 async def _sender_status(session: AsyncSession, doc: IncomingDocument, code: str, note: str | None = None) -> None:
-    """Report a step to the sender organisation once per code (idempotent), with a live event."""
+    """Report a step to the sender organisation once per code (idempotent), with a live event;
+    a sender outside the system gets an edXML status package (services.exchange)."""
+    if doc.sender_org_id is None and doc.outgoing_ref is not None:
+        from services.exchange.service import queue_status
+
+        await queue_status(session, doc, code, note)
+        return
     if doc.sender_org_id is None or doc.outgoing_ref is None:
         return
     if await session.scalar(
@@ -542,7 +548,7 @@ async def receive_from_system(
     *,
     actor: Actor,
     recipient_org_id: int,
-    sender_org_id: int,
+    sender_org_id: int | None,
     outgoing_ref: str,
     number_notation: str,
     document_date: date,
@@ -553,8 +559,10 @@ async def receive_from_system(
     due_date: date | None = None,
     files: Sequence[tuple[str, str, str]] = (),
     signer_name: str | None = None,
+    sender_name: str | None = None,
 ) -> IncomingDocument:
-    """A document issued to `recipient_org_id` by another organisation in the system.
+    """A document issued to `recipient_org_id` by another organisation in the system, or (with
+    `sender_org_id` None and `sender_name`) by a body outside it whose edXML package arrived.
 
     Idempotent on (recipient_org_id, outgoing_ref): a second call returns the same document.
     The document waits in the recipient clerk's queue ("arrived"); the sender gets status 01.
@@ -565,8 +573,9 @@ async def receive_from_system(
     )
     if existing is not None:
         return existing
-    sender = await session.get(Organization, sender_org_id)
-    if sender is None or await session.get(Organization, recipient_org_id) is None:
+    sender = await session.get(Organization, sender_org_id) if sender_org_id is not None else None
+    issuer = sender.name if sender is not None else (sender_name or "").strip()
+    if not issuer or await session.get(Organization, recipient_org_id) is None:
         raise InvalidInput(_l("Unknown sender or recipient organisation."))
     if doc_type not in DOC_TYPES or urgency not in URGENCY or secrecy not in SECRECY:
         raise InvalidInput(_l("Invalid type, urgency or secrecy."))
@@ -575,9 +584,9 @@ async def receive_from_system(
     doc = IncomingDocument(
         organization_id=recipient_org_id,
         status=Status.arrived.value,
-        source="system",
+        source="system" if sender is not None else "edxml",
         issuer_org_id=sender_org_id,
-        issuer_name=sender.name,
+        issuer_name=issuer[:255],
         number_notation=number_notation.strip()[:64],
         document_date=document_date,
         doc_type=doc_type,

@@ -21,6 +21,7 @@ from services.deadlines.models import DeadlineNotice
 from services.directory.models import Organization, RoleAssignment, SigningProfile, Unit, User
 from services.documents.register_archive import RegisterArchive
 from services.events.models import Event, EventHead
+from services.exchange.models import ExchangeMessage
 from services.incoming.models import IncomingAssignment, IncomingDocument, IncomingFile, IncomingNote, IncomingSenderStatus
 from services.keys.models import PinGuard, SignerCertificate
 from services.notifications.models import Notification

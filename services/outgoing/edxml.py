@@ -370,16 +370,20 @@ def _int(text: str, default: int = 0) -> int:
     return int(text) if is_digits(text) else default
 
 
-def parse(data: bytes) -> Package:
-    """Read a package; raise InvalidInput for anything unsafe, malformed or unusable."""
+def _root(data: bytes) -> Element:
     if len(data) > MAX_BYTES:
         raise _refuse(_l("too large"))
     try:
-        root = fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        return fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException:
         raise _refuse(_l("DTDs and entities are forbidden")) from None
     except (ParseError, ValueError) as exc:
         raise _refuse(_l("not well-formed XML: {exc}", exc=exc)) from None
+
+
+def parse(data: bytes) -> Package:
+    """Read a package; raise InvalidInput for anything unsafe, malformed or unusable."""
+    root = _root(data)
     if _local(root.tag) == "edXML":
         envelope = _need(root, "edXMLEnvelope")
     elif _local(root.tag) == "edXMLEnvelope":
@@ -433,3 +437,85 @@ def parse(data: bytes) -> Package:
             raise _refuse(_l("DocumentId does not match the code"))
         package.received_id = received
     return package
+
+
+# --- status messages ---------------------------------------------------------------------------
+
+#: Status codes of the exchange (Circular 10/2016/TT-BTTTT): the steps a recipient reports back.
+STATUS_CODES: dict[str, tuple[str, str]] = {
+    "01": ("Đã đến", "Arrived"),
+    "02": ("Từ chối tiếp nhận", "Refused"),
+    "03": ("Đã tiếp nhận", "Received"),
+    "04": ("Đã phân công", "Assigned"),
+    "05": ("Đang xử lý", "In progress"),
+    "06": ("Hoàn thành", "Done"),
+    "13": ("Đề nghị lấy lại/cập nhật", "Recall or update requested"),
+    "15": ("Đồng ý lấy lại/cập nhật", "Recall or update accepted"),
+    "16": ("Từ chối lấy lại/cập nhật", "Recall or update refused"),
+}
+
+
+@dataclass(frozen=True)
+class Status:
+    """A status package: `sender` reports `code` on the document `response_for` (its DocumentId)."""
+
+    sender: Organ
+    response_for: str
+    code: str
+    description: str = ""
+    timestamp: str = ""  # yyyy/MM/dd HH:mm:ss, Vietnam time
+    staff: str = ""
+
+
+def build_status(status: Status) -> bytes:
+    """A status package in the SDK shape (root edXML, header with Status, no files)."""
+    if status.code not in STATUS_CODES or not status.response_for or not status.sender.organ_id:
+        raise InvalidInput(_l("The edXML package cannot be written without: {value}.", value="StatusCode, ResponseFor, From/OrganId"))
+    root = Element(_q("edXML"))
+    header = SubElement(SubElement(root, _q("edXMLEnvelope")), _q("edXMLHeader"))
+    node = SubElement(header, _q("Status"))
+    response = SubElement(node, _q("ResponseFor"))
+    organ_id, _, rest = status.response_for.partition(",")
+    date, _, number = rest.partition(",")
+    _text(response, "OrganId", organ_id)
+    _text(response, "Code", number)
+    _text(response, "PromulgationDate", date)
+    _text(response, "DocumentId", status.response_for)
+    _organ(node, "From", status.sender)
+    _text(node, "StatusCode", status.code)
+    _text(node, "Description", status.description)
+    _text(node, "Timestamp", status.timestamp)
+    staff = SubElement(node, _q("StaffInfo"))
+    _text(staff, "Staff", status.staff)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(root, encoding="unicode").encode("utf-8")
+
+
+def _status_node(root: Element) -> Element | None:
+    envelope = _child(root, "edXMLEnvelope") if _local(root.tag) == "edXML" else root
+    return _child(envelope, "edXMLHeader", "Status")
+
+
+def is_status(data: bytes) -> bool:
+    """Whether `data` is a status package (not a document)."""
+    return _status_node(_root(data)) is not None
+
+
+def parse_status(data: bytes) -> Status:
+    """Read a status package; InvalidInput for anything unsafe or unusable."""
+    node = _status_node(_root(data))
+    if node is None:
+        raise _refuse(_l("missing {path}", path="Status", path2="Status"))
+    code = _find(node, "StatusCode").zfill(2)
+    if code not in STATUS_CODES:
+        raise _refuse(_l("unknown status code {value}", value=code))
+    status = Status(
+        sender=_organ_of(_need(node, "From")),
+        response_for=_response_for(node),
+        code=code,
+        description=_find(node, "Description"),
+        timestamp=_find(node, "Timestamp"),
+        staff=_find(node, "StaffInfo", "Staff"),
+    )
+    if not status.response_for or not status.sender.organ_id:
+        raise _refuse(_l("missing subject or sender"))
+    return status

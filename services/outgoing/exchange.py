@@ -13,12 +13,14 @@ from services.authz import Principal
 from services.blobs import BlobStore
 from services.calendar import VN_TZ
 from services.config import Settings
+from services.db import utcnow
 from services.directory.models import Organization, Role, User
 from services.errors import Conflict, InvalidInput, NotFound
+from services.exchange.service import partner, queue_status
 from services.i18n import _l
 from services.incoming.models import IncomingDocument
 from services.outgoing import drafting, edxml
-from services.outgoing.models import OutgoingDocument, Status
+from services.outgoing.models import OutgoingDocument, OutgoingRecipient, Status
 from services.outgoing.service import attachments, recipients
 
 
@@ -92,7 +94,10 @@ async def package_for(session: AsyncSession, *, settings: Settings, doc: Outgoin
     issued_at = (doc.issued_at or datetime.now(VN_TZ)).astimezone(VN_TZ).replace(microsecond=0)
     return edxml.Package(
         sender=edxml.Organ(organ_id=address_of(org), name=org.name, email=org.email or "", in_charge=org.parent_body or ""),
-        recipients=[edxml.Organ(organ_id=codes.get(r.organization_id, ""), name=r.name) for r in rows if not r.external],
+        # External recipients that are exchange partners are addressed by identifier; the
+        # others are places named in ToPlaces.
+        recipients=[edxml.Organ(organ_id=codes.get(r.organization_id, ""), name=r.name) for r in rows if not r.external]
+        + [edxml.Organ(organ_id=p.organ_id, name=r.name) for r in rows if r.external and (p := partner(settings, name=r.name))],
         code_number=doc.number,
         code_notation=doc.notation.split("/", 1)[1],
         place=org.place or "",
@@ -104,7 +109,7 @@ async def package_for(session: AsyncSession, *, settings: Settings, doc: Outgoin
         signer_position=signer.position or "",
         signer_name=signer.full_name,
         due_date=doc.due_date,
-        to_places=[r.name for r in rows if r.external],
+        to_places=[r.name for r in rows if r.external and partner(settings, name=r.name) is None],
         urgency=doc.urgency.value,
         secrecy=doc.secrecy.value,
         business_type=edxml.BUSINESS[business],
@@ -214,6 +219,8 @@ async def import_package(
             allow_duplicate=False,
         )
         copy.outgoing_ref = ref  # what a second import of the same DocumentId finds
+        for code in ("01", "03"):  # arrived and registered, at once: the sender hears both
+            await queue_status(session, copy, code)
     await record(
         session,
         actor=principal.actor,
@@ -229,3 +236,88 @@ async def import_package(
         },
     )
     return copy, package
+
+
+async def receive_package(session: AsyncSession, *, settings: Settings, data: bytes, package: edxml.Package) -> object:
+    """A package from our exchange inbox: it arrives in the queue of the organisation it names
+    (its clerk registers it, which reports 03 back); once per DocumentId."""
+    from services.incoming import service as incoming
+
+    orgs = list((await session.scalars(select(Organization).where(Organization.active.is_(True)).order_by(Organization.id))).all())
+    target = addressee_among(package, orgs)
+    if target is None:
+        raise InvalidInput(
+            _l(
+                "The package is addressed to {value}, not to an organisation of this system.",
+                value="; ".join(r.name or r.organ_id for r in package.recipients) or "—",
+            )
+        )
+    sender = await session.scalar(
+        select(Organization).where(or_(Organization.national_id == package.sender.organ_id, Organization.code == package.sender.organ_id))
+    )
+    blobs = BlobStore.for_data_dir(settings.data_dir)
+    files = [(a.name, a.content_type, blobs.put(a.data)) for a in package.attachments] + [
+        (RECEIVED_NAME, "application/xml", blobs.put(data))
+    ]
+    doc_type = package.doc_type if package.doc_type in incoming.DOC_TYPES else "CV"
+    return await incoming.receive_from_system(
+        session,
+        actor=Actor.system("exchange"),
+        recipient_org_id=target.id,
+        sender_org_id=sender.id if sender is not None else None,
+        sender_name=package.sender.name,
+        outgoing_ref=f"edxml:{package.document_id}"[:128],
+        number_notation=package.number_notation,
+        document_date=package.promulgation_date,
+        doc_type=doc_type,
+        subject=package.subject,
+        urgency=package.urgency if package.urgency in incoming.URGENCY else "normal",
+        secrecy=package.secrecy if package.secrecy in incoming.SECRECY else "normal",
+        due_date=package.due_date,
+        files=files,
+        signer_name=package.signer_name,
+    )
+
+
+async def apply_status(session: AsyncSession, *, settings: Settings, status: edxml.Status) -> OutgoingRecipient | None:
+    """A partner's status on a document we sent: its row among the recipients shows the code.
+
+    The answered DocumentId names us, the date and the number; the row is the external recipient
+    with the partner's name (as configured, or as the status names it). A code older than the
+    one shown (a late 03 after 05) changes nothing; a refusal (02) always shows."""
+    organ_id, _, rest = status.response_for.partition(",")
+    day, _, notation = rest.partition(",")
+    org = await session.scalar(select(Organization).where(or_(Organization.national_id == organ_id, Organization.code == organ_id)))
+    try:
+        issued_on = datetime.strptime(day, "%Y/%m/%d").date()
+    except ValueError:
+        issued_on = None
+    if org is None or issued_on is None:
+        raise InvalidInput(_l("The status answers a document that is not ours: {value}.", value=status.response_for))
+    doc = await session.scalar(
+        select(OutgoingDocument).where(
+            OutgoingDocument.organization_id == org.id, OutgoingDocument.notation == notation, OutgoingDocument.issue_date == issued_on
+        )
+    )
+    if doc is None:
+        raise InvalidInput(_l("The status answers a document that is not ours: {value}.", value=status.response_for))
+    known = partner(settings, organ_id=status.sender.organ_id)
+    names = {" ".join(n.split()).casefold() for n in (status.sender.name, known.name if known else "") if n}
+    row = next(
+        (r for r in await recipients(session, document_id=doc.id) if r.external and " ".join(r.name.split()).casefold() in names), None
+    )
+    if row is None:
+        return None
+    current = row.status_code or ""
+    if status.code == "02" or not current or current == "02" or status.code > current:
+        row.status_code, row.status_at = status.code, utcnow()
+        await record(
+            session,
+            actor=Actor.system("exchange"),
+            action="outgoing.edxml_status",
+            object_type="outgoing",
+            object_id=doc.id,
+            organization_id=doc.organization_id,
+            details={"recipient": row.name, "code": status.code, "description": status.description, "timestamp": status.timestamp},
+        )
+    return row

@@ -1060,6 +1060,11 @@ async def issue(
         link=_link(doc),
         dedupe_key=f"outgoing-{doc.id}-issued",
     )
+    # External recipients that are exchange partners get the package in their drop folder.
+    from services.exchange.service import queue_documents
+
+    external = [r.name for r in await recipients(session, document_id=doc.id) if r.external]
+    await queue_documents(session, settings=settings, document_id=doc.id, external_names=external)
     await _event(session, doc, "issued")
     return doc
 

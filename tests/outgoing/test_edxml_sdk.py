@@ -115,3 +115,17 @@ async def test_an_sdk_package_lands_in_the_addressed_register(demo_db_sqlite, og
         assert doc.organization_id == province.id and doc.number_notation == "1234/UBND-VX"
         assert doc.doc_type == "CV" and doc.urgency == "urgent" and doc.document_date == dt.date(2026, 11, 28)
         assert doc.issuer_name == "Ủy ban nhân dân tỉnh Bến Tre" and doc.arrival_number is not None
+
+
+def test_a_status_package_written_by_hand_is_read_and_ours_reads_back() -> None:
+    data = (FIXTURES / "sdk-trang-thai-03.edxml").read_bytes()
+    assert edxml.is_status(data) and not edxml.is_status(SDK)
+    status = edxml.parse_status(data)
+    assert status.code == "03" and status.response_for == "000.00.31.H08,2026/11/30,15/QĐ-HLHPN"  # "3" read as 03
+    assert status.sender.organ_id == "000.00.40.H08" and status.sender.name == "Tỉnh đoàn Bến Tre"
+    assert status.description.startswith("Đã tiếp nhận") and status.timestamp == "2026/12/01 08:15:42" and status.staff == "Lê Văn Thư"
+    assert edxml.parse_status(edxml.build_status(status)) == status
+    with pytest.raises(InvalidInput, match="status code"):
+        edxml.parse_status(data.replace(b"<StatusCode>3<", b"<StatusCode>42<"))
+    with pytest.raises(InvalidInput):
+        edxml.build_status(edxml.Status(sender=status.sender, response_for="", code="03"))

@@ -42,6 +42,7 @@ ACTION_GROUPS = (
     "audit.",
     "archive.",
     "register.",
+    "exchange.",
 )
 
 

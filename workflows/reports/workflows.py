@@ -77,6 +77,7 @@ class TargetInput(BaseModel):
 
 
 RECHECK = timedelta(hours=12)  # a lost signal costs at most this long
+WAKE_DURING_READ = "wake-during-read"  # patch: a wake during the state read is not forgotten
 
 
 # Both run outside the sandbox: a fresh sandbox per run costs tens of milliseconds of CPU, which
@@ -130,6 +131,9 @@ class ReportRequestWorkflow:
 
         check = True
         while True:
+            # A wake that comes while the state is read must end the next wait: the read may have
+            # missed the change it announces (a wake lost this way waited RECHECK, 12 hours).
+            before = self._wakeups
             if check:
                 self._status, deadline, waiting = await self._state(rid)
                 started = set(targets[: self._started])
@@ -140,7 +144,7 @@ class ReportRequestWorkflow:
                 if self._forward:
                     self._forward = False
                     await self._signal(rid, [oid for oid in waiting if oid in started])
-            seen = self._wakeups
+            seen = before if workflow.patched(WAKE_DURING_READ) else self._wakeups
             timeout = RECHECK
             if summary_for != deadline:
                 timeout = min(timeout, deadline - workflow.now())

@@ -25,12 +25,13 @@ from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.validation import async_validate_pdf_timestamp
 from pyhanko.sign.validation.errors import SignatureValidationError
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import DocumentTimestampStatus, SignatureCoverageLevel
 
 from services.i18n import _l
 from signing.appearance import VN_TZ
 from signing.errors import SigningError
-from signing.pades import open_pdf
+from signing.pades import open_pdf, subject_common_name
 from signing.trust import TrustConfig
 
 __all__ = ["ArchiveStamp", "add_archive_timestamp", "archive_chain", "newest_stamp_facts", "refresh_due"]
@@ -58,11 +59,9 @@ def _covers(status: DocumentTimestampStatus) -> bool:
     return status.coverage == SignatureCoverageLevel.ENTIRE_REVISION and level is not None and level <= ModificationLevel.LTA_UPDATES
 
 
-def _common_name(cert: object) -> str:
-    try:
-        return str(cert.subject.native.get("common_name") or cert.subject.human_friendly)  # type: ignore[attr-defined]
-    except (AttributeError, ValueError):
-        return "?"
+def _stamped_at(stamp: EmbeddedPdfSignature) -> datetime:
+    """The time the authority put in the stamp (its TSTInfo genTime), read without validating."""
+    return stamp.signed_data["encap_content_info"]["content"].parsed["gen_time"].native
 
 
 def newest_stamp_facts(pdf: bytes) -> tuple[datetime, datetime] | None:
@@ -71,9 +70,7 @@ def newest_stamp_facts(pdf: bytes) -> tuple[datetime, datetime] | None:
     stamps = open_pdf(pdf).embedded_timestamp_signatures
     if not stamps:
         return None
-    newest = stamps[-1]
-    tst_info = newest.signed_data["encap_content_info"]["content"].parsed
-    return tst_info["gen_time"].native, newest.signer_cert.not_valid_after
+    return _stamped_at(stamps[-1]), stamps[-1].signer_cert.not_valid_after
 
 
 def refresh_due(facts: tuple[datetime, datetime] | None, *, now: datetime, margin: timedelta, retry: timedelta) -> bool:
@@ -97,11 +94,11 @@ async def archive_chain(pdf: bytes, *, trust: TrustConfig) -> list[ArchiveStamp]
                 time = status.timestamp
             except (SignatureValidationError, ValueError, KeyError):
                 intact = valid = trusted = whole = False
-                time = stamp.signed_data["encap_content_info"]["content"].parsed["gen_time"].native
+                time = _stamped_at(stamp)
         chain.append(
             ArchiveStamp(
                 time=time.astimezone(VN_TZ),
-                authority=_common_name(stamp.signer_cert),
+                authority=subject_common_name(stamp.signer_cert),
                 authority_expires=stamp.signer_cert.not_valid_after.astimezone(VN_TZ),
                 intact=intact,
                 valid=valid,

@@ -148,13 +148,15 @@ async def seed_domain_demo(settings: Settings) -> None:
 
 
 async def run_worker(settings: Settings, *, stop: asyncio.Event) -> None:
-    from workflows.archive.start import ensure_archive_workflow
     from workflows.audit.schedule import ensure_checkpoint_schedule
     from workflows.worker import build_worker
 
     client = await connect(settings)
     await ensure_checkpoint_schedule(client, task_queue=settings.task_queue, every=timedelta(minutes=settings.audit_checkpoint_minutes))
-    await ensure_archive_workflow(client, task_queue=settings.task_queue, every_days=settings.archive_every_days)
+    # The installation's one archive workflow: started (if not running) by the relay, like any other.
+    from services.outbox.service import tell_all
+
+    await tell_all(get_database(), "archive", [0], None)
     from services.notifications.mailer import run_mailer
     from workflows.context import ActivityContext
     from workflows.relay import OutboxRelay

@@ -37,6 +37,8 @@ from services.outgoing.models import OutgoingDocument
 from services.outgoing.models import Status as OutgoingStatus
 from services.reports.models import ReportRequest, RequestStatus
 from services.tasks.models import Task, TaskStatus
+from workflows.archive.workflows import WORKFLOW_ID as ARCHIVE_WORKFLOW_ID
+from workflows.archive.workflows import ArchiveInput, ArchiveRefreshWorkflow
 from workflows.incoming.workflows import IncomingInput, IncomingWorkflow
 from workflows.meetings.workflows import MeetingInput, MeetingWorkflow, Reschedule
 from workflows.minutes.workflows import MinutesInput, MinutesWorkflow, Signed
@@ -106,6 +108,8 @@ TARGETS: dict[str, Target] = {
     ),
     # Children belong to their parent: never started from outside, only told when running.
     "report-target": Target(None),
+    # One per installation (object 0), told at every worker start: a running one is kept.
+    "archive": Target(lambda _oid, s: (ArchiveRefreshWorkflow.run, ArchiveInput(every_days=s.archive_every_days))),
 }
 
 
@@ -114,6 +118,8 @@ def _workflow_id_of(command: Command, prefix: str) -> str:
         return prefix + target_workflow_id(command.object_id, int(command.args[0]))
     if command.kind == "report-request":
         return prefix + request_workflow_id(command.object_id)
+    if command.kind == "archive":
+        return prefix + ARCHIVE_WORKFLOW_ID
     return prefix + workflow_id(command.kind, command.object_id)
 
 

@@ -27,14 +27,20 @@ from services.db import Database, utcnow
 from services.exchange.models import ExchangeMessage
 from services.incoming.models import IncomingDocument
 from services.outbox.service import tell
+from services.outgoing.edxml import folded_name
 
 EDXML_REF = "edxml:"
 
 
+def incoming_ref(document_id: str) -> str:
+    """The `outgoing_ref` of an incoming document that came as a package: one per DocumentId."""
+    return f"{EDXML_REF}{document_id}"[:128]
+
+
 def partner(settings: Settings, *, organ_id: str = "", name: str = "") -> ExchangePartner | None:
-    folded = " ".join(name.split()).casefold()
+    folded = folded_name(name)
     for item in settings.exchange_partners:
-        if (organ_id and item.organ_id == organ_id) or (folded and " ".join(item.name.split()).casefold() == folded):
+        if (organ_id and item.organ_id == organ_id) or (folded and folded_name(item.name) == folded):
             return item
     return None
 

@@ -122,6 +122,11 @@ class Package:
         return self.received_id or f"{self.sender.organ_id},{self.promulgation_date:%Y/%m/%d},{self.number_notation}"
 
 
+def folded_name(name: str) -> str:
+    """A name as packages are compared by it: spaces collapsed, case ignored."""
+    return " ".join(name.split()).casefold()
+
+
 def _q(name: str) -> str:
     return f"{{{NS}}}{name}"
 
@@ -301,7 +306,7 @@ def _doc_type(kind: Element | None) -> str:
     from services.documents.notation import TYPE_CODES
 
     by_name = {title.casefold(): code for code, title in TYPE_CODES.items()} | {"công văn": "CV"}
-    return by_name.get(" ".join(name.split()).casefold(), "CV")
+    return by_name.get(folded_name(name), "CV")
 
 
 def _unzipped(raw: bytes, name: str, content_type: str) -> bytes:

@@ -16,7 +16,7 @@ from services.config import Settings
 from services.db import utcnow
 from services.directory.models import Organization, Role, User
 from services.errors import Conflict, InvalidInput, NotFound
-from services.exchange.service import partner, queue_status
+from services.exchange.service import incoming_ref, partner, queue_status
 from services.i18n import _l
 from services.incoming.models import IncomingDocument
 from services.outgoing import drafting, edxml
@@ -37,9 +37,60 @@ def addressee_among(package: edxml.Package, orgs: list[Organization]) -> Organiz
         for org in orgs:
             if recipient.organ_id and recipient.organ_id in (org.national_id, org.code):
                 return org
-            if not recipient.organ_id and " ".join(recipient.name.split()).casefold() == " ".join(org.name.split()).casefold():
+            if not recipient.organ_id and edxml.folded_name(recipient.name) == edxml.folded_name(org.name):
                 return org
     return None
+
+
+async def organisation_at(session: AsyncSession, organ_id: str) -> Organization | None:
+    """Our organisation a package names by `organ_id` (its national identifier or internal code)."""
+    return await session.scalar(select(Organization).where(or_(Organization.national_id == organ_id, Organization.code == organ_id)))
+
+
+def _addressed_to(package: edxml.Package) -> str:
+    return "; ".join(r.name or r.organ_id for r in package.recipients) or "—"
+
+
+async def _arrive(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    actor: Actor,
+    target: Organization,
+    sender: Organization | None,
+    package: edxml.Package,
+    data: bytes,
+) -> IncomingDocument:
+    """The package as an incoming document waiting in `target`'s queue, its files and the
+    package itself (kept as received) stored; once per DocumentId."""
+    from services.incoming import service as incoming
+
+    blobs = BlobStore.for_data_dir(settings.data_dir)
+    files = [(a.name, a.content_type, blobs.put(a.data)) for a in package.attachments]
+    files.append((RECEIVED_NAME, "application/xml", blobs.put(data)))
+    return await incoming.receive_from_system(
+        session,
+        actor=actor,
+        recipient_org_id=target.id,
+        sender_org_id=sender.id if sender is not None else None,
+        sender_name=package.sender.name,
+        outgoing_ref=incoming_ref(package.document_id),
+        number_notation=package.number_notation,
+        document_date=package.promulgation_date,
+        doc_type=_doc_type(package),
+        subject=package.subject,
+        urgency=package.urgency if package.urgency in incoming.URGENCY else "normal",
+        secrecy=package.secrecy if package.secrecy in incoming.SECRECY else "normal",
+        due_date=package.due_date,
+        files=files,
+        signer_name=package.signer_name,
+    )
+
+
+def _doc_type(package: edxml.Package) -> str:
+    from services.incoming import service as incoming
+
+    return package.doc_type if package.doc_type in incoming.DOC_TYPES else "CV"
 
 
 RECEIVED_NAME = "goi-edxml-nhan-duoc.xml"
@@ -143,7 +194,7 @@ async def import_package(
     principal: Principal,
     data: bytes,
     organization_id: int | None = None,
-) -> tuple[object, edxml.Package]:
+) -> tuple[IncomingDocument, edxml.Package]:
     """Parse a package safely and register it as an incoming document of the addressed
     organisation (one the clerk works for). Idempotent per package: importing it twice gives
     the same incoming document."""
@@ -159,55 +210,32 @@ async def import_package(
     target = addressee_among(package, mine)
     if target is None:
         raise InvalidInput(
-            _l(
-                "The package is addressed to {value}, not to an organisation you are a clerk of.",
-                value="; ".join(r.name or r.organ_id for r in package.recipients) or "—",
-            ),
+            _l("The package is addressed to {value}, not to an organisation you are a clerk of.", value=_addressed_to(package)),
         )
-    blobs = BlobStore.for_data_dir(settings.data_dir)
-    # The package itself is kept as received, beside the files it carried.
-    received = (RECEIVED_NAME, "application/xml", blobs.put(data))
-    files = [(a.name, a.content_type, blobs.put(a.data)) for a in package.attachments] + [received]
-    sender = await session.scalar(
-        select(Organization).where(or_(Organization.national_id == package.sender.organ_id, Organization.code == package.sender.organ_id))
-    )
-    doc_type = package.doc_type if package.doc_type in incoming.DOC_TYPES else "CV"
-    ref = f"edxml:{package.document_id}"[:128]
+    ref = incoming_ref(package.document_id)
     existing = await session.scalar(
         select(IncomingDocument).where(IncomingDocument.organization_id == target.id, IncomingDocument.outgoing_ref == ref)
     )
     if existing is not None:  # the same document imported again (or re-sent): one entry
         return existing, package
+    sender = await organisation_at(session, package.sender.organ_id)
+    copy: IncomingDocument
     if sender is not None:
-        copy = await incoming.receive_from_system(
-            session,
-            actor=principal.actor,
-            recipient_org_id=target.id,
-            sender_org_id=sender.id,
-            outgoing_ref=ref,
-            number_notation=package.number_notation,
-            document_date=package.promulgation_date,
-            doc_type=doc_type,
-            subject=package.subject,
-            urgency=package.urgency if package.urgency in incoming.URGENCY else "normal",
-            secrecy=package.secrecy if package.secrecy in incoming.SECRECY else "normal",
-            due_date=package.due_date,
-            files=files,
-            signer_name=package.signer_name,
-        )
+        copy = await _arrive(session, settings=settings, actor=principal.actor, target=target, sender=sender, package=package, data=data)
     else:
         # An outside sender: the clerk's import registers it straight away (with its arrival number).
         meta = incoming.Metadata(
             issuer_name=package.sender.name,
             number_notation=package.number_notation,
             document_date=package.promulgation_date,
-            doc_type=doc_type,
+            doc_type=_doc_type(package),
             subject=package.subject,
             urgency=package.urgency if package.urgency in incoming.URGENCY else "normal",
             secrecy=package.secrecy if package.secrecy in incoming.SECRECY else "normal",
             doc_due_date=package.due_date,
         )
         new_files = [incoming.NewFile(filename=a.name, content_type=a.content_type, data=a.data) for a in package.attachments]
+        # The package itself is kept as received, beside the files it carried.
         new_files.append(incoming.NewFile(filename=RECEIVED_NAME, content_type="application/xml", data=data))
         copy = await incoming.register(
             session,
@@ -215,7 +243,7 @@ async def import_package(
             organization_id=target.id,
             meta=meta,
             files=new_files,
-            blobs=blobs,
+            blobs=BlobStore.for_data_dir(settings.data_dir),
             allow_duplicate=False,
         )
         copy.outgoing_ref = ref  # what a second import of the same DocumentId finds
@@ -226,7 +254,7 @@ async def import_package(
         actor=principal.actor,
         action="outgoing.edxml_import",
         object_type="incoming",
-        object_id=getattr(copy, "id", None),
+        object_id=copy.id,
         organization_id=target.id,
         details={
             "document_id": package.document_id,
@@ -238,44 +266,18 @@ async def import_package(
     return copy, package
 
 
-async def receive_package(session: AsyncSession, *, settings: Settings, data: bytes, package: edxml.Package) -> object:
+async def receive_package(session: AsyncSession, *, settings: Settings, data: bytes, package: edxml.Package) -> IncomingDocument:
     """A package from our exchange inbox: it arrives in the queue of the organisation it names
     (its clerk registers it, which reports 03 back); once per DocumentId."""
-    from services.incoming import service as incoming
-
     orgs = list((await session.scalars(select(Organization).where(Organization.active.is_(True)).order_by(Organization.id))).all())
     target = addressee_among(package, orgs)
     if target is None:
         raise InvalidInput(
-            _l(
-                "The package is addressed to {value}, not to an organisation of this system.",
-                value="; ".join(r.name or r.organ_id for r in package.recipients) or "—",
-            )
+            _l("The package is addressed to {value}, not to an organisation of this system.", value=_addressed_to(package)),
         )
-    sender = await session.scalar(
-        select(Organization).where(or_(Organization.national_id == package.sender.organ_id, Organization.code == package.sender.organ_id))
-    )
-    blobs = BlobStore.for_data_dir(settings.data_dir)
-    files = [(a.name, a.content_type, blobs.put(a.data)) for a in package.attachments] + [
-        (RECEIVED_NAME, "application/xml", blobs.put(data))
-    ]
-    doc_type = package.doc_type if package.doc_type in incoming.DOC_TYPES else "CV"
-    return await incoming.receive_from_system(
-        session,
-        actor=Actor.system("exchange"),
-        recipient_org_id=target.id,
-        sender_org_id=sender.id if sender is not None else None,
-        sender_name=package.sender.name,
-        outgoing_ref=f"edxml:{package.document_id}"[:128],
-        number_notation=package.number_notation,
-        document_date=package.promulgation_date,
-        doc_type=doc_type,
-        subject=package.subject,
-        urgency=package.urgency if package.urgency in incoming.URGENCY else "normal",
-        secrecy=package.secrecy if package.secrecy in incoming.SECRECY else "normal",
-        due_date=package.due_date,
-        files=files,
-        signer_name=package.signer_name,
+    sender = await organisation_at(session, package.sender.organ_id)
+    return await _arrive(
+        session, settings=settings, actor=Actor.system("exchange"), target=target, sender=sender, package=package, data=data
     )
 
 
@@ -287,7 +289,7 @@ async def apply_status(session: AsyncSession, *, settings: Settings, status: edx
     one shown (a late 03 after 05) changes nothing; a refusal (02) always shows."""
     organ_id, _, rest = status.response_for.partition(",")
     day, _, notation = rest.partition(",")
-    org = await session.scalar(select(Organization).where(or_(Organization.national_id == organ_id, Organization.code == organ_id)))
+    org = await organisation_at(session, organ_id)
     try:
         issued_on = datetime.strptime(day, "%Y/%m/%d").date()
     except ValueError:
@@ -302,10 +304,8 @@ async def apply_status(session: AsyncSession, *, settings: Settings, status: edx
     if doc is None:
         raise InvalidInput(_l("The status answers a document that is not ours: {value}.", value=status.response_for))
     known = partner(settings, organ_id=status.sender.organ_id)
-    names = {" ".join(n.split()).casefold() for n in (status.sender.name, known.name if known else "") if n}
-    row = next(
-        (r for r in await recipients(session, document_id=doc.id) if r.external and " ".join(r.name.split()).casefold() in names), None
-    )
+    names = {edxml.folded_name(n) for n in (status.sender.name, known.name if known else "") if n}
+    row = next((r for r in await recipients(session, document_id=doc.id) if r.external and edxml.folded_name(r.name) in names), None)
     if row is None:
         return None
     current = row.status_code or ""

@@ -85,3 +85,25 @@ async def test_archive_stamps_once_then_refreshes_before_the_authority_expires(
     page = await browser.get(f"/outgoing/{doc_id}")
     assert page.status_code == 200 and "Dấu thời gian lưu trữ (PAdES B-LTA)" in page.text
     assert page.text.count("Liên Thông Dev TSA") == 2 and "không hợp lệ" not in page.text
+
+
+async def test_the_worker_start_reaches_the_one_archive_workflow_through_the_outbox(temporal_env, database, settings) -> None:
+    from temporalio.client import WorkflowExecutionStatus
+
+    from services.outbox import service as outbox
+    from workflows.relay import deliver
+
+    client = app_client(temporal_env.client)
+    settings.task_queue = f"archive-{uuid.uuid4().hex[:6]}"
+    prefix = f"{settings.task_queue}-"
+    for _ in range(2):  # two worker starts: the second finds it running and keeps it
+        await outbox.tell_all(database, "archive", [0], None)
+        async with database.session() as session:
+            (command,) = await outbox.claim(session)
+        await deliver(client, settings, command, prefix=prefix)
+        async with database.session() as session:
+            await outbox.delivered(session, ids=[command.id])
+    handle = client.get_workflow_handle(f"{prefix}archive-refresh")
+    runs = [wf async for wf in client.list_workflows(f"WorkflowId = '{prefix}archive-refresh'")]
+    assert len(runs) == 1 and (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    await handle.terminate("test over")

@@ -54,9 +54,9 @@ async def test_a_close_announced_during_the_state_read_ends_the_workflow(tempora
             lan = await principal(db, "lan.nguyen")
             async with db.session() as session:
                 await reports.close(session, principal=lan, request_id=req.id)
+            # The wake is in the history (send returns once Temporal took it) before the held
+            # answer ("open") is released.
             await send(client, settings, "report-request", req.id, "wake")
-            # The wake's workflow task waits behind the held activity; then the answer ("open") comes.
-            await asyncio.sleep(0)
             gate.release.set()
             result = await asyncio.wait_for(client.get_workflow_handle(f"report-request-{req.id}").result(), timeout=60)
     assert result.startswith("closed:")

@@ -1,4 +1,5 @@
-"""The archive workflow: one per installation, started by the worker, never ending.
+"""The archive workflow: one per installation, started through the outbox when the worker
+starts (a running one is kept), never ending.
 
 Every `every` it runs an archive pass at its own clock (`workflow.now()`), so a test can skip
 years of time and see the refresh happen before the authority's certificate expires. It

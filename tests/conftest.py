@@ -22,7 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from services.config import Settings
 from services.db import Database, set_database
 from services.migrate import upgrade
-from tests.helpers import TEST_PAYLOAD_KEYS
+from tests.helpers import TEST_PAYLOAD_KEYS, free_port
 
 PG_ADMIN = os.environ.get("LIENTHONG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 RUN_ID = uuid.uuid4().hex[:8]
@@ -210,16 +210,13 @@ async def client_for(settings: Settings):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def demo_pki_dir(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """A development PKI for every signer of the demo directory, with CRL/OCSP/TSA running."""
-    import socket
 
     from demo.directory import DEMO_PIN, demo_directory_specs
     from signing.pki import init_dev_pki
     from signing.trust_services import start_trust_services
 
     root = tmp_path_factory.mktemp("demo-pki")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     people, orgs = demo_directory_specs(pin=DEMO_PIN)
     init_dev_pki(data_dir=root, people=people, orgs=orgs, base_url=f"http://127.0.0.1:{port}")
     handle = start_trust_services(root, host="127.0.0.1", port=port)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import re
+import socket
 import uuid
 from contextlib import asynccontextmanager
 
@@ -17,6 +19,21 @@ CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 # The payload key ring of test settings and test clients (a test key, public on purpose): the
 # recorded replay histories that are encrypted were sealed with it too.
 TEST_PAYLOAD_KEYS = "test-1:dGVzdC1rZXktb2YtbGllbi10aG9uZy10ZXN0cy0zMmI="
+
+
+def free_port() -> int:
+    """A port free right now, for a server started later (maybe restarted on it). Taken below the
+    kernel's ephemeral range (32768-60999): a port from there may meanwhile become the local end
+    of some outgoing connection, and the server cannot bind it (seen: a restarted Temporal dev
+    server whose UI port had been taken)."""
+    while True:
+        port = random.randint(20000, 32000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def app_client(client):  # type: ignore[no-untyped-def]

@@ -40,9 +40,12 @@ def temporal_binary() -> str:
     return found
 
 
-def wait_for_port(host: str, port: int, timeout: float = 60.0) -> None:
+def wait_for_port(host: str, port: int, timeout: float = 60.0, *, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Until something accepts a TCP connection on host:port; stops early when `process` exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the process meant to listen on {host}:{port} exited with code {process.returncode}")
         try:
             with socket.create_connection((host, port), timeout=1):
                 return
@@ -96,15 +99,42 @@ def spawn_temporal_dev_server(
     )
 
 
-def start_temporal_dev_server(*, data_dir: Path, port: int, ui_port: int, host: str = "127.0.0.1") -> subprocess.Popen[bytes]:
-    """Spawn the dev server and wait until it listens."""
-    process = spawn_temporal_dev_server(data_dir=data_dir, port=port, ui_port=ui_port, host=host)
-    try:
-        wait_for_port(host, port)
-    except RuntimeError:
-        process.terminate()
-        raise
-    return process
+# The dev server picks its internal ports (history, matching, HTTP, metrics) at random; on a busy
+# machine one can be taken between its pick and its bind and the server stops. Another try helps.
+TEMPORAL_START_ATTEMPTS = 3
+TEMPORAL_START_SECONDS = 90.0
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _log_tail(data_dir: Path, lines: int = 15) -> str:
+    path = data_dir / "temporal.log"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+async def start_temporal_dev_server(
+    *, data_dir: Path, port: int, ui_port: int, host: str = "127.0.0.1", codec_endpoint: str | None = None
+) -> subprocess.Popen[bytes]:
+    """Spawn the dev server and wait until it listens, trying again when it stops or hangs at start.
+
+    Runs on the main thread's loop: spawning there ties the server's life to that thread."""
+    for attempt in range(1, TEMPORAL_START_ATTEMPTS + 1):
+        process = spawn_temporal_dev_server(data_dir=data_dir, port=port, ui_port=ui_port, host=host, codec_endpoint=codec_endpoint)
+        try:
+            await asyncio.to_thread(wait_for_port, host, port, TEMPORAL_START_SECONDS, process=process)
+            return process
+        except RuntimeError as error:
+            _stop(process)
+            log.warning("Temporal dev server, attempt %d: %s\n%s", attempt, error, _log_tail(data_dir))
+            if attempt == TEMPORAL_START_ATTEMPTS:
+                raise RuntimeError(
+                    f"the Temporal dev server did not start ({error}); its log: {data_dir / 'temporal.log'}\n{_log_tail(data_dir)}"
+                ) from error
+    raise AssertionError("unreachable")
 
 
 async def prepare_database(settings: Settings, *, seed: bool) -> bool:
@@ -245,12 +275,11 @@ async def run_dev(settings: Settings, *, host: str, port: int, temporal_port: in
     try:
         if not settings.temporal_address:
             print(f"Khởi động Temporal dev server (cổng {temporal_port})…", flush=True)
-            temporal = spawn_temporal_dev_server(
+            temporal = await start_temporal_dev_server(
                 data_dir=settings.data_dir, port=temporal_port, ui_port=ui_port, codec_endpoint=_codec_endpoint(host, port)
             )
             # The embedded UI (on 127.0.0.1, like the app, so the session cookie is same-site) may call the codec.
             settings.temporal_ui_origins = [*settings.temporal_ui_origins, f"http://127.0.0.1:{ui_port}", f"http://localhost:{ui_port}"]
-            await asyncio.to_thread(wait_for_port, "127.0.0.1", temporal_port)
             settings.temporal_address = f"127.0.0.1:{temporal_port}"
         seeded = await prepare_database(settings, seed=True)
         if seeded:

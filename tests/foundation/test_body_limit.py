@@ -4,7 +4,6 @@ through a real uvicorn server is refused with 413 once the limit is passed, and 
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import ClassVar
@@ -18,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.calendar import vn_today
 from services.incoming.models import IncomingDocument
-from tests.helpers import CSRF_RE, sign_in
+from tests.helpers import CSRF_RE, free_port, sign_in
 from tests.incoming.conftest import org_id
 from web.app import FORM_OVERHEAD_BYTES, create_app
 from web.temporal import TemporalHandle
@@ -49,12 +48,6 @@ class Seen:
         await self.app(scope, counted, send)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 async def server(demo_db_sqlite, settings):  # type: ignore[no-untyped-def]
     settings.upload_max_bytes = LIMIT
@@ -62,7 +55,7 @@ async def server(demo_db_sqlite, settings):  # type: ignore[no-untyped-def]
     # Innermost: counts what the application itself receives of each body.
     app.user_middleware.append(Middleware(Seen))
     Seen.sizes.clear()
-    port = _free_port()
+    port = free_port()
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1))
     task = asyncio.create_task(uv.serve())
     while not uv.started:

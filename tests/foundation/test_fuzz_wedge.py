@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,14 +22,9 @@ from sqlalchemy import select
 from services.audit.service import Actor
 from services.auth import service as auth
 from services.directory.models import User
+from tests.helpers import free_port
 
 FUZZ_LIMIT_SECONDS = 300  # a wedged instance makes the fuzzer wait on every request
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
@@ -55,13 +49,13 @@ async def test_fuzzing_the_api_leaves_the_instance_writable(demo_db_sqlite, tmp_
     data = tmp_path / "instance"
     data.mkdir()
     shutil.copy(demo_db_sqlite.url.split(":///", 1)[1], data / "lienthong.db")
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "LIENTHONG_DATA_DIR": str(data),
         "LIENTHONG_SECRET_KEY": "fuzz-" + "x" * 32,
-        "LIENTHONG_TEMPORAL_ADDRESS": f"127.0.0.1:{_free_port()}",
+        "LIENTHONG_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
     }  # nobody listens: Temporal is away
     web = subprocess.Popen(
         [sys.executable, "-m", "web.cli", "web", "--port", str(port)],

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 
 from sqlalchemy import func, or_, select
 
@@ -23,7 +22,7 @@ from services.notifications.models import Notification
 from services.outbox import service as outbox
 from services.outbox.models import OutboxCommand
 from services.outgoing.models import OutgoingDocument, OutgoingRecipient
-from tests.helpers import csrf_of, sign_in
+from tests.helpers import csrf_of, free_port, sign_in
 from tests.incoming.conftest import (
     org_id,
     pydantic_client,
@@ -38,12 +37,6 @@ from workflows.client import connect
 from workflows.context import ActivityContext
 from workflows.relay import OutboxRelay
 from workflows.worker import build_worker
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def _eventually(check, what: str, timeout: float = 120.0):  # type: ignore[no-untyped-def]
@@ -85,9 +78,9 @@ async def test_work_done_while_temporal_is_down_reaches_its_workflows_once(
     page answers and shows the change at once. Temporal comes back on the same port and history
     file: every notice, the deadline reminder and the delivery to each recipient happen once."""
     db, settings = demo_db_sqlite, demo_signing
-    port, ui_port = _free_port(), _free_port()
+    port, ui_port = free_port(), free_port()
     temporal_dir = tmp_path / "temporal"
-    server = start_temporal_dev_server(data_dir=temporal_dir, port=port, ui_port=ui_port)
+    server = await start_temporal_dev_server(data_dir=temporal_dir, port=port, ui_port=ui_port)
     try:
         client = await connect(settings, f"127.0.0.1:{port}")
         async with build_worker(client, task_queue=settings.task_queue, context=ActivityContext(settings, db)):
@@ -164,7 +157,7 @@ async def test_work_done_while_temporal_is_down_reaches_its_workflows_once(
             assert await _copies(db, outgoing_id) == []
 
             # Temporal comes back on the same port and history file.
-            server = start_temporal_dev_server(data_dir=temporal_dir, port=port, ui_port=ui_port)
+            server = await start_temporal_dev_server(data_dir=temporal_dir, port=port, ui_port=ui_port)
             async with db.session() as session:  # wake the relay instead of waiting out its backoff
                 await session.execute(OutboxCommand.__table__.update().values(due_at=func.now()))
             await _eventually(lambda: _none_pending(db), "the outbox to drain")

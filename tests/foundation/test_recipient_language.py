@@ -3,7 +3,6 @@ caused it), an error page in the request's language."""
 
 from __future__ import annotations
 
-import socket
 from email import message_from_bytes
 from email.header import decode_header, make_header
 
@@ -15,7 +14,7 @@ from services.i18n import _l
 from services.notifications.mailer import send_pending
 from services.notifications.models import Notification
 from services.notifications.service import notify
-from tests.helpers import sign_in
+from tests.helpers import free_port, sign_in
 
 
 class Inbox:
@@ -28,12 +27,6 @@ class Inbox:
         for rcpt in envelope.rcpt_tos:
             self.mails[rcpt] = (subject, mail.get_payload(decode=True).decode().replace("\r\n", "\n"))
         return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def _user(db, username: str) -> User:  # type: ignore[no-untyped-def]
@@ -61,7 +54,7 @@ async def test_each_recipient_gets_the_e_mail_and_the_list_in_their_language(dem
         )
 
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
         settings.smtp_host, settings.smtp_port = controller.hostname, controller.port

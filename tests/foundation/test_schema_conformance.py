@@ -18,7 +18,8 @@ from sqlalchemy import select
 from services.audit.service import Actor
 from services.auth import service as auth
 from services.directory.models import User
-from tests.foundation.test_fuzz_wedge import _free_port, _wait_until_up
+from tests.foundation.test_fuzz_wedge import _wait_until_up
+from tests.helpers import free_port
 
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 BUDGET_SECONDS = 35  # per token: schemathesis stops generating when it is spent
@@ -55,7 +56,7 @@ async def test_the_api_answers_as_its_schema_says_for_an_officer_and_an_administ
     data = tmp_path / "instance"
     data.mkdir()
     (data / "lienthong.db").write_bytes(Path(demo_db_sqlite.url.split(":///", 1)[1]).read_bytes())
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,

@@ -4,10 +4,11 @@ web server stops on its own while the worker runs on until uvicorn re-raises the
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,15 +50,9 @@ asyncio.run(main())
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_sigterm_reaches_our_stop_event_not_uvicorn() -> None:
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(_free_port())],
+        [sys.executable, "-c", SCRIPT, str(free_port())],
         cwd=ROOT,
         capture_output=True,
         text=True,

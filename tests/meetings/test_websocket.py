@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from datetime import timedelta
 
 import httpx
@@ -17,21 +16,16 @@ from services.directory.models import User
 from services.events.hub import EventHub
 from services.events.models import Event
 from services.events.service import publish
+from tests.helpers import free_port
 from tests.meetings.factory import build_meeting
 from web.app import create_app
 from web.temporal import TemporalHandle
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 async def server(demo_db_sqlite, settings):  # type: ignore[no-untyped-def]
     app = create_app(settings=settings, database=demo_db_sqlite, temporal=TemporalHandle(settings))
-    port = _free_port()
+    port = free_port()
     uv = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio", timeout_graceful_shutdown=1)
     )

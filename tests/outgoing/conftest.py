@@ -4,7 +4,6 @@ drive a document through the service layer, and poppler helpers."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from services.config import Settings
 from services.directory.models import Role
 from signing.pki import DevPKI, OrgSpec, PersonSpec, init_dev_pki
 from signing.trust_services import start_trust_services
+from tests.helpers import free_port
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "outgoing"
 SIGNING_ROLES = {Role.leader, Role.deputy_leader, Role.secretary}
@@ -42,16 +42,10 @@ class DemoPKI:
     nss_db: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def demo_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoPKI]:
     root = tmp_path_factory.mktemp("outgoing-pki")
-    port = _free_port()
+    port = free_port()
     people, orgs = demo_specs()
     pki = init_dev_pki(data_dir=root, people=people, orgs=orgs, base_url=f"http://127.0.0.1:{port}")
     services = start_trust_services(root, host="127.0.0.1", port=port)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import sys
 import tempfile
 import uuid
@@ -29,7 +28,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from services.config import Settings
 from services.db import Database, set_database
-from tests.helpers import TEST_PAYLOAD_KEYS, app_client
+from tests.helpers import TEST_PAYLOAD_KEYS, app_client, free_port
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 
@@ -778,9 +777,7 @@ def _prepare(root: Path) -> tuple[Settings, Any]:
     url = Templates(root).template("sqlite", demo=True)
     data_dir = root / "data"
     data_dir.mkdir()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     people, orgs = demo_directory_specs(pin=DEMO_PIN)
     init_dev_pki(data_dir=data_dir, people=people, orgs=orgs, base_url=f"http://127.0.0.1:{port}")
     services = start_trust_services(data_dir, host="127.0.0.1", port=port)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -51,7 +50,7 @@ from signing.pki import (
 from signing.signers import load_pkcs12_signer
 from signing.trust import TrustConfig
 from signing.trust_services import TrustServicesHandle, start_trust_services
-from tests.helpers import skip_or_fail_without
+from tests.helpers import free_port, skip_or_fail_without
 
 PIN = "123456"
 ORG_PROVINCE = "Hội Liên hiệp Phụ nữ tỉnh Bến Tre"
@@ -67,13 +66,6 @@ ORGS = [
     OrgSpec("HLHPN-BT", ORG_PROVINCE, "HLHPN", PIN),
     OrgSpec("HLHPN-CT", ORG_DISTRICT, "HLHPN", PIN),
 ]
-
-
-def free_port() -> int:
-    """A port free right now (the PKI must know its URL before the server starts)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

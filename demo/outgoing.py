@@ -108,20 +108,67 @@ DOCS = [
 ]
 
 
-async def seed_demo(*, settings: Settings, database: Database, client: object) -> None:
-    """Create the demo documents (once) and start their workflows."""
-    # Demo seeding runs the real signing steps, which live beside the workflows: imported here
-    # only, so services/ keeps no import-time dependency on signing/ or workflows/.
+async def sign_and_issue(settings: Settings, database: Database, document_id: int, *, clerk: str, issue: bool = True) -> None:
+    """The real steps after submission: the PDF rendered, signed by its leader with the demo PIN,
+    then (with `issue`) numbered, sealed and issued by `clerk`. The caller tells the workflow."""
+    # The signing steps live beside the workflows: imported here only, so services/ keeps no
+    # import-time dependency on signing/ or workflows/.
     from signing.outgoing import issue_seal, sign_as_leader, signing_profile
     from signing.service import open_signer
     from workflows.context import ActivityContext
     from workflows.outgoing.activities import OutgoingActivities
 
+    blobs = BlobStore.for_data_dir(settings.data_dir)
+    await OutgoingActivities(ActivityContext(settings, database)).render(document_id)
+    async with database.session() as session:
+        doc = await outgoing.get(session, document_id=document_id)
+        leader = await session.get(User, doc.signer_id)
+        assert leader is not None
+        leader_actor = Actor(user_id=leader.id, name=leader.full_name, organization_id=doc.organization_id)
+        profile = await signing_profile(session, settings=settings, organization_id=doc.organization_id, user_id=leader.id)
+        key = await open_signer(session, settings=settings, actor=leader_actor, pin=DEMO_PIN, user=leader)
+        signed = await sign_as_leader(
+            settings=settings,
+            profile=profile,
+            actor=leader_actor,
+            user=leader,
+            signer=key,
+            pdf=blobs.get(doc.prepared_pdf_sha),
+            document_id=doc.id,
+        )
+        await outgoing.record_signature(session, settings=settings, actor=leader_actor, doc=doc, pdf=signed, method="pin", report_json=None)
+    if not issue:
+        return
+    async with database.session() as session:
+        doc = await outgoing.get(session, document_id=document_id)
+        user = (await session.scalars(select(User).where(User.username == clerk))).one()
+        clerk_actor = Actor(user_id=user.id, name=user.full_name, organization_id=doc.organization_id)
+        org = await session.get(Organization, doc.organization_id)
+        assert org is not None
+        leader_pdf = blobs.get(doc.leader_pdf_sha)
+        org_profile = await signing_profile(session, settings=settings, organization_id=org.id)
+        seal_key = await open_signer(session, settings=settings, actor=clerk_actor, pin=DEMO_PIN, org=org)
+
+        async def seal(stamp):  # type: ignore[no-untyped-def]
+            return await issue_seal(
+                settings=settings,
+                profile=org_profile,
+                actor=clerk_actor,
+                org=org,
+                signer=seal_key,
+                leader_pdf=leader_pdf,
+                stamp=stamp,
+                pdf_attachments={},
+            )
+
+        await outgoing.issue(session, settings=settings, principal=None, actor=clerk_actor, document_id=document_id, seal=seal)
+
+
+async def seed_demo(*, settings: Settings, database: Database, client: object) -> None:
+    """Create the demo documents (once) and start their workflows."""
     async with database.session() as session:
         if await session.scalar(select(OutgoingDocument.id).where(OutgoingDocument.source_ref == DOCS[0][0])):
             return
-    renderer = OutgoingActivities(ActivityContext(settings, database))
-    blobs = BlobStore.for_data_dir(settings.data_dir)
     for ref, doc_type, drafter, subject, body, recipient_codes, stage in DOCS:
         try:
             async with database.session() as session:
@@ -178,49 +225,7 @@ async def seed_demo(*, settings: Settings, database: Database, client: object) -
                 elif stage != "draft":
                     await outgoing.submit(session, actor=actor, doc=doc)
             if stage in ("signed", "issued"):
-                await renderer.render(doc_id)
-                async with database.session() as session:
-                    doc = await outgoing.get(session, document_id=doc_id)
-                    leader = await session.get(User, doc.signer_id)
-                    leader_actor = Actor(user_id=leader.id, name=leader.full_name, organization_id=doc.organization_id)
-                    profile = await signing_profile(session, settings=settings, organization_id=doc.organization_id, user_id=leader.id)
-                    key = await open_signer(session, settings=settings, actor=leader_actor, pin=DEMO_PIN, user=leader)
-                    signed = await sign_as_leader(
-                        settings=settings,
-                        profile=profile,
-                        actor=leader_actor,
-                        user=leader,
-                        signer=key,
-                        pdf=blobs.get(doc.prepared_pdf_sha),
-                        document_id=doc.id,
-                    )
-                    await outgoing.record_signature(
-                        session, settings=settings, actor=leader_actor, doc=doc, pdf=signed, method="pin", report_json=None
-                    )
-            if stage == "issued":
-                async with database.session() as session:
-                    doc = await outgoing.get(session, document_id=doc_id)
-                    clerk = (await session.scalars(select(User).where(User.username == "mai.tran"))).one()
-                    clerk_actor = Actor(user_id=clerk.id, name=clerk.full_name, organization_id=doc.organization_id)
-                    org = await session.get(Organization, doc.organization_id)
-                    leader_pdf = blobs.get(doc.leader_pdf_sha)
-
-                    profile = await signing_profile(session, settings=settings, organization_id=org.id)
-                    key = await open_signer(session, settings=settings, actor=clerk_actor, pin=DEMO_PIN, org=org)
-
-                    async def seal(stamp, profile=profile, clerk_actor=clerk_actor, org=org, leader_pdf=leader_pdf, key=key):
-                        return await issue_seal(
-                            settings=settings,
-                            profile=profile,
-                            actor=clerk_actor,
-                            org=org,
-                            signer=key,
-                            leader_pdf=leader_pdf,
-                            stamp=stamp,
-                            pdf_attachments={},
-                        )
-
-                    await outgoing.issue(session, settings=settings, principal=None, actor=clerk_actor, document_id=doc_id, seal=seal)
+                await sign_and_issue(settings, database, doc_id, clerk="mai.tran", issue=stage == "issued")
             await outbox.tell_all(database, "outgoing", [doc_id], "changed", "demo")
         except Exception:  # one document must not stop the others
             log.exception("demo outgoing document %s failed", ref)

@@ -1,4 +1,5 @@
-"""Demo report requests, created through the service and fanned out by the real workflows:
+"""Demo report requests, created through the service, their letters signed and issued like any
+outgoing document, and fanned out by the real workflows:
 one collecting (some reports in, one awaiting approval), one past its deadline (overdue targets
 get their notices), one closed, one from a district to its communes with leader approval."""
 
@@ -9,11 +10,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from demo.outgoing import sign_and_issue
 from services.authz import Principal, load_principal
 from services.config import Settings
 from services.db import Database, utcnow
-from services.directory.models import Organization, User
+from services.directory.models import Organization, Role, User
 from services.outbox import service as outbox
+from services.outgoing.service import users_with
 from services.reports import service as reports
 from services.reports.models import ReportRequest
 from services.uploads import DOCX, CheckedUpload
@@ -69,7 +72,7 @@ async def _create(
             return None
         under_id = await session.scalar(select(Organization.id).where(Organization.code == under)) if under else None
         ids, label = await reports.resolve_targets(session, organization_id=who.me.organization_id, mode=scope, under_id=under_id)
-        return await reports.create_request(
+        req = await reports.create_request(
             session,
             principal=who,
             settings=settings,
@@ -85,6 +88,12 @@ async def _create(
             template=_docx("MẪU BÁO CÁO"),
             now=now,
         )
+        clerk = (await users_with(session, organization_id=who.me.organization_id, roles=[Role.clerk]))[0].username
+    # Its letter signed by the leader, then numbered, sealed and issued: the request opens.
+    assert req.letter_outgoing_id is not None
+    await sign_and_issue(settings, database, req.letter_outgoing_id, clerk=clerk)
+    await outbox.tell_all(database, "outgoing", [req.letter_outgoing_id], "changed", "demo")
+    return req
 
 
 async def _submit(
@@ -120,7 +129,6 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None:
     if lan is None:
         return
     now = utcnow()
-    started: list[ReportRequest] = []
 
     collecting = await _create(
         database,
@@ -134,7 +142,6 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None:
         await _submit(database, settings, collecting, "tpbentre.chuyenvien", "hlhpn-tpbentre", ["1.250", "1.180", "94,4", "35,5"])
         await _submit(database, settings, collecting, "chauthanh.chuyenvien", "hlhpn-chauthanh", ["980", "901", "91,9", "22"])
         await _submit(database, settings, collecting, "phukhuong.chuyenvien", "hlhpn-phukhuong", ["312", "300", "96,2", "4,5"])
-        started.append(collecting)
 
     overdue = await _create(
         database,
@@ -152,7 +159,6 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None:
     if overdue:
         await _submit(database, settings, overdue, "tpbentre.chuyenvien", "hlhpn-tpbentre", ["146", "12"], at=now - timedelta(days=6))
         await _submit(database, settings, overdue, "mocaynam.chuyenvien", "hlhpn-mocaynam", ["88", "5"], at=now - timedelta(days=1))
-        started.append(overdue)
 
     closed = await _create(
         database,
@@ -167,7 +173,6 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None:
     if closed:
         await _submit(database, settings, closed, "tpbentre.chuyenvien", "hlhpn-tpbentre", ["57"], at=now - timedelta(days=30))
         await _submit(database, settings, closed, "chauthanh.chuyenvien", "hlhpn-chauthanh", ["41"], at=now - timedelta(days=24))
-        started.append(closed)
 
     district = await _principal(database, "chauthanh.chutich")
     if district is not None:
@@ -184,9 +189,8 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None:
         if approval:
             for user, code in (("tanthach.chuyenvien", "hlhpn-tanthach"), ("ankhanh.chuyenvien", "hlhpn-ankhanh")):
                 await _submit(database, settings, approval, user, code, ["6", "Tổ chức hội thi gia đình hạnh phúc."])
-            started.append(approval)
 
-    await outbox.tell_all(database, "report-request", [req.id for req in started], None)
+    # Their workflows were queued when their letters were issued.
     if closed:
         async with database.session() as session:
             waiting = await reports.close(

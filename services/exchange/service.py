@@ -7,8 +7,9 @@ the message delivered; a failure is retried by the relay with backoff. A partner
 configured drop folder gets its packages in `<data dir>/exchange/outbox/<its identifier>/`.
 
 In: `receive` takes one file of our inbox: a document package arrives in the addressed
-organisation's queue (its clerk registers it, which reports 03 back), a status package updates
-the recipient's row of the outgoing document it answers.
+organisation's queue (its clerk registers it, which reports 03 back), a recall package puts the
+sender's request on the document it names (its clerk answers 15 or 16), a status package
+updates the recipient's row of the outgoing document it answers.
 """
 
 from __future__ import annotations
@@ -83,6 +84,26 @@ async def queue_documents(session: AsyncSession, *, settings: Settings, document
     return queued
 
 
+async def queue_recall(session: AsyncSession, *, settings: Settings, document_id: int) -> int:
+    """On recall: every partner that was sent the document gets the recall package (business
+    "recall" with the reason); its recipient row shows 13 until it answers 15 or 16."""
+    from services.outgoing.service import recipients
+
+    sent = (
+        await session.scalars(
+            select(ExchangeMessage.partner).where(ExchangeMessage.kind == "document", ExchangeMessage.document_id == document_id)
+        )
+    ).all()
+    partners = set(sent)
+    for partner_id in sorted(partners):
+        await _queue(session, kind="recall", document_id=document_id, partner_id=partner_id, code="13")
+    for row in await recipients(session, document_id=document_id):
+        found = partner(settings, name=row.name) if row.external else None
+        if found is not None and found.organ_id in partners:
+            row.status_code, row.status_at = "13", utcnow()
+    return len(partners)
+
+
 def _write(folder: Path, name: str, data: bytes) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
@@ -98,10 +119,11 @@ async def _package(session: AsyncSession, settings: Settings, message: ExchangeM
     from services.outgoing import edxml, exchange
     from services.outgoing.service import get as get_outgoing
 
-    if message.kind == "document":
+    if message.kind in ("document", "recall"):  # a recalled document's package says "recall"
         doc = await get_outgoing(session, document_id=message.document_id)
         package = await exchange.package_for(session, settings=settings, doc=doc)
-        return f"vanban-{message.id}.edxml", edxml.build(package), doc.organization_id
+        prefix = "vanban" if message.kind == "document" else "thuhoi"
+        return f"{prefix}-{message.id}.edxml", edxml.build(package), doc.organization_id
     incoming = await session.get(IncomingDocument, message.document_id)
     assert incoming is not None and incoming.outgoing_ref
     org = await session.get(Organization, incoming.organization_id)
@@ -123,8 +145,9 @@ async def deliver(database: Database, settings: Settings, message_id: int) -> No
         if message is None or message.delivered_at is not None:
             return
         name, data, organization_id = await _package(session, settings, message)
-        found = partner(settings, organ_id=message.partner)
-    folder = found.drop if found is not None else settings.data_dir / "exchange" / "outbox" / message.partner
+        partner_id = message.partner  # read here: the message is detached once the session ends
+    found = partner(settings, organ_id=partner_id)
+    folder = found.drop if found is not None else settings.data_dir / "exchange" / "outbox" / partner_id
     target = _write(folder, name, data)
     async with database.session() as session:
         row = await session.get(ExchangeMessage, message_id)
@@ -135,7 +158,7 @@ async def deliver(database: Database, settings: Settings, message_id: int) -> No
             session,
             actor=Actor.system("exchange"),
             action="exchange.sent",
-            object_type="outgoing" if row.kind == "document" else "incoming",
+            object_type="incoming" if row.kind == "status" else "outgoing",
             object_id=row.document_id,
             organization_id=organization_id,
             details={"partner": row.partner, "kind": row.kind, "code": row.code, "file": target.name},
@@ -143,7 +166,8 @@ async def deliver(database: Database, settings: Settings, message_id: int) -> No
 
 
 async def receive(database: Database, settings: Settings, data: bytes) -> str:
-    """Take one package of the inbox: "status" or "document" (InvalidInput when unusable)."""
+    """Take one package of the inbox: "status", "recall", "update" or "document" (InvalidInput
+    when unusable)."""
     from services.outgoing import edxml, exchange
 
     if edxml.is_status(data):
@@ -153,5 +177,9 @@ async def receive(database: Database, settings: Settings, data: bytes) -> str:
         return "status"
     package = edxml.parse(data)
     async with database.session() as session:
+        for kind in ("recall", "update"):  # about a document sent before, under the same DocumentId
+            if package.business_type == edxml.BUSINESS[kind]:
+                await exchange.receive_change(session, package=package, kind=kind)
+                return kind
         await exchange.receive_package(session, settings=settings, data=data, package=package)
     return "document"

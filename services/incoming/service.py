@@ -1180,8 +1180,9 @@ async def sender_status_history(session: AsyncSession, *, outgoing_ref: str, rec
 async def sender_withdrew(
     session: AsyncSession, *, actor: Actor, recipient_org_id: int, outgoing_ref: str, kind: str, reason: str
 ) -> IncomingDocument | None:
-    """The sender recalled or replaced a document it issued to us: say so on our copy (once per kind)."""
-    if kind not in ("recall", "replace"):
+    """The sender recalled, replaced or updated a document it issued to us: say so on our copy
+    (once per kind)."""
+    if kind not in ("recall", "replace", "update"):
         raise ValueError(f"unknown withdrawal kind {kind!r}")
     doc = await session.scalar(
         select(IncomingDocument).where(IncomingDocument.organization_id == recipient_org_id, IncomingDocument.outgoing_ref == outgoing_ref)
@@ -1191,9 +1192,44 @@ async def sender_withdrew(
     already = await session.scalar(select(IncomingNote.id).where(IncomingNote.document_id == doc.id, IncomingNote.kind == kind))
     if already is not None:
         return doc
-    verb = "thu hồi" if kind == "recall" else "thay thế"
+    verb = {"recall": "thu hồi", "replace": "thay thế", "update": "cập nhật"}[kind]
     await _note(session, actor, doc, kind, f"Cơ quan ban hành đã {verb} văn bản này. Lý do: {reason or '—'}")
     await _audit(session, actor, doc, f"incoming.sender_{kind}", reason=reason)
+    return doc
+
+
+async def recall_waiting(session: AsyncSession, doc: IncomingDocument) -> IncomingNote | None:
+    """A partner outside the system asked (edXML, business "recall") to take this document back and
+    nobody here answered yet: the sender's note, else None. In-system recalls need no answer."""
+    from services.exchange.service import EDXML_REF
+
+    if doc.sender_org_id is not None or not (doc.outgoing_ref or "").startswith(EDXML_REF):
+        return None
+    notes = (await session.scalars(select(IncomingNote).where(IncomingNote.document_id == doc.id).order_by(IncomingNote.id))).all()
+    asked = [n for n in notes if n.kind == "recall"]
+    answered = any(n.kind in ("recall_accepted", "recall_refused") for n in notes)
+    return asked[-1] if asked and not answered else None
+
+
+async def answer_recall(session: AsyncSession, *, principal: Principal, document_id: int, decision: str, reason: str) -> IncomingDocument:
+    """The clerk answers the sender's recall request ("accept" or "refuse"): 15 (agreed) or 16
+    (refused, with the reason) goes back as a status package."""
+    doc = await _load(session, document_id)
+    require(principal, [Role.clerk], doc.organization_id, "organization")
+    if decision not in ("accept", "refuse"):
+        raise InvalidInput(_l("Choose whether to agree to the recall or refuse it."))
+    accept = decision == "accept"
+    if await recall_waiting(session, doc) is None:
+        raise Conflict(_l("No recall request waits for an answer on this document."))
+    reason = " ".join(reason.split())
+    if not accept:
+        reason = _text(reason, _l("Give the reason for refusing the recall."))
+    code, kind = ("15", "recall_accepted") if accept else ("16", "recall_refused")
+    body = "Đồng ý cho cơ quan ban hành thu hồi văn bản." if accept else f"Từ chối thu hồi. Lý do: {reason}"
+    await _note(session, principal.actor, doc, kind, body + (f" {reason}" if accept and reason else ""))
+    await _audit(session, principal.actor, doc, "incoming.recall_answer", code=code, reason=reason or None)
+    await _sender_status(session, doc, code, reason or None)
+    await _touch(session, doc)
     return doc
 
 

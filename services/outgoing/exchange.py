@@ -276,9 +276,45 @@ async def receive_package(session: AsyncSession, *, settings: Settings, data: by
             _l("The package is addressed to {value}, not to an organisation of this system.", value=_addressed_to(package)),
         )
     sender = await organisation_at(session, package.sender.organ_id)
-    return await _arrive(
+    copy = await _arrive(
         session, settings=settings, actor=Actor.system("exchange"), target=target, sender=sender, package=package, data=data
     )
+    if package.business_type == edxml.BUSINESS["replace"] and package.response_for:
+        from services.incoming import service as incoming
+
+        # The copy it replaces (if it came here) says so; the new one is a document of its own.
+        await incoming.sender_withdrew(
+            session,
+            actor=Actor.system("exchange"),
+            recipient_org_id=target.id,
+            outgoing_ref=incoming_ref(package.response_for),
+            kind="replace",
+            reason=package.business_reason,
+        )
+    return copy
+
+
+async def receive_change(session: AsyncSession, *, package: edxml.Package, kind: str) -> IncomingDocument:
+    """A partner recalls (`kind` "recall") or updates ("update") a document it sent us: the request
+    and its reason are noted on our copy; a recall waits for the clerk's answer. One about a
+    document that never arrived is refused."""
+    from services.incoming import service as incoming
+
+    orgs = list((await session.scalars(select(Organization).where(Organization.active.is_(True)).order_by(Organization.id))).all())
+    target = addressee_among(package, orgs)
+    doc = None
+    if target is not None:
+        doc = await incoming.sender_withdrew(
+            session,
+            actor=Actor.system("exchange"),
+            recipient_org_id=target.id,
+            outgoing_ref=incoming_ref(package.document_id),
+            kind=kind,
+            reason=package.business_reason,
+        )
+    if doc is None:
+        raise InvalidInput(_l("The package names a document that never arrived here: {value}.", value=package.document_id))
+    return doc
 
 
 async def apply_status(session: AsyncSession, *, settings: Settings, status: edxml.Status) -> OutgoingRecipient | None:

@@ -1065,6 +1065,10 @@ async def issue(
 
     external = [r.name for r in await recipients(session, document_id=doc.id) if r.external]
     await queue_documents(session, settings=settings, document_id=doc.id, external_names=external)
+    # A report request's letter: the request opens with this number.
+    from services.reports.service import letter_issued
+
+    await letter_issued(session, actor=actor, document_id=doc.id, number=stamp.number, notation=stamp.notation, year=stamp.issue_date.year)
     await _event(session, doc, "issued")
     return doc
 
@@ -1206,7 +1210,9 @@ async def cancel(session: AsyncSession, *, actor: Actor, principal: Principal | 
     await _event(session, doc, "cancelled")
 
 
-async def recall(session: AsyncSession, *, principal: Principal | None, actor: Actor, doc: OutgoingDocument, reason: str) -> None:
+async def recall(
+    session: AsyncSession, *, settings: Settings, principal: Principal | None, actor: Actor, doc: OutgoingDocument, reason: str
+) -> None:
     """Recall an issued document; every recipient is told (by the workflow, per recipient)."""
     authorize(principal, doc, [Role.clerk, *SIGNER_ROLES], _l("Only a clerk or a leader of the issuing organisation can recall it."))
     if doc.status != Status.issued:
@@ -1226,6 +1232,9 @@ async def recall(session: AsyncSession, *, principal: Principal | None, actor: A
         organization_id=doc.organization_id,
         details={"reason": reason, "notation": doc.notation},
     )
+    from services.exchange.service import queue_recall
+
+    await queue_recall(session, settings=settings, document_id=doc.id)
     await _event(session, doc, "recalled")
 
 

@@ -13,6 +13,7 @@ from services.db import Base, utcnow
 
 
 class RequestStatus(str, enum.Enum):
+    awaiting_letter = "awaiting_letter"  # its letter (an outgoing document) is not issued yet
     open = "open"  # fanned out (or fanning out), waiting for reports
     completed = "completed"  # every target submitted
     closed = "closed"  # closed by the requester (early or after the deadline)
@@ -47,15 +48,18 @@ class ReportRequest(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    number: Mapped[int] = mapped_column(Integer)
+    # From the outgoing register when the letter is issued (requests before 0024: their own counter).
+    number: Mapped[int | None] = mapped_column(Integer)
     year: Mapped[int] = mapped_column(Integer)
-    notation: Mapped[str] = mapped_column(String(64))
+    notation: Mapped[str | None] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(500))
     instructions: Mapped[str] = mapped_column(Text, default="")
     template_filename: Mapped[str | None] = mapped_column(String(255))
     template_content_type: Mapped[str | None] = mapped_column(String(128))
     template_sha256: Mapped[str | None] = mapped_column(String(64))
     letter_sha256: Mapped[str | None] = mapped_column(String(64))  # the request as a công văn (DOCX)
+    # The công văn as an outgoing document: signed, numbered, sealed and issued like any other.
+    letter_outgoing_id: Mapped[int | None] = mapped_column(Integer, index=True, unique=True)
     deadline: Mapped[datetime] = mapped_column()
     requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
     scope_label: Mapped[str] = mapped_column(String(255), default="")

@@ -32,7 +32,7 @@ from services.errors import Conflict, InvalidInput, NotFound
 from services.events.service import publish
 from services.i18n import _l
 from services.notifications.service import notify
-from services.registers import next_number
+from services.outgoing.models import OutgoingDocument
 from services.reports.models import (
     FieldKind,
     ReportField,
@@ -182,8 +182,13 @@ async def _leader_of(session: AsyncSession, organization_id: int) -> User | None
     )
 
 
+def letter_ref(request_id: int) -> str:
+    """The `source_ref` of the request's letter (its outgoing document): one letter per request."""
+    return f"report-request-{request_id}-letter"
+
+
 def _letter_docx(req: ReportRequest, org: Organization, signer: str, position: str, fields: list[FieldSpec]) -> bytes:
-    """The request as a công văn (Decree 30 layout) for the targets' incoming registers."""
+    """The request as a công văn (Decree 30 layout), the draft of its outgoing document."""
     from services.documents.layout import BodyBlock, DocumentSpec, SigningBlock, build_document_docx
     from services.documents.notation import notation_suffix
 
@@ -201,9 +206,7 @@ def _letter_docx(req: ReportRequest, org: Organization, signer: str, position: s
         issuing_body=org.name.upper(),
         doc_type="CV",
         notation_suffix=notation_suffix(type_code=None, org_abbr=org.abbreviation),
-        number=req.number,
-        place=org.place or "Bến Tre",
-        date=_vn(req.created_at or utcnow()).date(),
+        place=org.place or "Bến Tre",  # number and date: fields the clerk's issuing fills in
         subject=req.title,
         addressees=[req.scope_label] if req.scope_label else [],
         body=body,
@@ -238,8 +241,10 @@ async def create_request(
     template: CheckedUpload | None = None,
     now: datetime | None = None,
 ) -> ReportRequest:
-    """Create a request and its targets (bulk insert: thousands are fine); the caller queues
-    the workflow's start in the same transaction (`outbox.tell(session, "report-request", id, None)`)."""
+    """Create a request, its targets (bulk insert: thousands are fine) and its letter, submitted to
+    the organisation's leader for signature; the caller tells the letter's workflow in the same
+    transaction (`outbox.tell(session, "outgoing", req.letter_outgoing_id, "changed")`). The
+    request opens, and its workflow starts, when the letter is issued (`letter_issued`)."""
     if organization_id not in principal.orgs_with(*REQUESTER_ROLES):
         raise _not_found()
     now = now or utcnow()
@@ -259,23 +264,24 @@ async def create_request(
     specs = _clean_fields(fields)
     org = await session.get(Organization, organization_id)
     assert org is not None
-    year = _vn(now).year
-    number = await next_number(session, organization_id=organization_id, kind="report", series="chung", year=year)
-    from services.documents.notation import notation
+    from services.outgoing import service as outgoing
+
+    leaders = await outgoing.signers_of(session, organization_id=organization_id)
+    if not leaders:
+        raise InvalidInput(_l("The organisation has no leader to sign the request letter."))
+    signer = next((u for u in leaders if u.id == principal.user.id), leaders[0])
 
     blobs = BlobStore.for_data_dir(settings.data_dir)
     req = ReportRequest(
         organization_id=organization_id,
         created_by_id=principal.user.id,
-        number=number,
-        year=year,
-        notation=notation(number=number, type_code=None, org_abbr=org.abbreviation),
+        year=_vn(now).year,
         title=title[:500],
         instructions=instructions.strip()[:20000],
         deadline=deadline,
         requires_approval=requires_approval,
         scope_label=scope_label[:255],
-        status=RequestStatus.open.value,
+        status=RequestStatus.awaiting_letter.value,
         target_count=len(targets),
         created_at=now,
         fields=[ReportField(position=i, name=s.name, unit=s.unit, kind=s.kind, required=s.required) for i, s in enumerate(specs)],
@@ -286,9 +292,31 @@ async def create_request(
         req.template_sha256 = blobs.put(template.data)
     session.add(req)
     await session.flush()
-    leader = await _leader_of(session, organization_id)
-    signer = leader.full_name if leader else principal.me.full_name
-    req.letter_sha256 = blobs.put(_letter_docx(req, org, signer, (leader.position if leader else "") or "", specs))
+    # The letter is an outgoing document like any other: the leader signs it, the clerk numbers it
+    # in the outgoing register, seals and issues it; issuing opens the request (`letter_issued`).
+    docx = _letter_docx(req, org, signer.full_name, signer.position or "", specs)
+    req.letter_sha256 = blobs.put(docx)
+    letter = await outgoing.create_draft(
+        session,
+        settings=settings,
+        actor=principal.actor,
+        organization_id=organization_id,
+        fields=outgoing.DraftFields(
+            doc_type="CV",
+            subject=req.title,
+            body=req.instructions or req.title,
+            signer_id=signer.id,
+            recipient_org_ids=targets,
+            authority_prefix="TM.",
+            authority_line="BAN THƯỜNG VỤ",
+            due_date=_vn(deadline).date(),
+        ),
+        upload=CheckedUpload(filename=f"cong-van-yeu-cau-bao-cao-{req.id}.docx", content_type=DOCX, data=docx),
+        files=[template] if template is not None else (),
+        source_ref=letter_ref(req.id),
+    )
+    await outgoing.submit(session, actor=principal.actor, doc=letter)
+    req.letter_outgoing_id = letter.id
     await session.execute(
         insert(ReportTarget),
         [
@@ -313,7 +341,7 @@ async def create_request(
         organization_id=organization_id,
         details={
             "title": req.title,
-            "notation": req.notation,
+            "outgoing_id": req.letter_outgoing_id,
             "deadline": deadline.isoformat(),
             "targets": len(targets),
             "fields": [s.name for s in specs],
@@ -322,6 +350,29 @@ async def create_request(
     )
     await publish(session, channel=channel(req.id), kind="created", payload={"request_id": req.id})
     return req
+
+
+async def letter_issued(session: AsyncSession, *, actor: Actor, document_id: int, number: int, notation: str, year: int) -> None:
+    """The request's letter was issued (in the caller's transaction): the request takes its number
+    from the outgoing register, opens, and its workflow is queued to start. Other documents: nothing."""
+    from services.outbox.service import tell
+
+    req = await session.scalar(select(ReportRequest).where(ReportRequest.letter_outgoing_id == document_id).with_for_update())
+    if req is None or req.status != RequestStatus.awaiting_letter.value:
+        return
+    req.number, req.notation, req.year = number, notation, year
+    req.status = RequestStatus.open.value
+    await record(
+        session,
+        actor=actor,
+        action="report.open",
+        object_type="report_request",
+        object_id=req.id,
+        organization_id=req.organization_id,
+        details={"notation": notation, "outgoing_id": document_id},
+    )
+    await publish(session, channel=channel(req.id), kind="opened", payload={"request_id": req.id})
+    await tell(session, "report-request", req.id, None)
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -670,33 +721,13 @@ async def _target(session: AsyncSession, request_id: int, organization_id: int, 
 
 async def deliver(session: AsyncSession, *, settings: Settings, request_id: int, organization_id: int) -> TargetSnapshot:
     """Put the request into the target's incoming register (once) and tell its clerk and leader."""
-    from services.incoming import service as incoming
-
     req = await get_request(session, request_id=request_id)
     target = await _target(session, request_id, organization_id, lock=True)
     if target.incoming_id is None and req.status == RequestStatus.open.value:
-        assert req.letter_sha256 is not None  # written when the request was sent
-        files = [(f"{req.notation.replace('/', '-')}.docx", DOCX, req.letter_sha256)]
-        if req.template_sha256:
-            files.append((req.template_filename or "mau-bao-cao", req.template_content_type or PDF, req.template_sha256))
-        creator = await session.get(User, req.created_by_id)
-        copy = await incoming.receive_from_system(
-            session,
-            actor=Actor.system("report-fanout"),
-            recipient_org_id=organization_id,
-            sender_org_id=req.organization_id,
-            outgoing_ref=outgoing_ref(req.id),
-            number_notation=req.notation,
-            document_date=_vn(req.created_at).date(),
-            doc_type="CV",
-            subject=req.title,
-            urgency="normal",
-            secrecy="normal",
-            due_date=_vn(target.deadline).date(),
-            files=files,
-            signer_name=creator.full_name if creator else None,
-        )
-        target.incoming_id = copy.id
+        if req.letter_outgoing_id is not None:
+            target.incoming_id = await _deliver_letter(session, settings=settings, req=req, organization_id=organization_id)
+        else:  # a request sent before its letter became an outgoing document (its own DOCX)
+            target.incoming_id = await _deliver_own_letter(session, req=req, target=target)
         target.delivered_at = utcnow()
         if target.status == TargetStatus.pending.value:
             target.status = TargetStatus.delivered.value
@@ -713,6 +744,52 @@ async def deliver(session: AsyncSession, *, settings: Settings, request_id: int,
             email=False,
         )
     return await _snapshot(session, req, target)
+
+
+async def _deliver_letter(session: AsyncSession, *, settings: Settings, req: ReportRequest, organization_id: int) -> int:
+    """The issued letter's copy in the target's incoming queue: the outgoing dispatch's own, whichever
+    of the two flows gets there first (both key the copy by the letter)."""
+    from services.outgoing import service as outgoing
+
+    assert req.letter_outgoing_id is not None
+    row = await session.scalar(
+        select(outgoing.OutgoingRecipient.id).where(
+            outgoing.OutgoingRecipient.document_id == req.letter_outgoing_id,
+            outgoing.OutgoingRecipient.organization_id == organization_id,
+        )
+    )
+    if row is None:
+        raise _not_found()
+    incoming_id = await outgoing.deliver(session, settings=settings, document_id=req.letter_outgoing_id, recipient_id=row)
+    assert incoming_id is not None  # an organisation in the system always gets its copy
+    return incoming_id
+
+
+async def _deliver_own_letter(session: AsyncSession, *, req: ReportRequest, target: ReportTarget) -> int:
+    from services.incoming import service as incoming
+
+    assert req.letter_sha256 is not None and req.notation is not None  # written when the request was sent
+    files = [(f"{req.notation.replace('/', '-')}.docx", DOCX, req.letter_sha256)]
+    if req.template_sha256:
+        files.append((req.template_filename or "mau-bao-cao", req.template_content_type or PDF, req.template_sha256))
+    creator = await session.get(User, req.created_by_id)
+    copy = await incoming.receive_from_system(
+        session,
+        actor=Actor.system("report-fanout"),
+        recipient_org_id=target.organization_id,
+        sender_org_id=req.organization_id,
+        outgoing_ref=outgoing_ref(req.id),
+        number_notation=req.notation,
+        document_date=_vn(req.created_at).date(),
+        doc_type="CV",
+        subject=req.title,
+        urgency="normal",
+        secrecy="normal",
+        due_date=_vn(target.deadline).date(),
+        files=files,
+        signer_name=creator.full_name if creator else None,
+    )
+    return copy.id
 
 
 async def snapshot(session: AsyncSession, *, request_id: int, organization_id: int) -> TargetSnapshot:
@@ -912,6 +989,8 @@ async def submit(
         raise _not_found()
     if req.status == RequestStatus.closed.value:
         raise Conflict(_l("The request is closed and takes no more reports."))
+    if req.status == RequestStatus.awaiting_letter.value:
+        raise Conflict(_l("The request letter is not issued yet."))
     if target.status == TargetStatus.missing.value:
         raise Conflict(_l("The request is closed for this organisation."))
     values = parse_figures(req, figures)
@@ -1146,7 +1225,7 @@ async def close(
         if not can_follow(principal, req) or not can_manage(principal, req):
             raise _not_found()
         actor = principal.actor
-    if req.status != RequestStatus.open.value:
+    if req.status not in (RequestStatus.open.value, RequestStatus.awaiting_letter.value):
         return []
     open_ids = list(
         (
@@ -1217,6 +1296,25 @@ async def waiting_targets(session: AsyncSession, *, request_id: int) -> list[int
     )
 
 
+async def letter_of(session: AsyncSession, req: ReportRequest) -> OutgoingDocument | None:
+    """The request's letter (an outgoing document), or None for requests from before letters were."""
+    if req.letter_outgoing_id is None:
+        return None
+    from services.outgoing import service as outgoing
+
+    return await outgoing.get(session, document_id=req.letter_outgoing_id)
+
+
+async def _letter_file(session: AsyncSession, req: ReportRequest) -> tuple[str, str, str]:
+    """The letter as issued (signed and sealed PDF), or its draft DOCX until then."""
+    doc = await letter_of(session, req)
+    if doc is not None:
+        if doc.issued_pdf_sha and doc.notation:
+            return (f"{doc.notation.replace('/', '-')}.pdf", PDF, doc.issued_pdf_sha)
+        return (f"du-thao-cong-van-yeu-cau-bao-cao-{req.id}.docx", DOCX, req.letter_sha256 or "")
+    return (f"{(req.notation or str(req.id)).replace('/', '-')}.docx", DOCX, req.letter_sha256 or "")
+
+
 async def blob_for(
     session: AsyncSession,
     *,
@@ -1237,7 +1335,7 @@ async def blob_for(
         if not visible:
             raise _not_found()
         if kind == "letter":
-            result = (f"{req.notation.replace('/', '-')}.docx", DOCX, req.letter_sha256 or "")
+            result = await _letter_file(session, req)
         elif req.template_sha256:
             result = (req.template_filename or "mau", req.template_content_type or PDF, req.template_sha256)
         else:

@@ -138,3 +138,16 @@ def sign_in(page, base_url: str, username: str, password: str) -> None:  # type:
     page.get_by_label("Mật khẩu").fill(password)
     page.get_by_role("button", name="Đăng nhập").click()
     page.wait_for_url(base_url + "/")
+
+
+def reload_until(page, selector: str, timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
+    """Reload until `selector` shows (a workflow's step the page does not push live)."""
+    deadline = time.monotonic() + timeout
+    while page.locator(selector).count() == 0:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{selector} did not appear on {page.url}")
+        time.sleep(1.5)
+        try:
+            page.reload()
+        except Exception:  # noqa: BLE001 - the page reloaded itself on a live status change meanwhile
+            page.wait_for_load_state()

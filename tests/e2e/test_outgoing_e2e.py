@@ -5,12 +5,10 @@ demo documents are there too, and the pages work at 390 px."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from demo.directory import DEMO_PASSWORD, DEMO_PIN
-from tests.e2e.conftest import DESKTOP, PHONE, screenshot, sign_in
+from tests.e2e.conftest import DESKTOP, PHONE, reload_until, screenshot, sign_in
 from tests.e2e.signview import check_viewer, wrong_pin
 
 pytestmark = pytest.mark.e2e
@@ -32,18 +30,6 @@ def _wait(page, pattern: str, name: str, timeout: float = 60_000) -> None:  # ty
     except Exception:
         screenshot(page, f"failed-{name}")
         raise
-
-
-def _reload_until(page, selector: str, timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while page.locator(selector).count() == 0:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{selector} did not appear on {page.url}")
-        time.sleep(1.5)
-        try:
-            page.reload()
-        except Exception:  # noqa: BLE001 - the page reloaded itself on a live status change meanwhile
-            page.wait_for_load_state()
 
 
 def test_draft_review_sign_issue_and_the_recipient_clerk_sees_it_arrive(live_dev, browser) -> None:
@@ -74,7 +60,7 @@ def test_draft_review_sign_issue_and_the_recipient_clerk_sees_it_arrive(live_dev
     context, page = _as(browser, live_dev, "lan.nguyen")
     page.goto(live_dev.url + "/outgoing?tab=sign")
     page.get_by_role("link", name=SUBJECT).click()
-    _reload_until(page, "input[name=pin]")  # the workflow renders the PDF to sign
+    reload_until(page, "input[name=pin]")  # the workflow renders the PDF to sign
     doc_id = doc_url.rsplit("/", 1)[1]
     to_sign = page.request.get(f"{doc_url}/pdf?kind=prepared").body()
     check_viewer(page, "#sign", to_sign, f"/outgoing/{doc_id}")
@@ -99,7 +85,7 @@ def test_draft_review_sign_issue_and_the_recipient_clerk_sees_it_arrive(live_dev
     _wait(page, "**/outgoing/*?ok=issued", "issue", 90_000)
     heading = page.get_by_role("heading", level=1).inner_text()
     assert "/TB-HLHPN" in heading
-    _reload_until(page, "text=Đã đến")  # delivered to the districts by the workflow
+    reload_until(page, "text=Đã đến")  # delivered to the districts by the workflow
     page.wait_for_timeout(4000)  # the last statuses come in and the page settles
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     screenshot(page, "outgoing-issued-390")
@@ -116,7 +102,7 @@ def test_draft_review_sign_issue_and_the_recipient_clerk_sees_it_arrive(live_dev
 def test_demo_documents_and_register_pages(live_dev, browser, size) -> None:
     context, page = _as(browser, live_dev, "mai.tran", size)
     page.goto(live_dev.url + "/outgoing?tab=issued")
-    _reload_until(page, "text=Quyết định thành lập Ban Tổ chức Hội thi", timeout=180)
+    reload_until(page, "text=Quyết định thành lập Ban Tổ chức Hội thi", timeout=180)
     assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
     screenshot(page, f"outgoing-issued-list-{size['width']}")
     page.get_by_role("link", name="Sổ văn bản đi").click()

@@ -1,5 +1,6 @@
-"""In Chromium against a real `lienthong dev`: the requester's progress bar moves, without a
-reload, as two targets submit their reports; screenshots at desktop and phone widths."""
+"""In Chromium against a real `lienthong dev`: the request's letter is signed and issued from its
+page, then the requester's progress bar moves, without a reload, as two targets submit their
+reports; screenshots at desktop and phone widths."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import time
 import httpx
 from playwright.sync_api import expect
 
-from demo.directory import DEMO_PASSWORD
-from tests.e2e.conftest import DESKTOP, PHONE, screenshot, sign_in
+from demo.directory import DEMO_PASSWORD, DEMO_PIN
+from tests.e2e.conftest import DESKTOP, PHONE, reload_until, screenshot, sign_in
 from tests.signing.conftest import make_tiny_pdf
 
 
@@ -44,6 +45,32 @@ def test_progress_bar_moves_as_two_targets_submit(live_dev, browser) -> None:  #
     page.click('button[type="submit"].primary')
     page.wait_for_url(re.compile(r"/reports/\d+\?ok=created"))
     path = page.url.split("?")[0].replace(base, "")
+    # Nothing goes out until the letter is signed (the requester is the leader here) and issued.
+    expect(page.locator("[data-awaiting-letter]")).to_contain_text("văn thư ban hành")
+    screenshot(page, "reports-awaiting-letter-1280")
+    page.on("dialog", lambda dialog: dialog.accept())  # signing and issuing ask "are you sure?"
+    page.locator("[data-awaiting-letter] a").click()
+    letter_url = page.url.split("?")[0]
+    reload_until(page, "input[name=pin]")  # the workflow renders the letter's PDF to sign
+    page.get_by_label("Mã PIN ký số").fill(DEMO_PIN)
+    page.get_by_role("button", name="Ký số", exact=True).click()
+    try:
+        page.wait_for_url("**/outgoing/*?ok=signed", timeout=90_000)
+    except Exception:
+        screenshot(page, "failed-report-letter-sign")
+        raise
+    clerk = browser.new_page(viewport=PHONE)
+    clerk.on("dialog", lambda dialog: dialog.accept())
+    sign_in(clerk, base, "mai.tran", DEMO_PASSWORD)
+    clerk.goto(letter_url)
+    clerk.get_by_label("Mã PIN chữ ký số cơ quan").fill(DEMO_PIN)
+    clerk.get_by_role("button", name="Cấp số, đóng dấu và phát hành").click()
+    clerk.wait_for_url("**/outgoing/*?ok=issued", timeout=90_000)
+    notation = clerk.get_by_role("heading", level=1).inner_text()
+    assert re.search(r"\d+/HLHPN-VP", notation), notation  # a number of the outgoing register
+    clerk.close()
+    page.goto(base + path)
+    expect(page.locator(".facts")).to_contain_text(re.search(r"\d+/HLHPN-VP", notation).group(0))  # type: ignore[union-attr]
     page.wait_for_selector("[data-live-label]:not([hidden])")
     assert page.inner_text('[data-num="submitted"]') == "0"
     # Wait until the fan-out delivered the request to the districts.

@@ -232,6 +232,9 @@ async def _objects(database: Database, settings: Settings, relation: str, ids: d
                 fields=[reports.FieldSpec("Số hội viên", "người", "integer")],
             )
             request_id, field_id = req.id, req.fields[0].id
+        from tests.reports.factory import issue_letter
+
+        await issue_letter(database, settings, request_id)
         who = await _principal(database, reporter)
         async with database.session() as session:
             await reports.submit(

@@ -75,6 +75,7 @@ ROWS: dict[str, str] = {
     "POST /incoming/{document_id}/register": "incoming",
     "POST /incoming/{document_id}/accept": "incoming",
     "POST /incoming/{document_id}/return-sender": "incoming",
+    "POST /incoming/{document_id}/recall-answer": "incoming",
     "POST /incoming/{document_id}/return-clerk": "incoming | clerk@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
     "POST /incoming/{document_id}/direct": "incoming",
     "POST /incoming/{document_id}/no-direction": "incoming",

@@ -24,6 +24,7 @@ from services.reports.service import check_report_file
 from services.uploads import DOCX, PDF, OfficeLimits, check_upload
 from tests.helpers import csrf_of, sign_in
 from tests.hostile_files import LONG_VIETNAMESE_NAME, bomb_docx, hostile_office_files, macro_xlsx, says, valid_docx
+from tests.reports.factory import issue_letter
 from tests.signing.conftest import make_tiny_pdf
 from web.i18n import to_vn
 
@@ -238,6 +239,7 @@ async def test_report_templates_and_submissions_refuse_hostile_office_files(demo
     created = await template(LONG_VIETNAMESE_NAME, valid_docx())
     assert created.status_code == 303, created.text[:1000]
     rid = int(created.headers["location"].split("/")[2].split("?")[0])
+    await issue_letter(db, settings, rid)
 
     officer = await client_for(db)
     await sign_in(officer, "chauthanh.chuyenvien")

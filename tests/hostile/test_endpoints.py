@@ -28,6 +28,7 @@ from services.reports.models import ReportRequest, ReportSubmission
 from tests.helpers import csrf_of, sign_in
 from tests.hostile.corpus import field_cases, file_cases, marked_docx, png, tiny_pdf
 from tests.hostile_files import valid_docx
+from tests.reports.factory import issue_letter
 from web.i18n import to_vn
 
 VIETNAMESE = re.compile(r"[ạảãàáâậầấẩẫăắằặẳẵệếềểễọỏõòóôộồốổỗơớờợởỡụủũùúưựừứửữịỉĩìíđ]", re.IGNORECASE)
@@ -299,6 +300,7 @@ async def report_submissions(client_for, db, settings) -> Endpoint:  # type: ign
     created = await leader.post("/reports", data=form)
     assert created.status_code == 303, created.text[:500]
     rid = int(created.headers["location"].split("/")[2].split("?")[0])
+    await issue_letter(db, settings, rid)
     officer = await client_for(db)
     await sign_in(officer, "chauthanh.chuyenvien")
     own = f"/reports/{rid}/targets/{orgs['hlhpn-chauthanh']}"

@@ -126,7 +126,9 @@ async def test_dispatch_creates_one_incoming_document_per_recipient_despite_a_wo
         # Recall: each recipient's clerk and leader is told once, on every copy.
         async with db.session() as session:
             doc = await outgoing.get(session, document_id=doc_id)
-            await outgoing.recall(session, principal=None, actor=Actor.system(), doc=doc, reason="Sai thời gian giao ban")
+            await outgoing.recall(
+                session, settings=settings, principal=None, actor=Actor.system(), doc=doc, reason="Sai thời gian giao ban"
+            )
         await send(pyd_client, settings, "outgoing", doc_id, "changed", "recalled")
         result = await pyd_client.get_workflow_handle(f"outgoing-{doc_id}").result()
         assert result == "recalled"

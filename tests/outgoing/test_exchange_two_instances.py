@@ -4,6 +4,7 @@ Instance A is the demo province union; instance B a separate installation (its o
 data dir) of a partner, "Tỉnh đoàn Bến Tre". A issues a document to B: the package reaches B's
 inbox through A's outbox relay; B's worker takes it in (it arrives in B's clerk's queue), B's
 clerk registers it; statuses 01 and 03 go back the same way, and A's recipient row shows 03.
+Then A recalls it: the recall package reaches B, B's clerk refuses it, and A's row shows 16.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from services.exchange.inbox import sweep
 from services.exchange.models import ExchangeMessage
 from services.incoming import service as incoming
 from services.incoming.models import IncomingDocument, IncomingFile
+from services.outgoing import service as outgoing
 from services.outgoing.service import recipients
 from tests.helpers import TEST_PAYLOAD_KEYS
 from tests.outgoing import flow
@@ -114,6 +116,28 @@ async def test_a_document_and_its_statuses_travel_between_two_installations(db_t
         assert rows["Tỉnh đoàn Bến Tre"][0] == "03" and rows["Tỉnh đoàn Bến Tre"][1] is not None
         assert sent == [("document", PARTNER_ID, True)]
         assert sorted(p.name for p in (a_inbox / "done").iterdir()) == statuses
+
+        # A recalls the document: the partner's row shows 13 and B gets the recall package; B's
+        # clerk refuses it with a reason, and A's row shows 16.
+        async with a_db.session() as session:
+            recalled = await outgoing.get(session, document_id=doc.id)
+            await outgoing.recall(session, settings=a, principal=None, actor=Actor.system("test"), doc=recalled, reason="Sai ngày họp")
+        async with a_db.read() as session:
+            assert {r.name: r.status_code for r in await recipients(session, document_id=doc.id)}["Tỉnh đoàn Bến Tre"] == "13"
+        await _relay(a_db, a)
+        (recall_file,) = list(b.inbox_dir.glob("thuhoi-*.edxml"))
+        assert await sweep(b_db, b) == [(recall_file.name, "recall")]
+        async with b_db.session() as session:
+            asked = await incoming.recall_waiting(session, await session.get(IncomingDocument, arrived.id))
+            assert asked is not None and "Sai ngày họp" in asked.body
+            clerk = await load_principal(session, await flow.user(session, "tdvanthu"))
+            await incoming.answer_recall(
+                session, principal=clerk, document_id=arrived.id, decision="refuse", reason="Văn bản đã được triển khai"
+            )
+        await _relay(b_db, b)
+        assert [kind for _, kind in await sweep(a_db, a)] == ["status"]
+        async with a_db.read() as session:
+            assert {r.name: r.status_code for r in await recipients(session, document_id=doc.id)}["Tỉnh đoàn Bến Tre"] == "16"
 
         # The same package dropped again changes nothing at B; a stranger's file is refused and kept.
         (b.inbox_dir / "again.edxml").write_bytes((b.inbox_dir / "done" / package_file.name).read_bytes())

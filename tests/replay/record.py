@@ -298,7 +298,9 @@ async def outgoing_issued_then_recalled(rig: Rig) -> dict[str, WorkflowHandle]:
         first = await handle.describe()
         async with db.session() as session:
             doc = await outgoing.get(session, document_id=doc_id)
-            await outgoing.recall(session, principal=None, actor=Actor.system(), doc=doc, reason="Sai thời gian giao ban")
+            await outgoing.recall(
+                session, settings=rig.settings, principal=None, actor=Actor.system(), doc=doc, reason="Sai thời gian giao ban"
+            )
         await _outgoing_start(rig, doc_id, "recalled")  # signal-with-start: a new run if the first ended
         latest = rig.client.get_workflow_handle(f"outgoing-{doc_id}")
         assert await finished(latest) == "recalled"

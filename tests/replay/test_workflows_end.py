@@ -130,7 +130,9 @@ async def test_no_workflow_stays_open_once_its_documents_are_final(temporal_env,
             for doc_id in outgoing_ids[:RECALLED]:
                 async with db.session() as session:
                     doc = await outgoing.get(session, document_id=doc_id)
-                    await outgoing.recall(session, principal=None, actor=Actor.system(), doc=doc, reason="Thu hồi để sửa.")
+                    await outgoing.recall(
+                        session, settings=settings, principal=None, actor=Actor.system(), doc=doc, reason="Thu hồi để sửa."
+                    )
                 await signal_outgoing(doc_id, "recalled")
             recalled = await asyncio.wait_for(
                 asyncio.gather(*(client.get_workflow_handle(f"outgoing-{d}").result() for d in outgoing_ids[:RECALLED])), timeout=60

@@ -12,9 +12,11 @@ from sqlalchemy import insert, select
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 
+from services.audit.service import Actor
 from services.authz import Principal, load_principal
 from services.db import Database, utcnow
 from services.directory.models import Level, Organization, Role, RoleAssignment, User
+from services.outgoing import service as outgoing
 from services.reports import service as reports
 from services.reports.models import ReportTarget
 from services.uploads import CheckedUpload
@@ -91,7 +93,7 @@ async def create_request(
 ):
     who = await principal(database, username)
     async with database.session() as session:
-        return await reports.create_request(
+        req = await reports.create_request(
             session,
             principal=who,
             settings=settings,
@@ -104,6 +106,31 @@ async def create_request(
             fields=list(fields),
             requires_approval=approval,
         )
+    await issue_letter(database, settings, req.id)
+    async with database.session() as session:
+        return await reports.get_request(session, request_id=req.id)
+
+
+async def issue_letter(database: Database, settings, request_id: int) -> None:  # type: ignore[no-untyped-def]
+    """The request's letter signed and issued through the outgoing service, with stand-in PDFs:
+    these tests are about the fan-out (real signatures on a letter: test_letter.py)."""
+    async with database.session() as session:
+        req = await reports.get_request(session, request_id=request_id)
+        doc = await outgoing.get(session, document_id=req.letter_outgoing_id)
+        signer = await session.get(User, doc.signer_id)
+        actor = Actor(user_id=signer.id, name=signer.full_name, organization_id=doc.organization_id)
+        version = await outgoing.latest_version(session, document_id=doc.id)
+        await outgoing.store_prepared(
+            session, settings=settings, document_id=doc.id, version_number=version.number, pdf=make_tiny_pdf("Du thao")
+        )
+        await outgoing.record_signature(
+            session, settings=settings, actor=actor, doc=doc, pdf=make_tiny_pdf("Da ky"), method="pin", report_json=None
+        )
+
+        async def seal(stamp: outgoing.IssueStamp) -> outgoing.IssuedFiles:
+            return outgoing.IssuedFiles(pdf=make_tiny_pdf(stamp.notation))
+
+        await outgoing.issue(session, settings=settings, principal=None, actor=actor, document_id=doc.id, seal=seal)
 
 
 async def submit(

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from services.directory.models import Organization
 from services.reports.models import ReportTarget
 from tests.helpers import csrf_of, sign_in
-from tests.reports.factory import forget_report_workflows, pydantic_client, wait_for, worker_for
+from tests.reports.factory import forget_report_workflows, issue_letter, pydantic_client, wait_for, worker_for
 from tests.signing.conftest import make_tiny_pdf
 
 
@@ -22,7 +22,7 @@ async def _orgs(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
 
 
 async def _delivered(db, rid: int) -> int:  # type: ignore[no-untyped-def]
-    async with db.session() as session:
+    async with db.read() as session:
         return len(
             (
                 await session.scalars(select(ReportTarget.id).where(ReportTarget.request_id == rid, ReportTarget.delivered_at.is_not(None)))
@@ -59,7 +59,15 @@ async def test_request_to_districts_with_approval_and_private_parts(temporal_env
         )
         assert created.status_code == 303, created.text
         rid = int(created.headers["location"].split("/")[2].split("?")[0])
+        # Nothing goes out before the letter is signed and issued: the page says so and links it.
+        waiting = await lan.get(f"/reports/{rid}")
+        assert "Chờ ban hành công văn" in waiting.text and "data-awaiting-letter" in waiting.text
+        letter = int(waiting.text.split("data-awaiting-letter>")[1].split('href="/outgoing/')[1].split('"')[0])
+        assert "Chưa có số" in waiting.text and await _delivered(demo_db_sqlite, rid) == 0
+        await issue_letter(demo_db_sqlite, settings, rid)
         await wait_for(lambda: _all_delivered(demo_db_sqlite, rid, 3), timeout=240)
+        opened = await lan.get(f"/reports/{rid}")
+        assert "data-awaiting-letter" not in opened.text and f'href="/outgoing/{letter}"' in opened.text
         detail = await lan.get(f"/reports/{rid}")
         assert "0/3" in detail.text.replace('</strong>/<span data-num="total">', "/").replace("</span>", "")
 

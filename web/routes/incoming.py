@@ -488,6 +488,20 @@ async def return_sender(
     return _done(document_id, "returned")
 
 
+@router.post("/incoming/{document_id}/recall-answer")
+async def recall_answer(
+    request: Request,
+    principal: Clerk,
+    session: SessionDep,
+    document_id: int,
+    decision: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """The clerk agrees to (15) or refuses (16) a partner's recall of a document it sent by edXML."""
+    await incoming.answer_recall(session, principal=principal, document_id=document_id, decision=decision, reason=reason)
+    return _done(document_id, "recall_answered")
+
+
 # --- direction and handling ------------------------------------------------------------------------
 
 
@@ -770,6 +784,7 @@ async def document_page(request: Request, principal: SignedIn, session: SessionD
         "trail": await incoming.trail(session, document_id=doc.id),
         "active": [a for a in doc.assignments if a.active],
         "working_days_left": calendar.working_days_between(today, doc.due_date, holidays) if doc.due_date else None,
+        "recall_request": await incoming.recall_waiting(session, doc),
     }
     if "clerk" in roles and doc.status in (Status.arrived.value, Status.returned.value):
         ctx.update(await _form_context(session, principal, doc.organization_id))

@@ -889,7 +889,7 @@ async def recall(
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     doc = await _doc(session, principal, document_id)
-    await outgoing.recall(session, principal=principal, actor=principal.actor, doc=doc, reason=reason)
+    await outgoing.recall(session, settings=request.app.state.settings, principal=principal, actor=principal.actor, doc=doc, reason=reason)
     await tell(session, "outgoing", doc.id, "changed", "recalled")
     return _done(doc.id, "recalled")
 

@@ -22,7 +22,7 @@ from services.numbers import is_digits
 from services.outbox.service import tell
 from services.reports import export
 from services.reports import service as reports
-from services.reports.models import FieldKind, SubmissionStatus
+from services.reports.models import FieldKind, RequestStatus, SubmissionStatus
 from services.uploads import OfficeLimits
 from web import live
 from web.deps import SessionDep, SignedIn, writes_on_read
@@ -181,7 +181,8 @@ async def create(
         requires_approval=bool(requires_approval),
         template=await _upload(template, request),
     )
-    await tell(session, "report-request", req.id, None)
+    # The letter goes to the leader for signature; issuing it opens the request.
+    await tell(session, "outgoing", req.letter_outgoing_id, "changed", "submitted")
     return _to(f"/reports/{req.id}", "created")
 
 
@@ -204,6 +205,8 @@ async def detail(request: Request, principal: SignedIn, session: SessionDep, req
     org = await session.get(Organization, req.organization_id)
     creator = await session.get(User, req.created_by_id)
     rows = await reports.target_rows(session, request_id=req.id, state=state or None)
+    letter = await reports.letter_of(session, req)
+    letter_signer = await session.get(User, letter.signer_id) if letter else None
     return render(
         request,
         "reports/detail.html",
@@ -215,6 +218,8 @@ async def detail(request: Request, principal: SignedIn, session: SessionDep, req
             "state": state,
             "states": STATES,
             "progress": await reports.progress(session, request_id=req.id),
+            "letter": letter,
+            "letter_signer": letter_signer.full_name if letter_signer else "",
             "can_manage": reports.can_manage(principal, req),
             "deadline_text": reports.vn_deadline_text(req.deadline),
             "default_day": (reports.calendar.vn_today() + dt.timedelta(days=7)).isoformat(),
@@ -274,7 +279,8 @@ async def restart(request: Request, principal: SignedIn, session: SessionDep, re
     req = await reports.request_for(session, principal=principal, request_id=request_id)
     if not reports.can_manage(principal, req):
         raise reports.NotFound(_l("Report request not found."))
-    await tell(session, "report-request", req.id, None)
+    if req.status == RequestStatus.open.value:  # before its letter is issued there is nothing to send
+        await tell(session, "report-request", req.id, None)
     return _to(f"/reports/{request_id}", "restarted")
 
 
@@ -306,7 +312,7 @@ async def export_all(request: Request, principal: SignedIn, session: SessionDep,
         organization_id=req.organization_id,
         details={"format": fmt},
     )
-    name = f"tong-hop-{req.notation.replace('/', '-')}"
+    name = f"tong-hop-{(req.notation or str(req.id)).replace('/', '-')}"
     if fmt == "zip":
         data = await export.archive(session, req=req, blobs=BlobStore.for_data_dir(request.app.state.settings.data_dir))
         return _download(data, f"{name}.zip", "application/zip")

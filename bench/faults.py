@@ -181,6 +181,10 @@ async def outgoing_flow(b: dict[str, drive.Browser], d: drive.Directory, flows: 
     await _pause(rng, 2)
     await drive.outgoing_review(b["hanh.pham"], doc)
 
+    await sign_and_issue(b, doc, rng, wait)
+
+
+async def sign_and_issue(b: dict[str, drive.Browser], doc: int, rng: random.Random, wait: float) -> None:
     async def prepared() -> bool:  # the worker renders the PDF to sign
         status = await drive.outgoing_status(b["lan.nguyen"], doc)
         return bool(status["prepared"]) and status["status"] == "awaiting_signature"
@@ -209,6 +213,8 @@ async def report_flow(
 ) -> None:
     req = await drive.report_create(b["lan.nguyen"], d, tag)
     flows.reports.append(req)
+    # Its letter is an outgoing document: the leader signs it, the clerk issues it, then it goes out.
+    await sign_and_issue(b, await checker.scalar("SELECT letter_outgoing_id FROM report_requests WHERE id = :r", r=req), rng, wait)
     for code, username in REPORT_TARGETS.items():
         org = d.orgs[code]
 
@@ -364,7 +370,9 @@ async def check_invariants(checker: Checker, flows: Flows, outcome: Outcome, dir
         copies = Counter(
             r[0]
             for r in await checker.rows(
-                "SELECT organization_id FROM incoming_documents WHERE outgoing_ref = :ref", ref=f"report-request-{req}"
+                "SELECT i.organization_id FROM incoming_documents i JOIN report_requests r ON i.outgoing_ref = 'outgoing-' || r.letter_outgoing_id "
+                "WHERE r.id = :r",
+                r=req,
             )
         )
         if sorted(copies) != targets or any(n != 1 for n in copies.values()):

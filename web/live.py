@@ -8,7 +8,7 @@ reloads its snapshot. Each domain registers who may read its channels in CHANNEL
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.auth import service as auth
 from services.authz import Principal, load_principal
 from services.events import service as events
-from services.events.hub import EventHub
+from services.events.hub import EventHub, Subscription
 from services.numbers import is_digits
 from web.deps import SESSION_COOKIE, Access
 
@@ -90,33 +90,38 @@ async def live(websocket: WebSocket) -> None:
         after = head
     async with hub.subscribe(channels, after=after if after is not None else head) as sub:
         await websocket.send_json({"kind": "hello", "seq": head, "channels": sorted(channels)})
-        receiver = asyncio.create_task(_drain_client(websocket))
+        # One reader per client notices when it goes away; the sender below is a plain loop on
+        # the queue (no task per message), each event's text encoded once for every client.
+        receiver = asyncio.create_task(_drain_client(websocket, sub))
         try:
             while True:
-                getter = asyncio.create_task(sub.queue.get())
-                done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
-                if receiver in done:
-                    getter.cancel()
-                    return
-                item = getter.result()
-                if item is None:  # dropped for being slow: tell the client to resync
+                item = await sub.queue.get()
+                if item is None:
+                    if sub.gone:
+                        return
+                    # Dropped for being slow: tell the client to resync.
                     await websocket.send_json({"kind": "resync", "seq": hub.last_seq})
                     await websocket.close(code=4000)
                     return
-                await websocket.send_text(json.dumps(item.as_message(), ensure_ascii=False))
+                await websocket.send_text(item.text)
         except Exception:  # noqa: BLE001 - the client went away mid-send (disconnect, closed transport)
             return
         finally:
             receiver.cancel()
 
 
-async def _drain_client(websocket: WebSocket) -> None:
-    """Read (and ignore) what the client sends, to notice when it goes away."""
+async def _drain_client(websocket: WebSocket, sub: Subscription) -> None:
+    """Read (and ignore) what the client sends, to notice when it goes away; then wake the sender
+    (a full queue needs no wake: the sender's next send fails on the closed socket)."""
     try:
         while True:
             await websocket.receive_text()
     except WebSocketDisconnect:
-        return
+        pass
+    finally:
+        sub.gone = True
+        with contextlib.suppress(asyncio.QueueFull):
+            sub.queue.put_nowait(None)
 
 
 # The WebSocket route's access rule, for the route-audit test (checked per channel above).

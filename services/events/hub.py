@@ -26,6 +26,8 @@ class Subscription:
     channels: set[str]
     queue: asyncio.Queue[EventOut | None] = field(default_factory=lambda: asyncio.Queue(maxsize=256))
     overflowed: bool = False
+    gone: bool = False  # the client went away (its reader saw the socket close)
+    floor: int = 0  # the client has everything up to here (its snapshot): never sent again
 
 
 class EventHub:
@@ -81,7 +83,7 @@ class EventHub:
 
     def _dispatch(self, event: EventOut) -> None:
         for sub in list(self.subscriptions):
-            if event.channel not in sub.channels:
+            if event.channel not in sub.channels or event.seq <= sub.floor:
                 continue
             try:
                 sub.queue.put_nowait(event)
@@ -97,10 +99,12 @@ class EventHub:
     @contextlib.asynccontextmanager
     async def subscribe(self, channels: set[str], *, after: int | None = None) -> AsyncIterator[Subscription]:
         """Subscribe; events after `after` already in the table are replayed first, in order."""
-        sub = Subscription(channels=set(channels))
+        sub = Subscription(channels=set(channels), floor=after or 0)
         self.subscriptions.add(sub)
         try:
-            if after is not None:
+            # A client at the hub's head has nothing to replay: every later event reaches it live
+            # (no await between joining and this check), so no query.
+            if after is not None and after < self.last_seq:
                 async with self.database.read() as session:
                     missed = await events.since(session, after=after, channels=sub.channels, limit=5000)
                 # Live events may already be queued: drop duplicates by sequence number.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -23,6 +24,11 @@ class EventOut:
 
     def as_message(self) -> dict[str, Any]:
         return {"seq": self.seq, "channel": self.channel, "kind": self.kind, "data": self.payload}
+
+    @cached_property
+    def text(self) -> str:
+        """The message as sent on the live channel: encoded once, however many clients get it."""
+        return json.dumps(self.as_message(), ensure_ascii=False)
 
 
 def _out(event: Event) -> EventOut:

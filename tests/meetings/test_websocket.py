@@ -142,6 +142,37 @@ async def test_every_client_gets_every_event_in_order_and_a_reconnect_misses_not
         await client.aclose()
 
 
+async def test_a_client_costs_its_reader_and_no_task_per_message_and_leaves_nothing_behind(server, demo_db_sqlite, settings) -> None:
+    """The server's side of 20 followers while events flow: one reader task each, nothing waiting
+    on its queue in a task of its own (one per message before); gone clients free everything."""
+    built = await build_meeting(demo_db_sqlite, settings, starts_in=timedelta(days=1))
+    chair, cookie, csrf = await _session(server, "lan.nguyen")
+    listeners = [Listener(server, cookie, built.meeting_id) for _ in range(20)]
+    for listener in listeners:
+        listener.start()
+    await asyncio.wait_for(asyncio.gather(*(listener.ready.wait() for listener in listeners)), 20)
+
+    def server_tasks(name: str) -> int:
+        return sum(1 for task in asyncio.all_tasks() if task.get_coro().__qualname__ == name)  # type: ignore[union-attr]
+
+    await _act(chair, csrf, built.meeting_id, "open")
+    await _act(chair, csrf, built.meeting_id, "add-item", title="Ý kiến bổ sung", planned_minutes=5)
+    while any(len(listener.seqs) < 2 for listener in listeners):
+        await asyncio.sleep(0.05)
+    assert server_tasks("_drain_client") == 20
+    assert server_tasks("Queue.get") == 0
+    for listener in listeners:
+        listener.task.cancel()
+    await asyncio.gather(*(listener.task for listener in listeners), return_exceptions=True)
+
+    async def all_ended() -> None:
+        while server_tasks("_drain_client"):  # each handler notices its client left and ends
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(all_ended(), 20)
+    await chair.aclose()
+
+
 async def test_the_channel_is_closed_to_non_participants(server, demo_db_sqlite, settings) -> None:
     built = await build_meeting(demo_db_sqlite, settings)
     outsider, cookie, _ = await _session(server, "mocaynam.chuyenvien")
@@ -178,6 +209,43 @@ async def test_a_slow_client_is_dropped_without_slowing_the_others(demo_db_sqlit
             assert received == sorted(received) and len(received) == 300
             assert slow.overflowed  # dropped: its page gets "resync" and reloads its snapshot
     finally:
+        await hub.stop()
+
+
+async def test_a_subscriber_gets_nothing_it_already_has_and_at_the_head_costs_no_query(demo_db_sqlite) -> None:
+    from sqlalchemy import event
+
+    from services.events.service import last_seq
+
+    hub = EventHub(demo_db_sqlite, poll_seconds=3600)  # looks only when poked
+    await hub.start()
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(demo_db_sqlite.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with hub.subscribe({"meeting-998"}, after=hub.last_seq):
+            pass
+        assert not [s for s in statements if "FROM events" in s], "a client at the head needs no replay"
+
+        # Three events the hub has not looked at yet; a page loaded after them subscribes at the
+        # database's head: when the hub catches up it sends that page none of the three.
+        for i in range(3):
+            async with demo_db_sqlite.session() as session:
+                await publish(session, channel="meeting-998", kind="agenda", payload={"i": i})
+        async with demo_db_sqlite.read() as session:
+            head = await last_seq(session)
+        async with hub.subscribe({"meeting-998"}, after=head) as sub:
+            hub.poke()
+            async with demo_db_sqlite.session() as session:
+                fourth = await publish(session, channel="meeting-998", kind="agenda", payload={"i": 3})
+            hub.poke()
+            item = await asyncio.wait_for(sub.queue.get(), 10)
+            assert item is not None and item.seq == fourth and sub.queue.empty()
+    finally:
+        event.remove(demo_db_sqlite.engine.sync_engine, "before_cursor_execute", seen)
         await hub.stop()
 
 

@@ -33,7 +33,9 @@ def cmd_web(args: argparse.Namespace) -> int:
     from web.app import create_app
 
     settings = _settings(args)
-    uvicorn.run(create_app(settings=settings), host=args.host, port=args.port, proxy_headers=True)
+    from web.runtime import WEBSOCKETS
+
+    uvicorn.run(create_app(settings=settings), host=args.host, port=args.port, proxy_headers=True, **WEBSOCKETS)
     return 0
 
 

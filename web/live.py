@@ -77,9 +77,11 @@ async def live(websocket: WebSocket) -> None:
         if user_session is None:
             await websocket.close(code=4401)
             return
-        principal = await load_principal(session, user_session.user)
-        channels = await authorize_channels(session, principal, requested)
+        channels = await authorize_channels(session, await load_principal(session, user_session.user), requested)
         head = await events.last_seq(session)
+    # Only the channels are kept for the connection's life: not the principal (its organisation
+    # tree) nor the session row, which thousands of connections would each hold.
+    del user_session
     if not channels:
         await websocket.close(code=4404)
         return

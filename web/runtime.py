@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -25,6 +26,10 @@ from services.migrate import upgrade_async
 from workflows.client import connect
 
 log = logging.getLogger("lienthong")
+# How uvicorn serves the live channel (bench/bench_live.py, bench/RESULTS.md): no per-message
+# deflate — events are ~200-byte JSON, and a zlib context per client cost 27 ms of CPU per event
+# for 1,000 clients and 37 KB each; the sans-I/O implementation websockets maintains.
+WEBSOCKETS: dict[str, Any] = {"ws": "websockets-sansio", "ws_per_message_deflate": False}
 # Printed once the first start's demo data is seeded (the browser tests wait for it).
 DEMO_READY = "Dữ liệu mẫu đã sẵn sàng — demo data ready"
 
@@ -212,7 +217,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event) -> None:
 async def run_web(settings: Settings, *, host: str, port: int, stop: asyncio.Event) -> None:
     from web.app import create_app
 
-    config = uvicorn.Config(create_app(settings=settings), host=host, port=port, log_level="info", proxy_headers=False)
+    config = uvicorn.Config(create_app(settings=settings), host=host, port=port, log_level="info", proxy_headers=False, **WEBSOCKETS)
     server = uvicorn.Server(config)
     # We own SIGINT/SIGTERM (install_stop_signals stops the worker and the web server together);
     # uvicorn (since 0.29) would take them over for as long as it serves.

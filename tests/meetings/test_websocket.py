@@ -19,6 +19,7 @@ from services.events.service import publish
 from tests.helpers import free_port
 from tests.meetings.factory import build_meeting
 from web.app import create_app
+from web.runtime import WEBSOCKETS
 from web.temporal import TemporalHandle
 
 
@@ -26,9 +27,7 @@ from web.temporal import TemporalHandle
 async def server(demo_db_sqlite, settings):  # type: ignore[no-untyped-def]
     app = create_app(settings=settings, database=demo_db_sqlite, temporal=TemporalHandle(settings))
     port = free_port()
-    uv = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio", timeout_graceful_shutdown=1)
-    )
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1, **WEBSOCKETS))
     task = asyncio.create_task(uv.serve())
     while not uv.started:
         await asyncio.sleep(0.05)
@@ -161,6 +160,12 @@ async def test_a_client_costs_its_reader_and_no_task_per_message_and_leaves_noth
         await asyncio.sleep(0.05)
     assert server_tasks("_drain_client") == 20
     assert server_tasks("Queue.get") == 0
+    # The clients offered per-message deflate (websockets does by default); for ~200-byte events
+    # the server declines it (a zlib context per client cost more than it saved: bench_live).
+    async with connect(
+        f"ws://{server}/ws?channels=meeting-{built.meeting_id}", additional_headers={"Cookie": f"lt_session={cookie}"}
+    ) as ws:
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
     for listener in listeners:
         listener.task.cancel()
     await asyncio.gather(*(listener.task for listener in listeners), return_exceptions=True)

@@ -1,0 +1,292 @@
+"""Issue 16 benchmark: the live channel against a bare `websockets` broadcast in the same run.
+
+    PYTHONPATH=. python bench/bench_live.py [--clients 1000 5000] [--events 20]
+
+For each client count: the project's `lienthong web` (uvicorn, SQLite, demo directory) with that
+many WebSockets on one channel, and a bare `websockets` server holding as many connections,
+each sent the same message (the same JSON text, the same size) once a second. Clients run in
+separate processes. Measured from /proc for each server process: CPU per connect, CPU per
+broadcast event (idle CPU of the same duration taken off), memory per client; from the clients:
+messages lost, duplicated or out of order, and latency from publish to receipt (the project's
+includes its hub noticing the commit of another process: up to one poll interval). Prints the
+figures side by side and appends them to bench/RESULTS.md. A benchmark prints, never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+PER_PROCESS = 500  # client connections per client process
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
+
+
+# --- the clients (run as separate processes) -----------------------------------------------------
+
+
+async def _clients(url: str, count: int, cookie: str, expect: int, out: Path, ready: Path) -> None:
+    import websockets
+
+    received = [0] * count
+    disorder = [0] * count
+    latencies: list[float] = []
+
+    async def one(i: int) -> None:
+        headers = {"Cookie": cookie} if cookie else {}
+        async with websockets.connect(url, additional_headers=headers, max_queue=None, open_timeout=120, ping_interval=None) as ws:
+            if i == count - 1:
+                ready.write_text("ok")
+            last = -1
+            while received[i] < expect:
+                message = json.loads(await ws.recv())
+                if message.get("kind") != "bench":
+                    continue
+                seq = int(message["seq"])
+                disorder[i] += seq <= last
+                last = seq
+                received[i] += 1
+                if i % 10 == 0:
+                    latencies.append(time.time() - float(message["data"]["t"]))
+
+    connects = []
+    for start in range(0, count, 100):  # in waves, as phones arrive
+        connects += [asyncio.create_task(one(i)) for i in range(start, min(count, start + 100))]
+        await asyncio.sleep(0.05)
+    try:
+        await asyncio.wait_for(asyncio.gather(*connects, return_exceptions=True), timeout=expect * 3 + 300)
+    except TimeoutError:
+        pass
+    out.write_text(json.dumps({"received": received, "disorder": sum(disorder), "latencies": latencies}))
+
+
+def spawn_clients(url: str, clients: int, cookie: str, expect: int, work: Path) -> list[tuple[subprocess.Popen[bytes], Path, Path]]:
+    procs = []
+    for n, start in enumerate(range(0, clients, PER_PROCESS)):
+        count = min(PER_PROCESS, clients - start)
+        out, ready = work / f"clients-{n}.json", work / f"ready-{n}"
+        for path in (out, ready):
+            path.unlink(missing_ok=True)
+        argv = [sys.executable, __file__, "--client", url, str(count), cookie, str(expect), str(out), str(ready)]
+        procs.append((subprocess.Popen(argv), out, ready))
+    return procs
+
+
+def wait_ready(procs: list[tuple[subprocess.Popen[bytes], Path, Path]], timeout: float = 900) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(ready.exists() for _, _, ready in procs):
+        if time.monotonic() > deadline or any(p.poll() is not None for p, _, _ in procs):
+            raise RuntimeError("clients did not connect")
+        time.sleep(0.2)
+    time.sleep(1.0)  # the last connections' handshakes settle
+
+
+def collect(procs: list[tuple[subprocess.Popen[bytes], Path, Path]]) -> dict[str, object]:
+    received: list[int] = []
+    latencies: list[float] = []
+    disorder = 0
+    for popen, out, _ in procs:
+        popen.wait(timeout=900)
+        data = json.loads(out.read_text())
+        received += data["received"]
+        latencies += data["latencies"]
+        disorder += data["disorder"]
+    return {"received": received, "latencies": latencies, "disorder": disorder}
+
+
+# --- the bare server (a separate process, driven over stdin) -------------------------------------
+
+
+async def _bare(port: int) -> None:
+    import websockets
+
+    connections: set[object] = set()
+
+    async def handler(ws) -> None:  # type: ignore[no-untyped-def]
+        connections.add(ws)
+        try:
+            await ws.wait_closed()
+        finally:
+            connections.discard(ws)
+
+    async with websockets.serve(handler, "127.0.0.1", port, max_queue=None, ping_interval=None, compression=None):
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        while line := await reader.readline():
+            websockets.broadcast(connections, line.decode().rstrip("\n"))  # type: ignore[arg-type]
+
+
+# --- one round -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Round:
+    name: str
+    clients: int
+    connect_cpu_ms: float = 0.0
+    event_cpu_ms: float = 0.0
+    memory_kb: float = 0.0
+    lost: int = 0
+    extra: int = 0
+    disorder: int = 0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+
+
+def measure(name: str, pid: int, clients: int, events: int, url: str, cookie: str, work: Path, send) -> Round:  # type: ignore[no-untyped-def]
+    result = Round(name, clients)
+    idle_cpu = cpu_seconds(pid)
+    time.sleep(5)
+    idle_rate = (cpu_seconds(pid) - idle_cpu) / 5
+    cpu0, rss0 = cpu_seconds(pid), rss_bytes(pid)
+    began = time.monotonic()
+    procs = spawn_clients(url, clients, cookie, events, work)
+    wait_ready(procs)
+    connect_seconds = time.monotonic() - began
+    result.connect_cpu_ms = max(0.0, cpu_seconds(pid) - cpu0 - idle_rate * connect_seconds) * 1000 / clients
+    result.memory_kb = (rss_bytes(pid) - rss0) / 1024 / clients
+    cpu1, began = cpu_seconds(pid), time.monotonic()
+    for i in range(events):
+        send(i)
+        time.sleep(1.0)
+    elapsed = time.monotonic() - began
+    result.event_cpu_ms = max(0.0, cpu_seconds(pid) - cpu1 - idle_rate * elapsed) * 1000 / events
+    got = collect(procs)
+    received: list[int] = got["received"]  # type: ignore[assignment]
+    result.lost = sum(max(0, events - r) for r in received) + events * (clients - len(received))
+    result.extra = sum(max(0, r - events) for r in received)
+    result.disorder = int(got["disorder"])  # type: ignore[call-overload]
+    latencies: list[float] = got["latencies"]  # type: ignore[assignment]
+    result.p50_ms, result.p99_ms = pct(latencies, 50) * 1000, pct(latencies, 99) * 1000
+    return result
+
+
+def bare_round(clients: int, events: int, work: Path, payload: str) -> Round:
+    from bench.stack import free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, __file__, "--bare", str(port)], stdin=subprocess.PIPE)
+    try:
+        time.sleep(1.0)
+
+        def send(i: int) -> None:
+            text = json.dumps({"seq": 1000 + i, "channel": "user-0", "kind": "bench", "data": {"t": time.time(), "i": i, "pad": payload}})
+            assert server.stdin is not None
+            server.stdin.write(text.encode() + b"\n")
+            server.stdin.flush()
+
+        return measure("bare websockets", server.pid, clients, events, f"ws://127.0.0.1:{port}/", "", work, send)
+    finally:
+        server.kill()
+        server.wait()
+
+
+def project_round(stack, clients: int, events: int, work: Path, payload: str) -> Round:  # type: ignore[no-untyped-def]
+    import httpx
+
+    from demo.directory import DEMO_PASSWORD
+    from services.db import Database
+    from services.events.service import publish
+
+    with httpx.Client(base_url=stack.base_url) as http:
+        page = http.get("/login")
+        token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        http.post("/login", data={"username": "lan.nguyen", "password": DEMO_PASSWORD, "csrf_token": token})
+        me = http.get("/api/me").json()
+        cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+    channel = f"user-{me['id']}"
+    database = Database(stack.database_url)
+    loop = asyncio.new_event_loop()
+
+    async def emit(i: int) -> None:
+        async with database.session() as session:
+            await publish(session, channel=channel, kind="bench", payload={"t": time.time(), "i": i, "pad": payload})
+
+    url = stack.base_url.replace("http", "ws") + f"/ws?channels={channel}"
+    try:
+        return measure(
+            "Liên Thông /ws", stack.procs["web"].pid, clients, events, url, cookie, work, lambda i: loop.run_until_complete(emit(i))
+        )
+    finally:
+        loop.run_until_complete(database.dispose())
+        loop.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, nargs="+", default=[1000])
+    parser.add_argument("--events", type=int, default=20)
+    parser.add_argument("--payload", type=int, default=120, help="padding characters per event (a typical agenda change)")
+    args = parser.parse_args()
+    from bench.stack import Stack
+
+    payload = "x" * args.payload
+    rows: list[Round] = []
+    with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp, Stack(Path(tmp) / "stack") as stack:
+        stack.prepare()
+        stack.start_web()
+        for clients in args.clients:
+            rows.append(bare_round(clients, args.events, Path(tmp), payload))
+            rows.append(project_round(stack, clients, args.events, Path(tmp), payload))
+            print(rows[-2], rows[-1], sep="\n", flush=True)
+    lines = [
+        f"\n## bench_live — {datetime.now():%Y-%m-%d %H:%M}, {platform.node()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
+        f"`python bench/bench_live.py --clients {' '.join(map(str, args.clients))} --events {args.events}`; "
+        f"one channel, one event a second, {args.payload + 90}-byte messages.\n",
+        "| clients | server | CPU / connect | CPU / event | ratio | memory / client | lost / extra / out of order | latency p50 / p99 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for bare, ours in zip(rows[::2], rows[1::2]):
+        for row in (bare, ours):
+            ratio = f"{row.event_cpu_ms / bare.event_cpu_ms:.2f}×" if bare.event_cpu_ms else "—"
+            lines.append(
+                f"| {row.clients} | {row.name} | {row.connect_cpu_ms:.2f} ms | {row.event_cpu_ms:.1f} ms | {ratio} | "
+                f"{row.memory_kb:.1f} KB | {row.lost} / {row.extra} / {row.disorder} | {row.p50_ms:.0f} / {row.p99_ms:.0f} ms |"
+            )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with RESULTS.open("a", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--client":
+        url, count, cookie, expect, out, ready = sys.argv[2:8]
+        asyncio.run(_clients(url, int(count), cookie, int(expect), Path(out), Path(ready)))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--bare":
+        asyncio.run(_bare(int(sys.argv[2])))
+    else:
+        main()

@@ -173,6 +173,9 @@ async def receive(database: Database, settings: Settings, data: bytes) -> str:
     if edxml.is_status(data):
         status = edxml.parse_status(data)
         async with database.session() as session:
+            if status.code == "13":  # some systems ask for a recall as a status on their own document
+                await exchange.recall_requested(session, document_id=status.response_for, reason=status.description)
+                return "recall"
             await exchange.apply_status(session, settings=settings, status=status)
         return "status"
     package = edxml.parse(data)

@@ -317,6 +317,28 @@ async def receive_change(session: AsyncSession, *, package: edxml.Package, kind:
     return doc
 
 
+async def recall_requested(session: AsyncSession, *, document_id: str, reason: str) -> list[IncomingDocument]:
+    """A status 13 from the sender of `document_id` (its DocumentId): the recall request is noted
+    on every copy of it here (a status names no addressee), each waiting for its clerk's answer."""
+    from services.incoming import service as incoming
+
+    ref = incoming_ref(document_id)
+    orgs = (await session.scalars(select(IncomingDocument.organization_id).where(IncomingDocument.outgoing_ref == ref))).all()
+    copies = [
+        doc
+        for org_id in orgs
+        if (
+            doc := await incoming.sender_withdrew(
+                session, actor=Actor.system("exchange"), recipient_org_id=org_id, outgoing_ref=ref, kind="recall", reason=reason
+            )
+        )
+        is not None
+    ]
+    if not copies:
+        raise InvalidInput(_l("The package names a document that never arrived here: {value}.", value=document_id))
+    return copies
+
+
 async def apply_status(session: AsyncSession, *, settings: Settings, status: edxml.Status) -> OutgoingRecipient | None:
     """A partner's status on a document we sent: its row among the recipients shows the code.
 

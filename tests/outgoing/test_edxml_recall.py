@@ -103,3 +103,26 @@ async def test_an_update_and_a_replacement_from_a_partner_are_noted_on_our_copy(
             "replace": "Cơ quan ban hành đã thay thế văn bản này. Lý do: Sai ngày tổ chức",
         }
         assert await incoming.recall_waiting(session, docs["1234/UBND-VX"]) is None  # nothing to answer
+
+
+async def test_a_recall_asked_as_status_13_waits_for_the_clerks_answer_too(demo_db_sqlite, og_settings) -> None:
+    db, settings = demo_db_sqlite, og_settings
+    status = (
+        (FIXTURES / "sdk-trang-thai-03.edxml")
+        .read_text(encoding="utf-8")
+        .replace("<OrganId>000.00.31.H08</OrganId>", f"<OrganId>{SENDER}</OrganId>")
+        .replace("<Code>15/QĐ-HLHPN</Code>", "<Code>1234/UBND-VX</Code>")
+        .replace("<PromulgationDate>2026/11/30</PromulgationDate>", "<PromulgationDate>2026/11/28</PromulgationDate>")
+        .replace("000.00.31.H08,2026/11/30,15/QĐ-HLHPN", f"{SENDER},2026/11/28,1234/UBND-VX")
+        .replace("<StatusCode>3</StatusCode>", "<StatusCode>13</StatusCode>")
+        .replace("Đã tiếp nhận, vào sổ đến số 412", REASON)
+        .encode()
+    )
+    with pytest.raises(InvalidInput, match="never arrived"):
+        await exchange.receive(db, settings, status)
+    assert await exchange.receive(db, settings, SDK) == "document"
+    assert await exchange.receive(db, settings, status) == "recall"
+    async with db.read() as session:
+        doc = await session.scalar(select(IncomingDocument).where(IncomingDocument.number_notation == "1234/UBND-VX"))
+        asked = await incoming.recall_waiting(session, doc)
+        assert asked is not None and REASON in asked.body

@@ -24,14 +24,15 @@ SUBTREE_ROLES = frozenset({Role.admin, Role.auditor})
 
 @dataclass
 class OrgTree:
-    """Parent links of every organisation, small enough to load per request."""
+    """Parent links (and names) of every organisation, small enough to load per request."""
 
     parent: dict[int, int | None]
+    names: dict[int, str] = field(default_factory=dict)
 
     @classmethod
     async def load(cls, session: AsyncSession) -> OrgTree:
-        rows = (await session.execute(select(Organization.id, Organization.parent_id))).all()
-        return cls(parent={oid: pid for oid, pid in rows})
+        rows = (await session.execute(select(Organization.id, Organization.parent_id, Organization.name))).all()
+        return cls(parent={oid: pid for oid, pid, _ in rows}, names={oid: name for oid, _, name in rows})
 
     def ancestors_and_self(self, org_id: int) -> list[int]:
         chain: list[int] = []
@@ -126,13 +127,13 @@ async def load_principal(session: AsyncSession, user: User, *, ip: str | None = 
     roles: dict[int, set[Role]] = {}
     for org_id, role in rows:
         roles.setdefault(org_id, set()).add(role)
-    org = await session.get(Organization, user.organization_id)
+    tree = await OrgTree.load(session)  # also names the user's organisation: no query of its own
     me = UserCard(
         id=user.id,
         username=user.username,
         full_name=user.full_name,
         position=user.position,
         organization_id=user.organization_id,
-        organization_name=org.name if org else "",
+        organization_name=tree.names.get(user.organization_id, ""),
     )
-    return Principal(user=user, me=me, roles=roles, tree=await OrgTree.load(session), ip=ip)
+    return Principal(user=user, me=me, roles=roles, tree=tree, ip=ip)

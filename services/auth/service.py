@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from services.audit.service import Actor, record
 from services.auth.models import ApiToken, LoginAttempt, TokenScope, UserSession
@@ -147,7 +147,7 @@ async def sign_in(session: AsyncSession, *, settings: Settings, username: str, p
 
 async def resolve_session(session: AsyncSession, *, token: str) -> UserSession | None:
     user_session = await session.scalar(
-        select(UserSession).where(UserSession.token_hash == _digest(token)).options(selectinload(UserSession.user))
+        select(UserSession).where(UserSession.token_hash == _digest(token)).options(joinedload(UserSession.user))
     )
     if user_session is None or user_session.expires_at <= utcnow() or not user_session.user.active:
         return None
@@ -236,7 +236,7 @@ async def resolve_api_token(session: AsyncSession, *, clear: str) -> ApiToken:
     """The live token for `clear`; Unauthenticated when it is unknown, revoked or expired. Its
     last use is stamped by `touch_api_token` (at most once a minute), so reading through a
     token needs no write."""
-    token = await session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(clear)).options(selectinload(ApiToken.user)))
+    token = await session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(clear)).options(joinedload(ApiToken.user)))
     if token is None or token.revoked or not token.user.active:
         raise Unauthenticated(_l("Invalid or revoked API token."))
     if token.expires_at <= utcnow():

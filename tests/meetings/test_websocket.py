@@ -178,6 +178,29 @@ async def test_a_client_costs_its_reader_and_no_task_per_message_and_leaves_noth
     await chair.aclose()
 
 
+async def test_a_connect_reads_the_database_four_times(server, demo_db_sqlite, settings) -> None:
+    """The session with its user (one join), the roles, the organisation tree (with the names) and
+    the head: nothing more per connect (six reads before)."""
+    from sqlalchemy import event
+
+    client, cookie, _ = await _session(server, "mai.tran")
+    me = (await client.get("/api/me")).json()
+    selects: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    event.listen(demo_db_sqlite.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with connect(f"ws://{server}/ws?channels=user-{me['id']}", additional_headers={"Cookie": f"lt_session={cookie}"}) as ws:
+            hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    finally:
+        event.remove(demo_db_sqlite.engine.sync_engine, "before_cursor_execute", seen)
+    assert hello["kind"] == "hello" and len(selects) == 4, selects
+    await client.aclose()
+
+
 async def test_the_channel_is_closed_to_non_participants(server, demo_db_sqlite, settings) -> None:
     built = await build_meeting(demo_db_sqlite, settings)
     outsider, cookie, _ = await _session(server, "mocaynam.chuyenvien")

@@ -274,6 +274,8 @@ async def report_punctuality(
                 ReportRequest.organization_id.in_(list(org_ids)),
                 ReportRequest.created_at >= period.since,
                 ReportRequest.created_at < period.until,
+                # Never sent (its letter not issued, or withdrawn before): not the target's to answer.
+                ReportTarget.delivered_at.is_not(None) | (ReportRequest.status == "open"),
             )
         )
     ).all()

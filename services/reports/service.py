@@ -1219,13 +1219,29 @@ async def close(
     session: AsyncSession, *, principal: Principal | None, request_id: int, reason: str = "", actor: Actor | None = None
 ) -> list[int]:
     """Close the request (early or after the deadline): targets without a report are missing.
-    Returns the organisation IDs whose workflows are still waiting."""
+    Closed before its letter went out, it is withdrawn: nothing reached the targets, nobody is
+    missing. Returns the organisation IDs whose workflows are still waiting."""
     req = await get_request(session, request_id=request_id)
     if principal is not None:
         if not can_follow(principal, req) or not can_manage(principal, req):
             raise _not_found()
         actor = principal.actor
     if req.status not in (RequestStatus.open.value, RequestStatus.awaiting_letter.value):
+        return []
+    if req.status == RequestStatus.awaiting_letter.value:
+        req.status, req.closed_at = RequestStatus.closed.value, utcnow()
+        req.closed_by_id = principal.user.id if principal else None
+        req.close_reason = reason.strip() or None
+        await record(
+            session,
+            actor=actor or Actor.system("report-requests"),
+            action="report.close",
+            object_type="report_request",
+            object_id=req.id,
+            organization_id=req.organization_id,
+            details={"reason": reason.strip(), "missing": 0, "withdrawn": True},
+        )
+        await _event(session, req, "closed")
         return []
     open_ids = list(
         (

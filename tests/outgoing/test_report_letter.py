@@ -162,3 +162,29 @@ async def test_an_organisation_without_a_leader_cannot_send_a_request(demo_db_sq
 async def _principal(db, username: str):  # type: ignore[no-untyped-def]
     async with db.session() as session:
         return await load_principal(session, await flow.user(session, username))
+
+
+async def test_a_request_withdrawn_before_its_letter_went_out_leaves_nobody_missing(demo_db_sqlite, og_settings) -> None:
+    from dashboard.queries import Period, report_punctuality
+    from services import calendar
+    from tests.reports.factory import create_request
+
+    db, settings = demo_db_sqlite, og_settings
+    async with db.session() as session:
+        lan = await load_principal(session, await flow.user(session, "lan.nguyen"))
+        ids = [(await flow.org(session, code)).id for code in TARGETS]
+        withdrawn = await reports.create_request(
+            session, principal=lan, settings=settings, organization_id=lan.me.organization_id, title="Báo cáo rút lại",
+            instructions="", deadline=utcnow() + timedelta(days=5), target_ids=ids,
+        )  # fmt: skip
+    async with db.session() as session:
+        assert await reports.close(session, principal=lan, request_id=withdrawn.id, reason="Soạn lại công văn") == []
+    sent = await create_request(db, settings, ids[:1], deadline=utcnow() + timedelta(days=1))
+    async with db.session() as session:
+        await reports.deliver(session, settings=settings, request_id=sent.id, organization_id=ids[0])
+    async with db.read() as session:
+        statuses = (await session.scalars(select(ReportTarget.status).where(ReportTarget.request_id == withdrawn.id))).all()
+        assert set(statuses) == {"pending"}, "nothing reached them: nobody is missing"
+        today = calendar.vn_today()
+        rows = await report_punctuality(session, org_ids=[lan.me.organization_id], period=Period(today, today))
+    assert [(r.requests, r.missing, r.waiting) for r in rows] == [(1, 0, 1)], "only the request that went out counts"

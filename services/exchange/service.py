@@ -174,7 +174,7 @@ async def receive(database: Database, settings: Settings, data: bytes) -> str:
         status = edxml.parse_status(data)
         async with database.session() as session:
             if status.code == "13":  # some systems ask for a recall as a status on their own document
-                await exchange.recall_requested(session, document_id=status.response_for, reason=status.description)
+                await exchange.sender_changed(session, document_id=status.response_for, kind="recall", reason=status.description)
                 return "recall"
             await exchange.apply_status(session, settings=settings, status=status)
         return "status"
@@ -182,7 +182,7 @@ async def receive(database: Database, settings: Settings, data: bytes) -> str:
     async with database.session() as session:
         for kind in ("recall", "update"):  # about a document sent before, under the same DocumentId
             if package.business_type == edxml.BUSINESS[kind]:
-                await exchange.receive_change(session, package=package, kind=kind)
+                await exchange.sender_changed(session, document_id=package.document_id, kind=kind, reason=package.business_reason)
                 return kind
         await exchange.receive_package(session, settings=settings, data=data, package=package)
     return "document"

@@ -3,6 +3,7 @@ edXML package imported as an incoming document of the organisation it is address
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import or_, select
@@ -79,12 +80,17 @@ async def _arrive(
         document_date=package.promulgation_date,
         doc_type=_doc_type(package),
         subject=package.subject,
-        urgency=package.urgency if package.urgency in incoming.URGENCY else "normal",
-        secrecy=package.secrecy if package.secrecy in incoming.SECRECY else "normal",
+        urgency=_known(package.urgency, incoming.URGENCY),
+        secrecy=_known(package.secrecy, incoming.SECRECY),
         due_date=package.due_date,
         files=files,
         signer_name=package.signer_name,
     )
+
+
+def _known(level: str, allowed: Sequence[str]) -> str:
+    """An urgency or secrecy we know, else "normal" (another system's code we cannot map)."""
+    return level if level in allowed else "normal"
 
 
 def _doc_type(package: edxml.Package) -> str:
@@ -230,8 +236,8 @@ async def import_package(
             document_date=package.promulgation_date,
             doc_type=_doc_type(package),
             subject=package.subject,
-            urgency=package.urgency if package.urgency in incoming.URGENCY else "normal",
-            secrecy=package.secrecy if package.secrecy in incoming.SECRECY else "normal",
+            urgency=_known(package.urgency, incoming.URGENCY),
+            secrecy=_known(package.secrecy, incoming.SECRECY),
             doc_due_date=package.due_date,
         )
         new_files = [incoming.NewFile(filename=a.name, content_type=a.content_type, data=a.data) for a in package.attachments]
@@ -294,32 +300,11 @@ async def receive_package(session: AsyncSession, *, settings: Settings, data: by
     return copy
 
 
-async def receive_change(session: AsyncSession, *, package: edxml.Package, kind: str) -> IncomingDocument:
-    """A partner recalls (`kind` "recall") or updates ("update") a document it sent us: the request
-    and its reason are noted on our copy; a recall waits for the clerk's answer. One about a
-    document that never arrived is refused."""
-    from services.incoming import service as incoming
-
-    orgs = list((await session.scalars(select(Organization).where(Organization.active.is_(True)).order_by(Organization.id))).all())
-    target = addressee_among(package, orgs)
-    doc = None
-    if target is not None:
-        doc = await incoming.sender_withdrew(
-            session,
-            actor=Actor.system("exchange"),
-            recipient_org_id=target.id,
-            outgoing_ref=incoming_ref(package.document_id),
-            kind=kind,
-            reason=package.business_reason,
-        )
-    if doc is None:
-        raise InvalidInput(_l("The package names a document that never arrived here: {value}.", value=package.document_id))
-    return doc
-
-
-async def recall_requested(session: AsyncSession, *, document_id: str, reason: str) -> list[IncomingDocument]:
-    """A status 13 from the sender of `document_id` (its DocumentId): the recall request is noted
-    on every copy of it here (a status names no addressee), each waiting for its clerk's answer."""
+async def sender_changed(session: AsyncSession, *, document_id: str, kind: str, reason: str) -> list[IncomingDocument]:
+    """A partner recalls ("recall") or updates ("update") the document `document_id` (its
+    DocumentId) it sent us — as a package of that business type, or a recall as status 13: the
+    request and its reason are noted on every copy of it here; a recall waits for the clerk's
+    answer. One about a document that never arrived is refused."""
     from services.incoming import service as incoming
 
     ref = incoming_ref(document_id)
@@ -329,7 +314,7 @@ async def recall_requested(session: AsyncSession, *, document_id: str, reason: s
         for org_id in orgs
         if (
             doc := await incoming.sender_withdrew(
-                session, actor=Actor.system("exchange"), recipient_org_id=org_id, outgoing_ref=ref, kind="recall", reason=reason
+                session, actor=Actor.system("exchange"), recipient_org_id=org_id, outgoing_ref=ref, kind=kind, reason=reason
             )
         )
         is not None

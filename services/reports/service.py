@@ -1228,41 +1228,29 @@ async def close(
         actor = principal.actor
     if req.status not in (RequestStatus.open.value, RequestStatus.awaiting_letter.value):
         return []
-    if req.status == RequestStatus.awaiting_letter.value:
-        req.status, req.closed_at = RequestStatus.closed.value, utcnow()
-        req.closed_by_id = principal.user.id if principal else None
-        req.close_reason = reason.strip() or None
-        await record(
-            session,
-            actor=actor or Actor.system("report-requests"),
-            action="report.close",
-            object_type="report_request",
-            object_id=req.id,
-            organization_id=req.organization_id,
-            details={"reason": reason.strip(), "missing": 0, "withdrawn": True},
+    withdrawn = req.status == RequestStatus.awaiting_letter.value
+    open_ids: list[int] = []
+    if not withdrawn:
+        open_ids = list(
+            (
+                await session.scalars(
+                    select(ReportTarget.organization_id).where(ReportTarget.request_id == req.id, ReportTarget.first_submitted_at.is_(None))
+                )
+            ).all()
         )
-        await _event(session, req, "closed")
-        return []
-    open_ids = list(
-        (
-            await session.scalars(
-                select(ReportTarget.organization_id).where(ReportTarget.request_id == req.id, ReportTarget.first_submitted_at.is_(None))
+        await session.execute(
+            update(ReportTarget)
+            .where(ReportTarget.request_id == req.id, ReportTarget.first_submitted_at.is_(None))
+            .values(status=TargetStatus.missing.value, revision=ReportTarget.revision + 1, updated_at=utcnow())
+        )
+        await session.execute(
+            update(ReportSubmission)
+            .where(
+                ReportSubmission.status == SubmissionStatus.awaiting_approval.value,
+                ReportSubmission.target_id.in_(select(ReportTarget.id).where(ReportTarget.request_id == req.id)),
             )
-        ).all()
-    )
-    await session.execute(
-        update(ReportTarget)
-        .where(ReportTarget.request_id == req.id, ReportTarget.first_submitted_at.is_(None))
-        .values(status=TargetStatus.missing.value, revision=ReportTarget.revision + 1, updated_at=utcnow())
-    )
-    await session.execute(
-        update(ReportSubmission)
-        .where(
-            ReportSubmission.status == SubmissionStatus.awaiting_approval.value,
-            ReportSubmission.target_id.in_(select(ReportTarget.id).where(ReportTarget.request_id == req.id)),
+            .values(status=SubmissionStatus.superseded.value)
         )
-        .values(status=SubmissionStatus.superseded.value)
-    )
     req.status = RequestStatus.closed.value
     req.closed_at = utcnow()
     req.closed_by_id = principal.user.id if principal else None
@@ -1274,7 +1262,7 @@ async def close(
         object_type="report_request",
         object_id=req.id,
         organization_id=req.organization_id,
-        details={"reason": reason.strip(), "missing": len(open_ids)},
+        details={"reason": reason.strip(), "missing": len(open_ids)} | ({"withdrawn": True} if withdrawn else {}),
     )
     await session.flush()
     await _event(session, req, "closed")

@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEB_PACKAGES := libreoffice-writer-nogui python3-uno fonts-noto-core fonts-liberation2 poppler-utils \
-	libnss3-tools qpdf softhsm2 chromium postgresql postgresql-client
+	libnss3-tools qpdf softhsm2 chromium postgresql postgresql-client nginx-light
 
 .PHONY: run test deps venv
 

@@ -173,6 +173,49 @@ class Proc:
         return escaped
 
 
+def nginx_conf(root: Path, port: int, web_ports: list[int]) -> str:
+    """A reverse proxy like production's: round robin over the web processes, WebSocket upgrade
+    passed on, a web process that refuses connections taken out and the request sent to the next."""
+    temp = root / "nginx-temp"
+    temp.mkdir(exist_ok=True)
+    servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=30s;" for p in web_ports)
+    user = "user root;" if os.geteuid() == 0 else ""  # workers write the temp files of our run
+    return f"""{user}
+daemon off;
+worker_processes 1;
+pid {root}/nginx.pid;
+error_log {root}/logs/proxy-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log {root}/logs/proxy-access.log;
+    client_body_temp_path {temp}/body;
+    proxy_temp_path {temp}/proxy;
+    fastcgi_temp_path {temp}/fastcgi;
+    uwsgi_temp_path {temp}/uwsgi;
+    scgi_temp_path {temp}/scgi;
+    client_max_body_size 64m;
+    map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
+    upstream lienthong {{
+{servers}
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://lienthong;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_read_timeout 1h;
+            proxy_next_upstream error timeout;
+        }}
+    }}
+}}
+"""
+
+
 @dataclass
 class Stack:
     """All the processes of one run and their shared settings."""
@@ -186,6 +229,7 @@ class Stack:
     web_port: int = field(default_factory=free_port)
     trust_port: int = field(default_factory=free_port)
     pg_port: int = field(default_factory=free_port)
+    proxy_port: int | None = None  # set by start_proxy: the public address is then the proxy's
     procs: dict[str, Proc] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -208,7 +252,7 @@ class Stack:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.web_port}"
+        return f"http://127.0.0.1:{self.proxy_port or self.web_port}"
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LIENTHONG_")}
@@ -381,15 +425,28 @@ class Stack:
         self.wait_port(self.trust_port, proc)
         return proc
 
-    def start_worker(self) -> Proc:
-        proc = self._proc("worker", [sys.executable, "-m", "web.cli", "worker"])
+    def start_worker(self, name: str = "worker") -> Proc:
+        proc = self._proc(name, [sys.executable, "-m", "web.cli", "worker"])
         proc.start()
         return proc
 
-    def start_web(self) -> Proc:
-        proc = self._proc("web", [sys.executable, "-m", "web.cli", "web", "--host", "127.0.0.1", "--port", str(self.web_port)])
+    def start_web(self, name: str = "web", port: int | None = None) -> Proc:
+        port = port or self.web_port
+        proc = self._proc(name, [sys.executable, "-m", "web.cli", "web", "--host", "127.0.0.1", "--port", str(port)])
         proc.start()
-        self.wait_port(self.web_port, proc)
+        self.wait_port(port, proc)
+        return proc
+
+    def start_proxy(self, web_ports: list[int]) -> Proc:
+        """nginx (Debian's) in front of the web processes, passing WebSockets, as in production;
+        from now on the stack's public address (`base_url`) is the proxy's."""
+        port = self.proxy_port or free_port()
+        conf = self.root / "nginx.conf"
+        conf.write_text(nginx_conf(self.root, port, web_ports), encoding="utf-8")
+        proc = self._proc("proxy", [shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(self.root), "-c", str(conf)])
+        proc.start()
+        self.wait_port(port, proc)
+        self.proxy_port = port
         return proc
 
     def kill(self, name: str) -> int:

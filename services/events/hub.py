@@ -1,7 +1,10 @@
 """Fans events out to the live clients of one process.
 
-The hub follows the events table (`seq > last`), woken at once by commits in this process
-and every `poll_seconds` for commits made elsewhere (the worker, other web processes).
+The hub follows the events table (`seq > last`), woken at once by commits in this process and,
+on PostgreSQL, by the NOTIFY every commit that publishes sends (the worker, other web processes).
+Polling every `poll_seconds` covers SQLite and a lost listening connection; while the hub listens
+it polls only every `listening_poll_seconds`, as a fallback. A listener that reconnects reads the
+table at once, so what was committed while it was away is caught up.
 Each subscriber has a bounded queue: a slow client is dropped and must resync from its last
 sequence number, so it never slows the others.
 """
@@ -14,9 +17,11 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from sqlalchemy.engine import make_url
+
 from services.db import Database, is_unreachable_error
 from services.events import service as events
-from services.events.service import EventOut
+from services.events.service import NOTIFY_CHANNEL, EventOut
 
 log = logging.getLogger(__name__)
 
@@ -31,24 +36,30 @@ class Subscription:
 
 
 class EventHub:
-    def __init__(self, database: Database, *, poll_seconds: float = 0.5) -> None:
+    def __init__(self, database: Database, *, poll_seconds: float = 0.5, listening_poll_seconds: float = 10.0) -> None:
         self.database = database
         self.poll_seconds = poll_seconds
+        self.listening_poll_seconds = listening_poll_seconds
         self.subscriptions: set[Subscription] = set()
         self.last_seq = 0
+        self.listening = False  # a LISTEN connection is up (PostgreSQL)
+        self.listens = 0  # how many times it was (re)established
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         async with self.database.read() as session:
             self.last_seq = await events.last_seq(session)
-        self._task = asyncio.create_task(self._run(), name="event-hub")
+        self._tasks.append(asyncio.create_task(self._run(), name="event-hub"))
+        if not self.database.is_sqlite:
+            self._tasks.append(asyncio.create_task(self._listen(), name="event-hub-listen"))
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        self._tasks.clear()
         for sub in list(self.subscriptions):
             self._close(sub)
 
@@ -56,10 +67,39 @@ class EventHub:
         """Something was committed in this process: look now rather than at the next poll."""
         self._wake.set()
 
+    async def _listen(self) -> None:
+        """Keep one connection listening for commits elsewhere; reconnect when it is lost."""
+        import asyncpg  # PostgreSQL only
+
+        dsn = make_url(self.database.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        delay = 0.5
+        while True:
+            lost = asyncio.Event()
+            connection = None
+            try:
+                connection = await asyncpg.connect(dsn, timeout=10)
+                connection.add_termination_listener(lambda _c: lost.set())
+                await connection.add_listener(NOTIFY_CHANNEL, lambda *_args: self.poke())
+                self.listening, delay = True, 0.5
+                self.listens += 1
+                self.poke()  # catch up on what was committed while nobody listened
+                await lost.wait()
+                log.warning("event hub: listening connection lost; reconnecting")
+            except Exception as exc:  # noqa: BLE001 - the poll covers us meanwhile; try again
+                log.warning("event hub: cannot listen (%r); polling until it can", exc)
+            finally:
+                self.listening = False
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(connection.close(), timeout=2)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
     async def _run(self) -> None:
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                timeout = self.listening_poll_seconds if self.listening else self.poll_seconds
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
             except TimeoutError:
                 pass
             self._wake.clear()

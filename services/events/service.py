@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit import heads
@@ -31,6 +31,9 @@ class EventOut:
         return json.dumps(self.as_message(), ensure_ascii=False)
 
 
+NOTIFY_CHANNEL = "lienthong_events"
+
+
 def _out(event: Event) -> EventOut:
     return EventOut(seq=event.seq, channel=event.channel, kind=event.kind, payload=json.loads(event.payload))
 
@@ -46,7 +49,11 @@ async def publish(session: AsyncSession, *, channel: str, kind: str, payload: di
         await session.execute(update(EventHead).where(EventHead.id == 1).values(seq=EventHead.seq + 1).returning(EventHead.seq))
     ).scalar_one()
     session.add(Event(seq=seq, channel=channel, kind=kind, payload=json.dumps(payload, ensure_ascii=False), at=utcnow()))
-    session.info.setdefault("published_events", True)
+    if not session.info.get("published_events") and session.get_bind().dialect.name == "postgresql":
+        # Delivered at commit (never for a rollback) to every process's hub: they read the
+        # table at once instead of at their next poll. One per transaction is enough.
+        await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    session.info["published_events"] = True
     return seq
 
 

@@ -174,8 +174,9 @@ class Proc:
 
 
 def nginx_conf(root: Path, port: int, web_ports: list[int]) -> str:
-    """A reverse proxy like production's: round robin over the web processes, WebSocket upgrade
-    passed on, a web process that refuses connections taken out and the request sent to the next."""
+    """A reverse proxy like production's (the same proxy rules, deploy/nginx-proxy.conf): round
+    robin over the web processes, WebSockets passed on, a web process that refuses connections
+    skipped for the next."""
     temp = root / "nginx-temp"
     temp.mkdir(exist_ok=True)
     servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=30s;" for p in web_ports)
@@ -193,7 +194,6 @@ http {{
     fastcgi_temp_path {temp}/fastcgi;
     uwsgi_temp_path {temp}/uwsgi;
     scgi_temp_path {temp}/scgi;
-    client_max_body_size 64m;
     map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
     upstream lienthong {{
 {servers}
@@ -201,15 +201,7 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         location / {{
-            proxy_pass http://lienthong;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $connection_upgrade;
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_read_timeout 1h;
-            proxy_next_upstream error timeout;
+            include {REPO / "deploy" / "nginx-proxy.conf"};
         }}
     }}
 }}

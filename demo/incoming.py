@@ -58,7 +58,7 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None:
         # Unit heads, so that a unit can lead and its head delegate inside it.
         await directory.set_unit_head(session, actor=seeder, unit=units[(province.id, "GDXH")], user=users["hanh.pham"])
         await directory.set_unit_head(session, actor=seeder, unit=units[(province.id, "VP")], user=users["ngoc.vo"])
-    blobs = BlobStore.for_data_dir(settings.data_dir)
+    blobs = BlobStore.for_settings(settings)
     today = vn_today()
     ids: list[int] = []
 

@@ -253,7 +253,7 @@ async def sign(database: Database, settings: Settings, minutes_id: int, username
         certify=MDPPerm.FILL_FORMS if role == "secretary" else None,
         target=signing.SigningTarget("minutes", minutes_id),
     )
-    sha = BlobStore.for_data_dir(settings.data_dir).put(signed_pdf)
+    sha = BlobStore.for_settings(settings).put(signed_pdf)
     async with database.session() as session:
         minutes, acc, again, _pdf = await minutes_service.turn(session, settings=settings, principal=person, minutes_id=minutes_id)
         assert again == role

@@ -118,7 +118,7 @@ async def sign_and_issue(settings: Settings, database: Database, document_id: in
     from workflows.context import ActivityContext
     from workflows.outgoing.activities import OutgoingActivities
 
-    blobs = BlobStore.for_data_dir(settings.data_dir)
+    blobs = BlobStore.for_settings(settings)
     await OutgoingActivities(ActivityContext(settings, database)).render(document_id)
     async with database.session() as session:
         doc = await outgoing.get(session, document_id=document_id)

@@ -148,7 +148,7 @@ async def request_invitation(session: AsyncSession, *, settings: Settings, meeti
     meeting = await session.get(Meeting, meeting_id)
     assert meeting is not None
     docx = build_document_docx(await build_spec(session, settings=settings, meeting=meeting))
-    sha = BlobStore.for_data_dir(settings.data_dir).put(docx)
+    sha = BlobStore.for_settings(settings).put(docx)
     document = await session.scalar(
         select(MeetingDocument).where(MeetingDocument.meeting_id == meeting_id, MeetingDocument.kind == "invitation")
     )

@@ -441,7 +441,7 @@ async def add_document(
         item = await session.get(AgendaItem, agenda_item_id)
         if item is None or item.meeting_id != meeting_id:
             raise InvalidInput(_l("The agenda item is not in this meeting's programme."))
-    sha = BlobStore.for_data_dir(settings.data_dir).put(checked.data)
+    sha = BlobStore.for_settings(settings).put(checked.data)
     viewers = sorted(set(viewer_ids or []))
     document = MeetingDocument(
         meeting_id=meeting_id,

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("var"), description="Where the SQLite files, blobs, keys and PKI live.")
     database_url: str | None = Field(None, description="SQLAlchemy async URL; default: SQLite file in the data dir.")
+    blob_url: str | None = Field(
+        None,
+        description="Where files live when web and worker processes run on several hosts: an S3-compatible bucket, "
+        "`s3://bucket[/prefix]?endpoint=https://…&region=…` (credentials from AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY); the data dir then only caches them. Default: files in the data dir.",
+    )
     temporal_address: str | None = Field(None, description="host:port of the Temporal frontend; unset in `dev` = embedded dev server.")
     db_lock_timeout_seconds: float = Field(
         15.0, description="Longest wait for a database lock; past it the user is told the system is busy (503)."
@@ -63,6 +69,18 @@ class Settings(BaseSettings):
         '(JSON list, e.g. ["https://temporal.example.vn"]); `dev` adds its own UI.',
     )
     production: bool = Field(False, description="Refuse to start without explicit secrets.")
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token a Prometheus scraper presents to GET /metrics; unset: only scrapers on this host (loopback)."
+    )
+    metrics_port: int | None = Field(
+        None, description="`lienthong worker`: serve its Prometheus metrics (signing, conversion) on this port (all interfaces)."
+    )
+    temporal_metrics_port: int | None = Field(
+        None, description="Serve the Temporal SDK's Prometheus metrics (workflow and activity latencies, polls) on this port."
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="`json`: one JSON object per log line, with the request ID and the workflow ID when there is one."
+    )
     upload_max_bytes: int = Field(25 * 1024 * 1024, description="Largest accepted upload.")
     office_max_unpacked_bytes: int = Field(
         100 * 1024 * 1024, description="Largest total uncompressed size of an uploaded DOCX/XLSX (zip bombs are refused)."

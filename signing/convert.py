@@ -38,6 +38,7 @@ from typing import Final
 
 from services.errors import DomainError, InvalidInput
 from services.i18n import _l
+from services.metrics import CONVERSION_SECONDS
 from services.processes import limit_memory
 
 __all__ = [
@@ -464,7 +465,8 @@ class Converter:
 
     async def to_pdf(self, docx: bytes) -> bytes:
         """Convert ``docx`` to PDF bytes without blocking the event loop."""
-        return await asyncio.to_thread(self.convert, docx)
+        with CONVERSION_SECONDS.time():
+            return await asyncio.to_thread(self.convert, docx)
 
     def close(self) -> None:
         """Stop every office process and remove profiles and temporary files."""

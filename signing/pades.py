@@ -40,6 +40,7 @@ from pyhanko_certvalidator.errors import (
 )
 
 from services.i18n import _l
+from services.metrics import SIGNING_SECONDS
 from signing.appearance import VN_TZ, Appearance, resolve_placement, stamp_style
 from signing.errors import (
     CertificateExpired,
@@ -175,21 +176,22 @@ async def async_sign_pdf(
         raise ChangesForbidden(_l("Signature field {field_name!r} is already signed.", field_name=field_name))
     # Fresh per signature (cached OCSP answers must not outlive a revocation); closed on exit
     # so its HTTP session does not leak.
-    async with contextlib.aclosing(trust.validation_context(for_signing=True)) as context:
-        return await _sign_checked(
-            pdf,
-            reader=reader,
-            exists=exists,
-            signer=signer,
-            level=level,
-            trust=trust,
-            context=context,
-            appearance=appearance,
-            field_name=field_name,
-            reason=reason,
-            location=location,
-            certify=certify,
-        )
+    with SIGNING_SECONDS.time():
+        async with contextlib.aclosing(trust.validation_context(for_signing=True)) as context:
+            return await _sign_checked(
+                pdf,
+                reader=reader,
+                exists=exists,
+                signer=signer,
+                level=level,
+                trust=trust,
+                context=context,
+                appearance=appearance,
+                field_name=field_name,
+                reason=reason,
+                location=location,
+                certify=certify,
+            )
 
 
 async def _sign_checked(

@@ -75,7 +75,7 @@ async def profile_image(
     profile = await session.scalar(select(SigningProfile).where(column == (user_id if user_id is not None else organization_id)))
     if profile is None or not profile.image_sha256:
         return None
-    return BlobStore.for_data_dir(settings.data_dir).get(profile.image_sha256)
+    return BlobStore.for_settings(settings).get(profile.image_sha256)
 
 
 async def preview_png(session: AsyncSession, *, settings: Settings, user: User | None = None, org: Organization | None = None) -> bytes:
@@ -120,7 +120,7 @@ async def set_profile(
     details: dict[str, object] = {}
     if image_png is not None:
         _check_png(image_png)
-        profile.image_sha256 = BlobStore.for_data_dir(settings.data_dir).put(image_png)
+        profile.image_sha256 = BlobStore.for_settings(settings).put(image_png)
         details["image_sha256"] = profile.image_sha256
     if remove_image:
         profile.image_sha256 = None

@@ -24,7 +24,7 @@ from services.events.hub import EventHub
 from services.events.hub import register as register_hub
 from services.events.hub import unregister as unregister_hub
 from services.i18n import _l
-from web import i18n, openapi
+from web import i18n, metrics, openapi
 from web.body_limit import BodyLimit
 from web.deps import CSRF_COOKIE, anonymous_csrf
 from web.temporal import TemporalHandle
@@ -141,6 +141,9 @@ def create_app(*, settings: Settings | None = None, database: Database | None = 
         if not request.url.path.startswith("/docs"):
             response.headers.setdefault("Content-Security-Policy", CSP)
         return response
+
+    # Outermost: times every request, error pages included.
+    metrics.install(app)
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
@@ -265,6 +268,7 @@ def routers() -> list[APIRouter]:
         module.router
         for module in (
             health,
+            metrics,
             account,
             home,
             notifications,

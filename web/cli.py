@@ -19,10 +19,19 @@ def _settings(args: argparse.Namespace) -> Settings:
     return get_settings()
 
 
+def _serving(args: argparse.Namespace) -> Settings:
+    """Settings of a long-running process (dev, web, worker), its logging configured."""
+    from services.logs import configure
+
+    settings = _settings(args)
+    configure(settings.log_format)
+    return settings
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     from web.runtime import run_dev
 
-    settings = _settings(args)
+    settings = _serving(args)
     asyncio.run(run_dev(settings, host=args.host, port=args.port, temporal_port=args.temporal_port, ui_port=args.temporal_ui_port))
     return 0
 
@@ -32,17 +41,18 @@ def cmd_web(args: argparse.Namespace) -> int:
 
     from web.app import create_app
 
-    settings = _settings(args)
+    settings = _serving(args)
     from web.runtime import WEBSOCKETS
 
-    uvicorn.run(create_app(settings=settings), host=args.host, port=args.port, proxy_headers=True, **WEBSOCKETS)
+    # log_config=None: uvicorn's loggers go through the handler _serving installed.
+    uvicorn.run(create_app(settings=settings), host=args.host, port=args.port, proxy_headers=True, log_config=None, **WEBSOCKETS)
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from web.runtime import install_stop_signals, run_worker
 
-    settings = _settings(args)
+    settings = _serving(args)
 
     async def main() -> None:
         stop = asyncio.Event()

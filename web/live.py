@@ -19,6 +19,7 @@ from services.auth import service as auth
 from services.authz import Principal, load_principal
 from services.events import service as events
 from services.events.hub import EventHub, Subscription
+from services.metrics import WEBSOCKET_CONNECTIONS
 from services.numbers import is_digits
 from web.deps import SESSION_COOKIE, Access
 
@@ -90,7 +91,16 @@ async def live(websocket: WebSocket) -> None:
     if after is not None and head - after > MAX_REPLAY:
         await websocket.send_json({"kind": "resync", "seq": head})
         after = head
-    async with hub.subscribe(channels, after=after if after is not None else head) as sub:
+    WEBSOCKET_CONNECTIONS.inc()
+    try:
+        await _follow(websocket, hub, channels, after=after if after is not None else head, head=head)
+    finally:
+        WEBSOCKET_CONNECTIONS.dec()
+
+
+async def _follow(websocket: WebSocket, hub: EventHub, channels: set[str], *, after: int, head: int) -> None:
+    """Send the client its channels' events until it goes away or is dropped for being slow."""
+    async with hub.subscribe(channels, after=after) as sub:
         await websocket.send_json({"kind": "hello", "seq": head, "channels": sorted(channels)})
         # One reader per client notices when it goes away; the sender below is a plain loop on
         # the queue (no task per message), each event's text encoded once for every client.

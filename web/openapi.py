@@ -42,6 +42,7 @@ FILES = (
     (re.compile(r"\.png$"), {"image/png": {"schema": {"type": "string", "format": "binary"}}}),
     (re.compile(r"\.csv$|/export\.\{fmt\}$|/export/"), {"text/csv": {"schema": {"type": "string"}}, **ANY_FILE}),
     (re.compile(r"\.jsonl$"), {"application/x-ndjson": {"schema": {"type": "string"}}}),
+    (re.compile(r"^/metrics$"), {"text/plain": {"schema": {"type": "string"}}}),  # Prometheus text format
     (re.compile(r"/files/|/file/|/pdf$|/docx$|/attachments/\{|/documents/\{|/download/|/edxml$|/submissions/"), ANY_FILE),
 )
 

@@ -21,7 +21,7 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def _blobs(request: Request) -> BlobStore:
-    return BlobStore.for_data_dir(request.app.state.settings.data_dir)
+    return BlobStore.for_settings(request.app.state.settings)
 
 
 async def count(request: Request, sha: str | None) -> tuple[int, int]:

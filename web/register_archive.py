@@ -39,7 +39,7 @@ async def close(
     await session.rollback()  # LibreOffice and the time stamp come with no transaction open
     settings = request.app.state.settings
     pdf = await archived_book(settings=settings, kind=kind, org_name=title, year=year, rows=rows)
-    sha = BlobStore.for_data_dir(settings.data_dir).put(pdf)
+    sha = BlobStore.for_settings(settings).put(pdf)
 
     async def recorded(write: AsyncSession) -> None:
         await register_archive.archive(
@@ -62,5 +62,5 @@ async def archived_file(request: Request, session: AsyncSession, *, kind: str, s
     row = await register_archive.find(session, organization_id=org_id, kind=kind, series=series, year=year)
     if row is None:
         raise NotFound(_l("register not found"))
-    data = BlobStore.for_data_dir(request.app.state.settings.data_dir).get(row.pdf_sha256)
+    data = BlobStore.for_settings(request.app.state.settings).get(row.pdf_sha256)
     return Response(data, media_type=PDF, headers={"Content-Disposition": f'inline; filename="{name}"'})

@@ -187,6 +187,12 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event) -> None:
     from workflows.worker import build_worker
 
     client = await connect(settings)
+    if settings.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        # Signing and conversion durations of the activities; served once Temporal answered, so
+        # a health check on it says the worker is up.
+        start_http_server(settings.metrics_port)
     await ensure_checkpoint_schedule(client, task_queue=settings.task_queue, every=timedelta(minutes=settings.audit_checkpoint_minutes))
     # The installation's one archive workflow: started (if not running) by the relay, like any other.
     from services.outbox.service import tell_all
@@ -217,7 +223,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event) -> None:
 async def run_web(settings: Settings, *, host: str, port: int, stop: asyncio.Event) -> None:
     from web.app import create_app
 
-    config = uvicorn.Config(create_app(settings=settings), host=host, port=port, log_level="info", proxy_headers=False, **WEBSOCKETS)
+    config = uvicorn.Config(create_app(settings=settings), host=host, port=port, log_config=None, proxy_headers=False, **WEBSOCKETS)
     server = uvicorn.Server(config)
     # We own SIGINT/SIGTERM (install_stop_signals stops the worker and the web server together);
     # uvicorn (since 0.29) would take them over for as long as it serves.

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from temporalio.client import Client
 from temporalio.converter import DataConverter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from services.codec import encrypted_converter, parse_key_ring
 from services.config import Settings
@@ -19,7 +22,20 @@ async def connect(settings: Settings, address: str | None = None) -> Client:
     target = address or settings.temporal_address
     if not target:
         raise RuntimeError("LIENTHONG_TEMPORAL_ADDRESS is not set (use `lienthong dev` for the embedded server)")
-    return await Client.connect(target, namespace=settings.temporal_namespace, data_converter=data_converter(settings))
+    return await Client.connect(
+        target,
+        namespace=settings.temporal_namespace,
+        data_converter=data_converter(settings),
+        runtime=_runtime(settings.temporal_metrics_port),
+    )
+
+
+@cache
+def _runtime(metrics_port: int | None) -> Runtime:
+    """The SDK's runtime, one per process; with a port, it serves the SDK's Prometheus metrics."""
+    if metrics_port is None:
+        return Runtime.default()
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"0.0.0.0:{metrics_port}")))
 
 
 def workflow_id(kind: str, object_id: object) -> str:

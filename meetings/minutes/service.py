@@ -521,7 +521,7 @@ async def render(session: AsyncSession, *, settings: Settings, minutes_id: int, 
     docx = build_document_docx(spec)
     pdf = await converter.to_pdf(docx)
     prepared = await asyncio.to_thread(document.prepare_pdf, pdf)
-    blobs = BlobStore.for_data_dir(settings.data_dir)
+    blobs = BlobStore.for_settings(settings)
     minutes.docx_sha, minutes.pdf_sha = blobs.put(docx), blobs.put(prepared)
     minutes.status = MinutesStatus.awaiting_secretary
     await record(
@@ -566,13 +566,13 @@ async def turn(
             raise Forbidden(_l("You do not sign these minutes."))
         if minutes.secretary_pdf_sha:
             raise Conflict(_l("The secretary's signature is being checked."))
-        return minutes, acc, "secretary", BlobStore.for_data_dir(settings.data_dir).get(minutes.pdf_sha or "")
+        return minutes, acc, "secretary", BlobStore.for_settings(settings).get(minutes.pdf_sha or "")
     if minutes.status == MinutesStatus.awaiting_chair:
         if me != acc.meeting.chair_id:
             raise Forbidden(_l("The minutes wait for the chair's signature."))
         if minutes.chair_pdf_sha:
             raise Conflict(_l("The chair's signature is being checked."))
-        return minutes, acc, "chair", BlobStore.for_data_dir(settings.data_dir).get(minutes.secretary_pdf_sha or "")
+        return minutes, acc, "chair", BlobStore.for_settings(settings).get(minutes.secretary_pdf_sha or "")
     raise Conflict(_l("The minutes are not waiting for a signature."))
 
 
@@ -665,7 +665,7 @@ async def signature_to_check(
     from signing.service import expected_fingerprints
 
     accepted = await expected_fingerprints(session, settings=settings, user=signer)
-    return BlobStore.for_data_dir(settings.data_dir).get(signed_sha), signer.full_name, accepted
+    return BlobStore.for_settings(settings).get(signed_sha), signer.full_name, accepted
 
 
 async def check_signature(settings: Settings, *, pdf: bytes, role: str, signer_name: str, accepted: set[str]) -> str | None:
@@ -784,7 +784,7 @@ async def number_and_date(session: AsyncSession, *, settings: Settings, minutes_
     today = calendar.vn_today()
     number = await next_number(session, organization_id=org.id, kind="outgoing", series="BB", year=today.year)
     notation = f"{format_number(number)}/BB-{org.abbreviation}"
-    blobs = BlobStore.for_data_dir(settings.data_dir)
+    blobs = BlobStore.for_settings(settings)
     filled = await asyncio.to_thread(
         fill_text_fields,
         blobs.get(minutes.chair_pdf_sha),

@@ -104,7 +104,9 @@ def build_register_docx(
     if kind not in REGISTER_COLUMNS:
         raise InvalidInput(_l("Unknown register kind {kind!r}.", kind=kind))
     columns = REGISTER_COLUMNS[kind]
-    known = {key for key, *_ in columns}
+    # The register's own number and series are not columns (the printed number is the label):
+    # the book's pages use them to know where a page ends.
+    known = {key for key, *_ in columns} | {"number", "series"}
     for row in rows:
         unknown = set(row) - known
         if unknown:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from services.db import Database, is_unreachable_error
 from services.events import service as events
 from services.events.service import NOTIFY_CHANNEL, EventOut
+from services.metrics import EVENTS_FANNED_OUT, EVENTS_READ, LIVE_CLIENTS_DROPPED
 
 log = logging.getLogger(__name__)
 
@@ -117,19 +118,24 @@ class EventHub:
                 batch = await events.since(session, after=self.last_seq, limit=500)
             if not batch:
                 return
+            EVENTS_READ.inc(len(batch))
             for event in batch:
                 self._dispatch(event)
                 self.last_seq = event.seq
 
     def _dispatch(self, event: EventOut) -> None:
+        delivered = 0
         for sub in list(self.subscriptions):
             if event.channel not in sub.channels or event.seq <= sub.floor:
                 continue
             try:
                 sub.queue.put_nowait(event)
+                delivered += 1
             except asyncio.QueueFull:
                 sub.overflowed = True
+                LIVE_CLIENTS_DROPPED.inc()
                 self._close(sub)
+        EVENTS_FANNED_OUT.inc(delivered)
 
     def _close(self, sub: Subscription) -> None:
         self.subscriptions.discard(sub)

@@ -1434,22 +1434,31 @@ async def search(
 
 
 async def register_rows(
-    session: AsyncSession, *, principal: Principal, organization_id: int, year: int, series: str = "chung"
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    organization_id: int,
+    year: int,
+    series: str = "chung",
+    after: int = 0,
+    limit: int | None = None,
 ) -> list[dict[str, object]]:
-    """Rows of the printed incoming register (Decree 30 columns), in arrival-number order."""
+    """Rows of the printed incoming register (Decree 30 columns), in arrival-number order.
+
+    A page of the book: the `limit` rows numbered after `after` (keyset, on the register's unique
+    index: a deep page costs what the first does); the print takes the whole book."""
     require(principal, [Role.clerk, *LEADERS, Role.auditor], organization_id, "organization")
-    docs = (
-        await session.scalars(
-            select(IncomingDocument)
-            .where(
-                IncomingDocument.organization_id == organization_id,
-                IncomingDocument.arrival_year == year,
-                IncomingDocument.arrival_series == series,
-                IncomingDocument.arrival_number.is_not(None),
-            )
-            .order_by(IncomingDocument.arrival_number)
+    query = (
+        select(IncomingDocument)
+        .where(
+            IncomingDocument.organization_id == organization_id,
+            IncomingDocument.arrival_year == year,
+            IncomingDocument.arrival_series == series,
+            IncomingDocument.arrival_number > after,
         )
-    ).all()
+        .order_by(IncomingDocument.arrival_number)
+    )
+    docs = (await session.scalars(query if limit is None else query.limit(limit))).all()
     users = {u.id: u for u in (await session.scalars(select(User).where(User.organization_id == organization_id))).all()}
     units = {u.id: u for u in (await session.scalars(select(Unit).where(Unit.organization_id == organization_id))).all()}
     rows: list[dict[str, object]] = []
@@ -1466,6 +1475,7 @@ async def register_rows(
         notes = {"rejected": "Trả lại nơi gửi", "no_direction": "Lưu, không cần xử lý"}.get(d.status, "")
         rows.append(
             {
+                "number": d.arrival_number,
                 "arrival_date": d.arrival_date,
                 "arrival_number": d.arrival_label,
                 "issuer": d.issuer_name,
@@ -1479,6 +1489,20 @@ async def register_rows(
             }
         )
     return rows
+
+
+async def register_size(session: AsyncSession, *, organization_id: int, year: int, series: str = "chung") -> int:
+    """How many documents a register holds (the book's last number, since numbers have no gaps)."""
+    return (
+        await session.scalar(
+            select(func.max(IncomingDocument.arrival_number)).where(
+                IncomingDocument.organization_id == organization_id,
+                IncomingDocument.arrival_year == year,
+                IncomingDocument.arrival_series == series,
+            )
+        )
+        or 0
+    )
 
 
 @dataclass

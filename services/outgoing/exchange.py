@@ -66,7 +66,7 @@ async def _arrive(
     package itself (kept as received) stored; once per DocumentId."""
     from services.incoming import service as incoming
 
-    blobs = BlobStore.for_data_dir(settings.data_dir)
+    blobs = BlobStore.for_settings(settings)
     files = [(a.name, a.content_type, blobs.put(a.data)) for a in package.attachments]
     files.append((RECEIVED_NAME, "application/xml", blobs.put(data)))
     return await incoming.receive_from_system(
@@ -110,7 +110,7 @@ async def package_for(session: AsyncSession, *, settings: Settings, doc: Outgoin
     org = await session.get(Organization, doc.organization_id)
     signer = await session.get(User, doc.signer_id)
     assert org is not None and signer is not None
-    blobs = BlobStore.for_data_dir(settings.data_dir)
+    blobs = BlobStore.for_settings(settings)
     rows = await recipients(session, document_id=doc.id)
     codes: dict[int | None, str] = {
         o.id: address_of(o)
@@ -249,7 +249,7 @@ async def import_package(
             organization_id=target.id,
             meta=meta,
             files=new_files,
-            blobs=BlobStore.for_data_dir(settings.data_dir),
+            blobs=BlobStore.for_settings(settings),
             allow_duplicate=False,
         )
         copy.outgoing_ref = ref  # what a second import of the same DocumentId finds

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import textsearch
@@ -129,7 +129,7 @@ SealCallback = Callable[[IssueStamp], Awaitable[IssuedFiles]]
 
 
 def _blobs(settings: Settings) -> BlobStore:
-    return BlobStore.for_data_dir(settings.data_dir)
+    return BlobStore.for_settings(settings)
 
 
 def _clean(text: str | None) -> str:
@@ -1462,24 +1462,37 @@ async def waiting_count(session: AsyncSession, principal: Principal) -> int:
 # --------------------------------------------------------------------------- register
 
 
-async def register_rows(session: AsyncSession, *, organization_id: int, year: int) -> list[dict[str, object]]:
-    """Rows of the outgoing register (sổ văn bản đi) in the Decree 30 columns."""
-    docs = (
-        await session.scalars(
-            select(OutgoingDocument)
-            .where(
-                OutgoingDocument.organization_id == organization_id,
-                OutgoingDocument.year == year,
-                OutgoingDocument.number.is_not(None),
-            )
-            .order_by(OutgoingDocument.series, OutgoingDocument.number)
+async def register_rows(
+    session: AsyncSession, *, organization_id: int, year: int, after: tuple[str, int] = ("", 0), limit: int | None = None
+) -> list[dict[str, object]]:
+    """Rows of the outgoing register (sổ văn bản đi) in the Decree 30 columns, by series then number.
+
+    A page: the `limit` rows after `after` = (series, number), keyset on the register's order;
+    the print takes the whole book."""
+    query = (
+        select(OutgoingDocument)
+        .where(
+            OutgoingDocument.organization_id == organization_id,
+            OutgoingDocument.year == year,
+            OutgoingDocument.number.is_not(None),
+            tuple_(OutgoingDocument.series, OutgoingDocument.number) > tuple_(literal(after[0]), literal(after[1])),
         )
-    ).all()
+        .order_by(OutgoingDocument.series, OutgoingDocument.number)
+    )
+    docs = (await session.scalars(query if limit is None else query.limit(limit))).all()
     users = {u.id: u for u in (await session.scalars(select(User).where(User.id.in_({d.signer_id for d in docs} or {0})))).all()}
     units = {u.id: u for u in (await session.scalars(select(Unit).where(Unit.organization_id == organization_id))).all()}
+    # Every recipient of the page in one query (a year's book would otherwise cost one per document).
+    names_of: dict[int, list[str]] = {}
+    for row in (
+        await session.scalars(
+            select(OutgoingRecipient).where(OutgoingRecipient.document_id.in_([d.id for d in docs] or [0])).order_by(OutgoingRecipient.id)
+        )
+    ).all():
+        names_of.setdefault(row.document_id, []).append(row.name)
     rows: list[dict[str, object]] = []
     for doc in docs:
-        names = [r.name for r in await recipients(session, document_id=doc.id)]
+        names = names_of.get(doc.id, [])
         notes = []
         if doc.series == "mat":
             notes.append("Sổ mật")
@@ -1489,6 +1502,8 @@ async def register_rows(session: AsyncSession, *, organization_id: int, year: in
             notes.append(f"Đã thay thế: {doc.closing_reason}")
         rows.append(
             {
+                "series": doc.series,
+                "number": doc.number,
                 "notation": doc.notation,
                 "document_date": doc.issue_date,
                 "type_and_subject": f"{drafting.type_name(doc.doc_type)}: {doc.subject}",
@@ -1502,6 +1517,18 @@ async def register_rows(session: AsyncSession, *, organization_id: int, year: in
             }
         )
     return rows
+
+
+async def register_size(session: AsyncSession, *, organization_id: int, year: int) -> int:
+    """How many documents the year's register holds (every series)."""
+    return (
+        await session.scalar(
+            select(func.count()).where(
+                OutgoingDocument.organization_id == organization_id, OutgoingDocument.year == year, OutgoingDocument.number.is_not(None)
+            )
+        )
+        or 0
+    )
 
 
 def report_of(doc: OutgoingDocument) -> dict[str, object] | None:

@@ -271,7 +271,7 @@ async def create_request(
         raise InvalidInput(_l("The organisation has no leader to sign the request letter."))
     signer = next((u for u in leaders if u.id == principal.user.id), leaders[0])
 
-    blobs = BlobStore.for_data_dir(settings.data_dir)
+    blobs = BlobStore.for_settings(settings)
     req = ReportRequest(
         organization_id=organization_id,
         created_by_id=principal.user.id,
@@ -1000,7 +1000,7 @@ async def submit(
     if file is None:
         if last is None or not last.sha256:
             raise InvalidInput(_l("Attach the report file."))
-    blobs = BlobStore.for_data_dir(settings.data_dir)
+    blobs = BlobStore.for_settings(settings)
     at = at or utcnow()
     sub = ReportSubmission(
         target_id=target.id,

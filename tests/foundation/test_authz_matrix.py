@@ -51,6 +51,7 @@ ROLES = tuple(Role)
 # document, a meeting's chair, a task's owner) answer 403 or 404 to the others of the organisation.
 ROWS: dict[str, str] = {
     "GET /healthz": "- | *@own=503",  # Temporal is away here
+    "GET /metrics": "- | *,anon@own=403",  # neither loopback nor a scraper token
     "GET /login": "-",
     "POST /login": "- | *@own=login anon@own=403",  # a wrong password; no CSRF cookie
     "POST /logout": "- | *@own=login",

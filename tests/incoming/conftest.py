@@ -73,7 +73,7 @@ async def register(
             organization_id=oid,
             meta=meta(notation, **changes),
             files=[pdf_file(notation)],
-            blobs=BlobStore.for_data_dir(settings.data_dir),
+            blobs=BlobStore.for_settings(settings),
         )
 
 

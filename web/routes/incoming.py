@@ -35,8 +35,9 @@ from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, OfficeLimits, check_upl
 from signing.uploads import validate_upload
 from web import i18n, live
 from web import register_archive as closing
-from web.deps import Access, AdminUser, SessionDep, SignedIn, reads_only, writes_on_read
+from web.deps import MAX_ID, Access, AdminUser, SessionDep, SignedIn, reads_only, writes_on_read
 from web.form_values import form_id, form_ids
+from web.register_book import BOOK_PAGE, book_page
 from web.templating import render
 
 log = logging.getLogger(__name__)
@@ -416,7 +417,7 @@ async def create(
                 organization_id=org_id,
                 meta=_meta_from_form(form),
                 files=checked,
-                blobs=BlobStore.for_data_dir(request.app.state.settings.data_dir),
+                blobs=BlobStore.for_settings(request.app.state.settings),
                 allow_duplicate=allow_duplicate,
             )
     except DomainError as exc:
@@ -462,7 +463,7 @@ async def register_existing(
         organization_id=doc.organization_id,
         meta=_meta_from_form(form),
         files=[],
-        blobs=BlobStore.for_data_dir(request.app.state.settings.data_dir),
+        blobs=BlobStore.for_settings(request.app.state.settings),
         document_id=document_id,
         allow_duplicate=form.get("allow_duplicate") == "on",
     )
@@ -670,17 +671,31 @@ async def register_book(
     org: int | None = None,
     series: str = "chung",
     format: str = "html",
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    start: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
+    """The register book, a page at a time (from number `start`, or after number `after`); the
+    print (`format=pdf|docx`) is the whole book."""
+    after = start - 1 if start else after
     orgs = await _org_choices(session, principal, DOCUMENT_READERS)
     org_id = org or orgs[0].id
     year = year or calendar.vn_today().year
     if series not in ("chung", "mat"):
         raise InvalidInput(_l("Unknown register."))
-    rows = await incoming.register_rows(session, principal=principal, organization_id=org_id, year=year, series=series)
+    printing = format in ("docx", "pdf")
+    rows = await incoming.register_rows(
+        session,
+        principal=principal,
+        organization_id=org_id,
+        year=year,
+        series=series,
+        after=0 if printing else after,
+        limit=None if printing else BOOK_PAGE + 1,
+    )
     organization = await session.get(Organization, org_id)
     assert organization is not None
     title = organization.name + (" — Sổ văn bản mật" if series == "mat" else "")
-    if format in ("docx", "pdf"):
+    if printing:
         from services.documents.registers_print import build_register_docx, build_register_pdf
 
         await session.rollback()  # no snapshot held while LibreOffice builds the print
@@ -703,7 +718,14 @@ async def register_book(
         "incoming/book.html",
         {
             **await _tabs(session, principal, "book"),
-            "rows": rows,
+            "rows": rows[:BOOK_PAGE],
+            "book": book_page(
+                rows,
+                after=after,
+                size=await incoming.register_size(session, organization_id=org_id, year=year, series=series),
+                base=f"/incoming/book?org={org_id}&year={year}&series={series}",
+                cursor=lambda row: str(row["number"]),
+            ),
             "year": year,
             "archived": await register_archive.find(session, organization_id=org_id, kind="incoming", series=series, year=year),
             "can_archive": principal.has_role(Role.clerk, org_id) and year < calendar.vn_today().year,
@@ -755,7 +777,7 @@ async def _preview_pages(blobs: BlobStore, pdf: IncomingFile | None, limits: pre
 async def document_page(request: Request, principal: SignedIn, session: SessionDep, document_id: int) -> Response:
     doc, roles = await incoming.get_for(session, principal=principal, document_id=document_id)
     settings = request.app.state.settings
-    blobs = BlobStore.for_data_dir(settings.data_dir)
+    blobs = BlobStore.for_settings(settings)
     today = calendar.vn_today()
     holidays = await calendar.holiday_set(session, today)
     user_ids = {doc.lead_user_id, doc.directed_by_id, doc.registered_by_id, doc.returned_by_id, *(a.user_id for a in doc.assignments)} - {
@@ -834,7 +856,7 @@ async def file_view(
     row = next((f for f in doc.files if f.id == file_id), None)
     if row is None:
         raise NotFound(_l("file not found"))
-    data = BlobStore.for_data_dir(request.app.state.settings.data_dir).get(row.sha256)
+    data = BlobStore.for_settings(request.app.state.settings).get(row.sha256)
     await incoming.record_file_view(session, principal=principal, doc=doc, file=row)
     from urllib.parse import quote
 
@@ -860,7 +882,7 @@ async def file_page(request: Request, principal: SignedIn, session: SessionDep, 
     row = next((f for f in doc.files if f.id == file_id and f.content_type == PDF), None)
     if row is None:
         raise NotFound(_l("file not found"))
-    blobs = BlobStore.for_data_dir(request.app.state.settings.data_dir)
+    blobs = BlobStore.for_settings(request.app.state.settings)
     data = await asyncio.to_thread(previews.page_png, blobs, row.sha256, page, previews.Limits.of(request.app.state.settings))
     if page == 1:
         await incoming.record_file_view(session, principal=principal, doc=doc, file=row)

@@ -447,7 +447,7 @@ async def download_document(
 ) -> Response:
     """The file; `?inline=1` shows an image in the page (the room's document list) instead of saving it."""
     document = await scheduling.document_for(session, principal=principal, meeting_id=meeting_id, document_id=document_id)
-    data = BlobStore.for_data_dir(request.app.state.settings.data_dir).get(document.sha256)
+    data = BlobStore.for_settings(request.app.state.settings).get(document.sha256)
     from urllib.parse import quote
 
     shown = inline and document.content_type in ("image/png", "image/jpeg")

@@ -260,7 +260,7 @@ async def sign(request: Request, principal: SignedIn, session: SessionDep, minut
         certify=MDPPerm.FILL_FORMS if role == "secretary" else None,
         target=signing.SigningTarget("minutes", minutes_id),
     )
-    sha = BlobStore.for_data_dir(settings.data_dir).put(signed_pdf)
+    sha = BlobStore.for_settings(settings).put(signed_pdf)
     minutes, _acc, again, _pdf = await minutes_service.turn(session, settings=settings, principal=principal, minutes_id=minutes_id)
     if again != role:
         raise Conflict(_l("The minutes changed while they were signed."))
@@ -297,7 +297,7 @@ async def file(request: Request, principal: SignedIn, session: SessionDep, minut
     }.get(kind)
     if not sha:
         raise NotFound(_l("file not available yet"))
-    data = BlobStore.for_data_dir(request.app.state.settings.data_dir).get(sha)
+    data = BlobStore.for_settings(request.app.state.settings).get(sha)
     name = (minutes.notation or f"bien-ban-{minutes.id}").replace("/", "_")
     if kind == "docx":
         media, name = "application/vnd.openxmlformats-officedocument.wordprocessingml.document", name + ".docx"

@@ -34,9 +34,10 @@ from services.outgoing.models import Decision, OutgoingDocument, ReviewMode, Sec
 from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, XML, CheckedUpload, OfficeLimits, check_upload
 from web import page_images, pin_form
 from web import register_archive as closing
-from web.deps import Access, SessionDep, SignedIn, reads_only, write_apart, writes_on_read
+from web.deps import MAX_ID, Access, SessionDep, SignedIn, reads_only, write_apart, writes_on_read
 from web.form_values import form_id, form_ids
 from web.i18n import VN_TZ
+from web.register_book import BOOK_PAGE, book_page
 from web.templating import render
 
 log = logging.getLogger(__name__)
@@ -251,13 +252,26 @@ async def register(
     year: int,
     org: int | None = None,
     format: str = "html",
+    after: Annotated[str, Query(max_length=40)] = "",
+    start: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
+    """The register, a page at a time (`after=<series>.<number>`, or from number `start` of the
+    general series); the print (`format=pdf|docx`) is the whole book."""
     scope = principal.orgs_with(Role.clerk, Role.leader, Role.deputy_leader, Role.auditor, Role.admin)
     org_id = org or (principal.me.organization_id if principal.me.organization_id in scope else min(scope or {0}))
     require(principal, [Role.clerk, Role.leader, Role.deputy_leader, Role.auditor, Role.admin], org_id, "register")
     organization = await session.get(Organization, org_id)
-    rows = await outgoing.register_rows(session, organization_id=org_id, year=year)
-    if format in ("docx", "pdf"):
+    series, _, number = after.partition(".")
+    cursor = ("chung", start - 1) if start else (series, int(number)) if is_digits(number) and int(number) <= MAX_ID else ("", 0)
+    printing = format in ("docx", "pdf")
+    rows = await outgoing.register_rows(
+        session,
+        organization_id=org_id,
+        year=year,
+        after=("", 0) if printing else cursor,
+        limit=None if printing else BOOK_PAGE + 1,
+    )
+    if printing:
         from services.documents.registers_print import build_register_docx, build_register_pdf
 
         name = f"so-van-ban-di-{year}.{format}"
@@ -292,7 +306,14 @@ async def register(
         request,
         "outgoing/register.html",
         {
-            "rows": rows,
+            "rows": rows[:BOOK_PAGE],
+            "book": book_page(
+                rows,
+                after=cursor != ("", 0),
+                size=await outgoing.register_size(session, organization_id=org_id, year=year),
+                base=f"/outgoing/register/{year}?org={org_id}",
+                cursor=lambda row: f"{row['series']}.{row['number']}",
+            ),
             "year": year,
             "archived": await register_archive.find(session, organization_id=org_id, kind="outgoing", series="chung", year=year),
             "can_archive": principal.has_role(Role.clerk, org_id) and year < dt.datetime.now(VN_TZ).year,
@@ -551,7 +572,7 @@ async def _answers(session, principal: Principal, outgoing_id: int) -> list[obje
 async def version_docx(request: Request, principal: SignedIn, session: SessionDep, document_id: int, number: int) -> Response:
     doc = await _doc(session, principal, document_id)
     version = await outgoing.version(session, document_id=doc.id, number=number)
-    data = BlobStore.for_data_dir(request.app.state.settings.data_dir).get(version.docx_sha)
+    data = BlobStore.for_settings(request.app.state.settings).get(version.docx_sha)
     await audit.record(
         session,
         actor=principal.actor,
@@ -620,7 +641,7 @@ async def pdf(request: Request, principal: SignedIn, session: SessionDep, docume
         details={"kind": kind or "pdf", "sha256": sha},
     )
     name = (doc.notation or f"du-thao-{doc.id}").replace("/", "_") + ".pdf"
-    return _file(BlobStore.for_data_dir(request.app.state.settings.data_dir).get(sha), name, PDF, inline=True)
+    return _file(BlobStore.for_settings(request.app.state.settings).get(sha), name, PDF, inline=True)
 
 
 @router.get("/{document_id}/pdf/{sha}/pages/{page}.png")
@@ -648,9 +669,7 @@ async def attachment(request: Request, principal: SignedIn, session: SessionDep,
         organization_id=doc.organization_id,
         details={"attachment": item.filename},
     )
-    return _file(
-        BlobStore.for_data_dir(request.app.state.settings.data_dir).get(item.sealed_sha or item.sha), item.filename, item.content_type
-    )
+    return _file(BlobStore.for_settings(request.app.state.settings).get(item.sealed_sha or item.sha), item.filename, item.content_type)
 
 
 @router.get("/{document_id}/status")
@@ -751,7 +770,7 @@ async def sign(
 
     settings = request.app.state.settings
     doc = await _ready_to_sign(session, principal, document_id)
-    blobs = BlobStore.for_data_dir(settings.data_dir)
+    blobs = BlobStore.for_settings(settings)
     prepared_sha = doc.prepared_pdf_sha
     prepared = blobs.get(prepared_sha)
     user = await session.get(User, principal.user.id)
@@ -825,7 +844,7 @@ async def issue(
     settings = request.app.state.settings
     doc = await _doc(session, principal, document_id)
     org = await session.get(Organization, doc.organization_id)
-    blobs = BlobStore.for_data_dir(settings.data_dir)
+    blobs = BlobStore.for_settings(settings)
     pdf_attachments = {a.id: blobs.get(a.sha) for a in await outgoing.attachments(session, document_id=doc.id) if a.content_type == PDF}
 
     profile = await signing_profile(session, settings=settings, organization_id=org.id)

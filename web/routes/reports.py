@@ -314,7 +314,7 @@ async def export_all(request: Request, principal: SignedIn, session: SessionDep,
     )
     name = f"tong-hop-{(req.notation or str(req.id)).replace('/', '-')}"
     if fmt == "zip":
-        data = await export.archive(session, req=req, blobs=BlobStore.for_data_dir(request.app.state.settings.data_dir))
+        data = await export.archive(session, req=req, blobs=BlobStore.for_settings(request.app.state.settings))
         return _download(data, f"{name}.zip", "application/zip")
     table = await export.figures_table(session, req=req)
     if fmt == "csv":
@@ -328,7 +328,7 @@ async def request_file(request: Request, principal: SignedIn, session: SessionDe
     if kind not in ("letter", "template"):
         raise reports.NotFound(_l("file not found"))
     filename, content_type, sha = await reports.blob_for(session, principal=principal, request_id=request_id, kind=kind)
-    return _download(BlobStore.for_data_dir(request.app.state.settings.data_dir).get(sha), filename, content_type)
+    return _download(BlobStore.for_settings(request.app.state.settings).get(sha), filename, content_type)
 
 
 # --------------------------------------------------------------------------- a target's part
@@ -448,4 +448,4 @@ async def submission_file(
     filename, content_type, sha = await reports.blob_for(
         session, principal=principal, request_id=request_id, kind="submission", organization_id=organization_id, submission_id=submission_id
     )
-    return _download(BlobStore.for_data_dir(request.app.state.settings.data_dir).get(sha), filename, content_type)
+    return _download(BlobStore.for_settings(request.app.state.settings).get(sha), filename, content_type)

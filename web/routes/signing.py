@@ -166,7 +166,7 @@ async def sign(
             target=target,
         )
         signer_label = principal.me.full_name
-    digest = BlobStore.for_data_dir(settings.data_dir).put(signed)
+    digest = BlobStore.for_settings(settings).put(signed)
     report = await signing.validate(settings=settings, pdf=signed)  # before the audit entry's transaction begins
     await record(
         session,
@@ -197,7 +197,7 @@ async def download(
     expected = _download_token(request.app.state.settings.ensure_secret_key(), principal.me.id, digest)
     if not hmac.compare_digest(expected.encode(), t.encode()):  # str compare refuses non-ASCII (a 500)
         raise NotFound(_l("file not found"))
-    data = BlobStore.for_data_dir(request.app.state.settings.data_dir).get(digest)
+    data = BlobStore.for_settings(request.app.state.settings).get(digest)
     safe = "".join(c for c in name if c.isalnum() or c in "-_.") or "da-ky.pdf"
     return Response(data, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{safe}"'})
 

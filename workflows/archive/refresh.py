@@ -123,7 +123,7 @@ async def refresh(database: Database, settings: Settings, *, now: datetime, marg
     """One archive pass at `now` (the workflow's clock, so a schedule can be tested in skipped time)."""
     async with database.read() as session:
         files = await final_files(session)
-    blobs = BlobStore.for_data_dir(settings.data_dir)
+    blobs = BlobStore.for_settings(settings)
     trust = TrustConfig.from_settings(settings)
     done = ArchivePass()
     for item in files:

@@ -45,7 +45,7 @@ async def validate_document_files(settings: Settings, database: Any, document_id
     """Validate every PDF of a document not validated yet (idempotent); returns how many were checked."""
     async with database.session() as session:
         pending = [(f.id, f.sha256) for f in await incoming.files_to_validate(session, document_id=document_id)]
-    blobs = BlobStore.for_data_dir(settings.data_dir)
+    blobs = BlobStore.for_settings(settings)
     checked = 0
     for file_id, sha in pending:
         if not blobs.exists(sha):

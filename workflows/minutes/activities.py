@@ -103,7 +103,7 @@ class MinutesActivities:
             minutes = await minutes_service.get(session, minutes_id=minutes_id)
             sha = minutes.final_pdf_sha
         assert sha is not None
-        report = await minutes_service.validate_pdf(settings, BlobStore.for_data_dir(settings.data_dir).get(sha))
+        report = await minutes_service.validate_pdf(settings, BlobStore.for_settings(settings).get(sha))
         async with self.context.database.session() as session:
             await minutes_service.store_validation(session, minutes_id=minutes_id, report=report.model_dump(mode="json"))
         return FinalCheck(signatures=len(report.signatures), all_valid=report.all_valid)

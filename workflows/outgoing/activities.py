@@ -76,7 +76,7 @@ class OutgoingActivities:
             latest = await outgoing.latest_version(session, document_id=doc.id)
             if doc.prepared_pdf_sha and doc.prepared_version == latest.number:
                 return True
-            docx = BlobStore.for_data_dir(settings.data_dir).get(latest.docx_sha)
+            docx = BlobStore.for_settings(settings).get(latest.docx_sha)
         pdf = await get_converter().to_pdf(docx)
         prepared = await asyncio.to_thread(prepare_pdf, pdf)
         async with self._db.session() as session:
@@ -114,7 +114,7 @@ class OutgoingActivities:
             sha = doc.issued_pdf_sha
         if not sha:
             return False
-        pdf = BlobStore.for_data_dir(settings.data_dir).get(sha)
+        pdf = BlobStore.for_settings(settings).get(sha)
         report = await async_validate_pdf(pdf, trust=TrustConfig.from_settings(settings))
         async with self._db.session() as session:
             doc = await outgoing.get(session, document_id=document_id)

@@ -32,7 +32,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from bench import drive
-from bench.faults import Checker, Flows, Outcome, check_invariants, incoming_flow, outgoing_flow, report_flow
+from bench.faults import Checker, Flows, Outcome, await_finals, check_invariants, incoming_flow, outgoing_flow, report_flow
 from bench.stack import Stack, free_port
 
 
@@ -128,18 +128,7 @@ async def _drive(stack: Stack, args: argparse.Namespace, outcome: Outcome, web_p
         if isinstance(result, BaseException):
             outcome.failures.append(f"{name}: {result!r}")
 
-    # Every flow final.
-    finals = {"incoming": checker.incoming_final, "outgoing": checker.outgoing_final, "report": checker.report_final}
-    pending = {("incoming", i) for i in flows.incoming} | {("outgoing", i) for i in flows.outgoing} | {("report", i) for i in flows.reports}
-    deadline = time.monotonic() + args.deadline
-    while pending and time.monotonic() < deadline:
-        for kind, ident in sorted(pending):
-            if await finals[kind](ident):
-                pending.discard((kind, ident))
-                outcome.flows[f"{kind} {ident}"] = "final"
-        await asyncio.sleep(0.5)
-    for kind, ident in sorted(pending):
-        outcome.failures.append(f"{kind} {ident} did not reach its final state: {await checker.describe(kind, ident)}")
+    await await_finals(checker, flows, outcome, args.deadline)
     await check_invariants(checker, flows, outcome, directory)
 
     # Every client has exactly the channel's events after it joined, in order.

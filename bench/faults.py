@@ -435,6 +435,36 @@ async def check_invariants(checker: Checker, flows: Flows, outcome: Outcome, dir
     )
 
 
+async def await_finals(checker: Checker, flows: Flows, outcome: Outcome, wait: float) -> None:
+    """Wait (up to `wait` seconds) for every flow to reach its final state; say which did not."""
+    pending = (
+        {("incoming", i) for i in flows.incoming}
+        | {("outgoing", i) for i in flows.outgoing}
+        | {("meeting", i) for i in flows.meetings}
+        | {("report", i) for i in flows.reports}
+    )
+    finals = {
+        "incoming": checker.incoming_final,
+        "outgoing": checker.outgoing_final,
+        "meeting": checker.meeting_final,
+        "report": checker.report_final,
+    }
+    deadline = time.monotonic() + wait
+    while pending and time.monotonic() < deadline:
+        for kind, ident in sorted(pending):
+            if await finals[kind](ident):
+                pending.discard((kind, ident))
+                outcome.flows[f"{kind} {ident}"] = "final"
+        if pending:
+            await asyncio.sleep(0.5)
+    for kind, ident in sorted(pending):
+        state = await checker.describe(kind, ident)
+        outcome.flows[f"{kind} {ident}"] = f"NOT FINAL after {wait:.0f} s ({state})"
+        outcome.failures.append(f"{kind} {ident} did not reach its final state: {state}")
+    if not pending:
+        outcome.held.append(f"every flow reached its final state ({len(outcome.flows)} flows)")
+
+
 async def _drive(stack: Stack, args: argparse.Namespace, outcome: Outcome) -> None:
     directory = await drive.load_directory(str(stack.database_url))
     names = ["mai.tran", "lan.nguyen", "thu.le", "hanh.pham", *REPORT_TARGETS.values()]
@@ -482,33 +512,7 @@ async def _drive(stack: Stack, args: argparse.Namespace, outcome: Outcome) -> No
     if not stack.procs["worker"].alive():
         stack.start_worker()
 
-    # Wait for every flow to reach its final state.
-    pending = (
-        {("incoming", i) for i in flows.incoming}
-        | {("outgoing", i) for i in flows.outgoing}
-        | {("meeting", i) for i in flows.meetings}
-        | {("report", i) for i in flows.reports}
-    )
-    finals = {
-        "incoming": checker.incoming_final,
-        "outgoing": checker.outgoing_final,
-        "meeting": checker.meeting_final,
-        "report": checker.report_final,
-    }
-    deadline = time.monotonic() + args.deadline
-    while pending and time.monotonic() < deadline:
-        for kind, ident in sorted(pending):
-            if await finals[kind](ident):
-                pending.discard((kind, ident))
-                outcome.flows[f"{kind} {ident}"] = "final"
-        if pending:
-            await asyncio.sleep(0.5)
-    for kind, ident in sorted(pending):
-        state = await checker.describe(kind, ident)
-        outcome.flows[f"{kind} {ident}"] = f"NOT FINAL after {args.deadline:.0f} s ({state})"
-        outcome.failures.append(f"{kind} {ident} did not reach its final state: {state}")
-    if not pending:
-        outcome.held.append(f"every flow reached its final state ({len(outcome.flows)} flows)")
+    await await_finals(checker, flows, outcome, args.deadline)
 
     await check_invariants(checker, flows, outcome, directory)
     for browser in browsers.values():

@@ -16,6 +16,8 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.errors import Forbidden
 from services.i18n import _l
@@ -61,24 +63,40 @@ async def metrics(request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-def install(app: FastAPI) -> None:
-    """Give every HTTP request an ID (the proxy's `X-Request-ID` when it sends a sane one) that
-    its log lines and its answer carry, and time it by its route template (`/incoming/{document_id}`,
-    not the URL: a label per document would grow without bound)."""
+class Observed:
+    """Pure ASGI middleware (no task or stream per request, unlike `@app.middleware`): gives every
+    HTTP request an ID (the proxy's `X-Request-ID` when it sends a sane one) that its log lines and
+    its answer carry, and times it by its route template (`/incoming/{document_id}`, not the URL:
+    a label per document would grow without bound)."""
 
-    @app.middleware("http")
-    async def observed(request: Request, call_next):  # type: ignore[no-untyped-def]
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        sent = request.headers.get("x-request-id", "")
-        token = request_id.set(sent if REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex)
+        sent = Headers(scope=scope).get("x-request-id", "")
+        rid = sent if REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+        token = request_id.set(rid)
         status = 500
+
+        async def answer(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Request-ID"] = rid
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            response.headers["X-Request-ID"] = request_id.get() or ""
-            return response
+            await self.app(scope, receive, answer)
         finally:
             request_id.reset(token)
-            route = request.scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            HTTP_REQUEST_SECONDS.labels(request.method, template, f"{status // 100}xx").observe(time.perf_counter() - started)
+            template = getattr(scope.get("route"), "path", None) or "unmatched"
+            HTTP_REQUEST_SECONDS.labels(scope["method"], template, f"{status // 100}xx").observe(time.perf_counter() - started)
+
+
+def install(app: FastAPI) -> None:
+    """Outermost: every request observed, error pages included."""
+    app.add_middleware(Observed)

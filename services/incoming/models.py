@@ -74,6 +74,11 @@ class IncomingDocument(Base):
         UniqueConstraint("organization_id", "outgoing_ref"),
         Index("ix_incoming_documents_org_status", "organization_id", "status"),
         Index("ix_incoming_documents_dup", "organization_id", "number_notation", "document_date"),
+        # The lists at scale (migration 0025): open queues and badges, done lists, arrival periods.
+        Index("ix_incoming_documents_status", "status"),
+        Index("ix_incoming_documents_org_completed", "organization_id", "completed_at"),
+        Index("ix_incoming_documents_lead_completed", "lead_user_id", "completed_at"),
+        Index("ix_incoming_documents_arrival_date", "arrival_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

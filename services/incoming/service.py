@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, false, func, or_, select
@@ -1339,20 +1339,34 @@ async def my_tasks(session: AsyncSession, *, principal: Principal) -> list[tuple
     return result
 
 
-async def done_list(session: AsyncSession, *, principal: Principal, limit: int = 200) -> list[IncomingDocument]:
-    org_wide = principal.orgs_with(*ORG_WIDE_VIEW)
-    headed = await _headed_units(session, principal.user.id)
-    scope = or_(IncomingDocument.organization_id.in_(org_wide), _involved(principal, headed)) if org_wide else _involved(principal, headed)
-    return list(
-        (
-            await session.scalars(
-                select(IncomingDocument)
-                .where(IncomingDocument.status.in_([Status.done.value, Status.no_direction.value]), scope)
-                .order_by(IncomingDocument.completed_at.desc(), IncomingDocument.id.desc())
-                .limit(limit)
-            )
-        ).all()
+async def done_list(session: AsyncSession, *, principal: Principal, limit: int = 100) -> list[IncomingDocument]:
+    """The latest completed documents the principal may see, newest completion first.
+
+    One query per way of seeing a document (the organisations seen whole, the documents one
+    leads, those of the units one heads, those one is assigned), each walking its own index in
+    completion order; the top `limit` of their union. A single OR of them reads every completed
+    document of the organisation (1.8 s at a million)."""
+    closed = IncomingDocument.status.in_([Status.done.value, Status.no_direction.value])
+    newest = (IncomingDocument.completed_at.desc(), IncomingDocument.id.desc())
+    me, unit = principal.user.id, principal.user.unit_id
+    headed = await _headed_units(session, me)
+    assigned = select(IncomingAssignment.document_id).where(
+        IncomingAssignment.active.is_(True),
+        or_(IncomingAssignment.user_id == me, and_(IncomingAssignment.user_id.is_(None), IncomingAssignment.unit_id == unit))
+        if unit
+        else IncomingAssignment.user_id == me,
     )
+    ways = [IncomingDocument.lead_user_id == me, IncomingDocument.id.in_(assigned)]
+    if org_wide := principal.orgs_with(*ORG_WIDE_VIEW):
+        ways.append(IncomingDocument.organization_id.in_(org_wide))
+    if headed:
+        ways.append(IncomingDocument.lead_unit_id.in_(headed))
+    found: dict[int, IncomingDocument] = {}
+    for way in ways:
+        for doc in (await session.scalars(select(IncomingDocument).where(closed, way).order_by(*newest).limit(limit))).all():
+            found[doc.id] = doc
+    epoch = datetime.min.replace(tzinfo=UTC)
+    return sorted(found.values(), key=lambda d: (d.completed_at or epoch, d.id), reverse=True)[:limit]
 
 
 async def queue_counts(session: AsyncSession, *, principal: Principal) -> dict[str, int]:
@@ -1430,7 +1444,13 @@ async def search(
         return [doc for doc, _ in await textsearch.ranked(session, query, IncomingDocument, words, after=after, limit=limit)]
     if before_id:
         query = query.where(IncomingDocument.id < before_id)
-    return list((await session.scalars(query.order_by(IncomingDocument.id.desc()).limit(limit))).all())
+    newest: Any = IncomingDocument.id
+    if filters.date_from or filters.date_to:
+        # A period far back: walking the primary key from the newest document would read every
+        # later one first (0.5 s at a million); `id + 0` makes the planner take the period's rows
+        # from the arrival-date index and sort those few.
+        newest = IncomingDocument.id + 0
+    return list((await session.scalars(query.order_by(newest.desc()).limit(limit))).all())
 
 
 async def register_rows(

@@ -35,6 +35,7 @@ import httpx
 from sqlalchemy import select
 
 from bench.bench_search import ABBR, ISSUERS, KINDS, SUFFIXES, TOPICS, _psql
+from bench.bench_search import build as search_build
 from services import textsearch
 from services.db import Database
 
@@ -127,39 +128,9 @@ def _psql_db(name: str, sql: str) -> None:
 
 
 async def build(name: str, n: int) -> str:
-    import asyncpg
-
-    from demo.directory import PROVINCE_CODE, seed_demo
     from services.calendar import vn_today
-    from services.directory.models import Organization, User
-    from services.migrate import upgrade_async
 
-    url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + name
-    await upgrade_async(url)
-    database = Database(url)
-    async with database.session() as session:
-        await seed_demo(session)
-    async with database.read() as session:
-        org_id = await session.scalar(select(Organization.id).where(Organization.code == PROVINCE_CODE))
-        officers = list((await session.scalars(select(User.id).where(User.organization_id == org_id))).all())
-    await database.dispose()
-    pg = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    index = await pg.fetchval("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_incoming_documents_search'")
-    await pg.execute("DROP INDEX ix_incoming_documents_search")  # bulk load first, index after
-    began = time.perf_counter()
-    batch: list[tuple] = []  # type: ignore[type-arg]
-    for row in _documents(n, org_id, officers, vn_today()):
-        batch.append(row)
-        if len(batch) == 50_000:
-            await pg.copy_records_to_table("incoming_documents", records=batch, columns=COLUMNS)
-            batch = []
-    if batch:
-        await pg.copy_records_to_table("incoming_documents", records=batch, columns=COLUMNS)
-    await pg.execute(index)
-    await pg.execute("VACUUM ANALYZE")
-    print(f"built {n:,} documents in {time.perf_counter() - began:.0f} s", flush=True)
-    await pg.close()
-    return url
+    return await search_build(name, n, lambda org_id, people: _documents(n, org_id, people, vn_today()), COLUMNS)
 
 
 async def _signed_in(app, username: str) -> httpx.AsyncClient:  # type: ignore[no-untyped-def]

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -170,11 +171,16 @@ def _psql(sql: str) -> None:
     subprocess.run(["psql", PG_ADMIN, "-v", "ON_ERROR_STOP=1", "-qc", sql], check=True, capture_output=True)
 
 
-async def build(name: str, n: int) -> str:
+async def build(
+    name: str, n: int, documents: Callable[[int, list[int]], Iterable[tuple]] | None = None, columns: list[str] = COLUMNS
+) -> str:  # type: ignore[type-arg]
+    """A fresh database `name` (migrated, the demo directory) with N documents of the province
+    loaded by COPY: `documents(org_id, its user ids)` gives the rows (default: this benchmark's),
+    in `columns`; the word index is built after the load."""
     import asyncpg
 
     from demo.directory import PROVINCE_CODE, seed_demo
-    from services.directory.models import Organization
+    from services.directory.models import Organization, User
     from services.migrate import upgrade_async
 
     url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + name
@@ -184,23 +190,25 @@ async def build(name: str, n: int) -> str:
         await seed_demo(session)
     async with database.read() as session:
         org_id = await session.scalar(select(Organization.id).where(Organization.code == PROVINCE_CODE))
+        people = list((await session.scalars(select(User.id).where(User.organization_id == org_id))).all())
     await database.dispose()
+    rows = documents(org_id, people) if documents else _documents(n, org_id)
     pg = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     index = await pg.fetchval("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_incoming_documents_search'")
     await pg.execute("DROP INDEX ix_incoming_documents_search")  # bulk load first, index after
     began = time.perf_counter()
     batch: list[tuple] = []  # type: ignore[type-arg]
-    for row in _documents(n, org_id):
+    for row in rows:
         batch.append(row)
         if len(batch) == 50_000:
-            await pg.copy_records_to_table("incoming_documents", records=batch, columns=COLUMNS)
+            await pg.copy_records_to_table("incoming_documents", records=batch, columns=columns)
             batch = []
     if batch:
-        await pg.copy_records_to_table("incoming_documents", records=batch, columns=COLUMNS)
+        await pg.copy_records_to_table("incoming_documents", records=batch, columns=columns)
     copied = time.perf_counter() - began
     await pg.execute(index)
     indexed = time.perf_counter() - began - copied
-    await pg.execute("VACUUM ANALYZE incoming_documents")
+    await pg.execute("VACUUM ANALYZE")
     print(
         f"built {n:,} documents: COPY {copied:.1f} s, GIN index {indexed:.1f} s, "
         f"VACUUM ANALYZE {time.perf_counter() - began - copied - indexed:.1f} s",

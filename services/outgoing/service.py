@@ -1163,7 +1163,16 @@ def _get(item: object, key: str) -> object:
     return item.get(key) if isinstance(item, dict) else getattr(item, key, None)
 
 
+# Documents whose in-system copies their source delivers: a report request's letter reaches its
+# targets through the request's fan-out (in batches, each target tracked), never twice at once.
+DELIVERED_BY_SOURCE = ("report-request-",)
+
+
 async def pending_deliveries(session: AsyncSession, *, document_id: int) -> list[int]:
+    """The in-system recipients the outgoing dispatch still has to deliver to."""
+    source = await session.scalar(select(OutgoingDocument.source_ref).where(OutgoingDocument.id == document_id))
+    if source and source.startswith(DELIVERED_BY_SOURCE):
+        return []
     return list(
         (
             await session.scalars(

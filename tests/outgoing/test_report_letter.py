@@ -72,12 +72,15 @@ async def test_the_letter_is_signed_numbered_in_the_outgoing_register_and_delive
         rows = await outgoing.register_rows(session, organization_id=issued.organization_id, year=issued.year)
         assert issued.notation in [str(row["notation"]) for row in rows]
 
-    # The fan-out delivers to one district before the outgoing dispatch, the dispatch to the other
-    # first: either way each district has one incoming copy, the signed and sealed letter.
+    # The request's fan-out delivers its letter; the outgoing dispatch leaves the targets to it (one
+    # delivery each, not two racing), but a direct delivery of the letter stays idempotent.
     async with db.session() as session:
+        assert await outgoing.pending_deliveries(session, document_id=letter_id) == []
         await reports.deliver(session, settings=settings, request_id=request_id, organization_id=ids[0])
     async with db.session() as session:
-        for recipient_id in await outgoing.pending_deliveries(session, document_id=letter_id):
+        for recipient_id in (
+            await session.scalars(select(outgoing.OutgoingRecipient.id).where(outgoing.OutgoingRecipient.document_id == letter_id))
+        ).all():
             await outgoing.deliver(session, settings=settings, document_id=letter_id, recipient_id=recipient_id)
     async with db.session() as session:
         await reports.deliver(session, settings=settings, request_id=request_id, organization_id=ids[1])

@@ -87,6 +87,14 @@ async def _decorate(session: AsyncSession, request: Request, docs: list[Incoming
     ]
 
 
+QUEUE_PAGE = 100  # a queue shows its most pressing documents; a longer one says how many wait
+
+
+def _queue_page(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A queue's first QUEUE_PAGE rows (already in the queue's order) and how many it holds."""
+    return {"rows": rows[:QUEUE_PAGE], "total": len(rows)}
+
+
 async def _org_choices(session: AsyncSession, principal: Principal, roles: tuple[Role, ...]) -> list[Organization]:
     ids = principal.orgs_with(*roles)
     if not ids:
@@ -204,7 +212,7 @@ async def to_register(request: Request, principal: Clerk, session: SessionDep) -
         {
             **await _tabs(session, principal, "to_register"),
             "title": "To register",
-            "rows": await _decorate(session, request, docs),
+            **_queue_page(await _decorate(session, request, docs)),
             "empty": "Nothing waits for registration. Register a paper or e-mailed document with the button above.",
         },
     )
@@ -219,7 +227,7 @@ async def to_direct(request: Request, principal: Leader, session: SessionDep) ->
         {
             **await _tabs(session, principal, "to_direct"),
             "title": "Awaiting direction",
-            "rows": await _decorate(session, request, docs),
+            **_queue_page(await _decorate(session, request, docs)),
             "empty": "No document awaits your direction.",
         },
     )
@@ -239,7 +247,7 @@ async def my_tasks(request: Request, principal: SignedIn, session: SessionDep) -
         {
             **await _tabs(session, principal, "tasks"),
             "title": "In progress",
-            "rows": rows,
+            **_queue_page(rows),
             "show_role": True,
             "empty": "No incoming document is assigned to you.",
         },

@@ -32,7 +32,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from bench import drive
-from bench.faults import Checker, Flows, Outcome, await_finals, check_invariants, incoming_flow, outgoing_flow, report_flow
+from bench.faults import Checker, Flows, Outcome, _tracebacks, await_finals, check_invariants, incoming_flow, outgoing_flow, report_flow
 from bench.stack import Stack, free_port
 
 
@@ -193,6 +193,8 @@ def run(args: argparse.Namespace) -> Outcome:
     finally:
         stack.close()
         outcome.seconds = time.monotonic() - started
+        for name in ("web-1", "web-2", "worker-1", "worker-2"):
+            outcome.server_errors += _tracebacks(stack.logs / f"{name}.log")
         print(f"logs: {stack.logs}", flush=True)
     return outcome
 

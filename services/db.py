@@ -129,13 +129,16 @@ def make_engine(url: str, *, lock_timeout: float = 15.0, statement_timeout: floa
 
 
 def is_busy_error(exc: BaseException) -> bool:
-    """A wait for a lock (or a statement) that passed its deadline: safe to try again later."""
+    """A wait for a lock (or a statement) that passed its deadline, or a transaction PostgreSQL
+    rolled back to break a deadlock or a serialisation conflict: nothing was saved, and trying
+    again later is safe."""
     text_ = str(getattr(exc, "orig", exc)).lower()
     code = getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(getattr(exc, "orig", None), "pgcode", None)
     return (
         "database is locked" in text_
         or "database table is locked" in text_
-        or code in ("55P03", "57014")
+        or "deadlock detected" in text_
+        or code in ("55P03", "57014", "40P01", "40001")
         or "lock timeout" in text_
         or "canceling statement due to statement timeout" in text_
     )

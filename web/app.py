@@ -230,6 +230,8 @@ def create_app(*, settings: Settings | None = None, database: Database | None = 
         # connection is ours for a moment (503); anything else stays a server error.
         if isinstance(exc, DBAPIError) and (isinstance(exc, DataError) or "out of" in str(exc.orig)):
             return await out_of_range(request, exc)
+        if isinstance(exc, DBAPIError) and is_busy_error(exc):  # a deadlock PostgreSQL broke: rolled back
+            return await database_busy(request, exc)
         return await database_gone(request, exc)
 
     app.add_exception_handler(DBAPIError, database_error)

@@ -56,3 +56,46 @@ async def test_a_killed_connection_is_recognised_and_the_pool_reconnects(db_temp
     finally:
         await database.dispose()
         await killer.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_deadlock_postgresql_breaks_is_answered_busy_try_again_not_500(db_templates, tmp_path, settings) -> None:
+    """Two transactions locking two rows in opposite orders: PostgreSQL rolls one back (40P01).
+    Nothing of it was saved, so the user is told the system is busy and to try again (503)."""
+    import asyncio
+
+    from services.db import is_busy_error
+    from web.app import create_app
+
+    database = Database(await db_templates.copy("postgresql", False, tmp_path / "unused"))
+    first, second = create_async_engine(database.url), create_async_engine(database.url)
+    async with first.begin() as setup:
+        await setup.execute(text("CREATE TABLE lock_pair (id int PRIMARY KEY, n int)"))
+        await setup.execute(text("INSERT INTO lock_pair VALUES (1, 0), (2, 0)"))
+    both_hold = asyncio.Barrier(2)
+
+    async def cross(engine, mine: int, theirs: int) -> None:  # type: ignore[no-untyped-def]
+        async with engine.begin() as connection:
+            await connection.execute(text("UPDATE lock_pair SET n = n + 1 WHERE id = :i"), {"i": mine})
+            await both_hold.wait()
+            await connection.execute(text("UPDATE lock_pair SET n = n + 1 WHERE id = :i"), {"i": theirs})
+
+    outcomes = await asyncio.gather(cross(first, 1, 2), cross(second, 2, 1), return_exceptions=True)
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(failures) == 1 and isinstance(failures[0], DBAPIError) and is_busy_error(failures[0]), outcomes
+    deadlock = failures[0]
+
+    app = create_app(settings=settings, database=database)
+
+    async def broken() -> None:
+        raise deadlock
+
+    app.add_api_route("/deadlock", broken)
+    transport = httpx.ASGITransport(app=app, client=("10.1.2.3", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers={"accept": "text/html"}) as web:
+        page = await web.get("/deadlock")
+        assert page.status_code == 503 and page.headers["retry-after"] == "5"
+        assert "Hệ thống đang bận" in page.text
+    await first.dispose()
+    await second.dispose()
+    await database.dispose()

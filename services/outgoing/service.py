@@ -1104,6 +1104,11 @@ async def deliver(session: AsyncSession, *, settings: Settings, document_id: int
         return row.incoming_id
     if doc.status not in ISSUED:
         raise Conflict(_l("The document is not issued."))
+    # The document's row is locked before the audit head (the copy's own audit entry takes it,
+    # the event below touches the document): every transaction that changes a document and
+    # audits takes the two in this order. Taken the other way, a delivery deadlocked with the
+    # signature check of the same document on another worker.
+    await session.execute(select(OutgoingDocument.id).where(OutgoingDocument.id == doc.id).with_for_update())
     signer = await session.get(User, doc.signer_id)
     files = await issued_file_refs(session, doc=doc)
     assert doc.notation is not None and doc.issue_date is not None  # an issued document has both

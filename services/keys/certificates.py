@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit.service import Actor, record
@@ -281,6 +282,15 @@ async def ensure_system_key(
         if existing.status == CertStatus.pending:  # proposed by the person; the system holds that very key
             return await confirm(session, actor=SYSTEM_ACTOR, cert_id=existing.id)
         return existing
-    return await register(
-        session, actor=SYSTEM_ACTOR, der_or_pem=der, source=CertSource.system, user_id=user_id, organization_id=organization_id
-    )
+    try:
+        async with session.begin_nested():
+            return await register(
+                session, actor=SYSTEM_ACTOR, der_or_pem=der, source=CertSource.system, user_id=user_id, organization_id=organization_id
+            )
+    except IntegrityError:
+        # The key's first use in two transactions at once (a clerk sealing while a worker checks a
+        # signature): the other registered it first; its row is the one to use.
+        existing = await session.scalar(select(SignerCertificate).where(SignerCertificate.fingerprint == fingerprint_of(der)))
+        if existing is None or (existing.user_id, existing.organization_id) != (user_id, organization_id):
+            raise
+        return existing

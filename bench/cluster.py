@@ -163,6 +163,7 @@ async def _drive(stack: Stack, args: argparse.Namespace, outcome: Outcome, web_p
     outcome.held.append(f"{args.items} agenda changes through the proxy, {len(expected_all)} meeting events in all")
     for browser in browsers.values():
         outcome.retried_503 += browser.retries
+        outcome.lost_in_flight += browser.uncertain
         await browser.close()
     await checker.close()
 

@@ -28,6 +28,11 @@ class ActionFailed(Exception):
     pass
 
 
+# The proxy lost the web process while it held the request (killed mid-request): whether the
+# action was saved is unknown, as for a user who sees nginx's "Bad Gateway".
+LOST_IN_FLIGHT = {502, 504}
+
+
 async def until(check: Callable[[], Awaitable[Any]], *, timeout: float, every: float = 0.25, what: str = "condition") -> Any:
     """Poll `check` until it returns something truthy; raise TimeoutError after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -51,6 +56,7 @@ class Browser:
     client: httpx.AsyncClient = field(init=False)
     csrf: str = ""
     retries: int = 0  # 503 answers retried
+    uncertain: int = 0  # posts whose web process died holding them (502/504), settled afterwards
 
     def __post_init__(self) -> None:
         self.client = httpx.AsyncClient(
@@ -83,12 +89,43 @@ class Browser:
             self.retries += 1
             await asyncio.sleep(min(float(answer.headers.get("retry-after") or 1), 2.0))
 
+    async def _sure(
+        self, send: Callable[[], Awaitable[httpx.Response]], done: int, saved: Callable[[], Awaitable[str | None]] | None = None
+    ) -> httpx.Response:
+        """Send (patiently). When the proxy answers 502/504 the outcome is unknown, and the user
+        does what a person does: look first, then send again. `saved` (for a create) looks the
+        record up and returns where it is; found, the action counts as done (`done`, redirected
+        there). A change of state is simply sent again: if the first went through, the second
+        answers 409 (no longer in the state it needs), which here means done; the flows' later
+        steps and the final invariants check the state."""
+        answer = await self._patient(send)
+        for _ in range(5):
+            if answer.status_code not in LOST_IN_FLIGHT:
+                break
+            self.uncertain += 1
+            await asyncio.sleep(0.5)
+            where = await saved() if saved is not None else None
+            if where is not None:
+                return httpx.Response(done, headers={"location": where}, request=answer.request)
+            answer = await self._patient(send)
+            if answer.status_code == 409 and saved is None:
+                return httpx.Response(done, json={}, request=answer.request)
+        return answer
+
     async def action(
-        self, path: str, data: dict[str, Any] | None = None, files: list[Any] | None = None, *, expect: int = 303
+        self,
+        path: str,
+        data: dict[str, Any] | None = None,
+        files: list[Any] | None = None,
+        *,
+        expect: int = 303,
+        saved: Callable[[], Awaitable[str | None]] | None = None,
     ) -> httpx.Response:
         """POST a form as the signed-in user; timed; anything but `expect` raises."""
         started = time.perf_counter()
-        answer = await self._patient(lambda: self.client.post(path, data={**(data or {}), "csrf_token": self.csrf}, files=files))
+        answer = await self._sure(
+            lambda: self.client.post(path, data={**(data or {}), "csrf_token": self.csrf}, files=files), expect, saved
+        )
         if self.timings is not None:
             self.timings.append(time.perf_counter() - started)
         if answer.status_code != expect:
@@ -97,8 +134,8 @@ class Browser:
 
     async def live(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
         started = time.perf_counter()
-        answer = await self._patient(
-            lambda: self.client.post(path, json=body or {}, headers={"x-csrf-token": self.csrf, "accept": "application/json"})
+        answer = await self._sure(
+            lambda: self.client.post(path, json=body or {}, headers={"x-csrf-token": self.csrf, "accept": "application/json"}), 200
         )
         if self.timings is not None:
             self.timings.append(time.perf_counter() - started)
@@ -134,6 +171,26 @@ class Directory:
     orgs: dict[str, int]
     units: dict[tuple[str, str], int]
     workflow_prefix: str = ""  # the database's deployment prefix of workflow IDs
+    database_url: str = ""
+
+    def saved(self, table: str, column: str, value: str, page: str) -> Callable[[], Awaitable[str | None]]:
+        """A look-up for `Browser.action(saved=…)`: where the record whose `column` is `value`
+        is (`page`/id), if a create whose answer was lost did save it."""
+
+        async def look() -> str | None:
+            from sqlalchemy import text
+
+            from services.db import Database
+
+            database = Database(self.database_url)
+            try:
+                async with database.read() as session:
+                    found = (await session.execute(text(f"SELECT id FROM {table} WHERE {column} = :v"), {"v": value})).scalar()
+            finally:
+                await database.dispose()
+            return None if found is None else f"{page}/{found}"
+
+        return look
 
 
 async def load_directory(database_url: str) -> Directory:
@@ -159,7 +216,7 @@ async def load_directory(database_url: str) -> Directory:
             prefix = await workflow_prefix(session)
     finally:
         await database.dispose()
-    return Directory(users=users, orgs=orgs, units=units, workflow_prefix=prefix)
+    return Directory(users=users, orgs=orgs, units=units, workflow_prefix=prefix, database_url=database_url)
 
 
 # --- incoming ---------------------------------------------------------------------------------------
@@ -177,12 +234,13 @@ _PDF_CACHE: dict[str, bytes] = {}
 async def incoming_register(clerk: Browser, directory: Directory, tag: str) -> int:
     today = datetime.now().date()
     pdf = _PDF_CACHE.setdefault("incoming", tiny_pdf("Cong van den"))
+    notation = f"{tag}/CV-SLĐTBXH"
     answer = await clerk.action(
         "/incoming",
         {
             "organization_id": str(directory.orgs["hlhpn-bentre"]),
             "issuer_name": "Sở Lao động - Thương binh và Xã hội",
-            "number_notation": f"{tag}/CV-SLĐTBXH",
+            "number_notation": notation,
             "document_date": (today - timedelta(days=1)).isoformat(),
             "doc_type": "CV",
             "subject": f"Về việc phối hợp tuyên truyền ({tag})",
@@ -191,6 +249,7 @@ async def incoming_register(clerk: Browser, directory: Directory, tag: str) -> i
             "arrival_date": today.isoformat(),
         },
         files=[("files", ("cong-van.pdf", pdf, "application/pdf"))],
+        saved=directory.saved("incoming_documents", "number_notation", notation, "/incoming"),
     )
     return created_id(answer)
 
@@ -216,9 +275,10 @@ OUTGOING_RECIPIENTS = ("hlhpn-tpbentre", "hlhpn-chauthanh", "hlhpn-mocaynam")
 
 
 async def outgoing_draft(drafter: Browser, directory: Directory, tag: str) -> int:
+    subject = f"Về việc tổ chức Hội nghị sơ kết ({tag})"
     data: dict[str, Any] = {
         "doc_type": "CV",
-        "subject": f"Về việc tổ chức Hội nghị sơ kết ({tag})",
+        "subject": subject,
         "body": "Kính gửi các cơ sở Hội.\nĐề nghị các đơn vị triển khai thực hiện.",
         "signer_id": str(directory.users["lan.nguyen"]),
         "authority_prefix": "TM.",
@@ -228,7 +288,8 @@ async def outgoing_draft(drafter: Browser, directory: Directory, tag: str) -> in
         "secrecy": "normal",
         "recipient_org_ids": [str(directory.orgs[c]) for c in OUTGOING_RECIPIENTS],
     }
-    return created_id(await drafter.action("/outgoing", data))
+    saved = directory.saved("outgoing_documents", "subject", subject, "/outgoing")
+    return created_id(await drafter.action("/outgoing", data, saved=saved))
 
 
 async def outgoing_submit(drafter: Browser, directory: Directory, doc_id: int, reviewer: str = "hanh.pham") -> None:
@@ -256,17 +317,19 @@ async def outgoing_issue(clerk: Browser, doc_id: int) -> None:
 
 async def meeting_create(organiser: Browser, directory: Directory, tag: str) -> int:
     start = (datetime.now() + timedelta(days=3)).replace(hour=8, minute=0, second=0, microsecond=0)
+    title = f"Giao ban tháng ({tag})"
     answer = await organiser.action(
         "/meetings",
         {
             "organization_id": str(directory.orgs["hlhpn-bentre"]),
-            "title": f"Giao ban tháng ({tag})",
+            "title": title,
             "chair_id": str(directory.users["lan.nguyen"]),
             "secretary_id": str(directory.users["ngoc.vo"]),
             "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
             "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
             "mode": "online",
         },
+        saved=directory.saved("meetings", "title", title, "/meetings"),
     )
     meeting_id = created_id(answer)
     await organiser.action(
@@ -294,10 +357,11 @@ async def meeting_close(chair: Browser, meeting_id: int) -> None:
 
 async def report_create(requester: Browser, directory: Directory, tag: str) -> int:
     deadline = (datetime.now() + timedelta(days=14)).date().isoformat()
+    title = f"Báo cáo kết quả 6 tháng ({tag})"
     answer = await requester.action(
         "/reports",
         {
-            "title": f"Báo cáo kết quả 6 tháng ({tag})",
+            "title": title,
             "instructions": "Gửi số liệu theo mẫu.",
             "organization_id": str(directory.orgs["hlhpn-bentre"]),
             "deadline_date": deadline,
@@ -307,6 +371,7 @@ async def report_create(requester: Browser, directory: Directory, tag: str) -> i
             "field_unit": ["người"],
             "field_kind": ["integer"],
         },
+        saved=directory.saved("report_requests", "title", title, "/reports"),
     )
     return created_id(answer)
 

@@ -47,6 +47,7 @@ class Outcome:
     kills: list[dict[str, Any]] = field(default_factory=list)
     backend: str = "sqlite"
     retried_503: int = 0  # user actions answered 503 (busy / database unreachable) and sent again
+    lost_in_flight: int = 0  # actions whose web process died holding them (502/504): looked up, sent again
     flows: dict[str, str] = field(default_factory=dict)  # flow name -> "final" or why not
     failures: list[str] = field(default_factory=list)  # invariants that failed
     held: list[str] = field(default_factory=list)  # invariants that held
@@ -72,6 +73,7 @@ class Outcome:
                 f" kill; {self.seconds:.0f} s"
             ),
             f"user actions answered 503 and sent again: {self.retried_503}",
+            f"user actions lost in flight (502/504), looked up and settled: {self.lost_in_flight}",
             f"escaped children (not in the killed group): {dict(Counter(self.escaped))}",
             "flows:",
         ]
@@ -517,6 +519,7 @@ async def _drive(stack: Stack, args: argparse.Namespace, outcome: Outcome) -> No
     await check_invariants(checker, flows, outcome, directory)
     for browser in browsers.values():
         outcome.retried_503 += browser.retries
+        outcome.lost_in_flight += browser.uncertain
         await browser.close()
     await checker.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,9 @@ from services.errors import DomainError, TooManyAttempts, Unauthenticated
 from services.events.hub import EventHub
 from services.events.hub import register as register_hub
 from services.events.hub import unregister as unregister_hub
-from services.i18n import _l
+from services.i18n import Message, _l, render
 from web import i18n, metrics, openapi
+from web.api_v1.problems import API_V1, problem
 from web.body_limit import BodyLimit
 from web.deps import CSRF_COOKIE, anonymous_csrf
 from web.temporal import TemporalHandle
@@ -40,12 +42,27 @@ def _wants_html(request: Request) -> bool:
     )
 
 
-def _error_response(request: Request, status: int, message: str, details: Any = None) -> Response:
-    if _wants_html(request):
-        from web.templating import render
+def _accept_language(header: str) -> str | None:
+    """The first of our languages an Accept-Language header names ("en-US,en;q=0.9" → en)."""
+    for part in header.split(","):
+        tag = part.split(";", 1)[0].strip().lower().split("-", 1)[0]
+        if tag in i18n.LOCALES:
+            return tag
+    return None
 
-        return render(request, "error.html", {"status": status, "message": message, "details": details}, status_code=status)
-    return JSONResponse({"error": status, "message": message, "details": details}, status_code=status)
+
+def _error_response(request: Request, status: int, message: Message | DomainError | str, details: Any = None) -> Response:
+    """An error as the caller reads it: a page for a browser, RFC 9457 problem details on the
+    public API (/api/v1, in both languages), the app's JSON shape for other scripts."""
+    text = message.text if isinstance(message, DomainError) else partial(render, message)
+    if request.url.path.startswith(API_V1):
+        return problem(status, detail=text(i18n.current_locale.get()), vi=text("vi"), en=text("en"), details=details)
+    if _wants_html(request):
+        from web.templating import render as render_page
+
+        page = {"status": status, "message": text(i18n.current_locale.get()), "details": details}
+        return render_page(request, "error.html", page, status_code=status)
+    return JSONResponse({"error": status, "message": text(i18n.current_locale.get()), "details": details}, status_code=status)
 
 
 log = logging.getLogger(__name__)
@@ -101,9 +118,7 @@ def create_app(*, settings: Settings | None = None, database: Database | None = 
         return _error_response(
             request,
             413,
-            i18n.text(
-                _l("The upload is too large. The limit is {limit_mb} MB.", limit_mb=limit_mb),
-            ),
+            _l("The upload is too large. The limit is {limit_mb} MB.", limit_mb=limit_mb),
         )
 
     # Inside `context` (added after it), so the 413 gets the locale and the security headers.
@@ -119,6 +134,8 @@ def create_app(*, settings: Settings | None = None, database: Database | None = 
         # configured https base URL says the site is served over HTTPS all the same.
         https = request.url.scheme == "https" or settings.base_url.lower().startswith("https://")
         lang = request.cookies.get("lt_lang")
+        if lang is None and request.url.path.startswith(API_V1):  # scripts say it the HTTP way
+            lang = _accept_language(request.headers.get("accept-language", ""))
         token = i18n.current_locale.set(lang if lang in i18n.LOCALES else i18n.DEFAULT_LOCALE)
         try:
             response: Response = await call_next(request)
@@ -153,8 +170,7 @@ def create_app(*, settings: Settings | None = None, database: Database | None = 
                 await record(session, **exc.audit)  # type: ignore[arg-type]  # record's keywords (record_after_rollback)
         if isinstance(exc, Unauthenticated) and request.method == "GET" and _wants_html(request):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        message = exc.text(i18n.current_locale.get())
-        response = _error_response(request, exc.status_code, message, exc.details or None)
+        response = _error_response(request, exc.status_code, exc, exc.details or None)
         if isinstance(exc, TooManyAttempts):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
@@ -162,15 +178,16 @@ def create_app(*, settings: Settings | None = None, database: Database | None = 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         fields = sorted({".".join(str(p) for p in e.get("loc", [])[1:]) for e in exc.errors()})
-        message = i18n.text(_l("Some fields are missing or invalid: {fields}.", fields=", ".join(fields)))
+        message = _l("Some fields are missing or invalid: {fields}.", fields=", ".join(fields))
         return _error_response(request, 422, message, {"fields": fields})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message: Message | str
         if exc.status_code == 404:
-            message = i18n.text(_l("This page does not exist."))
+            message = _l("This page does not exist.")
         elif exc.status_code == 405:
-            message = i18n.text(_l("This action is not allowed here."))
+            message = _l("This action is not allowed here.")
         else:
             message = str(exc.detail)
         return _error_response(request, exc.status_code, message)
@@ -182,9 +199,7 @@ def create_app(*, settings: Settings | None = None, database: Database | None = 
         if isinstance(exc, DBAPIError) and not (isinstance(exc, DataError) or "out of" in str(exc.orig)):
             raise exc
         log.info("value out of range on %s %s: %s", request.method, request.url.path, exc)
-        message = i18n.text(
-            _l("A value is out of range (a number too large or a text too long). Check and send again."),
-        )
+        message = _l("A value is out of range (a number too large or a text too long). Check and send again.")
         return _error_response(request, 422, message)
 
     @app.exception_handler(OperationalError)
@@ -194,9 +209,7 @@ def create_app(*, settings: Settings | None = None, database: Database | None = 
         if not is_busy_error(exc):
             return await database_gone(request, exc)
         log.warning("database busy on %s %s: %s", request.method, request.url.path, exc.orig)
-        message = i18n.text(
-            _l("The system is busy and did not save your action. Please try again in a moment."),
-        )
+        message = _l("The system is busy and did not save your action. Please try again in a moment.")
         response = _error_response(request, 503, message)
         response.headers["Retry-After"] = "5"
         return response
@@ -206,9 +219,7 @@ def create_app(*, settings: Settings | None = None, database: Database | None = 
         # The database refused a value (too long for its column, a byte PostgreSQL cannot store):
         # the transaction was rolled back; say what to fix instead of a 500.
         log.warning("value refused by the database on %s %s: %s", request.method, request.url.path, exc.orig)
-        message = i18n.text(
-            _l("A value is too long or holds characters that cannot be stored. Shorten or retype it and try again."),
-        )
+        message = _l("A value is too long or holds characters that cannot be stored. Shorten or retype it and try again.")
         return _error_response(request, 422, message)
 
     async def database_gone(request: Request, exc: Exception) -> Response:
@@ -218,8 +229,8 @@ def create_app(*, settings: Settings | None = None, database: Database | None = 
         if not is_unreachable_error(exc):
             raise exc
         log.warning("database unreachable on %s %s: %r", request.method, request.url.path, exc)
-        message = i18n.text(
-            _l("The database is briefly unreachable. Reload the page in a moment, check whether your action was saved, then try again."),
+        message = _l(
+            "The database is briefly unreachable. Reload the page in a moment, check whether your action was saved, then try again."
         )
         response = _error_response(request, 503, message)
         response.headers["Retry-After"] = "5"
@@ -246,6 +257,7 @@ def create_app(*, settings: Settings | None = None, database: Database | None = 
 def routers() -> list[APIRouter]:
     """Every router of the app; tests walk these to check each route's access rule."""
     from web import live
+    from web.api_v1 import incoming as api_incoming
     from web.routes import (
         account,
         admin,
@@ -286,6 +298,7 @@ def routers() -> list[APIRouter]:
             admin,
             audit,
             api,
+            api_incoming,
             live,
             temporal_codec,
         )

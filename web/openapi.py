@@ -14,6 +14,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from web.api_v1.problems import API_V1, PROBLEM_TYPE, Problem
+
 ERROR_SCHEMA = {
     "title": "Error",
     "type": "object",
@@ -58,11 +60,18 @@ def _ok_content(path: str, method: str) -> dict[str, Any]:
 
 
 def complete(schema: dict[str, Any]) -> dict[str, Any]:
-    schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = ERROR_SCHEMA
+    schemas["Problem"] = Problem.model_json_schema()
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}, **HTML}
+    problem = {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
+            if path.startswith(API_V1):  # the public API: JSON, errors as problem details (web/api_v1)
+                for code, description in ERRORS.items():
+                    responses[code] = {"description": description, "content": problem}
+                continue
             ok = responses.setdefault("200", {"description": "Successful Response"})
             ok.setdefault("content", {}).update(_ok_content(path, method))
             if path == "/healthz":  # a probe: no session, no errors of its own, 503 names the failing part

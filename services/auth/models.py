@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from services.db import Base, utcnow
@@ -67,3 +67,21 @@ class LoginAttempt(Base):
     ip: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     success: Mapped[bool] = mapped_column(Boolean)
+
+
+class IdempotentRequest(Base):
+    """A POST sent with an `Idempotency-Key`, and what it answered: a retry with the same key
+    (a phone on a weak link) gets this answer again instead of doing the action twice. Written
+    in the action's own transaction, so the key is stored exactly when the action is; kept a day."""
+
+    __tablename__ = "api_idempotency"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_api_idempotency_user_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(128))
+    request: Mapped[str] = mapped_column(String(300))  # "POST /api/v1/…": a key names one request
+    status_code: Mapped[int] = mapped_column(Integer, default=0)  # 0 while the action runs
+    body: Mapped[str] = mapped_column(Text, default="")
+    headers: Mapped[str] = mapped_column(Text, default="{}")  # Location, ETag
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -14,7 +14,7 @@ from meetings.models import (
     SpeakerRequest,
 )
 from services.audit.models import AuditCheckpoint, AuditEntry, AuditHead
-from services.auth.models import ApiToken, LoginAttempt, UserSession
+from services.auth.models import ApiToken, IdempotentRequest, LoginAttempt, UserSession
 from services.calendar import Holiday
 from services.db import Base
 from services.deadlines.models import DeadlineNotice

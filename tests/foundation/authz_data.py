@@ -287,6 +287,7 @@ async def build(database: Database, settings: Settings) -> MatrixData:
             "year": str(vn_today().year),
             "code": "vi",
             "key": "documents",
+            "queue": "to-direct",
             "digest": "0" * 64,
             "cert_id": "987654",
             "organization_id": str(ids[ORGS[OWN]]),

@@ -23,12 +23,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import get_origin
+from types import UnionType
+from typing import Literal, Union, get_args, get_origin
 
 import httpx
 import pytest
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from demo.incoming import demo_pdf
@@ -90,6 +92,23 @@ ROWS: dict[str, str] = {
     "POST /incoming/book/archive": "-",
     "GET /incoming/book/archive.pdf": "-",
     "GET /incoming/stats": "-",
+    "GET /api/v1/incoming": "-",
+    "GET /api/v1/incoming/queues/{queue}": "-",
+    "GET /api/v1/incoming/{document_id}": "incoming | admin,officer,secretary@own=404 auditor@child=ok",
+    "POST /api/v1/incoming": "-",
+    "POST /api/v1/incoming/{document_id}/register": "incoming",
+    "POST /api/v1/incoming/{document_id}/accept": "incoming",
+    "POST /api/v1/incoming/{document_id}/return-sender": "incoming",
+    "POST /api/v1/incoming/{document_id}/recall-answer": "incoming",
+    "POST /api/v1/incoming/{document_id}/return-clerk": "incoming | clerk@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
+    "POST /api/v1/incoming/{document_id}/direct": "incoming",
+    "POST /api/v1/incoming/{document_id}/no-direction": "incoming",
+    "POST /api/v1/incoming/{document_id}/extend": "incoming",
+    "POST /api/v1/incoming/{document_id}/delegate": "incoming | clerk,leader,deputy_leader@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
+    "POST /api/v1/incoming/{document_id}/progress": "incoming | clerk,leader,deputy_leader@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
+    "POST /api/v1/incoming/{document_id}/opinion": "incoming | clerk@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
+    "POST /api/v1/incoming/{document_id}/complete": "incoming | clerk,leader,deputy_leader@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
+    "POST /api/v1/incoming/{document_id}/reply": "incoming | clerk@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
     "GET /incoming/{document_id}": "incoming | admin,officer,secretary@own=404 auditor@child=ok",
     "GET /incoming/{document_id}/files/{file_id}": "incoming | admin,officer,secretary@own=404 auditor@child=ok",
     "GET /incoming/{document_id}/files/{file_id}/pages/{page}.png": "incoming | admin,officer,secretary@own=404 auditor@child=ok",
@@ -328,9 +347,10 @@ def _answer(response: httpx.Response) -> str:
 
 def _message(response: httpx.Response) -> str:
     """The error's message, to tell a 422 from a 409 when reading a failure."""
-    if response.headers.get("content-type", "").startswith("application/json"):
+    if response.headers.get("content-type", "").startswith(("application/json", "application/problem+json")):
         try:
-            return str(response.json().get("message", ""))[:80]
+            body = response.json()
+            return str(body.get("message") or body.get("detail") or "")[:80]
         except (ValueError, AttributeError):
             return ""
     found = re.search(r'<p class="error" role="alert">(.*?)</p>', response.text, re.S)
@@ -480,16 +500,30 @@ def _json_body(route: APIRoute) -> dict[str, object] | None:
     for param in route.dependant.body_params:
         model = param.field_info.annotation
         if isinstance(model, type) and issubclass(model, BaseModel):
-            return {name: _sample(field.annotation) for name, field in model.model_fields.items() if field.is_required()}
+            return _sample(model)  # type: ignore[return-value]  # a model's sample is a dict
     return None
 
 
 def _sample(annotation: object) -> object:
     if annotation is int:
         return 1
+    if annotation is date:
+        return str(date.today() + timedelta(days=7))
     if get_origin(annotation) is list:
         return [1]
+    if get_origin(annotation) is Literal:
+        return get_args(annotation)[0]
+    if get_origin(annotation) in (Union, UnionType):  # an optional value: the value
+        return _sample(next(a for a in get_args(annotation) if a is not type(None)))
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return {name: _sample_field(field) for name, field in annotation.model_fields.items() if field.is_required()}
     return "Nội dung thử"
+
+
+def _sample_field(field: FieldInfo) -> object:
+    sample = _sample(field.annotation)
+    longest = min((m.max_length for m in field.metadata if getattr(m, "max_length", None)), default=None)
+    return sample[:longest] if isinstance(sample, str) and longest else sample
 
 
 async def _send(

@@ -135,7 +135,7 @@ async def _fill_issuer(session: AsyncSession, form: dict[str, Any]) -> None:
             form["issuer_name"] = org.name
 
 
-async def _check_files(request: Request, uploads: list[UploadFile]) -> list[incoming.NewFile]:
+async def check_files(request: Request, uploads: list[UploadFile]) -> list[incoming.NewFile]:
     """Check every upload by content first (nothing is stored when one is refused), then validate signatures."""
     settings = request.app.state.settings
     checked = []
@@ -417,7 +417,7 @@ async def create(
         # Checking the uploads' signatures waits on OCSP: no transaction stays open meanwhile
         # (nothing was written yet; registering begins a new one).
         await session.commit()
-        checked = await _check_files(request, files)
+        checked = await check_files(request, files)
         async with session.begin_nested():
             doc = await incoming.register(
                 session,

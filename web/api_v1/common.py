@@ -1,0 +1,81 @@
+"""What every resource of the public API shares: idempotent POSTs, revisions (ETag / If-Match)
+and the problem details of web.api_v1.problems."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Header, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.auth import idempotency
+from services.authz import Principal
+from services.errors import Conflict
+from services.i18n import _l
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Any unique string (a UUID). Sent again with the same key within a day, the request "
+        "is not done twice: the first answer is returned, with `Idempotent-Replayed: true`.",
+        max_length=idempotency.MAX_KEY,
+    ),
+]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="The ETag you read. If the object changed since, nothing is done and the answer is 409.",
+        max_length=64,
+    ),
+]
+JSON = "application/json"
+
+
+@dataclass
+class Answer:
+    model: BaseModel
+    status_code: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def etag(kind: str, object_id: int, revision: int) -> str:
+    return f'"{kind}-{object_id}-r{revision}"'
+
+
+def check_revision(if_match: str | None, current: str) -> None:
+    """A client that sends If-Match does not overwrite a change it has not seen."""
+    if if_match is not None and if_match.strip() not in ("*", current, "W/" + current):
+        raise Conflict(_l("This document changed since you read it. Read it again, then decide."), current_etag=current)
+
+
+async def once(
+    request: Request, session: AsyncSession, principal: Principal, key: str | None, act: Callable[[], Awaitable[Answer]]
+) -> Response:
+    """Run a POST's action at most once per Idempotency-Key (see services.auth.idempotency)."""
+    if key is None:
+        return _respond(await act())
+    idempotency.check_key(key)
+    user_id, what = principal.user.id, f"{request.method} {request.url.path}"
+    stored = await idempotency.answered(session, user_id=user_id, key=key, request=what)
+    if stored is not None and stored.status_code:
+        headers = {**json.loads(stored.headers), "Idempotent-Replayed": "true"}
+        return Response(stored.body, status_code=stored.status_code, headers=headers, media_type=JSON)
+    try:
+        row = await idempotency.reserve(session, user_id=user_id, key=key, request=what)
+    except IntegrityError as exc:  # the same key's first request committed meanwhile
+        raise Conflict(_l("A request with this Idempotency-Key is being handled. Send it again in a moment to get its answer.")) from exc
+    answer = await act()
+    idempotency.fill(row, status_code=answer.status_code, body=answer.model.model_dump_json(), headers=answer.headers)
+    return _respond(answer)
+
+
+def _respond(answer: Answer) -> Response:
+    return Response(answer.model.model_dump_json(), status_code=answer.status_code, headers=answer.headers, media_type=JSON)

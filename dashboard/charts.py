@@ -111,7 +111,7 @@ def column_chart(
     bar_w = min(48.0, slot * 0.7 / groups)
     for i, category in enumerate(categories):
         x0 = left + slot * i + (slot - bar_w * groups) / 2
-        base = top + plot_h
+        base: float = top + plot_h
         for j, s in enumerate(series):
             value = s.values[i] if i < len(s.values) else 0
             h = plot_h * value / top_value if top_value else 0

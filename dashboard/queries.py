@@ -78,8 +78,9 @@ async def documents_per_month(session: AsyncSession, *, org_ids: Iterable[int], 
             )
         )
     ).all()
-    for day in arrivals:
-        rows[month_of(day)].incoming += 1
+    for day in arrivals:  # in the period, so never null
+        if day is not None:
+            rows[month_of(day)].incoming += 1
     issued = (
         await session.scalars(
             select(OutgoingDocument.issue_date).where(
@@ -91,7 +92,8 @@ async def documents_per_month(session: AsyncSession, *, org_ids: Iterable[int], 
         )
     ).all()
     for day in issued:
-        rows[month_of(day)].outgoing += 1
+        if day is not None:
+            rows[month_of(day)].outgoing += 1
     return list(rows.values())
 
 
@@ -204,6 +206,8 @@ async def handling_time_per_month(session: AsyncSession, *, org_ids: Iterable[in
     ).all()
     days: dict[str, list[float]] = defaultdict(list)
     for completed, registered, created in rows:
+        if completed is None:  # the query asks for completed documents
+            continue
         days[month_of(completed)].append(max(0.0, (completed - (registered or created)).total_seconds() / 86400))
     return [MonthHandling(m, len(days.get(m, [])), round(sum(days[m]) / len(days[m]), 1) if days.get(m) else None) for m in period.months()]
 

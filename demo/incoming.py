@@ -175,6 +175,7 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None:
     async with database.session() as session:
         # Demo only: move the due date into the past so the page shows an overdue document.
         doc = await session.get(IncomingDocument, d3)
+        assert doc is not None
         doc.due_date = today - timedelta(days=3)
     await direct(d4, "lan.nguyen", "ngoc.vo", "Văn phòng tổng hợp, báo cáo Thường trực.", 5)
     await act(d4, "ngoc.vo", incoming.complete, result="Đã tổng hợp vào báo cáo tháng của Hội LHPN tỉnh.")

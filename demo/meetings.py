@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -67,7 +68,7 @@ async def seed_demo(*, settings: Settings, database: Database, client: Client) -
         mode: MeetingMode = MeetingMode.hybrid,
         place: str = "Hội trường Hội LHPN tỉnh Bến Tre, số 3 đường Cách Mạng Tháng Tám",
         items: list[tuple[str, int, str | None]],
-        units: list[str] = (),
+        units: Sequence[str] = (),
         description: str = "",
     ) -> int:
         async with database.session() as session:
@@ -199,6 +200,7 @@ async def seed_demo(*, settings: Settings, database: Database, client: Client) -
         )
     async with database.session() as session:
         yes = await session.scalar(select(PollOption.id).where(PollOption.poll_id == poll.id, PollOption.key == "yes"))
+    assert yes is not None
     for name in ("lan.nguyen", "thu.le"):
         async with database.session() as session:
             await polls.vote(session, principal=p[name], meeting_id=live_id, poll_id=poll.id, option_id=yes)
@@ -249,6 +251,7 @@ async def seed_demo(*, settings: Settings, database: Database, client: Client) -
         # Demo only: the meeting took place last week.
         shift = timedelta(days=7)
         meeting = await session.get(Meeting, done_id)
+        assert meeting is not None and meeting.opened_at is not None and meeting.closed_at is not None
         await session.execute(
             update(Meeting)
             .where(Meeting.id == done_id)

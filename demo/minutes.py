@@ -118,6 +118,7 @@ async def hold_meeting(database: Database, settings: Settings, plan: Plan) -> He
             unit_id = await session.scalar(
                 select(MeetingUnit.id).where(MeetingUnit.meeting_id == meeting_id, MeetingUnit.organization_id == orgs[code])
             )
+        assert unit_id is not None, code
         responder = await principal(database, attendees[0])
         async with database.session() as session:
             await scheduling.name_attendees(

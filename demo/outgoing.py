@@ -127,6 +127,7 @@ async def sign_and_issue(settings: Settings, database: Database, document_id: in
         leader_actor = Actor(user_id=leader.id, name=leader.full_name, organization_id=doc.organization_id)
         profile = await signing_profile(session, settings=settings, organization_id=doc.organization_id, user_id=leader.id)
         key = await open_signer(session, settings=settings, actor=leader_actor, pin=DEMO_PIN, user=leader)
+        assert doc.prepared_pdf_sha is not None
         signed = await sign_as_leader(
             settings=settings,
             profile=profile,
@@ -144,12 +145,12 @@ async def sign_and_issue(settings: Settings, database: Database, document_id: in
         user = (await session.scalars(select(User).where(User.username == clerk))).one()
         clerk_actor = Actor(user_id=user.id, name=user.full_name, organization_id=doc.organization_id)
         org = await session.get(Organization, doc.organization_id)
-        assert org is not None
+        assert org is not None and doc.leader_pdf_sha is not None
         leader_pdf = blobs.get(doc.leader_pdf_sha)
         org_profile = await signing_profile(session, settings=settings, organization_id=org.id)
         seal_key = await open_signer(session, settings=settings, actor=clerk_actor, pin=DEMO_PIN, org=org)
 
-        async def seal(stamp):  # type: ignore[no-untyped-def]
+        async def seal(stamp):
             return await issue_seal(
                 settings=settings,
                 profile=org_profile,
@@ -174,6 +175,7 @@ async def seed_demo(*, settings: Settings, database: Database, client: object) -
             async with database.session() as session:
                 users = {u.username: u for u in (await session.scalars(select(User))).all()}
                 province = await session.scalar(select(Organization).where(Organization.code == "hlhpn-bentre"))
+                assert province is not None
                 codes = {o.code: o.id for o in (await session.scalars(select(Organization))).all()}
                 unit_code = "GDXH" if drafter == "hanh.pham" else "TG" if drafter == "thu.le" else "VP"
                 unit = await session.scalar(select(Unit).where(Unit.organization_id == province.id, Unit.code == unit_code))

@@ -104,6 +104,7 @@ async def _submit(
         return
     async with database.session() as session:
         oid = await session.scalar(select(Organization.id).where(Organization.code == org_code))
+        assert oid is not None, org_code
         fresh = await reports.get_request(session, request_id=req.id)
         figures = {str(f.id): v for f, v in zip(fresh.fields, values)}
         try:

@@ -203,7 +203,7 @@ def create_app(*, settings: Settings | None = None, database: Database | None = 
         return _error_response(request, 422, message)
 
     @app.exception_handler(OperationalError)
-    async def database_busy(request: Request, exc: OperationalError) -> Response:
+    async def database_busy(request: Request, exc: DBAPIError) -> Response:
         # A lock or statement wait passed its deadline (settings.db_lock_timeout_seconds): the
         # transaction was rolled back, so nothing is half-done and trying again is safe.
         if not is_busy_error(exc):

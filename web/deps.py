@@ -110,8 +110,8 @@ async def _resolve(request: Request, session: AsyncSession) -> Principal | None:
             request.state.touch_api_token = token.id  # stamped after the request (web.app)
         principal = await load_principal(session, token.user, ip=client_ip(request))
         principal.via_token = True
-    elif token := request.cookies.get(SESSION_COOKIE):
-        user_session = await auth.resolve_session(session, token=token)
+    elif cookie := request.cookies.get(SESSION_COOKIE):
+        user_session = await auth.resolve_session(session, token=cookie)
         if user_session is not None:
             principal = await load_principal(session, user_session.user, ip=client_ip(request))
             principal.session_id = user_session.id
@@ -141,7 +141,7 @@ def _check_plain_text(form) -> None:
 
 
 async def _check_csrf(request: Request, expected: str | None) -> None:
-    sent = request.headers.get("x-csrf-token")
+    sent: object = request.headers.get("x-csrf-token")
     form = None
     if request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         form = await request.form()  # Starlette caches the parsed form
@@ -202,7 +202,7 @@ class Access:
                     _l("This page is for another role. Ask an administrator if you need access."),
                 )
             if self.org_param is not None:
-                raw = request.path_params.get(self.org_param)
+                raw = str(request.path_params.get(self.org_param, ""))
                 require(principal, self.roles, int(raw) if is_digits(raw) else None, "organization")
         if request.method == "GET" and not principal.via_token:
             from web.nav import counts

@@ -10,16 +10,17 @@ from services.i18n import _l
 from services.numbers import is_digits
 
 
-def form_id(value: str | None) -> int | None:
-    """A chosen id; None when nothing was chosen; anything but ASCII digits is refused."""
-    value = (value or "").strip()
-    if not value:
+def form_id(value: object) -> int | None:
+    """A chosen id; None when nothing was chosen; anything but ASCII digits (a file sent in its
+    place included) is refused."""
+    text = value.strip() if isinstance(value, str) else value
+    if text is None or text == "":
         return None
-    if not is_digits(value):
+    if not isinstance(text, str) or not is_digits(text):
         raise InvalidInput(_l("Invalid selection."))
-    return int(value)
+    return int(text)
 
 
 def form_ids(values: Iterable[object] | None) -> list[int]:
     """The ids ticked in a multiple choice; blanks and non-ids are left out."""
-    return [int(v) for v in (values or []) if is_digits(str(v).strip())]
+    return [int(str(v).strip()) for v in (values or []) if is_digits(str(v).strip())]

@@ -227,7 +227,7 @@ async def run_web(settings: Settings, *, host: str, port: int, stop: asyncio.Eve
     server = uvicorn.Server(config)
     # We own SIGINT/SIGTERM (install_stop_signals stops the worker and the web server together);
     # uvicorn (since 0.29) would take them over for as long as it serves.
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]  # uvicorn has no switch for it
+    server.capture_signals = contextlib.nullcontext  # type: ignore[assignment]  # uvicorn has no switch for it
     task = asyncio.create_task(server.serve())
     await stop.wait()
     server.should_exit = True

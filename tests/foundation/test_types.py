@@ -1,5 +1,6 @@
 """mypy, configured in pyproject.toml ([tool.mypy]), finds no error in the packages it checks
-(services/, signing/, workflows/); CI runs this test."""
+(every package: services/, signing/, workflows/, meetings/, dashboard/, demo/, web/); CI runs
+this test."""
 
 from __future__ import annotations
 

@@ -451,7 +451,7 @@ def _action(name: str, who: object, body: type[BaseModel], change: Change, summa
     """Declare `POST /api/v1/incoming/{document_id}/<name>`: the page's action of the same name,
     with `who`'s access rule, a `body` model, and `change` calling the service."""
 
-    async def endpoint(request, principal, session, document_id, body, key=None, if_match=None):  # type: ignore[no-untyped-def]  # typed below, for FastAPI
+    async def endpoint(request, principal, session, document_id, body, key=None, if_match=None):  # typed below, for FastAPI
         return await _change(
             request, session, principal, document_id, key, if_match, lambda: change(session, principal, document_id, body), told=told
         )

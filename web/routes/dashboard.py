@@ -38,7 +38,7 @@ class Chart:
     title: str
     svg: Markup
     header: list[str]
-    rows: list[list[object]]
+    rows: list[list[Any]]  # a table's cells: labels, counts and percentages
     empty: bool
     empty_hint: str
     note: str = ""
@@ -313,20 +313,20 @@ async def dashboard(
     )
 
 
-def _overall_rate(rows: list[list[object]]) -> float | None:
+def _overall_rate(rows: list[list[Any]]) -> float | None:
     """On time out of on time, late and overdue, over every unit (a share 0…1)."""
     total = Tally(
         on_time=sum(int(r[2]) for r in rows),
-        late=sum(int(r[3]) for r in rows),  # type: ignore[call-overload]
+        late=sum(int(r[3]) for r in rows),
         overdue_open=sum(int(r[4]) for r in rows),
-    )  # type: ignore[call-overload]
+    )
     return total.rate
 
 
 def _online_share(rows: list[list[Any]]) -> float | None:
     total_row = rows[-1]
-    total = int(total_row[4])  # type: ignore[call-overload]
-    return (int(total_row[1]) + int(total_row[2])) / total if total else None  # type: ignore[call-overload]
+    total = int(total_row[4])
+    return (int(total_row[1]) + int(total_row[2])) / total if total else None
 
 
 @router.get("/dashboard/export/{key}.csv")

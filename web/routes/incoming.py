@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -83,7 +83,8 @@ async def _decorate(session: AsyncSession, request: Request, docs: list[Incoming
     lead_ids = {d.lead_user_id for d in docs if d.lead_user_id}
     names = dict((await session.execute(select(User.id, User.full_name).where(User.id.in_(lead_ids)))).all()) if lead_ids else {}
     return [
-        {"doc": d, "status": incoming.display_status(d, today, holidays, _soon(request)), "lead": names.get(d.lead_user_id)} for d in docs
+        {"doc": d, "status": incoming.display_status(d, today, holidays, _soon(request)), "lead": names.get(d.lead_user_id or 0)}
+        for d in docs
     ]
 
 
@@ -430,7 +431,8 @@ async def create(
             )
     except DomainError as exc:
         if "duplicates" in exc.details:
-            duplicates = [d for d in [await session.get(IncomingDocument, i) for i in exc.details["duplicates"]] if d]
+            found = [await session.get(IncomingDocument, i) for i in cast(list[int], exc.details["duplicates"])]
+            duplicates = [d for d in found if d]
         if exc.details.get("backdate"):
             form["backdate_needed"] = "1"  # the reason field appears with the message
         orgs = await _org_choices(session, principal, (Role.clerk,))

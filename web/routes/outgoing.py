@@ -63,12 +63,12 @@ async def _read(upload: UploadFile | None, request: Request, allowed: set[str]) 
     )
 
 
-def _date(value: str | None) -> dt.date | None:
-    value = (value or "").strip()
-    if not value:
+def _date(value: object) -> dt.date | None:
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        return dt.date.fromisoformat(text)
     except ValueError:
         raise InvalidInput(_l("Invalid date (dd/mm/yyyy).")) from None
 
@@ -261,6 +261,8 @@ async def register(
     org_id = org or (principal.me.organization_id if principal.me.organization_id in scope else min(scope or {0}))
     require(principal, [Role.clerk, Role.leader, Role.deputy_leader, Role.auditor, Role.admin], org_id, "register")
     organization = await session.get(Organization, org_id)
+    if organization is None:
+        raise NotFound(_l("not found"))
     series, _, number = after.partition(".")
     cursor = ("chung", start - 1) if start else (series, int(number)) if is_digits(number) and int(number) <= MAX_ID else ("", 0)
     printing = format in ("docx", "pdf")
@@ -560,7 +562,7 @@ async def _page(
 
 async def _answers(session, principal: Principal, outgoing_id: int) -> list[object]:
     """The incoming documents this one replies to that the viewer may open."""
-    visible = []
+    visible: list[object] = []
     for item in await incoming.answered_by(session, outgoing_id=outgoing_id):
         if await incoming.roles_on(session, principal, item):
             visible.append(item)
@@ -772,8 +774,9 @@ async def sign(
     doc = await _ready_to_sign(session, principal, document_id)
     blobs = BlobStore.for_settings(settings)
     prepared_sha = doc.prepared_pdf_sha
+    assert prepared_sha is not None  # _ready_to_sign refuses a document without its PDF
     prepared = blobs.get(prepared_sha)
-    user = await session.get(User, principal.user.id)
+    user = principal.user
     profile = await signing_profile(session, settings=settings, organization_id=doc.organization_id, user_id=user.id)
     upload = await _read(signed_file, request, {PDF})
     # Only certificates registered and confirmed for this leader count (never a namesake's).
@@ -844,6 +847,7 @@ async def issue(
     settings = request.app.state.settings
     doc = await _doc(session, principal, document_id)
     org = await session.get(Organization, doc.organization_id)
+    assert org is not None  # a document's organisation is a foreign key
     blobs = BlobStore.for_settings(settings)
     pdf_attachments = {a.id: blobs.get(a.sha) for a in await outgoing.attachments(session, document_id=doc.id) if a.content_type == PDF}
 

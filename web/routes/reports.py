@@ -182,6 +182,7 @@ async def create(
         template=await _upload(template, request),
     )
     # The letter goes to the leader for signature; issuing it opens the request.
+    assert req.letter_outgoing_id is not None  # create_request drafts the letter with the request
     await tell(session, "outgoing", req.letter_outgoing_id, "changed", "submitted")
     return _to(f"/reports/{req.id}", "created")
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit.service import record
 from services.authz import Principal, require
@@ -52,8 +53,8 @@ async def signing_page(request: Request, principal: Clerk, session: SessionDep) 
 async def _page(
     request: Request,
     principal: Principal,
-    session,
-    form: dict[str, str] | None = None,  # type: ignore[no-untyped-def]
+    session: AsyncSession,
+    form: dict[str, str] | None = None,
     pin_error: pin_form.PinError | None = None,
 ) -> Response:
     """The signing page; after a refused PIN, with its message and the choices made (not the PIN)."""
@@ -101,7 +102,7 @@ async def sign(
         "filename": upload.filename,
     }
 
-    async def open_key(**owner):  # type: ignore[no-untyped-def]
+    async def open_key(**owner: Any) -> Any:
         """The key, or the page again with the refusal beside the PIN (the choices kept)."""
         try:
             if not pin:

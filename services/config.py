@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     login_delay_max_seconds: int = 15 * 60
     login_failure_window_minutes: int = 60
     session_hours: int = 12
+    api_token_requests_per_minute: int = Field(
+        600, ge=1, description="Requests one API token may send per minute (per web process); beyond, 429 with Retry-After."
+    )
     cookie_secure: bool | None = Field(None, description="Force the Secure cookie flag; by default it follows the request scheme.")
 
     # --- signing ---

@@ -29,6 +29,7 @@ from web import i18n, metrics, openapi
 from web.api_v1.problems import API_V1, problem
 from web.body_limit import BodyLimit
 from web.deps import CSRF_COOKIE, anonymous_csrf
+from web.rate_limit import RateLimiter
 from web.temporal import TemporalHandle
 
 
@@ -111,6 +112,7 @@ def create_app(*, settings: Settings | None = None, database: Database | None = 
     app.state.db = database
     app.state.temporal = temporal
     app.state.hub = hub
+    app.state.api_rate = RateLimiter(settings.api_token_requests_per_minute)
     app.state.payload_codec = payload_codec
 
     def too_large(request: Request) -> Response:

@@ -102,6 +102,7 @@ async def _resolve(request: Request, session: AsyncSession) -> Principal | None:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         token = await auth.resolve_api_token(session, clear=header[7:].strip())
+        request.app.state.api_rate.take(token.id)
         if token.scope == TokenScope.read and _writes(request):  # a GET that writes too; a POST that only reads not
             raise Forbidden(
                 _l("This API token is read-only. Use a full-access token to change data."),

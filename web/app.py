@@ -263,6 +263,7 @@ def routers() -> list[APIRouter]:
     """Every router of the app; tests walk these to check each route's access rule."""
     from web import live
     from web.api_v1 import incoming as api_incoming
+    from web.api_v1 import notifications as api_notifications
     from web.routes import (
         account,
         admin,
@@ -304,6 +305,7 @@ def routers() -> list[APIRouter]:
             audit,
             api,
             api_incoming,
+            api_notifications,
             live,
             temporal_codec,
         )

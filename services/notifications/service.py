@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db import utcnow
 from services.directory.models import User
+from services.errors import NotFound
 from services.events.service import publish
-from services.i18n import DEFAULT_LOCALE, Message, render
+from services.i18n import DEFAULT_LOCALE, Message, _l, render
 from services.notifications.models import Notification
 
 
@@ -77,12 +78,28 @@ async def unread_count(session: AsyncSession, *, user_id: int) -> int:
     )
 
 
-async def list_for(session: AsyncSession, *, user_id: int, limit: int = 50) -> list[Notification]:
-    return list(
-        (
-            await session.scalars(select(Notification).where(Notification.user_id == user_id).order_by(Notification.id.desc()).limit(limit))
-        ).all()
+async def list_for(
+    session: AsyncSession, *, user_id: int, limit: int = 50, before_id: int | None = None, unread_only: bool = False
+) -> list[Notification]:
+    """The person's notifications, newest first; `before_id` continues a list page by page."""
+    query = select(Notification).where(Notification.user_id == user_id)
+    if before_id is not None:
+        query = query.where(Notification.id < before_id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    return list((await session.scalars(query.order_by(Notification.id.desc()).limit(limit))).all())
+
+
+async def get_for(session: AsyncSession, *, user_id: int, notification_id: int) -> Notification:
+    """One of the person's notifications; NotFound for anyone else's."""
+    found = await session.scalar(
+        select(Notification)
+        .where(Notification.id == notification_id, Notification.user_id == user_id)
+        .execution_options(populate_existing=True)
     )
+    if found is None:
+        raise NotFound(_l("notification not found"))
+    return found
 
 
 async def mark_read(session: AsyncSession, *, user_id: int, notification_id: int | None = None) -> None:

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from services.i18n import _l
 from services.notifications import service as notifications
 from services.numbers import is_digits
 from web.deps import SessionDep, SignedIn, writes_on_read
@@ -34,11 +33,6 @@ async def mark_read(request: Request, principal: SignedIn, session: SessionDep, 
 @writes_on_read
 async def open_notification(request: Request, principal: SignedIn, session: SessionDep, notification_id: int) -> Response:
     """Mark one as read and go to what it is about."""
-    items = await notifications.list_for(session, user_id=principal.user.id, limit=500)
-    target = next((n for n in items if n.id == notification_id), None)
-    if target is None:
-        from services.errors import NotFound
-
-        raise NotFound(_l("notification not found"))
+    target = await notifications.get_for(session, user_id=principal.user.id, notification_id=notification_id)
     await notifications.mark_read(session, user_id=principal.user.id, notification_id=notification_id)
     return RedirectResponse(target.link or "/notifications", status_code=303)

@@ -81,7 +81,7 @@ class IdempotentRequest(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(128))
     request: Mapped[str] = mapped_column(String(300))  # "POST /api/v1/…": a key names one request
-    status_code: Mapped[int] = mapped_column(Integer, default=0)  # 0 while the action runs
+    status_code: Mapped[int] = mapped_column(Integer, default=0)  # filled before the transaction commits
     body: Mapped[str] = mapped_column(Text, default="")
     headers: Mapped[str] = mapped_column(Text, default="{}")  # Location, ETag
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

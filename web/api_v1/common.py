@@ -65,7 +65,7 @@ async def once(
     idempotency.check_key(key)
     user_id, what = principal.user.id, f"{request.method} {request.url.path}"
     stored = await idempotency.answered(session, user_id=user_id, key=key, request=what)
-    if stored is not None and stored.status_code:
+    if stored is not None:  # committed, so filled: a key is reserved and answered in one transaction
         headers = {**json.loads(stored.headers), "Idempotent-Replayed": "true"}
         return Response(stored.body, status_code=stored.status_code, headers=headers, media_type=JSON)
     try:

@@ -72,7 +72,8 @@ async def read_one(
     """Mark one as read (again is harmless)."""
 
     async def act() -> Answer:
-        await notifications.get_for(session, user_id=principal.user.id, notification_id=notification_id)
+        # Someone else's (or no) notification: the update touches nothing and get_for's 404
+        # rolls the transaction back.
         await notifications.mark_read(session, user_id=principal.user.id, notification_id=notification_id)
         return Answer(_out(await notifications.get_for(session, user_id=principal.user.id, notification_id=notification_id)))
 

@@ -264,6 +264,7 @@ def routers() -> list[APIRouter]:
     from web import live
     from web.api_v1 import incoming as api_incoming
     from web.api_v1 import notifications as api_notifications
+    from web.api_v1 import outgoing as api_outgoing
     from web.routes import (
         account,
         admin,
@@ -306,6 +307,7 @@ def routers() -> list[APIRouter]:
             api,
             api_incoming,
             api_notifications,
+            api_outgoing,
             live,
             temporal_codec,
         )

@@ -4,6 +4,9 @@ The key's row is inserted before the action, in the action's transaction, and fi
 answer after it: a retry that arrives after the commit finds the answer; one that arrives while
 the first still runs waits on the row's unique index (PostgreSQL) or the write lock (SQLite)
 and then finds it; an action that failed rolled its key back with it, so a retry tries again.
+An action that must commit on the way (signing waits on OCSP and the time stamp outside any
+transaction) holds its key in a committed row of its own first, answered later or released if
+the action fails; meanwhile a retry finds the row unanswered (`status_code` 0).
 """
 
 from __future__ import annotations
@@ -53,3 +56,8 @@ async def reserve(session: AsyncSession, *, user_id: int, key: str, request: str
 
 def fill(row: IdempotentRequest, *, status_code: int, body: str, headers: dict[str, str]) -> None:
     row.status_code, row.body, row.headers = status_code, body, json.dumps(headers)
+
+
+async def release(session: AsyncSession, *, row_id: int) -> None:
+    """Give back the key of an action that failed after holding its key (see the module's note)."""
+    await session.execute(delete(IdempotentRequest).where(IdempotentRequest.id == row_id))

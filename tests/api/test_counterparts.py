@@ -10,8 +10,9 @@ from fastapi.routing import APIRoute
 
 from web.app import routers
 
-API_DOMAINS = ("/incoming", "/notifications")
-PAGES_ONLY = re.compile(r"^/incoming/book/")  # printing the register book is a page's job
+API_DOMAINS = ("/incoming", "/notifications", "/outgoing")
+# Printing and archiving the register books is a page's job.
+PAGES_ONLY = re.compile(r"^/(incoming/book|outgoing/register)/")
 # Page actions whose API twins are named differently (a form field became a path or a route).
 NAMED = {
     "POST /notifications/read": ("POST /api/v1/notifications/{notification_id}/read", "POST /api/v1/notifications/read-all"),

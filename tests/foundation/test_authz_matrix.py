@@ -28,6 +28,7 @@ from typing import Literal, Union, get_args, get_origin
 
 import httpx
 import pytest
+from fastapi.params import Form
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -112,6 +113,21 @@ ROWS: dict[str, str] = {
     "POST /api/v1/incoming/{document_id}/opinion": "incoming | clerk@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
     "POST /api/v1/incoming/{document_id}/complete": "incoming | clerk,leader,deputy_leader@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
     "POST /api/v1/incoming/{document_id}/reply": "incoming | clerk@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
+    "GET /api/v1/outgoing": "-",
+    "POST /api/v1/outgoing": "-",
+    "GET /api/v1/outgoing/{document_id}": "outgoing | admin,auditor@child=ok",
+    "POST /api/v1/outgoing/edxml/import": "-",
+    "POST /api/v1/outgoing/{document_id}/edit": "outgoing | clerk,leader,deputy_leader,secretary@own=403 admin,auditor@own,child=403",
+    "POST /api/v1/outgoing/{document_id}/attachments": "outgoing | admin,auditor@child=ok",
+    "POST /api/v1/outgoing/{document_id}/attachments/{attachment_id}/remove": "outgoing | clerk,leader,deputy_leader,secretary@own=403 admin,auditor@own,child=403",
+    "POST /api/v1/outgoing/{document_id}/submit": "outgoing | clerk,leader,deputy_leader,secretary@own=403 admin,auditor@own,child=403",
+    "POST /api/v1/outgoing/{document_id}/review": "outgoing | admin,auditor@child=ok",
+    "POST /api/v1/outgoing/{document_id}/return": "outgoing",
+    "POST /api/v1/outgoing/{document_id}/sign": "outgoing | deputy_leader@own=403",
+    "POST /api/v1/outgoing/{document_id}/issue": "outgoing",
+    "POST /api/v1/outgoing/{document_id}/cancel": "outgoing | clerk,secretary@own=403 admin,auditor@own,child=403",
+    "POST /api/v1/outgoing/{document_id}/recall": "outgoing | admin,auditor@child=ok admin@own=403 admin@child=403 officer@own=403 secretary@own=403 auditor@own=403 auditor@child=403",
+    "POST /api/v1/outgoing/{document_id}/replace": "outgoing | admin,auditor@child=ok admin@own=403 admin@child=403 officer@own=403 secretary@own=403 auditor@own=403 auditor@child=403",
     "GET /incoming/{document_id}": "incoming | admin,officer,secretary@own=404 auditor@child=ok",
     "GET /incoming/{document_id}/files/{file_id}": "incoming | admin,officer,secretary@own=404 auditor@child=ok",
     "GET /incoming/{document_id}/files/{file_id}/pages/{page}.png": "incoming | admin,officer,secretary@own=404 auditor@child=ok",
@@ -482,7 +498,11 @@ def _form(route: APIRoute, params: dict[str, str]) -> tuple[dict[str, object], d
             if name in params:
                 data[name] = params[name]
             continue
-        if "UploadFile" in str(param.field_info.annotation):
+        model = param.field_info.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):  # a form model (the API's multipart forms)
+            sample: dict[str, object] = _sample(model)  # type: ignore[assignment]  # a model's sample is a dict
+            data.update({name: params.get(name, value) for name, value in sample.items()})
+        elif "UploadFile" in str(param.field_info.annotation):
             files[name] = ("tep.pdf", demo_pdf("tep"), "application/pdf")
         elif name in params:
             data[name] = params[name]
@@ -502,7 +522,7 @@ def _json_body(route: APIRoute) -> dict[str, object] | None:
     required fields with plausible values, so the route reads the object before anything else."""
     for param in route.dependant.body_params:
         model = param.field_info.annotation
-        if isinstance(model, type) and issubclass(model, BaseModel):
+        if isinstance(model, type) and issubclass(model, BaseModel) and not isinstance(param.field_info, Form):
             return _sample(model)  # type: ignore[return-value]  # a model's sample is a dict
     return None
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Header, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +18,7 @@ from services.auth import idempotency
 from services.authz import Principal
 from services.errors import Conflict
 from services.i18n import _l
+from web.deps import SessionDep
 
 IdempotencyKey = Annotated[
     str | None,
@@ -57,25 +58,78 @@ def check_revision(if_match: str | None, current: str) -> None:
 
 
 async def once(
-    request: Request, session: AsyncSession, principal: Principal, key: str | None, act: Callable[[], Awaitable[Answer]]
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    key: str | None,
+    act: Callable[[], Awaitable[Answer]],
+    *,
+    commits: bool = False,
 ) -> Response:
-    """Run a POST's action at most once per Idempotency-Key (see services.auth.idempotency)."""
+    """Run a POST's action at most once per Idempotency-Key (see services.auth.idempotency).
+    `commits`: the action commits on the way (signing, issuing), so the key is held first."""
     if key is None:
         return _respond(await act())
     idempotency.check_key(key)
     user_id, what = principal.user.id, f"{request.method} {request.url.path}"
+    busy = _l("A request with this Idempotency-Key is being handled. Send it again in a moment to get its answer.")
     stored = await idempotency.answered(session, user_id=user_id, key=key, request=what)
-    if stored is not None:  # committed, so filled: a key is reserved and answered in one transaction
+    if stored is not None:
+        if not stored.status_code:  # held by an action that commits on the way, still running
+            raise Conflict(busy)
         headers = {**json.loads(stored.headers), "Idempotent-Replayed": "true"}
         return Response(stored.body, status_code=stored.status_code, headers=headers, media_type=JSON)
     try:
         row = await idempotency.reserve(session, user_id=user_id, key=key, request=what)
+        if commits:
+            await session.commit()
     except IntegrityError as exc:  # the same key's first request committed meanwhile
-        raise Conflict(_l("A request with this Idempotency-Key is being handled. Send it again in a moment to get its answer.")) from exc
-    answer = await act()
+        raise Conflict(busy) from exc
+    if not commits:
+        answer = await act()
+    else:
+        row_id = row.id
+        try:
+            answer = await act()
+        except BaseException:
+            await session.rollback()
+            await idempotency.release(session, row_id=row_id)
+            await session.commit()
+            raise
     idempotency.fill(row, status_code=answer.status_code, body=answer.model.model_dump_json(), headers=answer.headers)
     return _respond(answer)
 
 
 def _respond(answer: Answer) -> Response:
     return Response(answer.model.model_dump_json(), status_code=answer.status_code, headers=answer.headers, media_type=JSON)
+
+
+def declare_action(
+    router: APIRouter,
+    endpoint: Callable[..., Awaitable[Response]],
+    *,
+    path: str,
+    name: str,
+    summary: str,
+    who: object,
+    object_id: str,
+    body: type[BaseModel],
+    response_model: type[BaseModel],
+) -> None:
+    """Declare `POST path` for an endpoint built at run time (one of a table of similar actions):
+    FastAPI reads its parameters from annotations, so they are written here — the caller's
+    access rule `who`, the object's path id, a JSON `body`, Idempotency-Key and If-Match. The
+    endpoint's own parameters must be `(request, principal, session, <object_id>, body, key, if_match)`."""
+    endpoint.__annotations__ = {
+        "request": Request,
+        "principal": who,
+        "session": SessionDep,
+        object_id: int,
+        "body": body,
+        "key": IdempotencyKey,
+        "if_match": IfMatch,
+        "return": Response,
+    }
+    endpoint.__name__ = endpoint.__qualname__ = name.replace("-", "_")
+    endpoint.__doc__ = summary
+    router.post(path, response_model=response_model)(endpoint)

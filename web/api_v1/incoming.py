@@ -24,7 +24,7 @@ from services.directory.models import LEADERS, Organization, Role
 from services.incoming import service as incoming
 from services.incoming.models import IncomingDocument
 from services.outbox.service import tell
-from web.api_v1.common import Answer, IdempotencyKey, IfMatch, check_revision, etag, once
+from web.api_v1.common import Answer, IdempotencyKey, IfMatch, check_revision, declare_action, etag, once
 from web.deps import Access, SessionDep, SignedIn
 from web.routes.incoming import check_files
 
@@ -456,19 +456,17 @@ def _action(name: str, who: object, body: type[BaseModel], change: Change, summa
             request, session, principal, document_id, key, if_match, lambda: change(session, principal, document_id, body), told=told
         )
 
-    endpoint.__annotations__ = {
-        "request": Request,
-        "principal": who,
-        "session": SessionDep,
-        "document_id": int,
-        "body": body,
-        "key": IdempotencyKey,
-        "if_match": IfMatch,
-        "return": Response,
-    }
-    endpoint.__name__ = endpoint.__qualname__ = name.replace("-", "_")
-    endpoint.__doc__ = summary
-    router.post(f"/{{document_id}}/{name}", response_model=IncomingOut)(endpoint)
+    declare_action(
+        router,
+        endpoint,
+        path=f"/{{document_id}}/{name}",
+        name=name,
+        summary=summary,
+        who=who,
+        object_id="document_id",
+        body=body,
+        response_model=IncomingOut,
+    )
 
 
 _action(

@@ -23,15 +23,16 @@ from services.authz import Principal, require
 from services.blobs import BlobStore
 from services.directory import service as directory
 from services.directory.models import Level, Organization, Role, Unit, User
-from services.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from services.errors import DomainError, Forbidden, InvalidInput, NotFound
 from services.i18n import _l
 from services.incoming import service as incoming
 from services.numbers import is_digits
 from services.outbox.service import tell
 from services.outgoing import drafting, exchange
 from services.outgoing import service as outgoing
-from services.outgoing.models import Decision, OutgoingDocument, ReviewMode, Secrecy, Status, Urgency
+from services.outgoing.models import Decision, ReviewMode, Secrecy, Urgency
 from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, XML, CheckedUpload, OfficeLimits, check_upload
+from web import outgoing_signing as flow
 from web import page_images, pin_form
 from web import register_archive as closing
 from web.deps import MAX_ID, Access, SessionDep, SignedIn, reads_only, write_apart, writes_on_read
@@ -765,70 +766,20 @@ async def sign(
     signed_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """The leader signs with the PIN, or uploads the PDF signed with an external token."""
-    from signing import service as signing
-    from signing.outgoing import sign_as_leader, signing_profile
-    from signing.service import validate
-    from signing.validation import assert_signed_by
-
     settings = request.app.state.settings
-    doc = await _ready_to_sign(session, principal, document_id)
-    blobs = BlobStore.for_settings(settings)
-    prepared_sha = doc.prepared_pdf_sha
-    assert prepared_sha is not None  # _ready_to_sign refuses a document without its PDF
-    prepared = blobs.get(prepared_sha)
-    user = principal.user
-    profile = await signing_profile(session, settings=settings, organization_id=doc.organization_id, user_id=user.id)
+    doc = await flow.ready_to_sign(session, principal, document_id)
     upload = await _read(signed_file, request, {PDF})
-    # Only certificates registered and confirmed for this leader count (never a namesake's).
-    accepted = await signing.expected_fingerprints(session, settings=settings, user=user)
     key = None
     if upload is None:
         try:
-            if not pin:
-                raise InvalidInput(_l("Enter your signing PIN."))
-            key = await signing.open_signer(
-                session, settings=settings, actor=principal.actor, pin=pin, user=user, target=signing.SigningTarget("outgoing", doc.id)
-            )
+            key = await flow.open_leader_key(session, settings, principal, doc, pin)
         except DomainError as exc:
             if not pin_form.browser_form(request):
                 raise
             error = await pin_form.refused(session, exc, form="sign")
             return error.apply(await _page(request, principal, session, document_id, pin_error=error))
-    # Signing and validation wait on OCSP and the time stamp: no transaction stays open meanwhile.
-    await session.commit()
-    if upload is not None:
-        if not upload.data.startswith(prepared):
-            raise InvalidInput(
-                _l("The upload is not this document's PDF with a signature added."),
-            )
-        signed, method = upload.data, "upload"
-    else:
-        assert key is not None
-        signed = await sign_as_leader(
-            settings=settings, profile=profile, actor=principal.actor, user=user, signer=key, pdf=prepared, document_id=doc.id
-        )
-        method = "pin"
-    report = await validate(settings=settings, pdf=signed)
-    assert_signed_by(report, accepted, expected=user.full_name)
-    doc = await _ready_to_sign(session, principal, document_id)  # still waiting for this signature?
-    if doc.prepared_pdf_sha != prepared_sha:
-        raise Conflict(_l("The document changed while it was signed."))
-    await outgoing.record_signature(
-        session, settings=settings, actor=principal.actor, doc=doc, pdf=signed, method=method, report_json=report.model_dump_json()
-    )
-    await tell(session, "outgoing", doc.id, "changed", "signed")
+    await flow.finish_signing(session, settings, principal, doc, key=key, upload=upload)
     return _done(doc.id, "signed")
-
-
-async def _ready_to_sign(session: AsyncSession, principal: Principal, document_id: int) -> OutgoingDocument:
-    doc = await _doc(session, principal, document_id)
-    if doc.signer_id != principal.user.id:
-        raise Forbidden(_l("You are not this document's signer."))
-    if doc.status != Status.awaiting_signature:
-        raise Conflict(_l("This document is not waiting for a signature."))
-    if not doc.prepared_pdf_sha:
-        raise InvalidInput(_l("The PDF to sign is not ready yet."))
-    return doc
 
 
 @router.post("/{document_id}/issue")
@@ -839,53 +790,19 @@ async def issue(
     document_id: int,
     pin: Annotated[str, Form()] = "",
 ) -> Response:
-    """Number, date and seal in one step (the seal's network calls run outside any transaction);
-    a number taken stays with the document if sealing fails, and the next attempt uses it."""
-    from signing.outgoing import issue_seal, signing_profile
-    from signing.service import SigningTarget, open_signer
-
+    """Number, date and seal in one step (web.outgoing_signing)."""
     settings = request.app.state.settings
     doc = await _doc(session, principal, document_id)
-    org = await session.get(Organization, doc.organization_id)
-    assert org is not None  # a document's organisation is a foreign key
-    blobs = BlobStore.for_settings(settings)
-    pdf_attachments = {a.id: blobs.get(a.sha) for a in await outgoing.attachments(session, document_id=doc.id) if a.content_type == PDF}
-
-    profile = await signing_profile(session, settings=settings, organization_id=org.id)
-    # Checked here as well as in outgoing.issue: the seal's PIN must not be tried (and counted
-    # against the organisation's key) for someone who may not issue.
-    outgoing.authorize(principal, doc, [Role.clerk], _l("Only a clerk of the issuing organisation can issue it."))
-    if doc.status != outgoing.Status.signed:
-        # Issued already, or not signed yet: outgoing.issue answers without the seal.
-        key = None
-    else:
+    key = None
+    if flow.seal_needed(principal, doc):
         try:
-            if not pin:
-                raise InvalidInput(_l("Enter the organisation's seal PIN."))
-            key = await open_signer(
-                session, settings=settings, actor=principal.actor, pin=pin, org=org, target=SigningTarget("outgoing", doc.id)
-            )
+            key = await flow.open_seal_key(session, settings, principal, doc, pin)
         except DomainError as exc:
             if not pin_form.browser_form(request):
                 raise
             error = await pin_form.refused(session, exc, form="issue")
             return error.apply(await _page(request, principal, session, document_id, pin_error=error))
-
-    async def seal(stamp: outgoing.IssueStamp) -> outgoing.IssuedFiles:
-        assert key is not None
-        return await issue_seal(
-            settings=settings,
-            profile=profile,
-            actor=principal.actor,
-            org=org,
-            signer=key,
-            leader_pdf=blobs.get(doc.leader_pdf_sha),
-            stamp=stamp,
-            pdf_attachments=pdf_attachments,
-        )
-
-    await outgoing.issue(session, settings=settings, principal=principal, actor=principal.actor, document_id=doc.id, seal=seal)
-    await tell(session, "outgoing", doc.id, "changed", "issued")
+    await flow.finish_issue(session, settings, principal, doc, key=key)
     return _done(doc.id, "issued")
 
 

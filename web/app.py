@@ -265,6 +265,7 @@ def routers() -> list[APIRouter]:
     from web.api_v1 import incoming as api_incoming
     from web.api_v1 import notifications as api_notifications
     from web.api_v1 import outgoing as api_outgoing
+    from web.api_v1 import tokens as api_tokens
     from web.routes import (
         account,
         admin,
@@ -308,6 +309,7 @@ def routers() -> list[APIRouter]:
             api_incoming,
             api_notifications,
             api_outgoing,
+            api_tokens,
             live,
             temporal_codec,
         )

@@ -162,7 +162,8 @@ class Access:
     `org_param` names a path parameter holding an organisation ID that the principal must
     hold one of `roles` for; outside that scope the answer is 404, not 403.
     `csrf=False` only for routes that change nothing and are called from another origin that
-    cannot know our token (the Temporal UI's codec calls); CORS decides who reads the answer.
+    cannot know our token (the Temporal UI's codec calls; CORS decides who reads the answer), or
+    that read no cookie at all (the API's token exchange: the credentials are in the body).
     """
 
     def __init__(self, *roles: Role, public: bool = False, org_param: str | None = None, browser: bool = False, csrf: bool = True) -> None:
@@ -184,7 +185,7 @@ class Access:
             raise NotFound(_l("not found"))
         principal = await _resolve(request, session)
         if self.public:
-            if request.method not in SAFE_METHODS and not (principal and principal.via_token):
+            if request.method not in SAFE_METHODS and self.csrf and not (principal and principal.via_token):
                 await _check_csrf(request, principal.csrf_token if principal else request.cookies.get(CSRF_COOKIE))
             return principal
         if principal is None:

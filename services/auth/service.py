@@ -85,12 +85,9 @@ def _wait_words(seconds: int) -> Message:
     return _l("{n} minutes", n=-(-seconds // 60))
 
 
-async def sign_in(session: AsyncSession, *, settings: Settings, username: str, password: str, ip: str, user_agent: str | None) -> SignIn:
-    """Check the password and open a session; failures are recorded and throttled.
-
-    Raises Unauthenticated (wrong name or password) or TooManyAttempts after writing the failed
-    attempt to the session: callers commit the session even then (web/routes/account.py does).
-    """
+async def _password_holder(session: AsyncSession, *, settings: Settings, username: str, password: str, ip: str) -> User:
+    """The active user with this name and password; a failure is recorded and throttled (the
+    caller commits the session even then)."""
     username = (username or "").strip().lower()[:64]
     not_before = await sign_in_not_before(session, settings, username=username, ip=ip)
     if not_before is not None:
@@ -123,6 +120,16 @@ async def sign_in(session: AsyncSession, *, settings: Settings, username: str, p
     if needs_rehash(user.password_hash):
         user.password_hash = await hash_password(password)
     session.add(LoginAttempt(username=username, ip=ip, success=True))
+    return user
+
+
+async def sign_in(session: AsyncSession, *, settings: Settings, username: str, password: str, ip: str, user_agent: str | None) -> SignIn:
+    """Check the password and open a session; failures are recorded and throttled.
+
+    Raises Unauthenticated (wrong name or password) or TooManyAttempts after writing the failed
+    attempt to the session: callers commit the session even then (web/routes/account.py does).
+    """
+    user = await _password_holder(session, settings=settings, username=username, password=password, ip=ip)
     token = secrets.token_urlsafe(32)
     user_session = UserSession(
         token_hash=_digest(token),
@@ -212,6 +219,16 @@ async def create_api_token(
         details={"name": token.name, "prefix": token.prefix, "scope": scope, "expires_at": token.expires_at.isoformat()},
     )
     return token, clear
+
+
+async def token_for_password(
+    session: AsyncSession, *, settings: Settings, username: str, password: str, ip: str, name: str, scope: str, days: int
+) -> tuple[ApiToken, str]:
+    """An API token for an app that signs in with the user's name and password (a phone, a
+    script): the same checks, throttling and records as signing in on the page."""
+    user = await _password_holder(session, settings=settings, username=username, password=password, ip=ip)
+    actor = Actor(user_id=user.id, name=user.full_name, organization_id=user.organization_id, ip=ip)
+    return await create_api_token(session, actor=actor, user=user, name=name, scope=scope, days=days)
 
 
 async def revoke_api_token(session: AsyncSession, *, actor: Actor, user: User, token_id: int) -> None:

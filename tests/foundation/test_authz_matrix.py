@@ -113,6 +113,7 @@ ROWS: dict[str, str] = {
     "POST /api/v1/incoming/{document_id}/opinion": "incoming | clerk@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
     "POST /api/v1/incoming/{document_id}/complete": "incoming | clerk,leader,deputy_leader@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
     "POST /api/v1/incoming/{document_id}/reply": "incoming | clerk@own=403 auditor@own,child=403 admin,officer,secretary@own=404",
+    "POST /api/v1/tokens": "- | *,anon@own=login",  # the sample name and password are wrong: 401
     "GET /api/v1/outgoing": "-",
     "POST /api/v1/outgoing": "-",
     "GET /api/v1/outgoing/{document_id}": "outgoing | admin,auditor@child=ok",

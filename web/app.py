@@ -262,9 +262,12 @@ def create_app(*, settings: Settings | None = None, database: Database | None = 
 def routers() -> list[APIRouter]:
     """Every router of the app; tests walk these to check each route's access rule."""
     from web import live
+    from web.api_v1 import audit as api_audit
     from web.api_v1 import incoming as api_incoming
     from web.api_v1 import notifications as api_notifications
     from web.api_v1 import outgoing as api_outgoing
+    from web.api_v1 import reports as api_reports
+    from web.api_v1 import tasks as api_tasks
     from web.api_v1 import tokens as api_tokens
     from web.routes import (
         account,
@@ -310,6 +313,9 @@ def routers() -> list[APIRouter]:
             api_notifications,
             api_outgoing,
             api_tokens,
+            api_reports,
+            api_audit,
+            api_tasks,
             live,
             temporal_codec,
         )

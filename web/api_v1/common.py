@@ -4,11 +4,11 @@ and the problem details of web.api_v1.problems."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
@@ -38,6 +38,16 @@ IfMatch = Annotated[
     ),
 ]
 JSON = "application/json"
+# Cursors of the bounded work lists (queues, tabs) are offsets: any value of the pattern is
+# meaningful, past the end is an empty page.
+OffsetCursor = Annotated[str | None, Query(pattern=r"^[0-9]{1,9}$", description="`next_cursor` of the previous page; absent for the first")]
+T = TypeVar("T")
+
+
+def window(items: Sequence[T], cursor: str | None, limit: int) -> tuple[list[T], str | None]:
+    """One page of a bounded work list, and the cursor of the next (None on the last)."""
+    start = int(cursor or 0)
+    return list(items[start : start + limit]), str(start + limit) if start + limit < len(items) else None
 
 
 @dataclass

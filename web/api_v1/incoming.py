@@ -24,7 +24,7 @@ from services.directory.models import LEADERS, Organization, Role
 from services.incoming import service as incoming
 from services.incoming.models import IncomingDocument
 from services.outbox.service import tell
-from web.api_v1.common import Answer, IdempotencyKey, IfMatch, check_revision, declare_action, etag, once
+from web.api_v1.common import Answer, IdempotencyKey, IfMatch, OffsetCursor, check_revision, declare_action, etag, once, window
 from web.deps import Access, SessionDep, SignedIn
 from web.routes.incoming import check_files
 
@@ -184,13 +184,11 @@ async def _current(session: AsyncSession, principal: Principal, document_id: int
 # --- reading ---------------------------------------------------------------------------------------
 
 
-# Cursors are plain: the last document's id (and its rank when words were searched) for the
-# search, an offset into the queue (a bounded work list) for the queues. Any value of the
-# pattern is meaningful; past the end is an empty page.
+# The search's cursor is the last document's id (and its rank when words were searched): any
+# value of the pattern is meaningful; past the end is an empty page. The queues page by offset.
 SearchCursor = Annotated[
     str | None, Query(pattern=r"^[0-9]{1,9}(\.[01])?$", description="`next_cursor` of the previous page; absent for the first")
 ]
-QueueCursor = Annotated[str | None, Query(pattern=r"^[0-9]{1,9}$", description="`next_cursor` of the previous page; absent for the first")]
 
 
 class Queue(StrEnum):
@@ -244,7 +242,7 @@ async def queue(
     principal: SignedIn,
     session: SessionDep,
     queue: Queue,
-    cursor: QueueCursor = None,
+    cursor: OffsetCursor = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 30,
 ) -> IncomingPage:
     """The caller's work queues, most pressing first, as on the pages: documents to register
@@ -257,9 +255,7 @@ async def queue(
         docs = [d for d, _ in await incoming.my_tasks(session, principal=principal)]
     else:
         docs = await incoming.done_list(session, principal=principal)
-    start = int(cursor or 0)
-    page = docs[start : start + limit]
-    following = str(start + limit) if start + limit < len(docs) else None
+    page, following = window(docs, cursor, limit)
     return IncomingPage(items=[IncomingSummary(**_summary_fields(d)) for d in page], next_cursor=following, total=len(docs))
 
 

@@ -264,6 +264,8 @@ def routers() -> list[APIRouter]:
     from web import live
     from web.api_v1 import audit as api_audit
     from web.api_v1 import incoming as api_incoming
+    from web.api_v1 import meetings as api_meetings
+    from web.api_v1 import minutes as api_minutes
     from web.api_v1 import notifications as api_notifications
     from web.api_v1 import outgoing as api_outgoing
     from web.api_v1 import reports as api_reports
@@ -310,6 +312,8 @@ def routers() -> list[APIRouter]:
             audit,
             api,
             api_incoming,
+            api_meetings,
+            api_minutes,
             api_notifications,
             api_outgoing,
             api_tokens,

@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 
 from web.app import routers
 
-API_DOMAINS = ("/incoming", "/notifications", "/outgoing", "/tasks", "/reports")
+API_DOMAINS = ("/incoming", "/notifications", "/outgoing", "/meetings", "/minutes", "/tasks", "/reports")
 # Printing and archiving the register books is a page's job.
 PAGES_ONLY = re.compile(r"^/(incoming/book|outgoing/register)/")
 # Page actions whose API twins are named differently (a form field became a path or a route).

@@ -21,7 +21,7 @@ import os
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import UnionType
 from typing import Literal, Union, get_args, get_origin
@@ -129,6 +129,53 @@ ROWS: dict[str, str] = {
     "POST /api/v1/outgoing/{document_id}/cancel": "outgoing | clerk,secretary@own=403 admin,auditor@own,child=403",
     "POST /api/v1/outgoing/{document_id}/recall": "outgoing | admin,auditor@child=ok admin@own=403 admin@child=403 officer@own=403 secretary@own=403 auditor@own=403 auditor@child=403",
     "POST /api/v1/outgoing/{document_id}/replace": "outgoing | admin,auditor@child=ok admin@own=403 admin@child=403 officer@own=403 secretary@own=403 auditor@own=403 auditor@child=403",
+    "GET /api/v1/meetings": "-",
+    "POST /api/v1/meetings": "- | *@own=404",  # the sample body names organisation 1, not theirs: as for any organisation they do not organise
+    "GET /api/v1/meetings/{meeting_id}": "meeting | auditor@own=404 admin@child=ok",
+    "POST /api/v1/meetings/{meeting_id}/details": "meeting | auditor@own=404 admin@child=ok",
+    "POST /api/v1/meetings/{meeting_id}/participants": "meeting | auditor@own=404 admin@child=ok",
+    "POST /api/v1/meetings/{meeting_id}/participants/{participant_id}/remove": "meeting | auditor@own=404 admin@child=ok",
+    "POST /api/v1/meetings/{meeting_id}/units": "meeting | auditor@own=404 admin@child=ok",
+    "POST /api/v1/meetings/{meeting_id}/units/{unit_id}/remove": "meeting | auditor@own=404",
+    "POST /api/v1/meetings/{meeting_id}/units/{unit_id}/attendees": "meeting | clerk,leader,deputy_leader,officer,secretary,auditor@own=404",
+    "POST /api/v1/meetings/{meeting_id}/units/{unit_id}/attendance": "meeting | clerk,leader,deputy_leader,officer,secretary,auditor,admin@own=404",
+    "POST /api/v1/meetings/{meeting_id}/units/{unit_id}/decline": "meeting | clerk,leader,deputy_leader,officer,secretary,auditor@own=404",
+    "POST /api/v1/meetings/{meeting_id}/reply": "meeting | deputy_leader,secretary@own=403 admin@own,child=403 auditor@own=404",
+    "POST /api/v1/meetings/{meeting_id}/items": "meeting | auditor@own=404 admin@child=ok",
+    "POST /api/v1/meetings/{meeting_id}/items/{item_id}/remove": "meeting | auditor@own=404 admin@child=ok",
+    "POST /api/v1/meetings/{meeting_id}/items/{item_id}/move": "meeting | auditor@own=404 admin@child=ok",
+    "POST /api/v1/meetings/{meeting_id}/documents": "meeting | auditor@own=404 admin@child=ok",
+    "POST /api/v1/meetings/{meeting_id}/schedule": "meeting | auditor@own=404 admin@child=ok",
+    "POST /api/v1/meetings/{meeting_id}/reschedule": "meeting | auditor@own=404 admin@child=ok",
+    "POST /api/v1/meetings/{meeting_id}/cancel": "meeting | auditor@own=404 admin@child=ok",
+    "POST /api/v1/meetings/{meeting_id}/live/open": "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
+    "POST /api/v1/meetings/{meeting_id}/live/close": "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
+    "POST /api/v1/meetings/{meeting_id}/live/checkin": "meeting | admin@own=403 admin@child=403 deputy_leader@own=403 secretary@own=403 auditor@own=404",
+    "POST /api/v1/meetings/{meeting_id}/live/mark": "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 secretary@own=403 auditor@own=404",
+    "POST /api/v1/meetings/{meeting_id}/live/substitute": "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 secretary@own=403 auditor@own=404",
+    "POST /api/v1/meetings/{meeting_id}/live/site": "meeting | admin@child=403 clerk@own=403 deputy_leader@own=403 secretary@own=403 auditor@own=404",
+    "POST /api/v1/meetings/{meeting_id}/live/add-item": "meeting | admin@child=ok auditor@own=404",
+    "POST /api/v1/meetings/{meeting_id}/live/start-item": "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
+    "POST /api/v1/meetings/{meeting_id}/live/end-item": "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
+    "POST /api/v1/meetings/{meeting_id}/live/move-item": "meeting | auditor@own=404",
+    "POST /api/v1/meetings/{meeting_id}/live/reorder": "meeting | admin@child=ok auditor@own=404",
+    "POST /api/v1/meetings/{meeting_id}/live/request-floor": "meeting | admin@own=403 admin@child=403 deputy_leader@own=403 secretary@own=403 auditor@own=404",
+    "POST /api/v1/meetings/{meeting_id}/live/withdraw": "meeting | admin@own=403 admin@child=403 clerk@own=404 leader@own=404 deputy_leader@own=403 officer@own=404 secretary@own=403 auditor@own=404",
+    "POST /api/v1/meetings/{meeting_id}/live/grant": "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
+    "POST /api/v1/meetings/{meeting_id}/live/end-floor": "meeting | admin@own=403 admin@child=403 clerk@own=403 leader@own=404 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
+    "POST /api/v1/meetings/{meeting_id}/live/open-poll": "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
+    "POST /api/v1/meetings/{meeting_id}/live/vote": "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 secretary@own=403 auditor@own=404",
+    "POST /api/v1/meetings/{meeting_id}/live/close-poll": "meeting | admin@own=403 admin@child=403 clerk@own=403 deputy_leader@own=403 officer@own=403 secretary@own=403 auditor@own=404",
+    "POST /api/v1/meetings/{meeting_id}/minutes/start": "meeting | auditor@own=404 admin@child=ok",
+    "POST /api/v1/minutes/{minutes_id}/save": "minutes | auditor@own=404 admin,clerk,deputy_leader@own=403 admin@child=403",
+    "POST /api/v1/minutes/{minutes_id}/close": "minutes | clerk,deputy_leader@own=403 admin@own,child=403 auditor@own=404",
+    "POST /api/v1/minutes/{minutes_id}/sign": "minutes | auditor@own=404 admin@child=ok",
+    "POST /api/v1/minutes/{minutes_id}/return": "minutes | clerk,leader,deputy_leader,officer,secretary@own=403 admin@own,child=403 auditor@own=404",
+    "POST /api/v1/minutes/{minutes_id}/tasks": "minutes | auditor@own=404 admin,clerk,deputy_leader@own=403 admin@child=403",
+    "GET /api/v1/meetings/{meeting_id}/minutes": "meeting | auditor@own=404 admin@child=ok",
+    "GET /api/v1/minutes/{minutes_id}": "minutes | auditor@own=404 admin@child=ok",
+    "GET /api/v1/minutes/{minutes_id}/revisions": "minutes | auditor@own=404 admin@child=ok",
+    "GET /api/v1/minutes/{minutes_id}/revisions/{revision_id}": "minutes | auditor@own=404 admin@child=ok",
     "GET /api/v1/tasks": "-",
     "GET /api/v1/tasks/{task_id}": "task | admin,auditor@child=ok",
     "POST /api/v1/tasks/{task_id}/progress": "task | clerk,leader,deputy_leader,secretary@own=403 admin,auditor@own,child=403",
@@ -554,6 +601,10 @@ def _sample(annotation: object) -> object:
         return 1
     if annotation is date:
         return str(date.today() + timedelta(days=7))
+    if annotation is datetime:  # the API's times (ISO 8601)
+        return f"{date.today() + timedelta(days=7)}T09:00:00"
+    if get_origin(annotation) is dict:  # a JSON object (the minutes' text)
+        return {}
     if get_origin(annotation) is list:
         return [1]
     if get_origin(annotation) is Literal:

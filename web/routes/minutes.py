@@ -15,25 +15,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from pyhanko.sign.fields import MDPPerm
 from sqlalchemy import select
 
 from meetings.minutes import document as minutes_document
 from meetings.minutes import service as minutes_service
-from meetings.minutes.document import CHAIR_FIELD, SECRETARY_FIELD
 from meetings.minutes.models import EDITABLE, MinutesStatus
 from meetings.models import MeetingParticipant, MeetingStatus, MeetingUnit
 from meetings.service import facts as meeting_facts
 from services import calendar
 from services.blobs import BlobStore
 from services.directory.models import Organization, User
-from services.errors import Conflict, DomainError, InvalidInput, NotFound
+from services.errors import DomainError, InvalidInput, NotFound
 from services.i18n import _l
 from services.outbox.service import tell
 from services.tasks import service as tasks
-from signing import service as signing
-from signing.appearance import Appearance
-from web import i18n, page_images, pin_form
+from web import i18n, minutes_signing, page_images, pin_form
 from web.deps import SessionDep, SignedIn
 from web.routes.tasks import parse_owner_and_due, unit_and_body_choices
 from web.templating import render
@@ -226,46 +222,17 @@ async def close(request: Request, principal: SignedIn, session: SessionDep, minu
 
 @router.post("/minutes/{minutes_id}/sign")
 async def sign(request: Request, principal: SignedIn, session: SessionDep, minutes_id: int, pin: Annotated[str, Form()] = "") -> Response:
+    """The awaited signer signs with their PIN (web.minutes_signing); a refused PIN answers the page again."""
     settings = request.app.state.settings
-    minutes, _acc, role, pdf = await minutes_service.turn(session, settings=settings, principal=principal, minutes_id=minutes_id)
-    image = await signing.profile_image(session, settings=settings, user_id=principal.user.id)
-    level = await signing.org_level(session, settings=settings, organization_id=minutes.organization_id)
+    turn = await minutes_signing.prepare(session, settings, principal, minutes_id)
     try:
-        if not pin.strip():
-            raise InvalidInput(_l("Enter your signing PIN."))
-        key = await signing.open_signer(
-            session,
-            settings=settings,
-            actor=principal.actor,
-            pin=pin,
-            user=principal.user,
-            target=signing.SigningTarget("minutes", minutes_id),
-        )
+        key = await minutes_signing.open_key(session, settings, principal, minutes_id, pin)
     except DomainError as exc:
         if not pin_form.browser_form(request):
             raise
         error = await pin_form.refused(session, exc, form="sign")
-        return error.apply(await _page(request, principal, session, minutes.meeting_id, pin_error=error))
-    # Signing waits on OCSP and the time stamp: open_signer left no transaction open.
-    signed_pdf = await signing.sign_as_person(
-        settings=settings,
-        signer=key,
-        actor=principal.actor,
-        user=principal.user,
-        pdf=pdf,
-        level=level,
-        appearance=Appearance.signature(name=principal.user.full_name, marker=role, image_png=image),
-        field_name=SECRETARY_FIELD if role == "secretary" else CHAIR_FIELD,
-        reason="Ký biên bản cuộc họp",
-        certify=MDPPerm.FILL_FORMS if role == "secretary" else None,
-        target=signing.SigningTarget("minutes", minutes_id),
-    )
-    sha = BlobStore.for_settings(settings).put(signed_pdf)
-    minutes, _acc, again, _pdf = await minutes_service.turn(session, settings=settings, principal=principal, minutes_id=minutes_id)
-    if again != role:
-        raise Conflict(_l("The minutes changed while they were signed."))
-    await minutes_service.record_signature(session, principal=principal, minutes=minutes, role=role, signed_sha=sha)
-    await tell(session, "minutes", minutes_id, "signed", role, sha)
+        return error.apply(await _page(request, principal, session, turn.minutes.meeting_id, pin_error=error))
+    minutes = await minutes_signing.finish(session, settings, principal, turn, key)
     return RedirectResponse(f"/meetings/{minutes.meeting_id}/minutes?ok=1", status_code=303)
 
 

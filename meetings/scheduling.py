@@ -54,6 +54,7 @@ from services.directory.models import Organization, RoleAssignment, User
 from services.errors import Conflict, InvalidInput, NotFound
 from services.i18n import Message, _l
 from services.uploads import DOCX, JPEG, PDF, PNG, OfficeLimits, check_upload
+from services.webhooks import service as webhooks
 
 PREPARING = (MeetingStatus.draft, MeetingStatus.scheduled)
 
@@ -544,6 +545,15 @@ async def schedule_meeting(session: AsyncSession, *, principal: Principal, meeti
         details={"starts_at": meeting.starts_at.isoformat()},
     )
     await live.emit(session, meeting.id, "status", live.status_payload(meeting))
+    await webhooks.emit(
+        session,
+        event_type="meeting.scheduled",
+        organization_id=meeting.organization_id,
+        kind="meeting",
+        object_id=meeting.id,
+        path=f"/meetings/{meeting.id}",
+        data={"starts_at": meeting.starts_at.isoformat(), "ends_at": meeting.ends_at.isoformat()},
+    )
     return meeting
 
 

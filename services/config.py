@@ -215,6 +215,16 @@ class Settings(BaseSettings):
     report_fanout_batch: int = Field(100, description="Child workflows the report fan-out starts at a time.")
     # --- end report requests ---
 
+    # --- webhooks ---
+    webhook_allow_http_localhost: bool = Field(
+        False, description="Accept webhook endpoints on http://127.0.0.1 or http://localhost (tests, a receiver on this host)."
+    )
+    webhook_timeout_seconds: float = Field(10.0, description="Longest wait for a webhook endpoint's answer.")
+    webhook_max_attempts: int = Field(8, ge=1, description="Attempts of one delivery before it is marked failed.")
+    webhook_backoff_seconds: float = Field(30.0, description="Wait after a delivery's first failed attempt; doubled after each next one.")
+    webhook_backoff_max_seconds: float = Field(3600.0, description="Longest wait between two attempts of one delivery.")
+    # --- end webhooks ---
+
     @property
     def inbox_dir(self) -> Path:
         return self.exchange_inbox or self.data_dir / "exchange" / "inbox"

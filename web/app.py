@@ -263,14 +263,17 @@ def routers() -> list[APIRouter]:
     """Every router of the app; tests walk these to check each route's access rule."""
     from web import live
     from web.api_v1 import audit as api_audit
+    from web.api_v1 import directory as api_directory
     from web.api_v1 import incoming as api_incoming
     from web.api_v1 import meetings as api_meetings
     from web.api_v1 import minutes as api_minutes
     from web.api_v1 import notifications as api_notifications
     from web.api_v1 import outgoing as api_outgoing
     from web.api_v1 import reports as api_reports
+    from web.api_v1 import signatures as api_signatures
     from web.api_v1 import tasks as api_tasks
     from web.api_v1 import tokens as api_tokens
+    from web.api_v1 import webhooks as api_webhooks
     from web.routes import (
         account,
         admin,
@@ -289,6 +292,7 @@ def routers() -> list[APIRouter]:
         signing,
         tasks,
         temporal_codec,
+        webhooks,
     )
 
     return [
@@ -311,15 +315,19 @@ def routers() -> list[APIRouter]:
             admin,
             audit,
             api,
+            api_directory,
             api_incoming,
             api_meetings,
             api_minutes,
             api_notifications,
             api_outgoing,
             api_tokens,
+            api_signatures,
             api_reports,
             api_audit,
             api_tasks,
+            api_webhooks,
+            webhooks,
             live,
             temporal_codec,
         )

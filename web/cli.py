@@ -63,6 +63,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from demo.story import main
+
+    return main(args.base_url, wait_seconds=args.wait)
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from services.migrate import upgrade
 
@@ -236,6 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--host", default="0.0.0.0")
     web.add_argument("--port", type=int, default=8000)
     web.set_defaults(func=cmd_web)
+
+    demo = sub.add_parser("demo", help="the whole story through the public API, against a running instance with the demo data")
+    demo.add_argument("--base-url", default="http://127.0.0.1:8000")
+    demo.add_argument("--wait", type=float, default=180.0, help="seconds to wait for each workflow step")
+    demo.set_defaults(func=cmd_demo)
 
     with_data_dir(sub.add_parser("worker", help="the Temporal worker")).set_defaults(func=cmd_worker)
     with_data_dir(sub.add_parser("migrate", help="apply database migrations")).set_defaults(func=cmd_migrate)

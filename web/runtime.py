@@ -211,13 +211,18 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event) -> None:
     from services.exchange.inbox import run_inbox
 
     inbox = asyncio.create_task(run_inbox(get_database(), settings, stop=stop), name="exchange-inbox")
+    # Webhook deliveries, written with the changes that caused them, like the outbox's commands.
+    from services.webhooks.delivery import run_deliverer
+
+    deliverer = asyncio.create_task(run_deliverer(get_database(), settings), name="webhook-deliverer")
     try:
         async with worker:
             await run_mailer(get_database(), settings, stop=stop)
     finally:
         relay.cancel()
         inbox.cancel()
-        await asyncio.gather(relay, inbox, return_exceptions=True)
+        deliverer.cancel()
+        await asyncio.gather(relay, inbox, deliverer, return_exceptions=True)
 
 
 async def run_web(settings: Settings, *, host: str, port: int, stop: asyncio.Event) -> None:

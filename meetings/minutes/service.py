@@ -43,6 +43,7 @@ from services.i18n import render as translate
 from services.notifications.service import notify
 from services.registers import next_number
 from services.tasks import service as tasks
+from services.webhooks import service as webhooks
 
 MAX_TEXT = 20000
 SIGNERS = ("secretary", "chair")
@@ -806,6 +807,16 @@ async def number_and_date(session: AsyncSession, *, settings: Settings, minutes_
         details={"number": number, "notation": notation, "final_sha": minutes.final_pdf_sha},
     )
     await _status_event(session, minutes)
+    # Signed by both and numbered: what a subscriber can fetch now is final.
+    await webhooks.emit(
+        session,
+        event_type="minutes.signed",
+        organization_id=minutes.organization_id,
+        kind="minutes",
+        object_id=minutes.id,
+        path=f"/meetings/{minutes.meeting_id}/minutes",
+        data={"meeting_id": minutes.meeting_id, "notation": notation},
+    )
     return notation
 
 

@@ -47,6 +47,7 @@ from services.outbox import service as outbox
 from services.outgoing.models import OutgoingDocument
 from services.outgoing.models import Status as OutgoingStatus
 from services.registers import next_number
+from services.webhooks import service as webhooks
 
 ORG_WIDE_VIEW = DOCUMENT_READERS
 SENDER_LABELS = {
@@ -211,7 +212,10 @@ def _need_status(doc: IncomingDocument, allowed: Iterable[Status | str], message
         raise Conflict(message)
 
 
-async def _touch(session: AsyncSession, doc: IncomingDocument, *, status: Status | None = None) -> None:
+async def _touch(session: AsyncSession, doc: IncomingDocument, *, status: Status | None = None, arrived: bool = False) -> None:
+    """Every change of a document ends here: its revision, the live event and the webhooks
+    (`arrived`: a new document, from another organisation or registered by the clerk)."""
+    before = doc.status
     if status is not None:
         doc.status = status.value
     doc.revision = (doc.revision or 0) + 1
@@ -223,6 +227,11 @@ async def _touch(session: AsyncSession, doc: IncomingDocument, *, status: Status
         kind="incoming.changed",
         payload={"id": doc.id, "status": doc.status, "revision": doc.revision},
     )
+    hook: dict[str, Any] = {"organization_id": doc.organization_id, "kind": "incoming", "object_id": doc.id, "path": f"/incoming/{doc.id}"}
+    if arrived:
+        await webhooks.emit(session, event_type="incoming.arrived", **hook)
+    if doc.status != before:
+        await webhooks.emit(session, event_type="document.status_changed", data={"from": before, "to": doc.status}, **hook)
 
 
 async def _audit(session: AsyncSession, actor: Actor, doc: IncomingDocument, action: str, **details: Any) -> None:
@@ -454,6 +463,7 @@ async def register(
             duplicates=[d.id for d in duplicates],
         )
     actor = principal.actor
+    new = doc is None
     if doc is None:
         doc = IncomingDocument(
             organization_id=organization_id, status=Status.arrived.value, source="manual", files=[], assignments=[], notes=[]
@@ -487,7 +497,7 @@ async def register(
             reason="invalid_signature",
             files=[f.filename for f in doc.files if f.signatures_ok is False],
         )
-        await _touch(session, doc, status=Status.arrived)
+        await _touch(session, doc, status=Status.arrived, arrived=new)
         return doc
     await _take_number(session, doc)
     doc.registered_by_id = principal.user.id
@@ -513,7 +523,7 @@ async def register(
     if backdated:
         await _note(session, actor, doc, "backdate", meta.backdate_reason)
     await _sender_status(session, doc, "03")
-    await _touch(session, doc, status=Status.awaiting_direction)
+    await _touch(session, doc, status=Status.awaiting_direction, arrived=new)
     return doc
 
 
@@ -633,7 +643,7 @@ async def receive_from_system(
         subject=doc.subject,
     )
     await _sender_status(session, doc, "01")
-    await _touch(session, doc)
+    await _touch(session, doc, arrived=True)
     # Its workflow checks the signatures and tells the clerk; started with the delivery.
     await outbox.tell(session, "incoming", doc.id)
     return doc

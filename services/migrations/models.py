@@ -30,5 +30,6 @@ from services.outgoing.models import OutgoingAttachment, OutgoingDocument, Outgo
 from services.registers import RegisterCounter
 from services.reports.models import ReportField, ReportRequest, ReportSubmission, ReportTarget
 from services.tasks.models import Task, TaskUpdate
+from services.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 metadata = Base.metadata

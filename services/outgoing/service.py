@@ -46,12 +46,15 @@ from services.outgoing.models import (
     Urgency,
 )
 from services.uploads import DOCX, CheckedUpload
+from services.webhooks import service as webhooks
 
 DRAFT_ROLES = STAFF
 SIGNER_ROLES = LEADERS
 OPEN = (Status.draft, Status.returned, Status.in_review, Status.awaiting_signature, Status.signed)
 ISSUED = (Status.issued, Status.recalled, Status.replaced)
 QUEUES = ("drafts", "review", "sign", "issue", "issued")
+# Its status is set in many functions; `_event` reports the change to webhooks.
+webhooks.track_status(OutgoingDocument.status)
 #: edXML status codes shown to the sender (DOMAIN.md).
 STATUS_CODES = {
     "01": "arrived",
@@ -137,8 +140,24 @@ def _clean(text: str | None) -> str:
 
 
 async def _event(session: AsyncSession, doc: OutgoingDocument, kind: str) -> None:
+    """Every change of a document ends here: the live event and the webhooks."""
     doc.updated_at = utcnow()
     await publish(session, channel=channel(doc.id), kind=kind, payload={"id": doc.id, "status": doc.status.value})
+    if (change := webhooks.status_change(doc)) is None:
+        return
+    events = [("document.status_changed", {"from": change[0], "to": change[1]})]
+    if change[1] == Status.issued.value:
+        events.append(("outgoing.issued", {"notation": doc.notation or ""}))
+    for event_type, data in events:
+        await webhooks.emit(
+            session,
+            event_type=event_type,
+            organization_id=doc.organization_id,
+            kind="outgoing",
+            object_id=doc.id,
+            path=_link(doc),
+            data=data,
+        )
 
 
 def _link(doc: OutgoingDocument) -> str:

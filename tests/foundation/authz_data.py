@@ -36,6 +36,7 @@ from services.reports.models import ReportSubmission
 from services.tasks import service as tasks
 from services.tasks.models import OwnerKind
 from services.uploads import CheckedUpload
+from services.webhooks import service as webhooks
 
 OWN, PARENT, CHILD, OTHER = "own", "parent", "child", "other"
 RELATIONS = (OWN, PARENT, CHILD, OTHER)
@@ -258,8 +259,25 @@ async def _objects(database: Database, settings: Settings, relation: str, ids: d
         unit_id = await session.scalar(select(Unit.id).where(Unit.organization_id == org_id))
         assignment = await session.scalar(select(RoleAssignment.id).where(RoleAssignment.user_id == leader.user.id))
         out["admin"] = {"org_id": str(org_id), "unit_id": str(unit_id), "user_id": str(leader.user.id), "assignment_id": str(assignment)}
+    out["admin"] |= await _webhook(database, settings, org_id)
     out["person"] = await _personal(database, leader)
     return out
+
+
+async def _webhook(database: Database, settings: Settings, org_id: int) -> dict[str, str]:
+    """A webhook of the organisation with one delivery, made by the province's administrator."""
+    admin = await _principal(database, "quantri")
+    async with database.session() as session:
+        sub, _ = await webhooks.create(
+            session,
+            principal=admin,
+            settings=settings,
+            organization_id=org_id,
+            url="https://hooks.example.vn/lt",
+            events=["incoming.arrived"],
+        )
+        test = await webhooks.send_test(session, principal=admin, subscription_id=sub.id)
+        return {"subscription_id": str(sub.id), "delivery_id": str(test.id)}
 
 
 async def _personal(database: Database, who: Principal) -> dict[str, str]:

@@ -5,6 +5,7 @@ the BB series and distributed as incoming documents."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,6 +18,7 @@ from meetings.minutes.models import MinutesStatus
 from services.blobs import BlobStore
 from services.errors import Conflict
 from services.incoming.models import IncomingDocument
+from services.webhooks import service as webhooks
 from tests.helpers import send, skip_or_fail_without
 from tests.minutes.conftest import ITEMS, Plan, hold_meeting, pydantic_client, terminate, worker_for
 from workflows.minutes.workflows import MinutesWorkflow, minutes_workflow_id
@@ -62,6 +64,17 @@ async def test_secretary_then_chair_sign_then_numbered_and_distributed(temporal_
     await terminate(client, "minutes-")
     held = await hold_meeting(db, settings, Plan(title="Hội nghị sơ kết công tác Hội 6 tháng đầu năm 2026", items=ITEMS))
     minutes_id = await write(db, held, sample_content(held, conclusions=["Thông qua báo cáo.", "Giao các huyện.", "Thông qua."]))
+    admin = await principal(db, "quantri")
+    async with db.session() as session:  # the province's portal wants to know when minutes are signed
+        hook, _ = await webhooks.create(
+            session,
+            principal=admin,
+            settings=settings,
+            organization_id=held.orgs["hlhpn-bentre"],
+            url="https://congthongtin.example.vn/hooks",
+            events=["minutes.signed"],
+        )
+        hook_id = hook.id
     async with worker_for(client, settings, db):
         with temporal_env.with_time_skipping_disabled():
             await _close(db, settings, client, minutes_id)
@@ -108,6 +121,10 @@ async def test_secretary_then_chair_sign_then_numbered_and_distributed(temporal_
         copies = (await session.scalars(select(IncomingDocument).where(IncomingDocument.outgoing_ref == f"minutes-{minutes_id}"))).all()
     assert minutes.status == MinutesStatus.distributed and minutes.round == 2
     assert notation == minutes.notation == "01/BB-HLHPN"
+    # Signed by both and numbered: one webhook event, once (the refused first round sent none).
+    async with db.read() as session:
+        [event] = [json.loads(d.payload) for d in await webhooks.deliveries(session, subscription_id=hook_id)]
+    assert event["type"] == "minutes.signed" and event["object"]["id"] == minutes_id and event["data"]["notation"] == notation
     # The invited district received it as an incoming document of type BB.
     assert {c.organization_id for c in copies} == {held.orgs["hlhpn-chauthanh"]}
     assert all(c.doc_type == "BB" and c.number_notation == notation for c in copies)

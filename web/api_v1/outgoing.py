@@ -225,7 +225,7 @@ async def _full(session: AsyncSession, principal: Principal, doc: OutgoingDocume
                 status_code=r.status_code,
                 status_at=r.status_at,
             )
-            for r in await outgoing.recipients(session, document_id=doc.id)
+            for r in await outgoing.refresh_statuses(session, doc=doc)  # as reported back, as the page shows
         ],
     )
 

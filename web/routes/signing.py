@@ -14,14 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.audit.service import record
 from services.authz import Principal, require
 from services.blobs import BlobStore
+from services.config import Settings
 from services.directory.models import STAFF, Organization, Role
 from services.errors import DomainError, Forbidden, InvalidInput, NotFound
 from services.i18n import _l
 from services.numbers import is_digits
-from services.uploads import PDF, PNG, check_upload
+from services.uploads import PDF, PNG, CheckedUpload, check_upload
 from signing import service as signing
 from signing.appearance import Appearance
 from signing.pades import LEVELS
+from signing.validation import ValidationReport
 from web import pin_form
 from web.deps import Access, SessionDep, SignedIn, writes_on_read
 from web.templating import render
@@ -203,10 +205,10 @@ async def download(
     return Response(data, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{safe}"'})
 
 
-@router.post("/signing/verify")
-async def verify(request: Request, principal: SignedIn, session: SessionDep, file: Annotated[UploadFile, File()]) -> Response:
-    upload = await _read(file, request, {PDF})
-    report = await signing.validate(settings=request.app.state.settings, pdf=upload.data)
+async def verify_upload(session: AsyncSession, settings: Settings, principal: Principal, upload: CheckedUpload) -> ValidationReport:
+    """Every signature of an uploaded PDF checked (the page's and the API's); only the check is kept, in the audit trail."""
+    await session.commit()  # validation waits on OCSP and CRLs: no transaction stays open
+    report = await signing.validate(settings=settings, pdf=upload.data)
     await record(
         session,
         actor=principal.actor,
@@ -215,6 +217,13 @@ async def verify(request: Request, principal: SignedIn, session: SessionDep, fil
         object_id=hashlib.sha256(upload.data).hexdigest()[:16],
         details={"file": upload.filename, "signatures": len(report.signatures), "all_valid": report.all_valid},
     )
+    return report
+
+
+@router.post("/signing/verify")
+async def verify(request: Request, principal: SignedIn, session: SessionDep, file: Annotated[UploadFile, File()]) -> Response:
+    upload = await _read(file, request, {PDF})
+    report = await verify_upload(session, request.app.state.settings, principal, upload)
     return render(request, "signing/result.html", {"report": report, "download": None, "filename": upload.filename})
 
 

@@ -9,7 +9,7 @@ infrastructures, checked against their published SHA-256 fingerprints when loade
 
 `trust_profile = "vn"` (the default) trusts these; `"none"` trusts only the configured files
 (and, outside production, the development PKI). A province adds its provider's intermediates
-with `LIENTHONG_TRUST_INTERMEDIATES` (README, "Certificates").
+with `LIENTHONG_TRUST_INTERMEDIATES` (docs/operations.md, "Certificates and tokens").
 """
 
 from __future__ import annotations

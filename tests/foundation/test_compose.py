@@ -47,6 +47,7 @@ def test_every_long_running_service_has_a_health_check() -> None:
         if service.get("restart") == "no":  # one-shot jobs: migrate, schema set-up, bucket
             continue
         assert "healthcheck" in service, f"{name} has no health check"
+        assert service.get("restart") == "unless-stopped", f"{name} is not restarted after a crash or a reboot"
     assert SERVICES["proxy"]["depends_on"]["web"]["condition"] == "service_healthy"
 
 
@@ -61,3 +62,8 @@ def test_the_proxy_uses_the_shared_rules_and_passes_websockets(tmp_path: Path) -
     from bench.stack import nginx_conf
 
     assert "include " + str(ROOT / "deploy" / "nginx-proxy.conf") in nginx_conf(tmp_path, 1, [2]).replace('"', "")
+
+
+def test_temporal_and_its_ui_listen_on_the_host_s_loopback_only() -> None:
+    for name in ("temporal", "temporal-ui"):
+        assert all(str(p).startswith("127.0.0.1:") for p in SERVICES[name]["ports"]), f"{name} is published to every interface"

@@ -7,58 +7,41 @@ import re
 import time
 from datetime import datetime, timedelta, timezone
 
-import httpx
 import pytest
 
 from demo.directory import DEMO_PASSWORD
+from demo.story import PROVINCE, Story
 from tests.e2e.conftest import DESKTOP, PHONE, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
 VN = timezone(timedelta(hours=7))
 
 
-def _http_session(base: str, username: str) -> tuple[httpx.Client, str]:
-    client = httpx.Client(base_url=base, follow_redirects=False)
-    token = client.get("/login").text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    assert client.post("/login", data={"username": username, "password": DEMO_PASSWORD, "csrf_token": token}).status_code == 303
-    csrf = client.get("/meetings/new").text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    return client, csrf
-
-
 def _prepare_meeting(base: str) -> int:
-    """The clerk prepares and schedules a meeting through the pages' forms."""
-    client, csrf = _http_session(base, "mai.tran")
-    ids = {}
-    new_page = client.get("/meetings/new").text
-    for username, name in (("lan.nguyen", "Nguyễn Thị Lan"), ("ngoc.vo", "Võ Thị Bích Ngọc")):
-        ids[username] = re.search(r'<option value="(\d+)"[^>]*>' + name, new_page).group(1)
-    org = re.search(r'name="organization_id"><option value="(\d+)"', new_page).group(1)
+    """The clerk prepares and schedules a meeting through the public API: what these tests look at
+    is the live room, not the preparation pages (tested in tests/meetings)."""
+    api = Story(base)
     start = datetime.now(VN) + timedelta(days=1)
-    response = client.post(
-        "/meetings",
-        data={
-            "csrf_token": csrf,
-            "organization_id": org,
+    meeting = api.call(
+        "mai.tran",
+        "POST",
+        "/api/v1/meetings",
+        json={
+            "organization_id": api.org_id(PROVINCE),
             "title": "Họp trực tuyến kiểm thử: thông qua kế hoạch Tháng hành động",
-            "chair_id": ids["lan.nguyen"],
-            "secretary_id": ids["ngoc.vo"],
-            "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
-            "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+            "chair_id": api.user_id("lan.nguyen"),
+            "secretary_id": api.user_id("ngoc.vo"),
+            "starts_at": start.isoformat(timespec="minutes"),
+            "ends_at": (start + timedelta(hours=2)).isoformat(timespec="minutes"),
             "mode": "online",
         },
     )
-    assert response.status_code == 303, response.text
-    mid = int(re.search(r"/meetings/(\d+)", response.headers["location"]).group(1))
-    detail = client.get(f"/meetings/{mid}").text
-    hue = re.search(r'name="user_ids" value="(\d+)"> Đỗ Thị Huệ', detail)
-    thu = re.search(r'name="user_ids" value="(\d+)"> Lê Thị Thu', detail)
-    assert hue and thu, "demo people not found on the preparation page"
-    client.post(f"/meetings/{mid}/participants", data={"csrf_token": csrf, "user_ids": [hue.group(1), thu.group(1)]})
-    client.post(f"/meetings/{mid}/items", data={"csrf_token": csrf, "title": "Báo cáo kết quả 6 tháng", "planned_minutes": "1"})
-    client.post(f"/meetings/{mid}/items", data={"csrf_token": csrf, "title": "Thảo luận kế hoạch", "planned_minutes": "20"})
-    assert client.post(f"/meetings/{mid}/schedule", data={"csrf_token": csrf}).status_code == 303
-    client.close()
-    return mid
+    url = f"/api/v1/meetings/{meeting['id']}"
+    api.call("mai.tran", "POST", f"{url}/participants", json={"user_ids": [api.user_id("hue.do"), api.user_id("thu.le")]})
+    api.call("mai.tran", "POST", f"{url}/items", json={"title": "Báo cáo kết quả 6 tháng", "planned_minutes": 1})
+    api.call("mai.tran", "POST", f"{url}/items", json={"title": "Thảo luận kế hoạch", "planned_minutes": 20})
+    api.call("mai.tran", "POST", f"{url}/schedule")
+    return meeting["id"]
 
 
 def _page(browser, base: str, username: str, size: dict[str, int]):  # type: ignore[no-untyped-def]

@@ -75,17 +75,16 @@ def _text(obj: Any, object_type: str, meetings: dict[int, Meeting], requests: di
     if object_type == "incoming":
         return " — ".join(p for p in (obj.number_notation, obj.subject) if p)
     if object_type == "outgoing":
-        notation = f"{obj.number}/{obj.notation}" if obj.number and obj.notation else _("draft")
-        return f"{notation} — {obj.subject}"
+        return f"{obj.notation or _('draft')} — {obj.subject}"  # the notation holds its number ("05/KH-HLHPN")
     if object_type == "minutes":
         meeting = meetings.get(obj.meeting_id)
         title = meeting.title if meeting else ""
-        return " — ".join(p for p in (f"{obj.number}/{obj.notation}" if obj.number and obj.notation else "", title) if p)
+        return " — ".join(p for p in (obj.notation or "", title) if p)
     if object_type == "report_request":
-        return f"{obj.number}/{obj.notation} — {obj.title}"
+        return " — ".join(p for p in (obj.notation or "", obj.title) if p)
     if object_type == "report_target":
         request = requests.get(obj.request_id)
-        return f"{request.number}/{request.notation} — {request.title}" if request else ""
+        return " — ".join(p for p in (request.notation or "", request.title) if p) if request else ""
     if object_type == "user":
         return obj.full_name
     return getattr(obj, "title", None) or getattr(obj, "name", "") or ""

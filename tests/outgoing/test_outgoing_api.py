@@ -98,6 +98,9 @@ async def test_a_script_drafts_a_leader_signs_with_the_pin_a_clerk_issues_and_re
     pdf = await api.get(doc["pdf_url"], headers=clerk)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert doc["notation"] in flow.pdftotext(pdf.content)
+    auditor = await _bearer(db, "dung.huynh")
+    trail = (await api.get(f"/api/v1/audit/object/outgoing/{doc['id']}", headers=auditor)).json()
+    assert trail["object"]["text"] == f"{doc['notation']} — {doc['subject']}"  # once, not "1/01/TB-…"
     listed = await api.get("/api/v1/outgoing", headers=clerk, params={"tab": "issued", "q": "lịch trực"})
     assert [d["id"] for d in listed.json()["items"]] == [doc["id"]]
 

@@ -58,3 +58,19 @@ async def test_an_object_of_another_organisation_is_404_to_an_auditor_outside_it
     assert (await auditor.get("/audit/object/incoming/999999")).status_code == 404  # nothing of that name
     found = _table((await auditor.get("/audit", params={"notation": "79/KH"})).text)
     assert "79/KH-UBND" not in found  # the search stays in the auditor's scope too
+
+
+async def test_an_auditor_checks_the_signatures_of_a_pdf_from_the_audit_page(demo_db_sqlite, client_for) -> None:
+    """Auditors have no signing page: the check of a PDF's signatures sits on the audit page."""
+    from tests.helpers import csrf_of
+    from tests.signing.conftest import make_tiny_pdf
+
+    auditor = await client_for(demo_db_sqlite)
+    await sign_in(auditor, "dung.huynh")
+    page = (await auditor.get("/audit")).text
+    assert 'action="/signing/verify"' in page and "Kiểm tra chữ ký" in page
+    token = await csrf_of(auditor, "/audit")
+    checked = await auditor.post(
+        "/signing/verify", data={"csrf_token": token}, files={"file": ("cong-van.pdf", make_tiny_pdf("Cong van"), "application/pdf")}
+    )
+    assert checked.status_code == 200 and "cong-van.pdf" in checked.text

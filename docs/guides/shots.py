@@ -28,9 +28,10 @@ from urllib.parse import quote
 
 import httpx
 
+from demo.directory import DEMO_PASSWORD as PASSWORD
+
 ROOT = Path(__file__).resolve().parents[2]
 IMG = Path(__file__).resolve().parent / "img"
-PASSWORD = "LienThong@2026"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [  # as tests/e2e/conftest.py
     "--headless",

@@ -64,6 +64,13 @@ class Story:
         self.as_(username)
         return self._ids[username]
 
+    def username_of(self, user_id: int, candidates: tuple[str, ...]) -> str:
+        """Which of `candidates` has this id (the demo users the story knows)."""
+        found = next((u for u in candidates if self.user_id(u) == user_id), None)
+        if found is None:
+            raise StoryFailed(f"user {user_id} is none of {candidates}")
+        return found
+
     def org_id(self, code: str) -> int:
         if not self._orgs:
             self._orgs = {o["code"]: o["id"] for o in self.call("thu.le", "GET", "/api/v1/organizations")}
@@ -257,6 +264,12 @@ class Story:
         for title in ("Kết quả công tác Hội tháng 11", "Nhiệm vụ trọng tâm tháng 12"):
             m = self.call(organiser, "POST", f"{url}/items", json={"title": title, "planned_minutes": 30})
         self.call(organiser, "POST", f"{url}/schedule")
+        # The giấy mời: drafted by the meeting's workflow, then the outgoing path like any document.
+        gm = self.wait("the giấy mời drafted", lambda: self.call(organiser, "GET", url)["invitation_outgoing_id"])
+        invitation = self.call(organiser, "POST", f"/api/v1/outgoing/{gm}/submit", json={})
+        invitation = self.sign_and_issue(invitation, self.username_of(invitation["signer_id"], (chair, "hue.do")), organiser)
+        self.arrived("chauthanh.vanthu", invitation["notation"])
+        self.out(f"   giấy mời {invitation['notation']} đã phát hành, đến sổ của Châu Thành")
         self.wait(
             "the invitation in a member's notifications",
             lambda: any(

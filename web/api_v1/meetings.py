@@ -212,6 +212,9 @@ class MeetingOut(MeetingSummary):
     video_url: str | None = Field(description="A link the organisers gave; else the video room is derived")
     current_item_id: int | None
     schedule_version: int
+    invitation_outgoing_id: int | None = Field(
+        description="The giấy mời (an outgoing document, type GM) drafted once the meeting is scheduled: review, sign and issue it over /api/v1/outgoing"
+    )
     opened_at: datetime | None
     closed_at: datetime | None
     cancelled_at: datetime | None
@@ -283,6 +286,7 @@ async def _full(session: AsyncSession, acc: MeetingAccess) -> MeetingOut:
         video_url=m.video_url,
         current_item_id=m.current_item_id,
         schedule_version=m.schedule_version,
+        invitation_outgoing_id=m.invitation_outgoing_id,
         opened_at=m.opened_at,
         closed_at=m.closed_at,
         cancelled_at=m.cancelled_at,

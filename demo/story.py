@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import partial
 from typing import Any, TypeVar
 
@@ -21,10 +21,15 @@ import httpx
 
 from demo.directory import DEMO_PASSWORD, DEMO_PIN
 from demo.incoming import demo_pdf
+from services.outgoing import edxml
 
 T = TypeVar("T")
 PROVINCE = "hlhpn-bentre"
 DISTRICT = "hlhpn-chauthanh"
+VN = timezone(timedelta(hours=7))
+REMINDER_MARGIN_SECONDS = 30
+# A recipient outside the system (its own e-office): its copy goes as an edXML package.
+OUTSIDE = edxml.Organ(organ_id="000.00.31.H07", name="UBND huyện Châu Thành")
 
 
 class StoryFailed(Exception):
@@ -135,6 +140,32 @@ class Story:
         self.note("văn bản đi", f"{issued['notation']} — {issued['subject']}")
         return issued
 
+    def edxml_round_trip(self, issued: dict[str, Any]) -> str:
+        """The copy for a body on another system leaves as an edXML package carrying the issued
+        PDF; that system's status ("03", received) comes back as a file the clerk imports, and
+        the document's row for that recipient shows it."""
+        clerk = self.as_("mai.tran")
+        raw = clerk.get(issued["edxml_url"])
+        _check(raw, "mai.tran: GET the edXML package")
+        package = edxml.parse(raw.content)
+        pdf = clerk.get(issued["pdf_url"]).content
+        if issued["notation"] != package.number_notation or not any(a.data == pdf for a in package.attachments):
+            raise StoryFailed(f"the edXML package of {issued['notation']} does not carry its issued PDF")
+        answer = edxml.Status(
+            sender=OUTSIDE,
+            response_for=package.document_id,
+            code="03",
+            description="Đã tiếp nhận",
+            timestamp=edxml.trace_time(datetime.now(UTC)),
+            staff="Văn thư UBND huyện",
+        )
+        files = {"package": ("trang-thai-03.xml", edxml.build_status(answer), "application/xml")}
+        imported = self.call("mai.tran", "POST", "/api/v1/outgoing/edxml/import", files=files)
+        row = next(r for r in self.call("mai.tran", "GET", f"/api/v1/outgoing/{issued['id']}")["recipients"] if r["external"])
+        if imported["outgoing_id"] != issued["id"] or row["status_code"] != "03":
+            raise StoryFailed(f"the status did not reach {row['name']}'s row: {row['status_code']}")
+        return "03"
+
     def arrived(self, clerk: str, notation: str) -> dict[str, Any]:
         def probe() -> dict[str, Any] | None:
             queue = self.call(clerk, "GET", "/api/v1/incoming/queues/to-register", params={"limit": 100})["items"]
@@ -196,9 +227,15 @@ class Story:
             self.note("văn bản đến", f"{done['arrival_label']} — {done['number_notation']}")
             self.out(f"   trạng thái huyện thấy: {' → '.join(seen)}")
 
-        with self.step("3. Tỉnh soạn chỉ thị, góp ý, ký, phát hành tới mọi huyện"):
+        with self.step("3. Tỉnh soạn chỉ thị, góp ý, ký, phát hành tới mọi huyện; một bản đi bằng gói edXML"):
             directive = self.draft(
-                "thu.le", "lan.nguyen", "Triển khai Tháng hành động vì bình đẳng giới", [], doc_type="KH", groups=["children"]
+                "thu.le",
+                "lan.nguyen",
+                "Triển khai Tháng hành động vì bình đẳng giới",
+                [],
+                doc_type="KH",
+                groups=["children"],
+                external_recipients=[OUTSIDE.name],
             )
             url = f"/api/v1/outgoing/{directive['id']}"
             self.call("thu.le", "POST", f"{url}/submit", json={"reviewer_ids": [self.user_id("hanh.pham")]})
@@ -213,8 +250,12 @@ class Story:
             self.wait("delivery to every district", delivered)
             self.arrived("chauthanh.vanthu", issued["notation"])
             self.out(f"   gửi tới {len(districts)} huyện, đã đến sổ của Châu Thành")
+            code = self.edxml_round_trip(issued)
+            self.out(f"   bản gửi {OUTSIDE.name} đi bằng gói edXML; hệ thống bên đó báo lại {code}")
 
-        with self.step("4. Họp trực tuyến với hai huyện: mời, điểm danh, điều hành, phát biểu, biểu quyết, biên bản ký số, giao việc"):
+        with self.step(
+            "4. Họp trực tuyến với hai huyện: giấy mời, nhắc lịch, điểm danh, điều hành, phát biểu, biểu quyết, biên bản ký số, giao việc"
+        ):
             self.meeting(province)
 
         with self.step("5. Tỉnh yêu cầu mọi xã báo cáo; hai xã nộp; tải bảng tổng hợp"):
@@ -243,7 +284,9 @@ class Story:
     def meeting(self, province: int) -> None:
         chair, secretary, organiser = "lan.nguyen", "ngoc.vo", "mai.tran"
         members = ["thu.le", "hanh.pham"]
-        day = date.today() + timedelta(days=1)
+        # It starts in an hour (and a little): the hour-before reminder is due in seconds, so the
+        # story sees it go out before the chair opens the meeting early.
+        starts = datetime.now(VN).replace(microsecond=0) + timedelta(minutes=60, seconds=REMINDER_MARGIN_SECONDS)
         m = self.call(
             organiser,
             "POST",
@@ -253,8 +296,8 @@ class Story:
                 "title": f"Hội nghị giao ban trực tuyến tháng 12 ({self.tag})",
                 "chair_id": self.user_id(chair),
                 "secretary_id": self.user_id(secretary),
-                "starts_at": f"{day}T08:00:00",
-                "ends_at": f"{day}T10:00:00",
+                "starts_at": starts.isoformat(),
+                "ends_at": (starts + timedelta(hours=2)).isoformat(),
                 "mode": "online",
             },
         )
@@ -278,6 +321,18 @@ class Story:
         )
         for who in members:
             self.call(who, "POST", f"{url}/reply", json={"answer": "accept"})
+        reminder = self.wait(
+            "the hour-before reminder",
+            lambda: next(
+                (
+                    n
+                    for n in self.call(members[0], "GET", "/api/v1/notifications")["items"]
+                    if n["kind"] == "meeting.reminder" and n["link"] == f"/meetings/{m['id']}"
+                ),
+                None,
+            ),
+        )
+        self.out(f"   nhắc lịch: {reminder['title']}")
 
         self.call(chair, "POST", f"{url}/live/open")
         for who in [chair, secretary, *members]:  # from their phones

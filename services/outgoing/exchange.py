@@ -324,12 +324,8 @@ async def sender_changed(session: AsyncSession, *, document_id: str, kind: str, 
     return copies
 
 
-async def apply_status(session: AsyncSession, *, settings: Settings, status: edxml.Status) -> OutgoingRecipient | None:
-    """A partner's status on a document we sent: its row among the recipients shows the code.
-
-    The answered DocumentId names us, the date and the number; the row is the external recipient
-    with the partner's name (as configured, or as the status names it). A code older than the
-    one shown (a late 03 after 05) changes nothing; a refusal (02) always shows."""
+async def _answered(session: AsyncSession, status: edxml.Status) -> OutgoingDocument:
+    """The document of ours a status answers: its DocumentId names us, the date and the number."""
     organ_id, _, rest = status.response_for.partition(",")
     day, _, notation = rest.partition(",")
     org = await organisation_at(session, organ_id)
@@ -337,15 +333,27 @@ async def apply_status(session: AsyncSession, *, settings: Settings, status: edx
         issued_on = datetime.strptime(day, "%Y/%m/%d").date()
     except ValueError:
         issued_on = None
-    if org is None or issued_on is None:
-        raise InvalidInput(_l("The status answers a document that is not ours: {value}.", value=status.response_for))
-    doc = await session.scalar(
-        select(OutgoingDocument).where(
-            OutgoingDocument.organization_id == org.id, OutgoingDocument.notation == notation, OutgoingDocument.issue_date == issued_on
+    doc = None
+    if org is not None and issued_on is not None:
+        doc = await session.scalar(
+            select(OutgoingDocument).where(
+                OutgoingDocument.organization_id == org.id, OutgoingDocument.notation == notation, OutgoingDocument.issue_date == issued_on
+            )
         )
-    )
     if doc is None:
         raise InvalidInput(_l("The status answers a document that is not ours: {value}.", value=status.response_for))
+    return doc
+
+
+async def apply_status(
+    session: AsyncSession, *, settings: Settings, status: edxml.Status, actor: Actor | None = None
+) -> OutgoingRecipient | None:
+    """A partner's status on a document we sent: its row among the recipients shows the code.
+
+    The row is the external recipient with the partner's name (as configured, or as the status
+    names it). A code older than the one shown (a late 03 after 05) changes nothing; a refusal
+    (02) always shows. `actor` is the clerk who imported the status, else the exchange."""
+    doc = await _answered(session, status)
     known = partner(settings, organ_id=status.sender.organ_id)
     names = {edxml.folded_name(n) for n in (status.sender.name, known.name if known else "") if n}
     row = next((r for r in await recipients(session, document_id=doc.id) if r.external and edxml.folded_name(r.name) in names), None)
@@ -356,7 +364,7 @@ async def apply_status(session: AsyncSession, *, settings: Settings, status: edx
         row.status_code, row.status_at = status.code, utcnow()
         await record(
             session,
-            actor=Actor.system("exchange"),
+            actor=actor or Actor.system("exchange"),
             action="outgoing.edxml_status",
             object_type="outgoing",
             object_id=doc.id,
@@ -364,3 +372,22 @@ async def apply_status(session: AsyncSession, *, settings: Settings, status: edx
             details={"recipient": row.name, "code": status.code, "description": status.description, "timestamp": status.timestamp},
         )
     return row
+
+
+async def import_status(
+    session: AsyncSession, *, settings: Settings, principal: Principal, data: bytes
+) -> tuple[OutgoingDocument, OutgoingRecipient, edxml.Status]:
+    """A status file a partner sent outside the exchange (by e-mail, on a USB stick), imported
+    by a clerk of the organisation that issued the document: its recipient row shows the code,
+    as if the exchange had brought it."""
+    status = edxml.parse_status(data)
+    if status.code == "13":
+        raise InvalidInput(_l("A recall request (status 13) is answered on the incoming document, not imported here."))
+    doc = await _answered(session, status)
+    if doc.organization_id not in principal.orgs_with(Role.clerk):
+        raise NotFound(_l("document not found"))
+    row = await apply_status(session, settings=settings, status=status, actor=principal.actor)
+    if row is None:
+        sender = status.sender.name or status.sender.organ_id
+        raise InvalidInput(_l("The status comes from {value}, which is not an outside recipient of this document.", value=sender))
+    return doc, row, status

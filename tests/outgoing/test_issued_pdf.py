@@ -110,6 +110,21 @@ async def test_issued_pdf_has_valid_leader_and_seal_signatures_and_shows_number_
     )
     assert evil.status_code == 422 and "DTD" in evil.text
 
+    # Tỉnh đoàn (outside the system) answers "received" by a status file; the issuing clerk's
+    # import page puts it on its row, and the document's page shows it.
+    answer = edxml.Status(
+        sender=edxml.Organ(organ_id="000.00.00.T01", name="Tỉnh đoàn Bến Tre"), response_for=parsed.document_id, code="03"
+    )
+    browser = await client_for(db)
+    await sign_in(browser, "mai.tran")
+    token = await csrf_of(browser, "/outgoing/edxml/import")
+    status_file = {"package": ("trang-thai.xml", edxml.build_status(answer), "application/xml")}
+    posted = await browser.post("/outgoing/edxml/import", data={"csrf_token": token}, files=status_file)
+    assert posted.status_code == 303 and posted.headers["location"] == f"/outgoing/{doc_id}?ok=status", posted.text
+    async with db.session() as session:
+        rows = await outgoing.recipients(session, document_id=doc_id)
+    assert [(r.name, r.status_code) for r in rows if r.external] == [("Tỉnh đoàn Bến Tre", "03")]
+
     # --- the register of the year lists it, printable as DOCX and PDF -------------------------
     async with db.session() as session:
         rows = await outgoing.register_rows(session, organization_id=doc.organization_id, year=doc.year)

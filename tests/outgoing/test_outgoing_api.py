@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from demo.directory import DEMO_PIN
 from services.directory.models import Organization, Unit, User
+from services.outgoing import edxml
 from services.outgoing.models import OutgoingDocument
 from tests.api.test_incoming_api import PROBLEM, _bearer
 from tests.outgoing import flow
@@ -103,6 +104,27 @@ async def test_a_script_drafts_a_leader_signs_with_the_pin_a_clerk_issues_and_re
     assert trail["object"]["text"] == f"{doc['notation']} — {doc['subject']}"  # once, not "1/01/TB-…"
     listed = await api.get("/api/v1/outgoing", headers=clerk, params={"tab": "issued", "q": "lịch trực"})
     assert [d["id"] for d in listed.json()["items"]] == [doc["id"]]
+
+    # The copy for the body outside the system leaves as an edXML package carrying the issued
+    # PDF; its status comes back as a file the clerk imports, and shows on that recipient's row.
+    package = edxml.parse((await api.get(doc["edxml_url"], headers=clerk)).content)
+    assert package.number_notation == doc["notation"] and any(a.data == pdf.content for a in package.attachments)
+
+    def status(code: str, name: str = "Tỉnh đoàn Bến Tre") -> dict[str, object]:
+        answer = edxml.Status(sender=edxml.Organ(organ_id="000.00.31.H07", name=name), response_for=package.document_id, code=code)
+        return {"package": ("trang-thai.xml", edxml.build_status(answer), "application/xml")}
+
+    assert (await api.post("/api/v1/outgoing/edxml/import", headers=officer, files=status("03"))).status_code == 403
+    district_clerk = await _bearer(db, "chauthanh.vanthu")
+    assert (await api.post("/api/v1/outgoing/edxml/import", headers=district_clerk, files=status("03"))).status_code == 404
+    for refused in (status("03", "Sở Nội vụ"), status("13")):
+        wrong = await api.post("/api/v1/outgoing/edxml/import", headers=clerk, files=refused)
+        assert wrong.status_code == 422 and wrong.headers["content-type"] == PROBLEM, wrong.text
+    imported = await api.post("/api/v1/outgoing/edxml/import", headers=clerk, files=status("03"))
+    assert imported.status_code == 200, imported.text
+    assert imported.json() == {"incoming_id": None, "document_id": package.document_id, "outgoing_id": doc["id"], "status_code": "03"}
+    doc = (await api.get(url, headers=clerk)).json()
+    assert [(r["name"], r["status_code"]) for r in doc["recipients"] if r["external"]] == [("Tỉnh đoàn Bến Tre", "03")]
 
     # Recalled by the clerk, with the reason; the officer may not.
     assert (await api.post(f"{url}/recall", headers=officer, json={"reason": "Sai lịch"})).status_code == 403

@@ -25,7 +25,7 @@ from services.errors import InvalidInput
 from services.i18n import _l
 from services.incoming import service as incoming
 from services.outbox.service import tell
-from services.outgoing import exchange
+from services.outgoing import edxml, exchange
 from services.outgoing import service as outgoing
 from services.outgoing.models import Decision, OutgoingDocument, ReviewMode, Secrecy, Urgency
 from services.uploads import DOCX, PDF, XML
@@ -123,6 +123,7 @@ class OutgoingOut(OutgoingSummary):
     pdf_url: str | None = Field(description="The latest PDF: issued, else signed, else the one to sign")
     pdf_to_sign_url: str | None = Field(description="The exact PDF the signer signs (sign with a token, then upload it)")
     page_image_url: str | None = Field(description="PNG of page {page} (1-based) of the latest PDF")
+    edxml_url: str | None = Field(description="Once issued: its edXML package, for a recipient outside the system")
     versions: list[VersionOut]
     attachments: list[AttachmentOut]
     reviews: list[ReviewOut]
@@ -186,6 +187,7 @@ async def _full(session: AsyncSession, principal: Principal, doc: OutgoingDocume
         pdf_url=f"{base}/pdf" if latest else None,
         pdf_to_sign_url=f"{base}/pdf?kind=prepared" if doc.prepared_pdf_sha else None,
         page_image_url=f"{base}/pdf/{latest}/pages/{{page}}.png" if latest else None,
+        edxml_url=f"{base}/edxml" if doc.issued_pdf_sha else None,
         versions=[
             VersionOut(
                 number=v.number,
@@ -610,8 +612,10 @@ async def sign(
 
 
 class Imported(BaseModel):
-    incoming_id: int | None = Field(description="The incoming document registered from the package")
-    document_id: str = Field(description="The package's document id (edXML)")
+    incoming_id: int | None = Field(description="The incoming document registered from a document package")
+    document_id: str = Field(description="The package's document id (edXML); for a status, the id of the document it answers")
+    outgoing_id: int | None = Field(None, description="For a status: our issued document it answers")
+    status_code: str | None = Field(None, description="For a status: the code its recipient row now shows")
 
 
 @router.post("/edxml/import", response_model=Imported)
@@ -623,14 +627,20 @@ async def edxml_import(
     organization_id: Annotated[int | None, Form(description="The receiving organisation, when the package names several")] = None,
     key: IdempotencyKey = None,
 ) -> Response:
-    """Import an edXML package as an incoming document (a clerk of the receiving organisation)."""
+    """Import an edXML package received outside the exchange: a document becomes an incoming
+    document (a clerk of the receiving organisation); a status package from an outside recipient
+    shows on its row of the document we issued (a clerk of the issuing organisation)."""
     upload = await _read(package, request, {XML})
     if upload is None:
         raise InvalidInput(_l("Choose the edXML file."))
+    settings = request.app.state.settings
 
     async def act() -> Answer:
+        if edxml.is_status(upload.data):
+            doc, row, status = await exchange.import_status(session, settings=settings, principal=principal, data=upload.data)
+            return Answer(Imported(incoming_id=None, document_id=status.response_for, outgoing_id=doc.id, status_code=row.status_code))
         copy, parsed = await exchange.import_package(
-            session, settings=request.app.state.settings, principal=principal, data=upload.data, organization_id=organization_id
+            session, settings=settings, principal=principal, data=upload.data, organization_id=organization_id
         )
         return Answer(Imported(incoming_id=getattr(copy, "id", None), document_id=str(parsed.document_id)))
 

@@ -28,7 +28,7 @@ from services.i18n import _l
 from services.incoming import service as incoming
 from services.numbers import is_digits
 from services.outbox.service import tell
-from services.outgoing import drafting, exchange
+from services.outgoing import drafting, edxml, exchange
 from services.outgoing import service as outgoing
 from services.outgoing.models import Decision, ReviewMode, Secrecy, Urgency
 from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, XML, CheckedUpload, OfficeLimits, check_upload
@@ -227,12 +227,12 @@ async def edxml_import(
     upload = await _read(package, request, {XML})
     if upload is None:
         raise InvalidInput(_l("Choose the edXML file."))
+    settings = request.app.state.settings
+    if edxml.is_status(upload.data):  # a partner's status on a document we issued
+        doc, _row, _status = await exchange.import_status(session, settings=settings, principal=principal, data=upload.data)
+        return _done(doc.id, "status")
     copy, parsed = await exchange.import_package(
-        session,
-        settings=request.app.state.settings,
-        principal=principal,
-        data=upload.data,
-        organization_id=form_id(organization_id),
+        session, settings=settings, principal=principal, data=upload.data, organization_id=form_id(organization_id)
     )
     wants_json = "json" in request.headers.get("accept", "")
     if wants_json:

@@ -36,6 +36,26 @@ def free_port() -> int:
             return port
 
 
+@asynccontextmanager
+async def serving(app, **config):  # type: ignore[no-untyped-def]
+    """`app` served by a real uvicorn on a free port for the block; yields "127.0.0.1:<port>"."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1, **config))
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # started, or failed (then the task holds why)
+        if task.done():
+            task.result()
+            raise RuntimeError("uvicorn stopped before it started")
+        await asyncio.sleep(0.05)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
 def app_client(client):  # type: ignore[no-untyped-def]
     """`client`'s connection (a test server's time-skipping interceptor kept) with the app's data
     converter (pydantic, encrypted with TEST_PAYLOAD_KEYS), as `lienthong worker` builds it."""

@@ -3,21 +3,19 @@ through a real uvicorn server is refused with 413 once the limit is passed, and 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import ClassVar
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.calendar import vn_today
 from services.incoming.models import IncomingDocument
-from tests.helpers import CSRF_RE, free_port, sign_in
+from tests.helpers import CSRF_RE, serving, sign_in
 from tests.incoming.conftest import org_id
 from web.app import FORM_OVERHEAD_BYTES, create_app
 from web.temporal import TemporalHandle
@@ -55,14 +53,8 @@ async def server(demo_db_sqlite, settings):  # type: ignore[no-untyped-def]
     # Innermost: counts what the application itself receives of each body.
     app.user_middleware.append(Middleware(Seen))
     Seen.sizes.clear()
-    port = free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1))
-    task = asyncio.create_task(uv.serve())
-    while not uv.started:
-        await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    await task
+    async with serving(app) as address:
+        yield f"http://{address}"
 
 
 async def test_chunked_oversize_upload_gets_413_before_the_body_is_read_and_nothing_is_stored(server, demo_db_sqlite, settings) -> None:

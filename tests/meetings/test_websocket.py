@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 from websockets.asyncio.client import connect
 
@@ -16,7 +15,7 @@ from services.directory.models import User
 from services.events.hub import EventHub
 from services.events.models import Event
 from services.events.service import publish
-from tests.helpers import free_port
+from tests.helpers import serving
 from tests.meetings.factory import build_meeting
 from web.app import create_app
 from web.runtime import WEBSOCKETS
@@ -26,14 +25,8 @@ from web.temporal import TemporalHandle
 @pytest.fixture
 async def server(demo_db_sqlite, settings):  # type: ignore[no-untyped-def]
     app = create_app(settings=settings, database=demo_db_sqlite, temporal=TemporalHandle(settings))
-    port = free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1, **WEBSOCKETS))
-    task = asyncio.create_task(uv.serve())
-    while not uv.started:
-        await asyncio.sleep(0.05)
-    yield f"127.0.0.1:{port}"
-    uv.should_exit = True
-    await task
+    async with serving(app, **WEBSOCKETS) as address:
+        yield address
 
 
 async def _session(base: str, username: str) -> tuple[httpx.AsyncClient, str, str]:

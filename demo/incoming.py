@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
+from demo.pdf import demo_pdf
 from services.audit.service import Actor
 from services.authz import load_principal
 from services.blobs import BlobStore
@@ -19,29 +20,6 @@ from services.directory.models import Organization, Unit, User
 from services.incoming import service as incoming
 from services.incoming.models import IncomingDocument
 from services.outbox import service as outbox
-
-
-def demo_pdf(title: str) -> bytes:
-    """A valid one-page A4 PDF built by hand (correct xref offsets), ASCII text only: it stands in
-    for a scanned document in the demo data and in tests."""
-    safe = title.encode("ascii", "replace").decode().replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-    stream = f"BT /F1 16 Tf 72 770 Td ({safe}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
-    ]
-    out, offsets = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"), []  # the binary comment marks it as binary
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return bytes(out)
 
 
 async def seed_demo(*, settings: Settings, database: Database, client) -> None:
@@ -78,6 +56,7 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None:
         secrecy: str = "normal",
     ) -> int:
         principal = await who(clerk)
+        pdf = demo_pdf(f"{notation} — {issuer}", subject)  # before the transaction: it takes a moment
         async with database.session() as session:
             doc = await incoming.register(
                 session,
@@ -98,7 +77,7 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None:
                     incoming.NewFile(
                         filename=f"{notation.replace('/', '-')}.pdf",
                         content_type="application/pdf",
-                        data=demo_pdf(f"{notation} - {issuer}"),
+                        data=pdf,
                     )
                 ],
             )
@@ -180,8 +159,11 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None:
     await direct(d4, "lan.nguyen", "ngoc.vo", "Văn phòng tổng hợp, báo cáo Thường trực.", 5)
     await act(d4, "ngoc.vo", incoming.complete, result="Đã tổng hợp vào báo cáo tháng của Hội LHPN tỉnh.")
     # Documents delivered through the system, waiting for the clerks.
+    subject1 = "Báo cáo kết quả thực hiện Đề án 939 hỗ trợ phụ nữ khởi nghiệp quý III"
+    subject2 = "Về việc báo cáo sơ kết 6 tháng thực hiện Nghị quyết Đại hội Phụ nữ các cấp"
+    sha = blobs.put(demo_pdf("27/BC-HLHPN — Hội LHPN huyện Châu Thành", subject1))
+    sha2 = blobs.put(demo_pdf("156/HLHPN-VP — Hội LHPN tỉnh Bến Tre", subject2))
     async with database.session() as session:
-        sha = blobs.put(demo_pdf("27/BC-HLHPN - Hoi LHPN huyen Chau Thanh"))
         a1 = await incoming.receive_from_system(
             session,
             actor=seeder,
@@ -191,11 +173,10 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None:
             number_notation="27/BC-HLHPN",
             document_date=today - timedelta(days=1),
             doc_type="BC",
-            subject="Báo cáo kết quả thực hiện Đề án 939 hỗ trợ phụ nữ khởi nghiệp quý III",
+            subject=subject1,
             files=[("27-BC-HLHPN.pdf", "application/pdf", sha)],
             signer_name="Nguyễn Thị Lan Phương",
         )
-        sha2 = blobs.put(demo_pdf("156/HLHPN-VP - Hoi LHPN tinh Ben Tre"))
         a2 = await incoming.receive_from_system(
             session,
             actor=seeder,
@@ -206,7 +187,7 @@ async def seed_demo(*, settings: Settings, database: Database, client) -> None:
             document_date=today,
             doc_type="CV",
             urgency="urgent",
-            subject="Về việc báo cáo sơ kết 6 tháng thực hiện Nghị quyết Đại hội Phụ nữ các cấp",
+            subject=subject2,
             files=[("156-HLHPN-VP.pdf", "application/pdf", sha2)],
             signer_name="Nguyễn Thị Lan",
         )

@@ -390,7 +390,8 @@ class Story:
         self.note("cuộc họp", f"{m['title']} — biên bản {done['notation']}")
 
     def report_request(self, province: int) -> None:
-        communes = {o["code"]: o["id"] for o in self.call("lan.nguyen", "GET", "/api/v1/organizations") if o["level"] == "commune"}
+        orgs = [o for o in self.call("lan.nguyen", "GET", "/api/v1/organizations") if o["level"] == "commune"]
+        communes, names = {o["code"]: o["id"] for o in orgs}, {o["code"]: o["name"] for o in orgs}
         req = self.call(
             "lan.nguyen",
             "POST",
@@ -423,7 +424,13 @@ class Story:
                 "POST",
                 f"{target}/submit",
                 data={"note": "Đã tổng hợp.", "figures": json.dumps(figures)},
-                files={"file": (f"bao-cao-{commune}.pdf", demo_pdf(f"Bao cao xa {commune}: {count} hoi vien moi"), "application/pdf")},
+                files={
+                    "file": (
+                        f"bao-cao-{commune}.pdf",
+                        demo_pdf(f"Báo cáo của {names['hlhpn-' + commune]}", f"{count} hội viên mới trong quý IV."),
+                        "application/pdf",
+                    )
+                },
                 headers={"if-match": mine["etag"]},
             )
         table = self.as_("lan.nguyen").get(f"/reports/{req['id']}/export.xlsx")

@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse
 
 from services.directory.models import Role
 from web import i18n
+from web.audit_view import actor_label
 from web.deps import anonymous_csrf
 from web.nav import navigation
 
@@ -30,6 +31,7 @@ env.filters["num"] = i18n.fmt_number
 env.filters["pct"] = i18n.fmt_percent  # a share 0…1
 env.filters["pct100"] = lambda value: i18n.fmt_percent(None if value is None or value == "" else value / 100)
 env.globals["pick"] = i18n.pick
+env.globals["actor"] = actor_label  # who made an audit entry, in people's words
 
 
 def trail_link(principal: Any, object_type: str, object_id: int, organization_id: int) -> Markup:

@@ -8,6 +8,7 @@ import re
 
 from sqlalchemy import select
 
+from services.audit.service import Actor, record
 from services.directory.models import Organization, User
 from tests.helpers import post_form, sign_in
 from tests.incoming.conftest import register
@@ -39,6 +40,47 @@ async def test_the_trail_names_documents_actions_and_details_in_peoples_words(de
     clerk = await client_for(db)
     await sign_in(clerk, "mai.tran")  # not an auditor: no link to a trail they may not open
     assert "/audit/object/" not in (await clerk.get(f"/incoming/{doc.id}")).text
+
+
+async def test_the_trail_names_the_systems_own_processes_and_labels_every_detail(demo_db_sqlite, client_for) -> None:
+    """Processes of the system read as "Hệ thống (…)", a sign-in attempt as the name typed, and
+    details by their label with changes as "old → new", in each page language."""
+    db = demo_db_sqlite
+    async with db.session() as session:
+        province = await session.scalar(select(Organization.id).where(Organization.code == "hlhpn-bentre"))
+        entry = {"object_type": "organization", "object_id": province, "organization_id": province}
+        await record(
+            session,
+            actor=Actor.system("outgoing-workflow"),
+            action="org.update",
+            details={"abbreviation": {"from": "HLHPN", "to": "HPN"}},
+            **entry,
+        )
+        await record(
+            session, actor=Actor.system("night-sweeper"), action="org.update", details={"parent_body": "HỘI LHPN VIỆT NAM"}, **entry
+        )
+        await record(
+            session,
+            actor=Actor(user_id=None, name="outgoing-workflow", ip="10.9.9.9"),
+            action="auth.login_throttled",
+            details={"retry_after_seconds": 30},
+            **entry,
+        )
+    auditor = await client_for(db)
+    await sign_in(auditor, "dung.huynh")
+    for page in ("/audit", f"/audit/object/organization/{province}"):
+        html = (await auditor.get(page)).text
+        assert "Hệ thống (quy trình văn bản đi)" in html and "Hệ thống (night-sweeper)" in html, page
+        assert "outgoing-workflow (chưa đăng nhập)" in html, page  # a typed name is not the system
+        assert ">outgoing-workflow<" not in html and ">night-sweeper<" not in html, page
+        assert re.search(r"<dt>Tên viết tắt</dt>\s*<dd>HLHPN → HPN</dd>", html), page
+        assert re.search(r"<dt>Chờ thử lại \(giây\)</dt>\s*<dd>30</dd>", html), page
+        for raw in ("abbreviation", "parent_body", "retry_after_seconds", "from:", "Retry after seconds"):
+            assert raw not in html, (page, raw)
+    auditor.cookies.set("lt_lang", "en")
+    html = (await auditor.get("/audit")).text
+    assert "System (outgoing document workflow)" in html and "System (night-sweeper)" in html
+    assert "<dt>Parent body line</dt>" in html and "Hệ thống" not in html
 
 
 async def test_an_object_of_another_organisation_is_404_to_an_auditor_outside_its_scope(demo_db_sqlite, client_for, settings) -> None:

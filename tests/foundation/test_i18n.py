@@ -167,3 +167,112 @@ def test_every_audited_object_kind_has_a_name_in_both_languages() -> None:
     vi, en = _catalog("vi"), _catalog("en")
     missing = sorted(f"object.{k}" for k in kinds if not vi.get(f"object.{k}") or not en.get(f"object.{k}"))
     assert kinds and not missing, f"object kinds without a name: {missing}"
+
+
+def system_actors() -> set[str]:
+    """The names of the system's own processes in the trail: `Actor.system("outgoing-workflow")`
+    (no name: "system"), demo seeding included."""
+    names: set[str] = set()
+    for path in (p for d in (*CODE, "demo") for p in (ROOT / d).rglob("*.py")):
+        names |= {name or "system" for name in re.findall(r'Actor\.system\(\s*(?:"([^"]*)")?\s*\)', path.read_text())}
+    return names
+
+
+def test_every_system_actor_has_a_name_in_both_languages() -> None:
+    """The audit pages say "Hệ thống (quy trình văn bản đi)", never a process's internal name."""
+    names = system_actors()
+    vi, en = _catalog("vi"), _catalog("en")
+    missing = sorted(f"actor.{n}" for n in names if not vi.get(f"actor.{n}") or not en.get(f"actor.{n}"))
+    assert {"system", "outgoing-workflow", "signature-check", "exchange"} <= names and not missing, (
+        f"system actors without a name: {missing}"
+    )
+
+
+# The functions that write an entry's details: `record(details=…)`, `record_failure(details=…)` and
+# the domains' `_audit(…, key=value)` helpers (their own parameters are not details).
+_DETAIL_WRITERS = {"record", "record_failure", "_audit"}
+_AUDIT_HELPER_PARAMETERS = {"session", "actor", "doc", "sub", "action"}
+
+
+def audit_detail_keys() -> set[str]:
+    """Every key the code writes into an entry's details: the keys of the dict given (followed
+    through local variables, `details["k"] = …`, `{**other}`, `a | b` and the module's own helpers
+    returning a dict), the keyword arguments of `_audit` helpers, and the fields a changed-fields
+    diff may name (`diff[key] = …` for the keys of the function's `allowed = {…}`)."""
+    found: set[str] = set()
+    for path in (p for d in CODE for p in (ROOT / d).rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        helpers = {f.name: f for f in functions}
+        for function in functions:
+
+            def of_name(name: str, seen: frozenset[str], function: ast.AST = function) -> set[str]:
+                keys: set[str] = set()
+                if name in seen:
+                    return keys
+                for node in ast.walk(function):
+                    if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+                        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                            keys |= of(node.value, seen | {name})
+                        if any(isinstance(t, ast.Name) and t.id == "allowed" for t in targets) and isinstance(node.value, ast.Set):
+                            allowed = {c.value for c in node.value.elts if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+                            if any(
+                                isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) and getattr(n.value, "id", None) == name
+                                for n in ast.walk(function)
+                            ):
+                                keys |= allowed
+                    if (
+                        isinstance(node, ast.Subscript)
+                        and isinstance(node.ctx, ast.Store)
+                        and getattr(node.value, "id", None) == name
+                        and isinstance(node.slice, ast.Constant)
+                    ):
+                        keys.add(node.slice.value)
+                return keys
+
+            def of(node: ast.AST, seen: frozenset[str] = frozenset()) -> set[str]:
+                keys: set[str] = set()
+                if isinstance(node, ast.Dict):
+                    for key, value in zip(node.keys, node.values):
+                        if key is None:
+                            keys |= of(value, seen)
+                        elif isinstance(key, ast.Constant) and isinstance(key.value, str):
+                            keys.add(key.value)
+                elif isinstance(node, ast.Name):
+                    keys |= of_name(node.id, seen)
+                elif isinstance(node, ast.Await):
+                    keys |= of(node.value, seen)
+                elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) in helpers:
+                    helper = helpers[getattr(node.func, "id", getattr(node.func, "attr", ""))]
+                    if helper.args.kwarg is not None:
+                        keys |= {k.arg for k in node.keywords if k.arg}
+                    keys |= {k for r in ast.walk(helper) if isinstance(r, ast.Return) and r.value is not None for k in of(r.value, seen)}
+                elif isinstance(node, (ast.IfExp, ast.BoolOp, ast.BinOp)):
+                    for child in ast.iter_child_nodes(node):
+                        keys |= of(child, seen)
+                return keys
+
+            for call in ast.walk(function):
+                name = getattr(getattr(call, "func", None), "attr", getattr(getattr(call, "func", None), "id", None))
+                if not isinstance(call, ast.Call) or name not in _DETAIL_WRITERS:
+                    continue
+                for keyword in call.keywords:
+                    if keyword.arg == "details" or (name == "_audit" and keyword.arg is None):
+                        found |= of(keyword.value)
+                    elif name == "_audit" and keyword.arg not in _AUDIT_HELPER_PARAMETERS:
+                        found.add(keyword.arg)
+    return found
+
+
+def test_audit_detail_keys_are_found_through_variables_helpers_and_diffs() -> None:
+    keys = audit_detail_keys()
+    # a literal, `details["k"] =`, an `_audit` keyword, a helper's dict, a local variable, a diff field
+    assert {"number_notation", "pades_level", "to_user", "fingerprint", "lead_user_id", "abbreviation"} <= keys
+
+
+def test_every_audit_detail_has_a_label_in_both_languages() -> None:
+    """The audit pages name each detail ("Số, ký hiệu"), never by its key ("number_notation")."""
+    vi, en = _catalog("vi"), _catalog("en")
+    missing = sorted(f"detail.{k}" for k in audit_detail_keys() if not vi.get(f"detail.{k}") or not en.get(f"detail.{k}"))
+    assert not missing, f"audit details without a label: {missing}"

@@ -97,6 +97,14 @@ async def test_prepare_answer_and_run_a_meeting_through_the_pages(demo_db_sqlite
     chair = await _client(client_for, db, "lan.nguyen")
     console = await chair.get(f"{page}/console")
     assert console.status_code == 200 and "Bảng điều khiển chủ trì" in console.text
+    # The secretary shares the console but is not the chair: the page and its link say so.
+    secretary = await _client(client_for, db, "ngoc.vo")
+    s_console = await secretary.get(f"{page}/console")
+    assert s_console.status_code == 200
+    assert '<h1 class="grow">Thư ký cuộc họp</h1>' in s_console.text and "Bảng điều khiển chủ trì" not in s_console.text
+    s_detail = (await secretary.get(page)).text
+    assert f'href="{page}/console">Thư ký cuộc họp</a>' in s_detail and "Bảng điều khiển chủ trì" not in s_detail
+    assert f'href="{page}/console">Bảng điều khiển chủ trì</a>' in (await chair.get(page)).text
     c_csrf = await csrf_of(chair, f"{page}/console")
     member = await _client(client_for, db, "hue.do")
     room = await member.get(f"{page}/room")

@@ -88,7 +88,7 @@ async def build(url: str, data_dir: Path, n: int, checkpoint_every: int, canonic
 
     began = time.perf_counter()
     await upgrade_async(url)
-    private = keys.load_or_create_system_key(data_dir)
+    private = keys.signing_key(data_dir, first_checkpoint=True)
     key_id = keys.key_id(private.public_key())
     checkpoints, leaves, last_hash = [], [], chain.GENESIS_HASH
     columns = ["seq", "entry_hash", "canonical"]  # the readable columns are computed from canonical

@@ -223,6 +223,22 @@ def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_new_key(args: argparse.Namespace) -> int:
+    """A new checkpoint key after the old one is lost for good; never over an existing key."""
+    from services.audit import keys
+
+    settings = _settings(args)
+    if keys.load_system_key(settings.data_dir) is not None:
+        print(f"The checkpoint key {keys.key_path(settings.data_dir)} exists: nothing done.", file=sys.stderr)
+        return 1
+    key = keys.create_system_key(settings.data_dir)
+    print(
+        f"New checkpoint key {keys.key_id(key.public_key())} in {keys.key_path(settings.data_dir)}. Checkpoints signed by the lost "
+        "key verify again once its public key is saved as keys/audit-retired-<id>.pub.pem (from an export or a backup)."
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lienthong", description="Liên Thông — văn bản điện tử và họp không giấy")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -284,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_audit_export)
     checkpoint = with_data_dir(audit_sub.add_parser("checkpoint", help="sign a checkpoint now"))
     checkpoint.set_defaults(func=cmd_audit_checkpoint)
+    new_key = with_data_dir(audit_sub.add_parser("new-key", help="start a new checkpoint key when the old one is lost"))
+    new_key.set_defaults(func=cmd_audit_new_key)
 
     from signing.cli import add_signing_commands
     from signing.pki_cli import add_pki_commands

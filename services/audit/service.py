@@ -130,7 +130,7 @@ async def create_checkpoint(session: AsyncSession, *, data_dir: Path) -> AuditCh
     hashes = (await session.scalars(select(AuditEntry.entry_hash).where(AuditEntry.seq >= first).order_by(AuditEntry.seq))).all()
     if not hashes:
         return None
-    private = keys.load_or_create_system_key(data_dir)
+    private = keys.signing_key(data_dir, first_checkpoint=last_cp is None)
     created_at = utcnow()
     root = chain.merkle_root(hashes)
     last = first + len(hashes) - 1

@@ -293,6 +293,40 @@ async def test_checkpoint_detects_a_rewritten_chain(database, settings) -> None:
     assert any("checkpoint 1..8" in p for p in result.problems)
 
 
+async def test_a_lost_checkpoint_key_is_never_replaced_silently(database, settings) -> None:
+    """A restore without keys/: no checkpoint is signed with a key made on the spot, verify says
+    the old checkpoint's key is unknown; `lienthong audit new-key` starts a new key on purpose,
+    and the old checkpoints verify again once the lost key's public half is kept as retired."""
+    from services.audit import keys
+
+    await _append(database, 4)
+    async with database.session() as session:
+        first = await audit.create_checkpoint(session, data_dir=settings.data_dir)
+    assert first is not None and keys.key_path(settings.data_dir).exists()
+    lost = keys.load_system_key(settings.data_dir)
+    assert lost is not None
+    keys.key_path(settings.data_dir).unlink()
+
+    await _append(database, 2, start=4)
+    with pytest.raises(keys.CheckpointKeyMissing, match="audit new-key"):
+        async with database.session() as session:
+            await audit.create_checkpoint(session, data_dir=settings.data_dir)
+    assert not keys.key_path(settings.data_dir).exists()
+    result = await _verify(database, settings)
+    assert not result.ok and any("unknown key" in p for p in result.problems), result.problems
+
+    made = await asyncio.to_thread(_cli, settings, "audit", "new-key")
+    assert made.returncode == 0, made.stderr
+    again = await asyncio.to_thread(_cli, settings, "audit", "new-key")
+    assert again.returncode == 1 and "exists" in again.stderr  # never over a key
+    async with database.session() as session:
+        second = await audit.create_checkpoint(session, data_dir=settings.data_dir)
+    assert second is not None and second.key_id != first.key_id
+    retired = settings.data_dir / "keys" / f"audit-retired-{first.key_id}.pub.pem"
+    retired.write_text(keys.public_key_pem(lost.public_key()))
+    assert (await _verify(database, settings)).ok
+
+
 async def test_export_verifies_offline_and_detects_edits(database, settings, tmp_path) -> None:
     await _append(database, 6)
     async with database.session() as session:

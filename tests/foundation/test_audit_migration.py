@@ -74,7 +74,7 @@ async def test_entries_written_before_the_migration_still_verify(backend, tmp_pa
             await session.execute(sa.insert(old_entries), rows)
             await session.execute(sa.text("UPDATE audit_head SET seq = :s, entry_hash = :h"), {"s": len(rows), "h": prev})
             # A checkpoint over 1..6, signed as `create_checkpoint` did.
-            private, created = keys.load_or_create_system_key(settings.data_dir), datetime(2026, 3, 9, tzinfo=UTC)
+            private, created = keys.signing_key(settings.data_dir, first_checkpoint=True), datetime(2026, 3, 9, tzinfo=UTC)
             root = chain.merkle_root(r["entry_hash"] for r in rows)
             message = chain.checkpoint_message(first_seq=1, last_seq=6, merkle_root=root, created_at=chain.canonical_time(created))
             await session.execute(

@@ -1,6 +1,25 @@
 """Database engine, sessions and the declarative base shared by every domain's models.
 
 The same code runs on SQLite (embedded default) and PostgreSQL (production).
+
+Lock order. On PostgreSQL a write transaction holds every row it locks (SELECT … FOR UPDATE, an
+UPDATE or DELETE, an ORM flush) until it commits; two transactions that take the same rows in
+opposite orders deadlock. Every transaction takes its rows in this order (`LOCK_ORDER`):
+
+1. the domain rows it changes, an aggregate's root before its parts (a meeting before its
+   participants, units, agenda, speakers and polls; a poll before its options and voters), and
+   across domains: report targets, then outgoing documents, then report requests; the other
+   domains' rows (incoming documents, meetings, minutes…) come before those three, except rows
+   the transaction itself inserted, which nobody else can be waiting for;
+2. register counters (`services.registers.next_number`);
+3. the audit head (every `audit.record`);
+4. the event head (every `events.publish`, which takes the audit head first if it must).
+
+The heads are global: whoever holds one makes every other writer wait, so a domain row is never
+first locked after them. A step that changes its row only after auditing locks it beforehand
+(`with_for_update(key_share=True)`, the lock an UPDATE takes); a part's row may follow the
+heads when its root's row was locked first. tests/foundation/test_lock_order.py checks it.
+SQLite has one write lock for the whole database and needs none of this.
 """
 
 from __future__ import annotations
@@ -62,6 +81,10 @@ def utcnow() -> datetime:
 
 
 READ_ONLY = "lienthong_read_only"
+
+# Tables whose rows are locked in this order (see the module docstring); a domain table not named
+# here is first of all, like the domain rows listed.
+LOCK_ORDER = ("report_targets", "outgoing_documents", "report_requests", "register_counters", "audit_head", "event_head")
 
 
 def make_engine(url: str, *, lock_timeout: float = 15.0, statement_timeout: float = 120.0) -> AsyncEngine:

@@ -235,6 +235,10 @@ async def _touch(session: AsyncSession, doc: IncomingDocument, *, status: Status
 
 
 async def _audit(session: AsyncSession, actor: Actor, doc: IncomingDocument, action: str, **details: Any) -> None:
+    # Lock order (services/db.py): the document's row before the audit head. A step that changes
+    # the document only after auditing (an opinion, progress) would otherwise wait for the row
+    # while holding the head, against a direction that holds the row and waits for the head.
+    await session.execute(select(IncomingDocument.id).where(IncomingDocument.id == doc.id).with_for_update(key_share=True))
     await record(
         session, actor=actor, action=action, object_type="incoming", object_id=doc.id, organization_id=doc.organization_id, details=details
     )

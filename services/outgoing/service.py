@@ -1055,6 +1055,11 @@ async def issue(
         if item.id in files.attachments:
             item.sealed_sha = blobs.put(files.attachments[item.id])
     await session.flush()
+    # Lock order (services/db.py): a report request whose letter this is opens below, after the
+    # audit head; its row is taken now, as closing the request takes it before the head.
+    from services.reports.service import letter_issued, lock_request
+
+    await lock_request(session, letter_outgoing_id=doc.id)
     await record(
         session,
         actor=actor,
@@ -1085,8 +1090,6 @@ async def issue(
     external = [r.name for r in await recipients(session, document_id=doc.id) if r.external]
     await queue_documents(session, settings=settings, document_id=doc.id, external_names=external)
     # A report request's letter: the request opens with this number.
-    from services.reports.service import letter_issued
-
     await letter_issued(session, actor=actor, document_id=doc.id, number=stamp.number, notation=stamp.notation, year=stamp.issue_date.year)
     await _event(session, doc, "issued")
     return doc

@@ -352,6 +352,13 @@ async def create_request(
     return req
 
 
+async def lock_request(session: AsyncSession, *, request_id: int | None = None, letter_outgoing_id: int | None = None) -> None:
+    """Take the request's row lock now, before the audit head (lock order: services/db.py), when
+    the caller changes it only after auditing (issuing its letter, its last report)."""
+    where = ReportRequest.id == request_id if letter_outgoing_id is None else ReportRequest.letter_outgoing_id == letter_outgoing_id
+    await session.execute(select(ReportRequest.id).where(where).with_for_update(key_share=True))
+
+
 async def letter_issued(session: AsyncSession, *, actor: Actor, document_id: int, number: int, notation: str, year: int) -> None:
     """The request's letter was issued (in the caller's transaction): the request takes its number
     from the outgoing register, opens, and its workflow is queued to start. Other documents: nothing."""
@@ -914,6 +921,10 @@ async def _accept(
     target.status = TargetStatus.submitted.value
     target.revision += 1
     target.updated_at = utcnow()
+    # Lock order (services/db.py): the target's row, then the request's (the last report
+    # completes it below), both before the audit head — as closing and extending take them.
+    await session.flush()
+    await lock_request(session, request_id=req.id)
     org = await session.get(Organization, target.organization_id)
     await record(
         session,

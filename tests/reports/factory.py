@@ -126,6 +126,7 @@ async def issue_letter(database: Database, settings, request_id: int) -> None:  
         await outgoing.record_signature(
             session, settings=settings, actor=actor, doc=doc, pdf=make_tiny_pdf("Da ky"), method="pin", report_json=None
         )
+    async with database.session() as session:  # signing and issuing are two steps, as for a clerk
 
         async def seal(stamp: outgoing.IssueStamp) -> outgoing.IssuedFiles:
             return outgoing.IssuedFiles(pdf=make_tiny_pdf(stamp.notation))

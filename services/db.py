@@ -133,19 +133,30 @@ def make_engine(url: str, *, lock_timeout: float = 15.0, statement_timeout: floa
         except (Exception, asyncio.CancelledError):  # noqa: BLE001 - closed already, or cancelled again while
             pass  # the first cancellation is still on its way up: the close that follows still runs
 
+    def _query_only(conn, value: int) -> None:
+        # Each statement is a round trip to aiosqlite's thread (bench/bench_live.py: a read cost 12
+        # of them), so the pragma is set only when the connection's mode changes. The mode is
+        # remembered in the pool's record of this DBAPI connection, which SQLAlchemy clears when
+        # the connection is closed or invalidated: a new connection sets it again.
+        info = conn.connection.info
+        if info.get("query_only") != value:
+            info.pop("query_only", None)  # unknown until the pragma has run
+            conn.exec_driver_sql(f"PRAGMA query_only={value}")
+            info["query_only"] = value
+
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn):
         if conn.get_execution_options().get(READ_ONLY):
             # Readers take no lock in WAL mode: a deferred BEGIN reads a snapshot while writers
             # go on. query_only makes an accidental write fail loudly instead of upgrading the
             # lock (which fails at once with SQLITE_BUSY_SNAPSHOT when another writer was first).
-            conn.exec_driver_sql("PRAGMA query_only=1")
+            _query_only(conn, 1)
             conn.exec_driver_sql("BEGIN")
         else:
             # BEGIN IMMEDIATE takes the write lock up front. With deferred transactions two
             # writers that both read first would fail with SQLITE_BUSY instead of waiting their
             # turn, which would break serialised appends (audit chain, register numbers).
-            conn.exec_driver_sql("PRAGMA query_only=0")
+            _query_only(conn, 0)
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

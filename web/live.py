@@ -3,6 +3,10 @@
 Clients send `after=<last seq seen>` when they reconnect and receive what they missed, in
 order, exactly once; a client too far behind or too slow gets `{"kind": "resync"}` and
 reloads its snapshot. Each domain registers who may read its channels in CHANNEL_RULES.
+
+A connect is cheap (bench/bench_live.py, issue 16): one read for the session with its user;
+the roles and the organisation tree only when a channel's rule needs them (`Viewer.principal`),
+read fresh then, never cached; the event head from the process's hub, which already knows it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth import service as auth
 from services.authz import Principal, load_principal
+from services.directory.models import User
 from services.events import service as events
 from services.events.hub import EventHub, Subscription
 from services.metrics import WEBSOCKET_CONNECTIONS
@@ -25,23 +30,46 @@ from web.deps import SESSION_COOKIE, Access
 
 router = APIRouter(tags=["live"])
 MAX_REPLAY = 5000
-ChannelRule = Callable[[AsyncSession, Principal, str], Awaitable[bool]]
 
 
-async def _own_user_channel(session: AsyncSession, principal: Principal, ident: str) -> bool:
-    return ident == str(principal.user.id)
+class Viewer:
+    """Who opened the socket, as the channel rules see them: the signed-in `user` (an active user
+    of a live session), and `principal()` — their roles and the organisation tree — for the rules
+    that decide by role or organisation. The principal is read from the database on first need,
+    in the connect's own transaction, so a rule always decides on current roles and a current
+    tree; rules that need only the user (their own channel, a meeting's participants) cost no
+    read of either."""
+
+    __slots__ = ("_principal", "_session", "user")
+
+    def __init__(self, session: AsyncSession, user: User) -> None:
+        self._session = session
+        self._principal: Principal | None = None
+        self.user = user
+
+    async def principal(self) -> Principal:
+        if self._principal is None:
+            self._principal = await load_principal(self._session, self.user)
+        return self._principal
 
 
-# channel prefix ("user" in "user-12") -> may this principal read it?
+ChannelRule = Callable[[AsyncSession, Viewer, str], Awaitable[bool]]
+
+
+async def _own_user_channel(session: AsyncSession, viewer: Viewer, ident: str) -> bool:
+    return ident == str(viewer.user.id)
+
+
+# channel prefix ("user" in "user-12") -> may this viewer read it?
 CHANNEL_RULES: dict[str, ChannelRule] = {"user": _own_user_channel}
 
 
-async def authorize_channels(session: AsyncSession, principal: Principal, channels: set[str]) -> set[str]:
+async def authorize_channels(session: AsyncSession, viewer: Viewer, channels: set[str]) -> set[str]:
     allowed = set()
     for channel in channels:
         prefix, _, ident = channel.partition("-")
         rule = CHANNEL_RULES.get(prefix)
-        if rule is not None and ident and await rule(session, principal, ident):
+        if rule is not None and ident and await rule(session, viewer, ident):
             allowed.add(channel)
     return allowed
 
@@ -74,12 +102,15 @@ async def live(websocket: WebSocket) -> None:
     requested = {c for c in websocket.query_params.get("channels", "").split(",") if c}
     after_raw = websocket.query_params.get("after", "")
     async with database.read() as session:
+        # Refused unless the cookie names a live session (not signed out, not expired) of an active user.
         user_session = await auth.resolve_session(session, token=token) if token else None
         if user_session is None:
             await websocket.close(code=4401)
             return
-        channels = await authorize_channels(session, await load_principal(session, user_session.user), requested)
-        head = await events.last_seq(session)
+        channels = await authorize_channels(session, Viewer(session, user_session.user), requested)
+        # The hub has read the head already (it follows the table): a client told this head gets
+        # every later event, live or — when the hub moves on before it subscribes — replayed.
+        head = hub.last_seq if hub.started else await events.last_seq(session)
     # Only the channels are kept for the connection's life: not the principal (its organisation
     # tree) nor the session row, which thousands of connections would each hold.
     del user_session

@@ -7,8 +7,9 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -152,10 +153,16 @@ async def sign_in(session: AsyncSession, *, settings: Settings, username: str, p
     return SignIn(user=user, token=token, session=user_session)
 
 
+@cache
+def _session_with_user() -> Select[UserSession]:
+    # Built once (on first use, once every mapper is configured): every page and every live
+    # connect looks a session up, and building the eager-load option each time cost more than a
+    # cached statement's execution (bench/bench_live.py).
+    return select(UserSession).options(joinedload(UserSession.user))
+
+
 async def resolve_session(session: AsyncSession, *, token: str) -> UserSession | None:
-    user_session = await session.scalar(
-        select(UserSession).where(UserSession.token_hash == _digest(token)).options(joinedload(UserSession.user))
-    )
+    user_session = await session.scalar(_session_with_user().where(UserSession.token_hash == _digest(token)))
     if user_session is None or user_session.expires_at <= utcnow() or not user_session.user.active:
         return None
     return user_session

@@ -43,6 +43,7 @@ class EventHub:
         self.listening_poll_seconds = listening_poll_seconds
         self.subscriptions: set[Subscription] = set()
         self.last_seq = 0
+        self.started = False  # last_seq holds the table's head as of the hub's last read
         self.listening = False  # a LISTEN connection is up (PostgreSQL)
         self.listens = 0  # how many times it was (re)established
         self._wake = asyncio.Event()
@@ -51,6 +52,7 @@ class EventHub:
     async def start(self) -> None:
         async with self.database.read() as session:
             self.last_seq = await events.last_seq(session)
+        self.started = True
         self._tasks.append(asyncio.create_task(self._run(), name="event-hub"))
         if not self.database.is_sqlite:
             self._tasks.append(asyncio.create_task(self._listen(), name="event-hub-listen"))
@@ -61,6 +63,7 @@ class EventHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        self.started = False
         for sub in list(self.subscriptions):
             self._close(sub)
 

@@ -84,6 +84,32 @@ async def test_read_only_sessions_refuse_writes(demo_db) -> None:
         assert "đổi tên" not in [o.name for o in (await session.scalars(select(Organization))).all()]
 
 
+async def test_a_connection_that_alternates_reads_and_writes_keeps_each_mode(demo_db_sqlite) -> None:
+    """SQLite's read-only pragma is set only when a pooled connection changes use (services.db):
+    after a write a read still refuses writes, after reads a write still writes."""
+    from services.directory.models import Organization
+
+    class Undo(Exception):
+        pass
+
+    for _ in range(3):
+        with pytest.raises(Undo):
+            async with demo_db_sqlite.session() as session:
+                org = await session.scalar(select(Organization).order_by(Organization.id))
+                org.name = "đổi tên"
+                await session.flush()  # written (then rolled back): the connection writes
+                raise Undo
+        for _ in range(2):
+            with pytest.raises(Exception, match="readonly"):
+                async with demo_db_sqlite.read() as session:
+                    org = await session.scalar(select(Organization).order_by(Organization.id))
+                    org.name = "đổi tên"
+                    await session.flush()
+    assert demo_db_sqlite.engine.pool.checkedout() == 0
+    async with demo_db_sqlite.read() as session:
+        assert "đổi tên" not in [o.name for o in (await session.scalars(select(Organization))).all()]
+
+
 async def test_requests_cancelled_at_random_points_leave_the_database_writable(demo_db_sqlite, client_for) -> None:
     """Pages, forms and API calls cancelled mid-flight (a client gone, a proxy timeout) roll back
     and return their connection; afterwards a writer gets the lock at once."""

@@ -174,18 +174,18 @@ async def _tabs(session: AsyncSession, principal: Principal, active: str) -> dic
 # --- live channels -------------------------------------------------------------------------------
 
 
-async def _doc_channel(session: AsyncSession, principal: Principal, ident: str) -> bool:
+async def _doc_channel(session: AsyncSession, viewer: live.Viewer, ident: str) -> bool:
     if not is_digits(ident):
         return False
     try:
-        await incoming.get_for(session, principal=principal, document_id=int(ident))
+        await incoming.get_for(session, principal=await viewer.principal(), document_id=int(ident))
     except NotFound:
         return False
     return True
 
 
-async def _sender_channel(session: AsyncSession, principal: Principal, ident: str) -> bool:
-    return is_digits(ident) and int(ident) in principal.visible_orgs()
+async def _sender_channel(session: AsyncSession, viewer: live.Viewer, ident: str) -> bool:
+    return is_digits(ident) and int(ident) in (await viewer.principal()).visible_orgs()
 
 
 live.CHANNEL_RULES["incoming"] = _doc_channel

@@ -48,7 +48,7 @@ from web import i18n, page_images
 from web.deps import Access, SessionDep, SignedIn, writes_on_read
 from web.form_values import form_id, form_ids
 from web.i18n import gettext as _
-from web.live import CHANNEL_RULES
+from web.live import CHANNEL_RULES, Viewer
 from web.templating import render
 
 log = logging.getLogger(__name__)
@@ -59,8 +59,8 @@ PublicAccess = Annotated[Principal | None, Depends(Access(public=True))]
 # --- the live channel's read rule: participants only ------------------------------------------
 
 
-async def _meeting_channel(session: AsyncSession, principal: Principal, ident: str) -> bool:
-    return is_digits(ident) and await is_participant(session, meeting_id=int(ident), user_id=principal.user.id)
+async def _meeting_channel(session: AsyncSession, viewer: Viewer, ident: str) -> bool:
+    return is_digits(ident) and await is_participant(session, meeting_id=int(ident), user_id=viewer.user.id)
 
 
 CHANNEL_RULES["meeting"] = _meeting_channel

@@ -38,6 +38,7 @@ from web import register_archive as closing
 from web.deps import MAX_ID, Access, SessionDep, SignedIn, reads_only, write_apart, writes_on_read
 from web.form_values import form_id, form_ids
 from web.i18n import VN_TZ
+from web.live import Viewer
 from web.register_book import BOOK_PAGE, book_page
 from web.templating import render
 
@@ -865,14 +866,14 @@ async def edxml_export(request: Request, principal: SignedIn, session: SessionDe
 # --------------------------------------------------------------------------- live channel
 
 
-async def _may_follow(session, principal: Principal, ident: str) -> bool:
+async def _may_follow(session, viewer: Viewer, ident: str) -> bool:
     """`outgoing-<id>` is readable by whoever may open the document's page."""
     from services.errors import DomainError
 
     if not is_digits(ident):
         return False
     try:
-        await outgoing.get_for(session, principal=principal, document_id=int(ident))
+        await outgoing.get_for(session, principal=await viewer.principal(), document_id=int(ident))
     except DomainError:
         return False
     return True

@@ -37,6 +37,7 @@ from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers
 from pyhanko.stamp import TextStampStyle
 
+from demo.pdf import demo_pdf
 from signing.appearance import Appearance, generated_signature_png
 from signing.fonts import font_path
 from signing.pades import sign_pdf
@@ -51,25 +52,8 @@ NAME = "Nguyễn Thị Lan"
 
 
 def one_page_pdf() -> bytes:
-    """A valid one-page A4 PDF (hand-built so the benchmark needs no office suite)."""
-    stream = b"BT /F1 13 Tf 85 770 Td (QUYET DINH ve viec to chuc Hoi nghi) Tj ET"
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Times-Roman >>",
-        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
-    ]
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return bytes(out)
+    """A valid one-page A4 PDF (the demo data's, built by hand so the benchmark needs no office suite)."""
+    return demo_pdf("QUYẾT ĐỊNH về việc tổ chức Hội nghị")
 
 
 def naive_sign(pdf: bytes, *, p12: Path, png: Path) -> bytes:

@@ -18,7 +18,8 @@ opposite orders deadlock. Every transaction takes its rows in this order (`LOCK_
 The heads are global: whoever holds one makes every other writer wait, so a domain row is never
 first locked after them. A step that changes its row only after auditing locks it beforehand
 (`with_for_update(key_share=True)`, the lock an UPDATE takes); a part's row may follow the
-heads when its root's row was locked first. tests/foundation/test_lock_order.py checks it.
+heads when its root's row was locked first, and then whoever changes that part locks its root
+first too. tests/foundation/test_lock_order.py checks it.
 SQLite has one write lock for the whole database and needs none of this.
 """
 

@@ -354,6 +354,10 @@ async def apply_status(
     names it). A code older than the one shown (a late 03 after 05) changes nothing; a refusal
     (02) always shows. `actor` is the clerk who imported the status, else the exchange."""
     doc = await _answered(session, status)
+    # Lock order (services/db.py): the document's row before its recipient's. A recall or a
+    # delivery holds the document and the audit head when it changes a recipient row; taking
+    # that row first and then the head would deadlock with it.
+    await session.execute(select(OutgoingDocument.id).where(OutgoingDocument.id == doc.id).with_for_update(key_share=True))
     known = partner(settings, organ_id=status.sender.organ_id)
     names = {edxml.folded_name(n) for n in (status.sender.name, known.name if known else "") if n}
     row = next((r for r in await recipients(session, document_id=doc.id) if r.external and edxml.folded_name(r.name) in names), None)

@@ -264,12 +264,15 @@ async def set_active(session: AsyncSession, *, principal: Principal, subscriptio
 async def remove(session: AsyncSession, *, principal: Principal, subscription_id: int) -> None:
     """Delete the subscription with its deliveries and their attempts."""
     sub = await get_for(session, principal=principal, subscription_id=subscription_id)
-    await _audit(session, principal.actor, sub, "webhook.deleted")
+    # Lock order (services/db.py): the subscription, then its rows, all before the audit head —
+    # a change of the subscription (disabling it) holds its row when it takes the head.
+    await session.execute(select(WebhookSubscription.id).where(WebhookSubscription.id == sub.id).with_for_update())
     deliveries = select(WebhookDelivery.id).where(WebhookDelivery.subscription_id == sub.id)
     await session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(deliveries)))
     await session.execute(delete(WebhookDelivery).where(WebhookDelivery.subscription_id == sub.id))
     await session.delete(sub)
     await session.flush()
+    await _audit(session, principal.actor, sub, "webhook.deleted")
 
 
 async def send_test(session: AsyncSession, *, principal: Principal, subscription_id: int) -> WebhookDelivery:

@@ -18,12 +18,15 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
+from demo import minutes as demo_minutes
 from meetings import attendance, polls, scheduling
 from meetings.models import PollOption, PollVisibility, Threshold
 from services.db import LOCK_ORDER, Database, utcnow
 from services.incoming import service as incoming
 from services.reports import service as reports
+from services.webhooks import service as webhooks
 from tests.incoming.conftest import direct_to, register
+from tests.incoming.conftest import org_id as incoming_org_id
 from tests.incoming.conftest import principal as incoming_principal
 from tests.meetings.factory import CHAIR, MEMBERS, build_meeting
 from tests.meetings.factory import principal as meeting_principal
@@ -59,15 +62,22 @@ class Transaction:
     locks: list[tuple[str, object]] = field(default_factory=list)  # (table, row id or None: some rows)
     created: set[str] = field(default_factory=set)  # tables with rows inserted here (nobody else sees them yet)
     problems: list[str] = field(default_factory=list)
+    late_parts: set[str] = field(default_factory=set)  # parts locked after a head, their root held
+    orphans: set[str] = field(default_factory=set)  # parts locked without their root
 
     def take(self, table: str, row: object) -> None:
         held = {t for t, _ in self.locks}
         again = (table, row) in self.locks or (table in held and (row is None or (table, None) in self.locks))
-        covered = again or ROOTS.get(table) in held or table in self.created
-        if not covered and self.locks:
-            top = max(self.locks, key=lambda lock: _rank(lock[0]))
-            if _rank(top[0]) > _rank(table):
-                self.problems.append(f"{table} locked after {top[0]}: {' > '.join(t for t, _ in self.locks)} > {table}")
+        root = ROOTS.get(table)
+        covered = again or root in held or table in self.created
+        top = max(self.locks, key=lambda lock: _rank(lock[0]), default=None)
+        if not covered and top is not None and _rank(top[0]) > _rank(table):
+            self.problems.append(f"{table} locked after {top[0]}: {' > '.join(t for t, _ in self.locks)} > {table}")
+        if root is not None and not again and table not in self.created:
+            if root not in held and root not in self.created:
+                self.orphans.add(table)
+            elif top is not None and _rank(top[0]) > _rank(table):
+                self.late_parts.add(table)
         self.locks.append((table, row))
 
 
@@ -116,7 +126,18 @@ class LockRecorder:
             self.done.append(tx)
 
     def problems(self) -> list[str]:
-        return [p for tx in self.done for p in tx.problems]
+        return [p for tx in self.done for p in tx.problems] + parts_without_root(self.done)
+
+
+def parts_without_root(done: list[Transaction]) -> list[str]:
+    """A part may follow the heads only because its root's lock keeps out everyone else who
+    would take it: one transaction that locks the part without its root (and then a head) and one
+    that holds the root and a head and then takes the part deadlock."""
+    late = {t for tx in done for t in tx.late_parts}
+    return [
+        f"{table} locked without its root {ROOTS[table]}, and elsewhere after the heads under its root"
+        for table in sorted(late & {t for tx in done for t in tx.orphans})
+    ]
 
 
 @pytest.fixture
@@ -144,6 +165,11 @@ def test_the_checker_sees_a_domain_row_taken_after_the_audit_head() -> None:
     for lock in [("meetings", 1), ("audit_head", 1), ("meeting_units", 4), ("event_head", 1)]:
         meeting.take(*lock)
     assert meeting.problems == []
+    alone = Transaction()  # the unit without its meeting, then the head: fine on its own…
+    for lock in [("meeting_units", 4), ("audit_head", 1)]:
+        alone.take(*lock)
+    assert alone.problems == [] and parts_without_root([alone]) == []
+    assert parts_without_root([meeting, alone]), "…not beside one that takes it after the head under its meeting"
 
 
 async def test_representative_flows_take_their_rows_in_the_declared_order(demo_db_pg, settings) -> None:
@@ -271,3 +297,203 @@ async def test_an_opinion_and_a_direction_of_one_document_do_not_deadlock(demo_d
             await asyncio.gather(opinion(), direction())
         async with db.read() as session:
             assert (await incoming.get_for(session, principal=leader, document_id=doc.id))[0].lead_user_id == lead_id
+
+
+async def test_minutes_signing_takes_its_rows_in_the_declared_order(demo_db_pg, demo_signing) -> None:
+    """Minutes closed, rendered, returned once, signed by the secretary then the chair (PIN),
+    each signature checked, numbered (a webhook event), validated and distributed."""
+    from meetings.minutes import service as minutes_service
+    from meetings.minutes.models import MinutesStatus
+    from services.outbox.service import tell
+    from tests.minutes.conftest import ITEMS, Plan, hold_meeting
+    from workflows.context import ActivityContext
+    from workflows.minutes.activities import AcceptInput, MinutesActivities, NoticeInput, RenderInput
+
+    db, settings = demo_db_pg, demo_signing
+    held = await hold_meeting(db, settings, Plan(title="Hội nghị sơ kết", items=ITEMS[:2], poll=None))
+    minutes_id = await demo_minutes.write(db, held, demo_minutes.sample_content(held, conclusions=["Thông qua.", "Giao các huyện."]))
+    admin = await meeting_principal(db, "quantri")
+    async with db.session() as session:
+        await webhooks.create(
+            session,
+            principal=admin,
+            settings=settings,
+            organization_id=held.orgs["hlhpn-bentre"],
+            url="https://congthongtin.example.vn/hooks",
+            events=["minutes.signed"],
+        )
+    activities = MinutesActivities(ActivityContext(settings, db))
+    secretary, chair = await meeting_principal(db, demo_minutes.SECRETARY), await meeting_principal(db, demo_minutes.CHAIR)
+
+    async def close_and_render() -> None:
+        async with db.session() as session:
+            minutes = await minutes_service.get(session, minutes_id=minutes_id)
+            closed = await minutes_service.close(
+                session, settings=settings, principal=secretary, minutes_id=minutes_id, revision=minutes.revision
+            )
+            await tell(session, "minutes", minutes_id, "closed", closed.round)
+            round_ = closed.round
+        assert await activities.render(RenderInput(minutes_id=minutes_id, round=round_))
+
+    async def sign_and_check(username: str, role: str) -> None:
+        sha = await demo_minutes.sign(db, settings, minutes_id, username, client=True)  # tells the workflow too
+        assert await activities.accept_signature(AcceptInput(minutes_id=minutes_id, role=role, sha256=sha))
+
+    with LockRecorder(db) as recorder:
+        await close_and_render()
+        async with db.session() as session:
+            await minutes_service.refuse(session, principal=chair, minutes_id=minutes_id, comment="Bổ sung kết luận.")
+        await close_and_render()
+        await activities.signing_notice(NoticeInput(minutes_id=minutes_id, role="secretary", kind="reminder", round=2))
+        await sign_and_check(demo_minutes.SECRETARY, "secretary")
+        await sign_and_check(demo_minutes.CHAIR, "chair")
+        notation = await activities.number(minutes_id)
+        assert (await activities.validate_final(minutes_id)).all_valid
+        assert await activities.distribute(minutes_id)
+    async with db.read() as session:
+        minutes = await minutes_service.get(session, minutes_id=minutes_id)
+        assert minutes.status == MinutesStatus.distributed and minutes.notation == notation
+    tables = {t for tx in recorder.done for t, _ in tx.locks}
+    assert {"minutes", "register_counters", "audit_head", "event_head"} <= tables
+    assert recorder.problems() == [], "\n".join(recorder.problems())
+
+
+async def test_signing_keys_exchange_and_archive_take_their_rows_in_the_declared_order(demo_db_pg, demo_signing) -> None:
+    """Wrong PINs counted until the key locks, an administrator unlocks it, a right PIN resets the
+    count; a certificate proposed, confirmed and revoked; a document issued (PIN, seal), exported
+    as edXML and its status imported; packages imported from outside and from another system; the
+    archive pass stamps the final files."""
+    from services.errors import DomainError
+    from services.keys import certificates, pins
+    from services.keys.models import CertSource
+    from services.outgoing import edxml, exchange
+    from services.outgoing import service as outgoing
+    from signing import service as signing
+    from signing.keystore import system_certificate_der
+    from tests.outgoing import flow
+    from workflows.archive import refresh
+
+    db, settings = demo_db_pg, demo_signing
+    settings.pin_delay_seconds = 0  # the growing wait has its own test
+    admin = await meeting_principal(db, "quantri")
+    with LockRecorder(db) as recorder:
+        async with db.session() as session:
+            lan = await flow.user(session, "lan.nguyen")
+            for pin in ["000000"] * settings.pin_max_failures:
+                with pytest.raises(DomainError):
+                    await signing.open_signer(session, settings=settings, actor=flow.actor_of(lan), pin=pin, user=lan)
+            await pins.unlock(session, actor=admin.actor, key=f"person:{lan.username}")
+        async with db.session() as session:
+            with pytest.raises(DomainError):
+                await signing.open_signer(session, settings=settings, actor=flow.actor_of(lan), pin="000000", user=lan)
+            await signing.open_signer(session, settings=settings, actor=flow.actor_of(lan), pin=demo_minutes.DEMO_PIN, user=lan)
+        der = system_certificate_der(data_dir=settings.data_dir, owner="person:hue.do", settings=settings)
+        assert der is not None
+        async with db.session() as session:
+            hue = await flow.user(session, "hue.do")
+            proposed = await certificates.register(
+                session, actor=flow.actor_of(hue), der_or_pem=der, source=CertSource.self, user_id=hue.id
+            )
+        async with db.session() as session:
+            await certificates.register(session, actor=admin.actor, der_or_pem=der, source=CertSource.admin, user_id=hue.id)
+        async with db.session() as session:
+            await certificates.revoke(session, actor=admin.actor, cert_id=proposed.id, reason="Mất thiết bị ký số.")
+
+        doc = await flow.issued(db, settings)
+        async with db.session() as session:  # the dispatch's step: one in-system recipient's copy
+            inside = next(r for r in await outgoing.recipients(session, document_id=doc.id) if not r.external)
+            await outgoing.deliver(session, settings=settings, document_id=doc.id, recipient_id=inside.id)
+        clerk = await meeting_principal(db, "mai.tran")
+        async with db.session() as session:
+            _name, data = await exchange.export_package(session, settings=settings, actor=clerk.actor, doc=doc)
+        package = edxml.parse(data)
+        answer = edxml.Status(
+            sender=edxml.Organ(organ_id="000.00.31.H07", name="Tỉnh đoàn Bến Tre"), response_for=package.document_id, code="03"
+        )
+        async with db.session() as session:
+            await exchange.import_status(session, settings=settings, principal=clerk, data=edxml.build_status(answer))
+        district_clerk = await meeting_principal(db, "chauthanh.vanthu")
+        async with db.session() as session:  # from another system that names our province as sender
+            await exchange.import_package(session, settings=settings, principal=district_clerk, data=data)
+        async with db.session() as session:
+            district = await flow.org(session, "hlhpn-chauthanh")
+        outside = edxml.Organ(organ_id="000.00.00.H08", name="Ủy ban nhân dân tỉnh Bến Tre")
+        letter = edxml.build(
+            edxml.Package(
+                sender=outside,
+                recipients=[edxml.Organ(organ_id=district.national_id or district.code, name=district.name)],
+                code_number=7,
+                code_notation="UBND-VX",
+                place="Bến Tre",
+                promulgation_date=utcnow().date(),
+                doc_type="CV",
+                type_name="Công văn",
+                subject="Phối hợp tuyên truyền",
+                signer_competence="KT. CHỦ TỊCH",
+                signer_position="Phó Chủ tịch",
+                signer_name="Trần Văn Bình",
+                attachments=[edxml.Attachment("cid:1", "cong-van.pdf", "application/pdf", b"%PDF-1.7\n%%EOF\n", "Văn bản chính")],
+            )
+        )
+        async with db.session() as session:  # from outside: registered at once, with its number
+            await exchange.import_package(session, settings=settings, principal=district_clerk, data=letter)
+
+        done = await refresh.refresh(db, settings, now=utcnow(), margin=timedelta(days=30), retry=timedelta(days=1))
+        assert done.stamped >= 1 and not done.failed, done
+    async with db.read() as session:
+        guard = await pins.state(session, key=f"person:{lan.username}")
+        assert guard is not None and guard.failures == 0
+    tables = {t for tx in recorder.done for t, _ in tx.locks}
+    assert {"pin_guards", "signer_certificates", "outgoing_documents", "outgoing_recipients", "register_counters", "audit_head"} <= tables
+    assert recorder.problems() == [], "\n".join(recorder.problems())
+
+
+async def test_webhooks_take_their_rows_in_the_declared_order(demo_db_pg, settings) -> None:
+    """Subscriptions created, events queued by a change, delivered (a failure, then a retry), sent
+    again, a test ping, disabled and enabled, removed with their deliveries; the outbox relayed."""
+    import httpx
+
+    from services.outbox import service as outbox
+    from services.webhooks import delivery
+
+    db = demo_db_pg
+    admin = await meeting_principal(db, "quantri")
+    answers = iter([500, 204, 204, 204, 204, 204])
+    client = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(next(answers))))
+    with LockRecorder(db) as recorder:
+        district = await incoming_org_id(db, "hlhpn-chauthanh")
+        async with db.session() as session:
+            sub, _secret = await webhooks.create(
+                session,
+                principal=admin,
+                settings=settings,
+                organization_id=district,
+                url="https://congthongtin.example.vn/hooks",
+                events=["incoming.arrived", "document.status_changed"],
+            )
+        doc = await register(db, settings, org="hlhpn-chauthanh", clerk="chauthanh.vanthu")  # queues both events
+        now = utcnow()
+        assert await delivery.deliver_due(db, settings, client=client, now=now) == 2
+        assert await delivery.deliver_due(db, settings, client=client, now=now + timedelta(hours=1)) == 1  # the retry
+        async with db.session() as session:
+            [first, *_] = await webhooks.deliveries(session, subscription_id=sub.id)
+            await webhooks.redeliver(session, principal=admin, subscription_id=sub.id, delivery_id=first.id)
+        async with db.session() as session:
+            await webhooks.send_test(session, principal=admin, subscription_id=sub.id)
+        assert await delivery.deliver_due(db, settings, client=client, now=now + timedelta(hours=2)) == 2
+        async with db.session() as session:
+            await webhooks.set_active(session, principal=admin, subscription_id=sub.id, active=False)
+        async with db.session() as session:
+            await webhooks.set_active(session, principal=admin, subscription_id=sub.id, active=True)
+        async with db.session() as session:
+            for command in await outbox.claim(session):
+                await outbox.failed(session, command=command, error="Temporal away")
+        async with db.session() as session:
+            await outbox.delivered(session, ids=[c.id for c in await outbox.claim(session, lease=timedelta(0))])
+        async with db.session() as session:
+            await webhooks.remove(session, principal=admin, subscription_id=sub.id)
+    await client.aclose()
+    assert doc.id
+    tables = {t for tx in recorder.done for t, _ in tx.locks}
+    assert {"webhook_subscriptions", "webhook_deliveries", "webhook_attempts", "audit_head"} <= tables
+    assert recorder.problems() == [], "\n".join(recorder.problems())

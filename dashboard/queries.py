@@ -175,9 +175,7 @@ async def incoming_handling_by_unit(
                 organization=orgs.get(row.organization_id, ""),
             ),
         )
-        group.add(row.result)
-        if row.days is not None:
-            group.days.append(row.days)
+        group.merge(row)
     return sorted(
         (g for g in groups.values() if g.counted or g.open), key=lambda g: (g.rate if g.rate is not None else 2, -g.counted, g.label)
     )

@@ -11,11 +11,15 @@ document is already late, whereas an open one may still be on time.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Date, Float, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.expression import FunctionElement
 
 from services import calendar
 from services.directory.models import User
@@ -24,14 +28,56 @@ from services.incoming.models import OPEN_HANDLING, IncomingDocument, Status
 COUNTED = (*OPEN_HANDLING, Status.done.value)
 
 
-def outcome(*, status: str, due_date: date | None, completed_at: datetime | None, today: date) -> str | None:
-    """on_time | late (done), overdue | open (in handling), None (not counted)."""
-    if status == Status.done.value:
-        finished = completed_at.astimezone(calendar.VN_TZ).date() if completed_at else today
-        return "late" if due_date is not None and finished > due_date else "on_time"
-    if status in OPEN_HANDLING:
-        return "overdue" if due_date is not None and today > due_date else "open"
-    return None
+class vn_date(FunctionElement[date]):
+    """The Vietnam calendar date of a UTC timestamp column (UTC+7 all year: no summer time)."""
+
+    type = Date()
+    name = "lt_vn_date"
+    inherit_cache = True
+
+
+@compiles(vn_date, "postgresql")
+def _vn_date_postgresql(element: vn_date, compiler: Any, **kw: Any) -> str:
+    # A fixed offset, not 'Asia/Ho_Chi_Minh': the same dates, without a time zone database lookup
+    # per row (a year of a province: 220 → 130 ms).
+    return f"CAST(({compiler.process(element.clauses, **kw)}) AT TIME ZONE INTERVAL '+07:00' AS DATE)"
+
+
+@compiles(vn_date, "sqlite")
+def _vn_date_sqlite(element: vn_date, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, '+7 hours')"  # stored as UTC text
+
+
+class days_between(FunctionElement[float]):
+    """Days, with fractions, from the first timestamp to the second."""
+
+    type = Float()
+    name = "lt_days_between"
+    inherit_cache = True
+
+
+@compiles(days_between, "postgresql")
+def _days_between_postgresql(element: days_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(date_part('epoch', ({end}) - ({start})) / 86400.0)"  # a double: EXTRACT's numeric is slower
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element: days_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(julianday({end}) - julianday({start}))"
+
+
+def outcome(today: date) -> Any:
+    """The definition above as one SQL expression over an incoming document's row: on_time |
+    late (done), overdue | open (in handling); for the statuses in COUNTED only."""
+    doc = IncomingDocument
+    finished = func.coalesce(vn_date(doc.completed_at), today)  # done without a time: as of today
+    return case(
+        (doc.status == Status.done.value, case((and_(doc.due_date.is_not(None), finished > doc.due_date), "late"), else_="on_time")),
+        (and_(doc.due_date.is_not(None), doc.due_date < today), "overdue"),
+        else_="open",
+    )
 
 
 @dataclass
@@ -40,11 +86,12 @@ class Tally:
     late: int = 0
     overdue_open: int = 0
     open: int = 0
-    days: list[float] = field(default_factory=list)  # registration → done, of the finished ones
+    days_total: float = 0.0  # registration → done, summed over the finished ones
+    days_count: int = 0
 
-    def add(self, result: str) -> None:
-        name = "overdue_open" if result == "overdue" else result
-        setattr(self, name, getattr(self, name) + 1)
+    def merge(self, other: Tally) -> None:
+        for name in ("on_time", "late", "overdue_open", "open", "days_total", "days_count"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     @property
     def counted(self) -> int:
@@ -58,15 +105,15 @@ class Tally:
 
     @property
     def avg_days(self) -> float | None:
-        return sum(self.days) / len(self.days) if self.days else None
+        return self.days_total / self.days_count if self.days_count else None
 
 
 @dataclass
-class Handled:
-    organization_id: int
-    unit_id: int | None  # the lead unit, or the lead person's unit
-    result: str
-    days: float | None
+class Handled(Tally):
+    """The counted documents of one organisation and lead unit."""
+
+    organization_id: int = 0
+    unit_id: int | None = None  # the lead unit, or the lead person's unit
 
 
 async def handled(
@@ -77,36 +124,27 @@ async def handled(
     end: date,
     today: date | None = None,
 ) -> list[Handled]:
-    """Each counted document that arrived between `start` and `end` (inclusive), with its outcome."""
+    """The counted documents that arrived between `start` and `end` (inclusive), per organisation
+    and lead unit: counted by the database (a year of a province is 100k+ rows)."""
     ids = list(org_ids)
-    today = today or calendar.vn_today()
-    rows = (
-        await session.execute(
-            select(
-                IncomingDocument.organization_id,
-                IncomingDocument.lead_unit_id,
-                IncomingDocument.lead_user_id,
-                IncomingDocument.status,
-                IncomingDocument.due_date,
-                IncomingDocument.completed_at,
-                IncomingDocument.registered_at,
-                IncomingDocument.created_at,
-            ).where(
-                IncomingDocument.organization_id.in_(ids),
-                IncomingDocument.status.in_(COUNTED),
-                IncomingDocument.arrival_date >= start,
-                IncomingDocument.arrival_date <= end,
-            )
-        )
-    ).all()
-    user_units = dict((await session.execute(select(User.id, User.unit_id).where(User.organization_id.in_(ids)))).all())
-    found = []
-    for org_id, unit_id, lead_user_id, status, due, completed, registered, created in rows:
-        result = outcome(status=status, due_date=due, completed_at=completed, today=today)
-        if result is None:
-            continue
-        begun = registered or created
-        days = max(0.0, (completed - begun).total_seconds() / 86400) if completed and begun and status == Status.done.value else None
-        lead_unit = user_units.get(lead_user_id) if lead_user_id is not None else None
-        found.append(Handled(org_id, unit_id or lead_unit, result, days))
-    return found
+    doc = IncomingDocument
+    result = outcome(today or calendar.vn_today())
+    lead = aliased(User)  # the lead person, for their unit (only people of these organisations)
+    unit = func.coalesce(doc.lead_unit_id, lead.unit_id)
+    spent = days_between(func.coalesce(doc.registered_at, doc.created_at), doc.completed_at)
+    days = case((doc.status == Status.done.value, case((spent < 0, 0.0), else_=spent)))  # NULL unless done
+    # Grouped by organisation and unit only, the outcomes counted with FILTER: grouping by the
+    # outcome too made PostgreSQL expect a group per row and sort them all on disk.
+    counts = [func.count().filter(result == name) for name in ("on_time", "late", "overdue", "open")]
+    rows = await session.execute(
+        select(doc.organization_id, unit, *counts, func.coalesce(func.sum(days), 0.0), func.count(days))
+        .outerjoin(lead, and_(lead.id == doc.lead_user_id, lead.organization_id.in_(ids)))
+        .where(doc.organization_id.in_(ids), doc.status.in_(COUNTED), doc.arrival_date >= start, doc.arrival_date <= end)
+        .group_by(doc.organization_id, unit)
+    )
+    return [
+        Handled(
+            row[2], row[3], row[4], row[5], float(row[6]), row[7], organization_id=row[0], unit_id=row[1]
+        )  # the columns above, in order
+        for row in rows.all()
+    ]

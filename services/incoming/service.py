@@ -1555,7 +1555,7 @@ async def unit_statistics(session: AsyncSession, *, principal: Principal, organi
             row.unit_id,
             UnitStats(unit_id=row.unit_id, unit_name=units.get(row.unit_id, "Chưa rõ đơn vị") if row.unit_id else "Chưa rõ đơn vị"),
         )
-        unit.add(row.result)
+        unit.merge(row)
     return sorted(stats.values(), key=lambda s: s.unit_name)
 
 

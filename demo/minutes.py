@@ -256,7 +256,9 @@ async def sign(database: Database, settings: Settings, minutes_id: int, username
     )
     sha = BlobStore.for_settings(settings).put(signed_pdf)
     async with database.session() as session:
-        minutes, acc, again, _pdf = await minutes_service.turn(session, settings=settings, principal=person, minutes_id=minutes_id)
+        minutes, acc, again, _pdf = await minutes_service.turn(
+            session, settings=settings, principal=person, minutes_id=minutes_id, for_update=True
+        )
         assert again == role
         await minutes_service.record_signature(session, principal=person, minutes=minutes, role=role, signed_sha=sha)
         if client is not None:

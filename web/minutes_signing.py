@@ -70,7 +70,9 @@ async def finish(session: AsyncSession, settings: Settings, principal: Principal
         target=signing.SigningTarget("minutes", minutes_id),
     )
     sha = BlobStore.for_settings(settings).put(signed_pdf)
-    minutes, _acc, again, _pdf = await minutes_service.turn(session, settings=settings, principal=principal, minutes_id=minutes_id)
+    minutes, _acc, again, _pdf = await minutes_service.turn(
+        session, settings=settings, principal=principal, minutes_id=minutes_id, for_update=True
+    )
     if again != role:
         raise Conflict(_l("The minutes changed while they were signed."))
     await minutes_service.record_signature(session, principal=principal, minutes=minutes, role=role, signed_sha=sha)

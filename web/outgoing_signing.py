@@ -25,8 +25,10 @@ from services.outgoing.models import OutgoingDocument, Status
 from services.uploads import PDF, CheckedUpload
 
 
-async def ready_to_sign(session: AsyncSession, principal: Principal, document_id: int) -> OutgoingDocument:
-    doc = await outgoing.get_for(session, principal=principal, document_id=document_id)
+async def ready_to_sign(session: AsyncSession, principal: Principal, document_id: int, *, for_update: bool = False) -> OutgoingDocument:
+    """Refuses unless the document waits for this principal's signature; `for_update` before
+    recording it: read afresh and locked, so the answer holds until the commit."""
+    doc = await outgoing.get_for(session, principal=principal, document_id=document_id, for_update=for_update)
     if doc.signer_id != principal.user.id:
         raise Forbidden(_l("You are not this document's signer."))
     if doc.status != Status.awaiting_signature:
@@ -74,7 +76,7 @@ async def finish_signing(
         method = "pin"
     report = await signing.validate(settings=settings, pdf=signed)
     assert_signed_by(report, accepted, expected=user.full_name)
-    doc = await ready_to_sign(session, principal, doc.id)  # still waiting for this signature?
+    doc = await ready_to_sign(session, principal, doc.id, for_update=True)  # still waiting for this signature?
     if doc.prepared_pdf_sha != prepared_sha:
         raise Conflict(_l("The document changed while it was signed."))
     await outgoing.record_signature(

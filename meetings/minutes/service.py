@@ -171,16 +171,18 @@ async def find(session: AsyncSession, *, meeting_id: int) -> Minutes | None:
 
 async def get(session: AsyncSession, *, minutes_id: int, for_update: bool = False) -> Minutes:
     query = select(Minutes).where(Minutes.id == minutes_id)
-    if for_update:
-        query = query.with_for_update()
+    if for_update:  # locked, and read afresh: the session may hold the row as it was earlier
+        query = query.with_for_update().execution_options(populate_existing=True)
     minutes = await session.scalar(query)
     if minutes is None:
         raise _not_found()
     return minutes
 
 
-async def get_for(session: AsyncSession, *, principal: Principal, minutes_id: int) -> tuple[Minutes, MinutesAccess]:
-    minutes = await get(session, minutes_id=minutes_id)
+async def get_for(
+    session: AsyncSession, *, principal: Principal, minutes_id: int, for_update: bool = False
+) -> tuple[Minutes, MinutesAccess]:
+    minutes = await get(session, minutes_id=minutes_id, for_update=for_update)
     try:
         acc = await access(session, principal, minutes.meeting_id)
     except NotFound:
@@ -555,10 +557,11 @@ def signer_id(meeting: Meeting, role: str) -> int | None:
 
 
 async def turn(
-    session: AsyncSession, *, settings: Settings, principal: Principal, minutes_id: int
+    session: AsyncSession, *, settings: Settings, principal: Principal, minutes_id: int, for_update: bool = False
 ) -> tuple[Minutes, MinutesAccess, str, bytes]:
-    """Whose signature the minutes wait for, checked against the principal; returns the PDF to sign."""
-    minutes, acc = await get_for(session, principal=principal, minutes_id=minutes_id)
+    """Whose signature the minutes wait for, checked against the principal; returns the PDF to
+    sign. `for_update` before recording a signature: the answer then holds until the commit."""
+    minutes, acc = await get_for(session, principal=principal, minutes_id=minutes_id, for_update=for_update)
     me = principal.user.id
     if minutes.status == MinutesStatus.awaiting_secretary:
         if me != acc.meeting.secretary_id:
@@ -606,7 +609,9 @@ async def record_signature(
 
 async def refuse(session: AsyncSession, *, principal: Principal, minutes_id: int, comment: str) -> Minutes:
     """A signer sends the minutes back to the secretary with a comment."""
-    minutes, acc = await get_for(session, principal=principal, minutes_id=minutes_id)
+    # Locked: a signature being recorded meanwhile is either before the return (and cleared by
+    # it) or refused after it, never kept on returned minutes.
+    minutes, acc = await get_for(session, principal=principal, minutes_id=minutes_id, for_update=True)
     me = principal.user.id
     allowed = (minutes.status == MinutesStatus.awaiting_chair and me == acc.meeting.chair_id) or (
         minutes.status == MinutesStatus.awaiting_secretary and me in (acc.meeting.secretary_id, acc.meeting.chair_id)

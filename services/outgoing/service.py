@@ -350,17 +350,21 @@ def check_docx_upload(upload: CheckedUpload) -> None:
 # --------------------------------------------------------------------------- reading
 
 
-async def get(session: AsyncSession, *, document_id: int) -> OutgoingDocument:
-    doc = await session.get(OutgoingDocument, document_id)
+async def get(session: AsyncSession, *, document_id: int, for_update: bool = False) -> OutgoingDocument:
+    if for_update:  # locked, and read afresh: the session may hold the row as it was earlier
+        query = select(OutgoingDocument).where(OutgoingDocument.id == document_id).with_for_update(key_share=True)
+        doc = await session.scalar(query.execution_options(populate_existing=True))
+    else:
+        doc = await session.get(OutgoingDocument, document_id)
     if doc is None:
         raise NotFound(_l("outgoing document not found"))
     return doc
 
 
-async def get_for(session: AsyncSession, *, principal: Principal, document_id: int) -> OutgoingDocument:
+async def get_for(session: AsyncSession, *, principal: Principal, document_id: int, for_update: bool = False) -> OutgoingDocument:
     """The document if the principal may see it: anyone in the issuing organisation (or above
     as auditor/admin), and reviewers and the signer named on it."""
-    doc = await get(session, document_id=document_id)
+    doc = await get(session, document_id=document_id, for_update=for_update)
     if doc.organization_id in principal.visible_orgs():
         return doc
     me = principal.user.id

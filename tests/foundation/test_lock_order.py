@@ -497,3 +497,65 @@ async def test_webhooks_take_their_rows_in_the_declared_order(demo_db_pg, settin
     tables = {t for tx in recorder.done for t, _ in tx.locks}
     assert {"webhook_subscriptions", "webhook_deliveries", "webhook_attempts", "audit_head"} <= tables
     assert recorder.problems() == [], "\n".join(recorder.problems())
+
+
+async def test_minutes_returned_while_a_signature_is_recorded_keep_no_signature(demo_db_pg, demo_signing) -> None:
+    """The secretary's signature is being recorded (the minutes read again after signing) when the
+    chair returns the minutes. Both lock the minutes row first: the return waits, then clears the
+    signature. Before, the return read the row unlocked and committed first, and the signature was
+    then written onto returned minutes (and blocked the next round: "being checked")."""
+    from meetings.minutes import service as minutes_service
+    from meetings.minutes.models import MinutesStatus
+    from services.outbox.service import tell
+    from tests.minutes.conftest import ITEMS, Plan, hold_meeting
+    from workflows.context import ActivityContext
+    from workflows.minutes.activities import MinutesActivities, RenderInput
+
+    db, settings = demo_db_pg, demo_signing
+    held = await hold_meeting(db, settings, Plan(title="Hội nghị giao ban", items=ITEMS[:1], poll=None))
+    minutes_id = await demo_minutes.write(db, held, demo_minutes.sample_content(held, conclusions=["Thông qua."]))
+    secretary, chair = await meeting_principal(db, demo_minutes.SECRETARY), await meeting_principal(db, demo_minutes.CHAIR)
+    async with db.session() as session:
+        revision = (await minutes_service.get(session, minutes_id=minutes_id)).revision
+        closed = await minutes_service.close(session, settings=settings, principal=secretary, minutes_id=minutes_id, revision=revision)
+        await tell(session, "minutes", minutes_id, "closed", closed.round)
+    assert await MinutesActivities(ActivityContext(settings, db)).render(RenderInput(minutes_id=minutes_id, round=closed.round))
+
+    checked, returned = asyncio.Event(), asyncio.Event()
+    return_pid: list[int] = []
+
+    async def return_waits_or_is_done() -> None:
+        async with asyncio.timeout(30):
+            while not returned.is_set():
+                if return_pid:
+                    async with db.engine.connect() as probe:
+                        waiting = await probe.scalar(
+                            text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"), {"pid": return_pid[0]}
+                        )
+                    if waiting == "Lock":
+                        return
+                await asyncio.sleep(0.02)  # polling a condition, not waiting for time to pass
+
+    async def record_signature() -> None:  # web/minutes_signing.finish, once the PDF is signed
+        async with db.session() as session:
+            minutes, _acc, role, _pdf = await minutes_service.turn(
+                session, settings=settings, principal=secretary, minutes_id=minutes_id, for_update=True
+            )
+            assert role == "secretary"
+            checked.set()
+            await return_waits_or_is_done()
+            await minutes_service.record_signature(session, principal=secretary, minutes=minutes, role=role, signed_sha="ab" * 32)
+
+    async def give_back() -> None:
+        await checked.wait()
+        async with db.session() as session:
+            return_pid.append(await session.scalar(text("SELECT pg_backend_pid()")))
+            await minutes_service.refuse(session, principal=chair, minutes_id=minutes_id, comment="Bổ sung kết luận.")
+        returned.set()
+
+    async with asyncio.timeout(60):
+        await asyncio.gather(record_signature(), give_back())
+    async with db.read() as session:
+        minutes = await minutes_service.get(session, minutes_id=minutes_id)
+        assert minutes.status == MinutesStatus.returned
+        assert minutes.secretary_pdf_sha is None, "a signature kept on returned minutes"

@@ -149,6 +149,13 @@ async def demo_db_sqlite(db_templates, tmp_path, settings) -> AsyncIterator[Data
         yield database
 
 
+@pytest.fixture
+async def demo_db_pg(db_templates, tmp_path, settings) -> AsyncIterator[Database]:  # type: ignore[no-untyped-def]
+    """The demo directory on PostgreSQL only (concurrency tests: row locks, two real sessions)."""
+    async for database in _database(db_templates, "postgresql", tmp_path, settings, demo=True):
+        yield database
+
+
 def temporal_binary() -> str:
     from web.runtime import temporal_binary as find
 

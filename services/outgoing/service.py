@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, literal, select, tuple_
+from sqlalchemy import func, inspect, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import textsearch
@@ -359,6 +359,13 @@ async def get(session: AsyncSession, *, document_id: int, for_update: bool = Fal
     if doc is None:
         raise NotFound(_l("outgoing document not found"))
     return doc
+
+
+async def _lock_afresh(session: AsyncSession, doc: OutgoingDocument) -> None:
+    """Lock the document's row and reload it: a step that checks its state before changing it
+    must see what a concurrent step committed (it waits for that step's lock)."""
+    columns = [attr.key for attr in inspect(OutgoingDocument).column_attrs]  # relationships stay as loaded
+    await session.refresh(doc, attribute_names=columns, with_for_update={"key_share": True})
 
 
 async def get_for(session: AsyncSession, *, principal: Principal, document_id: int, for_update: bool = False) -> OutgoingDocument:
@@ -803,6 +810,7 @@ async def decide(
 
 async def return_for_revision(session: AsyncSession, *, actor: Actor, doc: OutgoingDocument, comment: str) -> None:
     """The signer sends the draft back to the drafter with comments instead of signing."""
+    await _lock_afresh(session, doc)  # a signature being recorded meanwhile wins; it is seen here
     if doc.status != Status.awaiting_signature or actor.user_id != doc.signer_id:
         raise Conflict(_l("Only the signer can return a document awaiting signature."))
     comment = _clean(comment)
@@ -1224,6 +1232,7 @@ async def pending_deliveries(session: AsyncSession, *, document_id: int) -> list
 
 
 async def cancel(session: AsyncSession, *, actor: Actor, principal: Principal | None, doc: OutgoingDocument, reason: str) -> None:
+    await _lock_afresh(session, doc)  # a number reserved by an issue under way is seen here
     if principal is not None and actor.user_id != doc.drafter_id:
         authorize(principal, doc, SIGNER_ROLES, _l("Only the drafter or a leader can cancel."))
     if doc.status not in OPEN:

@@ -140,14 +140,6 @@ def parts_without_root(done: list[Transaction]) -> list[str]:
     ]
 
 
-@pytest.fixture
-async def demo_db_pg(db_templates, tmp_path, settings):  # type: ignore[no-untyped-def]
-    from tests.conftest import _database
-
-    async for database in _database(db_templates, "postgresql", tmp_path, settings, demo=True):
-        yield database
-
-
 def test_the_checker_sees_a_domain_row_taken_after_the_audit_head() -> None:
     tx = Transaction()
     for lock in [("incoming_documents", 1), ("register_counters", None), ("audit_head", 1), ("incoming_documents", 1), ("event_head", 1)]:

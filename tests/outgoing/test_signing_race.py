@@ -9,7 +9,7 @@ import contextvars
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from demo.directory import DEMO_PIN
 from services.authz import load_principal
@@ -53,3 +53,61 @@ async def test_a_document_returned_while_it_is_signed_stays_returned(demo_db, og
     async with db.read() as session:
         doc = await outgoing.get(session, document_id=doc_id)
         assert doc.status == Status.returned and doc.leader_pdf_sha is None
+
+
+@pytest.mark.postgres
+async def test_a_return_racing_the_recorded_signature_waits_and_sees_it(demo_db_pg, og_settings) -> None:
+    """The signature is being recorded (the document locked after signing) when the signer also
+    presses "return" on another device. The return waits for the row, then sees the document
+    signed and refuses; before, it had read the row unlocked and turned a signed document back
+    into a draft that still carried the signature."""
+    db, settings = demo_db_pg, og_settings
+    doc_id = await flow.draft(db, settings)
+    await flow.submit_direct(db, doc_id)
+    await flow.render(db, settings, doc_id)
+    checked, returned = asyncio.Event(), asyncio.Event()
+    return_pid: list[int] = []
+    outcome: list[str] = []
+
+    async def return_waits_or_is_done() -> None:
+        async with asyncio.timeout(30):
+            while not returned.is_set():
+                if return_pid:
+                    async with db.engine.connect() as probe:
+                        waiting = await probe.scalar(
+                            text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"), {"pid": return_pid[0]}
+                        )
+                    if waiting == "Lock":
+                        return
+                await asyncio.sleep(0.02)  # polling a condition, not waiting for time to pass
+
+    async def record() -> None:  # web/outgoing_signing.finish_signing, once the PDF is signed
+        async with db.session() as session:
+            leader = await flow.user(session, "lan.nguyen")
+            principal = await load_principal(session, leader)
+            doc = await outgoing_signing.ready_to_sign(session, principal, doc_id, for_update=True)
+            checked.set()
+            await return_waits_or_is_done()
+            await outgoing.record_signature(
+                session, settings=settings, actor=flow.actor_of(leader), doc=doc, pdf=b"%PDF-1.7 signed", method="pin", report_json=None
+            )
+
+    async def give_back() -> None:
+        await checked.wait()
+        try:
+            async with db.session() as session:
+                return_pid.append(await session.scalar(text("SELECT pg_backend_pid()")))
+                leader = await flow.user(session, "lan.nguyen")
+                doc = await outgoing.get(session, document_id=doc_id)
+                await outgoing.return_for_revision(session, actor=flow.actor_of(leader), doc=doc, comment="Sửa lại Điều 2.")
+            outcome.append("returned")
+        except Conflict:
+            outcome.append("refused")
+        returned.set()
+
+    async with asyncio.timeout(60):
+        await asyncio.gather(record(), asyncio.create_task(give_back(), context=contextvars.Context()))
+    assert outcome == ["refused"]
+    async with db.read() as session:
+        doc = await outgoing.get(session, document_id=doc_id)
+        assert doc.status == Status.signed and doc.leader_pdf_sha is not None

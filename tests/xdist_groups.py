@@ -37,6 +37,30 @@ class GroupScheduling(LoadScopeScheduling):
     def _split_scope(self, nodeid: str) -> str:
         return work_unit(nodeid)
 
+    def remove_node(self, node):  # type: ignore[no-untyped-def]
+        """A crashed worker (a hung test ended by pytest-timeout) gives back only what it had not
+        run. pytest-xdist 3.8 puts back its whole workload: its finished units come back empty and
+        leave the other workers waiting forever at the end of the run (pytest-dev/pytest-xdist#1323,
+        #1378), and the test it crashed on, already reported failed, would crash the next worker."""
+        workload = self.assigned_work.pop(node)
+        crashed = next((nodeid for unit in workload.values() for nodeid, done in unit.items() if not done), None)
+        if crashed is None:
+            return None
+        for unit in workload.values():
+            if crashed in unit:
+                unit[crashed] = True
+        self.workqueue.update({scope: unit for scope, unit in workload.items() if not all(unit.values())})
+        for other in self.assigned_work:
+            self._reschedule(other)
+        return crashed
+
+    def _reschedule(self, node):  # type: ignore[no-untyped-def]
+        super()._reschedule(node)
+        # Nothing left to hand out: say so now. A worker runs a test only once it knows the next
+        # one (or that there is none), so one given a last unit of one test would wait (#1327).
+        if not self.workqueue and not node.shutting_down:
+            node.shutdown()
+
 
 def pytest_xdist_make_scheduler(config, log):  # type: ignore[no-untyped-def]
     return GroupScheduling(config, log) if config.getvalue("dist") == "loadgroup" else None

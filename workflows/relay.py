@@ -26,6 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from meetings.minutes.models import Minutes, MinutesStatus
 from meetings.models import Meeting, MeetingStatus
+from services.aio import wait_set
 from services.config import Settings
 from services.db import Database, is_unreachable_error
 from services.exchange import service as exchange
@@ -206,10 +207,7 @@ class OutboxRelay:
                 wake.clear()
                 busy = await self._guarded(self.deliver_due())
                 if not busy:
-                    try:
-                        await asyncio.wait_for(wake.wait(), timeout=self.poll.total_seconds())
-                    except TimeoutError:
-                        pass
+                    await wait_set(wake, self.poll.total_seconds())
         finally:
             outbox.listeners.discard(listener)
 

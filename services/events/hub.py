@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import make_url
 
+from services.aio import wait_set
 from services.db import Database, is_unreachable_error
 from services.events import service as events
 from services.events.service import NOTIFY_CHANNEL, EventOut
@@ -101,11 +102,7 @@ class EventHub:
 
     async def _run(self) -> None:
         while True:
-            try:
-                timeout = self.listening_poll_seconds if self.listening else self.poll_seconds
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-            except TimeoutError:
-                pass
+            await wait_set(self._wake, self.listening_poll_seconds if self.listening else self.poll_seconds)
             self._wake.clear()
             try:
                 await self._fetch()

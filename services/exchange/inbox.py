@@ -12,6 +12,7 @@ import logging
 import os
 from pathlib import Path
 
+from services.aio import wait_set
 from services.config import Settings
 from services.db import Database
 from services.errors import DomainError
@@ -55,7 +56,4 @@ async def run_inbox(database: Database, settings: Settings, *, stop: asyncio.Eve
             await sweep(database, settings)
         except Exception:  # the database away for a moment: the next look tries again
             log.warning("exchange inbox: look failed", exc_info=True)
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=settings.exchange_poll_seconds)
-        except TimeoutError:
-            pass
+        await wait_set(stop, settings.exchange_poll_seconds)

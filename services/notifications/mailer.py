@@ -9,6 +9,7 @@ from email.message import EmailMessage
 
 from sqlalchemy import select
 
+from services.aio import wait_set
 from services.config import Settings
 from services.db import Database
 from services.directory.models import User
@@ -71,7 +72,4 @@ async def run_mailer(database: Database, settings: Settings, *, stop: asyncio.Ev
             await send_pending(database, settings)
         except Exception:  # keep the loop alive; the next round retries
             log.exception("mailer round failed")
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=every)
-        except TimeoutError:
-            pass
+        await wait_set(stop, every)

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
+from services.aio import wait_set
 from services.config import Settings
 from services.db import Database, utcnow
 from services.webhooks import service as webhooks
@@ -223,9 +224,6 @@ async def run_deliverer(database: Database, settings: Settings, *, poll: timedel
                     log.warning("webhooks: round failed", exc_info=True)
                     busy = 0
                 if not busy:
-                    try:
-                        await asyncio.wait_for(wake.wait(), timeout=poll.total_seconds())
-                    except TimeoutError:
-                        pass
+                    await wait_set(wake, poll.total_seconds())
     finally:
         webhooks.listeners.discard(listener)

@@ -132,3 +132,18 @@ def skip_or_fail_without(reason: str) -> None:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"{reason}: CI must have it", pytrace=False)
     pytest.skip(reason)
+
+
+async def other_waits_on_a_lock_or_is_done(database, pid: list[int], done: asyncio.Event, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+    """Until the other PostgreSQL session (its backend `pid`, once known) waits for a row lock,
+    or has finished (`done`): how a concurrency test holds one session while the other runs."""
+    from sqlalchemy import text
+
+    async with asyncio.timeout(timeout):
+        while not done.is_set():
+            if pid:
+                async with database.engine.connect() as probe:
+                    waiting = await probe.scalar(text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid[0]})
+                if waiting == "Lock":
+                    return
+            await asyncio.sleep(0.02)  # polling a condition, not waiting for time to pass

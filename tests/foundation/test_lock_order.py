@@ -25,6 +25,7 @@ from services.db import LOCK_ORDER, Database, utcnow
 from services.incoming import service as incoming
 from services.reports import service as reports
 from services.webhooks import service as webhooks
+from tests.helpers import other_waits_on_a_lock_or_is_done
 from tests.incoming.conftest import direct_to, register
 from tests.incoming.conftest import org_id as incoming_org_id
 from tests.incoming.conftest import principal as incoming_principal
@@ -242,21 +243,8 @@ async def test_an_opinion_and_a_direction_of_one_document_do_not_deadlock(demo_d
         entry = await real_record(session, **kwargs)
         if role == "opinion":
             opinion_holds_head.set()
-            await direction_holds_or_waits()
+            await other_waits_on_a_lock_or_is_done(db, direction_pid, direction_went_on)
         return entry
-
-    async def direction_holds_or_waits() -> None:
-        """Until the direction has changed the document, or waits for a lock held by the opinion."""
-        async with asyncio.timeout(30):
-            while not direction_went_on.is_set():
-                if direction_pid:
-                    async with db.engine.connect() as probe:
-                        waiting = await probe.scalar(
-                            text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"), {"pid": direction_pid[0]}
-                        )
-                    if waiting == "Lock":
-                        return
-                await asyncio.sleep(0.02)  # polling a condition, not waiting for time to pass
 
     monkeypatch.setattr(incoming, "record", record)
     leader = await incoming_principal(db, "lan.nguyen")
@@ -516,18 +504,6 @@ async def test_minutes_returned_while_a_signature_is_recorded_keep_no_signature(
     checked, returned = asyncio.Event(), asyncio.Event()
     return_pid: list[int] = []
 
-    async def return_waits_or_is_done() -> None:
-        async with asyncio.timeout(30):
-            while not returned.is_set():
-                if return_pid:
-                    async with db.engine.connect() as probe:
-                        waiting = await probe.scalar(
-                            text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"), {"pid": return_pid[0]}
-                        )
-                    if waiting == "Lock":
-                        return
-                await asyncio.sleep(0.02)  # polling a condition, not waiting for time to pass
-
     async def record_signature() -> None:  # web/minutes_signing.finish, once the PDF is signed
         async with db.session() as session:
             minutes, _acc, role, _pdf = await minutes_service.turn(
@@ -535,7 +511,7 @@ async def test_minutes_returned_while_a_signature_is_recorded_keep_no_signature(
             )
             assert role == "secretary"
             checked.set()
-            await return_waits_or_is_done()
+            await other_waits_on_a_lock_or_is_done(db, return_pid, returned)
             await minutes_service.record_signature(session, principal=secretary, minutes=minutes, role=role, signed_sha="ab" * 32)
 
     async def give_back() -> None:

@@ -18,6 +18,7 @@ from services.errors import Conflict
 from services.outgoing import service as outgoing
 from services.outgoing.models import Status
 from signing import service as signing
+from tests.helpers import other_waits_on_a_lock_or_is_done
 from tests.outgoing import flow
 from web import outgoing_signing
 
@@ -69,25 +70,13 @@ async def test_a_return_racing_the_recorded_signature_waits_and_sees_it(demo_db_
     return_pid: list[int] = []
     outcome: list[str] = []
 
-    async def return_waits_or_is_done() -> None:
-        async with asyncio.timeout(30):
-            while not returned.is_set():
-                if return_pid:
-                    async with db.engine.connect() as probe:
-                        waiting = await probe.scalar(
-                            text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"), {"pid": return_pid[0]}
-                        )
-                    if waiting == "Lock":
-                        return
-                await asyncio.sleep(0.02)  # polling a condition, not waiting for time to pass
-
     async def record() -> None:  # web/outgoing_signing.finish_signing, once the PDF is signed
         async with db.session() as session:
             leader = await flow.user(session, "lan.nguyen")
             principal = await load_principal(session, leader)
             doc = await outgoing_signing.ready_to_sign(session, principal, doc_id, for_update=True)
             checked.set()
-            await return_waits_or_is_done()
+            await other_waits_on_a_lock_or_is_done(db, return_pid, returned)
             await outgoing.record_signature(
                 session, settings=settings, actor=flow.actor_of(leader), doc=doc, pdf=b"%PDF-1.7 signed", method="pin", report_json=None
             )

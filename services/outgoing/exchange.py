@@ -282,10 +282,19 @@ async def receive_package(session: AsyncSession, *, settings: Settings, data: by
             _l("The package is addressed to {value}, not to an organisation of this system.", value=_addressed_to(package)),
         )
     sender = await organisation_at(session, package.sender.organ_id)
+    replaces = package.business_type == edxml.BUSINESS["replace"] and bool(package.response_for)
+    if replaces:
+        # Lock order (services/db.py): the copy it replaces before the audit head, which the new
+        # copy's arrival takes; a change of that copy holds its row when it takes the head.
+        await session.execute(
+            select(IncomingDocument.id)
+            .where(IncomingDocument.organization_id == target.id, IncomingDocument.outgoing_ref == incoming_ref(package.response_for))
+            .with_for_update(key_share=True)
+        )
     copy = await _arrive(
         session, settings=settings, actor=Actor.system("exchange"), target=target, sender=sender, package=package, data=data
     )
-    if package.business_type == edxml.BUSINESS["replace"] and package.response_for:
+    if replaces:
         from services.incoming import service as incoming
 
         # The copy it replaces (if it came here) says so; the new one is a document of its own.
@@ -308,7 +317,16 @@ async def sender_changed(session: AsyncSession, *, document_id: str, kind: str, 
     from services.incoming import service as incoming
 
     ref = incoming_ref(document_id)
-    orgs = (await session.scalars(select(IncomingDocument.organization_id).where(IncomingDocument.outgoing_ref == ref))).all()
+    # Lock order (services/db.py): every copy's row before the audit head, which the first copy's
+    # note takes (one by one, each later copy would be locked after it).
+    orgs = (
+        await session.scalars(
+            select(IncomingDocument.organization_id)
+            .where(IncomingDocument.outgoing_ref == ref)
+            .order_by(IncomingDocument.id)
+            .with_for_update(key_share=True)
+        )
+    ).all()
     copies = [
         doc
         for org_id in orgs

@@ -4,7 +4,8 @@ audit head, then the event head.
 Representative flows run with every row-locking statement recorded per transaction, and each
 transaction must take its rows in that order; a concurrency test replays the inversion that
 incoming documents had (an opinion audited before touching the document, against a direction
-that changes the document before auditing), which PostgreSQL answered with `deadlock detected`.
+that changes the document before auditing), which PostgreSQL answered with `deadlock detected`;
+others replay an imported edXML status against a recall, and removing a webhook against disabling it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy.orm import Mapper
 
 from demo import minutes as demo_minutes
 from meetings import attendance, polls, scheduling
@@ -62,6 +64,7 @@ def _rank(table: str) -> int:
 class Transaction:
     locks: list[tuple[str, object]] = field(default_factory=list)  # (table, row id or None: some rows)
     created: set[str] = field(default_factory=set)  # tables with rows inserted here (nobody else sees them yet)
+    new_rows: set[tuple[str, object]] = field(default_factory=set)  # those rows, where the ORM inserted them
     problems: list[str] = field(default_factory=list)
     late_parts: set[str] = field(default_factory=set)  # parts locked after a head, their root held
     orphans: set[str] = field(default_factory=set)  # parts locked without their root
@@ -70,11 +73,14 @@ class Transaction:
         held = {t for t, _ in self.locks}
         again = (table, row) in self.locks or (table in held and (row is None or (table, None) in self.locks))
         root = ROOTS.get(table)
-        covered = again or root in held or table in self.created
+        # A row inserted here; by its id where the ORM inserted the table's rows (so an older row of
+        # a table that also got a new one still counts).
+        fresh = table in self.created and (row is None or (table, row) in self.new_rows or table not in {t for t, _ in self.new_rows})
+        covered = again or root in held or fresh
         top = max(self.locks, key=lambda lock: _rank(lock[0]), default=None)
         if not covered and top is not None and _rank(top[0]) > _rank(table):
             self.problems.append(f"{table} locked after {top[0]}: {' > '.join(t for t, _ in self.locks)} > {table}")
-        if root is not None and not again and table not in self.created:
+        if root is not None and not again and not fresh:
             if root not in held and root not in self.created:
                 self.orphans.add(table)
             elif top is not None and _rank(top[0]) > _rank(table):
@@ -93,11 +99,19 @@ class LockRecorder:
     def __enter__(self) -> LockRecorder:
         for name, fn in self.listeners:
             event.listen(self.engine, name, fn)
+        event.listen(Mapper, "after_insert", self._inserted)
         return self
 
     def __exit__(self, *exc: object) -> None:
         for name, fn in self.listeners:
             event.remove(self.engine, name, fn)
+        event.remove(Mapper, "after_insert", self._inserted)
+
+    def _inserted(self, mapper: Any, conn: Any, target: Any) -> None:
+        tx = conn.info.get("lock_order")
+        key = mapper.primary_key_from_instance(target)
+        if tx is not None and len(key) == 1:
+            tx.new_rows.add((mapper.local_table.name, key[0]))
 
     def _begin(self, conn: Any) -> None:
         conn.info["lock_order"] = Transaction()
@@ -163,6 +177,12 @@ def test_the_checker_sees_a_domain_row_taken_after_the_audit_head() -> None:
         alone.take(*lock)
     assert alone.problems == [] and parts_without_root([alone]) == []
     assert parts_without_root([meeting, alone]), "…not beside one that takes it after the head under its meeting"
+    replacing = Transaction(created={"incoming_documents"}, new_rows={("incoming_documents", 9)})
+    for lock in [("incoming_documents", 9), ("audit_head", 1), ("incoming_documents", 9), ("incoming_documents", 3)]:
+        replacing.take(*lock)
+    assert replacing.problems == [
+        "incoming_documents locked after audit_head: incoming_documents > audit_head > incoming_documents > incoming_documents"
+    ], "a row inserted here may follow the heads, an older row of its table may not"
 
 
 async def test_representative_flows_take_their_rows_in_the_declared_order(demo_db_pg, settings) -> None:
@@ -217,6 +237,7 @@ async def test_representative_flows_take_their_rows_in_the_declared_order(demo_d
     assert {"incoming_documents", "outgoing_documents", "report_requests", "report_targets", "meetings", "meeting_polls"} <= tables
     assert {"register_counters", "audit_head", "event_head"} <= tables
     assert recorder.problems() == [], "\n".join(recorder.problems())
+    assert not [tx for tx in recorder.done if "meeting_polls" in tx.orphans], "a vote locks its poll without its meeting"
 
 
 async def polls_options(session: Any, poll_id: int) -> list[PollOption]:
@@ -279,57 +300,78 @@ async def test_an_opinion_and_a_direction_of_one_document_do_not_deadlock(demo_d
             assert (await incoming.get_for(session, principal=leader, document_id=doc.id))[0].lead_user_id == lead_id
 
 
+async def _minutes_held(db: Database, settings: Any, title: str) -> int:
+    """Minutes written for a meeting held (two items, no vote)."""
+    from tests.minutes.conftest import ITEMS, Plan, hold_meeting
+
+    held = await hold_meeting(db, settings, Plan(title=title, items=ITEMS[:2], poll=None))
+    return await demo_minutes.write(db, held, demo_minutes.sample_content(held, conclusions=["Thông qua.", "Giao các huyện."]))
+
+
+async def _close_and_render(db: Database, settings: Any, minutes_id: int) -> None:
+    from meetings.minutes import service as minutes_service
+    from services.outbox.service import tell
+    from workflows.context import ActivityContext
+    from workflows.minutes.activities import MinutesActivities, RenderInput
+
+    secretary = await meeting_principal(db, demo_minutes.SECRETARY)
+    async with db.session() as session:
+        minutes = await minutes_service.get(session, minutes_id=minutes_id)
+        closed = await minutes_service.close(
+            session, settings=settings, principal=secretary, minutes_id=minutes_id, revision=minutes.revision
+        )
+        await tell(session, "minutes", minutes_id, "closed", closed.round)
+        round_ = closed.round
+    assert await MinutesActivities(ActivityContext(settings, db)).render(RenderInput(minutes_id=minutes_id, round=round_))
+
+
+async def _sign_number_distribute(db: Database, settings: Any, minutes_id: int) -> str:
+    """The secretary then the chair sign (PIN), each signature checked; numbered, validated and
+    distributed: the minutes' notation."""
+    from workflows.context import ActivityContext
+    from workflows.minutes.activities import AcceptInput, MinutesActivities
+
+    activities = MinutesActivities(ActivityContext(settings, db))
+    for username, role in [(demo_minutes.SECRETARY, "secretary"), (demo_minutes.CHAIR, "chair")]:
+        sha = await demo_minutes.sign(db, settings, minutes_id, username, client=True)  # tells the workflow too
+        assert await activities.accept_signature(AcceptInput(minutes_id=minutes_id, role=role, sha256=sha))
+    notation = await activities.number(minutes_id)
+    assert (await activities.validate_final(minutes_id)).all_valid
+    assert await activities.distribute(minutes_id)
+    return notation
+
+
 async def test_minutes_signing_takes_its_rows_in_the_declared_order(demo_db_pg, demo_signing) -> None:
     """Minutes closed, rendered, returned once, signed by the secretary then the chair (PIN),
     each signature checked, numbered (a webhook event), validated and distributed."""
     from meetings.minutes import service as minutes_service
     from meetings.minutes.models import MinutesStatus
-    from services.outbox.service import tell
-    from tests.minutes.conftest import ITEMS, Plan, hold_meeting
     from workflows.context import ActivityContext
-    from workflows.minutes.activities import AcceptInput, MinutesActivities, NoticeInput, RenderInput
+    from workflows.minutes.activities import MinutesActivities, NoticeInput
 
     db, settings = demo_db_pg, demo_signing
-    held = await hold_meeting(db, settings, Plan(title="Hội nghị sơ kết", items=ITEMS[:2], poll=None))
-    minutes_id = await demo_minutes.write(db, held, demo_minutes.sample_content(held, conclusions=["Thông qua.", "Giao các huyện."]))
+    minutes_id = await _minutes_held(db, settings, "Hội nghị sơ kết")
     admin = await meeting_principal(db, "quantri")
+    province = await incoming_org_id(db, "hlhpn-bentre")  # the meeting's organisation
     async with db.session() as session:
         await webhooks.create(
             session,
             principal=admin,
             settings=settings,
-            organization_id=held.orgs["hlhpn-bentre"],
+            organization_id=province,
             url="https://congthongtin.example.vn/hooks",
             events=["minutes.signed"],
         )
-    activities = MinutesActivities(ActivityContext(settings, db))
-    secretary, chair = await meeting_principal(db, demo_minutes.SECRETARY), await meeting_principal(db, demo_minutes.CHAIR)
-
-    async def close_and_render() -> None:
-        async with db.session() as session:
-            minutes = await minutes_service.get(session, minutes_id=minutes_id)
-            closed = await minutes_service.close(
-                session, settings=settings, principal=secretary, minutes_id=minutes_id, revision=minutes.revision
-            )
-            await tell(session, "minutes", minutes_id, "closed", closed.round)
-            round_ = closed.round
-        assert await activities.render(RenderInput(minutes_id=minutes_id, round=round_))
-
-    async def sign_and_check(username: str, role: str) -> None:
-        sha = await demo_minutes.sign(db, settings, minutes_id, username, client=True)  # tells the workflow too
-        assert await activities.accept_signature(AcceptInput(minutes_id=minutes_id, role=role, sha256=sha))
-
+    chair = await meeting_principal(db, demo_minutes.CHAIR)
     with LockRecorder(db) as recorder:
-        await close_and_render()
+        await _close_and_render(db, settings, minutes_id)
         async with db.session() as session:
             await minutes_service.refuse(session, principal=chair, minutes_id=minutes_id, comment="Bổ sung kết luận.")
-        await close_and_render()
-        await activities.signing_notice(NoticeInput(minutes_id=minutes_id, role="secretary", kind="reminder", round=2))
-        await sign_and_check(demo_minutes.SECRETARY, "secretary")
-        await sign_and_check(demo_minutes.CHAIR, "chair")
-        notation = await activities.number(minutes_id)
-        assert (await activities.validate_final(minutes_id)).all_valid
-        assert await activities.distribute(minutes_id)
+        await _close_and_render(db, settings, minutes_id)
+        await MinutesActivities(ActivityContext(settings, db)).signing_notice(
+            NoticeInput(minutes_id=minutes_id, role="secretary", kind="reminder", round=2)
+        )
+        notation = await _sign_number_distribute(db, settings, minutes_id)
     async with db.read() as session:
         minutes = await minutes_service.get(session, minutes_id=minutes_id)
         assert minutes.status == MinutesStatus.distributed and minutes.notation == notation
@@ -342,8 +384,22 @@ async def test_signing_keys_exchange_and_archive_take_their_rows_in_the_declared
     """Wrong PINs counted until the key locks, an administrator unlocks it, a right PIN resets the
     count; a certificate proposed, confirmed and revoked; a document issued (PIN, seal), exported
     as edXML and its status imported; packages imported from outside and from another system; the
-    archive pass stamps the final files."""
+    exchange inbox takes a package, its update, its recall and its replacement (the document has
+    two copies here by then); a closed year's register archived; the archive pass stamps the
+    final files of each kind (the issued document, signed minutes, the register's book)."""
+    import dataclasses
+
+    from sqlalchemy import select
+
+    from demo.pdf import demo_pdf
+    from services import calendar
+    from services.audit.models import AuditEntry
+    from services.blobs import BlobStore
+    from services.documents import register_archive
     from services.errors import DomainError
+    from services.exchange import inbox
+    from services.exchange.service import incoming_ref
+    from services.incoming.models import IncomingDocument
     from services.keys import certificates, pins
     from services.keys.models import CertSource
     from services.outgoing import edxml, exchange
@@ -356,6 +412,9 @@ async def test_signing_keys_exchange_and_archive_take_their_rows_in_the_declared
     db, settings = demo_db_pg, demo_signing
     settings.pin_delay_seconds = 0  # the growing wait has its own test
     admin = await meeting_principal(db, "quantri")
+    minutes_id = await _minutes_held(db, settings, "Hội nghị giao ban")  # signed minutes to stamp (their own test traces signing)
+    await _close_and_render(db, settings, minutes_id)
+    await _sign_number_distribute(db, settings, minutes_id)
     with LockRecorder(db) as recorder:
         async with db.session() as session:
             lan = await flow.user(session, "lan.nguyen")
@@ -418,11 +477,49 @@ async def test_signing_keys_exchange_and_archive_take_their_rows_in_the_declared
         async with db.session() as session:  # from outside: registered at once, with its number
             await exchange.import_package(session, settings=settings, principal=district_clerk, data=letter)
 
+        def changed(kind: str, **fields: Any) -> bytes:
+            return edxml.build(dataclasses.replace(package, business_type=edxml.BUSINESS[kind], business_reason="Ban hành nhầm.", **fields))
+
+        replacement = changed("replace", received_id="", code_number=package.code_number + 1, response_for=package.document_id)
+        files = {"1-vanban": data, "2-capnhat": changed("update"), "3-thuhoi": changed("recall"), "4-thaythe": replacement}
+        settings.inbox_dir.mkdir(parents=True, exist_ok=True)
+        for name, content in files.items():
+            (settings.inbox_dir / f"{name}.edxml").write_bytes(content)
+        taken = await inbox.sweep(db, settings)
+        assert taken == [
+            ("1-vanban.edxml", "document"),
+            ("2-capnhat.edxml", "update"),
+            ("3-thuhoi.edxml", "recall"),
+            ("4-thaythe.edxml", "document"),
+        ]
+
+        today = calendar.vn_today()
+        book = BlobStore.for_settings(settings).put(demo_pdf("Sổ đăng ký văn bản đi"))  # unstamped: the pass stamps it
+        async with db.session() as session:
+            province = await flow.org(session, "hlhpn-bentre")
+            await register_archive.archive(
+                session,
+                principal=clerk,
+                organization_id=province.id,
+                kind="outgoing",
+                series="chung",
+                year=today.year - 1,
+                entries=0,
+                pdf_sha256=book,
+                today=today,
+            )
+
         done = await refresh.refresh(db, settings, now=utcnow(), margin=timedelta(days=30), retry=timedelta(days=1))
-        assert done.stamped >= 1 and not done.failed, done
+        assert done.stamped >= 3 and not done.failed, done
     async with db.read() as session:
         guard = await pins.state(session, key=f"person:{lan.username}")
         assert guard is not None and guard.failures == 0
+        copies = (
+            await session.scalars(select(IncomingDocument.id).where(IncomingDocument.outgoing_ref == incoming_ref(package.document_id)))
+        ).all()
+        assert len(copies) == 2, "the inbox's update and recall reach two copies"
+        stamped = set((await session.scalars(select(AuditEntry.object_type).where(AuditEntry.action == "archive.timestamp"))).all())
+        assert stamped == {"outgoing", "minutes", "register"}, stamped
     tables = {t for tx in recorder.done for t, _ in tx.locks}
     assert {"pin_guards", "signer_certificates", "outgoing_documents", "outgoing_recipients", "register_counters", "audit_head"} <= tables
     assert recorder.problems() == [], "\n".join(recorder.problems())
@@ -527,3 +624,103 @@ async def test_minutes_returned_while_a_signature_is_recorded_keep_no_signature(
         minutes = await minutes_service.get(session, minutes_id=minutes_id)
         assert minutes.status == MinutesStatus.returned
         assert minutes.secretary_pdf_sha is None, "a signature kept on returned minutes"
+
+
+async def test_an_imported_status_and_a_recall_of_one_document_do_not_deadlock(demo_db_pg, demo_signing, tmp_path, monkeypatch) -> None:
+    """A clerk imports a partner's status: its recipient row changes, then the audit head is taken.
+    A recall of the same document holds the document and the head when it marks that partner's
+    row 13. Before the status locked the document first, it held the row and waited for the head
+    while the recall held the head and waited for the row: a deadlock. Now the recall waits."""
+    from services.config import ExchangePartner
+    from services.outgoing import edxml, exchange
+    from services.outgoing import service as outgoing
+    from tests.outgoing import flow
+
+    db, settings = demo_db_pg, demo_signing
+    partner = edxml.Organ(organ_id="000.00.31.H07", name="Tỉnh đoàn Bến Tre")  # the draft's outside recipient
+    settings.exchange_partners = [ExchangePartner(organ_id=partner.organ_id, name=partner.name, drop=tmp_path / "drop")]
+    doc_id = (await flow.issued(db, settings)).id  # its package queued for the partner
+    clerk = await meeting_principal(db, "mai.tran")
+    async with db.session() as session:
+        package = await exchange.package_for(session, settings=settings, doc=await outgoing.get(session, document_id=doc_id))
+    answer = edxml.build_status(edxml.Status(sender=partner, response_for=package.document_id, code="03"))
+    real_record = exchange.record
+    status_holds_row, recalled = asyncio.Event(), asyncio.Event()
+    recall_pid: list[int] = []
+
+    async def record(session: Any, **kwargs: Any) -> Any:
+        if session.info.get("lock_test") == "status":
+            await session.flush()  # the recipient's row
+            status_holds_row.set()
+            await other_waits_on_a_lock_or_is_done(db, recall_pid, recalled)
+        return await real_record(session, **kwargs)
+
+    monkeypatch.setattr(exchange, "record", record)
+
+    async def status() -> None:
+        async with db.session() as session:
+            session.info["lock_test"] = "status"
+            await exchange.import_status(session, settings=settings, principal=clerk, data=answer)
+
+    async def recall() -> None:
+        await status_holds_row.wait()
+        async with db.session() as session:
+            recall_pid.append(await session.scalar(text("SELECT pg_backend_pid()")))
+            doc = await outgoing.get(session, document_id=doc_id)
+            await outgoing.recall(session, settings=settings, principal=None, actor=clerk.actor, doc=doc, reason="Ban hành nhầm.")
+        recalled.set()
+
+    async with asyncio.timeout(60):
+        await asyncio.gather(status(), recall())
+    async with db.read() as session:
+        [row] = [r for r in await outgoing.recipients(session, document_id=doc_id) if r.external]
+        assert row.status_code == "13", "the recall came second"
+
+
+async def test_removing_and_disabling_a_webhook_do_not_deadlock(demo_db_pg, settings, monkeypatch) -> None:
+    """Disabling a subscription changes its row, then takes the audit head. Removing it used to
+    audit first and then delete the row: each held what the other waited for. Now removing locks
+    the subscription first and waits for the disabling."""
+    from services.webhooks.models import WebhookSubscription
+
+    db = demo_db_pg
+    admin = await meeting_principal(db, "quantri")
+    district = await incoming_org_id(db, "hlhpn-chauthanh")
+    async with db.session() as session:
+        sub, _secret = await webhooks.create(
+            session,
+            principal=admin,
+            settings=settings,
+            organization_id=district,
+            url="https://congthongtin.example.vn/hooks",
+            events=["incoming.arrived"],
+        )
+    real_record = webhooks.record
+    disable_holds_row, removed = asyncio.Event(), asyncio.Event()
+    remove_pid: list[int] = []
+
+    async def record(session: Any, **kwargs: Any) -> Any:
+        if session.info.get("lock_test") == "disable":
+            await session.flush()  # the subscription's row
+            disable_holds_row.set()
+            await other_waits_on_a_lock_or_is_done(db, remove_pid, removed)
+        return await real_record(session, **kwargs)
+
+    monkeypatch.setattr(webhooks, "record", record)
+
+    async def disable() -> None:
+        async with db.session() as session:
+            session.info["lock_test"] = "disable"
+            await webhooks.set_active(session, principal=admin, subscription_id=sub.id, active=False)
+
+    async def remove() -> None:
+        await disable_holds_row.wait()
+        async with db.session() as session:
+            remove_pid.append(await session.scalar(text("SELECT pg_backend_pid()")))
+            await webhooks.remove(session, principal=admin, subscription_id=sub.id)
+        removed.set()
+
+    async with asyncio.timeout(60):
+        await asyncio.gather(disable(), remove())
+    async with db.read() as session:
+        assert await session.get(WebhookSubscription, sub.id) is None

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, false, func, or_, select
+from sqlalchemy import Select, and_, case, exists, false, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -171,6 +171,10 @@ async def _headed_units(session: AsyncSession, user_id: int) -> set[int]:
 
 async def roles_on(session: AsyncSession, principal: Principal, doc: IncomingDocument) -> set[str]:
     """What the principal is on this document: clerk, leader, auditor, lead, unit_head, co, info."""
+    return _roles(principal, doc, await _headed_units(session, principal.user.id))
+
+
+def _roles(principal: Principal, doc: IncomingDocument, headed: set[int]) -> set[str]:
     roles: set[str] = set()
     org = doc.organization_id
     if org in principal.orgs_with(Role.clerk):
@@ -182,7 +186,7 @@ async def roles_on(session: AsyncSession, principal: Principal, doc: IncomingDoc
     me = principal.user.id
     if doc.lead_user_id == me:
         roles.add("lead")
-    if doc.lead_unit_id is not None and doc.lead_unit_id in await _headed_units(session, me):
+    if doc.lead_unit_id is not None and doc.lead_unit_id in headed:
         roles.add("unit_head")
     for a in doc.assignments:
         if not a.active or a.role == "lead":
@@ -1268,10 +1272,6 @@ def display_status(doc: IncomingDocument, today: date, holidays: set[date], soon
     return doc.status
 
 
-def _due_order() -> list[Any]:
-    return [IncomingDocument.due_date.is_(None), IncomingDocument.due_date, IncomingDocument.id]
-
-
 def _queue_where(principal: Principal, queue: str, headed: set[int]) -> Any:
     """Which documents a queue holds; its list and its count (badges, home page) both read this."""
     if queue == "to_register":
@@ -1287,33 +1287,46 @@ def _queue_where(principal: Principal, queue: str, headed: set[int]) -> Any:
     return and_(IncomingDocument.status.in_(OPEN_HANDLING), _involved(principal, headed))
 
 
-async def clerk_queue(session: AsyncSession, *, principal: Principal) -> list[IncomingDocument]:
+QUEUE_PAGE = 50  # a page of a work queue; the next page follows the last row's sort key (keyset)
+_URGENCY_RANK = case({"flash": 0, "very_urgent": 1, "urgent": 2, "normal": 3}, value=IncomingDocument.urgency, else_=9)
+
+
+async def _queue_page(
+    session: AsyncSession, query: Select[Any], keys: list[Any], *, scope: Any, after: int | None, limit: int, newest_first: bool = False
+) -> list[IncomingDocument]:
+    """`limit` rows of `query` in the order of `keys` (the last one the id), after the document
+    `after` when given: its keys are read again (within `scope`, what the queue may show), so a
+    page follows on even when that document has left the queue meanwhile."""
+    if after is not None:
+        anchor = (await session.execute(select(*keys).where(IncomingDocument.id == after, scope))).first()
+        if anchor is not None:
+            first = keys[0] <= anchor[0] if newest_first else keys[0] >= anchor[0]  # lets an index on the first key help
+            query = query.where(first, tuple_(*keys) < tuple_(*anchor) if newest_first else tuple_(*keys) > tuple_(*anchor))
+    order = [key.desc() for key in keys] if newest_first else keys
+    return list((await session.scalars(query.order_by(*order).limit(limit))).all())
+
+
+async def clerk_queue(
+    session: AsyncSession, *, principal: Principal, after: int | None = None, limit: int = QUEUE_PAGE
+) -> list[IncomingDocument]:
+    """Documents to register, newest first."""
     if not principal.orgs_with(Role.clerk):
         return []
-    return list(
-        (
-            await session.scalars(
-                select(IncomingDocument)
-                .where(_queue_where(principal, "to_register", set()))
-                .order_by(IncomingDocument.id.desc())
-                .limit(500)
-            )
-        ).all()
-    )
+    query = select(IncomingDocument).where(_queue_where(principal, "to_register", set()))
+    scope = IncomingDocument.organization_id.in_(principal.orgs_with(Role.clerk))
+    return await _queue_page(session, query, [IncomingDocument.id], scope=scope, after=after, limit=limit, newest_first=True)
 
 
-async def leader_queue(session: AsyncSession, *, principal: Principal) -> list[IncomingDocument]:
+async def leader_queue(
+    session: AsyncSession, *, principal: Principal, after: int | None = None, limit: int = QUEUE_PAGE
+) -> list[IncomingDocument]:
+    """Documents awaiting direction: the most urgent first, then by the reply date the letter asks for."""
     if not principal.orgs_with(*LEADERS):
         return []
-    urgency_rank = {"flash": 0, "very_urgent": 1, "urgent": 2, "normal": 3}
-    docs = list(
-        (
-            await session.scalars(
-                select(IncomingDocument).where(_queue_where(principal, "to_direct", set())).order_by(IncomingDocument.id).limit(500)
-            )
-        ).all()
-    )
-    return sorted(docs, key=lambda d: (urgency_rank.get(d.urgency, 9), d.doc_due_date or date.max, d.id))
+    keys = [_URGENCY_RANK, func.coalesce(IncomingDocument.doc_due_date, date.max), IncomingDocument.id]
+    query = select(IncomingDocument).where(_queue_where(principal, "to_direct", set()))
+    scope = IncomingDocument.organization_id.in_(principal.orgs_with(*LEADERS))
+    return await _queue_page(session, query, keys, scope=scope, after=after, limit=limit)
 
 
 def _involved(principal: Principal, unit_ids: set[int]) -> Any:
@@ -1333,35 +1346,30 @@ def _involved(principal: Principal, unit_ids: set[int]) -> Any:
     return or_(*clauses)
 
 
-async def my_tasks(session: AsyncSession, *, principal: Principal) -> list[tuple[IncomingDocument, str]]:
-    """Open documents I lead, co-handle or receive for information; due date order, overdue first."""
+async def my_tasks(
+    session: AsyncSession, *, principal: Principal, after: int | None = None, limit: int = QUEUE_PAGE
+) -> list[tuple[IncomingDocument, str]]:
+    """Open documents I lead, co-handle or receive for information, with my part in each; due
+    date order (overdue first, those without a due date last)."""
     headed = await _headed_units(session, principal.user.id)
-    docs = (
-        await session.scalars(
-            select(IncomingDocument)
-            .where(_queue_where(principal, "my_tasks", headed))
-            .options(selectinload(IncomingDocument.assignments))
-            .order_by(*_due_order())
-            .limit(500)
-        )
-    ).all()
-    result = []
-    for doc in docs:
-        roles = await roles_on(session, principal, doc)
-        role = next((r for r in ("lead", "unit_head", "co", "info") if r in roles), "info")
-        result.append((doc, role))
-    return result
+    query = select(IncomingDocument).where(_queue_where(principal, "my_tasks", headed)).options(selectinload(IncomingDocument.assignments))
+    keys = [func.coalesce(IncomingDocument.due_date, date.max), IncomingDocument.id]
+    docs = await _queue_page(session, query, keys, scope=_involved(principal, headed), after=after, limit=limit)
+    parts = ("lead", "unit_head", "co", "info")
+    return [(doc, next((r for r in parts if r in _roles(principal, doc, headed)), "info")) for doc in docs]
 
 
-async def done_list(session: AsyncSession, *, principal: Principal, limit: int = 100) -> list[IncomingDocument]:
-    """The latest completed documents the principal may see, newest completion first.
+async def done_list(
+    session: AsyncSession, *, principal: Principal, after: int | None = None, limit: int = QUEUE_PAGE
+) -> list[IncomingDocument]:
+    """Completed documents the principal may see, newest completion first, a page at a time.
 
     One query per way of seeing a document (the organisations seen whole, the documents one
     leads, those of the units one heads, those one is assigned), each walking its own index in
     completion order; the top `limit` of their union. A single OR of them reads every completed
     document of the organisation (1.8 s at a million)."""
     closed = IncomingDocument.status.in_([Status.done.value, Status.no_direction.value])
-    newest = (IncomingDocument.completed_at.desc(), IncomingDocument.id.desc())
+    keys = [IncomingDocument.completed_at, IncomingDocument.id]
     me, unit = principal.user.id, principal.user.unit_id
     headed = await _headed_units(session, me)
     assigned = select(IncomingAssignment.document_id).where(
@@ -1377,7 +1385,8 @@ async def done_list(session: AsyncSession, *, principal: Principal, limit: int =
         ways.append(IncomingDocument.lead_unit_id.in_(headed))
     found: dict[int, IncomingDocument] = {}
     for way in ways:
-        for doc in (await session.scalars(select(IncomingDocument).where(closed, way).order_by(*newest).limit(limit))).all():
+        query = select(IncomingDocument).where(closed, way)
+        for doc in await _queue_page(session, query, keys, scope=or_(*ways), after=after, limit=limit, newest_first=True):
             found[doc.id] = doc
     epoch = datetime.min.replace(tzinfo=UTC)
     return sorted(found.values(), key=lambda d: (d.completed_at or epoch, d.id), reverse=True)[:limit]

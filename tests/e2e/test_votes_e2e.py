@@ -69,9 +69,11 @@ def test_quorum_override_and_substitute(live_dev, browser) -> None:  # type: ign
 
         # The secretary records a substitute for Huệ: present in her seat, the base stays 4.
         secretary.goto(f"{base}/meetings/{mid}/console")
-        secretary.locator("summary", has_text="Người dự thay cho đại biểu được mời").click()
         form = secretary.locator('form[data-form="substitute"]')
         seat = form.locator('select[name="participant_id"]')
+        # The seats come with the live state; until then the panel may still change.
+        seat.locator("option", has_text="Đỗ Thị Huệ").wait_for(state="attached")
+        secretary.locator("summary", has_text="Người dự thay cho đại biểu được mời").click()
         seat.select_option(seat.locator("option", has_text="Đỗ Thị Huệ").get_attribute("value"))
         deputy = form.locator('select[name="user_id"]')
         deputy.select_option(deputy.locator("option", has_text="Trần Thị Mai").first.get_attribute("value"))

@@ -41,6 +41,9 @@ JSON = "application/json"
 # Cursors of the bounded work lists (queues, tabs) are offsets: any value of the pattern is
 # meaningful, past the end is an empty page.
 OffsetCursor = Annotated[str | None, Query(pattern=r"^[0-9]{1,9}$", description="`next_cursor` of the previous page; absent for the first")]
+# Keyset lists use the same form: the id of the previous page's last item, so a list that changes
+# between pages neither repeats nor skips an item.
+IdCursor = OffsetCursor
 T = TypeVar("T")
 
 

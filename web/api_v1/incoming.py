@@ -24,7 +24,7 @@ from services.directory.models import LEADERS, Organization, Role
 from services.incoming import service as incoming
 from services.incoming.models import IncomingDocument
 from services.outbox.service import tell
-from web.api_v1.common import Answer, IdempotencyKey, IfMatch, OffsetCursor, check_revision, declare_action, etag, once, window
+from web.api_v1.common import Answer, IdCursor, IdempotencyKey, IfMatch, check_revision, declare_action, etag, once
 from web.deps import Access, SessionDep, SignedIn
 from web.routes.incoming import check_files
 
@@ -242,21 +242,26 @@ async def queue(
     principal: SignedIn,
     session: SessionDep,
     queue: Queue,
-    cursor: OffsetCursor = None,
+    cursor: IdCursor = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 30,
 ) -> IncomingPage:
     """The caller's work queues, most pressing first, as on the pages: documents to register
-    (clerks), to direct (leaders), in progress (handlers), done (latest 100)."""
+    (clerks, newest first), to direct (leaders, most urgent first), in progress (handlers, by due
+    date), done (newest completion first); `total` is the queue's length (not for done)."""
+    after = int(cursor) if cursor else None
     if queue is Queue.to_register:
-        docs = await incoming.clerk_queue(session, principal=principal)
+        docs = await incoming.clerk_queue(session, principal=principal, after=after, limit=limit + 1)
     elif queue is Queue.to_direct:
-        docs = await incoming.leader_queue(session, principal=principal)
+        docs = await incoming.leader_queue(session, principal=principal, after=after, limit=limit + 1)
     elif queue is Queue.in_progress:
-        docs = [d for d, _ in await incoming.my_tasks(session, principal=principal)]
+        docs = [d for d, _ in await incoming.my_tasks(session, principal=principal, after=after, limit=limit + 1)]
     else:
-        docs = await incoming.done_list(session, principal=principal)
-    page, following = window(docs, cursor, limit)
-    return IncomingPage(items=[IncomingSummary(**_summary_fields(d)) for d in page], next_cursor=following, total=len(docs))
+        docs = await incoming.done_list(session, principal=principal, after=after, limit=limit + 1)
+    page = docs[:limit]
+    following = str(page[-1].id) if len(docs) > limit else None
+    counted = {Queue.to_register: "to_register", Queue.to_direct: "to_direct", Queue.in_progress: "my_tasks"}.get(queue)
+    total = (await incoming.queue_counts(session, principal=principal))[counted] if counted else None
+    return IncomingPage(items=[IncomingSummary(**_summary_fields(d)) for d in page], next_cursor=following, total=total)
 
 
 @router.get("/{document_id}", response_model=IncomingOut)

@@ -88,12 +88,23 @@ async def _decorate(session: AsyncSession, request: Request, docs: list[Incoming
     ]
 
 
-QUEUE_PAGE = 100  # a queue shows its most pressing documents; a longer one says how many wait
+def _queue_page(request: Request, rows: list[dict[str, Any]], counts: dict[str, int], queue: str | None) -> dict[str, Any]:
+    """A page of a queue (fetched one row longer than shown): its rows, the queue's length when
+    counted, and the links to the next page and back to the first."""
+    shown = rows[: incoming.QUEUE_PAGE]
+    more = len(rows) > incoming.QUEUE_PAGE
+    page: dict[str, Any] = {
+        "rows": shown,
+        "next_url": f"{request.url.path}?after={shown[-1]['doc'].id}" if more else None,
+        "first_url": request.url.path if "after" in request.query_params else None,
+        "next_label": "Next page ›",
+    }
+    if queue is not None:
+        page["total"] = counts[queue]
+    return page
 
 
-def _queue_page(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """A queue's first QUEUE_PAGE rows (already in the queue's order) and how many it holds."""
-    return {"rows": rows[:QUEUE_PAGE], "total": len(rows)}
+QueueAfter = Annotated[int | None, Query(ge=1, le=MAX_ID, description="The last document of the page before")]
 
 
 async def _org_choices(session: AsyncSession, principal: Principal, roles: tuple[Role, ...]) -> list[Organization]:
@@ -205,50 +216,51 @@ async def incoming_home(request: Request, principal: SignedIn, session: SessionD
 
 
 @router.get("/incoming/to-register")
-async def to_register(request: Request, principal: Clerk, session: SessionDep) -> Response:
-    docs = await incoming.clerk_queue(session, principal=principal)
+async def to_register(request: Request, principal: Clerk, session: SessionDep, after: QueueAfter = None) -> Response:
+    docs = await incoming.clerk_queue(session, principal=principal, after=after, limit=incoming.QUEUE_PAGE + 1)
+    tabs = await _tabs(session, principal, "to_register")
     return render(
         request,
         "incoming/list.html",
         {
-            **await _tabs(session, principal, "to_register"),
+            **tabs,
             "title": "To register",
-            **_queue_page(await _decorate(session, request, docs)),
+            **_queue_page(request, await _decorate(session, request, docs), tabs["counts"], "to_register"),
             "empty": "Nothing waits for registration. Register a paper or e-mailed document with the button above.",
         },
     )
 
 
 @router.get("/incoming/to-direct")
-async def to_direct(request: Request, principal: Leader, session: SessionDep) -> Response:
-    docs = await incoming.leader_queue(session, principal=principal)
+async def to_direct(request: Request, principal: Leader, session: SessionDep, after: QueueAfter = None) -> Response:
+    docs = await incoming.leader_queue(session, principal=principal, after=after, limit=incoming.QUEUE_PAGE + 1)
+    tabs = await _tabs(session, principal, "to_direct")
     return render(
         request,
         "incoming/list.html",
         {
-            **await _tabs(session, principal, "to_direct"),
+            **tabs,
             "title": "Awaiting direction",
-            **_queue_page(await _decorate(session, request, docs)),
+            **_queue_page(request, await _decorate(session, request, docs), tabs["counts"], "to_direct"),
             "empty": "No document awaits your direction.",
         },
     )
 
 
 @router.get("/incoming/tasks")
-async def my_tasks(request: Request, principal: SignedIn, session: SessionDep) -> Response:
-    pairs = await incoming.my_tasks(session, principal=principal)
+async def my_tasks(request: Request, principal: SignedIn, session: SessionDep, after: QueueAfter = None) -> Response:
+    pairs = await incoming.my_tasks(session, principal=principal, after=after, limit=incoming.QUEUE_PAGE + 1)
     rows = await _decorate(session, request, [d for d, _ in pairs])
     for row, (_, role) in zip(rows, pairs):
         row["role"] = role
-    rank = {"overdue": 0, "due_soon": 1}
-    rows.sort(key=lambda r: (rank.get(r["status"], 2), r["doc"].due_date or date.max, r["doc"].id))
+    tabs = await _tabs(session, principal, "tasks")
     return render(
         request,
         "incoming/list.html",
         {
-            **await _tabs(session, principal, "tasks"),
+            **tabs,
             "title": "In progress",
-            **_queue_page(rows),
+            **_queue_page(request, rows, tabs["counts"], "my_tasks"),
             "show_role": True,
             "empty": "No incoming document is assigned to you.",
         },
@@ -256,15 +268,16 @@ async def my_tasks(request: Request, principal: SignedIn, session: SessionDep) -
 
 
 @router.get("/incoming/done")
-async def done(request: Request, principal: SignedIn, session: SessionDep) -> Response:
-    docs = await incoming.done_list(session, principal=principal)
+async def done(request: Request, principal: SignedIn, session: SessionDep, after: QueueAfter = None) -> Response:
+    docs = await incoming.done_list(session, principal=principal, after=after, limit=incoming.QUEUE_PAGE + 1)
+    tabs = await _tabs(session, principal, "done")
     return render(
         request,
         "incoming/list.html",
         {
-            **await _tabs(session, principal, "done"),
+            **tabs,
             "title": "Done",
-            "rows": await _decorate(session, request, docs),
+            **_queue_page(request, await _decorate(session, request, docs), tabs["counts"], None),
             "empty": "No completed document yet.",
         },
     )

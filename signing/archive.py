@@ -112,12 +112,12 @@ async def archive_chain(pdf: bytes, *, trust: TrustConfig) -> list[ArchiveStamp]
 async def add_archive_timestamp(pdf: bytes, *, trust: TrustConfig) -> bytes:
     """`pdf` with its archive chain extended by one document time stamp (incremental update:
     every earlier byte, signatures included, stays as it was)."""
-    timestamper = trust.timestamper()
-    if timestamper is None:
+    if not trust.tsa_url:
         raise SigningError(_l("Archive time stamps need a time-stamping authority, but none is configured."))
     reader = open_pdf(pdf)
-    stamper = PdfTimeStamper(timestamper)
-    async with contextlib.aclosing(trust.validation_context(for_signing=True)) as context:
+    async with trust.timestamping() as timestamper, contextlib.aclosing(trust.validation_context(for_signing=True)) as context:
+        assert timestamper is not None
+        stamper = PdfTimeStamper(timestamper)
         if reader.embedded_timestamp_signatures:
             output = await stamper.async_update_archival_timestamp_chain(reader, context, in_place=False)
         else:  # the first stamp: nothing to validate before it

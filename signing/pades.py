@@ -211,13 +211,10 @@ async def _sign_checked(
 ) -> bytes:
     await check_signer_certificate(signer=signer, context=context)
 
-    timestamper = None
-    if level != "B-B":
-        timestamper = trust.timestamper()
-        if timestamper is None:
-            raise SigningError(
-                _l("Level {level} needs a time-stamping authority, but none is configured.", level=level),
-            )
+    if level != "B-B" and not trust.tsa_url:
+        raise SigningError(
+            _l("Level {level} needs a time-stamping authority, but none is configured.", level=level),
+        )
 
     signer_name = subject_common_name(signer.signing_cert)
     signed_at = datetime.now(tz=VN_TZ)
@@ -249,15 +246,18 @@ async def _sign_checked(
         use_pades_lta=level == "B-LTA",
         validation_context=context if level in ("B-LT", "B-LTA") else None,
     )
-    pdf_signer = PdfSigner(meta, signer, timestamper=timestamper, stamp_style=style, new_field_spec=field_spec)
     try:
-        try:
-            return await _sign_once(pdf, pdf_signer, bytes_reserved=_RESERVED_HEX[level])
-        except PyHankoSigningError as exc:
-            if "allocated" not in str(exc):
-                raise
-            # Unusually long chain or TSA token: let pyHanko measure the real size.
-            return await _sign_once(pdf, pdf_signer, bytes_reserved=None)
+        async with trust.timestamping() as timestamper:
+            pdf_signer = PdfSigner(
+                meta, signer, timestamper=timestamper if level != "B-B" else None, stamp_style=style, new_field_spec=field_spec
+            )
+            try:
+                return await _sign_once(pdf, pdf_signer, bytes_reserved=_RESERVED_HEX[level])
+            except PyHankoSigningError as exc:
+                if "allocated" not in str(exc):
+                    raise
+                # Unusually long chain or TSA token: let pyHanko measure the real size.
+                return await _sign_once(pdf, pdf_signer, bytes_reserved=None)
     except PyHankoSigningError as exc:
         message = str(exc)
         if "forbids" in message or "Certification" in message:

@@ -291,7 +291,8 @@ def test_crl_lists_the_revoked_serial_and_is_short_lived(dev_pki: DevPKIFixture)
 
 
 async def test_tsa_token_is_accepted_by_pyhanko_on_a_b_t_signature(dev_pki: DevPKIFixture, tiny_pdf: bytes) -> None:
-    signed = await _sign_pdf(tiny_pdf, dev_pki.person_signer("lan.nguyen"), dev_pki.trust.timestamper())
+    async with dev_pki.trust.timestamping() as timestamper:
+        signed = await _sign_pdf(tiny_pdf, dev_pki.person_signer("lan.nguyen"), timestamper)
     reader = PdfFileReader(BytesIO(signed))
     (signature,) = reader.embedded_signatures
     async with dev_pki.trust.validation_session(for_signing=False) as vc:

@@ -4,6 +4,7 @@ and the password policy."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -15,9 +16,16 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
 
 _hasher = PasswordHasher()
-# A hash of a random password, verified when the account does not exist so that timing
-# does not reveal which usernames exist.
-_DUMMY = _hasher.hash("not-a-real-password-7f3c")
+
+
+@functools.cache
+def _dummy() -> str:
+    """A hash of a random password, verified when the account does not exist so that timing
+    does not reveal which usernames exist. Made on first use, not at import: one hash costs
+    ~150 ms of CPU, which every command and worker process would otherwise pay at start."""
+    return _hasher.hash("not-a-real-password-7f3c")
+
+
 # argon2 (~50 ms and 64 MB per call, by design) and zxcvbn run here, off the event loop, so a
 # burst of sign-ins cannot stall every other request; two at a time bounds their memory.
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="passwords")
@@ -34,7 +42,7 @@ async def hash_password(password: str) -> str:
 
 def _verify(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

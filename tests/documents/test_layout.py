@@ -392,3 +392,51 @@ def test_register_row_with_unknown_column_is_refused() -> None:
 
     with pytest.raises(InvalidInput):
         build_register_docx(kind="incoming", org_name="X", year=2026, rows=[{"bogus": 1}])
+
+
+def test_register_rows_keep_each_value_as_python_docx_writes_it() -> None:
+    """Rows are copies of one formatted row: a line break, a tab, spaces at the ends and an
+    empty value come out as python-docx writes them in a cell of its own."""
+    from services.documents import build_register_docx
+
+    rows = _incoming_rows(3)
+    rows[0]["type_and_subject"] = "Công văn\nvề việc\tphối hợp"
+    rows[1]["issuer"] = "  UBND tỉnh  "
+    rows[2]["receiver"] = None
+    table = docx.Document(io.BytesIO(build_register_docx(kind="incoming", org_name="X", year=2026, rows=rows))).tables[0]
+    assert len(table.rows) == 2 + 3
+    subject, issuer, receiver = table.cell(2, 5), table.cell(3, 2), table.cell(4, 6)
+    assert subject.text == "Công văn\nvề việc\tphối hợp"
+    xml = subject._tc.xml
+    assert "<w:br/>" in xml and "<w:tab/>" in xml
+    assert issuer.text == "  UBND tỉnh  " and 'xml:space="preserve"' in issuer._tc.xml
+    assert receiver.text == "" and not receiver.paragraphs[0].runs
+    assert table.cell(3, 3).text == "02/UBND-VP" and table.cell(4, 0).text == "03/01/2026"
+    for cell in table.rows[3].cells:  # every row formatted as the first: one paragraph, 8 pt
+        assert len(cell.paragraphs) == 1
+
+
+async def test_a_long_register_is_printed_without_holding_up_the_event_loop() -> None:
+    """A year's register takes seconds to lay out: other requests go on meanwhile."""
+    import asyncio
+
+    ticks = 0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            await asyncio.sleep(0)
+
+    class Converter:  # the layout only, not LibreOffice's time
+        async def to_pdf(self, data: bytes) -> bytes:
+            return data
+
+    counting = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    before = ticks
+    await build_register_pdf(kind="incoming", org_name="X", year=2026, rows=_incoming_rows(2000), converter=Converter())  # type: ignore[arg-type]  # a stand-in converter
+    done.set()
+    await counting
+    assert ticks - before > 10, "the loop ran while the register was laid out"

@@ -723,7 +723,7 @@ async def register_book(
 
         await session.rollback()  # no snapshot held while LibreOffice builds the print
         if format == "docx":
-            data = build_register_docx(kind="incoming", org_name=title, year=year, rows=rows)
+            data = await asyncio.to_thread(build_register_docx, kind="incoming", org_name=title, year=year, rows=rows)
             media = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
         else:
             from signing.convert import get_converter

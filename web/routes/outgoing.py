@@ -7,6 +7,7 @@ after each change the document's workflow is poked once the request's transactio
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from typing import Annotated
@@ -284,7 +285,7 @@ async def register(
         # register) and recorded afterwards in a short write of its own.
         await session.rollback()
         if format == "docx":
-            data, media = build_register_docx(kind="outgoing", org_name=org_name, year=year, rows=rows), DOCX
+            data, media = await asyncio.to_thread(build_register_docx, kind="outgoing", org_name=org_name, year=year, rows=rows), DOCX
         else:
             from signing.convert import get_converter
 

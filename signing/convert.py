@@ -445,8 +445,9 @@ class Converter:
             for worker in workers:
                 self._idle.put(worker)
 
-    def convert(self, docx: bytes) -> bytes:
-        """Convert ``docx`` to PDF bytes, blocking. From async code use :meth:`to_pdf`."""
+    def convert(self, docx: bytes, *, timeout: float | None = None) -> bytes:
+        """Convert ``docx`` to PDF bytes, blocking. From async code use :meth:`to_pdf`.
+        ``timeout`` (default: the converter's) is for long documents of our own making."""
         if self._closed:
             raise RuntimeError("converter is closed")
         _check_docx(docx)
@@ -456,17 +457,17 @@ class Converter:
             if self.persistent:
                 worker = self._idle.get()
                 try:
-                    if self._convert_on(worker, src, dst):
+                    if self._convert_on(worker, src, dst, timeout or self.timeout):
                         return dst.read_bytes()
                 finally:
                     self._idle.put(worker)
             with self._oneshot_lock:
-                return _oneshot(self._soffice, src, Path(job), self._base / "oneshot-profile", self.timeout)
+                return _oneshot(self._soffice, src, Path(job), self._base / "oneshot-profile", timeout or self.timeout)
 
-    async def to_pdf(self, docx: bytes) -> bytes:
+    async def to_pdf(self, docx: bytes, *, timeout: float | None = None) -> bytes:
         """Convert ``docx`` to PDF bytes without blocking the event loop."""
         with CONVERSION_SECONDS.time():
-            return await asyncio.to_thread(self.convert, docx)
+            return await asyncio.to_thread(self.convert, docx, timeout=timeout)
 
     def close(self) -> None:
         """Stop every office process and remove profiles and temporary files."""
@@ -511,7 +512,7 @@ class Converter:
                 )
         return False
 
-    def _convert_on(self, worker: _OfficeWorker, src: Path, dst: Path) -> bool:
+    def _convert_on(self, worker: _OfficeWorker, src: Path, dst: Path, timeout: float) -> bool:
         """Convert with a persistent office; False means: fall back to one-shot."""
         for attempt in (1, 2):
             if not worker.alive():
@@ -519,10 +520,10 @@ class Converter:
                 if not self._start_worker(worker):
                     return False
             try:
-                reply = worker.convert(src, dst, self.timeout)
+                reply = worker.convert(src, dst, timeout)
             except TimeoutError:
                 worker.stop(graceful=False)
-                raise ConversionFailed(f"conversion took longer than {self.timeout} s") from None
+                raise ConversionFailed(f"conversion took longer than {timeout} s") from None
             except _OfficeDied as exc:
                 log.warning("LibreOffice died during a conversion (%s); restarting it", exc)
                 worker.stop(graceful=False)

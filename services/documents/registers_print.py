@@ -17,6 +17,7 @@ from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
+from docx.oxml.table import CT_Tbl
 from docx.shared import Pt
 from docx.table import Table
 
@@ -139,7 +140,10 @@ def build_register_docx(
     # ~0.3 ms (a year of 19,000 rows: 57 s): each row is a copy of the formatted one, its texts set.
     tbl, model_tr = table._tbl, model._tr
     tbl.remove(model_tr)
-    for values in rows:
+    headed = copy.deepcopy(tbl)  # the two header rows, for the next part
+    for index, values in enumerate(rows):
+        if index and index % PART_ROWS == 0:
+            tbl = _next_part(tbl, headed)
         tr = copy.deepcopy(model_tr)
         for tc, (key, *_) in zip(tr.tc_lst, columns):
             run = tc.p_lst[0].r_lst[0]
@@ -154,6 +158,28 @@ def build_register_docx(
                     run[-1].set(qn("xml:space"), "preserve")
         tbl.append(tr)
     return _to_bytes(doc)
+
+
+# LibreOffice lays out one table in time that grows with the square of its rows (1,000 rows: 2 s,
+# 3,000: 37 s, a year of 19,000: past any timeout), so a long register is printed as parts of
+# PART_ROWS rows, each a table of its own with the header rows, from the top of a new page.
+PART_ROWS: Final = 500
+
+
+def _next_part(tbl: CT_Tbl, headed: CT_Tbl) -> CT_Tbl:
+    """A new table with the header rows, after `tbl`, on a new page."""
+    gap = OxmlElement("w:p")  # tables need a paragraph between them: 1 pt, opening the new page
+    p_pr = OxmlElement("w:pPr")
+    p_pr.append(OxmlElement("w:pageBreakBefore"))
+    spacing = OxmlElement("w:spacing")
+    for key, value in (("w:before", "0"), ("w:after", "0"), ("w:line", "20"), ("w:lineRule", "exact")):
+        spacing.set(qn(key), value)
+    p_pr.append(spacing)
+    gap.append(p_pr)
+    part = copy.deepcopy(headed)
+    tbl.addnext(gap)
+    gap.addnext(part)
+    return part
 
 
 def _footer_page_numbers(doc: Document) -> None:
@@ -189,4 +215,6 @@ async def build_register_pdf(
     """The register as PDF, converted with ``converter`` (the DOCX is built in a thread: a year's
     register takes seconds, which the event loop must not wait through)."""
     docx = await asyncio.to_thread(build_register_docx, kind=kind, org_name=org_name, year=year, rows=rows)
-    return await converter.to_pdf(docx)
+    # LibreOffice lays out ~3 ms a row here (a year of 19,000 rows: about a minute): a long book
+    # gets longer than an uploaded document's time limit.
+    return await converter.to_pdf(docx, timeout=60 + 0.01 * len(rows))

@@ -430,13 +430,36 @@ async def test_a_long_register_is_printed_without_holding_up_the_event_loop() ->
             await asyncio.sleep(0)
 
     class Converter:  # the layout only, not LibreOffice's time
-        async def to_pdf(self, data: bytes) -> bytes:
+        async def to_pdf(self, data: bytes, *, timeout: float | None = None) -> bytes:
             return data
 
     counting = asyncio.create_task(ticker())
     await asyncio.sleep(0)
     before = ticks
-    await build_register_pdf(kind="incoming", org_name="X", year=2026, rows=_incoming_rows(2000), converter=Converter())  # type: ignore[arg-type]  # a stand-in converter
+    await build_register_pdf(kind="incoming", org_name="X", year=2026, rows=_incoming_rows(2000), converter=Converter())
     done.set()
     await counting
     assert ticks - before > 10, "the loop ran while the register was laid out"
+
+
+async def test_a_long_register_is_printed_in_parts_each_from_a_new_page_with_its_headers(monkeypatch) -> None:
+    """LibreOffice lays out one long table in quadratic time: parts of PART_ROWS rows, each a
+    table with the header rows, from the top of a new page."""
+    from services.documents import registers_print
+
+    monkeypatch.setattr(registers_print, "PART_ROWS", 20)
+    rows = _incoming_rows(45)
+    table_count = len(
+        docx.Document(io.BytesIO(registers_print.build_register_docx(kind="incoming", org_name="X", year=2026, rows=rows))).tables
+    )
+    assert table_count == 3
+    pdf = await build_register_pdf(kind="incoming", org_name="Hội LHPN tỉnh Bến Tre", year=2026, rows=rows, converter=get_converter())
+    pages = [p for p in _render("register-parts", pdf).layout_text.split("\f") if p.strip()]
+    for page in pages:
+        assert "Số đến" in page and "Ký nhận" in page
+    text = "\f".join(pages)
+    positions = [text.index(f"{i:02d}/UBND-VP") for i in range(1, 46)]
+    assert positions == sorted(positions), "every row, in order"
+    for first in (21, 41):  # a part opens a page: the row before it is on another one
+        page = next(p for p in pages if f"{first:02d}/UBND-VP" in p)
+        assert f"{first - 1:02d}/UBND-VP" not in page

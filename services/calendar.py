@@ -10,6 +10,7 @@ holiday set explicitly so workflows and tests can use them without a database.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
@@ -54,10 +55,12 @@ class DefaultHoliday:
     id: None = None
 
 
-def statutory_holidays(year: int) -> list[DefaultHoliday]:
-    """Vietnam's public holidays of a year on working days (weekends do not count anyway)."""
+@functools.cache
+def statutory_holidays(year: int) -> tuple[DefaultHoliday, ...]:
+    """Vietnam's public holidays of a year on working days (weekends do not count anyway).
+    Kept once computed: the lunar calendar takes ~1 ms a year, and every list page asks."""
     days = statutory.country_holidays("VN", years=year, language="vi")
-    return [DefaultHoliday(day, name) for day, name in sorted(days.items()) if day.weekday() < 5]
+    return tuple(DefaultHoliday(day, name) for day, name in sorted(days.items()) if day.weekday() < 5)
 
 
 # --- pure calendar arithmetic -------------------------------------------------------------------
@@ -149,7 +152,7 @@ async def add_working_days_db(session: AsyncSession, start: date, days: int) -> 
 async def list_holidays(session: AsyncSession, *, year: int) -> list[Holiday] | list[DefaultHoliday]:
     """A year's holidays: its rows when the year is kept, else the statutory defaults."""
     if not await _kept_years(session, year, year):
-        return statutory_holidays(year)
+        return list(statutory_holidays(year))
     query = select(Holiday).where(Holiday.day >= date(year, 1, 1), Holiday.day <= date(year, 12, 31))
     return list((await session.scalars(query.order_by(Holiday.day))).all())
 

@@ -171,8 +171,9 @@ async def check_files(request: Request, uploads: list[UploadFile]) -> list[incom
     return files
 
 
-async def _tabs(session: AsyncSession, principal: Principal, active: str) -> dict[str, Any]:
-    counts = await incoming.queue_counts(session, principal=principal)
+async def _tabs(request: Request, session: AsyncSession, principal: Principal, active: str) -> dict[str, Any]:
+    waiting = getattr(request.state, "waiting", None)  # the navigation's counts of this request, when read
+    counts = waiting.incoming if waiting is not None else await incoming.queue_counts(session, principal=principal)
     return {
         "tab": active,
         "counts": counts,
@@ -218,7 +219,7 @@ async def incoming_home(request: Request, principal: SignedIn, session: SessionD
 @router.get("/incoming/to-register")
 async def to_register(request: Request, principal: Clerk, session: SessionDep, after: QueueAfter = None) -> Response:
     docs = await incoming.clerk_queue(session, principal=principal, after=after, limit=incoming.QUEUE_PAGE + 1)
-    tabs = await _tabs(session, principal, "to_register")
+    tabs = await _tabs(request, session, principal, "to_register")
     return render(
         request,
         "incoming/list.html",
@@ -234,7 +235,7 @@ async def to_register(request: Request, principal: Clerk, session: SessionDep, a
 @router.get("/incoming/to-direct")
 async def to_direct(request: Request, principal: Leader, session: SessionDep, after: QueueAfter = None) -> Response:
     docs = await incoming.leader_queue(session, principal=principal, after=after, limit=incoming.QUEUE_PAGE + 1)
-    tabs = await _tabs(session, principal, "to_direct")
+    tabs = await _tabs(request, session, principal, "to_direct")
     return render(
         request,
         "incoming/list.html",
@@ -253,7 +254,7 @@ async def my_tasks(request: Request, principal: SignedIn, session: SessionDep, a
     rows = await _decorate(session, request, [d for d, _ in pairs])
     for row, (_, role) in zip(rows, pairs):
         row["role"] = role
-    tabs = await _tabs(session, principal, "tasks")
+    tabs = await _tabs(request, session, principal, "tasks")
     return render(
         request,
         "incoming/list.html",
@@ -270,7 +271,7 @@ async def my_tasks(request: Request, principal: SignedIn, session: SessionDep, a
 @router.get("/incoming/done")
 async def done(request: Request, principal: SignedIn, session: SessionDep, after: QueueAfter = None) -> Response:
     docs = await incoming.done_list(session, principal=principal, after=after, limit=incoming.QUEUE_PAGE + 1)
-    tabs = await _tabs(session, principal, "done")
+    tabs = await _tabs(request, session, principal, "done")
     return render(
         request,
         "incoming/list.html",
@@ -338,7 +339,7 @@ async def search(
         request,
         "incoming/list.html",
         {
-            **await _tabs(session, principal, "search"),
+            **await _tabs(request, session, principal, "search"),
             "title": "Search incoming documents",
             "rows": await _decorate(session, request, docs),
             "search": True,
@@ -363,7 +364,7 @@ async def new_form(request: Request, principal: Clerk, session: SessionDep) -> R
         request,
         "incoming/new.html",
         {
-            **await _tabs(session, principal, "to_register"),
+            **await _tabs(request, session, principal, "to_register"),
             **await _form_context(session, principal, org_id),
             "orgs": orgs,
             "org_id": org_id,
@@ -455,7 +456,7 @@ async def create(
             request,
             "incoming/new.html",
             {
-                **await _tabs(session, principal, "to_register"),
+                **await _tabs(request, session, principal, "to_register"),
                 **await _form_context(session, principal, org_id),
                 "orgs": orgs,
                 "org_id": org_id,
@@ -740,7 +741,7 @@ async def register_book(
         request,
         "incoming/book.html",
         {
-            **await _tabs(session, principal, "book"),
+            **await _tabs(request, session, principal, "book"),
             "rows": rows[:BOOK_PAGE],
             "book": book_page(
                 rows,
@@ -772,7 +773,7 @@ async def stats(request: Request, principal: Reader, session: SessionDep, year: 
         request,
         "incoming/stats.html",
         {
-            **await _tabs(session, principal, "stats"),
+            **await _tabs(request, session, principal, "stats"),
             "rows": rows,
             "year": year,
             "org_id": org_id,
@@ -815,7 +816,7 @@ async def document_page(request: Request, principal: SignedIn, session: SessionD
         reports.append((f, data))
     main_pdf = next((f for f in sorted(doc.files, key=lambda f: not f.is_main) if f.content_type == PDF), None)
     ctx: dict[str, Any] = {
-        **await _tabs(session, principal, ""),
+        **await _tabs(request, session, principal, ""),
         "doc": doc,
         "roles": roles,
         "org": org,

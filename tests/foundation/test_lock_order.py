@@ -246,6 +246,24 @@ async def polls_options(session: Any, poll_id: int) -> list[PollOption]:
     return list((await session.scalars(select(PollOption).where(PollOption.poll_id == poll_id))).all())
 
 
+def hold_at_audit(monkeypatch: Any, module: Any, db: Database, role: str) -> tuple[asyncio.Event, list[int], asyncio.Event]:
+    """`module.record` patched: the session marked `session.info["lock_test"] = role` flushes
+    (its changed rows locked), sets the first event, and waits until the other session (its
+    backend pid put in the list) waits on a lock or is done (the second event, for it to set)."""
+    holds, other_pid, other_done = asyncio.Event(), [], asyncio.Event()
+    real_record = module.record
+
+    async def record(session: Any, **kwargs: Any) -> Any:
+        if session.info.get("lock_test") == role:
+            await session.flush()
+            holds.set()
+            await other_waits_on_a_lock_or_is_done(db, other_pid, other_done)
+        return await real_record(session, **kwargs)
+
+    monkeypatch.setattr(module, "record", record)
+    return holds, other_pid, other_done
+
+
 async def test_an_opinion_and_a_direction_of_one_document_do_not_deadlock(demo_db_pg, settings, monkeypatch) -> None:
     """The opinion holds the audit head; the direction then changes the document and waits for
     the head; the opinion goes on to touch the document. Before the document was locked ahead of
@@ -644,18 +662,7 @@ async def test_an_imported_status_and_a_recall_of_one_document_do_not_deadlock(d
     async with db.session() as session:
         package = await exchange.package_for(session, settings=settings, doc=await outgoing.get(session, document_id=doc_id))
     answer = edxml.build_status(edxml.Status(sender=partner, response_for=package.document_id, code="03"))
-    real_record = exchange.record
-    status_holds_row, recalled = asyncio.Event(), asyncio.Event()
-    recall_pid: list[int] = []
-
-    async def record(session: Any, **kwargs: Any) -> Any:
-        if session.info.get("lock_test") == "status":
-            await session.flush()  # the recipient's row
-            status_holds_row.set()
-            await other_waits_on_a_lock_or_is_done(db, recall_pid, recalled)
-        return await real_record(session, **kwargs)
-
-    monkeypatch.setattr(exchange, "record", record)
+    status_holds_row, recall_pid, recalled = hold_at_audit(monkeypatch, exchange, db, "status")  # the recipient's row
 
     async def status() -> None:
         async with db.session() as session:
@@ -695,18 +702,7 @@ async def test_removing_and_disabling_a_webhook_do_not_deadlock(demo_db_pg, sett
             url="https://congthongtin.example.vn/hooks",
             events=["incoming.arrived"],
         )
-    real_record = webhooks.record
-    disable_holds_row, removed = asyncio.Event(), asyncio.Event()
-    remove_pid: list[int] = []
-
-    async def record(session: Any, **kwargs: Any) -> Any:
-        if session.info.get("lock_test") == "disable":
-            await session.flush()  # the subscription's row
-            disable_holds_row.set()
-            await other_waits_on_a_lock_or_is_done(db, remove_pid, removed)
-        return await real_record(session, **kwargs)
-
-    monkeypatch.setattr(webhooks, "record", record)
+    disable_holds_row, remove_pid, removed = hold_at_audit(monkeypatch, webhooks, db, "disable")  # the subscription's row
 
     async def disable() -> None:
         async with db.session() as session:

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -127,42 +128,14 @@ def create_app(*, settings: Settings | None = None, database: Database | None = 
             _l("The upload is too large. The limit is {limit_mb} MB.", limit_mb=limit_mb),
         )
 
-    # Inside `context` (added after it), so the 413 gets the locale and the security headers.
+    # Inside `RequestContext` (added after it), so the 413 gets the locale and the security headers.
     app.add_middleware(BodyLimit, limit=settings.upload_max_bytes + FORM_OVERHEAD_BYTES, too_large=too_large)
 
     # Around the routes and their error handlers: refusals (401/403) of /temporal-codec carry
     # the CORS headers too, so the Temporal UI can show them.
     app.add_middleware(CodecCORS, origins=settings.temporal_ui_origins)
 
-    @app.middleware("http")
-    async def context(request: Request, call_next):
-        # Behind a TLS-terminating proxy the request itself may arrive over plain HTTP: a
-        # configured https base URL says the site is served over HTTPS all the same.
-        https = request.url.scheme == "https" or settings.base_url.lower().startswith("https://")
-        lang = request.cookies.get("lt_lang")
-        if lang is None and request.url.path.startswith(API_V1):  # scripts say it the HTTP way
-            lang = _accept_language(request.headers.get("accept-language", ""))
-        token = i18n.current_locale.set(lang if lang in i18n.LOCALES else i18n.DEFAULT_LOCALE)
-        try:
-            response: Response = await call_next(request)
-        finally:
-            i18n.current_locale.reset(token)
-        if (token_id := getattr(request.state, "touch_api_token", None)) is not None:
-            try:
-                async with database.session() as session:
-                    await auth.touch_api_token(session, token_id=token_id)
-            except OperationalError:  # busy: the stamp is only informative and comes again next minute
-                log.info("API token %s: last use not stamped (database busy)", token_id)
-        new_csrf = getattr(request.state, "new_csrf", None)
-        if new_csrf and not request.cookies.get(CSRF_COOKIE):
-            response.set_cookie(CSRF_COOKIE, new_csrf, httponly=True, samesite="lax", secure=_secure(request, settings))
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        if https:
-            response.headers.setdefault("Strict-Transport-Security", HSTS)
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        return response
+    app.add_middleware(RequestContext, settings=settings, database=database)
 
     # Outermost: times every request, error pages included.
     metrics.install(app)
@@ -332,6 +305,57 @@ def routers() -> list[APIRouter]:
             temporal_codec,
         )
     ]
+
+
+class RequestContext:
+    """The request's language (a context variable the messages read), the security headers on
+    every answer, the CSRF cookie a page asked for, and an API token's last use stamped after
+    the answer. A plain ASGI middleware: Starlette's `BaseHTTPMiddleware` (what
+    `@app.middleware("http")` makes) runs each request through a task and memory streams."""
+
+    def __init__(self, app: Any, *, settings: Settings, database: Database) -> None:
+        self.app, self.settings, self.database = app, settings, database
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        settings = self.settings
+        # Behind a TLS-terminating proxy the request itself may arrive over plain HTTP: a
+        # configured https base URL says the site is served over HTTPS all the same.
+        https = request.url.scheme == "https" or settings.base_url.lower().startswith("https://")
+        lang = request.cookies.get("lt_lang")
+        if lang is None and request.url.path.startswith(API_V1):  # scripts say it the HTTP way
+            lang = _accept_language(request.headers.get("accept-language", ""))
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                new_csrf = getattr(request.state, "new_csrf", None)
+                if new_csrf and not request.cookies.get(CSRF_COOKIE):
+                    cookie = Response()
+                    cookie.set_cookie(CSRF_COOKIE, new_csrf, httponly=True, samesite="lax", secure=_secure(request, settings))
+                    headers.append("set-cookie", cookie.headers["set-cookie"])
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "same-origin")
+                headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+                if https:
+                    headers.setdefault("Strict-Transport-Security", HSTS)
+                headers.setdefault("Content-Security-Policy", CSP)
+            await send(message)
+
+        token = i18n.current_locale.set(lang if lang in i18n.LOCALES else i18n.DEFAULT_LOCALE)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            i18n.current_locale.reset(token)
+        if (token_id := getattr(request.state, "touch_api_token", None)) is not None:
+            try:
+                async with self.database.session() as session:
+                    await auth.touch_api_token(session, token_id=token_id)
+            except OperationalError:  # busy: the stamp is only informative and comes again next minute
+                log.info("API token %s: last use not stamped (database busy)", token_id)
 
 
 def _secure(request: Request, settings: Settings) -> bool:

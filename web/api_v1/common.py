@@ -38,12 +38,10 @@ IfMatch = Annotated[
     ),
 ]
 JSON = "application/json"
-# Cursors of the bounded work lists (queues, tabs) are offsets: any value of the pattern is
-# meaningful, past the end is an empty page.
-OffsetCursor = Annotated[str | None, Query(pattern=r"^[0-9]{1,9}$", description="`next_cursor` of the previous page; absent for the first")]
-# Keyset lists use the same form: the id of the previous page's last item, so a list that changes
-# between pages neither repeats nor skips an item.
-IdCursor = OffsetCursor
+# A page's cursor is digits only, so any value of the pattern is meaningful: an offset in the
+# bounded work lists (`window`; past the end, an empty page), or in keyset lists the id of the
+# previous page's last item (a list that changes between pages neither repeats nor skips one).
+Cursor = Annotated[str | None, Query(pattern=r"^[0-9]{1,9}$", description="`next_cursor` of the previous page; absent for the first")]
 T = TypeVar("T")
 
 

@@ -24,7 +24,7 @@ from services.directory.models import LEADERS, Organization, Role
 from services.incoming import service as incoming
 from services.incoming.models import IncomingDocument
 from services.outbox.service import tell
-from web.api_v1.common import Answer, IdCursor, IdempotencyKey, IfMatch, check_revision, declare_action, etag, once
+from web.api_v1.common import Answer, Cursor, IdempotencyKey, IfMatch, check_revision, declare_action, etag, once
 from web.deps import Access, SessionDep, SignedIn
 from web.routes.incoming import check_files
 
@@ -242,7 +242,7 @@ async def queue(
     principal: SignedIn,
     session: SessionDep,
     queue: Queue,
-    cursor: IdCursor = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 30,
 ) -> IncomingPage:
     """The caller's work queues, most pressing first, as on the pages: documents to register

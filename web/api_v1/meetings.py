@@ -27,7 +27,7 @@ from services.calendar import check_plausible
 from services.i18n import _l
 from services.outbox.service import tell
 from web import i18n
-from web.api_v1.common import Answer, IdempotencyKey, once
+from web.api_v1.common import Answer, Cursor, IdempotencyKey, once
 from web.deps import Access, SessionDep, SignedIn
 from web.routes.meetings import (
     Ballot,
@@ -325,8 +325,6 @@ def _moment(value: datetime) -> datetime:
 
 # --- reading ---------------------------------------------------------------------------------------
 
-OffsetCursor = Annotated[str | None, Query(pattern=r"^[0-9]{1,9}$", description="`next_cursor` of the previous page; absent for the first")]
-
 
 @router.get("", response_model=MeetingPage)
 async def listing(
@@ -335,7 +333,7 @@ async def listing(
     status: Annotated[MeetingStatus | None, Query()] = None,
     ends_after: Annotated[datetime | None, Query(description="Only meetings ending at or after this time")] = None,
     starts_before: Annotated[datetime | None, Query(description="Only meetings starting before this time")] = None,
-    cursor: OffsetCursor = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 30,
 ) -> MeetingPage:
     """Meetings the caller takes part in, organises or answers for (an invited unit), by start time."""

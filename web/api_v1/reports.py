@@ -24,7 +24,7 @@ from services.i18n import _l
 from services.outbox.service import tell
 from services.reports import service as reports
 from services.reports.models import FieldKind, ReportRequest, ReportTarget, RequestStatus
-from web.api_v1.common import Answer, IdempotencyKey, IfMatch, OffsetCursor, check_revision, etag, once, window
+from web.api_v1.common import Answer, Cursor, IdempotencyKey, IfMatch, check_revision, etag, once, window
 from web.deps import SessionDep, SignedIn
 from web.routes.reports import STATES
 from web.routes.reports import _targets_changed as targets_changed  # the page's outbox messages, not a copy
@@ -332,7 +332,7 @@ async def sent(
     principal: SignedIn,
     session: SessionDep,
     status: Annotated[Literal["awaiting_letter", "open", "completed", "closed"] | None, Query()] = None,
-    cursor: OffsetCursor = None,
+    cursor: Cursor = None,
     limit: Limit = 30,
 ) -> RequestPage:
     """Requests sent by the caller's organisations, newest first, with their progress (the
@@ -344,7 +344,7 @@ async def sent(
 
 
 @router.get("/received", response_model=ReceivedPage)
-async def received(principal: SignedIn, session: SessionDep, cursor: OffsetCursor = None, limit: Limit = 30) -> ReceivedPage:
+async def received(principal: SignedIn, session: SessionDep, cursor: Cursor = None, limit: Limit = 30) -> ReceivedPage:
     """Requests addressed to the caller's organisations (their part only), unanswered first (the
     page's "received" tab)."""
     rows = await reports.list_received(session, principal=principal)

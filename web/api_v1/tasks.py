@@ -21,7 +21,7 @@ from services.authz import Principal
 from services.outbox.service import tell
 from services.tasks import service as tasks
 from services.tasks.models import OwnerKind
-from web.api_v1.common import Answer, OffsetCursor, check_revision, declare_action, etag, once, window
+from web.api_v1.common import Answer, Cursor, check_revision, declare_action, etag, once, window
 from web.deps import SessionDep, SignedIn
 from web.routes.tasks import _keep as kept_by_tab  # the list page's tab filter, not a second copy
 
@@ -153,7 +153,7 @@ async def task_list(
     session: SessionDep,
     view: Annotated[View, Query(description="mine: tasks the caller answers for; assigned: tasks the caller gave")] = View.mine,
     status: Annotated[Filter, Query(description="As the list page's tabs")] = Filter.open,
-    cursor: OffsetCursor = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 30,
 ) -> TaskPage:
     """The caller's tasks as on the list page: overdue first, then by due date."""

@@ -240,6 +240,21 @@ async def test_representative_flows_take_their_rows_in_the_declared_order(demo_d
     assert not [tx for tx in recorder.done if "meeting_polls" in tx.orphans], "a vote locks its poll without its meeting"
 
 
+async def subscribe(db: Database, settings: Any, org_code: str, events: list[str]) -> Any:
+    """The administrator subscribes the organisation's portal to `events`."""
+    admin, org_id = await meeting_principal(db, "quantri"), await incoming_org_id(db, org_code)
+    async with db.session() as session:
+        sub, _secret = await webhooks.create(
+            session,
+            principal=admin,
+            settings=settings,
+            organization_id=org_id,
+            url="https://congthongtin.example.vn/hooks",
+            events=events,
+        )
+    return sub
+
+
 async def polls_options(session: Any, poll_id: int) -> list[PollOption]:
     from sqlalchemy import select
 
@@ -369,17 +384,7 @@ async def test_minutes_signing_takes_its_rows_in_the_declared_order(demo_db_pg, 
 
     db, settings = demo_db_pg, demo_signing
     minutes_id = await _minutes_held(db, settings, "Hội nghị sơ kết")
-    admin = await meeting_principal(db, "quantri")
-    province = await incoming_org_id(db, "hlhpn-bentre")  # the meeting's organisation
-    async with db.session() as session:
-        await webhooks.create(
-            session,
-            principal=admin,
-            settings=settings,
-            organization_id=province,
-            url="https://congthongtin.example.vn/hooks",
-            events=["minutes.signed"],
-        )
+    await subscribe(db, settings, "hlhpn-bentre", ["minutes.signed"])  # the meeting's organisation
     chair = await meeting_principal(db, demo_minutes.CHAIR)
     with LockRecorder(db) as recorder:
         await _close_and_render(db, settings, minutes_id)
@@ -556,16 +561,7 @@ async def test_webhooks_take_their_rows_in_the_declared_order(demo_db_pg, settin
     answers = iter([500, 204, 204, 204, 204, 204])
     client = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(next(answers))))
     with LockRecorder(db) as recorder:
-        district = await incoming_org_id(db, "hlhpn-chauthanh")
-        async with db.session() as session:
-            sub, _secret = await webhooks.create(
-                session,
-                principal=admin,
-                settings=settings,
-                organization_id=district,
-                url="https://congthongtin.example.vn/hooks",
-                events=["incoming.arrived", "document.status_changed"],
-            )
+        sub = await subscribe(db, settings, "hlhpn-chauthanh", ["incoming.arrived", "document.status_changed"])
         doc = await register(db, settings, org="hlhpn-chauthanh", clerk="chauthanh.vanthu")  # queues both events
         now = utcnow()
         assert await delivery.deliver_due(db, settings, client=client, now=now) == 2
@@ -692,16 +688,7 @@ async def test_removing_and_disabling_a_webhook_do_not_deadlock(demo_db_pg, sett
 
     db = demo_db_pg
     admin = await meeting_principal(db, "quantri")
-    district = await incoming_org_id(db, "hlhpn-chauthanh")
-    async with db.session() as session:
-        sub, _secret = await webhooks.create(
-            session,
-            principal=admin,
-            settings=settings,
-            organization_id=district,
-            url="https://congthongtin.example.vn/hooks",
-            events=["incoming.arrived"],
-        )
+    sub = await subscribe(db, settings, "hlhpn-chauthanh", ["incoming.arrived"])
     disable_holds_row, remove_pid, removed = hold_at_audit(monkeypatch, webhooks, db, "disable")  # the subscription's row
 
     async def disable() -> None:

@@ -445,9 +445,9 @@ class Converter:
             for worker in workers:
                 self._idle.put(worker)
 
-    def convert(self, docx: bytes, *, timeout: float | None = None) -> bytes:
+    def convert(self, docx: bytes, *, extra_seconds: float = 0.0) -> bytes:
         """Convert ``docx`` to PDF bytes, blocking. From async code use :meth:`to_pdf`.
-        ``timeout`` (default: the converter's) is for long documents of our own making."""
+        ``extra_seconds`` beyond the converter's timeout: for long documents of our own making."""
         if self._closed:
             raise RuntimeError("converter is closed")
         _check_docx(docx)
@@ -457,17 +457,17 @@ class Converter:
             if self.persistent:
                 worker = self._idle.get()
                 try:
-                    if self._convert_on(worker, src, dst, timeout or self.timeout):
+                    if self._convert_on(worker, src, dst, self.timeout + extra_seconds):
                         return dst.read_bytes()
                 finally:
                     self._idle.put(worker)
             with self._oneshot_lock:
-                return _oneshot(self._soffice, src, Path(job), self._base / "oneshot-profile", timeout or self.timeout)
+                return _oneshot(self._soffice, src, Path(job), self._base / "oneshot-profile", self.timeout + extra_seconds)
 
-    async def to_pdf(self, docx: bytes, *, timeout: float | None = None) -> bytes:
+    async def to_pdf(self, docx: bytes, *, extra_seconds: float = 0.0) -> bytes:
         """Convert ``docx`` to PDF bytes without blocking the event loop."""
         with CONVERSION_SECONDS.time():
-            return await asyncio.to_thread(self.convert, docx, timeout=timeout)
+            return await asyncio.to_thread(self.convert, docx, extra_seconds=extra_seconds)
 
     def close(self) -> None:
         """Stop every office process and remove profiles and temporary files."""

@@ -205,7 +205,7 @@ class DocumentSpec(BaseModel):
 class PdfConverter(Protocol):
     """What turns DOCX into PDF (``signing.convert.Converter`` satisfies it)."""
 
-    async def to_pdf(self, docx: bytes, *, timeout: float | None = None) -> bytes: ...
+    async def to_pdf(self, docx: bytes, *, extra_seconds: float = 0.0) -> bytes: ...
 
 
 # --- low-level helpers ---------------------------------------------------------------------

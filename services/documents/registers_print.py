@@ -216,5 +216,5 @@ async def build_register_pdf(
     register takes seconds, which the event loop must not wait through)."""
     docx = await asyncio.to_thread(build_register_docx, kind=kind, org_name=org_name, year=year, rows=rows)
     # LibreOffice lays out ~3 ms a row here (a year of 19,000 rows: about a minute): a long book
-    # gets longer than an uploaded document's time limit.
-    return await converter.to_pdf(docx, timeout=60 + 0.01 * len(rows))
+    # gets more than an uploaded document's time limit.
+    return await converter.to_pdf(docx, extra_seconds=0.01 * len(rows))

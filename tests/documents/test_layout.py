@@ -430,7 +430,7 @@ async def test_a_long_register_is_printed_without_holding_up_the_event_loop() ->
             await asyncio.sleep(0)
 
     class Converter:  # the layout only, not LibreOffice's time
-        async def to_pdf(self, data: bytes, *, timeout: float | None = None) -> bytes:
+        async def to_pdf(self, data: bytes, *, extra_seconds: float = 0.0) -> bytes:
             return data
 
     counting = asyncio.create_task(ticker())

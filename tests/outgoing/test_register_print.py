@@ -22,10 +22,10 @@ class HeldConverter:
         self.real = signing.convert.get_converter()
         self.entered, self.go = asyncio.Event(), asyncio.Event()
 
-    async def to_pdf(self, docx: bytes, *, timeout: float | None = None) -> bytes:
+    async def to_pdf(self, docx: bytes, *, extra_seconds: float = 0.0) -> bytes:
         self.entered.set()
         await self.go.wait()
-        return await self.real.to_pdf(docx, timeout=timeout)
+        return await self.real.to_pdf(docx, extra_seconds=extra_seconds)
 
 
 async def test_others_write_while_the_register_pdf_is_being_built(demo_db_sqlite, og_settings, client_for, monkeypatch) -> None:

@@ -82,7 +82,7 @@ def _entries(n: int):
         yield row, canonical
 
 
-async def build(url: str, data_dir: Path, n: int, checkpoint_every: int, canonical_path: Path) -> dict[str, float]:
+async def build(url: str, data_dir: Path, n: int, checkpoint_every: int, canonical_path: Path, tree: int) -> dict[str, float]:
     """Migrate, bulk-insert n entries and the checkpoints; write the canonical bytes for the baseline."""
     from services.migrate import upgrade_async  # the migrations import every model: not in the measurements
 
@@ -115,7 +115,7 @@ async def build(url: str, data_dir: Path, n: int, checkpoint_every: int, canonic
             leaves.append(row["entry_hash"])
             last_hash = row["entry_hash"]
             if checkpoint_every and len(leaves) == checkpoint_every:
-                checkpoints.append((row["seq"] - len(leaves) + 1, row["seq"], chain.merkle_root(leaves)))
+                checkpoints.append((row["seq"] - len(leaves) + 1, row["seq"], chain.merkle_root(leaves, tree=tree)))
                 leaves = []
             if len(rows) == 50_000:
                 await flush(rows)
@@ -125,26 +125,29 @@ async def build(url: str, data_dir: Path, n: int, checkpoint_every: int, canonic
     created = START + timedelta(days=400)
     cp_rows = []
     for first, last, root in checkpoints:
-        message = chain.checkpoint_message(first_seq=first, last_seq=last, merkle_root=root, created_at=chain.canonical_time(created))
-        cp_rows.append((first, last, root, created, key_id, private.sign(message).hex()))
+        message = chain.checkpoint_message(
+            first_seq=first, last_seq=last, merkle_root=root, created_at=chain.canonical_time(created), tree=tree
+        )
+        cp_rows.append((first, last, root, tree, created, key_id, private.sign(message).hex()))
     if sqlite:
         connection.executemany(
-            "INSERT INTO audit_checkpoints (first_seq, last_seq, merkle_root, created_at, key_id, signature) VALUES (?, ?, ?, ?, ?, ?)",
-            [(*r[:3], r[3].strftime("%Y-%m-%d %H:%M:%S.%f"), *r[4:]) for r in cp_rows],
+            "INSERT INTO audit_checkpoints (first_seq, last_seq, merkle_root, tree, created_at, key_id, signature) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(*r[:4], r[4].strftime("%Y-%m-%d %H:%M:%S.%f"), *r[5:]) for r in cp_rows],
         )
         connection.execute("UPDATE audit_head SET seq = ?, entry_hash = ? WHERE id = 1", (n, last_hash))
         connection.commit()
         connection.close()
     else:
         await pg.executemany(
-            "INSERT INTO audit_checkpoints (first_seq, last_seq, merkle_root, created_at, key_id, signature) "
-            "VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO audit_checkpoints (first_seq, last_seq, merkle_root, tree, created_at, key_id, signature) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7)",
             cp_rows,
         )
         await pg.execute("UPDATE audit_head SET seq = $1, entry_hash = $2 WHERE id = 1", n, last_hash)
         await pg.execute("VACUUM ANALYZE audit_entries")
         await pg.close()
-    (canonical_path.parent / "checkpoints.json").write_text(json.dumps([c[:2] for c in checkpoints]))
+    (canonical_path.parent / "checkpoints.json").write_text(json.dumps({"tree": tree, "ranges": [c[:2] for c in checkpoints]}))
     return {"seconds": time.perf_counter() - began, "checkpoints": len(checkpoints)}
 
 
@@ -162,18 +165,15 @@ def _peak_mb() -> float:
 def measure_baseline(work_dir: Path) -> dict[str, float]:
     """SHA-256 over the canonical bytes already in memory; then the checkpoints' Merkle hashing."""
     lines = (work_dir / "canonical.bin").read_bytes().split(b"\n")[:-1]
-    ranges = json.loads((work_dir / "checkpoints.json").read_text())
+    checkpoints = json.loads((work_dir / "checkpoints.json").read_text())
     sha256 = hashlib.sha256
     began = time.perf_counter()
     digests = [sha256(line).digest() for line in lines]
     entries_only = time.perf_counter() - began
-    for first, last in ranges:
-        level = [sha256(b"\x00" + d).digest() for d in digests[first - 1 : last]]
-        while len(level) > 1:
-            nxt = [sha256(b"\x01" + a + b).digest() for a, b in zip(level[::2], level[1::2])]
-            if len(level) % 2:
-                nxt.append(level[-1])
-            level = nxt
+    for first, last in checkpoints["ranges"]:
+        accumulator = chain.merkle_accumulator(checkpoints["tree"])
+        accumulator.add(digests[first - 1 : last])
+        accumulator.root()
     with_merkle = time.perf_counter() - began
     peak = _peak_mb()
     # For scale: the chain's reference path (canonical JSON from Python values, then SHA-256),
@@ -384,9 +384,9 @@ async def main(args: argparse.Namespace) -> None:
         url = f"sqlite+aiosqlite:///{work_dir / 'audit.db'}"
     backend = "PostgreSQL" if args.postgres else "SQLite"
     try:
-        built = await build(url, data_dir, args.n, args.checkpoint_every, work_dir / "canonical.bin")
+        built = await build(url, data_dir, args.n, args.checkpoint_every, work_dir / "canonical.bin", args.tree)
         print(
-            f"{backend}: {args.n:,} entries, {built['checkpoints']} checkpoints, built in {built['seconds']:.1f} s ({os.cpu_count()} cores)"
+            f"{backend}: {args.n:,} entries, {built['checkpoints']} checkpoints (tree {args.tree}), built in {built['seconds']:.1f} s ({os.cpu_count()} cores)"
         )
         base = _subprocess("baseline", str(work_dir))
         # Side by side, alternating, each in a fresh process; the best of --repeat runs of each
@@ -471,6 +471,13 @@ if __name__ == "__main__":
     parser.add_argument("-n", type=int, default=1_000_000, help="entries (default 1,000,000)")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL on 127.0.0.1:5432 instead of SQLite")
     parser.add_argument("--checkpoint-every", type=int, default=100_000, help="a signed checkpoint per this many entries (0: none)")
+    parser.add_argument(
+        "--tree",
+        type=int,
+        default=chain.CHECKPOINT_TREE,
+        choices=(chain.BINARY_TREE, chain.WIDE_TREE),
+        help="the checkpoints' Merkle tree format",
+    )
     parser.add_argument("--writers", default="1,4,16,32", help="concurrent writer counts (PostgreSQL)")
     parser.add_argument("--writer-seconds", type=float, default=5.0)
     parser.add_argument("--keep", type=Path, help="build the database in this directory and keep it")

@@ -111,6 +111,7 @@ class AuditCheckpoint(Base):
     first_seq: Mapped[int] = mapped_column(Integer)
     last_seq: Mapped[int] = mapped_column(Integer, unique=True)
     merkle_root: Mapped[str] = mapped_column(String(64))
+    tree: Mapped[int] = mapped_column(Integer, server_default="1")  # chain.BINARY_TREE or WIDE_TREE
     created_at: Mapped[datetime] = mapped_column()
     key_id: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(Text)

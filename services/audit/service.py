@@ -103,6 +103,7 @@ def checkpoint_dict(checkpoint: AuditCheckpoint) -> dict[str, Any]:
         "first_seq": checkpoint.first_seq,
         "last_seq": checkpoint.last_seq,
         "merkle_root": checkpoint.merkle_root,
+        "tree": checkpoint.tree,
         "created_at": chain.canonical_time(checkpoint.created_at),
         "key_id": checkpoint.key_id,
         "signature": checkpoint.signature,
@@ -132,13 +133,17 @@ async def create_checkpoint(session: AsyncSession, *, data_dir: Path) -> AuditCh
         return None
     private = keys.signing_key(data_dir, first_checkpoint=last_cp is None)
     created_at = utcnow()
-    root = chain.merkle_root(hashes)
+    tree = chain.CHECKPOINT_TREE
+    root = chain.merkle_root(hashes, tree=tree)
     last = first + len(hashes) - 1
-    message = chain.checkpoint_message(first_seq=first, last_seq=last, merkle_root=root, created_at=chain.canonical_time(created_at))
+    message = chain.checkpoint_message(
+        first_seq=first, last_seq=last, merkle_root=root, created_at=chain.canonical_time(created_at), tree=tree
+    )
     checkpoint = AuditCheckpoint(
         first_seq=first,
         last_seq=last,
         merkle_root=root,
+        tree=tree,
         created_at=created_at,
         key_id=keys.key_id(private.public_key()),
         signature=private.sign(message).hex(),

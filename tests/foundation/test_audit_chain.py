@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from services.audit import service as audit
-from services.audit.models import AuditEntry
+from services.audit.models import AuditCheckpoint, AuditEntry
 from services.audit.service import Actor
 from services.db import Database
 
@@ -293,6 +293,34 @@ async def test_checkpoint_detects_a_rewritten_chain(database, settings) -> None:
     assert any("checkpoint 1..8" in p for p in result.problems)
 
 
+async def test_a_checkpoint_passed_off_as_another_tree_is_detected(database, settings, tmp_path) -> None:
+    """New checkpoints sign their tree format: relabelled as the old binary tree (with that
+    tree's root over the same entries), the signature no longer holds; an unknown format is
+    named, in the database and in an export."""
+    from services.audit import chain
+
+    await _append(database, 5)
+    async with database.session() as session:
+        checkpoint = await audit.create_checkpoint(session, data_dir=settings.data_dir)
+        assert checkpoint is not None and checkpoint.tree == chain.WIDE_TREE
+        hashes = (await session.scalars(select(AuditEntry.entry_hash).where(AuditEntry.seq <= 5).order_by(AuditEntry.seq))).all()
+    assert (await _verify(database, settings)).ok
+    async with database.session() as session:
+        binary_root = chain.merkle_root(hashes, tree=chain.BINARY_TREE)
+        await session.execute(update(AuditCheckpoint).values(tree=chain.BINARY_TREE, merkle_root=binary_root))
+    result = await _verify(database, settings)
+    assert not result.ok and result.first_bad_seq == 1
+    assert "checkpoint 1..5 has a bad signature" in result.problems
+
+    async with database.session() as session:
+        await session.execute(update(AuditCheckpoint).values(tree=9))
+    result = await _verify(database, settings)
+    assert not result.ok and "checkpoint 1..5 uses an unknown tree format" in result.problems
+    async with database.read() as session:
+        lines = [line async for line in audit.export_lines(session, data_dir=settings.data_dir)]
+    assert not audit.verify_export(lines).ok
+
+
 async def test_a_lost_checkpoint_key_is_never_replaced_silently(database, settings) -> None:
     """A restore without keys/: no checkpoint is signed with a key made on the spot, verify says
     the old checkpoint's key is unknown; `lienthong audit new-key` starts a new key on purpose,
@@ -373,10 +401,33 @@ def test_streamed_merkle_root_matches_the_reference() -> None:
         hashes = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(n)]
         digests = [bytes.fromhex(h) for h in hashes]
         for step in (1, 3, 7, 64):
-            accumulator = chain._MerkleAccumulator()
+            accumulator = chain.merkle_accumulator(chain.BINARY_TREE)
             for start in range(0, n, step):
                 accumulator.add(digests[start : start + step])
-            assert accumulator.root() == chain.merkle_root(hashes), (n, step)
+            assert accumulator.root() == chain.merkle_root(hashes, tree=chain.BINARY_TREE), (n, step)
+
+
+def test_streamed_wide_merkle_root_matches_the_reference() -> None:
+    """The 256-ary tree at the sizes where a level fills, spills over or gains a level."""
+    from services.audit import chain
+
+    hashes = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(256 * 256 + 300)]
+    digests = [bytes.fromhex(h) for h in hashes]
+    roots = set()
+    for n in (0, 1, 2, 255, 256, 257, 511, 512, 513, 256 * 256 - 1, 256 * 256, 256 * 256 + 1, 256 * 256 + 300):
+        reference = chain.merkle_root(hashes[:n], tree=chain.WIDE_TREE)
+        for step in (1, 100, 256, 5000) if n < 600 or n % 256 else (999, 65536):
+            accumulator = chain.merkle_accumulator(chain.WIDE_TREE)
+            for start in range(0, n, step):
+                accumulator.add(digests[start : min(start + step, n)])
+            assert accumulator.count == n and accumulator.root() == reference, (n, step)
+        roots.add(reference)
+    assert len(roots) == 13  # each size its own root (one entry's root is not its own hash either)
+    assert chain.merkle_root(hashes[:1], tree=chain.WIDE_TREE) != hashes[0]
+    two = chain.merkle_root(hashes[:2], tree=chain.WIDE_TREE)
+    assert two == hashlib.sha256(b"\x01" + digests[0] + digests[1]).hexdigest()
+    swapped = chain.merkle_root([hashes[1], hashes[0]], tree=chain.WIDE_TREE)
+    assert swapped != two
 
 
 async def test_verify_takes_no_write_lock(database, settings) -> None:

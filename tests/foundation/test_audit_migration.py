@@ -1,6 +1,7 @@
 """Migration 0013 gives existing entries the bytes their hashes were made over: old chains still verify.
 Migration 0017 computes the readable columns from those bytes: it refuses a trail whose columns
-were edited, and its downgrade gives back ordinary columns with the same values."""
+were edited, and its downgrade gives back ordinary columns with the same values. Migration 0028:
+checkpoints signed over the binary tree still verify beside the new wide-tree ones."""
 
 from __future__ import annotations
 
@@ -73,10 +74,12 @@ async def test_entries_written_before_the_migration_still_verify(backend, tmp_pa
         async with database.session() as session:
             await session.execute(sa.insert(old_entries), rows)
             await session.execute(sa.text("UPDATE audit_head SET seq = :s, entry_hash = :h"), {"s": len(rows), "h": prev})
-            # A checkpoint over 1..6, signed as `create_checkpoint` did.
+            # A checkpoint over 1..6, signed as `create_checkpoint` did then (the binary tree).
             private, created = keys.signing_key(settings.data_dir, first_checkpoint=True), datetime(2026, 3, 9, tzinfo=UTC)
-            root = chain.merkle_root(r["entry_hash"] for r in rows)
-            message = chain.checkpoint_message(first_seq=1, last_seq=6, merkle_root=root, created_at=chain.canonical_time(created))
+            root = chain.merkle_root((r["entry_hash"] for r in rows), tree=chain.BINARY_TREE)
+            message = chain.checkpoint_message(
+                first_seq=1, last_seq=6, merkle_root=root, created_at=chain.canonical_time(created), tree=chain.BINARY_TREE
+            )
             await session.execute(
                 sa.insert(AuditCheckpoint),
                 [
@@ -98,10 +101,14 @@ async def test_entries_written_before_the_migration_still_verify(backend, tmp_pa
             await audit.record(session, actor=audit.Actor.system(), action="test.after_migration")
             stored = await session.scalar(sa.select(AuditEntry.canonical).where(AuditEntry.seq == 3))
         assert hashlib.sha256(stored).hexdigest() == rows[2]["entry_hash"]
+        async with database.session() as session:  # migration 0028: the old checkpoint is tree 1, the next one tree 2
+            assert await session.scalar(sa.select(AuditCheckpoint.tree)) == chain.BINARY_TREE
+            new = await audit.create_checkpoint(session, data_dir=settings.data_dir)
+            assert new is not None and (new.first_seq, new.last_seq, new.tree) == (7, 7, chain.WIDE_TREE)
         async with database.read() as session:
             result = await audit.verify_database(session, data_dir=settings.data_dir)
         assert result.ok, result.problems
-        assert (result.entries_checked, result.checkpoints_checked, result.entries_rechecked) == (7, 1, 0)
+        assert (result.entries_checked, result.checkpoints_checked, result.entries_rechecked) == (8, 2, 0)
 
         async with database.session() as session:
             tampered = (await session.scalar(sa.select(AuditEntry.canonical).where(AuditEntry.seq == 4))).replace(

@@ -60,6 +60,9 @@ class CheckpointOut(BaseModel):
     first_seq: int
     last_seq: int
     merkle_root: str
+    tree: int = Field(
+        description="The Merkle tree format: 1 binary over re-hashed entry hashes (RFC 6962), 2 256-ary over the entry hashes"
+    )
     created_at: datetime
     key_id: str
 
@@ -155,6 +158,7 @@ async def search(
             first_seq=checkpoint.first_seq,
             last_seq=checkpoint.last_seq,
             merkle_root=checkpoint.merkle_root,
+            tree=checkpoint.tree,
             created_at=checkpoint.created_at,
             key_id=checkpoint.key_id,
         )

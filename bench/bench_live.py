@@ -1,9 +1,9 @@
 """Issue 16 benchmark: the live channel against a bare `websockets` broadcast in the same run.
 
-    PYTHONPATH=. python bench/bench_live.py [--clients 1000 5000] [--events 20]
+    PYTHONPATH=. python bench/bench_live.py [--clients 1000 5000] [--events 20] [--postgres]
 
-For each client count: the project's `lienthong web` (uvicorn, SQLite, demo directory) with that
-many WebSockets on one channel, and a bare `websockets` server holding as many connections,
+For each client count: the project's `lienthong web` (uvicorn, SQLite or with --postgres a
+PostgreSQL cluster of its own, demo directory) with that many WebSockets on one channel, and a bare `websockets` server holding as many connections,
 each sent the same message (the same JSON text, the same size) once a second. Clients run in
 separate processes. Measured from /proc for each server process: CPU per connect, CPU per
 broadcast event (idle CPU of the same duration taken off), memory per client; from the clients:
@@ -250,12 +250,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[1000])
     parser.add_argument("--events", type=int, default=20)
     parser.add_argument("--payload", type=int, default=120, help="padding characters per event (a typical agenda change)")
+    parser.add_argument("--postgres", action="store_true", help="the project on a PostgreSQL cluster of its own instead of SQLite")
     args = parser.parse_args()
     from bench.stack import Stack
 
     payload = "x" * args.payload
     rows: list[Round] = []
-    with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp, Stack(Path(tmp) / "stack") as stack:
+    with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp, Stack(Path(tmp) / "stack", postgres=args.postgres) as stack:
+        if args.postgres:
+            stack.init_postgres()
         stack.prepare()
         stack.start_web()
         for clients in args.clients:
@@ -264,8 +267,8 @@ def main() -> None:
             print(rows[-2], rows[-1], sep="\n", flush=True)
     lines = [
         f"\n## bench_live — {datetime.now():%Y-%m-%d %H:%M}, {platform.node()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
-        f"`python bench/bench_live.py --clients {' '.join(map(str, args.clients))} --events {args.events}`; "
-        f"one channel, one event a second, {args.payload + 90}-byte messages.\n",
+        f"`python bench/bench_live.py --clients {' '.join(map(str, args.clients))} --events {args.events}"
+        f"{' --postgres' if args.postgres else ''}`; {'PostgreSQL' if args.postgres else 'SQLite'}; one channel, one event a second, {args.payload + 90}-byte messages.\n",
         "| clients | server | CPU / connect | CPU / event | ratio | memory / client | lost / extra / out of order | latency p50 / p99 |",
         "|---|---|---|---|---|---|---|---|",
     ]

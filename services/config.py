@@ -89,6 +89,9 @@ class Settings(BaseSettings):
         100.0, description="Largest uncompressed/compressed size ratio of an uploaded DOCX/XLSX over 1 MB unpacked."
     )
     office_memory_mb: int = Field(4096, description="Address-space limit of each LibreOffice process converting uploaded documents (MB).")
+    register_print_part_rows: int = Field(
+        500, ge=1, description="Rows of a register book converted at a time when it is printed in the background (a part each)."
+    )
     preview_memory_mb: int = Field(1024, description="Memory limit of poppler rendering a page preview (MB).")
     preview_timeout_seconds: float = Field(30, description="Time limit of rendering one page preview.")
     base_url: str = "http://127.0.0.1:8000"

@@ -29,6 +29,8 @@ from meetings.models import Meeting, MeetingStatus
 from services.aio import wait_set
 from services.config import Settings
 from services.db import Database, is_unreachable_error
+from services.documents.register_prints import OPEN as PRINT_OPEN
+from services.documents.register_prints import RegisterPrint
 from services.exchange import service as exchange
 from services.incoming.models import IncomingDocument
 from services.incoming.models import Status as IncomingStatus
@@ -44,6 +46,7 @@ from workflows.incoming.workflows import IncomingInput, IncomingWorkflow
 from workflows.meetings.workflows import MeetingInput, MeetingWorkflow, Reschedule
 from workflows.minutes.workflows import MinutesInput, MinutesWorkflow, Signed
 from workflows.outgoing.workflows import OutgoingInput, OutgoingWorkflow
+from workflows.registers.workflows import PrintInput, RegisterPrintWorkflow
 from workflows.reports.workflows import (
     ReportRequestWorkflow,
     RequestInput,
@@ -111,6 +114,8 @@ TARGETS: dict[str, Target] = {
     "report-target": Target(None),
     # One per installation (object 0), told at every worker start: a running one is kept.
     "archive": Target(lambda _oid, s: (ArchiveRefreshWorkflow.run, ArchiveInput(every_days=s.archive_every_days))),
+    # One per print, started once; a start for a print that ended finds it ended and stops.
+    "register-print": Target(lambda oid, _s: (RegisterPrintWorkflow.run, PrintInput(print_id=oid))),
 }
 
 
@@ -284,7 +289,9 @@ class OutboxRelay:
         if missing:
             async with self.database.session() as session:
                 for kind, object_id in missing:
-                    await outbox.tell(session, kind, object_id, None if kind in ("meeting", "report-request") else "changed")
+                    await outbox.tell(
+                        session, kind, object_id, None if kind in ("meeting", "report-request", "register-print") else "changed"
+                    )
             log.info("reconciliation: %d objects had no running workflow: %s", len(missing), missing[:10])
         return len(missing)
 
@@ -315,6 +322,7 @@ async def _open_objects(session: Any) -> list[tuple[str, int]]:
             ),
         ),
         ("report-request", select(ReportRequest.id).where(ReportRequest.status == RequestStatus.open.value)),
+        ("register-print", select(RegisterPrint.id).where(RegisterPrint.status.in_(PRINT_OPEN))),
     ]
     found: list[tuple[str, int]] = []
     for kind, query in queries:

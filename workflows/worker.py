@@ -25,6 +25,8 @@ from workflows.minutes.activities import MinutesActivities
 from workflows.minutes.workflows import MinutesWorkflow
 from workflows.outgoing.activities import OutgoingActivities
 from workflows.outgoing.workflows import OutgoingWorkflow
+from workflows.registers.activities import RegisterPrintActivities
+from workflows.registers.workflows import RegisterPrintWorkflow
 from workflows.reports.activities import ReportActivities
 from workflows.reports.workflows import ReportRequestWorkflow, ReportTargetWorkflow
 from workflows.tasks.activities import TaskActivities
@@ -32,7 +34,7 @@ from workflows.tasks.workflows import TaskWorkflow
 
 WORKFLOWS: list[type] = [AuditCheckpointWorkflow, IncomingWorkflow, OutgoingWorkflow, MeetingWorkflow]
 WORKFLOWS += [MinutesWorkflow, TaskWorkflow]
-WORKFLOWS += [ReportRequestWorkflow, ReportTargetWorkflow, ArchiveRefreshWorkflow]
+WORKFLOWS += [ReportRequestWorkflow, ReportTargetWorkflow, ArchiveRefreshWorkflow, RegisterPrintWorkflow]
 
 
 def activities_for(context: ActivityContext) -> list[Callable[..., Any]]:
@@ -65,6 +67,8 @@ def activities_for(context: ActivityContext) -> list[Callable[..., Any]]:
     result += [task.snapshot, task.notify_assigned, task.deadline_notice]
     result += KernelActivities(context).all()
     result.append(ArchiveActivities(context).archive_pass)
+    prints = RegisterPrintActivities(context)
+    result += [prints.run, prints.give_up]
     return result
 
 

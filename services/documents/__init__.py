@@ -31,7 +31,6 @@ from services.documents.notation import (
 from services.documents.registers_print import (
     REGISTER_COLUMNS,
     build_register_docx,
-    build_register_pdf,
 )
 
 __all__ = [
@@ -48,7 +47,6 @@ __all__ = [
     "build_document_docx",
     "build_document_pdf",
     "build_register_docx",
-    "build_register_pdf",
     "canonical_type_code",
     "format_number",
     "notation",

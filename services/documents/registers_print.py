@@ -6,7 +6,6 @@ every page, so a printed page can be read and filed on its own.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import datetime as dt
 from collections.abc import Mapping, Sequence
@@ -22,7 +21,6 @@ from docx.shared import Pt
 from docx.table import Table
 
 from services.documents.layout import (
-    PdfConverter,
     _finish_cells,
     _paragraph,
     _setup_document,
@@ -32,7 +30,7 @@ from services.documents.layout import (
 from services.errors import InvalidInput
 from services.i18n import _l
 
-__all__ = ["REGISTER_COLUMNS", "RegisterKind", "build_register_docx", "build_register_pdf"]
+__all__ = ["PART_ROWS", "REGISTER_COLUMNS", "RegisterKind", "build_register_docx"]
 
 RegisterKind = Literal["incoming", "outgoing"]
 
@@ -101,9 +99,15 @@ def build_register_docx(
     org_name: str,
     year: int,
     rows: Sequence[Mapping[str, object]],
+    heading: bool = True,
+    first_page: int = 1,
+    part_rows: int | None = None,
 ) -> bytes:
     """The register ``kind`` of ``org_name`` for ``year`` with ``rows`` (keys as in
-    :data:`REGISTER_COLUMNS`; dates print as dd/mm/yyyy, lists joined with ``;``)."""
+    :data:`REGISTER_COLUMNS`; dates print as dd/mm/yyyy, lists joined with ``;``).
+
+    A book printed a part at a time (``signing.register_print``) builds each part with this:
+    the title only on the first (``heading``), the page numbers going on from ``first_page``."""
     if kind not in REGISTER_COLUMNS:
         raise InvalidInput(_l("Unknown register kind {kind!r}.", kind=kind))
     columns = REGISTER_COLUMNS[kind]
@@ -117,10 +121,12 @@ def build_register_docx(
                 _l("Register row has unknown columns: {sorted}", sorted=sorted(unknown)),
             )
 
+    part_rows = part_rows or PART_ROWS
     doc = _setup_document(landscape=True, margins_mm=(15, 15, 15, 20))
-    _footer_page_numbers(doc)
-    _paragraph(doc, org_name.upper(), size=13, bold=True)
-    _paragraph(doc, f"{_TITLES[kind]} — năm {year}", size=16, bold=True, before_pt=6, after_pt=10)
+    _footer_page_numbers(doc, first_page)
+    if heading:
+        _paragraph(doc, org_name.upper(), size=13, bold=True)
+        _paragraph(doc, f"{_TITLES[kind]} — năm {year}", size=16, bold=True, before_pt=6, after_pt=10)
 
     # Titles, column numbers, and the formatted row every entry is a copy of.
     table = _table(doc, [width for _, _, width, _ in columns], rows=3, borders=True)
@@ -142,7 +148,7 @@ def build_register_docx(
     tbl.remove(model_tr)
     headed = copy.deepcopy(tbl)  # the two header rows, for the next part
     for index, values in enumerate(rows):
-        if index and index % PART_ROWS == 0:
+        if index and index % part_rows == 0:
             tbl = _next_part(tbl, headed)
         tr = copy.deepcopy(model_tr)
         for tc, (key, *_) in zip(tr.tc_lst, columns):
@@ -182,8 +188,19 @@ def _next_part(tbl: CT_Tbl, headed: CT_Tbl) -> CT_Tbl:
     return part
 
 
-def _footer_page_numbers(doc: Document) -> None:
-    """``Trang N`` centred at the foot of every page of the register."""
+def _footer_page_numbers(doc: Document, first_page: int = 1) -> None:
+    """``Trang N`` centred at the foot of every page of the register, counting from ``first_page``."""
+    if first_page != 1:
+        numbering = OxmlElement("w:pgNumType")
+        numbering.set(qn("w:start"), str(first_page))
+        sect_pr = doc.sections[0]._sectPr
+        # Its place in the schema's order: after the margins, before the columns (which the
+        # template's section has, then the grid).
+        columns = sect_pr.find(qn("w:cols"))
+        if columns is not None:
+            columns.addprevious(numbering)
+        else:
+            sect_pr.append(numbering)
     footer = doc.sections[0].footer
     p = footer.paragraphs[0]
     p.alignment = WD_ALIGN_PARAGRAPH.CENTER
@@ -202,19 +219,3 @@ def _footer_page_numbers(doc: Document) -> None:
     r.append(t)
     field.append(r)
     p._p.append(field)
-
-
-async def build_register_pdf(
-    *,
-    kind: RegisterKind,
-    org_name: str,
-    year: int,
-    rows: Sequence[Mapping[str, object]],
-    converter: PdfConverter,
-) -> bytes:
-    """The register as PDF, converted with ``converter`` (the DOCX is built in a thread: a year's
-    register takes seconds, which the event loop must not wait through)."""
-    docx = await asyncio.to_thread(build_register_docx, kind=kind, org_name=org_name, year=year, rows=rows)
-    # LibreOffice lays out ~3 ms a row here (a year of 19,000 rows: about a minute): a long book
-    # gets more than an uploaded document's time limit.
-    return await converter.to_pdf(docx, extra_seconds=0.01 * len(rows))

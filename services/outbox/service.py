@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from services.db import utcnow
 from services.outbox.models import Deployment, OutboxCommand
 
-KINDS = {"incoming", "outgoing", "task", "meeting", "minutes", "report-request", "report-target", "exchange", "archive"}
+KINDS = {"incoming", "outgoing", "task", "meeting", "minutes", "report-request", "report-target", "exchange", "archive", "register-print"}
 MAX_BACKOFF = timedelta(minutes=1)
 LEASE = timedelta(minutes=2)
 

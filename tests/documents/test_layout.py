@@ -24,13 +24,13 @@ from services.documents import (
     SigningBlock,
     build_document_docx,
     build_document_pdf,
-    build_register_pdf,
     notation,
     notation_suffix,
     vn_date_line,
 )
 from services.errors import InvalidInput
 from signing.convert import get_converter
+from signing.register_print import print_book
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "documents"
 PT_PER_MM = 72 / 25.4
@@ -347,7 +347,7 @@ def _incoming_rows(count: int) -> list[dict[str, object]]:
 
 
 async def test_incoming_register_of_40_rows_repeats_its_header_on_every_page() -> None:
-    pdf = await build_register_pdf(
+    pdf = await print_book(
         kind="incoming",
         org_name="Hội LHPN tỉnh Bến Tre",
         year=2026,
@@ -379,7 +379,7 @@ async def test_outgoing_register_has_the_decree_30_columns() -> None:
             "sent_date": dt.date(2026, 3, 9),
         }
     ]
-    pdf = await build_register_pdf(kind="outgoing", org_name="Hội LHPN tỉnh Bến Tre", year=2026, rows=rows, converter=get_converter())
+    pdf = await print_book(kind="outgoing", org_name="Hội LHPN tỉnh Bến Tre", year=2026, rows=rows, converter=get_converter())
     text = _render("register-outgoing", pdf).layout_text
     assert "SỔ ĐĂNG KÝ VĂN BẢN ĐI — năm 2026" in text
     for header in ("Người ký", "Nơi nhận văn bản", "lượng", "chuyển", "Ký nhận", "Ghi chú"):
@@ -429,14 +429,26 @@ async def test_a_long_register_is_printed_without_holding_up_the_event_loop() ->
             ticks += 1
             await asyncio.sleep(0)
 
-    class Converter:  # the layout only, not LibreOffice's time
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.writer import PdfFileWriter
+
+    writer, name = PdfFileWriter(), generic.NameObject
+    writer.insert_page(
+        generic.DictionaryObject(
+            {name("/Type"): name("/Page"), name("/MediaBox"): generic.ArrayObject([generic.NumberObject(v) for v in (0, 0, 842, 595)])}
+        )
+    )
+    blank = io.BytesIO()
+    writer.write(blank)
+
+    class Converter:  # the layout only, not LibreOffice's time: one blank page a part
         async def to_pdf(self, data: bytes, *, extra_seconds: float = 0.0) -> bytes:
-            return data
+            return blank.getvalue()
 
     counting = asyncio.create_task(ticker())
     await asyncio.sleep(0)
     before = ticks
-    await build_register_pdf(kind="incoming", org_name="X", year=2026, rows=_incoming_rows(2000), converter=Converter())
+    await print_book(kind="incoming", org_name="X", year=2026, rows=_incoming_rows(2000), converter=Converter())
     done.set()
     await counting
     assert ticks - before > 10, "the loop ran while the register was laid out"
@@ -453,7 +465,7 @@ async def test_a_long_register_is_printed_in_parts_each_from_a_new_page_with_its
         docx.Document(io.BytesIO(registers_print.build_register_docx(kind="incoming", org_name="X", year=2026, rows=rows))).tables
     )
     assert table_count == 3
-    pdf = await build_register_pdf(kind="incoming", org_name="Hội LHPN tỉnh Bến Tre", year=2026, rows=rows, converter=get_converter())
+    pdf = await print_book(kind="incoming", org_name="Hội LHPN tỉnh Bến Tre", year=2026, rows=rows, converter=get_converter(), part_rows=20)
     pages = [p for p in _render("register-parts", pdf).layout_text.split("\f") if p.strip()]
     for page in pages:
         assert "Số đến" in page and "Ký nhận" in page

@@ -2,7 +2,7 @@
 and, in that district, its parent (the province), a child (xã Tân Thạch) and an unrelated
 district (Mỏ Cày Nam), the same objects — an incoming document with its file, an outgoing draft
 with an attachment, a held meeting with its minutes and a poll, a task, a report request with a
-submission — made through the services, as users would."""
+submission, a print of the incoming register — made through the services, as users would."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from services.config import Settings
 from services.db import Database, utcnow
 from services.directory import service as directory
 from services.directory.models import Organization, Role, RoleAssignment, Unit, User
+from services.documents import register_prints
 from services.incoming import service as incoming
 from services.incoming.models import IncomingFile
 from services.notifications.service import notify
@@ -218,6 +219,12 @@ async def _objects(database: Database, settings: Settings, relation: str, ids: d
             ),
         )
         out["task"] = {"task_id": str(task.id)}
+    async with database.session() as session:
+        # The incoming register's print, asked for by the clerk (queued: no worker runs here).
+        job = await register_prints.start(
+            session, principal=clerk, kind="incoming", series="chung", organization_id=org_id, year=today.year
+        )
+        out["print"] = {"print_id": str(job.id)}
     if relation in REPORTERS:
         target_code, reporter = REPORTERS[relation]
         async with database.session() as session:

@@ -47,7 +47,8 @@ ROLES = tuple(Role)
 
 # --- the table: one row per route ("METHOD /path": "family | exceptions") -------------------------
 # Families: "-" (no object: the row is checked for the own organisation only), incoming, outgoing,
-# meeting, minutes, task, report, admin (an organisation, its unit, its leader and role), audit,
+# meeting, minutes, task, report, print (the incoming register's print), admin (an organisation, its
+# unit, its leader and role), audit,
 # person (a notification and an API token: the principal's own, or another organisation's leader's),
 # holiday (global). Admins and auditors act on the organisations below theirs (services/authz.py):
 # hence their `@child=ok`. Routes reached through a person's part in the object (the handler of a
@@ -95,6 +96,7 @@ ROWS: dict[str, str] = {
     "GET /incoming/book": "-",
     "POST /incoming/book/archive": "-",
     "GET /incoming/book/archive.pdf": "-",
+    "POST /incoming/book/print": "-",
     "GET /incoming/stats": "-",
     "GET /api/v1/incoming": "-",
     "GET /api/v1/incoming/queues/{queue}": "-",
@@ -143,6 +145,10 @@ ROWS: dict[str, str] = {
     "GET /outgoing/register/{year}": "- | officer,secretary@own=404",
     "POST /outgoing/register/{year}/archive": "-",
     "GET /outgoing/register/{year}/archive.pdf": "- | *@own=404",  # no register of that year is closed here
+    "POST /outgoing/register/{year}/print": "- | officer,secretary@own=404",  # as the register's page
+    # A print of the incoming register: its readers (an auditor's scope is the subtree); no admin.
+    "GET /registers/prints/{print_id}": "print | admin@own=404 auditor@child=ok",
+    "GET /registers/prints/{print_id}/book.pdf": "print | admin@own=404 auditor@child=ok",  # not printed yet: 409
     "GET /outgoing/register": "-",
     "GET /outgoing/new": "-",
     "POST /outgoing": "-",
@@ -384,6 +390,7 @@ CHANNELS: dict[str, str] = {
     "outgoing": "outgoing.document_id | admin,auditor@child=ok",
     "meeting": "meeting.meeting_id | admin,deputy_leader,secretary,auditor@own=404",  # participants only
     "report": "report.request_id",
+    "print": "print.print_id | admin,officer,secretary@own=404 auditor@child=ok",  # as its register's print
 }
 # The projector's socket needs no sign-in: its URL holds the meeting's secret key.
 SCREEN_ACCESS = Access(public=True)

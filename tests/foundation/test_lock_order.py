@@ -590,6 +590,43 @@ async def test_webhooks_take_their_rows_in_the_declared_order(demo_db_pg, settin
     assert recorder.problems() == [], "\n".join(recorder.problems())
 
 
+async def test_register_prints_take_their_rows_in_the_declared_order(demo_db_pg, settings) -> None:
+    """A register print and a closed year's archive run their steps as the worker does (asked
+    for, begun, sized, a part done, ended: kept, or recorded as the archived book; one failed)."""
+    from services import calendar
+    from services.documents import register_prints as prints
+    from services.errors import InvalidInput
+
+    db = demo_db_pg
+    clerk = await meeting_principal(db, "mai.tran")
+    province = clerk.me.organization_id
+    year = calendar.vn_today().year
+    with LockRecorder(db) as recorder:
+        for purpose, book_year, ending in (
+            (prints.PRINT, year, "done"),
+            (prints.ARCHIVE, year - 1, "done"),
+            (prints.PRINT, year - 2, "failed"),
+        ):
+            async with db.session() as session:
+                job = await prints.start(
+                    session, principal=clerk, kind="incoming", series="chung", organization_id=province, year=book_year, purpose=purpose
+                )
+            async with db.session() as session:
+                assert await prints.claim(session, print_id=job.id) is not None
+            async with db.session() as session:
+                await prints.sized(session, print_id=job.id, rows=3, parts=1)
+            async with db.session() as session:
+                await prints.progressed(session, print_id=job.id, parts_done=1, rows_done=3)
+            async with db.session() as session:
+                if ending == "done":
+                    assert await prints.finish(session, print_id=job.id, pdf_sha256="0" * 64) is not None
+                else:
+                    await prints.fail(session, print_id=job.id, reason=InvalidInput(prints.GAVE_UP))
+    tables = {t for tx in recorder.done for t, _ in tx.locks}
+    assert {"register_prints", "audit_head", "event_head"} <= tables
+    assert recorder.problems() == [], "\n".join(recorder.problems())
+
+
 async def test_minutes_returned_while_a_signature_is_recorded_keep_no_signature(demo_db_pg, demo_signing) -> None:
     """The secretary's signature is being recorded (the minutes read again after signing) when the
     chair returns the minutes. Both lock the minutes row first: the return waits, then clears the

@@ -11,6 +11,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from services.audit.models import AuditEntry
+from services.documents.register_prints import RegisterPrint
 from services.incoming.models import IncomingDocument
 from services.notifications.models import Notification
 from services.outgoing.models import OutgoingDocument, OutgoingRecipient
@@ -181,7 +182,12 @@ async def test_draft_review_sign_issue_dispatch_through_the_pages(
     assert "01/KH-HLHPN" in screen.text and "Kế hoạch: Kế hoạch tổ chức Ngày Gia đình" in screen.text
     docx = await clerk.get(f"/outgoing/register/{year}?format=docx")
     assert docx.status_code == 200 and docx.content.startswith(b"PK")
-    pdf = await clerk.get(f"/outgoing/register/{year}?format=pdf")
+    # The PDF is printed in the background: the clerk starts it, the worker prints it.
+    token = await csrf_of(clerk, f"/outgoing/register/{year}")
+    started = await clerk.post(f"/outgoing/register/{year}/print", data={"csrf_token": token})
+    assert started.status_code == 303
+    print_id = await wait_for(db, lambda s: s.scalar(select(RegisterPrint.id).where(RegisterPrint.status == "done")))
+    pdf = await clerk.get(f"/registers/prints/{print_id}/book.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert "01/KH-HLHPN" in flow.pdftotext(pdf.content) and "SỔ ĐĂNG KÝ VĂN BẢN ĐI" in flow.pdftotext(pdf.content)
 

@@ -748,6 +748,42 @@ async def archive_refresh(rig: Rig) -> dict[str, WorkflowHandle]:
     return {"archive-refresh": handle}
 
 
+# --- register prints --------------------------------------------------------------------------
+
+
+async def register_print(rig: Rig) -> dict[str, WorkflowHandle]:
+    """The clerk prints this year's incoming register: started through the outbox (the relay),
+    printed in one part, kept."""
+    from sqlalchemy import select
+    from temporalio.service import RPCError
+
+    from services.authz import load_principal
+    from services.calendar import vn_today
+    from services.directory.models import User
+    from services.documents import register_prints
+    from services.outbox.service import workflow_prefix
+
+    async with rig.db.session() as session:
+        clerk = await load_principal(session, await session.scalar(select(User).where(User.username == "mai.tran")))
+        job = await register_prints.start(
+            session, principal=clerk, kind="incoming", series="chung", organization_id=clerk.me.organization_id, year=vn_today().year
+        )
+        print_id = job.id
+        prefix = await workflow_prefix(session)  # the relay's (this database's) workflow-ID prefix
+    handle = rig.client.get_workflow_handle(f"{prefix}register-print-{print_id}")
+
+    async def started() -> bool:
+        try:
+            await handle.describe()
+        except RPCError:
+            return False
+        return True
+
+    await until(started)
+    assert await finished(handle) == "done"
+    return {"register-print-done": handle}
+
+
 SCENARIOS: list[Callable[[Rig], Awaitable[dict[str, WorkflowHandle]]]] = [
     archive_refresh,
     audit_checkpoint,
@@ -766,6 +802,7 @@ SCENARIOS: list[Callable[[Rig], Awaitable[dict[str, WorkflowHandle]]]] = [
     reports_submitted,
     reports_closed_early,
     reports_extended,
+    register_print,
 ]
 
 

@@ -22,6 +22,7 @@ from services import calendar, previews, textsearch
 from services.authz import Principal, require
 from services.blobs import BlobStore
 from services.directory.models import DOCUMENT_READERS, LEADERS, Organization, Role, Unit, User
+from services.documents import register_prints
 from services.errors import DomainError, InvalidInput, NotFound
 from services.i18n import Message, _l
 from services.incoming import handling
@@ -35,7 +36,8 @@ from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, OfficeLimits, check_upl
 from signing.uploads import validate_upload
 from web import i18n, live
 from web import register_archive as closing
-from web.deps import MAX_ID, Access, AdminUser, SessionDep, SignedIn, reads_only, writes_on_read
+from web import register_prints as prints_panel
+from web.deps import MAX_ID, Access, AdminUser, SessionDep, SignedIn, writes_on_read
 from web.form_values import form_id, form_ids
 from web.register_book import BOOK_PAGE, book_page
 from web.templating import render
@@ -652,26 +654,37 @@ async def link_reply(
 # --- register and statistics --------------------------------------------------------------------------
 
 
+@router.post("/incoming/book/print")
+async def register_book_print(
+    request: Request,
+    principal: Reader,
+    session: SessionDep,
+    year: Annotated[int, Form(ge=1900, le=9999)],
+    org: Annotated[str, Form()] = "",
+    series: Annotated[str, Form()] = "chung",
+) -> Response:
+    """Print the whole book as PDF in the background; the page follows the print and offers the file."""
+    org_id = form_id(org) or principal.me.organization_id
+    await register_prints.start(session, principal=principal, kind="incoming", series=series, organization_id=org_id, year=year)
+    return RedirectResponse(f"{prints_panel.Register('incoming', series, org_id, year).page_url}#register-print", status_code=303)
+
+
 @router.post("/incoming/book/archive")
-@reads_only
 async def register_book_archive(
     request: Request,
     principal: Clerk,
     session: SessionDep,
-    year: Annotated[int, Form()],
+    year: Annotated[int, Form(ge=1900, le=9999)],
     org: Annotated[str, Form()] = "",
     series: Annotated[str, Form()] = "chung",
 ) -> Response:
-    """Close a past year's incoming register (one series): its book printed, time-stamped, kept."""
+    """Close a past year's incoming register (one series): its book printed, time-stamped and kept,
+    in the background."""
     org_id = form_id(org) or principal.me.organization_id
-
-    async def book() -> tuple[str, list[dict]]:
-        rows = await incoming.register_rows(session, principal=principal, organization_id=org_id, year=year, series=series)
-        organization = await session.get(Organization, org_id)
-        return (organization.name if organization else "") + (" — Sổ văn bản mật" if series == "mat" else ""), rows
-
-    await closing.close(request, session, principal, kind="incoming", series=series, org_id=org_id, year=year, book=book)
-    return RedirectResponse(f"/incoming/book?org={org_id}&year={year}&series={series}&ok=archived", status_code=303)
+    await register_prints.start(
+        session, principal=principal, kind="incoming", series=series, organization_id=org_id, year=year, purpose=register_prints.ARCHIVE
+    )
+    return RedirectResponse(f"{prints_panel.Register('incoming', series, org_id, year).page_url}#register-archive", status_code=303)
 
 
 @router.get("/incoming/book/archive.pdf")
@@ -699,14 +712,15 @@ async def register_book(
     start: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     """The register book, a page at a time (from number `start`, or after number `after`); the
-    print (`format=pdf|docx`) is the whole book."""
+    DOCX (`format=docx`) is the whole book, and so is the PDF, which is printed in the background
+    (`POST /incoming/book/print`; `format=pdf` shows the page with its print panel)."""
     after = start - 1 if start else after
     orgs = await _org_choices(session, principal, DOCUMENT_READERS)
     org_id = org or orgs[0].id
     year = year or calendar.vn_today().year
     if series not in ("chung", "mat"):
         raise InvalidInput(_l("Unknown register."))
-    printing = format in ("docx", "pdf")
+    printing = format == "docx"
     rows = await incoming.register_rows(
         session,
         principal=principal,
@@ -720,23 +734,19 @@ async def register_book(
     assert organization is not None
     title = organization.name + (" — Sổ văn bản mật" if series == "mat" else "")
     if printing:
-        from services.documents.registers_print import build_register_docx, build_register_pdf
+        from services.documents.registers_print import build_register_docx
 
-        await session.rollback()  # no snapshot held while LibreOffice builds the print
-        if format == "docx":
-            data = await asyncio.to_thread(build_register_docx, kind="incoming", org_name=title, year=year, rows=rows)
-            media = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-        else:
-            from signing.convert import get_converter
-
-            data = await build_register_pdf(kind="incoming", org_name=title, year=year, rows=rows, converter=get_converter())
-            media = PDF
-        name = f"so-van-ban-den-{year}{'-mat' if series == 'mat' else ''}.{format}"
+        await session.rollback()  # no snapshot held while the DOCX is built (seconds for a year)
+        data = await asyncio.to_thread(build_register_docx, kind="incoming", org_name=title, year=year, rows=rows)
+        name = f"so-van-ban-den-{year}{'-mat' if series == 'mat' else ''}.docx"
         return Response(
-            data, media_type=media, headers={"Content-Disposition": f'{"inline" if format == "pdf" else "attachment"}; filename="{name}"'}
+            data,
+            media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
     from services.documents import register_archive
 
+    size = await incoming.register_size(session, organization_id=org_id, year=year, series=series)
     return render(
         request,
         "incoming/book.html",
@@ -746,15 +756,14 @@ async def register_book(
             "book": book_page(
                 rows,
                 after=after,
-                size=await incoming.register_size(session, organization_id=org_id, year=year, series=series),
+                size=size,
                 base=f"/incoming/book?org={org_id}&year={year}&series={series}",
                 cursor=lambda row: str(row["number"]),
             ),
             "year": year,
+            **await prints_panel.panel(session, prints_panel.Register("incoming", series, org_id, year), size=size),
             "archived": await register_archive.find(session, organization_id=org_id, kind="incoming", series=series, year=year),
             "can_archive": principal.has_role(Role.clerk, org_id) and year < calendar.vn_today().year,
-            "archive_url": "/incoming/book/archive",
-            "archive_file": f"/incoming/book/archive.pdf?org={org_id}&year={year}&series={series}",
             "org": organization,
             "orgs": orgs,
             "series": series,

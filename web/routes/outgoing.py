@@ -24,6 +24,7 @@ from services.authz import Principal, require
 from services.blobs import BlobStore
 from services.directory import service as directory
 from services.directory.models import Level, Organization, Role, Unit, User
+from services.documents import register_prints
 from services.errors import DomainError, Forbidden, InvalidInput, NotFound
 from services.i18n import _l
 from services.incoming import service as incoming
@@ -36,7 +37,8 @@ from services.uploads import DOCX, JPEG, PDF, PNG, TIFF, XML, CheckedUpload, Off
 from web import outgoing_signing as flow
 from web import page_images, pin_form
 from web import register_archive as closing
-from web.deps import MAX_ID, Access, SessionDep, SignedIn, reads_only, write_apart, writes_on_read
+from web import register_prints as prints_panel
+from web.deps import MAX_ID, Access, SessionDep, SignedIn, write_apart, writes_on_read
 from web.form_values import form_id, form_ids
 from web.i18n import VN_TZ
 from web.live import Viewer
@@ -259,7 +261,8 @@ async def register(
     start: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     """The register, a page at a time (`after=<series>.<number>`, or from number `start` of the
-    general series); the print (`format=pdf|docx`) is the whole book."""
+    general series); the DOCX (`format=docx`) is the whole book, and so is the PDF, which is
+    printed in the background (`POST …/print`; `format=pdf` shows the page with its print panel)."""
     scope = principal.orgs_with(Role.clerk, Role.leader, Role.deputy_leader, Role.auditor, Role.admin)
     org_id = org or (principal.me.organization_id if principal.me.organization_id in scope else min(scope or {0}))
     require(principal, [Role.clerk, Role.leader, Role.deputy_leader, Role.auditor, Role.admin], org_id, "register")
@@ -268,7 +271,7 @@ async def register(
         raise NotFound(_l("not found"))
     series, _, number = after.partition(".")
     cursor = ("chung", start - 1) if start else (series, int(number)) if is_digits(number) and int(number) <= MAX_ID else ("", 0)
-    printing = format in ("docx", "pdf")
+    printing = format == "docx"
     rows = await outgoing.register_rows(
         session,
         organization_id=org_id,
@@ -277,19 +280,13 @@ async def register(
         limit=None if printing else BOOK_PAGE + 1,
     )
     if printing:
-        from services.documents.registers_print import build_register_docx, build_register_pdf
+        from services.documents.registers_print import build_register_docx
 
-        name = f"so-van-ban-di-{year}.{format}"
         org_name, actor = organization.name, principal.actor  # read before the snapshot ends
-        # The print is built with no transaction open (LibreOffice takes seconds for a year's
-        # register) and recorded afterwards in a short write of its own.
+        # Built with no transaction open (seconds for a year's register) and recorded afterwards in
+        # a short write of its own.
         await session.rollback()
-        if format == "docx":
-            data, media = await asyncio.to_thread(build_register_docx, kind="outgoing", org_name=org_name, year=year, rows=rows), DOCX
-        else:
-            from signing.convert import get_converter
-
-            data, media = await build_register_pdf(kind="outgoing", org_name=org_name, year=year, rows=rows, converter=get_converter()), PDF
+        data = await asyncio.to_thread(build_register_docx, kind="outgoing", org_name=org_name, year=year, rows=rows)
 
         async def recorded(write: AsyncSession) -> None:
             await audit.record(
@@ -299,14 +296,15 @@ async def register(
                 object_type="register",
                 object_id=f"outgoing-{org_id}-{year}",
                 organization_id=org_id,
-                details={"format": format},
+                details={"format": "docx"},
             )
 
         await write_apart(request, recorded)
-        return _file(data, name, media, inline=format == "pdf")
+        return _file(data, f"so-van-ban-di-{year}.docx", DOCX)
     orgs = await directory.list_orgs(session, org_ids=scope)
     from services.documents import register_archive
 
+    size = await outgoing.register_size(session, organization_id=org_id, year=year)
     return render(
         request,
         "outgoing/register.html",
@@ -315,15 +313,14 @@ async def register(
             "book": book_page(
                 rows,
                 after=cursor != ("", 0),
-                size=await outgoing.register_size(session, organization_id=org_id, year=year),
+                size=size,
                 base=f"/outgoing/register/{year}?org={org_id}",
                 cursor=lambda row: f"{row['series']}.{row['number']}",
             ),
             "year": year,
+            **await prints_panel.panel(session, prints_panel.Register("outgoing", "chung", org_id, year), size=size),
             "archived": await register_archive.find(session, organization_id=org_id, kind="outgoing", series="chung", year=year),
             "can_archive": principal.has_role(Role.clerk, org_id) and year < dt.datetime.now(VN_TZ).year,
-            "archive_url": f"/outgoing/register/{year}/archive",
-            "archive_file": f"/outgoing/register/{year}/archive.pdf?org={org_id}",
             "org": organization,
             "orgs": orgs,
             "years": range(dt.date.today().year, dt.date.today().year - 5, -1),
@@ -331,20 +328,24 @@ async def register(
     )
 
 
+@router.post("/register/{year}/print")
+async def register_print(request: Request, principal: Member, session: SessionDep, year: int, org: Annotated[str, Form()] = "") -> Response:
+    """Print the whole register as PDF in the background; the page follows the print and offers the file."""
+    org_id = form_id(org) or principal.me.organization_id
+    await register_prints.start(session, principal=principal, kind="outgoing", series="chung", organization_id=org_id, year=year)
+    return RedirectResponse(f"{prints_panel.Register('outgoing', 'chung', org_id, year).page_url}#register-print", status_code=303)
+
+
 @router.post("/register/{year}/archive")
-@reads_only
 async def register_archive(
     request: Request, principal: Clerk, session: SessionDep, year: int, org: Annotated[str, Form()] = ""
 ) -> Response:
-    """Close a past year's register: its book printed, time-stamped (B-LTA) and kept."""
+    """Close a past year's register: its book printed, time-stamped (B-LTA) and kept, in the background."""
     org_id = form_id(org) or principal.me.organization_id
-
-    async def book() -> tuple[str, list[dict]]:
-        organization = await session.get(Organization, org_id)
-        return (organization.name if organization else ""), await outgoing.register_rows(session, organization_id=org_id, year=year)
-
-    await closing.close(request, session, principal, kind="outgoing", series="chung", org_id=org_id, year=year, book=book)
-    return RedirectResponse(f"/outgoing/register/{year}?org={org_id}&ok=archived", status_code=303)
+    await register_prints.start(
+        session, principal=principal, kind="outgoing", series="chung", organization_id=org_id, year=year, purpose=register_prints.ARCHIVE
+    )
+    return RedirectResponse(f"{prints_panel.Register('outgoing', 'chung', org_id, year).page_url}#register-archive", status_code=303)
 
 
 @router.get("/register/{year}/archive.pdf")

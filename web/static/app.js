@@ -8,11 +8,11 @@ document.addEventListener("DOMContentLoaded", () => {
       toggle.setAttribute("aria-expanded", String(open));
     });
   }
-  // Actions that cannot be undone ask first (forms carry data-confirm="question").
-  document.querySelectorAll("form[data-confirm]").forEach((form) => {
-    form.addEventListener("submit", (event) => {
-      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
-    });
+  // Actions that cannot be undone ask first (forms carry data-confirm="question"), forms a live
+  // panel swapped in as well.
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) event.preventDefault();
   });
   document.querySelectorAll("a[data-back]").forEach((link) => {
     link.addEventListener("click", (event) => { event.preventDefault(); history.back(); });
@@ -38,7 +38,12 @@ window.LienThong = (() => {
     };
     socket.onmessage = (message) => {
       const event = JSON.parse(message.data);
-      if (event.kind === "hello") { if (lastSeq === null) lastSeq = event.seq; return; }
+      if (event.kind === "hello") {
+        if (lastSeq === null) lastSeq = event.seq;
+        // Pages that rendered a state before the socket was there read it again now.
+        document.dispatchEvent(new CustomEvent("lienthong:connected"));
+        return;
+      }
       if (event.kind === "resync") { lastSeq = event.seq; handlers.forEach((list) => list.forEach((fn) => fn(event))); return; }
       if (typeof event.seq === "number") lastSeq = Math.max(lastSeq || 0, event.seq);
       (handlers.get(event.channel) || []).forEach((fn) => fn(event));

@@ -1,0 +1,103 @@
+"""A register book printed as PDF a part at a time, for the background print (issue 16).
+
+A year's register can hold tens of thousands of rows: LibreOffice takes about a minute for
+19,000 of them. The book is laid out as parts of `part_rows` rows (the title on the first, the
+header rows on each, every part from a new page, as `build_register_docx` splits a book), each
+part converted on its own: the print can say how far it got after every part, the office is free
+for other conversions between parts, and no single conversion runs long. The parts' pages are
+then joined by qpdf into one file whose footer ("Trang N") counts on from part to part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from io import BytesIO
+from pathlib import Path
+
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from services.documents.layout import PdfConverter
+from services.documents.registers_print import PART_ROWS, RegisterKind, build_register_docx
+from signing.convert import ConversionFailed, ConverterUnavailable
+
+__all__ = ["Progress", "join_pdfs", "page_count", "print_book"]
+
+#: Told after each converted part: (parts converted, parts in the book, rows converted).
+Progress = Callable[[int, int, int], Awaitable[None]]
+JOIN_TIMEOUT = 300.0  # qpdf joins a year's 1,300 pages in about a second
+
+
+def parts_of(rows: Sequence[Mapping[str, object]], part_rows: int = PART_ROWS) -> list[Sequence[Mapping[str, object]]]:
+    """The book's parts: `part_rows` rows each; an empty book is one part (its title and header)."""
+    return [rows[i : i + part_rows] for i in range(0, len(rows), part_rows)] or [rows]
+
+
+def page_count(pdf: bytes) -> int:
+    pages = PdfFileReader(BytesIO(pdf)).root["/Pages"]
+    return int(pages["/Count"])
+
+
+def join_pdfs(pdfs: Sequence[bytes]) -> bytes:
+    """One PDF with the pages of `pdfs` in order (qpdf: fast, and keeps each part's fonts shared
+    by its pages)."""
+    if len(pdfs) == 1:
+        return pdfs[0]
+    qpdf = shutil.which("qpdf")
+    if qpdf is None:
+        raise ConverterUnavailable("qpdf is not installed (needed to join a long register's parts)")
+    with tempfile.TemporaryDirectory(prefix="lienthong-book-") as work:
+        names = []
+        for index, pdf in enumerate(pdfs):
+            path = Path(work) / f"part-{index:05d}.pdf"
+            path.write_bytes(pdf)
+            names.append(str(path))
+        joined = Path(work) / "book.pdf"
+        try:
+            done = subprocess.run(
+                [qpdf, "--empty", "--pages", *names, "--", str(joined)], capture_output=True, timeout=JOIN_TIMEOUT, check=False
+            )
+        except subprocess.TimeoutExpired:
+            raise ConversionFailed(f"qpdf took longer than {JOIN_TIMEOUT} s joining {len(pdfs)} parts") from None
+        # 3: warnings only (the file is written).
+        if done.returncode not in (0, 3) or not joined.exists():
+            raise ConversionFailed(f"qpdf exited {done.returncode}: {done.stderr.decode(errors='replace')[-300:]}")
+        return joined.read_bytes()
+
+
+async def print_book(
+    *,
+    kind: RegisterKind,
+    org_name: str,
+    year: int,
+    rows: Sequence[Mapping[str, object]],
+    converter: PdfConverter,
+    part_rows: int = PART_ROWS,
+    progress: Progress | None = None,
+) -> bytes:
+    """The register as one PDF, converted a part at a time; `progress` is told after each part."""
+    parts = parts_of(rows, part_rows)
+    pdfs: list[bytes] = []
+    first_page, done_rows = 1, 0
+    for index, part in enumerate(parts):
+        docx = await asyncio.to_thread(
+            build_register_docx,
+            kind=kind,
+            org_name=org_name,
+            year=year,
+            rows=part,
+            heading=index == 0,
+            first_page=first_page,
+            part_rows=part_rows,
+        )
+        # LibreOffice lays out ~3 ms a row: a part gets that beyond an uploaded document's limit.
+        pdf = await converter.to_pdf(docx, extra_seconds=0.01 * len(part))
+        first_page += await asyncio.to_thread(page_count, pdf)
+        pdfs.append(pdf)
+        done_rows += len(part)
+        if progress is not None:
+            await progress(index + 1, len(parts), done_rows)
+    return await asyncio.to_thread(join_pdfs, pdfs)

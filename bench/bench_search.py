@@ -194,8 +194,12 @@ async def build(
     await database.dispose()
     rows = documents(org_id, people) if documents else _documents(n, org_id)
     pg = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    index = await pg.fetchval("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_incoming_documents_search'")
-    await pg.execute("DROP INDEX ix_incoming_documents_search")  # bulk load first, index after
+    # Bulk load first, the word indexes after (the words, and the adjacent word pairs of migration 0030).
+    indexes = [
+        await pg.fetchval("SELECT indexdef FROM pg_indexes WHERE indexname = $1", name)
+        for name in ("ix_incoming_documents_search", "ix_incoming_documents_search_pairs")
+    ]
+    await pg.execute("DROP INDEX ix_incoming_documents_search, ix_incoming_documents_search_pairs")
     began = time.perf_counter()
     batch: list[tuple] = []  # type: ignore[type-arg]
     for row in rows:
@@ -206,11 +210,12 @@ async def build(
     if batch:
         await pg.copy_records_to_table("incoming_documents", records=batch, columns=columns)
     copied = time.perf_counter() - began
-    await pg.execute(index)
+    for index in indexes:
+        await pg.execute(index)
     indexed = time.perf_counter() - began - copied
     await pg.execute("VACUUM ANALYZE")
     print(
-        f"built {n:,} documents: COPY {copied:.1f} s, GIN index {indexed:.1f} s, "
+        f"built {n:,} documents: COPY {copied:.1f} s, GIN indexes {indexed:.1f} s, "
         f"VACUUM ANALYZE {time.perf_counter() - began - copied - indexed:.1f} s",
         flush=True,
     )

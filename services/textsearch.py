@@ -11,7 +11,9 @@ fold for the documents and the queries, so đ/Đ, decomposed input and case agre
 databases); the database only indexes those words: PostgreSQL full text (a generated column
 `search_vector = to_tsvector('simple', search_text)` with a GIN index), SQLite FTS5
 (`<table>_fts`, kept by triggers). Both are made by migration 0017. Results are ranked: the
-words as typed, side by side, first; then the rest; newest first within each.
+words as typed, side by side, first; then the rest; newest first within each. The words as typed
+are found through their adjacent pairs: on PostgreSQL an expression index over
+`lt_word_pairs(search_text)` (migration 0030), on SQLite an FTS5 phrase query.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Boolean, String, and_, case, func, literal, or_, select
+from sqlalchemy import Boolean, String, and_, func, literal, not_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
@@ -111,6 +113,12 @@ class Query:
     def phrase(self) -> str:
         return " " + " ".join(self.words) + " "
 
+    def pairs_tsquery(self) -> str:  # PostgreSQL: "'ke hoach' & 'hoach so'", as `lt_word_pairs` indexes them
+        return " & ".join(f"'{a} {b}'" for a, b in zip(self.words, self.words[1:]))
+
+    def fts5_phrase(self) -> str:  # SQLite FTS5: '"ke hoach so"', the words side by side
+        return '"' + " ".join(self.words) + '"'
+
 
 class _matches(ColumnElement[bool]):
     """`table`'s row has every word of `query` in its `search_text` (through the word index)."""
@@ -148,6 +156,35 @@ def matches(model: Any, query: Query, *, indexed: bool = True) -> ColumnElement[
     return _matches(model.__table__, query, indexed)
 
 
+class _typed_candidates(ColumnElement[bool]):
+    """`table`'s row may have the words of `query` side by side (its adjacent pairs, through an index)."""
+
+    type = Boolean()
+    inherit_cache = False
+
+    def __init__(self, table: Any, query: Query) -> None:
+        self.table = table
+        self.query = query
+
+
+@compiles(_typed_candidates, "postgresql")
+def _typed_candidates_postgresql(element: _typed_candidates, compiler: Any, **kw: Any) -> str:
+    if len(element.query.words) < 2:  # one word: every row that has it
+        return compiler.process(_matches(element.table, element.query, True), **kw)
+    # lt_word_pairs (migration 0030) and its expression index: each pair of adjacent words in a field.
+    column = compiler.process(element.table.c.search_text, **kw)
+    needle = compiler.process(literal(element.query.pairs_tsquery()), **kw)
+    return f"lt_word_pairs({column}) @@ CAST({needle} AS tsquery)"
+
+
+@compiles(_typed_candidates, "sqlite")
+def _typed_candidates_sqlite(element: _typed_candidates, compiler: Any, **kw: Any) -> str:
+    name = element.table.name
+    row_id = compiler.process(element.table.c.id, **kw)
+    needle = compiler.process(literal(element.query.fts5_phrase()), **kw)
+    return f"{row_id} IN (SELECT rowid FROM {name}_fts WHERE {name}_fts MATCH {needle})"
+
+
 def as_typed(model: Any, query: Query) -> ColumnElement[bool]:
     """The words side by side in the order typed, within one field (the first rank)."""
     padded = literal(" ") + model.search_text + literal(" ")
@@ -167,38 +204,64 @@ class Cursor:
     id: int
 
 
-RECENT = 4000  # documents looked at newest first before the word index is asked for the rest
+WALK = 4000  # ids looked at newest first in one statement (PostgreSQL)
+WALK_BUDGET = 24_000  # ids walked at most for one rank before its index is asked
 
 
 async def ranked(session: Any, base: Any, model: Any, query: Query, *, after: Cursor | None, limit: int) -> list[tuple[Any, int]]:
     """(document, rank) for `base` (a select of `model` with its filters) matching `query`: rank 0
-    (as typed) then rank 1, newest first within a rank, at most `limit`, after `after`.
+    (the words as typed) then rank 1 (in any order), newest first within a rank, at most `limit`,
+    after `after`.
 
-    A common word ("kế hoạch") matches a large share of all documents: asking the word index for
-    all of them, then keeping the best, costs seconds at a million documents (and the planner,
-    which cannot tell common words from rare ones well, picks that plan). So the newest RECENT
-    documents the filters allow come first (a walk down the id index, the words tested row by
-    row, else the planner would still ask the index for every match), which fills a page at once
-    for a common word; the word index is asked for the older ones only when that page may still
-    change, which is cheap for exactly the rarer words that did not fill it. Both parts keep
-    their best `limit` by (rank, newest); merged, they are the best overall."""
-    rank = case((as_typed(model, query), 0), else_=1)
-    wanted = base.add_columns(rank.label("rank")).where(matches(model, query, indexed=False))
-    if after is not None:
-        later = model.id < after.id
-        wanted = wanted.where(and_(rank == 1, later) if after.rank == 1 else or_(rank == 1, later))
-    recent = base.with_only_columns(model.id).order_by(model.id.desc()).limit(RECENT).subquery()
-    floor = await session.scalar(select(func.min(recent.c.id)))
-    if floor is None:
-        return []
+    Each rank is filled on its own, newest first, the cheaper of two ways. A common phrase or
+    common words ("kế hoạch") match a large share of all documents: asking an index for all of
+    them, then keeping the newest, costs tens of milliseconds at a million documents, while the
+    newest few thousand documents, tested row by row, already fill a page. So (PostgreSQL) the
+    newest documents are walked first, as long as the matches found so far say the page will
+    fill within WALK_BUDGET ids; otherwise the rest of that rank comes from an index, which is
+    cheap exactly when matches are rare: rank 0 from the index of adjacent word pairs (a phrase
+    is rare even when its words are common), rank 1 from the word index. SQLite (FTS5) asks its
+    indexes directly. One word has no rank 1: as typed is all there is."""
+    typed = as_typed(model, query)
+    every_word = matches(model, query, indexed=False)
+    walk = (await session.connection()).dialect.name == "postgresql"
+    found: list[tuple[Any, int]] = []
+    for rank in (0, 1):
+        if (after is not None and rank < after.rank) or (rank == 1 and len(query.words) == 1):
+            continue
+        upper = after.id if after is not None and after.rank == rank else None
+        of_rank = and_(every_word, typed) if rank == 0 else and_(every_word, not_(typed))
+        index = _typed_candidates(model.__table__, query) if rank == 0 else matches(model, query)
+        docs = await _newest(session, base.where(of_rank), model, index, upper=upper, count=limit - len(found), walk=walk)
+        found += [(doc, rank) for doc in docs]
+        if len(found) >= limit:
+            break
+    return found
 
-    async def best(statement: Any) -> list[tuple[Any, int]]:
-        rows = await session.execute(statement.order_by(rank, model.id.desc()).limit(limit))
-        return [(doc, int(r)) for doc, r in rows.all()]
 
-    found = await best(wanted.where(model.id >= floor))
-    first = after.rank if after is not None else 0
-    if sum(1 for _, r in found if r == first) < limit:  # older documents may still rank higher
-        older = wanted.where(model.id < floor, matches(model, query))  # now through the word index
-        found = sorted(found + await best(older), key=lambda hit: (hit[1], -hit[0].id))
-    return found[:limit]
+async def _newest(session: Any, wanted: Any, model: Any, index: Any, *, upper: int | None, count: int, walk: bool) -> list[Any]:
+    """The newest `count` rows of `wanted` with ids below `upper` (None: all)."""
+    got: list[Any] = []
+    if walk:
+        top = upper if upper is not None else (await session.scalar(select(func.max(model.id)))) or 0
+        high, step, walked = top if upper is not None else top + 1, WALK, 0
+        while high > 1 and walked < WALK_BUDGET:
+            low = max(1, high - step)
+            statement = wanted.where(model.id < high, model.id >= low).order_by(model.id.desc()).limit(count - len(got))
+            got += (await session.scalars(statement)).all()
+            walked, high = walked + (high - low), low
+            if len(got) >= count:
+                return got
+            # Rows still missing at the density seen so far: walk on only if the budget covers them.
+            needed = (count - len(got)) * walked / len(got) if got else float("inf")
+            if needed > WALK_BUDGET - walked:
+                break
+            step = min(int(needed * 1.5) + 1, WALK_BUDGET - walked)
+        upper = high
+        if high <= 1:
+            return got
+    statement = wanted.where(index)
+    if upper is not None:
+        statement = statement.where(model.id < upper)
+    got += (await session.scalars(statement.order_by(model.id.desc()).limit(count - len(got)))).all()
+    return got

@@ -10,4 +10,5 @@ def include_object(obj, name, type_, reflected, compare_to) -> bool:
         return False
     if type_ == "column" and reflected and name == "search_vector":
         return False
-    return not (type_ == "index" and reflected and name and name.endswith("_search"))
+    # ... and the index of adjacent word pairs of migration 0030 (an expression index, PostgreSQL).
+    return not (type_ == "index" and reflected and name and name.endswith(("_search", "_search_pairs")))

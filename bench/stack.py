@@ -247,7 +247,9 @@ class Stack:
         return f"http://127.0.0.1:{self.proxy_port or self.web_port}"
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LIENTHONG_")}
+        # Of our own settings only the test suite's password hashing cost comes along (set by
+        # tests/conftest.py; a benchmark run from a shell hashes at the standard cost).
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LIENTHONG_") or k == "LIENTHONG_PASSWORD_HASHING"}
         env.update(
             {
                 "PYTHONPATH": str(REPO),

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
         '(JSON list, e.g. ["https://temporal.example.vn"]); `dev` adds its own UI.',
     )
     production: bool = Field(False, description="Refuse to start without explicit secrets.")
+    password_hashing: Literal["standard", "cheap-for-tests"] = Field(
+        "standard",
+        description="argon2id cost of password hashes: `standard` (RFC 9106 low-memory profile). `cheap-for-tests` "
+        "is the test suite's (tests/conftest.py), the same format at the lowest cost; ignored in production.",
+    )
     metrics_token: SecretStr | None = Field(
         None, description="Bearer token a Prometheus scraper presents to GET /metrics; unset: only scrapers on this host (loopback)."
     )

@@ -4,6 +4,7 @@ and the password policy."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import re
 import unicodedata
@@ -11,11 +12,29 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
 
-_hasher = PasswordHasher()
+from services.config import Settings, get_settings
+
+# Every installation's: argon2-cffi's default, RFC 9106's low-memory profile (t=3, 64 MiB, p=4).
+STANDARD = profiles.RFC_9106_LOW_MEMORY
+# The test suite's (`password_hashing = "cheap-for-tests"`, set in tests/conftest.py): the same
+# format at the lowest cost. Otherwise seeding the demo directory (35 users, ~6 s of CPU) in every
+# test database template and stack, and every test's sign-ins, cost the suite minutes of CPU.
+CHEAP_FOR_TESTS = dataclasses.replace(STANDARD, time_cost=1, memory_cost=8, parallelism=1)
+
+
+def parameters(settings: Settings) -> Parameters:
+    """The argon2id parameters for new hashes: STANDARD, unless a test run asks otherwise (never in production)."""
+    cheap = settings.password_hashing == "cheap-for-tests" and not settings.production
+    return CHEAP_FOR_TESTS if cheap else STANDARD
+
+
+@functools.cache
+def _hasher() -> PasswordHasher:
+    return PasswordHasher.from_parameters(parameters(get_settings()))
 
 
 @functools.cache
@@ -23,7 +42,7 @@ def _dummy() -> str:
     """A hash of a random password, verified when the account does not exist so that timing
     does not reveal which usernames exist. Made on first use, not at import: one hash costs
     ~150 ms of CPU, which every command and worker process would otherwise pay at start."""
-    return _hasher.hash("not-a-real-password-7f3c")
+    return _hasher().hash("not-a-real-password-7f3c")
 
 
 # argon2 (~50 ms and 64 MB per call, by design) and zxcvbn run here, off the event loop, so a
@@ -37,12 +56,12 @@ async def _off_loop(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 async def hash_password(password: str) -> str:
-    return await _off_loop(_hasher.hash, password)
+    return await _off_loop(_hasher().hash, password)
 
 
 def _verify(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _dummy(), password) and password_hash is not None
+        return _hasher().verify(password_hash or _dummy(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
@@ -52,7 +71,7 @@ async def verify_password(password_hash: str | None, password: str) -> bool:
 
 
 def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
+    return _hasher().check_needs_rehash(password_hash)
 
 
 # Password policy (OWASP ASVS 2.1): a minimum length and a strength estimate against offline

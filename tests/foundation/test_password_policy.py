@@ -107,3 +107,24 @@ async def test_hashing_and_strength_checks_run_off_the_event_loop(monkeypatch) -
     )
     assert results == [True, True, True, (results[3][0], results[3][1])] and TOO_EASY in results[3][0]
     assert seen and loop_thread not in seen
+
+
+def test_installations_hash_at_the_standard_cost_which_only_a_test_run_lowers(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The suite hashes at the lowest cost (tests/conftest.py sets LIENTHONG_PASSWORD_HASHING);
+    without that setting, and always in production, new hashes use RFC 9106's low-memory profile,
+    and a cheap hash is replaced at the owner's next sign-in."""
+    from argon2 import PasswordHasher, extract_parameters, profiles
+
+    from services.auth import passwords
+    from services.config import Settings
+
+    monkeypatch.delenv("LIENTHONG_PASSWORD_HASHING")
+    standard = passwords.parameters(Settings(_env_file=None))  # type: ignore[call-arg]  # pydantic-settings' init option
+    assert standard == profiles.RFC_9106_LOW_MEMORY
+    stored = PasswordHasher.from_parameters(standard).hash(DEMO_PASSWORD)
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$") and extract_parameters(stored) == standard
+    monkeypatch.setenv("LIENTHONG_PASSWORD_HASHING", "cheap-for-tests")
+    assert passwords.parameters(Settings(_env_file=None, production=True)) == standard  # type: ignore[call-arg]
+    cheap = passwords.parameters(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert cheap.time_cost == 1 and cheap.memory_cost < standard.memory_cost
+    assert PasswordHasher.from_parameters(standard).check_needs_rehash(PasswordHasher.from_parameters(cheap).hash(DEMO_PASSWORD))

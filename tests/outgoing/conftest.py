@@ -1,38 +1,20 @@
-"""Outgoing-document fixtures: a development PKI for the demo signers and organisations with
-live CRL/OCSP/TSA services (once per session), settings whose data dir uses it, helpers that
-drive a document through the service layer, and poppler helpers."""
+"""Outgoing-document fixtures: the session's development PKI for the demo signers and
+organisations with live CRL/OCSP/TSA services (tests/conftest.py), settings whose data dir uses
+it, helpers that drive a document through the service layer, and poppler helpers."""
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from demo.directory import DEMO_PIN, walk
 from services.config import Settings
-from services.directory.models import Role
-from signing.pki import DevPKI, OrgSpec, PersonSpec, init_dev_pki
-from signing.trust_services import start_trust_services
-from tests.helpers import free_port
+from signing.pki import DevPKI
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "outgoing"
-SIGNING_ROLES = {Role.leader, Role.deputy_leader, Role.secretary}
-
-
-def demo_specs() -> tuple[list[PersonSpec], list[OrgSpec]]:
-    people, orgs = [], []
-    for org in walk():
-        orgs.append(OrgSpec(code=org.code, name=org.name, abbreviation=org.abbreviation, pin=DEMO_PIN))
-        for user in org.users:
-            if SIGNING_ROLES & set(user.roles):
-                people.append(
-                    PersonSpec(user.username, user.full_name, org.name, user.position, f"{user.username}@demo.lienthong.vn", DEMO_PIN)
-                )
-    return people, orgs
 
 
 @dataclass
@@ -43,24 +25,20 @@ class DemoPKI:
 
 
 @pytest.fixture(scope="session")
-def demo_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoPKI]:
-    root = tmp_path_factory.mktemp("outgoing-pki")
-    port = free_port()
-    people, orgs = demo_specs()
-    pki = init_dev_pki(data_dir=root, people=people, orgs=orgs, base_url=f"http://127.0.0.1:{port}")
-    services = start_trust_services(root, host="127.0.0.1", port=port)
-    nss = root / "nssdb"
-    nss.mkdir()
+def demo_pki(demo_pki_dir, tmp_path_factory: pytest.TempPathFactory) -> DemoPKI:  # type: ignore[no-untyped-def]
+    """The session's demo PKI (tests/conftest.py: the demo signers and organisations, its trust
+    services running), shared rather than made again (22 RSA keys), and an NSS database trusting
+    its root for pdfsig."""
+    root, _port = demo_pki_dir
+    pki = DevPKI.load(root)
+    nss = tmp_path_factory.mktemp("outgoing-nssdb")
     root_pem = nss / "root.pem"
     root_pem.write_bytes(pki.root_cert().public_bytes(Encoding.PEM))
     subprocess.run(["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"], check=True, capture_output=True)
     subprocess.run(
         ["certutil", "-A", "-n", "dev-root", "-t", "CT,C,C", "-i", str(root_pem), "-d", f"sql:{nss}"], check=True, capture_output=True
     )
-    try:
-        yield DemoPKI(pki=pki, root=root, nss_db=nss)
-    finally:
-        services.stop()
+    return DemoPKI(pki=pki, root=root, nss_db=nss)
 
 
 @pytest.fixture

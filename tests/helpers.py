@@ -111,6 +111,18 @@ async def send(client, settings, kind: str, object_id: int, signal: str | None =
     await deliver(client, settings, Command(0, kind, object_id, signal, list(args), 0))
 
 
+async def wait_for(predicate, timeout: float = 60.0, every: float = 0.2):  # type: ignore[no-untyped-def]
+    """Await `predicate()` until it returns something true (returned); a condition, not a duration."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(every)
+
+
 def sqlite_write_lock_is_free(path: str, timeout: float = 1.0) -> bool:
     """Whether a writer gets SQLite's write lock within `timeout` seconds (a probe connection)."""
     import sqlite3

@@ -22,7 +22,7 @@ from services.audit.models import AuditEntry
 from services.documents.register_prints import RegisterPrint
 from services.events.models import Event
 from signing.convert import ConversionFailed
-from tests.helpers import app_client, csrf_of, sign_in, worker_with_relay
+from tests.helpers import app_client, csrf_of, sign_in, wait_for, worker_with_relay
 from tests.incoming.conftest import org_id, register
 from tests.outgoing.flow import pdftotext
 
@@ -41,14 +41,13 @@ async def _fresh_client(temporal_env):  # type: ignore[no-untyped-def]
 
 
 async def _until(db, condition, timeout: float = 180.0):  # type: ignore[no-untyped-def]
-    """Poll the database until `condition(session)` holds (a condition, not a duration)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            async with db.read() as session:
-                value = await condition(session)
-            if value:
-                return value
-            await asyncio.sleep(0.1)
+    """Until `condition(session)`, read afresh each time, holds; its value."""
+
+    async def holds():  # type: ignore[no-untyped-def]
+        async with db.read() as session:
+            return await condition(session)
+
+    return await wait_for(holds, timeout=timeout, every=0.1)
 
 
 async def _ended(db, print_id: int) -> SimpleNamespace:  # type: ignore[no-untyped-def]

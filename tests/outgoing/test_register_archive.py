@@ -4,7 +4,6 @@ the archive workflow's pass refreshes its stamp like any final document's."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
 from sqlalchemy import select, update
@@ -16,7 +15,7 @@ from services.documents.register_prints import RegisterPrint
 from services.outgoing.models import OutgoingDocument
 from signing.archive import archive_chain
 from signing.trust import TrustConfig
-from tests.helpers import app_client, csrf_of, sign_in, worker_with_relay
+from tests.helpers import app_client, csrf_of, sign_in, wait_for, worker_with_relay
 from tests.outgoing import flow
 from workflows.archive.refresh import refresh
 
@@ -27,13 +26,13 @@ LAST_YEAR = THIS_YEAR - 1
 async def _archived(db, kind: str) -> None:  # type: ignore[no-untyped-def]
     """Until the register's archive run (in the worker) has ended; it must have ended well."""
     query = select(RegisterPrint.status, RegisterPrint.error).where(RegisterPrint.kind == kind, RegisterPrint.purpose == "archive")
-    async with asyncio.timeout(180):
-        while True:
-            async with db.read() as session:
-                status, error = (await session.execute(query)).one()
-            if status in ("done", "failed"):
-                break
-            await asyncio.sleep(0.1)
+
+    async def ended():  # type: ignore[no-untyped-def]
+        async with db.read() as session:
+            row = (await session.execute(query)).one()
+        return row if row.status in ("done", "failed") else None
+
+    status, error = await wait_for(ended, timeout=180, every=0.1)
     assert status == "done", error
 
 

@@ -14,7 +14,7 @@ import signing.convert
 from services.audit.models import AuditEntry
 from services.audit.service import Actor, record
 from services.documents.register_prints import RegisterPrint
-from tests.helpers import app_client, csrf_of, sign_in, worker_with_relay
+from tests.helpers import app_client, csrf_of, sign_in, wait_for, worker_with_relay
 from tests.outgoing import flow
 
 
@@ -55,13 +55,13 @@ async def test_others_write_while_the_register_pdf_is_being_built(
         async with asyncio.timeout(10), db.session() as session:
             await record(session, actor=Actor.system("test"), action="test.write_during_print")
         held.go.set()
-        async with asyncio.timeout(120):
-            while True:
-                async with db.read() as session:
-                    status = await session.scalar(select(RegisterPrint.status).where(RegisterPrint.id == print_id))
-                if status in ("done", "failed"):
-                    break
-                await asyncio.sleep(0.1)
+
+        async def ended():  # type: ignore[no-untyped-def]
+            async with db.read() as session:
+                status = await session.scalar(select(RegisterPrint.status).where(RegisterPrint.id == print_id))
+            return status if status in ("done", "failed") else None
+
+        status = await wait_for(ended, timeout=120, every=0.1)
         assert status == "done"
         response = await clerk.get(f"/registers/prints/{print_id}/book.pdf")
         assert response.status_code == 200 and response.content.startswith(b"%PDF")

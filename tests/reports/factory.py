@@ -165,17 +165,6 @@ async def targets_by(database: Database, request_id: int) -> dict[int, ReportTar
         return {t.organization_id: t for t in rows}
 
 
-async def wait_for(predicate, timeout: float = 60.0, every: float = 0.2):  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(every)
-
-
 def pydantic_client(client):  # type: ignore[no-untyped-def]
     """The test environment's client (time skipping kept) with the app's converter."""
     from tests.helpers import app_client

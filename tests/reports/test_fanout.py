@@ -18,7 +18,7 @@ from services.outbox.models import OutboxCommand
 from services.outgoing.service import outgoing_ref
 from services.reports import service as reports
 from services.reports.models import ReportTarget
-from tests.helpers import send
+from tests.helpers import send, wait_for
 from tests.reports.factory import (
     bulk_orgs,
     create_request,
@@ -27,7 +27,6 @@ from tests.reports.factory import (
     pydantic_client,
     submit,
     targets_by,
-    wait_for,
     worker_for,
 )
 from workflows.reports.workflows import ReportRequestWorkflow, RequestInput, target_workflow_id

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from services.directory.models import Organization
 from services.reports.models import ReportTarget
-from tests.helpers import csrf_of, sign_in
-from tests.reports.factory import forget_report_workflows, issue_letter, pydantic_client, wait_for, worker_for
+from tests.helpers import csrf_of, sign_in, wait_for
+from tests.reports.factory import forget_report_workflows, issue_letter, pydantic_client, worker_for
 from tests.signing.conftest import make_tiny_pdf
 
 

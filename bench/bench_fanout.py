@@ -62,14 +62,19 @@ async def fan_out(client: Client, database: Database, settings: Settings, target
     began = time.perf_counter()
     await deliver(client, settings, Command(0, "report-request", request.id, None, [], 0))
     while await _delivered(database, request.id) < len(targets):
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.2)
     seconds = time.perf_counter() - began
-    progress = await client.get_workflow_handle(request_workflow_id(request.id)).query(ReportRequestWorkflow.progress)
+    # The parent delivers a batch, then starts its children: the fan-out ends when all run.
+    parent = client.get_workflow_handle(request_workflow_id(request.id))
+    while (progress := await parent.query(ReportRequestWorkflow.progress)).started < len(targets):
+        await asyncio.sleep(0.2)
+    with_children = time.perf_counter() - began
     children = [wf async for wf in client.list_workflows(f"WorkflowId STARTS_WITH 'report-request-{request.id}-'")]
     return {
         "targets": len(targets),
         "seconds": seconds,
         "ms_per_target": 1000 * seconds / len(targets),
+        "with_children": with_children,
         "parent_runs": progress.runs,
         "children": len(children),
     }
@@ -104,10 +109,11 @@ async def main(args: argparse.Namespace) -> None:
     if args.backend == "postgresql":
         subprocess.run(["psql", PG_ADMIN, "-qc", f"DROP DATABASE {name} WITH (FORCE)"], check=False)
     print(f"\nReport fan-out on {args.backend}, batch {args.batch} (wall clock, one process, local Temporal dev server)")
-    print(f"{'':>16}{'targets':>10}{'seconds':>10}{'ms/target':>11}{'parent runs':>13}{'children':>10}")
+    print("(delivered: every target has its incoming copy; children: every target's workflow runs too)")
+    print(f"{'':>16}{'targets':>10}{'delivered s':>13}{'ms/target':>11}{'children s':>12}{'parent runs':>13}{'children':>10}")
     for label, row in zip(("baseline", "measured"), rows, strict=True):
         print(
-            f"{label:>16}{row['targets']:>10}{row['seconds']:>10.1f}{row['ms_per_target']:>11.1f}"
+            f"{label:>16}{row['targets']:>10}{row['seconds']:>13.1f}{row['ms_per_target']:>11.1f}{row['with_children']:>12.1f}"
             f"{row['parent_runs']:>13}{row['children']:>10}"
         )
 

@@ -28,7 +28,7 @@ from services.blobs import BlobStore
 from services.config import Settings
 from services.db import utcnow
 from services.directory.models import LEADERS, Organization, Role, RoleAssignment, User
-from services.errors import Conflict, InvalidInput, NotFound
+from services.errors import Conflict, DomainError, InvalidInput, NotFound
 from services.events.service import publish
 from services.i18n import _l
 from services.notifications.service import notify
@@ -751,6 +751,31 @@ async def deliver(session: AsyncSession, *, settings: Settings, request_id: int,
             email=False,
         )
     return await _snapshot(session, req, target)
+
+
+async def deliver_many(
+    session: AsyncSession, *, settings: Settings, request_id: int, organization_ids: Sequence[int]
+) -> tuple[dict[int, TargetSnapshot], dict[int, DomainError]]:
+    """`deliver` to several targets in one transaction: the request, the letter and its signer are
+    read once, and the commit is paid once. Each target has its own savepoint, so one
+    that cannot be delivered (a domain error) is rolled back alone and named, the others kept."""
+    delivered: dict[int, TargetSnapshot] = {}
+    refused: dict[int, DomainError] = {}
+    # Held here, the rows every delivery reads stay in the session's identity map (it keeps only
+    # weak references to unchanged rows): read once for the batch, not once per target.
+    req = await get_request(session, request_id=request_id)
+    letter = await session.get(OutgoingDocument, req.letter_outgoing_id) if req.letter_outgoing_id else None
+    signer = await session.get(User, letter.signer_id) if letter and letter.signer_id else None
+    for organization_id in organization_ids:
+        try:
+            async with session.begin_nested():
+                delivered[organization_id] = await deliver(
+                    session, settings=settings, request_id=request_id, organization_id=organization_id
+                )
+        except DomainError as error:
+            refused[organization_id] = error
+    del req, letter, signer
+    return delivered, refused
 
 
 async def _deliver_letter(session: AsyncSession, *, settings: Settings, req: ReportRequest, organization_id: int) -> int:

@@ -602,7 +602,15 @@ async def _report(rig: Rig, prefix: str, n: int, deadline_days: float = 3):  # t
             ReportRequestWorkflow.run, RequestInput(request_id=req.id), id=f"report-request-{req.id}", task_queue=rig.settings.task_queue
         )
     await until(lambda: _delivered(rig, req.id, n))
+    # The parent delivers a batch before it starts its children: wait for them too (they are signalled next).
+    await until(lambda: _children_started(parent, n))
     return req.id, orgs, parent
+
+
+async def _children_started(parent: WorkflowHandle, n: int) -> bool:
+    from workflows.reports.workflows import ReportRequestWorkflow
+
+    return (await parent.query(ReportRequestWorkflow.progress)).started >= n
 
 
 async def _delivered(rig: Rig, request_id: int, n: int) -> bool:

@@ -7,14 +7,17 @@ import asyncio
 import time
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from temporalio import activity
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from services.audit.models import AuditEntry
 from services.db import utcnow
 from services.incoming.models import IncomingDocument
 from services.outbox.models import OutboxCommand
+from services.outgoing.models import OutgoingRecipient
 from services.outgoing.service import outgoing_ref
 from services.reports import service as reports
 from services.reports.models import ReportTarget
@@ -38,23 +41,26 @@ async def _targets_changed(client, settings, request_id: int, organization_ids: 
 
 
 class HoldDeliveries(Interceptor):
-    """Lets the first `after` report deliveries through and holds every later one until the worker
-    is killed: the crash then falls in mid fan-out however fast or slow the machine is."""
+    """Lets the first `after` batch deliveries of request `request_id` through; the next one
+    delivers its targets, but its answer never reaches Temporal: it is held until the worker is
+    killed, so the crash falls in mid fan-out, after the work and before its record, however fast
+    or slow the machine is."""
 
-    def __init__(self, after: int) -> None:
-        self.after, self.started, self.held = after, 0, asyncio.Event()
+    def __init__(self, request_id: int, after: int) -> None:
+        self.request_id, self.after, self.started, self.held = request_id, after, 0, asyncio.Event()
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
         gate = self
 
         class Hold(ActivityInboundInterceptor):
             async def execute_activity(self, input: ExecuteActivityInput) -> object:
-                if activity.info().activity_type == "report_deliver":
+                result = await self.next.execute_activity(input)
+                if activity.info().activity_type == "report_deliver_batch" and input.args[0].request_id == gate.request_id:
                     gate.started += 1
                     if gate.started > gate.after:
                         gate.held.set()
                         await asyncio.Event().wait()  # until the worker's shutdown cancels it
-                return await self.next.execute_activity(input)
+                return result
 
         return Hold(next)
 
@@ -169,13 +175,14 @@ async def test_a_worker_crash_during_fanout_creates_no_duplicate_and_loses_no_ta
     await create_request(db, settings, orgs[:1], deadline=utcnow() + timedelta(days=3))
     req = await create_request(db, settings, orgs, deadline=utcnow() + timedelta(days=3))
     with temporal_env.with_time_skipping_disabled():
-        gate = HoldDeliveries(after=30)
+        gate = HoldDeliveries(req.id, after=1)
         async with worker_for(client, settings, db, interceptors=[gate]) as first:
             await send(client, settings, "report-request", req.id, None)
             await asyncio.wait_for(gate.held.wait(), timeout=240)
             crashed_at = await _delivered(db, req.id)
-        # The worker is gone in the middle of the fan-out; a new one (same queue) takes over.
-        assert 0 < crashed_at <= 30
+        # The worker is gone in the middle of the fan-out, its second batch delivered but not
+        # recorded; a new one (same queue) delivers that batch again: it must find it done.
+        assert crashed_at == 40
         queue = settings.task_queue
         from workflows.context import ActivityContext
         from workflows.worker import build_worker
@@ -202,3 +209,43 @@ async def test_a_worker_crash_during_fanout_creates_no_duplicate_and_loses_no_ta
         )
     assert copies == 200
     _ = first
+
+
+async def test_a_target_that_cannot_be_delivered_ends_undeliverable_and_the_batch_goes_on(temporal_env, demo_db_sqlite, settings) -> None:
+    """The parent delivers a batch in one activity: a target refused by the services (here: the
+    letter no longer lists it) is rolled back alone; its child ends "undeliverable", the others
+    get their copies and wait for their reports."""
+    client = pydantic_client(temporal_env.client)
+    db = demo_db_sqlite
+    await forget_report_workflows(client)
+    orgs = await bulk_orgs(db, 3)
+    req = await create_request(db, settings, orgs, deadline=utcnow() + timedelta(days=3))
+    async with db.session() as session:
+        await session.execute(
+            delete(OutgoingRecipient).where(
+                OutgoingRecipient.document_id == req.letter_outgoing_id, OutgoingRecipient.organization_id == orgs[1]
+            )
+        )
+    with temporal_env.with_time_skipping_disabled():
+        async with worker_for(client, settings, db):
+            await send(client, settings, "report-request", req.id, None)
+            refused = client.get_workflow_handle(target_workflow_id(req.id, orgs[1]))
+            assert await wait_for(lambda: _result_or_none(refused), timeout=120) == "undeliverable"
+            await wait_for(lambda: _delivered_all(db, req.id, 2), timeout=120)
+            parent = await client.get_workflow_handle(f"report-request-{req.id}").describe()
+            assert parent.status == WorkflowExecutionStatus.RUNNING
+    async with db.read() as session:
+        copies = await session.scalars(
+            select(IncomingDocument.organization_id).where(IncomingDocument.outgoing_ref == outgoing_ref(req.letter_outgoing_id))
+        )
+        assert sorted(copies) == sorted([orgs[0], orgs[2]])
+    assert (await targets_by(db, req.id))[orgs[1]].delivered_at is None
+
+
+async def _result_or_none(handle) -> str | None:  # type: ignore[no-untyped-def]
+    """The workflow's result once it has ended (None while it has not started or still runs)."""
+    try:
+        description = await handle.describe()
+    except RPCError:
+        return None
+    return await handle.result() if description.status == WorkflowExecutionStatus.COMPLETED else None

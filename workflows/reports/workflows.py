@@ -27,10 +27,13 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 
 from workflows import retry
+from workflows.heartbeat import HEARTBEAT
 from workflows.kernel import PATCH, Tracker
 
 with workflow.unsafe.imports_passed_through():
     from workflows.reports.activities import (
+        BatchDelivered,
+        DeliveryBatch,
         FanoutPlan,
         FanoutProgress,
         NoticeInput,
@@ -74,10 +77,19 @@ class TargetInput(BaseModel):
     organization_id: int
     reminder_hours: int = 48
     escalate_hours: int = 24
+    # Since DELIVER_IN_BATCHES the parent has delivered already: the target as delivered, or why
+    # it could not be. Neither: the child delivers itself (children started before, or the
+    # parent's batch delivery failed for good).
+    delivered: TargetSnap | None = None
+    refused: str | None = None
 
 
 RECHECK = timedelta(hours=12)  # a lost signal costs at most this long
 WAKE_DURING_READ = "wake-during-read"  # patch: a wake during the state read is not forgotten
+# Patch: the parent delivers each batch in one activity (a transaction per 25 targets), then starts
+# the batch's children with their delivery; before, every child ran its own delivery activity.
+DELIVER_IN_BATCHES = "report-deliver-in-batches"
+DELIVER_TIMEOUT = timedelta(minutes=10)  # a batch of hundreds on a busy database; heartbeats find a dead worker
 
 
 # Both run outside the sandbox: a fresh sandbox per run costs tens of milliseconds of CPU, which
@@ -115,7 +127,8 @@ class ReportRequestWorkflow:
         # Fan-out, a batch at a time; every batch is confirmed before the next one starts.
         while self._started < self._total and self._status == "open":
             batch = targets[self._started : self._started + plan.batch]
-            await asyncio.gather(*(self._start_child(rid, oid, plan) for oid in batch))
+            outcome = await self._deliver(rid, batch) if workflow.patched(DELIVER_IN_BATCHES) else BatchDelivered()
+            await asyncio.gather(*(self._start_child(rid, oid, plan, outcome) for oid in batch))
             self._started += len(batch)
             await workflow.execute_activity_method(
                 ReportActivities.fanout_progress,
@@ -178,11 +191,30 @@ class ReportRequestWorkflow:
         """`<this workflow's id>-<organisation>`: children share the parent's deployment prefix."""
         return f"{workflow.info().workflow_id}-{oid}"
 
-    async def _start_child(self, rid: int, oid: int, plan: FanoutPlan) -> None:
+    async def _deliver(self, rid: int, batch: list[int]) -> BatchDelivered:
+        try:
+            return await workflow.execute_activity_method(
+                ReportActivities.deliver_batch,
+                DeliveryBatch(request_id=rid, organization_ids=batch),
+                start_to_close_timeout=DELIVER_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT,
+                retry_policy=retry.DELIVERY,
+            )
+        except ActivityError:
+            return BatchDelivered()  # out of retries: each child tries its own delivery, as before
+
+    async def _start_child(self, rid: int, oid: int, plan: FanoutPlan, outcome: BatchDelivered) -> None:
         try:
             await workflow.start_child_workflow(
                 ReportTargetWorkflow.run,
-                TargetInput(request_id=rid, organization_id=oid, reminder_hours=plan.reminder_hours, escalate_hours=plan.escalate_hours),
+                TargetInput(
+                    request_id=rid,
+                    organization_id=oid,
+                    reminder_hours=plan.reminder_hours,
+                    escalate_hours=plan.escalate_hours,
+                    delivered=outcome.delivered.get(oid),
+                    refused=outcome.refused.get(oid),
+                ),
                 id=self._child_id(oid),
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
@@ -247,17 +279,24 @@ class ReportTargetWorkflow:
         # before reading, not after (the first version lost a "submitted" that came meanwhile).
         before_read = workflow.patched("report-target-changes-before-read")
         seen = self._changes
-        try:
-            snap: TargetSnap = await workflow.execute_activity_method(
-                ReportActivities.deliver, ref, start_to_close_timeout=SHORT, retry_policy=retry.DELIVERY
-            )
-        except ActivityError:
+        if start.refused is not None:
             return "undeliverable"
+        if start.delivered is not None:
+            snap = start.delivered
+        else:
+            try:
+                snap = await workflow.execute_activity_method(
+                    ReportActivities.deliver, ref, start_to_close_timeout=SHORT, retry_policy=retry.DELIVERY
+                )
+            except ActivityError:
+                return "undeliverable"
         if self._kernel:
             if snap.finished or snap.target_id is None:
                 return snap.status
-            # The ladder's hours come from the settings the snapshot activity reads.
-            return await self._tracker.track(snap.target_id, restart=start, announce=None)
+            # The ladder's hours come from the settings the snapshot activity reads. A run after
+            # continue-as-new reads the target afresh (the delivery it was started with is old).
+            restart = start.model_copy(update={"delivered": None})
+            return await self._tracker.track(snap.target_id, restart=restart, announce=None)
         while not snap.finished:
             if not before_read:
                 seen = self._changes

@@ -719,6 +719,39 @@ async def reports_extended(rig: Rig) -> dict[str, WorkflowHandle]:
     return {"report-request-extended": parent, "report-target-extended": child}
 
 
+async def reports_in_batches(rig: Rig) -> dict[str, WorkflowHandle]:
+    """Five bodies, two per batch: the parent delivers the next batch while the children of one
+    start, and continues as new in mid fan-out; the requester then closes the request."""
+    from services.db import utcnow
+    from services.reports import service as reports
+    from tests.reports.factory import bulk_orgs, create_request, principal
+    from workflows.reports.workflows import ReportRequestWorkflow, RequestInput
+
+    orgs = await bulk_orgs(rig.db, 5, prefix="rbat")
+    rig.settings.report_fanout_batch = 2
+    try:
+        req = await create_request(rig.db, rig.settings, orgs, deadline=utcnow() + timedelta(days=3))
+        with rig.env.with_time_skipping_disabled():
+            parent = await rig.client.start_workflow(
+                ReportRequestWorkflow.run,
+                RequestInput(request_id=req.id, history_limit=40),
+                id=f"report-request-{req.id}",
+                task_queue=rig.settings.task_queue,
+            )
+        await until(lambda: _delivered(rig, req.id, 5))
+        await until(lambda: _children_started(parent, 5))
+    finally:
+        rig.settings.report_fanout_batch = 100
+    assert (await parent.query(ReportRequestWorkflow.progress)).runs > 1, "the parent should have continued as new"
+    lan = await principal(rig.db, "lan.nguyen")
+    async with rig.db.session() as session:
+        await reports.close(session, principal=lan, request_id=req.id, reason="Tổng hợp số liệu.")
+    await parent.signal(ReportRequestWorkflow.wake)
+    await finished(parent)
+    first_run = rig.client.get_workflow_handle(parent.id, run_id=parent.first_execution_run_id)
+    return {"report-request-in-batches": first_run, "report-request-in-batches-last-run": parent}
+
+
 # --- audit ------------------------------------------------------------------------------------
 
 
@@ -810,6 +843,7 @@ SCENARIOS: list[Callable[[Rig], Awaitable[dict[str, WorkflowHandle]]]] = [
     reports_submitted,
     reports_closed_early,
     reports_extended,
+    reports_in_batches,
     register_print,
 ]
 

@@ -124,10 +124,16 @@ class ReportRequestWorkflow:
         summary_for = start.summary_for
         seen = self._wakeups
 
-        # Fan-out, a batch at a time; every batch is confirmed before the next one starts.
+        # Fan-out, a batch at a time; every batch is confirmed before the next one starts. Since
+        # DELIVER_IN_BATCHES a batch is delivered first, and the next one is being delivered (the
+        # database's work) while this one's children start (Temporal's).
+        batched = self._started < self._total and workflow.patched(DELIVER_IN_BATCHES)
+        delivering = self._delivery(rid, targets[self._started : self._started + plan.batch], batched)
         while self._started < self._total and self._status == "open":
             batch = targets[self._started : self._started + plan.batch]
-            outcome = await self._deliver(rid, batch) if workflow.patched(DELIVER_IN_BATCHES) else BatchDelivered()
+            outcome = await delivering
+            following = self._started + len(batch)
+            delivering = self._delivery(rid, targets[following : following + plan.batch], batched)
             await asyncio.gather(*(self._start_child(rid, oid, plan, outcome) for oid in batch))
             self._started += len(batch)
             await workflow.execute_activity_method(
@@ -190,6 +196,13 @@ class ReportRequestWorkflow:
     def _child_id(oid: int) -> str:
         """`<this workflow's id>-<organisation>`: children share the parent's deployment prefix."""
         return f"{workflow.info().workflow_id}-{oid}"
+
+    def _delivery(self, rid: int, batch: list[int], batched: bool) -> asyncio.Task[BatchDelivered]:
+        return asyncio.ensure_future(self._deliver(rid, batch) if batched and batch else self._nothing())
+
+    @staticmethod
+    async def _nothing() -> BatchDelivered:
+        return BatchDelivered()  # children deliver themselves (before DELIVER_IN_BATCHES), or no batch is left
 
     async def _deliver(self, rid: int, batch: list[int]) -> BatchDelivered:
         try:

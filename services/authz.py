@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit.service import Actor
-from services.directory.models import Organization, Role, User
+from services.directory.models import Organization, Role, RoleAssignment, User
 from services.errors import NotFound
 from services.i18n import _l
 
@@ -118,16 +119,23 @@ def require(principal: Principal, roles: Iterable[Role], org_id: int | None, wha
         )
 
 
-async def load_principal(session: AsyncSession, user: User, *, ip: str | None = None) -> Principal:
-    from services.directory.models import RoleAssignment
+@cache
+def _orgs_and_roles() -> Select[int, int | None, str, Role | None]:
+    # Built once: every request loads a principal, and building the join cost as much as running it.
+    held = and_(RoleAssignment.organization_id == Organization.id, RoleAssignment.user_id == bindparam("user_id"))
+    return select(Organization.id, Organization.parent_id, Organization.name, RoleAssignment.role).outerjoin(RoleAssignment, held)
 
-    rows = (
-        await session.execute(select(RoleAssignment.organization_id, RoleAssignment.role).where(RoleAssignment.user_id == user.id))
-    ).all()
+
+async def load_principal(session: AsyncSession, user: User, *, ip: str | None = None) -> Principal:
+    # The organisation tree and the user's roles in one statement (one row per organisation and
+    # role held there, or one with no role): each statement is a round trip, paid by every request.
+    rows = (await session.execute(_orgs_and_roles(), {"user_id": user.id})).all()
     roles: dict[int, set[Role]] = {}
-    for org_id, role in rows:
-        roles.setdefault(org_id, set()).add(role)
-    tree = await OrgTree.load(session)  # also names the user's organisation: no query of its own
+    tree = OrgTree(parent={}, names={})
+    for org_id, parent_id, name, role in rows:
+        tree.parent[org_id], tree.names[org_id] = parent_id, name
+        if role is not None:
+            roles.setdefault(org_id, set()).add(role)
     me = UserCard(
         id=user.id,
         username=user.username,

@@ -206,7 +206,8 @@ class Access:
             if self.org_param is not None:
                 raw = str(request.path_params.get(self.org_param, ""))
                 require(principal, self.roles, int(raw) if is_digits(raw) else None, "organization")
-        if request.method == "GET" and not principal.via_token:
+        if request.method == "GET" and not principal.via_token and not request.url.path.startswith("/api/"):
+            # The navigation's badges, for a page; the JSON API shows none (its errors neither).
             from web.nav import counts
             from web.waiting import waiting_for
 

@@ -1392,16 +1392,26 @@ async def done_list(
     return sorted(found.values(), key=lambda d: (d.completed_at or epoch, d.id), reverse=True)[:limit]
 
 
-async def queue_counts(session: AsyncSession, *, principal: Principal) -> dict[str, int]:
-    """How many documents each queue lists (the same conditions as the lists)."""
-    counts = {"to_register": 0, "to_direct": 0, "my_tasks": 0}
+QUEUES = ("to_register", "to_direct", "my_tasks")
+
+
+async def queue_count_queries(session: AsyncSession, *, principal: Principal) -> dict[str, Select[int]]:
+    """The count of each queue the principal has (the same conditions as the lists)."""
     headed = await _headed_units(session, principal.user.id)
-    for queue in counts:
-        if queue == "to_register" and not principal.orgs_with(Role.clerk) or queue == "to_direct" and not principal.orgs_with(*LEADERS):
-            continue
-        counts[queue] = (
-            await session.scalar(select(func.count()).select_from(IncomingDocument).where(_queue_where(principal, queue, headed))) or 0
+    return {
+        queue: select(func.count()).select_from(IncomingDocument).where(_queue_where(principal, queue, headed))
+        for queue in QUEUES
+        if not (
+            queue == "to_register" and not principal.orgs_with(Role.clerk) or queue == "to_direct" and not principal.orgs_with(*LEADERS)
         )
+    }
+
+
+async def queue_counts(session: AsyncSession, *, principal: Principal) -> dict[str, int]:
+    """How many documents each queue lists (0 for a queue the principal does not have)."""
+    counts = dict.fromkeys(QUEUES, 0)
+    for queue, query in (await queue_count_queries(session, principal=principal)).items():
+        counts[queue] = await session.scalar(query) or 0
     return counts
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db import utcnow
@@ -69,13 +69,13 @@ async def notify(
     return created
 
 
+def unread_query(user_id: int) -> Select[int]:
+    """How many notifications the person has not read (the badge reads it with the others)."""
+    return select(func.count()).select_from(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+
+
 async def unread_count(session: AsyncSession, *, user_id: int) -> int:
-    return (
-        await session.scalar(
-            select(func.count()).select_from(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
-        )
-        or 0
-    )
+    return await session.scalar(unread_query(user_id)) or 0
 
 
 async def list_for(

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, inspect, literal, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, inspect, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import textsearch
@@ -1467,45 +1467,32 @@ async def review_due(session: AsyncSession, *, principal: Principal, document_id
     return {doc_id: due for doc_id, due in rows}
 
 
-async def queue_counts(session: AsyncSession, *, principal: Principal) -> dict[str, int]:
+def count_queries(principal: Principal) -> dict[str, Select[int]]:
+    """The queues counted in SQL (to sign, to issue, returned drafts); `review_count` is the other."""
     me = principal.user.id
-    counts = {"review": len(await _my_review_ids(session, principal))}
-    counts["sign"] = (
-        await session.scalar(
-            select(func.count())
-            .select_from(OutgoingDocument)
-            .where(OutgoingDocument.signer_id == me, OutgoingDocument.status == Status.awaiting_signature)
-        )
-        or 0
-    )
-    clerk_orgs = principal.orgs_with(Role.clerk)
-    counts["issue"] = (
-        (
-            await session.scalar(
-                select(func.count())
-                .select_from(OutgoingDocument)
-                .where(OutgoingDocument.organization_id.in_(clerk_orgs), OutgoingDocument.status == Status.signed)
-            )
-            or 0
-        )
-        if clerk_orgs
-        else 0
-    )
-    counts["drafts"] = (
-        await session.scalar(
-            select(func.count())
-            .select_from(OutgoingDocument)
-            .where(OutgoingDocument.drafter_id == me, OutgoingDocument.status == Status.returned)
-        )
-        or 0
-    )
+
+    def counted(*where: ColumnElement[bool]) -> Select[int]:
+        return select(func.count()).select_from(OutgoingDocument).where(*where)
+
+    queries = {
+        "sign": counted(OutgoingDocument.signer_id == me, OutgoingDocument.status == Status.awaiting_signature),
+        "drafts": counted(OutgoingDocument.drafter_id == me, OutgoingDocument.status == Status.returned),
+    }
+    if clerk_orgs := principal.orgs_with(Role.clerk):
+        queries["issue"] = counted(OutgoingDocument.organization_id.in_(clerk_orgs), OutgoingDocument.status == Status.signed)
+    return queries
+
+
+async def review_count(session: AsyncSession, principal: Principal) -> int:
+    """Documents whose review waits for this person (their turn, in a sequential review)."""
+    return len(await _my_review_ids(session, principal))
+
+
+async def queue_counts(session: AsyncSession, *, principal: Principal) -> dict[str, int]:
+    counts = {"review": await review_count(session, principal), "sign": 0, "issue": 0, "drafts": 0}
+    for queue, query in count_queries(principal).items():
+        counts[queue] = await session.scalar(query) or 0
     return counts
-
-
-async def waiting_count(session: AsyncSession, principal: Principal) -> int:
-    """What waits for this person in Văn bản đi (navigation badge)."""
-    counts = await queue_counts(session, principal=principal)
-    return counts["review"] + counts["sign"] + counts["issue"] + counts["drafts"]
 
 
 # --------------------------------------------------------------------------- register

@@ -18,7 +18,7 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import Select, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import calendar
@@ -634,23 +634,21 @@ async def list_received(session: AsyncSession, *, principal: Principal, limit: i
     return [(r, t, n) for r, t, n in rows]
 
 
-async def waiting_count(session: AsyncSession, principal: Principal) -> int:
-    """Navigation badge: reports my organisations still owe (and approvals waiting for me)."""
+def waiting_query(principal: Principal) -> Select[int] | None:
+    """Navigation badge: reports my organisations still owe (and approvals waiting for me); None
+    for someone whose roles submit none."""
     own = {oid for oid, roles in principal.roles.items() if roles & set(SUBMITTER_ROLES)}
     if not own:
-        return 0
+        return None
     return (
-        await session.scalar(
-            select(func.count())
-            .select_from(ReportTarget)
-            .join(ReportRequest)
-            .where(
-                ReportTarget.organization_id.in_(own),
-                ReportRequest.status == RequestStatus.open.value,
-                ReportTarget.status.in_((TargetStatus.delivered.value, TargetStatus.awaiting_approval.value)),
-            )
+        select(func.count())
+        .select_from(ReportTarget)
+        .join(ReportRequest)
+        .where(
+            ReportTarget.organization_id.in_(own),
+            ReportRequest.status == RequestStatus.open.value,
+            ReportTarget.status.in_((TargetStatus.delivered.value, TargetStatus.awaiting_approval.value)),
         )
-        or 0
     )
 
 

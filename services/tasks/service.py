@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import calendar
@@ -265,8 +265,9 @@ async def assigned_tasks(session: AsyncSession, *, principal: Principal, open_on
     return list((await session.scalars(query.order_by(*_due_order()).limit(limit))).all())
 
 
-async def open_count(session: AsyncSession, *, principal: Principal) -> int:
-    return await session.scalar(select(func.count()).select_from(Task).where(_mine_clause(principal), Task.status.in_(OPEN))) or 0
+def open_query(principal: Principal) -> Select[int]:
+    """How many open tasks are the principal's (the badge reads it with the others)."""
+    return select(func.count()).select_from(Task).where(_mine_clause(principal), Task.status.in_(OPEN))
 
 
 async def for_source(session: AsyncSession, *, source_type: str, source_id: int) -> list[Task]:

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, BeforeValidator, Field
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings import agenda, attendance, live, polls, scheduling, speakers, video
@@ -957,27 +957,25 @@ async def live_close_poll(principal: SignedIn, session: SessionDep, meeting_id: 
 # --- the home page card -------------------------------------------------------------------------
 
 
-async def waiting_for_me(session: AsyncSession, principal: Principal) -> dict[str, Any]:
-    """Meetings today and in the coming week, and unit invitations waiting for an answer."""
+async def meetings_soon(session: AsyncSession, principal: Principal) -> list[Meeting]:
+    """Meetings today and in the coming week."""
     now = utcnow()
-    soon = await scheduling.list_meetings(
+    return await scheduling.list_meetings(
         session,
         principal=principal,
         start=now - timedelta(hours=6),
         end=now + timedelta(days=7),
         statuses=[MeetingStatus.scheduled, MeetingStatus.open],
     )
-    unanswered = 0
-    if orgs := principal.orgs_with(*scheduling.RESPONDER_ROLES):
-        from sqlalchemy import func
 
-        unanswered = (
-            await session.scalar(
-                select(func.count())
-                .select_from(MeetingUnit)
-                .join(Meeting, Meeting.id == MeetingUnit.meeting_id)
-                .where(MeetingUnit.organization_id.in_(orgs), MeetingUnit.reply == "pending", Meeting.status == MeetingStatus.scheduled)
-            )
-            or 0
-        )
-    return {"soon": soon, "unanswered": unanswered}
+
+def unanswered_query(principal: Principal) -> Select[int] | None:
+    """Unit invitations waiting for an answer; None for someone who answers none."""
+    if not (orgs := principal.orgs_with(*scheduling.RESPONDER_ROLES)):
+        return None
+    return (
+        select(func.count())
+        .select_from(MeetingUnit)
+        .join(Meeting, Meeting.id == MeetingUnit.meeting_id)
+        .where(MeetingUnit.organization_id.in_(orgs), MeetingUnit.reply == "pending", Meeting.status == MeetingStatus.scheduled)
+    )

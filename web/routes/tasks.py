@@ -35,12 +35,6 @@ router = APIRouter(prefix="/tasks", tags=["tasks"])
 FILTERS = ("open", "overdue", "done", "all")
 
 
-async def nav_count(session: AsyncSession, principal: Principal) -> int:
-    """The "Nhiệm vụ" badge: my open tasks plus minutes waiting for my signature."""
-    signatures = await minutes_service.waiting_signature(session, user_id=principal.user.id)
-    return await tasks.open_count(session, principal=principal) + len(signatures)
-
-
 def _keep(view: tasks.TaskView, status: str) -> bool:
     if status == "open":
         return view.status not in ("done", "cancelled")

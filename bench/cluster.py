@@ -32,7 +32,19 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from bench import drive
-from bench.faults import Checker, Flows, Outcome, _tracebacks, await_finals, check_invariants, incoming_flow, outgoing_flow, report_flow
+from bench.faults import (
+    Checker,
+    Flows,
+    Outcome,
+    _tracebacks,
+    add_pki_arguments,
+    await_finals,
+    borrowed_pki,
+    check_invariants,
+    incoming_flow,
+    outgoing_flow,
+    report_flow,
+)
 from bench.stack import Stack, free_port
 
 
@@ -172,14 +184,15 @@ def run(args: argparse.Namespace) -> Outcome:
     outcome = Outcome(backend="postgresql (own cluster), 2 web + 2 workers behind nginx")
     started = time.monotonic()
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="lienthong-cluster-"))
-    stack = Stack(root, task_queue="cluster", postgres=True)
+    stack = Stack(root, task_queue="cluster", postgres=True, **borrowed_pki(args))
     stack.proxy_port = free_port()  # the public address every process is told about
     web_ports = [free_port(), free_port()]
     try:
         stack.init_postgres()
         stack.start_temporal()
         stack.prepare(pki=True)
-        stack.start_trust_services()
+        if not args.pki_from:  # a borrowed PKI's trust services already answer
+            stack.start_trust_services()
         for i, port in enumerate(web_ports, 1):
             stack.start_web(f"web-{i}", port)
             stack.start_worker(f"worker-{i}")
@@ -207,6 +220,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=5)
     p.add_argument("--deadline", type=float, default=300.0, help="generous limit for each wait")
     p.add_argument("--keep", help="run in this directory and keep it")
+    add_pki_arguments(p)
     return p
 
 

@@ -5,7 +5,8 @@
 
 It starts a Temporal dev server (own port, own SQLite file), migrates and seeds a fresh SQLite
 database (with `--postgres`: a PostgreSQL cluster of the run's own, initdb'd in a temporary
-directory on a free port), creates the dev PKI and serves its CRL/OCSP/TSA, starts `lienthong worker` and
+directory on a free port), creates the dev PKI and serves its CRL/OCSP/TSA (or, with `--pki-from`, copies a
+PKI whose trust services already run, as the tests do), starts `lienthong worker` and
 `lienthong web` as subprocesses (each in its own process group), then drives flows over HTTP:
 incoming (register, direct, handle, close), outgoing (draft, review, sign with the PIN, issue,
 dispatch to in-system recipients), meetings (schedule, open, close) and report requests (fan-out
@@ -530,13 +531,14 @@ def run(args: argparse.Namespace) -> Outcome:
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="lienthong-faults-"))
     outcome.backend = "postgresql (own cluster)" if args.postgres else "sqlite"
     print(f"fault run in {root} (seed {args.seed}, {args.kills} worker kills, {outcome.backend})", flush=True)
-    stack = Stack(root, task_queue="faults", postgres=args.postgres)
+    stack = Stack(root, task_queue="faults", postgres=args.postgres, **borrowed_pki(args))
     try:
         if args.postgres:
             stack.init_postgres()
         stack.start_temporal()
         stack.prepare(pki=True)
-        stack.start_trust_services()
+        if not args.pki_from:  # a borrowed PKI's trust services already answer
+            stack.start_trust_services()
         stack.start_worker()
         stack.start_web()
         asyncio.run(_drive(stack, args, outcome))
@@ -608,7 +610,24 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--keep", help="run in this directory and keep it (default: a new temporary directory)")
     p.add_argument("--json", help="also write the outcome as JSON to this file")
+    add_pki_arguments(p)
     return p
+
+
+def add_pki_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--pki-from", type=Path, help="copy this dev PKI (a `pki` directory) instead of creating one; its trust services must be running"
+    )
+    p.add_argument("--trust-port", type=int, help="with --pki-from: the port its trust services answer on")
+
+
+def borrowed_pki(args: argparse.Namespace) -> dict[str, Any]:
+    """The Stack's arguments for --pki-from and --trust-port (none: the stack makes its own PKI)."""
+    if not args.pki_from:
+        return {}
+    if args.trust_port is None:
+        raise SystemExit("--pki-from needs --trust-port: where its trust services answer")
+    return {"pki_from": args.pki_from, "trust_port": args.trust_port}
 
 
 def main(argv: list[str] | None = None) -> int:

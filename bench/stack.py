@@ -222,6 +222,9 @@ class Stack:
     trust_port: int = field(default_factory=free_port)
     pg_port: int = field(default_factory=free_port)
     proxy_port: int | None = None  # set by start_proxy: the public address is then the proxy's
+    # A dev PKI (a `pki` directory) to copy instead of making one: its keys cost seconds of CPU.
+    # Its certificates name its trust services' address: pass their port as `trust_port`.
+    pki_from: Path | None = None
     procs: dict[str, Proc] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -268,11 +271,18 @@ class Stack:
 
     def cli(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         """Run `lienthong ARGS` with the stack's settings; output returned."""
-        result = subprocess.run(
-            [sys.executable, "-m", "web.cli", *args], env=self.env(), cwd=str(REPO), capture_output=True, text=True, timeout=timeout
-        )
+        return self._python(["-m", "web.cli", *args], f"lienthong {' '.join(args)}", check=check, timeout=timeout)
+
+    def cli_in_one_process(self, *commands: list[str]) -> None:
+        """Run several `lienthong` commands one after the other in one process (each Python start
+        costs a second or more of CPU in imports); stops at the first that fails."""
+        script = f"from web.cli import main\nfor argv in {list(commands)!r}:\n    if main(argv):\n        raise SystemExit(1)"
+        self._python(["-c", script], " then ".join(f"lienthong {' '.join(c)}" for c in commands))
+
+    def _python(self, argv: list[str], what: str, *, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([sys.executable, *argv], env=self.env(), cwd=str(REPO), capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
-            raise RuntimeError(f"lienthong {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+            raise RuntimeError(f"{what} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
         return result
 
     # --- processes ---------------------------------------------------------------------------------
@@ -408,10 +418,12 @@ class Stack:
 
     def prepare(self, *, pki: bool = False) -> None:
         """Migrate and seed a fresh database; with `pki`, create the dev PKI for the directory."""
-        self.cli("migrate")
-        self.cli("seed-demo")
+        commands = [["migrate"], ["seed-demo"]]
+        if pki and self.pki_from:
+            shutil.copytree(self.pki_from, self.data_dir / "pki")  # `pki init` below only checks it covers the directory
         if pki:
-            self.cli("pki", "init", "--base-url", f"http://127.0.0.1:{self.trust_port}")
+            commands.append(["pki", "init", "--base-url", f"http://127.0.0.1:{self.trust_port}"])
+        self.cli_in_one_process(*commands)
 
     def start_trust_services(self) -> Proc:
         proc = self._proc("trust", [sys.executable, "-m", "web.cli", "pki", "serve", "--port", str(self.trust_port)])

@@ -12,9 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit.service import Actor
 from services.directory import service as directory
-from services.directory.models import Level, Organization, Role
+from services.directory.models import SIGNERS, Level, Organization, Role
 from signing.pki import OrgSpec, PersonSpec
-from signing.service import SIGNING_ROLES
 
 DEMO_PASSWORD = "LienThong@2026"
 DEMO_PIN = "123456"
@@ -232,7 +231,7 @@ def demo_directory_specs(*, pin: str) -> tuple[list[PersonSpec], list[OrgSpec]]:
     for org in walk():
         orgs.append(OrgSpec(code=org.code, name=org.name, abbreviation=org.abbreviation, pin=pin))
         for person in org.users:
-            if set(person.roles) & set(SIGNING_ROLES):
+            if set(person.roles) & set(SIGNERS):
                 people.append(
                     PersonSpec(
                         username=person.username,

@@ -15,16 +15,16 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING
 
-from services.config import Settings, get_settings
-from signing.appearance import Appearance
 from signing.errors import SigningError
-from signing.pades import Level, sign_pdf, subject_common_name
-from signing.placement import Box
-from signing.signers import load_pkcs12_signer
-from signing.trust import TrustConfig
-from signing.validation import ValidationReport, validate_pdf
+from signing.levels import LEVELS
+
+# pyHanko and the PDF stack load when a command runs, not in every `lienthong` process
+# (the parser is built by `lienthong worker` and `lienthong web` too).
+if TYPE_CHECKING:
+    from signing.trust import TrustConfig
+    from signing.validation import ValidationReport
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -44,7 +44,7 @@ def add_signing_commands(subparsers: argparse._SubParsersAction) -> None:
     sign.add_argument("output", type=Path, help="where to write the signed PDF")
     sign.add_argument("--p12", type=Path, required=True, help="PKCS#12 file holding key and certificate")
     sign.add_argument("--pin", required=True, help="PIN (password) of the PKCS#12 file")
-    sign.add_argument("--level", choices=get_args(Level), default="B-LT", help="PAdES level (default B-LT)")
+    sign.add_argument("--level", choices=LEVELS, default="B-LT", help="PAdES level (default B-LT)")
     sign.add_argument("--image", type=Path, help="transparent PNG of the signature (default: generated)")
     sign.add_argument("--page", type=int, help="page number (from 1) for --box")
     sign.add_argument("--box", help="x1,y1,x2,y2 in points, origin bottom left")
@@ -69,6 +69,9 @@ def add_signing_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _trust(data_dir: Path | None) -> TrustConfig:
+    from services.config import Settings, get_settings
+    from signing.trust import TrustConfig
+
     settings = Settings(data_dir=data_dir) if data_dir is not None else get_settings()
     return TrustConfig.from_settings(settings)
 
@@ -95,6 +98,11 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 def run_sign(args: argparse.Namespace) -> int:
     """Sign `args.input` into `args.output`; returns the process exit code."""
+    from signing.appearance import Appearance
+    from signing.pades import sign_pdf, subject_common_name
+    from signing.placement import Box
+    from signing.signers import load_pkcs12_signer
+
     try:
         pdf = args.input.read_bytes()
         trust = _trust(args.data_dir)
@@ -183,6 +191,8 @@ def format_report(report: ValidationReport) -> str:
 
 def run_verify(args: argparse.Namespace) -> int:
     """Validate `args.file`; exit 0 only when every signature is intact, valid and trusted."""
+    from signing.validation import validate_pdf
+
     if not args.verbose:
         # pyHanko logs each failed path with its traceback; the verdict below already says it.
         for name in ("pyhanko", "pyhanko_certvalidator"):

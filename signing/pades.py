@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import io
 from datetime import datetime
-from typing import Literal
 
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -53,10 +52,8 @@ from signing.errors import (
     UntrustedCertificate,
 )
 from signing.fonts import nfc
+from signing.levels import LEVELS, Level
 from signing.trust import TrustConfig
-
-Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
-LEVELS: tuple[Level, ...] = ("B-B", "B-T", "B-LT", "B-LTA")
 
 # Hex characters reserved for the CMS blob. RSA-2048/ECDSA with a three-certificate chain
 # is ≈ 5 kB DER (10 kB hex); a time-stamp token with its own chain adds ≈ 5 kB. Too small

@@ -22,7 +22,6 @@ import uvicorn
 
 from services.config import Settings
 from services.db import get_database
-from services.migrate import upgrade_async
 from workflows.client import connect
 
 log = logging.getLogger("lienthong")
@@ -145,6 +144,7 @@ async def start_temporal_dev_server(
 async def prepare_database(settings: Settings, *, seed: bool) -> bool:
     """Migrate, then seed the demo data when the database is new; returns True when seeded."""
     from demo.directory import seed_demo
+    from services.migrate import upgrade_async  # Alembic: only `dev` migrates, not every web and worker start
 
     await upgrade_async(settings.sqlalchemy_url)
     if not seed:

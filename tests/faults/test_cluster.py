@@ -10,8 +10,8 @@ from bench.cluster import parser, run
 
 
 @pytest.mark.faults
-def test_two_web_processes_behind_a_proxy_and_two_workers_survive_a_sigkill_of_each(tmp_path) -> None:
-    outcome = run(parser().parse_args(["--items", "20", "--keep", str(tmp_path / "run")]))
+def test_two_web_processes_behind_a_proxy_and_two_workers_survive_a_sigkill_of_each(tmp_path, borrowed_pki) -> None:
+    outcome = run(parser().parse_args(["--items", "20", "--keep", str(tmp_path / "run"), *borrowed_pki]))
     print(outcome.summary())
     assert outcome.ok, outcome.summary()
     assert {k["name"] for k in outcome.kills} == {"web-1", "worker-1"}

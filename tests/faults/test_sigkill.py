@@ -1,7 +1,8 @@
 """Real processes killed with SIGKILL (never a graceful stop) while real flows run over HTTP.
 
-A reduced run of `python -m bench.faults` (see there): a Temporal dev server, `lienthong worker`,
-`lienthong web` and the dev PKI's trust services as subprocesses in their own process groups; an
+A reduced run of `python -m bench.faults` (see there): a Temporal dev server, `lienthong worker`
+and `lienthong web` as subprocesses in their own process groups, with a copy of the session's demo
+PKI (its trust services answer from the test process: making keys costs seconds of CPU); an
 incoming, an outgoing (review, PIN signature, issue, dispatch to three districts), a meeting and a
 report request (fan-out to three districts, their submissions) driven over HTTP while the worker
 group is SIGKILLed 5 times at seeded random moments and the Temporal server once. Every flow must
@@ -20,9 +21,10 @@ from bench.faults import parser, run
 
 
 @pytest.mark.faults
-def test_flows_survive_sigkills_of_the_worker_and_of_temporal(tmp_path) -> None:
+def test_flows_survive_sigkills_of_the_worker_and_of_temporal(tmp_path, borrowed_pki) -> None:
     args = parser().parse_args(
         [
+            *borrowed_pki,
             "--kills",
             "5",
             "--seed",
@@ -56,12 +58,13 @@ def test_flows_survive_sigkills_of_the_worker_and_of_temporal(tmp_path) -> None:
 
 
 @pytest.mark.faults
-def test_flows_survive_postgresql_restarts_and_sigkills_of_the_worker(tmp_path) -> None:
+def test_flows_survive_postgresql_restarts_and_sigkills_of_the_worker(tmp_path, borrowed_pki) -> None:
     """The same on a PostgreSQL cluster of the run's own (initdb in a temporary directory, its own
     port): the worker is SIGKILLed 3 times, the Temporal server once and the postmaster once, then
     started again on its data directory while the web process and the worker keep running."""
     args = parser().parse_args(
         [
+            *borrowed_pki,
             "--postgres",
             "--kills",
             "3",

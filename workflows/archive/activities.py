@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 from temporalio import activity
 
-from workflows.archive import refresh
 from workflows.context import ActivityContext
 
 
@@ -25,6 +24,10 @@ class ArchiveActivities:
     async def archive_pass(self, now: datetime) -> PassResult:
         """Stamp every final document that is due at `now` (idempotent: a stamped file is no
         longer due, and a document is repointed only from the file that was stamped)."""
+        # Imported here: the PDF signing stack costs every worker start a second or more of CPU,
+        # and a pass runs once a week.
+        from workflows.archive import refresh
+
         settings = self.context.settings
         done = await refresh.refresh(
             self.context.database,

@@ -1,16 +1,14 @@
 """Test factory of the report-request tests: many organisations at once (bulk inserts), a
-principal, a request, a worker on its own task queue, and clean-up of Temporal IDs that repeat
-across the fresh databases of tests."""
+principal, a request, a worker on its own task queue, and workflow IDs of each test's own (request
+IDs repeat across the fresh databases of tests)."""
 
 from __future__ import annotations
 
-import asyncio
+import uuid
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 
 from services.audit.service import Actor
 from services.authz import Principal, load_principal
@@ -22,6 +20,7 @@ from services.reports.models import ReportTarget
 from services.uploads import CheckedUpload
 from tests.helpers import worker_with_relay
 from tests.signing.conftest import make_tiny_pdf
+from workflows.reports.workflows import request_workflow_id, target_workflow_id
 
 PROVINCE = "hlhpn-bentre"
 
@@ -178,23 +177,14 @@ async def worker_for(client, settings, database, interceptors=()):  # type: igno
         yield worker
 
 
-async def forget_report_workflows(client) -> None:  # type: ignore[no-untyped-def]
-    """Delete earlier tests' report workflows: their IDs repeat in every fresh database."""
-    ids = [wf.id async for wf in client.list_workflows("WorkflowId STARTS_WITH 'report-request-'")]
-    sem = asyncio.Semaphore(50)
+def own_workflow_ids(settings) -> None:  # type: ignore[no-untyped-def]
+    """Workflow IDs no earlier test used (a prefix of the test's own, as each deployment has): no
+    need to delete earlier tests' workflows, which the dev server takes a minute or more to do
+    after a fan-out to hundreds."""
+    settings.workflow_id_prefix = f"t{uuid.uuid4().hex[:8]}-"
 
-    async def drop(wid: str) -> None:
-        async with sem:
-            try:
-                await client.workflow_service.delete_workflow_execution(
-                    DeleteWorkflowExecutionRequest(namespace=client.namespace, workflow_execution=WorkflowExecution(workflow_id=wid))
-                )
-            except Exception:  # noqa: BLE001 - already gone
-                pass
 
-    await asyncio.gather(*(drop(w) for w in set(ids)))
-    for _ in range(600):  # deleting hundreds of executions takes a while on a slow machine
-        left = [wf.id async for wf in client.list_workflows("WorkflowId STARTS_WITH 'report-request-'")]
-        if not left:
-            return
-        await asyncio.sleep(0.1)
+def workflow_of(settings, request_id: int, organization_id: int | None = None) -> str:  # type: ignore[no-untyped-def]
+    """The workflow ID of a request, or of its child for one organisation, with the test's prefix."""
+    wid = request_workflow_id(request_id) if organization_id is None else target_workflow_id(request_id, organization_id)
+    return (settings.workflow_id_prefix or "") + wid

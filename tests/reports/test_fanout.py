@@ -25,14 +25,15 @@ from tests.helpers import send, wait_for
 from tests.reports.factory import (
     bulk_orgs,
     create_request,
-    forget_report_workflows,
+    own_workflow_ids,
     principal,
     pydantic_client,
     submit,
     targets_by,
     worker_for,
+    workflow_of,
 )
-from workflows.reports.workflows import ReportRequestWorkflow, RequestInput, target_workflow_id
+from workflows.reports.workflows import ReportRequestWorkflow, RequestInput
 
 
 async def _targets_changed(client, settings, request_id: int, organization_ids: list[int]) -> None:  # type: ignore[no-untyped-def]
@@ -85,7 +86,7 @@ async def _delivered(database, request_id: int) -> int:  # type: ignore[no-untyp
 async def test_request_to_300_organisations_counts_on_time_late_and_missing(temporal_env, demo_db_sqlite, settings) -> None:
     client = pydantic_client(temporal_env.client)
     db = demo_db_sqlite
-    await forget_report_workflows(client)
+    own_workflow_ids(settings)
     orgs = await bulk_orgs(db, 300)
     officer = await principal(db, "bulk.officer")
     settings.report_fanout_batch = 100
@@ -105,10 +106,10 @@ async def test_request_to_300_organisations_counts_on_time_late_and_missing(temp
             await client.start_workflow(
                 ReportRequestWorkflow.run,
                 RequestInput(request_id=req.id, history_limit=400),
-                id=f"report-request-{req.id}",
+                id=workflow_of(settings, req.id),
                 task_queue=settings.task_queue,
             )
-        parent = client.get_workflow_handle(f"report-request-{req.id}")
+        parent = client.get_workflow_handle(workflow_of(settings, req.id))
         await wait_for(lambda: _delivered_all(db, req.id, 300), timeout=400)
         fanned_out = time.monotonic() - began
         print(f"\nfan-out {fanned_out:.1f}s")
@@ -121,7 +122,7 @@ async def test_request_to_300_organisations_counts_on_time_late_and_missing(temp
 
         # The 100 without a report live through their deadline: reminder, overdue, escalation.
         async def past_deadline(oid: int) -> None:
-            await temporal_env.fast_forward(client.get_workflow_handle(target_workflow_id(req.id, oid)), timedelta(days=5))
+            await temporal_env.fast_forward(client.get_workflow_handle(workflow_of(settings, req.id, oid)), timedelta(days=5))
 
         await asyncio.gather(*(past_deadline(oid) for oid in orgs[200:]))
         await wait_for(lambda: _at_least(db, "report.escalate", 100), timeout=240)
@@ -167,12 +168,9 @@ async def _at_least(db, action: str, n: int) -> bool:  # type: ignore[no-untyped
 async def test_a_worker_crash_during_fanout_creates_no_duplicate_and_loses_no_target(temporal_env, demo_db_sqlite, settings) -> None:
     client = pydantic_client(temporal_env.client)
     db = demo_db_sqlite
-    await forget_report_workflows(client)
+    own_workflow_ids(settings)
     orgs = await bulk_orgs(db, 200)
     settings.report_fanout_batch = 20
-    # Request ids restart at 1 in every fresh database, and the previous test's workflows may not
-    # be fully deleted from the shared Temporal server yet: take id 2 so no workflow id is reused.
-    await create_request(db, settings, orgs[:1], deadline=utcnow() + timedelta(days=3))
     req = await create_request(db, settings, orgs, deadline=utcnow() + timedelta(days=3))
     with temporal_env.with_time_skipping_disabled():
         gate = HoldDeliveries(req.id, after=1)
@@ -189,17 +187,17 @@ async def test_a_worker_crash_during_fanout_creates_no_duplicate_and_loses_no_ta
 
         async with build_worker(client, task_queue=queue, context=ActivityContext(settings, db)):
             await wait_for(lambda: _delivered_all(db, req.id, 200), timeout=400)
-            children = [wf async for wf in client.list_workflows(f"WorkflowId STARTS_WITH 'report-request-{req.id}-'")]
+            children = [wf async for wf in client.list_workflows(f"WorkflowId STARTS_WITH '{workflow_of(settings, req.id)}-'")]
             for _ in range(50):
                 if len(children) >= 200:
                     break
                 await asyncio.sleep(0.2)
-                children = [wf async for wf in client.list_workflows(f"WorkflowId STARTS_WITH 'report-request-{req.id}-'")]
+                children = [wf async for wf in client.list_workflows(f"WorkflowId STARTS_WITH '{workflow_of(settings, req.id)}-'")]
             lan = await principal(db, "lan.nguyen")
             async with db.session() as session:
                 await reports.close(session, principal=lan, request_id=req.id)
             await send(client, settings, "report-request", req.id, "wake")
-            assert await client.get_workflow_handle(f"report-request-{req.id}").result() == "closed:0/0/200"
+            assert await client.get_workflow_handle(workflow_of(settings, req.id)).result() == "closed:0/0/200"
     ids = [wf.id for wf in children]
     assert len(ids) == 200 and len(set(ids)) == 200, "one child per target, none twice"
     assert {int(i.rsplit("-", 1)[1]) for i in ids} == set(orgs)
@@ -217,7 +215,7 @@ async def test_a_target_that_cannot_be_delivered_ends_undeliverable_and_the_batc
     get their copies and wait for their reports."""
     client = pydantic_client(temporal_env.client)
     db = demo_db_sqlite
-    await forget_report_workflows(client)
+    own_workflow_ids(settings)
     orgs = await bulk_orgs(db, 3)
     req = await create_request(db, settings, orgs, deadline=utcnow() + timedelta(days=3))
     async with db.session() as session:
@@ -229,10 +227,10 @@ async def test_a_target_that_cannot_be_delivered_ends_undeliverable_and_the_batc
     with temporal_env.with_time_skipping_disabled():
         async with worker_for(client, settings, db):
             await send(client, settings, "report-request", req.id, None)
-            refused = client.get_workflow_handle(target_workflow_id(req.id, orgs[1]))
+            refused = client.get_workflow_handle(workflow_of(settings, req.id, orgs[1]))
             assert await wait_for(lambda: _result_or_none(refused), timeout=120) == "undeliverable"
             await wait_for(lambda: _delivered_all(db, req.id, 2), timeout=120)
-            parent = await client.get_workflow_handle(f"report-request-{req.id}").describe()
+            parent = await client.get_workflow_handle(workflow_of(settings, req.id)).describe()
             assert parent.status == WorkflowExecutionStatus.RUNNING
     async with db.read() as session:
         copies = await session.scalars(

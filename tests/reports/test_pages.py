@@ -12,7 +12,7 @@ from sqlalchemy import select
 from services.directory.models import Organization
 from services.reports.models import ReportTarget
 from tests.helpers import csrf_of, sign_in, wait_for
-from tests.reports.factory import forget_report_workflows, issue_letter, pydantic_client, worker_for
+from tests.reports.factory import issue_letter, own_workflow_ids, pydantic_client, worker_for
 from tests.signing.conftest import make_tiny_pdf
 
 
@@ -32,7 +32,7 @@ async def _delivered(db, rid: int) -> int:  # type: ignore[no-untyped-def]
 
 async def test_request_to_districts_with_approval_and_private_parts(temporal_env, demo_db_sqlite, client_for, settings) -> None:
     client = pydantic_client(temporal_env.client)
-    await forget_report_workflows(client)
+    own_workflow_ids(settings)
     orgs = await _orgs(demo_db_sqlite)
     async with worker_for(client, settings, demo_db_sqlite):
         lan = await client_for(demo_db_sqlite, client)

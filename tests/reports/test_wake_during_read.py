@@ -14,7 +14,7 @@ from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, 
 from services.db import utcnow
 from services.reports import service as reports
 from tests.helpers import send
-from tests.reports.factory import bulk_orgs, create_request, forget_report_workflows, principal, pydantic_client, worker_for
+from tests.reports.factory import bulk_orgs, create_request, own_workflow_ids, principal, pydantic_client, worker_for, workflow_of
 
 
 class HoldStateAnswer(Interceptor):
@@ -43,7 +43,7 @@ class HoldStateAnswer(Interceptor):
 async def test_a_close_announced_during_the_state_read_ends_the_workflow(temporal_env, demo_db_sqlite, settings) -> None:
     client = pydantic_client(temporal_env.client)
     db = demo_db_sqlite
-    await forget_report_workflows(client)
+    own_workflow_ids(settings)
     orgs = await bulk_orgs(db, 2, prefix="wake")
     req = await create_request(db, settings, orgs, deadline=utcnow() + timedelta(days=3))
     gate = HoldStateAnswer()
@@ -58,5 +58,5 @@ async def test_a_close_announced_during_the_state_read_ends_the_workflow(tempora
             # answer ("open") is released.
             await send(client, settings, "report-request", req.id, "wake")
             gate.release.set()
-            result = await asyncio.wait_for(client.get_workflow_handle(f"report-request-{req.id}").result(), timeout=60)
+            result = await asyncio.wait_for(client.get_workflow_handle(workflow_of(settings, req.id)).result(), timeout=60)
     assert result.startswith("closed:")

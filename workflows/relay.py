@@ -180,11 +180,13 @@ class OutboxRelay:
         *,
         poll: timedelta = POLL,
         reconcile_every: timedelta | None = RECONCILE_EVERY,
+        lease: timedelta = outbox.LEASE,
     ) -> None:
         self.client = client
         self.database = database
         self.settings = settings
         self.poll = poll
+        self.lease = lease
         self.reconcile_every = reconcile_every
         self.delivered = 0
         self.prefix: str | None = settings.workflow_id_prefix
@@ -231,9 +233,36 @@ class OutboxRelay:
     async def deliver_due(self) -> int:
         """Claim and deliver what is due now; the number of commands handled."""
         async with self.database.session() as session:
-            commands = await outbox.claim(session)
+            commands = await outbox.claim(session, lease=self.lease)
         if not commands:
             return 0
+        renewing = asyncio.create_task(self._renew([c.id for c in commands]))
+        try:
+            done, failures = await self._tell(commands)
+        finally:
+            renewing.cancel()  # before the marks below: a renewal after them would undo a put-off
+            await asyncio.gather(renewing, return_exceptions=True)
+        async with self.database.session() as session:
+            await outbox.delivered(session, ids=done)
+            for command, error in failures:
+                await outbox.failed(session, command=command, error=error)
+        if failures:
+            log.info("outbox relay: %d delivered, %d put off (%s)", len(done), len(failures), failures[0][1])
+        self.delivered += len(done)
+        return len(commands)
+
+    async def _renew(self, ids: list[int]) -> None:
+        """Keep the claim while the round lasts (Temporal slow or away: each call retries for seconds)."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            try:
+                async with self.database.session() as session:
+                    await outbox.renew(session, ids=ids, lease=self.lease)
+            except Exception as exc:  # noqa: BLE001 - the database busy: the next renewal tries again
+                log.warning("outbox relay: lease not renewed (%r)", exc)
+
+    async def _tell(self, commands: list[Command]) -> tuple[list[int], list[tuple[Command, str]]]:
+        """Deliver the claimed commands, in order per workflow: (delivered ids, failures)."""
         prefix = await self._prefix()
         groups: dict[str, list[Command]] = {}
         for command in commands:
@@ -261,14 +290,7 @@ class OutboxRelay:
                     previous = (command.signal, command.args)
 
         await asyncio.gather(*(tell(group) for group in groups.values()))
-        async with self.database.session() as session:
-            await outbox.delivered(session, ids=done)
-            for command, error in failures:
-                await outbox.failed(session, command=command, error=error)
-        if failures:
-            log.info("outbox relay: %d delivered, %d put off (%s)", len(done), len(failures), failures[0][1])
-        self.delivered += len(done)
-        return len(commands)
+        return done, failures
 
     async def reconcile(self) -> int:
         """Queue a look for every open object whose workflow is not running; the number queued."""

@@ -24,7 +24,9 @@ from services.outbox.models import Deployment, OutboxCommand
 
 KINDS = {"incoming", "outgoing", "task", "meeting", "minutes", "report-request", "report-target", "exchange", "archive", "register-print"}
 MAX_BACKOFF = timedelta(minutes=1)
-LEASE = timedelta(minutes=2)
+# A relay's claim on the commands it is delivering, renewed while it delivers (`renew`): a relay
+# killed in mid-round holds them back this long at most, never a whole round's worth of retries.
+LEASE = timedelta(seconds=15)
 
 # Called after a commit that wrote commands, so a relay in this process delivers them at once
 # instead of at its next poll.
@@ -103,6 +105,14 @@ async def claim(session: AsyncSession, *, limit: int = 500, lease: timedelta = L
         )
     ).all()
     return sorted((Command(r.id, r.kind, r.object_id, r.signal, json.loads(r.args), r.attempts) for r in claimed), key=lambda c: c.id)
+
+
+async def renew(session: AsyncSession, *, ids: list[int], lease: timedelta = LEASE) -> None:
+    """Extend the claim on commands still being delivered (those marked meanwhile are left alone)."""
+    if ids:
+        await session.execute(
+            update(OutboxCommand).where(OutboxCommand.id.in_(ids), OutboxCommand.delivered_at.is_(None)).values(due_at=utcnow() + lease)
+        )
 
 
 async def delivered(session: AsyncSession, *, ids: list[int]) -> None:

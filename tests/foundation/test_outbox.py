@@ -9,6 +9,8 @@ import os
 import signal
 
 from sqlalchemy import func, or_, select
+from temporalio.client import Client
+from temporalio.service import RetryConfig
 
 from demo.directory import DEMO_PIN
 from meetings.models import PollOption, PollVoter
@@ -22,7 +24,7 @@ from services.notifications.models import Notification
 from services.outbox import service as outbox
 from services.outbox.models import OutboxCommand
 from services.outgoing.models import OutgoingDocument, OutgoingRecipient
-from tests.helpers import csrf_of, free_port, sign_in
+from tests.helpers import csrf_of, free_port, sign_in, wait_for
 from tests.incoming.conftest import (
     org_id,
     pydantic_client,
@@ -33,7 +35,7 @@ from tests.incoming.conftest import (
 from tests.outgoing import flow
 from tests.signing.conftest import make_tiny_pdf
 from web.runtime import start_temporal_dev_server
-from workflows.client import connect
+from workflows.client import data_converter
 from workflows.context import ActivityContext
 from workflows.relay import OutboxRelay
 from workflows.worker import build_worker
@@ -82,7 +84,14 @@ async def test_work_done_while_temporal_is_down_reaches_its_workflows_once(
     temporal_dir = tmp_path / "temporal"
     server = await start_temporal_dev_server(data_dir=temporal_dir, port=port, ui_port=ui_port)
     try:
-        client = await connect(settings, f"127.0.0.1:{port}")
+        # The app's client, a call retried every 0.3 s at most (the SDK backs off to 5 s): with the
+        # server gone, the relay's delivery fails (awaited below) after ~3 s of retries, not 10.
+        client = await Client.connect(
+            f"127.0.0.1:{port}",
+            namespace=settings.temporal_namespace,
+            data_converter=data_converter(settings),
+            retry_config=RetryConfig(max_interval_millis=300),
+        )
         async with build_worker(client, task_queue=settings.task_queue, context=ActivityContext(settings, db)):
             # The pages hold a client of this server (a route awaiting Temporal would hang on it);
             # the outbox relay runs beside them.
@@ -384,3 +393,55 @@ async def test_two_databases_beside_one_temporal_never_share_a_workflow(
         await database.dispose()
     assert ids[0][1] == ids[1][1]  # the same document id in both databases …
     assert ids[0][0] != ids[1][0]  # … and two workflows
+
+
+async def test_a_relay_keeps_its_claim_while_it_delivers_and_a_dead_relays_claim_lapses(demo_db_sqlite, settings) -> None:
+    """The lease is short and renewed: while a relay's round lasts (here Temporal accepts the
+    connection and never answers) no other relay takes its commands, long after the first lease ran
+    out; a relay that died holding commands keeps them only until its lease runs out."""
+    from datetime import timedelta
+
+    from services.db import utcnow
+
+    db, lease = demo_db_sqlite, timedelta(seconds=1)
+    async with db.session() as session:
+        await outbox.tell(session, "incoming", 1)
+    silent = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    away = await Client.connect(f"127.0.0.1:{port}", lazy=True, data_converter=data_converter(settings))
+    relay = OutboxRelay(away, db, settings, reconcile_every=None, lease=lease)
+    round_ = asyncio.create_task(relay.deliver_due())
+    try:
+
+        async def claimed_by_the_round() -> bool:
+            async with db.read() as session:
+                due = await session.scalar(select(OutboxCommand.due_at))
+            return due is not None and _aware(due) > utcnow()
+
+        await wait_for(claimed_by_the_round, timeout=30)
+        async with db.read() as session:
+            checked_until = _aware(await session.scalar(select(OutboxCommand.due_at))) + 2 * lease
+        while utcnow() < checked_until:  # three leases of the round's
+            async with db.session() as session:
+                stolen = await outbox.claim(session, lease=lease)
+            assert not stolen, "another relay took commands the running round still holds"
+            assert not round_.done(), "the round ended: nothing was checked"
+            await asyncio.sleep(0.1)
+    finally:
+        round_.cancel()
+        await asyncio.gather(round_, return_exceptions=True)
+        silent.close()
+
+    # The round is gone without marking anything (a relay killed): due again once its lease ran out.
+    async def due_again() -> bool:
+        async with db.session() as session:
+            return bool(await outbox.claim(session, lease=lease))
+
+    assert await wait_for(due_again, timeout=30)
+
+
+def _aware(moment):  # type: ignore[no-untyped-def]
+    """SQLite gives back naive UTC datetimes."""
+    from datetime import UTC
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -7,7 +7,9 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import select
+from temporalio import activity
 from temporalio.client import Client
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from meetings import scheduling
 from meetings.models import Meeting
@@ -165,3 +167,54 @@ async def test_demo_meetings_cover_every_state_and_seeding_twice_is_harmless(tem
 
             record = await facts(session, meeting_id=live.id)
         assert [i.status for i in record.items][:2] == ["done", "running"]
+
+
+class _HoldStateRead(Interceptor):
+    """Lets the workflow's first state read run, then holds its answer until `release` is set."""
+
+    def __init__(self) -> None:
+        self.read, self.release = asyncio.Event(), asyncio.Event()
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        gate = self
+
+        class Hold(ActivityInboundInterceptor):
+            async def execute_activity(self, input: ExecuteActivityInput) -> object:
+                result = await self.next.execute_activity(input)
+                if activity.info().activity_type == "meeting_state" and not gate.read.is_set():
+                    gate.read.set()
+                    await gate.release.wait()
+                return result
+
+        return Hold(next)
+
+
+async def test_a_close_signalled_while_the_state_is_read_ends_the_workflow(temporal_env, demo_db_sqlite, settings) -> None:
+    """The state read answers "open"; before its answer comes back the meeting is closed and both
+    signals arrive (a worker killed and replaced in between, as in the fault test): the read must
+    not undo the close."""
+    db = demo_db_sqlite
+    built = await build_meeting(db, settings, starts_in=timedelta(days=2))
+    mid = built.meeting_id
+    chair = await principal(db, CHAIR)
+    async with db.session() as session:
+        await scheduling.open_meeting(session, principal=chair, meeting_id=mid)
+    queue = f"meet-{uuid.uuid4().hex[:6]}"
+    gate = _HoldStateRead()
+    client = _client(temporal_env)
+    with temporal_env.with_time_skipping_disabled():
+        async with build_worker(client, task_queue=queue, context=ActivityContext(settings, db), interceptors=[gate]):
+            handle = await client.start_workflow(
+                MeetingWorkflow.run,
+                MeetingInput(meeting_id=mid),
+                id=f"{workflow_id('meeting', mid)}-{uuid.uuid4().hex[:6]}",
+                task_queue=queue,
+            )
+            await asyncio.wait_for(gate.read.wait(), timeout=60)
+            async with db.session() as session:
+                await scheduling.close_meeting(session, principal=chair, meeting_id=mid)
+            await handle.signal(MeetingWorkflow.opened)
+            await handle.signal(MeetingWorkflow.closed)
+            gate.release.set()
+            outcome = await asyncio.wait_for(handle.result(), timeout=60)
+    assert outcome.status == "closed"

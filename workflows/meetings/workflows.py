@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
 
 RETRY = retry.DATABASE
 TIMEOUT = timedelta(minutes=2)
+PHASE_NEVER_BACK = "meeting-phase-never-back"  # patch: the state read never undoes a signalled close
 
 
 class MeetingInput(BaseModel):
@@ -144,7 +145,11 @@ class MeetingWorkflow:
             self.starts_at = state.starts_at
         if state.status in ("cancelled", "closed"):
             return MeetingOutcome(status=state.status, reminders_sent=[])
-        if state.status == "open":
+        if state.status == "open" and self.phase == "scheduled":
+            self.phase = "open"
+        elif state.status == "open" and self.phase != "open" and not workflow.patched(PHASE_NEVER_BACK):
+            # Before the patch a close signalled while the state was read was undone here, and the
+            # workflow waited for a close that had already come (the SIGKILL fault test found it).
             self.phase = "open"
         if self.phase == "scheduled":
             sent: InvitationsSent = await workflow.execute_activity_method(

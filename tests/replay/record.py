@@ -28,7 +28,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from services.config import Settings
 from services.db import Database, set_database
-from tests.helpers import TEST_PAYLOAD_KEYS, app_client, free_port
+from tests.helpers import TEST_PAYLOAD_KEYS, app_client, free_port, wait_for
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 
@@ -42,15 +42,9 @@ class Rig:
 
 
 async def until(predicate: Callable[[], Awaitable[Any]], timeout: float = 120.0) -> Any:
-    """Poll a condition (the database or a query) until it holds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.1)
+    """Poll a condition (the database or a query) until it holds: the tests' `wait_for`, with the
+    recorder's longer patience."""
+    return await wait_for(predicate, timeout=timeout, every=0.1)
 
 
 async def finished(handle: WorkflowHandle, timeout: float = 180.0) -> Any:

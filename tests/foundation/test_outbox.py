@@ -416,11 +416,11 @@ async def test_a_relay_keeps_its_claim_while_it_delivers_and_a_dead_relays_claim
         async def claimed_by_the_round() -> bool:
             async with db.read() as session:
                 due = await session.scalar(select(OutboxCommand.due_at))
-            return due is not None and _aware(due) > utcnow()
+            return due is not None and due > utcnow()
 
         await wait_for(claimed_by_the_round, timeout=30)
         async with db.read() as session:
-            checked_until = _aware(await session.scalar(select(OutboxCommand.due_at))) + 2 * lease
+            checked_until = await session.scalar(select(OutboxCommand.due_at)) + 2 * lease
         while utcnow() < checked_until:  # three leases of the round's
             async with db.session() as session:
                 stolen = await outbox.claim(session, lease=lease)
@@ -438,10 +438,3 @@ async def test_a_relay_keeps_its_claim_while_it_delivers_and_a_dead_relays_claim
             return bool(await outbox.claim(session, lease=lease))
 
     assert await wait_for(due_again, timeout=30)
-
-
-def _aware(moment):  # type: ignore[no-untyped-def]
-    """SQLite gives back naive UTC datetimes."""
-    from datetime import UTC
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -103,6 +103,18 @@ async def worker_with_relay(client, settings, database, prefix: str, interceptor
         await asyncio.gather(relay, return_exceptions=True)
 
 
+async def end_earlier_workflows(client, *prefixes: str) -> None:  # type: ignore[no-untyped-def]
+    """Terminate the running workflows whose IDs start with one of `prefixes`: IDs repeat across
+    the fresh databases of tests on the session's one Temporal server, and a start that finds an
+    earlier test's workflow still running joins it (the relay's USE_EXISTING) instead of running."""
+    for prefix in prefixes:
+        async for wf in client.list_workflows(f"WorkflowId STARTS_WITH '{prefix}' AND ExecutionStatus = 'Running'"):
+            try:
+                await client.get_workflow_handle(wf.id).terminate("previous test")
+            except Exception:  # noqa: BLE001 - ended meanwhile
+                pass
+
+
 async def send(client, settings, kind: str, object_id: int, signal: str | None = "changed", *args) -> None:  # type: ignore[no-untyped-def]
     """Deliver one command now, the way the outbox relay does (tests that drive workflows directly)."""
     from services.outbox.service import Command

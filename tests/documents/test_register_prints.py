@@ -22,7 +22,7 @@ from services.audit.models import AuditEntry
 from services.documents.register_prints import RegisterPrint
 from services.events.models import Event
 from signing.convert import ConversionFailed
-from tests.helpers import app_client, csrf_of, sign_in, wait_for, worker_with_relay
+from tests.helpers import app_client, csrf_of, end_earlier_workflows, sign_in, wait_for, worker_with_relay
 from tests.incoming.conftest import org_id, register
 from tests.outgoing.flow import pdftotext
 
@@ -32,11 +32,7 @@ THIS_YEAR = dt.datetime.now(dt.timezone(dt.timedelta(hours=7))).year
 async def _fresh_client(temporal_env):  # type: ignore[no-untyped-def]
     """The app's client; prints of earlier tests (same IDs, other databases) still running are ended."""
     client = app_client(temporal_env.client)
-    async for wf in client.list_workflows("WorkflowId STARTS_WITH 'register-print-' AND ExecutionStatus = 'Running'"):
-        try:
-            await client.get_workflow_handle(wf.id).terminate("previous test")
-        except Exception:  # noqa: BLE001 - ended meanwhile
-            pass
+    await end_earlier_workflows(client, "register-print-")
     return client
 
 

@@ -14,7 +14,7 @@ from services.db import Database
 from services.directory.models import Organization, Unit, User
 from services.incoming import service as incoming
 from services.incoming.models import IncomingDocument
-from tests.helpers import app_client, worker_with_relay
+from tests.helpers import app_client, end_earlier_workflows, worker_with_relay
 from tests.signing.conftest import make_tiny_pdf
 
 
@@ -111,8 +111,4 @@ async def worker_for(client, settings, database):  # type: ignore[no-untyped-def
 
 async def terminate_incoming(client) -> None:  # type: ignore[no-untyped-def]
     """Terminate running incoming workflows (IDs repeat across the fresh databases of tests)."""
-    async for wf in client.list_workflows("WorkflowId STARTS_WITH 'incoming-' AND ExecutionStatus = 'Running'"):
-        try:
-            await client.get_workflow_handle(wf.id).terminate("previous test")
-        except Exception:  # noqa: BLE001 - closed meanwhile
-            pass
+    await end_earlier_workflows(client, "incoming-")

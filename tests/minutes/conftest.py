@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from demo.minutes import Plan, hold_meeting  # noqa: F401  (re-exported for the tests)
-from tests.helpers import worker_with_relay
+from tests.helpers import end_earlier_workflows, worker_with_relay
 
 ITEMS = ["Báo cáo sơ kết 6 tháng đầu năm", "Thảo luận phương hướng 6 tháng cuối năm", "Biểu quyết chương trình phối hợp"]
 
@@ -18,11 +18,7 @@ async def worker_for(client, settings, database):  # type: ignore[no-untyped-def
 
 async def terminate(client, prefix: str) -> None:  # type: ignore[no-untyped-def]
     """Workflow IDs repeat across the fresh databases of tests: end the previous ones."""
-    async for wf in client.list_workflows(f"WorkflowId STARTS_WITH '{prefix}' AND ExecutionStatus = 'Running'"):
-        try:
-            await client.get_workflow_handle(wf.id).terminate("previous test")
-        except Exception:  # noqa: BLE001 - closed meanwhile
-            pass
+    await end_earlier_workflows(client, prefix)
 
 
 def pydantic_client(temporal_env):  # type: ignore[no-untyped-def]

@@ -55,14 +55,10 @@ def og_settings(settings: Settings, demo_pki: DemoPKI) -> Settings:
 async def pyd_client(temporal_env):  # type: ignore[no-untyped-def]
     """The session's Temporal server (time skipping) with the app's pydantic data converter; running
     `outgoing-*` workflows of earlier tests (same IDs, other databases) are terminated first."""
-    from tests.helpers import app_client
+    from tests.helpers import app_client, end_earlier_workflows
 
     client = app_client(temporal_env.client)  # keeps the time-skipping interceptor of the test server
-    async for wf in client.list_workflows("WorkflowId STARTS_WITH 'outgoing-' AND ExecutionStatus = 'Running'"):
-        try:
-            await client.get_workflow_handle(wf.id).terminate("previous test")
-        except Exception:  # noqa: BLE001 - closed meanwhile
-            pass
+    await end_earlier_workflows(client, "outgoing-", "register-print-")
     return client
 
 

@@ -15,7 +15,7 @@ from services.documents.register_prints import RegisterPrint
 from services.outgoing.models import OutgoingDocument
 from signing.archive import archive_chain
 from signing.trust import TrustConfig
-from tests.helpers import app_client, csrf_of, sign_in, wait_for, worker_with_relay
+from tests.helpers import app_client, csrf_of, end_earlier_workflows, sign_in, wait_for, worker_with_relay
 from tests.outgoing import flow
 from workflows.archive.refresh import refresh
 
@@ -38,8 +38,7 @@ async def _archived(db, kind: str) -> None:  # type: ignore[no-untyped-def]
 
 async def test_the_clerk_archives_last_years_registers_once(demo_db_sqlite, og_settings, client_for, temporal_env) -> None:
     client = app_client(temporal_env.client)
-    async for wf in client.list_workflows("WorkflowId STARTS_WITH 'register-print-' AND ExecutionStatus = 'Running'"):
-        await client.get_workflow_handle(wf.id).terminate("previous test")
+    await end_earlier_workflows(client, "register-print-")
     async with worker_with_relay(client, og_settings, demo_db_sqlite, "register-archive"):
         db, settings = demo_db_sqlite, og_settings
         # A document issued "last year": its register is the one to close.

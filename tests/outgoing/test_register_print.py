@@ -14,7 +14,7 @@ import signing.convert
 from services.audit.models import AuditEntry
 from services.audit.service import Actor, record
 from services.documents.register_prints import RegisterPrint
-from tests.helpers import app_client, csrf_of, sign_in, wait_for, worker_with_relay
+from tests.helpers import app_client, csrf_of, end_earlier_workflows, sign_in, wait_for, worker_with_relay
 from tests.outgoing import flow
 
 
@@ -39,8 +39,7 @@ async def test_others_write_while_the_register_pdf_is_being_built(
     held = HeldConverter()
     monkeypatch.setattr(signing.convert, "get_converter", lambda: held)
     client = app_client(temporal_env.client)
-    async for wf in client.list_workflows("WorkflowId STARTS_WITH 'register-print-' AND ExecutionStatus = 'Running'"):
-        await client.get_workflow_handle(wf.id).terminate("previous test")
+    await end_earlier_workflows(client, "register-print-")
     async with worker_with_relay(client, settings, db, "register-print"):
         clerk = await client_for(db)
         await sign_in(clerk, "mai.tran")

@@ -16,7 +16,8 @@ from services.calendar import vn_today
 from services.incoming import service as incoming
 from services.outgoing import service as outgoing
 from services.outgoing.models import OutgoingDocument, Status
-from tests.incoming.conftest import meta, org_id, pdf_file, principal, pydantic_client, terminate_incoming, user_id
+from tests.helpers import end_earlier_workflows
+from tests.incoming.conftest import meta, org_id, pdf_file, principal, pydantic_client, user_id
 from tests.outgoing import flow
 from tests.signing.conftest import make_tiny_pdf
 from workflows.context import ActivityContext
@@ -29,19 +30,10 @@ OUTGOING = 100
 RECALLED = 10
 
 
-async def _terminate_outgoing(client) -> None:  # type: ignore[no-untyped-def]
-    async for wf in client.list_workflows("WorkflowId STARTS_WITH 'outgoing-' AND ExecutionStatus = 'Running'"):
-        try:
-            await client.get_workflow_handle(wf.id).terminate("previous test")
-        except Exception:  # noqa: BLE001 - closed meanwhile
-            pass
-
-
 async def test_no_workflow_stays_open_once_its_documents_are_final(temporal_env, demo_db_sqlite, settings) -> None:
     db = demo_db_sqlite
     client = pydantic_client(temporal_env)
-    await terminate_incoming(client)
-    await _terminate_outgoing(client)
+    await end_earlier_workflows(client, "incoming-", "outgoing-")
     settings.task_queue = f"ends-{uuid.uuid4().hex[:8]}"
     blobs = BlobStore.for_data_dir(settings.data_dir)
     clerk, leader, lead = [await principal(db, u) for u in ("mai.tran", "lan.nguyen", "thu.le")]

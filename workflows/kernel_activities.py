@@ -70,7 +70,9 @@ class KernelActivities:
     @activity.defn(name="kernel_snapshot")
     async def snapshot(self, ref: TrackedRef) -> Tracked:
         adapter = adapter_for(ref.kind, self.context.settings)
-        async with self.context.database.session() as session:
+        # A read: on SQLite a write transaction would queue for the one write lock behind every
+        # writer (a fan-out's deliveries), though a snapshot writes nothing.
+        async with self.context.database.read() as session:
             return await deadlines.snapshot(session, adapter=adapter, object_id=ref.object_id)
 
     @activity.defn(name="kernel_announce")

@@ -50,6 +50,36 @@ async def test_pages_and_healthz_answer_while_a_writer_holds_the_lock(quick_db, 
         holder.close()
 
 
+async def test_workflow_snapshots_read_while_a_writer_holds_the_lock(quick_db, settings) -> None:
+    """The snapshot activities write nothing: they must not queue for the write lock (a report
+    fan-out's children each read their target while the deliveries write)."""
+    from services.reports.models import ReportTarget
+    from tests.api.test_tasks_api import _task
+    from tests.incoming.conftest import register
+    from tests.reports.factory import create_request, org_id
+    from workflows.context import ActivityContext
+    from workflows.incoming.activities import IncomingActivities
+    from workflows.kernel_activities import KernelActivities, TrackedRef
+    from workflows.tasks.activities import TaskActivities
+
+    doc_id = (await register(quick_db, settings)).id
+    task_id = await _task(quick_db, "Tổng hợp số liệu")
+    request = await create_request(quick_db, settings, [await org_id(quick_db, "hlhpn-tpbentre")])
+    async with quick_db.read() as session:
+        target_id = await session.scalar(select(ReportTarget.id).where(ReportTarget.request_id == request.id))
+    context = ActivityContext(settings, quick_db)
+    holder = _hold_write_lock(_sqlite_path(quick_db))
+    try:  # past the 0.5 s lock deadline each would fail "busy" if it asked for the lock
+        kernel = KernelActivities(context)
+        for kind, object_id in (("incoming", doc_id), ("task", task_id), ("report_target", target_id)):
+            assert (await kernel.snapshot(TrackedRef(kind=kind, object_id=object_id))).object_id == object_id
+        assert (await IncomingActivities(context).snapshot(doc_id)).document_id == doc_id
+        assert (await TaskActivities(context).snapshot(task_id)).task_id == task_id
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
 async def test_a_write_past_the_lock_deadline_is_told_busy_and_leaves_nothing(quick_db, client_for) -> None:
     client = await client_for(quick_db)
     await sign_in(client, "mai.tran")

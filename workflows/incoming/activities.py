@@ -64,7 +64,7 @@ class IncomingActivities:
     @activity.defn(name="incoming_snapshot")
     async def snapshot(self, document_id: int) -> SnapshotOut:
         settings = self.context.settings
-        async with self.context.database.session() as session:
+        async with self.context.database.read() as session:
             snap = await incoming.workflow_snapshot(
                 session,
                 document_id=document_id,

@@ -36,7 +36,7 @@ class TaskActivities:
     @activity.defn(name="task_snapshot")
     async def snapshot(self, task_id: int) -> TaskSnapshot:
         settings = self.context.settings
-        async with self.context.database.session() as session:
+        async with self.context.database.read() as session:
             snap = await tasks.workflow_snapshot(
                 session,
                 task_id=task_id,

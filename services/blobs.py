@@ -81,6 +81,10 @@ class BlobStore:
     def exists(self, digest: str) -> bool:
         return self._local(digest).exists()
 
+    def delete(self, digest: str) -> None:
+        """Remove a blob no row holds any more (the caller checked, in a committed transaction)."""
+        self._local(digest).unlink(missing_ok=True)
+
 
 class BucketBlobStore(BlobStore):
     """Blobs in an S3-compatible bucket (object key: prefix + digest); `root` caches them."""
@@ -143,6 +147,10 @@ class BucketBlobStore(BlobStore):
 
     def exists(self, digest: str) -> bool:
         return self._local(digest).exists() or self._in_bucket(digest)
+
+    def delete(self, digest: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(digest))
+        super().delete(digest)  # and this host's cached copy
 
 
 @cache

@@ -11,7 +11,7 @@ from services.config import Settings
 from services.documents.registers_print import PART_ROWS, RegisterKind
 from signing.archive import add_archive_timestamp
 from signing.convert import get_converter
-from signing.register_print import Progress, print_book
+from signing.register_print import PartStore, Progress, print_book
 from signing.trust import TrustConfig
 
 
@@ -24,8 +24,9 @@ async def archived_book(
     rows: Sequence[Mapping[str, object]],
     part_rows: int = PART_ROWS,
     progress: Progress | None = None,
+    store: PartStore | None = None,
 ) -> bytes:
     pdf = await print_book(
-        kind=kind, org_name=org_name, year=year, rows=rows, converter=get_converter(), part_rows=part_rows, progress=progress
+        kind=kind, org_name=org_name, year=year, rows=rows, converter=get_converter(), part_rows=part_rows, progress=progress, store=store
     )
     return await add_archive_timestamp(pdf, trust=TrustConfig.from_settings(settings))

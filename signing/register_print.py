@@ -6,17 +6,24 @@ header rows on each, every part from a new page, as `build_register_docx` splits
 part converted on its own: the print can say how far it got after every part, the office is free
 for other conversions between parts, and no single conversion runs long. The parts' pages are
 then joined by qpdf into one file whose footer ("Trang N") counts on from part to part.
+
+Given a `PartStore`, each converted part is kept there under the digest of what it was built
+from (`part_source`), and a part found there is not converted again: a print tried again after a
+lost worker goes on from where it stopped, unless the rows of a part changed meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from io import BytesIO
 from pathlib import Path
+from typing import Protocol
 
 from pyhanko.pdf_utils.reader import PdfFileReader
 
@@ -24,11 +31,24 @@ from services.documents.layout import PdfConverter
 from services.documents.registers_print import PART_ROWS, RegisterKind, build_register_docx
 from signing.convert import ConversionFailed, ConverterUnavailable
 
-__all__ = ["Progress", "join_pdfs", "page_count", "print_book"]
+__all__ = ["PartStore", "Progress", "join_pdfs", "page_count", "part_source", "print_book"]
 
 #: Told after each converted part: (parts converted, parts in the book, rows converted).
 Progress = Callable[[int, int, int], Awaitable[None]]
 JOIN_TIMEOUT = 300.0  # qpdf joins a year's 1,300 pages in about a second
+
+
+class PartStore(Protocol):
+    """Where the converted parts of one print are kept across its attempts."""
+
+    async def kept(self, position: int, source: str) -> bytes | None: ...
+
+    async def keep(self, position: int, source: str, pdf: bytes) -> None: ...
+
+
+def part_source(**built_from: object) -> str:
+    """The digest of what a part is built from (its rows, where it starts, the book's title…)."""
+    return hashlib.sha256(json.dumps(built_from, default=str, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def parts_of(rows: Sequence[Mapping[str, object]], part_rows: int = PART_ROWS) -> list[Sequence[Mapping[str, object]]]:
@@ -77,24 +97,32 @@ async def print_book(
     converter: PdfConverter,
     part_rows: int = PART_ROWS,
     progress: Progress | None = None,
+    store: PartStore | None = None,
 ) -> bytes:
-    """The register as one PDF, converted a part at a time; `progress` is told after each part."""
+    """The register as one PDF, converted a part at a time; `progress` is told after each part,
+    `store` keeps each part (and gives back those an earlier attempt converted)."""
     parts = parts_of(rows, part_rows)
     pdfs: list[bytes] = []
     first_page, done_rows = 1, 0
     for index, part in enumerate(parts):
-        docx = await asyncio.to_thread(
-            build_register_docx,
-            kind=kind,
-            org_name=org_name,
-            year=year,
-            rows=part,
-            heading=index == 0,
-            first_page=first_page,
-            part_rows=part_rows,
-        )
-        # LibreOffice lays out ~3 ms a row: a part gets that beyond an uploaded document's limit.
-        pdf = await converter.to_pdf(docx, extra_seconds=0.01 * len(part))
+        layout = {"heading": index == 0, "first_page": first_page, "part_rows": part_rows}
+        source = part_source(kind=kind, org_name=org_name, year=year, rows=[dict(row) for row in part], **layout)
+        pdf = await store.kept(index, source) if store is not None else None
+        if pdf is None:
+            docx = await asyncio.to_thread(
+                build_register_docx,
+                kind=kind,
+                org_name=org_name,
+                year=year,
+                rows=part,
+                heading=index == 0,
+                first_page=first_page,
+                part_rows=part_rows,
+            )
+            # LibreOffice lays out ~3 ms a row: a part gets that beyond an uploaded document's limit.
+            pdf = await converter.to_pdf(docx, extra_seconds=0.01 * len(part))
+            if store is not None:
+                await store.keep(index, source, pdf)
         first_page += await asyncio.to_thread(page_count, pdf)
         pdfs.append(pdf)
         done_rows += len(part)

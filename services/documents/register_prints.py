@@ -9,6 +9,12 @@ it without reload. The finished file goes into the blob store; an archive is rec
 closed register's archived book (`register_archive.archive`) in the same transaction that ends
 the job. Whoever may print a register today may start, follow and download its prints: the
 scope is the register's (`may_read`), never the starter's alone.
+
+Each converted part is kept (blob and row) until the print ends, keyed by what it was built
+from: a print tried again after a lost worker converts only the parts whose rows changed or were
+not done. When a print ends its parts go, and a finished print replaces the register's earlier
+prints: their files leave the blob store (`finish` names the blobs no row holds any more; the
+activity deletes them once the transaction has committed).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import datetime as dt
 import json
 from typing import Final
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, select, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, delete, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -89,6 +95,17 @@ class RegisterPrint(Base):
             return ""
         texts = json.loads(self.error)
         return texts.get(locale) or texts.get("vi", "")
+
+
+class RegisterPrintPart(Base):
+    """A part of a print under way, converted and kept (gone once the print ends)."""
+
+    __tablename__ = "register_print_parts"
+
+    print_id: Mapped[int] = mapped_column(ForeignKey("register_prints.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0, 1, … in the book
+    source_sha256: Mapped[str] = mapped_column(String(64))  # what it was built from (signing.register_print.part_source)
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
 
 
 def channel(print_id: int) -> str:
@@ -244,12 +261,80 @@ async def progressed(session: AsyncSession, *, print_id: int, parts_done: int, r
         await _tell_page(session, job, "progress")
 
 
-async def finish(session: AsyncSession, *, print_id: int, pdf_sha256: str) -> RegisterPrint | None:
+async def kept_part(session: AsyncSession, *, print_id: int, position: int, source_sha256: str) -> str | None:
+    """The PDF (blob digest) of a part converted by an earlier attempt from the same source."""
+    part = await session.get(RegisterPrintPart, (print_id, position))
+    return part.pdf_sha256 if part is not None and part.source_sha256 == source_sha256 else None
+
+
+async def keep_part(session: AsyncSession, *, print_id: int, position: int, source_sha256: str, pdf_sha256: str) -> list[str]:
+    """Keep a converted part (replacing one of another source) while the print runs; returns the
+    blob no longer held: the one replaced, or this one when the print ended meanwhile."""
+    job = await _locked(session, print_id)  # the print's row first, as `finish` takes them
+    if job is None or job.status != RUNNING:
+        return await unheld(session, [pdf_sha256])
+    part = await session.get(RegisterPrintPart, (print_id, position))
+    if part is None:
+        session.add(RegisterPrintPart(print_id=print_id, position=position, source_sha256=source_sha256, pdf_sha256=pdf_sha256))
+        return []
+    replaced = part.pdf_sha256
+    part.source_sha256, part.pdf_sha256 = source_sha256, pdf_sha256
+    await session.flush()
+    return await unheld(session, [replaced])
+
+
+async def unheld(session: AsyncSession, digests: list[str]) -> list[str]:
+    """The digests no print, part or archived book holds: blobs that may be deleted. (A book's
+    or a part's PDF is LibreOffice's output of one run, stamped with its time; no other table
+    holds the same bytes.)"""
+    if not digests:
+        return []
+    held = (
+        set(await session.scalars(select(RegisterPrint.pdf_sha256).where(RegisterPrint.pdf_sha256.in_(digests))))
+        | set(await session.scalars(select(RegisterPrintPart.pdf_sha256).where(RegisterPrintPart.pdf_sha256.in_(digests))))
+        | set(
+            await session.scalars(
+                select(register_archive.RegisterArchive.pdf_sha256).where(register_archive.RegisterArchive.pdf_sha256.in_(digests))
+            )
+        )
+    )
+    return sorted(set(digests) - held)
+
+
+async def _drop_parts(session: AsyncSession, print_id: int) -> list[str]:
+    parts = list(await session.scalars(select(RegisterPrintPart.pdf_sha256).where(RegisterPrintPart.print_id == print_id)))
+    await session.execute(delete(RegisterPrintPart).where(RegisterPrintPart.print_id == print_id))
+    return parts
+
+
+async def finish(session: AsyncSession, *, print_id: int, pdf_sha256: str) -> list[str]:
     """The book is printed and kept; an archive is recorded as the register's archived book (on
-    the rights its clerk has now, once per register and year)."""
+    the rights its clerk has now, once per register and year). The print's parts go, and its
+    register's earlier prints give up their files to it. Returns the blobs no longer held (to
+    delete after commit): the parts', the earlier prints', or this book's when it had ended."""
     job = await _locked(session, print_id)
     if job is None or job.status != RUNNING:
-        return None
+        return await unheld(session, [pdf_sha256])
+    # Rows in the declared order (services.db): the prints, their parts, then the audit and events.
+    released: list[str] = []
+    if job.purpose == PRINT:
+        earlier = (
+            await session.scalars(
+                select(RegisterPrint).where(
+                    RegisterPrint.organization_id == job.organization_id,
+                    RegisterPrint.kind == job.kind,
+                    RegisterPrint.series == job.series,
+                    RegisterPrint.year == job.year,
+                    RegisterPrint.purpose == PRINT,
+                    RegisterPrint.id < job.id,
+                    RegisterPrint.pdf_sha256.is_not(None),
+                )
+            )
+        ).all()
+        released += [old.pdf_sha256 for old in earlier if old.pdf_sha256]
+        for old in earlier:
+            old.pdf_sha256 = None
+    released += await _drop_parts(session, print_id)
     if job.purpose == ARCHIVE:
         await register_archive.archive(
             session,
@@ -265,14 +350,19 @@ async def finish(session: AsyncSession, *, print_id: int, pdf_sha256: str) -> Re
     job.status, job.pdf_sha256, job.finished_at = DONE, pdf_sha256, utcnow()
     job.parts_done, job.rows_done = job.parts, job.rows
     await _tell_page(session, job, "done")
-    return job
+    await session.flush()
+    return await unheld(session, released)
 
 
-async def fail(session: AsyncSession, *, print_id: int, reason: DomainError | Message) -> None:
-    """The print ended without a book: the page says why and offers to try again."""
+async def fail(session: AsyncSession, *, print_id: int, reason: DomainError | Message) -> list[str]:
+    """The print ended without a book: the page says why and offers to try again. Its parts go
+    (returned: the blobs to delete after commit)."""
     job = await _locked(session, print_id)
     if job is None or not job.open:
-        return
+        return []
     texts = {locale: reason.text(locale) if isinstance(reason, DomainError) else render(reason, locale) for locale in ("vi", "en")}
+    released = await _drop_parts(session, print_id)
     job.status, job.error, job.finished_at = FAILED, json.dumps(texts, ensure_ascii=False), utcnow()
     await _tell_page(session, job, "failed")
+    await session.flush()
+    return await unheld(session, released)

@@ -20,7 +20,7 @@ from services.db import Base
 from services.deadlines.models import DeadlineNotice
 from services.directory.models import Organization, RoleAssignment, SigningProfile, Unit, User
 from services.documents.register_archive import RegisterArchive
-from services.documents.register_prints import RegisterPrint
+from services.documents.register_prints import RegisterPrint, RegisterPrintPart
 from services.events.models import Event, EventHead
 from services.exchange.models import ExchangeMessage
 from services.incoming.models import IncomingAssignment, IncomingDocument, IncomingFile, IncomingNote, IncomingSenderStatus

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import json
 import re
 import subprocess
@@ -19,7 +20,8 @@ from sqlalchemy import select, update
 
 import signing.convert
 from services.audit.models import AuditEntry
-from services.documents.register_prints import RegisterPrint
+from services.blobs import BlobStore
+from services.documents.register_prints import RegisterPrint, RegisterPrintPart
 from services.events.models import Event
 from signing.convert import ConversionFailed
 from tests.helpers import app_client, csrf_of, end_earlier_workflows, sign_in, wait_for, worker_with_relay
@@ -277,3 +279,80 @@ async def test_a_print_whose_worker_was_lost_is_started_again_by_the_reconciliat
         relay = OutboxRelay(client, db, settings, reconcile_every=None)
         assert await relay.reconcile() >= 1  # the print (and the registered document, also open)
         assert (await _ended(db, print_id)).status == "done"
+
+
+class ConverterLostOnce:
+    """The real converter, counting its conversions; the `lose_at`-th one dies as a lost worker's
+    would (not a conversion error: the activity fails and Temporal tries it again)."""
+
+    def __init__(self, lose_at: int) -> None:
+        self.real = signing.convert.get_converter()
+        self.lose_at, self.calls = lose_at, 0
+        self.parts: list[str] = []  # digests of the parts converted
+
+    async def to_pdf(self, docx: bytes, *, extra_seconds: float = 0.0) -> bytes:
+        self.calls += 1
+        if self.calls == self.lose_at:
+            raise RuntimeError("the worker was lost mid-print")
+        pdf = await self.real.to_pdf(docx, extra_seconds=extra_seconds)
+        self.parts.append(hashlib.sha256(pdf).hexdigest())
+        return pdf
+
+
+async def test_a_print_tried_again_converts_only_the_parts_it_had_not_kept(
+    demo_db_sqlite, settings, temporal_env, client_for, monkeypatch
+) -> None:
+    db = demo_db_sqlite
+    settings.register_print_part_rows = 100  # 230 rows: three parts
+    for i in range(230):
+        await register(db, settings, notation=f"{i + 1}/CV-UBND")
+    province = await org_id(db, "hlhpn-bentre")
+    converter = ConverterLostOnce(lose_at=3)  # the first attempt converts two parts, then is lost
+    monkeypatch.setattr(signing.convert, "get_converter", lambda: converter)
+    client = await _fresh_client(temporal_env)
+    async with worker_with_relay(client, settings, db, "print"):
+        clerk = await client_for(db)
+        await sign_in(clerk, "mai.tran")
+        print_id, _ = await _start_incoming_print(clerk, province)
+        job = await _ended(db, print_id)
+    assert job.status == "done", job.error
+    # Two parts, the lost third, then on the second attempt only the third: 4, not 2 + 1 + 3.
+    assert converter.calls == 4 and len(converter.parts) == 3
+    blobs = BlobStore.for_settings(settings)
+    book = blobs.get(job.pdf_sha256)
+    text = pdftotext(book)
+    assert "1/CV-UBND" in text and "101/CV-UBND" in text and "230/CV-UBND" in text
+    assert [int(n) for n in re.findall(r"Trang (\d+)", text)] == list(range(1, _pdf_pages(book) + 1))
+    # Once the book is made its parts go, rows and files.
+    async with db.read() as session:
+        assert (await session.scalars(select(RegisterPrintPart))).all() == []
+    assert not any(blobs.exists(part) for part in converter.parts)
+
+
+async def test_a_new_print_replaces_the_registers_earlier_print_and_its_file(demo_db_sqlite, settings, temporal_env, client_for) -> None:
+    db = demo_db_sqlite
+    await register(db, settings, notation="1/CV-UBND")
+    province = await org_id(db, "hlhpn-bentre")
+    blobs = BlobStore.for_settings(settings)
+    client = await _fresh_client(temporal_env)
+    async with worker_with_relay(client, settings, db, "print"):
+        clerk = await client_for(db)
+        await sign_in(clerk, "mai.tran")
+        first, _ = await _start_incoming_print(clerk, province)
+        first_file = (await _ended(db, first)).pdf_sha256
+        assert blobs.exists(first_file)
+        await register(db, settings, notation="2/CV-UBND")
+        second, _ = await _start_incoming_print(clerk, province)
+        assert second != first and (await _ended(db, second)).status == "done"
+
+    # The newest print is the register's; the earlier one keeps its row (the trail) but not its file.
+    book = await clerk.get(f"/registers/prints/{second}/book.pdf")
+    assert book.status_code == 200 and "2/CV-UBND" in pdftotext(book.content)
+    assert not blobs.exists(first_file)
+    gone = await clerk.get(f"/registers/prints/{first}/book.pdf")
+    assert gone.status_code == 404 and "Bản in này đã được thay bằng bản in mới hơn của sổ" in gone.text
+    card = await clerk.get(f"/registers/prints/{first}")
+    assert "data-print-replaced" in card.text and "Tải sổ (PDF)" not in card.text
+    async with db.read() as session:
+        statuses = (await session.scalars(select(RegisterPrint.status).order_by(RegisterPrint.id))).all()
+    assert statuses == ["done", "done"]

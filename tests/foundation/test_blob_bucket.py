@@ -103,3 +103,15 @@ async def test_a_document_registered_on_one_host_is_served_with_its_page_images_
         image = await web.get(f"/incoming/{doc.id}/files/1/pages/1.png")
         assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
     assert list((other.data_dir / "blobs").rglob("*"))  # host B cached what it served
+
+
+def test_a_deleted_blob_leaves_the_bucket_and_the_deleting_hosts_cache(bucket_url, tmp_path) -> None:
+    """A register print replaced by a newer one gives up its file (services/documents/register_prints)."""
+    first, second = _host(bucket_url, tmp_path / "host-a"), _host(bucket_url, tmp_path / "host-b")
+    digest = first.put(b"%PDF-1.7 an old print")
+    assert second.exists(digest)
+    first.delete(digest)
+    assert not first._local(digest).exists() and not first.exists(digest) and not second.exists(digest)
+    with pytest.raises(NotFound):
+        second.get(digest)
+    first.delete(digest)  # deleting again is harmless

@@ -616,14 +616,16 @@ async def test_register_prints_take_their_rows_in_the_declared_order(demo_db_pg,
             async with db.session() as session:
                 await prints.sized(session, print_id=job.id, rows=3, parts=1)
             async with db.session() as session:
+                await prints.keep_part(session, print_id=job.id, position=0, source_sha256="1" * 64, pdf_sha256="2" * 64)
+            async with db.session() as session:
                 await prints.progressed(session, print_id=job.id, parts_done=1, rows_done=3)
             async with db.session() as session:
                 if ending == "done":
-                    assert await prints.finish(session, print_id=job.id, pdf_sha256="0" * 64) is not None
+                    assert await prints.finish(session, print_id=job.id, pdf_sha256="0" * 64) == ["2" * 64]  # the part's
                 else:
                     await prints.fail(session, print_id=job.id, reason=InvalidInput(prints.GAVE_UP))
     tables = {t for tx in recorder.done for t, _ in tx.locks}
-    assert {"register_prints", "audit_head", "event_head"} <= tables
+    assert {"register_prints", "register_print_parts", "audit_head", "event_head"} <= tables
     assert recorder.problems() == [], "\n".join(recorder.problems())
 
 

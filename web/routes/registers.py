@@ -52,8 +52,10 @@ async def print_file(request: Request, principal: PrintReader, session: SessionD
     job = await prints.visible(session, principal=principal, print_id=print_id)
     if job.purpose != prints.PRINT:
         raise NotFound(_l("register not found"))
-    if job.status != prints.DONE or not job.pdf_sha256:
+    if job.status != prints.DONE:
         raise Conflict(_l("The register is not printed yet. Wait for the print to finish, or print it again."))
+    if not job.pdf_sha256:  # a newer print of the register took its place (and its file)
+        raise NotFound(_l("A newer print of this register replaced this one. Download the newest from the register's page."))
     data = BlobStore.for_settings(request.app.state.settings).get(job.pdf_sha256)
     name = panel.Register.of(job).filename
     return Response(

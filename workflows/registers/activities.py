@@ -14,6 +14,7 @@ from services.directory.models import Organization
 from services.documents import register_prints as prints
 from services.documents.registers_print import RegisterKind
 from services.errors import DomainError
+from services.i18n import Message
 from services.incoming import service as incoming
 from services.outgoing import service as outgoing
 from workflows.context import ActivityContext
@@ -31,6 +32,34 @@ async def _book(session: AsyncSession, principal: Principal, job: prints.Registe
     return name, await outgoing.register_rows(session, organization_id=job.organization_id, year=job.year)
 
 
+class _KeptParts:
+    """The print's converted parts, kept in the blob store and the database across attempts."""
+
+    def __init__(self, context: ActivityContext, print_id: int) -> None:
+        self.db, self.print_id = context.database, print_id
+        self.blobs = BlobStore.for_settings(context.settings)
+
+    async def kept(self, position: int, source: str) -> bytes | None:
+        async with self.db.read() as session:
+            digest = await prints.kept_part(session, print_id=self.print_id, position=position, source_sha256=source)
+        if digest is None or not self.blobs.exists(digest):
+            return None
+        return self.blobs.get(digest)
+
+    async def keep(self, position: int, source: str, pdf: bytes) -> None:
+        digest = self.blobs.put(pdf)
+        async with self.db.session() as session:
+            released = await prints.keep_part(session, print_id=self.print_id, position=position, source_sha256=source, pdf_sha256=digest)
+        _delete(self.blobs, released)
+
+
+def _delete(blobs: BlobStore, digests: list[str]) -> None:
+    """Blobs the committed transaction left unheld. (Were the worker lost just before, they would
+    stay in the store, unreferenced: harmless.)"""
+    for digest in digests:
+        blobs.delete(digest)
+
+
 class RegisterPrintActivities:
     def __init__(self, context: ActivityContext) -> None:
         self.context = context
@@ -38,12 +67,14 @@ class RegisterPrintActivities:
     @activity.defn(name="register_print")
     async def run(self, print_id: int) -> str:
         """Print the book a part at a time, telling the page after each part; keep the file.
-        Idempotent: a print that has ended is left as it is, one cut short starts over."""
+        Idempotent: a print that has ended is left as it is; one cut short goes on from the parts
+        it kept (those whose rows did not change)."""
         from signing.convert import ConversionFailed, get_converter
         from signing.register_archive import archived_book
         from signing.register_print import parts_of, print_book
 
         db, settings = self.context.database, self.context.settings
+        blobs = BlobStore.for_settings(settings)
         async with db.session() as session:
             job = await prints.claim(session, print_id=print_id)
         if job is None:
@@ -61,30 +92,48 @@ class RegisterPrintActivities:
                     await prints.progressed(session, print_id=print_id, parts_done=parts_done, rows_done=rows_done)
 
             kind: RegisterKind = "incoming" if job.kind == "incoming" else "outgoing"
+            store = _KeptParts(self.context, print_id)
             if job.purpose == prints.ARCHIVE:
                 pdf = await archived_book(
-                    settings=settings, kind=kind, org_name=title, year=job.year, rows=rows, part_rows=part_rows, progress=progress
+                    settings=settings,
+                    kind=kind,
+                    org_name=title,
+                    year=job.year,
+                    rows=rows,
+                    part_rows=part_rows,
+                    progress=progress,
+                    store=store,
                 )
             else:
                 pdf = await print_book(
-                    kind=kind, org_name=title, year=job.year, rows=rows, converter=get_converter(), part_rows=part_rows, progress=progress
+                    kind=kind,
+                    org_name=title,
+                    year=job.year,
+                    rows=rows,
+                    converter=get_converter(),
+                    part_rows=part_rows,
+                    progress=progress,
+                    store=store,
                 )
-            sha = BlobStore.for_settings(settings).put(pdf)
+            sha = blobs.put(pdf)
             async with db.session() as session:
-                await prints.finish(session, print_id=print_id, pdf_sha256=sha)
+                released = await prints.finish(session, print_id=print_id, pdf_sha256=sha)
+            _delete(blobs, released)
         except ConversionFailed:
             # Its own text speaks of an uploaded file; the clerk needs the register's words.
-            async with db.session() as session:
-                await prints.fail(session, print_id=print_id, reason=prints.GAVE_UP)
+            await self._fail(print_id, prints.GAVE_UP)
             return "failed"
         except DomainError as exc:  # lost their rights, archived meanwhile, no time-stamping authority…
-            async with db.session() as session:
-                await prints.fail(session, print_id=print_id, reason=exc)
+            await self._fail(print_id, exc)
             return "failed"
         return "done"
+
+    async def _fail(self, print_id: int, reason: DomainError | Message) -> None:
+        async with self.context.database.session() as session:
+            released = await prints.fail(session, print_id=print_id, reason=reason)
+        _delete(BlobStore.for_settings(self.context.settings), released)
 
     @activity.defn(name="register_print_give_up")
     async def give_up(self, print_id: int) -> None:
         """Every attempt failed (the office or the database kept failing): tell the page."""
-        async with self.context.database.session() as session:
-            await prints.fail(session, print_id=print_id, reason=prints.GAVE_UP)
+        await self._fail(print_id, prints.GAVE_UP)

@@ -32,6 +32,8 @@ if __package__ in (None, ""):
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 PER_PROCESS = 500  # client connections per client process
+WAVE = 50  # handshakes a client process has under way at once
+PLOT = Path(__file__).resolve().parent / "live-latency.png"
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -64,27 +66,36 @@ async def _clients(url: str, count: int, cookie: str, expect: int, out: Path, re
     disorder = [0] * count
     latencies: list[float] = []
 
+    connected = [asyncio.Event() for _ in range(count)]
+
     async def one(i: int) -> None:
         headers = {"Cookie": cookie} if cookie else {}
-        async with websockets.connect(url, additional_headers=headers, max_queue=None, open_timeout=120, ping_interval=None) as ws:
-            if i == count - 1:
-                ready.write_text("ok")
-            last = -1
-            while received[i] < expect:
-                message = json.loads(await ws.recv())
-                if message.get("kind") != "bench":
-                    continue
-                seq = int(message["seq"])
-                disorder[i] += seq <= last
-                last = seq
-                received[i] += 1
-                if i % 10 == 0:
-                    latencies.append(time.time() - float(message["data"]["t"]))
+        try:
+            async with websockets.connect(url, additional_headers=headers, max_queue=None, open_timeout=300, ping_interval=None) as ws:
+                connected[i].set()
+                if i == count - 1:
+                    ready.write_text("ok")
+                last = -1
+                while received[i] < expect:
+                    message = json.loads(await ws.recv())
+                    if message.get("kind") != "bench":
+                        continue
+                    seq = int(message["seq"])
+                    disorder[i] += seq <= last
+                    last = seq
+                    received[i] += 1
+                    if i % 10 == 0:
+                        latencies.append(time.time() - float(message["data"]["t"]))
+        finally:
+            connected[i].set()  # a failed handshake does not hold up the next wave
 
     connects = []
-    for start in range(0, count, 100):  # in waves, as phones arrive
-        connects += [asyncio.create_task(one(i)) for i in range(start, min(count, start + 100))]
-        await asyncio.sleep(0.05)
+    # In waves, as phones arrive: the next wave once this one's handshakes are through, so that
+    # thousands of clients never wait in one storm past their handshake timeout.
+    for start in range(0, count, WAVE):
+        wave = range(start, min(count, start + WAVE))
+        connects += [asyncio.create_task(one(i)) for i in wave]
+        await asyncio.gather(*(connected[i].wait() for i in wave))
     try:
         await asyncio.wait_for(asyncio.gather(*connects, return_exceptions=True), timeout=expect * 3 + 300)
     except TimeoutError:
@@ -245,6 +256,24 @@ def project_round(stack, clients: int, events: int, work: Path, payload: str) ->
         loop.close()
 
 
+def plot_latency(rows: list[Round], path: Path) -> None:
+    """p50 and p99 latency of each server against the client count, as a PNG beside RESULTS.md."""
+    from bench.plot import line_chart
+
+    series = []
+    for name in dict.fromkeys(row.name for row in rows):
+        mine = [row for row in rows if row.name == name]
+        series.append((f"{name} p50", [(row.clients, row.p50_ms) for row in mine]))
+        series.append((f"{name} p99", [(row.clients, row.p99_ms) for row in mine]))
+    line_chart(
+        path,
+        title="Live channel: latency from publish to receipt (one event a second)",
+        x_label="clients on one channel (log scale)",
+        y_label="ms",
+        series=series,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, nargs="+", default=[1000])
@@ -279,6 +308,9 @@ def main() -> None:
                 f"| {row.clients} | {row.name} | {row.connect_cpu_ms:.2f} ms | {row.event_cpu_ms:.1f} ms | {ratio} | "
                 f"{row.memory_kb:.1f} KB | {row.lost} / {row.extra} / {row.disorder} | {row.p50_ms:.0f} / {row.p99_ms:.0f} ms |"
             )
+    if len(args.clients) > 1:
+        plot_latency(rows, PLOT)
+        lines.append(f"\nLatency from publish to receipt against clients: [{PLOT.name}]({PLOT.name}).")
     text = "\n".join(lines) + "\n"
     print(text)
     with RESULTS.open("a", encoding="utf-8") as handle:

@@ -126,9 +126,21 @@ def browser():  # type: ignore[no-untyped-def]
 
 
 def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
+    """A full-page PNG in test-artifacts/. Chromium refuses one now and then when the machine is
+    starved ("Unable to capture screenshot", a protocol error, the page itself fine): tried
+    again twice before the test fails on it."""
+    from playwright.sync_api import Error
+
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    for attempt in range(3):
+        try:
+            page.screenshot(path=str(path), full_page=True)
+            return path
+        except Error as error:
+            if "Unable to capture screenshot" not in str(error) or attempt == 2:
+                raise
+            page.wait_for_timeout(500)
     return path
 
 

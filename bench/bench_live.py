@@ -310,7 +310,7 @@ def main() -> None:
             )
     if len(args.clients) > 1:
         plot_latency(rows, PLOT)
-        lines.append(f"\nLatency from publish to receipt against clients: [{PLOT.name}]({PLOT.name}).")
+        lines.append(f"\n![Latency from publish to receipt against clients, p50 and p99 of each server]({PLOT.name})")
     text = "\n".join(lines) + "\n"
     print(text)
     with RESULTS.open("a", encoding="utf-8") as handle:

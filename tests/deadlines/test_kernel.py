@@ -13,9 +13,9 @@ from services.calendar import vn_today
 from services.deadlines.models import DeadlineNotice
 from services.notifications.models import Notification
 from services.tasks.models import OwnerKind
-from tests.helpers import send, worker_with_relay
-from tests.incoming.conftest import direct_to, pydantic_client, register, terminate_incoming
-from tests.minutes.conftest import ITEMS, Plan, hold_meeting, terminate
+from tests.helpers import end_earlier_workflows, send, worker_with_relay
+from tests.incoming.conftest import direct_to, pydantic_client, register
+from tests.minutes.conftest import ITEMS, Plan, hold_meeting
 from workflows.incoming.workflows import IncomingWorkflow
 from workflows.tasks.workflows import TaskWorkflow
 
@@ -53,8 +53,7 @@ async def _rows(db, kind: str, object_id: int) -> list[str]:  # type: ignore[no-
 async def test_each_rung_is_sent_once_for_incoming_documents_and_tasks(temporal_env, demo_db_sqlite, settings) -> None:
     db = demo_db_sqlite
     client = pydantic_client(temporal_env)
-    await terminate_incoming(client)
-    await terminate(client, "task-")
+    await end_earlier_workflows(client, "incoming-", "task-")
     held = await hold_meeting(db, settings, Plan(title="Họp giao ban", items=ITEMS[:1], poll=None, units={}, speeches=[]))
     minutes_id = await write(db, held, {"items": {}})
     (task_id,) = await add_tasks(

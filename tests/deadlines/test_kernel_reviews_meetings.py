@@ -17,10 +17,9 @@ from services.deadlines.models import DeadlineNotice
 from services.notifications.models import Notification
 from services.outgoing import service as outgoing
 from services.outgoing.models import Decision
-from tests.helpers import send, worker_with_relay
+from tests.helpers import end_earlier_workflows, send, worker_with_relay
 from tests.incoming.conftest import pydantic_client
 from tests.meetings.factory import ORGANISER, build_meeting, principal
-from tests.minutes.conftest import terminate
 from tests.outgoing import flow
 from workflows.context import ActivityContext
 from workflows.meetings.workflows import MeetingInput, MeetingWorkflow, Reschedule
@@ -76,7 +75,7 @@ async def _review_titles(db, user_id: int, doc_id: int) -> list[str]:  # type: i
 async def test_an_overdue_reviewer_is_reminded_once_per_rung_not_at_every_wake(temporal_env, demo_db_sqlite, settings) -> None:
     db = demo_db_sqlite
     client = pydantic_client(temporal_env)
-    await terminate(client, "outgoing-")
+    await end_earlier_workflows(client, "outgoing-")
     doc_id = await flow.draft(db, settings, doc_type="TB", subject="Thông báo lịch trực Tết 2027")
     async with db.session() as session:
         officer, first, second = [await flow.user(session, u) for u in ("thu.le", "ngoc.vo", "hanh.pham")]

@@ -24,12 +24,11 @@ from services.notifications.models import Notification
 from services.outbox import service as outbox
 from services.outbox.models import OutboxCommand
 from services.outgoing.models import OutgoingDocument, OutgoingRecipient
-from tests.helpers import csrf_of, free_port, sign_in, wait_for
+from tests.helpers import csrf_of, end_earlier_workflows, free_port, sign_in, wait_for
 from tests.incoming.conftest import (
     org_id,
     pydantic_client,
     register,
-    terminate_incoming,
     user_id,
 )
 from tests.outgoing import flow
@@ -339,7 +338,7 @@ async def test_reconciliation_starts_the_missing_workflow_of_an_open_object(
     db = demo_db_sqlite
     doc = await register(db, settings, notation="30/SNV-VP")  # no command written
     client = pydantic_client(temporal_env)
-    await terminate_incoming(client)  # IDs repeat across the fresh databases of tests
+    await end_earlier_workflows(client, "incoming-")  # IDs repeat across the fresh databases of tests
     relay = OutboxRelay(client, db, settings, reconcile_every=None)
     async with _bare_worker(client, settings, db):
         assert await relay.reconcile() >= 1

@@ -20,8 +20,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from services.codec import ENCODING, KEY_ID, EncryptionCodec, KeyRingError, encrypted_converter, new_key_entry, parse_key_ring
 from services.incoming import service as incoming
-from tests.helpers import TEST_PAYLOAD_KEYS, app_client, send, sign_in
-from tests.incoming.conftest import direct_to, principal, register, terminate_incoming
+from tests.helpers import TEST_PAYLOAD_KEYS, app_client, end_earlier_workflows, send, sign_in
+from tests.incoming.conftest import direct_to, principal, register
 from workflows.context import ActivityContext
 from workflows.incoming.workflows import IncomingWorkflow
 from workflows.relay import OutboxRelay
@@ -125,7 +125,7 @@ async def test_a_real_flow_leaves_no_clear_text_in_temporal(temporal_env, demo_d
     db = demo_db_sqlite
     client = app_client(temporal_env.client)  # what the worker, relay and web use
     raw = temporal_env.client  # no key: what anyone reading Temporal sees
-    await terminate_incoming(client)
+    await end_earlier_workflows(client, "incoming-")
     settings.task_queue = f"enc-{uuid.uuid4().hex[:8]}"
     relay = OutboxRelay(client, db, settings, poll=timedelta(milliseconds=200), reconcile_every=None)
     worker = build_worker(

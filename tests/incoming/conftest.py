@@ -14,7 +14,7 @@ from services.db import Database
 from services.directory.models import Organization, Unit, User
 from services.incoming import service as incoming
 from services.incoming.models import IncomingDocument
-from tests.helpers import app_client, end_earlier_workflows, worker_with_relay
+from tests.helpers import app_client, worker_with_relay
 from tests.signing.conftest import make_tiny_pdf
 
 
@@ -107,8 +107,3 @@ def pydantic_client(temporal_env):  # type: ignore[no-untyped-def]
 async def worker_for(client, settings, database):  # type: ignore[no-untyped-def]
     async with worker_with_relay(client, settings, database, "incoming") as worker:
         yield worker
-
-
-async def terminate_incoming(client) -> None:  # type: ignore[no-untyped-def]
-    """Terminate running incoming workflows (IDs repeat across the fresh databases of tests)."""
-    await end_earlier_workflows(client, "incoming-")

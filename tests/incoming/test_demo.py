@@ -11,12 +11,13 @@ from sqlalchemy import select
 from demo.incoming import demo_pdf, seed_demo
 from services.blobs import BlobStore
 from services.incoming.models import IncomingDocument, IncomingFile
-from tests.incoming.conftest import pydantic_client, terminate_incoming, worker_for
+from tests.helpers import end_earlier_workflows
+from tests.incoming.conftest import pydantic_client, worker_for
 
 
 async def test_demo_documents_cover_every_state_and_seeding_twice_is_harmless(temporal_env, demo_db_sqlite, settings) -> None:
     client = pydantic_client(temporal_env)
-    await terminate_incoming(client)
+    await end_earlier_workflows(client, "incoming-")
     with temporal_env.with_time_skipping_disabled():
         async with worker_for(client, settings, demo_db_sqlite):
             await seed_demo(settings=settings, database=demo_db_sqlite, client=client)
@@ -24,7 +25,7 @@ async def test_demo_documents_cover_every_state_and_seeding_twice_is_harmless(te
     async with demo_db_sqlite.session() as session:
         statuses = sorted((await session.scalars(select(IncomingDocument.status))).all())
     assert statuses == sorted(["awaiting_direction", "in_progress", "directed", "done", "arrived", "arrived", "directed"])
-    await terminate_incoming(client)
+    await end_earlier_workflows(client, "incoming-")
     # The stand-ins for scans read in Vietnamese, like the documents they stand for.
     async with demo_db_sqlite.session() as session:
         sha = await session.scalar(

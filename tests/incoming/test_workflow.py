@@ -12,8 +12,8 @@ from services.audit.models import AuditEntry
 from services.calendar import vn_today
 from services.incoming import service as incoming
 from services.notifications.models import Notification
-from tests.helpers import send
-from tests.incoming.conftest import direct_to, principal, pydantic_client, register, terminate_incoming, user_id, worker_for
+from tests.helpers import end_earlier_workflows, send
+from tests.incoming.conftest import direct_to, principal, pydantic_client, register, user_id, worker_for
 from workflows.incoming.workflows import IncomingWorkflow
 
 
@@ -37,7 +37,7 @@ async def _revision(database, doc_id: int) -> int:  # type: ignore[no-untyped-de
 
 async def test_flow_reminds_then_escalates_with_time_skipping(temporal_env, demo_db_sqlite, settings) -> None:
     client = pydantic_client(temporal_env)
-    await terminate_incoming(client)
+    await end_earlier_workflows(client, "incoming-")
     db = demo_db_sqlite
     async with worker_for(client, settings, db):
         with temporal_env.with_time_skipping_disabled():
@@ -70,7 +70,7 @@ async def test_flow_reminds_then_escalates_with_time_skipping(temporal_env, demo
 
 async def test_a_new_worker_finishes_the_flow_with_no_step_done_twice(temporal_env, demo_db_sqlite, settings) -> None:
     client = pydantic_client(temporal_env)
-    await terminate_incoming(client)
+    await end_earlier_workflows(client, "incoming-")
     db = demo_db_sqlite
     with temporal_env.with_time_skipping_disabled():
         async with worker_for(client, settings, db):

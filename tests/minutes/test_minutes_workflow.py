@@ -19,8 +19,8 @@ from services.blobs import BlobStore
 from services.errors import Conflict
 from services.incoming.models import IncomingDocument
 from services.webhooks import service as webhooks
-from tests.helpers import send, skip_or_fail_without
-from tests.minutes.conftest import ITEMS, Plan, hold_meeting, pydantic_client, terminate, worker_for
+from tests.helpers import end_earlier_workflows, send, skip_or_fail_without
+from tests.minutes.conftest import ITEMS, Plan, hold_meeting, pydantic_client, worker_for
 from workflows.minutes.workflows import MinutesWorkflow, minutes_workflow_id
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "minutes"
@@ -61,7 +61,7 @@ def _pdfsig(pdf: bytes, data_dir: Path, tmp: Path) -> str:
 async def test_secretary_then_chair_sign_then_numbered_and_distributed(temporal_env, demo_db_sqlite, demo_signing, tmp_path) -> None:
     settings, db = demo_signing, demo_db_sqlite
     client = pydantic_client(temporal_env)
-    await terminate(client, "minutes-")
+    await end_earlier_workflows(client, "minutes-")
     held = await hold_meeting(db, settings, Plan(title="Hội nghị sơ kết công tác Hội 6 tháng đầu năm 2026", items=ITEMS))
     minutes_id = await write(db, held, sample_content(held, conclusions=["Thông qua báo cáo.", "Giao các huyện.", "Thông qua."]))
     admin = await principal(db, "quantri")
@@ -157,7 +157,7 @@ async def test_signature_reminder_and_overdue_notice_with_time_skipping(temporal
 
     settings, db = demo_signing, demo_db_sqlite
     client = pydantic_client(temporal_env)
-    await terminate(client, "minutes-")
+    await end_earlier_workflows(client, "minutes-")
     held = await hold_meeting(db, settings, Plan(title="Họp Ban Thường vụ", items=ITEMS[:1], poll=None, units={}, speeches=[]))
     minutes_id = await write(db, held, sample_content(held, conclusions=["Thống nhất."]))
     async with worker_for(client, settings, db):

@@ -14,8 +14,8 @@ from services.audit.models import AuditEntry
 from services.calendar import vn_today
 from services.notifications.models import Notification
 from services.tasks.models import OwnerKind, Task, TaskStatus
-from tests.helpers import csrf_of, send, sign_in
-from tests.minutes.conftest import ITEMS, Plan, hold_meeting, pydantic_client, terminate, worker_for
+from tests.helpers import csrf_of, end_earlier_workflows, send, sign_in
+from tests.minutes.conftest import ITEMS, Plan, hold_meeting, pydantic_client, worker_for
 from workflows.tasks.workflows import TaskWorkflow, task_workflow_id
 
 
@@ -40,7 +40,7 @@ async def _kinds(db, user_id: int) -> list[str]:  # type: ignore[no-untyped-def]
 async def test_assigner_reassigns_then_cancels_and_the_workflow_follows(temporal_env, demo_db_sqlite, settings, client_for) -> None:
     db = demo_db_sqlite
     client = pydantic_client(temporal_env)
-    await terminate(client, "task-")
+    await end_earlier_workflows(client, "task-")
     held = await hold_meeting(db, settings, Plan(title="Họp giao ban", items=ITEMS[:1], poll=None, units={}, speeches=[]))
     minutes_id = await write(db, held, {"items": {}})
     due = vn_today() + timedelta(days=10)

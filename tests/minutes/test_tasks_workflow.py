@@ -14,8 +14,8 @@ from services.calendar import vn_today
 from services.notifications.models import Notification
 from services.tasks import service as tasks
 from services.tasks.models import OwnerKind
-from tests.helpers import send
-from tests.minutes.conftest import ITEMS, Plan, hold_meeting, pydantic_client, terminate, worker_for
+from tests.helpers import end_earlier_workflows, send
+from tests.minutes.conftest import ITEMS, Plan, hold_meeting, pydantic_client, worker_for
 from workflows.tasks.workflows import TaskWorkflow, task_workflow_id
 
 
@@ -36,7 +36,7 @@ async def _kinds(db, user_id: int) -> list[str]:  # type: ignore[no-untyped-def]
 async def test_task_reminds_then_escalates_to_the_owners_leader(temporal_env, demo_db_sqlite, settings) -> None:
     db = demo_db_sqlite
     client = pydantic_client(temporal_env)
-    await terminate(client, "task-")
+    await end_earlier_workflows(client, "task-")
     held = await hold_meeting(db, settings, Plan(title="Họp giao ban", items=ITEMS[:1], poll=None, units={}, speeches=[]))
     minutes_id = await write(db, held, {"items": {}})
     (task_id,) = await add_tasks(

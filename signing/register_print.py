@@ -105,9 +105,18 @@ async def print_book(
     pdfs: list[bytes] = []
     first_page, done_rows = 1, 0
     for index, part in enumerate(parts):
-        layout = {"heading": index == 0, "first_page": first_page, "part_rows": part_rows}
-        source = part_source(kind=kind, org_name=org_name, year=year, rows=[dict(row) for row in part], **layout)
-        pdf = await store.kept(index, source) if store is not None else None
+        pdf, source = None, ""
+        if store is not None:  # a part is known by everything it is built from
+            source = part_source(
+                kind=kind,
+                org_name=org_name,
+                year=year,
+                rows=[dict(row) for row in part],
+                heading=index == 0,
+                first_page=first_page,
+                part_rows=part_rows,
+            )
+            pdf = await store.kept(index, source)
         if pdf is None:
             docx = await asyncio.to_thread(
                 build_register_docx,

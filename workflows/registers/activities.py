@@ -10,6 +10,7 @@ from temporalio import activity
 
 from services.authz import Principal
 from services.blobs import BlobStore
+from services.db import Database
 from services.directory.models import Organization
 from services.documents import register_prints as prints
 from services.documents.registers_print import RegisterKind
@@ -35,9 +36,8 @@ async def _book(session: AsyncSession, principal: Principal, job: prints.Registe
 class _KeptParts:
     """The print's converted parts, kept in the blob store and the database across attempts."""
 
-    def __init__(self, context: ActivityContext, print_id: int) -> None:
-        self.db, self.print_id = context.database, print_id
-        self.blobs = BlobStore.for_settings(context.settings)
+    def __init__(self, db: Database, blobs: BlobStore, print_id: int) -> None:
+        self.db, self.blobs, self.print_id = db, blobs, print_id
 
     async def kept(self, position: int, source: str) -> bytes | None:
         async with self.db.read() as session:
@@ -92,7 +92,7 @@ class RegisterPrintActivities:
                     await prints.progressed(session, print_id=print_id, parts_done=parts_done, rows_done=rows_done)
 
             kind: RegisterKind = "incoming" if job.kind == "incoming" else "outgoing"
-            store = _KeptParts(self.context, print_id)
+            store = _KeptParts(db, blobs, print_id)
             if job.purpose == prints.ARCHIVE:
                 pdf = await archived_book(
                     settings=settings,

@@ -10,22 +10,35 @@ broadcast event (idle CPU of the same duration taken off), memory per client; fr
 messages lost, duplicated or out of order, and latency from publish to receipt (the project's
 includes its hub noticing the commit of another process: up to one poll interval). Prints the
 figures side by side and appends them to bench/RESULTS.md. A benchmark prints, never asserts.
+
+Overload, `--stalled K` (with `--rate`, `--payload`): K more clients complete their handshake and
+never read again (a frozen tab: raw sockets with a 4 KB receive buffer). Each client count then
+runs the bare server, the project without them and the project with them: whether the readers'
+latency holds, whether and when each server ends the stalled connections (seen as RST or FIN on
+the unread socket), and what a stalled client gets when it reconnects with its last sequence
+number (web/live_transport.py has the write deadline).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import contextlib
 import json
 import os
 import platform
+import select
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -35,6 +48,7 @@ PER_PROCESS = 500  # client connections per client process
 WAVE = 50  # handshakes a client process has under way at once
 PLOT = Path(__file__).resolve().parent / "live-latency.png"
 TICK = os.sysconf("SC_CLK_TCK")
+STALL_GRACE = 30.0  # seconds after the readers finish to see the stalled connections ended
 
 
 def cpu_seconds(pid: int) -> float:
@@ -175,10 +189,49 @@ class Round:
     disorder: int = 0
     p50_ms: float = 0.0
     p99_ms: float = 0.0
+    stalled: int = 0  # clients that stopped reading after their handshake
+    reset: int = 0  # of those, how many the server ended within the round
+    reset_after_s: float = float("nan")  # slowest of those ends, from the first event
+    replayed: str = "—"  # what a stalled client got back when it reconnected with its last seq
 
 
-def measure(name: str, pid: int, clients: int, events: int, url: str, cookie: str, work: Path, send) -> Round:  # type: ignore[no-untyped-def]
-    result = Round(name, clients)
+def stalled_client(url: str, cookie: str) -> socket.socket:
+    """A WebSocket client that completes its handshake and never reads again (a frozen tab), with a
+    small receive buffer; the bytes after the handshake are left unread."""
+    parts = urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    key = base64.b64encode(os.urandom(16)).decode()
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    extra = f"Cookie: {cookie}\r\n" if cookie else ""
+    sock.sendall(
+        f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n".encode()
+    )
+    response = b""
+    while not response.endswith(b"\r\n\r\n"):
+        response += sock.recv(1)
+    if not response.startswith(b"HTTP/1.1 101"):
+        raise RuntimeError(f"stalled client refused: {response[:40]!r}")
+    return sock
+
+
+def watch_resets(socks: list[socket.socket], began: list[float], ends: dict[int, float], stop: threading.Event) -> None:
+    """Record when the server ends each stalled connection (RST or FIN), without reading from it."""
+    poller = select.poll()
+    for sock in socks:
+        poller.register(sock, select.POLLERR | select.POLLHUP | select.POLLRDHUP)
+    while not stop.is_set() and len(ends) < len(socks):
+        for fd, _ in poller.poll(100):
+            if fd not in ends and began:
+                ends[fd] = time.monotonic() - began[0]
+                poller.unregister(fd)
+
+
+def measure(  # type: ignore[no-untyped-def]
+    name: str, pid: int, clients: int, events: int, url: str, cookie: str, work: Path, send, *, rate: float = 1.0, stalled: int = 0
+) -> Round:
+    result = Round(name, clients, stalled=stalled)
     idle_cpu = cpu_seconds(pid)
     time.sleep(5)
     idle_rate = (cpu_seconds(pid) - idle_cpu) / 5
@@ -189,13 +242,30 @@ def measure(name: str, pid: int, clients: int, events: int, url: str, cookie: st
     connect_seconds = time.monotonic() - began
     result.connect_cpu_ms = max(0.0, cpu_seconds(pid) - cpu0 - idle_rate * connect_seconds) * 1000 / clients
     result.memory_kb = (rss_bytes(pid) - rss0) / 1024 / clients
+    frozen = [stalled_client(url, cookie) for _ in range(stalled)]
+    first_event: list[float] = []
+    ends: dict[int, float] = {}
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch_resets, args=(frozen, first_event, ends, stop), daemon=True)
+    watcher.start()
     cpu1, began = cpu_seconds(pid), time.monotonic()
+    first_event.append(began)
     for i in range(events):
         send(i)
-        time.sleep(1.0)
+        time.sleep(max(0.0, began + (i + 1) / rate - time.monotonic()))
     elapsed = time.monotonic() - began
     result.event_cpu_ms = max(0.0, cpu_seconds(pid) - cpu1 - idle_rate * elapsed) * 1000 / events
     got = collect(procs)
+    grace = time.monotonic() + STALL_GRACE  # a write deadline runs from when the socket stopped taking data
+    while len(ends) < stalled and time.monotonic() < grace:
+        time.sleep(0.2)
+    stop.set()
+    watcher.join()
+    result.reset = len(ends)
+    if ends:
+        result.reset_after_s = max(ends.values())
+    for sock in frozen:
+        sock.close()
     received: list[int] = got["received"]  # type: ignore[assignment]
     result.lost = sum(max(0, events - r) for r in received) + events * (clients - len(received))
     result.extra = sum(max(0, r - events) for r in received)
@@ -205,7 +275,7 @@ def measure(name: str, pid: int, clients: int, events: int, url: str, cookie: st
     return result
 
 
-def bare_round(clients: int, events: int, work: Path, payload: str) -> Round:
+def bare_round(clients: int, events: int, work: Path, payload: str, *, rate: float = 1.0, stalled: int = 0) -> Round:
     from bench.stack import free_port
 
     port = free_port()
@@ -219,13 +289,14 @@ def bare_round(clients: int, events: int, work: Path, payload: str) -> Round:
             server.stdin.write(text.encode() + b"\n")
             server.stdin.flush()
 
-        return measure("bare websockets", server.pid, clients, events, f"ws://127.0.0.1:{port}/", "", work, send)
+        url = f"ws://127.0.0.1:{port}/"
+        return measure("bare websockets", server.pid, clients, events, url, "", work, send, rate=rate, stalled=stalled)
     finally:
         server.kill()
         server.wait()
 
 
-def project_round(stack, clients: int, events: int, work: Path, payload: str) -> Round:  # type: ignore[no-untyped-def]
+def project_round(stack, clients: int, events: int, work: Path, payload: str, *, rate: float = 1.0, stalled: int = 0) -> Round:  # type: ignore[no-untyped-def]
     import httpx
 
     from demo.directory import DEMO_PASSWORD
@@ -248,12 +319,49 @@ def project_round(stack, clients: int, events: int, work: Path, payload: str) ->
 
     url = stack.base_url.replace("http", "ws") + f"/ws?channels={channel}"
     try:
-        return measure(
-            "Liên Thông /ws", stack.procs["web"].pid, clients, events, url, cookie, work, lambda i: loop.run_until_complete(emit(i))
+        head = loop.run_until_complete(_head(database))
+        result = measure(
+            "Liên Thông /ws" + (f", {stalled} stalled" if stalled else ""),
+            stack.procs["web"].pid,
+            clients,
+            events,
+            url,
+            cookie,
+            work,
+            lambda i: loop.run_until_complete(emit(i)),
+            rate=rate,
+            stalled=stalled,
         )
+        if stalled:
+            # A stalled client wakes and reconnects with the last number it had seen.
+            got = loop.run_until_complete(_replay(f"{url}&after={head}", cookie, events))
+            result.replayed = f"{got} of {events}"
+        return result
     finally:
         loop.run_until_complete(database.dispose())
         loop.close()
+
+
+async def _head(database) -> int:  # type: ignore[no-untyped-def]
+    from services.events.service import last_seq
+
+    async with database.read() as session:
+        return await last_seq(session)
+
+
+async def _replay(url: str, cookie: str, expect: int) -> int:
+    """How many bench events a client reconnecting with `after=` receives (replayed or told to resync)."""
+    import websockets
+
+    got = 0
+    async with websockets.connect(url, additional_headers={"Cookie": cookie}, max_queue=None) as ws:
+        with contextlib.suppress(TimeoutError):
+            while got < expect:
+                message = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                if message.get("kind") == "resync":
+                    return -1
+                got += message.get("kind") == "bench"
+    return got
 
 
 def plot_latency(rows: list[Round], path: Path) -> None:
@@ -278,8 +386,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, nargs="+", default=[1000])
     parser.add_argument("--events", type=int, default=20)
+    parser.add_argument("--rate", type=float, default=1.0, help="events a second")
     parser.add_argument("--payload", type=int, default=120, help="padding characters per event (a typical agenda change)")
     parser.add_argument("--postgres", action="store_true", help="the project on a PostgreSQL cluster of its own instead of SQLite")
+    parser.add_argument(
+        "--stalled", type=int, default=0, help="overload: this many more clients stop reading after their handshake (also a round without)"
+    )
     args = parser.parse_args()
     from bench.stack import Stack
 
@@ -291,26 +403,53 @@ def main() -> None:
         stack.prepare()
         stack.start_web()
         for clients in args.clients:
-            rows.append(bare_round(clients, args.events, Path(tmp), payload))
-            rows.append(project_round(stack, clients, args.events, Path(tmp), payload))
-            print(rows[-2], rows[-1], sep="\n", flush=True)
+            pace = {"rate": args.rate}
+            rows.append(bare_round(clients, args.events, Path(tmp), payload, stalled=args.stalled, **pace))
+            rows.append(project_round(stack, clients, args.events, Path(tmp), payload, **pace))
+            if args.stalled:
+                rows.append(project_round(stack, clients, args.events, Path(tmp), payload, stalled=args.stalled, **pace))
+            print(*rows[-3 if args.stalled else -2 :], sep="\n", flush=True)
+    command = (
+        f"`python bench/bench_live.py --clients {' '.join(map(str, args.clients))} --events {args.events}"
+        f"{f' --rate {args.rate:g}' if args.rate != 1 else ''}{f' --payload {args.payload}' if args.payload != 120 else ''}"
+        f"{f' --stalled {args.stalled}' if args.stalled else ''}{' --postgres' if args.postgres else ''}`"
+    )
     lines = [
         f"\n## bench_live — {datetime.now():%Y-%m-%d %H:%M}, {platform.node()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
-        f"`python bench/bench_live.py --clients {' '.join(map(str, args.clients))} --events {args.events}"
-        f"{' --postgres' if args.postgres else ''}`; {'PostgreSQL' if args.postgres else 'SQLite'}; one channel, one event a second, {args.payload + 90}-byte messages.\n",
-        "| clients | server | CPU / connect | CPU / event | ratio | memory / client | lost / extra / out of order | latency p50 / p99 |",
-        "|---|---|---|---|---|---|---|---|",
+        f"{command}; {'PostgreSQL' if args.postgres else 'SQLite'}; one channel, {args.rate:g} event(s) a second, "
+        f"{args.payload + 90}-byte messages.\n",
     ]
-    for bare, ours in zip(rows[::2], rows[1::2]):
-        for row in (bare, ours):
-            ratio = f"{row.event_cpu_ms / bare.event_cpu_ms:.2f}×" if bare.event_cpu_ms else "—"
-            lines.append(
-                f"| {row.clients} | {row.name} | {row.connect_cpu_ms:.2f} ms | {row.event_cpu_ms:.1f} ms | {ratio} | "
-                f"{row.memory_kb:.1f} KB | {row.lost} / {row.extra} / {row.disorder} | {row.p50_ms:.0f} / {row.p99_ms:.0f} ms |"
+    if args.stalled:
+        lines += [
+            "| readers | server | stalled clients | ended by the server (slowest, from the first event) | readers: lost / extra / out of order "
+            "| readers' latency p50 / p99 | CPU / event | a stalled client reconnecting gets |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for row in rows:
+            ended = (
+                f"{row.reset} of {row.stalled} ({row.reset_after_s:.1f} s)"
+                if row.reset
+                else (f"0 of {row.stalled}" if row.stalled else "—")
             )
-    if len(args.clients) > 1:
-        plot_latency(rows, PLOT)
-        lines.append(f"\n![Latency from publish to receipt against clients, p50 and p99 of each server]({PLOT.name})")
+            lines.append(
+                f"| {row.clients} | {row.name} | {row.stalled} | {ended} | {row.lost} / {row.extra} / {row.disorder} | "
+                f"{row.p50_ms:.0f} / {row.p99_ms:.0f} ms | {row.event_cpu_ms:.1f} ms | {row.replayed} |"
+            )
+    else:
+        lines += [
+            "| clients | server | CPU / connect | CPU / event | ratio | memory / client | lost / extra / out of order | latency p50 / p99 |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for bare, ours in zip(rows[::2], rows[1::2]):
+            for row in (bare, ours):
+                ratio = f"{row.event_cpu_ms / bare.event_cpu_ms:.2f}×" if bare.event_cpu_ms else "—"
+                lines.append(
+                    f"| {row.clients} | {row.name} | {row.connect_cpu_ms:.2f} ms | {row.event_cpu_ms:.1f} ms | {ratio} | "
+                    f"{row.memory_kb:.1f} KB | {row.lost} / {row.extra} / {row.disorder} | {row.p50_ms:.0f} / {row.p99_ms:.0f} ms |"
+                )
+        if len(args.clients) > 1:
+            plot_latency(rows, PLOT)
+            lines.append(f"\n![Latency from publish to receipt against clients, p50 and p99 of each server]({PLOT.name})")
     text = "\n".join(lines) + "\n"
     print(text)
     with RESULTS.open("a", encoding="utf-8") as handle:

@@ -19,6 +19,9 @@ WEBSOCKET_CONNECTIONS = Gauge("lienthong_websocket_connections", "Live channel c
 EVENTS_READ = Counter("lienthong_events_read_total", "Events the hub read from the events table.")
 EVENTS_FANNED_OUT = Counter("lienthong_events_fanned_out_total", "Event deliveries queued to live clients (one per client).")
 LIVE_CLIENTS_DROPPED = Counter("lienthong_live_clients_dropped_total", "Live clients dropped for not reading (they resync).")
+LIVE_CLIENTS_ABORTED = Counter(
+    "lienthong_live_clients_aborted_total", "Live connections aborted after their write deadline (the client took no data)."
+)
 OUTBOX_BACKLOG = Gauge("lienthong_outbox_backlog", "Commands in the outbox not yet delivered to Temporal.")
 OUTBOX_OLDEST_SECONDS = Gauge("lienthong_outbox_oldest_pending_seconds", "Age of the oldest undelivered outbox command.")
 SIGNING_SECONDS = Histogram("lienthong_signing_duration_seconds", "Time to apply one PAdES signature (PIN, seal, minutes).", buckets=_SLOW)

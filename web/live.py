@@ -138,7 +138,7 @@ async def _follow(websocket: WebSocket, hub: EventHub, channels: set[str], *, af
         receiver = asyncio.create_task(_drain_client(websocket, sub))
         try:
             while True:
-                item = await sub.queue.get()
+                item = await sub.next()
                 if item is None:
                     if sub.gone:
                         return

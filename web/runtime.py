@@ -22,13 +22,15 @@ import uvicorn
 
 from services.config import Settings
 from services.db import get_database
+from web.live_transport import LiveWebSocketProtocol
 from workflows.client import connect
 
 log = logging.getLogger("lienthong")
 # How uvicorn serves the live channel (bench/bench_live.py, bench/RESULTS.md): no per-message
 # deflate — events are ~200-byte JSON, and a zlib context per client cost 27 ms of CPU per event
-# for 1,000 clients and 37 KB each; the sans-I/O implementation websockets maintains.
-WEBSOCKETS: dict[str, Any] = {"ws": "websockets-sansio", "ws_per_message_deflate": False}
+# for 1,000 clients and 37 KB each; the sans-I/O implementation websockets maintains, with a
+# write deadline for clients that stop reading (web/live_transport.py).
+WEBSOCKETS: dict[str, Any] = {"ws": LiveWebSocketProtocol, "ws_per_message_deflate": False}
 # Printed once the first start's demo data is seeded (the browser tests wait for it).
 DEMO_READY = "Dữ liệu mẫu đã sẵn sàng — demo data ready"
 

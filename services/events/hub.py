@@ -6,7 +6,8 @@ Polling every `poll_seconds` covers SQLite and a lost listening connection; whil
 it polls only every `listening_poll_seconds`, as a fallback. A listener that reconnects reads the
 table at once, so what was committed while it was away is caught up.
 Each subscriber has a bounded queue: a slow client is dropped and must resync from its last
-sequence number, so it never slows the others.
+sequence number, so it never slows the others. What a reconnecting client missed (up to the
+live channel's replay limit, more than a queue holds) is kept apart and sent first.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -26,15 +28,24 @@ from services.events.service import NOTIFY_CHANNEL, EventOut
 from services.metrics import EVENTS_FANNED_OUT, EVENTS_READ, LIVE_CLIENTS_DROPPED
 
 log = logging.getLogger(__name__)
+QUEUE_SIZE = 256  # events a client may be behind before it is dropped (it resyncs)
+DISPATCH_SLICE = 64  # events dispatched between two turns of the senders
 
 
 @dataclass(eq=False)
 class Subscription:
     channels: set[str]
-    queue: asyncio.Queue[EventOut | None] = field(default_factory=lambda: asyncio.Queue(maxsize=256))
+    queue: asyncio.Queue[EventOut | None] = field(default_factory=lambda: asyncio.Queue(maxsize=QUEUE_SIZE))
     overflowed: bool = False
     gone: bool = False  # the client went away (its reader saw the socket close)
     floor: int = 0  # the client has everything up to here (its snapshot): never sent again
+    replay: deque[EventOut] = field(default_factory=deque)  # missed before it subscribed: sent first
+
+    async def next(self) -> EventOut | None:
+        """The next event for the client, its replay first; None when it is dropped or gone."""
+        if self.replay:
+            return self.replay.popleft()
+        return await self.queue.get()
 
 
 class EventHub:
@@ -119,9 +130,13 @@ class EventHub:
             if not batch:
                 return
             EVENTS_READ.inc(len(batch))
-            for event in batch:
+            for n, event in enumerate(batch, 1):
                 self._dispatch(event)
                 self.last_seq = event.seq
+                if n % DISPATCH_SLICE == 0:
+                    # Let the senders run (each empties its queue while its socket takes data), so
+                    # a burst longer than a queue drops only clients that do not read.
+                    await asyncio.sleep(0)
 
     def _dispatch(self, event: EventOut) -> None:
         delivered = 0
@@ -153,15 +168,18 @@ class EventHub:
             if after is not None and after < self.last_seq:
                 async with self.database.read() as session:
                     missed = await events.since(session, after=after, channels=sub.channels, limit=5000)
-                # Live events may already be queued: drop duplicates by sequence number.
+                # Live events may already be queued, or come later from a hub behind the table:
+                # drop duplicates by sequence number. The replay can be longer than the queue.
                 replay_until = missed[-1].seq if missed else after
-                pending: list[EventOut] = []
+                sub.floor = max(sub.floor, replay_until)
+                pending: list[EventOut | None] = []
                 while not sub.queue.empty():
                     item = sub.queue.get_nowait()
-                    if item is not None and item.seq > replay_until:
+                    if item is None or item.seq > replay_until:
                         pending.append(item)
-                for item in [*missed, *pending]:
+                for item in pending:
                     sub.queue.put_nowait(item)
+                sub.replay.extend(missed)
             yield sub
         finally:
             self.subscriptions.discard(sub)

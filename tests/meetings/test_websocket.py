@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
+import socket
 from datetime import timedelta
+from select import POLLERR, POLLHUP, POLLRDHUP, poll
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 from websockets.asyncio.client import connect
 
 from services.directory.models import User
 from services.events.hub import EventHub
 from services.events.models import Event
-from services.events.service import publish
-from tests.helpers import serving
+from services.events.service import last_seq, publish
+from tests.helpers import serving, wait_for
 from tests.meetings.factory import build_meeting
 from web.app import create_app
+from web.live_transport import LiveWebSocketProtocol
 from web.runtime import WEBSOCKETS
 from web.temporal import TemporalHandle
 
@@ -240,6 +246,33 @@ async def test_a_slow_client_is_dropped_without_slowing_the_others(demo_db_sqlit
         await hub.stop()
 
 
+async def test_a_burst_longer_than_a_queue_reaches_a_reading_client_whole(demo_db_sqlite) -> None:
+    """600 events committed at once (an import, a fan-out's notices) reach the hub in one read:
+    dispatched all in one go, they filled every follower's queue of 256 and dropped them all,
+    readers included. The hub lets the senders run between slices of a batch."""
+    hub = EventHub(demo_db_sqlite, poll_seconds=3600)  # looks only when poked
+    await hub.start()
+    try:
+        async with hub.subscribe({"meeting-996"}) as sub:
+            got: list[int] = []
+
+            async def read() -> None:  # a client that reads: its sender drains the queue when it runs
+                while len(got) < 600:
+                    item = await sub.queue.get()
+                    assert item is not None, "a reading client was dropped"
+                    got.append(item.seq)
+
+            reader = asyncio.create_task(read())
+            async with demo_db_sqlite.session() as session:
+                for i in range(600):
+                    await publish(session, channel="meeting-996", kind="agenda", payload={"i": i})
+            hub.poke()
+            await asyncio.wait_for(reader, 20)
+            assert got == sorted(got) and len(set(got)) == 600 and not sub.overflowed
+    finally:
+        await hub.stop()
+
+
 async def test_a_subscriber_gets_nothing_it_already_has_and_at_the_head_costs_no_query(demo_db_sqlite) -> None:
     from sqlalchemy import event
 
@@ -274,6 +307,41 @@ async def test_a_subscriber_gets_nothing_it_already_has_and_at_the_head_costs_no
             assert item is not None and item.seq == fourth and sub.queue.empty()
     finally:
         event.remove(demo_db_sqlite.engine.sync_engine, "before_cursor_execute", seen)
+        await hub.stop()
+
+
+async def test_a_client_back_after_missing_more_than_a_queue_holds_gets_all_of_it_in_order(demo_db_sqlite) -> None:
+    """A phone back after a long agenda session missed 300 events (the queue holds 256, the
+    replay limit is 5,000): it gets all 300 in order, then what comes live, each once. Before,
+    putting the replay in the queue raised QueueFull and the reconnect failed, again and again."""
+    hub = EventHub(demo_db_sqlite, poll_seconds=3600)  # looks only when poked
+    await hub.start()
+    try:
+        async with demo_db_sqlite.read() as session:
+            start = await last_seq(session)
+        async with demo_db_sqlite.session() as session:
+            for i in range(300):
+                await publish(session, channel="meeting-997", kind="agenda", payload={"i": i})
+        async with demo_db_sqlite.read() as session:
+            missed = list((await session.scalars(select(Event.seq).where(Event.seq > start).order_by(Event.seq))).all())
+
+        async def hub_has_read_them() -> bool:
+            hub.poke()
+            return hub.last_seq == missed[-1]
+
+        await wait_for(hub_has_read_them, timeout=20, every=0.05)  # they went out live before the phone came back
+        async with hub.subscribe({"meeting-997"}, after=start) as sub:
+            async with demo_db_sqlite.session() as session:
+                live = await publish(session, channel="meeting-997", kind="agenda", payload={"i": 300})
+            hub.poke()
+            got = []
+            while len(got) < 301:
+                item = await asyncio.wait_for(sub.next(), 10)
+                assert item is not None
+                got.append(item.seq)
+            assert got == [*missed, live]
+            assert not sub.replay and sub.queue.empty()
+    finally:
         await hub.stop()
 
 
@@ -320,3 +388,99 @@ async def test_a_foreign_origin_gets_close_code_4403(demo_db_sqlite, settings) -
     }
     await app(scope, receive, send)
     assert sent == [{"type": "websocket.close", "code": 4403, "reason": ""}]
+
+
+def _stalled_client(address: str, cookie: str, meeting_id: int) -> socket.socket:
+    """A WebSocket client that completes the handshake and then never reads again (a frozen tab),
+    with a small receive buffer so that the server's side fills quickly."""
+    host, port = address.split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, int(port)))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /ws?channels=meeting-{meeting_id} HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Cookie: lt_session={cookie}\r\n\r\n".encode()
+    )
+    response = b""
+    while not response.endswith(b"\r\n\r\n"):
+        response += sock.recv(1)  # a byte at a time: nothing after the handshake is read
+    assert response.startswith(b"HTTP/1.1 101"), response
+    return sock
+
+
+def _reset_by_server(sock: socket.socket) -> bool:
+    """Whether the server ended the connection, seen without reading what is still unread."""
+    poller = poll()
+    poller.register(sock, POLLERR | POLLHUP | POLLRDHUP)
+    return bool(poller.poll(0))
+
+
+async def test_a_client_that_stops_reading_is_aborted_without_slowing_the_others_and_catches_up(demo_db_sqlite, settings) -> None:
+    """A frozen tab: its connection fills and uvicorn's send waits on it for ever (the keep-alive
+    timeout only closes a transport, which waits for the unsent data). The write deadline aborts
+    it; the readers meanwhile get every event; the tab's reconnect replays what it missed."""
+
+    class QuickDeadline(LiveWebSocketProtocol):
+        write_timeout = 1.0
+
+    built = await build_meeting(demo_db_sqlite, settings, starts_in=timedelta(days=1))
+    mid, channel = built.meeting_id, f"meeting-{built.meeting_id}"
+    app = create_app(settings=settings, database=demo_db_sqlite, temporal=TemporalHandle(settings))
+    aborted_before = REGISTRY.get_sample_value("lienthong_live_clients_aborted_total") or 0.0
+
+    def handlers() -> int:
+        return sum(1 for task in asyncio.all_tasks() if task.get_coro().__qualname__ == "_drain_client")  # type: ignore[union-attr]
+
+    async def handlers_are(count: int) -> bool:
+        return handlers() == count
+
+    async def readers_have(count: int) -> bool:
+        return all(len(reader.seqs) == count for reader in readers)
+
+    async def reset(sock: socket.socket) -> bool:
+        return _reset_by_server(sock)
+
+    async with serving(app, **{**WEBSOCKETS, "ws": QuickDeadline}) as address:
+        chair, cookie, _ = await _session(address, "lan.nguyen")
+        readers = [Listener(address, cookie, mid) for _ in range(3)]
+        for reader in readers:
+            reader.start()
+        await asyncio.wait_for(asyncio.gather(*(reader.ready.wait() for reader in readers)), 20)
+        stalled = await asyncio.to_thread(_stalled_client, address, cookie, mid)
+        await wait_for(lambda: handlers_are(4), timeout=20)
+        async with demo_db_sqlite.read() as session:
+            start = await last_seq(session)
+
+        published = 0
+        # 32 KB events (a long minutes text) in bursts of 10, until the stalled connection ends: the
+        # server's kernel grows its send buffer to megabytes before the transport pauses.
+        for _ in range(100):
+            async with demo_db_sqlite.session() as session:
+                for _ in range(10):
+                    await publish(session, channel=channel, kind="bench", payload={"i": published, "pad": "x" * 32_000})
+                    published += 1
+            # The readers get each burst whole while the stalled client is still held.
+            await wait_for(lambda: readers_have(published), timeout=20, every=0.05)
+            if handlers() == 3:
+                break
+        await wait_for(lambda: handlers_are(3), timeout=20)
+        await wait_for(lambda: reset(stalled), timeout=10)
+        assert (REGISTRY.get_sample_value("lienthong_live_clients_aborted_total") or 0.0) == aborted_before + 1
+        stalled.close()
+
+        async with demo_db_sqlite.read() as session:
+            expected = list((await session.scalars(select(Event.seq).where(Event.seq > start).order_by(Event.seq))).all())
+        assert len(expected) == published
+        for reader in readers:
+            assert reader.seqs == expected  # every event, in order, once
+        # The tab wakes and reconnects with the last number it had seen: it gets what it missed.
+        back = Listener(address, cookie, mid)
+        await asyncio.wait_for(back.run(after=start, stop_after=published), 20)
+        assert back.seqs == expected
+        for reader in readers:
+            assert reader.task is not None
+            reader.task.cancel()
+        await asyncio.gather(*(reader.task for reader in readers if reader.task), return_exceptions=True)
+        await chair.aclose()

@@ -1,0 +1,63 @@
+"""The live channel's WebSocket transport: uvicorn's sans-I/O protocol with a write deadline.
+
+A client that stops reading (a frozen tab, a phone whose radio sleeps with the socket still open)
+fills its kernel buffers, then uvicorn's send waits on the transport to drain. Nothing else ends
+that wait: the keep-alive ping's timeout only *closes* the transport, which asyncio finishes after
+the unsent data is written, that is never; the handler, its subscription and up to the high-water
+mark of unsent data would stay for as long as the peer keeps the TCP connection open. The hub does
+not wait for it (it drops a full queue), so the others are not slowed, but the server keeps it.
+
+Like nginx's `send_timeout` or Centrifugo's write timeout: a connection that stays paused for
+`write_timeout` seconds is reset (RST: SO_LINGER 0, so the kernel drops the data it still holds
+for the peer — megabytes once its send buffer has grown — instead of trying to deliver it to a
+peer that does not read). Its handler's send then fails, the handler ends and
+frees its subscription; the page reconnects with the last sequence number it saw and gets what it
+missed, or `resync` (web/live.py). The timer is armed only while the transport is paused, so a
+client that reads costs nothing more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import struct
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from services.metrics import LIVE_CLIENTS_ABORTED
+
+log = logging.getLogger("lienthong.live")
+
+
+class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
+    write_timeout = 10.0  # seconds a connection may stay unable to take more data
+
+    _stall: asyncio.TimerHandle | None = None
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._stall is None:
+            self._stall = self.loop.call_later(self.write_timeout, self._abort_stalled)
+
+    def resume_writing(self) -> None:
+        self._cancel_stall()
+        super().resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_stall()
+        super().connection_lost(exc)
+
+    def _cancel_stall(self) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
+
+    def _abort_stalled(self) -> None:
+        self._stall = None
+        LIVE_CLIENTS_ABORTED.inc()
+        log.info("live client %s took no data for %.0f s: connection reset", self.client, self.write_timeout)
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()

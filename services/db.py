@@ -19,7 +19,9 @@ The heads are global: whoever holds one makes every other writer wait, so a doma
 first locked after them. A step that changes its row only after auditing locks it beforehand
 (`with_for_update(key_share=True)`, the lock an UPDATE takes); a part's row may follow the
 heads when its root's row was locked first, and then whoever changes that part locks its root
-first too. tests/foundation/test_lock_order.py checks it.
+first too. The statistics' roll-up (`incoming_tallies`) is written after the audit head, only by
+transactions that hold it (services/incoming/tally.py), so its writers queue at the head.
+tests/foundation/test_lock_order.py checks it.
 SQLite has one write lock for the whole database and needs none of this.
 """
 

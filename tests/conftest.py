@@ -8,6 +8,7 @@ independent without paying for migrations and argon2 hashing each time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
@@ -49,6 +50,24 @@ def _psql(sql: str) -> None:
 
 def _pg_url(name: str) -> str:
     return PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + name
+
+
+@contextlib.asynccontextmanager
+async def database_at(backend: str, tmp_path: Path, revision: str) -> AsyncIterator[str]:
+    """For a migration's test: a database of `backend` migrated to `revision`, dropped after the
+    block; yields its URL."""
+    if backend == "sqlite":
+        url, name = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}", None
+    else:
+        name = f"lt_mig_{uuid.uuid4().hex[:10]}"
+        _psql(f"CREATE DATABASE {name}")
+        url = _pg_url(name)
+    try:
+        await asyncio.to_thread(upgrade, url, revision)
+        yield url
+    finally:
+        if name:
+            subprocess.run(["psql", PG_ADMIN, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
 
 
 async def _seed(url: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, inspect
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, inspect, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from services import textsearch
@@ -79,6 +79,14 @@ class IncomingDocument(Base):
         Index("ix_incoming_documents_org_completed", "organization_id", "completed_at"),
         Index("ix_incoming_documents_lead_completed", "lead_user_id", "completed_at"),
         Index("ix_incoming_documents_arrival_date", "arrival_date"),
+        # The documents the statistics count one by one: all but the finished ones in the roll-up.
+        Index(
+            "ix_incoming_documents_untallied",
+            "organization_id",
+            "arrival_date",
+            postgresql_where=text("tally_day IS NULL"),
+            sqlite_where=text("tally_day IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -122,6 +130,12 @@ class IncomingDocument(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Number/notation, subject and issuer as folded words, for the word index (services.textsearch).
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # What this document adds to the statistics' roll-up (IncomingTally, services.incoming.tally):
+    # set while it is finished and counted there, NULL otherwise (then it is counted row by row).
+    tally_day: Mapped[date | None] = mapped_column(Date)
+    tally_unit: Mapped[int | None] = mapped_column(Integer)  # 0: no unit
+    tally_late: Mapped[bool | None] = mapped_column(Boolean)
+    tally_days: Mapped[float | None] = mapped_column(Float)
 
     files: Mapped[list[IncomingFile]] = relationship(
         back_populates="document", order_by="IncomingFile.position", cascade="all, delete-orphan"
@@ -206,6 +220,21 @@ class IncomingSenderStatus(Base):
 
 
 SEARCHED = ("number_notation", "subject", "issuer_name")
+
+
+class IncomingTally(Base):
+    """The finished documents of an organisation that arrived on one day, per lead unit: on time,
+    late, and the days they took. A roll-up kept by services.incoming.tally in the transaction that
+    changes a document, so a year's statistics read a few thousand rows, not every document."""
+
+    __tablename__ = "incoming_tallies"
+
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)  # the arrival date
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0: no unit
+    on_time: Mapped[int] = mapped_column(Integer, default=0)
+    late: Mapped[int] = mapped_column(Integer, default=0)
+    days_total: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 @event.listens_for(IncomingDocument, "before_insert")

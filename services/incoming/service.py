@@ -28,7 +28,7 @@ from services.directory.models import DOCUMENT_READERS, LEADERS, Organization, R
 from services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.events.service import publish
 from services.i18n import Message, _l
-from services.incoming import handling
+from services.incoming import handling, tally
 from services.incoming.models import (
     CLOSED,
     DOC_TYPES,
@@ -224,6 +224,7 @@ async def _touch(session: AsyncSession, doc: IncomingDocument, *, status: Status
         doc.status = status.value
     doc.revision = (doc.revision or 0) + 1
     doc.updated_at = utcnow()
+    await tally.settle(session, doc)  # the statistics' roll-up, in this transaction
     await session.flush()
     await publish(
         session,

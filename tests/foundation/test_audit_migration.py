@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import subprocess
-import uuid
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -19,20 +17,13 @@ from services.audit import service as audit
 from services.audit.models import AuditCheckpoint, AuditEntry
 from services.db import Database, UTCDateTime
 from services.migrate import upgrade
-from tests.conftest import PG_ADMIN, _pg_url
+from tests.conftest import database_at
 
 AWKWARD = ['say "hi"', "back\\slash", "tab\tnew\nline\x01\x7f", "Trích yếu: Đã ký số", "😀 \u2028", None]
 
 
 async def test_entries_written_before_the_migration_still_verify(backend, tmp_path, settings) -> None:
-    if backend == "sqlite":
-        url, name = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}", None
-    else:
-        name = f"lt_mig_{uuid.uuid4().hex[:10]}"
-        subprocess.run(["psql", PG_ADMIN, "-qc", f"CREATE DATABASE {name}"], check=True)
-        url = _pg_url(name)
-    try:
-        await asyncio.to_thread(upgrade, url, "0011")
+    async with database_at(backend, tmp_path, "0011") as url:
         old_entries = sa.table(
             "audit_entries",
             *(
@@ -120,20 +111,6 @@ async def test_entries_written_before_the_migration_still_verify(backend, tmp_pa
             result = await audit.verify_database(session, data_dir=settings.data_dir)
         assert not result.ok and result.first_bad_seq == 4
         await database.dispose()
-    finally:
-        if name:
-            subprocess.run(["psql", PG_ADMIN, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
-
-
-async def _database_at(backend, tmp_path, revision: str):  # type: ignore[no-untyped-def]
-    if backend == "sqlite":
-        url, name = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}", None
-    else:
-        name = f"lt_mig_{uuid.uuid4().hex[:10]}"
-        subprocess.run(["psql", PG_ADMIN, "-qc", f"CREATE DATABASE {name}"], check=True)
-        url = _pg_url(name)
-    await asyncio.to_thread(upgrade, url, revision)
-    return url, name
 
 
 async def _append(url: str, n: int) -> None:
@@ -176,8 +153,7 @@ def _old_row(prev: str, seq: int) -> dict:  # type: ignore[type-arg]
 
 
 async def test_0017_refuses_a_trail_whose_columns_were_edited(backend, tmp_path) -> None:
-    url, name = await _database_at(backend, tmp_path, "0016")
-    try:
+    async with database_at(backend, tmp_path, "0016") as url:
         await _append(url, 4)
         database = Database(url)
         async with database.session() as session:
@@ -193,9 +169,6 @@ async def test_0017_refuses_a_trail_whose_columns_were_edited(backend, tmp_path)
         async with database.session() as session:  # nothing changed: the edited column is still there
             assert await session.scalar(sa.text("SELECT action FROM audit_entries WHERE seq = 3")) == "test.forged"
         await database.dispose()
-    finally:
-        if name:
-            subprocess.run(["psql", PG_ADMIN, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
 
 
 async def test_0017_upgrade_and_downgrade_keep_every_value(backend, tmp_path, settings) -> None:
@@ -203,12 +176,11 @@ async def test_0017_upgrade_and_downgrade_keep_every_value(backend, tmp_path, se
 
     from services.migrate import alembic_config
 
-    url, name = await _database_at(backend, tmp_path, "0016")
     columns = (
         "seq, at, actor_id, actor_name, organization_id, action, object_type, object_id, details, ip, prev_hash, entry_hash, canonical"
     )
     query = sa.text(f"SELECT {columns} FROM audit_entries ORDER BY seq").columns(at=UTCDateTime(timezone=True))
-    try:
+    async with database_at(backend, tmp_path, "0016") as url:
         await _append(url, 6)
         database = Database(url)
         async with database.session() as session:
@@ -231,6 +203,3 @@ async def test_0017_upgrade_and_downgrade_keep_every_value(backend, tmp_path, se
             assert (await session.execute(query)).all() == after
             await session.execute(sa.text("UPDATE audit_entries SET action = 'writable again' WHERE seq = 1"))
         await database.dispose()
-    finally:
-        if name:
-            subprocess.run(["psql", PG_ADMIN, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)

@@ -43,6 +43,7 @@ async def serving(app, **config):  # type: ignore[no-untyped-def]
 
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1, **config))
+    app.state.uvicorn = server  # its connections, for tests that look at the server's side
     task = asyncio.create_task(server.serve())
     while not server.started:  # started, or failed (then the task holds why)
         if task.done():

@@ -13,7 +13,8 @@ for the peer — megabytes once its send buffer has grown — instead of trying 
 peer that does not read). Its handler's send then fails, the handler ends and
 frees its subscription; the page reconnects with the last sequence number it saw and gets what it
 missed, or `resync` (web/live.py). The timer is armed only while the transport is paused, so a
-client that reads costs nothing more.
+client that reads costs nothing more. The same deadline holds for a connection the keep-alive
+timeout closes with data still unsent (less than the high-water mark: never paused, never drained).
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
     def resume_writing(self) -> None:
         self._cancel_stall()
         super().resume_writing()
+
+    def keepalive_timeout(self) -> None:
+        super().keepalive_timeout()  # closes the transport, which waits for its unsent data
+        if self._stall is None and self.transport.get_write_buffer_size():
+            self._stall = self.loop.call_later(self.write_timeout, self._abort_stalled)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_stall()

@@ -417,30 +417,31 @@ def _reset_by_server(sock: socket.socket) -> bool:
     return bool(poller.poll(0))
 
 
+class QuickDeadline(LiveWebSocketProtocol):
+    write_timeout = 1.0
+
+
+def _handlers() -> int:
+    """Live channel handlers running in this process (one reader task each)."""
+    return sum(1 for task in asyncio.all_tasks() if task.get_coro().__qualname__ == "_drain_client")  # type: ignore[union-attr]
+
+
+async def handlers_are(count: int) -> bool:
+    return _handlers() == count
+
+
 async def test_a_client_that_stops_reading_is_aborted_without_slowing_the_others_and_catches_up(demo_db_sqlite, settings) -> None:
     """A frozen tab: its connection fills and uvicorn's send waits on it for ever (the keep-alive
     timeout only closes a transport, which waits for the unsent data). The write deadline aborts
     it; the readers meanwhile get every event; the tab's reconnect replays what it missed."""
-
-    class QuickDeadline(LiveWebSocketProtocol):
-        write_timeout = 1.0
 
     built = await build_meeting(demo_db_sqlite, settings, starts_in=timedelta(days=1))
     mid, channel = built.meeting_id, f"meeting-{built.meeting_id}"
     app = create_app(settings=settings, database=demo_db_sqlite, temporal=TemporalHandle(settings))
     aborted_before = REGISTRY.get_sample_value("lienthong_live_clients_aborted_total") or 0.0
 
-    def handlers() -> int:
-        return sum(1 for task in asyncio.all_tasks() if task.get_coro().__qualname__ == "_drain_client")  # type: ignore[union-attr]
-
-    async def handlers_are(count: int) -> bool:
-        return handlers() == count
-
     async def readers_have(count: int) -> bool:
         return all(len(reader.seqs) == count for reader in readers)
-
-    async def reset(sock: socket.socket) -> bool:
-        return _reset_by_server(sock)
 
     async with serving(app, **{**WEBSOCKETS, "ws": QuickDeadline}) as address:
         chair, cookie, _ = await _session(address, "lan.nguyen")
@@ -463,10 +464,10 @@ async def test_a_client_that_stops_reading_is_aborted_without_slowing_the_others
                     published += 1
             # The readers get each burst whole while the stalled client is still held.
             await wait_for(lambda: readers_have(published), timeout=20, every=0.05)
-            if handlers() == 3:
+            if _handlers() == 3:
                 break
         await wait_for(lambda: handlers_are(3), timeout=20)
-        await wait_for(lambda: reset(stalled), timeout=10)
+        await wait_for(lambda: _reset(stalled), timeout=10)
         assert (REGISTRY.get_sample_value("lienthong_live_clients_aborted_total") or 0.0) == aborted_before + 1
         stalled.close()
 
@@ -484,3 +485,37 @@ async def test_a_client_that_stops_reading_is_aborted_without_slowing_the_others
             reader.task.cancel()
         await asyncio.gather(*(reader.task for reader in readers if reader.task), return_exceptions=True)
         await chair.aclose()
+
+
+async def test_a_connection_closed_by_the_keepalive_with_data_unsent_is_reset_too(demo_db_sqlite, settings) -> None:
+    """A client that stopped reading when a few events were left in the transport (less than the
+    high-water mark: the transport never pauses) and then gets no more: the keep-alive timeout
+    closes the transport, which waits for that data for ever, and the handler waits for an event.
+    The write deadline covers this close too."""
+    built = await build_meeting(demo_db_sqlite, settings, starts_in=timedelta(days=1))
+    mid = built.meeting_id
+    app = create_app(settings=settings, database=demo_db_sqlite, temporal=TemporalHandle(settings))
+    async with serving(app, **{**WEBSOCKETS, "ws": QuickDeadline, "ws_ping_interval": 3, "ws_ping_timeout": 1}) as address:
+        _, cookie, _ = await _session(address, "lan.nguyen")
+        stalled = await asyncio.to_thread(_stalled_client, address, cookie, mid)
+        await wait_for(lambda: handlers_are(1), timeout=20)
+        (protocol,) = [c for c in app.state.uvicorn.server_state.connections if isinstance(c, LiveWebSocketProtocol)]
+        # A small kernel buffer on the server's side, so that a few events fill it (on loopback it
+        # grows to megabytes, which the keep-alive would not wait for).
+        protocol.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
+
+        async def data_left_unsent() -> bool:
+            async with demo_db_sqlite.session() as session:
+                await publish(session, channel=f"meeting-{mid}", kind="bench", payload={"pad": "x" * 8000})
+            await asyncio.sleep(0.05)  # the sender writes it
+            return protocol.transport.get_write_buffer_size() > 0
+
+        await wait_for(data_left_unsent, timeout=20, every=0)
+        assert protocol.writable.is_set()  # not paused: the write deadline was not armed by a pause
+        await wait_for(lambda: handlers_are(0), timeout=20)
+        await wait_for(lambda: _reset(stalled), timeout=10)
+        stalled.close()
+
+
+async def _reset(sock: socket.socket) -> bool:
+    return _reset_by_server(sock)

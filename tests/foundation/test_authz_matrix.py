@@ -29,10 +29,11 @@ from typing import Literal, Union, get_args, get_origin
 import httpx
 import pytest
 from fastapi.params import Form
-from fastapi.routing import APIRoute, APIWebSocketRoute
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.routing import WebSocketRoute
 
 from demo.incoming import demo_pdf
 from services.config import Settings
@@ -541,11 +542,11 @@ async def world(db_templates, tmp_path_factory, demo_pki_dir) -> AsyncIterator[W
     await rolled_back.dispose()
 
 
-def _app_routes() -> tuple[list[APIRoute], list[APIWebSocketRoute]]:
+def _app_routes() -> tuple[list[APIRoute], list[WebSocketRoute]]:
     from web.app import routers
 
     routes = [r for router in routers() for r in router.routes]
-    return [r for r in routes if isinstance(r, APIRoute)], [r for r in routes if isinstance(r, APIWebSocketRoute)]
+    return [r for r in routes if isinstance(r, APIRoute)], [r for r in routes if isinstance(r, WebSocketRoute)]  # FastAPI's or Starlette's
 
 
 def _keys(route: APIRoute) -> list[str]:

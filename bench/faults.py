@@ -265,6 +265,18 @@ class Checker:
             return None
         return desc.status.name
 
+    async def workflows_under(self, id_prefix: str) -> list[str] | None:
+        """The status of every workflow whose ID starts with `id_prefix` (deployment prefix added);
+        None while Temporal is away."""
+        if self._prefix is None:
+            self._prefix = await self.scalar("SELECT workflow_prefix FROM deployment WHERE id = 1") or ""
+        try:
+            client = await self.client()
+            query = f"WorkflowId STARTS_WITH '{self._prefix}{id_prefix}'"
+            return [wf.status.name if wf.status else "RUNNING" async for wf in client.list_workflows(query)]
+        except Exception:  # noqa: BLE001 - the server is restarting
+            return None
+
     async def _read(self, read: Any) -> Any:
         """Run a read, riding out a database restart (the checks wait; they never change anything)."""
         from services.db import is_unreachable_error
@@ -324,9 +336,11 @@ class Checker:
         status = await self.scalar("SELECT status FROM report_requests WHERE id = :i", i=req)
         if status != "completed" or await self.workflow_closed(f"report-request-{req}") != "COMPLETED":
             return None
-        for org in await self.rows("SELECT organization_id FROM report_targets WHERE request_id = :r", r=req):
-            if await self.workflow_closed(f"report-request-{req}-{org[0]}") != "COMPLETED":
-                return None
+        # A request from before TRACK_TARGETS has a child workflow per target: each must have ended
+        # (a request since then tracks its targets itself and has none).
+        children = await self.workflows_under(f"report-request-{req}-")
+        if children is None or any(status != "COMPLETED" for status in children):
+            return None
         return "final"
 
     async def describe(self, kind: str, ident: int) -> str:

@@ -134,7 +134,8 @@ async def deliver(client: Client, settings: Settings, command: Command, prefix: 
 
     `prefix`: the deployment's workflow-ID prefix (default: the setting, else none)."""
     target = TARGETS[command.kind]
-    wid = _workflow_id_of(command, (settings.workflow_id_prefix or "") if prefix is None else prefix)
+    base = (settings.workflow_id_prefix or "") if prefix is None else prefix
+    wid = _workflow_id_of(command, base)
     if target.start is None or (command.kind == "report-request" and command.signal is not None):
         try:
             await client.get_workflow_handle(wid).signal(
@@ -144,6 +145,14 @@ async def deliver(client: Client, settings: Settings, command: Command, prefix: 
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise
             # Not running: not started yet (it reads the state when it starts) or finished.
+            if command.kind == "report-target":
+                # No child: a request that tracks its targets itself (TRACK_TARGETS) is told which.
+                parent = client.get_workflow_handle(base + request_workflow_id(command.object_id))
+                try:
+                    await parent.signal("target_changed", int(command.args[0]))
+                except RPCError as gone:
+                    if gone.status != RPCStatusCode.NOT_FOUND:
+                        raise
         return
     run, arg = target.start(command.object_id, settings)
     if command.signal is None:

@@ -2,9 +2,9 @@
 an incoming document, take submissions (with the target leader's approval when asked), extend
 deadlines, close, and read progress.
 
-The database is the system of record; the request's workflow (`report-request-<id>`) and one
-child per target (`report-request-<id>-<orgId>`) own the fan-out and the deadlines and call the
-functions below through thin activities. Every state change writes its audit entry and its live
+The database is the system of record; the request's workflow (`report-request-<id>`) owns the
+fan-out and its targets' deadlines (requests from before it kept them in one child per target,
+`report-request-<id>-<orgId>`) and calls the functions below through thin activities. Every state change writes its audit entry and its live
 event (`report-<id>`) in the caller's transaction.
 """
 

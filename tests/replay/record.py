@@ -598,6 +598,7 @@ async def _report(rig: Rig, prefix: str, n: int, deadline_days: float = 3):  # t
     await until(lambda: _delivered(rig, req.id, n))
     # The parent delivers a batch before it starts its children: wait for them too (they are signalled next).
     await until(lambda: _children_started(parent, n))
+    await until(lambda: _tracking(parent, n))  # it keeps their deadlines (signalled next)
     return req.id, orgs, parent
 
 
@@ -623,10 +624,17 @@ async def _delivered(rig: Rig, request_id: int, n: int) -> bool:
 
 
 async def _poke_targets(rig: Rig, request_id: int, orgs: list[int]) -> None:
-    from workflows.reports.workflows import ReportTargetWorkflow
+    """What the relay does for a changed target of a request that tracks its targets itself."""
+    from workflows.reports.workflows import ReportRequestWorkflow
 
     for oid in orgs:
-        await rig.client.get_workflow_handle(f"report-request-{request_id}-{oid}").signal(ReportTargetWorkflow.changed)
+        await rig.client.get_workflow_handle(f"report-request-{request_id}").signal(ReportRequestWorkflow.target_changed, oid)
+
+
+async def _tracking(parent: WorkflowHandle, n: int) -> bool:
+    from workflows.reports.workflows import ReportRequestWorkflow
+
+    return len(await parent.query(ReportRequestWorkflow.next_notices)) == n
 
 
 async def reports_submitted(rig: Rig) -> dict[str, WorkflowHandle]:
@@ -641,9 +649,7 @@ async def reports_submitted(rig: Rig) -> dict[str, WorkflowHandle]:
     await _poke_targets(rig, rid, orgs)
     await parent.signal(ReportRequestWorkflow.wake)
     await finished(parent)
-    child = rig.client.get_workflow_handle(f"report-request-{rid}-{orgs[0]}")
-    await finished(child)
-    return {"report-request-submitted": parent, "report-target-submitted": child}
+    return {"report-request-submitted": parent}
 
 
 async def reports_closed_early(rig: Rig) -> dict[str, WorkflowHandle]:
@@ -661,25 +667,22 @@ async def reports_closed_early(rig: Rig) -> dict[str, WorkflowHandle]:
         await reports.close(session, principal=lan, request_id=rid, reason="Tổng hợp số liệu.")
     await parent.signal(ReportRequestWorkflow.wake)
     await finished(parent)
-    child = rig.client.get_workflow_handle(f"report-request-{rid}-{orgs[1]}")
-    await finished(child)
-    return {"report-request-closed-early": parent, "report-target-missing": child}
+    return {"report-request-closed-early": parent}
 
 
 async def reports_extended(rig: Rig) -> dict[str, WorkflowHandle]:
-    """One body is reminded, the deadline is extended (the parent tells the child), it reports
-    before the new deadline; the request completes."""
+    """One body is reminded, the deadline is extended (the request's workflow reads its target
+    again), it reports before the new deadline; the request completes."""
     from sqlalchemy import func, select
 
     from services.audit.models import AuditEntry
     from services.db import utcnow
     from services.reports import service as reports
     from tests.reports.factory import principal, submit
-    from workflows.reports.workflows import ReportRequestWorkflow, ReportTargetWorkflow
+    from workflows.reports.workflows import ReportRequestWorkflow
 
     rid, orgs, parent = await _report(rig, "rext", 1)
-    child = rig.client.get_workflow_handle(f"report-request-{rid}-{orgs[0]}")
-    await rig.env.fast_forward(child, timedelta(days=1, hours=2))
+    await rig.env.fast_forward(parent, timedelta(days=1, hours=2))
 
     async def reminded() -> bool:
         async with rig.db.session() as session:
@@ -688,7 +691,7 @@ async def reports_extended(rig: Rig) -> dict[str, WorkflowHandle]:
     await until(reminded)
 
     async def upcoming() -> str:
-        return await child.query(ReportTargetWorkflow.next_notice) or ""
+        return (await parent.query(ReportRequestWorkflow.next_notices)).get(orgs[0], "")
 
     async def overdue_next() -> bool:
         return (await upcoming()).startswith("overdue")
@@ -709,13 +712,12 @@ async def reports_extended(rig: Rig) -> dict[str, WorkflowHandle]:
     await _poke_targets(rig, rid, orgs)
     await parent.signal(ReportRequestWorkflow.wake)
     await finished(parent)
-    await finished(child)
-    return {"report-request-extended": parent, "report-target-extended": child}
+    return {"report-request-extended": parent}
 
 
 async def reports_in_batches(rig: Rig) -> dict[str, WorkflowHandle]:
-    """Five bodies, two per batch: the parent delivers the next batch while the children of one
-    start, and continues as new in mid fan-out; the requester then closes the request."""
+    """Five bodies, two per batch: the parent delivers the next batch while it reads the deadlines
+    of one, and continues as new in mid fan-out; the requester then closes the request."""
     from services.db import utcnow
     from services.reports import service as reports
     from tests.reports.factory import bulk_orgs, create_request, principal

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
-from temporalio.service import RPCError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from services.audit.models import AuditEntry
@@ -120,11 +119,10 @@ async def test_request_to_300_organisations_counts_on_time_late_and_missing(temp
         await _targets_changed(client, settings, req.id, on_time)
         print(f"on-time submitted {time.monotonic() - began:.1f}s")
 
-        # The 100 without a report live through their deadline: reminder, overdue, escalation.
-        async def past_deadline(oid: int) -> None:
-            await temporal_env.fast_forward(client.get_workflow_handle(workflow_of(settings, req.id, oid)), timedelta(days=5))
-
-        await asyncio.gather(*(past_deadline(oid) for oid in orgs[200:]))
+        # The 100 without a report live through their deadline: reminder, overdue, escalation. The
+        # request's workflow keeps its targets' deadlines itself (no child per target): its clock.
+        await wait_for(lambda: _tracking(parent, 100), timeout=120)
+        await temporal_env.fast_forward(parent, timedelta(days=5))
         await wait_for(lambda: _at_least(db, "report.escalate", 100), timeout=240)
         print(f"escalated {time.monotonic() - began:.1f}s")
 
@@ -154,7 +152,15 @@ async def test_request_to_300_organisations_counts_on_time_late_and_missing(temp
             select(func.count()).select_from(IncomingDocument).where(IncomingDocument.outgoing_ref == outgoing_ref(req.letter_outgoing_id))
         )
     assert copies == 300
+    assert not [wf async for wf in client.list_workflows(f"WorkflowId STARTS_WITH '{workflow_of(settings, req.id)}-'")], (
+        "no child workflows"
+    )
     print(f"\n300 targets: fan-out delivered in {fanned_out:.1f}s, whole flow {total_time:.1f}s, parent runs {state.runs}")
+
+
+async def _tracking(parent, n: int) -> bool:  # type: ignore[no-untyped-def]
+    """The request's workflow has read the deadlines of `n` waiting targets (and no more)."""
+    return len(await parent.query(ReportRequestWorkflow.next_notices)) == n
 
 
 async def _delivered_all(db, request_id: int, n: int) -> bool:  # type: ignore[no-untyped-def]
@@ -187,20 +193,14 @@ async def test_a_worker_crash_during_fanout_creates_no_duplicate_and_loses_no_ta
 
         async with build_worker(client, task_queue=queue, context=ActivityContext(settings, db)):
             await wait_for(lambda: _delivered_all(db, req.id, 200), timeout=400)
-            children = [wf async for wf in client.list_workflows(f"WorkflowId STARTS_WITH '{workflow_of(settings, req.id)}-'")]
-            for _ in range(50):
-                if len(children) >= 200:
-                    break
-                await asyncio.sleep(0.2)
-                children = [wf async for wf in client.list_workflows(f"WorkflowId STARTS_WITH '{workflow_of(settings, req.id)}-'")]
+            parent = client.get_workflow_handle(workflow_of(settings, req.id))
+            await wait_for(lambda: _tracking(parent, 200), timeout=120)  # every target's deadlines, once each
             lan = await principal(db, "lan.nguyen")
             async with db.session() as session:
                 await reports.close(session, principal=lan, request_id=req.id)
             await send(client, settings, "report-request", req.id, "wake")
-            assert await client.get_workflow_handle(workflow_of(settings, req.id)).result() == "closed:0/0/200"
-    ids = [wf.id for wf in children]
-    assert len(ids) == 200 and len(set(ids)) == 200, "one child per target, none twice"
-    assert {int(i.rsplit("-", 1)[1]) for i in ids} == set(orgs)
+            assert await parent.result() == "closed:0/0/200"
+    assert sorted((await targets_by(db, req.id)).keys()) == sorted(orgs)
     async with db.session() as session:
         copies = await session.scalar(
             select(func.count()).select_from(IncomingDocument).where(IncomingDocument.outgoing_ref == outgoing_ref(req.letter_outgoing_id))
@@ -211,8 +211,8 @@ async def test_a_worker_crash_during_fanout_creates_no_duplicate_and_loses_no_ta
 
 async def test_a_target_that_cannot_be_delivered_ends_undeliverable_and_the_batch_goes_on(temporal_env, demo_db_sqlite, settings) -> None:
     """The parent delivers a batch in one activity: a target refused by the services (here: the
-    letter no longer lists it) is rolled back alone; its child ends "undeliverable", the others
-    get their copies and wait for their reports."""
+    letter no longer lists it) is rolled back alone and not tracked; the others get their copies
+    and their deadlines are kept while they wait for their reports."""
     client = pydantic_client(temporal_env.client)
     db = demo_db_sqlite
     own_workflow_ids(settings)
@@ -227,10 +227,11 @@ async def test_a_target_that_cannot_be_delivered_ends_undeliverable_and_the_batc
     with temporal_env.with_time_skipping_disabled():
         async with worker_for(client, settings, db):
             await send(client, settings, "report-request", req.id, None)
-            refused = client.get_workflow_handle(workflow_of(settings, req.id, orgs[1]))
-            assert await wait_for(lambda: _result_or_none(refused), timeout=120) == "undeliverable"
+            handle = client.get_workflow_handle(workflow_of(settings, req.id))
             await wait_for(lambda: _delivered_all(db, req.id, 2), timeout=120)
-            parent = await client.get_workflow_handle(workflow_of(settings, req.id)).describe()
+            await wait_for(lambda: _tracking(handle, 2), timeout=120)
+            assert set(await handle.query(ReportRequestWorkflow.next_notices)) == {orgs[0], orgs[2]}
+            parent = await handle.describe()
             assert parent.status == WorkflowExecutionStatus.RUNNING
     async with db.read() as session:
         copies = await session.scalars(
@@ -240,10 +241,39 @@ async def test_a_target_that_cannot_be_delivered_ends_undeliverable_and_the_batc
     assert (await targets_by(db, req.id))[orgs[1]].delivered_at is None
 
 
-async def _result_or_none(handle) -> str | None:  # type: ignore[no-untyped-def]
-    """The workflow's result once it has ended (None while it has not started or still runs)."""
-    try:
-        description = await handle.describe()
-    except RPCError:
-        return None
-    return await handle.result() if description.status == WorkflowExecutionStatus.COMPLETED else None
+async def test_a_new_deadline_moves_every_waiting_targets_next_notice(temporal_env, demo_db_sqlite, settings) -> None:
+    """The request's workflow keeps its targets' deadlines: extended, each waiting target's next
+    notice moves to the new deadline's ladder; a target whose report is in is tracked no more."""
+    client = pydantic_client(temporal_env.client)
+    db = demo_db_sqlite
+    own_workflow_ids(settings)
+    orgs = await bulk_orgs(db, 3)
+    officer = await principal(db, "bulk.officer")
+    req = await create_request(db, settings, orgs, deadline=utcnow() + timedelta(days=3))
+    with temporal_env.with_time_skipping_disabled():
+        async with worker_for(client, settings, db):
+            await send(client, settings, "report-request", req.id, None)
+            parent = client.get_workflow_handle(workflow_of(settings, req.id))
+            await wait_for(lambda: _tracking(parent, 3), timeout=120)
+            before = await parent.query(ReportRequestWorkflow.next_notices)
+            assert {notice.split("@")[0] for notice in before.values()} == {"reminder"}
+
+            await submit(db, settings, req.id, orgs[0], officer)
+            await _targets_changed(client, settings, req.id, orgs[:1])  # through the relay, as the pages do
+            await wait_for(lambda: _tracking(parent, 2), timeout=120)
+
+            lan = await principal(db, "lan.nguyen")
+            new_deadline = utcnow() + timedelta(days=10)
+            async with db.session() as session:
+                await reports.extend(session, principal=lan, request_id=req.id, deadline=new_deadline, reason="Gia hạn theo đề nghị.")
+            await send(client, settings, "report-request", req.id, "deadline_changed")
+
+            async def moved() -> dict[int, str] | None:
+                now = await parent.query(ReportRequestWorkflow.next_notices)
+                return now if now and all(now[oid] != before[oid] for oid in now) else None
+
+            after = await wait_for(moved, timeout=120)
+            assert set(after) == set(orgs[1:])
+            reminders = {datetime.fromisoformat(notice.split("@")[1]) for notice in after.values()}
+            expected = new_deadline - timedelta(hours=settings.report_reminder_hours)
+            assert all(abs((r - expected).total_seconds()) < 1 for r in reminders), (reminders, expected)

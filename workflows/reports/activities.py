@@ -12,10 +12,16 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import select
 from temporalio import activity
 
+from services.deadlines import service as deadlines
+from services.deadlines.ladder import Tracked
 from services.reports import service as reports
+from services.reports.deadlines import ReportTargetDeadlines
+from services.reports.models import ReportTarget
 from workflows.context import ActivityContext
+from workflows.kernel_activities import NoticeInput as KernelNotice
 
 # Deliveries of one letter queue on its row and on the audit head: a transaction of 25 holds them
 # for a fraction of a second, while still paying one commit for many targets.
@@ -49,6 +55,15 @@ class TargetSnap(BaseModel):
     finished: bool
     pending: list[str] = []
     target_id: int | None = None  # the object the deadline kernel tracks
+
+
+class TargetsRef(BaseModel):
+    request_id: int
+    organization_ids: list[int]
+
+
+class TargetNotices(BaseModel):
+    notices: list[KernelNotice]
 
 
 class DeliveryBatch(BaseModel):
@@ -149,6 +164,34 @@ class ReportActivities:
         async with self.context.database.read() as session:
             return _snap(await reports.snapshot(session, request_id=ref.request_id, organization_id=ref.organization_id))
 
+    @activity.defn(name="report_targets_tracked")
+    async def tracked(self, ref: TargetsRef) -> dict[int, Tracked]:
+        """The deadline kernel's snapshots of a request's targets (by organisation), in one read:
+        the request's workflow tracks its targets' deadlines itself (TRACK_TARGETS)."""
+        adapter = ReportTargetDeadlines.from_settings(self.context.settings)
+        async with self.context.database.read() as session:
+            rows = await session.execute(
+                select(ReportTarget.organization_id, ReportTarget.id).where(
+                    ReportTarget.request_id == ref.request_id,
+                    ReportTarget.organization_id.in_(ref.organization_ids),
+                    ReportTarget.delivered_at.is_not(None),  # an undeliverable target has no deadline to keep
+                )
+            )
+            return {oid: await deadlines.snapshot(session, adapter=adapter, object_id=tid) for oid, tid in rows.all()}
+
+    @activity.defn(name="report_targets_notices")
+    async def notices(self, data: TargetNotices) -> list[bool]:
+        """The deadline kernel's notices of several targets, each once, each in its own transaction
+        (one refused by the unique constraint leaves the others sent)."""
+        adapter = ReportTargetDeadlines.from_settings(self.context.settings)
+        sent = []
+        for notice in data.notices:
+            async with self.context.database.session() as session:
+                sent.append(
+                    await deadlines.send(session, adapter=adapter, object_id=notice.object_id, step=notice.step, due_at=notice.due_at)
+                )
+        return sent
+
     @activity.defn(name="report_deadline_notice")
     async def deadline_notice(self, data: NoticeInput) -> bool:
         async with self.context.database.session() as session:
@@ -178,6 +221,8 @@ class ReportActivities:
             self.deliver,
             self.deliver_batch,
             self.snapshot,
+            self.tracked,
+            self.notices,
             self.deadline_notice,
             self.fanout_progress,
             self.deadline_summary,

@@ -1,19 +1,19 @@
-"""The report-request fan-out: one parent per request (`report-request-<id>`) and one child per
-target organisation (`report-request-<id>-<orgId>`).
+"""The report-request fan-out: one workflow per request (`report-request-<id>`).
 
-The parent starts children in batches (settings.report_fanout_batch at a time) with
-ABANDON as parent-close policy, so it can continue-as-new while they run; it carries how far
-the fan-out went across runs. Child IDs are deterministic and started with
-ALLOW_DUPLICATE_FAILED_ONLY, so a replay, retry or crash never runs a target twice: an
-"already started" answer counts as started.
+It delivers the request to its targets in batches (settings.report_fanout_batch at a time, one
+activity per batch, each target once: a retry finds the delivered ones done) and carries how far
+the fan-out went across continue-as-new. Since patch `report-request-tracks-targets` it keeps its
+targets' deadlines itself (reminder, overdue notice, escalation to the leader): the deadline
+kernel's snapshots of the delivered targets, a batch at a time, one durable timer for the earliest
+rung of them all, the rungs then due sent in one activity; a target's change (`target_changed`)
+reads that target again. It ends once every report is in or the request closed.
 
-A child delivers the request to its target (an incoming document), owns its deadlines
-(reminder, overdue notice, escalation to the leader) as durable timers, re-reads the target
-through an activity whenever it is signalled `changed`, and ends once its report is in or the
-request closed.
-The database stays the system of record; signals only say "look again". Since patch
-`kernel-v1` a child's deadlines are the deadline kernel's (workflows/kernel.py, object
-`report_target`); children started before it keep their own loop until they end.
+Requests started before that patch have one child per target (`report-request-<id>-<orgId>`,
+ReportTargetWorkflow) with ABANDON as parent-close policy and deterministic IDs started with
+ALLOW_DUPLICATE_FAILED_ONLY; each owns its target's deadlines (since patch `kernel-v1` the deadline
+kernel's loop, workflows/kernel.py, object `report_target`) and ends once its report is in or the
+request closed. They keep running until they end.
+The database stays the system of record; signals only say "look again".
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from workflows.heartbeat import HEARTBEAT
 from workflows.kernel import PATCH, Tracker
 
 with workflow.unsafe.imports_passed_through():
+    from services.deadlines.ladder import Tracked, next_for
+    from workflows.kernel_activities import NoticeInput as KernelNotice
     from workflows.reports.activities import (
         BatchDelivered,
         DeliveryBatch,
@@ -40,8 +42,10 @@ with workflow.unsafe.imports_passed_through():
         ReportActivities,
         RequestState,
         SummaryInput,
+        TargetNotices,
         TargetRef,
         TargetSnap,
+        TargetsRef,
     )
 
 RETRY = retry.DATABASE
@@ -63,6 +67,7 @@ class RequestInput(BaseModel):
     summary_for: datetime | None = None  # the deadline the requester's summary was sent for
     runs: int = 1
     history_limit: int = DEFAULT_HISTORY_LIMIT
+    tracks: bool = False  # since TRACK_TARGETS: this request tracks its targets itself (no children)
 
 
 class RequestProgress(BaseModel):
@@ -90,6 +95,12 @@ WAKE_DURING_READ = "wake-during-read"  # patch: a wake during the state read is 
 # the batch's children with their delivery; before, every child ran its own delivery activity.
 DELIVER_IN_BATCHES = "report-deliver-in-batches"
 DELIVER_TIMEOUT = timedelta(minutes=10)  # a batch of hundreds on a busy database; heartbeats find a dead worker
+# Patch: the request's workflow tracks its targets' deadlines itself (the deadline kernel's
+# snapshots and notices, a batch at a time) instead of one child workflow per target: a fan-out to
+# a thousand started a thousand workflows and ran a thousand snapshot activities (bench_fanout).
+# Requests started before it keep their children until they end.
+TRACK_TARGETS = "report-request-tracks-targets"
+SNAPSHOTS_PER_ACTIVITY = 100
 
 
 # Both run outside the sandbox: a fresh sandbox per run costs tens of milliseconds of CPU, which
@@ -108,12 +119,17 @@ class ReportRequestWorkflow:
         self._total = 0
         self._runs = 1
         self._status = "open"
+        self._tracks = False
+        self._tracked: dict[int, Tracked] = {}  # organisation -> its target's deadlines (TRACK_TARGETS)
+        self._dirty: set[int] = set()  # organisations whose target changed since it was read
 
     @workflow.run
     async def run(self, start: RequestInput) -> str:
         rid = start.request_id
         self._started = start.started
         self._runs = start.runs
+        # New requests only: a run continued from one with children keeps them (the flag is carried).
+        self._tracks = start.tracks or (start.started == 0 and start.runs == 1 and workflow.patched(TRACK_TARGETS))
         plan: FanoutPlan = await workflow.execute_activity_method(
             ReportActivities.plan, rid, start_to_close_timeout=SHORT, retry_policy=RETRY
         )
@@ -134,7 +150,10 @@ class ReportRequestWorkflow:
             outcome = await delivering
             following = self._started + len(batch)
             delivering = self._delivery(rid, targets[following : following + plan.batch], batched)
-            await asyncio.gather(*(self._start_child(rid, oid, plan, outcome) for oid in batch))
+            if self._tracks:
+                await self._take_on(rid, batch, outcome)
+            else:
+                await asyncio.gather(*(self._start_child(rid, oid, plan, outcome) for oid in batch))
             self._started += len(batch)
             await workflow.execute_activity_method(
                 ReportActivities.fanout_progress,
@@ -149,6 +168,7 @@ class ReportRequestWorkflow:
                 self._continue(start, summary_for)
 
         check = True
+        first = True
         while True:
             # A wake that comes while the state is read must end the next wait: the read may have
             # missed the change it announces (a wake lost this way waited RECHECK, 12 hours).
@@ -156,22 +176,39 @@ class ReportRequestWorkflow:
             if check:
                 self._status, deadline, waiting = await self._state(rid)
                 started = set(targets[: self._started])
+                if self._tracks:
+                    # Reports in: no longer tracked. A new deadline: every waiting target is read
+                    # again; a run after continue-as-new reads those it does not hold yet.
+                    self._tracked = {oid: snap for oid, snap in self._tracked.items() if oid in waiting}
+                    if self._forward:
+                        self._forward = False
+                        self._dirty |= {oid for oid in waiting if oid in started}
+                    elif first:
+                        self._dirty |= {oid for oid in waiting if oid in started and oid not in self._tracked}
+                first = False
                 if self._status != "open":
                     # Closed: the children still waiting see "missing" when they look again.
-                    await self._signal(rid, [oid for oid in waiting if oid in started])
+                    if not self._tracks:
+                        await self._signal(rid, [oid for oid in waiting if oid in started])
                     break
                 if self._forward:
                     self._forward = False
                     await self._signal(rid, [oid for oid in waiting if oid in started])
             seen = before if workflow.patched(WAKE_DURING_READ) else self._wakeups
+            if self._tracks:
+                await self._refresh(rid)
             timeout = RECHECK
             if summary_for != deadline:
                 timeout = min(timeout, deadline - workflow.now())
+            rung_at = self._next_rung_at()
+            if rung_at is not None:
+                timeout = min(timeout, rung_at - workflow.now())
             check = True
             try:
                 if timeout.total_seconds() <= 0:
                     raise TimeoutError
-                await workflow.wait_condition(lambda: self._wakeups != seen, timeout=timeout)
+                await workflow.wait_condition(lambda: self._wakeups != seen or bool(self._dirty), timeout=timeout)
+                check = self._wakeups != seen  # a target's change alone needs only that target read
             except TimeoutError:
                 if summary_for != deadline and workflow.now() >= deadline:
                     await workflow.execute_activity_method(
@@ -181,6 +218,8 @@ class ReportRequestWorkflow:
                         retry_policy=RETRY,
                     )
                     summary_for = deadline
+                if self._tracks:
+                    await self._send_due(rid)
             if self._should_continue(start) and not self._forward:
                 self._continue(start, summary_for)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -235,6 +274,71 @@ class ReportRequestWorkflow:
         except WorkflowAlreadyStartedError:
             pass  # started by an earlier run or attempt: never a second one
 
+    async def _take_on(self, rid: int, batch: list[int], outcome: BatchDelivered) -> None:
+        """TRACK_TARGETS: the batch's delivered targets join the tracked ones; a batch whose
+        delivery failed for good is delivered target by target (one refused is left out)."""
+        delivered = [oid for oid in batch if oid in outcome.delivered]
+        for oid in batch:
+            if oid in outcome.delivered or oid in outcome.refused:
+                continue
+            try:
+                await workflow.execute_activity_method(
+                    ReportActivities.deliver,
+                    TargetRef(request_id=rid, organization_id=oid),
+                    start_to_close_timeout=SHORT,
+                    retry_policy=retry.DELIVERY,
+                )
+                delivered.append(oid)
+            except ActivityError:
+                pass  # undeliverable (e.g. no register there): nothing to track
+        self._dirty |= set(delivered)
+        await self._refresh(rid)
+
+    async def _refresh(self, rid: int) -> None:
+        """Read the changed targets' deadlines (SNAPSHOTS_PER_ACTIVITY at a time); a target with
+        its report in, or a request closed, is tracked no more."""
+        while self._dirty:
+            # Taken off before the read: a change signalled during it marks the target again.
+            chosen = sorted(self._dirty)[:SNAPSHOTS_PER_ACTIVITY]
+            self._dirty -= set(chosen)
+            snaps: dict[int, Tracked] = await workflow.execute_activity_method(
+                ReportActivities.tracked,
+                TargetsRef(request_id=rid, organization_ids=chosen),
+                start_to_close_timeout=SHORT,
+                retry_policy=RETRY,
+            )
+            for oid in chosen:
+                snap = snaps.get(oid)
+                if snap is None or snap.closed:
+                    self._tracked.pop(oid, None)
+                else:
+                    self._tracked[oid] = snap
+
+    def _next_rung_at(self) -> datetime | None:
+        now = workflow.now()
+        instants = [rung.at for rung in (next_for(snap, now) for snap in self._tracked.values()) if rung is not None]
+        return min(instants, default=None)
+
+    async def _send_due(self, rid: int) -> None:
+        """Send the rungs due now (the kernel sends each once), then read those targets again."""
+        now = workflow.now()
+        due: dict[int, KernelNotice] = {}
+        for oid, snap in self._tracked.items():
+            rung = next_for(snap, now)
+            if rung is not None and rung.at <= now and snap.due_at is not None:
+                due[oid] = KernelNotice(kind=snap.kind, object_id=snap.object_id, step=rung.step, due_at=snap.due_at)
+        chosen = sorted(due)
+        for first in range(0, len(chosen), SNAPSHOTS_PER_ACTIVITY):
+            part = chosen[first : first + SNAPSHOTS_PER_ACTIVITY]
+            await workflow.execute_activity_method(
+                ReportActivities.notices,
+                TargetNotices(notices=[due[oid] for oid in part]),
+                start_to_close_timeout=DELIVER_TIMEOUT,
+                retry_policy=RETRY,
+            )
+        self._dirty |= set(chosen)
+        await self._refresh(rid)
+
     async def _signal(self, rid: int, organization_ids: list[int]) -> None:
         for i in range(0, len(organization_ids), 100):
             await asyncio.gather(*(self._poke(rid, oid) for oid in organization_ids[i : i + 100]))
@@ -257,6 +361,7 @@ class ReportRequestWorkflow:
                 summary_for=summary_for,
                 runs=self._runs + 1,
                 history_limit=start.history_limit,
+                tracks=self._tracks,
             )
         )
 
@@ -270,6 +375,20 @@ class ReportRequestWorkflow:
         """Waiting targets got a new deadline (already in the database): tell their children."""
         self._forward = True
         self._wakeups += 1
+
+    @workflow.signal
+    def target_changed(self, organization_id: int) -> None:
+        """A target changed in the database (report, approval, new deadline): read it again
+        (TRACK_TARGETS; the relay sends it when the target has no child workflow)."""
+        if self._tracks:  # a request with children: theirs to read (the relay told the child)
+            self._dirty.add(organization_id)
+
+    @workflow.query
+    def next_notices(self) -> dict[int, str]:
+        """TRACK_TARGETS: each tracked target's next notice, `<step>@<instant>`."""
+        now = workflow.now()
+        upcoming = {oid: next_for(snap, now) for oid, snap in self._tracked.items()}
+        return {oid: f"{rung.step}@{rung.at.isoformat()}" for oid, rung in upcoming.items() if rung is not None}
 
     @workflow.query
     def progress(self) -> RequestProgress:

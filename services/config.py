@@ -220,7 +220,7 @@ class Settings(BaseSettings):
     report_escalate_after_hours: int = Field(
         24, description="Escalate a missing report to the target's leader this many hours after the deadline."
     )
-    report_fanout_batch: int = Field(100, description="Child workflows the report fan-out starts at a time.")
+    report_fanout_batch: int = Field(100, description="Targets the report fan-out delivers per batch (one activity each).")
     # --- end report requests ---
 
     # --- webhooks ---

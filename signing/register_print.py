@@ -15,6 +15,7 @@ lost worker goes on from where it stopped, unless the rows of a part changed mea
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import shutil
@@ -106,28 +107,15 @@ async def print_book(
     first_page, done_rows = 1, 0
     for index, part in enumerate(parts):
         pdf, source = None, ""
+        # What the part is built from but its rows, given once to the builder and to its digest.
+        build = functools.partial(
+            build_register_docx, kind=kind, org_name=org_name, year=year, heading=index == 0, first_page=first_page, part_rows=part_rows
+        )
         if store is not None:  # a part is known by everything it is built from
-            source = part_source(
-                kind=kind,
-                org_name=org_name,
-                year=year,
-                rows=[dict(row) for row in part],
-                heading=index == 0,
-                first_page=first_page,
-                part_rows=part_rows,
-            )
+            source = part_source(**build.keywords, rows=[dict(row) for row in part])
             pdf = await store.kept(index, source)
         if pdf is None:
-            docx = await asyncio.to_thread(
-                build_register_docx,
-                kind=kind,
-                org_name=org_name,
-                year=year,
-                rows=part,
-                heading=index == 0,
-                first_page=first_page,
-                part_rows=part_rows,
-            )
+            docx = await asyncio.to_thread(build, rows=part)
             # LibreOffice lays out ~3 ms a row: a part gets that beyond an uploaded document's limit.
             pdf = await converter.to_pdf(docx, extra_seconds=0.01 * len(part))
             if store is not None:

@@ -38,8 +38,7 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def pause_writing(self) -> None:
         super().pause_writing()
-        if self._stall is None:
-            self._stall = self.loop.call_later(self.write_timeout, self._abort_stalled)
+        self._arm_stall()
 
     def resume_writing(self) -> None:
         self._cancel_stall()
@@ -47,12 +46,16 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def keepalive_timeout(self) -> None:
         super().keepalive_timeout()  # closes the transport, which waits for its unsent data
-        if self._stall is None and self.transport.get_write_buffer_size():
-            self._stall = self.loop.call_later(self.write_timeout, self._abort_stalled)
+        if self.transport.get_write_buffer_size():
+            self._arm_stall()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_stall()
         super().connection_lost(exc)
+
+    def _arm_stall(self) -> None:
+        if self._stall is None:
+            self._stall = self.loop.call_later(self.write_timeout, self._abort_stalled)
 
     def _cancel_stall(self) -> None:
         if self._stall is not None:

@@ -85,14 +85,20 @@ def _pdf_pages(pdf: bytes) -> int:
     return int(re.search(r"Pages:\s+(\d+)", info).group(1))  # type: ignore[union-attr]
 
 
+async def _book_of_230(db, settings) -> int:  # type: ignore[no-untyped-def]
+    """The province's register with 230 documents, printed in parts of 100 (three parts, as a
+    year's 19,000 would be 38); returns the province."""
+    settings.register_print_part_rows = 100
+    for i in range(230):
+        await register(db, settings, notation=f"{i + 1}/CV-UBND")
+    return await org_id(db, "hlhpn-bentre")
+
+
 async def test_a_long_register_is_printed_part_by_part_into_one_pdf_the_page_follows(
     demo_db_sqlite, settings, temporal_env, client_for
 ) -> None:
     db = demo_db_sqlite
-    settings.register_print_part_rows = 100  # 230 rows: three parts, as a year's 19,000 would be 38
-    for i in range(230):
-        await register(db, settings, notation=f"{i + 1}/CV-UBND")
-    province = await org_id(db, "hlhpn-bentre")
+    province = await _book_of_230(db, settings)
     client = await _fresh_client(temporal_env)
     async with worker_with_relay(client, settings, db, "print"):
         clerk = await client_for(db)
@@ -303,10 +309,7 @@ async def test_a_print_tried_again_converts_only_the_parts_it_had_not_kept(
     demo_db_sqlite, settings, temporal_env, client_for, monkeypatch
 ) -> None:
     db = demo_db_sqlite
-    settings.register_print_part_rows = 100  # 230 rows: three parts
-    for i in range(230):
-        await register(db, settings, notation=f"{i + 1}/CV-UBND")
-    province = await org_id(db, "hlhpn-bentre")
+    province = await _book_of_230(db, settings)
     converter = ConverterLostOnce(lose_at=3)  # the first attempt converts two parts, then is lost
     monkeypatch.setattr(signing.convert, "get_converter", lambda: converter)
     client = await _fresh_client(temporal_env)

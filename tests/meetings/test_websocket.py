@@ -504,10 +504,15 @@ async def test_a_connection_closed_by_the_keepalive_with_data_unsent_is_reset_to
         # grows to megabytes, which the keep-alive would not wait for).
         protocol.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
 
+        hub: EventHub = app.state.hub
+
+        async def written(seq: int) -> bool:  # the hub handed it on and the sender took it (and wrote it)
+            return hub.last_seq >= seq and all(sub.queue.empty() for sub in hub.subscriptions)
+
         async def data_left_unsent() -> bool:
             async with demo_db_sqlite.session() as session:
-                await publish(session, channel=f"meeting-{mid}", kind="bench", payload={"pad": "x" * 8000})
-            await asyncio.sleep(0.05)  # the sender writes it
+                seq = await publish(session, channel=f"meeting-{mid}", kind="bench", payload={"pad": "x" * 8000})
+            await wait_for(lambda: written(seq), timeout=10, every=0.01)
             return protocol.transport.get_write_buffer_size() > 0
 
         await wait_for(data_left_unsent, timeout=20, every=0)

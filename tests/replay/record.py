@@ -586,7 +586,7 @@ async def tasks_all(rig: Rig) -> dict[str, WorkflowHandle]:
 
 async def _report(rig: Rig, prefix: str, n: int, deadline_days: float = 3):  # type: ignore[no-untyped-def]
     from services.db import utcnow
-    from tests.reports.factory import bulk_orgs, create_request
+    from tests.reports.factory import bulk_orgs, create_request, tracking
     from workflows.reports.workflows import ReportRequestWorkflow, RequestInput
 
     orgs = await bulk_orgs(rig.db, n, prefix=prefix)
@@ -598,7 +598,7 @@ async def _report(rig: Rig, prefix: str, n: int, deadline_days: float = 3):  # t
     await until(lambda: _delivered(rig, req.id, n))
     # The parent delivers a batch before it starts its children: wait for them too (they are signalled next).
     await until(lambda: _children_started(parent, n))
-    await until(lambda: _tracking(parent, n))  # it keeps their deadlines (signalled next)
+    await until(lambda: tracking(parent, n))  # it keeps their deadlines (signalled next)
     return req.id, orgs, parent
 
 
@@ -629,12 +629,6 @@ async def _poke_targets(rig: Rig, request_id: int, orgs: list[int]) -> None:
 
     for oid in orgs:
         await rig.client.get_workflow_handle(f"report-request-{request_id}").signal(ReportRequestWorkflow.target_changed, oid)
-
-
-async def _tracking(parent: WorkflowHandle, n: int) -> bool:
-    from workflows.reports.workflows import ReportRequestWorkflow
-
-    return len(await parent.query(ReportRequestWorkflow.next_notices)) == n
 
 
 async def reports_submitted(rig: Rig) -> dict[str, WorkflowHandle]:

@@ -188,3 +188,10 @@ def workflow_of(settings, request_id: int, organization_id: int | None = None) -
     """The workflow ID of a request, or of its child for one organisation, with the test's prefix."""
     wid = request_workflow_id(request_id) if organization_id is None else target_workflow_id(request_id, organization_id)
     return (settings.workflow_id_prefix or "") + wid
+
+
+async def tracking(parent, n: int) -> bool:  # type: ignore[no-untyped-def]
+    """The request's workflow holds the deadlines of `n` waiting targets (and no more)."""
+    from workflows.reports.workflows import ReportRequestWorkflow
+
+    return len(await parent.query(ReportRequestWorkflow.next_notices)) == n

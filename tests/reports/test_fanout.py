@@ -29,6 +29,7 @@ from tests.reports.factory import (
     pydantic_client,
     submit,
     targets_by,
+    tracking,
     worker_for,
     workflow_of,
 )
@@ -121,7 +122,7 @@ async def test_request_to_300_organisations_counts_on_time_late_and_missing(temp
 
         # The 100 without a report live through their deadline: reminder, overdue, escalation. The
         # request's workflow keeps its targets' deadlines itself (no child per target): its clock.
-        await wait_for(lambda: _tracking(parent, 100), timeout=120)
+        await wait_for(lambda: tracking(parent, 100), timeout=120)
         await temporal_env.fast_forward(parent, timedelta(days=5))
         await wait_for(lambda: _at_least(db, "report.escalate", 100), timeout=240)
         print(f"escalated {time.monotonic() - began:.1f}s")
@@ -158,11 +159,6 @@ async def test_request_to_300_organisations_counts_on_time_late_and_missing(temp
     print(f"\n300 targets: fan-out delivered in {fanned_out:.1f}s, whole flow {total_time:.1f}s, parent runs {state.runs}")
 
 
-async def _tracking(parent, n: int) -> bool:  # type: ignore[no-untyped-def]
-    """The request's workflow has read the deadlines of `n` waiting targets (and no more)."""
-    return len(await parent.query(ReportRequestWorkflow.next_notices)) == n
-
-
 async def _delivered_all(db, request_id: int, n: int) -> bool:  # type: ignore[no-untyped-def]
     return await _delivered(db, request_id) >= n
 
@@ -194,7 +190,7 @@ async def test_a_worker_crash_during_fanout_creates_no_duplicate_and_loses_no_ta
         async with build_worker(client, task_queue=queue, context=ActivityContext(settings, db)):
             await wait_for(lambda: _delivered_all(db, req.id, 200), timeout=400)
             parent = client.get_workflow_handle(workflow_of(settings, req.id))
-            await wait_for(lambda: _tracking(parent, 200), timeout=120)  # every target's deadlines, once each
+            await wait_for(lambda: tracking(parent, 200), timeout=120)  # every target's deadlines, once each
             lan = await principal(db, "lan.nguyen")
             async with db.session() as session:
                 await reports.close(session, principal=lan, request_id=req.id)
@@ -229,7 +225,7 @@ async def test_a_target_that_cannot_be_delivered_ends_undeliverable_and_the_batc
             await send(client, settings, "report-request", req.id, None)
             handle = client.get_workflow_handle(workflow_of(settings, req.id))
             await wait_for(lambda: _delivered_all(db, req.id, 2), timeout=120)
-            await wait_for(lambda: _tracking(handle, 2), timeout=120)
+            await wait_for(lambda: tracking(handle, 2), timeout=120)
             assert set(await handle.query(ReportRequestWorkflow.next_notices)) == {orgs[0], orgs[2]}
             parent = await handle.describe()
             assert parent.status == WorkflowExecutionStatus.RUNNING
@@ -254,13 +250,13 @@ async def test_a_new_deadline_moves_every_waiting_targets_next_notice(temporal_e
         async with worker_for(client, settings, db):
             await send(client, settings, "report-request", req.id, None)
             parent = client.get_workflow_handle(workflow_of(settings, req.id))
-            await wait_for(lambda: _tracking(parent, 3), timeout=120)
+            await wait_for(lambda: tracking(parent, 3), timeout=120)
             before = await parent.query(ReportRequestWorkflow.next_notices)
             assert {notice.split("@")[0] for notice in before.values()} == {"reminder"}
 
             await submit(db, settings, req.id, orgs[0], officer)
             await _targets_changed(client, settings, req.id, orgs[:1])  # through the relay, as the pages do
-            await wait_for(lambda: _tracking(parent, 2), timeout=120)
+            await wait_for(lambda: tracking(parent, 2), timeout=120)
 
             lan = await principal(db, "lan.nguyen")
             new_deadline = utcnow() + timedelta(days=10)

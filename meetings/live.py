@@ -42,9 +42,9 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-async def emit(session: AsyncSession, meeting_id: int, kind: str, payload: dict[str, Any]) -> int:
-    """Publish one meeting event (in the caller's transaction); returns its sequence number."""
-    return await events.publish(session, channel=channel(meeting_id), kind=kind, payload={**payload, "now": iso(utcnow())})
+async def emit(session: AsyncSession, meeting_id: int, kind: str, payload: dict[str, Any]) -> None:
+    """Publish one meeting event (with the caller's transaction)."""
+    await events.publish(session, channel=channel(meeting_id), kind=kind, payload={**payload, "now": iso(utcnow())})
 
 
 async def people(session: AsyncSession, user_ids: set[int]) -> dict[int, dict[str, Any]]:

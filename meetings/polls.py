@@ -160,8 +160,8 @@ async def _poll(session: AsyncSession, meeting_id: int, poll_id: int, *, for_upd
 async def vote(session: AsyncSession, *, principal: Principal, meeting_id: int, poll_id: int, option_id: int) -> None:
     """Cast (or, where the chair allowed it, change) the principal's vote."""
     # Lock order (services/db.py): the meeting before its poll. A poll is a part of its meeting,
-    # and whoever takes it after the heads holds the meeting; locking the poll alone and then
-    # the audit head would deadlock with that.
+    # and whoever changes it holds the meeting; locking the poll alone and then the meeting
+    # would deadlock with that.
     await session.execute(select(Meeting.id).where(Meeting.id == meeting_id).with_for_update(key_share=True))
     acc = await access_for(session, principal, meeting_id)
     participant = require_participant(acc)

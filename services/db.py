@@ -12,15 +12,12 @@ opposite orders deadlock. Every transaction takes its rows in this order (`LOCK_
    domains' rows (incoming documents, meetings, minutes…) come before those three, except rows
    the transaction itself inserted, which nobody else can be waiting for;
 2. register counters (`services.registers.next_number`);
-3. the audit head (every `audit.record`);
-4. the event head (every `events.publish`, which takes the audit head first if it must).
+3. at commit (services/appends.py), after a final flush of everything above: the statistics'
+   roll-up rows in key order, the audit head (the entries `audit.record` appended), the event
+   head (the events `events.publish` appended).
 
-The heads are global: whoever holds one makes every other writer wait, so a domain row is never
-first locked after them. A step that changes its row only after auditing locks it beforehand
-(`with_for_update(key_share=True)`, the lock an UPDATE takes); a part's row may follow the
-heads when its root's row was locked first, and then whoever changes that part locks its root
-first too. The statistics' roll-up (`incoming_tallies`) is written after the audit head, only by
-transactions that hold it (services/incoming/tally.py), so its writers queue at the head.
+The heads are global: whoever holds one makes every other writer wait. Taken only by the commit,
+they are held for its few statements, and nothing is locked after them.
 tests/foundation/test_lock_order.py checks it.
 SQLite has one write lock for the whole database and needs none of this.
 """

@@ -172,3 +172,17 @@ async def other_waits_on_a_lock_or_is_done(database, pid: list[int], done: async
                 if waiting == "Lock":
                     return
             await asyncio.sleep(0.02)  # polling a condition, not waiting for time to pass
+
+
+async def publish_one(database, *, channel: str, kind: str, payload: dict) -> int:  # type: ignore[no-untyped-def,type-arg]
+    """Publish one event in a transaction of its own and return its sequence number, given at the
+    commit (services/appends.py): the channel's last event, when nothing else publishes on it."""
+    from sqlalchemy import func, select
+
+    from services.events.models import Event
+    from services.events.service import publish
+
+    async with database.session() as session:
+        await publish(session, channel=channel, kind=kind, payload=payload)
+    async with database.read() as session:
+        return int(await session.scalar(select(func.max(Event.seq)).where(Event.channel == channel)) or 0)

@@ -13,12 +13,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, false, func, insert, inspect, or_, select, text, update
+from sqlalchemy import Table, and_, bindparam, false, func, insert, inspect, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from services.audit import chain, heads, keys, models
+from services import appends
+from services.audit import chain, keys, models
 from services.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from services.db import utcnow
 
@@ -48,22 +50,10 @@ async def record(
     object_id: object = None,
     organization_id: int | None = None,
     details: dict[str, Any] | None = None,
-) -> AuditEntry:
-    """Append one entry to the chain inside the caller's transaction."""
-    # The UPDATE takes the head row's write lock first, so concurrent writers queue here and
-    # each one links to the entry committed just before it: the chain cannot fork.
-    await heads.taking_audit_head(session)
-    row = (
-        await session.execute(
-            update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1).returning(AuditHead.seq, AuditHead.entry_hash)
-        )
-    ).one_or_none()
-    if row is None:
-        raise RuntimeError("the audit head row is missing: run `lienthong migrate`")
-    seq, prev_hash = row
+) -> None:
+    """Append one entry to the chain with the caller's transaction: it is written, linked to the
+    entry committed just before it, when the transaction commits (services/appends.py)."""
     fields = {
-        "seq": seq,
-        "at": utcnow(),
         "actor_id": actor.user_id,
         "actor_name": actor.name,
         "organization_id": organization_id if organization_id is not None else actor.organization_id,
@@ -73,12 +63,35 @@ async def record(
         "details": chain.canonical_json(details or {}),
         "ip": actor.ip,
     }
-    canonical = chain.canonical_entry(fields, prev_hash)
-    digest = hashlib.sha256(canonical).hexdigest()
-    # Only the hashed bytes are written: the database computes every readable column from them.
-    await session.execute(insert(AuditEntry).values(seq=seq, canonical=canonical, entry_hash=digest))
-    await session.execute(update(AuditHead).where(AuditHead.id == 1).values(entry_hash=digest))
-    return AuditEntry(**fields, prev_hash=prev_hash, entry_hash=digest, canonical=canonical)  # a copy, not in the session
+    await appends.append(session, "audit", fields)
+
+
+_HEAD = cast(Table, AuditHead.__table__)
+_ENTRIES = cast(Table, AuditEntry.__table__)
+# Built once: these run in every commit that audits.
+_TAKE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + bindparam("n")).returning(_HEAD.c.seq, _HEAD.c.entry_hash)
+_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(entry_hash=bindparam("digest"))
+_INSERT_ENTRIES = insert(_ENTRIES)
+
+
+@appends.writer("audit")
+def _write_entries(session: Session, entries: list[dict[str, Any]]) -> None:
+    """The transaction's entries at its commit. Updating the head takes its row's lock, so
+    concurrent commits queue here and each one links to the entry committed just before it:
+    the chain cannot fork. Every entry of one commit has the commit's instant."""
+    row = session.execute(_TAKE_HEAD, {"n": len(entries)}).one_or_none()
+    if row is None:
+        raise RuntimeError("the audit head row is missing: run `lienthong migrate`")
+    last, digest = row
+    at = utcnow()
+    rows = []
+    for seq, fields in enumerate(entries, start=last - len(entries) + 1):
+        canonical = chain.canonical_entry({**fields, "seq": seq, "at": at}, digest)
+        digest = hashlib.sha256(canonical).hexdigest()
+        # Only the hashed bytes are written: the database computes every readable column from them.
+        rows.append({"seq": seq, "canonical": canonical, "entry_hash": digest})
+    session.execute(_INSERT_ENTRIES, rows)
+    session.execute(_MOVE_HEAD, {"digest": digest})
 
 
 def entry_dict(entry: AuditEntry) -> dict[str, Any]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from services.audit import heads
+from services import appends
 from services.db import utcnow
 from services.events.models import Event, EventHead
 
@@ -38,23 +39,35 @@ def _out(event: Event) -> EventOut:
     return EventOut(seq=event.seq, channel=event.channel, kind=event.kind, payload=json.loads(event.payload))
 
 
-async def publish(session: AsyncSession, *, channel: str, kind: str, payload: dict[str, Any]) -> int:
-    """Append an event in the caller's transaction; returns its sequence number.
+async def publish(session: AsyncSession, *, channel: str, kind: str, payload: dict[str, Any]) -> None:
+    """Append an event with the caller's transaction: it is numbered and written when the
+    transaction commits (services/appends.py), never for a rollback."""
+    await appends.append(session, "events", (channel, kind, json.dumps(payload, ensure_ascii=False)))
 
-    The head row's lock is held until commit, so events become visible in sequence order
-    and a reader polling `seq > last` never skips one.
-    """
-    await heads.audit_head_before_event_head(session)
-    seq = (
-        await session.execute(update(EventHead).where(EventHead.id == 1).values(seq=EventHead.seq + 1).returning(EventHead.seq))
-    ).scalar_one()
-    session.add(Event(seq=seq, channel=channel, kind=kind, payload=json.dumps(payload, ensure_ascii=False), at=utcnow()))
-    if not session.info.get("published_events") and session.get_bind().dialect.name == "postgresql":
-        # Delivered at commit (never for a rollback) to every process's hub: they read the
-        # table at once instead of at their next poll. One per transaction is enough.
-        await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
-    session.info["published_events"] = True
-    return seq
+
+_HEAD = cast(Table, EventHead.__table__)
+_TAKE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + bindparam("n")).returning(_HEAD.c.seq)
+_INSERT_EVENTS = insert(cast(Table, Event.__table__))
+_NOTIFY = text(f"NOTIFY {NOTIFY_CHANNEL}")
+
+
+@appends.writer("events")
+def _write_events(session: Session, events: list[tuple[str, str, str]]) -> None:
+    """The transaction's events at its commit. The head row's lock is held until the commit
+    ends, so events become visible in sequence order and a reader polling `seq > last` never
+    skips one."""
+    last = session.execute(_TAKE_HEAD, {"n": len(events)}).scalar_one()
+    at = utcnow()
+    rows = [
+        {"seq": seq, "channel": channel, "kind": kind, "payload": payload, "at": at}
+        for seq, (channel, kind, payload) in enumerate(events, start=last - len(events) + 1)
+    ]
+    session.execute(_INSERT_EVENTS, rows)
+    session.info["published_events"] = True  # this process's hubs are poked after the commit (hub.py)
+    if session.get_bind().dialect.name == "postgresql":
+        # Delivered at commit to every process's hub: they read the table at once instead of at
+        # their next poll.
+        session.execute(_NOTIFY)
 
 
 async def since(session: AsyncSession, *, after: int, channels: set[str] | None = None, limit: int = 1000) -> list[EventOut]:

@@ -11,8 +11,8 @@ and any finished one whose share is not written (a row written without `_touch`,
 without a completion time). So the figures are right whoever wrote the row; the roll-up only
 makes a year of a province cheap to count.
 
-Lock order (services/db.py): `_touch` runs after the change's audit entry, so the roll-up's row
-is taken while the audit head is held; every writer of the roll-up holds it, so they queue there.
+Lock order (services/db.py): the moves are written when the transaction commits, summed by row, in
+the rows' key order and before the heads (services/appends.py).
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from typing import Any
 from sqlalchemy import Executable, and_, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from services import calendar
+from services import appends, calendar
 from services.directory.models import User
 from services.incoming.handling import days_between, vn_date
 from services.incoming.models import IncomingDocument, IncomingTally, Status
@@ -83,18 +84,29 @@ async def settle(session: AsyncSession, doc: IncomingDocument) -> None:
 
 
 async def _add(session: AsyncSession, organization_id: int, share: Share, sign: int) -> None:
-    values = {
-        "organization_id": organization_id,
-        "day": share.day,
-        "unit_id": share.unit,
-        "on_time": 0 if share.late else sign,
-        "late": sign if share.late else 0,
-        "days_total": sign * share.days,
-    }
+    await appends.append(session, "tally", (organization_id, share, sign))
+
+
+@appends.writer("tally")
+def _write(session: Session, changes: list[tuple[int, Share, int]]) -> None:
+    """The transaction's moves at its commit: summed by row and written in the rows' key order, so
+    two commits that move shares of the same rows never wait for each other crosswise."""
+    sums: dict[tuple[int, date, int], list[float]] = {}
+    for organization_id, share, sign in changes:
+        total = sums.setdefault((organization_id, share.day, share.unit), [0, 0, 0.0])
+        total[1 if share.late else 0] += sign
+        total[2] += sign * share.days
+    rows = [
+        {"organization_id": key[0], "day": key[1], "unit_id": key[2], "on_time": int(on_time), "late": int(late), "days_total": days}
+        for key, (on_time, late, days) in sorted(sums.items())
+        if on_time or late or days
+    ]
+    if not rows:
+        return
     dialect = session.get_bind().dialect.name
-    statement: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(IncomingTally).values(values)
+    statement: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(IncomingTally).values(rows)
     table = IncomingTally.__table__.c
-    await session.execute(
+    session.execute(
         statement.on_conflict_do_update(
             index_elements=["organization_id", "day", "unit_id"],
             set_={

@@ -373,8 +373,8 @@ async def apply_status(
     (02) always shows. `actor` is the clerk who imported the status, else the exchange."""
     doc = await _answered(session, status)
     # Lock order (services/db.py): the document's row before its recipient's. A recall or a
-    # delivery holds the document and the audit head when it changes a recipient row; taking
-    # that row first and then the head would deadlock with it.
+    # delivery holds the document when it changes a recipient row; taking that row first and
+    # then the document would deadlock with it.
     await session.execute(select(OutgoingDocument.id).where(OutgoingDocument.id == doc.id).with_for_update(key_share=True))
     known = partner(settings, organ_id=status.sender.organ_id)
     names = {edxml.folded_name(n) for n in (status.sender.name, known.name if known else "") if n}

@@ -1067,8 +1067,8 @@ async def issue(
         if item.id in files.attachments:
             item.sealed_sha = blobs.put(files.attachments[item.id])
     await session.flush()
-    # Lock order (services/db.py): a report request whose letter this is opens below, after the
-    # audit head; its row is taken now, as closing the request takes it before the head.
+    # Lock order (services/db.py): a report request whose letter this is opens below; its row is
+    # taken now, after this document's, as closing the request takes them.
     from services.reports.service import letter_issued, lock_request
 
     await lock_request(session, letter_outgoing_id=doc.id)
@@ -1138,10 +1138,9 @@ async def deliver(session: AsyncSession, *, settings: Settings, document_id: int
         return row.incoming_id
     if doc.status not in ISSUED:
         raise Conflict(_l("The document is not issued."))
-    # The document's row is locked before the audit head (the copy's own audit entry takes it,
-    # the event below touches the document): every transaction that changes a document and
-    # audits takes the two in this order. Taken the other way, a delivery deadlocked with the
-    # signature check of the same document on another worker.
+    # The document's row is locked first (the event below touches it): every transaction that
+    # changes a document takes its row before the rows it writes for it. Taken later, a delivery
+    # deadlocked with the signature check of the same document on another worker.
     await session.execute(select(OutgoingDocument.id).where(OutgoingDocument.id == doc.id).with_for_update())
     signer = await session.get(User, doc.signer_id)
     files = await issued_file_refs(session, doc=doc)

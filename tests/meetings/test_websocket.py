@@ -20,7 +20,7 @@ from services.directory.models import User
 from services.events.hub import EventHub
 from services.events.models import Event
 from services.events.service import last_seq, publish
-from tests.helpers import serving, wait_for
+from tests.helpers import publish_one, serving, wait_for
 from tests.meetings.factory import build_meeting
 from web.app import create_app
 from web.live_transport import LiveWebSocketProtocol
@@ -300,8 +300,7 @@ async def test_a_subscriber_gets_nothing_it_already_has_and_at_the_head_costs_no
             head = await last_seq(session)
         async with hub.subscribe({"meeting-998"}, after=head) as sub:
             hub.poke()
-            async with demo_db_sqlite.session() as session:
-                fourth = await publish(session, channel="meeting-998", kind="agenda", payload={"i": 3})
+            fourth = await publish_one(demo_db_sqlite, channel="meeting-998", kind="agenda", payload={"i": 3})
             hub.poke()
             item = await asyncio.wait_for(sub.queue.get(), 10)
             assert item is not None and item.seq == fourth and sub.queue.empty()
@@ -331,8 +330,7 @@ async def test_a_client_back_after_missing_more_than_a_queue_holds_gets_all_of_i
 
         await wait_for(hub_has_read_them, timeout=20, every=0.05)  # they went out live before the phone came back
         async with hub.subscribe({"meeting-997"}, after=start) as sub:
-            async with demo_db_sqlite.session() as session:
-                live = await publish(session, channel="meeting-997", kind="agenda", payload={"i": 300})
+            live = await publish_one(demo_db_sqlite, channel="meeting-997", kind="agenda", payload={"i": 300})
             hub.poke()
             got = []
             while len(got) < 301:
@@ -510,8 +508,7 @@ async def test_a_connection_closed_by_the_keepalive_with_data_unsent_is_reset_to
             return hub.last_seq >= seq and all(sub.queue.empty() for sub in hub.subscriptions)
 
         async def data_left_unsent() -> bool:
-            async with demo_db_sqlite.session() as session:
-                seq = await publish(session, channel=f"meeting-{mid}", kind="bench", payload={"pad": "x" * 8000})
+            seq = await publish_one(demo_db_sqlite, channel=f"meeting-{mid}", kind="bench", payload={"pad": "x" * 8000})
             await wait_for(lambda: written(seq), timeout=10, every=0.01)
             return protocol.transport.get_write_buffer_size() > 0
 

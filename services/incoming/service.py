@@ -240,9 +240,9 @@ async def _touch(session: AsyncSession, doc: IncomingDocument, *, status: Status
 
 
 async def _audit(session: AsyncSession, actor: Actor, doc: IncomingDocument, action: str, **details: Any) -> None:
-    # Lock order (services/db.py): the document's row before the audit head. A step that changes
-    # the document only after auditing (an opinion, progress) would otherwise wait for the row
-    # while holding the head, against a direction that holds the row and waits for the head.
+    # Lock order (services/db.py): the document's row first. A step that changes the document
+    # only after writing its parts (an opinion, progress) would otherwise take the row late,
+    # against a direction that holds the row and then writes those parts.
     await session.execute(select(IncomingDocument.id).where(IncomingDocument.id == doc.id).with_for_update(key_share=True))
     await record(
         session, actor=actor, action=action, object_type="incoming", object_id=doc.id, organization_id=doc.organization_id, details=details
@@ -641,15 +641,20 @@ async def receive_from_system(
         if again is None:
             raise
         return again
-    await _audit(
+    # Not `_audit`: a row this transaction inserted is seen by nobody else, there is nothing to lock.
+    await record(
         session,
-        actor,
-        doc,
-        "incoming.receive",
-        sender_org_id=sender_org_id,
-        outgoing_ref=outgoing_ref,
-        number_notation=doc.number_notation,
-        subject=doc.subject,
+        actor=actor,
+        action="incoming.receive",
+        object_type="incoming",
+        object_id=doc.id,
+        organization_id=doc.organization_id,
+        details={
+            "sender_org_id": sender_org_id,
+            "outgoing_ref": outgoing_ref,
+            "number_notation": doc.number_notation,
+            "subject": doc.subject,
+        },
     )
     await _sender_status(session, doc, "01")
     await _touch(session, doc, arrived=True)

@@ -764,6 +764,7 @@ async def deliver_many(
     req = await get_request(session, request_id=request_id)
     letter = await session.get(OutgoingDocument, req.letter_outgoing_id) if req.letter_outgoing_id else None
     signer = await session.get(User, letter.signer_id) if letter and letter.signer_id else None
+    sender = await session.get(Organization, req.organization_id)
     for organization_id in organization_ids:
         try:
             async with session.begin_nested():
@@ -772,7 +773,7 @@ async def deliver_many(
                 )
         except DomainError as error:
             refused[organization_id] = error
-    del req, letter, signer
+    del req, letter, signer, sender
     return delivered, refused
 
 
@@ -782,15 +783,15 @@ async def _deliver_letter(session: AsyncSession, *, settings: Settings, req: Rep
     from services.outgoing import service as outgoing
 
     assert req.letter_outgoing_id is not None
-    row = await session.scalar(
-        select(outgoing.OutgoingRecipient.id).where(
+    row = await session.scalar(  # the row itself, not its id: `deliver` finds it in the session
+        select(outgoing.OutgoingRecipient).where(
             outgoing.OutgoingRecipient.document_id == req.letter_outgoing_id,
             outgoing.OutgoingRecipient.organization_id == organization_id,
         )
     )
     if row is None:
         raise _not_found()
-    incoming_id = await outgoing.deliver(session, settings=settings, document_id=req.letter_outgoing_id, recipient_id=row)
+    incoming_id = await outgoing.deliver(session, settings=settings, document_id=req.letter_outgoing_id, recipient_id=row.id)
     assert incoming_id is not None  # an organisation in the system always gets its copy
     return incoming_id
 
@@ -945,7 +946,7 @@ async def _accept(
     target.revision += 1
     target.updated_at = utcnow()
     # Lock order (services/db.py): the target's row, then the request's (the last report
-    # completes it below), both before the audit head — as closing and extending take them.
+    # completes it below), in that order — as closing and extending take them.
     await session.flush()
     await lock_request(session, request_id=req.id)
     org = await session.get(Organization, target.organization_id)

@@ -23,8 +23,8 @@ from services.reports.models import ReportTarget
 from workflows.context import ActivityContext
 from workflows.kernel_activities import NoticeInput as KernelNotice
 
-# Deliveries of one letter queue on its row and on the audit head: a transaction of 25 holds them
-# for a fraction of a second, while still paying one commit for many targets.
+# Deliveries of one letter queue on its row: a transaction of 25 holds it for a fraction of a
+# second, while still paying one commit (and one write of the heads) for many targets.
 DELIVERIES_PER_TRANSACTION = 25
 
 
@@ -143,8 +143,8 @@ class ReportActivities:
     @activity.defn(name="report_deliver_batch")
     async def deliver_batch(self, batch: DeliveryBatch) -> BatchDelivered:
         """`deliver` to a batch of targets, DELIVERIES_PER_TRANSACTION in each transaction: fewer
-        commits, and the rows every delivery of the letter locks (the letter, the audit head) are
-        never held for long. A retry after a crash finds the committed ones delivered already."""
+        commits, and the letter's row, which every delivery of it locks, is never held for long.
+        A retry after a crash finds the committed ones delivered already."""
         result = BatchDelivered()
         ids = batch.organization_ids
         for first in range(0, len(ids), DELIVERIES_PER_TRANSACTION):
@@ -170,14 +170,21 @@ class ReportActivities:
         the request's workflow tracks its targets' deadlines itself (TRACK_TARGETS)."""
         adapter = ReportTargetDeadlines.from_settings(self.context.settings)
         async with self.context.database.read() as session:
-            rows = await session.execute(
-                select(ReportTarget.organization_id, ReportTarget.id).where(
-                    ReportTarget.request_id == ref.request_id,
-                    ReportTarget.organization_id.in_(ref.organization_ids),
-                    ReportTarget.delivered_at.is_not(None),  # an undeliverable target has no deadline to keep
+            # The request and the targets held here stay in the session: each snapshot finds them
+            # there instead of reading them again (the session keeps only weak references).
+            request = await reports.get_request(session, request_id=ref.request_id)
+            targets = (
+                await session.scalars(
+                    select(ReportTarget).where(
+                        ReportTarget.request_id == ref.request_id,
+                        ReportTarget.organization_id.in_(ref.organization_ids),
+                        ReportTarget.delivered_at.is_not(None),  # an undeliverable target has no deadline to keep
+                    )
                 )
-            )
-            return {oid: await deadlines.snapshot(session, adapter=adapter, object_id=tid) for oid, tid in rows.all()}
+            ).all()
+            snaps = {t.organization_id: await deadlines.snapshot(session, adapter=adapter, object_id=t.id) for t in targets}
+            del request
+            return snaps
 
     @activity.defn(name="report_targets_notices")
     async def notices(self, data: TargetNotices) -> list[bool]:

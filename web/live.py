@@ -28,6 +28,7 @@ from services.events.hub import EventHub, Subscription
 from services.metrics import WEBSOCKET_CONNECTIONS
 from services.numbers import is_digits
 from web.deps import SESSION_COOKIE, Access
+from web.live_transport import SEND_NOW
 
 router = APIRouter(tags=["live"])
 MAX_REPLAY = 5000
@@ -131,6 +132,8 @@ async def live(websocket: WebSocket) -> None:
 
 async def _follow(websocket: WebSocket, hub: EventHub, channels: set[str], *, after: int, head: int) -> None:
     """Send the client its channels' events until it goes away or is dropped for being slow."""
+    # uvicorn with our protocol (web/live_transport.py) lets the hub write to the socket itself.
+    send_now = websocket.scope.get("extensions", {}).get(SEND_NOW)
     async with hub.subscribe(channels, after=after) as sub:
         await websocket.send_json({"kind": "hello", "seq": head, "channels": sorted(channels)})
         # One reader per client notices when it goes away; the sender below is a plain loop on
@@ -138,6 +141,10 @@ async def _follow(websocket: WebSocket, hub: EventHub, channels: set[str], *, af
         receiver = asyncio.create_task(_drain_client(websocket, sub))
         try:
             while True:
+                if send_now is not None and not sub.replay and sub.queue.empty() and not sub.gone:
+                    # Caught up, between two sends: the hub writes the next events itself, until the
+                    # socket cannot take one at once — then it queues that one and what follows here.
+                    sub.direct = send_now
                 item = await sub.next()
                 if item is None:
                     if sub.gone:
@@ -163,6 +170,7 @@ async def _drain_client(websocket: WebSocket, sub: Subscription) -> None:
         pass
     finally:
         sub.gone = True
+        sub.direct = None
         with contextlib.suppress(asyncio.QueueFull):
             sub.queue.put_nowait(None)
 

@@ -15,6 +15,11 @@ frees its subscription; the page reconnects with the last sequence number it saw
 missed, or `resync` (web/live.py). The timer is armed only while the transport is paused, so a
 client that reads costs nothing more. The same deadline holds for a connection the keep-alive
 timeout closes with data still unsent (less than the high-water mark: never paused, never drained).
+
+It also lets the hub write an event to the socket at once (`send_now`, offered to the handler in
+the scope's extensions as `SEND_NOW`): a client that keeps up costs the fan-out one frame and one
+`transport.write`, like a bare `websockets` broadcast, instead of a wake-up of its handler and a
+pass through the ASGI `send` (web/live.py decides when it may be used).
 """
 
 from __future__ import annotations
@@ -23,18 +28,36 @@ import asyncio
 import logging
 import socket
 import struct
+from typing import cast
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
 
 from services.metrics import LIVE_CLIENTS_ABORTED
 
 log = logging.getLogger("lienthong.live")
+SEND_NOW = "lienthong.send_now"  # the scope extension: Callable[[bytes], bool]
 
 
 class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
     write_timeout = 10.0  # seconds a connection may stay unable to take more data
 
     _stall: asyncio.TimerHandle | None = None
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        if self.response.status_code == 101:  # the handler is scheduled, not started: it will see it
+            extensions = cast(dict[str, object], self.scope["extensions"])  # declared for ASGI's own extensions
+            extensions[SEND_NOW] = self.send_now
+
+    def send_now(self, text: bytes) -> bool:
+        """Send one text message (UTF-8) now, outside the ASGI `send`; False, sending nothing, when
+        the connection cannot take it at once (paused by a full buffer, closing or closed)."""
+        if self.close_sent or not self.writable.is_set() or self.transport.is_closing():
+            return False
+        self.conn.send_text(text)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        return True
 
     def pause_writing(self) -> None:
         super().pause_writing()

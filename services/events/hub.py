@@ -5,8 +5,9 @@ on PostgreSQL, by the NOTIFY every commit that publishes sends (the worker, othe
 Polling every `poll_seconds` covers SQLite and a lost listening connection; while the hub listens
 it polls only every `listening_poll_seconds`, as a fallback. A listener that reconnects reads the
 table at once, so what was committed while it was away is caught up.
-Each subscriber has a bounded queue: a slow client is dropped and must resync from its last
-sequence number, so it never slows the others. What a reconnecting client missed (up to the
+A client that keeps up is written to directly (`Subscription.direct`); otherwise each subscriber
+has a bounded queue: a slow client is dropped and must resync from its last sequence number, so it
+never slows the others. What a reconnecting client missed (up to the
 live channel's replay limit, more than a queue holds) is kept apart and sent first.
 """
 
@@ -16,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import make_url
@@ -40,6 +41,9 @@ class Subscription:
     gone: bool = False  # the client went away (its reader saw the socket close)
     floor: int = 0  # the client has everything up to here (its snapshot): never sent again
     replay: deque[EventOut] = field(default_factory=deque)  # missed before it subscribed: sent first
+    # Set by the client's handler while it has nothing left to send (web/live.py): the hub writes
+    # to the socket itself; when that cannot take it now, the hub clears it and queues instead.
+    direct: Callable[[bytes], bool] | None = None
 
     async def next(self) -> EventOut | None:
         """The next event for the client, its replay first; None when it is dropped or gone."""
@@ -143,6 +147,11 @@ class EventHub:
         for sub in list(self.subscriptions):
             if event.channel not in sub.channels or event.seq <= sub.floor:
                 continue
+            if sub.direct is not None:
+                if sub.direct(event.data):
+                    delivered += 1
+                    continue
+                sub.direct = None  # its handler sends what follows, in order, until it catches up
             try:
                 sub.queue.put_nowait(event)
                 delivered += 1

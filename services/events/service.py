@@ -31,6 +31,11 @@ class EventOut:
         """The message as sent on the live channel: encoded once, however many clients get it."""
         return json.dumps(self.as_message(), ensure_ascii=False)
 
+    @cached_property
+    def data(self) -> bytes:
+        """The message as UTF-8, for the sockets the hub writes to directly: encoded once too."""
+        return self.text.encode()
+
 
 NOTIFY_CHANNEL = "lienthong_events"
 

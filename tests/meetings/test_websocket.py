@@ -17,7 +17,7 @@ from sqlalchemy import select
 from websockets.asyncio.client import connect
 
 from services.directory.models import User
-from services.events.hub import EventHub
+from services.events.hub import EventHub, Subscription
 from services.events.models import Event
 from services.events.service import last_seq, publish
 from tests.helpers import publish_one, serving, wait_for
@@ -521,3 +521,92 @@ async def test_a_connection_closed_by_the_keepalive_with_data_unsent_is_reset_to
 
 async def _reset(sock: socket.socket) -> bool:
     return _reset_by_server(sock)
+
+
+async def test_the_hub_writes_to_clients_that_keep_up_and_one_that_lags_gets_the_rest_in_order(
+    demo_db_sqlite, settings, monkeypatch
+) -> None:
+    """Clients that keep up are written to by the hub itself (web/live_transport.py `send_now`):
+    their handlers are not woken per event (before: one wake-up and one ASGI send each). A client
+    that stops reading for a while gets what the socket could not take queued, sent by its handler
+    in order after what was written directly, and is written to directly again once caught up."""
+    wakes = 0
+    next_event = Subscription.next
+
+    async def counted(self: Subscription) -> object:
+        nonlocal wakes
+        wakes += 1
+        return await next_event(self)
+
+    monkeypatch.setattr(Subscription, "next", counted)
+    built = await build_meeting(demo_db_sqlite, settings, starts_in=timedelta(days=1))
+    mid, channel = built.meeting_id, f"meeting-{built.meeting_id}"
+    app = create_app(settings=settings, database=demo_db_sqlite, temporal=TemporalHandle(settings))
+    async with serving(app, **WEBSOCKETS) as address:
+        hub: EventHub = app.state.hub
+        chair, cookie, _ = await _session(address, "lan.nguyen")
+        readers = [Listener(address, cookie, mid) for _ in range(3)]
+        for reader in readers:
+            reader.start()
+        await asyncio.wait_for(asyncio.gather(*(reader.ready.wait() for reader in readers)), 20)
+
+        async def readers_have(count: int) -> bool:
+            return all(len(reader.seqs) == count for reader in readers)
+
+        await wait_for(all_direct_of(hub, 3), timeout=10, every=0.01)
+        woken = wakes
+        for i in range(30):
+            await publish_one(demo_db_sqlite, channel=channel, kind="agenda", payload={"i": i})
+        await wait_for(lambda: readers_have(30), timeout=20, every=0.02)
+        assert wakes == woken  # thirty events to three clients, no handler woken
+
+        # A client that stops reading (websockets stops reading its socket once a message waits):
+        # 64 KB events fill the kernel's buffers, the transport pauses, the rest waits in its queue.
+        lagging, gate = Listener(address, cookie, mid), asyncio.Event()
+
+        async def lag() -> None:
+            url = f"ws://{address}/ws?channels={channel}"
+            async with connect(url, additional_headers={"Cookie": f"lt_session={cookie}"}, max_queue=1, max_size=None) as ws:
+                lagging.ready.set()
+                await gate.wait()
+                async for raw in ws:
+                    message = json.loads(raw)
+                    if message["kind"] != "hello":
+                        lagging.seqs.append(message["seq"])
+
+        lagging.task = asyncio.create_task(lag())
+        await asyncio.wait_for(lagging.ready.wait(), 10)
+        await wait_for(all_direct_of(hub, 4), timeout=10, every=0.01)
+        async with demo_db_sqlite.read() as session:
+            start = await last_seq(session)
+        published = 0
+        while all(sub.direct is not None for sub in hub.subscriptions):
+            async with demo_db_sqlite.session() as session:
+                for _ in range(10):
+                    await publish(session, channel=channel, kind="bench", payload={"i": published, "pad": "x" * 64_000})
+                    published += 1
+            await wait_for(lambda: readers_have(30 + published), timeout=20, every=0.02)
+            assert published < 2000, "the lagging client's socket never filled"
+        gate.set()
+        await wait_for(lambda: _has(lagging, published), timeout=30, every=0.05)
+        async with demo_db_sqlite.read() as session:
+            expected = list((await session.scalars(select(Event.seq).where(Event.seq > start).order_by(Event.seq))).all())
+        assert lagging.seqs == expected and all(reader.seqs[30:] == expected for reader in readers)
+        assert wakes > woken  # the lagging client's handler sent what the socket could not take
+        await wait_for(all_direct_of(hub, 4), timeout=10, every=0.01)  # caught up: written to directly again
+        for task in [*(reader.task for reader in readers), lagging.task]:
+            assert task is not None
+            task.cancel()
+        await asyncio.gather(*(reader.task for reader in readers if reader.task), lagging.task, return_exceptions=True)
+        await chair.aclose()
+
+
+def all_direct_of(hub: EventHub, count: int):  # type: ignore[no-untyped-def]
+    async def check() -> bool:
+        return len(hub.subscriptions) == count and all(sub.direct is not None for sub in hub.subscriptions)
+
+    return check
+
+
+async def _has(listener: Listener, count: int) -> bool:
+    return len(listener.seqs) >= count

@@ -238,7 +238,13 @@ class Database:
         self.engine = make_engine(url, lock_timeout=lock_timeout, statement_timeout=statement_timeout)
         self._probe: AsyncEngine | None = None  # health checks' own connection (see ping)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._read_sessionmaker = async_sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        reading: dict[str, object] = {READ_ONLY: True}
+        if not self.is_sqlite:
+            # REPEATABLE READ: one snapshot for the whole transaction, as on SQLite (WAL); a
+            # read-only transaction at this level never fails to serialise. Given to asyncpg, they
+            # go in the BEGIN itself: no SET TRANSACTION round trip for every read.
+            reading |= {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        self._read_sessionmaker = async_sessionmaker(self.engine.execution_options(**reading), expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -266,10 +272,6 @@ class Database:
         session = (self._read_sessionmaker if read_only else self.sessionmaker)()
         try:
             try:
-                if read_only and not self.is_sqlite:
-                    # REPEATABLE READ: one snapshot for the whole transaction, as on SQLite (WAL); a
-                    # read-only transaction at this level never fails to serialise.
-                    await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
                 yield session
                 if read_only:
                     await session.rollback()

@@ -114,6 +114,31 @@ async def test_read_only_sessions_refuse_writes(demo_db) -> None:
         assert "đổi tên" not in [o.name for o in (await session.scalars(select(Organization))).all()]
 
 
+async def test_a_postgresql_read_is_one_snapshot_begun_read_only_without_a_statement_of_its_own(demo_db_pg) -> None:
+    """Every page, connect and hub poll reads in `Database.read()`: on PostgreSQL its isolation
+    and read-only mode go in the BEGIN (asyncpg), not in a SET TRANSACTION round trip of its own;
+    a write transaction on the same pooled connection afterwards is READ COMMITTED and writes."""
+    from sqlalchemy import event, text
+
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(demo_db_pg.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        for _ in range(2):
+            async with demo_db_pg.read() as session:
+                assert await session.scalar(text("SHOW transaction_isolation")) == "repeatable read"
+                assert await session.scalar(text("SHOW transaction_read_only")) == "on"
+            async with demo_db_pg.session() as session:
+                assert await session.scalar(text("SHOW transaction_isolation")) == "read committed"
+                assert await session.scalar(text("SHOW transaction_read_only")) == "off"
+    finally:
+        event.remove(demo_db_pg.engine.sync_engine, "before_cursor_execute", seen)
+    assert not [s for s in statements if "SET TRANSACTION" in s]
+
+
 async def test_a_connection_that_alternates_reads_and_writes_keeps_each_mode(demo_db_sqlite) -> None:
     """SQLite's read-only pragma is set only when a pooled connection changes use (services.db):
     after a write a read still refuses writes, after reads a write still writes."""

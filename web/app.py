@@ -139,6 +139,10 @@ def create_app(*, settings: Settings | None = None, database: Database | None = 
 
     # Outermost: times every request, error pages included.
     metrics.install(app)
+    # ...but the live channel's sockets skip the stack (web/live.py).
+    from web.live import LiveShortcut
+
+    app.add_middleware(LiveShortcut)
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.auth import service as auth
 from services.authz import Principal, load_principal
@@ -177,7 +178,26 @@ async def _drain_client(websocket: WebSocket, sub: Subscription) -> None:
 
 # A plain Starlette route: FastAPI's websocket route solves dependencies (this one has none) in two
 # exit stacks per connect, ~12 % of a connect's CPU and 4 KB a client (bench_live, issue 16).
-router.routes.append(WebSocketRoute("/ws", live))
+LIVE_ROUTE = WebSocketRoute("/ws", live)
+router.routes.append(LIVE_ROUTE)
+
+
+class LiveShortcut:
+    """Pure ASGI middleware, the outermost of ours: the live channel's sockets go straight to their
+    route. Thousands of them stay open for hours; through the rest of the stack each connect was
+    matched against every route of the application and passed through every middleware (they let
+    websockets through, but each keeps a frame for the socket's life and the exception handling
+    wraps its `send`). The route stays in the router too (its access rule is audited there)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == LIVE_ROUTE.path:
+            await LIVE_ROUTE.handle(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
 
 # The WebSocket route's access rule, for the route-audit test (checked per channel above).
 LIVE_ACCESS = Access()

@@ -25,18 +25,28 @@ pass through the ASGI `send` (web/live.py decides when it may be used).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import socket
 import struct
 from typing import cast
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
+from websockets.protocol import State
 
 from services.metrics import LIVE_CLIENTS_ABORTED
 
 log = logging.getLogger("lienthong.live")
 SEND_NOW = "lienthong.send_now"  # the scope extension: Callable[[bytes], bool]
+
+
+@functools.lru_cache(maxsize=64)
+def _text_frame(text: bytes) -> bytes:
+    """A server's text frame (unmasked, no extension) of one event, for every client it goes to
+    (the hub hands each the same bytes object, whose hash Python keeps)."""
+    return Frame(Opcode.TEXT, text).serialize(mask=False, extensions=[])
 
 
 class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -53,10 +63,13 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
     def send_now(self, text: bytes) -> bool:
         """Send one text message (UTF-8) now, outside the ASGI `send`; False, sending nothing, when
         the connection cannot take it at once (paused by a full buffer, closing or closed)."""
-        if self.close_sent or not self.writable.is_set() or self.transport.is_closing():
+        if self.close_sent or not self.writable.is_set() or self.transport.is_closing() or self.conn.state is not State.OPEN:
             return False
-        self.conn.send_text(text)
-        self.transport.write(b"".join(self.conn.data_to_send()))
+        if self.conn.extensions:  # per-message deflate: each connection compresses for itself
+            self.conn.send_text(text)
+            self.transport.write(b"".join(self.conn.data_to_send()))
+        else:  # the same bytes for every client (what conn.send_text would write): framed once
+            self.transport.write(_text_frame(text))
         return True
 
     def pause_writing(self) -> None:

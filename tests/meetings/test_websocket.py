@@ -443,10 +443,7 @@ async def test_a_client_that_stops_reading_is_aborted_without_slowing_the_others
 
     async with serving(app, **{**WEBSOCKETS, "ws": QuickDeadline}) as address:
         chair, cookie, _ = await _session(address, "lan.nguyen")
-        readers = [Listener(address, cookie, mid) for _ in range(3)]
-        for reader in readers:
-            reader.start()
-        await asyncio.wait_for(asyncio.gather(*(reader.ready.wait() for reader in readers)), 20)
+        readers = await _listening(address, cookie, mid, 3)
         stalled = await asyncio.to_thread(_stalled_client, address, cookie, mid)
         await wait_for(lambda: handlers_are(4), timeout=20)
         async with demo_db_sqlite.read() as session:
@@ -545,10 +542,7 @@ async def test_the_hub_writes_to_clients_that_keep_up_and_one_that_lags_gets_the
     async with serving(app, **WEBSOCKETS) as address:
         hub: EventHub = app.state.hub
         chair, cookie, _ = await _session(address, "lan.nguyen")
-        readers = [Listener(address, cookie, mid) for _ in range(3)]
-        for reader in readers:
-            reader.start()
-        await asyncio.wait_for(asyncio.gather(*(reader.ready.wait() for reader in readers)), 20)
+        readers = await _listening(address, cookie, mid, 3)
 
         async def readers_have(count: int) -> bool:
             return all(len(reader.seqs) == count for reader in readers)
@@ -610,3 +604,65 @@ def all_direct_of(hub: EventHub, count: int):  # type: ignore[no-untyped-def]
 
 async def _has(listener: Listener, count: int) -> bool:
     return len(listener.seqs) >= count
+
+
+async def test_the_hub_writes_directly_to_compressed_connections_too(demo_db_sqlite, settings) -> None:
+    """With per-message deflate negotiated (not our default) each connection frames and compresses
+    for itself; events still arrive whole and in order."""
+    built = await build_meeting(demo_db_sqlite, settings, starts_in=timedelta(days=1))
+    mid, channel = built.meeting_id, f"meeting-{built.meeting_id}"
+    app = create_app(settings=settings, database=demo_db_sqlite, temporal=TemporalHandle(settings))
+    async with serving(app, **{**WEBSOCKETS, "ws_per_message_deflate": True}) as address:
+        chair, cookie, _ = await _session(address, "lan.nguyen")
+        readers = await _listening(address, cookie, mid, 2)
+        await wait_for(all_direct_of(app.state.hub, 2), timeout=10, every=0.01)
+        seqs = [await publish_one(demo_db_sqlite, channel=channel, kind="agenda", payload={"i": i, "pad": "y" * 500}) for i in range(10)]
+        await wait_for(lambda: _has_all(readers, 10), timeout=20, every=0.02)
+        assert all(reader.seqs == seqs for reader in readers)
+        for reader in readers:
+            assert reader.task is not None
+            reader.task.cancel()
+        await asyncio.gather(*(reader.task for reader in readers if reader.task), return_exceptions=True)
+        await chair.aclose()
+
+
+async def _has_all(listeners: list[Listener], count: int) -> bool:
+    return all(len(listener.seqs) >= count for listener in listeners)
+
+
+async def test_a_live_socket_skips_the_router_and_the_http_middleware(server, demo_db_sqlite, settings, monkeypatch) -> None:
+    """The socket goes straight to its route (web/live.py `LiveShortcut`): not matched against every
+    route of the application, not passed through the middleware that only lets it through."""
+    from starlette.routing import Router
+
+    seen: list[str] = []
+    route = Router.__call__
+
+    async def counted(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        seen.append(scope["type"])
+        await route(self, scope, receive, send)
+
+    monkeypatch.setattr(Router, "__call__", counted)
+    built = await build_meeting(demo_db_sqlite, settings, starts_in=timedelta(days=1))
+    chair, cookie, _ = await _session(server, "lan.nguyen")
+    listener = Listener(server, cookie, built.meeting_id)
+    await asyncio.wait_for(_hello(listener), 10)
+    assert "http" in seen and "websocket" not in seen
+    await chair.aclose()
+
+
+async def _hello(listener: Listener) -> None:
+    listener.start()
+    await listener.ready.wait()
+    assert listener.task is not None
+    listener.task.cancel()
+    await asyncio.gather(listener.task, return_exceptions=True)
+
+
+async def _listening(address: str, cookie: str, meeting_id: int, count: int) -> list[Listener]:
+    """`count` clients following the meeting, each past its hello."""
+    listeners = [Listener(address, cookie, meeting_id) for _ in range(count)]
+    for listener in listeners:
+        listener.start()
+    await asyncio.wait_for(asyncio.gather(*(listener.ready.wait() for listener in listeners)), 20)
+    return listeners

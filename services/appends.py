@@ -27,6 +27,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from services.db import READ_ONLY
+
 # The order the writers run in at commit: the lock order of their rows (services/db.py).
 ORDER = ("tally", "audit", "events")
 _PENDING = "pending_appends"
@@ -55,7 +57,10 @@ def writer(kind: str) -> Callable[[Writer], Writer]:
 
 async def append(session: AsyncSession, kind: str, value: Any) -> None:
     """Keep `value` to be written with the transaction's commit."""
-    await session.connection()  # begins the transaction if nothing has yet
+    connection = await session.connection()  # begins the transaction if nothing has yet
+    if connection.sync_connection is not None and connection.sync_connection.get_execution_options().get(READ_ONLY):
+        # A read (Database.read) ends in a rollback: what it appended would be lost without a word.
+        raise RuntimeError(f"a read-only transaction cannot append to the {kind}")
     sync = session.sync_session
     transaction = sync.get_nested_transaction() or sync.get_transaction()
     assert transaction is not None

@@ -108,3 +108,16 @@ async def test_appends_inside_a_rolled_back_savepoint_go_with_it(database, setti
     async with database.read() as session:
         report = await audit.verify_database(session, data_dir=settings.data_dir)
     assert report.ok and report.entries_checked == 2, report
+
+
+async def test_a_read_only_transaction_cannot_append(database) -> None:
+    """A read ends in a rollback, which would drop an entry without a word: it is refused at once
+    (before, its head UPDATE failed in the read-only transaction)."""
+    for append in (
+        lambda session: audit.record(session, actor=Actor.system("t"), action="test.read"),
+        lambda session: events.publish(session, channel="meeting-1", kind="read", payload={}),
+    ):
+        with pytest.raises(RuntimeError, match="read-only"):
+            async with database.read() as session:
+                await append(session)
+    assert await _actions(database) == [] and await _kinds(database) == []

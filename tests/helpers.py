@@ -8,7 +8,8 @@ import random
 import re
 import socket
 import uuid
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import httpx
 import pytest
@@ -186,3 +187,20 @@ async def publish_one(database, *, channel: str, kind: str, payload: dict) -> in
         await publish(session, channel=channel, kind=kind, payload=payload)
     async with database.read() as session:
         return int(await session.scalar(select(func.max(Event.seq)).where(Event.channel == channel)) or 0)
+
+
+@contextmanager
+def statements_of(database) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
+    """The SQL statements the database is sent meanwhile, whitespace folded."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        seen.append(" ".join(statement.split()))
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", record)

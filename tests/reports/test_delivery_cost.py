@@ -3,33 +3,16 @@ is made of these, one after another (bench/bench_fanout.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import event
-
-from services.db import Database, utcnow
+from services.db import utcnow
 from services.reports import service as reports
+from tests.helpers import statements_of
 from tests.reports.factory import bulk_orgs, create_request
 from workflows.context import ActivityContext
 from workflows.reports.activities import ReportActivities, TargetsRef
 
 TARGETS = 10
-
-
-@contextmanager
-def statements_of(database: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        seen.append(" ".join(statement.split()))
-
-    event.listen(database.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", record)
 
 
 def _reads(statements: list[str], table: str) -> int:

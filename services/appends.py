@@ -67,11 +67,6 @@ async def append(session: AsyncSession, kind: str, value: Any) -> None:
     sync.info.setdefault(_PENDING, []).append(_Append(kind, value, transaction))
 
 
-def pending(session: AsyncSession, kind: str) -> list[Any]:
-    """The appends of `kind` this transaction has made and not yet written (tests, diagnostics)."""
-    return [item.value for item in session.sync_session.info.get(_PENDING, []) if item.kind == kind]
-
-
 @event.listens_for(Session, "before_commit")
 def _write(session: Session) -> None:
     if session.get_nested_transaction() is not None:
@@ -88,12 +83,8 @@ def _write(session: Session) -> None:
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop(session: Session, previous: SessionTransaction) -> None:
-    appends = session.info.get(_PENDING)
-    if not appends:
-        return
-    if previous.parent is None:
-        del session.info[_PENDING]
-    else:  # a savepoint rolled back: what was appended inside it is undone with it
+    # What was appended inside the transaction or savepoint rolled back is undone with it.
+    if appends := session.info.get(_PENDING):
         session.info[_PENDING] = [item for item in appends if not _inside(item.transaction, previous)]
 
 

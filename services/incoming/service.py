@@ -244,6 +244,10 @@ async def _audit(session: AsyncSession, actor: Actor, doc: IncomingDocument, act
     # only after writing its parts (an opinion, progress) would otherwise take the row late,
     # against a direction that holds the row and then writes those parts.
     await session.execute(select(IncomingDocument.id).where(IncomingDocument.id == doc.id).with_for_update(key_share=True))
+    await _record(session, actor, doc, action, **details)
+
+
+async def _record(session: AsyncSession, actor: Actor, doc: IncomingDocument, action: str, **details: Any) -> None:
     await record(
         session, actor=actor, action=action, object_type="incoming", object_id=doc.id, organization_id=doc.organization_id, details=details
     )
@@ -642,19 +646,15 @@ async def receive_from_system(
             raise
         return again
     # Not `_audit`: a row this transaction inserted is seen by nobody else, there is nothing to lock.
-    await record(
+    await _record(
         session,
-        actor=actor,
-        action="incoming.receive",
-        object_type="incoming",
-        object_id=doc.id,
-        organization_id=doc.organization_id,
-        details={
-            "sender_org_id": sender_org_id,
-            "outgoing_ref": outgoing_ref,
-            "number_notation": doc.number_notation,
-            "subject": doc.subject,
-        },
+        actor,
+        doc,
+        "incoming.receive",
+        sender_org_id=sender_org_id,
+        outgoing_ref=outgoing_ref,
+        number_notation=doc.number_notation,
+        subject=doc.subject,
     )
     await _sender_status(session, doc, "01")
     await _touch(session, doc, arrived=True)

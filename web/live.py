@@ -29,7 +29,7 @@ from services.events.hub import EventHub, Subscription
 from services.metrics import WEBSOCKET_CONNECTIONS
 from services.numbers import is_digits
 from web.deps import SESSION_COOKIE, Access
-from web.live_transport import SEND_NOW
+from web.live_transport import PARK, RESYNC_CLOSE, resync_message
 
 router = APIRouter(tags=["live"])
 MAX_REPLAY = 5000
@@ -125,40 +125,50 @@ async def live(websocket: WebSocket) -> None:
         await websocket.send_json({"kind": "resync", "seq": head})
         after = head
     WEBSOCKET_CONNECTIONS.inc()
+    parked = False
     try:
-        await _follow(websocket, hub, channels, after=after if after is not None else head, head=head)
+        parked = await _follow(websocket, hub, channels, after=after if after is not None else head, head=head)
     finally:
-        WEBSOCKET_CONNECTIONS.dec()
+        if not parked:  # a parked connection lowers it when it ends (web/live_transport.py)
+            WEBSOCKET_CONNECTIONS.dec()
 
 
-async def _follow(websocket: WebSocket, hub: EventHub, channels: set[str], *, after: int, head: int) -> None:
-    """Send the client its channels' events until it goes away or is dropped for being slow."""
-    # uvicorn with our protocol (web/live_transport.py) lets the hub write to the socket itself.
-    send_now = websocket.scope.get("extensions", {}).get(SEND_NOW)
-    async with hub.subscribe(channels, after=after) as sub:
+async def _follow(websocket: WebSocket, hub: EventHub, channels: set[str], *, after: int, head: int) -> bool:
+    """Send the client its channels' events until it goes away or is dropped for being slow; or,
+    served by our protocol (web/live_transport.py), until it is caught up: then hand it over to the
+    protocol and return True (the hub writes to its socket; nothing of this handler stays)."""
+    park = websocket.scope.get("extensions", {}).get(PARK)
+    sub = await hub.join(channels, after=after)
+    parked = False
+    try:
         await websocket.send_json({"kind": "hello", "seq": head, "channels": sorted(channels)})
-        # One reader per client notices when it goes away; the sender below is a plain loop on
-        # the queue (no task per message), each event's text encoded once for every client.
-        receiver = asyncio.create_task(_drain_client(websocket, sub))
+        # Another server (tests' ASGI client, stock uvicorn) keeps this handler for the connection's
+        # life: one reader notices when the client goes away, and the sender below is a plain loop
+        # on the queue (no task per message), each event's text encoded once for every client.
+        receiver = asyncio.create_task(_drain_client(websocket, sub)) if park is None else None
         try:
             while True:
-                if send_now is not None and not sub.replay and sub.queue.empty() and not sub.gone:
-                    # Caught up, between two sends: the hub writes the next events itself, until the
-                    # socket cannot take one at once — then it queues that one and what follows here.
-                    sub.direct = send_now
+                if park is not None and sub.caught_up:
+                    park(hub, sub)
+                    parked = True
+                    return True
                 item = await sub.next()
                 if item is None:
                     if sub.gone:
-                        return
+                        return False
                     # Dropped for being slow: tell the client to resync.
-                    await websocket.send_json({"kind": "resync", "seq": hub.last_seq})
-                    await websocket.close(code=4000)
-                    return
+                    await websocket.send_text(resync_message(hub.last_seq))
+                    await websocket.close(code=RESYNC_CLOSE)
+                    return False
                 await websocket.send_text(item.text)
         except Exception:  # noqa: BLE001 - the client went away mid-send (disconnect, closed transport)
-            return
+            return False
         finally:
-            receiver.cancel()
+            if receiver is not None:
+                receiver.cancel()
+    finally:
+        if not parked:
+            hub.leave(sub)
 
 
 async def _drain_client(websocket: WebSocket, sub: Subscription) -> None:
@@ -171,7 +181,6 @@ async def _drain_client(websocket: WebSocket, sub: Subscription) -> None:
         pass
     finally:
         sub.gone = True
-        sub.direct = None
         with contextlib.suppress(asyncio.QueueFull):
             sub.queue.put_nowait(None)
 

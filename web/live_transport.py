@@ -16,30 +16,59 @@ missed, or `resync` (web/live.py). The timer is armed only while the transport i
 client that reads costs nothing more. The same deadline holds for a connection the keep-alive
 timeout closes with data still unsent (less than the high-water mark: never paused, never drained).
 
-It also lets the hub write an event to the socket at once (`send_now`, offered to the handler in
-the scope's extensions as `SEND_NOW`): a client that keeps up costs the fan-out one frame and one
-`transport.write`, like a bare `websockets` broadcast, instead of a wake-up of its handler and a
-pass through the ASGI `send` (web/live.py decides when it may be used).
+It also takes a live client over from its ASGI handler (`park`, offered in the scope's extensions
+as `PARK`): once the handler has sent the hello and any replay, it hands over its subscription and
+returns. From then on the connection is only this protocol object and the subscription — no task,
+no coroutine frames of the middleware stack, no ASGI receive queue, scope or handshake kept (≈ 40
+% of a client's memory, bench/bench_live.py). The hub writes each event to the socket itself
+(`send_now`: one frame and one `transport.write`, like a bare `websockets` broadcast); what a full
+socket cannot take waits in the subscription's queue and is written when it drains
+(`resume_writing`); a client dropped for being too far behind gets `resync` and close code 4000,
+as from its handler; the subscription ends with the connection. What the client sends is read and
+dropped (the live channel has nothing to receive), so its close is seen at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import socket
 import struct
-from typing import cast
+from typing import Any, cast
 
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 from websockets.protocol import State
 
-from services.metrics import LIVE_CLIENTS_ABORTED
+from services.events.hub import EventHub, Subscription
+from services.metrics import LIVE_CLIENTS_ABORTED, WEBSOCKET_CONNECTIONS
 
 log = logging.getLogger("lienthong.live")
-SEND_NOW = "lienthong.send_now"  # the scope extension: Callable[[bytes], bool]
+PARK = "lienthong.park"  # the scope extension: Callable[[EventHub, Subscription], None]
+RESYNC_CLOSE = 4000  # the close code after "resync": dropped for being too far behind
+
+
+def resync_message(seq: int) -> str:
+    """What a client dropped for being too far behind gets before close code 4000: it reloads its
+    snapshot (everything up to `seq`) and reconnects from there."""
+    return json.dumps({"kind": "resync", "seq": seq})
+
+
+class _Nowhere:
+    """The receive queue of a parked connection: no application reads it any more."""
+
+    def put_nowait(self, item: object) -> None:
+        pass
+
+    def empty(self) -> bool:
+        return True
+
+
+_NOWHERE: Any = _Nowhere()
 
 
 @functools.lru_cache(maxsize=64)
@@ -53,12 +82,47 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
     write_timeout = 10.0  # seconds a connection may stay unable to take more data
 
     _stall: asyncio.TimerHandle | None = None
+    _parked: tuple[EventHub, Subscription] | None = None
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         if self.response.status_code == 101:  # the handler is scheduled, not started: it will see it
             extensions = cast(dict[str, object], self.scope["extensions"])  # declared for ASGI's own extensions
-            extensions[SEND_NOW] = self.send_now
+            extensions[PARK] = self.park
+
+    def park(self, hub: EventHub, sub: Subscription) -> None:
+        """Take the client over from its handler, which returns next (web/live.py): call it when the
+        handshake is done and nothing waits to be sent. The subscription is left and the connection
+        gauge lowered when the connection ends."""
+        self._parked = (hub, sub)
+        sub.direct = self.send_now
+        # Nothing of the handler's is needed any more: uvicorn keeps these for the connection's life,
+        # and websockets' parser the handshake request (a local of its generator): its headers emptied.
+        self.queue = _NOWHERE
+        self.request.headers.clear()
+        self.request = self.response = self.scope = None  # type: ignore[assignment]
+
+    async def run_asgi(self) -> None:
+        """uvicorn's, except that a parked connection stays open when its handler returns."""
+        try:
+            await self.app(self.scope, self.receive, self.send)
+        except ClientDisconnected:
+            pass
+        except BaseException:
+            self.logger.exception("Exception in ASGI application\n")
+            self.send_500_response()
+        else:
+            if not self.handshake_complete:
+                self.logger.error("ASGI callable returned without completing handshake.")
+                self.send_500_response()
+        if self._parked is None and self.close_timer is None:
+            self.transport.close()
+
+    def send_receive_event_to_app(self) -> None:
+        if self._parked is None:
+            super().send_receive_event_to_app()
+        else:  # dropped, and reading goes on (uvicorn pauses it until the app has read a message)
+            self.frames = []
 
     def send_now(self, text: bytes) -> bool:
         """Send one text message (UTF-8) now, outside the ASGI `send`; False, sending nothing, when
@@ -79,6 +143,29 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
     def resume_writing(self) -> None:
         self._cancel_stall()
         super().resume_writing()
+        if self._parked is not None:
+            self._send_queued()
+
+    def _send_queued(self) -> None:
+        """Write what waited while the socket was full, in order, as long as it takes data; written
+        to directly again once nothing waits."""
+        assert self._parked is not None
+        hub, sub = self._parked
+        queue = sub.queue
+        while not queue.empty():
+            if not self.writable.is_set() or self.close_sent or self.transport.is_closing():
+                return  # full again: the next resume_writing goes on
+            item = queue.get_nowait()
+            if item is None:  # dropped for being too far behind (or the hub stopped)
+                self.conn.send_text(resync_message(hub.last_seq).encode())
+                self.conn.send_close(RESYNC_CLOSE)
+                self.transport.write(b"".join(self.conn.data_to_send()))
+                self.close_sent = True
+                self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)
+                return
+            self.send_now(item.data)
+        if sub.caught_up:
+            sub.direct = self.send_now
 
     def keepalive_timeout(self) -> None:
         super().keepalive_timeout()  # closes the transport, which waits for its unsent data
@@ -88,6 +175,12 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_stall()
         super().connection_lost(exc)
+        if self._parked is not None:
+            hub, sub = self._parked
+            self._parked = None
+            sub.gone, sub.direct = True, None
+            hub.leave(sub)
+            WEBSOCKET_CONNECTIONS.dec()
 
     def _arm_stall(self) -> None:
         if self._stall is None:

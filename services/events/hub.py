@@ -18,7 +18,6 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 
 from sqlalchemy.engine import make_url
 
@@ -33,17 +32,36 @@ QUEUE_SIZE = 256  # events a client may be behind before it is dropped (it resyn
 DISPATCH_SLICE = 64  # events dispatched between two turns of the senders
 
 
-@dataclass(eq=False)
 class Subscription:
-    channels: set[str]
-    queue: asyncio.Queue[EventOut | None] = field(default_factory=lambda: asyncio.Queue(maxsize=QUEUE_SIZE))
-    overflowed: bool = False
-    gone: bool = False  # the client went away (its reader saw the socket close)
-    floor: int = 0  # the client has everything up to here (its snapshot): never sent again
-    replay: deque[EventOut] = field(default_factory=deque)  # missed before it subscribed: sent first
-    # Set by the client's handler while it has nothing left to send (web/live.py): the hub writes
-    # to the socket itself; when that cannot take it now, the hub clears it and queues instead.
-    direct: Callable[[bytes], bool] | None = None
+    """One client following some channels. Kept small: thousands are held at once, most of them
+    written to directly (`direct`) and never needing a queue or a replay, which are made on first
+    use (an asyncio.Queue alone is ~2.5 KB)."""
+
+    __slots__ = ("_queue", "channels", "direct", "floor", "gone", "overflowed", "replay")
+
+    def __init__(self, channels: set[str], *, floor: int = 0) -> None:
+        self.channels = channels
+        self.floor = floor  # the client has everything up to here (its snapshot): never sent again
+        self.overflowed = False  # dropped for being too far behind: it must resync
+        self.gone = False  # the client went away (its reader saw the socket close)
+        # Missed before it subscribed, sent first (made by `subscribe` when there is any).
+        self.replay: deque[EventOut] | None = None
+        # Set while the client has nothing left to send (web/live.py, web/live_transport.py): the
+        # hub writes to the socket itself; when that cannot take it now, the hub clears it and queues.
+        self.direct: Callable[[bytes], bool] | None = None
+        self._queue: asyncio.Queue[EventOut | None] | None = None
+
+    @property
+    def queue(self) -> asyncio.Queue[EventOut | None]:
+        """What waits to be sent, in order; None at the end when the client is dropped or the hub stops."""
+        if self._queue is None:
+            self._queue = asyncio.Queue(maxsize=QUEUE_SIZE)
+        return self._queue
+
+    @property
+    def caught_up(self) -> bool:
+        """Nothing waits to be sent and the client is still followed."""
+        return not self.replay and (self._queue is None or self._queue.empty()) and not self.gone and not self.overflowed
 
     async def next(self) -> EventOut | None:
         """The next event for the client, its replay first; None when it is dropped or gone."""
@@ -158,18 +176,34 @@ class EventHub:
             except asyncio.QueueFull:
                 sub.overflowed = True
                 LIVE_CLIENTS_DROPPED.inc()
-                self._close(sub)
+                self._close(sub)  # what it has queued is of no use to it now: it reloads
         EVENTS_FANNED_OUT.inc(delivered)
 
     def _close(self, sub: Subscription) -> None:
+        """Stop following: the client's sender gets None next (a full queue is emptied for it: the
+        None used not to fit, and a reading client then waited forever with no events and no resync)."""
         self.subscriptions.discard(sub)
-        with contextlib.suppress(asyncio.QueueFull):
-            sub.queue.put_nowait(None)
+        sub.direct, sub.replay = None, None
+        queue = sub.queue
+        while not queue.empty():
+            queue.get_nowait()
+        queue.put_nowait(None)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channels: set[str], *, after: int | None = None) -> AsyncIterator[Subscription]:
-        """Subscribe; events after `after` already in the table are replayed first, in order."""
-        sub = Subscription(channels=set(channels), floor=after or 0)
+        """Subscribe for the block; events after `after` already in the table are replayed first, in order."""
+        sub = await self.join(channels, after=after)
+        try:
+            yield sub
+        finally:
+            self.leave(sub)
+
+    def leave(self, sub: Subscription) -> None:
+        self.subscriptions.discard(sub)
+
+    async def join(self, channels: set[str], *, after: int | None = None) -> Subscription:
+        """Subscribe until `leave`; events after `after` already in the table are replayed first, in order."""
+        sub = Subscription(set(channels), floor=after or 0)
         self.subscriptions.add(sub)
         try:
             # A client at the hub's head has nothing to replay: every later event reaches it live
@@ -188,10 +222,12 @@ class EventHub:
                         pending.append(item)
                 for item in pending:
                     sub.queue.put_nowait(item)
-                sub.replay.extend(missed)
-            yield sub
-        finally:
-            self.subscriptions.discard(sub)
+                if missed:
+                    sub.replay = deque(missed)
+        except BaseException:
+            self.leave(sub)
+            raise
+        return sub
 
 
 _HUBS: set[EventHub] = set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -15,6 +16,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from services.directory.models import User
 from services.events.hub import EventHub, Subscription
@@ -140,41 +142,48 @@ async def test_every_client_gets_every_event_in_order_and_a_reconnect_misses_not
         await client.aclose()
 
 
-async def test_a_client_costs_its_reader_and_no_task_per_message_and_leaves_nothing_behind(server, demo_db_sqlite, settings) -> None:
-    """The server's side of 20 followers while events flow: one reader task each, nothing waiting
-    on its queue in a task of its own (one per message before); gone clients free everything."""
+async def test_a_follower_that_keeps_up_costs_no_task_and_leaves_nothing_behind(demo_db_sqlite, settings) -> None:
+    """The server's side of 20 followers while events flow: each handler hands its client over to
+    the protocol once caught up (web/live_transport.py `park`) and ends — no task per client (its
+    handler and a reader before), none per message (before that); the connection gauge counts
+    them; gone clients leave the hub and the gauge."""
     built = await build_meeting(demo_db_sqlite, settings, starts_in=timedelta(days=1))
-    chair, cookie, csrf = await _session(server, "lan.nguyen")
-    listeners = [Listener(server, cookie, built.meeting_id) for _ in range(20)]
-    for listener in listeners:
-        listener.start()
-    await asyncio.wait_for(asyncio.gather(*(listener.ready.wait() for listener in listeners)), 20)
+    app = create_app(settings=settings, database=demo_db_sqlite, temporal=TemporalHandle(settings))
+    gauge = REGISTRY.get_sample_value("lienthong_websocket_connections") or 0.0
+    async with serving(app, **WEBSOCKETS) as server:
+        hub: EventHub = app.state.hub
+        chair, cookie, csrf = await _session(server, "lan.nguyen")
+        listeners = [Listener(server, cookie, built.meeting_id) for _ in range(20)]
+        for listener in listeners:
+            listener.start()
+        await asyncio.wait_for(asyncio.gather(*(listener.ready.wait() for listener in listeners)), 20)
 
-    def server_tasks(name: str) -> int:
-        return sum(1 for task in asyncio.all_tasks() if task.get_coro().__qualname__ == name)  # type: ignore[union-attr]
+        def server_tasks(*names: str) -> int:
+            return sum(1 for task in asyncio.all_tasks() if task.get_coro().__qualname__ in names)  # type: ignore[union-attr]
 
-    await _act(chair, csrf, built.meeting_id, "open")
-    await _act(chair, csrf, built.meeting_id, "add-item", title="Ý kiến bổ sung", planned_minutes=5)
-    while any(len(listener.seqs) < 2 for listener in listeners):
-        await asyncio.sleep(0.05)
-    assert server_tasks("_drain_client") == 20
-    assert server_tasks("Queue.get") == 0
-    # The clients offered per-message deflate (websockets does by default); for ~200-byte events
-    # the server declines it (a zlib context per client cost more than it saved: bench_live).
-    async with connect(
-        f"ws://{server}/ws?channels=meeting-{built.meeting_id}", additional_headers={"Cookie": f"lt_session={cookie}"}
-    ) as ws:
-        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
-    for listener in listeners:
-        listener.task.cancel()
-    await asyncio.gather(*(listener.task for listener in listeners), return_exceptions=True)
-
-    async def all_ended() -> None:
-        while server_tasks("_drain_client"):  # each handler notices its client left and ends
+        await _act(chair, csrf, built.meeting_id, "open")
+        await _act(chair, csrf, built.meeting_id, "add-item", title="Ý kiến bổ sung", planned_minutes=5)
+        while any(len(listener.seqs) < 2 for listener in listeners):
             await asyncio.sleep(0.05)
+        await wait_for(all_direct_of(hub, 20), timeout=10, every=0.01)
+        assert server_tasks("_drain_client", "Queue.get", "LiveWebSocketProtocol.run_asgi") == 0
+        assert REGISTRY.get_sample_value("lienthong_websocket_connections") == gauge + 20
+        # The clients offered per-message deflate (websockets does by default); for ~200-byte events
+        # the server declines it (a zlib context per client cost more than it saved: bench_live).
+        async with connect(
+            f"ws://{server}/ws?channels=meeting-{built.meeting_id}", additional_headers={"Cookie": f"lt_session={cookie}"}
+        ) as ws:
+            assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+        for listener in listeners:
+            assert listener.task is not None
+            listener.task.cancel()
+        await asyncio.gather(*(listener.task for listener in listeners if listener.task), return_exceptions=True)
 
-    await asyncio.wait_for(all_ended(), 20)
-    await chair.aclose()
+        async def all_left() -> bool:  # each connection leaves the hub as it ends
+            return not hub.subscriptions and REGISTRY.get_sample_value("lienthong_websocket_connections") == gauge
+
+        await wait_for(all_left, timeout=20, every=0.05)
+        await chair.aclose()
 
 
 async def test_a_connect_reads_the_database_once(server, demo_db_sqlite, settings) -> None:
@@ -242,6 +251,9 @@ async def test_a_slow_client_is_dropped_without_slowing_the_others(demo_db_sqlit
             await asyncio.wait_for(reader, 20)
             assert received == sorted(received) and len(received) == 300
             assert slow.overflowed  # dropped: its page gets "resync" and reloads its snapshot
+            # At once, not after the 256 events it can no longer use (before, the end of a full queue
+            # did not fit in it: a slow client that read on got them, then waited for ever).
+            assert await asyncio.wait_for(slow.next(), 5) is None
     finally:
         await hub.stop()
 
@@ -419,13 +431,13 @@ class QuickDeadline(LiveWebSocketProtocol):
     write_timeout = 1.0
 
 
-def _handlers() -> int:
-    """Live channel handlers running in this process (one reader task each)."""
-    return sum(1 for task in asyncio.all_tasks() if task.get_coro().__qualname__ == "_drain_client")  # type: ignore[union-attr]
+def followers(hub: EventHub, count: int):  # type: ignore[no-untyped-def]
+    """Whether `count` live clients are followed by the hub (a connection leaves it as it ends)."""
 
+    async def check() -> bool:
+        return len(hub.subscriptions) == count
 
-async def handlers_are(count: int) -> bool:
-    return _handlers() == count
+    return check
 
 
 async def test_a_client_that_stops_reading_is_aborted_without_slowing_the_others_and_catches_up(demo_db_sqlite, settings) -> None:
@@ -445,7 +457,8 @@ async def test_a_client_that_stops_reading_is_aborted_without_slowing_the_others
         chair, cookie, _ = await _session(address, "lan.nguyen")
         readers = await _listening(address, cookie, mid, 3)
         stalled = await asyncio.to_thread(_stalled_client, address, cookie, mid)
-        await wait_for(lambda: handlers_are(4), timeout=20)
+        hub: EventHub = app.state.hub
+        await wait_for(followers(hub, 4), timeout=20)
         async with demo_db_sqlite.read() as session:
             start = await last_seq(session)
 
@@ -459,9 +472,9 @@ async def test_a_client_that_stops_reading_is_aborted_without_slowing_the_others
                     published += 1
             # The readers get each burst whole while the stalled client is still held.
             await wait_for(lambda: readers_have(published), timeout=20, every=0.05)
-            if _handlers() == 3:
+            if len(hub.subscriptions) == 3:
                 break
-        await wait_for(lambda: handlers_are(3), timeout=20)
+        await wait_for(followers(hub, 3), timeout=20)
         await wait_for(lambda: _reset(stalled), timeout=10)
         assert (REGISTRY.get_sample_value("lienthong_live_clients_aborted_total") or 0.0) == aborted_before + 1
         stalled.close()
@@ -493,13 +506,12 @@ async def test_a_connection_closed_by_the_keepalive_with_data_unsent_is_reset_to
     async with serving(app, **{**WEBSOCKETS, "ws": QuickDeadline, "ws_ping_interval": 3, "ws_ping_timeout": 1}) as address:
         _, cookie, _ = await _session(address, "lan.nguyen")
         stalled = await asyncio.to_thread(_stalled_client, address, cookie, mid)
-        await wait_for(lambda: handlers_are(1), timeout=20)
+        hub: EventHub = app.state.hub
+        await wait_for(followers(hub, 1), timeout=20)
         (protocol,) = [c for c in app.state.uvicorn.server_state.connections if isinstance(c, LiveWebSocketProtocol)]
         # A small kernel buffer on the server's side, so that a few events fill it (on loopback it
         # grows to megabytes, which the keep-alive would not wait for).
         protocol.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
-
-        hub: EventHub = app.state.hub
 
         async def written(seq: int) -> bool:  # the hub handed it on and the sender took it (and wrote it)
             return hub.last_seq >= seq and all(sub.queue.empty() for sub in hub.subscriptions)
@@ -511,7 +523,7 @@ async def test_a_connection_closed_by_the_keepalive_with_data_unsent_is_reset_to
 
         await wait_for(data_left_unsent, timeout=20, every=0)
         assert protocol.writable.is_set()  # not paused: the write deadline was not armed by a pause
-        await wait_for(lambda: handlers_are(0), timeout=20)
+        await wait_for(followers(hub, 0), timeout=20)
         await wait_for(lambda: _reset(stalled), timeout=10)
         stalled.close()
 
@@ -525,8 +537,8 @@ async def test_the_hub_writes_to_clients_that_keep_up_and_one_that_lags_gets_the
 ) -> None:
     """Clients that keep up are written to by the hub itself (web/live_transport.py `send_now`):
     their handlers are not woken per event (before: one wake-up and one ASGI send each). A client
-    that stops reading for a while gets what the socket could not take queued, sent by its handler
-    in order after what was written directly, and is written to directly again once caught up."""
+    that stops reading for a while gets what the socket could not take queued, written in order
+    after what was written directly as its socket drains, and is written to directly again."""
     wakes = 0
     next_event = Subscription.next
 
@@ -586,7 +598,9 @@ async def test_the_hub_writes_to_clients_that_keep_up_and_one_that_lags_gets_the
         async with demo_db_sqlite.read() as session:
             expected = list((await session.scalars(select(Event.seq).where(Event.seq > start).order_by(Event.seq))).all())
         assert lagging.seqs == expected and all(reader.seqs[30:] == expected for reader in readers)
-        assert wakes > woken  # the lagging client's handler sent what the socket could not take
+        # What the socket could not take waited in the subscription and was written by the protocol as
+        # the socket drained (web/live_transport.py `resume_writing`): no handler was woken for it.
+        assert wakes == woken
         await wait_for(all_direct_of(hub, 4), timeout=10, every=0.01)  # caught up: written to directly again
         for task in [*(reader.task for reader in readers), lagging.task]:
             assert task is not None
@@ -666,3 +680,54 @@ async def _listening(address: str, cookie: str, meeting_id: int, count: int) -> 
         listener.start()
     await asyncio.wait_for(asyncio.gather(*(listener.ready.wait() for listener in listeners)), 20)
     return listeners
+
+
+async def test_a_client_too_far_behind_gets_resync_and_close_4000_from_the_protocol(demo_db_sqlite, settings) -> None:
+    """A client whose socket stays full while more events than its queue holds (256) go out is
+    dropped: when it reads again it gets what its socket held, then `resync` and close code 4000 —
+    written by the protocol, its handler long gone — and the hub holds nothing for it."""
+    built = await build_meeting(demo_db_sqlite, settings, starts_in=timedelta(days=1))
+    channel = f"meeting-{built.meeting_id}"
+    app = create_app(settings=settings, database=demo_db_sqlite, temporal=TemporalHandle(settings))
+    dropped_before = REGISTRY.get_sample_value("lienthong_live_clients_dropped_total") or 0.0
+    async with serving(app, **WEBSOCKETS) as address:
+        hub: EventHub = app.state.hub
+        chair, cookie, _ = await _session(address, "lan.nguyen")
+        got: list[dict[str, object]] = []
+        ready, gate = asyncio.Event(), asyncio.Event()
+        closed: list[int | None] = []
+
+        async def lagging() -> None:
+            host, port = address.split(":")
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills after a few events
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+            url = f"ws://{address}/ws?channels={channel}"
+            async with connect(url, sock=sock, additional_headers={"Cookie": f"lt_session={cookie}"}, max_queue=1) as ws:
+                ready.set()
+                await gate.wait()
+                with contextlib.suppress(ConnectionClosed):
+                    async for raw in ws:
+                        got.append(json.loads(raw))
+                closed.append(ws.close_code)
+
+        task = asyncio.create_task(lagging())
+        await asyncio.wait_for(ready.wait(), 10)
+        await wait_for(all_direct_of(hub, 1), timeout=10, every=0.01)
+        ((sub, protocol),) = [
+            (s, c) for s in hub.subscriptions for c in app.state.uvicorn.server_state.connections if isinstance(c, LiveWebSocketProtocol)
+        ]
+        protocol.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
+        async with demo_db_sqlite.session() as session:
+            for i in range(400):  # 800 KB: the socket and the transport's buffer hold a small part
+                await publish(session, channel=channel, kind="agenda", payload={"i": i, "pad": "x" * 2000})
+        await wait_for(lambda: asyncio.sleep(0, sub.overflowed), timeout=20, every=0.02)
+        assert not hub.subscriptions
+        gate.set()
+        await asyncio.wait_for(task, 20)
+        events = [m for m in got if m["kind"] == "agenda"]
+        assert 0 < len(events) < 400 and [m["data"]["i"] for m in events] == list(range(len(events)))  # type: ignore[index]
+        assert got[-1]["kind"] == "resync" and got[-1]["seq"] == hub.last_seq and closed == [4000]
+        assert REGISTRY.get_sample_value("lienthong_live_clients_dropped_total") == dropped_before + 1
+        await chair.aclose()

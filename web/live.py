@@ -4,7 +4,7 @@ Clients send `after=<last seq seen>` when they reconnect and receive what they m
 order, exactly once; a client too far behind or too slow gets `{"kind": "resync"}` and
 reloads its snapshot. Each domain registers who may read its channels in CHANNEL_RULES.
 
-A connect is cheap (bench/bench_live.py, issue 16): one read for the session with its user;
+A connect is cheap (bench/bench_live.py, issue 16): one read of one column, the session's user;
 the roles and the organisation tree only when a channel's rule needs them (`Viewer.principal`),
 read fresh then, never cached; the event head from the process's hub, which already knows it.
 """
@@ -33,26 +33,32 @@ from web.live_transport import PARK, RESYNC_CLOSE, resync_message
 
 router = APIRouter(tags=["live"])
 MAX_REPLAY = 5000
+# Connects reading the database at once (`app.state.live_reads`). Thousands of phones reconnecting
+# after a restart would otherwise take every connection of the pool and open overflow connections,
+# each closed again after one read (a TLS context and a login apiece: a third of a connect's CPU,
+# bench/bench_live.py); they wait their turn on the pool's kept connections instead, leaving the
+# rest of the pool to the pages.
+LIVE_CONNECT_READS = 4
 
 
 class Viewer:
-    """Who opened the socket, as the channel rules see them: the signed-in `user` (an active user
-    of a live session), and `principal()` — their roles and the organisation tree — for the rules
-    that decide by role or organisation. The principal is read from the database on first need,
-    in the connect's own transaction, so a rule always decides on current roles and a current
-    tree; rules that need only the user (their own channel, a meeting's participants) cost no
-    read of either."""
+    """Who opened the socket, as the channel rules see them: `user_id`, an active user of a live
+    session, and `principal()` — their roles and the organisation tree — for the rules that decide
+    by role or organisation. The principal is read from the database on first need, in the
+    connect's own transaction, so a rule always decides on current roles and a current tree; rules
+    that need only the user (their own channel, a meeting's participants) cost no read of either."""
 
-    __slots__ = ("_principal", "_session", "user")
+    __slots__ = ("_principal", "_session", "user_id")
 
-    def __init__(self, session: AsyncSession, user: User) -> None:
+    def __init__(self, session: AsyncSession, user_id: int) -> None:
         self._session = session
         self._principal: Principal | None = None
-        self.user = user
+        self.user_id = user_id
 
     async def principal(self) -> Principal:
         if self._principal is None:
-            self._principal = await load_principal(self._session, self.user)
+            user = await self._session.get_one(User, self.user_id)
+            self._principal = await load_principal(self._session, user)
         return self._principal
 
 
@@ -60,7 +66,7 @@ ChannelRule = Callable[[AsyncSession, Viewer, str], Awaitable[bool]]
 
 
 async def _own_user_channel(session: AsyncSession, viewer: Viewer, ident: str) -> bool:
-    return ident == str(viewer.user.id)
+    return ident == str(viewer.user_id)
 
 
 # channel prefix ("user" in "user-12") -> may this viewer read it?
@@ -103,19 +109,16 @@ async def live(websocket: WebSocket) -> None:
     token = websocket.cookies.get(SESSION_COOKIE)
     requested = {c for c in websocket.query_params.get("channels", "").split(",") if c}
     after_raw = websocket.query_params.get("after", "")
-    async with database.read() as session:
+    async with websocket.app.state.live_reads, database.read() as session:
         # Refused unless the cookie names a live session (not signed out, not expired) of an active user.
-        user_session = await auth.resolve_session(session, token=token) if token else None
-        if user_session is None:
-            await websocket.close(code=4401)
-            return
-        channels = await authorize_channels(session, Viewer(session, user_session.user), requested)
+        user_id = await auth.session_user_id(session, token=token) if token else None
+        channels = await authorize_channels(session, Viewer(session, user_id), requested) if user_id is not None else set()
         # The hub has read the head already (it follows the table): a client told this head gets
         # every later event, live or — when the hub moves on before it subscribes — replayed.
         head = hub.last_seq if hub.started else await events.last_seq(session)
-    # Only the channels are kept for the connection's life: not the principal (its organisation
-    # tree) nor the session row, which thousands of connections would each hold.
-    del user_session
+    if user_id is None:
+        await websocket.close(code=4401)
+        return
     if not channels:
         await websocket.close(code=4404)
         return

@@ -101,3 +101,39 @@ async def test_open_redirect_after_sign_in_is_ignored(demo_db, client_for) -> No
         "/login", data={"username": "lan.nguyen", "password": DEMO_PASSWORD, "csrf_token": token, "next": "//evil.example/x"}
     )
     assert response.headers["location"] == "/"
+
+
+async def test_a_live_connect_knows_a_session_by_the_same_rule_as_a_page(demo_db, settings) -> None:
+    """The live channel's one-column lookup (auth.session_user_id) accepts exactly the sessions a
+    page accepts: live ones of active users; not an expired one, a deactivated user's or an unknown
+    token."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from services.auth import service as auth
+    from services.auth.models import UserSession
+    from services.db import utcnow
+    from services.directory.models import User
+
+    async with demo_db.session() as session:
+        opened = await auth.sign_in(
+            session, settings=settings, username="mai.tran", password=DEMO_PASSWORD, ip="127.0.0.1", user_agent=None
+        )
+    token, user_id = opened.token, opened.user.id
+
+    async def both() -> tuple[int | None, int | None]:
+        async with demo_db.read() as session:
+            page = await auth.resolve_session(session, token=token)
+            return (page.user_id if page else None), await auth.session_user_id(session, token=token)
+
+    assert await both() == (user_id, user_id)
+    async with demo_db.read() as session:
+        assert await auth.session_user_id(session, token=token + "x") is None
+    async with demo_db.session() as session:
+        await session.execute(update(User).where(User.id == user_id).values(active=False))
+    assert await both() == (None, None)
+    async with demo_db.session() as session:
+        await session.execute(update(User).where(User.id == user_id).values(active=True))
+        await session.execute(update(UserSession).where(UserSession.user_id == user_id).values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert await both() == (None, None)

@@ -731,3 +731,42 @@ async def test_a_client_too_far_behind_gets_resync_and_close_4000_from_the_proto
         assert got[-1]["kind"] == "resync" and got[-1]["seq"] == hub.last_seq and closed == [4000]
         assert REGISTRY.get_sample_value("lienthong_live_clients_dropped_total") == dropped_before + 1
         await chair.aclose()
+
+
+async def test_a_reconnect_storm_reads_on_a_few_pooled_connections(demo_db, settings) -> None:
+    """Forty phones reconnecting at once (after a restart, a network blip): their connects read the
+    database at most LIVE_CONNECT_READS at a time, on the pool's kept connections — not every
+    connection of the pool plus overflow ones opened and closed for one read each."""
+    from sqlalchemy import event
+
+    from web.live import LIVE_CONNECT_READS
+
+    app = create_app(settings=settings, database=demo_db, temporal=TemporalHandle(settings))
+    async with serving(app, **WEBSOCKETS) as address:
+        client, cookie, _ = await _session(address, "lan.nguyen")
+        me = (await client.get("/api/me")).json()
+        out, most = 0, 0
+
+        def checkout(*_args) -> None:  # type: ignore[no-untyped-def]
+            nonlocal out, most
+            out += 1
+            most = max(most, out)
+
+        def checkin(*_args) -> None:  # type: ignore[no-untyped-def]
+            nonlocal out
+            out -= 1
+
+        pool = demo_db.engine.sync_engine
+        event.listen(pool, "checkout", checkout)
+        event.listen(pool, "checkin", checkin)
+        try:
+            url = f"ws://{address}/ws?channels=user-{me['id']}"
+            sockets = await asyncio.gather(*(connect(url, additional_headers={"Cookie": f"lt_session={cookie}"}) for _ in range(40)))
+            hellos = [json.loads(await asyncio.wait_for(ws.recv(), 10)) for ws in sockets]
+        finally:
+            event.remove(pool, "checkout", checkout)
+            event.remove(pool, "checkin", checkin)
+        assert all(hello["kind"] == "hello" for hello in hellos)
+        assert most <= LIVE_CONNECT_READS + 1, most  # and the event hub's poll
+        await asyncio.gather(*(ws.close() for ws in sockets))
+        await client.aclose()

@@ -60,7 +60,7 @@ PublicAccess = Annotated[Principal | None, Depends(Access(public=True))]
 
 
 async def _meeting_channel(session: AsyncSession, viewer: Viewer, ident: str) -> bool:
-    return is_digits(ident) and await is_participant(session, meeting_id=int(ident), user_id=viewer.user.id)
+    return is_digits(ident) and await is_participant(session, meeting_id=int(ident), user_id=viewer.user_id)
 
 
 CHANNEL_RULES["meeting"] = _meeting_channel

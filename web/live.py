@@ -125,7 +125,7 @@ async def live(websocket: WebSocket) -> None:
     await websocket.accept()
     after = int(after_raw) if is_digits(after_raw) else None
     if after is not None and head - after > MAX_REPLAY:
-        await websocket.send_json({"kind": "resync", "seq": head})
+        await websocket.send_text(resync_message(head))
         after = head
     WEBSOCKET_CONNECTIONS.inc()
     parked = False

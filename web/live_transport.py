@@ -99,6 +99,9 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
         # Nothing of the handler's is needed any more: uvicorn keeps these for the connection's life,
         # and websockets' parser the handshake request (a local of its generator): its headers emptied.
         self.queue = _NOWHERE
+        if self.read_paused:  # a message came while the handler was at work: uvicorn paused reading
+            self.read_paused = False
+            self.transport.resume_reading()
         self.request.headers.clear()
         self.request = self.response = self.scope = None  # type: ignore[assignment]
 

@@ -770,3 +770,47 @@ async def test_a_reconnect_storm_reads_on_a_few_pooled_connections(demo_db, sett
         assert most <= LIVE_CONNECT_READS + 1, most  # and the event hub's poll
         await asyncio.gather(*(ws.close() for ws in sockets))
         await client.aclose()
+
+
+async def test_a_client_that_speaks_before_it_is_handed_over_is_still_heard(demo_db_sqlite, settings) -> None:
+    """A message that arrives while the handler is still at work (its connect waiting for the
+    database, its replay waiting on a full socket) makes uvicorn pause reading until the application
+    reads it, which the live channel never does: handed over to the protocol, the connection would
+    not see the client's close and kept its subscription. Reading resumes when it is handed over."""
+    from websockets.frames import Close, Frame, Opcode
+
+    from web.live import LIVE_CONNECT_READS
+
+    built = await build_meeting(demo_db_sqlite, settings, starts_in=timedelta(days=1))
+    app = create_app(settings=settings, database=demo_db_sqlite, temporal=TemporalHandle(settings))
+    async with serving(app, **WEBSOCKETS) as address:
+        hub: EventHub = app.state.hub
+        _, cookie, _ = await _session(address, "lan.nguyen")
+        host, port = address.split(":")
+        sock = socket.create_connection((host, int(port)))
+        key = base64.b64encode(os.urandom(16)).decode()
+        handshake = (
+            f"GET /ws?channels=meeting-{built.meeting_id} HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nCookie: lt_session={cookie}\r\n\r\n"
+        ).encode()
+        # The connect waits for its turn to read the database (all turns taken here) while the
+        # client, not waiting for the server's answer, already sends a message.
+        turns = app.state.live_reads
+        for _ in range(LIVE_CONNECT_READS):
+            await turns.acquire()
+        await asyncio.to_thread(sock.sendall, handshake)
+
+        def upgraded() -> list[LiveWebSocketProtocol]:
+            return [c for c in app.state.uvicorn.server_state.connections if isinstance(c, LiveWebSocketProtocol)]
+
+        await wait_for(lambda: asyncio.sleep(0, upgraded()), timeout=10, every=0.01)
+        await asyncio.to_thread(sock.sendall, Frame(Opcode.TEXT, b"ping?").serialize(mask=True, extensions=[]))
+        (protocol,) = upgraded()
+        await wait_for(lambda: asyncio.sleep(0, protocol.read_paused), timeout=10, every=0.01)
+        for _ in range(LIVE_CONNECT_READS):
+            turns.release()
+        await wait_for(followers(hub, 1), timeout=10, every=0.02)
+        close = Frame(Opcode.CLOSE, Close(1000, "").serialize()).serialize(mask=True, extensions=[])
+        await asyncio.to_thread(sock.sendall, close)
+        await wait_for(followers(hub, 0), timeout=10, every=0.02)
+        sock.close()

@@ -76,6 +76,9 @@ class EventHub:
         self.poll_seconds = poll_seconds
         self.listening_poll_seconds = listening_poll_seconds
         self.subscriptions: set[Subscription] = set()
+        # The same, by channel: an event costs the clients of its channel, not every client of the
+        # process (a fan-out's notices to one user each, with thousands following a meeting).
+        self._by_channel: dict[str, set[Subscription]] = {}
         self.last_seq = 0
         self.started = False  # last_seq holds the table's head as of the hub's last read
         self.listening = False  # a LISTEN connection is up (PostgreSQL)
@@ -162,8 +165,8 @@ class EventHub:
 
     def _dispatch(self, event: EventOut) -> None:
         delivered = 0
-        for sub in list(self.subscriptions):
-            if event.channel not in sub.channels or event.seq <= sub.floor:
+        for sub in list(self._by_channel.get(event.channel, ())):
+            if event.seq <= sub.floor:
                 continue
             if sub.direct is not None:
                 if sub.direct(event.data):
@@ -182,7 +185,7 @@ class EventHub:
     def _close(self, sub: Subscription) -> None:
         """Stop following: the client's sender gets None next (a full queue is emptied for it: the
         None used not to fit, and a reading client then waited forever with no events and no resync)."""
-        self.subscriptions.discard(sub)
+        self.leave(sub)
         sub.direct, sub.replay = None, None
         queue = sub.queue
         while not queue.empty():
@@ -199,12 +202,21 @@ class EventHub:
             self.leave(sub)
 
     def leave(self, sub: Subscription) -> None:
+        if sub not in self.subscriptions:
+            return
         self.subscriptions.discard(sub)
+        for channel in sub.channels:
+            followers = self._by_channel[channel]
+            followers.discard(sub)
+            if not followers:
+                del self._by_channel[channel]
 
     async def join(self, channels: set[str], *, after: int | None = None) -> Subscription:
         """Subscribe until `leave`; events after `after` already in the table are replayed first, in order."""
         sub = Subscription(set(channels), floor=after or 0)
         self.subscriptions.add(sub)
+        for channel in sub.channels:
+            self._by_channel.setdefault(channel, set()).add(sub)
         try:
             # A client at the hub's head has nothing to replay: every later event reaches it live
             # (no await between joining and this check), so no query.

@@ -814,3 +814,34 @@ async def test_a_client_that_speaks_before_it_is_handed_over_is_still_heard(demo
         await asyncio.to_thread(sock.sendall, close)
         await wait_for(followers(hub, 0), timeout=10, every=0.02)
         sock.close()
+
+
+async def test_an_event_costs_the_followers_of_its_channel_and_no_one_else(demo_db_sqlite) -> None:
+    """A notice to one user while 2,000 phones follow a meeting: the hub hands it to that user's
+    client without asking the 2,000 whether they follow its channel (before: every subscription was
+    asked, for every event — a fan-out's thousands of notices times every client of the process)."""
+
+    class Asked(set[str]):
+        count = 0
+
+        def __contains__(self, item: object) -> bool:
+            Asked.count += 1
+            return super().__contains__(item)
+
+    hub = EventHub(demo_db_sqlite, poll_seconds=3600)  # looks only when poked
+    await hub.start()
+    try:
+        crowd = [await hub.join({"meeting-995"}) for _ in range(2000)]
+        for sub in crowd:
+            sub.channels = Asked(sub.channels)
+        mine = await hub.join({"user-995"})
+        seq = await publish_one(demo_db_sqlite, channel="user-995", kind="badge", payload={"unread": 1})
+        hub.poke()
+        item = await asyncio.wait_for(mine.next(), 10)
+        assert item is not None and item.seq == seq
+        assert Asked.count == 0 and all(sub.caught_up for sub in crowd)
+        for sub in [*crowd, mine]:
+            hub.leave(sub)
+        assert not hub.subscriptions and not hub._by_channel
+    finally:
+        await hub.stop()

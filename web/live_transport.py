@@ -10,8 +10,8 @@ not wait for it (it drops a full queue), so the others are not slowed, but the s
 Like nginx's `send_timeout` or Centrifugo's write timeout: a connection that stays paused for
 `write_timeout` seconds is reset (RST: SO_LINGER 0, so the kernel drops the data it still holds
 for the peer — megabytes once its send buffer has grown — instead of trying to deliver it to a
-peer that does not read). Its handler's send then fails, the handler ends and
-frees its subscription; the page reconnects with the last sequence number it saw and gets what it
+peer that does not read). The connection ends and frees its subscription (a handler still at
+work fails on its next send); the page reconnects with the last sequence number it saw and gets what it
 missed, or `resync` (web/live.py). The timer is armed only while the transport is paused, so a
 client that reads costs nothing more. The same deadline holds for a connection the keep-alive
 timeout closes with data still unsent (less than the high-water mark: never paused, never drained).
@@ -19,8 +19,8 @@ timeout closes with data still unsent (less than the high-water mark: never paus
 It also takes a live client over from its ASGI handler (`park`, offered in the scope's extensions
 as `PARK`): once the handler has sent the hello and any replay, it hands over its subscription and
 returns. From then on the connection is only this protocol object and the subscription — no task,
-no coroutine frames of the middleware stack, no ASGI receive queue, scope or handshake kept (≈ 40
-% of a client's memory, bench/bench_live.py). The hub writes each event to the socket itself
+no coroutine frames of the middleware stack, no ASGI receive queue, scope or handshake kept (three
+quarters of a client's memory, bench/bench_live.py). The hub writes each event to the socket itself
 (`send_now`: one frame and one `transport.write`, like a bare `websockets` broadcast); what a full
 socket cannot take waits in the subscription's queue and is written when it drains
 (`resume_writing`); a client dropped for being too far behind gets `resync` and close code 4000,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import random
 import re
@@ -126,10 +127,13 @@ async def send(client, settings, kind: str, object_id: int, signal: str | None =
 
 
 async def wait_for(predicate, timeout: float = 60.0, every: float = 0.2):  # type: ignore[no-untyped-def]
-    """Await `predicate()` until it returns something true (returned); a condition, not a duration."""
+    """Call `predicate()` (awaiting it when it is a coroutine function) until it returns something
+    true (returned); a condition, not a duration."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        value = await predicate()
+        value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         if asyncio.get_running_loop().time() > deadline:

@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import socket
+from collections.abc import Callable
 from datetime import timedelta
 from select import POLLERR, POLLHUP, POLLRDHUP, poll
 
@@ -431,13 +432,9 @@ class QuickDeadline(LiveWebSocketProtocol):
     write_timeout = 1.0
 
 
-def followers(hub: EventHub, count: int):  # type: ignore[no-untyped-def]
+def followers(hub: EventHub, count: int) -> Callable[[], bool]:
     """Whether `count` live clients are followed by the hub (a connection leaves it as it ends)."""
-
-    async def check() -> bool:
-        return len(hub.subscriptions) == count
-
-    return check
+    return lambda: len(hub.subscriptions) == count
 
 
 async def test_a_client_that_stops_reading_is_aborted_without_slowing_the_others_and_catches_up(demo_db_sqlite, settings) -> None:
@@ -722,7 +719,7 @@ async def test_a_client_too_far_behind_gets_resync_and_close_4000_from_the_proto
         async with demo_db_sqlite.session() as session:
             for i in range(400):  # 800 KB: the socket and the transport's buffer hold a small part
                 await publish(session, channel=channel, kind="agenda", payload={"i": i, "pad": "x" * 2000})
-        await wait_for(lambda: asyncio.sleep(0, sub.overflowed), timeout=20, every=0.02)
+        await wait_for(lambda: sub.overflowed, timeout=20, every=0.02)
         assert not hub.subscriptions
         gate.set()
         await asyncio.wait_for(task, 20)
@@ -803,10 +800,10 @@ async def test_a_client_that_speaks_before_it_is_handed_over_is_still_heard(demo
         def upgraded() -> list[LiveWebSocketProtocol]:
             return [c for c in app.state.uvicorn.server_state.connections if isinstance(c, LiveWebSocketProtocol)]
 
-        await wait_for(lambda: asyncio.sleep(0, upgraded()), timeout=10, every=0.01)
+        await wait_for(upgraded, timeout=10, every=0.01)
         await asyncio.to_thread(sock.sendall, Frame(Opcode.TEXT, b"ping?").serialize(mask=True, extensions=[]))
         (protocol,) = upgraded()
-        await wait_for(lambda: asyncio.sleep(0, protocol.read_paused), timeout=10, every=0.01)
+        await wait_for(lambda: protocol.read_paused, timeout=10, every=0.01)
         for _ in range(LIVE_CONNECT_READS):
             turns.release()
         await wait_for(followers(hub, 1), timeout=10, every=0.02)

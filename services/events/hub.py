@@ -75,8 +75,7 @@ class EventHub:
         self.database = database
         self.poll_seconds = poll_seconds
         self.listening_poll_seconds = listening_poll_seconds
-        self.subscriptions: set[Subscription] = set()
-        # The same, by channel: an event costs the clients of its channel, not every client of the
+        # Followers by channel: an event costs the clients of its channel, not every client of the
         # process (a fan-out's notices to one user each, with thousands following a meeting).
         self._by_channel: dict[str, set[Subscription]] = {}
         self.last_seq = 0
@@ -103,6 +102,11 @@ class EventHub:
         self.started = False
         for sub in list(self.subscriptions):
             self._close(sub)
+
+    @property
+    def subscriptions(self) -> set[Subscription]:
+        """Every client the hub follows now."""
+        return set().union(*self._by_channel.values())
 
     def poke(self) -> None:
         """Something was committed in this process: look now rather than at the next poll."""
@@ -202,19 +206,16 @@ class EventHub:
             self.leave(sub)
 
     def leave(self, sub: Subscription) -> None:
-        if sub not in self.subscriptions:
-            return
-        self.subscriptions.discard(sub)
         for channel in sub.channels:
-            followers = self._by_channel[channel]
-            followers.discard(sub)
-            if not followers:
-                del self._by_channel[channel]
+            followers = self._by_channel.get(channel)
+            if followers is not None:
+                followers.discard(sub)
+                if not followers:
+                    del self._by_channel[channel]
 
     async def join(self, channels: set[str], *, after: int | None = None) -> Subscription:
         """Subscribe until `leave`; events after `after` already in the table are replayed first, in order."""
         sub = Subscription(set(channels), floor=after or 0)
-        self.subscriptions.add(sub)
         for channel in sub.channels:
             self._by_channel.setdefault(channel, set()).add(sub)
         try:

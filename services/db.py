@@ -27,9 +27,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import traceback
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import anyio
 from sqlalchemy import DateTime, MetaData, event, text
@@ -81,10 +82,23 @@ def utcnow() -> datetime:
 
 
 READ_ONLY = "lienthong_read_only"
+# Connections of `Database.lookup`'s own pool (PostgreSQL); its callers wait their turn for them.
+LOOKUP_CONNECTIONS = 4
 
 # Tables whose rows are locked in this order (see the module docstring); a domain table not named
 # here is first of all, like the domain rows listed.
 LOCK_ORDER = ("report_targets", "outgoing_documents", "report_requests", "register_counters", "audit_head", "event_head")
+
+
+def _server_settings(lock_timeout: float, statement_timeout: float) -> dict[str, str]:
+    return {
+        "lock_timeout": str(int(lock_timeout * 1000)),
+        "statement_timeout": str(int(statement_timeout * 1000)),
+        "idle_in_transaction_session_timeout": str(int(max(statement_timeout, 60) * 1000)),
+        # Short queries only: JIT compiling a plan the planner overestimates (a search over a
+        # million documents) took 120 ms of a 20 ms query.
+        "jit": "off",
+    }
 
 
 def make_engine(url: str, *, lock_timeout: float = 15.0, statement_timeout: float = 120.0) -> AsyncEngine:
@@ -95,14 +109,7 @@ def make_engine(url: str, *, lock_timeout: float = 15.0, statement_timeout: floa
     instead of hanging. `statement_timeout` bounds any PostgreSQL statement.
     """
     if make_url(url).get_backend_name() != "sqlite":
-        server_settings = {
-            "lock_timeout": str(int(lock_timeout * 1000)),
-            "statement_timeout": str(int(statement_timeout * 1000)),
-            "idle_in_transaction_session_timeout": str(int(max(statement_timeout, 60) * 1000)),
-            # Short queries only: JIT compiling a plan the planner overestimates (a search over a
-            # million documents) took 120 ms of a 20 ms query.
-            "jit": "off",
-        }
+        server_settings = _server_settings(lock_timeout, statement_timeout)
         return create_async_engine(
             url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args={"server_settings": server_settings}
         )
@@ -200,6 +207,7 @@ def is_unreachable_error(exc: BaseException) -> bool:
     return False
 
 
+T = TypeVar("T")
 _in_transaction: contextvars.ContextVar[bool] = contextvars.ContextVar("in_transaction", default=False)
 
 
@@ -237,6 +245,13 @@ class Database:
         self.url = url
         self.engine = make_engine(url, lock_timeout=lock_timeout, statement_timeout=statement_timeout)
         self._probe: AsyncEngine | None = None  # health checks' own connection (see ping)
+        # `lookup`'s pool (PostgreSQL): autocommit, writes refused, no ping before use.
+        self.lookup_engine: AsyncEngine | None = None
+        if not self.is_sqlite:
+            settings = _server_settings(lock_timeout, statement_timeout) | {"default_transaction_read_only": "on"}
+            self.lookup_engine = create_async_engine(
+                url, isolation_level="AUTOCOMMIT", pool_size=LOOKUP_CONNECTIONS, max_overflow=0, connect_args={"server_settings": settings}
+            )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         reading: dict[str, object] = {READ_ONLY: True}
         if not self.is_sqlite:
@@ -266,11 +281,8 @@ class Database:
 
     @asynccontextmanager
     async def _transaction(self, *, read_only: bool) -> AsyncIterator[AsyncSession]:
-        if _in_transaction.get():
-            raise NestedTransactionError("a transaction is already open in this task")
-        token = _in_transaction.set(True)
-        session = (self._read_sessionmaker if read_only else self.sessionmaker)()
-        try:
+        async with self._outside_transaction():
+            session = (self._read_sessionmaker if read_only else self.sessionmaker)()
             try:
                 yield session
                 if read_only:
@@ -280,11 +292,41 @@ class Database:
             except BaseException:
                 await _finish(session.rollback())
                 raise
-        finally:
-            try:
-                await _finish(session.close())
             finally:
-                _in_transaction.reset(token)
+                await _finish(session.close())
+
+    async def lookup(self, reads: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run `reads` — a few SELECTs, nothing written — as cheaply as the database allows, for
+        what thousands of clients do at once (the live channel's connect, web/live.py).
+
+        On PostgreSQL each statement runs on its own (autocommit: no BEGIN or ROLLBACK round trip,
+        no snapshot shared between the statements) on a pool of `LOOKUP_CONNECTIONS` kept
+        connections that refuse writes and are not pinged before use (the ping was three round
+        trips, one of five a lookup made). A connection found dead instead — the server restarted
+        — is dropped with the rest of its pool, and `reads` runs once more on a new one.
+        On SQLite it runs in a `read()` transaction: each statement is a local call there anyway.
+        """
+        if self.lookup_engine is None:
+            async with self.read() as session:
+                return await reads(session)
+        for attempt in (1, 2):
+            try:
+                async with self._outside_transaction(), AsyncSession(self.lookup_engine) as session:
+                    return await reads(session)
+            except DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
+
+    @asynccontextmanager
+    async def _outside_transaction(self) -> AsyncIterator[None]:
+        if _in_transaction.get():
+            raise NestedTransactionError("a transaction is already open in this task")
+        token = _in_transaction.set(True)
+        try:
+            yield
+        finally:
+            _in_transaction.reset(token)
 
     async def ping(self) -> None:
         """One trivial read for health checks, on a connection of its own: it never waits for the
@@ -297,6 +339,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.lookup_engine is not None:
+            await self.lookup_engine.dispose()
         if self._probe is not None:
             await self._probe.dispose()
 

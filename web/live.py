@@ -4,7 +4,8 @@ Clients send `after=<last seq seen>` when they reconnect and receive what they m
 order, exactly once; a client too far behind or too slow gets `{"kind": "resync"}` and
 reloads its snapshot. Each domain registers who may read its channels in CHANNEL_RULES.
 
-A connect is cheap (bench/bench_live.py, issue 16): one read of one column, the session's user;
+A connect is cheap (bench/bench_live.py, issue 16): one statement of one column, the session's user
+(`Database.lookup`: on PostgreSQL no transaction around it, no ping before it);
 the roles and the organisation tree only when a channel's rule needs them (`Viewer.principal`),
 read fresh then, never cached; the event head from the process's hub, which already knows it.
 """
@@ -23,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.auth import service as auth
 from services.authz import Principal, load_principal
+from services.db import LOOKUP_CONNECTIONS
 from services.directory.models import User
 from services.events import service as events
 from services.events.hub import EventHub, Subscription
@@ -34,18 +36,17 @@ from web.live_transport import PARK, RESYNC_CLOSE, resync_message
 router = APIRouter(tags=["live"])
 MAX_REPLAY = 5000
 # Connects reading the database at once (`app.state.live_reads`). Thousands of phones reconnecting
-# after a restart would otherwise take every connection of the pool and open overflow connections,
-# each closed again after one read (a TLS context and a login apiece: a third of a connect's CPU,
-# bench/bench_live.py); they wait their turn on the pool's kept connections instead, leaving the
-# rest of the pool to the pages.
-LIVE_CONNECT_READS = 4
+# after a restart would otherwise open connections beyond a pool's kept ones, each closed again
+# after one read (a TLS context and a login apiece: a third of a connect's CPU, bench/bench_live.py);
+# they wait their turn for the lookup pool's kept connections instead (the pages keep their own).
+LIVE_CONNECT_READS = LOOKUP_CONNECTIONS
 
 
 class Viewer:
     """Who opened the socket, as the channel rules see them: `user_id`, an active user of a live
     session, and `principal()` — their roles and the organisation tree — for the rules that decide
-    by role or organisation. The principal is read from the database on first need, in the
-    connect's own transaction, so a rule always decides on current roles and a current tree; rules
+    by role or organisation. The principal is read from the database on first need, by the
+    connect's own lookup, so a rule always decides on current roles and a current tree; rules
     that need only the user (their own channel, a meeting's participants) cost no read of either."""
 
     __slots__ = ("_principal", "_session", "user_id")
@@ -109,13 +110,18 @@ async def live(websocket: WebSocket) -> None:
     token = websocket.cookies.get(SESSION_COOKIE)
     requested = {c for c in websocket.query_params.get("channels", "").split(",") if c}
     after_raw = websocket.query_params.get("after", "")
-    async with websocket.app.state.live_reads, database.read() as session:
+
+    async def admit(session: AsyncSession) -> tuple[int | None, set[str], int]:
         # Refused unless the cookie names a live session (not signed out, not expired) of an active user.
         user_id = await auth.session_user_id(session, token=token) if token else None
         channels = await authorize_channels(session, Viewer(session, user_id), requested) if user_id is not None else set()
         # The hub has read the head already (it follows the table): a client told this head gets
         # every later event, live or — when the hub moves on before it subscribes — replayed.
         head = hub.last_seq if hub.started else await events.last_seq(session)
+        return user_id, channels, head
+
+    async with websocket.app.state.live_reads:
+        user_id, channels, head = await database.lookup(admit)
     if user_id is None:
         await websocket.close(code=4401)
         return

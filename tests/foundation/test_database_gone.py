@@ -63,6 +63,33 @@ async def test_a_killed_connection_is_recognised_and_the_pool_reconnects(db_temp
 
 
 @pytest.mark.postgres
+async def test_a_lookup_on_a_connection_the_server_ended_runs_again_on_a_new_one(db_templates, tmp_path) -> None:
+    """`Database.lookup` pings no connection before use (the live channel's connect, thousands at
+    once): one the server ended meanwhile (a restart) fails its first statement, and the lookup
+    runs again, once, on a new connection — the caller sees its answer, not the error."""
+    database = Database(await db_templates.copy("postgresql", False, tmp_path / "unused"))
+    killer = create_async_engine(database.url)
+    calls = 0
+
+    async def backend(session) -> int:  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        return int(await session.scalar(text("SELECT pg_backend_pid()")))
+
+    try:
+        first = await database.lookup(backend)
+        assert await database.lookup(backend) == first  # kept in the pool
+        async with killer.connect() as connection:
+            assert await connection.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        calls = 0
+        again = await database.lookup(backend)
+        assert again != first and calls == 2
+    finally:
+        await database.dispose()
+        await killer.dispose()
+
+
+@pytest.mark.postgres
 async def test_a_deadlock_postgresql_breaks_is_answered_busy_try_again_not_500(db_templates, tmp_path, settings) -> None:
     """Two transactions locking two rows in opposite orders: PostgreSQL rolls one back (40P01).
     Nothing of it was saved, so the user is told the system is busy and to try again (503)."""

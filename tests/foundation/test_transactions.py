@@ -139,6 +139,50 @@ async def test_a_postgresql_read_is_one_snapshot_begun_read_only_without_a_state
     assert not [s for s in statements if "SET TRANSACTION" in s]
 
 
+async def test_a_postgresql_lookup_sends_its_selects_and_nothing_else(demo_db_pg) -> None:
+    """`Database.lookup` (the live channel's connect): on PostgreSQL no BEGIN, ROLLBACK or ping
+    goes to the server around or before its statements (a read() sends all three: a connect made
+    five round trips for its one SELECT), and its connections still refuse writes."""
+    from sqlalchemy import event, text
+    from sqlalchemy.exc import DBAPIError
+
+    from services.db import Database
+
+    sent: list[str] = []  # what asyncpg sends outside prepared statements: BEGIN, ROLLBACK, the ping
+
+    def log_queries(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.driver_connection.add_query_logger(lambda record: sent.append(record.query))
+
+    selects: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        selects.append(statement)
+
+    def watch(database: Database) -> None:
+        for engine in (database.engine, database.lookup_engine):
+            assert engine is not None
+            event.listen(engine.sync_engine, "connect", log_queries)
+            event.listen(engine.sync_engine, "before_cursor_execute", seen)
+
+    async def ids(session) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+        return await session.scalar(text("SELECT pg_backend_pid()")), await session.scalar(text("SHOW transaction_read_only"))
+
+    database = Database(demo_db_pg.url)
+    watch(database)
+    try:
+        first = await database.lookup(ids)
+        second = await database.lookup(ids)
+        assert first == second and first[1] == "on"  # the kept connection again, read-only
+        assert len(selects) == 4 and sent == [], sent
+        with pytest.raises(DBAPIError, match="read-only transaction"):
+            await database.lookup(lambda session: session.execute(text("CREATE TABLE nothing (id int)")))
+        async with database.read() as session:  # what a read() sends, for comparison
+            await session.scalar(text("SELECT 1"))
+        assert [q.split()[0].rstrip(";") for q in sent] == ["BEGIN", "ROLLBACK"], sent
+    finally:
+        await database.dispose()
+
+
 async def test_a_connection_that_alternates_reads_and_writes_keeps_each_mode(demo_db_sqlite) -> None:
     """SQLite's read-only pragma is set only when a pooled connection changes use (services.db):
     after a write a read still refuses writes, after reads a write still writes."""

@@ -39,13 +39,11 @@ def cmd_dev(args: argparse.Namespace) -> int:
 def cmd_web(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from web.app import create_app
+    from web.runtime import WEBSOCKETS, web_app
 
     settings = _serving(args)
-    from web.runtime import WEBSOCKETS
-
     # log_config=None: uvicorn's loggers go through the handler _serving installed.
-    uvicorn.run(create_app(settings=settings), host=args.host, port=args.port, proxy_headers=True, log_config=None, **WEBSOCKETS)
+    uvicorn.run(web_app(settings), host=args.host, port=args.port, proxy_headers=True, log_config=None, **WEBSOCKETS)
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import gc
 import logging
 import os
 import shutil
@@ -16,11 +17,14 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
 from services.config import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 from services.db import get_database
 from web.live_transport import LiveWebSocketProtocol
 from workflows.client import connect
@@ -227,10 +231,22 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event) -> None:
         await asyncio.gather(relay, inbox, deliverer, return_exceptions=True)
 
 
-async def run_web(settings: Settings, *, host: str, port: int, stop: asyncio.Event) -> None:
+def web_app(settings: Settings) -> FastAPI:
+    """The application a web process serves, with what start-up built left out of the garbage
+    collector's passes from then on: its modules, routes, models and templates never become
+    garbage, yet each full pass walked all of them again — hundreds of thousands of objects, a
+    fifth of a live connect's CPU during a reconnect storm (bench/bench_live.py), since every
+    thousand new clients' objects set off another pass. What start-up left as garbage goes first."""
     from web.app import create_app
 
-    config = uvicorn.Config(create_app(settings=settings), host=host, port=port, log_config=None, proxy_headers=False, **WEBSOCKETS)
+    app = create_app(settings=settings)
+    gc.collect()
+    gc.freeze()
+    return app
+
+
+async def run_web(settings: Settings, *, host: str, port: int, stop: asyncio.Event) -> None:
+    config = uvicorn.Config(web_app(settings), host=host, port=port, log_config=None, proxy_headers=False, **WEBSOCKETS)
     server = uvicorn.Server(config)
     # We own SIGINT/SIGTERM (install_stop_signals stops the worker and the web server together);
     # uvicorn (since 0.29) would take them over for as long as it serves.

@@ -35,6 +35,8 @@ log = logging.getLogger("lienthong")
 # for 1,000 clients and 37 KB each; the sans-I/O implementation websockets maintains, with a
 # write deadline for clients that stop reading (web/live_transport.py).
 WEBSOCKETS: dict[str, Any] = {"ws": LiveWebSocketProtocol, "ws_per_message_deflate": False}
+# Middle-generation passes of the garbage collector before a full one is considered (see web_app).
+FULL_PASS_AFTER = 100
 # Printed once the first start's demo data is seeded (the browser tests wait for it).
 DEMO_READY = "Dữ liệu mẫu đã sẵn sàng — demo data ready"
 
@@ -232,16 +234,25 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event) -> None:
 
 
 def web_app(settings: Settings) -> FastAPI:
-    """The application a web process serves, with what start-up built left out of the garbage
-    collector's passes from then on: its modules, routes, models and templates never become
-    garbage, yet each full pass walked all of them again — hundreds of thousands of objects, a
-    fifth of a live connect's CPU during a reconnect storm (bench/bench_live.py), since every
-    thousand new clients' objects set off another pass. What start-up left as garbage goes first."""
+    """The application a web process serves, with the garbage collector set for a server that
+    keeps thousands of clients (bench/bench_live.py, a reconnect storm of 10,000 phones):
+
+    - what start-up built — modules, routes, models, templates' code — is left out of its passes
+      from then on: it never becomes garbage, yet each full pass walked all of it again (a fifth
+      of a live connect's CPU). What start-up left as garbage goes first;
+    - a full pass is considered after `FULL_PASS_AFTER` passes of the middle generation instead of
+      CPython's 10: clients that connect are long-lived objects, and each time they had grown
+      the old generation by a quarter a full pass walked every client again — ten passes over up
+      to a million objects while 10,000 phones connected, a fifth of their connects' CPU again.
+      Garbage in cycles that lived that long waits longer for its pass (measured in RESULTS.md).
+    """
     from web.app import create_app
 
     app = create_app(settings=settings)
     gc.collect()
     gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_PASS_AFTER)
     return app
 
 

@@ -115,7 +115,7 @@ async def test_read_only_sessions_refuse_writes(demo_db) -> None:
 
 
 async def test_a_postgresql_read_is_one_snapshot_begun_read_only_without_a_statement_of_its_own(demo_db_pg) -> None:
-    """Every page, connect and hub poll reads in `Database.read()`: on PostgreSQL its isolation
+    """Every page and hub poll reads in `Database.read()`: on PostgreSQL its isolation
     and read-only mode go in the BEGIN (asyncpg), not in a SET TRANSACTION round trip of its own;
     a write transaction on the same pooled connection afterwards is READ COMMITTED and writes."""
     from sqlalchemy import event, text

@@ -151,6 +151,24 @@ class Browser:
         answer.raise_for_status()
         return answer.json()
 
+    async def live_hellos(self, count: int) -> list[str]:
+        """Open `count` live sockets at once with this session, on its user's own channel (tabs
+        reconnecting after a blip); for each, the first message it got or why it got none."""
+        from websockets.asyncio.client import connect
+
+        me = (await self.client.get("/api/me", headers={"accept": "application/json"})).json()
+        url = str(self.client.base_url).replace("http", "ws", 1).rstrip("/") + f"/ws?channels=user-{me['id']}"
+        cookie = "; ".join(f"{name}={value}" for name, value in self.client.cookies.items())
+
+        async def first(timeout: float = 10.0) -> str:
+            try:
+                async with connect(url, additional_headers={"Cookie": cookie}, open_timeout=timeout) as ws:
+                    return str(await asyncio.wait_for(ws.recv(), timeout))
+            except Exception as error:  # noqa: BLE001 - reported, not raised: the caller judges
+                return f"no hello: {error!r}"
+
+        return list(await asyncio.gather(*(first() for _ in range(count))))
+
     async def close(self) -> None:
         await self.client.aclose()
 

@@ -14,7 +14,8 @@ to the districts, their submissions). Meanwhile a seeded chaos loop SIGKILLs the
 group at random moments and restarts it, and SIGKILLs the Temporal dev server once and restarts
 it on the same database file and port; with `--postgres` it also SIGKILLs the postmaster at
 seeded moments and starts it again on the same data directory (crash recovery), while the web
-process and the worker stay up and must reconnect. Then it waits (conditions, generous deadlines) for every
+process and the worker stay up and must reconnect (live sockets opened right before and right after
+each restart must each get their hello at the first attempt). Then it waits (conditions, generous deadlines) for every
 flow to end and checks the invariants: every flow final, no effect twice (one incoming copy per
 recipient, contiguous register numbers, each notification once), `lienthong audit verify` exit 0,
 no process left behind.
@@ -104,8 +105,9 @@ class Chaos:
         outcome: Outcome,
         kill_temporal: bool = True,
         pg_restarts: int = 0,
+        live: drive.Browser | None = None,
     ) -> None:
-        self.stack, self.kills, self.outcome = stack, kills, outcome
+        self.stack, self.kills, self.outcome, self.live = stack, kills, outcome, live
         self.rng = random.Random(seed)
         self.gap = gap
         self.temporal_at = self.rng.randrange(max(kills, 1)) if kill_temporal else -1
@@ -122,6 +124,19 @@ class Chaos:
             flush=True,
         )
 
+    async def _live_connects(self, when: str) -> None:
+        """Live sockets opened at once, as many as the web process's lookup connections, each
+        answered with its hello at the first attempt — right after a restart too, when every one of
+        those connections (kept, never pinged: web/live.py) is dead."""
+        if self.live is None:
+            return
+        from services.db import LOOKUP_CONNECTIONS
+
+        answers = await self.live.live_hellos(LOOKUP_CONNECTIONS)
+        refused = [a for a in answers if '"kind":"hello"' not in a]
+        text = f"{LOOKUP_CONNECTIONS} live connects {when} a PostgreSQL restart: each got its hello at the first attempt"
+        (self.outcome.failures if refused else self.outcome.held).append(text + (f" — {refused}" if refused else ""))
+
     async def run(self) -> None:
         try:
             for index in range(self.kills):
@@ -130,10 +145,12 @@ class Chaos:
                     # The database crashes under a running web process and worker, which must
                     # reconnect once it is back (crash recovery on the same data directory).
                     pg_down = self.rng.uniform(1.0, 4.0)
+                    await self._live_connects("before")
                     escaped_pg = await asyncio.to_thread(self.stack.kill, "postgres")
                     self._log("postgres", escaped_pg, pg_down)
                     await asyncio.sleep(pg_down)
                     await asyncio.to_thread(self.stack.start_postgres)
+                    await self._live_connects("right after")
                     await asyncio.sleep(self.rng.uniform(*self.gap))
                 down = self.rng.uniform(0.0, 2.0)
                 escaped = await asyncio.to_thread(self.stack.kill, "worker")
@@ -499,6 +516,7 @@ async def _drive(stack: Stack, args: argparse.Namespace, outcome: Outcome) -> No
         outcome=outcome,
         kill_temporal=not args.no_temporal_kill,
         pg_restarts=args.pg_restarts if args.postgres else 0,
+        live=browsers["mai.tran"],
     )
     chaos_task = asyncio.create_task(chaos.run())
     run = f"r{args.seed}"

@@ -98,3 +98,6 @@ def test_flows_survive_postgresql_restarts_and_sigkills_of_the_worker(tmp_path, 
     assert sum(1 for k in outcome.kills if k["what"] == "postgres") == 1
     assert outcome.leftover_processes == 0
     assert outcome.ok, outcome.summary()
+    # Live sockets opened right after the restart, on the web process's kept lookup connections
+    # that the crash ended, were answered at once (services/db.py: Database.lookup).
+    assert any(held.startswith("4 live connects right after a PostgreSQL restart") for held in outcome.held), outcome.held

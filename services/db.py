@@ -82,7 +82,7 @@ def utcnow() -> datetime:
 
 
 READ_ONLY = "lienthong_read_only"
-# Connections of `Database.lookup`'s own pool (PostgreSQL); its callers wait their turn for them.
+# Lookups at once (`Database.lookup`), and the connections of their own pool on PostgreSQL.
 LOOKUP_CONNECTIONS = 4
 
 # Tables whose rows are locked in this order (see the module docstring); a domain table not named
@@ -245,7 +245,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url, lock_timeout=lock_timeout, statement_timeout=statement_timeout)
         self._probe: AsyncEngine | None = None  # health checks' own connection (see ping)
-        # `lookup`'s pool (PostgreSQL): autocommit, writes refused, no ping before use.
+        # `lookup`'s turns and its pool (PostgreSQL): autocommit, writes refused, no ping before use.
+        self.lookup_turns = asyncio.Semaphore(LOOKUP_CONNECTIONS)
         self.lookup_engine: AsyncEngine | None = None
         if not self.is_sqlite:
             settings = _server_settings(lock_timeout, statement_timeout) | {"default_transaction_read_only": "on"}
@@ -299,6 +300,10 @@ class Database:
         """Run `reads` — a few SELECTs, nothing written — as cheaply as the database allows, for
         what thousands of clients do at once (the live channel's connect, web/live.py).
 
+        At most `LOOKUP_CONNECTIONS` run at once; the others wait their turn. Thousands of phones
+        reconnecting after a restart would otherwise open connections beyond a pool's kept ones,
+        each closed again after one read (a TLS context and a login apiece: a third of a connect's
+        CPU, bench/bench_live.py), and take the pages' connections.
         On PostgreSQL each statement runs on its own (autocommit: no BEGIN or ROLLBACK round trip,
         no snapshot shared between the statements) on a pool of `LOOKUP_CONNECTIONS` kept
         connections that refuse writes and are not pinged before use (the ping was three round
@@ -306,17 +311,20 @@ class Database:
         — is dropped with the rest of its pool, and `reads` runs once more on a new one.
         On SQLite it runs in a `read()` transaction: each statement is a local call there anyway.
         """
-        if self.lookup_engine is None:
-            async with self.read() as session:
-                return await reads(session)
-        for attempt in (1, 2):
-            try:
-                async with self._outside_transaction(), AsyncSession(self.lookup_engine) as session:
+        async with self.lookup_turns:
+            if self.lookup_engine is None:
+                async with self.read() as session:
                     return await reads(session)
+            try:
+                return await self._autocommit(self.lookup_engine, reads)
             except DBAPIError as exc:
-                if attempt == 2 or not exc.connection_invalidated:
+                if not exc.connection_invalidated:
                     raise
-        raise AssertionError("unreachable")
+            return await self._autocommit(self.lookup_engine, reads)  # once more, on a new connection
+
+    async def _autocommit(self, engine: AsyncEngine, reads: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        async with self._outside_transaction(), AsyncSession(engine) as session:
+            return await reads(session)
 
     @asynccontextmanager
     async def _outside_transaction(self) -> AsyncIterator[None]:

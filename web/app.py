@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from contextlib import asynccontextmanager
 from functools import partial
@@ -141,10 +140,9 @@ def create_app(*, settings: Settings | None = None, database: Database | None = 
     # Outermost: times every request, error pages included.
     metrics.install(app)
     # ...but the live channel's sockets skip the stack (web/live.py).
-    from web.live import LIVE_CONNECT_READS, LiveShortcut
+    from web.live import LiveShortcut
 
     app.add_middleware(LiveShortcut)
-    app.state.live_reads = asyncio.Semaphore(LIVE_CONNECT_READS)
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:

@@ -24,7 +24,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.auth import service as auth
 from services.authz import Principal, load_principal
-from services.db import LOOKUP_CONNECTIONS
 from services.directory.models import User
 from services.events import service as events
 from services.events.hub import EventHub, Subscription
@@ -35,11 +34,6 @@ from web.live_transport import PARK, RESYNC_CLOSE, resync_message
 
 router = APIRouter(tags=["live"])
 MAX_REPLAY = 5000
-# Connects reading the database at once (`app.state.live_reads`). Thousands of phones reconnecting
-# after a restart would otherwise open connections beyond a pool's kept ones, each closed again
-# after one read (a TLS context and a login apiece: a third of a connect's CPU, bench/bench_live.py);
-# they wait their turn for the lookup pool's kept connections instead (the pages keep their own).
-LIVE_CONNECT_READS = LOOKUP_CONNECTIONS
 
 
 class Viewer:
@@ -120,8 +114,7 @@ async def live(websocket: WebSocket) -> None:
         head = hub.last_seq if hub.started else await events.last_seq(session)
         return user_id, channels, head
 
-    async with websocket.app.state.live_reads:
-        user_id, channels, head = await database.lookup(admit)
+    user_id, channels, head = await database.lookup(admit)  # a few connects at a time
     if user_id is None:
         await websocket.close(code=4401)
         return

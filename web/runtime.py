@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 
 from services.config import Settings
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
 from services.db import get_database
 from web.live_transport import LiveWebSocketProtocol
 from workflows.client import connect
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger("lienthong")
 # How uvicorn serves the live channel (bench/bench_live.py, bench/RESULTS.md): no per-message

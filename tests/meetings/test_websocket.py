@@ -732,12 +732,12 @@ async def test_a_client_too_far_behind_gets_resync_and_close_4000_from_the_proto
 
 async def test_a_reconnect_storm_reads_on_a_few_pooled_connections(demo_db, settings) -> None:
     """Forty phones reconnecting at once (after a restart, a network blip): their connects read the
-    database at most LIVE_CONNECT_READS at a time, on kept connections (PostgreSQL: the lookup pool,
+    database at most LOOKUP_CONNECTIONS at a time, on kept connections (PostgreSQL: the lookup pool,
     not the pages') — not every connection of the pool plus overflow ones opened and closed for one
     read each."""
     from sqlalchemy import event
 
-    from web.live import LIVE_CONNECT_READS
+    from services.db import LOOKUP_CONNECTIONS
 
     app = create_app(settings=settings, database=demo_db, temporal=TemporalHandle(settings))
     async with serving(app, **WEBSOCKETS) as address:
@@ -766,7 +766,7 @@ async def test_a_reconnect_storm_reads_on_a_few_pooled_connections(demo_db, sett
             event.remove(pool, "checkin", checkin)
         assert all(hello["kind"] == "hello" for hello in hellos)
         # and on SQLite the event hub's poll
-        assert 0 < most <= LIVE_CONNECT_READS + (demo_db.lookup_engine is None), most
+        assert 0 < most <= LOOKUP_CONNECTIONS + (demo_db.lookup_engine is None), most
         await asyncio.gather(*(ws.close() for ws in sockets))
         await client.aclose()
 
@@ -778,7 +778,7 @@ async def test_a_client_that_speaks_before_it_is_handed_over_is_still_heard(demo
     not see the client's close and kept its subscription. Reading resumes when it is handed over."""
     from websockets.frames import Close, Frame, Opcode
 
-    from web.live import LIVE_CONNECT_READS
+    from services.db import LOOKUP_CONNECTIONS
 
     built = await build_meeting(demo_db_sqlite, settings, starts_in=timedelta(days=1))
     app = create_app(settings=settings, database=demo_db_sqlite, temporal=TemporalHandle(settings))
@@ -794,8 +794,8 @@ async def test_a_client_that_speaks_before_it_is_handed_over_is_still_heard(demo
         ).encode()
         # The connect waits for its turn to read the database (all turns taken here) while the
         # client, not waiting for the server's answer, already sends a message.
-        turns = app.state.live_reads
-        for _ in range(LIVE_CONNECT_READS):
+        turns = demo_db_sqlite.lookup_turns
+        for _ in range(LOOKUP_CONNECTIONS):
             await turns.acquire()
         await asyncio.to_thread(sock.sendall, handshake)
 
@@ -806,7 +806,7 @@ async def test_a_client_that_speaks_before_it_is_handed_over_is_still_heard(demo
         await asyncio.to_thread(sock.sendall, Frame(Opcode.TEXT, b"ping?").serialize(mask=True, extensions=[]))
         (protocol,) = upgraded()
         await wait_for(lambda: protocol.read_paused, timeout=10, every=0.01)
-        for _ in range(LIVE_CONNECT_READS):
+        for _ in range(LOOKUP_CONNECTIONS):
             turns.release()
         await wait_for(followers(hub, 1), timeout=10, every=0.02)
         close = Frame(Opcode.CLOSE, Close(1000, "").serialize()).serialize(mask=True, extensions=[])

@@ -3,7 +3,8 @@
     PYTHONPATH=. python bench/bench_live.py [--clients 1000 5000] [--events 20] [--postgres]
 
 For each client count: the project's `lienthong web` (uvicorn, SQLite or with --postgres a
-PostgreSQL cluster of its own, demo directory) with that many WebSockets on one channel, and a bare `websockets` server holding as many connections,
+PostgreSQL cluster of its own, demo directory) with that many WebSockets following one meeting (its live page's
+channel, `meeting-<id>`: each connect reads the session and whether its user takes part), and a bare `websockets` server holding as many connections,
 each sent the same message (the same JSON text, the same size) once a second. Clients run in
 separate processes. Measured from /proc for each server process: CPU per connect, CPU per
 broadcast event (idle CPU of the same duration taken off), memory per client; the time until every
@@ -37,7 +38,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -286,7 +287,9 @@ def bare_round(clients: int, events: int, work: Path, payload: str, *, rate: flo
         time.sleep(1.0)
 
         def send(i: int) -> None:
-            text = json.dumps({"seq": 1000 + i, "channel": "user-0", "kind": "bench", "data": {"t": time.time(), "i": i, "pad": payload}})
+            text = json.dumps(
+                {"seq": 1000 + i, "channel": "meeting-1", "kind": "bench", "data": {"t": time.time(), "i": i, "pad": payload}}
+            )
             assert server.stdin is not None
             server.stdin.write(text.encode() + b"\n")
             server.stdin.flush()
@@ -311,7 +314,9 @@ def project_round(stack, clients: int, events: int, work: Path, payload: str, *,
         http.post("/login", data={"username": "lan.nguyen", "password": DEMO_PASSWORD, "csrf_token": token})
         me = http.get("/api/me").json()
         cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
-    channel = f"user-{me['id']}"
+    # The clients follow a meeting, as its live page does (`meeting-<id>`: the connect reads whether
+    # the user takes part); the chair is the signed-in user.
+    channel = f"meeting-{_meeting(stack.base_url, chair_id=me['id'])}"
     database = Database(stack.database_url)
     loop = asyncio.new_event_loop()
 
@@ -342,6 +347,35 @@ def project_round(stack, clients: int, events: int, work: Path, payload: str, *,
     finally:
         loop.run_until_complete(database.dispose())
         loop.close()
+
+
+def _meeting(base_url: str, *, chair_id: int) -> int:
+    """A draft meeting of the province, made through the API by its organiser."""
+    import httpx
+
+    from demo.directory import DEMO_PASSWORD, PROVINCE_CODE
+
+    with httpx.Client(base_url=base_url, headers={"accept": "application/json"}) as api:
+        answer = api.post(
+            "/api/v1/tokens", json={"username": "mai.tran", "password": DEMO_PASSWORD, "name": "bench", "scope": "full", "days": 30}
+        )
+        answer.raise_for_status()
+        api.headers["authorization"] = f"Bearer {answer.json()['token']}"
+        province = next(o["id"] for o in api.get("/api/v1/organizations").json() if o["code"] == PROVINCE_CODE)
+        starts = datetime.now().astimezone() + timedelta(days=1)
+        meeting = api.post(
+            "/api/v1/meetings",
+            json={
+                "organization_id": province,
+                "title": "bench_live",
+                "chair_id": chair_id,
+                "starts_at": starts.isoformat(),
+                "ends_at": (starts + timedelta(hours=2)).isoformat(),
+                "mode": "online",
+            },
+        )
+        meeting.raise_for_status()
+        return int(meeting.json()["id"])
 
 
 async def _head(database) -> int:  # type: ignore[no-untyped-def]
@@ -378,7 +412,7 @@ def plot_latency(rows: list[Round], path: Path) -> None:
     line_chart(
         path,
         title="Live channel: latency from publish to receipt (one event a second)",
-        x_label="clients on one channel (log scale)",
+        x_label="clients following one meeting (log scale)",
         y_label="ms",
         series=series,
     )
@@ -418,7 +452,7 @@ def main() -> None:
     )
     lines = [
         f"\n## bench_live — {datetime.now():%Y-%m-%d %H:%M}, {platform.node()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
-        f"{command}; {'PostgreSQL' if args.postgres else 'SQLite'}; one channel, {args.rate:g} event(s) a second, "
+        f"{command}; {'PostgreSQL' if args.postgres else 'SQLite'}; one meeting's channel, {args.rate:g} event(s) a second, "
         f"{args.payload + 90}-byte messages.\n",
     ]
     if args.stalled:

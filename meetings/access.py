@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings.models import Meeting, MeetingParticipant, MeetingStatus, MeetingUnit
 from services.authz import Principal
+from services.db import Reader
 from services.directory.models import LEADERS, ORGANISERS, Role
 from services.errors import Forbidden, InvalidInput, NotFound
 from services.i18n import _l
@@ -106,12 +107,16 @@ async def standing(session: AsyncSession, principal: Principal, meeting: Meeting
     )
 
 
-async def is_participant(session: AsyncSession, *, meeting_id: int, user_id: int) -> bool:
-    return bool(
-        await session.scalar(
-            select(MeetingParticipant.id).where(MeetingParticipant.meeting_id == meeting_id, MeetingParticipant.user_id == user_id)
-        )
-    )
+_participants = MeetingParticipant.__table__
+# Built once (its cache key too): the live channel asks it, on a bare connection, for every phone
+# that follows a meeting (web/live.py).
+_PARTICIPANT = select(_participants.c.id).where(
+    _participants.c.meeting_id == bindparam("meeting"), _participants.c.user_id == bindparam("user")
+)
+
+
+async def is_participant(reader: Reader, *, meeting_id: int, user_id: int) -> bool:
+    return await reader.scalar(_PARTICIPANT, {"meeting": meeting_id, "user": user_id}) is not None
 
 
 def require_chair(acc: MeetingAccess) -> None:

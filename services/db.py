@@ -36,7 +36,7 @@ import anyio
 from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -208,6 +208,9 @@ def is_unreachable_error(exc: BaseException) -> bool:
 
 
 T = TypeVar("T")
+# What a read runs on: a session, or the bare connection of a `Database.lookup` (its statements in
+# SQLAlchemy Core; a function both use takes either).
+Reader = AsyncSession | AsyncConnection
 _in_transaction: contextvars.ContextVar[bool] = contextvars.ContextVar("in_transaction", default=False)
 
 
@@ -260,7 +263,8 @@ class Database:
             # read-only transaction at this level never fails to serialise. Given to asyncpg, they
             # go in the BEGIN itself: no SET TRANSACTION round trip for every read.
             reading |= {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
-        self._read_sessionmaker = async_sessionmaker(self.engine.execution_options(**reading), expire_on_commit=False)
+        self._reading_engine = self.engine.execution_options(**reading)
+        self._read_sessionmaker = async_sessionmaker(self._reading_engine, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -296,10 +300,13 @@ class Database:
             finally:
                 await _finish(session.close())
 
-    async def lookup(self, reads: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def lookup(self, reads: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run `reads` — a few SELECTs, nothing written — as cheaply as the database allows, for
         what thousands of clients do at once (the live channel's connect, web/live.py).
 
+        `reads` gets a bare connection (SQLAlchemy Core): a statement there costs half of what it
+        costs through an ORM session (bench/bench_live.py); a read that needs the ORM binds a
+        session to the connection.
         At most `LOOKUP_CONNECTIONS` run at once; the others wait their turn. Thousands of phones
         reconnecting after a restart would otherwise open connections beyond a pool's kept ones,
         each closed again after one read (a TLS context and a login apiece: a third of a connect's
@@ -309,22 +316,22 @@ class Database:
         connections that refuse writes and are not pinged before use (the ping was three round
         trips, one of five a lookup made). A connection found dead instead — the server restarted
         — is dropped with the rest of its pool, and `reads` runs once more on a new one.
-        On SQLite it runs in a `read()` transaction: each statement is a local call there anyway.
+        On SQLite it runs in a read-only transaction, as `read()`: each statement is a local call there anyway.
         """
         async with self.lookup_turns:
             if self.lookup_engine is None:
-                async with self.read() as session:
-                    return await reads(session)
+                return await self._connected(self._reading_engine, reads)
             try:
-                return await self._autocommit(self.lookup_engine, reads)
+                return await self._connected(self.lookup_engine, reads)
             except DBAPIError as exc:
                 if not exc.connection_invalidated:
                     raise
-            return await self._autocommit(self.lookup_engine, reads)  # once more, on a new connection
+            return await self._connected(self.lookup_engine, reads)  # once more, on a new connection
 
-    async def _autocommit(self, engine: AsyncEngine, reads: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        async with self._outside_transaction(), AsyncSession(engine) as session:
-            return await reads(session)
+    async def _connected(self, engine: AsyncEngine, reads: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        # Closing rolls back SQLite's read transaction; SQLAlchemy runs it to its end even when cancelled.
+        async with self._outside_transaction(), engine.connect() as connection:
+            return await reads(connection)
 
     @asynccontextmanager
     async def _outside_transaction(self) -> AsyncIterator[None]:

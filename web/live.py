@@ -5,9 +5,10 @@ order, exactly once; a client too far behind or too slow gets `{"kind": "resync"
 reloads its snapshot. Each domain registers who may read its channels in CHANNEL_RULES.
 
 A connect is cheap (bench/bench_live.py, issue 16): one statement of one column, the session's user
-(`Database.lookup`: on PostgreSQL no transaction around it, no ping before it);
-the roles and the organisation tree only when a channel's rule needs them (`Viewer.principal`),
-read fresh then, never cached; the event head from the process's hub, which already knows it.
+(`Database.lookup`: SQLAlchemy Core on a bare connection; on PostgreSQL no transaction around it,
+no ping before it); a statement of the channel's rule (a meeting's participant); the roles and the
+organisation tree only when a rule needs them (`Viewer.principal`), read fresh then, never cached;
+the event head from the process's hub, which already knows it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from starlette.routing import WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -38,29 +39,40 @@ MAX_REPLAY = 5000
 
 class Viewer:
     """Who opened the socket, as the channel rules see them: `user_id`, an active user of a live
-    session, and `principal()` — their roles and the organisation tree — for the rules that decide
-    by role or organisation. The principal is read from the database on first need, by the
-    connect's own lookup, so a rule always decides on current roles and a current tree; rules
-    that need only the user (their own channel, a meeting's participants) cost no read of either."""
+    session; `connection`, the connect's lookup, for a rule's own statements in SQLAlchemy Core
+    (a meeting's participants: thousands of phones at once); `session()` and `principal()` — the
+    user's roles and the organisation tree — for the rules that decide as the pages do. The
+    session is bound to the same connection on first need and the principal read then, never
+    cached: a rule always decides on current roles and a current tree."""
 
-    __slots__ = ("_principal", "_session", "user_id")
+    __slots__ = ("_principal", "_session", "connection", "user_id")
 
-    def __init__(self, session: AsyncSession, user_id: int) -> None:
-        self._session = session
-        self._principal: Principal | None = None
+    def __init__(self, connection: AsyncConnection, user_id: int) -> None:
+        self.connection = connection
         self.user_id = user_id
+        self._session: AsyncSession | None = None
+        self._principal: Principal | None = None
+
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            self._session = AsyncSession(bind=self.connection)
+        return self._session
 
     async def principal(self) -> Principal:
         if self._principal is None:
-            user = await self._session.get_one(User, self.user_id)
-            self._principal = await load_principal(self._session, user)
+            session = self.session()
+            self._principal = await load_principal(session, await session.get_one(User, self.user_id))
         return self._principal
 
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
-ChannelRule = Callable[[AsyncSession, Viewer, str], Awaitable[bool]]
+
+ChannelRule = Callable[[Viewer, str], Awaitable[bool]]
 
 
-async def _own_user_channel(session: AsyncSession, viewer: Viewer, ident: str) -> bool:
+async def _own_user_channel(viewer: Viewer, ident: str) -> bool:
     return ident == str(viewer.user_id)
 
 
@@ -68,12 +80,12 @@ async def _own_user_channel(session: AsyncSession, viewer: Viewer, ident: str) -
 CHANNEL_RULES: dict[str, ChannelRule] = {"user": _own_user_channel}
 
 
-async def authorize_channels(session: AsyncSession, viewer: Viewer, channels: set[str]) -> set[str]:
+async def authorize_channels(viewer: Viewer, channels: set[str]) -> set[str]:
     allowed = set()
     for channel in channels:
         prefix, _, ident = channel.partition("-")
         rule = CHANNEL_RULES.get(prefix)
-        if rule is not None and ident and await rule(session, viewer, ident):
+        if rule is not None and ident and await rule(viewer, ident):
             allowed.add(channel)
     return allowed
 
@@ -105,13 +117,19 @@ async def live(websocket: WebSocket) -> None:
     requested = {c for c in websocket.query_params.get("channels", "").split(",") if c}
     after_raw = websocket.query_params.get("after", "")
 
-    async def admit(session: AsyncSession) -> tuple[int | None, set[str], int]:
+    async def admit(connection: AsyncConnection) -> tuple[int | None, set[str], int]:
         # Refused unless the cookie names a live session (not signed out, not expired) of an active user.
-        user_id = await auth.session_user_id(session, token=token) if token else None
-        channels = await authorize_channels(session, Viewer(session, user_id), requested) if user_id is not None else set()
+        user_id = await auth.session_user_id(connection, token=token) if token else None
+        if user_id is None:
+            return None, set(), 0
+        viewer = Viewer(connection, user_id)
+        try:
+            channels = await authorize_channels(viewer, requested)
+        finally:
+            await viewer.close()
         # The hub has read the head already (it follows the table): a client told this head gets
         # every later event, live or — when the hub moves on before it subscribes — replayed.
-        head = hub.last_seq if hub.started else await events.last_seq(session)
+        head = hub.last_seq if hub.started else await events.last_seq(connection)
         return user_id, channels, head
 
     user_id, channels, head = await database.lookup(admit)  # a few connects at a time

@@ -17,7 +17,7 @@ from services.audit.service import Actor, record
 from services.auth.models import ApiToken, LoginAttempt, TokenScope, UserSession
 from services.auth.passwords import hash_password, needs_rehash, verify_password
 from services.config import Settings
-from services.db import utcnow
+from services.db import Reader, utcnow
 from services.directory import service as directory
 from services.directory.models import User
 from services.errors import InvalidInput, NotFound, TooManyAttempts, Unauthenticated
@@ -179,9 +179,9 @@ _LIVE_SESSION_USER = (
 )
 
 
-async def session_user_id(session: AsyncSession, *, token: str) -> int | None:
+async def session_user_id(reader: Reader, *, token: str) -> int | None:
     """The user of a live session (not signed out, not expired) of an active user, else None."""
-    user_id: int | None = await session.scalar(_LIVE_SESSION_USER, {"digest": _digest(token), "now": utcnow()})
+    user_id: int | None = await reader.scalar(_LIVE_SESSION_USER, {"digest": _digest(token), "now": utcnow()})
     return user_id
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from services import appends
-from services.db import utcnow
+from services.db import Reader, utcnow
 from services.events.models import Event, EventHead
 
 
@@ -82,5 +82,5 @@ async def since(session: AsyncSession, *, after: int, channels: set[str] | None 
     return [_out(e) for e in (await session.scalars(query)).all()]
 
 
-async def last_seq(session: AsyncSession) -> int:
-    return await session.scalar(select(func.max(Event.seq))) or 0
+async def last_seq(reader: Reader) -> int:
+    return await reader.scalar(select(func.max(Event.seq))) or 0

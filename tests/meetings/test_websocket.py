@@ -217,6 +217,40 @@ async def test_a_connect_reads_the_database_once(server, demo_db_sqlite, setting
     await client.aclose()
 
 
+async def test_a_meeting_page_connects_on_two_core_statements_without_an_orm_session(server, demo_db_sqlite, settings) -> None:
+    """What thousands of phones following one meeting cost the database: the session with its user
+    and whether the user takes part, each one statement in SQLAlchemy Core on the lookup's bare
+    connection — no ORM session (through one, the same two reads cost twice the CPU: bench_live)."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    built = await build_meeting(demo_db_sqlite, settings)
+    client, cookie, _ = await _session(server, "lan.nguyen")  # the chair
+    selects: list[str] = []
+    orm: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and "FROM events" not in statement:  # not the hub's poll
+            selects.append(statement)
+
+    def through_orm(state) -> None:  # type: ignore[no-untyped-def]
+        orm.append(str(state.statement))
+
+    event.listen(demo_db_sqlite.engine.sync_engine, "before_cursor_execute", seen)
+    event.listen(Session, "do_orm_execute", through_orm)
+    try:
+        url = f"ws://{server}/ws?channels=meeting-{built.meeting_id}"
+        async with connect(url, additional_headers={"Cookie": f"lt_session={cookie}"}) as ws:
+            hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    finally:
+        event.remove(demo_db_sqlite.engine.sync_engine, "before_cursor_execute", seen)
+        event.remove(Session, "do_orm_execute", through_orm)
+    assert hello["kind"] == "hello" and hello["channels"] == [f"meeting-{built.meeting_id}"], hello
+    assert len(selects) == 2 and "FROM user_sessions JOIN users" in selects[0] and "FROM meeting_participants" in selects[1], selects
+    assert orm == [], orm
+    await client.aclose()
+
+
 async def test_the_channel_is_closed_to_non_participants(server, demo_db_sqlite, settings) -> None:
     built = await build_meeting(demo_db_sqlite, settings)
     outsider, cookie, _ = await _session(server, "mocaynam.chuyenvien")

@@ -188,17 +188,17 @@ async def _tabs(request: Request, session: AsyncSession, principal: Principal, a
 # --- live channels -------------------------------------------------------------------------------
 
 
-async def _doc_channel(session: AsyncSession, viewer: live.Viewer, ident: str) -> bool:
+async def _doc_channel(viewer: live.Viewer, ident: str) -> bool:
     if not is_digits(ident):
         return False
     try:
-        await incoming.get_for(session, principal=await viewer.principal(), document_id=int(ident))
+        await incoming.get_for(viewer.session(), principal=await viewer.principal(), document_id=int(ident))
     except NotFound:
         return False
     return True
 
 
-async def _sender_channel(session: AsyncSession, viewer: live.Viewer, ident: str) -> bool:
+async def _sender_channel(viewer: live.Viewer, ident: str) -> bool:
     return is_digits(ident) and int(ident) in (await viewer.principal()).visible_orgs()
 
 

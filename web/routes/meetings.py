@@ -59,8 +59,8 @@ PublicAccess = Annotated[Principal | None, Depends(Access(public=True))]
 # --- the live channel's read rule: participants only ------------------------------------------
 
 
-async def _meeting_channel(session: AsyncSession, viewer: Viewer, ident: str) -> bool:
-    return is_digits(ident) and await is_participant(session, meeting_id=int(ident), user_id=viewer.user_id)
+async def _meeting_channel(viewer: Viewer, ident: str) -> bool:
+    return is_digits(ident) and await is_participant(viewer.connection, meeting_id=int(ident), user_id=viewer.user_id)
 
 
 CHANNEL_RULES["meeting"] = _meeting_channel

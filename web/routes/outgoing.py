@@ -868,14 +868,14 @@ async def edxml_export(request: Request, principal: SignedIn, session: SessionDe
 # --------------------------------------------------------------------------- live channel
 
 
-async def _may_follow(session, viewer: Viewer, ident: str) -> bool:
+async def _may_follow(viewer: Viewer, ident: str) -> bool:
     """`outgoing-<id>` is readable by whoever may open the document's page."""
     from services.errors import DomainError
 
     if not is_digits(ident):
         return False
     try:
-        await outgoing.get_for(session, principal=await viewer.principal(), document_id=int(ident))
+        await outgoing.get_for(viewer.session(), principal=await viewer.principal(), document_id=int(ident))
     except DomainError:
         return False
     return True

@@ -8,7 +8,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.authz import Principal
 from services.blobs import BlobStore
@@ -29,11 +28,11 @@ PRINT_ROLES = sorted(set().union(*prints.READERS.values()), key=list(Role).index
 PrintReader = Annotated[Principal, Depends(Access(*PRINT_ROLES))]
 
 
-async def _channel_rule(session: AsyncSession, viewer: live.Viewer, ident: str) -> bool:
+async def _channel_rule(viewer: live.Viewer, ident: str) -> bool:
     """`print-<id>`: whoever may print the print's register."""
     if not is_digits(ident) or int(ident) > MAX_ID:
         return False
-    job = await session.get(prints.RegisterPrint, int(ident))
+    job = await viewer.session().get(prints.RegisterPrint, int(ident))
     return job is not None and prints.may_read(await viewer.principal(), kind=job.kind, organization_id=job.organization_id)
 
 

@@ -34,11 +34,11 @@ log = logging.getLogger(__name__)
 STATES = ("overdue", "missing", "awaiting_approval", "waiting", "pending", "late", "on_time")
 
 
-async def _channel_rule(session: AsyncSession, viewer: live.Viewer, ident: str) -> bool:
+async def _channel_rule(viewer: live.Viewer, ident: str) -> bool:
     """`report-<id>`: only members of the requesting organisation (and admins/auditors above)."""
     if not is_digits(ident):
         return False
-    req = await session.get(reports.ReportRequest, int(ident))
+    req = await viewer.session().get(reports.ReportRequest, int(ident))
     return req is not None and reports.can_follow(await viewer.principal(), req)
 
 

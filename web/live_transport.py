@@ -48,6 +48,12 @@ from services.events.hub import EventHub, Subscription
 from services.metrics import LIVE_CLIENTS_ABORTED, WEBSOCKET_CONNECTIONS
 
 log = logging.getLogger("lienthong.live")
+# The sans-I/O protocol's own lines ("connection open", "connection closed", "connection rejected")
+# repeat uvicorn's line for the socket (client, path, accepted or the status) without saying whose:
+# two more JSON lines for each of thousands of phones, 6 % of a connect's CPU (bench_live). Its
+# warnings and errors (a parser or handshake that failed) still reach the log.
+SANSIO_LOG = logging.getLogger("lienthong.live.sansio")
+SANSIO_LOG.setLevel(logging.WARNING)
 PARK = "lienthong.park"  # the scope extension: Callable[[EventHub, Subscription], None]
 RESYNC_CLOSE = 4000  # the close code after "resync": dropped for being too far behind
 
@@ -83,6 +89,10 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
 
     _stall: asyncio.TimerHandle | None = None
     _parked: tuple[EventHub, Subscription] | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.conn.logger = SANSIO_LOG
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)

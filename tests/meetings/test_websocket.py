@@ -251,6 +251,42 @@ async def test_a_meeting_page_connects_on_two_core_statements_without_an_orm_ses
     await client.aclose()
 
 
+async def test_a_socket_is_logged_once_with_its_client_and_path(demo_db_sqlite, settings) -> None:
+    """uvicorn's line for a socket says whose it is and how it went ('"WebSocket /ws?…" [accepted]');
+    the sans-I/O protocol's own "connection open" and "connection closed" beside it said nothing
+    more, two JSON lines for each of thousands of phones. Its warnings and errors are kept."""
+    import logging
+
+    from web.live_transport import SANSIO_LOG
+
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    app = create_app(settings=settings, database=demo_db_sqlite, temporal=TemporalHandle(settings))
+    async with serving(app, **WEBSOCKETS) as address:
+        client, cookie, _ = await _session(address, "mai.tran")
+        me = (await client.get("/api/me")).json()
+        uvicorn_log, keep = logging.getLogger("uvicorn.error"), Keep()
+        level = uvicorn_log.level
+        uvicorn_log.setLevel(logging.INFO)  # as `lienthong web` logs (the tests' servers log warnings only)
+        uvicorn_log.addHandler(keep)
+        try:
+            async with connect(f"ws://{address}/ws?channels=user-{me['id']}", additional_headers={"Cookie": f"lt_session={cookie}"}) as ws:
+                assert json.loads(await asyncio.wait_for(ws.recv(), 10))["kind"] == "hello"
+            await wait_for(
+                lambda: not [c for c in app.state.uvicorn.server_state.connections if isinstance(c, LiveWebSocketProtocol)], timeout=10
+            )
+        finally:
+            uvicorn_log.removeHandler(keep)
+            uvicorn_log.setLevel(level)
+        await client.aclose()
+    assert len(lines) == 1 and lines[0].endswith(f'"WebSocket /ws?channels=user-{me["id"]}" [accepted]'), lines
+    assert SANSIO_LOG.isEnabledFor(logging.WARNING) and not SANSIO_LOG.isEnabledFor(logging.INFO)
+
+
 async def test_the_channel_is_closed_to_non_participants(server, demo_db_sqlite, settings) -> None:
     built = await build_meeting(demo_db_sqlite, settings)
     outsider, cookie, _ = await _session(server, "mocaynam.chuyenvien")

@@ -57,6 +57,8 @@ def test_chair_and_two_participants_follow_the_meeting_live(live_dev, browser) -
     chair_ctx, chair = _page(browser, base, "lan.nguyen", DESKTOP)
     a_ctx, a = _page(browser, base, "hue.do", PHONE)
     b_ctx, b = _page(browser, base, "thu.le", DESKTOP)
+    sockets: list[str] = []
+    a.on("websocket", lambda ws: sockets.append(ws.url))
     try:
         chair.goto(f"{base}/meetings/{mid}/console")
         a.goto(f"{base}/meetings/{mid}/room")
@@ -103,12 +105,43 @@ def test_chair_and_two_participants_follow_the_meeting_live(live_dev, browser) -
         projector.set_viewport_size({"width": 1600, "height": 900})
         time.sleep(0.3)
         screenshot(projector, "meeting-projector")
-        # Events arrived in order, each once.
+        # Events arrived in order, each once, on the page's one socket: its user's channel (the
+        # navigation's badges) and the meeting's together.
         seqs = a.evaluate("window.meetingLive.events")
         assert seqs == sorted(set(seqs)) and len(seqs) >= 10
+        assert len(sockets) == 1 and re.search(rf"/ws\?channels=user-\d+,meeting-{mid}&after=\d+$", sockets[0]), sockets
     finally:
         for ctx in (chair_ctx, a_ctx, b_ctx):
             ctx.close()
+
+
+def test_the_room_gets_what_happened_before_its_socket_first_connected(live_dev, browser) -> None:
+    """The room renders, reads its snapshot, and only then reaches the server's socket (here held
+    back until the chair has opened the meeting): its first connect asks for what came after the
+    number the page was rendered at, so the opening reaches it — from the server's head it would
+    have been missed for good."""
+    base = live_dev.url
+    mid = _prepare_meeting(base)
+    ctx, page = _page(browser, base, "hue.do", PHONE)
+    held = [True]
+
+    def socket(ws) -> None:  # type: ignore[no-untyped-def]
+        if held[0]:
+            ws.close()  # as a server that is away: the page tries again
+        else:
+            ws.connect_to_server()
+
+    page.route_web_socket(re.compile(r"/ws\?"), socket)
+    try:
+        page.goto(f"{base}/meetings/{mid}/room")
+        page.locator('[data-list="agenda"] li', has_text="Thảo luận kế hoạch").wait_for()  # the snapshot is in
+        assert page.locator('[data-bind="status"]').first.inner_text() != "Đang họp"
+        Story(base).call("lan.nguyen", "POST", f"/api/v1/meetings/{mid}/live/open")
+        held[0] = False
+        page.get_by_text("Đang họp").first.wait_for()
+        assert page.evaluate("window.meetingLive.events.length") >= 1
+    finally:
+        ctx.close()
 
 
 @pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])

@@ -20,16 +20,20 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 
 // The live channel: one WebSocket per page. Pages add channels with
-// LienThong.follow("meeting-3", handler); the navigation badges follow the user channel.
+// LienThong.follow("meeting-3", handler, seq); the navigation badges follow the user channel. A
+// page that rendered a snapshot passes the sequence number it is current to: the first connect
+// asks for what came after it, so nothing between the snapshot and the socket is missed. Pages
+// that follow at DOMContentLoaded share the first connect.
 window.LienThong = (() => {
   const handlers = new Map();
-  let socket = null, lastSeq = null, retry = 500, timer = null;
+  let socket = null, lastSeq = null, firstAfter = null, retry = 500, timer = null;
   const status = () => document.querySelector("[data-live-status]");
   function channels() { return Array.from(handlers.keys()); }
   function connect() {
     if (!channels().length) return;
     const proto = location.protocol === "https:" ? "wss" : "ws";
-    const after = lastSeq === null ? "" : `&after=${lastSeq}`;
+    const from = lastSeq === null ? firstAfter : lastSeq;
+    const after = from === null ? "" : `&after=${from}`;
     socket = new WebSocket(`${proto}://${location.host}/ws?channels=${channels().join(",")}${after}`);
     socket.onopen = () => {
       retry = 500;
@@ -39,7 +43,7 @@ window.LienThong = (() => {
     socket.onmessage = (message) => {
       const event = JSON.parse(message.data);
       if (event.kind === "hello") {
-        if (lastSeq === null) lastSeq = event.seq;
+        if (lastSeq === null) lastSeq = firstAfter === null ? event.seq : firstAfter;
         // Pages that rendered a state before the socket was there read it again now.
         document.dispatchEvent(new CustomEvent("lienthong:connected"));
         return;
@@ -51,14 +55,16 @@ window.LienThong = (() => {
     socket.onclose = () => {
       const el = status();
       if (el) { el.hidden = false; el.textContent = el.dataset.lost || "Mất kết nối, đang thử kết nối lại…"; }
+      document.dispatchEvent(new CustomEvent("lienthong:disconnected"));
       clearTimeout(timer);
       timer = setTimeout(connect, retry);
       retry = Math.min(retry * 2, 10000);
     };
   }
-  function follow(channel, fn) {
+  function follow(channel, fn, seq) {
     if (!handlers.has(channel)) handlers.set(channel, []);
     handlers.get(channel).push(fn);
+    if (Number.isInteger(seq) && lastSeq === null) firstAfter = firstAfter === null ? seq : Math.min(firstAfter, seq);
     if (socket) { socket.onclose = null; socket.close(); }
     clearTimeout(timer);
     timer = setTimeout(connect, 0);

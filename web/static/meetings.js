@@ -1,6 +1,9 @@
 // The live meeting pages (room, chair console, projector). State comes from a snapshot, then
-// from the meeting channel's events in sequence order; a reconnect resumes after the last
-// sequence number seen, and an event seen twice is ignored, so nothing is missed or doubled.
+// from the meeting channel's events in sequence order; an event seen twice is ignored, so nothing
+// is missed or doubled. The room and the console follow the channel on the page's one socket
+// (app.js: a reconnect resumes after the last sequence number seen), from the number the page was
+// rendered at; events that come before the snapshot wait for it. The projector, which has no
+// session, has a socket of its own and reloads the snapshot when the meeting changes.
 (() => {
   const root = document.getElementById("mt-live");
   if (!root) return;
@@ -14,6 +17,7 @@
   const isSecretary = root.dataset.secretary === "1";
   const stateUrl = view === "projector" ? `/meetings/screen/${token}/state.json` : `/meetings/${mid}/state.json`;
   let state = null, lastSeq = 0, offset = 0, socket = null, retry = 500, timer = null, refreshTimer = null;
+  let waiting = null, loads = 0; // events that came while the snapshot was loading: applied after it, in order
   window.meetingLive = { events: [], get state() { return state; }, get lastSeq() { return lastSeq; } };
 
   const $ = (sel) => root.querySelector(sel);
@@ -86,36 +90,58 @@
   }
 
   async function load() {
+    const mine = ++loads;
+    waiting = waiting || [];
     const response = await fetch(stateUrl, { credentials: "same-origin", headers: { accept: "application/json" } });
+    if (mine !== loads) return; // a later load is on its way: it applies what waits
     if (!response.ok) { showError(response.statusText); return; }
-    state = await response.json();
+    const snapshot = await response.json();
+    if (mine !== loads) return;
+    state = snapshot;
     lastSeq = state.seq;
     offset = Date.parse(state.now) - Date.now();
+    const early = waiting;
+    waiting = null;
+    early.forEach(receive);
     render();
   }
 
-  function connect() {
+  function receive(event) {
+    if (event.kind === "resync") { load(); return; } // too far behind: a new snapshot
+    if (waiting) { waiting.push(event); return; }
+    if (typeof event.seq !== "number" || event.seq <= lastSeq) return; // seen already: exactly once
+    lastSeq = event.seq;
+    window.meetingLive.events.push(event.seq);
+    apply(event);
+  }
+
+  function follow() {
+    let lost = false;
+    document.addEventListener("lienthong:disconnected", () => { lost = true; conn(t("Connection lost, reconnecting…"), false); });
+    document.addEventListener("lienthong:connected", () => {
+      if (!lost) return;
+      lost = false;
+      conn(t("Connected again."), true);
+      setTimeout(() => conn("", true), 1500);
+    });
+    window.LienThong.follow(`meeting-${mid}`, receive, Number(root.dataset.seq));
+  }
+
+  function connectProjector() {
     const proto = location.protocol === "https:" ? "wss" : "ws";
-    const url = view === "projector"
-      ? `${proto}://${location.host}/meetings/screen/${token}/ws`
-      : `${proto}://${location.host}/ws?channels=meeting-${mid}&after=${lastSeq}`;
-    socket = new WebSocket(url);
+    socket = new WebSocket(`${proto}://${location.host}/meetings/screen/${token}/ws`);
     socket.onopen = () => { retry = 500; conn(t("Connected again."), true); setTimeout(() => conn("", true), 1500); };
     socket.onmessage = (message) => {
       const event = JSON.parse(message.data);
       if (event.kind === "hello") return;
-      if (event.kind === "resync") { socket.onclose = null; socket.close(); load().then(connect); return; }
-      if (view === "projector") { clearTimeout(refreshTimer); refreshTimer = setTimeout(load, 150); return; }
-      if (typeof event.seq !== "number" || event.seq <= lastSeq) return; // seen already: exactly once
-      lastSeq = event.seq;
-      window.meetingLive.events.push(event.seq);
-      apply(event);
+      if (event.kind === "resync") { socket.onclose = null; socket.close(); load().then(connectProjector); return; }
+      clearTimeout(refreshTimer);
+      refreshTimer = setTimeout(load, 150); // it follows pings, not events
     };
     socket.onclose = () => {
       conn(t("Connection lost, reconnecting…"), false);
       clearTimeout(timer);
-      // Projector: reload the state after a drop (it follows pings, not events).
-      timer = setTimeout(() => (view === "projector" ? load().then(connect) : connect()), retry);
+      timer = setTimeout(() => load().then(connectProjector), retry); // a new snapshot after a drop
       retry = Math.min(retry * 2, 10000);
     };
   }
@@ -349,5 +375,10 @@
   });
 
   setInterval(tick, 1000);
-  load().then(connect);
+  if (view === "projector") load().then(connectProjector);
+  else {
+    load();
+    // After app.js's own follow (the user's channel), in the same dispatch: one connect for both.
+    document.addEventListener("DOMContentLoaded", follow);
+  }
 })();

@@ -3,8 +3,8 @@
     PYTHONPATH=. python bench/bench_live.py [--clients 1000 5000] [--events 20] [--postgres]
 
 For each client count: the project's `lienthong web` (uvicorn, SQLite or with --postgres a
-PostgreSQL cluster of its own, demo directory) with that many WebSockets following one meeting (its live page's
-channel, `meeting-<id>`: each connect reads the session and whether its user takes part), and a bare `websockets` server holding as many connections,
+PostgreSQL cluster of its own, demo directory) with that many WebSockets following one meeting as its room page
+does (one socket for the user's channel and the meeting's: each connect reads the session and whether its user takes part), and a bare `websockets` server holding as many connections,
 each sent the same message (the same JSON text, the same size) once a second. Clients run in
 separate processes. Measured from /proc for each server process: CPU per connect, CPU per
 broadcast event (idle CPU of the same duration taken off), memory per client; the time until every
@@ -314,8 +314,9 @@ def project_round(stack, clients: int, events: int, work: Path, payload: str, *,
         http.post("/login", data={"username": "lan.nguyen", "password": DEMO_PASSWORD, "csrf_token": token})
         me = http.get("/api/me").json()
         cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
-    # The clients follow a meeting, as its live page does (`meeting-<id>`: the connect reads whether
-    # the user takes part); the chair is the signed-in user.
+    # The clients follow a meeting as its room page does: one socket for the user's channel (the
+    # navigation's badges) and the meeting's, whose rule reads whether the user takes part (the
+    # signed-in user is the chair). The events go to the meeting.
     channel = f"meeting-{_meeting(stack.base_url, chair_id=me['id'])}"
     database = Database(stack.database_url)
     loop = asyncio.new_event_loop()
@@ -324,7 +325,7 @@ def project_round(stack, clients: int, events: int, work: Path, payload: str, *,
         async with database.session() as session:
             await publish(session, channel=channel, kind="bench", payload={"t": time.time(), "i": i, "pad": payload})
 
-    url = stack.base_url.replace("http", "ws") + f"/ws?channels={channel}"
+    url = stack.base_url.replace("http", "ws") + f"/ws?channels=user-{me['id']},{channel}"
     try:
         head = loop.run_until_complete(_head(database))
         result = measure(

@@ -144,6 +144,42 @@ def test_the_room_gets_what_happened_before_its_socket_first_connected(live_dev,
         ctx.close()
 
 
+def test_the_room_resumes_after_a_drop_without_missing_what_happened_meanwhile(live_dev, browser) -> None:
+    """The room's socket drops (the server away: its next attempts refused) while the chair opens
+    the meeting; the page says it lost the connection, and once back it gets the opening from the
+    last number it had seen, says so, and holds one socket again."""
+    base = live_dev.url
+    mid = _prepare_meeting(base)
+    ctx, page = _page(browser, base, "thu.le", PHONE)
+    routes: list = []  # type: ignore[type-arg]
+    away = [False]
+
+    def socket(ws) -> None:  # type: ignore[no-untyped-def]
+        routes.append(ws)
+        if away[0]:
+            ws.close()
+        else:
+            ws.connect_to_server()
+
+    page.route_web_socket(re.compile(r"/ws\?"), socket)
+    try:
+        page.goto(f"{base}/meetings/{mid}/room")
+        page.locator('[data-list="agenda"] li', has_text="Thảo luận kế hoạch").wait_for()
+        assert len(routes) == 1
+        away[0] = True
+        routes[0].close()
+        page.locator("[data-conn]", has_text="Mất kết nối").first.wait_for()
+        Story(base).call("lan.nguyen", "POST", f"/api/v1/meetings/{mid}/live/open")
+        away[0] = False
+        page.locator("[data-conn]", has_text="Đã kết nối.").first.wait_for()  # shown for 1.5 s
+        page.get_by_text("Đang họp").first.wait_for()
+        assert re.search(r"&after=\d+$", routes[-1].url), routes[-1].url
+        seqs = page.evaluate("window.meetingLive.events")
+        assert seqs == sorted(set(seqs)) and seqs, seqs
+    finally:
+        ctx.close()
+
+
 @pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_meeting_list_calendar_and_preparation_pages(live_dev, browser, size) -> None:
     base = live_dev.url

@@ -251,6 +251,27 @@ async def test_a_meeting_page_connects_on_two_core_statements_without_an_orm_ses
     await client.aclose()
 
 
+async def test_rules_that_decide_by_roles_read_through_an_orm_session_on_the_connects_connection(demo_db, settings) -> None:
+    """The incoming channels decide as the pages do (roles, the organisation tree, the document's
+    visibility): through an ORM session bound to the connect's own connection — on PostgreSQL an
+    autocommit one of the lookup pool. The province's clerk follows the province's senders; a
+    commune's officer may not, and nobody may follow a document that does not exist."""
+    app = create_app(settings=settings, database=demo_db, temporal=TemporalHandle(settings))
+    async with serving(app, **WEBSOCKETS) as address:
+        clerk, cookie, _ = await _session(address, "mai.tran")
+        province = (await clerk.get("/api/me")).json()["organization_id"]
+        channels = f"incomingsender-{province},incoming-999999"
+        async with connect(f"ws://{address}/ws?channels={channels}", additional_headers={"Cookie": f"lt_session={cookie}"}) as ws:
+            hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert hello["kind"] == "hello" and hello["channels"] == [f"incomingsender-{province}"], hello
+        outsider, other, _ = await _session(address, "mocaynam.chuyenvien")
+        with pytest.raises(Exception, match="403"):  # no channel it may read: refused before the handshake
+            async with connect(f"ws://{address}/ws?channels={channels}", additional_headers={"Cookie": f"lt_session={other}"}) as ws:
+                await asyncio.wait_for(ws.recv(), 5)
+        await clerk.aclose()
+        await outsider.aclose()
+
+
 async def test_a_socket_is_logged_once_with_its_client_and_path(demo_db_sqlite, settings) -> None:
     """uvicorn's line for a socket says whose it is and how it went ('"WebSocket /ws?…" [accepted]');
     the sans-I/O protocol's own "connection open" and "connection closed" beside it said nothing

@@ -71,10 +71,10 @@ async def test_a_lookup_on_a_connection_the_server_ended_runs_again_on_a_new_one
     killer = create_async_engine(database.url)
     calls = 0
 
-    async def backend(session) -> int:  # type: ignore[no-untyped-def]
+    async def backend(connection) -> int:  # type: ignore[no-untyped-def]
         nonlocal calls
         calls += 1
-        return int(await session.scalar(text("SELECT pg_backend_pid()")))
+        return int(await connection.scalar(text("SELECT pg_backend_pid()")))
 
     try:
         first = await database.lookup(backend)

@@ -164,8 +164,8 @@ async def test_a_postgresql_lookup_sends_its_selects_and_nothing_else(demo_db_pg
             event.listen(engine.sync_engine, "connect", log_queries)
             event.listen(engine.sync_engine, "before_cursor_execute", seen)
 
-    async def ids(session) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-        return await session.scalar(text("SELECT pg_backend_pid()")), await session.scalar(text("SHOW transaction_read_only"))
+    async def ids(connection) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+        return await connection.scalar(text("SELECT pg_backend_pid()")), await connection.scalar(text("SHOW transaction_read_only"))
 
     database = Database(demo_db_pg.url)
     watch(database)
@@ -175,7 +175,7 @@ async def test_a_postgresql_lookup_sends_its_selects_and_nothing_else(demo_db_pg
         assert first == second and first[1] == "on"  # the kept connection again, read-only
         assert len(selects) == 4 and sent == [], sent
         with pytest.raises(DBAPIError, match="read-only transaction"):
-            await database.lookup(lambda session: session.execute(text("CREATE TABLE nothing (id int)")))
+            await database.lookup(lambda connection: connection.execute(text("CREATE TABLE nothing (id int)")))
         async with database.read() as session:  # what a read() sends, for comparison
             await session.scalar(text("SELECT 1"))
         assert [q.split()[0].rstrip(";") for q in sent] == ["BEGIN", "ROLLBACK"], sent

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings.models import Meeting, MeetingParticipant, MeetingStatus, MeetingUnit
@@ -108,15 +108,20 @@ async def standing(session: AsyncSession, principal: Principal, meeting: Meeting
 
 
 _participants = MeetingParticipant.__table__
-# Built once (its cache key too): the live channel asks it, on a bare connection, for every phone
-# that follows a meeting (web/live.py).
-_PARTICIPANT = select(_participants.c.id).where(
-    _participants.c.meeting_id == bindparam("meeting"), _participants.c.user_id == bindparam("user")
-)
+
+
+def takes_part(user_id: ColumnElement[int], meeting_id: ColumnElement[int]) -> ColumnElement[bool]:
+    """Whether the user takes part in the meeting, as one SQL truth: the live channel asks it in
+    the statement that looks up the connecting phone's session (web/live.py)."""
+    return exists().where(_participants.c.meeting_id == meeting_id, _participants.c.user_id == user_id)
+
+
+# Built once (its cache key too).
+_PARTICIPANT = select(takes_part(bindparam("user"), bindparam("meeting")))
 
 
 async def is_participant(reader: Reader, *, meeting_id: int, user_id: int) -> bool:
-    return await reader.scalar(_PARTICIPANT, {"meeting": meeting_id, "user": user_id}) is not None
+    return bool(await reader.scalar(_PARTICIPANT, {"meeting": meeting_id, "user": user_id}))
 
 
 def require_chair(acc: MeetingAccess) -> None:

@@ -16,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy import ColumnElement, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from starlette.routing import WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -30,7 +32,7 @@ from services.events import service as events
 from services.events.hub import EventHub, Subscription
 from services.metrics import WEBSOCKET_CONNECTIONS
 from services.numbers import is_digits
-from web.deps import SESSION_COOKIE, Access
+from web.deps import MAX_ID, SESSION_COOKIE, Access
 from web.live_transport import PARK, RESYNC_CLOSE, resync_message
 
 router = APIRouter(tags=["live"])
@@ -72,6 +74,35 @@ class Viewer:
 ChannelRule = Callable[[Viewer, str], Awaitable[bool]]
 
 
+def channel_id(ident: str) -> int | None:
+    """The id a channel names (`meeting-12`: 12); None for anything else, a number past the INTEGER
+    columns included (PostgreSQL refuses to compare with it: the connect failed)."""
+    return int(ident) if is_digits(ident) and int(ident) <= MAX_ID else None
+
+
+Truth = Callable[[ColumnElement[int], ColumnElement[Any]], ColumnElement[bool]]
+
+
+class SqlRule:
+    """A channel rule that is one SQL truth about the user, `truth(user id, channel's ident)` (a
+    meeting's participants). A connect asks it in the statement that looks up its session, so that a
+    phone following a meeting costs one read; `ident` turns the channel's ident into the statement's
+    value (None: malformed, refused). Another channel of the same kind in that connect asks it
+    alone."""
+
+    __slots__ = ("_alone", "ident", "with_session")
+
+    def __init__(self, truth: Truth, ident: Callable[[str], object | None]) -> None:
+        self.ident = ident
+        # Built once, their cache keys too: thousands of phones connect at once.
+        self._alone = select(truth(bindparam("user"), bindparam("ident")))
+        self.with_session = auth.live_session_statement(truth(auth.LIVE_SESSION_USER_ID, bindparam("ident")))
+
+    async def __call__(self, viewer: Viewer, ident: str) -> bool:
+        value = self.ident(ident)
+        return value is not None and bool(await viewer.connection.scalar(self._alone, {"user": viewer.user_id, "ident": value}))
+
+
 async def _own_user_channel(viewer: Viewer, ident: str) -> bool:
     return ident == str(viewer.user_id)
 
@@ -88,6 +119,21 @@ async def authorize_channels(viewer: Viewer, channels: set[str]) -> set[str]:
         if rule is not None and ident and await rule(viewer, ident):
             allowed.add(channel)
     return allowed
+
+
+async def _session_and_sql_rule(connection: AsyncConnection, token: str, requested: set[str]) -> tuple[int | None, set[str], set[str]]:
+    """The session's user; in the same statement, the first requested channel a `SqlRule` decides
+    (a page follows one meeting at most). Returns the user (None: no live session), the channel
+    decided and, if the user may read it, the channel granted."""
+    for channel in sorted(requested):
+        prefix, _, ident = channel.partition("-")
+        rule = CHANNEL_RULES.get(prefix)
+        if isinstance(rule, SqlRule) and (value := rule.ident(ident)) is not None:
+            row = (await connection.execute(rule.with_session, auth.live_session_params(token) | {"ident": value})).first()
+            if row is None:
+                return None, set(), set()
+            return row[0], {channel}, {channel} if row[1] else set()
+    return await auth.session_user_id(connection, token=token), set(), set()
 
 
 def origin_allowed(origin: str | None, host: str | None, base_url: str) -> bool:
@@ -119,12 +165,14 @@ async def live(websocket: WebSocket) -> None:
 
     async def admit(connection: AsyncConnection) -> tuple[int | None, set[str], int]:
         # Refused unless the cookie names a live session (not signed out, not expired) of an active user.
-        user_id = await auth.session_user_id(connection, token=token) if token else None
+        if not token:
+            return None, set(), 0
+        user_id, decided, granted = await _session_and_sql_rule(connection, token, requested)
         if user_id is None:
             return None, set(), 0
         viewer = Viewer(connection, user_id)
         try:
-            channels = await authorize_channels(viewer, requested)
+            channels = granted | await authorize_channels(viewer, requested - decided)
         finally:
             await viewer.close()
         # The hub has read the head already (it follows the table): a client told this head gets

@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -179,9 +180,23 @@ _LIVE_SESSION_USER = (
 )
 
 
+# What a statement made by `live_session_statement` may ask about the session's user.
+LIVE_SESSION_USER_ID = _sessions.c.user_id
+
+
+def live_session_statement(*also: ColumnElement[Any]) -> Select[Any]:
+    """The live session's user (as `session_user_id`) and, in the same read, `also`: truths about
+    that user (`LIVE_SESSION_USER_ID`). Run with `live_session_params(token)`; no row: no session."""
+    return _LIVE_SESSION_USER.add_columns(*also)
+
+
+def live_session_params(token: str) -> dict[str, object]:
+    return {"digest": _digest(token), "now": utcnow()}
+
+
 async def session_user_id(reader: Reader, *, token: str) -> int | None:
     """The user of a live session (not signed out, not expired) of an active user, else None."""
-    user_id: int | None = await reader.scalar(_LIVE_SESSION_USER, {"digest": _digest(token), "now": utcnow()})
+    user_id: int | None = await reader.scalar(_LIVE_SESSION_USER, live_session_params(token))
     return user_id
 
 

@@ -189,17 +189,18 @@ async def _tabs(request: Request, session: AsyncSession, principal: Principal, a
 
 
 async def _doc_channel(viewer: live.Viewer, ident: str) -> bool:
-    if not is_digits(ident):
+    document_id = live.channel_id(ident)
+    if document_id is None:
         return False
     try:
-        await incoming.get_for(viewer.session(), principal=await viewer.principal(), document_id=int(ident))
+        await incoming.get_for(viewer.session(), principal=await viewer.principal(), document_id=document_id)
     except NotFound:
         return False
     return True
 
 
 async def _sender_channel(viewer: live.Viewer, ident: str) -> bool:
-    return is_digits(ident) and int(ident) in (await viewer.principal()).visible_orgs()
+    return live.channel_id(ident) in (await viewer.principal()).visible_orgs()
 
 
 live.CHANNEL_RULES["incoming"] = _doc_channel

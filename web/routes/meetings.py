@@ -23,7 +23,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meetings import agenda, attendance, live, polls, scheduling, speakers, video
-from meetings.access import ORGANISER_ROLES, access_for, get_meeting, is_participant, standing
+from meetings.access import ORGANISER_ROLES, access_for, get_meeting, standing, takes_part
 from meetings.models import (
     AgendaItem,
     Meeting,
@@ -43,13 +43,12 @@ from services.errors import InvalidInput, NotFound
 from services.events.hub import EventHub
 from services.events.service import last_seq
 from services.i18n import _l
-from services.numbers import is_digits
 from services.outbox.service import tell
 from web import i18n, page_images
 from web.deps import Access, SessionDep, SignedIn, writes_on_read
 from web.form_values import form_id, form_ids
 from web.i18n import gettext as _
-from web.live import CHANNEL_RULES, Viewer
+from web.live import CHANNEL_RULES, SqlRule, channel_id
 from web.templating import render
 
 log = logging.getLogger(__name__)
@@ -60,11 +59,7 @@ PublicAccess = Annotated[Principal | None, Depends(Access(public=True))]
 # --- the live channel's read rule: participants only ------------------------------------------
 
 
-async def _meeting_channel(viewer: Viewer, ident: str) -> bool:
-    return is_digits(ident) and await is_participant(viewer.connection, meeting_id=int(ident), user_id=viewer.user_id)
-
-
-CHANNEL_RULES["meeting"] = _meeting_channel
+CHANNEL_RULES["meeting"] = SqlRule(takes_part, ident=channel_id)
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from web import register_prints as prints_panel
 from web.deps import MAX_ID, Access, SessionDep, SignedIn, write_apart, writes_on_read
 from web.form_values import form_id, form_ids
 from web.i18n import VN_TZ
-from web.live import Viewer
+from web.live import Viewer, channel_id
 from web.register_book import BOOK_PAGE, book_page
 from web.templating import render
 
@@ -872,10 +872,11 @@ async def _may_follow(viewer: Viewer, ident: str) -> bool:
     """`outgoing-<id>` is readable by whoever may open the document's page."""
     from services.errors import DomainError
 
-    if not is_digits(ident):
+    document_id = channel_id(ident)
+    if document_id is None:
         return False
     try:
-        await outgoing.get_for(viewer.session(), principal=await viewer.principal(), document_id=int(ident))
+        await outgoing.get_for(viewer.session(), principal=await viewer.principal(), document_id=document_id)
     except DomainError:
         return False
     return True

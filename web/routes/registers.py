@@ -15,11 +15,10 @@ from services.directory.models import Role
 from services.documents import register_prints as prints
 from services.errors import Conflict, NotFound
 from services.i18n import _l
-from services.numbers import is_digits
 from services.uploads import PDF
 from web import live
 from web import register_prints as panel
-from web.deps import MAX_ID, Access, SessionDep
+from web.deps import Access, SessionDep
 
 router = APIRouter(tags=["registers"])
 # Whoever may print a register of some kind (services.documents.register_prints.READERS); the
@@ -30,9 +29,10 @@ PrintReader = Annotated[Principal, Depends(Access(*PRINT_ROLES))]
 
 async def _channel_rule(viewer: live.Viewer, ident: str) -> bool:
     """`print-<id>`: whoever may print the print's register."""
-    if not is_digits(ident) or int(ident) > MAX_ID:
+    job_id = live.channel_id(ident)
+    if job_id is None:
         return False
-    job = await viewer.session().get(prints.RegisterPrint, int(ident))
+    job = await viewer.session().get(prints.RegisterPrint, job_id)
     return job is not None and prints.may_read(await viewer.principal(), kind=job.kind, organization_id=job.organization_id)
 
 

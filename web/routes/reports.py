@@ -36,9 +36,10 @@ STATES = ("overdue", "missing", "awaiting_approval", "waiting", "pending", "late
 
 async def _channel_rule(viewer: live.Viewer, ident: str) -> bool:
     """`report-<id>`: only members of the requesting organisation (and admins/auditors above)."""
-    if not is_digits(ident):
+    request_id = live.channel_id(ident)
+    if request_id is None:
         return False
-    req = await viewer.session().get(reports.ReportRequest, int(ident))
+    req = await viewer.session().get(reports.ReportRequest, request_id)
     return req is not None and reports.can_follow(await viewer.principal(), req)
 
 

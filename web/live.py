@@ -4,9 +4,9 @@ Clients send `after=<last seq seen>` when they reconnect and receive what they m
 order, exactly once; a client too far behind or too slow gets `{"kind": "resync"}` and
 reloads its snapshot. Each domain registers who may read its channels in CHANNEL_RULES.
 
-A connect is cheap (bench/bench_live.py, issue 16): one statement of one column, the session's user
-(`Database.lookup`: SQLAlchemy Core on a bare connection; on PostgreSQL no transaction around it,
-no ping before it); a statement of the channel's rule (a meeting's participant); the roles and the
+A connect is cheap (bench/bench_live.py, issue 16): one statement, the session's user and — for a
+meeting's room — whether the user takes part (`SqlRule`; `Database.lookup`: SQLAlchemy Core on a
+bare connection; on PostgreSQL no transaction around it, no ping before it); the roles and the
 organisation tree only when a rule needs them (`Viewer.principal`), read fresh then, never cached;
 the event head from the process's hub, which already knows it.
 """

@@ -21,6 +21,7 @@ from services.auth.models import TokenScope
 from services.authz import Principal, load_principal, require
 from services.directory.models import Role
 from services.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from services.events.service import last_seq
 from services.i18n import _l
 from services.numbers import is_digits
 
@@ -213,6 +214,9 @@ class Access:
 
             request.state.waiting = await waiting_for(session, principal)
             request.state.nav_counts = counts(principal, request.state.waiting)
+            # The event the page is current to (read in its snapshot): its live socket asks for what
+            # came after it, so a change between the rendering and the socket is not missed (app.js).
+            request.state.live_seq = await last_seq(session)
         return principal
 
 

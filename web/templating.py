@@ -53,6 +53,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
         "csrf_token": principal.csrf_token if principal and principal.csrf_token else anonymous_csrf(request),
         "nav": navigation(principal, request.url.path, getattr(request.state, "nav_counts", None)) if principal else [],
         "flash": request.query_params.get("ok"),
+        "live_seq": getattr(request.state, "live_seq", None),
     }
     ctx.update(context or {})
     return templates.TemplateResponse(request, name, ctx, status_code=status_code)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import time
+from datetime import date
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from demo.directory import DEMO_PASSWORD
+from demo.story import PROVINCE, Story
 from tests.e2e.conftest import DESKTOP, PHONE, screenshot, sign_in, start_dev, stop_dev
+from tests.signing.conftest import make_tiny_pdf
 
 pytestmark = pytest.mark.e2e
 
@@ -181,3 +186,65 @@ def test_admin_enters_the_electronic_identifier_of_an_organisation(live_dev, bro
     assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
     screenshot(page, f"admin-org-national-id-{size['width']}")
     context.close()
+
+
+def _post_form(base: str, username: str, page: str, action: str, data: dict[str, str]) -> None:
+    """What a browser's form does: signed in, the CSRF token of the page, a 303 back."""
+    with httpx.Client(base_url=base, follow_redirects=False, headers={"accept": "text/html"}) as http:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', http.get("/login").text).group(1)  # type: ignore[union-attr]
+        http.post("/login", data={"username": username, "password": DEMO_PASSWORD, "csrf_token": token, "next": "/"})
+        token = re.search(r'name="csrf_token" value="([^"]+)"', http.get(page).text).group(1)  # type: ignore[union-attr]
+        answer = http.post(action, data={"csrf_token": token, **data})
+        assert answer.status_code == 303, answer.text[:500]
+
+
+def test_a_page_gets_what_changed_between_its_rendering_and_its_socket(live_dev, browser) -> None:
+    """Any signed-in page: its socket's first connect asks for what came after the event the page
+    was rendered at (<body data-seq>). The clerk's page of a document is open, its socket held back,
+    when the leader returns the document: once the socket is through, the page says the document
+    has just changed. From the server's head, that change was missed for good."""
+    base = live_dev.url
+    api = Story(base)
+    doc = api.call(
+        "mai.tran",
+        "POST",
+        "/api/v1/incoming",
+        data={
+            "organization_id": api.org_id(PROVINCE),
+            "issuer_name": "Ủy ban nhân dân tỉnh Bến Tre",
+            "number_notation": f"{int(time.time()) % 100000}/UBND-VX",
+            "document_date": str(date.today()),
+            "doc_type": "CV",
+            "subject": "Về việc tổ chức Tháng hành động vì bình đẳng giới",
+        },
+        files={"files": ("cong-van.pdf", make_tiny_pdf("Cong van"), "application/pdf")},
+    )
+    path = f"/incoming/{doc['id']}"
+    # Its workflow has taken the registration's step: it tells the leader the document waits for her.
+    api.wait("the leader told", lambda: any(n["link"] == path for n in api.call("lan.nguyen", "GET", "/api/v1/notifications")["items"]))
+    context = browser.new_context(viewport=PHONE, locale="vi-VN")
+    page = context.new_page()
+    sign_in(page, base, "mai.tran", DEMO_PASSWORD)
+    held, urls = [True], []
+
+    def socket(ws) -> None:  # type: ignore[no-untyped-def]
+        urls.append(ws.url)
+        if held[0]:
+            ws.close()  # as a server that is away: the page tries again
+        else:
+            ws.connect_to_server()
+
+    page.route_web_socket(re.compile(r"/ws\?"), socket)
+    try:
+        page.goto(base + path)
+        note = page.locator("[data-live-doc]")
+        rendered = page.get_attribute("body", "data-seq")
+        assert note.is_hidden() and rendered
+        _post_form(base, "lan.nguyen", path, f"{path}/return-clerk", {"reason": "Đề nghị bổ sung trích yếu."})
+        held[0] = False
+        expect(note).to_be_visible(timeout=20_000)
+        expect(note).to_contain_text("Văn bản vừa được cập nhật")
+        assert urls[-1].endswith(f"&after={rendered}"), urls
+        screenshot(page, "incoming-changed-after-held-socket-390")
+    finally:
+        context.close()

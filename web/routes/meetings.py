@@ -41,7 +41,6 @@ from services.db import utcnow
 from services.directory.models import Organization, User
 from services.errors import InvalidInput, NotFound
 from services.events.hub import EventHub
-from services.events.service import last_seq
 from services.i18n import _l
 from services.outbox.service import tell
 from web import i18n, page_images
@@ -641,9 +640,6 @@ async def _live_page(request: Request, principal: Principal, session: AsyncSessi
             "visibilities": list(PollVisibility),
             "thresholds": list(Threshold),
             "substitutes": await attendance.substitute_choices(session, principal, acc.meeting) if view == "console" else [],
-            # The page follows the meeting from here (web/static/meetings.js): its snapshot, read
-            # next, is at least as recent, and what comes between is replayed.
-            "seq": await last_seq(session),
         },
     )
 

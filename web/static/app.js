@@ -20,10 +20,10 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 
 // The live channel: one WebSocket per page. Pages add channels with
-// LienThong.follow("meeting-3", handler, seq); the navigation badges follow the user channel. A
-// page that rendered a snapshot passes the sequence number it is current to: the first connect
-// asks for what came after it, so nothing between the snapshot and the socket is missed. Pages
-// that follow at DOMContentLoaded share the first connect.
+// LienThong.follow("meeting-3", handler); the navigation badges follow the user channel. The
+// first connect asks for what came after the event the page was rendered at (<body data-seq>),
+// so a change between the rendering and the socket reaches the page too; a reconnect asks for
+// what came after the last event seen. Pages that follow at DOMContentLoaded share the first connect.
 window.LienThong = (() => {
   const handlers = new Map();
   let socket = null, lastSeq = null, firstAfter = null, retry = 500, timer = null;
@@ -61,10 +61,14 @@ window.LienThong = (() => {
       retry = Math.min(retry * 2, 10000);
     };
   }
-  function follow(channel, fn, seq) {
+  function rendered() {
+    const seq = Number.parseInt(document.body.dataset.seq, 10);
+    return Number.isInteger(seq) ? seq : null;
+  }
+  function follow(channel, fn) {
     if (!handlers.has(channel)) handlers.set(channel, []);
     handlers.get(channel).push(fn);
-    if (Number.isInteger(seq) && lastSeq === null) firstAfter = firstAfter === null ? seq : Math.min(firstAfter, seq);
+    if (lastSeq === null) firstAfter = rendered();
     if (socket) { socket.onclose = null; socket.close(); }
     clearTimeout(timer);
     timer = setTimeout(connect, 0);

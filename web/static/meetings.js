@@ -1,8 +1,8 @@
 // The live meeting pages (room, chair console, projector). State comes from a snapshot, then
 // from the meeting channel's events in sequence order; an event seen twice is ignored, so nothing
 // is missed or doubled. The room and the console follow the channel on the page's one socket
-// (app.js: a reconnect resumes after the last sequence number seen), from the number the page was
-// rendered at; events that come before the snapshot wait for it. The projector, which has no
+// (app.js: from the number the page was rendered at, and a reconnect after the last number seen);
+// events that come before the snapshot wait for it. The projector, which has no
 // session, has a socket of its own and reloads the snapshot when the meeting changes.
 (() => {
   const root = document.getElementById("mt-live");
@@ -124,7 +124,7 @@
       conn(t("Connected again."), true);
       setTimeout(() => conn("", true), 1500);
     });
-    window.LienThong.follow(`meeting-${mid}`, receive, Number(root.dataset.seq));
+    window.LienThong.follow(`meeting-${mid}`, receive);
   }
 
   function connectProjector() {

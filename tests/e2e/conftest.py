@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -163,3 +164,20 @@ def reload_until(page, selector: str, timeout: float = 120) -> None:  # type: ig
             page.reload()
         except Exception:  # noqa: BLE001 - the page reloaded itself on a live status change meanwhile
             page.wait_for_load_state()
+
+
+class Sockets:
+    """A page's live sockets through Playwright, each attempt recorded (`routes`); while `away`,
+    every attempt is closed at once, as by a server that is not there: the page tries again."""
+
+    def __init__(self, page, *, away: bool) -> None:  # type: ignore[no-untyped-def]
+        self.away = away
+        self.routes: list = []  # type: ignore[type-arg]
+        page.route_web_socket(re.compile(r"/ws\?"), self._attempt)
+
+    def _attempt(self, ws) -> None:  # type: ignore[no-untyped-def]
+        self.routes.append(ws)
+        if self.away:
+            ws.close()
+        else:
+            ws.connect_to_server()

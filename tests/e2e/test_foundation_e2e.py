@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from demo.directory import DEMO_PASSWORD
 from demo.story import PROVINCE, Story
-from tests.e2e.conftest import DESKTOP, PHONE, screenshot, sign_in, start_dev, stop_dev
+from tests.e2e.conftest import DESKTOP, PHONE, Sockets, screenshot, sign_in, start_dev, stop_dev
 from tests.signing.conftest import make_tiny_pdf
 
 pytestmark = pytest.mark.e2e
@@ -225,26 +225,17 @@ def test_a_page_gets_what_changed_between_its_rendering_and_its_socket(live_dev,
     context = browser.new_context(viewport=PHONE, locale="vi-VN")
     page = context.new_page()
     sign_in(page, base, "mai.tran", DEMO_PASSWORD)
-    held, urls = [True], []
-
-    def socket(ws) -> None:  # type: ignore[no-untyped-def]
-        urls.append(ws.url)
-        if held[0]:
-            ws.close()  # as a server that is away: the page tries again
-        else:
-            ws.connect_to_server()
-
-    page.route_web_socket(re.compile(r"/ws\?"), socket)
+    sockets = Sockets(page, away=True)
     try:
         page.goto(base + path)
         note = page.locator("[data-live-doc]")
         rendered = page.get_attribute("body", "data-seq")
         assert note.is_hidden() and rendered
         _post_form(base, "lan.nguyen", path, f"{path}/return-clerk", {"reason": "Đề nghị bổ sung trích yếu."})
-        held[0] = False
+        sockets.away = False
         expect(note).to_be_visible(timeout=20_000)
         expect(note).to_contain_text("Văn bản vừa được cập nhật")
-        assert urls[-1].endswith(f"&after={rendered}"), urls
+        assert sockets.routes[-1].url.endswith(f"&after={rendered}"), [ws.url for ws in sockets.routes]
         screenshot(page, "incoming-changed-after-held-socket-390")
     finally:
         context.close()

@@ -11,7 +11,7 @@ import pytest
 
 from demo.directory import DEMO_PASSWORD
 from demo.story import PROVINCE, Story
-from tests.e2e.conftest import DESKTOP, PHONE, screenshot, sign_in
+from tests.e2e.conftest import DESKTOP, PHONE, Sockets, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
 VN = timezone(timedelta(hours=7))
@@ -123,21 +123,13 @@ def test_the_room_gets_what_happened_before_its_socket_first_connected(live_dev,
     base = live_dev.url
     mid = _prepare_meeting(base)
     ctx, page = _page(browser, base, "hue.do", PHONE)
-    held = [True]
-
-    def socket(ws) -> None:  # type: ignore[no-untyped-def]
-        if held[0]:
-            ws.close()  # as a server that is away: the page tries again
-        else:
-            ws.connect_to_server()
-
-    page.route_web_socket(re.compile(r"/ws\?"), socket)
+    sockets = Sockets(page, away=True)
     try:
         page.goto(f"{base}/meetings/{mid}/room")
         page.locator('[data-list="agenda"] li', has_text="Thảo luận kế hoạch").wait_for()  # the snapshot is in
         assert page.locator('[data-bind="status"]').first.inner_text() != "Đang họp"
         Story(base).call("lan.nguyen", "POST", f"/api/v1/meetings/{mid}/live/open")
-        held[0] = False
+        sockets.away = False
         page.get_by_text("Đang họp").first.wait_for()
         assert page.evaluate("window.meetingLive.events.length") >= 1
     finally:
@@ -151,26 +143,17 @@ def test_the_room_resumes_after_a_drop_without_missing_what_happened_meanwhile(l
     base = live_dev.url
     mid = _prepare_meeting(base)
     ctx, page = _page(browser, base, "thu.le", PHONE)
-    routes: list = []  # type: ignore[type-arg]
-    away = [False]
-
-    def socket(ws) -> None:  # type: ignore[no-untyped-def]
-        routes.append(ws)
-        if away[0]:
-            ws.close()
-        else:
-            ws.connect_to_server()
-
-    page.route_web_socket(re.compile(r"/ws\?"), socket)
+    sockets = Sockets(page, away=False)
+    routes = sockets.routes
     try:
         page.goto(f"{base}/meetings/{mid}/room")
         page.locator('[data-list="agenda"] li', has_text="Thảo luận kế hoạch").wait_for()
         assert len(routes) == 1
-        away[0] = True
+        sockets.away = True
         routes[0].close()
         page.locator("[data-conn]", has_text="Mất kết nối").first.wait_for()
         Story(base).call("lan.nguyen", "POST", f"/api/v1/meetings/{mid}/live/open")
-        away[0] = False
+        sockets.away = False
         page.locator("[data-conn]", has_text="Đã kết nối.").first.wait_for()  # shown for 1.5 s
         page.get_by_text("Đang họp").first.wait_for()
         assert re.search(r"&after=\d+$", routes[-1].url), routes[-1].url

@@ -241,6 +241,11 @@ async def _finish(step: Awaitable[None]) -> None:
         raise asyncio.CancelledError
 
 
+async def _drop(connection: AsyncConnection) -> None:
+    await connection.invalidate()  # closes the driver's connection, whatever it was doing
+    await connection.close()
+
+
 class Database:
     """An engine plus its session factories; one per process (or per test database)."""
 
@@ -248,14 +253,18 @@ class Database:
         self.url = url
         self.engine = make_engine(url, lock_timeout=lock_timeout, statement_timeout=statement_timeout)
         self._probe: AsyncEngine | None = None  # health checks' own connection (see ping)
-        # `lookup`'s turns and its pool (PostgreSQL): autocommit, writes refused, no ping before use.
+        # `lookup`'s turns (SQLite), and on PostgreSQL its engine (autocommit, writes refused, no ping
+        # before use) and the connections it keeps: None for one not opened yet (or dropped).
         self.lookup_turns = asyncio.Semaphore(LOOKUP_CONNECTIONS)
         self.lookup_engine: AsyncEngine | None = None
+        self._lookup_kept: asyncio.LifoQueue[AsyncConnection | None] = asyncio.LifoQueue()
         if not self.is_sqlite:
             settings = _server_settings(lock_timeout, statement_timeout) | {"default_transaction_read_only": "on"}
             self.lookup_engine = create_async_engine(
                 url, isolation_level="AUTOCOMMIT", pool_size=LOOKUP_CONNECTIONS, max_overflow=0, connect_args={"server_settings": settings}
             )
+            for _ in range(LOOKUP_CONNECTIONS):
+                self._lookup_kept.put_nowait(None)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         reading: dict[str, object] = {READ_ONLY: True}
         if not self.is_sqlite:
@@ -312,21 +321,37 @@ class Database:
         each closed again after one read (a TLS context and a login apiece: a third of a connect's
         CPU, bench/bench_live.py), and take the pages' connections.
         On PostgreSQL each statement runs on its own (autocommit: no BEGIN or ROLLBACK round trip,
-        no snapshot shared between the statements) on a pool of `LOOKUP_CONNECTIONS` kept
-        connections that refuse writes and are not pinged before use (the ping was three round
-        trips, one of five a lookup made). A connection found dead instead — the server restarted
-        — is dropped with the rest of its pool, and `reads` runs once more on a new one.
+        no snapshot shared between the statements) on one of `LOOKUP_CONNECTIONS` connections that
+        refuse writes, are not pinged before use (the ping was three round trips, one of five a
+        lookup made) and are kept open between lookups, not checked in and out of their pool (that
+        was 40 % of a lookup's CPU, bench/bench_live.py). A connection found dead instead — the
+        server restarted — is dropped, and `reads` runs once more on a new one; one that failed
+        otherwise, or whose lookup was cancelled mid-statement, is dropped too (its state unknown).
         On SQLite it runs in a read-only transaction, as `read()`: each statement is a local call there anyway.
         """
-        async with self.lookup_turns:
-            if self.lookup_engine is None:
+        if self.lookup_engine is None:
+            async with self.lookup_turns:
                 return await self._connected(self._reading_engine, reads)
-            try:
-                return await self._connected(self.lookup_engine, reads)
-            except DBAPIError as exc:
-                if not exc.connection_invalidated:
-                    raise
-            return await self._connected(self.lookup_engine, reads)  # once more, on a new connection
+        connection = await self._lookup_kept.get()
+        try:
+            async with self._outside_transaction():
+                try:
+                    connection = connection or await self.lookup_engine.connect()
+                    return await reads(connection)
+                except DBAPIError as exc:
+                    if not exc.connection_invalidated:
+                        raise
+                if connection is not None:  # SQLAlchemy has invalidated it: its pool forgets it
+                    await _finish(connection.close())
+                connection = await self.lookup_engine.connect()
+                return await reads(connection)  # once more, on a new connection
+        except BaseException:
+            if connection is not None:
+                await _finish(_drop(connection))
+                connection = None
+            raise
+        finally:
+            self._lookup_kept.put_nowait(connection)
 
     async def _connected(self, engine: AsyncEngine, reads: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         # Closing rolls back SQLite's read transaction; SQLAlchemy runs it to its end even when cancelled.
@@ -355,6 +380,9 @@ class Database:
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self.lookup_engine is not None:
+            while not self._lookup_kept.empty():  # a lookup under way keeps its own: garbage collected
+                if (connection := self._lookup_kept.get_nowait()) is not None:
+                    await connection.close()
             await self.lookup_engine.dispose()
         if self._probe is not None:
             await self._probe.dispose()

@@ -30,6 +30,7 @@ from web import i18n, metrics, openapi
 from web.api_v1.problems import API_V1, problem
 from web.body_limit import BodyLimit
 from web.deps import CSRF_COOKIE, anonymous_csrf
+from web.live import LiveFirst
 from web.rate_limit import RateLimiter
 from web.temporal import TemporalHandle
 
@@ -103,7 +104,7 @@ def create_app(*, settings: Settings | None = None, database: Database | None = 
             await hub.stop()
             await temporal.close()
 
-    app = FastAPI(
+    app = LiveFirst(
         title="Liên Thông",
         description="Văn bản điện tử và họp không giấy liên thông các cấp — e-documents and paperless meetings across levels.",
         version="0.1.0",
@@ -137,12 +138,9 @@ def create_app(*, settings: Settings | None = None, database: Database | None = 
 
     app.add_middleware(RequestContext, settings=settings, database=database)
 
-    # Outermost: times every request, error pages included.
+    # Outermost: times every request, error pages included (the live channel's sockets skip the
+    # whole stack: web/live.py, LiveFirst).
     metrics.install(app)
-    # ...but the live channel's sockets skip the stack (web/live.py).
-    from web.live import LiveShortcut
-
-    app.add_middleware(LiveShortcut)
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:

@@ -19,11 +19,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
 from sqlalchemy import ColumnElement, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from starlette.routing import WebSocketRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from services.auth import service as auth
 from services.authz import Principal, load_principal
@@ -259,23 +259,21 @@ LIVE_ROUTE = WebSocketRoute("/ws", live)
 router.routes.append(LIVE_ROUTE)
 
 
-class LiveShortcut:
-    """Pure ASGI middleware, the outermost of ours: the live channel's sockets go straight to their
-    handler. Thousands of them stay open for hours; through the rest of the stack each connect was
-    matched against every route of the application and passed through every middleware (they let
-    websockets through, but each keeps a frame for the socket's life and the exception handling
-    wraps its `send`). Nor does it go through its route's wrappers: they turn a WebSocketException
-    into a close, which `live` never raises (5 % of a connect's CPU, bench_live). The route stays in
-    the router too (its access rule is audited there; a server without this middleware uses it)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+class LiveFirst(FastAPI):
+    """The application, except that the live channel's sockets go straight to their handler.
+    Thousands of them connect at once and stay open for hours. Through the application each connect
+    passed FastAPI's telemetry and body-limit wrappers, Starlette's error middleware and ours (they
+    let websockets through, each at a cost and keeping a frame while the handler runs), was matched
+    against every route, and went through its route's wrappers (they turn a WebSocketException into
+    a close, which `live` never raises): 5 % of a connect's CPU and more (bench_live). The route stays
+    in the router too (its access rule is audited there)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == LIVE_ROUTE.path:
+            scope["app"] = self  # as Starlette sets it: the handler finds the database and hub in its state
             await live(WebSocket(scope, receive=receive, send=send))
         else:
-            await self.app(scope, receive, send)
+            await super().__call__(scope, receive, send)
 
 
 # The WebSocket route's access rule, for the route-audit test (checked per channel above).

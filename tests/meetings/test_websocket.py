@@ -757,23 +757,30 @@ async def _has_all(listeners: list[Listener], count: int) -> bool:
 
 
 async def test_a_live_socket_skips_the_router_and_the_http_middleware(server, demo_db_sqlite, settings, monkeypatch) -> None:
-    """The socket goes straight to its route (web/live.py `LiveShortcut`): not matched against every
-    route of the application, not passed through the middleware that only lets it through."""
+    """The socket goes straight to its handler (web/live.py `LiveFirst`): not through FastAPI's and
+    Starlette's wrappers and our middleware, which only let it through, nor matched against every
+    route of the application."""
+    from starlette.applications import Starlette
     from starlette.routing import Router
 
-    seen: list[str] = []
-    route = Router.__call__
+    seen: dict[str, list[str]] = {"stack": [], "router": []}
+    stack, route = Starlette.__call__, Router.__call__
 
-    async def counted(self, scope, receive, send):  # type: ignore[no-untyped-def]
-        seen.append(scope["type"])
+    async def through_stack(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        seen["stack"].append(scope["type"])
+        await stack(self, scope, receive, send)
+
+    async def through_router(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        seen["router"].append(scope["type"])
         await route(self, scope, receive, send)
 
-    monkeypatch.setattr(Router, "__call__", counted)
+    monkeypatch.setattr(Starlette, "__call__", through_stack)
+    monkeypatch.setattr(Router, "__call__", through_router)
     built = await build_meeting(demo_db_sqlite, settings, starts_in=timedelta(days=1))
     chair, cookie, _ = await _session(server, "lan.nguyen")
     listener = Listener(server, cookie, built.meeting_id)
     await asyncio.wait_for(_hello(listener), 10)
-    assert "http" in seen and "websocket" not in seen
+    assert all("http" in types and "websocket" not in types for types in seen.values()), seen
     await chair.aclose()
 
 

@@ -90,6 +90,52 @@ async def test_a_lookup_on_a_connection_the_server_ended_runs_again_on_a_new_one
 
 
 @pytest.mark.postgres
+async def test_a_lookup_that_fails_or_is_cancelled_mid_statement_leaves_its_connection_behind(db_templates, tmp_path) -> None:
+    """`Database.lookup` keeps its connections open between lookups; one whose lookup failed, or
+    was cancelled while its statement ran (a phone gone during its connect), is in a state nobody
+    knows: it is closed — the server's backend ends — and the next lookup opens a new one."""
+    import asyncio
+
+    from tests.helpers import wait_for
+
+    database = Database(await db_templates.copy("postgresql", False, tmp_path / "unused"))
+    watcher = create_async_engine(database.url)
+
+    async def backend(connection) -> int:  # type: ignore[no-untyped-def]
+        return int(await connection.scalar(text("SELECT pg_backend_pid()")))
+
+    async def state(pid: int) -> str | None:
+        async with watcher.connect() as connection:
+            return await connection.scalar(text("SELECT state FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid})  # type: ignore[no-any-return]
+
+    async def broken(connection) -> None:  # type: ignore[no-untyped-def]
+        await connection.scalar(text("SELECT 1 / 0"))
+
+    try:
+        first = await database.lookup(backend)
+        assert await database.lookup(backend) == first  # kept
+        sleeping = asyncio.create_task(database.lookup(lambda connection: connection.scalar(text("SELECT pg_sleep(60)"))))
+        await wait_for(lambda: _in_state(state, first, "active"), timeout=10, every=0.05)  # its statement runs
+        sleeping.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sleeping
+        await wait_for(lambda: _in_state(state, first, None), timeout=10, every=0.05)  # its backend ended
+        second = await database.lookup(backend)
+        assert second != first
+        with pytest.raises(DBAPIError, match="division by zero"):
+            await database.lookup(broken)
+        await wait_for(lambda: _in_state(state, second, None), timeout=10, every=0.05)
+        assert await database.lookup(backend) not in (first, second)
+    finally:
+        await database.dispose()
+        await watcher.dispose()
+
+
+async def _in_state(state, pid: int, expected: str | None) -> bool:  # type: ignore[no-untyped-def]
+    return await state(pid) == expected
+
+
+@pytest.mark.postgres
 async def test_a_deadlock_postgresql_breaks_is_answered_busy_try_again_not_500(db_templates, tmp_path, settings) -> None:
     """Two transactions locking two rows in opposite orders: PostgreSQL rolls one back (40P01).
     Nothing of it was saved, so the user is told the system is busy and to try again (503)."""

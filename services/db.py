@@ -332,9 +332,9 @@ class Database:
         if self.lookup_engine is None:
             async with self.lookup_turns:
                 return await self._connected(self._reading_engine, reads)
-        connection = await self._lookup_kept.get()
-        try:
-            async with self._outside_transaction():
+        async with self._outside_transaction():
+            connection = await self._lookup_kept.get()
+            try:
                 try:
                     connection = connection or await self.lookup_engine.connect()
                     return await reads(connection)
@@ -343,15 +343,16 @@ class Database:
                         raise
                 if connection is not None:  # SQLAlchemy has invalidated it: its pool forgets it
                     await _finish(connection.close())
+                    connection = None
                 connection = await self.lookup_engine.connect()
                 return await reads(connection)  # once more, on a new connection
-        except BaseException:
-            if connection is not None:
-                await _finish(_drop(connection))
-                connection = None
-            raise
-        finally:
-            self._lookup_kept.put_nowait(connection)
+            except BaseException:
+                if connection is not None:
+                    await _finish(_drop(connection))
+                    connection = None
+                raise
+            finally:
+                self._lookup_kept.put_nowait(connection)
 
     async def _connected(self, engine: AsyncEngine, reads: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         # Closing rolls back SQLite's read transaction; SQLAlchemy runs it to its end even when cancelled.

@@ -239,3 +239,30 @@ def test_a_page_gets_what_changed_between_its_rendering_and_its_socket(live_dev,
         screenshot(page, "incoming-changed-after-held-socket-390")
     finally:
         context.close()
+
+
+def test_a_page_whose_session_ended_stops_following_and_says_so(live_dev, browser) -> None:
+    """A tab left open after its session ended (signed out in another tab, expired) loses its
+    socket: the server refuses the next handshake, which a page cannot tell from a network error.
+    It asks whether its session stands, and instead of knocking every ten seconds for ever it says
+    the session has ended and offers to sign in again."""
+    base = live_dev.url
+    context = browser.new_context(viewport=PHONE, locale="vi-VN")
+    page = context.new_page()
+    sign_in(page, base, "thu.le", DEMO_PASSWORD)
+    sockets = Sockets(page, away=False)
+    try:
+        page.goto(base + "/incoming")
+        page.wait_for_function("() => document.querySelector('[data-live-status]') !== null")
+        Story(base).wait("the page's socket", lambda: sockets.routes)
+        other = context.new_page()
+        other.goto(base + "/")
+        other.locator("form[action='/logout'] button").first.click()
+        other.wait_for_url("**/login**")
+        sockets.routes[0].close()  # the connection drops: the page tries again, and is refused
+        status = page.locator("[data-live-status]")
+        expect(status).to_contain_text("Phiên đăng nhập đã kết thúc", timeout=20_000)
+        expect(status.get_by_role("link", name="Đăng nhập lại")).to_have_attribute("href", re.compile(r"^/login\?next=%2Fincoming"))
+        screenshot(page, "live-session-ended-390")
+    finally:
+        context.close()

@@ -29,12 +29,32 @@ window.LienThong = (() => {
   let socket = null, lastSeq = null, firstAfter = null, retry = 500, timer = null;
   const status = () => document.querySelector("[data-live-status]");
   function channels() { return Array.from(handlers.keys()); }
+  // A refused handshake looks like any failed one to a page (the browser shows no status): the
+  // page asks whether its session still stands, and once it has ended (signed out, expired) stops
+  // trying — thousands of tabs left open overnight would otherwise knock every ten seconds.
+  async function sessionEnded() {
+    try {
+      const answer = await fetch("/api/me", { credentials: "same-origin", headers: { accept: "application/json" } });
+      return answer.status === 401;
+    } catch (error) { return false; }
+  }
+  function ended() {
+    const el = status();
+    if (!el) return;
+    el.hidden = false;
+    el.textContent = `${el.dataset.ended} `;
+    const link = document.createElement("a");
+    link.href = `/login?next=${encodeURIComponent(location.pathname)}`;
+    link.textContent = el.dataset.signin;
+    el.append(link);
+  }
   function connect() {
     if (!channels().length) return;
     const proto = location.protocol === "https:" ? "wss" : "ws";
     const from = lastSeq === null ? firstAfter : lastSeq;
     const after = from === null ? "" : `&after=${from}`;
-    socket = new WebSocket(`${proto}://${location.host}/ws?channels=${channels().join(",")}${after}`);
+    let opened = false; // the server said hello on this socket
+    const mine = (socket = new WebSocket(`${proto}://${location.host}/ws?channels=${channels().join(",")}${after}`));
     socket.onopen = () => {
       retry = 500;
       const el = status();
@@ -43,6 +63,7 @@ window.LienThong = (() => {
     socket.onmessage = (message) => {
       const event = JSON.parse(message.data);
       if (event.kind === "hello") {
+        opened = true; // admitted: the server said hello
         if (lastSeq === null) lastSeq = firstAfter === null ? event.seq : firstAfter;
         // Pages that rendered a state before the socket was there read it again now.
         document.dispatchEvent(new CustomEvent("lienthong:connected"));
@@ -52,11 +73,14 @@ window.LienThong = (() => {
       if (typeof event.seq === "number") lastSeq = Math.max(lastSeq || 0, event.seq);
       (handlers.get(event.channel) || []).forEach((fn) => fn(event));
     };
-    socket.onclose = () => {
+    socket.onclose = async () => {
       const el = status();
       if (el) { el.hidden = false; el.textContent = el.dataset.lost || "Mất kết nối, đang thử kết nối lại…"; }
       document.dispatchEvent(new CustomEvent("lienthong:disconnected"));
       clearTimeout(timer);
+      const refused = !opened && (await sessionEnded());
+      if (socket !== mine) return; // a page's follow() connected again meanwhile
+      if (refused) { ended(); return; }
       timer = setTimeout(connect, retry);
       retry = Math.min(retry * 2, 10000);
     };

@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 from demo.directory import DEMO_PASSWORD
 from demo.story import PROVINCE, Story
 from tests.e2e.conftest import DESKTOP, PHONE, Sockets, screenshot, sign_in, start_dev, stop_dev
+from tests.helpers import CSRF_RE
 from tests.signing.conftest import make_tiny_pdf
 
 pytestmark = pytest.mark.e2e
@@ -191,9 +192,9 @@ def test_admin_enters_the_electronic_identifier_of_an_organisation(live_dev, bro
 def _post_form(base: str, username: str, page: str, action: str, data: dict[str, str]) -> None:
     """What a browser's form does: signed in, the CSRF token of the page, a 303 back."""
     with httpx.Client(base_url=base, follow_redirects=False, headers={"accept": "text/html"}) as http:
-        token = re.search(r'name="csrf_token" value="([^"]+)"', http.get("/login").text).group(1)  # type: ignore[union-attr]
+        token = CSRF_RE.search(http.get("/login").text).group(1)  # type: ignore[union-attr]
         http.post("/login", data={"username": username, "password": DEMO_PASSWORD, "csrf_token": token, "next": "/"})
-        token = re.search(r'name="csrf_token" value="([^"]+)"', http.get(page).text).group(1)  # type: ignore[union-attr]
+        token = CSRF_RE.search(http.get(page).text).group(1)  # type: ignore[union-attr]
         answer = http.post(action, data={"csrf_token": token, **data})
         assert answer.status_code == 303, answer.text[:500]
 

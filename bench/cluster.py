@@ -58,7 +58,8 @@ class LiveClient:
     cookie: str
     channel: str
     joined_at: int | None = None  # the head when it first joined: it must get everything after
-    seqs: list[int] = field(default_factory=list)
+    seqs: list[int] = field(default_factory=list)  # the meeting channel's events it got
+    last: int | None = None  # the last event it got on any channel (its user's too): a reconnect's `after`
     connects: int = 0
     resyncs: int = 0
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -67,7 +68,9 @@ class LiveClient:
     async def run(self) -> None:
         url = self.first_url
         while not self.stop.is_set():
-            query = f"?channels={self.channel}" + (f"&after={self.seqs[-1] if self.seqs else self.joined_at}" if self.connects else "")
+            query = f"?channels={self.channel}" + (
+                f"&after={self.last if self.last is not None else self.joined_at}" if self.connects else ""
+            )
             try:
                 async with connect(url + query, additional_headers={"cookie": self.cookie}, open_timeout=30) as ws:
                     self.connects += 1
@@ -80,7 +83,9 @@ class LiveClient:
                         elif message.get("kind") == "resync":
                             self.resyncs += 1
                         elif "seq" in message:
-                            self.seqs.append(message["seq"])
+                            self.last = message["seq"]
+                            if message.get("channel") == self.channel:  # (every socket follows its user's channel too)
+                                self.seqs.append(message["seq"])
             except (OSError, ConnectionClosed, TimeoutError):
                 pass
             url = self.proxy_url  # whoever served it before is gone: ask the proxy

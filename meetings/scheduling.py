@@ -52,6 +52,7 @@ from services.config import Settings
 from services.db import utcnow
 from services.directory.models import Organization, RoleAssignment, User
 from services.errors import Conflict, InvalidInput, NotFound
+from services.events import service as events
 from services.i18n import Message, _l
 from services.uploads import DOCX, JPEG, PDF, PNG, OfficeLimits, check_upload
 from services.webhooks import service as webhooks
@@ -165,13 +166,16 @@ async def update_details(
     meeting.video_url = (video_url or "").strip() or None
     if secretary_id != meeting.secretary_id:
         if meeting.secretary_id and meeting.secretary_id != meeting.chair_id:
-            await session.execute(
-                delete(MeetingParticipant).where(
+            removed = await session.scalars(
+                delete(MeetingParticipant)
+                .where(
                     MeetingParticipant.meeting_id == meeting.id,
                     MeetingParticipant.user_id == meeting.secretary_id,
                     MeetingParticipant.role == ParticipantRole.secretary,
                 )
+                .returning(MeetingParticipant.user_id)
             )
+            await _no_longer_taking_part(session, removed.all())
         if secretary_id:
             await _user(session, secretary_id)
             existing = await session.scalar(
@@ -270,6 +274,14 @@ async def remove_participant(session: AsyncSession, *, principal: Principal, mee
         organization_id=acc.meeting.organization_id,
         details={"user_id": participant.user_id},
     )
+    await _no_longer_taking_part(session, [participant.user_id])
+
+
+async def _no_longer_taking_part(session: AsyncSession, user_ids: Iterable[int]) -> None:
+    """A page of the meeting the person has open stops following it: their live sockets are
+    decided again (services/events/hub.py)."""
+    for user_id in sorted(set(user_ids)):
+        await events.access_changed(session, user_id=user_id)
 
 
 async def invite_units(session: AsyncSession, *, principal: Principal, meeting_id: int, org_ids: Iterable[int]) -> list[MeetingUnit]:
@@ -310,7 +322,10 @@ async def remove_unit(session: AsyncSession, *, principal: Principal, meeting_id
     unit = await session.get(MeetingUnit, unit_id)
     if unit is None or unit.meeting_id != meeting_id:
         raise NotFound(_l("invited unit not found"))
-    await session.execute(delete(MeetingParticipant).where(MeetingParticipant.unit_id == unit.id))
+    removed = await session.scalars(
+        delete(MeetingParticipant).where(MeetingParticipant.unit_id == unit.id).returning(MeetingParticipant.user_id)
+    )
+    await _no_longer_taking_part(session, removed.all())
     await session.delete(unit)
     await record(
         session,
@@ -355,6 +370,7 @@ async def name_attendees(
     for participant in current:
         if participant.user_id not in wanted and participant.checked_in_at is None:
             await session.delete(participant)
+            await _no_longer_taking_part(session, [participant.user_id])
     await session.flush()
     # A unit's delegates attend for its site without a vote: the quorum base stays the members
     # invited by name, whatever the units answer.

@@ -33,7 +33,7 @@ from services.events.hub import EventHub, Subscription
 from services.metrics import WEBSOCKET_CONNECTIONS
 from services.numbers import is_digits
 from web.deps import MAX_ID, SESSION_COOKIE, Access
-from web.live_transport import PARK, RESYNC_CLOSE, resync_message
+from web.live_transport import PARK, RECHECK_CLOSE, RESYNC_CLOSE, resync_message
 
 router = APIRouter(tags=["live"])
 MAX_REPLAY = 5000
@@ -167,6 +167,11 @@ async def live(websocket: WebSocket) -> None:
         # Refused unless the cookie names a live session (not signed out, not expired) of an active user.
         if not token:
             return None, set(), 0
+        # The hub has read the head already (it follows the table): a client told this head gets
+        # every later event, live or — when the hub moves on before it subscribes — replayed. Read
+        # before the rights: every event up to it was committed when they were read, so an access
+        # change after it may have been missed by them (`join`'s checked_at).
+        head = hub.last_seq if hub.started else await events.last_seq(connection)
         user_id, decided, granted = await _session_and_sql_rule(connection, token, requested)
         if user_id is None:
             return None, set(), 0
@@ -175,9 +180,10 @@ async def live(websocket: WebSocket) -> None:
             channels = granted | await authorize_channels(viewer, requested - decided)
         finally:
             await viewer.close()
-        # The hub has read the head already (it follows the table): a client told this head gets
-        # every later event, live or — when the hub moves on before it subscribes — replayed.
-        head = hub.last_seq if hub.started else await events.last_seq(connection)
+        if channels:
+            # Whatever the page asked for, the socket follows its user's channel: their access
+            # changes arrive there and end it (services/events/hub.py).
+            channels.add(events.user_channel(user_id))
         return user_id, channels, head
 
     user_id, channels, head = await database.lookup(admit)  # a few connects at a time
@@ -206,7 +212,7 @@ async def _follow(websocket: WebSocket, hub: EventHub, channels: set[str], *, af
     served by our protocol (web/live_transport.py), until it is caught up: then hand it over to the
     protocol and return True (the hub writes to its socket; nothing of this handler stays)."""
     park = websocket.scope.get("extensions", {}).get(PARK)
-    sub = await hub.join(channels, after=after)
+    sub = await hub.join(channels, after=after, checked_at=head)
     parked = False
     try:
         await websocket.send_json({"kind": "hello", "seq": head, "channels": sorted(channels)})
@@ -223,6 +229,9 @@ async def _follow(websocket: WebSocket, hub: EventHub, channels: set[str], *, af
                 item = await sub.next()
                 if item is None:
                     if sub.gone:
+                        return False
+                    if sub.recheck:  # its user's access changed: the page reconnects and is decided again
+                        await websocket.close(code=RECHECK_CLOSE)
                         return False
                     # Dropped for being slow: tell the client to resync.
                     await websocket.send_text(resync_message(hub.last_seq))

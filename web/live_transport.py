@@ -56,6 +56,7 @@ SANSIO_LOG = logging.getLogger("lienthong.live.sansio")
 SANSIO_LOG.setLevel(logging.WARNING)
 PARK = "lienthong.park"  # the scope extension: Callable[[EventHub, Subscription], None]
 RESYNC_CLOSE = 4000  # the close code after "resync": dropped for being too far behind
+RECHECK_CLOSE = 4001  # its user's access changed: reconnect, and the channels are decided again
 
 
 def resync_message(seq: int) -> str:
@@ -105,7 +106,7 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
         handshake is done and nothing waits to be sent. The subscription is left and the connection
         gauge lowered when the connection ends."""
         self._parked = (hub, sub)
-        sub.direct = self.send_now
+        sub.direct, sub.wake = self.send_now, self._send_queued
         # Nothing of the handler's is needed any more: uvicorn keeps these for the connection's life,
         # and websockets' parser the handshake request (a local of its generator): its headers emptied.
         self.queue = _NOWHERE
@@ -161,7 +162,8 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def _send_queued(self) -> None:
         """Write what waited while the socket was full, in order, as long as it takes data; written
-        to directly again once nothing waits."""
+        to directly again once nothing waits. The hub calls it too (`Subscription.wake`) when it ends
+        the subscription: the None it queued closes the connection."""
         assert self._parked is not None
         hub, sub = self._parked
         queue = sub.queue
@@ -169,9 +171,12 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
             if not self.writable.is_set() or self.close_sent or self.transport.is_closing():
                 return  # full again: the next resume_writing goes on
             item = queue.get_nowait()
-            if item is None:  # dropped for being too far behind (or the hub stopped)
-                self.conn.send_text(resync_message(hub.last_seq).encode())
-                self.conn.send_close(RESYNC_CLOSE)
+            if item is None:  # dropped for being too far behind (or the hub stopped), or its access changed
+                if sub.recheck:
+                    self.conn.send_close(RECHECK_CLOSE)
+                else:
+                    self.conn.send_text(resync_message(hub.last_seq).encode())
+                    self.conn.send_close(RESYNC_CLOSE)
                 self.transport.write(b"".join(self.conn.data_to_send()))
                 self.close_sent = True
                 self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)
@@ -191,7 +196,7 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
         if self._parked is not None:
             hub, sub = self._parked
             self._parked = None
-            sub.gone, sub.direct = True, None
+            sub.gone, sub.direct, sub.wake = True, None, None
             hub.leave(sub)
             WEBSOCKET_CONNECTIONS.dec()
 

@@ -22,6 +22,7 @@ from services.db import Reader, utcnow
 from services.directory import service as directory
 from services.directory.models import User
 from services.errors import InvalidInput, NotFound, TooManyAttempts, Unauthenticated
+from services.events import service as events
 from services.i18n import Message, _l
 
 TOKEN_PREFIX = "lt_"
@@ -203,6 +204,21 @@ async def session_user_id(reader: Reader, *, token: str) -> int | None:
 async def sign_out(session: AsyncSession, *, actor: Actor, user_session: UserSession) -> None:
     await session.delete(user_session)
     await record(session, actor=actor, action="auth.logout", object_type="user", object_id=actor.user_id)
+    # The session's live sockets (other tabs) are closed and, re-connecting, refused.
+    await events.access_changed(session, user_id=user_session.user_id)
+
+
+async def end_sessions(session: AsyncSession, *, user: User, keep_session_id: int | None = None) -> None:
+    """Sign the user out of every browser but `keep_session_id`'s; their live sockets are closed too."""
+    await session.execute(delete(UserSession).where(UserSession.user_id == user.id, UserSession.id != (keep_session_id or -1)))
+    await events.access_changed(session, user_id=user.id)
+
+
+async def reset_password(session: AsyncSession, *, actor: Actor, user: User, password: str) -> None:
+    """An administrator's reset (a forgotten or leaked password): the new password, and the person
+    signed out everywhere — whoever used the old one is out too."""
+    await directory.set_password(session, actor=actor, user=user, password=password)
+    await end_sessions(session, user=user)
 
 
 async def change_own_password(
@@ -214,7 +230,7 @@ async def change_own_password(
         raise InvalidInput(_l("The new password must differ."))
     await directory.set_password(session, actor=actor, user=user, password=new)
     # Other browsers signed in with the old password are signed out.
-    await session.execute(delete(UserSession).where(UserSession.user_id == user.id, UserSession.id != (keep_session_id or -1)))
+    await end_sessions(session, user=user, keep_session_id=keep_session_id)
 
 
 TOKEN_DAYS = (30, 90, 180, 365)  # the validity choices offered; 90 is the default

@@ -14,6 +14,7 @@ from services.authz import Principal, require
 from services.db import utcnow
 from services.directory.models import Level, Organization, Role, RoleAssignment, Unit, User
 from services.errors import Conflict, InvalidInput, NotFound
+from services.events import service as events
 from services.i18n import LOCALES, Message, _l
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
@@ -298,6 +299,9 @@ async def update_user(session: AsyncSession, *, actor: Actor, user: User, **chan
         if getattr(user, key) != value:
             diff[key] = {"from": getattr(user, key), "to": value}
             setattr(user, key, value)
+    if diff.keys() & {"active", "unit_id"}:
+        # What the user may read follows: their live sockets are decided again.
+        await events.access_changed(session, user_id=user.id)
     if diff:
         await record(
             session,
@@ -367,6 +371,7 @@ async def assign_role(session: AsyncSession, *, actor: Actor, user: User, organi
         organization_id=organization_id,
         details={"role": role.value, "organization_id": organization_id},
     )
+    await events.access_changed(session, user_id=user.id)
     return assignment
 
 
@@ -381,6 +386,7 @@ async def remove_role(session: AsyncSession, *, actor: Actor, assignment: RoleAs
         organization_id=assignment.organization_id,
         details={"role": assignment.role.value},
     )
+    await events.access_changed(session, user_id=assignment.user_id)
 
 
 async def list_users(session: AsyncSession, *, org_ids: set[int]) -> list[User]:

@@ -9,6 +9,8 @@ A client that keeps up is written to directly (`Subscription.direct`); otherwise
 has a bounded queue: a slow client is dropped and must resync from its last sequence number, so it
 never slows the others. What a reconnecting client missed (up to the
 live channel's replay limit, more than a queue holds) is kept apart and sent first.
+A user's access change (`ACCESS_CHANGED` on their channel) ends every subscription of the user's
+with `recheck`: the socket is closed and the page reconnects, and its channels are decided again.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sqlalchemy.engine import make_url
 from services.aio import wait_set
 from services.db import Database, is_unreachable_error
 from services.events import service as events
-from services.events.service import NOTIFY_CHANNEL, EventOut
+from services.events.service import ACCESS_CHANGED, NOTIFY_CHANNEL, EventOut
 from services.metrics import EVENTS_FANNED_OUT, EVENTS_READ, LIVE_CLIENTS_DROPPED
 
 log = logging.getLogger(__name__)
@@ -37,18 +39,23 @@ class Subscription:
     written to directly (`direct`) and never needing a queue or a replay, which are made on first
     use (an asyncio.Queue alone is ~2.5 KB)."""
 
-    __slots__ = ("_queue", "channels", "direct", "floor", "gone", "overflowed", "replay")
+    __slots__ = ("_queue", "channels", "direct", "floor", "gone", "overflowed", "recheck", "replay", "wake")
 
     def __init__(self, channels: set[str], *, floor: int = 0) -> None:
         self.channels = channels
         self.floor = floor  # the client has everything up to here (its snapshot): never sent again
         self.overflowed = False  # dropped for being too far behind: it must resync
         self.gone = False  # the client went away (its reader saw the socket close)
+        # Ended by its user's access change: the client must reconnect to have its channels decided again.
+        self.recheck = False
         # Missed before it subscribed, sent first (made by `subscribe` when there is any).
         self.replay: deque[EventOut] | None = None
         # Set while the client has nothing left to send (web/live.py, web/live_transport.py): the
         # hub writes to the socket itself; when that cannot take it now, the hub clears it and queues.
         self.direct: Callable[[bytes], bool] | None = None
+        # Called when the hub ends the subscription, by a sender that does not wait on the queue
+        # (web/live_transport.py): the None it finds there ends the connection.
+        self.wake: Callable[[], None] | None = None
         self._queue: asyncio.Queue[EventOut | None] | None = None
 
     @property
@@ -61,7 +68,7 @@ class Subscription:
     @property
     def caught_up(self) -> bool:
         """Nothing waits to be sent and the client is still followed."""
-        return not self.replay and (self._queue is None or self._queue.empty()) and not self.gone and not self.overflowed
+        return not self.replay and (self._queue is None or self._queue.empty()) and not (self.gone or self.overflowed or self.recheck)
 
     async def next(self) -> EventOut | None:
         """The next event for the client, its replay first; None when it is dropped or gone."""
@@ -172,6 +179,9 @@ class EventHub:
         for sub in list(self._by_channel.get(event.channel, ())):
             if event.seq <= sub.floor:
                 continue
+            if event.kind == ACCESS_CHANGED:
+                self._recheck(sub)
+                continue
             if sub.direct is not None:
                 if sub.direct(event.data):
                     delivered += 1
@@ -195,6 +205,14 @@ class EventHub:
         while not queue.empty():
             queue.get_nowait()
         queue.put_nowait(None)
+        if sub.wake is not None:
+            sub.wake()
+
+    def _recheck(self, sub: Subscription) -> None:
+        """The user's access changed: end the subscription; the client reconnects and what it missed
+        is replayed by its new rights (queued events are dropped: the replay sends those it may see)."""
+        sub.recheck = True
+        self._close(sub)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channels: set[str], *, after: int | None = None) -> AsyncIterator[Subscription]:
@@ -213,8 +231,11 @@ class EventHub:
                 if not followers:
                     del self._by_channel[channel]
 
-    async def join(self, channels: set[str], *, after: int | None = None) -> Subscription:
-        """Subscribe until `leave`; events after `after` already in the table are replayed first, in order."""
+    async def join(self, channels: set[str], *, after: int | None = None, checked_at: int | None = None) -> Subscription:
+        """Subscribe until `leave`; events after `after` already in the table are replayed first, in order.
+        `checked_at`: the channels were authorized on the database as of that event (every event up to
+        it was committed); an access change after it, found in the replay, ends the subscription
+        with `recheck` as a live one would."""
         sub = Subscription(set(channels), floor=after or 0)
         for channel in sub.channels:
             self._by_channel.setdefault(channel, set()).add(sub)
@@ -235,8 +256,12 @@ class EventHub:
                         pending.append(item)
                 for item in pending:
                     sub.queue.put_nowait(item)
+                if sub.recheck:  # ended while it read (its user's access changed): nothing more
+                    return sub
                 if missed:
                     sub.replay = deque(missed)
+                if checked_at is not None and any(e.kind == ACCESS_CHANGED and e.seq > checked_at for e in missed):
+                    self._recheck(sub)
         except BaseException:
             self.leave(sub)
             raise

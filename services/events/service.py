@@ -50,6 +50,23 @@ async def publish(session: AsyncSession, *, channel: str, kind: str, payload: di
     await appends.append(session, "events", (channel, kind, json.dumps(payload, ensure_ascii=False)))
 
 
+# On a user's channel: what the user may read has changed (signed out, a role or a meeting taken
+# away). Every live socket of the user is closed at this event and reconnects, so that its channels
+# are decided again on the user's current rights (services/events/hub.py).
+ACCESS_CHANGED = "access.changed"
+
+
+async def access_changed(session: AsyncSession, *, user_id: int) -> None:
+    """What the user may read changes with the caller's transaction: at its commit, the user's
+    live sockets are closed and asked to reconnect."""
+    await publish(session, channel=user_channel(user_id), kind=ACCESS_CHANGED, payload={})
+
+
+def user_channel(user_id: int) -> str:
+    """The user's own channel: notices to them, and their access changes. Every live socket follows it."""
+    return f"user-{user_id}"
+
+
 _HEAD = cast(Table, EventHead.__table__)
 _TAKE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + bindparam("n")).returning(_HEAD.c.seq)
 _INSERT_EVENTS = insert(cast(Table, Event.__table__))

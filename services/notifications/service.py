@@ -12,13 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.db import utcnow
 from services.directory.models import User
 from services.errors import NotFound
-from services.events.service import publish
+from services.events.service import publish, user_channel
 from services.i18n import DEFAULT_LOCALE, Message, _l, render
 from services.notifications.models import Notification
-
-
-def user_channel(user_id: int) -> str:
-    return f"user-{user_id}"
 
 
 async def notify(

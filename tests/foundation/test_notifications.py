@@ -8,8 +8,9 @@ from sqlalchemy import select
 
 from services.directory.models import User
 from services.events.models import Event
+from services.events.service import user_channel
 from services.notifications.models import Notification
-from services.notifications.service import notify, user_channel
+from services.notifications.service import notify
 from tests.helpers import statements_of
 
 

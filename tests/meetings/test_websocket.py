@@ -262,11 +262,13 @@ async def test_rules_that_decide_by_roles_read_through_an_orm_session_on_the_con
     app = create_app(settings=settings, database=demo_db, temporal=TemporalHandle(settings))
     async with serving(app, **WEBSOCKETS) as address:
         clerk, cookie, _ = await _session(address, "mai.tran")
-        province = (await clerk.get("/api/me")).json()["organization_id"]
+        me = (await clerk.get("/api/me")).json()
+        province = me["organization_id"]
         channels = f"incomingsender-{province},incoming-999999"
         async with connect(f"ws://{address}/ws?channels={channels}", additional_headers={"Cookie": f"lt_session={cookie}"}) as ws:
             hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
-        assert hello["kind"] == "hello" and hello["channels"] == [f"incomingsender-{province}"], hello
+        # (and the user's own channel, which every socket follows: its access changes come there)
+        assert hello["kind"] == "hello" and hello["channels"] == [f"incomingsender-{province}", f"user-{me['id']}"], hello
         outsider, other, _ = await _session(address, "mocaynam.chuyenvien")
         with pytest.raises(Exception, match="403"):  # no channel it may read: refused before the handshake
             async with connect(f"ws://{address}/ws?channels={channels}", additional_headers={"Cookie": f"lt_session={other}"}) as ws:

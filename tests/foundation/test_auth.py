@@ -85,6 +85,23 @@ async def test_password_change_signs_out_other_browsers(demo_db, client_for) -> 
     assert (await sign_in(fresh, "ngoc.vo", "MatKhauMoi@2026")).status_code == 303
 
 
+async def test_an_administrators_password_reset_signs_the_person_out_everywhere(demo_db, client_for) -> None:
+    """A reset is for a forgotten or leaked password: whoever is signed in with the old one — the
+    person, or someone who learnt it — is out, and only the new password signs in."""
+    phone, admin = await client_for(demo_db), await client_for(demo_db)
+    await sign_in(phone, "ngoc.vo")
+    await sign_in(admin, "quantri")
+    user_id = (await phone.get("/api/me")).json()["id"]
+    page = await admin.get(f"/admin/users/{user_id}")
+    assert "bị đăng xuất trên mọi thiết bị" in page.text  # the administrator is told before
+    done = await post_form(admin, f"/admin/users/{user_id}/password", {"password": "MatKhauMoi@2026"}, page=f"/admin/users/{user_id}")
+    assert done.status_code == 303
+    assert (await phone.get("/")).status_code == 303  # sent back to the sign-in page
+    assert (await admin.get("/")).status_code == 200
+    fresh = await client_for(demo_db)
+    assert (await sign_in(fresh, "ngoc.vo", "MatKhauMoi@2026")).status_code == 303
+
+
 async def test_logout_ends_the_session(demo_db, client_for) -> None:
     client = await client_for(demo_db)
     await sign_in(client, "lan.nguyen")

@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from meetings import video
+from services.auth import service as auth
 from services.authz import Principal, require
 from services.directory import service as directory
 from services.directory.models import Level, Organization, Role, RoleAssignment
@@ -243,7 +244,7 @@ async def reset_password(
     request: Request, principal: AdminUser, session: SessionDep, user_id: int, password: Annotated[str, Form()] = ""
 ) -> Response:
     user = await directory.admin_get_user(session, principal=principal, user_id=user_id)
-    await directory.set_password(session, actor=principal.actor, user=user, password=password)
+    await auth.reset_password(session, actor=principal.actor, user=user, password=password)
     return RedirectResponse(f"/admin/users/{user_id}?ok=password", status_code=303)
 
 

@@ -243,10 +243,10 @@ def test_a_page_gets_what_changed_between_its_rendering_and_its_socket(live_dev,
 
 
 def test_a_page_whose_session_ended_stops_following_and_says_so(live_dev, browser) -> None:
-    """A tab left open after its session ended (signed out in another tab, expired) loses its
-    socket: the server refuses the next handshake, which a page cannot tell from a network error.
-    It asks whether its session stands, and instead of knocking every ten seconds for ever it says
-    the session has ended and offers to sign in again."""
+    """A tab left open when its session is signed out in another tab: the sign-out closes its
+    socket (an access change, code 4001), the page connects again and is refused — which a page
+    cannot tell from a network error. It asks whether its session stands, and instead of knocking
+    every ten seconds for ever it says the session has ended and offers to sign in again."""
     base = live_dev.url
     context = browser.new_context(viewport=PHONE, locale="vi-VN")
     page = context.new_page()
@@ -260,10 +260,10 @@ def test_a_page_whose_session_ended_stops_following_and_says_so(live_dev, browse
         other.goto(base + "/")
         other.locator("form[action='/logout'] button").first.click()
         other.wait_for_url("**/login**")
-        sockets.routes[0].close()  # the connection drops: the page tries again, and is refused
         status = page.locator("[data-live-status]")
         expect(status).to_contain_text("Phiên đăng nhập đã kết thúc", timeout=20_000)
         expect(status.get_by_role("link", name="Đăng nhập lại")).to_have_attribute("href", re.compile(r"^/login\?next=%2Fincoming"))
+        assert len(sockets.routes) == 2  # closed by the sign-out, refused once: no more knocking
         screenshot(page, "live-session-ended-390")
     finally:
         context.close()

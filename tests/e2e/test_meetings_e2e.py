@@ -8,6 +8,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from playwright.sync_api import expect
 
 from demo.directory import DEMO_PASSWORD
 from demo.story import PROVINCE, Story
@@ -159,6 +160,35 @@ def test_the_room_resumes_after_a_drop_without_missing_what_happened_meanwhile(l
         assert re.search(r"&after=\d+$", routes[-1].url), routes[-1].url
         seqs = page.evaluate("window.meetingLive.events")
         assert seqs == sorted(set(seqs)) and seqs, seqs
+    finally:
+        ctx.close()
+
+
+def test_a_participant_removed_from_the_meeting_sees_the_room_stop_following_it(live_dev, browser) -> None:
+    """The organiser removes a participant whose room is open: the server closes the room's
+    socket (an access change), the page connects again and is refused the meeting — it stops
+    following it and says so, with a link to reload, which shows the person the meeting is no
+    longer theirs."""
+    base = live_dev.url
+    mid = _prepare_meeting(base)
+    ctx, page = _page(browser, base, "thu.le", PHONE)
+    sockets = Sockets(page, away=False)
+    try:
+        page.goto(f"{base}/meetings/{mid}/room")
+        page.locator('[data-list="agenda"] li', has_text="Thảo luận kế hoạch").wait_for()
+        api = Story(base)
+        meeting = api.call("mai.tran", "GET", f"/api/v1/meetings/{mid}")
+        (pid,) = [p["id"] for p in meeting["participants"] if p["user_id"] == api.user_id("thu.le")]
+        api.call("mai.tran", "POST", f"/api/v1/meetings/{mid}/participants/{pid}/remove")
+        status = page.locator("[data-live-status]")
+        expect(status).to_contain_text("Bạn không còn quyền theo dõi trang này", timeout=20_000)
+        expect(status.get_by_role("link", name="Tải lại trang")).to_be_visible()
+        assert len(sockets.routes) == 2 and f"meeting-{mid}" in sockets.routes[1].url
+        screenshot(page, "live-access-removed-390")
+        status.get_by_role("link", name="Tải lại trang").click()
+        expect(page.locator("main")).to_contain_text(
+            "Không tìm thấy cuộc họp này hoặc bạn không có quyền xem"
+        )  # the room is no longer theirs
     finally:
         ctx.close()
 

@@ -38,14 +38,16 @@ window.LienThong = (() => {
       return answer.status === 401;
     } catch (error) { return false; }
   }
-  function ended() {
+  // Live updates stopped for good: say why, and offer the way back (sign in, reload).
+  function stopped(why, action, href) {
     const el = status();
     if (!el) return;
     el.hidden = false;
-    el.textContent = `${el.dataset.ended} `;
+    el.dataset.stopped = why; // stays: later reconnects of the other channels do not replace it
+    el.textContent = `${el.dataset[why]} `;
     const link = document.createElement("a");
-    link.href = `/login?next=${encodeURIComponent(location.pathname)}`;
-    link.textContent = el.dataset.signin;
+    link.href = href;
+    link.textContent = el.dataset[action];
     el.append(link);
   }
   function connect() {
@@ -58,13 +60,20 @@ window.LienThong = (() => {
     socket.onopen = () => {
       retry = 500;
       const el = status();
-      if (el && !el.hidden) { el.textContent = el.dataset.back || "Đã kết nối lại."; setTimeout(() => { el.hidden = true; }, 2000); }
+      if (el && !el.hidden && !el.dataset.stopped) { el.textContent = el.dataset.back || "Đã kết nối lại."; setTimeout(() => { el.hidden = true; }, 2000); }
     };
     socket.onmessage = (message) => {
       const event = JSON.parse(message.data);
       if (event.kind === "hello") {
         opened = true; // admitted: the server said hello
         if (lastSeq === null) lastSeq = firstAfter === null ? event.seq : firstAfter;
+        // A channel refused now was granted before: the user's access changed (a meeting they
+        // were removed from, a role taken away). The page stops following it and says so.
+        const refused = channels().filter((channel) => !event.channels.includes(channel));
+        if (refused.length) {
+          refused.forEach((channel) => handlers.delete(channel));
+          stopped("refused", "reload", location.href);
+        }
         // Pages that rendered a state before the socket was there read it again now.
         document.dispatchEvent(new CustomEvent("lienthong:connected"));
         return;
@@ -73,14 +82,17 @@ window.LienThong = (() => {
       if (typeof event.seq === "number") lastSeq = Math.max(lastSeq || 0, event.seq);
       (handlers.get(event.channel) || []).forEach((fn) => fn(event));
     };
-    socket.onclose = async () => {
+    socket.onclose = async (close) => {
+      // The user's access changed (services/events/hub.py): connect again at once, and the
+      // server decides the channels anew.
+      if (close.code === 4001 && socket === mine) { timer = setTimeout(connect, 0); return; }
       const el = status();
-      if (el) { el.hidden = false; el.textContent = el.dataset.lost || "Mất kết nối, đang thử kết nối lại…"; }
+      if (el && !el.dataset.stopped) { el.hidden = false; el.textContent = el.dataset.lost || "Mất kết nối, đang thử kết nối lại…"; }
       document.dispatchEvent(new CustomEvent("lienthong:disconnected"));
       clearTimeout(timer);
       const refused = !opened && (await sessionEnded());
       if (socket !== mine) return; // a page's follow() connected again meanwhile
-      if (refused) { ended(); return; }
+      if (refused) { stopped("ended", "signin", `/login?next=${encodeURIComponent(location.pathname)}`); return; }
       timer = setTimeout(connect, retry);
       retry = Math.min(retry * 2, 10000);
     };

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -121,10 +122,12 @@ async def authorize_channels(viewer: Viewer, channels: set[str]) -> set[str]:
     return allowed
 
 
-async def _session_and_sql_rule(connection: AsyncConnection, token: str, requested: set[str]) -> tuple[int | None, set[str], set[str]]:
-    """The session's user; in the same statement, the first requested channel a `SqlRule` decides
-    (a page follows one meeting at most). Returns the user (None: no live session), the channel
-    decided and, if the user may read it, the channel granted."""
+async def _session_and_sql_rule(
+    connection: AsyncConnection, token: str, requested: set[str]
+) -> tuple[tuple[int, datetime] | None, set[str], set[str]]:
+    """The session's user and when the session ends; in the same statement, the first requested
+    channel a `SqlRule` decides (a page follows one meeting at most). Returns the session (None: no
+    live session), the channel decided and, if the user may read it, the channel granted."""
     for channel in sorted(requested):
         prefix, _, ident = channel.partition("-")
         rule = CHANNEL_RULES.get(prefix)
@@ -132,8 +135,8 @@ async def _session_and_sql_rule(connection: AsyncConnection, token: str, request
             row = (await connection.execute(rule.with_session, auth.live_session_params(token) | {"ident": value})).first()
             if row is None:
                 return None, set(), set()
-            return row[0], {channel}, {channel} if row[1] else set()
-    return await auth.session_user_id(connection, token=token), set(), set()
+            return (row[0], row[1]), {channel}, {channel} if row[2] else set()
+    return await auth.live_session(connection, token=token), set(), set()
 
 
 def origin_allowed(origin: str | None, host: str | None, base_url: str) -> bool:
@@ -163,7 +166,7 @@ async def live(websocket: WebSocket) -> None:
     requested = {c for c in websocket.query_params.get("channels", "").split(",") if c}
     after_raw = websocket.query_params.get("after", "")
 
-    async def admit(connection: AsyncConnection) -> tuple[int | None, set[str], int]:
+    async def admit(connection: AsyncConnection) -> tuple[tuple[int, datetime] | None, set[str], int]:
         # Refused unless the cookie names a live session (not signed out, not expired) of an active user.
         if not token:
             return None, set(), 0
@@ -172,9 +175,10 @@ async def live(websocket: WebSocket) -> None:
         # before the rights: every event up to it was committed when they were read, so an access
         # change after it may have been missed by them (`join`'s checked_at).
         head = hub.last_seq if hub.started else await events.last_seq(connection)
-        user_id, decided, granted = await _session_and_sql_rule(connection, token, requested)
-        if user_id is None:
+        live_session, decided, granted = await _session_and_sql_rule(connection, token, requested)
+        if live_session is None:
             return None, set(), 0
+        user_id = live_session[0]
         viewer = Viewer(connection, user_id)
         try:
             channels = granted | await authorize_channels(viewer, requested - decided)
@@ -184,10 +188,10 @@ async def live(websocket: WebSocket) -> None:
             # Whatever the page asked for, the socket follows its user's channel: their access
             # changes arrive there and end it (services/events/hub.py).
             channels.add(events.user_channel(user_id))
-        return user_id, channels, head
+        return live_session, channels, head
 
-    user_id, channels, head = await database.lookup(admit)  # a few connects at a time
-    if user_id is None:
+    live_session, channels, head = await database.lookup(admit)  # a few connects at a time
+    if live_session is None:
         await websocket.close(code=4401)
         return
     if not channels:
@@ -201,18 +205,18 @@ async def live(websocket: WebSocket) -> None:
     WEBSOCKET_CONNECTIONS.inc()
     parked = False
     try:
-        parked = await _follow(websocket, hub, channels, after=after if after is not None else head, head=head)
+        parked = await _follow(websocket, hub, channels, after=after if after is not None else head, head=head, until=live_session[1])
     finally:
         if not parked:  # a parked connection lowers it when it ends (web/live_transport.py)
             WEBSOCKET_CONNECTIONS.dec()
 
 
-async def _follow(websocket: WebSocket, hub: EventHub, channels: set[str], *, after: int, head: int) -> bool:
+async def _follow(websocket: WebSocket, hub: EventHub, channels: set[str], *, after: int, head: int, until: datetime) -> bool:
     """Send the client its channels' events until it goes away or is dropped for being slow; or,
     served by our protocol (web/live_transport.py), until it is caught up: then hand it over to the
     protocol and return True (the hub writes to its socket; nothing of this handler stays)."""
     park = websocket.scope.get("extensions", {}).get(PARK)
-    sub = await hub.join(channels, after=after, checked_at=head)
+    sub = await hub.join(channels, after=after, checked_at=head, until=until)
     parked = False
     try:
         await websocket.send_json({"kind": "hello", "seq": head, "channels": sorted(channels)})

@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload
 
 from services.audit.service import Actor, record
@@ -175,7 +175,7 @@ _sessions, _users = UserSession.__table__, User.__table__
 # of phones reconnect at once and only the user's id is needed: a Core statement of one column,
 # built once, with no ORM objects to load (bench/bench_live.py: the ORM lookup was half a connect).
 _LIVE_SESSION_USER = (
-    select(_sessions.c.user_id)
+    select(_sessions.c.user_id, _sessions.c.expires_at)
     .join(_users, _users.c.id == _sessions.c.user_id)
     .where(_sessions.c.token_hash == bindparam("digest"), _sessions.c.expires_at > bindparam("now"), _users.c.active.is_(True))
 )
@@ -186,13 +186,20 @@ LIVE_SESSION_USER_ID = _sessions.c.user_id
 
 
 def live_session_statement(*also: ColumnElement[Any]) -> Select[Any]:
-    """The live session's user (as `session_user_id`) and, in the same read, `also`: truths about
-    that user (`LIVE_SESSION_USER_ID`). Run with `live_session_params(token)`; no row: no session."""
+    """The live session's user (as `session_user_id`), when the session ends and, in the same read,
+    `also`: truths about that user (`LIVE_SESSION_USER_ID`). Run with `live_session_params(token)`;
+    no row: no session."""
     return _LIVE_SESSION_USER.add_columns(*also)
 
 
 def live_session_params(token: str) -> dict[str, object]:
     return {"digest": _digest(token), "now": utcnow()}
+
+
+async def live_session(connection: AsyncConnection, *, token: str) -> tuple[int, datetime] | None:
+    """The user of a live session (as `session_user_id`) and when the session ends, else None."""
+    row = (await connection.execute(_LIVE_SESSION_USER, live_session_params(token))).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def session_user_id(reader: Reader, *, token: str) -> int | None:

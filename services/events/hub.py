@@ -11,20 +11,24 @@ never slows the others. What a reconnecting client missed (up to the
 live channel's replay limit, more than a queue holds) is kept apart and sent first.
 A user's access change (`ACCESS_CHANGED` on their channel) ends every subscription of the user's
 with `recheck`: the socket is closed and the page reconnects, and its channels are decided again.
+So does the end of the session a subscription was admitted on (`join`'s `until`), at the hub's next
+poll after it: the page's reconnect is refused and it says the session has ended.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 
 from sqlalchemy.engine import make_url
 
 from services.aio import wait_set
-from services.db import Database, is_unreachable_error
+from services.db import Database, is_unreachable_error, utcnow
 from services.events import service as events
 from services.events.service import ACCESS_CHANGED, NOTIFY_CHANNEL, EventOut
 from services.metrics import EVENTS_FANNED_OUT, EVENTS_READ, LIVE_CLIENTS_DROPPED
@@ -39,7 +43,7 @@ class Subscription:
     written to directly (`direct`) and never needing a queue or a replay, which are made on first
     use (an asyncio.Queue alone is ~2.5 KB)."""
 
-    __slots__ = ("_queue", "channels", "direct", "floor", "gone", "overflowed", "recheck", "replay", "wake")
+    __slots__ = ("_queue", "channels", "direct", "floor", "gone", "overflowed", "recheck", "replay", "until", "wake")
 
     def __init__(self, channels: set[str], *, floor: int = 0) -> None:
         self.channels = channels
@@ -48,6 +52,7 @@ class Subscription:
         self.gone = False  # the client went away (its reader saw the socket close)
         # Ended by its user's access change: the client must reconnect to have its channels decided again.
         self.recheck = False
+        self.until: datetime | None = None  # when the session it was admitted on ends
         # Missed before it subscribed, sent first (made by `subscribe` when there is any).
         self.replay: deque[EventOut] | None = None
         # Set while the client has nothing left to send (web/live.py, web/live_transport.py): the
@@ -85,6 +90,10 @@ class EventHub:
         # Followers by channel: an event costs the clients of its channel, not every client of the
         # process (a fan-out's notices to one user each, with thousands following a meeting).
         self._by_channel: dict[str, set[Subscription]] = {}
+        # Followers by the end of their session, and those ends in order: one entry per session,
+        # not per socket (a phone that reconnects all day adds nothing), kept until the end passes.
+        self._ending: dict[datetime, set[Subscription]] = {}
+        self._ends: list[datetime] = []
         self.last_seq = 0
         self.started = False  # last_seq holds the table's head as of the hub's last read
         self.listening = False  # a LISTEN connection is up (PostgreSQL)
@@ -151,6 +160,7 @@ class EventHub:
         while True:
             await wait_set(self._wake, self.listening_poll_seconds if self.listening else self.poll_seconds)
             self._wake.clear()
+            self._end_sessions(utcnow())
             try:
                 await self._fetch()
             except Exception as exc:  # a database hiccup must not kill live updates
@@ -208,6 +218,12 @@ class EventHub:
         if sub.wake is not None:
             sub.wake()
 
+    def _end_sessions(self, now: datetime) -> None:
+        """Close the followers whose session has ended: reconnecting, they are refused."""
+        while self._ends and self._ends[0] <= now:
+            for sub in list(self._ending.pop(heapq.heappop(self._ends), ())):
+                self._recheck(sub)
+
     def _recheck(self, sub: Subscription) -> None:
         """The user's access changed: end the subscription; the client reconnects and what it missed
         is replayed by its new rights (queued events are dropped: the replay sends those it may see)."""
@@ -230,15 +246,26 @@ class EventHub:
                 followers.discard(sub)
                 if not followers:
                     del self._by_channel[channel]
+        if sub.until is not None and (ending := self._ending.get(sub.until)) is not None:
+            ending.discard(sub)  # the session's set stays, empty, until its end passes (one per session)
 
-    async def join(self, channels: set[str], *, after: int | None = None, checked_at: int | None = None) -> Subscription:
+    async def join(
+        self, channels: set[str], *, after: int | None = None, checked_at: int | None = None, until: datetime | None = None
+    ) -> Subscription:
         """Subscribe until `leave`; events after `after` already in the table are replayed first, in order.
         `checked_at`: the channels were authorized on the database as of that event (every event up to
         it was committed); an access change after it, found in the replay, ends the subscription
-        with `recheck` as a live one would."""
+        with `recheck` as a live one would. `until`: the end of the session it was admitted on;
+        then it ends with `recheck` too."""
         sub = Subscription(set(channels), floor=after or 0)
         for channel in sub.channels:
             self._by_channel.setdefault(channel, set()).add(sub)
+        if until is not None:
+            sub.until = until
+            if until not in self._ending:
+                self._ending[until] = set()
+                heapq.heappush(self._ends, until)
+            self._ending[until].add(sub)
         try:
             # A client at the hub's head has nothing to replay: every later event reaches it live
             # (no await between joining and this check), so no query.

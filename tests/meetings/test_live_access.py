@@ -13,12 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from meetings.models import Meeting, MeetingParticipant
 from services.auth import service as auth
+from services.auth.models import UserSession
+from services.db import utcnow
 from services.directory import service as directory
 from services.directory.models import Role, RoleAssignment, User
 from services.events.hub import EventHub
@@ -250,3 +252,41 @@ async def test_every_change_of_what_a_user_may_read_closes_their_sockets(demo_db
             secretary_id=built.users["hanh.pham"],
         )
     assert await _changes_of(demo_db_sqlite, secretary, start) == before + 1
+
+
+@PROTOCOLS
+async def test_a_socket_is_closed_when_its_session_ends(config, demo_db_sqlite, settings) -> None:  # type: ignore[no-untyped-def]
+    """A session lasts `session_hours` from its sign-in; a tab left open past that was followed
+    for as long as its socket stayed up. Now the hub closes it when the session ends (at its next
+    poll), and the page's reconnect is refused: it says the session has ended."""
+    app = create_app(settings=settings, database=demo_db_sqlite, temporal=TemporalHandle(settings))
+    async with serving(app, **config) as address:
+        browser, _ = await _signed_in(address, "thu.le")
+        user_id = (await browser.get("/api/me")).json()["id"]
+        async with demo_db_sqlite.session() as session:
+            await session.execute(
+                update(UserSession).where(UserSession.user_id == user_id).values(expires_at=utcnow() + timedelta(seconds=3))
+            )
+        ws, _ = await _open(address, browser, user_channel(user_id))
+        assert (await asyncio.wait_for(_until_closed(ws), 15))[1] == RECHECK_CLOSE
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(
+                f"ws://{address}/ws?channels={user_channel(user_id)}",
+                additional_headers={"Cookie": f"lt_session={browser.cookies['lt_session']}"},
+            )
+        assert refused.value.response.status_code == 403
+        await browser.aclose()
+
+
+async def test_a_sessions_end_is_kept_once_however_often_its_phone_reconnects(demo_db_sqlite) -> None:
+    """The hub keeps one entry per session's end, not one per socket: a phone that reconnects all
+    day adds nothing; at the end, the followers of that session are ended and the entry goes."""
+    hub = EventHub(demo_db_sqlite)
+    until = utcnow() + timedelta(hours=12)
+    for _ in range(100):
+        hub.leave(await hub.join({user_channel(7)}, until=until))
+    kept = await hub.join({user_channel(7)}, until=until)
+    other = await hub.join({user_channel(8)}, until=until + timedelta(hours=1))
+    assert len(hub._ends) == 2
+    hub._end_sessions(until)
+    assert kept.recheck and not other.recheck and hub.subscriptions == {other} and len(hub._ends) == 1

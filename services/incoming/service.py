@@ -26,7 +26,7 @@ from services.blobs import BlobStore
 from services.db import utcnow
 from services.directory.models import DOCUMENT_READERS, LEADERS, Organization, Role, RoleAssignment, Unit, User
 from services.errors import Conflict, Forbidden, InvalidInput, NotFound
-from services.events.service import publish
+from services.events.service import access_changed, publish
 from services.i18n import Message, _l
 from services.incoming import handling, tally
 from services.incoming.models import (
@@ -203,6 +203,20 @@ async def get_for(session: AsyncSession, *, principal: Principal, document_id: i
     if not roles:
         raise _not_found()
     return doc, roles
+
+
+def _handled_by(doc: IncomingDocument) -> set[int]:
+    """The people who see the document by their part in it (lead, co-handler, for information),
+    not by their roles in the organisation."""
+    people = {a.user_id for a in doc.assignments if a.active and a.user_id is not None}
+    return people | ({doc.lead_user_id} if doc.lead_user_id is not None else set())
+
+
+async def _parts_taken_away(session: AsyncSession, doc: IncomingDocument, before: set[int]) -> None:
+    """Those who had a part in the document and have none now may no longer see it: a page of it
+    they have open stops following it (services/events/hub.py)."""
+    for user_id in sorted(before - _handled_by(doc)):
+        await access_changed(session, user_id=user_id)
 
 
 def _need_role(roles: set[str], wanted: Iterable[str], message: Message) -> None:
@@ -718,9 +732,11 @@ async def return_to_clerk(session: AsyncSession, *, principal: Principal, docume
     reason = _text(reason, _l("Give the reason for returning it."))
     doc.return_reason = reason
     doc.returned_by_id = principal.user.id
+    before = _handled_by(doc)
     for a in doc.assignments:
         a.active = False
     doc.lead_user_id = doc.lead_unit_id = None
+    await _parts_taken_away(session, doc, before)
     await _note(session, principal.actor, doc, "return", reason)
     await _audit(session, principal.actor, doc, "incoming.return_clerk", reason=reason)
     await _touch(session, doc, status=Status.returned)
@@ -758,6 +774,7 @@ async def _apply_handlers(session: AsyncSession, doc: IncomingDocument, handlers
                 _l("{name} has no head: assign a person.", name=lead_unit.name),
             )
         lead_user = await _org_user(session, lead_unit.head_user_id, org)
+    before = _handled_by(doc)
     for a in doc.assignments:
         a.active = False
     doc.lead_user_id = lead_user.id
@@ -783,6 +800,7 @@ async def _apply_handlers(session: AsyncSession, doc: IncomingDocument, handlers
             seen.add(("info", uid))
             doc.assignments.append(IncomingAssignment(role="info", user_id=uid, created_by_id=actor.user_id))
     await session.flush()
+    await _parts_taken_away(session, doc, before)
     return {
         "lead_user_id": lead_user.id,
         "lead_user": lead_user.full_name,
@@ -877,6 +895,7 @@ async def delegate(session: AsyncSession, *, principal: Principal, document_id: 
     user = await _org_user(session, user_id, doc.organization_id)
     if user.unit_id != doc.lead_unit_id:
         raise InvalidInput(_l("Delegate to someone of the unit."))
+    before = _handled_by(doc)
     for a in doc.assignments:
         if a.role == "lead":
             a.active = False
@@ -884,6 +903,7 @@ async def delegate(session: AsyncSession, *, principal: Principal, document_id: 
     doc.lead_user_id = user.id
     doc.assignments.append(IncomingAssignment(role="lead", user_id=user.id, unit_id=doc.lead_unit_id, created_by_id=principal.user.id))
     await session.flush()
+    await _parts_taken_away(session, doc, before)
     await _note(session, principal.actor, doc, "delegation", f"Giao {user.full_name} xử lý chính.")
     await _audit(session, principal.actor, doc, "incoming.delegate", from_user_id=previous, to_user_id=user.id, to_user=user.full_name)
     await _touch(session, doc)

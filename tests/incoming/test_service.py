@@ -185,3 +185,34 @@ async def test_deadline_notices_are_sent_once_per_due_date(demo_db_sqlite, setti
     async with demo_db_sqlite.session() as session:
         count = await session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "incoming.remind"))
     assert count == 1
+
+
+async def test_a_handler_taken_off_a_document_has_their_live_pages_of_it_decided_again(demo_db_sqlite, settings) -> None:
+    """Handlers see a document by their part in it. Reassigned or returned (or the lead delegated
+    by the unit's head: the same helper), the part goes, and so does the document: `access.changed` on each such person's channel closes
+    their open pages' sockets (tests/meetings/test_live_access.py), whose reconnect is refused it.
+    Whoever keeps a part is not disturbed."""
+    from services.events.models import Event
+    from services.events.service import ACCESS_CHANGED
+
+    async with demo_db_sqlite.read() as session:
+        start = await session.scalar(select(func.max(Event.seq)))
+
+    async def changed(*usernames: str) -> dict[str, int]:
+        ids = {u: await user_id(demo_db_sqlite, u) for u in usernames}  # (each in a session of its own)
+        async with demo_db_sqlite.read() as session:
+            rows = (await session.scalars(select(Event.channel).where(Event.kind == ACCESS_CHANGED, Event.seq > start))).all()
+        return {u: rows.count(f"user-{i}") for u, i in ids.items()}
+
+    people = ("thu.le", "hue.do", "hanh.pham")
+    doc = await register(demo_db_sqlite, settings)
+    await direct_to(demo_db_sqlite, doc.id, lead="thu.le", co_user_ids=[await user_id(demo_db_sqlite, "hanh.pham")])
+    assert await changed(*people) == {"thu.le": 0, "hue.do": 0, "hanh.pham": 0}
+    # Reassigned: the lead goes to hue.do; hanh.pham stays a co-handler.
+    await direct_to(demo_db_sqlite, doc.id, lead="hue.do", co_user_ids=[await user_id(demo_db_sqlite, "hanh.pham")])
+    assert await changed(*people) == {"thu.le": 1, "hue.do": 0, "hanh.pham": 0}
+    # Returned to the clerk by the lead: every part goes.
+    lead = await principal(demo_db_sqlite, "hue.do")
+    async with demo_db_sqlite.session() as session:
+        await incoming.return_to_clerk(session, principal=lead, document_id=doc.id, reason="Không thuộc thẩm quyền.")
+    assert await changed(*people) == {"thu.le": 1, "hue.do": 1, "hanh.pham": 1}

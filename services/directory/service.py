@@ -204,7 +204,10 @@ async def create_unit(session: AsyncSession, *, actor: Actor, org: Organization,
 async def set_unit_head(session: AsyncSession, *, actor: Actor, unit: Unit, user: User | None) -> None:
     if user is not None and user.organization_id != unit.organization_id:
         raise InvalidInput(_l("the head must belong to the same organisation"))
-    unit.head_user_id = user.id if user else None
+    previous, unit.head_user_id = unit.head_user_id, user.id if user else None
+    if previous is not None and previous != unit.head_user_id:
+        # The documents the unit leads were the previous head's to see: their live pages are decided again.
+        await events.access_changed(session, user_id=previous)
     await record(
         session,
         actor=actor,

@@ -22,7 +22,7 @@ from services.auth import service as auth
 from services.auth.models import UserSession
 from services.db import utcnow
 from services.directory import service as directory
-from services.directory.models import Role, RoleAssignment, User
+from services.directory.models import Role, RoleAssignment, Unit, User
 from services.events.hub import EventHub
 from services.events.models import Event
 from services.events.service import ACCESS_CHANGED, access_changed, user_channel
@@ -192,7 +192,8 @@ async def _changes_of(database, user_id: int, since: int) -> int:  # type: ignor
 
 async def test_every_change_of_what_a_user_may_read_closes_their_sockets(demo_db_sqlite, settings) -> None:
     """Each service that changes what a person may read publishes the access change in its own
-    transaction: a role given or taken away, the account deactivated or moved to another unit, a
+    transaction: a role given or taken away, a unit's head replaced (the previous one: the unit's
+    documents were theirs to see), the account deactivated or moved to another unit, a
     password reset by an administrator (which signs the person out everywhere) or changed by the
     person (the other browsers signed out), a meeting's secretary replaced."""
     from meetings import scheduling
@@ -233,7 +234,13 @@ async def test_every_change_of_what_a_user_may_read_closes_their_sockets(demo_db
             session, actor=admin.actor, user=user, current="Mật-khẩu-mới-2026!", new="Khác-hẳn-2026!x", keep_session_id=None
         )
 
-    assert [await change(a) for a in (give_role, take_role, rename, deactivate, reset, own)] == [1, 1, 0, 1, 1, 1]
+    async def head_replaced(session, user) -> None:  # type: ignore[no-untyped-def]
+        unit = await session.get_one(Unit, user.unit_id)
+        await directory.set_unit_head(session, actor=admin.actor, unit=unit, user=user)  # thu.le heads her unit
+        await directory.set_unit_head(session, actor=admin.actor, unit=unit, user=None)  # and no longer
+
+    changes = [await change(a) for a in (give_role, take_role, rename, head_replaced, deactivate, reset, own)]
+    assert changes == [1, 1, 0, 1, 1, 1, 1]
 
     organiser = await principal(demo_db_sqlite, "mai.tran")
     secretary = built.users["ngoc.vo"]

@@ -175,7 +175,7 @@ async def update_details(
                 )
                 .returning(MeetingParticipant.user_id)
             )
-            await _no_longer_taking_part(session, removed.all())
+            await events.access_changed(session, *removed.all())  # a page of the meeting they have open stops following it
         if secretary_id:
             await _user(session, secretary_id)
             existing = await session.scalar(
@@ -274,14 +274,8 @@ async def remove_participant(session: AsyncSession, *, principal: Principal, mee
         organization_id=acc.meeting.organization_id,
         details={"user_id": participant.user_id},
     )
-    await _no_longer_taking_part(session, [participant.user_id])
-
-
-async def _no_longer_taking_part(session: AsyncSession, user_ids: Iterable[int]) -> None:
-    """A page of the meeting the person has open stops following it: their live sockets are
-    decided again (services/events/hub.py)."""
-    for user_id in sorted(set(user_ids)):
-        await events.access_changed(session, user_id=user_id)
+    # A page of the meeting the person has open stops following it (services/events/hub.py).
+    await events.access_changed(session, participant.user_id)
 
 
 async def invite_units(session: AsyncSession, *, principal: Principal, meeting_id: int, org_ids: Iterable[int]) -> list[MeetingUnit]:
@@ -325,7 +319,7 @@ async def remove_unit(session: AsyncSession, *, principal: Principal, meeting_id
     removed = await session.scalars(
         delete(MeetingParticipant).where(MeetingParticipant.unit_id == unit.id).returning(MeetingParticipant.user_id)
     )
-    await _no_longer_taking_part(session, removed.all())
+    await events.access_changed(session, *removed.all())
     await session.delete(unit)
     await record(
         session,
@@ -370,7 +364,7 @@ async def name_attendees(
     for participant in current:
         if participant.user_id not in wanted and participant.checked_in_at is None:
             await session.delete(participant)
-            await _no_longer_taking_part(session, [participant.user_id])
+            await events.access_changed(session, participant.user_id)
     await session.flush()
     # A unit's delegates attend for its site without a vote: the quorum base stays the members
     # invited by name, whatever the units answer.

@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from services.audit.service import Actor, record
@@ -186,7 +186,7 @@ LIVE_SESSION_USER_ID = _sessions.c.user_id
 
 
 def live_session_statement(*also: ColumnElement[Any]) -> Select[Any]:
-    """The live session's user (as `session_user_id`), when the session ends and, in the same read,
+    """The live session's user (as `live_session`), when the session ends and, in the same read,
     `also`: truths about that user (`LIVE_SESSION_USER_ID`). Run with `live_session_params(token)`;
     no row: no session."""
     return _LIVE_SESSION_USER.add_columns(*also)
@@ -196,29 +196,24 @@ def live_session_params(token: str) -> dict[str, object]:
     return {"digest": _digest(token), "now": utcnow()}
 
 
-async def live_session(connection: AsyncConnection, *, token: str) -> tuple[int, datetime] | None:
-    """The user of a live session (as `session_user_id`) and when the session ends, else None."""
-    row = (await connection.execute(_LIVE_SESSION_USER, live_session_params(token))).first()
+async def live_session(reader: Reader, *, token: str) -> tuple[int, datetime] | None:
+    """The user of a live session (not signed out, not expired) of an active user and when the
+    session ends, else None."""
+    row = (await reader.execute(_LIVE_SESSION_USER, live_session_params(token))).first()
     return None if row is None else (row[0], row[1])
-
-
-async def session_user_id(reader: Reader, *, token: str) -> int | None:
-    """The user of a live session (not signed out, not expired) of an active user, else None."""
-    user_id: int | None = await reader.scalar(_LIVE_SESSION_USER, live_session_params(token))
-    return user_id
 
 
 async def sign_out(session: AsyncSession, *, actor: Actor, user_session: UserSession) -> None:
     await session.delete(user_session)
     await record(session, actor=actor, action="auth.logout", object_type="user", object_id=actor.user_id)
     # The session's live sockets (other tabs) are closed and, re-connecting, refused.
-    await events.access_changed(session, user_id=user_session.user_id)
+    await events.access_changed(session, user_session.user_id)
 
 
 async def end_sessions(session: AsyncSession, *, user: User, keep_session_id: int | None = None) -> None:
     """Sign the user out of every browser but `keep_session_id`'s; their live sockets are closed too."""
     await session.execute(delete(UserSession).where(UserSession.user_id == user.id, UserSession.id != (keep_session_id or -1)))
-    await events.access_changed(session, user_id=user.id)
+    await events.access_changed(session, user.id)
 
 
 async def reset_password(session: AsyncSession, *, actor: Actor, user: User, password: str) -> None:

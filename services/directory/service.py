@@ -207,7 +207,7 @@ async def set_unit_head(session: AsyncSession, *, actor: Actor, unit: Unit, user
     previous, unit.head_user_id = unit.head_user_id, user.id if user else None
     if previous is not None and previous != unit.head_user_id:
         # The documents the unit leads were the previous head's to see: their live pages are decided again.
-        await events.access_changed(session, user_id=previous)
+        await events.access_changed(session, previous)
     await record(
         session,
         actor=actor,
@@ -304,7 +304,7 @@ async def update_user(session: AsyncSession, *, actor: Actor, user: User, **chan
             setattr(user, key, value)
     if diff.keys() & {"active", "unit_id"}:
         # What the user may read follows: their live sockets are decided again.
-        await events.access_changed(session, user_id=user.id)
+        await events.access_changed(session, user.id)
     if diff:
         await record(
             session,
@@ -374,7 +374,7 @@ async def assign_role(session: AsyncSession, *, actor: Actor, user: User, organi
         organization_id=organization_id,
         details={"role": role.value, "organization_id": organization_id},
     )
-    await events.access_changed(session, user_id=user.id)
+    await events.access_changed(session, user.id)
     return assignment
 
 
@@ -389,7 +389,7 @@ async def remove_role(session: AsyncSession, *, actor: Actor, assignment: RoleAs
         organization_id=assignment.organization_id,
         details={"role": assignment.role.value},
     )
-    await events.access_changed(session, user_id=assignment.user_id)
+    await events.access_changed(session, assignment.user_id)
 
 
 async def list_users(session: AsyncSession, *, org_ids: set[int]) -> list[User]:

@@ -56,10 +56,11 @@ async def publish(session: AsyncSession, *, channel: str, kind: str, payload: di
 ACCESS_CHANGED = "access.changed"
 
 
-async def access_changed(session: AsyncSession, *, user_id: int) -> None:
-    """What the user may read changes with the caller's transaction: at its commit, the user's
-    live sockets are closed and asked to reconnect."""
-    await publish(session, channel=user_channel(user_id), kind=ACCESS_CHANGED, payload={})
+async def access_changed(session: AsyncSession, *user_ids: int) -> None:
+    """What these users may read changes with the caller's transaction: at its commit, their live
+    sockets are closed and asked to reconnect (one event per person, in order of id)."""
+    for user_id in sorted(set(user_ids)):
+        await publish(session, channel=user_channel(user_id), kind=ACCESS_CHANGED, payload={})
 
 
 def user_channel(user_id: int) -> str:

@@ -215,8 +215,7 @@ def _handled_by(doc: IncomingDocument) -> set[int]:
 async def _parts_taken_away(session: AsyncSession, doc: IncomingDocument, before: set[int]) -> None:
     """Those who had a part in the document and have none now may no longer see it: a page of it
     they have open stops following it (services/events/hub.py)."""
-    for user_id in sorted(before - _handled_by(doc)):
-        await access_changed(session, user_id=user_id)
+    await access_changed(session, *(before - _handled_by(doc)))
 
 
 def _need_role(roles: set[str], wanted: Iterable[str], message: Message) -> None:

@@ -121,7 +121,7 @@ async def test_open_redirect_after_sign_in_is_ignored(demo_db, client_for) -> No
 
 
 async def test_a_live_connect_knows_a_session_by_the_same_rule_as_a_page(demo_db, settings) -> None:
-    """The live channel's one-column lookup (auth.session_user_id) accepts exactly the sessions a
+    """The live channel's Core lookup (auth.live_session) accepts exactly the sessions a
     page accepts: live ones of active users; not an expired one, a deactivated user's or an unknown
     token."""
     from datetime import timedelta
@@ -142,11 +142,12 @@ async def test_a_live_connect_knows_a_session_by_the_same_rule_as_a_page(demo_db
     async def both() -> tuple[int | None, int | None]:
         async with demo_db.read() as session:
             page = await auth.resolve_session(session, token=token)
-            return (page.user_id if page else None), await auth.session_user_id(session, token=token)
+            found = await auth.live_session(session, token=token)
+            return (page.user_id if page else None), (found[0] if found else None)
 
     assert await both() == (user_id, user_id)
     async with demo_db.read() as session:
-        assert await auth.session_user_id(session, token=token + "x") is None
+        assert await auth.live_session(session, token=token + "x") is None
     async with demo_db.session() as session:
         await session.execute(update(User).where(User.id == user_id).values(active=False))
     assert await both() == (None, None)

@@ -155,7 +155,7 @@ async def test_an_access_change_between_the_rights_read_and_the_subscription_end
     try:
         checked_at = hub.last_seq  # the connect's head, read before its rights
         async with demo_db_sqlite.session() as session:
-            await access_changed(session, user_id=7)
+            await access_changed(session, 7)
         await wait_for(lambda: hub.last_seq > checked_at, timeout=10, every=0.01)
         channels = {user_channel(7), "meeting-1"}
         stale = await hub.join(channels, after=checked_at, checked_at=checked_at)

@@ -210,9 +210,20 @@ async def sign_out(session: AsyncSession, *, actor: Actor, user_session: UserSes
     await events.access_changed(session, user_session.user_id)
 
 
-async def end_sessions(session: AsyncSession, *, user: User, keep_session_id: int | None = None) -> None:
+async def end_sessions(session: AsyncSession, *, actor: Actor, user: User, keep_session_id: int | None = None) -> None:
     """Sign the user out of every browser but `keep_session_id`'s; their live sockets are closed too."""
-    await session.execute(delete(UserSession).where(UserSession.user_id == user.id, UserSession.id != (keep_session_id or -1)))
+    ended = await session.scalars(
+        delete(UserSession).where(UserSession.user_id == user.id, UserSession.id != (keep_session_id or -1)).returning(UserSession.id)
+    )
+    await record(
+        session,
+        actor=actor,
+        action="user.sessions_ended",
+        object_type="user",
+        object_id=user.id,
+        organization_id=user.organization_id,
+        details={"sessions": len(ended.all())},
+    )
     await events.access_changed(session, user.id)
 
 
@@ -220,7 +231,7 @@ async def reset_password(session: AsyncSession, *, actor: Actor, user: User, pas
     """An administrator's reset (a forgotten or leaked password): the new password, and the person
     signed out everywhere — whoever used the old one is out too."""
     await directory.set_password(session, actor=actor, user=user, password=password)
-    await end_sessions(session, user=user)
+    await end_sessions(session, actor=actor, user=user)
 
 
 async def change_own_password(
@@ -232,7 +243,7 @@ async def change_own_password(
         raise InvalidInput(_l("The new password must differ."))
     await directory.set_password(session, actor=actor, user=user, password=new)
     # Other browsers signed in with the old password are signed out.
-    await end_sessions(session, user=user, keep_session_id=keep_session_id)
+    await end_sessions(session, actor=actor, user=user, keep_session_id=keep_session_id)
 
 
 TOKEN_DAYS = (30, 90, 180, 365)  # the validity choices offered; 90 is the default

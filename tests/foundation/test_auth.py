@@ -98,6 +98,7 @@ async def test_an_administrators_password_reset_signs_the_person_out_everywhere(
     assert done.status_code == 303
     assert (await phone.get("/")).status_code == 303  # sent back to the sign-in page
     assert (await admin.get("/")).status_code == 200
+    assert (await _actions(demo_db))[-2:] == ["user.password_set", "user.sessions_ended"]  # the trail says both
     fresh = await client_for(demo_db)
     assert (await sign_in(fresh, "ngoc.vo", "MatKhauMoi@2026")).status_code == 303
 
